@@ -1,0 +1,295 @@
+//! `GET /v1/health` (function `api-health`, no authorizer): checks every dependency the
+//! platform needs, concurrently and each under a timeout, and answers 200 when all are up or
+//! 503 naming the ones that are down. Clients connect lazily and heal, so a dependency that
+//! comes back is reported up again without a restart.
+//!
+//! The body names dependencies, states and latencies only; the error detail is logged (with
+//! the request id), not returned, because this route is public.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use gsign_core::Env;
+use gsign_platform::cache::{Cache, CacheConfig};
+use gsign_platform::db::DbConfig;
+use gsign_platform::hsm::{Hsm, HsmConfig};
+use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture, StartupError};
+use gsign_platform::{aws, db, http as web};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+/// The `api-health` function.
+pub const FUNCTION: FunctionSpec = FunctionSpec {
+    name: "api-health",
+    init,
+};
+
+/// Everything the health check reads from its environment.
+pub struct HealthConfig {
+    db: DbConfig,
+    cache: CacheConfig,
+    aws: aws::AwsConfig,
+    hsm: HsmConfig,
+    documents_bucket: String,
+    ingest_queue_url: String,
+    audit_events_table: String,
+    documents_key_id: String,
+    check_timeout: Duration,
+}
+
+impl HealthConfig {
+    /// Reads and checks the configuration, reporting every problem at once.
+    pub fn from_env(env: &Env) -> Result<Self, gsign_core::ConfigError> {
+        let mut r = env.reader();
+        let db = DbConfig::read(&mut r);
+        let cache = CacheConfig::read(&mut r);
+        let aws = aws::AwsConfig::read(&mut r);
+        let hsm = HsmConfig::read(&mut r);
+        let documents_bucket = r.required("DOCUMENTS_BUCKET");
+        let ingest_queue_url = r.required("INGEST_QUEUE_URL");
+        let audit_events_table = r.required("AUDIT_EVENTS_TABLE");
+        let documents_key_id = r.required("DOCUMENTS_KEY_ID");
+        let check_timeout = Duration::from_millis(r.or("HEALTH_CHECK_TIMEOUT_MS", 2000u64));
+        r.finish(|| {
+            Some(Self {
+                db: db?,
+                cache: cache?,
+                aws: aws?,
+                hsm: hsm?,
+                documents_bucket: documents_bucket?,
+                ingest_queue_url: ingest_queue_url?,
+                audit_events_table: audit_events_table?,
+                documents_key_id: documents_key_id?,
+                check_timeout,
+            })
+        })
+    }
+}
+
+/// The health check's clients, built once per container.
+pub struct HealthCheck {
+    config: HealthConfig,
+    pool: deadpool_postgres::Pool,
+    cache: Cache,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    kms: aws_sdk_kms::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    hsm: OnceCell<Arc<Hsm>>,
+}
+
+fn init(env: Env) -> InitFuture {
+    Box::pin(async move {
+        let handler = HealthCheck::new(HealthConfig::from_env(&env)?).await?;
+        Ok(Handler::Http(Arc::new(handler)))
+    })
+}
+
+/// One dependency's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Answered correctly within the timeout.
+    Up,
+    /// Failed or timed out.
+    Down,
+}
+
+/// One dependency's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Up or down.
+    pub status: State,
+    /// How long the check took, in milliseconds.
+    pub latency_ms: u64,
+    /// `timeout` or `error` when down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+/// The health report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `ok` or `down`.
+    pub status: &'static str,
+    /// The dependencies that are down, by name.
+    pub down: Vec<&'static str>,
+    /// Every dependency's result, by name.
+    pub checks: BTreeMap<&'static str, Check>,
+}
+
+impl HealthCheck {
+    /// Builds the clients (no network I/O: everything connects lazily).
+    pub async fn new(config: HealthConfig) -> Result<Self, StartupError> {
+        let pool = db::pool(&config.db).map_err(anyhow::Error::from)?;
+        let cache = Cache::new(&config.cache).map_err(anyhow::Error::from)?;
+        let sdk = aws::sdk_config(&config.aws).await;
+        Ok(Self {
+            pool,
+            cache,
+            s3: aws::s3(&sdk),
+            sqs: aws::sqs(&sdk),
+            kms: aws::kms(&sdk),
+            dynamodb: aws::dynamodb(&sdk),
+            hsm: OnceCell::new(),
+            config,
+        })
+    }
+
+    async fn hsm(&self) -> anyhow::Result<Arc<Hsm>> {
+        self.hsm
+            .get_or_try_init(|| async {
+                let config = self.config.hsm.clone();
+                let hsm = tokio::task::spawn_blocking(move || Hsm::open(&config)).await??;
+                anyhow::Ok(Arc::new(hsm))
+            })
+            .await
+            .cloned()
+    }
+
+    async fn timed<F>(&self, name: &'static str, check: F) -> (&'static str, Check)
+    where
+        F: Future<Output = anyhow::Result<()>>,
+    {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(self.config.check_timeout, check).await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (status, reason) = match outcome {
+            Ok(Ok(())) => (State::Up, None),
+            Ok(Err(err)) => {
+                tracing::warn!(dependency = name, error = format!("{err:#}"), "dependency down");
+                (State::Down, Some("error"))
+            }
+            Err(_) => {
+                tracing::warn!(dependency = name, "dependency check timed out");
+                (State::Down, Some("timeout"))
+            }
+        };
+        (
+            name,
+            Check {
+                status,
+                latency_ms,
+                reason,
+            },
+        )
+    }
+
+    /// Runs every check concurrently.
+    pub async fn report(&self) -> Report {
+        let c = &self.config;
+        let results = futures::join!(
+            self.timed("postgres", db::ping(&self.pool)),
+            self.timed("redis", self.cache.ping()),
+            self.timed("s3", async {
+                self.s3
+                    .head_bucket()
+                    .bucket(&c.documents_bucket)
+                    .send()
+                    .await?;
+                Ok(())
+            }),
+            self.timed("sqs", async {
+                self.sqs
+                    .get_queue_attributes()
+                    .queue_url(&c.ingest_queue_url)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .send()
+                    .await?;
+                Ok(())
+            }),
+            self.timed("kms", async {
+                let key = self
+                    .kms
+                    .describe_key()
+                    .key_id(&c.documents_key_id)
+                    .send()
+                    .await?;
+                let enabled = key.key_metadata().is_some_and(|m| m.enabled());
+                anyhow::ensure!(enabled, "the documents key is disabled");
+                Ok(())
+            }),
+            self.timed("dynamodb", async {
+                self.dynamodb
+                    .describe_table()
+                    .table_name(&c.audit_events_table)
+                    .send()
+                    .await?;
+                Ok(())
+            }),
+            self.timed("hsm", async {
+                let hsm = self.hsm().await?;
+                let status = tokio::task::spawn_blocking(move || hsm.status()).await??;
+                anyhow::ensure!(status.logged_in, "the HSM session is not logged in");
+                Ok(())
+            }),
+        );
+        let checks: BTreeMap<_, _> = [
+            results.0, results.1, results.2, results.3, results.4, results.5, results.6,
+        ]
+        .into_iter()
+        .collect();
+        let down: Vec<_> = checks
+            .iter()
+            .filter(|(_, check)| check.status == State::Down)
+            .map(|(name, _)| *name)
+            .collect();
+        Report {
+            status: if down.is_empty() { "ok" } else { "down" },
+            down,
+            checks,
+        }
+    }
+}
+
+#[async_trait]
+impl HttpHandler for HealthCheck {
+    async fn handle(&self, _req: Request) -> Response<Body> {
+        let report = self.report().await;
+        let status = if report.down.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        let mut response = web::json(status, &report);
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_configuration_is_reported_in_full() {
+        let err = HealthConfig::from_env(&Env::from_pairs([("DATABASE_TLS", "bogus")]))
+            .err()
+            .expect("nothing is configured");
+        for name in [
+            "DATABASE_URL",
+            "DATABASE_TLS",
+            "REDIS_URL",
+            "HSM_MODULE_PATH",
+            "HSM_TOKEN_LABEL",
+            "HSM_PIN",
+            "DOCUMENTS_BUCKET",
+            "INGEST_QUEUE_URL",
+            "AUDIT_EVENTS_TABLE",
+            "DOCUMENTS_KEY_ID",
+        ] {
+            assert!(
+                err.problems.iter().any(|p| p.starts_with(name)),
+                "{name} missing from {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The local stack without AWS: provisions `moto_server` from `template.yaml` and runs every
+//! function the way API Gateway, SQS event sources and EventBridge schedules would.
+
+pub mod provision;
+pub mod runner;
+pub mod schedule;
+pub mod template;
+
+pub use runner::{LocalStack, Registry, Running, StackConfig};
+
+/// Every function this build contains. A function missing here fails the runner at start
+/// (and the template consistency test), so the template and the code cannot drift.
+pub fn registry() -> Registry {
+    Registry::new([
+        gsign_functions_system::health::FUNCTION,
+        gsign_functions_system::migrate::FUNCTION,
+    ])
+}

@@ -1,0 +1,174 @@
+//! `gsign-local`: the local stack's runner.
+//!
+//! ```text
+//! gsign-local provision [options]           create what template.yaml declares in moto
+//! gsign-local serve [options]               provision, then serve HTTP, poll SQS, fire schedules
+//! gsign-local invoke FUNCTION [EVENT.json]  run one function on one event (stdin if omitted)
+//!
+//! options: --template PATH    (default template.yaml)
+//!          --stack NAME       (default $GSIGN_STACK_NAME or gsign-local)
+//!          --parameters FILE  JSON object of parameter overrides
+//!          --listen ADDR      (default 127.0.0.1:3000)
+//! ```
+//!
+//! It refuses to run without `AWS_ENDPOINT_URL`: the local stack never talks to real AWS.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use gsign_core::Env;
+use gsign_local::{LocalStack, StackConfig};
+
+struct Cli {
+    command: String,
+    positional: Vec<String>,
+    template: PathBuf,
+    stack: String,
+    parameters: Option<PathBuf>,
+    listen: SocketAddr,
+}
+
+fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().ok_or_else(|| anyhow!("usage: gsign-local provision|serve|invoke ..."))?;
+    let mut cli = Cli {
+        command,
+        positional: Vec::new(),
+        template: PathBuf::from("template.yaml"),
+        stack: env.get("GSIGN_STACK_NAME").unwrap_or("gsign-local").to_owned(),
+        parameters: None,
+        listen: "127.0.0.1:3000".parse()?,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().ok_or_else(|| anyhow!("{flag} needs a value"));
+        match arg.as_str() {
+            "--template" => cli.template = value("--template")?.into(),
+            "--stack" => cli.stack = value("--stack")?,
+            "--parameters" => cli.parameters = Some(value("--parameters")?.into()),
+            "--listen" => {
+                cli.listen = value("--listen")?
+                    .parse()
+                    .context("--listen needs HOST:PORT")?
+            }
+            flag if flag.starts_with("--") => bail!("unknown option {flag}"),
+            _ => cli.positional.push(arg),
+        }
+    }
+    Ok(cli)
+}
+
+fn base_env(process: &Env) -> Env {
+    // What Lambda or the deployment would give every function besides the template's variables.
+    let passed = process.names().filter(|name| {
+        (name.starts_with("AWS_") && !name.starts_with("AWS_LAMBDA_"))
+            || ["RUST_LOG", "GSIGN_LOG_FORMAT", "SOFTHSM2_CONF"].contains(name)
+    });
+    Env::from_pairs(
+        passed
+            .filter_map(|name| process.get(name).map(|v| (name.to_owned(), v.to_owned())))
+            .collect::<Vec<_>>(),
+    )
+}
+
+async fn run(env: Env) -> anyhow::Result<()> {
+    let cli = parse_cli(&env)?;
+    let endpoint = env
+        .get("AWS_ENDPOINT_URL")
+        .ok_or_else(|| anyhow!("AWS_ENDPOINT_URL is not set: the local stack only talks to the local moto server (run infra/local/stack up)"))?;
+    let parameters: BTreeMap<String, String> = match &cli.parameters {
+        Some(path) => serde_json::from_str(
+            &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("{} must be a JSON object of strings", path.display()))?,
+        None => BTreeMap::new(),
+    };
+    let region = env.get("AWS_REGION").unwrap_or("us-east-1").to_owned();
+    let aws = gsign_platform::aws::config_from(&env)?;
+    let sdk = gsign_platform::aws::sdk_config(&aws).await;
+    let config = StackConfig {
+        template_path: cli.template.clone(),
+        stack_name: cli.stack.clone(),
+        region,
+        parameters,
+        base_env: base_env(&env),
+        sqs_wait_seconds: 2,
+    };
+    let stack = LocalStack::build(config, &gsign_local::registry(), &sdk).await?;
+    match cli.command.as_str() {
+        "provision" => {
+            for p in &stack.provisioned {
+                println!("{:<22} {:<26} {}", p.resource_type, p.logical_id, p.physical);
+            }
+            println!("provisioned stack {} at {endpoint}", cli.stack);
+            Ok(())
+        }
+        "serve" => {
+            let running = gsign_local::runner::start(stack, cli.listen).await?;
+            tracing::info!(addr = %running.addr, stack = %cli.stack, "local runner serving");
+            println!("serving http://{}", running.addr);
+            let stop = running.stack.clone();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate() => {}
+            }
+            drop(stop);
+            running.stop().await;
+            Ok(())
+        }
+        "invoke" => {
+            let function = cli
+                .positional
+                .first()
+                .ok_or_else(|| anyhow!("usage: gsign-local invoke FUNCTION [EVENT.json]"))?;
+            let text = match cli.positional.get(1).map(String::as_str) {
+                Some("-") | None => {
+                    let mut text = String::new();
+                    std::io::stdin().read_to_string(&mut text)?;
+                    text
+                }
+                Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+            };
+            let event: serde_json::Value = if text.trim().is_empty() {
+                serde_json::json!({})
+            } else {
+                serde_json::from_str(&text).context("the event is not JSON")?
+            };
+            let result = stack.invoke(function, event).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        other => bail!("unknown command {other}: expected provision, serve or invoke"),
+    }
+}
+
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+fn main() -> ExitCode {
+    let env = Env::from_process();
+    gsign_platform::telemetry::init(&env);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("gsign-local: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(env)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("gsign-local: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

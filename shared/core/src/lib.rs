@@ -1,0 +1,9 @@
+//! GSign's domain core: typed errors and their RFC 9457 problem details, typed configuration
+//! read from an environment map, and (as the product grows) the business rules as plain
+//! functions. Nothing here performs I/O, so every rule is testable without a server.
+
+pub mod config;
+pub mod problem;
+
+pub use config::{ConfigError, Env, EnvReader};
+pub use problem::{FieldError, IntoProblem, Problem};

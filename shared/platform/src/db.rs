@@ -1,0 +1,187 @@
+//! Postgres (Aurora in AWS, through RDS Proxy) via `tokio-postgres` with a `deadpool` pool.
+//!
+//! The pool connects lazily: a cold start never waits on the database, and a database that
+//! comes back is used again without a restart.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use gsign_core::EnvReader;
+use secrecy::{ExposeSecret, SecretString};
+
+/// How the connection to Postgres is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbTls {
+    /// Plain TCP: the local stack only.
+    Disable,
+    /// TLS, server certificate verified against the CA bundle (Aurora's RDS CA) or the system
+    /// roots, host name checked.
+    VerifyFull,
+}
+
+impl std::str::FromStr for DbTls {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "disable" => Ok(Self::Disable),
+            "verify-full" => Ok(Self::VerifyFull),
+            other => Err(format!("expected disable or verify-full, got {other:?}")),
+        }
+    }
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// `postgres://user:password@host:port/db` (from `DATABASE_URL`).
+    pub url: SecretString,
+    /// `DATABASE_TLS`: `disable` or `verify-full` (default).
+    pub tls: DbTls,
+    /// `DATABASE_CA_FILE`: PEM bundle to trust instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// `DATABASE_POOL_SIZE`: connections per container (default 4; Lambda runs one request at a
+    /// time per container, RDS Proxy multiplexes).
+    pub pool_size: usize,
+    /// `DATABASE_CONNECT_TIMEOUT_MS` (default 3000).
+    pub connect_timeout: Duration,
+}
+
+impl DbConfig {
+    /// Reads the database settings, recording problems in `r`.
+    pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
+        let url = r.secret("DATABASE_URL");
+        let tls = r.or("DATABASE_TLS", DbTls::VerifyFull);
+        let ca_file = r.optional::<PathBuf>("DATABASE_CA_FILE");
+        let pool_size = r.or("DATABASE_POOL_SIZE", 4usize);
+        let connect_timeout = Duration::from_millis(r.or("DATABASE_CONNECT_TIMEOUT_MS", 3000u64));
+        if let Some(url) = &url {
+            if let Err(err) = url.expose_secret().parse::<tokio_postgres::Config>() {
+                r.problem(format!("DATABASE_URL is invalid: {err}"));
+            }
+        }
+        if pool_size == 0 {
+            r.problem("DATABASE_POOL_SIZE must be at least 1");
+        }
+        Some(Self {
+            url: url?,
+            tls,
+            ca_file,
+            pool_size,
+            connect_timeout,
+        })
+    }
+}
+
+/// Failure to build the pool (bad TLS material); connection failures surface on use.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    /// `DATABASE_URL` did not parse.
+    #[error("DATABASE_URL is invalid: {0}")]
+    Url(#[from] tokio_postgres::Error),
+    /// The CA bundle could not be read or parsed.
+    #[error("cannot load the database CA bundle: {0}")]
+    Ca(String),
+    /// The pool could not be built.
+    #[error("cannot build the connection pool: {0}")]
+    Pool(#[from] deadpool_postgres::BuildError),
+}
+
+/// Builds the (lazy) connection pool.
+pub fn pool(config: &DbConfig) -> Result<Pool, DbSetupError> {
+    let mut pg: tokio_postgres::Config = config.url.expose_secret().parse()?;
+    pg.connect_timeout(config.connect_timeout);
+    pg.application_name("gsign");
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match config.tls {
+        DbTls::Disable => {
+            pg.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            Manager::from_config(pg, tokio_postgres::NoTls, manager_config)
+        }
+        DbTls::VerifyFull => {
+            pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(config)?);
+            Manager::from_config(pg, tls, manager_config)
+        }
+    };
+    Ok(Pool::builder(manager)
+        .max_size(config.pool_size)
+        .runtime(Runtime::Tokio1)
+        .create_timeout(Some(config.connect_timeout))
+        .wait_timeout(Some(config.connect_timeout))
+        .recycle_timeout(Some(config.connect_timeout))
+        .build()?)
+}
+
+fn tls_config(config: &DbConfig) -> Result<rustls::ClientConfig, DbSetupError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &config.ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| DbSetupError::Ca(format!("{}: {e}", path.display())))?;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let cert = cert.map_err(|e| DbSetupError::Ca(e.to_string()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| DbSetupError::Ca(e.to_string()))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                // A system bundle may hold certificates rustls refuses; skip those.
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err(DbSetupError::Ca("no trusted certificate found".to_owned()));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DbSetupError::Ca(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// Runs `SELECT 1` on a pooled connection.
+pub async fn ping(pool: &Pool) -> anyhow::Result<()> {
+    let client = pool.get().await?;
+    client.query_one("SELECT 1", &[]).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gsign_core::Env;
+
+    #[test]
+    fn database_settings_report_every_problem() {
+        let env = Env::from_pairs([
+            ("DATABASE_URL", "not a url at all ="),
+            ("DATABASE_TLS", "prefer"),
+            ("DATABASE_POOL_SIZE", "0"),
+        ]);
+        let mut r = env.reader();
+        let _ = DbConfig::read(&mut r);
+        let problems = r.into_problems();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("DATABASE_TLS")));
+        assert!(problems.iter().any(|p| p.starts_with("DATABASE_URL")));
+        // The URL may carry a password: the problem must not echo it.
+        assert!(problems.iter().all(|p| !p.contains("not a url")));
+    }
+
+    #[test]
+    fn verify_full_is_the_default() {
+        let env = Env::from_pairs([("DATABASE_URL", "postgres://u@localhost/db")]);
+        let mut r = env.reader();
+        let config = DbConfig::read(&mut r).expect("valid");
+        assert_eq!(config.tls, DbTls::VerifyFull);
+        assert_eq!(config.pool_size, 4);
+    }
+}

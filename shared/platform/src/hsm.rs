@@ -1,0 +1,153 @@
+//! The HSM through PKCS#11 (`cryptoki`): CloudHSM in AWS, SoftHSM2 locally and in tests; the
+//! same code, a different module path.
+//!
+//! One `Pkcs11` context per container (C_Initialize is process-wide), the token selected by
+//! its label (slot numbers are not stable: SoftHSM assigns them at random), one logged-in
+//! session kept across warm invocations. `Session` is `!Sync`, so it sits behind a mutex; the
+//! signing engine will grow this into a small pool.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use gsign_core::EnvReader;
+use secrecy::SecretString;
+use serde::Serialize;
+
+/// HSM settings.
+#[derive(Debug, Clone)]
+pub struct HsmConfig {
+    /// `HSM_MODULE_PATH`: the PKCS#11 library (`/usr/lib/softhsm/libsofthsm2.so` locally,
+    /// `/opt/cloudhsm/lib/libcloudhsm_pkcs11.so` in AWS).
+    pub module: PathBuf,
+    /// `HSM_TOKEN_LABEL`: the token to use.
+    pub token_label: String,
+    /// `HSM_PIN`: the user PIN (CloudHSM: `crypto-user:password`).
+    pub pin: SecretString,
+}
+
+impl HsmConfig {
+    /// Reads the HSM settings, recording problems in `r`.
+    pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
+        let module = r.required::<PathBuf>("HSM_MODULE_PATH");
+        let token_label = r.required::<String>("HSM_TOKEN_LABEL");
+        let pin = r.secret("HSM_PIN");
+        Some(Self {
+            module: module?,
+            token_label: token_label?,
+            pin: pin?,
+        })
+    }
+}
+
+/// The process-wide context for `module`: PKCS#11 allows one C_Initialize per process, and
+/// dropping a context finalizes the library for everyone, so contexts are shared, never dropped.
+fn context(module: &std::path::Path) -> Result<Pkcs11, HsmError> {
+    static CONTEXTS: Mutex<Vec<(PathBuf, Pkcs11)>> = Mutex::new(Vec::new());
+    let mut contexts = CONTEXTS.lock().map_err(|_| HsmError::Poisoned)?;
+    if let Some((_, ctx)) = contexts.iter().find(|(path, _)| path == module) {
+        return Ok(ctx.clone());
+    }
+    let ctx = Pkcs11::new(module)?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(err) => return Err(err.into()),
+    }
+    contexts.push((module.to_owned(), ctx.clone()));
+    Ok(ctx)
+}
+
+/// HSM failures; each names the PKCS#11 call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HsmError {
+    /// The module could not be loaded or a PKCS#11 call failed.
+    #[error("PKCS#11: {0}")]
+    Pkcs11(#[from] CkError),
+    /// No token carries the configured label.
+    #[error("no PKCS#11 token labelled {0:?}")]
+    TokenNotFound(String),
+    /// A thread panicked while holding the session.
+    #[error("the HSM session was poisoned by an earlier panic")]
+    Poisoned,
+}
+
+/// What the token reports about itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenStatus {
+    /// Token label.
+    pub label: String,
+    /// Manufacturer.
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// Whether our session is logged in as the user.
+    pub logged_in: bool,
+}
+
+/// An open, logged-in HSM token.
+pub struct Hsm {
+    ctx: Pkcs11,
+    slot: Slot,
+    session: Mutex<Session>,
+}
+
+impl Hsm {
+    /// Loads the module, finds the token by label, opens a read-write session and logs in.
+    /// Blocking: call from `spawn_blocking` on a runtime thread.
+    pub fn open(config: &HsmConfig) -> Result<Self, HsmError> {
+        let ctx = context(&config.module)?;
+        let slot = ctx
+            .get_slots_with_token()?
+            .into_iter()
+            .find(|slot| {
+                ctx.get_token_info(*slot)
+                    .map(|info| info.label().trim_end() == config.token_label)
+                    .unwrap_or(false)
+            })
+            .ok_or_else(|| HsmError::TokenNotFound(config.token_label.clone()))?;
+        let session = ctx.open_rw_session(slot)?;
+        match session.login(UserType::User, Some(&config.pin)) {
+            // Login state is per application and token: another session may have logged in.
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(err) => return Err(err.into()),
+        }
+        Ok(Self {
+            ctx,
+            slot,
+            session: Mutex::new(session),
+        })
+    }
+
+    /// Runs `f` with the logged-in session. Blocking.
+    pub fn with_session<T>(
+        &self,
+        f: impl FnOnce(&Session) -> Result<T, CkError>,
+    ) -> Result<T, HsmError> {
+        let session = self.session.lock().map_err(|_| HsmError::Poisoned)?;
+        Ok(f(&session)?)
+    }
+
+    /// Asks the token who it is and proves the session works by drawing random bytes from it.
+    /// Blocking.
+    pub fn status(&self) -> Result<TokenStatus, HsmError> {
+        let info = self.ctx.get_token_info(self.slot)?;
+        let logged_in = self.with_session(|session| {
+            let mut nonce = [0u8; 16];
+            session.generate_random_slice(&mut nonce)?;
+            let state = session.get_session_info()?.session_state();
+            Ok(matches!(
+                state,
+                cryptoki::session::SessionState::RwUser | cryptoki::session::SessionState::RoUser
+            ))
+        })?;
+        Ok(TokenStatus {
+            label: info.label().trim_end().to_owned(),
+            manufacturer: info.manufacturer_id().trim_end().to_owned(),
+            model: info.model().trim_end().to_owned(),
+            logged_in,
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! The contract between a function and whatever runs it.
+//!
+//! A function is a [`FunctionSpec`]: a name (its binary name and `template.yaml` entry) and an
+//! `init` that builds its [`Handler`] from an [`Env`] (the cold start). The Lambda binary runs
+//! it under the Lambda runtime ([`main`]); the local runner calls the very same `init` and
+//! handler in-process.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use gsign_core::{ConfigError, Env};
+use lambda_http::{Body, Request, Response};
+use lambda_runtime::{service_fn, LambdaEvent};
+
+/// The error a non-HTTP handler returns: the invocation fails (SQS retries the batch, a direct
+/// invoke reports it).
+pub type InvokeError = lambda_runtime::Error;
+
+/// A function behind an API Gateway HTTP API route. Never fails: every error is a response.
+#[async_trait]
+pub trait HttpHandler: Send + Sync {
+    /// Answers one request.
+    async fn handle(&self, req: Request) -> Response<Body>;
+}
+
+/// A function driven by an SQS event source with `ReportBatchItemFailures`.
+#[async_trait]
+pub trait SqsHandler: Send + Sync {
+    /// Processes one batch; the response lists the messages to retry. An `Err` fails the whole
+    /// batch.
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, InvokeError>;
+}
+
+/// A function invoked with a JSON event: schedules, the authorizer, `migrate`.
+#[async_trait]
+pub trait InvokeHandler: Send + Sync {
+    /// Handles one event.
+    async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, InvokeError>;
+}
+
+/// A ready-to-run handler of one of the three trigger kinds.
+#[derive(Clone)]
+pub enum Handler {
+    /// HTTP API route.
+    Http(Arc<dyn HttpHandler>),
+    /// SQS event source.
+    Sqs(Arc<dyn SqsHandler>),
+    /// Direct invoke, schedule or authorizer.
+    Invoke(Arc<dyn InvokeHandler>),
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The environment is wrong; every problem is listed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A client could not be built.
+    #[error("{0:#}")]
+    Setup(#[from] anyhow::Error),
+}
+
+/// The future `init` returns.
+pub type InitFuture = Pin<Box<dyn Future<Output = Result<Handler, StartupError>> + Send>>;
+
+/// One Lambda function: its unique name and its cold start.
+#[derive(Clone, Copy)]
+pub struct FunctionSpec {
+    /// Binary name = `template.yaml` `BuildProperties.Binary` = `events/<name>/`.
+    pub name: &'static str,
+    /// Reads configuration and builds clients; runs once per container.
+    pub init: fn(Env) -> InitFuture,
+}
+
+/// Entry point of every Lambda binary: logging, configuration, clients, then the runtime loop.
+/// Exits non-zero (Lambda reports an init error) when configuration is wrong.
+pub fn main(spec: &FunctionSpec) -> ExitCode {
+    let env = Env::from_process();
+    crate::telemetry::init(&env);
+    // One request at a time per container: a current-thread runtime starts fastest; blocking
+    // work (hashing, PKCS#11) goes to `spawn_blocking`.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let handler = match (spec.init)(env).await {
+            Ok(handler) => handler,
+            Err(err) => {
+                tracing::error!(function = spec.name, error = %err, "cold start failed");
+                return ExitCode::FAILURE;
+            }
+        };
+        match serve(handler).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!(function = spec.name, error = %err, "runtime loop ended");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn serve(handler: Handler) -> Result<(), lambda_runtime::Error> {
+    match handler {
+        Handler::Http(h) => {
+            lambda_http::run(service_fn(move |req: Request| {
+                let h = Arc::clone(&h);
+                async move { Ok::<_, Infallible>(h.handle(req).await) }
+            }))
+            .await
+        }
+        Handler::Sqs(h) => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+                let h = Arc::clone(&h);
+                async move { h.handle(event.payload).await }
+            }))
+            .await
+        }
+        Handler::Invoke(h) => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+                let h = Arc::clone(&h);
+                async move { h.handle(event.payload).await }
+            }))
+            .await
+        }
+    }
+}
+
+/// What became of one SQS message.
+#[derive(Debug)]
+pub enum MessageOutcome {
+    /// Done (or already done before: consumers are idempotent); delete it.
+    Done,
+    /// A permanent failure the handler has recorded (e.g. a document marked `failed` with its
+    /// reason); delete it, retrying cannot help.
+    Rejected(String),
+    /// A transient failure; leave it for SQS to redeliver (and, after `maxReceiveCount`, to move
+    /// to the DLQ).
+    Retry(anyhow::Error),
+}
+
+/// Processes every message of a batch concurrently, each in a span carrying its message id,
+/// and reports only the ones to retry.
+pub async fn each_message<F, Fut>(event: SqsEvent, process: F) -> SqsBatchResponse
+where
+    F: Fn(SqsMessage) -> Fut,
+    Fut: Future<Output = MessageOutcome>,
+{
+    use tracing::Instrument;
+    let work = event.records.into_iter().map(|message| {
+        let id = message.message_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("message", messageId = %id);
+        let fut = process(message);
+        async move {
+            match fut.await {
+                MessageOutcome::Done => None,
+                MessageOutcome::Rejected(reason) => {
+                    tracing::warn!(%reason, "message rejected permanently");
+                    None
+                }
+                MessageOutcome::Retry(err) => {
+                    tracing::warn!(error = format!("{err:#}"), "message will be retried");
+                    Some(id)
+                }
+            }
+        }
+        .instrument(span)
+    });
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = futures::future::join_all(work)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}

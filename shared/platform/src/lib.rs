@@ -1,0 +1,12 @@
+//! GSign's adapters and Lambda glue: every real client (Postgres, Redis, S3, SQS, KMS,
+//! DynamoDB, PKCS#11) configured from an [`gsign_core::Env`], plus the traits every function
+//! implements so the same handler runs under the Lambda runtime and under the local runner.
+
+pub mod aws;
+pub mod cache;
+pub mod db;
+pub mod hsm;
+pub mod http;
+pub mod lambda;
+pub mod migrations;
+pub mod telemetry;
