@@ -1,1 +1,285 @@
+//! Helpers for the end-to-end tests: the local stack's endpoints, a database per test, a
+//! stack (own name, so its own queues, buckets, tables and keys) per test, a private Redis
+//! that a test may stop and start, and the fixture functions the runner tests use.
 
+pub mod fixtures;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use gsign_core::Env;
+use gsign_local::runner::{self, Registry, Running, StackConfig};
+use gsign_local::LocalStack;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The local stack's environment. Runs under `infra/local/stack test`, which exports it;
+/// when `cargo test` runs on its own, it is read from `.local/stack.env` (written by
+/// `infra/local/stack up`) and exported into this process once, so that the AWS SDK and the
+/// SoftHSM library see it too.
+pub fn stack_env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+            let file = root().join(".local/stack.env");
+            let text = std::fs::read_to_string(&file).unwrap_or_else(|_| {
+                panic!(
+                    "the local stack is not up: run `infra/local/stack up` (no {})",
+                    file.display()
+                )
+            });
+            for line in text.lines() {
+                if let Some((name, value)) =
+                    line.strip_prefix("export ").and_then(|l| l.split_once('='))
+                {
+                    if name != "PATH" {
+                        std::env::set_var(name, value);
+                    }
+                }
+            }
+        }
+        Env::from_process()
+    })
+}
+
+/// A variable of the local stack's environment.
+pub fn stack_var(name: &str) -> String {
+    stack_env()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} is not in the local stack's environment"))
+        .to_owned()
+}
+
+/// AWS SDK configuration pointing at the local moto server.
+pub async fn sdk() -> aws_config::SdkConfig {
+    let config = gsign_platform::aws::config_from(stack_env()).expect("valid AWS settings");
+    gsign_platform::aws::sdk_config(&config).await
+}
+
+/// A short random suffix.
+pub fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
+}
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A database of its own, dropped (with its connections) when the value is dropped.
+pub struct TestDatabase {
+    /// Its name.
+    pub name: String,
+    /// `postgres://` URL to it.
+    pub url: String,
+    admin_url: String,
+}
+
+async fn admin(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("the local Postgres answers");
+    tokio::spawn(connection);
+    client
+}
+
+impl TestDatabase {
+    /// Creates an empty database.
+    pub async fn create() -> Self {
+        let admin_url = stack_var("GSIGN_DATABASE_ADMIN_URL");
+        let name = format!("gsign_t_{}", unique());
+        admin(&admin_url)
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("CREATE DATABASE");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base.to_owned())
+            .expect("GSIGN_DATABASE_ADMIN_URL ends in /DATABASE");
+        let url = format!("{base}/{name}");
+        Self {
+            name,
+            url,
+            admin_url,
+        }
+    }
+
+    /// A connection to it.
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        admin(&self.url).await
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop may run inside a runtime: do the async work on a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let client = admin(&url).await;
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("warning: could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// The template parameters of the local stack (as `.local/parameters.json` has them).
+pub fn local_parameters() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("DatabaseUrl".to_owned(), stack_var("DATABASE_URL")),
+        ("DatabaseTls".to_owned(), "disable".to_owned()),
+        ("RedisUrl".to_owned(), stack_var("REDIS_URL")),
+        ("HsmModulePath".to_owned(), stack_var("HSM_MODULE_PATH")),
+        ("HsmTokenLabel".to_owned(), stack_var("HSM_TOKEN_LABEL")),
+        ("HsmPin".to_owned(), stack_var("HSM_PIN")),
+    ])
+}
+
+/// A stack of its own (unique name, so its own resources in moto), served on a free port.
+pub struct TestStack {
+    /// The runner.
+    pub running: Running,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// Builds the stack of `template` with `parameters` and `registry`, and serves it.
+pub async fn start_stack(
+    template: &Path,
+    registry: &Registry,
+    parameters: BTreeMap<String, String>,
+) -> TestStack {
+    let name = format!("t-{}", unique());
+    let config = StackConfig {
+        template_path: template.to_path_buf(),
+        stack_name: name.clone(),
+        region: stack_var("AWS_REGION"),
+        parameters,
+        base_env: runner::base_env(stack_env()),
+        sqs_wait_seconds: 1,
+    };
+    let stack = LocalStack::build(config, registry, &sdk().await)
+        .await
+        .expect("the stack builds");
+    let running = runner::start(stack, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("the runner starts");
+    TestStack {
+        url: format!("http://{}", running.addr),
+        running,
+        name,
+    }
+}
+
+impl TestStack {
+    /// Stops serving and deletes the stack's resources from moto.
+    pub async fn stop(self) {
+        let stack = std::sync::Arc::clone(&self.running.stack);
+        self.running.stop().await;
+        stack.teardown().await.expect("teardown");
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A redis-server of its own on a fixed port, which a test may stop and start again.
+pub struct PrivateRedis {
+    /// Its port.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    /// Starts one on a free port and waits until it answers.
+    pub fn start() -> Self {
+        let mut redis = Self {
+            port: free_port(),
+            child: None,
+        };
+        redis.resume();
+        redis
+    }
+
+    /// `redis://127.0.0.1:PORT/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Kills it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and waits until it accepts connections.
+    pub fn resume(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs");
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -162,7 +162,11 @@ impl HealthCheck {
         let (status, reason) = match outcome {
             Ok(Ok(())) => (State::Up, None),
             Ok(Err(err)) => {
-                tracing::warn!(dependency = name, error = format!("{err:#}"), "dependency down");
+                tracing::warn!(
+                    dependency = name,
+                    error = format!("{err:#}"),
+                    "dependency down"
+                );
                 (State::Down, Some("error"))
             }
             Err(_) => {

@@ -156,7 +156,10 @@ pub fn main() -> ExitCode {
                 println!("changed {:04} {}", m.version, m.name);
             }
             let current = outcome.applied.last().map_or(0, |m| m.version);
-            println!("database at version {current} (latest known {})", outcome.latest);
+            println!(
+                "database at version {current} (latest known {})",
+                outcome.latest
+            );
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -177,8 +180,14 @@ mod tests {
     #[test]
     fn cli_arguments_map_to_commands() {
         assert_eq!(parse_args(&args(&[])), Ok(Command::Up { to: None }));
-        assert_eq!(parse_args(&args(&["up", "--to", "3"])), Ok(Command::Up { to: Some(3) }));
-        assert_eq!(parse_args(&args(&["down", "2"])), Ok(Command::Down { steps: 2 }));
+        assert_eq!(
+            parse_args(&args(&["up", "--to", "3"])),
+            Ok(Command::Up { to: Some(3) })
+        );
+        assert_eq!(
+            parse_args(&args(&["down", "2"])),
+            Ok(Command::Down { steps: 2 })
+        );
         assert_eq!(parse_args(&args(&["status"])), Ok(Command::Status));
         assert!(parse_args(&args(&["down"])).is_err());
         assert!(parse_args(&args(&["sideways"])).is_err());

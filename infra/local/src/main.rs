@@ -34,12 +34,17 @@ struct Cli {
 
 fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
     let mut args = std::env::args().skip(1);
-    let command = args.next().ok_or_else(|| anyhow!("usage: gsign-local provision|serve|invoke ..."))?;
+    let command = args
+        .next()
+        .ok_or_else(|| anyhow!("usage: gsign-local provision|serve|invoke ..."))?;
     let mut cli = Cli {
         command,
         positional: Vec::new(),
         template: PathBuf::from("template.yaml"),
-        stack: env.get("GSIGN_STACK_NAME").unwrap_or("gsign-local").to_owned(),
+        stack: env
+            .get("GSIGN_STACK_NAME")
+            .unwrap_or("gsign-local")
+            .to_owned(),
         parameters: None,
         listen: "127.0.0.1:3000".parse()?,
     };
@@ -61,19 +66,6 @@ fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
     Ok(cli)
 }
 
-fn base_env(process: &Env) -> Env {
-    // What Lambda or the deployment would give every function besides the template's variables.
-    let passed = process.names().filter(|name| {
-        (name.starts_with("AWS_") && !name.starts_with("AWS_LAMBDA_"))
-            || ["RUST_LOG", "GSIGN_LOG_FORMAT", "SOFTHSM2_CONF"].contains(name)
-    });
-    Env::from_pairs(
-        passed
-            .filter_map(|name| process.get(name).map(|v| (name.to_owned(), v.to_owned())))
-            .collect::<Vec<_>>(),
-    )
-}
-
 async fn run(env: Env) -> anyhow::Result<()> {
     let cli = parse_cli(&env)?;
     let endpoint = env
@@ -81,7 +73,8 @@ async fn run(env: Env) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow!("AWS_ENDPOINT_URL is not set: the local stack only talks to the local moto server (run infra/local/stack up)"))?;
     let parameters: BTreeMap<String, String> = match &cli.parameters {
         Some(path) => serde_json::from_str(
-            &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
         )
         .with_context(|| format!("{} must be a JSON object of strings", path.display()))?,
         None => BTreeMap::new(),
@@ -94,14 +87,17 @@ async fn run(env: Env) -> anyhow::Result<()> {
         stack_name: cli.stack.clone(),
         region,
         parameters,
-        base_env: base_env(&env),
+        base_env: gsign_local::runner::base_env(&env),
         sqs_wait_seconds: 2,
     };
     let stack = LocalStack::build(config, &gsign_local::registry(), &sdk).await?;
     match cli.command.as_str() {
         "provision" => {
             for p in &stack.provisioned {
-                println!("{:<22} {:<26} {}", p.resource_type, p.logical_id, p.physical);
+                println!(
+                    "{:<22} {:<26} {}",
+                    p.resource_type, p.logical_id, p.physical
+                );
             }
             println!("provisioned stack {} at {endpoint}", cli.stack);
             Ok(())
@@ -130,7 +126,9 @@ async fn run(env: Env) -> anyhow::Result<()> {
                     std::io::stdin().read_to_string(&mut text)?;
                     text
                 }
-                Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+                Some(path) => {
+                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?
+                }
             };
             let event: serde_json::Value = if text.trim().is_empty() {
                 serde_json::json!({})
@@ -157,7 +155,10 @@ async fn terminate() {
 fn main() -> ExitCode {
     let env = Env::from_process();
     gsign_platform::telemetry::init(&env);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("gsign-local: {err}");

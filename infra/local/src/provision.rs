@@ -45,11 +45,18 @@ pub struct Provisioned {
     pub resource_type: String,
     /// Logical id.
     pub logical_id: String,
-    /// Physical name or id.
+    /// Physical name or id (a queue's URL, a key's id).
     pub physical: String,
+    /// The key's alias, for KMS keys.
+    pub alias: Option<String>,
 }
 
-fn physical_name(r: &Resolver, stack: &str, logical_id: &str, name: &Value) -> anyhow::Result<String> {
+fn physical_name(
+    r: &Resolver,
+    stack: &str,
+    logical_id: &str,
+    name: &Value,
+) -> anyhow::Result<String> {
     if name.is_null() {
         Ok(format!("{stack}-{logical_id}"))
     } else {
@@ -77,14 +84,17 @@ pub async fn provision(
                 PhysicalResource {
                     reference: String::new(),
                     attributes: BTreeMap::from([
-                        ("Arn".to_owned(), format!("arn:aws:sqs:{region}:{LOCAL_ACCOUNT}:{name}")),
+                        (
+                            "Arn".to_owned(),
+                            format!("arn:aws:sqs:{region}:{LOCAL_ACCOUNT}:{name}"),
+                        ),
                         ("QueueName".to_owned(), name),
                     ]),
                 }
             }
             "AWS::S3::Bucket" => {
-                let name = physical_name(resolver, &stack, id, &props["BucketName"])?
-                    .to_ascii_lowercase();
+                let name =
+                    physical_name(resolver, &stack, id, &props["BucketName"])?.to_ascii_lowercase();
                 PhysicalResource {
                     attributes: BTreeMap::from([
                         ("Arn".to_owned(), format!("arn:aws:s3:::{name}")),
@@ -144,6 +154,7 @@ pub async fn provision(
             resource_type: "AWS::KMS::Key".to_owned(),
             logical_id: id.to_owned(),
             physical: key.reference.clone(),
+            alias: key.attributes.get("Alias").cloned(),
         });
         resolver.physical.insert(id.to_owned(), key);
     }
@@ -160,6 +171,7 @@ pub async fn provision(
             resource_type: "AWS::SQS::Queue".to_owned(),
             logical_id: id.to_owned(),
             physical: url,
+            alias: None,
         });
     }
 
@@ -169,6 +181,7 @@ pub async fn provision(
             resource_type: "AWS::S3::Bucket".to_owned(),
             logical_id: id.to_owned(),
             physical: name,
+            alias: None,
         });
     }
 
@@ -178,6 +191,7 @@ pub async fn provision(
             resource_type: "AWS::DynamoDB::Table".to_owned(),
             logical_id: id.to_owned(),
             physical: name,
+            alias: None,
         });
     }
     Ok(done)
@@ -196,8 +210,15 @@ async fn provision_key(
         .find(|(_, a)| a["Properties"]["TargetKeyId"] == serde_json::json!({"Ref": id}))
         .map(|(_, a)| resolver.eval_string(&a["Properties"]["AliasName"]))
         .transpose()?
-        .ok_or_else(|| anyhow!("KMS key {id} needs an AWS::KMS::Alias with TargetKeyId: !Ref {id}"))?;
-    let aliases = aws.kms.list_aliases().send().await.context("KMS ListAliases")?;
+        .ok_or_else(|| {
+            anyhow!("KMS key {id} needs an AWS::KMS::Alias with TargetKeyId: !Ref {id}")
+        })?;
+    let aliases = aws
+        .kms
+        .list_aliases()
+        .send()
+        .await
+        .context("KMS ListAliases")?;
     let existing = aliases
         .aliases()
         .iter()
@@ -246,7 +267,11 @@ async fn provision_key(
     );
     Ok(PhysicalResource {
         reference: key_id.clone(),
-        attributes: BTreeMap::from([("Arn".to_owned(), arn), ("KeyId".to_owned(), key_id)]),
+        attributes: BTreeMap::from([
+            ("Arn".to_owned(), arn),
+            ("KeyId".to_owned(), key_id),
+            ("Alias".to_owned(), alias),
+        ]),
     })
 }
 
@@ -264,7 +289,10 @@ async fn provision_queue(
         ("VisibilityTimeout", A::VisibilityTimeout),
         ("MessageRetentionPeriod", A::MessageRetentionPeriod),
         ("DelaySeconds", A::DelaySeconds),
-        ("ReceiveMessageWaitTimeSeconds", A::ReceiveMessageWaitTimeSeconds),
+        (
+            "ReceiveMessageWaitTimeSeconds",
+            A::ReceiveMessageWaitTimeSeconds,
+        ),
         ("MaximumMessageSize", A::MaximumMessageSize),
         ("FifoQueue", A::FifoQueue),
         ("ContentBasedDeduplication", A::ContentBasedDeduplication),
@@ -354,15 +382,12 @@ async fn provision_bucket(
             .await
             .with_context(|| format!("S3 PutBucketVersioning {name}"))?;
     }
-    if let Some(rules) =
-        props["BucketEncryption"]["ServerSideEncryptionConfiguration"].as_array()
-    {
+    if let Some(rules) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"].as_array() {
         let mut config = s3t::ServerSideEncryptionConfiguration::builder();
         for rule in rules {
             let default = &rule["ServerSideEncryptionByDefault"];
-            let mut by_default = s3t::ServerSideEncryptionByDefault::builder().sse_algorithm(
-                default["SSEAlgorithm"].as_str().unwrap_or("AES256").into(),
-            );
+            let mut by_default = s3t::ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(default["SSEAlgorithm"].as_str().unwrap_or("AES256").into());
             if let Some(key) = default["KMSMasterKeyID"].as_str() {
                 by_default = by_default.kms_master_key_id(key);
             }
@@ -391,9 +416,7 @@ async fn provision_bucket(
                     .block_public_acls(block["BlockPublicAcls"].as_bool() == Some(true))
                     .block_public_policy(block["BlockPublicPolicy"].as_bool() == Some(true))
                     .ignore_public_acls(block["IgnorePublicAcls"].as_bool() == Some(true))
-                    .restrict_public_buckets(
-                        block["RestrictPublicBuckets"].as_bool() == Some(true),
-                    )
+                    .restrict_public_buckets(block["RestrictPublicBuckets"].as_bool() == Some(true))
                     .build(),
             )
             .send()
@@ -459,7 +482,14 @@ async fn provision_table(
     resource: &Value,
 ) -> anyhow::Result<String> {
     let name = resolver.physical[id].reference.clone();
-    if aws.dynamodb.describe_table().table_name(&name).send().await.is_ok() {
+    if aws
+        .dynamodb
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .is_ok()
+    {
         return Ok(name);
     }
     let props = resolver.eval(&resource["Properties"])?;
@@ -472,7 +502,11 @@ async fn provision_table(
         .table_name(&name)
         .billing_mode(ddb::BillingMode::PayPerRequest)
         .set_key_schema(Some(key_schema(&props["KeySchema"])?));
-    for attribute in props["AttributeDefinitions"].as_array().into_iter().flatten() {
+    for attribute in props["AttributeDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         create = create.attribute_definitions(
             ddb::AttributeDefinition::builder()
                 .attribute_name(attribute["AttributeName"].as_str().unwrap_or_default())
@@ -480,7 +514,11 @@ async fn provision_table(
                 .build()?,
         );
     }
-    for index in props["GlobalSecondaryIndexes"].as_array().into_iter().flatten() {
+    for index in props["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let projection = ddb::Projection::builder()
             .projection_type(
                 index["Projection"]["ProjectionType"]
@@ -517,4 +555,55 @@ async fn provision_table(
             .with_context(|| format!("DynamoDB UpdateTimeToLive {name}"))?;
     }
     Ok(name)
+}
+
+/// Deletes what [`provision`] created: queues, buckets (with every object version), tables,
+/// and key aliases (the keys are scheduled for deletion, as KMS allows no immediate delete).
+pub async fn teardown(provisioned: &[Provisioned], aws: &LocalAws) -> anyhow::Result<()> {
+    for p in provisioned {
+        match p.resource_type.as_str() {
+            "AWS::SQS::Queue" => {
+                aws.sqs.delete_queue().queue_url(&p.physical).send().await?;
+            }
+            "AWS::S3::Bucket" => {
+                let versions = aws
+                    .s3
+                    .list_object_versions()
+                    .bucket(&p.physical)
+                    .send()
+                    .await?;
+                for v in versions.versions() {
+                    aws.s3
+                        .delete_object()
+                        .bucket(&p.physical)
+                        .key(v.key().unwrap_or_default())
+                        .set_version_id(v.version_id().map(str::to_owned))
+                        .bypass_governance_retention(true)
+                        .send()
+                        .await?;
+                }
+                aws.s3.delete_bucket().bucket(&p.physical).send().await?;
+            }
+            "AWS::DynamoDB::Table" => {
+                aws.dynamodb
+                    .delete_table()
+                    .table_name(&p.physical)
+                    .send()
+                    .await?;
+            }
+            "AWS::KMS::Key" => {
+                if let Some(alias) = &p.alias {
+                    aws.kms.delete_alias().alias_name(alias).send().await?;
+                }
+                aws.kms
+                    .schedule_key_deletion()
+                    .key_id(&p.physical)
+                    .pending_window_in_days(7)
+                    .send()
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

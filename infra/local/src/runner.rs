@@ -75,6 +75,20 @@ pub struct StackConfig {
     pub sqs_wait_seconds: i32,
 }
 
+/// The variables Lambda (or the deployment) gives every function besides the template's:
+/// the AWS endpoint, region and credentials, the log level, and `SOFTHSM2_CONF`.
+pub fn base_env(process: &Env) -> Env {
+    let passed: Vec<(String, String)> = process
+        .names()
+        .filter(|name| {
+            (name.starts_with("AWS_") && !name.starts_with("AWS_LAMBDA_"))
+                || ["RUST_LOG", "GSIGN_LOG_FORMAT", "SOFTHSM2_CONF"].contains(name)
+        })
+        .filter_map(|name| process.get(name).map(|v| (name.to_owned(), v.to_owned())))
+        .collect();
+    Env::from_pairs(passed)
+}
+
 /// One function of the stack, initialised on first use like a Lambda cold start.
 pub struct LocalFunction {
     /// Logical id in the template.
@@ -150,13 +164,15 @@ fn parse_path(path: &str) -> Vec<Segment> {
     path.trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => match name.strip_suffix('+') {
-                Some(greedy) => Segment::Greedy(greedy.to_owned()),
-                None => Segment::Param(name.to_owned()),
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => match name.strip_suffix('+') {
+                    Some(greedy) => Segment::Greedy(greedy.to_owned()),
+                    None => Segment::Param(name.to_owned()),
+                },
+                None => Segment::Literal(s.to_owned()),
             },
-            None => Segment::Literal(s.to_owned()),
-        })
+        )
         .collect()
 }
 
@@ -264,7 +280,9 @@ impl LocalStack {
                         authorizer,
                         ..
                     } => {
-                        let name = authorizer.clone().or_else(|| auth.default_authorizer.clone());
+                        let name = authorizer
+                            .clone()
+                            .or_else(|| auth.default_authorizer.clone());
                         let authorizer = match name.as_deref() {
                             None | Some("NONE") => None,
                             Some(name) => {
@@ -306,7 +324,10 @@ impl LocalStack {
                             .find(|p| p.attributes.get("Arn") == Some(&queue_arn))
                             .map(|p| p.reference.clone())
                             .ok_or_else(|| {
-                                anyhow!("{}: queue {queue_arn} is not in the template", def.logical_id)
+                                anyhow!(
+                                    "{}: queue {queue_arn} is not in the template",
+                                    def.logical_id
+                                )
                             })?;
                         sqs_sources.push(SqsSource {
                             function: Arc::clone(&function),
@@ -329,7 +350,9 @@ impl LocalStack {
                             .as_deref()
                             .map(serde_json::from_str)
                             .transpose()
-                            .with_context(|| format!("{}.{name}: Input is not JSON", def.logical_id))?;
+                            .with_context(|| {
+                                format!("{}.{name}: Input is not JSON", def.logical_id)
+                            })?;
                         if *enabled {
                             schedules.push(ScheduleSource {
                                 function: Arc::clone(&function),
@@ -351,6 +374,12 @@ impl LocalStack {
             aws,
             provisioned,
         })
+    }
+
+    /// Deletes what provisioning created (queues, buckets, tables, key aliases), so a test stack
+    /// leaves nothing behind in the shared moto server.
+    pub async fn teardown(&self) -> anyhow::Result<()> {
+        provision::teardown(&self.provisioned, &self.aws).await
     }
 
     /// A function by binary name, logical id or physical name.
@@ -398,38 +427,32 @@ impl LocalStack {
         .await
     }
 
-    fn match_route(&self, method: &Method, path: &str) -> Option<(&Route, BTreeMap<String, String>)> {
-        let mut best: Option<(&Route, BTreeMap<String, String>, (Vec<u8>, u8))> = None;
-        for route in &self.routes {
-            let method_score = if route.method == method.as_str() {
-                1
-            } else if route.method == "ANY" {
-                0
-            } else {
-                continue;
-            };
-            let Some((params, score)) = (match &route.segments {
-                Some(segments) => match_segments(segments, path),
-                None => Some((BTreeMap::new(), Vec::new())),
-            }) else {
-                continue;
-            };
-            // `$default` (no segments) loses to every real route.
-            let rank = (
-                if route.segments.is_some() { score } else { Vec::new() },
-                method_score,
-            );
-            let better = match &best {
-                None => true,
-                Some((b, _, best_rank)) => {
-                    (b.segments.is_none() && route.segments.is_some()) || rank > *best_rank
-                }
-            };
-            if better {
-                best = Some((route, params, rank));
-            }
-        }
-        best.map(|(route, params, _)| (route, params))
+    fn match_route(
+        &self,
+        method: &Method,
+        path: &str,
+    ) -> Option<(&Route, BTreeMap<String, String>)> {
+        self.routes
+            .iter()
+            .filter_map(|route| {
+                let method_rank: u8 = if route.method == method.as_str() {
+                    1
+                } else if route.method == "ANY" {
+                    0
+                } else {
+                    return None;
+                };
+                let (params, score) = match &route.segments {
+                    Some(segments) => match_segments(segments, path)?,
+                    None => (BTreeMap::new(), Vec::new()),
+                };
+                // Any real route beats `$default`; then the most literal path; then an exact
+                // method over ANY.
+                let rank = (route.segments.is_some(), score, method_rank);
+                Some((rank, route, params))
+            })
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, route, params)| (route, params))
     }
 }
 
@@ -507,7 +530,10 @@ fn api_event(
         if name == http::header::COOKIE {
             cookies.extend(value.split(';').map(|c| c.trim().to_owned()));
         } else {
-            header_map.entry(name.as_str().to_owned()).or_default().push(value);
+            header_map
+                .entry(name.as_str().to_owned())
+                .or_default()
+                .push(value);
         }
     }
     let headers_json: Map<String, Value> = header_map
@@ -517,7 +543,10 @@ fn api_event(
     let raw_query = uri.query().unwrap_or("");
     let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()) {
-        query.entry(k.into_owned()).or_default().push(v.into_owned());
+        query
+            .entry(k.into_owned())
+            .or_default()
+            .push(v.into_owned());
     }
     let query_json: Map<String, Value> = query
         .into_iter()
@@ -649,13 +678,27 @@ async fn dispatch(
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_PAYLOAD).await else {
-        return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large", "");
+        return gateway_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+            "",
+        );
     };
     let Some((route, params)) = stack.match_route(&parts.method, parts.uri.path()) else {
         return gateway_error(StatusCode::NOT_FOUND, "Not Found", "");
     };
-    let ApiEvent { mut event, request_id } =
-        api_event(&parts.method, &parts.uri, &parts.headers, &body, source, route, &params);
+    let ApiEvent {
+        mut event,
+        request_id,
+    } = api_event(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &body,
+        source,
+        route,
+        &params,
+    );
     let span = tracing::info_span!(
         "request",
         requestId = %request_id,
@@ -686,18 +729,30 @@ async fn dispatch(
             Ok(Handler::Http(h)) => h,
             Ok(_) => {
                 tracing::error!("route target is not an HTTP handler");
-                return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", &request_id);
+                return gateway_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    &request_id,
+                );
             }
             Err(err) => {
                 tracing::error!(error = format!("{err:#}"), "function failed to start");
-                return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", &request_id);
+                return gateway_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    &request_id,
+                );
             }
         };
         let request = match lambda_http::request::from_str(&event.to_string()) {
             Ok(request) => request,
             Err(err) => {
                 tracing::error!(error = %err, "could not build the Lambda request");
-                return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", &request_id);
+                return gateway_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    &request_id,
+                );
             }
         };
         match isolate(async move { handler.handle(request).await }).await {
@@ -706,11 +761,18 @@ async fn dispatch(
                 if let Ok(value) = http::HeaderValue::from_str(&request_id) {
                     parts.headers.insert("apigw-requestid", value);
                 }
-                axum::response::Response::from_parts(parts, axum::body::Body::from(body_bytes(body)))
+                axum::response::Response::from_parts(
+                    parts,
+                    axum::body::Body::from(body_bytes(body)),
+                )
             }
             Err(err) => {
                 tracing::error!(error = format!("{err:#}"), "handler failed");
-                gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", &request_id)
+                gateway_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    &request_id,
+                )
             }
         }
     }
@@ -747,7 +809,11 @@ async fn invoke_route(
     }
 }
 
-fn sqs_event(messages: &[aws_sdk_sqs::types::Message], source: &SqsSource, region: &str) -> anyhow::Result<SqsEvent> {
+fn sqs_event(
+    messages: &[aws_sdk_sqs::types::Message],
+    source: &SqsSource,
+    region: &str,
+) -> anyhow::Result<SqsEvent> {
     let records: Vec<Value> = messages
         .iter()
         .map(|m| {
@@ -811,7 +877,10 @@ fn messages_to_delete(
                 .map(|f| f.item_identifier.as_str())
                 .collect();
             // Like Lambda: an empty or unknown identifier fails the whole batch.
-            if failed.iter().any(|f| f.is_empty() || !ids.iter().any(|id| id == f)) {
+            if failed
+                .iter()
+                .any(|f| f.is_empty() || !ids.iter().any(|id| id == f))
+            {
                 return Vec::new();
             }
             ids.iter()
@@ -876,7 +945,10 @@ async fn poll_queue(stack: Arc<LocalStack>, index: usize, mut shutdown: watch::R
         let delete = messages_to_delete(&ids, &outcome, source.report_batch_item_failures);
         let entries: Vec<_> = messages
             .iter()
-            .filter(|m| m.message_id().is_some_and(|id| delete.iter().any(|d| d == id)))
+            .filter(|m| {
+                m.message_id()
+                    .is_some_and(|id| delete.iter().any(|d| d == id))
+            })
             .enumerate()
             .filter_map(|(i, m)| {
                 aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
@@ -971,7 +1043,10 @@ pub async fn start(stack: LocalStack, listen: SocketAddr) -> anyhow::Result<Runn
     let addr = listener.local_addr()?;
     let (shutdown, receiver) = watch::channel(false);
     let app = axum::Router::new()
-        .route("/_local/invoke/{function}", axum::routing::post(invoke_route))
+        .route(
+            "/_local/invoke/{function}",
+            axum::routing::post(invoke_route),
+        )
         .fallback(dispatch)
         .with_state(Arc::clone(&stack));
     let mut tasks = Vec::new();
@@ -990,10 +1065,18 @@ pub async fn start(stack: LocalStack, listen: SocketAddr) -> anyhow::Result<Runn
         }
     }));
     for index in 0..stack.sqs_sources.len() {
-        tasks.push(tokio::spawn(poll_queue(Arc::clone(&stack), index, receiver.clone())));
+        tasks.push(tokio::spawn(poll_queue(
+            Arc::clone(&stack),
+            index,
+            receiver.clone(),
+        )));
     }
     for index in 0..stack.schedules.len() {
-        tasks.push(tokio::spawn(run_schedule(Arc::clone(&stack), index, receiver.clone())));
+        tasks.push(tokio::spawn(run_schedule(
+            Arc::clone(&stack),
+            index,
+            receiver.clone(),
+        )));
     }
     Ok(Running {
         addr,
@@ -1045,7 +1128,10 @@ mod tests {
     #[test]
     fn partial_batch_failures_keep_only_the_failed_messages() {
         let ids = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
-        assert_eq!(messages_to_delete(&ids, &response(&["b"]), true), ["a", "c"]);
+        assert_eq!(
+            messages_to_delete(&ids, &response(&["b"]), true),
+            ["a", "c"]
+        );
         // Without ReportBatchItemFailures, Lambda ignores the list: all are deleted.
         assert_eq!(messages_to_delete(&ids, &response(&["b"]), false).len(), 3);
         // An unknown identifier fails the whole batch.

@@ -19,7 +19,10 @@ impl FromStr for ScheduleExpr {
 
     fn from_str(expression: &str) -> Result<Self, Self::Err> {
         let expression = expression.trim();
-        if let Some(body) = expression.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')) {
+        if let Some(body) = expression
+            .strip_prefix("rate(")
+            .and_then(|s| s.strip_suffix(')'))
+        {
             let (count, unit) = body
                 .trim()
                 .split_once(' ')
@@ -34,17 +37,31 @@ impl FromStr for ScheduleExpr {
                 (1, "minute") | (2.., "minutes") => 60,
                 (1, "hour") | (2.., "hours") => 3600,
                 (1, "day") | (2.., "days") => 86_400,
-                _ => return Err(format!("{expression}: unit must be minute(s), hour(s) or day(s)")),
+                _ => {
+                    return Err(format!(
+                        "{expression}: unit must be minute(s), hour(s) or day(s)"
+                    ))
+                }
             };
             return Ok(Self::Rate(Duration::from_secs(count * seconds)));
         }
-        if let Some(body) = expression.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')) {
+        if let Some(body) = expression
+            .strip_prefix("cron(")
+            .and_then(|s| s.strip_suffix(')'))
+        {
             let fields: Vec<&str> = body.split_whitespace().collect();
             if fields.len() != 6 {
-                return Err(format!("{expression}: cron needs 6 fields (min hour dom month dow year)"));
+                return Err(format!(
+                    "{expression}: cron needs 6 fields (min hour dom month dow year)"
+                ));
             }
-            if fields.iter().any(|f| f.contains('L') || f.contains('W') || f.contains('#')) {
-                return Err(format!("{expression}: L, W and # are not supported locally"));
+            if fields
+                .iter()
+                .any(|f| f.contains('L') || f.contains('W') || f.contains('#'))
+            {
+                return Err(format!(
+                    "{expression}: L, W and # are not supported locally"
+                ));
             }
             // EventBridge fields are the `cron` crate's without the leading seconds field.
             let schedule = cron::Schedule::from_str(&format!("0 {body}"))

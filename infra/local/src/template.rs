@@ -144,9 +144,9 @@ fn normalise(value: serde_yaml_ng::Value) -> Result<Value, TemplateError> {
                 "Condition" => json!({ "Condition": inner }),
                 "GetAtt" => match inner {
                     Value::String(s) => {
-                        let (resource, attribute) = s
-                            .split_once('.')
-                            .ok_or_else(|| invalid(format!("!GetAtt {s}: expected Resource.Attribute")))?;
+                        let (resource, attribute) = s.split_once('.').ok_or_else(|| {
+                            invalid(format!("!GetAtt {s}: expected Resource.Attribute"))
+                        })?;
                         json!({ "Fn::GetAtt": [resource, attribute] })
                     }
                     other => json!({ "Fn::GetAtt": other }),
@@ -285,8 +285,8 @@ impl Template {
                         }
                         _ => {
                             return Err(invalid(format!(
-                                "{api_id} authorizer {name}: FunctionArn must be !GetAtt Function.Arn"
-                            )))
+                            "{api_id} authorizer {name}: FunctionArn must be !GetAtt Function.Arn"
+                        )))
                         }
                     };
                     let identity_headers = def["Identity"]["Headers"]
@@ -311,7 +311,9 @@ impl Template {
         }
         if let Some(default) = &auth.default_authorizer {
             if !auth.authorizers.contains_key(default) {
-                return Err(invalid(format!("DefaultAuthorizer {default} is not declared")));
+                return Err(invalid(format!(
+                    "DefaultAuthorizer {default} is not declared"
+                )));
             }
         }
         Ok(auth)
@@ -324,7 +326,10 @@ fn event_def(function: &str, name: &str, event: &Value) -> Result<Option<EventDe
     Ok(match event["Type"].as_str() {
         Some("HttpApi") => Some(EventDef::Http {
             name: name.to_owned(),
-            method: props["Method"].as_str().unwrap_or("ANY").to_ascii_uppercase(),
+            method: props["Method"]
+                .as_str()
+                .unwrap_or("ANY")
+                .to_ascii_uppercase(),
             path: props["Path"].as_str().unwrap_or("$default").to_owned(),
             authorizer: props["Auth"]["Authorizer"].as_str().map(str::to_owned),
         }),
@@ -442,7 +447,9 @@ impl Resolver {
                 } else if let Some(resource) = self.physical.get(name) {
                     Value::String(resource.reference.clone())
                 } else {
-                    return Err(invalid(format!("!Ref {name}: no such parameter or resource")));
+                    return Err(invalid(format!(
+                        "!Ref {name}: no such parameter or resource"
+                    )));
                 }
             }
         })
@@ -600,7 +607,9 @@ impl Resolver {
                     }
                 }
                 _ if key.starts_with("Fn::") => {
-                    return Err(invalid(format!("{key} is not supported by the local stack")))
+                    return Err(invalid(format!(
+                        "{key} is not supported by the local stack"
+                    )))
                 }
                 _ => {}
             }
@@ -721,8 +730,14 @@ Resources:
         assert_eq!(worker.environment["STAGE"], json!({"Ref": "Stage"}));
         assert!(matches!(
             &worker.events[..],
-            [EventDef::Sqs { batch_size: 5, report_batch_item_failures: true, .. },
-             EventDef::Schedule { enabled: true, .. }]
+            [
+                EventDef::Sqs {
+                    batch_size: 5,
+                    report_batch_item_failures: true,
+                    ..
+                },
+                EventDef::Schedule { enabled: true, .. }
+            ]
         ));
     }
 

@@ -250,7 +250,10 @@ mod tests {
     fn valid_environment_builds_the_typed_value_with_defaults() {
         let env = Env::from_pairs([("PORT", "8080"), ("NAME", "gsign")]);
         let sample = read(&env).expect("valid");
-        assert_eq!((sample.port, sample.name.as_str(), sample.timeout_ms), (8080, "gsign", 500));
+        assert_eq!(
+            (sample.port, sample.name.as_str(), sample.timeout_ms),
+            (8080, "gsign", 500)
+        );
     }
 
     #[test]

@@ -120,10 +120,14 @@ mod tests {
 
     #[test]
     fn problem_serialises_with_rfc9457_member_names_and_flattened_extensions() {
-        let problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input")
-            .with_detail("2 problems")
-            .with_errors(vec![FieldError::new("/name", "must not be empty")])
-            .with_extension("limit", serde_json::json!(25));
+        let problem = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid input",
+        )
+        .with_detail("2 problems")
+        .with_errors(vec![FieldError::new("/name", "must not be empty")])
+        .with_extension("limit", serde_json::json!(25));
         let json = serde_json::to_value(&problem).expect("serialises");
         assert_eq!(json["type"], "https://gsign.dev/problems/validation");
         assert_eq!(json["status"], 422);

@@ -27,8 +27,7 @@ impl AwsConfig {
     pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
         let endpoint_url = r.optional::<url::Url>("AWS_ENDPOINT_URL");
         let region = r.optional::<String>("AWS_REGION");
-        let operation_timeout =
-            Duration::from_millis(r.or("AWS_OPERATION_TIMEOUT_MS", 10_000u64));
+        let operation_timeout = Duration::from_millis(r.or("AWS_OPERATION_TIMEOUT_MS", 10_000u64));
         Some(Self {
             endpoint_url: endpoint_url.map(|u| u.as_str().trim_end_matches('/').to_owned()),
             region,

@@ -43,7 +43,10 @@ pub fn problem(mut problem: Problem, request_id: &str) -> Response<Body> {
     let bytes = serde_json::to_vec(&problem).unwrap_or_default();
     Response::builder()
         .status(status)
-        .header(header::CONTENT_TYPE, gsign_core::problem::PROBLEM_CONTENT_TYPE)
+        .header(
+            header::CONTENT_TYPE,
+            gsign_core::problem::PROBLEM_CONTENT_TYPE,
+        )
         .body(Body::Binary(bytes))
         .unwrap_or_else(|_| fallback())
 }

@@ -263,9 +263,12 @@ pub async fn down(
                 .ok_or(MigrationError::Unknown(*version))?;
             let tx = client.transaction().await.map_err(sql(*version))?;
             tx.batch_execute(m.down).await.map_err(sql(*version))?;
-            tx.execute("DELETE FROM schema_migrations WHERE version = $1", &[version])
-                .await
-                .map_err(sql(*version))?;
+            tx.execute(
+                "DELETE FROM schema_migrations WHERE version = $1",
+                &[version],
+            )
+            .await
+            .map_err(sql(*version))?;
             tx.commit().await.map_err(sql(*version))?;
             tracing::info!(version, name = %name, "migration reverted");
             done.push(Applied {
@@ -298,7 +301,11 @@ mod tests {
         assert!(!migrations.is_empty());
         for (i, m) in migrations.iter().enumerate() {
             assert_eq!(m.version, i as i64 + 1);
-            assert!(!m.up.trim().is_empty() && !m.down.trim().is_empty(), "{}", m.name);
+            assert!(
+                !m.up.trim().is_empty() && !m.down.trim().is_empty(),
+                "{}",
+                m.name
+            );
         }
     }
 

@@ -1,0 +1,117 @@
+use std::time::Duration;
+
+use gsign_tests::{eventually, local_parameters, root, stack_var, start_stack, PrivateRedis};
+use serde_json::Value;
+
+async fn health(url: &str) -> (u16, Value) {
+    let response = reqwest::get(format!("{url}/v1/health"))
+        .await
+        .expect("the runner answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON body"))
+}
+
+fn down(body: &Value) -> Vec<&str> {
+    body["down"]
+        .as_array()
+        .map(|d| d.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_started_stack_answers_healthy_with_every_dependency() {
+    let (status, body) = health(&stack_var("GSIGN_URL")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    for dependency in ["postgres", "redis", "s3", "sqs", "kms", "dynamodb", "hsm"] {
+        assert_eq!(
+            body["checks"][dependency]["status"], "up",
+            "{dependency}: {body}"
+        );
+        assert!(body["checks"][dependency]["latency_ms"].is_u64());
+    }
+}
+
+#[tokio::test]
+async fn health_names_redis_while_it_is_down_and_recovers_without_a_restart() {
+    let mut redis = PrivateRedis::start();
+    let mut parameters = local_parameters();
+    parameters.insert("RedisUrl".to_owned(), redis.url());
+    let stack = start_stack(
+        &root().join("template.yaml"),
+        &gsign_local::registry(),
+        parameters,
+    )
+    .await;
+
+    let (status, body) = health(&stack.url).await;
+    assert_eq!(status, 200, "{body}");
+
+    redis.stop();
+    let body = eventually(Duration::from_secs(10), "503 naming redis", || async {
+        let (status, body) = health(&stack.url).await;
+        (status == 503).then_some(body)
+    })
+    .await;
+    assert_eq!(down(&body), ["redis"], "only redis is down: {body}");
+    assert_eq!(body["checks"]["redis"]["status"], "down");
+
+    redis.resume();
+    eventually(
+        Duration::from_secs(15),
+        "200 after redis returns",
+        || async { (health(&stack.url).await.0 == 200).then_some(()) },
+    )
+    .await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn health_names_postgres_and_the_hsm_when_they_cannot_be_reached() {
+    let mut parameters = local_parameters();
+    let dead_port = gsign_tests::free_port();
+    parameters.insert(
+        "DatabaseUrl".to_owned(),
+        format!("postgres://postgres@127.0.0.1:{dead_port}/gsign"),
+    );
+    parameters.insert("HsmTokenLabel".to_owned(), "no-such-token".to_owned());
+    let stack = start_stack(
+        &root().join("template.yaml"),
+        &gsign_local::registry(),
+        parameters,
+    )
+    .await;
+    let (status, body) = health(&stack.url).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(down(&body), ["hsm", "postgres"], "{body}");
+    // Public route: the reason is a category, never the error text.
+    assert!(!body.to_string().contains(&dead_port.to_string()));
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn health_names_every_aws_service_when_moto_is_unreachable() {
+    // Provision into the shared moto, then point the functions at a port where nothing answers.
+    let mut parameters = local_parameters();
+    parameters.insert("RedisUrl".to_owned(), stack_var("REDIS_URL"));
+    let stack = start_stack(
+        &root().join("template.yaml"),
+        &gsign_local::registry(),
+        parameters.clone(),
+    )
+    .await;
+    let function = stack
+        .running
+        .stack
+        .function("api-health")
+        .expect("health function");
+    let dead = format!("http://127.0.0.1:{}", gsign_tests::free_port());
+    let env = function.env.clone().with("AWS_ENDPOINT_URL", dead);
+    let config = gsign_functions_system::health::HealthConfig::from_env(&env).expect("config");
+    let check = gsign_functions_system::health::HealthCheck::new(config)
+        .await
+        .expect("clients");
+    let report = check.report().await;
+    assert_eq!(report.down, ["dynamodb", "kms", "s3", "sqs"]);
+    stack.stop().await;
+}

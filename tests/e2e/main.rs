@@ -1,0 +1,9 @@
+//! End-to-end tests against the real local stack: PostgreSQL, Redis, moto_server (S3, SQS,
+//! KMS, DynamoDB) and SoftHSM2. Each test uses a database and a stack name of its own, so they
+//! run in parallel and leave nothing behind. Start the stack first: `infra/local/stack up`
+//! (`infra/local/stack test` does it and runs these).
+
+mod health;
+mod migrations;
+mod runner;
+mod template;

@@ -1,0 +1,101 @@
+use gsign_platform::migrations::{self, MigrationError};
+use gsign_tests::TestDatabase;
+
+async fn tables(db: &TestDatabase) -> Vec<String> {
+    db.connect()
+        .await
+        .query(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = 'public' ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("list tables")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn migrations_apply_roll_back_completely_and_apply_again() {
+    let db = TestDatabase::create().await;
+    let all = migrations::embedded().expect("embedded migrations");
+    let mut client = db.connect().await;
+
+    let applied = migrations::up(&mut client, &all, None).await.expect("up");
+    assert_eq!(applied.len(), all.len());
+    assert!(tables(&db).await.contains(&"organizations".to_owned()));
+
+    let reverted = migrations::down(&mut client, &all, usize::MAX)
+        .await
+        .expect("down");
+    assert_eq!(reverted.len(), all.len());
+    assert_eq!(
+        tables(&db).await,
+        vec!["schema_migrations".to_owned()],
+        "every down script must undo its up script completely"
+    );
+
+    let again = migrations::up(&mut client, &all, None)
+        .await
+        .expect("up again");
+    assert_eq!(again.len(), all.len());
+    assert!(migrations::up(&mut client, &all, None)
+        .await
+        .expect("idempotent")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn an_applied_migration_that_was_edited_is_refused() {
+    let db = TestDatabase::create().await;
+    let all = migrations::embedded().expect("embedded migrations");
+    let mut client = db.connect().await;
+    migrations::up(&mut client, &all, None).await.expect("up");
+    client
+        .execute(
+            "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
+            &[],
+        )
+        .await
+        .expect("tamper");
+    let err = migrations::up(&mut client, &all, None)
+        .await
+        .expect_err("edited migration");
+    assert!(
+        matches!(err, MigrationError::Edited { version: 1, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_migrators_apply_each_migration_once() {
+    let db = TestDatabase::create().await;
+    let all = migrations::embedded().expect("embedded migrations");
+    let (mut a, mut b) = (db.connect().await, db.connect().await);
+    let (ra, rb) = tokio::join!(
+        migrations::up(&mut a, &all, None),
+        migrations::up(&mut b, &all, None)
+    );
+    let total = ra.expect("first").len() + rb.expect("second").len();
+    assert_eq!(total, all.len(), "the advisory lock serialises migrators");
+}
+
+#[tokio::test]
+async fn the_migrate_function_reports_what_it_changed() {
+    let db = TestDatabase::create().await;
+    let env = gsign_tests::stack_env()
+        .clone()
+        .with("DATABASE_URL", db.url.clone())
+        .with("DATABASE_TLS", "disable");
+    let migrator = gsign_functions_system::migrate::Migrator::from_env(&env).expect("config");
+    use gsign_functions_system::migrate::Command;
+    let up = migrator.run(Command::Up { to: None }).await.expect("up");
+    assert_eq!(up.changed.len() as i64, up.latest);
+    let down = migrator
+        .run(Command::Down { steps: 1 })
+        .await
+        .expect("down");
+    assert_eq!(down.changed.len(), 1);
+    assert_eq!(down.applied.len() as i64, up.latest - 1);
+}

@@ -1,0 +1,269 @@
+use std::collections::BTreeSet;
+
+use gsign_local::template::Template;
+use gsign_tests::{local_parameters, root, sdk, start_stack, TestDatabase};
+use serde_json::Value;
+
+fn template() -> Template {
+    Template::load(&root().join("template.yaml")).expect("template.yaml parses")
+}
+
+fn declared_binaries() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("functions")).expect("functions/") {
+        let manifest = entry.expect("entry").path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        for line in text.lines() {
+            if let Some(name) = line
+                .trim()
+                .strip_prefix("name = \"")
+                .and_then(|l| l.strip_suffix('"'))
+            {
+                names.insert(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+fn sample_events(binary: &str) -> Vec<(String, Value)> {
+    let dir = root().join("events").join(binary);
+    let mut events: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|_| panic!("{} is missing", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("readable");
+            let event =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                event,
+            )
+        })
+        .collect();
+    events.sort_by(|a, b| a.0.cmp(&b.0));
+    events
+}
+
+#[test]
+fn every_template_function_has_a_binary_a_runner_entry_and_sample_events() {
+    let binaries = declared_binaries();
+    let registry = gsign_local::registry();
+    let functions = template().functions().expect("functions");
+    assert!(!functions.is_empty());
+    for function in functions {
+        assert!(
+            binaries.contains(&function.binary),
+            "no [[bin]] named {}",
+            function.binary
+        );
+        assert!(
+            registry.get(&function.binary).is_some(),
+            "{} is not in gsign_local::registry()",
+            function.binary
+        );
+        assert!(
+            !sample_events(&function.binary).is_empty(),
+            "events/{}/ has no event",
+            function.binary
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_sample_event_runs_through_its_handler() {
+    let db = TestDatabase::create().await;
+    let mut parameters = local_parameters();
+    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
+    let stack = start_stack(
+        &root().join("template.yaml"),
+        &gsign_local::registry(),
+        parameters,
+    )
+    .await;
+    for function in template().functions().expect("functions") {
+        for (file, event) in sample_events(&function.binary) {
+            let answer = stack
+                .running
+                .stack
+                .invoke(&function.binary, event)
+                .await
+                .unwrap_or_else(|e| panic!("{}/{file}: {e:#}", function.binary));
+            let what = format!("{}/{file}: {answer}", function.binary);
+            // Each function states what its sample events must produce.
+            match function.binary.as_str() {
+                "api-health" => {
+                    assert_eq!(answer["statusCode"], 200, "{what}");
+                    let body: Value =
+                        serde_json::from_str(answer["body"].as_str().unwrap_or("")).expect("json");
+                    assert_eq!(body["status"], "ok", "{what}");
+                }
+                "migrate" => {
+                    assert!(
+                        answer["applied"].is_array() && answer["latest"].as_i64() >= Some(1),
+                        "{what}"
+                    );
+                }
+                other => panic!("add an expectation for the sample events of {other}"),
+            }
+        }
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn every_queue_bucket_table_and_key_of_the_template_exists_locally() {
+    let stack = start_stack(
+        &root().join("template.yaml"),
+        &gsign_local::registry(),
+        local_parameters(),
+    )
+    .await;
+    let sdk = sdk().await;
+    let (s3, sqs, ddb, kms) = (
+        gsign_platform::aws::s3(&sdk),
+        gsign_platform::aws::sqs(&sdk),
+        gsign_platform::aws::dynamodb(&sdk),
+        gsign_platform::aws::kms(&sdk),
+    );
+    let template = template();
+    let provisioned = &stack.running.stack.provisioned;
+    for (kind, count) in [
+        (
+            "AWS::SQS::Queue",
+            template.resources_of_type("AWS::SQS::Queue").count(),
+        ),
+        (
+            "AWS::S3::Bucket",
+            template.resources_of_type("AWS::S3::Bucket").count(),
+        ),
+        (
+            "AWS::DynamoDB::Table",
+            template.resources_of_type("AWS::DynamoDB::Table").count(),
+        ),
+        (
+            "AWS::KMS::Key",
+            template.resources_of_type("AWS::KMS::Key").count(),
+        ),
+    ] {
+        assert!(count > 0, "the template declares {kind}");
+        assert_eq!(
+            provisioned
+                .iter()
+                .filter(|p| p.resource_type == kind)
+                .count(),
+            count,
+            "{kind}"
+        );
+    }
+    for p in provisioned {
+        let declared = &template.resource(&p.logical_id).expect("declared")["Properties"];
+        match p.resource_type.as_str() {
+            "AWS::SQS::Queue" => {
+                let attributes = sqs
+                    .get_queue_attributes()
+                    .queue_url(&p.physical)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.logical_id));
+                let redrive = attributes
+                    .attributes()
+                    .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy));
+                assert_eq!(
+                    redrive.is_some(),
+                    !declared["RedrivePolicy"].is_null(),
+                    "{} redrive",
+                    p.logical_id
+                );
+            }
+            "AWS::S3::Bucket" => {
+                s3.head_bucket()
+                    .bucket(&p.physical)
+                    .send()
+                    .await
+                    .expect("bucket exists");
+                // Versioning by behaviour (moto's GetBucketVersioning reply does not parse in
+                // the Rust SDK): two writes of one key keep two versions.
+                for body in ["v1", "v2"] {
+                    s3.put_object()
+                        .bucket(&p.physical)
+                        .key("probe/versioning")
+                        .body(body.as_bytes().to_vec().into())
+                        .send()
+                        .await
+                        .expect("put");
+                }
+                let versions = s3
+                    .list_object_versions()
+                    .bucket(&p.physical)
+                    .prefix("probe/")
+                    .send()
+                    .await
+                    .expect("versions");
+                assert_eq!(versions.versions().len(), 2, "versioning enabled");
+                let lock = s3
+                    .get_object_lock_configuration()
+                    .bucket(&p.physical)
+                    .send()
+                    .await
+                    .expect("object lock");
+                assert!(
+                    lock.object_lock_configuration().is_some(),
+                    "object lock enabled"
+                );
+                let notifications = s3
+                    .get_bucket_notification_configuration()
+                    .bucket(&p.physical)
+                    .send()
+                    .await
+                    .expect("notifications");
+                assert_eq!(
+                    notifications.queue_configurations().len(),
+                    1,
+                    "ObjectCreated -> SQS"
+                );
+            }
+            "AWS::DynamoDB::Table" => {
+                let table = ddb
+                    .describe_table()
+                    .table_name(&p.physical)
+                    .send()
+                    .await
+                    .expect("table exists");
+                let indexes = table
+                    .table()
+                    .map(|t| t.global_secondary_indexes().len())
+                    .unwrap_or(0);
+                assert_eq!(
+                    indexes,
+                    declared["GlobalSecondaryIndexes"]
+                        .as_array()
+                        .map_or(0, Vec::len),
+                    "{} indexes",
+                    p.logical_id
+                );
+            }
+            "AWS::KMS::Key" => {
+                let alias = p.alias.clone().expect("every key has an alias");
+                let key = kms
+                    .describe_key()
+                    .key_id(&alias)
+                    .send()
+                    .await
+                    .expect("key by alias");
+                assert_eq!(
+                    key.key_metadata().map(|m| m.key_id()),
+                    Some(p.physical.as_str())
+                );
+            }
+            other => panic!("unexpected provisioned type {other}"),
+        }
+    }
+    stack.stop().await;
+}
