@@ -60,7 +60,10 @@ async fn next(State(api): State<RuntimeApi>) -> axum::response::Response {
             "lambda-runtime-invoked-function-arn",
             "arn:aws:lambda:us-east-1:123456789012:function:bench",
         )
-        .header("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000")
+        .header(
+            "lambda-runtime-trace-id",
+            "Root=1-00000000-000000000000000000000000",
+        )
         .body(axum::body::Body::from(api.event.as_str().to_owned()))
         .unwrap_or_default()
 }
@@ -72,7 +75,11 @@ fn chrono_ms() -> u128 {
         .unwrap_or_default()
 }
 
-async fn response(State(api): State<RuntimeApi>, Path(_id): Path<String>, body: String) -> &'static str {
+async fn response(
+    State(api): State<RuntimeApi>,
+    Path(_id): Path<String>,
+    body: String,
+) -> &'static str {
     {
         let mut o = api.observed.lock().expect("lock");
         o.response_at = Some(Instant::now());
@@ -102,7 +109,10 @@ async fn run_once(binary: &PathBuf, env: &gsign_core::Env, event: &str) -> anyho
     };
     let app = axum::Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(response))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(api.clone());
@@ -133,7 +143,12 @@ async fn run_once(binary: &PathBuf, env: &gsign_core::Env, event: &str) -> anyho
         let waiting = api.changed.notified();
         let snapshot = {
             let o = api.observed.lock().expect("lock");
-            (o.next_at, o.response_at, o.response.clone(), o.init_error.clone())
+            (
+                o.next_at,
+                o.response_at,
+                o.response.clone(),
+                o.init_error.clone(),
+            )
         };
         match snapshot {
             (_, _, _, Some(error)) => break Err(anyhow::anyhow!("init error: {error}")),
@@ -171,7 +186,10 @@ fn ms(d: Duration) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing we need.
-    let runs: usize = std::env::var("COLD_START_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let runs: usize = std::env::var("COLD_START_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
     let target = stack_env()
         .get("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -187,11 +205,17 @@ async fn main() -> anyhow::Result<()> {
     };
     let stack = LocalStack::build(config, &gsign_local::registry(), &sdk().await).await?;
 
-    println!("{:<14} {:>10} {:>12} {:>12} {:>12} {:>14} {:>14}", "function", "size", "cold p50", "cold p90", "cold min", "1st invoke p50", "1st invoke p90");
+    println!(
+        "{:<14} {:>10} {:>12} {:>12} {:>12} {:>14} {:>14}",
+        "function", "size", "cold p50", "cold p90", "cold min", "1st invoke p50", "1st invoke p90"
+    );
     for function in stack.functions() {
         let binary = release.join(&function.binary);
         let Ok(meta) = std::fs::metadata(&binary) else {
-            println!("{:<14} not built: cargo build --release -p gsign-functions-system", function.binary);
+            println!(
+                "{:<14} not built: cargo build --release -p gsign-functions-system",
+                function.binary
+            );
             continue;
         };
         let event_dir = root().join("events").join(&function.binary);
@@ -231,6 +255,11 @@ async fn main() -> anyhow::Result<()> {
         let preview: String = last_response.chars().take(120).collect();
         println!("{:<14} last response: {preview}", "");
     }
-    println!("({runs} runs each; release profile; this machine: {} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "({runs} runs each; release profile; this machine: {} cores)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     Ok(())
 }

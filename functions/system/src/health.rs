@@ -15,13 +15,12 @@ use async_trait::async_trait;
 use gsign_core::Env;
 use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::db::DbConfig;
-use gsign_platform::hsm::{Hsm, HsmConfig};
+use gsign_platform::hsm::{HsmConfig, HsmHandle};
 use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture, StartupError};
 use gsign_platform::{aws, db, http as web};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use tokio::sync::OnceCell;
 
 /// The `api-health` function.
 pub const FUNCTION: FunctionSpec = FunctionSpec {
@@ -80,7 +79,7 @@ pub struct HealthCheck {
     sqs: aws_sdk_sqs::Client,
     kms: aws_sdk_kms::Client,
     dynamodb: aws_sdk_dynamodb::Client,
-    hsm: OnceCell<Arc<Hsm>>,
+    hsm: HsmHandle,
 }
 
 fn init(env: Env) -> InitFuture {
@@ -136,20 +135,9 @@ impl HealthCheck {
             sqs: aws::sqs(&sdk),
             kms: aws::kms(&sdk),
             dynamodb: aws::dynamodb(&sdk),
-            hsm: OnceCell::new(),
+            hsm: HsmHandle::new(config.hsm.clone()),
             config,
         })
-    }
-
-    async fn hsm(&self) -> anyhow::Result<Arc<Hsm>> {
-        self.hsm
-            .get_or_try_init(|| async {
-                let config = self.config.hsm.clone();
-                let hsm = tokio::task::spawn_blocking(move || Hsm::open(&config)).await??;
-                anyhow::Ok(Arc::new(hsm))
-            })
-            .await
-            .cloned()
     }
 
     async fn timed<F>(&self, name: &'static str, check: F) -> (&'static str, Check)
@@ -227,8 +215,7 @@ impl HealthCheck {
                 Ok(())
             }),
             self.timed("hsm", async {
-                let hsm = self.hsm().await?;
-                let status = tokio::task::spawn_blocking(move || hsm.status()).await??;
+                let status = self.hsm.run(|hsm| hsm.status()).await?;
                 anyhow::ensure!(status.logged_in, "the HSM session is not logged in");
                 Ok(())
             }),

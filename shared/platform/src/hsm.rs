@@ -151,3 +151,51 @@ impl Hsm {
         })
     }
 }
+
+/// A lazily opened HSM that heals: the token is opened on first use (not at cold start), and
+/// after any failure the session is dropped so the next call opens a fresh one. A CloudHSM
+/// session lost to a network blip therefore costs one failed call, not the container.
+pub struct HsmHandle {
+    config: HsmConfig,
+    current: tokio::sync::Mutex<Option<std::sync::Arc<Hsm>>>,
+}
+
+impl HsmHandle {
+    /// A handle for `config`; opens nothing yet.
+    pub fn new(config: HsmConfig) -> Self {
+        Self {
+            config,
+            current: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Runs the blocking `work` with the open token on the blocking pool, opening the token
+    /// first if needed; a failure discards the session so the next call reopens it.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, HsmError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Hsm) -> Result<T, HsmError> + Send + 'static,
+    {
+        let mut current = self.current.lock().await;
+        let hsm = match current.as_ref() {
+            Some(hsm) => std::sync::Arc::clone(hsm),
+            None => {
+                let config = self.config.clone();
+                let opened = tokio::task::spawn_blocking(move || Hsm::open(&config))
+                    .await
+                    .map_err(|_| HsmError::Poisoned)??;
+                let opened = std::sync::Arc::new(opened);
+                *current = Some(std::sync::Arc::clone(&opened));
+                opened
+            }
+        };
+        drop(current);
+        let result = tokio::task::spawn_blocking(move || work(&hsm))
+            .await
+            .map_err(|_| HsmError::Poisoned)?;
+        if result.is_err() {
+            self.current.lock().await.take();
+        }
+        result
+    }
+}
