@@ -1,6 +1,9 @@
 use std::time::Duration;
 
-use gsign_tests::{eventually, local_parameters, root, stack_var, start_stack, PrivateRedis};
+use gsign_tests::{
+    eventually, local_parameters, root, stack_var, start_stack, start_stack_at, PrivateMoto,
+    PrivateRedis,
+};
 use serde_json::Value;
 
 async fn health(url: &str) -> (u16, Value) {
@@ -90,28 +93,39 @@ async fn health_names_postgres_and_the_hsm_when_they_cannot_be_reached() {
 }
 
 #[tokio::test]
-async fn health_names_every_aws_service_when_moto_is_unreachable() {
-    // Provision into the shared moto, then point the functions at a port where nothing answers.
-    let mut parameters = local_parameters();
-    parameters.insert("RedisUrl".to_owned(), stack_var("REDIS_URL"));
-    let stack = start_stack(
+async fn health_names_the_aws_services_while_moto_is_down_and_recovers_when_it_returns() {
+    let mut moto = PrivateMoto::start();
+    let stack = start_stack_at(
         &root().join("template.yaml"),
         &gsign_local::registry(),
-        parameters.clone(),
+        local_parameters(),
+        &moto.url(),
     )
     .await;
-    let function = stack
-        .running
-        .stack
-        .function("api-health")
-        .expect("health function");
-    let dead = format!("http://127.0.0.1:{}", gsign_tests::free_port());
-    let env = function.env.clone().with("AWS_ENDPOINT_URL", dead);
-    let config = gsign_functions_system::health::HealthConfig::from_env(&env).expect("config");
-    let check = gsign_functions_system::health::HealthCheck::new(config)
-        .await
-        .expect("clients");
-    let report = check.report().await;
-    assert_eq!(report.down, ["dynamodb", "kms", "s3", "sqs"]);
+    eventually(Duration::from_secs(10), "200 with a fresh moto", || async {
+        (health(&stack.url).await.0 == 200).then_some(())
+    })
+    .await;
+
+    moto.stop();
+    let body = eventually(
+        Duration::from_secs(10),
+        "503 naming the AWS services",
+        || async {
+            let (status, body) = health(&stack.url).await;
+            (status == 503).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(down(&body), ["dynamodb", "kms", "s3", "sqs"], "{body}");
+
+    // A restarted moto is empty: the runner provisions the stack again by itself.
+    moto.resume();
+    eventually(
+        Duration::from_secs(30),
+        "200 after moto returns",
+        || async { (health(&stack.url).await.0 == 200).then_some(()) },
+    )
+    .await;
     stack.stop().await;
 }

@@ -132,7 +132,7 @@ async fn every_queue_bucket_table_and_key_of_the_template_exists_locally() {
         gsign_platform::aws::kms(&sdk),
     );
     let template = template();
-    let provisioned = &stack.running.stack.provisioned;
+    let provisioned = &stack.running.stack.provisioned();
     for (kind, count) in [
         (
             "AWS::SQS::Queue",

@@ -176,16 +176,35 @@ pub async fn start_stack(
     registry: &Registry,
     parameters: BTreeMap<String, String>,
 ) -> TestStack {
+    start_stack_at(
+        template,
+        registry,
+        parameters,
+        &stack_var("AWS_ENDPOINT_URL"),
+    )
+    .await
+}
+
+/// Like [`start_stack`], with the AWS services of the moto server at `aws_endpoint`.
+pub async fn start_stack_at(
+    template: &Path,
+    registry: &Registry,
+    parameters: BTreeMap<String, String>,
+    aws_endpoint: &str,
+) -> TestStack {
     let name = format!("t-{}", unique());
+    let base_env = runner::base_env(stack_env()).with("AWS_ENDPOINT_URL", aws_endpoint);
+    let aws = gsign_platform::aws::config_from(&base_env).expect("valid AWS settings");
+    let sdk = gsign_platform::aws::sdk_config(&aws).await;
     let config = StackConfig {
         template_path: template.to_path_buf(),
         stack_name: name.clone(),
         region: stack_var("AWS_REGION"),
         parameters,
-        base_env: runner::base_env(stack_env()),
+        base_env,
         sqs_wait_seconds: 1,
     };
-    let stack = LocalStack::build(config, registry, &sdk().await)
+    let stack = LocalStack::build(config, registry, &sdk)
         .await
         .expect("the stack builds");
     let running = runner::start(stack, "127.0.0.1:0".parse().expect("address"))
@@ -223,6 +242,68 @@ where
             "timed out after {timeout:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A moto_server of its own on a fixed port, which a test may stop and start again (moto
+/// keeps its state in memory: a restarted moto is empty).
+pub struct PrivateMoto {
+    /// Its port.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateMoto {
+    /// Starts one on a free port and waits until it answers.
+    pub fn start() -> Self {
+        let mut moto = Self {
+            port: free_port(),
+            child: None,
+        };
+        moto.resume();
+        moto
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and waits until `/moto-api/` answers.
+    pub fn resume(&mut self) {
+        let child = Command::new(stack_var("GSIGN_MOTO_SERVER"))
+            .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server runs");
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            let answered = std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok();
+            if answered {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "moto_server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for PrivateMoto {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

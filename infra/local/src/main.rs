@@ -93,7 +93,7 @@ async fn run(env: Env) -> anyhow::Result<()> {
     let stack = LocalStack::build(config, &gsign_local::registry(), &sdk).await?;
     match cli.command.as_str() {
         "provision" => {
-            for p in &stack.provisioned {
+            for p in &stack.provisioned() {
                 println!(
                     "{:<22} {:<26} {}",
                     p.resource_type, p.logical_id, p.physical

@@ -156,8 +156,9 @@ pub struct LocalStack {
     sqs_sources: Vec<SqsSource>,
     schedules: Vec<ScheduleSource>,
     aws: LocalAws,
-    /// What provisioning created or found.
-    pub provisioned: Vec<Provisioned>,
+    template: Template,
+    resolver: tokio::sync::Mutex<Resolver>,
+    provisioned: std::sync::Mutex<Vec<Provisioned>>,
 }
 
 fn parse_path(path: &str) -> Vec<Segment> {
@@ -372,14 +373,59 @@ impl LocalStack {
             sqs_sources,
             schedules,
             aws,
-            provisioned,
+            template,
+            resolver: tokio::sync::Mutex::new(resolver),
+            provisioned: std::sync::Mutex::new(provisioned),
         })
     }
 
     /// Deletes what provisioning created (queues, buckets, tables, key aliases), so a test stack
     /// leaves nothing behind in the shared moto server.
     pub async fn teardown(&self) -> anyhow::Result<()> {
-        provision::teardown(&self.provisioned, &self.aws).await
+        provision::teardown(&self.provisioned(), &self.aws).await
+    }
+
+    /// What provisioning created or found (the latest provisioning).
+    pub fn provisioned(&self) -> Vec<Provisioned> {
+        self.provisioned
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    /// Provisions again if moto answers but has lost the stack (moto keeps its state in
+    /// memory, so a restarted moto is empty). Returns whether it re-provisioned. Names are
+    /// derived from the stack name and functions reference KMS keys by alias, so the
+    /// functions' environment stays valid.
+    pub async fn reprovision_if_lost(&self) -> anyhow::Result<bool> {
+        let Some(sentinel) = self
+            .provisioned()
+            .into_iter()
+            .find(|p| p.resource_type == "AWS::SQS::Queue")
+        else {
+            return Ok(false);
+        };
+        let name = sentinel.physical.rsplit('/').next().unwrap_or_default();
+        match self.aws.sqs.get_queue_url().queue_name(name).send().await {
+            Ok(_) => Ok(false),
+            Err(err) => {
+                let lost = err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_queue_does_not_exist());
+                if !lost {
+                    // moto is down (or unreachable): nothing to do until it answers.
+                    return Ok(false);
+                }
+                let mut resolver = self.resolver.lock().await;
+                let provisioned =
+                    provision::provision(&self.template, &mut resolver, &self.aws).await?;
+                if let Ok(mut current) = self.provisioned.lock() {
+                    *current = provisioned;
+                }
+                tracing::warn!("moto had lost the stack (restarted?): provisioned it again");
+                Ok(true)
+            }
+        }
     }
 
     /// A function by binary name, logical id or physical name.
@@ -1001,6 +1047,21 @@ async fn run_schedule(stack: Arc<LocalStack>, index: usize, mut shutdown: watch:
     }
 }
 
+async fn watch_moto(stack: Arc<LocalStack>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+        if let Err(err) = stack.reprovision_if_lost().await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "re-provisioning failed; retrying"
+            );
+        }
+    }
+}
+
 /// A running stack; dropping it (or calling [`Running::stop`]) stops serving and polling.
 pub struct Running {
     /// The address the HTTP API listens on.
@@ -1071,6 +1132,10 @@ pub async fn start(stack: LocalStack, listen: SocketAddr) -> anyhow::Result<Runn
             receiver.clone(),
         )));
     }
+    tasks.push(tokio::spawn(watch_moto(
+        Arc::clone(&stack),
+        receiver.clone(),
+    )));
     for index in 0..stack.schedules.len() {
         tasks.push(tokio::spawn(run_schedule(
             Arc::clone(&stack),
