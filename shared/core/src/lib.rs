@@ -2,8 +2,10 @@
 //! read from an environment map, and (as the product grows) the business rules as plain
 //! functions. Nothing here performs I/O, so every rule is testable without a server.
 
+pub mod access;
 pub mod config;
 pub mod problem;
 
+pub use access::{Action, Credential, Principal, Role, Scope};
 pub use config::{ConfigError, Env, EnvReader};
 pub use problem::{FieldError, IntoProblem, Problem};

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod cache;
+pub mod credentials;
 pub mod db;
 pub mod hsm;
 pub mod http;
