@@ -49,6 +49,8 @@ CREATE TABLE api_keys (
     name            VARCHAR(100) NOT NULL CHECK (length(btrim(name)) > 0),
     prefix          VARCHAR(16) NOT NULL UNIQUE,    -- shown in lists, used for lookup
     key_hash        CHAR(64) NOT NULL,              -- SHA-256 of the whole key
+    -- The role the key acts with: its creator's at creation; scopes narrow it further.
+    role            VARCHAR(20) NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
     scopes          TEXT[] NOT NULL DEFAULT '{}',
     last_used_at    TIMESTAMPTZ,
     expires_at      TIMESTAMPTZ,

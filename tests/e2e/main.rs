@@ -3,6 +3,7 @@
 //! run in parallel and leave nothing behind. Start the stack first: `infra/local/stack up`
 //! (`infra/local/stack test` does it and runs these).
 
+mod accounts;
 mod health;
 mod migrations;
 mod runner;

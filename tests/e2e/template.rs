@@ -78,6 +78,10 @@ fn every_template_function_has_a_binary_a_runner_entry_and_sample_events() {
 #[tokio::test]
 async fn every_sample_event_runs_through_its_handler() {
     let db = TestDatabase::create().await;
+    let migrations = gsign_platform::migrations::embedded().expect("migrations");
+    gsign_platform::migrations::up(&mut db.connect().await, &migrations, None)
+        .await
+        .expect("migrate");
     let mut parameters = local_parameters();
     parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
     let stack = start_stack(
@@ -106,6 +110,18 @@ async fn every_sample_event_runs_through_its_handler() {
                 "migrate" => {
                     assert!(
                         answer["applied"].is_array() && answer["latest"].as_i64() >= Some(1),
+                        "{what}"
+                    );
+                }
+                // Sample credentials are invalid or unknown: refused, without an error.
+                "api-authorize" => {
+                    assert_eq!(answer, serde_json::json!({"isAuthorized": false}), "{what}")
+                }
+                // The sample principal's user does not exist in this database.
+                "api-get-me" => {
+                    assert_eq!(answer["statusCode"], 404, "{what}");
+                    assert_eq!(
+                        answer["headers"]["content-type"], "application/problem+json",
                         "{what}"
                     );
                 }

@@ -157,6 +157,10 @@ pub fn local_parameters() -> BTreeMap<String, String> {
         ("HsmModulePath".to_owned(), stack_var("HSM_MODULE_PATH")),
         ("HsmTokenLabel".to_owned(), stack_var("HSM_TOKEN_LABEL")),
         ("HsmPin".to_owned(), stack_var("HSM_PIN")),
+        (
+            "AccessTokenKey".to_owned(),
+            stack_var("GSIGN_ACCESS_TOKEN_KEY"),
+        ),
     ])
 }
 

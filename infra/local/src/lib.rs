@@ -14,5 +14,7 @@ pub fn registry() -> Registry {
     Registry::new([
         gsign_functions_system::health::FUNCTION,
         gsign_functions_system::migrate::FUNCTION,
+        gsign_functions_accounts::authorize::FUNCTION,
+        gsign_functions_accounts::me::FUNCTION,
     ])
 }

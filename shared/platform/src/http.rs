@@ -19,6 +19,37 @@ pub fn request_id(req: &Request) -> String {
     }
 }
 
+/// The caller as the authorizer described it in `requestContext.authorizer.lambda`; `None`
+/// when the route was reached without an authorizer (a misconfigured route, never a client
+/// error). Routes never look at credentials themselves.
+pub fn principal(req: &Request) -> Option<gsign_core::Principal> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return None;
+    };
+    let fields = &ctx.authorizer.as_ref()?.fields;
+    let text = |name: &str| fields.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    let credential = match text("credential")?.as_str() {
+        "session" => gsign_core::Credential::Session {
+            user_id: text("user_id")?,
+            session_id: text("session_id")?,
+        },
+        "api_key" => gsign_core::Credential::ApiKey {
+            key_id: text("key_id")?,
+            scopes: text("scopes")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+        },
+        _ => return None,
+    };
+    Some(gsign_core::Principal {
+        organization_id: text("organization_id")?,
+        role: text("role")?.parse().ok()?,
+        credential,
+    })
+}
+
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     match serde_json::to_vec(body) {

@@ -10,4 +10,5 @@ pub mod hsm;
 pub mod http;
 pub mod lambda;
 pub mod migrations;
+pub mod sessions;
 pub mod telemetry;

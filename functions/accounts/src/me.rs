@@ -1,0 +1,117 @@
+//! `GET /v1/me` (function `api-get-me`): the caller's own profile and organization.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use gsign_core::{Action, Credential, Env, Principal};
+use gsign_platform::db::{self, DbConfig};
+use gsign_platform::http as web;
+use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::AccountsError;
+
+/// The `api-get-me` function.
+pub const FUNCTION: FunctionSpec = FunctionSpec {
+    name: "api-get-me",
+    init,
+};
+
+fn init(env: Env) -> InitFuture {
+    Box::pin(async move {
+        let mut r = env.reader();
+        let config = DbConfig::read(&mut r);
+        let config = r.finish(|| config)?;
+        let pool = db::pool(&config).map_err(anyhow::Error::from)?;
+        Ok(Handler::Http(Arc::new(GetMe { pool })))
+    })
+}
+
+/// The route's clients.
+pub struct GetMe {
+    pool: deadpool_postgres::Pool,
+}
+
+/// The profile as returned.
+#[derive(Debug, Serialize)]
+pub struct Profile {
+    id: Uuid,
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    role: String,
+    status: String,
+    email_verified_at: Option<DateTime<Utc>>,
+    last_login_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    organization: OrganizationSummary,
+}
+
+/// The caller's organization, in brief.
+#[derive(Debug, Serialize)]
+pub struct OrganizationSummary {
+    id: Uuid,
+    name: String,
+    slug: String,
+}
+
+impl GetMe {
+    async fn profile(&self, principal: &Principal) -> Result<Profile, AccountsError> {
+        if !principal.may(Action::ReadOwnProfile) {
+            return Err(AccountsError::Forbidden(Action::ReadOwnProfile));
+        }
+        let Credential::Session { user_id, .. } = &principal.credential else {
+            return Err(AccountsError::Forbidden(Action::ReadOwnProfile));
+        };
+        let (Ok(user_id), Ok(org_id)) = (
+            user_id.parse::<Uuid>(),
+            principal.organization_id.parse::<Uuid>(),
+        ) else {
+            return Err(AccountsError::Unauthenticated);
+        };
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT u.id, u.email, u.first_name, u.last_name, u.role, u.status,
+                        u.email_verified_at, u.last_login_at, u.created_at, o.id, o.name, o.slug
+                   FROM users u JOIN organizations o ON o.id = u.organization_id
+                  WHERE u.id = $1 AND u.organization_id = $2",
+                &[&user_id, &org_id],
+            )
+            .await?
+            .ok_or(AccountsError::NotFound("user"))?;
+        Ok(Profile {
+            id: row.get(0),
+            email: row.get(1),
+            first_name: row.get(2),
+            last_name: row.get(3),
+            role: row.get(4),
+            status: row.get(5),
+            email_verified_at: row.get(6),
+            last_login_at: row.get(7),
+            created_at: row.get(8),
+            organization: OrganizationSummary {
+                id: row.get(9),
+                name: row.get(10),
+                slug: row.get(11),
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for GetMe {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        let Some(principal) = web::principal(&req) else {
+            return web::error(AccountsError::Unauthenticated, &req);
+        };
+        match self.profile(&principal).await {
+            Ok(profile) => web::json(StatusCode::OK, &profile),
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
