@@ -125,6 +125,22 @@ async fn every_sample_event_runs_through_its_handler() {
                         "{what}"
                     );
                 }
+                "api-register" => assert_eq!(answer["statusCode"], 201, "{what}"),
+                "api-login" | "api-refresh" => {
+                    assert_eq!(answer["statusCode"], 401, "{what}");
+                    assert!(
+                        answer["body"]
+                            .as_str()
+                            .unwrap_or("")
+                            .contains("invalid-credentials"),
+                        "{what}"
+                    );
+                }
+                "api-logout" => assert_eq!(answer["statusCode"], 204, "{what}"),
+                "sqs-record-audit-event" | "sqs-send-email" => {
+                    assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{what}");
+                }
+                "schedule-sweep-outbox" => assert!(answer["published"].is_u64(), "{what}"),
                 other => panic!("add an expectation for the sample events of {other}"),
             }
         }

@@ -1,6 +1,7 @@
 //! The accounts domain's errors and their one mapping to problem details.
 
-use gsign_core::{Action, IntoProblem, Problem};
+use gsign_core::{Action, FieldError, IntoProblem, Problem};
+use gsign_platform::http::RequestError;
 use http::StatusCode;
 
 /// What can go wrong in an account route.
@@ -15,6 +16,18 @@ pub enum AccountsError {
     /// The resource does not exist in the caller's organization (other tenants' ids too).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The body could not be read.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The input breaks rules; every problem is listed.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// Wrong email or password, or an unusable refresh token: deliberately one answer.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The email address already has an account.
+    #[error("email already registered")]
+    EmailTaken,
     /// A dependency failed; the cause is logged, never returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -49,6 +62,26 @@ impl IntoProblem for AccountsError {
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
                     .with_detail(format!("No such {what} in your organization."))
             }
+            AccountsError::Request(err) => err.into_problem(),
+            AccountsError::Validation(errors) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid input",
+            )
+            .with_detail(format!("{} problem(s) with the input.", errors.len()))
+            .with_errors(errors),
+            AccountsError::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-credentials",
+                "Invalid credentials",
+            )
+            .with_detail("The email address and password, or the token, are not valid."),
+            AccountsError::EmailTaken => Problem::new(
+                StatusCode::CONFLICT,
+                "email-taken",
+                "Email already registered",
+            )
+            .with_errors(vec![FieldError::new("/email", "already has an account")]),
             AccountsError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");
                 Problem::internal()

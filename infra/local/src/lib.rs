@@ -16,5 +16,12 @@ pub fn registry() -> Registry {
         gsign_functions_system::migrate::FUNCTION,
         gsign_functions_accounts::authorize::FUNCTION,
         gsign_functions_accounts::me::FUNCTION,
+        gsign_functions_accounts::auth::REGISTER,
+        gsign_functions_accounts::auth::LOGIN,
+        gsign_functions_accounts::auth::REFRESH,
+        gsign_functions_accounts::auth::LOGOUT,
+        gsign_functions_system::outbox::RECORD_AUDIT_EVENT,
+        gsign_functions_system::outbox::SEND_EMAIL,
+        gsign_functions_system::outbox::SWEEP_OUTBOX,
     ])
 }

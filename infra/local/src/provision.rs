@@ -24,6 +24,8 @@ pub struct LocalAws {
     pub kms: aws_sdk_kms::Client,
     /// DynamoDB.
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// SES v2.
+    pub sesv2: aws_sdk_sesv2::Client,
 }
 
 impl LocalAws {
@@ -34,6 +36,7 @@ impl LocalAws {
             sqs: gsign_platform::aws::sqs(sdk),
             kms: gsign_platform::aws::kms(sdk),
             dynamodb: gsign_platform::aws::dynamodb(sdk),
+            sesv2: gsign_platform::aws::sesv2(sdk),
         }
     }
 }
@@ -135,6 +138,10 @@ pub async fn provision(
                 reference: physical_name(resolver, &stack, id, &props["AliasName"])?,
                 attributes: BTreeMap::new(),
             },
+            "AWS::SES::EmailIdentity" => PhysicalResource {
+                reference: physical_name(resolver, &stack, id, &props["EmailIdentity"])?,
+                attributes: BTreeMap::new(),
+            },
             "AWS::Serverless::HttpApi" => PhysicalResource {
                 reference: "local".to_owned(),
                 attributes: BTreeMap::new(),
@@ -183,6 +190,27 @@ pub async fn provision(
             physical: name,
             alias: None,
         });
+    }
+
+    // Identities (a domain) may be shared by several local stacks: created once, never torn
+    // down.
+    for (id, _) in template.resources_of_type("AWS::SES::EmailIdentity") {
+        let identity = resolver.physical[id].reference.clone();
+        let exists = aws
+            .sesv2
+            .get_email_identity()
+            .email_identity(&identity)
+            .send()
+            .await
+            .is_ok();
+        if !exists {
+            aws.sesv2
+                .create_email_identity()
+                .email_identity(&identity)
+                .send()
+                .await
+                .with_context(|| format!("SES CreateEmailIdentity {identity}"))?;
+        }
     }
 
     for (id, resource) in template.resources_of_type("AWS::DynamoDB::Table") {

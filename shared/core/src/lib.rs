@@ -3,6 +3,7 @@
 //! functions. Nothing here performs I/O, so every rule is testable without a server.
 
 pub mod access;
+pub mod accounts;
 pub mod config;
 pub mod problem;
 

@@ -88,3 +88,8 @@ pub fn config_from(env: &Env) -> Result<AwsConfig, gsign_core::ConfigError> {
     let config = AwsConfig::read(&mut r);
     r.finish(|| config)
 }
+
+/// An SES v2 client.
+pub fn sesv2(sdk: &SdkConfig) -> aws_sdk_sesv2::Client {
+    aws_sdk_sesv2::Client::new(sdk)
+}

@@ -10,5 +10,6 @@ pub mod hsm;
 pub mod http;
 pub mod lambda;
 pub mod migrations;
+pub mod outbox;
 pub mod sessions;
 pub mod telemetry;

@@ -1,0 +1,655 @@
+//! Sign-up and sessions: `POST /v1/auth/register`, `/login`, `/refresh`, `/logout`.
+//!
+//! Every state change writes its audit event (and email) to the outbox in the same
+//! transaction; the rows are published right after commit and swept up later if that fails.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use gsign_core::accounts::{password_problems, slugify, EmailAddress};
+use gsign_core::{Credential, Env, FieldError, Principal};
+use gsign_platform::cache::{Cache, CacheConfig};
+use gsign_platform::credentials::{self, AccessTokens};
+use gsign_platform::db::{self, DbConfig};
+use gsign_platform::http as web;
+use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
+use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
+use gsign_platform::{aws, sessions};
+use http::StatusCode;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::AccountsError;
+
+/// Largest body these routes read.
+const BODY_LIMIT: usize = 16 * 1024;
+
+/// Where the request came from, for sessions and audit events.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// Source IP as API Gateway saw it.
+    pub ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// From the API Gateway request context.
+    pub fn of(req: &Request) -> Self {
+        match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => Self {
+                ip: ctx.http.source_ip.clone(),
+                user_agent: ctx.http.user_agent.clone(),
+            },
+            _ => Self::default(),
+        }
+    }
+}
+
+/// The sign-up and session service shared by the four routes.
+pub struct AuthService {
+    pool: deadpool_postgres::Pool,
+    cache: Cache,
+    relay: Relay,
+    tokens: AccessTokens,
+    app_url: String,
+    refresh_ttl: Duration,
+    /// A real argon2id hash of a random password: verified against when the email is unknown,
+    /// so a login takes as long for an unknown address as for a wrong password.
+    decoy_hash: String,
+}
+
+impl AuthService {
+    /// Reads the configuration (every problem at once) and builds the clients.
+    pub async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
+        let mut r = env.reader();
+        let db = DbConfig::read(&mut r);
+        let cache = CacheConfig::read(&mut r);
+        let aws_config = aws::AwsConfig::read(&mut r);
+        let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
+        let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
+        let key = r.secret("ACCESS_TOKEN_KEY");
+        let issuer = r.or("ACCESS_TOKEN_ISSUER", "gsign".to_owned());
+        let audience = r.or("ACCESS_TOKEN_AUDIENCE", "gsign-api".to_owned());
+        let app_url = r.required::<url::Url>("APP_URL");
+        let refresh_days = r.or("REFRESH_TOKEN_TTL_DAYS", 30u64);
+        let (db, cache, aws_config, audit_queue, email_queue, key, app_url) = r.finish(|| {
+            Some((
+                db?,
+                cache?,
+                aws_config?,
+                audit_queue?,
+                email_queue?,
+                key?,
+                app_url?,
+            ))
+        })?;
+        let sdk = aws::sdk_config(&aws_config).await;
+        let decoy = SecretString::from(credentials::new_token().secret.expose_secret().to_owned());
+        let decoy_hash = tokio::task::spawn_blocking(move || credentials::hash_password(&decoy))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(anyhow::Error::from)?;
+        Ok(Self {
+            pool: db::pool(&db).map_err(anyhow::Error::from)?,
+            cache: Cache::new(&cache).map_err(anyhow::Error::from)?,
+            relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue),
+            tokens: AccessTokens::new(&key, &issuer, &audience, 15 * 60)
+                .map_err(anyhow::Error::from)?,
+            app_url: app_url.as_str().trim_end_matches('/').to_owned(),
+            refresh_ttl: Duration::from_secs(refresh_days * 86_400),
+            decoy_hash,
+        })
+    }
+}
+
+/// `POST /v1/auth/register` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterInput {
+    /// The new organization's name.
+    pub organization_name: String,
+    /// The owner's email address.
+    pub email: String,
+    /// The owner's password.
+    pub password: SecretString,
+    /// Optional first name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Optional last name.
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
+/// `POST /v1/auth/login` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginInput {
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: SecretString,
+}
+
+/// `POST /v1/auth/refresh` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshInput {
+    /// The current refresh token.
+    pub refresh_token: SecretString,
+}
+
+/// What register answers.
+#[derive(Debug, Serialize)]
+pub struct Registered {
+    user_id: Uuid,
+    email: String,
+    role: &'static str,
+    organization: RegisteredOrganization,
+}
+
+/// The organization register created.
+#[derive(Debug, Serialize)]
+pub struct RegisteredOrganization {
+    id: Uuid,
+    name: String,
+    slug: String,
+}
+
+/// Tokens for a session.
+#[derive(Debug, Serialize)]
+pub struct TokenPair {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+    refresh_expires_at: DateTime<Utc>,
+}
+
+fn audit_event(
+    action: &str,
+    organization_id: Uuid,
+    actor: Option<Uuid>,
+    resource: (&str, String),
+    client: &ClientInfo,
+    details: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent {
+        action: action.to_owned(),
+        organization_id,
+        actor_user_id: actor,
+        actor_api_key_id: None,
+        resource_type: resource.0.to_owned(),
+        resource_id: resource.1,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+        details,
+    }
+}
+
+fn bounded(field: &str, value: &Option<String>, max: usize, errors: &mut Vec<FieldError>) {
+    if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+        errors.push(FieldError::new(
+            format!("/{field}"),
+            format!("must be at most {max} characters"),
+        ));
+    }
+}
+
+impl AuthService {
+    async fn hash(&self, password: SecretString) -> Result<String, AccountsError> {
+        tokio::task::spawn_blocking(move || credentials::hash_password(&password))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(|e| AccountsError::Internal(e.into()))
+    }
+
+    async fn verify(&self, password: SecretString, hash: String) -> Result<bool, AccountsError> {
+        Ok(
+            tokio::task::spawn_blocking(move || credentials::verify_password(&password, &hash))
+                .await
+                .map_err(anyhow::Error::from)?,
+        )
+    }
+
+    /// Creates an organization and its owner, and sends the verification email.
+    pub async fn register(
+        &self,
+        input: RegisterInput,
+        client: &ClientInfo,
+    ) -> Result<Registered, AccountsError> {
+        let mut errors = Vec::new();
+        let name = input.organization_name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 255 {
+            errors.push(FieldError::new(
+                "/organization_name",
+                "must be 1 to 255 characters",
+            ));
+        }
+        let email = EmailAddress::parse(&input.email)
+            .map_err(|e| errors.push(FieldError::new("/email", e)))
+            .ok();
+        errors.extend(password_problems(
+            input.password.expose_secret(),
+            email.as_ref(),
+        ));
+        bounded("first_name", &input.first_name, 100, &mut errors);
+        bounded("last_name", &input.last_name, 100, &mut errors);
+        let Some(email) = email.filter(|_| errors.is_empty()) else {
+            return Err(AccountsError::Validation(errors));
+        };
+        let password_hash = self.hash(input.password).await?;
+        let slug = format!(
+            "{}-{}",
+            slugify(&name),
+            &Uuid::new_v4().simple().to_string()[..6]
+        );
+        let verification = credentials::new_token();
+
+        let mut client_db = self.pool.get().await?;
+        let tx = client_db.transaction().await?;
+        let org: Uuid = tx
+            .query_one(
+                "INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id",
+                &[&name, &slug],
+            )
+            .await?
+            .get(0);
+        let user = tx
+            .query_one(
+                "INSERT INTO users (organization_id, email, password_hash, first_name, last_name, role)
+                 VALUES ($1, $2, $3, $4, $5, 'owner') RETURNING id",
+                &[&org, &email.as_str(), &password_hash, &input.first_name, &input.last_name],
+            )
+            .await;
+        let user: Uuid = match user {
+            Ok(row) => row.get(0),
+            Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                return Err(AccountsError::EmailTaken)
+            }
+            Err(err) => return Err(err.into()),
+        };
+        tx.execute(
+            "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
+             VALUES ('verify_email', $1, $2, $3, now() + interval '24 hours')",
+            &[&user, &org, &verification.hash],
+        )
+        .await?;
+        let events = vec![
+            outbox::audit(
+                &tx,
+                &audit_event("user.registered", org, Some(user), ("user", user.to_string()), client, serde_json::json!({"organization_slug": slug})),
+            )
+            .await?,
+            outbox::email(
+                &tx,
+                org,
+                &Email {
+                    template: "verify_email".to_owned(),
+                    to: email.as_str().to_owned(),
+                    data: serde_json::json!({
+                        "first_name": input.first_name,
+                        "organization_name": name,
+                        "link": format!("{}/verify-email?token={}", self.app_url, verification.secret.expose_secret()),
+                    }),
+                },
+            )
+            .await?,
+        ];
+        tx.commit().await?;
+        self.relay.publish(&self.pool, &events).await;
+        Ok(Registered {
+            user_id: user,
+            email: email.as_str().to_owned(),
+            role: "owner",
+            organization: RegisteredOrganization {
+                id: org,
+                name,
+                slug,
+            },
+        })
+    }
+
+    async fn start_session(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        user: Uuid,
+        org: Uuid,
+        role: &str,
+        family: Uuid,
+        expires_at: DateTime<Utc>,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, AccountsError> {
+        let refresh = credentials::new_token();
+        let ip: Option<std::net::IpAddr> = client.ip.as_deref().and_then(|ip| ip.parse().ok());
+        tx.execute(
+            "INSERT INTO user_sessions (user_id, organization_id, family_id, refresh_token_hash, expires_at, ip_address, user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&user, &org, &family, &refresh.hash, &expires_at, &ip, &client.user_agent],
+        )
+        .await?;
+        let access_token = self
+            .tokens
+            .issue(
+                &user.to_string(),
+                &org.to_string(),
+                role,
+                &family.to_string(),
+                Utc::now().timestamp(),
+            )
+            .map_err(|e| AccountsError::Internal(e.into()))?;
+        Ok(TokenPair {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.tokens.ttl_seconds,
+            refresh_token: refresh.secret.expose_secret().to_owned(),
+            refresh_expires_at: expires_at,
+        })
+    }
+
+    /// Checks the password and opens a session. Unknown address, wrong password and disabled
+    /// account give the same answer in the same time.
+    pub async fn login(
+        &self,
+        input: LoginInput,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, AccountsError> {
+        let email = EmailAddress::parse(&input.email).ok();
+        let mut client_db = self.pool.get().await?;
+        let found = match &email {
+            Some(email) => {
+                client_db
+                    .query_opt(
+                        "SELECT u.id, u.organization_id, u.password_hash, u.role, u.status = 'active' AND o.status = 'active'
+                           FROM users u JOIN organizations o ON o.id = u.organization_id
+                          WHERE lower(u.email) = lower($1)",
+                        &[&email.as_str()],
+                    )
+                    .await?
+            }
+            None => None,
+        };
+        let hash = found
+            .as_ref()
+            .and_then(|row| row.get::<_, Option<String>>(2))
+            .unwrap_or_else(|| self.decoy_hash.clone());
+        let password_ok = self.verify(input.password, hash).await?;
+        let Some(row) = found else {
+            return Err(AccountsError::InvalidCredentials);
+        };
+        let (user, org, role, active): (Uuid, Uuid, String, bool) =
+            (row.get(0), row.get(1), row.get(3), row.get(4));
+        let tx = client_db.transaction().await?;
+        if !(password_ok && active) {
+            let reason = if password_ok {
+                "account_inactive"
+            } else {
+                "wrong_password"
+            };
+            let event = outbox::audit(
+                &tx,
+                &audit_event(
+                    "auth.login_failed",
+                    org,
+                    Some(user),
+                    ("user", user.to_string()),
+                    client,
+                    serde_json::json!({"reason": reason}),
+                ),
+            )
+            .await?;
+            tx.commit().await?;
+            self.relay.publish(&self.pool, &[event]).await;
+            return Err(AccountsError::InvalidCredentials);
+        }
+        let family = Uuid::new_v4();
+        let expires_at = Utc::now()
+            + chrono::Duration::from_std(self.refresh_ttl).map_err(anyhow::Error::from)?;
+        let pair = self
+            .start_session(&tx, user, org, &role, family, expires_at, client)
+            .await?;
+        tx.execute(
+            "UPDATE users SET last_login_at = now() WHERE id = $1",
+            &[&user],
+        )
+        .await?;
+        let event = outbox::audit(
+            &tx,
+            &audit_event(
+                "auth.login_succeeded",
+                org,
+                Some(user),
+                ("session", family.to_string()),
+                client,
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        self.relay.publish(&self.pool, &[event]).await;
+        Ok(pair)
+    }
+
+    /// Exchanges a refresh token for a new pair. A token presented twice means it was stolen:
+    /// the whole session family is revoked.
+    pub async fn refresh(
+        &self,
+        input: RefreshInput,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, AccountsError> {
+        let hash = credentials::sha256_hex(input.refresh_token.expose_secret());
+        let mut client_db = self.pool.get().await?;
+        let tx = client_db.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT s.id, s.user_id, s.organization_id, s.family_id, s.rotated_at IS NOT NULL,
+                        s.revoked_at IS NULL AND s.expires_at > now(), s.expires_at, u.role,
+                        u.status = 'active'
+                   FROM user_sessions s JOIN users u ON u.id = s.user_id
+                  WHERE s.refresh_token_hash = $1
+                  FOR UPDATE OF s",
+                &[&hash],
+            )
+            .await?
+        else {
+            return Err(AccountsError::InvalidCredentials);
+        };
+        let (id, user, org, family): (Uuid, Uuid, Uuid, Uuid) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (reused, live, expires_at, role, active): (bool, bool, DateTime<Utc>, String, bool) =
+            (row.get(4), row.get(5), row.get(6), row.get(7), row.get(8));
+        if reused {
+            tx.execute(
+                "UPDATE user_sessions SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+                &[&family],
+            )
+            .await?;
+            let event = outbox::audit(
+                &tx,
+                &audit_event(
+                    "auth.refresh_token_reused",
+                    org,
+                    Some(user),
+                    ("session", family.to_string()),
+                    client,
+                    serde_json::json!({"family_revoked": true}),
+                ),
+            )
+            .await?;
+            tx.commit().await?;
+            if let Err(err) = sessions::forget(&self.cache, user, Some(family)).await {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "revoked family still cached until its access tokens expire"
+                );
+            }
+            self.relay.publish(&self.pool, &[event]).await;
+            return Err(AccountsError::InvalidCredentials);
+        }
+        if !(live && active) {
+            return Err(AccountsError::InvalidCredentials);
+        }
+        tx.execute(
+            "UPDATE user_sessions SET rotated_at = now() WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+        // The family keeps its absolute expiry: refreshing never extends a session forever.
+        let pair = self
+            .start_session(&tx, user, org, &role, family, expires_at, client)
+            .await?;
+        tx.commit().await?;
+        Ok(pair)
+    }
+
+    /// Ends the caller's session family.
+    pub async fn logout(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> Result<(), AccountsError> {
+        let Credential::Session {
+            user_id,
+            session_id,
+        } = &principal.credential
+        else {
+            return Err(AccountsError::Forbidden(
+                gsign_core::Action::UpdateOwnProfile,
+            ));
+        };
+        let (Ok(user), Ok(family), Ok(org)) = (
+            user_id.parse::<Uuid>(),
+            session_id.parse::<Uuid>(),
+            principal.organization_id.parse::<Uuid>(),
+        ) else {
+            return Err(AccountsError::Unauthenticated);
+        };
+        let mut client_db = self.pool.get().await?;
+        let tx = client_db.transaction().await?;
+        let revoked = tx
+            .execute(
+                "UPDATE user_sessions SET revoked_at = now()
+                  WHERE family_id = $1 AND user_id = $2 AND organization_id = $3
+                    AND revoked_at IS NULL",
+                &[&family, &user, &org],
+            )
+            .await?;
+        if revoked == 0 {
+            // Already ended: logging out twice is not an error, and not an event.
+            return Ok(());
+        }
+        let event = outbox::audit(
+            &tx,
+            &audit_event(
+                "auth.logout",
+                org,
+                Some(user),
+                ("session", family.to_string()),
+                client,
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        if let Err(err) = sessions::forget(&self.cache, user, Some(family)).await {
+            // Postgres is the truth; a cached entry can outlive it only while Redis is
+            // unreachable, and never beyond the access token's 15 minutes.
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "logout could not clear the session cache"
+            );
+        }
+        self.relay.publish(&self.pool, &[event]).await;
+        Ok(())
+    }
+}
+
+/// Which of the four routes a handler serves.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Register,
+    Login,
+    Refresh,
+    Logout,
+}
+
+struct AuthRoute {
+    service: AuthService,
+    route: Route,
+}
+
+impl AuthRoute {
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, AccountsError> {
+        let client = ClientInfo::of(req);
+        Ok(match self.route {
+            Route::Register => {
+                let input = web::parse_json(req, BODY_LIMIT)?;
+                web::json(
+                    StatusCode::CREATED,
+                    &self.service.register(input, &client).await?,
+                )
+            }
+            Route::Login => {
+                let input = web::parse_json(req, BODY_LIMIT)?;
+                web::json(StatusCode::OK, &self.service.login(input, &client).await?)
+            }
+            Route::Refresh => {
+                let input = web::parse_json(req, BODY_LIMIT)?;
+                web::json(StatusCode::OK, &self.service.refresh(input, &client).await?)
+            }
+            Route::Logout => {
+                let principal = web::principal(req).ok_or(AccountsError::Unauthenticated)?;
+                self.service.logout(&principal, &client).await?;
+                let mut response = Response::new(Body::Empty);
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                response
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for AuthRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let service = AuthService::from_env(&env).await?;
+        Ok(Handler::Http(Arc::new(AuthRoute { service, route })))
+    })
+}
+
+/// `POST /v1/auth/register`.
+pub const REGISTER: FunctionSpec = FunctionSpec {
+    name: "api-register",
+    init: |env| init_route(env, Route::Register),
+};
+
+/// `POST /v1/auth/login`.
+pub const LOGIN: FunctionSpec = FunctionSpec {
+    name: "api-login",
+    init: |env| init_route(env, Route::Login),
+};
+
+/// `POST /v1/auth/refresh`.
+pub const REFRESH: FunctionSpec = FunctionSpec {
+    name: "api-refresh",
+    init: |env| init_route(env, Route::Refresh),
+};
+
+/// `POST /v1/auth/logout`.
+pub const LOGOUT: FunctionSpec = FunctionSpec {
+    name: "api-logout",
+    init: |env| init_route(env, Route::Logout),
+};

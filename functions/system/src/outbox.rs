@@ -1,0 +1,419 @@
+//! The outbox's consumers and sweeper:
+//!
+//! - `sqs-record-audit-event`: audit events into the DynamoDB `audit_events` table, keyed for
+//!   the seeds' access patterns (organization + time, user + time, resource + time); a
+//!   conditional put on the event id makes redelivery harmless and nothing can overwrite an
+//!   event;
+//! - `sqs-send-email`: emails through SES v2 from the templates in `templates/email/`; an
+//!   email already marked delivered is not sent again;
+//! - `schedule-sweep-outbox`: publishes rows a crash left unpublished.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_sdk_dynamodb::types::AttributeValue;
+use gsign_core::Env;
+use gsign_platform::aws;
+use gsign_platform::db::{self, DbConfig};
+use gsign_platform::lambda::{
+    each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
+    SqsHandler,
+};
+use gsign_platform::outbox::{AuditEvent, Email, Kind, Message, Relay};
+
+/// Audit events are kept seven years (seed 003's retention), then expire by TTL.
+const AUDIT_RETENTION_DAYS: i64 = 7 * 366;
+
+/// `sqs-record-audit-event`.
+pub const RECORD_AUDIT_EVENT: FunctionSpec = FunctionSpec {
+    name: "sqs-record-audit-event",
+    init: init_audit,
+};
+
+/// `sqs-send-email`.
+pub const SEND_EMAIL: FunctionSpec = FunctionSpec {
+    name: "sqs-send-email",
+    init: init_email,
+};
+
+/// `schedule-sweep-outbox`.
+pub const SWEEP_OUTBOX: FunctionSpec = FunctionSpec {
+    name: "schedule-sweep-outbox",
+    init: init_sweep,
+};
+
+fn parse(body: Option<&str>, kind: Kind) -> Result<Message, String> {
+    let message: Message = serde_json::from_str(body.unwrap_or_default())
+        .map_err(|e| format!("not an outbox message: {e}"))?;
+    if message.kind != kind {
+        return Err(format!(
+            "expected a {kind:?} message, got {:?}",
+            message.kind
+        ));
+    }
+    Ok(message)
+}
+
+/// The DynamoDB item of an audit event.
+pub fn audit_item(message: &Message, event: &AuditEvent) -> HashMap<String, AttributeValue> {
+    let at = message
+        .created_at
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let s = |v: String| AttributeValue::S(v);
+    let mut item = HashMap::from([
+        ("pk".to_owned(), s(format!("ORG#{}", event.organization_id))),
+        ("sk".to_owned(), s(format!("{at}#{}", message.id))),
+        ("event_id".to_owned(), s(message.id.to_string())),
+        (
+            "organization_id".to_owned(),
+            s(event.organization_id.to_string()),
+        ),
+        ("action".to_owned(), s(event.action.clone())),
+        ("resource_type".to_owned(), s(event.resource_type.clone())),
+        ("resource_id".to_owned(), s(event.resource_id.clone())),
+        (
+            "resource_pk".to_owned(),
+            s(format!("RES#{}#{}", event.resource_type, event.resource_id)),
+        ),
+        ("occurred_at".to_owned(), s(at)),
+        ("details".to_owned(), s(event.details.to_string())),
+        (
+            "expires_at".to_owned(),
+            AttributeValue::N(
+                (message.created_at.timestamp() + AUDIT_RETENTION_DAYS * 86_400).to_string(),
+            ),
+        ),
+    ]);
+    if let Some(user) = event.actor_user_id {
+        item.insert("actor_user_id".to_owned(), s(user.to_string()));
+        item.insert("user_pk".to_owned(), s(format!("USER#{user}")));
+    }
+    if let Some(key) = event.actor_api_key_id {
+        item.insert("actor_api_key_id".to_owned(), s(key.to_string()));
+    }
+    if let Some(ip) = &event.ip {
+        item.insert("ip".to_owned(), s(ip.clone()));
+    }
+    if let Some(agent) = &event.user_agent {
+        item.insert("user_agent".to_owned(), s(agent.clone()));
+    }
+    item
+}
+
+struct RecordAudit {
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+fn init_audit(env: Env) -> InitFuture {
+    Box::pin(async move {
+        let mut r = env.reader();
+        let aws_config = aws::AwsConfig::read(&mut r);
+        let table = r.required::<String>("AUDIT_EVENTS_TABLE");
+        let (aws_config, table) = r.finish(|| Some((aws_config?, table?)))?;
+        let sdk = aws::sdk_config(&aws_config).await;
+        Ok(Handler::Sqs(Arc::new(RecordAudit {
+            dynamodb: aws::dynamodb(&sdk),
+            table,
+        })))
+    })
+}
+
+impl RecordAudit {
+    async fn record(&self, body: Option<String>) -> MessageOutcome {
+        let message = match parse(body.as_deref(), Kind::Audit) {
+            Ok(message) => message,
+            Err(reason) => return MessageOutcome::Rejected(reason),
+        };
+        let event: AuditEvent = match serde_json::from_value(message.payload.clone()) {
+            Ok(event) => event,
+            Err(err) => return MessageOutcome::Rejected(format!("not an audit event: {err}")),
+        };
+        let put = self
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(audit_item(&message, &event)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => MessageOutcome::Done,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                // Recorded by an earlier delivery.
+                MessageOutcome::Done
+            }
+            Err(err) => MessageOutcome::Retry(anyhow::anyhow!(
+                "{}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&err)
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl SqsHandler for RecordAudit {
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, InvokeError> {
+        Ok(each_message(event, |m| self.record(m.body)).await)
+    }
+}
+
+/// A rendered email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body (values auto-escaped).
+    pub html: String,
+}
+
+/// The templates, compiled into the binary.
+fn templates() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            minijinja::AutoEscape::Html
+        } else {
+            minijinja::AutoEscape::None
+        }
+    });
+    macro_rules! add {
+        ($($name:literal),*) => {
+            $(
+                let _ = env.add_template(concat!($name, ".subject.txt"), include_str!(concat!("../templates/email/", $name, ".subject.txt")));
+                let _ = env.add_template(concat!($name, ".txt"), include_str!(concat!("../templates/email/", $name, ".txt")));
+                let _ = env.add_template(concat!($name, ".html"), include_str!(concat!("../templates/email/", $name, ".html")));
+            )*
+        };
+    }
+    add!("verify_email", "password_reset", "invitation");
+    env
+}
+
+/// Renders `email` with its template; an unknown template or a missing variable is an error.
+pub fn render(email: &Email) -> Result<Rendered, String> {
+    let env = templates();
+    let render = |suffix: &str| {
+        env.get_template(&format!("{}.{suffix}", email.template))
+            .and_then(|t| t.render(&email.data))
+            .map_err(|e| format!("template {}: {e}", email.template))
+    };
+    Ok(Rendered {
+        subject: render("subject.txt")?.trim().to_owned(),
+        text: render("txt")?,
+        html: render("html")?,
+    })
+}
+
+struct SendEmail {
+    pool: deadpool_postgres::Pool,
+    ses: aws_sdk_sesv2::Client,
+    from: String,
+}
+
+fn init_email(env: Env) -> InitFuture {
+    Box::pin(async move {
+        let mut r = env.reader();
+        let db = DbConfig::read(&mut r);
+        let aws_config = aws::AwsConfig::read(&mut r);
+        let from = r.required::<String>("EMAIL_FROM");
+        let (db, aws_config, from) = r.finish(|| Some((db?, aws_config?, from?)))?;
+        let sdk = aws::sdk_config(&aws_config).await;
+        Ok(Handler::Sqs(Arc::new(SendEmail {
+            pool: db::pool(&db).map_err(anyhow::Error::from)?,
+            ses: aws::sesv2(&sdk),
+            from,
+        })))
+    })
+}
+
+impl SendEmail {
+    async fn send(&self, body: Option<String>) -> MessageOutcome {
+        let message = match parse(body.as_deref(), Kind::Email) {
+            Ok(message) => message,
+            Err(reason) => return MessageOutcome::Rejected(reason),
+        };
+        let email: Email = match serde_json::from_value(message.payload.clone()) {
+            Ok(email) => email,
+            Err(err) => return MessageOutcome::Rejected(format!("not an email: {err}")),
+        };
+        let rendered = match render(&email) {
+            Ok(rendered) => rendered,
+            Err(reason) => return MessageOutcome::Rejected(reason),
+        };
+        match self.deliver(&message, &email, &rendered).await {
+            Ok(()) => MessageOutcome::Done,
+            Err(err) => MessageOutcome::Retry(err),
+        }
+    }
+
+    async fn deliver(
+        &self,
+        message: &Message,
+        email: &Email,
+        rendered: &Rendered,
+    ) -> anyhow::Result<()> {
+        let client = self.pool.get().await?;
+        let delivered: Option<bool> = client
+            .query_opt(
+                "SELECT delivered_at IS NOT NULL FROM outbox WHERE id = $1",
+                &[&message.id],
+            )
+            .await?
+            .map(|row| row.get(0));
+        if delivered == Some(true) {
+            return Ok(());
+        }
+        use aws_sdk_sesv2::types::{
+            Body, Content, Destination, EmailContent, Message as SesMessage,
+        };
+        let content = |text: &str| Content::builder().data(text).charset("UTF-8").build();
+        self.ses
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(Destination::builder().to_addresses(&email.to).build())
+            .content(
+                EmailContent::builder()
+                    .simple(
+                        SesMessage::builder()
+                            .subject(content(&rendered.subject)?)
+                            .body(
+                                Body::builder()
+                                    .text(content(&rendered.text)?)
+                                    .html(content(&rendered.html)?)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sesv2::error::DisplayErrorContext(&e)))?;
+        // Sent first, marked second: a crash in between sends twice rather than never.
+        client
+            .execute(
+                "UPDATE outbox SET delivered_at = now() WHERE id = $1",
+                &[&message.id],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SqsHandler for SendEmail {
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, InvokeError> {
+        Ok(each_message(event, |m| self.send(m.body)).await)
+    }
+}
+
+/// The sweeper's clients.
+pub struct Sweeper {
+    pool: deadpool_postgres::Pool,
+    relay: Relay,
+    grace: Duration,
+}
+
+fn init_sweep(env: Env) -> InitFuture {
+    Box::pin(async move {
+        let mut r = env.reader();
+        let db = DbConfig::read(&mut r);
+        let aws_config = aws::AwsConfig::read(&mut r);
+        let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
+        let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
+        let grace = Duration::from_secs(r.or("OUTBOX_SWEEP_GRACE_SECONDS", 30u64));
+        let (db, aws_config, audit_queue, email_queue) =
+            r.finish(|| Some((db?, aws_config?, audit_queue?, email_queue?)))?;
+        let sdk = aws::sdk_config(&aws_config).await;
+        Ok(Handler::Invoke(Arc::new(Sweeper {
+            pool: db::pool(&db).map_err(anyhow::Error::from)?,
+            relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue),
+            grace,
+        })))
+    })
+}
+
+#[async_trait]
+impl InvokeHandler for Sweeper {
+    async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
+        // Rows younger than the grace period are still being published by their request.
+        let mut total = 0;
+        loop {
+            let sent = self.relay.sweep(&self.pool, self.grace).await?;
+            total += sent;
+            if sent < 100 {
+                break;
+            }
+        }
+        if total > 0 {
+            tracing::warn!(published = total, "swept outbox rows left unpublished");
+        }
+        Ok(serde_json::json!({ "published": total }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(template: &str, data: serde_json::Value) -> Email {
+        Email {
+            template: template.to_owned(),
+            to: "ana@example.com".to_owned(),
+            data,
+        }
+    }
+
+    #[test]
+    fn every_template_renders_and_html_values_are_escaped() {
+        let data = serde_json::json!({
+            "first_name": "<b>Батбаяр</b>",
+            "organization_name": "Acme & Sons",
+            "link": "https://app.example/verify?token=abc",
+            "inviter": "Ana",
+            "role": "member",
+        });
+        for template in ["verify_email", "password_reset", "invitation"] {
+            let rendered = render(&email(template, data.clone())).expect(template);
+            assert!(!rendered.subject.is_empty() && !rendered.subject.contains('\n'));
+            assert!(
+                rendered
+                    .text
+                    .contains("https://app.example/verify?token=abc"),
+                "{template}"
+            );
+        }
+        let verify = render(&email("verify_email", data)).expect("renders");
+        assert!(
+            verify.html.contains("&lt;b&gt;Батбаяр&lt;&#x2f;b&gt;")
+                || verify.html.contains("&lt;b&gt;Батбаяр&lt;/b&gt;"),
+            "{}",
+            verify.html
+        );
+        assert!(
+            verify.text.contains("<b>Батбаяр</b>"),
+            "plain text is not escaped"
+        );
+    }
+
+    #[test]
+    fn unknown_templates_and_missing_variables_are_refused() {
+        assert!(render(&email("nope", serde_json::json!({}))).is_err());
+        assert!(
+            render(&email("password_reset", serde_json::json!({}))).is_err(),
+            "link missing"
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! The transactional outbox: side effects (audit events, emails, later webhooks and usage)
+//! are rows written in the same transaction as the state change, so they exist exactly when
+//! the change does. [`Relay::publish`] sends them to their SQS queue right after commit; the
+//! scheduled sweeper ([`Relay::sweep`]) sends whatever a crash left behind. Delivery is at
+//! least once: every consumer is idempotent on the row's id, which is the stable event id.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+/// What a row is for, and so which queue carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// An audit event, recorded in DynamoDB.
+    Audit,
+    /// An email, sent through SES.
+    Email,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Audit => "audit",
+            Kind::Email => "email",
+        }
+    }
+}
+
+/// An audit event: who did what to which resource, from where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// e.g. `user.registered`, `auth.login_failed`, `api_key.revoked`.
+    pub action: String,
+    /// The organization it belongs to.
+    pub organization_id: Uuid,
+    /// The acting user, if a person acted.
+    pub actor_user_id: Option<Uuid>,
+    /// The acting API key, if a key acted.
+    pub actor_api_key_id: Option<Uuid>,
+    /// e.g. `user`, `session`, `api_key`, `organization`.
+    pub resource_type: String,
+    /// The resource's id.
+    pub resource_id: String,
+    /// Client IP address.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// Anything else worth keeping (never secrets).
+    pub details: serde_json::Value,
+}
+
+/// An email to send from a template kept in the repository.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Email {
+    /// Template name (`verify_email`, `password_reset`, `invitation`).
+    pub template: String,
+    /// Recipient address.
+    pub to: String,
+    /// Template variables.
+    pub data: serde_json::Value,
+}
+
+/// One outbox row as it travels through SQS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// The stable event id (the row's id).
+    pub id: Uuid,
+    /// What it is.
+    pub kind: Kind,
+    /// Its organization.
+    pub organization_id: Option<Uuid>,
+    /// The event itself.
+    pub payload: serde_json::Value,
+    /// When the state change committed.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Writes an audit event into the outbox within `tx`.
+pub async fn audit(tx: &Transaction<'_>, event: &AuditEvent) -> anyhow::Result<Uuid> {
+    enqueue(
+        tx,
+        Some(event.organization_id),
+        Kind::Audit,
+        &serde_json::to_value(event)?,
+    )
+    .await
+}
+
+/// Writes an email into the outbox within `tx`.
+pub async fn email(
+    tx: &Transaction<'_>,
+    organization_id: Uuid,
+    email: &Email,
+) -> anyhow::Result<Uuid> {
+    enqueue(
+        tx,
+        Some(organization_id),
+        Kind::Email,
+        &serde_json::to_value(email)?,
+    )
+    .await
+}
+
+async fn enqueue(
+    tx: &Transaction<'_>,
+    organization_id: Option<Uuid>,
+    kind: Kind,
+    payload: &serde_json::Value,
+) -> anyhow::Result<Uuid> {
+    Ok(tx
+        .query_one(
+            "INSERT INTO outbox (organization_id, kind, payload) VALUES ($1, $2, $3) RETURNING id",
+            &[&organization_id, &kind.as_str(), payload],
+        )
+        .await
+        .context("writing the outbox")?
+        .get(0))
+}
+
+/// Sends outbox rows to SQS.
+#[derive(Clone)]
+pub struct Relay {
+    sqs: aws_sdk_sqs::Client,
+    audit_queue_url: String,
+    email_queue_url: String,
+}
+
+impl Relay {
+    /// A relay to the given queues.
+    pub fn new(sqs: aws_sdk_sqs::Client, audit_queue_url: String, email_queue_url: String) -> Self {
+        Self {
+            sqs,
+            audit_queue_url,
+            email_queue_url,
+        }
+    }
+
+    /// Publishes the given rows (just committed) if still unpublished. A failure is logged,
+    /// not returned: the request already succeeded, and the sweeper will publish them.
+    pub async fn publish(&self, pool: &Pool, ids: &[Uuid]) {
+        if ids.is_empty() {
+            return;
+        }
+        let ids = ids.to_vec();
+        let result = self
+            .publish_selected(
+                pool,
+                "SELECT id, kind, organization_id, payload, created_at FROM outbox
+                  WHERE published_at IS NULL AND id = ANY($1)
+                  FOR UPDATE SKIP LOCKED",
+                &[&ids],
+            )
+            .await;
+        if let Err(err) = result {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "outbox publish deferred to the sweeper"
+            );
+        }
+    }
+
+    /// Publishes rows left unpublished for longer than `older_than` (the sweeper), 100 at a
+    /// time; returns how many it sent.
+    pub async fn sweep(&self, pool: &Pool, older_than: Duration) -> anyhow::Result<usize> {
+        let seconds = older_than.as_secs_f64();
+        self.publish_selected(
+            pool,
+            "SELECT id, kind, organization_id, payload, created_at FROM outbox
+              WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1)
+              ORDER BY created_at LIMIT 100
+              FOR UPDATE SKIP LOCKED",
+            &[&seconds],
+        )
+        .await
+    }
+
+    /// Locks the selected rows (SKIP LOCKED: concurrent publishers take other rows), sends
+    /// them, and marks what was sent even if a later send fails.
+    async fn publish_selected(
+        &self,
+        pool: &Pool,
+        select: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> anyhow::Result<usize> {
+        let mut client = pool.get().await?;
+        let tx = client.transaction().await?;
+        let rows = tx
+            .query(select, params)
+            .await
+            .context("selecting outbox rows")?;
+        let mut sent = Vec::new();
+        let mut failure = None;
+        for row in &rows {
+            match self.send(row).await {
+                Ok(id) => sent.push(id),
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        tx.execute(
+            "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+            &[&sent],
+        )
+        .await?;
+        tx.commit().await?;
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(sent.len()),
+        }
+    }
+
+    async fn send(&self, row: &tokio_postgres::Row) -> anyhow::Result<Uuid> {
+        let kind: String = row.get(1);
+        let kind = match kind.as_str() {
+            "audit" => Kind::Audit,
+            "email" => Kind::Email,
+            other => anyhow::bail!("outbox row of unknown kind {other}"),
+        };
+        let message = Message {
+            id: row.get(0),
+            kind,
+            organization_id: row.get(2),
+            payload: row.get(3),
+            created_at: row.get(4),
+        };
+        let queue = match kind {
+            Kind::Audit => &self.audit_queue_url,
+            Kind::Email => &self.email_queue_url,
+        };
+        self.sqs
+            .send_message()
+            .queue_url(queue)
+            .message_body(serde_json::to_string(&message)?)
+            .send()
+            .await
+            .with_context(|| format!("sending outbox row {} to SQS", message.id))?;
+        Ok(message.id)
+    }
+}
