@@ -171,6 +171,14 @@ pub struct TokenPair {
     refresh_expires_at: DateTime<Utc>,
 }
 
+/// Whose session it is.
+#[derive(Clone, Copy)]
+struct SessionOwner<'a> {
+    user: Uuid,
+    org: Uuid,
+    role: &'a str,
+}
+
 fn audit_event(
     action: &str,
     organization_id: Uuid,
@@ -318,13 +326,12 @@ impl AuthService {
     async fn start_session(
         &self,
         tx: &tokio_postgres::Transaction<'_>,
-        user: Uuid,
-        org: Uuid,
-        role: &str,
+        owner: &SessionOwner<'_>,
         family: Uuid,
         expires_at: DateTime<Utc>,
         client: &ClientInfo,
     ) -> Result<TokenPair, AccountsError> {
+        let SessionOwner { user, org, role } = *owner;
         let refresh = credentials::new_token();
         let ip: Option<std::net::IpAddr> = client.ip.as_deref().and_then(|ip| ip.parse().ok());
         tx.execute(
