@@ -417,8 +417,13 @@ impl AuthService {
         let family = Uuid::new_v4();
         let expires_at = Utc::now()
             + chrono::Duration::from_std(self.refresh_ttl).map_err(anyhow::Error::from)?;
+        let owner = SessionOwner {
+            user,
+            org,
+            role: &role,
+        };
         let pair = self
-            .start_session(&tx, user, org, &role, family, expires_at, client)
+            .start_session(&tx, &owner, family, expires_at, client)
             .await?;
         tx.execute(
             "UPDATE users SET last_login_at = now() WHERE id = $1",
@@ -507,8 +512,13 @@ impl AuthService {
         )
         .await?;
         // The family keeps its absolute expiry: refreshing never extends a session forever.
+        let owner = SessionOwner {
+            user,
+            org,
+            role: &role,
+        };
         let pair = self
-            .start_session(&tx, user, org, &role, family, expires_at, client)
+            .start_session(&tx, &owner, family, expires_at, client)
             .await?;
         tx.commit().await?;
         Ok(pair)
