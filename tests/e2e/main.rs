@@ -4,6 +4,7 @@
 //! (`infra/local/stack test` does it and runs these).
 
 mod accounts;
+mod auth_flow;
 mod health;
 mod migrations;
 mod runner;

@@ -585,8 +585,8 @@ async fn provision_table(
     Ok(name)
 }
 
-/// Deletes what [`provision`] created: queues, buckets (with every object version), tables,
-/// and key aliases (the keys are scheduled for deletion, as KMS allows no immediate delete).
+/// Deletes what [`provision`] created: queues, every object version in buckets, tables, and
+/// key aliases (the keys are scheduled for deletion, as KMS allows no immediate delete).
 pub async fn teardown(provisioned: &[Provisioned], aws: &LocalAws) -> anyhow::Result<()> {
     for p in provisioned {
         match p.resource_type.as_str() {
@@ -610,7 +610,9 @@ pub async fn teardown(provisioned: &[Provisioned], aws: &LocalAws) -> anyhow::Re
                         .send()
                         .await?;
                 }
-                aws.s3.delete_bucket().bucket(&p.physical).send().await?;
+                // The emptied bucket stays: moto keeps tracking deleted objects, and once their
+                // bucket is gone too, its `/moto-api/data.json` (where sent emails are read)
+                // fails for everyone. An empty bucket costs nothing.
             }
             "AWS::DynamoDB::Table" => {
                 aws.dynamodb
