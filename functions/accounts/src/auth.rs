@@ -144,6 +144,38 @@ pub struct RefreshInput {
     pub refresh_token: SecretString,
 }
 
+/// A single-use token from an email link.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInput {
+    /// The token.
+    pub token: SecretString,
+}
+
+/// `POST /v1/auth/password-reset` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequestInput {
+    /// The account's email address.
+    pub email: String,
+}
+
+/// `POST /v1/auth/password-reset/confirm` and `/v1/auth/accept-invitation` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPasswordInput {
+    /// The token from the email.
+    pub token: SecretString,
+    /// The new password.
+    pub password: SecretString,
+    /// First name (invitations only).
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Last name (invitations only).
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
 /// What register answers.
 #[derive(Debug, Serialize)]
 pub struct Registered {
@@ -584,15 +616,233 @@ impl AuthService {
         self.relay.publish(&self.pool, &[event]).await;
         Ok(())
     }
+    /// Consumes a single-use token of `purpose`: returns (token id, user, organization, email)
+    /// and marks it used, or `None` if unknown, used or expired.
+    async fn consume_token(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        purpose: &str,
+        token: &SecretString,
+    ) -> Result<Option<(Uuid, Uuid, String)>, AccountsError> {
+        let hash = credentials::sha256_hex(token.expose_secret());
+        let row = tx
+            .query_opt(
+                "UPDATE account_tokens t SET used_at = now()
+                   FROM users u
+                  WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL
+                    AND t.expires_at > now() AND u.id = t.user_id
+              RETURNING t.user_id, t.organization_id, u.email",
+                &[&hash, &purpose],
+            )
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    /// Revokes every session of `user` in Postgres; the caller clears Redis after commit.
+    async fn revoke_all_sessions(
+        tx: &tokio_postgres::Transaction<'_>,
+        user: Uuid,
+    ) -> Result<u64, AccountsError> {
+        Ok(tx
+            .execute("UPDATE user_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", &[&user])
+            .await?)
+    }
+
+    async fn forget_all(&self, user: Uuid) {
+        if let Err(err) = sessions::forget(&self.cache, user, None).await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "could not clear cached sessions"
+            );
+        }
+    }
+
+    /// Confirms the email address from the verification link.
+    pub async fn verify_email(
+        &self,
+        input: TokenInput,
+        client: &ClientInfo,
+    ) -> Result<(), AccountsError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let (user, org, _) = self
+            .consume_token(&tx, "verify_email", &input.token)
+            .await?
+            .ok_or(AccountsError::InvalidCredentials)?;
+        tx.execute("UPDATE users SET email_verified_at = now() WHERE id = $1 AND email_verified_at IS NULL", &[&user])
+            .await?;
+        let event = outbox::audit(
+            &tx,
+            &audit_event(
+                "user.email_verified",
+                org,
+                Some(user),
+                ("user", user.to_string()),
+                client,
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        self.relay.publish(&self.pool, &[event]).await;
+        Ok(())
+    }
+
+    /// Sends a reset link if the address belongs to an active account; answers the same
+    /// either way, so the route does not reveal who has an account.
+    pub async fn request_password_reset(
+        &self,
+        input: ResetRequestInput,
+        client: &ClientInfo,
+    ) -> Result<(), AccountsError> {
+        let Ok(email) = EmailAddress::parse(&input.email) else {
+            return Ok(());
+        };
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT u.id, u.organization_id, u.email FROM users u
+                  WHERE lower(u.email) = lower($1) AND u.status = 'active'",
+                &[&email.as_str()],
+            )
+            .await?
+        else {
+            return Ok(());
+        };
+        let (user, org, to): (Uuid, Uuid, String) = (row.get(0), row.get(1), row.get(2));
+        let token = credentials::new_token();
+        tx.execute(
+            "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
+             VALUES ('password_reset', $1, $2, $3, now() + interval '1 hour')",
+            &[&user, &org, &token.hash],
+        )
+        .await?;
+        let events = vec![
+            outbox::audit(&tx, &audit_event("user.password_reset_requested", org, Some(user), ("user", user.to_string()), client, serde_json::json!({}))).await?,
+            outbox::email(
+                &tx,
+                org,
+                &Email {
+                    template: "password_reset".to_owned(),
+                    to,
+                    data: serde_json::json!({"link": format!("{}/reset-password?token={}", self.app_url, token.secret.expose_secret())}),
+                },
+            )
+            .await?,
+        ];
+        tx.commit().await?;
+        self.relay.publish(&self.pool, &events).await;
+        Ok(())
+    }
+
+    /// Sets a new password from a reset link; every session of the account ends.
+    pub async fn confirm_password_reset(
+        &self,
+        input: NewPasswordInput,
+        client: &ClientInfo,
+    ) -> Result<(), AccountsError> {
+        let problems = password_problems(input.password.expose_secret(), None);
+        if !problems.is_empty() {
+            return Err(AccountsError::Validation(problems));
+        }
+        let hash = self.hash(input.password).await?;
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let (user, org, _) = self
+            .consume_token(&tx, "password_reset", &input.token)
+            .await?
+            .ok_or(AccountsError::InvalidCredentials)?;
+        tx.execute(
+            "UPDATE users SET password_hash = $2 WHERE id = $1",
+            &[&user, &hash],
+        )
+        .await?;
+        let revoked = Self::revoke_all_sessions(&tx, user).await?;
+        let event = outbox::audit(
+            &tx,
+            &audit_event(
+                "user.password_reset",
+                org,
+                Some(user),
+                ("user", user.to_string()),
+                client,
+                serde_json::json!({"sessions_revoked": revoked}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        self.forget_all(user).await;
+        self.relay.publish(&self.pool, &[event]).await;
+        Ok(())
+    }
+
+    /// Accepts an invitation: the invited user sets a password and becomes active (the link
+    /// proves the mailbox, so the address counts as verified).
+    pub async fn accept_invitation(
+        &self,
+        input: NewPasswordInput,
+        client: &ClientInfo,
+    ) -> Result<(), AccountsError> {
+        let mut problems = password_problems(input.password.expose_secret(), None);
+        bounded("first_name", &input.first_name, 100, &mut problems);
+        bounded("last_name", &input.last_name, 100, &mut problems);
+        if !problems.is_empty() {
+            return Err(AccountsError::Validation(problems));
+        }
+        let hash = self.hash(input.password).await?;
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let (user, org, _) = self
+            .consume_token(&tx, "invitation", &input.token)
+            .await?
+            .ok_or(AccountsError::InvalidCredentials)?;
+        let updated = tx
+            .execute(
+                "UPDATE users SET password_hash = $2, status = 'active', email_verified_at = now(),
+                        first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name)
+                  WHERE id = $1 AND status = 'invited'",
+                &[&user, &hash, &input.first_name, &input.last_name],
+            )
+            .await?;
+        if updated == 0 {
+            return Err(AccountsError::InvalidCredentials);
+        }
+        let event = outbox::audit(
+            &tx,
+            &audit_event(
+                "member.joined",
+                org,
+                Some(user),
+                ("user", user.to_string()),
+                client,
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        self.relay.publish(&self.pool, &[event]).await;
+        Ok(())
+    }
 }
 
-/// Which of the four routes a handler serves.
+/// Which route a handler serves.
 #[derive(Debug, Clone, Copy)]
 enum Route {
     Register,
     Login,
     Refresh,
     Logout,
+    VerifyEmail,
+    PasswordReset,
+    PasswordResetConfirm,
+    AcceptInvitation,
+}
+
+fn status_only(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
 }
 
 struct AuthRoute {
@@ -622,9 +872,31 @@ impl AuthRoute {
             Route::Logout => {
                 let principal = web::principal(req).ok_or(AccountsError::Unauthenticated)?;
                 self.service.logout(&principal, &client).await?;
-                let mut response = Response::new(Body::Empty);
-                *response.status_mut() = StatusCode::NO_CONTENT;
-                response
+                status_only(StatusCode::NO_CONTENT)
+            }
+            Route::VerifyEmail => {
+                self.service
+                    .verify_email(web::parse_json(req, BODY_LIMIT)?, &client)
+                    .await?;
+                status_only(StatusCode::NO_CONTENT)
+            }
+            Route::PasswordReset => {
+                self.service
+                    .request_password_reset(web::parse_json(req, BODY_LIMIT)?, &client)
+                    .await?;
+                status_only(StatusCode::ACCEPTED)
+            }
+            Route::PasswordResetConfirm => {
+                self.service
+                    .confirm_password_reset(web::parse_json(req, BODY_LIMIT)?, &client)
+                    .await?;
+                status_only(StatusCode::NO_CONTENT)
+            }
+            Route::AcceptInvitation => {
+                self.service
+                    .accept_invitation(web::parse_json(req, BODY_LIMIT)?, &client)
+                    .await?;
+                status_only(StatusCode::NO_CONTENT)
             }
         })
     }
@@ -669,4 +941,28 @@ pub const REFRESH: FunctionSpec = FunctionSpec {
 pub const LOGOUT: FunctionSpec = FunctionSpec {
     name: "api-logout",
     init: |env| init_route(env, Route::Logout),
+};
+
+/// `POST /v1/auth/verify-email`.
+pub const VERIFY_EMAIL: FunctionSpec = FunctionSpec {
+    name: "api-verify-email",
+    init: |env| init_route(env, Route::VerifyEmail),
+};
+
+/// `POST /v1/auth/password-reset`.
+pub const PASSWORD_RESET: FunctionSpec = FunctionSpec {
+    name: "api-request-password-reset",
+    init: |env| init_route(env, Route::PasswordReset),
+};
+
+/// `POST /v1/auth/password-reset/confirm`.
+pub const PASSWORD_RESET_CONFIRM: FunctionSpec = FunctionSpec {
+    name: "api-confirm-password-reset",
+    init: |env| init_route(env, Route::PasswordResetConfirm),
+};
+
+/// `POST /v1/auth/accept-invitation`.
+pub const ACCEPT_INVITATION: FunctionSpec = FunctionSpec {
+    name: "api-accept-invitation",
+    init: |env| init_route(env, Route::AcceptInvitation),
 };

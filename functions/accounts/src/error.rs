@@ -28,6 +28,16 @@ pub enum AccountsError {
     /// The email address already has an account.
     #[error("email already registered")]
     EmailTaken,
+    /// The change would break an invariant (e.g. the last owner).
+    #[error("{title}")]
+    Conflict {
+        /// Problem type suffix.
+        slug: &'static str,
+        /// Problem title.
+        title: &'static str,
+        /// What to do about it.
+        detail: String,
+    },
     /// A dependency failed; the cause is logged, never returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -82,6 +92,11 @@ impl IntoProblem for AccountsError {
                 "Email already registered",
             )
             .with_errors(vec![FieldError::new("/email", "already has an account")]),
+            AccountsError::Conflict {
+                slug,
+                title,
+                detail,
+            } => Problem::new(StatusCode::CONFLICT, slug, title).with_detail(detail),
             AccountsError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");
                 Problem::internal()

@@ -4,4 +4,5 @@
 pub mod auth;
 pub mod authorize;
 pub mod error;
+pub mod manage;
 pub mod me;

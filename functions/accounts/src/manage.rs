@@ -1,0 +1,1121 @@
+//! The signed-in routes that manage an account and its organization: `PATCH /v1/me`,
+//! `GET|PATCH /v1/organization`, `GET|POST /v1/organization/users`,
+//! `PATCH|DELETE /v1/organization/users/{id}`, `GET|POST /v1/api-keys`,
+//! `DELETE /v1/api-keys/{id}` and `GET /v1/audit-events`.
+//!
+//! Every route names its [`Action`]; the principal's role and scopes decide (one table in
+//! `gsign_core::access`). Every query is scoped to the principal's organization, so another
+//! tenant's id is simply not found (404).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use gsign_core::access::may_assign;
+use gsign_core::accounts::{password_problems, EmailAddress};
+use gsign_core::{Action, Credential, Env, FieldError, Principal, Role, Scope};
+use gsign_platform::cache::{Cache, CacheConfig};
+use gsign_platform::credentials;
+use gsign_platform::db::{self, DbConfig};
+use gsign_platform::http as web;
+use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
+use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
+use gsign_platform::{aws, sessions};
+use http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::ClientInfo;
+use crate::error::AccountsError;
+
+const BODY_LIMIT: usize = 64 * 1024;
+const MAX_PAGE: i64 = 100;
+
+/// The service behind the management routes.
+pub struct Manage {
+    pool: deadpool_postgres::Pool,
+    cache: Cache,
+    relay: Relay,
+    dynamodb: aws_sdk_dynamodb::Client,
+    audit_table: String,
+    app_url: String,
+}
+
+impl Manage {
+    async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
+        let mut r = env.reader();
+        let db = DbConfig::read(&mut r);
+        let cache = CacheConfig::read(&mut r);
+        let aws_config = aws::AwsConfig::read(&mut r);
+        let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
+        let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
+        let audit_table = r.required::<String>("AUDIT_EVENTS_TABLE");
+        let app_url = r.required::<url::Url>("APP_URL");
+        let (db, cache, aws_config, audit_queue, email_queue, audit_table, app_url) =
+            r.finish(|| {
+                Some((
+                    db?,
+                    cache?,
+                    aws_config?,
+                    audit_queue?,
+                    email_queue?,
+                    audit_table?,
+                    app_url?,
+                ))
+            })?;
+        let sdk = aws::sdk_config(&aws_config).await;
+        Ok(Self {
+            pool: db::pool(&db).map_err(anyhow::Error::from)?,
+            cache: Cache::new(&cache).map_err(anyhow::Error::from)?,
+            relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue),
+            dynamodb: aws::dynamodb(&sdk),
+            audit_table,
+            app_url: app_url.as_str().trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+/// The caller, checked and parsed.
+struct Caller {
+    org: Uuid,
+    role: Role,
+    user: Option<Uuid>,
+    key: Option<Uuid>,
+    session: Option<Uuid>,
+    client: ClientInfo,
+}
+
+impl Caller {
+    fn of(
+        principal: &Principal,
+        action: Action,
+        client: ClientInfo,
+    ) -> Result<Self, AccountsError> {
+        if !principal.may(action) {
+            return Err(AccountsError::Forbidden(action));
+        }
+        let org = principal
+            .organization_id
+            .parse()
+            .map_err(|_| AccountsError::Unauthenticated)?;
+        let (user, key, session) = match &principal.credential {
+            Credential::Session {
+                user_id,
+                session_id,
+            } => (
+                Some(
+                    user_id
+                        .parse()
+                        .map_err(|_| AccountsError::Unauthenticated)?,
+                ),
+                None,
+                session_id.parse().ok(),
+            ),
+            Credential::ApiKey { key_id, .. } => (None, key_id.parse().ok(), None),
+        };
+        Ok(Self {
+            org,
+            role: principal.role,
+            user,
+            key,
+            session,
+            client,
+        })
+    }
+
+    fn event(
+        &self,
+        action: &str,
+        resource: (&str, String),
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent {
+            action: action.to_owned(),
+            organization_id: self.org,
+            actor_user_id: self.user,
+            actor_api_key_id: self.key,
+            resource_type: resource.0.to_owned(),
+            resource_id: resource.1,
+            ip: self.client.ip.clone(),
+            user_agent: self.client.user_agent.clone(),
+            details,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ bodies and views
+
+/// `PATCH /v1/me` body. `role`, `email` or `organization_id` are refused (unknown fields).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    password: Option<PasswordChange>,
+}
+
+/// A password change: the current password proves it is the account holder.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current: SecretString,
+    new: SecretString,
+}
+
+/// `PATCH /v1/organization` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationUpdate {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    settings: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `POST /v1/organization/users` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invitation {
+    email: String,
+    role: String,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+}
+
+/// `PATCH /v1/organization/users/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberUpdate {
+    role: String,
+}
+
+/// `POST /v1/api-keys` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    name: String,
+    scopes: Vec<String>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+struct OrganizationView {
+    id: Uuid,
+    name: String,
+    slug: String,
+    plan: String,
+    status: String,
+    settings: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+struct MemberView {
+    id: Uuid,
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    role: String,
+    status: String,
+    email_verified_at: Option<DateTime<Utc>>,
+    last_login_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+struct KeyView {
+    id: Uuid,
+    name: String,
+    prefix: String,
+    role: String,
+    scopes: Vec<String>,
+    last_used_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    /// Only in the creation response: the whole key, shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Page<T> {
+    data: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+fn member_view(row: &tokio_postgres::Row) -> MemberView {
+    MemberView {
+        id: row.get("id"),
+        email: row.get("email"),
+        first_name: row.get("first_name"),
+        last_name: row.get("last_name"),
+        role: row.get("role"),
+        status: row.get("status"),
+        email_verified_at: row.get("email_verified_at"),
+        last_login_at: row.get("last_login_at"),
+        created_at: row.get("created_at"),
+    }
+}
+
+fn key_view(row: &tokio_postgres::Row, key: Option<String>) -> KeyView {
+    KeyView {
+        id: row.get("id"),
+        name: row.get("name"),
+        prefix: row.get("prefix"),
+        role: row.get("role"),
+        scopes: row.get("scopes"),
+        last_used_at: row.get("last_used_at"),
+        expires_at: row.get("expires_at"),
+        revoked_at: row.get("revoked_at"),
+        created_at: row.get("created_at"),
+        key,
+    }
+}
+
+const MEMBER_COLUMNS: &str =
+    "id, email, first_name, last_name, role, status, email_verified_at, last_login_at, created_at";
+const KEY_COLUMNS: &str =
+    "id, name, prefix, role, scopes, last_used_at, expires_at, revoked_at, created_at";
+
+fn limit_of(req: &Request) -> Result<i64, AccountsError> {
+    match req
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("limit"))
+    {
+        None => Ok(50),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                AccountsError::Validation(vec![FieldError::new(
+                    "/limit",
+                    format!("must be 1 to {MAX_PAGE}"),
+                )])
+            }),
+    }
+}
+
+fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+}
+
+fn path_id(req: &Request) -> Result<Uuid, AccountsError> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first("id"))
+        .and_then(|id| id.parse().ok())
+        .ok_or(AccountsError::NotFound("resource"))
+}
+
+fn bad_cursor() -> AccountsError {
+    AccountsError::Validation(vec![FieldError::new(
+        "/cursor",
+        "is not a cursor this API returned",
+    )])
+}
+
+fn role_field(raw: &str) -> Result<Role, AccountsError> {
+    raw.parse()
+        .map_err(|e: String| AccountsError::Validation(vec![FieldError::new("/role", e)]))
+}
+
+fn conflict(slug: &'static str, title: &'static str, detail: &str) -> AccountsError {
+    AccountsError::Conflict {
+        slug,
+        title,
+        detail: detail.to_owned(),
+    }
+}
+
+// ------------------------------------------------------------------ the service
+
+impl Manage {
+    async fn commit_and_publish(
+        &self,
+        tx: deadpool_postgres::Transaction<'_>,
+        events: Vec<Uuid>,
+    ) -> Result<(), AccountsError> {
+        tx.commit().await?;
+        self.relay.publish(&self.pool, &events).await;
+        Ok(())
+    }
+
+    async fn update_profile(
+        &self,
+        caller: &Caller,
+        input: ProfileUpdate,
+    ) -> Result<MemberView, AccountsError> {
+        let user = caller
+            .user
+            .ok_or(AccountsError::Forbidden(Action::UpdateOwnProfile))?;
+        let mut errors = Vec::new();
+        for (field, value) in [
+            ("first_name", &input.first_name),
+            ("last_name", &input.last_name),
+        ] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
+                errors.push(FieldError::new(
+                    format!("/{field}"),
+                    "must be at most 100 characters",
+                ));
+            }
+        }
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let row = tx
+            .query_opt("SELECT email, password_hash FROM users WHERE id = $1 AND organization_id = $2 FOR UPDATE", &[&user, &caller.org])
+            .await?
+            .ok_or(AccountsError::NotFound("user"))?;
+        let mut events = Vec::new();
+        if let Some(change) = input.password {
+            let email = EmailAddress::parse(row.get::<_, &str>(0)).ok();
+            errors.extend(
+                password_problems(change.new.expose_secret(), email.as_ref())
+                    .into_iter()
+                    .map(|e| FieldError::new("/password/new", e.detail)),
+            );
+            if !errors.is_empty() {
+                return Err(AccountsError::Validation(errors));
+            }
+            let stored: Option<String> = row.get(1);
+            let current = change.current;
+            let ok = tokio::task::spawn_blocking(move || {
+                stored.is_some_and(|hash| credentials::verify_password(&current, &hash))
+            })
+            .await
+            .map_err(anyhow::Error::from)?;
+            if !ok {
+                return Err(AccountsError::Validation(vec![FieldError::new(
+                    "/password/current",
+                    "is not your current password",
+                )]));
+            }
+            let new = change.new;
+            let hash = tokio::task::spawn_blocking(move || credentials::hash_password(&new))
+                .await
+                .map_err(anyhow::Error::from)?
+                .map_err(|e| AccountsError::Internal(e.into()))?;
+            tx.execute(
+                "UPDATE users SET password_hash = $2 WHERE id = $1",
+                &[&user, &hash],
+            )
+            .await?;
+            // Every other session ends; this one stays.
+            let revoked = tx
+                .execute(
+                    "UPDATE user_sessions SET revoked_at = now()
+                      WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
+                    &[&user, &caller.session],
+                )
+                .await?;
+            events.push(
+                outbox::audit(
+                    &tx,
+                    &caller.event(
+                        "user.password_changed",
+                        ("user", user.to_string()),
+                        serde_json::json!({"sessions_revoked": revoked}),
+                    ),
+                )
+                .await?,
+            );
+        } else if !errors.is_empty() {
+            return Err(AccountsError::Validation(errors));
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE users SET first_name = COALESCE($2, first_name), last_name = COALESCE($3, last_name)
+                      WHERE id = $1 RETURNING {MEMBER_COLUMNS}"
+                ),
+                &[&user, &input.first_name, &input.last_name],
+            )
+            .await?;
+        let changed_password = !events.is_empty();
+        self.commit_and_publish(tx, events).await?;
+        if changed_password {
+            // The whole hash goes; this session refills it from Postgres on its next request.
+            if let Err(err) = sessions::forget(&self.cache, user, None).await {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "could not clear cached sessions"
+                );
+            }
+        }
+        Ok(member_view(&row))
+    }
+
+    async fn organization(&self, caller: &Caller) -> Result<OrganizationView, AccountsError> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt("SELECT id, name, slug, plan, status, settings, created_at FROM organizations WHERE id = $1", &[&caller.org])
+            .await?
+            .ok_or(AccountsError::NotFound("organization"))?;
+        Ok(OrganizationView {
+            id: row.get(0),
+            name: row.get(1),
+            slug: row.get(2),
+            plan: row.get(3),
+            status: row.get(4),
+            settings: row.get(5),
+            created_at: row.get(6),
+        })
+    }
+
+    async fn update_organization(
+        &self,
+        caller: &Caller,
+        input: OrganizationUpdate,
+    ) -> Result<OrganizationView, AccountsError> {
+        let name = input.name.map(|n| n.trim().to_owned());
+        if name
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.chars().count() > 255)
+        {
+            return Err(AccountsError::Validation(vec![FieldError::new(
+                "/name",
+                "must be 1 to 255 characters",
+            )]));
+        }
+        let settings = input.settings.map(serde_json::Value::Object);
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "UPDATE organizations SET name = COALESCE($2, name), settings = COALESCE($3, settings) WHERE id = $1",
+            &[&caller.org, &name, &settings],
+        )
+        .await?;
+        let event = outbox::audit(&tx, &caller.event("organization.updated", ("organization", caller.org.to_string()), serde_json::json!({"name_changed": name.is_some(), "settings_changed": settings.is_some()}))).await?;
+        self.commit_and_publish(tx, vec![event]).await?;
+        self.organization(caller).await
+    }
+
+    async fn members(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Page<MemberView>, AccountsError> {
+        let limit = limit_of(req)?;
+        let after: Option<(DateTime<Utc>, Uuid)> = match query(req, "cursor") {
+            None => None,
+            Some(cursor) => {
+                let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
+                Some(serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?)
+            }
+        };
+        let (after_time, after_id) = after.unzip();
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {MEMBER_COLUMNS} FROM users
+                      WHERE organization_id = $1
+                        AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+                      ORDER BY created_at, id LIMIT $4"
+                ),
+                &[&caller.org, &after_time, &after_id, &(limit + 1)],
+            )
+            .await?;
+        let more = rows.len() as i64 > limit;
+        let data: Vec<MemberView> = rows.iter().take(limit as usize).map(member_view).collect();
+        let next_cursor = more
+            .then(|| {
+                data.last().map(|m| {
+                    URL_SAFE_NO_PAD.encode(serde_json::json!([m.created_at, m.id]).to_string())
+                })
+            })
+            .flatten();
+        Ok(Page { data, next_cursor })
+    }
+
+    async fn invite(
+        &self,
+        caller: &Caller,
+        input: Invitation,
+    ) -> Result<MemberView, AccountsError> {
+        let mut errors = Vec::new();
+        let email = EmailAddress::parse(&input.email)
+            .map_err(|e| errors.push(FieldError::new("/email", e)))
+            .ok();
+        let role = input
+            .role
+            .parse::<Role>()
+            .map_err(|e| errors.push(FieldError::new("/role", e)))
+            .ok();
+        let (Some(email), Some(role)) = (email, role) else {
+            return Err(AccountsError::Validation(errors));
+        };
+        if !may_assign(caller.role, role) {
+            return Err(AccountsError::Forbidden(Action::InviteMember));
+        }
+        let token = credentials::new_token();
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let inserted = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO users (organization_id, email, role, status, first_name, last_name)
+                     VALUES ($1, $2, $3, 'invited', $4, $5) RETURNING {MEMBER_COLUMNS}"
+                ),
+                &[
+                    &caller.org,
+                    &email.as_str(),
+                    &role.as_str(),
+                    &input.first_name,
+                    &input.last_name,
+                ],
+            )
+            .await;
+        let row = match inserted {
+            Ok(row) => row,
+            Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                return Err(AccountsError::EmailTaken)
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let member = member_view(&row);
+        tx.execute(
+            "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
+             VALUES ('invitation', $1, $2, $3, now() + interval '7 days')",
+            &[&member.id, &caller.org, &token.hash],
+        )
+        .await?;
+        let org_name: String = tx
+            .query_one(
+                "SELECT name FROM organizations WHERE id = $1",
+                &[&caller.org],
+            )
+            .await?
+            .get(0);
+        let inviter: String = match caller.user {
+            Some(user) => tx
+                .query_opt("SELECT COALESCE(NULLIF(btrim(concat_ws(' ', first_name, last_name)), ''), email) FROM users WHERE id = $1", &[&user])
+                .await?
+                .map(|r| r.get(0))
+                .unwrap_or_else(|| org_name.clone()),
+            None => org_name.clone(),
+        };
+        let events = vec![
+            outbox::audit(&tx, &caller.event("member.invited", ("user", member.id.to_string()), serde_json::json!({"role": role.as_str()}))).await?,
+            outbox::email(
+                &tx,
+                caller.org,
+                &Email {
+                    template: "invitation".to_owned(),
+                    to: member.email.clone(),
+                    data: serde_json::json!({
+                        "inviter": inviter,
+                        "organization_name": org_name,
+                        "role": role.as_str(),
+                        "link": format!("{}/accept-invitation?token={}", self.app_url, token.secret.expose_secret()),
+                    }),
+                },
+            )
+            .await?,
+        ];
+        self.commit_and_publish(tx, events).await?;
+        Ok(member)
+    }
+
+    /// Locks the organization's owners and the target; refuses changes that would leave no
+    /// active owner.
+    async fn target_member(
+        tx: &tokio_postgres::Transaction<'_>,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<(Role, i64), AccountsError> {
+        let row = tx
+            .query_opt(
+                "SELECT role FROM users WHERE id = $1 AND organization_id = $2 FOR UPDATE",
+                &[&id, &caller.org],
+            )
+            .await?
+            .ok_or(AccountsError::NotFound("member"))?;
+        let role = role_field(row.get(0))?;
+        // Serialise owner changes within the organization.
+        let owners: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM (SELECT id FROM users WHERE organization_id = $1 AND role = 'owner' AND status = 'active' FOR UPDATE) o",
+                &[&caller.org],
+            )
+            .await?
+            .get(0);
+        Ok((role, owners))
+    }
+
+    async fn change_role(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: MemberUpdate,
+    ) -> Result<MemberView, AccountsError> {
+        let new_role = role_field(&input.role)?;
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let (old_role, owners) = Self::target_member(&tx, caller, id).await?;
+        if !(may_assign(caller.role, old_role) && may_assign(caller.role, new_role)) {
+            return Err(AccountsError::Forbidden(Action::ChangeMemberRole));
+        }
+        if old_role == Role::Owner && new_role != Role::Owner && owners <= 1 {
+            return Err(conflict(
+                "last-owner",
+                "The last owner cannot be demoted",
+                "Make another member an owner first.",
+            ));
+        }
+        let row = tx
+            .query_one(
+                &format!("UPDATE users SET role = $2 WHERE id = $1 RETURNING {MEMBER_COLUMNS}"),
+                &[&id, &new_role.as_str()],
+            )
+            .await?;
+        let event = outbox::audit(
+            &tx,
+            &caller.event(
+                "member.role_changed",
+                ("user", id.to_string()),
+                serde_json::json!({"from": old_role.as_str(), "to": new_role.as_str()}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await?;
+        // The cached role must not outlive the change.
+        if let Err(err) = sessions::forget(&self.cache, id, None).await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "could not clear cached sessions"
+            );
+        }
+        Ok(member_view(&row))
+    }
+
+    async fn remove(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let (role, owners) = Self::target_member(&tx, caller, id).await?;
+        if !may_assign(caller.role, role) {
+            return Err(AccountsError::Forbidden(Action::RemoveMember));
+        }
+        if role == Role::Owner && owners <= 1 {
+            return Err(conflict(
+                "last-owner",
+                "The last owner cannot be removed",
+                "Make another member an owner first.",
+            ));
+        }
+        // Disabled, not deleted: evidence and audit trails keep pointing at a real account.
+        tx.execute("UPDATE users SET status = 'disabled' WHERE id = $1", &[&id])
+            .await?;
+        tx.execute(
+            "UPDATE user_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+            &[&id],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE account_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
+            &[&id],
+        )
+        .await?;
+        let event = outbox::audit(
+            &tx,
+            &caller.event(
+                "member.removed",
+                ("user", id.to_string()),
+                serde_json::json!({"role": role.as_str()}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await?;
+        if let Err(err) = sessions::forget(&self.cache, id, None).await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "could not clear cached sessions"
+            );
+        }
+        Ok(())
+    }
+
+    async fn keys(&self, caller: &Caller) -> Result<Page<KeyView>, AccountsError> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 ORDER BY created_at DESC LIMIT 1000"), &[&caller.org])
+            .await?;
+        Ok(Page {
+            data: rows.iter().map(|r| key_view(r, None)).collect(),
+            next_cursor: None,
+        })
+    }
+
+    async fn create_key(&self, caller: &Caller, input: NewKey) -> Result<KeyView, AccountsError> {
+        let mut errors = Vec::new();
+        let name = input.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            errors.push(FieldError::new("/name", "must be 1 to 100 characters"));
+        }
+        let mut scopes = Vec::new();
+        for (i, raw) in input.scopes.iter().enumerate() {
+            match raw.parse::<Scope>() {
+                Ok(scope) if !scopes.contains(&scope.as_str().to_owned()) => {
+                    scopes.push(scope.as_str().to_owned())
+                }
+                Ok(_) => {}
+                Err(e) => errors.push(FieldError::new(format!("/scopes/{i}"), e)),
+            }
+        }
+        if input.scopes.is_empty() {
+            errors.push(FieldError::new("/scopes", "must name at least one scope"));
+        }
+        if input.expires_at.is_some_and(|at| at <= Utc::now()) {
+            errors.push(FieldError::new("/expires_at", "must be in the future"));
+        }
+        if !errors.is_empty() {
+            return Err(AccountsError::Validation(errors));
+        }
+        let key = credentials::new_api_key();
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO api_keys (organization_id, created_by, name, prefix, key_hash, role, scopes, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {KEY_COLUMNS}"
+                ),
+                &[&caller.org, &caller.user, &name, &key.prefix, &key.hash, &caller.role.as_str(), &scopes, &input.expires_at],
+            )
+            .await?;
+        let view = key_view(&row, Some(key.key.expose_secret().to_owned()));
+        let event = outbox::audit(
+            &tx,
+            &caller.event(
+                "api_key.created",
+                ("api_key", view.id.to_string()),
+                serde_json::json!({"name": name, "scopes": scopes, "prefix": key.prefix}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await?;
+        Ok(view)
+    }
+
+    async fn revoke_key(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let revoked = tx
+            .execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 AND organization_id = $2", &[&id, &caller.org])
+            .await?;
+        if revoked == 0 {
+            return Err(AccountsError::NotFound("API key"));
+        }
+        let event = outbox::audit(
+            &tx,
+            &caller.event(
+                "api_key.revoked",
+                ("api_key", id.to_string()),
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await
+    }
+
+    async fn audit_events(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Page<serde_json::Value>, AccountsError> {
+        let limit = limit_of(req)?;
+        let mut errors = Vec::new();
+        let time = |name: &str, errors: &mut Vec<FieldError>| {
+            query(req, name).and_then(|raw| {
+                DateTime::parse_from_rfc3339(raw)
+                    .map(|t| {
+                        t.with_timezone(&Utc)
+                            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                            .to_string()
+                    })
+                    .map_err(|_| {
+                        errors.push(FieldError::new(
+                            format!("/{name}"),
+                            "must be an RFC 3339 time",
+                        ))
+                    })
+                    .ok()
+            })
+        };
+        let from = time("from", &mut errors).unwrap_or_else(|| "0000".to_owned());
+        let to = time("to", &mut errors)
+            .map(|t| format!("{t}~"))
+            .unwrap_or_else(|| "9999".to_owned());
+        let user = query(req, "user_id").map(|u| {
+            u.parse::<Uuid>()
+                .map_err(|_| errors.push(FieldError::new("/user_id", "must be a UUID")))
+        });
+        let resource = match (query(req, "resource_type"), query(req, "resource_id")) {
+            (Some(t), Some(id)) => Some(format!("RES#{t}#{id}")),
+            (None, None) => None,
+            _ => {
+                errors.push(FieldError::new(
+                    "/resource_id",
+                    "resource_type and resource_id go together",
+                ));
+                None
+            }
+        };
+        let start: Option<HashMap<String, AttributeValue>> = match query(req, "cursor") {
+            None => None,
+            Some(cursor) => {
+                let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
+                let map: HashMap<String, String> =
+                    serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?;
+                Some(
+                    map.into_iter()
+                        .map(|(k, v)| (k, AttributeValue::S(v)))
+                        .collect(),
+                )
+            }
+        };
+        if !errors.is_empty() {
+            return Err(AccountsError::Validation(errors));
+        }
+        let org = caller.org.to_string();
+        let mut q = self
+            .dynamodb
+            .query()
+            .table_name(&self.audit_table)
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(50))
+            .expression_attribute_values(":from", AttributeValue::S(from))
+            .expression_attribute_values(":to", AttributeValue::S(to))
+            .set_exclusive_start_key(start);
+        let mut filters = Vec::new();
+        q = match (user, resource) {
+            (Some(Ok(user)), _) => {
+                // The GSIs span tenants: the organization filter keeps them apart.
+                filters.push("organization_id = :org");
+                q.index_name("by-user")
+                    .key_condition_expression("user_pk = :pk AND sk BETWEEN :from AND :to")
+                    .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user}")))
+                    .expression_attribute_values(":org", AttributeValue::S(org))
+            }
+            (_, Some(resource)) => {
+                filters.push("organization_id = :org");
+                q.index_name("by-resource")
+                    .key_condition_expression("resource_pk = :pk AND sk BETWEEN :from AND :to")
+                    .expression_attribute_values(":pk", AttributeValue::S(resource))
+                    .expression_attribute_values(":org", AttributeValue::S(org))
+            }
+            _ => q
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{org}"))),
+        };
+        if let Some(action) = query(req, "action") {
+            filters.push("#action = :action");
+            q = q
+                .expression_attribute_names("#action", "action")
+                .expression_attribute_values(":action", AttributeValue::S(action.to_owned()));
+        }
+        if !filters.is_empty() {
+            q = q.filter_expression(filters.join(" AND "));
+        }
+        let out = q.send().await.map_err(|e| {
+            AccountsError::Internal(anyhow::anyhow!(
+                "{}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+            ))
+        })?;
+        let data = out
+            .items()
+            .iter()
+            .map(|item| {
+                let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+                serde_json::json!({
+                    "id": s("event_id"),
+                    "action": s("action"),
+                    "occurred_at": s("occurred_at"),
+                    "actor_user_id": s("actor_user_id"),
+                    "actor_api_key_id": s("actor_api_key_id"),
+                    "resource_type": s("resource_type"),
+                    "resource_id": s("resource_id"),
+                    "ip": s("ip"),
+                    "user_agent": s("user_agent"),
+                    "details": s("details").and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok()),
+                })
+            })
+            .collect();
+        let next_cursor = out.last_evaluated_key().map(|key| {
+            let map: HashMap<&String, String> = key
+                .iter()
+                .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s.clone())))
+                .collect();
+            URL_SAFE_NO_PAD.encode(serde_json::to_string(&map).unwrap_or_default())
+        });
+        Ok(Page { data, next_cursor })
+    }
+}
+
+// ------------------------------------------------------------------ routes
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    UpdateMe,
+    GetOrganization,
+    UpdateOrganization,
+    ListMembers,
+    InviteMember,
+    UpdateMember,
+    RemoveMember,
+    ListKeys,
+    CreateKey,
+    RevokeKey,
+    ListAuditEvents,
+}
+
+impl Route {
+    fn action(self) -> Action {
+        match self {
+            Route::UpdateMe => Action::UpdateOwnProfile,
+            Route::GetOrganization => Action::ReadOrganization,
+            Route::UpdateOrganization => Action::UpdateOrganization,
+            Route::ListMembers => Action::ListMembers,
+            Route::InviteMember => Action::InviteMember,
+            Route::UpdateMember => Action::ChangeMemberRole,
+            Route::RemoveMember => Action::RemoveMember,
+            Route::ListKeys => Action::ListApiKeys,
+            Route::CreateKey => Action::CreateApiKey,
+            Route::RevokeKey => Action::RevokeApiKey,
+            Route::ListAuditEvents => Action::ReadAuditEvents,
+        }
+    }
+}
+
+struct ManageRoute {
+    service: Manage,
+    route: Route,
+}
+
+fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+impl ManageRoute {
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, AccountsError> {
+        let principal = web::principal(req).ok_or(AccountsError::Unauthenticated)?;
+        let caller = Caller::of(&principal, self.route.action(), ClientInfo::of(req))?;
+        let s = &self.service;
+        Ok(match self.route {
+            Route::UpdateMe => web::json(
+                StatusCode::OK,
+                &s.update_profile(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::GetOrganization => web::json(StatusCode::OK, &s.organization(&caller).await?),
+            Route::UpdateOrganization => web::json(
+                StatusCode::OK,
+                &s.update_organization(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::ListMembers => web::json(StatusCode::OK, &s.members(&caller, req).await?),
+            Route::InviteMember => web::json(
+                StatusCode::CREATED,
+                &s.invite(&caller, web::parse_json(req, BODY_LIMIT)?).await?,
+            ),
+            Route::UpdateMember => {
+                let id = path_id(req)?;
+                web::json(
+                    StatusCode::OK,
+                    &s.change_role(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::RemoveMember => {
+                s.remove(&caller, path_id(req)?).await?;
+                no_content()
+            }
+            Route::ListKeys => web::json(StatusCode::OK, &s.keys(&caller).await?),
+            Route::CreateKey => web::json(
+                StatusCode::CREATED,
+                &s.create_key(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::RevokeKey => {
+                s.revoke_key(&caller, path_id(req)?).await?;
+                no_content()
+            }
+            Route::ListAuditEvents => {
+                web::json(StatusCode::OK, &s.audit_events(&caller, req).await?)
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for ManageRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let service = Manage::from_env(&env).await?;
+        Ok(Handler::Http(Arc::new(ManageRoute { service, route })))
+    })
+}
+
+macro_rules! route_function {
+    ($(#[$doc:meta])* $constant:ident, $name:literal, $route:ident) => {
+        $(#[$doc])*
+        pub const $constant: FunctionSpec = FunctionSpec {
+            name: $name,
+            init: |env| init_route(env, Route::$route),
+        };
+    };
+}
+
+route_function!(/// `PATCH /v1/me`.
+    UPDATE_ME, "api-update-me", UpdateMe);
+route_function!(/// `GET /v1/organization`.
+    GET_ORGANIZATION, "api-get-organization", GetOrganization);
+route_function!(/// `PATCH /v1/organization`.
+    UPDATE_ORGANIZATION, "api-update-organization", UpdateOrganization);
+route_function!(/// `GET /v1/organization/users`.
+    LIST_MEMBERS, "api-list-members", ListMembers);
+route_function!(/// `POST /v1/organization/users`.
+    INVITE_MEMBER, "api-invite-member", InviteMember);
+route_function!(/// `PATCH /v1/organization/users/{id}`.
+    UPDATE_MEMBER, "api-update-member", UpdateMember);
+route_function!(/// `DELETE /v1/organization/users/{id}`.
+    REMOVE_MEMBER, "api-remove-member", RemoveMember);
+route_function!(/// `GET /v1/api-keys`.
+    LIST_API_KEYS, "api-list-api-keys", ListKeys);
+route_function!(/// `POST /v1/api-keys`.
+    CREATE_API_KEY, "api-create-api-key", CreateKey);
+route_function!(/// `DELETE /v1/api-keys/{id}`.
+    REVOKE_API_KEY, "api-revoke-api-key", RevokeKey);
+route_function!(/// `GET /v1/audit-events`.
+    LIST_AUDIT_EVENTS, "api-list-audit-events", ListAuditEvents);
