@@ -8,4 +8,5 @@ mod auth_flow;
 mod health;
 mod migrations;
 mod runner;
+mod team;
 mod template;
