@@ -6,6 +6,7 @@
 mod accounts;
 mod auth_flow;
 mod health;
+mod matrix;
 mod migrations;
 mod runner;
 mod team;
