@@ -8,6 +8,7 @@ mod auth_flow;
 mod health;
 mod matrix;
 mod migrations;
+mod rate_limits;
 mod runner;
 mod team;
 mod template;

@@ -16,6 +16,7 @@ use gsign_platform::db::{self, DbConfig};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
+use gsign_platform::ratelimit::{self, Policy, RateLimitConfig, RateLimited, RateLimiter};
 use gsign_platform::{aws, sessions};
 use http::StatusCode;
 use lambda_http::request::RequestContext;
@@ -54,7 +55,8 @@ impl ClientInfo {
 /// The sign-up and session service shared by the four routes.
 pub struct AuthService {
     pool: deadpool_postgres::Pool,
-    cache: Cache,
+    cache: Arc<Cache>,
+    limiter: RateLimiter,
     relay: Relay,
     tokens: AccessTokens,
     app_url: String,
@@ -78,17 +80,21 @@ impl AuthService {
         let audience = r.or("ACCESS_TOKEN_AUDIENCE", "gsign-api".to_owned());
         let app_url = r.required::<url::Url>("APP_URL");
         let refresh_days = r.or("REFRESH_TOKEN_TTL_DAYS", 30u64);
-        let (db, cache, aws_config, audit_queue, email_queue, key, app_url) = r.finish(|| {
-            Some((
-                db?,
-                cache?,
-                aws_config?,
-                audit_queue?,
-                email_queue?,
-                key?,
-                app_url?,
-            ))
-        })?;
+        let limits = RateLimitConfig::read(&mut r);
+        let (db, cache, aws_config, audit_queue, email_queue, key, app_url, limits) =
+            r.finish(|| {
+                Some((
+                    db?,
+                    cache?,
+                    aws_config?,
+                    audit_queue?,
+                    email_queue?,
+                    key?,
+                    app_url?,
+                    limits?,
+                ))
+            })?;
+        let cache = Arc::new(Cache::new(&cache).map_err(anyhow::Error::from)?);
         let sdk = aws::sdk_config(&aws_config).await;
         let decoy = SecretString::from(credentials::new_token().secret.expose_secret().to_owned());
         let decoy_hash = tokio::task::spawn_blocking(move || credentials::hash_password(&decoy))
@@ -97,7 +103,8 @@ impl AuthService {
             .map_err(anyhow::Error::from)?;
         Ok(Self {
             pool: db::pool(&db).map_err(anyhow::Error::from)?,
-            cache: Cache::new(&cache).map_err(anyhow::Error::from)?,
+            limiter: RateLimiter::new(Arc::clone(&cache), limits),
+            cache,
             relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue),
             tokens: AccessTokens::new(&key, &issuer, &audience, 15 * 60)
                 .map_err(anyhow::Error::from)?,
@@ -399,6 +406,17 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<TokenPair, AccountsError> {
         let email = EmailAddress::parse(&input.email).ok();
+        if let Some(email) = &email {
+            // Guessing one account's password is limited per address, whatever the IP.
+            let decision = self
+                .limiter
+                .check_identifier("login", email.as_str())
+                .await
+                .map_err(|_| AccountsError::LimiterUnavailable)?;
+            if !decision.allowed {
+                return Err(AccountsError::RateLimited(decision));
+            }
+        }
         let mut client_db = self.pool.get().await?;
         let found = match &email {
             Some(email) => {
@@ -698,6 +716,12 @@ impl AuthService {
         let Ok(email) = EmailAddress::parse(&input.email) else {
             return Ok(());
         };
+        // Over the per-address limit, nothing more is sent; the answer stays the same.
+        match self.limiter.check_identifier("reset", email.as_str()).await {
+            Ok(decision) if decision.allowed => {}
+            Ok(_) => return Ok(()),
+            Err(_) => return Err(AccountsError::LimiterUnavailable),
+        }
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
         let Some(row) = tx
@@ -907,6 +931,9 @@ impl HttpHandler for AuthRoute {
     async fn handle(&self, req: Request) -> Response<Body> {
         match self.answer(&req).await {
             Ok(response) => response,
+            Err(AccountsError::RateLimited(decision)) => {
+                ratelimit::too_many(&decision, &web::request_id(&req))
+            }
             Err(err) => web::error(err, &req),
         }
     }
@@ -915,7 +942,13 @@ impl HttpHandler for AuthRoute {
 fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
         let service = AuthService::from_env(&env).await?;
-        Ok(Handler::Http(Arc::new(AuthRoute { service, route })))
+        let limiter = service.limiter.clone();
+        let policy = match route {
+            Route::Logout => Policy::Standard,
+            _ => Policy::Sensitive,
+        };
+        let handler = Arc::new(AuthRoute { service, route });
+        Ok(Handler::Http(RateLimited::wrap(handler, limiter, policy)))
     })
 }
 

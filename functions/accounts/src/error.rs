@@ -38,6 +38,12 @@ pub enum AccountsError {
         /// What to do about it.
         detail: String,
     },
+    /// Too many attempts for this address (login, password reset).
+    #[error("rate limited")]
+    RateLimited(gsign_platform::ratelimit::Decision),
+    /// The limiter that protects login could not answer: refuse rather than allow guessing.
+    #[error("rate limiter unavailable")]
+    LimiterUnavailable,
     /// A dependency failed; the cause is logged, never returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -97,6 +103,22 @@ impl IntoProblem for AccountsError {
                 title,
                 detail,
             } => Problem::new(StatusCode::CONFLICT, slug, title).with_detail(detail),
+            AccountsError::RateLimited(decision) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            )
+            .with_detail(format!(
+                "Too many attempts; retry in {} s.",
+                decision.reset_seconds
+            ))
+            .with_extension("retry_after", serde_json::json!(decision.reset_seconds)),
+            AccountsError::LimiterUnavailable => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "rate-limiter-unavailable",
+                "Temporarily unavailable",
+            )
+            .with_detail("Sign-in is paused while its protection is unavailable; retry shortly."),
             AccountsError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");
                 Problem::internal()

@@ -24,6 +24,7 @@ use gsign_platform::db::{self, DbConfig};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
+use gsign_platform::ratelimit::{Policy, RateLimitConfig, RateLimited, RateLimiter};
 use gsign_platform::{aws, sessions};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -40,7 +41,8 @@ const MAX_PAGE: i64 = 100;
 /// The service behind the management routes.
 pub struct Manage {
     pool: deadpool_postgres::Pool,
-    cache: Cache,
+    cache: Arc<Cache>,
+    limiter: RateLimiter,
     relay: Relay,
     dynamodb: aws_sdk_dynamodb::Client,
     audit_table: String,
@@ -57,8 +59,9 @@ impl Manage {
         let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
         let audit_table = r.required::<String>("AUDIT_EVENTS_TABLE");
         let app_url = r.required::<url::Url>("APP_URL");
-        let (db, cache, aws_config, audit_queue, email_queue, audit_table, app_url) =
-            r.finish(|| {
+        let limits = RateLimitConfig::read(&mut r);
+        let (db, cache, aws_config, audit_queue, email_queue, audit_table, app_url, limits) = r
+            .finish(|| {
                 Some((
                     db?,
                     cache?,
@@ -67,12 +70,15 @@ impl Manage {
                     email_queue?,
                     audit_table?,
                     app_url?,
+                    limits?,
                 ))
             })?;
+        let cache = Arc::new(Cache::new(&cache).map_err(anyhow::Error::from)?);
         let sdk = aws::sdk_config(&aws_config).await;
         Ok(Self {
             pool: db::pool(&db).map_err(anyhow::Error::from)?,
-            cache: Cache::new(&cache).map_err(anyhow::Error::from)?,
+            limiter: RateLimiter::new(Arc::clone(&cache), limits),
+            cache,
             relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue),
             dynamodb: aws::dynamodb(&sdk),
             audit_table,
@@ -1083,7 +1089,13 @@ impl HttpHandler for ManageRoute {
 fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
         let service = Manage::from_env(&env).await?;
-        Ok(Handler::Http(Arc::new(ManageRoute { service, route })))
+        let limiter = service.limiter.clone();
+        let handler = Arc::new(ManageRoute { service, route });
+        Ok(Handler::Http(RateLimited::wrap(
+            handler,
+            limiter,
+            Policy::Standard,
+        )))
     })
 }
 

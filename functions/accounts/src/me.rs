@@ -5,9 +5,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::{Action, Credential, Env, Principal};
+use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
+use gsign_platform::ratelimit::{Policy, RateLimitConfig, RateLimited, RateLimiter};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -25,9 +27,17 @@ fn init(env: Env) -> InitFuture {
     Box::pin(async move {
         let mut r = env.reader();
         let config = DbConfig::read(&mut r);
-        let config = r.finish(|| config)?;
+        let cache = CacheConfig::read(&mut r);
+        let limits = RateLimitConfig::read(&mut r);
+        let (config, cache, limits) = r.finish(|| Some((config?, cache?, limits?)))?;
         let pool = db::pool(&config).map_err(anyhow::Error::from)?;
-        Ok(Handler::Http(Arc::new(GetMe { pool })))
+        let cache = Arc::new(Cache::new(&cache).map_err(anyhow::Error::from)?);
+        let limiter = RateLimiter::new(cache, limits);
+        Ok(Handler::Http(RateLimited::wrap(
+            Arc::new(GetMe { pool }),
+            limiter,
+            Policy::Standard,
+        )))
     })
 }
 

@@ -11,5 +11,6 @@ pub mod http;
 pub mod lambda;
 pub mod migrations;
 pub mod outbox;
+pub mod ratelimit;
 pub mod sessions;
 pub mod telemetry;
