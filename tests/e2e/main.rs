@@ -6,6 +6,7 @@
 mod accounts;
 mod auth_flow;
 mod health;
+mod idempotency;
 mod matrix;
 mod migrations;
 mod rate_limits;

@@ -14,6 +14,7 @@ use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::credentials::{self, AccessTokens};
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::http as web;
+use gsign_platform::idempotency::Idempotent;
 use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
 use gsign_platform::ratelimit::{self, Policy, RateLimitConfig, RateLimited, RateLimiter};
@@ -947,7 +948,14 @@ fn init_route(env: Env, route: Route) -> InitFuture {
             Route::Logout => Policy::Standard,
             _ => Policy::Sensitive,
         };
-        let handler = Arc::new(AuthRoute { service, route });
+        let pool = service.pool.clone();
+        let handler: Arc<dyn gsign_platform::lambda::HttpHandler> =
+            Arc::new(AuthRoute { service, route });
+        // Creating routes accept Idempotency-Key; the limiter counts replays too.
+        let handler = match route {
+            Route::Register => Idempotent::wrap(handler, pool, "register"),
+            _ => handler,
+        };
         Ok(Handler::Http(RateLimited::wrap(handler, limiter, policy)))
     })
 }

@@ -22,6 +22,7 @@ use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::credentials;
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::http as web;
+use gsign_platform::idempotency::Idempotent;
 use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
 use gsign_platform::ratelimit::{Policy, RateLimitConfig, RateLimited, RateLimiter};
@@ -1090,7 +1091,15 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
         let service = Manage::from_env(&env).await?;
         let limiter = service.limiter.clone();
-        let handler = Arc::new(ManageRoute { service, route });
+        let pool = service.pool.clone();
+        let handler: Arc<dyn gsign_platform::lambda::HttpHandler> =
+            Arc::new(ManageRoute { service, route });
+        // Creating routes accept Idempotency-Key; the limiter counts replays too.
+        let handler = match route {
+            Route::InviteMember => Idempotent::wrap(handler, pool, "invite-member"),
+            Route::CreateKey => Idempotent::wrap(handler, pool, "create-api-key"),
+            _ => handler,
+        };
         Ok(Handler::Http(RateLimited::wrap(
             handler,
             limiter,

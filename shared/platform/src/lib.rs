@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod db;
 pub mod hsm;
 pub mod http;
+pub mod idempotency;
 pub mod lambda;
 pub mod migrations;
 pub mod outbox;
