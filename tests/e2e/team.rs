@@ -512,6 +512,25 @@ async fn password_change_and_reset_end_the_other_sessions() {
         .0,
         401
     );
-    login(&stack, &email, "third passphrase here").await;
+    let owner = login(&stack, &email, "third passphrase here").await;
+    for action in [
+        "user.password_changed",
+        "user.password_reset_requested",
+        "user.password_reset",
+    ] {
+        eventually(Duration::from_secs(20), action, || async {
+            let (_, page) = call(
+                &stack,
+                Method::GET,
+                &format!("/v1/audit-events?action={action}"),
+                Some(&owner),
+                None,
+            )
+            .await;
+            let event = page["data"].as_array()?.first()?.clone();
+            (event["user_agent"].is_string() && event["actor_user_id"].is_string()).then_some(())
+        })
+        .await;
+    }
     stack.stop().await;
 }

@@ -17,6 +17,7 @@ use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::db::DbConfig;
 use gsign_platform::hsm::{HsmConfig, HsmHandle};
 use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture, StartupError};
+use gsign_platform::ratelimit::{Policy, RateLimitConfig, RateLimited, RateLimiter};
 use gsign_platform::{aws, db, http as web};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -84,8 +85,21 @@ pub struct HealthCheck {
 
 fn init(env: Env) -> InitFuture {
     Box::pin(async move {
-        let handler = HealthCheck::new(HealthConfig::from_env(&env)?).await?;
-        Ok(Handler::Http(Arc::new(handler)))
+        let config = HealthConfig::from_env(&env)?;
+        let mut r = env.reader();
+        let limits = RateLimitConfig::read(&mut r);
+        let limits = r.finish(|| limits)?;
+        let limiter = RateLimiter::new(
+            Arc::new(Cache::new(&config.cache).map_err(anyhow::Error::from)?),
+            limits,
+        );
+        let handler = HealthCheck::new(config).await?;
+        // Public route: limited per IP like every other (fails open when Redis is the one down).
+        Ok(Handler::Http(RateLimited::wrap(
+            Arc::new(handler),
+            limiter,
+            Policy::Standard,
+        )))
     })
 }
 
