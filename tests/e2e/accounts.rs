@@ -1,10 +1,6 @@
-use std::collections::BTreeMap;
-
 use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::credentials::{self, AccessTokens};
-use gsign_tests::{
-    local_parameters, root, stack_var, start_stack, PrivateRedis, TestDatabase, TestStack,
-};
+use gsign_tests::{stack_var, start_app, PrivateRedis, TestDatabase, TestStack};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
@@ -12,15 +8,6 @@ struct Member {
     org: Uuid,
     user: Uuid,
     family: Uuid,
-}
-
-async fn migrated_database() -> TestDatabase {
-    let db = TestDatabase::create().await;
-    let all = gsign_platform::migrations::embedded().expect("migrations");
-    gsign_platform::migrations::up(&mut db.connect().await, &all, None)
-        .await
-        .expect("migrate");
-    db
 }
 
 /// An organization with one active user of `role` holding one live session.
@@ -86,17 +73,9 @@ fn access_token(m: &Member, org: Uuid) -> String {
 }
 
 async fn stack_with(db: &TestDatabase, redis_url: Option<String>) -> TestStack {
-    let mut parameters: BTreeMap<String, String> = local_parameters();
-    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
-    if let Some(url) = redis_url {
-        parameters.insert("RedisUrl".to_owned(), url);
-    }
-    start_stack(
-        &root().join("template.yaml"),
-        &gsign_local::registry(),
-        parameters,
-    )
-    .await
+    let overrides: Vec<(&str, String)> =
+        redis_url.map(|url| ("RedisUrl", url)).into_iter().collect();
+    start_app(db, &overrides).await
 }
 
 async fn get_me(
@@ -142,7 +121,7 @@ async fn revoke(db: &TestDatabase, m: &Member, redis_url: &str) {
 
 #[tokio::test]
 async fn me_answers_a_live_session_with_the_current_role_and_refuses_it_once_revoked() {
-    let db = migrated_database().await;
+    let db = TestDatabase::migrated().await;
     let m = member(&db, "admin").await;
     let stack = stack_with(&db, None).await;
     let bearer = format!("Bearer {}", access_token(&m, m.org));
@@ -166,7 +145,7 @@ async fn me_answers_a_live_session_with_the_current_role_and_refuses_it_once_rev
 
 #[tokio::test]
 async fn without_redis_the_authorizer_answers_from_postgres_and_still_refuses_revoked_sessions() {
-    let db = migrated_database().await;
+    let db = TestDatabase::migrated().await;
     let m = member(&db, "member").await;
     let mut redis = PrivateRedis::start();
     let stack = stack_with(&db, Some(redis.url())).await;
@@ -202,7 +181,7 @@ async fn without_redis_the_authorizer_answers_from_postgres_and_still_refuses_re
 
 #[tokio::test]
 async fn bad_expired_foreign_or_missing_credentials_are_refused() {
-    let db = migrated_database().await;
+    let db = TestDatabase::migrated().await;
     let m = member(&db, "owner").await;
     let other = member(&db, "owner").await;
     let stack = stack_with(&db, None).await;
@@ -256,7 +235,7 @@ async fn bad_expired_foreign_or_missing_credentials_are_refused() {
 
 #[tokio::test]
 async fn api_keys_pass_the_authorizer_but_have_no_profile_and_revoked_keys_do_not_pass() {
-    let db = migrated_database().await;
+    let db = TestDatabase::migrated().await;
     let m = member(&db, "owner").await;
     let key = credentials::new_api_key();
     let client = db.connect().await;

@@ -5,25 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use gsign_tests::{
-    eventually, local_parameters, root, stack_var, start_stack, unique, TestDatabase, TestStack,
-};
+use gsign_tests::{eventually, stack_var, start_app, unique, TestDatabase, TestStack};
 use serde_json::{json, Value};
-
-async fn stack(db: &TestDatabase) -> TestStack {
-    let all = gsign_platform::migrations::embedded().expect("migrations");
-    gsign_platform::migrations::up(&mut db.connect().await, &all, None)
-        .await
-        .expect("migrate");
-    let mut parameters: BTreeMap<String, String> = local_parameters();
-    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
-    start_stack(
-        &root().join("template.yaml"),
-        &gsign_local::registry(),
-        parameters,
-    )
-    .await
-}
 
 async fn post(stack: &TestStack, path: &str, body: Value, bearer: Option<&str>) -> (u16, Value) {
     let mut request = reqwest::Client::new()
@@ -114,8 +97,8 @@ async fn wait_for_action(stack: &TestStack, org: &str, action: &str) -> BTreeMap
 
 #[tokio::test]
 async fn a_new_customer_registers_verifies_logs_in_refreshes_and_logs_out() {
-    let db = TestDatabase::create().await;
-    let stack = stack(&db).await;
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
     let email = format!("ana-{}@example.com", unique());
 
     let (status, registered) = post(
@@ -254,8 +237,8 @@ async fn a_new_customer_registers_verifies_logs_in_refreshes_and_logs_out() {
 
 #[tokio::test]
 async fn bad_input_gets_a_problem_listing_every_issue() {
-    let db = TestDatabase::create().await;
-    let stack = stack(&db).await;
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
     let client = reqwest::Client::new();
     let url = format!("{}/v1/auth/register", stack.url);
 
@@ -324,8 +307,8 @@ async fn bad_input_gets_a_problem_listing_every_issue() {
 
 #[tokio::test]
 async fn side_effects_committed_but_never_published_are_swept_and_delivered() {
-    let db = TestDatabase::create().await;
-    let stack = stack(&db).await;
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
     let client = db.connect().await;
     let org: uuid::Uuid = client
         .query_one(

@@ -2,25 +2,8 @@
 //! same key with another body is refused (422), a bad key is refused (400), and keys are
 //! scoped to the tenant.
 
-use std::collections::BTreeMap;
-
-use gsign_tests::{local_parameters, root, start_stack, unique, TestDatabase, TestStack};
+use gsign_tests::{start_app, unique, TestDatabase, TestStack};
 use serde_json::{json, Value};
-
-async fn stack(db: &TestDatabase) -> TestStack {
-    let all = gsign_platform::migrations::embedded().expect("migrations");
-    gsign_platform::migrations::up(&mut db.connect().await, &all, None)
-        .await
-        .expect("migrate");
-    let mut parameters: BTreeMap<String, String> = local_parameters();
-    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
-    start_stack(
-        &root().join("template.yaml"),
-        &gsign_local::registry(),
-        parameters,
-    )
-    .await
-}
 
 async fn post(
     stack: &TestStack,
@@ -54,8 +37,8 @@ async fn post(
 
 #[tokio::test]
 async fn a_retried_create_returns_the_first_answer_and_creates_nothing_twice() {
-    let db = TestDatabase::create().await;
-    let stack = stack(&db).await;
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
     let email = format!("idem-{}@example.com", unique());
     let body = json!({"organization_name": "Idem", "email": email, "password": "correct horse battery staple"});
     let key = unique();

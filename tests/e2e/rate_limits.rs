@@ -2,32 +2,10 @@
 //! 429 with Retry-After and RateLimit headers; without Redis the general limits let requests
 //! through while login refuses (fails closed).
 
-use std::collections::BTreeMap;
-
 use gsign_platform::credentials;
-use gsign_tests::{
-    local_parameters, root, start_stack, unique, PrivateRedis, TestDatabase, TestStack,
-};
+use gsign_tests::{start_app, unique, PrivateRedis, TestDatabase, TestStack};
 use secrecy::ExposeSecret;
 use serde_json::json;
-
-async fn stack(db: &TestDatabase, overrides: &[(&str, String)]) -> TestStack {
-    let all = gsign_platform::migrations::embedded().expect("migrations");
-    gsign_platform::migrations::up(&mut db.connect().await, &all, None)
-        .await
-        .expect("migrate");
-    let mut parameters: BTreeMap<String, String> = local_parameters();
-    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
-    for (name, value) in overrides {
-        parameters.insert((*name).to_owned(), value.clone());
-    }
-    start_stack(
-        &root().join("template.yaml"),
-        &gsign_local::registry(),
-        parameters,
-    )
-    .await
-}
 
 async fn login(stack: &TestStack, email: &str) -> reqwest::Response {
     reqwest::Client::new()
@@ -40,8 +18,8 @@ async fn login(stack: &TestStack, email: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn sign_in_is_limited_per_address_and_per_ip_with_retry_after() {
-    let db = TestDatabase::create().await;
-    let stack = stack(
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(
         &db,
         &[
             ("RateLimitSensitivePerIp", "5".to_owned()),
@@ -93,8 +71,8 @@ async fn sign_in_is_limited_per_address_and_per_ip_with_retry_after() {
 
 #[tokio::test]
 async fn api_keys_have_their_own_limit() {
-    let db = TestDatabase::create().await;
-    let stack = stack(&db, &[("RateLimitPerApiKey", "2".to_owned())]).await;
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[("RateLimitPerApiKey", "2".to_owned())]).await;
     let client = db.connect().await;
     let org: uuid::Uuid = client
         .query_one(
@@ -130,9 +108,9 @@ async fn api_keys_have_their_own_limit() {
 
 #[tokio::test]
 async fn without_redis_general_limits_fail_open_and_login_fails_closed() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::migrated().await;
     let mut redis = PrivateRedis::start();
-    let stack = stack(&db, &[("RedisUrl", redis.url())]).await;
+    let stack = start_app(&db, &[("RedisUrl", redis.url())]).await;
     redis.stop();
     let (status, _) = {
         let response = reqwest::Client::new()

@@ -2,29 +2,11 @@
 //! key, invite a colleague who accepts from the mail, change their role, protect the last
 //! owner, remove them; change and reset passwords; read the audit trail back.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use gsign_tests::{
-    eventually, local_parameters, root, stack_var, start_stack, unique, TestDatabase, TestStack,
-};
+use gsign_tests::{eventually, stack_var, start_app, unique, TestDatabase, TestStack};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-async fn stack(db: &TestDatabase) -> TestStack {
-    let all = gsign_platform::migrations::embedded().expect("migrations");
-    gsign_platform::migrations::up(&mut db.connect().await, &all, None)
-        .await
-        .expect("migrate");
-    let mut parameters: BTreeMap<String, String> = local_parameters();
-    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
-    start_stack(
-        &root().join("template.yaml"),
-        &gsign_local::registry(),
-        parameters,
-    )
-    .await
-}
 
 async fn call(
     stack: &TestStack,
@@ -95,8 +77,8 @@ async fn login(stack: &TestStack, email: &str, password: &str) -> String {
 
 #[tokio::test]
 async fn an_owner_builds_a_team_and_the_rules_hold() {
-    let db = TestDatabase::create().await;
-    let stack = stack(&db).await;
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
     let owner_email = format!("owner-{}@example.com", unique());
     let (status, registered) = call(&stack, Method::POST, "/v1/auth/register", None,
         Some(json!({"organization_name": "Acme", "email": owner_email, "password": "owner passphrase one"}))).await;
@@ -394,8 +376,8 @@ async fn an_owner_builds_a_team_and_the_rules_hold() {
 
 #[tokio::test]
 async fn password_change_and_reset_end_the_other_sessions() {
-    let db = TestDatabase::create().await;
-    let stack = stack(&db).await;
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
     let email = format!("pw-{}@example.com", unique());
     call(
         &stack,

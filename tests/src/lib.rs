@@ -118,6 +118,16 @@ impl TestDatabase {
         }
     }
 
+    /// A new database with every migration applied.
+    pub async fn migrated() -> Self {
+        let db = Self::create().await;
+        let all = gsign_platform::migrations::embedded().expect("embedded migrations");
+        gsign_platform::migrations::up(&mut db.connect().await, &all, None)
+            .await
+            .expect("migrate");
+        db
+    }
+
     /// A connection to it.
     pub async fn connect(&self) -> tokio_postgres::Client {
         admin(&self.url).await
@@ -185,6 +195,22 @@ pub async fn start_stack(
         registry,
         parameters,
         &stack_var("AWS_ENDPOINT_URL"),
+    )
+    .await
+}
+
+/// The application's stack (`template.yaml`, every function) on database `db`, with
+/// parameter `overrides` on top of the local ones.
+pub async fn start_app(db: &TestDatabase, overrides: &[(&str, String)]) -> TestStack {
+    let mut parameters = local_parameters();
+    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
+    for (name, value) in overrides {
+        parameters.insert((*name).to_owned(), value.clone());
+    }
+    start_stack(
+        &root().join("template.yaml"),
+        &gsign_local::registry(),
+        parameters,
     )
     .await
 }

@@ -960,50 +960,29 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     })
 }
 
-/// `POST /v1/auth/register`.
-pub const REGISTER: FunctionSpec = FunctionSpec {
-    name: "api-register",
-    init: |env| init_route(env, Route::Register),
-};
+macro_rules! route_function {
+    ($(#[$doc:meta])* $constant:ident, $name:literal, $route:ident) => {
+        $(#[$doc])*
+        pub const $constant: FunctionSpec = FunctionSpec {
+            name: $name,
+            init: |env| init_route(env, Route::$route),
+        };
+    };
+}
 
-/// `POST /v1/auth/login`.
-pub const LOGIN: FunctionSpec = FunctionSpec {
-    name: "api-login",
-    init: |env| init_route(env, Route::Login),
-};
-
-/// `POST /v1/auth/refresh`.
-pub const REFRESH: FunctionSpec = FunctionSpec {
-    name: "api-refresh",
-    init: |env| init_route(env, Route::Refresh),
-};
-
-/// `POST /v1/auth/logout`.
-pub const LOGOUT: FunctionSpec = FunctionSpec {
-    name: "api-logout",
-    init: |env| init_route(env, Route::Logout),
-};
-
-/// `POST /v1/auth/verify-email`.
-pub const VERIFY_EMAIL: FunctionSpec = FunctionSpec {
-    name: "api-verify-email",
-    init: |env| init_route(env, Route::VerifyEmail),
-};
-
-/// `POST /v1/auth/password-reset`.
-pub const PASSWORD_RESET: FunctionSpec = FunctionSpec {
-    name: "api-request-password-reset",
-    init: |env| init_route(env, Route::PasswordReset),
-};
-
-/// `POST /v1/auth/password-reset/confirm`.
-pub const PASSWORD_RESET_CONFIRM: FunctionSpec = FunctionSpec {
-    name: "api-confirm-password-reset",
-    init: |env| init_route(env, Route::PasswordResetConfirm),
-};
-
-/// `POST /v1/auth/accept-invitation`.
-pub const ACCEPT_INVITATION: FunctionSpec = FunctionSpec {
-    name: "api-accept-invitation",
-    init: |env| init_route(env, Route::AcceptInvitation),
-};
+route_function!(/// `POST /v1/auth/register`.
+    REGISTER, "api-register", Register);
+route_function!(/// `POST /v1/auth/login`.
+    LOGIN, "api-login", Login);
+route_function!(/// `POST /v1/auth/refresh`.
+    REFRESH, "api-refresh", Refresh);
+route_function!(/// `POST /v1/auth/logout`.
+    LOGOUT, "api-logout", Logout);
+route_function!(/// `POST /v1/auth/verify-email`.
+    VERIFY_EMAIL, "api-verify-email", VerifyEmail);
+route_function!(/// `POST /v1/auth/password-reset`.
+    PASSWORD_RESET, "api-request-password-reset", PasswordReset);
+route_function!(/// `POST /v1/auth/password-reset/confirm`.
+    PASSWORD_RESET_CONFIRM, "api-confirm-password-reset", PasswordResetConfirm);
+route_function!(/// `POST /v1/auth/accept-invitation`.
+    ACCEPT_INVITATION, "api-accept-invitation", AcceptInvitation);
