@@ -63,8 +63,9 @@ pub struct AuthService {
     app_url: String,
     refresh_ttl: Duration,
     /// A real argon2id hash of a random password: verified against when the email is unknown,
-    /// so a login takes as long for an unknown address as for a wrong password.
-    decoy_hash: String,
+    /// so a login takes as long for an unknown address as for a wrong password. Made on first
+    /// need, not at cold start (it costs one hash, ~30 ms).
+    decoy_hash: tokio::sync::OnceCell<String>,
 }
 
 impl AuthService {
@@ -97,11 +98,6 @@ impl AuthService {
             })?;
         let cache = Arc::new(Cache::new(&cache).map_err(anyhow::Error::from)?);
         let sdk = aws::sdk_config(&aws_config).await;
-        let decoy = SecretString::from(credentials::new_token().secret.expose_secret().to_owned());
-        let decoy_hash = tokio::task::spawn_blocking(move || credentials::hash_password(&decoy))
-            .await
-            .map_err(anyhow::Error::from)?
-            .map_err(anyhow::Error::from)?;
         Ok(Self {
             pool: db::pool(&db).map_err(anyhow::Error::from)?,
             limiter: RateLimiter::new(Arc::clone(&cache), limits),
@@ -111,7 +107,7 @@ impl AuthService {
                 .map_err(anyhow::Error::from)?,
             app_url: app_url.as_str().trim_end_matches('/').to_owned(),
             refresh_ttl: Duration::from_secs(refresh_days * 86_400),
-            decoy_hash,
+            decoy_hash: tokio::sync::OnceCell::new(),
         })
     }
 }
@@ -255,6 +251,16 @@ impl AuthService {
             .await
             .map_err(anyhow::Error::from)?
             .map_err(|e| AccountsError::Internal(e.into()))
+    }
+
+    async fn decoy(&self) -> Result<String, AccountsError> {
+        self.decoy_hash
+            .get_or_try_init(|| async {
+                let decoy = credentials::new_token().secret;
+                self.hash(decoy).await
+            })
+            .await
+            .cloned()
     }
 
     async fn verify(&self, password: SecretString, hash: String) -> Result<bool, AccountsError> {
@@ -432,10 +438,13 @@ impl AuthService {
             }
             None => None,
         };
-        let hash = found
+        let hash = match found
             .as_ref()
             .and_then(|row| row.get::<_, Option<String>>(2))
-            .unwrap_or_else(|| self.decoy_hash.clone());
+        {
+            Some(hash) => hash,
+            None => self.decoy().await?,
+        };
         let password_ok = self.verify(input.password, hash).await?;
         let Some(row) = found else {
             return Err(AccountsError::InvalidCredentials);
