@@ -62,6 +62,22 @@ async fn mailed_token(to: &str, path: &str) -> String {
     .await
 }
 
+/// The newest audit event of `action`, once the trail has it.
+async fn newest_event(stack: &TestStack, token: &str, action: &str) -> Value {
+    eventually(Duration::from_secs(20), action, || async {
+        let (_, page) = call(
+            stack,
+            Method::GET,
+            &format!("/v1/audit-events?action={action}"),
+            Some(token),
+            None,
+        )
+        .await;
+        page["data"].as_array()?.first().cloned()
+    })
+    .await
+}
+
 async fn login(stack: &TestStack, email: &str, password: &str) -> String {
     let (status, body) = call(
         stack,
@@ -362,6 +378,13 @@ async fn an_owner_builds_a_team_and_the_rules_hold() {
     )
     .await;
     assert!(by_resource.len() >= 4);
+    for action in ["api_key.created", "api_key.revoked", "user.email_verified"] {
+        let event = newest_event(&stack, &owner, action).await;
+        assert!(
+            event["ip"] == "127.0.0.1" && event["occurred_at"].is_string(),
+            "{action}: {event}"
+        );
+    }
     let (status, body) = call(
         &stack,
         Method::GET,
@@ -500,19 +523,11 @@ async fn password_change_and_reset_end_the_other_sessions() {
         "user.password_reset_requested",
         "user.password_reset",
     ] {
-        eventually(Duration::from_secs(20), action, || async {
-            let (_, page) = call(
-                &stack,
-                Method::GET,
-                &format!("/v1/audit-events?action={action}"),
-                Some(&owner),
-                None,
-            )
-            .await;
-            let event = page["data"].as_array()?.first()?.clone();
-            (event["user_agent"].is_string() && event["actor_user_id"].is_string()).then_some(())
-        })
-        .await;
+        let event = newest_event(&stack, &owner, action).await;
+        assert!(
+            event["user_agent"].is_string() && event["actor_user_id"].is_string(),
+            "{action}: {event}"
+        );
     }
     stack.stop().await;
 }

@@ -10,15 +10,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::accounts::{password_problems, slugify, EmailAddress};
 use gsign_core::{Credential, Env, FieldError, Principal};
-use gsign_platform::cache::{Cache, CacheConfig};
+use gsign_platform::cache::Cache;
 use gsign_platform::credentials::{self, AccessTokens};
-use gsign_platform::db::{self, DbConfig};
 use gsign_platform::http as web;
 use gsign_platform::idempotency::Idempotent;
 use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
-use gsign_platform::ratelimit::{self, Policy, RateLimitConfig, RateLimited, RateLimiter};
-use gsign_platform::{aws, sessions};
+use gsign_platform::ratelimit::{self, Policy, RateLimited, RateLimiter};
+use gsign_platform::sessions;
 use http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -26,6 +25,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::common::{Common, CommonConfig};
 use crate::error::AccountsError;
 
 /// Largest body these routes read.
@@ -72,40 +72,28 @@ impl AuthService {
     /// Reads the configuration (every problem at once) and builds the clients.
     pub async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
-        let db = DbConfig::read(&mut r);
-        let cache = CacheConfig::read(&mut r);
-        let aws_config = aws::AwsConfig::read(&mut r);
-        let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
-        let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
+        let common = CommonConfig::read(&mut r);
         let key = r.secret("ACCESS_TOKEN_KEY");
         let issuer = r.or("ACCESS_TOKEN_ISSUER", "gsign".to_owned());
         let audience = r.or("ACCESS_TOKEN_AUDIENCE", "gsign-api".to_owned());
-        let app_url = r.required::<url::Url>("APP_URL");
         let refresh_days = r.or("REFRESH_TOKEN_TTL_DAYS", 30u64);
-        let limits = RateLimitConfig::read(&mut r);
-        let (db, cache, aws_config, audit_queue, email_queue, key, app_url, limits) =
-            r.finish(|| {
-                Some((
-                    db?,
-                    cache?,
-                    aws_config?,
-                    audit_queue?,
-                    email_queue?,
-                    key?,
-                    app_url?,
-                    limits?,
-                ))
-            })?;
-        let cache = Arc::new(Cache::new(&cache).map_err(anyhow::Error::from)?);
-        let sdk = aws::sdk_config(&aws_config).await;
-        Ok(Self {
-            pool: db::pool(&db).map_err(anyhow::Error::from)?,
-            limiter: RateLimiter::new(Arc::clone(&cache), limits),
+        let (common, key) = r.finish(|| Some((common?, key?)))?;
+        let Common {
+            pool,
             cache,
-            relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue),
+            limiter,
+            relay,
+            app_url,
+            ..
+        } = Common::build(common).await?;
+        Ok(Self {
+            pool,
+            cache,
+            limiter,
+            relay,
             tokens: AccessTokens::new(&key, &issuer, &audience, 15 * 60)
                 .map_err(anyhow::Error::from)?,
-            app_url: app_url.as_str().trim_end_matches('/').to_owned(),
+            app_url,
             refresh_ttl: Duration::from_secs(refresh_days * 86_400),
             decoy_hash: tokio::sync::OnceCell::new(),
         })

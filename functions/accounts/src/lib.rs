@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod authorize;
+pub mod common;
 pub mod error;
 pub mod manage;
 pub mod me;

@@ -18,14 +18,13 @@ use chrono::{DateTime, Utc};
 use gsign_core::access::may_assign;
 use gsign_core::accounts::{password_problems, EmailAddress};
 use gsign_core::{Action, Credential, Env, FieldError, Principal, Role, Scope};
-use gsign_platform::cache::{Cache, CacheConfig};
+use gsign_platform::cache::Cache;
 use gsign_platform::credentials;
-use gsign_platform::db::{self, DbConfig};
 use gsign_platform::http as web;
 use gsign_platform::idempotency::Idempotent;
 use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
-use gsign_platform::ratelimit::{Policy, RateLimitConfig, RateLimited, RateLimiter};
+use gsign_platform::ratelimit::{Policy, RateLimited, RateLimiter};
 use gsign_platform::{aws, sessions};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -34,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::ClientInfo;
+use crate::common::{Common, CommonConfig};
 use crate::error::AccountsError;
 
 const BODY_LIMIT: usize = 64 * 1024;
@@ -53,37 +53,18 @@ pub struct Manage {
 impl Manage {
     async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
-        let db = DbConfig::read(&mut r);
-        let cache = CacheConfig::read(&mut r);
-        let aws_config = aws::AwsConfig::read(&mut r);
-        let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
-        let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
+        let common = CommonConfig::read(&mut r);
         let audit_table = r.required::<String>("AUDIT_EVENTS_TABLE");
-        let app_url = r.required::<url::Url>("APP_URL");
-        let limits = RateLimitConfig::read(&mut r);
-        let (db, cache, aws_config, audit_queue, email_queue, audit_table, app_url, limits) = r
-            .finish(|| {
-                Some((
-                    db?,
-                    cache?,
-                    aws_config?,
-                    audit_queue?,
-                    email_queue?,
-                    audit_table?,
-                    app_url?,
-                    limits?,
-                ))
-            })?;
-        let cache = Arc::new(Cache::new(&cache).map_err(anyhow::Error::from)?);
-        let sdk = aws::sdk_config(&aws_config).await;
+        let (common, audit_table) = r.finish(|| Some((common?, audit_table?)))?;
+        let common = Common::build(common).await?;
         Ok(Self {
-            pool: db::pool(&db).map_err(anyhow::Error::from)?,
-            limiter: RateLimiter::new(Arc::clone(&cache), limits),
-            cache,
-            relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue),
-            dynamodb: aws::dynamodb(&sdk),
+            dynamodb: aws::dynamodb(&common.sdk),
+            pool: common.pool,
+            cache: common.cache,
+            limiter: common.limiter,
+            relay: common.relay,
             audit_table,
-            app_url: app_url.as_str().trim_end_matches('/').to_owned(),
+            app_url: common.app_url,
         })
     }
 }
