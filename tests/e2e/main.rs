@@ -5,6 +5,7 @@
 
 mod accounts;
 mod auth_flow;
+mod documents;
 mod health;
 mod idempotency;
 mod matrix;

@@ -126,7 +126,7 @@ async fn every_sample_event_runs_through_its_handler() {
                 "api-authorize" => {
                     assert_eq!(answer, serde_json::json!({"isAuthorized": false}), "{what}")
                 }
-                "sqs-record-audit-event" | "sqs-send-email" => {
+                "sqs-record-audit-event" | "sqs-send-email" | "sqs-ingest-document" => {
                     assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{what}");
                 }
                 "schedule-sweep-outbox" => assert!(answer["published"].is_u64(), "{what}"),

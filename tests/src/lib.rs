@@ -66,6 +66,18 @@ pub async fn sdk() -> aws_config::SdkConfig {
     gsign_platform::aws::sdk_config(&config).await
 }
 
+/// The PDF inspector the in-process stacks start for untrusted files: this package's
+/// `gsign-test-inspector`, which Cargo builds before it runs the package's tests, next to the
+/// test binaries' `deps/` directory.
+pub fn inspector_path() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("gsign-test-inspector")
+}
+
 /// A short random suffix.
 pub fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
@@ -171,6 +183,8 @@ pub fn local_parameters() -> BTreeMap<String, String> {
             "AccessTokenKey".to_owned(),
             stack_var("GSIGN_ACCESS_TOKEN_KEY"),
         ),
+        // Found on PATH (Debian's LibreOffice).
+        ("OfficeConverterPath".to_owned(), "soffice".to_owned()),
     ])
 }
 
@@ -223,7 +237,9 @@ pub async fn start_stack_at(
     aws_endpoint: &str,
 ) -> TestStack {
     let name = format!("t-{}", unique());
-    let base_env = runner::base_env(stack_env()).with("AWS_ENDPOINT_URL", aws_endpoint);
+    let base_env = runner::base_env(stack_env())
+        .with("AWS_ENDPOINT_URL", aws_endpoint)
+        .with("PDF_INSPECTOR", inspector_path().to_string_lossy());
     let aws = gsign_platform::aws::config_from(&base_env).expect("valid AWS settings");
     let sdk = gsign_platform::aws::sdk_config(&aws).await;
     let config = StackConfig {
@@ -392,5 +408,85 @@ impl PrivateRedis {
 impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A person signed in to an organization of their own, for route tests.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// The organization.
+    pub org: uuid::Uuid,
+    /// The person.
+    pub user: uuid::Uuid,
+    /// `Bearer <access token>`.
+    pub bearer: String,
+}
+
+impl Tenant {
+    /// A new organization with one active user of `role` holding a live session.
+    pub async fn create(db: &TestDatabase, role: &str) -> Self {
+        let client = db.connect().await;
+        let slug = format!("org-{}", unique());
+        let org: uuid::Uuid = client
+            .query_one(
+                "INSERT INTO organizations (name, slug) VALUES ('Говь Трейд ХХК', $1) RETURNING id",
+                &[&slug],
+            )
+            .await
+            .expect("organization")
+            .get(0);
+        Self::join(db, org, role).await
+    }
+
+    /// Another user of `role` in this tenant's organization.
+    pub async fn colleague(&self, db: &TestDatabase, role: &str) -> Self {
+        Self::join(db, self.org, role).await
+    }
+
+    async fn join(db: &TestDatabase, org: uuid::Uuid, role: &str) -> Self {
+        let client = db.connect().await;
+        let email = format!("u-{}@example.com", unique());
+        let user: uuid::Uuid = client
+            .query_one(
+                "INSERT INTO users (organization_id, email, role, first_name) VALUES ($1, $2, $3, 'Батбаяр') RETURNING id",
+                &[&org, &email, &role],
+            )
+            .await
+            .expect("user")
+            .get(0);
+        let family = uuid::Uuid::new_v4();
+        client
+            .execute(
+                "INSERT INTO user_sessions (user_id, organization_id, family_id, refresh_token_hash, expires_at)
+                 VALUES ($1, $2, $3, $4, now() + interval '30 days')",
+                &[&user, &org, &family, &gsign_platform::credentials::new_token().hash],
+            )
+            .await
+            .expect("session");
+        let tokens = gsign_platform::credentials::AccessTokens::new(
+            &secrecy::SecretString::from(stack_var("GSIGN_ACCESS_TOKEN_KEY")),
+            "gsign",
+            "gsign-api",
+            900,
+        )
+        .expect("key");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let token = tokens
+            .issue(
+                &user.to_string(),
+                &org.to_string(),
+                role,
+                &family.to_string(),
+                now,
+            )
+            .expect("token");
+        Self {
+            org,
+            user,
+            bearer: format!("Bearer {token}"),
+        }
     }
 }

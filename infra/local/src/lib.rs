@@ -38,5 +38,13 @@ pub fn registry() -> Registry {
         gsign_functions_system::outbox::RECORD_AUDIT_EVENT,
         gsign_functions_system::outbox::SEND_EMAIL,
         gsign_functions_system::outbox::SWEEP_OUTBOX,
+        gsign_functions_documents::routes::CREATE_DOCUMENT,
+        gsign_functions_documents::routes::LIST_DOCUMENTS,
+        gsign_functions_documents::routes::GET_DOCUMENT,
+        gsign_functions_documents::routes::UPDATE_DOCUMENT,
+        gsign_functions_documents::routes::DOWNLOAD_DOCUMENT,
+        gsign_functions_documents::routes::DELETE_DOCUMENT,
+        gsign_functions_documents::routes::SET_DOCUMENT_LEGAL_HOLD,
+        gsign_functions_documents::ingest::FUNCTION,
     ])
 }

@@ -153,6 +153,11 @@ async fn terminate() {
 }
 
 fn main() -> ExitCode {
+    // The runner serves sqs-ingest-document in-process, so it is also that function's
+    // sandboxed PDF inspector (as the Lambda binary is in AWS).
+    if let Some(code) = gsign_pdf::child_main_if_requested() {
+        return code;
+    }
     let env = Env::from_process();
     gsign_platform::telemetry::init(&env);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -130,6 +130,12 @@ pub enum Action {
     RevokeApiKey,
     /// Read the audit trail.
     ReadAuditEvents,
+    /// List, read and download documents.
+    ReadDocuments,
+    /// Upload, rename, tag and delete documents.
+    WriteDocuments,
+    /// Place or release a legal hold.
+    SetLegalHold,
 }
 
 impl Action {
@@ -146,7 +152,10 @@ impl Action {
             | Action::ListApiKeys
             | Action::CreateApiKey
             | Action::RevokeApiKey
-            | Action::ReadAuditEvents => &[Owner, Admin],
+            | Action::ReadAuditEvents
+            | Action::SetLegalHold => &[Owner, Admin],
+            Action::ReadDocuments => &[Owner, Admin, Member, Viewer],
+            Action::WriteDocuments => &[Owner, Admin, Member],
         }
     }
 
@@ -165,6 +174,8 @@ impl Action {
             | Action::ChangeMemberRole
             | Action::RemoveMember => Some(Scope::OrganizationWrite),
             Action::ReadAuditEvents => Some(Scope::AuditRead),
+            Action::ReadDocuments => Some(Scope::DocumentsRead),
+            Action::WriteDocuments | Action::SetLegalHold => Some(Scope::DocumentsWrite),
         }
     }
 }
@@ -281,6 +292,22 @@ mod tests {
         );
         assert!(!key.may(Action::CreateApiKey), "keys never mint keys");
         assert!(!key.may(Action::ReadOwnProfile), "a key has no profile");
+    }
+
+    #[test]
+    fn viewers_read_documents_members_write_them_and_only_admins_hold_them() {
+        let roles = |action| -> Vec<Role> {
+            Role::ALL
+                .into_iter()
+                .filter(|r| person(*r).may(action))
+                .collect()
+        };
+        assert_eq!(roles(Action::ReadDocuments), Role::ALL);
+        assert_eq!(
+            roles(Action::WriteDocuments),
+            [Role::Owner, Role::Admin, Role::Member]
+        );
+        assert_eq!(roles(Action::SetLegalHold), [Role::Owner, Role::Admin]);
     }
 
     #[test]

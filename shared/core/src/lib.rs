@@ -5,6 +5,7 @@
 pub mod access;
 pub mod accounts;
 pub mod config;
+pub mod documents;
 pub mod problem;
 
 pub use access::{Action, Credential, Principal, Role, Scope};

@@ -73,4 +73,71 @@ impl Cache {
         anyhow::ensure!(pong == "PONG", "unexpected PING reply {pong:?}");
         Ok(())
     }
+
+    /// The JSON value cached at `key`, if any and readable. A cache that cannot answer is a
+    /// miss: the caller falls back to the source of truth.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let mut conn = self.connection().await.ok()?;
+        let text: Option<String> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+        serde_json::from_str(&text?).ok()
+    }
+
+    /// Caches `value` at `key` for `ttl`.
+    pub async fn set_json<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> anyhow::Result<()> {
+        let text = serde_json::to_string(value)?;
+        let mut conn = self.connection().await?;
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(text)
+            .arg("EX")
+            .arg(ttl.as_secs().max(1))
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes `key`.
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        let mut conn = self.connection().await?;
+        let _: () = redis::cmd("DEL").arg(key).query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Takes the lock `key` for at most `ttl` (`SET NX PX`); `Some(token)` if taken. The
+    /// token releases only this holder's lock, never a successor's after expiry.
+    pub async fn try_lock(&self, key: &str, ttl: Duration) -> anyhow::Result<Option<String>> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let mut conn = self.connection().await?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+            .query_async(&mut conn)
+            .await?;
+        Ok(set.map(|_| token))
+    }
+
+    /// Releases a lock taken with [`Cache::try_lock`] if `token` still holds it.
+    pub async fn unlock(&self, key: &str, token: &str) -> anyhow::Result<()> {
+        const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+            return redis.call('DEL', KEYS[1]) else return 0 end";
+        let mut conn = self.connection().await?;
+        let _: i64 = redis::Script::new(RELEASE)
+            .key(key)
+            .arg(token)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
 }

@@ -50,6 +50,114 @@ pub fn principal(req: &Request) -> Option<gsign_core::Principal> {
     })
 }
 
+/// The authenticated caller of a route, already checked against the route's action.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The caller's organization: every query is scoped to it.
+    pub org: uuid::Uuid,
+    /// The role the caller acts with.
+    pub role: gsign_core::Role,
+    /// The person, when a person acts.
+    pub user: Option<uuid::Uuid>,
+    /// The API key, when a key acts.
+    pub api_key: Option<uuid::Uuid>,
+    /// Source IP as API Gateway saw it.
+    pub ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+}
+
+/// Why a request has no usable caller for its action.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallerError {
+    /// No authorizer context (a misconfigured route) or an unparsable one.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// The role or the key's scopes do not allow the action.
+    #[error("not allowed to {0:?}")]
+    Forbidden(gsign_core::Action),
+}
+
+impl Caller {
+    /// The caller of `req`, if it may perform `action`.
+    pub fn of(req: &Request, action: gsign_core::Action) -> Result<Self, CallerError> {
+        let principal = principal(req).ok_or(CallerError::Unauthenticated)?;
+        if !principal.may(action) {
+            return Err(CallerError::Forbidden(action));
+        }
+        let org = principal
+            .organization_id
+            .parse()
+            .map_err(|_| CallerError::Unauthenticated)?;
+        let (user, api_key) = match &principal.credential {
+            gsign_core::Credential::Session { user_id, .. } => (
+                Some(user_id.parse().map_err(|_| CallerError::Unauthenticated)?),
+                None,
+            ),
+            gsign_core::Credential::ApiKey { key_id, .. } => (
+                None,
+                Some(key_id.parse().map_err(|_| CallerError::Unauthenticated)?),
+            ),
+        };
+        let (ip, user_agent) = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => {
+                (ctx.http.source_ip.clone(), ctx.http.user_agent.clone())
+            }
+            _ => (None, None),
+        };
+        Ok(Self {
+            org,
+            role: principal.role,
+            user,
+            api_key,
+            ip,
+            user_agent,
+        })
+    }
+
+    /// An audit event of this caller's.
+    pub fn audit(
+        &self,
+        action: &str,
+        resource_type: &str,
+        resource_id: impl ToString,
+        details: serde_json::Value,
+    ) -> crate::outbox::AuditEvent {
+        crate::outbox::AuditEvent {
+            action: action.to_owned(),
+            organization_id: self.org,
+            actor_user_id: self.user,
+            actor_api_key_id: self.api_key,
+            resource_type: resource_type.to_owned(),
+            resource_id: resource_id.to_string(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            details,
+        }
+    }
+}
+
+/// A query-string parameter.
+pub fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+}
+
+/// A path parameter parsed as a UUID; `None` when absent or not a UUID (callers answer 404:
+/// an id that cannot exist is not found).
+pub fn path_uuid(req: &Request, name: &str) -> Option<uuid::Uuid> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .and_then(|id| id.parse().ok())
+}
+
+/// `204 No Content`.
+pub fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     match serde_json::to_vec(body) {

@@ -14,4 +14,5 @@ pub mod migrations;
 pub mod outbox;
 pub mod ratelimit;
 pub mod sessions;
+pub mod storage;
 pub mod telemetry;

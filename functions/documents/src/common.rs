@@ -1,0 +1,133 @@
+//! What every documents function is built from: Postgres, Redis (cache, locks, rate limits),
+//! the outbox relay and the documents bucket, configured once per container.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gsign_core::EnvReader;
+use gsign_platform::aws;
+use gsign_platform::cache::{Cache, CacheConfig};
+use gsign_platform::db::{self, DbConfig};
+use gsign_platform::lambda::StartupError;
+use gsign_platform::outbox::Relay;
+use gsign_platform::ratelimit::{RateLimitConfig, RateLimiter};
+use gsign_platform::storage::DocumentStore;
+
+/// The default upload limit: 25 MB.
+pub const DEFAULT_MAX_BYTES: u64 = 25 * 1024 * 1024;
+
+/// How long document metadata stays in Redis (`cache:document:{id}`, seed 000).
+pub const CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The cache key of a document.
+pub fn cache_key(id: uuid::Uuid) -> String {
+    format!("cache:document:{id}")
+}
+
+/// The shared settings.
+pub struct DocumentsConfig {
+    db: DbConfig,
+    cache: CacheConfig,
+    aws: aws::AwsConfig,
+    limits: RateLimitConfig,
+    audit_queue: String,
+    email_queue: String,
+    bucket: String,
+    kms_key_id: String,
+    /// `DOCUMENT_MAX_BYTES`: the largest upload (default 25 MB).
+    pub max_bytes: u64,
+    /// `DOCUMENT_UPLOAD_URL_TTL_SECONDS`: life of an upload URL (900).
+    pub upload_ttl: Duration,
+    /// `DOCUMENT_DOWNLOAD_URL_TTL_SECONDS`: life of a download URL (300).
+    pub download_ttl: Duration,
+}
+
+impl DocumentsConfig {
+    /// Reads the shared settings, recording problems in `r`.
+    pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
+        let db = DbConfig::read(r);
+        let cache = CacheConfig::read(r);
+        let aws = aws::AwsConfig::read(r);
+        let limits = RateLimitConfig::read(r);
+        let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
+        let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
+        let bucket = r.required::<String>("DOCUMENTS_BUCKET");
+        let kms_key_id = r.required::<String>("DOCUMENTS_KEY_ID");
+        let max_bytes = r.or("DOCUMENT_MAX_BYTES", DEFAULT_MAX_BYTES);
+        let upload_ttl = r.or("DOCUMENT_UPLOAD_URL_TTL_SECONDS", 900u64);
+        let download_ttl = r.or("DOCUMENT_DOWNLOAD_URL_TTL_SECONDS", 300u64);
+        // S3 presigned URLs live at most 7 days; shorter is the point here.
+        for (name, secs) in [
+            ("DOCUMENT_UPLOAD_URL_TTL_SECONDS", upload_ttl),
+            ("DOCUMENT_DOWNLOAD_URL_TTL_SECONDS", download_ttl),
+        ] {
+            if !(1..=3600).contains(&secs) {
+                r.problem(format!("{name} must be 1 to 3600 seconds"));
+            }
+        }
+        if max_bytes == 0 {
+            r.problem("DOCUMENT_MAX_BYTES must be positive");
+        }
+        Some(Self {
+            db: db?,
+            cache: cache?,
+            aws: aws?,
+            limits: limits?,
+            audit_queue: audit_queue?,
+            email_queue: email_queue?,
+            bucket: bucket?,
+            kms_key_id: kms_key_id?,
+            max_bytes,
+            upload_ttl: Duration::from_secs(upload_ttl),
+            download_ttl: Duration::from_secs(download_ttl),
+        })
+    }
+}
+
+/// The shared clients, built once per container.
+pub struct Services {
+    /// Postgres.
+    pub pool: deadpool_postgres::Pool,
+    /// Redis: document cache and ingest locks.
+    pub cache: Arc<Cache>,
+    /// Rate limits on the same Redis.
+    pub limiter: RateLimiter,
+    /// Publishes outbox rows after commit.
+    pub relay: Relay,
+    /// The documents bucket.
+    pub store: DocumentStore,
+    /// Largest upload.
+    pub max_bytes: u64,
+    /// Life of upload URLs.
+    pub upload_ttl: Duration,
+    /// Life of download URLs.
+    pub download_ttl: Duration,
+}
+
+impl Services {
+    /// Builds the clients (nothing connects yet).
+    pub async fn build(config: DocumentsConfig) -> Result<Self, StartupError> {
+        let cache = Arc::new(Cache::new(&config.cache).map_err(anyhow::Error::from)?);
+        let sdk = aws::sdk_config(&config.aws).await;
+        Ok(Self {
+            pool: db::pool(&config.db).map_err(anyhow::Error::from)?,
+            limiter: RateLimiter::new(Arc::clone(&cache), config.limits),
+            cache,
+            relay: Relay::new(aws::sqs(&sdk), config.audit_queue, config.email_queue),
+            store: DocumentStore::new(aws::s3(&sdk), config.bucket, config.kms_key_id),
+            max_bytes: config.max_bytes,
+            upload_ttl: config.upload_ttl,
+            download_ttl: config.download_ttl,
+        })
+    }
+
+    /// Drops a document's cached metadata; a cache that cannot be told expires in 5 minutes.
+    pub async fn forget(&self, id: uuid::Uuid) {
+        if let Err(err) = self.cache.delete(&cache_key(id)).await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "could not invalidate cached document"
+            );
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! DOCX/XLSX -> PDF with LibreOffice headless (`soffice --convert-to pdf`).
+//!
+//! Locally LibreOffice comes from Debian (`libreoffice-writer-nogui`, `libreoffice-calc-nogui`);
+//! in AWS the ingest function carries it in a layer (see `infra/aws/README.md`). Each
+//! conversion gets a profile directory of its own (two `soffice` sharing one profile block each
+//! other) and its own process group, so a hung converter is killed whole at the timeout.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// Why a conversion produced no PDF.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConversionError {
+    /// The converter is not installed (or not executable) here.
+    #[error("the office converter is not available: {0}")]
+    Unavailable(String),
+    /// It ran and failed, timed out, or wrote no PDF.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The LibreOffice converter.
+#[derive(Debug, Clone)]
+pub struct Converter {
+    program: PathBuf,
+    timeout: Duration,
+}
+
+impl Converter {
+    /// A converter running `program` (e.g. `soffice`), killed after `timeout`.
+    pub fn new(program: PathBuf, timeout: Duration) -> Self {
+        Self { program, timeout }
+    }
+
+    /// Converts `input` (whose extension names its format) to a PDF inside `work_dir`, and
+    /// returns the PDF's path.
+    pub async fn to_pdf(&self, input: &Path, work_dir: &Path) -> Result<PathBuf, ConversionError> {
+        let out_dir = work_dir.join("converted");
+        let profile = work_dir.join("lo-profile");
+        let failed = |what: String| ConversionError::Failed(what);
+        tokio::fs::create_dir_all(&out_dir)
+            .await
+            .map_err(|e| failed(format!("cannot create the output directory: {e}")))?;
+        let mut command = tokio::process::Command::new(&self.program);
+        command
+            .arg("--headless")
+            .arg("--norestore")
+            .arg("--nolockcheck")
+            .arg("--nodefault")
+            .arg("--nofirststartwizard")
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                profile.display()
+            ))
+            .arg("--convert-to")
+            .arg("pdf")
+            .arg("--outdir")
+            .arg(&out_dir)
+            .arg(input)
+            .env("HOME", work_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let child = match command.spawn() {
+            Ok(child) => child,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConversionError::Unavailable(format!(
+                    "{} not found",
+                    self.program.display()
+                )))
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(ConversionError::Unavailable(format!(
+                    "{} is not executable",
+                    self.program.display()
+                )))
+            }
+            Err(err) => return Err(failed(format!("cannot start the converter: {err}"))),
+        };
+        let group = child.id();
+        let output = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+            Ok(result) => result.map_err(|e| failed(format!("converter I/O: {e}")))?,
+            Err(_) => {
+                kill_group(group).await;
+                return Err(failed(format!(
+                    "the converter did not finish within {} s",
+                    self.timeout.as_secs()
+                )));
+            }
+        };
+        // soffice may leave helpers behind even on success.
+        kill_group(group).await;
+        let stem = input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let pdf = out_dir.join(format!("{stem}.pdf"));
+        let produced = tokio::fs::metadata(&pdf).await.is_ok_and(|m| m.len() > 0);
+        if output.status.success() && produced {
+            return Ok(pdf);
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last_line = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        Err(failed(format!(
+            "the converter wrote no PDF ({}{}{})",
+            output.status,
+            if last_line.is_empty() { "" } else { ": " },
+            last_line.chars().take(200).collect::<String>()
+        )))
+    }
+}
+
+/// Kills a process group (the converter and anything it started) with `kill -KILL -PGID`:
+/// the standard tool, since this workspace forbids `unsafe` and so a direct `kill(2)`.
+async fn kill_group(group: Option<u32>) {
+    let Some(pgid) = group else { return };
+    let _ = tokio::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_converter_is_unavailable_not_a_failure_of_the_file() {
+        let dir = std::env::temp_dir().join(format!("gsign-convert-{}", uuid::Uuid::new_v4()));
+        let converter = Converter::new("/nonexistent/soffice".into(), Duration::from_secs(5));
+        let err = converter
+            .to_pdf(Path::new("/tmp/x.docx"), &dir)
+            .await
+            .expect_err("no converter");
+        assert!(matches!(err, ConversionError::Unavailable(_)), "{err:?}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_converter_is_killed_at_the_timeout() {
+        let dir = std::env::temp_dir().join(format!("gsign-convert-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let fake = dir.join("soffice");
+        std::fs::write(&fake, "#!/bin/sh\nsleep 30\n").expect("script");
+        let chmod = std::process::Command::new("chmod")
+            .args(["+x", &fake.to_string_lossy()])
+            .status()
+            .expect("chmod");
+        assert!(chmod.success());
+        let converter = Converter::new(fake, Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let err = converter
+            .to_pdf(Path::new("/tmp/x.docx"), &dir)
+            .await
+            .expect_err("timed out");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(err.to_string().contains("did not finish"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_converter_that_writes_nothing_fails_with_its_last_words() {
+        let dir = std::env::temp_dir().join(format!("gsign-convert-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let fake = dir.join("soffice");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'Error: source file could not be loaded' >&2\nexit 0\n",
+        )
+        .expect("script");
+        let chmod = std::process::Command::new("chmod")
+            .args(["+x", &fake.to_string_lossy()])
+            .status()
+            .expect("chmod");
+        assert!(chmod.success());
+        let err = Converter::new(fake, Duration::from_secs(5))
+            .to_pdf(Path::new("/tmp/x.docx"), &dir)
+            .await
+            .expect_err("no pdf");
+        assert!(err.to_string().contains("could not be loaded"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

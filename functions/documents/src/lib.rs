@@ -1,0 +1,11 @@
+//! Documents: the upload routes (`api-create-document`, ...), the S3-triggered ingest
+//! (`sqs-ingest-document`: hashing, inspection, conversion), downloads, retention and legal
+//! hold.
+
+pub mod common;
+pub mod convert;
+pub mod error;
+pub mod ingest;
+pub mod repo;
+pub mod retention;
+pub mod routes;

@@ -1,0 +1,628 @@
+//! The document routes: `POST /v1/documents` (declare + presigned upload), `GET /v1/documents`,
+//! `GET|PATCH|DELETE /v1/documents/{id}`, `GET /v1/documents/{id}/download` and
+//! `PUT /v1/documents/{id}/legal-hold`.
+//!
+//! Every route names its [`Action`]; every query is scoped to the caller's organization.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use gsign_core::documents::{self, keys, DocumentDeclaration, DocumentStatus, NewDocument};
+use gsign_core::{Action, Env, FieldError};
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::idempotency::Idempotent;
+use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
+use gsign_platform::outbox;
+use gsign_platform::ratelimit::{Policy, RateLimited};
+use gsign_platform::storage::{ObjectRef, Presigned};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::common::{cache_key, DocumentsConfig, Services, CACHE_TTL};
+use crate::error::DocumentsError;
+use crate::repo::{self, Document, ListFilter};
+use crate::retention;
+
+const BODY_LIMIT: usize = 32 * 1024;
+const MAX_PAGE: i64 = 100;
+
+/// What clients see of a document.
+#[derive(Debug, Serialize)]
+pub struct DocumentView {
+    id: Uuid,
+    name: String,
+    original_name: String,
+    #[serde(rename = "type")]
+    doc_type: String,
+    mime_type: String,
+    size: i64,
+    status: String,
+    failure_reason: Option<String>,
+    failure_detail: Option<String>,
+    page_count: Option<i32>,
+    pages: Option<serde_json::Value>,
+    sha256: Option<String>,
+    pdf_sha256: Option<String>,
+    encrypted: bool,
+    metadata: serde_json::Value,
+    tags: Vec<String>,
+    retention_until: Option<DateTime<Utc>>,
+    legal_hold: bool,
+    processed_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<&Document> for DocumentView {
+    fn from(d: &Document) -> Self {
+        Self {
+            id: d.id,
+            name: d.name.clone(),
+            original_name: d.original_name.clone(),
+            doc_type: d.doc_type.clone(),
+            mime_type: d.mime_type.clone(),
+            size: d.size,
+            status: d.status.clone(),
+            failure_reason: d.failure_reason.clone(),
+            failure_detail: d.failure_detail.clone(),
+            page_count: d.page_count,
+            pages: d.pages.clone(),
+            sha256: d.hash.clone(),
+            pdf_sha256: d.pdf_hash.clone(),
+            encrypted: d.encrypted,
+            metadata: d.metadata.clone(),
+            tags: d.tags.clone(),
+            retention_until: d.retention_until,
+            legal_hold: d.legal_hold,
+            processed_at: d.processed_at,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// `POST /v1/documents` answer: the document and where to PUT the file.
+#[derive(Debug, Serialize)]
+struct Created {
+    #[serde(flatten)]
+    document: DocumentView,
+    upload: Presigned,
+}
+
+/// `GET /v1/documents/{id}/download` answer.
+#[derive(Debug, Serialize)]
+struct Download {
+    variant: &'static str,
+    file_name: String,
+    sha256: Option<String>,
+    #[serde(flatten)]
+    request: Presigned,
+}
+
+#[derive(Debug, Serialize)]
+struct Page<T> {
+    data: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+/// `PATCH /v1/documents/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentUpdate {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `PUT /v1/documents/{id}/legal-hold` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalHold {
+    enabled: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    t: DateTime<Utc>,
+    id: Uuid,
+}
+
+fn invalid(pointer: &str, detail: impl Into<String>) -> DocumentsError {
+    DocumentsError::Validation(vec![FieldError::new(pointer, detail)])
+}
+
+/// The service behind the routes.
+pub struct DocumentsApi {
+    services: Services,
+}
+
+impl DocumentsApi {
+    async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
+        let mut r = env.reader();
+        let config = DocumentsConfig::read(&mut r);
+        let config = r.finish(|| config)?;
+        Ok(Self {
+            services: Services::build(config).await?,
+        })
+    }
+
+    async fn commit_and_publish(
+        &self,
+        tx: deadpool_postgres::Transaction<'_>,
+        events: Vec<Uuid>,
+    ) -> Result<(), DocumentsError> {
+        tx.commit().await?;
+        self.services
+            .relay
+            .publish(&self.services.pool, &events)
+            .await;
+        Ok(())
+    }
+
+    async fn create(
+        &self,
+        caller: &Caller,
+        input: DocumentDeclaration,
+    ) -> Result<Created, DocumentsError> {
+        let s = &self.services;
+        let doc = NewDocument::parse(input, s.max_bytes).map_err(DocumentsError::Validation)?;
+        let id = Uuid::new_v4();
+        let key = keys::original(caller.org, id, doc.doc_type);
+        let upload = s
+            .store
+            .presign_put(&key, doc.doc_type.mime_type(), doc.size, s.upload_ttl)
+            .await?;
+        let mut conn = s.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let row = repo::insert(&tx, caller, id, &key, &doc).await?;
+        let event = outbox::audit(
+            &tx,
+            &caller.audit(
+                "document.created",
+                "document",
+                id,
+                serde_json::json!({"type": doc.doc_type, "size": doc.size}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await?;
+        Ok(Created {
+            document: DocumentView::from(&row),
+            upload,
+        })
+    }
+
+    /// The document, from the cache when it has it.
+    async fn document(&self, caller: &Caller, id: Uuid) -> Result<Document, DocumentsError> {
+        let s = &self.services;
+        if let Some(doc) = s.cache.get_json::<Document>(&cache_key(id)).await {
+            // The cache is shared by every tenant: the organization check still applies.
+            return if doc.organization_id == caller.org {
+                Ok(doc)
+            } else {
+                Err(DocumentsError::NotFound)
+            };
+        }
+        let client = s.pool.get().await?;
+        let doc = repo::get(&client, caller.org, id, false)
+            .await?
+            .ok_or(DocumentsError::NotFound)?;
+        // Only finished documents are cached: a processing one changes within seconds.
+        if !doc.is_processing() {
+            if let Err(err) = s.cache.set_json(&cache_key(id), &doc, CACHE_TTL).await {
+                tracing::warn!(error = format!("{err:#}"), "could not cache document");
+            }
+        }
+        Ok(doc)
+    }
+
+    async fn list(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Page<DocumentView>, DocumentsError> {
+        let limit = match web::query(req, "limit") {
+            None => 50,
+            Some(raw) => raw
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| invalid("/limit", format!("must be 1 to {MAX_PAGE}")))?,
+        };
+        let mut errors = Vec::new();
+        let status = web::query(req, "status").and_then(|raw| {
+            raw.parse::<DocumentStatus>()
+                .map_err(|e| errors.push(FieldError::new("/status", e)))
+                .ok()
+        });
+        let after = web::query(req, "cursor").and_then(|raw| {
+            URL_SAFE_NO_PAD
+                .decode(raw)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
+                .map(|c| (c.t, c.id))
+                .or_else(|| {
+                    errors.push(FieldError::new(
+                        "/cursor",
+                        "is not a cursor this API returned",
+                    ));
+                    None
+                })
+        });
+        if !errors.is_empty() {
+            return Err(DocumentsError::Validation(errors));
+        }
+        let filter = ListFilter {
+            status,
+            tag: web::query(req, "tag").map(str::to_owned),
+            name: web::query(req, "name").map(str::to_owned),
+            after,
+        };
+        let client = self.services.pool.get().await?;
+        let mut rows = repo::list(&client, caller.org, &filter, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor = more
+            .then(|| rows.last())
+            .flatten()
+            .and_then(|last| {
+                serde_json::to_vec(&Cursor {
+                    t: last.created_at,
+                    id: last.id,
+                })
+                .ok()
+            })
+            .map(|bytes| URL_SAFE_NO_PAD.encode(bytes));
+        Ok(Page {
+            data: rows.iter().map(DocumentView::from).collect(),
+            next_cursor,
+        })
+    }
+
+    async fn update(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: DocumentUpdate,
+    ) -> Result<DocumentView, DocumentsError> {
+        let mut errors = Vec::new();
+        let name = match input.name.as_deref().map(documents::rename) {
+            Some(Err(e)) => {
+                errors.push(e);
+                None
+            }
+            Some(Ok(name)) => Some(name),
+            None => None,
+        };
+        let tags = match input.tags.as_deref().map(documents::tags) {
+            Some(Err(e)) => {
+                errors.extend(e);
+                None
+            }
+            Some(Ok(tags)) => Some(tags),
+            None => None,
+        };
+        if let Some(metadata) = &input.metadata {
+            documents::check_metadata(metadata, "/metadata", &mut errors);
+        }
+        if !errors.is_empty() {
+            return Err(DocumentsError::Validation(errors));
+        }
+        let metadata = input.metadata.map(serde_json::Value::Object);
+        let s = &self.services;
+        let mut conn = s.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let doc = repo::update(
+            &tx,
+            caller.org,
+            id,
+            name.as_deref(),
+            tags.as_deref(),
+            metadata.as_ref(),
+        )
+        .await?
+        .ok_or(DocumentsError::NotFound)?;
+        let changed: Vec<&str> = [
+            name.as_ref().map(|_| "name"),
+            tags.as_ref().map(|_| "tags"),
+            metadata.as_ref().map(|_| "metadata"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let event = outbox::audit(
+            &tx,
+            &caller.audit(
+                "document.updated",
+                "document",
+                id,
+                serde_json::json!({"changed": changed}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await?;
+        s.forget(id).await;
+        Ok(DocumentView::from(&doc))
+    }
+
+    async fn download(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        req: &Request,
+    ) -> Result<Download, DocumentsError> {
+        let variant = web::query(req, "variant").unwrap_or("original");
+        if !matches!(variant, "original" | "pdf") {
+            return Err(invalid("/variant", "must be original or pdf"));
+        }
+        let doc = self.document(caller, id).await?;
+        let not_ready = || DocumentsError::NotReady {
+            status: doc.status.clone(),
+            reason: doc.failure_reason.clone(),
+        };
+        if doc.status != DocumentStatus::Ready.as_str() {
+            return Err(not_ready());
+        }
+        let (variant, object, extension, mime, sha256) = if variant == "pdf" {
+            let key = doc.pdf_s3_key.clone().ok_or_else(not_ready)?;
+            let object = ObjectRef {
+                key,
+                version_id: doc.pdf_s3_version_id.clone(),
+            };
+            (
+                "pdf",
+                object,
+                "pdf",
+                "application/pdf",
+                doc.pdf_hash.clone(),
+            )
+        } else {
+            let object = ObjectRef {
+                key: doc.s3_key.clone(),
+                version_id: doc.s3_version_id.clone(),
+            };
+            (
+                "original",
+                object,
+                doc.doc_type.as_str(),
+                doc.mime_type.as_str(),
+                doc.hash.clone(),
+            )
+        };
+        let disposition = documents::content_disposition(&doc.name, extension);
+        let request = self
+            .services
+            .store
+            .presign_get(&object, mime, &disposition, self.services.download_ttl)
+            .await?;
+        let file_name = disposition
+            .split("filename=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("document")
+            .to_owned();
+        Ok(Download {
+            variant,
+            file_name,
+            sha256,
+            request,
+        })
+    }
+
+    async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), DocumentsError> {
+        let s = &self.services;
+        let mut conn = s.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let doc = repo::get(&tx, caller.org, id, true)
+            .await?
+            .ok_or(DocumentsError::NotFound)?;
+        let envelopes = repo::envelope_count(&tx, id).await?;
+        if let Some(blocker) =
+            documents::deletion_blocker(doc.legal_hold, doc.retention_until, envelopes, Utc::now())
+        {
+            return Err(DocumentsError::Undeletable(blocker));
+        }
+        repo::soft_delete(&tx, caller.org, id).await?;
+        let event = outbox::audit(
+            &tx,
+            &caller.audit("document.deleted", "document", id, serde_json::json!({})),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await?;
+        s.forget(id).await;
+        // The bytes go behind delete markers; the versions stay for the bucket's lifecycle.
+        for object in doc.objects() {
+            if let Err(err) = s.store.hide(&object.key).await {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    key = object.key,
+                    "could not hide object"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn legal_hold(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: LegalHold,
+    ) -> Result<DocumentView, DocumentsError> {
+        let reason = input
+            .reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+            return Err(invalid("/reason", "must be at most 500 characters"));
+        }
+        let s = &self.services;
+        let mut conn = s.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let doc = repo::get(&tx, caller.org, id, true)
+            .await?
+            .ok_or(DocumentsError::NotFound)?;
+        if doc.is_processing() {
+            // Nothing ingested yet to hold: the object version is not known.
+            return Err(DocumentsError::NotReady {
+                status: doc.status,
+                reason: None,
+            });
+        }
+        // S3 first, inside the row lock: the flag in Postgres never claims a hold S3 lacks.
+        retention::set_legal_hold(&s.store, &doc, input.enabled).await?;
+        let doc = repo::set_legal_hold(&tx, caller.org, id, input.enabled)
+            .await?
+            .ok_or(DocumentsError::NotFound)?;
+        let action = if input.enabled {
+            "document.legal_hold_placed"
+        } else {
+            "document.legal_hold_released"
+        };
+        let event = outbox::audit(
+            &tx,
+            &caller.audit(
+                action,
+                "document",
+                id,
+                serde_json::json!({"reason": reason}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await?;
+        s.forget(id).await;
+        Ok(DocumentView::from(&doc))
+    }
+}
+
+// ------------------------------------------------------------------ routes
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Create,
+    List,
+    Get,
+    Update,
+    Download,
+    Delete,
+    SetLegalHold,
+}
+
+impl Route {
+    fn action(self) -> Action {
+        match self {
+            Route::List | Route::Get | Route::Download => Action::ReadDocuments,
+            Route::Create | Route::Update | Route::Delete => Action::WriteDocuments,
+            Route::SetLegalHold => Action::SetLegalHold,
+        }
+    }
+}
+
+struct DocumentRoute {
+    api: DocumentsApi,
+    route: Route,
+}
+
+impl DocumentRoute {
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, DocumentsError> {
+        let caller = Caller::of(req, self.route.action())?;
+        let id = || web::path_uuid(req, "id").ok_or(DocumentsError::NotFound);
+        let api = &self.api;
+        Ok(match self.route {
+            Route::Create => web::json(
+                StatusCode::CREATED,
+                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::Get => web::json(
+                StatusCode::OK,
+                &DocumentView::from(&api.document(&caller, id()?).await?),
+            ),
+            Route::Update => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.update(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::Download => web::json(StatusCode::OK, &api.download(&caller, id()?, req).await?),
+            Route::Delete => {
+                api.delete(&caller, id()?).await?;
+                web::no_content()
+            }
+            Route::SetLegalHold => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.legal_hold(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for DocumentRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let api = DocumentsApi::from_env(&env).await?;
+        let limiter = api.services.limiter.clone();
+        let pool = api.services.pool.clone();
+        let handler: Arc<dyn HttpHandler> = Arc::new(DocumentRoute { api, route });
+        let handler = match route {
+            Route::Create => Idempotent::wrap(handler, pool, "create-document"),
+            _ => handler,
+        };
+        Ok(Handler::Http(RateLimited::wrap(
+            handler,
+            limiter,
+            Policy::Standard,
+        )))
+    })
+}
+
+macro_rules! route_function {
+    ($(#[$doc:meta])* $constant:ident, $name:literal, $route:ident) => {
+        $(#[$doc])*
+        pub const $constant: FunctionSpec = FunctionSpec {
+            name: $name,
+            init: |env| init_route(env, Route::$route),
+        };
+    };
+}
+
+route_function!(/// `POST /v1/documents`.
+    CREATE_DOCUMENT, "api-create-document", Create);
+route_function!(/// `GET /v1/documents`.
+    LIST_DOCUMENTS, "api-list-documents", List);
+route_function!(/// `GET /v1/documents/{id}`.
+    GET_DOCUMENT, "api-get-document", Get);
+route_function!(/// `PATCH /v1/documents/{id}`.
+    UPDATE_DOCUMENT, "api-update-document", Update);
+route_function!(/// `GET /v1/documents/{id}/download`.
+    DOWNLOAD_DOCUMENT, "api-download-document", Download);
+route_function!(/// `DELETE /v1/documents/{id}`.
+    DELETE_DOCUMENT, "api-delete-document", Delete);
+route_function!(/// `PUT /v1/documents/{id}/legal-hold`.
+    SET_DOCUMENT_LEGAL_HOLD, "api-set-document-legal-hold", SetLegalHold);

@@ -1,0 +1,2 @@
+DROP TABLE envelopes;
+DROP TABLE documents;

@@ -1,0 +1,263 @@
+//! Inspecting untrusted bytes in a child process.
+//!
+//! lopdf runs in the process that parses, and some failures cannot be caught there: a stack
+//! overflow or a failed allocation aborts the process, and an endless loop never returns. So
+//! the Lambda re-executes its own binary as an inspector ([`inspect_isolated`]); the child
+//! limits its own address space and CPU time, inspects the file and prints its verdict as one
+//! JSON line. The parent waits with a wall-clock timeout and reads the way the child died.
+//!
+//! Every binary that may act as the inspector calls [`child_main_if_requested`] first thing in
+//! `main`, before it builds an async runtime: runtime threads reserve address space (stacks,
+//! malloc arenas) that would count against the child's RLIMIT_AS.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{ExitCode, Stdio};
+
+use rlimit::Resource;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+use crate::{inspect, Limits, PdfInfo, Rejection};
+
+/// The first argument that turns a binary into the inspector child.
+pub const INSPECT_ARG: &str = "__gsign-inspect-pdf";
+
+/// The child's exit code when it could not do its job for reasons that are ours, not the
+/// file's: bad arguments, an unreadable file, limits it could not set.
+const INFRASTRUCTURE_FAILURE: u8 = 2;
+
+/// How much of the child's stderr is kept (the rest is read and dropped, so the child never
+/// blocks on a full pipe).
+const STDERR_KEPT: usize = 64 * 1024;
+
+const SIGABRT: i32 = 6;
+const SIGKILL: i32 = 9;
+const SIGXCPU: i32 = 24;
+
+/// The one line the child prints on stdout.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Answer {
+    Ok(PdfInfo),
+    Rejected(Rejection),
+}
+
+/// If this process was started as the inspector (`argv[1] == INSPECT_ARG`), be it: set
+/// rlimits, inspect the file `argv[3]` under the limits in `argv[2]` (JSON), print the verdict,
+/// and return the exit code for `main` to return. Otherwise `None`.
+pub fn child_main_if_requested() -> Option<ExitCode> {
+    // `args_os`: `args` panics on arguments that are not UTF-8.
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != INSPECT_ARG {
+        return None;
+    }
+    Some(match run_child(args.next(), args.next()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gsign-pdf inspector: {message}");
+            ExitCode::from(INFRASTRUCTURE_FAILURE)
+        }
+    })
+}
+
+fn run_child(limits: Option<OsString>, file: Option<OsString>) -> Result<(), String> {
+    let (Some(limits), Some(file)) = (limits, file) else {
+        return Err(format!("usage: {INSPECT_ARG} <limits-json> <file>"));
+    };
+    let limits: Limits = limits
+        .to_str()
+        .ok_or("limits are not UTF-8")
+        .and_then(|json| serde_json::from_str(json).map_err(|_| "limits are not valid JSON"))?;
+    set_own_limits(&limits).map_err(|error| format!("cannot set rlimits: {error}"))?;
+    let bytes = std::fs::read(&file).map_err(|error| format!("cannot read the file: {error}"))?;
+    let answer = match inspect(&bytes, &limits) {
+        Ok(info) => Answer::Ok(info),
+        Err(rejection) => Answer::Rejected(rejection),
+    };
+    let line = serde_json::to_string(&answer).map_err(|error| error.to_string())?;
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(|error| format!("cannot answer: {error}"))
+}
+
+/// Lower this process's limits (never raise them): address space, CPU time, no core dumps.
+fn set_own_limits(limits: &Limits) -> io::Result<()> {
+    let cpu_seconds = limits.timeout_seconds().saturating_add(1);
+    // Past the soft limit the kernel sends SIGXCPU, past the hard one SIGKILL.
+    lower_limit(Resource::CPU, cpu_seconds, cpu_seconds.saturating_add(1))?;
+    lower_limit(Resource::AS, limits.max_memory_bytes, limits.max_memory_bytes)?;
+    lower_limit(Resource::CORE, 0, 0)
+}
+
+fn lower_limit(resource: Resource, soft: u64, hard: u64) -> io::Result<()> {
+    let (_, current_hard) = rlimit::getrlimit(resource)?;
+    let hard = hard.min(current_hard);
+    rlimit::setrlimit(resource, soft.min(hard), hard)
+}
+
+/// Inspect `file` in a child process: `program INSPECT_ARG <limits json> <file>`.
+///
+/// The outer `Err` is our own failure (the program cannot be started, its pipes fail, it
+/// rejects its arguments or cannot read the file): retryable, not the file's fault. The inner
+/// result is the verdict on the file: the child's answer, or [`Rejection::Timeout`] when it
+/// runs past `limits.timeout` (it is killed), [`Rejection::ResourceLimit`] when it dies of its
+/// CPU or memory limit, [`Rejection::ParserCrashed`] when it dies otherwise or answers nonsense.
+pub async fn inspect_isolated(
+    program: &Path,
+    file: &Path,
+    limits: &Limits,
+) -> Result<Result<PdfInfo, Rejection>, io::Error> {
+    let limits_json = serde_json::to_string(limits).map_err(io::Error::other)?;
+    let mut child = Command::new(program)
+        .arg(INSPECT_ARG)
+        .arg(limits_json)
+        .arg(file)
+        // Nothing from our environment (credentials included) reaches the parser.
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(io::Error::other("the inspector's pipes are missing"));
+    };
+    // Room for the answer about the largest allowed document.
+    let stdout_kept = 64 * 1024 + 256 * usize::try_from(limits.max_pages).unwrap_or(usize::MAX);
+    let run = async {
+        tokio::join!(
+            read_bounded(stdout, stdout_kept),
+            read_bounded(stderr, STDERR_KEPT),
+            child.wait()
+        )
+    };
+    let (stdout, stderr, status) = match tokio::time::timeout(limits.timeout, run).await {
+        Ok((stdout, stderr, status)) => (stdout?, stderr?, status?),
+        Err(_elapsed) => {
+            // `kill_on_drop` would also kill it; this reaps it too. It may have just exited.
+            let _ = child.kill().await;
+            return Ok(Err(Rejection::Timeout {
+                seconds: limits.timeout_seconds(),
+            }));
+        }
+    };
+    let stderr = String::from_utf8_lossy(&stderr.0);
+    if let Some(signal) = status.signal() {
+        return Ok(Err(death_by_signal(signal, &stderr)));
+    }
+    match status.code() {
+        Some(0) => Ok(read_answer(&stdout.0, stdout.1)),
+        Some(code) if code == i32::from(INFRASTRUCTURE_FAILURE) => Err(io::Error::other(format!(
+            "the PDF inspector failed: {}",
+            stderr.trim()
+        ))),
+        Some(code) => Ok(Err(Rejection::ParserCrashed {
+            detail: format!("exited with status {code}"),
+        })),
+        None => Ok(Err(Rejection::ParserCrashed {
+            detail: "exited without a status".to_string(),
+        })),
+    }
+}
+
+fn death_by_signal(signal: i32, stderr: &str) -> Rejection {
+    match signal {
+        SIGXCPU => Rejection::ResourceLimit {
+            detail: "CPU time limit exceeded".to_string(),
+        },
+        // The hard CPU limit, or the kernel's OOM killer.
+        SIGKILL => Rejection::ResourceLimit {
+            detail: format!("killed by signal {signal}"),
+        },
+        // Rust aborts when an allocation fails, e.g. against RLIMIT_AS.
+        SIGABRT if stderr.contains("memory allocation of") => Rejection::ResourceLimit {
+            detail: "memory limit exceeded".to_string(),
+        },
+        _ => Rejection::ParserCrashed {
+            detail: format!("killed by signal {signal}"),
+        },
+    }
+}
+
+fn read_answer(stdout: &[u8], truncated: bool) -> Result<PdfInfo, Rejection> {
+    let bad = |why: &str| Rejection::ParserCrashed {
+        detail: format!("the inspector {why}"),
+    };
+    if truncated {
+        return Err(bad("answered too much"));
+    }
+    let line = stdout
+        .split(|&byte| byte == b'\n')
+        .rfind(|line| !line.is_empty())
+        .ok_or_else(|| bad("did not answer"))?;
+    match serde_json::from_slice(line) {
+        Ok(Answer::Ok(info)) => Ok(info),
+        Ok(Answer::Rejected(rejection)) => Err(rejection),
+        Err(_) => Err(bad("answered nonsense")),
+    }
+}
+
+/// Read `reader` to its end, keeping the first `keep` bytes; says whether more came.
+async fn read_bounded(
+    mut reader: impl AsyncRead + Unpin,
+    keep: usize,
+) -> io::Result<(Vec<u8>, bool)> {
+    let mut kept = Vec::new();
+    let mut more = false;
+    let mut buffer = [0u8; 8192];
+    loop {
+        let read = reader.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok((kept, more));
+        }
+        let room = keep.saturating_sub(kept.len());
+        more |= read > room;
+        kept.extend_from_slice(&buffer[..read.min(room)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_round_trip_as_one_line() {
+        let line = serde_json::to_string(&Answer::Rejected(Rejection::NoPages)).expect("json");
+        assert_eq!(line, r#"{"rejected":{"code":"pdf_no_pages"}}"#);
+        assert_eq!(
+            read_answer(format!("{line}\n").as_bytes(), false),
+            Err(Rejection::NoPages)
+        );
+        assert!(matches!(
+            read_answer(b"garbage", false),
+            Err(Rejection::ParserCrashed { .. })
+        ));
+        assert!(matches!(
+            read_answer(b"", false),
+            Err(Rejection::ParserCrashed { .. })
+        ));
+    }
+
+    #[test]
+    fn signals_map_to_limits_or_crashes() {
+        assert_eq!(
+            death_by_signal(SIGABRT, "memory allocation of 4096 bytes failed"),
+            Rejection::ResourceLimit {
+                detail: "memory limit exceeded".to_string()
+            }
+        );
+        assert_eq!(
+            death_by_signal(SIGABRT, "thread 'main' has overflowed its stack"),
+            Rejection::ParserCrashed {
+                detail: "killed by signal 6".to_string()
+            }
+        );
+        assert_eq!(death_by_signal(SIGXCPU, "").code(), "inspection_resource_limit");
+        assert_eq!(death_by_signal(11, "").code(), "pdf_parser_crashed");
+    }
+}

@@ -1,0 +1,330 @@
+//! The documents bucket: presigned uploads and downloads, streamed reads that hash as they go,
+//! and the Object Lock operations (7-year retention, legal hold) of seed 003.
+//!
+//! Every object is addressed by key *and version*: the bucket is versioned, so a second PUT to
+//! an upload URL makes a new version and never changes what was hashed and recorded.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockRetention, ObjectLockRetentionMode,
+    ServerSideEncryption,
+};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+/// One stored object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// Key.
+    pub key: String,
+    /// Version id (`None` only in an unversioned bucket).
+    pub version_id: Option<String>,
+}
+
+/// A presigned request the client performs itself.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Presigned {
+    /// HTTP method.
+    pub method: String,
+    /// The URL, signature included.
+    pub url: String,
+    /// Headers the client must send exactly (they are signed).
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// When the URL stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What `HeadObject` says about a version.
+#[derive(Debug, Clone)]
+pub struct ObjectHead {
+    /// Size in bytes.
+    pub size: u64,
+    /// Whether S3 encrypted it with KMS.
+    pub kms_encrypted: bool,
+    /// The version.
+    pub version_id: Option<String>,
+}
+
+/// A streamed copy of an object in a local file, with its SHA-256.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Bytes written.
+    pub size: u64,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+}
+
+/// How retention is enforced: `COMPLIANCE` in production (nobody, root included, can shorten
+/// it), `GOVERNANCE` where tests must clean up after themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionMode {
+    /// Cannot be removed before it ends.
+    Compliance,
+    /// Removable with `s3:BypassGovernanceRetention`.
+    Governance,
+}
+
+impl std::str::FromStr for RetentionMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "COMPLIANCE" => Ok(Self::Compliance),
+            "GOVERNANCE" => Ok(Self::Governance),
+            other => Err(format!("{other:?} is not COMPLIANCE or GOVERNANCE")),
+        }
+    }
+}
+
+/// The documents bucket.
+#[derive(Clone)]
+pub struct DocumentStore {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    kms_key_id: String,
+}
+
+fn sdk_error<E>(err: aws_sdk_s3::error::SdkError<E>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(err))
+}
+
+impl DocumentStore {
+    /// The store for `bucket`; new objects are encrypted with KMS key `kms_key_id`.
+    pub fn new(s3: aws_sdk_s3::Client, bucket: String, kms_key_id: String) -> Self {
+        Self {
+            s3,
+            bucket,
+            kms_key_id,
+        }
+    }
+
+    /// The bucket's name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// A PUT URL bound to `content_type` and exactly `size` bytes (both are signed headers, so
+    /// S3 refuses any other type or length), valid for `ttl`. Encryption comes from the
+    /// bucket's default (SSE-KMS with the documents key), so the client sends no SSE headers.
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        ttl: Duration,
+    ) -> anyhow::Result<Presigned> {
+        let length = i64::try_from(size).context("size fits S3's length")?;
+        let request = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(length)
+            .presigned(PresigningConfig::expires_in(ttl)?)
+            .await
+            .map_err(sdk_error)?;
+        Ok(presigned(&request, ttl))
+    }
+
+    /// A GET URL of one version that makes the browser save it as `content_disposition`.
+    pub async fn presign_get(
+        &self,
+        object: &ObjectRef,
+        content_type: &str,
+        content_disposition: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<Presigned> {
+        let request = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .response_content_type(content_type)
+            .response_content_disposition(content_disposition)
+            .presigned(PresigningConfig::expires_in(ttl)?)
+            .await
+            .map_err(sdk_error)?;
+        Ok(presigned(&request, ttl))
+    }
+
+    /// `HeadObject` of the newest version of `key` (or of `version_id`); `None` if absent.
+    pub async fn head(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> anyhow::Result<Option<ObjectHead>> {
+        let result = self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(ObjectHead {
+                size: out
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+                kms_encrypted: out.server_side_encryption() == Some(&ServerSideEncryption::AwsKms),
+                version_id: out.version_id().map(str::to_owned),
+            })),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
+    /// Streams one version into `file`, hashing as it goes: memory stays at one chunk,
+    /// whatever the size. Stops with an error past `max_bytes`.
+    pub async fn fetch_to_file(
+        &self,
+        object: &ObjectRef,
+        file: &Path,
+        max_bytes: u64,
+    ) -> anyhow::Result<Fetched> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut body = out.body;
+        let mut sink = tokio::io::BufWriter::with_capacity(
+            1 << 20,
+            tokio::fs::File::create(file)
+                .await
+                .with_context(|| format!("create {}", file.display()))?,
+        );
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = body.try_next().await.context("read the object")? {
+            size += chunk.len() as u64;
+            anyhow::ensure!(size <= max_bytes, "object exceeds {max_bytes} bytes");
+            hasher.update(&chunk);
+            sink.write_all(&chunk).await?;
+        }
+        sink.flush().await?;
+        Ok(Fetched {
+            size,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    }
+
+    /// Uploads a local file (SSE-KMS with the documents key) and returns its version.
+    pub async fn put_file(
+        &self,
+        key: &str,
+        file: &Path,
+        content_type: &str,
+    ) -> anyhow::Result<ObjectRef> {
+        let body = ByteStream::from_path(file)
+            .await
+            .with_context(|| format!("read {}", file.display()))?;
+        let out = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&self.kms_key_id)
+            .body(body)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(ObjectRef {
+            key: key.to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+        })
+    }
+
+    /// Places or releases an Object Lock legal hold on one version. While it is on, S3 refuses
+    /// to delete that version, whoever asks.
+    pub async fn set_legal_hold(&self, object: &ObjectRef, on: bool) -> anyhow::Result<()> {
+        let status = if on {
+            ObjectLockLegalHoldStatus::On
+        } else {
+            ObjectLockLegalHoldStatus::Off
+        };
+        self.s3
+            .put_object_legal_hold()
+            .bucket(&self.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .legal_hold(ObjectLockLegalHold::builder().status(status).build())
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// Object Lock retention on one version until `until`: S3 refuses to delete the version
+    /// before then (and, in compliance mode, to shorten the date).
+    pub async fn retain_until(
+        &self,
+        object: &ObjectRef,
+        until: DateTime<Utc>,
+        mode: RetentionMode,
+    ) -> anyhow::Result<()> {
+        let mode = match mode {
+            RetentionMode::Compliance => ObjectLockRetentionMode::Compliance,
+            RetentionMode::Governance => ObjectLockRetentionMode::Governance,
+        };
+        self.s3
+            .put_object_retention()
+            .bucket(&self.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .retention(
+                ObjectLockRetention::builder()
+                    .mode(mode)
+                    .retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(
+                        until.timestamp(),
+                    ))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// Hides a key behind a delete marker (versions stay, subject to their locks): what a soft
+    /// delete does to the bytes.
+    pub async fn hide(&self, key: &str) -> anyhow::Result<()> {
+        self.s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}
+
+fn presigned(request: &aws_sdk_s3::presigning::PresignedRequest, ttl: Duration) -> Presigned {
+    Presigned {
+        method: request.method().to_owned(),
+        url: request.uri().to_owned(),
+        headers: request
+            .headers()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        expires_at: Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64),
+    }
+}

@@ -1,0 +1,894 @@
+//! Documents end to end: declare, PUT to the presigned URL, S3 -> SQS -> ingest, download;
+//! bad files, tenancy, legal hold, retention and redelivery. External tools judge the
+//! results: `sha256sum`, `pdfinfo`, `qpdf --check`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use gsign_functions_documents::repo;
+use gsign_platform::storage::{DocumentStore, RetentionMode};
+use gsign_tests::{eventually, root, sdk, start_app, Tenant, TestDatabase, TestStack};
+use serde_json::{json, Value};
+
+const PDF: &str = "application/pdf";
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("shared/pdf/fixtures").join(name)
+}
+
+fn read_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+async fn call(
+    stack: &TestStack,
+    who: &Tenant,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", stack.url))
+        .header("authorization", &who.bearer);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the runner answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Declares a document and PUTs `bytes` to its presigned URL, as a client would with curl.
+async fn upload(
+    stack: &TestStack,
+    who: &Tenant,
+    file_name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+    declared_size: usize,
+) -> Value {
+    let (status, created) = call(
+        stack,
+        who,
+        "POST",
+        "/v1/documents",
+        Some(json!({
+            "file_name": file_name,
+            "content_type": content_type,
+            "size": declared_size,
+            "tags": ["e2e"],
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "processing");
+    let upload = &created["upload"];
+    assert_eq!(upload["method"], "PUT");
+    let mut put = reqwest::Client::new().put(upload["url"].as_str().expect("url"));
+    for (name, value) in upload["headers"].as_object().expect("headers") {
+        if name != "content-length" {
+            put = put.header(name, value.as_str().expect("header value"));
+        }
+    }
+    let response = put.body(bytes).send().await.expect("S3 answers");
+    assert!(response.status().is_success(), "PUT: {}", response.status());
+    created
+}
+
+/// Polls the document until ingest has finished with it.
+async fn finished(stack: &TestStack, who: &Tenant, id: &str) -> Value {
+    eventually(Duration::from_secs(90), "ingest to finish", || async {
+        let (status, doc) = call(stack, who, "GET", &format!("/v1/documents/{id}"), None).await;
+        assert_eq!(status, 200, "{doc}");
+        (doc["status"] != "processing").then_some(doc)
+    })
+    .await
+}
+
+async fn download(stack: &TestStack, who: &Tenant, id: &str, variant: &str) -> (Value, Vec<u8>) {
+    let (status, link) = call(
+        stack,
+        who,
+        "GET",
+        &format!("/v1/documents/{id}/download?variant={variant}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{link}");
+    let bytes = reqwest::get(link["url"].as_str().expect("url"))
+        .await
+        .expect("S3 answers")
+        .bytes()
+        .await
+        .expect("body")
+        .to_vec();
+    (link, bytes)
+}
+
+fn tool(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn temp_file(bytes: &[u8], extension: &str) -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("gsign-e2e-{}.{extension}", gsign_tests::unique()));
+    std::fs::write(&path, bytes).expect("temp file");
+    path
+}
+
+fn pdfinfo_pages(bytes: &[u8]) -> u64 {
+    let file = temp_file(bytes, "pdf");
+    let info = tool("pdfinfo", &[&file.to_string_lossy()]);
+    let _ = std::fs::remove_file(&file);
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("pdfinfo prints Pages")
+}
+
+fn sha256sum(path: &std::path::Path) -> String {
+    tool("sha256sum", &[&path.to_string_lossy()])
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn queue_depth(stack: &TestStack, queue: &str) -> (i64, i64) {
+    let sqs = gsign_platform::aws::sqs(&sdk().await);
+    let url = sqs
+        .get_queue_url()
+        .queue_name(format!("{}-{queue}", stack.name))
+        .send()
+        .await
+        .expect("queue exists")
+        .queue_url
+        .expect("url");
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .expect("attributes");
+    let get = |name: aws_sdk_sqs::types::QueueAttributeName| {
+        attrs
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1)
+    };
+    (
+        get(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages),
+        get(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
+/// A connection of the application's own pool type, for calling its repository directly.
+async fn app_client(db: &TestDatabase) -> deadpool_postgres::Client {
+    let env = gsign_core::Env::from_pairs([
+        ("DATABASE_URL", db.url.as_str()),
+        ("DATABASE_TLS", "disable"),
+    ]);
+    let mut r = env.reader();
+    let config = gsign_platform::db::DbConfig::read(&mut r);
+    let config = r.finish(|| config).expect("database settings");
+    gsign_platform::db::pool(&config)
+        .expect("pool")
+        .get()
+        .await
+        .expect("connection")
+}
+
+fn store(stack: &TestStack, sdk: &aws_config::SdkConfig) -> DocumentStore {
+    DocumentStore::new(
+        gsign_platform::aws::s3(sdk),
+        format!("{}-documents-123456789012", stack.name),
+        format!("alias/{}-documents", stack.name),
+    )
+}
+
+#[tokio::test]
+async fn a_pdf_upload_becomes_ready_with_its_pages_and_hash_and_downloads_byte_for_byte() {
+    let db = TestDatabase::migrated().await;
+    let ana = Tenant::create(&db, "member").await;
+    let stack = start_app(&db, &[]).await;
+    let bytes = read_fixture("three-pages-rotated.pdf");
+
+    let created = upload(
+        &stack,
+        &ana,
+        "Гэрээ 2026.pdf",
+        PDF,
+        bytes.clone(),
+        bytes.len(),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let doc = finished(&stack, &ana, &id).await;
+
+    assert_eq!(doc["status"], "ready", "{doc}");
+    assert_eq!(
+        doc["sha256"],
+        sha256sum(&fixture("three-pages-rotated.pdf"))
+    );
+    assert_eq!(
+        doc["pdf_sha256"], doc["sha256"],
+        "a PDF is signed as uploaded"
+    );
+    assert_eq!(doc["page_count"], 3);
+    assert_eq!(doc["page_count"].as_u64(), Some(pdfinfo_pages(&bytes)));
+    assert_eq!(doc["pages"][1]["rotation"], 90, "{doc}");
+    assert_eq!(doc["mime_type"], PDF);
+    assert_eq!(doc["name"], "Гэрээ 2026.pdf");
+
+    let (link, downloaded) = download(&stack, &ana, &id, "original").await;
+    assert_eq!(downloaded, bytes, "download returns the same bytes");
+    assert_eq!(link["sha256"], doc["sha256"]);
+    let url = link["url"].as_str().expect("url");
+    assert!(
+        url.contains("response-content-disposition=attachment"),
+        "{url}"
+    );
+    assert!(
+        url.contains("versionId="),
+        "downloads name the ingested version: {url}"
+    );
+    let (_, pdf) = download(&stack, &ana, &id, "pdf").await;
+    assert_eq!(pdf, bytes);
+
+    // Audit trail: created by Ana, made ready by ingest.
+    let actions: Vec<String> = db
+        .connect()
+        .await
+        .query(
+            "SELECT payload->>'action' FROM outbox WHERE payload->>'resource_id' = $1 ORDER BY created_at",
+            &[&id],
+        )
+        .await
+        .expect("outbox")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(actions, ["document.created", "document.ready"]);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn office_files_become_pdfs_whose_page_count_pdfinfo_and_qpdf_agree_with() {
+    let db = TestDatabase::migrated().await;
+    let ana = Tenant::create(&db, "admin").await;
+    let stack = start_app(&db, &[]).await;
+    for (file, content_type) in [("sample.docx", DOCX), ("sample.xlsx", XLSX)] {
+        let bytes = read_fixture(file);
+        let created = upload(&stack, &ana, file, content_type, bytes.clone(), bytes.len()).await;
+        let id = created["id"].as_str().expect("id").to_owned();
+        let doc = finished(&stack, &ana, &id).await;
+        assert_eq!(doc["status"], "ready", "{file}: {doc}");
+        assert_eq!(doc["mime_type"], content_type);
+        assert_ne!(doc["pdf_sha256"], doc["sha256"], "{file}: converted");
+
+        let (link, pdf) = download(&stack, &ana, &id, "pdf").await;
+        assert!(pdf.starts_with(b"%PDF-"), "{file}");
+        assert_eq!(
+            doc["page_count"].as_u64(),
+            Some(pdfinfo_pages(&pdf)),
+            "{file}"
+        );
+        assert_eq!(link["file_name"], format!("{}.pdf", file), "{file}");
+        let path = temp_file(&pdf, "pdf");
+        tool("qpdf", &["--check", &path.to_string_lossy()]);
+        assert_eq!(doc["pdf_sha256"], sha256sum(&path), "{file}");
+        let _ = std::fs::remove_file(path);
+        let (_, original) = download(&stack, &ana, &id, "original").await;
+        assert_eq!(original, bytes, "{file}: the original is kept as uploaded");
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn every_bad_file_fails_with_its_own_reason_and_nothing_reaches_the_dlq() {
+    let db = TestDatabase::migrated().await;
+    let ana = Tenant::create(&db, "member").await;
+    let stack = start_app(&db, &[]).await;
+    let pdf = read_fixture("one-page.pdf");
+    // (file name, declared type, bytes, declared size, expected reason)
+    let cases: Vec<(&str, &str, Vec<u8>, usize, &str)> = vec![
+        ("zero.pdf", PDF, Vec::new(), 1000, "empty_file"),
+        (
+            "declared-docx.docx",
+            DOCX,
+            pdf.clone(),
+            pdf.len(),
+            "type_mismatch",
+        ),
+        (
+            "text.pdf",
+            PDF,
+            read_fixture("not-a-pdf.pdf"),
+            read_fixture("not-a-pdf.pdf").len(),
+            "unsupported_type",
+        ),
+        (
+            "truncated.pdf",
+            PDF,
+            read_fixture("truncated.pdf"),
+            read_fixture("truncated.pdf").len(),
+            "pdf_damaged",
+        ),
+        (
+            "encrypted.pdf",
+            PDF,
+            read_fixture("encrypted.pdf"),
+            read_fixture("encrypted.pdf").len(),
+            "pdf_encrypted",
+        ),
+        (
+            "larger.pdf",
+            PDF,
+            pdf.clone(),
+            pdf.len() - 10,
+            "size_mismatch",
+        ),
+    ];
+    let mut advisory = Vec::new();
+    for name in [
+        "deep-nesting.pdf",
+        "xref-w000-huge-index.pdf",
+        "broken-inline-image.pdf",
+        "mutated.pdf",
+    ] {
+        let bytes = read_fixture(name);
+        let expected = gsign_pdf::inspect(&bytes, &gsign_pdf::Limits::default())
+            .err()
+            .map(|r| r.code())
+            .unwrap_or("ready");
+        advisory.push((name, bytes, expected));
+    }
+    let mut ids = Vec::new();
+    for (name, content_type, bytes, size, reason) in &cases {
+        let created = upload(&stack, &ana, name, content_type, bytes.clone(), *size).await;
+        ids.push((
+            name.to_string(),
+            created["id"].as_str().expect("id").to_owned(),
+            reason.to_string(),
+        ));
+    }
+    for (name, bytes, expected) in &advisory {
+        let created = upload(&stack, &ana, name, PDF, bytes.clone(), bytes.len()).await;
+        ids.push((
+            name.to_string(),
+            created["id"].as_str().expect("id").to_owned(),
+            expected.to_string(),
+        ));
+    }
+    for (name, id, reason) in &ids {
+        let doc = finished(&stack, &ana, id).await;
+        if reason == "ready" {
+            assert_eq!(doc["status"], "ready", "{name}: {doc}");
+            continue;
+        }
+        assert_eq!(doc["status"], "failed", "{name}: {doc}");
+        assert_eq!(doc["failure_reason"], reason.as_str(), "{name}: {doc}");
+        assert!(
+            doc["failure_detail"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{name}"
+        );
+        let (status, problem) = call(
+            &stack,
+            &ana,
+            "GET",
+            &format!("/v1/documents/{id}/download?variant=pdf"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, problem["failure_reason"].as_str()),
+            (409, Some(reason.as_str())),
+            "{name}"
+        );
+    }
+    let reasons: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.4).collect();
+    assert_eq!(
+        reasons.len(),
+        cases.len(),
+        "each kind of bad file has its own reason"
+    );
+    assert_eq!(
+        queue_depth(&stack, "document-ingest-dlq").await,
+        (0, 0),
+        "nothing in the DLQ"
+    );
+    assert_eq!(
+        queue_depth(&stack, "document-ingest").await,
+        (0, 0),
+        "nothing left to retry"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_converter_fails_office_files_with_a_reason_instead_of_hanging() {
+    let db = TestDatabase::migrated().await;
+    let ana = Tenant::create(&db, "member").await;
+    let stack = start_app(
+        &db,
+        &[("OfficeConverterPath", "/nonexistent/soffice".to_owned())],
+    )
+    .await;
+    let bytes = read_fixture("sample.docx");
+    let created = upload(
+        &stack,
+        &ana,
+        "sample.docx",
+        DOCX,
+        bytes.clone(),
+        bytes.len(),
+    )
+    .await;
+    let doc = finished(&stack, &ana, created["id"].as_str().expect("id")).await;
+    assert_eq!(doc["status"], "failed", "{doc}");
+    assert_eq!(doc["failure_reason"], "converter_unavailable");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn redelivering_the_same_s3_event_changes_nothing() {
+    let db = TestDatabase::migrated().await;
+    let ana = Tenant::create(&db, "member").await;
+    let stack = start_app(&db, &[]).await;
+    let bytes = read_fixture("one-page.pdf");
+    let created = upload(&stack, &ana, "one.pdf", PDF, bytes.clone(), bytes.len()).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let before = finished(&stack, &ana, &id).await;
+    let key = format!("uploads/{}/{id}/original.pdf", ana.org);
+    let record = json!({"Records": [{
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": format!("{}-documents-123456789012", stack.name)},
+               "object": {"key": key.replace('/', "%2F"), "size": bytes.len()}}
+    }]});
+    let event = json!({"Records": [{
+        "messageId": "redelivered", "receiptHandle": "x", "body": record.to_string(),
+        "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest", "awsRegion": "us-east-1"
+    }]});
+    let outbox_rows = || async {
+        db.connect()
+            .await
+            .query_one("SELECT count(*) FROM outbox", &[])
+            .await
+            .expect("count")
+            .get::<_, i64>(0)
+    };
+    let rows = outbox_rows().await;
+    for _ in 0..2 {
+        let answer = stack
+            .running
+            .stack
+            .invoke("sqs-ingest-document", event.clone())
+            .await
+            .expect("invoke");
+        assert_eq!(answer["batchItemFailures"], json!([]));
+    }
+    let (_, after) = call(&stack, &ana, "GET", &format!("/v1/documents/{id}"), None).await;
+    assert_eq!(after, before);
+    assert_eq!(outbox_rows().await, rows, "no new audit events");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn documents_are_listed_filtered_paginated_renamed_and_deleted() {
+    let db = TestDatabase::migrated().await;
+    let ana = Tenant::create(&db, "member").await;
+    let viewer = ana.colleague(&db, "viewer").await;
+    let stack = start_app(&db, &[]).await;
+    let bytes = read_fixture("one-page.pdf");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let created = upload(
+            &stack,
+            &ana,
+            &format!("contract-{i}.pdf"),
+            PDF,
+            bytes.clone(),
+            bytes.len(),
+        )
+        .await;
+        ids.push(created["id"].as_str().expect("id").to_owned());
+    }
+    for id in &ids {
+        finished(&stack, &ana, id).await;
+    }
+    let (status, page) = call(
+        &stack,
+        &viewer,
+        "GET",
+        "/v1/documents?limit=2&status=ready",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let first: Vec<&str> = page["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
+    assert_eq!(first, [ids[2].as_str(), ids[1].as_str()], "newest first");
+    let cursor = page["next_cursor"].as_str().expect("a next page");
+    let (_, rest) = call(
+        &stack,
+        &viewer,
+        "GET",
+        &format!("/v1/documents?limit=2&status=ready&cursor={cursor}"),
+        None,
+    )
+    .await;
+    assert_eq!(rest["data"][0]["id"], ids[0].as_str());
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    let (status, renamed) = call(
+        &stack, &ana, "PATCH", &format!("/v1/documents/{}", ids[0]),
+        Some(json!({"name": "Түрээсийн гэрээ", "tags": ["lease", "2026"], "metadata": {"ref": "A-1"}})),
+    ).await;
+    assert_eq!(status, 200, "{renamed}");
+    // The cached copy was dropped: the next read sees the change.
+    let (_, got) = call(
+        &stack,
+        &viewer,
+        "GET",
+        &format!("/v1/documents/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (got["name"].as_str(), got["tags"].clone()),
+        (Some("Түрээсийн гэрээ"), json!(["lease", "2026"]))
+    );
+    let (_, tagged) = call(&stack, &viewer, "GET", "/v1/documents?tag=lease", None).await;
+    assert_eq!(tagged["data"].as_array().map(Vec::len), Some(1));
+    let (_, named) = call(&stack, &viewer, "GET", "/v1/documents?name=%25", None).await;
+    assert_eq!(
+        named["data"].as_array().map(Vec::len),
+        Some(0),
+        "% matches literally"
+    );
+
+    let (status, problem) = call(
+        &stack,
+        &viewer,
+        "DELETE",
+        &format!("/v1/documents/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    let (status, _) = call(
+        &stack,
+        &ana,
+        "DELETE",
+        &format!("/v1/documents/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        &stack,
+        &ana,
+        "GET",
+        &format!("/v1/documents/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status, 404,
+        "a deleted document is gone from the API (and the cache)"
+    );
+
+    // Bad input: every problem listed, never a 500.
+    let (status, problem) = call(
+        &stack,
+        &ana,
+        "POST",
+        "/v1/documents",
+        Some(json!({"file_name": "", "content_type": "image/png", "size": 1_000_000_000})),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        problem["errors"].as_array().map(Vec::len),
+        Some(3),
+        "{problem}"
+    );
+    let (status, _) = call(&stack, &ana, "GET", "/v1/documents?cursor=nonsense", None).await;
+    assert_eq!(status, 422);
+    let (status, _) = call(&stack, &ana, "GET", "/v1/documents/not-a-uuid", None).await;
+    assert_eq!(status, 404);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn another_tenants_document_ids_answer_404_on_every_route() {
+    let db = TestDatabase::migrated().await;
+    let ana = Tenant::create(&db, "owner").await;
+    let eve = Tenant::create(&db, "owner").await;
+    let stack = start_app(&db, &[]).await;
+    let bytes = read_fixture("one-page.pdf");
+    let created = upload(&stack, &ana, "mine.pdf", PDF, bytes.clone(), bytes.len()).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    finished(&stack, &ana, &id).await; // cached now: the cache must not leak it either
+    for (method, path, body) in [
+        ("GET", format!("/v1/documents/{id}"), None),
+        (
+            "PATCH",
+            format!("/v1/documents/{id}"),
+            Some(json!({"name": "x"})),
+        ),
+        ("GET", format!("/v1/documents/{id}/download"), None),
+        ("DELETE", format!("/v1/documents/{id}"), None),
+        (
+            "PUT",
+            format!("/v1/documents/{id}/legal-hold"),
+            Some(json!({"enabled": true})),
+        ),
+    ] {
+        let (status, problem) = call(&stack, &eve, method, &path, body).await;
+        assert_eq!(status, 404, "{method} {path}: {problem}");
+        assert_eq!(
+            problem["type"], "https://gsign.dev/problems/not-found",
+            "{problem}"
+        );
+    }
+    let (_, list) = call(&stack, &eve, "GET", "/v1/documents", None).await;
+    assert_eq!(list["data"], json!([]));
+    let (_, doc) = call(&stack, &ana, "GET", &format!("/v1/documents/{id}"), None).await;
+    assert_eq!(
+        (doc["name"].as_str(), doc["legal_hold"].as_bool()),
+        (Some("mine.pdf"), Some(false))
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_document_under_legal_hold_cannot_be_deleted_in_the_api_or_in_s3() {
+    let db = TestDatabase::migrated().await;
+    let admin = Tenant::create(&db, "admin").await;
+    let member = admin.colleague(&db, "member").await;
+    let stack = start_app(&db, &[]).await;
+    let bytes = read_fixture("sample.docx");
+    let created = upload(
+        &stack,
+        &member,
+        "held.docx",
+        DOCX,
+        bytes.clone(),
+        bytes.len(),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    finished(&stack, &member, &id).await;
+
+    let hold = Some(json!({"enabled": true, "reason": "Litigation 2026-114"}));
+    let (status, _) = call(
+        &stack,
+        &member,
+        "PUT",
+        &format!("/v1/documents/{id}/legal-hold"),
+        hold.clone(),
+    )
+    .await;
+    assert_eq!(status, 403, "members cannot place holds");
+    let (status, doc) = call(
+        &stack,
+        &admin,
+        "PUT",
+        &format!("/v1/documents/{id}/legal-hold"),
+        hold,
+    )
+    .await;
+    assert_eq!(
+        (status, doc["legal_hold"].as_bool()),
+        (200, Some(true)),
+        "{doc}"
+    );
+
+    let (status, problem) = call(
+        &stack,
+        &member,
+        "DELETE",
+        &format!("/v1/documents/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(
+        problem["type"],
+        "https://gsign.dev/problems/document-under-legal-hold"
+    );
+
+    // S3 itself refuses, for the original and the converted PDF alike.
+    let sdk = sdk().await;
+    let s3 = gsign_platform::aws::s3(&sdk);
+    let row = repo::get(
+        &app_client(&db).await,
+        admin.org,
+        id.parse().expect("uuid"),
+        false,
+    )
+    .await
+    .expect("query")
+    .expect("row");
+    let objects = row.objects();
+    assert_eq!(objects.len(), 2, "original and conversion");
+    for object in &objects {
+        let held = s3
+            .get_object_legal_hold()
+            .bucket(format!("{}-documents-123456789012", stack.name))
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+            .expect("legal hold");
+        assert_eq!(
+            held.legal_hold()
+                .and_then(|h| h.status())
+                .map(|s| s.as_str()),
+            Some("ON")
+        );
+        let deleted = s3
+            .delete_object()
+            .bucket(format!("{}-documents-123456789012", stack.name))
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await;
+        assert!(
+            deleted.is_err(),
+            "S3 deleted a held version of {}",
+            object.key
+        );
+    }
+
+    let release = Some(json!({"enabled": false}));
+    let (status, _) = call(
+        &stack,
+        &admin,
+        "PUT",
+        &format!("/v1/documents/{id}/legal-hold"),
+        release,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &stack,
+        &member,
+        "DELETE",
+        &format!("/v1/documents/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn retention_and_envelopes_block_deletion() {
+    let db = TestDatabase::migrated().await;
+    let ana = Tenant::create(&db, "owner").await;
+    let stack = start_app(&db, &[]).await;
+    let sdk = sdk().await;
+    let bytes = read_fixture("one-page.pdf");
+    let mut ids = Vec::new();
+    for name in ["retained.pdf", "in-use.pdf"] {
+        let created = upload(&stack, &ana, name, PDF, bytes.clone(), bytes.len()).await;
+        let id = created["id"].as_str().expect("id").to_owned();
+        finished(&stack, &ana, &id).await;
+        ids.push(id);
+    }
+    // Retention, as the envelope completion applies it: 7 years from completion.
+    let client = app_client(&db).await;
+    let doc = repo::get(&client, ana.org, ids[0].parse().expect("uuid"), false)
+        .await
+        .expect("query")
+        .expect("row");
+    let until = gsign_core::documents::retention_until(chrono::Utc::now());
+    let documents = store(&stack, &sdk);
+    let cache = gsign_platform::cache::Cache::new(&gsign_platform::cache::CacheConfig {
+        url: secrecy::SecretString::from(gsign_tests::stack_var("REDIS_URL")),
+        timeout: Duration::from_secs(1),
+    })
+    .expect("cache");
+    gsign_functions_documents::retention::retain(
+        &client,
+        &documents,
+        &cache,
+        &doc,
+        until,
+        RetentionMode::Governance,
+    )
+    .await
+    .expect("retain");
+    let head = gsign_platform::aws::s3(&sdk)
+        .head_object()
+        .bucket(documents.bucket())
+        .key(&doc.s3_key)
+        .set_version_id(doc.s3_version_id.clone())
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(
+        head.object_lock_mode().map(|m| m.as_str()),
+        Some("GOVERNANCE")
+    );
+    assert_eq!(
+        head.object_lock_retain_until_date().map(|d| d.secs()),
+        Some(until.timestamp())
+    );
+    let refused = gsign_platform::aws::s3(&sdk)
+        .delete_object()
+        .bucket(documents.bucket())
+        .key(&doc.s3_key)
+        .set_version_id(doc.s3_version_id.clone())
+        .send()
+        .await;
+    assert!(refused.is_err(), "S3 deleted a retained version");
+    let (status, problem) = call(
+        &stack,
+        &ana,
+        "DELETE",
+        &format!("/v1/documents/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(
+        problem["type"],
+        "https://gsign.dev/problems/document-under-retention"
+    );
+    let (_, view) = call(
+        &stack,
+        &ana,
+        "GET",
+        &format!("/v1/documents/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert!(view["retention_until"].is_string(), "{view}");
+
+    client
+        .execute(
+            "INSERT INTO envelopes (organization_id, document_id, name) VALUES ($1, $2, 'Lease')",
+            &[&ana.org, &ids[1].parse::<uuid::Uuid>().expect("uuid")],
+        )
+        .await
+        .expect("envelope");
+    let (status, problem) = call(
+        &stack,
+        &ana,
+        "DELETE",
+        &format!("/v1/documents/{}", ids[1]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(
+        problem["type"],
+        "https://gsign.dev/problems/document-in-use"
+    );
+    stack.stop().await;
+}
