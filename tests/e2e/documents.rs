@@ -89,6 +89,24 @@ async fn finished(stack: &TestStack, who: &Tenant, id: &str) -> Value {
     .await
 }
 
+/// Uploads fixture `fixture` as `file_name` and returns the document once ingest is done.
+async fn ingested(
+    stack: &TestStack,
+    who: &Tenant,
+    fixture: &str,
+    file_name: &str,
+    content_type: &str,
+) -> Value {
+    let bytes = read_fixture(fixture);
+    let size = bytes.len();
+    let created = upload(stack, who, file_name, content_type, bytes, size).await;
+    finished(stack, who, created["id"].as_str().expect("id")).await
+}
+
+fn id_of(doc: &Value) -> String {
+    doc["id"].as_str().expect("id").to_owned()
+}
+
 async fn download(stack: &TestStack, who: &Tenant, id: &str, variant: &str) -> (Value, Vec<u8>) {
     let (status, link) = call(
         stack,
@@ -431,17 +449,7 @@ async fn a_missing_converter_fails_office_files_with_a_reason_instead_of_hanging
         &[("OfficeConverterPath", "/nonexistent/soffice".to_owned())],
     )
     .await;
-    let bytes = read_fixture("sample.docx");
-    let created = upload(
-        &stack,
-        &ana,
-        "sample.docx",
-        DOCX,
-        bytes.clone(),
-        bytes.len(),
-    )
-    .await;
-    let doc = finished(&stack, &ana, created["id"].as_str().expect("id")).await;
+    let doc = ingested(&stack, &ana, "sample.docx", "sample.docx", DOCX).await;
     assert_eq!(doc["status"], "failed", "{doc}");
     assert_eq!(doc["failure_reason"], "converter_unavailable");
     stack.stop().await;
@@ -452,15 +460,13 @@ async fn redelivering_the_same_s3_event_changes_nothing() {
     let db = TestDatabase::migrated().await;
     let ana = Tenant::create(&db, "member").await;
     let stack = start_app(&db, &[]).await;
-    let bytes = read_fixture("one-page.pdf");
-    let created = upload(&stack, &ana, "one.pdf", PDF, bytes.clone(), bytes.len()).await;
-    let id = created["id"].as_str().expect("id").to_owned();
-    let before = finished(&stack, &ana, &id).await;
+    let before = ingested(&stack, &ana, "one-page.pdf", "one.pdf", PDF).await;
+    let id = id_of(&before);
     let key = format!("uploads/{}/{id}/original.pdf", ana.org);
     let record = json!({"Records": [{
         "eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": format!("{}-documents-123456789012", stack.name)},
-               "object": {"key": key.replace('/', "%2F"), "size": bytes.len()}}
+               "object": {"key": key.replace('/', "%2F")}}
     }]});
     let event = json!({"Records": [{
         "messageId": "redelivered", "receiptHandle": "x", "body": record.to_string(),
@@ -497,22 +503,12 @@ async fn documents_are_listed_filtered_paginated_renamed_and_deleted() {
     let ana = Tenant::create(&db, "member").await;
     let viewer = ana.colleague(&db, "viewer").await;
     let stack = start_app(&db, &[]).await;
-    let bytes = read_fixture("one-page.pdf");
     let mut ids = Vec::new();
     for i in 0..3 {
-        let created = upload(
-            &stack,
-            &ana,
-            &format!("contract-{i}.pdf"),
-            PDF,
-            bytes.clone(),
-            bytes.len(),
-        )
-        .await;
-        ids.push(created["id"].as_str().expect("id").to_owned());
-    }
-    for id in &ids {
-        finished(&stack, &ana, id).await;
+        let name = format!("contract-{i}.pdf");
+        ids.push(id_of(
+            &ingested(&stack, &ana, "one-page.pdf", &name, PDF).await,
+        ));
     }
     let (status, page) = call(
         &stack,
@@ -628,10 +624,8 @@ async fn another_tenants_document_ids_answer_404_on_every_route() {
     let ana = Tenant::create(&db, "owner").await;
     let eve = Tenant::create(&db, "owner").await;
     let stack = start_app(&db, &[]).await;
-    let bytes = read_fixture("one-page.pdf");
-    let created = upload(&stack, &ana, "mine.pdf", PDF, bytes.clone(), bytes.len()).await;
-    let id = created["id"].as_str().expect("id").to_owned();
-    finished(&stack, &ana, &id).await; // cached now: the cache must not leak it either
+    // Ingested, so cached now: the cache must not leak it either.
+    let id = id_of(&ingested(&stack, &ana, "one-page.pdf", "mine.pdf", PDF).await);
     for (method, path, body) in [
         ("GET", format!("/v1/documents/{id}"), None),
         (
@@ -670,18 +664,7 @@ async fn a_document_under_legal_hold_cannot_be_deleted_in_the_api_or_in_s3() {
     let admin = Tenant::create(&db, "admin").await;
     let member = admin.colleague(&db, "member").await;
     let stack = start_app(&db, &[]).await;
-    let bytes = read_fixture("sample.docx");
-    let created = upload(
-        &stack,
-        &member,
-        "held.docx",
-        DOCX,
-        bytes.clone(),
-        bytes.len(),
-    )
-    .await;
-    let id = created["id"].as_str().expect("id").to_owned();
-    finished(&stack, &member, &id).await;
+    let id = id_of(&ingested(&stack, &member, "sample.docx", "held.docx", DOCX).await);
 
     let hold = Some(json!({"enabled": true, "reason": "Litigation 2026-114"}));
     let (status, _) = call(
@@ -792,13 +775,11 @@ async fn retention_and_envelopes_block_deletion() {
     let ana = Tenant::create(&db, "owner").await;
     let stack = start_app(&db, &[]).await;
     let sdk = sdk().await;
-    let bytes = read_fixture("one-page.pdf");
     let mut ids = Vec::new();
     for name in ["retained.pdf", "in-use.pdf"] {
-        let created = upload(&stack, &ana, name, PDF, bytes.clone(), bytes.len()).await;
-        let id = created["id"].as_str().expect("id").to_owned();
-        finished(&stack, &ana, &id).await;
-        ids.push(id);
+        ids.push(id_of(
+            &ingested(&stack, &ana, "one-page.pdf", name, PDF).await,
+        ));
     }
     // Retention, as the envelope completion applies it: 7 years from completion.
     let client = app_client(&db).await;

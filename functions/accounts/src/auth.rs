@@ -14,7 +14,7 @@ use gsign_platform::cache::Cache;
 use gsign_platform::credentials::{self, AccessTokens};
 use gsign_platform::http as web;
 use gsign_platform::idempotency::Idempotent;
-use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
+use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
 use gsign_platform::ratelimit::{self, Policy, RateLimited, RateLimiter};
 use gsign_platform::sessions;
@@ -957,29 +957,19 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     })
 }
 
-macro_rules! route_function {
-    ($(#[$doc:meta])* $constant:ident, $name:literal, $route:ident) => {
-        $(#[$doc])*
-        pub const $constant: FunctionSpec = FunctionSpec {
-            name: $name,
-            init: |env| init_route(env, Route::$route),
-        };
-    };
-}
-
-route_function!(/// `POST /v1/auth/register`.
-    REGISTER, "api-register", Register);
-route_function!(/// `POST /v1/auth/login`.
-    LOGIN, "api-login", Login);
-route_function!(/// `POST /v1/auth/refresh`.
-    REFRESH, "api-refresh", Refresh);
-route_function!(/// `POST /v1/auth/logout`.
-    LOGOUT, "api-logout", Logout);
-route_function!(/// `POST /v1/auth/verify-email`.
-    VERIFY_EMAIL, "api-verify-email", VerifyEmail);
-route_function!(/// `POST /v1/auth/password-reset`.
-    PASSWORD_RESET, "api-request-password-reset", PasswordReset);
-route_function!(/// `POST /v1/auth/password-reset/confirm`.
-    PASSWORD_RESET_CONFIRM, "api-confirm-password-reset", PasswordResetConfirm);
-route_function!(/// `POST /v1/auth/accept-invitation`.
-    ACCEPT_INVITATION, "api-accept-invitation", AcceptInvitation);
+gsign_platform::route_function!(init_route, /// `POST /v1/auth/register`.
+    REGISTER, "api-register", Route::Register);
+gsign_platform::route_function!(init_route, /// `POST /v1/auth/login`.
+    LOGIN, "api-login", Route::Login);
+gsign_platform::route_function!(init_route, /// `POST /v1/auth/refresh`.
+    REFRESH, "api-refresh", Route::Refresh);
+gsign_platform::route_function!(init_route, /// `POST /v1/auth/logout`.
+    LOGOUT, "api-logout", Route::Logout);
+gsign_platform::route_function!(init_route, /// `POST /v1/auth/verify-email`.
+    VERIFY_EMAIL, "api-verify-email", Route::VerifyEmail);
+gsign_platform::route_function!(init_route, /// `POST /v1/auth/password-reset`.
+    PASSWORD_RESET, "api-request-password-reset", Route::PasswordReset);
+gsign_platform::route_function!(init_route, /// `POST /v1/auth/password-reset/confirm`.
+    PASSWORD_RESET_CONFIRM, "api-confirm-password-reset", Route::PasswordResetConfirm);
+gsign_platform::route_function!(init_route, /// `POST /v1/auth/accept-invitation`.
+    ACCEPT_INVITATION, "api-accept-invitation", Route::AcceptInvitation);

@@ -22,7 +22,7 @@ use gsign_platform::cache::Cache;
 use gsign_platform::credentials;
 use gsign_platform::http as web;
 use gsign_platform::idempotency::Idempotent;
-use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
+use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
 use gsign_platform::ratelimit::{Policy, RateLimited, RateLimiter};
 use gsign_platform::{aws, sessions};
@@ -1089,35 +1089,25 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     })
 }
 
-macro_rules! route_function {
-    ($(#[$doc:meta])* $constant:ident, $name:literal, $route:ident) => {
-        $(#[$doc])*
-        pub const $constant: FunctionSpec = FunctionSpec {
-            name: $name,
-            init: |env| init_route(env, Route::$route),
-        };
-    };
-}
-
-route_function!(/// `PATCH /v1/me`.
-    UPDATE_ME, "api-update-me", UpdateMe);
-route_function!(/// `GET /v1/organization`.
-    GET_ORGANIZATION, "api-get-organization", GetOrganization);
-route_function!(/// `PATCH /v1/organization`.
-    UPDATE_ORGANIZATION, "api-update-organization", UpdateOrganization);
-route_function!(/// `GET /v1/organization/users`.
-    LIST_MEMBERS, "api-list-members", ListMembers);
-route_function!(/// `POST /v1/organization/users`.
-    INVITE_MEMBER, "api-invite-member", InviteMember);
-route_function!(/// `PATCH /v1/organization/users/{id}`.
-    UPDATE_MEMBER, "api-update-member", UpdateMember);
-route_function!(/// `DELETE /v1/organization/users/{id}`.
-    REMOVE_MEMBER, "api-remove-member", RemoveMember);
-route_function!(/// `GET /v1/api-keys`.
-    LIST_API_KEYS, "api-list-api-keys", ListKeys);
-route_function!(/// `POST /v1/api-keys`.
-    CREATE_API_KEY, "api-create-api-key", CreateKey);
-route_function!(/// `DELETE /v1/api-keys/{id}`.
-    REVOKE_API_KEY, "api-revoke-api-key", RevokeKey);
-route_function!(/// `GET /v1/audit-events`.
-    LIST_AUDIT_EVENTS, "api-list-audit-events", ListAuditEvents);
+gsign_platform::route_function!(init_route, /// `PATCH /v1/me`.
+    UPDATE_ME, "api-update-me", Route::UpdateMe);
+gsign_platform::route_function!(init_route, /// `GET /v1/organization`.
+    GET_ORGANIZATION, "api-get-organization", Route::GetOrganization);
+gsign_platform::route_function!(init_route, /// `PATCH /v1/organization`.
+    UPDATE_ORGANIZATION, "api-update-organization", Route::UpdateOrganization);
+gsign_platform::route_function!(init_route, /// `GET /v1/organization/users`.
+    LIST_MEMBERS, "api-list-members", Route::ListMembers);
+gsign_platform::route_function!(init_route, /// `POST /v1/organization/users`.
+    INVITE_MEMBER, "api-invite-member", Route::InviteMember);
+gsign_platform::route_function!(init_route, /// `PATCH /v1/organization/users/{id}`.
+    UPDATE_MEMBER, "api-update-member", Route::UpdateMember);
+gsign_platform::route_function!(init_route, /// `DELETE /v1/organization/users/{id}`.
+    REMOVE_MEMBER, "api-remove-member", Route::RemoveMember);
+gsign_platform::route_function!(init_route, /// `GET /v1/api-keys`.
+    LIST_API_KEYS, "api-list-api-keys", Route::ListKeys);
+gsign_platform::route_function!(init_route, /// `POST /v1/api-keys`.
+    CREATE_API_KEY, "api-create-api-key", Route::CreateKey);
+gsign_platform::route_function!(init_route, /// `DELETE /v1/api-keys/{id}`.
+    REVOKE_API_KEY, "api-revoke-api-key", Route::RevokeKey);
+gsign_platform::route_function!(init_route, /// `GET /v1/audit-events`.
+    LIST_AUDIT_EVENTS, "api-list-audit-events", Route::ListAuditEvents);

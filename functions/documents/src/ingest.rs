@@ -22,7 +22,6 @@ use gsign_platform::lambda::{
 };
 use gsign_platform::outbox::{self, AuditEvent};
 use gsign_platform::storage::ObjectRef;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::common::{DocumentsConfig, Services};
@@ -72,18 +71,6 @@ impl Drop for WorkDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// SHA-256 of a file, read in 1 MiB blocks on a blocking thread.
-async fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-        let mut file = std::fs::File::open(&path)?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher)?;
-        Ok(hex::encode(hasher.finalize()))
-    })
-    .await?
 }
 
 /// The bytes `sniff` needs: the head for a PDF signature, the whole file for an OOXML (ZIP)
@@ -321,7 +308,7 @@ impl Ingest {
                     ))
                 }
             };
-            let pdf_hash = sha256_file(&converted).await?;
+            let pdf_hash = gsign_platform::storage::sha256_file(&converted).await?;
             let stored = s
                 .store
                 .put_file(

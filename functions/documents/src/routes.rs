@@ -14,7 +14,7 @@ use gsign_core::documents::{self, keys, DocumentDeclaration, DocumentStatus, New
 use gsign_core::{Action, Env, FieldError};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::idempotency::Idempotent;
-use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
+use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox;
 use gsign_platform::ratelimit::{Policy, RateLimited};
 use gsign_platform::storage::{ObjectRef, Presigned};
@@ -602,27 +602,17 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     })
 }
 
-macro_rules! route_function {
-    ($(#[$doc:meta])* $constant:ident, $name:literal, $route:ident) => {
-        $(#[$doc])*
-        pub const $constant: FunctionSpec = FunctionSpec {
-            name: $name,
-            init: |env| init_route(env, Route::$route),
-        };
-    };
-}
-
-route_function!(/// `POST /v1/documents`.
-    CREATE_DOCUMENT, "api-create-document", Create);
-route_function!(/// `GET /v1/documents`.
-    LIST_DOCUMENTS, "api-list-documents", List);
-route_function!(/// `GET /v1/documents/{id}`.
-    GET_DOCUMENT, "api-get-document", Get);
-route_function!(/// `PATCH /v1/documents/{id}`.
-    UPDATE_DOCUMENT, "api-update-document", Update);
-route_function!(/// `GET /v1/documents/{id}/download`.
-    DOWNLOAD_DOCUMENT, "api-download-document", Download);
-route_function!(/// `DELETE /v1/documents/{id}`.
-    DELETE_DOCUMENT, "api-delete-document", Delete);
-route_function!(/// `PUT /v1/documents/{id}/legal-hold`.
-    SET_DOCUMENT_LEGAL_HOLD, "api-set-document-legal-hold", SetLegalHold);
+gsign_platform::route_function!(init_route, /// `POST /v1/documents`.
+    CREATE_DOCUMENT, "api-create-document", Route::Create);
+gsign_platform::route_function!(init_route, /// `GET /v1/documents`.
+    LIST_DOCUMENTS, "api-list-documents", Route::List);
+gsign_platform::route_function!(init_route, /// `GET /v1/documents/{id}`.
+    GET_DOCUMENT, "api-get-document", Route::Get);
+gsign_platform::route_function!(init_route, /// `PATCH /v1/documents/{id}`.
+    UPDATE_DOCUMENT, "api-update-document", Route::Update);
+gsign_platform::route_function!(init_route, /// `GET /v1/documents/{id}/download`.
+    DOWNLOAD_DOCUMENT, "api-download-document", Route::Download);
+gsign_platform::route_function!(init_route, /// `DELETE /v1/documents/{id}`.
+    DELETE_DOCUMENT, "api-delete-document", Route::Delete);
+gsign_platform::route_function!(init_route, /// `PUT /v1/documents/{id}/legal-hold`.
+    SET_DOCUMENT_LEGAL_HOLD, "api-set-document-legal-hold", Route::SetLegalHold);

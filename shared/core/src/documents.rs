@@ -575,7 +575,7 @@ mod tests {
     fn download_names_are_safe_headers_that_keep_the_real_name() {
         assert_eq!(
             content_disposition("Гэрээ \"final\"; v2.PDF", "pdf"),
-            "attachment; filename=\"______ _final__ v2.pdf\"; filename*=UTF-8''%D0%93%D1%8D%D1%80%D1%8D%D1%8D%20%22final%22%3B%20v2.pdf"
+            "attachment; filename=\"_____ _final__ v2.pdf\"; filename*=UTF-8''%D0%93%D1%8D%D1%80%D1%8D%D1%8D%20%22final%22%3B%20v2.pdf"
         );
         assert_eq!(
             content_disposition("report.docx", "pdf"),

@@ -77,6 +77,19 @@ pub struct FunctionSpec {
     pub init: fn(Env) -> InitFuture,
 }
 
+/// Declares `pub const NAME: FunctionSpec` for one route of a service that serves several
+/// routes from one `init(env, route)`: each route stays its own Lambda and binary.
+#[macro_export]
+macro_rules! route_function {
+    ($init:path, $(#[$doc:meta])* $constant:ident, $name:literal, $route:expr) => {
+        $(#[$doc])*
+        pub const $constant: $crate::lambda::FunctionSpec = $crate::lambda::FunctionSpec {
+            name: $name,
+            init: |env| $init(env, $route),
+        };
+    };
+}
+
 /// Entry point of every Lambda binary: logging, configuration, clients, then the runtime loop.
 /// Exits non-zero (Lambda reports an init error) when configuration is wrong.
 pub fn main(spec: &FunctionSpec) -> ExitCode {

@@ -317,6 +317,27 @@ impl DocumentStore {
     }
 }
 
+/// SHA-256 of a local file (lowercase hex), read in 1 MiB blocks on a blocking thread so the
+/// async runtime keeps serving.
+pub async fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(&path)?;
+        let mut hasher = Sha256::new();
+        let mut block = vec![0u8; 1 << 20];
+        loop {
+            let read = file.read(&mut block)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&block[..read]);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    })
+    .await?
+}
+
 fn presigned(request: &aws_sdk_s3::presigning::PresignedRequest, ttl: Duration) -> Presigned {
     Presigned {
         method: request.method().to_owned(),
@@ -326,5 +347,83 @@ fn presigned(request: &aws_sdk_s3::presigning::PresignedRequest, ttl: Duration) 
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
         expires_at: Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> DocumentStore {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .endpoint_url("https://s3.us-east-1.amazonaws.com")
+            .force_path_style(true)
+            .build();
+        DocumentStore::new(
+            aws_sdk_s3::Client::from_conf(config),
+            "docs".to_owned(),
+            "alias/docs".to_owned(),
+        )
+    }
+
+    fn query(url: &str) -> std::collections::BTreeMap<String, String> {
+        url::Url::parse(url)
+            .expect("url")
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn upload_urls_sign_the_type_and_exact_length_and_expire_in_15_minutes() {
+        let put = store()
+            .presign_put(
+                "uploads/o/d/original.pdf",
+                "application/pdf",
+                48213,
+                Duration::from_secs(900),
+            )
+            .await
+            .expect("presigned");
+        assert_eq!(put.method, "PUT");
+        let q = query(&put.url);
+        assert_eq!(q["X-Amz-SignedHeaders"], "content-length;content-type;host");
+        assert_eq!(q["X-Amz-Expires"], "900");
+        assert_eq!(put.headers["content-length"], "48213");
+        assert_eq!(put.headers["content-type"], "application/pdf");
+        let left = put.expires_at - Utc::now();
+        assert!(left <= chrono::Duration::seconds(900) && left > chrono::Duration::seconds(890));
+    }
+
+    #[tokio::test]
+    async fn download_urls_name_the_version_and_the_safe_file_name() {
+        let get = store()
+            .presign_get(
+                &ObjectRef {
+                    key: "uploads/o/d/original.pdf".to_owned(),
+                    version_id: Some("v1".to_owned()),
+                },
+                "application/pdf",
+                "attachment; filename=\"a.pdf\"",
+                Duration::from_secs(300),
+            )
+            .await
+            .expect("presigned");
+        let q = query(&get.url);
+        assert_eq!(q["versionId"], "v1");
+        assert_eq!(
+            q["response-content-disposition"],
+            "attachment; filename=\"a.pdf\""
+        );
+        assert_eq!(q["X-Amz-Expires"], "300");
     }
 }
