@@ -7,6 +7,7 @@ mod accounts;
 mod auth_flow;
 mod documents;
 mod health;
+mod hsm_keys;
 mod idempotency;
 mod matrix;
 mod migrations;

@@ -4,7 +4,7 @@
 //!
 //! | limit                    | enforced                                                        |
 //! |--------------------------|-----------------------------------------------------------------|
-//! | `max_depth`              | before parsing, by a byte scan ([`depth`]); during the load, on every object lopdf parses (load filter); after the load, on the trailer and the page tree. lopdf's own parser also refuses more than 100 levels. |
+//! | `max_depth`              | before parsing, by a byte scan (`inspect/depth.rs`); during the load, on every object lopdf parses (load filter); after the load, on the trailer and the page tree. lopdf's own parser also refuses more than 100 levels. |
 //! | `max_objects`            | during the load (load filter, aborts the load at the limit)     |
 //! | `max_decompressed_bytes` | during the load for object streams (load filter, one budget for the whole file) and after it for page content streams; xref streams are bounded per stream by lopdf's `max_decompressed_size` only |
 //! | `max_pages`              | after the load, while walking the page tree                     |
@@ -118,6 +118,13 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<PdfInfo, Rejection> {
                 detected: other.as_str().to_string(),
             })
         }
+    }
+    // ISO 32000-1 7.5.5: the last line is %%EOF; readers allow up to 1 KiB after it. A file
+    // without one was cut off (an interrupted upload), which users should hear as such
+    // rather than as "damaged".
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    if !tail.windows(5).any(|w| w == b"%%EOF") {
+        return Err(Rejection::Truncated);
     }
     // Before lopdf's recursive parser sees the bytes.
     if depth::scan_exceeds(bytes, limits.max_depth) {

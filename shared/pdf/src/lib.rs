@@ -1,7 +1,7 @@
 //! GSign's PDF work.
 //!
-//! For now: judging an untrusted upload. [`sniff`] tells a PDF, DOCX or XLSX from its bytes;
-//! [`inspect`] loads a PDF under [`Limits`] and reports its pages or a [`Rejection`];
+//! For now: judging an untrusted upload. [`sniff()`] tells a PDF, DOCX or XLSX from its bytes;
+//! [`inspect()`] loads a PDF under [`Limits`] and reports its pages or a [`Rejection`];
 //! [`inspect_isolated`] runs `inspect` in a child process (see [`sandbox`]) so that a parser
 //! abort, an endless loop or a huge allocation cannot take down the calling process.
 

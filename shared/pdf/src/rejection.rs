@@ -33,6 +33,10 @@ pub enum Rejection {
         /// What is wrong, in a few words.
         detail: String,
     },
+    /// The PDF ends before its end-of-file marker: the upload was cut off.
+    #[serde(rename = "pdf_truncated")]
+    #[error("the PDF ends early (no %%EOF marker at its end): the file was probably cut off")]
+    Truncated,
     /// The PDF has no pages.
     #[serde(rename = "pdf_no_pages")]
     #[error("the PDF has no pages")]
@@ -97,6 +101,7 @@ impl Rejection {
             Rejection::UnsupportedType { .. } => "unsupported_type",
             Rejection::Encrypted => "pdf_encrypted",
             Rejection::Damaged { .. } => "pdf_damaged",
+            Rejection::Truncated => "pdf_truncated",
             Rejection::NoPages => "pdf_no_pages",
             Rejection::TooManyPages { .. } => "pdf_too_many_pages",
             Rejection::TooManyObjects { .. } => "pdf_too_many_objects",
@@ -110,7 +115,9 @@ impl Rejection {
 
     /// A [`Rejection::Damaged`] with a fixed detail.
     pub(crate) fn damaged(detail: impl Into<String>) -> Self {
-        Rejection::Damaged { detail: detail.into() }
+        Rejection::Damaged {
+            detail: detail.into(),
+        }
     }
 }
 
@@ -121,9 +128,12 @@ mod tests {
     fn all() -> Vec<Rejection> {
         vec![
             Rejection::Empty,
-            Rejection::UnsupportedType { detected: "png".into() },
+            Rejection::UnsupportedType {
+                detected: "png".into(),
+            },
             Rejection::Encrypted,
             Rejection::damaged("x"),
+            Rejection::Truncated,
             Rejection::NoPages,
             Rejection::TooManyPages { limit: 1 },
             Rejection::TooManyObjects { limit: 2 },

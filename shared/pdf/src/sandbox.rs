@@ -90,7 +90,11 @@ fn set_own_limits(limits: &Limits) -> io::Result<()> {
     let cpu_seconds = limits.timeout_seconds().saturating_add(1);
     // Past the soft limit the kernel sends SIGXCPU, past the hard one SIGKILL.
     lower_limit(Resource::CPU, cpu_seconds, cpu_seconds.saturating_add(1))?;
-    lower_limit(Resource::AS, limits.max_memory_bytes, limits.max_memory_bytes)?;
+    lower_limit(
+        Resource::AS,
+        limits.max_memory_bytes,
+        limits.max_memory_bytes,
+    )?;
     lower_limit(Resource::CORE, 0, 0)
 }
 
@@ -128,7 +132,10 @@ pub async fn inspect_isolated(
         return Err(io::Error::other("the inspector's pipes are missing"));
     };
     // Room for the answer about the largest allowed document.
-    let stdout_kept = 64 * 1024 + 256 * usize::try_from(limits.max_pages).unwrap_or(usize::MAX);
+    let stdout_kept = usize::try_from(limits.max_pages)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(256)
+        .saturating_add(64 * 1024);
     let run = async {
         tokio::join!(
             read_bounded(stdout, stdout_kept),
@@ -257,7 +264,10 @@ mod tests {
                 detail: "killed by signal 6".to_string()
             }
         );
-        assert_eq!(death_by_signal(SIGXCPU, "").code(), "inspection_resource_limit");
+        assert_eq!(
+            death_by_signal(SIGXCPU, "").code(),
+            "inspection_resource_limit"
+        );
         assert_eq!(death_by_signal(11, "").code(), "pdf_parser_crashed");
     }
 }

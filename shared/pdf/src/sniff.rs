@@ -182,11 +182,15 @@ fn looks_like_text(bytes: &[u8]) -> bool {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).rposition(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .rposition(|window| window == needle)
 }
 
 #[cfg(test)]
@@ -217,7 +221,10 @@ mod tests {
         assert_eq!(detected(b"hello, world\n"), "text");
         assert_eq!(detected(b"\x89PNG\r\n\x1a\n\0\0"), "png");
         assert_eq!(detected(b"\xff\xd8\xff\xe0"), "jpeg");
-        assert_eq!(detected(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0"), "ole2 (legacy office)");
+        assert_eq!(
+            detected(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0"),
+            "ole2 (legacy office)"
+        );
         assert_eq!(detected(b"\0\x01\x02binary"), "unknown");
         assert_eq!(detected(b"PK\x03\x04 not really a zip"), "zip");
     }
@@ -236,7 +243,10 @@ mod tests {
         bytes.extend_from_slice(&60_000u16.to_le_bytes());
         bytes.extend_from_slice(&60_000u16.to_le_bytes());
         bytes.extend_from_slice(&[0; 10]);
-        assert!(matches!(sniff(&bytes), Err(Rejection::ResourceLimit { .. })));
+        assert!(matches!(
+            sniff(&bytes),
+            Err(Rejection::ResourceLimit { .. })
+        ));
     }
 
     #[test]

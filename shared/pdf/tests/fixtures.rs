@@ -93,7 +93,9 @@ fn linearized() {
 fn bad_fixtures_are_refused_with_their_code() {
     for (name, code) in [
         ("encrypted.pdf", "pdf_encrypted"),
-        ("truncated.pdf", "pdf_damaged"),
+        // lopdf decrypts this one and drops /Encrypt from the trailer.
+        ("encrypted-no-password.pdf", "pdf_encrypted"),
+        ("truncated.pdf", "pdf_truncated"),
         ("not-a-pdf.pdf", "unsupported_type"),
         ("deep-nesting.pdf", "pdf_too_deep"),
         ("xref-w000-huge-index.pdf", "pdf_damaged"),
@@ -132,6 +134,7 @@ fn sniff_every_fixture() {
         ("object-streams.pdf", FileKind::Pdf),
         ("linearized.pdf", FileKind::Pdf),
         ("encrypted.pdf", FileKind::Pdf),
+        ("encrypted-no-password.pdf", FileKind::Pdf),
         ("truncated.pdf", FileKind::Pdf),
         ("deep-nesting.pdf", FileKind::Pdf),
         ("xref-w000-huge-index.pdf", FileKind::Pdf),

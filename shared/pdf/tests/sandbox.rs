@@ -113,7 +113,10 @@ async fn unreadable_file_is_our_failure_not_the_files() {
     )
     .await;
     let error = outcome.expect_err("the child cannot read the file");
-    assert!(error.to_string().contains("cannot read the file"), "{error}");
+    assert!(
+        error.to_string().contains("cannot read the file"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

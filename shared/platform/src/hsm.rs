@@ -69,6 +69,12 @@ pub enum HsmError {
     /// No token carries the configured label.
     #[error("no PKCS#11 token labelled {0:?}")]
     TokenNotFound(String),
+    /// No key with that id in the token.
+    #[error("no such key in the HSM")]
+    KeyNotFound,
+    /// A key or signature could not be encoded.
+    #[error("encoding: {0}")]
+    Encoding(String),
     /// A thread panicked while holding the session.
     #[error("the HSM session was poisoned by an earlier panic")]
     Poisoned,

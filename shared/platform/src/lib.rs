@@ -7,6 +7,7 @@ pub mod cache;
 pub mod credentials;
 pub mod db;
 pub mod hsm;
+pub mod hsm_keys;
 pub mod http;
 pub mod idempotency;
 pub mod lambda;

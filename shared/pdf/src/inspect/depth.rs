@@ -71,7 +71,10 @@ pub(super) fn dictionary_exceeds(dictionary: &Dictionary, max_depth: usize) -> b
     if max_depth == 0 {
         return true;
     }
-    exceeds_from(dictionary.iter().map(|(_, value)| (value, 1)).collect(), max_depth)
+    exceeds_from(
+        dictionary.iter().map(|(_, value)| (value, 1)).collect(),
+        max_depth,
+    )
 }
 
 fn exceeds_from(mut pending: Vec<(&Object, usize)>, max_depth: usize) -> bool {
@@ -100,13 +103,30 @@ fn exceeds_from(mut pending: Vec<(&Object, usize)>, max_depth: usize) -> bool {
 fn is_regular(byte: u8) -> bool {
     !matches!(
         byte,
-        b'\0' | b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'(' | b')' | b'<' | b'>' | b'[' | b']'
-            | b'{' | b'}' | b'/' | b'%'
+        b'\0'
+            | b'\t'
+            | b'\n'
+            | b'\x0c'
+            | b'\r'
+            | b' '
+            | b'('
+            | b')'
+            | b'<'
+            | b'>'
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'/'
+            | b'%'
     )
 }
 
 fn skip_regular(bytes: &[u8], from: usize) -> usize {
-    from + bytes[from..].iter().take_while(|&&byte| is_regular(byte)).count()
+    from + bytes[from..]
+        .iter()
+        .take_while(|&&byte| is_regular(byte))
+        .count()
 }
 
 fn skip_line(bytes: &[u8], from: usize) -> usize {
@@ -165,7 +185,8 @@ mod tests {
 
     #[test]
     fn scan_skips_strings_comments_names_and_stream_data() {
-        let bytes = b"1 0 obj (( [[[[ \\) ) % [[[[[\n /[[[[ << /Length 4 >> stream\n[[[[\nendstream endobj";
+        let bytes =
+            b"1 0 obj (( [[[[ \\) ) % [[[[[\n /[[[[ << /Length 4 >> stream\n[[[[\nendstream endobj";
         assert!(!scan_exceeds(bytes, 1));
     }
 

@@ -169,7 +169,9 @@ pub(super) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, Rejection> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         Document::load_mem_with_options(bytes, options)
     }));
-    let state = load_state().take().unwrap_or_else(|| LoadState::new(limits));
+    let state = load_state()
+        .take()
+        .unwrap_or_else(|| LoadState::new(limits));
     if let Some(rejection) = state.stopped_by {
         return Err(rejection);
     }
