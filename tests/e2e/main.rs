@@ -5,6 +5,7 @@
 
 mod accounts;
 mod auth_flow;
+mod certificates;
 mod documents;
 mod health;
 mod hsm_keys;

@@ -31,15 +31,36 @@ pub enum KeySpec {
     EcP256,
 }
 
-/// How a key signs: hash and padding, fixed per certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    RsaPkcs1Sha256,
-    /// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt.
-    RsaPssSha256,
-    /// ECDSA with SHA-256 (DER `ECDSA-Sig-Value`).
-    EcdsaSha256,
+pub use gsign_signing::Scheme;
+
+/// The scheme a key of this kind signs with by default (RSA: PSS, which ASVS prefers).
+pub fn default_scheme(spec: KeySpec) -> Scheme {
+    match spec {
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 => Scheme::RsaPssSha256,
+        KeySpec::EcP256 => Scheme::EcdsaSha256,
+    }
+}
+
+/// A key in the token as a [`gsign_signing::RawSigner`] (blocking calls).
+pub struct HsmSigner<'a> {
+    /// The open token.
+    pub hsm: &'a Hsm,
+    /// The key's `CKA_ID`.
+    pub key_id: Vec<u8>,
+    /// How it signs.
+    pub scheme: Scheme,
+}
+
+impl gsign_signing::RawSigner for HsmSigner<'_> {
+    fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, gsign_signing::SignError> {
+        self.hsm
+            .sign(&self.key_id, self.scheme, message)
+            .map_err(|e| gsign_signing::SignError::Signer(e.to_string()))
+    }
 }
 
 /// A key pair in the token.

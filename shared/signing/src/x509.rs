@@ -1,0 +1,186 @@
+//! X.509 certificates issued by keys that never leave the HSM (RFC 5280): the organization's
+//! CA certificate (self-signed) and the signing certificates that CA issues. The TBS structure
+//! is built here, its DER is signed by a [`RawSigner`], and the result assembled.
+
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use const_oid::AssociatedOid;
+use der::asn1::{BitString, GeneralizedTime, OctetString, UtcTime};
+use der::{Decode, Encode};
+use sha2::{Digest, Sha256};
+use spki::SubjectPublicKeyInfoOwned;
+use x509_cert::certificate::{Certificate, TbsCertificate, Version};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
+};
+use x509_cert::ext::Extension;
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::{Time, Validity};
+
+use crate::algorithm::{RawSigner, SignError};
+
+/// `id-kp-timeStamping` (RFC 5280), for a TSA's certificate.
+pub const TIME_STAMPING: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+
+/// What a certificate is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// A CA: signs certificates and CRLs (basicConstraints cA, pathLen 0).
+    Ca,
+    /// A document signer: digitalSignature + nonRepudiation (contentCommitment).
+    DocumentSigner,
+    /// A time-stamping authority: digitalSignature, critical EKU timeStamping (RFC 3161).
+    TimeStamping,
+}
+
+/// The subject side of a certificate to issue.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// Distinguished name, RFC 4514 text, e.g. `CN=Батбаяр Өлзий,O=Говь Трейд ХХК`.
+    pub name: String,
+    /// The subject's public key (DER SubjectPublicKeyInfo), e.g. from the HSM.
+    pub spki_der: Vec<u8>,
+    /// Serial number bytes (positive; 16 random bytes recommended).
+    pub serial: Vec<u8>,
+    /// Start of validity.
+    pub not_before: SystemTime,
+    /// End of validity.
+    pub not_after: SystemTime,
+    /// Purpose.
+    pub profile: Profile,
+}
+
+/// The issuer: its certificate (for a CA-issued one) and its signer.
+pub struct Issuer<'a> {
+    /// `None` for a self-signed certificate.
+    pub certificate: Option<&'a Certificate>,
+    /// The issuer's key.
+    pub signer: &'a dyn RawSigner,
+}
+
+/// RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+fn x509_time(t: SystemTime) -> Result<Time, SignError> {
+    let year_2050 = SystemTime::UNIX_EPOCH + Duration::from_secs(2_524_608_000);
+    Ok(if t < year_2050 {
+        Time::UtcTime(UtcTime::from_system_time(t)?)
+    } else {
+        Time::GeneralTime(GeneralizedTime::from_system_time(t)?)
+    })
+}
+
+/// A key identifier: the first 160 bits of the SHA-256 of the subjectPublicKey bits
+/// (RFC 7093 section 2, method 1).
+pub fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
+    Sha256::digest(spki.subject_public_key.raw_bytes())[..20].to_vec()
+}
+
+fn extension<T: AssociatedOid + Encode>(value: &T, critical: bool) -> Result<Extension, SignError> {
+    Ok(Extension {
+        extn_id: T::OID,
+        critical,
+        extn_value: OctetString::new(value.to_der()?)?,
+    })
+}
+
+/// Issues a certificate for `subject`, signed by `issuer` (or self-signed).
+pub fn issue(subject: &Subject, issuer: &Issuer<'_>) -> Result<Certificate, SignError> {
+    let spki = SubjectPublicKeyInfoOwned::from_der(&subject.spki_der)?;
+    let subject_name = Name::from_str(&subject.name)
+        .map_err(|e| SignError::Invalid(format!("subject name {:?}: {e}", subject.name)))?;
+    let (issuer_name, issuer_key_id) = match issuer.certificate {
+        Some(cert) => (
+            cert.tbs_certificate.subject.clone(),
+            key_identifier(&cert.tbs_certificate.subject_public_key_info),
+        ),
+        None => (subject_name.clone(), key_identifier(&spki)),
+    };
+    if subject.serial.is_empty() || subject.serial.len() > 20 {
+        return Err(SignError::Invalid(
+            "serial must be 1 to 20 bytes".to_owned(),
+        ));
+    }
+    // A positive INTEGER: clear the top bit rather than grow past 20 bytes.
+    let mut serial = subject.serial.clone();
+    serial[0] &= 0x7f;
+    let mut extensions = vec![
+        extension(
+            &SubjectKeyIdentifier(OctetString::new(key_identifier(&spki))?),
+            false,
+        )?,
+        extension(
+            &AuthorityKeyIdentifier {
+                key_identifier: Some(OctetString::new(issuer_key_id)?),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            },
+            false,
+        )?,
+    ];
+    match subject.profile {
+        Profile::Ca => {
+            extensions.push(extension(
+                &BasicConstraints {
+                    ca: true,
+                    path_len_constraint: Some(0),
+                },
+                true,
+            )?);
+            extensions.push(extension(
+                &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+                true,
+            )?);
+        }
+        Profile::DocumentSigner => {
+            extensions.push(extension(
+                &BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                },
+                true,
+            )?);
+            extensions.push(extension(
+                &KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
+                true,
+            )?);
+        }
+        Profile::TimeStamping => {
+            extensions.push(extension(
+                &KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
+                true,
+            )?);
+            extensions.push(extension(&ExtendedKeyUsage(vec![TIME_STAMPING]), true)?);
+        }
+    }
+    let algorithm = issuer.signer.scheme().algorithm_identifier();
+    let tbs = TbsCertificate {
+        version: Version::V3,
+        serial_number: SerialNumber::new(&serial)?,
+        signature: algorithm.clone(),
+        issuer: issuer_name,
+        validity: Validity {
+            not_before: x509_time(subject.not_before)?,
+            not_after: x509_time(subject.not_after)?,
+        },
+        subject: subject_name,
+        subject_public_key_info: spki,
+        issuer_unique_id: None,
+        subject_unique_id: None,
+        extensions: Some(extensions),
+    };
+    let signature = issuer.signer.sign(&tbs.to_der()?)?;
+    Ok(Certificate {
+        tbs_certificate: tbs,
+        signature_algorithm: algorithm,
+        signature: BitString::from_bytes(&signature)?,
+    })
+}
+
+/// PEM of a certificate.
+pub fn to_pem(certificate: &Certificate) -> Result<String, SignError> {
+    use der::EncodePem;
+    Ok(certificate.to_pem(der::pem::LineEnding::LF)?)
+}
