@@ -12,6 +12,7 @@ mod hsm_keys;
 mod idempotency;
 mod matrix;
 mod migrations;
+mod pades;
 mod rate_limits;
 mod runner;
 mod team;

@@ -6,6 +6,8 @@
 //! verification build on it.
 
 pub mod algorithm;
+pub mod cms;
+pub mod pades;
 pub mod x509;
 
 pub use algorithm::{RawSigner, Scheme, SignError};
