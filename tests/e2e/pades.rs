@@ -1,19 +1,25 @@
-//! A PAdES signature made through the HSM, judged by pyHanko, pdfsig and qpdf.
+//! PAdES signatures made through the HSM, judged by pyHanko, pdfsig and qpdf.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use gsign_platform::hsm::{Hsm, HsmConfig};
 use gsign_platform::hsm_keys::{default_scheme, HsmKey, HsmSigner, KeySpec, Scheme};
-use gsign_signing::pades::{self, SignatureInfo, DEFAULT_RESERVE};
+use gsign_signing::pades::{self, SignatureField, SignatureInfo, DEFAULT_RESERVE};
 use gsign_signing::x509::{issue, to_pem, Issuer, Profile, Subject};
 use gsign_tests::{root, stack_env, stack_var, unique};
+use x509_cert::Certificate;
 
-fn hsm() -> Hsm {
-    let mut r = stack_env().reader();
-    let config = HsmConfig::read(&mut r);
-    let config = r.finish(|| config).expect("HSM settings");
-    Hsm::open(&config).expect("the SoftHSM token opens")
+/// A test PKI made through the project's own code: a root CA and signers, keys in SoftHSM.
+/// Its keys and files are removed when it is dropped.
+struct TestPki {
+    hsm: Hsm,
+    dir: PathBuf,
+    ca: Certificate,
+    ca_key: HsmKey,
+    ca_pem: String,
+    keys: Vec<Vec<u8>>,
 }
 
 fn subject(name: &str, key: &HsmKey, profile: Profile) -> Subject {
@@ -25,6 +31,122 @@ fn subject(name: &str, key: &HsmKey, profile: Profile) -> Subject {
         not_before: now - Duration::from_secs(3600),
         not_after: now + Duration::from_secs(365 * 86_400),
         profile,
+    }
+}
+
+impl TestPki {
+    fn new() -> Self {
+        let mut r = stack_env().reader();
+        let config = HsmConfig::read(&mut r);
+        let config = r.finish(|| config).expect("HSM settings");
+        let hsm = Hsm::open(&config).expect("the SoftHSM token opens");
+        let dir = std::env::temp_dir().join(format!("gsign-pades-{}", unique()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ca_key = hsm
+            .generate_signing_key(KeySpec::Rsa3072, &format!("ca-{}", unique()))
+            .expect("CA key");
+        let ca = issue(
+            &subject("CN=GSign Test Root,O=GSign", &ca_key, Profile::Ca),
+            &Issuer {
+                certificate: None,
+                signer: &HsmSigner {
+                    hsm: &hsm,
+                    key_id: ca_key.id.clone(),
+                    scheme: Scheme::RsaPkcs1Sha256,
+                },
+            },
+        )
+        .expect("CA");
+        let ca_pem = dir.join("ca.pem");
+        std::fs::write(&ca_pem, to_pem(&ca).expect("PEM")).expect("write");
+        Self {
+            keys: vec![ca_key.id.clone()],
+            ca_pem: ca_pem.to_string_lossy().into_owned(),
+            hsm,
+            dir,
+            ca,
+            ca_key,
+        }
+    }
+
+    /// A signer's key and certificate (its chain: itself, then the root).
+    fn signer(&mut self, spec: KeySpec, name: &str) -> (HsmKey, Vec<Certificate>) {
+        let key = self
+            .hsm
+            .generate_signing_key(spec, &format!("signer-{}", unique()))
+            .expect("key");
+        self.keys.push(key.id.clone());
+        let cert = issue(
+            &subject(name, &key, Profile::DocumentSigner),
+            &Issuer {
+                certificate: Some(&self.ca),
+                signer: &HsmSigner {
+                    hsm: &self.hsm,
+                    key_id: self.ca_key.id.clone(),
+                    scheme: Scheme::RsaPkcs1Sha256,
+                },
+            },
+        )
+        .expect("certificate");
+        (key, vec![cert, self.ca.clone()])
+    }
+
+    fn sign(
+        &self,
+        pdf: &[u8],
+        field: &str,
+        key: &HsmKey,
+        scheme: Scheme,
+        chain: &[Certificate],
+    ) -> Vec<u8> {
+        pades::sign(
+            pdf,
+            &SignatureInfo {
+                field_name: field.to_owned(),
+                signer_name: "Батбаяр Өлзий".to_owned(),
+                reason: Some("Гэрээ баталгаажуулах".to_owned()),
+                time: SystemTime::now(),
+            },
+            chain,
+            &HsmSigner {
+                hsm: &self.hsm,
+                key_id: key.id.clone(),
+                scheme,
+            },
+            DEFAULT_RESERVE,
+        )
+        .expect("signed")
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path.to_string_lossy().into_owned()
+    }
+
+    /// pyHanko's `adesverify` against our root: (exit ok, one line per signature).
+    fn pyhanko(&self, file: &str) -> (bool, String) {
+        run(
+            &stack_var("GSIGN_PYHANKO"),
+            &[
+                "sign",
+                "adesverify",
+                "--trust",
+                &self.ca_pem,
+                "--trust-replace",
+                "--no-revocation-check",
+                file,
+            ],
+        )
+    }
+}
+
+impl Drop for TestPki {
+    fn drop(&mut self) {
+        for id in &self.keys {
+            let _ = self.hsm.destroy_key(id);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -43,94 +165,29 @@ fn run(program: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(root().join("shared/pdf/fixtures").join(name)).expect("fixture")
+}
+
 #[test]
 fn a_signature_made_in_the_hsm_is_intact_and_trusted_for_pyhanko_pdfsig_and_qpdf() {
-    let hsm = hsm();
-    let dir = std::env::temp_dir().join(format!("gsign-pades-{}", unique()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let ca_key = hsm
-        .generate_signing_key(KeySpec::Rsa3072, &format!("ca-{}", unique()))
-        .expect("CA key");
-    let ca_signer = HsmSigner {
-        hsm: &hsm,
-        key_id: ca_key.id.clone(),
-        scheme: Scheme::RsaPkcs1Sha256,
-    };
-    let ca = issue(
-        &subject("CN=GSign Test Root,O=GSign", &ca_key, Profile::Ca),
-        &Issuer {
-            certificate: None,
-            signer: &ca_signer,
-        },
-    )
-    .expect("CA");
-    let ca_pem = dir.join("ca.pem");
-    std::fs::write(&ca_pem, to_pem(&ca).expect("PEM")).expect("write");
-    let ca_pem = ca_pem.to_string_lossy().into_owned();
-
-    let mut keys = vec![ca_key.id.clone()];
+    let mut pki = TestPki::new();
     for (spec, input) in [
         (KeySpec::Rsa2048, "one-page.pdf"),
         (KeySpec::EcP256, "object-streams.pdf"),
         (KeySpec::Rsa2048, "linearized.pdf"),
     ] {
-        let key = hsm
-            .generate_signing_key(spec, &format!("signer-{}", unique()))
-            .expect("key");
-        keys.push(key.id.clone());
-        let cert = issue(
-            &subject(
-                "CN=Батбаяр Өлзий,O=Говь Трейд ХХК",
-                &key,
-                Profile::DocumentSigner,
-            ),
-            &Issuer {
-                certificate: Some(&ca),
-                signer: &ca_signer,
-            },
-        )
-        .expect("certificate");
-        let signer = HsmSigner {
-            hsm: &hsm,
-            key_id: key.id.clone(),
-            scheme: default_scheme(spec),
-        };
-        let original =
-            std::fs::read(root().join("shared/pdf/fixtures").join(input)).expect("fixture");
-        let signed = pades::sign(
-            &original,
-            &SignatureInfo {
-                field_name: "Signature1".to_owned(),
-                signer_name: "Батбаяр Өлзий".to_owned(),
-                reason: Some("Гэрээ баталгаажуулах".to_owned()),
-                time: SystemTime::now(),
-            },
-            &[cert, ca.clone()],
-            &signer,
-            DEFAULT_RESERVE,
-        )
-        .expect("signed");
+        let (key, chain) = pki.signer(spec, "CN=Батбаяр Өлзий,O=Говь Трейд ХХК");
+        let original = fixture(input);
+        let signed = pki.sign(&original, "Signature1", &key, default_scheme(spec), &chain);
         assert_eq!(
             &signed[..original.len()],
             &original[..],
             "{input}: earlier bytes untouched"
         );
-        let file = dir.join(format!("signed-{input}"));
-        std::fs::write(&file, &signed).expect("write");
-        let file = file.to_string_lossy().into_owned();
+        let file = pki.write(&format!("signed-{input}"), &signed);
 
-        let (ok, report) = run(
-            &stack_var("GSIGN_PYHANKO"),
-            &[
-                "sign",
-                "adesverify",
-                "--trust",
-                &ca_pem,
-                "--trust-replace",
-                "--no-revocation-check",
-                &file,
-            ],
-        );
+        let (ok, report) = pki.pyhanko(&file);
         assert!(ok, "{spec:?} {input}: pyHanko refused:\n{report}");
         assert!(
             report.contains("INTACT:TRUSTED"),
@@ -150,23 +207,9 @@ fn a_signature_made_in_the_hsm_is_intact_and_trusted_for_pyhanko_pdfsig_and_qpdf
 
         // One flipped byte inside the signed range: both validators refuse.
         let mut tampered = signed.clone();
-        let at = original.len() / 2;
-        tampered[at] ^= 0x01;
-        let bad = dir.join(format!("tampered-{input}"));
-        std::fs::write(&bad, &tampered).expect("write");
-        let bad = bad.to_string_lossy().into_owned();
-        let (ok, report) = run(
-            &stack_var("GSIGN_PYHANKO"),
-            &[
-                "sign",
-                "adesverify",
-                "--trust",
-                &ca_pem,
-                "--trust-replace",
-                "--no-revocation-check",
-                &bad,
-            ],
-        );
+        tampered[original.len() / 2] ^= 0x01;
+        let bad = pki.write(&format!("tampered-{input}"), &tampered);
+        let (ok, report) = pki.pyhanko(&bad);
         assert!(
             !ok || !report.contains("INTACT"),
             "{input}: pyHanko accepted a tampered file:\n{report}"
@@ -177,8 +220,89 @@ fn a_signature_made_in_the_hsm_is_intact_and_trusted_for_pyhanko_pdfsig_and_qpdf
             "{input}:\n{pdfsig}"
         );
     }
-    for id in keys {
-        hsm.destroy_key(&id).expect("destroyed");
+}
+
+#[test]
+fn three_signers_in_turn_on_a_prepared_document_keep_every_earlier_signature_valid() {
+    let mut pki = TestPki::new();
+    for input in ["one-page.pdf", "object-streams.pdf"] {
+        let fields: Vec<SignatureField> = (0..3)
+            .map(|i| SignatureField {
+                name: format!("signer-{}", i + 1),
+                page: 1,
+                rect: [
+                    50.0 + 170.0 * i as f32,
+                    50.0,
+                    200.0 + 170.0 * i as f32,
+                    100.0,
+                ],
+            })
+            .collect();
+        let mut pdf = pades::prepare(&fixture(input), &fields).expect("prepared");
+        for (i, (spec, scheme)) in [
+            (KeySpec::Rsa2048, Scheme::RsaPkcs1Sha256),
+            (KeySpec::EcP256, Scheme::EcdsaSha256),
+            (KeySpec::Rsa3072, Scheme::RsaPssSha256),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (key, chain) = pki.signer(spec, &format!("CN=Signer {},O=Говь Трейд ХХК", i + 1));
+            let next = pki.sign(&pdf, &format!("signer-{}", i + 1), &key, scheme, &chain);
+            assert_eq!(
+                &next[..pdf.len()],
+                &pdf[..],
+                "{input}: revision {i} untouched"
+            );
+            pdf = next;
+        }
+        let file = pki.write(&format!("three-{input}"), &pdf);
+        let (ok, report) = pki.pyhanko(&file);
+        assert!(ok, "{input}: pyHanko refused:\n{report}");
+        let lines: Vec<&str> = report.lines().filter(|l| l.contains("INTACT")).collect();
+        assert_eq!(lines.len(), 3, "{input}:\n{report}");
+        for line in &lines {
+            assert!(line.contains("INTACT:TRUSTED"), "{input}:\n{report}");
+            assert!(
+                line.contains("UNTOUCHED") || line.contains("ACCEPTABLE_MODIFICATIONS"),
+                "{input}: a later revision was not an acceptable change:\n{report}"
+            );
+        }
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.contains("ACCEPTABLE_MODIFICATIONS"))
+                .count(),
+            2,
+            "{input}: the first two signers see acceptable modifications:\n{report}"
+        );
+        let (_, pdfsig) = run("pdfsig", &[&file]);
+        assert_eq!(
+            pdfsig.matches("Signature is Valid.").count(),
+            3,
+            "{input}:\n{pdfsig}"
+        );
+        let (ok, check) = run("qpdf", &["--check", &file]);
+        assert!(ok, "{input}: qpdf --check:\n{check}");
+
+        // Signing a field twice is refused, not silently re-signed.
+        let (key, chain) = pki.signer(KeySpec::EcP256, "CN=Late");
+        let again = pades::sign(
+            &pdf,
+            &SignatureInfo {
+                field_name: "signer-1".to_owned(),
+                signer_name: "Late".to_owned(),
+                reason: None,
+                time: SystemTime::now(),
+            },
+            &chain,
+            &HsmSigner {
+                hsm: &pki.hsm,
+                key_id: key.id.clone(),
+                scheme: Scheme::EcdsaSha256,
+            },
+            DEFAULT_RESERVE,
+        );
+        assert!(again.is_err(), "{input}: a signed field was signed again");
     }
-    let _ = std::fs::remove_dir_all(dir);
 }

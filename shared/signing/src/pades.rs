@@ -98,6 +98,7 @@ pub fn sign(
         .get(b"Size")
         .and_then(Object::as_i64)
         .unwrap_or(0);
+    let prepared = prepared_field(&document, &info.field_name)?;
     let mut update = IncrementalDocument::create_from(pdf.to_vec(), document);
     // New objects above every number the file may use (trailer /Size - 1), never below.
     let floor = u32::try_from(size.saturating_sub(1)).unwrap_or(0);
@@ -121,6 +122,19 @@ pub fn sign(
         if let Ok(Object::Dictionary(dict)) = update.new_document.get_object_mut(signature_id) {
             dict.set("Reason", text(reason));
         }
+    }
+    if let Some(field_id) = prepared {
+        // A prepared document: only this field's value changes (what later signatures
+        // permit), never the page, the catalog or the form.
+        update
+            .opt_clone_object_to_new_document(field_id)
+            .map_err(pdf_error)?;
+        set(&mut update, field_id, "V", Object::Reference(signature_id))?;
+        let mut out = Vec::with_capacity(pdf.len() + reserve * 2 + 4096);
+        update
+            .save_to(&mut out)
+            .map_err(|e| invalid(format!("save: {e}")))?;
+        return embed_signature(out, pdf.len(), reserve, chain, signer);
     }
     let field_id = update.new_document.add_object(dictionary! {
         "Type" => "Annot",
@@ -217,6 +231,137 @@ pub fn sign(
         .save_to(&mut out)
         .map_err(|e| invalid(format!("save: {e}")))?;
     embed_signature(out, pdf.len(), reserve, chain, signer)
+}
+
+/// The existing signature field named `name`, if the document was prepared with it; an error
+/// if that field is already signed.
+fn prepared_field(document: &Document, name: &str) -> Result<Option<ObjectId>, SignError> {
+    let Ok(catalog) = document.catalog() else {
+        return Ok(None);
+    };
+    let form = match catalog.get(b"AcroForm") {
+        Ok(Object::Reference(id)) => document.get_dictionary(*id).ok(),
+        Ok(Object::Dictionary(dict)) => Some(dict),
+        _ => None,
+    };
+    let Some(Ok(fields)) = form.map(|f| f.get(b"Fields").and_then(Object::as_array)) else {
+        return Ok(None);
+    };
+    for field in fields {
+        let Object::Reference(id) = field else {
+            continue;
+        };
+        let Ok(dict) = document.get_dictionary(*id) else {
+            continue;
+        };
+        let is_named = matches!(dict.get(b"T"), Ok(t) if *t == text(name));
+        let is_signature = matches!(dict.get(b"FT"), Ok(Object::Name(n)) if n == b"Sig");
+        if is_named && is_signature {
+            if dict.has(b"V") {
+                return Err(invalid(format!("the field {name:?} is already signed")));
+            }
+            return Ok(Some(*id));
+        }
+    }
+    Ok(None)
+}
+
+/// A signature field to create before the first signature.
+#[derive(Debug, Clone)]
+pub struct SignatureField {
+    /// `/T`, unique in the document.
+    pub name: String,
+    /// 1-based page number.
+    pub page: u32,
+    /// `[x1 y1 x2 y2]` in the page's default user space.
+    pub rect: [f32; 4],
+}
+
+/// Prepares an unsigned document for its signers: every signature field exists (with its
+/// widget on its page) and the form says `/SigFlags 3`, so that each later signature only
+/// fills its own field (ISO 32000-1 12.7.4.5; pyHanko's difference analysis allows exactly
+/// that). A full rewrite, which is fine only because nothing is signed yet.
+pub fn prepare(pdf: &[u8], fields: &[SignatureField]) -> Result<Vec<u8>, SignError> {
+    let mut document = Document::load_mem(pdf).map_err(pdf_error)?;
+    if document.trailer.has(b"Encrypt") || document.encryption_state.is_some() {
+        return Err(invalid("the PDF is encrypted"));
+    }
+    let pages = document.get_pages();
+    let catalog_id = referenced_id(document.trailer.get(b"Root").ok())
+        .ok_or_else(|| invalid("the trailer has no /Root reference"))?;
+    let mut field_ids = Vec::new();
+    for field in fields {
+        let page_id = *pages
+            .get(&field.page)
+            .ok_or_else(|| invalid(format!("no page {} for {:?}", field.page, field.name)))?;
+        if prepared_field(&document, &field.name)?.is_some() {
+            return Err(invalid(format!(
+                "the field {:?} exists already",
+                field.name
+            )));
+        }
+        let widget = document.add_object(dictionary! {
+            "Type" => "Annot",
+            "Subtype" => "Widget",
+            "FT" => "Sig",
+            "T" => text(&field.name),
+            "Rect" => field.rect.iter().map(|v| Object::Real(*v)).collect::<Vec<_>>(),
+            "F" => 4,
+            "P" => Object::Reference(page_id),
+        });
+        let page = document
+            .get_object_mut(page_id)
+            .and_then(Object::as_dict_mut)
+            .map_err(pdf_error)?;
+        let mut annots = match page.get(b"Annots") {
+            Ok(Object::Array(items)) => items.clone(),
+            Ok(Object::Reference(id)) => {
+                let id = *id;
+                document
+                    .get_object(id)
+                    .and_then(Object::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        annots.push(Object::Reference(widget));
+        document
+            .get_object_mut(page_id)
+            .and_then(Object::as_dict_mut)
+            .map_err(pdf_error)?
+            .set("Annots", Object::Array(annots));
+        field_ids.push(Object::Reference(widget));
+    }
+    let mut form = match document
+        .get_dictionary(catalog_id)
+        .map_err(pdf_error)?
+        .get(b"AcroForm")
+    {
+        Ok(Object::Reference(id)) => document.get_dictionary(*id).cloned().unwrap_or_default(),
+        Ok(Object::Dictionary(dict)) => dict.clone(),
+        _ => lopdf::Dictionary::new(),
+    };
+    let mut all = match form.get(b"Fields") {
+        Ok(Object::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    all.extend(field_ids);
+    form.set("Fields", Object::Array(all));
+    form.set("SigFlags", 3);
+    // No /NeedAppearances: viewers must not regenerate appearances after signing.
+    form.remove(b"NeedAppearances");
+    let form_id = document.add_object(form);
+    document
+        .get_object_mut(catalog_id)
+        .and_then(Object::as_dict_mut)
+        .map_err(pdf_error)?
+        .set("AcroForm", Object::Reference(form_id));
+    let mut out = Vec::with_capacity(pdf.len() + 4096);
+    document
+        .save_to(&mut out)
+        .map_err(|e| invalid(format!("save: {e}")))?;
+    Ok(out)
 }
 
 fn set(
