@@ -306,3 +306,200 @@ fn three_signers_in_turn_on_a_prepared_document_keep_every_earlier_signature_val
         assert!(again.is_err(), "{input}: a signed field was signed again");
     }
 }
+
+/// A local RFC 3161 TSA on 127.0.0.1: `openssl ts -reply` behind a tiny HTTP server, with a
+/// certificate (critical EKU timeStamping) that the test root issued. Stops when dropped.
+struct LocalTsa {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl LocalTsa {
+    async fn start(pki: &TestPki) -> Self {
+        let dir = pki.dir.join("tsa");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let key = dir.join("tsa.key").to_string_lossy().into_owned();
+        let (ok, out) = run(
+            "openssl",
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &key,
+            ],
+        );
+        assert!(ok, "{out}");
+        let spki = dir.join("tsa.spki").to_string_lossy().into_owned();
+        let (ok, out) = run(
+            "openssl",
+            &[
+                "pkey", "-in", &key, "-pubout", "-outform", "DER", "-out", &spki,
+            ],
+        );
+        assert!(ok, "{out}");
+        let now = SystemTime::now();
+        let cert = issue(
+            &Subject {
+                name: "CN=GSign Test TSA,O=GSign".to_owned(),
+                spki_der: std::fs::read(&spki).expect("spki"),
+                serial: uuid::Uuid::new_v4().as_bytes().to_vec(),
+                not_before: now - Duration::from_secs(3600),
+                not_after: now + Duration::from_secs(86_400),
+                profile: Profile::TimeStamping,
+            },
+            &Issuer {
+                certificate: Some(&pki.ca),
+                signer: &HsmSigner {
+                    hsm: &pki.hsm,
+                    key_id: pki.ca_key.id.clone(),
+                    scheme: Scheme::RsaPkcs1Sha256,
+                },
+            },
+        )
+        .expect("TSA certificate");
+        std::fs::write(dir.join("tsa.pem"), to_pem(&cert).expect("PEM")).expect("write");
+        std::fs::write(dir.join("serial"), "01\n").expect("serial");
+        let config = format!(
+            "[ tsa ]\ndefault_tsa = local\n[ local ]\ndir = {}\nserial = $dir/serial\n\
+             crypto_device = builtin\nsigner_cert = $dir/tsa.pem\ncerts = {}\nsigner_key = $dir/tsa.key\n\
+             signer_digest = sha256\ndefault_policy = 1.3.6.1.4.1.99999.1\ndigests = sha256\n\
+             accuracy = secs:1\nordering = yes\ntsa_name = no\ness_cert_id_chain = no\n\
+             ess_cert_id_alg = sha256\n",
+            dir.display(),
+            pki.ca_pem
+        );
+        std::fs::write(dir.join("openssl.cnf"), config).expect("config");
+
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let dir = dir.clone();
+                async move {
+                    let id = unique();
+                    let query = dir.join(format!("{id}.tsq"));
+                    let reply = dir.join(format!("{id}.tsr"));
+                    std::fs::write(&query, &body).expect("query");
+                    let status = tokio::process::Command::new("openssl")
+                        .args(["ts", "-reply", "-config"])
+                        .arg(dir.join("openssl.cnf"))
+                        .arg("-queryfile")
+                        .arg(&query)
+                        .arg("-out")
+                        .arg(&reply)
+                        .output()
+                        .await
+                        .expect("openssl ts");
+                    assert!(
+                        status.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&status.stderr)
+                    );
+                    (
+                        [(
+                            http::header::CONTENT_TYPE,
+                            gsign_signing::tsa::RESPONSE_CONTENT_TYPE,
+                        )],
+                        std::fs::read(&reply).expect("reply"),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            url,
+            stop: Some(stop),
+        }
+    }
+
+    /// The token for `imprint`, over HTTP like any TSA client.
+    async fn stamp(&self, imprint: &[u8; 32]) -> Vec<u8> {
+        let nonce: u64 = rand_nonce();
+        let request = gsign_signing::tsa::request(imprint, nonce).expect("request");
+        let response = reqwest::Client::new()
+            .post(&self.url)
+            .header("content-type", gsign_signing::tsa::REQUEST_CONTENT_TYPE)
+            .body(request)
+            .send()
+            .await
+            .expect("the TSA answers")
+            .bytes()
+            .await
+            .expect("body");
+        gsign_signing::tsa::token(&response, imprint, nonce).expect("a valid token")
+    }
+}
+
+impl Drop for LocalTsa {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn rand_nonce() -> u64 {
+    u64::from_be_bytes(
+        uuid::Uuid::new_v4().as_bytes()[..8]
+            .try_into()
+            .expect("8 bytes"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timestamped_signature_is_pades_b_t_for_pyhanko() {
+    use der::Encode;
+    use sha2::Digest;
+    let mut pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let (key, chain) = pki.signer(KeySpec::EcP256, "CN=Батбаяр Өлзий,O=Говь Трейд ХХК");
+    let original = fixture("one-page.pdf");
+    let info = SignatureInfo {
+        field_name: "Signature1".to_owned(),
+        signer_name: "Батбаяр Өлзий".to_owned(),
+        reason: None,
+        time: SystemTime::now(),
+    };
+    // The stages as the signing worker runs them: revision, HSM signature, timestamp, embed.
+    let pending = pades::begin(&original, &info, 16 * 1024).expect("revision");
+    let attrs =
+        gsign_signing::cms::signed_attributes(&pending.digest(), &chain[0]).expect("attributes");
+    let signature = pki
+        .hsm
+        .sign(&key.id, Scheme::EcdsaSha256, &attrs.to_der().expect("DER"))
+        .expect("signature");
+    let imprint: [u8; 32] = sha2::Sha256::digest(&signature).into();
+    let token = tsa.stamp(&imprint).await;
+    let cms =
+        gsign_signing::cms::assemble(attrs, signature, Scheme::EcdsaSha256, &chain, Some(&token))
+            .expect("CMS");
+    let signed = pending.finish(&cms).expect("signed");
+    let file = pki.write("b-t.pdf", &signed);
+
+    let (ok, report) = pki.pyhanko(&file);
+    assert!(ok, "pyHanko refused:\n{report}");
+    assert!(report.contains("INTACT:TRUSTED"), "{report}");
+    assert!(
+        report.contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"),
+        "{report}"
+    );
+    let (ok, check) = run("qpdf", &["--check", &file]);
+    assert!(ok, "{check}");
+
+    // A token for another digest is refused before it can reach a document.
+    let other = gsign_signing::tsa::token(&[0u8; 8], &imprint, 1);
+    assert!(other.is_err());
+}

@@ -9,7 +9,7 @@ use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
-use der::{Any, Encode};
+use der::{Any, Decode, Encode};
 use sha2::{Digest, Sha256};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::attr::Attribute;
@@ -56,18 +56,19 @@ fn sha256_algorithm() -> AlgorithmIdentifierOwned {
     }
 }
 
-/// A DER `ContentInfo(SignedData)` over content whose SHA-256 is `digest`, signed by `signer`
-/// whose certificate is `chain[0]` (the rest of the chain is included for validators).
-pub fn detached_signed_data(
+/// `id-aa-timeStampToken` (RFC 3161 appendix A): the unsigned attribute of PAdES B-T.
+pub const TIME_STAMP_TOKEN: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
+
+/// The signed attributes over content whose SHA-256 is `digest`, for the signer whose
+/// certificate is `signer_cert`. Their DER ([`SetOfVec::to_der`], tag SET OF) is what the key
+/// signs (RFC 5652 5.4), not the `[0] IMPLICIT` form they take inside `SignerInfo`.
+pub fn signed_attributes(
     digest: &[u8; 32],
-    chain: &[Certificate],
-    signer: &dyn RawSigner,
-) -> Result<Vec<u8>, SignError> {
-    let signer_cert = chain
-        .first()
-        .ok_or_else(|| SignError::Invalid("no signer certificate".to_owned()))?;
+    signer_cert: &Certificate,
+) -> Result<SetOfVec<Attribute>, SignError> {
     let cert_hash = Sha256::digest(signer_cert.to_der()?);
-    let signed_attrs: SetOfVec<Attribute> = SetOfVec::try_from(vec![
+    Ok(SetOfVec::try_from(vec![
         attribute(CONTENT_TYPE, Any::encode_from(&ID_DATA)?)?,
         attribute(
             MESSAGE_DIGEST,
@@ -81,10 +82,29 @@ pub fn detached_signed_data(
                 }],
             })?,
         )?,
-    ])?;
-    // RFC 5652 5.4: the signature covers the DER of the attributes as a SET OF (tag 0x31),
-    // not the [0] IMPLICIT form they take inside SignerInfo.
-    let signature = signer.sign(&signed_attrs.to_der()?)?;
+    ])?)
+}
+
+/// Assembles the DER `ContentInfo(SignedData)` from the signed attributes, the signature over
+/// them, and optionally an RFC 3161 timestamp token over that signature (PAdES B-T). `chain`
+/// starts with the signer's certificate; all of it is included for validators.
+pub fn assemble(
+    signed_attrs: SetOfVec<Attribute>,
+    signature: Vec<u8>,
+    scheme: crate::Scheme,
+    chain: &[Certificate],
+    timestamp_token: Option<&[u8]>,
+) -> Result<Vec<u8>, SignError> {
+    let signer_cert = chain
+        .first()
+        .ok_or_else(|| SignError::Invalid("no signer certificate".to_owned()))?;
+    let unsigned_attrs = match timestamp_token {
+        Some(token) => Some(SetOfVec::try_from(vec![attribute(
+            TIME_STAMP_TOKEN,
+            Any::from_der(token)?,
+        )?])?),
+        None => None,
+    };
     let signer_info = SignerInfo {
         version: CmsVersion::V1,
         sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
@@ -93,9 +113,9 @@ pub fn detached_signed_data(
         }),
         digest_alg: sha256_algorithm(),
         signed_attrs: Some(signed_attrs),
-        signature_algorithm: signer.scheme().algorithm_identifier(),
+        signature_algorithm: scheme.algorithm_identifier(),
         signature: OctetString::new(signature)?,
-        unsigned_attrs: None,
+        unsigned_attrs,
     };
     let certificates = chain
         .iter()
@@ -118,4 +138,19 @@ pub fn detached_signed_data(
         content: Any::encode_from(&signed_data)?,
     }
     .to_der()?)
+}
+
+/// A DER `ContentInfo(SignedData)` over content whose SHA-256 is `digest`, signed by `signer`
+/// whose certificate is `chain[0]`, without a timestamp (PAdES B-B).
+pub fn detached_signed_data(
+    digest: &[u8; 32],
+    chain: &[Certificate],
+    signer: &dyn RawSigner,
+) -> Result<Vec<u8>, SignError> {
+    let signer_cert = chain
+        .first()
+        .ok_or_else(|| SignError::Invalid("no signer certificate".to_owned()))?;
+    let attrs = signed_attributes(digest, signer_cert)?;
+    let signature = signer.sign(&attrs.to_der()?)?;
+    assemble(attrs, signature, signer.scheme(), chain, None)
 }

@@ -8,6 +8,7 @@
 pub mod algorithm;
 pub mod cms;
 pub mod pades;
+pub mod tsa;
 pub mod x509;
 
 pub use algorithm::{RawSigner, Scheme, SignError};

@@ -71,7 +71,8 @@ fn referenced_id(object: Option<&Object>) -> Option<ObjectId> {
     }
 }
 
-/// Signs `pdf` for the signer whose certificate is `chain[0]`, as one incremental update.
+/// Signs `pdf` for the signer whose certificate is `chain[0]`, as one incremental update
+/// (PAdES B-B). For B-T, use [`begin`], sign, timestamp, then [`Pending::finish`].
 pub fn sign(
     pdf: &[u8],
     info: &SignatureInfo,
@@ -79,6 +80,15 @@ pub fn sign(
     signer: &dyn RawSigner,
     reserve: usize,
 ) -> Result<Vec<u8>, SignError> {
+    let pending = begin(pdf, info, reserve)?;
+    let cms = detached_signed_data(&pending.digest(), chain, signer)?;
+    pending.finish(&cms)
+}
+
+/// The first stage of signing: the incremental update is written with its ByteRange final
+/// and its `/Contents` reserved; what remains is the CMS over [`Pending::digest`]. The stages
+/// can run apart (the HSM call and the timestamp request in between), as pyHanko's do.
+pub fn begin(pdf: &[u8], info: &SignatureInfo, reserve: usize) -> Result<Pending, SignError> {
     let document = Document::load_mem(pdf).map_err(pdf_error)?;
     if document.xref_recovery.is_some() {
         return Err(invalid("the PDF's cross-reference data needed repair"));
@@ -134,7 +144,7 @@ pub fn sign(
         update
             .save_to(&mut out)
             .map_err(|e| invalid(format!("save: {e}")))?;
-        return embed_signature(out, pdf.len(), reserve, chain, signer);
+        return Pending::new(out, pdf.len(), reserve);
     }
     let field_id = update.new_document.add_object(dictionary! {
         "Type" => "Annot",
@@ -230,7 +240,7 @@ pub fn sign(
     update
         .save_to(&mut out)
         .map_err(|e| invalid(format!("save: {e}")))?;
-    embed_signature(out, pdf.len(), reserve, chain, signer)
+    Pending::new(out, pdf.len(), reserve)
 }
 
 /// The existing signature field named `name`, if the document was prepared with it; an error
@@ -387,47 +397,67 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .map(|at| at + from)
 }
 
-/// Patches the ByteRange in place, hashes everything but the Contents gap, and writes the hex
-/// CMS into the gap. Only the appended part is searched: the earlier bytes are never touched.
-fn embed_signature(
-    mut out: Vec<u8>,
-    previous_len: usize,
-    reserve: usize,
-    chain: &[Certificate],
-    signer: &dyn RawSigner,
-) -> Result<Vec<u8>, SignError> {
-    let placeholder =
-        format!("[0 {BYTE_RANGE_PLACEHOLDER} {BYTE_RANGE_PLACEHOLDER} {BYTE_RANGE_PLACEHOLDER}]");
-    let range_at = find(&out, placeholder.as_bytes(), previous_len)
-        .ok_or_else(|| invalid("ByteRange placeholder not written"))?;
-    let zeros = format!("<{}>", "0".repeat(reserve * 2));
-    let gap_start = find(&out, zeros.as_bytes(), previous_len)
-        .ok_or_else(|| invalid("Contents placeholder not written"))?;
-    let gap_end = gap_start + zeros.len();
-    let total = out.len();
-    let range = format!("[0 {gap_start} {gap_end} {}]", total - gap_end);
-    if range.len() > placeholder.len() {
-        return Err(invalid(
-            "the file is too large for the ByteRange placeholder",
-        ));
-    }
-    let padded = format!("{range:<width$}", width = placeholder.len());
-    out[range_at..range_at + placeholder.len()].copy_from_slice(padded.as_bytes());
+/// A signature revision waiting for its CMS.
+#[derive(Debug)]
+pub struct Pending {
+    out: Vec<u8>,
+    gap_start: usize,
+    gap_end: usize,
+    digest: [u8; 32],
+}
 
-    let mut hasher = Sha256::new();
-    hasher.update(&out[..gap_start]);
-    hasher.update(&out[gap_end..]);
-    let digest: [u8; 32] = hasher.finalize().into();
-    let cms = detached_signed_data(&digest, chain, signer)?;
-    if cms.len() > reserve {
-        return Err(invalid(format!(
-            "the signature ({} bytes) exceeds the reserved {reserve} bytes",
-            cms.len()
-        )));
+impl Pending {
+    /// Patches the ByteRange in place and hashes everything but the Contents gap. Only the
+    /// appended part is searched: the earlier bytes are never touched.
+    fn new(mut out: Vec<u8>, previous_len: usize, reserve: usize) -> Result<Self, SignError> {
+        let placeholder = format!(
+            "[0 {BYTE_RANGE_PLACEHOLDER} {BYTE_RANGE_PLACEHOLDER} {BYTE_RANGE_PLACEHOLDER}]"
+        );
+        let range_at = find(&out, placeholder.as_bytes(), previous_len)
+            .ok_or_else(|| invalid("ByteRange placeholder not written"))?;
+        let zeros = format!("<{}>", "0".repeat(reserve * 2));
+        let gap_start = find(&out, zeros.as_bytes(), previous_len)
+            .ok_or_else(|| invalid("Contents placeholder not written"))?;
+        let gap_end = gap_start + zeros.len();
+        let total = out.len();
+        let range = format!("[0 {gap_start} {gap_end} {}]", total - gap_end);
+        if range.len() > placeholder.len() {
+            return Err(invalid(
+                "the file is too large for the ByteRange placeholder",
+            ));
+        }
+        let padded = format!("{range:<width$}", width = placeholder.len());
+        out[range_at..range_at + placeholder.len()].copy_from_slice(padded.as_bytes());
+        let mut hasher = Sha256::new();
+        hasher.update(&out[..gap_start]);
+        hasher.update(&out[gap_end..]);
+        Ok(Self {
+            out,
+            gap_start,
+            gap_end,
+            digest: hasher.finalize().into(),
+        })
     }
-    let hex = hex::encode_upper(&cms);
-    out[gap_start + 1..gap_start + 1 + hex.len()].copy_from_slice(hex.as_bytes());
-    Ok(out)
+
+    /// SHA-256 of the signed byte ranges: the CMS message-digest.
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
+
+    /// Writes the DER CMS into the reserved gap and returns the signed file.
+    pub fn finish(mut self, cms: &[u8]) -> Result<Vec<u8>, SignError> {
+        let room = (self.gap_end - self.gap_start - 2) / 2;
+        if cms.len() > room {
+            return Err(invalid(format!(
+                "the signature ({} bytes) exceeds the reserved {room} bytes",
+                cms.len()
+            )));
+        }
+        let hex = hex::encode_upper(cms);
+        self.out[self.gap_start + 1..self.gap_start + 1 + hex.len()]
+            .copy_from_slice(hex.as_bytes());
+        Ok(self.out)
+    }
 }
 
 #[cfg(test)]
