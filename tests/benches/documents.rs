@@ -21,100 +21,11 @@ use gsign_core::Env;
 use gsign_local::runner::{self, StackConfig};
 use gsign_local::LocalStack;
 use gsign_platform::storage::{DocumentStore, ObjectRef};
+use gsign_tests::bench::{make_pdf, openssl_seconds, peak_rss_kib};
 use gsign_tests::{local_parameters, root, sdk, stack_env, stack_var, Tenant, TestDatabase};
 use serde_json::{json, Value};
 
 const SIZES_MB: [u64; 3] = [1, 10, 100];
-
-/// A valid one-page PDF of about `size` bytes: the bulk is an uncompressed image XObject the
-/// page draws, like a scanned contract.
-fn make_pdf(path: &Path, size: usize) -> std::io::Result<()> {
-    let mut out: Vec<u8> = Vec::with_capacity(size + 4096);
-    let mut offsets = Vec::new();
-    out.extend_from_slice(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n");
-    let mut object = |out: &mut Vec<u8>, body: &[u8]| {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n", offsets.len()).as_bytes());
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\nendobj\n");
-    };
-    object(&mut out, b"<< /Type /Catalog /Pages 2 0 R >>");
-    object(&mut out, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
-    object(
-        &mut out,
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im1 5 0 R >> >> /Contents 4 0 R >>",
-    );
-    let draw = b"q 595 0 0 842 0 0 cm /Im1 Do Q";
-    let mut contents = format!("<< /Length {} >>\nstream\n", draw.len()).into_bytes();
-    contents.extend_from_slice(draw);
-    contents.extend_from_slice(b"\nendstream");
-    object(&mut out, &contents);
-    // A grey image whose pixels are pseudo-random bytes (incompressible, like a scan).
-    let side = ((size.saturating_sub(2048)) as f64).sqrt().max(1.0) as usize;
-    let mut pixels = vec![0u8; side * side];
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    for byte in pixels.iter_mut() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        *byte = (state >> 24) as u8;
-    }
-    let mut image = format!(
-        "<< /Type /XObject /Subtype /Image /Width {side} /Height {side} /ColorSpace /DeviceGray /BitsPerComponent 8 /Length {} >>\nstream\n",
-        pixels.len()
-    )
-    .into_bytes();
-    image.extend_from_slice(&pixels);
-    image.extend_from_slice(b"\nendstream");
-    object(&mut out, &image);
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes(),
-    );
-    for offset in &offsets {
-        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            offsets.len() + 1
-        )
-        .as_bytes(),
-    );
-    std::fs::write(path, out)
-}
-
-/// This process's peak resident set in KiB.
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn openssl_seconds(path: &Path) -> anyhow::Result<(f64, String)> {
-    let mut best = f64::MAX;
-    let mut digest = String::new();
-    for _ in 0..3 {
-        let started = Instant::now();
-        let out = Command::new("openssl")
-            .args(["dgst", "-sha256", "-r"])
-            .arg(path)
-            .output()?;
-        best = best.min(started.elapsed().as_secs_f64());
-        anyhow::ensure!(out.status.success(), "openssl failed");
-        digest = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-    }
-    Ok((best, digest))
-}
 
 /// Runs this bench binary as a child in `mode` with `args` and `env`; returns its JSON line.
 fn child(mode: &str, args: &[&str], env: &[(String, String)]) -> anyhow::Result<Value> {

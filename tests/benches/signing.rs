@@ -1,0 +1,256 @@
+//! Signing figures, against the local SoftHSM token:
+//!
+//! - one signer's PAdES revision (`gsign_signing::pades::sign`, key in the HSM) of 1, 10 and
+//!   100 MB PDFs: time and peak memory in a fresh process, next to pyHanko signing the same
+//!   file in-process (its Python API, a software key) and `openssl dgst -sha256`;
+//! - signatures per second through the HSM with two workers (two sessions), RSA-2048 PSS and
+//!   ECDSA P-256.
+//!
+//! Run: `cargo bench -p gsign-tests --bench signing` (local stack up).
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use gsign_platform::hsm::{Hsm, HsmConfig};
+use gsign_platform::hsm_keys::{HsmSigner, KeySpec, Scheme};
+use gsign_signing::pades::{self, SignatureInfo, DEFAULT_RESERVE};
+use gsign_signing::x509::{issue, to_pem, Issuer, Profile, Subject};
+use gsign_tests::bench::{make_pdf, openssl_seconds, peak_rss_kib};
+use gsign_tests::{stack_env, stack_var, unique};
+use serde_json::json;
+use x509_cert::Certificate;
+
+fn open_hsm() -> anyhow::Result<Hsm> {
+    let mut r = stack_env().reader();
+    let config = HsmConfig::read(&mut r);
+    let config = r.finish(|| config)?;
+    Ok(Hsm::open(&config)?)
+}
+
+fn subject(name: &str, spki_der: Vec<u8>, profile: Profile) -> Subject {
+    let now = SystemTime::now();
+    Subject {
+        name: name.to_owned(),
+        spki_der,
+        serial: uuid::Uuid::new_v4().as_bytes().to_vec(),
+        not_before: now - Duration::from_secs(3600),
+        not_after: now + Duration::from_secs(86_400),
+        profile,
+    }
+}
+
+/// Child: signs `input` into `output` with key `key_hex`, chain from PEM files.
+fn child_sign(args: &[String]) -> anyhow::Result<serde_json::Value> {
+    use der::DecodePem;
+    let hsm = open_hsm()?;
+    let key_id = hex::decode(&args[0])?;
+    let chain = args[3..]
+        .iter()
+        .map(|p| Ok(Certificate::from_pem(std::fs::read(p)?)?))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let pdf = std::fs::read(&args[1])?;
+    let started = Instant::now();
+    let signed = pades::sign(
+        &pdf,
+        &SignatureInfo {
+            field_name: "Signature1".to_owned(),
+            signer_name: "Bench".to_owned(),
+            reason: None,
+            time: SystemTime::now(),
+        },
+        &chain,
+        &HsmSigner {
+            hsm: &hsm,
+            key_id,
+            scheme: Scheme::RsaPssSha256,
+        },
+        DEFAULT_RESERVE,
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    std::fs::write(&args[2], &signed)?;
+    Ok(json!({"seconds": seconds, "peak_kib": peak_rss_kib()}))
+}
+
+const PYHANKO: &str = r#"
+import resource, sys, time
+from pyhanko.sign import signers
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+signer = signers.SimpleSigner.load(sys.argv[1], sys.argv[2], ca_chain_files=(sys.argv[3],))
+with open(sys.argv[4], "rb") as inf, open(sys.argv[5], "wb") as outf:
+    start = time.perf_counter()
+    w = IncrementalPdfFileWriter(inf)
+    signers.sign_pdf(w, signers.PdfSignatureMetadata(field_name="Signature1"), signer=signer, output=outf)
+    seconds = time.perf_counter() - start
+print('{"seconds": %f, "peak_kib": %d}' % (seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+"#;
+
+fn json_of(out: std::process::Output) -> anyhow::Result<serde_json::Value> {
+    anyhow::ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(serde_json::from_str(text.lines().last().unwrap_or("{}"))?)
+}
+
+fn signatures_per_second(spec: KeySpec, scheme: Scheme) -> anyhow::Result<f64> {
+    let setup = open_hsm()?;
+    let key = setup.generate_signing_key(spec, &format!("bench-{}", unique()))?;
+    let count = Arc::new(AtomicU64::new(0));
+    let window = Duration::from_secs(3);
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let count = Arc::clone(&count);
+            let id = key.id.clone();
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                // A session per worker, as the pool gives each signing task its own.
+                let hsm = open_hsm()?;
+                let started = Instant::now();
+                let mut n = 0u64;
+                while started.elapsed() < window {
+                    hsm.sign(&id, scheme, format!("message {n}").as_bytes())?;
+                    n += 1;
+                }
+                count.fetch_add(n, Ordering::Relaxed);
+                Ok(())
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("worker panicked"))??;
+    }
+    setup.destroy_key(&key.id)?;
+    Ok(count.load(Ordering::Relaxed) as f64 / window.as_secs_f64())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--sign") {
+        println!("{}", child_sign(&args[1..])?);
+        return Ok(());
+    }
+    let hsm = open_hsm()?;
+    let work = std::env::temp_dir().join(format!("gsign-sign-bench-{}", unique()));
+    std::fs::create_dir_all(&work)?;
+    let path = |name: &str| work.join(name).to_string_lossy().into_owned();
+
+    // The PKI: root and signer in the HSM; pyHanko's signer a software key the root certifies.
+    let ca_key = hsm.generate_signing_key(KeySpec::Rsa3072, &format!("bench-ca-{}", unique()))?;
+    let ca_signer = HsmSigner {
+        hsm: &hsm,
+        key_id: ca_key.id.clone(),
+        scheme: Scheme::RsaPkcs1Sha256,
+    };
+    let ca = issue(
+        &subject("CN=Bench Root", ca_key.spki_der.clone(), Profile::Ca),
+        &Issuer {
+            certificate: None,
+            signer: &ca_signer,
+        },
+    )?;
+    std::fs::write(path("ca.pem"), to_pem(&ca)?)?;
+    let key = hsm.generate_signing_key(KeySpec::Rsa2048, &format!("bench-{}", unique()))?;
+    let cert = issue(
+        &subject(
+            "CN=Bench Signer",
+            key.spki_der.clone(),
+            Profile::DocumentSigner,
+        ),
+        &Issuer {
+            certificate: Some(&ca),
+            signer: &ca_signer,
+        },
+    )?;
+    std::fs::write(path("signer.pem"), to_pem(&cert)?)?;
+    let openssl = |args: &[&str]| -> anyhow::Result<()> {
+        let out = Command::new("openssl").args(args).output()?;
+        anyhow::ensure!(out.status.success(), "openssl {args:?}");
+        Ok(())
+    };
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        &path("py.key"),
+    ])?;
+    openssl(&[
+        "pkey",
+        "-in",
+        &path("py.key"),
+        "-pubout",
+        "-outform",
+        "DER",
+        "-out",
+        &path("py.spki"),
+    ])?;
+    let py_cert = issue(
+        &subject(
+            "CN=Bench pyHanko",
+            std::fs::read(path("py.spki"))?,
+            Profile::DocumentSigner,
+        ),
+        &Issuer {
+            certificate: Some(&ca),
+            signer: &ca_signer,
+        },
+    )?;
+    std::fs::write(path("py.pem"), to_pem(&py_cert)?)?;
+
+    println!("size   | openssl sha256 | GSign sign (peak)   | pyHanko in-process (peak) | GSign/pyHanko | GSign/sha256");
+    for mb in [1u64, 10, 100] {
+        let input = path(&format!("{mb}mb.pdf"));
+        make_pdf(std::path::Path::new(&input), (mb as usize) << 20)?;
+        let (sha, _) = openssl_seconds(std::path::Path::new(&input))?;
+        let ours = json_of(
+            Command::new(std::env::current_exe()?)
+                .args(["--sign", &hex::encode(&key.id), &input, &path("ours.pdf")])
+                .args([path("signer.pem"), path("ca.pem")])
+                .output()?,
+        )?;
+        let theirs = json_of(
+            Command::new(stack_var("GSIGN_PYTHON"))
+                .args([
+                    "-c",
+                    PYHANKO,
+                    &path("py.key"),
+                    &path("py.pem"),
+                    &path("ca.pem"),
+                    &input,
+                    &path("theirs.pdf"),
+                ])
+                .output()?,
+        )?;
+        let secs = |v: &serde_json::Value| v["seconds"].as_f64().unwrap_or(f64::NAN);
+        let mib = |v: &serde_json::Value| v["peak_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0;
+        println!(
+            "{mb:>3} MB | {sha:.3} s        | {:.3} s ({:.0} MiB)   | {:.3} s ({:.0} MiB)         | {:.2}x         | {:.1}x",
+            secs(&ours),
+            mib(&ours),
+            secs(&theirs),
+            mib(&theirs),
+            secs(&ours) / secs(&theirs),
+            secs(&ours) / sha,
+        );
+    }
+    for (spec, scheme, name) in [
+        (KeySpec::Rsa2048, Scheme::RsaPssSha256, "RSA-2048 PSS"),
+        (KeySpec::EcP256, Scheme::EcdsaSha256, "ECDSA P-256"),
+    ] {
+        println!(
+            "HSM signatures/s, two workers, {name}: {:.0}",
+            signatures_per_second(spec, scheme)?
+        );
+    }
+    hsm.destroy_key(&key.id)?;
+    hsm.destroy_key(&ca_key.id)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
