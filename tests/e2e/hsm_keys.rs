@@ -120,3 +120,31 @@ fn an_unknown_key_id_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn more_signers_than_sessions_wait_their_turn_in_the_pool() {
+    let hsm = std::sync::Arc::new(hsm());
+    let key = hsm
+        .generate_signing_key(KeySpec::EcP256, &format!("test-{}", gsign_tests::unique()))
+        .expect("key pair");
+    // Four workers over the default pool of two sessions: none fails, none deadlocks.
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (hsm, id) = (std::sync::Arc::clone(&hsm), key.id.clone());
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|i| {
+                        hsm.sign(&id, Scheme::EcdsaSha256, format!("{w}-{i}").as_bytes())
+                            .map(|_| 1)
+                    })
+                    .sum::<Result<u32, _>>()
+            })
+        })
+        .collect();
+    let signed: u32 = workers
+        .into_iter()
+        .map(|w| w.join().expect("worker").expect("signatures"))
+        .sum();
+    assert_eq!(signed, 100);
+    hsm.destroy_key(&key.id).expect("destroyed");
+}

@@ -27,6 +27,9 @@ pub struct HsmConfig {
     pub token_label: String,
     /// `HSM_PIN`: the user PIN (CloudHSM: `crypto-user:password`).
     pub pin: SecretString,
+    /// `HSM_POOL_SIZE`: sessions kept open per container (default 2): concurrent signing
+    /// tasks each take one, since a PKCS#11 session serves one operation at a time.
+    pub pool_size: usize,
 }
 
 impl HsmConfig {
@@ -35,10 +38,15 @@ impl HsmConfig {
         let module = r.required::<PathBuf>("HSM_MODULE_PATH");
         let token_label = r.required::<String>("HSM_TOKEN_LABEL");
         let pin = r.secret("HSM_PIN");
+        let pool_size = r.or("HSM_POOL_SIZE", 2usize);
+        if !(1..=64).contains(&pool_size) {
+            r.problem("HSM_POOL_SIZE must be 1 to 64");
+        }
         Some(Self {
             module: module?,
             token_label: token_label?,
             pin: pin?,
+            pool_size,
         })
     }
 }
@@ -93,11 +101,26 @@ pub struct TokenStatus {
     pub logged_in: bool,
 }
 
-/// An open, logged-in HSM token.
+/// An open, logged-in HSM token with a small pool of sessions.
 pub struct Hsm {
     ctx: Pkcs11,
     slot: Slot,
-    session: Mutex<Session>,
+    idle: Mutex<Vec<Session>>,
+    returned: std::sync::Condvar,
+}
+
+/// Attempts of an idempotent call when the HSM says it is busy (CloudHSM throttling surfaces
+/// as `CKR_DEVICE_ERROR`); the waits double from 50 ms.
+const BUSY_ATTEMPTS: u32 = 4;
+
+fn is_busy(err: &CkError) -> bool {
+    matches!(
+        err,
+        CkError::Pkcs11(
+            RvError::DeviceError | RvError::DeviceMemory | RvError::FunctionFailed,
+            _
+        )
+    )
 }
 
 impl Hsm {
@@ -114,26 +137,65 @@ impl Hsm {
                     .unwrap_or(false)
             })
             .ok_or_else(|| HsmError::TokenNotFound(config.token_label.clone()))?;
-        let session = ctx.open_rw_session(slot)?;
-        match session.login(UserType::User, Some(&config.pin)) {
-            // Login state is per application and token: another session may have logged in.
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(err) => return Err(err.into()),
+        let mut sessions = Vec::with_capacity(config.pool_size);
+        for _ in 0..config.pool_size.max(1) {
+            let session = ctx.open_rw_session(slot)?;
+            match session.login(UserType::User, Some(&config.pin)) {
+                // Login state is per application and token: the first session logged in for
+                // all of them.
+                Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+                Err(err) => return Err(err.into()),
+            }
+            sessions.push(session);
         }
         Ok(Self {
             ctx,
             slot,
-            session: Mutex::new(session),
+            idle: Mutex::new(sessions),
+            returned: std::sync::Condvar::new(),
         })
     }
 
-    /// Runs `f` with the logged-in session. Blocking.
+    /// Runs `f` with an idle logged-in session, waiting for one if all are busy. Blocking.
     pub fn with_session<T>(
         &self,
         f: impl FnOnce(&Session) -> Result<T, CkError>,
     ) -> Result<T, HsmError> {
-        let session = self.session.lock().map_err(|_| HsmError::Poisoned)?;
-        Ok(f(&session)?)
+        let session = {
+            let mut idle = self.idle.lock().map_err(|_| HsmError::Poisoned)?;
+            loop {
+                if let Some(session) = idle.pop() {
+                    break session;
+                }
+                idle = self.returned.wait(idle).map_err(|_| HsmError::Poisoned)?;
+            }
+        };
+        let result = f(&session);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(session);
+            self.returned.notify_one();
+        }
+        Ok(result?)
+    }
+
+    /// Like [`Hsm::with_session`] for an idempotent `f` (a signature, a lookup): retried with
+    /// backoff while the HSM says it is busy. Blocking.
+    pub fn with_session_retrying<T>(
+        &self,
+        f: impl Fn(&Session) -> Result<T, CkError>,
+    ) -> Result<T, HsmError> {
+        let mut wait = std::time::Duration::from_millis(50);
+        for _ in 1..BUSY_ATTEMPTS {
+            match self.with_session(&f) {
+                Err(HsmError::Pkcs11(err)) if is_busy(&err) => {
+                    tracing::warn!(error = %err, "HSM busy; retrying");
+                    std::thread::sleep(wait);
+                    wait *= 2;
+                }
+                other => return other,
+            }
+        }
+        self.with_session(&f)
     }
 
     /// Asks the token who it is and proves the session works by drawing random bytes from it.

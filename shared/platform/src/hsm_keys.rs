@@ -151,7 +151,7 @@ impl Hsm {
     /// X.509/CMS encoding: raw for RSA, DER `ECDSA-Sig-Value` for ECDSA. Blocking.
     pub fn sign(&self, id: &[u8], scheme: Scheme, message: &[u8]) -> Result<Vec<u8>, HsmError> {
         let raw = self
-            .with_session(|session| {
+            .with_session_retrying(|session| {
                 let Some(key) = find(session, ObjectClass::PRIVATE_KEY, id)? else {
                     return Ok(None);
                 };
