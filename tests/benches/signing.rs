@@ -16,8 +16,9 @@ use std::time::{Duration, Instant, SystemTime};
 use gsign_platform::hsm::{Hsm, HsmConfig};
 use gsign_platform::hsm_keys::{HsmSigner, KeySpec, Scheme};
 use gsign_signing::pades::{self, SignatureInfo, DEFAULT_RESERVE};
-use gsign_signing::x509::{issue, to_pem, Issuer, Profile, Subject};
+use gsign_signing::x509::{issue, to_pem, Issuer, Profile};
 use gsign_tests::bench::{make_pdf, openssl_seconds, peak_rss_kib};
+use gsign_tests::pki::subject;
 use gsign_tests::{stack_env, stack_var, unique};
 use serde_json::json;
 use x509_cert::Certificate;
@@ -27,18 +28,6 @@ fn open_hsm() -> anyhow::Result<Hsm> {
     let config = HsmConfig::read(&mut r);
     let config = r.finish(|| config)?;
     Ok(Hsm::open(&config)?)
-}
-
-fn subject(name: &str, spki_der: Vec<u8>, profile: Profile) -> Subject {
-    let now = SystemTime::now();
-    Subject {
-        name: name.to_owned(),
-        spki_der,
-        serial: uuid::Uuid::new_v4().as_bytes().to_vec(),
-        not_before: now - Duration::from_secs(3600),
-        not_after: now + Duration::from_secs(86_400),
-        profile,
-    }
 }
 
 /// Child: signs `input` into `output` with key `key_hex`, chain from PEM files.

@@ -3,31 +3,11 @@
 //! `cryptography` checks the signatures and reads names in any script.
 
 use std::process::Command;
-use std::time::{Duration, SystemTime};
 
-use gsign_platform::hsm::{Hsm, HsmConfig};
 use gsign_platform::hsm_keys::{default_scheme, HsmSigner, KeySpec, Scheme};
-use gsign_signing::x509::{issue, to_pem, Issuer, Profile, Subject};
-use gsign_tests::{stack_env, stack_var, unique};
-
-fn hsm() -> Hsm {
-    let mut r = stack_env().reader();
-    let config = HsmConfig::read(&mut r);
-    let config = r.finish(|| config).expect("HSM settings");
-    Hsm::open(&config).expect("the SoftHSM token opens")
-}
-
-fn subject(name: &str, spki_der: Vec<u8>, profile: Profile) -> Subject {
-    let now = SystemTime::now();
-    Subject {
-        name: name.to_owned(),
-        spki_der,
-        serial: uuid::Uuid::new_v4().as_bytes().to_vec(),
-        not_before: now - Duration::from_secs(60),
-        not_after: now + Duration::from_secs(3 * 365 * 86_400),
-        profile,
-    }
-}
+use gsign_signing::x509::{issue, to_pem, Issuer, Profile};
+use gsign_tests::pki::{open_hsm as hsm, subject};
+use gsign_tests::{stack_var, unique};
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let path = dir.join(name);

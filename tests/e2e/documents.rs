@@ -89,6 +89,16 @@ async fn finished(stack: &TestStack, who: &Tenant, id: &str) -> Value {
     .await
 }
 
+/// Deleting the document is refused with 409 and the problem type `slug`.
+async fn deletion_refused(stack: &TestStack, who: &Tenant, id: &str, slug: &str) {
+    let (status, problem) = call(stack, who, "DELETE", &format!("/v1/documents/{id}"), None).await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(
+        problem["type"],
+        format!("https://gsign.dev/problems/{slug}")
+    );
+}
+
 /// Uploads fixture `fixture` as `file_name` and returns the document once ingest is done.
 async fn ingested(
     stack: &TestStack,
@@ -662,19 +672,7 @@ async fn a_document_under_legal_hold_cannot_be_deleted_in_the_api_or_in_s3() {
         "{doc}"
     );
 
-    let (status, problem) = call(
-        &stack,
-        &member,
-        "DELETE",
-        &format!("/v1/documents/{id}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 409, "{problem}");
-    assert_eq!(
-        problem["type"],
-        "https://gsign.dev/problems/document-under-legal-hold"
-    );
+    deletion_refused(&stack, &member, &id, "document-under-legal-hold").await;
 
     // S3 itself refuses, for the original and the converted PDF alike.
     let sdk = sdk().await;
@@ -800,19 +798,7 @@ async fn retention_and_envelopes_block_deletion() {
         .send()
         .await;
     assert!(refused.is_err(), "S3 deleted a retained version");
-    let (status, problem) = call(
-        &stack,
-        &ana,
-        "DELETE",
-        &format!("/v1/documents/{}", ids[0]),
-        None,
-    )
-    .await;
-    assert_eq!(status, 409, "{problem}");
-    assert_eq!(
-        problem["type"],
-        "https://gsign.dev/problems/document-under-retention"
-    );
+    deletion_refused(&stack, &ana, &ids[0], "document-under-retention").await;
     let (_, view) = call(
         &stack,
         &ana,
@@ -830,18 +816,6 @@ async fn retention_and_envelopes_block_deletion() {
         )
         .await
         .expect("envelope");
-    let (status, problem) = call(
-        &stack,
-        &ana,
-        "DELETE",
-        &format!("/v1/documents/{}", ids[1]),
-        None,
-    )
-    .await;
-    assert_eq!(status, 409, "{problem}");
-    assert_eq!(
-        problem["type"],
-        "https://gsign.dev/problems/document-in-use"
-    );
+    deletion_refused(&stack, &ana, &ids[1], "document-in-use").await;
     stack.stop().await;
 }

@@ -4,16 +4,8 @@
 
 use std::process::Command;
 
-use gsign_platform::hsm::{Hsm, HsmConfig};
 use gsign_platform::hsm_keys::{KeySpec, Scheme};
-use gsign_tests::stack_env;
-
-fn hsm() -> Hsm {
-    let mut r = stack_env().reader();
-    let config = HsmConfig::read(&mut r);
-    let config = r.finish(|| config).expect("HSM settings");
-    Hsm::open(&config).expect("the SoftHSM token opens")
-}
+use gsign_tests::pki::open_hsm as hsm;
 
 /// Verifies with Python's `cryptography`; returns its verdict line.
 fn python_verifies(spki_der: &[u8], scheme: Scheme, message: &[u8], signature: &[u8]) -> String {

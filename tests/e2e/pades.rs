@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use gsign_platform::hsm::{Hsm, HsmConfig};
+use gsign_platform::hsm::Hsm;
 use gsign_platform::hsm_keys::{default_scheme, HsmKey, HsmSigner, KeySpec, Scheme};
 use gsign_signing::pades::{self, SignatureField, SignatureInfo, DEFAULT_RESERVE};
 use gsign_signing::x509::{issue, to_pem, Issuer, Profile, Subject};
-use gsign_tests::{root, stack_env, stack_var, unique};
+use gsign_tests::pki::{open_hsm, subject};
+use gsign_tests::{root, stack_var, unique};
 use x509_cert::Certificate;
 
 /// A test PKI made through the project's own code: a root CA and signers, keys in SoftHSM.
@@ -22,31 +23,20 @@ struct TestPki {
     keys: Vec<Vec<u8>>,
 }
 
-fn subject(name: &str, key: &HsmKey, profile: Profile) -> Subject {
-    let now = SystemTime::now();
-    Subject {
-        name: name.to_owned(),
-        spki_der: key.spki_der.clone(),
-        serial: uuid::Uuid::new_v4().as_bytes().to_vec(),
-        not_before: now - Duration::from_secs(3600),
-        not_after: now + Duration::from_secs(365 * 86_400),
-        profile,
-    }
-}
-
 impl TestPki {
     fn new() -> Self {
-        let mut r = stack_env().reader();
-        let config = HsmConfig::read(&mut r);
-        let config = r.finish(|| config).expect("HSM settings");
-        let hsm = Hsm::open(&config).expect("the SoftHSM token opens");
+        let hsm = open_hsm();
         let dir = std::env::temp_dir().join(format!("gsign-pades-{}", unique()));
         std::fs::create_dir_all(&dir).expect("dir");
         let ca_key = hsm
             .generate_signing_key(KeySpec::Rsa3072, &format!("ca-{}", unique()))
             .expect("CA key");
         let ca = issue(
-            &subject("CN=GSign Test Root,O=GSign", &ca_key, Profile::Ca),
+            &subject(
+                "CN=GSign Test Root,O=GSign",
+                ca_key.spki_der.clone(),
+                Profile::Ca,
+            ),
             &Issuer {
                 certificate: None,
                 signer: &HsmSigner {
@@ -77,7 +67,7 @@ impl TestPki {
             .expect("key");
         self.keys.push(key.id.clone());
         let cert = issue(
-            &subject(name, &key, Profile::DocumentSigner),
+            &subject(name, key.spki_der.clone(), Profile::DocumentSigner),
             &Issuer {
                 certificate: Some(&self.ca),
                 signer: &HsmSigner {

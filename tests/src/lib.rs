@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod fixtures;
+pub mod pki;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
