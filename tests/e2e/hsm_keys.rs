@@ -140,3 +140,28 @@ fn more_signers_than_sessions_wait_their_turn_in_the_pool() {
     assert_eq!(signed, 100);
     hsm.destroy_key(&key.id).expect("destroyed");
 }
+
+#[test]
+fn a_key_destroyed_elsewhere_is_not_found_rather_than_signed_with_a_stale_handle() {
+    let (first, second) = (hsm(), hsm());
+    let key = first
+        .generate_signing_key(KeySpec::EcP256, &format!("test-{}", gsign_tests::unique()))
+        .expect("key pair");
+    // `first` caches the key's handle; `second` (another container's view) destroys the key
+    // and makes a new one, which may be handed the freed handle.
+    first
+        .sign(&key.id, Scheme::EcdsaSha256, b"cache me")
+        .expect("signature");
+    second.destroy_key(&key.id).expect("destroyed");
+    let other = second
+        .generate_signing_key(KeySpec::EcP256, &format!("test-{}", gsign_tests::unique()))
+        .expect("another key");
+    let err = first
+        .sign(&key.id, Scheme::EcdsaSha256, b"x")
+        .expect_err("the key is gone");
+    assert!(
+        matches!(err, gsign_platform::hsm::HsmError::KeyNotFound),
+        "{err}"
+    );
+    second.destroy_key(&other.id).expect("destroyed");
+}

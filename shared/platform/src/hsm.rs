@@ -107,6 +107,8 @@ pub struct Hsm {
     slot: Slot,
     idle: Mutex<Vec<Session>>,
     returned: std::sync::Condvar,
+    /// Private-key handles by `CKA_ID`: a signature then costs one PKCS#11 call, not three.
+    signing_keys: Mutex<std::collections::HashMap<Vec<u8>, cryptoki::object::ObjectHandle>>,
 }
 
 /// Attempts of an idempotent call when the HSM says it is busy (CloudHSM throttling surfaces
@@ -153,6 +155,7 @@ impl Hsm {
             slot,
             idle: Mutex::new(sessions),
             returned: std::sync::Condvar::new(),
+            signing_keys: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -176,6 +179,25 @@ impl Hsm {
             self.returned.notify_one();
         }
         Ok(result?)
+    }
+
+    /// The cached private-key handle of `id`.
+    pub(crate) fn cached_signing_key(&self, id: &[u8]) -> Option<cryptoki::object::ObjectHandle> {
+        self.signing_keys.lock().ok()?.get(id).copied()
+    }
+
+    /// Remembers the private-key handle of `id`.
+    pub(crate) fn cache_signing_key(&self, id: &[u8], handle: cryptoki::object::ObjectHandle) {
+        if let Ok(mut keys) = self.signing_keys.lock() {
+            keys.insert(id.to_vec(), handle);
+        }
+    }
+
+    /// Forgets the handle of `id` (destroyed, or found invalid).
+    pub(crate) fn forget_signing_key(&self, id: &[u8]) {
+        if let Ok(mut keys) = self.signing_keys.lock() {
+            keys.remove(id);
+        }
     }
 
     /// Like [`Hsm::with_session`] for an idempotent `f` (a signature, a lookup): retried with

@@ -3,6 +3,7 @@
 //! to sign. The algorithm is a property of the key: RSA keys sign PKCS#1 v1.5 or RSA-PSS
 //! (SHA-256, MGF1-SHA-256, 32-byte salt), P-256 keys sign ECDSA-SHA-256.
 
+use cryptoki::error::RvError;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -150,10 +151,47 @@ impl Hsm {
     /// here and the HSM signs that) with the private key `id`. Returns the signature in its
     /// X.509/CMS encoding: raw for RSA, DER `ECDSA-Sig-Value` for ECDSA. Blocking.
     pub fn sign(&self, id: &[u8], scheme: Scheme, message: &[u8]) -> Result<Vec<u8>, HsmError> {
+        let cached = self.cached_signing_key(id);
+        match self.sign_with(id, cached, scheme, message) {
+            // A cached handle whose key was destroyed elsewhere: look it up afresh, once.
+            Err(HsmError::Pkcs11(cryptoki::error::Error::Pkcs11(
+                RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid,
+                _,
+            ))) if cached.is_some() => {
+                self.forget_signing_key(id);
+                self.sign_with(id, None, scheme, message)
+            }
+            other => other,
+        }
+    }
+
+    fn sign_with(
+        &self,
+        id: &[u8],
+        cached: Option<ObjectHandle>,
+        scheme: Scheme,
+        message: &[u8],
+    ) -> Result<Vec<u8>, HsmError> {
         let raw = self
             .with_session_retrying(|session| {
-                let Some(key) = find(session, ObjectClass::PRIVATE_KEY, id)? else {
-                    return Ok(None);
+                // Object handles of token objects are valid in every session of the process;
+                // a cached one is used only while it still names this CKA_ID (a handle of a
+                // destroyed key may be given to another object).
+                let still_ours = |key| {
+                    session
+                        .get_attributes(key, &[AttributeType::Id])
+                        .is_ok_and(|attrs| {
+                            attrs
+                                .iter()
+                                .any(|a| matches!(a, Attribute::Id(v) if v.as_slice() == id))
+                        })
+                };
+                let key = match cached.filter(|key| still_ours(*key)) {
+                    Some(key) => key,
+                    None => match find(session, ObjectClass::PRIVATE_KEY, id)? {
+                        Some(key) => key,
+                        None => return Ok(None),
+                    },
                 };
                 let signature = match scheme {
                     Scheme::RsaPkcs1Sha256 => {
@@ -173,9 +211,13 @@ impl Hsm {
                         session.sign(&Mechanism::Ecdsa, key, &digest)?
                     }
                 };
-                Ok(Some(signature))
+                Ok(Some((key, signature)))
             })?
-            .ok_or(HsmError::KeyNotFound)?;
+            .ok_or(HsmError::KeyNotFound)
+            .map(|(key, signature)| {
+                self.cache_signing_key(id, key);
+                signature
+            })?;
         if scheme != Scheme::EcdsaSha256 {
             return Ok(raw);
         }
@@ -192,6 +234,7 @@ impl Hsm {
     /// Destroys both halves of the pair `id` (key rotation, and tests that must leave the
     /// token as they found it). Blocking.
     pub fn destroy_key(&self, id: &[u8]) -> Result<(), HsmError> {
+        self.forget_signing_key(id);
         self.with_session(|session| {
             for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
                 if let Some(handle) = find(session, class, id)? {
