@@ -156,16 +156,21 @@ impl DocumentsApi {
         })
     }
 
-    async fn commit_and_publish(
+    /// Records the caller's audit event for document `id` in `tx`, commits, publishes the
+    /// event and drops the document's cached copy: the tail of every change.
+    async fn commit_audited(
         &self,
         tx: deadpool_postgres::Transaction<'_>,
-        events: Vec<Uuid>,
+        caller: &Caller,
+        action: &str,
+        id: Uuid,
+        details: serde_json::Value,
     ) -> Result<(), DocumentsError> {
+        let event = outbox::audit(&tx, &caller.audit(action, "document", id, details)).await?;
         tx.commit().await?;
-        self.services
-            .relay
-            .publish(&self.services.pool, &events)
-            .await;
+        let s = &self.services;
+        s.relay.publish(&s.pool, &[event]).await;
+        s.forget(id).await;
         Ok(())
     }
 
@@ -185,17 +190,14 @@ impl DocumentsApi {
         let mut conn = s.pool.get().await?;
         let tx = conn.transaction().await?;
         let row = repo::insert(&tx, caller, id, &key, &doc).await?;
-        let event = outbox::audit(
-            &tx,
-            &caller.audit(
-                "document.created",
-                "document",
-                id,
-                serde_json::json!({"type": doc.doc_type, "size": doc.size}),
-            ),
+        self.commit_audited(
+            tx,
+            caller,
+            "document.created",
+            id,
+            serde_json::json!({"type": doc.doc_type, "size": doc.size}),
         )
         .await?;
-        self.commit_and_publish(tx, vec![event]).await?;
         Ok(Created {
             document: DocumentView::from(&row),
             upload,
@@ -340,18 +342,14 @@ impl DocumentsApi {
         .into_iter()
         .flatten()
         .collect();
-        let event = outbox::audit(
-            &tx,
-            &caller.audit(
-                "document.updated",
-                "document",
-                id,
-                serde_json::json!({"changed": changed}),
-            ),
+        self.commit_audited(
+            tx,
+            caller,
+            "document.updated",
+            id,
+            serde_json::json!({"changed": changed}),
         )
         .await?;
-        self.commit_and_publish(tx, vec![event]).await?;
-        s.forget(id).await;
         Ok(DocumentView::from(&doc))
     }
 
@@ -433,13 +431,8 @@ impl DocumentsApi {
             return Err(DocumentsError::Undeletable(blocker));
         }
         repo::soft_delete(&tx, caller.org, id).await?;
-        let event = outbox::audit(
-            &tx,
-            &caller.audit("document.deleted", "document", id, serde_json::json!({})),
-        )
-        .await?;
-        self.commit_and_publish(tx, vec![event]).await?;
-        s.forget(id).await;
+        self.commit_audited(tx, caller, "document.deleted", id, serde_json::json!({}))
+            .await?;
         // The bytes go behind delete markers; the versions stay for the bucket's lifecycle.
         for object in doc.objects() {
             if let Err(err) = s.store.hide(&object.key).await {
@@ -489,18 +482,14 @@ impl DocumentsApi {
         } else {
             "document.legal_hold_released"
         };
-        let event = outbox::audit(
-            &tx,
-            &caller.audit(
-                action,
-                "document",
-                id,
-                serde_json::json!({"reason": reason}),
-            ),
+        self.commit_audited(
+            tx,
+            caller,
+            action,
+            id,
+            serde_json::json!({"reason": reason}),
         )
         .await?;
-        self.commit_and_publish(tx, vec![event]).await?;
-        s.forget(id).await;
         Ok(DocumentView::from(&doc))
     }
 }
