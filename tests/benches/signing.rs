@@ -49,6 +49,7 @@ fn child_sign(args: &[String]) -> anyhow::Result<serde_json::Value> {
             reason: None,
             time: SystemTime::now(),
         },
+        &[],
         &chain,
         &HsmSigner {
             hsm: &hsm,

@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use gsign_platform::hsm::Hsm;
 use gsign_platform::hsm_keys::{default_scheme, HsmKey, HsmSigner, KeySpec, Scheme};
-use gsign_signing::pades::{self, SignatureField, SignatureInfo, DEFAULT_RESERVE};
+use gsign_platform::pades_signer::{sign_revision, Level, SigningKey, TsaClient};
+use gsign_signing::form::{self, FieldFill, FieldKind, FieldSpec, FieldValue};
+use gsign_signing::pades::{self, SignatureInfo, DEFAULT_RESERVE};
 use gsign_signing::x509::{issue, to_pem, Issuer, Profile, Subject};
 use gsign_tests::pki::{open_hsm, subject};
 use gsign_tests::{root, stack_var, unique};
@@ -97,6 +99,7 @@ impl TestPki {
                 reason: Some("Гэрээ баталгаажуулах".to_owned()),
                 time: SystemTime::now(),
             },
+            &[],
             chain,
             &HsmSigner {
                 hsm: &self.hsm,
@@ -216,19 +219,18 @@ fn a_signature_made_in_the_hsm_is_intact_and_trusted_for_pyhanko_pdfsig_and_qpdf
 fn three_signers_in_turn_on_a_prepared_document_keep_every_earlier_signature_valid() {
     let mut pki = TestPki::new();
     for input in ["one-page.pdf", "object-streams.pdf"] {
-        let fields: Vec<SignatureField> = (0..3)
-            .map(|i| SignatureField {
+        let fields: Vec<FieldSpec> = (0..3)
+            .map(|i| FieldSpec {
                 name: format!("signer-{}", i + 1),
+                kind: FieldKind::Signature,
                 page: 1,
-                rect: [
-                    50.0 + 170.0 * i as f32,
-                    50.0,
-                    200.0 + 170.0 * i as f32,
-                    100.0,
-                ],
+                x: 50.0 + 170.0 * i as f32,
+                y: 50.0,
+                width: 150.0,
+                height: 50.0,
             })
             .collect();
-        let mut pdf = pades::prepare(&fixture(input), &fields).expect("prepared");
+        let mut pdf = form::prepare(&fixture(input), &fields).expect("prepared");
         for (i, (spec, scheme)) in [
             (KeySpec::Rsa2048, Scheme::RsaPkcs1Sha256),
             (KeySpec::EcP256, Scheme::EcdsaSha256),
@@ -285,6 +287,7 @@ fn three_signers_in_turn_on_a_prepared_document_keep_every_earlier_signature_val
                 reason: None,
                 time: SystemTime::now(),
             },
+            &[],
             &chain,
             &HsmSigner {
                 hsm: &pki.hsm,
@@ -464,7 +467,7 @@ async fn a_timestamped_signature_is_pades_b_t_for_pyhanko() {
         time: SystemTime::now(),
     };
     // The stages as the signing worker runs them: revision, HSM signature, timestamp, embed.
-    let pending = pades::begin(&original, &info, 16 * 1024).expect("revision");
+    let pending = pades::begin(&original, &info, &[], 16 * 1024).expect("revision");
     let attrs =
         gsign_signing::cms::signed_attributes(&pending.digest(), &chain[0]).expect("attributes");
     let signature = pki
@@ -492,4 +495,271 @@ async fn a_timestamped_signature_is_pades_b_t_for_pyhanko() {
     // A token for another digest is refused before it can reach a document.
     let other = gsign_signing::tsa::token(&[0u8; 8], &imprint, 1);
     assert!(other.is_err());
+}
+
+/// A drawn signature as a signature pad sends it: a blue stroke on a transparent background.
+fn drawn_signature_png(seed: f32) -> Vec<u8> {
+    let (width, height) = (300u32, 100u32);
+    let mut rgba = vec![0u8; (width * height * 4) as usize];
+    for x in 10..290 {
+        let t = x as f32 / 40.0 + seed;
+        let y = (50.0 + 30.0 * t.sin() * (t * 0.7).cos()) as i64;
+        for dy in -2..=2 {
+            let row = (y + dy).clamp(0, i64::from(height) - 1) as u32;
+            let at = ((row * width + x) * 4) as usize;
+            rgba[at..at + 4].copy_from_slice(&[20, 40, 160, 255]);
+        }
+    }
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().expect("header");
+    writer.write_image_data(&rgba).expect("pixels");
+    writer.finish().expect("png");
+    bytes
+}
+
+/// The fields of signer `n` (1-based) on `page`: a signature, initials, text, a date and a
+/// check box, in a row from `top` points below the top of the displayed page.
+fn signer_fields(n: usize, page: u32, top: f32) -> Vec<FieldSpec> {
+    let field = |kind, suffix: &str, x: f32, width: f32, height: f32| FieldSpec {
+        name: format!("signer-{n}-{suffix}"),
+        kind,
+        page,
+        x,
+        y: top,
+        width,
+        height,
+    };
+    vec![
+        field(FieldKind::Signature, "signature", 30.0, 170.0, 50.0),
+        field(FieldKind::Initials, "initials", 210.0, 50.0, 30.0),
+        field(FieldKind::Text, "title", 270.0, 120.0, 20.0),
+        field(FieldKind::Date, "date", 400.0, 80.0, 20.0),
+        field(FieldKind::Checkbox, "agree", 490.0, 16.0, 16.0),
+    ]
+}
+
+fn signer_values(n: usize, typed_name: Option<&str>) -> Vec<FieldFill> {
+    let fill = |suffix: &str, value| FieldFill {
+        name: format!("signer-{n}-{suffix}"),
+        value,
+    };
+    let signature = match typed_name {
+        Some(name) => FieldValue::Text(name.to_owned()),
+        None => FieldValue::Drawing {
+            png: drawn_signature_png(n as f32),
+            text: String::new(),
+        },
+    };
+    vec![
+        fill("signature", signature),
+        fill(
+            "initials",
+            FieldValue::Drawing {
+                png: drawn_signature_png(n as f32 * 3.0),
+                text: format!("S{n}"),
+            },
+        ),
+        fill("title", FieldValue::Text(format!("Захирал {n}"))),
+        fill("date", FieldValue::Text("2026-11-28".to_owned())),
+        fill("agree", FieldValue::Checked(true)),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_signers_fill_their_fields_then_the_seal_closes_the_document() {
+    let mut pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let tsa_client =
+        TsaClient::new(tsa.url.parse().expect("url"), Duration::from_secs(10)).expect("TSA client");
+    let signers = [
+        (KeySpec::Rsa2048, Scheme::RsaPkcs1Sha256, None),
+        (KeySpec::EcP256, Scheme::EcdsaSha256, Some("Батбаяр Өлзий")),
+        (KeySpec::Rsa3072, Scheme::RsaPssSha256, None),
+    ];
+    let keys: Vec<_> = signers
+        .iter()
+        .enumerate()
+        .map(|(i, (spec, _, _))| {
+            pki.signer(*spec, &format!("CN=Signer {},O=Говь Трейд ХХК", i + 1))
+        })
+        .collect();
+    let (seal_key, seal_chain) = pki.signer(KeySpec::Rsa3072, "CN=GSign Seal,O=Говь Трейд ХХК");
+
+    // Each input shape, and a document whose pages 2 and 3 are rotated (90 and 270).
+    for (input, pages) in [
+        ("one-page.pdf", [1, 1, 1]),
+        ("object-streams.pdf", [1, 1, 1]),
+        ("linearized.pdf", [1, 1, 1]),
+        ("three-pages-rotated.pdf", [1, 2, 3]),
+    ] {
+        let mut fields: Vec<FieldSpec> = (0..3)
+            .flat_map(|i| signer_fields(i + 1, pages[i], 60.0 + 90.0 * i as f32))
+            .collect();
+        fields.push(FieldSpec {
+            name: "gsign-seal".to_owned(),
+            kind: FieldKind::Signature,
+            page: 1,
+            x: 0.0,
+            y: 0.0,
+            width: 0.0,
+            height: 0.0,
+        });
+        let prepared = form::prepare(&fixture(input), &fields).expect("prepared");
+        let mut pdf = prepared.clone();
+        for (i, ((_, scheme, typed), (key, chain))) in signers.iter().zip(&keys).enumerate() {
+            let n = i + 1;
+            let next = sign_revision(
+                &pdf,
+                &SignatureInfo {
+                    field_name: format!("signer-{n}-signature"),
+                    signer_name: typed.unwrap_or("Signer").to_owned(),
+                    reason: None,
+                    time: SystemTime::now(),
+                },
+                &signer_values(n, *typed),
+                &SigningKey {
+                    hsm: &pki.hsm,
+                    key_id: key.id.clone(),
+                    scheme: *scheme,
+                    chain: chain.clone(),
+                },
+                Level::BT,
+                Some(&tsa_client),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{input}: signer {n}: {e}"));
+            assert_eq!(
+                &next[..pdf.len()],
+                &pdf[..],
+                "{input}: revision {n} appends"
+            );
+            pdf = next;
+        }
+        let sealed = sign_revision(
+            &pdf,
+            &SignatureInfo {
+                field_name: "gsign-seal".to_owned(),
+                signer_name: "GSign".to_owned(),
+                reason: Some("Envelope completed".to_owned()),
+                time: SystemTime::now(),
+            },
+            &[],
+            &SigningKey {
+                hsm: &pki.hsm,
+                key_id: seal_key.id.clone(),
+                scheme: Scheme::RsaPssSha256,
+                chain: seal_chain.clone(),
+            },
+            Level::BT,
+            Some(&tsa_client),
+        )
+        .await
+        .expect("sealed");
+        let file = pki.write(&format!("sealed-{input}"), &sealed);
+
+        let (ok, report) = pki.pyhanko(&file);
+        assert!(ok, "{input}: pyHanko refused:\n{report}");
+        let lines: Vec<&str> = report.lines().filter(|l| l.contains(":INTACT")).collect();
+        assert_eq!(lines.len(), 4, "{input}:\n{report}");
+        for line in &lines {
+            assert!(line.contains("INTACT:TRUSTED"), "{input}:\n{report}");
+            assert!(
+                line.contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"),
+                "{input}:\n{report}"
+            );
+        }
+        for line in &lines[..3] {
+            assert!(
+                line.contains("ACCEPTABLE_MODIFICATIONS"),
+                "{input}: an earlier signature saw more than form filling:\n{report}"
+            );
+        }
+        let (_, pdfsig) = run("pdfsig", &[&file]);
+        assert_eq!(
+            pdfsig.matches("Signature is Valid.").count(),
+            4,
+            "{input}:\n{pdfsig}"
+        );
+        let last = pdfsig.rsplit("Signature #").next().unwrap_or_default();
+        assert!(last.contains("Total document signed"), "{input}:\n{pdfsig}");
+        let (ok, check) = run("qpdf", &["--check", &file]);
+        assert!(ok, "{input}: qpdf --check:\n{check}");
+
+        // The typed name is in an embedded subset with a ToUnicode map, and reads back.
+        let (ok, fonts) = run("pdffonts", &[&file]);
+        assert!(ok, "{fonts}");
+        let dejavu = fonts
+            .lines()
+            .find(|l| l.contains("+DejaVuSans"))
+            .unwrap_or_else(|| panic!("{input}: no embedded DejaVu subset:\n{fonts}"));
+        let columns: Vec<&str> = dejavu.split_whitespace().collect();
+        assert!(
+            columns.ends_with(&["yes", "yes", "yes"][..])
+                || columns.windows(3).any(|w| w == ["yes", "yes", "yes"]),
+            "{input}: emb/sub/uni not all yes: {dejavu}"
+        );
+        let page = pages[1].to_string();
+        let (ok, text) = run("pdftotext", &["-f", &page, "-l", &page, &file, "-"]);
+        assert!(ok, "{text}");
+        assert!(
+            text.contains("Батбаяр Өлзий"),
+            "{input}: text reads:\n{text}"
+        );
+
+        // Rendered upright, signer 2's typed-signature box gains ink once signed.
+        let ink = |pdf_path: &str, name: &str| {
+            let prefix = pki.dir.join(name).to_string_lossy().into_owned();
+            let (ok, out) = run(
+                "pdftoppm",
+                &[
+                    "-f",
+                    &page,
+                    "-l",
+                    &page,
+                    "-r",
+                    "72",
+                    "-gray",
+                    "-singlefile",
+                    "-x",
+                    "30",
+                    "-y",
+                    "150",
+                    "-W",
+                    "170",
+                    "-H",
+                    "50",
+                    pdf_path,
+                    &prefix,
+                ],
+            );
+            assert!(ok, "{out}");
+            dark_pixels(&std::fs::read(format!("{prefix}.pgm")).expect("rendered box"))
+        };
+        let blank = pki.write(&format!("blank-{input}"), &prepared);
+        let (before, after) = (
+            ink(&blank, &format!("before-{input}")),
+            ink(&file, &format!("after-{input}")),
+        );
+        assert!(
+            after > before + 150,
+            "{input}: the typed name left no ink ({before} -> {after} dark pixels)"
+        );
+    }
+}
+
+/// How many pixels of a binary PGM are dark.
+fn dark_pixels(pgm: &[u8]) -> usize {
+    // Header: "P5\n<w> <h>\n<max>\n", then one byte per pixel.
+    let mut newlines = 0;
+    let start = pgm
+        .iter()
+        .position(|&b| {
+            newlines += usize::from(b == b'\n');
+            newlines == 3
+        })
+        .map_or(pgm.len(), |at| at + 1);
+    pgm[start..].iter().filter(|&&v| v < 100).count()
 }

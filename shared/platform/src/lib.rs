@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod lambda;
 pub mod migrations;
 pub mod outbox;
+pub mod pades_signer;
 pub mod ratelimit;
 pub mod sessions;
 pub mod storage;

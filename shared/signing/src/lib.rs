@@ -1,12 +1,17 @@
 //! GSign's signing engine, as pure functions over a [`RawSigner`]: the HSM (through
 //! `gsign_platform::hsm_keys`) is one implementation, a test key another.
 //!
-//! This first part issues X.509 certificates: an organization's own CA (self-signed, its key
-//! in the HSM) and the signing certificates it issues. The CMS/PAdES signatures and their
-//! verification build on it.
+//! - [`x509`]: an organization's own CA (self-signed, its key in the HSM) and the signing
+//!   certificates it issues;
+//! - [`form`]: every field of an envelope created before the first signature, then filled by
+//!   its signer ([`appearance`], [`font`]);
+//! - [`cms`], [`pades`], [`tsa`]: PAdES B-B/B-T signatures as incremental updates.
 
 pub mod algorithm;
+pub mod appearance;
 pub mod cms;
+pub mod font;
+pub mod form;
 pub mod pades;
 pub mod tsa;
 pub mod x509;

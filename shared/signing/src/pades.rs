@@ -15,6 +15,7 @@ use x509_cert::Certificate;
 
 use crate::algorithm::{RawSigner, SignError};
 use crate::cms::detached_signed_data;
+use crate::form::{fill, find_field, text_string, FieldFill};
 
 /// Bytes reserved for the CMS (B-B with a short chain fits in 8 KiB; a timestamp needs more).
 pub const DEFAULT_RESERVE: usize = 8 * 1024;
@@ -44,18 +45,6 @@ fn pdf_error(err: lopdf::Error) -> SignError {
     SignError::Invalid(format!("PDF: {err}"))
 }
 
-/// A PDF text string: PDFDocEncoding-compatible ASCII as is, anything else as UTF-16BE with
-/// a BOM (ISO 32000-1 7.9.2.2).
-fn text(value: &str) -> Object {
-    if value.is_ascii() {
-        Object::String(value.as_bytes().to_vec(), StringFormat::Literal)
-    } else {
-        let mut bytes = vec![0xfe, 0xff];
-        bytes.extend(value.encode_utf16().flat_map(u16::to_be_bytes));
-        Object::String(bytes, StringFormat::Hexadecimal)
-    }
-}
-
 /// `D:YYYYMMDDHHmmSSZ` (ISO 32000-1 7.9.4), in UTC.
 fn pdf_date(time: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time)
@@ -76,11 +65,12 @@ fn referenced_id(object: Option<&Object>) -> Option<ObjectId> {
 pub fn sign(
     pdf: &[u8],
     info: &SignatureInfo,
+    fills: &[FieldFill],
     chain: &[Certificate],
     signer: &dyn RawSigner,
     reserve: usize,
 ) -> Result<Vec<u8>, SignError> {
-    let pending = begin(pdf, info, reserve)?;
+    let pending = begin(pdf, info, fills, reserve)?;
     let cms = detached_signed_data(&pending.digest(), chain, signer)?;
     pending.finish(&cms)
 }
@@ -88,7 +78,16 @@ pub fn sign(
 /// The first stage of signing: the incremental update is written with its ByteRange final
 /// and its `/Contents` reserved; what remains is the CMS over [`Pending::digest`]. The stages
 /// can run apart (the HSM call and the timestamp request in between), as pyHanko's do.
-pub fn begin(pdf: &[u8], info: &SignatureInfo, reserve: usize) -> Result<Pending, SignError> {
+///
+/// `fills` are the signer's values for their own fields (the signature field's appearance
+/// included), written in the same revision; they need a prepared document
+/// ([`crate::form::prepare`]).
+pub fn begin(
+    pdf: &[u8],
+    info: &SignatureInfo,
+    fills: &[FieldFill],
+    reserve: usize,
+) -> Result<Pending, SignError> {
     let document = Document::load_mem(pdf).map_err(pdf_error)?;
     if document.xref_recovery.is_some() {
         return Err(invalid("the PDF's cross-reference data needed repair"));
@@ -126,11 +125,11 @@ pub fn begin(pdf: &[u8], info: &SignatureInfo, reserve: usize) -> Result<Pending
         ],
         "Contents" => Object::String(vec![0u8; reserve], StringFormat::Hexadecimal),
         "M" => Object::String(pdf_date(info.time).into_bytes(), StringFormat::Literal),
-        "Name" => text(&info.signer_name),
+        "Name" => text_string(&info.signer_name),
     });
     if let Some(reason) = &info.reason {
         if let Ok(Object::Dictionary(dict)) = update.new_document.get_object_mut(signature_id) {
-            dict.set("Reason", text(reason));
+            dict.set("Reason", text_string(reason));
         }
     }
     if let Some(field_id) = prepared {
@@ -140,17 +139,24 @@ pub fn begin(pdf: &[u8], info: &SignatureInfo, reserve: usize) -> Result<Pending
             .opt_clone_object_to_new_document(field_id)
             .map_err(pdf_error)?;
         set(&mut update, field_id, "V", Object::Reference(signature_id))?;
+        fill(&mut update, fills, field_id)?;
         let mut out = Vec::with_capacity(pdf.len() + reserve * 2 + 4096);
         update
             .save_to(&mut out)
             .map_err(|e| invalid(format!("save: {e}")))?;
         return Pending::new(out, pdf.len(), reserve);
     }
+    if !fills.is_empty() {
+        return Err(invalid(format!(
+            "no prepared signature field {:?} for the signer's fields",
+            info.field_name
+        )));
+    }
     let field_id = update.new_document.add_object(dictionary! {
         "Type" => "Annot",
         "Subtype" => "Widget",
         "FT" => "Sig",
-        "T" => text(&info.field_name),
+        "T" => text_string(&info.field_name),
         "V" => Object::Reference(signature_id),
         "Rect" => vec![0.into(), 0.into(), 0.into(), 0.into()],
         // Print + Locked.
@@ -244,134 +250,21 @@ pub fn begin(pdf: &[u8], info: &SignatureInfo, reserve: usize) -> Result<Pending
 }
 
 /// The existing signature field named `name`, if the document was prepared with it; an error
-/// if that field is already signed.
+/// if that field is already signed or is not a signature field.
 fn prepared_field(document: &Document, name: &str) -> Result<Option<ObjectId>, SignError> {
-    let Ok(catalog) = document.catalog() else {
+    let Some(id) = find_field(document, name) else {
         return Ok(None);
     };
-    let form = match catalog.get(b"AcroForm") {
-        Ok(Object::Reference(id)) => document.get_dictionary(*id).ok(),
-        Ok(Object::Dictionary(dict)) => Some(dict),
-        _ => None,
-    };
-    let Some(Ok(fields)) = form.map(|f| f.get(b"Fields").and_then(Object::as_array)) else {
-        return Ok(None);
-    };
-    for field in fields {
-        let Object::Reference(id) = field else {
-            continue;
-        };
-        let Ok(dict) = document.get_dictionary(*id) else {
-            continue;
-        };
-        let is_named = matches!(dict.get(b"T"), Ok(t) if *t == text(name));
-        let is_signature = matches!(dict.get(b"FT"), Ok(Object::Name(n)) if n == b"Sig");
-        if is_named && is_signature {
-            if dict.has(b"V") {
-                return Err(invalid(format!("the field {name:?} is already signed")));
-            }
-            return Ok(Some(*id));
-        }
+    let dict = document.get_dictionary(id).map_err(pdf_error)?;
+    if !matches!(dict.get(b"FT"), Ok(Object::Name(n)) if n == b"Sig") {
+        return Err(invalid(format!(
+            "the field {name:?} is not a signature field"
+        )));
     }
-    Ok(None)
-}
-
-/// A signature field to create before the first signature.
-#[derive(Debug, Clone)]
-pub struct SignatureField {
-    /// `/T`, unique in the document.
-    pub name: String,
-    /// 1-based page number.
-    pub page: u32,
-    /// `[x1 y1 x2 y2]` in the page's default user space.
-    pub rect: [f32; 4],
-}
-
-/// Prepares an unsigned document for its signers: every signature field exists (with its
-/// widget on its page) and the form says `/SigFlags 3`, so that each later signature only
-/// fills its own field (ISO 32000-1 12.7.4.5; pyHanko's difference analysis allows exactly
-/// that). A full rewrite, which is fine only because nothing is signed yet.
-pub fn prepare(pdf: &[u8], fields: &[SignatureField]) -> Result<Vec<u8>, SignError> {
-    let mut document = Document::load_mem(pdf).map_err(pdf_error)?;
-    if document.trailer.has(b"Encrypt") || document.encryption_state.is_some() {
-        return Err(invalid("the PDF is encrypted"));
+    if dict.has(b"V") {
+        return Err(invalid(format!("the field {name:?} is already signed")));
     }
-    let pages = document.get_pages();
-    let catalog_id = referenced_id(document.trailer.get(b"Root").ok())
-        .ok_or_else(|| invalid("the trailer has no /Root reference"))?;
-    let mut field_ids = Vec::new();
-    for field in fields {
-        let page_id = *pages
-            .get(&field.page)
-            .ok_or_else(|| invalid(format!("no page {} for {:?}", field.page, field.name)))?;
-        if prepared_field(&document, &field.name)?.is_some() {
-            return Err(invalid(format!(
-                "the field {:?} exists already",
-                field.name
-            )));
-        }
-        let widget = document.add_object(dictionary! {
-            "Type" => "Annot",
-            "Subtype" => "Widget",
-            "FT" => "Sig",
-            "T" => text(&field.name),
-            "Rect" => field.rect.iter().map(|v| Object::Real(*v)).collect::<Vec<_>>(),
-            "F" => 4,
-            "P" => Object::Reference(page_id),
-        });
-        let page = document
-            .get_object_mut(page_id)
-            .and_then(Object::as_dict_mut)
-            .map_err(pdf_error)?;
-        let mut annots = match page.get(b"Annots") {
-            Ok(Object::Array(items)) => items.clone(),
-            Ok(Object::Reference(id)) => {
-                let id = *id;
-                document
-                    .get_object(id)
-                    .and_then(Object::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            }
-            _ => Vec::new(),
-        };
-        annots.push(Object::Reference(widget));
-        document
-            .get_object_mut(page_id)
-            .and_then(Object::as_dict_mut)
-            .map_err(pdf_error)?
-            .set("Annots", Object::Array(annots));
-        field_ids.push(Object::Reference(widget));
-    }
-    let mut form = match document
-        .get_dictionary(catalog_id)
-        .map_err(pdf_error)?
-        .get(b"AcroForm")
-    {
-        Ok(Object::Reference(id)) => document.get_dictionary(*id).cloned().unwrap_or_default(),
-        Ok(Object::Dictionary(dict)) => dict.clone(),
-        _ => lopdf::Dictionary::new(),
-    };
-    let mut all = match form.get(b"Fields") {
-        Ok(Object::Array(items)) => items.clone(),
-        _ => Vec::new(),
-    };
-    all.extend(field_ids);
-    form.set("Fields", Object::Array(all));
-    form.set("SigFlags", 3);
-    // No /NeedAppearances: viewers must not regenerate appearances after signing.
-    form.remove(b"NeedAppearances");
-    let form_id = document.add_object(form);
-    document
-        .get_object_mut(catalog_id)
-        .and_then(Object::as_dict_mut)
-        .map_err(pdf_error)?
-        .set("AcroForm", Object::Reference(form_id));
-    let mut out = Vec::with_capacity(pdf.len() + 4096);
-    document
-        .save_to(&mut out)
-        .map_err(|e| invalid(format!("save: {e}")))?;
-    Ok(out)
+    Ok(Some(id))
 }
 
 fn set(
@@ -444,9 +337,14 @@ impl Pending {
         self.digest
     }
 
+    /// The largest CMS, in bytes, that fits the reserved gap.
+    pub fn capacity(&self) -> usize {
+        (self.gap_end - self.gap_start - 2) / 2
+    }
+
     /// Writes the DER CMS into the reserved gap and returns the signed file.
     pub fn finish(mut self, cms: &[u8]) -> Result<Vec<u8>, SignError> {
-        let room = (self.gap_end - self.gap_start - 2) / 2;
+        let room = self.capacity();
         if cms.len() > room {
             return Err(invalid(format!(
                 "the signature ({} bytes) exceeds the reserved {room} bytes",
@@ -473,7 +371,7 @@ mod tests {
 
     #[test]
     fn non_latin_text_becomes_utf16_with_a_bom() {
-        match text("Өлзий") {
+        match text_string("Өлзий") {
             Object::String(bytes, StringFormat::Hexadecimal) => {
                 assert_eq!(&bytes[..4], &[0xfe, 0xff, 0x04, 0xe8]);
             }

@@ -1,0 +1,170 @@
+//! One signer's PAdES revision, end to end: the incremental update with their field values,
+//! the signature in the HSM, and (for B-T) an RFC 3161 timestamp from the configured TSA. What
+//! the envelope's signing worker and the completion seal call.
+//!
+//! A timestamp is never made up: when the level asks for B-T and the TSA is unreachable,
+//! slow, or answers anything but a valid token for our signature, signing fails with
+//! [`RevisionError::Timestamp`]. Only an envelope that allows B-B signs without one.
+
+use std::time::Duration;
+
+use der::Encode;
+use gsign_signing::cms::{assemble, signed_attributes};
+use gsign_signing::form::FieldFill;
+use gsign_signing::pades::{self, SignatureInfo};
+use gsign_signing::{tsa, Scheme, SignError};
+use sha2::{Digest, Sha256};
+use x509_cert::Certificate;
+
+use crate::hsm::{Hsm, HsmError};
+
+/// Bytes reserved for a B-B CMS (chain of two or three certificates).
+const RESERVE_B_B: usize = 8 * 1024;
+/// Bytes reserved when a timestamp token (with the TSA's chain) joins it.
+const RESERVE_B_T: usize = 16 * 1024;
+
+/// The PAdES baseline level of a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// No timestamp: the envelope explicitly allows it.
+    BB,
+    /// With a trusted timestamp over the signature value.
+    BT,
+}
+
+/// The key that signs and the certificate chain that names it (signer first).
+pub struct SigningKey<'a> {
+    /// The open token.
+    pub hsm: &'a Hsm,
+    /// The private key's `CKA_ID`.
+    pub key_id: Vec<u8>,
+    /// The algorithm, a property of the certificate.
+    pub scheme: Scheme,
+    /// Signer certificate, then its issuers.
+    pub chain: Vec<Certificate>,
+}
+
+/// Why a revision could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum RevisionError {
+    /// The document or a field value is unusable (a clear failure for the caller to report).
+    #[error("{0}")]
+    Document(String),
+    /// The HSM refused or failed.
+    #[error("HSM: {0}")]
+    Hsm(#[from] HsmError),
+    /// B-T was required and no valid timestamp could be had.
+    #[error("timestamp: {0}")]
+    Timestamp(String),
+}
+
+impl From<SignError> for RevisionError {
+    fn from(err: SignError) -> Self {
+        Self::Document(err.to_string())
+    }
+}
+
+/// An RFC 3161 client for one TSA, built once per container.
+#[derive(Clone)]
+pub struct TsaClient {
+    url: url::Url,
+    http: reqwest::Client,
+}
+
+impl TsaClient {
+    /// A client for `url` whose every request gives up after `timeout`.
+    pub fn new(url: url::Url, timeout: Duration) -> Result<Self, RevisionError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| RevisionError::Timestamp(format!("client: {e}")))?;
+        Ok(Self { url, http })
+    }
+
+    /// A checked token (imprint and nonce match) for the SHA-256 `imprint`.
+    pub async fn stamp(&self, imprint: &[u8; 32]) -> Result<Vec<u8>, RevisionError> {
+        let failed = |detail: String| RevisionError::Timestamp(detail);
+        let nonce: u64 = rand::random();
+        let request = tsa::request(imprint, nonce).map_err(|e| failed(e.to_string()))?;
+        let response = self
+            .http
+            .post(self.url.clone())
+            .header(http::header::CONTENT_TYPE, tsa::REQUEST_CONTENT_TYPE)
+            .body(request)
+            .send()
+            .await
+            .map_err(|e| failed(format!("{} is unreachable: {e}", self.url)))?;
+        if !response.status().is_success() {
+            return Err(failed(format!(
+                "{} answered {}",
+                self.url,
+                response.status()
+            )));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| failed(format!("reading the answer: {e}")))?;
+        tsa::token(&body, imprint, nonce).map_err(|e| failed(e.to_string()))
+    }
+}
+
+/// Signs `pdf` for one signer: fills `fills`, signs the field `info.field_name` in the HSM,
+/// and timestamps the signature when `level` is B-T (through `tsa`, which must then be
+/// configured). Returns the new file: the input's bytes followed by one incremental update.
+pub async fn sign_revision(
+    pdf: &[u8],
+    info: &SignatureInfo,
+    fills: &[FieldFill],
+    key: &SigningKey<'_>,
+    level: Level,
+    tsa: Option<&TsaClient>,
+) -> Result<Vec<u8>, RevisionError> {
+    let tsa = match (level, tsa) {
+        (Level::BT, None) => {
+            return Err(RevisionError::Timestamp(
+                "B-T is required and no TSA is configured".into(),
+            ))
+        }
+        (Level::BT, Some(tsa)) => Some(tsa),
+        (Level::BB, _) => None,
+    };
+    let mut reserve = if tsa.is_some() {
+        RESERVE_B_T
+    } else {
+        RESERVE_B_B
+    };
+    // A CMS larger than the reserve (a long chain, a TSA with a big chain) gets one retry
+    // with room to spare; the digest changes with the reserve, so everything is redone.
+    for _ in 0..2 {
+        let pending = pades::begin(pdf, info, fills, reserve)?;
+        let signer_cert = key
+            .chain
+            .first()
+            .ok_or_else(|| RevisionError::Document("no signer certificate".into()))?;
+        let attributes = signed_attributes(&pending.digest(), signer_cert)?;
+        let signature = key.hsm.sign(
+            &key.key_id,
+            key.scheme,
+            &attributes.to_der().map_err(SignError::from)?,
+        )?;
+        let token = match tsa {
+            Some(tsa) => Some(tsa.stamp(&Sha256::digest(&signature).into()).await?),
+            None => None,
+        };
+        let cms = assemble(
+            attributes,
+            signature,
+            key.scheme,
+            &key.chain,
+            token.as_deref(),
+        )?;
+        if cms.len() <= pending.capacity() {
+            return Ok(pending.finish(&cms)?);
+        }
+        reserve = cms.len() + 4096;
+    }
+    Err(RevisionError::Document(
+        "the signature does not fit its reserved space".into(),
+    ))
+}
