@@ -763,3 +763,61 @@ fn dark_pixels(pgm: &[u8]) -> usize {
         .map_or(pgm.len(), |at| at + 1);
     pgm[start..].iter().filter(|&&v| v < 100).count()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_working_tsa_b_t_signing_fails_and_only_b_b_goes_ahead() {
+    let mut pki = TestPki::new();
+    let (key, chain) = pki.signer(KeySpec::EcP256, "CN=Signer,O=GSign");
+    let signing_key = SigningKey {
+        hsm: &pki.hsm,
+        key_id: key.id.clone(),
+        scheme: Scheme::EcdsaSha256,
+        chain,
+    };
+    let info = SignatureInfo {
+        field_name: "Signature1".to_owned(),
+        signer_name: "Signer".to_owned(),
+        reason: None,
+        time: SystemTime::now(),
+    };
+    let pdf = fixture("one-page.pdf");
+    // A port nobody listens on, and a TSA that answers with an error page.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let broken = axum::Router::new().route(
+        "/",
+        axum::routing::post(|| async { (http::StatusCode::SERVICE_UNAVAILABLE, "busy") }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let broken_url = format!("http://{}/", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, broken).await });
+    for url in [format!("http://{closed}/"), broken_url] {
+        let client =
+            TsaClient::new(url.parse().expect("url"), Duration::from_secs(5)).expect("client");
+        let refused = sign_revision(&pdf, &info, &[], &signing_key, Level::BT, Some(&client)).await;
+        assert!(
+            matches!(
+                refused,
+                Err(gsign_platform::pades_signer::RevisionError::Timestamp(_))
+            ),
+            "{url}: {refused:?}"
+        );
+    }
+    let unconfigured = sign_revision(&pdf, &info, &[], &signing_key, Level::BT, None).await;
+    assert!(matches!(
+        unconfigured,
+        Err(gsign_platform::pades_signer::RevisionError::Timestamp(_))
+    ));
+    let b_b = sign_revision(&pdf, &info, &[], &signing_key, Level::BB, None)
+        .await
+        .expect("B-B is allowed without a TSA");
+    let file = pki.write("b-b.pdf", &b_b);
+    let (ok, report) = pki.pyhanko(&file);
+    assert!(ok && report.contains("INTACT:TRUSTED"), "{report}");
+    assert!(!report.contains("TIMESTAMP_TOKEN"), "{report}");
+}
