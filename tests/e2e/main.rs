@@ -6,6 +6,7 @@
 mod accounts;
 mod auth_flow;
 mod certificates;
+mod certificates_api;
 mod documents;
 mod health;
 mod hsm_keys;

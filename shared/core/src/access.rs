@@ -69,16 +69,20 @@ pub enum Scope {
     /// Create and send documents and envelopes.
     #[serde(rename = "documents:write")]
     DocumentsWrite,
+    /// Read signing certificates (they are public by nature).
+    #[serde(rename = "certificates:read")]
+    CertificatesRead,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::OrganizationRead,
         Scope::OrganizationWrite,
         Scope::AuditRead,
         Scope::DocumentsRead,
         Scope::DocumentsWrite,
+        Scope::CertificatesRead,
     ];
 
     /// The stored name.
@@ -89,6 +93,7 @@ impl Scope {
             Scope::AuditRead => "audit:read",
             Scope::DocumentsRead => "documents:read",
             Scope::DocumentsWrite => "documents:write",
+            Scope::CertificatesRead => "certificates:read",
         }
     }
 }
@@ -136,6 +141,13 @@ pub enum Action {
     WriteDocuments,
     /// Place or release a legal hold.
     SetLegalHold,
+    /// List and read the organization's certificates.
+    ReadCertificates,
+    /// Create one's own signing certificates, import their chains, choose the default, revoke
+    /// them (owners and admins may revoke anyone's).
+    ManageCertificates,
+    /// Verify the signatures of a PDF.
+    VerifySignatures,
 }
 
 impl Action {
@@ -154,8 +166,10 @@ impl Action {
             | Action::RevokeApiKey
             | Action::ReadAuditEvents
             | Action::SetLegalHold => &[Owner, Admin],
-            Action::ReadDocuments => &[Owner, Admin, Member, Viewer],
-            Action::WriteDocuments => &[Owner, Admin, Member],
+            Action::ReadDocuments | Action::ReadCertificates | Action::VerifySignatures => {
+                &[Owner, Admin, Member, Viewer]
+            }
+            Action::WriteDocuments | Action::ManageCertificates => &[Owner, Admin, Member],
         }
     }
 
@@ -167,14 +181,16 @@ impl Action {
             | Action::UpdateOwnProfile
             | Action::ListApiKeys
             | Action::CreateApiKey
-            | Action::RevokeApiKey => None,
+            | Action::RevokeApiKey
+            | Action::ManageCertificates => None,
             Action::ReadOrganization | Action::ListMembers => Some(Scope::OrganizationRead),
             Action::UpdateOrganization
             | Action::InviteMember
             | Action::ChangeMemberRole
             | Action::RemoveMember => Some(Scope::OrganizationWrite),
             Action::ReadAuditEvents => Some(Scope::AuditRead),
-            Action::ReadDocuments => Some(Scope::DocumentsRead),
+            Action::ReadDocuments | Action::VerifySignatures => Some(Scope::DocumentsRead),
+            Action::ReadCertificates => Some(Scope::CertificatesRead),
             Action::WriteDocuments | Action::SetLegalHold => Some(Scope::DocumentsWrite),
         }
     }

@@ -15,6 +15,7 @@ pub mod migrations;
 pub mod outbox;
 pub mod pades_signer;
 pub mod ratelimit;
+pub mod service;
 pub mod sessions;
 pub mod storage;
 pub mod telemetry;

@@ -38,6 +38,27 @@ const PSS_SHA256_PARAMS: [u8; 54] = [
 ];
 
 impl Scheme {
+    /// Every scheme.
+    pub const ALL: [Scheme; 3] = [
+        Scheme::RsaPkcs1Sha256,
+        Scheme::RsaPssSha256,
+        Scheme::EcdsaSha256,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
+            Scheme::RsaPssSha256 => "rsa-pss-sha256",
+            Scheme::EcdsaSha256 => "ecdsa-sha256",
+        }
+    }
+
+    /// The scheme of a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// The AlgorithmIdentifier naming this scheme in a certificate or a CMS SignerInfo.
     pub fn algorithm_identifier(self) -> AlgorithmIdentifierOwned {
         match self {

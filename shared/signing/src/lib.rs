@@ -9,6 +9,7 @@
 
 pub mod algorithm;
 pub mod appearance;
+pub mod chain;
 pub mod cms;
 pub mod font;
 pub mod form;

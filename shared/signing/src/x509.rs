@@ -184,3 +184,54 @@ pub fn to_pem(certificate: &Certificate) -> Result<String, SignError> {
     use der::EncodePem;
     Ok(certificate.to_pem(der::pem::LineEnding::LF)?)
 }
+
+/// A PKCS#10 certificate request (RFC 2986) for the key `spki_der` under `name` (RFC 4514
+/// text), signed by that key, as PEM: what an external CA needs to issue its certificate.
+pub fn certificate_request(
+    name: &str,
+    spki_der: &[u8],
+    signer: &dyn RawSigner,
+) -> Result<String, SignError> {
+    use der::EncodePem;
+    use x509_cert::request::{CertReq, CertReqInfo, Version as RequestVersion};
+    let info = CertReqInfo {
+        version: RequestVersion::V1,
+        subject: Name::from_str(name)
+            .map_err(|e| SignError::Invalid(format!("subject name {name:?}: {e}")))?,
+        public_key: SubjectPublicKeyInfoOwned::from_der(spki_der)?,
+        attributes: Default::default(),
+    };
+    let signature = signer.sign(&info.to_der()?)?;
+    let request = CertReq {
+        info,
+        algorithm: signer.scheme().algorithm_identifier(),
+        signature: BitString::from_bytes(&signature)?,
+    };
+    Ok(request.to_pem(der::pem::LineEnding::LF)?)
+}
+
+/// The certificates of a PEM bundle, in order.
+pub fn parse_pem_bundle(pem: &str) -> Result<Vec<Certificate>, SignError> {
+    let certificates = Certificate::load_pem_chain(pem.as_bytes())?;
+    if certificates.is_empty() {
+        return Err(SignError::Invalid(
+            "no certificate in the PEM text".to_owned(),
+        ));
+    }
+    Ok(certificates)
+}
+
+/// The first common name of a distinguished name, if any.
+pub fn common_name(name: &Name) -> Option<String> {
+    name.0.iter().flat_map(|rdn| rdn.0.iter()).find_map(|atv| {
+        (atv.oid == const_oid::db::rfc4519::CN).then(|| {
+            der::asn1::Utf8StringRef::try_from(&atv.value)
+                .map(|s| s.as_str().to_owned())
+                .or_else(|_| {
+                    der::asn1::PrintableStringRef::try_from(&atv.value)
+                        .map(|s| s.as_str().to_owned())
+                })
+                .unwrap_or_else(|_| atv.value.value().iter().map(|&b| char::from(b)).collect())
+        })
+    })
+}

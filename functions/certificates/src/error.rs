@@ -1,0 +1,129 @@
+//! The certificates domain's errors and their one mapping to problem details.
+
+use gsign_core::certificates::LifecycleConflict;
+use gsign_core::{Action, FieldError, IntoProblem, Problem};
+use gsign_platform::hsm::HsmError;
+use gsign_platform::http::{CallerError, RequestError};
+use gsign_signing::chain::ChainProblem;
+use http::StatusCode;
+
+/// What can go wrong in a certificate route.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificatesError {
+    /// The request reached the route without an authorizer context.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// The caller's role or key scopes do not allow the action.
+    #[error("not allowed to {0:?}")]
+    Forbidden(Action),
+    /// The certificate is someone else's, and the caller may not act on it.
+    #[error("not the caller's certificate")]
+    NotOwner,
+    /// No such certificate in the caller's organization (other tenants' ids too).
+    #[error("certificate not found")]
+    NotFound,
+    /// The body could not be read.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The input breaks rules; every problem is listed.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// The imported chain does not hold.
+    #[error("chain refused: {0}")]
+    Chain(ChainProblem),
+    /// The certificate's state does not allow the change.
+    #[error("conflict: {0:?}")]
+    Conflict(LifecycleConflict),
+    /// The HSM failed; the request may be retried.
+    #[error("HSM: {0}")]
+    Hsm(#[from] HsmError),
+    /// A dependency failed; the cause is logged, never returned.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<CallerError> for CertificatesError {
+    fn from(err: CallerError) -> Self {
+        match err {
+            CallerError::Unauthenticated => Self::Unauthenticated,
+            CallerError::Forbidden(action) => Self::Forbidden(action),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for CertificatesError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for CertificatesError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<gsign_signing::SignError> for CertificatesError {
+    fn from(err: gsign_signing::SignError) -> Self {
+        Self::Internal(anyhow::anyhow!("certificate encoding: {err}"))
+    }
+}
+
+impl IntoProblem for CertificatesError {
+    fn into_problem(self) -> Problem {
+        match self {
+            CertificatesError::Unauthenticated => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            CertificatesError::Forbidden(action) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(
+                    format!("Your role or API key scopes do not allow {action:?}."),
+                )
+            }
+            CertificatesError::NotOwner => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed")
+                    .with_detail("Only the certificate's owner may do this.")
+            }
+            CertificatesError::NotFound => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+                    .with_detail("No such certificate in your organization.")
+            }
+            CertificatesError::Request(err) => err.into_problem(),
+            CertificatesError::Validation(errors) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid input",
+            )
+            .with_detail(format!("{} problem(s) with the input.", errors.len()))
+            .with_errors(errors),
+            CertificatesError::Chain(problem) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "certificate-chain-invalid",
+                "Certificate chain refused",
+            )
+            .with_detail(problem.detail)
+            .with_extension("reason", serde_json::json!(problem.code)),
+            CertificatesError::Conflict(conflict) => Problem::new(
+                StatusCode::CONFLICT,
+                conflict.slug(),
+                "Certificate state conflict",
+            )
+            .with_detail(conflict.detail()),
+            CertificatesError::Hsm(err) => {
+                tracing::error!(error = %err, "HSM failure");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "hsm-unavailable",
+                    "Signing service unavailable",
+                )
+                .with_detail("The HSM could not complete the request; try again shortly.")
+            }
+            CertificatesError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                Problem::internal()
+            }
+        }
+    }
+}

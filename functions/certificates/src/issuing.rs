@@ -1,0 +1,290 @@
+//! Keys and certificates made in the HSM: people's signing certificates, and each
+//! organization's own CA and platform seal, created together on first use.
+//!
+//! A key generated for a row that is then not committed would be an orphan in the token:
+//! every key made here is recorded in a [`NewKeys`] and destroyed if the caller's
+//! transaction does not commit.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use der::Encode;
+use gsign_core::certificates::{escape_dn_value, CA_VALIDITY_DAYS};
+use gsign_platform::hsm::{HsmError, HsmHandle};
+use gsign_platform::hsm_keys::{default_scheme, HsmKey, HsmSigner, KeySpec, Scheme};
+use gsign_signing::x509::{self, common_name, Issuer, Profile, Subject};
+use uuid::Uuid;
+use x509_cert::Certificate as X509;
+
+use crate::error::CertificatesError;
+use crate::repo::{self, Certificate, Issued, NewRow};
+
+/// The seal certificate's validity (renewed by creating a new one before it ends).
+pub const SEAL_VALIDITY_DAYS: u32 = 1095;
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Keys generated during one request, destroyed unless the request commits.
+pub struct NewKeys<'h> {
+    hsm: &'h HsmHandle,
+    ids: Vec<Vec<u8>>,
+}
+
+impl<'h> NewKeys<'h> {
+    /// No keys yet.
+    pub fn new(hsm: &'h HsmHandle) -> Self {
+        Self {
+            hsm,
+            ids: Vec::new(),
+        }
+    }
+
+    /// Generates a key pair of `spec` in the HSM.
+    pub async fn generate(&mut self, spec: KeySpec, label: String) -> Result<HsmKey, HsmError> {
+        let key = self
+            .hsm
+            .run(move |hsm| hsm.generate_signing_key(spec, &label))
+            .await?;
+        self.ids.push(key.id.clone());
+        Ok(key)
+    }
+
+    /// The transaction committed: the keys stay.
+    pub fn keep(mut self) {
+        self.ids.clear();
+    }
+
+    /// The request failed: destroys the keys it made (best effort, logged).
+    pub async fn discard(self) {
+        for id in self.ids {
+            if let Err(err) = self.hsm.run(move |hsm| hsm.destroy_key(&id)).await {
+                tracing::warn!(error = %err, "could not destroy an orphaned HSM key");
+            }
+        }
+    }
+}
+
+/// An HSM key that signs, and its certificate (for issuing under it).
+pub struct IssuingKey {
+    /// `CKA_ID`.
+    pub key_id: Vec<u8>,
+    /// How it signs.
+    pub scheme: Scheme,
+    /// Its certificate; `None` for a self-signed issuance.
+    pub certificate: Option<X509>,
+}
+
+/// Issues a certificate for `subject` in the HSM, signed by `issuer`'s key.
+pub async fn issue(
+    hsm: &HsmHandle,
+    subject: Subject,
+    issuer: IssuingKey,
+) -> Result<X509, CertificatesError> {
+    let issued = hsm
+        .run(move |hsm| {
+            Ok(x509::issue(
+                &subject,
+                &Issuer {
+                    certificate: issuer.certificate.as_ref(),
+                    signer: &HsmSigner {
+                        hsm,
+                        key_id: issuer.key_id.clone(),
+                        scheme: issuer.scheme,
+                    },
+                },
+            ))
+        })
+        .await?;
+    Ok(issued?)
+}
+
+/// A PKCS#10 request for `key`, signed in the HSM.
+pub async fn certificate_request(
+    hsm: &HsmHandle,
+    subject_dn: String,
+    key: &HsmKey,
+    scheme: Scheme,
+) -> Result<String, CertificatesError> {
+    let (key_id, spki) = (key.id.clone(), key.spki_der.clone());
+    let request = hsm
+        .run(move |hsm| {
+            Ok(x509::certificate_request(
+                &subject_dn,
+                &spki,
+                &HsmSigner {
+                    hsm,
+                    key_id,
+                    scheme,
+                },
+            ))
+        })
+        .await?;
+    Ok(request?)
+}
+
+/// 16 random bytes for a serial number (RFC 5280 allows up to 20).
+pub fn serial() -> Vec<u8> {
+    Uuid::new_v4().as_bytes().to_vec()
+}
+
+/// A subject valid from a minute ago (clock skew) for `days`.
+pub fn subject(name: String, spki_der: Vec<u8>, days: u32, profile: Profile) -> Subject {
+    let now = SystemTime::now();
+    Subject {
+        name,
+        spki_der,
+        serial: serial(),
+        not_before: now - Duration::from_secs(60),
+        not_after: now + DAY * days,
+        profile,
+    }
+}
+
+/// What a row records of an issued certificate.
+pub fn issued(certificate: &X509, chain: &[X509]) -> Result<Issued, CertificatesError> {
+    let tbs = &certificate.tbs_certificate;
+    Ok(Issued {
+        der: certificate
+            .to_der()
+            .map_err(gsign_signing::SignError::from)?,
+        chain: chain
+            .iter()
+            .map(|c| c.to_der())
+            .collect::<Result<_, _>>()
+            .map_err(gsign_signing::SignError::from)?,
+        serial_number: hex::encode(tbs.serial_number.as_bytes()),
+        subject_cn: common_name(&tbs.subject),
+        issuer_cn: common_name(&tbs.issuer),
+        valid_from: DateTime::<Utc>::from(tbs.validity.not_before.to_system_time()),
+        valid_to: DateTime::<Utc>::from(tbs.validity.not_after.to_system_time()),
+    })
+}
+
+/// The certificate and chain stored in a row, decoded.
+pub fn stored_chain(row: &Certificate) -> Result<Vec<X509>, CertificatesError> {
+    use der::Decode;
+    let mut all = Vec::new();
+    if let Some(der) = &row.certificate {
+        all.push(X509::from_der(der).map_err(gsign_signing::SignError::from)?);
+    }
+    for der in &row.chain {
+        all.push(X509::from_der(der).map_err(gsign_signing::SignError::from)?);
+    }
+    Ok(all)
+}
+
+/// The issuing key of a stored authority row.
+pub fn issuing_key(row: &Certificate) -> Result<IssuingKey, CertificatesError> {
+    Ok(IssuingKey {
+        key_id: hex::decode(&row.hsm_key_id)
+            .map_err(|e| anyhow::anyhow!("stored HSM key id: {e}"))?,
+        scheme: Scheme::parse(&row.signature_scheme)
+            .ok_or_else(|| anyhow::anyhow!("stored scheme {:?}", row.signature_scheme))?,
+        certificate: stored_chain(row)?.into_iter().next(),
+    })
+}
+
+/// The organization's CA and seal certificates, created in `tx` on first use. The caller
+/// holds the organization's row lock (see [`repo::lock_organization`]), so two first uses
+/// cannot both create them.
+pub async fn ensure_authorities(
+    tx: &deadpool_postgres::Transaction<'_>,
+    keys: &mut NewKeys<'_>,
+    org: Uuid,
+    org_name: &str,
+) -> Result<(Certificate, Certificate), CertificatesError> {
+    let org_dn = escape_dn_value(org_name);
+    let ca = match repo::authority(tx, org, "ca").await? {
+        Some(ca) => ca,
+        None => {
+            let spec = KeySpec::Rsa3072;
+            let key = keys.generate(spec, format!("gsign-ca-{org}")).await?;
+            let certificate = issue(
+                keys.hsm,
+                subject(
+                    format!("CN={} Signing CA,O={org_dn}", escape_dn_value(org_name)),
+                    key.spki_der.clone(),
+                    CA_VALIDITY_DAYS,
+                    Profile::Ca,
+                ),
+                IssuingKey {
+                    key_id: key.id.clone(),
+                    scheme: default_scheme(spec),
+                    certificate: None,
+                },
+            )
+            .await?;
+            let row = authority_row(org, "ca", "Organization CA", &key, spec, &certificate, &[])?;
+            repo::insert(tx, &row).await?
+        }
+    };
+    let seal = match repo::authority(tx, org, "seal").await? {
+        Some(seal) => seal,
+        None => {
+            let spec = KeySpec::Rsa3072;
+            let key = keys.generate(spec, format!("gsign-seal-{org}")).await?;
+            let issuer = issuing_key(&ca)?;
+            let ca_certificate = issuer.certificate.clone();
+            let certificate = issue(
+                keys.hsm,
+                subject(
+                    format!("CN={} (GSign seal),O={org_dn}", escape_dn_value(org_name)),
+                    key.spki_der.clone(),
+                    SEAL_VALIDITY_DAYS,
+                    Profile::DocumentSigner,
+                ),
+                issuer,
+            )
+            .await?;
+            let chain: Vec<X509> = ca_certificate.into_iter().collect();
+            let row = authority_row(
+                org,
+                "seal",
+                "Platform seal",
+                &key,
+                spec,
+                &certificate,
+                &chain,
+            )?;
+            repo::insert(tx, &row).await?
+        }
+    };
+    Ok((ca, seal))
+}
+
+fn authority_row(
+    org: Uuid,
+    purpose: &'static str,
+    label: &str,
+    key: &HsmKey,
+    spec: KeySpec,
+    certificate: &X509,
+    chain: &[X509],
+) -> Result<NewRow, CertificatesError> {
+    let (key_type, key_size) = stored_key(spec);
+    Ok(NewRow {
+        id: Uuid::new_v4(),
+        organization_id: org,
+        user_id: None,
+        purpose,
+        label: label.to_owned(),
+        cert_type: "corporate",
+        subject_dn: certificate.tbs_certificate.subject.to_string(),
+        key_type,
+        key_size,
+        signature_scheme: default_scheme(spec).as_str(),
+        hsm_key_id: hex::encode(&key.id),
+        public_key: key.spki_der.clone(),
+        issued: Some(issued(certificate, chain)?),
+        csr_pem: None,
+    })
+}
+
+/// The stored `key_type` and `key_size` of a key spec.
+pub fn stored_key(spec: KeySpec) -> (&'static str, i32) {
+    match spec {
+        KeySpec::Rsa2048 => ("RSA", 2048),
+        KeySpec::Rsa3072 => ("RSA", 3072),
+        KeySpec::EcP256 => ("EC", 256),
+    }
+}

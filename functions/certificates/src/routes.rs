@@ -1,0 +1,719 @@
+//! The certificate routes: `POST /v1/certificates`, `GET /v1/certificates`,
+//! `GET /v1/certificates/{id}` (JSON, or the PEM chain with `?format=pem`),
+//! `PUT /v1/certificates/{id}/chain`, `POST /v1/certificates/{id}/default` and
+//! `POST /v1/certificates/{id}/revoke`.
+//!
+//! Private keys never leave the HSM; a row holds the public key, the certificate and its
+//! chain. Every query is scoped to the caller's organization.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use der::EncodePem;
+use gsign_core::certificates::{
+    may_revoke, CertificateRequest, CertificateStatus, Issuance, KeyType, LifecycleConflict,
+    NewCertificate,
+};
+use gsign_core::{Action, Env, FieldError};
+use gsign_platform::hsm_keys::{default_scheme, KeySpec};
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::idempotency::Idempotent;
+use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
+use gsign_platform::outbox;
+use gsign_platform::ratelimit::{Policy, RateLimited};
+use gsign_signing::chain::check_imported_chain;
+use gsign_signing::x509::{parse_pem_bundle, Profile};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::common::{CertificatesConfig, Services};
+use crate::error::CertificatesError;
+use crate::issuing::{self, IssuingKey, NewKeys};
+use crate::repo::{self, Certificate, ListFilter, NewRow};
+
+const BODY_LIMIT: usize = 64 * 1024;
+const MAX_PAGE: i64 = 100;
+
+/// The media type of a PEM certificate chain (RFC 8555 section 9.1).
+const PEM_CHAIN: &str = "application/pem-certificate-chain";
+
+/// What clients see of a certificate.
+#[derive(Debug, Serialize)]
+pub struct CertificateView {
+    id: Uuid,
+    user_id: Option<Uuid>,
+    purpose: String,
+    label: String,
+    #[serde(rename = "type")]
+    cert_type: String,
+    status: String,
+    is_default: bool,
+    serial_number: Option<String>,
+    subject: String,
+    subject_cn: Option<String>,
+    issuer_cn: Option<String>,
+    valid_from: Option<DateTime<Utc>>,
+    valid_to: Option<DateTime<Utc>>,
+    key_type: String,
+    key_size: i32,
+    signature_algorithm: String,
+    usage_count: i32,
+    last_used_at: Option<DateTime<Utc>>,
+    /// The certificate then its issuers, PEM.
+    certificate_pem: Option<String>,
+    /// The request to give an external CA, while pending.
+    csr_pem: Option<String>,
+    revoked_at: Option<DateTime<Utc>>,
+    revocation_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn chain_pem(row: &Certificate) -> Result<Option<String>, CertificatesError> {
+    let chain = issuing::stored_chain(row)?;
+    if chain.is_empty() {
+        return Ok(None);
+    }
+    let mut pem = String::new();
+    for certificate in chain {
+        pem.push_str(
+            &certificate
+                .to_pem(der::pem::LineEnding::LF)
+                .map_err(gsign_signing::SignError::from)?,
+        );
+    }
+    Ok(Some(pem))
+}
+
+impl CertificateView {
+    fn of(row: &Certificate) -> Result<Self, CertificatesError> {
+        Ok(Self {
+            id: row.id,
+            user_id: row.user_id,
+            purpose: row.purpose.clone(),
+            label: row.label.clone(),
+            cert_type: row.cert_type.clone(),
+            status: row.status.clone(),
+            is_default: row.is_default,
+            serial_number: row.serial_number.clone(),
+            subject: row.subject_dn.clone(),
+            subject_cn: row.subject_cn.clone(),
+            issuer_cn: row.issuer_cn.clone(),
+            valid_from: row.valid_from,
+            valid_to: row.valid_to,
+            key_type: row.key_type.clone(),
+            key_size: row.key_size,
+            signature_algorithm: row.signature_scheme.clone(),
+            usage_count: row.usage_count,
+            last_used_at: row.last_used_at,
+            certificate_pem: chain_pem(row)?,
+            csr_pem: row.csr_pem.clone(),
+            revoked_at: row.revoked_at,
+            revocation_reason: row.revocation_reason.clone(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Page<T> {
+    data: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    t: DateTime<Utc>,
+    id: Uuid,
+}
+
+/// `PUT /v1/certificates/{id}/chain` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainImport {
+    /// PEM: the certificate the CA issued, optionally followed by its issuers.
+    certificate: String,
+    /// PEM: the issuers, leaf's issuer first (if not already after the certificate).
+    #[serde(default)]
+    chain: Option<String>,
+    /// Whether the CA issued a qualified (eIDAS) certificate.
+    #[serde(default)]
+    eidas: bool,
+}
+
+/// RFC 5280 CRLReason values a person may give.
+const REVOCATION_REASONS: [&str; 5] = [
+    "unspecified",
+    "key_compromise",
+    "affiliation_changed",
+    "superseded",
+    "cessation_of_operation",
+];
+
+/// `POST /v1/certificates/{id}/revoke` body.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn invalid(pointer: &str, detail: impl Into<String>) -> CertificatesError {
+    CertificatesError::Validation(vec![FieldError::new(pointer, detail)])
+}
+
+fn key_spec(key_type: KeyType) -> KeySpec {
+    match key_type {
+        KeyType::Rsa2048 => KeySpec::Rsa2048,
+        KeyType::Rsa3072 => KeySpec::Rsa3072,
+        KeyType::EcP256 => KeySpec::EcP256,
+    }
+}
+
+/// The person acting: certificates are personal signing identities.
+fn person(caller: &Caller) -> Result<Uuid, CertificatesError> {
+    caller.user.ok_or(CertificatesError::NotOwner)
+}
+
+/// The service behind the routes.
+pub struct CertificatesApi {
+    services: Services,
+}
+
+impl CertificatesApi {
+    async fn from_env(
+        env: &Env,
+        with_hsm: bool,
+    ) -> Result<Self, gsign_platform::lambda::StartupError> {
+        let mut r = env.reader();
+        let config = CertificatesConfig::read(&mut r, with_hsm);
+        let config = r.finish(|| config)?;
+        Ok(Self {
+            services: Services::build(config).await?,
+        })
+    }
+
+    /// The HSM, which only the key-generating and key-destroying routes are configured with.
+    fn hsm(&self) -> Result<&gsign_platform::hsm::HsmHandle, CertificatesError> {
+        self.services
+            .hsm
+            .as_ref()
+            .ok_or_else(|| CertificatesError::Internal(anyhow::anyhow!("route built without HSM")))
+    }
+
+    async fn commit_audited(
+        &self,
+        tx: deadpool_postgres::Transaction<'_>,
+        caller: &Caller,
+        action: &str,
+        id: Uuid,
+        details: serde_json::Value,
+    ) -> Result<(), CertificatesError> {
+        let event = outbox::audit(&tx, &caller.audit(action, "certificate", id, details)).await?;
+        tx.commit().await?;
+        let base = &self.services.base;
+        base.relay.publish(&base.pool, &[event]).await;
+        Ok(())
+    }
+
+    async fn create(
+        &self,
+        caller: &Caller,
+        input: CertificateRequest,
+    ) -> Result<CertificateView, CertificatesError> {
+        let user = person(caller)?;
+        let new = NewCertificate::parse(input).map_err(CertificatesError::Validation)?;
+        if new.default && new.issuance == Issuance::Csr {
+            return Err(invalid(
+                "/default",
+                "a CSR becomes usable once its chain is imported; choose the default then",
+            ));
+        }
+        let mut keys = NewKeys::new(self.hsm()?);
+        let result = self.create_in_tx(caller, user, &new, &mut keys).await;
+        match result {
+            Ok(view) => {
+                keys.keep();
+                Ok(view)
+            }
+            Err(err) => {
+                keys.discard().await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn create_in_tx(
+        &self,
+        caller: &Caller,
+        user: Uuid,
+        new: &NewCertificate,
+        keys: &mut NewKeys<'_>,
+    ) -> Result<CertificateView, CertificatesError> {
+        let hsm = self.hsm()?;
+        let mut conn = self.services.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let spec = key_spec(new.key_type);
+        let scheme = default_scheme(spec);
+        let id = Uuid::new_v4();
+        let key = keys.generate(spec, format!("gsign-{id}")).await?;
+        let (issued, csr_pem) = match new.issuance {
+            Issuance::OrganizationCa => {
+                let org_name = repo::lock_organization(&tx, caller.org)
+                    .await?
+                    .ok_or(CertificatesError::NotFound)?;
+                let (ca, _seal) =
+                    issuing::ensure_authorities(&tx, keys, caller.org, &org_name).await?;
+                let issuer = issuing::issuing_key(&ca)?;
+                let ca_chain: Vec<_> = issuer.certificate.clone().into_iter().collect();
+                let certificate = issuing::issue(
+                    hsm,
+                    issuing::subject(
+                        new.subject_dn.clone(),
+                        key.spki_der.clone(),
+                        new.validity_days,
+                        Profile::DocumentSigner,
+                    ),
+                    issuer,
+                )
+                .await?;
+                (Some(issuing::issued(&certificate, &ca_chain)?), None)
+            }
+            Issuance::SelfSigned => {
+                let certificate = issuing::issue(
+                    hsm,
+                    issuing::subject(
+                        new.subject_dn.clone(),
+                        key.spki_der.clone(),
+                        new.validity_days,
+                        Profile::DocumentSigner,
+                    ),
+                    IssuingKey {
+                        key_id: key.id.clone(),
+                        scheme,
+                        certificate: None,
+                    },
+                )
+                .await?;
+                (Some(issuing::issued(&certificate, &[])?), None)
+            }
+            Issuance::Csr => {
+                let csr =
+                    issuing::certificate_request(hsm, new.subject_dn.clone(), &key, scheme).await?;
+                (None, Some(csr))
+            }
+        };
+        let (key_type, key_size) = issuing::stored_key(spec);
+        let active = issued.is_some();
+        let mut row = repo::insert(
+            &tx,
+            &NewRow {
+                id,
+                organization_id: caller.org,
+                user_id: Some(user),
+                purpose: "signing",
+                label: new.label.clone(),
+                cert_type: new.issuance.initial_type(),
+                subject_dn: new.subject_dn.clone(),
+                key_type,
+                key_size,
+                signature_scheme: scheme.as_str(),
+                hsm_key_id: hex::encode(&key.id),
+                public_key: key.spki_der.clone(),
+                issued,
+                csr_pem,
+            },
+        )
+        .await?;
+        // A person's first usable certificate is their default.
+        if active && (new.default || !repo::has_default(&tx, user).await?) {
+            repo::set_default(&tx, user, id).await?;
+            row.is_default = true;
+        }
+        self.commit_audited(
+            tx,
+            caller,
+            "certificate.created",
+            id,
+            serde_json::json!({
+                "issuance": new.issuance,
+                "key_type": new.key_type,
+                "subject": new.subject_dn,
+            }),
+        )
+        .await?;
+        CertificateView::of(&row)
+    }
+
+    async fn get(&self, caller: &Caller, id: Uuid) -> Result<Certificate, CertificatesError> {
+        let client = self.services.base.pool.get().await?;
+        repo::get(&client, caller.org, id, false)
+            .await?
+            .ok_or(CertificatesError::NotFound)
+    }
+
+    async fn list(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Page<CertificateView>, CertificatesError> {
+        let mut errors = Vec::new();
+        let limit = match web::query(req, "limit") {
+            None => 50,
+            Some(raw) => raw
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .unwrap_or_else(|| {
+                    errors.push(FieldError::new(
+                        "/limit",
+                        format!("must be 1 to {MAX_PAGE}"),
+                    ));
+                    0
+                }),
+        };
+        let purpose = web::query(req, "purpose").map(str::to_owned);
+        if purpose
+            .as_deref()
+            .is_some_and(|p| !matches!(p, "signing" | "ca" | "seal"))
+        {
+            errors.push(FieldError::new("/purpose", "must be signing, ca or seal"));
+        }
+        let status = web::query(req, "status").map(str::to_owned);
+        if status
+            .as_deref()
+            .is_some_and(|s| CertificateStatus::parse(s).is_none())
+        {
+            errors.push(FieldError::new(
+                "/status",
+                "must be pending, active or revoked",
+            ));
+        }
+        let user_id = match web::query(req, "user_id") {
+            Some("me") => caller.user,
+            Some(raw) => raw.parse::<Uuid>().ok().or_else(|| {
+                errors.push(FieldError::new("/user_id", "must be a user id or me"));
+                None
+            }),
+            None => None,
+        };
+        let after = web::query(req, "cursor").and_then(|raw| {
+            URL_SAFE_NO_PAD
+                .decode(raw)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
+                .map(|c| (c.t, c.id))
+                .or_else(|| {
+                    errors.push(FieldError::new(
+                        "/cursor",
+                        "is not a cursor this API returned",
+                    ));
+                    None
+                })
+        });
+        if !errors.is_empty() {
+            return Err(CertificatesError::Validation(errors));
+        }
+        let filter = ListFilter {
+            purpose,
+            status,
+            user_id,
+            after,
+        };
+        let client = self.services.base.pool.get().await?;
+        let mut rows = repo::list(&client, caller.org, &filter, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor = more
+            .then(|| rows.last())
+            .flatten()
+            .and_then(|last| {
+                serde_json::to_vec(&Cursor {
+                    t: last.created_at,
+                    id: last.id,
+                })
+                .ok()
+            })
+            .map(|bytes| URL_SAFE_NO_PAD.encode(bytes));
+        Ok(Page {
+            data: rows
+                .iter()
+                .map(CertificateView::of)
+                .collect::<Result<_, _>>()?,
+            next_cursor,
+        })
+    }
+
+    async fn import_chain(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: ChainImport,
+    ) -> Result<CertificateView, CertificatesError> {
+        let user = person(caller)?;
+        let mut bundle = parse_pem_bundle(&input.certificate)
+            .map_err(|e| invalid("/certificate", e.to_string()))?;
+        if let Some(chain) = input.chain.as_deref().filter(|c| !c.trim().is_empty()) {
+            bundle.extend(parse_pem_bundle(chain).map_err(|e| invalid("/chain", e.to_string()))?);
+        }
+        let leaf = bundle.remove(0);
+        let s = &self.services;
+        let mut conn = s.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let row = repo::get(&tx, caller.org, id, true)
+            .await?
+            .ok_or(CertificatesError::NotFound)?;
+        if row.user_id != Some(user) {
+            return Err(CertificatesError::NotOwner);
+        }
+        if row.status != "pending" {
+            return Err(CertificatesError::Conflict(if row.status == "revoked" {
+                LifecycleConflict::Revoked
+            } else {
+                LifecycleConflict::NotPending
+            }));
+        }
+        check_imported_chain(&leaf, &bundle, &row.public_key, SystemTime::now())
+            .map_err(CertificatesError::Chain)?;
+        let cert_type = if input.eidas { "eidas" } else { "ca_issued" };
+        let issued = issuing::issued(&leaf, &bundle)?;
+        let mut row = repo::activate(&tx, id, cert_type, &issued).await?;
+        if !repo::has_default(&tx, user).await? {
+            repo::set_default(&tx, user, id).await?;
+            row.is_default = true;
+        }
+        self.commit_audited(
+            tx,
+            caller,
+            "certificate.chain_imported",
+            id,
+            serde_json::json!({
+                "type": cert_type,
+                "serial_number": issued.serial_number,
+                "issuer": issued.issuer_cn,
+            }),
+        )
+        .await?;
+        CertificateView::of(&row)
+    }
+
+    async fn set_default(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<CertificateView, CertificatesError> {
+        let user = person(caller)?;
+        let mut conn = self.services.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let mut row = repo::get(&tx, caller.org, id, true)
+            .await?
+            .ok_or(CertificatesError::NotFound)?;
+        if row.purpose != "signing" {
+            return Err(CertificatesError::Conflict(LifecycleConflict::Authority));
+        }
+        if row.user_id != Some(user) {
+            return Err(CertificatesError::NotOwner);
+        }
+        match CertificateStatus::parse(&row.status) {
+            Some(CertificateStatus::Active) => {}
+            Some(CertificateStatus::Revoked) => {
+                return Err(CertificatesError::Conflict(LifecycleConflict::Revoked))
+            }
+            _ => return Err(CertificatesError::Conflict(LifecycleConflict::NotActive)),
+        }
+        if row.valid_to.is_some_and(|end| end < Utc::now()) {
+            return Err(CertificatesError::Conflict(LifecycleConflict::Expired));
+        }
+        repo::set_default(&tx, user, id).await?;
+        row.is_default = true;
+        self.commit_audited(
+            tx,
+            caller,
+            "certificate.default_set",
+            id,
+            serde_json::json!({}),
+        )
+        .await?;
+        CertificateView::of(&row)
+    }
+
+    async fn revoke(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: Revocation,
+    ) -> Result<CertificateView, CertificatesError> {
+        let reason = input.reason.unwrap_or_else(|| "unspecified".to_owned());
+        if !REVOCATION_REASONS.contains(&reason.as_str()) {
+            return Err(invalid(
+                "/reason",
+                format!("must be one of {}", REVOCATION_REASONS.join(", ")),
+            ));
+        }
+        let s = &self.services;
+        let mut conn = s.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let row = repo::get(&tx, caller.org, id, true)
+            .await?
+            .ok_or(CertificatesError::NotFound)?;
+        if row.purpose != "signing" {
+            return Err(CertificatesError::Conflict(LifecycleConflict::Authority));
+        }
+        if !may_revoke(caller.role, caller.user, row.user_id) {
+            return Err(CertificatesError::NotOwner);
+        }
+        if row.status == "revoked" {
+            return Err(CertificatesError::Conflict(LifecycleConflict::Revoked));
+        }
+        let row = repo::revoke(&tx, id, &reason).await?;
+        self.commit_audited(
+            tx,
+            caller,
+            "certificate.revoked",
+            id,
+            serde_json::json!({"reason": reason}),
+        )
+        .await?;
+        // The row says revoked before the key goes: a failure here leaves an unusable key,
+        // never a usable certificate without one.
+        let key_id = hex::decode(&row.hsm_key_id).unwrap_or_default();
+        if let Err(err) = self.hsm()?.run(move |hsm| hsm.destroy_key(&key_id)).await {
+            tracing::warn!(error = %err, certificate = %id, "revoked, but the HSM key remains");
+        }
+        CertificateView::of(&row)
+    }
+}
+
+// ------------------------------------------------------------------ routes
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Create,
+    List,
+    Get,
+    ImportChain,
+    SetDefault,
+    Revoke,
+}
+
+impl Route {
+    fn action(self) -> Action {
+        match self {
+            Route::List | Route::Get => Action::ReadCertificates,
+            Route::Create | Route::ImportChain | Route::SetDefault | Route::Revoke => {
+                Action::ManageCertificates
+            }
+        }
+    }
+}
+
+struct CertificateRoute {
+    api: CertificatesApi,
+    route: Route,
+}
+
+impl CertificateRoute {
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, CertificatesError> {
+        let caller = Caller::of(req, self.route.action())?;
+        let id = || web::path_uuid(req, "id").ok_or(CertificatesError::NotFound);
+        let api = &self.api;
+        let view = |row: &Certificate| CertificateView::of(row);
+        Ok(match self.route {
+            Route::Create => web::json(
+                StatusCode::CREATED,
+                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::Get => {
+                let row = api.get(&caller, id()?).await?;
+                match web::query(req, "format") {
+                    None | Some("json") => web::json(StatusCode::OK, &view(&row)?),
+                    Some("pem") => pem_download(&row)?,
+                    Some(_) => return Err(invalid("/format", "must be json or pem")),
+                }
+            }
+            Route::ImportChain => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.import_chain(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::SetDefault => web::json(StatusCode::OK, &api.set_default(&caller, id()?).await?),
+            Route::Revoke => {
+                let id = id()?;
+                let input = if req.body().is_empty() {
+                    Revocation::default()
+                } else {
+                    web::parse_json(req, BODY_LIMIT)?
+                };
+                web::json(StatusCode::OK, &api.revoke(&caller, id, input).await?)
+            }
+        })
+    }
+}
+
+/// The certificate and its issuers as a PEM file.
+fn pem_download(row: &Certificate) -> Result<Response<Body>, CertificatesError> {
+    let pem = chain_pem(row)?.ok_or(CertificatesError::Conflict(LifecycleConflict::NotActive))?;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, PEM_CHAIN)
+        .header(
+            http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"certificate-{}.pem\"", row.id),
+        )
+        .body(Body::from(pem))
+        .map_err(|e| CertificatesError::Internal(e.into()))
+}
+
+#[async_trait]
+impl HttpHandler for CertificateRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let with_hsm = matches!(route, Route::Create | Route::Revoke);
+        let api = CertificatesApi::from_env(&env, with_hsm).await?;
+        let limiter = api.services.base.limiter.clone();
+        let pool = api.services.base.pool.clone();
+        let handler: Arc<dyn HttpHandler> = Arc::new(CertificateRoute { api, route });
+        let handler = match route {
+            Route::Create => Idempotent::wrap(handler, pool, "create-certificate"),
+            _ => handler,
+        };
+        Ok(Handler::Http(RateLimited::wrap(
+            handler,
+            limiter,
+            Policy::Standard,
+        )))
+    })
+}
+
+gsign_platform::route_function!(init_route, /// `POST /v1/certificates`.
+    CREATE_CERTIFICATE, "api-create-certificate", Route::Create);
+gsign_platform::route_function!(init_route, /// `GET /v1/certificates`.
+    LIST_CERTIFICATES, "api-list-certificates", Route::List);
+gsign_platform::route_function!(init_route, /// `GET /v1/certificates/{id}`.
+    GET_CERTIFICATE, "api-get-certificate", Route::Get);
+gsign_platform::route_function!(init_route, /// `PUT /v1/certificates/{id}/chain`.
+    IMPORT_CERTIFICATE_CHAIN, "api-import-certificate-chain", Route::ImportChain);
+gsign_platform::route_function!(init_route, /// `POST /v1/certificates/{id}/default`.
+    SET_DEFAULT_CERTIFICATE, "api-set-default-certificate", Route::SetDefault);
+gsign_platform::route_function!(init_route, /// `POST /v1/certificates/{id}/revoke`.
+    REVOKE_CERTIFICATE, "api-revoke-certificate", Route::Revoke);

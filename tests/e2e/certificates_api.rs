@@ -1,0 +1,566 @@
+//! The certificate routes end to end, through the local runner, Postgres and SoftHSM: the
+//! organization's CA and seal on first use, CSRs for an external CA (played by `openssl`) and
+//! their checked chains, the default, revocation (the HSM key is destroyed), tenancy. OpenSSL
+//! judges what we issue, and pyHanko a signature made with a certificate from the API.
+
+use std::process::Command;
+use std::time::SystemTime;
+
+use gsign_platform::hsm::HsmError;
+use gsign_platform::pades_signer::{sign_revision, Level, SigningKey};
+use gsign_signing::pades::SignatureInfo;
+use gsign_signing::x509::parse_pem_bundle;
+use gsign_signing::Scheme;
+use gsign_tests::pki::open_hsm;
+use gsign_tests::{root, stack_var, start_app, unique, Tenant, TestDatabase, TestStack};
+use serde_json::{json, Value};
+
+async fn call(
+    stack: &TestStack,
+    who: &Tenant,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", stack.url))
+        .header("authorization", &who.bearer);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the runner answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().expect("id").to_owned()
+}
+
+struct Dir(std::path::PathBuf);
+
+impl Dir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("gsign-cert-api-{}", unique()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_string_lossy().into_owned()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "openssl {args:?}:\n{text}");
+    text
+}
+
+/// Splits a PEM bundle into its certificates' PEM blocks.
+fn pem_blocks(bundle: &str) -> Vec<String> {
+    bundle
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .filter(|b| b.contains("BEGIN CERTIFICATE"))
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn count(stack: &TestStack, who: &Tenant, query: &str) -> usize {
+    let (status, page) = call(
+        stack,
+        who,
+        "GET",
+        &format!("/v1/certificates?{query}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    page["data"].as_array().expect("data").len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_organization_ca_issues_certificates_that_openssl_verifies_and_pyhanko_trusts() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let member = Tenant::create(&db, "member").await;
+    let dir = Dir::new();
+
+    let (status, first) = call(
+        &stack,
+        &member,
+        "POST",
+        "/v1/certificates",
+        Some(json!({
+            "label": "Гарын үсэг",
+            "key_type": "ec-p256",
+            "subject": {"common_name": "Батбаяр Өлзий", "organization": "Говь Трейд ХХК", "country": "MN"},
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["status"], "active");
+    assert_eq!(first["type"], "corporate");
+    assert_eq!(
+        first["is_default"], true,
+        "a person's first certificate is the default"
+    );
+    assert_eq!(first["subject_cn"], "Батбаяр Өлзий");
+    assert_eq!(first["issuer_cn"], "Говь Трейд ХХК Signing CA");
+    assert_eq!(first["signature_algorithm"], "ecdsa-sha256");
+    let blocks = pem_blocks(first["certificate_pem"].as_str().expect("PEM"));
+    assert_eq!(blocks.len(), 2, "the certificate, then the organization CA");
+    let leaf = dir.write("leaf.pem", &blocks[0]);
+    let ca = dir.write("ca.pem", &blocks[1]);
+    let verified = openssl(&[
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "any",
+        "-CAfile",
+        &ca,
+        &leaf,
+    ]);
+    assert!(verified.contains(": OK"), "{verified}");
+    let text = openssl(&["x509", "-in", &leaf, "-noout", "-text", "-nameopt", "utf8"]);
+    assert!(
+        text.contains("Digital Signature, Non Repudiation"),
+        "{text}"
+    );
+
+    // The CA and the seal were made once, on first use.
+    let (_, second) = call(
+        &stack,
+        &member,
+        "POST",
+        "/v1/certificates",
+        Some(
+            json!({"label": "RSA", "key_type": "rsa-3072", "subject": {"common_name": "Батбаяр"}}),
+        ),
+    )
+    .await;
+    assert_eq!(second["status"], "active", "{second}");
+    assert_eq!(second["is_default"], false);
+    assert_eq!(second["signature_algorithm"], "rsa-pss-sha256");
+    assert_eq!(count(&stack, &member, "purpose=ca").await, 1);
+    assert_eq!(count(&stack, &member, "purpose=seal").await, 1);
+    assert_eq!(count(&stack, &member, "user_id=me").await, 2);
+
+    // The default moves.
+    let (status, moved) = call(
+        &stack,
+        &member,
+        "POST",
+        &format!("/v1/certificates/{}/default", id(&second)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &moved["is_default"]),
+        (200, &json!(true)),
+        "{moved}"
+    );
+    let (_, again) = call(
+        &stack,
+        &member,
+        "GET",
+        &format!("/v1/certificates/{}", id(&first)),
+        None,
+    )
+    .await;
+    assert_eq!(again["is_default"], false);
+
+    // The PEM download.
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/certificates/{}?format=pem",
+            stack.url,
+            id(&first)
+        ))
+        .header("authorization", &member.bearer)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/pem-certificate-chain"
+    );
+    let downloaded = response.text().await.expect("PEM");
+    assert_eq!(
+        parse_pem_bundle(&downloaded).expect("certificates").len(),
+        2
+    );
+
+    // A signature made with this certificate's HSM key is trusted under the organization CA.
+    let client = db.connect().await;
+    let key_id: String = client
+        .query_one(
+            "SELECT hsm_key_id FROM certificates WHERE id = $1",
+            &[&first["id"]
+                .as_str()
+                .expect("id")
+                .parse::<uuid::Uuid>()
+                .expect("uuid")],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    let hsm = open_hsm();
+    let pdf = std::fs::read(root().join("shared/pdf/fixtures/one-page.pdf")).expect("fixture");
+    let signed = sign_revision(
+        &pdf,
+        &SignatureInfo {
+            field_name: "Signature1".to_owned(),
+            signer_name: "Батбаяр Өлзий".to_owned(),
+            reason: None,
+            time: SystemTime::now(),
+        },
+        &[],
+        &SigningKey {
+            hsm: &hsm,
+            key_id: hex::decode(key_id).expect("hex"),
+            scheme: Scheme::EcdsaSha256,
+            chain: parse_pem_bundle(&downloaded).expect("chain"),
+        },
+        Level::BB,
+        None,
+    )
+    .await
+    .expect("signed");
+    let file = dir.write("signed.pdf", "");
+    std::fs::write(&file, &signed).expect("write");
+    let out = Command::new(stack_var("GSIGN_PYHANKO"))
+        .args([
+            "sign",
+            "adesverify",
+            "--trust",
+            &ca,
+            "--trust-replace",
+            "--no-revocation-check",
+            &file,
+        ])
+        .output()
+        .expect("pyhanko");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && report.contains("INTACT:TRUSTED"),
+        "{report}"
+    );
+
+    // Other tenants see nothing; viewers and API-less people cannot create.
+    let stranger = Tenant::create(&db, "owner").await;
+    let (status, _) = call(
+        &stack,
+        &stranger,
+        "GET",
+        &format!("/v1/certificates/{}", id(&first)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &stack,
+        &stranger,
+        "POST",
+        &format!("/v1/certificates/{}/revoke", id(&first)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let viewer = member.colleague(&db, "viewer").await;
+    let (status, problem) = call(
+        &stack,
+        &viewer,
+        "POST",
+        "/v1/certificates",
+        Some(json!({"label": "x", "subject": {"common_name": "x"}})),
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+
+    // Revocation: a colleague may not, an admin may; the key is gone from the HSM.
+    let colleague = member.colleague(&db, "member").await;
+    let revoke = format!("/v1/certificates/{}/revoke", id(&first));
+    let (status, _) = call(
+        &stack,
+        &colleague,
+        "POST",
+        &revoke,
+        Some(json!({"reason": "superseded"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let admin = member.colleague(&db, "admin").await;
+    let (status, revoked) = call(
+        &stack,
+        &admin,
+        "POST",
+        &revoke,
+        Some(json!({"reason": "key_compromise"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(revoked["revocation_reason"], "key_compromise");
+    let (status, problem) = call(&stack, &admin, "POST", &revoke, None).await;
+    assert_eq!(
+        (status, &problem["type"]),
+        (
+            409,
+            &json!("https://gsign.dev/problems/certificate-revoked")
+        ),
+        "{problem}"
+    );
+    let (status, _) = call(
+        &stack,
+        &member,
+        "POST",
+        &format!("/v1/certificates/{}/default", id(&first)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+    let key = hex::decode(
+        client
+            .query_one(
+                "SELECT hsm_key_id FROM certificates WHERE id = $1",
+                &[&first["id"]
+                    .as_str()
+                    .expect("id")
+                    .parse::<uuid::Uuid>()
+                    .expect("uuid")],
+            )
+            .await
+            .expect("row")
+            .get::<_, String>(0),
+    )
+    .expect("hex");
+    assert!(matches!(hsm.public_key(&key), Err(HsmError::KeyNotFound)));
+    // The organization's CA and seal are not revoked through this route.
+    let (_, cas) = call(&stack, &admin, "GET", "/v1/certificates?purpose=ca", None).await;
+    let (status, _) = call(
+        &stack,
+        &admin,
+        "POST",
+        &format!("/v1/certificates/{}/revoke", id(&cas["data"][0])),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_csr_for_an_external_ca_becomes_active_only_with_a_chain_that_holds() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let member = Tenant::create(&db, "member").await;
+    let dir = Dir::new();
+
+    let create_csr = |label: &'static str| {
+        let (stack, member) = (&stack, &member);
+        async move {
+            let (status, pending) = call(
+                stack,
+                member,
+                "POST",
+                "/v1/certificates",
+                Some(json!({
+                    "label": label, "issuance": "csr", "key_type": "rsa-2048",
+                    "subject": {"common_name": "Батбаяр Өлзий", "organization": "Говь Трейд ХХК"},
+                })),
+            )
+            .await;
+            assert_eq!(status, 201, "{pending}");
+            pending
+        }
+    };
+    let pending = create_csr("External").await;
+    assert_eq!(pending["status"], "pending");
+    assert_eq!(pending["type"], "ca_issued");
+    assert!(pending["certificate_pem"].is_null());
+    let csr = dir.write("request.csr", pending["csr_pem"].as_str().expect("CSR"));
+    let checked = openssl(&[
+        "req", "-in", &csr, "-verify", "-noout", "-subject", "-nameopt", "utf8",
+    ]);
+    assert!(checked.contains("Батбаяр Өлзий"), "{checked}");
+
+    // The external CA: openssl with its own root.
+    let ca_key = dir.path("ca.key");
+    let ca = dir.path("ca.pem");
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+        "-days",
+        "30",
+        "-subj",
+        "/CN=External Test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    let extensions = dir.write(
+        "leaf.ext",
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
+    );
+    let sign = |csr: &str, out: &str| {
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            out,
+            "-days",
+            "10",
+            "-sha256",
+            "-extfile",
+            &extensions,
+        ]);
+        std::fs::read_to_string(out).expect("certificate")
+    };
+    let leaf = sign(&csr, &dir.path("leaf.pem"));
+    let ca_pem = std::fs::read_to_string(&ca).expect("CA");
+    let chain_path = format!("/v1/certificates/{}/chain", id(&pending));
+
+    // A certificate for another key is refused.
+    let other = create_csr("Other").await;
+    let other_csr = dir.write("other.csr", other["csr_pem"].as_str().expect("CSR"));
+    let other_leaf = sign(&other_csr, &dir.path("other.pem"));
+    let (status, problem) = call(
+        &stack,
+        &member,
+        "PUT",
+        &chain_path,
+        Some(json!({"certificate": other_leaf, "chain": ca_pem})),
+    )
+    .await;
+    assert_eq!(
+        (status, &problem["reason"]),
+        (422, &json!("key_mismatch")),
+        "{problem}"
+    );
+    // Without its issuer, the chain does not hold.
+    let (status, problem) = call(
+        &stack,
+        &member,
+        "PUT",
+        &chain_path,
+        Some(json!({"certificate": leaf})),
+    )
+    .await;
+    assert_eq!(
+        (status, &problem["reason"]),
+        (422, &json!("broken_chain")),
+        "{problem}"
+    );
+    // An issuer that did not sign it.
+    let impostor = dir.path("impostor.pem");
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &dir.path("impostor.key"),
+        "-out",
+        &impostor,
+        "-days",
+        "30",
+        "-subj",
+        "/CN=External Test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    let (status, problem) = call(
+        &stack,
+        &member,
+        "PUT",
+        &chain_path,
+        Some(
+            json!({"certificate": leaf, "chain": std::fs::read_to_string(&impostor).expect("pem")}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, &problem["reason"]),
+        (422, &json!("bad_signature")),
+        "{problem}"
+    );
+    // Someone else's CSR cannot be completed by a colleague.
+    let colleague = member.colleague(&db, "admin").await;
+    let (status, _) = call(
+        &stack,
+        &colleague,
+        "PUT",
+        &chain_path,
+        Some(json!({"certificate": leaf, "chain": ca_pem})),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // The real chain, as one bundle: active, qualified as asked, and the default.
+    let (status, active) = call(
+        &stack,
+        &member,
+        "PUT",
+        &chain_path,
+        Some(json!({"certificate": format!("{leaf}{ca_pem}"), "eidas": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{active}");
+    assert_eq!(active["status"], "active");
+    assert_eq!(active["type"], "eidas");
+    assert_eq!(active["issuer_cn"], "External Test CA");
+    assert_eq!(active["is_default"], true);
+    let (status, problem) = call(
+        &stack,
+        &member,
+        "PUT",
+        &chain_path,
+        Some(json!({"certificate": leaf, "chain": ca_pem})),
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    // An external CSR made no organization CA.
+    assert_eq!(count(&stack, &member, "purpose=ca").await, 0);
+    stack.stop().await;
+}
