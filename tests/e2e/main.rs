@@ -18,3 +18,4 @@ mod rate_limits;
 mod runner;
 mod team;
 mod template;
+mod verify;

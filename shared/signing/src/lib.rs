@@ -11,10 +11,12 @@ pub mod algorithm;
 pub mod appearance;
 pub mod chain;
 pub mod cms;
+pub mod cms_verify;
 pub mod font;
 pub mod form;
 pub mod pades;
 pub mod tsa;
+pub mod verify;
 pub mod x509;
 
 pub use algorithm::{RawSigner, Scheme, SignError};

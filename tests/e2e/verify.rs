@@ -1,0 +1,372 @@
+//! Our verifier next to pyHanko on a corpus of good and bad signed files: valid single and
+//! multi-signer files (with form filling, timestamps and the seal), one flipped byte, a
+//! FreeText annotation added after signing, a signature-wrapping edit whose digest still
+//! matches, a full rewrite after signing, and garbage after the last revision.
+
+use std::time::{Duration, SystemTime};
+
+use gsign_platform::hsm_keys::{KeySpec, Scheme};
+use gsign_platform::pades_signer::{sign_revision, Level, SigningKey, TsaClient};
+use gsign_signing::form::{self, FieldKind, FieldSpec};
+use gsign_signing::pades::SignatureInfo;
+use gsign_signing::verify::{verify, Change, Report};
+use gsign_tests::pki::{fixture, signer_fields, signer_values, LocalTsa, TestPki};
+use lopdf::{dictionary, Document, IncrementalDocument, Object};
+use x509_cert::Certificate;
+
+/// What pyHanko's `adesverify` says of a file: per signature line, intact, and whether later
+/// revisions were acceptable.
+#[derive(Debug)]
+struct PyHanko {
+    ok: bool,
+    lines: Vec<String>,
+}
+
+impl PyHanko {
+    fn of(pki: &TestPki, file: &str) -> Self {
+        let (ok, report) = pki.pyhanko(file);
+        let lines = report
+            .lines()
+            .filter(|l| l.contains("INTACT") || l.contains("INVALID") || l.contains("TRUSTED"))
+            .map(str::to_owned)
+            .collect();
+        Self { ok, lines }
+    }
+
+    /// Every signature intact, trusted and at most acceptably modified.
+    fn all_valid(&self) -> bool {
+        self.ok
+            && !self.lines.is_empty()
+            && self.lines.iter().all(|l| {
+                l.contains("INTACT:TRUSTED")
+                    && (l.contains("UNTOUCHED") || l.contains("ACCEPTABLE_MODIFICATIONS"))
+                    && !l.contains("NOT_ACCEPTABLE")
+            })
+    }
+}
+
+fn signature_info(field: &str, name: &str) -> SignatureInfo {
+    SignatureInfo {
+        field_name: field.to_owned(),
+        signer_name: name.to_owned(),
+        reason: None,
+        time: SystemTime::now(),
+    }
+}
+
+/// A FreeText annotation added to page 1 in a new incremental update: content a signer never
+/// saw.
+fn add_free_text(signed: &[u8]) -> Vec<u8> {
+    let document = Document::load_mem(signed).expect("load");
+    let page = *document.get_pages().values().next().expect("page 1");
+    let mut update = IncrementalDocument::create_from(signed.to_vec(), document);
+    let size = update
+        .get_prev_documents()
+        .trailer
+        .get(b"Size")
+        .and_then(Object::as_i64)
+        .unwrap_or(0);
+    update.new_document.max_id = u32::try_from(size).unwrap_or(0);
+    let note = update.new_document.add_object(dictionary! {
+        "Type" => "Annot",
+        "Subtype" => "FreeText",
+        "Rect" => vec![100.into(), 600.into(), 400.into(), 650.into()],
+        "Contents" => Object::string_literal("Amount: 1,000,000 MNT"),
+        "DA" => Object::string_literal("/Helv 12 Tf 0 g"),
+    });
+    update
+        .opt_clone_object_to_new_document(page)
+        .expect("page copy");
+    let page_dict = update
+        .new_document
+        .get_object_mut(page)
+        .and_then(Object::as_dict_mut)
+        .expect("page");
+    let mut annots = match page_dict.get(b"Annots") {
+        Ok(Object::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    annots.push(Object::Reference(note));
+    page_dict.set("Annots", annots);
+    let mut out = Vec::new();
+    update.save_to(&mut out).expect("save");
+    out
+}
+
+/// The signature-wrapping attack: the signed second range is moved `inject` bytes later, the
+/// attacker's bytes sit in the enlarged gap, and a new revision redefines the signature
+/// dictionary with a ByteRange pointing at the moved bytes. The digest still matches.
+fn wrap_signature(signed: &[u8]) -> Vec<u8> {
+    let document = Document::load_mem(signed).expect("load");
+    let (sig_id, range, contents_hex) = document
+        .objects
+        .iter()
+        .find_map(|(id, object)| {
+            let dict = object.as_dict().ok()?;
+            let range: Vec<usize> = dict
+                .get(b"ByteRange")
+                .ok()?
+                .as_array()
+                .ok()?
+                .iter()
+                .filter_map(|o| o.as_i64().ok())
+                .map(|v| v as usize)
+                .collect();
+            Some((*id, range, ()))
+        })
+        .map(|(id, range, ())| {
+            let hex = signed[range[1] + 1..range[2] - 1].to_vec();
+            (id, range, hex)
+        })
+        .expect("a signature dictionary");
+    let (b, c, d) = (range[1], range[2], range[3]);
+    let inject = b"\n1 0 obj (the attacker's bytes) endobj\n".to_vec();
+    let k = inject.len();
+    let mut out = signed[..c].to_vec();
+    out.extend_from_slice(&inject);
+    out.extend_from_slice(&signed[c..]);
+
+    // The signed file's last cross-reference section (classic), with every offset past the
+    // gap moved by `k`.
+    let tail = String::from_utf8_lossy(&signed[signed.len().saturating_sub(64)..]).into_owned();
+    let last_xref: usize = tail
+        .split("startxref")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("startxref");
+    let section = String::from_utf8_lossy(&signed[last_xref..]).into_owned();
+    let mut entries = Vec::new();
+    let mut lines = section.lines().skip(1);
+    while let Some(line) = lines.next() {
+        if line.starts_with("trailer") {
+            break;
+        }
+        let mut parts = line.split_whitespace();
+        let (Some(start), Some(count)) = (parts.next(), parts.next()) else {
+            break;
+        };
+        let (start, count): (u32, usize) =
+            (start.parse().expect("start"), count.parse().expect("count"));
+        for i in 0..count {
+            let entry = lines.next().expect("entry");
+            let fields: Vec<&str> = entry.split_whitespace().collect();
+            let offset: usize = fields[0].parse().expect("offset");
+            let shifted = if fields[2] == "n" && offset >= c {
+                offset + k
+            } else {
+                offset
+            };
+            entries.push((
+                start + i as u32,
+                format!("{shifted:010} {:0>5} {} \n", fields[1], fields[2]),
+            ));
+        }
+    }
+    let trailer = &document.trailer;
+    let root = trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .expect("root");
+    // The loaded trailer drops /Prev: read it from the section's own trailer.
+    let prev: i64 = section
+        .split("/Prev")
+        .nth(1)
+        .and_then(|t| {
+            t.split(|c: char| !c.is_ascii_digit())
+                .find(|n| !n.is_empty())
+        })
+        .and_then(|n| n.parse().ok())
+        .expect("prev");
+    let size = trailer.get(b"Size").and_then(Object::as_i64).expect("size");
+
+    let dict_at = out.len();
+    out.extend_from_slice(
+        format!(
+            "{} {} obj\n<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange [0 {b} {} {d}] /Contents <",
+            sig_id.0, sig_id.1, c + k
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(&contents_hex);
+    out.extend_from_slice(b"> >>\nendobj\n");
+    entries.retain(|(id, _)| *id != sig_id.0);
+    entries.push((sig_id.0, format!("{dict_at:010} {:05} n \n", sig_id.1)));
+    entries.sort_by_key(|(id, _)| *id);
+    let xref_at = out.len();
+    let mut xref = String::from("xref\n");
+    for (id, line) in &entries {
+        xref.push_str(&format!("{id} 1\n{line}"));
+    }
+    xref.push_str(&format!(
+        "trailer\n<< /Size {size} /Root {} {} R /Prev {prev} >>\nstartxref\n{xref_at}\n%%EOF\n",
+        root.0, root.1
+    ));
+    out.extend_from_slice(xref.as_bytes());
+    out
+}
+
+fn our_valid(report: &Report) -> bool {
+    report.all_valid_and_trusted()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn our_verifier_and_pyhanko_agree_on_every_file_of_the_corpus() {
+    let mut pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let tsa_client =
+        TsaClient::new(tsa.url.parse().expect("url"), Duration::from_secs(10)).expect("client");
+    let roots: Vec<Certificate> = vec![pki.ca.clone()];
+    let (rsa, rsa_chain) = pki.signer(KeySpec::Rsa2048, "CN=Signer One,O=GSign");
+    let (ec, ec_chain) = pki.signer(KeySpec::EcP256, "CN=Батбаяр Өлзий,O=GSign");
+    let key = |id: &[u8], scheme, chain: &[Certificate]| SigningKey {
+        hsm: &pki.hsm,
+        key_id: id.to_vec(),
+        scheme,
+        chain: chain.to_vec(),
+    };
+
+    let mut corpus: Vec<(&str, Vec<u8>, bool)> = Vec::new();
+    let single = sign_revision(
+        &fixture("one-page.pdf"),
+        &signature_info("Signature1", "Signer One"),
+        &[],
+        &key(&rsa.id, Scheme::RsaPssSha256, &rsa_chain),
+        Level::BT,
+        Some(&tsa_client),
+    )
+    .await
+    .expect("single");
+    corpus.push(("single B-T", single.clone(), true));
+
+    // Two signers filling their fields on a prepared document with object streams.
+    let mut fields: Vec<FieldSpec> = signer_fields(1, 1, 60.0);
+    fields.extend(signer_fields(2, 1, 150.0));
+    fields.push(FieldSpec {
+        name: "gsign-seal".into(),
+        kind: FieldKind::Signature,
+        page: 1,
+        x: 0.0,
+        y: 0.0,
+        width: 0.0,
+        height: 0.0,
+    });
+    let prepared = form::prepare(&fixture("object-streams.pdf"), &fields).expect("prepared");
+    let first = sign_revision(
+        &prepared,
+        &signature_info("signer-1-signature", "One"),
+        &signer_values(1, None),
+        &key(&rsa.id, Scheme::RsaPkcs1Sha256, &rsa_chain),
+        Level::BB,
+        None,
+    )
+    .await
+    .expect("first");
+    let second = sign_revision(
+        &first,
+        &signature_info("signer-2-signature", "Батбаяр Өлзий"),
+        &signer_values(2, Some("Батбаяр Өлзий")),
+        &key(&ec.id, Scheme::EcdsaSha256, &ec_chain),
+        Level::BB,
+        None,
+    )
+    .await
+    .expect("second");
+    let sealed = sign_revision(
+        &second,
+        &signature_info("gsign-seal", "GSign"),
+        &[],
+        &key(&rsa.id, Scheme::RsaPssSha256, &rsa_chain),
+        Level::BT,
+        Some(&tsa_client),
+    )
+    .await
+    .expect("sealed");
+    corpus.push(("two signers and the seal", sealed.clone(), true));
+
+    let mut flipped = single.clone();
+    flipped[fixture("one-page.pdf").len() / 2] ^= 0x01;
+    corpus.push(("one flipped byte", flipped, false));
+    corpus.push(("FreeText after signing", add_free_text(&sealed), false));
+    corpus.push(("signature wrapping", wrap_signature(&single), false));
+    let mut rewritten = Document::load_mem(&single).expect("load");
+    let mut full = Vec::new();
+    rewritten.save_to(&mut full).expect("rewrite");
+    corpus.push(("full rewrite after signing", full, false));
+    let mut garbage = single.clone();
+    garbage.extend_from_slice(b"\n% trailing bytes no revision accounts for\n1 0 obj (x) endobj\n");
+    corpus.push(("bytes after the last revision", garbage, true));
+
+    for (name, bytes, expected_valid) in &corpus {
+        let file = pki.write(&format!("corpus-{}.pdf", name.replace(' ', "-")), bytes);
+        let ours = verify(bytes, &roots);
+        let theirs = PyHanko::of(&pki, &file);
+        assert_eq!(
+            our_valid(&ours),
+            *expected_valid,
+            "{name}: our verdict\n{ours:#?}\npyHanko: {theirs:#?}"
+        );
+        assert_eq!(
+            theirs.all_valid(),
+            *expected_valid,
+            "{name}: pyHanko's verdict\n{theirs:#?}\nours: {ours:#?}"
+        );
+        if *expected_valid {
+            // The same signatures, and the same view of what came after each.
+            assert_eq!(
+                ours.signatures.len(),
+                theirs.lines.len(),
+                "{name}: {theirs:#?}"
+            );
+            for (signature, line) in ours.signatures.iter().zip(&theirs.lines) {
+                // pyHanko: UNTOUCHED when the signature covers the whole file, else
+                // ACCEPTABLE_MODIFICATIONS (what we call signature-only or form filling).
+                let extended = line.contains("ACCEPTABLE_MODIFICATIONS");
+                assert_eq!(
+                    !signature.covers_whole_file, extended,
+                    "{name}: {} covers the whole file: {} vs pyHanko {line}",
+                    signature.field, signature.covers_whole_file
+                );
+                assert_ne!(signature.later_changes, Some(Change::Modified), "{name}");
+                assert_eq!(
+                    signature.timestamp.is_some(),
+                    line.contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"),
+                    "{name}: {line}"
+                );
+            }
+        }
+    }
+
+    // What our report says in detail about the bad ones.
+    let report = |name: &str| {
+        let (_, bytes, _) = corpus.iter().find(|(n, _, _)| *n == name).expect("case");
+        verify(bytes, &roots)
+    };
+    let sealed_report = report("two signers and the seal");
+    let changes: Vec<Option<Change>> = sealed_report
+        .signatures
+        .iter()
+        .map(|s| s.later_changes)
+        .collect();
+    assert_eq!(
+        changes,
+        [Some(Change::FormFilling), Some(Change::SignatureOnly), None],
+        "{sealed_report:#?}"
+    );
+    assert!(sealed_report.signatures[2].covers_whole_file);
+    assert_eq!(sealed_report.bytes_after_last_signature, 0);
+    assert!(!report("one flipped byte").signatures[0].intact);
+    let free_text = report("FreeText after signing");
+    assert!(free_text
+        .signatures
+        .iter()
+        .all(|s| s.intact && s.later_changes == Some(Change::Modified)));
+    assert!(free_text.bytes_after_last_signature > 0);
+    let wrapped = report("signature wrapping");
+    assert!(!wrapped.signatures[0].well_formed, "{wrapped:#?}");
+    let garbage = report("bytes after the last revision");
+    // Readers never see bytes without a revision around them; they are reported, as pyHanko
+    // also accepts the signature.
+    assert!(garbage.bytes_after_last_signature > 0);
+    assert!(!garbage.problems.is_empty(), "{garbage:#?}");
+}
