@@ -370,3 +370,222 @@ async fn our_verifier_and_pyhanko_agree_on_every_file_of_the_corpus() {
     assert!(garbage.bytes_after_last_signature > 0);
     assert!(!garbage.problems.is_empty(), "{garbage:#?}");
 }
+
+mod route {
+    //! `POST /v1/verify` through the local runner: uploads and stored documents, trust per
+    //! organization, hostile files.
+
+    use std::time::{Duration, SystemTime};
+
+    use gsign_platform::pades_signer::{sign_revision, Level, SigningKey};
+    use gsign_signing::x509::parse_pem_bundle;
+    use gsign_signing::Scheme;
+    use gsign_tests::pki::{fixture, open_hsm};
+    use gsign_tests::{eventually, start_app, Tenant, TestDatabase, TestStack};
+    use serde_json::{json, Value};
+
+    async fn post(
+        stack: &TestStack,
+        who: &Tenant,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/verify", stack.url))
+            .header("authorization", &who.bearer)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("the runner answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn call(
+        stack: &TestStack,
+        who: &Tenant,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let response = reqwest::Client::new()
+            .request(method, format!("{}{path}", stack.url))
+            .header("authorization", &who.bearer)
+            .json(&body)
+            .send()
+            .await
+            .expect("the runner answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A PDF signed with a certificate the organization's CA issued through the API.
+    async fn signed_by_the_organization(
+        db: &TestDatabase,
+        stack: &TestStack,
+        who: &Tenant,
+    ) -> Vec<u8> {
+        let (status, certificate) = call(
+            stack,
+            who,
+            "POST",
+            "/v1/certificates",
+            json!({"label": "Mine", "subject": {"common_name": "Батбаяр Өлзий"}}),
+        )
+        .await;
+        assert_eq!(status, 201, "{certificate}");
+        let id: uuid::Uuid = certificate["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid");
+        let key_id: String = db
+            .connect()
+            .await
+            .query_one("SELECT hsm_key_id FROM certificates WHERE id = $1", &[&id])
+            .await
+            .expect("row")
+            .get(0);
+        let hsm = open_hsm();
+        sign_revision(
+            &fixture("one-page.pdf"),
+            &gsign_signing::pades::SignatureInfo {
+                field_name: "Signature1".to_owned(),
+                signer_name: "Батбаяр Өлзий".to_owned(),
+                reason: None,
+                time: SystemTime::now(),
+            },
+            &[],
+            &SigningKey {
+                hsm: &hsm,
+                key_id: hex::decode(key_id).expect("hex"),
+                scheme: Scheme::EcdsaSha256,
+                chain: parse_pem_bundle(certificate["certificate_pem"].as_str().expect("PEM"))
+                    .expect("chain"),
+            },
+            Level::BB,
+            None,
+        )
+        .await
+        .expect("signed")
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn uploads_and_stored_documents_are_verified_against_the_callers_own_ca() {
+        let db = TestDatabase::migrated().await;
+        let stack = start_app(&db, &[("VerifyTimeoutMs", "5000".to_owned())]).await;
+        let owner = Tenant::create(&db, "owner").await;
+        let signed = signed_by_the_organization(&db, &stack, &owner).await;
+
+        let (status, report) = post(&stack, &owner, "application/pdf", signed.clone()).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["valid"], true, "{report}");
+        assert_eq!(report["signature_count"], 1);
+        let signature = &report["signatures"][0];
+        assert_eq!(signature["intact"], true);
+        assert_eq!(signature["trusted"], true);
+        assert_eq!(signature["covers_whole_file"], true);
+        assert_eq!(signature["signer_name"], "Батбаяр Өлзий");
+        assert_eq!(report["bytes_after_last_signature"], 0);
+
+        // Another organization does not trust this one's CA: intact, not trusted.
+        let stranger = Tenant::create(&db, "viewer").await;
+        let (status, report) = post(&stack, &stranger, "application/pdf", signed.clone()).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["valid"], false);
+        assert_eq!(report["signatures"][0]["intact"], true);
+        assert_eq!(report["signatures"][0]["trusted"], false);
+
+        // One flipped byte.
+        let mut tampered = signed.clone();
+        tampered[200] ^= 0x01;
+        let (_, report) = post(&stack, &owner, "application/pdf", tampered).await;
+        assert_eq!(report["signatures"][0]["intact"], false, "{report}");
+
+        // A stored document, by reference: upload it like any document first.
+        let (status, created) = call(
+            &stack,
+            &owner,
+            "POST",
+            "/v1/documents",
+            json!({"file_name": "signed.pdf", "content_type": "application/pdf", "size": signed.len()}),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        let upload = &created["upload"];
+        let mut put = reqwest::Client::new().put(upload["url"].as_str().expect("url"));
+        for (name, value) in upload["headers"].as_object().expect("headers") {
+            if name != "content-length" {
+                put = put.header(name, value.as_str().expect("value"));
+            }
+        }
+        assert!(put
+            .body(signed.clone())
+            .send()
+            .await
+            .expect("S3")
+            .status()
+            .is_success());
+        let id = created["id"].as_str().expect("id").to_owned();
+        eventually(Duration::from_secs(90), "ingest", || async {
+            let (_, doc) = call(
+                &stack,
+                &owner,
+                "GET",
+                &format!("/v1/documents/{id}"),
+                Value::Null,
+            )
+            .await;
+            (doc["status"] == "ready").then_some(())
+        })
+        .await;
+        let (status, report) = call(
+            &stack,
+            &owner,
+            "POST",
+            "/v1/verify",
+            json!({"document_id": id}),
+        )
+        .await;
+        assert_eq!((status, &report["valid"]), (200, &json!(true)), "{report}");
+        // Other tenants' documents are not found.
+        let (status, _) = call(
+            &stack,
+            &stranger,
+            "POST",
+            "/v1/verify",
+            json!({"document_id": id}),
+        )
+        .await;
+        assert_eq!(status, 404);
+
+        // Hostile or foreign bytes get a 4xx with a reason, never a 500.
+        for (name, expected) in [("deep-nesting.pdf", 422), ("xref-w000-huge-index.pdf", 422)] {
+            let (status, problem) = post(&stack, &owner, "application/pdf", fixture(name)).await;
+            if status == 200 {
+                assert_eq!(problem["valid"], false, "{name}: {problem}");
+                assert_eq!(problem["signature_count"], 0, "{name}: {problem}");
+            } else {
+                assert_eq!(status, expected, "{name}: {problem}");
+            }
+        }
+        let (status, problem) = post(&stack, &owner, "application/pdf", b"GIF89a".to_vec()).await;
+        assert_eq!(
+            (status, &problem["type"]),
+            (422, &json!("https://gsign.dev/problems/not-a-pdf"))
+        );
+        let (status, _) = post(&stack, &owner, "text/plain", b"hello".to_vec()).await;
+        assert_eq!(status, 415);
+        let (status, unsigned) =
+            post(&stack, &owner, "application/pdf", fixture("one-page.pdf")).await;
+        assert_eq!(
+            (status, &unsigned["signature_count"]),
+            (200, &json!(0)),
+            "{unsigned}"
+        );
+        assert_eq!(unsigned["valid"], false);
+        stack.stop().await;
+    }
+}

@@ -241,7 +241,8 @@ pub async fn start_stack_at(
     let name = format!("t-{}", unique());
     let base_env = runner::base_env(stack_env())
         .with("AWS_ENDPOINT_URL", aws_endpoint)
-        .with("PDF_INSPECTOR", inspector_path().to_string_lossy());
+        .with("PDF_INSPECTOR", inspector_path().to_string_lossy())
+        .with("PDF_VERIFIER", inspector_path().to_string_lossy());
     let aws = gsign_platform::aws::config_from(&base_env).expect("valid AWS settings");
     let sdk = gsign_platform::aws::sdk_config(&aws).await;
     let config = StackConfig {

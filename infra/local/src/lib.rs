@@ -52,5 +52,6 @@ pub fn registry() -> Registry {
         gsign_functions_certificates::routes::IMPORT_CERTIFICATE_CHAIN,
         gsign_functions_certificates::routes::SET_DEFAULT_CERTIFICATE,
         gsign_functions_certificates::routes::REVOKE_CERTIFICATE,
+        gsign_functions_signatures::verify::VERIFY_SIGNATURES,
     ])
 }

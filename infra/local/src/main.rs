@@ -153,9 +153,11 @@ async fn terminate() {
 }
 
 fn main() -> ExitCode {
-    // The runner serves sqs-ingest-document in-process, so it is also that function's
-    // sandboxed PDF inspector (as the Lambda binary is in AWS).
-    if let Some(code) = gsign_pdf::child_main_if_requested() {
+    // The runner serves sqs-ingest-document and api-verify-signatures in-process, so it is
+    // also their sandboxed PDF children (as the Lambda binaries are in AWS).
+    if let Some(code) = gsign_pdf::child_main_if_requested()
+        .or_else(gsign_functions_signatures::verify::child_main_if_requested)
+    {
         return code;
     }
     let env = Env::from_process();

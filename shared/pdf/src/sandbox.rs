@@ -50,23 +50,49 @@ enum Answer {
 /// rlimits, inspect the file `argv[3]` under the limits in `argv[2]` (JSON), print the verdict,
 /// and return the exit code for `main` to return. Otherwise `None`.
 pub fn child_main_if_requested() -> Option<ExitCode> {
+    isolated_child_if_requested(INSPECT_ARG, |limits, bytes, _| {
+        let answer = match inspect(bytes, limits) {
+            Ok(info) => Answer::Ok(info),
+            Err(rejection) => Answer::Rejected(rejection),
+        };
+        serde_json::to_string(&answer).map_err(|error| error.to_string())
+    })
+}
+
+/// The work an isolated child does: from the limits, the file's bytes and the extra
+/// arguments, the one line it answers.
+pub type ChildJob = fn(&Limits, &[u8], &[OsString]) -> Result<String, String>;
+
+/// If this process was started as the child for `arg` (`argv[1] == arg`), be it: set
+/// rlimits from `argv[2]` (JSON [`Limits`]), read the file `argv[3]`, run `job` with the
+/// remaining arguments, print its answer as one line, and return the exit code for `main`.
+/// Otherwise `None`. Call it first thing in `main`, before any runtime starts.
+pub fn isolated_child_if_requested(arg: &str, job: ChildJob) -> Option<ExitCode> {
     // `args_os`: `args` panics on arguments that are not UTF-8.
     let mut args = std::env::args_os().skip(1);
-    if args.next()? != INSPECT_ARG {
+    if args.next()? != arg {
         return None;
     }
-    Some(match run_child(args.next(), args.next()) {
+    let (limits, file) = (args.next(), args.next());
+    let extra: Vec<OsString> = args.collect();
+    Some(match run_child(arg, limits, file, &extra, job) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("gsign-pdf inspector: {message}");
+            eprintln!("gsign-pdf isolated child: {message}");
             ExitCode::from(INFRASTRUCTURE_FAILURE)
         }
     })
 }
 
-fn run_child(limits: Option<OsString>, file: Option<OsString>) -> Result<(), String> {
+fn run_child(
+    arg: &str,
+    limits: Option<OsString>,
+    file: Option<OsString>,
+    extra: &[OsString],
+    job: ChildJob,
+) -> Result<(), String> {
     let (Some(limits), Some(file)) = (limits, file) else {
-        return Err(format!("usage: {INSPECT_ARG} <limits-json> <file>"));
+        return Err(format!("usage: {arg} <limits-json> <file> [args]"));
     };
     let limits: Limits = limits
         .to_str()
@@ -74,11 +100,7 @@ fn run_child(limits: Option<OsString>, file: Option<OsString>) -> Result<(), Str
         .and_then(|json| serde_json::from_str(json).map_err(|_| "limits are not valid JSON"))?;
     set_own_limits(&limits).map_err(|error| format!("cannot set rlimits: {error}"))?;
     let bytes = std::fs::read(&file).map_err(|error| format!("cannot read the file: {error}"))?;
-    let answer = match inspect(&bytes, &limits) {
-        Ok(info) => Answer::Ok(info),
-        Err(rejection) => Answer::Rejected(rejection),
-    };
-    let line = serde_json::to_string(&answer).map_err(|error| error.to_string())?;
+    let line = job(&limits, &bytes, extra)?;
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "{line}")
         .and_then(|()| stdout.flush())
@@ -116,11 +138,35 @@ pub async fn inspect_isolated(
     file: &Path,
     limits: &Limits,
 ) -> Result<Result<PdfInfo, Rejection>, io::Error> {
+    // Room for the answer about the largest allowed document.
+    let stdout_kept = usize::try_from(limits.max_pages)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(256)
+        .saturating_add(64 * 1024);
+    Ok(
+        run_isolated(program, INSPECT_ARG, file, &[], limits, stdout_kept)
+            .await?
+            .and_then(|line| read_answer(&line)),
+    )
+}
+
+/// Runs `program <arg> <limits json> <file> <extra...>` (a binary that calls
+/// [`isolated_child_if_requested`] for `arg`) and returns its answer line, or the way it died
+/// as a [`Rejection`] (see [`inspect_isolated`]). At most `stdout_kept` bytes are accepted.
+pub async fn run_isolated(
+    program: &Path,
+    arg: &str,
+    file: &Path,
+    extra: &[OsString],
+    limits: &Limits,
+    stdout_kept: usize,
+) -> Result<Result<Vec<u8>, Rejection>, io::Error> {
     let limits_json = serde_json::to_string(limits).map_err(io::Error::other)?;
     let mut child = Command::new(program)
-        .arg(INSPECT_ARG)
+        .arg(arg)
         .arg(limits_json)
         .arg(file)
+        .args(extra)
         // Nothing from our environment (credentials included) reaches the parser.
         .env_clear()
         .stdin(Stdio::null())
@@ -129,13 +175,8 @@ pub async fn inspect_isolated(
         .kill_on_drop(true)
         .spawn()?;
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(io::Error::other("the inspector's pipes are missing"));
+        return Err(io::Error::other("the child's pipes are missing"));
     };
-    // Room for the answer about the largest allowed document.
-    let stdout_kept = usize::try_from(limits.max_pages)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(256)
-        .saturating_add(64 * 1024);
     let run = async {
         tokio::join!(
             read_bounded(stdout, stdout_kept),
@@ -157,18 +198,23 @@ pub async fn inspect_isolated(
     if let Some(signal) = status.signal() {
         return Ok(Err(death_by_signal(signal, &stderr)));
     }
+    let crashed = |detail: String| Ok(Err(Rejection::ParserCrashed { detail }));
     match status.code() {
-        Some(0) => Ok(read_answer(&stdout.0, stdout.1)),
+        Some(0) if stdout.1 => crashed("the child answered too much".into()),
+        Some(0) => match stdout
+            .0
+            .split(|&byte| byte == b'\n')
+            .rfind(|line| !line.is_empty())
+        {
+            Some(line) => Ok(Ok(line.to_vec())),
+            None => crashed("the child did not answer".into()),
+        },
         Some(code) if code == i32::from(INFRASTRUCTURE_FAILURE) => Err(io::Error::other(format!(
-            "the PDF inspector failed: {}",
+            "the isolated child failed: {}",
             stderr.trim()
         ))),
-        Some(code) => Ok(Err(Rejection::ParserCrashed {
-            detail: format!("exited with status {code}"),
-        })),
-        None => Ok(Err(Rejection::ParserCrashed {
-            detail: "exited without a status".to_string(),
-        })),
+        Some(code) => crashed(format!("exited with status {code}")),
+        None => crashed("exited without a status".to_string()),
     }
 }
 
@@ -191,21 +237,13 @@ fn death_by_signal(signal: i32, stderr: &str) -> Rejection {
     }
 }
 
-fn read_answer(stdout: &[u8], truncated: bool) -> Result<PdfInfo, Rejection> {
-    let bad = |why: &str| Rejection::ParserCrashed {
-        detail: format!("the inspector {why}"),
-    };
-    if truncated {
-        return Err(bad("answered too much"));
-    }
-    let line = stdout
-        .split(|&byte| byte == b'\n')
-        .rfind(|line| !line.is_empty())
-        .ok_or_else(|| bad("did not answer"))?;
+fn read_answer(line: &[u8]) -> Result<PdfInfo, Rejection> {
     match serde_json::from_slice(line) {
         Ok(Answer::Ok(info)) => Ok(info),
         Ok(Answer::Rejected(rejection)) => Err(rejection),
-        Err(_) => Err(bad("answered nonsense")),
+        Err(_) => Err(Rejection::ParserCrashed {
+            detail: "the inspector answered nonsense".to_string(),
+        }),
     }
 }
 
@@ -236,16 +274,13 @@ mod tests {
     fn answers_round_trip_as_one_line() {
         let line = serde_json::to_string(&Answer::Rejected(Rejection::NoPages)).expect("json");
         assert_eq!(line, r#"{"rejected":{"code":"pdf_no_pages"}}"#);
-        assert_eq!(
-            read_answer(format!("{line}\n").as_bytes(), false),
-            Err(Rejection::NoPages)
-        );
+        assert_eq!(read_answer(line.as_bytes()), Err(Rejection::NoPages));
         assert!(matches!(
-            read_answer(b"garbage", false),
+            read_answer(b"garbage"),
             Err(Rejection::ParserCrashed { .. })
         ));
         assert!(matches!(
-            read_answer(b"", false),
+            read_answer(b""),
             Err(Rejection::ParserCrashed { .. })
         ));
     }

@@ -13,14 +13,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use lopdf::xref::XrefEntry;
 use lopdf::{Dictionary, Document, Object, ObjectId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
 use crate::cms_verify::{verify_detached, TimestampReport};
 
 /// What changed in a revision, from least to most: the order matters (`max` is the verdict).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     /// Nothing but new signatures, signature fields, DSS or document timestamps.
@@ -32,7 +32,7 @@ pub enum Change {
 }
 
 /// One revision (an incremental update, or the original file).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevisionReport {
     /// 0 for the original file.
     pub index: usize,
@@ -46,7 +46,7 @@ pub struct RevisionReport {
 }
 
 /// The timestamp of a signature.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TimestampView {
     /// The TSA's signature holds and it stamps this signature.
     pub intact: bool,
@@ -73,7 +73,7 @@ impl From<TimestampReport> for TimestampView {
 }
 
 /// One signature.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignatureReport {
     /// The field's name.
     pub field: String,
@@ -113,7 +113,7 @@ pub struct SignatureReport {
 }
 
 /// The verdict on a file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// The file's size.
     pub size: usize,

@@ -1,0 +1,130 @@
+//! The verification route's errors and their one mapping to problem details.
+
+use gsign_core::{Action, FieldError, IntoProblem, Problem};
+use gsign_pdf::Rejection;
+use gsign_platform::http::{CallerError, RequestError};
+use http::StatusCode;
+
+/// What can go wrong in `POST /v1/verify`.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// No authorizer context.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// The role or key scopes do not allow verifying.
+    #[error("not allowed to {0:?}")]
+    Forbidden(Action),
+    /// No such document in the caller's organization.
+    #[error("document not found")]
+    NotFound,
+    /// A JSON body that does not parse.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The input breaks rules.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// The upload exceeds the limit (bytes).
+    #[error("upload larger than {0} bytes")]
+    TooLarge(usize),
+    /// Neither a PDF nor a JSON reference.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The bytes are not a PDF.
+    #[error("not a PDF")]
+    NotPdf,
+    /// The referenced document has no PDF yet (or never will).
+    #[error("document is {0}")]
+    DocumentNotReady(String),
+    /// The verifier could not read the file within its limits.
+    #[error("unreadable PDF: {0:?}")]
+    Rejected(Rejection),
+    /// A dependency failed; the cause is logged, never returned.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<CallerError> for VerifyError {
+    fn from(err: CallerError) -> Self {
+        match err {
+            CallerError::Unauthenticated => Self::Unauthenticated,
+            CallerError::Forbidden(action) => Self::Forbidden(action),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for VerifyError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for VerifyError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl IntoProblem for VerifyError {
+    fn into_problem(self) -> Problem {
+        match self {
+            VerifyError::Unauthenticated => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            VerifyError::Forbidden(action) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(
+                    format!("Your role or API key scopes do not allow {action:?}."),
+                )
+            }
+            VerifyError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+                .with_detail("No such document in your organization."),
+            VerifyError::Request(err) => err.into_problem(),
+            VerifyError::Validation(errors) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid input",
+            )
+            .with_errors(errors),
+            VerifyError::TooLarge(limit) => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "Upload too large",
+            )
+            .with_detail(format!(
+                "Upload at most {limit} bytes here; verify larger files by uploading them as documents and sending {{\"document_id\": ...}}."
+            ))
+            .with_extension("limit", serde_json::json!(limit)),
+            VerifyError::UnsupportedMediaType => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            )
+            .with_detail("Send the PDF as application/pdf, or {\"document_id\": ...} as application/json."),
+            VerifyError::NotPdf => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not-a-pdf",
+                "Not a PDF",
+            )
+            .with_detail("The bytes do not start like a PDF file."),
+            VerifyError::DocumentNotReady(status) => Problem::new(
+                StatusCode::CONFLICT,
+                "document-not-ready",
+                "Document not ready",
+            )
+            .with_detail(format!("The document is {status}; it has no PDF to verify."))
+            .with_extension("status", serde_json::json!(status)),
+            VerifyError::Rejected(rejection) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "pdf-unreadable",
+                "The PDF could not be verified",
+            )
+            .with_detail(format!("{rejection:?}"))
+            .with_extension("reason", serde_json::json!(crate::verify::rejection_code(&rejection))),
+            VerifyError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                Problem::internal()
+            }
+        }
+    }
+}

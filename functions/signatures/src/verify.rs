@@ -1,0 +1,368 @@
+//! `POST /v1/verify`: the signatures of an uploaded PDF (`application/pdf` body) or of a
+//! stored document (`{"document_id": ...}`), verified against the configured trust roots and
+//! the caller organization's own CA.
+//!
+//! The file is untrusted: verification runs in a child process of this same binary under
+//! CPU, memory and wall-clock limits (`gsign_pdf::sandbox`), so a parser crash or an endless
+//! loop becomes a 422 about the file, never a dead function.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gsign_core::{Action, Env, EnvReader, FieldError};
+use gsign_pdf::sandbox::{isolated_child_if_requested, run_isolated};
+use gsign_pdf::{Limits, Rejection};
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::lambda::{Handler, HttpHandler, InitFuture, StartupError};
+use gsign_platform::ratelimit::{Policy, RateLimited};
+use gsign_platform::service::{Base, BaseConfig};
+use gsign_platform::storage::{DocumentStore, ObjectRef};
+use gsign_signing::verify::{change_counts, verify, Report};
+use gsign_signing::x509::parse_pem_bundle;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use x509_cert::Certificate;
+
+use crate::error::VerifyError;
+
+/// The child's first argument.
+pub const VERIFY_ARG: &str = "__gsign-verify-pdf";
+
+/// The largest upload: a Lambda's synchronous payload is 6 MB, base64 included.
+pub const DEFAULT_MAX_UPLOAD: usize = 4 * 1024 * 1024;
+
+/// If this process was started as the verifying child, be it (see
+/// [`gsign_pdf::sandbox::isolated_child_if_requested`]): `argv[4]` is a PEM file of roots.
+pub fn child_main_if_requested() -> Option<ExitCode> {
+    isolated_child_if_requested(VERIFY_ARG, verify_job)
+}
+
+fn verify_job(_limits: &Limits, bytes: &[u8], extra: &[OsString]) -> Result<String, String> {
+    let roots = match extra.first() {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).map_err(|e| format!("roots: {e}"))?;
+            if pem.trim().is_empty() {
+                Vec::new()
+            } else {
+                parse_pem_bundle(&pem).map_err(|e| format!("roots: {e}"))?
+            }
+        }
+        None => Vec::new(),
+    };
+    serde_json::to_string(&verify(bytes, &roots)).map_err(|e| e.to_string())
+}
+
+/// The settings.
+pub struct VerifyConfig {
+    base: BaseConfig,
+    aws: gsign_platform::aws::AwsConfig,
+    bucket: String,
+    kms_key_id: String,
+    settings: Settings,
+}
+
+/// What the route itself needs.
+struct Settings {
+    /// `VERIFY_MAX_UPLOAD_BYTES`.
+    max_upload: usize,
+    /// `DOCUMENT_MAX_BYTES`: the largest stored document to verify.
+    max_document: u64,
+    /// `TRUST_ROOTS_PEM`: PEM certificates every organization trusts (e.g. a national root).
+    roots: Vec<Certificate>,
+    /// `PDF_VERIFIER`: the binary that answers [`VERIFY_ARG`] (default: this one).
+    verifier: PathBuf,
+    limits: Limits,
+}
+
+impl VerifyConfig {
+    /// Reads the settings, recording every problem in `r`.
+    pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
+        let base = BaseConfig::read(r);
+        let aws = gsign_platform::aws::AwsConfig::read(r);
+        let bucket = r.required::<String>("DOCUMENTS_BUCKET");
+        let kms_key_id = r.required::<String>("DOCUMENTS_KEY_ID");
+        let max_upload = r.or("VERIFY_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD);
+        let max_document = r.or("DOCUMENT_MAX_BYTES", 25u64 * 1024 * 1024);
+        let roots = match r.optional::<String>("TRUST_ROOTS_PEM") {
+            Some(pem) if !pem.trim().is_empty() => match parse_pem_bundle(&pem) {
+                Ok(roots) => roots,
+                Err(e) => {
+                    r.problem(format!("TRUST_ROOTS_PEM: {e}"));
+                    Vec::new()
+                }
+            },
+            _ => Vec::new(),
+        };
+        let verifier = match r.optional::<PathBuf>("PDF_VERIFIER") {
+            Some(path) => Some(path),
+            None => match std::env::current_exe() {
+                Ok(path) => Some(path),
+                Err(e) => {
+                    r.problem(format!(
+                        "PDF_VERIFIER is not set and this executable's path is unknown: {e}"
+                    ));
+                    None
+                }
+            },
+        };
+        let timeout_ms = r.or("VERIFY_TIMEOUT_MS", 20_000u64);
+        let memory = r.or("VERIFY_MEMORY_BYTES", 1024u64 * 1024 * 1024);
+        Some(Self {
+            base: base?,
+            aws: aws?,
+            bucket: bucket?,
+            kms_key_id: kms_key_id?,
+            settings: Settings {
+                max_upload,
+                max_document,
+                roots,
+                verifier: verifier?,
+                limits: Limits {
+                    timeout: Duration::from_millis(timeout_ms),
+                    max_memory_bytes: memory,
+                    ..Limits::default()
+                },
+            },
+        })
+    }
+}
+
+/// `{"document_id": ...}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentReference {
+    document_id: Uuid,
+}
+
+/// The answer: a summary, then the full report.
+#[derive(Debug, Serialize)]
+struct Verification {
+    /// Every signature valid (intact, well formed, covering its revision, not modified
+    /// after) and trusted.
+    valid: bool,
+    signature_count: usize,
+    revision_changes: std::collections::BTreeMap<&'static str, usize>,
+    #[serde(flatten)]
+    report: Report,
+}
+
+struct VerifyApi {
+    base: Base,
+    store: DocumentStore,
+    config: Settings,
+}
+
+impl VerifyApi {
+    async fn from_env(env: &Env) -> Result<Self, StartupError> {
+        let mut r = env.reader();
+        let config = VerifyConfig::read(&mut r);
+        let VerifyConfig {
+            base,
+            aws,
+            bucket,
+            kms_key_id,
+            settings,
+        } = r.finish(|| config)?;
+        let sdk = gsign_platform::aws::sdk_config(&aws).await;
+        Ok(Self {
+            base: Base::build(base).await?,
+            store: DocumentStore::new(gsign_platform::aws::s3(&sdk), bucket, kms_key_id),
+            config: settings,
+        })
+    }
+
+    /// The configured roots and the organization's own CA certificates.
+    async fn roots(&self, org: Uuid) -> Result<Vec<Certificate>, VerifyError> {
+        use der::Decode;
+        let client = self.base.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT certificate FROM certificates WHERE organization_id = $1 \
+                 AND purpose = 'ca' AND certificate IS NOT NULL",
+                &[&org],
+            )
+            .await?;
+        let mut roots = self.config.roots.clone();
+        for row in rows {
+            let der: Vec<u8> = row.get(0);
+            if let Ok(certificate) = Certificate::from_der(&der) {
+                roots.push(certificate);
+            }
+        }
+        Ok(roots)
+    }
+
+    /// The bytes to verify, in a work file.
+    async fn input(
+        &self,
+        caller: &Caller,
+        req: &Request,
+        work: &WorkDir,
+    ) -> Result<PathBuf, VerifyError> {
+        let media = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let file = work.path("input.pdf");
+        match media.as_str() {
+            "application/pdf" => {
+                let body: &[u8] = req.body().as_ref();
+                if body.is_empty() {
+                    return Err(VerifyError::Validation(vec![FieldError::new(
+                        "",
+                        "the body is empty",
+                    )]));
+                }
+                if body.len() > self.config.max_upload {
+                    return Err(VerifyError::TooLarge(self.config.max_upload));
+                }
+                std::fs::write(&file, body).map_err(|e| VerifyError::Internal(e.into()))?;
+            }
+            "application/json" => {
+                let reference: DocumentReference = web::parse_json(req, 4096)?;
+                let client = self.base.pool.get().await?;
+                let row = client
+                    .query_opt(
+                        "SELECT status, pdf_s3_key, pdf_s3_version_id FROM documents \
+                         WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
+                        &[&caller.org, &reference.document_id],
+                    )
+                    .await?
+                    .ok_or(VerifyError::NotFound)?;
+                let status: String = row.get(0);
+                let key: Option<String> = row.get(1);
+                let Some(key) = key.filter(|_| status == "ready") else {
+                    return Err(VerifyError::DocumentNotReady(status));
+                };
+                self.store
+                    .fetch_to_file(
+                        &ObjectRef {
+                            key,
+                            version_id: row.get(2),
+                        },
+                        &file,
+                        self.config.max_document,
+                    )
+                    .await?;
+            }
+            _ => return Err(VerifyError::UnsupportedMediaType),
+        }
+        let mut head = Vec::with_capacity(1024);
+        {
+            use std::io::Read;
+            std::fs::File::open(&file)
+                .and_then(|f| f.take(1024).read_to_end(&mut head))
+                .map_err(|e| VerifyError::Internal(e.into()))?;
+        }
+        if !matches!(gsign_pdf::sniff(&head), Ok(gsign_pdf::FileKind::Pdf)) {
+            return Err(VerifyError::NotPdf);
+        }
+        Ok(file)
+    }
+
+    async fn verify(&self, caller: &Caller, req: &Request) -> Result<Verification, VerifyError> {
+        let work = WorkDir::new()?;
+        let file = self.input(caller, req, &work).await?;
+        let roots = self.roots(caller.org).await?;
+        let mut pem = String::new();
+        for root in &roots {
+            pem.push_str(
+                &gsign_signing::x509::to_pem(root).map_err(|e| VerifyError::Internal(e.into()))?,
+            );
+        }
+        let roots_file = work.path("roots.pem");
+        std::fs::write(&roots_file, pem).map_err(|e| VerifyError::Internal(e.into()))?;
+        let answer = run_isolated(
+            &self.config.verifier,
+            VERIFY_ARG,
+            &file,
+            &[roots_file.into_os_string()],
+            &self.config.limits,
+            16 * 1024 * 1024,
+        )
+        .await
+        .map_err(|e| VerifyError::Internal(anyhow::Error::from(e).context("run the verifier")))?;
+        let line = answer.map_err(VerifyError::Rejected)?;
+        let report: Report = serde_json::from_slice(&line)
+            .map_err(|e| VerifyError::Internal(anyhow::anyhow!("the verifier's answer: {e}")))?;
+        Ok(Verification {
+            valid: report.all_valid_and_trusted(),
+            signature_count: report.signatures.len(),
+            revision_changes: change_counts(&report.revisions),
+            report,
+        })
+    }
+}
+
+/// A private scratch directory, removed when dropped.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new() -> Result<Self, VerifyError> {
+        let dir = std::env::temp_dir().join(format!("gsign-verify-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).map_err(|e| VerifyError::Internal(e.into()))?;
+        Ok(Self(dir))
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct VerifyRoute {
+    api: VerifyApi,
+}
+
+#[async_trait]
+impl HttpHandler for VerifyRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        let answer = async {
+            let caller = Caller::of(&req, Action::VerifySignatures)?;
+            let verification = self.api.verify(&caller, &req).await?;
+            Ok::<_, VerifyError>(web::json(StatusCode::OK, &verification))
+        };
+        match answer.await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init(env: Env, _: ()) -> InitFuture {
+    Box::pin(async move {
+        let api = VerifyApi::from_env(&env).await?;
+        let limiter = api.base.limiter.clone();
+        let handler: Arc<dyn HttpHandler> = Arc::new(VerifyRoute { api });
+        Ok(Handler::Http(RateLimited::wrap(
+            handler,
+            limiter,
+            Policy::Standard,
+        )))
+    })
+}
+
+gsign_platform::route_function!(init, /// `POST /v1/verify`.
+    VERIFY_SIGNATURES, "api-verify-signatures", ());
+
+/// Why a rejection from the sandbox is the file's fault.
+pub fn rejection_code(rejection: &Rejection) -> String {
+    serde_json::to_value(rejection)
+        .ok()
+        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "pdf_unreadable".to_owned())
+}
