@@ -6,6 +6,7 @@ use gsign_platform::hsm_keys::{default_scheme, HsmSigner, KeySpec, Scheme};
 use gsign_platform::pades_signer::{sign_revision, Level, SigningKey, TsaClient};
 use gsign_signing::form::{self, FieldKind, FieldSpec};
 use gsign_signing::pades::{self, SignatureInfo, DEFAULT_RESERVE};
+use gsign_signing::verify::Change;
 use gsign_tests::pki::{
     dark_pixels, fixture, run, signer_fields, signer_values, LocalTsa, TestPki,
 };
@@ -312,6 +313,25 @@ async fn three_signers_fill_their_fields_then_the_seal_closes_the_document() {
         assert!(last.contains("Total document signed"), "{input}:\n{pdfsig}");
         let (ok, check) = run("qpdf", &["--check", &file]);
         assert!(ok, "{input}: qpdf --check:\n{check}");
+
+        // Our verifier agrees: all valid and trusted, and it names what came after each.
+        let ours = gsign_signing::verify::verify(&sealed, std::slice::from_ref(&pki.ca));
+        assert!(ours.all_valid_and_trusted(), "{input}: {ours:#?}");
+        let later: Vec<_> = ours.signatures.iter().map(|s| s.later_changes).collect();
+        assert_eq!(
+            later,
+            [
+                Some(Change::FormFilling),
+                Some(Change::FormFilling),
+                Some(Change::SignatureOnly),
+                None
+            ],
+            "{input}: {ours:#?}"
+        );
+        assert!(ours
+            .signatures
+            .iter()
+            .all(|s| s.timestamp.as_ref().is_some_and(|t| t.intact && t.trusted)));
 
         // The typed name is in an embedded subset with a ToUnicode map, and reads back.
         let (ok, fonts) = run("pdffonts", &[&file]);
