@@ -9,7 +9,9 @@
 
 use std::time::SystemTime;
 
-use lopdf::{dictionary, Document, IncrementalDocument, Object, ObjectId, StringFormat};
+use lopdf::{
+    dictionary, Document, IncrementalDocument, LoadOptions, Object, ObjectId, StringFormat,
+};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
@@ -82,13 +84,22 @@ pub fn sign(
 /// `fills` are the signer's values for their own fields (the signature field's appearance
 /// included), written in the same revision; they need a prepared document
 /// ([`crate::form::prepare`]).
-pub fn begin(
-    pdf: &[u8],
+pub fn begin<'a>(
+    pdf: &'a [u8],
     info: &SignatureInfo,
     fills: &[FieldFill],
     reserve: usize,
-) -> Result<Pending, SignError> {
-    let document = Document::load_mem(pdf).map_err(pdf_error)?;
+) -> Result<Pending<'a>, SignError> {
+    // Stream contents are never part of a signing revision: drop them as they are read, so
+    // a 100 MB scan costs its parse, not its memory.
+    let document = Document::load_mem_with_options(
+        pdf,
+        LoadOptions {
+            filter: Some(drop_stream_content),
+            ..LoadOptions::default()
+        },
+    )
+    .map_err(pdf_error)?;
     if document.xref_recovery.is_some() {
         return Err(invalid("the PDF's cross-reference data needed repair"));
     }
@@ -108,7 +119,10 @@ pub fn begin(
         .and_then(Object::as_i64)
         .unwrap_or(0);
     let prepared = prepared_field(&document, &info.field_name)?;
-    let mut update = IncrementalDocument::create_from(pdf.to_vec(), document);
+    // lopdf writes the previous bytes verbatim before the update and counts them for the
+    // offsets. It gets an untouched zeroed buffer of the same length (calloc'd pages: no copy,
+    // no page faults) that `UpdateOnly` counts and drops; the real bytes are never copied.
+    let mut update = IncrementalDocument::create_from(vec![0; pdf.len()], document);
     // New objects above every number the file may use (trailer /Size - 1), never below.
     let floor = u32::try_from(size.saturating_sub(1)).unwrap_or(0);
     update.new_document.max_id = update.new_document.max_id.max(floor);
@@ -140,11 +154,7 @@ pub fn begin(
             .map_err(pdf_error)?;
         set(&mut update, field_id, "V", Object::Reference(signature_id))?;
         fill(&mut update, fills, field_id)?;
-        let mut out = Vec::with_capacity(pdf.len() + reserve * 2 + 4096);
-        update
-            .save_to(&mut out)
-            .map_err(|e| invalid(format!("save: {e}")))?;
-        return Pending::new(out, pdf.len(), reserve);
+        return Pending::new(pdf, &mut update, reserve);
     }
     if !fills.is_empty() {
         return Err(invalid(format!(
@@ -242,11 +252,43 @@ pub fn begin(
     form.set("Fields", Object::Array(fields));
     form.set("SigFlags", 3);
 
-    let mut out = Vec::with_capacity(pdf.len() + reserve * 2 + 4096);
-    update
-        .save_to(&mut out)
-        .map_err(|e| invalid(format!("save: {e}")))?;
-    Pending::new(out, pdf.len(), reserve)
+    Pending::new(pdf, &mut update, reserve)
+}
+
+/// Load filter: keeps every object, without the content of ordinary streams (object and
+/// cross-reference streams are kept whole). lopdf keeps the object as the filter left it
+/// (and, inside object streams, the one it returns), and re-reads streams left *empty* from
+/// the file: a one-byte stand-in avoids that. Nothing in a signing revision copies an old
+/// stream, so the stand-in is never written.
+fn drop_stream_content(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+    if let Object::Stream(stream) = object {
+        let kind = stream.dict.get(b"Type").and_then(Object::as_name).ok();
+        if !matches!(kind, Some(b"ObjStm" | b"XRef")) {
+            stream.content = vec![b'\n'];
+        }
+    }
+    Some((id, object.clone()))
+}
+
+/// A writer that counts the first `skip` bytes (lopdf's copy of the previous revision) and
+/// keeps the rest (the update).
+struct UpdateOnly {
+    skip: usize,
+    seen: usize,
+    update: Vec<u8>,
+}
+
+impl std::io::Write for UpdateOnly {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let skipped = self.skip.saturating_sub(self.seen).min(buf.len());
+        self.seen += skipped;
+        self.update.extend_from_slice(&buf[skipped..]);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The existing signature field named `name`, if the document was prepared with it; an error
@@ -290,42 +332,72 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .map(|at| at + from)
 }
 
-/// A signature revision waiting for its CMS.
+/// A signature revision waiting for its CMS: the previous bytes (borrowed, never copied)
+/// and the update after them.
 #[derive(Debug)]
-pub struct Pending {
-    out: Vec<u8>,
+pub struct Pending<'a> {
+    previous: &'a [u8],
+    update: Vec<u8>,
+    /// The `<` and one past the `>` of the Contents placeholder, inside `update`.
     gap_start: usize,
     gap_end: usize,
     digest: [u8; 32],
 }
 
-impl Pending {
-    /// Patches the ByteRange in place and hashes everything but the Contents gap. Only the
-    /// appended part is searched: the earlier bytes are never touched.
-    fn new(mut out: Vec<u8>, previous_len: usize, reserve: usize) -> Result<Self, SignError> {
+impl<'a> Pending<'a> {
+    /// Writes the update, patches the ByteRange in place and hashes everything but the
+    /// Contents gap. Only the update is searched and patched: the earlier bytes are never
+    /// touched.
+    fn new(
+        previous: &'a [u8],
+        document: &mut IncrementalDocument,
+        reserve: usize,
+    ) -> Result<Self, SignError> {
+        let mut writer = UpdateOnly {
+            skip: previous.len(),
+            seen: 0,
+            update: Vec::with_capacity(reserve * 2 + 16 * 1024),
+        };
+        document
+            .save_to(&mut writer)
+            .map_err(|e| invalid(format!("save: {e}")))?;
+        if writer.seen != previous.len() {
+            return Err(invalid(
+                "the update was written without the previous revision",
+            ));
+        }
+        let mut update = writer.update;
+        let base = previous.len();
         let placeholder = format!(
             "[0 {BYTE_RANGE_PLACEHOLDER} {BYTE_RANGE_PLACEHOLDER} {BYTE_RANGE_PLACEHOLDER}]"
         );
-        let range_at = find(&out, placeholder.as_bytes(), previous_len)
+        let range_at = find(&update, placeholder.as_bytes(), 0)
             .ok_or_else(|| invalid("ByteRange placeholder not written"))?;
         let zeros = format!("<{}>", "0".repeat(reserve * 2));
-        let gap_start = find(&out, zeros.as_bytes(), previous_len)
+        let gap_start = find(&update, zeros.as_bytes(), 0)
             .ok_or_else(|| invalid("Contents placeholder not written"))?;
         let gap_end = gap_start + zeros.len();
-        let total = out.len();
-        let range = format!("[0 {gap_start} {gap_end} {}]", total - gap_end);
+        let total = base + update.len();
+        let range = format!(
+            "[0 {} {} {}]",
+            base + gap_start,
+            base + gap_end,
+            total - (base + gap_end)
+        );
         if range.len() > placeholder.len() {
             return Err(invalid(
                 "the file is too large for the ByteRange placeholder",
             ));
         }
         let padded = format!("{range:<width$}", width = placeholder.len());
-        out[range_at..range_at + placeholder.len()].copy_from_slice(padded.as_bytes());
+        update[range_at..range_at + placeholder.len()].copy_from_slice(padded.as_bytes());
         let mut hasher = Sha256::new();
-        hasher.update(&out[..gap_start]);
-        hasher.update(&out[gap_end..]);
+        hasher.update(previous);
+        hasher.update(&update[..gap_start]);
+        hasher.update(&update[gap_end..]);
         Ok(Self {
-            out,
+            previous,
+            update,
             gap_start,
             gap_end,
             digest: hasher.finalize().into(),
@@ -342,8 +414,7 @@ impl Pending {
         (self.gap_end - self.gap_start - 2) / 2
     }
 
-    /// Writes the DER CMS into the reserved gap and returns the signed file.
-    pub fn finish(mut self, cms: &[u8]) -> Result<Vec<u8>, SignError> {
+    fn embed(&mut self, cms: &[u8]) -> Result<(), SignError> {
         let room = self.capacity();
         if cms.len() > room {
             return Err(invalid(format!(
@@ -352,9 +423,27 @@ impl Pending {
             )));
         }
         let hex = hex::encode_upper(cms);
-        self.out[self.gap_start + 1..self.gap_start + 1 + hex.len()]
+        self.update[self.gap_start + 1..self.gap_start + 1 + hex.len()]
             .copy_from_slice(hex.as_bytes());
-        Ok(self.out)
+        Ok(())
+    }
+
+    /// Writes the DER CMS into the reserved gap and returns the signed file.
+    pub fn finish(mut self, cms: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.embed(cms)?;
+        let mut out = Vec::with_capacity(self.previous.len() + self.update.len());
+        out.extend_from_slice(self.previous);
+        out.extend_from_slice(&self.update);
+        Ok(out)
+    }
+
+    /// Writes the DER CMS into the reserved gap and the signed file to `out`, without
+    /// assembling it in memory (for large files going to disk or S3).
+    pub fn finish_to(mut self, cms: &[u8], out: &mut impl std::io::Write) -> Result<(), SignError> {
+        self.embed(cms)?;
+        out.write_all(self.previous)
+            .and_then(|()| out.write_all(&self.update))
+            .map_err(|e| invalid(format!("write: {e}")))
     }
 }
 
