@@ -15,25 +15,6 @@ use gsign_tests::pki::open_hsm;
 use gsign_tests::{root, stack_var, start_app, unique, Tenant, TestDatabase, TestStack};
 use serde_json::{json, Value};
 
-async fn call(
-    stack: &TestStack,
-    who: &Tenant,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", stack.url))
-        .header("authorization", &who.bearer);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the runner answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 fn id(value: &Value) -> String {
     value["id"].as_str().expect("id").to_owned()
 }
@@ -88,14 +69,9 @@ fn pem_blocks(bundle: &str) -> Vec<String> {
 }
 
 async fn count(stack: &TestStack, who: &Tenant, query: &str) -> usize {
-    let (status, page) = call(
-        stack,
-        who,
-        "GET",
-        &format!("/v1/certificates?{query}"),
-        None,
-    )
-    .await;
+    let (status, page) = stack
+        .call(who, "GET", &format!("/v1/certificates?{query}"), None)
+        .await;
     assert_eq!(status, 200, "{page}");
     page["data"].as_array().expect("data").len()
 }
@@ -107,9 +83,7 @@ async fn the_organization_ca_issues_certificates_that_openssl_verifies_and_pyhan
     let member = Tenant::create(&db, "member").await;
     let dir = Dir::new();
 
-    let (status, first) = call(
-        &stack,
-        &member,
+    let (status, first) = stack.call(&member,
         "POST",
         "/v1/certificates",
         Some(json!({
@@ -150,9 +124,7 @@ async fn the_organization_ca_issues_certificates_that_openssl_verifies_and_pyhan
     );
 
     // The CA and the seal were made once, on first use.
-    let (_, second) = call(
-        &stack,
-        &member,
+    let (_, second) = stack.call(&member,
         "POST",
         "/v1/certificates",
         Some(
@@ -168,27 +140,27 @@ async fn the_organization_ca_issues_certificates_that_openssl_verifies_and_pyhan
     assert_eq!(count(&stack, &member, "user_id=me").await, 2);
 
     // The default moves.
-    let (status, moved) = call(
-        &stack,
-        &member,
-        "POST",
-        &format!("/v1/certificates/{}/default", id(&second)),
-        None,
-    )
-    .await;
+    let (status, moved) = stack
+        .call(
+            &member,
+            "POST",
+            &format!("/v1/certificates/{}/default", id(&second)),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, &moved["is_default"]),
         (200, &json!(true)),
         "{moved}"
     );
-    let (_, again) = call(
-        &stack,
-        &member,
-        "GET",
-        &format!("/v1/certificates/{}", id(&first)),
-        None,
-    )
-    .await;
+    let (_, again) = stack
+        .call(
+            &member,
+            "GET",
+            &format!("/v1/certificates/{}", id(&first)),
+            None,
+        )
+        .await;
     assert_eq!(again["is_default"], false);
 
     // The PEM download.
@@ -271,60 +243,60 @@ async fn the_organization_ca_issues_certificates_that_openssl_verifies_and_pyhan
 
     // Other tenants see nothing; viewers and API-less people cannot create.
     let stranger = Tenant::create(&db, "owner").await;
-    let (status, _) = call(
-        &stack,
-        &stranger,
-        "GET",
-        &format!("/v1/certificates/{}", id(&first)),
-        None,
-    )
-    .await;
+    let (status, _) = stack
+        .call(
+            &stranger,
+            "GET",
+            &format!("/v1/certificates/{}", id(&first)),
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
-    let (status, _) = call(
-        &stack,
-        &stranger,
-        "POST",
-        &format!("/v1/certificates/{}/revoke", id(&first)),
-        None,
-    )
-    .await;
+    let (status, _) = stack
+        .call(
+            &stranger,
+            "POST",
+            &format!("/v1/certificates/{}/revoke", id(&first)),
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
     let viewer = member.colleague(&db, "viewer").await;
-    let (status, problem) = call(
-        &stack,
-        &viewer,
-        "POST",
-        "/v1/certificates",
-        Some(json!({"label": "x", "subject": {"common_name": "x"}})),
-    )
-    .await;
+    let (status, problem) = stack
+        .call(
+            &viewer,
+            "POST",
+            "/v1/certificates",
+            Some(json!({"label": "x", "subject": {"common_name": "x"}})),
+        )
+        .await;
     assert_eq!(status, 403, "{problem}");
 
     // Revocation: a colleague may not, an admin may; the key is gone from the HSM.
     let colleague = member.colleague(&db, "member").await;
     let revoke = format!("/v1/certificates/{}/revoke", id(&first));
-    let (status, _) = call(
-        &stack,
-        &colleague,
-        "POST",
-        &revoke,
-        Some(json!({"reason": "superseded"})),
-    )
-    .await;
+    let (status, _) = stack
+        .call(
+            &colleague,
+            "POST",
+            &revoke,
+            Some(json!({"reason": "superseded"})),
+        )
+        .await;
     assert_eq!(status, 403);
     let admin = member.colleague(&db, "admin").await;
-    let (status, revoked) = call(
-        &stack,
-        &admin,
-        "POST",
-        &revoke,
-        Some(json!({"reason": "key_compromise"})),
-    )
-    .await;
+    let (status, revoked) = stack
+        .call(
+            &admin,
+            "POST",
+            &revoke,
+            Some(json!({"reason": "key_compromise"})),
+        )
+        .await;
     assert_eq!(status, 200, "{revoked}");
     assert_eq!(revoked["status"], "revoked");
     assert_eq!(revoked["revocation_reason"], "key_compromise");
-    let (status, problem) = call(&stack, &admin, "POST", &revoke, None).await;
+    let (status, problem) = stack.call(&admin, "POST", &revoke, None).await;
     assert_eq!(
         (status, &problem["type"]),
         (
@@ -333,14 +305,14 @@ async fn the_organization_ca_issues_certificates_that_openssl_verifies_and_pyhan
         ),
         "{problem}"
     );
-    let (status, _) = call(
-        &stack,
-        &member,
-        "POST",
-        &format!("/v1/certificates/{}/default", id(&first)),
-        None,
-    )
-    .await;
+    let (status, _) = stack
+        .call(
+            &member,
+            "POST",
+            &format!("/v1/certificates/{}/default", id(&first)),
+            None,
+        )
+        .await;
     assert_eq!(status, 409);
     let key = hex::decode(
         client
@@ -359,15 +331,17 @@ async fn the_organization_ca_issues_certificates_that_openssl_verifies_and_pyhan
     .expect("hex");
     assert!(matches!(hsm.public_key(&key), Err(HsmError::KeyNotFound)));
     // The organization's CA and seal are not revoked through this route.
-    let (_, cas) = call(&stack, &admin, "GET", "/v1/certificates?purpose=ca", None).await;
-    let (status, _) = call(
-        &stack,
-        &admin,
-        "POST",
-        &format!("/v1/certificates/{}/revoke", id(&cas["data"][0])),
-        None,
-    )
-    .await;
+    let (_, cas) = stack
+        .call(&admin, "GET", "/v1/certificates?purpose=ca", None)
+        .await;
+    let (status, _) = stack
+        .call(
+            &admin,
+            "POST",
+            &format!("/v1/certificates/{}/revoke", id(&cas["data"][0])),
+            None,
+        )
+        .await;
     assert_eq!(status, 409);
     stack.stop().await;
 }
@@ -382,9 +356,7 @@ async fn a_csr_for_an_external_ca_becomes_active_only_with_a_chain_that_holds() 
     let create_csr = |label: &'static str| {
         let (stack, member) = (&stack, &member);
         async move {
-            let (status, pending) = call(
-                stack,
-                member,
+            let (status, pending) = stack.call(member,
                 "POST",
                 "/v1/certificates",
                 Some(json!({
@@ -462,28 +434,28 @@ async fn a_csr_for_an_external_ca_becomes_active_only_with_a_chain_that_holds() 
     let other = create_csr("Other").await;
     let other_csr = dir.write("other.csr", other["csr_pem"].as_str().expect("CSR"));
     let other_leaf = sign(&other_csr, &dir.path("other.pem"));
-    let (status, problem) = call(
-        &stack,
-        &member,
-        "PUT",
-        &chain_path,
-        Some(json!({"certificate": other_leaf, "chain": ca_pem})),
-    )
-    .await;
+    let (status, problem) = stack
+        .call(
+            &member,
+            "PUT",
+            &chain_path,
+            Some(json!({"certificate": other_leaf, "chain": ca_pem})),
+        )
+        .await;
     assert_eq!(
         (status, &problem["reason"]),
         (422, &json!("key_mismatch")),
         "{problem}"
     );
     // Without its issuer, the chain does not hold.
-    let (status, problem) = call(
-        &stack,
-        &member,
-        "PUT",
-        &chain_path,
-        Some(json!({"certificate": leaf})),
-    )
-    .await;
+    let (status, problem) = stack
+        .call(
+            &member,
+            "PUT",
+            &chain_path,
+            Some(json!({"certificate": leaf})),
+        )
+        .await;
     assert_eq!(
         (status, &problem["reason"]),
         (422, &json!("broken_chain")),
@@ -510,9 +482,7 @@ async fn a_csr_for_an_external_ca_becomes_active_only_with_a_chain_that_holds() 
         "-addext",
         "keyUsage=critical,keyCertSign",
     ]);
-    let (status, problem) = call(
-        &stack,
-        &member,
+    let (status, problem) = stack.call(&member,
         "PUT",
         &chain_path,
         Some(
@@ -527,38 +497,38 @@ async fn a_csr_for_an_external_ca_becomes_active_only_with_a_chain_that_holds() 
     );
     // Someone else's CSR cannot be completed by a colleague.
     let colleague = member.colleague(&db, "admin").await;
-    let (status, _) = call(
-        &stack,
-        &colleague,
-        "PUT",
-        &chain_path,
-        Some(json!({"certificate": leaf, "chain": ca_pem})),
-    )
-    .await;
+    let (status, _) = stack
+        .call(
+            &colleague,
+            "PUT",
+            &chain_path,
+            Some(json!({"certificate": leaf, "chain": ca_pem})),
+        )
+        .await;
     assert_eq!(status, 403);
 
     // The real chain, as one bundle: active, qualified as asked, and the default.
-    let (status, active) = call(
-        &stack,
-        &member,
-        "PUT",
-        &chain_path,
-        Some(json!({"certificate": format!("{leaf}{ca_pem}"), "eidas": true})),
-    )
-    .await;
+    let (status, active) = stack
+        .call(
+            &member,
+            "PUT",
+            &chain_path,
+            Some(json!({"certificate": format!("{leaf}{ca_pem}"), "eidas": true})),
+        )
+        .await;
     assert_eq!(status, 200, "{active}");
     assert_eq!(active["status"], "active");
     assert_eq!(active["type"], "eidas");
     assert_eq!(active["issuer_cn"], "External Test CA");
     assert_eq!(active["is_default"], true);
-    let (status, problem) = call(
-        &stack,
-        &member,
-        "PUT",
-        &chain_path,
-        Some(json!({"certificate": leaf, "chain": ca_pem})),
-    )
-    .await;
+    let (status, problem) = stack
+        .call(
+            &member,
+            "PUT",
+            &chain_path,
+            Some(json!({"certificate": leaf, "chain": ca_pem})),
+        )
+        .await;
     assert_eq!(status, 409, "{problem}");
     // An external CSR made no organization CA.
     assert_eq!(count(&stack, &member, "purpose=ca").await, 0);

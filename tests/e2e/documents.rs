@@ -23,25 +23,6 @@ fn read_fixture(name: &str) -> Vec<u8> {
     std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }
 
-async fn call(
-    stack: &TestStack,
-    who: &Tenant,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", stack.url))
-        .header("authorization", &who.bearer);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the runner answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Declares a document and PUTs `bytes` to its presigned URL, as a client would with curl.
 async fn upload(
     stack: &TestStack,
@@ -51,19 +32,19 @@ async fn upload(
     bytes: Vec<u8>,
     declared_size: usize,
 ) -> Value {
-    let (status, created) = call(
-        stack,
-        who,
-        "POST",
-        "/v1/documents",
-        Some(json!({
-            "file_name": file_name,
-            "content_type": content_type,
-            "size": declared_size,
-            "tags": ["e2e"],
-        })),
-    )
-    .await;
+    let (status, created) = stack
+        .call(
+            who,
+            "POST",
+            "/v1/documents",
+            Some(json!({
+                "file_name": file_name,
+                "content_type": content_type,
+                "size": declared_size,
+                "tags": ["e2e"],
+            })),
+        )
+        .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["status"], "processing");
     let upload = &created["upload"];
@@ -82,7 +63,9 @@ async fn upload(
 /// Polls the document until ingest has finished with it.
 async fn finished(stack: &TestStack, who: &Tenant, id: &str) -> Value {
     eventually(Duration::from_secs(90), "ingest to finish", || async {
-        let (status, doc) = call(stack, who, "GET", &format!("/v1/documents/{id}"), None).await;
+        let (status, doc) = stack
+            .call(who, "GET", &format!("/v1/documents/{id}"), None)
+            .await;
         assert_eq!(status, 200, "{doc}");
         (doc["status"] != "processing").then_some(doc)
     })
@@ -91,7 +74,9 @@ async fn finished(stack: &TestStack, who: &Tenant, id: &str) -> Value {
 
 /// Deleting the document is refused with 409 and the problem type `slug`.
 async fn deletion_refused(stack: &TestStack, who: &Tenant, id: &str, slug: &str) {
-    let (status, problem) = call(stack, who, "DELETE", &format!("/v1/documents/{id}"), None).await;
+    let (status, problem) = stack
+        .call(who, "DELETE", &format!("/v1/documents/{id}"), None)
+        .await;
     assert_eq!(status, 409, "{problem}");
     assert_eq!(
         problem["type"],
@@ -118,14 +103,14 @@ fn id_of(doc: &Value) -> String {
 }
 
 async fn download(stack: &TestStack, who: &Tenant, id: &str, variant: &str) -> (Value, Vec<u8>) {
-    let (status, link) = call(
-        stack,
-        who,
-        "GET",
-        &format!("/v1/documents/{id}/download?variant={variant}"),
-        None,
-    )
-    .await;
+    let (status, link) = stack
+        .call(
+            who,
+            "GET",
+            &format!("/v1/documents/{id}/download?variant={variant}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{link}");
     let bytes = reqwest::get(link["url"].as_str().expect("url"))
         .await
@@ -388,14 +373,14 @@ async fn every_bad_file_fails_with_its_own_reason_and_nothing_reaches_the_dlq() 
                 .is_some_and(|d| !d.is_empty()),
             "{name}"
         );
-        let (status, problem) = call(
-            &stack,
-            &ana,
-            "GET",
-            &format!("/v1/documents/{id}/download?variant=pdf"),
-            None,
-        )
-        .await;
+        let (status, problem) = stack
+            .call(
+                &ana,
+                "GET",
+                &format!("/v1/documents/{id}/download?variant=pdf"),
+                None,
+            )
+            .await;
         assert_eq!(
             (status, problem["failure_reason"].as_str()),
             (409, Some(reason.as_str())),
@@ -473,7 +458,9 @@ async fn redelivering_the_same_s3_event_changes_nothing() {
             .expect("invoke");
         assert_eq!(answer["batchItemFailures"], json!([]));
     }
-    let (_, after) = call(&stack, &ana, "GET", &format!("/v1/documents/{id}"), None).await;
+    let (_, after) = stack
+        .call(&ana, "GET", &format!("/v1/documents/{id}"), None)
+        .await;
     assert_eq!(after, before);
     assert_eq!(outbox_rows().await, rows, "no new audit events");
     stack.stop().await;
@@ -492,14 +479,9 @@ async fn documents_are_listed_filtered_paginated_renamed_and_deleted() {
             &ingested(&stack, &ana, "one-page.pdf", &name, PDF).await,
         ));
     }
-    let (status, page) = call(
-        &stack,
-        &viewer,
-        "GET",
-        "/v1/documents?limit=2&status=ready",
-        None,
-    )
-    .await;
+    let (status, page) = stack
+        .call(&viewer, "GET", "/v1/documents?limit=2&status=ready", None)
+        .await;
     assert_eq!(status, 200, "{page}");
     let first: Vec<&str> = page["data"]
         .as_array()
@@ -509,93 +491,85 @@ async fn documents_are_listed_filtered_paginated_renamed_and_deleted() {
         .collect();
     assert_eq!(first, [ids[2].as_str(), ids[1].as_str()], "newest first");
     let cursor = page["next_cursor"].as_str().expect("a next page");
-    let (_, rest) = call(
-        &stack,
-        &viewer,
-        "GET",
-        &format!("/v1/documents?limit=2&status=ready&cursor={cursor}"),
-        None,
-    )
-    .await;
+    let (_, rest) = stack
+        .call(
+            &viewer,
+            "GET",
+            &format!("/v1/documents?limit=2&status=ready&cursor={cursor}"),
+            None,
+        )
+        .await;
     assert_eq!(rest["data"][0]["id"], ids[0].as_str());
     assert_eq!(rest["next_cursor"], Value::Null);
 
-    let (status, renamed) = call(
-        &stack, &ana, "PATCH", &format!("/v1/documents/{}", ids[0]),
+    let (status, renamed) = stack.call(&ana, "PATCH", &format!("/v1/documents/{}", ids[0]),
         Some(json!({"name": "Түрээсийн гэрээ", "tags": ["lease", "2026"], "metadata": {"ref": "A-1"}})),
     ).await;
     assert_eq!(status, 200, "{renamed}");
     // The cached copy was dropped: the next read sees the change.
-    let (_, got) = call(
-        &stack,
-        &viewer,
-        "GET",
-        &format!("/v1/documents/{}", ids[0]),
-        None,
-    )
-    .await;
+    let (_, got) = stack
+        .call(&viewer, "GET", &format!("/v1/documents/{}", ids[0]), None)
+        .await;
     assert_eq!(
         (got["name"].as_str(), got["tags"].clone()),
         (Some("Түрээсийн гэрээ"), json!(["lease", "2026"]))
     );
-    let (_, tagged) = call(&stack, &viewer, "GET", "/v1/documents?tag=lease", None).await;
+    let (_, tagged) = stack
+        .call(&viewer, "GET", "/v1/documents?tag=lease", None)
+        .await;
     assert_eq!(tagged["data"].as_array().map(Vec::len), Some(1));
-    let (_, named) = call(&stack, &viewer, "GET", "/v1/documents?name=%25", None).await;
+    let (_, named) = stack
+        .call(&viewer, "GET", "/v1/documents?name=%25", None)
+        .await;
     assert_eq!(
         named["data"].as_array().map(Vec::len),
         Some(0),
         "% matches literally"
     );
 
-    let (status, problem) = call(
-        &stack,
-        &viewer,
-        "DELETE",
-        &format!("/v1/documents/{}", ids[0]),
-        None,
-    )
-    .await;
+    let (status, problem) = stack
+        .call(
+            &viewer,
+            "DELETE",
+            &format!("/v1/documents/{}", ids[0]),
+            None,
+        )
+        .await;
     assert_eq!(status, 403, "{problem}");
-    let (status, _) = call(
-        &stack,
-        &ana,
-        "DELETE",
-        &format!("/v1/documents/{}", ids[0]),
-        None,
-    )
-    .await;
+    let (status, _) = stack
+        .call(&ana, "DELETE", &format!("/v1/documents/{}", ids[0]), None)
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = call(
-        &stack,
-        &ana,
-        "GET",
-        &format!("/v1/documents/{}", ids[0]),
-        None,
-    )
-    .await;
+    let (status, _) = stack
+        .call(&ana, "GET", &format!("/v1/documents/{}", ids[0]), None)
+        .await;
     assert_eq!(
         status, 404,
         "a deleted document is gone from the API (and the cache)"
     );
 
     // Bad input: every problem listed, never a 500.
-    let (status, problem) = call(
-        &stack,
-        &ana,
-        "POST",
-        "/v1/documents",
-        Some(json!({"file_name": "", "content_type": "image/png", "size": 1_000_000_000})),
-    )
-    .await;
+    let (status, problem) = stack
+        .call(
+            &ana,
+            "POST",
+            "/v1/documents",
+            Some(json!({"file_name": "", "content_type": "image/png", "size": 1_000_000_000})),
+        )
+        .await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(
         problem["errors"].as_array().map(Vec::len),
         Some(3),
         "{problem}"
     );
-    let (status, _) = call(&stack, &ana, "GET", "/v1/documents?cursor=nonsense", None).await;
+    let (status, _) = stack
+        .call(&ana, "GET", "/v1/documents?cursor=nonsense", None)
+        .await;
     assert_eq!(status, 422);
-    let (status, _) = call(&stack, &ana, "GET", "/v1/documents/not-a-uuid", None).await;
+    let (status, _) = stack
+        .call(&ana, "GET", "/v1/documents/not-a-uuid", None)
+        .await;
     assert_eq!(status, 404);
     stack.stop().await;
 }
@@ -623,16 +597,18 @@ async fn another_tenants_document_ids_answer_404_on_every_route() {
             Some(json!({"enabled": true})),
         ),
     ] {
-        let (status, problem) = call(&stack, &eve, method, &path, body).await;
+        let (status, problem) = stack.call(&eve, method, &path, body).await;
         assert_eq!(status, 404, "{method} {path}: {problem}");
         assert_eq!(
             problem["type"], "https://gsign.dev/problems/not-found",
             "{problem}"
         );
     }
-    let (_, list) = call(&stack, &eve, "GET", "/v1/documents", None).await;
+    let (_, list) = stack.call(&eve, "GET", "/v1/documents", None).await;
     assert_eq!(list["data"], json!([]));
-    let (_, doc) = call(&stack, &ana, "GET", &format!("/v1/documents/{id}"), None).await;
+    let (_, doc) = stack
+        .call(&ana, "GET", &format!("/v1/documents/{id}"), None)
+        .await;
     assert_eq!(
         (doc["name"].as_str(), doc["legal_hold"].as_bool()),
         (Some("mine.pdf"), Some(false))
@@ -649,23 +625,23 @@ async fn a_document_under_legal_hold_cannot_be_deleted_in_the_api_or_in_s3() {
     let id = id_of(&ingested(&stack, &member, "sample.docx", "held.docx", DOCX).await);
 
     let hold = Some(json!({"enabled": true, "reason": "Litigation 2026-114"}));
-    let (status, _) = call(
-        &stack,
-        &member,
-        "PUT",
-        &format!("/v1/documents/{id}/legal-hold"),
-        hold.clone(),
-    )
-    .await;
+    let (status, _) = stack
+        .call(
+            &member,
+            "PUT",
+            &format!("/v1/documents/{id}/legal-hold"),
+            hold.clone(),
+        )
+        .await;
     assert_eq!(status, 403, "members cannot place holds");
-    let (status, doc) = call(
-        &stack,
-        &admin,
-        "PUT",
-        &format!("/v1/documents/{id}/legal-hold"),
-        hold,
-    )
-    .await;
+    let (status, doc) = stack
+        .call(
+            &admin,
+            "PUT",
+            &format!("/v1/documents/{id}/legal-hold"),
+            hold,
+        )
+        .await;
     assert_eq!(
         (status, doc["legal_hold"].as_bool()),
         (200, Some(true)),
@@ -718,23 +694,18 @@ async fn a_document_under_legal_hold_cannot_be_deleted_in_the_api_or_in_s3() {
     }
 
     let release = Some(json!({"enabled": false}));
-    let (status, _) = call(
-        &stack,
-        &admin,
-        "PUT",
-        &format!("/v1/documents/{id}/legal-hold"),
-        release,
-    )
-    .await;
+    let (status, _) = stack
+        .call(
+            &admin,
+            "PUT",
+            &format!("/v1/documents/{id}/legal-hold"),
+            release,
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = call(
-        &stack,
-        &member,
-        "DELETE",
-        &format!("/v1/documents/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = stack
+        .call(&member, "DELETE", &format!("/v1/documents/{id}"), None)
+        .await;
     assert_eq!(status, 204);
     stack.stop().await;
 }
@@ -799,14 +770,9 @@ async fn retention_and_envelopes_block_deletion() {
         .await;
     assert!(refused.is_err(), "S3 deleted a retained version");
     deletion_refused(&stack, &ana, &ids[0], "document-under-retention").await;
-    let (_, view) = call(
-        &stack,
-        &ana,
-        "GET",
-        &format!("/v1/documents/{}", ids[0]),
-        None,
-    )
-    .await;
+    let (_, view) = stack
+        .call(&ana, "GET", &format!("/v1/documents/{}", ids[0]), None)
+        .await;
     assert!(view["retention_until"].is_string(), "{view}");
 
     client

@@ -402,39 +402,20 @@ mod route {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn call(
-        stack: &TestStack,
-        who: &Tenant,
-        method: &str,
-        path: &str,
-        body: Value,
-    ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let response = reqwest::Client::new()
-            .request(method, format!("{}{path}", stack.url))
-            .header("authorization", &who.bearer)
-            .json(&body)
-            .send()
-            .await
-            .expect("the runner answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
     /// A PDF signed with a certificate the organization's CA issued through the API.
     async fn signed_by_the_organization(
         db: &TestDatabase,
         stack: &TestStack,
         who: &Tenant,
     ) -> Vec<u8> {
-        let (status, certificate) = call(
-            stack,
-            who,
-            "POST",
-            "/v1/certificates",
-            json!({"label": "Mine", "subject": {"common_name": "Батбаяр Өлзий"}}),
-        )
-        .await;
+        let (status, certificate) = stack
+            .call(
+                who,
+                "POST",
+                "/v1/certificates",
+                Some(json!({"label": "Mine", "subject": {"common_name": "Батбаяр Өлзий"}})),
+            )
+            .await;
         assert_eq!(status, 201, "{certificate}");
         let id: uuid::Uuid = certificate["id"]
             .as_str()
@@ -505,12 +486,11 @@ mod route {
         assert_eq!(report["signatures"][0]["intact"], false, "{report}");
 
         // A stored document, by reference: upload it like any document first.
-        let (status, created) = call(
-            &stack,
+        let (status, created) = stack.call(
             &owner,
             "POST",
             "/v1/documents",
-            json!({"file_name": "signed.pdf", "content_type": "application/pdf", "size": signed.len()}),
+            Some(json!({"file_name": "signed.pdf", "content_type": "application/pdf", "size": signed.len()})),
         )
         .await;
         assert_eq!(status, 201, "{created}");
@@ -530,35 +510,30 @@ mod route {
             .is_success());
         let id = created["id"].as_str().expect("id").to_owned();
         eventually(Duration::from_secs(90), "ingest", || async {
-            let (_, doc) = call(
-                &stack,
-                &owner,
-                "GET",
-                &format!("/v1/documents/{id}"),
-                Value::Null,
-            )
-            .await;
+            let (_, doc) = stack
+                .call(&owner, "GET", &format!("/v1/documents/{id}"), None)
+                .await;
             (doc["status"] == "ready").then_some(())
         })
         .await;
-        let (status, report) = call(
-            &stack,
-            &owner,
-            "POST",
-            "/v1/verify",
-            json!({"document_id": id}),
-        )
-        .await;
+        let (status, report) = stack
+            .call(
+                &owner,
+                "POST",
+                "/v1/verify",
+                Some(json!({"document_id": id})),
+            )
+            .await;
         assert_eq!((status, &report["valid"]), (200, &json!(true)), "{report}");
         // Other tenants' documents are not found.
-        let (status, _) = call(
-            &stack,
-            &stranger,
-            "POST",
-            "/v1/verify",
-            json!({"document_id": id}),
-        )
-        .await;
+        let (status, _) = stack
+            .call(
+                &stranger,
+                "POST",
+                "/v1/verify",
+                Some(json!({"document_id": id})),
+            )
+            .await;
         assert_eq!(status, 404);
 
         // Hostile or foreign bytes get a 4xx with a reason, never a 500.

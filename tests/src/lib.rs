@@ -267,6 +267,30 @@ pub async fn start_stack_at(
 }
 
 impl TestStack {
+    /// `method path` as `who`, with an optional JSON body: the status and the JSON answer
+    /// (`Null` when the body is not JSON).
+    pub async fn call(
+        &self,
+        who: &Tenant,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url))
+            .header("authorization", &who.bearer);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the runner answers");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// Stops serving and deletes the stack's resources from moto.
     pub async fn stop(self) {
         let stack = std::sync::Arc::clone(&self.running.stack);

@@ -49,43 +49,16 @@ pub enum AccountsError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<tokio_postgres::Error> for AccountsError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Internal(err.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for AccountsError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Internal(err.into())
-    }
-}
+gsign_platform::route_error_conversions!(AccountsError);
 
 impl IntoProblem for AccountsError {
     fn into_problem(self) -> Problem {
         match self {
-            AccountsError::Unauthenticated => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Authentication required",
-            ),
-            AccountsError::Forbidden(action) => {
-                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(
-                    format!("Your role or API key scopes do not allow {action:?}."),
-                )
-            }
-            AccountsError::NotFound(what) => {
-                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
-                    .with_detail(format!("No such {what} in your organization."))
-            }
+            AccountsError::Unauthenticated => Problem::unauthenticated(),
+            AccountsError::Forbidden(action) => Problem::forbidden(action),
+            AccountsError::NotFound(what) => Problem::not_found(what),
             AccountsError::Request(err) => err.into_problem(),
-            AccountsError::Validation(errors) => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid input",
-            )
-            .with_detail(format!("{} problem(s) with the input.", errors.len()))
-            .with_errors(errors),
+            AccountsError::Validation(errors) => Problem::validation(errors),
             AccountsError::InvalidCredentials => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid-credentials",

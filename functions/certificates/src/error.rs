@@ -3,7 +3,7 @@
 use gsign_core::certificates::LifecycleConflict;
 use gsign_core::{Action, FieldError, IntoProblem, Problem};
 use gsign_platform::hsm::HsmError;
-use gsign_platform::http::{CallerError, RequestError};
+use gsign_platform::http::RequestError;
 use gsign_signing::chain::ChainProblem;
 use http::StatusCode;
 
@@ -42,62 +42,26 @@ pub enum CertificatesError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<CallerError> for CertificatesError {
-    fn from(err: CallerError) -> Self {
-        match err {
-            CallerError::Unauthenticated => Self::Unauthenticated,
-            CallerError::Forbidden(action) => Self::Forbidden(action),
-        }
-    }
-}
-
-impl From<tokio_postgres::Error> for CertificatesError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Internal(err.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for CertificatesError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Internal(err.into())
-    }
-}
-
 impl From<gsign_signing::SignError> for CertificatesError {
     fn from(err: gsign_signing::SignError) -> Self {
         Self::Internal(anyhow::anyhow!("certificate encoding: {err}"))
     }
 }
 
+gsign_platform::route_error_conversions!(CertificatesError);
+
 impl IntoProblem for CertificatesError {
     fn into_problem(self) -> Problem {
         match self {
-            CertificatesError::Unauthenticated => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Authentication required",
-            ),
-            CertificatesError::Forbidden(action) => {
-                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(
-                    format!("Your role or API key scopes do not allow {action:?}."),
-                )
-            }
+            CertificatesError::Unauthenticated => Problem::unauthenticated(),
+            CertificatesError::Forbidden(action) => Problem::forbidden(action),
             CertificatesError::NotOwner => {
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed")
                     .with_detail("Only the certificate's owner may do this.")
             }
-            CertificatesError::NotFound => {
-                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
-                    .with_detail("No such certificate in your organization.")
-            }
+            CertificatesError::NotFound => Problem::not_found("certificate"),
             CertificatesError::Request(err) => err.into_problem(),
-            CertificatesError::Validation(errors) => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid input",
-            )
-            .with_detail(format!("{} problem(s) with the input.", errors.len()))
-            .with_errors(errors),
+            CertificatesError::Validation(errors) => Problem::validation(errors),
             CertificatesError::Chain(problem) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "certificate-chain-invalid",

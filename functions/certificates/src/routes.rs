@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use der::EncodePem;
 use gsign_core::certificates::{
@@ -24,6 +22,7 @@ use gsign_platform::http::{self as web, Caller};
 use gsign_platform::idempotency::Idempotent;
 use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox;
+use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::ratelimit::{Policy, RateLimited};
 use gsign_signing::chain::check_imported_chain;
 use gsign_signing::x509::{parse_pem_bundle, Profile};
@@ -120,18 +119,6 @@ impl CertificateView {
             updated_at: row.updated_at,
         })
     }
-}
-
-#[derive(Debug, Serialize)]
-struct Page<T> {
-    data: Vec<T>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
-    t: DateTime<Utc>,
-    id: Uuid,
 }
 
 /// `PUT /v1/certificates/{id}/chain` body.
@@ -365,20 +352,7 @@ impl CertificatesApi {
         req: &Request,
     ) -> Result<Page<CertificateView>, CertificatesError> {
         let mut errors = Vec::new();
-        let limit = match web::query(req, "limit") {
-            None => 50,
-            Some(raw) => raw
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE).contains(n))
-                .unwrap_or_else(|| {
-                    errors.push(FieldError::new(
-                        "/limit",
-                        format!("must be 1 to {MAX_PAGE}"),
-                    ));
-                    0
-                }),
-        };
+        let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
         let purpose = web::query(req, "purpose").map(str::to_owned);
         if purpose
             .as_deref()
@@ -404,20 +378,6 @@ impl CertificatesApi {
             }),
             None => None,
         };
-        let after = web::query(req, "cursor").and_then(|raw| {
-            URL_SAFE_NO_PAD
-                .decode(raw)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
-                .map(|c| (c.t, c.id))
-                .or_else(|| {
-                    errors.push(FieldError::new(
-                        "/cursor",
-                        "is not a cursor this API returned",
-                    ));
-                    None
-                })
-        });
         if !errors.is_empty() {
             return Err(CertificatesError::Validation(errors));
         }
@@ -425,23 +385,11 @@ impl CertificatesApi {
             purpose,
             status,
             user_id,
-            after,
+            after: page.after,
         };
         let client = self.services.base.pool.get().await?;
-        let mut rows = repo::list(&client, caller.org, &filter, limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        let next_cursor = more
-            .then(|| rows.last())
-            .flatten()
-            .and_then(|last| {
-                serde_json::to_vec(&Cursor {
-                    t: last.created_at,
-                    id: last.id,
-                })
-                .ok()
-            })
-            .map(|bytes| URL_SAFE_NO_PAD.encode(bytes));
+        let mut rows = repo::list(&client, caller.org, &filter, page.fetch()).await?;
+        let next_cursor = page.finish(&mut rows, |c| (c.created_at, c.id));
         Ok(Page {
             data: rows
                 .iter()

@@ -2,7 +2,7 @@
 
 use gsign_core::documents::DeletionBlocker;
 use gsign_core::{Action, FieldError, IntoProblem, Problem};
-use gsign_platform::http::{CallerError, RequestError};
+use gsign_platform::http::RequestError;
 use http::StatusCode;
 
 /// What can go wrong in a document route.
@@ -39,52 +39,16 @@ pub enum DocumentsError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<CallerError> for DocumentsError {
-    fn from(err: CallerError) -> Self {
-        match err {
-            CallerError::Unauthenticated => Self::Unauthenticated,
-            CallerError::Forbidden(action) => Self::Forbidden(action),
-        }
-    }
-}
-
-impl From<tokio_postgres::Error> for DocumentsError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Internal(err.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for DocumentsError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Internal(err.into())
-    }
-}
+gsign_platform::route_error_conversions!(DocumentsError);
 
 impl IntoProblem for DocumentsError {
     fn into_problem(self) -> Problem {
         match self {
-            DocumentsError::Unauthenticated => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Authentication required",
-            ),
-            DocumentsError::Forbidden(action) => {
-                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(
-                    format!("Your role or API key scopes do not allow {action:?}."),
-                )
-            }
-            DocumentsError::NotFound => {
-                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
-                    .with_detail("No such document in your organization.")
-            }
+            DocumentsError::Unauthenticated => Problem::unauthenticated(),
+            DocumentsError::Forbidden(action) => Problem::forbidden(action),
+            DocumentsError::NotFound => Problem::not_found("document"),
             DocumentsError::Request(err) => err.into_problem(),
-            DocumentsError::Validation(errors) => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid input",
-            )
-            .with_detail(format!("{} problem(s) with the input.", errors.len()))
-            .with_errors(errors),
+            DocumentsError::Validation(errors) => Problem::validation(errors),
             DocumentsError::Undeletable(blocker) => Problem::new(
                 StatusCode::CONFLICT,
                 blocker.slug(),

@@ -7,8 +7,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use gsign_core::documents::{self, keys, DocumentDeclaration, DocumentStatus, NewDocument};
 use gsign_core::{Action, Env, FieldError};
@@ -16,6 +14,7 @@ use gsign_platform::http::{self as web, Caller};
 use gsign_platform::idempotency::Idempotent;
 use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
 use gsign_platform::outbox;
+use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::ratelimit::{Policy, RateLimited};
 use gsign_platform::storage::{ObjectRef, Presigned};
 use http::StatusCode;
@@ -104,12 +103,6 @@ struct Download {
     request: Presigned,
 }
 
-#[derive(Debug, Serialize)]
-struct Page<T> {
-    data: Vec<T>,
-    next_cursor: Option<String>,
-}
-
 /// `PATCH /v1/documents/{id}` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,12 +122,6 @@ pub struct LegalHold {
     enabled: bool,
     #[serde(default)]
     reason: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
-    t: DateTime<Utc>,
-    id: Uuid,
 }
 
 fn invalid(pointer: &str, detail: impl Into<String>) -> DocumentsError {
@@ -233,33 +220,12 @@ impl DocumentsApi {
         caller: &Caller,
         req: &Request,
     ) -> Result<Page<DocumentView>, DocumentsError> {
-        let limit = match web::query(req, "limit") {
-            None => 50,
-            Some(raw) => raw
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE).contains(n))
-                .ok_or_else(|| invalid("/limit", format!("must be 1 to {MAX_PAGE}")))?,
-        };
         let mut errors = Vec::new();
+        let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
         let status = web::query(req, "status").and_then(|raw| {
             raw.parse::<DocumentStatus>()
                 .map_err(|e| errors.push(FieldError::new("/status", e)))
                 .ok()
-        });
-        let after = web::query(req, "cursor").and_then(|raw| {
-            URL_SAFE_NO_PAD
-                .decode(raw)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
-                .map(|c| (c.t, c.id))
-                .or_else(|| {
-                    errors.push(FieldError::new(
-                        "/cursor",
-                        "is not a cursor this API returned",
-                    ));
-                    None
-                })
         });
         if !errors.is_empty() {
             return Err(DocumentsError::Validation(errors));
@@ -268,23 +234,11 @@ impl DocumentsApi {
             status,
             tag: web::query(req, "tag").map(str::to_owned),
             name: web::query(req, "name").map(str::to_owned),
-            after,
+            after: page.after,
         };
         let client = self.services.pool.get().await?;
-        let mut rows = repo::list(&client, caller.org, &filter, limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        let next_cursor = more
-            .then(|| rows.last())
-            .flatten()
-            .and_then(|last| {
-                serde_json::to_vec(&Cursor {
-                    t: last.created_at,
-                    id: last.id,
-                })
-                .ok()
-            })
-            .map(|bytes| URL_SAFE_NO_PAD.encode(bytes));
+        let mut rows = repo::list(&client, caller.org, &filter, page.fetch()).await?;
+        let next_cursor = page.finish(&mut rows, |d| (d.created_at, d.id));
         Ok(Page {
             data: rows.iter().map(DocumentView::from).collect(),
             next_cursor,

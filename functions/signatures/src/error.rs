@@ -2,7 +2,7 @@
 
 use gsign_core::{Action, FieldError, IntoProblem, Problem};
 use gsign_pdf::Rejection;
-use gsign_platform::http::{CallerError, RequestError};
+use gsign_platform::http::RequestError;
 use http::StatusCode;
 
 /// What can go wrong in `POST /v1/verify`.
@@ -43,49 +43,16 @@ pub enum VerifyError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<CallerError> for VerifyError {
-    fn from(err: CallerError) -> Self {
-        match err {
-            CallerError::Unauthenticated => Self::Unauthenticated,
-            CallerError::Forbidden(action) => Self::Forbidden(action),
-        }
-    }
-}
-
-impl From<tokio_postgres::Error> for VerifyError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Internal(err.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for VerifyError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Internal(err.into())
-    }
-}
+gsign_platform::route_error_conversions!(VerifyError);
 
 impl IntoProblem for VerifyError {
     fn into_problem(self) -> Problem {
         match self {
-            VerifyError::Unauthenticated => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Authentication required",
-            ),
-            VerifyError::Forbidden(action) => {
-                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(
-                    format!("Your role or API key scopes do not allow {action:?}."),
-                )
-            }
-            VerifyError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
-                .with_detail("No such document in your organization."),
+            VerifyError::Unauthenticated => Problem::unauthenticated(),
+            VerifyError::Forbidden(action) => Problem::forbidden(action),
+            VerifyError::NotFound => Problem::not_found("document"),
             VerifyError::Request(err) => err.into_problem(),
-            VerifyError::Validation(errors) => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid input",
-            )
-            .with_errors(errors),
+            VerifyError::Validation(errors) => Problem::validation(errors),
             VerifyError::TooLarge(limit) => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body-too-large",

@@ -90,6 +90,39 @@ impl Problem {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
+    /// 401: no usable credentials reached the route.
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Authentication required",
+        )
+    }
+
+    /// 403: the caller's role or API key scopes do not allow `action`.
+    pub fn forbidden(action: crate::Action) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(format!(
+            "Your role or API key scopes do not allow {action:?}."
+        ))
+    }
+
+    /// 404: no such `what` in the caller's organization (other tenants' ids included).
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+            .with_detail(format!("No such {what} in your organization."))
+    }
+
+    /// 422 listing every problem with the input.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid input",
+        )
+        .with_detail(format!("{} problem(s) with the input.", errors.len()))
+        .with_errors(errors)
+    }
+
     /// The generic 500: never carries internal detail; the cause is logged, not returned.
     pub fn internal() -> Self {
         Self::new(

@@ -11,6 +11,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use gsign_core::EnvReader;
 use secrecy::{ExposeSecret, SecretString};
 
+/// A pool checkout error.
+pub use deadpool_postgres::PoolError;
+/// A Postgres error (for domain errors' conversions).
+pub use tokio_postgres::Error as PgError;
+
 /// How the connection to Postgres is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbTls {

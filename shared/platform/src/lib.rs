@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod migrations;
 pub mod outbox;
 pub mod pades_signer;
+pub mod pagination;
 pub mod ratelimit;
 pub mod service;
 pub mod sessions;
