@@ -3,7 +3,7 @@
 //! - one signer's PAdES revision (`gsign_signing::pades`, key in the HSM) of 1, 10 and 100 MB
 //!   PDFs, file to file: time and peak memory in a fresh process, next to pyHanko signing the
 //!   same file in-process (its Python API, a software key, also reading and writing files)
-//!   and `openssl dgst -sha256` on the same file;
+//!   and `openssl dgst -sha256` on the same file; the files are on tmpfs when there is one;
 //! - signatures per second through one container's HSM session pool (two sessions) with two
 //!   workers, RSA-2048 PSS and ECDSA P-256.
 //!
@@ -131,7 +131,13 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let hsm = open_hsm()?;
-    let work = std::env::temp_dir().join(format!("gsign-sign-bench-{}", unique()));
+    // Files in memory (tmpfs) where there is one: disk write-back is noise that neither
+    // signer controls, and both read and write the same way.
+    let scratch = match std::path::Path::new("/dev/shm") {
+        shm if shm.is_dir() => shm.to_path_buf(),
+        _ => std::env::temp_dir(),
+    };
+    let work = scratch.join(format!("gsign-sign-bench-{}", unique()));
     std::fs::create_dir_all(&work)?;
     let path = |name: &str| work.join(name).to_string_lossy().into_owned();
 

@@ -90,6 +90,29 @@ pub fn begin<'a>(
     fills: &[FieldFill],
     reserve: usize,
 ) -> Result<Pending<'a>, SignError> {
+    // The previous bytes' hash does not depend on the update: a second core computes it
+    // while lopdf parses (each takes about as long on a large file).
+    std::thread::scope(|scope| {
+        let previous = scope.spawn(|| {
+            let mut hasher = Sha256::new();
+            hasher.update(pdf);
+            hasher
+        });
+        let update = revision(pdf, info, fills, reserve);
+        let hasher = previous
+            .join()
+            .map_err(|_| invalid("the hashing thread panicked"))?;
+        Pending::new(pdf, &mut update?, reserve, hasher)
+    })
+}
+
+/// The signing revision as an incremental update of `pdf` (not yet written).
+fn revision(
+    pdf: &[u8],
+    info: &SignatureInfo,
+    fills: &[FieldFill],
+    reserve: usize,
+) -> Result<IncrementalDocument, SignError> {
     // Stream contents are never part of a signing revision: drop them as they are read, so
     // a 100 MB scan costs its parse, not its memory.
     let document = Document::load_mem_with_options(
@@ -154,7 +177,7 @@ pub fn begin<'a>(
             .map_err(pdf_error)?;
         set(&mut update, field_id, "V", Object::Reference(signature_id))?;
         fill(&mut update, fills, field_id)?;
-        return Pending::new(pdf, &mut update, reserve);
+        return Ok(update);
     }
     if !fills.is_empty() {
         return Err(invalid(format!(
@@ -252,7 +275,7 @@ pub fn begin<'a>(
     form.set("Fields", Object::Array(fields));
     form.set("SigFlags", 3);
 
-    Pending::new(pdf, &mut update, reserve)
+    Ok(update)
 }
 
 /// Load filter: keeps every object, without the content of ordinary streams (object and
@@ -352,6 +375,7 @@ impl<'a> Pending<'a> {
         previous: &'a [u8],
         document: &mut IncrementalDocument,
         reserve: usize,
+        previous_hash: Sha256,
     ) -> Result<Self, SignError> {
         let mut writer = UpdateOnly {
             skip: previous.len(),
@@ -391,8 +415,7 @@ impl<'a> Pending<'a> {
         }
         let padded = format!("{range:<width$}", width = placeholder.len());
         update[range_at..range_at + placeholder.len()].copy_from_slice(padded.as_bytes());
-        let mut hasher = Sha256::new();
-        hasher.update(previous);
+        let mut hasher = previous_hash;
         hasher.update(&update[..gap_start]);
         hasher.update(&update[gap_end..]);
         Ok(Self {
