@@ -43,7 +43,7 @@ fn child_sign(args: &[String]) -> anyhow::Result<serde_json::Value> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     // File to file, as pyHanko and openssl are timed: read, revision, HSM signature, write.
     let started = Instant::now();
-    let pdf = std::fs::read(&args[1])?;
+    let pdf = gsign_platform::storage::read_file_parallel(std::path::Path::new(&args[1]), 2)?;
     let pending = pades::begin(
         &pdf,
         &SignatureInfo {
