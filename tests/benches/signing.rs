@@ -44,6 +44,7 @@ fn child_sign(args: &[String]) -> anyhow::Result<serde_json::Value> {
     // File to file, as pyHanko and openssl are timed: read, revision, HSM signature, write.
     let started = Instant::now();
     let pdf = gsign_platform::storage::read_file_parallel(std::path::Path::new(&args[1]), 2)?;
+    let read = started.elapsed().as_secs_f64();
     let pending = pades::begin(
         &pdf,
         &SignatureInfo {
@@ -55,6 +56,7 @@ fn child_sign(args: &[String]) -> anyhow::Result<serde_json::Value> {
         &[],
         DEFAULT_RESERVE,
     )?;
+    let begun = started.elapsed().as_secs_f64();
     let cms = detached_signed_data(
         &pending.digest(),
         &chain,
@@ -64,11 +66,16 @@ fn child_sign(args: &[String]) -> anyhow::Result<serde_json::Value> {
             scheme: Scheme::RsaPssSha256,
         },
     )?;
+    let signed = started.elapsed().as_secs_f64();
     let mut out = std::io::BufWriter::new(std::fs::File::create(&args[2])?);
     pending.finish_to(&cms, &mut out)?;
     std::io::Write::flush(&mut out)?;
     let seconds = started.elapsed().as_secs_f64();
-    Ok(json!({"seconds": seconds, "peak_kib": peak_rss_kib()}))
+    Ok(json!({
+        "seconds": seconds,
+        "peak_kib": peak_rss_kib(),
+        "phases": {"read": read, "revision": begun - read, "cms": signed - begun, "write": seconds - signed},
+    }))
 }
 
 const PYHANKO: &str = r#"
@@ -263,6 +270,14 @@ fn main() -> anyhow::Result<()> {
             mib(&theirs),
             secs(&ours) / secs(&theirs),
             secs(&ours) / sha,
+        );
+        let phase = |name: &str| ours["phases"][name].as_f64().unwrap_or(f64::NAN) * 1000.0;
+        println!(
+            "       GSign phases: read {:.0} ms, revision (parse || hash) {:.0} ms, CMS in the HSM {:.0} ms, write {:.0} ms",
+            phase("read"),
+            phase("revision"),
+            phase("cms"),
+            phase("write")
         );
     }
     for (spec, scheme, name) in [
