@@ -8,6 +8,7 @@ mod auth_flow;
 mod certificates;
 mod certificates_api;
 mod documents;
+mod envelopes;
 mod health;
 mod hsm_keys;
 mod idempotency;

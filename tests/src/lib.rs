@@ -291,6 +291,42 @@ impl TestStack {
         )
     }
 
+    /// Uploads `bytes` as a PDF document of `who`'s organization, as a client would (declare,
+    /// PUT to the presigned URL), and waits until ingest made it `ready`; returns its id.
+    pub async fn upload_ready_pdf(&self, who: &Tenant, file_name: &str, bytes: Vec<u8>) -> String {
+        let (status, created) = self
+            .call(
+                who,
+                "POST",
+                "/v1/documents",
+                Some(serde_json::json!({
+                    "file_name": file_name,
+                    "content_type": "application/pdf",
+                    "size": bytes.len(),
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let upload = &created["upload"];
+        let mut put = reqwest::Client::new().put(upload["url"].as_str().expect("url"));
+        for (name, value) in upload["headers"].as_object().expect("headers") {
+            if name != "content-length" {
+                put = put.header(name, value.as_str().expect("value"));
+            }
+        }
+        let response = put.body(bytes).send().await.expect("S3 answers");
+        assert!(response.status().is_success(), "PUT: {}", response.status());
+        let id = created["id"].as_str().expect("id").to_owned();
+        let path = format!("/v1/documents/{id}");
+        eventually(Duration::from_secs(90), "ingest", || async {
+            let (_, doc) = self.call(who, "GET", &path, None).await;
+            assert_ne!(doc["status"], "failed", "{doc}");
+            (doc["status"] == "ready").then_some(())
+        })
+        .await;
+        id
+    }
+
     /// Stops serving and deletes the stack's resources from moto.
     pub async fn stop(self) {
         let stack = std::sync::Arc::clone(&self.running.stack);

@@ -53,5 +53,15 @@ pub fn registry() -> Registry {
         gsign_functions_certificates::routes::SET_DEFAULT_CERTIFICATE,
         gsign_functions_certificates::routes::REVOKE_CERTIFICATE,
         gsign_functions_signatures::verify::VERIFY_SIGNATURES,
+        gsign_functions_envelopes::routes::CREATE_ENVELOPE,
+        gsign_functions_envelopes::routes::LIST_ENVELOPES,
+        gsign_functions_envelopes::routes::GET_ENVELOPE,
+        gsign_functions_envelopes::routes::UPDATE_ENVELOPE,
+        gsign_functions_envelopes::routes::DELETE_ENVELOPE,
+        gsign_functions_envelopes::routes::ADD_RECIPIENT,
+        gsign_functions_envelopes::routes::UPDATE_RECIPIENT,
+        gsign_functions_envelopes::routes::REMOVE_RECIPIENT,
+        gsign_functions_envelopes::routes::SET_ENVELOPE_FIELDS,
+        gsign_functions_envelopes::routes::LIST_ENVELOPE_EVENTS,
     ])
 }

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod certificates;
 pub mod config;
 pub mod documents;
+pub mod envelopes;
 pub mod problem;
 
 pub use access::{Action, Credential, Principal, Role, Scope};

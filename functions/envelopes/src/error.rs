@@ -1,0 +1,58 @@
+//! The envelopes domain's errors and their one mapping to problem details.
+
+use gsign_core::{Action, FieldError, IntoProblem, Problem};
+use gsign_platform::http::RequestError;
+use http::StatusCode;
+
+/// What can go wrong in an envelope route.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopesError {
+    /// No authorizer context.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// The role or key scopes do not allow the action.
+    #[error("not allowed to {0:?}")]
+    Forbidden(Action),
+    /// No such envelope (or recipient, or document) in the caller's organization.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The body could not be read.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The input breaks rules; every problem is listed.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// Only a draft can be changed this way (`status` is what it is).
+    #[error("envelope is {0}")]
+    NotDraft(String),
+    /// A dependency failed; the cause is logged, never returned.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+gsign_platform::route_error_conversions!(EnvelopesError);
+
+impl IntoProblem for EnvelopesError {
+    fn into_problem(self) -> Problem {
+        match self {
+            EnvelopesError::Unauthenticated => Problem::unauthenticated(),
+            EnvelopesError::Forbidden(action) => Problem::forbidden(action),
+            EnvelopesError::NotFound(what) => Problem::not_found(what),
+            EnvelopesError::Request(err) => err.into_problem(),
+            EnvelopesError::Validation(errors) => Problem::validation(errors),
+            EnvelopesError::NotDraft(status) => Problem::new(
+                StatusCode::CONFLICT,
+                "envelope-not-draft",
+                "Envelope is not a draft",
+            )
+            .with_detail(format!(
+                "The envelope is {status}; only drafts can be edited or deleted."
+            ))
+            .with_extension("status", serde_json::json!(status)),
+            EnvelopesError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                Problem::internal()
+            }
+        }
+    }
+}

@@ -1,0 +1,734 @@
+//! The sender's draft routes: `POST|GET /v1/envelopes`, `GET|PATCH|DELETE /v1/envelopes/{id}`,
+//! `POST /v1/envelopes/{id}/recipients`, `PUT|DELETE /v1/envelopes/{id}/recipients/{recipient_id}`,
+//! `PUT /v1/envelopes/{id}/fields` and `GET /v1/envelopes/{id}/events`.
+//!
+//! Every change holds the envelope's row lock and appends its evidence event (hash-chained)
+//! in the same transaction. Every query is scoped to the caller's organization.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use gsign_core::envelopes::{
+    field_problems, send_problems, verify_chain, ChainVerdict, ChainedEvent, DocumentFacts,
+    EnvelopeStatus, EvidenceEvent, FieldInput, NewRecipient, RecipientInput, RoutingType,
+    MAX_FIELDS, MAX_RECIPIENTS,
+};
+use gsign_core::{Action, Env, FieldError};
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::idempotency::Idempotent;
+use gsign_platform::lambda::{Handler, HttpHandler, InitFuture, StartupError};
+use gsign_platform::pagination::{Page, PageRequest};
+use gsign_platform::ratelimit::{Policy, RateLimited};
+use gsign_platform::service::{Base, BaseConfig};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::EnvelopesError;
+use crate::repo::{self, DraftValues, Envelope, Field, Recipient};
+
+const BODY_LIMIT: usize = 256 * 1024;
+const MAX_PAGE: i64 = 100;
+
+/// `POST /v1/envelopes` and `PATCH /v1/envelopes/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeInput {
+    /// The document to sign (create only).
+    #[serde(default)]
+    document_id: Option<Uuid>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    routing_type: Option<RoutingType>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    reminder_enabled: Option<bool>,
+    #[serde(default)]
+    reminder_interval_days: Option<i32>,
+    #[serde(default)]
+    reminder_max: Option<i32>,
+    /// `b_t` (default: signatures with a trusted timestamp) or `b_b`.
+    #[serde(default)]
+    signature_level: Option<String>,
+}
+
+impl EnvelopeInput {
+    /// Checks every value, reporting every problem at once.
+    fn values(&self, now: DateTime<Utc>) -> Result<DraftValues, EnvelopesError> {
+        let mut errors = Vec::new();
+        let text =
+            |value: &Option<String>, pointer: &str, max: usize, errors: &mut Vec<FieldError>| {
+                let value = value.as_deref().map(str::trim)?;
+                if value.is_empty() || value.chars().count() > max {
+                    errors.push(FieldError::new(
+                        pointer,
+                        format!("must be 1 to {max} characters"),
+                    ));
+                    return None;
+                }
+                Some(value.to_owned())
+            };
+        let name = text(&self.name, "/name", 255, &mut errors);
+        let subject = text(&self.subject, "/subject", 255, &mut errors);
+        let message = text(&self.message, "/message", 10_000, &mut errors);
+        if let Some(at) = self.expires_at {
+            if at <= now || at > now + Duration::days(365) {
+                errors.push(FieldError::new(
+                    "/expires_at",
+                    "must be within the next 365 days",
+                ));
+            }
+        }
+        if self
+            .reminder_interval_days
+            .is_some_and(|d| !(1..=30).contains(&d))
+        {
+            errors.push(FieldError::new(
+                "/reminder_interval_days",
+                "must be 1 to 30",
+            ));
+        }
+        if self.reminder_max.is_some_and(|m| !(0..=10).contains(&m)) {
+            errors.push(FieldError::new("/reminder_max", "must be 0 to 10"));
+        }
+        if self
+            .signature_level
+            .as_deref()
+            .is_some_and(|l| !matches!(l, "b_t" | "b_b"))
+        {
+            errors.push(FieldError::new("/signature_level", "must be b_t or b_b"));
+        }
+        if !errors.is_empty() {
+            return Err(EnvelopesError::Validation(errors));
+        }
+        Ok(DraftValues {
+            name,
+            subject,
+            message,
+            routing_type: self.routing_type.map(|r| r.as_str().to_owned()),
+            expires_at: self.expires_at,
+            reminder_enabled: self.reminder_enabled,
+            reminder_interval_days: self.reminder_interval_days,
+            reminder_max: self.reminder_max,
+            signature_level: self.signature_level.clone(),
+        })
+    }
+}
+
+/// `PUT /v1/envelopes/{id}/fields` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldsInput {
+    fields: Vec<FieldInput>,
+}
+
+/// An envelope with its recipients, fields and, for a draft, what still stands in the way
+/// of sending it.
+#[derive(Debug, Serialize)]
+struct EnvelopeDetail {
+    #[serde(flatten)]
+    envelope: Envelope,
+    recipients: Vec<Recipient>,
+    fields: Vec<Field>,
+    /// Empty when the draft can be sent.
+    send_problems: Option<Vec<FieldError>>,
+}
+
+/// `GET /v1/envelopes/{id}/events` answer.
+#[derive(Debug, Serialize)]
+struct Evidence {
+    chain: ChainVerdict,
+    events: Vec<ChainedEvent>,
+}
+
+fn invalid(pointer: &str, detail: impl Into<String>) -> EnvelopesError {
+    EnvelopesError::Validation(vec![FieldError::new(pointer, detail)])
+}
+
+/// The service behind the routes.
+pub struct EnvelopesApi {
+    base: Base,
+}
+
+impl EnvelopesApi {
+    async fn from_env(env: &Env) -> Result<Self, StartupError> {
+        let mut r = env.reader();
+        let config = BaseConfig::read(&mut r);
+        let config = r.finish(|| config)?;
+        Ok(Self {
+            base: Base::build(config).await?,
+        })
+    }
+
+    /// The evidence event of `action` by `caller` on `envelope`.
+    fn event(
+        caller: &Caller,
+        envelope: Uuid,
+        action: &str,
+        recipient: Option<Uuid>,
+        details: serde_json::Value,
+    ) -> EvidenceEvent {
+        let (actor_type, actor_id) = match (caller.user, caller.api_key) {
+            (Some(user), _) => ("user", Some(user)),
+            (None, Some(key)) => ("api_key", Some(key)),
+            (None, None) => ("system", None),
+        };
+        EvidenceEvent {
+            envelope_id: envelope,
+            sequence: 0,
+            action: action.to_owned(),
+            actor_type: actor_type.to_owned(),
+            actor_id,
+            recipient_id: recipient,
+            ip: caller.ip.clone(),
+            user_agent: caller.user_agent.clone(),
+            details,
+            occurred_at: Utc::now(),
+        }
+    }
+
+    /// The envelope, locked, if it is a draft of the caller's organization.
+    async fn draft(
+        tx: &deadpool_postgres::Transaction<'_>,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<Envelope, EnvelopesError> {
+        let envelope = repo::get(tx, caller.org, id, true)
+            .await?
+            .ok_or(EnvelopesError::NotFound("envelope"))?;
+        if envelope.status != EnvelopeStatus::Draft.as_str() {
+            return Err(EnvelopesError::NotDraft(envelope.status));
+        }
+        Ok(envelope)
+    }
+
+    async fn create(
+        &self,
+        caller: &Caller,
+        input: EnvelopeInput,
+    ) -> Result<EnvelopeDetail, EnvelopesError> {
+        let document = input
+            .document_id
+            .ok_or_else(|| invalid("/document_id", "is required"))?;
+        let values = input.values(Utc::now())?;
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        if !repo::document_exists(&tx, caller.org, document).await? {
+            return Err(invalid(
+                "/document_id",
+                "no such document in your organization",
+            ));
+        }
+        let envelope = repo::insert(
+            &tx,
+            caller.org,
+            (caller.user, caller.api_key),
+            document,
+            &values,
+        )
+        .await?;
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(
+                caller,
+                envelope.id,
+                "envelope.created",
+                None,
+                serde_json::json!({"document_id": document}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        self.detail(caller, envelope.id).await
+    }
+
+    async fn detail(&self, caller: &Caller, id: Uuid) -> Result<EnvelopeDetail, EnvelopesError> {
+        let client = self.base.pool.get().await?;
+        let envelope = repo::get(&client, caller.org, id, false)
+            .await?
+            .ok_or(EnvelopesError::NotFound("envelope"))?;
+        let recipients = repo::recipients(&client, id).await?;
+        let fields = repo::fields(&client, id).await?;
+        let send_problems = if envelope.status == EnvelopeStatus::Draft.as_str() {
+            let document = document_facts(&client, envelope.document_id).await?;
+            Some(send_problems(
+                &document,
+                &recipients
+                    .iter()
+                    .filter_map(Recipient::facts)
+                    .collect::<Vec<_>>(),
+                &fields.iter().filter_map(Field::facts).collect::<Vec<_>>(),
+            ))
+        } else {
+            None
+        };
+        Ok(EnvelopeDetail {
+            envelope,
+            recipients,
+            fields,
+            send_problems,
+        })
+    }
+
+    async fn list(&self, caller: &Caller, req: &Request) -> Result<Page<Envelope>, EnvelopesError> {
+        let mut errors = Vec::new();
+        let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
+        let status = web::query(req, "status").map(str::to_owned);
+        if status
+            .as_deref()
+            .is_some_and(|s| EnvelopeStatus::parse(s).is_none())
+        {
+            errors.push(FieldError::new("/status", "is not an envelope status"));
+        }
+        let document_id = web::query(req, "document_id").and_then(|raw| {
+            raw.parse::<Uuid>()
+                .map_err(|_| errors.push(FieldError::new("/document_id", "must be a document id")))
+                .ok()
+        });
+        if !errors.is_empty() {
+            return Err(EnvelopesError::Validation(errors));
+        }
+        let client = self.base.pool.get().await?;
+        let filter = repo::ListFilter {
+            status,
+            document_id,
+            after: page.after,
+        };
+        let mut rows = repo::list(&client, caller.org, &filter, page.fetch()).await?;
+        let next_cursor = page.finish(&mut rows, |e| (e.created_at, e.id));
+        Ok(Page {
+            data: rows,
+            next_cursor,
+        })
+    }
+
+    async fn update(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: EnvelopeInput,
+    ) -> Result<EnvelopeDetail, EnvelopesError> {
+        if input.document_id.is_some() {
+            return Err(invalid(
+                "/document_id",
+                "cannot change; create another envelope",
+            ));
+        }
+        let values = input.values(Utc::now())?;
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        Self::draft(&tx, caller, id).await?;
+        repo::update(&tx, id, &values).await?;
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(caller, id, "envelope.updated", None, serde_json::json!({})),
+        )
+        .await?;
+        tx.commit().await?;
+        self.detail(caller, id).await
+    }
+
+    async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), EnvelopesError> {
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        Self::draft(&tx, caller, id).await?;
+        repo::delete(&tx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_recipient(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: RecipientInput,
+    ) -> Result<Recipient, EnvelopesError> {
+        let mut errors = Vec::new();
+        let new = NewRecipient::parse(input, "", &mut errors)
+            .ok_or(EnvelopesError::Validation(errors))?;
+        let code_hash = access_code_hash(&new)?;
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        Self::draft(&tx, caller, id).await?;
+        if repo::recipients(&tx, id).await?.len() >= MAX_RECIPIENTS {
+            return Err(invalid(
+                "",
+                format!("an envelope has at most {MAX_RECIPIENTS} recipients"),
+            ));
+        }
+        let recipient = repo::insert_recipient(&tx, caller.org, id, &new, code_hash.as_deref())
+            .await
+            .map_err(duplicate_recipient)?;
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(
+                caller,
+                id,
+                "recipient.added",
+                Some(recipient.id),
+                serde_json::json!({"email": recipient.email, "role": recipient.role, "routing_order": recipient.routing_order}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(recipient)
+    }
+
+    async fn update_recipient(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        recipient: Uuid,
+        input: RecipientInput,
+    ) -> Result<Recipient, EnvelopesError> {
+        let mut errors = Vec::new();
+        let new = NewRecipient::parse(input, "", &mut errors)
+            .ok_or(EnvelopesError::Validation(errors))?;
+        let code_hash = access_code_hash(&new)?;
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        Self::draft(&tx, caller, id).await?;
+        let updated = repo::update_recipient(&tx, id, recipient, &new, code_hash.as_deref())
+            .await
+            .map_err(duplicate_recipient)?
+            .ok_or(EnvelopesError::NotFound("recipient"))?;
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(
+                caller,
+                id,
+                "recipient.updated",
+                Some(recipient),
+                serde_json::json!({"email": updated.email, "role": updated.role, "routing_order": updated.routing_order}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn remove_recipient(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        recipient: Uuid,
+    ) -> Result<(), EnvelopesError> {
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        Self::draft(&tx, caller, id).await?;
+        if !repo::delete_recipient(&tx, id, recipient).await? {
+            return Err(EnvelopesError::NotFound("recipient"));
+        }
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(
+                caller,
+                id,
+                "recipient.removed",
+                Some(recipient),
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_fields(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: FieldsInput,
+    ) -> Result<Vec<Field>, EnvelopesError> {
+        let mut errors = Vec::new();
+        if input.fields.len() > MAX_FIELDS {
+            errors.push(FieldError::new(
+                "/fields",
+                format!("at most {MAX_FIELDS} fields"),
+            ));
+        }
+        for (i, field) in input.fields.iter().enumerate() {
+            field_problems(field, &format!("/fields/{i}"), &mut errors);
+        }
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let envelope = Self::draft(&tx, caller, id).await?;
+        let recipients = repo::recipients(&tx, id).await?;
+        for (i, field) in input.fields.iter().enumerate() {
+            if !recipients.iter().any(|r| r.id == field.recipient_id) {
+                errors.push(FieldError::new(
+                    format!("/fields/{i}/recipient_id"),
+                    "is not a recipient of this envelope",
+                ));
+            }
+        }
+        // Pages are known now: a field off its page is refused here already, not only at send.
+        let document = document_facts(&tx, envelope.document_id).await?;
+        if document.status == "ready" {
+            for (i, field) in input.fields.iter().enumerate() {
+                let page = usize::try_from(field.page - 1)
+                    .ok()
+                    .and_then(|p| document.pages.get(p));
+                match page {
+                    None if field.page >= 1 => errors.push(FieldError::new(
+                        format!("/fields/{i}/page"),
+                        format!("the document has {} pages", document.pages.len()),
+                    )),
+                    Some(&(w, h))
+                        if field.x + field.width > w + 0.01
+                            || field.y + field.height > h + 0.01 =>
+                    {
+                        errors.push(FieldError::new(
+                            format!("/fields/{i}"),
+                            format!("lies outside page {} ({w} x {h} points)", field.page),
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(EnvelopesError::Validation(errors));
+        }
+        repo::replace_fields(&tx, id, &input.fields).await?;
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(
+                caller,
+                id,
+                "fields.set",
+                None,
+                serde_json::json!({"count": input.fields.len()}),
+            ),
+        )
+        .await?;
+        let fields = repo::fields(&tx, id).await?;
+        tx.commit().await?;
+        Ok(fields)
+    }
+
+    async fn events(&self, caller: &Caller, id: Uuid) -> Result<Evidence, EnvelopesError> {
+        let client = self.base.pool.get().await?;
+        repo::get(&client, caller.org, id, false)
+            .await?
+            .ok_or(EnvelopesError::NotFound("envelope"))?;
+        let events = repo::events(&client, id).await?;
+        Ok(Evidence {
+            chain: verify_chain(&events),
+            events,
+        })
+    }
+}
+
+/// The access code's Argon2id hash, when the recipient needs one.
+fn access_code_hash(new: &NewRecipient) -> Result<Option<String>, EnvelopesError> {
+    new.access_code
+        .as_ref()
+        .map(|code| {
+            gsign_platform::credentials::hash_password(&secrecy::SecretString::from(code.clone()))
+                .map_err(|e| EnvelopesError::Internal(anyhow::anyhow!("hash an access code: {e}")))
+        })
+        .transpose()
+}
+
+/// A second recipient with the same address and role is a 422, not a 500.
+fn duplicate_recipient(err: tokio_postgres::Error) -> EnvelopesError {
+    if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+        return invalid(
+            "/email",
+            "this envelope already has a recipient with this address and role",
+        );
+    }
+    err.into()
+}
+
+/// The document's status and displayed page sizes (rotation applied).
+async fn document_facts(
+    client: &impl deadpool_postgres::GenericClient,
+    document: Uuid,
+) -> Result<DocumentFacts, EnvelopesError> {
+    let row = client
+        .query_one(
+            "SELECT status, pages FROM documents WHERE id = $1",
+            &[&document],
+        )
+        .await?;
+    let pages: Option<serde_json::Value> = row.get(1);
+    let pages = pages
+        .and_then(|p| p.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let (w, h) = (
+                p["width"].as_f64().unwrap_or(0.0),
+                p["height"].as_f64().unwrap_or(0.0),
+            );
+            match p["rotation"].as_i64().unwrap_or(0).rem_euclid(360) {
+                90 | 270 => (h, w),
+                _ => (w, h),
+            }
+        })
+        .collect();
+    Ok(DocumentFacts {
+        status: row.get(0),
+        pages,
+    })
+}
+
+// ------------------------------------------------------------------ routes
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Create,
+    List,
+    Get,
+    Update,
+    Delete,
+    AddRecipient,
+    UpdateRecipient,
+    RemoveRecipient,
+    SetFields,
+    Events,
+}
+
+impl Route {
+    fn action(self) -> Action {
+        match self {
+            Route::List | Route::Get | Route::Events => Action::ReadDocuments,
+            _ => Action::WriteDocuments,
+        }
+    }
+}
+
+struct EnvelopeRoute {
+    api: EnvelopesApi,
+    route: Route,
+}
+
+impl EnvelopeRoute {
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, EnvelopesError> {
+        let caller = Caller::of(req, self.route.action())?;
+        let id = || web::path_uuid(req, "id").ok_or(EnvelopesError::NotFound("envelope"));
+        let recipient =
+            || web::path_uuid(req, "recipient_id").ok_or(EnvelopesError::NotFound("recipient"));
+        let api = &self.api;
+        Ok(match self.route {
+            Route::Create => web::json(
+                StatusCode::CREATED,
+                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::Get => web::json(StatusCode::OK, &api.detail(&caller, id()?).await?),
+            Route::Update => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.update(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::Delete => {
+                api.delete(&caller, id()?).await?;
+                web::no_content()
+            }
+            Route::AddRecipient => {
+                let id = id()?;
+                web::json(
+                    StatusCode::CREATED,
+                    &api.add_recipient(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::UpdateRecipient => {
+                let (id, recipient) = (id()?, recipient()?);
+                web::json(
+                    StatusCode::OK,
+                    &api.update_recipient(
+                        &caller,
+                        id,
+                        recipient,
+                        web::parse_json(req, BODY_LIMIT)?,
+                    )
+                    .await?,
+                )
+            }
+            Route::RemoveRecipient => {
+                api.remove_recipient(&caller, id()?, recipient()?).await?;
+                web::no_content()
+            }
+            Route::SetFields => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.set_fields(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::Events => web::json(StatusCode::OK, &api.events(&caller, id()?).await?),
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for EnvelopeRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let api = EnvelopesApi::from_env(&env).await?;
+        let limiter = api.base.limiter.clone();
+        let pool = api.base.pool.clone();
+        let handler: Arc<dyn HttpHandler> = Arc::new(EnvelopeRoute { api, route });
+        let handler = match route {
+            Route::Create => Idempotent::wrap(handler, pool, "create-envelope"),
+            _ => handler,
+        };
+        Ok(Handler::Http(RateLimited::wrap(
+            handler,
+            limiter,
+            Policy::Standard,
+        )))
+    })
+}
+
+gsign_platform::route_function!(init_route, /// `POST /v1/envelopes`.
+    CREATE_ENVELOPE, "api-create-envelope", Route::Create);
+gsign_platform::route_function!(init_route, /// `GET /v1/envelopes`.
+    LIST_ENVELOPES, "api-list-envelopes", Route::List);
+gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}`.
+    GET_ENVELOPE, "api-get-envelope", Route::Get);
+gsign_platform::route_function!(init_route, /// `PATCH /v1/envelopes/{id}`.
+    UPDATE_ENVELOPE, "api-update-envelope", Route::Update);
+gsign_platform::route_function!(init_route, /// `DELETE /v1/envelopes/{id}`.
+    DELETE_ENVELOPE, "api-delete-envelope", Route::Delete);
+gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/recipients`.
+    ADD_RECIPIENT, "api-add-recipient", Route::AddRecipient);
+gsign_platform::route_function!(init_route, /// `PUT /v1/envelopes/{id}/recipients/{recipient_id}`.
+    UPDATE_RECIPIENT, "api-update-recipient", Route::UpdateRecipient);
+gsign_platform::route_function!(init_route, /// `DELETE /v1/envelopes/{id}/recipients/{recipient_id}`.
+    REMOVE_RECIPIENT, "api-remove-recipient", Route::RemoveRecipient);
+gsign_platform::route_function!(init_route, /// `PUT /v1/envelopes/{id}/fields`.
+    SET_ENVELOPE_FIELDS, "api-set-envelope-fields", Route::SetFields);
+gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}/events`.
+    LIST_ENVELOPE_EVENTS, "api-list-envelope-events", Route::Events);
