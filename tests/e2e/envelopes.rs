@@ -216,3 +216,196 @@ async fn a_draft_gets_recipients_and_fields_and_its_evidence_chain_detects_tampe
     assert_eq!(status, 404);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sending_prepares_the_document_once_and_asks_only_the_first_signer() {
+    use sha2::Digest;
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let sender = Tenant::create(&db, "member").await;
+    let document = stack
+        .upload_ready_pdf(&sender, "contract.pdf", fixture("object-streams.pdf"))
+        .await;
+    let (_, envelope) = stack
+        .call(
+            &sender,
+            "POST",
+            "/v1/envelopes",
+            Some(json!({"document_id": document, "name": "Гэрээ", "message": "Баярлалаа"})),
+        )
+        .await;
+    let base = format!("/v1/envelopes/{}", id(&envelope));
+    let unique = gsign_tests::unique();
+    let first_email = format!("first-{unique}@example.mn");
+    let mut signers = Vec::new();
+    for (order, email) in [first_email.clone(), format!("second-{unique}@example.mn")]
+        .into_iter()
+        .enumerate()
+    {
+        let (status, recipient) = stack
+            .call(&sender, "POST", &format!("{base}/recipients"), Some(json!({"email": email, "name": format!("Signer {}", order + 1), "routing_order": order + 1})))
+            .await;
+        assert_eq!(status, 201, "{recipient}");
+        signers.push(id(&recipient));
+    }
+    let (_, cc) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{base}/recipients"),
+            Some(json!({"email": format!("cc-{unique}@example.com"), "name": "CC", "role": "cc"})),
+        )
+        .await;
+
+    // Without signature fields it cannot go: every problem is listed.
+    let (status, problem) = stack
+        .call(&sender, "POST", &format!("{base}/send"), None)
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        problem["errors"].as_array().expect("errors").len(),
+        2,
+        "{problem}"
+    );
+
+    let place = |who: &str, kind: &str, x: f64| json!({"recipient_id": who, "type": kind, "page": 1, "x": x, "y": 600.0, "width": 120.0, "height": 30.0});
+    let (status, _) = stack
+        .call(
+            &sender,
+            "PUT",
+            &format!("{base}/fields"),
+            Some(json!({"fields": [
+                place(&signers[0], "signature", 30.0), place(&signers[0], "text", 160.0),
+                place(&signers[1], "signature", 300.0), place(&signers[1], "checkbox", 440.0),
+            ]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, sent) = stack
+        .call(&sender, "POST", &format!("{base}/send"), None)
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["status"], "sent");
+    assert_eq!(sent["current_routing_order"], 1);
+    let (status, problem) = stack
+        .call(&sender, "POST", &format!("{base}/send"), None)
+        .await;
+    assert_eq!(
+        (status, &problem["type"]),
+        (409, &json!("https://gsign.dev/problems/envelope-not-draft"))
+    );
+
+    let (_, detail) = stack.call(&sender, "GET", &base, None).await;
+    let statuses: Vec<(&str, &str)> = detail["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or(""),
+                r["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&("Signer 1", "sent"))
+            && statuses.contains(&("Signer 2", "pending"))
+            && statuses.contains(&("CC", "pending")),
+        "{statuses:?}"
+    );
+    let _ = cc;
+
+    // The first signer's mail carries a link whose token is stored only as its hash.
+    let token = gsign_tests::mailed_token(&first_email, "/sign").await;
+    let client = db.connect().await;
+    let first: uuid::Uuid = signers[0].parse().expect("uuid");
+    let stored: String = client
+        .query_one(
+            "SELECT signing_token_hash FROM recipients WHERE id = $1",
+            &[&first],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(stored, hex::encode(sha2::Sha256::digest(token.as_bytes())));
+
+    // The prepared revision: every field exists (one signature field per signer, the seal's),
+    // SigFlags 3, nothing signed, and qpdf finds it sound.
+    let envelope_id: uuid::Uuid = id(&envelope).parse().expect("uuid");
+    let row = client
+        .query_one("SELECT current_s3_key, current_s3_version_id, current_sha256 FROM envelopes WHERE id = $1", &[&envelope_id])
+        .await
+        .expect("row");
+    let (key, version, sha256): (String, Option<String>, String) =
+        (row.get(0), row.get(1), row.get(2));
+    let s3 = aws_sdk_s3::Client::new(&gsign_tests::sdk().await);
+    let prepared = s3
+        .get_object()
+        .bucket(format!("{}-documents-123456789012", stack.name))
+        .key(&key)
+        .set_version_id(version)
+        .send()
+        .await
+        .expect("the prepared revision is stored")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes()
+        .to_vec();
+    assert_eq!(hex::encode(sha2::Sha256::digest(&prepared)), sha256);
+    let pdf = lopdf::Document::load_mem(&prepared).expect("a PDF");
+    let form = match pdf
+        .catalog()
+        .expect("catalog")
+        .get(b"AcroForm")
+        .expect("a form")
+    {
+        lopdf::Object::Reference(id) => pdf.get_dictionary(*id).expect("form").clone(),
+        lopdf::Object::Dictionary(d) => d.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        form.get(b"SigFlags").and_then(lopdf::Object::as_i64).ok(),
+        Some(3)
+    );
+    let names: Vec<String> = form
+        .get(b"Fields")
+        .and_then(lopdf::Object::as_array)
+        .expect("fields")
+        .iter()
+        .filter_map(|f| pdf.get_dictionary(f.as_reference().ok()?).ok())
+        .filter_map(|d| {
+            d.get(b"T")
+                .ok()
+                .and_then(|t| t.as_str().ok())
+                .map(|t| String::from_utf8_lossy(t).into_owned())
+        })
+        .collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    for signer in &signers {
+        assert!(names.contains(&format!("signature-{signer}")), "{names:?}");
+    }
+    assert!(names.contains(&"gsign-seal".to_owned()));
+    let path = std::env::temp_dir().join(format!("prepared-{unique}.pdf"));
+    std::fs::write(&path, &prepared).expect("write");
+    let (ok, check) = gsign_tests::pki::run("qpdf", &["--check", &path.to_string_lossy()]);
+    assert!(ok, "{check}");
+    let _ = std::fs::remove_file(&path);
+    let (_, evidence) = stack
+        .call(&sender, "GET", &format!("{base}/events"), None)
+        .await;
+    assert_eq!(evidence["chain"]["valid"], true);
+    let actions: Vec<&str> = evidence["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        &actions[actions.len() - 2..],
+        ["envelope.sent", "recipient.notified"],
+        "{actions:?}"
+    );
+    stack.stop().await;
+}

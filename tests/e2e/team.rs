@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use gsign_tests::{eventually, stack_var, start_app, unique, TestDatabase, TestStack};
+use gsign_tests::{eventually, mailed_token, start_app, unique, TestDatabase, TestStack};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -25,41 +25,6 @@ async fn call(
     let response = request.send().await.expect("the runner answers");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// The token in the newest link mailed to `to` under `path`.
-async fn mailed_token(to: &str, path: &str) -> String {
-    // The HTML body escapes `/` (`&#x2f;`): match from the path's last segment.
-    let marker = format!("{}?token=", path.trim_start_matches('/'));
-    eventually(Duration::from_secs(20), "the email", || async {
-        let data: Value = reqwest::get(format!(
-            "{}/moto-api/data.json",
-            stack_var("AWS_ENDPOINT_URL")
-        ))
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-        data["ses"]["Message"]
-            .as_array()?
-            .iter()
-            .rev()
-            .find_map(|m| {
-                let to_match = m["destinations"]["ToAddresses"]
-                    .as_array()?
-                    .iter()
-                    .any(|x| x == to);
-                let body = m["body"].as_str()?;
-                let start = body.find(&marker)? + marker.len();
-                let token: String = body[start..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                    .collect();
-                to_match.then_some(token)
-            })
-    })
-    .await
 }
 
 /// The newest audit event of `action`, once the trail has it.

@@ -5,3 +5,4 @@
 pub mod error;
 pub mod repo;
 pub mod routes;
+pub mod send;

@@ -558,3 +558,81 @@ pub async fn events(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec
         })
         .collect())
 }
+
+/// The PDF of a ready document (the original, or its conversion).
+pub async fn document_pdf(
+    client: &impl GenericClient,
+    document: Uuid,
+) -> PgResult<Option<gsign_platform::storage::ObjectRef>> {
+    Ok(client
+        .query_opt(
+            "SELECT pdf_s3_key, pdf_s3_version_id FROM documents WHERE id = $1 AND status = 'ready'",
+            &[&document],
+        )
+        .await?
+        .and_then(|row| {
+            let key: Option<String> = row.get(0);
+            key.map(|key| gsign_platform::storage::ObjectRef {
+                key,
+                version_id: row.get(1),
+            })
+        }))
+}
+
+/// Marks the envelope sent with its prepared revision.
+pub async fn mark_sent(
+    client: &impl GenericClient,
+    id: Uuid,
+    routing_order: Option<i32>,
+    expires_at: DateTime<Utc>,
+    prepared: &gsign_platform::storage::ObjectRef,
+    sha256: &str,
+) -> PgResult<Envelope> {
+    let row = client
+        .query_one(
+            &format!(
+                "UPDATE envelopes SET status = 'sent', sent_at = now(), current_routing_order = $2,                  expires_at = $3, current_s3_key = $4, current_s3_version_id = $5,                  current_sha256 = $6 WHERE id = $1 RETURNING {ENVELOPE_COLUMNS}"
+            ),
+            &[&id, &routing_order, &expires_at, &prepared.key, &prepared.version_id, &sha256],
+        )
+        .await?;
+    Ok(Envelope::from(&row))
+}
+
+/// Records that a recipient was asked to act, with the hash of their signing token.
+pub async fn mark_notified(
+    client: &impl GenericClient,
+    recipient: Uuid,
+    token_hash: &str,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET status = 'sent', signing_token_hash = $2 WHERE id = $1",
+            &[&recipient, &token_hash],
+        )
+        .await?;
+    Ok(())
+}
+
+/// How a sender is named in emails.
+pub async fn sender_name(client: &impl GenericClient, user: Option<Uuid>) -> PgResult<String> {
+    let Some(user) = user else {
+        return Ok("Your correspondent".to_owned());
+    };
+    Ok(client
+        .query_opt(
+            "SELECT COALESCE(NULLIF(btrim(concat_ws(' ', first_name, last_name)), ''), email)              FROM users WHERE id = $1",
+            &[&user],
+        )
+        .await?
+        .map(|row| row.get(0))
+        .unwrap_or_else(|| "Your correspondent".to_owned()))
+}
+
+/// The organization's name.
+pub async fn organization_name(client: &impl GenericClient, org: Uuid) -> PgResult<String> {
+    Ok(client
+        .query_one("SELECT name FROM organizations WHERE id = $1", &[&org])
+        .await?
+        .get(0))
+}

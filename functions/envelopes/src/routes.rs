@@ -21,6 +21,7 @@ use gsign_platform::lambda::{Handler, HttpHandler, InitFuture, StartupError};
 use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::ratelimit::{Policy, RateLimited};
 use gsign_platform::service::{Base, BaseConfig};
+use gsign_platform::storage::DocumentStore;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -153,23 +154,45 @@ fn invalid(pointer: &str, detail: impl Into<String>) -> EnvelopesError {
     EnvelopesError::Validation(vec![FieldError::new(pointer, detail)])
 }
 
+/// What the envelope routes read besides the service base.
+pub(crate) struct Settings {
+    /// `APP_URL`: the web app, for signing links.
+    pub app_url: String,
+    /// `DOCUMENT_MAX_BYTES`: the largest document to prepare.
+    pub max_document_bytes: u64,
+}
+
 /// The service behind the routes.
 pub struct EnvelopesApi {
-    base: Base,
+    pub(crate) base: Base,
+    pub(crate) store: DocumentStore,
+    pub(crate) settings: Settings,
 }
 
 impl EnvelopesApi {
     async fn from_env(env: &Env) -> Result<Self, StartupError> {
         let mut r = env.reader();
-        let config = BaseConfig::read(&mut r);
-        let config = r.finish(|| config)?;
+        let base = BaseConfig::read(&mut r);
+        let aws = gsign_platform::aws::AwsConfig::read(&mut r);
+        let bucket = r.required::<String>("DOCUMENTS_BUCKET");
+        let kms_key_id = r.required::<String>("DOCUMENTS_KEY_ID");
+        let app_url = r.required::<url::Url>("APP_URL");
+        let max_document_bytes = r.or("DOCUMENT_MAX_BYTES", 25u64 * 1024 * 1024);
+        let (base, aws, bucket, kms_key_id, app_url) =
+            r.finish(|| Some((base?, aws?, bucket?, kms_key_id?, app_url?)))?;
+        let sdk = gsign_platform::aws::sdk_config(&aws).await;
         Ok(Self {
-            base: Base::build(config).await?,
+            base: Base::build(base).await?,
+            store: DocumentStore::new(gsign_platform::aws::s3(&sdk), bucket, kms_key_id),
+            settings: Settings {
+                app_url: app_url.as_str().trim_end_matches('/').to_owned(),
+                max_document_bytes,
+            },
         })
     }
 
     /// The evidence event of `action` by `caller` on `envelope`.
-    fn event(
+    pub(crate) fn event(
         caller: &Caller,
         envelope: Uuid,
         action: &str,
@@ -196,7 +219,7 @@ impl EnvelopesApi {
     }
 
     /// The envelope, locked, if it is a draft of the caller's organization.
-    async fn draft(
+    pub(crate) async fn draft(
         tx: &deadpool_postgres::Transaction<'_>,
         caller: &Caller,
         id: Uuid,
@@ -557,7 +580,7 @@ fn duplicate_recipient(err: tokio_postgres::Error) -> EnvelopesError {
 }
 
 /// The document's status and displayed page sizes (rotation applied).
-async fn document_facts(
+pub(crate) async fn document_facts(
     client: &impl deadpool_postgres::GenericClient,
     document: Uuid,
 ) -> Result<DocumentFacts, EnvelopesError> {
@@ -603,6 +626,7 @@ enum Route {
     RemoveRecipient,
     SetFields,
     Events,
+    Send,
 }
 
 impl Route {
@@ -680,6 +704,7 @@ impl EnvelopeRoute {
                 )
             }
             Route::Events => web::json(StatusCode::OK, &api.events(&caller, id()?).await?),
+            Route::Send => web::json(StatusCode::OK, &api.send(&caller, id()?).await?),
         })
     }
 }
@@ -730,5 +755,7 @@ gsign_platform::route_function!(init_route, /// `DELETE /v1/envelopes/{id}/recip
     REMOVE_RECIPIENT, "api-remove-recipient", Route::RemoveRecipient);
 gsign_platform::route_function!(init_route, /// `PUT /v1/envelopes/{id}/fields`.
     SET_ENVELOPE_FIELDS, "api-set-envelope-fields", Route::SetFields);
+gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/send`.
+    SEND_ENVELOPE, "api-send-envelope", Route::Send);
 gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}/events`.
     LIST_ENVELOPE_EVENTS, "api-list-envelope-events", Route::Events);

@@ -197,7 +197,12 @@ fn templates() -> minijinja::Environment<'static> {
             )*
         };
     }
-    add!("verify_email", "password_reset", "invitation");
+    add!(
+        "verify_email",
+        "password_reset",
+        "invitation",
+        "signing_request"
+    );
     env
 }
 
@@ -384,8 +389,19 @@ mod tests {
             "link": "https://app.example/verify?token=abc",
             "inviter": "Ana",
             "role": "member",
+            "recipient_name": "Батбаяр Өлзий",
+            "sender": "Ana",
+            "envelope_name": "Түрээсийн гэрээ",
+            "action": "sign",
+            "message": "Please sign by Friday.",
+            "expires_on": "2027-03-28",
         });
-        for template in ["verify_email", "password_reset", "invitation"] {
+        for template in [
+            "verify_email",
+            "password_reset",
+            "invitation",
+            "signing_request",
+        ] {
             let rendered = render(&email(template, data.clone())).expect(template);
             assert!(!rendered.subject.is_empty() && !rendered.subject.contains('\n'));
             assert!(

@@ -63,5 +63,6 @@ pub fn registry() -> Registry {
         gsign_functions_envelopes::routes::REMOVE_RECIPIENT,
         gsign_functions_envelopes::routes::SET_ENVELOPE_FIELDS,
         gsign_functions_envelopes::routes::LIST_ENVELOPE_EVENTS,
+        gsign_functions_envelopes::routes::SEND_ENVELOPE,
     ])
 }

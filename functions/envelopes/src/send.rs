@@ -1,0 +1,228 @@
+//! `POST /v1/envelopes/{id}/send`: checks the draft (every problem at once), prepares the
+//! document once with every field of every recipient (one PAdES signature field per signer,
+//! and the seal's), stores that revision, and asks the recipients of the first routing order
+//! (sequential) or every recipient but cc (parallel) to act, each with a signing link whose
+//! token is stored hashed. All in one transaction with its evidence; the emails leave
+//! through the outbox after commit.
+
+use std::collections::HashSet;
+
+use chrono::{Duration, Utc};
+use gsign_core::envelopes::{
+    send_problems, FieldType, RecipientRole, RoutingType, DEFAULT_EXPIRY_DAYS,
+};
+use gsign_platform::http::Caller;
+use gsign_platform::outbox;
+use gsign_signing::form::{self, FieldKind, FieldSpec};
+use secrecy::ExposeSecret;
+use sha2::Digest as _;
+use uuid::Uuid;
+
+use crate::error::EnvelopesError;
+use crate::repo::{self, Envelope, Field, Recipient};
+use crate::routes::EnvelopesApi;
+
+/// The PDF field that holds `recipient`'s signature.
+pub fn signature_field_name(recipient: Uuid) -> String {
+    format!("signature-{recipient}")
+}
+
+/// The PDF field of any other field.
+pub fn field_name(field: Uuid) -> String {
+    format!("field-{field}")
+}
+
+/// The platform seal's field, signed at completion.
+pub const SEAL_FIELD: &str = "gsign-seal";
+
+/// Every field of the envelope as the signing engine places it: each signer's first
+/// signature field becomes their PAdES signature field; the rest are form fields.
+pub fn field_specs(fields: &[Field]) -> Vec<FieldSpec> {
+    let mut signers_with_field = HashSet::new();
+    let mut specs: Vec<FieldSpec> = fields
+        .iter()
+        .map(|field| {
+            let kind = match FieldType::parse(&field.field_type) {
+                Some(FieldType::Signature) if signers_with_field.insert(field.recipient_id) => {
+                    FieldKind::Signature
+                }
+                // A second signature box of the same signer shows the same drawing.
+                Some(FieldType::Signature | FieldType::Initial) => FieldKind::Initials,
+                Some(FieldType::Date) => FieldKind::Date,
+                Some(FieldType::Checkbox) => FieldKind::Checkbox,
+                Some(FieldType::Text) | None => FieldKind::Text,
+            };
+            FieldSpec {
+                name: if kind == FieldKind::Signature {
+                    signature_field_name(field.recipient_id)
+                } else {
+                    field_name(field.id)
+                },
+                kind,
+                page: u32::try_from(field.page).unwrap_or(1),
+                x: field.x as f32,
+                y: field.y as f32,
+                width: field.width as f32,
+                height: field.height as f32,
+            }
+        })
+        .collect();
+    specs.push(FieldSpec {
+        name: SEAL_FIELD.to_owned(),
+        kind: FieldKind::Signature,
+        page: 1,
+        x: 0.0,
+        y: 0.0,
+        width: 0.0,
+        height: 0.0,
+    });
+    specs
+}
+
+/// Who is asked to act when the envelope is sent.
+pub fn first_to_act(routing: RoutingType, recipients: &[Recipient]) -> Vec<&Recipient> {
+    let acting = recipients
+        .iter()
+        .filter(|r| r.role != RecipientRole::Cc.as_str());
+    match routing {
+        RoutingType::Parallel => acting.collect(),
+        RoutingType::Sequential => {
+            let first = acting.clone().map(|r| r.routing_order).min();
+            acting.filter(|r| Some(r.routing_order) == first).collect()
+        }
+    }
+}
+
+impl EnvelopesApi {
+    /// Sends the draft `id`.
+    pub(crate) async fn send(&self, caller: &Caller, id: Uuid) -> Result<Envelope, EnvelopesError> {
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let envelope = Self::draft(&tx, caller, id).await?;
+        let recipients = repo::recipients(&tx, id).await?;
+        let fields = repo::fields(&tx, id).await?;
+        let document = crate::routes::document_facts(&tx, envelope.document_id).await?;
+        let problems = send_problems(
+            &document,
+            &recipients
+                .iter()
+                .filter_map(Recipient::facts)
+                .collect::<Vec<_>>(),
+            &fields.iter().filter_map(Field::facts).collect::<Vec<_>>(),
+        );
+        if !problems.is_empty() {
+            return Err(EnvelopesError::Validation(problems));
+        }
+        let source = repo::document_pdf(&tx, envelope.document_id)
+            .await?
+            .ok_or(EnvelopesError::NotFound("document"))?;
+
+        // Prepare the document once: every field exists before the first signature.
+        let work = tempfile_dir()?;
+        let original = work.join("original.pdf");
+        self.store
+            .fetch_to_file(&source, &original, self.settings.max_document_bytes)
+            .await?;
+        let specs = field_specs(&fields);
+        let prepared_path = work.join("prepared.pdf");
+        let (prepared_path, sha256) = tokio::task::spawn_blocking(move || {
+            let pdf = std::fs::read(&original)?;
+            let prepared = form::prepare(&pdf, &specs)?;
+            std::fs::write(&prepared_path, &prepared)?;
+            let sha256 = hex::encode(sha2::Sha256::digest(&prepared));
+            Ok::<_, anyhow::Error>((prepared_path, sha256))
+        })
+        .await
+        .map_err(|e| EnvelopesError::Internal(e.into()))??;
+        let key = format!("envelopes/{}/{id}/revision-0.pdf", caller.org);
+        let stored = self
+            .store
+            .put_file(&key, &prepared_path, "application/pdf")
+            .await?;
+        let _ = std::fs::remove_dir_all(&work);
+
+        let now = Utc::now();
+        let routing = RoutingType::parse(&envelope.routing_type).unwrap_or(RoutingType::Sequential);
+        let expires_at = envelope
+            .expires_at
+            .unwrap_or(now + Duration::days(DEFAULT_EXPIRY_DAYS));
+        let first_order = match routing {
+            RoutingType::Sequential => first_to_act(routing, &recipients)
+                .first()
+                .map(|r| r.routing_order),
+            RoutingType::Parallel => None,
+        };
+        let envelope = repo::mark_sent(&tx, id, first_order, expires_at, &stored, &sha256).await?;
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(
+                caller,
+                id,
+                "envelope.sent",
+                None,
+                serde_json::json!({
+                    "prepared_sha256": sha256,
+                    "routing_type": routing.as_str(),
+                    "expires_at": expires_at,
+                }),
+            ),
+        )
+        .await?;
+        let sender = repo::sender_name(&tx, caller.user).await?;
+        let organization = repo::organization_name(&tx, caller.org).await?;
+        let mut emails = Vec::new();
+        for recipient in first_to_act(routing, &recipients) {
+            let token = gsign_platform::credentials::new_token();
+            repo::mark_notified(&tx, recipient.id, &token.hash).await?;
+            let action = if recipient.role == RecipientRole::Signer.as_str() {
+                "sign"
+            } else if recipient.role == RecipientRole::Approver.as_str() {
+                "approve"
+            } else {
+                "review"
+            };
+            emails.push(
+                outbox::email(
+                    &tx,
+                    caller.org,
+                    &outbox::Email {
+                        template: "signing_request".to_owned(),
+                        to: recipient.email.clone(),
+                        data: serde_json::json!({
+                            "recipient_name": recipient.name,
+                            "sender": sender,
+                            "organization_name": organization,
+                            "envelope_name": envelope.name.clone().unwrap_or_else(|| "a document".to_owned()),
+                            "message": envelope.message,
+                            "action": action,
+                            "link": format!("{}/sign?token={}", self.settings.app_url, token.secret.expose_secret()),
+                            "expires_on": expires_at.format("%Y-%m-%d").to_string(),
+                        }),
+                    },
+                )
+                .await?,
+            );
+            let mut notified = Self::event(
+                caller,
+                id,
+                "recipient.notified",
+                Some(recipient.id),
+                serde_json::json!({"email": recipient.email, "routing_order": recipient.routing_order}),
+            );
+            notified.actor_type = "system".to_owned();
+            notified.actor_id = None;
+            repo::record(&tx, caller.org, notified).await?;
+        }
+        tx.commit().await?;
+        self.base.relay.publish(&self.base.pool, &emails).await;
+        Ok(envelope)
+    }
+}
+
+/// A private scratch directory for one request.
+fn tempfile_dir() -> Result<std::path::PathBuf, EnvelopesError> {
+    let dir = std::env::temp_dir().join(format!("gsign-send-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).map_err(|e| EnvelopesError::Internal(e.into()))?;
+    Ok(dir)
+}
