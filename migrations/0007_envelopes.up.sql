@@ -55,6 +55,7 @@ CREATE TABLE recipients (
     access_code_hash    TEXT,        -- Argon2id; never the code
     access_code_failures INTEGER     NOT NULL DEFAULT 0,
     locked_until        TIMESTAMPTZ,
+    access_verified_until TIMESTAMPTZ,  -- the code was given; good for one hour
     signing_token_hash  CHAR(64) UNIQUE,  -- SHA-256 of a >= 128-bit token
     consented_at        TIMESTAMPTZ,
     disclosure_version  VARCHAR(32),

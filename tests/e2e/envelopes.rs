@@ -409,3 +409,256 @@ async fn sending_prepares_the_document_once_and_asks_only_the_first_signer() {
     );
     stack.stop().await;
 }
+
+/// A call without credentials: the signing link is the credential.
+async fn by_link(
+    stack: &gsign_tests::TestStack,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", stack.url))
+        .header("user-agent", "e2e-signer/1.0");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the runner answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recipient_opens_the_link_passes_the_access_code_consents_and_declines() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let sender = Tenant::create(&db, "member").await;
+    let document = stack
+        .upload_ready_pdf(&sender, "nda.pdf", fixture("one-page.pdf"))
+        .await;
+    let (_, envelope) = stack
+        .call(
+            &sender,
+            "POST",
+            "/v1/envelopes",
+            Some(json!({"document_id": document, "name": "NDA"})),
+        )
+        .await;
+    let base = format!("/v1/envelopes/{}", id(&envelope));
+    let email = format!("signer-{}@example.mn", gsign_tests::unique());
+    let (_, signer) = stack
+        .call(&sender, "POST", &format!("{base}/recipients"), Some(json!({"email": email, "name": "Батбаяр", "auth_method": "access_code", "access_code": "8642-xy"})))
+        .await;
+    let (_, _second) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{base}/recipients"),
+            Some(json!({"email": "second@example.com", "name": "Second", "routing_order": 2})),
+        )
+        .await;
+    let (_, detail) = stack.call(&sender, "GET", &base, None).await;
+    let second_id = detail["recipients"][1]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let place = |who: &str, x: f64| json!({"recipient_id": who, "type": "signature", "page": 1, "x": x, "y": 600.0, "width": 120.0, "height": 30.0});
+    stack
+        .call(
+            &sender,
+            "PUT",
+            &format!("{base}/fields"),
+            Some(json!({"fields": [place(&id(&signer), 40.0), place(&second_id, 300.0)]})),
+        )
+        .await;
+    let (status, sent) = stack
+        .call(&sender, "POST", &format!("{base}/send"), None)
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let token = gsign_tests::mailed_token(&email, "/sign").await;
+    let link = format!("/v1/signing/{token}");
+
+    let (status, _) = by_link(
+        &stack,
+        "GET",
+        "/v1/signing/not-a-real-link-0123456789abcdefghijklmnop",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, page) = by_link(&stack, "GET", &link, None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["recipient"]["access_code_required"], true);
+    assert_eq!(page["recipient"]["status"], "viewed");
+    assert!(
+        page["document"].is_null(),
+        "no document before the code: {page}"
+    );
+    assert_eq!(
+        page["fields"].as_array().expect("fields").len(),
+        1,
+        "only this recipient's fields"
+    );
+
+    // Nothing before the code; wrong codes count down, then the link locks.
+    let (status, problem) = by_link(
+        &stack,
+        "POST",
+        &format!("{link}/consent"),
+        Some(json!({"disclosure_version": "2026-11", "accepted": true})),
+    )
+    .await;
+    assert_eq!(
+        (status, &problem["type"]),
+        (
+            403,
+            &json!("https://gsign.dev/problems/access-code-required")
+        )
+    );
+    for left in (1..=4).rev() {
+        let (status, problem) = by_link(
+            &stack,
+            "POST",
+            &format!("{link}/access-code"),
+            Some(json!({"code": "0000"})),
+        )
+        .await;
+        assert_eq!(
+            (status, &problem["attempts_left"]),
+            (403, &json!(left)),
+            "{problem}"
+        );
+    }
+    let (status, problem) = by_link(
+        &stack,
+        "POST",
+        &format!("{link}/access-code"),
+        Some(json!({"code": "0000"})),
+    )
+    .await;
+    assert_eq!(status, 429, "{problem}");
+    let (status, _) = by_link(
+        &stack,
+        "POST",
+        &format!("{link}/access-code"),
+        Some(json!({"code": "8642-xy"})),
+    )
+    .await;
+    assert_eq!(status, 429, "the right code does not open a locked link");
+    // The lockout ends.
+    let client = db.connect().await;
+    let signer_id: uuid::Uuid = id(&signer).parse().expect("uuid");
+    client
+        .execute(
+            "UPDATE recipients SET locked_until = now() - interval '1 second' WHERE id = $1",
+            &[&signer_id],
+        )
+        .await
+        .expect("unlock");
+    let (status, _) = by_link(
+        &stack,
+        "POST",
+        &format!("{link}/access-code"),
+        Some(json!({"code": "8642-xy"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, page) = by_link(&stack, "GET", &link, None).await;
+    let url = page["document"]["url"].as_str().expect("a link to the PDF");
+    let pdf = reqwest::get(url)
+        .await
+        .expect("S3")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert!(pdf.starts_with(b"%PDF-"));
+
+    let (status, _) = by_link(
+        &stack,
+        "POST",
+        &format!("{link}/consent"),
+        Some(json!({"disclosure_version": "2019-01", "accepted": true})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = by_link(
+        &stack,
+        "POST",
+        &format!("{link}/consent"),
+        Some(json!({"disclosure_version": "2026-11", "accepted": true})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = by_link(
+        &stack,
+        "POST",
+        &format!("{link}/decline"),
+        Some(json!({"reason": ""})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = by_link(
+        &stack,
+        "POST",
+        &format!("{link}/decline"),
+        Some(json!({"reason": "Сумма буруу"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    // Declined for everyone: the link is closed, the sender is told, the evidence holds.
+    let (status, problem) = by_link(&stack, "GET", &link, None).await;
+    assert_eq!(
+        (status, &problem["type"]),
+        (410, &json!("https://gsign.dev/problems/envelope-closed"))
+    );
+    let (_, detail) = stack.call(&sender, "GET", &base, None).await;
+    assert_eq!(detail["status"], "declined");
+    let mails: i64 = client
+        .query_one("SELECT count(*) FROM outbox WHERE payload->>'template' = 'envelope_declined' AND organization_id = $1", &[&sender.org])
+        .await
+        .expect("outbox")
+        .get(0);
+    assert_eq!(mails, 1);
+    let (_, evidence) = stack
+        .call(&sender, "GET", &format!("{base}/events"), None)
+        .await;
+    assert_eq!(evidence["chain"]["valid"], true, "{evidence}");
+    let actions: Vec<&str> = evidence["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    let tail: Vec<&str> = actions
+        .iter()
+        .copied()
+        .skip_while(|a| *a != "recipient.viewed")
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "recipient.viewed",
+            "recipient.access_code_failed",
+            "recipient.access_code_failed",
+            "recipient.access_code_failed",
+            "recipient.access_code_failed",
+            "recipient.access_code_failed",
+            "recipient.locked",
+            "recipient.authenticated",
+            "recipient.consented",
+            "recipient.declined",
+            "envelope.declined"
+        ],
+        "{actions:?}"
+    );
+    let viewed = &evidence["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["action"] == "recipient.viewed")
+        .expect("viewed")["user_agent"];
+    assert_eq!(viewed, "e2e-signer/1.0");
+    stack.stop().await;
+}

@@ -2,6 +2,7 @@
 //! the sender's draft routes and the hash-chained evidence trail. Each route is its own Lambda
 //! (`src/bin/`). Send, the signing ceremony, the signing worker and completion build on these.
 
+pub mod ceremony;
 pub mod error;
 pub mod repo;
 pub mod routes;

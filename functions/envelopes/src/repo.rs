@@ -36,12 +36,19 @@ pub struct Envelope {
     pub declined_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The current revision in S3 (sent envelopes).
+    #[serde(skip)]
+    pub current_s3_key: Option<String>,
+    #[serde(skip)]
+    pub current_s3_version_id: Option<String>,
+    /// SHA-256 of the current revision.
+    pub current_sha256: Option<String>,
 }
 
 const ENVELOPE_COLUMNS: &str = "id, organization_id, document_id, name, subject, message, status, \
     routing_type, current_routing_order, expires_at, reminder_enabled, reminder_interval_days, \
     reminder_max, signature_level, sent_at, completed_at, voided_at, void_reason, declined_at, \
-    created_at, updated_at";
+    created_at, updated_at, current_s3_key, current_s3_version_id, current_sha256";
 
 impl From<&tokio_postgres::Row> for Envelope {
     fn from(row: &tokio_postgres::Row) -> Self {
@@ -67,6 +74,9 @@ impl From<&tokio_postgres::Row> for Envelope {
             declined_at: row.get("declined_at"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
+            current_s3_key: row.get("current_s3_key"),
+            current_s3_version_id: row.get("current_s3_version_id"),
+            current_sha256: row.get("current_sha256"),
         }
     }
 }
@@ -635,4 +645,151 @@ pub async fn organization_name(client: &impl GenericClient, org: Uuid) -> PgResu
         .query_one("SELECT name FROM organizations WHERE id = $1", &[&org])
         .await?
         .get(0))
+}
+
+/// A recipient as the signing ceremony sees them (secrets' hashes included).
+#[derive(Debug, Clone)]
+pub struct CeremonyRecipient {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub envelope_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub routing_order: i32,
+    pub status: String,
+    pub auth_method: String,
+    pub access_code_hash: Option<String>,
+    pub access_code_failures: i32,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub access_verified_until: Option<DateTime<Utc>>,
+    pub consented_at: Option<DateTime<Utc>>,
+    pub viewed_at: Option<DateTime<Utc>>,
+}
+
+/// The recipient whose signing token hashes to `token_hash`.
+pub async fn recipient_by_token(
+    client: &impl GenericClient,
+    token_hash: &str,
+) -> PgResult<Option<CeremonyRecipient>> {
+    Ok(client
+        .query_opt(
+            "SELECT id, organization_id, envelope_id, name, email, role, routing_order, status, \
+             auth_method, access_code_hash, access_code_failures, locked_until, \
+             access_verified_until, consented_at, viewed_at \
+             FROM recipients WHERE signing_token_hash = $1",
+            &[&token_hash],
+        )
+        .await?
+        .map(|row| CeremonyRecipient {
+            id: row.get("id"),
+            organization_id: row.get("organization_id"),
+            envelope_id: row.get("envelope_id"),
+            name: row.get("name"),
+            email: row.get("email"),
+            role: row.get("role"),
+            routing_order: row.get("routing_order"),
+            status: row.get("status"),
+            auth_method: row.get("auth_method"),
+            access_code_hash: row.get("access_code_hash"),
+            access_code_failures: row.get("access_code_failures"),
+            locked_until: row.get("locked_until"),
+            access_verified_until: row.get("access_verified_until"),
+            consented_at: row.get("consented_at"),
+            viewed_at: row.get("viewed_at"),
+        }))
+}
+
+/// First view of the signing page.
+pub async fn mark_viewed(client: &impl GenericClient, recipient: Uuid) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET viewed_at = COALESCE(viewed_at, now()), \
+             status = CASE WHEN status = 'sent' THEN 'viewed' ELSE status END WHERE id = $1",
+            &[&recipient],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A right access code: failures reset, good until `until`.
+pub async fn code_accepted(
+    client: &impl GenericClient,
+    recipient: Uuid,
+    until: DateTime<Utc>,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET access_code_failures = 0, locked_until = NULL, \
+             access_verified_until = $2 WHERE id = $1",
+            &[&recipient, &until],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A wrong access code.
+pub async fn code_refused(
+    client: &impl GenericClient,
+    recipient: Uuid,
+    failures: i32,
+    locked_until: Option<DateTime<Utc>>,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET access_code_failures = CASE WHEN $3::timestamptz IS NULL \
+             THEN $2 ELSE 0 END, locked_until = $3 WHERE id = $1",
+            &[&recipient, &failures, &locked_until],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Electronic-records consent given.
+pub async fn consented(
+    client: &impl GenericClient,
+    recipient: Uuid,
+    version: &str,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET consented_at = now(), disclosure_version = $2 WHERE id = $1",
+            &[&recipient, &version],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A recipient declined: the envelope ends for everyone.
+pub async fn declined(
+    client: &impl GenericClient,
+    recipient: Uuid,
+    envelope: Uuid,
+    reason: &str,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET status = 'declined', declined_at = now(), decline_reason = $2 \
+             WHERE id = $1",
+            &[&recipient, &reason],
+        )
+        .await?;
+    client
+        .execute(
+            "UPDATE envelopes SET status = 'declined', declined_at = now() WHERE id = $1",
+            &[&envelope],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The sending user's address, if a person sent it.
+pub async fn sender_email(client: &impl GenericClient, envelope: Uuid) -> PgResult<Option<String>> {
+    Ok(client
+        .query_opt(
+            "SELECT u.email FROM envelopes e JOIN users u ON u.id = e.user_id WHERE e.id = $1",
+            &[&envelope],
+        )
+        .await?
+        .map(|row| row.get(0)))
 }

@@ -170,7 +170,7 @@ pub struct EnvelopesApi {
 }
 
 impl EnvelopesApi {
-    async fn from_env(env: &Env) -> Result<Self, StartupError> {
+    pub(crate) async fn from_env(env: &Env) -> Result<Self, StartupError> {
         let mut r = env.reader();
         let base = BaseConfig::read(&mut r);
         let aws = gsign_platform::aws::AwsConfig::read(&mut r);

@@ -395,6 +395,8 @@ mod tests {
             "action": "sign",
             "message": "Please sign by Friday.",
             "expires_on": "2027-03-28",
+            "recipient_email": "bat@example.mn",
+            "reason": "Wrong amount",
         });
         for template in [
             "verify_email",

@@ -64,5 +64,9 @@ pub fn registry() -> Registry {
         gsign_functions_envelopes::routes::SET_ENVELOPE_FIELDS,
         gsign_functions_envelopes::routes::LIST_ENVELOPE_EVENTS,
         gsign_functions_envelopes::routes::SEND_ENVELOPE,
+        gsign_functions_envelopes::ceremony::VIEW_SIGNING,
+        gsign_functions_envelopes::ceremony::SUBMIT_ACCESS_CODE,
+        gsign_functions_envelopes::ceremony::GIVE_CONSENT,
+        gsign_functions_envelopes::ceremony::DECLINE_ENVELOPE,
     ])
 }

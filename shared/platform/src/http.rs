@@ -67,6 +67,17 @@ pub struct Caller {
     pub user_agent: Option<String>,
 }
 
+/// The source IP and user agent of `req`, as API Gateway saw them (for evidence on routes
+/// without an authenticated caller, such as the signing ceremony's).
+pub fn client(req: &Request) -> (Option<String>, Option<String>) {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            (ctx.http.source_ip.clone(), ctx.http.user_agent.clone())
+        }
+        _ => (None, None),
+    }
+}
+
 /// Why a request has no usable caller for its action.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallerError {
@@ -99,12 +110,7 @@ impl Caller {
                 Some(key_id.parse().map_err(|_| CallerError::Unauthenticated)?),
             ),
         };
-        let (ip, user_agent) = match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => {
-                (ctx.http.source_ip.clone(), ctx.http.user_agent.clone())
-            }
-            _ => (None, None),
-        };
+        let (ip, user_agent) = client(req);
         Ok(Self {
             org,
             role: principal.role,
@@ -146,9 +152,12 @@ pub fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 /// A path parameter parsed as a UUID; `None` when absent or not a UUID (callers answer 404:
 /// an id that cannot exist is not found).
 pub fn path_uuid(req: &Request, name: &str) -> Option<uuid::Uuid> {
-    req.path_parameters_ref()
-        .and_then(|p| p.first(name))
-        .and_then(|id| id.parse().ok())
+    path(req, name).and_then(|id| id.parse().ok())
+}
+
+/// The path parameter `name`, as given.
+pub fn path<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.path_parameters_ref().and_then(|p| p.first(name))
 }
 
 /// `204 No Content`.

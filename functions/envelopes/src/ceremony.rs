@@ -1,0 +1,584 @@
+//! The signing ceremony's first routes, authenticated by the signing link (no user session):
+//! `GET /v1/signing/{token}` (the envelope, the recipient's fields, a short-lived link to the
+//! current PDF; records `viewed`), `POST /v1/signing/{token}/access-code` (attempts limited,
+//! then a lockout), `POST /v1/signing/{token}/consent` (electronic-records consent) and
+//! `POST /v1/signing/{token}/decline` (ends the envelope for everyone).
+//!
+//! The token is the credential: only its SHA-256 is stored. Every action holds the envelope's
+//! row lock and writes its evidence (with the recipient's IP and user agent) in the same
+//! transaction. Only the current routing order may act.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientRole};
+use gsign_core::{Env, FieldError, IntoProblem, Problem};
+use gsign_platform::http as web;
+use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
+use gsign_platform::outbox;
+use gsign_platform::ratelimit::{Policy, RateLimited};
+use gsign_platform::storage::{ObjectRef, Presigned};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::repo::{self, Field};
+use crate::routes::EnvelopesApi;
+
+/// Wrong codes before the link locks.
+pub const MAX_CODE_FAILURES: i32 = 5;
+/// How long it stays locked.
+pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
+/// How long a given code is good for.
+pub const CODE_VALIDITY: Duration = Duration::from_secs(60 * 60);
+/// The electronic-records disclosure in force.
+pub const DISCLOSURE_VERSION: &str = "2026-11";
+
+/// What can go wrong on a signing link.
+#[derive(Debug, thiserror::Error)]
+pub enum CeremonyError {
+    /// Unknown or malformed token (reused links of deleted recipients too).
+    #[error("unknown signing link")]
+    UnknownLink,
+    /// The envelope is over (`completed`, `declined`, `voided`, `expired`).
+    #[error("envelope is {0}")]
+    Closed(String),
+    /// Not this recipient's turn yet (sequential routing).
+    #[error("not your turn")]
+    NotYourTurn {
+        /// The recipient's order.
+        yours: i32,
+        /// The order acting now.
+        current: Option<i32>,
+    },
+    /// This recipient already signed or declined.
+    #[error("already {0}")]
+    AlreadyDone(String),
+    /// The access code is required first.
+    #[error("access code required")]
+    AccessCodeRequired,
+    /// Wrong access code.
+    #[error("wrong access code")]
+    WrongAccessCode {
+        /// Attempts left before the lockout.
+        attempts_left: i32,
+    },
+    /// Too many wrong codes.
+    #[error("locked until {0}")]
+    Locked(DateTime<Utc>),
+    /// The body could not be read.
+    #[error(transparent)]
+    Request(#[from] web::RequestError),
+    /// The input breaks rules.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// A dependency failed.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<tokio_postgres::Error> for CeremonyError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for CeremonyError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl IntoProblem for CeremonyError {
+    fn into_problem(self) -> Problem {
+        match self {
+            CeremonyError::UnknownLink => Problem::new(
+                StatusCode::NOT_FOUND,
+                "signing-link-invalid",
+                "Signing link not valid",
+            )
+            .with_detail("This signing link is unknown. Use the newest link you were sent."),
+            CeremonyError::Closed(status) => Problem::new(
+                StatusCode::GONE,
+                "envelope-closed",
+                "Envelope closed",
+            )
+            .with_detail(format!("The envelope is {status}; it can no longer be acted on."))
+            .with_extension("status", serde_json::json!(status)),
+            CeremonyError::NotYourTurn { yours, current } => Problem::new(
+                StatusCode::CONFLICT,
+                "not-your-turn",
+                "Not your turn yet",
+            )
+            .with_detail(format!(
+                "Recipients act in order; yours is {yours}, and order {} is acting now. You will get an email when it is your turn.",
+                current.map_or_else(|| "-".to_owned(), |c| c.to_string())
+            ))
+            .with_extension("routing_order", serde_json::json!(yours))
+            .with_extension("current_routing_order", serde_json::json!(current)),
+            CeremonyError::AlreadyDone(status) => Problem::new(
+                StatusCode::CONFLICT,
+                "recipient-done",
+                "Already done",
+            )
+            .with_detail(format!("You have {status} this envelope."))
+            .with_extension("status", serde_json::json!(status)),
+            CeremonyError::AccessCodeRequired => Problem::new(
+                StatusCode::FORBIDDEN,
+                "access-code-required",
+                "Access code required",
+            )
+            .with_detail("Enter the access code the sender gave you."),
+            CeremonyError::WrongAccessCode { attempts_left } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "access-code-wrong",
+                "Wrong access code",
+            )
+            .with_extension("attempts_left", serde_json::json!(attempts_left)),
+            CeremonyError::Locked(until) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "access-code-locked",
+                "Too many wrong codes",
+            )
+            .with_detail(format!("Try again after {until}."))
+            .with_extension("locked_until", serde_json::json!(until)),
+            CeremonyError::Request(err) => err.into_problem(),
+            CeremonyError::Validation(errors) => Problem::validation(errors),
+            CeremonyError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+/// The recipient behind a link, with what the ceremony needs of their envelope.
+struct Party {
+    recipient: repo::CeremonyRecipient,
+    envelope: repo::Envelope,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl Party {
+    fn event(&self, action: &str, details: serde_json::Value) -> EvidenceEvent {
+        EvidenceEvent {
+            envelope_id: self.envelope.id,
+            sequence: 0,
+            action: action.to_owned(),
+            actor_type: "recipient".to_owned(),
+            actor_id: Some(self.recipient.id),
+            recipient_id: Some(self.recipient.id),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            details,
+            occurred_at: Utc::now(),
+        }
+    }
+
+    /// Whether the envelope is open and it is this recipient's turn.
+    fn may_act(&self) -> Result<(), CeremonyError> {
+        if self.envelope.status != EnvelopeStatus::Sent.as_str() {
+            return Err(CeremonyError::Closed(self.envelope.status.clone()));
+        }
+        if matches!(self.recipient.status.as_str(), "signed" | "declined") {
+            return Err(CeremonyError::AlreadyDone(self.recipient.status.clone()));
+        }
+        let sequential = self.envelope.routing_type == "sequential";
+        if sequential && Some(self.recipient.routing_order) != self.envelope.current_routing_order {
+            return Err(CeremonyError::NotYourTurn {
+                yours: self.recipient.routing_order,
+                current: self.envelope.current_routing_order,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the access code, when required, was given recently.
+    fn authenticated(&self, now: DateTime<Utc>) -> bool {
+        self.recipient.auth_method != "access_code"
+            || self
+                .recipient
+                .access_verified_until
+                .is_some_and(|until| until > now)
+    }
+}
+
+/// `GET /v1/signing/{token}` answer.
+#[derive(Debug, Serialize)]
+struct CeremonyView {
+    envelope: EnvelopeSummary,
+    recipient: RecipientSummary,
+    fields: Vec<Field>,
+    /// A short-lived link to the current PDF (once the access code, if any, was given).
+    document: Option<Presigned>,
+}
+
+#[derive(Debug, Serialize)]
+struct EnvelopeSummary {
+    id: Uuid,
+    name: Option<String>,
+    message: Option<String>,
+    status: String,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+struct RecipientSummary {
+    id: Uuid,
+    name: String,
+    email: String,
+    role: String,
+    status: String,
+    access_code_required: bool,
+    consented: bool,
+    disclosure_version: &'static str,
+    may_act: bool,
+}
+
+/// `POST /v1/signing/{token}/access-code` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessCode {
+    code: String,
+}
+
+/// `POST /v1/signing/{token}/consent` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Consent {
+    disclosure_version: String,
+    accepted: bool,
+}
+
+/// `POST /v1/signing/{token}/decline` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decline {
+    reason: String,
+}
+
+const BODY_LIMIT: usize = 16 * 1024;
+
+impl EnvelopesApi {
+    /// The recipient of `token`, their envelope locked.
+    async fn party(
+        tx: &deadpool_postgres::Transaction<'_>,
+        req: &Request,
+    ) -> Result<Party, CeremonyError> {
+        let token = web::path(req, "token").ok_or(CeremonyError::UnknownLink)?;
+        if token.len() < 32 || token.len() > 128 {
+            return Err(CeremonyError::UnknownLink);
+        }
+        let hash = gsign_platform::credentials::sha256_hex(token);
+        let recipient = repo::recipient_by_token(tx, &hash)
+            .await?
+            .ok_or(CeremonyError::UnknownLink)?;
+        let envelope = repo::get(tx, recipient.organization_id, recipient.envelope_id, true)
+            .await?
+            .ok_or(CeremonyError::UnknownLink)?;
+        let (ip, user_agent) = web::client(req);
+        Ok(Party {
+            recipient,
+            envelope,
+            ip,
+            user_agent,
+        })
+    }
+
+    async fn view(&self, req: &Request) -> Result<CeremonyView, CeremonyError> {
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let party = Self::party(&tx, req).await?;
+        let status = party.envelope.status.clone();
+        if matches!(status.as_str(), "voided" | "expired" | "declined" | "draft") {
+            return Err(CeremonyError::Closed(status));
+        }
+        let now = Utc::now();
+        let may_act = party.may_act().is_ok();
+        if party.recipient.viewed_at.is_none() && may_act {
+            repo::mark_viewed(&tx, party.recipient.id).await?;
+            repo::record(
+                &tx,
+                party.envelope.organization_id,
+                party.event("recipient.viewed", serde_json::json!({})),
+            )
+            .await?;
+        }
+        let fields: Vec<Field> = repo::fields(&tx, party.envelope.id)
+            .await?
+            .into_iter()
+            .filter(|f| f.recipient_id == party.recipient.id)
+            .collect();
+        let document = match (&party.envelope.current_s3_key, party.authenticated(now)) {
+            (Some(key), true) => Some(
+                self.store
+                    .presign_get(
+                        &ObjectRef {
+                            key: key.clone(),
+                            version_id: party.envelope.current_s3_version_id.clone(),
+                        },
+                        "application/pdf",
+                        "inline",
+                        Duration::from_secs(300),
+                    )
+                    .await?,
+            ),
+            _ => None,
+        };
+        tx.commit().await?;
+        Ok(CeremonyView {
+            envelope: EnvelopeSummary {
+                id: party.envelope.id,
+                name: party.envelope.name.clone(),
+                message: party.envelope.message.clone(),
+                status,
+                expires_at: party.envelope.expires_at,
+            },
+            recipient: RecipientSummary {
+                id: party.recipient.id,
+                name: party.recipient.name.clone(),
+                email: party.recipient.email.clone(),
+                role: party.recipient.role.clone(),
+                status: if party.recipient.viewed_at.is_none() && may_act {
+                    "viewed".to_owned()
+                } else {
+                    party.recipient.status.clone()
+                },
+                access_code_required: !party.authenticated(now),
+                consented: party.recipient.consented_at.is_some(),
+                disclosure_version: DISCLOSURE_VERSION,
+                may_act,
+            },
+            fields,
+            document,
+        })
+    }
+
+    async fn access_code(&self, req: &Request, input: AccessCode) -> Result<(), CeremonyError> {
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let party = Self::party(&tx, req).await?;
+        party.may_act()?;
+        let now = Utc::now();
+        if let Some(until) = party.recipient.locked_until.filter(|until| *until > now) {
+            return Err(CeremonyError::Locked(until));
+        }
+        let Some(hash) = party.recipient.access_code_hash.as_deref() else {
+            return Err(CeremonyError::Validation(vec![FieldError::new(
+                "/code",
+                "this link needs no access code",
+            )]));
+        };
+        let given = secrecy::SecretString::from(input.code.trim().to_owned());
+        let org = party.envelope.organization_id;
+        if gsign_platform::credentials::verify_password(&given, hash) {
+            repo::code_accepted(
+                &tx,
+                party.recipient.id,
+                now + chrono::Duration::from_std(CODE_VALIDITY).unwrap_or_default(),
+            )
+            .await?;
+            repo::record(
+                &tx,
+                org,
+                party.event(
+                    "recipient.authenticated",
+                    serde_json::json!({"method": "access_code"}),
+                ),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(());
+        }
+        let failures = party.recipient.access_code_failures + 1;
+        let locked_until = (failures >= MAX_CODE_FAILURES)
+            .then(|| now + chrono::Duration::from_std(LOCKOUT).unwrap_or_default());
+        repo::code_refused(&tx, party.recipient.id, failures, locked_until).await?;
+        repo::record(
+            &tx,
+            org,
+            party.event(
+                "recipient.access_code_failed",
+                serde_json::json!({"failures": failures}),
+            ),
+        )
+        .await?;
+        if let Some(until) = locked_until {
+            repo::record(
+                &tx,
+                org,
+                party.event("recipient.locked", serde_json::json!({"until": until})),
+            )
+            .await?;
+        }
+        // The refusal is recorded: commit before answering with it.
+        tx.commit().await?;
+        Err(match locked_until {
+            Some(until) => CeremonyError::Locked(until),
+            None => CeremonyError::WrongAccessCode {
+                attempts_left: MAX_CODE_FAILURES - failures,
+            },
+        })
+    }
+
+    async fn consent(&self, req: &Request, input: Consent) -> Result<(), CeremonyError> {
+        if !input.accepted || input.disclosure_version != DISCLOSURE_VERSION {
+            return Err(CeremonyError::Validation(vec![FieldError::new(
+                "/disclosure_version",
+                format!("accept the current disclosure ({DISCLOSURE_VERSION})"),
+            )]));
+        }
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let party = Self::party(&tx, req).await?;
+        party.may_act()?;
+        if !party.authenticated(Utc::now()) {
+            return Err(CeremonyError::AccessCodeRequired);
+        }
+        repo::consented(&tx, party.recipient.id, DISCLOSURE_VERSION).await?;
+        repo::record(
+            &tx,
+            party.envelope.organization_id,
+            party.event(
+                "recipient.consented",
+                serde_json::json!({"disclosure_version": DISCLOSURE_VERSION}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn decline(&self, req: &Request, input: Decline) -> Result<(), CeremonyError> {
+        let reason = input.reason.trim().to_owned();
+        if reason.is_empty() || reason.chars().count() > 1000 {
+            return Err(CeremonyError::Validation(vec![FieldError::new(
+                "/reason",
+                "must be 1 to 1000 characters",
+            )]));
+        }
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let party = Self::party(&tx, req).await?;
+        party.may_act()?;
+        if !party.authenticated(Utc::now()) {
+            return Err(CeremonyError::AccessCodeRequired);
+        }
+        if party.recipient.role == RecipientRole::Cc.as_str() {
+            return Err(CeremonyError::AlreadyDone("nothing to decline on".into()));
+        }
+        let org = party.envelope.organization_id;
+        repo::declined(&tx, party.recipient.id, party.envelope.id, &reason).await?;
+        repo::record(
+            &tx,
+            org,
+            party.event("recipient.declined", serde_json::json!({"reason": reason})),
+        )
+        .await?;
+        let mut closed = party.event(
+            "envelope.declined",
+            serde_json::json!({"by": party.recipient.email}),
+        );
+        closed.actor_type = "system".to_owned();
+        closed.actor_id = None;
+        repo::record(&tx, org, closed).await?;
+        let mut emails = Vec::new();
+        if let Some(to) = repo::sender_email(&tx, party.envelope.id).await? {
+            emails.push(
+                outbox::email(
+                    &tx,
+                    org,
+                    &outbox::Email {
+                        template: "envelope_declined".to_owned(),
+                        to,
+                        data: serde_json::json!({
+                            "recipient_name": party.recipient.name,
+                            "recipient_email": party.recipient.email,
+                            "envelope_name": party.envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
+                            "reason": reason,
+                            "link": format!("{}/envelopes/{}", self.settings.app_url, party.envelope.id),
+                        }),
+                    },
+                )
+                .await
+                .map_err(CeremonyError::Internal)?,
+            );
+        }
+        tx.commit().await?;
+        self.base.relay.publish(&self.base.pool, &emails).await;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    View,
+    AccessCode,
+    Consent,
+    Decline,
+}
+
+struct CeremonyRoute {
+    api: EnvelopesApi,
+    step: Step,
+}
+
+impl CeremonyRoute {
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, CeremonyError> {
+        let api = &self.api;
+        Ok(match self.step {
+            Step::View => web::json(StatusCode::OK, &api.view(req).await?),
+            Step::AccessCode => {
+                api.access_code(req, web::parse_json(req, BODY_LIMIT)?)
+                    .await?;
+                web::no_content()
+            }
+            Step::Consent => {
+                api.consent(req, web::parse_json(req, BODY_LIMIT)?).await?;
+                web::no_content()
+            }
+            Step::Decline => {
+                api.decline(req, web::parse_json(req, BODY_LIMIT)?).await?;
+                web::no_content()
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for CeremonyRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_step(env: Env, step: Step) -> InitFuture {
+    Box::pin(async move {
+        let api = EnvelopesApi::from_env(&env).await?;
+        let limiter = api.base.limiter.clone();
+        let handler: Arc<dyn HttpHandler> = Arc::new(CeremonyRoute { api, step });
+        // No session: links are guessable only by brute force, which the per-IP limit of
+        // unauthenticated routes meets first.
+        Ok(Handler::Http(RateLimited::wrap(
+            handler,
+            limiter,
+            Policy::Sensitive,
+        )))
+    })
+}
+
+gsign_platform::route_function!(init_step, /// `GET /v1/signing/{token}`.
+    VIEW_SIGNING, "api-view-signing", Step::View);
+gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/access-code`.
+    SUBMIT_ACCESS_CODE, "api-submit-access-code", Step::AccessCode);
+gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/consent`.
+    GIVE_CONSENT, "api-give-consent", Step::Consent);
+gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/decline`.
+    DECLINE_ENVELOPE, "api-decline-envelope", Step::Decline);
