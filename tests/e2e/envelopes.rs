@@ -662,3 +662,218 @@ async fn a_recipient_opens_the_link_passes_the_access_code_consents_and_declines
     assert_eq!(viewed, "e2e-signer/1.0");
     stack.stop().await;
 }
+
+/// A sent envelope with two signers in order (signature fields placed), and its base path.
+async fn sent_envelope(
+    stack: &gsign_tests::TestStack,
+    sender: &Tenant,
+    first_email: &str,
+    extra: Value,
+) -> String {
+    let document = stack
+        .upload_ready_pdf(sender, "offer.pdf", fixture("one-page.pdf"))
+        .await;
+    let mut body = json!({"document_id": document, "name": "Offer"});
+    for (key, value) in extra.as_object().expect("object") {
+        body[key] = value.clone();
+    }
+    let (status, envelope) = stack
+        .call(sender, "POST", "/v1/envelopes", Some(body))
+        .await;
+    assert_eq!(status, 201, "{envelope}");
+    let base = format!("/v1/envelopes/{}", id(&envelope));
+    let mut ids = Vec::new();
+    for (order, email) in [
+        first_email.to_owned(),
+        format!("later-{}@example.com", gsign_tests::unique()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (_, recipient) = stack
+            .call(sender, "POST", &format!("{base}/recipients"), Some(json!({"email": email, "name": format!("S{order}"), "routing_order": order + 1})))
+            .await;
+        ids.push(id(&recipient));
+    }
+    let place = |who: &str, x: f64| json!({"recipient_id": who, "type": "signature", "page": 1, "x": x, "y": 600.0, "width": 120.0, "height": 30.0});
+    stack
+        .call(
+            sender,
+            "PUT",
+            &format!("{base}/fields"),
+            Some(json!({"fields": [place(&ids[0], 40.0), place(&ids[1], 300.0)]})),
+        )
+        .await;
+    let (status, sent) = stack
+        .call(sender, "POST", &format!("{base}/send"), None)
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    base
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sent_envelope_can_be_downloaded_reminded_voided_and_it_expires() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let sender = Tenant::create(&db, "member").await;
+    let first = format!("first-{}@example.mn", gsign_tests::unique());
+    let base = sent_envelope(&stack, &sender, &first, json!({"reminder_max": 1})).await;
+
+    // The current revision downloads; the final one does not exist yet.
+    let (status, link) = stack
+        .call(
+            &sender,
+            "GET",
+            &format!("{base}/download?variant=current"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    let pdf = reqwest::get(link["url"].as_str().expect("url"))
+        .await
+        .expect("S3")
+        .bytes()
+        .await
+        .expect("body");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let (status, problem) = stack
+        .call(
+            &sender,
+            "GET",
+            &format!("{base}/download?variant=final"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &problem["type"]),
+        (
+            409,
+            &json!("https://gsign.dev/problems/download-not-available")
+        )
+    );
+    let (status, _) = stack
+        .call(
+            &sender,
+            "GET",
+            &format!("{base}/download?variant=draft"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 422);
+
+    // A reminder replaces the first signer's link; the cap is one.
+    let old = gsign_tests::mailed_token(&first, "/sign").await;
+    let (status, reminded) = stack
+        .call(&sender, "POST", &format!("{base}/remind"), None)
+        .await;
+    assert_eq!(status, 200, "{reminded}");
+    assert_eq!(reminded["reminded"].as_array().expect("ids").len(), 1);
+    let new = gsign_tests::eventually(
+        std::time::Duration::from_secs(20),
+        "the reminder",
+        || async {
+            let token = gsign_tests::mailed_token(&first, "/sign").await;
+            (token != old).then_some(token)
+        },
+    )
+    .await;
+    let (status, _) = by_link(&stack, "GET", &format!("/v1/signing/{old}"), None).await;
+    assert_eq!(status, 404, "the previous link stops working");
+    let (status, _) = by_link(&stack, "GET", &format!("/v1/signing/{new}"), None).await;
+    assert_eq!(status, 200);
+    let (status, problem) = stack
+        .call(&sender, "POST", &format!("{base}/remind"), None)
+        .await;
+    assert_eq!(
+        (status, &problem["type"]),
+        (409, &json!("https://gsign.dev/problems/nothing-to-remind"))
+    );
+
+    // Void: only who was asked is told; the link is closed; voiding twice is refused.
+    let (status, _) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{base}/void"),
+            Some(json!({"reason": " "})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, voided) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{base}/void"),
+            Some(json!({"reason": "Terms changed"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &voided["status"]),
+        (200, &json!("voided")),
+        "{voided}"
+    );
+    let (status, _) = by_link(&stack, "GET", &format!("/v1/signing/{new}"), None).await;
+    assert_eq!(status, 410);
+    let (status, problem) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{base}/void"),
+            Some(json!({"reason": "again"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &problem["type"]),
+        (409, &json!("https://gsign.dev/problems/envelope-not-sent"))
+    );
+    let client = db.connect().await;
+    let voided_mails: i64 = client
+        .query_one("SELECT count(*) FROM outbox WHERE payload->>'template' = 'envelope_voided' AND organization_id = $1", &[&sender.org])
+        .await
+        .expect("outbox")
+        .get(0);
+    assert_eq!(voided_mails, 1);
+
+    // Expiry: past its date, the schedule ends it.
+    let other = sent_envelope(
+        &stack,
+        &sender,
+        &format!("x-{}@example.com", gsign_tests::unique()),
+        json!({}),
+    )
+    .await;
+    let other_id: uuid::Uuid = other.rsplit('/').next().expect("id").parse().expect("uuid");
+    client
+        .execute(
+            "UPDATE envelopes SET expires_at = now() - interval '1 minute' WHERE id = $1",
+            &[&other_id],
+        )
+        .await
+        .expect("age");
+    let answer = stack
+        .running
+        .stack
+        .invoke("schedule-expire-envelopes", json!({"source": "aws.events"}))
+        .await
+        .expect("the schedule runs");
+    assert!(answer["expired"].as_u64() >= Some(1), "{answer}");
+    let (_, detail) = stack.call(&sender, "GET", &other, None).await;
+    assert_eq!(detail["status"], "expired");
+    let (_, evidence) = stack
+        .call(&sender, "GET", &format!("{other}/events"), None)
+        .await;
+    assert_eq!(evidence["chain"]["valid"], true);
+    assert_eq!(
+        evidence["events"]
+            .as_array()
+            .expect("events")
+            .last()
+            .expect("last")["action"],
+        "envelope.expired"
+    );
+    let (_, evidence) = stack
+        .call(&sender, "GET", &format!("{base}/events"), None)
+        .await;
+    assert_eq!(evidence["chain"]["valid"], true);
+    stack.stop().await;
+}

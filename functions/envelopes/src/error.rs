@@ -25,6 +25,15 @@ pub enum EnvelopesError {
     /// Only a draft can be changed this way (`status` is what it is).
     #[error("envelope is {0}")]
     NotDraft(String),
+    /// Only a sent envelope can be voided or reminded (`status` is what it is).
+    #[error("envelope is {0}")]
+    NotSent(String),
+    /// Everyone who must act now has had every reminder the envelope allows.
+    #[error("nothing to remind")]
+    NothingToRemind,
+    /// That download does not exist (yet): variant, envelope status.
+    #[error("{0} not available while {1}")]
+    NotAvailable(String, String),
     /// A dependency failed; the cause is logged, never returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -48,6 +57,26 @@ impl IntoProblem for EnvelopesError {
             .with_detail(format!(
                 "The envelope is {status}; only drafts can be edited or deleted."
             ))
+            .with_extension("status", serde_json::json!(status)),
+            EnvelopesError::NotSent(status) => Problem::new(
+                StatusCode::CONFLICT,
+                "envelope-not-sent",
+                "Envelope is not out for signature",
+            )
+            .with_detail(format!("The envelope is {status}."))
+            .with_extension("status", serde_json::json!(status)),
+            EnvelopesError::NothingToRemind => Problem::new(
+                StatusCode::CONFLICT,
+                "nothing-to-remind",
+                "Nothing to remind",
+            )
+            .with_detail("Everyone who must act now has acted or has had every reminder this envelope allows."),
+            EnvelopesError::NotAvailable(variant, status) => Problem::new(
+                StatusCode::CONFLICT,
+                "download-not-available",
+                "Not available yet",
+            )
+            .with_detail(format!("The {variant} document does not exist while the envelope is {status}."))
             .with_extension("status", serde_json::json!(status)),
             EnvelopesError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");

@@ -4,6 +4,7 @@
 
 pub mod ceremony;
 pub mod error;
+pub mod lifecycle;
 pub mod repo;
 pub mod routes;
 pub mod send;

@@ -793,3 +793,56 @@ pub async fn sender_email(client: &impl GenericClient, envelope: Uuid) -> PgResu
         .await?
         .map(|row| row.get(0)))
 }
+
+/// Voids a sent envelope.
+pub async fn void(client: &impl GenericClient, id: Uuid, reason: &str) -> PgResult<Envelope> {
+    let row = client
+        .query_one(
+            &format!(
+                "UPDATE envelopes SET status = 'voided', voided_at = now(), void_reason = $2 \
+                 WHERE id = $1 RETURNING {ENVELOPE_COLUMNS}"
+            ),
+            &[&id, &reason],
+        )
+        .await?;
+    Ok(Envelope::from(&row))
+}
+
+/// Counts one more reminder for `recipient` unless `max` were sent; the new count.
+pub async fn try_remind(
+    client: &impl GenericClient,
+    recipient: Uuid,
+    max: i32,
+) -> PgResult<Option<i32>> {
+    Ok(client
+        .query_opt(
+            "UPDATE recipients SET reminders_sent = reminders_sent + 1, last_reminded_at = now() \
+             WHERE id = $1 AND reminders_sent < $2 RETURNING reminders_sent",
+            &[&recipient, &max],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}
+
+/// The oldest sent envelope past its expiry.
+pub async fn next_expired(client: &impl GenericClient) -> PgResult<Option<(Uuid, Uuid)>> {
+    Ok(client
+        .query_opt(
+            "SELECT organization_id, id FROM envelopes WHERE status = 'sent' AND expires_at < now() \
+             ORDER BY expires_at LIMIT 1",
+            &[],
+        )
+        .await?
+        .map(|row| (row.get(0), row.get(1))))
+}
+
+/// Marks an envelope expired.
+pub async fn expire(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE envelopes SET status = 'expired', expired_at = now() WHERE id = $1 AND status = 'sent'",
+            &[&id],
+        )
+        .await?;
+    Ok(())
+}

@@ -627,12 +627,15 @@ enum Route {
     SetFields,
     Events,
     Send,
+    Void,
+    Remind,
+    Download,
 }
 
 impl Route {
     fn action(self) -> Action {
         match self {
-            Route::List | Route::Get | Route::Events => Action::ReadDocuments,
+            Route::List | Route::Get | Route::Events | Route::Download => Action::ReadDocuments,
             _ => Action::WriteDocuments,
         }
     }
@@ -705,6 +708,22 @@ impl EnvelopeRoute {
             }
             Route::Events => web::json(StatusCode::OK, &api.events(&caller, id()?).await?),
             Route::Send => web::json(StatusCode::OK, &api.send(&caller, id()?).await?),
+            Route::Void => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.void(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::Remind => web::json(StatusCode::OK, &api.remind(&caller, id()?).await?),
+            Route::Download => {
+                let variant = web::query(req, "variant").unwrap_or("current");
+                web::json(
+                    StatusCode::OK,
+                    &api.download(&caller, id()?, variant).await?,
+                )
+            }
         })
     }
 }
@@ -757,5 +776,11 @@ gsign_platform::route_function!(init_route, /// `PUT /v1/envelopes/{id}/fields`.
     SET_ENVELOPE_FIELDS, "api-set-envelope-fields", Route::SetFields);
 gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/send`.
     SEND_ENVELOPE, "api-send-envelope", Route::Send);
+gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/void`.
+    VOID_ENVELOPE, "api-void-envelope", Route::Void);
+gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/remind`.
+    REMIND_ENVELOPE, "api-remind-envelope", Route::Remind);
+gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}/download`.
+    DOWNLOAD_ENVELOPE, "api-download-envelope", Route::Download);
 gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}/events`.
     LIST_ENVELOPE_EVENTS, "api-list-envelope-events", Route::Events);

@@ -201,7 +201,10 @@ fn templates() -> minijinja::Environment<'static> {
         "verify_email",
         "password_reset",
         "invitation",
-        "signing_request"
+        "signing_request",
+        "envelope_declined",
+        "envelope_voided",
+        "envelope_expired"
     );
     env
 }
@@ -403,6 +406,8 @@ mod tests {
             "password_reset",
             "invitation",
             "signing_request",
+            "envelope_declined",
+            "envelope_expired",
         ] {
             let rendered = render(&email(template, data.clone())).expect(template);
             assert!(!rendered.subject.is_empty() && !rendered.subject.contains('\n'));
@@ -413,6 +418,9 @@ mod tests {
                 "{template}"
             );
         }
+        // The voided notice has no link: nothing is left to open.
+        let voided = render(&email("envelope_voided", data.clone())).expect("envelope_voided");
+        assert!(voided.text.contains("Wrong amount") && voided.html.contains("Түрээсийн гэрээ"));
         let verify = render(&email("verify_email", data)).expect("renders");
         assert!(
             verify.html.contains("&lt;b&gt;Батбаяр&lt;&#x2f;b&gt;")

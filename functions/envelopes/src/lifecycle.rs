@@ -1,0 +1,309 @@
+//! What a sender does to a sent envelope, and what time does to it:
+//! `POST /v1/envelopes/{id}/void` (with a reason; recipients who were asked are told),
+//! `POST /v1/envelopes/{id}/remind` (a fresh link to whoever must act now, within the
+//! envelope's reminder cap), `GET /v1/envelopes/{id}/download?variant=current` (a presigned
+//! link to the current revision) and `schedule-expire-envelopes` (envelopes past `expires_at`
+//! end as `expired`, the sender is told).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientRole, RoutingType};
+use gsign_core::{Env, FieldError};
+use gsign_platform::http::Caller;
+use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
+use gsign_platform::outbox;
+use gsign_platform::storage::{ObjectRef, Presigned};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::EnvelopesError;
+use crate::repo::{self, Envelope, Recipient};
+use crate::routes::EnvelopesApi;
+use crate::send::first_to_act;
+
+/// `POST /v1/envelopes/{id}/void` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoidInput {
+    reason: String,
+}
+
+/// The sent envelope `id`, locked, or why it is not one.
+async fn sent(
+    tx: &deadpool_postgres::Transaction<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Envelope, EnvelopesError> {
+    let envelope = repo::get(tx, caller.org, id, true)
+        .await?
+        .ok_or(EnvelopesError::NotFound("envelope"))?;
+    if envelope.status != EnvelopeStatus::Sent.as_str() {
+        return Err(EnvelopesError::NotSent(envelope.status));
+    }
+    Ok(envelope)
+}
+
+/// Who must act now: the current routing order (sequential) or every acting recipient
+/// (parallel), who have not finished.
+fn acting_now<'r>(envelope: &Envelope, recipients: &'r [Recipient]) -> Vec<&'r Recipient> {
+    let routing = RoutingType::parse(&envelope.routing_type).unwrap_or(RoutingType::Sequential);
+    let open = |r: &&Recipient| matches!(r.status.as_str(), "sent" | "viewed");
+    match routing {
+        RoutingType::Parallel => first_to_act(routing, recipients)
+            .into_iter()
+            .filter(open)
+            .collect(),
+        RoutingType::Sequential => recipients
+            .iter()
+            .filter(|r| r.role != RecipientRole::Cc.as_str())
+            .filter(|r| Some(r.routing_order) == envelope.current_routing_order)
+            .filter(open)
+            .collect(),
+    }
+}
+
+impl EnvelopesApi {
+    /// Voids a sent envelope.
+    pub(crate) async fn void(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: VoidInput,
+    ) -> Result<Envelope, EnvelopesError> {
+        let reason = input.reason.trim().to_owned();
+        if reason.is_empty() || reason.chars().count() > 1000 {
+            return Err(EnvelopesError::Validation(vec![FieldError::new(
+                "/reason",
+                "must be 1 to 1000 characters",
+            )]));
+        }
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        sent(&tx, caller, id).await?;
+        let recipients = repo::recipients(&tx, id).await?;
+        let envelope = repo::void(&tx, id, &reason).await?;
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(
+                caller,
+                id,
+                "envelope.voided",
+                None,
+                serde_json::json!({"reason": reason}),
+            ),
+        )
+        .await?;
+        let mut emails = Vec::new();
+        // Everyone who was asked to act hears that they need not.
+        for recipient in recipients.iter().filter(|r| r.status != "pending") {
+            emails.push(
+                outbox::email(
+                    &tx,
+                    caller.org,
+                    &outbox::Email {
+                        template: "envelope_voided".to_owned(),
+                        to: recipient.email.clone(),
+                        data: serde_json::json!({
+                            "recipient_name": recipient.name,
+                            "envelope_name": envelope.name.clone().unwrap_or_else(|| "a document".to_owned()),
+                            "reason": reason,
+                        }),
+                    },
+                )
+                .await?,
+            );
+        }
+        tx.commit().await?;
+        self.base.relay.publish(&self.base.pool, &emails).await;
+        Ok(envelope)
+    }
+
+    /// Sends whoever must act now a fresh link (the previous one stops working: only the
+    /// newest token's hash is kept).
+    pub(crate) async fn remind(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<serde_json::Value, EnvelopesError> {
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let envelope = sent(&tx, caller, id).await?;
+        let recipients = repo::recipients(&tx, id).await?;
+        let sender = repo::sender_name(&tx, caller.user).await?;
+        let organization = repo::organization_name(&tx, caller.org).await?;
+        let mut emails = Vec::new();
+        let mut reminded = Vec::new();
+        for recipient in acting_now(&envelope, &recipients) {
+            let Some(count) = repo::try_remind(&tx, recipient.id, envelope.reminder_max).await?
+            else {
+                continue;
+            };
+            let token = gsign_platform::credentials::new_token();
+            repo::mark_notified(&tx, recipient.id, &token.hash).await?;
+            emails.push(
+                outbox::email(
+                    &tx,
+                    caller.org,
+                    &outbox::Email {
+                        template: "signing_request".to_owned(),
+                        to: recipient.email.clone(),
+                        data: serde_json::json!({
+                            "recipient_name": recipient.name,
+                            "sender": sender,
+                            "organization_name": organization,
+                            "envelope_name": envelope.name.clone().unwrap_or_else(|| "a document".to_owned()),
+                            "message": format!("Reminder {count}: this is still waiting for you."),
+                            "action": if recipient.role == RecipientRole::Signer.as_str() { "sign" } else { "review" },
+                            "link": format!("{}/sign?token={}", self.settings.app_url, token.secret.expose_secret()),
+                            "expires_on": envelope.expires_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+                        }),
+                    },
+                )
+                .await?,
+            );
+            repo::record(
+                &tx,
+                caller.org,
+                Self::event(
+                    caller,
+                    id,
+                    "recipient.reminded",
+                    Some(recipient.id),
+                    serde_json::json!({"reminder": count}),
+                ),
+            )
+            .await?;
+            reminded.push(recipient.id);
+        }
+        if reminded.is_empty() {
+            return Err(EnvelopesError::NothingToRemind);
+        }
+        tx.commit().await?;
+        self.base.relay.publish(&self.base.pool, &emails).await;
+        Ok(serde_json::json!({"reminded": reminded}))
+    }
+
+    /// A short-lived link to the envelope's current revision.
+    pub(crate) async fn download(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        variant: &str,
+    ) -> Result<Presigned, EnvelopesError> {
+        let client = self.base.pool.get().await?;
+        let envelope = repo::get(&client, caller.org, id, false)
+            .await?
+            .ok_or(EnvelopesError::NotFound("envelope"))?;
+        let key = match variant {
+            "current" => envelope.current_s3_key.clone(),
+            "final" | "certificate" => None,
+            _ => {
+                return Err(EnvelopesError::Validation(vec![FieldError::new(
+                    "/variant",
+                    "must be current, final or certificate",
+                )]))
+            }
+        };
+        let key = key.ok_or_else(|| {
+            EnvelopesError::NotAvailable(variant.to_owned(), envelope.status.clone())
+        })?;
+        Ok(self
+            .store
+            .presign_get(
+                &ObjectRef {
+                    key,
+                    version_id: envelope.current_s3_version_id.clone(),
+                },
+                "application/pdf",
+                &format!("attachment; filename=\"envelope-{id}-{variant}.pdf\""),
+                Duration::from_secs(300),
+            )
+            .await?)
+    }
+}
+
+/// `schedule-expire-envelopes`: every sent envelope past its `expires_at` becomes `expired`.
+pub const EXPIRE_ENVELOPES: FunctionSpec = FunctionSpec {
+    name: "schedule-expire-envelopes",
+    init: init_expire,
+};
+
+struct Expirer {
+    api: EnvelopesApi,
+}
+
+fn init_expire(env: Env) -> InitFuture {
+    Box::pin(async move {
+        Ok(Handler::Invoke(Arc::new(Expirer {
+            api: EnvelopesApi::from_env(&env).await?,
+        })))
+    })
+}
+
+#[async_trait]
+impl InvokeHandler for Expirer {
+    async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
+        let base = &self.api.base;
+        let mut expired = 0u64;
+        // One envelope per transaction: each with its evidence and mail; a later run picks up
+        // whatever a failure left.
+        while let Some((org, id)) = {
+            let client = base.pool.get().await?;
+            repo::next_expired(&client).await?
+        } {
+            let mut conn = base.pool.get().await?;
+            let tx = conn.transaction().await?;
+            let Some(envelope) = repo::get(&tx, org, id, true).await? else {
+                continue;
+            };
+            if envelope.status != EnvelopeStatus::Sent.as_str() {
+                continue;
+            }
+            repo::expire(&tx, id).await?;
+            repo::record(
+                &tx,
+                org,
+                EvidenceEvent {
+                    envelope_id: id,
+                    sequence: 0,
+                    action: "envelope.expired".to_owned(),
+                    actor_type: "system".to_owned(),
+                    actor_id: None,
+                    recipient_id: None,
+                    ip: None,
+                    user_agent: None,
+                    details: serde_json::json!({"expires_at": envelope.expires_at}),
+                    occurred_at: Utc::now(),
+                },
+            )
+            .await?;
+            let mut emails = Vec::new();
+            if let Some(to) = repo::sender_email(&tx, id).await? {
+                emails.push(
+                    outbox::email(
+                        &tx,
+                        org,
+                        &outbox::Email {
+                            template: "envelope_expired".to_owned(),
+                            to,
+                            data: serde_json::json!({
+                                "envelope_name": envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
+                                "link": format!("{}/envelopes/{id}", self.api.settings.app_url),
+                            }),
+                        },
+                    )
+                    .await?,
+                );
+            }
+            tx.commit().await?;
+            base.relay.publish(&base.pool, &emails).await;
+            expired += 1;
+        }
+        Ok(serde_json::json!({"expired": expired}))
+    }
+}
