@@ -833,6 +833,8 @@ async fn a_sent_envelope_can_be_downloaded_reminded_voided_and_it_expires() {
         .expect("outbox")
         .get(0);
     assert_eq!(voided_mails, 1);
+    let mail = gsign_tests::mailed_containing(&first, "voided").await;
+    assert!(mail.contains("Terms changed"), "{mail}");
 
     // Expiry: past its date, the schedule ends it.
     let other = sent_envelope(

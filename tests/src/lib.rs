@@ -588,3 +588,32 @@ pub async fn mailed_token(to: &str, path: &str) -> String {
     })
     .await
 }
+
+/// The body of the newest email to `to` that contains `text`, once the local SES has it: proof
+/// that the outbox row was rendered and sent, not just written.
+pub async fn mailed_containing(to: &str, text: &str) -> String {
+    eventually(Duration::from_secs(20), "the email", || async {
+        let data: serde_json::Value = reqwest::get(format!(
+            "{}/moto-api/data.json",
+            stack_var("AWS_ENDPOINT_URL")
+        ))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+        data["ses"]["Message"]
+            .as_array()?
+            .iter()
+            .rev()
+            .find_map(|m| {
+                let to_match = m["destinations"]["ToAddresses"]
+                    .as_array()?
+                    .iter()
+                    .any(|x| x == to);
+                let body = m["body"].as_str()?;
+                (to_match && body.contains(text)).then(|| body.to_owned())
+            })
+    })
+    .await
+}
