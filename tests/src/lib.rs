@@ -554,10 +554,9 @@ impl Tenant {
     }
 }
 
-/// The token in the newest link mailed to `to` under `path`.
-pub async fn mailed_token(to: &str, path: &str) -> String {
-    // The HTML body escapes `/` (`&#x2f;`): match from the path's last segment.
-    let marker = format!("{}?token=", path.trim_start_matches('/'));
+/// The newest email to `to` whose body `pick` accepts, and what it picked, once the local SES
+/// has it.
+async fn newest_mail<T>(to: &str, pick: impl Fn(&str) -> Option<T>) -> T {
     eventually(Duration::from_secs(20), "the email", || async {
         let data: serde_json::Value = reqwest::get(format!(
             "{}/moto-api/data.json",
@@ -577,14 +576,24 @@ pub async fn mailed_token(to: &str, path: &str) -> String {
                     .as_array()?
                     .iter()
                     .any(|x| x == to);
-                let body = m["body"].as_str()?;
-                let start = body.find(&marker)? + marker.len();
-                let token: String = body[start..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                    .collect();
-                to_match.then_some(token)
+                to_match.then(|| pick(m["body"].as_str()?)).flatten()
             })
+    })
+    .await
+}
+
+/// The token in the newest link mailed to `to` under `path`.
+pub async fn mailed_token(to: &str, path: &str) -> String {
+    // The HTML body escapes `/` (`&#x2f;`): match from the path's last segment.
+    let marker = format!("{}?token=", path.trim_start_matches('/'));
+    newest_mail(to, |body| {
+        let start = body.find(&marker)? + marker.len();
+        Some(
+            body[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect(),
+        )
     })
     .await
 }
@@ -592,28 +601,5 @@ pub async fn mailed_token(to: &str, path: &str) -> String {
 /// The body of the newest email to `to` that contains `text`, once the local SES has it: proof
 /// that the outbox row was rendered and sent, not just written.
 pub async fn mailed_containing(to: &str, text: &str) -> String {
-    eventually(Duration::from_secs(20), "the email", || async {
-        let data: serde_json::Value = reqwest::get(format!(
-            "{}/moto-api/data.json",
-            stack_var("AWS_ENDPOINT_URL")
-        ))
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-        data["ses"]["Message"]
-            .as_array()?
-            .iter()
-            .rev()
-            .find_map(|m| {
-                let to_match = m["destinations"]["ToAddresses"]
-                    .as_array()?
-                    .iter()
-                    .any(|x| x == to);
-                let body = m["body"].as_str()?;
-                (to_match && body.contains(text)).then(|| body.to_owned())
-            })
-    })
-    .await
+    newest_mail(to, |body| body.contains(text).then(|| body.to_owned())).await
 }

@@ -38,13 +38,14 @@ async fn sent(
     caller: &Caller,
     id: Uuid,
 ) -> Result<Envelope, EnvelopesError> {
-    let envelope = repo::get(tx, caller.org, id, true)
-        .await?
-        .ok_or(EnvelopesError::NotFound("envelope"))?;
-    if envelope.status != EnvelopeStatus::Sent.as_str() {
-        return Err(EnvelopesError::NotSent(envelope.status));
-    }
-    Ok(envelope)
+    EnvelopesApi::locked(
+        tx,
+        caller,
+        id,
+        EnvelopeStatus::Sent,
+        EnvelopesError::NotSent,
+    )
+    .await
 }
 
 /// Who must act now: the current routing order (sequential) or every acting recipient

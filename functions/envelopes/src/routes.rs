@@ -218,19 +218,38 @@ impl EnvelopesApi {
         }
     }
 
+    /// The envelope `id` of the caller's organization, locked, if its status is `wanted`;
+    /// otherwise `wrong(status)`.
+    pub(crate) async fn locked(
+        tx: &deadpool_postgres::Transaction<'_>,
+        caller: &Caller,
+        id: Uuid,
+        wanted: EnvelopeStatus,
+        wrong: fn(String) -> EnvelopesError,
+    ) -> Result<Envelope, EnvelopesError> {
+        let envelope = repo::get(tx, caller.org, id, true)
+            .await?
+            .ok_or(EnvelopesError::NotFound("envelope"))?;
+        if envelope.status != wanted.as_str() {
+            return Err(wrong(envelope.status));
+        }
+        Ok(envelope)
+    }
+
     /// The envelope, locked, if it is a draft of the caller's organization.
     pub(crate) async fn draft(
         tx: &deadpool_postgres::Transaction<'_>,
         caller: &Caller,
         id: Uuid,
     ) -> Result<Envelope, EnvelopesError> {
-        let envelope = repo::get(tx, caller.org, id, true)
-            .await?
-            .ok_or(EnvelopesError::NotFound("envelope"))?;
-        if envelope.status != EnvelopeStatus::Draft.as_str() {
-            return Err(EnvelopesError::NotDraft(envelope.status));
-        }
-        Ok(envelope)
+        Self::locked(
+            tx,
+            caller,
+            id,
+            EnvelopeStatus::Draft,
+            EnvelopesError::NotDraft,
+        )
+        .await
     }
 
     async fn create(
