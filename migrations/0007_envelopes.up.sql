@@ -65,6 +65,7 @@ CREATE TABLE recipients (
     decline_reason      TEXT,
     last_ip             VARCHAR(64),
     last_user_agent     TEXT,
+    notified_at         TIMESTAMPTZ,  -- the newest signing link went out
     reminders_sent      INTEGER      NOT NULL DEFAULT 0,
     last_reminded_at    TIMESTAMPTZ,
     created_at          TIMESTAMPTZ  NOT NULL DEFAULT now(),

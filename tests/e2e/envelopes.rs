@@ -879,3 +879,91 @@ async fn a_sent_envelope_can_be_downloaded_reminded_voided_and_it_expires() {
     assert_eq!(evidence["chain"]["valid"], true);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reminder_schedule_sends_a_fresh_link_once_the_interval_passed() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let sender = Tenant::create(&db, "member").await;
+    let first = format!("slow-{}@example.mn", gsign_tests::unique());
+    let base = sent_envelope(
+        &stack,
+        &sender,
+        &first,
+        json!({"reminder_interval_days": 2, "reminder_max": 2}),
+    )
+    .await;
+    let envelope_id: uuid::Uuid = base.rsplit('/').next().expect("id").parse().expect("uuid");
+    let old = gsign_tests::mailed_token(&first, "/sign").await;
+    let remind = || async {
+        stack
+            .running
+            .stack
+            .invoke("schedule-send-reminders", json!({"source": "aws.events"}))
+            .await
+            .expect("the schedule runs")
+    };
+    // Not due yet: nothing happens.
+    let client = db.connect().await;
+    let before: i64 = client
+        .query_one(
+            "SELECT count(*) FROM envelope_events WHERE envelope_id = $1",
+            &[&envelope_id],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    remind().await;
+    let after: i64 = client
+        .query_one(
+            "SELECT count(*) FROM envelope_events WHERE envelope_id = $1",
+            &[&envelope_id],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(before, after, "no reminder before the interval");
+    // Three days later, the first signer (and only they: the second's turn has not come).
+    client
+        .execute("UPDATE recipients SET notified_at = now() - interval '3 days' WHERE envelope_id = $1 AND notified_at IS NOT NULL", &[&envelope_id])
+        .await
+        .expect("age");
+    let answer = remind().await;
+    assert!(answer["reminded"].as_u64() >= Some(1), "{answer}");
+    let new = gsign_tests::eventually(
+        std::time::Duration::from_secs(20),
+        "the reminder mail",
+        || async {
+            let token = gsign_tests::mailed_token(&first, "/sign").await;
+            (token != old).then_some(token)
+        },
+    )
+    .await;
+    let (status, page) = by_link(&stack, "GET", &format!("/v1/signing/{new}"), None).await;
+    assert_eq!(status, 200, "{page}");
+    let (_, evidence) = stack
+        .call(&sender, "GET", &format!("{base}/events"), None)
+        .await;
+    assert_eq!(evidence["chain"]["valid"], true);
+    let last = evidence["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "recipient.reminded")
+        .expect("reminded")
+        .clone();
+    assert_eq!(last["actor_type"], "system");
+    // Just reminded: not due again.
+    remind().await;
+    let reminders: i32 = client
+        .query_one(
+            "SELECT max(reminders_sent) FROM recipients WHERE envelope_id = $1",
+            &[&envelope_id],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(reminders, 1);
+    stack.stop().await;
+}

@@ -131,6 +131,7 @@ async fn every_sample_event_runs_through_its_handler() {
                 }
                 "schedule-sweep-outbox" => assert!(answer["published"].is_u64(), "{what}"),
                 "schedule-expire-envelopes" => assert!(answer["expired"].is_u64(), "{what}"),
+                "schedule-send-reminders" => assert!(answer["reminded"].is_u64(), "{what}"),
                 other => panic!("add an expectation for the sample events of {other}"),
             }
         }

@@ -134,22 +134,46 @@ impl EnvelopesApi {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let envelope = sent(&tx, caller, id).await?;
-        let recipients = repo::recipients(&tx, id).await?;
-        let sender = repo::sender_name(&tx, caller.user).await?;
-        let organization = repo::organization_name(&tx, caller.org).await?;
+        let (reminded, emails) = self.remind_in(&tx, caller, &envelope, None).await?;
+        if reminded.is_empty() {
+            return Err(EnvelopesError::NothingToRemind);
+        }
+        tx.commit().await?;
+        self.base.relay.publish(&self.base.pool, &emails).await;
+        Ok(serde_json::json!({"reminded": reminded}))
+    }
+
+    /// Reminds, in `tx`, whoever must act now on `envelope` and has reminders left; with
+    /// `due_before`, only those whose newest link went out before then. Returns who was
+    /// reminded and the outbox rows to publish after commit.
+    async fn remind_in(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        caller: &Caller,
+        envelope: &Envelope,
+        due_before: Option<chrono::DateTime<Utc>>,
+    ) -> Result<(Vec<Uuid>, Vec<Uuid>), EnvelopesError> {
+        let recipients = repo::recipients(tx, envelope.id).await?;
+        let sender = repo::sender_name(tx, envelope.user_id).await?;
+        let organization = repo::organization_name(tx, envelope.organization_id).await?;
         let mut emails = Vec::new();
         let mut reminded = Vec::new();
-        for recipient in acting_now(&envelope, &recipients) {
-            let Some(count) = repo::try_remind(&tx, recipient.id, envelope.reminder_max).await?
+        let due = |r: &&Recipient| match (due_before, r.notified_at) {
+            (Some(before), Some(at)) => at < before,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        for recipient in acting_now(envelope, &recipients).into_iter().filter(due) {
+            let Some(count) = repo::try_remind(tx, recipient.id, envelope.reminder_max).await?
             else {
                 continue;
             };
             let token = gsign_platform::credentials::new_token();
-            repo::mark_notified(&tx, recipient.id, &token.hash).await?;
+            repo::mark_notified(tx, recipient.id, &token.hash).await?;
             emails.push(
                 outbox::email(
-                    &tx,
-                    caller.org,
+                    tx,
+                    envelope.organization_id,
                     &outbox::Email {
                         template: "signing_request".to_owned(),
                         to: recipient.email.clone(),
@@ -168,11 +192,11 @@ impl EnvelopesApi {
                 .await?,
             );
             repo::record(
-                &tx,
-                caller.org,
+                tx,
+                envelope.organization_id,
                 Self::event(
                     caller,
-                    id,
+                    envelope.id,
                     "recipient.reminded",
                     Some(recipient.id),
                     serde_json::json!({"reminder": count}),
@@ -181,12 +205,7 @@ impl EnvelopesApi {
             .await?;
             reminded.push(recipient.id);
         }
-        if reminded.is_empty() {
-            return Err(EnvelopesError::NothingToRemind);
-        }
-        tx.commit().await?;
-        self.base.relay.publish(&self.base.pool, &emails).await;
-        Ok(serde_json::json!({"reminded": reminded}))
+        Ok((reminded, emails))
     }
 
     /// A short-lived link to the envelope's current revision.
@@ -306,5 +325,73 @@ impl InvokeHandler for Expirer {
             expired += 1;
         }
         Ok(serde_json::json!({"expired": expired}))
+    }
+}
+
+/// `schedule-send-reminders`: every acting recipient of a sent envelope with reminders on gets
+/// a fresh link once `reminder_interval_days` passed since their last one, up to
+/// `reminder_max` times.
+pub const SEND_REMINDERS: FunctionSpec = FunctionSpec {
+    name: "schedule-send-reminders",
+    init: init_reminders,
+};
+
+/// Envelopes looked at per run (the oldest first; the next run continues).
+const REMINDER_BATCH: i64 = 500;
+
+struct Reminder {
+    api: EnvelopesApi,
+}
+
+fn init_reminders(env: Env) -> InitFuture {
+    Box::pin(async move {
+        Ok(Handler::Invoke(Arc::new(Reminder {
+            api: EnvelopesApi::from_env(&env).await?,
+        })))
+    })
+}
+
+#[async_trait]
+impl InvokeHandler for Reminder {
+    async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
+        let base = &self.api.base;
+        let candidates = {
+            let client = base.pool.get().await?;
+            repo::reminder_candidates(&client, REMINDER_BATCH).await?
+        };
+        let mut reminded = 0usize;
+        for (org, id) in candidates {
+            // The schedule acts for the platform: its evidence says `system`.
+            let system = Caller {
+                org,
+                role: gsign_core::Role::Owner,
+                user: None,
+                api_key: None,
+                ip: None,
+                user_agent: None,
+            };
+            let mut conn = base.pool.get().await?;
+            let tx = conn.transaction().await?;
+            let Some(envelope) = repo::get(&tx, org, id, true).await? else {
+                continue;
+            };
+            if envelope.status != EnvelopeStatus::Sent.as_str() || !envelope.reminder_enabled {
+                continue;
+            }
+            let due_before =
+                Utc::now() - chrono::Duration::days(i64::from(envelope.reminder_interval_days));
+            let (who, emails) = self
+                .api
+                .remind_in(&tx, &system, &envelope, Some(due_before))
+                .await
+                .map_err(|e| anyhow::anyhow!("remind {id}: {e}"))?;
+            if who.is_empty() {
+                continue;
+            }
+            tx.commit().await?;
+            base.relay.publish(&base.pool, &emails).await;
+            reminded += who.len();
+        }
+        Ok(serde_json::json!({"reminded": reminded}))
     }
 }

@@ -17,6 +17,9 @@ pub struct Envelope {
     pub id: Uuid,
     #[serde(skip)]
     pub organization_id: Uuid,
+    /// The sending person, if a person sent it.
+    #[serde(skip)]
+    pub user_id: Option<Uuid>,
     pub document_id: Uuid,
     pub name: Option<String>,
     pub subject: Option<String>,
@@ -45,7 +48,8 @@ pub struct Envelope {
     pub current_sha256: Option<String>,
 }
 
-const ENVELOPE_COLUMNS: &str = "id, organization_id, document_id, name, subject, message, status, \
+const ENVELOPE_COLUMNS: &str =
+    "id, organization_id, user_id, document_id, name, subject, message, status, \
     routing_type, current_routing_order, expires_at, reminder_enabled, reminder_interval_days, \
     reminder_max, signature_level, sent_at, completed_at, voided_at, void_reason, declined_at, \
     created_at, updated_at, current_s3_key, current_s3_version_id, current_sha256";
@@ -55,6 +59,7 @@ impl From<&tokio_postgres::Row> for Envelope {
         Self {
             id: row.get("id"),
             organization_id: row.get("organization_id"),
+            user_id: row.get("user_id"),
             document_id: row.get("document_id"),
             name: row.get("name"),
             subject: row.get("subject"),
@@ -262,11 +267,13 @@ pub struct Recipient {
     pub signed_at: Option<DateTime<Utc>>,
     pub declined_at: Option<DateTime<Utc>>,
     pub decline_reason: Option<String>,
+    pub notified_at: Option<DateTime<Utc>>,
+    pub reminders_sent: i32,
     pub created_at: DateTime<Utc>,
 }
 
 const RECIPIENT_COLUMNS: &str = "id, email, name, role, routing_order, status, auth_method, \
-    viewed_at, signed_at, declined_at, decline_reason, created_at";
+    viewed_at, signed_at, declined_at, decline_reason, notified_at, reminders_sent, created_at";
 
 impl From<&tokio_postgres::Row> for Recipient {
     fn from(row: &tokio_postgres::Row) -> Self {
@@ -282,6 +289,8 @@ impl From<&tokio_postgres::Row> for Recipient {
             signed_at: row.get("signed_at"),
             declined_at: row.get("declined_at"),
             decline_reason: row.get("decline_reason"),
+            notified_at: row.get("notified_at"),
+            reminders_sent: row.get("reminders_sent"),
             created_at: row.get("created_at"),
         }
     }
@@ -617,7 +626,8 @@ pub async fn mark_notified(
 ) -> PgResult<()> {
     client
         .execute(
-            "UPDATE recipients SET status = 'sent', signing_token_hash = $2 WHERE id = $1",
+            "UPDATE recipients SET status = CASE WHEN status = 'pending' THEN 'sent' ELSE status END, \
+             signing_token_hash = $2, notified_at = now() WHERE id = $1",
             &[&recipient, &token_hash],
         )
         .await?;
@@ -845,4 +855,21 @@ pub async fn expire(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
         )
         .await?;
     Ok(())
+}
+
+/// Sent envelopes with reminders on, oldest first: the candidates of a reminder run.
+pub async fn reminder_candidates(
+    client: &impl GenericClient,
+    limit: i64,
+) -> PgResult<Vec<(Uuid, Uuid)>> {
+    Ok(client
+        .query(
+            "SELECT organization_id, id FROM envelopes WHERE status = 'sent' AND reminder_enabled \
+             AND reminder_max > 0 ORDER BY sent_at LIMIT $1",
+            &[&limit],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect())
 }

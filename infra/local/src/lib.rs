@@ -68,6 +68,7 @@ pub fn registry() -> Registry {
         gsign_functions_envelopes::routes::REMIND_ENVELOPE,
         gsign_functions_envelopes::routes::DOWNLOAD_ENVELOPE,
         gsign_functions_envelopes::lifecycle::EXPIRE_ENVELOPES,
+        gsign_functions_envelopes::lifecycle::SEND_REMINDERS,
         gsign_functions_envelopes::ceremony::VIEW_SIGNING,
         gsign_functions_envelopes::ceremony::SUBMIT_ACCESS_CODE,
         gsign_functions_envelopes::ceremony::GIVE_CONSENT,
