@@ -5,42 +5,26 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use gsign_core::EnvReader;
-use gsign_platform::aws;
-use gsign_platform::cache::{Cache, CacheConfig};
-use gsign_platform::db::{self, DbConfig};
+use gsign_platform::cache::Cache;
 use gsign_platform::lambda::StartupError;
 use gsign_platform::outbox::Relay;
-use gsign_platform::ratelimit::{RateLimitConfig, RateLimiter};
+use gsign_platform::ratelimit::RateLimiter;
+use gsign_platform::service::{Base, BaseConfig};
 
 /// The shared settings, read with the caller's reader so every problem is reported at once.
 pub struct CommonConfig {
-    db: DbConfig,
-    cache: CacheConfig,
-    aws: aws::AwsConfig,
-    audit_queue: String,
-    email_queue: String,
+    base: BaseConfig,
     app_url: url::Url,
-    limits: RateLimitConfig,
 }
 
 impl CommonConfig {
     /// Reads the shared settings, recording problems in `r`.
     pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
-        let db = DbConfig::read(r);
-        let cache = CacheConfig::read(r);
-        let aws = aws::AwsConfig::read(r);
-        let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
-        let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
+        let base = BaseConfig::read(r);
         let app_url = r.required::<url::Url>("APP_URL");
-        let limits = RateLimitConfig::read(r);
         Some(Self {
-            db: db?,
-            cache: cache?,
-            aws: aws?,
-            audit_queue: audit_queue?,
-            email_queue: email_queue?,
+            base: base?,
             app_url: app_url?,
-            limits: limits?,
         })
     }
 }
@@ -64,15 +48,20 @@ pub struct Common {
 impl Common {
     /// Builds the clients (nothing connects yet).
     pub async fn build(config: CommonConfig) -> Result<Self, StartupError> {
-        let cache = Arc::new(Cache::new(&config.cache).map_err(anyhow::Error::from)?);
-        let sdk = aws::sdk_config(&config.aws).await;
-        Ok(Self {
-            pool: db::pool(&config.db).map_err(anyhow::Error::from)?,
-            limiter: RateLimiter::new(Arc::clone(&cache), config.limits),
+        let Base {
+            pool,
             cache,
-            relay: Relay::new(aws::sqs(&sdk), config.audit_queue, config.email_queue),
-            app_url: config.app_url.as_str().trim_end_matches('/').to_owned(),
+            limiter,
+            relay,
             sdk,
+        } = Base::build(config.base).await?;
+        Ok(Self {
+            pool,
+            cache,
+            limiter,
+            relay,
+            sdk,
+            app_url: config.app_url.as_str().trim_end_matches('/').to_owned(),
         })
     }
 }

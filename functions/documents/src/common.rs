@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use gsign_core::EnvReader;
 use gsign_platform::aws;
-use gsign_platform::cache::{Cache, CacheConfig};
-use gsign_platform::db::{self, DbConfig};
+use gsign_platform::cache::Cache;
 use gsign_platform::lambda::StartupError;
 use gsign_platform::outbox::Relay;
-use gsign_platform::ratelimit::{RateLimitConfig, RateLimiter};
+use gsign_platform::ratelimit::RateLimiter;
+use gsign_platform::service::{Base, BaseConfig};
 use gsign_platform::storage::DocumentStore;
 
 /// The default upload limit: 25 MB.
@@ -26,12 +26,7 @@ pub fn cache_key(id: uuid::Uuid) -> String {
 
 /// The shared settings.
 pub struct DocumentsConfig {
-    db: DbConfig,
-    cache: CacheConfig,
-    aws: aws::AwsConfig,
-    limits: RateLimitConfig,
-    audit_queue: String,
-    email_queue: String,
+    base: BaseConfig,
     bucket: String,
     kms_key_id: String,
     /// `DOCUMENT_MAX_BYTES`: the largest upload (default 25 MB).
@@ -45,12 +40,7 @@ pub struct DocumentsConfig {
 impl DocumentsConfig {
     /// Reads the shared settings, recording problems in `r`.
     pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
-        let db = DbConfig::read(r);
-        let cache = CacheConfig::read(r);
-        let aws = aws::AwsConfig::read(r);
-        let limits = RateLimitConfig::read(r);
-        let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
-        let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
+        let base = BaseConfig::read(r);
         let bucket = r.required::<String>("DOCUMENTS_BUCKET");
         let kms_key_id = r.required::<String>("DOCUMENTS_KEY_ID");
         let max_bytes = r.or("DOCUMENT_MAX_BYTES", DEFAULT_MAX_BYTES);
@@ -69,12 +59,7 @@ impl DocumentsConfig {
             r.problem("DOCUMENT_MAX_BYTES must be positive");
         }
         Some(Self {
-            db: db?,
-            cache: cache?,
-            aws: aws?,
-            limits: limits?,
-            audit_queue: audit_queue?,
-            email_queue: email_queue?,
+            base: base?,
             bucket: bucket?,
             kms_key_id: kms_key_id?,
             max_bytes,
@@ -107,13 +92,18 @@ pub struct Services {
 impl Services {
     /// Builds the clients (nothing connects yet).
     pub async fn build(config: DocumentsConfig) -> Result<Self, StartupError> {
-        let cache = Arc::new(Cache::new(&config.cache).map_err(anyhow::Error::from)?);
-        let sdk = aws::sdk_config(&config.aws).await;
-        Ok(Self {
-            pool: db::pool(&config.db).map_err(anyhow::Error::from)?,
-            limiter: RateLimiter::new(Arc::clone(&cache), config.limits),
+        let Base {
+            pool,
             cache,
-            relay: Relay::new(aws::sqs(&sdk), config.audit_queue, config.email_queue),
+            limiter,
+            relay,
+            sdk,
+        } = Base::build(config.base).await?;
+        Ok(Self {
+            pool,
+            limiter,
+            cache,
+            relay,
             store: DocumentStore::new(aws::s3(&sdk), config.bucket, config.kms_key_id),
             max_bytes: config.max_bytes,
             upload_ttl: config.upload_ttl,

@@ -173,17 +173,16 @@ impl EnvelopesApi {
     pub(crate) async fn from_env(env: &Env) -> Result<Self, StartupError> {
         let mut r = env.reader();
         let base = BaseConfig::read(&mut r);
-        let aws = gsign_platform::aws::AwsConfig::read(&mut r);
         let bucket = r.required::<String>("DOCUMENTS_BUCKET");
         let kms_key_id = r.required::<String>("DOCUMENTS_KEY_ID");
         let app_url = r.required::<url::Url>("APP_URL");
         let max_document_bytes = r.or("DOCUMENT_MAX_BYTES", 25u64 * 1024 * 1024);
-        let (base, aws, bucket, kms_key_id, app_url) =
-            r.finish(|| Some((base?, aws?, bucket?, kms_key_id?, app_url?)))?;
-        let sdk = gsign_platform::aws::sdk_config(&aws).await;
+        let (base, bucket, kms_key_id, app_url) =
+            r.finish(|| Some((base?, bucket?, kms_key_id?, app_url?)))?;
+        let base = Base::build(base).await?;
         Ok(Self {
-            base: Base::build(base).await?,
-            store: DocumentStore::new(gsign_platform::aws::s3(&sdk), bucket, kms_key_id),
+            store: DocumentStore::new(gsign_platform::aws::s3(&base.sdk), bucket, kms_key_id),
+            base,
             settings: Settings {
                 app_url: app_url.as_str().trim_end_matches('/').to_owned(),
                 max_document_bytes,

@@ -61,7 +61,6 @@ fn verify_job(_limits: &Limits, bytes: &[u8], extra: &[OsString]) -> Result<Stri
 /// The settings.
 pub struct VerifyConfig {
     base: BaseConfig,
-    aws: gsign_platform::aws::AwsConfig,
     bucket: String,
     kms_key_id: String,
     settings: Settings,
@@ -84,7 +83,6 @@ impl VerifyConfig {
     /// Reads the settings, recording every problem in `r`.
     pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
         let base = BaseConfig::read(r);
-        let aws = gsign_platform::aws::AwsConfig::read(r);
         let bucket = r.required::<String>("DOCUMENTS_BUCKET");
         let kms_key_id = r.required::<String>("DOCUMENTS_KEY_ID");
         let max_upload = r.or("VERIFY_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD);
@@ -115,7 +113,6 @@ impl VerifyConfig {
         let memory = r.or("VERIFY_MEMORY_BYTES", 1024u64 * 1024 * 1024);
         Some(Self {
             base: base?,
-            aws: aws?,
             bucket: bucket?,
             kms_key_id: kms_key_id?,
             settings: Settings {
@@ -164,15 +161,14 @@ impl VerifyApi {
         let config = VerifyConfig::read(&mut r);
         let VerifyConfig {
             base,
-            aws,
             bucket,
             kms_key_id,
             settings,
         } = r.finish(|| config)?;
-        let sdk = gsign_platform::aws::sdk_config(&aws).await;
+        let base = Base::build(base).await?;
         Ok(Self {
-            base: Base::build(base).await?,
-            store: DocumentStore::new(gsign_platform::aws::s3(&sdk), bucket, kms_key_id),
+            store: DocumentStore::new(gsign_platform::aws::s3(&base.sdk), bucket, kms_key_id),
+            base,
             config: settings,
         })
     }
