@@ -857,15 +857,20 @@ pub async fn expire(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
     Ok(())
 }
 
-/// Sent envelopes with reminders on, oldest first: the candidates of a reminder run.
+/// Sent envelopes with reminders on that have a recipient due for one (acting, under the
+/// cap, their newest link older than the envelope's interval), oldest first.
 pub async fn reminder_candidates(
     client: &impl GenericClient,
     limit: i64,
 ) -> PgResult<Vec<(Uuid, Uuid)>> {
     Ok(client
         .query(
-            "SELECT organization_id, id FROM envelopes WHERE status = 'sent' AND reminder_enabled \
-             AND reminder_max > 0 ORDER BY sent_at LIMIT $1",
+            "SELECT e.organization_id, e.id FROM envelopes e WHERE e.status = 'sent' \
+             AND e.reminder_enabled AND EXISTS (SELECT 1 FROM recipients r \
+             WHERE r.envelope_id = e.id AND r.status IN ('sent', 'viewed') \
+             AND r.reminders_sent < e.reminder_max \
+             AND r.notified_at < now() - make_interval(days => e.reminder_interval_days)) \
+             ORDER BY e.sent_at LIMIT $1",
             &[&limit],
         )
         .await?
