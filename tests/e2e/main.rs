@@ -7,6 +7,7 @@ mod accounts;
 mod auth_flow;
 mod certificates;
 mod certificates_api;
+mod completion;
 mod documents;
 mod envelopes;
 mod health;

@@ -194,6 +194,11 @@ impl Drawing {
         })
     }
 
+    /// Width and height in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
     /// Adds the image (and its `/SMask` when not opaque) to `document`.
     pub fn embed(&self, document: &mut Document) -> ObjectId {
         let image = |colour: &str, samples: &[u8]| {

@@ -12,6 +12,7 @@ pub mod appearance;
 pub mod chain;
 pub mod cms;
 pub mod cms_verify;
+pub mod completion;
 pub mod font;
 pub mod form;
 pub mod pades;
