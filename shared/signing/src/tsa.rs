@@ -47,8 +47,26 @@ pub fn token(response: &[u8], imprint: &[u8; 32], nonce: u64) -> Result<Vec<u8>,
     let status = response.status.status as u8;
     // 0 granted, 1 granted with modifications; anything else is a refusal.
     if status > 1 {
+        // The TSA's own words, when it gives any (statusString, failInfo).
+        let text: Vec<&str> = response
+            .status
+            .status_string
+            .iter()
+            .flatten()
+            .map(|s| s.as_str())
+            .collect();
         return Err(refused(format!(
-            "the TSA refused the request (status {status})"
+            "the TSA refused the request (status {status}{}{})",
+            if text.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", text.join("; "))
+            },
+            response
+                .status
+                .fail_info
+                .map(|f| format!(", failInfo {:?}", f))
+                .unwrap_or_default()
         )));
     }
     let token = response
