@@ -967,3 +967,81 @@ async fn the_reminder_schedule_sends_a_fresh_link_once_the_interval_passed() {
     assert_eq!(reminders, 1);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parallel_envelope_asks_every_signer_at_once_and_no_cc() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let sender = Tenant::create(&db, "member").await;
+    let document = stack
+        .upload_ready_pdf(&sender, "board.pdf", fixture("one-page.pdf"))
+        .await;
+    let (_, envelope) = stack
+        .call(
+            &sender,
+            "POST",
+            "/v1/envelopes",
+            Some(json!({"document_id": document, "name": "Board", "routing_type": "parallel"})),
+        )
+        .await;
+    let base = format!("/v1/envelopes/{}", id(&envelope));
+    let unique = gsign_tests::unique();
+    let emails = [
+        format!("a-{unique}@example.mn"),
+        format!("b-{unique}@example.mn"),
+    ];
+    let mut ids = Vec::new();
+    for email in &emails {
+        let (_, recipient) = stack
+            .call(
+                &sender,
+                "POST",
+                &format!("{base}/recipients"),
+                Some(json!({"email": email, "name": "Member"})),
+            )
+            .await;
+        ids.push(id(&recipient));
+    }
+    stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{base}/recipients"),
+            Some(json!({"email": format!("cc-{unique}@example.com"), "name": "CC", "role": "cc"})),
+        )
+        .await;
+    let place = |who: &str, x: f64| json!({"recipient_id": who, "type": "signature", "page": 1, "x": x, "y": 600.0, "width": 120.0, "height": 30.0});
+    stack
+        .call(
+            &sender,
+            "PUT",
+            &format!("{base}/fields"),
+            Some(json!({"fields": [place(&ids[0], 40.0), place(&ids[1], 300.0)]})),
+        )
+        .await;
+    let (status, sent) = stack
+        .call(&sender, "POST", &format!("{base}/send"), None)
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert!(
+        sent["current_routing_order"].is_null(),
+        "parallel has no current order: {sent}"
+    );
+    // Both signers can open their own link now; the cc got none.
+    for email in &emails {
+        let token = gsign_tests::mailed_token(email, "/sign").await;
+        let (status, page) = by_link(&stack, "GET", &format!("/v1/signing/{token}"), None).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["recipient"]["may_act"], true, "{page}");
+    }
+    let (_, detail) = stack.call(&sender, "GET", &base, None).await;
+    let cc = detail["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .find(|r| r["role"] == "cc")
+        .expect("cc")
+        .clone();
+    assert_eq!(cc["status"], "pending");
+    stack.stop().await;
+}
