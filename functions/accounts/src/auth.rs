@@ -13,10 +13,9 @@ use gsign_core::{Credential, Env, FieldError, Principal};
 use gsign_platform::cache::Cache;
 use gsign_platform::credentials::{self, AccessTokens};
 use gsign_platform::http as web;
-use gsign_platform::idempotency::Idempotent;
-use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
-use gsign_platform::ratelimit::{self, Policy, RateLimited, RateLimiter};
+use gsign_platform::ratelimit::{self, Policy, RateLimiter};
 use gsign_platform::sessions;
 use http::StatusCode;
 use lambda_http::request::RequestContext;
@@ -945,15 +944,14 @@ fn init_route(env: Env, route: Route) -> InitFuture {
             Route::Logout => Policy::Standard,
             _ => Policy::Sensitive,
         };
-        let pool = service.pool.clone();
-        let handler: Arc<dyn gsign_platform::lambda::HttpHandler> =
-            Arc::new(AuthRoute { service, route });
-        // Creating routes accept Idempotency-Key; the limiter counts replays too.
-        let handler = match route {
-            Route::Register => Idempotent::wrap(handler, pool, "register"),
-            _ => handler,
-        };
-        Ok(Handler::Http(RateLimited::wrap(handler, limiter, policy)))
+        let idempotency =
+            matches!(route, Route::Register).then(|| ("register", service.pool.clone()));
+        Ok(http_route(
+            Arc::new(AuthRoute { service, route }),
+            limiter,
+            policy,
+            idempotency,
+        ))
     })
 }
 

@@ -21,10 +21,9 @@ use gsign_core::{Action, Credential, Env, FieldError, Principal, Role, Scope};
 use gsign_platform::cache::Cache;
 use gsign_platform::credentials;
 use gsign_platform::http as web;
-use gsign_platform::idempotency::Idempotent;
-use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
-use gsign_platform::ratelimit::{Policy, RateLimited, RateLimiter};
+use gsign_platform::ratelimit::{Policy, RateLimiter};
 use gsign_platform::{aws, sessions};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -1072,20 +1071,18 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
         let service = Manage::from_env(&env).await?;
         let limiter = service.limiter.clone();
-        let pool = service.pool.clone();
-        let handler: Arc<dyn gsign_platform::lambda::HttpHandler> =
-            Arc::new(ManageRoute { service, route });
-        // Creating routes accept Idempotency-Key; the limiter counts replays too.
-        let handler = match route {
-            Route::InviteMember => Idempotent::wrap(handler, pool, "invite-member"),
-            Route::CreateKey => Idempotent::wrap(handler, pool, "create-api-key"),
-            _ => handler,
+        // Creating routes accept Idempotency-Key.
+        let idempotency = match route {
+            Route::InviteMember => Some(("invite-member", service.pool.clone())),
+            Route::CreateKey => Some(("create-api-key", service.pool.clone())),
+            _ => None,
         };
-        Ok(Handler::Http(RateLimited::wrap(
-            handler,
+        Ok(http_route(
+            Arc::new(ManageRoute { service, route }),
             limiter,
             Policy::Standard,
-        )))
+            idempotency,
+        ))
     })
 }
 

@@ -19,11 +19,10 @@ use gsign_core::certificates::{
 use gsign_core::{Action, Env, FieldError};
 use gsign_platform::hsm_keys::{default_scheme, KeySpec};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::idempotency::Idempotent;
-use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::ratelimit::{Policy, RateLimited};
+use gsign_platform::ratelimit::Policy;
 use gsign_signing::chain::check_imported_chain;
 use gsign_signing::x509::{parse_pem_bundle, Profile};
 use http::StatusCode;
@@ -639,17 +638,14 @@ fn init_route(env: Env, route: Route) -> InitFuture {
         let with_hsm = matches!(route, Route::Create | Route::Revoke);
         let api = CertificatesApi::from_env(&env, with_hsm).await?;
         let limiter = api.services.base.limiter.clone();
-        let pool = api.services.base.pool.clone();
-        let handler: Arc<dyn HttpHandler> = Arc::new(CertificateRoute { api, route });
-        let handler = match route {
-            Route::Create => Idempotent::wrap(handler, pool, "create-certificate"),
-            _ => handler,
-        };
-        Ok(Handler::Http(RateLimited::wrap(
-            handler,
+        let idempotency = matches!(route, Route::Create)
+            .then(|| ("create-certificate", api.services.base.pool.clone()));
+        Ok(http_route(
+            Arc::new(CertificateRoute { api, route }),
             limiter,
             Policy::Standard,
-        )))
+            idempotency,
+        ))
     })
 }
 

@@ -11,11 +11,10 @@ use chrono::{DateTime, Utc};
 use gsign_core::documents::{self, keys, DocumentDeclaration, DocumentStatus, NewDocument};
 use gsign_core::{Action, Env, FieldError};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::idempotency::Idempotent;
-use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::ratelimit::{Policy, RateLimited};
+use gsign_platform::ratelimit::Policy;
 use gsign_platform::storage::{ObjectRef, Presigned};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -531,17 +530,14 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
         let api = DocumentsApi::from_env(&env).await?;
         let limiter = api.services.limiter.clone();
-        let pool = api.services.pool.clone();
-        let handler: Arc<dyn HttpHandler> = Arc::new(DocumentRoute { api, route });
-        let handler = match route {
-            Route::Create => Idempotent::wrap(handler, pool, "create-document"),
-            _ => handler,
-        };
-        Ok(Handler::Http(RateLimited::wrap(
-            handler,
+        let idempotency =
+            matches!(route, Route::Create).then(|| ("create-document", api.services.pool.clone()));
+        Ok(http_route(
+            Arc::new(DocumentRoute { api, route }),
             limiter,
             Policy::Standard,
-        )))
+            idempotency,
+        ))
     })
 }
 

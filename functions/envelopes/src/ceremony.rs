@@ -16,9 +16,9 @@ use chrono::{DateTime, Utc};
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientRole};
 use gsign_core::{Env, FieldError, IntoProblem, Problem};
 use gsign_platform::http as web;
-use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
 use gsign_platform::outbox;
-use gsign_platform::ratelimit::{Policy, RateLimited};
+use gsign_platform::ratelimit::Policy;
 use gsign_platform::storage::{ObjectRef, Presigned};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -563,14 +563,10 @@ fn init_step(env: Env, step: Step) -> InitFuture {
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let handler: Arc<dyn HttpHandler> = Arc::new(CeremonyRoute { api, step });
+        let handler = Arc::new(CeremonyRoute { api, step });
         // No session: links are guessable only by brute force, which the per-IP limit of
         // unauthenticated routes meets first.
-        Ok(Handler::Http(RateLimited::wrap(
-            handler,
-            limiter,
-            Policy::Sensitive,
-        )))
+        Ok(http_route(handler, limiter, Policy::Sensitive, None))
     })
 }
 

@@ -297,6 +297,15 @@ impl From<&tokio_postgres::Row> for Recipient {
 }
 
 impl Recipient {
+    /// What the evidence records of a recipient added or changed.
+    pub fn evidence(&self) -> serde_json::Value {
+        serde_json::json!({
+            "email": self.email,
+            "role": self.role,
+            "routing_order": self.routing_order,
+        })
+    }
+
     /// What send validation needs.
     pub fn facts(&self) -> Option<RecipientFacts> {
         Some(RecipientFacts {

@@ -16,10 +16,9 @@ use gsign_core::envelopes::{
 };
 use gsign_core::{Action, Env, FieldError};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::idempotency::Idempotent;
-use gsign_platform::lambda::{Handler, HttpHandler, InitFuture, StartupError};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::ratelimit::{Policy, RateLimited};
+use gsign_platform::ratelimit::Policy;
 use gsign_platform::service::{Base, BaseConfig};
 use gsign_platform::storage::DocumentStore;
 use http::StatusCode;
@@ -418,7 +417,7 @@ impl EnvelopesApi {
                 id,
                 "recipient.added",
                 Some(recipient.id),
-                serde_json::json!({"email": recipient.email, "role": recipient.role, "routing_order": recipient.routing_order}),
+                recipient.evidence(),
             ),
         )
         .await?;
@@ -452,7 +451,7 @@ impl EnvelopesApi {
                 id,
                 "recipient.updated",
                 Some(recipient),
-                serde_json::json!({"email": updated.email, "role": updated.role, "routing_order": updated.routing_order}),
+                updated.evidence(),
             ),
         )
         .await?;
@@ -760,17 +759,14 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let pool = api.base.pool.clone();
-        let handler: Arc<dyn HttpHandler> = Arc::new(EnvelopeRoute { api, route });
-        let handler = match route {
-            Route::Create => Idempotent::wrap(handler, pool, "create-envelope"),
-            _ => handler,
-        };
-        Ok(Handler::Http(RateLimited::wrap(
-            handler,
+        let idempotency =
+            matches!(route, Route::Create).then(|| ("create-envelope", api.base.pool.clone()));
+        Ok(http_route(
+            Arc::new(EnvelopeRoute { api, route }),
             limiter,
             Policy::Standard,
-        )))
+            idempotency,
+        ))
     })
 }
 

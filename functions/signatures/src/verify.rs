@@ -17,8 +17,8 @@ use gsign_core::{Action, Env, EnvReader, FieldError};
 use gsign_pdf::sandbox::{isolated_child_if_requested, run_isolated};
 use gsign_pdf::{Limits, Rejection};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{Handler, HttpHandler, InitFuture, StartupError};
-use gsign_platform::ratelimit::{Policy, RateLimited};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
+use gsign_platform::ratelimit::Policy;
 use gsign_platform::service::{Base, BaseConfig};
 use gsign_platform::storage::{DocumentStore, ObjectRef};
 use gsign_signing::verify::{change_counts, verify, Report};
@@ -343,12 +343,12 @@ fn init(env: Env, _: ()) -> InitFuture {
     Box::pin(async move {
         let api = VerifyApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let handler: Arc<dyn HttpHandler> = Arc::new(VerifyRoute { api });
-        Ok(Handler::Http(RateLimited::wrap(
-            handler,
+        Ok(http_route(
+            Arc::new(VerifyRoute { api }),
             limiter,
             Policy::Standard,
-        )))
+            None,
+        ))
     })
 }
 

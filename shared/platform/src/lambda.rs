@@ -54,6 +54,24 @@ pub enum Handler {
     Invoke(Arc<dyn InvokeHandler>),
 }
 
+/// An HTTP route as every function wraps it: with `Idempotency-Key` support when
+/// `idempotency` names the route (the POSTs that create, and the pool that stores replies),
+/// then the rate limit of `policy`, which counts replays too.
+pub fn http_route(
+    handler: Arc<dyn HttpHandler>,
+    limiter: crate::ratelimit::RateLimiter,
+    policy: crate::ratelimit::Policy,
+    idempotency: Option<(&'static str, deadpool_postgres::Pool)>,
+) -> Handler {
+    let handler = match idempotency {
+        Some((route, pool)) => crate::idempotency::Idempotent::wrap(handler, pool, route),
+        None => handler,
+    };
+    Handler::Http(crate::ratelimit::RateLimited::wrap(
+        handler, limiter, policy,
+    ))
+}
+
 /// Why a function could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
