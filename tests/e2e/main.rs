@@ -18,6 +18,7 @@ mod migrations;
 mod pades;
 mod rate_limits;
 mod runner;
+mod signing;
 mod team;
 mod template;
 mod verify;

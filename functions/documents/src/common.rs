@@ -19,10 +19,7 @@ pub const DEFAULT_MAX_BYTES: u64 = 25 * 1024 * 1024;
 /// How long document metadata stays in Redis (`cache:document:{id}`, seed 000).
 pub const CACHE_TTL: Duration = Duration::from_secs(300);
 
-/// The cache key of a document.
-pub fn cache_key(id: uuid::Uuid) -> String {
-    format!("cache:document:{id}")
-}
+pub use gsign_core::documents::cache_key;
 
 /// The shared settings.
 pub struct DocumentsConfig {

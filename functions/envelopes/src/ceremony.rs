@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientRole};
+use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, FieldType, RecipientRole};
+use gsign_core::routing::{self, Answer, SignInput, SignatureInput, Slot};
 use gsign_core::{Env, FieldError, IntoProblem, Problem};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
@@ -23,6 +24,7 @@ use gsign_platform::storage::{ObjectRef, Presigned};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 use uuid::Uuid;
 
 use crate::repo::{self, Field};
@@ -60,6 +62,12 @@ pub enum CeremonyError {
     /// The access code is required first.
     #[error("access code required")]
     AccessCodeRequired,
+    /// Electronic-records consent comes before signing.
+    #[error("consent required")]
+    ConsentRequired,
+    /// Viewers and cc recipients have nothing to sign (`role`).
+    #[error("a {0} does not sign")]
+    NothingToSign(String),
     /// Wrong access code.
     #[error("wrong access code")]
     WrongAccessCode {
@@ -132,6 +140,22 @@ impl IntoProblem for CeremonyError {
                 "Access code required",
             )
             .with_detail("Enter the access code the sender gave you."),
+            CeremonyError::ConsentRequired => Problem::new(
+                StatusCode::FORBIDDEN,
+                "consent-required",
+                "Consent required",
+            )
+            .with_detail(format!(
+                "Agree to do business electronically first (POST .../consent with disclosure version {DISCLOSURE_VERSION})."
+            ))
+            .with_extension("disclosure_version", serde_json::json!(DISCLOSURE_VERSION)),
+            CeremonyError::NothingToSign(role) => Problem::new(
+                StatusCode::CONFLICT,
+                "nothing-to-sign",
+                "Nothing to sign",
+            )
+            .with_detail(format!("As a {role} you only view this envelope; opening it is all it needs of you."))
+            .with_extension("role", serde_json::json!(role)),
             CeremonyError::WrongAccessCode { attempts_left } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "access-code-wrong",
@@ -184,7 +208,10 @@ impl Party {
         if self.envelope.status != EnvelopeStatus::Sent.as_str() {
             return Err(CeremonyError::Closed(self.envelope.status.clone()));
         }
-        if matches!(self.recipient.status.as_str(), "signed" | "declined") {
+        if matches!(
+            self.recipient.status.as_str(),
+            "signed" | "approved" | "declined"
+        ) {
             return Err(CeremonyError::AlreadyDone(self.recipient.status.clone()));
         }
         let sequential = self.envelope.routing_type == "sequential";
@@ -213,8 +240,11 @@ struct CeremonyView {
     envelope: EnvelopeSummary,
     recipient: RecipientSummary,
     fields: Vec<Field>,
-    /// A short-lived link to the current PDF (once the access code, if any, was given).
+    /// A short-lived link to the current PDF (once the access code, if any, was given); the
+    /// final, sealed one once the envelope is completed.
     document: Option<Presigned>,
+    /// A short-lived link to the certificate of completion, once there is one.
+    certificate: Option<Presigned>,
 }
 
 #[derive(Debug, Serialize)]
@@ -262,6 +292,54 @@ struct Decline {
 }
 
 const BODY_LIMIT: usize = 16 * 1024;
+/// A drawn signature (base64 PNG) and every field value.
+const SIGN_BODY_LIMIT: usize = 1024 * 1024;
+/// The largest drawn signature accepted, decoded.
+pub const MAX_SIGNATURE_PNG_BYTES: usize = 512 * 1024;
+
+/// `POST /v1/signing/{token}/sign` answer.
+#[derive(Debug, Serialize)]
+struct Signed {
+    /// `signed` or `approved`.
+    status: &'static str,
+    /// What happens next.
+    detail: &'static str,
+}
+
+/// The adopted signature, checked.
+enum Adopted {
+    Drawn(Vec<u8>),
+    Typed(String),
+}
+
+/// Decodes and checks a drawn signature (a PNG the signing engine can place).
+fn adopted(input: Option<&SignatureInput>) -> Result<Option<Adopted>, CeremonyError> {
+    use base64::Engine as _;
+    let invalid = |detail: String| {
+        CeremonyError::Validation(vec![FieldError::new("/signature/image_png", detail)])
+    };
+    Ok(match input {
+        None => None,
+        Some(SignatureInput::Typed { text }) => Some(Adopted::Typed(text.trim().to_owned())),
+        Some(SignatureInput::Drawn { image_png }) => {
+            let encoded = image_png
+                .strip_prefix("data:image/png;base64,")
+                .unwrap_or(image_png);
+            let png = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|e| invalid(format!("is not base64: {e}")))?;
+            if png.len() > MAX_SIGNATURE_PNG_BYTES {
+                return Err(invalid(format!(
+                    "is {} bytes; at most {MAX_SIGNATURE_PNG_BYTES}",
+                    png.len()
+                )));
+            }
+            gsign_signing::appearance::Drawing::from_png(&png)
+                .map_err(|e| invalid(e.to_string()))?;
+            Some(Adopted::Drawn(png))
+        }
+    })
+}
 
 impl EnvelopesApi {
     /// The recipient of `token`, their envelope locked.
@@ -299,14 +377,28 @@ impl EnvelopesApi {
         }
         let now = Utc::now();
         let may_act = party.may_act().is_ok();
+        let mut jobs = Vec::new();
         if party.recipient.viewed_at.is_none() && may_act {
+            let org = party.envelope.organization_id;
             repo::mark_viewed(&tx, party.recipient.id).await?;
             repo::record(
                 &tx,
-                party.envelope.organization_id,
+                org,
                 party.event("recipient.viewed", serde_json::json!({})),
             )
             .await?;
+            // Viewing is all a viewer does: the routing may move on.
+            if party.recipient.role == RecipientRole::Viewer.as_str() {
+                let job = outbox::SigningJob {
+                    organization_id: org,
+                    envelope_id: party.envelope.id,
+                };
+                jobs.push(
+                    outbox::signing(&tx, &job)
+                        .await
+                        .map_err(CeremonyError::Internal)?,
+                );
+            }
         }
         let fields: Vec<Field> = repo::fields(&tx, party.envelope.id)
             .await?
@@ -329,7 +421,24 @@ impl EnvelopesApi {
             ),
             _ => None,
         };
+        let certificate = match (&party.envelope.certificate_s3_key, party.authenticated(now)) {
+            (Some(key), true) => Some(
+                self.store
+                    .presign_get(
+                        &ObjectRef {
+                            key: key.clone(),
+                            version_id: party.envelope.certificate_s3_version_id.clone(),
+                        },
+                        "application/pdf",
+                        "inline",
+                        Duration::from_secs(300),
+                    )
+                    .await?,
+            ),
+            _ => None,
+        };
         tx.commit().await?;
+        self.base.relay.publish(&self.base.pool, &jobs).await;
         Ok(CeremonyView {
             envelope: EnvelopeSummary {
                 id: party.envelope.id,
@@ -355,6 +464,7 @@ impl EnvelopesApi {
             },
             fields,
             document,
+            certificate,
         })
     }
 
@@ -453,6 +563,117 @@ impl EnvelopesApi {
         Ok(())
     }
 
+    /// A signer's signature and field values, or an approver's approval: recorded with the
+    /// evidence, and a job for the signing worker, which puts the signature in the PDF and
+    /// moves the routing on.
+    async fn sign(&self, req: &Request, input: SignInput) -> Result<Signed, CeremonyError> {
+        let signature = adopted(input.signature.as_ref())?;
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let party = Self::party(&tx, req).await?;
+        party.may_act()?;
+        if !party.authenticated(Utc::now()) {
+            return Err(CeremonyError::AccessCodeRequired);
+        }
+        if party.recipient.consented_at.is_none() {
+            return Err(CeremonyError::ConsentRequired);
+        }
+        let role = RecipientRole::parse(&party.recipient.role);
+        let org = party.envelope.organization_id;
+        let (ip, user_agent) = (party.ip.as_deref(), party.user_agent.as_deref());
+        let outcome = match role {
+            Some(RecipientRole::Signer) => {
+                let slots: Vec<Slot> = repo::fields(&tx, party.envelope.id)
+                    .await?
+                    .into_iter()
+                    .filter(|f| f.recipient_id == party.recipient.id)
+                    .filter_map(|f| {
+                        Some(Slot {
+                            id: f.id,
+                            field_type: FieldType::parse(&f.field_type)?,
+                            required: f.required,
+                        })
+                    })
+                    .collect();
+                let answers = routing::answers(&slots, &input, Utc::now())
+                    .map_err(CeremonyError::Validation)?;
+                let (kind, png, text) = match &signature {
+                    Some(Adopted::Drawn(png)) => {
+                        ("drawn", Some(png.as_slice()), party.recipient.name.clone())
+                    }
+                    Some(Adopted::Typed(text)) => ("typed", None, text.clone()),
+                    None => ("typed", None, party.recipient.name.clone()),
+                };
+                for (field, answer) in &answers {
+                    let value = match answer {
+                        Answer::Text(text) => text.clone(),
+                        Answer::Checked(checked) => checked.to_string(),
+                        Answer::Signature => text.clone(),
+                    };
+                    repo::fill_field(&tx, *field, &value).await?;
+                }
+                repo::submit_signature(
+                    &tx,
+                    &repo::Submitted {
+                        recipient: party.recipient.id,
+                        kind,
+                        png,
+                        text: &text,
+                        ip,
+                        user_agent,
+                    },
+                )
+                .await?;
+                let image_sha256 = png.map(|png| hex::encode(sha2::Sha256::digest(png)));
+                repo::record(
+                    &tx,
+                    org,
+                    party.event(
+                        "recipient.signed",
+                        serde_json::json!({
+                            "signature": kind,
+                            "signature_sha256": image_sha256,
+                            "fields": answers.len(),
+                            "disclosure_version": DISCLOSURE_VERSION,
+                        }),
+                    ),
+                )
+                .await?;
+                Signed {
+                    status: "signed",
+                    detail: "Your signature is being applied to the document; you will get the completed document by email.",
+                }
+            }
+            Some(RecipientRole::Approver) => {
+                repo::approve(&tx, party.recipient.id, ip, user_agent).await?;
+                repo::record(
+                    &tx,
+                    org,
+                    party.event("recipient.approved", serde_json::json!({})),
+                )
+                .await?;
+                Signed {
+                    status: "approved",
+                    detail:
+                        "Your approval is recorded; you will get the completed document by email.",
+                }
+            }
+            _ => return Err(CeremonyError::NothingToSign(party.recipient.role.clone())),
+        };
+        let job = outbox::signing(
+            &tx,
+            &outbox::SigningJob {
+                organization_id: org,
+                envelope_id: party.envelope.id,
+            },
+        )
+        .await
+        .map_err(CeremonyError::Internal)?;
+        tx.commit().await?;
+        self.base.relay.publish(&self.base.pool, &[job]).await;
+        Ok(outcome)
+    }
+
     async fn decline(&self, req: &Request, input: Decline) -> Result<(), CeremonyError> {
         let reason = input.reason.trim().to_owned();
         if reason.is_empty() || reason.chars().count() > 1000 {
@@ -519,6 +740,7 @@ enum Step {
     View,
     AccessCode,
     Consent,
+    Sign,
     Decline,
 }
 
@@ -541,6 +763,11 @@ impl CeremonyRoute {
                 api.consent(req, web::parse_json(req, BODY_LIMIT)?).await?;
                 web::no_content()
             }
+            Step::Sign => web::json(
+                StatusCode::ACCEPTED,
+                &api.sign(req, web::parse_json(req, SIGN_BODY_LIMIT)?)
+                    .await?,
+            ),
             Step::Decline => {
                 api.decline(req, web::parse_json(req, BODY_LIMIT)?).await?;
                 web::no_content()
@@ -576,5 +803,7 @@ gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/access-
     SUBMIT_ACCESS_CODE, "api-submit-access-code", Step::AccessCode);
 gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/consent`.
     GIVE_CONSENT, "api-give-consent", Step::Consent);
+gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/sign`.
+    SIGN_ENVELOPE, "api-sign-envelope", Step::Sign);
 gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/decline`.
     DECLINE_ENVELOPE, "api-decline-envelope", Step::Decline);

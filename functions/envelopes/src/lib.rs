@@ -1,10 +1,13 @@
-//! Envelopes (seed 000's envelopes, recipients and signature fields; seed 003's evidence log):
-//! the sender's draft routes and the hash-chained evidence trail. Each route is its own Lambda
-//! (`src/bin/`). Send, the signing ceremony, the signing worker and completion build on these.
+//! Envelopes (seed 000's envelopes, recipients and signature fields; seed 001's signing flow;
+//! seed 003's evidence log): the sender's routes, the signing ceremony, the signing worker and
+//! completion, all writing one hash-chained evidence trail. Each route, queue consumer and
+//! schedule is its own Lambda (`src/bin/`).
 
 pub mod ceremony;
+pub mod completion;
 pub mod error;
 pub mod lifecycle;
 pub mod repo;
 pub mod routes;
 pub mod send;
+pub mod worker;

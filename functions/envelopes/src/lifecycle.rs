@@ -16,14 +16,13 @@ use gsign_platform::http::Caller;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
 use gsign_platform::outbox;
 use gsign_platform::storage::{ObjectRef, Presigned};
-use secrecy::ExposeSecret;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::EnvelopesError;
 use crate::repo::{self, Envelope, Recipient};
 use crate::routes::EnvelopesApi;
-use crate::send::first_to_act;
+use crate::send::{first_to_act, Letterhead};
 
 /// `POST /v1/envelopes/{id}/void` body.
 #[derive(Debug, Deserialize)]
@@ -154,8 +153,7 @@ impl EnvelopesApi {
         due_before: Option<chrono::DateTime<Utc>>,
     ) -> Result<(Vec<Uuid>, Vec<Uuid>), EnvelopesError> {
         let recipients = repo::recipients(tx, envelope.id).await?;
-        let sender = repo::sender_name(tx, envelope.user_id).await?;
-        let organization = repo::organization_name(tx, envelope.organization_id).await?;
+        let letterhead = Letterhead::of(tx, envelope).await?;
         let mut emails = Vec::new();
         let mut reminded = Vec::new();
         let due = |r: &&Recipient| match (due_before, r.notified_at) {
@@ -168,26 +166,13 @@ impl EnvelopesApi {
             else {
                 continue;
             };
-            let token = gsign_platform::credentials::new_token();
-            repo::mark_notified(tx, recipient.id, &token.hash).await?;
             emails.push(
-                outbox::email(
+                self.ask(
                     tx,
-                    envelope.organization_id,
-                    &outbox::Email {
-                        template: "signing_request".to_owned(),
-                        to: recipient.email.clone(),
-                        data: serde_json::json!({
-                            "recipient_name": recipient.name,
-                            "sender": sender,
-                            "organization_name": organization,
-                            "envelope_name": envelope.name.clone().unwrap_or_else(|| "a document".to_owned()),
-                            "message": format!("Reminder {count}: this is still waiting for you."),
-                            "action": if recipient.role == RecipientRole::Signer.as_str() { "sign" } else { "review" },
-                            "link": format!("{}/sign?token={}", self.settings.app_url, token.secret.expose_secret()),
-                            "expires_on": envelope.expires_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default(),
-                        }),
-                    },
+                    envelope,
+                    recipient,
+                    &letterhead,
+                    Some(format!("Reminder {count}: this is still waiting for you.")),
                 )
                 .await?,
             );
@@ -219,9 +204,19 @@ impl EnvelopesApi {
         let envelope = repo::get(&client, caller.org, id, false)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
-        let key = match variant {
-            "current" => envelope.current_s3_key.clone(),
-            "final" | "certificate" => None,
+        let (key, version_id) = match variant {
+            "current" => (
+                envelope.current_s3_key.clone(),
+                envelope.current_s3_version_id.clone(),
+            ),
+            "final" => (
+                envelope.final_s3_key.clone(),
+                envelope.final_s3_version_id.clone(),
+            ),
+            "certificate" => (
+                envelope.certificate_s3_key.clone(),
+                envelope.certificate_s3_version_id.clone(),
+            ),
             _ => {
                 return Err(EnvelopesError::Validation(vec![FieldError::new(
                     "/variant",
@@ -235,10 +230,7 @@ impl EnvelopesApi {
         Ok(self
             .store
             .presign_get(
-                &ObjectRef {
-                    key,
-                    version_id: envelope.current_s3_version_id.clone(),
-                },
+                &ObjectRef { key, version_id },
                 "application/pdf",
                 &format!("attachment; filename=\"envelope-{id}-{variant}.pdf\""),
                 Duration::from_secs(300),

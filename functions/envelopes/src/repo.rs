@@ -46,13 +46,32 @@ pub struct Envelope {
     pub current_s3_version_id: Option<String>,
     /// SHA-256 of the current revision.
     pub current_sha256: Option<String>,
+    /// How many signatures the PDF holds (revisions after the prepared one).
+    pub revision_count: i32,
+    /// SHA-256 of the final, sealed document (completed envelopes).
+    pub final_sha256: Option<String>,
+    /// SHA-256 of the certificate of completion.
+    pub certificate_sha256: Option<String>,
+    #[serde(skip)]
+    pub final_s3_key: Option<String>,
+    #[serde(skip)]
+    pub final_s3_version_id: Option<String>,
+    #[serde(skip)]
+    pub certificate_s3_key: Option<String>,
+    #[serde(skip)]
+    pub certificate_s3_version_id: Option<String>,
+    /// The signing worker's newest failure, while it retries (cleared by progress).
+    pub processing_error: Option<String>,
+    pub processing_failed_at: Option<DateTime<Utc>>,
 }
 
 const ENVELOPE_COLUMNS: &str =
     "id, organization_id, user_id, document_id, name, subject, message, status, \
     routing_type, current_routing_order, expires_at, reminder_enabled, reminder_interval_days, \
     reminder_max, signature_level, sent_at, completed_at, voided_at, void_reason, declined_at, \
-    created_at, updated_at, current_s3_key, current_s3_version_id, current_sha256";
+    created_at, updated_at, current_s3_key, current_s3_version_id, current_sha256, \
+    revision_count, final_sha256, certificate_sha256, final_s3_key, final_s3_version_id, \
+    certificate_s3_key, certificate_s3_version_id, processing_error, processing_failed_at";
 
 impl From<&tokio_postgres::Row> for Envelope {
     fn from(row: &tokio_postgres::Row) -> Self {
@@ -82,6 +101,15 @@ impl From<&tokio_postgres::Row> for Envelope {
             current_s3_key: row.get("current_s3_key"),
             current_s3_version_id: row.get("current_s3_version_id"),
             current_sha256: row.get("current_sha256"),
+            revision_count: row.get("revision_count"),
+            final_sha256: row.get("final_sha256"),
+            certificate_sha256: row.get("certificate_sha256"),
+            final_s3_key: row.get("final_s3_key"),
+            final_s3_version_id: row.get("final_s3_version_id"),
+            certificate_s3_key: row.get("certificate_s3_key"),
+            certificate_s3_version_id: row.get("certificate_s3_version_id"),
+            processing_error: row.get("processing_error"),
+            processing_failed_at: row.get("processing_failed_at"),
         }
     }
 }
@@ -269,11 +297,16 @@ pub struct Recipient {
     pub decline_reason: Option<String>,
     pub notified_at: Option<DateTime<Utc>>,
     pub reminders_sent: i32,
+    /// When the signing worker put this signer's signature in the PDF.
+    pub applied_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the revision holding that signature.
+    pub revision_sha256: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
 const RECIPIENT_COLUMNS: &str = "id, email, name, role, routing_order, status, auth_method, \
-    viewed_at, signed_at, declined_at, decline_reason, notified_at, reminders_sent, created_at";
+    viewed_at, signed_at, declined_at, decline_reason, notified_at, reminders_sent, applied_at, \
+    revision_sha256, created_at";
 
 impl From<&tokio_postgres::Row> for Recipient {
     fn from(row: &tokio_postgres::Row) -> Self {
@@ -291,6 +324,8 @@ impl From<&tokio_postgres::Row> for Recipient {
             decline_reason: row.get("decline_reason"),
             notified_at: row.get("notified_at"),
             reminders_sent: row.get("reminders_sent"),
+            applied_at: row.get("applied_at"),
+            revision_sha256: row.get("revision_sha256"),
             created_at: row.get("created_at"),
         }
     }
@@ -303,6 +338,17 @@ impl Recipient {
             "email": self.email,
             "role": self.role,
             "routing_order": self.routing_order,
+        })
+    }
+
+    /// Where this recipient stands in the routing.
+    pub fn party(&self) -> Option<gsign_core::routing::Party> {
+        Some(gsign_core::routing::Party {
+            id: self.id,
+            role: RecipientRole::parse(&self.role)?,
+            routing_order: self.routing_order,
+            status: self.status.clone(),
+            applied: self.applied_at.is_some(),
         })
     }
 
@@ -886,4 +932,345 @@ pub async fn reminder_candidates(
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect())
+}
+
+/// A recipient's submitted signature, as the ceremony stores it.
+pub struct Submitted<'a> {
+    pub recipient: Uuid,
+    /// `drawn` or `typed`.
+    pub kind: &'a str,
+    pub png: Option<&'a [u8]>,
+    pub text: &'a str,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// A signer submitted: status `signed`, their signature kept for the worker and the
+/// certificate of completion.
+pub async fn submit_signature(client: &impl GenericClient, s: &Submitted<'_>) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET status = 'signed', signed_at = now(), signature_kind = $2, \
+             signature_png = $3, signature_text = $4, last_ip = $5, last_user_agent = $6 \
+             WHERE id = $1",
+            &[&s.recipient, &s.kind, &s.png, &s.text, &s.ip, &s.user_agent],
+        )
+        .await?;
+    Ok(())
+}
+
+/// An approver approved.
+pub async fn approve(
+    client: &impl GenericClient,
+    recipient: Uuid,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET status = 'approved', signed_at = now(), last_ip = $2, \
+             last_user_agent = $3 WHERE id = $1",
+            &[&recipient, &ip, &user_agent],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A field's submitted value.
+pub async fn fill_field(client: &impl GenericClient, field: Uuid, value: &str) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE signature_fields SET value = $2, signed_at = now() WHERE id = $1",
+            &[&field, &value],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A submitted signature the worker has yet to put in the PDF.
+#[derive(Debug, Clone)]
+pub struct PendingSignature {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub kind: String,
+    pub png: Option<Vec<u8>>,
+    pub text: String,
+    pub signed_at: DateTime<Utc>,
+}
+
+/// The oldest submitted signature of `envelope` not yet in its PDF.
+pub async fn next_to_apply(
+    client: &impl GenericClient,
+    envelope: Uuid,
+) -> PgResult<Option<PendingSignature>> {
+    Ok(client
+        .query_opt(
+            "SELECT id, name, email, signature_kind, signature_png, signature_text, signed_at \
+             FROM recipients WHERE envelope_id = $1 AND role = 'signer' AND status = 'signed' \
+             AND applied_at IS NULL ORDER BY signed_at, routing_order, id LIMIT 1",
+            &[&envelope],
+        )
+        .await?
+        .map(|row| PendingSignature {
+            id: row.get(0),
+            name: row.get(1),
+            email: row.get(2),
+            kind: row.get(3),
+            png: row.get(4),
+            text: row.get::<_, Option<String>>(5).unwrap_or_default(),
+            signed_at: row.get(6),
+        }))
+}
+
+/// A new revision holds `recipient`'s signature: it becomes the envelope's current one.
+pub async fn applied(
+    client: &impl GenericClient,
+    envelope: Uuid,
+    recipient: Uuid,
+    revision: i32,
+    stored: &gsign_platform::storage::ObjectRef,
+    sha256: &str,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET applied_at = now(), revision = $2, revision_sha256 = $3 \
+             WHERE id = $1",
+            &[&recipient, &revision, &sha256],
+        )
+        .await?;
+    client
+        .execute(
+            "UPDATE envelopes SET revision_count = $2, current_s3_key = $3, \
+             current_s3_version_id = $4, current_sha256 = $5, processing_error = NULL, \
+             processing_failed_at = NULL, processing_attempts = 0 WHERE id = $1",
+            &[
+                &envelope,
+                &revision,
+                &stored.key,
+                &stored.version_id,
+                &sha256,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The routing moves on to `order`.
+pub async fn advance(client: &impl GenericClient, envelope: Uuid, order: i32) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE envelopes SET current_routing_order = $2 WHERE id = $1",
+            &[&envelope, &order],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The worker failed on `envelope`: the newest reason, for the sender to see. Returns the
+/// previous reason (evidence is written only when the reason changes).
+pub async fn processing_failed(
+    client: &impl GenericClient,
+    envelope: Uuid,
+    reason: &str,
+) -> PgResult<Option<String>> {
+    Ok(client
+        .query_one(
+            "UPDATE envelopes e SET processing_error = $2, processing_failed_at = now(), \
+             processing_attempts = e.processing_attempts + 1 FROM envelopes old \
+             WHERE e.id = $1 AND old.id = e.id RETURNING old.processing_error",
+            &[&envelope, &reason],
+        )
+        .await?
+        .get(0))
+}
+
+/// The completed envelope's documents.
+pub struct Completed<'a> {
+    pub final_pdf: &'a gsign_platform::storage::ObjectRef,
+    pub final_sha256: &'a str,
+    pub certificate: &'a gsign_platform::storage::ObjectRef,
+    pub certificate_sha256: &'a str,
+    pub completed_at: DateTime<Utc>,
+}
+
+/// Marks the envelope completed with its final document and certificate of completion.
+pub async fn complete(
+    client: &impl GenericClient,
+    envelope: Uuid,
+    done: &Completed<'_>,
+) -> PgResult<Envelope> {
+    let row = client
+        .query_one(
+            &format!(
+                "UPDATE envelopes SET status = 'completed', completed_at = $2, \
+                 final_s3_key = $3, final_s3_version_id = $4, final_sha256 = $5, \
+                 certificate_s3_key = $6, certificate_s3_version_id = $7, \
+                 certificate_sha256 = $8, current_s3_key = $3, current_s3_version_id = $4, \
+                 current_sha256 = $5, current_routing_order = NULL, processing_error = NULL, \
+                 processing_failed_at = NULL, processing_attempts = 0 \
+                 WHERE id = $1 RETURNING {ENVELOPE_COLUMNS}"
+            ),
+            &[
+                &envelope,
+                &done.completed_at,
+                &done.final_pdf.key,
+                &done.final_pdf.version_id,
+                &done.final_sha256,
+                &done.certificate.key,
+                &done.certificate.version_id,
+                &done.certificate_sha256,
+            ],
+        )
+        .await?;
+    Ok(Envelope::from(&row))
+}
+
+/// What the certificate of completion says of each recipient.
+pub struct RecipientEvidence {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub auth_method: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub viewed_at: Option<DateTime<Utc>>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub signature_png: Option<Vec<u8>>,
+}
+
+/// Every recipient with what the certificate of completion lists.
+pub async fn recipient_evidence(
+    client: &impl GenericClient,
+    envelope: Uuid,
+) -> PgResult<Vec<RecipientEvidence>> {
+    Ok(client
+        .query(
+            "SELECT r.id, r.name, r.email, r.role, r.auth_method, r.last_ip, r.last_user_agent, \
+             (SELECT min(occurred_at) FROM envelope_events ev WHERE ev.envelope_id = r.envelope_id \
+              AND ev.recipient_id = r.id AND ev.action = 'recipient.notified') AS sent_at, \
+             r.viewed_at, r.signed_at, r.signature_png \
+             FROM recipients r WHERE r.envelope_id = $1 ORDER BY r.routing_order, r.created_at, r.id",
+            &[&envelope],
+        )
+        .await?
+        .iter()
+        .map(|row| RecipientEvidence {
+            id: row.get(0),
+            name: row.get(1),
+            email: row.get(2),
+            role: row.get(3),
+            auth_method: row.get(4),
+            ip: row.get(5),
+            user_agent: row.get(6),
+            sent_at: row.get(7),
+            viewed_at: row.get(8),
+            signed_at: row.get(9),
+            signature_png: row.get(10),
+        })
+        .collect())
+}
+
+/// A document's stored objects and what completion needs of it.
+pub struct SourceDocument {
+    pub name: String,
+    pub sha256: String,
+    pub objects: Vec<gsign_platform::storage::ObjectRef>,
+}
+
+/// The envelope's document: its name, original SHA-256 and every stored object.
+pub async fn source_document(
+    client: &impl GenericClient,
+    document: Uuid,
+) -> PgResult<Option<SourceDocument>> {
+    Ok(client
+        .query_opt(
+            "SELECT name, hash, s3_key, s3_version_id, pdf_s3_key, pdf_s3_version_id \
+             FROM documents WHERE id = $1",
+            &[&document],
+        )
+        .await?
+        .map(|row| {
+            let mut objects = vec![gsign_platform::storage::ObjectRef {
+                key: row.get(2),
+                version_id: row.get(3),
+            }];
+            if let Some(key) = row.get::<_, Option<String>>(4) {
+                let pdf = gsign_platform::storage::ObjectRef {
+                    key,
+                    version_id: row.get(5),
+                };
+                if pdf != objects[0] {
+                    objects.push(pdf);
+                }
+            }
+            SourceDocument {
+                name: row.get(0),
+                sha256: row.get::<_, Option<String>>(1).unwrap_or_default(),
+                objects,
+            }
+        }))
+}
+
+/// Records the document's retention date (never shortening it).
+pub async fn retain_document(
+    client: &impl GenericClient,
+    document: Uuid,
+    until: DateTime<Utc>,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE documents SET retention_until = GREATEST(retention_until, $2) WHERE id = $1",
+            &[&document, &until],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Sent envelopes with work the worker has not done for longer than `idle_seconds`: a
+/// submitted signature not in the PDF, or everyone done but not completed (the job was lost
+/// or failed for good). Oldest first.
+pub async fn stalled(
+    client: &impl GenericClient,
+    idle_seconds: f64,
+    limit: i64,
+) -> PgResult<Vec<(Uuid, Uuid)>> {
+    Ok(client
+        .query(
+            "SELECT e.organization_id, e.id FROM envelopes e WHERE e.status = 'sent' \
+             AND (e.processing_failed_at IS NULL \
+                  OR e.processing_failed_at < now() - make_interval(secs => $1)) \
+             AND (EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
+                   AND r.status = 'signed' AND r.role = 'signer' AND r.applied_at IS NULL \
+                   AND r.signed_at < now() - make_interval(secs => $1)) \
+              OR (NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
+                   AND NOT (r.role = 'cc' OR (r.role = 'signer' AND r.applied_at IS NOT NULL) \
+                   OR (r.role = 'approver' AND r.status = 'approved') \
+                   OR (r.role = 'viewer' AND r.status IN ('viewed', 'signed')))) \
+               AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
+                   AND r.updated_at > now() - make_interval(secs => $1)))) \
+             ORDER BY e.updated_at LIMIT $2",
+            &[&idle_seconds, &limit],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect())
+}
+
+/// Replaces a recipient's signing token (only its hash is kept; older links stop working).
+pub async fn set_token(
+    client: &impl GenericClient,
+    recipient: Uuid,
+    token_hash: &str,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET signing_token_hash = $2 WHERE id = $1",
+            &[&recipient, &token_hash],
+        )
+        .await?;
+    Ok(())
 }

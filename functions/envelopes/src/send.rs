@@ -169,37 +169,19 @@ impl EnvelopesApi {
             ),
         )
         .await?;
-        let sender = repo::sender_name(&tx, caller.user).await?;
-        let organization = repo::organization_name(&tx, caller.org).await?;
         let mut emails = Vec::new();
+        let letterhead = Letterhead {
+            sender: repo::sender_name(&tx, caller.user).await?,
+            organization: repo::organization_name(&tx, caller.org).await?,
+        };
         for recipient in first_to_act(routing, &recipients) {
-            let token = gsign_platform::credentials::new_token();
-            repo::mark_notified(&tx, recipient.id, &token.hash).await?;
-            let action = if recipient.role == RecipientRole::Signer.as_str() {
-                "sign"
-            } else if recipient.role == RecipientRole::Approver.as_str() {
-                "approve"
-            } else {
-                "review"
-            };
             emails.push(
-                outbox::email(
+                self.ask(
                     &tx,
-                    caller.org,
-                    &outbox::Email {
-                        template: "signing_request".to_owned(),
-                        to: recipient.email.clone(),
-                        data: serde_json::json!({
-                            "recipient_name": recipient.name,
-                            "sender": sender,
-                            "organization_name": organization,
-                            "envelope_name": envelope.name.clone().unwrap_or_else(|| "a document".to_owned()),
-                            "message": envelope.message,
-                            "action": action,
-                            "link": format!("{}/sign?token={}", self.settings.app_url, token.secret.expose_secret()),
-                            "expires_on": expires_at.format("%Y-%m-%d").to_string(),
-                        }),
-                    },
+                    &envelope,
+                    recipient,
+                    &letterhead,
+                    envelope.message.clone(),
                 )
                 .await?,
             );
@@ -217,6 +199,68 @@ impl EnvelopesApi {
         tx.commit().await?;
         self.base.relay.publish(&self.base.pool, &emails).await;
         Ok(envelope)
+    }
+}
+
+/// Who a signing request comes from.
+pub(crate) struct Letterhead {
+    /// The sending person (or "Your correspondent").
+    pub sender: String,
+    /// Their organization.
+    pub organization: String,
+}
+
+impl Letterhead {
+    /// The letterhead of `envelope`'s sender.
+    pub(crate) async fn of(
+        client: &impl deadpool_postgres::GenericClient,
+        envelope: &Envelope,
+    ) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            sender: repo::sender_name(client, envelope.user_id).await?,
+            organization: repo::organization_name(client, envelope.organization_id).await?,
+        })
+    }
+}
+
+impl EnvelopesApi {
+    /// Asks `recipient` to act, in `tx`: a fresh signing link (only its hash is kept, so any
+    /// older link stops working) in a `signing_request` email through the outbox. Returns
+    /// the outbox row to publish after commit.
+    pub(crate) async fn ask(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        envelope: &Envelope,
+        recipient: &Recipient,
+        letterhead: &Letterhead,
+        message: Option<String>,
+    ) -> anyhow::Result<Uuid> {
+        let token = gsign_platform::credentials::new_token();
+        repo::mark_notified(tx, recipient.id, &token.hash).await?;
+        let action = match RecipientRole::parse(&recipient.role) {
+            Some(RecipientRole::Signer) => "sign",
+            Some(RecipientRole::Approver) => "approve",
+            _ => "review",
+        };
+        outbox::email(
+            tx,
+            envelope.organization_id,
+            &outbox::Email {
+                template: "signing_request".to_owned(),
+                to: recipient.email.clone(),
+                data: serde_json::json!({
+                    "recipient_name": recipient.name,
+                    "sender": letterhead.sender,
+                    "organization_name": letterhead.organization,
+                    "envelope_name": envelope.name.clone().unwrap_or_else(|| "a document".to_owned()),
+                    "message": message,
+                    "action": action,
+                    "link": format!("{}/sign?token={}", self.settings.app_url, token.secret.expose_secret()),
+                    "expires_on": envelope.expires_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+                }),
+            },
+        )
+        .await
     }
 }
 

@@ -204,7 +204,8 @@ fn templates() -> minijinja::Environment<'static> {
         "signing_request",
         "envelope_declined",
         "envelope_voided",
-        "envelope_expired"
+        "envelope_expired",
+        "envelope_completed"
     );
     env
 }
@@ -341,13 +342,15 @@ fn init_sweep(env: Env) -> InitFuture {
         let aws_config = aws::AwsConfig::read(&mut r);
         let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
         let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
+        let signing_queue = r.required::<String>("SIGNING_QUEUE_URL");
         let grace = Duration::from_secs(r.or("OUTBOX_SWEEP_GRACE_SECONDS", 30u64));
-        let (db, aws_config, audit_queue, email_queue) =
-            r.finish(|| Some((db?, aws_config?, audit_queue?, email_queue?)))?;
+        let (db, aws_config, audit_queue, email_queue, signing_queue) =
+            r.finish(|| Some((db?, aws_config?, audit_queue?, email_queue?, signing_queue?)))?;
         let sdk = aws::sdk_config(&aws_config).await;
         Ok(Handler::Invoke(Arc::new(Sweeper {
             pool: db::pool(&db).map_err(anyhow::Error::from)?,
-            relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue),
+            relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue)
+                .with_signing_queue(Some(signing_queue)),
             grace,
         })))
     })
@@ -400,6 +403,7 @@ mod tests {
             "expires_on": "2027-03-28",
             "recipient_email": "bat@example.mn",
             "reason": "Wrong amount",
+            "final_sha256": "ab".repeat(32),
         });
         for template in [
             "verify_email",
@@ -408,6 +412,7 @@ mod tests {
             "signing_request",
             "envelope_declined",
             "envelope_expired",
+            "envelope_completed",
         ] {
             let rendered = render(&email(template, data.clone())).expect(template);
             assert!(!rendered.subject.is_empty() && !rendered.subject.contains('\n'));

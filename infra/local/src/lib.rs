@@ -72,6 +72,9 @@ pub fn registry() -> Registry {
         gsign_functions_envelopes::ceremony::VIEW_SIGNING,
         gsign_functions_envelopes::ceremony::SUBMIT_ACCESS_CODE,
         gsign_functions_envelopes::ceremony::GIVE_CONSENT,
+        gsign_functions_envelopes::ceremony::SIGN_ENVELOPE,
         gsign_functions_envelopes::ceremony::DECLINE_ENVELOPE,
+        gsign_functions_envelopes::worker::SIGN_ENVELOPE,
+        gsign_functions_envelopes::worker::RESUME_SIGNING,
     ])
 }

@@ -139,6 +139,8 @@ struct SqsSource {
     queue_arn: String,
     batch_size: i32,
     report_batch_item_failures: bool,
+    /// Pollers running batches at once (the event source's maximum concurrency).
+    concurrency: usize,
 }
 
 struct ScheduleSource {
@@ -316,6 +318,7 @@ impl LocalStack {
                         queue,
                         batch_size,
                         report_batch_item_failures,
+                        maximum_concurrency,
                         ..
                     } => {
                         let queue_arn = resolver.eval_string(queue)?;
@@ -336,6 +339,7 @@ impl LocalStack {
                             queue_arn,
                             batch_size: *batch_size,
                             report_batch_item_failures: *report_batch_item_failures,
+                            concurrency: *maximum_concurrency,
                         });
                     }
                     EventDef::Schedule {
@@ -1125,12 +1129,14 @@ pub async fn start(stack: LocalStack, listen: SocketAddr) -> anyhow::Result<Runn
             tracing::error!(error = %err, "HTTP server ended");
         }
     }));
-    for index in 0..stack.sqs_sources.len() {
-        tasks.push(tokio::spawn(poll_queue(
-            Arc::clone(&stack),
-            index,
-            receiver.clone(),
-        )));
+    for (index, source) in stack.sqs_sources.iter().enumerate() {
+        for _ in 0..source.concurrency {
+            tasks.push(tokio::spawn(poll_queue(
+                Arc::clone(&stack),
+                index,
+                receiver.clone(),
+            )));
+        }
     }
     tasks.push(tokio::spawn(watch_moto(
         Arc::clone(&stack),

@@ -78,6 +78,9 @@ pub enum EventDef {
         batch_size: i32,
         /// Whether `FunctionResponseTypes` has `ReportBatchItemFailures`.
         report_batch_item_failures: bool,
+        /// `ScalingConfig.MaximumConcurrency`: how many batches run at once (default 1
+        /// locally, so queues without it keep their order of processing).
+        maximum_concurrency: usize,
     },
     /// A `Schedule` / `ScheduleV2` event.
     Schedule {
@@ -347,6 +350,11 @@ fn event_def(function: &str, name: &str, event: &Value) -> Result<Option<EventDe
                 queue: props["Queue"].clone(),
                 batch_size,
                 report_batch_item_failures,
+                maximum_concurrency: props["ScalingConfig"]["MaximumConcurrency"]
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(1)
+                    .clamp(1, 16),
             })
         }
         Some("Schedule") | Some("ScheduleV2") => {

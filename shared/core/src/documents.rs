@@ -321,6 +321,12 @@ pub fn check_metadata(
 
 /// How stored objects are named: per organization and document, so a prefix lists one
 /// tenant's or one document's objects, and an object's key alone says whose it is.
+/// The Redis key of a document's cached metadata (seed 000's `cache:document:{id}`); whoever
+/// changes a document row deletes it.
+pub fn cache_key(id: Uuid) -> String {
+    format!("cache:document:{id}")
+}
+
 pub mod keys {
     use super::*;
 

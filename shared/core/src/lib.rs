@@ -9,6 +9,7 @@ pub mod config;
 pub mod documents;
 pub mod envelopes;
 pub mod problem;
+pub mod routing;
 
 pub use access::{Action, Credential, Principal, Role, Scope};
 pub use config::{ConfigError, Env, EnvReader};

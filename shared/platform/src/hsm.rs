@@ -259,15 +259,11 @@ impl HsmHandle {
         }
     }
 
-    /// Runs the blocking `work` with the open token on the blocking pool, opening the token
-    /// first if needed; a failure discards the session so the next call reopens it.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, HsmError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Hsm) -> Result<T, HsmError> + Send + 'static,
-    {
+    /// The open token, opening it first if needed. A caller that then fails on it calls
+    /// [`HsmHandle::discard`].
+    pub async fn session(&self) -> Result<std::sync::Arc<Hsm>, HsmError> {
         let mut current = self.current.lock().await;
-        let hsm = match current.as_ref() {
+        Ok(match current.as_ref() {
             Some(hsm) => std::sync::Arc::clone(hsm),
             None => {
                 let config = self.config.clone();
@@ -278,13 +274,27 @@ impl HsmHandle {
                 *current = Some(std::sync::Arc::clone(&opened));
                 opened
             }
-        };
-        drop(current);
+        })
+    }
+
+    /// Drops the session after a failure, so the next use reopens the token.
+    pub async fn discard(&self) {
+        self.current.lock().await.take();
+    }
+
+    /// Runs the blocking `work` with the open token on the blocking pool, opening the token
+    /// first if needed; a failure discards the session so the next call reopens it.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, HsmError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Hsm) -> Result<T, HsmError> + Send + 'static,
+    {
+        let hsm = self.session().await?;
         let result = tokio::task::spawn_blocking(move || work(&hsm))
             .await
             .map_err(|_| HsmError::Poisoned)?;
         if result.is_err() {
-            self.current.lock().await.take();
+            self.discard().await;
         }
         result
     }

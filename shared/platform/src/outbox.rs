@@ -21,6 +21,8 @@ pub enum Kind {
     Audit,
     /// An email, sent through SES.
     Email,
+    /// A job for the envelope signing worker ([`SigningJob`]).
+    Signing,
 }
 
 impl Kind {
@@ -28,6 +30,7 @@ impl Kind {
         match self {
             Kind::Audit => "audit",
             Kind::Email => "email",
+            Kind::Signing => "signing",
         }
     }
 }
@@ -64,6 +67,17 @@ pub struct Email {
     pub to: String,
     /// Template variables.
     pub data: serde_json::Value,
+}
+
+/// Work for the envelope signing worker: apply the envelope's submitted signatures, advance its
+/// routing, complete it. The envelope's state says what is due, so a job is only a wake-up:
+/// duplicates and reordering change nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningJob {
+    /// The envelope's organization.
+    pub organization_id: Uuid,
+    /// The envelope.
+    pub envelope_id: Uuid,
 }
 
 /// One outbox row as it travels through SQS.
@@ -107,6 +121,17 @@ pub async fn email(
     .await
 }
 
+/// Writes a signing job into the outbox within `tx`.
+pub async fn signing(tx: &Transaction<'_>, job: &SigningJob) -> anyhow::Result<Uuid> {
+    enqueue(
+        tx,
+        Some(job.organization_id),
+        Kind::Signing,
+        &serde_json::to_value(job)?,
+    )
+    .await
+}
+
 async fn enqueue(
     tx: &Transaction<'_>,
     organization_id: Option<Uuid>,
@@ -129,6 +154,7 @@ pub struct Relay {
     sqs: aws_sdk_sqs::Client,
     audit_queue_url: String,
     email_queue_url: String,
+    signing_queue_url: Option<String>,
 }
 
 impl Relay {
@@ -138,7 +164,14 @@ impl Relay {
             sqs,
             audit_queue_url,
             email_queue_url,
+            signing_queue_url: None,
         }
+    }
+
+    /// Also relays signing jobs, to `url` (functions that write them, and the sweeper).
+    pub fn with_signing_queue(mut self, url: Option<String>) -> Self {
+        self.signing_queue_url = url;
+        self
     }
 
     /// Publishes the given rows (just committed) if still unpublished. A failure is logged,
@@ -222,6 +255,7 @@ impl Relay {
         let kind = match kind.as_str() {
             "audit" => Kind::Audit,
             "email" => Kind::Email,
+            "signing" => Kind::Signing,
             other => anyhow::bail!("outbox row of unknown kind {other}"),
         };
         let message = Message {
@@ -234,6 +268,12 @@ impl Relay {
         let queue = match kind {
             Kind::Audit => &self.audit_queue_url,
             Kind::Email => &self.email_queue_url,
+            Kind::Signing => self.signing_queue_url.as_ref().with_context(|| {
+                format!(
+                    "outbox row {} is a signing job and SIGNING_QUEUE_URL is not set",
+                    message.id
+                )
+            })?,
         };
         self.sqs
             .send_message()

@@ -22,6 +22,7 @@ pub struct BaseConfig {
     limits: RateLimitConfig,
     audit_queue: String,
     email_queue: String,
+    signing_queue: Option<String>,
 }
 
 impl BaseConfig {
@@ -33,6 +34,7 @@ impl BaseConfig {
         let limits = RateLimitConfig::read(r);
         let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
         let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
+        let signing_queue = r.optional::<String>("SIGNING_QUEUE_URL");
         Some(Self {
             db: db?,
             cache: cache?,
@@ -40,6 +42,7 @@ impl BaseConfig {
             limits: limits?,
             audit_queue: audit_queue?,
             email_queue: email_queue?,
+            signing_queue,
         })
     }
 }
@@ -67,7 +70,8 @@ impl Base {
             pool: db::pool(&config.db).map_err(anyhow::Error::from)?,
             limiter: RateLimiter::new(Arc::clone(&cache), config.limits),
             cache,
-            relay: Relay::new(aws::sqs(&sdk), config.audit_queue, config.email_queue),
+            relay: Relay::new(aws::sqs(&sdk), config.audit_queue, config.email_queue)
+                .with_signing_queue(config.signing_queue),
             sdk,
         })
     }

@@ -1,0 +1,216 @@
+//! Completion, the signing worker's last step once everyone is done: the platform seal over
+//! the final document (timestamped unless the envelope is B-B), the certificate of
+//! completion, 7 years of Object Lock retention on the original, the final document and the
+//! certificate, the `completed` status with both SHA-256s in the evidence, and an email with
+//! a download link to every party.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use chrono::Utc;
+use gsign_core::documents::{cache_key, retention_until};
+use gsign_platform::outbox;
+use gsign_signing::completion::{certificate_pdf, CompletionRecord, EventRecord, RecipientRecord};
+use gsign_signing::pades::SignatureInfo;
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use crate::repo::{self, Envelope};
+use crate::send::{Letterhead, SEAL_FIELD};
+use crate::worker::{level_name, level_of, system_event, Failure, SigningWorker};
+
+impl SigningWorker {
+    /// Seals, certifies, retains and completes `envelope` in `tx`; the emails to publish
+    /// after commit.
+    pub(crate) async fn complete(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        envelope: &Envelope,
+    ) -> Result<Vec<Uuid>, Failure> {
+        let org = envelope.organization_id;
+        let letterhead = Letterhead::of(tx, envelope).await?;
+        let seal = self.seal_key(org).await?;
+        let current = self.current_pdf(envelope).await?;
+        let level = level_of(envelope);
+        let info = SignatureInfo {
+            field_name: SEAL_FIELD.to_owned(),
+            signer_name: format!("{} (GSign seal)", letterhead.organization),
+            reason: Some(format!(
+                "Envelope {} completed; sealed by GSign",
+                envelope.id
+            )),
+            time: SystemTime::now(),
+        };
+        let sealed = self.sign(&current, &info, &[], &seal, level).await?;
+        let (final_pdf, final_sha256) = self.store(envelope, "final.pdf", &sealed).await?;
+        gsign_functions_certificates::repo::record_use(tx, seal.certificate_id).await?;
+        repo::record(
+            tx,
+            org,
+            system_event(
+                envelope,
+                "envelope.sealed",
+                None,
+                serde_json::json!({
+                    "sha256": final_sha256,
+                    "previous_sha256": envelope.current_sha256,
+                    "certificate_serial": seal.serial,
+                    "level": level_name(level),
+                }),
+            ),
+        )
+        .await?;
+
+        let source = repo::source_document(tx, envelope.document_id)
+            .await?
+            .ok_or_else(|| Failure::Permanent("the envelope's document is gone".into()))?;
+        let recipients = repo::recipient_evidence(tx, envelope.id).await?;
+        let events = repo::events(tx, envelope.id).await?;
+        let completed_at = Utc::now();
+        let names: HashMap<Uuid, &str> = recipients
+            .iter()
+            .map(|r| (r.id, r.email.as_str()))
+            .collect();
+        let record = CompletionRecord {
+            envelope_id: envelope.id.to_string(),
+            envelope_name: envelope.name.clone().unwrap_or_else(|| source.name.clone()),
+            document_name: source.name.clone(),
+            original_sha256: source.sha256.clone(),
+            final_sha256: final_sha256.clone(),
+            sender: letterhead.sender.clone(),
+            organization: letterhead.organization.clone(),
+            completed_at,
+            recipients: recipients
+                .iter()
+                .map(|r| RecipientRecord {
+                    name: r.name.clone(),
+                    email: r.email.clone(),
+                    role: r.role.clone(),
+                    auth_method: r.auth_method.clone(),
+                    ip: r.ip.clone(),
+                    user_agent: r.user_agent.clone(),
+                    sent_at: r.sent_at,
+                    viewed_at: r.viewed_at,
+                    signed_at: r.signed_at,
+                    signature_png: r.signature_png.clone(),
+                })
+                .collect(),
+            events: events
+                .iter()
+                .map(|e| EventRecord {
+                    sequence: e.event.sequence,
+                    at: e.event.occurred_at,
+                    action: e.event.action.clone(),
+                    actor: match e.event.actor_type.as_str() {
+                        "recipient" => e
+                            .event
+                            .actor_id
+                            .and_then(|id| names.get(&id).map(|s| (*s).to_owned()))
+                            .unwrap_or_else(|| "recipient".to_owned()),
+                        "user" => letterhead.sender.clone(),
+                        other => other.to_owned(),
+                    },
+                    ip: e.event.ip.clone(),
+                    hash: e.hash.clone(),
+                })
+                .collect(),
+        };
+        let certificate = tokio::task::spawn_blocking(move || certificate_pdf(&record))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(|e| Failure::Permanent(format!("the certificate of completion: {e}")))?;
+        let (certificate, certificate_sha256) = self
+            .store(envelope, "certificate-of-completion.pdf", &certificate)
+            .await?;
+
+        // Retention before the status says completed: a completed envelope is always retained.
+        let until = retention_until(completed_at);
+        let store = &self.api.store;
+        for object in source.objects.iter().chain([&final_pdf, &certificate]) {
+            store.retain_until(object, until, self.retention).await?;
+        }
+        repo::retain_document(tx, envelope.document_id, until).await?;
+        if let Err(err) = self
+            .api
+            .base
+            .cache
+            .delete(&cache_key(envelope.document_id))
+            .await
+        {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "document cache entry left to expire"
+            );
+        }
+
+        let completed = repo::complete(
+            tx,
+            envelope.id,
+            &repo::Completed {
+                final_pdf: &final_pdf,
+                final_sha256: &final_sha256,
+                certificate: &certificate,
+                certificate_sha256: &certificate_sha256,
+                completed_at,
+            },
+        )
+        .await?;
+        repo::record(
+            tx,
+            org,
+            system_event(
+                envelope,
+                "envelope.completed",
+                None,
+                serde_json::json!({
+                    "original_sha256": source.sha256,
+                    "final_sha256": final_sha256,
+                    "certificate_sha256": certificate_sha256,
+                    "retained_until": until,
+                }),
+            ),
+        )
+        .await?;
+
+        // Everyone gets a fresh link that now opens the final document and the certificate;
+        // the sender gets the envelope's page.
+        let app_url = &self.api.settings.app_url;
+        let name = completed
+            .name
+            .clone()
+            .unwrap_or_else(|| source.name.clone());
+        let mut emails = Vec::new();
+        let mail = |to: String, recipient_name: String, link: String| outbox::Email {
+            template: "envelope_completed".to_owned(),
+            to,
+            data: serde_json::json!({
+                "recipient_name": recipient_name,
+                "organization_name": letterhead.organization,
+                "envelope_name": name,
+                "link": link,
+                "final_sha256": final_sha256,
+            }),
+        };
+        let mut letters = Vec::new();
+        for recipient in &recipients {
+            let token = gsign_platform::credentials::new_token();
+            repo::set_token(tx, recipient.id, &token.hash).await?;
+            letters.push(mail(
+                recipient.email.clone(),
+                recipient.name.clone(),
+                format!("{app_url}/sign?token={}", token.secret.expose_secret()),
+            ));
+        }
+        if let Some(sender) = repo::sender_email(tx, envelope.id).await? {
+            letters.push(mail(
+                sender,
+                letterhead.sender.clone(),
+                format!("{app_url}/envelopes/{}", envelope.id),
+            ));
+        }
+        for letter in &letters {
+            emails.push(outbox::email(tx, org, letter).await?);
+        }
+        Ok(emails)
+    }
+}

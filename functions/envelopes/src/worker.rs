@@ -1,0 +1,607 @@
+//! `sqs-sign-envelope`: the signing worker, the only function with the HSM PIN. A job (from
+//! the outbox, so every committed signature reaches it) only says which envelope to look at;
+//! the envelope's rows say what is due:
+//!
+//! 1. each submitted signature not yet in the PDF, oldest first: that signer's field values
+//!    and signature in a new incremental revision, signed in the HSM with the organization's
+//!    seal certificate (B-T: timestamped), stored as `revision-N.pdf` with its SHA-256;
+//! 2. then the routing: the next order is asked once the current one is done;
+//! 3. once everyone is done, completion (see [`crate::completion`]).
+//!
+//! Each step is one transaction holding the envelope's row lock, so two jobs for the same
+//! envelope (duplicates, parallel signers) take turns, and a job that finds nothing due
+//! changes nothing. A failure is recorded on the envelope (`processing_error`, and evidence
+//! when the reason changes) and the message is retried; `schedule-resume-signing` re-enqueues
+//! envelopes whose work stalled, so nothing waits silently.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::Utc;
+use gsign_core::envelopes::{EvidenceEvent, RoutingType};
+use gsign_core::routing::{self, Next};
+use gsign_core::Env;
+use gsign_functions_certificates::issuing::{self, NewKeys};
+use gsign_functions_certificates::repo as certificates;
+use gsign_platform::hsm::{Hsm, HsmConfig, HsmHandle};
+use gsign_platform::lambda::{
+    each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
+    SqsHandler, StartupError,
+};
+use gsign_platform::outbox::{self, SigningJob};
+use gsign_platform::pades_signer::{sign_revision, Level, RevisionError, SigningKey, TsaClient};
+use gsign_platform::storage::{ObjectRef, RetentionMode};
+use gsign_signing::form::{FieldFill, FieldKind, FieldValue};
+use gsign_signing::pades::SignatureInfo;
+use sha2::Digest as _;
+use uuid::Uuid;
+
+use crate::repo::{self, Envelope, PendingSignature};
+use crate::routes::EnvelopesApi;
+use crate::send::{field_specs, signature_field_name, Letterhead};
+
+/// Why a job did not finish.
+#[derive(Debug)]
+pub enum Failure {
+    /// Worth retrying: a dependency (Postgres, S3, the HSM, the TSA) failed.
+    Retry(anyhow::Error),
+    /// Retrying the same input cannot help (the document refuses the values); recorded on
+    /// the envelope for the sender, who can void it.
+    Permanent(String),
+}
+
+impl Failure {
+    fn reason(&self) -> String {
+        match self {
+            Failure::Retry(err) => format!("{err:#}"),
+            Failure::Permanent(reason) => reason.clone(),
+        }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Failure::Retry(err.into())
+    }
+}
+
+fn revision_failure(err: RevisionError) -> Failure {
+    match err {
+        RevisionError::Document(reason) => Failure::Permanent(format!("the document: {reason}")),
+        other => Failure::Retry(other.into()),
+    }
+}
+
+/// What one step did.
+enum Progress {
+    /// Something changed; look again.
+    Moved,
+    /// Nothing is due now.
+    Idle,
+}
+
+/// The key that signs for an organization: its seal certificate's HSM key and chain.
+pub(crate) struct SealKey {
+    pub certificate_id: Uuid,
+    pub serial: Option<String>,
+    pub key_id: Vec<u8>,
+    pub scheme: gsign_signing::Scheme,
+    pub chain: Vec<x509_cert::Certificate>,
+}
+
+impl SealKey {
+    pub(crate) fn signing_key<'h>(&self, hsm: &'h Hsm) -> SigningKey<'h> {
+        SigningKey {
+            hsm,
+            key_id: self.key_id.clone(),
+            scheme: self.scheme,
+            chain: self.chain.clone(),
+        }
+    }
+}
+
+/// The worker's clients and settings.
+pub struct SigningWorker {
+    pub(crate) api: EnvelopesApi,
+    pub(crate) hsm: HsmHandle,
+    pub(crate) tsa: Option<TsaClient>,
+    pub(crate) retention: RetentionMode,
+    pub(crate) work_dir: PathBuf,
+}
+
+/// Most steps one job takes (a bound, not a limit ever reached: one per signer and order).
+const MAX_STEPS: usize = 1_000;
+
+impl SigningWorker {
+    async fn from_env(env: &Env) -> Result<Self, StartupError> {
+        let mut r = env.reader();
+        let hsm = HsmConfig::read(&mut r);
+        let tsa_url = r.optional::<url::Url>("TSA_URL");
+        let tsa_timeout = Duration::from_millis(r.or("TSA_TIMEOUT_MS", 10_000u64));
+        let retention = r.or("RETENTION_MODE", "COMPLIANCE".to_owned());
+        let work_dir = r.or("SIGNING_WORK_DIR", std::env::temp_dir());
+        let retention = match retention.parse::<RetentionMode>() {
+            Ok(mode) => Some(mode),
+            Err(err) => {
+                r.problem(format!("RETENTION_MODE: {err}"));
+                None
+            }
+        };
+        let (hsm, retention) = r.finish(|| Some((hsm?, retention?)))?;
+        let tsa = tsa_url
+            .map(|url| TsaClient::new(url, tsa_timeout))
+            .transpose()
+            .map_err(anyhow::Error::from)?;
+        Ok(Self {
+            api: EnvelopesApi::from_env(env).await?,
+            hsm: HsmHandle::new(hsm),
+            tsa,
+            retention,
+            work_dir,
+        })
+    }
+
+    async fn process(&self, message: SqsMessage) -> MessageOutcome {
+        let job = message
+            .body
+            .as_deref()
+            .and_then(|body| serde_json::from_str::<outbox::Message>(body).ok())
+            .and_then(|m| serde_json::from_value::<SigningJob>(m.payload).ok());
+        let Some(job) = job else {
+            return MessageOutcome::Rejected("not a signing job".to_owned());
+        };
+        match self.run(job).await {
+            Ok(()) => MessageOutcome::Done,
+            Err(failure) => {
+                let reason = failure.reason();
+                if let Err(err) = self.record_failure(job, &reason).await {
+                    tracing::error!(error = format!("{err:#}"), "could not record the failure");
+                }
+                match failure {
+                    Failure::Retry(err) => MessageOutcome::Retry(err),
+                    Failure::Permanent(reason) => MessageOutcome::Rejected(reason),
+                }
+            }
+        }
+    }
+
+    /// Does everything due on the job's envelope.
+    pub async fn run(&self, job: SigningJob) -> Result<(), Failure> {
+        for _ in 0..MAX_STEPS {
+            if let Progress::Idle = self.step(job).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// One transaction under the envelope's lock: apply one signature, or move the routing,
+    /// or complete.
+    async fn step(&self, job: SigningJob) -> Result<Progress, Failure> {
+        let base = &self.api.base;
+        let mut conn = base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
+        else {
+            return Ok(Progress::Idle);
+        };
+        if envelope.status != "sent" {
+            // Voided, declined, expired or already completed: nothing more to sign.
+            return Ok(Progress::Idle);
+        }
+        if let Some(pending) = repo::next_to_apply(&tx, envelope.id).await? {
+            self.apply(&tx, &envelope, &pending).await?;
+            tx.commit().await?;
+            return Ok(Progress::Moved);
+        }
+        let recipients = repo::recipients(&tx, envelope.id).await?;
+        let parties: Vec<_> = recipients
+            .iter()
+            .filter_map(repo::Recipient::party)
+            .collect();
+        let routing_type =
+            RoutingType::parse(&envelope.routing_type).unwrap_or(RoutingType::Sequential);
+        match routing::next(routing_type, envelope.current_routing_order, &parties) {
+            Next::Wait => Ok(Progress::Idle),
+            Next::Advance {
+                order,
+                recipients: next,
+            } => {
+                repo::advance(&tx, envelope.id, order).await?;
+                let letterhead = Letterhead::of(&tx, &envelope).await?;
+                let mut emails = Vec::new();
+                for recipient in recipients.iter().filter(|r| next.contains(&r.id)) {
+                    emails.push(
+                        self.api
+                            .ask(
+                                &tx,
+                                &envelope,
+                                recipient,
+                                &letterhead,
+                                envelope.message.clone(),
+                            )
+                            .await?,
+                    );
+                    repo::record(
+                        &tx,
+                        envelope.organization_id,
+                        system_event(
+                            &envelope,
+                            "recipient.notified",
+                            Some(recipient.id),
+                            serde_json::json!({"email": recipient.email, "routing_order": order}),
+                        ),
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                base.relay.publish(&base.pool, &emails).await;
+                Ok(Progress::Moved)
+            }
+            Next::Complete => {
+                let emails = self.complete(&tx, &envelope).await?;
+                tx.commit().await?;
+                base.relay.publish(&base.pool, &emails).await;
+                Ok(Progress::Idle)
+            }
+        }
+    }
+
+    /// The organization's seal key, its CA and seal created on first use.
+    pub(crate) async fn seal_key(&self, org: Uuid) -> Result<SealKey, Failure> {
+        let mut conn = self.api.base.pool.get().await?;
+        let seal = match certificates::authority(&conn, org, "seal").await? {
+            Some(seal) => seal,
+            None => {
+                let tx = conn.transaction().await?;
+                let name = certificates::lock_organization(&tx, org)
+                    .await?
+                    .ok_or_else(|| Failure::Permanent("the organization is gone".into()))?;
+                let mut keys = NewKeys::new(&self.hsm);
+                match issuing::ensure_authorities(&tx, &mut keys, org, &name).await {
+                    Ok((_, seal)) => match tx.commit().await {
+                        Ok(()) => {
+                            keys.keep();
+                            seal
+                        }
+                        Err(err) => {
+                            keys.discard().await;
+                            return Err(err.into());
+                        }
+                    },
+                    Err(err) => {
+                        keys.discard().await;
+                        return Err(Failure::Retry(anyhow::anyhow!("{err}")));
+                    }
+                }
+            }
+        };
+        let issuing = issuing::issuing_key(&seal).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(SealKey {
+            certificate_id: seal.id,
+            serial: seal.serial_number.clone(),
+            key_id: issuing.key_id,
+            scheme: issuing.scheme,
+            chain: issuing::stored_chain(&seal).map_err(|e| anyhow::anyhow!("{e}"))?,
+        })
+    }
+
+    /// Signs `revision` with the seal key, HSM session reopened after an HSM failure.
+    pub(crate) async fn sign(
+        &self,
+        pdf: &[u8],
+        info: &SignatureInfo,
+        fills: &[FieldFill],
+        seal: &SealKey,
+        level: Level,
+    ) -> Result<Vec<u8>, Failure> {
+        let hsm = self.hsm.session().await?;
+        let signed = sign_revision(
+            pdf,
+            info,
+            fills,
+            &seal.signing_key(&hsm),
+            level,
+            self.tsa.as_ref(),
+        )
+        .await;
+        if matches!(signed, Err(RevisionError::Hsm(_))) {
+            self.hsm.discard().await;
+        }
+        signed.map_err(revision_failure)
+    }
+
+    /// Reads the envelope's current revision.
+    pub(crate) async fn current_pdf(&self, envelope: &Envelope) -> Result<Vec<u8>, Failure> {
+        let key = envelope
+            .current_s3_key
+            .clone()
+            .ok_or_else(|| Failure::Permanent("the envelope has no document revision".into()))?;
+        let scratch = self.scratch()?;
+        let path = scratch.0.join("current.pdf");
+        self.api
+            .store
+            .fetch_to_file(
+                &ObjectRef {
+                    key,
+                    version_id: envelope.current_s3_version_id.clone(),
+                },
+                &path,
+                // Signatures and the seal grow the file a little past the upload limit.
+                self.api.settings.max_document_bytes * 2,
+            )
+            .await?;
+        Ok(tokio::fs::read(&path).await?)
+    }
+
+    /// Stores `bytes` as `name` under the envelope's prefix; the stored version and SHA-256.
+    pub(crate) async fn store(
+        &self,
+        envelope: &Envelope,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(ObjectRef, String), Failure> {
+        let scratch = self.scratch()?;
+        let path = scratch.0.join(name);
+        tokio::fs::write(&path, bytes).await?;
+        let key = format!(
+            "envelopes/{}/{}/{name}",
+            envelope.organization_id, envelope.id
+        );
+        let stored = self
+            .api
+            .store
+            .put_file(&key, &path, "application/pdf")
+            .await?;
+        Ok((stored, hex::encode(sha2::Sha256::digest(bytes))))
+    }
+
+    fn scratch(&self) -> Result<Scratch, Failure> {
+        let dir = self.work_dir.join(format!("gsign-sign-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+
+    /// Puts `pending`'s values and signature in a new revision.
+    async fn apply(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        envelope: &Envelope,
+        pending: &PendingSignature,
+    ) -> Result<(), Failure> {
+        let seal = self.seal_key(envelope.organization_id).await?;
+        let fields = repo::fields(tx, envelope.id).await?;
+        let specs = field_specs(&fields);
+        let fills: Vec<FieldFill> = fields
+            .iter()
+            .zip(&specs)
+            .filter(|(field, _)| field.recipient_id == pending.id)
+            .filter_map(|(field, spec)| {
+                let value = match spec.kind {
+                    FieldKind::Signature | FieldKind::Initials => {
+                        let text = if spec.kind == FieldKind::Initials {
+                            initials(&pending.text)
+                        } else {
+                            pending.text.clone()
+                        };
+                        match &pending.png {
+                            Some(png) if pending.kind == "drawn" => FieldValue::Drawing {
+                                png: png.clone(),
+                                text,
+                            },
+                            _ => FieldValue::Text(text),
+                        }
+                    }
+                    FieldKind::Checkbox => {
+                        FieldValue::Checked(field.value.as_deref() == Some("true"))
+                    }
+                    FieldKind::Text | FieldKind::Date => {
+                        FieldValue::Text(field.value.clone().filter(|v| !v.is_empty())?)
+                    }
+                };
+                Some(FieldFill {
+                    name: spec.name.clone(),
+                    value,
+                })
+            })
+            .collect();
+        let current = self.current_pdf(envelope).await?;
+        let info = SignatureInfo {
+            field_name: signature_field_name(pending.id),
+            signer_name: pending.name.clone(),
+            reason: Some(format!(
+                "Signed by {} <{}> through GSign",
+                pending.name, pending.email
+            )),
+            time: SystemTime::from(pending.signed_at),
+        };
+        let level = level_of(envelope);
+        let signed = self.sign(&current, &info, &fills, &seal, level).await?;
+        let revision = envelope.revision_count + 1;
+        let (stored, sha256) = self
+            .store(envelope, &format!("revision-{revision}.pdf"), &signed)
+            .await?;
+        repo::applied(tx, envelope.id, pending.id, revision, &stored, &sha256).await?;
+        certificates::record_use(tx, seal.certificate_id).await?;
+        repo::record(
+            tx,
+            envelope.organization_id,
+            system_event(
+                envelope,
+                "signature.applied",
+                Some(pending.id),
+                serde_json::json!({
+                    "revision": revision,
+                    "sha256": sha256,
+                    "previous_sha256": envelope.current_sha256,
+                    "certificate_serial": seal.serial,
+                    "level": level_name(level),
+                }),
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failure on the envelope: its newest reason, and evidence when it changed.
+    async fn record_failure(&self, job: SigningJob, reason: &str) -> anyhow::Result<()> {
+        tracing::warn!(envelope = %job.envelope_id, reason, "signing step failed");
+        let mut conn = self.api.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
+        else {
+            return Ok(());
+        };
+        let previous = repo::processing_failed(&tx, envelope.id, reason).await?;
+        if previous.as_deref() != Some(reason) {
+            repo::record(
+                &tx,
+                envelope.organization_id,
+                system_event(
+                    &envelope,
+                    "signing.failed",
+                    None,
+                    serde_json::json!({"reason": reason}),
+                ),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Removes a scratch directory when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The envelope's PAdES level.
+pub(crate) fn level_of(envelope: &Envelope) -> Level {
+    if envelope.signature_level == "b_b" {
+        Level::BB
+    } else {
+        Level::BT
+    }
+}
+
+pub(crate) fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::BB => "B-B",
+        Level::BT => "B-T",
+    }
+}
+
+/// The initials of a name: the first letter of each word, up to four.
+pub fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|word| word.chars().next())
+        .flat_map(char::to_uppercase)
+        .take(4)
+        .collect()
+}
+
+/// An evidence event the platform itself records.
+pub(crate) fn system_event(
+    envelope: &Envelope,
+    action: &str,
+    recipient: Option<Uuid>,
+    details: serde_json::Value,
+) -> EvidenceEvent {
+    EvidenceEvent {
+        envelope_id: envelope.id,
+        sequence: 0,
+        action: action.to_owned(),
+        actor_type: "system".to_owned(),
+        actor_id: None,
+        recipient_id: recipient,
+        ip: None,
+        user_agent: None,
+        details,
+        occurred_at: Utc::now(),
+    }
+}
+
+#[async_trait]
+impl SqsHandler for SigningWorker {
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, InvokeError> {
+        Ok(each_message(event, |message| self.process(message)).await)
+    }
+}
+
+/// `sqs-sign-envelope`.
+pub const SIGN_ENVELOPE: FunctionSpec = FunctionSpec {
+    name: "sqs-sign-envelope",
+    init: |env| -> InitFuture {
+        Box::pin(async move { Ok(Handler::Sqs(Arc::new(SigningWorker::from_env(&env).await?))) })
+    },
+};
+
+/// `schedule-resume-signing`: envelopes whose signing work has waited longer than
+/// `SIGNING_STALL_SECONDS` (a lost or dead-lettered job, a failure still unresolved) get a
+/// new job, so no envelope waits silently.
+pub const RESUME_SIGNING: FunctionSpec = FunctionSpec {
+    name: "schedule-resume-signing",
+    init: |env| -> InitFuture {
+        Box::pin(async move {
+            let stall = env.reader().or("SIGNING_STALL_SECONDS", 300u64);
+            Ok(Handler::Invoke(Arc::new(Resumer {
+                api: EnvelopesApi::from_env(&env).await?,
+                stall: Duration::from_secs(stall),
+            })))
+        })
+    },
+};
+
+struct Resumer {
+    api: EnvelopesApi,
+    stall: Duration,
+}
+
+#[async_trait]
+impl InvokeHandler for Resumer {
+    async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
+        let base = &self.api.base;
+        let mut conn = base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let stalled = repo::stalled(&tx, self.stall.as_secs_f64(), 100).await?;
+        let mut jobs = Vec::with_capacity(stalled.len());
+        for (organization_id, envelope_id) in &stalled {
+            jobs.push(
+                outbox::signing(
+                    &tx,
+                    &SigningJob {
+                        organization_id: *organization_id,
+                        envelope_id: *envelope_id,
+                    },
+                )
+                .await?,
+            );
+        }
+        tx.commit().await?;
+        base.relay.publish(&base.pool, &jobs).await;
+        if !stalled.is_empty() {
+            tracing::warn!(count = stalled.len(), "stalled envelopes re-enqueued");
+        }
+        Ok(serde_json::json!({"resumed": stalled.len()}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::initials;
+
+    #[test]
+    fn initials_take_each_word_in_any_script() {
+        assert_eq!(initials("Ana Lima"), "AL");
+        assert_eq!(initials("  батбаяр   өлзий "), "БӨ");
+        assert_eq!(initials(""), "");
+    }
+}

@@ -1,0 +1,675 @@
+//! Envelopes signed end to end through the local runner, as recipients would: the links in
+//! the mails, consent, `sign`, the signing worker (HSM, B-T timestamps from a local TSA), the
+//! routing, and completion (seal, certificate of completion, retention, emails). The final
+//! PDF is judged by pyHanko, pdfsig and qpdf; every signing job is delivered twice.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use gsign_tests::pki::{drawn_signature_png, fixture, run, LocalTsa, TestPki};
+use gsign_tests::{eventually, mailed_containing, mailed_token, start_app, Tenant, TestDatabase};
+use serde_json::{json, Value};
+use sha2::Digest as _;
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().expect("id").to_owned()
+}
+
+/// A call without credentials: the signing link is the credential.
+async fn by_link(
+    stack: &gsign_tests::TestStack,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", stack.url))
+        .header("user-agent", "e2e-signer/2.0");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the runner answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The bytes behind a presigned link the API answered with.
+async fn fetch(presigned: &Value) -> Vec<u8> {
+    let response = reqwest::get(presigned["url"].as_str().expect("url"))
+        .await
+        .expect("S3 answers");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.bytes().await.expect("body").to_vec()
+}
+
+fn drawn() -> Value {
+    json!({
+        "type": "drawn",
+        "image_png": base64::engine::general_purpose::STANDARD.encode(drawn_signature_png(2.0)),
+    })
+}
+
+/// A stack whose signatures are timestamped by a TSA of `pki`.
+async fn stack_with_tsa(db: &TestDatabase, tsa: &LocalTsa) -> gsign_tests::TestStack {
+    start_app(
+        db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+        ],
+    )
+    .await
+}
+
+/// A sent envelope of `document` for `recipients` (email, name, role, order), each signer
+/// with a signature box on page 1; `extra` fields are added as given. Returns its base path
+/// and the recipients' ids.
+async fn send_envelope(
+    stack: &gsign_tests::TestStack,
+    sender: &Tenant,
+    document: &str,
+    routing: &str,
+    recipients: &[(&str, &str, &str, i32)],
+    extra_fields: impl Fn(&[String]) -> Vec<Value>,
+) -> (String, Vec<String>) {
+    let (status, envelope) = stack
+        .call(
+            sender,
+            "POST",
+            "/v1/envelopes",
+            Some(json!({"document_id": document, "name": "Lease 2027", "routing_type": routing})),
+        )
+        .await;
+    assert_eq!(status, 201, "{envelope}");
+    let base = format!("/v1/envelopes/{}", id(&envelope));
+    let mut ids = Vec::new();
+    for (email, name, role, order) in recipients {
+        let (status, recipient) = stack
+            .call(
+                sender,
+                "POST",
+                &format!("{base}/recipients"),
+                Some(json!({"email": email, "name": name, "role": role, "routing_order": order})),
+            )
+            .await;
+        assert_eq!(status, 201, "{recipient}");
+        ids.push(id(&recipient));
+    }
+    let mut fields: Vec<Value> = recipients
+        .iter()
+        .zip(&ids)
+        .enumerate()
+        .filter(|(_, ((_, _, role, _), _))| *role == "signer")
+        .map(|(i, (_, who))| {
+            json!({"recipient_id": who, "type": "signature", "page": 1,
+                   "x": 40.0 + 170.0 * (i % 3) as f64, "y": 650.0, "width": 150.0, "height": 40.0})
+        })
+        .collect();
+    fields.extend(extra_fields(&ids));
+    let (status, set) = stack
+        .call(
+            sender,
+            "PUT",
+            &format!("{base}/fields"),
+            Some(json!({ "fields": fields })),
+        )
+        .await;
+    assert_eq!(status, 200, "{set}");
+    let (status, sent) = stack
+        .call(sender, "POST", &format!("{base}/send"), None)
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    (base, ids)
+}
+
+/// Opens the link, consents, and signs with `body`; the answer of `sign`.
+async fn consent_and_sign(
+    stack: &gsign_tests::TestStack,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
+    let (status, view) = by_link(stack, "GET", &format!("/v1/signing/{token}"), None).await;
+    assert_eq!(status, 200, "{view}");
+    assert!(view["document"]["url"].is_string(), "{view}");
+    let (status, consent) = by_link(
+        stack,
+        "POST",
+        &format!("/v1/signing/{token}/consent"),
+        Some(json!({"disclosure_version": "2026-11", "accepted": true})),
+    )
+    .await;
+    assert_eq!(status, 204, "{consent}");
+    by_link(
+        stack,
+        "POST",
+        &format!("/v1/signing/{token}/sign"),
+        Some(body),
+    )
+    .await
+}
+
+/// The envelope once `done` says it is in the state waited for.
+async fn envelope_when(
+    stack: &gsign_tests::TestStack,
+    sender: &Tenant,
+    base: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, envelope) = stack.call(sender, "GET", base, None).await;
+        if done(&envelope) {
+            return envelope;
+        }
+        if std::time::Instant::now() > deadline {
+            let (_, events) = stack
+                .call(sender, "GET", &format!("{base}/events"), None)
+                .await;
+            panic!("timed out waiting for {what}: {envelope:#}\n{events:#}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Everything the signing worker can change, to compare before and after redeliveries.
+async fn worker_state(db: &TestDatabase, envelope: &str) -> Vec<String> {
+    let client = db.connect().await;
+    let envelope: uuid::Uuid = envelope.parse().expect("uuid");
+    let row = client
+        .query_one(
+            "SELECT status, revision_count, current_sha256, final_sha256, certificate_sha256, \
+             current_routing_order, (SELECT count(*) FROM envelope_events WHERE envelope_id = $1), \
+             (SELECT count(*) FROM outbox WHERE kind = 'email' AND organization_id = e.organization_id), \
+             (SELECT string_agg(id::text || status || coalesce(revision_sha256, '-'), ',' ORDER BY id) \
+              FROM recipients WHERE envelope_id = $1) \
+             FROM envelopes e WHERE id = $1",
+            &[&envelope],
+        )
+        .await
+        .expect("state");
+    vec![
+        row.get::<_, String>(0),
+        row.get::<_, i32>(1).to_string(),
+        format!("{:?}", row.get::<_, Option<String>>(2)),
+        format!("{:?}", row.get::<_, Option<String>>(3)),
+        format!("{:?}", row.get::<_, Option<String>>(4)),
+        format!("{:?}", row.get::<_, Option<i32>>(5)),
+        row.get::<_, i64>(6).to_string(),
+        row.get::<_, i64>(7).to_string(),
+        row.get::<_, String>(8),
+    ]
+}
+
+/// Sends every signing job the outbox has published for `org` to the stack's signing queue a
+/// second time, and waits until the worker has taken them all.
+async fn redeliver_signing_jobs(
+    stack: &gsign_tests::TestStack,
+    db: &TestDatabase,
+    org: uuid::Uuid,
+) -> usize {
+    let client = db.connect().await;
+    let rows = client
+        .query(
+            "SELECT id, kind, organization_id, payload, created_at FROM outbox \
+             WHERE kind = 'signing' AND organization_id = $1 AND published_at IS NOT NULL",
+            &[&org],
+        )
+        .await
+        .expect("outbox");
+    let sqs = gsign_platform::aws::sqs(&gsign_tests::sdk().await);
+    let queue = sqs
+        .get_queue_url()
+        .queue_name(format!("{}-signing", stack.name))
+        .send()
+        .await
+        .expect("the signing queue")
+        .queue_url
+        .expect("url");
+    for row in &rows {
+        let message = gsign_platform::outbox::Message {
+            id: row.get(0),
+            kind: gsign_platform::outbox::Kind::Signing,
+            organization_id: row.get(2),
+            payload: row.get(3),
+            created_at: row.get(4),
+        };
+        sqs.send_message()
+            .queue_url(&queue)
+            .message_body(serde_json::to_string(&message).expect("json"))
+            .send()
+            .await
+            .expect("sent");
+    }
+    eventually(
+        Duration::from_secs(60),
+        "the redelivered jobs are taken",
+        || async {
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(&queue)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .ok()?;
+            let count = |name| {
+                attributes
+                    .attributes()
+                    .and_then(|a| a.get(&name).cloned())
+                    .unwrap_or_default()
+            };
+            (count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages) == "0"
+                && count(
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                ) == "0")
+                .then_some(())
+        },
+    )
+    .await;
+    rows.len()
+}
+
+/// The organization CA's certificate (DER), which pyHanko is told to trust.
+async fn organization_ca(db: &TestDatabase, org: uuid::Uuid, pki: &TestPki) -> String {
+    let client = db.connect().await;
+    let der: Vec<u8> = client
+        .query_one(
+            "SELECT certificate FROM certificates WHERE organization_id = $1 AND purpose = 'ca'",
+            &[&org],
+        )
+        .await
+        .expect("the organization CA exists")
+        .get(0);
+    pki.write(&format!("org-ca-{org}.der"), &der)
+}
+
+/// pyHanko's verdict on `file` trusting the organization's CA and the TSA's root.
+fn pyhanko(file: &str, org_ca: &str, tsa_root: &str) -> (bool, String) {
+    run(
+        &gsign_tests::stack_var("GSIGN_PYHANKO"),
+        &[
+            "sign",
+            "adesverify",
+            "--trust",
+            org_ca,
+            "--trust",
+            tsa_root,
+            "--trust-replace",
+            "--no-revocation-check",
+            file,
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_signers_in_turn_and_a_cc_end_with_a_sealed_pdf_every_validator_accepts() {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = stack_with_tsa(&db, &tsa).await;
+    let sender = Tenant::create(&db, "member").await;
+    let suffix = gsign_tests::unique();
+    let emails: Vec<String> = ["ana", "bat", "chen", "dora"]
+        .iter()
+        .map(|who| format!("{who}-{suffix}@example.mn"))
+        .collect();
+    let document = stack
+        .upload_ready_pdf(&sender, "lease.pdf", fixture("three-pages-rotated.pdf"))
+        .await;
+    let (base, ids) = send_envelope(
+        &stack,
+        &sender,
+        &document,
+        "sequential",
+        &[
+            (&emails[0], "Ана Лима", "signer", 1),
+            (&emails[1], "Батбаяр Өлзий", "signer", 2),
+            (&emails[2], "陈静", "signer", 3),
+            (&emails[3], "Dora Cc", "cc", 3),
+        ],
+        |ids| {
+            vec![
+                json!({"recipient_id": ids[0], "type": "text", "label": "Title", "page": 2,
+                       "x": 60.0, "y": 100.0, "width": 200.0, "height": 20.0}),
+                json!({"recipient_id": ids[0], "type": "checkbox", "label": "Agree", "page": 2,
+                       "x": 60.0, "y": 140.0, "width": 16.0, "height": 16.0}),
+                json!({"recipient_id": ids[1], "type": "date", "page": 3,
+                       "x": 60.0, "y": 100.0, "width": 100.0, "height": 20.0}),
+                json!({"recipient_id": ids[1], "type": "initial", "page": 3,
+                       "x": 200.0, "y": 100.0, "width": 50.0, "height": 30.0}),
+            ]
+        },
+    )
+    .await;
+    let envelope_id = base.trim_start_matches("/v1/envelopes/").to_owned();
+
+    // Signer 1: a required field left empty is refused with every problem and changes nothing.
+    let first = mailed_token(&emails[0], "/sign").await;
+    let (_, detail) = stack.call(&sender, "GET", &base, None).await;
+    let fields = detail["fields"].as_array().expect("fields").clone();
+    let field_of = |who: &str, kind: &str| {
+        fields
+            .iter()
+            .find(|f| f["recipient_id"] == who && f["type"] == kind)
+            .map(id)
+            .expect("field")
+    };
+    let (title, agree) = (field_of(&ids[0], "text"), field_of(&ids[0], "checkbox"));
+    let (status, problem) = by_link(
+        &stack,
+        "POST",
+        &format!("/v1/signing/{first}/sign"),
+        Some(json!({"values": {}, "signature": drawn()})),
+    )
+    .await;
+    assert_eq!(status, 403, "consent comes first: {problem}");
+    assert_eq!(
+        problem["type"]
+            .as_str()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next(),
+        Some("consent-required")
+    );
+    let (status, problem) = consent_and_sign(&stack, &first, json!({"values": {}})).await;
+    assert_eq!(status, 422, "{problem}");
+    let pointers: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["pointer"].as_str())
+        .collect();
+    assert!(pointers.contains(&"/signature"), "{problem}");
+    assert!(
+        pointers.contains(&format!("/values/{title}").as_str()),
+        "{problem}"
+    );
+    assert!(
+        pointers.contains(&format!("/values/{agree}").as_str()),
+        "{problem}"
+    );
+    let (status, signed) = by_link(
+        &stack,
+        "POST",
+        &format!("/v1/signing/{first}/sign"),
+        Some(json!({"values": {title.clone(): "Захирал", agree.clone(): true}, "signature": drawn()})),
+    )
+    .await;
+    assert_eq!(status, 202, "{signed}");
+    assert_eq!(signed["status"], "signed");
+    // The same link again: already signed.
+    let (status, again) = by_link(
+        &stack,
+        "POST",
+        &format!("/v1/signing/{first}/sign"),
+        Some(json!({"values": {title.clone(): "x", agree.clone(): true}, "signature": drawn()})),
+    )
+    .await;
+    assert_eq!(status, 409, "{again}");
+
+    // The worker puts the signature in the PDF and asks signer 2.
+    let envelope = envelope_when(&stack, &sender, &base, "signature 1 applied", |e| {
+        e["revision_count"] == 1 && e["current_routing_order"] == 2
+    })
+    .await;
+    assert!(envelope["processing_error"].is_null(), "{envelope}");
+    let state = worker_state(&db, &envelope_id).await;
+    assert!(redeliver_signing_jobs(&stack, &db, sender.org).await >= 1);
+    assert_eq!(
+        worker_state(&db, &envelope_id).await,
+        state,
+        "a redelivered job changed something"
+    );
+
+    let second = mailed_token(&emails[1], "/sign").await;
+    let (status, signed) = consent_and_sign(
+        &stack,
+        &second,
+        json!({"signature": {"type": "typed", "text": "Батбаяр Өлзий"}}),
+    )
+    .await;
+    assert_eq!(status, 202, "{signed}");
+    envelope_when(&stack, &sender, &base, "signature 2 applied", |e| {
+        e["revision_count"] == 2
+    })
+    .await;
+
+    let third = mailed_token(&emails[2], "/sign").await;
+    let (status, signed) = consent_and_sign(&stack, &third, json!({"signature": drawn()})).await;
+    assert_eq!(status, 202, "{signed}");
+    let completed = envelope_when(&stack, &sender, &base, "completed", |e| {
+        e["status"] == "completed"
+    })
+    .await;
+    let final_sha256 = completed["final_sha256"]
+        .as_str()
+        .expect("final sha")
+        .to_owned();
+    let state = worker_state(&db, &envelope_id).await;
+    redeliver_signing_jobs(&stack, &db, sender.org).await;
+    assert_eq!(
+        worker_state(&db, &envelope_id).await,
+        state,
+        "a redelivered job changed a completed envelope"
+    );
+
+    // Everyone is told, the cc too, with the final document's hash; the links open it.
+    for email in &emails {
+        let mail = mailed_containing(email, &final_sha256).await;
+        assert!(mail.contains("sign?token="), "{mail}");
+    }
+    let dora = mailed_token(&emails[3], "/sign").await;
+    let (status, view) = by_link(&stack, "GET", &format!("/v1/signing/{dora}"), None).await;
+    assert_eq!(status, 200, "{view}");
+    assert!(view["certificate"]["url"].is_string(), "{view}");
+    let (status, _) = by_link(
+        &stack,
+        "POST",
+        &format!("/v1/signing/{third}/sign"),
+        Some(json!({"signature": drawn()})),
+    )
+    .await;
+    assert_eq!(
+        status, 404,
+        "the old link was replaced by the completion mail's"
+    );
+
+    // The final document: three signatures and the seal, all timestamped, all trusted.
+    let (status, link) = stack
+        .call(
+            &sender,
+            "GET",
+            &format!("{base}/download?variant=final"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    let final_pdf = fetch(&link).await;
+    assert_eq!(hex::encode(sha2::Sha256::digest(&final_pdf)), final_sha256);
+    let file = pki.write("final.pdf", &final_pdf);
+    let org_ca = organization_ca(&db, sender.org, &pki).await;
+    let (ok, report) = pyhanko(&file, &org_ca, &pki.ca_pem);
+    assert!(ok, "pyHanko refused:\n{report}");
+    let lines: Vec<&str> = report.lines().filter(|l| l.contains(":INTACT")).collect();
+    assert_eq!(lines.len(), 4, "{report}");
+    for line in &lines {
+        assert!(line.contains("INTACT:TRUSTED"), "{report}");
+        assert!(line.contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"), "{report}");
+    }
+    for line in &lines[..3] {
+        assert!(line.contains("ACCEPTABLE_MODIFICATIONS"), "{report}");
+    }
+    let (_, pdfsig) = run("pdfsig", &[&file]);
+    assert_eq!(pdfsig.matches("Signature is Valid.").count(), 4, "{pdfsig}");
+    let (ok, qpdf) = run("qpdf", &["--check", &file]);
+    assert!(ok, "{qpdf}");
+
+    // The certificate of completion lists every event of the trail up to the seal.
+    let (status, link) = stack
+        .call(
+            &sender,
+            "GET",
+            &format!("{base}/download?variant=certificate"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    let certificate = pki.write("certificate.pdf", &fetch(&link).await);
+    let (ok, text) = run("pdftotext", &["-layout", &certificate, "-"]);
+    assert!(ok, "{text}");
+    let (status, evidence) = stack
+        .call(&sender, "GET", &format!("{base}/events"), None)
+        .await;
+    assert_eq!(status, 200, "{evidence}");
+    assert_eq!(evidence["chain"]["valid"], true, "{evidence}");
+    let events = evidence["events"].as_array().expect("events");
+    for event in events
+        .iter()
+        .take_while(|e| e["action"] != "envelope.completed")
+    {
+        let hash = event["hash"].as_str().expect("hash");
+        assert!(
+            text.contains(&hash[..16]),
+            "event {} missing:\n{text}",
+            event["sequence"]
+        );
+    }
+    for needle in [
+        "Батбаяр Өлзий",
+        "陈静",
+        &final_sha256[..16],
+        "e2e-signer/2.0",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let actions: Vec<&str> = events.iter().filter_map(|e| e["action"].as_str()).collect();
+    for action in [
+        "recipient.signed",
+        "signature.applied",
+        "envelope.sealed",
+        "envelope.completed",
+    ] {
+        assert!(actions.contains(&action), "{actions:?}");
+    }
+
+    // Retained for 7 years in S3, the original included.
+    let client = db.connect().await;
+    let retained: Option<chrono::DateTime<chrono::Utc>> = client
+        .query_one(
+            "SELECT retention_until FROM documents WHERE id = $1",
+            &[&document.parse::<uuid::Uuid>().expect("uuid")],
+        )
+        .await
+        .expect("document")
+        .get(0);
+    let years = retained.expect("retained") - chrono::Utc::now();
+    assert!(years.num_days() > 365 * 7 - 2, "{years}");
+
+    // A tampered evidence row is detected.
+    client
+        .execute(
+            "UPDATE envelope_events SET details = '{\"forged\": true}' WHERE envelope_id = $1 AND sequence = 3",
+            &[&envelope_id.parse::<uuid::Uuid>().expect("uuid")],
+        )
+        .await
+        .expect("tamper");
+    let (_, evidence) = stack
+        .call(&sender, "GET", &format!("{base}/events"), None)
+        .await;
+    assert_eq!(evidence["chain"]["valid"], false, "{evidence}");
+
+    // Another tenant sees none of it.
+    let stranger = Tenant::create(&db, "owner").await;
+    let (status, _) = stack
+        .call(
+            &stranger,
+            "GET",
+            &format!("{base}/download?variant=final"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_parallel_signers_signing_at_once_both_land_one_after_the_other() {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = stack_with_tsa(&db, &tsa).await;
+    let sender = Tenant::create(&db, "member").await;
+    let suffix = gsign_tests::unique();
+    let (a, b, viewer) = (
+        format!("pa-{suffix}@example.com"),
+        format!("pb-{suffix}@example.com"),
+        format!("pv-{suffix}@example.com"),
+    );
+    let document = stack
+        .upload_ready_pdf(&sender, "nda.pdf", fixture("one-page.pdf"))
+        .await;
+    let (base, _) = send_envelope(
+        &stack,
+        &sender,
+        &document,
+        "parallel",
+        &[
+            (&a, "Pat A", "signer", 1),
+            (&b, "Pat B", "signer", 1),
+            (&viewer, "Vic", "viewer", 1),
+        ],
+        |_| Vec::new(),
+    )
+    .await;
+    let (ta, tb) = (
+        mailed_token(&a, "/sign").await,
+        mailed_token(&b, "/sign").await,
+    );
+    let tv = mailed_token(&viewer, "/sign").await;
+    // A viewer has nothing to sign; viewing is their part.
+    let (status, problem) = by_link(
+        &stack,
+        "POST",
+        &format!("/v1/signing/{tv}/sign"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 403, "consent first: {problem}");
+    let (status, view) = by_link(&stack, "GET", &format!("/v1/signing/{tv}"), None).await;
+    assert_eq!(status, 200, "{view}");
+    let (sa, sb) = tokio::join!(
+        consent_and_sign(&stack, &ta, json!({"signature": drawn()})),
+        consent_and_sign(
+            &stack,
+            &tb,
+            json!({"signature": {"type": "typed", "text": "Pat B"}})
+        ),
+    );
+    assert_eq!((sa.0, sb.0), (202, 202), "{sa:?} {sb:?}");
+    let completed = envelope_when(&stack, &sender, &base, "completed", |e| {
+        e["status"] == "completed"
+    })
+    .await;
+    assert_eq!(completed["revision_count"], 2, "{completed}");
+
+    let (_, link) = stack
+        .call(
+            &sender,
+            "GET",
+            &format!("{base}/download?variant=final"),
+            None,
+        )
+        .await;
+    let file = pki.write("parallel-final.pdf", &fetch(&link).await);
+    let org_ca = organization_ca(&db, sender.org, &pki).await;
+    let (ok, report) = pyhanko(&file, &org_ca, &pki.ca_pem);
+    assert!(ok, "{report}");
+    let lines: Vec<&str> = report.lines().filter(|l| l.contains(":INTACT")).collect();
+    assert_eq!(lines.len(), 3, "{report}");
+    assert!(
+        lines.iter().all(|l| l.contains("INTACT:TRUSTED")),
+        "{report}"
+    );
+    stack.stop().await;
+}
