@@ -99,7 +99,7 @@ pub fn checkbox(upright: &UprightBox) -> (Stream, Stream) {
 
 /// Typed text, one line, as large as fits the box (at most 70 % of its height), left-aligned
 /// with a small inset and vertically centred. The text's glyphs join `subset`; the returned
-/// stream names the font `/F1`, which the caller points at the embedded subset.
+/// stream names the fonts `/F1` and `/F2`, which the caller points at the embedded subsets.
 pub fn text(
     upright: &UprightBox,
     font: &Font,
@@ -116,9 +116,9 @@ pub fn text(
     }
     let size = size.max(1.0);
     let baseline = (upright.height - size * line_height) / 2.0 - descent / 1000.0 * size;
-    let encoded = subset.encode(&shaped);
+    let shown = subset.show(&shaped, size);
     Ok(format!(
-        "/Tx BMC q BT /F1 {size:.2} Tf 0 g {inset:.2} {baseline:.2} Td {encoded} Tj ET Q EMC\n"
+        "/Tx BMC q BT 0 g {inset:.2} {baseline:.2} Td {shown} ET Q EMC\n"
     ))
 }
 

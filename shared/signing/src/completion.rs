@@ -120,13 +120,11 @@ impl<'f> Layout<'f> {
             self.room(size * 1.3);
             self.y -= size * 1.3;
             let shaped = self.font.shape(&line)?;
-            let encoded = self.subset.encode(&shaped);
+            let shown = self.subset.show(&shaped, size);
             let x = MARGIN + indent;
             let y = self.y;
             if let Some((content, _)) = self.pages.last_mut() {
-                content.push_str(&format!(
-                    "BT /F1 {size:.1} Tf 0 g {x:.2} {y:.2} Td {encoded} Tj ET\n"
-                ));
+                content.push_str(&format!("BT 0 g {x:.2} {y:.2} Td {shown} ET\n"));
             }
         }
         Ok(())
@@ -274,13 +272,13 @@ pub fn certificate_pdf(record: &CompletionRecord) -> Result<Vec<u8>, SignError> 
             record.envelope_id,
             index + 1
         ))?;
-        let encoded = layout.subset.encode(&footer);
+        let shown = layout.subset.show(&footer, 7.0);
         layout.pages[index].0.push_str(&format!(
-            "BT /F1 7 Tf 0.4 g {MARGIN:.2} {:.2} Td {encoded} Tj ET\n",
+            "BT 0.4 g {MARGIN:.2} {:.2} Td {shown} ET\n",
             MARGIN / 2.0
         ));
     }
-    let font_id = layout.subset.embed(&mut document)?;
+    let fonts = layout.subset.embed(&mut document)?;
     let pages_id = document.new_object_id();
     let mut kids = Vec::new();
     for (content, images) in layout.pages {
@@ -297,7 +295,7 @@ pub fn certificate_pdf(record: &CompletionRecord) -> Result<Vec<u8>, SignError> 
             "Parent" => Object::Reference(pages_id),
             "MediaBox" => vec![0.into(), 0.into(), Object::Real(PAGE.0), Object::Real(PAGE.1)],
             "Resources" => dictionary! {
-                "Font" => dictionary! { "F1" => Object::Reference(font_id) },
+                "Font" => fonts.clone(),
                 "XObject" => xobjects,
             },
             "Contents" => Object::Reference(content_id),

@@ -1,8 +1,12 @@
-//! The font that draws typed values (names, dates, text) into field appearances: DejaVu Sans,
-//! shipped inside the binary, embedded per revision as a subset (Type0 / CIDFontType2,
-//! `/Identity-H`, `/W` widths, a `/ToUnicode` CMap) so that any script it covers renders
-//! everywhere and its text can be extracted. DejaVu Sans covers Latin, Greek and Cyrillic,
-//! Mongolian Ө ө Ү ү included.
+//! The fonts that draw typed values (names, dates, text) into field appearances and the
+//! certificate of completion, shipped inside the binary and embedded per revision as subsets
+//! (Type0 / CIDFontType2, `/Identity-H`, `/W` widths, a `/ToUnicode` CMap) so that any script
+//! they cover renders everywhere and its text can be extracted.
+//!
+//! DejaVu Sans draws Latin, Greek and Cyrillic (Mongolian Ө ө Ү ү included); what it lacks
+//! falls back, character by character, to Droid Sans Fallback (Chinese, Japanese, Korean and
+//! more). Each face a text uses is its own embedded font: resource `/F1` for the first face,
+//! `/F2` for the fallback.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,71 +19,98 @@ use crate::algorithm::SignError;
 
 /// DejaVu Sans 2.37 (Bitstream Vera licence, see `fonts/DejaVuSans-LICENSE.txt`).
 static DEJAVU_SANS: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+/// Droid Sans Fallback Full (Apache 2.0, see `fonts/DroidSansFallbackFull-LICENSE.txt`).
+static DROID_SANS_FALLBACK: &[u8] = include_bytes!("../fonts/DroidSansFallbackFull.ttf");
 
-/// The PostScript name the embedded subsets carry, after their six-letter tag.
-const POSTSCRIPT_NAME: &str = "DejaVuSans";
+/// Each shipped face: its bytes and the PostScript name its subsets carry after their tag.
+const FACES: [(&[u8], &str); 2] = [
+    (DEJAVU_SANS, "DejaVuSans"),
+    (DROID_SANS_FALLBACK, "DroidSansFallbackFull"),
+];
 
-/// The shipped font, parsed.
+/// The shipped fonts, parsed: the first face, then its fallback.
 pub struct Font {
-    face: Face<'static>,
+    faces: Vec<Face<'static>>,
 }
 
-/// Text laid out in the font: the glyphs to show and its width in text-space units (1/1000
+/// Text laid out in the fonts: the glyphs to show and its width in text-space units (1/1000
 /// of the font size).
 #[derive(Debug, Clone)]
 pub struct Shaped {
-    /// Original glyph ids, one per character (no ligatures or reordering: the scripts the
-    /// font covers need none).
-    pub glyphs: Vec<(u16, char)>,
+    /// Per character: the face drawing it, its glyph id there, the character (no ligatures
+    /// or reordering: the scripts covered need none).
+    pub glyphs: Vec<(usize, u16, char)>,
     /// Advance width at font size 1000.
     pub width: f32,
 }
 
+/// The resource name of face `index` (`/F1`, `/F2`).
+pub fn resource_name(index: usize) -> String {
+    format!("F{}", index + 1)
+}
+
 impl Font {
-    /// The shipped font. Parsing it cannot fail for the bytes compiled in; a failure would
-    /// mean a corrupted build and is reported, not panicked on.
+    /// The shipped fonts. Parsing cannot fail for the bytes compiled in; a failure would mean
+    /// a corrupted build and is reported, not panicked on.
     pub fn shipped() -> Result<Self, SignError> {
-        let face = Face::parse(DEJAVU_SANS, 0)
-            .map_err(|e| SignError::Invalid(format!("the shipped font: {e}")))?;
-        Ok(Self { face })
+        let faces = FACES
+            .iter()
+            .map(|(bytes, name)| {
+                Face::parse(bytes, 0)
+                    .map_err(|e| SignError::Invalid(format!("the shipped font {name}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { faces })
     }
 
-    fn scale(&self) -> f32 {
-        1000.0 / f32::from(self.face.units_per_em())
+    fn scale(&self, face: usize) -> f32 {
+        1000.0 / f32::from(self.faces[face].units_per_em())
     }
 
-    /// Lays out `text`; a character the font lacks is an error (never a box in the PDF).
+    /// Lays out `text`, each character in the first face that has it; a character no face
+    /// has is an error (never a box in the PDF).
     pub fn shape(&self, text: &str) -> Result<Shaped, SignError> {
         let mut glyphs = Vec::new();
         let mut width = 0.0;
         for ch in text.chars().filter(|c| !c.is_control()) {
-            let glyph = self.face.glyph_index(ch).ok_or_else(|| {
-                SignError::Invalid(format!(
-                    "the font has no glyph for {ch:?} (U+{:04X})",
-                    ch as u32
-                ))
-            })?;
-            width += f32::from(self.face.glyph_hor_advance(glyph).unwrap_or(0)) * self.scale();
-            glyphs.push((glyph.0, ch));
+            let (face, glyph) = self
+                .faces
+                .iter()
+                .enumerate()
+                .find_map(|(i, face)| Some((i, face.glyph_index(ch)?)))
+                .ok_or_else(|| {
+                    SignError::Invalid(format!(
+                        "the fonts have no glyph for {ch:?} (U+{:04X})",
+                        ch as u32
+                    ))
+                })?;
+            width += f32::from(self.faces[face].glyph_hor_advance(glyph).unwrap_or(0))
+                * self.scale(face);
+            glyphs.push((face, glyph.0, ch));
         }
         Ok(Shaped { glyphs, width })
     }
 
-    /// Ascent and descent (descent negative) at font size 1000.
+    /// Ascent and descent (descent negative) of the first face at font size 1000.
     pub fn vertical_metrics(&self) -> (f32, f32) {
         (
-            f32::from(self.face.ascender()) * self.scale(),
-            f32::from(self.face.descender()) * self.scale(),
+            f32::from(self.faces[0].ascender()) * self.scale(0),
+            f32::from(self.faces[0].descender()) * self.scale(0),
         )
     }
 }
 
-/// The glyphs one revision draws, collected across its fields, then embedded once.
-pub struct Subset<'f> {
-    font: &'f Font,
+/// The glyphs one face draws in a revision.
+struct Part {
     remapper: subsetter::GlyphRemapper,
     /// Subset glyph id (= CID) → the character it stands for.
     unicode: BTreeMap<u16, char>,
+}
+
+/// The glyphs one revision draws, collected across its fields, then embedded once per face.
+pub struct Subset<'f> {
+    font: &'f Font,
+    parts: Vec<Part>,
 }
 
 impl<'f> Subset<'f> {
@@ -87,32 +118,64 @@ impl<'f> Subset<'f> {
     pub fn new(font: &'f Font) -> Self {
         Self {
             font,
-            remapper: subsetter::GlyphRemapper::new(),
-            unicode: BTreeMap::new(),
+            parts: font
+                .faces
+                .iter()
+                .map(|_| Part {
+                    remapper: subsetter::GlyphRemapper::new(),
+                    unicode: BTreeMap::new(),
+                })
+                .collect(),
         }
     }
 
-    /// The `Tj` operand drawing `shaped`: its CIDs (the subset's glyph ids) as a hex string.
-    pub fn encode(&mut self, shaped: &Shaped) -> String {
-        let mut hex = String::with_capacity(shaped.glyphs.len() * 4 + 2);
-        hex.push('<');
-        for &(glyph, ch) in &shaped.glyphs {
-            let cid = self.remapper.remap(glyph);
-            self.unicode.entry(cid).or_insert(ch);
-            let _ = write!(hex, "{cid:04X}");
+    /// The operators showing `shaped` at `size` from the current text position: for each run
+    /// of one face, `/Fn size Tf <CIDs> Tj`.
+    pub fn show(&mut self, shaped: &Shaped, size: f32) -> String {
+        let mut out = String::new();
+        let mut current: Option<usize> = None;
+        for &(face, glyph, ch) in &shaped.glyphs {
+            if current != Some(face) {
+                if current.is_some() {
+                    out.push_str("> Tj ");
+                }
+                let _ = write!(out, "/{} {size:.2} Tf <", resource_name(face));
+                current = Some(face);
+            }
+            let part = &mut self.parts[face];
+            let cid = part.remapper.remap(glyph);
+            part.unicode.entry(cid).or_insert(ch);
+            let _ = write!(out, "{cid:04X}");
         }
-        hex.push('>');
-        hex
+        if current.is_some() {
+            out.push_str("> Tj");
+        }
+        out
     }
 
-    /// Whether anything was drawn with the font (else nothing needs embedding).
+    /// Whether anything was drawn with the fonts (else nothing needs embedding).
     pub fn is_empty(&self) -> bool {
-        self.unicode.is_empty()
+        self.parts.iter().all(|p| p.unicode.is_empty())
     }
 
-    /// Adds the Type0 font and its parts to `document`; returns the font dictionary's id.
-    pub fn embed(&self, document: &mut Document) -> Result<ObjectId, SignError> {
-        let program = subsetter::subset(DEJAVU_SANS, 0, &self.remapper)
+    /// Embeds every face the revision used; their resource names and font dictionaries, for
+    /// the `/Font` resources of whatever shows the text.
+    pub fn embed(&self, document: &mut Document) -> Result<lopdf::Dictionary, SignError> {
+        let mut fonts = lopdf::Dictionary::new();
+        for (index, part) in self.parts.iter().enumerate() {
+            if !part.unicode.is_empty() {
+                let id = self.embed_face(document, index)?;
+                fonts.set(resource_name(index), Object::Reference(id));
+            }
+        }
+        Ok(fonts)
+    }
+
+    /// Adds face `index`'s Type0 font and its parts to `document`; returns its id.
+    fn embed_face(&self, document: &mut Document, index: usize) -> Result<ObjectId, SignError> {
+        let part = &self.parts[index];
+        let (bytes, postscript_name) = FACES[index];
+        let program = subsetter::subset(bytes, 0, &part.remapper)
             .map_err(|e| SignError::Invalid(format!("font subset: {e:?}")))?;
         // The tag names the subset by its glyphs, so equal subsets get equal names.
         let digest = Sha256::digest(&program);
@@ -120,11 +183,14 @@ impl<'f> Subset<'f> {
             .iter()
             .map(|b| char::from(b'A' + b % 26))
             .collect();
-        let name = format!("{tag}+{POSTSCRIPT_NAME}");
-        let face = &self.font.face;
-        let scale = self.font.scale();
+        let name = format!("{tag}+{postscript_name}");
+        let face = &self.font.faces[index];
+        let scale = self.font.scale(index);
         let bbox = face.global_bounding_box();
-        let (ascent, descent) = self.font.vertical_metrics();
+        let (ascent, descent) = (
+            f32::from(face.ascender()) * scale,
+            f32::from(face.descender()) * scale,
+        );
         let program_len = i64::try_from(program.len()).unwrap_or(i64::MAX);
         let file_id = document.add_object(Stream::new(
             dictionary! { "Length1" => program_len, "Filter" => "FlateDecode" },
@@ -149,7 +215,7 @@ impl<'f> Subset<'f> {
             "FontFile2" => Object::Reference(file_id),
         });
         let mut widths = Vec::new();
-        for (cid, glyph) in self.remapper.remapped_gids().enumerate() {
+        for (cid, glyph) in part.remapper.remapped_gids().enumerate() {
             let advance = f32::from(face.glyph_hor_advance(GlyphId(glyph)).unwrap_or(0)) * scale;
             widths.push(Object::Integer(i64::try_from(cid).unwrap_or(0)));
             widths.push(Object::Array(vec![Object::Real(advance.round())]));
@@ -169,7 +235,7 @@ impl<'f> Subset<'f> {
         });
         let to_unicode_id = document.add_object(Stream::new(
             dictionary! { "Filter" => "FlateDecode" },
-            crate::appearance::deflate(self.to_unicode().as_bytes()),
+            crate::appearance::deflate(to_unicode(&part.unicode).as_bytes()),
         ));
         Ok(document.add_object(dictionary! {
             "Type" => "Font",
@@ -180,33 +246,33 @@ impl<'f> Subset<'f> {
             "ToUnicode" => Object::Reference(to_unicode_id),
         }))
     }
+}
 
-    /// The ToUnicode CMap (Adobe technical note 5411): every CID back to its character.
-    fn to_unicode(&self) -> String {
-        let mut cmap = String::from(
-            "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
+/// The ToUnicode CMap (Adobe technical note 5411): every CID back to its character.
+fn to_unicode(unicode: &BTreeMap<u16, char>) -> String {
+    let mut cmap = String::from(
+        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
              /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
              /CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n\
              1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
-        );
-        let entries: Vec<_> = self.unicode.iter().collect();
-        // At most 100 entries per block (PDF/CMap limit).
-        for block in entries.chunks(100) {
-            let _ = writeln!(cmap, "{} beginbfchar", block.len());
-            for (cid, ch) in block {
-                let mut utf16 = [0u16; 2];
-                let units: String = ch
-                    .encode_utf16(&mut utf16)
-                    .iter()
-                    .map(|u| format!("{u:04X}"))
-                    .collect();
-                let _ = writeln!(cmap, "<{cid:04X}> <{units}>");
-            }
-            cmap.push_str("endbfchar\n");
+    );
+    let entries: Vec<_> = unicode.iter().collect();
+    // At most 100 entries per block (PDF/CMap limit).
+    for block in entries.chunks(100) {
+        let _ = writeln!(cmap, "{} beginbfchar", block.len());
+        for (cid, ch) in block {
+            let mut utf16 = [0u16; 2];
+            let units: String = ch
+                .encode_utf16(&mut utf16)
+                .iter()
+                .map(|u| format!("{u:04X}"))
+                .collect();
+            let _ = writeln!(cmap, "<{cid:04X}> <{units}>");
         }
-        cmap.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
-        cmap
+        cmap.push_str("endbfchar\n");
     }
+    cmap.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+    cmap
 }
 
 #[cfg(test)]
@@ -222,20 +288,25 @@ mod tests {
     }
 
     #[test]
-    fn a_character_the_font_lacks_is_refused_not_drawn_as_a_box() {
+    fn chinese_falls_back_to_the_second_face_and_unknown_characters_are_refused() {
         let font = Font::shipped().expect("font");
-        assert!(font.shape("名前").is_err());
+        let shaped = font.shape("陈静 Ana 名前").expect("every glyph");
+        let faces: Vec<usize> = shaped.glyphs.iter().map(|g| g.0).collect();
+        assert_eq!(faces, [1, 1, 0, 0, 0, 0, 0, 1, 1]);
+        // A private-use code point no face has.
+        assert!(font.shape("\u{F8FF}").is_err());
     }
 
     #[test]
-    fn the_to_unicode_map_maps_each_cid_to_its_character() {
+    fn each_face_run_gets_its_font_and_the_to_unicode_maps_each_cid_to_its_character() {
         let font = Font::shipped().expect("font");
         let mut subset = Subset::new(&font);
-        let hex = subset.encode(&font.shape("Өө").expect("shape"));
-        // CID 0 stays .notdef; the two letters get 1 and 2.
-        assert_eq!(hex, "<00010002>");
-        let cmap = subset.to_unicode();
+        let shown = subset.show(&font.shape("Өө陈").expect("shape"), 10.0);
+        // CID 0 stays .notdef; the letters get 1 and 2 in the first face, 1 in the fallback.
+        assert_eq!(shown, "/F1 10.00 Tf <00010002> Tj /F2 10.00 Tf <0001> Tj");
+        let cmap = to_unicode(&subset.parts[0].unicode);
         assert!(cmap.contains("<0001> <04E8>"), "{cmap}");
         assert!(cmap.contains("<0002> <04E9>"), "{cmap}");
+        assert!(to_unicode(&subset.parts[1].unicode).contains("<0001> <9648>"));
     }
 }

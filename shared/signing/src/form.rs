@@ -475,7 +475,7 @@ pub(crate) fn fill(
             }
         }
     }
-    let font_id = if subset.is_empty() {
+    let fonts = if subset.is_empty() {
         None
     } else {
         Some(subset.embed(&mut update.new_document)?)
@@ -483,12 +483,10 @@ pub(crate) fn fill(
     for (id, (upright, pending)) in appearances {
         let (resources, content) = match pending {
             Pending::Text(content) => {
-                let font_id =
-                    font_id.ok_or_else(|| invalid("typed text without an embedded font"))?;
-                (
-                    dictionary! { "Font" => dictionary! { "F1" => Object::Reference(font_id) } },
-                    content,
-                )
+                let fonts = fonts
+                    .clone()
+                    .ok_or_else(|| invalid("typed text without an embedded font"))?;
+                (dictionary! { "Font" => fonts }, content)
             }
             Pending::Image(image, content) => (
                 dictionary! { "XObject" => dictionary! { "Im1" => Object::Reference(image) } },
