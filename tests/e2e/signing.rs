@@ -673,3 +673,77 @@ async fn two_parallel_signers_signing_at_once_both_land_one_after_the_other() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tsa_outage_shows_on_the_envelope_and_the_resume_schedule_finishes_the_work() {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = start_app(
+        &db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+            ("SigningStallSeconds", "1".to_owned()),
+        ],
+    )
+    .await;
+    let sender = Tenant::create(&db, "member").await;
+    let signer = format!("outage-{}@example.com", gsign_tests::unique());
+    let document = stack
+        .upload_ready_pdf(&sender, "order.pdf", fixture("one-page.pdf"))
+        .await;
+    let (base, _) = send_envelope(
+        &stack,
+        &sender,
+        &document,
+        "sequential",
+        &[(&signer, "Olga", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+    tsa.set_in_service(false);
+    let token = mailed_token(&signer, "/sign").await;
+    let (status, signed) = consent_and_sign(&stack, &token, json!({"signature": drawn()})).await;
+    assert_eq!(status, 202, "{signed}");
+
+    // Visible: the envelope says why it waits, and the evidence records it once.
+    let waiting = envelope_when(&stack, &sender, &base, "the failure recorded", |e| {
+        e["processing_error"].is_string()
+    })
+    .await;
+    let reason = waiting["processing_error"].as_str().expect("reason");
+    assert!(
+        reason.contains("timestamp") && reason.contains("503"),
+        "{reason}"
+    );
+    assert_eq!(waiting["status"], "sent");
+    assert_eq!(waiting["revision_count"], 0);
+    let (_, evidence) = stack
+        .call(&sender, "GET", &format!("{base}/events"), None)
+        .await;
+    let failures = evidence["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["action"] == "signing.failed")
+        .count();
+    assert_eq!(failures, 1, "{evidence}");
+
+    // The TSA is back; the scheduled resume re-enqueues the envelope, which completes.
+    tsa.set_in_service(true);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let answer = stack
+        .running
+        .stack
+        .invoke("schedule-resume-signing", json!({"source": "aws.events"}))
+        .await
+        .expect("the schedule runs");
+    assert_eq!(answer["resumed"], 1, "{answer}");
+    let completed = envelope_when(&stack, &sender, &base, "completed", |e| {
+        e["status"] == "completed"
+    })
+    .await;
+    assert!(completed["processing_error"].is_null(), "{completed}");
+    stack.stop().await;
+}

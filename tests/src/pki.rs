@@ -207,6 +207,7 @@ pub struct LocalTsa {
     /// Where to POST requests.
     pub url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    in_service: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LocalTsa {
@@ -257,74 +258,15 @@ impl LocalTsa {
         )
         .expect("TSA certificate");
         std::fs::write(dir.join("tsa.pem"), to_pem(&cert).expect("PEM")).expect("write");
-        std::fs::write(dir.join("serial"), "01\n").expect("serial");
-        let config = format!(
-            "[ tsa ]\ndefault_tsa = local\n[ local ]\ndir = {}\nserial = $dir/serial\n\
-             crypto_device = builtin\nsigner_cert = $dir/tsa.pem\ncerts = {}\nsigner_key = $dir/tsa.key\n\
-             signer_digest = sha256\ndefault_policy = 1.3.6.1.4.1.99999.1\ndigests = sha256\n\
-             accuracy = secs:1\nordering = yes\ntsa_name = no\ness_cert_id_chain = no\n\
-             ess_cert_id_alg = sha256\n",
-            dir.display(),
-            pki.ca_pem
-        );
-        std::fs::write(dir.join("openssl.cnf"), config).expect("config");
-
-        let gate = std::sync::Arc::new(tokio::sync::Mutex::new(()));
-        let app = axum::Router::new().route(
-            "/",
-            axum::routing::post(move |body: axum::body::Bytes| {
-                let dir = dir.clone();
-                let gate = std::sync::Arc::clone(&gate);
-                async move {
-                    // One openssl at a time: it keeps its serial number in a file.
-                    let _turn = gate.lock().await;
-                    let id = unique();
-                    let query = dir.join(format!("{id}.tsq"));
-                    let reply = dir.join(format!("{id}.tsr"));
-                    std::fs::write(&query, &body).expect("query");
-                    let mut answer = Vec::new();
-                    // openssl under a loaded CI machine has answered "rejection" once; a real
-                    // TSA's transient refusal is retried here, where the TSA lives, so the
-                    // client under test still sees every answer the TSA settles on.
-                    for attempt in 0..3 {
-                        let status = tokio::process::Command::new("openssl")
-                            .args(["ts", "-reply", "-config"])
-                            .arg(dir.join("openssl.cnf"))
-                            .arg("-queryfile")
-                            .arg(&query)
-                            .arg("-out")
-                            .arg(&reply)
-                            .output()
-                            .await
-                            .expect("openssl ts");
-                        assert!(
-                            status.status.success(),
-                            "{}",
-                            String::from_utf8_lossy(&status.stderr)
-                        );
-                        answer = std::fs::read(&reply).expect("reply");
-                        let granted = <x509_tsp::TimeStampResp as der::Decode>::from_der(&answer)
-                            .map(|r| (r.status.status as u8) <= 1)
-                            .unwrap_or(false);
-                        if granted {
-                            break;
-                        }
-                        eprintln!(
-                            "local TSA: openssl refused attempt {attempt}: {}",
-                            String::from_utf8_lossy(&status.stderr)
-                        );
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                    (
-                        [(
-                            http::header::CONTENT_TYPE,
-                            gsign_signing::tsa::RESPONSE_CONTENT_TYPE,
-                        )],
-                        answer,
-                    )
-                }
-            }),
-        );
+        gsign_local::tsa::configure(
+            &dir,
+            &dir.join("tsa.key"),
+            &dir.join("tsa.pem"),
+            std::path::Path::new(&pki.ca_pem),
+        )
+        .expect("config");
+        let in_service = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let app = gsign_local::tsa::router(dir.clone(), std::sync::Arc::clone(&in_service));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -340,7 +282,14 @@ impl LocalTsa {
         Self {
             url,
             stop: Some(stop),
+            in_service,
         }
+    }
+
+    /// Takes the TSA out of service (it answers 503) or back.
+    pub fn set_in_service(&self, on: bool) {
+        self.in_service
+            .store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The token for `imprint`, over HTTP like any TSA client.

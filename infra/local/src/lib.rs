@@ -5,6 +5,7 @@ pub mod provision;
 pub mod runner;
 pub mod schedule;
 pub mod template;
+pub mod tsa;
 
 pub use runner::{LocalStack, Registry, Running, StackConfig};
 

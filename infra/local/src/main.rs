@@ -9,6 +9,8 @@
 //!          --stack NAME       (default $GSIGN_STACK_NAME or gsign-local)
 //!          --parameters FILE  JSON object of parameter overrides
 //!          --listen ADDR      (default 127.0.0.1:3000)
+//!          --tsa-dir DIR      also serve a timestamp authority at /_local/tsa, configured
+//!                             in DIR (infra/local/stack makes it with openssl)
 //! ```
 //!
 //! It refuses to run without `AWS_ENDPOINT_URL`: the local stack never talks to real AWS.
@@ -30,6 +32,7 @@ struct Cli {
     stack: String,
     parameters: Option<PathBuf>,
     listen: SocketAddr,
+    tsa_dir: Option<PathBuf>,
 }
 
 fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
@@ -47,6 +50,7 @@ fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
             .to_owned(),
         parameters: None,
         listen: "127.0.0.1:3000".parse()?,
+        tsa_dir: None,
     };
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or_else(|| anyhow!("{flag} needs a value"));
@@ -54,6 +58,7 @@ fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
             "--template" => cli.template = value("--template")?.into(),
             "--stack" => cli.stack = value("--stack")?,
             "--parameters" => cli.parameters = Some(value("--parameters")?.into()),
+            "--tsa-dir" => cli.tsa_dir = Some(value("--tsa-dir")?.into()),
             "--listen" => {
                 cli.listen = value("--listen")?
                     .parse()
@@ -103,7 +108,22 @@ async fn run(env: Env) -> anyhow::Result<()> {
             Ok(())
         }
         "serve" => {
-            let running = gsign_local::runner::start(stack, cli.listen).await?;
+            let extra = match cli.tsa_dir {
+                Some(dir) => {
+                    // The stack script made root.pem, tsa.key and tsa.pem there.
+                    gsign_local::tsa::configure(
+                        &dir,
+                        &dir.join("tsa.key"),
+                        &dir.join("tsa.pem"),
+                        &dir.join("root.pem"),
+                    )
+                    .with_context(|| format!("configuring the local TSA in {}", dir.display()))?;
+                    let in_service = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+                    Some(("/_local/tsa", gsign_local::tsa::router(dir, in_service)))
+                }
+                None => None,
+            };
+            let running = gsign_local::runner::start_with(stack, cli.listen, extra).await?;
             tracing::info!(addr = %running.addr, stack = %cli.stack, "local runner serving");
             println!("serving http://{}", running.addr);
             let stop = running.stack.clone();

@@ -1101,19 +1101,32 @@ impl Drop for Running {
 
 /// Serves the stack's HTTP API on `listen` and starts its pollers and schedules.
 pub async fn start(stack: LocalStack, listen: SocketAddr) -> anyhow::Result<Running> {
+    start_with(stack, listen, None).await
+}
+
+/// Like [`start`], also serving `extra` (a path and a router of local helpers, such as the
+/// local TSA) beside the API.
+pub async fn start_with(
+    stack: LocalStack,
+    listen: SocketAddr,
+    extra: Option<(&'static str, axum::Router)>,
+) -> anyhow::Result<Running> {
     let stack = Arc::new(stack);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (is another runner using it?)"))?;
     let addr = listener.local_addr()?;
     let (shutdown, receiver) = watch::channel(false);
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .route(
             "/_local/invoke/{function}",
             axum::routing::post(invoke_route),
         )
         .fallback(dispatch)
         .with_state(Arc::clone(&stack));
+    if let Some((path, router)) = extra {
+        app = app.nest_service(path, router);
+    }
     let mut tasks = Vec::new();
     let mut server_shutdown = receiver.clone();
     tasks.push(tokio::spawn(async move {
