@@ -2,6 +2,7 @@
 //! the real pages, what still stands in the way of sending, tenancy, and the evidence trail
 //! whose hash chain verifies until a row is edited in the database.
 
+use gsign_tests::envelopes::by_link;
 use gsign_tests::pki::fixture;
 use gsign_tests::{start_app, Tenant, TestDatabase};
 use serde_json::{json, Value};
@@ -408,25 +409,6 @@ async fn sending_prepares_the_document_once_and_asks_only_the_first_signer() {
         "{actions:?}"
     );
     stack.stop().await;
-}
-
-/// A call without credentials: the signing link is the credential.
-async fn by_link(
-    stack: &gsign_tests::TestStack,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", stack.url))
-        .header("user-agent", "e2e-signer/1.0");
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the runner answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -94,3 +94,70 @@ pub fn openssl_seconds(path: &Path) -> anyhow::Result<(f64, String)> {
     }
     Ok((best, digest))
 }
+
+/// A valid A4 text document of `pages` pages (Helvetica, about 40 lines each, a contract's
+/// worth of text), as the envelope benchmarks send for signature.
+pub fn contract_pdf(pages: usize) -> Vec<u8> {
+    let mut out: Vec<u8> = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    let mut object = |out: &mut Vec<u8>, number: usize, body: &[u8]| {
+        offsets.push((number, out.len()));
+        out.extend_from_slice(format!("{number} 0 obj\n").as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    };
+    // 1 catalog, 2 pages, 3 font; page i is 4 + 2i, its content 5 + 2i.
+    object(&mut out, 1, b"<< /Type /Catalog /Pages 2 0 R >>");
+    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+    object(
+        &mut out,
+        2,
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            kids.join(" ")
+        )
+        .as_bytes(),
+    );
+    object(
+        &mut out,
+        3,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    );
+    for i in 0..pages {
+        object(
+            &mut out,
+            4 + 2 * i,
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                5 + 2 * i
+            )
+            .as_bytes(),
+        );
+        let mut text = String::from("BT /F1 10 Tf 56 790 Td 13 TL\n");
+        for line in 0..40 {
+            text.push_str(&format!(
+                "(Clause {}.{line}: the parties agree to the terms set out in this section.) '\n",
+                i + 1
+            ));
+        }
+        text.push_str("ET");
+        let mut stream = format!("<< /Length {} >>\nstream\n", text.len()).into_bytes();
+        stream.extend_from_slice(text.as_bytes());
+        stream.extend_from_slice(b"\nendstream");
+        object(&mut out, 5 + 2 * i, &stream);
+    }
+    let xref = out.len();
+    let size = 4 + 2 * pages + 1;
+    let mut entries = vec![0usize; size];
+    for (number, offset) in &offsets {
+        entries[*number] = *offset;
+    }
+    out.extend_from_slice(format!("xref\n0 {size}\n0000000000 65535 f \n").as_bytes());
+    for offset in &entries[1..] {
+        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!("trailer\n<< /Size {size} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+    );
+    out
+}

@@ -3,6 +3,7 @@
 //! that a test may stop and start, and the fixture functions the runner tests use.
 
 pub mod bench;
+pub mod envelopes;
 pub mod fixtures;
 pub mod pki;
 

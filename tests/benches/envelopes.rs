@@ -1,0 +1,166 @@
+//! Envelope figures through the local runner (every function in-process, moto, Postgres,
+//! Redis, SoftHSM, a local TSA), as recipients would drive it over HTTP:
+//!
+//! - the time from the last signer's `POST /v1/signing/{token}/sign` to the envelope reading
+//!   `completed` (their signature in the PDF, B-T; the seal, B-T; the certificate of
+//!   completion; retention; the emails written), for a 10-page and a 100-page PDF, best and
+//!   median of 5;
+//! - envelopes completed per minute with 20 envelopes of 2 sequential signers in flight at
+//!   once (from the first `sign` to the last `completed`).
+//!
+//! Run: `cargo bench -p gsign-tests --bench envelopes` (local stack up).
+
+use std::time::{Duration, Instant};
+
+use gsign_tests::bench::contract_pdf;
+use gsign_tests::envelopes::{consent_and_sign, drawn, envelope_when, send_envelope};
+use gsign_tests::pki::{LocalTsa, TestPki};
+use gsign_tests::{mailed_token, start_app, Tenant, TestDatabase, TestStack};
+use serde_json::json;
+
+const RUNS: usize = 5;
+const IN_FLIGHT: usize = 20;
+
+/// A sent envelope of `document` for two signers in order; their addresses.
+async fn two_signer_envelope(
+    stack: &TestStack,
+    sender: &Tenant,
+    document: &str,
+) -> (String, [String; 2]) {
+    let tag = gsign_tests::unique();
+    let signers = [
+        format!("first-{tag}@bench.example"),
+        format!("second-{tag}@bench.example"),
+    ];
+    let (base, _) = send_envelope(
+        stack,
+        sender,
+        document,
+        "sequential",
+        &[
+            (&signers[0], "Ана Лима", "signer", 1),
+            (&signers[1], "Батбаяр Өлзий", "signer", 2),
+        ],
+        |_| Vec::new(),
+    )
+    .await;
+    (base, signers)
+}
+
+/// Signs as `email` from the newest link mailed to them.
+async fn sign_as(stack: &TestStack, email: &str) {
+    let token = mailed_token(email, "/sign").await;
+    let (status, answer) = consent_and_sign(stack, &token, json!({"signature": drawn()})).await;
+    assert_eq!(status, 202, "{answer}");
+}
+
+/// Seconds from the last signer's `sign` to `completed`, polled every 5 ms.
+async fn last_sign_to_completed(stack: &TestStack, sender: &Tenant, document: &str) -> f64 {
+    let (base, signers) = two_signer_envelope(stack, sender, document).await;
+    sign_as(stack, &signers[0]).await;
+    envelope_when(stack, sender, &base, "the first signature", |e| {
+        e["current_routing_order"] == 2
+    })
+    .await;
+    let token = mailed_token(&signers[1], "/sign").await;
+    // Consent first: only `sign` itself is timed.
+    let (_, _) = gsign_tests::envelopes::by_link(
+        stack,
+        "POST",
+        &format!("/v1/signing/{token}/consent"),
+        Some(json!({"disclosure_version": "2026-11", "accepted": true})),
+    )
+    .await;
+    let started = Instant::now();
+    let (status, answer) = gsign_tests::envelopes::by_link(
+        stack,
+        "POST",
+        &format!("/v1/signing/{token}/sign"),
+        Some(json!({"signature": drawn()})),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    loop {
+        let (_, envelope) = stack.call(sender, "GET", &base, None).await;
+        if envelope["status"] == "completed" {
+            return started.elapsed().as_secs_f64();
+        }
+        assert!(
+            envelope["processing_error"].is_null(),
+            "{}",
+            envelope["processing_error"]
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never completed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = start_app(
+        &db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+        ],
+    )
+    .await;
+    let sender = Tenant::create(&db, "member").await;
+    // The organization's CA and seal are made on first use: warm them up outside the figures.
+    let warm = stack
+        .upload_ready_pdf(&sender, "warm.pdf", contract_pdf(1))
+        .await;
+    last_sign_to_completed(&stack, &sender, &warm).await;
+
+    for pages in [10, 100] {
+        let pdf = contract_pdf(pages);
+        let size = pdf.len();
+        let document = stack
+            .upload_ready_pdf(&sender, &format!("contract-{pages}.pdf"), pdf)
+            .await;
+        let mut seconds = Vec::new();
+        for _ in 0..RUNS {
+            seconds.push(last_sign_to_completed(&stack, &sender, &document).await);
+        }
+        seconds.sort_by(f64::total_cmp);
+        println!(
+            "last sign -> completed, {pages}-page PDF ({size} bytes): best {:.3} s, median {:.3} s, worst {:.3} s over {RUNS}",
+            seconds[0],
+            seconds[RUNS / 2],
+            seconds[RUNS - 1]
+        );
+    }
+
+    let document = stack
+        .upload_ready_pdf(&sender, "contract-throughput.pdf", contract_pdf(10))
+        .await;
+    let mut envelopes = Vec::new();
+    for _ in 0..IN_FLIGHT {
+        envelopes.push(two_signer_envelope(&stack, &sender, &document).await);
+    }
+    let started = Instant::now();
+    let runs = envelopes.iter().map(|(base, signers)| {
+        let (stack, sender) = (&stack, &sender);
+        async move {
+            sign_as(stack, &signers[0]).await;
+            sign_as(stack, &signers[1]).await;
+            envelope_when(stack, sender, base, "completed", |e| {
+                e["status"] == "completed"
+            })
+            .await;
+        }
+    });
+    futures::future::join_all(runs).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "{IN_FLIGHT} envelopes x 2 signers in flight (10 pages): all completed in {elapsed:.2} s = {:.0} envelopes/min",
+        IN_FLIGHT as f64 / elapsed * 60.0
+    );
+    stack.stop().await;
+}
