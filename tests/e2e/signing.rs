@@ -457,10 +457,11 @@ async fn two_parallel_signers_signing_at_once_both_land_one_after_the_other() {
     let stack = stack_with_tsa(&db, &tsa).await;
     let sender = Tenant::create(&db, "member").await;
     let suffix = gsign_tests::unique();
-    let (a, b, viewer) = (
+    let (a, b, viewer, approver) = (
         format!("pa-{suffix}@example.com"),
         format!("pb-{suffix}@example.com"),
         format!("pv-{suffix}@example.com"),
+        format!("pp-{suffix}@example.com"),
     );
     let document = stack
         .upload_ready_pdf(&sender, "nda.pdf", fixture("one-page.pdf"))
@@ -474,6 +475,7 @@ async fn two_parallel_signers_signing_at_once_both_land_one_after_the_other() {
             (&a, "Pat A", "signer", 1),
             (&b, "Pat B", "signer", 1),
             (&viewer, "Vic", "viewer", 1),
+            (&approver, "Ada", "approver", 1),
         ],
         |_| Vec::new(),
     )
@@ -494,6 +496,14 @@ async fn two_parallel_signers_signing_at_once_both_land_one_after_the_other() {
     assert_eq!(status, 403, "consent first: {problem}");
     let (status, view) = by_link(&stack, "GET", &format!("/v1/signing/{tv}"), None).await;
     assert_eq!(status, 200, "{view}");
+    // An approver approves without a signature field.
+    let tp = mailed_token(&approver, "/sign").await;
+    let (status, approved) = consent_and_sign(&stack, &tp, json!({})).await;
+    assert_eq!(
+        (status, &approved["status"]),
+        (202, &json!("approved")),
+        "{approved}"
+    );
     let (sa, sb) = tokio::join!(
         consent_and_sign(&stack, &ta, json!({"signature": drawn()})),
         consent_and_sign(

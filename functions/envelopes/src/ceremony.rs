@@ -438,6 +438,7 @@ impl EnvelopesApi {
             _ => None,
         };
         tx.commit().await?;
+        drop(conn);
         self.base.relay.publish(&self.base.pool, &jobs).await;
         Ok(CeremonyView {
             envelope: EnvelopeSummary {
@@ -670,6 +671,8 @@ impl EnvelopesApi {
         .await
         .map_err(CeremonyError::Internal)?;
         tx.commit().await?;
+        // The connection goes back first: publishing takes one of its own.
+        drop(conn);
         self.base.relay.publish(&self.base.pool, &[job]).await;
         Ok(outcome)
     }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::repo::{self, Envelope};
 use crate::send::{Letterhead, SEAL_FIELD};
-use crate::worker::{level_name, level_of, system_event, Failure, SigningWorker};
+use crate::worker::{level_name, level_of, system_event, Failure, SealKey, SigningWorker};
 
 impl SigningWorker {
     /// Seals, certifies, retains and completes `envelope` in `tx`; the emails to publish
@@ -26,10 +26,10 @@ impl SigningWorker {
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         envelope: &Envelope,
+        seal: &SealKey,
     ) -> Result<Vec<Uuid>, Failure> {
         let org = envelope.organization_id;
         let letterhead = Letterhead::of(tx, envelope).await?;
-        let seal = self.seal_key(org).await?;
         let current = self.current_pdf(envelope).await?;
         let level = level_of(envelope);
         let info = SignatureInfo {
@@ -41,7 +41,7 @@ impl SigningWorker {
             )),
             time: SystemTime::now(),
         };
-        let sealed = self.sign(&current, &info, &[], &seal, level).await?;
+        let sealed = self.sign(&current, &info, &[], seal, level).await?;
         let (final_pdf, final_sha256) = self.store(envelope, "final.pdf", &sealed).await?;
         gsign_functions_certificates::repo::record_use(tx, seal.certificate_id).await?;
         repo::record(

@@ -180,8 +180,13 @@ impl SigningWorker {
 
     /// One transaction under the envelope's lock: apply one signature, or move the routing,
     /// or complete.
+    ///
+    /// A step holds one pool connection at a time: the seal key is read before the envelope's
+    /// transaction and the outbox is published after its connection went back, so concurrent
+    /// jobs in one container never wait on each other for a second connection.
     async fn step(&self, job: SigningJob) -> Result<Progress, Failure> {
         let base = &self.api.base;
+        let seal = self.seal_key(job.organization_id).await?;
         let mut conn = base.pool.get().await?;
         let tx = conn.transaction().await?;
         let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
@@ -193,7 +198,7 @@ impl SigningWorker {
             return Ok(Progress::Idle);
         }
         if let Some(pending) = repo::next_to_apply(&tx, envelope.id).await? {
-            self.apply(&tx, &envelope, &pending).await?;
+            self.apply(&tx, &envelope, &pending, &seal).await?;
             tx.commit().await?;
             return Ok(Progress::Moved);
         }
@@ -238,19 +243,22 @@ impl SigningWorker {
                     .await?;
                 }
                 tx.commit().await?;
+                drop(conn);
                 base.relay.publish(&base.pool, &emails).await;
                 Ok(Progress::Moved)
             }
             Next::Complete => {
-                let emails = self.complete(&tx, &envelope).await?;
+                let emails = self.complete(&tx, &envelope, &seal).await?;
                 tx.commit().await?;
+                drop(conn);
                 base.relay.publish(&base.pool, &emails).await;
                 Ok(Progress::Idle)
             }
         }
     }
 
-    /// The organization's seal key, its CA and seal created on first use.
+    /// The organization's seal key, its CA and seal created on first use (in a transaction of
+    /// their own, under the organization's row lock).
     pub(crate) async fn seal_key(&self, org: Uuid) -> Result<SealKey, Failure> {
         let mut conn = self.api.base.pool.get().await?;
         let seal = match certificates::authority(&conn, org, "seal").await? {
@@ -371,8 +379,8 @@ impl SigningWorker {
         tx: &deadpool_postgres::Transaction<'_>,
         envelope: &Envelope,
         pending: &PendingSignature,
+        seal: &SealKey,
     ) -> Result<(), Failure> {
-        let seal = self.seal_key(envelope.organization_id).await?;
         let fields = repo::fields(tx, envelope.id).await?;
         let specs = field_specs(&fields);
         let fills: Vec<FieldFill> = fields
@@ -419,7 +427,7 @@ impl SigningWorker {
             time: SystemTime::from(pending.signed_at),
         };
         let level = level_of(envelope);
-        let signed = self.sign(&current, &info, &fills, &seal, level).await?;
+        let signed = self.sign(&current, &info, &fills, seal, level).await?;
         let revision = envelope.revision_count + 1;
         let (stored, sha256) = self
             .store(envelope, &format!("revision-{revision}.pdf"), &signed)
@@ -586,6 +594,7 @@ impl InvokeHandler for Resumer {
             );
         }
         tx.commit().await?;
+        drop(conn);
         base.relay.publish(&base.pool, &jobs).await;
         if !stalled.is_empty() {
             tracing::warn!(count = stalled.len(), "stalled envelopes re-enqueued");
