@@ -147,7 +147,8 @@ pub fn contract_pdf(pages: usize) -> Vec<u8> {
         object(&mut out, 5 + 2 * i, &stream);
     }
     let xref = out.len();
-    let size = 4 + 2 * pages + 1;
+    // Objects 0 (free) to 3 + 2 * pages.
+    let size = 4 + 2 * pages;
     let mut entries = vec![0usize; size];
     for (number, offset) in &offsets {
         entries[*number] = *offset;
@@ -160,4 +161,22 @@ pub fn contract_pdf(pages: usize) -> Vec<u8> {
         format!("trailer\n<< /Size {size} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_contract_pdf_is_valid_for_qpdf_with_every_page() {
+        let path = std::env::temp_dir().join(format!("contract-{}.pdf", crate::unique()));
+        std::fs::write(&path, super::contract_pdf(3)).expect("write");
+        let check = std::process::Command::new("qpdf")
+            .arg("--check")
+            .arg(&path)
+            .output()
+            .expect("qpdf runs");
+        let _ = std::fs::remove_file(&path);
+        let report = String::from_utf8_lossy(&check.stdout);
+        assert!(check.status.success(), "{report}");
+        assert!(report.contains("No syntax or stream encoding errors"), "{report}");
+    }
 }
