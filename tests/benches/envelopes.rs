@@ -108,6 +108,9 @@ async fn main() {
         &[
             ("TsaUrl", tsa.url.clone()),
             ("RetentionMode", "GOVERNANCE".to_owned()),
+            // Every recipient here shares one IP: the per-IP limits would measure themselves.
+            ("RateLimitPerIp", "1000000".to_owned()),
+            ("RateLimitSensitivePerIp", "1000000".to_owned()),
         ],
     )
     .await;
