@@ -177,6 +177,9 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let report = String::from_utf8_lossy(&check.stdout);
         assert!(check.status.success(), "{report}");
-        assert!(report.contains("No syntax or stream encoding errors"), "{report}");
+        assert!(
+            report.contains("No syntax or stream encoding errors"),
+            "{report}"
+        );
     }
 }

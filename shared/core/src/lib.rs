@@ -10,6 +10,7 @@ pub mod documents;
 pub mod envelopes;
 pub mod problem;
 pub mod routing;
+pub mod webhooks;
 
 pub use access::{Action, Credential, Principal, Role, Scope};
 pub use config::{ConfigError, Env, EnvReader};

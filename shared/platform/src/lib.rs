@@ -18,5 +18,6 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod service;
 pub mod sessions;
+pub mod ssrf;
 pub mod storage;
 pub mod telemetry;
