@@ -22,3 +22,4 @@ mod signing;
 mod team;
 mod template;
 mod verify;
+mod webhooks;

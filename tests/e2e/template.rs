@@ -130,7 +130,9 @@ async fn every_sample_event_runs_through_its_handler() {
                 "sqs-record-audit-event"
                 | "sqs-send-email"
                 | "sqs-ingest-document"
-                | "sqs-sign-envelope" => {
+                | "sqs-sign-envelope"
+                | "sqs-fan-out-webhook-event"
+                | "sqs-deliver-webhook" => {
                     assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{what}");
                 }
                 "schedule-sweep-outbox" => assert!(answer["published"].is_u64(), "{what}"),

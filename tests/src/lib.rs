@@ -188,6 +188,8 @@ pub fn local_parameters() -> BTreeMap<String, String> {
         ),
         // Found on PATH (Debian's LibreOffice).
         ("OfficeConverterPath".to_owned(), "soffice".to_owned()),
+        // Test receivers listen on 127.0.0.1.
+        ("WebhookAllowLoopback".to_owned(), "true".to_owned()),
     ])
 }
 

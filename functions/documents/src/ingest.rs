@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use gsign_core::documents::{keys, DocumentType, IngestFailure};
+use gsign_core::webhooks::EventType;
 use gsign_core::Env;
 use gsign_pdf::{FileKind, Limits, PdfInfo, Rejection};
 use gsign_platform::lambda::{
@@ -397,8 +398,19 @@ impl Ingest {
             },
         )
         .await?;
+        let (event_type, data) = match &verdict {
+            Verdict::Ready(result) => (
+                EventType::DocumentReady,
+                serde_json::json!({"document_id": doc.id, "status": "ready", "page_count": result.page_count}),
+            ),
+            Verdict::Failed { reason, .. } => (
+                EventType::DocumentFailed,
+                serde_json::json!({"document_id": doc.id, "status": "failed", "failure_reason": reason}),
+            ),
+        };
+        let (hook, _) = outbox::webhook(&tx, doc.organization_id, event_type, data).await?;
         tx.commit().await?;
-        s.relay.publish(&s.pool, &[event]).await;
+        s.relay.publish(&s.pool, &[event, hook]).await;
         Ok(())
     }
 }

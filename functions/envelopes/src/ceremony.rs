@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, FieldType, RecipientRole};
 use gsign_core::routing::{self, Answer, SignInput, SignatureInput, Slot};
+use gsign_core::webhooks::EventType;
 use gsign_core::{Env, FieldError, IntoProblem, Problem};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
@@ -203,6 +204,16 @@ impl Party {
         }
     }
 
+    /// A webhook's data about this recipient, now `status`.
+    fn hook_data(&self, status: &str) -> serde_json::Value {
+        serde_json::json!({
+            "envelope_id": self.envelope.id,
+            "recipient_id": self.recipient.id,
+            "role": self.recipient.role,
+            "status": status,
+        })
+    }
+
     /// Whether the envelope is open and it is this recipient's turn.
     fn may_act(&self) -> Result<(), CeremonyError> {
         if self.envelope.status != EnvelopeStatus::Sent.as_str() {
@@ -387,6 +398,17 @@ impl EnvelopesApi {
                 party.event("recipient.viewed", serde_json::json!({})),
             )
             .await?;
+            jobs.push(
+                outbox::webhook(
+                    &tx,
+                    org,
+                    EventType::RecipientViewed,
+                    party.hook_data("viewed"),
+                )
+                .await
+                .map_err(CeremonyError::Internal)?
+                .0,
+            );
             // Viewing is all a viewer does: the routing may move on.
             if party.recipient.role == RecipientRole::Viewer.as_str() {
                 let job = outbox::SigningJob {
@@ -670,10 +692,18 @@ impl EnvelopesApi {
         )
         .await
         .map_err(CeremonyError::Internal)?;
+        let (hook, _) = outbox::webhook(
+            &tx,
+            org,
+            EventType::RecipientSigned,
+            party.hook_data(outcome.status),
+        )
+        .await
+        .map_err(CeremonyError::Internal)?;
         tx.commit().await?;
         // The connection goes back first: publishing takes one of its own.
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[job]).await;
+        self.base.relay.publish(&self.base.pool, &[job, hook]).await;
         Ok(outcome)
     }
 
@@ -711,6 +741,20 @@ impl EnvelopesApi {
         closed.actor_id = None;
         repo::record(&tx, org, closed).await?;
         let mut emails = Vec::new();
+        for (event_type, data) in [
+            (EventType::RecipientDeclined, party.hook_data("declined")),
+            (
+                EventType::EnvelopeDeclined,
+                serde_json::json!({"envelope_id": party.envelope.id, "status": "declined"}),
+            ),
+        ] {
+            emails.push(
+                outbox::webhook(&tx, org, event_type, data)
+                    .await
+                    .map_err(CeremonyError::Internal)?
+                    .0,
+            );
+        }
         if let Some(to) = repo::sender_email(&tx, party.envelope.id).await? {
             emails.push(
                 outbox::email(

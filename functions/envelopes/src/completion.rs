@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use chrono::Utc;
 use gsign_core::documents::{cache_key, retention_until};
+use gsign_core::webhooks::EventType;
 use gsign_platform::outbox;
 use gsign_signing::completion::{certificate_pdf, CompletionRecord, EventRecord, RecipientRecord};
 use gsign_signing::pades::SignatureInfo;
@@ -211,6 +212,21 @@ impl SigningWorker {
         for letter in &letters {
             emails.push(outbox::email(tx, org, letter).await?);
         }
+        // Its own outbox row and message: the webhook never waits on the emails.
+        let (hook, _) = outbox::webhook(
+            tx,
+            org,
+            EventType::EnvelopeCompleted,
+            serde_json::json!({
+                "envelope_id": envelope.id,
+                "status": "completed",
+                "document_id": envelope.document_id,
+                "final_sha256": final_sha256,
+                "certificate_sha256": certificate_sha256,
+            }),
+        )
+        .await?;
+        emails.insert(0, hook);
         Ok(emails)
     }
 }

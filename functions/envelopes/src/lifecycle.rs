@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientRole, RoutingType};
+use gsign_core::webhooks::EventType;
 use gsign_core::{Env, FieldError};
 use gsign_platform::http::Caller;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
@@ -118,7 +119,18 @@ impl EnvelopesApi {
                 .await?,
             );
         }
+        emails.push(
+            outbox::webhook(
+                &tx,
+                caller.org,
+                EventType::EnvelopeVoided,
+                serde_json::json!({"envelope_id": envelope.id, "status": "voided", "reason": reason}),
+            )
+            .await?
+            .0,
+        );
         tx.commit().await?;
+        drop(conn);
         self.base.relay.publish(&self.base.pool, &emails).await;
         Ok(envelope)
     }
@@ -312,6 +324,16 @@ impl InvokeHandler for Expirer {
                     .await?,
                 );
             }
+            emails.push(
+                outbox::webhook(
+                    &tx,
+                    org,
+                    EventType::EnvelopeExpired,
+                    serde_json::json!({"envelope_id": id, "status": "expired"}),
+                )
+                .await?
+                .0,
+            );
             tx.commit().await?;
             base.relay.publish(&base.pool, &emails).await;
             expired += 1;

@@ -11,6 +11,7 @@ use chrono::{Duration, Utc};
 use gsign_core::envelopes::{
     send_problems, FieldType, RecipientRole, RoutingType, DEFAULT_EXPIRY_DAYS,
 };
+use gsign_core::webhooks::EventType;
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_signing::form::{self, FieldKind, FieldSpec};
@@ -196,7 +197,16 @@ impl EnvelopesApi {
             notified.actor_id = None;
             repo::record(&tx, caller.org, notified).await?;
         }
+        let (hook, _) = outbox::webhook(
+            &tx,
+            caller.org,
+            EventType::EnvelopeSent,
+            serde_json::json!({"envelope_id": id, "status": "sent", "document_id": envelope.document_id}),
+        )
+        .await?;
+        emails.push(hook);
         tx.commit().await?;
+        drop(conn);
         self.base.relay.publish(&self.base.pool, &emails).await;
         Ok(envelope)
     }

@@ -205,7 +205,8 @@ fn templates() -> minijinja::Environment<'static> {
         "envelope_declined",
         "envelope_voided",
         "envelope_expired",
-        "envelope_completed"
+        "envelope_completed",
+        "webhook_disabled"
     );
     env
 }
@@ -343,14 +344,25 @@ fn init_sweep(env: Env) -> InitFuture {
         let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
         let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
         let signing_queue = r.required::<String>("SIGNING_QUEUE_URL");
+        let webhook_queue = r.required::<String>("WEBHOOK_EVENTS_QUEUE_URL");
         let grace = Duration::from_secs(r.or("OUTBOX_SWEEP_GRACE_SECONDS", 30u64));
-        let (db, aws_config, audit_queue, email_queue, signing_queue) =
-            r.finish(|| Some((db?, aws_config?, audit_queue?, email_queue?, signing_queue?)))?;
+        let (db, aws_config, audit_queue, email_queue, signing_queue, webhook_queue) =
+            r.finish(|| {
+                Some((
+                    db?,
+                    aws_config?,
+                    audit_queue?,
+                    email_queue?,
+                    signing_queue?,
+                    webhook_queue?,
+                ))
+            })?;
         let sdk = aws::sdk_config(&aws_config).await;
         Ok(Handler::Invoke(Arc::new(Sweeper {
             pool: db::pool(&db).map_err(anyhow::Error::from)?,
             relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue)
-                .with_signing_queue(Some(signing_queue)),
+                .with_signing_queue(Some(signing_queue))
+                .with_webhook_queue(Some(webhook_queue)),
             grace,
         })))
     })

@@ -77,5 +77,16 @@ pub fn registry() -> Registry {
         gsign_functions_envelopes::ceremony::DECLINE_ENVELOPE,
         gsign_functions_envelopes::worker::SIGN_ENVELOPE,
         gsign_functions_envelopes::worker::RESUME_SIGNING,
+        gsign_functions_webhooks::routes::CREATE_WEBHOOK,
+        gsign_functions_webhooks::routes::LIST_WEBHOOKS,
+        gsign_functions_webhooks::routes::GET_WEBHOOK,
+        gsign_functions_webhooks::routes::UPDATE_WEBHOOK,
+        gsign_functions_webhooks::routes::DELETE_WEBHOOK,
+        gsign_functions_webhooks::routes::ROTATE_WEBHOOK_SECRET,
+        gsign_functions_webhooks::routes::TEST_WEBHOOK,
+        gsign_functions_webhooks::routes::LIST_WEBHOOK_DELIVERIES,
+        gsign_functions_webhooks::routes::RETRY_WEBHOOK_DELIVERY,
+        gsign_functions_webhooks::fan_out::FUNCTION,
+        gsign_functions_webhooks::deliver::FUNCTION,
     ])
 }

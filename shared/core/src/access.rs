@@ -72,17 +72,21 @@ pub enum Scope {
     /// Read signing certificates (they are public by nature).
     #[serde(rename = "certificates:read")]
     CertificatesRead,
+    /// Register, change and replay webhooks.
+    #[serde(rename = "webhooks:manage")]
+    WebhooksManage,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::OrganizationRead,
         Scope::OrganizationWrite,
         Scope::AuditRead,
         Scope::DocumentsRead,
         Scope::DocumentsWrite,
         Scope::CertificatesRead,
+        Scope::WebhooksManage,
     ];
 
     /// The stored name.
@@ -94,6 +98,7 @@ impl Scope {
             Scope::DocumentsRead => "documents:read",
             Scope::DocumentsWrite => "documents:write",
             Scope::CertificatesRead => "certificates:read",
+            Scope::WebhooksManage => "webhooks:manage",
         }
     }
 }
@@ -148,6 +153,8 @@ pub enum Action {
     ManageCertificates,
     /// Verify the signatures of a PDF.
     VerifySignatures,
+    /// Register, read, change, test and replay the organization's webhooks.
+    ManageWebhooks,
 }
 
 impl Action {
@@ -165,7 +172,8 @@ impl Action {
             | Action::CreateApiKey
             | Action::RevokeApiKey
             | Action::ReadAuditEvents
-            | Action::SetLegalHold => &[Owner, Admin],
+            | Action::SetLegalHold
+            | Action::ManageWebhooks => &[Owner, Admin],
             Action::ReadDocuments | Action::ReadCertificates | Action::VerifySignatures => {
                 &[Owner, Admin, Member, Viewer]
             }
@@ -192,6 +200,7 @@ impl Action {
             Action::ReadDocuments | Action::VerifySignatures => Some(Scope::DocumentsRead),
             Action::ReadCertificates => Some(Scope::CertificatesRead),
             Action::WriteDocuments | Action::SetLegalHold => Some(Scope::DocumentsWrite),
+            Action::ManageWebhooks => Some(Scope::WebhooksManage),
         }
     }
 }

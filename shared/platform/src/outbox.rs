@@ -23,6 +23,8 @@ pub enum Kind {
     Email,
     /// A job for the envelope signing worker ([`SigningJob`]).
     Signing,
+    /// A webhook event ([`gsign_core::webhooks::Event`]), fanned out to the endpoints.
+    Webhook,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::Audit => "audit",
             Kind::Email => "email",
             Kind::Signing => "signing",
+            Kind::Webhook => "webhook",
         }
     }
 }
@@ -132,6 +135,31 @@ pub async fn signing(tx: &Transaction<'_>, job: &SigningJob) -> anyhow::Result<U
     .await
 }
 
+/// Writes a webhook event of `event_type` about `data` into the outbox within `tx`: the
+/// event exists exactly when the change does. Returns the outbox row and the event id
+/// (a UUIDv7, so deliveries sort by time), which receivers see as `webhook-id`.
+pub async fn webhook(
+    tx: &Transaction<'_>,
+    organization_id: Uuid,
+    event_type: gsign_core::webhooks::EventType,
+    data: serde_json::Value,
+) -> anyhow::Result<(Uuid, Uuid)> {
+    let event = gsign_core::webhooks::Event {
+        id: Uuid::now_v7(),
+        event_type,
+        timestamp: Utc::now(),
+        data,
+    };
+    let row = enqueue(
+        tx,
+        Some(organization_id),
+        Kind::Webhook,
+        &serde_json::to_value(&event)?,
+    )
+    .await?;
+    Ok((row, event.id))
+}
+
 async fn enqueue(
     tx: &Transaction<'_>,
     organization_id: Option<Uuid>,
@@ -155,6 +183,7 @@ pub struct Relay {
     audit_queue_url: String,
     email_queue_url: String,
     signing_queue_url: Option<String>,
+    webhook_queue_url: Option<String>,
 }
 
 impl Relay {
@@ -165,7 +194,14 @@ impl Relay {
             audit_queue_url,
             email_queue_url,
             signing_queue_url: None,
+            webhook_queue_url: None,
         }
+    }
+
+    /// Also relays webhook events, to `url` (functions that write them, and the sweeper).
+    pub fn with_webhook_queue(mut self, url: Option<String>) -> Self {
+        self.webhook_queue_url = url;
+        self
     }
 
     /// Also relays signing jobs, to `url` (functions that write them, and the sweeper).
@@ -256,6 +292,7 @@ impl Relay {
             "audit" => Kind::Audit,
             "email" => Kind::Email,
             "signing" => Kind::Signing,
+            "webhook" => Kind::Webhook,
             other => anyhow::bail!("outbox row of unknown kind {other}"),
         };
         let message = Message {
@@ -271,6 +308,12 @@ impl Relay {
             Kind::Signing => self.signing_queue_url.as_ref().with_context(|| {
                 format!(
                     "outbox row {} is a signing job and SIGNING_QUEUE_URL is not set",
+                    message.id
+                )
+            })?,
+            Kind::Webhook => self.webhook_queue_url.as_ref().with_context(|| {
+                format!(
+                    "outbox row {} is a webhook event and WEBHOOK_EVENTS_QUEUE_URL is not set",
                     message.id
                 )
             })?,

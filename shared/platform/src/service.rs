@@ -23,6 +23,7 @@ pub struct BaseConfig {
     audit_queue: String,
     email_queue: String,
     signing_queue: Option<String>,
+    webhook_queue: Option<String>,
 }
 
 impl BaseConfig {
@@ -35,6 +36,7 @@ impl BaseConfig {
         let audit_queue = r.required::<String>("AUDIT_QUEUE_URL");
         let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
         let signing_queue = r.optional::<String>("SIGNING_QUEUE_URL");
+        let webhook_queue = r.optional::<String>("WEBHOOK_EVENTS_QUEUE_URL");
         Some(Self {
             db: db?,
             cache: cache?,
@@ -43,6 +45,7 @@ impl BaseConfig {
             audit_queue: audit_queue?,
             email_queue: email_queue?,
             signing_queue,
+            webhook_queue,
         })
     }
 }
@@ -71,7 +74,8 @@ impl Base {
             limiter: RateLimiter::new(Arc::clone(&cache), config.limits),
             cache,
             relay: Relay::new(aws::sqs(&sdk), config.audit_queue, config.email_queue)
-                .with_signing_queue(config.signing_queue),
+                .with_signing_queue(config.signing_queue)
+                .with_webhook_queue(config.webhook_queue),
             sdk,
         })
     }

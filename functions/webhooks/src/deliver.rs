@@ -1,0 +1,334 @@
+//! `sqs-deliver-webhook`: one attempt per message. The endpoint's URL goes through the SSRF
+//! guard again (DNS may have changed since registration) and the request goes to the vetted
+//! address only, redirects not followed; the body is the event as logged, signed with every
+//! active secret (Standard Webhooks). 2xx is delivered; 410 disables the endpoint; anything
+//! else (3xx, 4xx, 5xx, a timeout, a refused address) waits for the next attempt of the
+//! schedule (with jitter, never before the receiver's `Retry-After`) until the last one,
+//! then the delivery is `failed` and kept for replay.
+//!
+//! Waits longer than SQS's 15-minute message delay hop: the message carries `not_before`
+//! and is sent again with the remaining delay (at most 15 minutes) until it is due, so a
+//! 24-hour wait costs about 96 empty invocations and no scheduler. An endpoint that fails
+//! every event for `WEBHOOK_DISABLE_AFTER_HOURS` is disabled and its organization's admins
+//! are mailed. Completion events never wait on email: each event is its own message.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use gsign_core::webhooks::{message_id, retry_delay, signature_header};
+use gsign_core::Env;
+use gsign_platform::lambda::{
+    each_message, FunctionSpec, Handler, InitFuture, InvokeError, MessageOutcome, SqsHandler,
+};
+use gsign_platform::outbox;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::common::{Services, WebhooksConfig};
+use crate::log::{Attempt, Delivery, Outcome, BODY_EXCERPT_BYTES};
+use crate::repo;
+
+/// A delivery message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// The organization (endpoints are read within it).
+    pub organization_id: Uuid,
+    /// The endpoint.
+    pub endpoint_id: Uuid,
+    /// The event (the delivery's key with the endpoint).
+    pub event_id: Uuid,
+    /// Not to be attempted before then (a wait longer than SQS's delay hops).
+    #[serde(default)]
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// What the receiver (or the way to it) did.
+struct Response {
+    code: Option<u16>,
+    body: Option<String>,
+    retry_after: Option<Duration>,
+    error: Option<String>,
+}
+
+struct Deliverer {
+    services: Services,
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    if let Ok(seconds) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(seconds.min(24 * 3600)));
+    }
+    let at = DateTime::parse_from_rfc2822(value.trim()).ok()?;
+    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
+}
+
+impl Deliverer {
+    async fn process(&self, message: SqsMessage) -> MessageOutcome {
+        let Some(job) = message
+            .body
+            .as_deref()
+            .and_then(|body| serde_json::from_str::<Job>(body).ok())
+        else {
+            return MessageOutcome::Rejected("not a delivery job".to_owned());
+        };
+        let now = Utc::now();
+        if let Some(due) = job
+            .not_before
+            .filter(|due| *due > now + chrono::Duration::seconds(1))
+        {
+            let wait = (due - now).to_std().unwrap_or_default();
+            return match self.services.enqueue(&job, wait).await {
+                Ok(()) => MessageOutcome::Done,
+                Err(err) => MessageOutcome::Retry(err),
+            };
+        }
+        match self.attempt(job).await {
+            Ok(()) => MessageOutcome::Done,
+            Err(err) => MessageOutcome::Retry(err),
+        }
+    }
+
+    async fn attempt(&self, job: Job) -> anyhow::Result<()> {
+        let s = &self.services;
+        let Some(delivery) = s.log.get(job.endpoint_id, job.event_id).await? else {
+            tracing::warn!(event = %job.event_id, "no such delivery; dropped");
+            return Ok(());
+        };
+        if delivery.status != "pending" {
+            return Ok(());
+        }
+        if let Some(due) = delivery
+            .next_attempt_at
+            .filter(|due| *due > Utc::now() + chrono::Duration::seconds(1))
+        {
+            // A copy that arrived early: wait for the attempt's time.
+            let wait = (due - Utc::now()).to_std().unwrap_or_default();
+            let job = Job {
+                not_before: Some(due),
+                ..job
+            };
+            return s.enqueue(&job, wait).await;
+        }
+        let endpoint = {
+            let client = s.base.pool.get().await?;
+            repo::get(&client, job.organization_id, job.endpoint_id, false).await?
+        };
+        let started = Instant::now();
+        let at = Utc::now();
+        let response = match endpoint.as_ref().filter(|e| e.active) {
+            None => Response {
+                code: None,
+                body: None,
+                retry_after: None,
+                error: Some("the endpoint is disabled or deleted".to_owned()),
+            },
+            Some(endpoint) => self.post(endpoint, &delivery).await?,
+        };
+        let attempt = Attempt {
+            at,
+            response_code: response.code,
+            error: response.error.clone(),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        let delivered = response.code.is_some_and(|c| (200..300).contains(&c));
+        let gone = response.code == Some(410);
+        let endpoint_closed = endpoint.as_ref().is_none_or(|e| !e.active);
+        let attempts = delivery.attempts as usize + 1;
+        let next =
+            if delivered || gone || endpoint_closed || attempts >= delivery.max_attempts as usize {
+                None
+            } else {
+                retry_delay(
+                    &s.delivery.schedule,
+                    attempts,
+                    rand::random::<f64>(),
+                    response.retry_after,
+                )
+            };
+        let next_attempt_at =
+            next.map(|wait| at + chrono::Duration::from_std(wait).unwrap_or_default());
+        let outcome = Outcome {
+            attempt,
+            status: if delivered {
+                "delivered"
+            } else if next_attempt_at.is_some() {
+                "pending"
+            } else {
+                "failed"
+            },
+            next_attempt_at,
+            response_body: response.body,
+        };
+        if !s
+            .log
+            .record(job.endpoint_id, job.event_id, delivery.attempts, &outcome)
+            .await?
+        {
+            // Another copy of this message recorded this attempt first.
+            return Ok(());
+        }
+        tracing::info!(event = %job.event_id, endpoint = %job.endpoint_id, attempt = attempts, status = outcome.status, code = ?outcome.attempt.response_code, "webhook attempt");
+        if endpoint.is_some() && !endpoint_closed {
+            self.track_endpoint(job, delivered, gone).await?;
+        }
+        if let (Some(due), Some(wait)) = (next_attempt_at, next) {
+            let job = Job {
+                not_before: Some(due),
+                ..job
+            };
+            s.enqueue(&job, wait).await?;
+        }
+        Ok(())
+    }
+
+    /// One signed POST to the vetted address.
+    async fn post(
+        &self,
+        endpoint: &repo::Endpoint,
+        delivery: &Delivery,
+    ) -> anyhow::Result<Response> {
+        let s = &self.services;
+        let failed = |error: String| Response {
+            code: None,
+            body: None,
+            retry_after: None,
+            error: Some(error),
+        };
+        let url = match url::Url::parse(&endpoint.url) {
+            Ok(url) => url,
+            Err(err) => return Ok(failed(format!("the URL does not parse: {err}"))),
+        };
+        let address = match gsign_platform::ssrf::vet(&url, s.delivery.allow_loopback).await {
+            Ok(address) => address,
+            Err(refusal) => return Ok(failed(format!("refused: {refusal}"))),
+        };
+        let mut keys = Vec::new();
+        {
+            let client = s.base.pool.get().await?;
+            for ciphertext in repo::active_secrets(&client, endpoint.id).await? {
+                keys.push(s.secrets.open(endpoint.id, &ciphertext).await?);
+            }
+        }
+        let body = serde_json::to_vec(&delivery.payload)?;
+        let id = message_id(delivery.id);
+        let timestamp = Utc::now().timestamp();
+        // A client per attempt: it is pinned to the address just vetted (no second DNS
+        // answer can redirect it), and follows no redirect.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(s.delivery.timeout)
+            .resolve(url.host_str().unwrap_or_default(), address)
+            .user_agent("GSign-Webhooks/1.0")
+            .build()?;
+        let sent = client
+            .post(url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header(
+                "webhook-signature",
+                signature_header(&keys, &id, timestamp, &body),
+            )
+            .body(body)
+            .send()
+            .await;
+        let mut response = match sent {
+            Ok(response) => response,
+            Err(err) => {
+                let what = if err.is_timeout() {
+                    "timed out"
+                } else {
+                    "could not connect"
+                };
+                return Ok(failed(format!("{what}: {err}")));
+            }
+        };
+        let code = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let mut excerpt = Vec::new();
+        while excerpt.len() < BODY_EXCERPT_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        excerpt.truncate(BODY_EXCERPT_BYTES);
+        Ok(Response {
+            code: Some(code),
+            body: Some(String::from_utf8_lossy(&excerpt).into_owned()),
+            retry_after,
+            error: (300..400)
+                .contains(&code)
+                .then(|| "redirects are not followed".to_owned()),
+        })
+    }
+
+    /// The endpoint's failure streak; disabling (and telling the admins) when it ends badly.
+    async fn track_endpoint(&self, job: Job, delivered: bool, gone: bool) -> anyhow::Result<()> {
+        let s = &self.services;
+        let mut conn = s.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let disabled = if delivered {
+            repo::succeeded(&tx, job.endpoint_id).await?;
+            false
+        } else if gone {
+            repo::gone(&tx, job.endpoint_id).await?
+        } else {
+            repo::failed(&tx, job.endpoint_id, s.delivery.disable_after.as_secs_f64()).await?
+        };
+        let mut emails = Vec::new();
+        if disabled {
+            let endpoint = repo::get(&tx, job.organization_id, job.endpoint_id, false).await?;
+            if let Some(endpoint) = endpoint {
+                for to in repo::admin_emails(&tx, job.organization_id).await? {
+                    emails.push(
+                        outbox::email(
+                            &tx,
+                            job.organization_id,
+                            &outbox::Email {
+                                template: "webhook_disabled".to_owned(),
+                                to,
+                                data: serde_json::json!({
+                                    "url": endpoint.url,
+                                    "reason": endpoint.disabled_reason,
+                                    "endpoint_id": endpoint.id,
+                                }),
+                            },
+                        )
+                        .await?,
+                    );
+                }
+            }
+        }
+        tx.commit().await?;
+        drop(conn);
+        s.base.relay.publish(&s.base.pool, &emails).await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SqsHandler for Deliverer {
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, InvokeError> {
+        Ok(each_message(event, |message| self.process(message)).await)
+    }
+}
+
+/// `sqs-deliver-webhook`.
+pub const FUNCTION: FunctionSpec = FunctionSpec {
+    name: "sqs-deliver-webhook",
+    init: |env: Env| -> InitFuture {
+        Box::pin(async move {
+            let mut r = env.reader();
+            let config = WebhooksConfig::read(&mut r);
+            let config = r.finish(|| config)?;
+            Ok(Handler::Sqs(Arc::new(Deliverer {
+                services: Services::build(config).await?,
+            })))
+        })
+    },
+};

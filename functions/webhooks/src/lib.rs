@@ -1,0 +1,14 @@
+//! Webhooks (seed 000's `webhook_deliveries`, seed 001's webhook delivery): endpoints per
+//! organization with KMS-encrypted signing secrets, events from the outbox fanned out to the
+//! endpoints that subscribe, signed Standard Webhooks deliveries through the SSRF guard with
+//! bounded retries, the delivery log in DynamoDB, and replay. Each route and queue consumer is
+//! its own Lambda (`src/bin/`).
+
+pub mod common;
+pub mod deliver;
+pub mod error;
+pub mod fan_out;
+pub mod log;
+pub mod repo;
+pub mod routes;
+pub mod secrets;

@@ -1,0 +1,414 @@
+//! `POST|GET /v1/webhooks`, `GET|PATCH|DELETE /v1/webhooks/{id}`,
+//! `POST /v1/webhooks/{id}/rotate-secret`, `POST /v1/webhooks/{id}/test`,
+//! `GET /v1/webhooks/{id}/deliveries` and
+//! `POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry`. Owners and admins (or API keys
+//! with `webhooks:manage`); every query is scoped to the caller's organization.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use gsign_core::webhooks::{secret_text, EventType};
+use gsign_core::{Action, Env, FieldError};
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
+use gsign_platform::outbox;
+use gsign_platform::pagination::{Page, PageRequest};
+use gsign_platform::ratelimit::Policy;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::common::{Services, WebhooksConfig};
+use crate::deliver::Job;
+use crate::error::WebhooksError;
+use crate::log::Delivery;
+use crate::repo::{self, Changes, Endpoint};
+
+const BODY_LIMIT: usize = 16 * 1024;
+/// How long a rotated-out secret keeps signing.
+const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
+
+/// `POST /v1/webhooks` and `PATCH /v1/webhooks/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointInput {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    /// Event types to deliver; empty or absent: all.
+    #[serde(default)]
+    event_types: Option<Vec<String>>,
+    /// PATCH only: `true` re-enables a disabled endpoint, `false` pauses it.
+    #[serde(default)]
+    active: Option<bool>,
+}
+
+/// An endpoint, with its secret when one was just made (shown once).
+#[derive(Debug, Serialize)]
+struct EndpointView {
+    #[serde(flatten)]
+    endpoint: Endpoint,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+/// The service behind the routes.
+pub struct WebhooksApi {
+    services: Services,
+}
+
+impl WebhooksApi {
+    /// Checks `input`'s values, every problem at once; the URL through the SSRF guard.
+    async fn changes(
+        &self,
+        input: EndpointInput,
+        creating: bool,
+    ) -> Result<Changes, WebhooksError> {
+        let mut errors = Vec::new();
+        if creating && input.url.is_none() {
+            errors.push(FieldError::new("/url", "is required"));
+        }
+        if creating && input.active.is_some() {
+            errors.push(FieldError::new("/active", "is set with PATCH"));
+        }
+        let description = input.description.map(|d| d.trim().to_owned());
+        if description
+            .as_deref()
+            .is_some_and(|d| d.chars().count() > 255)
+        {
+            errors.push(FieldError::new(
+                "/description",
+                "must be at most 255 characters",
+            ));
+        }
+        if let Some(types) = &input.event_types {
+            for (i, t) in types.iter().enumerate() {
+                if EventType::parse(t).is_none() {
+                    errors.push(FieldError::new(
+                        format!("/event_types/{i}"),
+                        format!(
+                            "is not an event type ({})",
+                            EventType::ALL.map(EventType::as_str).join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        let url = match input.url.as_deref().map(str::trim) {
+            None => None,
+            Some(raw) if raw.len() > 2048 => {
+                errors.push(FieldError::new("/url", "must be at most 2048 characters"));
+                None
+            }
+            Some(raw) => match url::Url::parse(raw) {
+                Ok(url) => Some(url),
+                Err(err) => {
+                    errors.push(FieldError::new("/url", format!("is not a URL: {err}")));
+                    None
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(WebhooksError::Validation(errors));
+        }
+        if let Some(url) = &url {
+            gsign_platform::ssrf::vet(url, self.services.delivery.allow_loopback)
+                .await
+                .map_err(|refusal| WebhooksError::UrlRefused(refusal.to_string()))?;
+        }
+        Ok(Changes {
+            url: url.map(|u| u.to_string()),
+            description: description.filter(|d| !d.is_empty()),
+            event_types: input.event_types.map(|mut types| {
+                types.sort();
+                types.dedup();
+                types
+            }),
+            active: input.active,
+        })
+    }
+
+    async fn endpoint(&self, caller: &Caller, id: Uuid) -> Result<Endpoint, WebhooksError> {
+        let client = self.services.base.pool.get().await?;
+        repo::get(&client, caller.org, id, false)
+            .await?
+            .ok_or(WebhooksError::NotFound("webhook"))
+    }
+
+    async fn create(
+        &self,
+        caller: &Caller,
+        input: EndpointInput,
+    ) -> Result<EndpointView, WebhooksError> {
+        let changes = self.changes(input, true).await?;
+        let id = Uuid::new_v4();
+        let (key, ciphertext) = self.services.secrets.create(id).await?;
+        let client = self.services.base.pool.get().await?;
+        let endpoint = repo::insert(
+            &client,
+            id,
+            caller.org,
+            caller.user,
+            changes.url.as_deref().unwrap_or_default(),
+            changes.description.as_deref(),
+            changes.event_types.as_deref().unwrap_or_default(),
+        )
+        .await?;
+        repo::add_secret(&client, id, &ciphertext).await?;
+        Ok(EndpointView {
+            endpoint,
+            secret: Some(secret_text(&key)),
+        })
+    }
+
+    async fn list(&self, caller: &Caller, req: &Request) -> Result<Page<Endpoint>, WebhooksError> {
+        let mut errors = Vec::new();
+        let page = PageRequest::read(req, 50, 100, &mut errors);
+        if !errors.is_empty() {
+            return Err(WebhooksError::Validation(errors));
+        }
+        let client = self.services.base.pool.get().await?;
+        let mut rows = repo::list(&client, caller.org, page.after, page.fetch()).await?;
+        let next_cursor = page.finish(&mut rows, |e| (e.created_at, e.id));
+        Ok(Page {
+            data: rows,
+            next_cursor,
+        })
+    }
+
+    async fn update(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: EndpointInput,
+    ) -> Result<Endpoint, WebhooksError> {
+        let changes = self.changes(input, false).await?;
+        let mut conn = self.services.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        repo::get(&tx, caller.org, id, true)
+            .await?
+            .ok_or(WebhooksError::NotFound("webhook"))?;
+        let endpoint = repo::update(&tx, id, &changes).await?;
+        tx.commit().await?;
+        Ok(endpoint)
+    }
+
+    async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), WebhooksError> {
+        let endpoint = self.endpoint(caller, id).await?;
+        let client = self.services.base.pool.get().await?;
+        repo::delete(&client, endpoint.id).await?;
+        Ok(())
+    }
+
+    async fn rotate(&self, caller: &Caller, id: Uuid) -> Result<EndpointView, WebhooksError> {
+        let (key, ciphertext) = self.services.secrets.create(id).await?;
+        let mut conn = self.services.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let endpoint = repo::get(&tx, caller.org, id, true)
+            .await?
+            .ok_or(WebhooksError::NotFound("webhook"))?;
+        repo::retire_secrets(&tx, id, Utc::now() + ROTATION_OVERLAP).await?;
+        repo::add_secret(&tx, id, &ciphertext).await?;
+        tx.commit().await?;
+        Ok(EndpointView {
+            endpoint,
+            secret: Some(secret_text(&key)),
+        })
+    }
+
+    /// A `webhook.test` event for this endpoint only, through the outbox like any event.
+    async fn test(&self, caller: &Caller, id: Uuid) -> Result<serde_json::Value, WebhooksError> {
+        let base = &self.services.base;
+        let mut conn = base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let endpoint = repo::get(&tx, caller.org, id, false)
+            .await?
+            .ok_or(WebhooksError::NotFound("webhook"))?;
+        let (row, event) = outbox::webhook(
+            &tx,
+            caller.org,
+            EventType::WebhookTest,
+            serde_json::json!({"endpoint_id": endpoint.id}),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        base.relay.publish(&base.pool, &[row]).await;
+        Ok(serde_json::json!({"event_id": event}))
+    }
+
+    async fn deliveries(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        req: &Request,
+    ) -> Result<Page<Delivery>, WebhooksError> {
+        let endpoint = self.endpoint(caller, id).await?;
+        let limit = match web::query(req, "limit").map(str::parse::<i32>) {
+            None => 50,
+            Some(Ok(n)) if (1..=100).contains(&n) => n,
+            Some(_) => {
+                return Err(WebhooksError::Validation(vec![FieldError::new(
+                    "/limit",
+                    "must be 1 to 100",
+                )]))
+            }
+        };
+        let after = match web::query(req, "cursor").map(str::parse::<Uuid>) {
+            None => None,
+            Some(Ok(after)) => Some(after),
+            Some(Err(_)) => {
+                return Err(WebhooksError::Validation(vec![FieldError::new(
+                    "/cursor",
+                    "is not a cursor of this list",
+                )]))
+            }
+        };
+        let (data, next_cursor) = self.services.log.list(endpoint.id, after, limit).await?;
+        Ok(Page { data, next_cursor })
+    }
+
+    async fn retry(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        delivery: Uuid,
+    ) -> Result<serde_json::Value, WebhooksError> {
+        let endpoint = self.endpoint(caller, id).await?;
+        let s = &self.services;
+        let found = s
+            .log
+            .get(endpoint.id, delivery)
+            .await?
+            .filter(|d| d.organization_id == caller.org)
+            .ok_or(WebhooksError::NotFound("delivery"))?;
+        if found.status == "pending" {
+            return Err(WebhooksError::StillPending);
+        }
+        s.log
+            .replay(endpoint.id, delivery, s.delivery.max_attempts())
+            .await?;
+        let job = Job {
+            organization_id: caller.org,
+            endpoint_id: endpoint.id,
+            event_id: delivery,
+            not_before: None,
+        };
+        s.enqueue(&job, Duration::ZERO).await?;
+        Ok(serde_json::json!({"id": delivery, "status": "pending"}))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Create,
+    List,
+    Get,
+    Update,
+    Delete,
+    RotateSecret,
+    Test,
+    Deliveries,
+    Retry,
+}
+
+struct WebhookRoute {
+    api: WebhooksApi,
+    route: Route,
+}
+
+impl WebhookRoute {
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, WebhooksError> {
+        let caller = Caller::of(req, Action::ManageWebhooks)?;
+        let id = || web::path_uuid(req, "id").ok_or(WebhooksError::NotFound("webhook"));
+        let api = &self.api;
+        Ok(match self.route {
+            Route::Create => web::json(
+                StatusCode::CREATED,
+                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::Get => web::json(StatusCode::OK, &api.endpoint(&caller, id()?).await?),
+            Route::Update => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.update(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::Delete => {
+                api.delete(&caller, id()?).await?;
+                web::no_content()
+            }
+            Route::RotateSecret => web::json(StatusCode::OK, &api.rotate(&caller, id()?).await?),
+            Route::Test => web::json(StatusCode::ACCEPTED, &api.test(&caller, id()?).await?),
+            Route::Deliveries => {
+                web::json(StatusCode::OK, &api.deliveries(&caller, id()?, req).await?)
+            }
+            Route::Retry => {
+                let delivery = web::path_uuid(req, "delivery_id")
+                    .ok_or(WebhooksError::NotFound("delivery"))?;
+                web::json(
+                    StatusCode::ACCEPTED,
+                    &api.retry(&caller, id()?, delivery).await?,
+                )
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for WebhookRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let mut r = env.reader();
+        let config = WebhooksConfig::read(&mut r);
+        let config = r.finish(|| config)?;
+        let services = Services::build(config).await?;
+        let limiter = services.base.limiter.clone();
+        let idempotency =
+            matches!(route, Route::Create).then(|| ("create-webhook", services.base.pool.clone()));
+        Ok(http_route(
+            Arc::new(WebhookRoute {
+                api: WebhooksApi { services },
+                route,
+            }),
+            limiter,
+            Policy::Standard,
+            idempotency,
+        ))
+    })
+}
+
+gsign_platform::route_function!(init_route, /// `POST /v1/webhooks`.
+    CREATE_WEBHOOK, "api-create-webhook", Route::Create);
+gsign_platform::route_function!(init_route, /// `GET /v1/webhooks`.
+    LIST_WEBHOOKS, "api-list-webhooks", Route::List);
+gsign_platform::route_function!(init_route, /// `GET /v1/webhooks/{id}`.
+    GET_WEBHOOK, "api-get-webhook", Route::Get);
+gsign_platform::route_function!(init_route, /// `PATCH /v1/webhooks/{id}`.
+    UPDATE_WEBHOOK, "api-update-webhook", Route::Update);
+gsign_platform::route_function!(init_route, /// `DELETE /v1/webhooks/{id}`.
+    DELETE_WEBHOOK, "api-delete-webhook", Route::Delete);
+gsign_platform::route_function!(init_route, /// `POST /v1/webhooks/{id}/rotate-secret`.
+    ROTATE_WEBHOOK_SECRET, "api-rotate-webhook-secret", Route::RotateSecret);
+gsign_platform::route_function!(init_route, /// `POST /v1/webhooks/{id}/test`.
+    TEST_WEBHOOK, "api-test-webhook", Route::Test);
+gsign_platform::route_function!(init_route, /// `GET /v1/webhooks/{id}/deliveries`.
+    LIST_WEBHOOK_DELIVERIES, "api-list-webhook-deliveries", Route::Deliveries);
+gsign_platform::route_function!(init_route, /// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry`.
+    RETRY_WEBHOOK_DELIVERY, "api-retry-webhook-delivery", Route::Retry);

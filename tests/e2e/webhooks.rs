@@ -1,0 +1,487 @@
+//! Webhooks end to end through the local runner: a receiver on 127.0.0.1 gets every event of
+//! an envelope run once per event id, signed so that the Standard Webhooks reference verifier
+//! (its Python package) accepts them; failing receivers get the bounded retry schedule with
+//! the attempts in the delivery log, and replay; private addresses are refused at
+//! registration and at delivery; other tenants see nothing.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gsign_tests::envelopes::{consent_and_sign, drawn, envelope_when, send_envelope};
+use gsign_tests::pki::{fixture, run, LocalTsa, TestPki};
+use gsign_tests::{eventually, mailed_token, start_app, Tenant, TestDatabase, TestStack};
+use serde_json::{json, Value};
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    id: String,
+    timestamp: String,
+    signature: String,
+    body: String,
+}
+
+/// A webhook receiver on 127.0.0.1 answering the queued statuses (200 once they run out).
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    answers: Arc<Mutex<VecDeque<u16>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Receiver {
+    async fn start(answers: &[u16]) -> Self {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let queue = Arc::new(Mutex::new(answers.iter().copied().collect::<VecDeque<_>>()));
+        let (g, q) = (Arc::clone(&got), Arc::clone(&queue));
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: http::HeaderMap, body: String| {
+                let (got, queue) = (Arc::clone(&g), Arc::clone(&q));
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    got.lock().expect("lock").push(Received {
+                        id: header("webhook-id"),
+                        timestamp: header("webhook-timestamp"),
+                        signature: header("webhook-signature"),
+                        body,
+                    });
+                    let status = queue.lock().expect("lock").pop_front().unwrap_or(200);
+                    (
+                        http::StatusCode::from_u16(status).expect("status"),
+                        "receiver says hi",
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            url,
+            got,
+            answers: queue,
+            stop: Some(stop),
+        }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().expect("lock").clone()
+    }
+
+    fn types(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+            .filter_map(|b| b["type"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn register(stack: &TestStack, who: &Tenant, url: &str, types: Value) -> (u16, Value) {
+    stack
+        .call(
+            who,
+            "POST",
+            "/v1/webhooks",
+            Some(json!({"url": url, "description": "e2e", "event_types": types})),
+        )
+        .await
+}
+
+/// Checks every received request with the Standard Webhooks Python package: the names of
+/// the ones it refuses.
+fn python_refusals(secret: &str, received: &[Received], pki: &TestPki) -> String {
+    let cases: Vec<Value> = received
+        .iter()
+        .map(|r| {
+            json!({"headers": {"webhook-id": r.id, "webhook-timestamp": r.timestamp,
+                   "webhook-signature": r.signature}, "body": r.body})
+        })
+        .collect();
+    let file = pki.write(
+        "webhooks.json",
+        json!({"secret": secret, "cases": cases})
+            .to_string()
+            .as_bytes(),
+    );
+    let script = "import json,sys\nfrom standardwebhooks.webhooks import Webhook\n\
+        d=json.load(open(sys.argv[1]))\nwh=Webhook(d['secret'])\nbad=[]\n\
+        for c in d['cases']:\n    try: wh.verify(c['body'], c['headers'])\n    except Exception as e: bad.append(c['headers']['webhook-id']+': '+str(e))\n\
+        print('\\n'.join(bad))\n";
+    let (ok, out) = run(
+        &gsign_tests::stack_var("GSIGN_PYTHON"),
+        &["-c", script, &file],
+    );
+    assert!(ok, "{out}");
+    out.trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_event_of_an_envelope_run_arrives_once_and_verifies_independently() {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = start_app(
+        &db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+        ],
+    )
+    .await;
+    let owner = Tenant::create(&db, "owner").await;
+    let receiver = Receiver::start(&[]).await;
+    let (status, hook) = register(&stack, &owner, &receiver.url, json!([])).await;
+    assert_eq!(status, 201, "{hook}");
+    let secret = hook["secret"]
+        .as_str()
+        .expect("secret shown once")
+        .to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let hook_id = hook["id"].as_str().expect("id").to_owned();
+    let (_, again) = stack
+        .call(&owner, "GET", &format!("/v1/webhooks/{hook_id}"), None)
+        .await;
+    assert!(
+        again.get("secret").is_none(),
+        "the secret is shown once: {again}"
+    );
+
+    let signer = format!("hooked-{}@example.com", gsign_tests::unique());
+    let document = stack
+        .upload_ready_pdf(&owner, "hooked.pdf", fixture("one-page.pdf"))
+        .await;
+    let (base, _) = send_envelope(
+        &stack,
+        &owner,
+        &document,
+        "sequential",
+        &[(&signer, "Hook Signer", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+    let token = mailed_token(&signer, "/sign").await;
+    let (status, signed) = consent_and_sign(&stack, &token, json!({"signature": drawn()})).await;
+    assert_eq!(status, 202, "{signed}");
+    envelope_when(&stack, &owner, &base, "completed", |e| {
+        e["status"] == "completed"
+    })
+    .await;
+    eventually(
+        Duration::from_secs(30),
+        "envelope.completed delivered",
+        || async {
+            receiver
+                .types()
+                .contains(&"envelope.completed".to_owned())
+                .then_some(())
+        },
+    )
+    .await;
+
+    let types: BTreeSet<String> = receiver.types().into_iter().collect();
+    for expected in [
+        "document.ready",
+        "envelope.sent",
+        "recipient.viewed",
+        "recipient.signed",
+        "envelope.completed",
+    ] {
+        assert!(types.contains(expected), "{expected} missing: {types:?}");
+    }
+    let received = receiver.received();
+    let ids: BTreeSet<&str> = received.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), received.len(), "an event id arrived twice");
+    // The reference implementation accepts every signature; ours refuses tampering.
+    assert_eq!(python_refusals(&secret, &received, &pki), "");
+    let first = &received[0];
+    let now = chrono::Utc::now().timestamp();
+    let verify = |signature: &str, timestamp: &str| {
+        gsign_core::webhooks::verify(
+            &secret,
+            &first.id,
+            timestamp,
+            signature,
+            first.body.as_bytes(),
+            now,
+        )
+    };
+    assert!(verify(&first.signature, &first.timestamp).is_ok());
+    assert!(verify("v1,", &first.timestamp).is_err());
+    assert!(verify(
+        &first.signature[..first.signature.len() - 6],
+        &first.timestamp
+    )
+    .is_err());
+    assert!(verify(&first.signature, &(now - 600).to_string()).is_err());
+    let body: Value = serde_json::from_str(&first.body).expect("json");
+    assert_eq!(
+        format!("msg_{}", body["id"].as_str().expect("id").replace('-', "")),
+        first.id
+    );
+
+    // The delivery log lists each, delivered on the first attempt.
+    let (status, log) = stack
+        .call(
+            &owner,
+            "GET",
+            &format!("/v1/webhooks/{hook_id}/deliveries"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{log}");
+    let deliveries = log["data"].as_array().expect("data");
+    assert_eq!(deliveries.len(), received.len(), "{log}");
+    assert!(deliveries
+        .iter()
+        .all(|d| d["status"] == "delivered" && d["attempts"] == 1 && d["response_code"] == 200));
+
+    // Another tenant sees none of it.
+    let stranger = Tenant::create(&db, "owner").await;
+    for path in [
+        format!("/v1/webhooks/{hook_id}"),
+        format!("/v1/webhooks/{hook_id}/deliveries"),
+    ] {
+        let (status, _) = stack.call(&stranger, "GET", &path, None).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let delivery = deliveries[0]["id"].as_str().expect("id");
+    let (status, _) = stack
+        .call(
+            &stranger,
+            "POST",
+            &format!("/v1/webhooks/{hook_id}/deliveries/{delivery}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_receiver_gets_bounded_retries_with_backoff_and_a_replay() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(
+        &db,
+        &[("WebhookRetryScheduleSeconds", "1,2,2,2".to_owned())],
+    )
+    .await;
+    let owner = Tenant::create(&db, "admin").await;
+
+    // 500 four times, then 200: delivered on the fifth attempt.
+    let flaky = Receiver::start(&[500, 500, 500, 500]).await;
+    let (status, hook) = register(&stack, &owner, &flaky.url, json!(["webhook.test"])).await;
+    assert_eq!(status, 201, "{hook}");
+    let hook_id = hook["id"].as_str().expect("id").to_owned();
+    let (status, test) = stack
+        .call(
+            &owner,
+            "POST",
+            &format!("/v1/webhooks/{hook_id}/test"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{test}");
+    let delivered = eventually(Duration::from_secs(60), "the fifth attempt", || async {
+        let (_, log) = stack
+            .call(
+                &owner,
+                "GET",
+                &format!("/v1/webhooks/{hook_id}/deliveries"),
+                None,
+            )
+            .await;
+        log["data"]
+            .as_array()?
+            .first()
+            .filter(|d| d["status"] == "delivered")
+            .cloned()
+    })
+    .await;
+    assert_eq!(delivered["attempts"], 5, "{delivered}");
+    let times: Vec<chrono::DateTime<chrono::Utc>> = delivered["attempt_log"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["at"].as_str().expect("at").parse().expect("time"))
+        .collect();
+    assert_eq!(times.len(), 5);
+    for (pair, wait) in times.windows(2).zip([1, 2, 2, 2]) {
+        assert!(
+            (pair[1] - pair[0]).num_milliseconds() >= wait * 1000 - 50,
+            "backoff not kept: {times:?}"
+        );
+    }
+    assert_eq!(flaky.received().len(), 5);
+    let ids: BTreeSet<String> = flaky.received().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 1, "every attempt carries the same webhook-id");
+
+    // A receiver that never succeeds: failed after the configured attempts, then replayed.
+    let down = Receiver::start(&[503; 5]).await;
+    let (_, hook) = register(&stack, &owner, &down.url, json!(["webhook.test"])).await;
+    let down_id = hook["id"].as_str().expect("id").to_owned();
+    stack
+        .call(
+            &owner,
+            "POST",
+            &format!("/v1/webhooks/{down_id}/test"),
+            None,
+        )
+        .await;
+    let failed = eventually(Duration::from_secs(60), "the last attempt", || async {
+        let (_, log) = stack
+            .call(
+                &owner,
+                "GET",
+                &format!("/v1/webhooks/{down_id}/deliveries"),
+                None,
+            )
+            .await;
+        log["data"]
+            .as_array()?
+            .first()
+            .filter(|d| d["status"] == "failed")
+            .cloned()
+    })
+    .await;
+    assert_eq!(
+        (failed["attempts"].as_u64(), failed["max_attempts"].as_u64()),
+        (Some(5), Some(5))
+    );
+    assert_eq!(down.received().len(), 5);
+    let delivery = failed["id"].as_str().expect("id");
+    let (status, replay) = stack
+        .call(
+            &owner,
+            "POST",
+            &format!("/v1/webhooks/{down_id}/deliveries/{delivery}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{replay}");
+    eventually(Duration::from_secs(30), "the replay", || async {
+        let (_, log) = stack
+            .call(
+                &owner,
+                "GET",
+                &format!("/v1/webhooks/{down_id}/deliveries"),
+                None,
+            )
+            .await;
+        log["data"]
+            .as_array()?
+            .first()
+            .filter(|d| d["status"] == "delivered")
+            .map(|_| ())
+    })
+    .await;
+    let ids: BTreeSet<String> = down.received().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 1, "a replay keeps the event id");
+    assert!(flaky.answers.lock().expect("lock").is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn private_addresses_are_refused_at_registration_and_at_delivery() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[("WebhookAllowLoopback", "false".to_owned())]).await;
+    let owner = Tenant::create(&db, "owner").await;
+    for url in [
+        "https://127.0.0.1/hook",
+        "http://127.0.0.1:8080/hook",
+        "https://10.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://localhost/hook",
+        "http://example.com/hook",
+    ] {
+        let (status, problem) = register(&stack, &owner, url, json!([])).await;
+        assert_eq!(
+            (status, &problem["type"]),
+            (
+                422,
+                &json!("https://gsign.dev/problems/webhook-url-refused")
+            ),
+            "{url}: {problem}"
+        );
+    }
+    let (status, problem) = register(
+        &stack,
+        &owner,
+        "https://hooks.example/x",
+        json!(["envelope.signed"]),
+    )
+    .await;
+    assert_eq!(status, 422, "an unknown event type: {problem}");
+    let member = owner.colleague(&db, "member").await;
+    let (status, _) = register(&stack, &member, "https://hooks.example/x", json!([])).await;
+    assert_eq!(status, 403);
+
+    // An endpoint whose name now resolves to loopback (written as DNS would have changed it)
+    // is refused at delivery, the reason in the log.
+    let client = db.connect().await;
+    let endpoint: uuid::Uuid = client
+        .query_one(
+            "INSERT INTO webhook_endpoints (organization_id, url) VALUES ($1, 'https://localhost:9/hook') RETURNING id",
+            &[&owner.org],
+        )
+        .await
+        .expect("endpoint")
+        .get(0);
+    let (status, _) = stack
+        .call(
+            &owner,
+            "POST",
+            &format!("/v1/webhooks/{endpoint}/test"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    let attempt = eventually(Duration::from_secs(30), "the refused attempt", || async {
+        let (_, log) = stack
+            .call(
+                &owner,
+                "GET",
+                &format!("/v1/webhooks/{endpoint}/deliveries"),
+                None,
+            )
+            .await;
+        log["data"].as_array()?.first()?["attempt_log"]
+            .as_array()?
+            .first()
+            .cloned()
+    })
+    .await;
+    let error = attempt["error"].as_str().expect("error");
+    assert!(
+        error.contains("refused") && error.contains("loopback"),
+        "{error}"
+    );
+    stack.stop().await;
+}
