@@ -13,6 +13,9 @@ use gsign_tests::pki::{fixture, run, LocalTsa, TestPki};
 use gsign_tests::{eventually, mailed_token, start_app, Tenant, TestDatabase, TestStack};
 use serde_json::{json, Value};
 
+/// A queued answer that hangs for 3 s before answering 200.
+const HANG: u16 = 599;
+
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 struct Received {
@@ -54,8 +57,29 @@ impl Receiver {
                         body,
                     });
                     let status = queue.lock().expect("lock").pop_front().unwrap_or(200);
+                    let mut headers = http::HeaderMap::new();
+                    let status = match status {
+                        // Hangs, as a receiver that never answers in time.
+                        HANG => {
+                            tokio::time::sleep(Duration::from_secs(3)).await;
+                            200
+                        }
+                        429 => {
+                            headers.insert("retry-after", http::HeaderValue::from_static("3"));
+                            429
+                        }
+                        302 => {
+                            headers.insert(
+                                "location",
+                                http::HeaderValue::from_static("http://169.254.169.254/"),
+                            );
+                            302
+                        }
+                        other => other,
+                    };
                     (
                         http::StatusCode::from_u16(status).expect("status"),
+                        headers,
                         "receiver says hi",
                     )
                 }
@@ -100,6 +124,35 @@ impl Drop for Receiver {
             let _ = stop.send(());
         }
     }
+}
+
+/// The endpoint's newest delivery once its status is `status`.
+async fn first_delivery(stack: &TestStack, who: &Tenant, hook: &str, status: &str) -> Value {
+    eventually(Duration::from_secs(60), status, || async {
+        let (_, log) = stack
+            .call(who, "GET", &format!("/v1/webhooks/{hook}/deliveries"), None)
+            .await;
+        log["data"]
+            .as_array()?
+            .first()
+            .filter(|d| d["status"] == status)
+            .cloned()
+    })
+    .await
+}
+
+/// The gaps between a delivery's attempts, in milliseconds.
+fn gaps(delivery: &Value) -> Vec<i64> {
+    let times: Vec<chrono::DateTime<chrono::Utc>> = delivery["attempt_log"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["at"].as_str().expect("at").parse().expect("time"))
+        .collect();
+    times
+        .windows(2)
+        .map(|p| (p[1] - p[0]).num_milliseconds())
+        .collect()
 }
 
 async fn register(stack: &TestStack, who: &Tenant, url: &str, types: Value) -> (u16, Value) {
@@ -307,22 +360,7 @@ async fn a_failing_receiver_gets_bounded_retries_with_backoff_and_a_replay() {
         )
         .await;
     assert_eq!(status, 202, "{test}");
-    let delivered = eventually(Duration::from_secs(60), "the fifth attempt", || async {
-        let (_, log) = stack
-            .call(
-                &owner,
-                "GET",
-                &format!("/v1/webhooks/{hook_id}/deliveries"),
-                None,
-            )
-            .await;
-        log["data"]
-            .as_array()?
-            .first()
-            .filter(|d| d["status"] == "delivered")
-            .cloned()
-    })
-    .await;
+    let delivered = first_delivery(&stack, &owner, &hook_id, "delivered").await;
     assert_eq!(delivered["attempts"], 5, "{delivered}");
     let times: Vec<chrono::DateTime<chrono::Utc>> = delivered["attempt_log"]
         .as_array()
@@ -483,5 +521,228 @@ async fn private_addresses_are_refused_at_registration_and_at_delivery() {
         error.contains("refused") && error.contains("loopback"),
         "{error}"
     );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_redirects_retry_after_gone_and_a_failing_streak_are_handled() {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let stack = start_app(
+        &db,
+        &[("WebhookRetryScheduleSeconds", "1,1,1,1".to_owned())],
+    )
+    .await;
+    let owner = Tenant::create(&db, "owner").await;
+    let test = |hook: String| {
+        let (stack, owner) = (&stack, &owner);
+        async move {
+            let (status, answer) = stack
+                .call(owner, "POST", &format!("/v1/webhooks/{hook}/test"), None)
+                .await;
+            assert_eq!(status, 202, "{answer}");
+        }
+    };
+
+    // Rotation: both secrets sign for a while, each verifies on its own.
+    let receiver = Receiver::start(&[]).await;
+    let (_, hook) = register(&stack, &owner, &receiver.url, json!([])).await;
+    let (id, old) = (
+        hook["id"].as_str().expect("id").to_owned(),
+        hook["secret"].as_str().expect("secret").to_owned(),
+    );
+    let (status, rotated) = stack
+        .call(
+            &owner,
+            "POST",
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = rotated["secret"].as_str().expect("new secret").to_owned();
+    assert_ne!(old, new);
+    test(id.clone()).await;
+    first_delivery(&stack, &owner, &id, "delivered").await;
+    let received = receiver.received();
+    assert_eq!(
+        received[0].signature.split(' ').count(),
+        2,
+        "{:?}",
+        received[0]
+    );
+    assert_eq!(python_refusals(&old, &received, &pki), "");
+    assert_eq!(python_refusals(&new, &received, &pki), "");
+
+    // A redirect is not followed and counts as a failure; Retry-After is honoured.
+    let awkward = Receiver::start(&[302, 429]).await;
+    let (_, hook) = register(&stack, &owner, &awkward.url, json!([])).await;
+    let awkward_id = hook["id"].as_str().expect("id").to_owned();
+    test(awkward_id.clone()).await;
+    let delivered = first_delivery(&stack, &owner, &awkward_id, "delivered").await;
+    let log = delivered["attempt_log"].as_array().expect("attempts");
+    assert_eq!(log.len(), 3, "{delivered}");
+    assert_eq!(log[0]["response_code"], 302);
+    assert!(log[0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("redirect"));
+    assert_eq!(log[1]["response_code"], 429);
+    assert!(
+        gaps(&delivered)[1] >= 2950,
+        "Retry-After: 3 not honoured: {delivered}"
+    );
+    assert_eq!(awkward.received().len(), 3, "the redirect was followed");
+
+    // 410 Gone disables the endpoint at once.
+    let gone = Receiver::start(&[410]).await;
+    let (_, hook) = register(&stack, &owner, &gone.url, json!([])).await;
+    let gone_id = hook["id"].as_str().expect("id").to_owned();
+    test(gone_id.clone()).await;
+    let failed = first_delivery(&stack, &owner, &gone_id, "failed").await;
+    assert_eq!(failed["attempts"], 1, "{failed}");
+    let (_, endpoint) = stack
+        .call(&owner, "GET", &format!("/v1/webhooks/{gone_id}"), None)
+        .await;
+    assert_eq!(endpoint["active"], false, "{endpoint}");
+    assert!(endpoint["disabled_reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("410"));
+
+    // Failing every event for three days disables it too, and the admins are told.
+    let broken = Receiver::start(&[500; 10]).await;
+    let (_, hook) = register(&stack, &owner, &broken.url, json!([])).await;
+    let broken_id: uuid::Uuid = hook["id"].as_str().expect("id").parse().expect("uuid");
+    let client = db.connect().await;
+    client
+        .execute(
+            "UPDATE webhook_endpoints SET failing_since = now() - interval '73 hours' WHERE id = $1",
+            &[&broken_id],
+        )
+        .await
+        .expect("age the streak");
+    test(broken_id.to_string()).await;
+    eventually(Duration::from_secs(30), "disabled", || async {
+        let (_, endpoint) = stack
+            .call(&owner, "GET", &format!("/v1/webhooks/{broken_id}"), None)
+            .await;
+        (endpoint["active"] == false).then_some(())
+    })
+    .await;
+    let email: String = client
+        .query_one("SELECT email FROM users WHERE id = $1", &[&owner.user])
+        .await
+        .expect("owner")
+        .get(0);
+    let mail = gsign_tests::mailed_containing(&email, "stopped sending").await;
+    // (HTML escapes the slashes.)
+    let address = broken
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/hook");
+    assert!(mail.contains(address), "{mail}");
+    // Re-enabled by a PATCH; the streak is forgotten.
+    let (status, endpoint) = stack
+        .call(
+            &owner,
+            "PATCH",
+            &format!("/v1/webhooks/{broken_id}"),
+            Some(json!({"active": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, &endpoint["active"]),
+        (200, &json!(true)),
+        "{endpoint}"
+    );
+    assert!(endpoint["failing_since"].is_null(), "{endpoint}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_killed_mid_attempt_is_redone_with_the_same_event_id() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let owner = Tenant::create(&db, "owner").await;
+    let receiver = Receiver::start(&[HANG]).await;
+    // The endpoint subscribes to nothing the stack emits by itself: the test drives the
+    // delivery function directly.
+    let (_, hook) = register(&stack, &owner, &receiver.url, json!(["envelope.expired"])).await;
+    let endpoint: uuid::Uuid = hook["id"].as_str().expect("id").parse().expect("uuid");
+    let event = gsign_core::webhooks::Event {
+        id: uuid::Uuid::now_v7(),
+        event_type: gsign_core::webhooks::EventType::EnvelopeExpired,
+        timestamp: chrono::Utc::now(),
+        data: json!({"envelope_id": uuid::Uuid::new_v4(), "status": "expired"}),
+    };
+    let sdk = gsign_tests::sdk().await;
+    let log = gsign_functions_webhooks::log::DeliveryLog::new(
+        gsign_platform::aws::dynamodb(&sdk),
+        format!("{}-webhook-deliveries", stack.name),
+    );
+    let client = db.connect().await;
+    let row = client
+        .query_one(
+            "SELECT id, organization_id, url, description, event_types, active, disabled_reason, \
+             disabled_at, failing_since, created_at, updated_at FROM webhook_endpoints WHERE id = $1",
+            &[&endpoint],
+        )
+        .await
+        .expect("endpoint");
+    let endpoint_row = gsign_functions_webhooks::repo::Endpoint::from(&row);
+    assert!(log
+        .create(owner.org, &endpoint_row, &event, 5)
+        .await
+        .expect("logged"));
+    let job = gsign_functions_webhooks::deliver::Job {
+        organization_id: owner.org,
+        endpoint_id: endpoint,
+        event_id: event.id,
+        not_before: None,
+    };
+    let message = json!({"Records": [{
+        "messageId": uuid::Uuid::new_v4().to_string(), "receiptHandle": "r",
+        "body": serde_json::to_string(&job).expect("job"), "attributes": {}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:q",
+        "awsRegion": "us-east-1"}]});
+    let deliver = || async {
+        let function = stack
+            .running
+            .stack
+            .function("sqs-deliver-webhook")
+            .expect("function");
+        let gsign_platform::lambda::Handler::Sqs(handler) =
+            function.handler().await.expect("handler")
+        else {
+            panic!("an SQS function");
+        };
+        handler
+            .handle(serde_json::from_value(message.clone()).expect("event"))
+            .await
+            .expect("handled")
+    };
+    // Killed while the receiver is still answering: nothing is recorded...
+    assert!(tokio::time::timeout(Duration::from_millis(700), deliver())
+        .await
+        .is_err());
+    let pending = log
+        .get(endpoint, event.id)
+        .await
+        .expect("read")
+        .expect("logged");
+    assert_eq!((pending.status.as_str(), pending.attempts), ("pending", 0));
+    // ...and the redelivered message does the attempt again, with the same webhook-id.
+    let outcome = deliver().await;
+    assert!(outcome.batch_item_failures.is_empty());
+    let done = log
+        .get(endpoint, event.id)
+        .await
+        .expect("read")
+        .expect("logged");
+    assert_eq!((done.status.as_str(), done.attempts), ("delivered", 1));
+    let ids: BTreeSet<String> = receiver.received().into_iter().map(|r| r.id).collect();
+    assert_eq!(receiver.received().len(), 2);
+    assert_eq!(ids.len(), 1, "{ids:?}");
     stack.stop().await;
 }

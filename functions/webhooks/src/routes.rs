@@ -248,6 +248,17 @@ impl WebhooksApi {
         req: &Request,
     ) -> Result<Page<Delivery>, WebhooksError> {
         let endpoint = self.endpoint(caller, id).await?;
+        // One event's delivery (the log's key is the endpoint and the event).
+        if let Some(event) = web::query(req, "event_id") {
+            let event = event.parse::<Uuid>().map_err(|_| {
+                WebhooksError::Validation(vec![FieldError::new("/event_id", "is not an event id")])
+            })?;
+            let data = self.services.log.get(endpoint.id, event).await?;
+            return Ok(Page {
+                data: data.into_iter().collect(),
+                next_cursor: None,
+            });
+        }
         let limit = match web::query(req, "limit").map(str::parse::<i32>) {
             None => 50,
             Some(Ok(n)) if (1..=100).contains(&n) => n,
