@@ -116,6 +116,34 @@ impl Services {
         })
     }
 
+    /// Asks the delivery function to attempt `jobs` now, ten per SQS call.
+    pub async fn enqueue_now(&self, jobs: &[crate::deliver::Job]) -> anyhow::Result<()> {
+        for chunk in jobs.chunks(10) {
+            let mut batch = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.delivery_queue);
+            for (i, job) in chunk.iter().enumerate() {
+                batch = batch.entries(
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(serde_json::to_string(job)?)
+                        .build()?,
+                );
+            }
+            let sent = batch
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+            anyhow::ensure!(
+                sent.failed().is_empty(),
+                "SQS refused {} delivery messages",
+                sent.failed().len()
+            );
+        }
+        Ok(())
+    }
+
     /// Asks the delivery function to attempt `job` (after `delay`, at most 15 minutes: SQS's
     /// limit; longer waits hop, see [`crate::deliver`]).
     pub async fn enqueue(&self, job: &crate::deliver::Job, delay: Duration) -> anyhow::Result<()> {

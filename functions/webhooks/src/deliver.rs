@@ -172,7 +172,9 @@ impl Deliverer {
             return Ok(());
         }
         tracing::info!(event = %job.event_id, endpoint = %job.endpoint_id, attempt = attempts, status = outcome.status, code = ?outcome.attempt.response_code, "webhook attempt");
-        if endpoint.is_some() && !endpoint_closed {
+        // A success on an endpoint without a failure streak changes nothing there.
+        let streak = endpoint.as_ref().is_some_and(|e| e.failing_since.is_some());
+        if !endpoint_closed && (!delivered || streak) {
             self.track_endpoint(job, delivered, gone).await?;
         }
         if let (Some(due), Some(wait)) = (next_attempt_at, next) {
@@ -206,13 +208,11 @@ impl Deliverer {
             Ok(address) => address,
             Err(refusal) => return Ok(failed(format!("refused: {refusal}"))),
         };
-        let mut keys = Vec::new();
-        {
+        let ciphertexts = {
             let client = s.base.pool.get().await?;
-            for ciphertext in repo::active_secrets(&client, endpoint.id).await? {
-                keys.push(s.secrets.open(endpoint.id, &ciphertext).await?);
-            }
-        }
+            repo::active_secrets(&client, endpoint.id).await?
+        };
+        let keys = s.secrets.keys(endpoint.id, ciphertexts).await?;
         let body = serde_json::to_vec(&delivery.payload)?;
         let id = message_id(delivery.id);
         let timestamp = Utc::now().timestamp();

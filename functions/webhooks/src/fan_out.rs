@@ -4,7 +4,6 @@
 //! and a message to `sqs-deliver-webhook`. `webhook.test` goes to the endpoint it names only.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -61,7 +60,7 @@ impl FanOut {
                     .and_then(|id| id.parse::<Uuid>().ok())
             })
             .flatten();
-        let mut count = 0;
+        let mut jobs = Vec::new();
         for endpoint in endpoints
             .iter()
             .filter(|e| e.subscribes_to(event.event_type.as_str()) || only == Some(e.id))
@@ -79,17 +78,16 @@ impl FanOut {
                     .await?
                     .is_some_and(|d| d.status == "pending" && d.attempts == 0);
             if untouched {
-                let job = Job {
+                jobs.push(Job {
                     organization_id: org,
                     endpoint_id: endpoint.id,
                     event_id: event.id,
                     not_before: None,
-                };
-                s.enqueue(&job, Duration::ZERO).await?;
-                count += 1;
+                });
             }
         }
-        Ok(count)
+        s.enqueue_now(&jobs).await?;
+        Ok(jobs.len())
     }
 }
 

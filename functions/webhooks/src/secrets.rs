@@ -1,15 +1,31 @@
 //! Signing secrets: 32 random bytes each, shown once as `whsec_…`, stored only as KMS
-//! ciphertext bound to their endpoint (the encryption context), decrypted for each delivery.
+//! ciphertext bound to their endpoint (the encryption context), decrypted when a delivery
+//! needs them and kept in the container's memory for a few minutes (one KMS call per endpoint
+//! and container, not per delivery; a rotation changes the ciphertexts and so the entry).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use aws_sdk_kms::primitives::Blob;
 use rand::RngCore as _;
 use uuid::Uuid;
 
+/// How long decrypted keys stay in memory.
+const KEEP: Duration = Duration::from_secs(300);
+
+/// Decrypted keys of one endpoint, for the ciphertexts they came from.
+struct Opened {
+    at: Instant,
+    ciphertexts: Vec<Vec<u8>>,
+    keys: Vec<Vec<u8>>,
+}
+
 /// KMS with the secrets' key.
-#[derive(Clone)]
 pub struct SecretBox {
     kms: aws_sdk_kms::Client,
     key_id: String,
+    opened: Mutex<HashMap<Uuid, Opened>>,
 }
 
 fn context_key() -> String {
@@ -19,7 +35,43 @@ fn context_key() -> String {
 impl SecretBox {
     /// Secrets encrypted under `key_id`.
     pub fn new(kms: aws_sdk_kms::Client, key_id: String) -> Self {
-        Self { kms, key_id }
+        Self {
+            kms,
+            key_id,
+            opened: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The key bytes of `endpoint`'s active secrets (their `ciphertexts`), from memory when
+    /// the same ciphertexts were opened less than five minutes ago.
+    pub async fn keys(
+        &self,
+        endpoint: Uuid,
+        ciphertexts: Vec<Vec<u8>>,
+    ) -> anyhow::Result<Vec<Vec<u8>>> {
+        if let Ok(opened) = self.opened.lock() {
+            if let Some(entry) = opened.get(&endpoint) {
+                if entry.ciphertexts == ciphertexts && entry.at.elapsed() < KEEP {
+                    return Ok(entry.keys.clone());
+                }
+            }
+        }
+        let mut keys = Vec::with_capacity(ciphertexts.len());
+        for ciphertext in &ciphertexts {
+            keys.push(self.open(endpoint, ciphertext).await?);
+        }
+        if let Ok(mut opened) = self.opened.lock() {
+            opened.retain(|_, entry| entry.at.elapsed() < KEEP);
+            opened.insert(
+                endpoint,
+                Opened {
+                    at: Instant::now(),
+                    ciphertexts,
+                    keys: keys.clone(),
+                },
+            );
+        }
+        Ok(keys)
     }
 
     /// A new secret for `endpoint`: its key bytes and their ciphertext.
