@@ -746,3 +746,119 @@ async fn a_delivery_killed_mid_attempt_is_redone_with_the_same_event_id() {
     assert_eq!(ids.len(), 1, "{ids:?}");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn declines_voids_expiries_and_refused_documents_are_announced() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let owner = Tenant::create(&db, "owner").await;
+    let receiver = Receiver::start(&[]).await;
+    let (status, _) = register(&stack, &owner, &receiver.url, json!([])).await;
+    assert_eq!(status, 201);
+    let document = stack
+        .upload_ready_pdf(&owner, "contract.pdf", fixture("one-page.pdf"))
+        .await;
+    let suffix = gsign_tests::unique();
+    let envelope = |who: String| {
+        let (stack, owner, document) = (&stack, &owner, document.clone());
+        async move {
+            send_envelope(
+                stack,
+                owner,
+                &document,
+                "sequential",
+                &[(&who, "Dee", "signer", 1)],
+                |_| Vec::new(),
+            )
+            .await
+            .0
+        }
+    };
+    // Declined by the recipient.
+    let decliner = format!("decline-{suffix}@example.com");
+    envelope(decliner.clone()).await;
+    let token = mailed_token(&decliner, "/sign").await;
+    let (status, _) = gsign_tests::envelopes::by_link(
+        &stack,
+        "POST",
+        &format!("/v1/signing/{token}/decline"),
+        Some(json!({"reason": "Wrong amount"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // Voided by the sender.
+    let voided = envelope(format!("void-{suffix}@example.com")).await;
+    let (status, _) = stack
+        .call(
+            &owner,
+            "POST",
+            &format!("{voided}/void"),
+            Some(json!({"reason": "Terms changed"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Expired by the schedule.
+    let expiring = envelope(format!("expire-{suffix}@example.com")).await;
+    let id: uuid::Uuid = expiring
+        .trim_start_matches("/v1/envelopes/")
+        .parse()
+        .expect("uuid");
+    db.connect()
+        .await
+        .execute(
+            "UPDATE envelopes SET expires_at = now() - interval '1 minute' WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("age");
+    stack
+        .running
+        .stack
+        .invoke("schedule-expire-envelopes", json!({"source": "aws.events"}))
+        .await
+        .expect("the schedule runs");
+    // A document ingest refuses.
+    let (status, created) = stack
+        .call(
+            &owner,
+            "POST",
+            "/v1/documents",
+            Some(json!({"file_name": "fake.pdf", "content_type": "application/pdf", "size": 9})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let upload = created["upload"]["url"].as_str().expect("url");
+    let put = reqwest::Client::new()
+        .put(upload)
+        .header("content-type", "application/pdf")
+        .body(b"not a pdf".to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert!(put.status().is_success());
+
+    let wanted = [
+        "recipient.declined",
+        "envelope.declined",
+        "envelope.voided",
+        "envelope.expired",
+        "document.failed",
+    ];
+    eventually(Duration::from_secs(30), "every announcement", || async {
+        let types = receiver.types();
+        wanted
+            .iter()
+            .all(|t| types.iter().any(|x| x == t))
+            .then_some(())
+    })
+    .await;
+    let declined = receiver
+        .received()
+        .into_iter()
+        .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+        .find(|b| b["type"] == "recipient.declined")
+        .expect("declined");
+    assert_eq!(declined["data"]["status"], "declined", "{declined}");
+    assert!(declined["data"]["recipient_id"].is_string(), "{declined}");
+    stack.stop().await;
+}
