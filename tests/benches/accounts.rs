@@ -82,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         ca_file: None,
         pool_size: 2,
         connect_timeout: Duration::from_secs(3),
+        shared: false,
     };
     let cache_config = CacheConfig {
         url: SecretString::from(stack_var("REDIS_URL")),

@@ -76,7 +76,8 @@ pub struct StackConfig {
 }
 
 /// The variables Lambda (or the deployment) gives every function besides the template's:
-/// the AWS endpoint, region and credentials, the log level, and `SOFTHSM2_CONF`.
+/// the AWS endpoint, region and credentials, the log level, and `SOFTHSM2_CONF`; and the
+/// shared database pool of a process that serves every function.
 pub fn base_env(process: &Env) -> Env {
     let passed: Vec<(String, String)> = process
         .names()
@@ -85,6 +86,13 @@ pub fn base_env(process: &Env) -> Env {
                 || ["RUST_LOG", "GSIGN_LOG_FORMAT", "SOFTHSM2_CONF"].contains(name)
         })
         .filter_map(|name| process.get(name).map(|v| (name.to_owned(), v.to_owned())))
+        .chain([
+            // Every function runs in this one process: they share one pool per database
+            // rather than holding up to four connections each (80 functions would exhaust a
+            // default Postgres).
+            ("DATABASE_SHARED_POOL".to_owned(), "true".to_owned()),
+            ("DATABASE_POOL_SIZE".to_owned(), "20".to_owned()),
+        ])
         .collect();
     Env::from_pairs(passed)
 }

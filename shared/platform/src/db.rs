@@ -51,6 +51,9 @@ pub struct DbConfig {
     pub pool_size: usize,
     /// `DATABASE_CONNECT_TIMEOUT_MS` (default 3000).
     pub connect_timeout: Duration,
+    /// `DATABASE_SHARED_POOL`: functions of one process share one pool per database (the
+    /// local runner serves every function in one process; Lambda runs one per container).
+    pub shared: bool,
 }
 
 impl DbConfig {
@@ -61,6 +64,7 @@ impl DbConfig {
         let ca_file = r.optional::<PathBuf>("DATABASE_CA_FILE");
         let pool_size = r.or("DATABASE_POOL_SIZE", 4usize);
         let connect_timeout = Duration::from_millis(r.or("DATABASE_CONNECT_TIMEOUT_MS", 3000u64));
+        let shared = r.or("DATABASE_SHARED_POOL", false);
         if let Some(url) = &url {
             if let Err(err) = url.expose_secret().parse::<tokio_postgres::Config>() {
                 r.problem(format!("DATABASE_URL is invalid: {err}"));
@@ -75,6 +79,7 @@ impl DbConfig {
             ca_file,
             pool_size,
             connect_timeout,
+            shared,
         })
     }
 }
@@ -93,8 +98,31 @@ pub enum DbSetupError {
     Pool(#[from] deadpool_postgres::BuildError),
 }
 
-/// Builds the (lazy) connection pool.
+/// The pools shared within this process (`DATABASE_SHARED_POOL`), by database URL.
+static SHARED_POOLS: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<String, Pool>>,
+> = std::sync::OnceLock::new();
+
+/// Builds the (lazy) connection pool, or with `shared` returns this process's pool for the
+/// same database (the first caller's size wins).
 pub fn pool(config: &DbConfig) -> Result<Pool, DbSetupError> {
+    if !config.shared {
+        return build_pool(config);
+    }
+    let pools = SHARED_POOLS.get_or_init(Default::default);
+    let mut pools = pools
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = config.url.expose_secret().to_owned();
+    if let Some(pool) = pools.get(&key) {
+        return Ok(pool.clone());
+    }
+    let pool = build_pool(config)?;
+    pools.insert(key, pool.clone());
+    Ok(pool)
+}
+
+fn build_pool(config: &DbConfig) -> Result<Pool, DbSetupError> {
     let mut pg: tokio_postgres::Config = config.url.expose_secret().parse()?;
     pg.connect_timeout(config.connect_timeout);
     pg.application_name("gsign");
