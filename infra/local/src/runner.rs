@@ -89,9 +89,10 @@ pub fn base_env(process: &Env) -> Env {
         .chain([
             // Every function runs in this one process: they share one pool per database
             // rather than holding up to four connections each (80 functions would exhaust a
-            // default Postgres).
+            // default Postgres). Connections open as needed; 40 carries the benchmarks' 20
+            // envelopes in flight, which 20 did not (requests timed out waiting for one).
             ("DATABASE_SHARED_POOL".to_owned(), "true".to_owned()),
-            ("DATABASE_POOL_SIZE".to_owned(), "20".to_owned()),
+            ("DATABASE_POOL_SIZE".to_owned(), "40".to_owned()),
         ])
         .collect();
     Env::from_pairs(passed)
