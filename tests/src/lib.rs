@@ -585,20 +585,70 @@ async fn newest_mail<T>(to: &str, pick: impl Fn(&str) -> Option<T>) -> T {
     .await
 }
 
-/// The token in the newest link mailed to `to` under `path`.
-pub async fn mailed_token(to: &str, path: &str) -> String {
+/// The token of the first link under `path` in `body`.
+fn link_token(body: &str, path: &str) -> Option<String> {
     // The HTML body escapes `/` (`&#x2f;`): match from the path's last segment.
     let marker = format!("{}?token=", path.trim_start_matches('/'));
-    newest_mail(to, |body| {
-        let start = body.find(&marker)? + marker.len();
-        Some(
-            body[start..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .collect(),
-        )
-    })
-    .await
+    let start = body.find(&marker)? + marker.len();
+    Some(
+        body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect(),
+    )
+}
+
+/// The token in the newest link mailed to `to` under `path`.
+pub async fn mailed_token(to: &str, path: &str) -> String {
+    newest_mail(to, |body| link_token(body, path)).await
+}
+
+/// The tokens of the newest links mailed to each of `to` under `path`, reading the local
+/// SES's whole state once per round (for many recipients at once: moto serves that state
+/// from one Python process).
+pub async fn mailed_tokens(to: &[String], path: &str, timeout: Duration) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let data: Option<serde_json::Value> = async {
+            reqwest::get(format!(
+                "{}/moto-api/data.json",
+                stack_var("AWS_ENDPOINT_URL")
+            ))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()
+        }
+        .await;
+        let messages = data
+            .as_ref()
+            .and_then(|d| d["ses"]["Message"].as_array().cloned())
+            .unwrap_or_default();
+        let found: Vec<Option<String>> = to
+            .iter()
+            .map(|address| {
+                messages.iter().rev().find_map(|m| {
+                    let to_match = m["destinations"]["ToAddresses"]
+                        .as_array()?
+                        .iter()
+                        .any(|x| x == address);
+                    to_match
+                        .then(|| link_token(m["body"].as_str()?, path))
+                        .flatten()
+                })
+            })
+            .collect();
+        if found.iter().all(Option::is_some) {
+            return found.into_iter().flatten().collect();
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for mail to {} recipients",
+            found.iter().filter(|f| f.is_none()).count()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 /// The body of the newest email to `to` that contains `text`, once the local SES has it: proof
