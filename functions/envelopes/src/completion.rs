@@ -44,7 +44,6 @@ impl SigningWorker {
         };
         let sealed = self.sign(&current, &info, &[], seal, level).await?;
         let (final_pdf, final_sha256) = self.store(envelope, "final.pdf", &sealed).await?;
-        gsign_functions_certificates::repo::record_use(tx, seal.certificate_id).await?;
         repo::record(
             tx,
             org,
@@ -227,6 +226,9 @@ impl SigningWorker {
         )
         .await?;
         emails.insert(0, hook);
+        // Last: the seal certificate's row is shared by every envelope of the organization,
+        // and its lock is held until commit.
+        gsign_functions_certificates::repo::record_use(tx, seal.certificate_id).await?;
         Ok(emails)
     }
 }
