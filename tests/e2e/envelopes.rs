@@ -472,7 +472,8 @@ async fn a_recipient_opens_the_link_passes_the_access_code_consents_and_declines
     let (status, page) = by_link(&stack, "GET", &link, None).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["recipient"]["access_code_required"], true);
-    assert_eq!(page["recipient"]["status"], "viewed");
+    // Viewed means the document was shown: not before the code.
+    assert_eq!(page["recipient"]["status"], "sent");
     assert!(
         page["document"].is_null(),
         "no document before the code: {page}"
@@ -547,6 +548,7 @@ async fn a_recipient_opens_the_link_passes_the_access_code_consents_and_declines
     .await;
     assert_eq!(status, 204);
     let (_, page) = by_link(&stack, "GET", &link, None).await;
+    assert_eq!(page["recipient"]["status"], "viewed");
     let url = page["document"]["url"].as_str().expect("a link to the PDF");
     let pdf = reqwest::get(url)
         .await
@@ -616,12 +618,12 @@ async fn a_recipient_opens_the_link_passes_the_access_code_consents_and_declines
     let tail: Vec<&str> = actions
         .iter()
         .copied()
-        .skip_while(|a| *a != "recipient.viewed")
+        .skip_while(|a| *a != "recipient.notified")
+        .skip(1)
         .collect();
     assert_eq!(
         tail,
         [
-            "recipient.viewed",
             "recipient.access_code_failed",
             "recipient.access_code_failed",
             "recipient.access_code_failed",
@@ -629,6 +631,7 @@ async fn a_recipient_opens_the_link_passes_the_access_code_consents_and_declines
             "recipient.access_code_failed",
             "recipient.locked",
             "recipient.authenticated",
+            "recipient.viewed",
             "recipient.consented",
             "recipient.declined",
             "envelope.declined"

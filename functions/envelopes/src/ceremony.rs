@@ -389,7 +389,9 @@ impl EnvelopesApi {
         let now = Utc::now();
         let may_act = party.may_act().is_ok();
         let mut jobs = Vec::new();
-        if party.recipient.viewed_at.is_none() && may_act {
+        // Viewed means the document was shown: with an access code, only once it was given.
+        let first_view = party.recipient.viewed_at.is_none() && may_act && party.authenticated(now);
+        if first_view {
             let org = party.envelope.organization_id;
             repo::mark_viewed(&tx, party.recipient.id).await?;
             repo::record(
@@ -475,7 +477,7 @@ impl EnvelopesApi {
                 name: party.recipient.name.clone(),
                 email: party.recipient.email.clone(),
                 role: party.recipient.role.clone(),
-                status: if party.recipient.viewed_at.is_none() && may_act {
+                status: if first_view {
                     "viewed".to_owned()
                 } else {
                     party.recipient.status.clone()
@@ -495,7 +497,14 @@ impl EnvelopesApi {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let party = Self::party(&tx, req).await?;
-        party.may_act()?;
+        // The code also opens a completed envelope's final document, after the recipient acted.
+        let status = party.envelope.status.as_str();
+        if matches!(status, "voided" | "expired" | "declined" | "draft") {
+            return Err(CeremonyError::Closed(status.to_owned()));
+        }
+        if status == "sent" && !matches!(party.recipient.status.as_str(), "signed" | "approved") {
+            party.may_act()?;
+        }
         let now = Utc::now();
         if let Some(until) = party.recipient.locked_until.filter(|until| *until > now) {
             return Err(CeremonyError::Locked(until));

@@ -1230,8 +1230,9 @@ pub async fn retain_document(
 }
 
 /// Sent envelopes with work the worker has not done for longer than `idle_seconds`: a
-/// submitted signature not in the PDF, or everyone done but not completed (the job was lost
-/// or failed for good). Oldest first.
+/// submitted signature not in the PDF, everyone done but not completed, or (sequential) the
+/// current order done and the next not asked (the job was lost or failed for good). Oldest
+/// first.
 pub async fn stalled(
     client: &impl GenericClient,
     idle_seconds: f64,
@@ -1246,6 +1247,14 @@ pub async fn stalled(
                    AND r.status = 'signed' AND r.role = 'signer' AND r.applied_at IS NULL \
                    AND r.signed_at < now() - make_interval(secs => $1)) \
               OR (NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
+                   AND NOT (r.role = 'cc' OR (r.role = 'signer' AND r.applied_at IS NOT NULL) \
+                   OR (r.role = 'approver' AND r.status = 'approved') \
+                   OR (r.role = 'viewer' AND r.status IN ('viewed', 'signed')))) \
+               AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
+                   AND r.updated_at > now() - make_interval(secs => $1))) \
+              OR (e.routing_type = 'sequential' \
+               AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
+                   AND r.routing_order = e.current_routing_order \
                    AND NOT (r.role = 'cc' OR (r.role = 'signer' AND r.applied_at IS NOT NULL) \
                    OR (r.role = 'approver' AND r.status = 'approved') \
                    OR (r.role = 'viewer' AND r.status IN ('viewed', 'signed')))) \

@@ -59,11 +59,13 @@ struct Deliverer {
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    // Honoured up to a day: a receiver cannot park a delivery for longer.
     if let Ok(seconds) = value.trim().parse::<u64>() {
         return Some(Duration::from_secs(seconds.min(24 * 3600)));
     }
     let at = DateTime::parse_from_rfc2822(value.trim()).ok()?;
-    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
+    let wait = (at.with_timezone(&Utc) - Utc::now()).to_std().ok()?;
+    Some(wait.min(Duration::from_secs(24 * 3600)))
 }
 
 impl Deliverer {
@@ -163,6 +165,12 @@ impl Deliverer {
             next_attempt_at,
             response_body: response.body,
         };
+        // The endpoint's streak first (each step is idempotent): a failure after it retries
+        // the whole attempt, never leaving the log ahead of the endpoint.
+        let streak = endpoint.as_ref().is_some_and(|e| e.failing_since.is_some());
+        if !endpoint_closed && (!delivered || streak) {
+            self.track_endpoint(job, delivered, gone).await?;
+        }
         if !s
             .log
             .record(job.endpoint_id, job.event_id, delivery.attempts, &outcome)
@@ -172,11 +180,6 @@ impl Deliverer {
             return Ok(());
         }
         tracing::info!(event = %job.event_id, endpoint = %job.endpoint_id, attempt = attempts, status = outcome.status, code = ?outcome.attempt.response_code, "webhook attempt");
-        // A success on an endpoint without a failure streak changes nothing there.
-        let streak = endpoint.as_ref().is_some_and(|e| e.failing_since.is_some());
-        if !endpoint_closed && (!delivered || streak) {
-            self.track_endpoint(job, delivered, gone).await?;
-        }
         if let (Some(due), Some(wait)) = (next_attempt_at, next) {
             let job = Job {
                 not_before: Some(due),
@@ -213,6 +216,9 @@ impl Deliverer {
             repo::active_secrets(&client, endpoint.id).await?
         };
         let keys = s.secrets.keys(endpoint.id, ciphertexts).await?;
+        if keys.is_empty() {
+            return Ok(failed("the endpoint has no signing secret".to_owned()));
+        }
         let body = serde_json::to_vec(&delivery.payload)?;
         let id = message_id(delivery.id);
         let timestamp = Utc::now().timestamp();
@@ -220,6 +226,8 @@ impl Deliverer {
         // answer can redirect it), and follows no redirect.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the name itself, around the pin.
+            .no_proxy()
             .timeout(s.delivery.timeout)
             .resolve(url.host_str().unwrap_or_default(), address)
             .user_agent("GSign-Webhooks/1.0")

@@ -105,6 +105,11 @@ impl WebhooksApi {
                 None
             }
             Some(raw) => match url::Url::parse(raw) {
+                // Parsing normalises (percent-encoding): the stored form must fit too.
+                Ok(url) if url.as_str().len() > 2048 => {
+                    errors.push(FieldError::new("/url", "must be at most 2048 characters"));
+                    None
+                }
                 Ok(url) => Some(url),
                 Err(err) => {
                     errors.push(FieldError::new("/url", format!("is not a URL: {err}")));
@@ -147,9 +152,10 @@ impl WebhooksApi {
         let changes = self.changes(input, true).await?;
         let id = Uuid::new_v4();
         let (key, ciphertext) = self.services.secrets.create(id).await?;
-        let client = self.services.base.pool.get().await?;
+        let mut conn = self.services.base.pool.get().await?;
+        let tx = conn.transaction().await?;
         let endpoint = repo::insert(
-            &client,
+            &tx,
             id,
             caller.org,
             caller.user,
@@ -158,7 +164,8 @@ impl WebhooksApi {
             changes.event_types.as_deref().unwrap_or_default(),
         )
         .await?;
-        repo::add_secret(&client, id, &ciphertext).await?;
+        repo::add_secret(&tx, id, &ciphertext).await?;
+        tx.commit().await?;
         Ok(EndpointView {
             endpoint,
             secret: Some(secret_text(&key)),

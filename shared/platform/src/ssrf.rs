@@ -56,6 +56,7 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         (192, 0, 0) => "IETF protocol assignment (192.0.0.0/24)",
         (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation",
         (198, 18..=19, _) => "benchmarking (198.18.0.0/15)",
+        (192, 88, 99) => "6to4 relay anycast (192.88.99.0/24)",
         _ if ip.is_multicast() => "multicast",
         _ if ip.is_broadcast() || a >= 240 => "reserved (240.0.0.0/4)",
         _ => return None,
@@ -73,7 +74,17 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         _ if ip.is_loopback() => "loopback",
         // ::a.b.c.d (deprecated IPv4-compatible) and 64:ff9b::/96 (NAT64) reach IPv4 too.
         0 if segments[1..6].iter().all(|s| *s == 0) => "IPv4-compatible IPv6",
+        // ::ffff:0:a.b.c.d (SIIT, IPv4-translated).
+        0 if segments[1..4].iter().all(|s| *s == 0)
+            && segments[4] == 0xffff
+            && segments[5] == 0 =>
+        {
+            "IPv4-translated IPv6 (::ffff:0:0/96)"
+        }
+        // 64:ff9b::/96 (NAT64) and 64:ff9b:1::/48 (local-use NAT64) reach IPv4.
         0x64 if segments[1] == 0xff9b => "IPv4-translated IPv6 (NAT64)",
+        0x2001 if segments[1] == 0 => "Teredo (2001::/32)",
+        0xfec0..=0xfeff => "site-local (fec0::/10)",
         0xfc00..=0xfdff => "unique-local (fc00::/7)",
         0xfe80..=0xfebf => "link-local (fe80::/10)",
         0xff00..=0xffff => "multicast",
@@ -164,6 +175,11 @@ mod tests {
             "fd12:3456::1",
             "fe80::1",
             "ff02::1",
+            "::ffff:0:7f00:1",
+            "64:ff9b:1::a00:1",
+            "2001:0:4136:e378::1",
+            "fec0::1",
+            "192.88.99.1",
         ] {
             let ip: IpAddr = address.parse().expect("ip");
             assert!(forbidden_range(ip).is_some(), "{address} must be refused");
