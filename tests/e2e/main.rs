@@ -17,6 +17,7 @@ mod matrix;
 mod migrations;
 mod pades;
 mod rate_limits;
+mod render;
 mod runner;
 mod signing;
 mod team;
