@@ -269,6 +269,17 @@ impl World for Sandbox {
     }
 }
 
+/// Typst's diagnostics, joined.
+fn typeset_error(errors: &[typst::diag::SourceDiagnostic]) -> RenderError {
+    RenderError::Typeset(
+        errors
+            .iter()
+            .map(|e| e.message.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
 /// Typesets `document`.
 pub fn render(document: &Document) -> Result<Rendered, RenderError> {
     let fonts: Vec<Font> = FONTS
@@ -288,15 +299,7 @@ pub fn render(document: &Document) -> Result<Rendered, RenderError> {
         logo,
     };
     let typeset = typst::compile::<PagedDocument>(&world);
-    let paged = typeset.output.map_err(|errors| {
-        RenderError::Typeset(
-            errors
-                .iter()
-                .map(|e| e.message.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
+    let paged = typeset.output.map_err(|errors| typeset_error(&errors))?;
     let introspector = paged.introspector();
     let mut signature_boxes: Vec<SignatureBox> = Vec::new();
     for element in introspector
@@ -335,15 +338,7 @@ pub fn render(document: &Document) -> Result<Rendered, RenderError> {
         tagged: false,
         ..Default::default()
     };
-    let pdf = typst_pdf::pdf(&paged, &options).map_err(|errors| {
-        RenderError::Typeset(
-            errors
-                .iter()
-                .map(|e| e.message.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
+    let pdf = typst_pdf::pdf(&paged, &options).map_err(|errors| typeset_error(&errors))?;
     Ok(Rendered {
         sha256: hex::encode(Sha256::digest(&pdf)),
         pages: paged.pages().len(),
