@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use gsign_tests::envelopes::{
-    by_link, consent_and_sign, drawn, envelope_when, fetch, send_envelope,
+    by_link, consent_and_sign, drawn, envelope_when, fetch, send_envelope, stack_with_tsa,
 };
 use gsign_tests::pki::{fixture, run, LocalTsa, TestPki};
 use gsign_tests::{eventually, mailed_containing, mailed_token, start_app, Tenant, TestDatabase};
@@ -15,18 +15,6 @@ use sha2::Digest as _;
 
 fn id(value: &Value) -> String {
     value["id"].as_str().expect("id").to_owned()
-}
-
-/// A stack whose signatures are timestamped by a TSA of `pki`.
-async fn stack_with_tsa(db: &TestDatabase, tsa: &LocalTsa) -> gsign_tests::TestStack {
-    start_app(
-        db,
-        &[
-            ("TsaUrl", tsa.url.clone()),
-            ("RetentionMode", "GOVERNANCE".to_owned()),
-        ],
-    )
-    .await
 }
 
 /// Everything the signing worker can change, to compare before and after redeliveries.

@@ -8,7 +8,9 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gsign_tests::envelopes::{consent_and_sign, drawn, envelope_when, send_envelope};
+use gsign_tests::envelopes::{
+    consent_and_sign, drawn, envelope_when, send_envelope, stack_with_tsa,
+};
 use gsign_tests::pki::{fixture, run, LocalTsa, TestPki};
 use gsign_tests::{eventually, mailed_token, start_app, Tenant, TestDatabase, TestStack};
 use serde_json::{json, Value};
@@ -199,14 +201,7 @@ async fn every_event_of_an_envelope_run_arrives_once_and_verifies_independently(
     let db = TestDatabase::migrated().await;
     let pki = TestPki::new();
     let tsa = LocalTsa::start(&pki).await;
-    let stack = start_app(
-        &db,
-        &[
-            ("TsaUrl", tsa.url.clone()),
-            ("RetentionMode", "GOVERNANCE".to_owned()),
-        ],
-    )
-    .await;
+    let stack = stack_with_tsa(&db, &tsa).await;
     let owner = Tenant::create(&db, "owner").await;
     let receiver = Receiver::start(&[]).await;
     let (status, hook) = register(&stack, &owner, &receiver.url, json!([])).await;

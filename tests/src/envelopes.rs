@@ -154,3 +154,15 @@ pub async fn envelope_when(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A stack whose signatures are timestamped by a TSA of `pki`.
+pub async fn stack_with_tsa(db: &crate::TestDatabase, tsa: &crate::pki::LocalTsa) -> TestStack {
+    crate::start_app(
+        db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+        ],
+    )
+    .await
+}

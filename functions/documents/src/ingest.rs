@@ -22,8 +22,7 @@ use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, MessageOutcome, SqsHandler,
 };
 use gsign_platform::outbox::{self, AuditEvent};
-use gsign_platform::storage::ObjectRef;
-use uuid::Uuid;
+use gsign_platform::storage::{ObjectRef, WorkDir};
 
 use crate::common::{DocumentsConfig, Services};
 use crate::convert::{ConversionError, Converter};
@@ -63,15 +62,6 @@ fn failed(head: &ObjectRef, hash: Option<&str>, reason: &'static str, detail: St
 
 fn rejected(head: &ObjectRef, hash: Option<&str>, rejection: &Rejection) -> Verdict {
     failed(head, hash, rejection.code(), rejection.to_string())
-}
-
-/// Removes a work directory when dropped, whatever happened.
-struct WorkDir(PathBuf);
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The bytes `sniff` needs: the head for a PDF signature, the whole file for an OOXML (ZIP)
@@ -252,14 +242,9 @@ impl Ingest {
             .doc_type
             .parse()
             .map_err(|e: String| anyhow::anyhow!(e))?;
-        let dir = self
-            .work_dir
-            .join(format!("gsign-ingest-{}-{}", doc.id, Uuid::new_v4()));
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .with_context(|| format!("create {}", dir.display()))?;
-        let _cleanup = WorkDir(dir.clone());
-        let file = dir.join(format!("original.{}", declared_type.as_str()));
+        let work = WorkDir::new(&self.work_dir, &format!("ingest-{}", doc.id))
+            .with_context(|| format!("create a work directory in {}", self.work_dir.display()))?;
+        let file = work.path(&format!("original.{}", declared_type.as_str()));
         let fetched = s.store.fetch_to_file(&original, &file, s.max_bytes).await?;
         let hash = Some(fetched.sha256.as_str());
         if fetched.size != head.size {
@@ -278,7 +263,7 @@ impl Ingest {
             ));
         }
         let (pdf, pdf_hash, info) = if kind.needs_conversion() {
-            let converted = match self.converter.to_pdf(&file, &dir).await {
+            let converted = match self.converter.to_pdf(&file, work.dir()).await {
                 Ok(path) => path,
                 Err(err @ ConversionError::Unavailable(_)) => {
                     tracing::error!(error = %err, "office conversion is not installed");

@@ -1238,29 +1238,29 @@ pub async fn stalled(
     idle_seconds: f64,
     limit: i64,
 ) -> PgResult<Vec<(Uuid, Uuid)>> {
+    // `gsign_core::routing::Party::is_done`, in SQL.
+    const DONE: &str = "(r.role = 'cc' OR (r.role = 'signer' AND r.applied_at IS NOT NULL) \
+        OR (r.role = 'approver' AND r.status = 'approved') \
+        OR (r.role = 'viewer' AND r.status IN ('viewed', 'signed')))";
+    const QUIET: &str = "NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
+        AND r.updated_at > now() - make_interval(secs => $1))";
     Ok(client
         .query(
-            "SELECT e.organization_id, e.id FROM envelopes e WHERE e.status = 'sent' \
-             AND (e.processing_failed_at IS NULL \
-                  OR e.processing_failed_at < now() - make_interval(secs => $1)) \
-             AND (EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
-                   AND r.status = 'signed' AND r.role = 'signer' AND r.applied_at IS NULL \
-                   AND r.signed_at < now() - make_interval(secs => $1)) \
-              OR (NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
-                   AND NOT (r.role = 'cc' OR (r.role = 'signer' AND r.applied_at IS NOT NULL) \
-                   OR (r.role = 'approver' AND r.status = 'approved') \
-                   OR (r.role = 'viewer' AND r.status IN ('viewed', 'signed')))) \
-               AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
-                   AND r.updated_at > now() - make_interval(secs => $1))) \
-              OR (e.routing_type = 'sequential' \
-               AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
-                   AND r.routing_order = e.current_routing_order \
-                   AND NOT (r.role = 'cc' OR (r.role = 'signer' AND r.applied_at IS NOT NULL) \
-                   OR (r.role = 'approver' AND r.status = 'approved') \
-                   OR (r.role = 'viewer' AND r.status IN ('viewed', 'signed')))) \
-               AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
-                   AND r.updated_at > now() - make_interval(secs => $1)))) \
-             ORDER BY e.updated_at LIMIT $2",
+            &format!(
+                "SELECT e.organization_id, e.id FROM envelopes e WHERE e.status = 'sent' \
+                 AND (e.processing_failed_at IS NULL \
+                      OR e.processing_failed_at < now() - make_interval(secs => $1)) \
+                 AND (EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
+                       AND r.status = 'signed' AND r.role = 'signer' AND r.applied_at IS NULL \
+                       AND r.signed_at < now() - make_interval(secs => $1)) \
+                  OR (NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
+                       AND NOT {DONE}) AND {QUIET}) \
+                  OR (e.routing_type = 'sequential' \
+                   AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
+                       AND r.routing_order = e.current_routing_order AND NOT {DONE}) \
+                   AND {QUIET})) \
+                 ORDER BY e.updated_at LIMIT $2"
+            ),
             &[&idle_seconds, &limit],
         )
         .await?

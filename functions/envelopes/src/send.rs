@@ -14,6 +14,7 @@ use gsign_core::envelopes::{
 use gsign_core::webhooks::EventType;
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
+use gsign_platform::storage::WorkDir;
 use gsign_signing::form::{self, FieldKind, FieldSpec};
 use secrecy::ExposeSecret;
 use sha2::Digest as _;
@@ -119,13 +120,14 @@ impl EnvelopesApi {
             .ok_or(EnvelopesError::NotFound("document"))?;
 
         // Prepare the document once: every field exists before the first signature.
-        let work = tempfile_dir()?;
-        let original = work.join("original.pdf");
+        let work = WorkDir::new(&std::env::temp_dir(), "send")
+            .map_err(|e| EnvelopesError::Internal(e.into()))?;
+        let original = work.path("original.pdf");
         self.store
             .fetch_to_file(&source, &original, self.settings.max_document_bytes)
             .await?;
         let specs = field_specs(&fields);
-        let prepared_path = work.join("prepared.pdf");
+        let prepared_path = work.path("prepared.pdf");
         let (prepared_path, sha256) = tokio::task::spawn_blocking(move || {
             let pdf = std::fs::read(&original)?;
             let prepared = form::prepare(&pdf, &specs)?;
@@ -140,7 +142,7 @@ impl EnvelopesApi {
             .store
             .put_file(&key, &prepared_path, "application/pdf")
             .await?;
-        let _ = std::fs::remove_dir_all(&work);
+        drop(work);
 
         let now = Utc::now();
         let routing = RoutingType::parse(&envelope.routing_type).unwrap_or(RoutingType::Sequential);
@@ -272,11 +274,4 @@ impl EnvelopesApi {
         )
         .await
     }
-}
-
-/// A private scratch directory for one request.
-fn tempfile_dir() -> Result<std::path::PathBuf, EnvelopesError> {
-    let dir = std::env::temp_dir().join(format!("gsign-send-{}", Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).map_err(|e| EnvelopesError::Internal(e.into()))?;
-    Ok(dir)
 }

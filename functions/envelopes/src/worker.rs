@@ -33,7 +33,7 @@ use gsign_platform::lambda::{
 };
 use gsign_platform::outbox::{self, SigningJob};
 use gsign_platform::pades_signer::{sign_revision, Level, RevisionError, SigningKey, TsaClient};
-use gsign_platform::storage::{ObjectRef, RetentionMode};
+use gsign_platform::storage::{ObjectRef, RetentionMode, WorkDir};
 use gsign_signing::form::{FieldFill, FieldKind, FieldValue};
 use gsign_signing::pades::SignatureInfo;
 use sha2::Digest as _;
@@ -329,7 +329,7 @@ impl SigningWorker {
             .clone()
             .ok_or_else(|| Failure::Permanent("the envelope has no document revision".into()))?;
         let scratch = self.scratch()?;
-        let path = scratch.0.join("current.pdf");
+        let path = scratch.path("current.pdf");
         self.api
             .store
             .fetch_to_file(
@@ -353,7 +353,7 @@ impl SigningWorker {
         bytes: &[u8],
     ) -> Result<(ObjectRef, String), Failure> {
         let scratch = self.scratch()?;
-        let path = scratch.0.join(name);
+        let path = scratch.path(name);
         tokio::fs::write(&path, bytes).await?;
         let key = format!(
             "envelopes/{}/{}/{name}",
@@ -367,10 +367,8 @@ impl SigningWorker {
         Ok((stored, hex::encode(sha2::Sha256::digest(bytes))))
     }
 
-    fn scratch(&self) -> Result<Scratch, Failure> {
-        let dir = self.work_dir.join(format!("gsign-sign-{}", Uuid::new_v4()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Scratch(dir))
+    fn scratch(&self) -> Result<WorkDir, Failure> {
+        Ok(WorkDir::new(&self.work_dir, "sign")?)
     }
 
     /// Puts `pending`'s values and signature in a new revision.
@@ -479,15 +477,6 @@ impl SigningWorker {
         }
         tx.commit().await?;
         Ok(())
-    }
-}
-
-/// Removes a scratch directory when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -20,7 +20,7 @@ use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
 use gsign_platform::ratelimit::Policy;
 use gsign_platform::service::{Base, BaseConfig};
-use gsign_platform::storage::{DocumentStore, ObjectRef};
+use gsign_platform::storage::{DocumentStore, ObjectRef, WorkDir};
 use gsign_signing::verify::{change_counts, verify, Report};
 use gsign_signing::x509::parse_pem_bundle;
 use http::StatusCode;
@@ -266,7 +266,8 @@ impl VerifyApi {
     }
 
     async fn verify(&self, caller: &Caller, req: &Request) -> Result<Verification, VerifyError> {
-        let work = WorkDir::new()?;
+        let work = WorkDir::new(&std::env::temp_dir(), "verify")
+            .map_err(|e| VerifyError::Internal(e.into()))?;
         let file = self.input(caller, req, &work).await?;
         let roots = self.roots(caller.org).await?;
         let mut pem = String::new();
@@ -296,27 +297,6 @@ impl VerifyApi {
             revision_changes: change_counts(&report.revisions),
             report,
         })
-    }
-}
-
-/// A private scratch directory, removed when dropped.
-struct WorkDir(PathBuf);
-
-impl WorkDir {
-    fn new() -> Result<Self, VerifyError> {
-        let dir = std::env::temp_dir().join(format!("gsign-verify-{}", Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).map_err(|e| VerifyError::Internal(e.into()))?;
-        Ok(Self(dir))
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -4,7 +4,7 @@
 //! Every object is addressed by key *and version*: the bucket is versioned, so a second PUT to
 //! an upload URL makes a new version and never changes what was hashed and recorded.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -17,6 +17,36 @@ use aws_sdk_s3::types::{
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+
+/// A private scratch directory under `parent`, removed (with everything in it) when dropped,
+/// whatever happened: where functions put the files they fetch and make.
+#[derive(Debug)]
+pub struct WorkDir(PathBuf);
+
+impl WorkDir {
+    /// A new directory `{parent}/gsign-{purpose}-{random}`.
+    pub fn new(parent: &Path, purpose: &str) -> std::io::Result<Self> {
+        let dir = parent.join(format!("gsign-{purpose}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+
+    /// The path of `name` inside it.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// The directory itself.
+    pub fn dir(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// One stored object version.
 #[derive(Debug, Clone, PartialEq, Eq)]
