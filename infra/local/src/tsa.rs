@@ -83,7 +83,9 @@ async fn reply(dir: &Path, query: &[u8]) -> anyhow::Result<Vec<u8>> {
     let reply_file = dir.join(format!("{id}.tsr"));
     tokio::fs::write(&query_file, query).await?;
     let mut answer = Vec::new();
-    for attempt in 0..3 {
+    // openssl's transient refusals (status 2, seen under a loaded CI run twice) have not
+    // outlasted a few seconds: back off 0.1, 0.2, … 1.6 s.
+    for attempt in 0..6u32 {
         let out = tokio::process::Command::new("openssl")
             .args(["ts", "-reply", "-config"])
             .arg(dir.join("openssl.cnf"))
@@ -106,8 +108,12 @@ async fn reply(dir: &Path, query: &[u8]) -> anyhow::Result<Vec<u8>> {
         if granted {
             break;
         }
-        tracing::warn!(attempt, "local TSA: openssl refused; retrying");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tracing::warn!(
+            attempt,
+            stderr = %String::from_utf8_lossy(&out.stderr),
+            "local TSA: openssl refused; retrying"
+        );
+        tokio::time::sleep(Duration::from_millis(100 << attempt.min(4))).await;
     }
     let _ = tokio::fs::remove_file(&query_file).await;
     let _ = tokio::fs::remove_file(&reply_file).await;
