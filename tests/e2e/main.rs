@@ -8,6 +8,7 @@ mod auth_flow;
 mod certificates;
 mod certificates_api;
 mod completion;
+mod doc_packs;
 mod documents;
 mod envelopes;
 mod health;

@@ -28,6 +28,9 @@ fn a_generated_contract_passes_qpdf_embeds_every_font_and_reads_back() {
         markdown,
         logo_png: None,
         lang: "mn".into(),
+        header: None,
+        footer: Some("Нууц. Зөвхөн талуудад.".into()),
+        variables: Default::default(),
     })
     .expect("typeset");
     let file = pki.write("contract.pdf", &rendered.pdf);

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use gsign_tests::envelopes::{
-    by_link, consent_and_sign, drawn, envelope_when, fetch, send_envelope, stack_with_tsa,
+    by_link, consent_and_sign, drawn, envelope_when, fetch, organization_ca, pyhanko,
+    send_envelope, stack_with_tsa,
 };
 use gsign_tests::pki::{fixture, run, LocalTsa, TestPki};
 use gsign_tests::{eventually, mailed_containing, mailed_token, start_app, Tenant, TestDatabase};
@@ -112,38 +113,6 @@ async fn redeliver_signing_jobs(
     )
     .await;
     rows.len()
-}
-
-/// The organization CA's certificate (DER), which pyHanko is told to trust.
-async fn organization_ca(db: &TestDatabase, org: uuid::Uuid, pki: &TestPki) -> String {
-    let client = db.connect().await;
-    let der: Vec<u8> = client
-        .query_one(
-            "SELECT certificate FROM certificates WHERE organization_id = $1 AND purpose = 'ca'",
-            &[&org],
-        )
-        .await
-        .expect("the organization CA exists")
-        .get(0);
-    pki.write(&format!("org-ca-{org}.der"), &der)
-}
-
-/// pyHanko's verdict on `file` trusting the organization's CA and the TSA's root.
-fn pyhanko(file: &str, org_ca: &str, tsa_root: &str) -> (bool, String) {
-    run(
-        &gsign_tests::stack_var("GSIGN_PYHANKO"),
-        &[
-            "sign",
-            "adesverify",
-            "--trust",
-            org_ca,
-            "--trust",
-            tsa_root,
-            "--trust-replace",
-            "--no-revocation-check",
-            file,
-        ],
-    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -166,3 +166,39 @@ pub async fn stack_with_tsa(db: &crate::TestDatabase, tsa: &crate::pki::LocalTsa
     )
     .await
 }
+
+/// The organization CA's certificate (DER), which pyHanko is told to trust.
+pub async fn organization_ca(
+    db: &crate::TestDatabase,
+    org: uuid::Uuid,
+    pki: &crate::pki::TestPki,
+) -> String {
+    let client = db.connect().await;
+    let der: Vec<u8> = client
+        .query_one(
+            "SELECT certificate FROM certificates WHERE organization_id = $1 AND purpose = 'ca'",
+            &[&org],
+        )
+        .await
+        .expect("the organization CA exists")
+        .get(0);
+    pki.write(&format!("org-ca-{org}.der"), &der)
+}
+
+/// pyHanko's verdict on `file` trusting the organization's CA and the TSA's root.
+pub fn pyhanko(file: &str, org_ca: &str, tsa_root: &str) -> (bool, String) {
+    crate::pki::run(
+        &crate::stack_var("GSIGN_PYHANKO"),
+        &[
+            "sign",
+            "adesverify",
+            "--trust",
+            org_ca,
+            "--trust",
+            tsa_root,
+            "--trust-replace",
+            "--no-revocation-check",
+            file,
+        ],
+    )
+}

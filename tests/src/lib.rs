@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod envelopes;
 pub mod fixtures;
+pub mod packs;
 pub mod pki;
 
 use std::collections::BTreeMap;
@@ -601,6 +602,17 @@ fn link_token(body: &str, path: &str) -> Option<String> {
 /// The token in the newest link mailed to `to` under `path`.
 pub async fn mailed_token(to: &str, path: &str) -> String {
     newest_mail(to, |body| link_token(body, path)).await
+}
+
+/// The token of the newest link under `path` mailed to `to` in a mail that mentions `about`
+/// (one recipient of several envelopes).
+pub async fn mailed_token_about(to: &str, about: &str, path: &str) -> String {
+    newest_mail(to, |body| {
+        body.contains(about)
+            .then(|| link_token(body, path))
+            .flatten()
+    })
+    .await
 }
 
 /// The tokens of the newest links mailed to each of `to` under `path`, reading the local

@@ -7,6 +7,7 @@ pub mod ceremony;
 pub mod completion;
 pub mod error;
 pub mod lifecycle;
+pub mod packs;
 pub mod repo;
 pub mod routes;
 pub mod send;

@@ -32,6 +32,13 @@ pub struct VoidInput {
     reason: String,
 }
 
+impl VoidInput {
+    /// A void with `reason`.
+    pub fn new(reason: String) -> Self {
+        Self { reason }
+    }
+}
+
 /// The sent envelope `id`, locked, or why it is not one.
 async fn sent(
     tx: &deadpool_postgres::Transaction<'_>,

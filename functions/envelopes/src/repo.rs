@@ -553,7 +553,8 @@ pub async fn replace_fields(
 }
 
 /// Appends an evidence event to the envelope's chain (the caller holds the envelope's row
-/// lock, so sequences and links are never raced).
+/// lock, so sequences and links are never raced), and shows it on the pack document the
+/// envelope was issued for, if any.
 pub async fn record(
     client: &impl GenericClient,
     org: Uuid,
@@ -595,6 +596,7 @@ pub async fn record(
             ],
         )
         .await?;
+    crate::packs::track(client, &event).await?;
     Ok(ChainedEvent {
         event,
         previous_hash,
@@ -1180,15 +1182,17 @@ pub struct SourceDocument {
     pub objects: Vec<gsign_platform::storage::ObjectRef>,
 }
 
-/// The envelope's document: its name, original SHA-256 and every stored object.
+/// The envelope's document: its name, original SHA-256 and every stored object (for a pack
+/// document, its hash file too).
 pub async fn source_document(
     client: &impl GenericClient,
     document: Uuid,
 ) -> PgResult<Option<SourceDocument>> {
     Ok(client
         .query_opt(
-            "SELECT name, hash, s3_key, s3_version_id, pdf_s3_key, pdf_s3_version_id \
-             FROM documents WHERE id = $1",
+            "SELECT d.name, d.hash, d.s3_key, d.s3_version_id, d.pdf_s3_key, d.pdf_s3_version_id, \
+             i.hash_s3_key, i.hash_s3_version FROM documents d \
+             LEFT JOIN doc_instance i ON i.document_id = d.id WHERE d.id = $1",
             &[&document],
         )
         .await?
@@ -1197,13 +1201,15 @@ pub async fn source_document(
                 key: row.get(2),
                 version_id: row.get(3),
             }];
-            if let Some(key) = row.get::<_, Option<String>>(4) {
-                let pdf = gsign_platform::storage::ObjectRef {
-                    key,
-                    version_id: row.get(5),
-                };
-                if pdf != objects[0] {
-                    objects.push(pdf);
+            for (key, version) in [(4, 5), (6, 7)] {
+                if let Some(key) = row.get::<_, Option<String>>(key) {
+                    let object = gsign_platform::storage::ObjectRef {
+                        key,
+                        version_id: row.get(version),
+                    };
+                    if !objects.contains(&object) {
+                        objects.push(object);
+                    }
                 }
             }
             SourceDocument {

@@ -169,7 +169,8 @@ pub struct EnvelopesApi {
 }
 
 impl EnvelopesApi {
-    pub(crate) async fn from_env(env: &Env) -> Result<Self, StartupError> {
+    /// Reads the configuration and builds the clients (once per container).
+    pub async fn from_env(env: &Env) -> Result<Self, StartupError> {
         let mut r = env.reader();
         let base = BaseConfig::read(&mut r);
         let bucket = r.required::<String>("DOCUMENTS_BUCKET");
@@ -187,6 +188,16 @@ impl EnvelopesApi {
                 max_document_bytes,
             },
         })
+    }
+
+    /// The database, cache, limiter and outbox relay.
+    pub fn base(&self) -> &Base {
+        &self.base
+    }
+
+    /// The documents bucket.
+    pub fn store(&self) -> &DocumentStore {
+        &self.store
     }
 
     /// The evidence event of `action` by `caller` on `envelope`.

@@ -75,11 +75,14 @@ pub enum Scope {
     /// Register, change and replay webhooks.
     #[serde(rename = "webhooks:manage")]
     WebhooksManage,
+    /// Author, publish and retire clauses and document templates.
+    #[serde(rename = "templates:manage")]
+    TemplatesManage,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::OrganizationRead,
         Scope::OrganizationWrite,
         Scope::AuditRead,
@@ -87,6 +90,7 @@ impl Scope {
         Scope::DocumentsWrite,
         Scope::CertificatesRead,
         Scope::WebhooksManage,
+        Scope::TemplatesManage,
     ];
 
     /// The stored name.
@@ -99,6 +103,7 @@ impl Scope {
             Scope::DocumentsWrite => "documents:write",
             Scope::CertificatesRead => "certificates:read",
             Scope::WebhooksManage => "webhooks:manage",
+            Scope::TemplatesManage => "templates:manage",
         }
     }
 }
@@ -155,6 +160,9 @@ pub enum Action {
     VerifySignatures,
     /// Register, read, change, test and replay the organization's webhooks.
     ManageWebhooks,
+    /// Author, version, publish and deactivate clauses and document templates (legal's
+    /// work: owners and admins).
+    ManageTemplates,
 }
 
 impl Action {
@@ -173,7 +181,8 @@ impl Action {
             | Action::RevokeApiKey
             | Action::ReadAuditEvents
             | Action::SetLegalHold
-            | Action::ManageWebhooks => &[Owner, Admin],
+            | Action::ManageWebhooks
+            | Action::ManageTemplates => &[Owner, Admin],
             Action::ReadDocuments | Action::ReadCertificates | Action::VerifySignatures => {
                 &[Owner, Admin, Member, Viewer]
             }
@@ -201,6 +210,7 @@ impl Action {
             Action::ReadCertificates => Some(Scope::CertificatesRead),
             Action::WriteDocuments | Action::SetLegalHold => Some(Scope::DocumentsWrite),
             Action::ManageWebhooks => Some(Scope::WebhooksManage),
+            Action::ManageTemplates => Some(Scope::TemplatesManage),
         }
     }
 }

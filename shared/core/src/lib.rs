@@ -8,6 +8,7 @@ pub mod certificates;
 pub mod config;
 pub mod documents;
 pub mod envelopes;
+pub mod packs;
 pub mod problem;
 pub mod routing;
 pub mod webhooks;

@@ -254,6 +254,31 @@ impl DocumentStore {
         })
     }
 
+    /// Uploads `bytes` (SSE-KMS with the documents key) and returns its version.
+    pub async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> anyhow::Result<ObjectRef> {
+        let out = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&self.kms_key_id)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(ObjectRef {
+            key: key.to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+        })
+    }
+
     /// Uploads a local file (SSE-KMS with the documents key) and returns its version.
     pub async fn put_file(
         &self,

@@ -7,10 +7,14 @@
 //! literal, raw HTML is refused, and the only files the typesetter can read are the fonts
 //! compiled in and the logo given.
 //!
-//! In the Markdown: `{{signature:ROLE}}` on a line of its own places a signature block for
-//! the signer role `ROLE`; `<!-- pagebreak -->` starts a new page; headings, emphasis,
-//! lists and tables are typeset as such.
+//! In the Markdown: `{{name}}` (or `{{party.name}}`) is replaced by that variable's value,
+//! as text; `{{signature:ROLE}}` on a line of its own places a signature block for the
+//! signer role `ROLE`; `<!-- pagebreak -->` starts a new page; headings, emphasis, lists and
+//! tables are typeset as such. [`variables`] checks values against a clause's JSON Schema.
 
+pub mod variables;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
@@ -51,6 +55,87 @@ pub struct Document {
     pub logo_png: Option<Vec<u8>>,
     /// The text language (`mn`, `en`, …): hyphenation and quotes.
     pub lang: String,
+    /// Header text (beside the logo); the title when `None`.
+    pub header: Option<String>,
+    /// Footer text, above the page number.
+    pub footer: Option<String>,
+    /// The value of every `{{name}}` the Markdown uses, already formatted as text.
+    pub variables: BTreeMap<String, String>,
+}
+
+/// What a clause's Markdown refers to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placeholders {
+    /// Every `{{name}}`, sorted.
+    pub variables: BTreeSet<String>,
+    /// Every `{{signature:ROLE}}`, in order.
+    pub signature_roles: Vec<String>,
+}
+
+/// The placeholders of `markdown` (a `{{` without its `}}` is left as text).
+pub fn placeholders(markdown: &str) -> Placeholders {
+    let mut found = Placeholders::default();
+    let mut rest = markdown;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        if after[..end].contains("{{") {
+            rest = after;
+            continue;
+        }
+        match Placeholder::parse(&after[..end]) {
+            Some(Placeholder::Signature(role)) => found.signature_roles.push(role.to_owned()),
+            Some(Placeholder::Variable(name)) => {
+                found.variables.insert(name.to_owned());
+            }
+            None => {}
+        }
+        rest = &after[end + 2..];
+    }
+    found
+}
+
+/// Checks Markdown the way [`render`] reads it (no HTML but the page break, closed
+/// signature blocks, one block per role) without typesetting it; returns its placeholders.
+pub fn check_markdown(markdown: &str) -> Result<Placeholders, RenderError> {
+    let found = placeholders(markdown);
+    let filled = found
+        .variables
+        .iter()
+        .map(|name| (name.clone(), String::new()))
+        .collect();
+    markup(markdown, &filled)?;
+    let mut roles = BTreeSet::new();
+    if let Some(twice) = found.signature_roles.iter().find(|r| !roles.insert(*r)) {
+        return Err(RenderError::DuplicateRole(twice.clone()));
+    }
+    Ok(found)
+}
+
+/// One `{{…}}`.
+enum Placeholder<'a> {
+    Signature(&'a str),
+    Variable(&'a str),
+}
+
+impl<'a> Placeholder<'a> {
+    /// `signature:ROLE`, or a variable name: letters, digits, `_` and `.`; else not a
+    /// placeholder (the braces stay text).
+    fn parse(inner: &'a str) -> Option<Self> {
+        let inner = inner.trim();
+        if let Some(role) = inner.strip_prefix("signature:") {
+            return Some(Placeholder::Signature(role.trim()));
+        }
+        let valid = !inner.is_empty()
+            && inner
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && inner
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        valid.then_some(Placeholder::Variable(inner))
+    }
 }
 
 /// Where a signature block landed.
@@ -79,6 +164,8 @@ pub struct Rendered {
     pub sha256: String,
     /// Pages.
     pub pages: usize,
+    /// Each page's width and height, in points.
+    pub page_sizes: Vec<(f64, f64)>,
     /// Every signature block, in document order.
     pub signature_boxes: Vec<SignatureBox>,
 }
@@ -92,6 +179,9 @@ pub enum RenderError {
     /// The same signer role has two signature blocks.
     #[error("the role {0:?} has more than one signature block")]
     DuplicateRole(String),
+    /// `{{name}}` placeholders without a value.
+    #[error("no value for {0:?}")]
+    MissingVariables(Vec<String>),
     /// Typst refused the document (a bug of the prelude or translation, or a bad logo).
     #[error("typesetting failed: {0}")]
     Typeset(String),
@@ -99,22 +189,29 @@ pub enum RenderError {
 
 /// Typst source of the page setup; `{title}`, `{lang}` and the logo are filled in.
 fn prelude(document: &Document) -> String {
+    let header_text = literal(document.header.as_deref().unwrap_or(&document.title));
     let header = if document.logo_png.is_some() {
         format!(
             "grid(columns: (1fr, auto), align: (left + horizon, right + horizon), \
-             image(\"logo.png\", height: 0.8cm), text(size: 8pt, {}))",
-            literal(&document.title)
+             image(\"logo.png\", height: 0.8cm), text(size: 8pt, {header_text}))"
         )
     } else {
-        format!(
-            "align(right, text(size: 8pt, {}))",
-            literal(&document.title)
-        )
+        format!("align(right, text(size: 8pt, {header_text}))")
     };
+    let footer_text = document
+        .footer
+        .as_deref()
+        .map(|footer| {
+            format!(
+                "text(size: 7.5pt, fill: luma(90), {}) + linebreak() + ",
+                literal(footer)
+            )
+        })
+        .unwrap_or_default();
     format!(
         "#set document(title: {title}, author: \"GSign\", date: none)\n\
          #set page(paper: \"a4\", margin: (x: 2cm, top: 2.5cm, bottom: 2.5cm), header: {header}, \
-           footer: context align(center, text(size: 8pt, counter(page).display(\"1 / 1\", both: true))))\n\
+           footer: context align(center, {footer_text}text(size: 8pt, counter(page).display(\"1 / 1\", both: true))))\n\
          #set text(font: (\"DejaVu Sans\", \"Droid Sans Fallback\"), size: 10.5pt, lang: {lang})\n\
          #set par(justify: true)\n\
          #set table(stroke: 0.5pt + gray, inset: 6pt)\n\
@@ -145,14 +242,25 @@ fn literal(text: &str) -> String {
     out
 }
 
-/// Markdown to Typst markup, text only as string literals.
-fn markup(markdown: &str) -> Result<String, RenderError> {
+/// Markdown to Typst markup, text only as string literals, placeholders replaced.
+fn markup(markdown: &str, variables: &BTreeMap<String, String>) -> Result<String, RenderError> {
     let mut out = String::new();
     let mut options = Options::empty();
     options.insert(Options::ENABLE_TABLES);
     options.insert(Options::ENABLE_STRIKETHROUGH);
     let mut in_head = false;
+    // The parser may split one run of text (at `_`, `{`, …); placeholders are found in the
+    // whole run.
+    let mut text = String::new();
+    let mut missing = BTreeSet::new();
     for event in Parser::new_ext(markdown, options) {
+        match event {
+            Event::Text(run) | Event::Code(run) => {
+                text.push_str(&run);
+                continue;
+            }
+            _ => flush_text(&mut out, &mut text, variables, &mut missing)?,
+        }
         match event {
             Event::Start(Tag::Heading { level, .. }) => {
                 let depth = match level {
@@ -169,7 +277,10 @@ fn markup(markdown: &str) -> Result<String, RenderError> {
             Event::Start(Tag::Strong) => out.push_str("#strong["),
             Event::Start(Tag::Strikethrough) => out.push_str("#strike["),
             Event::End(TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough) => out.push(']'),
-            Event::Start(Tag::List(Some(_))) => out.push_str("#enum("),
+            // A list that resumes after a heading keeps its numbers.
+            Event::Start(Tag::List(Some(start))) => {
+                let _ = write!(out, "#enum(start: {start}, ");
+            }
             Event::Start(Tag::List(None)) => out.push_str("#list("),
             Event::End(TagEnd::List(_)) => out.push_str(")\n\n"),
             Event::Start(Tag::Item) => out.push('['),
@@ -199,28 +310,71 @@ fn markup(markdown: &str) -> Result<String, RenderError> {
                     )));
                 }
             }
-            Event::Text(text) | Event::Code(text) => {
-                let mut rest: &str = &text;
-                while let Some(start) = rest.find("{{signature:") {
-                    let _ = write!(out, "#{};", literal(&rest[..start]));
-                    let after = &rest[start + "{{signature:".len()..];
-                    let Some(end) = after.find("}}") else {
-                        return Err(RenderError::Markdown(
-                            "a {{signature:ROLE}} block is not closed".into(),
-                        ));
-                    };
-                    let _ = write!(out, "#sigblock({});", literal(after[..end].trim()));
-                    rest = &after[end + 2..];
-                }
-                let _ = write!(out, "#{};", literal(rest));
-            }
             Event::SoftBreak => out.push(' '),
             Event::HardBreak => out.push_str("\\\n"),
             Event::Rule => out.push_str("#line(length: 100%)\n\n"),
             _ => {}
         }
     }
+    flush_text(&mut out, &mut text, variables, &mut missing)?;
+    if !missing.is_empty() {
+        return Err(RenderError::MissingVariables(missing.into_iter().collect()));
+    }
     Ok(out)
+}
+
+/// Writes the buffered run of text as literals, its placeholders replaced by their values
+/// (still literals) or by signature blocks.
+fn flush_text(
+    out: &mut String,
+    text: &mut String,
+    variables: &BTreeMap<String, String>,
+    missing: &mut BTreeSet<String>,
+) -> Result<(), RenderError> {
+    let mut rest = text.as_str();
+    let mut plain = String::new();
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            if after.trim_start().starts_with("signature:") {
+                return Err(RenderError::Markdown(
+                    "a {{signature:ROLE}} block is not closed".into(),
+                ));
+            }
+            break;
+        };
+        plain.push_str(&rest[..start]);
+        if after[..end].contains("{{") {
+            // `{{ {{name}}`: the first braces are text.
+            plain.push_str("{{");
+            rest = after;
+            continue;
+        }
+        match Placeholder::parse(&after[..end]) {
+            Some(Placeholder::Signature(role)) => {
+                let _ = write!(out, "#{};#sigblock({});", literal(&plain), literal(role));
+                plain.clear();
+            }
+            Some(Placeholder::Variable(name)) => match variables.get(name) {
+                Some(value) => plain.push_str(value),
+                None => {
+                    missing.insert(name.to_owned());
+                }
+            },
+            None => {
+                plain.push_str("{{");
+                plain.push_str(&after[..end]);
+                plain.push_str("}}");
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    plain.push_str(rest);
+    if !plain.is_empty() {
+        let _ = write!(out, "#{};", literal(&plain));
+    }
+    text.clear();
+    Ok(())
 }
 
 fn file_id(path: &str) -> Result<FileId, RenderError> {
@@ -286,7 +440,11 @@ pub fn render(document: &Document) -> Result<Rendered, RenderError> {
         .iter()
         .flat_map(|bytes| Font::iter(Bytes::new(*bytes)))
         .collect();
-    let source = format!("{}\n{}", prelude(document), markup(&document.markdown)?);
+    let source = format!(
+        "{}\n{}",
+        prelude(document),
+        markup(&document.markdown, &document.variables)?
+    );
     let logo = match &document.logo_png {
         Some(png) => Some((file_id("logo.png")?, Bytes::new(png.clone()))),
         None => None,
@@ -342,6 +500,11 @@ pub fn render(document: &Document) -> Result<Rendered, RenderError> {
     Ok(Rendered {
         sha256: hex::encode(Sha256::digest(&pdf)),
         pages: paged.pages().len(),
+        page_sizes: paged
+            .pages()
+            .iter()
+            .map(|page| (page.frame.width().to_pt(), page.frame.height().to_pt()))
+            .collect(),
         signature_boxes,
         pdf,
     })
@@ -358,6 +521,9 @@ mod tests {
             markdown: body.into(),
             logo_png: None,
             lang: "mn".into(),
+            header: None,
+            footer: Some("Гэрээ №1".into()),
+            variables: BTreeMap::from([("buyer.name".to_owned(), "Батбаяр **Өлзий**".to_owned())]),
         }
     }
 
@@ -402,6 +568,25 @@ mod tests {
             "{buyer:?}"
         );
         assert!(rendered.signature_boxes[1].y > buyer.y + buyer.height);
+    }
+
+    #[test]
+    fn variables_are_substituted_as_text_and_missing_ones_listed() {
+        let rendered = render(&contract(
+            "Худалдан авагч: {{ buyer.name }}; {{not a placeholder}}; {{ {{signature:buyer}}",
+        ))
+        .expect("typeset");
+        assert_eq!(rendered.signature_boxes.len(), 1);
+        assert_eq!(
+            render(&contract("{{buyer.name}} {{seller.name}} {{price}}")).expect_err("refused"),
+            RenderError::MissingVariables(vec!["price".into(), "seller.name".into()])
+        );
+        let found = placeholders("# {{title}}\n\n{{ buyer.name }} {{x y}}\n\n{{signature:buyer}}");
+        assert_eq!(
+            found.variables.into_iter().collect::<Vec<_>>(),
+            ["buyer.name", "title"]
+        );
+        assert_eq!(found.signature_roles, ["buyer"]);
     }
 
     #[test]

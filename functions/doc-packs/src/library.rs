@@ -1,0 +1,761 @@
+//! The clause library and document templates (seed 003's `doc_clause` and `doc_template`):
+//! create, list (by name, gate, active), get, new version, publish, deactivate. The two share
+//! everything but their content, which [`Kind`] describes.
+//!
+//! Every version is its own row with its own id, immutable: a new version is a new row
+//! (`version` + 1 for the name), publishing sets `published_at` once, deactivating retires a
+//! version from new packs. Only published, active versions reach a pack.
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use gsign_core::packs::{
+    role_problem, Gate, MAX_CLAUSE_BYTES, MAX_SIGNER_ROLES, MAX_TEMPLATE_CLAUSES,
+};
+use gsign_core::FieldError;
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::pagination::{Page, PageRequest};
+use lambda_http::Request;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::error::DocPacksError;
+use crate::DocPacksApi;
+
+/// Largest logo, in bytes.
+pub const MAX_LOGO_BYTES: usize = 256 * 1024;
+
+/// Clauses or templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `doc_clause`: Markdown and the JSON Schema of its variables.
+    Clause,
+    /// `doc_template`: ordered clause references, layout, signer roles.
+    Template,
+}
+
+impl Kind {
+    fn table(self) -> &'static str {
+        match self {
+            Kind::Clause => "doc_clause",
+            Kind::Template => "doc_template",
+        }
+    }
+
+    fn id_column(self) -> &'static str {
+        match self {
+            Kind::Clause => "clause_id",
+            Kind::Template => "template_id",
+        }
+    }
+
+    /// The kind's own columns, as the API names them.
+    fn content_columns(self) -> &'static [&'static str] {
+        match self {
+            Kind::Clause => &["body_markdown", "variables_json"],
+            Kind::Template => &["clauses_ordered", "layout_json", "signer_roles"],
+        }
+    }
+
+    /// What a not-found answer names.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Clause => "clause",
+            Kind::Template => "template",
+        }
+    }
+
+    fn select(self) -> String {
+        let content = self
+            .content_columns()
+            .iter()
+            .map(|c| format!("'{c}', {c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT {id} AS id, name, version, city_gate, role_gate, is_active, created_by, \
+             created_at, published_at, jsonb_build_object({content}) AS content FROM {table}",
+            id = self.id_column(),
+            table = self.table()
+        )
+    }
+}
+
+/// One version of a clause or template.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// This version's id.
+    pub id: Uuid,
+    /// Shared by every version.
+    pub name: String,
+    /// 1, 2, …
+    pub version: i32,
+    /// Allowed city codes (`null`: everywhere).
+    pub city_gate: Option<Vec<String>>,
+    /// Signer roles it is for (`null`: everyone).
+    pub role_gate: Option<Vec<String>>,
+    /// Usable in new packs.
+    pub is_active: bool,
+    /// The user or API key that created it.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When it was published (`null`: a draft, not usable in packs).
+    pub published_at: Option<DateTime<Utc>>,
+    /// The kind's own columns.
+    #[serde(flatten)]
+    pub content: serde_json::Map<String, Value>,
+}
+
+impl From<&Row> for Item {
+    fn from(row: &Row) -> Self {
+        let content: Value = row.get("content");
+        Self {
+            id: row.get("id"),
+            name: row.get("name"),
+            version: row.get("version"),
+            city_gate: row.get("city_gate"),
+            role_gate: row.get("role_gate"),
+            is_active: row.get("is_active"),
+            created_by: row.get("created_by"),
+            created_at: row.get("created_at"),
+            published_at: row.get("published_at"),
+            content: match content {
+                Value::Object(map) => map,
+                _ => serde_json::Map::new(),
+            },
+        }
+    }
+}
+
+impl Item {
+    /// Its gate.
+    pub fn gate(&self) -> Gate {
+        Gate {
+            cities: self.city_gate.clone(),
+            roles: self.role_gate.clone(),
+        }
+    }
+
+    /// How people name this version.
+    pub fn label(&self, kind: Kind) -> String {
+        format!("{} {:?} v{}", kind.noun(), self.name, self.version)
+    }
+
+    /// A content column.
+    pub fn get(&self, column: &str) -> &Value {
+        self.content.get(column).unwrap_or(&Value::Null)
+    }
+}
+
+/// `POST /v1/clauses`, `POST /v1/doc-templates` and their `…/{id}/versions` body: the
+/// kind's content columns and the gates. On a new version, what is left out is kept.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInput {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, with = "double_option")]
+    city_gate: Option<Option<Vec<String>>>,
+    #[serde(default, with = "double_option")]
+    role_gate: Option<Option<Vec<String>>>,
+    #[serde(default)]
+    body_markdown: Option<String>,
+    #[serde(default)]
+    variables_json: Option<Value>,
+    #[serde(default)]
+    clauses_ordered: Option<Vec<ClauseRef>>,
+    #[serde(default)]
+    layout_json: Option<Layout>,
+    #[serde(default)]
+    signer_roles: Option<Vec<SignerRole>>,
+}
+
+/// `null` and absent told apart: `"city_gate": null` lifts the gate on a new version.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+/// A template's reference to a clause.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClauseRef {
+    /// Any version's id of the clause.
+    pub clause_id: Uuid,
+    /// The version to use; absent: the latest published, active version when a pack is
+    /// generated.
+    #[serde(default)]
+    pub version: Option<i32>,
+}
+
+impl ClauseRef {
+    /// A template's stored references (`[{clause_id, version, order}]`, in order).
+    pub fn stored(value: &Value) -> Result<Vec<ClauseRef>, DocPacksError> {
+        #[derive(Deserialize)]
+        struct Stored {
+            clause_id: Uuid,
+            version: Option<i32>,
+        }
+        serde_json::from_value::<Vec<Stored>>(value.clone())
+            .map(|refs| {
+                refs.into_iter()
+                    .map(|r| ClauseRef {
+                        clause_id: r.clause_id,
+                        version: r.version,
+                    })
+                    .collect()
+            })
+            .map_err(|e| DocPacksError::Internal(anyhow::anyhow!("stored clauses_ordered: {e}")))
+    }
+}
+
+/// A template's page setup.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    /// The document's title (default: the template's name).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Header text beside the logo (default: the title).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// Footer text above the page numbers.
+    #[serde(default)]
+    pub footer: Option<String>,
+    /// A PNG, base64, at most 256 KiB.
+    #[serde(default)]
+    pub logo_png_base64: Option<String>,
+    /// Text language (default `en`): hyphenation, quotes.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// Each clause on a new page.
+    #[serde(default)]
+    pub page_break_between_clauses: bool,
+}
+
+/// One signer role of a template, in signing order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerRole {
+    /// `buyer`, `talent`, …
+    pub role: String,
+}
+
+/// The checked values of a new row.
+struct NewItem {
+    city_gate: Option<Vec<String>>,
+    role_gate: Option<Vec<String>>,
+    content: Value,
+}
+
+fn text_problem(value: &str, pointer: &str, max: usize, errors: &mut Vec<FieldError>) {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
+        errors.push(FieldError::new(
+            pointer,
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+}
+
+impl DocPacksApi {
+    /// Checks `input` for `kind` (with `base` the version it follows, if any) against the
+    /// library, reporting every problem at once.
+    async fn checked(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        caller: &Caller,
+        kind: Kind,
+        input: ItemInput,
+        base: Option<&Item>,
+    ) -> Result<NewItem, DocPacksError> {
+        let mut errors = Vec::new();
+        let city_gate = match input.city_gate {
+            Some(gate) => gate,
+            None => base.and_then(|b| b.city_gate.clone()),
+        };
+        let role_gate = match input.role_gate {
+            Some(gate) => gate,
+            None => base.and_then(|b| b.role_gate.clone()),
+        };
+        errors.extend(
+            Gate {
+                cities: city_gate.clone(),
+                roles: role_gate.clone(),
+            }
+            .problems(""),
+        );
+        let inherit = |column: &str| base.map(|b| b.get(column).clone());
+        let misplaced: &[(&str, bool)] = match kind {
+            Kind::Clause => &[
+                ("/clauses_ordered", input.clauses_ordered.is_some()),
+                ("/layout_json", input.layout_json.is_some()),
+                ("/signer_roles", input.signer_roles.is_some()),
+            ],
+            Kind::Template => &[
+                ("/body_markdown", input.body_markdown.is_some()),
+                ("/variables_json", input.variables_json.is_some()),
+            ],
+        };
+        for (pointer, present) in misplaced {
+            if *present {
+                errors.push(FieldError::new(
+                    *pointer,
+                    format!("is not a {} field", kind.noun()),
+                ));
+            }
+        }
+        let content = match kind {
+            Kind::Clause => {
+                let body = input.body_markdown.or_else(|| {
+                    inherit("body_markdown").and_then(|v| v.as_str().map(str::to_owned))
+                });
+                let schema = input.variables_json.or_else(|| inherit("variables_json"));
+                match &body {
+                    None => errors.push(FieldError::new("/body_markdown", "is required")),
+                    Some(body) if body.trim().is_empty() || body.len() > MAX_CLAUSE_BYTES => errors
+                        .push(FieldError::new(
+                            "/body_markdown",
+                            format!("must be 1 to {MAX_CLAUSE_BYTES} bytes of Markdown"),
+                        )),
+                    Some(body) => match gsign_render::check_markdown(body) {
+                        Ok(found) => {
+                            for role in &found.signature_roles {
+                                if let Some(problem) = role_problem(role) {
+                                    errors.push(FieldError::new(
+                                        "/body_markdown",
+                                        format!("{{{{signature:{role}}}}}: {problem}"),
+                                    ));
+                                }
+                            }
+                        }
+                        Err(problem) => {
+                            errors.push(FieldError::new("/body_markdown", problem.to_string()))
+                        }
+                    },
+                }
+                match &schema {
+                    None => errors.push(FieldError::new(
+                        "/variables_json",
+                        "is required: the JSON Schema of the variables the clause uses ({} if none)",
+                    )),
+                    Some(schema) => {
+                        if let Err(problem) = gsign_render::variables::check_schema(schema) {
+                            errors.push(FieldError::new("/variables_json", problem));
+                        }
+                    }
+                }
+                json!({"body_markdown": body, "variables_json": schema})
+            }
+            Kind::Template => {
+                let clauses = match input.clauses_ordered {
+                    Some(clauses) => Some(clauses),
+                    None => inherit("clauses_ordered")
+                        .map(|v| ClauseRef::stored(&v))
+                        .transpose()?,
+                };
+                let layout = match input.layout_json {
+                    Some(layout) => Some(layout),
+                    None => inherit("layout_json")
+                        .map(|v| serde_json::from_value::<Layout>(v).unwrap_or_default()),
+                };
+                let roles = match input.signer_roles {
+                    Some(roles) => Some(roles),
+                    None => inherit("signer_roles")
+                        .map(|v| serde_json::from_value::<Vec<SignerRole>>(v).unwrap_or_default()),
+                };
+                let clauses = clauses.unwrap_or_default();
+                if clauses.is_empty() || clauses.len() > MAX_TEMPLATE_CLAUSES {
+                    errors.push(FieldError::new(
+                        "/clauses_ordered",
+                        format!("must list 1 to {MAX_TEMPLATE_CLAUSES} clauses"),
+                    ));
+                }
+                for (i, reference) in clauses.iter().enumerate() {
+                    if let Some(problem) =
+                        self.clause_ref_problem(client, caller, reference).await?
+                    {
+                        errors.push(FieldError::new(format!("/clauses_ordered/{i}"), problem));
+                    }
+                }
+                let layout = layout.unwrap_or_default();
+                layout_problems(&layout, &mut errors);
+                let roles = roles.unwrap_or_default();
+                if roles.is_empty() || roles.len() > MAX_SIGNER_ROLES {
+                    errors.push(FieldError::new(
+                        "/signer_roles",
+                        format!("must list 1 to {MAX_SIGNER_ROLES} roles"),
+                    ));
+                }
+                let mut seen = BTreeSet::new();
+                for (i, role) in roles.iter().enumerate() {
+                    if let Some(problem) = role_problem(&role.role) {
+                        errors.push(FieldError::new(format!("/signer_roles/{i}/role"), problem));
+                    } else if !seen.insert(role.role.as_str()) {
+                        errors.push(FieldError::new(
+                            format!("/signer_roles/{i}/role"),
+                            "is listed twice",
+                        ));
+                    }
+                }
+                let ordered: Vec<Value> = clauses
+                    .iter()
+                    .enumerate()
+                    .map(|(order, c)| json!({"clause_id": c.clause_id, "version": c.version, "order": order + 1}))
+                    .collect();
+                json!({"clauses_ordered": ordered, "layout_json": layout, "signer_roles": roles})
+            }
+        };
+        if !errors.is_empty() {
+            return Err(DocPacksError::Validation(errors));
+        }
+        Ok(NewItem {
+            city_gate,
+            role_gate,
+            content,
+        })
+    }
+
+    /// Why a template cannot refer to `reference`: no such clause, no such version, or
+    /// nothing published and active to use.
+    async fn clause_ref_problem(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        caller: &Caller,
+        reference: &ClauseRef,
+    ) -> Result<Option<String>, DocPacksError> {
+        let Some(named) = self
+            .get(client, caller, Kind::Clause, reference.clause_id)
+            .await?
+        else {
+            return Ok(Some("no such clause in your organization".to_owned()));
+        };
+        let versions = self
+            .versions(client, caller, Kind::Clause, &named.name)
+            .await?;
+        Ok(match reference.version {
+            Some(version) => match versions.iter().find(|v| v.version == version) {
+                None => Some(format!("clause {:?} has no version {version}", named.name)),
+                Some(v) if v.published_at.is_none() => {
+                    Some(format!("{} is not published", v.label(Kind::Clause)))
+                }
+                Some(v) if !v.is_active => {
+                    Some(format!("{} is deactivated", v.label(Kind::Clause)))
+                }
+                Some(_) => None,
+            },
+            None => (!versions
+                .iter()
+                .any(|v| v.published_at.is_some() && v.is_active))
+            .then(|| format!("clause {:?} has no published, active version", named.name)),
+        })
+    }
+
+    /// The version `id` of the caller's organization.
+    pub(crate) async fn get(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        caller: &Caller,
+        kind: Kind,
+        id: Uuid,
+    ) -> Result<Option<Item>, DocPacksError> {
+        Ok(client
+            .query_opt(
+                &format!(
+                    "{} WHERE organization_id = $1 AND {} = $2",
+                    kind.select(),
+                    kind.id_column()
+                ),
+                &[&caller.org, &id],
+            )
+            .await?
+            .as_ref()
+            .map(Item::from))
+    }
+
+    /// Every version of `name`, newest first.
+    pub(crate) async fn versions(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        caller: &Caller,
+        kind: Kind,
+        name: &str,
+    ) -> Result<Vec<Item>, DocPacksError> {
+        Ok(client
+            .query(
+                &format!(
+                    "{} WHERE organization_id = $1 AND name = $2 ORDER BY version DESC",
+                    kind.select()
+                ),
+                &[&caller.org, &name],
+            )
+            .await?
+            .iter()
+            .map(Item::from)
+            .collect())
+    }
+
+    async fn insert(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        caller: &Caller,
+        kind: Kind,
+        name: &str,
+        item: NewItem,
+    ) -> Result<Item, DocPacksError> {
+        // One writer per name at a time: the next version number is never raced.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&format!("{}:{}:{name}", kind.table(), caller.org)],
+        )
+        .await?;
+        let columns = kind.content_columns();
+        let values = columns
+            .iter()
+            .map(|c| match *c {
+                "body_markdown" => format!("$5::jsonb->>'{c}'"),
+                _ => format!("$5::jsonb->'{c}'"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let created_by = caller
+            .user
+            .or(caller.api_key)
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| "system".to_owned());
+        let row = tx
+            .query_one(
+                &format!(
+                    "WITH inserted AS (INSERT INTO {table} (organization_id, name, version, city_gate, \
+                     role_gate, created_by, {columns}) SELECT $1, $2::text, \
+                     COALESCE((SELECT max(version) FROM {table} WHERE organization_id = $1 AND name = $2::text), 0) + 1, \
+                     $3, $4, $6, {values} RETURNING *) \
+                     SELECT inserted.{id} FROM inserted",
+                    table = kind.table(),
+                    columns = columns.join(", "),
+                    id = kind.id_column(),
+                ),
+                &[&caller.org, &name, &item.city_gate, &item.role_gate, &item.content, &created_by],
+            )
+            .await?;
+        let id: Uuid = row.get(0);
+        let item = tx
+            .query_one(
+                &format!("{} WHERE {} = $1", kind.select(), kind.id_column()),
+                &[&id],
+            )
+            .await?;
+        Ok(Item::from(&item))
+    }
+
+    /// `POST /v1/clauses` and `POST /v1/doc-templates`: version 1 of a new name (a name that
+    /// exists gets its next version).
+    pub(crate) async fn create_item(
+        &self,
+        caller: &Caller,
+        kind: Kind,
+        mut input: ItemInput,
+    ) -> Result<Item, DocPacksError> {
+        let name = input.name.take().unwrap_or_default().trim().to_owned();
+        let mut conn = self.base().pool.get().await?;
+        let tx = conn.transaction().await?;
+        let mut errors = Vec::new();
+        text_problem(&name, "/name", 200, &mut errors);
+        let checked = self.checked(&tx, caller, kind, input, None).await;
+        match checked {
+            Err(DocPacksError::Validation(more)) => {
+                errors.extend(more);
+                Err(DocPacksError::Validation(errors))
+            }
+            Err(other) => Err(other),
+            Ok(_) if !errors.is_empty() => Err(DocPacksError::Validation(errors)),
+            Ok(item) => {
+                let created = self.insert(&tx, caller, kind, &name, item).await?;
+                tx.commit().await?;
+                Ok(created)
+            }
+        }
+    }
+
+    /// `POST /v1/clauses/{id}/versions` (and templates'): the next version of `id`'s name,
+    /// starting from `id`'s content.
+    pub(crate) async fn new_version(
+        &self,
+        caller: &Caller,
+        kind: Kind,
+        id: Uuid,
+        input: ItemInput,
+    ) -> Result<Item, DocPacksError> {
+        if input.name.is_some() {
+            return Err(DocPacksError::Validation(vec![FieldError::new(
+                "/name",
+                "cannot change between versions; create a new one instead",
+            )]));
+        }
+        let mut conn = self.base().pool.get().await?;
+        let tx = conn.transaction().await?;
+        let base = self
+            .get(&tx, caller, kind, id)
+            .await?
+            .ok_or(DocPacksError::NotFound(kind.noun()))?;
+        let item = self.checked(&tx, caller, kind, input, Some(&base)).await?;
+        let created = self.insert(&tx, caller, kind, &base.name, item).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// `POST …/{id}/publish`: once.
+    pub(crate) async fn publish(
+        &self,
+        caller: &Caller,
+        kind: Kind,
+        id: Uuid,
+    ) -> Result<Item, DocPacksError> {
+        let client = self.base().pool.get().await?;
+        let updated = client
+            .execute(
+                &format!(
+                    "UPDATE {} SET published_at = now() WHERE organization_id = $1 AND {} = $2 \
+                     AND published_at IS NULL",
+                    kind.table(),
+                    kind.id_column()
+                ),
+                &[&caller.org, &id],
+            )
+            .await?;
+        let item = self
+            .get(&client, caller, kind, id)
+            .await?
+            .ok_or(DocPacksError::NotFound(kind.noun()))?;
+        if updated == 0 {
+            return Err(DocPacksError::AlreadyPublished);
+        }
+        Ok(item)
+    }
+
+    /// `POST …/{id}/deactivate`: no new pack uses this version (packs made with it keep it).
+    pub(crate) async fn deactivate(
+        &self,
+        caller: &Caller,
+        kind: Kind,
+        id: Uuid,
+    ) -> Result<Item, DocPacksError> {
+        let client = self.base().pool.get().await?;
+        client
+            .execute(
+                &format!(
+                    "UPDATE {} SET is_active = false WHERE organization_id = $1 AND {} = $2",
+                    kind.table(),
+                    kind.id_column()
+                ),
+                &[&caller.org, &id],
+            )
+            .await?;
+        self.get(&client, caller, kind, id)
+            .await?
+            .ok_or(DocPacksError::NotFound(kind.noun()))
+    }
+
+    /// `GET /v1/clauses` (and templates): newest first; `name`, `active`, `published`, and
+    /// the gates: `city` and `role` keep what a pack for that city or role may use.
+    pub(crate) async fn list_items(
+        &self,
+        caller: &Caller,
+        kind: Kind,
+        req: &Request,
+    ) -> Result<Page<Item>, DocPacksError> {
+        let mut errors = Vec::new();
+        let page = PageRequest::read(req, 50, 100, &mut errors);
+        let flag = |name: &str, errors: &mut Vec<FieldError>| match web::query(req, name) {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => {
+                errors.push(FieldError::new(format!("/{name}"), "must be true or false"));
+                None
+            }
+        };
+        let active = flag("active", &mut errors);
+        let published = flag("published", &mut errors);
+        if !errors.is_empty() {
+            return Err(DocPacksError::Validation(errors));
+        }
+        let name = web::query(req, "name").map(str::to_owned);
+        let city = web::query(req, "city").map(str::to_owned);
+        let role = web::query(req, "role").map(str::to_owned);
+        let (after_t, after_id) = page
+            .after
+            .map_or((None, None), |(t, id)| (Some(t), Some(id)));
+        let client = self.base().pool.get().await?;
+        let mut rows: Vec<Item> = client
+            .query(
+                &format!(
+                    "{select} WHERE organization_id = $1 \
+                     AND ($2::text IS NULL OR name = $2) \
+                     AND ($3::bool IS NULL OR is_active = $3) \
+                     AND ($4::bool IS NULL OR (published_at IS NOT NULL) = $4) \
+                     AND ($5::text IS NULL OR city_gate IS NULL OR lower($5) = ANY (SELECT lower(c) FROM unnest(city_gate) c)) \
+                     AND ($6::text IS NULL OR role_gate IS NULL OR $6 = ANY (role_gate)) \
+                     AND ($7::timestamptz IS NULL OR (created_at, {id}) < ($7, $8)) \
+                     ORDER BY created_at DESC, {id} DESC LIMIT $9",
+                    select = kind.select(),
+                    id = kind.id_column()
+                ),
+                &[&caller.org, &name, &active, &published, &city, &role, &after_t, &after_id, &page.fetch()],
+            )
+            .await?
+            .iter()
+            .map(Item::from)
+            .collect();
+        let next_cursor = page.finish(&mut rows, |i| (i.created_at, i.id));
+        Ok(Page {
+            data: rows,
+            next_cursor,
+        })
+    }
+}
+
+/// Problems of a template's layout.
+fn layout_problems(layout: &Layout, errors: &mut Vec<FieldError>) {
+    for (pointer, value, max) in [
+        ("/layout_json/title", &layout.title, 200),
+        ("/layout_json/header", &layout.header, 200),
+        ("/layout_json/footer", &layout.footer, 500),
+    ] {
+        if let Some(value) = value {
+            text_problem(value, pointer, max, errors);
+        }
+    }
+    if let Some(lang) = &layout.lang {
+        if !(2..=3).contains(&lang.len()) || !lang.chars().all(|c| c.is_ascii_lowercase()) {
+            errors.push(FieldError::new(
+                "/layout_json/lang",
+                "must be an ISO 639 language code such as mn or en",
+            ));
+        }
+    }
+    if let Some(logo) = &layout.logo_png_base64 {
+        match base64::engine::general_purpose::STANDARD.decode(logo) {
+            Ok(png) if png.len() <= MAX_LOGO_BYTES && png.starts_with(b"\x89PNG\r\n\x1a\n") => {}
+            Ok(png) if png.len() > MAX_LOGO_BYTES => errors.push(FieldError::new(
+                "/layout_json/logo_png_base64",
+                format!("must be at most {MAX_LOGO_BYTES} bytes"),
+            )),
+            _ => errors.push(FieldError::new(
+                "/layout_json/logo_png_base64",
+                "must be a PNG image, base64",
+            )),
+        }
+    }
+}

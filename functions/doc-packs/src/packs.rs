@@ -1,0 +1,952 @@
+//! Document packs (seed 003's `doc_pack`, `doc_instance`, `doc_sign_event`): generate, list,
+//! get, issue (one envelope per document), void, regenerate (the old pack superseded), and
+//! each document's download.
+//!
+//! Generated PDFs are stored once, immutable, under the pack's prefix with their SHA-256 in
+//! a file beside them (seed 003's S3 layout), and each is a ready document of the
+//! organization, so the envelope, the signing worker, retention and legal hold treat it like
+//! any other.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use gsign_core::packs::{city_problem, signer_map_problems, PackStatus, Signer};
+use gsign_core::FieldError;
+use gsign_functions_envelopes::packs::{PackEnvelope, PackSigner};
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::outbox;
+use gsign_platform::pagination::{Page, PageRequest};
+use gsign_platform::storage::{ObjectRef, Presigned};
+use lambda_http::Request;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::error::DocPacksError;
+use crate::generate::{self, Plan};
+use crate::DocPacksApi;
+
+/// Largest `variables` object, in bytes of JSON.
+const MAX_VARIABLES_BYTES: usize = 256 * 1024;
+
+/// `POST /v1/doc-packs` body; on regenerate every member is optional (the old pack's
+/// values are kept).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackInput {
+    /// The caller's reference (a deal or order id): one live pack per reference.
+    #[serde(default)]
+    reference: Option<String>,
+    /// City code (gates).
+    #[serde(default)]
+    city: Option<String>,
+    /// Template version ids, in order.
+    #[serde(default)]
+    templates: Option<Vec<Uuid>>,
+    /// The values of the clauses' variables.
+    #[serde(default)]
+    variables: Option<Value>,
+    /// Role -> `{name, email}`.
+    #[serde(default)]
+    signer_map: Option<BTreeMap<String, Signer>>,
+}
+
+/// `POST /v1/doc-packs/{id}/void` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoidInput {
+    reason: String,
+}
+
+/// A pack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pack {
+    /// Id.
+    pub id: Uuid,
+    /// The caller's reference.
+    pub reference: String,
+    /// `draft`, `issued`, `signed`, `voided`, `superseded`.
+    pub status: String,
+    /// The generator that typeset it (same inputs + same generator = same bytes).
+    pub generator_ver: String,
+    /// City code.
+    pub city: String,
+    /// Template ids asked for.
+    pub templates: Value,
+    /// The values given.
+    pub variables: Value,
+    /// Role -> signer.
+    pub signer_map: Value,
+    /// The pack that replaced it.
+    pub superseded_by: Option<Uuid>,
+    /// Why it was voided.
+    pub void_reason: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+const PACK_COLUMNS: &str =
+    "pack_id, reference, status, generator_ver, city, templates, variables, \
+    signer_map, superseded_by, void_reason, created_at, updated_at";
+
+impl From<&Row> for Pack {
+    fn from(row: &Row) -> Self {
+        Self {
+            id: row.get("pack_id"),
+            reference: row.get("reference"),
+            status: row.get("status"),
+            generator_ver: row.get("generator_ver"),
+            city: row.get("city"),
+            templates: row.get("templates"),
+            variables: row.get("variables"),
+            signer_map: row.get("signer_map"),
+            superseded_by: row.get("superseded_by"),
+            void_reason: row.get("void_reason"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+        }
+    }
+}
+
+/// One document of a pack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Instance {
+    /// Id (`doc_id`).
+    pub id: Uuid,
+    /// Place in the pack.
+    pub position: i32,
+    /// Its title (the envelope's name).
+    pub title: String,
+    /// The template version.
+    pub template_id: Uuid,
+    /// Its version number.
+    pub template_version: i32,
+    /// The clause versions typeset.
+    pub clauses_resolved: Value,
+    /// Placeholder -> text, as typeset.
+    pub variables_filled: Value,
+    /// The generated PDF as a document (legal hold: `PUT /v1/documents/{id}/legal-hold`).
+    pub document_id: Uuid,
+    /// `s3://bucket/key` of the generated PDF.
+    pub render_pdf_s3: String,
+    /// Its SHA-256.
+    pub render_pdf_sha256: String,
+    /// Pages.
+    pub page_count: i32,
+    /// Where each role signs.
+    pub signature_boxes: Value,
+    /// Its envelope, once issued.
+    pub envelope_id: Option<Uuid>,
+    /// `none`, `sent`, `completed`, `declined`, `voided`, `expired`.
+    pub envelope_status: String,
+    /// Role -> signer (with the recipient id once issued).
+    pub signer_map: Value,
+    /// Under legal hold.
+    pub legal_hold: bool,
+    /// What happened, oldest first.
+    pub sign_events: Vec<SignEventView>,
+}
+
+/// One `doc_sign_event`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignEventView {
+    /// Id.
+    pub id: Uuid,
+    /// The signer role, or `sender`.
+    pub actor_role: String,
+    /// The user, when a person of the organization acted.
+    pub actor_user_id: Option<String>,
+    /// The signer's email.
+    pub actor_email: Option<String>,
+    /// `envelope_sent`, `viewed`, `signed`, `declined`, `voided`, `expired`.
+    pub event: String,
+    /// The envelope evidence it came from.
+    pub provider_payload: Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A pack with its documents.
+#[derive(Debug, Serialize)]
+pub struct PackDetail {
+    #[serde(flatten)]
+    pack: Pack,
+    documents: Vec<Instance>,
+}
+
+fn invalid(pointer: &str, detail: impl Into<String>) -> DocPacksError {
+    DocPacksError::Validation(vec![FieldError::new(pointer, detail)])
+}
+
+/// The checked values of a pack to generate.
+struct Checked {
+    reference: String,
+    city: String,
+    templates: Vec<Uuid>,
+    variables: Value,
+    signers: BTreeMap<String, Signer>,
+}
+
+fn check(input: PackInput) -> Result<Checked, DocPacksError> {
+    let mut errors = Vec::new();
+    let reference = input.reference.unwrap_or_default().trim().to_owned();
+    if reference.is_empty() || reference.chars().count() > 200 {
+        errors.push(FieldError::new("/reference", "must be 1 to 200 characters"));
+    }
+    let city = input.city.unwrap_or_default().trim().to_owned();
+    if let Some(problem) = city_problem(&city) {
+        errors.push(FieldError::new("/city", problem));
+    }
+    let templates = input.templates.unwrap_or_default();
+    if templates
+        .iter()
+        .enumerate()
+        .any(|(i, t)| templates[..i].contains(t))
+    {
+        errors.push(FieldError::new("/templates", "lists a template twice"));
+    }
+    let variables = input.variables.unwrap_or_else(|| json!({}));
+    if !variables.is_object() {
+        errors.push(FieldError::new("/variables", "must be an object"));
+    } else if serde_json::to_vec(&variables).map_or(0, |v| v.len()) > MAX_VARIABLES_BYTES {
+        errors.push(FieldError::new(
+            "/variables",
+            format!("must be at most {MAX_VARIABLES_BYTES} bytes of JSON"),
+        ));
+    }
+    let signers = signer_map_problems(
+        &input.signer_map.unwrap_or_default(),
+        "/signer_map",
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(DocPacksError::Validation(errors));
+    }
+    Ok(Checked {
+        reference,
+        city,
+        templates,
+        variables,
+        signers,
+    })
+}
+
+impl DocPacksApi {
+    /// The pack `id` of the caller's organization; `lock` takes its row lock.
+    async fn pack(
+        client: &impl deadpool_postgres::GenericClient,
+        caller: &Caller,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Pack, DocPacksError> {
+        client
+            .query_opt(
+                &format!(
+                    "SELECT {PACK_COLUMNS} FROM doc_pack WHERE organization_id = $1 AND pack_id = $2{}",
+                    if lock { " FOR UPDATE" } else { "" }
+                ),
+                &[&caller.org, &id],
+            )
+            .await?
+            .as_ref()
+            .map(Pack::from)
+            .ok_or(DocPacksError::NotFound("pack"))
+    }
+
+    async fn instances(
+        client: &impl deadpool_postgres::GenericClient,
+        pack: Uuid,
+    ) -> Result<Vec<Instance>, DocPacksError> {
+        let rows = client
+            .query(
+                "SELECT i.*, d.legal_hold FROM doc_instance i JOIN documents d ON d.id = i.document_id \
+                 WHERE i.pack_id = $1 ORDER BY i.position",
+                &[&pack],
+            )
+            .await?;
+        let events = client
+            .query(
+                "SELECT e.* FROM doc_sign_event e JOIN doc_instance i ON i.doc_id = e.doc_id \
+                 WHERE i.pack_id = $1 ORDER BY e.created_at, e.sign_event_id",
+                &[&pack],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let id: Uuid = row.get("doc_id");
+                Instance {
+                    id,
+                    position: row.get("position"),
+                    title: row.get("title"),
+                    template_id: row.get("template_id"),
+                    template_version: row.get("template_version"),
+                    clauses_resolved: row.get("clauses_resolved"),
+                    variables_filled: row.get("variables_filled"),
+                    document_id: row.get("document_id"),
+                    render_pdf_s3: row.get("render_pdf_s3"),
+                    render_pdf_sha256: row.get("render_pdf_sha256"),
+                    page_count: row.get("page_count"),
+                    signature_boxes: row.get("signature_boxes"),
+                    envelope_id: row.get("envelope_id"),
+                    envelope_status: row.get("envelope_status"),
+                    signer_map: row.get("signer_map_json"),
+                    legal_hold: row.get("legal_hold"),
+                    sign_events: events
+                        .iter()
+                        .filter(|e| e.get::<_, Uuid>("doc_id") == id)
+                        .map(|e| SignEventView {
+                            id: e.get("sign_event_id"),
+                            actor_role: e.get("actor_role"),
+                            actor_user_id: e.get("actor_user_id"),
+                            actor_email: e.get("actor_email"),
+                            event: e.get("event"),
+                            provider_payload: e.get("provider_payload"),
+                            created_at: e.get("created_at"),
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+
+    /// `GET /v1/doc-packs/{id}`.
+    pub(crate) async fn detail(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<PackDetail, DocPacksError> {
+        let client = self.base().pool.get().await?;
+        let pack = Self::pack(&client, caller, id, false).await?;
+        let documents = Self::instances(&client, id).await?;
+        Ok(PackDetail { pack, documents })
+    }
+
+    /// `GET /v1/doc-packs`: newest first; `reference` and `status` filter.
+    pub(crate) async fn list(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Page<Pack>, DocPacksError> {
+        let mut errors = Vec::new();
+        let page = PageRequest::read(req, 50, 100, &mut errors);
+        let status = web::query(req, "status").map(str::to_owned);
+        if status.as_deref().is_some_and(|s| {
+            ![
+                PackStatus::Draft,
+                PackStatus::Issued,
+                PackStatus::Signed,
+                PackStatus::Voided,
+                PackStatus::Superseded,
+            ]
+            .iter()
+            .any(|p| p.as_str() == s)
+        }) {
+            errors.push(FieldError::new("/status", "is not a pack status"));
+        }
+        if !errors.is_empty() {
+            return Err(DocPacksError::Validation(errors));
+        }
+        let reference = web::query(req, "reference").map(str::to_owned);
+        let (after_t, after_id) = page
+            .after
+            .map_or((None, None), |(t, id)| (Some(t), Some(id)));
+        let client = self.base().pool.get().await?;
+        let mut rows: Vec<Pack> = client
+            .query(
+                &format!(
+                    "SELECT {PACK_COLUMNS} FROM doc_pack WHERE organization_id = $1 \
+                     AND ($2::text IS NULL OR reference = $2) AND ($3::text IS NULL OR status = $3) \
+                     AND ($4::timestamptz IS NULL OR (created_at, pack_id) < ($4, $5)) \
+                     ORDER BY created_at DESC, pack_id DESC LIMIT $6"
+                ),
+                &[&caller.org, &reference, &status, &after_t, &after_id, &page.fetch()],
+            )
+            .await?
+            .iter()
+            .map(Pack::from)
+            .collect();
+        let next_cursor = page.finish(&mut rows, |p| (p.created_at, p.id));
+        Ok(Page {
+            data: rows,
+            next_cursor,
+        })
+    }
+
+    /// `POST /v1/doc-packs`: checks, typesets and stores every document, then records the
+    /// pack as a draft.
+    pub(crate) async fn generate(
+        &self,
+        caller: &Caller,
+        input: PackInput,
+    ) -> Result<PackDetail, DocPacksError> {
+        let checked = check(input)?;
+        self.generate_checked(caller, checked, None).await
+    }
+
+    async fn generate_checked(
+        &self,
+        caller: &Caller,
+        checked: Checked,
+        supersedes: Option<Uuid>,
+    ) -> Result<PackDetail, DocPacksError> {
+        let plans = {
+            let client = self.base().pool.get().await?;
+            if supersedes.is_none() {
+                if let Some(live) = live_pack(&client, caller.org, &checked.reference).await? {
+                    return Err(DocPacksError::ReferenceInUse(live));
+                }
+            }
+            self.plan(
+                &client,
+                caller,
+                &generate::Request {
+                    city: &checked.city,
+                    templates: &checked.templates,
+                    variables: &checked.variables,
+                    signers: &checked.signers,
+                },
+            )
+            .await?
+        };
+        let plans = std::sync::Arc::new(plans);
+        let typeset = {
+            let plans = std::sync::Arc::clone(&plans);
+            tokio::task::spawn_blocking(move || generate::typeset(&plans))
+                .await
+                .map_err(|e| DocPacksError::Internal(e.into()))?
+        };
+        let rendered = typeset.map_err(|problem| match problem {
+            gsign_render::RenderError::Typeset(reason) => {
+                DocPacksError::Internal(anyhow::anyhow!("typesetting failed: {reason}"))
+            }
+            other => invalid("/templates", other.to_string()),
+        })?;
+
+        let pack_id = Uuid::new_v4();
+        let mut stored = Vec::new();
+        for document in &rendered {
+            let doc_id = Uuid::new_v4();
+            let prefix = format!("packs/{}/{pack_id}", caller.org);
+            let pdf = self
+                .store()
+                .put_bytes(
+                    &format!("{prefix}/doc_{doc_id}_v1.pdf"),
+                    document.pdf.clone(),
+                    "application/pdf",
+                )
+                .await?;
+            let hash = self
+                .store()
+                .put_bytes(
+                    &format!("{prefix}/hash_{doc_id}.txt"),
+                    format!("{}  doc_{doc_id}_v1.pdf\n", document.sha256).into_bytes(),
+                    "text/plain; charset=utf-8",
+                )
+                .await?;
+            stored.push((doc_id, pdf, hash));
+        }
+
+        let mut conn = self.base().pool.get().await?;
+        let tx = conn.transaction().await?;
+        // The old pack leaves the live ones before the new one joins them (one live pack
+        // per reference); only if nobody else superseded or voided it meanwhile.
+        if let Some(old) = supersedes {
+            let open = tx
+                .query_opt(
+                    "UPDATE doc_pack SET status = 'superseded' WHERE pack_id = $1 \
+                     AND status IN ('draft', 'issued') RETURNING status",
+                    &[&old],
+                )
+                .await?;
+            if open.is_none() {
+                return Err(DocPacksError::PackStatus("no longer open".to_owned()));
+            }
+        }
+        let created_by = caller
+            .user
+            .or(caller.api_key)
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let inserted = tx
+            .execute(
+                "INSERT INTO doc_pack (pack_id, organization_id, reference, status, generator_ver, city, \
+                 templates, variables, signer_map, created_by) VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $8, $9)",
+                &[
+                    &pack_id,
+                    &caller.org,
+                    &checked.reference,
+                    &gsign_render::GENERATOR_VERSION,
+                    &checked.city,
+                    &json!(checked.templates),
+                    &checked.variables,
+                    &json!(checked.signers),
+                    &created_by,
+                ],
+            )
+            .await;
+        if let Err(err) = inserted {
+            if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+                drop(tx);
+                let client = self.base().pool.get().await?;
+                let live = live_pack(&client, caller.org, &checked.reference).await?;
+                return Err(DocPacksError::ReferenceInUse(live.unwrap_or_default()));
+            }
+            return Err(err.into());
+        }
+        for (position, ((plan, document), (doc_id, pdf, hash))) in
+            (1..).zip(plans.iter().zip(&rendered).zip(&stored))
+        {
+            insert_instance(
+                &tx,
+                caller,
+                pack_id,
+                position,
+                plan,
+                document,
+                *doc_id,
+                pdf,
+                hash,
+                self.store().bucket(),
+                &checked.signers,
+            )
+            .await?;
+        }
+        if let Some(old) = supersedes {
+            tx.execute(
+                "UPDATE doc_pack SET superseded_by = $2 WHERE pack_id = $1",
+                &[&old, &pack_id],
+            )
+            .await?;
+        }
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit(
+                "doc_pack.generated",
+                "doc_pack",
+                pack_id,
+                json!({"reference": checked.reference, "documents": stored.len(), "supersedes": supersedes,
+                       "sha256": rendered.iter().map(|r| r.sha256.clone()).collect::<Vec<_>>()}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base().relay.publish(&self.base().pool, &[audit]).await;
+        self.detail(caller, pack_id).await
+    }
+
+    /// `POST /v1/doc-packs/{id}/issue`: one sequential envelope per document, the signers in
+    /// the template's role order, each signing in their block. Safe to repeat: documents
+    /// whose envelope exists are not given another, drafts left by a failure are sent.
+    pub(crate) async fn issue(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<PackDetail, DocPacksError> {
+        let (pack, instances) = {
+            let client = self.base().pool.get().await?;
+            let pack = Self::pack(&client, caller, id, false).await?;
+            (pack, Self::instances(&client, id).await?)
+        };
+        if pack.status != PackStatus::Draft.as_str() && pack.status != PackStatus::Issued.as_str() {
+            return Err(DocPacksError::PackStatus(pack.status));
+        }
+        for instance in &instances {
+            let envelope = match instance.envelope_id {
+                Some(envelope) => envelope,
+                None => match self.create_envelope(caller, &pack, instance).await? {
+                    Some(envelope) => envelope,
+                    // Another issue of the same pack got there first.
+                    None => continue,
+                },
+            };
+            self.envelopes.send_pack_envelope(caller, envelope).await?;
+        }
+        let mut conn = self.base().pool.get().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "UPDATE doc_pack SET status = 'issued' WHERE pack_id = $1 AND status = 'draft'",
+            &[&id],
+        )
+        .await?;
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit("doc_pack.issued", "doc_pack", id, json!({})),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base().relay.publish(&self.base().pool, &[audit]).await;
+        self.detail(caller, id).await
+    }
+
+    /// The draft envelope of `instance`, linked to it in the same transaction; `None` if
+    /// the document got one meanwhile.
+    async fn create_envelope(
+        &self,
+        caller: &Caller,
+        pack: &Pack,
+        instance: &Instance,
+    ) -> Result<Option<Uuid>, DocPacksError> {
+        let boxes: Vec<gsign_render::SignatureBox> =
+            serde_json::from_value::<Vec<BoxJson>>(instance.signature_boxes.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .map(BoxJson::into_box)
+                .collect();
+        let signers: BTreeMap<String, Signer> = serde_json::from_value(pack.signer_map.clone())
+            .map_err(|e| DocPacksError::Internal(e.into()))?;
+        let spec = PackEnvelope {
+            document_id: instance.document_id,
+            name: format!("{} ({})", instance.title, pack.reference)
+                .chars()
+                .take(255)
+                .collect(),
+            message: None,
+            signers: boxes
+                .iter()
+                .filter_map(|b| {
+                    let signer = signers.get(&b.role)?;
+                    Some(PackSigner {
+                        role: b.role.clone(),
+                        name: signer.name.clone(),
+                        email: signer.email.clone(),
+                        signature_box: (
+                            i32::try_from(b.page).unwrap_or(1),
+                            b.x,
+                            b.y,
+                            b.width,
+                            b.height,
+                        ),
+                    })
+                })
+                .collect(),
+        };
+        let mut conn = self.base().pool.get().await?;
+        let tx = conn.transaction().await?;
+        let claimed = tx
+            .query_opt(
+                "SELECT envelope_id FROM doc_instance WHERE doc_id = $1 FOR UPDATE",
+                &[&instance.id],
+            )
+            .await?
+            .and_then(|row| row.get::<_, Option<Uuid>>(0));
+        if claimed.is_some() {
+            return Ok(None);
+        }
+        let draft = self.envelopes.create_pack_draft(&tx, caller, &spec).await?;
+        let mut map = serde_json::Map::new();
+        for (role, recipient) in &draft.recipients {
+            if let Some(signer) = signers.get(role) {
+                map.insert(
+                    role.clone(),
+                    json!({"name": signer.name, "email": signer.email, "recipient_id": recipient}),
+                );
+            }
+        }
+        tx.execute(
+            "UPDATE doc_instance SET envelope_id = $2, signer_map_json = $3 WHERE doc_id = $1",
+            &[&instance.id, &draft.envelope_id, &Value::Object(map)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(draft.envelope_id))
+    }
+
+    /// `POST /v1/doc-packs/{id}/void`: every envelope still out is voided, then the pack.
+    pub(crate) async fn void(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: VoidInput,
+    ) -> Result<PackDetail, DocPacksError> {
+        let reason = input.reason.trim().to_owned();
+        if reason.is_empty() || reason.chars().count() > 1000 {
+            return Err(invalid("/reason", "must be 1 to 1000 characters"));
+        }
+        self.withdraw(caller, id, &reason).await?;
+        let mut conn = self.base().pool.get().await?;
+        let tx = conn.transaction().await?;
+        let pack = Self::pack(&tx, caller, id, true).await?;
+        if !PackStatus::is_open(status_of(&pack)) {
+            return Err(DocPacksError::PackStatus(pack.status));
+        }
+        tx.execute(
+            "UPDATE doc_pack SET status = 'voided', void_reason = $2 WHERE pack_id = $1",
+            &[&id, &reason],
+        )
+        .await?;
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit("doc_pack.voided", "doc_pack", id, json!({"reason": reason})),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base().relay.publish(&self.base().pool, &[audit]).await;
+        self.detail(caller, id).await
+    }
+
+    /// Voids every envelope of an open pack that is still out (drafts never reached anyone).
+    async fn withdraw(&self, caller: &Caller, id: Uuid, reason: &str) -> Result<(), DocPacksError> {
+        let (pack, instances) = {
+            let client = self.base().pool.get().await?;
+            (
+                Self::pack(&client, caller, id, false).await?,
+                Self::instances(&client, id).await?,
+            )
+        };
+        if !PackStatus::is_open(status_of(&pack)) {
+            return Err(DocPacksError::PackStatus(pack.status));
+        }
+        for envelope in instances
+            .iter()
+            .filter(|i| i.envelope_status == "sent")
+            .filter_map(|i| i.envelope_id)
+        {
+            self.envelopes
+                .void_pack_envelope(caller, envelope, reason)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// `POST /v1/doc-packs/{id}/regenerate`: a new draft pack from the old one's values
+    /// (what the body gives replaces them); the old pack's envelopes are voided and it
+    /// becomes `superseded`, in the transaction that records the new one.
+    pub(crate) async fn regenerate(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: PackInput,
+    ) -> Result<PackDetail, DocPacksError> {
+        if input.reference.is_some() {
+            return Err(invalid("/reference", "is the old pack's; it cannot change"));
+        }
+        let old = {
+            let client = self.base().pool.get().await?;
+            Self::pack(&client, caller, id, false).await?
+        };
+        if !PackStatus::is_open(status_of(&old)) {
+            return Err(DocPacksError::PackStatus(old.status));
+        }
+        let checked = check(PackInput {
+            reference: Some(old.reference.clone()),
+            city: input.city.or(Some(old.city.clone())),
+            templates: input
+                .templates
+                .or_else(|| serde_json::from_value(old.templates.clone()).ok()),
+            variables: input.variables.or(Some(old.variables.clone())),
+            signer_map: input
+                .signer_map
+                .or_else(|| serde_json::from_value(old.signer_map.clone()).ok()),
+        })?;
+        self.withdraw(caller, id, "superseded by a regenerated pack")
+            .await?;
+        self.generate_checked(caller, checked, Some(id)).await
+    }
+
+    /// `GET /v1/doc-packs/{id}/instances/{doc_id}/download`: a short-lived link to the
+    /// generated PDF (`variant=generated`, the default), or, once its envelope completed, the
+    /// signed one (`signed`) or the certificate of completion (`certificate`).
+    pub(crate) async fn download(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        doc: Uuid,
+        variant: &str,
+    ) -> Result<Presigned, DocPacksError> {
+        let client = self.base().pool.get().await?;
+        Self::pack(&client, caller, id, false).await?;
+        let row = client
+            .query_opt(
+                "SELECT d.pdf_s3_key, d.pdf_s3_version_id, e.final_s3_key, e.final_s3_version_id, \
+                 e.certificate_s3_key, e.certificate_s3_version_id, i.envelope_status \
+                 FROM doc_instance i JOIN documents d ON d.id = i.document_id \
+                 LEFT JOIN envelopes e ON e.id = i.envelope_id WHERE i.pack_id = $1 AND i.doc_id = $2",
+                &[&id, &doc],
+            )
+            .await?
+            .ok_or(DocPacksError::NotFound("document"))?;
+        let (key, version) = match variant {
+            "generated" => (0, 1),
+            "signed" => (2, 3),
+            "certificate" => (4, 5),
+            _ => {
+                return Err(invalid(
+                    "/variant",
+                    "must be generated, signed or certificate",
+                ))
+            }
+        };
+        let key: Option<String> = row.get(key);
+        let Some(key) = key else {
+            let status: String = row.get(6);
+            return Err(DocPacksError::PackStatus(format!(
+                "issued, and this document's envelope is {status}: the {variant} PDF does not exist yet"
+            )));
+        };
+        Ok(self
+            .store()
+            .presign_get(
+                &ObjectRef {
+                    key,
+                    version_id: row.get(version),
+                },
+                "application/pdf",
+                &format!("attachment; filename=\"doc-{doc}-{variant}.pdf\""),
+                Duration::from_secs(300),
+            )
+            .await?)
+    }
+}
+
+fn status_of(pack: &Pack) -> PackStatus {
+    match pack.status.as_str() {
+        "draft" => PackStatus::Draft,
+        "issued" => PackStatus::Issued,
+        "signed" => PackStatus::Signed,
+        "voided" => PackStatus::Voided,
+        _ => PackStatus::Superseded,
+    }
+}
+
+/// The live pack (draft, issued or signed) of `reference`.
+async fn live_pack(
+    client: &impl deadpool_postgres::GenericClient,
+    org: Uuid,
+    reference: &str,
+) -> Result<Option<Uuid>, DocPacksError> {
+    Ok(client
+        .query_opt(
+            "SELECT pack_id FROM doc_pack WHERE organization_id = $1 AND reference = $2 \
+             AND status IN ('draft', 'issued', 'signed')",
+            &[&org, &reference],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}
+
+/// A signature box as stored.
+#[derive(Debug, Serialize, Deserialize)]
+struct BoxJson {
+    role: String,
+    page: u32,
+    x: f64,
+    y: f64,
+    width: f64,
+    height: f64,
+}
+
+impl BoxJson {
+    fn into_box(self) -> gsign_render::SignatureBox {
+        gsign_render::SignatureBox {
+            role: self.role,
+            page: self.page,
+            x: self.x,
+            y: self.y,
+            width: self.width,
+            height: self.height,
+        }
+    }
+}
+
+/// Records one generated document: as a ready document of the organization (hashed, its
+/// pages known) and as the pack's instance.
+#[allow(clippy::too_many_arguments)]
+async fn insert_instance(
+    tx: &deadpool_postgres::Transaction<'_>,
+    caller: &Caller,
+    pack: Uuid,
+    position: i32,
+    plan: &Plan,
+    rendered: &gsign_render::Rendered,
+    doc_id: Uuid,
+    pdf: &ObjectRef,
+    hash: &ObjectRef,
+    bucket: &str,
+    signers: &BTreeMap<String, Signer>,
+) -> Result<(), DocPacksError> {
+    let name: String = plan.document.title.chars().take(250).collect();
+    let pages: Vec<Value> = rendered
+        .page_sizes
+        .iter()
+        .map(|(w, h)| json!({"width": w, "height": h, "rotation": 0}))
+        .collect();
+    let page_count = i32::try_from(rendered.pages).unwrap_or(i32::MAX);
+    let size = i64::try_from(rendered.pdf.len()).unwrap_or(i64::MAX);
+    let document: Uuid = tx
+        .query_one(
+            "INSERT INTO documents (organization_id, user_id, api_key_id, name, original_name, type, \
+             mime_type, size, page_count, pages, s3_key, s3_version_id, pdf_s3_key, pdf_s3_version_id, \
+             status, hash, pdf_hash, metadata, processed_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pdf', 'application/pdf', $6, $7, $8, $9, $10, $9, $10, 'ready', \
+             $11, $11, $12, now()) RETURNING id",
+            &[
+                &caller.org,
+                &caller.user,
+                &caller.api_key,
+                &name,
+                &format!("doc_{doc_id}_v1.pdf"),
+                &size,
+                &page_count,
+                &Value::Array(pages),
+                &pdf.key,
+                &pdf.version_id,
+                &rendered.sha256,
+                &json!({"doc_pack": pack, "doc_id": doc_id}),
+            ],
+        )
+        .await?
+        .get(0);
+    let boxes: Vec<BoxJson> = rendered
+        .signature_boxes
+        .iter()
+        .map(|b| BoxJson {
+            role: b.role.clone(),
+            page: b.page,
+            x: b.x,
+            y: b.y,
+            width: b.width,
+            height: b.height,
+        })
+        .collect();
+    let signer_map: BTreeMap<&String, &Signer> = plan
+        .roles
+        .iter()
+        .filter_map(|role| signers.get_key_value(role))
+        .collect();
+    tx.execute(
+        "INSERT INTO doc_instance (doc_id, pack_id, organization_id, position, template_id, template_version, \
+         clauses_resolved, variables_filled, document_id, render_pdf_s3, render_pdf_version, render_pdf_sha256, \
+         hash_s3_key, hash_s3_version, page_count, signature_boxes, signer_map_json, title) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        &[
+            &doc_id,
+            &pack,
+            &caller.org,
+            &position,
+            &plan.template.id,
+            &plan.template.version,
+            &json!(plan.clauses),
+            &json!(plan.document.variables),
+            &document,
+            &format!("s3://{bucket}/{}", pdf.key),
+            &pdf.version_id,
+            &rendered.sha256,
+            &hash.key,
+            &hash.version_id,
+            &page_count,
+            &json!(boxes),
+            &json!(signer_map),
+            &name,
+        ],
+    )
+    .await?;
+    Ok(())
+}
