@@ -5,7 +5,7 @@
 //! schema errors, void, regenerate and other tenants.
 
 use gsign_tests::envelopes::{
-    consent_and_sign, drawn, fetch, organization_ca, pyhanko, stack_with_tsa,
+    by_link, consent_and_sign, drawn, fetch, organization_ca, pyhanko, stack_with_tsa,
 };
 use gsign_tests::packs::{clause, sale_library, sale_signers, sale_variables, template};
 use gsign_tests::pki::{dark_pixels, run, LocalTsa, TestPki};
@@ -696,6 +696,86 @@ async fn gates_schema_errors_void_and_other_tenants_are_clear_answers() {
         )
         .await;
     assert_eq!((status, slug(&again)), (409, "pack-status"), "{again}");
+
+    // A declined and an expired envelope show on their packs too.
+    let mut outcome = Vec::new();
+    for (case, buyer) in [("decline", "decliner"), ("expire", "late")] {
+        let email = format!("{buyer}-{suffix}@example.mn");
+        let (status, pack) = stack
+            .call(
+                &member,
+                "POST",
+                "/v1/doc-packs",
+                Some(json!({"reference": format!("{case}-{suffix}"), "city": "UB", "templates": [library.receipt],
+                            "variables": sale_variables(), "signer_map": {"buyer": {"name": "Дорж", "email": email}}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{pack}");
+        let id = pack["id"].as_str().expect("id").to_owned();
+        let (status, issued) = stack
+            .call(&member, "POST", &format!("/v1/doc-packs/{id}/issue"), None)
+            .await;
+        assert_eq!(status, 200, "{issued}");
+        outcome.push((
+            case,
+            id,
+            email,
+            issued["documents"][0]["envelope_id"]
+                .as_str()
+                .expect("envelope")
+                .to_owned(),
+        ));
+    }
+    let (_, declined_pack, decliner, _) = &outcome[0];
+    let token = gsign_tests::mailed_token(decliner, "/sign").await;
+    let (status, _) = by_link(&stack, "GET", &format!("/v1/signing/{token}"), None).await;
+    assert_eq!(status, 200);
+    let (status, answer) = by_link(
+        &stack,
+        "POST",
+        &format!("/v1/signing/{token}/decline"),
+        Some(json!({"reason": "Үнэ буруу"})),
+    )
+    .await;
+    assert_eq!(status, 204, "{answer}");
+    let (_, late_pack, _, late_envelope) = &outcome[1];
+    db.connect()
+        .await
+        .execute(
+            "UPDATE envelopes SET expires_at = now() - interval '1 minute' WHERE id = $1",
+            &[&late_envelope.parse::<uuid::Uuid>().expect("uuid")],
+        )
+        .await
+        .expect("age");
+    let answer = stack
+        .running
+        .stack
+        .invoke("schedule-expire-envelopes", json!({"source": "aws.events"}))
+        .await
+        .expect("the schedule runs");
+    assert!(answer["expired"].as_u64() >= Some(1), "{answer}");
+    for (pack, status, event, role) in [
+        (declined_pack, "declined", "declined", "buyer"),
+        (late_pack, "expired", "expired", "sender"),
+    ] {
+        let (_, detail) = stack
+            .call(&member, "GET", &format!("/v1/doc-packs/{pack}"), None)
+            .await;
+        let document = &detail["documents"][0];
+        assert_eq!(document["envelope_status"], status, "{document}");
+        assert!(
+            document["sign_events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .any(|e| e["event"] == event && e["actor_role"] == role),
+            "{document}"
+        );
+        assert_eq!(
+            detail["status"], "issued",
+            "a pack that cannot complete stays issued: {detail}"
+        );
+    }
 
     // Another tenant sees none of it.
     let eve = Tenant::create(&db, "admin").await;

@@ -263,7 +263,7 @@ impl Hsm {
     }
 }
 
-fn find(
+pub(crate) fn find(
     session: &Session,
     class: ObjectClass,
     id: &[u8],
@@ -275,7 +275,7 @@ fn find(
 }
 
 /// DER SubjectPublicKeyInfo of a public-key object.
-fn spki_of(session: &Session, handle: ObjectHandle) -> Result<Vec<u8>, HsmError> {
+pub(crate) fn spki_of(session: &Session, handle: ObjectHandle) -> Result<Vec<u8>, HsmError> {
     let attrs = session.get_attributes(
         handle,
         &[
