@@ -20,6 +20,7 @@ mod pades;
 mod rate_limits;
 mod render;
 mod runner;
+mod sealed;
 mod signing;
 mod team;
 mod template;

@@ -139,6 +139,9 @@ async fn every_sample_event_runs_through_its_handler() {
                 "schedule-expire-envelopes" => assert!(answer["expired"].is_u64(), "{what}"),
                 "schedule-send-reminders" => assert!(answer["reminded"].is_u64(), "{what}"),
                 "schedule-resume-signing" => assert!(answer["resumed"].is_u64(), "{what}"),
+                "schedule-purge-sealed-data" => {
+                    assert!(answer["envelopes_purged"].is_u64(), "{what}")
+                }
                 other => panic!("add an expectation for the sample events of {other}"),
             }
         }

@@ -191,6 +191,8 @@ pub fn local_parameters() -> BTreeMap<String, String> {
         ("OfficeConverterPath".to_owned(), "soffice".to_owned()),
         // Test receivers listen on 127.0.0.1.
         ("WebhookAllowLoopback".to_owned(), "true".to_owned()),
+        // SoftHSM 2.6 unwraps RSA-OAEP with SHA-1 only.
+        ("HsmOaepMode".to_owned(), "raw".to_owned()),
     ])
 }
 

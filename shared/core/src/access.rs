@@ -78,11 +78,17 @@ pub enum Scope {
     /// Author, publish and retire clauses and document templates.
     #[serde(rename = "templates:manage")]
     TemplatesManage,
+    /// Register, generate, rotate and revoke sealed-envelope keys.
+    #[serde(rename = "keys:manage")]
+    KeysManage,
+    /// Open sealed envelopes and read their encrypted fields.
+    #[serde(rename = "sealed:open")]
+    SealedOpen,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 10] = [
         Scope::OrganizationRead,
         Scope::OrganizationWrite,
         Scope::AuditRead,
@@ -91,6 +97,8 @@ impl Scope {
         Scope::CertificatesRead,
         Scope::WebhooksManage,
         Scope::TemplatesManage,
+        Scope::KeysManage,
+        Scope::SealedOpen,
     ];
 
     /// The stored name.
@@ -104,6 +112,8 @@ impl Scope {
             Scope::CertificatesRead => "certificates:read",
             Scope::WebhooksManage => "webhooks:manage",
             Scope::TemplatesManage => "templates:manage",
+            Scope::KeysManage => "keys:manage",
+            Scope::SealedOpen => "sealed:open",
         }
     }
 }
@@ -163,6 +173,10 @@ pub enum Action {
     /// Author, version, publish and deactivate clauses and document templates (legal's
     /// work: owners and admins).
     ManageTemplates,
+    /// Register, generate, rotate and revoke the keys of sealed envelopes.
+    ManageCryptoKeys,
+    /// Open sealed envelopes and read their encrypted fields (the receiver's part).
+    OpenSealedEnvelopes,
 }
 
 impl Action {
@@ -182,7 +196,9 @@ impl Action {
             | Action::ReadAuditEvents
             | Action::SetLegalHold
             | Action::ManageWebhooks
-            | Action::ManageTemplates => &[Owner, Admin],
+            | Action::ManageTemplates
+            | Action::ManageCryptoKeys
+            | Action::OpenSealedEnvelopes => &[Owner, Admin],
             Action::ReadDocuments | Action::ReadCertificates | Action::VerifySignatures => {
                 &[Owner, Admin, Member, Viewer]
             }
@@ -211,6 +227,8 @@ impl Action {
             Action::WriteDocuments | Action::SetLegalHold => Some(Scope::DocumentsWrite),
             Action::ManageWebhooks => Some(Scope::WebhooksManage),
             Action::ManageTemplates => Some(Scope::TemplatesManage),
+            Action::ManageCryptoKeys => Some(Scope::KeysManage),
+            Action::OpenSealedEnvelopes => Some(Scope::SealedOpen),
         }
     }
 }

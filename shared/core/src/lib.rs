@@ -11,6 +11,7 @@ pub mod envelopes;
 pub mod packs;
 pub mod problem;
 pub mod routing;
+pub mod sealed;
 pub mod webhooks;
 
 pub use access::{Action, Credential, Principal, Role, Scope};

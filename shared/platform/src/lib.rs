@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod pades_signer;
 pub mod pagination;
 pub mod ratelimit;
+pub mod sealing;
 pub mod service;
 pub mod sessions;
 pub mod ssrf;

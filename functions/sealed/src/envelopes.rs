@@ -1,0 +1,398 @@
+//! Sealed envelopes (seed 002's `envelopes`, here `sealed_envelopes`): import one sealed
+//! elsewhere, read one (metadata for everyone who may read; the encrypted fields only for
+//! the receiver's side: owners, admins, keys with `sealed:open`), and open one.
+//!
+//! Opening checks, in order: the format; the sender's key (registered, not revoked) and its
+//! signature over every other field; the expiry (410); the receiver's key (one of the
+//! organization's HSM keys, not revoked; a rotated one still opens what it received); the key
+//! unwrap in the HSM; the AES-GCM decryption. Every attempt is recorded in
+//! `envelope_decryptions` with what was verified and the stable reason of a failure.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use gsign_core::sealed::{self, Wire};
+use gsign_platform::http::Caller;
+use gsign_platform::outbox;
+use gsign_platform::sealing;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::error::{OpenRefusal, SealedError};
+use crate::SealedApi;
+
+/// How long envelope metadata stays cached (seed 002: fifteen minutes).
+const ENVELOPE_TTL: Duration = Duration::from_secs(900);
+
+/// A sealed envelope as the API shows it: the metadata, and the wire form for the receiver.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SealedEnvelope {
+    /// Id (the wire format's).
+    pub id: Uuid,
+    /// The prompt it was sealed from (`null`: imported).
+    pub prompt_id: Option<Uuid>,
+    /// `pending`, `delivered`, `decrypted`, `expired`.
+    pub status: String,
+    /// The receiver's key id.
+    pub receiver_public_key_id: String,
+    /// The sender's key id.
+    pub sender_private_key_id: String,
+    /// The algorithms.
+    pub algorithm: String,
+    /// The key wrap.
+    pub key_algorithm: String,
+    /// The signature.
+    pub signature_algorithm: String,
+    /// Signed text metadata.
+    pub metadata: Value,
+    /// When it may no longer be opened.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// The whole envelope in the wire format (only for the receiver's side).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sealed: Option<Wire>,
+}
+
+const COLUMNS: &str = "id, prompt_id, encrypted_data, encrypted_key, signature, iv, auth_tag, \
+    algorithm, key_algorithm, signature_algorithm, receiver_public_key_id, sender_private_key_id, \
+    metadata, expires_at, status, created_at";
+
+fn wire_of(row: &Row) -> Wire {
+    let metadata: Value = row.get("metadata");
+    Wire {
+        format: sealed::FORMAT.to_owned(),
+        id: row.get::<_, Uuid>("id").to_string(),
+        algorithm: row.get("algorithm"),
+        key_algorithm: row.get("key_algorithm"),
+        signature_algorithm: row.get("signature_algorithm"),
+        receiver_public_key_id: row.get("receiver_public_key_id"),
+        sender_private_key_id: row.get("sender_private_key_id"),
+        encrypted_data: row.get("encrypted_data"),
+        iv: row.get("iv"),
+        auth_tag: row.get("auth_tag"),
+        encrypted_key: row.get("encrypted_key"),
+        metadata: serde_json::from_value(metadata).unwrap_or_default(),
+        expires_at: row.get("expires_at"),
+        signature: row.get("signature"),
+    }
+}
+
+fn view(row: &Row, with_wire: bool) -> SealedEnvelope {
+    SealedEnvelope {
+        id: row.get("id"),
+        prompt_id: row.get("prompt_id"),
+        status: row.get("status"),
+        receiver_public_key_id: row.get("receiver_public_key_id"),
+        sender_private_key_id: row.get("sender_private_key_id"),
+        algorithm: row.get("algorithm"),
+        key_algorithm: row.get("key_algorithm"),
+        signature_algorithm: row.get("signature_algorithm"),
+        metadata: row.get("metadata"),
+        expires_at: row.get("expires_at"),
+        created_at: row.get("created_at"),
+        sealed: with_wire.then(|| wire_of(row)),
+    }
+}
+
+/// Stores `wire` (already checked) for `org`.
+pub(crate) async fn insert(
+    client: &impl deadpool_postgres::GenericClient,
+    org: Uuid,
+    prompt: Option<Uuid>,
+    wire: &Wire,
+) -> Result<SealedEnvelope, SealedError> {
+    let id: Uuid = wire.id.parse().map_err(|_| anyhow::anyhow!("checked id"))?;
+    let row = client
+        .query_opt(
+            &format!(
+                "INSERT INTO sealed_envelopes (id, organization_id, prompt_id, encrypted_data, encrypted_key, \
+                 signature, iv, auth_tag, algorithm, key_algorithm, signature_algorithm, receiver_public_key_id, \
+                 sender_private_key_id, metadata, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 ON CONFLICT (id) DO NOTHING RETURNING {COLUMNS}"
+            ),
+            &[
+                &id,
+                &org,
+                &prompt,
+                &wire.encrypted_data,
+                &wire.encrypted_key,
+                &wire.signature,
+                &wire.iv,
+                &wire.auth_tag,
+                &wire.algorithm,
+                &wire.key_algorithm,
+                &wire.signature_algorithm,
+                &wire.receiver_public_key_id,
+                &wire.sender_private_key_id,
+                &json!(wire.metadata),
+                &wire.expires_at,
+            ],
+        )
+        .await?
+        .ok_or_else(|| {
+            SealedError::Validation(vec![gsign_core::FieldError::new("/id", "an envelope with this id exists")])
+        })?;
+    Ok(view(&row, true))
+}
+
+/// What `open` returns.
+#[derive(Debug, Serialize)]
+pub struct Opened {
+    /// The envelope's id.
+    pub id: Uuid,
+    /// The payload as text, when it is UTF-8.
+    pub plaintext: Option<String>,
+    /// The payload, base64 (always).
+    pub plaintext_base64: String,
+    /// The signed metadata.
+    pub metadata: Value,
+    /// Who signed.
+    pub sender_private_key_id: String,
+    /// The decryption record.
+    pub decryption_id: Uuid,
+}
+
+fn envelope_key(org: Uuid, id: Uuid) -> String {
+    format!("envelope:{org}:{id}")
+}
+
+impl SealedApi {
+    /// `POST /v1/sealed-envelopes`: stores an envelope sealed elsewhere (to one of the
+    /// organization's receiver keys), to be opened later. Only its shape is checked here;
+    /// the signature is checked when it is opened, and a failure is recorded then.
+    pub(crate) async fn import(
+        &self,
+        caller: &Caller,
+        wire: Wire,
+    ) -> Result<SealedEnvelope, SealedError> {
+        if let Err(malformed) = wire.check() {
+            return Err(SealedError::Validation(vec![gsign_core::FieldError::new(
+                format!("/{}", malformed.field),
+                malformed.reason,
+            )]));
+        }
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let envelope = insert(&tx, caller.org, None, &wire).await?;
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit(
+                "sealed_envelope.imported",
+                "sealed_envelope",
+                envelope.id,
+                json!({"sender_private_key_id": wire.sender_private_key_id}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        Ok(envelope)
+    }
+
+    /// `GET /v1/sealed-envelopes/{id}`: the metadata (cached fifteen minutes), and the wire
+    /// form when `receiver` (the caller may open envelopes).
+    pub(crate) async fn get_envelope(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        receiver: bool,
+    ) -> Result<SealedEnvelope, SealedError> {
+        let cached = envelope_key(caller.org, id);
+        if !receiver {
+            if let Some(envelope) = self.base.cache.get_json::<SealedEnvelope>(&cached).await {
+                return Ok(envelope);
+            }
+        }
+        let client = self.base.pool.get().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM sealed_envelopes WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"),
+                &[&caller.org, &id],
+            )
+            .await?
+            .ok_or(SealedError::NotFound("sealed envelope"))?;
+        let metadata_only = view(&row, false);
+        if let Err(err) = self
+            .base
+            .cache
+            .set_json(&cached, &metadata_only, ENVELOPE_TTL)
+            .await
+        {
+            tracing::warn!(error = %err, "envelope cache unavailable");
+        }
+        Ok(if receiver {
+            view(&row, true)
+        } else {
+            metadata_only
+        })
+    }
+
+    /// `POST /v1/sealed-envelopes/{id}/open`.
+    pub(crate) async fn open(&self, caller: &Caller, id: Uuid) -> Result<Opened, SealedError> {
+        let client = self.base.pool.get().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM sealed_envelopes WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"),
+                &[&caller.org, &id],
+            )
+            .await?
+            .ok_or(SealedError::NotFound("sealed envelope"))?;
+        drop(client);
+        let wire = wire_of(&row);
+        let mut verified = false;
+        let outcome = self.try_open(caller, &wire, &mut verified).await;
+        let (success, reason) = match &outcome {
+            Ok(_) => (true, None),
+            Err(SealedError::Expired) => (false, Some("expired".to_owned())),
+            Err(SealedError::NotOpened(refusal)) => (false, Some(refusal.code())),
+            Err(SealedError::Hsm(_)) => (false, Some("hsm_unavailable".to_owned())),
+            Err(_) => (false, Some("internal".to_owned())),
+        };
+        let decryption_id = self
+            .record(caller, id, verified, success, reason.as_deref())
+            .await?;
+        let plaintext = outcome?;
+        let _ = self.base.cache.delete(&envelope_key(caller.org, id)).await;
+        Ok(Opened {
+            id,
+            plaintext: String::from_utf8(plaintext.clone()).ok(),
+            plaintext_base64: base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                &plaintext,
+            ),
+            metadata: json!(wire.metadata),
+            sender_private_key_id: wire.sender_private_key_id,
+            decryption_id,
+        })
+    }
+
+    async fn try_open(
+        &self,
+        caller: &Caller,
+        wire: &Wire,
+        verified: &mut bool,
+    ) -> Result<Vec<u8>, SealedError> {
+        let refuse = |r| Err(SealedError::NotOpened(r));
+        let binary = match wire.check() {
+            Ok(binary) => binary,
+            Err(malformed) => {
+                return refuse(OpenRefusal::Malformed(malformed.field, malformed.reason))
+            }
+        };
+        let Some(sender) = self
+            .key_by_name(caller.org, &wire.sender_private_key_id)
+            .await?
+            .filter(|k| k.key_usage == "sender")
+        else {
+            return refuse(OpenRefusal::UnknownSenderKey);
+        };
+        if sender.status == "revoked" {
+            return refuse(OpenRefusal::SenderKeyRevoked);
+        }
+        let signed = wire.signed_bytes(&binary);
+        let spki = sender.spki();
+        let signature = binary.signature.clone();
+        let good =
+            tokio::task::spawn_blocking(move || sealing::pss_verify(&spki, &signed, &signature))
+                .await
+                .map_err(|e| anyhow::anyhow!("verify: {e}"))?;
+        if !good {
+            return refuse(OpenRefusal::BadSignature);
+        }
+        *verified = true;
+        if wire.expires_at.is_some_and(|t| t <= Utc::now()) {
+            return Err(SealedError::Expired);
+        }
+        let Some(receiver) = self
+            .key_by_name(caller.org, &wire.receiver_public_key_id)
+            .await?
+            .filter(|k| k.key_usage == "receiver")
+        else {
+            return refuse(OpenRefusal::UnknownReceiverKey);
+        };
+        if receiver.status == "revoked" {
+            return refuse(OpenRefusal::ReceiverKeyRevoked);
+        }
+        let Some(hsm_id) = receiver.hsm_id() else {
+            return refuse(OpenRefusal::UnknownReceiverKey);
+        };
+        let mode = self.oaep_mode;
+        let wrapped = binary.wrapped_key.clone();
+        let key = self
+            .hsm()?
+            .run(move |hsm| hsm.oaep_unwrap(&hsm_id, &wrapped, mode))
+            .await?;
+        let Some(key) = key.filter(|k| k.len() == 32) else {
+            return refuse(OpenRefusal::KeyUnwrapFailed);
+        };
+        match sealing::aes_gcm_open(
+            &key,
+            &binary.iv,
+            &Wire::aad(&wire.id),
+            &binary.ciphertext,
+            &binary.tag,
+        ) {
+            Ok(plaintext) => Ok(plaintext),
+            Err(_) => refuse(OpenRefusal::DecryptionFailed),
+        }
+    }
+
+    /// Records an attempt to open `id` (and marks the envelope decrypted or expired).
+    async fn record(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        verified: bool,
+        success: bool,
+        reason: Option<&str>,
+    ) -> Result<Uuid, SealedError> {
+        let by = caller
+            .user
+            .map(|u| format!("user:{u}"))
+            .or(caller.api_key.map(|k| format!("api_key:{k}")))
+            .unwrap_or_else(|| "system".to_owned());
+        let ip: Option<std::net::IpAddr> = caller.ip.as_deref().and_then(|ip| ip.parse().ok());
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let decryption: Uuid = tx
+            .query_one(
+                "INSERT INTO envelope_decryptions (organization_id, envelope_id, signature_verified, \
+                 decryption_successful, error_message, decrypted_by, ip_address, user_agent) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[&caller.org, &id, &verified, &success, &reason, &by, &ip, &caller.user_agent],
+            )
+            .await?
+            .get(0);
+        let status = match (success, reason) {
+            (true, _) => Some("decrypted"),
+            (false, Some("expired")) => Some("expired"),
+            _ => None,
+        };
+        if let Some(status) = status {
+            tx.execute(
+                "UPDATE sealed_envelopes SET status = $3 WHERE organization_id = $1 AND id = $2",
+                &[&caller.org, &id, &status],
+            )
+            .await?;
+        }
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit(
+                if success { "sealed_envelope.opened" } else { "sealed_envelope.open_refused" },
+                "sealed_envelope",
+                id,
+                json!({"signature_verified": verified, "reason": reason, "decryption_id": decryption}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        Ok(decryption)
+    }
+}

@@ -1,0 +1,624 @@
+//! The key registry (seed 002's `cryptographic_keys`): the organization's own keys, made in
+//! the HSM (sender keys sign, receiver keys unwrap; private halves never leave it), and other
+//! parties' public keys (a receiver to seal to, a sender whose signatures to verify). Rotation
+//! makes a new key and keeps the old one usable for what it already sealed or signed;
+//! revocation stops a key for good.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use gsign_core::FieldError;
+use gsign_platform::hsm_keys::KeySpec;
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::outbox;
+use gsign_platform::sealing;
+use lambda_http::Request;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::error::SealedError;
+use crate::SealedApi;
+
+/// How long a key's public part stays cached (seed 002: one hour).
+const KEY_TTL: Duration = Duration::from_secs(3600);
+
+/// A key as the registry holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CryptoKey {
+    /// Row id (the routes' `{id}`).
+    pub id: Uuid,
+    /// The name envelopes carry.
+    pub key_id: String,
+    /// `encryption` or `signing`.
+    pub key_type: String,
+    /// `RSA-2048`, `RSA-3072`, `RSA-4096`.
+    pub key_algorithm: String,
+    /// `sender` or `receiver`.
+    pub key_usage: String,
+    /// Who holds the private half: `gsign`, or the party's name.
+    pub service_name: String,
+    /// `hsm:<CKA_ID hex>` or `external`.
+    pub key_storage_location: String,
+    /// The public key, PEM.
+    pub public_key_pem: String,
+    /// SHA-256 of the DER public key, hex.
+    pub public_key_hash: String,
+    /// `active`, `rotated`, `revoked`.
+    pub status: String,
+    /// The key that replaced it.
+    pub replaced_by: Option<Uuid>,
+    /// Why it was revoked.
+    pub revoked_reason: Option<String>,
+    /// When it was rotated.
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// After this it seals and signs nothing new.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// The DER public key, base64 (the same key as the PEM; the cached copy needs it).
+    pub public_key_der: String,
+}
+
+impl CryptoKey {
+    fn from_row(row: &Row) -> Self {
+        let der: Vec<u8> = row.get("public_key_der");
+        Self {
+            id: row.get("id"),
+            key_id: row.get("key_id"),
+            key_type: row.get("key_type"),
+            key_algorithm: row.get("key_algorithm"),
+            key_usage: row.get("key_usage"),
+            service_name: row.get("service_name"),
+            key_storage_location: row.get("key_storage_location"),
+            public_key_pem: sealing::spki_to_pem(&der).unwrap_or_default(),
+            public_key_hash: row.get("public_key_hash"),
+            status: row.get("status"),
+            replaced_by: row.get("replaced_by"),
+            revoked_reason: row.get("revoked_reason"),
+            rotated_at: row.get("rotated_at"),
+            revoked_at: row.get("revoked_at"),
+            expires_at: row.get("expires_at"),
+            created_at: row.get("created_at"),
+            public_key_der: BASE64.encode(&der),
+        }
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn spki(&self) -> Vec<u8> {
+        BASE64.decode(&self.public_key_der).unwrap_or_default()
+    }
+
+    /// The HSM `CKA_ID` of an own key.
+    pub fn hsm_id(&self) -> Option<Vec<u8>> {
+        self.key_storage_location
+            .strip_prefix("hsm:")
+            .and_then(|h| hex::decode(h).ok())
+    }
+
+    /// Why it may not seal or sign anything new, if it may not.
+    pub fn unusable_for_new(&self, now: DateTime<Utc>) -> Option<String> {
+        match self.status.as_str() {
+            "revoked" => Some(format!("key {} is revoked", self.key_id)),
+            "rotated" => Some(format!("key {} was rotated", self.key_id)),
+            _ if self.expires_at.is_some_and(|t| t <= now) => {
+                Some(format!("key {} expired", self.key_id))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `POST /v1/crypto-keys` (a party's public key) and `POST /v1/crypto-keys/generate` (an own
+/// key in the HSM) body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyInput {
+    key_id: String,
+    key_usage: String,
+    #[serde(default)]
+    public_key_pem: Option<String>,
+    #[serde(default)]
+    key_algorithm: Option<String>,
+    #[serde(default)]
+    service_name: Option<String>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /v1/crypto-keys/{id}/rotate` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateInput {
+    /// The new key's id.
+    key_id: String,
+    /// The new public key (a party's key).
+    #[serde(default)]
+    public_key_pem: Option<String>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /v1/crypto-keys/{id}/revoke` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeInput {
+    reason: String,
+}
+
+const COLUMNS: &str = "id, key_id, key_type, key_algorithm, key_usage, service_name, \
+    key_storage_location, public_key_der, public_key_hash, status, replaced_by, revoked_reason, \
+    rotated_at, revoked_at, expires_at, created_at";
+
+/// A key to add.
+struct NewKey<'a> {
+    key_id: &'a str,
+    usage: &'a str,
+    service_name: &'a str,
+    source: Source,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// Where a new key comes from.
+enum Source {
+    /// A party's public key.
+    External(Vec<u8>),
+    /// Made in the HSM.
+    Generate(KeySpec),
+}
+
+fn key_id_problem(key_id: &str, pointer: &str, errors: &mut Vec<FieldError>) {
+    let ok = (1..=255).contains(&key_id.len())
+        && key_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if !ok {
+        errors.push(FieldError::new(
+            pointer,
+            "must be 1 to 255 letters, digits, -, _, . or :",
+        ));
+    }
+}
+
+fn usage(value: &str, errors: &mut Vec<FieldError>) -> &'static str {
+    match value {
+        "sender" => "sender",
+        "receiver" => "receiver",
+        _ => {
+            errors.push(FieldError::new("/key_usage", "must be sender or receiver"));
+            "sender"
+        }
+    }
+}
+
+fn parse_pem(pem: &str, pointer: &str, errors: &mut Vec<FieldError>) -> Option<Vec<u8>> {
+    match sealing::spki_from_pem(pem) {
+        Ok(der) => match sealing::rsa_bits(&der) {
+            Some(bits) if (2048..=4096).contains(&bits) => Some(der),
+            _ => {
+                errors.push(FieldError::new(
+                    pointer,
+                    "must be an RSA key of 2048 to 4096 bits",
+                ));
+                None
+            }
+        },
+        Err(problem) => {
+            errors.push(FieldError::new(pointer, problem));
+            None
+        }
+    }
+}
+
+fn spec(algorithm: Option<&str>, errors: &mut Vec<FieldError>) -> KeySpec {
+    match algorithm.unwrap_or("RSA-3072") {
+        "RSA-2048" => KeySpec::Rsa2048,
+        "RSA-3072" => KeySpec::Rsa3072,
+        _ => {
+            errors.push(FieldError::new(
+                "/key_algorithm",
+                "must be RSA-2048 or RSA-3072",
+            ));
+            KeySpec::Rsa3072
+        }
+    }
+}
+
+fn cache_key(org: Uuid, key_id: &str) -> String {
+    format!("key:{org}:{key_id}")
+}
+
+impl SealedApi {
+    /// The key `key_id` of `org` (cached for an hour; rotation and revocation clear it).
+    pub(crate) async fn key_by_name(
+        &self,
+        org: Uuid,
+        key_id: &str,
+    ) -> Result<Option<CryptoKey>, SealedError> {
+        let cached = cache_key(org, key_id);
+        if let Some(key) = self.base.cache.get_json::<CryptoKey>(&cached).await {
+            return Ok(Some(key));
+        }
+        let client = self.base.pool.get().await?;
+        let key = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = $1 AND key_id = $2"),
+                &[&org, &key_id],
+            )
+            .await?
+            .as_ref()
+            .map(CryptoKey::from_row);
+        if let Some(key) = &key {
+            if let Err(err) = self.base.cache.set_json(&cached, key, KEY_TTL).await {
+                tracing::warn!(error = %err, "key cache unavailable");
+            }
+        }
+        Ok(key)
+    }
+
+    /// The key `key_id` of `org` after every rotation: the key to seal to or sign with now.
+    pub(crate) async fn current_key(
+        &self,
+        org: Uuid,
+        key_id: &str,
+    ) -> Result<Option<CryptoKey>, SealedError> {
+        let mut key = match self.key_by_name(org, key_id).await? {
+            Some(key) => key,
+            None => return Ok(None),
+        };
+        // A chain of rotations is short; the bound only guards against a cycle.
+        for _ in 0..32 {
+            let Some(next) = key.replaced_by.filter(|_| key.status == "rotated") else {
+                break;
+            };
+            let client = self.base.pool.get().await?;
+            let Some(row) = client
+                .query_opt(
+                    &format!("SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = $1 AND id = $2"),
+                    &[&org, &next],
+                )
+                .await?
+            else {
+                break;
+            };
+            key = CryptoKey::from_row(&row);
+        }
+        Ok(Some(key))
+    }
+
+    async fn forget(&self, org: Uuid, key_id: &str) {
+        if let Err(err) = self.base.cache.delete(&cache_key(org, key_id)).await {
+            tracing::warn!(error = %err, "key cache unavailable: the entry expires within the hour");
+        }
+    }
+
+    /// Inserts a key from `source`.
+    async fn insert_key(
+        &self,
+        caller: &Caller,
+        tx: &deadpool_postgres::Transaction<'_>,
+        new: NewKey<'_>,
+    ) -> Result<CryptoKey, SealedError> {
+        let NewKey {
+            key_id,
+            usage,
+            service_name,
+            source,
+            expires_at,
+        } = new;
+        let key_type = if usage == "sender" {
+            "signing"
+        } else {
+            "encryption"
+        };
+        let (der, location) = match source {
+            Source::External(der) => (der, "external".to_owned()),
+            Source::Generate(spec) => {
+                let hsm = self.hsm()?;
+                let label = format!("sealed-{usage}-{}", caller.org);
+                let usage = usage.to_owned();
+                let made = hsm
+                    .run(move |hsm| {
+                        if usage == "sender" {
+                            hsm.generate_signing_key(spec, &label)
+                        } else {
+                            hsm.generate_decryption_key(spec, &label)
+                        }
+                    })
+                    .await?;
+                (made.spki_der, format!("hsm:{}", hex::encode(&made.id)))
+            }
+        };
+        let bits = sealing::rsa_bits(&der).unwrap_or(0);
+        let hash = hex::encode(Sha256::digest(&der));
+        let row = tx
+            .query_opt(
+                &format!(
+                    "INSERT INTO cryptographic_keys (organization_id, key_id, key_type, key_algorithm, \
+                     key_usage, service_name, key_storage_location, public_key_der, public_key_hash, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (organization_id, key_id) DO NOTHING RETURNING {COLUMNS}"
+                ),
+                &[
+                    &caller.org,
+                    &key_id,
+                    &key_type,
+                    &format!("RSA-{bits}"),
+                    &usage,
+                    &service_name,
+                    &location,
+                    &der,
+                    &hash,
+                    &expires_at,
+                ],
+            )
+            .await?;
+        row.as_ref()
+            .map(CryptoKey::from_row)
+            .ok_or(SealedError::KeyIdTaken)
+    }
+
+    /// `POST /v1/crypto-keys` and `POST /v1/crypto-keys/generate`.
+    pub(crate) async fn create_key(
+        &self,
+        caller: &Caller,
+        input: KeyInput,
+        generate: bool,
+    ) -> Result<CryptoKey, SealedError> {
+        let mut errors = Vec::new();
+        key_id_problem(&input.key_id, "/key_id", &mut errors);
+        let usage = usage(&input.key_usage, &mut errors);
+        let source = if generate {
+            if input.public_key_pem.is_some() {
+                errors.push(FieldError::new(
+                    "/public_key_pem",
+                    "is made in the HSM; register a party's key at POST /v1/crypto-keys",
+                ));
+            }
+            Some(Source::Generate(spec(
+                input.key_algorithm.as_deref(),
+                &mut errors,
+            )))
+        } else {
+            if input.key_algorithm.is_some() {
+                errors.push(FieldError::new(
+                    "/key_algorithm",
+                    "comes from the public key",
+                ));
+            }
+            match input.public_key_pem.as_deref() {
+                Some(pem) => parse_pem(pem, "/public_key_pem", &mut errors).map(Source::External),
+                None => {
+                    errors.push(FieldError::new("/public_key_pem", "is required"));
+                    None
+                }
+            }
+        };
+        if input.expires_at.is_some_and(|t| t <= Utc::now()) {
+            errors.push(FieldError::new("/expires_at", "must be in the future"));
+        }
+        let service_name = input
+            .service_name
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|| {
+                if generate {
+                    "gsign".to_owned()
+                } else {
+                    "external".to_owned()
+                }
+            });
+        if service_name.is_empty() || service_name.chars().count() > 100 {
+            errors.push(FieldError::new(
+                "/service_name",
+                "must be 1 to 100 characters",
+            ));
+        }
+        let Some(source) = source.filter(|_| errors.is_empty()) else {
+            return Err(SealedError::Validation(errors));
+        };
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let key = self
+            .insert_key(
+                caller,
+                &tx,
+                NewKey {
+                    key_id: &input.key_id,
+                    usage,
+                    service_name: &service_name,
+                    source,
+                    expires_at: input.expires_at,
+                },
+            )
+            .await?;
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit(
+                if generate { "crypto_key.generated" } else { "crypto_key.registered" },
+                "crypto_key",
+                key.id,
+                json!({"key_id": key.key_id, "key_usage": key.key_usage, "public_key_hash": key.public_key_hash}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.forget(caller.org, &key.key_id).await;
+        Ok(key)
+    }
+
+    /// `GET /v1/crypto-keys`: `key_id`, `usage` and `status` filter.
+    pub(crate) async fn list_keys(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<serde_json::Value, SealedError> {
+        let key_id = web::query(req, "key_id").map(str::to_owned);
+        let usage = web::query(req, "usage").map(str::to_owned);
+        let status = web::query(req, "status").map(str::to_owned);
+        let client = self.base.pool.get().await?;
+        let keys: Vec<CryptoKey> = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = $1 \
+                     AND ($2::text IS NULL OR key_id = $2) AND ($3::text IS NULL OR key_usage = $3) \
+                     AND ($4::text IS NULL OR status = $4) ORDER BY created_at DESC, id DESC LIMIT 500"
+                ),
+                &[&caller.org, &key_id, &usage, &status],
+            )
+            .await?
+            .iter()
+            .map(CryptoKey::from_row)
+            .collect();
+        Ok(json!({ "data": keys }))
+    }
+
+    async fn locked_key(
+        tx: &deadpool_postgres::Transaction<'_>,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<CryptoKey, SealedError> {
+        tx.query_opt(
+            &format!("SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = $1 AND id = $2 FOR UPDATE"),
+            &[&caller.org, &id],
+        )
+        .await?
+        .as_ref()
+        .map(CryptoKey::from_row)
+        .ok_or(SealedError::NotFound("key"))
+    }
+
+    /// `POST /v1/crypto-keys/{id}/rotate`: a new key of the same usage (made in the HSM for
+    /// an own key; the given public key for a party's); the old one is `rotated` and still
+    /// opens and verifies what it sealed or signed.
+    pub(crate) async fn rotate_key(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: RotateInput,
+    ) -> Result<CryptoKey, SealedError> {
+        let mut errors = Vec::new();
+        key_id_problem(&input.key_id, "/key_id", &mut errors);
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let old = Self::locked_key(&tx, caller, id).await?;
+        if old.status != "active" {
+            return Err(SealedError::KeyUnusable(format!(
+                "key {} is {}",
+                old.key_id, old.status
+            )));
+        }
+        let source = match old.hsm_id() {
+            Some(_) => {
+                if input.public_key_pem.is_some() {
+                    errors.push(FieldError::new(
+                        "/public_key_pem",
+                        "an HSM key's successor is made in the HSM",
+                    ));
+                }
+                Some(Source::Generate(if old.key_algorithm == "RSA-2048" {
+                    KeySpec::Rsa2048
+                } else {
+                    KeySpec::Rsa3072
+                }))
+            }
+            None => match input.public_key_pem.as_deref() {
+                Some(pem) => parse_pem(pem, "/public_key_pem", &mut errors).map(Source::External),
+                None => {
+                    errors.push(FieldError::new(
+                        "/public_key_pem",
+                        "is required for a party's key",
+                    ));
+                    None
+                }
+            },
+        };
+        let Some(source) = source.filter(|_| errors.is_empty()) else {
+            return Err(SealedError::Validation(errors));
+        };
+        let new = self
+            .insert_key(
+                caller,
+                &tx,
+                NewKey {
+                    key_id: &input.key_id,
+                    usage: &old.key_usage,
+                    service_name: &old.service_name,
+                    source,
+                    expires_at: input.expires_at,
+                },
+            )
+            .await?;
+        tx.execute(
+            "UPDATE cryptographic_keys SET status = 'rotated', rotated_at = now(), replaced_by = $2 WHERE id = $1",
+            &[&old.id, &new.id],
+        )
+        .await?;
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit(
+                "crypto_key.rotated",
+                "crypto_key",
+                old.id,
+                json!({"key_id": old.key_id, "replaced_by": new.key_id}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.forget(caller.org, &old.key_id).await;
+        Ok(new)
+    }
+
+    /// `POST /v1/crypto-keys/{id}/revoke`: the key opens, verifies, seals and signs nothing
+    /// any more.
+    pub(crate) async fn revoke_key(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: RevokeInput,
+    ) -> Result<CryptoKey, SealedError> {
+        let reason = input.reason.trim().to_owned();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(SealedError::Validation(vec![FieldError::new(
+                "/reason",
+                "must be 1 to 500 characters",
+            )]));
+        }
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let key = Self::locked_key(&tx, caller, id).await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE cryptographic_keys SET status = 'revoked', revoked_at = COALESCE(revoked_at, now()), \
+                     revoked_reason = COALESCE(revoked_reason, $2) WHERE id = $1 RETURNING {COLUMNS}"
+                ),
+                &[&key.id, &reason],
+            )
+            .await?;
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit(
+                "crypto_key.revoked",
+                "crypto_key",
+                key.id,
+                json!({"key_id": key.key_id, "reason": reason}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.forget(caller.org, &key.key_id).await;
+        Ok(CryptoKey::from_row(&row))
+    }
+}

@@ -1,0 +1,262 @@
+//! Sealed envelopes (seed 002): prompts sealed end to end (AES-256-GCM, the key wrapped with
+//! RSA-OAEP to the receiver, the whole signed with RSA-PSS in the HSM), opened with the
+//! receiver's HSM key after the sender's signature is checked, every attempt logged; the key
+//! registry; retention. Wire format: `gsign_core::sealed` and docs/sealed-envelopes.md. Each
+//! route is its own Lambda (`src/bin/`).
+
+pub mod envelopes;
+pub mod error;
+pub mod keys;
+pub mod prompts;
+pub mod retention;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gsign_core::{Action, Env};
+use gsign_platform::hsm::{HsmConfig, HsmHandle};
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
+use gsign_platform::ratelimit::Policy;
+use gsign_platform::sealing::OaepMode;
+use gsign_platform::service::{Base, BaseConfig};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+use crate::error::SealedError;
+
+/// Prompts up to the payload limit, as JSON.
+const BODY_LIMIT: usize = 6 * 1024 * 1024;
+
+/// The service behind the routes.
+pub struct SealedApi {
+    base: Base,
+    /// The token with the organization's sender and receiver keys (routes that use them).
+    hsm: Option<HsmHandle>,
+    /// How the token unwraps RSA-OAEP-SHA256 (`HSM_OAEP_MODE`).
+    oaep_mode: OaepMode,
+}
+
+impl SealedApi {
+    fn hsm(&self) -> Result<&HsmHandle, SealedError> {
+        self.hsm.as_ref().ok_or_else(|| {
+            SealedError::Internal(anyhow::anyhow!("this function has no HSM configured"))
+        })
+    }
+
+    /// Reads the configuration (the HSM's only for `with_hsm`) and builds the clients.
+    pub async fn from_env(
+        env: &Env,
+        with_hsm: bool,
+    ) -> Result<Self, gsign_platform::lambda::StartupError> {
+        let mut r = env.reader();
+        let base = BaseConfig::read(&mut r);
+        let hsm = if with_hsm {
+            HsmConfig::read(&mut r)
+        } else {
+            None
+        };
+        let oaep_mode = r.or("HSM_OAEP_MODE", "native".to_owned());
+        let (base, oaep_mode) = r.finish(|| Some((base?, oaep_mode)))?;
+        let oaep_mode: OaepMode = oaep_mode
+            .parse()
+            .map_err(|problem| gsign_core::ConfigError {
+                problems: vec![format!("HSM_OAEP_MODE {problem}")],
+            })?;
+        Ok(Self {
+            base: Base::build(base).await?,
+            hsm: hsm.map(HsmHandle::new),
+            oaep_mode,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    CreatePrompt,
+    ListPrompts,
+    GetPrompt,
+    UpdatePrompt,
+    DeletePrompt,
+    SealPrompt,
+    ImportEnvelope,
+    GetEnvelope,
+    OpenEnvelope,
+    RegisterKey,
+    GenerateKey,
+    ListKeys,
+    RotateKey,
+    RevokeKey,
+}
+
+impl Route {
+    fn action(self) -> Action {
+        match self {
+            Route::ListPrompts | Route::GetPrompt | Route::GetEnvelope => Action::ReadDocuments,
+            Route::CreatePrompt | Route::UpdatePrompt | Route::DeletePrompt | Route::SealPrompt => {
+                Action::WriteDocuments
+            }
+            Route::ImportEnvelope | Route::OpenEnvelope => Action::OpenSealedEnvelopes,
+            Route::RegisterKey | Route::GenerateKey | Route::RotateKey | Route::RevokeKey => {
+                Action::ManageCryptoKeys
+            }
+            Route::ListKeys => Action::ReadDocuments,
+        }
+    }
+
+    fn uses_hsm(self) -> bool {
+        matches!(
+            self,
+            Route::SealPrompt | Route::OpenEnvelope | Route::GenerateKey | Route::RotateKey
+        )
+    }
+}
+
+struct SealedRoute {
+    api: SealedApi,
+    route: Route,
+}
+
+impl SealedRoute {
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, SealedError> {
+        let caller = Caller::of(req, self.route.action())?;
+        let api = &self.api;
+        let id = |what: &'static str| web::path_uuid(req, "id").ok_or(SealedError::NotFound(what));
+        Ok(match self.route {
+            Route::CreatePrompt => web::json(
+                StatusCode::CREATED,
+                &api.create_prompt(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::ListPrompts => web::json(StatusCode::OK, &api.list_prompts(&caller, req).await?),
+            Route::GetPrompt => {
+                web::json(StatusCode::OK, &api.prompt(&caller, id("prompt")?).await?)
+            }
+            Route::UpdatePrompt => {
+                let id = id("prompt")?;
+                web::json(
+                    StatusCode::OK,
+                    &api.update_prompt(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::DeletePrompt => {
+                api.delete_prompt(&caller, id("prompt")?).await?;
+                web::no_content()
+            }
+            Route::SealPrompt => {
+                let id = id("prompt")?;
+                web::json(
+                    StatusCode::CREATED,
+                    &api.seal(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::ImportEnvelope => web::json(
+                StatusCode::CREATED,
+                &api.import(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::GetEnvelope => {
+                let principal = web::principal(req);
+                let receiver = principal.is_some_and(|p| p.may(Action::OpenSealedEnvelopes));
+                web::json(
+                    StatusCode::OK,
+                    &api.get_envelope(&caller, id("sealed envelope")?, receiver)
+                        .await?,
+                )
+            }
+            Route::OpenEnvelope => web::json(
+                StatusCode::OK,
+                &api.open(&caller, id("sealed envelope")?).await?,
+            ),
+            Route::RegisterKey => web::json(
+                StatusCode::CREATED,
+                &api.create_key(&caller, web::parse_json(req, BODY_LIMIT)?, false)
+                    .await?,
+            ),
+            Route::GenerateKey => web::json(
+                StatusCode::CREATED,
+                &api.create_key(&caller, web::parse_json(req, BODY_LIMIT)?, true)
+                    .await?,
+            ),
+            Route::ListKeys => web::json(StatusCode::OK, &api.list_keys(&caller, req).await?),
+            Route::RotateKey => {
+                let id = id("key")?;
+                web::json(
+                    StatusCode::CREATED,
+                    &api.rotate_key(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::RevokeKey => {
+                let id = id("key")?;
+                web::json(
+                    StatusCode::OK,
+                    &api.revoke_key(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for SealedRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let api = SealedApi::from_env(&env, route.uses_hsm()).await?;
+        let limiter = api.base.limiter.clone();
+        // Opening is what an attacker with a stolen session would hammer: the stricter limit.
+        let policy = if matches!(route, Route::OpenEnvelope) {
+            Policy::Sensitive
+        } else {
+            Policy::Standard
+        };
+        let idempotency = matches!(route, Route::SealPrompt | Route::CreatePrompt)
+            .then(|| ("sealed", api.base.pool.clone()));
+        Ok(http_route(
+            Arc::new(SealedRoute { api, route }),
+            limiter,
+            policy,
+            idempotency,
+        ))
+    })
+}
+
+gsign_platform::route_function!(init_route, /// `POST /v1/prompts`.
+    CREATE_PROMPT, "api-create-prompt", Route::CreatePrompt);
+gsign_platform::route_function!(init_route, /// `GET /v1/prompts`.
+    LIST_PROMPTS, "api-list-prompts", Route::ListPrompts);
+gsign_platform::route_function!(init_route, /// `GET /v1/prompts/{id}`.
+    GET_PROMPT, "api-get-prompt", Route::GetPrompt);
+gsign_platform::route_function!(init_route, /// `PATCH /v1/prompts/{id}`.
+    UPDATE_PROMPT, "api-update-prompt", Route::UpdatePrompt);
+gsign_platform::route_function!(init_route, /// `DELETE /v1/prompts/{id}`.
+    DELETE_PROMPT, "api-delete-prompt", Route::DeletePrompt);
+gsign_platform::route_function!(init_route, /// `POST /v1/prompts/{id}/seal`.
+    SEAL_PROMPT, "api-seal-prompt", Route::SealPrompt);
+gsign_platform::route_function!(init_route, /// `POST /v1/sealed-envelopes`.
+    IMPORT_SEALED_ENVELOPE, "api-import-sealed-envelope", Route::ImportEnvelope);
+gsign_platform::route_function!(init_route, /// `GET /v1/sealed-envelopes/{id}`.
+    GET_SEALED_ENVELOPE, "api-get-sealed-envelope", Route::GetEnvelope);
+gsign_platform::route_function!(init_route, /// `POST /v1/sealed-envelopes/{id}/open`.
+    OPEN_SEALED_ENVELOPE, "api-open-sealed-envelope", Route::OpenEnvelope);
+gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys`.
+    REGISTER_CRYPTO_KEY, "api-register-crypto-key", Route::RegisterKey);
+gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys/generate`.
+    GENERATE_CRYPTO_KEY, "api-generate-crypto-key", Route::GenerateKey);
+gsign_platform::route_function!(init_route, /// `GET /v1/crypto-keys`.
+    LIST_CRYPTO_KEYS, "api-list-crypto-keys", Route::ListKeys);
+gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys/{id}/rotate`.
+    ROTATE_CRYPTO_KEY, "api-rotate-crypto-key", Route::RotateKey);
+gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys/{id}/revoke`.
+    REVOKE_CRYPTO_KEY, "api-revoke-crypto-key", Route::RevokeKey);

@@ -1,0 +1,508 @@
+//! Prompts (seed 002): the texts to seal. Create, list, get (cached five minutes), update with
+//! optimistic locking on `version`, soft delete; and `seal`, which makes a sealed envelope of
+//! one for a receiver's key.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use chrono::{DateTime, SubsecRound, Utc};
+use gsign_core::sealed::{self, Wire};
+use gsign_core::FieldError;
+use gsign_platform::hsm_keys::Scheme;
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::outbox;
+use gsign_platform::pagination::{Page, PageRequest};
+use gsign_platform::sealing;
+use lambda_http::Request;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::envelopes::SealedEnvelope;
+use crate::error::SealedError;
+use crate::SealedApi;
+
+/// How long a prompt stays cached (seed 002: five minutes).
+const PROMPT_TTL: Duration = Duration::from_secs(300);
+
+/// A prompt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prompt {
+    /// Id.
+    pub id: Uuid,
+    /// The text.
+    pub prompt_text: String,
+    /// Free metadata.
+    pub prompt_metadata: Option<Value>,
+    /// SHA-256 of the text, hex.
+    pub secret_hash: String,
+    /// `active`, `archived`.
+    pub status: String,
+    /// Optimistic-locking version: send it back to update.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+    /// Who created it.
+    pub created_by: Option<String>,
+    /// Who changed it last.
+    pub updated_by: Option<String>,
+}
+
+impl From<&Row> for Prompt {
+    fn from(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            prompt_text: row.get("prompt_text"),
+            prompt_metadata: row.get("prompt_metadata"),
+            secret_hash: row.get("secret_hash"),
+            status: row.get("status"),
+            version: row.get("version"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+            created_by: row.get("created_by"),
+            updated_by: row.get("updated_by"),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, prompt_text, prompt_metadata, secret_hash, status, version, \
+    created_at, updated_at, created_by, updated_by";
+
+/// `POST /v1/prompts` and `PATCH /v1/prompts/{id}` body (`version` is required to update).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptInput {
+    #[serde(default)]
+    prompt_text: Option<String>,
+    #[serde(default)]
+    prompt_metadata: Option<Value>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    version: Option<i32>,
+}
+
+/// `POST /v1/prompts/{id}/seal` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealInput {
+    /// The receiver's key id (a rotated key seals to its successor).
+    receiver_key_id: String,
+    /// The organization's sender key (default: its newest active one).
+    #[serde(default)]
+    sender_key_id: Option<String>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    /// Text metadata, signed with the rest.
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+fn actor(caller: &Caller) -> String {
+    caller
+        .user
+        .map(|u| format!("user:{u}"))
+        .or(caller.api_key.map(|k| format!("api_key:{k}")))
+        .unwrap_or_else(|| "system".to_owned())
+}
+
+fn prompt_key(org: Uuid, id: Uuid) -> String {
+    format!("prompt:{org}:{id}")
+}
+
+fn text_problems(input: &PromptInput, creating: bool, errors: &mut Vec<FieldError>) {
+    match &input.prompt_text {
+        Some(text) if text.is_empty() || text.len() > sealed::MAX_PAYLOAD_BYTES => {
+            errors.push(FieldError::new(
+                "/prompt_text",
+                format!("must be 1 to {} bytes", sealed::MAX_PAYLOAD_BYTES),
+            ))
+        }
+        None if creating => errors.push(FieldError::new("/prompt_text", "is required")),
+        _ => {}
+    }
+    if input
+        .prompt_metadata
+        .as_ref()
+        .is_some_and(|m| !m.is_object())
+    {
+        errors.push(FieldError::new("/prompt_metadata", "must be an object"));
+    }
+    if input
+        .status
+        .as_deref()
+        .is_some_and(|s| !matches!(s, "active" | "archived"))
+    {
+        errors.push(FieldError::new(
+            "/status",
+            "must be active or archived (DELETE deletes)",
+        ));
+    }
+}
+
+impl SealedApi {
+    /// `POST /v1/prompts`.
+    pub(crate) async fn create_prompt(
+        &self,
+        caller: &Caller,
+        input: PromptInput,
+    ) -> Result<Prompt, SealedError> {
+        let mut errors = Vec::new();
+        text_problems(&input, true, &mut errors);
+        if input.version.is_some() {
+            errors.push(FieldError::new("/version", "is set by the service"));
+        }
+        if !errors.is_empty() {
+            return Err(SealedError::Validation(errors));
+        }
+        let text = input.prompt_text.unwrap_or_default();
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO prompts (organization_id, prompt_text, prompt_metadata, secret_hash, status, created_by, updated_by) \
+                     VALUES ($1, $2, $3, $4, COALESCE($5, 'active'), $6, $6) RETURNING {COLUMNS}"
+                ),
+                &[
+                    &caller.org,
+                    &text,
+                    &input.prompt_metadata,
+                    &hex::encode(Sha256::digest(text.as_bytes())),
+                    &input.status,
+                    &actor(caller),
+                ],
+            )
+            .await?;
+        let prompt = Prompt::from(&row);
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit("prompt.created", "prompt", prompt.id, json!({})),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        Ok(prompt)
+    }
+
+    /// The live prompt `id` of the caller's organization (cached five minutes).
+    pub(crate) async fn prompt(&self, caller: &Caller, id: Uuid) -> Result<Prompt, SealedError> {
+        let key = prompt_key(caller.org, id);
+        if let Some(prompt) = self.base.cache.get_json::<Prompt>(&key).await {
+            return Ok(prompt);
+        }
+        let client = self.base.pool.get().await?;
+        let prompt = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM prompts WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"),
+                &[&caller.org, &id],
+            )
+            .await?
+            .as_ref()
+            .map(Prompt::from)
+            .ok_or(SealedError::NotFound("prompt"))?;
+        if let Err(err) = self.base.cache.set_json(&key, &prompt, PROMPT_TTL).await {
+            tracing::warn!(error = %err, "prompt cache unavailable");
+        }
+        Ok(prompt)
+    }
+
+    /// `GET /v1/prompts`: newest first; `status` and `q` (words of the text) filter.
+    pub(crate) async fn list_prompts(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Page<Prompt>, SealedError> {
+        let mut errors = Vec::new();
+        let page = PageRequest::read(req, 50, 100, &mut errors);
+        if !errors.is_empty() {
+            return Err(SealedError::Validation(errors));
+        }
+        let status = web::query(req, "status").map(str::to_owned);
+        let words = web::query(req, "q").map(str::to_owned);
+        let (after_t, after_id) = page
+            .after
+            .map_or((None, None), |(t, id)| (Some(t), Some(id)));
+        let client = self.base.pool.get().await?;
+        let mut rows: Vec<Prompt> = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM prompts WHERE organization_id = $1 AND deleted_at IS NULL \
+                     AND ($2::text IS NULL OR status = $2) \
+                     AND ($3::text IS NULL OR to_tsvector('simple', prompt_text) @@ plainto_tsquery('simple', $3)) \
+                     AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5)) \
+                     ORDER BY created_at DESC, id DESC LIMIT $6"
+                ),
+                &[&caller.org, &status, &words, &after_t, &after_id, &page.fetch()],
+            )
+            .await?
+            .iter()
+            .map(Prompt::from)
+            .collect();
+        let next_cursor = page.finish(&mut rows, |p| (p.created_at, p.id));
+        Ok(Page {
+            data: rows,
+            next_cursor,
+        })
+    }
+
+    /// `PATCH /v1/prompts/{id}`: only if `version` is still the prompt's (409 otherwise).
+    pub(crate) async fn update_prompt(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: PromptInput,
+    ) -> Result<Prompt, SealedError> {
+        let mut errors = Vec::new();
+        text_problems(&input, false, &mut errors);
+        let Some(version) = input.version else {
+            errors.push(FieldError::new(
+                "/version",
+                "is required: the version you read",
+            ));
+            return Err(SealedError::Validation(errors));
+        };
+        if !errors.is_empty() {
+            return Err(SealedError::Validation(errors));
+        }
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let row = tx
+            .query_opt(
+                &format!(
+                    "UPDATE prompts SET prompt_text = COALESCE($4, prompt_text), \
+                     prompt_metadata = COALESCE($5, prompt_metadata), status = COALESCE($6, status), \
+                     secret_hash = COALESCE($7, secret_hash), version = version + 1, updated_by = $8 \
+                     WHERE organization_id = $1 AND id = $2 AND version = $3 AND deleted_at IS NULL \
+                     RETURNING {COLUMNS}"
+                ),
+                &[
+                    &caller.org,
+                    &id,
+                    &version,
+                    &input.prompt_text,
+                    &input.prompt_metadata,
+                    &input.status,
+                    &input.prompt_text.as_ref().map(|t| hex::encode(Sha256::digest(t.as_bytes()))),
+                    &actor(caller),
+                ],
+            )
+            .await?;
+        let Some(row) = row else {
+            let current = tx
+                .query_opt(
+                    "SELECT version FROM prompts WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
+                    &[&caller.org, &id],
+                )
+                .await?
+                .ok_or(SealedError::NotFound("prompt"))?;
+            return Err(SealedError::VersionConflict(current.get(0)));
+        };
+        let prompt = Prompt::from(&row);
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit(
+                "prompt.updated",
+                "prompt",
+                id,
+                json!({"version": prompt.version}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        let _ = self.base.cache.delete(&prompt_key(caller.org, id)).await;
+        Ok(prompt)
+    }
+
+    /// `DELETE /v1/prompts/{id}`: soft; kept for retention (7 years), gone from the API.
+    pub(crate) async fn delete_prompt(&self, caller: &Caller, id: Uuid) -> Result<(), SealedError> {
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let deleted = tx
+            .execute(
+                "UPDATE prompts SET deleted_at = now(), status = 'deleted', updated_by = $3 \
+                 WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
+                &[&caller.org, &id, &actor(caller)],
+            )
+            .await?;
+        if deleted == 0 {
+            return Err(SealedError::NotFound("prompt"));
+        }
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit("prompt.deleted", "prompt", id, json!({})),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        let _ = self.base.cache.delete(&prompt_key(caller.org, id)).await;
+        Ok(())
+    }
+
+    /// `POST /v1/prompts/{id}/seal`: the prompt's text sealed to the receiver's key and signed
+    /// in the HSM with the organization's sender key.
+    pub(crate) async fn seal(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: SealInput,
+    ) -> Result<SealedEnvelope, SealedError> {
+        let now = Utc::now();
+        let mut errors = Vec::new();
+        if input.expires_at.is_some_and(|t| t <= now) {
+            errors.push(FieldError::new("/expires_at", "must be in the future"));
+        }
+        if input.metadata.len() > 50
+            || input
+                .metadata
+                .iter()
+                .any(|(k, v)| k.is_empty() || k.len() > 100 || v.len() > 1000)
+        {
+            errors.push(FieldError::new(
+                "/metadata",
+                "at most 50 entries, keys 1 to 100 and values up to 1000 bytes",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(SealedError::Validation(errors));
+        }
+        let prompt = self.prompt(caller, id).await?;
+        let receiver = self
+            .current_key(caller.org, &input.receiver_key_id)
+            .await?
+            .filter(|k| k.key_usage == "receiver")
+            .ok_or_else(|| {
+                SealedError::Validation(vec![FieldError::new(
+                    "/receiver_key_id",
+                    "no receiver key with this id",
+                )])
+            })?;
+        if let Some(reason) = receiver.unusable_for_new(now) {
+            return Err(SealedError::KeyUnusable(reason));
+        }
+        let sender = match &input.sender_key_id {
+            Some(key_id) => self.current_key(caller.org, key_id).await?,
+            None => self.newest_sender_key(caller.org).await?,
+        }
+        .filter(|k| k.key_usage == "sender" && k.hsm_id().is_some())
+        .ok_or_else(|| {
+            SealedError::Validation(vec![FieldError::new(
+                "/sender_key_id",
+                "no sender key of yours in the HSM: generate one at POST /v1/crypto-keys/generate",
+            )])
+        })?;
+        if let Some(reason) = sender.unusable_for_new(now) {
+            return Err(SealedError::KeyUnusable(reason));
+        }
+        let envelope_id = Uuid::now_v7();
+        let wire = self
+            .seal_bytes(
+                envelope_id,
+                prompt.prompt_text.into_bytes(),
+                &receiver,
+                &sender,
+                input.metadata,
+                input.expires_at.map(|t| t.trunc_subsecs(0)),
+            )
+            .await?;
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let envelope = crate::envelopes::insert(&tx, caller.org, Some(id), &wire).await?;
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit(
+                "sealed_envelope.sealed",
+                "sealed_envelope",
+                envelope_id,
+                json!({"prompt_id": id, "receiver_public_key_id": wire.receiver_public_key_id, "sender_private_key_id": wire.sender_private_key_id}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        Ok(envelope)
+    }
+
+    async fn newest_sender_key(
+        &self,
+        org: Uuid,
+    ) -> Result<Option<crate::keys::CryptoKey>, SealedError> {
+        let client = self.base.pool.get().await?;
+        let key_id: Option<String> = client
+            .query_opt(
+                "SELECT key_id FROM cryptographic_keys WHERE organization_id = $1 AND key_usage = 'sender' \
+                 AND status = 'active' AND key_storage_location LIKE 'hsm:%' \
+                 AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC LIMIT 1",
+                &[&org],
+            )
+            .await?
+            .map(|row| row.get(0));
+        match key_id {
+            Some(key_id) => self.key_by_name(org, &key_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Seals `plaintext`: a fresh AES-256 key and IV, the key wrapped to `receiver`, the
+    /// whole signed in the HSM by `sender`.
+    pub(crate) async fn seal_bytes(
+        &self,
+        id: Uuid,
+        plaintext: Vec<u8>,
+        receiver: &crate::keys::CryptoKey,
+        sender: &crate::keys::CryptoKey,
+        metadata: BTreeMap<String, String>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Wire, SealedError> {
+        let (key, iv) = {
+            let mut key = [0u8; 32];
+            let mut iv = [0u8; 12];
+            aws_lc_rs::rand::fill(&mut key).map_err(|_| anyhow::anyhow!("no randomness"))?;
+            aws_lc_rs::rand::fill(&mut iv).map_err(|_| anyhow::anyhow!("no randomness"))?;
+            (key, iv)
+        };
+        let id_text = id.to_string();
+        let (ciphertext, tag) = sealing::aes_gcm_seal(&key, &iv, &Wire::aad(&id_text), &plaintext)
+            .map_err(|e| anyhow::anyhow!("seal: {e}"))?;
+        let wrapped = sealing::oaep_encrypt(&receiver.spki(), &key)
+            .map_err(|e| anyhow::anyhow!("wrap: {e}"))?;
+        let mut wire = Wire {
+            format: sealed::FORMAT.to_owned(),
+            id: id_text,
+            algorithm: sealed::ALGORITHM.to_owned(),
+            key_algorithm: sealed::KEY_ALGORITHM.to_owned(),
+            signature_algorithm: sealed::SIGNATURE_ALGORITHM.to_owned(),
+            receiver_public_key_id: receiver.key_id.clone(),
+            sender_private_key_id: sender.key_id.clone(),
+            encrypted_data: BASE64.encode(&ciphertext),
+            iv: BASE64.encode(iv),
+            auth_tag: BASE64.encode(&tag),
+            encrypted_key: BASE64.encode(&wrapped),
+            metadata,
+            expires_at,
+            signature: String::new(),
+        };
+        let binary = wire
+            .check()
+            .map_err(|e| anyhow::anyhow!("sealed a malformed envelope: {e}"))?;
+        let signed = wire.signed_bytes(&binary);
+        let hsm_id = sender.hsm_id().unwrap_or_default();
+        let signature = self
+            .hsm()?
+            .run(move |hsm| hsm.sign(&hsm_id, Scheme::RsaPssSha256, &signed))
+            .await?;
+        wire.signature = BASE64.encode(signature);
+        Ok(wire)
+    }
+}
