@@ -33,13 +33,7 @@ fn summary(mut seconds: Vec<f64>) -> String {
 
 #[tokio::main]
 async fn main() {
-    let env = gsign_core::Env::from_process();
-    let env = if env.get("RUST_LOG").is_none() {
-        env.with("RUST_LOG", "warn")
-    } else {
-        env
-    };
-    gsign_platform::telemetry::init(&env.with("GSIGN_LOG_FORMAT", "text"));
+    gsign_tests::bench::show_function_logs();
 
     // One 20-page document, typeset in this process.
     let document = gsign_render::Document {

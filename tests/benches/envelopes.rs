@@ -101,14 +101,7 @@ async fn last_sign_to_completed(stack: &TestStack, sender: &Tenant, document: &s
 
 #[tokio::main]
 async fn main() {
-    // Warnings and errors of the functions (RUST_LOG=info for more), beside the figures.
-    let env = gsign_core::Env::from_process();
-    let env = if env.get("RUST_LOG").is_none() {
-        env.with("RUST_LOG", "warn")
-    } else {
-        env
-    };
-    gsign_platform::telemetry::init(&env.with("GSIGN_LOG_FORMAT", "text"));
+    gsign_tests::bench::show_function_logs();
     let db = TestDatabase::migrated().await;
     let pki = TestPki::new();
     let tsa = LocalTsa::start(&pki).await;

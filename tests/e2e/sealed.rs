@@ -395,6 +395,43 @@ async fn the_service_and_a_python_implementation_open_each_others_envelopes_and_
         .await;
     assert_eq!((status, slug(&problem)), (409, "key-unusable"), "{problem}");
 
+    // An expired key seals nothing new.
+    let expiring = key(
+        &stack,
+        &admin,
+        "/v1/crypto-keys",
+        json!({"key_id": "partner-expiring", "key_usage": "receiver", "public_key_pem": read("receiver.pub.pem"),
+               "expires_at": "2030-01-01T00:00:00Z"}),
+    )
+    .await;
+    client
+        .execute(
+            "UPDATE cryptographic_keys SET expires_at = now() - interval '1 minute' WHERE id = $1",
+            &[&expiring["id"]
+                .as_str()
+                .expect("id")
+                .parse::<uuid::Uuid>()
+                .expect("uuid")],
+        )
+        .await
+        .expect("age");
+    let (status, problem) = stack
+        .call(
+            &admin,
+            "POST",
+            &format!("/v1/prompts/{prompt_id}/seal"),
+            Some(json!({"receiver_key_id": "partner-expiring"})),
+        )
+        .await;
+    assert_eq!((status, slug(&problem)), (409, "key-unusable"), "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired"),
+        "{problem}"
+    );
+
     // The private keys cannot be read from the HSM.
     let hsm = open_hsm();
     for key in [&sender, &receiver, &rotated] {

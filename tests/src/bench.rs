@@ -163,6 +163,18 @@ pub fn contract_pdf(pages: usize) -> Vec<u8> {
     out
 }
 
+/// Shows the functions' warnings and errors (`RUST_LOG=info` for more) as text beside a
+/// benchmark's figures.
+pub fn show_function_logs() {
+    let env = gsign_core::Env::from_process();
+    let env = if env.get("RUST_LOG").is_none() {
+        env.with("RUST_LOG", "warn")
+    } else {
+        env
+    };
+    gsign_platform::telemetry::init(&env.with("GSIGN_LOG_FORMAT", "text"));
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
