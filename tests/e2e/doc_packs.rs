@@ -727,6 +727,29 @@ async fn gates_schema_errors_void_and_other_tenants_are_clear_answers() {
         ));
     }
     let (_, declined_pack, decliner, _) = &outcome[0];
+    // A refused regeneration (bad variables) leaves the issued pack and its envelope alone.
+    let (status, refused) = stack
+        .call(
+            &member,
+            "POST",
+            &format!("/v1/doc-packs/{declined_pack}/regenerate"),
+            Some(json!({"variables": {}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    let (_, untouched) = stack
+        .call(
+            &member,
+            "GET",
+            &format!("/v1/doc-packs/{declined_pack}"),
+            None,
+        )
+        .await;
+    assert_eq!(untouched["status"], "issued", "{untouched}");
+    assert_eq!(
+        untouched["documents"][0]["envelope_status"], "sent",
+        "{untouched}"
+    );
     let token = gsign_tests::mailed_token(decliner, "/sign").await;
     let (status, _) = by_link(&stack, "GET", &format!("/v1/signing/{token}"), None).await;
     assert_eq!(status, 200);

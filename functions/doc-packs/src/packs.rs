@@ -746,6 +746,22 @@ impl DocPacksApi {
                 .signer_map
                 .or_else(|| serde_json::from_value(old.signer_map.clone()).ok()),
         })?;
+        // Every problem of the new values is reported before the old pack's envelopes are
+        // touched: a refused regeneration leaves the old pack as it was.
+        {
+            let client = self.base().pool.get().await?;
+            self.plan(
+                &client,
+                caller,
+                &generate::Request {
+                    city: &checked.city,
+                    templates: &checked.templates,
+                    variables: &checked.variables,
+                    signers: &checked.signers,
+                },
+            )
+            .await?;
+        }
         self.withdraw(caller, id, "superseded by a regenerated pack")
             .await?;
         self.generate_checked(caller, checked, Some(id)).await

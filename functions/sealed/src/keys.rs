@@ -312,6 +312,16 @@ impl SealedApi {
             source,
             expires_at,
         } = new;
+        // A taken id is refused before a key is made in the token for nothing.
+        let taken = tx
+            .query_opt(
+                "SELECT 1 FROM cryptographic_keys WHERE organization_id = $1 AND key_id = $2",
+                &[&caller.org, &key_id],
+            )
+            .await?;
+        if taken.is_some() {
+            return Err(SealedError::KeyIdTaken);
+        }
         let key_type = if usage == "sender" {
             "signing"
         } else {
