@@ -5,6 +5,7 @@
 
 mod accounts;
 mod auth_flow;
+mod billing;
 mod certificates;
 mod certificates_api;
 mod completion;

@@ -492,8 +492,25 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    /// A new organization with one active user of `role` holding a live session.
+    /// A new organization on the Business plan (tests of other things are not held back by
+    /// the free plan's limits) with one active user of `role` holding a live session.
     pub async fn create(db: &TestDatabase, role: &str) -> Self {
+        let tenant = Self::create_on_free_plan(db, role).await;
+        db.connect()
+            .await
+            .execute(
+                "INSERT INTO subscriptions (organization_id, plan_id, status, current_period_start, \
+                 current_period_end) SELECT $1, id, 'active', now() - interval '1 day', \
+                 now() + interval '29 days' FROM plans WHERE code = 'business'",
+                &[&tenant.org],
+            )
+            .await
+            .expect("subscription");
+        tenant
+    }
+
+    /// A new organization with no subscription (the free plan) and one active user of `role`.
+    pub async fn create_on_free_plan(db: &TestDatabase, role: &str) -> Self {
         let client = db.connect().await;
         let slug = format!("org-{}", unique());
         let org: uuid::Uuid = client

@@ -7,6 +7,9 @@ use http::StatusCode;
 /// What can go wrong in an account route.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountsError {
+    /// The plan's member limit is reached.
+    #[error(transparent)]
+    Quota(#[from] gsign_core::billing::QuotaExceeded),
     /// The request reached the route without an authorizer context.
     #[error("not authenticated")]
     Unauthenticated,
@@ -57,6 +60,7 @@ impl IntoProblem for AccountsError {
             AccountsError::Unauthenticated => Problem::unauthenticated(),
             AccountsError::Forbidden(action) => Problem::forbidden(action),
             AccountsError::NotFound(what) => Problem::not_found(what),
+            AccountsError::Quota(exceeded) => exceeded.into_problem(),
             AccountsError::Request(err) => err.into_problem(),
             AccountsError::Validation(errors) => Problem::validation(errors),
             AccountsError::InvalidCredentials => Problem::new(

@@ -556,6 +556,8 @@ impl Manage {
         let token = credentials::new_token();
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
+        gsign_platform::billing::check_quota(&tx, caller.org, gsign_core::billing::Limit::Users)
+            .await??;
         let inserted = tx
             .query_one(
                 &format!(

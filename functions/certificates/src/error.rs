@@ -10,6 +10,9 @@ use http::StatusCode;
 /// What can go wrong in a certificate route.
 #[derive(Debug, thiserror::Error)]
 pub enum CertificatesError {
+    /// The plan's certificate limit is reached.
+    #[error(transparent)]
+    Quota(#[from] gsign_core::billing::QuotaExceeded),
     /// The request reached the route without an authorizer context.
     #[error("not authenticated")]
     Unauthenticated,
@@ -60,6 +63,7 @@ impl IntoProblem for CertificatesError {
                     .with_detail("Only the certificate's owner may do this.")
             }
             CertificatesError::NotFound => Problem::not_found("certificate"),
+            CertificatesError::Quota(exceeded) => exceeded.into_problem(),
             CertificatesError::Request(err) => err.into_problem(),
             CertificatesError::Validation(errors) => Problem::validation(errors),
             CertificatesError::Chain(problem) => Problem::new(

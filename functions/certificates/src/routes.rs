@@ -6,6 +6,7 @@
 //! Private keys never leave the HSM; a row holds the public key, the certificate and its
 //! chain. Every query is scoped to the caller's organization.
 
+use gsign_core::billing::{Limit, UsageType};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -246,6 +247,8 @@ impl CertificatesApi {
         let hsm = self.hsm()?;
         let mut conn = self.services.base.pool.get().await?;
         let tx = conn.transaction().await?;
+        // The plan's limit first: no key is made for a certificate that would be refused.
+        gsign_platform::billing::check_quota(&tx, caller.org, Limit::Certificates).await??;
         let spec = key_spec(new.key_type);
         let scheme = default_scheme(spec);
         let id = Uuid::new_v4();
@@ -318,6 +321,7 @@ impl CertificatesApi {
             },
         )
         .await?;
+        gsign_platform::billing::record_usage(&tx, caller.org, UsageType::Certificate, id).await?;
         // A person's first usable certificate is their default.
         if active && (new.default || !repo::has_default(&tx, user).await?) {
             repo::set_default(&tx, user, id).await?;

@@ -7,6 +7,9 @@ use http::StatusCode;
 /// What can go wrong in an envelope route.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvelopesError {
+    /// The plan's envelope allowance for the period is used up.
+    #[error(transparent)]
+    Quota(#[from] gsign_core::billing::QuotaExceeded),
     /// No authorizer context.
     #[error("not authenticated")]
     Unauthenticated,
@@ -47,6 +50,7 @@ impl IntoProblem for EnvelopesError {
             EnvelopesError::Unauthenticated => Problem::unauthenticated(),
             EnvelopesError::Forbidden(action) => Problem::forbidden(action),
             EnvelopesError::NotFound(what) => Problem::not_found(what),
+            EnvelopesError::Quota(exceeded) => exceeded.into_problem(),
             EnvelopesError::Request(err) => err.into_problem(),
             EnvelopesError::Validation(errors) => Problem::validation(errors),
             EnvelopesError::NotDraft(status) => Problem::new(

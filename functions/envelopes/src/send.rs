@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
+use gsign_core::billing::{Limit, UsageType};
 use gsign_core::envelopes::{
     send_problems, FieldType, RecipientRole, RoutingType, DEFAULT_EXPIRY_DAYS,
 };
@@ -115,6 +116,7 @@ impl EnvelopesApi {
         if !problems.is_empty() {
             return Err(EnvelopesError::Validation(problems));
         }
+        gsign_platform::billing::check_quota(&tx, caller.org, Limit::EnvelopesPerMonth).await??;
         let source = repo::document_pdf(&tx, envelope.document_id)
             .await?
             .ok_or(EnvelopesError::NotFound("document"))?;
@@ -156,6 +158,7 @@ impl EnvelopesApi {
             RoutingType::Parallel => None,
         };
         let envelope = repo::mark_sent(&tx, id, first_order, expires_at, &stored, &sha256).await?;
+        gsign_platform::billing::record_usage(&tx, caller.org, UsageType::Envelope, id).await?;
         repo::record(
             &tx,
             caller.org,

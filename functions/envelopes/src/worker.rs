@@ -431,6 +431,13 @@ impl SigningWorker {
             .store(envelope, &format!("revision-{revision}.pdf"), &signed)
             .await?;
         repo::applied(tx, envelope.id, pending.id, revision, &stored, &sha256).await?;
+        gsign_platform::billing::record_usage(
+            tx,
+            envelope.organization_id,
+            gsign_core::billing::UsageType::Signature,
+            pending.id,
+        )
+        .await?;
         certificates::record_use(tx, seal.certificate_id).await?;
         repo::record(
             tx,

@@ -122,5 +122,7 @@ pub fn registry() -> Registry {
         gsign_functions_sealed::ROTATE_CRYPTO_KEY,
         gsign_functions_sealed::REVOKE_CRYPTO_KEY,
         gsign_functions_sealed::retention::PURGE_SEALED_DATA,
+        gsign_functions_billing::GET_SUBSCRIPTION,
+        gsign_functions_billing::GET_USAGE,
     ])
 }

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod billing;
 pub mod certificates;
 pub mod config;
 pub mod documents;

@@ -3,6 +3,7 @@
 //! implements so the same handler runs under the Lambda runtime and under the local runner.
 
 pub mod aws;
+pub mod billing;
 pub mod cache;
 pub mod credentials;
 pub mod db;

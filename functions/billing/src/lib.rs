@@ -1,0 +1,237 @@
+//! Billing (seed 000, seed 001's billing service): the organization's plan and period, and
+//! its usage per type and day. Usage is recorded where it happens (envelope send, signature
+//! applied, certificate created) and quotas are enforced there (`gsign_platform::billing`).
+//! Each route is its own Lambda (`src/bin/`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use gsign_core::{Action, Env, FieldError, IntoProblem, Problem};
+use gsign_platform::http::{self as web, Caller, RequestError};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
+use gsign_platform::ratelimit::Policy;
+use gsign_platform::service::{Base, BaseConfig};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+/// What can go wrong in a billing route.
+#[derive(Debug, thiserror::Error)]
+pub enum BillingError {
+    /// No authorizer context.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// The role or key scopes do not allow the action.
+    #[error("not allowed to {0:?}")]
+    Forbidden(Action),
+    /// The query is wrong; every problem is listed.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// The request could not be read.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// A dependency failed; the cause is logged, never returned.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+gsign_platform::route_error_conversions!(BillingError);
+
+impl IntoProblem for BillingError {
+    fn into_problem(self) -> Problem {
+        match self {
+            BillingError::Unauthenticated => Problem::unauthenticated(),
+            BillingError::Forbidden(action) => Problem::forbidden(action),
+            BillingError::Validation(errors) => Problem::validation(errors),
+            BillingError::Request(err) => err.into_problem(),
+            BillingError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+/// `GET /v1/billing/subscription` answer.
+#[derive(Debug, Serialize)]
+struct SubscriptionView {
+    plan: gsign_platform::billing::CurrentPlan,
+    /// The subscription row, if the organization has one (none: the free plan).
+    status: Option<String>,
+    /// A downgrade that applies at the period's end.
+    pending_plan: Option<String>,
+    /// Usage in the current period, per type.
+    usage: serde_json::Value,
+}
+
+/// One day of usage.
+#[derive(Debug, Serialize)]
+struct UsageDay {
+    day: NaiveDate,
+    envelope: i64,
+    signature: i64,
+    certificate: i64,
+}
+
+/// The service behind the routes.
+pub struct BillingApi {
+    base: Base,
+}
+
+impl BillingApi {
+    async fn subscription(&self, caller: &Caller) -> Result<SubscriptionView, BillingError> {
+        let client = self.base.pool.get().await?;
+        let plan = gsign_platform::billing::current_plan(&client, caller.org).await?;
+        let row = client
+            .query_opt(
+                "SELECT s.status, p.code FROM subscriptions s LEFT JOIN plans p ON p.id = s.pending_plan_id \
+                 WHERE s.organization_id = $1",
+                &[&caller.org],
+            )
+            .await?;
+        let usage = client
+            .query(
+                "SELECT type, COALESCE(sum(quantity), 0)::bigint FROM usage_records WHERE organization_id = $1 \
+                 AND recorded_at >= $2 AND recorded_at < $3 GROUP BY type",
+                &[&caller.org, &plan.period_start, &plan.period_end],
+            )
+            .await?;
+        let mut totals = serde_json::json!({"envelope": 0, "signature": 0, "certificate": 0});
+        for row in usage {
+            totals[row.get::<_, String>(0)] = serde_json::json!(row.get::<_, i64>(1));
+        }
+        Ok(SubscriptionView {
+            status: row.as_ref().map(|r| r.get(0)),
+            pending_plan: row.and_then(|r| r.get(1)),
+            plan,
+            usage: totals,
+        })
+    }
+
+    async fn usage(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<serde_json::Value, BillingError> {
+        let mut errors = Vec::new();
+        let day = |name: &str, errors: &mut Vec<FieldError>| {
+            web::query(req, name).and_then(|raw| {
+                raw.parse::<NaiveDate>()
+                    .map_err(|_| {
+                        errors.push(FieldError::new(
+                            format!("/{name}"),
+                            "must be a date, YYYY-MM-DD",
+                        ))
+                    })
+                    .ok()
+            })
+        };
+        let now = Utc::now();
+        let to = day("to", &mut errors).unwrap_or_else(|| now.date_naive());
+        let from = day("from", &mut errors).unwrap_or_else(|| to - Duration::days(30));
+        if from > to || (to - from).num_days() > 366 {
+            errors.push(FieldError::new(
+                "/from",
+                "must be on or before to, at most 366 days before",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(BillingError::Validation(errors));
+        }
+        let start: DateTime<Utc> = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let end: DateTime<Utc> = (to + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        let client = self.base.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT (recorded_at AT TIME ZONE 'UTC')::date AS day, \
+                 COALESCE(sum(quantity) FILTER (WHERE type = 'envelope'), 0)::bigint, \
+                 COALESCE(sum(quantity) FILTER (WHERE type = 'signature'), 0)::bigint, \
+                 COALESCE(sum(quantity) FILTER (WHERE type = 'certificate'), 0)::bigint \
+                 FROM usage_records WHERE organization_id = $1 AND recorded_at >= $2 AND recorded_at < $3 \
+                 GROUP BY 1 ORDER BY 1",
+                &[&caller.org, &start, &end],
+            )
+            .await?;
+        let days: Vec<UsageDay> = rows
+            .iter()
+            .map(|r| UsageDay {
+                day: r.get(0),
+                envelope: r.get(1),
+                signature: r.get(2),
+                certificate: r.get(3),
+            })
+            .collect();
+        let total = |pick: fn(&UsageDay) -> i64| days.iter().map(pick).sum::<i64>();
+        Ok(serde_json::json!({
+            "from": from,
+            "to": to,
+            "totals": {
+                "envelope": total(|d| d.envelope),
+                "signature": total(|d| d.signature),
+                "certificate": total(|d| d.certificate),
+            },
+            "days": days,
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Subscription,
+    Usage,
+}
+
+struct BillingRoute {
+    api: BillingApi,
+    route: Route,
+}
+
+impl BillingRoute {
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, BillingError> {
+        let caller = Caller::of(req, Action::ReadOrganization)?;
+        Ok(match self.route {
+            Route::Subscription => {
+                web::json(StatusCode::OK, &self.api.subscription(&caller).await?)
+            }
+            Route::Usage => web::json(StatusCode::OK, &self.api.usage(&caller, req).await?),
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for BillingRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let mut r = env.reader();
+        let base = BaseConfig::read(&mut r);
+        let base = r.finish(|| base).map_err(StartupError::from)?;
+        let base = Base::build(base).await?;
+        let limiter = base.limiter.clone();
+        Ok(http_route(
+            Arc::new(BillingRoute {
+                api: BillingApi { base },
+                route,
+            }),
+            limiter,
+            Policy::Standard,
+            None,
+        ))
+    })
+}
+
+gsign_platform::route_function!(init_route, /// `GET /v1/billing/subscription`.
+    GET_SUBSCRIPTION, "api-get-subscription", Route::Subscription);
+gsign_platform::route_function!(init_route, /// `GET /v1/billing/usage`.
+    GET_USAGE, "api-get-usage", Route::Usage);

@@ -1,0 +1,3 @@
+DROP TABLE usage_records;
+DROP TABLE subscriptions;
+DROP TABLE plans;
