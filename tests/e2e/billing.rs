@@ -8,8 +8,59 @@ use gsign_tests::envelopes::{
     consent_and_sign, drawn, envelope_when, send_envelope, stack_with_tsa,
 };
 use gsign_tests::pki::{LocalTsa, TestPki};
-use gsign_tests::{mailed_token, Tenant, TestDatabase};
-use serde_json::json;
+use gsign_tests::{mailed_token, Tenant, TestDatabase, TestStack, STRIPE_TEST_SECRET};
+use serde_json::{json, Value};
+
+/// A `customer.subscription.*` event for `org` on `price`, `created` seconds after a base
+/// time, in the current period.
+fn subscription_event(id: &str, kind: &str, org: uuid::Uuid, price: &str, created: i64) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "id": id,
+        "type": kind,
+        "created": now - 1000 + created,
+        "data": {"object": {
+            "id": format!("sub_{org}"),
+            "object": "subscription",
+            "customer": format!("cus_{org}"),
+            "status": if kind.ends_with("deleted") { "canceled" } else { "active" },
+            "current_period_start": now - 86_400,
+            "current_period_end": now + 29 * 86_400,
+            "metadata": {"organization_id": org},
+            "items": {"data": [{"price": {"id": price}}]},
+        }},
+    })
+}
+
+/// Posts `event` to the Stripe webhook signed with the test secret (or with `header`).
+async fn stripe_event(stack: &TestStack, event: &Value, header: Option<String>) -> (u16, Value) {
+    let body = serde_json::to_vec(event).expect("json");
+    let header = header.unwrap_or_else(|| {
+        gsign_core::billing::stripe_signature_header(
+            STRIPE_TEST_SECRET,
+            chrono::Utc::now().timestamp(),
+            &body,
+        )
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/billing/stripe-webhook", stack.url))
+        .header("content-type", "application/json")
+        .header("stripe-signature", header)
+        .body(body)
+        .send()
+        .await
+        .expect("the runner answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The organization's plan and subscription as the API shows them.
+async fn subscription(stack: &TestStack, owner: &Tenant) -> Value {
+    stack
+        .call(owner, "GET", "/v1/billing/subscription", None)
+        .await
+        .1
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_free_plan_limits_envelopes_certificates_and_members_and_usage_counts_exactly() {
@@ -146,16 +197,24 @@ async fn the_free_plan_limits_envelopes_certificates_and_members_and_usage_count
         "{refused}"
     );
 
-    // A subscription to Pro lifts the envelope limit.
-    db.connect()
-        .await
-        .execute(
-            "INSERT INTO subscriptions (organization_id, plan_id, status, current_period_start, current_period_end) \
-             SELECT $1, id, 'active', now() - interval '1 day', now() + interval '29 days' FROM plans WHERE code = 'pro'",
-            &[&owner.org],
-        )
-        .await
-        .expect("subscribed");
+    // A subscription to Pro (Stripe's event) lifts the envelope limit.
+    let (status, answer) = stripe_event(
+        &stack,
+        &subscription_event(
+            "evt_pro",
+            "customer.subscription.created",
+            owner.org,
+            "price_gsign_pro_monthly",
+            100,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("applied")),
+        "{answer}"
+    );
     let (status, sent) = stack
         .call(&owner, "POST", &format!("{sixth}/send"), None)
         .await;
@@ -216,4 +275,172 @@ async fn signers_envelope(db: &TestDatabase, email: &str) -> String {
         .await
         .expect("recipient")
         .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stripe_events_are_verified_applied_once_in_order_and_downgrades_wait_for_the_period_end() {
+    let db = TestDatabase::migrated().await;
+    let stack = gsign_tests::start_app(&db, &[]).await;
+    let owner = Tenant::create_on_free_plan(&db, "owner").await;
+    assert_eq!(subscription(&stack, &owner).await["plan"]["code"], "free");
+
+    // Refused: a wrong secret, a stale timestamp, a header without v1.
+    let created = subscription_event(
+        "evt_1",
+        "customer.subscription.created",
+        owner.org,
+        "price_gsign_business_monthly",
+        10,
+    );
+    let body = serde_json::to_vec(&created).expect("json");
+    let now = chrono::Utc::now().timestamp();
+    for header in [
+        gsign_core::billing::stripe_signature_header("whsec_wrong", now, &body),
+        gsign_core::billing::stripe_signature_header(STRIPE_TEST_SECRET, now - 301, &body),
+        "t=1".to_owned(),
+    ] {
+        let (status, problem) = stripe_event(&stack, &created, Some(header)).await;
+        assert_eq!(status, 400, "{problem}");
+        assert_eq!(
+            problem["type"]
+                .as_str()
+                .map(|t| t.ends_with("/stripe-signature-invalid")),
+            Some(true),
+            "{problem}"
+        );
+    }
+    assert_eq!(subscription(&stack, &owner).await["plan"]["code"], "free");
+
+    // Applied once; the same event again changes nothing.
+    for expected in ["applied", "duplicate"] {
+        let (status, answer) = stripe_event(&stack, &created, None).await;
+        assert_eq!(
+            (status, answer["outcome"].as_str()),
+            (200, Some(expected)),
+            "{answer}"
+        );
+    }
+    let now_on = subscription(&stack, &owner).await;
+    assert_eq!(
+        (now_on["plan"]["code"].as_str(), now_on["status"].as_str()),
+        (Some("business"), Some("active")),
+        "{now_on}"
+    );
+
+    // A downgrade within the period waits for its end; an older event arriving late is ignored.
+    let (_, answer) = stripe_event(
+        &stack,
+        &subscription_event(
+            "evt_3",
+            "customer.subscription.updated",
+            owner.org,
+            "price_gsign_pro_monthly",
+            30,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(answer["outcome"], "applied");
+    let now_on = subscription(&stack, &owner).await;
+    assert_eq!(
+        (
+            now_on["plan"]["code"].as_str(),
+            now_on["pending_plan"].as_str()
+        ),
+        (Some("business"), Some("pro")),
+        "{now_on}"
+    );
+    let (_, answer) = stripe_event(
+        &stack,
+        &subscription_event(
+            "evt_2",
+            "customer.subscription.updated",
+            owner.org,
+            "price_gsign_business_monthly",
+            20,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(answer["outcome"], "stale", "{answer}");
+
+    // Payment failed, then paid.
+    let invoice = |id: &str, kind: &str, created: i64| {
+        json!({"id": id, "type": kind, "created": chrono::Utc::now().timestamp() - 1000 + created,
+               "data": {"object": {"object": "invoice", "subscription": format!("sub_{}", owner.org)}}})
+    };
+    let (_, answer) = stripe_event(
+        &stack,
+        &invoice("evt_4", "invoice.payment_failed", 40),
+        None,
+    )
+    .await;
+    assert_eq!(answer["outcome"], "applied");
+    assert_eq!(subscription(&stack, &owner).await["status"], "past_due");
+    let (_, answer) = stripe_event(&stack, &invoice("evt_5", "invoice.paid", 50), None).await;
+    assert_eq!(answer["outcome"], "applied");
+    assert_eq!(subscription(&stack, &owner).await["status"], "active");
+
+    // The period ends: the downgrade applies.
+    db.connect()
+        .await
+        .execute(
+            "UPDATE subscriptions SET current_period_end = now() - interval '1 second' WHERE organization_id = $1",
+            &[&owner.org],
+        )
+        .await
+        .expect("period ended");
+    assert_eq!(subscription(&stack, &owner).await["plan"]["code"], "pro");
+
+    // Canceled; an unknown organization is recorded, not applied.
+    let (_, answer) = stripe_event(
+        &stack,
+        &subscription_event(
+            "evt_6",
+            "customer.subscription.deleted",
+            owner.org,
+            "price_gsign_pro_monthly",
+            60,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(answer["outcome"], "applied");
+    let (_, answer) = stripe_event(
+        &stack,
+        &subscription_event(
+            "evt_7",
+            "customer.subscription.created",
+            uuid::Uuid::new_v4(),
+            "price_gsign_pro_monthly",
+            70,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(answer["outcome"], "unknown_organization");
+    let outcomes: Vec<(String, String)> = db
+        .connect()
+        .await
+        .query("SELECT id, outcome FROM stripe_events ORDER BY id", &[])
+        .await
+        .expect("events")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("evt_1", "applied"),
+            ("evt_2", "stale"),
+            ("evt_3", "applied"),
+            ("evt_4", "applied"),
+            ("evt_5", "applied"),
+            ("evt_6", "applied"),
+            ("evt_7", "unknown_organization")
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .to_vec()
+    );
+    stack.stop().await;
 }

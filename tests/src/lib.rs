@@ -174,6 +174,9 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The Stripe webhook secret of test stacks (events are signed with it in tests).
+pub const STRIPE_TEST_SECRET: &str = "whsec_gsign_local";
+
 /// The template parameters of the local stack (as `.local/parameters.json` has them).
 pub fn local_parameters() -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -193,6 +196,10 @@ pub fn local_parameters() -> BTreeMap<String, String> {
         ("WebhookAllowLoopback".to_owned(), "true".to_owned()),
         // SoftHSM 2.6 unwraps RSA-OAEP with SHA-1 only.
         ("HsmOaepMode".to_owned(), "raw".to_owned()),
+        (
+            "StripeWebhookSecrets".to_owned(),
+            STRIPE_TEST_SECRET.to_owned(),
+        ),
     ])
 }
 

@@ -1,7 +1,9 @@
 //! Billing (seed 000, seed 001's billing service): the organization's plan and period, and
 //! its usage per type and day. Usage is recorded where it happens (envelope send, signature
 //! applied, certificate created) and quotas are enforced there (`gsign_platform::billing`).
-//! Each route is its own Lambda (`src/bin/`).
+//! Each route is its own Lambda (`src/bin/`); Stripe's events arrive at `stripe.rs`.
+
+pub mod stripe;
 
 use std::sync::Arc;
 
@@ -31,6 +33,9 @@ pub enum BillingError {
     /// The request could not be read.
     #[error(transparent)]
     Request(#[from] RequestError),
+    /// The `Stripe-Signature` does not authenticate the event.
+    #[error(transparent)]
+    Signature(#[from] gsign_core::billing::StripeSignatureError),
     /// A dependency failed; the cause is logged, never returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -45,6 +50,12 @@ impl IntoProblem for BillingError {
             BillingError::Forbidden(action) => Problem::forbidden(action),
             BillingError::Validation(errors) => Problem::validation(errors),
             BillingError::Request(err) => err.into_problem(),
+            BillingError::Signature(err) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "stripe-signature-invalid",
+                "Stripe signature refused",
+            )
+            .with_detail(err.to_string()),
             BillingError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");
                 Problem::internal()
@@ -77,9 +88,39 @@ struct UsageDay {
 /// The service behind the routes.
 pub struct BillingApi {
     base: Base,
+    /// `STRIPE_WEBHOOK_SECRETS`: the endpoint's signing secrets (comma-separated; two during
+    /// a rotation). Only the webhook reads it.
+    stripe_secrets: Vec<String>,
 }
 
 impl BillingApi {
+    /// Verifies and applies one Stripe event; answers what it did (Stripe retries non-2xx).
+    async fn stripe_webhook(&self, req: &Request) -> Result<Response<Body>, BillingError> {
+        let payload: &[u8] = req.body().as_ref();
+        let header = req
+            .headers()
+            .get("stripe-signature")
+            .and_then(|v| v.to_str().ok());
+        gsign_core::billing::verify_stripe_signature(
+            header,
+            payload,
+            &self.stripe_secrets,
+            Utc::now().timestamp(),
+        )?;
+        let event: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
+            BillingError::Validation(vec![FieldError::new("", format!("not a JSON event: {e}"))])
+        })?;
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let outcome = stripe::apply(&tx, &event).await?;
+        tx.commit().await?;
+        tracing::info!(event = %event["id"], kind = %event["type"], outcome, "stripe event");
+        Ok(web::json(
+            StatusCode::OK,
+            &serde_json::json!({"received": true, "outcome": outcome}),
+        ))
+    }
+
     async fn subscription(&self, caller: &Caller) -> Result<SubscriptionView, BillingError> {
         let client = self.base.pool.get().await?;
         let plan = gsign_platform::billing::current_plan(&client, caller.org).await?;
@@ -183,6 +224,7 @@ impl BillingApi {
 enum Route {
     Subscription,
     Usage,
+    StripeWebhook,
 }
 
 struct BillingRoute {
@@ -192,12 +234,18 @@ struct BillingRoute {
 
 impl BillingRoute {
     async fn answer(&self, req: &Request) -> Result<Response<Body>, BillingError> {
-        let caller = Caller::of(req, Action::ReadOrganization)?;
+        let api = &self.api;
         Ok(match self.route {
+            // Stripe calls without credentials; its signature is the authentication.
+            Route::StripeWebhook => api.stripe_webhook(req).await?,
             Route::Subscription => {
-                web::json(StatusCode::OK, &self.api.subscription(&caller).await?)
+                let caller = Caller::of(req, Action::ReadOrganization)?;
+                web::json(StatusCode::OK, &api.subscription(&caller).await?)
             }
-            Route::Usage => web::json(StatusCode::OK, &self.api.usage(&caller, req).await?),
+            Route::Usage => {
+                let caller = Caller::of(req, Action::ReadOrganization)?;
+                web::json(StatusCode::OK, &api.usage(&caller, req).await?)
+            }
         })
     }
 }
@@ -216,12 +264,27 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
         let mut r = env.reader();
         let base = BaseConfig::read(&mut r);
-        let base = r.finish(|| base).map_err(StartupError::from)?;
+        let secrets = match route {
+            Route::StripeWebhook => r.required::<String>("STRIPE_WEBHOOK_SECRETS"),
+            _ => Some(String::new()),
+        };
+        let (base, secrets) = r
+            .finish(|| Some((base?, secrets?)))
+            .map_err(StartupError::from)?;
+        let stripe_secrets = secrets
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         let base = Base::build(base).await?;
         let limiter = base.limiter.clone();
         Ok(http_route(
             Arc::new(BillingRoute {
-                api: BillingApi { base },
+                api: BillingApi {
+                    base,
+                    stripe_secrets,
+                },
                 route,
             }),
             limiter,
@@ -235,3 +298,5 @@ gsign_platform::route_function!(init_route, /// `GET /v1/billing/subscription`.
     GET_SUBSCRIPTION, "api-get-subscription", Route::Subscription);
 gsign_platform::route_function!(init_route, /// `GET /v1/billing/usage`.
     GET_USAGE, "api-get-usage", Route::Usage);
+gsign_platform::route_function!(init_route, /// `POST /v1/billing/stripe-webhook` (no authorizer).
+    STRIPE_WEBHOOK, "api-stripe-webhook", Route::StripeWebhook);

@@ -124,5 +124,6 @@ pub fn registry() -> Registry {
         gsign_functions_sealed::retention::PURGE_SEALED_DATA,
         gsign_functions_billing::GET_SUBSCRIPTION,
         gsign_functions_billing::GET_USAGE,
+        gsign_functions_billing::STRIPE_WEBHOOK,
     ])
 }

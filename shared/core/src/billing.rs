@@ -114,9 +114,123 @@ impl IntoProblem for QuotaExceeded {
     }
 }
 
+/// How old a Stripe signature's timestamp may be (Stripe's default tolerance).
+pub const STRIPE_TOLERANCE_SECONDS: i64 = 300;
+
+/// Why a `Stripe-Signature` header does not authenticate a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StripeSignatureError {
+    /// The header is missing or has no `t=` or no `v1=`.
+    #[error("the Stripe-Signature header is missing or malformed")]
+    Malformed,
+    /// The timestamp is more than the tolerance away from now.
+    #[error("the signature's timestamp is outside the tolerance")]
+    Stale,
+    /// No `v1` signature matches any of the endpoint's secrets.
+    #[error("no v1 signature matches")]
+    Mismatch,
+}
+
+/// Checks a `Stripe-Signature` header (`t=<unix>,v1=<hex>,v1=<hex>…`): HMAC-SHA256 of
+/// `"{t}.{payload}"` with any of `secrets` (several during a rotation) must equal any `v1`
+/// (compared in constant time), and `t` must be within [`STRIPE_TOLERANCE_SECONDS`] of `now`.
+pub fn verify_stripe_signature(
+    header: Option<&str>,
+    payload: &[u8],
+    secrets: &[String],
+    now: i64,
+) -> Result<(), StripeSignatureError> {
+    let header = header.ok_or(StripeSignatureError::Malformed)?;
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
+            Some(("v1", value)) => {
+                if let Ok(bytes) = hex::decode(value) {
+                    signatures.push(bytes);
+                }
+            }
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or(StripeSignatureError::Malformed)?;
+    if signatures.is_empty() {
+        return Err(StripeSignatureError::Malformed);
+    }
+    if (now - timestamp).abs() > STRIPE_TOLERANCE_SECONDS {
+        return Err(StripeSignatureError::Stale);
+    }
+    let mut message = format!("{timestamp}.").into_bytes();
+    message.extend_from_slice(payload);
+    let matches = secrets.iter().any(|secret| {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+        signatures
+            .iter()
+            .any(|given| aws_lc_rs::hmac::verify(&key, &message, given).is_ok())
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(StripeSignatureError::Mismatch)
+    }
+}
+
+/// The `Stripe-Signature` header Stripe would send for `payload` at `timestamp` (tests,
+/// fixtures).
+pub fn stripe_signature_header(secret: &str, timestamp: i64, payload: &[u8]) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let mut message = format!("{timestamp}.").into_bytes();
+    message.extend_from_slice(payload);
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(aws_lc_rs::hmac::sign(&key, &message).as_ref())
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stripe_signatures_are_checked_against_every_secret_and_the_tolerance() {
+        let payload = br#"{"id":"evt_1","type":"invoice.paid"}"#;
+        let secrets = vec!["whsec_old".to_owned(), "whsec_new".to_owned()];
+        let header = stripe_signature_header("whsec_new", 1_000, payload);
+        assert_eq!(
+            verify_stripe_signature(Some(&header), payload, &secrets, 1_100),
+            Ok(())
+        );
+        // Several v1 values: one matching is enough.
+        let two = format!("{header},v1={}", "00".repeat(32));
+        assert_eq!(
+            verify_stripe_signature(Some(&two), payload, &secrets, 1_000),
+            Ok(())
+        );
+        assert_eq!(
+            verify_stripe_signature(Some(&header), payload, &secrets, 1_301),
+            Err(StripeSignatureError::Stale)
+        );
+        assert_eq!(
+            verify_stripe_signature(Some(&header), b"{}", &secrets, 1_000),
+            Err(StripeSignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_stripe_signature(Some(&header), payload, &["whsec_other".to_owned()], 1_000),
+            Err(StripeSignatureError::Mismatch)
+        );
+        for bad in ["", "t=1000", "v1=00", "t=x,v1=00"] {
+            assert_eq!(
+                verify_stripe_signature(Some(bad), payload, &secrets, 1_000),
+                Err(StripeSignatureError::Malformed),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            verify_stripe_signature(None, payload, &secrets, 1_000),
+            Err(StripeSignatureError::Malformed)
+        );
+    }
 
     #[test]
     fn months_run_from_the_first_to_the_first() {

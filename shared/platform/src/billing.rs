@@ -34,8 +34,11 @@ pub async fn current_plan(client: &impl GenericClient, org: Uuid) -> Result<Curr
     let now = Utc::now();
     let row = client
         .query_opt(
+            // A downgrade takes effect when the period it was asked in ends.
             "SELECT p.code, p.name, p.envelopes_per_month, p.max_users, p.max_certificates, \
-             s.current_period_start, s.current_period_end FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
+             s.current_period_start, s.current_period_end FROM subscriptions s JOIN plans p ON p.id = \
+             CASE WHEN s.pending_plan_id IS NOT NULL AND s.current_period_end <= now() \
+             THEN s.pending_plan_id ELSE s.plan_id END \
              WHERE s.organization_id = $1 AND (s.status IN ('active', 'trialing', 'past_due') \
              OR (s.status = 'canceled' AND s.current_period_end > now()))",
             &[&org],

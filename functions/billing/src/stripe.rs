@@ -1,0 +1,236 @@
+//! `POST /v1/billing/stripe-webhook` (no authorizer: Stripe calls it): the `Stripe-Signature`
+//! is checked (HMAC-SHA256 over `t.payload`, 300 s tolerance, any `v1` with any configured
+//! secret), then the event is applied once, by its id, in one transaction:
+//!
+//! - `customer.subscription.created|updated|deleted`: the organization's subscription (its
+//!   plan from the price, status, period). An upgrade applies at once; a downgrade within the
+//!   same period waits for the period's end (`pending_plan_id`). An event older than the
+//!   newest one applied to the subscription changes nothing (Stripe does not order events).
+//! - `invoice.paid|invoice.payment_succeeded`: a `past_due`, `unpaid` or `incomplete`
+//!   subscription is `active` again; `invoice.payment_failed`: it is `past_due`.
+//!
+//! The organization is the subscription's `metadata.organization_id` (set at checkout), or
+//! the one already holding that Stripe subscription or customer.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::BillingError;
+
+/// What applying an event did (recorded with the event, answered to Stripe).
+pub type Outcome = &'static str;
+
+fn unix(value: &Value) -> Option<DateTime<Utc>> {
+    value.as_i64().and_then(|t| DateTime::from_timestamp(t, 0))
+}
+
+/// Stripe's subscription statuses as ours.
+fn status(stripe: &str, deleted: bool) -> &'static str {
+    if deleted {
+        return "canceled";
+    }
+    match stripe {
+        "active" => "active",
+        "trialing" => "trialing",
+        "past_due" => "past_due",
+        "unpaid" => "unpaid",
+        "incomplete" => "incomplete",
+        _ => "canceled",
+    }
+}
+
+/// Applies `event` in `tx`, once.
+pub async fn apply(
+    tx: &deadpool_postgres::Transaction<'_>,
+    event: &Value,
+) -> Result<Outcome, BillingError> {
+    let (Some(id), Some(kind), Some(created)) = (
+        event["id"].as_str(),
+        event["type"].as_str(),
+        unix(&event["created"]),
+    ) else {
+        return Err(BillingError::Validation(vec![gsign_core::FieldError::new(
+            "",
+            "an event needs id, type and created",
+        )]));
+    };
+    let object = &event["data"]["object"];
+    let first = tx
+        .execute(
+            "INSERT INTO stripe_events (id, type, outcome, created_at) VALUES ($1, $2, 'received', $3) \
+             ON CONFLICT (id) DO NOTHING",
+            &[&id, &kind, &created],
+        )
+        .await?;
+    if first == 0 {
+        return Ok("duplicate");
+    }
+    let (outcome, org) = match kind {
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted" => {
+            subscription(tx, object, created, kind.ends_with("deleted")).await?
+        }
+        "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" => {
+            invoice(tx, object, created, kind == "invoice.payment_failed").await?
+        }
+        _ => ("ignored", None),
+    };
+    tx.execute(
+        "UPDATE stripe_events SET outcome = $2, organization_id = $3 WHERE id = $1",
+        &[&id, &outcome, &org],
+    )
+    .await?;
+    Ok(outcome)
+}
+
+async fn subscription(
+    tx: &deadpool_postgres::Transaction<'_>,
+    object: &Value,
+    created: DateTime<Utc>,
+    deleted: bool,
+) -> Result<(Outcome, Option<Uuid>), BillingError> {
+    let Some(stripe_id) = object["id"].as_str() else {
+        return Ok(("malformed", None));
+    };
+    let customer = object["customer"].as_str();
+    let named: Option<Uuid> = object["metadata"]["organization_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok());
+    let known: Option<Uuid> = tx
+        .query_opt(
+            "SELECT organization_id FROM subscriptions WHERE stripe_subscription_id = $1 \
+             OR ($2::text IS NOT NULL AND stripe_customer_id = $2) LIMIT 1",
+            &[&stripe_id, &customer],
+        )
+        .await?
+        .map(|row| row.get(0));
+    let org = match named.or(known) {
+        Some(org) => org,
+        None => return Ok(("unknown_organization", None)),
+    };
+    let exists: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)",
+            &[&org],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(("unknown_organization", None));
+    }
+    let item = &object["items"]["data"][0];
+    let price = item["price"]["id"]
+        .as_str()
+        .or_else(|| item["plan"]["id"].as_str())
+        .or_else(|| object["plan"]["id"].as_str());
+    let Some(plan) = tx
+        .query_opt(
+            "SELECT id, monthly_price_cents FROM plans WHERE stripe_price_id = $1",
+            &[&price],
+        )
+        .await?
+    else {
+        return Ok(("unknown_price", Some(org)));
+    };
+    let (plan_id, price_cents): (Uuid, i32) = (plan.get(0), plan.get(1));
+    let period_start =
+        unix(&object["current_period_start"]).or_else(|| unix(&item["current_period_start"]));
+    let period_end =
+        unix(&object["current_period_end"]).or_else(|| unix(&item["current_period_end"]));
+    let status = status(object["status"].as_str().unwrap_or_default(), deleted);
+    // One subscription per organization: the row is locked while it is decided.
+    let current = tx
+        .query_opt(
+            "SELECT s.last_event_at, s.current_period_start, p.monthly_price_cents FROM subscriptions s \
+             JOIN plans p ON p.id = s.plan_id WHERE s.organization_id = $1 FOR UPDATE OF s",
+            &[&org],
+        )
+        .await?;
+    match current {
+        None => {
+            tx.execute(
+                "INSERT INTO subscriptions (organization_id, plan_id, stripe_customer_id, stripe_subscription_id, \
+                 status, current_period_start, current_period_end, last_event_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&org, &plan_id, &customer, &stripe_id, &status, &period_start, &period_end, &created],
+            )
+            .await?;
+        }
+        Some(row) => {
+            let last: Option<DateTime<Utc>> = row.get(0);
+            if last.is_some_and(|last| last > created) {
+                return Ok(("stale", Some(org)));
+            }
+            let old_start: Option<DateTime<Utc>> = row.get(1);
+            let old_price: i32 = row.get(2);
+            // A cheaper plan within the same period waits for the period's end.
+            let downgrade_now = !deleted
+                && price_cents < old_price
+                && period_start.is_some()
+                && period_start == old_start;
+            if downgrade_now {
+                tx.execute(
+                    "UPDATE subscriptions SET pending_plan_id = $2, status = $3, stripe_customer_id = COALESCE($4, stripe_customer_id), \
+                     stripe_subscription_id = $5, current_period_end = COALESCE($6, current_period_end), last_event_at = $7 \
+                     WHERE organization_id = $1",
+                    &[&org, &plan_id, &status, &customer, &stripe_id, &period_end, &created],
+                )
+                .await?;
+            } else {
+                tx.execute(
+                    "UPDATE subscriptions SET plan_id = $2, pending_plan_id = NULL, status = $3, \
+                     stripe_customer_id = COALESCE($4, stripe_customer_id), stripe_subscription_id = $5, \
+                     current_period_start = COALESCE($6, current_period_start), \
+                     current_period_end = COALESCE($7, current_period_end), last_event_at = $8 \
+                     WHERE organization_id = $1",
+                    &[&org, &plan_id, &status, &customer, &stripe_id, &period_start, &period_end, &created],
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(("applied", Some(org)))
+}
+
+async fn invoice(
+    tx: &deadpool_postgres::Transaction<'_>,
+    object: &Value,
+    created: DateTime<Utc>,
+    failed: bool,
+) -> Result<(Outcome, Option<Uuid>), BillingError> {
+    let Some(subscription) = object["subscription"].as_str() else {
+        return Ok(("ignored", None));
+    };
+    let row = tx
+        .query_opt(
+            "SELECT organization_id, last_event_at FROM subscriptions WHERE stripe_subscription_id = $1 FOR UPDATE",
+            &[&subscription],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(("unknown_subscription", None));
+    };
+    let org: Uuid = row.get(0);
+    let last: Option<DateTime<Utc>> = row.get(1);
+    if last.is_some_and(|last| last > created) {
+        return Ok(("stale", Some(org)));
+    }
+    let changed = if failed {
+        tx.execute(
+            "UPDATE subscriptions SET status = 'past_due', last_event_at = $2 WHERE organization_id = $1 \
+             AND status IN ('active', 'trialing', 'past_due')",
+            &[&org, &created],
+        )
+        .await?
+    } else {
+        tx.execute(
+            "UPDATE subscriptions SET status = 'active', last_event_at = $2 WHERE organization_id = $1 \
+             AND status IN ('past_due', 'unpaid', 'incomplete', 'active')",
+            &[&org, &created],
+        )
+        .await?
+    };
+    Ok((if changed > 0 { "applied" } else { "ignored" }, Some(org)))
+}
