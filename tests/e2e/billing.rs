@@ -24,8 +24,9 @@ fn subscription_event(id: &str, kind: &str, org: uuid::Uuid, price: &str, create
             "object": "subscription",
             "customer": format!("cus_{org}"),
             "status": if kind.ends_with("deleted") { "canceled" } else { "active" },
-            "current_period_start": now - 86_400,
-            "current_period_end": now + 29 * 86_400,
+            // The same period for every event of a test: it began at yesterday's midnight.
+            "current_period_start": now - now % 86_400 - 86_400,
+            "current_period_end": now - now % 86_400 + 29 * 86_400,
             "metadata": {"organization_id": org},
             "items": {"data": [{"price": {"id": price}}]},
         }},
@@ -250,6 +251,32 @@ async fn the_free_plan_limits_envelopes_certificates_and_members_and_usage_count
         .call(&owner, "GET", "/v1/billing/usage?from=2026-13-01", None)
         .await;
     assert_eq!(status, 422);
+    let csv = reqwest::Client::new()
+        .get(format!("{}/v1/billing/usage.csv", stack.url))
+        .header("authorization", &owner.bearer)
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.expect("text");
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(
+        csv,
+        format!("day,envelope,signature,certificate\n{today},6,1,2\n")
+    );
+    let (status, preview) = stack
+        .call(&owner, "GET", "/v1/billing/invoice-preview", None)
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        (preview["plan"].as_str(), preview["total_cents"].as_i64()),
+        (Some("pro"), Some(2900)),
+        "{preview}"
+    );
+    assert_eq!(
+        preview["lines"][1]["description"],
+        "Envelopes sent: 6 of 100 included"
+    );
     let rows: i64 = db
         .connect()
         .await

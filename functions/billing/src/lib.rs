@@ -150,11 +150,12 @@ impl BillingApi {
         })
     }
 
-    async fn usage(
+    /// Usage per day between the `from` and `to` query dates (default: the last 30 days).
+    async fn usage_days(
         &self,
         caller: &Caller,
         req: &Request,
-    ) -> Result<serde_json::Value, BillingError> {
+    ) -> Result<(NaiveDate, NaiveDate, Vec<UsageDay>), BillingError> {
         let mut errors = Vec::new();
         let day = |name: &str, errors: &mut Vec<FieldError>| {
             web::query(req, name).and_then(|raw| {
@@ -206,6 +207,15 @@ impl BillingApi {
                 certificate: r.get(3),
             })
             .collect();
+        Ok((from, to, days))
+    }
+
+    async fn usage(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<serde_json::Value, BillingError> {
+        let (from, to, days) = self.usage_days(caller, req).await?;
         let total = |pick: fn(&UsageDay) -> i64| days.iter().map(pick).sum::<i64>();
         Ok(serde_json::json!({
             "from": from,
@@ -218,12 +228,77 @@ impl BillingApi {
             "days": days,
         }))
     }
+
+    /// The same days as CSV: `day,envelope,signature,certificate`.
+    async fn usage_csv(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, BillingError> {
+        let (from, to, days) = self.usage_days(caller, req).await?;
+        let mut csv = String::from("day,envelope,signature,certificate\n");
+        for day in &days {
+            csv.push_str(&format!(
+                "{},{},{},{}\n",
+                day.day, day.envelope, day.signature, day.certificate
+            ));
+        }
+        Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "text/csv; charset=utf-8")
+            .header(
+                "content-disposition",
+                format!("attachment; filename=\"usage-{from}-{to}.csv\""),
+            )
+            .body(Body::Text(csv))
+            .map_err(|e| BillingError::Internal(e.into()))
+    }
+
+    /// What the current period's invoice will say: the plan's price, and the usage it
+    /// includes (no usage is billed beyond the plan; over a limit, actions are refused).
+    async fn invoice_preview(&self, caller: &Caller) -> Result<serde_json::Value, BillingError> {
+        let view = self.subscription(caller).await?;
+        let client = self.base.pool.get().await?;
+        let row = client
+            .query_one(
+                "SELECT monthly_price_cents, currency FROM plans WHERE code = $1",
+                &[&view.plan.code],
+            )
+            .await?;
+        let (price, currency): (i32, String) = (row.get(0), row.get(1));
+        let included = |used: &serde_json::Value, allowance: Option<i32>, what: &str| {
+            serde_json::json!({
+                "description": match allowance {
+                    Some(n) => format!("{what}: {used} of {n} included"),
+                    None => format!("{what}: {used}, unlimited"),
+                },
+                "quantity": used,
+                "amount_cents": 0,
+            })
+        };
+        Ok(serde_json::json!({
+            "plan": view.plan.code,
+            "period_start": view.plan.period_start,
+            "period_end": view.plan.period_end,
+            "currency": currency,
+            "lines": [
+                {"description": format!("{} plan, monthly", view.plan.name), "quantity": 1, "amount_cents": price},
+                included(&view.usage["envelope"], view.plan.envelopes_per_month, "Envelopes sent"),
+                included(&view.usage["signature"], None, "Signatures applied"),
+                included(&view.usage["certificate"], view.plan.max_certificates, "Certificates created"),
+            ],
+            "total_cents": price,
+            "next_plan": view.pending_plan,
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Route {
     Subscription,
     Usage,
+    UsageCsv,
+    InvoicePreview,
     StripeWebhook,
 }
 
@@ -245,6 +320,14 @@ impl BillingRoute {
             Route::Usage => {
                 let caller = Caller::of(req, Action::ReadOrganization)?;
                 web::json(StatusCode::OK, &api.usage(&caller, req).await?)
+            }
+            Route::UsageCsv => {
+                let caller = Caller::of(req, Action::ReadOrganization)?;
+                api.usage_csv(&caller, req).await?
+            }
+            Route::InvoicePreview => {
+                let caller = Caller::of(req, Action::ReadOrganization)?;
+                web::json(StatusCode::OK, &api.invoice_preview(&caller).await?)
             }
         })
     }
@@ -298,5 +381,9 @@ gsign_platform::route_function!(init_route, /// `GET /v1/billing/subscription`.
     GET_SUBSCRIPTION, "api-get-subscription", Route::Subscription);
 gsign_platform::route_function!(init_route, /// `GET /v1/billing/usage`.
     GET_USAGE, "api-get-usage", Route::Usage);
+gsign_platform::route_function!(init_route, /// `GET /v1/billing/usage.csv`.
+    GET_USAGE_CSV, "api-get-usage-csv", Route::UsageCsv);
+gsign_platform::route_function!(init_route, /// `GET /v1/billing/invoice-preview`.
+    GET_INVOICE_PREVIEW, "api-get-invoice-preview", Route::InvoicePreview);
 gsign_platform::route_function!(init_route, /// `POST /v1/billing/stripe-webhook` (no authorizer).
     STRIPE_WEBHOOK, "api-stripe-webhook", Route::StripeWebhook);

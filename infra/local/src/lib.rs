@@ -124,6 +124,8 @@ pub fn registry() -> Registry {
         gsign_functions_sealed::retention::PURGE_SEALED_DATA,
         gsign_functions_billing::GET_SUBSCRIPTION,
         gsign_functions_billing::GET_USAGE,
+        gsign_functions_billing::GET_USAGE_CSV,
+        gsign_functions_billing::GET_INVOICE_PREVIEW,
         gsign_functions_billing::STRIPE_WEBHOOK,
     ])
 }
