@@ -92,15 +92,7 @@ pub fn base_env(process: &Env) -> Env {
             // default Postgres). Connections open as needed; 40 carries the benchmarks' 20
             // envelopes in flight, which 20 did not (requests timed out waiting for one).
             ("DATABASE_SHARED_POOL".to_owned(), "true".to_owned()),
-            // `GSIGN_LOCAL_POOL_SIZE` lowers it where several stacks share one Postgres (the
-            // test suite runs two at once beside the runner; 100 connections in all).
-            (
-                "DATABASE_POOL_SIZE".to_owned(),
-                process
-                    .get("GSIGN_LOCAL_POOL_SIZE")
-                    .unwrap_or("40")
-                    .to_owned(),
-            ),
+            ("DATABASE_POOL_SIZE".to_owned(), "40".to_owned()),
         ])
         .collect();
     Env::from_pairs(passed)
