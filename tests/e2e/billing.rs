@@ -471,3 +471,217 @@ async fn stripe_events_are_verified_applied_once_in_order_and_downgrades_wait_fo
     );
     stack.stop().await;
 }
+
+/// Stripe's API answered from recorded responses (`tests/fixtures/stripe`), keeping every
+/// request: localstripe, the stand-in from PyPI, has no Checkout or portal sessions.
+struct RecordedStripe {
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+    fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RecordedStripe {
+    async fn start() -> Self {
+        use axum::extract::State;
+        use axum::http::{HeaderMap, StatusCode, Uri};
+        type Shared = (
+            std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+            std::sync::Arc<std::sync::atomic::AtomicBool>,
+        );
+        async fn answer(
+            State((requests, fail)): State<Shared>,
+            uri: Uri,
+            headers: HeaderMap,
+            body: String,
+        ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            requests
+                .lock()
+                .expect("lock")
+                .push((uri.path().to_owned(), auth, body));
+            let fixture = |name: &str| {
+                std::fs::read_to_string(
+                    gsign_tests::root().join("tests/fixtures/stripe").join(name),
+                )
+                .expect("fixture")
+            };
+            let json = [("content-type", "application/json")];
+            if fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    json,
+                    fixture("error_invalid_request.json"),
+                );
+            }
+            match uri.path() {
+                "/v1/checkout/sessions" => (StatusCode::OK, json, fixture("checkout_session.json")),
+                "/v1/billing_portal/sessions" => {
+                    (StatusCode::OK, json, fixture("billing_portal_session.json"))
+                }
+                _ => (StatusCode::NOT_FOUND, json, "{}".to_owned()),
+            }
+        }
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let app = axum::Router::new().fallback(answer).with_state((
+            std::sync::Arc::clone(&requests),
+            std::sync::Arc::clone(&fail),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            requests,
+            fail,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkout_and_portal_links_come_from_stripe_with_the_organization_in_the_subscription() {
+    let stripe = RecordedStripe::start().await;
+    let db = TestDatabase::migrated().await;
+    let stack = gsign_tests::start_app(&db, &[("StripeApiBase", stripe.url.clone())]).await;
+    let owner = Tenant::create_on_free_plan(&db, "owner").await;
+
+    // Only paid plans are for sale; members may not buy.
+    let (status, problem) = stack
+        .call(
+            &owner,
+            "POST",
+            "/v1/billing/checkout",
+            Some(json!({"plan": "free"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let member = owner.colleague(&db, "member").await;
+    let (status, _) = stack
+        .call(
+            &member,
+            "POST",
+            "/v1/billing/checkout",
+            Some(json!({"plan": "pro"})),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    // Checkout: the plan's price, one seat, the organization in the subscription's metadata.
+    let (status, session) = stack
+        .call(
+            &owner,
+            "POST",
+            "/v1/billing/checkout",
+            Some(json!({"plan": "pro"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    assert!(
+        session["url"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("https://checkout.stripe.com/"),
+        "{session}"
+    );
+    let (path, auth, body) = stripe
+        .requests
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("a request");
+    assert_eq!(path, "/v1/checkout/sessions");
+    assert!(
+        auth.starts_with("Basic "),
+        "the secret key as basic auth: {auth}"
+    );
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(form["mode"], "subscription");
+    assert_eq!(form["line_items[0][price]"], "price_gsign_pro_monthly");
+    assert_eq!(
+        form["subscription_data[metadata][organization_id]"],
+        owner.org.to_string()
+    );
+    assert!(!form.contains_key("customer"), "no customer yet: {form:?}");
+
+    // The portal needs a customer: after the subscription event, it opens with it.
+    let (status, problem) = stack.call(&owner, "POST", "/v1/billing/portal", None).await;
+    assert_eq!(status, 409, "{problem}");
+    let (_, answer) = stripe_event(
+        &stack,
+        &subscription_event(
+            "evt_c1",
+            "customer.subscription.created",
+            owner.org,
+            "price_gsign_pro_monthly",
+            10,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(answer["outcome"], "applied");
+    let (status, portal) = stack.call(&owner, "POST", "/v1/billing/portal", None).await;
+    assert_eq!(status, 201, "{portal}");
+    assert!(
+        portal["url"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("https://billing.stripe.com/"),
+        "{portal}"
+    );
+    let (path, _, body) = stripe
+        .requests
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("a request");
+    assert_eq!(path, "/v1/billing_portal/sessions");
+    assert!(
+        body.contains(&format!("customer=cus_{}", owner.org)),
+        "{body}"
+    );
+    // An upgrade from there carries the customer.
+    stack
+        .call(
+            &owner,
+            "POST",
+            "/v1/billing/checkout",
+            Some(json!({"plan": "business"})),
+        )
+        .await;
+    let (_, _, body) = stripe
+        .requests
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("a request");
+    assert!(
+        body.contains(&format!("customer=cus_{}", owner.org)),
+        "{body}"
+    );
+
+    // Stripe refusing: a clear 502, never the key.
+    stripe.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (status, problem) = stack
+        .call(
+            &owner,
+            "POST",
+            "/v1/billing/checkout",
+            Some(json!({"plan": "pro"})),
+        )
+        .await;
+    assert_eq!(status, 502, "{problem}");
+    assert!(!problem.to_string().contains("sk_test"), "{problem}");
+    stack.stop().await;
+}

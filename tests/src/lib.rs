@@ -200,6 +200,12 @@ pub fn local_parameters() -> BTreeMap<String, String> {
             "StripeWebhookSecrets".to_owned(),
             STRIPE_TEST_SECRET.to_owned(),
         ),
+        (
+            "StripeSecretKey".to_owned(),
+            "sk_test_gsign_local".to_owned(),
+        ),
+        // Nothing listens here: tests that reach Stripe start their own recorded answers.
+        ("StripeApiBase".to_owned(), "http://127.0.0.1:9".to_owned()),
     ])
 }
 

@@ -3,6 +3,7 @@
 //! applied, certificate created) and quotas are enforced there (`gsign_platform::billing`).
 //! Each route is its own Lambda (`src/bin/`); Stripe's events arrive at `stripe.rs`.
 
+pub mod checkout;
 pub mod stripe;
 
 use std::sync::Arc;
@@ -33,6 +34,12 @@ pub enum BillingError {
     /// The request could not be read.
     #[error(transparent)]
     Request(#[from] RequestError),
+    /// Stripe's API failed (what it said; never the secret key).
+    #[error("Stripe: {0}")]
+    Stripe(String),
+    /// The organization has no Stripe customer yet (it never subscribed).
+    #[error("no Stripe customer")]
+    NoStripeCustomer,
     /// The `Stripe-Signature` does not authenticate the event.
     #[error(transparent)]
     Signature(#[from] gsign_core::billing::StripeSignatureError),
@@ -50,6 +57,21 @@ impl IntoProblem for BillingError {
             BillingError::Forbidden(action) => Problem::forbidden(action),
             BillingError::Validation(errors) => Problem::validation(errors),
             BillingError::Request(err) => err.into_problem(),
+            BillingError::Stripe(message) => {
+                tracing::error!(error = %message, "Stripe API");
+                Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "stripe-unavailable",
+                    "Payments provider unavailable",
+                )
+                .with_detail("Stripe could not complete the request; try again shortly.")
+            }
+            BillingError::NoStripeCustomer => Problem::new(
+                StatusCode::CONFLICT,
+                "no-stripe-customer",
+                "Not subscribed yet",
+            )
+            .with_detail("Subscribe first with POST /v1/billing/checkout; the portal manages an existing subscription."),
             BillingError::Signature(err) => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "stripe-signature-invalid",
@@ -91,6 +113,8 @@ pub struct BillingApi {
     /// `STRIPE_WEBHOOK_SECRETS`: the endpoint's signing secrets (comma-separated; two during
     /// a rotation). Only the webhook reads it.
     stripe_secrets: Vec<String>,
+    /// The Stripe API (the checkout and portal routes).
+    stripe: Option<checkout::StripeApi>,
 }
 
 impl BillingApi {
@@ -300,6 +324,8 @@ enum Route {
     UsageCsv,
     InvoicePreview,
     StripeWebhook,
+    Checkout,
+    Portal,
 }
 
 struct BillingRoute {
@@ -324,6 +350,17 @@ impl BillingRoute {
             Route::UsageCsv => {
                 let caller = Caller::of(req, Action::ReadOrganization)?;
                 api.usage_csv(&caller, req).await?
+            }
+            Route::Checkout => {
+                let caller = Caller::of(req, Action::UpdateOrganization)?;
+                web::json(
+                    StatusCode::CREATED,
+                    &api.checkout(&caller, web::parse_json(req, 4096)?).await?,
+                )
+            }
+            Route::Portal => {
+                let caller = Caller::of(req, Action::UpdateOrganization)?;
+                web::json(StatusCode::CREATED, &api.portal(&caller).await?)
             }
             Route::InvoicePreview => {
                 let caller = Caller::of(req, Action::ReadOrganization)?;
@@ -351,9 +388,30 @@ fn init_route(env: Env, route: Route) -> InitFuture {
             Route::StripeWebhook => r.required::<String>("STRIPE_WEBHOOK_SECRETS"),
             _ => Some(String::new()),
         };
+        let stripe = match route {
+            Route::Checkout | Route::Portal => {
+                let api_base = r.or("STRIPE_API_BASE", "https://api.stripe.com".to_owned());
+                let key = r.required::<String>("STRIPE_SECRET_KEY");
+                let app_url = r.required::<String>("APP_URL");
+                Some((api_base, key, app_url))
+            }
+            _ => None,
+        };
         let (base, secrets) = r
             .finish(|| Some((base?, secrets?)))
             .map_err(StartupError::from)?;
+        let stripe = match stripe {
+            Some((api_base, Some(secret_key), Some(app_url))) => Some(checkout::StripeApi {
+                base: api_base,
+                secret_key,
+                client: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(20))
+                    .build()
+                    .map_err(|e| StartupError::Setup(e.into()))?,
+                app_url: app_url.trim_end_matches('/').to_owned(),
+            }),
+            _ => None,
+        };
         let stripe_secrets = secrets
             .split(',')
             .map(str::trim)
@@ -367,6 +425,7 @@ fn init_route(env: Env, route: Route) -> InitFuture {
                 api: BillingApi {
                     base,
                     stripe_secrets,
+                    stripe,
                 },
                 route,
             }),
@@ -385,5 +444,9 @@ gsign_platform::route_function!(init_route, /// `GET /v1/billing/usage.csv`.
     GET_USAGE_CSV, "api-get-usage-csv", Route::UsageCsv);
 gsign_platform::route_function!(init_route, /// `GET /v1/billing/invoice-preview`.
     GET_INVOICE_PREVIEW, "api-get-invoice-preview", Route::InvoicePreview);
+gsign_platform::route_function!(init_route, /// `POST /v1/billing/checkout`.
+    CREATE_CHECKOUT, "api-create-checkout", Route::Checkout);
+gsign_platform::route_function!(init_route, /// `POST /v1/billing/portal`.
+    CREATE_PORTAL_SESSION, "api-create-portal-session", Route::Portal);
 gsign_platform::route_function!(init_route, /// `POST /v1/billing/stripe-webhook` (no authorizer).
     STRIPE_WEBHOOK, "api-stripe-webhook", Route::StripeWebhook);

@@ -127,5 +127,7 @@ pub fn registry() -> Registry {
         gsign_functions_billing::GET_USAGE_CSV,
         gsign_functions_billing::GET_INVOICE_PREVIEW,
         gsign_functions_billing::STRIPE_WEBHOOK,
+        gsign_functions_billing::CREATE_CHECKOUT,
+        gsign_functions_billing::CREATE_PORTAL_SESSION,
     ])
 }

@@ -1,0 +1,146 @@
+//! `POST /v1/billing/checkout` and `POST /v1/billing/portal`: links to Stripe's hosted
+//! Checkout (to subscribe or upgrade to a plan) and customer portal (to change or cancel).
+//! The subscription itself changes only when Stripe's signed event arrives (`stripe.rs`);
+//! Checkout carries the organization id in the subscription's metadata for that.
+
+use gsign_core::FieldError;
+use gsign_platform::http::Caller;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{BillingApi, BillingError};
+
+/// `POST /v1/billing/checkout` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutInput {
+    /// The plan's code (`pro`, `business`).
+    plan: String,
+}
+
+/// How the Stripe API is reached.
+pub struct StripeApi {
+    /// `STRIPE_API_BASE` (`https://api.stripe.com`).
+    pub base: String,
+    /// `STRIPE_SECRET_KEY`.
+    pub secret_key: String,
+    /// Built once per container.
+    pub client: reqwest::Client,
+    /// `APP_URL`: where Stripe sends people back.
+    pub app_url: String,
+}
+
+impl StripeApi {
+    /// POSTs `form` to `path`; the JSON object Stripe answers.
+    async fn post(&self, path: &str, form: &[(String, String)]) -> Result<Value, BillingError> {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base.trim_end_matches('/')))
+            .basic_auth(&self.secret_key, None::<&str>)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| BillingError::Stripe(format!("unreachable: {e}")))?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| BillingError::Stripe(format!("answered {status} without JSON: {e}")))?;
+        if !status.is_success() {
+            return Err(BillingError::Stripe(format!(
+                "answered {status}: {}",
+                body["error"]["message"].as_str().unwrap_or("no message")
+            )));
+        }
+        Ok(body)
+    }
+}
+
+fn pair(key: &str, value: impl Into<String>) -> (String, String) {
+    (key.to_owned(), value.into())
+}
+
+impl BillingApi {
+    fn stripe(&self) -> Result<&StripeApi, BillingError> {
+        self.stripe.as_ref().ok_or_else(|| {
+            BillingError::Internal(anyhow::anyhow!("this function has no Stripe client"))
+        })
+    }
+
+    /// The organization's Stripe customer, if it has subscribed before.
+    async fn stripe_customer(&self, caller: &Caller) -> Result<Option<String>, BillingError> {
+        let client = self.base.pool.get().await?;
+        Ok(client
+            .query_opt(
+                "SELECT stripe_customer_id FROM subscriptions WHERE organization_id = $1",
+                &[&caller.org],
+            )
+            .await?
+            .and_then(|row| row.get(0)))
+    }
+
+    /// A Checkout session for `plan`: `{id, url}`.
+    pub(crate) async fn checkout(
+        &self,
+        caller: &Caller,
+        input: CheckoutInput,
+    ) -> Result<Value, BillingError> {
+        let stripe = self.stripe()?;
+        let price: Option<String> = {
+            let client = self.base.pool.get().await?;
+            client
+                .query_opt(
+                    "SELECT stripe_price_id FROM plans WHERE code = $1 AND is_active AND stripe_price_id IS NOT NULL",
+                    &[&input.plan],
+                )
+                .await?
+                .map(|row| row.get(0))
+        };
+        let Some(price) = price else {
+            return Err(BillingError::Validation(vec![FieldError::new(
+                "/plan",
+                "is not a paid plan you can subscribe to (pro, business)",
+            )]));
+        };
+        let org = caller.org.to_string();
+        let mut form = vec![
+            pair("mode", "subscription"),
+            pair("line_items[0][price]", price),
+            pair("line_items[0][quantity]", "1"),
+            pair("client_reference_id", org.clone()),
+            pair("metadata[organization_id]", org.clone()),
+            pair("subscription_data[metadata][organization_id]", org),
+            pair(
+                "success_url",
+                format!("{}/billing?checkout=success", stripe.app_url),
+            ),
+            pair(
+                "cancel_url",
+                format!("{}/billing?checkout=canceled", stripe.app_url),
+            ),
+        ];
+        if let Some(customer) = self.stripe_customer(caller).await? {
+            form.push(pair("customer", customer));
+        }
+        let session = stripe.post("/v1/checkout/sessions", &form).await?;
+        Ok(serde_json::json!({"id": session["id"], "url": session["url"]}))
+    }
+
+    /// A customer-portal session: `{url}`; 409 before the organization has subscribed.
+    pub(crate) async fn portal(&self, caller: &Caller) -> Result<Value, BillingError> {
+        let stripe = self.stripe()?;
+        let Some(customer) = self.stripe_customer(caller).await? else {
+            return Err(BillingError::NoStripeCustomer);
+        };
+        let session = stripe
+            .post(
+                "/v1/billing_portal/sessions",
+                &[
+                    pair("customer", customer),
+                    pair("return_url", format!("{}/billing", stripe.app_url)),
+                ],
+            )
+            .await?;
+        Ok(serde_json::json!({"url": session["url"]}))
+    }
+}
