@@ -596,3 +596,290 @@ async fn the_service_and_a_python_implementation_open_each_others_envelopes_and_
     assert_eq!(left, 1, "the expired envelope's log outlives the envelope");
     stack.stop().await;
 }
+
+/// A KMS client on the local stack's LocalStack KMS, where `SEALED_KEY_STORE=kms` keys live.
+async fn sealed_kms() -> aws_sdk_kms::Client {
+    let env = gsign_tests::stack_env()
+        .clone()
+        .with("AWS_ENDPOINT_URL", stack_var("GSIGN_SEALED_KMS_URL"));
+    let aws = gsign_platform::aws::config_from(&env).expect("AWS settings");
+    gsign_platform::aws::kms(&gsign_platform::aws::sdk_config(&aws).await)
+}
+
+/// The ARN of a key the registry holds in KMS.
+fn kms_arn(key: &Value) -> String {
+    let location = key["key_storage_location"].as_str().unwrap_or_default();
+    location
+        .strip_prefix("kms:arn:aws:kms:")
+        .map(|_| location["kms:".len()..].to_owned())
+        .unwrap_or_else(|| panic!("not a KMS key: {key}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_kms_key_store_keys_are_made_in_kms_envelopes_interoperate_and_revoking_disables_the_kms_key(
+) {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let stack = start_app(
+        &db,
+        &[
+            ("SealedKeyStore", "kms".to_owned()),
+            ("RateLimitSensitivePerIp", "1000".to_owned()),
+        ],
+    )
+    .await;
+    let admin = Tenant::create(&db, "admin").await;
+    let kms = sealed_kms().await;
+
+    // Generated keys are KMS keys of the right usage, tagged with their organization, and
+    // the registry holds the public half KMS gives.
+    let sender = key(
+        &stack,
+        &admin,
+        "/v1/crypto-keys/generate",
+        json!({"key_id": "kms-sender-1", "key_usage": "sender", "key_algorithm": "RSA-3072"}),
+    )
+    .await;
+    let receiver = key(
+        &stack,
+        &admin,
+        "/v1/crypto-keys/generate",
+        json!({"key_id": "kms-receiver-1", "key_usage": "receiver", "key_algorithm": "RSA-2048"}),
+    )
+    .await;
+    for (registered, usage, bits) in [
+        (
+            &sender,
+            aws_sdk_kms::types::KeyUsageType::SignVerify,
+            "RSA-3072",
+        ),
+        (
+            &receiver,
+            aws_sdk_kms::types::KeyUsageType::EncryptDecrypt,
+            "RSA-2048",
+        ),
+    ] {
+        let arn = kms_arn(registered);
+        let described = kms
+            .describe_key()
+            .key_id(&arn)
+            .send()
+            .await
+            .expect("KMS knows the key");
+        let metadata = described.key_metadata().expect("metadata");
+        assert_eq!(metadata.key_usage(), Some(&usage), "{registered}");
+        assert_eq!(registered["key_algorithm"], bits);
+        let tags = kms
+            .list_resource_tags()
+            .key_id(&arn)
+            .send()
+            .await
+            .expect("tags");
+        assert!(
+            tags.tags()
+                .iter()
+                .any(|t| t.tag_key() == "gsign:organization"
+                    && t.tag_value() == admin.org.to_string()),
+            "{:?}",
+            tags.tags()
+        );
+        let public = kms
+            .get_public_key()
+            .key_id(&arn)
+            .send()
+            .await
+            .expect("public key");
+        assert_eq!(
+            BASE64.encode(public.public_key().expect("der").as_ref()),
+            registered["public_key_der"].as_str().expect("der"),
+        );
+    }
+
+    // The partner's keys, made by the script.
+    std::fs::create_dir_all(pki.dir.join("py")).expect("dir");
+    let py = pki.dir.join("py").to_string_lossy().into_owned();
+    let (ok, out) = python(&["keygen", &py]);
+    assert!(ok, "{out}");
+    let read = |name: &str| std::fs::read_to_string(pki.dir.join("py").join(name)).expect("pem");
+    key(&stack, &admin, "/v1/crypto-keys", json!({"key_id": "partner-receiver", "key_usage": "receiver", "public_key_pem": read("receiver.pub.pem")})).await;
+    key(&stack, &admin, "/v1/crypto-keys", json!({"key_id": "partner-sender", "key_usage": "sender", "public_key_pem": read("sender.pub.pem")})).await;
+
+    // KMS signs (the digest: the signed bytes are far over KMS's 4096-byte message limit);
+    // the script verifies PSS with a 32-byte salt and opens.
+    let text = "Гэрээ ".repeat(2000);
+    let (status, prompt) = stack
+        .call(
+            &admin,
+            "POST",
+            "/v1/prompts",
+            Some(json!({"prompt_text": text})),
+        )
+        .await;
+    assert_eq!(status, 201, "{prompt}");
+    let prompt_id = prompt["id"].as_str().expect("id").to_owned();
+    let (status, sealed) = stack
+        .call(
+            &admin,
+            "POST",
+            &format!("/v1/prompts/{prompt_id}/seal"),
+            Some(json!({"receiver_key_id": "partner-receiver", "sender_key_id": "kms-sender-1"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{sealed}");
+    let envelope_file = pki.write("from-kms.json", sealed["sealed"].to_string().as_bytes());
+    let sender_pub = pki.write(
+        "kms-sender.pub.pem",
+        sender["public_key_pem"].as_str().expect("pem").as_bytes(),
+    );
+    let receiver_private = pki
+        .dir
+        .join("py/receiver.pem")
+        .to_string_lossy()
+        .into_owned();
+    let (ok, out) = python(&["open", &envelope_file, &receiver_private, &sender_pub]);
+    assert!(
+        ok,
+        "the script could not open an envelope KMS signed: {out}"
+    );
+    let opened: Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(
+        BASE64
+            .decode(opened["plaintext_base64"].as_str().expect("b64"))
+            .expect("b64"),
+        text.as_bytes()
+    );
+
+    // The script seals to the KMS receiver key; KMS unwraps (RSAES_OAEP_SHA_256).
+    let receiver_pem = receiver["public_key_pem"].as_str().expect("pem").to_owned();
+    let from_python = python_seal(
+        &pki,
+        "Сайн уу, KMS".as_bytes(),
+        &receiver_pem,
+        "kms-receiver-1",
+        None,
+    );
+    let (status, opened) = import_and_open(&stack, &admin, &from_python).await;
+    assert_eq!(
+        (status, opened["plaintext"].as_str()),
+        (200, Some("Сайн уу, KMS")),
+        "{opened}"
+    );
+    let mut changed = python_seal(&pki, b"tamper", &receiver_pem, "kms-receiver-1", None);
+    changed["encrypted_key"] = flip(&changed["encrypted_key"], 9);
+    let (status, problem) = import_and_open(&stack, &admin, &changed).await;
+    assert_eq!(
+        (status, problem["reason"].as_str()),
+        (422, Some("bad_signature")),
+        "{problem}"
+    );
+
+    // Rotation makes the successor in KMS; what the old key sealed still opens.
+    let before = python_seal(
+        &pki,
+        b"before rotation",
+        &receiver_pem,
+        "kms-receiver-1",
+        None,
+    );
+    let (status, rotated) = stack
+        .call(
+            &admin,
+            "POST",
+            &format!(
+                "/v1/crypto-keys/{}/rotate",
+                receiver["id"].as_str().expect("id")
+            ),
+            Some(json!({"key_id": "kms-receiver-2"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{rotated}");
+    assert_ne!(kms_arn(&rotated), kms_arn(&receiver));
+    let (status, opened) = import_and_open(&stack, &admin, &before).await;
+    assert_eq!(
+        (status, opened["plaintext"].as_str()),
+        (200, Some("before rotation")),
+        "{opened}"
+    );
+    let (status, to_self) = stack
+        .call(
+            &admin,
+            "POST",
+            &format!("/v1/prompts/{prompt_id}/seal"),
+            Some(json!({"receiver_key_id": "kms-receiver-1"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{to_self}");
+    assert_eq!(
+        to_self["sealed"]["receiver_public_key_id"],
+        "kms-receiver-2"
+    );
+    let (status, opened) = stack
+        .call(
+            &admin,
+            "POST",
+            &format!(
+                "/v1/sealed-envelopes/{}/open",
+                to_self["id"].as_str().expect("id")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, opened["plaintext"].as_str()),
+        (200, Some(text.as_str())),
+        "{opened}"
+    );
+
+    // Revoking the sender: the registry refuses it, and KMS itself no longer signs with it.
+    let (status, revoked) = stack
+        .call(
+            &admin,
+            "POST",
+            &format!(
+                "/v1/crypto-keys/{}/revoke",
+                sender["id"].as_str().expect("id")
+            ),
+            Some(json!({"reason": "rotating providers"})),
+        )
+        .await;
+    assert_eq!(
+        (status, revoked["status"].as_str()),
+        (200, Some("revoked")),
+        "{revoked}"
+    );
+    let described = kms
+        .describe_key()
+        .key_id(kms_arn(&sender))
+        .send()
+        .await
+        .expect("described");
+    assert_eq!(
+        described.key_metadata().map(|m| m.enabled()),
+        Some(false),
+        "a revoked key is disabled in KMS"
+    );
+    let (status, problem) = stack
+        .call(
+            &admin,
+            "POST",
+            &format!("/v1/prompts/{prompt_id}/seal"),
+            Some(json!({"receiver_key_id": "partner-receiver", "sender_key_id": "kms-sender-1"})),
+        )
+        .await;
+    assert_eq!((status, slug(&problem)), (409, "key-unusable"), "{problem}");
+
+    // Another tenant's ids are not found, KMS-held or not.
+    let other = Tenant::create(&db, "admin").await;
+    let (status, _) = stack
+        .call(
+            &other,
+            "POST",
+            &format!(
+                "/v1/crypto-keys/{}/revoke",
+                receiver["id"].as_str().expect("id")
+            ),
+            Some(json!({"reason": "not mine"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+}

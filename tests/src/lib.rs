@@ -196,6 +196,11 @@ pub fn local_parameters() -> BTreeMap<String, String> {
         ("WebhookAllowLoopback".to_owned(), "true".to_owned()),
         // SoftHSM 2.6 unwraps RSA-OAEP with SHA-1 only.
         ("HsmOaepMode".to_owned(), "raw".to_owned()),
+        // Sealed-envelope keys held in KMS live in LocalStack's (moto's lacks OAEP and PSS-32).
+        (
+            "SealedKmsEndpointUrl".to_owned(),
+            stack_var("GSIGN_SEALED_KMS_URL"),
+        ),
         (
             "StripeWebhookSecrets".to_owned(),
             STRIPE_TEST_SECRET.to_owned(),

@@ -251,6 +251,7 @@ impl SealedApi {
             Err(SealedError::Expired) => (false, Some("expired".to_owned())),
             Err(SealedError::NotOpened(refusal)) => (false, Some(refusal.code())),
             Err(SealedError::Hsm(_)) => (false, Some("hsm_unavailable".to_owned())),
+            Err(SealedError::Kms(_)) => (false, Some("kms_unavailable".to_owned())),
             Err(_) => (false, Some("internal".to_owned())),
         };
         let decryption_id = self
@@ -318,14 +319,11 @@ impl SealedApi {
         if receiver.status == "revoked" {
             return refuse(OpenRefusal::ReceiverKeyRevoked);
         }
-        let Some(hsm_id) = receiver.hsm_id() else {
+        if !receiver.holder().is_own() {
             return refuse(OpenRefusal::UnknownReceiverKey);
-        };
-        let mode = self.oaep_mode;
-        let wrapped = binary.wrapped_key.clone();
+        }
         let key = self
-            .hsm()?
-            .run(move |hsm| hsm.oaep_unwrap(&hsm_id, &wrapped, mode))
+            .unwrap_with(&receiver, binary.wrapped_key.clone())
             .await?;
         let Some(key) = key.filter(|k| k.len() == 32) else {
             return refuse(OpenRefusal::KeyUnwrapFailed);

@@ -3,6 +3,7 @@
 use gsign_core::{Action, FieldError, IntoProblem, Problem};
 use gsign_platform::hsm::HsmError;
 use gsign_platform::http::RequestError;
+use gsign_platform::kms_keys::KmsKeyError;
 use http::StatusCode;
 
 /// Why an envelope did not open: the stable reason recorded in the decryption log.
@@ -16,7 +17,7 @@ pub enum OpenRefusal {
     SenderKeyRevoked,
     /// The signature does not verify: some field was changed, or another key signed.
     BadSignature,
-    /// The receiver's key is not one of the organization's HSM keys.
+    /// The receiver's key is not one of the organization's own keys (HSM or KMS).
     UnknownReceiverKey,
     /// The receiver's key was revoked.
     ReceiverKeyRevoked,
@@ -79,6 +80,9 @@ pub enum SealedError {
     /// The HSM failed.
     #[error(transparent)]
     Hsm(#[from] HsmError),
+    /// KMS failed (keys held there).
+    #[error(transparent)]
+    Kms(#[from] KmsKeyError),
     /// A dependency failed; the cause is logged, never returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -128,7 +132,7 @@ impl IntoProblem for SealedError {
                         "The sender's signature does not match: a field was changed, or another key signed.".into()
                     }
                     OpenRefusal::UnknownReceiverKey => {
-                        "The receiver's key is not one of your organization's HSM keys.".into()
+                        "The receiver's key is not one of your organization's own keys.".into()
                     }
                     OpenRefusal::ReceiverKeyRevoked => "The receiver's key was revoked.".into(),
                     OpenRefusal::KeyUnwrapFailed => "The wrapped key does not unwrap with the receiver's key.".into(),
@@ -150,6 +154,15 @@ impl IntoProblem for SealedError {
                     "Cryptographic service unavailable",
                 )
                 .with_detail("The HSM could not complete the request; try again shortly.")
+            }
+            SealedError::Kms(err) => {
+                tracing::error!(error = %err, "KMS failure");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "kms-unavailable",
+                    "Cryptographic service unavailable",
+                )
+                .with_detail("KMS could not complete the request; try again shortly.")
             }
             SealedError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");

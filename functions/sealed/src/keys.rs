@@ -22,6 +22,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::error::SealedError;
+use crate::holders::Holder;
 use crate::SealedApi;
 
 /// How long a key's public part stays cached (seed 002: one hour).
@@ -42,7 +43,7 @@ pub struct CryptoKey {
     pub key_usage: String,
     /// Who holds the private half: `gsign`, or the party's name.
     pub service_name: String,
-    /// `hsm:<CKA_ID hex>` or `external`.
+    /// `hsm:<CKA_ID hex>`, `kms:<key ARN>` or `external`.
     pub key_storage_location: String,
     /// The public key, PEM.
     pub public_key_pem: String,
@@ -95,11 +96,9 @@ impl CryptoKey {
         BASE64.decode(&self.public_key_der).unwrap_or_default()
     }
 
-    /// The HSM `CKA_ID` of an own key.
-    pub fn hsm_id(&self) -> Option<Vec<u8>> {
-        self.key_storage_location
-            .strip_prefix("hsm:")
-            .and_then(|h| hex::decode(h).ok())
+    /// Who holds the private half.
+    pub fn holder(&self) -> Holder {
+        Holder::parse(&self.key_storage_location)
     }
 
     /// Why it may not seal or sign anything new, if it may not.
@@ -328,21 +327,10 @@ impl SealedApi {
             "encryption"
         };
         let (der, location) = match source {
-            Source::External(der) => (der, "external".to_owned()),
+            Source::External(der) => (der, Holder::External.location()),
             Source::Generate(spec) => {
-                let hsm = self.hsm()?;
-                let label = format!("sealed-{usage}-{}", caller.org);
-                let usage = usage.to_owned();
-                let made = hsm
-                    .run(move |hsm| {
-                        if usage == "sender" {
-                            hsm.generate_signing_key(spec, &label)
-                        } else {
-                            hsm.generate_decryption_key(spec, &label)
-                        }
-                    })
-                    .await?;
-                (made.spki_der, format!("hsm:{}", hex::encode(&made.id)))
+                let (der, holder) = self.make_key(caller.org, key_id, usage, spec).await?;
+                (der, holder.location())
             }
         };
         let bits = sealing::rsa_bits(&der).unwrap_or(0);
@@ -525,12 +513,12 @@ impl SealedApi {
                 old.key_id, old.status
             )));
         }
-        let source = match old.hsm_id() {
-            Some(_) => {
+        let source = match old.holder().is_own() {
+            true => {
                 if input.public_key_pem.is_some() {
                     errors.push(FieldError::new(
                         "/public_key_pem",
-                        "an HSM key's successor is made in the HSM",
+                        "an own key's successor is made in the key store",
                     ));
                 }
                 Some(Source::Generate(if old.key_algorithm == "RSA-2048" {
@@ -539,7 +527,7 @@ impl SealedApi {
                     KeySpec::Rsa3072
                 }))
             }
-            None => match input.public_key_pem.as_deref() {
+            false => match input.public_key_pem.as_deref() {
                 Some(pem) => parse_pem(pem, "/public_key_pem", &mut errors).map(Source::External),
                 None => {
                     errors.push(FieldError::new(
@@ -629,6 +617,7 @@ impl SealedApi {
         drop(conn);
         self.base.relay.publish(&self.base.pool, &[audit]).await;
         self.forget(caller.org, &key.key_id).await;
+        self.disable_in_store(&key).await;
         Ok(CryptoKey::from_row(&row))
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod envelopes;
 pub mod error;
+pub mod holders;
 pub mod keys;
 pub mod prompts;
 pub mod retention;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use gsign_core::{Action, Env};
 use gsign_platform::hsm::{HsmConfig, HsmHandle};
 use gsign_platform::http::{self as web, Caller};
+use gsign_platform::kms_keys::KmsKeyStore;
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
 use gsign_platform::ratelimit::Policy;
 use gsign_platform::sealing::OaepMode;
@@ -24,6 +26,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::error::SealedError;
+use crate::holders::KeyStore;
 
 /// Prompts up to the payload limit, as JSON.
 const BODY_LIMIT: usize = 6 * 1024 * 1024;
@@ -35,6 +38,10 @@ pub struct SealedApi {
     hsm: Option<HsmHandle>,
     /// How the token unwraps RSA-OAEP-SHA256 (`HSM_OAEP_MODE`).
     oaep_mode: OaepMode,
+    /// Where new own keys are made (`SEALED_KEY_STORE`).
+    key_store: KeyStore,
+    /// Keys held in KMS (routes that use or revoke own keys).
+    kms: Option<KmsKeyStore>,
 }
 
 impl SealedApi {
@@ -44,10 +51,12 @@ impl SealedApi {
         })
     }
 
-    /// Reads the configuration (the HSM's only for `with_hsm`) and builds the clients.
+    /// Reads the configuration (the HSM's only for `with_hsm`, KMS's only for `with_kms`)
+    /// and builds the clients.
     pub async fn from_env(
         env: &Env,
         with_hsm: bool,
+        with_kms: bool,
     ) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
         let base = BaseConfig::read(&mut r);
@@ -57,16 +66,31 @@ impl SealedApi {
             None
         };
         let oaep_mode = r.or("HSM_OAEP_MODE", "native".to_owned());
-        let (base, oaep_mode) = r.finish(|| Some((base?, oaep_mode)))?;
-        let oaep_mode: OaepMode = oaep_mode
-            .parse()
-            .map_err(|problem| gsign_core::ConfigError {
-                problems: vec![format!("HSM_OAEP_MODE {problem}")],
-            })?;
+        let key_store = r.or("SEALED_KEY_STORE", "hsm".to_owned());
+        // Unset in AWS; locally LocalStack's KMS, which does RSA-OAEP and PSS as AWS does.
+        let kms_endpoint = r.optional::<url::Url>("SEALED_KMS_ENDPOINT_URL");
+        let (base, oaep_mode, key_store) = r.finish(|| Some((base?, oaep_mode, key_store)))?;
+        let mut problems = Vec::new();
+        let oaep_mode = oaep_mode
+            .parse::<OaepMode>()
+            .map_err(|problem| problems.push(format!("HSM_OAEP_MODE {problem}")));
+        let key_store = key_store
+            .parse::<KeyStore>()
+            .map_err(|problem| problems.push(format!("SEALED_KEY_STORE {problem}")));
+        let (Ok(oaep_mode), Ok(key_store)) = (oaep_mode, key_store) else {
+            return Err(gsign_core::ConfigError { problems }.into());
+        };
+        let base = Base::build(base).await?;
+        let kms = with_kms.then(|| {
+            let endpoint = kms_endpoint.map(|u| u.as_str().trim_end_matches('/').to_owned());
+            KmsKeyStore::new(gsign_platform::aws::kms_at(&base.sdk, endpoint.as_deref()))
+        });
         Ok(Self {
-            base: Base::build(base).await?,
+            base,
             hsm: hsm.map(HsmHandle::new),
             oaep_mode,
+            key_store,
+            kms,
         })
     }
 }
@@ -109,6 +133,11 @@ impl Route {
             self,
             Route::SealPrompt | Route::OpenEnvelope | Route::GenerateKey | Route::RotateKey
         )
+    }
+
+    /// The routes that use own keys, plus revocation (which disables a KMS key).
+    fn uses_kms(self) -> bool {
+        self.uses_hsm() || matches!(self, Route::RevokeKey)
     }
 }
 
@@ -213,7 +242,7 @@ impl HttpHandler for SealedRoute {
 
 fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
-        let api = SealedApi::from_env(&env, route.uses_hsm()).await?;
+        let api = SealedApi::from_env(&env, route.uses_hsm(), route.uses_kms()).await?;
         let limiter = api.base.limiter.clone();
         // Opening is what an attacker with a stolen session would hammer: the stricter limit.
         let policy = if matches!(route, Route::OpenEnvelope) {

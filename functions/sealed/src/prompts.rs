@@ -10,7 +10,6 @@ use base64::Engine as _;
 use chrono::{DateTime, SubsecRound, Utc};
 use gsign_core::sealed::{self, Wire};
 use gsign_core::FieldError;
-use gsign_platform::hsm_keys::Scheme;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
@@ -394,11 +393,11 @@ impl SealedApi {
             Some(key_id) => self.current_key(caller.org, key_id).await?,
             None => self.newest_sender_key(caller.org).await?,
         }
-        .filter(|k| k.key_usage == "sender" && k.hsm_id().is_some())
+        .filter(|k| k.key_usage == "sender" && k.holder().is_own())
         .ok_or_else(|| {
             SealedError::Validation(vec![FieldError::new(
                 "/sender_key_id",
-                "no sender key of yours in the HSM: generate one at POST /v1/crypto-keys/generate",
+                "no sender key of your own: generate one at POST /v1/crypto-keys/generate",
             )])
         })?;
         if let Some(reason) = sender.unusable_for_new(now) {
@@ -442,7 +441,7 @@ impl SealedApi {
         let key_id: Option<String> = client
             .query_opt(
                 "SELECT key_id FROM cryptographic_keys WHERE organization_id = $1 AND key_usage = 'sender' \
-                 AND status = 'active' AND key_storage_location LIKE 'hsm:%' \
+                 AND status = 'active' AND key_storage_location <> 'external' \
                  AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC LIMIT 1",
                 &[&org],
             )
@@ -497,11 +496,7 @@ impl SealedApi {
             .check()
             .map_err(|e| anyhow::anyhow!("sealed a malformed envelope: {e}"))?;
         let signed = wire.signed_bytes(&binary);
-        let hsm_id = sender.hsm_id().unwrap_or_default();
-        let signature = self
-            .hsm()?
-            .run(move |hsm| hsm.sign(&hsm_id, Scheme::RsaPssSha256, &signed))
-            .await?;
+        let signature = self.sign_with(sender, signed).await?;
         wire.signature = BASE64.encode(signature);
         Ok(wire)
     }

@@ -77,6 +77,19 @@ pub fn kms(sdk: &SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::new(sdk)
 }
 
+/// A KMS client at `endpoint` when given (a second, KMS-only emulator locally), else as
+/// [`kms`].
+pub fn kms_at(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_kms::Client {
+    match endpoint {
+        Some(endpoint) => aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(sdk)
+                .endpoint_url(endpoint)
+                .build(),
+        ),
+        None => kms(sdk),
+    }
+}
+
 /// A DynamoDB client.
 pub fn dynamodb(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(sdk)

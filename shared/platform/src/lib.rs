@@ -11,6 +11,7 @@ pub mod hsm;
 pub mod hsm_keys;
 pub mod http;
 pub mod idempotency;
+pub mod kms_keys;
 pub mod lambda;
 pub mod migrations;
 pub mod outbox;
