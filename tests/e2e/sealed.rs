@@ -94,6 +94,50 @@ fn flip(value: &Value, at: usize) -> Value {
     json!(BASE64.encode(bytes))
 }
 
+/// The partner's RSA keys, made by the script in `pki`'s `py/`, registered as
+/// `partner-receiver` and `partner-sender` by their public keys: the registered receiver.
+async fn register_partner(stack: &TestStack, who: &Tenant, pki: &TestPki) -> Value {
+    std::fs::create_dir_all(pki.dir.join("py")).expect("dir");
+    let py = pki.dir.join("py").to_string_lossy().into_owned();
+    let (ok, out) = python(&["keygen", &py]);
+    assert!(ok, "{out}");
+    let receiver = key(stack, who, "/v1/crypto-keys", json!({"key_id": "partner-receiver", "key_usage": "receiver", "public_key_pem": partner_pem(pki, "receiver.pub.pem"), "service_name": "partner"})).await;
+    key(stack, who, "/v1/crypto-keys", json!({"key_id": "partner-sender", "key_usage": "sender", "public_key_pem": partner_pem(pki, "sender.pub.pem"), "service_name": "partner"})).await;
+    receiver
+}
+
+/// A PEM file of the partner's keys.
+fn partner_pem(pki: &TestPki, name: &str) -> String {
+    std::fs::read_to_string(pki.dir.join("py").join(name)).expect("pem")
+}
+
+/// The script opens `envelope` with the partner's receiver key, checking the signature of
+/// `sender` (a registered key): the plaintext.
+fn python_open(pki: &TestPki, envelope: &Value, sender: &Value) -> Vec<u8> {
+    let envelope_file = pki.write(
+        &format!("envelope-{}.json", gsign_tests::unique()),
+        envelope.to_string().as_bytes(),
+    );
+    let sender_pub = pki.write(
+        &format!("sender-{}.pub.pem", gsign_tests::unique()),
+        sender["public_key_pem"].as_str().expect("pem").as_bytes(),
+    );
+    let receiver_private = pki
+        .dir
+        .join("py/receiver.pem")
+        .to_string_lossy()
+        .into_owned();
+    let (ok, out) = python(&["open", &envelope_file, &receiver_private, &sender_pub]);
+    assert!(
+        ok,
+        "the script could not open the service's envelope: {out}"
+    );
+    let opened: Value = serde_json::from_str(out.trim()).expect("json");
+    BASE64
+        .decode(opened["plaintext_base64"].as_str().expect("b64"))
+        .expect("b64")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_and_a_python_implementation_open_each_others_envelopes_and_every_change_is_refused(
 ) {
@@ -124,13 +168,7 @@ async fn the_service_and_a_python_implementation_open_each_others_envelopes_and_
             .starts_with("hsm:"),
         "{sender}"
     );
-    std::fs::create_dir_all(pki.dir.join("py")).expect("dir");
-    let py = pki.dir.join("py").to_string_lossy().into_owned();
-    let (ok, out) = python(&["keygen", &py]);
-    assert!(ok, "{out}");
-    let read = |name: &str| std::fs::read_to_string(pki.dir.join("py").join(name)).expect("pem");
-    let partner_receiver = key(&stack, &admin, "/v1/crypto-keys", json!({"key_id": "partner-receiver", "key_usage": "receiver", "public_key_pem": read("receiver.pub.pem"), "service_name": "partner"})).await;
-    key(&stack, &admin, "/v1/crypto-keys", json!({"key_id": "partner-sender", "key_usage": "sender", "public_key_pem": read("sender.pub.pem"), "service_name": "partner"})).await;
+    let partner_receiver = register_partner(&stack, &admin, &pki).await;
     assert_eq!(partner_receiver["key_algorithm"], "RSA-3072");
     assert_eq!(
         partner_receiver["public_key_hash"].as_str().map(str::len),
@@ -154,26 +192,8 @@ async fn the_service_and_a_python_implementation_open_each_others_envelopes_and_
         .await;
     assert_eq!(status, 201, "{sealed}");
     assert_eq!(sealed["sealed"]["sender_private_key_id"], "gsign-sender-1");
-    let envelope_file = pki.write("from-service.json", sealed["sealed"].to_string().as_bytes());
-    let sender_pub = pki.write(
-        "gsign-sender.pub.pem",
-        sender["public_key_pem"].as_str().expect("pem").as_bytes(),
-    );
-    let receiver_private = pki
-        .dir
-        .join("py/receiver.pem")
-        .to_string_lossy()
-        .into_owned();
-    let (ok, out) = python(&["open", &envelope_file, &receiver_private, &sender_pub]);
-    assert!(
-        ok,
-        "the script could not open the service's envelope: {out}"
-    );
-    let opened: Value = serde_json::from_str(out.trim()).expect("json");
     assert_eq!(
-        BASE64
-            .decode(opened["plaintext_base64"].as_str().expect("b64"))
-            .expect("b64"),
+        python_open(&pki, &sealed["sealed"], &sender),
         text.as_bytes()
     );
 
@@ -400,7 +420,7 @@ async fn the_service_and_a_python_implementation_open_each_others_envelopes_and_
         &stack,
         &admin,
         "/v1/crypto-keys",
-        json!({"key_id": "partner-expiring", "key_usage": "receiver", "public_key_pem": read("receiver.pub.pem"),
+        json!({"key_id": "partner-expiring", "key_usage": "receiver", "public_key_pem": partner_pem(&pki, "receiver.pub.pem"),
                "expires_at": "2030-01-01T00:00:00Z"}),
     )
     .await;
@@ -695,14 +715,7 @@ async fn with_the_kms_key_store_keys_are_made_in_kms_envelopes_interoperate_and_
         );
     }
 
-    // The partner's keys, made by the script.
-    std::fs::create_dir_all(pki.dir.join("py")).expect("dir");
-    let py = pki.dir.join("py").to_string_lossy().into_owned();
-    let (ok, out) = python(&["keygen", &py]);
-    assert!(ok, "{out}");
-    let read = |name: &str| std::fs::read_to_string(pki.dir.join("py").join(name)).expect("pem");
-    key(&stack, &admin, "/v1/crypto-keys", json!({"key_id": "partner-receiver", "key_usage": "receiver", "public_key_pem": read("receiver.pub.pem")})).await;
-    key(&stack, &admin, "/v1/crypto-keys", json!({"key_id": "partner-sender", "key_usage": "sender", "public_key_pem": read("sender.pub.pem")})).await;
+    register_partner(&stack, &admin, &pki).await;
 
     // KMS signs (the digest: the signed bytes are far over KMS's 4096-byte message limit);
     // the script verifies PSS with a 32-byte salt and opens.
@@ -726,26 +739,8 @@ async fn with_the_kms_key_store_keys_are_made_in_kms_envelopes_interoperate_and_
         )
         .await;
     assert_eq!(status, 201, "{sealed}");
-    let envelope_file = pki.write("from-kms.json", sealed["sealed"].to_string().as_bytes());
-    let sender_pub = pki.write(
-        "kms-sender.pub.pem",
-        sender["public_key_pem"].as_str().expect("pem").as_bytes(),
-    );
-    let receiver_private = pki
-        .dir
-        .join("py/receiver.pem")
-        .to_string_lossy()
-        .into_owned();
-    let (ok, out) = python(&["open", &envelope_file, &receiver_private, &sender_pub]);
-    assert!(
-        ok,
-        "the script could not open an envelope KMS signed: {out}"
-    );
-    let opened: Value = serde_json::from_str(out.trim()).expect("json");
     assert_eq!(
-        BASE64
-            .decode(opened["plaintext_base64"].as_str().expect("b64"))
-            .expect("b64"),
+        python_open(&pki, &sealed["sealed"], &sender),
         text.as_bytes()
     );
 
