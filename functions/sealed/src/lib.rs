@@ -65,21 +65,11 @@ impl SealedApi {
         } else {
             None
         };
-        let oaep_mode = r.or("HSM_OAEP_MODE", "native".to_owned());
-        let key_store = r.or("SEALED_KEY_STORE", "hsm".to_owned());
+        let oaep_mode = r.or("HSM_OAEP_MODE", OaepMode::Native);
+        let key_store = r.or("SEALED_KEY_STORE", KeyStore::Hsm);
         // Unset in AWS; locally LocalStack's KMS, which does RSA-OAEP and PSS as AWS does.
         let kms_endpoint = r.optional::<url::Url>("SEALED_KMS_ENDPOINT_URL");
-        let (base, oaep_mode, key_store) = r.finish(|| Some((base?, oaep_mode, key_store)))?;
-        let mut problems = Vec::new();
-        let oaep_mode = oaep_mode
-            .parse::<OaepMode>()
-            .map_err(|problem| problems.push(format!("HSM_OAEP_MODE {problem}")));
-        let key_store = key_store
-            .parse::<KeyStore>()
-            .map_err(|problem| problems.push(format!("SEALED_KEY_STORE {problem}")));
-        let (Ok(oaep_mode), Ok(key_store)) = (oaep_mode, key_store) else {
-            return Err(gsign_core::ConfigError { problems }.into());
-        };
+        let base = r.finish(|| base)?;
         let base = Base::build(base).await?;
         let kms = with_kms.then(|| {
             let endpoint = kms_endpoint.map(|u| u.as_str().trim_end_matches('/').to_owned());
@@ -289,3 +279,34 @@ gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys/{id}/rotat
     ROTATE_CRYPTO_KEY, "api-rotate-crypto-key", Route::RotateKey);
 gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys/{id}/revoke`.
     REVOKE_CRYPTO_KEY, "api-revoke-crypto-key", Route::RevokeKey);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_configuration_problem_is_reported_at_once() {
+        let env = Env::from_pairs([
+            ("HSM_OAEP_MODE", "pkcs1"),
+            ("SEALED_KEY_STORE", "cloudhsm"),
+            ("SEALED_KMS_ENDPOINT_URL", "not a url"),
+        ]);
+        let Err(gsign_platform::lambda::StartupError::Config(err)) =
+            SealedApi::from_env(&env, true, true).await
+        else {
+            panic!("a wrong configuration must not start");
+        };
+        for name in [
+            "DATABASE_URL",
+            "HSM_MODULE_PATH",
+            "HSM_OAEP_MODE",
+            "SEALED_KEY_STORE",
+            "SEALED_KMS_ENDPOINT_URL",
+        ] {
+            assert!(
+                err.problems.iter().any(|p| p.starts_with(name)),
+                "{name} missing from {err}"
+            );
+        }
+    }
+}
