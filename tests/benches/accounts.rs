@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
     let email = format!("bench-{}@example.com", unique());
     let hash = credentials::hash_password(&SecretString::from("bench passphrase one".to_owned()))?;
     let user: uuid::Uuid = client
-        .query_one("INSERT INTO users (organization_id, email, password_hash, role) VALUES ($1, $2, $3, 'owner') RETURNING id", &[&org, &email, &hash])
+        .query_one("INSERT INTO users (organization_id, email, password_hash, role, email_verified_at) VALUES ($1, $2, $3, 'owner', now()) RETURNING id", &[&org, &email, &hash])
         .await?
         .get(0);
     let family = uuid::Uuid::new_v4();
@@ -60,8 +60,8 @@ async fn main() -> anyhow::Result<()> {
     let key = credentials::new_api_key();
     client
         .execute(
-            "INSERT INTO api_keys (organization_id, name, prefix, key_hash, role, scopes) VALUES ($1, 'b', $2, $3, 'owner', ARRAY['organization:read'])",
-            &[&org, &key.prefix, &key.hash],
+            "INSERT INTO api_keys (organization_id, created_by, name, prefix, key_hash, role, scopes) VALUES ($1, $2, 'b', $3, $4, 'owner', ARRAY['organization:read'])",
+            &[&org, &user, &key.prefix, &key.hash],
         )
         .await?;
     let signing_key = SecretString::from(stack_var("GSIGN_ACCESS_TOKEN_KEY"));

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use gsign_tests::{eventually, stack_var, start_app, unique, TestDatabase, TestStack};
+use gsign_tests::{
+    eventually, stack_var, start_app, unique, verify_mailed_address, TestDatabase, TestStack,
+};
 use serde_json::{json, Value};
 
 async fn post(stack: &TestStack, path: &str, body: Value, bearer: Option<&str>) -> (u16, Value) {
@@ -162,6 +164,21 @@ async fn a_new_customer_registers_verifies_logs_in_refreshes_and_logs_out() {
     );
     let failed = wait_for_action(&stack, &org, "auth.login_failed").await;
     assert_eq!(failed.get("ip").map(String::as_str), Some("127.0.0.1"));
+
+    // The right password before the address is verified: no session, a clear problem.
+    let (status, body) = post(
+        &stack,
+        "/v1/auth/login",
+        json!({"email": email, "password": "correct horse battery staple"}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["type"],
+        "https://gsign.dev/problems/email-not-verified"
+    );
+    verify_mailed_address(&stack.url, &email).await;
 
     // Login, then the profile.
     let (status, tokens) = post(

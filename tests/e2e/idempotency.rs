@@ -2,7 +2,7 @@
 //! same key with another body is refused (422), a bad key is refused (400), and keys are
 //! scoped to the tenant.
 
-use gsign_tests::{start_app, unique, TestDatabase, TestStack};
+use gsign_tests::{start_app, unique, verify_mailed_address, TestDatabase, TestStack};
 use serde_json::{json, Value};
 
 async fn post(
@@ -77,10 +77,11 @@ async fn a_retried_create_returns_the_first_answer_and_creates_nothing_twice() {
     .await;
     assert_eq!(status, 400);
 
-    // Authenticated creates: API keys. The same key in another tenant is another request.
+    // Authenticated creates. The same key used by another person is another request.
     let login = |email: String| {
         let stack = &stack;
         async move {
+            verify_mailed_address(&stack.url, &email).await;
             let (_, _, tokens) = post(
                 stack,
                 "/v1/auth/login",
@@ -102,7 +103,9 @@ async fn a_retried_create_returns_the_first_answer_and_creates_nothing_twice() {
         create.clone(),
     )
     .await;
-    let (s2, r2, k2) = post(
+    assert_eq!(s1, 201, "{k1}");
+    // The answer held the key itself: it was not kept, so it is not replayed.
+    let (s2, _, k2) = post(
         &stack,
         "/v1/api-keys",
         Some("create-ci-key"),
@@ -110,8 +113,19 @@ async fn a_retried_create_returns_the_first_answer_and_creates_nothing_twice() {
         create.clone(),
     )
     .await;
-    assert_eq!((s1, s2, r2.as_deref()), (201, 201, Some("true")));
-    assert_eq!(k1["id"], k2["id"], "one key, not two");
+    assert_eq!(s2, 409, "{k2}");
+    assert_eq!(
+        k2["type"],
+        "https://gsign.dev/problems/idempotency-answer-withheld"
+    );
+    let keys: i64 = db
+        .connect()
+        .await
+        .query_one("SELECT count(*) FROM api_keys", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(keys, 1, "one key, not two");
 
     let other_email = format!("idem2-{}@example.com", unique());
     post(&stack, "/v1/auth/register", None, None, json!({"organization_name": "Idem2", "email": other_email, "password": "correct horse battery staple"})).await;

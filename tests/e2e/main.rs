@@ -22,6 +22,7 @@ mod rate_limits;
 mod render;
 mod runner;
 mod sealed;
+mod security;
 mod signing;
 mod team;
 mod template;

@@ -82,11 +82,20 @@ async fn api_keys_have_their_own_limit() {
         .await
         .expect("org")
         .get(0);
+    // A key lives while its creator is an active member.
+    let creator: uuid::Uuid = client
+        .query_one(
+            "INSERT INTO users (organization_id, email, role) VALUES ($1, $2, 'admin') RETURNING id",
+            &[&org, &format!("k-{}@example.com", unique())],
+        )
+        .await
+        .expect("creator")
+        .get(0);
     let key = credentials::new_api_key();
     client
         .execute(
-            "INSERT INTO api_keys (organization_id, name, prefix, key_hash, role, scopes) VALUES ($1, 'k', $2, $3, 'admin', ARRAY['organization:read'])",
-            &[&org, &key.prefix, &key.hash],
+            "INSERT INTO api_keys (organization_id, created_by, name, prefix, key_hash, role, scopes) VALUES ($1, $2, 'k', $3, $4, 'admin', ARRAY['organization:read'])",
+            &[&org, &creator, &key.prefix, &key.hash],
         )
         .await
         .expect("key");

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use gsign_tests::{eventually, mailed_token, start_app, unique, TestDatabase, TestStack};
+use gsign_tests::{
+    eventually, mailed_token, start_app, unique, verify_mailed_address, TestDatabase, TestStack,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -377,6 +379,7 @@ async fn password_change_and_reset_end_the_other_sessions() {
         ),
     )
     .await;
+    verify_mailed_address(&stack.url, &email).await;
     let laptop = login(&stack, &email, "first passphrase here").await;
     let phone = login(&stack, &email, "first passphrase here").await;
 

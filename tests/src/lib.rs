@@ -636,6 +636,20 @@ fn link_token(body: &str, path: &str) -> Option<String> {
     )
 }
 
+/// Confirms `email`'s address through the link mailed to it, as its owner would (an account
+/// signs in only once its address is verified).
+pub async fn verify_mailed_address(stack_url: &str, email: &str) {
+    let token = mailed_token(email, "/verify-email").await;
+    let status = reqwest::Client::new()
+        .post(format!("{stack_url}/v1/auth/verify-email"))
+        .json(&serde_json::json!({ "token": token }))
+        .send()
+        .await
+        .expect("the runner answers")
+        .status();
+    assert_eq!(status.as_u16(), 204, "verifying {email}");
+}
+
 /// The token in the newest link mailed to `to` under `path`.
 pub async fn mailed_token(to: &str, path: &str) -> String {
     newest_mail(to, |body| link_token(body, path)).await

@@ -30,6 +30,9 @@ use crate::error::AccountsError;
 /// Largest body these routes read.
 const BODY_LIMIT: usize = 16 * 1024;
 
+/// A sign-in with an unverified address mails a new verification link at most this often.
+pub const RESEND_VERIFICATION_AFTER_MINUTES: i32 = 5;
+
 /// Where the request came from, for sessions and audit events.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -416,7 +419,8 @@ impl AuthService {
             Some(email) => {
                 client_db
                     .query_opt(
-                        "SELECT u.id, u.organization_id, u.password_hash, u.role, u.status = 'active' AND o.status = 'active'
+                        "SELECT u.id, u.organization_id, u.password_hash, u.role, u.status = 'active' AND o.status = 'active',
+                                u.email_verified_at IS NOT NULL, u.email, u.first_name, o.name
                            FROM users u JOIN organizations o ON o.id = u.organization_id
                           WHERE lower(u.email) = lower($1)",
                         &[&email.as_str()],
@@ -461,6 +465,11 @@ impl AuthService {
             self.relay.publish(&self.pool, &[event]).await;
             return Err(AccountsError::InvalidCredentials);
         }
+        if !row.get::<_, bool>(5) {
+            // Only the owner of the password learns this, and gets a fresh link.
+            let mail_sent = self.resend_verification(tx, &row, client).await?;
+            return Err(AccountsError::EmailNotVerified { mail_sent });
+        }
         let family = Uuid::new_v4();
         let expires_at = Utc::now()
             + chrono::Duration::from_std(self.refresh_ttl).map_err(anyhow::Error::from)?;
@@ -492,6 +501,70 @@ impl AuthService {
         tx.commit().await?;
         self.relay.publish(&self.pool, &[event]).await;
         Ok(pair)
+    }
+
+    /// Mails a new verification link for the account of a login `row` (id, organization,
+    /// …, email, first name, organization name) unless one went out in the last
+    /// [`RESEND_VERIFICATION_AFTER_MINUTES`]; whether it did.
+    async fn resend_verification(
+        &self,
+        tx: deadpool_postgres::Transaction<'_>,
+        row: &tokio_postgres::Row,
+        client: &ClientInfo,
+    ) -> Result<bool, AccountsError> {
+        let (user, org): (Uuid, Uuid) = (row.get(0), row.get(1));
+        // Serialises concurrent sign-ins of the same account.
+        tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user])
+            .await?;
+        let recent: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM account_tokens WHERE user_id = $1 AND purpose = 'verify_email'
+                                   AND created_at > now() - make_interval(mins => $2))",
+                &[&user, &RESEND_VERIFICATION_AFTER_MINUTES],
+            )
+            .await?
+            .get(0);
+        if recent {
+            return Ok(false);
+        }
+        let verification = credentials::new_token();
+        tx.execute(
+            "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
+             VALUES ('verify_email', $1, $2, $3, now() + interval '24 hours')",
+            &[&user, &org, &verification.hash],
+        )
+        .await?;
+        let events = vec![
+            outbox::audit(
+                &tx,
+                &audit_event(
+                    "user.verification_resent",
+                    org,
+                    Some(user),
+                    ("user", user.to_string()),
+                    client,
+                    serde_json::json!({}),
+                ),
+            )
+            .await?,
+            outbox::email(
+                &tx,
+                org,
+                &Email {
+                    template: "verify_email".to_owned(),
+                    to: row.get(6),
+                    data: serde_json::json!({
+                        "first_name": row.get::<_, Option<String>>(7),
+                        "organization_name": row.get::<_, String>(8),
+                        "link": format!("{}/verify-email?token={}", self.app_url, verification.secret.expose_secret()),
+                    }),
+                },
+            )
+            .await?,
+        ];
+        tx.commit().await?;
+        self.relay.publish(&self.pool, &events).await;
+        Ok(true)
     }
 
     /// Exchanges a refresh token for a new pair. A token presented twice means it was stolen:
@@ -774,11 +847,36 @@ impl AuthService {
             .consume_token(&tx, "password_reset", &input.token)
             .await?
             .ok_or(AccountsError::InvalidCredentials)?;
-        tx.execute(
-            "UPDATE users SET password_hash = $2 WHERE id = $1",
-            &[&user, &hash],
-        )
-        .await?;
+        // A reset through the mailed link proves the mailbox. If the address was never
+        // verified, whoever registered it may not be its owner: their API keys and webhooks
+        // go, before the owner takes the account over.
+        let was_verified: bool = tx
+            .query_one(
+                "UPDATE users u SET password_hash = $2, email_verified_at = COALESCE(u.email_verified_at, now())
+                   FROM users old WHERE u.id = $1 AND old.id = u.id
+                 RETURNING old.email_verified_at IS NOT NULL",
+                &[&user, &hash],
+            )
+            .await?
+            .get(0);
+        let (keys_revoked, webhooks_removed) = if was_verified {
+            (0, 0)
+        } else {
+            (
+                tx.execute(
+                    "UPDATE api_keys SET revoked_at = now() WHERE created_by = $1 AND revoked_at IS NULL",
+                    &[&user],
+                )
+                .await?,
+                tx.execute(
+                    "UPDATE webhook_endpoints SET deleted_at = now(), active = false,
+                            disabled_reason = 'account taken over by the address owner', disabled_at = now()
+                      WHERE created_by = $1 AND deleted_at IS NULL",
+                    &[&user],
+                )
+                .await?,
+            )
+        };
         let revoked = Self::revoke_all_sessions(&tx, user).await?;
         let event = outbox::audit(
             &tx,
@@ -788,7 +886,11 @@ impl AuthService {
                 Some(user),
                 ("user", user.to_string()),
                 client,
-                serde_json::json!({"sessions_revoked": revoked}),
+                serde_json::json!({
+                    "sessions_revoked": revoked,
+                    "api_keys_revoked": keys_revoked,
+                    "webhooks_removed": webhooks_removed,
+                }),
             ),
         )
         .await?;
@@ -944,8 +1046,12 @@ fn init_route(env: Env, route: Route) -> InitFuture {
             Route::Logout => Policy::Standard,
             _ => Policy::Sensitive,
         };
-        let idempotency =
-            matches!(route, Route::Register).then(|| ("register", service.pool.clone()));
+        let idempotency = matches!(route, Route::Register).then(|| {
+            (
+                gsign_platform::idempotency::IdempotentRoute::anonymous("register"),
+                service.pool.clone(),
+            )
+        });
         Ok(http_route(
             Arc::new(AuthRoute { service, route }),
             limiter,

@@ -4,14 +4,16 @@
 //! `Authorization: Bearer <access token>` (a JWT: signature, expiry, issuer, audience and type
 //! checked, then the session looked up: revoked or expired sessions and disabled users are
 //! refused) or `Authorization: Bearer gsk_...` (an API key: looked up by its prefix, compared
-//! in constant time, refused when revoked, expired or its organization is not active). The
+//! in constant time, refused when revoked, expired, its organization is not active or its
+//! creator is no longer an active member; it acts with the lesser of its role and its
+//! creator's current role). The
 //! route receives the principal in the context and never sees the credential again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gsign_core::Env;
+use gsign_core::{Env, Role};
 use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::credentials::{self, AccessTokens};
 use gsign_platform::db::{self, DbConfig};
@@ -123,7 +125,10 @@ impl Authorizer {
             .query_opt(
                 "SELECT k.id, k.organization_id, k.key_hash, k.role, k.scopes,
                         k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+                          AND u.status = 'active' AND u.organization_id = k.organization_id,
+                        u.role
                    FROM api_keys k JOIN organizations o ON o.id = k.organization_id
+                   LEFT JOIN users u ON u.id = k.created_by
                   WHERE k.prefix = $1 AND o.status = 'active'",
                 &[&prefix],
             )
@@ -132,12 +137,22 @@ impl Authorizer {
         let presented = credentials::sha256_hex(key);
         let stored: String = row.as_ref().map(|r| r.get(2)).unwrap_or_default();
         let matches = credentials::hashes_match(&presented, &stored);
-        let Some(row) = row.filter(|r| matches && r.get::<_, bool>(5)) else {
+        // A key lives only while its creator is an active member (no creator: refused), and
+        // acts with at most the creator's role now.
+        let Some(row) = row.filter(|r| matches && r.get::<_, Option<bool>>(5) == Some(true)) else {
             return Ok(None);
         };
         let id: Uuid = row.get(0);
         let org: Uuid = row.get(1);
         let scopes: Vec<String> = row.get(4);
+        let (Ok(key_role), Ok(creator_role)) = (
+            row.get::<_, String>(3).parse::<Role>(),
+            row.get::<_, Option<String>>(6)
+                .unwrap_or_default()
+                .parse::<Role>(),
+        ) else {
+            return Ok(None);
+        };
         // Last use, at most once a minute per key (a write per request would be wasteful).
         if let Err(err) = client
             .execute(
@@ -153,7 +168,7 @@ impl Authorizer {
             ("credential", "api_key".to_owned()),
             ("organization_id", org.to_string()),
             ("key_id", id.to_string()),
-            ("role", row.get::<_, String>(3)),
+            ("role", key_role.lesser(creator_role).as_str().to_owned()),
             ("scopes", scopes.join(" ")),
         ])))
     }

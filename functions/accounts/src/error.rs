@@ -28,6 +28,13 @@ pub enum AccountsError {
     /// Wrong email or password, or an unusable refresh token: deliberately one answer.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The password is right but the address was never confirmed: no session until it is.
+    /// `mail_sent`: whether a new verification link went out with this answer.
+    #[error("email address not verified")]
+    EmailNotVerified {
+        /// A new link was mailed now (at most one per [`crate::auth::RESEND_VERIFICATION_AFTER_MINUTES`]).
+        mail_sent: bool,
+    },
     /// The email address already has an account.
     #[error("email already registered")]
     EmailTaken,
@@ -69,6 +76,18 @@ impl IntoProblem for AccountsError {
                 "Invalid credentials",
             )
             .with_detail("The email address and password, or the token, are not valid."),
+            AccountsError::EmailNotVerified { mail_sent } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "email-not-verified",
+                "Email address not verified",
+            )
+            .with_detail(if mail_sent {
+                "Confirm your email address first: we have just mailed you a new link."
+            } else {
+                "Confirm your email address first with the link we mailed you. A new link is \
+                 mailed when you sign in again a few minutes from now."
+            })
+            .with_extension("verification_mail_sent", serde_json::json!(mail_sent)),
             AccountsError::EmailTaken => Problem::new(
                 StatusCode::CONFLICT,
                 "email-taken",

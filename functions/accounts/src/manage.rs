@@ -21,6 +21,7 @@ use gsign_core::{Action, Credential, Env, FieldError, Principal, Role, Scope};
 use gsign_platform::cache::Cache;
 use gsign_platform::credentials;
 use gsign_platform::http as web;
+use gsign_platform::idempotency::IdempotentRoute;
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
 use gsign_platform::ratelimit::{Policy, RateLimiter};
@@ -232,9 +233,18 @@ struct KeyView {
     expires_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    /// The member who created the key; it lives only while they are an active member.
+    created_by: Option<KeyCreator>,
     /// Only in the creation response: the whole key, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<String>,
+}
+
+/// Who created an API key.
+#[derive(Debug, Serialize)]
+struct KeyCreator {
+    id: Uuid,
+    email: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -268,6 +278,12 @@ fn key_view(row: &tokio_postgres::Row, key: Option<String>) -> KeyView {
         expires_at: row.get("expires_at"),
         revoked_at: row.get("revoked_at"),
         created_at: row.get("created_at"),
+        created_by: row
+            .get::<_, Option<Uuid>>("created_by")
+            .map(|id| KeyCreator {
+                id,
+                email: row.get("created_by_email"),
+            }),
         key,
     }
 }
@@ -275,7 +291,8 @@ fn key_view(row: &tokio_postgres::Row, key: Option<String>) -> KeyView {
 const MEMBER_COLUMNS: &str =
     "id, email, first_name, last_name, role, status, email_verified_at, last_login_at, created_at";
 const KEY_COLUMNS: &str =
-    "id, name, prefix, role, scopes, last_used_at, expires_at, revoked_at, created_at";
+    "id, name, prefix, role, scopes, last_used_at, expires_at, revoked_at, created_at, created_by,
+     (SELECT email FROM users WHERE users.id = api_keys.created_by) AS created_by_email";
 
 fn limit_of(req: &Request) -> Result<i64, AccountsError> {
     match req
@@ -723,12 +740,19 @@ impl Manage {
             &[&id],
         )
         .await?;
+        // The member's API keys go with them (the authorizer refuses them anyway).
+        let keys_revoked = tx
+            .execute(
+                "UPDATE api_keys SET revoked_at = now() WHERE created_by = $1 AND revoked_at IS NULL",
+                &[&id],
+            )
+            .await?;
         let event = outbox::audit(
             &tx,
             &caller.event(
                 "member.removed",
                 ("user", id.to_string()),
-                serde_json::json!({"role": role.as_str()}),
+                serde_json::json!({"role": role.as_str(), "api_keys_revoked": keys_revoked}),
             ),
         )
         .await?;
@@ -1075,8 +1099,15 @@ fn init_route(env: Env, route: Route) -> InitFuture {
         let limiter = service.limiter.clone();
         // Creating routes accept Idempotency-Key.
         let idempotency = match route {
-            Route::InviteMember => Some(("invite-member", service.pool.clone())),
-            Route::CreateKey => Some(("create-api-key", service.pool.clone())),
+            Route::InviteMember => Some((
+                IdempotentRoute::new("invite-member", Action::InviteMember),
+                service.pool.clone(),
+            )),
+            // The answer holds the new key, shown once: never stored, never replayed.
+            Route::CreateKey => Some((
+                IdempotentRoute::new("create-api-key", Action::CreateApiKey).holding_a_secret(),
+                service.pool.clone(),
+            )),
             _ => None,
         };
         Ok(http_route(

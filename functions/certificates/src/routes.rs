@@ -642,8 +642,15 @@ fn init_route(env: Env, route: Route) -> InitFuture {
         let with_hsm = matches!(route, Route::Create | Route::Revoke);
         let api = CertificatesApi::from_env(&env, with_hsm).await?;
         let limiter = api.services.base.limiter.clone();
-        let idempotency = matches!(route, Route::Create)
-            .then(|| ("create-certificate", api.services.base.pool.clone()));
+        let idempotency = matches!(route, Route::Create).then(|| {
+            (
+                gsign_platform::idempotency::IdempotentRoute::new(
+                    "create-certificate",
+                    route.action(),
+                ),
+                api.services.base.pool.clone(),
+            )
+        });
         Ok(http_route(
             Arc::new(CertificateRoute { api, route }),
             limiter,

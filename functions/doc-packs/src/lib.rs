@@ -181,10 +181,16 @@ fn init_route(env: Env, route: Route) -> InitFuture {
         let envelopes = EnvelopesApi::from_env(&env).await?;
         let limiter = envelopes.base().limiter.clone();
         let idempotency = match route {
-            Route::CreatePack => Some(("create-doc-pack", envelopes.base().pool.clone())),
-            Route::RegeneratePack => Some(("regenerate-doc-pack", envelopes.base().pool.clone())),
+            Route::CreatePack => Some(("create-doc-pack", route.action())),
+            Route::RegeneratePack => Some(("regenerate-doc-pack", route.action())),
             _ => None,
-        };
+        }
+        .map(|(label, action)| {
+            (
+                gsign_platform::idempotency::IdempotentRoute::new(label, action),
+                envelopes.base().pool.clone(),
+            )
+        });
         Ok(http_route(
             Arc::new(DocPacksRoute {
                 api: DocPacksApi { envelopes },

@@ -530,8 +530,15 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
         let api = DocumentsApi::from_env(&env).await?;
         let limiter = api.services.limiter.clone();
-        let idempotency =
-            matches!(route, Route::Create).then(|| ("create-document", api.services.pool.clone()));
+        let idempotency = matches!(route, Route::Create).then(|| {
+            (
+                gsign_platform::idempotency::IdempotentRoute::new(
+                    "create-document",
+                    route.action(),
+                ),
+                api.services.pool.clone(),
+            )
+        });
         Ok(http_route(
             Arc::new(DocumentRoute { api, route }),
             limiter,

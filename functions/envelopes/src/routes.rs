@@ -770,8 +770,15 @@ fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let idempotency =
-            matches!(route, Route::Create).then(|| ("create-envelope", api.base.pool.clone()));
+        let idempotency = matches!(route, Route::Create).then(|| {
+            (
+                gsign_platform::idempotency::IdempotentRoute::new(
+                    "create-envelope",
+                    route.action(),
+                ),
+                api.base.pool.clone(),
+            )
+        });
         Ok(http_route(
             Arc::new(EnvelopeRoute { api, route }),
             limiter,

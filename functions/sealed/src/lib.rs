@@ -240,8 +240,18 @@ fn init_route(env: Env, route: Route) -> InitFuture {
         } else {
             Policy::Standard
         };
-        let idempotency = matches!(route, Route::SealPrompt | Route::CreatePrompt)
-            .then(|| ("sealed", api.base.pool.clone()));
+        // One label per route: a key used to create a prompt is not a key used to seal one.
+        let idempotency = match route {
+            Route::CreatePrompt => Some("create-prompt"),
+            Route::SealPrompt => Some("seal-prompt"),
+            _ => None,
+        }
+        .map(|label| {
+            (
+                gsign_platform::idempotency::IdempotentRoute::new(label, route.action()),
+                api.base.pool.clone(),
+            )
+        });
         Ok(http_route(
             Arc::new(SealedRoute { api, route }),
             limiter,

@@ -22,7 +22,7 @@ use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
     SqsHandler,
 };
-use gsign_platform::outbox::{AuditEvent, Email, Kind, Message, Relay};
+use gsign_platform::outbox::{self, AuditEvent, Email, Kind, Message, Relay};
 
 /// Audit events are kept seven years (seed 003's retention), then expire by TTL.
 const AUDIT_RETENTION_DAYS: i64 = 7 * 366;
@@ -311,10 +311,11 @@ impl SendEmail {
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sesv2::error::DisplayErrorContext(&e)))?;
-        // Sent first, marked second: a crash in between sends twice rather than never.
+        // Sent first, marked second: a crash in between sends twice rather than never. The
+        // mail's data (its links carry raw tokens) is not kept once it was handed to SES.
         client
             .execute(
-                "UPDATE outbox SET delivered_at = now() WHERE id = $1",
+                "UPDATE outbox SET delivered_at = now(), payload = payload - 'data' WHERE id = $1",
                 &[&message.id],
             )
             .await?;
@@ -334,6 +335,84 @@ pub struct Sweeper {
     pool: deadpool_postgres::Pool,
     relay: Relay,
     grace: Duration,
+    retention: Retention,
+}
+
+/// How long the sweeper keeps what is no longer needed.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// `OUTBOX_RETENTION_DAYS` (7): published outbox rows are deleted after this.
+    pub outbox_days: i32,
+    /// `UNVERIFIED_ACCOUNT_TTL_DAYS` (7): registrations never verified and invitations never
+    /// accepted are deleted after this.
+    pub unverified_days: i32,
+}
+
+/// What one purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Purged {
+    /// Published outbox rows past their retention.
+    pub outbox_rows: u64,
+    /// Expired `Idempotency-Key` records.
+    pub idempotency_records: u64,
+    /// Organizations whose only account registered and never verified its address.
+    pub unverified_registrations: u64,
+    /// Invitations never accepted.
+    pub stale_invitations: u64,
+}
+
+impl Sweeper {
+    /// Deletes, in bounded batches, what no longer needs keeping: published outbox rows
+    /// (their raw links and payloads), expired idempotency records, registrations never
+    /// verified and invitations never accepted.
+    pub async fn purge(&self) -> anyhow::Result<Purged> {
+        let client = self.pool.get().await?;
+        let outbox_rows = client
+            .execute(
+                "DELETE FROM outbox WHERE id IN (
+                   SELECT id FROM outbox WHERE published_at < now() - make_interval(days => $1) LIMIT 5000)",
+                &[&self.retention.outbox_days],
+            )
+            .await?;
+        let idempotency_records = client
+            .execute(
+                "DELETE FROM idempotency_records WHERE (scope, key) IN (
+                   SELECT scope, key FROM idempotency_records WHERE expires_at < now() LIMIT 5000)",
+                &[],
+            )
+            .await?;
+        // An organization whose every account is an owner that never verified its address
+        // nor signed in: a registration nobody confirmed. Deleting it removes its rows.
+        let unverified_registrations = client
+            .execute(
+                "DELETE FROM organizations o WHERE o.id IN (
+                   SELECT u.organization_id FROM users u
+                    GROUP BY u.organization_id
+                   HAVING bool_and(u.email_verified_at IS NULL AND u.last_login_at IS NULL
+                                   AND u.created_at < now() - make_interval(days => $1))
+                    LIMIT 1000)",
+                &[&self.retention.unverified_days],
+            )
+            .await?;
+        let stale_invitations = client
+            .execute(
+                "DELETE FROM users WHERE id IN (
+                   SELECT id FROM users WHERE status = 'invited'
+                      AND created_at < now() - make_interval(days => $1) LIMIT 1000)",
+                &[&self.retention.unverified_days],
+            )
+            .await?;
+        let purged = Purged {
+            outbox_rows,
+            idempotency_records,
+            unverified_registrations,
+            stale_invitations,
+        };
+        if purged != Purged::default() {
+            tracing::info!(?purged, "purged what is no longer kept");
+        }
+        Ok(purged)
+    }
 }
 
 fn init_sweep(env: Env) -> InitFuture {
@@ -346,6 +425,10 @@ fn init_sweep(env: Env) -> InitFuture {
         let signing_queue = r.required::<String>("SIGNING_QUEUE_URL");
         let webhook_queue = r.required::<String>("WEBHOOK_EVENTS_QUEUE_URL");
         let grace = Duration::from_secs(r.or("OUTBOX_SWEEP_GRACE_SECONDS", 30u64));
+        let retention = Retention {
+            outbox_days: r.or("OUTBOX_RETENTION_DAYS", 7i32),
+            unverified_days: r.or("UNVERIFIED_ACCOUNT_TTL_DAYS", 7i32),
+        };
         let (db, aws_config, audit_queue, email_queue, signing_queue, webhook_queue) =
             r.finish(|| {
                 Some((
@@ -364,6 +447,7 @@ fn init_sweep(env: Env) -> InitFuture {
                 .with_signing_queue(Some(signing_queue))
                 .with_webhook_queue(Some(webhook_queue)),
             grace,
+            retention,
         })))
     })
 }
@@ -372,18 +456,29 @@ fn init_sweep(env: Env) -> InitFuture {
 impl InvokeHandler for Sweeper {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
         // Rows younger than the grace period are still being published by their request.
-        let mut total = 0;
-        loop {
-            let sent = self.relay.sweep(&self.pool, self.grace).await?;
-            total += sent;
-            if sent < 100 {
+        // At most ten batches a run; a batch with failures ends the run (the next minute's
+        // sweep retries them), so a broken queue is not hammered.
+        let mut total = outbox::Batch::default();
+        for _ in 0..10 {
+            let batch = self.relay.sweep(&self.pool, self.grace).await?;
+            total.published += batch.published;
+            total.failed += batch.failed;
+            if batch.selected < 100 || batch.failed > 0 {
                 break;
             }
         }
-        if total > 0 {
-            tracing::warn!(published = total, "swept outbox rows left unpublished");
+        if total.published > 0 {
+            tracing::warn!(
+                published = total.published,
+                "swept outbox rows left unpublished"
+            );
         }
-        Ok(serde_json::json!({ "published": total }))
+        let purged = self.purge().await?;
+        Ok(serde_json::json!({
+            "published": total.published,
+            "failed": total.failed,
+            "purged": purged,
+        }))
     }
 }
 

@@ -398,8 +398,17 @@ fn init_route(env: Env, route: Route) -> InitFuture {
         let config = r.finish(|| config)?;
         let services = Services::build(config).await?;
         let limiter = services.base.limiter.clone();
-        let idempotency =
-            matches!(route, Route::Create).then(|| ("create-webhook", services.base.pool.clone()));
+        let idempotency = matches!(route, Route::Create).then(|| {
+            // The answer holds the signing secret, shown once: never stored or replayed.
+            (
+                gsign_platform::idempotency::IdempotentRoute::new(
+                    "create-webhook",
+                    Action::ManageWebhooks,
+                )
+                .holding_a_secret(),
+                services.base.pool.clone(),
+            )
+        });
         Ok(http_route(
             Arc::new(WebhookRoute {
                 api: WebhooksApi { services },

@@ -24,6 +24,13 @@ impl Role {
     /// Every role, most powerful first.
     pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer];
 
+    /// The less powerful of two roles: what an API key acts with, given the role it was made
+    /// with and its creator's role now (a demoted creator's keys are demoted too).
+    pub fn lesser(self, other: Role) -> Role {
+        // `Role` is ordered most powerful first.
+        self.max(other)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -361,6 +368,14 @@ mod tests {
             [Role::Owner, Role::Admin, Role::Member]
         );
         assert_eq!(roles(Action::SetLegalHold), [Role::Owner, Role::Admin]);
+    }
+
+    #[test]
+    fn a_key_acts_with_the_lesser_of_its_role_and_its_creators_role_now() {
+        assert_eq!(Role::Owner.lesser(Role::Viewer), Role::Viewer);
+        assert_eq!(Role::Viewer.lesser(Role::Owner), Role::Viewer);
+        assert_eq!(Role::Admin.lesser(Role::Member), Role::Member);
+        assert_eq!(Role::Admin.lesser(Role::Admin), Role::Admin);
     }
 
     #[test]

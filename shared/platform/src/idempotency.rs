@@ -2,14 +2,24 @@
 //!
 //! The same key with the same request replays the stored response (with
 //! `Idempotent-Replayed: true`); the same key with a different request is refused with 422;
-//! while the first request is still running, 409. Keys are scoped to the caller's
-//! organization (or, on anonymous routes, its IP address) and kept 24 hours. A 5xx answer is
-//! not stored, so the client may retry it with the same key.
+//! while the first request is still running, 409. A 5xx answer is not stored, so the client
+//! may retry it with the same key.
+//!
+//! Security rules (issue #18, item 2):
+//! - the route's authorization runs before any claim or replay: a caller the route would
+//!   refuse never reaches the store, so it can never be handed someone else's answer;
+//! - records are scoped to the principal (the user, or the API key; the IP address on
+//!   anonymous routes), not the organization, and the fingerprint covers the method, the path
+//!   with its ids, and the body;
+//! - an answer that carries a secret shown once (a new API key, a webhook signing secret) is
+//!   never stored: its replay is refused with 409 `idempotency-answer-withheld`;
+//! - a record left `in_flight` by a crash expires after [`IN_FLIGHT_MINUTES`]; completed
+//!   records after 24 hours, and expired records are purged by the outbox sweeper.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gsign_core::Problem;
+use gsign_core::{Action, Credential, Principal, Problem};
 use http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -20,11 +30,53 @@ use crate::lambda::HttpHandler;
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
 
+/// How long a record may stay `in_flight` before it counts as abandoned (a crash between the
+/// claim and the answer). API Gateway gives up on a request after 30 seconds.
+pub const IN_FLIGHT_MINUTES: i32 = 5;
+
+/// How a route takes part in `Idempotency-Key`.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotentRoute {
+    /// The record's label: unique per route.
+    pub label: &'static str,
+    /// What the caller must be allowed to do before any record is read or written; `None`
+    /// only on anonymous routes (sign-up), whose records are scoped by IP address.
+    pub action: Option<Action>,
+    /// The answer carries a secret shown only once: it is never stored, so never replayed.
+    pub answer_holds_secret: bool,
+}
+
+impl IdempotentRoute {
+    /// An authenticated route that needs `action`.
+    pub const fn new(label: &'static str, action: Action) -> Self {
+        Self {
+            label,
+            action: Some(action),
+            answer_holds_secret: false,
+        }
+    }
+
+    /// An anonymous route (no principal: records are scoped by the caller's IP address).
+    pub const fn anonymous(label: &'static str) -> Self {
+        Self {
+            label,
+            action: None,
+            answer_holds_secret: false,
+        }
+    }
+
+    /// Its successful answers carry a one-time secret.
+    pub const fn holding_a_secret(mut self) -> Self {
+        self.answer_holds_secret = true;
+        self
+    }
+}
+
 /// An HTTP handler made idempotent.
 pub struct Idempotent {
     inner: Arc<dyn HttpHandler>,
     pool: deadpool_postgres::Pool,
-    route: &'static str,
+    route: IdempotentRoute,
 }
 
 impl Idempotent {
@@ -32,15 +84,20 @@ impl Idempotent {
     pub fn wrap(
         inner: Arc<dyn HttpHandler>,
         pool: deadpool_postgres::Pool,
-        route: &'static str,
+        route: IdempotentRoute,
     ) -> Arc<dyn HttpHandler> {
         Arc::new(Self { inner, pool, route })
     }
 }
 
-fn scope(req: &Request) -> Option<String> {
-    if let Some(principal) = crate::http::principal(req) {
-        return Some(format!("org:{}", principal.organization_id));
+/// Who the record belongs to: the person or the key for authenticated callers, the IP
+/// address on anonymous routes.
+fn scope(principal: Option<&Principal>, req: &Request) -> Option<String> {
+    if let Some(principal) = principal {
+        return Some(match &principal.credential {
+            Credential::Session { user_id, .. } => format!("user:{user_id}"),
+            Credential::ApiKey { key_id, .. } => format!("key:{key_id}"),
+        });
     }
     match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => {
@@ -50,11 +107,19 @@ fn scope(req: &Request) -> Option<String> {
     }
 }
 
-fn fingerprint(route: &str, req: &Request) -> String {
+/// SHA-256 over the route label, the method, the path (with its ids) and the body, each
+/// length-prefixed so no two requests share a fingerprint by moving bytes between parts.
+fn fingerprint(label: &str, req: &Request) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(route.as_bytes());
-    hasher.update([0]);
-    hasher.update(req.body().as_ref());
+    for part in [
+        label.as_bytes(),
+        req.method().as_str().as_bytes(),
+        req.uri().path().as_bytes(),
+        req.body().as_ref(),
+    ] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
     hex::encode(hasher.finalize())
 }
 
@@ -95,9 +160,10 @@ impl Idempotent {
             .await?;
         let inserted = client
             .execute(
-                "INSERT INTO idempotency_records (scope, key, route, request_hash) VALUES ($1, $2, $3, $4)
+                "INSERT INTO idempotency_records (scope, key, route, request_hash, expires_at)
+                 VALUES ($1, $2, $3, $4, now() + make_interval(mins => $5))
                  ON CONFLICT (scope, key) DO NOTHING",
-                &[&scope, &key, &self.route, &hash],
+                &[&scope, &key, &self.route.label, &hash, &IN_FLIGHT_MINUTES],
             )
             .await?;
         if inserted == 1 {
@@ -105,14 +171,15 @@ impl Idempotent {
         }
         let row = client
             .query_one(
-                "SELECT route, request_hash, status, response_status, response_headers, response_body
+                "SELECT route, request_hash, status, response_status, response_headers, response_body,
+                        response_withheld
                    FROM idempotency_records WHERE scope = $1 AND key = $2",
                 &[&scope, &key],
             )
             .await?;
         let (route, stored_hash, status): (String, String, String) =
             (row.get(0), row.get(1), row.get(2));
-        if route != self.route || stored_hash != hash {
+        if route != self.route.label || stored_hash != hash {
             return Ok(Claim::Refused(problem(
                 req,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,9 +197,20 @@ impl Idempotent {
                 "The first request with this Idempotency-Key has not finished; retry shortly.",
             )));
         }
+        if row.get::<_, bool>(6) {
+            return Ok(Claim::Refused(problem(
+                req,
+                StatusCode::CONFLICT,
+                "idempotency-answer-withheld",
+                "Answer not kept",
+                "The first request with this Idempotency-Key succeeded. Its answer held a secret \
+                 that is shown only once, so it was not kept and cannot be replayed. List what \
+                 was created to find it, and revoke it if the secret was lost.",
+            )));
+        }
         let status = StatusCode::from_u16(row.get::<_, i16>(3) as u16).unwrap_or(StatusCode::OK);
         let headers: serde_json::Value = row.get(4);
-        let body: Vec<u8> = row.get(5);
+        let body: Vec<u8> = row.get::<_, Option<Vec<u8>>>(5).unwrap_or_default();
         let mut response = Response::new(Body::Binary(body));
         *response.status_mut() = status;
         if let Some(map) = headers.as_object() {
@@ -180,13 +258,31 @@ impl Idempotent {
                 ))
             })
             .collect();
-        let body: &[u8] = response.body().as_ref();
+        // A one-time secret is never written down: only the fact that the request succeeded.
+        let withheld = self.route.answer_holds_secret && response.status().is_success();
+        let (headers, body): (serde_json::Value, Option<&[u8]>) = if withheld {
+            (serde_json::json!({}), None)
+        } else {
+            (
+                serde_json::Value::Object(headers),
+                Some(response.body().as_ref()),
+            )
+        };
         client
             .execute(
                 "UPDATE idempotency_records
-                    SET status = 'completed', response_status = $3, response_headers = $4, response_body = $5
+                    SET status = 'completed', response_status = $3, response_headers = $4,
+                        response_body = $5, response_withheld = $6,
+                        expires_at = now() + interval '24 hours'
                   WHERE scope = $1 AND key = $2",
-                &[&scope, &key, &(response.status().as_u16() as i16), &serde_json::Value::Object(headers), &body],
+                &[
+                    &scope,
+                    &key,
+                    &(response.status().as_u16() as i16),
+                    &headers,
+                    &body,
+                    &withheld,
+                ],
             )
             .await?;
         Ok(())
@@ -211,10 +307,18 @@ impl HttpHandler for Idempotent {
                 )
             }
         };
-        let Some(scope) = scope(&req) else {
+        // Authorization first: a caller the route refuses never touches the records, so
+        // neither a replay nor a 409/422 can tell it anything.
+        let principal = crate::http::principal(&req);
+        if let Some(action) = self.route.action {
+            if !principal.as_ref().is_some_and(|p| p.may(action)) {
+                return self.inner.handle(req).await;
+            }
+        }
+        let Some(scope) = scope(principal.as_ref(), &req) else {
             return self.inner.handle(req).await;
         };
-        let hash = fingerprint(self.route, &req);
+        let hash = fingerprint(self.route.label, &req);
         match self.claim(&req, &scope, &key, &hash).await {
             Ok(Claim::New) => {
                 let response = self.inner.handle(req).await;

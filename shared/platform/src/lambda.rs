@@ -61,7 +61,7 @@ pub fn http_route(
     handler: Arc<dyn HttpHandler>,
     limiter: crate::ratelimit::RateLimiter,
     policy: crate::ratelimit::Policy,
-    idempotency: Option<(&'static str, deadpool_postgres::Pool)>,
+    idempotency: Option<(crate::idempotency::IdempotentRoute, deadpool_postgres::Pool)>,
 ) -> Handler {
     let handler = match idempotency {
         Some((route, pool)) => crate::idempotency::Idempotent::wrap(handler, pool, route),

@@ -177,6 +177,21 @@ async fn enqueue(
 }
 
 /// Sends outbox rows to SQS.
+/// After this many failed attempts an outbox row is parked (an operator looks at
+/// `last_error`, fixes the cause and sets `parked_at` back to NULL).
+pub const MAX_PUBLISH_ATTEMPTS: i32 = 10;
+
+/// What one publishing pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Rows taken.
+    pub selected: usize,
+    /// Rows sent to their queue.
+    pub published: usize,
+    /// Rows that failed (recorded on the row; parked after [`MAX_PUBLISH_ATTEMPTS`]).
+    pub failed: usize,
+}
+
 #[derive(Clone)]
 pub struct Relay {
     sqs: aws_sdk_sqs::Client,
@@ -210,8 +225,9 @@ impl Relay {
         self
     }
 
-    /// Publishes the given rows (just committed) if still unpublished. A failure is logged,
-    /// not returned: the request already succeeded, and the sweeper will publish them.
+    /// Publishes the given rows (just committed) if still unpublished. A failure is recorded
+    /// on the row and logged, not returned: the request already succeeded, and the sweeper
+    /// will publish them.
     pub async fn publish(&self, pool: &Pool, ids: &[Uuid]) {
         if ids.is_empty() {
             return;
@@ -226,22 +242,31 @@ impl Relay {
                 &[&ids],
             )
             .await;
-        if let Err(err) = result {
-            tracing::warn!(
+        match result {
+            Ok(batch) if batch.failed > 0 => {
+                tracing::warn!(
+                    failed = batch.failed,
+                    "outbox publish deferred to the sweeper"
+                );
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(
                 error = format!("{err:#}"),
                 "outbox publish deferred to the sweeper"
-            );
+            ),
         }
     }
 
-    /// Publishes rows left unpublished for longer than `older_than` (the sweeper), 100 at a
-    /// time; returns how many it sent.
-    pub async fn sweep(&self, pool: &Pool, older_than: Duration) -> anyhow::Result<usize> {
+    /// Publishes up to 100 rows left unpublished for longer than `older_than` (the sweeper),
+    /// oldest first, skipping parked rows. A row that fails is counted and left for the next
+    /// sweep; the others are sent regardless, so one unsendable row blocks nothing.
+    pub async fn sweep(&self, pool: &Pool, older_than: Duration) -> anyhow::Result<Batch> {
         let seconds = older_than.as_secs_f64();
         self.publish_selected(
             pool,
             "SELECT id, kind, organization_id, payload, created_at FROM outbox
-              WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1)
+              WHERE published_at IS NULL AND parked_at IS NULL
+                AND created_at < now() - make_interval(secs => $1)
               ORDER BY created_at LIMIT 100
               FOR UPDATE SKIP LOCKED",
             &[&seconds],
@@ -249,14 +274,16 @@ impl Relay {
         .await
     }
 
-    /// Locks the selected rows (SKIP LOCKED: concurrent publishers take other rows), sends
-    /// them, and marks what was sent even if a later send fails.
+    /// Locks the selected rows (SKIP LOCKED: concurrent publishers take other rows) and sends
+    /// each. Sent rows are marked published; a row that fails has its attempt and error
+    /// recorded, and after [`MAX_PUBLISH_ATTEMPTS`] it is parked: left out of later sweeps,
+    /// logged as an error and counted in the `OutboxRowsParked` metric, which alarms.
     async fn publish_selected(
         &self,
         pool: &Pool,
         select: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<Batch> {
         let mut client = pool.get().await?;
         let tx = client.transaction().await?;
         let rows = tx
@@ -264,14 +291,11 @@ impl Relay {
             .await
             .context("selecting outbox rows")?;
         let mut sent = Vec::new();
-        let mut failure = None;
+        let mut failures = Vec::new();
         for row in &rows {
             match self.send(row).await {
                 Ok(id) => sent.push(id),
-                Err(err) => {
-                    failure = Some(err);
-                    break;
-                }
+                Err(err) => failures.push((row.get::<_, Uuid>(0), format!("{err:#}"))),
             }
         }
         tx.execute(
@@ -279,11 +303,33 @@ impl Relay {
             &[&sent],
         )
         .await?;
-        tx.commit().await?;
-        match failure {
-            Some(err) => Err(err),
-            None => Ok(sent.len()),
+        let mut parked = 0;
+        for (id, error) in &failures {
+            let row = tx
+                .query_one(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 2000),
+                            parked_at = CASE WHEN attempts + 1 >= $3 THEN now() END
+                      WHERE id = $1 RETURNING attempts, parked_at IS NOT NULL",
+                    &[id, error, &MAX_PUBLISH_ATTEMPTS],
+                )
+                .await?;
+            let attempts: i32 = row.get(0);
+            if row.get::<_, bool>(1) {
+                parked += 1;
+                tracing::error!(outbox_id = %id, attempts, error, "outbox row parked: it could not be published");
+            } else {
+                tracing::warn!(outbox_id = %id, attempts, error, "outbox row not published; the sweeper retries it");
+            }
         }
+        tx.commit().await?;
+        if parked > 0 {
+            crate::telemetry::metric("OutboxRowsParked", parked as f64, "Count");
+        }
+        Ok(Batch {
+            selected: rows.len(),
+            published: sent.len(),
+            failed: failures.len(),
+        })
     }
 
     async fn send(&self, row: &tokio_postgres::Row) -> anyhow::Result<Uuid> {

@@ -7,6 +7,33 @@
 use gsign_core::Env;
 use tracing_subscriber::EnvFilter;
 
+/// The CloudWatch namespace of GSign's own metrics.
+pub const METRICS_NAMESPACE: &str = "GSign";
+
+/// Emits one metric as a CloudWatch embedded-metric-format line on stdout: Lambda turns it
+/// into a metric of [`METRICS_NAMESPACE`] with the dimension `Stack` (from `GSIGN_STACK`), no
+/// API call needed. Alarms in `template.yaml` watch these.
+pub fn metric(name: &str, value: f64, unit: &str) {
+    let stack = std::env::var("GSIGN_STACK").unwrap_or_default();
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["Stack"]],
+                "Metrics": [{"Name": name, "Unit": unit}],
+            }],
+        },
+        "Stack": stack,
+        name: value,
+    });
+    println!("{line}");
+}
+
 /// Installs the process-wide JSON subscriber. Safe to call twice (the second call is a no-op),
 /// which tests rely on.
 ///

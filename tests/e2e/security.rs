@@ -1,0 +1,548 @@
+//! The attacks of the security review (issue #18), each performed against the running stack
+//! the way an attacker would, and refused.
+
+use std::time::Duration;
+
+use gsign_platform::credentials;
+use gsign_tests::{
+    eventually, mailed_token, start_app, unique, verify_mailed_address, Tenant, TestDatabase,
+    TestStack,
+};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// `method path` with `bearer` (a whole `Bearer …` value or a raw token) and an optional
+/// `Idempotency-Key`: the status and the JSON answer (`Null` when not JSON).
+async fn call(
+    stack: &TestStack,
+    bearer: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    idempotency_key: Option<&str>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = reqwest::Client::new().request(method, format!("{}{path}", stack.url));
+    if let Some(bearer) = bearer {
+        let value = if bearer.starts_with("Bearer ") {
+            bearer.to_owned()
+        } else {
+            format!("Bearer {bearer}")
+        };
+        request = request.header("authorization", value);
+    }
+    if let Some(key) = idempotency_key {
+        request = request.header("idempotency-key", key);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the runner answers");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn problem_type(body: &Value) -> &str {
+    body["type"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("https://gsign.dev/problems/"))
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn a_demoted_or_removed_members_api_key_no_longer_acts_with_their_old_role() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let owner = Tenant::create(&db, "owner").await;
+    let admin = owner.colleague(&db, "admin").await;
+
+    let (status, key) = call(
+        &stack,
+        Some(&admin.bearer),
+        "POST",
+        "/v1/api-keys",
+        Some(json!({"name": "admin's key", "scopes": ["organization:read", "organization:write"]})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    let secret = key["key"].as_str().expect("the key, shown once").to_owned();
+    let invite = |n: u32| json!({"email": format!("invitee-{n}-{}@example.com", unique()), "role": "viewer"});
+    let (status, body) = call(
+        &stack,
+        Some(&secret),
+        "POST",
+        "/v1/organization/users",
+        Some(invite(1)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status, 201,
+        "the admin's key invites while they are admin: {body}"
+    );
+
+    // Demoted to viewer: the key acts as a viewer now.
+    let path = format!("/v1/organization/users/{}", admin.user);
+    let (status, body) = call(
+        &stack,
+        Some(&owner.bearer),
+        "PATCH",
+        &path,
+        Some(json!({"role": "viewer"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        &stack,
+        Some(&secret),
+        "POST",
+        "/v1/organization/users",
+        Some(invite(2)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "a viewer's key cannot invite: {body}");
+    assert_eq!(problem_type(&body), "forbidden");
+
+    // The list says who made each key.
+    let (_, keys) = call(
+        &stack,
+        Some(&owner.bearer),
+        "GET",
+        "/v1/api-keys",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        keys["data"][0]["created_by"]["id"],
+        admin.user.to_string(),
+        "{keys}"
+    );
+
+    // Removed: the key is revoked with them and refused by the authorizer.
+    let (status, _) = call(&stack, Some(&owner.bearer), "DELETE", &path, None, None).await;
+    assert_eq!(status, 204);
+    let (status, body) = call(&stack, Some(&secret), "GET", "/v1/organization", None, None).await;
+    assert_eq!(status, 403, "refused by the gateway: {body}");
+    let revoked: bool = db
+        .connect()
+        .await
+        .query_one(
+            "SELECT revoked_at IS NOT NULL FROM api_keys WHERE created_by = $1",
+            &[&admin.user],
+        )
+        .await
+        .expect("key")
+        .get(0);
+    assert!(revoked);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn replaying_an_admins_idempotency_key_hands_out_neither_the_api_key_nor_the_webhook_secret()
+{
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let admin = Tenant::create(&db, "admin").await;
+    let other_admin = admin.colleague(&db, "admin").await;
+    let viewer = admin.colleague(&db, "viewer").await;
+
+    let new_key = json!({"name": "deploy", "scopes": ["documents:read"]});
+    let new_hook = json!({"url": "http://127.0.0.1:9/gsign", "description": "ci"});
+    for (path, body, secret_field) in [
+        ("/v1/api-keys", new_key, "key"),
+        ("/v1/webhooks", new_hook, "secret"),
+    ] {
+        let idempotency_key = unique();
+        let (status, created) = call(
+            &stack,
+            Some(&admin.bearer),
+            "POST",
+            path,
+            Some(body.clone()),
+            Some(&idempotency_key),
+        )
+        .await;
+        assert_eq!(status, 201, "{path}: {created}");
+        assert!(created[secret_field].is_string(), "{path}: {created}");
+
+        // The viewer repeats the admin's request: refused by the route, nothing replayed.
+        let (status, answer) = call(
+            &stack,
+            Some(&viewer.bearer),
+            "POST",
+            path,
+            Some(body.clone()),
+            Some(&idempotency_key),
+        )
+        .await;
+        assert_eq!(status, 403, "{path}: {answer}");
+        assert_eq!(problem_type(&answer), "forbidden");
+
+        // The admin retries: the secret was never kept, so it is not handed out again.
+        let (status, answer) = call(
+            &stack,
+            Some(&admin.bearer),
+            "POST",
+            path,
+            Some(body.clone()),
+            Some(&idempotency_key),
+        )
+        .await;
+        assert_eq!(status, 409, "{path}: {answer}");
+        assert_eq!(problem_type(&answer), "idempotency-answer-withheld");
+        assert!(answer.get(secret_field).is_none(), "{answer}");
+
+        // Another admin with the same key and body makes a request of their own.
+        let (status, theirs) = call(
+            &stack,
+            Some(&other_admin.bearer),
+            "POST",
+            path,
+            Some(body),
+            Some(&idempotency_key),
+        )
+        .await;
+        assert_eq!(status, 201, "records are per principal: {theirs}");
+        assert_ne!(theirs["id"], created["id"]);
+    }
+
+    let stored: i64 = db
+        .connect()
+        .await
+        .query_one(
+            "SELECT count(*) FROM idempotency_records
+              WHERE response_body IS NOT NULL
+                AND (position('gsk_' in convert_from(response_body, 'UTF8')) > 0
+                     OR position('whsec_' in convert_from(response_body, 'UTF8')) > 0)",
+            &[],
+        )
+        .await
+        .expect("records")
+        .get(0);
+    assert_eq!(stored, 0, "no secret is kept in idempotency records");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn signing_in_before_verifying_the_address_is_refused_and_mails_a_fresh_link_at_most_every_five_minutes(
+) {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let email = format!("unverified-{}@example.com", unique());
+    let password = "correct horse battery staple";
+    let (status, body) = call(
+        &stack,
+        None,
+        "POST",
+        "/v1/auth/register",
+        Some(json!({"organization_name": "Unverified", "email": email, "password": password})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let login = || {
+        call(
+            &stack,
+            None,
+            "POST",
+            "/v1/auth/login",
+            Some(json!({"email": email, "password": password})),
+            None,
+        )
+    };
+
+    let (status, refused) = login().await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(problem_type(&refused), "email-not-verified");
+    assert_eq!(
+        refused["verification_mail_sent"], false,
+        "the registration's mail is minutes old"
+    );
+    assert!(refused.get("access_token").is_none());
+
+    // A wrong password learns nothing about verification.
+    let (status, body) = call(
+        &stack,
+        None,
+        "POST",
+        "/v1/auth/login",
+        Some(json!({"email": email, "password": "not the password at all"})),
+        None,
+    )
+    .await;
+    assert_eq!((status, problem_type(&body)), (401, "invalid-credentials"));
+
+    // Five minutes later, signing in mails a new link.
+    let client = db.connect().await;
+    client
+        .execute(
+            "UPDATE account_tokens SET created_at = now() - interval '6 minutes'",
+            &[],
+        )
+        .await
+        .expect("age the first link");
+    let (status, refused) = login().await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["verification_mail_sent"], true, "{refused}");
+    let links: i64 = client
+        .query_one(
+            "SELECT count(*) FROM account_tokens WHERE purpose = 'verify_email'",
+            &[],
+        )
+        .await
+        .expect("tokens")
+        .get(0);
+    assert_eq!(links, 2);
+
+    verify_mailed_address(&stack.url, &email).await;
+    let (status, tokens) = login().await;
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["access_token"].is_string());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_password_reset_by_the_address_owner_revokes_the_keys_and_webhooks_of_an_unverified_registrant(
+) {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let victim = format!("victim-{}@example.com", unique());
+    let (status, registered) = call(
+        &stack,
+        None,
+        "POST",
+        "/v1/auth/register",
+        Some(json!({"organization_name": "Squatter", "email": victim, "password": "squatter passphrase"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{registered}");
+    let user: Uuid = registered["user_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("user id");
+    let org: Uuid = registered["organization"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("org id");
+
+    // What the registrant made before verification was enforced (accounts of older
+    // releases): a key and a webhook endpoint.
+    let key = credentials::new_api_key();
+    let client = db.connect().await;
+    client
+        .execute(
+            "INSERT INTO api_keys (organization_id, created_by, name, prefix, key_hash, role, scopes)
+             VALUES ($1, $2, 'squatter', $3, $4, 'owner', ARRAY['organization:read'])",
+            &[&org, &user, &key.prefix, &key.hash],
+        )
+        .await
+        .expect("key");
+    client
+        .execute(
+            "INSERT INTO webhook_endpoints (organization_id, url, created_by)
+             VALUES ($1, 'https://attacker.example.com/collect', $2)",
+            &[&org, &user],
+        )
+        .await
+        .expect("webhook");
+    let secret = key.key.expose_secret().to_owned();
+    let (status, _) = call(&stack, Some(&secret), "GET", "/v1/organization", None, None).await;
+    assert_eq!(status, 200, "the squatter's key works before the reset");
+
+    // The address's owner resets the password from the mailed link.
+    let (status, _) = call(
+        &stack,
+        None,
+        "POST",
+        "/v1/auth/password-reset",
+        Some(json!({"email": victim})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let token = mailed_token(&victim, "/reset-password").await;
+    let (status, body) = call(
+        &stack,
+        None,
+        "POST",
+        "/v1/auth/password-reset/confirm",
+        Some(json!({"token": token, "password": "the owner's own passphrase"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+
+    let (status, _) = call(&stack, Some(&secret), "GET", "/v1/organization", None, None).await;
+    assert_eq!(status, 403, "the squatter's key is revoked");
+    let (keys_live, hooks_live): (i64, i64) = {
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL),
+                        (SELECT count(*) FROM webhook_endpoints WHERE deleted_at IS NULL)",
+                &[],
+            )
+            .await
+            .expect("counts");
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((keys_live, hooks_live), (0, 0));
+    // The link proved the mailbox: the owner signs in.
+    let (status, body) = call(
+        &stack,
+        None,
+        "POST",
+        "/v1/auth/login",
+        Some(json!({"email": victim, "password": "the owner's own passphrase"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn one_unsendable_outbox_row_no_longer_blocks_the_sweeper_and_is_parked_after_ten_tries() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let tenant = Tenant::create(&db, "owner").await;
+    let client = db.connect().await;
+    // The oldest row is one no queue takes (a kind the schema allows but nothing relays);
+    // the younger rows behind it are fine.
+    client
+        .execute(
+            "INSERT INTO outbox (organization_id, kind, payload, created_at)
+             VALUES ($1, 'usage', jsonb_build_object('action', 'poison'), now() - interval '10 minutes')",
+            &[&tenant.org],
+        )
+        .await
+        .expect("poison row");
+    for n in 0..3 {
+        client
+            .execute(
+                "INSERT INTO outbox (organization_id, kind, payload, created_at)
+                 VALUES ($1, 'email', $2, now() - interval '5 minutes')",
+                &[
+                    &tenant.org,
+                    &json!({"template": "verify_email", "to": format!("n{n}@example.com"),
+                            "data": {"first_name": "Ана", "organization_name": "Acme",
+                                     "link": "https://app.example/verify-email?token=x"}}),
+                ],
+            )
+            .await
+            .expect("row");
+    }
+    let sweep = || async {
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{}/_local/invoke/schedule-sweep-outbox", stack.url))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("the runner answers")
+            .json()
+            .await
+            .expect("json");
+        answer
+    };
+    let first = sweep().await;
+    assert_eq!(first["failed"], 1, "{first}");
+    assert!(first["published"].as_u64() >= Some(3), "{first}");
+    for _ in 0..9 {
+        sweep().await;
+    }
+    let row = client
+        .query_one(
+            "SELECT attempts, parked_at IS NOT NULL, last_error IS NOT NULL, published_at IS NULL
+               FROM outbox WHERE payload->>'action' LIKE 'poison%'",
+            &[],
+        )
+        .await
+        .expect("the poison row");
+    assert_eq!(
+        (row.get::<_, i32>(0), row.get(1), row.get(2), row.get(3)),
+        (10, true, true, true),
+        "ten attempts, then parked with its error"
+    );
+    let after = sweep().await;
+    assert_eq!(after["failed"], 0, "a parked row is left alone: {after}");
+
+    // Delivered mail keeps no link.
+    eventually(Duration::from_secs(20), "the mails delivered", || async {
+        let scrubbed: i64 = client
+            .query_one(
+                "SELECT count(*) FROM outbox WHERE kind = 'email' AND delivered_at IS NOT NULL AND NOT payload ? 'data'",
+                &[],
+            )
+            .await
+            .ok()?
+            .get(0);
+        (scrubbed == 3).then_some(())
+    })
+    .await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn stale_secrets_and_unconfirmed_accounts_are_purged_by_the_sweeper() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let tenant = Tenant::create(&db, "owner").await;
+    let client = db.connect().await;
+    client
+        .batch_execute(&format!(
+            "INSERT INTO outbox (organization_id, kind, payload, created_at, published_at)
+               VALUES ('{org}', 'audit', '{{}}', now() - interval '9 days', now() - interval '8 days'),
+                      ('{org}', 'audit', '{{}}', now() - interval '1 hour', now() - interval '1 hour');
+             INSERT INTO idempotency_records (scope, key, route, request_hash, status, expires_at)
+               VALUES ('user:x', 'old', 'create-envelope', repeat('0', 64), 'completed', now() - interval '1 minute'),
+                      ('user:x', 'new', 'create-envelope', repeat('0', 64), 'completed', now() + interval '1 day');
+             WITH o AS (INSERT INTO organizations (name, slug) VALUES ('Never confirmed', 'nc-{u}') RETURNING id)
+             INSERT INTO users (organization_id, email, role, created_at)
+               SELECT id, 'nc-{u}@example.com', 'owner', now() - interval '8 days' FROM o;
+             INSERT INTO users (organization_id, email, role, status, created_at)
+               VALUES ('{org}', 'invited-{u}@example.com', 'viewer', 'invited', now() - interval '8 days');",
+            org = tenant.org,
+            u = unique(),
+        ))
+        .await
+        .expect("stale rows");
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/_local/invoke/schedule-sweep-outbox", stack.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the runner answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        answer["purged"],
+        json!({"outbox_rows": 1, "idempotency_records": 1,
+               "unverified_registrations": 1, "stale_invitations": 1}),
+        "{answer}"
+    );
+    let (organizations, users): (i64, i64) = {
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM users)",
+                &[],
+            )
+            .await
+            .expect("counts");
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(
+        (organizations, users),
+        (1, 1),
+        "the tenant and its owner stay"
+    );
+    stack.stop().await;
+}
