@@ -20,3 +20,6 @@ UPDATE outbox SET payload = payload - 'data' WHERE kind = 'email' AND delivered_
 -- Who made an API key: the authorizer joins the creator on every key check.
 CREATE INDEX api_keys_created_by_idx ON api_keys (created_by) WHERE revoked_at IS NULL;
 CREATE INDEX webhook_endpoints_created_by_idx ON webhook_endpoints (created_by) WHERE deleted_at IS NULL;
+
+-- Access-code lockouts escalate (15 min, 1 h, 24 h) instead of starting over.
+ALTER TABLE recipients ADD COLUMN access_code_lockouts INTEGER NOT NULL DEFAULT 0;

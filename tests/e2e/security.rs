@@ -546,3 +546,180 @@ async fn stale_secrets_and_unconfirmed_accounts_are_purged_by_the_sweeper() {
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn fifty_parallel_wrong_access_codes_lock_the_link_and_ten_parallel_signs_count_once() {
+    use gsign_tests::envelopes::by_link;
+    gsign_platform::telemetry::init(&gsign_core::Env::from_process());
+    let db = TestDatabase::migrated().await;
+    // One office behind one address: the per-IP ceiling must not be what stops the guesses.
+    let stack = start_app(&db, &[("RateLimitSensitivePerIp", "100000".to_owned())]).await;
+    let sender = Tenant::create(&db, "member").await;
+    let document = stack
+        .upload_ready_pdf(
+            &sender,
+            "nda.pdf",
+            gsign_tests::pki::fixture("one-page.pdf"),
+        )
+        .await;
+    let (_, envelope) = stack
+        .call(
+            &sender,
+            "POST",
+            "/v1/envelopes",
+            Some(json!({"document_id": document, "name": "NDA", "routing_type": "parallel"})),
+        )
+        .await;
+    let base = format!("/v1/envelopes/{}", envelope["id"].as_str().expect("id"));
+    let guarded = format!("guarded-{}@example.mn", unique());
+    let signer = format!("signer-{}@example.mn", unique());
+    // Access codes are at least six characters.
+    let (status, body) = stack
+        .call(&sender, "POST", &format!("{base}/recipients"), Some(json!({"email": guarded, "name": "Guarded", "auth_method": "access_code", "access_code": "12345"})))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let mut ids = Vec::new();
+    for recipient in [
+        json!({"email": guarded, "name": "Guarded", "auth_method": "access_code", "access_code": "864213-xy"}),
+        json!({"email": signer, "name": "Signer"}),
+    ] {
+        let (status, body) = stack
+            .call(
+                &sender,
+                "POST",
+                &format!("{base}/recipients"),
+                Some(recipient),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["id"].as_str().expect("id").to_owned());
+    }
+    let place = |who: &str, x: f64| json!({"recipient_id": who, "type": "signature", "page": 1, "x": x, "y": 600.0, "width": 120.0, "height": 30.0});
+    let (status, body) = stack
+        .call(
+            &sender,
+            "PUT",
+            &format!("{base}/fields"),
+            Some(json!({"fields": [place(&ids[0], 40.0), place(&ids[1], 300.0)]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = stack
+        .call(&sender, "POST", &format!("{base}/send"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // 50 wrong codes at once: five count, the fifth locks, the rest meet the lock.
+    let token = mailed_token(&guarded, "/sign").await;
+    let guess = |n: usize| {
+        let (stack, token) = (&stack, &token);
+        async move {
+            by_link(
+                stack,
+                "POST",
+                &format!("/v1/signing/{token}/access-code"),
+                Some(json!({"code": format!("wrong-{n:04}")})),
+            )
+            .await
+        }
+    };
+    let answers = futures::future::join_all((0..50).map(guess)).await;
+    let count = |kind: &str| {
+        answers
+            .iter()
+            .filter(|(_, body)| problem_type(body) == kind)
+            .count()
+    };
+    assert_eq!(
+        (count("access-code-wrong"), count("access-code-locked")),
+        (4, 46),
+        "{answers:?}"
+    );
+    let client = db.connect().await;
+    let lock = |recipient: &str| {
+        let (client, recipient) = (&client, recipient.parse::<Uuid>().expect("uuid"));
+        async move {
+            let row = client
+                .query_one(
+                    "SELECT access_code_lockouts, extract(epoch FROM locked_until - now())::float8,
+                            (SELECT count(*) FROM envelope_events WHERE recipient_id = $1
+                               AND action = 'recipient.access_code_failed')
+                       FROM recipients WHERE id = $1",
+                    &[&recipient],
+                )
+                .await
+                .expect("recipient");
+            (
+                row.get::<_, i32>(0),
+                row.get::<_, f64>(1),
+                row.get::<_, i64>(2),
+            )
+        }
+    };
+    let (lockouts, seconds_left, failures) = lock(&ids[0]).await;
+    assert_eq!((lockouts, failures), (1, 5));
+    assert!(
+        (800.0..=900.0).contains(&seconds_left),
+        "15 minutes: {seconds_left}"
+    );
+
+    // After the first lockout ends, five more wrong codes lock it for an hour, not 15 min.
+    client
+        .execute(
+            "UPDATE recipients SET locked_until = now() - interval '1 second' WHERE id = $1",
+            &[&ids[0].parse::<Uuid>().expect("uuid")],
+        )
+        .await
+        .expect("end the lockout");
+    for n in 0..5 {
+        guess(100 + n).await;
+    }
+    let (lockouts, seconds_left, _) = lock(&ids[0]).await;
+    assert_eq!(lockouts, 2);
+    assert!(
+        (3500.0..=3600.0).contains(&seconds_left),
+        "an hour: {seconds_left}"
+    );
+
+    // Ten signs at once by the other signer: one is applied, nine find them done.
+    let token = mailed_token(&signer, "/sign").await;
+    let (status, _) = by_link(&stack, "GET", &format!("/v1/signing/{token}"), None).await;
+    assert_eq!(status, 200);
+    let (status, _) = by_link(
+        &stack,
+        "POST",
+        &format!("/v1/signing/{token}/consent"),
+        Some(json!({"disclosure_version": "2026-11", "accepted": true})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let signs = futures::future::join_all((0..10).map(|n| {
+        let (stack, token) = (&stack, &token);
+        async move {
+            by_link(
+                stack,
+                "POST",
+                &format!("/v1/signing/{token}/sign"),
+                Some(json!({"signature": {"type": "typed", "text": format!("Signer {n}")}})),
+            )
+            .await
+        }
+    }))
+    .await;
+    let applied = signs.iter().filter(|(status, _)| *status == 202).count();
+    let done = signs
+        .iter()
+        .filter(|(status, body)| *status == 409 && problem_type(body) == "recipient-done")
+        .count();
+    assert_eq!((applied, done), (1, 9), "{signs:?}");
+    let signed_events: i64 = client
+        .query_one(
+            "SELECT count(*) FROM envelope_events WHERE recipient_id = $1 AND action = 'recipient.signed'",
+            &[&ids[1].parse::<Uuid>().expect("uuid")],
+        )
+        .await
+        .expect("events")
+        .get(0);
+    assert_eq!(signed_events, 1);
+    stack.stop().await;
+}

@@ -33,8 +33,13 @@ use crate::routes::EnvelopesApi;
 
 /// Wrong codes before the link locks.
 pub const MAX_CODE_FAILURES: i32 = 5;
-/// How long it stays locked.
-pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
+/// How long it stays locked: each lockout of the same link lasts longer (15 min, 1 h, then
+/// 24 h for every later one); they never reset to the first.
+pub const LOCKOUTS: [Duration; 3] = [
+    Duration::from_secs(15 * 60),
+    Duration::from_secs(60 * 60),
+    Duration::from_secs(24 * 60 * 60),
+];
 /// How long a given code is good for.
 pub const CODE_VALIDITY: Duration = Duration::from_secs(60 * 60);
 /// The electronic-records disclosure in force.
@@ -353,7 +358,9 @@ fn adopted(input: Option<&SignatureInput>) -> Result<Option<Adopted>, CeremonyEr
 }
 
 impl EnvelopesApi {
-    /// The recipient of `token`, their envelope locked.
+    /// The recipient of `token`, their envelope locked, and the recipient read again under
+    /// that lock: every ceremony step of an envelope sees what the one before it committed
+    /// (parallel wrong codes each count; a second `sign` finds the recipient done).
     async fn party(
         tx: &deadpool_postgres::Transaction<'_>,
         req: &Request,
@@ -363,11 +370,15 @@ impl EnvelopesApi {
             return Err(CeremonyError::UnknownLink);
         }
         let hash = gsign_platform::credentials::sha256_hex(token);
-        let recipient = repo::recipient_by_token(tx, &hash)
+        let found = repo::recipient_by_token(tx, &hash)
             .await?
             .ok_or(CeremonyError::UnknownLink)?;
-        let envelope = repo::get(tx, recipient.organization_id, recipient.envelope_id, true)
+        let envelope = repo::get(tx, found.organization_id, found.envelope_id, true)
             .await?
+            .ok_or(CeremonyError::UnknownLink)?;
+        let recipient = repo::recipient_by_token(tx, &hash)
+            .await?
+            .filter(|r| r.envelope_id == envelope.id)
             .ok_or(CeremonyError::UnknownLink)?;
         let (ip, user_agent) = web::client(req);
         Ok(Party {
@@ -494,6 +505,10 @@ impl EnvelopesApi {
     }
 
     async fn access_code(&self, req: &Request, input: AccessCode) -> Result<(), CeremonyError> {
+        // The code is checked before the envelope is locked (argon2id takes tens of
+        // milliseconds, and parallel guesses would queue on the lock); the verdict is applied
+        // under the lock, where the lockout is read again and failures are counted atomically.
+        let checked = self.check_code(req, input.code.trim()).await?;
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let party = Self::party(&tx, req).await?;
@@ -515,9 +530,11 @@ impl EnvelopesApi {
                 "this link needs no access code",
             )]));
         };
-        let given = secrecy::SecretString::from(input.code.trim().to_owned());
         let org = party.envelope.organization_id;
-        if gsign_platform::credentials::verify_password(&given, hash) {
+        if checked
+            .as_ref()
+            .is_some_and(|(checked_hash, correct)| *correct && checked_hash == hash)
+        {
             repo::code_accepted(
                 &tx,
                 party.recipient.id,
@@ -536,10 +553,9 @@ impl EnvelopesApi {
             tx.commit().await?;
             return Ok(());
         }
-        let failures = party.recipient.access_code_failures + 1;
-        let locked_until = (failures >= MAX_CODE_FAILURES)
-            .then(|| now + chrono::Duration::from_std(LOCKOUT).unwrap_or_default());
-        repo::code_refused(&tx, party.recipient.id, failures, locked_until).await?;
+        let refused =
+            repo::code_refused(&tx, party.recipient.id, MAX_CODE_FAILURES, &LOCKOUTS).await?;
+        let (failures, locked_until) = (refused.failures, refused.locked_until);
         repo::record(
             &tx,
             org,
@@ -565,6 +581,36 @@ impl EnvelopesApi {
                 attempts_left: MAX_CODE_FAILURES - failures,
             },
         })
+    }
+
+    /// The access-code hash of the link's recipient and whether `code` matches it, read and
+    /// verified without any lock; `None` when the link is unknown or needs no code.
+    async fn check_code(
+        &self,
+        req: &Request,
+        code: &str,
+    ) -> Result<Option<(String, bool)>, CeremonyError> {
+        let Some(token) = web::path(req, "token").filter(|t| (32..=128).contains(&t.len())) else {
+            return Ok(None);
+        };
+        let hash = gsign_platform::credentials::sha256_hex(token);
+        let stored = {
+            let client = self.base.pool.get().await?;
+            repo::recipient_by_token(&client, &hash)
+                .await?
+                .and_then(|r| r.access_code_hash)
+        };
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let given = secrecy::SecretString::from(code.to_owned());
+        let verify_against = stored.clone();
+        let correct = tokio::task::spawn_blocking(move || {
+            gsign_platform::credentials::verify_password(&given, &verify_against)
+        })
+        .await
+        .map_err(|e| CeremonyError::Internal(e.into()))?;
+        Ok(Some((stored, correct)))
     }
 
     async fn consent(&self, req: &Request, input: Consent) -> Result<(), CeremonyError> {

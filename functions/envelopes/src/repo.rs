@@ -795,21 +795,43 @@ pub async fn code_accepted(
     Ok(())
 }
 
-/// A wrong access code.
+/// What a wrong access code did to the link.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRefused {
+    /// Wrong codes since the last lockout (the one just given included).
+    pub failures: i32,
+    /// Set when this code locked the link.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// A wrong access code, counted atomically: at `max_failures` the link locks for the next of
+/// `lockouts` (the last repeats), the failure count restarts and the lockout count does not.
 pub async fn code_refused(
     client: &impl GenericClient,
     recipient: Uuid,
-    failures: i32,
-    locked_until: Option<DateTime<Utc>>,
-) -> PgResult<()> {
-    client
-        .execute(
-            "UPDATE recipients SET access_code_failures = CASE WHEN $3::timestamptz IS NULL \
-             THEN $2 ELSE 0 END, locked_until = $3 WHERE id = $1",
-            &[&recipient, &failures, &locked_until],
+    max_failures: i32,
+    lockouts: &[std::time::Duration],
+) -> PgResult<CodeRefused> {
+    let seconds: Vec<f64> = lockouts.iter().map(|d| d.as_secs_f64()).collect();
+    let row = client
+        .query_one(
+            "UPDATE recipients SET \
+               access_code_failures = CASE WHEN access_code_failures + 1 >= $2 THEN 0 \
+                                           ELSE access_code_failures + 1 END, \
+               access_code_lockouts = access_code_lockouts + (access_code_failures + 1 >= $2)::int, \
+               locked_until = CASE WHEN access_code_failures + 1 >= $2 \
+                 THEN now() + make_interval(secs => ($3::float8[])[LEAST(access_code_lockouts + 1, cardinality($3::float8[]))]) \
+                 ELSE locked_until END \
+             WHERE id = $1 \
+             RETURNING CASE WHEN access_code_failures = 0 THEN $2 ELSE access_code_failures END, \
+                       CASE WHEN access_code_failures = 0 THEN locked_until END",
+            &[&recipient, &max_failures, &seconds],
         )
         .await?;
-    Ok(())
+    Ok(CodeRefused {
+        failures: row.get(0),
+        locked_until: row.get(1),
+    })
 }
 
 /// Electronic-records consent given.

@@ -9,6 +9,10 @@ use uuid::Uuid;
 
 use crate::FieldError;
 
+/// The shortest access code a sender may set: with five tries per lockout and escalating
+/// lockouts, six characters keep guessing hopeless.
+pub const MIN_ACCESS_CODE_CHARS: usize = 6;
+
 /// Most recipients an envelope may have.
 pub const MAX_RECIPIENTS: usize = 50;
 /// Most fields an envelope may have.
@@ -212,10 +216,12 @@ impl NewRecipient {
                 format!("{at}/access_code"),
                 "is required when auth_method is access_code",
             )),
-            (AuthMethod::AccessCode, Some(code)) if !(4..=64).contains(&code.chars().count()) => {
+            (AuthMethod::AccessCode, Some(code))
+                if !(MIN_ACCESS_CODE_CHARS..=64).contains(&code.chars().count()) =>
+            {
                 errors.push(FieldError::new(
                     format!("{at}/access_code"),
-                    "must be 4 to 64 characters",
+                    format!("must be {MIN_ACCESS_CODE_CHARS} to 64 characters"),
                 ))
             }
             (AuthMethod::Email, Some(_)) => errors.push(FieldError::new(
