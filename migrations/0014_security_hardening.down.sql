@@ -1,3 +1,4 @@
+ALTER TABLE users DROP COLUMN session_version;
 ALTER TABLE recipients DROP COLUMN access_code_lockouts;
 DROP INDEX IF EXISTS webhook_endpoints_created_by_idx;
 DROP INDEX IF EXISTS api_keys_created_by_idx;

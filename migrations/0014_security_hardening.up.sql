@@ -23,3 +23,7 @@ CREATE INDEX webhook_endpoints_created_by_idx ON webhook_endpoints (created_by) 
 
 -- Access-code lockouts escalate (15 min, 1 h, 24 h) instead of starting over.
 ALTER TABLE recipients ADD COLUMN access_code_lockouts INTEGER NOT NULL DEFAULT 0;
+
+-- Cached sessions carry the version they were read at; a role change, removal or new password
+-- bumps it, and Redis refuses a refill older than the newest invalidation.
+ALTER TABLE users ADD COLUMN session_version BIGINT NOT NULL DEFAULT 0;

@@ -116,7 +116,7 @@ async fn revoke(db: &TestDatabase, m: &Member, redis_url: &str) {
     };
     let cache = Cache::new(&config).expect("cache");
     // Redis may be down in a test; Postgres is the truth either way.
-    let _ = gsign_platform::sessions::forget(&cache, m.user, Some(m.family)).await;
+    let _ = gsign_platform::sessions::forget(&cache, m.user, m.family).await;
 }
 
 #[tokio::test]
@@ -290,4 +290,56 @@ async fn api_keys_pass_the_authorizer_but_have_no_profile_and_revoked_keys_do_no
         "the gateway refuses"
     );
     stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_refill_that_read_the_old_role_cannot_restore_it_after_a_demotion() {
+    use gsign_core::Role;
+    use gsign_platform::sessions;
+    let db = TestDatabase::migrated().await;
+    let m = member(&db, "admin").await;
+    let config = CacheConfig {
+        url: SecretString::from(stack_var("REDIS_URL")),
+        timeout: std::time::Duration::from_secs(1),
+    };
+    let cache = Cache::new(&config).expect("cache");
+    let pool = gsign_platform::db::pool(&gsign_platform::db::DbConfig {
+        url: SecretString::from(db.url.clone()),
+        tls: gsign_platform::db::DbTls::Disable,
+        ca_file: None,
+        pool_size: 2,
+        connect_timeout: std::time::Duration::from_secs(3),
+        shared: false,
+    })
+    .expect("pool");
+    let role = || sessions::active_role(&cache, &pool, m.user, m.org, m.family);
+    assert_eq!(role().await.expect("answer"), Some(Role::Admin));
+
+    // The demotion commits (version bumped) and invalidates the cache...
+    let client = db.connect().await;
+    let version: i64 = client
+        .query_one(
+            "UPDATE users SET role = 'viewer', session_version = session_version + 1
+              WHERE id = $1 RETURNING session_version",
+            &[&m.user],
+        )
+        .await
+        .expect("demote")
+        .get(0);
+    sessions::invalidate(&cache, m.user, version).await;
+    // ...and only then does a refill that read the row before the change write its answer.
+    let stale = sessions::remember(&cache, m.user, m.family, Role::Admin, version - 1)
+        .await
+        .expect("redis");
+    assert!(!stale, "the stale refill is refused");
+    assert_eq!(role().await.expect("answer"), Some(Role::Viewer));
+
+    // Entries never outlive an access token.
+    let mut conn = cache.connection().await.expect("redis");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(sessions::session_key(m.user))
+        .query_async(&mut conn)
+        .await
+        .expect("ttl");
+    assert!((1..=900).contains(&ttl), "ttl {ttl}");
 }

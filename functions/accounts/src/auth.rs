@@ -614,7 +614,7 @@ impl AuthService {
             )
             .await?;
             tx.commit().await?;
-            if let Err(err) = sessions::forget(&self.cache, user, Some(family)).await {
+            if let Err(err) = sessions::forget(&self.cache, user, family).await {
                 tracing::warn!(
                     error = format!("{err:#}"),
                     "revoked family still cached until its access tokens expire"
@@ -693,7 +693,7 @@ impl AuthService {
         )
         .await?;
         tx.commit().await?;
-        if let Err(err) = sessions::forget(&self.cache, user, Some(family)).await {
+        if let Err(err) = sessions::forget(&self.cache, user, family).await {
             // Postgres is the truth; a cached entry can outlive it only while Redis is
             // unreachable, and never beyond the access token's 15 minutes.
             tracing::warn!(
@@ -736,13 +736,8 @@ impl AuthService {
             .await?)
     }
 
-    async fn forget_all(&self, user: Uuid) {
-        if let Err(err) = sessions::forget(&self.cache, user, None).await {
-            tracing::warn!(
-                error = format!("{err:#}"),
-                "could not clear cached sessions"
-            );
-        }
+    async fn forget_all(&self, user: Uuid, version: i64) {
+        sessions::invalidate(&self.cache, user, version).await;
     }
 
     /// Confirms the email address from the verification link.
@@ -878,6 +873,7 @@ impl AuthService {
             )
         };
         let revoked = Self::revoke_all_sessions(&tx, user).await?;
+        let version = sessions::bump_version(&tx, user).await?;
         let event = outbox::audit(
             &tx,
             &audit_event(
@@ -895,7 +891,7 @@ impl AuthService {
         )
         .await?;
         tx.commit().await?;
-        self.forget_all(user).await;
+        self.forget_all(user, version).await;
         self.relay.publish(&self.pool, &[event]).await;
         Ok(())
     }

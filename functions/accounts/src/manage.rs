@@ -449,16 +449,15 @@ impl Manage {
                 &[&user, &input.first_name, &input.last_name],
             )
             .await?;
-        let changed_password = !events.is_empty();
+        let version = if events.is_empty() {
+            None
+        } else {
+            Some(sessions::bump_version(&tx, user).await?)
+        };
         self.commit_and_publish(tx, events).await?;
-        if changed_password {
+        if let Some(version) = version {
             // The whole hash goes; this session refills it from Postgres on its next request.
-            if let Err(err) = sessions::forget(&self.cache, user, None).await {
-                tracing::warn!(
-                    error = format!("{err:#}"),
-                    "could not clear cached sessions"
-                );
-            }
+            sessions::invalidate(&self.cache, user, version).await;
         }
         Ok(member_view(&row))
     }
@@ -702,14 +701,10 @@ impl Manage {
             ),
         )
         .await?;
+        let version = sessions::bump_version(&tx, id).await?;
         self.commit_and_publish(tx, vec![event]).await?;
         // The cached role must not outlive the change.
-        if let Err(err) = sessions::forget(&self.cache, id, None).await {
-            tracing::warn!(
-                error = format!("{err:#}"),
-                "could not clear cached sessions"
-            );
-        }
+        sessions::invalidate(&self.cache, id, version).await;
         Ok(member_view(&row))
     }
 
@@ -756,13 +751,9 @@ impl Manage {
             ),
         )
         .await?;
+        let version = sessions::bump_version(&tx, id).await?;
         self.commit_and_publish(tx, vec![event]).await?;
-        if let Err(err) = sessions::forget(&self.cache, id, None).await {
-            tracing::warn!(
-                error = format!("{err:#}"),
-                "could not clear cached sessions"
-            );
-        }
+        sessions::invalidate(&self.cache, id, version).await;
         Ok(())
     }
 
