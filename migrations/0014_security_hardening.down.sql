@@ -1,3 +1,4 @@
+ALTER TABLE users DROP COLUMN failed_logins, DROP COLUMN login_lockouts, DROP COLUMN login_locked_until;
 ALTER TABLE users DROP COLUMN session_version;
 ALTER TABLE recipients DROP COLUMN access_code_lockouts;
 DROP INDEX IF EXISTS webhook_endpoints_created_by_idx;

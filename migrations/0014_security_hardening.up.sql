@@ -27,3 +27,9 @@ ALTER TABLE recipients ADD COLUMN access_code_lockouts INTEGER NOT NULL DEFAULT 
 -- Cached sessions carry the version they were read at; a role change, removal or new password
 -- bumps it, and Redis refuses a refill older than the newest invalidation.
 ALTER TABLE users ADD COLUMN session_version BIGINT NOT NULL DEFAULT 0;
+
+-- Per-account lockout of password guessing: ten wrong passwords in a row lock the account for
+-- 15 minutes, then an hour, then a day; a successful sign-in or a password reset ends it.
+ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN login_lockouts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN login_locked_until TIMESTAMPTZ;

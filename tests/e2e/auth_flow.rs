@@ -115,12 +115,22 @@ async fn a_new_customer_registers_verifies_logs_in_refreshes_and_logs_out() {
         None,
     )
     .await;
-    assert_eq!(status, 201, "{registered}");
-    let org = registered["organization"]["id"]
-        .as_str()
-        .expect("org id")
-        .to_owned();
-    assert_eq!(registered["role"], "owner");
+    assert_eq!(status, 202, "{registered}");
+    assert_eq!(registered["status"], "verification_mail_sent");
+    let (org, role): (uuid::Uuid, String) = {
+        let row = db
+            .connect()
+            .await
+            .query_one(
+                "SELECT organization_id, role FROM users WHERE email = $1",
+                &[&email],
+            )
+            .await
+            .expect("the new account");
+        (row.get(0), row.get(1))
+    };
+    let org = org.to_string();
+    assert_eq!(role, "owner");
 
     // The verification email arrives with a single-use link.
     let mail = eventually(
@@ -147,9 +157,20 @@ async fn a_new_customer_registers_verifies_logs_in_refreshes_and_logs_out() {
         Some("127.0.0.1")
     );
 
-    // Same email again: 409; wrong password: 401, audited with where it came from.
-    let (status, _) = post(&stack, "/v1/auth/register", json!({"organization_name": "Other", "email": email.to_uppercase(), "password": "another fine passphrase"}), None).await;
-    assert_eq!(status, 409, "emails are unique whatever their case");
+    // Same email again (whatever its case): the same answer, no second account, and the
+    // address's owner is told by mail; wrong password: 401, audited with where it came from.
+    let (status, again) = post(&stack, "/v1/auth/register", json!({"organization_name": "Other", "email": email.to_uppercase(), "password": "another fine passphrase"}), None).await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(again["status"], registered["status"]);
+    gsign_tests::mailed_containing(&email, "already has one").await;
+    let accounts: i64 = db
+        .connect()
+        .await
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(accounts, 1, "emails are unique whatever their case");
     let (status, body) = post(
         &stack,
         "/v1/auth/login",

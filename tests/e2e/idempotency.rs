@@ -45,10 +45,10 @@ async fn a_retried_create_returns_the_first_answer_and_creates_nothing_twice() {
 
     let (status, replayed, first) =
         post(&stack, "/v1/auth/register", Some(&key), None, body.clone()).await;
-    assert_eq!((status, replayed), (201, None), "{first}");
+    assert_eq!((status, replayed), (202, None), "{first}");
     let (status, replayed, again) =
         post(&stack, "/v1/auth/register", Some(&key), None, body.clone()).await;
-    assert_eq!((status, replayed.as_deref()), (201, Some("true")));
+    assert_eq!((status, replayed.as_deref()), (202, Some("true")));
     assert_eq!(again, first, "the stored response, byte for byte");
     let organizations: i64 = db
         .connect()

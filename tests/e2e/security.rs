@@ -247,7 +247,7 @@ async fn signing_in_before_verifying_the_address_is_refused_and_mails_a_fresh_li
         None,
     )
     .await;
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(status, 202, "{body}");
     let login = || {
         call(
             &stack,
@@ -324,15 +324,19 @@ async fn a_password_reset_by_the_address_owner_revokes_the_keys_and_webhooks_of_
         None,
     )
     .await;
-    assert_eq!(status, 201, "{registered}");
-    let user: Uuid = registered["user_id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("user id");
-    let org: Uuid = registered["organization"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("org id");
+    assert_eq!(status, 202, "{registered}");
+    let (user, org): (Uuid, Uuid) = {
+        let row = db
+            .connect()
+            .await
+            .query_one(
+                "SELECT id, organization_id FROM users WHERE email = $1",
+                &[&victim],
+            )
+            .await
+            .expect("the registrant");
+        (row.get(0), row.get(1))
+    };
 
     // What the registrant made before verification was enforced (accounts of older
     // releases): a key and a webhook endpoint.
@@ -721,5 +725,96 @@ async fn fifty_parallel_wrong_access_codes_lock_the_link_and_ten_parallel_signs_
         .expect("events")
         .get(0);
     assert_eq!(signed_events, 1);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn guessing_an_accounts_password_locks_it_longer_each_time_and_register_reveals_no_account() {
+    let db = TestDatabase::migrated().await;
+    // Only the per-account lockout may stop the guesses here, not the per-minute limits.
+    let stack = start_app(
+        &db,
+        &[
+            ("RateLimitSensitivePerIp", "100000".to_owned()),
+            ("RateLimitPerIdentifier", "100000".to_owned()),
+        ],
+    )
+    .await;
+    let email = format!("guessed-{}@example.com", unique());
+    let register = |name: &str| {
+        call(
+            &stack,
+            None,
+            "POST",
+            "/v1/auth/register",
+            Some(
+                json!({"organization_name": name, "email": email, "password": "the real passphrase"}),
+            ),
+            None,
+        )
+    };
+    let (first_status, first) = register("Guessed").await;
+    let (again_status, again) = register("Someone else").await;
+    assert_eq!(
+        (first_status, again_status, &first),
+        (202, 202, &again),
+        "a taken address gets the very same answer"
+    );
+    verify_mailed_address(&stack.url, &email).await;
+    let login = |password: &'static str| {
+        call(
+            &stack,
+            None,
+            "POST",
+            "/v1/auth/login",
+            Some(json!({"email": email, "password": password})),
+            None,
+        )
+    };
+    let client = db.connect().await;
+    let lockout = || async {
+        let row = client
+            .query_one(
+                "SELECT login_lockouts, extract(epoch FROM login_locked_until - now())::float8
+                   FROM users WHERE lower(email) = lower($1)",
+                &[&email],
+            )
+            .await
+            .expect("user");
+        (row.get::<_, i32>(0), row.get::<_, Option<f64>>(1))
+    };
+    for _ in 0..10 {
+        assert_eq!(login("a wrong guess").await.0, 401);
+    }
+    let (lockouts, left) = lockout().await;
+    assert_eq!(lockouts, 1);
+    assert!(
+        left.is_some_and(|s| (800.0..=900.0).contains(&s)),
+        "{left:?}"
+    );
+    let (status, body) = login("the real passphrase").await;
+    assert_eq!(
+        (status, problem_type(&body)),
+        (401, "invalid-credentials"),
+        "locked: even the right password gets the one answer"
+    );
+
+    // The lockout ends; ten more guesses lock it for an hour.
+    client
+        .execute(
+            "UPDATE users SET login_locked_until = now() - interval '1 second' WHERE lower(email) = lower($1)",
+            &[&email],
+        )
+        .await
+        .expect("end the lockout");
+    for _ in 0..10 {
+        login("another wrong guess").await;
+    }
+    let (lockouts, left) = lockout().await;
+    assert_eq!(lockouts, 2);
+    assert!(
+        left.is_some_and(|s| (3500.0..=3600.0).contains(&s)),
+        "{left:?}"
+    );
     stack.stop().await;
 }

@@ -33,6 +33,18 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// A sign-in with an unverified address mails a new verification link at most this often.
 pub const RESEND_VERIFICATION_AFTER_MINUTES: i32 = 5;
 
+/// Failed sign-ins and password-reset requests answer no sooner than this after they arrived,
+/// so a known address (which costs an audit write and a publish) takes as long as an unknown
+/// one. Measured by `cargo bench -p gsign-tests --bench accounts`.
+pub const UNIFORM_ANSWER_FLOOR: Duration = Duration::from_millis(250);
+
+/// Consecutive wrong passwords that lock an account.
+pub const MAX_LOGIN_FAILURES: i32 = 10;
+
+/// How long each successive lockout of an account lasts (the last repeats); a password reset
+/// or a successful sign-in after the lockout ends the escalation.
+pub const LOGIN_LOCKOUTS_SECONDS: [f64; 3] = [15.0 * 60.0, 60.0 * 60.0, 24.0 * 60.0 * 60.0];
+
 /// Where the request came from, for sessions and audit events.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -170,21 +182,13 @@ pub struct NewPasswordInput {
     pub last_name: Option<String>,
 }
 
-/// What register answers.
+/// What register answers, the same whether the address was new or already had an account
+/// (whose owner is mailed instead), so the route tells nobody who has an account.
 #[derive(Debug, Serialize)]
 pub struct Registered {
-    user_id: Uuid,
     email: String,
-    role: &'static str,
-    organization: RegisteredOrganization,
-}
-
-/// The organization register created.
-#[derive(Debug, Serialize)]
-pub struct RegisteredOrganization {
-    id: Uuid,
-    name: String,
-    slug: String,
+    /// Always `verification_mail_sent`: the next step is in the mailbox.
+    status: &'static str,
 }
 
 /// Tokens for a session.
@@ -287,7 +291,12 @@ impl AuthService {
         let Some(email) = email.filter(|_| errors.is_empty()) else {
             return Err(AccountsError::Validation(errors));
         };
+        // Hashed on both paths, so a taken address answers in the same time as a new one.
         let password_hash = self.hash(input.password).await?;
+        let answer = Registered {
+            email: email.as_str().to_owned(),
+            status: "verification_mail_sent",
+        };
         let slug = format!(
             "{}-{}",
             slugify(&name),
@@ -314,7 +323,9 @@ impl AuthService {
         let user: Uuid = match user {
             Ok(row) => row.get(0),
             Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                return Err(AccountsError::EmailTaken)
+                drop(tx);
+                self.mail_existing_account(&email, client).await?;
+                return Ok(answer);
             }
             Err(err) => return Err(err.into()),
         };
@@ -347,16 +358,62 @@ impl AuthService {
         ];
         tx.commit().await?;
         self.relay.publish(&self.pool, &events).await;
-        Ok(Registered {
-            user_id: user,
-            email: email.as_str().to_owned(),
-            role: "owner",
-            organization: RegisteredOrganization {
-                id: org,
-                name,
-                slug,
-            },
-        })
+        Ok(answer)
+    }
+
+    /// Someone registered with an address that has an account: its owner is told, with a way
+    /// to sign in or reset the password; the caller learns nothing.
+    async fn mail_existing_account(
+        &self,
+        email: &EmailAddress,
+        client: &ClientInfo,
+    ) -> Result<(), AccountsError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT u.id, u.organization_id, u.first_name, u.email FROM users u
+                  WHERE lower(u.email) = lower($1)",
+                &[&email.as_str()],
+            )
+            .await?
+        else {
+            return Ok(());
+        };
+        // To the address as the account has it, whatever case the caller typed.
+        let (user, org, first_name, to): (Uuid, Uuid, Option<String>, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let events = vec![
+            outbox::audit(
+                &tx,
+                &audit_event(
+                    "user.registration_repeated",
+                    org,
+                    Some(user),
+                    ("user", user.to_string()),
+                    client,
+                    serde_json::json!({}),
+                ),
+            )
+            .await?,
+            outbox::email(
+                &tx,
+                org,
+                &Email {
+                    template: "account_exists".to_owned(),
+                    to,
+                    data: serde_json::json!({
+                        "first_name": first_name,
+                        "sign_in_link": format!("{}/sign-in", self.app_url),
+                        "reset_link": format!("{}/reset-password", self.app_url),
+                    }),
+                },
+            )
+            .await?,
+        ];
+        tx.commit().await?;
+        self.relay.publish(&self.pool, &events).await;
+        Ok(())
     }
 
     async fn start_session(
@@ -395,9 +452,23 @@ impl AuthService {
         })
     }
 
-    /// Checks the password and opens a session. Unknown address, wrong password and disabled
-    /// account give the same answer in the same time.
+    /// Checks the password and opens a session. Unknown address, wrong password, locked and
+    /// disabled account give the same answer in the same time (no sooner than
+    /// [`UNIFORM_ANSWER_FLOOR`]).
     pub async fn login(
+        &self,
+        input: LoginInput,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, AccountsError> {
+        let started = tokio::time::Instant::now();
+        let result = self.check_and_open_session(input, client).await;
+        if matches!(result, Err(AccountsError::InvalidCredentials)) {
+            tokio::time::sleep_until(started + UNIFORM_ANSWER_FLOOR).await;
+        }
+        result
+    }
+
+    async fn check_and_open_session(
         &self,
         input: LoginInput,
         client: &ClientInfo,
@@ -420,7 +491,8 @@ impl AuthService {
                 client_db
                     .query_opt(
                         "SELECT u.id, u.organization_id, u.password_hash, u.role, u.status = 'active' AND o.status = 'active',
-                                u.email_verified_at IS NOT NULL, u.email, u.first_name, o.name
+                                u.email_verified_at IS NOT NULL, u.email, u.first_name, o.name,
+                                COALESCE(u.login_locked_until > now(), false)
                            FROM users u JOIN organizations o ON o.id = u.organization_id
                           WHERE lower(u.email) = lower($1)",
                         &[&email.as_str()],
@@ -442,12 +514,33 @@ impl AuthService {
         };
         let (user, org, role, active): (Uuid, Uuid, String, bool) =
             (row.get(0), row.get(1), row.get(3), row.get(4));
+        let locked: bool = row.get(9);
         let tx = client_db.transaction().await?;
-        if !(password_ok && active) {
-            let reason = if password_ok {
+        if !(password_ok && active) || locked {
+            let reason = if locked {
+                "account_locked"
+            } else if password_ok {
                 "account_inactive"
             } else {
-                "wrong_password"
+                // Counted atomically; the tenth in a row locks the account, longer each time.
+                let locked_now: bool = tx
+                    .query_one(
+                        "UPDATE users SET
+                           failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+                           login_lockouts = login_lockouts + (failed_logins + 1 >= $2)::int,
+                           login_locked_until = CASE WHEN failed_logins + 1 >= $2
+                             THEN now() + make_interval(secs => ($3::float8[])[LEAST(login_lockouts + 1, cardinality($3::float8[]))])
+                             ELSE login_locked_until END
+                         WHERE id = $1 RETURNING failed_logins = 0",
+                        &[&user, &MAX_LOGIN_FAILURES, &LOGIN_LOCKOUTS_SECONDS.to_vec()],
+                    )
+                    .await?
+                    .get(0);
+                if locked_now {
+                    "wrong_password_locked"
+                } else {
+                    "wrong_password"
+                }
             };
             let event = outbox::audit(
                 &tx,
@@ -470,6 +563,11 @@ impl AuthService {
             let mail_sent = self.resend_verification(tx, &row, client).await?;
             return Err(AccountsError::EmailNotVerified { mail_sent });
         }
+        tx.execute(
+            "UPDATE users SET failed_logins = 0, login_lockouts = 0 WHERE id = $1 AND (failed_logins > 0 OR login_lockouts > 0)",
+            &[&user],
+        )
+        .await?;
         let family = Uuid::new_v4();
         let expires_at = Utc::now()
             + chrono::Duration::from_std(self.refresh_ttl).map_err(anyhow::Error::from)?;
@@ -771,9 +869,21 @@ impl AuthService {
         Ok(())
     }
 
-    /// Sends a reset link if the address belongs to an active account; answers the same
-    /// either way, so the route does not reveal who has an account.
+    /// Sends a reset link if the address belongs to an active account; answers the same, no
+    /// sooner than [`UNIFORM_ANSWER_FLOOR`], either way, so the route does not reveal who has
+    /// an account.
     pub async fn request_password_reset(
+        &self,
+        input: ResetRequestInput,
+        client: &ClientInfo,
+    ) -> Result<(), AccountsError> {
+        let started = tokio::time::Instant::now();
+        let result = self.send_reset_link(input, client).await;
+        tokio::time::sleep_until(started + UNIFORM_ANSWER_FLOOR).await;
+        result
+    }
+
+    async fn send_reset_link(
         &self,
         input: ResetRequestInput,
         client: &ClientInfo,
@@ -847,7 +957,8 @@ impl AuthService {
         // go, before the owner takes the account over.
         let was_verified: bool = tx
             .query_one(
-                "UPDATE users u SET password_hash = $2, email_verified_at = COALESCE(u.email_verified_at, now())
+                "UPDATE users u SET password_hash = $2, email_verified_at = COALESCE(u.email_verified_at, now()),
+                        failed_logins = 0, login_lockouts = 0, login_locked_until = NULL
                    FROM users old WHERE u.id = $1 AND old.id = u.id
                  RETURNING old.email_verified_at IS NOT NULL",
                 &[&user, &hash],
@@ -976,7 +1087,7 @@ impl AuthRoute {
             Route::Register => {
                 let input = web::parse_json(req, BODY_LIMIT)?;
                 web::json(
-                    StatusCode::CREATED,
+                    StatusCode::ACCEPTED,
                     &self.service.register(input, &client).await?,
                 )
             }

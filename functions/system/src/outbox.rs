@@ -198,6 +198,7 @@ fn templates() -> minijinja::Environment<'static> {
         };
     }
     add!(
+        "account_exists",
         "verify_email",
         "password_reset",
         "invitation",
@@ -513,6 +514,7 @@ mod tests {
             "final_sha256": "ab".repeat(32),
         });
         for template in [
+            "account_exists",
             "verify_email",
             "password_reset",
             "invitation",
