@@ -4,6 +4,12 @@
 //! in AWS the ingest function carries it in a layer (see `infra/aws/README.md`). Each
 //! conversion gets a profile directory of its own (two `soffice` sharing one profile block each
 //! other) and its own process group, so a hung converter is killed whole at the timeout.
+//!
+//! LibreOffice parses untrusted files, so it runs with nothing worth stealing and under
+//! limits: a cleared environment (none of the function's secrets: database URL, Redis token,
+//! AWS credentials), CPU, address-space and file-size rlimits set by the launcher (the
+//! function's own binary, [`gsign_pdf::EXEC_LIMITED_ARG`]), and a profile that never runs
+//! macros nor updates links.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,17 +26,53 @@ pub enum ConversionError {
     Failed(String),
 }
 
+/// The only variables the converter's environment keeps from the function's (none of them a
+/// secret; the library path and fonts matter for LibreOffice in a Lambda layer).
+pub const PASSED_ENVIRONMENT: [&str; 5] = [
+    "LD_LIBRARY_PATH",
+    "FONTCONFIG_PATH",
+    "FONTCONFIG_FILE",
+    "TZ",
+    "SAL_USE_VCLPLUGIN",
+];
+
+/// The profile every conversion starts from: macros never run (security level "very high",
+/// execution disabled) and links to other files or the web are never updated.
+const PROFILE_SETTINGS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2</value></prop></item>
+</oor:items>
+"#;
+
 /// The LibreOffice converter.
 #[derive(Debug, Clone)]
 pub struct Converter {
     program: PathBuf,
     timeout: Duration,
+    /// The launcher that applies `limits` (the function's own binary); `None` runs the
+    /// program directly (unit tests with stand-in converters).
+    launcher: Option<(PathBuf, gsign_pdf::ProgramLimits)>,
 }
 
 impl Converter {
     /// A converter running `program` (e.g. `soffice`), killed after `timeout`.
     pub fn new(program: PathBuf, timeout: Duration) -> Self {
-        Self { program, timeout }
+        Self {
+            program,
+            timeout,
+            launcher: None,
+        }
+    }
+
+    /// Runs the program through `launcher` (a binary that answers
+    /// [`gsign_pdf::EXEC_LIMITED_ARG`]) under `limits`.
+    pub fn limited_by(mut self, launcher: PathBuf, limits: gsign_pdf::ProgramLimits) -> Self {
+        self.launcher = Some((launcher, limits));
+        self
     }
 
     /// Converts `input` (whose extension names its format) to a PDF inside `work_dir`, and
@@ -42,8 +84,36 @@ impl Converter {
         tokio::fs::create_dir_all(&out_dir)
             .await
             .map_err(|e| failed(format!("cannot create the output directory: {e}")))?;
-        let mut command = tokio::process::Command::new(&self.program);
+        tokio::fs::create_dir_all(profile.join("user"))
+            .await
+            .map_err(|e| failed(format!("cannot create the profile: {e}")))?;
+        tokio::fs::write(
+            profile.join("user/registrymodifications.xcu"),
+            PROFILE_SETTINGS,
+        )
+        .await
+        .map_err(|e| failed(format!("cannot write the profile: {e}")))?;
+        let mut command = match &self.launcher {
+            Some((launcher, limits)) => {
+                // Found here, on the function's PATH: the launcher's `exec` failing would look
+                // like a failed conversion, and the converter's PATH is a fixed, short one.
+                let program = resolve(&self.program).ok_or_else(|| {
+                    ConversionError::Unavailable(format!("{} not found", self.program.display()))
+                })?;
+                gsign_pdf::limited_command(launcher, limits, &program)
+            }
+            None => tokio::process::Command::new(&self.program),
+        };
+        command.env_clear();
+        for name in PASSED_ENVIRONMENT {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
         command
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("LANG", "C.UTF-8")
+            .env("TMPDIR", work_dir)
             .arg("--headless")
             .arg("--norestore")
             .arg("--nolockcheck")
@@ -117,6 +187,20 @@ impl Converter {
     }
 }
 
+/// `program` as an executable file: itself if it names a path, else the first match on PATH.
+fn resolve(program: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.components().count() > 1 {
+        return executable(program).then(|| program.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
+}
+
 /// Kills a process group (the converter and anything it started) with `kill -KILL -PGID`:
 /// the standard tool, since this workspace forbids `unsafe` and so a direct `kill(2)`.
 async fn kill_group(group: Option<u32>) {
@@ -187,6 +271,50 @@ mod tests {
             .await
             .expect_err("no pdf");
         assert!(err.to_string().contains("could not be loaded"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn the_converter_sees_none_of_the_functions_environment_and_a_macro_free_profile() {
+        let dir = std::env::temp_dir().join(format!("gsign-convert-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        // A stand-in that writes its environment and its profile where the PDF would go.
+        let fake = dir.join("soffice");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\nout=''; prev=''\nfor a in \"$@\"; do [ \"$prev\" = --outdir ] && out=\"$a\"; prev=\"$a\"; last=\"$a\"; done\n\
+             stem=$(basename \"$last\"); stem=${stem%.*}\n\
+             { env; cat \"$HOME/lo-profile/user/registrymodifications.xcu\"; } > \"$out/$stem.pdf\"\n",
+        )
+        .expect("script");
+        let chmod = std::process::Command::new("chmod")
+            .args(["+x", &fake.to_string_lossy()])
+            .status()
+            .expect("chmod");
+        assert!(chmod.success());
+        let input = dir.join("contract.docx");
+        std::fs::write(&input, b"PK").expect("input");
+        let pdf = Converter::new(fake, Duration::from_secs(5))
+            .to_pdf(&input, &dir)
+            .await
+            .expect("the stand-in writes its output");
+        let written = std::fs::read_to_string(pdf).expect("output");
+        let names: Vec<&str> = written
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(name, _)| name))
+            .filter(|name| name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        // cargo gives this test process CARGO_* variables: none may reach the converter.
+        assert!(std::env::vars().any(|(name, _)| name.starts_with("CARGO")));
+        let allowed = ["HOME", "PATH", "LANG", "TMPDIR", "PWD", "SHLVL", "_"];
+        for name in &names {
+            assert!(
+                allowed.contains(name) || PASSED_ENVIRONMENT.contains(name),
+                "{name} reached the converter:\n{written}"
+            );
+        }
+        assert!(written.contains("DisableMacrosExecution"), "{written}");
+        assert!(written.contains(r#"<prop oor:name="Link" oor:op="fuse"><value>2</value>"#));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -111,6 +111,9 @@ impl Ingest {
         };
         let soffice = r.or("SOFFICE_PATH", PathBuf::from("soffice"));
         let conversion_timeout = Duration::from_millis(r.or("CONVERSION_TIMEOUT_MS", 60_000u64));
+        // LibreOffice maps far more address space than it uses: 4 GiB by default.
+        let conversion_memory = r.or("CONVERSION_MEMORY_BYTES", 4u64 << 30);
+        let conversion_file_bytes = r.or("CONVERSION_MAX_OUTPUT_BYTES", 512u64 << 20);
         let work_dir = r.or("INGEST_WORK_DIR", std::env::temp_dir());
         // The inspector is this very binary unless configured (the local runner and tests
         // name one that answers `gsign_pdf::INSPECT_ARG`).
@@ -127,11 +130,19 @@ impl Ingest {
             },
         };
         let (config, inspector) = r.finish(|| Some((config?, inspector?)))?;
+        let converter = Converter::new(soffice, conversion_timeout).limited_by(
+            inspector.clone(),
+            gsign_pdf::ProgramLimits {
+                cpu_seconds: conversion_timeout.as_secs().max(1) + 1,
+                memory_bytes: conversion_memory,
+                file_bytes: conversion_file_bytes,
+            },
+        );
         Ok(Self {
             services: Services::build(config).await?,
             inspector,
             limits,
-            converter: Converter::new(soffice, conversion_timeout),
+            converter,
             work_dir,
         })
     }

@@ -11,5 +11,8 @@ pub mod sandbox;
 pub mod sniff;
 
 pub use inspect::{inspect, Limits, PageInfo, PdfInfo, Rejection};
-pub use sandbox::{child_main_if_requested, inspect_isolated, INSPECT_ARG};
+pub use sandbox::{
+    child_main_if_requested, inspect_isolated, limited_command, ProgramLimits, EXEC_LIMITED_ARG,
+    INSPECT_ARG,
+};
 pub use sniff::{sniff, FileKind};

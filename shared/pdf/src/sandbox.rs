@@ -46,10 +46,74 @@ enum Answer {
     Rejected(Rejection),
 }
 
+/// The first argument that turns a binary into a launcher: lower its own rlimits to
+/// `argv[2]` (JSON [`ProgramLimits`]), then `exec` the program `argv[3]` with the remaining
+/// arguments, which inherits the limits (LibreOffice runs this way).
+pub const EXEC_LIMITED_ARG: &str = "__gsign-exec-limited";
+
+/// The resource limits of a program run through [`EXEC_LIMITED_ARG`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramLimits {
+    /// CPU seconds (SIGXCPU past them, SIGKILL a second later).
+    pub cpu_seconds: u64,
+    /// Address space in bytes.
+    pub memory_bytes: u64,
+    /// Largest file it may write, in bytes (SIGXFSZ past it).
+    pub file_bytes: u64,
+}
+
+/// A command that runs `program` under `limits` through `launcher` (a binary whose `main`
+/// calls [`child_main_if_requested`]); add the program's arguments to it.
+pub fn limited_command(launcher: &Path, limits: &ProgramLimits, program: &Path) -> Command {
+    let mut command = Command::new(launcher);
+    command
+        .arg(EXEC_LIMITED_ARG)
+        .arg(serde_json::to_string(limits).unwrap_or_default())
+        .arg(program);
+    command
+}
+
+fn exec_limited(args: &[OsString]) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let failed = |message: String| {
+        eprintln!("gsign-pdf launcher: {message}");
+        ExitCode::from(INFRASTRUCTURE_FAILURE)
+    };
+    let (Some(limits), Some(program)) = (args.first(), args.get(1)) else {
+        return failed(format!(
+            "usage: {EXEC_LIMITED_ARG} <limits-json> <program> [args]"
+        ));
+    };
+    let Some(limits) = limits
+        .to_str()
+        .and_then(|json| serde_json::from_str::<ProgramLimits>(json).ok())
+    else {
+        return failed("limits are not valid JSON".to_owned());
+    };
+    let limited = lower_limit(Resource::CPU, limits.cpu_seconds, limits.cpu_seconds + 1)
+        .and_then(|()| lower_limit(Resource::AS, limits.memory_bytes, limits.memory_bytes))
+        .and_then(|()| lower_limit(Resource::FSIZE, limits.file_bytes, limits.file_bytes))
+        .and_then(|()| lower_limit(Resource::CORE, 0, 0));
+    if let Err(error) = limited {
+        return failed(format!("cannot set rlimits: {error}"));
+    }
+    // `exec` returns only when it failed.
+    let error = std::process::Command::new(program).args(&args[2..]).exec();
+    failed(format!(
+        "cannot run {}: {error}",
+        Path::new(program).display()
+    ))
+}
+
 /// If this process was started as the inspector (`argv[1] == INSPECT_ARG`), be it: set
 /// rlimits, inspect the file `argv[3]` under the limits in `argv[2]` (JSON), print the verdict,
-/// and return the exit code for `main` to return. Otherwise `None`.
+/// and return the exit code for `main` to return. As a launcher (`argv[1] ==
+/// EXEC_LIMITED_ARG`) it runs a program under limits instead. Otherwise `None`.
 pub fn child_main_if_requested() -> Option<ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|first| first == EXEC_LIMITED_ARG) {
+        return Some(exec_limited(&args.collect::<Vec<_>>()));
+    }
     isolated_child_if_requested(INSPECT_ARG, |limits, bytes, _| {
         let answer = match inspect(bytes, limits) {
             Ok(info) => Answer::Ok(info),

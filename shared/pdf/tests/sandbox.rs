@@ -164,3 +164,48 @@ async fn deaths_and_nonsense_are_crashes() {
         })
     );
 }
+
+#[tokio::test]
+async fn a_program_run_through_the_launcher_inherits_its_limits() {
+    let limits = gsign_pdf::ProgramLimits {
+        cpu_seconds: 7,
+        memory_bytes: 3 << 30,
+        file_bytes: 64 << 20,
+    };
+    let output = gsign_pdf::limited_command(Path::new(INSPECTOR), &limits, Path::new("/bin/sh"))
+        .args([
+            "-c",
+            "ulimit -t; ulimit -v; ulimit -c; cat /proc/self/limits",
+        ])
+        .output()
+        .await
+        .expect("the launcher runs");
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("7"), "CPU seconds: {text}");
+    assert_eq!(
+        lines.next(),
+        Some((3u64 << 20).to_string().as_str()),
+        "address space in KiB: {text}"
+    );
+    assert_eq!(lines.next(), Some("0"), "no core dumps: {text}");
+    let file_size = text
+        .lines()
+        .find(|l| l.starts_with("Max file size"))
+        .expect("limits listed");
+    assert!(
+        file_size.contains(&(64u64 << 20).to_string()),
+        "{file_size}"
+    );
+}
+
+#[tokio::test]
+async fn the_launcher_refuses_bad_limits_without_running_anything() {
+    let output = tokio::process::Command::new(INSPECTOR)
+        .args([gsign_pdf::EXEC_LIMITED_ARG, "not json", "/bin/true"])
+        .output()
+        .await
+        .expect("the launcher runs");
+    assert_eq!(output.status.code(), Some(2));
+}
