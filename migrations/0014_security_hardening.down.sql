@@ -1,3 +1,4 @@
+ALTER TABLE recipients DROP COLUMN link_expires_at, DROP COLUMN link_renewed_at;
 ALTER TABLE users DROP COLUMN failed_logins, DROP COLUMN login_lockouts, DROP COLUMN login_locked_until;
 ALTER TABLE users DROP COLUMN session_version;
 ALTER TABLE recipients DROP COLUMN access_code_lockouts;

@@ -33,3 +33,10 @@ ALTER TABLE users ADD COLUMN session_version BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN login_lockouts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN login_locked_until TIMESTAMPTZ;
+
+-- Links to a completed envelope's documents expire (30 days by default); a fresh one is mailed
+-- to the recipient's own address on request.
+ALTER TABLE recipients ADD COLUMN link_expires_at TIMESTAMPTZ;
+ALTER TABLE recipients ADD COLUMN link_renewed_at TIMESTAMPTZ;
+UPDATE recipients r SET link_expires_at = e.completed_at + interval '30 days'
+  FROM envelopes e WHERE e.id = r.envelope_id AND e.status = 'completed';

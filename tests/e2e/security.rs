@@ -818,3 +818,112 @@ async fn guessing_an_accounts_password_locks_it_longer_each_time_and_register_re
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_completion_link_no_longer_opens_the_signed_documents_and_a_fresh_one_is_mailed() {
+    use gsign_tests::envelopes::{
+        by_link, consent_and_sign, envelope_when, send_envelope, stack_with_tsa,
+    };
+    let db = TestDatabase::migrated().await;
+    let pki = gsign_tests::pki::TestPki::new();
+    let tsa = gsign_tests::pki::LocalTsa::start(&pki).await;
+    let stack = stack_with_tsa(&db, &tsa).await;
+    let sender = Tenant::create(&db, "member").await;
+    let signer = format!("done-{}@example.com", unique());
+    let document = stack
+        .upload_ready_pdf(
+            &sender,
+            "nda.pdf",
+            gsign_tests::pki::fixture("one-page.pdf"),
+        )
+        .await;
+    let (base, _) = send_envelope(
+        &stack,
+        &sender,
+        &document,
+        "sequential",
+        &[(&signer, "Done Signer", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+    let token = mailed_token(&signer, "/sign").await;
+    let (status, body) = consent_and_sign(
+        &stack,
+        &token,
+        json!({"signature": {"type": "typed", "text": "Done Signer"}}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    envelope_when(&stack, &sender, &base, "completed", |e| {
+        e["status"] == "completed"
+    })
+    .await;
+    let completion_link = eventually(Duration::from_secs(20), "the completion mail", || async {
+        let newest = mailed_token(&signer, "/sign").await;
+        (newest != token).then_some(newest)
+    })
+    .await;
+    let (status, view) = by_link(
+        &stack,
+        "GET",
+        &format!("/v1/signing/{completion_link}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{view}");
+    assert!(view["document"]["url"].is_string());
+
+    // 30 days later the link opens nothing.
+    let client = db.connect().await;
+    client
+        .execute(
+            "UPDATE recipients SET link_expires_at = now() - interval '1 minute' WHERE email = $1",
+            &[&signer],
+        )
+        .await
+        .expect("age the link");
+    let (status, expired) = by_link(
+        &stack,
+        "GET",
+        &format!("/v1/signing/{completion_link}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, problem_type(&expired)),
+        (410, "signing-link-expired"),
+        "{expired}"
+    );
+
+    // Asking for a new one mails it to the recipient's own address and retires the old link;
+    // asking again at once mails nothing more.
+    let new_link = |link: String| {
+        let stack = &stack;
+        async move { by_link(stack, "POST", &format!("/v1/signing/{link}/new-link"), None).await }
+    };
+    let (status, body) = new_link(completion_link.clone()).await;
+    assert_eq!(status, 202, "{body}");
+    let fresh = eventually(Duration::from_secs(20), "the fresh link", || async {
+        let newest = mailed_token(&signer, "/sign").await;
+        (newest != completion_link).then_some(newest)
+    })
+    .await;
+    let (status, view) = by_link(&stack, "GET", &format!("/v1/signing/{fresh}"), None).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(
+        new_link(completion_link.clone()).await.0,
+        404,
+        "the old link is retired"
+    );
+    assert_eq!(new_link(fresh.clone()).await.0, 202);
+    let renewals: i64 = client
+        .query_one(
+            "SELECT count(*) FROM envelope_events WHERE action = 'recipient.link_renewed'",
+            &[],
+        )
+        .await
+        .expect("events")
+        .get(0);
+    assert_eq!(renewals, 1);
+    stack.stop().await;
+}

@@ -24,6 +24,7 @@ use gsign_platform::ratelimit::Policy;
 use gsign_platform::storage::{ObjectRef, Presigned};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use uuid::Uuid;
@@ -83,6 +84,9 @@ pub enum CeremonyError {
     /// Too many wrong codes.
     #[error("locked until {0}")]
     Locked(DateTime<Utc>),
+    /// A link to a completed envelope past its lifetime: a fresh one can be mailed.
+    #[error("signing link expired")]
+    LinkExpired,
     /// The body could not be read.
     #[error(transparent)]
     Request(#[from] web::RequestError),
@@ -168,6 +172,15 @@ impl IntoProblem for CeremonyError {
                 "Wrong access code",
             )
             .with_extension("attempts_left", serde_json::json!(attempts_left)),
+            CeremonyError::LinkExpired => Problem::new(
+                StatusCode::GONE,
+                "signing-link-expired",
+                "Link expired",
+            )
+            .with_detail(
+                "Links to a completed envelope's documents work for a limited time. Ask for a \
+                 fresh one: POST to this link's /new-link, and it is mailed to your address.",
+            ),
             CeremonyError::Locked(until) => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "access-code-locked",
@@ -380,6 +393,12 @@ impl EnvelopesApi {
             .await?
             .filter(|r| r.envelope_id == envelope.id)
             .ok_or(CeremonyError::UnknownLink)?;
+        if recipient
+            .link_expires_at
+            .is_some_and(|expires| expires <= Utc::now())
+        {
+            return Err(CeremonyError::LinkExpired);
+        }
         let (ip, user_agent) = web::client(req);
         Ok(Party {
             recipient,
@@ -844,6 +863,94 @@ enum Step {
     Consent,
     Sign,
     Decline,
+    NewLink,
+}
+
+/// A fresh link is mailed on request at most this often.
+pub const NEW_LINK_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// `POST /v1/signing/{token}/new-link` answer.
+#[derive(Debug, Serialize)]
+struct NewLink {
+    detail: &'static str,
+}
+
+impl EnvelopesApi {
+    /// Mails a fresh link to a completed envelope's documents to the recipient's own address
+    /// (whoever holds the old link only triggers a mail to its rightful owner), at most once
+    /// per [`NEW_LINK_EVERY`].
+    async fn new_link(&self, req: &Request) -> Result<NewLink, CeremonyError> {
+        let answer = NewLink {
+            detail: "If this envelope is completed, a fresh link is on its way to the recipient's email address.",
+        };
+        let token = web::path(req, "token")
+            .filter(|t| (32..=128).contains(&t.len()))
+            .ok_or(CeremonyError::UnknownLink)?;
+        let hash = gsign_platform::credentials::sha256_hex(token);
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let found = repo::recipient_by_token(&tx, &hash)
+            .await?
+            .ok_or(CeremonyError::UnknownLink)?;
+        let envelope = repo::get(&tx, found.organization_id, found.envelope_id, true)
+            .await?
+            .ok_or(CeremonyError::UnknownLink)?;
+        let recipient = repo::recipient_by_token(&tx, &hash)
+            .await?
+            .ok_or(CeremonyError::UnknownLink)?;
+        let recently = recipient.link_renewed_at.is_some_and(|at| {
+            at + chrono::Duration::from_std(NEW_LINK_EVERY).unwrap_or_default() > Utc::now()
+        });
+        if envelope.status != EnvelopeStatus::Completed.as_str() || recently {
+            return Ok(answer);
+        }
+        let fresh = gsign_platform::credentials::new_token();
+        let expires_at = Utc::now() + chrono::Duration::days(self.settings.completed_link_days);
+        repo::set_expiring_token(&tx, recipient.id, &fresh.hash, expires_at).await?;
+        tx.execute(
+            "UPDATE recipients SET link_renewed_at = now() WHERE id = $1",
+            &[&recipient.id],
+        )
+        .await?;
+        let (ip, user_agent) = web::client(req);
+        let party = Party {
+            recipient,
+            envelope,
+            ip,
+            user_agent,
+        };
+        let org = party.envelope.organization_id;
+        repo::record(
+            &tx,
+            org,
+            party.event(
+                "recipient.link_renewed",
+                serde_json::json!({"expires_at": expires_at}),
+            ),
+        )
+        .await?;
+        let email = outbox::email(
+            &tx,
+            org,
+            &outbox::Email {
+                template: "envelope_completed".to_owned(),
+                to: party.recipient.email.clone(),
+                data: serde_json::json!({
+                    "recipient_name": party.recipient.name,
+                    "organization_name": "",
+                    "envelope_name": party.envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
+                    "link": format!("{}/sign?token={}", self.settings.app_url, fresh.secret.expose_secret()),
+                    "final_sha256": party.envelope.final_sha256,
+                }),
+            },
+        )
+        .await
+        .map_err(CeremonyError::Internal)?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[email]).await;
+        Ok(answer)
+    }
 }
 
 struct CeremonyRoute {
@@ -874,6 +981,7 @@ impl CeremonyRoute {
                 api.decline(req, web::parse_json(req, BODY_LIMIT)?).await?;
                 web::no_content()
             }
+            Step::NewLink => web::json(StatusCode::ACCEPTED, &api.new_link(req).await?),
         })
     }
 }
@@ -909,3 +1017,5 @@ gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/sign`.
     SIGN_ENVELOPE, "api-sign-envelope", Step::Sign);
 gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/decline`.
     DECLINE_ENVELOPE, "api-decline-envelope", Step::Decline);
+gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/new-link`.
+    RENEW_SIGNING_LINK, "api-renew-signing-link", Step::NewLink);

@@ -194,7 +194,9 @@ impl SigningWorker {
         let mut letters = Vec::new();
         for recipient in &recipients {
             let token = gsign_platform::credentials::new_token();
-            repo::set_token(tx, recipient.id, &token.hash).await?;
+            let expires_at =
+                chrono::Utc::now() + chrono::Duration::days(self.api.settings.completed_link_days);
+            repo::set_expiring_token(tx, recipient.id, &token.hash, expires_at).await?;
             letters.push(mail(
                 recipient.email.clone(),
                 recipient.name.clone(),

@@ -732,6 +732,10 @@ pub struct CeremonyRecipient {
     pub access_verified_until: Option<DateTime<Utc>>,
     pub consented_at: Option<DateTime<Utc>>,
     pub viewed_at: Option<DateTime<Utc>>,
+    /// When the link stops working (set once the envelope completed).
+    pub link_expires_at: Option<DateTime<Utc>>,
+    /// When a fresh link was last mailed on request.
+    pub link_renewed_at: Option<DateTime<Utc>>,
 }
 
 /// The recipient whose signing token hashes to `token_hash`.
@@ -743,7 +747,7 @@ pub async fn recipient_by_token(
         .query_opt(
             "SELECT id, organization_id, envelope_id, name, email, role, routing_order, status, \
              auth_method, access_code_hash, access_code_failures, locked_until, \
-             access_verified_until, consented_at, viewed_at \
+             access_verified_until, consented_at, viewed_at, link_expires_at, link_renewed_at \
              FROM recipients WHERE signing_token_hash = $1",
             &[&token_hash],
         )
@@ -764,6 +768,8 @@ pub async fn recipient_by_token(
             access_verified_until: row.get("access_verified_until"),
             consented_at: row.get("consented_at"),
             viewed_at: row.get("viewed_at"),
+            link_expires_at: row.get("link_expires_at"),
+            link_renewed_at: row.get("link_renewed_at"),
         }))
 }
 
@@ -1295,6 +1301,23 @@ pub async fn stalled(
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect())
+}
+
+/// Replaces a recipient's signing token with one that stops working at `expires_at` (links to
+/// a completed envelope's documents are not permanent).
+pub async fn set_expiring_token(
+    client: &impl GenericClient,
+    recipient: Uuid,
+    token_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE recipients SET signing_token_hash = $2, link_expires_at = $3 WHERE id = $1",
+            &[&recipient, &token_hash, &expires_at],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Replaces a recipient's signing token (only its hash is kept; older links stop working).

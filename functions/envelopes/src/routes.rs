@@ -159,6 +159,9 @@ pub(crate) struct Settings {
     pub app_url: String,
     /// `DOCUMENT_MAX_BYTES`: the largest document to prepare.
     pub max_document_bytes: u64,
+    /// `COMPLETED_LINK_TTL_DAYS` (30): how long a link to a completed envelope's documents
+    /// works; a fresh one can be asked for by email.
+    pub completed_link_days: i64,
 }
 
 /// The service behind the routes.
@@ -177,6 +180,7 @@ impl EnvelopesApi {
         let kms_key_id = r.required::<String>("DOCUMENTS_KEY_ID");
         let app_url = r.required::<url::Url>("APP_URL");
         let max_document_bytes = r.or("DOCUMENT_MAX_BYTES", 25u64 * 1024 * 1024);
+        let completed_link_days = r.or("COMPLETED_LINK_TTL_DAYS", 30i64);
         let (base, bucket, kms_key_id, app_url) =
             r.finish(|| Some((base?, bucket?, kms_key_id?, app_url?)))?;
         let base = Base::build(base).await?;
@@ -186,6 +190,7 @@ impl EnvelopesApi {
             settings: Settings {
                 app_url: app_url.as_str().trim_end_matches('/').to_owned(),
                 max_document_bytes,
+                completed_link_days,
             },
         })
     }

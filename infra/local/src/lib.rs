@@ -75,6 +75,7 @@ pub fn registry() -> Registry {
         gsign_functions_envelopes::ceremony::GIVE_CONSENT,
         gsign_functions_envelopes::ceremony::SIGN_ENVELOPE,
         gsign_functions_envelopes::ceremony::DECLINE_ENVELOPE,
+        gsign_functions_envelopes::ceremony::RENEW_SIGNING_LINK,
         gsign_functions_envelopes::worker::SIGN_ENVELOPE,
         gsign_functions_envelopes::worker::RESUME_SIGNING,
         gsign_functions_webhooks::routes::CREATE_WEBHOOK,
