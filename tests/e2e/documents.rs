@@ -707,6 +707,21 @@ async fn a_document_under_legal_hold_cannot_be_deleted_in_the_api_or_in_s3() {
         .call(&member, "DELETE", &format!("/v1/documents/{id}"), None)
         .await;
     assert_eq!(status, 204);
+    // Released and deleted: every version of both objects is erased, not just hidden.
+    for object in &objects {
+        let versions = s3
+            .list_object_versions()
+            .bucket(format!("{}-documents-123456789012", stack.name))
+            .prefix(&object.key)
+            .send()
+            .await
+            .expect("versions");
+        assert!(
+            versions.versions().is_empty() && versions.delete_markers().is_empty(),
+            "bytes of a deleted document remain under {}: {versions:?}",
+            object.key
+        );
+    }
     stack.stop().await;
 }
 
@@ -769,6 +784,14 @@ async fn retention_and_envelopes_block_deletion() {
         .send()
         .await;
     assert!(refused.is_err(), "S3 deleted a retained version");
+    let kept = gsign_platform::aws::s3(&sdk)
+        .list_object_versions()
+        .bucket(documents.bucket())
+        .prefix(&doc.s3_key)
+        .send()
+        .await
+        .expect("versions");
+    assert_eq!(kept.versions().len(), 1, "a retained document's bytes stay");
     deletion_refused(&stack, &ana, &ids[0], "document-under-retention").await;
     let (_, view) = stack
         .call(&ana, "GET", &format!("/v1/documents/{}", ids[0]), None)

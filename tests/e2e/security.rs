@@ -927,3 +927,76 @@ async fn an_old_completion_link_no_longer_opens_the_signed_documents_and_a_fresh
     assert_eq!(renewals, 1);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn control_characters_far_dates_and_extreme_pages_get_a_clear_422_not_a_stuck_message_or_a_panic(
+) {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let owner = Tenant::create(&db, "owner").await;
+    // SQS refuses these characters: stored, they would stop every message that carries them.
+    for (path, body, pointer) in [
+        (
+            "/v1/organization/users",
+            json!({"email": format!("cc-{}@example.com", unique()), "role": "viewer", "first_name": "Bell\u{7}"}),
+            "/first_name",
+        ),
+        (
+            "/v1/api-keys",
+            json!({"name": "key\u{fffe}", "scopes": ["documents:read"]}),
+            "/name",
+        ),
+    ] {
+        let (status, body) =
+            call(&stack, Some(&owner.bearer), "POST", path, Some(body), None).await;
+        assert_eq!(status, 422, "{path}: {body}");
+        assert_eq!(body["errors"][0]["pointer"], pointer, "{body}");
+    }
+    // A date chrono could not add a day to.
+    for query in ["to=%2B262142-12-31", "from=-262143-01-01"] {
+        for route in ["/v1/billing/usage", "/v1/billing/usage.csv"] {
+            let (status, body) = call(
+                &stack,
+                Some(&owner.bearer),
+                "GET",
+                &format!("{route}?{query}"),
+                None,
+                None,
+            )
+            .await;
+            assert_eq!(status, 422, "{route}?{query}: {body}");
+        }
+    }
+    // A field on page i32::MIN.
+    let document = stack
+        .upload_ready_pdf(&owner, "one.pdf", gsign_tests::pki::fixture("one-page.pdf"))
+        .await;
+    let (_, envelope) = stack
+        .call(
+            &owner,
+            "POST",
+            "/v1/envelopes",
+            Some(json!({"document_id": document, "name": "Pages"})),
+        )
+        .await;
+    let base = format!("/v1/envelopes/{}", envelope["id"].as_str().expect("id"));
+    let (_, recipient) = stack
+        .call(
+            &owner,
+            "POST",
+            &format!("{base}/recipients"),
+            Some(json!({"email": "p@example.com", "name": "P"})),
+        )
+        .await;
+    let (status, body) = stack
+        .call(
+            &owner,
+            "PUT",
+            &format!("{base}/fields"),
+            Some(json!({"fields": [{"recipient_id": recipient["id"], "type": "signature", "page": i32::MIN,
+                                     "x": 10.0, "y": 10.0, "width": 100.0, "height": 30.0}]})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    stack.stop().await;
+}

@@ -184,6 +184,11 @@ impl BillingApi {
         let day = |name: &str, errors: &mut Vec<FieldError>| {
             web::query(req, name).and_then(|raw| {
                 raw.parse::<NaiveDate>()
+                    .ok()
+                    // Far dates overflow the day arithmetic below: a usage period lies in
+                    // these years.
+                    .filter(|d| (2000..=9999).contains(&chrono::Datelike::year(d)))
+                    .ok_or(())
                     .map_err(|_| {
                         errors.push(FieldError::new(
                             format!("/{name}"),

@@ -386,13 +386,14 @@ impl DocumentsApi {
         repo::soft_delete(&tx, caller.org, id).await?;
         self.commit_audited(tx, caller, "document.deleted", id, serde_json::json!({}))
             .await?;
-        // The bytes go behind delete markers; the versions stay for the bucket's lifecycle.
+        // Under no retention and no hold (checked above), deleted means erased: every version
+        // of the bytes goes, not just behind a delete marker.
         for object in doc.objects() {
-            if let Err(err) = s.store.hide(&object.key).await {
-                tracing::warn!(
+            if let Err(err) = s.store.erase(&object.key).await {
+                tracing::error!(
                     error = format!("{err:#}"),
                     key = object.key,
-                    "could not hide object"
+                    "could not erase a deleted document's bytes"
                 );
             }
         }

@@ -535,7 +535,7 @@ impl EnvelopesApi {
         let document = document_facts(&tx, envelope.document_id).await?;
         if document.status == "ready" {
             for (i, field) in input.fields.iter().enumerate() {
-                let page = usize::try_from(field.page - 1)
+                let page = usize::try_from(field.page.saturating_sub(1))
                     .ok()
                     .and_then(|p| document.pages.get(p));
                 match page {

@@ -424,7 +424,7 @@ pub fn send_problems(
                 "belongs to no recipient",
             ));
         }
-        let page = usize::try_from(field.page - 1)
+        let page = usize::try_from(field.page.saturating_sub(1))
             .ok()
             .and_then(|p| document.pages.get(p));
         match page {

@@ -13,6 +13,7 @@ pub mod packs;
 pub mod problem;
 pub mod routing;
 pub mod sealed;
+pub mod text;
 pub mod webhooks;
 
 pub use access::{Action, Credential, Principal, Role, Scope};

@@ -125,11 +125,17 @@ impl Hsm {
                 ),
             };
             public.extend(common(true));
+            public.extend([Attribute::Encrypt(false), Attribute::Wrap(false)]);
             private.extend(common(false));
+            // A signing key signs and does nothing else, said explicitly rather than left to
+            // the token's defaults.
             private.extend([
                 Attribute::Sensitive(true),
                 Attribute::Extractable(false),
                 Attribute::Sign(true),
+                Attribute::Decrypt(false),
+                Attribute::Unwrap(false),
+                Attribute::Derive(false),
             ]);
             let (public_handle, _) = session.generate_key_pair(&mechanism, &public, &private)?;
             Ok((id, public_handle))

@@ -228,6 +228,9 @@ pub enum RequestError {
         /// Where and what, as serde reports it.
         detail: String,
     },
+    /// Text holds control characters or Unicode noncharacters (JSON pointers of the values).
+    #[error("text must not contain control characters or Unicode noncharacters")]
+    RefusedCharacters(Vec<String>),
 }
 
 impl IntoProblem for RequestError {
@@ -251,6 +254,17 @@ impl IntoProblem for RequestError {
                 "Malformed request body",
             )
             .with_errors(vec![FieldError::new("", detail.clone())]),
+            RequestError::RefusedCharacters(pointers) => Problem::validation(
+                pointers
+                    .into_iter()
+                    .map(|pointer| {
+                        FieldError::new(
+                            pointer,
+                            "contains a control character or a Unicode noncharacter",
+                        )
+                    })
+                    .collect(),
+            ),
         }
         .with_detail(detail)
     }
@@ -272,9 +286,48 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T,
     if !media.eq_ignore_ascii_case("application/json") {
         return Err(RequestError::UnsupportedMediaType);
     }
-    serde_json::from_slice(body).map_err(|err| RequestError::InvalidBody {
+    let invalid = |err: serde_json::Error| RequestError::InvalidBody {
         detail: err.to_string(),
-    })
+    };
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(invalid)?;
+    let mut refused = Vec::new();
+    refused_text(&value, &mut String::new(), &mut refused);
+    if !refused.is_empty() {
+        return Err(RequestError::RefusedCharacters(refused));
+    }
+    serde_json::from_value(value).map_err(invalid)
+}
+
+/// Collects the JSON pointers of the strings (values and keys) in `value` that hold a
+/// character [`gsign_core::text::is_refused_char`] refuses.
+fn refused_text(value: &serde_json::Value, pointer: &mut String, found: &mut Vec<String>) {
+    let refused = |s: &str| s.chars().any(gsign_core::text::is_refused_char);
+    let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
+    match value {
+        serde_json::Value::String(s) if refused(s) => found.push(pointer.clone()),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push_str(&format!("/{i}"));
+                refused_text(item, pointer, found);
+                pointer.truncate(len);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&escape(key));
+                if refused(key) {
+                    found.push(pointer.clone());
+                } else {
+                    refused_text(item, pointer, found);
+                }
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The conversions every HTTP domain error has, for an enum with the variants

@@ -221,6 +221,8 @@ impl Hsm {
                 Attribute::ModulusBits(bits.into()),
                 Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
                 Attribute::Encrypt(true),
+                Attribute::Verify(false),
+                Attribute::Wrap(false),
             ];
             let private = vec![
                 Attribute::Token(true),
@@ -230,6 +232,10 @@ impl Hsm {
                 Attribute::Sensitive(true),
                 Attribute::Extractable(false),
                 Attribute::Decrypt(true),
+                // A decryption key never signs, unwraps into the token or derives.
+                Attribute::Sign(false),
+                Attribute::Unwrap(false),
+                Attribute::Derive(false),
             ];
             let (public_handle, _) =
                 session.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)?;

@@ -22,8 +22,9 @@ pub enum Refusal {
     /// Credentials in the URL would travel to the receiver in every request's logs.
     #[error("the URL must not carry a user name or password")]
     Credentials,
-    /// The host resolves to an address in a forbidden range.
-    #[error("{host} resolves to {address}, a {range} address")]
+    /// The host resolves to an address in a forbidden range (the address itself stays out
+    /// of the message: it would map the internal network for the caller).
+    #[error("{host} resolves to a {range} address")]
     Forbidden {
         /// The host as given.
         host: String,
@@ -35,6 +36,9 @@ pub enum Refusal {
     /// The host does not resolve.
     #[error("{0} does not resolve")]
     Unresolvable(String),
+    /// Webhooks go to port 443 only (any port on loopback, where the local stack allows it).
+    #[error("port {0} is not allowed: use https on port 443")]
+    Port(u16),
 }
 
 /// The range `ip` falls in if a webhook must never reach it.
@@ -140,6 +144,12 @@ pub async fn vet(url: &Url, allow_loopback: bool) -> Result<SocketAddr, Refusal>
             return Err(Refusal::NotHttps);
         }
     }
+    // Port 443 only, after the addresses (their refusal says more); any port on loopback
+    // where the local stack allows it.
+    let loopback = addresses.iter().all(|a| a.ip().is_loopback());
+    if port != 443 && !(allow_loopback && loopback) {
+        return Err(Refusal::Port(port));
+    }
     Ok(addresses[0])
 }
 
@@ -220,6 +230,25 @@ mod tests {
             vet(&url("ftp://example.com/hook"), true).await,
             Err(Refusal::NotHttps)
         );
+    }
+
+    #[tokio::test]
+    async fn only_port_443_is_called_and_refusals_do_not_echo_internal_addresses() {
+        assert_eq!(
+            vet(&url("https://93.184.216.34:8443/hook"), false).await,
+            Err(Refusal::Port(8443))
+        );
+        assert_eq!(
+            vet(&url("https://93.184.216.34:22/hook"), true).await,
+            Err(Refusal::Port(22)),
+            "the loopback exception is for loopback only"
+        );
+        // The caller named a host; what it resolves to inside is not theirs to learn.
+        let refusal = vet(&url("https://localhost/hook"), false)
+            .await
+            .expect_err("loopback");
+        assert!(!refusal.to_string().contains("127.0.0.1"), "{refusal}");
+        assert!(!refusal.to_string().contains("::1"), "{refusal}");
     }
 
     #[tokio::test]

@@ -358,8 +358,61 @@ impl DocumentStore {
         Ok(())
     }
 
-    /// Hides a key behind a delete marker (versions stay, subject to their locks): what a soft
-    /// delete does to the bytes.
+    /// Erases every version of `key` (and its delete markers): what deleting a document under
+    /// no retention and no hold does to its bytes. A version S3 refuses to delete (a lock) is
+    /// an error, after the others are gone.
+    pub async fn erase(&self, key: &str) -> anyhow::Result<usize> {
+        let mut erased = 0;
+        let mut refused = Vec::new();
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .s3
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(version_marker.clone())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            let versions = page
+                .versions()
+                .iter()
+                .filter(|v| v.key() == Some(key))
+                .filter_map(|v| v.version_id().map(str::to_owned));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .filter(|m| m.key() == Some(key))
+                .filter_map(|m| m.version_id().map(str::to_owned));
+            for version in versions.chain(markers).collect::<Vec<_>>() {
+                match self
+                    .s3
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .version_id(&version)
+                    .send()
+                    .await
+                {
+                    Ok(_) => erased += 1,
+                    Err(err) => refused.push(format!("{version}: {}", sdk_error(err))),
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+        }
+        if !refused.is_empty() {
+            anyhow::bail!("versions of {key} not erased: {}", refused.join("; "));
+        }
+        Ok(erased)
+    }
+
+    /// Hides a key behind a delete marker (versions stay, subject to their locks).
     pub async fn hide(&self, key: &str) -> anyhow::Result<()> {
         self.s3
             .delete_object()
