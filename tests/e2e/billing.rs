@@ -235,6 +235,9 @@ async fn the_free_plan_limits_envelopes_certificates_and_members_and_usage_count
         .await;
     assert_eq!(status, 200, "{subscription}");
     assert_eq!(subscription["plan"]["code"], "pro");
+    // The organization shows the plan billing enforces, not a column the upgrade missed.
+    let (_, organization) = stack.call(&owner, "GET", "/v1/organization", None).await;
+    assert_eq!(organization["plan"], "pro", "{organization}");
     assert_eq!(
         subscription["usage"],
         json!({"envelope": 6, "signature": 1, "certificate": 2}),

@@ -1000,3 +1000,58 @@ async fn control_characters_far_dates_and_extreme_pages_get_a_clear_422_not_a_st
     assert_eq!(status, 422, "{body}");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn every_change_to_a_webhook_endpoint_leaves_an_audit_event() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let admin = Tenant::create(&db, "admin").await;
+    let (status, created) = call(
+        &stack,
+        Some(&admin.bearer),
+        "POST",
+        "/v1/webhooks",
+        Some(json!({"url": "http://127.0.0.1:9/audited"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let path = format!("/v1/webhooks/{}", created["id"].as_str().expect("id"));
+    for (method, suffix, body) in [
+        ("PATCH", "", Some(json!({"description": "changed"}))),
+        ("POST", "/rotate-secret", None),
+        ("DELETE", "", None),
+    ] {
+        let (status, answer) = call(
+            &stack,
+            Some(&admin.bearer),
+            method,
+            &format!("{path}{suffix}"),
+            body,
+            None,
+        )
+        .await;
+        assert!(status < 300, "{method} {path}{suffix}: {status} {answer}");
+    }
+    for action in [
+        "webhook.created",
+        "webhook.updated",
+        "webhook.secret_rotated",
+        "webhook.deleted",
+    ] {
+        eventually(Duration::from_secs(20), action, || async {
+            let (_, page) = call(
+                &stack,
+                Some(&admin.bearer),
+                "GET",
+                &format!("/v1/audit-events?action={action}"),
+                None,
+                None,
+            )
+            .await;
+            page["data"].as_array()?.first().cloned()
+        })
+        .await;
+    }
+    stack.stop().await;
+}

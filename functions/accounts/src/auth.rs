@@ -404,7 +404,7 @@ impl AuthService {
                     to,
                     data: serde_json::json!({
                         "first_name": first_name,
-                        "sign_in_link": format!("{}/sign-in", self.app_url),
+                        "link": format!("{}/sign-in", self.app_url),
                         "reset_link": format!("{}/reset-password", self.app_url),
                     }),
                 },

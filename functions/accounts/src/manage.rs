@@ -463,21 +463,24 @@ impl Manage {
     }
 
     async fn organization(&self, caller: &Caller) -> Result<OrganizationView, AccountsError> {
-        let row = self
-            .pool
-            .get()
-            .await?
-            .query_opt("SELECT id, name, slug, plan, status, settings, created_at FROM organizations WHERE id = $1", &[&caller.org])
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt("SELECT id, name, slug, status, settings, created_at FROM organizations WHERE id = $1", &[&caller.org])
             .await?
             .ok_or(AccountsError::NotFound("organization"))?;
+        // One source of truth: the plan billing enforces (the subscription's), not the
+        // `organizations.plan` column a Stripe upgrade never touched.
+        let plan = gsign_platform::billing::current_plan(&client, caller.org)
+            .await?
+            .code;
         Ok(OrganizationView {
             id: row.get(0),
             name: row.get(1),
             slug: row.get(2),
-            plan: row.get(3),
-            status: row.get(4),
-            settings: row.get(5),
-            created_at: row.get(6),
+            plan,
+            status: row.get(3),
+            settings: row.get(4),
+            created_at: row.get(5),
         })
     }
 

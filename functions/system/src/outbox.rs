@@ -501,7 +501,7 @@ mod tests {
             "first_name": "<b>Батбаяр</b>",
             "organization_name": "Acme & Sons",
             "link": "https://app.example/verify?token=abc",
-            "sign_in_link": "https://app.example/sign-in",
+
             "reset_link": "https://app.example/reset-password",
             "inviter": "Ana",
             "role": "member",

@@ -165,11 +165,33 @@ impl WebhooksApi {
         )
         .await?;
         repo::add_secret(&tx, id, &ciphertext).await?;
-        tx.commit().await?;
+        let event = outbox::audit(
+            &tx,
+            &caller.audit(
+                "webhook.created",
+                "webhook",
+                id,
+                serde_json::json!({"url": endpoint.url, "event_types": endpoint.event_types}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await?;
         Ok(EndpointView {
             endpoint,
             secret: Some(secret_text(&key)),
         })
+    }
+
+    /// Commits `tx` and publishes its outbox rows (the audit events of endpoint changes).
+    async fn commit_and_publish(
+        &self,
+        tx: deadpool_postgres::Transaction<'_>,
+        events: Vec<Uuid>,
+    ) -> Result<(), WebhooksError> {
+        tx.commit().await?;
+        let base = &self.services.base;
+        base.relay.publish(&base.pool, &events).await;
+        Ok(())
     }
 
     async fn list(&self, caller: &Caller, req: &Request) -> Result<Page<Endpoint>, WebhooksError> {
@@ -200,15 +222,39 @@ impl WebhooksApi {
             .await?
             .ok_or(WebhooksError::NotFound("webhook"))?;
         let endpoint = repo::update(&tx, id, &changes).await?;
-        tx.commit().await?;
+        let event = outbox::audit(
+            &tx,
+            &caller.audit(
+                "webhook.updated",
+                "webhook",
+                id,
+                serde_json::json!({"url": endpoint.url, "event_types": endpoint.event_types,
+                                   "active": endpoint.active}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await?;
         Ok(endpoint)
     }
 
     async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), WebhooksError> {
-        let endpoint = self.endpoint(caller, id).await?;
-        let client = self.services.base.pool.get().await?;
-        repo::delete(&client, endpoint.id).await?;
-        Ok(())
+        let mut conn = self.services.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let endpoint = repo::get(&tx, caller.org, id, true)
+            .await?
+            .ok_or(WebhooksError::NotFound("webhook"))?;
+        repo::delete(&tx, endpoint.id).await?;
+        let event = outbox::audit(
+            &tx,
+            &caller.audit(
+                "webhook.deleted",
+                "webhook",
+                id,
+                serde_json::json!({"url": endpoint.url}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await
     }
 
     async fn rotate(&self, caller: &Caller, id: Uuid) -> Result<EndpointView, WebhooksError> {
@@ -220,7 +266,17 @@ impl WebhooksApi {
             .ok_or(WebhooksError::NotFound("webhook"))?;
         repo::retire_secrets(&tx, id, Utc::now() + ROTATION_OVERLAP).await?;
         repo::add_secret(&tx, id, &ciphertext).await?;
-        tx.commit().await?;
+        let event = outbox::audit(
+            &tx,
+            &caller.audit(
+                "webhook.secret_rotated",
+                "webhook",
+                id,
+                serde_json::json!({"previous_valid_until": Utc::now() + ROTATION_OVERLAP}),
+            ),
+        )
+        .await?;
+        self.commit_and_publish(tx, vec![event]).await?;
         Ok(EndpointView {
             endpoint,
             secret: Some(secret_text(&key)),
