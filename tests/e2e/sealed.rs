@@ -526,6 +526,16 @@ async fn the_service_and_a_python_implementation_open_each_others_envelopes_and_
         let (status, problem) = stack.call(&eve, method, &path, body).await;
         assert_eq!(status, 404, "{method} {path}: {problem}");
     }
+    // Importing under an id another tenant uses is answered as an unknown id: no oracle.
+    let (status, problem) = stack
+        .call(
+            &eve,
+            "POST",
+            "/v1/sealed-envelopes",
+            Some(full["sealed"].clone()),
+        )
+        .await;
+    assert_eq!(status, 404, "{problem}");
 
     // Optimistic locking on prompts.
     let (status, updated) = stack

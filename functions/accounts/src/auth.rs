@@ -73,7 +73,9 @@ pub struct AuthService {
     cache: Arc<Cache>,
     limiter: RateLimiter,
     relay: Relay,
-    tokens: AccessTokens,
+    /// Only on the routes that mint access tokens (login, refresh): the signing key lives
+    /// nowhere it is not needed.
+    tokens: Option<AccessTokens>,
     app_url: String,
     refresh_ttl: Duration,
     /// A real argon2id hash of a random password: verified against when the email is unknown,
@@ -83,11 +85,19 @@ pub struct AuthService {
 }
 
 impl AuthService {
-    /// Reads the configuration (every problem at once) and builds the clients.
-    pub async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
+    /// Reads the configuration (every problem at once) and builds the clients; with
+    /// `mints_tokens`, the access-token key too (`ACCESS_TOKEN_KEY`, login and refresh only).
+    pub async fn from_env(
+        env: &Env,
+        mints_tokens: bool,
+    ) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
         let common = CommonConfig::read(&mut r);
-        let key = r.secret("ACCESS_TOKEN_KEY");
+        let key = if mints_tokens {
+            r.secret("ACCESS_TOKEN_KEY").map(Some)
+        } else {
+            Some(None)
+        };
         let issuer = r.or("ACCESS_TOKEN_ISSUER", "gsign".to_owned());
         let audience = r.or("ACCESS_TOKEN_AUDIENCE", "gsign-api".to_owned());
         let refresh_days = r.or("REFRESH_TOKEN_TTL_DAYS", 30u64);
@@ -105,7 +115,9 @@ impl AuthService {
             cache,
             limiter,
             relay,
-            tokens: AccessTokens::new(&key, &issuer, &audience, 15 * 60)
+            tokens: key
+                .map(|key| AccessTokens::new(&key, &issuer, &audience, 15 * 60))
+                .transpose()
                 .map_err(anyhow::Error::from)?,
             app_url,
             refresh_ttl: Duration::from_secs(refresh_days * 86_400),
@@ -433,8 +445,12 @@ impl AuthService {
             &[&user, &org, &family, &refresh.hash, &expires_at, &ip, &client.user_agent],
         )
         .await?;
-        let access_token = self
-            .tokens
+        let tokens = self.tokens.as_ref().ok_or_else(|| {
+            AccountsError::Internal(anyhow::anyhow!(
+                "this route does not mint access tokens (no ACCESS_TOKEN_KEY)"
+            ))
+        })?;
+        let access_token = tokens
             .issue(
                 &user.to_string(),
                 &org.to_string(),
@@ -446,7 +462,7 @@ impl AuthService {
         Ok(TokenPair {
             access_token,
             token_type: "Bearer",
-            expires_in: self.tokens.ttl_seconds,
+            expires_in: tokens.ttl_seconds,
             refresh_token: refresh.secret.expose_secret().to_owned(),
             refresh_expires_at: expires_at,
         })
@@ -1147,7 +1163,8 @@ impl HttpHandler for AuthRoute {
 
 fn init_route(env: Env, route: Route) -> InitFuture {
     Box::pin(async move {
-        let service = AuthService::from_env(&env).await?;
+        let service =
+            AuthService::from_env(&env, matches!(route, Route::Login | Route::Refresh)).await?;
         let limiter = service.limiter.clone();
         let policy = match route {
             Route::Logout => Policy::Standard,

@@ -132,10 +132,26 @@ pub(crate) async fn insert(
                 &wire.expires_at,
             ],
         )
-        .await?
-        .ok_or_else(|| {
-            SealedError::Validation(vec![gsign_core::FieldError::new("/id", "an envelope with this id exists")])
-        })?;
+        .await?;
+    let Some(row) = row else {
+        // The id is taken. Another tenant's envelope is none of the caller's business: the
+        // answer is the one an unknown id gets, not a confirmation that it exists.
+        let ours = client
+            .query_opt(
+                "SELECT 1 FROM sealed_envelopes WHERE id = $1 AND organization_id = $2",
+                &[&id, &org],
+            )
+            .await?
+            .is_some();
+        return Err(if ours {
+            SealedError::Validation(vec![gsign_core::FieldError::new(
+                "/id",
+                "an envelope with this id exists",
+            )])
+        } else {
+            SealedError::NotFound("sealed envelope")
+        });
+    };
     Ok(view(&row, true))
 }
 
