@@ -28,11 +28,28 @@ pub fn request(imprint: &[u8; 32], nonce: u64) -> Result<Vec<u8>, SignError> {
             hashed_message: OctetString::new(imprint.to_vec())?,
         },
         req_policy: None,
-        nonce: Some(Int::new(&nonce.to_be_bytes())?),
+        nonce: Some(nonce_int(nonce)?),
         cert_req: true,
         extensions: None,
     }
     .to_der()?)
+}
+
+/// `nonce` as a DER INTEGER, positive and minimally encoded (X.690 8.3.2). A plain big-endian
+/// u64 is neither when its top byte is zero (a needless leading zero, one request in 256) or
+/// its top bit is set (negative); OpenSSL's TSA refuses the padded form as "bad request
+/// format", which made signing fail now and then.
+fn nonce_int(nonce: u64) -> Result<Int, SignError> {
+    let bytes = nonce.to_be_bytes();
+    let first = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len() - 1);
+    let mut minimal = bytes[first..].to_vec();
+    if minimal[0] & 0x80 != 0 {
+        minimal.insert(0, 0);
+    }
+    Ok(Int::new(&minimal)?)
 }
 
 /// Why a TSA's answer is unusable.
@@ -82,9 +99,34 @@ pub fn token(response: &[u8], imprint: &[u8; 32], nonce: u64) -> Result<Vec<u8>,
     if tst_info.message_imprint.hashed_message.as_bytes() != imprint {
         return Err(refused("the token stamps another digest"));
     }
-    let expected = Int::new(&nonce.to_be_bytes())?;
+    let expected = nonce_int(nonce)?;
     if tst_info.nonce.as_ref() != Some(&expected) {
         return Err(refused("the token's nonce is not ours"));
     }
     Ok(token.to_der()?)
+}
+
+#[cfg(test)]
+mod nonce_tests {
+    use der::Encode as _;
+
+    #[test]
+    fn nonces_are_positive_minimal_der_integers_whatever_their_bytes() {
+        for (nonce, der) in [
+            (
+                0x007f_0000_0000_0001u64,
+                "0207".to_owned() + "7f000000000001",
+            ),
+            (
+                0x8000_0000_0000_0001,
+                "0209".to_owned() + "008000000000000001",
+            ),
+            (1, "020101".to_owned()),
+            (0x80, "02020080".to_owned()),
+            (0, "020100".to_owned()),
+        ] {
+            let encoded = super::nonce_int(nonce).expect("int").to_der().expect("der");
+            assert_eq!(hex::encode(encoded), der, "{nonce:#x}");
+        }
+    }
 }
