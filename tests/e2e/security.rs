@@ -46,6 +46,19 @@ async fn call(
     )
 }
 
+/// One run of the outbox sweeper, invoked as its schedule would: its answer.
+async fn sweep(stack: &TestStack) -> Value {
+    reqwest::Client::new()
+        .post(format!("{}/_local/invoke/schedule-sweep-outbox", stack.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the runner answers")
+        .json()
+        .await
+        .expect("json")
+}
+
 fn problem_type(body: &Value) -> &str {
     body["type"]
         .as_str()
@@ -444,18 +457,7 @@ async fn one_unsendable_outbox_row_no_longer_blocks_the_sweeper_and_is_parked_af
             .await
             .expect("row");
     }
-    let sweep = || async {
-        let answer: Value = reqwest::Client::new()
-            .post(format!("{}/_local/invoke/schedule-sweep-outbox", stack.url))
-            .json(&json!({}))
-            .send()
-            .await
-            .expect("the runner answers")
-            .json()
-            .await
-            .expect("json");
-        answer
-    };
+    let sweep = || sweep(&stack);
     let first = sweep().await;
     assert_eq!(first["failed"], 1, "{first}");
     assert!(first["published"].as_u64() >= Some(3), "{first}");
@@ -518,15 +520,7 @@ async fn stale_secrets_and_unconfirmed_accounts_are_purged_by_the_sweeper() {
         ))
         .await
         .expect("stale rows");
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/_local/invoke/schedule-sweep-outbox", stack.url))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("the runner answers")
-        .json()
-        .await
-        .expect("json");
+    let answer = sweep(&stack).await;
     assert_eq!(
         answer["purged"],
         json!({"outbox_rows": 1, "idempotency_records": 1,

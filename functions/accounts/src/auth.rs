@@ -314,8 +314,6 @@ impl AuthService {
             slugify(&name),
             &Uuid::new_v4().simple().to_string()[..6]
         );
-        let verification = credentials::new_token();
-
         let mut client_db = self.pool.get().await?;
         let tx = client_db.transaction().await?;
         let org: Uuid = tx
@@ -341,30 +339,25 @@ impl AuthService {
             }
             Err(err) => return Err(err.into()),
         };
-        tx.execute(
-            "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
-             VALUES ('verify_email', $1, $2, $3, now() + interval '24 hours')",
-            &[&user, &org, &verification.hash],
-        )
-        .await?;
         let events = vec![
             outbox::audit(
                 &tx,
-                &audit_event("user.registered", org, Some(user), ("user", user.to_string()), client, serde_json::json!({"organization_slug": slug})),
+                &audit_event(
+                    "user.registered",
+                    org,
+                    Some(user),
+                    ("user", user.to_string()),
+                    client,
+                    serde_json::json!({"organization_slug": slug}),
+                ),
             )
             .await?,
-            outbox::email(
+            self.verification_mail(
                 &tx,
-                org,
-                &Email {
-                    template: "verify_email".to_owned(),
-                    to: email.as_str().to_owned(),
-                    data: serde_json::json!({
-                        "first_name": input.first_name,
-                        "organization_name": name,
-                        "link": format!("{}/verify-email?token={}", self.app_url, verification.secret.expose_secret()),
-                    }),
-                },
+                (user, org),
+                email.as_str(),
+                input.first_name.as_deref(),
+                &name,
             )
             .await?,
         ];
@@ -641,13 +634,6 @@ impl AuthService {
         if recent {
             return Ok(false);
         }
-        let verification = credentials::new_token();
-        tx.execute(
-            "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
-             VALUES ('verify_email', $1, $2, $3, now() + interval '24 hours')",
-            &[&user, &org, &verification.hash],
-        )
-        .await?;
         let events = vec![
             outbox::audit(
                 &tx,
@@ -661,24 +647,51 @@ impl AuthService {
                 ),
             )
             .await?,
-            outbox::email(
+            self.verification_mail(
                 &tx,
-                org,
-                &Email {
-                    template: "verify_email".to_owned(),
-                    to: row.get(6),
-                    data: serde_json::json!({
-                        "first_name": row.get::<_, Option<String>>(7),
-                        "organization_name": row.get::<_, String>(8),
-                        "link": format!("{}/verify-email?token={}", self.app_url, verification.secret.expose_secret()),
-                    }),
-                },
+                (user, org),
+                row.get(6),
+                row.get::<_, Option<String>>(7).as_deref(),
+                row.get(8),
             )
             .await?,
         ];
         tx.commit().await?;
         self.relay.publish(&self.pool, &events).await;
         Ok(true)
+    }
+
+    /// A new single-use verification token (24 hours) for `(user, org)` and the mail that
+    /// carries its link, written in `tx`; the outbox row of the mail.
+    async fn verification_mail(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        (user, org): (Uuid, Uuid),
+        to: &str,
+        first_name: Option<&str>,
+        organization_name: &str,
+    ) -> Result<Uuid, AccountsError> {
+        let verification = credentials::new_token();
+        tx.execute(
+            "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
+             VALUES ('verify_email', $1, $2, $3, now() + interval '24 hours')",
+            &[&user, &org, &verification.hash],
+        )
+        .await?;
+        Ok(outbox::email(
+            tx,
+            org,
+            &Email {
+                template: "verify_email".to_owned(),
+                to: to.to_owned(),
+                data: serde_json::json!({
+                    "first_name": first_name,
+                    "organization_name": organization_name,
+                    "link": format!("{}/verify-email?token={}", self.app_url, verification.secret.expose_secret()),
+                }),
+            },
+        )
+        .await?)
     }
 
     /// Exchanges a refresh token for a new pair. A token presented twice means it was stolen:
