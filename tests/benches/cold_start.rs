@@ -202,6 +202,7 @@ async fn main() -> anyhow::Result<()> {
         parameters: local_parameters(),
         base_env: runner::base_env(stack_env()),
         sqs_wait_seconds: 1,
+        web_dist: None,
     };
     let stack = LocalStack::build(config, &gsign_local::registry(), &sdk().await).await?;
 

@@ -145,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
         parameters,
         base_env: runner::base_env(stack_env()),
         sqs_wait_seconds: 1,
+        web_dist: None,
     };
     // Built, not served: nothing polls the queue, so each ingest below is the measured one.
     let stack = LocalStack::build(config, &gsign_local::registry(), &sdk).await?;

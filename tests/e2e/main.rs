@@ -27,4 +27,5 @@ mod signing;
 mod team;
 mod template;
 mod verify;
+mod web;
 mod webhooks;

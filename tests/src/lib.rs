@@ -262,6 +262,38 @@ pub async fn start_stack_at(
     parameters: BTreeMap<String, String>,
     aws_endpoint: &str,
 ) -> TestStack {
+    serve_stack(template, registry, parameters, aws_endpoint, 0, None).await
+}
+
+/// The application's stack serving the built web app (`web/dist`) too, with `APP_URL` its
+/// own address, so every link it mails opens its own pages (what the browser tests need).
+pub async fn start_app_with_web(db: &TestDatabase, overrides: &[(&str, String)]) -> TestStack {
+    let port = free_port();
+    let mut parameters = local_parameters();
+    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
+    parameters.insert("AppUrl".to_owned(), format!("http://127.0.0.1:{port}"));
+    for (name, value) in overrides {
+        parameters.insert((*name).to_owned(), value.clone());
+    }
+    serve_stack(
+        &root().join("template.yaml"),
+        &gsign_local::registry(),
+        parameters,
+        &stack_var("AWS_ENDPOINT_URL"),
+        port,
+        Some(root().join("web/dist")),
+    )
+    .await
+}
+
+async fn serve_stack(
+    template: &Path,
+    registry: &Registry,
+    parameters: BTreeMap<String, String>,
+    aws_endpoint: &str,
+    port: u16,
+    web_dist: Option<PathBuf>,
+) -> TestStack {
     let name = format!("t-{}", unique());
     let base_env = runner::base_env(stack_env())
         .with("AWS_ENDPOINT_URL", aws_endpoint)
@@ -276,11 +308,12 @@ pub async fn start_stack_at(
         parameters,
         base_env,
         sqs_wait_seconds: 1,
+        web_dist,
     };
     let stack = LocalStack::build(config, registry, &sdk)
         .await
         .expect("the stack builds");
-    let running = runner::start(stack, "127.0.0.1:0".parse().expect("address"))
+    let running = runner::start(stack, ([127, 0, 0, 1], port).into())
         .await
         .expect("the runner starts");
     TestStack {

@@ -74,7 +74,7 @@ impl IntoProblem for DocPacksError {
                 "Not possible in the pack's status",
             )
             .with_detail(format!("The pack is {status}."))
-            .with_extension("status", serde_json::json!(status)),
+            .with_extension("pack_status", serde_json::json!(status)),
             DocPacksError::ReferenceInUse(pack) => Problem::new(
                 StatusCode::CONFLICT,
                 "reference-in-use",

@@ -66,7 +66,7 @@ impl IntoProblem for DocumentsError {
                     "Document not ready",
                 )
                 .with_detail(detail)
-                .with_extension("status", serde_json::json!(status))
+                .with_extension("document_status", serde_json::json!(status))
                 .with_extension("failure_reason", serde_json::json!(reason))
             }
             DocumentsError::Internal(err) => {

@@ -125,7 +125,7 @@ impl IntoProblem for CeremonyError {
                 "Envelope closed",
             )
             .with_detail(format!("The envelope is {status}; it can no longer be acted on."))
-            .with_extension("status", serde_json::json!(status)),
+            .with_extension("envelope_status", serde_json::json!(status)),
             CeremonyError::NotYourTurn { yours, current } => Problem::new(
                 StatusCode::CONFLICT,
                 "not-your-turn",
@@ -143,7 +143,7 @@ impl IntoProblem for CeremonyError {
                 "Already done",
             )
             .with_detail(format!("You have {status} this envelope."))
-            .with_extension("status", serde_json::json!(status)),
+            .with_extension("recipient_status", serde_json::json!(status)),
             CeremonyError::AccessCodeRequired => Problem::new(
                 StatusCode::FORBIDDEN,
                 "access-code-required",
@@ -283,6 +283,10 @@ struct EnvelopeSummary {
     message: Option<String>,
     status: String,
     expires_at: Option<DateTime<Utc>>,
+    /// Who sent it, so the recipient knows whom they deal with.
+    sender: repo::Sender,
+    /// Why the signing work stopped, when it did (the page says so instead of waiting).
+    processing_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -296,6 +300,13 @@ struct RecipientSummary {
     consented: bool,
     disclosure_version: &'static str,
     may_act: bool,
+    /// The signing worker put this recipient's signature in the PDF (the page waits for it
+    /// after `sign`).
+    applied: bool,
+    /// The recipient's place in the routing, and the names of those acting now when it is
+    /// not yet their turn.
+    routing_order: i32,
+    waiting_for: Vec<String>,
 }
 
 /// `POST /v1/signing/{token}/access-code` body.
@@ -459,6 +470,20 @@ impl EnvelopesApi {
             .into_iter()
             .filter(|f| f.recipient_id == party.recipient.id)
             .collect();
+        let sender = repo::sender(&tx, &party.envelope).await?;
+        let everyone = repo::recipients(&tx, party.envelope.id).await?;
+        let applied = everyone
+            .iter()
+            .any(|r| r.id == party.recipient.id && r.applied_at.is_some());
+        let waiting_for: Vec<String> = match party.may_act() {
+            Err(CeremonyError::NotYourTurn { current, .. }) => everyone
+                .iter()
+                .filter(|r| Some(r.routing_order) == current && r.role != "cc")
+                .filter(|r| !matches!(r.status.as_str(), "signed" | "approved" | "declined"))
+                .map(|r| r.name.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
         let document = match (&party.envelope.current_s3_key, party.authenticated(now)) {
             (Some(key), true) => Some(
                 self.store
@@ -501,6 +526,8 @@ impl EnvelopesApi {
                 message: party.envelope.message.clone(),
                 status,
                 expires_at: party.envelope.expires_at,
+                sender,
+                processing_error: party.envelope.processing_error.clone(),
             },
             recipient: RecipientSummary {
                 id: party.recipient.id,
@@ -516,6 +543,9 @@ impl EnvelopesApi {
                 consented: party.recipient.consented_at.is_some(),
                 disclosure_version: DISCLOSURE_VERSION,
                 may_act,
+                applied,
+                routing_order: party.recipient.routing_order,
+                waiting_for,
             },
             fields,
             document,

@@ -61,14 +61,14 @@ impl IntoProblem for EnvelopesError {
             .with_detail(format!(
                 "The envelope is {status}; only drafts can be edited or deleted."
             ))
-            .with_extension("status", serde_json::json!(status)),
+            .with_extension("envelope_status", serde_json::json!(status)),
             EnvelopesError::NotSent(status) => Problem::new(
                 StatusCode::CONFLICT,
                 "envelope-not-sent",
                 "Envelope is not out for signature",
             )
             .with_detail(format!("The envelope is {status}."))
-            .with_extension("status", serde_json::json!(status)),
+            .with_extension("envelope_status", serde_json::json!(status)),
             EnvelopesError::NothingToRemind => Problem::new(
                 StatusCode::CONFLICT,
                 "nothing-to-remind",
@@ -81,7 +81,7 @@ impl IntoProblem for EnvelopesError {
                 "Not available yet",
             )
             .with_detail(format!("The {variant} document does not exist while the envelope is {status}."))
-            .with_extension("status", serde_json::json!(status)),
+            .with_extension("envelope_status", serde_json::json!(status)),
             EnvelopesError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");
                 Problem::internal()

@@ -1334,3 +1334,30 @@ pub async fn set_token(
         .await?;
     Ok(())
 }
+
+/// Who sent an envelope, as its signing page names them: the sender's name (or address) and
+/// their organization's name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sender {
+    pub name: String,
+    pub organization: String,
+}
+
+/// The sender of `envelope` (the organization alone when the user is gone).
+pub async fn sender(client: &impl GenericClient, envelope: &Envelope) -> PgResult<Sender> {
+    let row = client
+        .query_one(
+            "SELECT o.name AS organization, \
+             NULLIF(btrim(concat_ws(' ', u.first_name, u.last_name)), '') AS full_name, u.email \
+             FROM organizations o LEFT JOIN users u ON u.id = $2 AND u.organization_id = o.id \
+             WHERE o.id = $1",
+            &[&envelope.organization_id, &envelope.user_id],
+        )
+        .await?;
+    let organization: String = row.get("organization");
+    let name = row
+        .get::<_, Option<String>>("full_name")
+        .or_else(|| row.get::<_, Option<String>>("email"))
+        .unwrap_or_else(|| organization.clone());
+    Ok(Sender { name, organization })
+}

@@ -80,7 +80,7 @@ impl IntoProblem for VerifyError {
                 "Document not ready",
             )
             .with_detail(format!("The document is {status}; it has no PDF to verify."))
-            .with_extension("status", serde_json::json!(status)),
+            .with_extension("document_status", serde_json::json!(status)),
             VerifyError::Rejected(rejection) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "pdf-unreadable",

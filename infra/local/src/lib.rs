@@ -6,6 +6,7 @@ pub mod runner;
 pub mod schedule;
 pub mod template;
 pub mod tsa;
+pub mod web;
 
 pub use runner::{LocalStack, Registry, Running, StackConfig};
 

@@ -11,6 +11,7 @@
 //!          --listen ADDR      (default 127.0.0.1:3000)
 //!          --tsa-dir DIR      also serve a timestamp authority at /_local/tsa, configured
 //!                             in DIR (infra/local/stack makes it with openssl)
+//!          --web-dir DIR      serve the built web app (web/dist) at / as CloudFront would
 //! ```
 //!
 //! It refuses to run without `AWS_ENDPOINT_URL`: the local stack never talks to real AWS.
@@ -33,6 +34,7 @@ struct Cli {
     parameters: Option<PathBuf>,
     listen: SocketAddr,
     tsa_dir: Option<PathBuf>,
+    web_dir: Option<PathBuf>,
 }
 
 fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
@@ -51,6 +53,7 @@ fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
         parameters: None,
         listen: "127.0.0.1:3000".parse()?,
         tsa_dir: None,
+        web_dir: None,
     };
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or_else(|| anyhow!("{flag} needs a value"));
@@ -59,6 +62,7 @@ fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
             "--stack" => cli.stack = value("--stack")?,
             "--parameters" => cli.parameters = Some(value("--parameters")?.into()),
             "--tsa-dir" => cli.tsa_dir = Some(value("--tsa-dir")?.into()),
+            "--web-dir" => cli.web_dir = Some(value("--web-dir")?.into()),
             "--listen" => {
                 cli.listen = value("--listen")?
                     .parse()
@@ -94,6 +98,7 @@ async fn run(env: Env) -> anyhow::Result<()> {
         parameters,
         base_env: gsign_local::runner::base_env(&env),
         sqs_wait_seconds: 2,
+        web_dist: cli.web_dir.clone(),
     };
     let stack = LocalStack::build(config, &gsign_local::registry(), &sdk).await?;
     match cli.command.as_str() {

@@ -73,6 +73,8 @@ pub struct StackConfig {
     pub base_env: Env,
     /// SQS long-poll wait (seconds).
     pub sqs_wait_seconds: i32,
+    /// The built web app (`web/dist`) to serve at `/`, as CloudFront does in AWS.
+    pub web_dist: Option<PathBuf>,
 }
 
 /// The variables Lambda (or the deployment) gives every function besides the template's:
@@ -170,6 +172,7 @@ pub struct LocalStack {
     template: Template,
     resolver: tokio::sync::Mutex<Resolver>,
     provisioned: std::sync::Mutex<Vec<Provisioned>>,
+    web: Option<axum::Router>,
 }
 
 fn parse_path(path: &str) -> Vec<Segment> {
@@ -379,7 +382,22 @@ impl LocalStack {
                 }
             }
         }
+        // The short-lived PDF links point at the local S3 (moto): the pages may fetch from it.
+        let web = match &config.web_dist {
+            Some(dist) => {
+                let s3_origins: Vec<String> = config
+                    .base_env
+                    .get("AWS_ENDPOINT_URL")
+                    .and_then(|endpoint| url::Url::parse(endpoint).ok())
+                    .map(|endpoint| endpoint.origin().ascii_serialization())
+                    .into_iter()
+                    .collect();
+                Some(crate::web::router(dist, &s3_origins)?)
+            }
+            None => None,
+        };
         Ok(Self {
+            web,
             config,
             functions,
             routes,
@@ -735,6 +753,15 @@ async fn dispatch(
     ConnectInfo(source): ConnectInfo<SocketAddr>,
     request: axum::extract::Request,
 ) -> axum::response::Response {
+    if let Some(web) = stack.web.as_ref() {
+        if !request.uri().path().starts_with("/v1/") {
+            use tower::ServiceExt as _;
+            return match web.clone().oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+        }
+    }
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_PAYLOAD).await else {
         return gateway_error(

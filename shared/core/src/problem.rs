@@ -29,6 +29,9 @@ impl FieldError {
     }
 }
 
+/// The members RFC 9457 defines (and GSign's `errors`): no extension may take these names.
+pub const RESERVED_MEMBERS: [&str; 6] = ["type", "title", "status", "detail", "instance", "errors"];
+
 /// A problem details object (RFC 9457). `type` is a stable URI under [`PROBLEM_BASE`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
@@ -81,6 +84,12 @@ impl Problem {
 
     /// Adds an extension member.
     pub fn with_extension(mut self, key: &str, value: serde_json::Value) -> Self {
+        // An extension named like a standard member would put that key twice in the JSON
+        // (and, read back, replace the HTTP status by a word).
+        debug_assert!(
+            !RESERVED_MEMBERS.contains(&key),
+            "problem extension {key:?} collides with an RFC 9457 member"
+        );
         self.extensions.insert(key.to_owned(), value);
         self
     }

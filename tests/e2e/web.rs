@@ -1,0 +1,204 @@
+//! The web app in a real browser: each test starts a stack that serves `web/dist` with
+//! `APP_URL` its own address, plays the sender through the API, then runs a browser story
+//! (`web/e2e/*.test.ts`: Playwright driving Debian's Chromium, axe on every state,
+//! screenshots) and checks what the people in it produced with the independent tools.
+//!
+//! Screenshots and downloads land in `target/web-artifacts/<story>-<unique>/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gsign_tests::envelopes::{envelope_when, organization_ca, pyhanko};
+use gsign_tests::pki::{fixture, run, LocalTsa, TestPki};
+use gsign_tests::{root, start_app_with_web, stack_var, unique, Tenant, TestDatabase, TestStack};
+use serde_json::{json, Value};
+
+/// Where a story's screenshots and downloads go.
+fn artifacts(story: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    target
+        .join("web-artifacts")
+        .join(format!("{story}-{}", unique()))
+}
+
+/// Runs the browser story `file` (under `web/e2e/`) with `data`, and fails with its output
+/// when any of its steps fails.
+fn browser_story(file: &str, stack: &TestStack, artifacts: &Path, mut data: Value) {
+    std::fs::create_dir_all(artifacts).expect("artifacts folder");
+    data["base_url"] = json!(stack.url);
+    data["moto_url"] = json!(stack_var("AWS_ENDPOINT_URL"));
+    data["artifacts"] = json!(artifacts);
+    let input = artifacts.join("story.json");
+    std::fs::write(&input, serde_json::to_vec_pretty(&data).expect("json")).expect("story file");
+    let output = Command::new("npx")
+        .args([
+            "--no-install",
+            "vitest",
+            "run",
+            "--config",
+            "vitest.browser.config.ts",
+            // One failed step makes the rest of the story meaningless.
+            "--bail=1",
+            &format!("e2e/{file}"),
+        ])
+        .current_dir(root().join("web"))
+        .env("GSIGN_STORY", &input)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("npx runs (Node.js is installed by infra/local/stack)");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "the browser story {file} failed (screenshots in {}):\n{report}",
+        artifacts.display()
+    );
+}
+
+/// Creates, fills and sends an envelope of `document` whose recipients (email, name, role,
+/// order, access code) act in turn; each signer gets a signature box on page 1, and the
+/// first a required text field and check box on page 2, so the guide has work to do.
+async fn send_with_codes(
+    stack: &TestStack,
+    sender: &Tenant,
+    document: &str,
+    name: &str,
+    recipients: &[(&str, &str, &str, i32, Option<&str>)],
+) -> String {
+    let (status, envelope) = stack
+        .call(
+            sender,
+            "POST",
+            "/v1/envelopes",
+            Some(json!({"document_id": document, "name": name, "routing_type": "sequential",
+                        "message": "Please sign the lease by Friday."})),
+        )
+        .await;
+    assert_eq!(status, 201, "{envelope}");
+    let base = format!("/v1/envelopes/{}", envelope["id"].as_str().expect("id"));
+    let mut ids = Vec::new();
+    for (email, name, role, order, code) in recipients {
+        let mut body = json!({"email": email, "name": name, "role": role, "routing_order": order});
+        if let Some(code) = code {
+            body["auth_method"] = json!("access_code");
+            body["access_code"] = json!(code);
+        }
+        let (status, recipient) = stack
+            .call(sender, "POST", &format!("{base}/recipients"), Some(body))
+            .await;
+        assert_eq!(status, 201, "{recipient}");
+        ids.push(recipient["id"].as_str().expect("id").to_owned());
+    }
+    let mut fields: Vec<Value> = recipients
+        .iter()
+        .zip(&ids)
+        .enumerate()
+        .filter(|(_, ((_, _, role, _, _), _))| *role == "signer")
+        .map(|(i, (_, who))| {
+            json!({"recipient_id": who, "type": "signature", "page": 1,
+                   "x": 40.0 + 170.0 * (i % 3) as f64, "y": 650.0, "width": 150.0, "height": 40.0})
+        })
+        .collect();
+    fields.push(json!({"recipient_id": ids[0], "type": "text", "label": "Address", "page": 2,
+                       "x": 60.0, "y": 100.0, "width": 220.0, "height": 22.0, "required": true}));
+    fields.push(json!({"recipient_id": ids[0], "type": "checkbox", "label": "I have read the terms",
+                       "page": 2, "x": 60.0, "y": 140.0, "width": 16.0, "height": 16.0, "required": true}));
+    fields.push(json!({"recipient_id": ids[1], "type": "initial", "page": 3,
+                       "x": 200.0, "y": 100.0, "width": 50.0, "height": 30.0}));
+    let (status, set) = stack
+        .call(
+            sender,
+            "PUT",
+            &format!("{base}/fields"),
+            Some(json!({ "fields": fields })),
+        )
+        .await;
+    assert_eq!(status, 200, "{set}");
+    let (status, sent) = stack
+        .call(sender, "POST", &format!("{base}/send"), None)
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    base
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_signers_and_a_cc_sign_in_the_browser_from_their_mails_and_every_signature_validates(
+) {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = start_app_with_web(
+        &db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+        ],
+    )
+    .await;
+    let sender = Tenant::create(&db, "member").await;
+    let suffix = unique();
+    let email = |who: &str| format!("{who}-{suffix}@example.mn");
+    let document = stack
+        .upload_ready_pdf(&sender, "lease.pdf", fixture("three-pages-rotated.pdf"))
+        .await;
+    let name = "Lease 2027";
+    let base = send_with_codes(
+        &stack,
+        &sender,
+        &document,
+        name,
+        &[
+            (&email("ana"), "Ана Лима", "signer", 1, Some("4711-ab")),
+            (&email("bat"), "Батбаяр Өлзий", "signer", 2, Some("5822-cd")),
+            (&email("chen"), "Chen Jing", "signer", 3, Some("6933-ef")),
+            (&email("dora"), "Dora Cc", "cc", 4, None),
+        ],
+    )
+    .await;
+
+    let artifacts = artifacts("sequential-signing");
+    browser_story(
+        "signing.test.ts",
+        &stack,
+        &artifacts,
+        json!({
+            "envelope_name": name,
+            "signers": [
+                {"email": email("ana"), "access_code": "4711-ab", "adopt": "mouse", "viewport": "desktop"},
+                {"email": email("bat"), "access_code": "5822-cd", "adopt": "keyboard", "viewport": "phone"},
+                {"email": email("chen"), "access_code": "6933-ef", "adopt": "finger", "viewport": "phone"},
+            ],
+            "cc": {"email": email("dora"), "viewport": "desktop"},
+        }),
+    );
+
+    // What the cc downloaded is the sealed final PDF: pyHanko trusts every signature in it.
+    let envelope = envelope_when(&stack, &sender, &base, "completion", |e| {
+        e["envelope"]["status"] == "completed" || e["status"] == "completed"
+    })
+    .await;
+    let final_pdf = std::fs::read(artifacts.join("final.pdf")).expect("the cc downloaded it");
+    assert!(final_pdf.starts_with(b"%PDF-"), "{envelope}");
+    let file = pki.write("browser-final.pdf", &final_pdf);
+    let org_ca = organization_ca(&db, sender.org, &pki).await;
+    let (ok, report) = pyhanko(&file, &org_ca, &pki.ca_pem);
+    assert!(ok, "pyHanko refused the downloaded PDF:\n{report}");
+    let intact: Vec<&str> = report.lines().filter(|l| l.contains(":INTACT")).collect();
+    // Three signers and the organization's seal.
+    assert_eq!(intact.len(), 4, "{report}");
+    assert!(
+        intact.iter().all(|l| l.contains("INTACT:TRUSTED")),
+        "{report}"
+    );
+    let (ok, qpdf) = run("qpdf", &["--check", &file]);
+    assert!(ok, "{qpdf}");
+    let certificate =
+        std::fs::read(artifacts.join("certificate.pdf")).expect("the certificate was downloaded");
+    assert!(certificate.starts_with(b"%PDF-"));
+    stack.stop().await;
+}

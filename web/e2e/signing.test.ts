@@ -1,0 +1,161 @@
+// Recipients signing in a real browser, from the links in their mails. The Rust test that
+// starts this (tests/e2e/web.rs `three_signers_and_a_cc_sign_in_the_browser…`) sent the
+// envelope through the API and checks the downloaded PDF with pyHanko afterwards.
+
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  checkpoint,
+  context,
+  drawWithFinger,
+  drawWithMouse,
+  launch,
+  mailedLink,
+  story,
+  type Story,
+  type Viewport,
+} from './support';
+
+interface Signer {
+  email: string;
+  access_code: string;
+  /** How the signature is adopted: drawn with a mouse or a finger, or typed with the keyboard. */
+  adopt: 'mouse' | 'finger' | 'keyboard';
+  viewport: Viewport;
+}
+
+interface SequentialStory extends Story {
+  envelope_name: string;
+  signers: Signer[];
+  cc: { email: string; viewport: Viewport };
+}
+
+const data = story<SequentialStory>();
+let browser: Awaited<ReturnType<typeof launch>>;
+
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Fills every required field by following the guide, as a signer would. */
+async function followTheGuide(page: Page, signer: Signer, shot: string): Promise<void> {
+  const counter = page.locator('.counter');
+  for (let step = 0; step < 20; step += 1) {
+    const text = (await counter.textContent()) ?? '';
+    if (text.includes('All required fields are done')) return;
+    await page.getByRole('button', { name: 'Next field' }).click();
+    const focused = page.locator(':focus');
+    await expect.poll(async () => focused.count()).toBe(1);
+    const id = (await focused.getAttribute('id')) ?? '';
+    const className = (await focused.getAttribute('class')) ?? '';
+    const type = await focused.getAttribute('type');
+    expect(id, 'the guide focuses a field').toMatch(/^field-/);
+    if (className.includes('field-signature') || className.includes('field-initial')) {
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog', { name: 'Adopt your signature' });
+      if (await dialog.isVisible()) {
+        await checkpoint(page, data, `${shot}-adopt`);
+        if (signer.adopt === 'keyboard') {
+          await expect(page.getByLabel('Your full name')).toBeTruthy();
+          await page.getByRole('button', { name: 'Adopt and sign' }).press('Enter');
+        } else {
+          await page.getByRole('radio', { name: 'Draw' }).check();
+          if (signer.adopt === 'mouse') await drawWithMouse(page, '.signature-pad');
+          else await drawWithFinger(page, '.signature-pad');
+          await checkpoint(page, data, `${shot}-drawn`);
+          await page.getByRole('button', { name: 'Adopt and sign' }).click();
+        }
+        await dialog.waitFor({ state: 'hidden' });
+      }
+    } else if (type === 'checkbox') {
+      await page.keyboard.press('Space');
+    } else if (type === 'text') {
+      await page.keyboard.type('Ulaanbaatar, Сүхбаатар дүүрэг');
+    } else {
+      throw new Error(`the guide stopped on an unexpected field: ${className}`);
+    }
+  }
+  throw new Error('the guide never said every required field was done');
+}
+
+describe('three signers in order, with an access code, and a cc', () => {
+  data.signers.forEach((signer, index) => {
+    it(`signer ${index + 1} signs from the mailed link (${signer.viewport}, ${signer.adopt})`, async () => {
+      const shot = `signer${index + 1}-${signer.viewport}`;
+      const link = await mailedLink(data, signer.email, '/sign');
+      expect(link.startsWith(data.base_url), `${link} opens the app that sent it`).toBe(true);
+      const ctx = await context(browser, signer.viewport);
+      const page = await ctx.newPage();
+      try {
+        await page.goto(link);
+        await expect.poll(() => page.getByRole('heading', { name: 'Enter the access code' }).count()).toBe(1);
+        await expect(page.getByRole('heading', { name: data.envelope_name })).toBeTruthy();
+        await checkpoint(page, data, `${shot}-1-access-code`);
+
+        if (index === 0) {
+          // A wrong code first: the page says how many attempts are left.
+          await page.getByRole('textbox', { name: 'Access code', exact: true }).fill('000000');
+          await page.getByRole('button', { name: 'Unlock' }).click();
+          await page.getByText('Attempts left: 4').waitFor();
+          await checkpoint(page, data, `${shot}-1b-wrong-code`);
+        }
+        await page.getByRole('textbox', { name: 'Access code', exact: true }).fill(signer.access_code);
+        await page.getByRole('button', { name: 'Unlock' }).click();
+
+        await page.getByRole('heading', { name: 'Agree to use electronic records and signatures' }).waitFor();
+        await checkpoint(page, data, `${shot}-2-consent`);
+        await page.getByRole('checkbox', { name: 'I agree to use electronic records and signatures.' }).check();
+        await page.getByRole('button', { name: 'Continue' }).click();
+
+        await page.locator('.page[data-page="1"] canvas').waitFor();
+        await page.locator('.counter').getByText(/required field/).waitFor();
+        await expect.poll(() => page.locator('.page-loading').first().isVisible()).toBe(false);
+        await checkpoint(page, data, `${shot}-3-document`);
+
+        await followTheGuide(page, signer, shot);
+        await checkpoint(page, data, `${shot}-4-all-done`);
+        await page.getByRole('button', { name: 'Finish' }).click();
+        await page.getByRole('dialog', { name: 'Review and submit' }).waitFor();
+        await checkpoint(page, data, `${shot}-5-review`);
+        await page.getByRole('button', { name: 'Submit' }).click();
+
+        // The worker puts the signature in the PDF; the page follows without a reload.
+        await page
+          .getByText(/Your signature is in the document|everyone has signed|Everyone has signed/)
+          .waitFor({ timeout: 90_000 });
+        await checkpoint(page, data, `${shot}-6-signed`);
+      } finally {
+        await ctx.close();
+      }
+    });
+  });
+
+  it('the cc opens the completion mail and downloads both PDFs', async () => {
+    const shot = `cc-${data.cc.viewport}`;
+    const link = await mailedLink(data, data.cc.email, '/sign', (body) => body.includes('everyone has signed'), 90_000);
+    const ctx = await context(browser, data.cc.viewport);
+    const page = await ctx.newPage();
+    try {
+      await page.goto(link);
+      await page.getByRole('heading', { name: 'Everyone has signed' }).waitFor();
+      await checkpoint(page, data, `${shot}-completed`);
+      for (const [button, file] of [
+        ['Download the signed document (PDF)', 'final.pdf'],
+        ['Download the certificate of completion (PDF)', 'certificate.pdf'],
+      ] as const) {
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          page.getByRole('button', { name: button }).click(),
+        ]);
+        expect(download.suggestedFilename()).toMatch(/\.pdf$/);
+        await download.saveAs(join(data.artifacts, file));
+      }
+    } finally {
+      await ctx.close();
+    }
+  });
+});

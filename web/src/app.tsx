@@ -1,0 +1,119 @@
+// The app's shell: the language (and its switch), the header, and the page for the path.
+// Paths are the ones GSign's mails link to (`/sign`, `/verify-email`, `/accept-invitation`,
+// `/reset-password`) plus sign-in, sign-up and the signed-in home.
+
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
+import {
+  I18nContext,
+  LANGUAGES,
+  initialLanguage,
+  rememberLanguage,
+  translate,
+  useI18n,
+  type I18n,
+  type Language,
+} from './i18n';
+import { SignPage } from './pages/Sign';
+import {
+  AcceptInvitationPage,
+  HomePage,
+  NotFoundPage,
+  RegisterPage,
+  ResetPasswordPage,
+  SignInPage,
+  VerifyEmailPage,
+} from './pages/Account';
+
+/** Moves to `path` inside the app without a reload. */
+export function navigate(path: string): void {
+  window.history.pushState(null, '', path);
+  window.dispatchEvent(new PopStateEvent('popstate'));
+}
+
+function usePath(): string {
+  const [path, setPath] = useState(window.location.pathname);
+  useEffect(() => {
+    const update = () => setPath(window.location.pathname);
+    window.addEventListener('popstate', update);
+    return () => window.removeEventListener('popstate', update);
+  }, []);
+  return path;
+}
+
+function page(path: string): ReactNode {
+  const clean = path.replace(/\/+$/, '') || '/';
+  switch (clean) {
+    case '/sign':
+      return <SignPage />;
+    case '/verify-email':
+      return <VerifyEmailPage />;
+    case '/accept-invitation':
+      return <AcceptInvitationPage />;
+    case '/reset-password':
+      return <ResetPasswordPage />;
+    case '/sign-in':
+      return <SignInPage />;
+    case '/register':
+      return <RegisterPage />;
+    case '/':
+    case '/home':
+      return <HomePage />;
+    default:
+      return <NotFoundPage />;
+  }
+}
+
+function LanguageSwitch() {
+  const { language, setLanguage, t } = useI18n();
+  return (
+    <label className="language">
+      <span className="visually-hidden">{t('nav.language')}</span>
+      <select
+        value={language}
+        onChange={(event) => setLanguage(event.target.value as Language)}
+        aria-label={t('nav.language')}
+      >
+        {LANGUAGES.map((l) => (
+          <option key={l.code} value={l.code} lang={l.code}>
+            {l.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export function App() {
+  const [language, setLanguageState] = useState<Language>(initialLanguage);
+  const path = usePath();
+  const setLanguage = useCallback((next: Language) => {
+    rememberLanguage(next);
+    setLanguageState(next);
+  }, []);
+  const i18n = useMemo<I18n>(
+    () => ({ language, setLanguage, t: (key, vars) => translate(language, key, vars) }),
+    [language, setLanguage],
+  );
+  useEffect(() => {
+    document.documentElement.lang = language;
+  }, [language]);
+  const embedded = path.startsWith('/sign') && window.self !== window.top;
+  return (
+    <I18nContext.Provider value={i18n}>
+      <a className="skip-link" href="#main">
+        {i18n.t('nav.skip')}
+      </a>
+      {!embedded && (
+        <header className="top">
+          <a className="brand" href="/">
+            GSign
+          </a>
+          <LanguageSwitch />
+        </header>
+      )}
+      <main id="main" tabIndex={-1}>
+        {page(path)}
+      </main>
+    </I18nContext.Provider>
+  );
+}
