@@ -140,3 +140,100 @@ async fn without_redis_general_limits_fail_open_and_login_fails_closed() {
     );
     stack.stop().await;
 }
+
+/// What a signing page sends on one link: view, consent, sign, then the polls while the
+/// worker applies the signature (every 1.5 s for ~20 s), all from `ip` (X-Forwarded-For is
+/// not trusted: the runner's source address is the one counted, the same for everyone here).
+async fn a_signing_page(stack: &TestStack, token: &str) -> Vec<u16> {
+    use gsign_tests::envelopes::{by_link, drawn};
+    let mut statuses = Vec::new();
+    let link = format!("/v1/signing/{token}");
+    statuses.push(by_link(stack, "GET", &link, None).await.0);
+    let consent = json!({"disclosure_version": "2026-11", "accepted": true});
+    statuses.push(
+        by_link(stack, "POST", &format!("{link}/consent"), Some(consent))
+            .await
+            .0,
+    );
+    let sign = json!({"signature": drawn()});
+    statuses.push(
+        by_link(stack, "POST", &format!("{link}/sign"), Some(sign))
+            .await
+            .0,
+    );
+    for _ in 0..14 {
+        statuses.push(by_link(stack, "GET", &link, None).await.0);
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_signers_behind_one_address_are_never_refused_while_one_link_is_limited() {
+    use gsign_tests::envelopes::{by_link, send_envelope};
+    let db = TestDatabase::migrated().await;
+    // The per-link limit low enough to reach, the sign-in routes' per-IP limit as deployed.
+    let stack = start_app(&db, &[("RateLimitPerSigningLink", "25".to_owned())]).await;
+    let sender = gsign_tests::Tenant::create(&db, "member").await;
+    let document = stack
+        .upload_ready_pdf(
+            &sender,
+            "contract.pdf",
+            gsign_tests::bench::contract_pdf(40),
+        )
+        .await;
+    let suffix = unique();
+    // An eleventh signer who has not signed yet keeps the envelope open (completion replaces
+    // every link).
+    let emails: Vec<String> = (0..11)
+        .map(|i| format!("office{i}-{suffix}@example.mn"))
+        .collect();
+    let names: Vec<String> = (0..11).map(|i| format!("Signer {i}")).collect();
+    let recipients: Vec<(&str, &str, &str, i32)> = emails
+        .iter()
+        .zip(&names)
+        .map(|(email, name)| (email.as_str(), name.as_str(), "signer", 1))
+        .collect();
+    send_envelope(&stack, &sender, &document, "parallel", &recipients, |_| {
+        Vec::new()
+    })
+    .await;
+    let tokens =
+        gsign_tests::mailed_tokens(&emails, "/sign", std::time::Duration::from_secs(60)).await;
+
+    // Ten pages at once from one address: 170 requests in well under a minute, none refused
+    // (the per-IP limit of the sign-in routes, 20, refused the 21st before).
+    let pages = tokens[..10]
+        .iter()
+        .map(|token| a_signing_page(&stack, token));
+    let statuses: Vec<u16> = futures::future::join_all(pages).await.concat();
+    assert_eq!(statuses.len(), 170);
+    assert!(
+        statuses.iter().all(|s| *s != 429),
+        "refused: {:?}",
+        statuses.iter().filter(|s| **s == 429).count()
+    );
+    assert!(
+        statuses.iter().all(|s| (200..300).contains(s)),
+        "{statuses:?}"
+    );
+
+    // One link hammered past its own limit is refused, with Retry-After.
+    let link = format!("/v1/signing/{}", tokens[0]);
+    let mut refused = None;
+    for _ in 0..10 {
+        let response = reqwest::get(format!("{}{link}", stack.url))
+            .await
+            .expect("answers");
+        if response.status() == 429 {
+            refused = Some(response);
+            break;
+        }
+    }
+    let refused = refused.expect("the link's own limit refuses at last");
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.headers()["ratelimit-limit"], "25");
+    // The other links are not affected.
+    let (status, _) = by_link(&stack, "GET", &format!("/v1/signing/{}", tokens[10]), None).await;
+    assert_eq!(status, 200);
+    stack.stop().await;
+}

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use gsign_tests::envelopes::{envelope_when, organization_ca, pyhanko};
 use gsign_tests::pki::{fixture, run, LocalTsa, TestPki};
-use gsign_tests::{root, start_app_with_web, stack_var, unique, Tenant, TestDatabase, TestStack};
+use gsign_tests::{root, stack_var, start_app_with_web, unique, Tenant, TestDatabase, TestStack};
 use serde_json::{json, Value};
 
 /// Where a story's screenshots and downloads go.
@@ -75,8 +75,10 @@ async fn send_with_codes(
             sender,
             "POST",
             "/v1/envelopes",
-            Some(json!({"document_id": document, "name": name, "routing_type": "sequential",
-                        "message": "Please sign the lease by Friday."})),
+            Some(
+                json!({"document_id": document, "name": name, "routing_type": "sequential",
+                        "message": "Please sign the lease by Friday."}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{envelope}");
@@ -104,8 +106,10 @@ async fn send_with_codes(
                    "x": 40.0 + 170.0 * (i % 3) as f64, "y": 650.0, "width": 150.0, "height": 40.0})
         })
         .collect();
-    fields.push(json!({"recipient_id": ids[0], "type": "text", "label": "Address", "page": 2,
-                       "x": 60.0, "y": 100.0, "width": 220.0, "height": 22.0, "required": true}));
+    fields.push(
+        json!({"recipient_id": ids[0], "type": "text", "label": "Address", "page": 2,
+                       "x": 60.0, "y": 100.0, "width": 220.0, "height": 22.0, "required": true}),
+    );
     fields.push(json!({"recipient_id": ids[0], "type": "checkbox", "label": "I have read the terms",
                        "page": 2, "x": 60.0, "y": 140.0, "width": 16.0, "height": 16.0, "required": true}));
     fields.push(json!({"recipient_id": ids[1], "type": "initial", "page": 3,
@@ -127,8 +131,8 @@ async fn send_with_codes(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn three_signers_and_a_cc_sign_in_the_browser_from_their_mails_and_every_signature_validates(
-) {
+async fn three_signers_and_a_cc_sign_in_the_browser_from_their_mails_and_every_signature_validates()
+{
     let db = TestDatabase::migrated().await;
     let pki = TestPki::new();
     let tsa = LocalTsa::start(&pki).await;

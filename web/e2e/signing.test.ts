@@ -111,9 +111,9 @@ describe('three signers in order, with an access code, and a cc', () => {
         await page.getByRole('checkbox', { name: 'I agree to use electronic records and signatures.' }).check();
         await page.getByRole('button', { name: 'Continue' }).click();
 
-        await page.locator('.page[data-page="1"] canvas').waitFor();
         await page.locator('.counter').getByText(/required field/).waitFor();
-        await expect.poll(() => page.locator('.page-loading').first().isVisible()).toBe(false);
+        // The first page is painted (its placeholder text goes away).
+        await page.locator('.page[data-page="1"] .page-loading').waitFor({ state: 'detached', timeout: 20_000 });
         await checkpoint(page, data, `${shot}-3-document`);
 
         await followTheGuide(page, signer, shot);
@@ -149,7 +149,7 @@ describe('three signers in order, with an access code, and a cc', () => {
       ] as const) {
         const [download] = await Promise.all([
           page.waitForEvent('download'),
-          page.getByRole('button', { name: button }).click(),
+          page.getByRole('link', { name: button }).click(),
         ]);
         expect(download.suggestedFilename()).toMatch(/\.pdf$/);
         await download.saveAs(join(data.artifacts, file));

@@ -49,7 +49,7 @@ export async function launch(): Promise<Browser> {
 /** A fresh browser context: a phone (390×844, touch) or a desktop, in `locale`. */
 export async function context(browser: Browser, viewport: Viewport, locale = 'en-US'): Promise<BrowserContext> {
   const phone = viewport === 'phone';
-  return browser.newContext({
+  const created = await browser.newContext({
     viewport: phone ? { width: 390, height: 844 } : { width: 1280, height: 900 },
     deviceScaleFactor: phone ? 2 : 1,
     isMobile: phone,
@@ -57,6 +57,19 @@ export async function context(browser: Browser, viewport: Viewport, locale = 'en
     locale,
     acceptDownloads: true,
   });
+  // What the page complains about lands in the story's output, next to a failure it explains.
+  created.on('page', (page) => {
+    page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warning') {
+        console.error(`[console ${message.type()}] ${message.text()}`);
+      }
+    });
+    page.on('requestfailed', (request) =>
+      console.error(`[request failed] ${request.url()}: ${request.failure()?.errorText}`),
+    );
+  });
+  return created;
 }
 
 /** Fails the test on any serious or critical axe violation (WCAG 2.1 A and AA rules). */

@@ -484,6 +484,17 @@ impl EnvelopesApi {
                 .collect(),
             _ => Vec::new(),
         };
+        // While signing, the page shows the PDF (inline); once completed, the links are for
+        // saving the files (attachment), which every browser downloads without script.
+        let completed = status == EnvelopeStatus::Completed.as_str();
+        let id = party.envelope.id;
+        let disposition = |variant: &str| {
+            if completed {
+                format!("attachment; filename=\"envelope-{id}-{variant}.pdf\"")
+            } else {
+                "inline".to_owned()
+            }
+        };
         let document = match (&party.envelope.current_s3_key, party.authenticated(now)) {
             (Some(key), true) => Some(
                 self.store
@@ -493,7 +504,7 @@ impl EnvelopesApi {
                             version_id: party.envelope.current_s3_version_id.clone(),
                         },
                         "application/pdf",
-                        "inline",
+                        &disposition("final"),
                         Duration::from_secs(300),
                     )
                     .await?,
@@ -509,7 +520,7 @@ impl EnvelopesApi {
                             version_id: party.envelope.certificate_s3_version_id.clone(),
                         },
                         "application/pdf",
-                        "inline",
+                        &disposition("certificate"),
                         Duration::from_secs(300),
                     )
                     .await?,
@@ -1031,9 +1042,10 @@ fn init_step(env: Env, step: Step) -> InitFuture {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
         let handler = Arc::new(CeremonyRoute { api, step });
-        // No session: links are guessable only by brute force, which the per-IP limit of
-        // unauthenticated routes meets first.
-        Ok(http_route(handler, limiter, Policy::Sensitive, None))
+        // The link is the credential: limited per link (a page's views, polls and steps) and
+        // per IP at the ordinary ceiling, so an office of signers behind one address is
+        // never refused for being many.
+        Ok(http_route(handler, limiter, Policy::SigningLink, None))
     })
 }
 

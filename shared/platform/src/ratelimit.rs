@@ -32,6 +32,10 @@ pub struct RateLimitConfig {
     pub per_api_key: u64,
     /// `RATE_LIMIT_PER_IDENTIFIER`: login or reset attempts per email address (10).
     pub per_identifier: u64,
+    /// `RATE_LIMIT_PER_SIGNING_LINK`: requests per signing link (120). A signing page views,
+    /// unlocks, consents, signs and polls on one link; offices put many signers behind one
+    /// address, so the ceremony is limited per link, under the ordinary per-IP ceiling.
+    pub per_signing_link: u64,
     /// `RATE_LIMIT_WINDOW_SECONDS` (60).
     pub window: Duration,
     /// `GSIGN_STACK`: the key namespace.
@@ -46,6 +50,7 @@ impl RateLimitConfig {
             sensitive_per_ip: r.or("RATE_LIMIT_SENSITIVE_PER_IP", 20),
             per_api_key: r.or("RATE_LIMIT_PER_API_KEY", 1200),
             per_identifier: r.or("RATE_LIMIT_PER_IDENTIFIER", 10),
+            per_signing_link: r.or("RATE_LIMIT_PER_SIGNING_LINK", 120),
             window: Duration::from_secs(r.or("RATE_LIMIT_WINDOW_SECONDS", 60)),
             namespace: r.or("GSIGN_STACK", "gsign".to_owned()),
         };
@@ -83,6 +88,11 @@ pub enum Policy {
     Standard,
     /// Unauthenticated routes that guess-or-spam could target (login, register, reset, ...).
     Sensitive,
+    /// The signing ceremony, authenticated by the link's token (the `token` path parameter):
+    /// per link, and per IP at the ordinary ceiling. Guessing a link (256 random bits) is no
+    /// threat the per-IP limit needs to meet; guessing an access code is met by the link's
+    /// lockouts.
+    SigningLink,
 }
 
 impl RateLimiter {
@@ -218,15 +228,22 @@ impl HttpHandler for RateLimited {
         let config = self.limiter.config();
         let mut decisions = Vec::new();
         if let Some(ip) = source_ip(&req) {
-            let limit = match self.policy {
-                Policy::Standard => config.per_ip,
-                Policy::Sensitive => config.sensitive_per_ip,
-            };
-            let kind = match self.policy {
-                Policy::Standard => "ip",
-                Policy::Sensitive => "ip-auth",
+            let (kind, limit) = match self.policy {
+                Policy::Standard | Policy::SigningLink => ("ip", config.per_ip),
+                Policy::Sensitive => ("ip-auth", config.sensitive_per_ip),
             };
             decisions.extend(self.limiter.check(kind, &ip, limit).await);
+        }
+        if self.policy == Policy::SigningLink {
+            if let Some(token) = crate::http::path(&req, "token") {
+                // Counted under the token's hash: the link itself never reaches Redis.
+                let link = crate::credentials::sha256_hex(token);
+                decisions.extend(
+                    self.limiter
+                        .check("link", &link, config.per_signing_link)
+                        .await,
+                );
+            }
         }
         if let Some(Credential::ApiKey { key_id, .. }) =
             crate::http::principal(&req).map(|p| p.credential)

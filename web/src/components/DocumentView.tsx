@@ -88,8 +88,10 @@ export function DocumentView({ url, overlays, onOpened, onFirstPaint }: Document
     );
   }
   const first = sizes[1];
-  const base = first ? fitScale(first.width, Math.max(available - 16, 200)) : 1;
-  const scale = base * zoom;
+  const room = Math.max(available - 16, 200);
+  // Each page fits the width on its own (a landscape page among portrait ones too), never
+  // larger than 1.5× on a wide screen; zoom multiplies that.
+  const scaleOf = (size: PageSize) => fitScale(size.width, room, 0.25, 1.5) * zoom;
   const index = ZOOMS.indexOf(zoom);
   return (
     <div className="document" ref={frame}>
@@ -121,20 +123,24 @@ export function DocumentView({ url, overlays, onOpened, onFirstPaint }: Document
         </p>
       ) : (
         <div className="pages">
-          {Array.from({ length: pdf.numPages }, (_, i) => i + 1).map((page) => (
-            <Page
-              key={page}
-              pdf={pdf}
-              page={page}
-              count={pdf.numPages}
-              size={sizes[page] ?? first}
-              scale={scale}
-              learnSize={learnSize}
-              onPainted={page === 1 ? onFirstPaint : undefined}
-            >
-              {overlays?.(page, scale)}
-            </Page>
-          ))}
+          {Array.from({ length: pdf.numPages }, (_, i) => i + 1).map((page) => {
+            const size = sizes[page] ?? first;
+            const scale = scaleOf(size);
+            return (
+              <Page
+                key={page}
+                pdf={pdf}
+                page={page}
+                count={pdf.numPages}
+                size={size}
+                scale={scale}
+                learnSize={learnSize}
+                onPainted={page === 1 ? onFirstPaint : undefined}
+              >
+                {overlays?.(page, scale)}
+              </Page>
+            );
+          })}
         </div>
       )}
     </div>

@@ -86,6 +86,8 @@ export const en = {
   'sign.download.document': 'Download the signed document (PDF)',
   'sign.download.certificate': 'Download the certificate of completion (PDF)',
 
+  'sign.download.expires': 'These links work for five minutes; reload the page for fresh ones.',
+
   'field.signature': 'Signature',
   'field.initial': 'Initials',
   'field.text': 'Text',

@@ -87,6 +87,8 @@ export const mn: Record<keyof typeof en, string> = {
   'sign.download.document': 'Гарын үсэгтэй баримтыг татах (PDF)',
   'sign.download.certificate': 'Баталгаажуулалтын гэрчилгээг татах (PDF)',
 
+  'sign.download.expires': 'Эдгээр холбоос таван минут ажиллана; шинэ холбоос авахын тулд хуудсыг дахин ачаална уу.',
+
   'field.signature': 'Гарын үсэг',
   'field.initial': 'Товчилсон гарын үсэг',
   'field.text': 'Текст',

@@ -767,70 +767,29 @@ function Submitted({ view, reload }: Omit<EnvelopeProps, 'token' | 'finish'>) {
   );
 }
 
-/**
- * Saves the PDF behind a short-lived link under `name`: fetched (the link is on S3's origin,
- * where a `download` attribute is ignored) and handed to the browser as a file.
- */
-async function download(url: string, name: string): Promise<void> {
-  const response = await fetch(url, { referrerPolicy: 'no-referrer' });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  const blob = await response.blob();
-  const href = URL.createObjectURL(blob);
-  const anchor = document.createElement('a');
-  anchor.href = href;
-  anchor.download = name;
-  document.body.append(anchor);
-  anchor.click();
-  anchor.remove();
-  window.setTimeout(() => URL.revokeObjectURL(href), 10_000);
-}
-
-function fileName(base: string | null, suffix: string): string {
-  const clean = (base ?? 'envelope').replace(/[^\p{L}\p{N}._ -]+/gu, '').trim() || 'envelope';
-  return `${clean}${suffix}.pdf`;
-}
-
 function Completed({ view }: { view: SigningView }) {
   const { t } = useI18n();
-  const [error, setError] = useState<string | null>(null);
-  const save = (url: string, name: string) => {
-    setError(null);
-    download(url, name).catch(() => setError(t('common.tryLater')));
-  };
-  const name = view.envelope.name;
+  // The API presigns completed envelopes' files as attachments: plain links download them,
+  // on every browser, without script (and without S3 having to allow this origin).
   return (
     <Message title={t('sign.completed.title')} body={t('sign.completed.body')}>
       <ul className="downloads">
         {view.document && (
           <li>
-            <button
-              type="button"
-              className="primary"
-              onClick={() => view.document && save(view.document.url, fileName(name, ''))}
-            >
+            <a className="button primary" href={view.document.url} rel="noreferrer">
               {t('sign.download.document')}
-            </button>
+            </a>
           </li>
         )}
         {view.certificate && (
           <li>
-            <button
-              type="button"
-              className="secondary"
-              onClick={() =>
-                view.certificate && save(view.certificate.url, fileName(name, ' - certificate'))
-              }
-            >
+            <a className="button secondary" href={view.certificate.url} rel="noreferrer">
               {t('sign.download.certificate')}
-            </button>
+            </a>
           </li>
         )}
       </ul>
-      {error && (
-        <p role="alert" className="notice error">
-          {error}
-        </p>
-      )}
+      <p className="muted">{t('sign.download.expires')}</p>
     </Message>
   );
 }
