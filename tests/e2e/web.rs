@@ -206,3 +206,122 @@ async fn three_signers_and_a_cc_sign_in_the_browser_from_their_mails_and_every_s
     assert!(certificate.starts_with(b"%PDF-"));
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_state_of_a_signing_link_reads_plainly_in_the_browser_on_a_phone_and_in_mongolian() {
+    use gsign_tests::envelopes::send_envelope;
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = start_app_with_web(
+        &db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            // Completed documents are locked; GOVERNANCE lets the test stack be torn down.
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+        ],
+    )
+    .await;
+    let sender = Tenant::create(&db, "member").await;
+    let suffix = unique();
+    let email = |who: &str| format!("{who}-{suffix}@example.mn");
+    let one_page = stack
+        .upload_ready_pdf(&sender, "lease.pdf", fixture("one-page.pdf"))
+        .await;
+
+    // Two signers in turn; the second holds a link before their turn.
+    let (_, ids) = send_envelope(
+        &stack,
+        &sender,
+        &one_page,
+        "sequential",
+        &[
+            (&email("first"), "Ана Лима", "signer", 1),
+            (&email("second"), "Bat Second", "signer", 2),
+        ],
+        |_| Vec::new(),
+    )
+    .await;
+    let early = gsign_platform::credentials::new_token();
+    db.connect()
+        .await
+        .execute(
+            "UPDATE recipients SET signing_token_hash = $2 WHERE id = $1",
+            &[&ids[1].parse::<uuid::Uuid>().expect("id"), &early.hash],
+        )
+        .await
+        .expect("an early link");
+    let second_link = format!(
+        "{}/sign?token={}",
+        stack.url,
+        secrecy::ExposeSecret::expose_secret(&early.secret)
+    );
+
+    // A voided envelope: its signer was mailed first.
+    let (voided, _) = send_envelope(
+        &stack,
+        &sender,
+        &one_page,
+        "parallel",
+        &[(&email("voided"), "Void Signer", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+    gsign_tests::mailed_token(&email("voided"), "/sign").await;
+    let (status, answer) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{voided}/void"),
+            Some(json!({"reason": "Wrong tenant"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+
+    // A 40-page contract with a second signature box on its last page.
+    let pages = 40;
+    let long = stack
+        .upload_ready_pdf(
+            &sender,
+            "contract.pdf",
+            gsign_tests::bench::contract_pdf(pages),
+        )
+        .await;
+    send_envelope(
+        &stack,
+        &sender,
+        &long,
+        "parallel",
+        &[(&email("long"), "Long Reader", "signer", 1)],
+        |ids| {
+            vec![
+                json!({"recipient_id": ids[0], "type": "signature", "page": pages,
+                        "x": 300.0, "y": 700.0, "width": 150.0, "height": 40.0}),
+            ]
+        },
+    )
+    .await;
+
+    send_envelope(
+        &stack,
+        &sender,
+        &one_page,
+        "parallel",
+        &[(&email("mongol"), "Болд Мөнх", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+
+    browser_story(
+        "states.test.ts",
+        &stack,
+        &artifacts("states"),
+        json!({
+            "declined": {"first": email("first"), "first_name": "Ана Лима", "second_link": second_link},
+            "voided": {"signer": email("voided")},
+            "long": {"signer": email("long"), "pages": pages},
+            "mongolian": {"signer": email("mongol")},
+        }),
+    );
+    stack.stop().await;
+}

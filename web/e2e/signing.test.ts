@@ -113,6 +113,7 @@ describe('three signers in order, with an access code, and a cc', () => {
 
         await page.locator('.counter').getByText(/required field/).waitFor();
         // The first page is painted (its placeholder text goes away).
+        await page.locator('.page[data-page="1"]').waitFor({ timeout: 20_000 });
         await page.locator('.page[data-page="1"] .page-loading').waitFor({ state: 'detached', timeout: 20_000 });
         await checkpoint(page, data, `${shot}-3-document`);
 

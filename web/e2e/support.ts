@@ -84,9 +84,20 @@ export async function expectAccessible(page: Page, state: string): Promise<void>
   ).toEqual([]);
 }
 
-/** A screenshot of the page's current state, for people to look at (not compared). */
+const SIZES = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 900 } };
+
+/**
+ * Screenshots of the page's current state at both viewports (the context's own last), for
+ * people to look at; they are not compared.
+ */
 export async function snap(page: Page, data: Story, name: string): Promise<void> {
-  await page.screenshot({ path: join(data.artifacts, `${name}.png`), fullPage: false });
+  const own = page.viewportSize() ?? SIZES.desktop;
+  const ownName = own.width < 700 ? 'phone' : 'desktop';
+  const other = ownName === 'phone' ? 'desktop' : 'phone';
+  await page.setViewportSize(SIZES[other]);
+  await page.screenshot({ path: join(data.artifacts, `${name}.${other}.png`) });
+  await page.setViewportSize(own);
+  await page.screenshot({ path: join(data.artifacts, `${name}.${ownName}.png`) });
 }
 
 /** Checks the page in its current state: axe, then a screenshot. */
