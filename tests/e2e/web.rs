@@ -325,3 +325,28 @@ async fn every_state_of_a_signing_link_reads_plainly_in_the_browser_on_a_phone_a
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_account_links_work_in_the_browser_from_sign_up_to_an_accepted_invitation() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app_with_web(&db, &[]).await;
+    let admin = Tenant::create(&db, "admin").await;
+    let suffix = unique();
+    let invited = format!("colleague-{suffix}@example.mn");
+    let (status, answer) = stack
+        .call(
+            &admin,
+            "POST",
+            "/v1/organization/users",
+            Some(json!({"email": invited, "role": "member"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    browser_story(
+        "accounts.test.ts",
+        &stack,
+        &artifacts("accounts"),
+        json!({"newcomer": format!("newcomer-{suffix}@example.mn"), "invited": invited}),
+    );
+    stack.stop().await;
+}

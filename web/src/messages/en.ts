@@ -136,7 +136,7 @@ export const en = {
   'invite.done': 'Your account is ready. Sign in with your email address and new password.',
   'invite.failed':
     'This invitation link does not work: it was used already, it expired, or it is unknown. Ask your administrator to invite you again.',
-  'password.hint': 'At least 12 characters.',
+  'password.hint': 'At least 8 characters; a passphrase of several words is best.',
   'reset.title': 'Reset your password',
   'reset.requestBody': 'Enter your email address, and we will send you a link to choose a new password.',
   'reset.send': 'Send the link',

@@ -87,7 +87,7 @@ function PasswordInput({
         type="password"
         autoComplete={autoComplete}
         value={value}
-        minLength={12}
+        minLength={8}
         required
         aria-describedby={`${id}-hint`}
         onChange={(event) => onChange(event.target.value)}

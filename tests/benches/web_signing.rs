@@ -1,0 +1,65 @@
+//! The signing page's figures (issue #19): time to the first page painted and to "ready to
+//! sign" for a 1-page, a 40-page and a 2,000-page document, on a phone viewport in Debian's
+//! Chromium, unthrottled and with the CPU throttled 4×; and the JavaScript shipped (gzip).
+//!
+//! Run: `cargo bench -p gsign-tests --bench web_signing` (local stack up, `web/dist` built by
+//! it). This sets the envelopes up through the API (each signer has consented, so the link
+//! opens on the document) and hands the links to `web/bench/signing-page.mjs`, which measures.
+
+use std::process::Command;
+
+use gsign_tests::envelopes::{by_link, send_envelope};
+use gsign_tests::{mailed_token, root, start_app_with_web, unique, Tenant, TestDatabase};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let db = TestDatabase::migrated().await;
+    let stack =
+        start_app_with_web(&db, &[("DocumentMaxBytes", (64 * 1024 * 1024).to_string())]).await;
+    let sender = Tenant::create(&db, "member").await;
+    let mut links = Vec::new();
+    for pages in [1usize, 40, 2000] {
+        let document = stack
+            .upload_ready_pdf(
+                &sender,
+                "contract.pdf",
+                gsign_tests::bench::contract_pdf(pages),
+            )
+            .await;
+        let email = format!("bench-{pages}-{}@example.mn", unique());
+        send_envelope(
+            &stack,
+            &sender,
+            &document,
+            "parallel",
+            &[(&email, "Bench Signer", "signer", 1)],
+            |_| Vec::new(),
+        )
+        .await;
+        let token = mailed_token(&email, "/sign").await;
+        let (status, _) = by_link(
+            &stack,
+            "POST",
+            &format!("/v1/signing/{token}/consent"),
+            Some(json!({"disclosure_version": "2026-11", "accepted": true})),
+        )
+        .await;
+        anyhow::ensure!(status == 204, "consent: {status}");
+        links.push(json!({
+            "label": format!("{pages} page{}", if pages == 1 { "" } else { "s" }),
+            "link": format!("{}/sign?token={token}", stack.url),
+        }));
+    }
+    let input = std::env::temp_dir().join(format!("gsign-bench-{}.json", unique()));
+    std::fs::write(&input, serde_json::to_vec(&links)?)?;
+    let status = Command::new("node")
+        .arg("bench/signing-page.mjs")
+        .current_dir(root().join("web"))
+        .env("GSIGN_BENCH", &input)
+        .status()?;
+    let _ = std::fs::remove_file(&input);
+    stack.stop().await;
+    anyhow::ensure!(status.success(), "the measuring script failed");
+    Ok(())
+}
