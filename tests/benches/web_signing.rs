@@ -2,9 +2,10 @@
 //! sign" for a 1-page, a 40-page and a 2,000-page document, on a phone viewport in Debian's
 //! Chromium, unthrottled and with the CPU throttled 4×; and the JavaScript shipped (gzip).
 //!
-//! Run: `cargo bench -p gsign-tests --bench web_signing` (local stack up, `web/dist` built by
-//! it). This sets the envelopes up through the API (each signer has consented, so the link
-//! opens on the document) and hands the links to `web/bench/signing-page.mjs`, which measures.
+//! Run: `cargo bench --profile dev -p gsign-tests --bench web_signing` (local stack up,
+//! `web/dist` built by it; the browser's figures do not depend on the server's build). This
+//! sets the envelopes up through the API (each signer has consented, so the link opens on the
+//! document) and hands the links to `web/bench/signing-page.mjs`, which measures.
 
 use std::process::Command;
 

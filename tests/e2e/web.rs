@@ -312,6 +312,59 @@ async fn every_state_of_a_signing_link_reads_plainly_in_the_browser_on_a_phone_a
     )
     .await;
 
+    // An envelope whose pages the sender set to Mongolian.
+    let (mongolian, _) = send_envelope(
+        &stack,
+        &sender,
+        &one_page,
+        "parallel",
+        &[(&email("chosen"), "Chosen Language", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+    let (_, detail) = stack.call(&sender, "GET", &mongolian, None).await;
+    assert_eq!(detail["language"], serde_json::Value::Null, "{detail}");
+    let (status, problem) = stack
+        .call(
+            &sender,
+            "POST",
+            "/v1/envelopes",
+            Some(json!({"document_id": one_page, "language": "de"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/language", "{problem}");
+    let (status, created) = stack
+        .call(
+            &sender,
+            "POST",
+            "/v1/envelopes",
+            Some(json!({"document_id": one_page, "name": "Гэрээ", "language": "mn"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["language"], "mn", "{created}");
+    let chosen = format!("/v1/envelopes/{}", created["id"].as_str().expect("id"));
+    let (status, recipient) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{chosen}/recipients"),
+            Some(json!({"email": email("mn-sender"), "name": "Сонгосон Хэл"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{recipient}");
+    let field = json!({"fields": [{"recipient_id": recipient["id"], "type": "signature", "page": 1,
+                                   "x": 40.0, "y": 650.0, "width": 150.0, "height": 40.0}]});
+    let (status, set) = stack
+        .call(&sender, "PUT", &format!("{chosen}/fields"), Some(field))
+        .await;
+    assert_eq!(status, 200, "{set}");
+    let (status, sent) = stack
+        .call(&sender, "POST", &format!("{chosen}/send"), None)
+        .await;
+    assert_eq!(status, 200, "{sent}");
+
     browser_story(
         "states.test.ts",
         &stack,
@@ -321,6 +374,7 @@ async fn every_state_of_a_signing_link_reads_plainly_in_the_browser_on_a_phone_a
             "voided": {"signer": email("voided")},
             "long": {"signer": email("long"), "pages": pages},
             "mongolian": {"signer": email("mongol")},
+            "sender_language": {"signer": email("mn-sender")},
         }),
     );
     stack.stop().await;
@@ -342,6 +396,19 @@ async fn the_account_links_work_in_the_browser_from_sign_up_to_an_accepted_invit
         )
         .await;
     assert_eq!(status, 201, "{answer}");
+    // Something waits for the colleague: their home lists it once they are in.
+    let document = stack
+        .upload_ready_pdf(&admin, "lease.pdf", fixture("one-page.pdf"))
+        .await;
+    gsign_tests::envelopes::send_envelope(
+        &stack,
+        &admin,
+        &document,
+        "parallel",
+        &[(&invited, "Colleague", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
     browser_story(
         "accounts.test.ts",
         &stack,

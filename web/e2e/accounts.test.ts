@@ -96,6 +96,8 @@ describe('the account pages', () => {
     await page.getByText('Your account is ready.').waitFor();
     await signIn(data.invited, 'colleague passphrase');
     await page.getByRole('heading', { name: 'Welcome, Сарнай' }).waitFor();
+    await page.getByRole('list', { name: 'Waiting for you' }).getByText('Lease 2027').waitFor();
+    await checkpoint(page, data, 'home-waiting-for-you');
   });
 
   it('answers an unknown address with a page, not an error', async () => {

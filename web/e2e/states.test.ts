@@ -16,6 +16,8 @@ interface StatesStory extends Story {
   long: { signer: string; pages: number };
   /** A signer whose interface is Mongolian (browser language mn-MN). */
   mongolian: { signer: string };
+  /** A signer of an envelope the sender set to Mongolian, in an English browser. */
+  sender_language: { signer: string };
 }
 
 const data = story<StatesStory>();
@@ -82,6 +84,13 @@ describe('the states of a signing link', () => {
     await checkpoint(page, data, 'consent-mongolian');
     await page.getByRole('combobox', { name: 'Хэл' }).selectOption('en');
     await page.getByRole('heading', { name: 'Agree to use electronic records and signatures' }).waitFor();
+    await page.context().close();
+  });
+
+  it("speaks the envelope's language when the sender chose one", async () => {
+    const page = await open(await mailedLink(data, data.sender_language.signer, '/sign'), 'desktop', 'en-US');
+    await page.getByRole('heading', { name: 'Цахим баримт, цахим гарын үсэг ашиглахыг зөвшөөрөх' }).waitFor();
+    await checkpoint(page, data, 'consent-envelope-language');
     await page.context().close();
   });
 

@@ -112,6 +112,8 @@ export interface SigningView {
     expires_at: string | null;
     sender: { name: string; organization: string };
     processing_error: string | null;
+    /** The sender's choice of language for these pages. */
+    language: 'en' | 'mn' | null;
   };
   recipient: {
     id: string;
@@ -189,7 +191,11 @@ export const accounts = {
       undefined,
       bearer,
     ),
-  envelopes: (bearer: string) =>
+  /** Envelopes waiting for the signed-in person to act. */
+  waitingForMe: (bearer: string) =>
+    api<{ data: EnvelopeListItem[] }>('GET', '/v1/envelopes?waiting_for=me', undefined, bearer),
+  /** The organization's envelopes out for signature. */
+  inProgress: (bearer: string) =>
     api<{ data: EnvelopeListItem[] }>('GET', '/v1/envelopes?status=sent', undefined, bearer),
   logout: (bearer: string, refresh_token: string) =>
     api<void>('POST', '/v1/auth/logout', { refresh_token }, bearer),

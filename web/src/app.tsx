@@ -6,6 +6,7 @@ import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react
 import {
   I18nContext,
   LANGUAGES,
+  chosenLanguage,
   initialLanguage,
   rememberLanguage,
   translate,
@@ -90,9 +91,17 @@ export function App() {
     rememberLanguage(next);
     setLanguageState(next);
   }, []);
+  const suggestLanguage = useCallback((suggested: Language) => {
+    if (!chosenLanguage()) setLanguageState(suggested);
+  }, []);
   const i18n = useMemo<I18n>(
-    () => ({ language, setLanguage, t: (key, vars) => translate(language, key, vars) }),
-    [language, setLanguage],
+    () => ({
+      language,
+      setLanguage,
+      suggestLanguage,
+      t: (key, vars) => translate(language, key, vars),
+    }),
+    [language, setLanguage, suggestLanguage],
   );
   useEffect(() => {
     document.documentElement.lang = language;

@@ -26,16 +26,21 @@ export function chooseLanguage(preferred: readonly string[], remembered: string 
   return 'en';
 }
 
-/** The language this browser should start in. */
-export function initialLanguage(): Language {
+/** The language the reader chose with the switch (or `?lang=`), if any. */
+export function chosenLanguage(): Language | null {
   let remembered: string | null = null;
   try {
     remembered = window.localStorage.getItem(STORAGE_KEY);
   } catch {
     // Storage may be off (private mode, sandboxed iframe): the browser's language decides.
   }
-  const fromUrl = new URLSearchParams(window.location.search).get('lang');
-  return chooseLanguage(navigator.languages ?? [navigator.language], fromUrl ?? remembered);
+  const choice = new URLSearchParams(window.location.search).get('lang') ?? remembered;
+  return choice === 'en' || choice === 'mn' ? choice : null;
+}
+
+/** The language this browser should start in. */
+export function initialLanguage(): Language {
+  return chooseLanguage(navigator.languages ?? [navigator.language], chosenLanguage());
 }
 
 /** Remembers the reader's choice. */
@@ -63,13 +68,17 @@ export type Translate = (key: MessageKey, vars?: Record<string, string | number>
 
 export interface I18n {
   language: Language;
+  /** The reader's choice (remembered). */
   setLanguage: (language: Language) => void;
+  /** A default a page learned (the envelope's language): used unless the reader chose. */
+  suggestLanguage: (language: Language) => void;
   t: Translate;
 }
 
 export const I18nContext = createContext<I18n>({
   language: 'en',
   setLanguage: () => undefined,
+  suggestLanguage: () => undefined,
   t: (key, vars) => translate('en', key, vars),
 });
 

@@ -287,6 +287,8 @@ struct EnvelopeSummary {
     sender: repo::Sender,
     /// Why the signing work stopped, when it did (the page says so instead of waiting).
     processing_error: Option<String>,
+    /// The language the sender chose for these pages, if any.
+    language: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -539,6 +541,7 @@ impl EnvelopesApi {
                 expires_at: party.envelope.expires_at,
                 sender,
                 processing_error: party.envelope.processing_error.clone(),
+                language: party.envelope.language.clone(),
             },
             recipient: RecipientSummary {
                 id: party.recipient.id,

@@ -63,6 +63,8 @@ pub struct Envelope {
     /// The signing worker's newest failure, while it retries (cleared by progress).
     pub processing_error: Option<String>,
     pub processing_failed_at: Option<DateTime<Utc>>,
+    /// The signing pages' language (`en`, `mn`), when the sender chose one.
+    pub language: Option<String>,
 }
 
 const ENVELOPE_COLUMNS: &str =
@@ -71,7 +73,8 @@ const ENVELOPE_COLUMNS: &str =
     reminder_max, signature_level, sent_at, completed_at, voided_at, void_reason, declined_at, \
     created_at, updated_at, current_s3_key, current_s3_version_id, current_sha256, \
     revision_count, final_sha256, certificate_sha256, final_s3_key, final_s3_version_id, \
-    certificate_s3_key, certificate_s3_version_id, processing_error, processing_failed_at";
+    certificate_s3_key, certificate_s3_version_id, processing_error, processing_failed_at, \
+    language";
 
 impl From<&tokio_postgres::Row> for Envelope {
     fn from(row: &tokio_postgres::Row) -> Self {
@@ -110,6 +113,7 @@ impl From<&tokio_postgres::Row> for Envelope {
             certificate_s3_version_id: row.get("certificate_s3_version_id"),
             processing_error: row.get("processing_error"),
             processing_failed_at: row.get("processing_failed_at"),
+            language: row.get("language"),
         }
     }
 }
@@ -126,6 +130,7 @@ pub struct DraftValues {
     pub reminder_interval_days: Option<i32>,
     pub reminder_max: Option<i32>,
     pub signature_level: Option<String>,
+    pub language: Option<String>,
 }
 
 /// Whether `document` is a live document of `org`.
@@ -156,9 +161,10 @@ pub async fn insert(
             &format!(
                 "INSERT INTO envelopes (organization_id, user_id, api_key_id, document_id, name, \
                  subject, message, routing_type, expires_at, reminder_enabled, \
-                 reminder_interval_days, reminder_max, signature_level) \
+                 reminder_interval_days, reminder_max, signature_level, language) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, 'sequential'), $9, \
-                 COALESCE($10, true), COALESCE($11, 3), COALESCE($12, 3), COALESCE($13, 'b_t')) \
+                 COALESCE($10, true), COALESCE($11, 3), COALESCE($12, 3), COALESCE($13, 'b_t'), \
+                 $14) \
                  RETURNING {ENVELOPE_COLUMNS}"
             ),
             &[
@@ -175,6 +181,7 @@ pub async fn insert(
                 &values.reminder_interval_days,
                 &values.reminder_max,
                 &values.signature_level,
+                &values.language,
             ],
         )
         .await?;
@@ -215,7 +222,8 @@ pub async fn update(
                  reminder_enabled = COALESCE($7, reminder_enabled), \
                  reminder_interval_days = COALESCE($8, reminder_interval_days), \
                  reminder_max = COALESCE($9, reminder_max), \
-                 signature_level = COALESCE($10, signature_level) \
+                 signature_level = COALESCE($10, signature_level), \
+                 language = COALESCE($11, language) \
                  WHERE id = $1 RETURNING {ENVELOPE_COLUMNS}"
             ),
             &[
@@ -229,6 +237,7 @@ pub async fn update(
                 &values.reminder_interval_days,
                 &values.reminder_max,
                 &values.signature_level,
+                &values.language,
             ],
         )
         .await?;
@@ -249,6 +258,9 @@ pub struct ListFilter {
     pub status: Option<String>,
     pub document_id: Option<Uuid>,
     pub after: Option<(DateTime<Utc>, Uuid)>,
+    /// Only envelopes waiting for this user to act (a recipient with their address whose
+    /// turn it is and who has not acted).
+    pub waiting_for: Option<Uuid>,
 }
 
 /// One page of the organization's envelopes, newest first.
@@ -266,6 +278,12 @@ pub async fn list(
                  AND deleted_at IS NULL AND ($2::text IS NULL OR status = $2) \
                  AND ($3::uuid IS NULL OR document_id = $3) \
                  AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5)) \
+                 AND ($7::uuid IS NULL OR (status = 'sent' AND EXISTS ( \
+                     SELECT 1 FROM recipients r JOIN users u ON u.id = $7 \
+                     WHERE r.envelope_id = envelopes.id AND lower(r.email) = lower(u.email) \
+                     AND r.role <> 'cc' AND r.status NOT IN ('signed', 'approved', 'declined') \
+                     AND (envelopes.routing_type = 'parallel' \
+                          OR r.routing_order = envelopes.current_routing_order)))) \
                  ORDER BY created_at DESC, id DESC LIMIT $6"
             ),
             &[
@@ -275,6 +293,7 @@ pub async fn list(
                 &after_t,
                 &after_id,
                 &limit,
+                &filter.waiting_for,
             ],
         )
         .await?;

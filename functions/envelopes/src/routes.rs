@@ -58,6 +58,9 @@ pub struct EnvelopeInput {
     /// `b_t` (default: signatures with a trusted timestamp) or `b_b`.
     #[serde(default)]
     signature_level: Option<String>,
+    /// The signing pages' language: `en` or `mn` (default: each recipient's browser).
+    #[serde(default)]
+    language: Option<String>,
 }
 
 impl EnvelopeInput {
@@ -106,6 +109,13 @@ impl EnvelopeInput {
         {
             errors.push(FieldError::new("/signature_level", "must be b_t or b_b"));
         }
+        if self
+            .language
+            .as_deref()
+            .is_some_and(|l| !matches!(l, "en" | "mn"))
+        {
+            errors.push(FieldError::new("/language", "must be en or mn"));
+        }
         if !errors.is_empty() {
             return Err(EnvelopesError::Validation(errors));
         }
@@ -119,6 +129,7 @@ impl EnvelopeInput {
             reminder_interval_days: self.reminder_interval_days,
             reminder_max: self.reminder_max,
             signature_level: self.signature_level.clone(),
+            language: self.language.clone(),
         })
     }
 }
@@ -350,6 +361,22 @@ impl EnvelopesApi {
                 .map_err(|_| errors.push(FieldError::new("/document_id", "must be a document id")))
                 .ok()
         });
+        // `waiting_for=me`: what waits for the signed-in person (the web app's home).
+        let waiting_for = match web::query(req, "waiting_for") {
+            None => None,
+            Some("me") if caller.user.is_some() => caller.user,
+            Some("me") => {
+                errors.push(FieldError::new(
+                    "/waiting_for",
+                    "me needs a signed-in person, not an API key",
+                ));
+                None
+            }
+            Some(_) => {
+                errors.push(FieldError::new("/waiting_for", "must be me"));
+                None
+            }
+        };
         if !errors.is_empty() {
             return Err(EnvelopesError::Validation(errors));
         }
@@ -358,6 +385,7 @@ impl EnvelopesApi {
             status,
             document_id,
             after: page.after,
+            waiting_for,
         };
         let mut rows = repo::list(&client, caller.org, &filter, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |e| (e.created_at, e.id));

@@ -162,6 +162,9 @@ export const mn: Record<keyof typeof en, string> = {
   'register.haveAccount': 'Бүртгэлтэй юу? Нэвтрэх',
   'home.heading': 'Нүүр',
   'home.title': 'Тавтай морил, {name}',
+  'home.waitingForYou': 'Таныг хүлээж буй',
+  'home.noneForYou': 'Таныг хүлээж буй зүйл алга.',
+  'home.openFromMail': 'Гарын үсэг зурахын тулд имэйл дэх холбоосоор нь нээнэ үү.',
   'home.waiting': 'Явагдаж буй баримтууд',
   'home.none': 'Явагдаж буй зүйл алга.',
   'home.workspaceSoon':

@@ -437,6 +437,7 @@ export function HomePage() {
   usePageTitle('home.heading');
   const session = currentSession();
   const [name, setName] = useState<string | null>(null);
+  const [waiting, setWaiting] = useState<EnvelopeListItem[] | null>(null);
   const [envelopes, setEnvelopes] = useState<EnvelopeListItem[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const describe = useDescribe();
@@ -445,10 +446,15 @@ export function HomePage() {
       navigate('/sign-in');
       return;
     }
-    Promise.all([accounts.me(session.access_token), accounts.envelopes(session.access_token)])
-      .then(([me, list]) => {
+    Promise.all([
+      accounts.me(session.access_token),
+      accounts.waitingForMe(session.access_token),
+      accounts.inProgress(session.access_token),
+    ])
+      .then(([me, mine, all]) => {
         setName(me.first_name ?? me.email);
-        setEnvelopes(list.data);
+        setWaiting(mine.data);
+        setEnvelopes(all.data);
       })
       .catch((err: unknown) => {
         if (err instanceof ApiError && err.problem.status === 401) {
@@ -466,6 +472,21 @@ export function HomePage() {
     <section className="card" aria-labelledby="home-title">
       <h1 id="home-title">{name ? t('home.title', { name }) : t('home.heading')}</h1>
       {error && <Status kind="error">{error}</Status>}
+      <h2>{t('home.waitingForYou')}</h2>
+      {waiting === null && !error ? (
+        <Status kind="info">{t('common.loading')}</Status>
+      ) : waiting && waiting.length === 0 ? (
+        <p>{t('home.noneForYou')}</p>
+      ) : (
+        <>
+          <ul className="envelopes" aria-label={t('home.waitingForYou')}>
+            {waiting?.map((e) => (
+              <li key={e.id}>{e.name ?? t('sign.untitled')}</li>
+            ))}
+          </ul>
+          <p className="muted">{t('home.openFromMail')}</p>
+        </>
+      )}
       <h2>{t('home.waiting')}</h2>
       {envelopes === null && !error ? (
         <Status kind="info">{t('common.loading')}</Status>

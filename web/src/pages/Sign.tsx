@@ -244,8 +244,11 @@ interface EnvelopeProps {
 }
 
 function Envelope({ token, view, reload, finish }: EnvelopeProps) {
-  const { t, language } = useI18n();
+  const { t, language, suggestLanguage } = useI18n();
   const { envelope, recipient } = view;
+  useEffect(() => {
+    if (envelope.language) suggestLanguage(envelope.language);
+  }, [envelope.language, suggestLanguage]);
   const heading = (
     <header className="envelope-head">
       <h1>{envelope.name ?? t('sign.untitled')}</h1>
