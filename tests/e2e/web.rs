@@ -417,3 +417,151 @@ async fn the_account_links_work_in_the_browser_from_sign_up_to_an_accepted_invit
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_embedded_signer_signs_inside_an_allowed_page_which_hears_every_terminal_state() {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = start_app_with_web(
+        &db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+        ],
+    )
+    .await;
+    let sender = Tenant::create(&db, "admin").await;
+    let (allowed_port, foreign_port) = (gsign_tests::free_port(), gsign_tests::free_port());
+
+    // Only real origins may be listed.
+    let (status, problem) = stack
+        .call(
+            &sender,
+            "PATCH",
+            "/v1/organization",
+            Some(json!({"settings": {"embed_origins": ["http://evil.example", "https://*.x.mn"]}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let (status, org) = stack
+        .call(
+            &sender,
+            "PATCH",
+            "/v1/organization",
+            Some(json!({"settings": {"embed_origins": [format!("http://127.0.0.1:{allowed_port}")]}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{org}");
+
+    let document = stack
+        .upload_ready_pdf(&sender, "lease.pdf", fixture("one-page.pdf"))
+        .await;
+    let suffix = unique();
+    let (embedded_email, mailed_email) = (
+        format!("kiosk-{suffix}@example.mn"),
+        format!("mailed-{suffix}@example.mn"),
+    );
+    let (status, envelope) = stack
+        .call(
+            &sender,
+            "POST",
+            "/v1/envelopes",
+            Some(
+                json!({"document_id": document, "name": "Kiosk lease", "routing_type": "parallel"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{envelope}");
+    let envelope_id = envelope["id"].as_str().expect("id").to_owned();
+    let base = format!("/v1/envelopes/{envelope_id}");
+    let (status, kiosk) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{base}/recipients"),
+            Some(json!({"email": embedded_email, "name": "Kiosk Signer", "embedded": true})),
+        )
+        .await;
+    assert_eq!(status, 201, "{kiosk}");
+    assert_eq!(kiosk["embedded"], true, "{kiosk}");
+    let (status, cc) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{base}/recipients"),
+            Some(json!({"email": mailed_email, "name": "Mailed Cc", "role": "cc"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{cc}");
+    let kiosk_id = kiosk["id"].as_str().expect("id").to_owned();
+    let field = json!({"fields": [{"recipient_id": kiosk_id, "type": "signature", "page": 1,
+                                   "x": 40.0, "y": 650.0, "width": 150.0, "height": 40.0}]});
+    let (status, set) = stack
+        .call(&sender, "PUT", &format!("{base}/fields"), Some(field))
+        .await;
+    assert_eq!(status, 200, "{set}");
+    // Before sending there is nothing to view.
+    let view_path = format!("{base}/recipients/{kiosk_id}/view");
+    let (status, problem) = stack.call(&sender, "POST", &view_path, None).await;
+    assert_eq!(status, 409, "{problem}");
+    let (status, sent) = stack
+        .call(&sender, "POST", &format!("{base}/send"), None)
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    // A mailed recipient has no view URL; another tenant's envelope is not found.
+    let (status, problem) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{base}/recipients/{}/view", cc["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(problem["type"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("/recipient-not-embedded"));
+    let stranger = Tenant::create(&db, "admin").await;
+    let (status, _) = stack.call(&stranger, "POST", &view_path, None).await;
+    assert_eq!(status, 404);
+
+    browser_story(
+        "embedded.test.ts",
+        &stack,
+        &artifacts("embedded"),
+        json!({
+            "bearer": sender.bearer,
+            "view_path": view_path,
+            "envelope_id": envelope_id,
+            "allowed_port": allowed_port,
+            "foreign_port": foreign_port,
+        }),
+    );
+
+    // The embedded signer was never mailed a signing link (the cc got the completion mail).
+    let data: Value = reqwest::get(format!(
+        "{}/moto-api/data.json",
+        stack_var("AWS_ENDPOINT_URL")
+    ))
+    .await
+    .expect("moto")
+    .json()
+    .await
+    .expect("json");
+    let to_kiosk: Vec<&Value> = data["ses"]["Message"]
+        .as_array()
+        .expect("mails")
+        .iter()
+        .filter(|m| m["destinations"]["ToAddresses"][0] == embedded_email.as_str())
+        .filter(|m| {
+            !m["body"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("everyone has signed")
+        })
+        .collect();
+    assert!(to_kiosk.is_empty(), "{to_kiosk:?}");
+    stack.stop().await;
+}

@@ -65,6 +65,14 @@ export async function context(browser: Browser, viewport: Viewport, locale = 'en
         console.error(`[console ${message.type()}] ${message.text()}`);
       }
     });
+    page.on('response', (response) => {
+      if (response.status() >= 500) {
+        void response
+          .text()
+          .catch(() => '')
+          .then((body) => console.error(`[server error] ${response.status()} ${response.url()} ${body.slice(0, 300)}`));
+      }
+    });
     page.on('requestfailed', (request) =>
       console.error(`[request failed] ${request.url()}: ${request.failure()?.errorText}`),
     );

@@ -45,6 +45,7 @@ function page(path: string): ReactNode {
   const clean = path.replace(/\/+$/, '') || '/';
   switch (clean) {
     case '/sign':
+    case '/embed/sign':
       return <SignPage />;
     case '/verify-email':
       return <VerifyEmailPage />;
@@ -106,7 +107,8 @@ export function App() {
   useEffect(() => {
     document.documentElement.lang = language;
   }, [language]);
-  const embedded = path.startsWith('/sign') && window.self !== window.top;
+  const embedded =
+    (path.startsWith('/sign') || path.startsWith('/embed/')) && window.self !== window.top;
   return (
     <I18nContext.Provider value={i18n}>
       <a className="skip-link" href="#main">

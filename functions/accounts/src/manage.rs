@@ -499,6 +499,22 @@ impl Manage {
                 "must be 1 to 255 characters",
             )]));
         }
+        // `embed_origins`: the pages that may frame this organization's embedded signing.
+        if let Some(origins) = input.settings.as_ref().and_then(|s| s.get("embed_origins")) {
+            let valid = origins.as_array().is_some_and(|list| {
+                list.len() <= 20
+                    && list.iter().all(|o| {
+                        o.as_str()
+                            .is_some_and(gsign_core::envelopes::is_embed_origin)
+                    })
+            });
+            if !valid {
+                return Err(AccountsError::Validation(vec![FieldError::new(
+                    "/settings/embed_origins",
+                    "must be a list of at most 20 origins like https://app.example.mn (http only on localhost)",
+                )]));
+            }
+        }
         let settings = input.settings.map(serde_json::Value::Object);
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;

@@ -34,6 +34,9 @@ pub enum EnvelopesError {
     /// Everyone who must act now has had every reminder the envelope allows.
     #[error("nothing to remind")]
     NothingToRemind,
+    /// View URLs are for embedded recipients only (the others sign from their mail).
+    #[error("recipient is not embedded")]
+    NotEmbedded,
     /// That download does not exist (yet): variant, envelope status.
     #[error("{0} not available while {1}")]
     NotAvailable(String, String),
@@ -50,6 +53,15 @@ impl IntoProblem for EnvelopesError {
             EnvelopesError::Unauthenticated => Problem::unauthenticated(),
             EnvelopesError::Forbidden(action) => Problem::forbidden(action),
             EnvelopesError::NotFound(what) => Problem::not_found(what),
+            EnvelopesError::NotEmbedded => Problem::new(
+                StatusCode::CONFLICT,
+                "recipient-not-embedded",
+                "Recipient not embedded",
+            )
+            .with_detail(
+                "View URLs are for recipients marked embedded: the others sign from the link \
+                 GSign mails them. Mark the recipient embedded before sending.",
+            ),
             EnvelopesError::Quota(exceeded) => exceeded.into_problem(),
             EnvelopesError::Request(err) => err.into_problem(),
             EnvelopesError::Validation(errors) => Problem::validation(errors),

@@ -5,6 +5,7 @@
 
 pub mod ceremony;
 pub mod completion;
+pub mod embedded;
 pub mod error;
 pub mod lifecycle;
 pub mod packs;

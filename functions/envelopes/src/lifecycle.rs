@@ -185,7 +185,7 @@ impl EnvelopesApi {
             else {
                 continue;
             };
-            emails.push(
+            emails.extend(
                 self.ask(
                     tx,
                     envelope,

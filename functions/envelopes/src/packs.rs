@@ -96,6 +96,7 @@ impl EnvelopesApi {
                 routing_order: Some(order),
                 auth_method: None,
                 access_code: None,
+                embedded: None,
             };
             let Some(new) =
                 NewRecipient::parse(input, &format!("/signer_map/{}", signer.role), &mut errors)

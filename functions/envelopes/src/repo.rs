@@ -321,11 +321,13 @@ pub struct Recipient {
     /// SHA-256 of the revision holding that signature.
     pub revision_sha256: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Signs inside the sender's page (no signing mail).
+    pub embedded: bool,
 }
 
 const RECIPIENT_COLUMNS: &str = "id, email, name, role, routing_order, status, auth_method, \
     viewed_at, signed_at, declined_at, decline_reason, notified_at, reminders_sent, applied_at, \
-    revision_sha256, created_at";
+    revision_sha256, created_at, embedded";
 
 impl From<&tokio_postgres::Row> for Recipient {
     fn from(row: &tokio_postgres::Row) -> Self {
@@ -346,6 +348,7 @@ impl From<&tokio_postgres::Row> for Recipient {
             applied_at: row.get("applied_at"),
             revision_sha256: row.get("revision_sha256"),
             created_at: row.get("created_at"),
+            embedded: row.get("embedded"),
         }
     }
 }
@@ -407,8 +410,8 @@ pub async fn insert_recipient(
         .query_one(
             &format!(
                 "INSERT INTO recipients (organization_id, envelope_id, email, name, role, \
-                 routing_order, auth_method, access_code_hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {RECIPIENT_COLUMNS}"
+                 routing_order, auth_method, access_code_hash, embedded) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {RECIPIENT_COLUMNS}"
             ),
             &[
                 &org,
@@ -419,6 +422,7 @@ pub async fn insert_recipient(
                 &new.routing_order,
                 &new.auth_method.as_str(),
                 &code_hash,
+                &new.embedded,
             ],
         )
         .await?;
@@ -437,7 +441,8 @@ pub async fn update_recipient(
         .query_opt(
             &format!(
                 "UPDATE recipients SET email = $3, name = $4, role = $5, routing_order = $6, \
-                 auth_method = $7, access_code_hash = $8 WHERE envelope_id = $1 AND id = $2 \
+                 auth_method = $7, access_code_hash = $8, embedded = $9 \
+                 WHERE envelope_id = $1 AND id = $2 \
                  RETURNING {RECIPIENT_COLUMNS}"
             ),
             &[
@@ -449,6 +454,7 @@ pub async fn update_recipient(
                 &new.routing_order,
                 &new.auth_method.as_str(),
                 &code_hash,
+                &new.embedded,
             ],
         )
         .await?
@@ -1379,4 +1385,96 @@ pub async fn sender(client: &impl GenericClient, envelope: &Envelope) -> PgResul
         .or_else(|| row.get::<_, Option<String>>("email"))
         .unwrap_or_else(|| organization.clone());
     Ok(Sender { name, organization })
+}
+
+/// Gives an embedded recipient of `envelope` a view ticket (its hash) good until `expires`;
+/// `None` when there is no such recipient, or it is not embedded.
+pub async fn set_view_ticket(
+    client: &impl GenericClient,
+    envelope: Uuid,
+    recipient: Uuid,
+    ticket_hash: &str,
+    expires: DateTime<Utc>,
+) -> PgResult<Option<bool>> {
+    Ok(client
+        .query_opt(
+            "UPDATE recipients SET \
+             view_ticket_hash = CASE WHEN embedded THEN $3 ELSE view_ticket_hash END, \
+             view_ticket_expires_at = CASE WHEN embedded THEN $4 ELSE view_ticket_expires_at END, \
+             view_ticket_used_at = CASE WHEN embedded THEN NULL ELSE view_ticket_used_at END \
+             WHERE envelope_id = $1 AND id = $2 RETURNING embedded",
+            &[&envelope, &recipient, &ticket_hash, &expires],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}
+
+/// What trading a view ticket gave.
+pub enum Traded {
+    /// The ticket was good: the recipient now answers to the new signing token.
+    Opened { envelope: Uuid },
+    /// The ticket exists but its five minutes are over (it is spent now).
+    Expired,
+    /// No such ticket (never issued, or used already).
+    Unknown,
+}
+
+/// The organization and envelope of the recipient holding view ticket `ticket_hash`.
+pub async fn view_ticket_owner(
+    client: &impl GenericClient,
+    ticket_hash: &str,
+) -> PgResult<Option<(Uuid, Uuid)>> {
+    Ok(client
+        .query_opt(
+            "SELECT organization_id, envelope_id FROM recipients WHERE view_ticket_hash = $1",
+            &[&ticket_hash],
+        )
+        .await?
+        .map(|row| (row.get(0), row.get(1))))
+}
+
+/// Spends the view ticket `ticket_hash` (once): the recipient's signing token becomes
+/// `token_hash` when the ticket is still fresh.
+pub async fn trade_view_ticket(
+    client: &impl GenericClient,
+    ticket_hash: &str,
+    token_hash: &str,
+) -> PgResult<Traded> {
+    let row = client
+        .query_opt(
+            "UPDATE recipients SET view_ticket_used_at = now(), \
+             signing_token_hash = CASE WHEN view_ticket_expires_at > now() THEN $2 \
+                                       ELSE signing_token_hash END \
+             WHERE view_ticket_hash = $1 AND view_ticket_used_at IS NULL \
+             RETURNING envelope_id, view_ticket_expires_at > now() AS fresh",
+            &[&ticket_hash, &token_hash],
+        )
+        .await?;
+    Ok(match row {
+        None => Traded::Unknown,
+        Some(row) if row.get::<_, bool>("fresh") => Traded::Opened {
+            envelope: row.get("envelope_id"),
+        },
+        Some(_) => Traded::Expired,
+    })
+}
+
+/// The origins an organization lets frame its embedded signing pages (its
+/// `settings.embed_origins`), found from a view ticket without spending it.
+pub async fn embed_origins_of_ticket(
+    client: &impl GenericClient,
+    ticket_hash: &str,
+) -> PgResult<Vec<String>> {
+    Ok(client
+        .query_opt(
+            "SELECT COALESCE(ARRAY(SELECT jsonb_array_elements_text( \
+                 CASE WHEN jsonb_typeof(o.settings->'embed_origins') = 'array' \
+                      THEN o.settings->'embed_origins' ELSE '[]'::jsonb END)), '{}') \
+             FROM recipients r JOIN organizations o ON o.id = r.organization_id \
+             WHERE r.view_ticket_hash = $1",
+            &[&ticket_hash],
+        )
+        .await?
+        .map(|row| row.get::<_, Vec<String>>(0))
+        .unwrap_or_default())
 }

@@ -691,6 +691,7 @@ enum Route {
     Void,
     Remind,
     Download,
+    RecipientView,
 }
 
 impl Route {
@@ -778,6 +779,10 @@ impl EnvelopeRoute {
                 )
             }
             Route::Remind => web::json(StatusCode::OK, &api.remind(&caller, id()?).await?),
+            Route::RecipientView => web::json(
+                StatusCode::CREATED,
+                &api.recipient_view(&caller, id()?, recipient()?).await?,
+            ),
             Route::Download => {
                 let variant = web::query(req, "variant").unwrap_or("current");
                 web::json(
@@ -845,6 +850,8 @@ gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/void`.
     VOID_ENVELOPE, "api-void-envelope", Route::Void);
 gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/remind`.
     REMIND_ENVELOPE, "api-remind-envelope", Route::Remind);
+gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/recipients/{recipient_id}/view`.
+    CREATE_RECIPIENT_VIEW, "api-create-recipient-view", Route::RecipientView);
 gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}/download`.
     DOWNLOAD_ENVELOPE, "api-download-envelope", Route::Download);
 gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}/events`.

@@ -181,7 +181,7 @@ impl EnvelopesApi {
             organization: repo::organization_name(&tx, caller.org).await?,
         };
         for recipient in first_to_act(routing, &recipients) {
-            emails.push(
+            emails.extend(
                 self.ask(
                     &tx,
                     &envelope,
@@ -241,7 +241,8 @@ impl Letterhead {
 impl EnvelopesApi {
     /// Asks `recipient` to act, in `tx`: a fresh signing link (only its hash is kept, so any
     /// older link stops working) in a `signing_request` email through the outbox. Returns
-    /// the outbox row to publish after commit.
+    /// the outbox row to publish after commit; none for an embedded recipient, who signs in
+    /// the sender's page (the sender asks for a view URL) and is mailed no link.
     pub(crate) async fn ask(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
@@ -249,9 +250,12 @@ impl EnvelopesApi {
         recipient: &Recipient,
         letterhead: &Letterhead,
         message: Option<String>,
-    ) -> anyhow::Result<Uuid> {
+    ) -> anyhow::Result<Option<Uuid>> {
         let token = gsign_platform::credentials::new_token();
         repo::mark_notified(tx, recipient.id, &token.hash).await?;
+        if recipient.embedded {
+            return Ok(None);
+        }
         let action = match RecipientRole::parse(&recipient.role) {
             Some(RecipientRole::Signer) => "sign",
             Some(RecipientRole::Approver) => "approve",
@@ -276,5 +280,6 @@ impl EnvelopesApi {
             },
         )
         .await
+        .map(Some)
     }
 }

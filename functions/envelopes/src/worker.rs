@@ -219,7 +219,7 @@ impl SigningWorker {
                 let letterhead = Letterhead::of(&tx, &envelope).await?;
                 let mut emails = Vec::new();
                 for recipient in recipients.iter().filter(|r| next.contains(&r.id)) {
-                    emails.push(
+                    emails.extend(
                         self.api
                             .ask(
                                 &tx,

@@ -434,6 +434,40 @@ async fn provision_bucket(
             .await
             .with_context(|| format!("S3 PutBucketEncryption {name}"))?;
     }
+    if let Some(rules) = props["CorsConfiguration"]["CorsRules"].as_array() {
+        let strings = |value: &Value| -> Vec<String> {
+            value
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut config = s3t::CorsConfiguration::builder();
+        for rule in rules {
+            config = config.cors_rules(
+                s3t::CorsRule::builder()
+                    .set_allowed_origins(Some(strings(&rule["AllowedOrigins"])))
+                    .set_allowed_methods(Some(strings(&rule["AllowedMethods"])))
+                    .set_allowed_headers(Some(strings(&rule["AllowedHeaders"])))
+                    .set_expose_headers(Some(strings(&rule["ExposedHeaders"])))
+                    .set_max_age_seconds(
+                        rule["MaxAge"].as_i64().and_then(|m| i32::try_from(m).ok()),
+                    )
+                    .build()?,
+            );
+        }
+        aws.s3
+            .put_bucket_cors()
+            .bucket(&name)
+            .cors_configuration(config.build()?)
+            .send()
+            .await
+            .with_context(|| format!("S3 PutBucketCors {name}"))?;
+    }
     let block = &props["PublicAccessBlockConfiguration"];
     if block.is_object() {
         aws.s3

@@ -753,8 +753,11 @@ async fn dispatch(
     ConnectInfo(source): ConnectInfo<SocketAddr>,
     request: axum::extract::Request,
 ) -> axum::response::Response {
+    // What no route of the template serves is the web app's (as CloudFront's default
+    // behaviour is), except under /v1/, which stays the API's (its own 404s).
     if let Some(web) = stack.web.as_ref() {
-        if !request.uri().path().starts_with("/v1/") {
+        let path = request.uri().path();
+        if !path.starts_with("/v1/") && stack.match_route(request.method(), path).is_none() {
             use tower::ServiceExt as _;
             return match web.clone().oneshot(request).await {
                 Ok(response) => response,

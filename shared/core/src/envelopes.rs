@@ -160,6 +160,9 @@ pub struct RecipientInput {
     /// The access code, when `auth_method` is `access_code` (stored hashed).
     #[serde(default)]
     pub access_code: Option<String>,
+    /// Signs inside the sender's page (no signing mail; the sender asks for a view URL).
+    #[serde(default)]
+    pub embedded: Option<bool>,
 }
 
 /// A checked recipient.
@@ -177,6 +180,8 @@ pub struct NewRecipient {
     pub auth_method: AuthMethod,
     /// The code to hash, when required.
     pub access_code: Option<String>,
+    /// Signs inside the sender's page: mailed no signing link.
+    pub embedded: bool,
 }
 
 impl NewRecipient {
@@ -237,6 +242,7 @@ impl NewRecipient {
             routing_order,
             auth_method,
             access_code,
+            embedded: input.embedded.unwrap_or(false),
         })
     }
 }
@@ -548,9 +554,39 @@ pub fn verify_chain(events: &[ChainedEvent]) -> ChainVerdict {
     }
 }
 
+/// An origin an organization may list in `settings.embed_origins`: `https://host[:port]`,
+/// or `http://` on a loopback host (local development); no path, query or wildcard.
+pub fn is_embed_origin(origin: &str) -> bool {
+    let Ok(url) = url::Url::parse(origin) else {
+        return false;
+    };
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    scheme_ok
+        && url.host_str().is_some_and(|h| !h.contains('*'))
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && origin.trim_end_matches('/') == url.origin().ascii_serialization()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_https_origins_or_loopback_http_may_frame_the_page() {
+        assert!(is_embed_origin("https://app.customer.mn"));
+        assert!(is_embed_origin("https://app.customer.mn:8443"));
+        assert!(is_embed_origin("http://127.0.0.1:5173"));
+        assert!(!is_embed_origin("http://customer.mn"));
+        assert!(!is_embed_origin("https://*.customer.mn"));
+        assert!(!is_embed_origin("https://customer.mn/path"));
+        assert!(!is_embed_origin("https://user@customer.mn"));
+        assert!(!is_embed_origin("javascript:alert(1)"));
+        assert!(!is_embed_origin("'self'; script-src *"));
+    }
 
     fn recipient(role: RecipientRole, order: i32) -> RecipientFacts {
         RecipientFacts {

@@ -32,6 +32,9 @@ export const en = {
   'sign.closed.declined.body': 'A recipient declined to sign, so the envelope ended for everyone.',
   'sign.closed.other.title': 'This envelope is closed',
   'sign.closed.other.body': 'It can no longer be signed.',
+  'sign.embedded.invalidTitle': 'This signing view was opened already',
+  'sign.embedded.expiredTitle': 'This signing view has expired',
+  'sign.embedded.invalidBody': 'Signing views open once, within five minutes. Go back to the page that showed it and start again.',
   'sign.linkExpired.title': 'This link has expired',
   'sign.linkExpired.body':
     "Links to a completed envelope's documents work for a limited time. We can email a fresh link to your address.",

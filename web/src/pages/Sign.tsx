@@ -35,11 +35,33 @@ function tokenFromUrl(): string | null {
   return token && token.length >= 32 ? token : null;
 }
 
+/** An embedded view URL's single-use ticket (`/embed/sign?ticket=…`). */
+function ticketFromUrl(): string | null {
+  const ticket = new URLSearchParams(window.location.search).get('ticket');
+  return window.location.pathname.startsWith('/embed/') && ticket && ticket.length >= 32 ? ticket : null;
+}
+
 export function SignPage() {
   const { t } = useI18n();
-  const token = useMemo(tokenFromUrl, []);
-  const [phase, setPhase] = useState<Phase>(token ? { kind: 'loading' } : { kind: 'no-token' });
+  const ticket = useMemo(ticketFromUrl, []);
+  // The signing token: from the mailed link, or traded for an embedded view URL's ticket
+  // (then held in memory only: the URL opens once).
+  const [token, setToken] = useState<string | null>(tokenFromUrl);
+  const [phase, setPhase] = useState<Phase>(token || ticket ? { kind: 'loading' } : { kind: 'no-token' });
   const told = useRef<Terminal | null>(null);
+  const traded = useRef(false);
+
+  useEffect(() => {
+    if (!ticket || traded.current) return;
+    traded.current = true;
+    signing
+      .openEmbedded(ticket)
+      .then((opened) => {
+        window.history.replaceState(null, '', window.location.pathname);
+        setToken(opened.token);
+      })
+      .catch((err: unknown) => setPhase({ kind: 'problem', error: toApiError(err) }));
+  }, [ticket]);
 
   const load = useCallback(async () => {
     if (!token) return;
@@ -113,6 +135,7 @@ function terminalOf(phase: Phase): Terminal | null {
   if (phase.kind === 'finished') return phase.outcome === 'declined' ? 'declined' : 'completed';
   if (phase.kind === 'problem') {
     const slug = phase.error.slug;
+    if (slug === 'embedded-link-expired' || slug === 'signing-link-expired') return 'expired';
     if (slug === 'envelope-closed') {
       const status = String(phase.error.problem.envelope_status ?? '');
       if (status === 'declined') return 'declined';
@@ -157,6 +180,10 @@ function LinkProblem({ error, token, onRetry }: { error: ApiError; token: string
   switch (error.slug) {
     case 'signing-link-invalid':
       return <Message title={t('sign.invalid.title')} body={t('sign.invalid.body')} />;
+    case 'embedded-link-invalid':
+      return <Message title={t('sign.embedded.invalidTitle')} body={t('sign.embedded.invalidBody')} />;
+    case 'embedded-link-expired':
+      return <Message title={t('sign.embedded.expiredTitle')} body={t('sign.embedded.invalidBody')} />;
     case 'envelope-closed': {
       const state = String(error.problem.envelope_status ?? '');
       const key = (['voided', 'expired', 'declined'].includes(state) ? state : 'other') as

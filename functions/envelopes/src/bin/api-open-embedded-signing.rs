@@ -1,0 +1,4 @@
+//! See `gsign_functions_envelopes::embedded`.
+fn main() -> std::process::ExitCode {
+    gsign_platform::lambda::main(&gsign_functions_envelopes::embedded::OPEN_EMBEDDED_SIGNING)
+}

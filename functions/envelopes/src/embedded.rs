@@ -1,0 +1,401 @@
+//! Embedded signing: a recipient the sender marks `embedded` signs inside the sender's own
+//! page (an iframe) instead of from a mailed link.
+//!
+//! - `POST /v1/envelopes/{id}/recipients/{recipient_id}/view` (the sender, authorized): a
+//!   URL good once, for five minutes: `{APP_URL}/embed/sign?ticket=…` (only the ticket's
+//!   hash is kept).
+//! - `GET /embed/sign` serves the web app's page with `frame-ancestors` set to the origins the
+//!   organization allows (`settings.embed_origins`), so only those pages can frame it.
+//! - `POST /v1/signing/embedded` (no session: the ticket is the credential) spends the ticket
+//!   and answers a fresh signing token, which that page alone holds (in memory): a second
+//!   open of the URL, or one after five minutes, is refused.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use gsign_core::envelopes::is_embed_origin;
+use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
+use gsign_core::{Env, IntoProblem, Problem};
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
+use gsign_platform::ratelimit::Policy;
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use secrecy::ExposeSecret as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use crate::error::EnvelopesError;
+use crate::repo::{self, Traded};
+use crate::routes::EnvelopesApi;
+
+/// How long a view URL may wait to be opened.
+pub const VIEW_URL_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// `POST …/recipients/{recipient_id}/view` answer.
+#[derive(Debug, Serialize)]
+pub struct ViewUrl {
+    /// Open it in the iframe, once, within five minutes.
+    pub url: String,
+    /// When it stops working.
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+impl EnvelopesApi {
+    /// A single-use view URL for an embedded recipient of an envelope that was sent.
+    pub(crate) async fn recipient_view(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        recipient: Uuid,
+    ) -> Result<ViewUrl, EnvelopesError> {
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        // Any envelope that went out: the page shows a finished one's state (and tells the
+        // parent), a sent one's ceremony.
+        let envelope = repo::get(&tx, caller.org, id, true)
+            .await?
+            .ok_or(EnvelopesError::NotFound("envelope"))?;
+        if envelope.status == EnvelopeStatus::Draft.as_str() {
+            return Err(EnvelopesError::NotSent(envelope.status));
+        }
+        let ticket = gsign_platform::credentials::new_token();
+        let expires_at = Utc::now() + chrono::Duration::from_std(VIEW_URL_TTL).unwrap_or_default();
+        match repo::set_view_ticket(&tx, envelope.id, recipient, &ticket.hash, expires_at).await? {
+            None => return Err(EnvelopesError::NotFound("recipient")),
+            Some(false) => return Err(EnvelopesError::NotEmbedded),
+            Some(true) => {}
+        }
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(
+                caller,
+                envelope.id,
+                "recipient.view_url_issued",
+                Some(recipient),
+                serde_json::json!({"expires_at": expires_at}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ViewUrl {
+            url: format!(
+                "{}/embed/sign?ticket={}",
+                self.settings.app_url,
+                ticket.secret.expose_secret()
+            ),
+            expires_at,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ opening the URL
+
+/// What can go wrong opening an embedded signing URL.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    /// Unknown or already used.
+    #[error("unknown or used view URL")]
+    Unknown,
+    /// Past its five minutes.
+    #[error("view URL expired")]
+    Expired,
+    /// The body could not be read.
+    #[error(transparent)]
+    Request(#[from] web::RequestError),
+    /// A dependency failed.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<tokio_postgres::Error> for EmbeddedError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for EmbeddedError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl IntoProblem for EmbeddedError {
+    fn into_problem(self) -> Problem {
+        match self {
+            EmbeddedError::Unknown => Problem::new(
+                StatusCode::NOT_FOUND,
+                "embedded-link-invalid",
+                "Signing view not valid",
+            )
+            .with_detail("This view URL is unknown or was opened already; ask for a new one."),
+            EmbeddedError::Expired => Problem::new(
+                StatusCode::GONE,
+                "embedded-link-expired",
+                "Signing view expired",
+            )
+            .with_detail("View URLs work for five minutes; ask for a new one."),
+            EmbeddedError::Request(err) => err.into_problem(),
+            EmbeddedError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+/// `POST /v1/signing/embedded` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Open {
+    ticket: String,
+}
+
+/// `POST /v1/signing/embedded` answer.
+#[derive(Debug, Serialize)]
+struct Opened {
+    /// The signing token this page uses for the ceremony routes (`/v1/signing/{token}`).
+    token: String,
+    envelope_id: Uuid,
+}
+
+struct OpenRoute {
+    api: EnvelopesApi,
+}
+
+impl OpenRoute {
+    async fn open(&self, req: &Request) -> Result<Opened, EmbeddedError> {
+        let input: Open = web::parse_json(req, 4096)?;
+        if input.ticket.len() < 32 || input.ticket.len() > 128 {
+            return Err(EmbeddedError::Unknown);
+        }
+        let ticket_hash = gsign_platform::credentials::sha256_hex(&input.ticket);
+        let token = gsign_platform::credentials::new_token();
+        let mut conn = self.api.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        // The envelope's row lock first, as every evidence write holds it (the signing worker
+        // may be writing this envelope's chain right now).
+        let (org, envelope) = repo::view_ticket_owner(&tx, &ticket_hash)
+            .await?
+            .ok_or(EmbeddedError::Unknown)?;
+        repo::get(&tx, org, envelope, true)
+            .await?
+            .ok_or(EmbeddedError::Unknown)?;
+        let traded = repo::trade_view_ticket(&tx, &ticket_hash, &token.hash).await?;
+        let (ip, user_agent) = web::client(req);
+        let opened = match traded {
+            Traded::Unknown => return Err(EmbeddedError::Unknown),
+            Traded::Expired => {
+                tx.commit().await?;
+                return Err(EmbeddedError::Expired);
+            }
+            Traded::Opened { envelope } => envelope,
+        };
+        let found = repo::recipient_by_token(&tx, &token.hash)
+            .await?
+            .ok_or(EmbeddedError::Unknown)?;
+        repo::record(
+            &tx,
+            found.organization_id,
+            EvidenceEvent {
+                envelope_id: opened,
+                sequence: 0,
+                action: "recipient.view_url_opened".to_owned(),
+                actor_type: "recipient".to_owned(),
+                actor_id: Some(found.id),
+                recipient_id: Some(found.id),
+                ip,
+                user_agent,
+                details: serde_json::json!({}),
+                occurred_at: Utc::now(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Opened {
+            token: token.secret.expose_secret().to_owned(),
+            envelope_id: opened,
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for OpenRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.open(&req).await {
+            Ok(opened) => web::json(StatusCode::OK, &opened),
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_open(env: Env) -> InitFuture {
+    Box::pin(async move {
+        let api = EnvelopesApi::from_env(&env).await?;
+        let limiter = api.base.limiter.clone();
+        Ok(http_route(
+            Arc::new(OpenRoute { api }),
+            limiter,
+            Policy::Standard,
+            None,
+        ))
+    })
+}
+
+/// `POST /v1/signing/embedded`.
+pub const OPEN_EMBEDDED_SIGNING: gsign_platform::lambda::FunctionSpec =
+    gsign_platform::lambda::FunctionSpec {
+        name: "api-open-embedded-signing",
+        init: init_open,
+    };
+
+// ------------------------------------------------------------------ the framed page
+
+/// The embedded page's Content-Security-Policy: the app's own policy with `frame-ancestors`
+/// the organization's origins (`'none'` when it lists none, or the ticket is unknown).
+pub fn embedded_policy(document_origin: &str, ancestors: &[String]) -> String {
+    let allowed: Vec<&str> = ancestors
+        .iter()
+        .map(String::as_str)
+        .filter(|o| is_embed_origin(o))
+        .collect();
+    let frame_ancestors = if allowed.is_empty() {
+        "'none'".to_owned()
+    } else {
+        allowed.join(" ")
+    };
+    format!(
+        "default-src 'self'; script-src 'self'; worker-src 'self' blob:; style-src 'self'; \
+         img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' {document_origin}; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
+    )
+}
+
+struct EmbedPage {
+    api: EnvelopesApi,
+    /// Where the app's `index.html` is (`{APP_URL}/index.html`), read once per container.
+    index_url: String,
+    index: OnceCell<String>,
+    http: reqwest::Client,
+    document_origin: String,
+}
+
+impl EmbedPage {
+    async fn index(&self) -> anyhow::Result<&str> {
+        self.index
+            .get_or_try_init(|| async {
+                let response = self.http.get(&self.index_url).send().await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "{} answered {}",
+                    self.index_url,
+                    response.status()
+                );
+                Ok(response.text().await?)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    async fn page(&self, req: &Request) -> anyhow::Result<Response<Body>> {
+        let ancestors = match web::query(req, "ticket") {
+            Some(ticket) if (32..=128).contains(&ticket.len()) => {
+                let client = self.api.base.pool.get().await?;
+                let hash = gsign_platform::credentials::sha256_hex(ticket);
+                repo::embed_origins_of_ticket(&client, &hash).await?
+            }
+            _ => Vec::new(),
+        };
+        let html = self.index().await?.to_owned();
+        let mut response = Response::new(Body::from(html));
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(
+            http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&embedded_policy(&self.document_origin, &ancestors))?,
+        );
+        headers.insert(
+            http::header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        headers.insert(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+        Ok(response)
+    }
+}
+
+#[async_trait]
+impl HttpHandler for EmbedPage {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.page(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(EmbeddedError::Internal(err), &req),
+        }
+    }
+}
+
+fn init_page(env: Env) -> InitFuture {
+    Box::pin(async move {
+        let api = EnvelopesApi::from_env(&env).await?;
+        let limiter = api.base.limiter.clone();
+        let bucket = env.get("DOCUMENTS_BUCKET").unwrap_or_default().to_owned();
+        let region = env.get("AWS_REGION").unwrap_or("us-east-1").to_owned();
+        // The PDF links point at S3: at the local endpoint when there is one.
+        let document_origin = env
+            .get("AWS_ENDPOINT_URL")
+            .and_then(|e| url::Url::parse(e).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|| format!("https://{bucket}.s3.{region}.amazonaws.com"));
+        let page = EmbedPage {
+            index_url: format!("{}/index.html", api.settings.app_url),
+            api,
+            index: OnceCell::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .map_err(anyhow::Error::from)?,
+            document_origin,
+        };
+        Ok(http_route(Arc::new(page), limiter, Policy::Standard, None))
+    })
+}
+
+/// `GET /embed/sign`.
+pub const EMBEDDED_SIGNING_PAGE: gsign_platform::lambda::FunctionSpec =
+    gsign_platform::lambda::FunctionSpec {
+        name: "web-embedded-signing-page",
+        init: init_page,
+    };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_framed_page_names_only_valid_ancestors_and_none_by_default() {
+        let policy = embedded_policy("https://b.s3.eu.amazonaws.com", &[]);
+        assert!(policy.ends_with("frame-ancestors 'none'"), "{policy}");
+        let policy = embedded_policy(
+            "https://b.s3.eu.amazonaws.com",
+            &[
+                "https://a.mn".to_owned(),
+                "https://x.mn; script-src *".to_owned(),
+            ],
+        );
+        assert!(policy.ends_with("frame-ancestors https://a.mn"), "{policy}");
+        assert!(!policy.contains("unsafe"), "{policy}");
+    }
+}

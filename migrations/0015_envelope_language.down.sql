@@ -1,1 +1,0 @@
-ALTER TABLE envelopes DROP COLUMN language;
