@@ -104,6 +104,9 @@ pub enum EmbeddedError {
     /// Past its five minutes.
     #[error("view URL expired")]
     Expired,
+    /// The web app's page (`{APP_URL}/index.html`) could not be read.
+    #[error("web app unavailable: {0:#}")]
+    WebAppUnavailable(anyhow::Error),
     /// The body could not be read.
     #[error(transparent)]
     Request(#[from] web::RequestError),
@@ -139,6 +142,19 @@ impl IntoProblem for EmbeddedError {
                 "Signing view expired",
             )
             .with_detail("View URLs work for five minutes; ask for a new one."),
+            EmbeddedError::WebAppUnavailable(err) => {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "the web app's page cannot be read"
+                );
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "web-app-unavailable",
+                    "Signing page unavailable",
+                )
+                .with_detail("The signing page cannot be served right now; try again shortly.")
+                .with_extension("retry_after", serde_json::json!(30))
+            }
             EmbeddedError::Request(err) => err.into_problem(),
             EmbeddedError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");
@@ -301,7 +317,7 @@ impl EmbedPage {
             .map(String::as_str)
     }
 
-    async fn page(&self, req: &Request) -> anyhow::Result<Response<Body>> {
+    async fn page(&self, req: &Request) -> Result<Response<Body>, EmbeddedError> {
         let ancestors = match web::query(req, "ticket") {
             Some(ticket) if (32..=128).contains(&ticket.len()) => {
                 let client = self.api.base.pool.get().await?;
@@ -310,7 +326,11 @@ impl EmbedPage {
             }
             _ => Vec::new(),
         };
-        let html = self.index().await?.to_owned();
+        let html = self
+            .index()
+            .await
+            .map_err(EmbeddedError::WebAppUnavailable)?
+            .to_owned();
         let mut response = Response::new(Body::from(html));
         let headers = response.headers_mut();
         headers.insert(
@@ -319,7 +339,8 @@ impl EmbedPage {
         );
         headers.insert(
             http::header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&embedded_policy(&self.document_origin, &ancestors))?,
+            HeaderValue::from_str(&embedded_policy(&self.document_origin, &ancestors))
+                .map_err(|e| EmbeddedError::Internal(e.into()))?,
         );
         headers.insert(
             http::header::REFERRER_POLICY,
@@ -342,7 +363,7 @@ impl HttpHandler for EmbedPage {
     async fn handle(&self, req: Request) -> Response<Body> {
         match self.page(&req).await {
             Ok(response) => response,
-            Err(err) => web::error(EmbeddedError::Internal(err), &req),
+            Err(err) => web::error(err, &req),
         }
     }
 }
