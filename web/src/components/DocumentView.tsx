@@ -1,10 +1,11 @@
 // A PDF shown page by page in the browser (pdf.js), with HTML overlays placed in the API's
-// page coordinates. Pages are laid out at once (their size from page 1 until each loads) and
-// drawn only when they come near the screen, and dropped again when far away, so a
-// 2,000-page document costs what the few pages in view cost. Zoom: buttons and fit-to-width
-// (the browser's own pinch zoom is left on).
+// page coordinates. The column of pages has its full height at once (each page's size from
+// page 1 until it loads), but only the pages near the screen exist in the page (a window that
+// follows the scroll), and they are drawn only once near it: a 2,000-page document costs what
+// the few pages in view cost. Zoom: buttons and fit-to-width (the browser's own pinch zoom is
+// left on). `goTo` brings a page into view (the guide uses it for fields not yet mounted).
 
-import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { memo, useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { openPdf, type PDFDocumentProxy } from '../pdf';
 import { fitScale } from '../geometry';
 import { useI18n } from '../i18n';
@@ -15,9 +16,17 @@ interface PageSize {
   height: number;
 }
 
+/** What a parent may ask of the document view. */
+export interface DocumentHandle {
+  /** Scrolls page `page` (1-based) into view. */
+  goTo: (page: number) => void;
+}
+
 export interface DocumentViewProps {
   /** The PDF's (short-lived) address. */
   url: string;
+  /** Receives the handle once the document is laid out. */
+  handle?: (handle: DocumentHandle | null) => void;
   /** Overlays for page `page` (1-based) at `scale` CSS pixels per point. */
   overlays?: (page: number, scale: number) => ReactNode;
   /** Told once the document is open, with its page count. */
@@ -28,24 +37,46 @@ export interface DocumentViewProps {
 
 const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 
-export function DocumentView({ url, overlays, onOpened, onFirstPaint }: DocumentViewProps) {
+/** Space between pages, in CSS pixels. */
+const GAP = 12;
+/** Pages mounted beyond the screen, above and below. */
+const OVERSCAN_PX = 1200;
+
+/** The index of the last offset at or below `y` (binary search over ascending `tops`). */
+function pageAt(tops: number[], y: number): number {
+  let low = 0;
+  let high = tops.length - 1;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if ((tops[mid] ?? 0) <= y) low = mid;
+    else high = mid - 1;
+  }
+  return low;
+}
+
+export function DocumentView({ url, overlays, onOpened, onFirstPaint, handle }: DocumentViewProps) {
   const { t } = useI18n();
   const [pdf, setPdf] = useState<PDFDocumentProxy | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [sizes, setSizes] = useState<Record<number, PageSize>>({});
   const [zoom, setZoom] = useState(1);
   const [available, setAvailable] = useState(0);
+  const [range, setRange] = useState<[number, number]>([0, 2]);
   const frame = useRef<HTMLDivElement>(null);
+  const column = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
     let cancelled = false;
     let opened: PDFDocumentProxy | null = null;
+    performance.mark('gsign:pdf-requested');
     openPdf(url)
       .then(async (doc) => {
         opened = doc;
+        performance.mark('gsign:pdf-opened');
         const first = await doc.getPage(1);
         const viewport = first.getViewport({ scale: 1 });
         if (cancelled) return;
+        performance.mark('gsign:page-1-loaded');
         setSizes({ 1: { width: viewport.width, height: viewport.height } });
         setPdf(doc);
         onOpened?.(doc.numPages);
@@ -80,6 +111,69 @@ export function DocumentView({ url, overlays, onOpened, onFirstPaint }: Document
     });
   }, []);
 
+  const first = sizes[1];
+  const room = Math.max(available - 16, 200);
+  // Each page fits the width on its own (a landscape page among portrait ones too), never
+  // larger than 1.5× on a wide screen; zoom multiplies that.
+  const scaleOf = (size: PageSize) => fitScale(size.width, room, 0.25, 1.5) * zoom;
+  const count = pdf?.numPages ?? 0;
+  // Each page's top in the column, and the column's height.
+  const tops: number[] = [];
+  let height = 0;
+  if (first) {
+    for (let page = 1; page <= count; page += 1) {
+      tops.push(height);
+      const size = sizes[page] ?? first;
+      height += size.height * scaleOf(size) + GAP;
+    }
+  }
+  const layoutKey = `${count}:${height}`;
+  const topsRef = useRef<number[]>([]);
+  useEffect(() => {
+    topsRef.current = tops;
+  });
+
+  // The window of mounted pages follows the scroll (and the layout).
+  useEffect(() => {
+    const update = () => {
+      const element = column.current;
+      const offsets = topsRef.current;
+      if (!element || offsets.length === 0) return;
+      const top = -element.getBoundingClientRect().top;
+      const from = pageAt(offsets, Math.max(0, top - OVERSCAN_PX));
+      const to = pageAt(offsets, Math.max(0, top + window.innerHeight + OVERSCAN_PX));
+      setRange((old) => (old[0] === from && old[1] === to ? old : [from, to]));
+    };
+    let frameId = 0;
+    const schedule = () => {
+      cancelAnimationFrame(frameId);
+      frameId = requestAnimationFrame(update);
+    };
+    update();
+    window.addEventListener('scroll', schedule, { passive: true });
+    window.addEventListener('resize', schedule);
+    return () => {
+      cancelAnimationFrame(frameId);
+      window.removeEventListener('scroll', schedule);
+      window.removeEventListener('resize', schedule);
+    };
+  }, [pdf, available, layoutKey]);
+
+  useEffect(() => {
+    if (!handle) return;
+    handle({
+      goTo: (page) => {
+        const element = column.current;
+        const offset = topsRef.current[page - 1];
+        if (!element || offset === undefined) return;
+        const y = element.getBoundingClientRect().top + window.scrollY + offset;
+        window.scrollTo({ top: Math.max(0, y - 80) });
+      },
+    });
+    return () => handle(null);
+  }, [handle, pdf]);
+
+  const index = ZOOMS.indexOf(zoom);
   if (error) {
     return (
       <p role="alert" className="notice error">
@@ -87,12 +181,6 @@ export function DocumentView({ url, overlays, onOpened, onFirstPaint }: Document
       </p>
     );
   }
-  const first = sizes[1];
-  const room = Math.max(available - 16, 200);
-  // Each page fits the width on its own (a landscape page among portrait ones too), never
-  // larger than 1.5× on a wide screen; zoom multiplies that.
-  const scaleOf = (size: PageSize) => fitScale(size.width, room, 0.25, 1.5) * zoom;
-  const index = ZOOMS.indexOf(zoom);
   return (
     <div className="document" ref={frame}>
       <div className="zoom" role="toolbar" aria-label={t('sign.zoomLevel', { percent: Math.round(zoom * 100) })}>
@@ -122,10 +210,16 @@ export function DocumentView({ url, overlays, onOpened, onFirstPaint }: Document
           {t('common.loading')}
         </p>
       ) : (
-        <div className="pages">
-          {Array.from({ length: pdf.numPages }, (_, i) => i + 1).map((page) => {
+        <div className="pages" ref={column} style={{ height }} data-layout={layoutKey}>
+          {Array.from({ length: Math.max(0, range[1] - range[0] + 1) }, (_, i) => range[0] + i + 1)
+            .filter((page) => page <= count)
+            .map((page) => {
             const size = sizes[page] ?? first;
             const scale = scaleOf(size);
+            // A page without overlays gets no children, so it is not drawn again when
+            // another page's fields change (a 2,000-page document has few pages with fields).
+            const children = overlays?.(page, scale);
+            const empty = Array.isArray(children) && children.length === 0;
             return (
               <Page
                 key={page}
@@ -136,8 +230,9 @@ export function DocumentView({ url, overlays, onOpened, onFirstPaint }: Document
                 scale={scale}
                 learnSize={learnSize}
                 onPainted={page === 1 ? onFirstPaint : undefined}
+                top={tops[page - 1] ?? 0}
               >
-                {overlays?.(page, scale)}
+                {empty ? undefined : children}
               </Page>
             );
           })}
@@ -155,10 +250,22 @@ interface PageProps {
   scale: number;
   learnSize: (page: number, size: PageSize) => void;
   onPainted?: () => void;
+  /** Offset from the column's top, in CSS pixels. */
+  top: number;
   children?: ReactNode;
 }
 
-function Page({ pdf, page, count, size, scale, learnSize, onPainted, children }: PageProps) {
+const Page = memo(function Page({
+  pdf,
+  page,
+  count,
+  size,
+  scale,
+  learnSize,
+  onPainted,
+  top,
+  children,
+}: PageProps) {
   const { t } = useI18n();
   const holder = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
@@ -225,7 +332,7 @@ function Page({ pdf, page, count, size, scale, learnSize, onPainted, children }:
       ref={holder}
       aria-label={t('sign.page', { page, count })}
       data-page={page}
-      style={{ width: size.width * scale, height: size.height * scale }}
+      style={{ top, width: size.width * scale, height: size.height * scale }}
     >
       <canvas ref={canvas} aria-hidden="true" style={{ width: '100%', height: '100%' }} />
       {!painted && (
@@ -236,4 +343,4 @@ function Page({ pdf, page, count, size, scale, learnSize, onPainted, children }:
       {children}
     </section>
   );
-}
+});

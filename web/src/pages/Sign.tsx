@@ -9,7 +9,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, signing, type Field, type SigningView } from '../api';
 import { AdoptSignature, type Adopted } from '../components/AdoptSignature';
 import { Dialog } from '../components/Dialog';
-import { DocumentView } from '../components/DocumentView';
+import { DocumentView, type DocumentHandle } from '../components/DocumentView';
 import { formatDateTime, useI18n, type MessageKey } from '../i18n';
 import { overlayStyle } from '../geometry';
 
@@ -488,6 +488,10 @@ function Ceremony({ token, view, reload, finish }: EnvelopeProps) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [reason, setReason] = useState('');
+  const documentView = useRef<DocumentHandle | null>(null);
+  const setDocumentView = useCallback((handle: DocumentHandle | null) => {
+    documentView.current = handle;
+  }, []);
 
   const approver = recipient.role === 'approver';
   const required = fields.filter((f) => f.required);
@@ -501,15 +505,26 @@ function Ceremony({ token, view, reload, finish }: EnvelopeProps) {
   const goToNext = () => {
     const next = left[0] ?? fields.find((f) => !isDone(f, values, signed));
     if (!next) return;
+    const focus = (element: HTMLElement) => {
+      element.scrollIntoView({ block: 'center' });
+      element.focus({ preventScroll: true });
+    };
     const element = document.getElementById(`field-${next.id}`);
     if (element) {
-      element.scrollIntoView({ block: 'center', behavior: 'smooth' });
-      element.focus({ preventScroll: true });
-    } else {
-      document
-        .querySelector(`[data-page="${next.page}"]`)
-        ?.scrollIntoView({ block: 'start', behavior: 'smooth' });
+      focus(element);
+      return;
     }
+    // Its page is not in the page yet: bring it into view, then focus the field once there.
+    documentView.current?.goTo(next.page);
+    let tries = 0;
+    const wait = window.setInterval(() => {
+      const mounted = document.getElementById(`field-${next.id}`);
+      tries += 1;
+      if (mounted || tries > 50) {
+        window.clearInterval(wait);
+        if (mounted) focus(mounted);
+      }
+    }, 50);
   };
 
   const applySignature = (field: Field) => {
@@ -609,6 +624,7 @@ function Ceremony({ token, view, reload, finish }: EnvelopeProps) {
       {view.document && (
         <DocumentView
           url={view.document.url}
+          handle={setDocumentView}
           overlays={overlays}
           onFirstPaint={() => {
             performance.mark('gsign:first-page');
