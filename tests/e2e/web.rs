@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gsign_tests::envelopes::{envelope_when, organization_ca, pyhanko};
+use gsign_tests::envelopes::{envelope_when, organization_ca, pyhanko, web_stack_with_tsa};
 use gsign_tests::pki::{fixture, run, LocalTsa, TestPki};
 use gsign_tests::{root, stack_var, start_app_with_web, unique, Tenant, TestDatabase, TestStack};
 use serde_json::{json, Value};
@@ -136,14 +136,7 @@ async fn three_signers_and_a_cc_sign_in_the_browser_from_their_mails_and_every_s
     let db = TestDatabase::migrated().await;
     let pki = TestPki::new();
     let tsa = LocalTsa::start(&pki).await;
-    let stack = start_app_with_web(
-        &db,
-        &[
-            ("TsaUrl", tsa.url.clone()),
-            ("RetentionMode", "GOVERNANCE".to_owned()),
-        ],
-    )
-    .await;
+    let stack = web_stack_with_tsa(&db, &tsa).await;
     let sender = Tenant::create(&db, "member").await;
     let suffix = unique();
     let email = |who: &str| format!("{who}-{suffix}@example.mn");
@@ -213,15 +206,7 @@ async fn every_state_of_a_signing_link_reads_plainly_in_the_browser_on_a_phone_a
     let db = TestDatabase::migrated().await;
     let pki = TestPki::new();
     let tsa = LocalTsa::start(&pki).await;
-    let stack = start_app_with_web(
-        &db,
-        &[
-            ("TsaUrl", tsa.url.clone()),
-            // Completed documents are locked; GOVERNANCE lets the test stack be torn down.
-            ("RetentionMode", "GOVERNANCE".to_owned()),
-        ],
-    )
-    .await;
+    let stack = web_stack_with_tsa(&db, &tsa).await;
     let sender = Tenant::create(&db, "member").await;
     let suffix = unique();
     let email = |who: &str| format!("{who}-{suffix}@example.mn");
@@ -423,14 +408,7 @@ async fn an_embedded_signer_signs_inside_an_allowed_page_which_hears_every_termi
     let db = TestDatabase::migrated().await;
     let pki = TestPki::new();
     let tsa = LocalTsa::start(&pki).await;
-    let stack = start_app_with_web(
-        &db,
-        &[
-            ("TsaUrl", tsa.url.clone()),
-            ("RetentionMode", "GOVERNANCE".to_owned()),
-        ],
-    )
-    .await;
+    let stack = web_stack_with_tsa(&db, &tsa).await;
     let sender = Tenant::create(&db, "admin").await;
     let (allowed_port, foreign_port) = (gsign_tests::free_port(), gsign_tests::free_port());
 

@@ -155,16 +155,23 @@ pub async fn envelope_when(
     }
 }
 
+/// The parameters of a stack whose signatures are timestamped by `tsa`, with completed
+/// documents locked in GOVERNANCE mode so the test stack can be torn down.
+fn signing_parameters(tsa: &crate::pki::LocalTsa) -> [(&'static str, String); 2] {
+    [
+        ("TsaUrl", tsa.url.clone()),
+        ("RetentionMode", "GOVERNANCE".to_owned()),
+    ]
+}
+
 /// A stack whose signatures are timestamped by a TSA of `pki`.
 pub async fn stack_with_tsa(db: &crate::TestDatabase, tsa: &crate::pki::LocalTsa) -> TestStack {
-    crate::start_app(
-        db,
-        &[
-            ("TsaUrl", tsa.url.clone()),
-            ("RetentionMode", "GOVERNANCE".to_owned()),
-        ],
-    )
-    .await
+    crate::start_app(db, &signing_parameters(tsa)).await
+}
+
+/// Like [`stack_with_tsa`], also serving the web app (for the browser stories).
+pub async fn web_stack_with_tsa(db: &crate::TestDatabase, tsa: &crate::pki::LocalTsa) -> TestStack {
+    crate::start_app_with_web(db, &signing_parameters(tsa)).await
 }
 
 /// The organization CA's certificate (DER), which pyHanko is told to trust.

@@ -6,6 +6,7 @@ import { accounts, ApiError, type EnvelopeListItem } from '../api';
 import { navigate } from '../app';
 import { formatDateTime, useI18n, type MessageKey } from '../i18n';
 import { currentSession, endSession, saveSession } from '../session';
+import { Status } from '../components/Status';
 
 function tokenFromUrl(): string | null {
   const token = new URLSearchParams(window.location.search).get('token');
@@ -25,14 +26,6 @@ function Card({ title, children }: { title: string; children: ReactNode }) {
       <h1 id="card-title">{title}</h1>
       {children}
     </section>
-  );
-}
-
-function Status({ kind, children }: { kind: 'success' | 'error' | 'info'; children: ReactNode }) {
-  return (
-    <p role={kind === 'error' ? 'alert' : 'status'} className={`notice ${kind}`}>
-      {children}
-    </p>
   );
 }
 

@@ -9,6 +9,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, signing, type Field, type SigningView } from '../api';
 import { AdoptSignature, type Adopted } from '../components/AdoptSignature';
 import { Dialog } from '../components/Dialog';
+import { Status } from '../components/Status';
 import { DocumentView, type DocumentHandle } from '../components/DocumentView';
 import { formatDateTime, useI18n, type MessageKey } from '../i18n';
 import { overlayStyle } from '../geometry';
@@ -224,9 +225,7 @@ function LinkProblem({ error, token, onRetry }: { error: ApiError; token: string
             </button>
           )}
           {renewal === 'failed' && (
-            <p role="alert" className="notice error">
-              {t('common.tryLater')}
-            </p>
+            <Status kind="error">{t('common.tryLater')}</Status>
           )}
         </Message>
       );
@@ -401,9 +400,9 @@ function AccessCode({ token, onAccepted }: { token: string; onAccepted: () => Pr
         aria-describedby={error ? 'code-error' : undefined}
       />
       {error && (
-        <p id="code-error" role="alert" className="notice error">
+        <Status kind="error" id="code-error">
           {error}
-        </p>
+        </Status>
       )}
       <button type="submit" className="primary" disabled={busy || !code.trim()}>
         {t('sign.code.submit')}
@@ -447,11 +446,7 @@ function Consent({ token, version, onAgreed }: { token: string; version: string;
         <input type="checkbox" checked={agreed} onChange={(event) => setAgreed(event.target.checked)} />
         {t('sign.consent.checkbox')}
       </label>
-      {error && (
-        <p role="alert" className="notice error">
-          {error}
-        </p>
-      )}
+      {error && <Status kind="error">{error}</Status>}
       <button type="submit" className="primary" disabled={!agreed || busy}>
         {t('common.continue')}
       </button>
@@ -616,11 +611,7 @@ function Ceremony({ token, view, reload, finish }: EnvelopeProps) {
           </button>
         </div>
       </div>
-      {error && dialog === 'none' && (
-        <p role="alert" className="notice error">
-          {error}
-        </p>
-      )}
+      {error && dialog === 'none' && <Status kind="error">{error}</Status>}
       {view.document && (
         <DocumentView
           url={view.document.url}
@@ -646,11 +637,7 @@ function Ceremony({ token, view, reload, finish }: EnvelopeProps) {
       />
       <Dialog open={dialog === 'review'} title={t('review.title')} onClose={() => setDialog('none')}>
         <p>{approver ? t('approve.body') : t('review.body')}</p>
-        {error && (
-          <p role="alert" className="notice error">
-            {error}
-          </p>
-        )}
+        {error && <Status kind="error">{error}</Status>}
         <div className="actions">
           <button type="button" className="secondary" onClick={() => setDialog('none')}>
             {t('common.cancel')}
@@ -678,11 +665,7 @@ function Ceremony({ token, view, reload, finish }: EnvelopeProps) {
             rows={3}
             onChange={(event) => setReason(event.target.value)}
           />
-          {error && (
-            <p role="alert" className="notice error">
-              {error}
-            </p>
-          )}
+          {error && <Status kind="error">{error}</Status>}
           <div className="actions">
             <button type="button" className="secondary" onClick={() => setDialog('none')}>
               {t('common.cancel')}
