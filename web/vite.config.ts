@@ -37,7 +37,8 @@ export default defineConfig({
         // pdf.js in its own chunk, loaded once a document is shown: the app's own code
         // reaches the screen first.
         manualChunks(id: string) {
-          if (id.includes('node_modules/pdfjs-dist')) return 'pdfjs';
+          // (Not the worker's `?url` module: that is one string the app needs at start.)
+          if (id.includes('node_modules/pdfjs-dist') && !id.includes('?url')) return 'pdfjs';
           if (id.includes('node_modules/react')) return 'react';
           return undefined;
         },

@@ -145,8 +145,28 @@ export interface SignBody {
 
 const link = (token: string) => `/v1/signing/${encodeURIComponent(token)}`;
 
+/** The signing view asked for before the page started (see `signing.prefetchView`). */
+let prefetched: { token: string; view: Promise<SigningView> } | null = null;
+
 export const signing = {
-  view: (token: string) => api<SigningView>('GET', link(token)),
+  /**
+   * Asks for the view as the app starts, before React has rendered anything; the page's first
+   * `view` call takes this answer (once), later calls ask again.
+   */
+  prefetchView: (token: string) => {
+    const view = api<SigningView>('GET', link(token));
+    // The page handles a failure when it takes the answer; until then it is not unhandled.
+    view.catch(() => undefined);
+    prefetched = { token, view };
+  },
+  view: (token: string) => {
+    if (prefetched?.token === token) {
+      const { view } = prefetched;
+      prefetched = null;
+      return view;
+    }
+    return api<SigningView>('GET', link(token));
+  },
   accessCode: (token: string, code: string) =>
     api<void>('POST', `${link(token)}/access-code`, { code }),
   consent: (token: string, disclosureVersion: string) =>

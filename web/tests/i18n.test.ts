@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseLanguage, translate } from '../src/i18n';
+import { chooseLanguage, formatDateTime, translate } from '../src/i18n';
 import { en } from '../src/messages/en';
 import { mn } from '../src/messages/mn';
 
@@ -24,5 +24,19 @@ describe('the interface language', () => {
   it('fills placeholders', () => {
     expect(translate('en', 'sign.fields.left', { count: 3 })).toBe('3 required fields left');
     expect(translate('mn', 'sign.code.wrong', { count: 2 })).toContain('2');
+  });
+
+  it("writes dates and times as the language's locale does", () => {
+    const locales = { en: 'en-GB', mn: 'mn-MN' } as const;
+    for (const language of ['en', 'mn'] as const) {
+      const reference = new Intl.DateTimeFormat(locales[language], { dateStyle: 'medium', timeStyle: 'short' });
+      for (let month = 0; month < 12; month += 1) {
+        for (const [day, hour, minute] of [[1, 0, 7], [9, 13, 45], [28, 23, 59]] as const) {
+          const date = new Date(2026, month, day, hour, minute);
+          expect(formatDateTime(language, date.toISOString())).toBe(reference.format(date));
+        }
+      }
+    }
+    expect(formatDateTime('en', 'not a date')).toBe('not a date');
   });
 });

@@ -312,10 +312,7 @@ const Page = memo(function Page({
           transform: ratio === 1 ? undefined : [ratio, 0, 0, ratio, 0, 0],
         });
         await task.promise;
-        if (!cancelled) {
-          setPainted(true);
-          onPainted?.();
-        }
+        if (!cancelled) setPainted(true);
       } catch {
         // A cancelled render (scrolled away, zoom changed) is not an error.
       }
@@ -324,7 +321,12 @@ const Page = memo(function Page({
       cancelled = true;
       task?.cancel();
     };
-  }, [near, pdf, page, scale, learnSize, onPainted]);
+  }, [near, pdf, page, scale, learnSize]);
+
+  // Told once the painted page is on screen (its loading label gone).
+  useEffect(() => {
+    if (painted) onPainted?.();
+  }, [painted, onPainted]);
 
   return (
     <section

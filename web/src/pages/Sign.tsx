@@ -13,6 +13,7 @@ import { Status } from '../components/Status';
 import { DocumentView, type DocumentHandle } from '../components/DocumentView';
 import { formatDateTime, useI18n, type MessageKey } from '../i18n';
 import { overlayStyle } from '../geometry';
+import { warmPdf } from '../pdf';
 
 type Phase =
   | { kind: 'loading' }
@@ -42,6 +43,16 @@ function ticketFromUrl(): string | null {
   return window.location.pathname.startsWith('/embed/') && ticket && ticket.length >= 32 ? ticket : null;
 }
 
+/**
+ * Starts the signing page's two slow steps before React starts: the signing view is asked for
+ * and pdf.js's worker loads on its own thread, both while the app's code runs.
+ */
+export function startSigningPage(): void {
+  void warmPdf();
+  const token = tokenFromUrl();
+  if (token && !window.location.pathname.startsWith('/embed/')) signing.prefetchView(token);
+}
+
 export function SignPage() {
   const { t } = useI18n();
   const ticket = useMemo(ticketFromUrl, []);
@@ -68,6 +79,7 @@ export function SignPage() {
     if (!token) return;
     try {
       const view = await signing.view(token);
+      performance.mark('gsign:view-received');
       setPhase({ kind: 'view', view });
     } catch (err) {
       const error = toApiError(err);
