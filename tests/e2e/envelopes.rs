@@ -529,6 +529,18 @@ async fn a_recipient_opens_the_link_passes_the_access_code_consents_and_declines
     )
     .await;
     assert_eq!(status, 429, "the right code does not open a locked link");
+    // The page learns of the lockout on opening, not after one more try.
+    let (_, page) = by_link(&stack, "GET", &link, None).await;
+    let until = page["recipient"]["access_code_locked_until"]
+        .as_str()
+        .expect("the view says until when the link is locked");
+    assert!(
+        until
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .expect("a time")
+            > chrono::Utc::now(),
+        "{page}"
+    );
     // The lockout ends.
     let client = db.connect().await;
     let signer_id: uuid::Uuid = id(&signer).parse().expect("uuid");
@@ -549,6 +561,7 @@ async fn a_recipient_opens_the_link_passes_the_access_code_consents_and_declines
     assert_eq!(status, 204);
     let (_, page) = by_link(&stack, "GET", &link, None).await;
     assert_eq!(page["recipient"]["status"], "viewed");
+    assert_eq!(page["recipient"]["access_code_locked_until"], Value::Null);
     let url = page["document"]["url"].as_str().expect("a link to the PDF");
     let pdf = reqwest::get(url)
         .await

@@ -350,6 +350,43 @@ async fn every_state_of_a_signing_link_reads_plainly_in_the_browser_on_a_phone_a
         .await;
     assert_eq!(status, 200, "{sent}");
 
+    // An approver and a viewer, beside a signer who keeps the envelope open.
+    let (roles, _) = send_envelope(
+        &stack,
+        &sender,
+        &one_page,
+        "parallel",
+        &[
+            (&email("roles-signer"), "Role Signer", "signer", 1),
+            (&email("approver"), "Aldar Approver", "approver", 1),
+            (&email("viewer"), "Vera Viewer", "viewer", 1),
+        ],
+        |_| Vec::new(),
+    )
+    .await;
+
+    // A signer behind an access code the story never learns.
+    let three_pages = stack
+        .upload_ready_pdf(&sender, "lease.pdf", fixture("three-pages-rotated.pdf"))
+        .await;
+    let locked = send_with_codes(
+        &stack,
+        &sender,
+        &three_pages,
+        "Locked lease",
+        &[
+            (
+                &email("locked"),
+                "Lock Signer",
+                "signer",
+                1,
+                Some("right-code-1"),
+            ),
+            (&email("after-lock"), "After Lock", "signer", 2, None),
+        ],
+    )
+    .await;
+
     browser_story(
         "states.test.ts",
         &stack,
@@ -360,8 +397,28 @@ async fn every_state_of_a_signing_link_reads_plainly_in_the_browser_on_a_phone_a
             "long": {"signer": email("long"), "pages": pages},
             "mongolian": {"signer": email("mongol")},
             "sender_language": {"signer": email("mn-sender")},
+            "roles": {"approver": email("approver"), "viewer": email("viewer")},
+            "locked": {"signer": email("locked")},
         }),
     );
+
+    // What the pages did is what the envelopes recorded.
+    let (_, detail) = stack.call(&sender, "GET", &roles, None).await;
+    let status_of = |name: &str| {
+        detail["recipients"]
+            .as_array()
+            .and_then(|all| all.iter().find(|r| r["name"] == name))
+            .map(|r| r["status"].clone())
+    };
+    assert_eq!(
+        status_of("Aldar Approver"),
+        Some(json!("approved")),
+        "{detail}"
+    );
+    assert_eq!(status_of("Vera Viewer"), Some(json!("viewed")), "{detail}");
+    assert_eq!(status_of("Role Signer"), Some(json!("sent")), "{detail}");
+    let (_, detail) = stack.call(&sender, "GET", &locked, None).await;
+    assert_eq!(detail["recipients"][0]["status"], "sent", "{detail}");
     stack.stop().await;
 }
 

@@ -1,7 +1,8 @@
 // Every state a signing link can show besides the happy path, in the browser: not your turn
 // (with who is acting), decline (and the other signer's link afterwards), a voided envelope,
-// an unknown link, the interface in Mongolian, and a 40-page document signed on a phone with
-// a finger, its pages drawn only as they come into view.
+// an unknown link, a viewer and an approver, wrong access codes up to the lockout, the
+// interface in Mongolian, and a 40-page document signed on a phone with a finger, its pages
+// drawn only as they come into view.
 
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,10 @@ interface StatesStory extends Story {
   mongolian: { signer: string };
   /** A signer of an envelope the sender set to Mongolian, in an English browser. */
   sender_language: { signer: string };
+  /** A parallel envelope's approver and viewer (beside a signer who keeps it open). */
+  roles: { approver: string; viewer: string };
+  /** A signer whose link asks for an access code, which the story never knows. */
+  locked: { signer: string };
 }
 
 const data = story<StatesStory>();
@@ -74,6 +79,53 @@ describe('the states of a signing link', () => {
     await page.goto(`${data.base_url}/sign?token=${'x'.repeat(43)}`);
     await page.getByRole('heading', { name: 'This link no longer works' }).waitFor();
     await checkpoint(page, data, 'unknown-link');
+    await page.context().close();
+  });
+
+  it('lets a viewer view the document and an approver approve it', async () => {
+    const viewer = await open(await mailedLink(data, data.roles.viewer, '/sign'));
+    await viewer.getByText('You were asked to view this document. Nothing else is needed.').waitFor();
+    await viewer.locator('.page[data-page="1"] .page-loading').waitFor({ state: 'detached', timeout: 20_000 });
+    await checkpoint(viewer, data, 'viewer');
+    await viewer.context().close();
+
+    const approver = await open(await mailedLink(data, data.roles.approver, '/sign'), 'desktop');
+    await approver.getByRole('checkbox', { name: 'I agree to use electronic records and signatures.' }).check();
+    await approver.getByRole('button', { name: 'Continue' }).click();
+    await approver.locator('.page[data-page="1"] .page-loading').waitFor({ state: 'detached', timeout: 20_000 });
+    // An approver has no fields to fill: the guide says what approving means instead.
+    await approver.getByRole('region', { name: 'Your progress' }).getByText('Approving records your decision').waitFor();
+    expect(await approver.getByRole('button', { name: 'Next field' }).count()).toBe(0);
+    await checkpoint(approver, data, 'approver');
+    await approver.getByRole('button', { name: 'Approve' }).click();
+    const dialog = approver.getByRole('dialog', { name: 'Review and submit' });
+    await dialog.waitFor();
+    await checkpoint(approver, data, 'approver-review');
+    await dialog.getByRole('button', { name: 'Approve' }).click();
+    await approver.getByRole('heading', { name: 'You approved' }).waitFor();
+    await checkpoint(approver, data, 'approved');
+    await approver.context().close();
+  });
+
+  it('counts wrong access codes down, then says until when the link is locked', async () => {
+    const page = await open(await mailedLink(data, data.locked.signer, '/sign'));
+    await page.getByRole('heading', { name: 'Enter the access code' }).waitFor();
+    await checkpoint(page, data, 'access-code');
+    for (const left of [4, 3, 2, 1]) {
+      await page.getByRole('textbox', { name: 'Access code' }).fill(`wrong-${left}`);
+      await page.getByRole('button', { name: 'Unlock' }).click();
+      await page.getByText(`That code is not right. Attempts left: ${left}.`).waitFor();
+    }
+    await checkpoint(page, data, 'access-code-wrong');
+    await page.getByRole('textbox', { name: 'Access code' }).fill('wrong-again');
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByRole('heading', { name: 'Locked for now' }).waitFor();
+    await page.getByText(/Too many wrong codes\. Try again after \d+ \w+ \d{4}, \d\d:\d\d\./).waitFor();
+    await checkpoint(page, data, 'access-code-locked');
+    // Opened again, the link says it is locked before anyone types.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Locked for now' }).waitFor();
+    expect(await page.getByRole('textbox', { name: 'Access code' }).count()).toBe(0);
     await page.context().close();
   });
 

@@ -122,6 +122,8 @@ export interface SigningView {
     role: 'signer' | 'approver' | 'viewer' | 'cc' | string;
     status: string;
     access_code_required: boolean;
+    /** While too many wrong codes lock the link: until when. */
+    access_code_locked_until: string | null;
     consented: boolean;
     disclosure_version: string;
     may_act: boolean;

@@ -299,6 +299,9 @@ struct RecipientSummary {
     role: String,
     status: String,
     access_code_required: bool,
+    /// While too many wrong codes lock the link: until when (the page says so on opening,
+    /// instead of after one more try).
+    access_code_locked_until: Option<DateTime<Utc>>,
     consented: bool,
     disclosure_version: &'static str,
     may_act: bool,
@@ -554,6 +557,10 @@ impl EnvelopesApi {
                     party.recipient.status.clone()
                 },
                 access_code_required: !party.authenticated(now),
+                access_code_locked_until: party
+                    .recipient
+                    .locked_until
+                    .filter(|until| *until > now && !party.authenticated(now)),
                 consented: party.recipient.consented_at.is_some(),
                 disclosure_version: DISCLOSURE_VERSION,
                 may_act,

@@ -306,7 +306,7 @@ function Envelope({ token, view, reload, finish }: EnvelopeProps) {
     return (
       <>
         {heading}
-        <AccessCode token={token} onAccepted={reload} />
+        <AccessCode token={token} lockedUntil={recipient.access_code_locked_until} reload={reload} />
       </>
     );
   }
@@ -365,11 +365,27 @@ function Envelope({ token, view, reload, finish }: EnvelopeProps) {
 
 // ---------------------------------------------------------------- access code and consent
 
-function AccessCode({ token, onAccepted }: { token: string; onAccepted: () => Promise<void> }) {
+interface AccessCodeProps {
+  token: string;
+  /** The link is locked until then (too many wrong codes). */
+  lockedUntil: string | null;
+  /** Reads the view again (after the right code, or once the link locked). */
+  reload: () => Promise<void>;
+}
+
+function AccessCode({ token, lockedUntil, reload }: AccessCodeProps) {
   const { t, language } = useI18n();
   const [code, setCode] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  if (lockedUntil) {
+    return (
+      <Message
+        title={t('sign.code.lockedTitle')}
+        body={t('sign.code.locked', { time: formatDateTime(language, lockedUntil) })}
+      />
+    );
+  }
   return (
     <form
       className="card stack"
@@ -380,17 +396,14 @@ function AccessCode({ token, onAccepted }: { token: string; onAccepted: () => Pr
         setError(null);
         try {
           await signing.accessCode(token, code);
-          await onAccepted();
+          await reload();
         } catch (err) {
           const e = toApiError(err);
           if (e.slug === 'access-code-wrong') {
             setError(t('sign.code.wrong', { count: e.problem.attempts_left ?? 0 }));
           } else if (e.slug === 'access-code-locked') {
-            setError(
-              t('sign.code.locked', {
-                time: e.problem.locked_until ? formatDateTime(language, e.problem.locked_until) : '—',
-              }),
-            );
+            // The view says until when: the page turns into the lockout notice.
+            await reload();
           } else {
             setError(describe(e, t));
           }
