@@ -20,12 +20,15 @@ async fn main() -> anyhow::Result<()> {
         start_app_with_web(&db, &[("DocumentMaxBytes", (64 * 1024 * 1024).to_string())]).await;
     let sender = Tenant::create(&db, "member").await;
     let mut links = Vec::new();
-    for pages in [1usize, 40, 2000] {
+    // The 2,000-page document twice: its page tree flat (every page under the root, as
+    // LibreOffice writes it; pdf.js then reads every page object, i.e. the whole file, to check
+    // the last page) and grouped 50 to a node (as most producers write long documents).
+    for (pages, fanout) in [(1usize, None), (40, None), (2000, None), (2000, Some(50))] {
         let document = stack
             .upload_ready_pdf(
                 &sender,
                 "contract.pdf",
-                gsign_tests::bench::contract_pdf(pages),
+                gsign_tests::bench::contract_pdf_with_tree(pages, fanout),
             )
             .await;
         let email = format!("bench-{pages}-{}@example.mn", unique());
@@ -48,7 +51,11 @@ async fn main() -> anyhow::Result<()> {
         .await;
         anyhow::ensure!(status == 204, "consent: {status}");
         links.push(json!({
-            "label": format!("{pages} page{}", if pages == 1 { "" } else { "s" }),
+            "label": format!(
+                "{pages} page{}{}",
+                if pages == 1 { "" } else { "s" },
+                if fanout.is_some() { ", grouped tree" } else { "" }
+            ),
             "link": format!("{}/sign?token={token}", stack.url),
         }));
     }

@@ -96,8 +96,16 @@ pub fn openssl_seconds(path: &Path) -> anyhow::Result<(f64, String)> {
 }
 
 /// A valid A4 text document of `pages` pages (Helvetica, about 40 lines each, a contract's
-/// worth of text), as the envelope benchmarks send for signature.
+/// worth of text), as the envelope benchmarks send for signature. Its page tree is flat (one
+/// node holding every page, as LibreOffice writes it): the worst case for a viewer, which must
+/// read every page's object, spread over the whole file, to reach the last one.
 pub fn contract_pdf(pages: usize) -> Vec<u8> {
+    contract_pdf_with_tree(pages, None)
+}
+
+/// [`contract_pdf`] with its pages grouped `fanout` to a node under the root (as Acrobat and
+/// most producers write long documents) when `fanout` is given.
+pub fn contract_pdf_with_tree(pages: usize, fanout: Option<usize>) -> Vec<u8> {
     let mut out: Vec<u8> = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
     let mut offsets = Vec::new();
     let mut object = |out: &mut Vec<u8>, number: usize, body: &[u8]| {
@@ -106,9 +114,29 @@ pub fn contract_pdf(pages: usize) -> Vec<u8> {
         out.extend_from_slice(body);
         out.extend_from_slice(b"\nendobj\n");
     };
-    // 1 catalog, 2 pages, 3 font; page i is 4 + 2i, its content 5 + 2i.
+    // 1 catalog, 2 pages, 3 font; page i is 4 + 2i, its content 5 + 2i; the intermediate
+    // nodes of a grouped tree follow the pages.
     object(&mut out, 1, b"<< /Type /Catalog /Pages 2 0 R >>");
-    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+    let groups: Vec<std::ops::Range<usize>> = match fanout {
+        Some(size) if size > 0 && pages > size => (0..pages)
+            .step_by(size)
+            .map(|from| from..(from + size).min(pages))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let group_object = |g: usize| 4 + 2 * pages + g;
+    let parent_of = |page: usize| {
+        fanout
+            .filter(|_| !groups.is_empty())
+            .map_or(2, |size| group_object(page / size))
+    };
+    let kids: Vec<String> = if groups.is_empty() {
+        (0..pages).map(|i| format!("{} 0 R", 4 + 2 * i)).collect()
+    } else {
+        (0..groups.len())
+            .map(|g| format!("{} 0 R", group_object(g)))
+            .collect()
+    };
     object(
         &mut out,
         2,
@@ -128,7 +156,8 @@ pub fn contract_pdf(pages: usize) -> Vec<u8> {
             &mut out,
             4 + 2 * i,
             format!(
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                "<< /Type /Page /Parent {} 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                parent_of(i),
                 5 + 2 * i
             )
             .as_bytes(),
@@ -146,9 +175,25 @@ pub fn contract_pdf(pages: usize) -> Vec<u8> {
         stream.extend_from_slice(b"\nendstream");
         object(&mut out, 5 + 2 * i, &stream);
     }
+    for (g, members) in groups.iter().enumerate() {
+        let kids: Vec<String> = members
+            .clone()
+            .map(|i| format!("{} 0 R", 4 + 2 * i))
+            .collect();
+        object(
+            &mut out,
+            group_object(g),
+            format!(
+                "<< /Type /Pages /Parent 2 0 R /Kids [{}] /Count {} >>",
+                kids.join(" "),
+                members.len()
+            )
+            .as_bytes(),
+        );
+    }
     let xref = out.len();
-    // Objects 0 (free) to 3 + 2 * pages.
-    let size = 4 + 2 * pages;
+    // Objects 0 (free) to the last page's content or group node.
+    let size = 4 + 2 * pages + groups.len();
     let mut entries = vec![0usize; size];
     for (number, offset) in &offsets {
         entries[*number] = *offset;
@@ -177,21 +222,45 @@ pub fn show_function_logs() {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_contract_pdf_is_valid_for_qpdf_with_every_page() {
+    fn qpdf_check(pdf: Vec<u8>) -> String {
         let path = std::env::temp_dir().join(format!("contract-{}.pdf", crate::unique()));
-        std::fs::write(&path, super::contract_pdf(3)).expect("write");
+        std::fs::write(&path, pdf).expect("write");
         let check = std::process::Command::new("qpdf")
             .arg("--check")
             .arg(&path)
             .output()
             .expect("qpdf runs");
         let _ = std::fs::remove_file(&path);
-        let report = String::from_utf8_lossy(&check.stdout);
+        let report = String::from_utf8_lossy(&check.stdout).into_owned();
         assert!(check.status.success(), "{report}");
         assert!(
             report.contains("No syntax or stream encoding errors"),
             "{report}"
         );
+        report
+    }
+
+    #[test]
+    fn the_contract_pdf_is_valid_for_qpdf_with_every_page() {
+        qpdf_check(super::contract_pdf(3));
+    }
+
+    #[test]
+    fn the_grouped_contract_pdf_is_valid_and_groups_its_pages() {
+        qpdf_check(super::contract_pdf_with_tree(120, Some(50)));
+        let document = lopdf::Document::load_mem(&super::contract_pdf_with_tree(120, Some(50)))
+            .expect("lopdf");
+        assert_eq!(document.get_pages().len(), 120);
+        let root = document
+            .catalog()
+            .and_then(|catalog| catalog.get(b"Pages"))
+            .and_then(lopdf::Object::as_reference)
+            .and_then(|id| document.get_dictionary(id))
+            .expect("the root page node");
+        let kids = root
+            .get(b"Kids")
+            .and_then(lopdf::Object::as_array)
+            .expect("kids");
+        assert_eq!(kids.len(), 3, "120 pages, 50 to a node");
     }
 }

@@ -69,7 +69,9 @@ export function DocumentView({ url, overlays, onOpened, onFirstPaint, handle }: 
     let cancelled = false;
     let opened: PDFDocumentProxy | null = null;
     performance.mark('gsign:pdf-requested');
-    openPdf(url)
+    openPdf(url, (err) => {
+      if (!cancelled) setError(err.message);
+    })
       .then(async (doc) => {
         opened = doc;
         performance.mark('gsign:pdf-opened');

@@ -13,7 +13,7 @@ import { Status } from '../components/Status';
 import { DocumentView, type DocumentHandle } from '../components/DocumentView';
 import { formatDateTime, useI18n, type MessageKey } from '../i18n';
 import { overlayStyle } from '../geometry';
-import { warmPdf } from '../pdf';
+import { prefetchPdf, warmPdf } from '../pdf';
 
 type Phase =
   | { kind: 'loading' }
@@ -80,6 +80,8 @@ export function SignPage() {
     try {
       const view = await signing.view(token);
       performance.mark('gsign:view-received');
+      // The PDF's first and last bytes are on their way while the page renders.
+      if (view.document) prefetchPdf(view.document.url);
       setPhase({ kind: 'view', view });
     } catch (err) {
       const error = toApiError(err);
