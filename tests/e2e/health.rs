@@ -2,16 +2,23 @@ use std::time::Duration;
 
 use gsign_tests::{
     eventually, local_parameters, root, stack_var, start_stack, start_stack_at, PrivateMoto,
-    PrivateRedis,
+    PrivateRedis, LOCAL_HEALTH_TOKEN,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 
-async fn health(url: &str) -> (u16, Value) {
-    let response = reqwest::get(format!("{url}/v1/health"))
-        .await
-        .expect("the runner answers");
+async fn health_as(url: &str, bearer: Option<&str>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().get(format!("{url}/v1/health"));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the runner answers");
     let status = response.status().as_u16();
     (status, response.json().await.expect("JSON body"))
+}
+
+/// The operator's monitor's view: which dependency is down, with latencies.
+async fn health(url: &str) -> (u16, Value) {
+    health_as(url, Some(LOCAL_HEALTH_TOKEN)).await
 }
 
 fn down(body: &Value) -> Vec<&str> {
@@ -33,6 +40,8 @@ async fn the_started_stack_answers_healthy_with_every_dependency() {
         );
         assert!(body["checks"][dependency]["latency_ms"].is_u64());
     }
+    let (status, body) = health_as(&stack_var("GSIGN_URL"), None).await;
+    assert_eq!((status, body), (200, json!({"status": "ok"})));
 }
 
 #[tokio::test]
@@ -87,8 +96,17 @@ async fn health_names_postgres_and_the_hsm_when_they_cannot_be_reached() {
     let (status, body) = health(&stack.url).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(down(&body), ["hsm", "postgres"], "{body}");
-    // Public route: the reason is a category, never the error text.
+    // The reason is a category, never the error text.
     assert!(!body.to_string().contains(&dead_port.to_string()));
+    // Anyone else, or a wrong token, learns that something is down, not what.
+    for bearer in [None, Some("gsign-local-health-guess"), Some("")] {
+        let (status, body) = health_as(&stack.url, bearer).await;
+        assert_eq!(
+            (status, body),
+            (503, json!({"status": "down"})),
+            "{bearer:?}"
+        );
+    }
     stack.stop().await;
 }
 

@@ -177,6 +177,10 @@ impl Drop for TestDatabase {
 /// The Stripe webhook secret of test stacks (events are signed with it in tests).
 pub const STRIPE_TEST_SECRET: &str = "whsec_gsign_local";
 
+/// The operator's health token of local and test stacks (`HEALTH_TOKEN` in
+/// `infra/local/stack`): `GET /v1/health` with it names the dependencies that are down.
+pub const LOCAL_HEALTH_TOKEN: &str = "gsign-local-health";
+
 /// The template parameters of the local stack (as `.local/parameters.json` has them).
 pub fn local_parameters() -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -186,6 +190,12 @@ pub fn local_parameters() -> BTreeMap<String, String> {
         ("HsmModulePath".to_owned(), stack_var("HSM_MODULE_PATH")),
         ("HsmTokenLabel".to_owned(), stack_var("HSM_TOKEN_LABEL")),
         ("HsmPin".to_owned(), stack_var("HSM_PIN")),
+        (
+            "HealthDetailTokenSha256".to_owned(),
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                LOCAL_HEALTH_TOKEN.as_bytes(),
+            )),
+        ),
         (
             "AccessTokenKey".to_owned(),
             stack_var("GSIGN_ACCESS_TOKEN_KEY"),

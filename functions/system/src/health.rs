@@ -1,10 +1,12 @@
 //! `GET /v1/health` (function `api-health`, no authorizer): checks every dependency the
 //! platform needs, concurrently and each under a timeout, and answers 200 when all are up or
-//! 503 naming the ones that are down. Clients connect lazily and heal, so a dependency that
-//! comes back is reported up again without a restart.
+//! 503 when one is down. Clients connect lazily and heal, so a dependency that comes back is
+//! reported up again without a restart.
 //!
-//! The body names dependencies, states and latencies only; the error detail is logged (with
-//! the request id), not returned, because this route is public.
+//! The route is public, so anyone learns only `ok` or `down`. The operator's monitor, holding
+//! the token whose SHA-256 is `HEALTH_DETAIL_TOKEN_SHA256`, also learns which dependencies are
+//! down with each one's latency; error details are only logged (with the request id). The HSM
+//! is checked without logging in: this function holds no PIN.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -15,13 +17,14 @@ use async_trait::async_trait;
 use gsign_core::Env;
 use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::db::DbConfig;
-use gsign_platform::hsm::{HsmConfig, HsmHandle};
+use gsign_platform::hsm::{self, HsmTokenConfig};
 use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture, StartupError};
 use gsign_platform::ratelimit::{Policy, RateLimitConfig, RateLimited, RateLimiter};
 use gsign_platform::{aws, db, http as web};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 /// The `api-health` function.
 pub const FUNCTION: FunctionSpec = FunctionSpec {
@@ -34,7 +37,9 @@ pub struct HealthConfig {
     db: DbConfig,
     cache: CacheConfig,
     aws: aws::AwsConfig,
-    hsm: HsmConfig,
+    hsm: HsmTokenConfig,
+    /// SHA-256 of the operator's token that unlocks the per-dependency report (none: never).
+    detail_token_sha256: Option<[u8; 32]>,
     documents_bucket: String,
     ingest_queue_url: String,
     audit_events_table: String,
@@ -49,7 +54,18 @@ impl HealthConfig {
         let db = DbConfig::read(&mut r);
         let cache = CacheConfig::read(&mut r);
         let aws = aws::AwsConfig::read(&mut r);
-        let hsm = HsmConfig::read(&mut r);
+        let hsm = HsmTokenConfig::read(&mut r);
+        let detail_token_sha256 =
+            r.optional::<String>("HEALTH_DETAIL_TOKEN_SHA256")
+                .and_then(|text| {
+                    let digest = hex::decode(text.trim())
+                        .ok()
+                        .and_then(|b| b.try_into().ok());
+                    if digest.is_none() {
+                        r.problem("HEALTH_DETAIL_TOKEN_SHA256 must be 64 hex digits (a SHA-256)");
+                    }
+                    digest
+                });
         let documents_bucket = r.required("DOCUMENTS_BUCKET");
         let ingest_queue_url = r.required("INGEST_QUEUE_URL");
         let audit_events_table = r.required("AUDIT_EVENTS_TABLE");
@@ -61,6 +77,7 @@ impl HealthConfig {
                 cache: cache?,
                 aws: aws?,
                 hsm: hsm?,
+                detail_token_sha256,
                 documents_bucket: documents_bucket?,
                 ingest_queue_url: ingest_queue_url?,
                 audit_events_table: audit_events_table?,
@@ -80,7 +97,6 @@ pub struct HealthCheck {
     sqs: aws_sdk_sqs::Client,
     kms: aws_sdk_kms::Client,
     dynamodb: aws_sdk_dynamodb::Client,
-    hsm: HsmHandle,
 }
 
 fn init(env: Env) -> InitFuture {
@@ -149,7 +165,6 @@ impl HealthCheck {
             sqs: aws::sqs(&sdk),
             kms: aws::kms(&sdk),
             dynamodb: aws::dynamodb(&sdk),
-            hsm: HsmHandle::new(config.hsm.clone()),
             config,
         })
     }
@@ -229,8 +244,8 @@ impl HealthCheck {
                 Ok(())
             }),
             self.timed("hsm", async {
-                let status = self.hsm.run(|hsm| hsm.status()).await?;
-                anyhow::ensure!(status.logged_in, "the HSM session is not logged in");
+                let token = c.hsm.clone();
+                tokio::task::spawn_blocking(move || hsm::probe(&token)).await??;
                 Ok(())
             }),
         );
@@ -252,16 +267,47 @@ impl HealthCheck {
     }
 }
 
+/// What anyone may learn: up or down.
+#[derive(Debug, Serialize)]
+struct PublicReport {
+    status: &'static str,
+}
+
+impl HealthCheck {
+    /// Whether the request carries the operator's token (`Authorization: Bearer …`).
+    fn is_operator(&self, req: &Request) -> bool {
+        let Some(expected) = self.config.detail_token_sha256 else {
+            return false;
+        };
+        let token = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        // Comparing digests: equal-length, and timing reveals nothing about the token.
+        token.is_some_and(|token| Sha256::digest(token.trim().as_bytes())[..] == expected[..])
+    }
+}
+
 #[async_trait]
 impl HttpHandler for HealthCheck {
-    async fn handle(&self, _req: Request) -> Response<Body> {
+    async fn handle(&self, req: Request) -> Response<Body> {
         let report = self.report().await;
         let status = if report.down.is_empty() {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         };
-        let mut response = web::json(status, &report);
+        let mut response = if self.is_operator(&req) {
+            web::json(status, &report)
+        } else {
+            web::json(
+                status,
+                &PublicReport {
+                    status: report.status,
+                },
+            )
+        };
         response.headers_mut().insert(
             http::header::CACHE_CONTROL,
             http::HeaderValue::from_static("no-store"),
@@ -276,16 +322,19 @@ mod tests {
 
     #[test]
     fn missing_configuration_is_reported_in_full() {
-        let err = HealthConfig::from_env(&Env::from_pairs([("DATABASE_TLS", "bogus")]))
-            .err()
-            .expect("nothing is configured");
+        let err = HealthConfig::from_env(&Env::from_pairs([
+            ("DATABASE_TLS", "bogus"),
+            ("HEALTH_DETAIL_TOKEN_SHA256", "not-hex"),
+        ]))
+        .err()
+        .expect("nothing is configured");
         for name in [
             "DATABASE_URL",
             "DATABASE_TLS",
             "REDIS_URL",
             "HSM_MODULE_PATH",
             "HSM_TOKEN_LABEL",
-            "HSM_PIN",
+            "HEALTH_DETAIL_TOKEN_SHA256",
             "DOCUMENTS_BUCKET",
             "INGEST_QUEUE_URL",
             "AUDIT_EVENTS_TABLE",
@@ -296,5 +345,10 @@ mod tests {
                 "{name} missing from {err}"
             );
         }
+        // The health function needs no PIN: it never logs into the HSM.
+        assert!(
+            !err.problems.iter().any(|p| p.starts_with("HSM_PIN")),
+            "{err}"
+        );
     }
 }

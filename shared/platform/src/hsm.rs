@@ -51,6 +51,59 @@ impl HsmConfig {
     }
 }
 
+/// Where the token is, without its PIN: what a check that never logs in needs (the health
+/// function holds no PIN).
+#[derive(Debug, Clone)]
+pub struct HsmTokenConfig {
+    /// `HSM_MODULE_PATH`, as in [`HsmConfig`].
+    pub module: PathBuf,
+    /// `HSM_TOKEN_LABEL`, as in [`HsmConfig`].
+    pub token_label: String,
+}
+
+impl HsmTokenConfig {
+    /// Reads the module path and token label, recording problems in `r`.
+    pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
+        let module = r.required::<PathBuf>("HSM_MODULE_PATH");
+        let token_label = r.required::<String>("HSM_TOKEN_LABEL");
+        Some(Self {
+            module: module?,
+            token_label: token_label?,
+        })
+    }
+}
+
+/// Checks the token without logging in: the module loads, a token carries the label, it is
+/// initialized with a usable user PIN (not locked), and it opens a read-only session. One
+/// `C_GetTokenInfo` and a session open and close: cheap enough for every health call.
+/// Blocking: call from `spawn_blocking`.
+pub fn probe(config: &HsmTokenConfig) -> Result<TokenStatus, HsmError> {
+    let ctx = context(&config.module)?;
+    let (slot, info) = ctx
+        .get_slots_with_token()?
+        .into_iter()
+        .find_map(|slot| {
+            let info = ctx.get_token_info(slot).ok()?;
+            (info.label().trim_end() == config.token_label).then_some((slot, info))
+        })
+        .ok_or_else(|| HsmError::TokenNotFound(config.token_label.clone()))?;
+    if !info.token_initialized() || !info.user_pin_initialized() {
+        return Err(HsmError::Unusable("the token is not initialized"));
+    }
+    if info.user_pin_locked() || info.error_state() {
+        return Err(HsmError::Unusable(
+            "the token is locked or in an error state",
+        ));
+    }
+    drop(ctx.open_ro_session(slot)?);
+    Ok(TokenStatus {
+        label: info.label().trim_end().to_owned(),
+        manufacturer: info.manufacturer_id().trim_end().to_owned(),
+        model: info.model().trim_end().to_owned(),
+        logged_in: false,
+    })
+}
+
 /// The process-wide context for `module`: PKCS#11 allows one C_Initialize per process, and
 /// dropping a context finalizes the library for everyone, so contexts are shared, never dropped.
 fn context(module: &std::path::Path) -> Result<Pkcs11, HsmError> {
@@ -83,6 +136,9 @@ pub enum HsmError {
     /// A key or signature could not be encoded.
     #[error("encoding: {0}")]
     Encoding(String),
+    /// The token is there but cannot sign (not initialized, PIN locked).
+    #[error("the token is unusable: {0}")]
+    Unusable(&'static str),
     /// A thread panicked while holding the session.
     #[error("the HSM session was poisoned by an earlier panic")]
     Poisoned,
