@@ -570,3 +570,153 @@ async fn a_tsa_outage_shows_on_the_envelope_and_the_resume_schedule_finishes_the
     assert!(completed["processing_error"].is_null(), "{completed}");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn completion_locks_its_objects_after_the_commit_and_the_resume_schedule_retries_that_but_never_a_permanent_failure(
+) {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = start_app(
+        &db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+            ("SigningStallSeconds", "1".to_owned()),
+        ],
+    )
+    .await;
+    let sender = Tenant::create(&db, "member").await;
+    let signer = format!("retained-{}@example.com", gsign_tests::unique());
+    let document = stack
+        .upload_ready_pdf(&sender, "lease.pdf", fixture("one-page.pdf"))
+        .await;
+    let (base, _) = send_envelope(
+        &stack,
+        &sender,
+        &document,
+        "parallel",
+        &[(&signer, "Rita", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+    let token = mailed_token(&signer, "/sign").await;
+    let (status, signed) = consent_and_sign(&stack, &token, json!({"signature": drawn()})).await;
+    assert_eq!(status, 202, "{signed}");
+    let completed = envelope_when(&stack, &sender, &base, "completed", |e| {
+        e["status"] == "completed"
+    })
+    .await;
+    let id: uuid::Uuid = completed["id"].as_str().expect("id").parse().expect("uuid");
+    let client = db.connect().await;
+    let retention_recorded = || async {
+        client
+            .query_one(
+                "SELECT retention_applied_at IS NOT NULL FROM envelopes WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .expect("envelope")
+            .get::<_, bool>(0)
+            .then_some(())
+    };
+
+    // Locked once the completion committed, and recorded.
+    eventually(
+        Duration::from_secs(20),
+        "the retention recorded",
+        retention_recorded,
+    )
+    .await;
+    let row = client
+        .query_one(
+            "SELECT final_s3_key, final_s3_version_id FROM envelopes WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("envelope");
+    let s3 = gsign_platform::aws::s3(&gsign_tests::sdk().await);
+    let head = s3
+        .head_object()
+        .bucket(format!("{}-documents-123456789012", stack.name))
+        .key(row.get::<_, String>(0))
+        .set_version_id(row.get(1))
+        .send()
+        .await
+        .expect("the final PDF");
+    let until = head
+        .object_lock_retain_until_date()
+        .expect("the final PDF is locked")
+        .secs();
+    assert!(
+        until > chrono::Utc::now().timestamp() + 6 * 365 * 86_400,
+        "{until}"
+    );
+
+    // Retention that did not happen after the commit (its record is missing) is applied by
+    // the resume schedule...
+    client
+        .execute(
+            "UPDATE envelopes SET retention_applied_at = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("forget the retention");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let resume = || async {
+        stack
+            .running
+            .stack
+            .invoke("schedule-resume-signing", json!({"source": "aws.events"}))
+            .await
+            .expect("the schedule runs")
+    };
+    assert_eq!(resume().await["resumed"], 1);
+    eventually(
+        Duration::from_secs(20),
+        "the retention recorded again",
+        retention_recorded,
+    )
+    .await;
+
+    // ...but an envelope whose failure is permanent is never re-enqueued, completed or not.
+    client
+        .execute(
+            "UPDATE envelopes SET retention_applied_at = NULL, processing_error = 'the document is gone', \
+             processing_error_permanent = true, processing_failed_at = now() - interval '1 hour' \
+             WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("a permanent failure");
+    assert_eq!(resume().await["resumed"], 0);
+    client
+        .execute(
+            "UPDATE envelopes SET status = 'sent', retention_applied_at = now() WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("a sent envelope whose work stalled for good");
+    client
+        .execute(
+            "UPDATE recipients SET applied_at = NULL, signed_at = now() - interval '1 hour' \
+             WHERE envelope_id = $1",
+            &[&id],
+        )
+        .await
+        .expect("a signature not applied");
+    assert_eq!(resume().await["resumed"], 0);
+    client
+        .execute(
+            "UPDATE envelopes SET processing_error_permanent = false WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("a failure that may heal");
+    assert_eq!(
+        resume().await["resumed"],
+        1,
+        "the same stalled envelope is re-enqueued when its failure may heal"
+    );
+    stack.stop().await;
+}

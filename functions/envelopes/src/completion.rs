@@ -1,8 +1,9 @@
 //! Completion, the signing worker's last step once everyone is done: the platform seal over
 //! the final document (timestamped unless the envelope is B-B), the certificate of
-//! completion, 7 years of Object Lock retention on the original, the final document and the
-//! certificate, the `completed` status with both SHA-256s in the evidence, and an email with
-//! a download link to every party.
+//! completion, the `completed` status with both SHA-256s in the evidence, and an email with
+//! a download link to every party; then, once that has committed, 7 years of Object Lock
+//! retention on the original, the final document and the certificate (see
+//! [`SigningWorker::apply_retention`]).
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -15,6 +16,8 @@ use gsign_signing::completion::{certificate_pdf, CompletionRecord, EventRecord, 
 use gsign_signing::pades::SignatureInfo;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
+
+use gsign_platform::storage::ObjectRef;
 
 use crate::repo::{self, Envelope};
 use crate::send::{Letterhead, SEAL_FIELD};
@@ -123,12 +126,9 @@ impl SigningWorker {
             .store(envelope, "certificate-of-completion.pdf", &certificate)
             .await?;
 
-        // Retention before the status says completed: a completed envelope is always retained.
+        // The database says retained at once (the document cannot be deleted from now on);
+        // the objects are locked after the commit, by `apply_retention`.
         let until = retention_until(completed_at);
-        let store = &self.api.store;
-        for object in source.objects.iter().chain([&final_pdf, &certificate]) {
-            store.retain_until(object, until, self.retention).await?;
-        }
         repo::retain_document(tx, envelope.document_id, until).await?;
         if let Err(err) = self
             .api
@@ -232,5 +232,41 @@ impl SigningWorker {
         // and its lock is held until commit.
         gsign_functions_certificates::repo::record_use(tx, seal.certificate_id).await?;
         Ok(emails)
+    }
+
+    /// Locks a completed envelope's original, final document and certificate of completion
+    /// under Object Lock until 7 years after completion, then records it. Runs after
+    /// completion committed, so a failed commit leaves no object locked for 7 years with no
+    /// envelope pointing at it; idempotent (the same versions, the same date), so the job's
+    /// retries and the resume schedule simply run it again until it is recorded.
+    pub(crate) async fn apply_retention(&self, envelope: &Envelope) -> Result<(), Failure> {
+        let completed_at = envelope.completed_at.ok_or_else(|| {
+            Failure::Permanent("a completed envelope without its completion time".into())
+        })?;
+        let until = retention_until(completed_at);
+        let conn = self.api.base.pool.get().await?;
+        let source = repo::source_document(&conn, envelope.document_id)
+            .await?
+            .ok_or_else(|| Failure::Permanent("the envelope's document is gone".into()))?;
+        let outputs = [
+            (&envelope.final_s3_key, &envelope.final_s3_version_id),
+            (
+                &envelope.certificate_s3_key,
+                &envelope.certificate_s3_version_id,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, version_id)| {
+            key.clone().map(|key| ObjectRef {
+                key,
+                version_id: version_id.clone(),
+            })
+        });
+        let store = &self.api.store;
+        for object in source.objects.into_iter().chain(outputs) {
+            store.retain_until(&object, until, self.retention).await?;
+        }
+        repo::retention_applied(&conn, envelope.id).await?;
+        Ok(())
     }
 }

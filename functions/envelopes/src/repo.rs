@@ -1098,7 +1098,8 @@ pub async fn applied(
         .execute(
             "UPDATE envelopes SET revision_count = $2, current_s3_key = $3, \
              current_s3_version_id = $4, current_sha256 = $5, processing_error = NULL, \
-             processing_failed_at = NULL, processing_attempts = 0 WHERE id = $1",
+             processing_failed_at = NULL, processing_error_permanent = false, \
+             processing_attempts = 0 WHERE id = $1",
             &[
                 &envelope,
                 &revision,
@@ -1128,16 +1129,45 @@ pub async fn processing_failed(
     client: &impl GenericClient,
     envelope: Uuid,
     reason: &str,
+    permanent: bool,
 ) -> PgResult<Option<String>> {
     Ok(client
         .query_one(
             "UPDATE envelopes e SET processing_error = $2, processing_failed_at = now(), \
+             processing_error_permanent = $3, \
              processing_attempts = e.processing_attempts + 1 FROM envelopes old \
              WHERE e.id = $1 AND old.id = e.id RETURNING old.processing_error",
-            &[&envelope, &reason],
+            &[&envelope, &reason, &permanent],
         )
         .await?
         .get(0))
+}
+
+/// Whether the completed envelope's Object Lock retention is still to apply (it is applied
+/// after completion commits).
+pub async fn retention_pending(client: &impl GenericClient, envelope: Uuid) -> PgResult<bool> {
+    Ok(client
+        .query_opt(
+            "SELECT 1 FROM envelopes WHERE id = $1 AND status = 'completed' \
+             AND retention_applied_at IS NULL",
+            &[&envelope],
+        )
+        .await?
+        .is_some())
+}
+
+/// Records that the completed envelope's objects are under retention (and clears the failure
+/// that may have delayed it).
+pub async fn retention_applied(client: &impl GenericClient, envelope: Uuid) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE envelopes SET retention_applied_at = now(), processing_error = NULL, \
+             processing_failed_at = NULL, processing_error_permanent = false, \
+             processing_attempts = 0 WHERE id = $1",
+            &[&envelope],
+        )
+        .await?;
+    Ok(())
 }
 
 /// The completed envelope's documents.
@@ -1163,7 +1193,8 @@ pub async fn complete(
                  certificate_s3_key = $6, certificate_s3_version_id = $7, \
                  certificate_sha256 = $8, current_s3_key = $3, current_s3_version_id = $4, \
                  current_sha256 = $5, current_routing_order = NULL, processing_error = NULL, \
-                 processing_failed_at = NULL, processing_attempts = 0 \
+                 processing_failed_at = NULL, processing_error_permanent = false, \
+                 processing_attempts = 0 \
                  WHERE id = $1 RETURNING {ENVELOPE_COLUMNS}"
             ),
             &[
@@ -1288,10 +1319,11 @@ pub async fn retain_document(
     Ok(())
 }
 
-/// Sent envelopes with work the worker has not done for longer than `idle_seconds`: a
-/// submitted signature not in the PDF, everyone done but not completed, or (sequential) the
-/// current order done and the next not asked (the job was lost or failed for good). Oldest
-/// first.
+/// Envelopes with work the worker has not done for longer than `idle_seconds`: a submitted
+/// signature not in the PDF, everyone done but not completed, (sequential) the current order
+/// done and the next not asked (the job was lost or its retries ran out), or a completion
+/// whose Object Lock retention is not applied yet. A failure marked permanent is left alone:
+/// retrying cannot heal it. Oldest first.
 pub async fn stalled(
     client: &impl GenericClient,
     idle_seconds: f64,
@@ -1306,7 +1338,8 @@ pub async fn stalled(
     Ok(client
         .query(
             &format!(
-                "SELECT e.organization_id, e.id FROM envelopes e WHERE e.status = 'sent' \
+                "SELECT e.organization_id, e.id FROM envelopes e WHERE (e.status = 'sent' \
+                 AND NOT e.processing_error_permanent \
                  AND (e.processing_failed_at IS NULL \
                       OR e.processing_failed_at < now() - make_interval(secs => $1)) \
                  AND (EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
@@ -1317,7 +1350,12 @@ pub async fn stalled(
                   OR (e.routing_type = 'sequential' \
                    AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
                        AND r.routing_order = e.current_routing_order AND NOT {DONE}) \
-                   AND {QUIET})) \
+                   AND {QUIET}))) \
+                 OR (e.status = 'completed' AND e.retention_applied_at IS NULL \
+                   AND NOT e.processing_error_permanent \
+                   AND e.completed_at < now() - make_interval(secs => $1) \
+                   AND (e.processing_failed_at IS NULL \
+                        OR e.processing_failed_at < now() - make_interval(secs => $1))) \
                  ORDER BY e.updated_at LIMIT $2"
             ),
             &[&idle_seconds, &limit],

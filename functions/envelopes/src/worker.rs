@@ -12,7 +12,8 @@
 //! envelope (duplicates, parallel signers) take turns, and a job that finds nothing due
 //! changes nothing. A failure is recorded on the envelope (`processing_error`, and evidence
 //! when the reason changes) and the message is retried; `schedule-resume-signing` re-enqueues
-//! envelopes whose work stalled, so nothing waits silently.
+//! envelopes whose work stalled (not those whose failure is permanent: retrying cannot heal
+//! them), so nothing waits silently.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -157,7 +158,8 @@ impl SigningWorker {
             Ok(()) => MessageOutcome::Done,
             Err(failure) => {
                 let reason = failure.reason();
-                if let Err(err) = self.record_failure(job, &reason).await {
+                let permanent = matches!(failure, Failure::Permanent(_));
+                if let Err(err) = self.record_failure(job, &reason, permanent).await {
                     tracing::error!(error = format!("{err:#}"), "could not record the failure");
                 }
                 match failure {
@@ -194,7 +196,13 @@ impl SigningWorker {
             return Ok(Progress::Idle);
         };
         if envelope.status != "sent" {
-            // Voided, declined, expired or already completed: nothing more to sign.
+            // Voided, declined, expired or completed: nothing more to sign; a completion
+            // whose objects are not locked yet gets its retention (no row lock held for it).
+            if envelope.status == "completed" && repo::retention_pending(&tx, envelope.id).await? {
+                drop(tx);
+                drop(conn);
+                self.apply_retention(&envelope).await?;
+            }
             return Ok(Progress::Idle);
         }
         if let Some(pending) = repo::next_to_apply(&tx, envelope.id).await? {
@@ -252,7 +260,8 @@ impl SigningWorker {
                 tx.commit().await?;
                 drop(conn);
                 base.relay.publish(&base.pool, &emails).await;
-                Ok(Progress::Idle)
+                // The next step applies the retention, now that the completion is committed.
+                Ok(Progress::Moved)
             }
         }
     }
@@ -460,7 +469,14 @@ impl SigningWorker {
     }
 
     /// Records a failure on the envelope: its newest reason, and evidence when it changed.
-    async fn record_failure(&self, job: SigningJob, reason: &str) -> anyhow::Result<()> {
+    /// Records why the step failed; a permanent failure is not re-enqueued by the resume
+    /// schedule.
+    async fn record_failure(
+        &self,
+        job: SigningJob,
+        reason: &str,
+        permanent: bool,
+    ) -> anyhow::Result<()> {
         tracing::warn!(envelope = %job.envelope_id, reason, "signing step failed");
         let mut conn = self.api.base.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -468,7 +484,7 @@ impl SigningWorker {
         else {
             return Ok(());
         };
-        let previous = repo::processing_failed(&tx, envelope.id, reason).await?;
+        let previous = repo::processing_failed(&tx, envelope.id, reason, permanent).await?;
         if previous.as_deref() != Some(reason) {
             repo::record(
                 &tx,
