@@ -808,3 +808,86 @@ async fn retention_and_envelopes_block_deletion() {
     deletion_refused(&stack, &ana, &ids[1], "document-in-use").await;
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn bytes_a_deletion_left_behind_are_erased_by_the_schedule() {
+    let db = TestDatabase::migrated().await;
+    let ana = Tenant::create(&db, "owner").await;
+    let stack = start_app(&db, &[]).await;
+    let s3 = gsign_platform::aws::s3(&sdk().await);
+    let bucket = format!("{}-documents-123456789012", stack.name);
+    let client = app_client(&db).await;
+    let erased_at = |id: uuid::Uuid| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "SELECT bytes_erased_at FROM documents WHERE id = $1",
+                    &[&id],
+                )
+                .await
+                .expect("row")
+                .get::<_, Option<chrono::DateTime<chrono::Utc>>>(0)
+        }
+    };
+
+    // Deleted through the API: erased at once, and recorded.
+    let deleted = id_of(&ingested(&stack, &ana, "one-page.pdf", "gone.pdf", PDF).await);
+    let (status, _) = stack
+        .call(&ana, "DELETE", &format!("/v1/documents/{deleted}"), None)
+        .await;
+    assert_eq!(status, 204);
+    assert!(erased_at(deleted.parse().expect("uuid")).await.is_some());
+
+    // Deleted, but S3 failed right after the commit: the row says deleted, the bytes remain.
+    let left = id_of(&ingested(&stack, &ana, "one-page.pdf", "left.pdf", PDF).await);
+    let left: uuid::Uuid = left.parse().expect("uuid");
+    let doc = repo::get(&client, ana.org, left, false)
+        .await
+        .expect("query")
+        .expect("row");
+    client
+        .execute(
+            "UPDATE documents SET deleted_at = now() - interval '10 minutes' WHERE id = $1",
+            &[&left],
+        )
+        .await
+        .expect("deleted without erasing");
+    let versions = |key: String| {
+        let (s3, bucket) = (&s3, &bucket);
+        async move {
+            let listed = s3
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(&key)
+                .send()
+                .await
+                .expect("versions");
+            listed.versions().len() + listed.delete_markers().len()
+        }
+    };
+    assert!(versions(doc.s3_key.clone()).await > 0);
+
+    let run = || async {
+        stack
+            .running
+            .stack
+            .invoke(
+                "schedule-erase-deleted-documents",
+                json!({"source": "aws.events"}),
+            )
+            .await
+            .expect("the schedule runs")
+    };
+    assert_eq!(run().await, json!({"erased": 1, "failed": 0}));
+    for object in doc.objects() {
+        assert_eq!(versions(object.key).await, 0, "every version is gone");
+    }
+    assert!(erased_at(left).await.is_some());
+    assert_eq!(
+        run().await,
+        json!({"erased": 0, "failed": 0}),
+        "nothing is erased twice"
+    );
+    stack.stop().await;
+}

@@ -142,6 +142,9 @@ async fn every_sample_event_runs_through_its_handler() {
                 "schedule-purge-sealed-data" => {
                     assert!(answer["envelopes_purged"].is_u64(), "{what}")
                 }
+                "schedule-erase-deleted-documents" => {
+                    assert!(answer["erased"].is_u64() && answer["failed"] == 0, "{what}")
+                }
                 other => panic!("add an expectation for the sample events of {other}"),
             }
         }

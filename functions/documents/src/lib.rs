@@ -1,9 +1,10 @@
 //! Documents: the upload routes (`api-create-document`, ...), the S3-triggered ingest
 //! (`sqs-ingest-document`: hashing, inspection, conversion), downloads, retention and legal
-//! hold.
+//! hold, and the erasure of deleted documents' bytes (`schedule-erase-deleted-documents`).
 
 pub mod common;
 pub mod convert;
+pub mod erasure;
 pub mod error;
 pub mod ingest;
 pub mod repo;

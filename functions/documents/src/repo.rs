@@ -275,6 +275,40 @@ pub async fn envelope_count(
         .get(0))
 }
 
+/// Deleted documents whose bytes are still to erase (deleted before `before`, so the
+/// deleting request's own erasure is not raced), oldest first, at most `limit`.
+pub async fn erasure_due(
+    client: &impl GenericClient,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Document>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM documents
+                  WHERE deleted_at IS NOT NULL AND bytes_erased_at IS NULL AND deleted_at < $1
+                  ORDER BY deleted_at LIMIT $2"
+            ),
+            &[&before, &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(Document::from_row).collect())
+}
+
+/// Records that a deleted document's bytes are gone.
+pub async fn bytes_erased(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE documents SET bytes_erased_at = now() WHERE id = $1 AND deleted_at IS NOT NULL",
+            &[&id],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Marks the document deleted.
 pub async fn soft_delete(
     client: &impl GenericClient,

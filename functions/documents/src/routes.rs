@@ -387,15 +387,14 @@ impl DocumentsApi {
         self.commit_audited(tx, caller, "document.deleted", id, serde_json::json!({}))
             .await?;
         // Under no retention and no hold (checked above), deleted means erased: every version
-        // of the bytes goes, not just behind a delete marker.
-        for object in doc.objects() {
-            if let Err(err) = s.store.erase(&object.key).await {
-                tracing::error!(
-                    error = format!("{err:#}"),
-                    key = object.key,
-                    "could not erase a deleted document's bytes"
-                );
-            }
+        // of the bytes goes, not just behind a delete marker. What fails here is erased by
+        // `schedule-erase-deleted-documents`.
+        if let Err(err) = crate::erasure::erase(&conn, &s.store, &doc).await {
+            tracing::warn!(
+                document = %doc.id,
+                error = format!("{err:#}"),
+                "deleted document's bytes left to the erase schedule"
+            );
         }
         Ok(())
     }

@@ -48,6 +48,7 @@ pub fn registry() -> Registry {
         gsign_functions_documents::routes::DELETE_DOCUMENT,
         gsign_functions_documents::routes::SET_DOCUMENT_LEGAL_HOLD,
         gsign_functions_documents::ingest::FUNCTION,
+        gsign_functions_documents::erasure::ERASE_DELETED_DOCUMENTS,
         gsign_functions_certificates::routes::CREATE_CERTIFICATE,
         gsign_functions_certificates::routes::LIST_CERTIFICATES,
         gsign_functions_certificates::routes::GET_CERTIFICATE,
