@@ -1049,3 +1049,127 @@ async fn every_change_to_a_webhook_endpoint_leaves_an_audit_event() {
     }
     stack.stop().await;
 }
+
+/// Registers `email` with `password` and follows the verification mail.
+async fn registered(stack: &TestStack, email: &str, password: &str) {
+    let (status, answer) = call(
+        stack,
+        None,
+        "POST",
+        "/v1/auth/register",
+        Some(json!({"organization_name": "Elsewhere LLC", "email": email, "password": password})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let token = gsign_tests::mailed_token(email, "/verify-email").await;
+    let (status, _) = call(
+        stack,
+        None,
+        "POST",
+        "/v1/auth/verify-email",
+        Some(json!({"token": token})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+}
+
+#[tokio::test]
+async fn inviting_an_address_with_an_account_elsewhere_answers_exactly_as_for_a_new_address() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let admin = Tenant::create(&db, "admin").await;
+    let suffix = gsign_tests::unique();
+    let taken = format!("taken-{suffix}@example.com");
+    let fresh = format!("fresh-{suffix}@example.com");
+    registered(&stack, &taken, "a long passphrase of mine").await;
+
+    // The same answer, the same listing, the same conflict on a repeat: nothing tells the
+    // inviter which address has an account.
+    let mut answers = Vec::new();
+    for email in [&taken, &fresh] {
+        let (status, member) = call(
+            &stack,
+            Some(&admin.bearer),
+            "POST",
+            "/v1/organization/users",
+            Some(json!({"email": email, "role": "member"})),
+            None,
+        )
+        .await;
+        assert_eq!(status, 201, "{member}");
+        let (status, repeat) = call(
+            &stack,
+            Some(&admin.bearer),
+            "POST",
+            "/v1/organization/users",
+            Some(json!({"email": email, "role": "member"})),
+            None,
+        )
+        .await;
+        assert_eq!(status, 409, "a second invitation here: {repeat}");
+        answers.push((
+            member["status"].clone(),
+            member
+                .as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>()),
+            repeat,
+        ));
+    }
+    let strip = |mut v: Value| {
+        v.as_object_mut().map(|m| m.remove("instance"));
+        v
+    };
+    assert_eq!(answers[0].0, answers[1].0);
+    assert_eq!(answers[0].1, answers[1].1);
+    assert_eq!(strip(answers[0].2.clone()), strip(answers[1].2.clone()));
+    let (_, members) = call(
+        &stack,
+        Some(&admin.bearer),
+        "GET",
+        "/v1/organization/users",
+        None,
+        None,
+    )
+    .await;
+    for email in [&taken, &fresh] {
+        let listed = members["data"]
+            .as_array()
+            .and_then(|all| all.iter().find(|m| m["email"] == email.as_str()))
+            .unwrap_or_else(|| panic!("{email} listed: {members}"));
+        assert_eq!(listed["status"], "invited");
+    }
+
+    // The address's owner is told why the invitation cannot be accepted, not sent a link.
+    let mail = gsign_tests::mailed_containing(&taken, "already has a GSign account").await;
+    assert!(!mail.contains("/accept-invitation"), "{mail}");
+    // Their own account is untouched.
+    let (status, _) = call(
+        &stack,
+        None,
+        "POST",
+        "/v1/auth/login",
+        Some(json!({"email": taken, "password": "a long passphrase of mine"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // The fresh address makes an account of its own before accepting: accepting then
+    // answers a clear conflict to the invitee, not a server error.
+    let invitation = gsign_tests::mailed_token(&fresh, "/accept-invitation").await;
+    registered(&stack, &fresh, "another long passphrase").await;
+    let (status, problem) = call(
+        &stack,
+        None,
+        "POST",
+        "/v1/auth/accept-invitation",
+        Some(json!({"token": invitation, "password": "a third long passphrase"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["type"], "https://gsign.dev/problems/email-taken");
+    stack.stop().await;
+}

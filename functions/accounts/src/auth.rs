@@ -378,7 +378,7 @@ impl AuthService {
         let Some(row) = tx
             .query_opt(
                 "SELECT u.id, u.organization_id, u.first_name, u.email FROM users u
-                  WHERE lower(u.email) = lower($1)",
+                  WHERE lower(u.email) = lower($1) AND u.status <> 'invited'",
                 &[&email.as_str()],
             )
             .await?
@@ -503,7 +503,7 @@ impl AuthService {
                                 u.email_verified_at IS NOT NULL, u.email, u.first_name, o.name,
                                 COALESCE(u.login_locked_until > now(), false)
                            FROM users u JOIN organizations o ON o.id = u.organization_id
-                          WHERE lower(u.email) = lower($1)",
+                          WHERE lower(u.email) = lower($1) AND u.status <> 'invited'",
                         &[&email.as_str()],
                     )
                     .await?
@@ -1056,14 +1056,25 @@ impl AuthService {
             .consume_token(&tx, "invitation", &input.token)
             .await?
             .ok_or(AccountsError::InvalidCredentials)?;
-        let updated = tx
+        let updated = match tx
             .execute(
                 "UPDATE users SET password_hash = $2, status = 'active', email_verified_at = now(),
                         first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name)
                   WHERE id = $1 AND status = 'invited'",
                 &[&user, &hash, &input.first_name, &input.last_name],
             )
-            .await?;
+            .await
+        {
+            Ok(updated) => updated,
+            // The address has an account in another organization (one account per address):
+            // the invitee, who owns the address, may learn that.
+            Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                return Err(AccountsError::EmailTaken(
+                    "already has a GSign account, in another organization",
+                ))
+            }
+            Err(err) => return Err(err.into()),
+        };
         if updated == 0 {
             return Err(AccountsError::InvalidCredentials);
         }

@@ -35,9 +35,11 @@ pub enum AccountsError {
         /// A new link was mailed now (at most one per [`crate::auth::RESEND_VERIFICATION_AFTER_MINUTES`]).
         mail_sent: bool,
     },
-    /// The email address already has an account.
-    #[error("email already registered")]
-    EmailTaken,
+    /// The email address is taken where the caller may know it: a member or invitation of
+    /// the caller's organization, or (to the invitee accepting) an account elsewhere. Says
+    /// which, for the `/email` error.
+    #[error("email already in use: {0}")]
+    EmailTaken(&'static str),
     /// The change would break an invariant (e.g. the last owner).
     #[error("{title}")]
     Conflict {
@@ -88,12 +90,10 @@ impl IntoProblem for AccountsError {
                  mailed when you sign in again a few minutes from now."
             })
             .with_extension("verification_mail_sent", serde_json::json!(mail_sent)),
-            AccountsError::EmailTaken => Problem::new(
-                StatusCode::CONFLICT,
-                "email-taken",
-                "Email already registered",
-            )
-            .with_errors(vec![FieldError::new("/email", "already has an account")]),
+            AccountsError::EmailTaken(why) => {
+                Problem::new(StatusCode::CONFLICT, "email-taken", "Email already in use")
+                    .with_errors(vec![FieldError::new("/email", why)])
+            }
             AccountsError::Conflict {
                 slug,
                 title,

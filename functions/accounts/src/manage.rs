@@ -610,11 +610,25 @@ impl Manage {
             .await;
         let row = match inserted {
             Ok(row) => row,
+            // A member or an invitation of this organization already has the address (the
+            // caller can list them: no one else's secret).
             Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                return Err(AccountsError::EmailTaken)
+                return Err(AccountsError::EmailTaken(
+                    "is already a member or invited in this organization",
+                ))
             }
             Err(err) => return Err(err.into()),
         };
+        // An account elsewhere has the address: the invitation is made all the same (the
+        // caller must not learn the difference), and the owner is told why it cannot be
+        // accepted instead of being sent a link that would fail.
+        let account_elsewhere: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1) AND status <> 'invited')",
+                &[&email.as_str()],
+            )
+            .await?
+            .get(0);
         let member = member_view(&row);
         tx.execute(
             "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
@@ -643,7 +657,12 @@ impl Manage {
                 &tx,
                 caller.org,
                 &Email {
-                    template: "invitation".to_owned(),
+                    template: if account_elsewhere {
+                        "invitation_account_exists"
+                    } else {
+                        "invitation"
+                    }
+                    .to_owned(),
                     to: member.email.clone(),
                     data: serde_json::json!({
                         "inviter": inviter,

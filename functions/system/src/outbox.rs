@@ -202,6 +202,7 @@ fn templates() -> minijinja::Environment<'static> {
         "verify_email",
         "password_reset",
         "invitation",
+        "invitation_account_exists",
         "signing_request",
         "envelope_declined",
         "envelope_voided",
@@ -534,6 +535,12 @@ mod tests {
                 "{template}"
             );
         }
+        // The invitation to an address with an account elsewhere has no link: it cannot be
+        // accepted with that address.
+        let blocked = render(&email("invitation_account_exists", data.clone()))
+            .expect("invitation_account_exists");
+        assert!(blocked.text.contains("Acme & Sons") && !blocked.text.contains("token="));
+        assert!(blocked.html.contains("Acme &amp; Sons"));
         // The voided notice has no link: nothing is left to open.
         let voided = render(&email("envelope_voided", data.clone())).expect("envelope_voided");
         assert!(voided.text.contains("Wrong amount") && voided.html.contains("Түрээсийн гэрээ"));
