@@ -13,6 +13,7 @@ use gsign_core::envelopes::{
     send_problems, FieldType, RecipientRole, RoutingType, DEFAULT_EXPIRY_DAYS,
 };
 use gsign_core::webhooks::EventType;
+use gsign_core::FieldError;
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::storage::WorkDir;
@@ -130,15 +131,27 @@ impl EnvelopesApi {
             .await?;
         let specs = field_specs(&fields);
         let prepared_path = work.path("prepared.pdf");
-        let (prepared_path, sha256) = tokio::task::spawn_blocking(move || {
+        let prepared = tokio::task::spawn_blocking(move || {
             let pdf = std::fs::read(&original)?;
-            let prepared = form::prepare(&pdf, &specs)?;
+            let prepared = match form::prepare(&pdf, &specs) {
+                Ok(prepared) => prepared,
+                // The document itself cannot take the fields (signed, encrypted, broken): the
+                // sender's input, not our failure.
+                Err(gsign_signing::SignError::Invalid(why)) => return Ok(Err(why)),
+                Err(err) => return Err(err.into()),
+            };
             std::fs::write(&prepared_path, &prepared)?;
             let sha256 = hex::encode(sha2::Sha256::digest(&prepared));
-            Ok::<_, anyhow::Error>((prepared_path, sha256))
+            Ok::<_, anyhow::Error>(Ok((prepared_path, sha256)))
         })
         .await
         .map_err(|e| EnvelopesError::Internal(e.into()))??;
+        let (prepared_path, sha256) = prepared.map_err(|why| {
+            EnvelopesError::Validation(vec![FieldError::new(
+                "/document_id",
+                format!("the document cannot be sent for signature: {why}"),
+            )])
+        })?;
         let key = format!("envelopes/{}/{id}/revision-0.pdf", caller.org);
         let stored = self
             .store

@@ -209,6 +209,71 @@ pub fn check_signing_usage(leaf: &Certificate) -> Result<(), ChainProblem> {
     Ok(())
 }
 
+/// `id-kp-timeStamping`.
+const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+
+/// What a path's end-entity certificate is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Signing documents (key usage and extended key usage as [`check_signing_usage`]).
+    DocumentSigning,
+    /// Signing RFC 3161 timestamps: the `timeStamping` extended key usage (RFC 3161 2.3).
+    TimeStamping,
+}
+
+/// Whether the leaf may sign timestamps: not a CA, and `id-kp-timeStamping` among its
+/// extended key usages.
+fn check_time_stamping_usage(leaf: &Certificate) -> Result<(), ChainProblem> {
+    if extension::<BasicConstraints>(leaf)?.is_some_and(|b| b.ca) {
+        return Err(problem("usage", "a CA certificate cannot sign timestamps"));
+    }
+    let stamps = extension::<ExtendedKeyUsage>(leaf)?.is_some_and(|p| p.0.contains(&TIME_STAMPING));
+    if !stamps {
+        return Err(problem(
+            "usage",
+            "the timestamp authority's certificate lacks the timeStamping extended key usage",
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 5280 checks over a path found by name and signature (leaf first, each certificate
+/// issued by the next): the leaf may serve `purpose`; every issuer is a CA allowed to sign
+/// certificates, within its path length constraint; every certificate was valid at `at` (the
+/// time a trusted timestamp proves, else now). Revocation is not checked here.
+pub fn check_path(
+    path: &[Certificate],
+    at: SystemTime,
+    purpose: Purpose,
+) -> Result<(), ChainProblem> {
+    let leaf = path
+        .first()
+        .ok_or_else(|| problem("broken_chain", "no certificate"))?;
+    match purpose {
+        Purpose::DocumentSigning => check_signing_usage(leaf)?,
+        Purpose::TimeStamping => check_time_stamping_usage(leaf)?,
+    }
+    for certificate in path {
+        check_validity(certificate, at)?;
+    }
+    for (depth, issuer) in path.iter().enumerate().skip(1) {
+        check_ca(issuer)?;
+        // The intermediate CAs between the leaf and this issuer.
+        let below = depth - 1;
+        let limit = extension::<BasicConstraints>(issuer)?.and_then(|b| b.path_len_constraint);
+        if limit.is_some_and(|limit| below > usize::from(limit)) {
+            return Err(problem(
+                "path_length",
+                format!(
+                    "{} may not have {below} intermediate CAs below it",
+                    issuer.tbs_certificate.subject
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a CA-issued certificate and its issuers (leaf's issuer first) for the HSM key whose
 /// public key is `key_spki_der`, at `now`.
 pub fn check_imported_chain(
@@ -407,5 +472,76 @@ mod tests {
             )),
             "expired"
         );
+    }
+
+    #[test]
+    fn a_path_is_trusted_only_through_cas_that_may_sign_certificates_while_every_certificate_was_valid(
+    ) {
+        let (root_key, signer_key, victim_key, ca_key) = (
+            SoftKey::new(),
+            SoftKey::new(),
+            SoftKey::new(),
+            SoftKey::new(),
+        );
+        let root = certificate("CN=Root", &root_key, Profile::Ca, None);
+        let signer = certificate(
+            "CN=Signer",
+            &signer_key,
+            Profile::DocumentSigner,
+            Some((&root, &root_key)),
+        );
+        let roots = std::slice::from_ref(&root);
+        let now = SystemTime::now();
+        let (path, reaches) = crate::cms_verify::build_path(&signer, &[], roots);
+        assert!(reaches);
+        check_path(&path, now, Purpose::DocumentSigning).expect("a CA's signer");
+
+        // An end-entity certificate issuing "CN=Victim": the path reaches the root by name
+        // and signature, and fails the CA check.
+        let victim = certificate(
+            "CN=Victim",
+            &victim_key,
+            Profile::DocumentSigner,
+            Some((&signer, &signer_key)),
+        );
+        let (path, reaches) =
+            crate::cms_verify::build_path(&victim, std::slice::from_ref(&signer), roots);
+        assert!(reaches && path.len() == 3);
+        let code = |r: Result<(), ChainProblem>| r.expect_err("refused").code;
+        assert_eq!(
+            code(check_path(&path, now, Purpose::DocumentSigning)),
+            "not_a_ca"
+        );
+
+        // The root allows no intermediate CA below it (pathLen 0).
+        let intermediate = certificate(
+            "CN=Intermediate",
+            &ca_key,
+            Profile::Ca,
+            Some((&root, &root_key)),
+        );
+        let below = certificate(
+            "CN=Below",
+            &victim_key,
+            Profile::DocumentSigner,
+            Some((&intermediate, &ca_key)),
+        );
+        let (path, _) =
+            crate::cms_verify::build_path(&below, std::slice::from_ref(&intermediate), roots);
+        assert_eq!(
+            code(check_path(&path, now, Purpose::DocumentSigning)),
+            "path_length"
+        );
+
+        // Validity at the time that counts: after expiry the same path fails, and before it
+        // (a timestamp's time) it holds.
+        let later = now + Duration::from_secs(2 * 3600);
+        let (path, _) = crate::cms_verify::build_path(&signer, &[], roots);
+        assert_eq!(
+            code(check_path(&path, later, Purpose::DocumentSigning)),
+            "expired"
+        );
+        // A document signer cannot sign timestamps.
+        assert_eq!(code(check_path(&path, now, Purpose::TimeStamping)), "usage");
     }
 }

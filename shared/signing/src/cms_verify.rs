@@ -16,7 +16,7 @@ use x509_cert::Certificate;
 use x509_tsp::TstInfo;
 
 use crate::algorithm::{SHA256, SHA256_WITH_RSA};
-use crate::chain::{issued_by, verify_signature};
+use crate::chain::{check_path, issued_by, verify_signature, Purpose};
 use crate::cms::{MESSAGE_DIGEST, SIGNING_CERTIFICATE_V2, TIME_STAMP_TOKEN};
 use crate::x509::key_identifier;
 
@@ -35,8 +35,11 @@ pub struct CmsReport {
     pub problem: Option<String>,
     /// The signer's certificate, then its issuers as far as they could be found.
     pub chain: Vec<Certificate>,
-    /// The path ends at (or is) one of the trust roots.
+    /// The path ends at (or is) one of the trust roots and passes RFC 5280's checks (CA
+    /// flags, key usages, path length, validity at the timestamp's time or now).
     pub trusted: bool,
+    /// Why the path is not trusted, when it reaches a root but fails a check.
+    pub path_problem: Option<String>,
     /// The signature value (what a timestamp stamps).
     pub signature_value: Vec<u8>,
     /// The timestamp, if the signature carries one.
@@ -54,7 +57,8 @@ pub struct TimestampReport {
     pub time: Option<SystemTime>,
     /// The TSA's subject.
     pub authority: Option<String>,
-    /// The TSA's certificate chains to a trust root.
+    /// The TSA's certificate chains to a trust root and passes RFC 5280's checks at the
+    /// token's time.
     pub trusted: bool,
 }
 
@@ -198,6 +202,7 @@ pub fn verify_detached(der: &[u8], digest: &[u8; 32], roots: &[Certificate]) -> 
         problem: Some(problem),
         chain: Vec::new(),
         trusted: false,
+        path_problem: None,
         signature_value: Vec::new(),
         timestamp: None,
     };
@@ -222,7 +227,7 @@ pub fn verify_detached(der: &[u8], digest: &[u8; 32], roots: &[Certificate]) -> 
     let Some(signer) = signer_certificate(info, &pool) else {
         return fail("the signer's certificate is not in the signature".into());
     };
-    let (chain, trusted) = build_path(signer, &pool, roots);
+    let (chain, reaches_root) = build_path(signer, &pool, roots);
     let result = check_signer(info, digest, signer);
     let signature_value = info.signature.as_bytes().to_vec();
     let timestamp = info
@@ -240,11 +245,26 @@ pub fn verify_detached(der: &[u8], digest: &[u8; 32], roots: &[Certificate]) -> 
                 trusted: false,
             },
         });
+    // The certificates must have been valid when the signature was made: the time a trusted,
+    // intact timestamp proves, else now (an expired certificate with no proof of time fails).
+    let at = timestamp
+        .as_ref()
+        .filter(|t| t.intact && t.trusted)
+        .and_then(|t| t.time)
+        .unwrap_or_else(SystemTime::now);
+    let path_problem = if reaches_root {
+        check_path(&chain, at, Purpose::DocumentSigning)
+            .err()
+            .map(|p| format!("the signer's certificate path: {}", p.detail))
+    } else {
+        None
+    };
     CmsReport {
         intact: result.is_ok(),
         problem: result.err(),
+        trusted: reaches_root && path_problem.is_none(),
         chain,
-        trusted,
+        path_problem,
         signature_value,
         timestamp,
     }
@@ -300,7 +320,16 @@ pub fn verify_timestamp(token: &[u8], imprint: &[u8], roots: &[Certificate]) -> 
         return report;
     };
     report.authority = Some(signer.tbs_certificate.subject.to_string());
-    report.trusted = build_path(signer, &pool, roots).1;
+    let (path, reaches_root) = build_path(signer, &pool, roots);
+    let at = tst.gen_time.to_system_time();
+    report.trusted = reaches_root
+        && match check_path(&path, at, Purpose::TimeStamping) {
+            Ok(()) => true,
+            Err(p) => {
+                report.problem = Some(format!("the timestamp authority's path: {}", p.detail));
+                false
+            }
+        };
     if tst.message_imprint.hashed_message.as_bytes() != imprint {
         report.problem = Some("the token stamps another signature".into());
         return report;

@@ -220,7 +220,8 @@ pub fn prepare(pdf: &[u8], fields: &[FieldSpec]) -> Result<Vec<u8>, SignError> {
     if let Some(form) = acro_form(&document) {
         if form.get(b"SigFlags").and_then(Object::as_i64).unwrap_or(0) & 1 == 1 {
             return Err(invalid(
-                "the PDF is signed already; it cannot be prepared again",
+                "it carries signatures already, and GSign cannot yet add fields without \
+                 invalidating them",
             ));
         }
     }

@@ -106,8 +106,12 @@ pub struct SignatureReport {
     pub intact: bool,
     /// The worst change in any later revision; `None` if it is the last revision.
     pub later_changes: Option<Change>,
-    /// Intact, well formed, covering its revision, and nothing later modified it.
+    /// Intact, well formed, covering its revision, nothing later modified it, and the file
+    /// itself has no problem (damaged cross-references, bytes after the last revision).
     pub valid: bool,
+    /// Why the path is not trusted although it reaches a configured root (a CA flag or key
+    /// usage missing, a certificate not valid when it signed, a path too long).
+    pub trust_problem: Option<String>,
     /// Everything that is wrong, for people.
     pub problems: Vec<String>,
 }
@@ -128,9 +132,12 @@ pub struct Report {
 }
 
 impl Report {
-    /// At least one signature, and every signature valid and trusted.
+    /// At least one signature, every signature valid and trusted, and nothing wrong with the
+    /// file as a whole.
     pub fn all_valid_and_trusted(&self) -> bool {
-        !self.signatures.is_empty() && self.signatures.iter().all(|s| s.valid && s.trusted)
+        self.problems.is_empty()
+            && !self.signatures.is_empty()
+            && self.signatures.iter().all(|s| s.valid && s.trusted)
     }
 }
 
@@ -710,11 +717,14 @@ pub fn verify(bytes: &[u8], roots: &[Certificate]) -> Report {
                 .problems
                 .push("a later revision modified the signed document".into());
         }
+        // A problem with the file (damaged cross-references, bytes after the last revision)
+        // means what follows the signature cannot be vouched for.
         signature.valid = signature.intact
             && signature.well_formed
             && signature.covers_revision
             && signature.later_changes != Some(Change::Modified)
-            && signature.problems.is_empty();
+            && signature.problems.is_empty()
+            && report.problems.is_empty();
     }
     report
 }
@@ -753,6 +763,7 @@ fn verify_signature(
         intact: false,
         later_changes: None,
         valid: false,
+        trust_problem: None,
         problems: Vec::new(),
     };
     let range: Vec<i64> = signature
@@ -800,6 +811,7 @@ fn verify_signature(
     let cms = verify_detached(der, &digest, roots);
     report.intact = cms.intact;
     report.trusted = cms.trusted;
+    report.trust_problem = cms.path_problem;
     report.signer = cms
         .chain
         .first()
