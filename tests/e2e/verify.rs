@@ -93,6 +93,132 @@ fn add_free_text(signed: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An incremental update of `signed` that `change` makes (on lopdf's incremental document,
+/// whose new objects start past the previous `/Size`).
+fn updated(signed: &[u8], change: impl FnOnce(&mut IncrementalDocument, &Document)) -> Vec<u8> {
+    let document = Document::load_mem(signed).expect("load");
+    let mut update = IncrementalDocument::create_from(signed.to_vec(), document.clone());
+    let size = document
+        .trailer
+        .get(b"Size")
+        .and_then(Object::as_i64)
+        .unwrap_or(0);
+    update.new_document.max_id = u32::try_from(size).unwrap_or(0);
+    change(&mut update, &document);
+    let mut out = Vec::new();
+    update.save_to(&mut out).expect("save");
+    out
+}
+
+/// The trailer's `/Info` pointed at a new dictionary: no signed object changes.
+fn swap_info(signed: &[u8]) -> Vec<u8> {
+    updated(signed, |update, _| {
+        let info = update.new_document.add_object(dictionary! {
+            "Title" => Object::string_literal("Paid in full"),
+        });
+        update
+            .new_document
+            .trailer
+            .set("Info", Object::Reference(info));
+    })
+}
+
+/// The trailer's `/Root` pointed at a copy of the catalog.
+fn swap_root(signed: &[u8]) -> Vec<u8> {
+    updated(signed, |update, previous| {
+        let catalog = previous.catalog().expect("catalog").clone();
+        let copy = update.new_document.add_object(catalog);
+        update
+            .new_document
+            .trailer
+            .set("Root", Object::Reference(copy));
+    })
+}
+
+/// A new, unsigned signature field whose widget covers page 1 with its own appearance: an
+/// overlay that looks like a signature field.
+fn overlay_signature_widget(signed: &[u8]) -> Vec<u8> {
+    updated(signed, |update, previous| {
+        let page = *previous.get_pages().values().next().expect("page 1");
+        let appearance = update.new_document.add_object(lopdf::Stream::new(
+            dictionary! {
+                "Type" => "XObject",
+                "Subtype" => "Form",
+                "BBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+            },
+            b"1 1 1 rg 0 0 595 842 re f".to_vec(),
+        ));
+        let widget = update.new_document.add_object(dictionary! {
+            "Type" => "Annot",
+            "Subtype" => "Widget",
+            "FT" => "Sig",
+            "T" => Object::string_literal("overlay"),
+            "Rect" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+            "F" => 4,
+            "P" => Object::Reference(page),
+            "AP" => dictionary! { "N" => Object::Reference(appearance) },
+        });
+        update
+            .opt_clone_object_to_new_document(page)
+            .expect("page copy");
+        let page_dict = update
+            .new_document
+            .get_object_mut(page)
+            .and_then(Object::as_dict_mut)
+            .expect("page");
+        let mut annots = match page_dict.get(b"Annots") {
+            Ok(Object::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        annots.push(Object::Reference(widget));
+        page_dict.set("Annots", annots);
+        let form = previous
+            .catalog()
+            .expect("catalog")
+            .get(b"AcroForm")
+            .and_then(Object::as_reference)
+            .expect("an AcroForm object");
+        update
+            .opt_clone_object_to_new_document(form)
+            .expect("form copy");
+        let form_dict = update
+            .new_document
+            .get_object_mut(form)
+            .and_then(Object::as_dict_mut)
+            .expect("form");
+        let mut fields = form_dict
+            .get(b"Fields")
+            .and_then(Object::as_array)
+            .cloned()
+            .unwrap_or_default();
+        fields.push(Object::Reference(widget));
+        form_dict.set("Fields", fields);
+    })
+}
+
+/// A text field of the sealed document given another value after the seal.
+fn fill_after_the_last_signature(sealed: &[u8]) -> Vec<u8> {
+    updated(sealed, |update, previous| {
+        let field = previous
+            .objects
+            .iter()
+            .find_map(|(id, object)| {
+                let dict = object.as_dict().ok()?;
+                (dict.get(b"T").ok()? == &Object::string_literal("signer-1-title")).then_some(*id)
+            })
+            .expect("signer 1's text field");
+        update
+            .opt_clone_object_to_new_document(field)
+            .expect("field copy");
+        update
+            .new_document
+            .get_object_mut(field)
+            .and_then(Object::as_dict_mut)
+            .expect("field")
+            .set("V", Object::string_literal("Chief Executive"));
+    })
+}
+
 /// The signature-wrapping attack: the signed second range is moved `inject` bytes later, the
 /// attacker's bytes sit in the enlarged gap, and a new revision redefines the signature
 /// dictionary with a ByteRange pointing at the moved bytes. The digest still matches.
@@ -298,10 +424,41 @@ async fn our_verifier_and_pyhanko_agree_on_every_file_of_the_corpus() {
     // Bytes no revision accounts for: readers ignore them, so pyHanko accepts the signature;
     // we refuse to vouch for a file whose end nobody can explain.
     corpus.push(("bytes after the last revision", garbage, false));
-    let stricter_than_pyhanko = ["bytes after the last revision"];
+    // Incremental saving attacks on the sealed document.
+    corpus.push(("trailer /Info swapped", swap_info(&sealed), false));
+    corpus.push(("trailer /Root swapped", swap_root(&sealed), false));
+    corpus.push((
+        "unsigned signature widget over the page",
+        overlay_signature_widget(&sealed),
+        false,
+    ));
+    corpus.push((
+        "a field filled after the last signature",
+        fill_after_the_last_signature(&sealed),
+        false,
+    ));
+    // Where we refuse what pyHanko accepts: bytes no revision explains, and any change of what
+    // the trailer points at (pyHanko compares the objects it leads to, and an identical
+    // catalog copy or a new /Info passes there).
+    let stricter_than_pyhanko = [
+        "bytes after the last revision",
+        "trailer /Info swapped",
+        "trailer /Root swapped",
+        // pyHanko's default policy lets a new signature field with any appearance through
+        // (the shadow-attack class); we call a visible widget that nothing signs an overlay.
+        "unsigned signature widget over the page",
+        // Form filling after a signature is acceptable to pyHanko unless the signature locks
+        // the form (DocMDP/FieldMDP); GSign's seal does not lock it yet (#21), so only we
+        // refuse a field filled after the last signature.
+        "a field filled after the last signature",
+    ];
 
     for (name, bytes, expected_valid) in &corpus {
-        let file = pki.write(&format!("corpus-{}.pdf", name.replace(' ', "-")), bytes);
+        let safe: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let file = pki.write(&format!("corpus-{safe}.pdf"), bytes);
         let ours = verify(bytes, &roots);
         let theirs = PyHanko::of(&pki, &file);
         assert_eq!(
@@ -373,6 +530,32 @@ async fn our_verifier_and_pyhanko_agree_on_every_file_of_the_corpus() {
     assert!(garbage.bytes_after_last_signature > 0);
     assert!(!garbage.problems.is_empty(), "{garbage:#?}");
     assert!(garbage.signatures.iter().all(|s| s.intact && !s.valid));
+    // Each incremental attack is refused for its own reason, in the revision it added.
+    for (name, reason) in [
+        ("trailer /Info swapped", "the trailer's /Info changed"),
+        ("trailer /Root swapped", "the trailer's /Root changed"),
+        (
+            "unsigned signature widget over the page",
+            "a visible signature widget that nothing signs",
+        ),
+        (
+            "a field filled after the last signature",
+            "filled after the last signature",
+        ),
+    ] {
+        let attacked = report(name);
+        let last = attacked.revisions.last().expect("revisions");
+        assert_eq!(last.change, Some(Change::Modified), "{name}: {attacked:#?}");
+        assert!(
+            last.details.iter().any(|d| d.contains(reason)),
+            "{name}: {:?}",
+            last.details
+        );
+        assert!(
+            attacked.signatures.iter().all(|s| s.intact && !s.valid),
+            "{name}"
+        );
+    }
 }
 
 mod route {

@@ -304,6 +304,39 @@ fn field_type(document: &Document, dict: &Dictionary) -> Option<Vec<u8>> {
     None
 }
 
+/// Whether the field (or its parent, for a widget merged under one) has a value.
+fn field_has_value(document: &Document, dict: &Dictionary) -> bool {
+    let mut current = dict;
+    for _ in 0..32 {
+        if current.has(b"V") {
+            return true;
+        }
+        let Some(parent) = current
+            .get(b"Parent")
+            .and_then(Object::as_reference)
+            .ok()
+            .and_then(|p| document.get_dictionary(p).ok())
+        else {
+            return false;
+        };
+        current = parent;
+    }
+    false
+}
+
+/// Whether an annotation's `/Rect` has an area (an invisible signature's is `[0 0 0 0]`).
+fn shows_something(dict: &Dictionary) -> bool {
+    let numbers: Vec<f32> = dict
+        .get(b"Rect")
+        .and_then(Object::as_array)
+        .map(|items| items.iter().filter_map(|o| o.as_float().ok()).collect())
+        .unwrap_or_default();
+    match numbers[..] {
+        [x1, y1, x2, y2] => (x2 - x1).abs() > 0.0 && (y2 - y1).abs() > 0.0,
+        _ => false,
+    }
+}
+
 fn is_hex_string(gap: &[u8]) -> bool {
     gap.len() >= 2
         && gap[0] == b'<'
@@ -434,6 +467,20 @@ fn classify_object(
         return match (kind.as_slice(), subtype.as_slice()) {
             (b"Sig" | b"DocTimeStamp", _) => {
                 (Change::SignatureOnly, format!("{object}: a signature"))
+            }
+            // A visible signature widget that nobody signs in this revision draws over the
+            // signed page as it likes: an overlay, not a signature.
+            (_, b"Widget")
+                if dict_after.is_some_and(|d| {
+                    field_type(next, d).as_deref() == Some(b"Sig")
+                        && shows_something(d)
+                        && !field_has_value(next, d)
+                }) =>
+            {
+                (
+                    Change::Modified,
+                    format!("{object}: a visible signature widget that nothing signs"),
+                )
             }
             (_, b"Widget")
                 if dict_after.is_some_and(|d| field_type(next, d).as_deref() == Some(b"Sig")) =>
@@ -585,6 +632,17 @@ fn classify_object(
 fn classify_revision(previous: &Document, next: &Document) -> (Change, Vec<String>) {
     let mut worst = Change::SignatureOnly;
     let mut details = Vec::new();
+    // The trailer says which catalog, encryption and document information a reader uses:
+    // pointing them elsewhere changes the document without touching a signed object.
+    for key in [b"Root".as_slice(), b"Encrypt", b"Info"] {
+        if previous.trailer.get(key).ok() != next.trailer.get(key).ok() {
+            worst = Change::Modified;
+            details.push(format!(
+                "the trailer's /{} changed",
+                String::from_utf8_lossy(key)
+            ));
+        }
+    }
     for (id, after) in &next.objects {
         let before = previous.objects.get(id);
         if before == Some(after) {
@@ -686,6 +744,19 @@ pub fn verify(bytes: &[u8], roots: &[Certificate]) -> Report {
             change,
             details,
         });
+    }
+    // After the last signature only more signatures, DSS data and document timestamps may
+    // follow: a field filled then is in no signed revision, and nobody vouches for it.
+    let last_signed = report.signatures.iter().filter_map(|s| s.revision).max();
+    if let Some(last) = last_signed {
+        for revision in report.revisions.iter_mut().filter(|r| r.index > last) {
+            if revision.change == Some(Change::FormFilling) {
+                revision.change = Some(Change::Modified);
+                revision
+                    .details
+                    .push("filled after the last signature, which nothing signs".to_owned());
+            }
+        }
     }
     let complete = revisions.last().is_some_and(|r| r.ends_at(bytes.len()));
     if !complete {
