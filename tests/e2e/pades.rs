@@ -452,3 +452,51 @@ async fn without_a_working_tsa_b_t_signing_fails_and_only_b_b_goes_ahead() {
     assert!(ok && report.contains("INTACT:TRUSTED"), "{report}");
     assert!(!report.contains("TIMESTAMP_TOKEN"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_tsa_hands_over_to_the_next_in_order_and_all_failing_says_why_for_each() {
+    let mut pki = TestPki::new();
+    let (key, chain) = pki.signer(KeySpec::EcP256, "CN=Signer,O=GSign");
+    let signing_key = SigningKey {
+        hsm: &pki.hsm,
+        key_id: key.id.clone(),
+        scheme: Scheme::EcdsaSha256,
+        chain,
+    };
+    let info = SignatureInfo {
+        field_name: "Signature1".to_owned(),
+        signer_name: "Signer".to_owned(),
+        reason: None,
+        time: SystemTime::now(),
+    };
+    let pdf = fixture("one-page.pdf");
+    let down = LocalTsa::start(&pki).await;
+    down.set_in_service(false);
+    let up = LocalTsa::start(&pki).await;
+    let urls =
+        |list: &[&str]| -> Vec<url::Url> { list.iter().map(|u| u.parse().expect("url")).collect() };
+
+    let client = TsaClient::with_fallbacks(urls(&[&down.url, &up.url]), Duration::from_secs(5))
+        .expect("client");
+    let signed = sign_revision(&pdf, &info, &[], &signing_key, Level::BT, Some(&client))
+        .await
+        .expect("the second authority stamps");
+    let file = pki.write("failover.pdf", &signed);
+    let (ok, report) = pki.pyhanko(&file);
+    assert!(
+        ok && report.contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"),
+        "{report}"
+    );
+
+    let client = TsaClient::with_fallbacks(urls(&[&down.url, &down.url]), Duration::from_secs(5))
+        .expect("client");
+    let refused = sign_revision(&pdf, &info, &[], &signing_key, Level::BT, Some(&client)).await;
+    let Err(gsign_platform::pades_signer::RevisionError::Timestamp(why)) = refused else {
+        panic!("{refused:?}");
+    };
+    assert_eq!(
+        why.matches(&down.url).count(),
+        2,
+        "each failure named: {why}"
+    );
+}

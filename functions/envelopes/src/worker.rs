@@ -120,7 +120,23 @@ impl SigningWorker {
     async fn from_env(env: &Env) -> Result<Self, StartupError> {
         let mut r = env.reader();
         let hsm = HsmConfig::read(&mut r);
-        let tsa_url = r.optional::<url::Url>("TSA_URL");
+        // One URL, or several separated by commas: asked in order, the next when one fails.
+        let tsa_urls: Vec<url::Url> = r
+            .optional::<String>("TSA_URL")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .filter_map(|u| match u.parse::<url::Url>() {
+                        Ok(url) => Some(url),
+                        Err(err) => {
+                            r.problem(format!("TSA_URL: {u:?}: {err}"));
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let tsa_timeout = Duration::from_millis(r.or("TSA_TIMEOUT_MS", 10_000u64));
         let retention = r.or("RETENTION_MODE", "COMPLIANCE".to_owned());
         let work_dir = r.or("SIGNING_WORK_DIR", std::env::temp_dir());
@@ -132,8 +148,8 @@ impl SigningWorker {
             }
         };
         let (hsm, retention) = r.finish(|| Some((hsm?, retention?)))?;
-        let tsa = tsa_url
-            .map(|url| TsaClient::new(url, tsa_timeout))
+        let tsa = (!tsa_urls.is_empty())
+            .then(|| TsaClient::with_fallbacks(tsa_urls, tsa_timeout))
             .transpose()
             .map_err(anyhow::Error::from)?;
         Ok(Self {

@@ -64,48 +64,76 @@ impl From<SignError> for RevisionError {
     }
 }
 
-/// An RFC 3161 client for one TSA, built once per container.
+/// An RFC 3161 client for one TSA or several in order of preference, built once per
+/// container.
 #[derive(Clone)]
 pub struct TsaClient {
-    url: url::Url,
+    /// The authorities, asked in this order: a failure moves on to the next.
+    urls: Vec<url::Url>,
     http: reqwest::Client,
 }
 
 impl TsaClient {
     /// A client for `url` whose every request gives up after `timeout`.
     pub fn new(url: url::Url, timeout: Duration) -> Result<Self, RevisionError> {
+        Self::with_fallbacks(vec![url], timeout)
+    }
+
+    /// A client for several authorities, asked in order: when one fails (unreachable, an
+    /// error status, a token that does not check), the next is asked, and the failure is
+    /// logged. At least one URL.
+    pub fn with_fallbacks(urls: Vec<url::Url>, timeout: Duration) -> Result<Self, RevisionError> {
+        if urls.is_empty() {
+            return Err(RevisionError::Timestamp("no TSA URL".into()));
+        }
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
             .map_err(|e| RevisionError::Timestamp(format!("client: {e}")))?;
-        Ok(Self { url, http })
+        Ok(Self { urls, http })
     }
 
-    /// A checked token (imprint and nonce match) for the SHA-256 `imprint`.
+    /// A checked token (imprint and nonce match) for the SHA-256 `imprint`, from the first
+    /// authority that gives one; when none does, every authority's failure, in order.
     pub async fn stamp(&self, imprint: &[u8; 32]) -> Result<Vec<u8>, RevisionError> {
+        let mut failures = Vec::new();
+        for (at, url) in self.urls.iter().enumerate() {
+            match self.stamp_at(url, imprint).await {
+                Ok(token) => return Ok(token),
+                Err(err) => {
+                    if at + 1 < self.urls.len() {
+                        tracing::warn!(tsa = %url, error = %err, "timestamp authority failed; asking the next");
+                    }
+                    failures.push(match err {
+                        RevisionError::Timestamp(detail) => detail,
+                        other => other.to_string(),
+                    });
+                }
+            }
+        }
+        Err(RevisionError::Timestamp(failures.join("; then ")))
+    }
+
+    async fn stamp_at(&self, url: &url::Url, imprint: &[u8; 32]) -> Result<Vec<u8>, RevisionError> {
         let failed = |detail: String| RevisionError::Timestamp(detail);
         let nonce: u64 = rand::random();
         let request = tsa::request(imprint, nonce).map_err(|e| failed(e.to_string()))?;
         let response = self
             .http
-            .post(self.url.clone())
+            .post(url.clone())
             .header(http::header::CONTENT_TYPE, tsa::REQUEST_CONTENT_TYPE)
             .body(request)
             .send()
             .await
-            .map_err(|e| failed(format!("{} is unreachable: {e}", self.url)))?;
+            .map_err(|e| failed(format!("{url} is unreachable: {e}")))?;
         if !response.status().is_success() {
-            return Err(failed(format!(
-                "{} answered {}",
-                self.url,
-                response.status()
-            )));
+            return Err(failed(format!("{url} answered {}", response.status())));
         }
         let body = response
             .bytes()
             .await
             .map_err(|e| failed(format!("reading the answer: {e}")))?;
-        tsa::token(&body, imprint, nonce).map_err(|e| failed(e.to_string()))
+        tsa::token(&body, imprint, nonce).map_err(|e| failed(format!("{url}: {e}")))
     }
 }
 
