@@ -52,6 +52,7 @@ fn child_sign(args: &[String]) -> anyhow::Result<serde_json::Value> {
             signer_name: "Bench".to_owned(),
             reason: None,
             time: SystemTime::now(),
+            locks_document: false,
         },
         &[],
         DEFAULT_RESERVE,

@@ -208,6 +208,7 @@ async fn the_organization_ca_issues_certificates_that_openssl_verifies_and_pyhan
             signer_name: "Батбаяр Өлзий".to_owned(),
             reason: None,
             time: SystemTime::now(),
+            locks_document: false,
         },
         &[],
         &SigningKey {

@@ -107,6 +107,7 @@ async fn the_certificate_of_completion_reads_back_in_any_script_and_can_be_seale
             signer_name: "GSign".to_owned(),
             reason: Some("Certificate of completion".to_owned()),
             time: SystemTime::now(),
+            locks_document: false,
         },
         &[],
         &SigningKey {

@@ -135,6 +135,7 @@ fn three_signers_in_turn_on_a_prepared_document_keep_every_earlier_signature_val
                 signer_name: "Late".to_owned(),
                 reason: None,
                 time: SystemTime::now(),
+                locks_document: false,
             },
             &[],
             &chain,
@@ -162,6 +163,7 @@ async fn a_timestamped_signature_is_pades_b_t_for_pyhanko() {
         signer_name: "Батбаяр Өлзий".to_owned(),
         reason: None,
         time: SystemTime::now(),
+        locks_document: false,
     };
     // The stages as the signing worker runs them: revision, HSM signature, timestamp, embed.
     let pending = pades::begin(&original, &info, &[], 16 * 1024).expect("revision");
@@ -226,7 +228,7 @@ async fn three_signers_fill_their_fields_then_the_seal_closes_the_document() {
             .collect();
         fields.push(FieldSpec {
             name: "gsign-seal".to_owned(),
-            kind: FieldKind::Signature,
+            kind: FieldKind::Seal,
             page: 1,
             x: 0.0,
             y: 0.0,
@@ -244,6 +246,7 @@ async fn three_signers_fill_their_fields_then_the_seal_closes_the_document() {
                     signer_name: typed.unwrap_or("Signer").to_owned(),
                     reason: None,
                     time: SystemTime::now(),
+                    locks_document: false,
                 },
                 &signer_values(n, *typed),
                 &SigningKey {
@@ -271,6 +274,7 @@ async fn three_signers_fill_their_fields_then_the_seal_closes_the_document() {
                 signer_name: "GSign".to_owned(),
                 reason: Some("Envelope completed".to_owned()),
                 time: SystemTime::now(),
+                locks_document: true,
             },
             &[],
             &SigningKey {
@@ -410,6 +414,7 @@ async fn without_a_working_tsa_b_t_signing_fails_and_only_b_b_goes_ahead() {
         signer_name: "Signer".to_owned(),
         reason: None,
         time: SystemTime::now(),
+        locks_document: false,
     };
     let pdf = fixture("one-page.pdf");
     // A port nobody listens on, and a TSA that answers with an error page.
@@ -468,6 +473,7 @@ async fn a_failing_tsa_hands_over_to_the_next_in_order_and_all_failing_says_why_
         signer_name: "Signer".to_owned(),
         reason: None,
         time: SystemTime::now(),
+        locks_document: false,
     };
     let pdf = fixture("one-page.pdf");
     let down = LocalTsa::start(&pki).await;

@@ -134,6 +134,7 @@ impl TestPki {
                 signer_name: "Батбаяр Өлзий".to_owned(),
                 reason: Some("Гэрээ баталгаажуулах".to_owned()),
                 time: SystemTime::now(),
+                locks_document: false,
             },
             &[],
             chain,

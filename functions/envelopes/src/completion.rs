@@ -44,6 +44,7 @@ impl SigningWorker {
                 envelope.id
             )),
             time: SystemTime::now(),
+            locks_document: true,
         };
         let sealed = self.sign(&current, &info, &[], seal, level).await?;
         let (final_pdf, final_sha256) = self.store(envelope, "final.pdf", &sealed).await?;

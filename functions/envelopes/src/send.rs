@@ -73,7 +73,7 @@ pub fn field_specs(fields: &[Field]) -> Vec<FieldSpec> {
         .collect();
     specs.push(FieldSpec {
         name: SEAL_FIELD.to_owned(),
-        kind: FieldKind::Signature,
+        kind: FieldKind::Seal,
         page: 1,
         x: 0.0,
         y: 0.0,

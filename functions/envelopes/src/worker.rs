@@ -432,6 +432,8 @@ impl SigningWorker {
                     FieldKind::Text | FieldKind::Date => {
                         FieldValue::Text(field.value.clone().filter(|v| !v.is_empty())?)
                     }
+                    // The seal's field is GSign's own, never a recipient's.
+                    FieldKind::Seal => return None,
                 };
                 Some(FieldFill {
                     name: spec.name.clone(),
@@ -448,6 +450,7 @@ impl SigningWorker {
                 pending.name, pending.email
             )),
             time: SystemTime::from(pending.signed_at),
+            locks_document: false,
         };
         let level = level_of(envelope);
         let signed = self.sign(&current, &info, &fills, seal, level).await?;

@@ -26,6 +26,11 @@ pub enum FieldKind {
     Date,
     /// A check box (`/Yes` or `/Off`).
     Checkbox,
+    /// The completion seal's signature field (invisible): it carries a `/Lock` of every
+    /// field with permissions 1 from the start, so once the seal signs, nothing but DSS data
+    /// and document timestamps may follow (viewers and pyHanko enforce it; a lock added only
+    /// when signing would itself be a change the earlier signatures refuse).
+    Seal,
 }
 
 /// A field to create, placed as the reader sees the page: points from the top-left corner of
@@ -261,10 +266,20 @@ pub fn prepare(pdf: &[u8], fields: &[FieldSpec]) -> Result<Vec<u8>, SignError> {
             widget.set("MK", dictionary! { "R" => rotation });
         }
         match spec.kind {
-            FieldKind::Signature => {
+            FieldKind::Signature | FieldKind::Seal => {
                 widget.set("FT", "Sig");
                 let blank = document.add_object(appearance::blank(&upright));
                 widget.set("AP", dictionary! { "N" => Object::Reference(blank) });
+                if spec.kind == FieldKind::Seal {
+                    widget.set(
+                        "Lock",
+                        dictionary! {
+                            "Type" => "SigFieldLock",
+                            "Action" => "All",
+                            "P" => 1,
+                        },
+                    );
+                }
             }
             FieldKind::Initials | FieldKind::Text | FieldKind::Date => {
                 widget.set("FT", "Tx");

@@ -37,6 +37,11 @@ pub struct SignatureInfo {
     pub reason: Option<String>,
     /// The claimed signing time (`/M`).
     pub time: SystemTime,
+    /// The signature locks the document (the completion seal, whose field was prepared with
+    /// a `/Lock` of every field, permissions 1: see `form::FieldKind::Seal`): the signature
+    /// carries the FieldMDP reference that lock calls for, so viewers and validators refuse a
+    /// field filled or an annotation added after it.
+    pub locks_document: bool,
 }
 
 fn invalid(detail: impl Into<String>) -> SignError {
@@ -169,6 +174,24 @@ fn revision(
             dict.set("Reason", text_string(reason));
         }
     }
+    if info.locks_document {
+        if let Ok(Object::Dictionary(dict)) = update.new_document.get_object_mut(signature_id) {
+            dict.set(
+                "Reference",
+                vec![Object::Dictionary(dictionary! {
+                    "Type" => "SigRef",
+                    "TransformMethod" => "FieldMDP",
+                    "TransformParams" => dictionary! {
+                        "Type" => "TransformParams",
+                        "Action" => "All",
+                        "V" => "1.2",
+                    },
+                    "Data" => Object::Reference(catalog_id),
+                })],
+            );
+        }
+    }
+
     if let Some(field_id) = prepared {
         // A prepared document: only this field's value changes (what later signatures
         // permit), never the page, the catalog or the form.
