@@ -98,6 +98,20 @@ async fn health_names_postgres_and_the_hsm_when_they_cannot_be_reached() {
     assert_eq!(down(&body), ["hsm", "postgres"], "{body}");
     // The reason is a category, never the error text.
     assert!(!body.to_string().contains(&dead_port.to_string()));
+    // An API route that needs the database says to come back, not that it broke.
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/login", stack.url))
+        .json(&json!({"email": "someone@example.com", "password": "a long passphrase"}))
+        .send()
+        .await
+        .expect("the runner answers");
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    let problem: Value = response.json().await.expect("problem");
+    assert_eq!(
+        problem["type"], "https://gsign.dev/problems/unavailable",
+        "{problem}"
+    );
     // Anyone else, or a wrong token, learns that something is down, not what.
     for bearer in [None, Some("gsign-local-health-guess"), Some("")] {
         let (status, body) = health_as(&stack.url, bearer).await;

@@ -115,10 +115,7 @@ impl IntoProblem for AccountsError {
                 "Temporarily unavailable",
             )
             .with_detail("Sign-in is paused while its protection is unavailable; retry shortly."),
-            AccountsError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            AccountsError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

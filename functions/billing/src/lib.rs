@@ -78,10 +78,7 @@ impl IntoProblem for BillingError {
                 "Stripe signature refused",
             )
             .with_detail(err.to_string()),
-            BillingError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            BillingError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -88,10 +88,7 @@ impl IntoProblem for CertificatesError {
                 )
                 .with_detail("The HSM could not complete the request; try again shortly.")
             }
-            CertificatesError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            CertificatesError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -85,10 +85,7 @@ impl IntoProblem for DocPacksError {
             ))
             .with_extension("pack_id", serde_json::json!(pack)),
             DocPacksError::Envelope(err) => err.into_problem(),
-            DocPacksError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            DocPacksError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -69,10 +69,7 @@ impl IntoProblem for DocumentsError {
                 .with_extension("document_status", serde_json::json!(status))
                 .with_extension("failure_reason", serde_json::json!(reason))
             }
-            DocumentsError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            DocumentsError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -190,10 +190,7 @@ impl IntoProblem for CeremonyError {
             .with_extension("locked_until", serde_json::json!(until)),
             CeremonyError::Request(err) => err.into_problem(),
             CeremonyError::Validation(errors) => Problem::validation(errors),
-            CeremonyError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            CeremonyError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -156,10 +156,7 @@ impl IntoProblem for EmbeddedError {
                 .with_extension("retry_after", serde_json::json!(30))
             }
             EmbeddedError::Request(err) => err.into_problem(),
-            EmbeddedError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            EmbeddedError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -94,10 +94,7 @@ impl IntoProblem for EnvelopesError {
             )
             .with_detail(format!("The {variant} document does not exist while the envelope is {status}."))
             .with_extension("envelope_status", serde_json::json!(status)),
-            EnvelopesError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            EnvelopesError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -164,10 +164,7 @@ impl IntoProblem for SealedError {
                 )
                 .with_detail("KMS could not complete the request; try again shortly.")
             }
-            SealedError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            SealedError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -88,10 +88,7 @@ impl IntoProblem for VerifyError {
             )
             .with_detail(format!("{rejection:?}"))
             .with_extension("reason", serde_json::json!(crate::verify::rejection_code(&rejection))),
-            VerifyError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            VerifyError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -60,10 +60,7 @@ impl IntoProblem for WebhooksError {
             .with_detail(
                 "This delivery has attempts left; retry it once it has failed or been delivered.",
             ),
-            WebhooksError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error");
-                Problem::internal()
-            }
+            WebhooksError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

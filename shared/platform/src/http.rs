@@ -188,16 +188,55 @@ pub fn problem(mut problem: Problem, request_id: &str) -> Response<Body> {
         problem.instance = Some(format!("urn:gsign:request:{request_id}"));
     }
     let status = problem.status_code();
+    // 429 and 503 say when to come back, in the header as well as the body.
+    let retry_after = matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    )
+    .then(|| {
+        problem
+            .extensions
+            .get("retry_after")
+            .and_then(serde_json::Value::as_u64)
+    })
+    .flatten();
     let bytes = serde_json::to_vec(&problem).unwrap_or_default();
-    Response::builder()
-        .status(status)
-        .header(
-            header::CONTENT_TYPE,
-            gsign_core::problem::PROBLEM_CONTENT_TYPE,
-        )
+    let mut response = Response::builder().status(status).header(
+        header::CONTENT_TYPE,
+        gsign_core::problem::PROBLEM_CONTENT_TYPE,
+    );
+    if let Some(seconds) = retry_after {
+        response = response.header(header::RETRY_AFTER, seconds);
+    }
+    response
         .body(Body::Binary(bytes))
         .unwrap_or_else(|_| fallback())
 }
+
+/// The problem for an internal failure, whose cause is logged (with its chain), never
+/// returned. When the database pool could not give a connection in time (every connection
+/// busy, or the database unreachable), the request may simply be tried again: 503 with
+/// `Retry-After`, not 500.
+pub fn internal_problem(err: &anyhow::Error) -> Problem {
+    let pool_exhausted = err
+        .chain()
+        .any(|cause| cause.downcast_ref::<crate::db::PoolError>().is_some());
+    if pool_exhausted {
+        tracing::warn!(error = format!("{err:#}"), "no database connection in time");
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+        )
+        .with_detail("The service is busy or cannot reach its database. Try again shortly.")
+        .with_extension("retry_after", serde_json::json!(RETRY_AFTER_SECONDS));
+    }
+    tracing::error!(error = format!("{err:#}"), "internal error");
+    Problem::internal()
+}
+
+/// What a 503 for an exhausted database pool asks the client to wait, in seconds.
+const RETRY_AFTER_SECONDS: u64 = 2;
 
 /// Maps any domain error to its problem response.
 pub fn error<E: IntoProblem>(err: E, req: &Request) -> Response<Body> {
@@ -411,6 +450,26 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(body.name, "x");
+    }
+
+    #[test]
+    fn an_exhausted_database_pool_answers_503_with_retry_after_and_anything_else_500() {
+        let pool: anyhow::Error =
+            crate::db::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait).into();
+        let busy = problem(
+            internal_problem(&pool.context("loading the envelope")),
+            "r1",
+        );
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            busy.headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("2")
+        );
+        let other = problem(internal_problem(&anyhow::anyhow!("a bug")), "r2");
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(other.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]
