@@ -303,3 +303,59 @@ async fn every_queue_bucket_table_and_key_of_the_template_exists_locally() {
     }
     stack.stop().await;
 }
+
+/// The Python of the SAM CLI's virtual environment (beside `sam` on `PATH`), which holds
+/// `aws-sam-translator`.
+fn sam_python() -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").expect("PATH");
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("sam"))
+        .find(|sam| sam.is_file())
+        .and_then(|sam| sam.parent().map(|dir| dir.join("python")))
+        .expect("sam on PATH (source .local/stack.env)")
+}
+
+/// CloudFormation refuses a stack of more than 500 resources; the template must keep
+/// headroom for the functions still to come (issue #24 splits it into nested stacks).
+const RESOURCE_CEILING: usize = 450;
+
+#[test]
+fn the_template_translates_to_fewer_cloudformation_resources_than_the_ceiling() {
+    // The SAM translator itself (what `sam deploy` runs), with placeholder code locations:
+    // the count is what CloudFormation would be asked to create.
+    let script = r#"
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+template = yaml_parse(open(sys.argv[1]).read())
+for resource in template["Resources"].values():
+    if resource.get("Type") == "AWS::Serverless::Function":
+        resource["Properties"]["CodeUri"] = "s3://bucket/code.zip"
+class NoManagedPolicies:
+    def load(self):
+        return {}
+print(len(transform(template, {}, NoManagedPolicies())["Resources"]))
+"#;
+    let output = std::process::Command::new(sam_python())
+        .args(["-c", script])
+        .arg(root().join("template.yaml"))
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("the SAM translator runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let count: usize = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("a count");
+    println!(
+        "template.yaml: {count} CloudFormation resources (ceiling {RESOURCE_CEILING}, limit 500)"
+    );
+    assert!(
+        count < RESOURCE_CEILING,
+        "{count} resources: split the template (issue #24)"
+    );
+}
