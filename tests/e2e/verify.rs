@@ -9,7 +9,7 @@ use gsign_platform::hsm_keys::{KeySpec, Scheme};
 use gsign_platform::pades_signer::{sign_revision, Level, SigningKey, TsaClient};
 use gsign_signing::form::{self, FieldKind, FieldSpec};
 use gsign_signing::pades::SignatureInfo;
-use gsign_signing::verify::{verify, Change, Report};
+use gsign_signing::verify::{verify, AdesLevel, Change, Report};
 use gsign_tests::pki::{fixture, signer_fields, signer_values, LocalTsa, TestPki};
 use lopdf::{dictionary, Document, IncrementalDocument, Object};
 use x509_cert::Certificate;
@@ -508,6 +508,17 @@ async fn our_verifier_and_pyhanko_agree_on_every_file_of_the_corpus() {
         "{sealed_report:#?}"
     );
     assert!(sealed_report.signatures[2].covers_whole_file);
+    // The signers signed at B-B, the seal at B-T (its timestamp from the trusted TSA).
+    let levels: Vec<Option<AdesLevel>> = sealed_report.signatures.iter().map(|s| s.level).collect();
+    assert_eq!(
+        levels,
+        [
+            Some(AdesLevel::BB),
+            Some(AdesLevel::BB),
+            Some(AdesLevel::BT)
+        ]
+    );
+    assert_eq!(report("one flipped byte").signatures[0].level, None);
     assert_eq!(sealed_report.bytes_after_last_signature, 0);
     assert!(!report("one flipped byte").signatures[0].intact);
     let free_text = report("FreeText after signing");

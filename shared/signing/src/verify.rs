@@ -72,6 +72,19 @@ impl From<TimestampReport> for TimestampView {
     }
 }
 
+/// The PAdES baseline level a signature reaches (ETSI EN 319 142-1). B-LT and B-LTA need
+/// validation data and document timestamps, which GSign does not add yet (issue #21).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdesLevel {
+    /// A CAdES-detached signature with its signing certificate bound (ESS).
+    #[serde(rename = "B-B")]
+    BB,
+    /// B-B and an intact RFC 3161 timestamp over the signature from a trusted authority:
+    /// proof that the signature existed at that time.
+    #[serde(rename = "B-T")]
+    BT,
+}
+
 /// One signature.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignatureReport {
@@ -91,6 +104,8 @@ pub struct SignatureReport {
     pub claimed_time: Option<DateTime<Utc>>,
     /// The RFC 3161 timestamp, if any.
     pub timestamp: Option<TimestampView>,
+    /// The PAdES level reached: `None` when the signature is not intact.
+    pub level: Option<AdesLevel>,
     /// `/ByteRange`.
     pub byte_range: Vec<i64>,
     /// ByteRange and Contents have the only safe shape: `[0 a b c]`, the gap holding exactly
@@ -826,6 +841,7 @@ fn verify_signature(
             .and_then(text)
             .and_then(|m| parse_pdf_date(&m)),
         timestamp: None,
+        level: None,
         byte_range: Vec::new(),
         well_formed: false,
         covers_revision: false,
@@ -893,6 +909,17 @@ fn verify_signature(
         .map(|c| c.tbs_certificate.subject.to_string())
         .collect();
     report.timestamp = cms.timestamp.map(TimestampView::from);
+    report.level = report.intact.then(|| {
+        if report
+            .timestamp
+            .as_ref()
+            .is_some_and(|t| t.intact && t.trusted)
+        {
+            AdesLevel::BT
+        } else {
+            AdesLevel::BB
+        }
+    });
     if let Some(problem) = cms.problem {
         report.problems.push(problem);
     }
