@@ -58,23 +58,21 @@ fn signature_info(field: &str, name: &str) -> SignatureInfo {
 /// A FreeText annotation added to page 1 in a new incremental update: content a signer never
 /// saw.
 fn add_free_text(signed: &[u8]) -> Vec<u8> {
-    let document = Document::load_mem(signed).expect("load");
-    let page = *document.get_pages().values().next().expect("page 1");
-    let mut update = IncrementalDocument::create_from(signed.to_vec(), document);
-    let size = update
-        .get_prev_documents()
-        .trailer
-        .get(b"Size")
-        .and_then(Object::as_i64)
-        .unwrap_or(0);
-    update.new_document.max_id = u32::try_from(size).unwrap_or(0);
-    let note = update.new_document.add_object(dictionary! {
-        "Type" => "Annot",
-        "Subtype" => "FreeText",
-        "Rect" => vec![100.into(), 600.into(), 400.into(), 650.into()],
-        "Contents" => Object::string_literal("Amount: 1,000,000 MNT"),
-        "DA" => Object::string_literal("/Helv 12 Tf 0 g"),
-    });
+    updated(signed, |update, previous| {
+        let page = *previous.get_pages().values().next().expect("page 1");
+        let note = update.new_document.add_object(dictionary! {
+            "Type" => "Annot",
+            "Subtype" => "FreeText",
+            "Rect" => vec![100.into(), 600.into(), 400.into(), 650.into()],
+            "Contents" => Object::string_literal("Amount: 1,000,000 MNT"),
+            "DA" => Object::string_literal("/Helv 12 Tf 0 g"),
+        });
+        annotate(update, page, note);
+    })
+}
+
+/// Lists `annotation` among `page`'s annotations in the update.
+fn annotate(update: &mut IncrementalDocument, page: lopdf::ObjectId, annotation: lopdf::ObjectId) {
     update
         .opt_clone_object_to_new_document(page)
         .expect("page copy");
@@ -87,11 +85,8 @@ fn add_free_text(signed: &[u8]) -> Vec<u8> {
         Ok(Object::Array(items)) => items.clone(),
         _ => Vec::new(),
     };
-    annots.push(Object::Reference(note));
+    annots.push(Object::Reference(annotation));
     page_dict.set("Annots", annots);
-    let mut out = Vec::new();
-    update.save_to(&mut out).expect("save");
-    out
 }
 
 /// An incremental update of `signed` that `change` makes (on lopdf's incremental document,
@@ -159,20 +154,7 @@ fn overlay_signature_widget(signed: &[u8]) -> Vec<u8> {
             "P" => Object::Reference(page),
             "AP" => dictionary! { "N" => Object::Reference(appearance) },
         });
-        update
-            .opt_clone_object_to_new_document(page)
-            .expect("page copy");
-        let page_dict = update
-            .new_document
-            .get_object_mut(page)
-            .and_then(Object::as_dict_mut)
-            .expect("page");
-        let mut annots = match page_dict.get(b"Annots") {
-            Ok(Object::Array(items)) => items.clone(),
-            _ => Vec::new(),
-        };
-        annots.push(Object::Reference(widget));
-        page_dict.set("Annots", annots);
+        annotate(update, page, widget);
         let form = previous
             .catalog()
             .expect("catalog")
