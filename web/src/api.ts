@@ -181,7 +181,7 @@ export const signing = {
   decline: (token: string, reason: string) =>
     api<void>('POST', `${link(token)}/decline`, { reason }),
   newLink: (token: string) => api<unknown>('POST', `${link(token)}/new-link`),
-  /** Spends an embedded view URL's ticket for the signing token this page alone holds. */
+  /** Spends a single-use ticket (an embedded view URL's, or a handed-out signing link's) for the signing token this page alone holds. */
   openEmbedded: (ticket: string) =>
     api<{ token: string; envelope_id: string }>('POST', '/v1/signing/embedded', { ticket }),
 };

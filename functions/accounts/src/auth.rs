@@ -412,6 +412,7 @@ impl AuthService {
                         "link": format!("{}/sign-in", self.app_url),
                         "reset_link": format!("{}/reset-password", self.app_url),
                     }),
+                    ..Default::default()
                 },
             )
             .await?,
@@ -689,6 +690,7 @@ impl AuthService {
                     "organization_name": organization_name,
                     "link": format!("{}/verify-email?token={}", self.app_url, verification.secret.expose_secret()),
                 }),
+                ..Default::default()
             },
         )
         .await?)
@@ -955,6 +957,7 @@ impl AuthService {
                     template: "password_reset".to_owned(),
                     to,
                     data: serde_json::json!({"link": format!("{}/reset-password?token={}", self.app_url, token.secret.expose_secret())}),
+                    ..Default::default()
                 },
             )
             .await?,

@@ -670,6 +670,7 @@ impl Manage {
                         "role": role.as_str(),
                         "link": format!("{}/accept-invitation?token={}", self.app_url, token.secret.expose_secret()),
                     }),
+                    ..Default::default()
                 },
             )
             .await?,

@@ -892,6 +892,8 @@ impl EnvelopesApi {
                             "reason": reason,
                             "link": format!("{}/envelopes/{}", self.settings.app_url, party.envelope.id),
                         }),
+                        envelope_id: Some(party.envelope.id),
+                        ..Default::default()
                     },
                 )
                 .await
@@ -990,6 +992,10 @@ impl EnvelopesApi {
                     "link": format!("{}/sign?token={}", self.settings.app_url, fresh.secret.expose_secret()),
                     "final_sha256": party.envelope.final_sha256,
                 }),
+                language: party.envelope.language.clone(),
+                envelope_id: Some(party.envelope.id),
+                recipient_id: Some(party.recipient.id),
+                bulk: false,
             },
         )
         .await

@@ -181,9 +181,13 @@ impl SigningWorker {
             .clone()
             .unwrap_or_else(|| source.name.clone());
         let mut emails = Vec::new();
-        let mail = |to: String, recipient_name: String, link: String| outbox::Email {
+        let mail = |to: String, recipient_name: String, link: String, recipient_id: Option<Uuid>| outbox::Email {
             template: "envelope_completed".to_owned(),
             to,
+            language: completed.language.clone(),
+            envelope_id: Some(completed.id),
+            recipient_id,
+            bulk: false,
             data: serde_json::json!({
                 "recipient_name": recipient_name,
                 "organization_name": letterhead.organization,
@@ -202,6 +206,7 @@ impl SigningWorker {
                 recipient.email.clone(),
                 recipient.name.clone(),
                 format!("{app_url}/sign?token={}", token.secret.expose_secret()),
+                Some(recipient.id),
             ));
         }
         if let Some(sender) = repo::sender_email(tx, envelope.id).await? {
@@ -209,6 +214,7 @@ impl SigningWorker {
                 sender,
                 letterhead.sender.clone(),
                 format!("{app_url}/envelopes/{}", envelope.id),
+                None,
             ));
         }
         for letter in &letters {

@@ -8,7 +8,8 @@
 //!   organization allows (`settings.embed_origins`), so only those pages can frame it.
 //! - `POST /v1/signing/embedded` (no session: the ticket is the credential) spends the ticket
 //!   and answers a fresh signing token, which that page alone holds (in memory): a second
-//!   open of the URL, or one after five minutes, is refused.
+//!   open of the URL, or one after five minutes, is refused. The signing links a sender hands
+//!   out instead of mail (`crate::mail`) are tickets too, traded here by the `/sign` page.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -211,13 +212,23 @@ impl OpenRoute {
         let found = repo::recipient_by_token(&tx, &token.hash)
             .await?
             .ok_or(EmbeddedError::Unknown)?;
+        // A view URL of an embedded recipient, or a signing link the sender handed out.
+        let embedded: bool = tx
+            .query_one("SELECT embedded FROM recipients WHERE id = $1", &[&found.id])
+            .await?
+            .get(0);
         repo::record(
             &tx,
             found.organization_id,
             EvidenceEvent {
                 envelope_id: opened,
                 sequence: 0,
-                action: "recipient.view_url_opened".to_owned(),
+                action: if embedded {
+                    "recipient.view_url_opened"
+                } else {
+                    "recipient.signing_link_opened"
+                }
+                .to_owned(),
                 actor_type: "recipient".to_owned(),
                 actor_id: Some(found.id),
                 recipient_id: Some(found.id),

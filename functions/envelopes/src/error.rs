@@ -37,6 +37,15 @@ pub enum EnvelopesError {
     /// View URLs are for embedded recipients only (the others sign from their mail).
     #[error("recipient is not embedded")]
     NotEmbedded,
+    /// The recipient acted already (`status`): their address and link are settled.
+    #[error("recipient is {0}")]
+    RecipientActed(String),
+    /// Embedded recipients sign in the sender's page: they get view URLs, not signing links.
+    #[error("recipient is embedded")]
+    Embedded,
+    /// It is not this recipient's turn yet (sequential routing).
+    #[error("not the recipient's turn")]
+    NotTheirTurn,
     /// That download does not exist (yet): variant, envelope status.
     #[error("{0} not available while {1}")]
     NotAvailable(String, String),
@@ -61,6 +70,33 @@ impl IntoProblem for EnvelopesError {
             .with_detail(
                 "View URLs are for recipients marked embedded: the others sign from the link \
                  GSign mails them. Mark the recipient embedded before sending.",
+            ),
+            EnvelopesError::RecipientActed(status) => Problem::new(
+                StatusCode::CONFLICT,
+                "recipient-acted",
+                "Recipient has acted",
+            )
+            .with_detail(format!(
+                "The recipient is {status}: their address and link can no longer change."
+            ))
+            .with_extension("recipient_status", serde_json::json!(status)),
+            EnvelopesError::Embedded => Problem::new(
+                StatusCode::CONFLICT,
+                "recipient-embedded",
+                "Recipient signs embedded",
+            )
+            .with_detail(
+                "This recipient signs inside your page: ask for a view URL \
+                 (POST …/recipients/{recipient_id}/view) instead of a signing link.",
+            ),
+            EnvelopesError::NotTheirTurn => Problem::new(
+                StatusCode::CONFLICT,
+                "recipient-not-their-turn",
+                "Not this recipient's turn",
+            )
+            .with_detail(
+                "The recipients before this one in the routing order have not all acted; \
+                 their link would not open the document yet.",
             ),
             EnvelopesError::Quota(exceeded) => exceeded.into_problem(),
             EnvelopesError::Request(err) => err.into_problem(),

@@ -8,6 +8,7 @@ pub mod completion;
 pub mod embedded;
 pub mod error;
 pub mod lifecycle;
+pub mod mail;
 pub mod packs;
 pub mod repo;
 pub mod routes;

@@ -57,7 +57,7 @@ async fn sent(
 
 /// Who must act now: the current routing order (sequential) or every acting recipient
 /// (parallel), who have not finished.
-fn acting_now<'r>(envelope: &Envelope, recipients: &'r [Recipient]) -> Vec<&'r Recipient> {
+pub(crate) fn acting_now<'r>(envelope: &Envelope, recipients: &'r [Recipient]) -> Vec<&'r Recipient> {
     let routing = RoutingType::parse(&envelope.routing_type).unwrap_or(RoutingType::Sequential);
     let open = |r: &&Recipient| matches!(r.status.as_str(), "sent" | "viewed");
     match routing {
@@ -121,6 +121,10 @@ impl EnvelopesApi {
                             "envelope_name": envelope.name.clone().unwrap_or_else(|| "a document".to_owned()),
                             "reason": reason,
                         }),
+                        language: envelope.language.clone(),
+                        envelope_id: Some(envelope.id),
+                        recipient_id: Some(recipient.id),
+                        bulk: false,
                     },
                 )
                 .await?,
@@ -180,7 +184,22 @@ impl EnvelopesApi {
             (Some(_), None) => false,
             (None, _) => true,
         };
-        for recipient in acting_now(envelope, &recipients).into_iter().filter(due) {
+        // No reminder to an address that bounced, complained or is suppressed: the sender
+        // corrects it or hands over a link instead.
+        let addresses: Vec<String> = recipients.iter().map(|r| r.email.clone()).collect();
+        let suppressed =
+            crate::mail::suppressed_among(tx, envelope.organization_id, &addresses).await?;
+        let reachable = |r: &&Recipient| {
+            !matches!(
+                r.mail_status.as_deref(),
+                Some("bounced" | "complained" | "rejected")
+            ) && !suppressed.iter().any(|s| s.email.eq_ignore_ascii_case(&r.email))
+        };
+        for recipient in acting_now(envelope, &recipients)
+            .into_iter()
+            .filter(due)
+            .filter(reachable)
+        {
             let Some(count) = repo::try_remind(tx, recipient.id, envelope.reminder_max).await?
             else {
                 continue;
@@ -191,7 +210,7 @@ impl EnvelopesApi {
                     envelope,
                     recipient,
                     &letterhead,
-                    Some(format!("Reminder {count}: this is still waiting for you.")),
+                    Some(count),
                 )
                 .await?,
             );
@@ -326,6 +345,8 @@ impl InvokeHandler for Expirer {
                                 "envelope_name": envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
                                 "link": format!("{}/envelopes/{id}", self.api.settings.app_url),
                             }),
+                            envelope_id: Some(id),
+                            ..Default::default()
                         },
                     )
                     .await?,

@@ -323,11 +323,18 @@ pub struct Recipient {
     pub created_at: DateTime<Utc>,
     /// Signs inside the sender's page (no signing mail).
     pub embedded: bool,
+    /// What became of the newest mail asking them to act (`sent`, `delivered`, `delayed`,
+    /// `bounced`, `complained`, `rejected`, `suppressed`); `null` before any.
+    pub mail_status: Option<String>,
+    /// Since when.
+    pub mail_status_at: Option<DateTime<Utc>>,
+    /// The receiving server's words (a bounce's SMTP diagnostic), or why it was not sent.
+    pub mail_diagnostic: Option<String>,
 }
 
 const RECIPIENT_COLUMNS: &str = "id, email, name, role, routing_order, status, auth_method, \
     viewed_at, signed_at, declined_at, decline_reason, notified_at, reminders_sent, applied_at, \
-    revision_sha256, created_at, embedded";
+    revision_sha256, created_at, embedded, mail_status, mail_status_at, mail_diagnostic";
 
 impl From<&tokio_postgres::Row> for Recipient {
     fn from(row: &tokio_postgres::Row) -> Self {
@@ -349,6 +356,9 @@ impl From<&tokio_postgres::Row> for Recipient {
             revision_sha256: row.get("revision_sha256"),
             created_at: row.get("created_at"),
             embedded: row.get("embedded"),
+            mail_status: row.get("mail_status"),
+            mail_status_at: row.get("mail_status_at"),
+            mail_diagnostic: row.get("mail_diagnostic"),
         }
     }
 }

@@ -327,14 +327,19 @@ impl EnvelopesApi {
         let fields = repo::fields(&client, id).await?;
         let send_problems = if envelope.status == EnvelopeStatus::Draft.as_str() {
             let document = document_facts(&client, envelope.document_id).await?;
-            Some(send_problems(
+            let mut problems = send_problems(
                 &document,
                 &recipients
                     .iter()
                     .filter_map(Recipient::facts)
                     .collect::<Vec<_>>(),
                 &fields.iter().filter_map(Field::facts).collect::<Vec<_>>(),
-            ))
+            );
+            problems.extend(
+                crate::mail::recipient_suppression_problems(&client, caller.org, &recipients)
+                    .await?,
+            );
+            Some(problems)
         } else {
             None
         };
@@ -692,6 +697,8 @@ enum Route {
     Remind,
     Download,
     RecipientView,
+    CorrectRecipient,
+    SigningLink,
 }
 
 impl Route {
@@ -779,6 +786,24 @@ impl EnvelopeRoute {
                 )
             }
             Route::Remind => web::json(StatusCode::OK, &api.remind(&caller, id()?).await?),
+            Route::CorrectRecipient => {
+                let (id, recipient) = (id()?, recipient()?);
+                web::json(
+                    StatusCode::OK,
+                    &api.correct_recipient(
+                        &caller,
+                        id,
+                        recipient,
+                        web::parse_json(req, BODY_LIMIT)?,
+                    )
+                    .await?,
+                )
+            }
+            Route::SigningLink => web::json(
+                StatusCode::CREATED,
+                &api.hand_out_signing_link(&caller, id()?, recipient()?)
+                    .await?,
+            ),
             Route::RecipientView => web::json(
                 StatusCode::CREATED,
                 &api.recipient_view(&caller, id()?, recipient()?).await?,
@@ -852,6 +877,10 @@ gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/remind`
     REMIND_ENVELOPE, "api-remind-envelope", Route::Remind);
 gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/recipients/{recipient_id}/view`.
     CREATE_RECIPIENT_VIEW, "api-create-recipient-view", Route::RecipientView);
+gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/recipients/{recipient_id}/correct`.
+    CORRECT_RECIPIENT, "api-correct-recipient", Route::CorrectRecipient);
+gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/recipients/{recipient_id}/signing-link`.
+    CREATE_SIGNING_LINK, "api-create-signing-link", Route::SigningLink);
 gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}/download`.
     DOWNLOAD_ENVELOPE, "api-download-envelope", Route::Download);
 gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}/events`.

@@ -106,13 +106,16 @@ impl EnvelopesApi {
         let recipients = repo::recipients(&tx, id).await?;
         let fields = repo::fields(&tx, id).await?;
         let document = crate::routes::document_facts(&tx, envelope.document_id).await?;
-        let problems = send_problems(
+        let mut problems = send_problems(
             &document,
             &recipients
                 .iter()
                 .filter_map(Recipient::facts)
                 .collect::<Vec<_>>(),
             &fields.iter().filter_map(Field::facts).collect::<Vec<_>>(),
+        );
+        problems.extend(
+            crate::mail::recipient_suppression_problems(&tx, caller.org, &recipients).await?,
         );
         if !problems.is_empty() {
             return Err(EnvelopesError::Validation(problems));
@@ -200,7 +203,7 @@ impl EnvelopesApi {
                     &envelope,
                     recipient,
                     &letterhead,
-                    envelope.message.clone(),
+                    None,
                 )
                 .await?,
             );
@@ -255,14 +258,15 @@ impl EnvelopesApi {
     /// Asks `recipient` to act, in `tx`: a fresh signing link (only its hash is kept, so any
     /// older link stops working) in a `signing_request` email through the outbox. Returns
     /// the outbox row to publish after commit; none for an embedded recipient, who signs in
-    /// the sender's page (the sender asks for a view URL) and is mailed no link.
+    /// the sender's page (the sender asks for a view URL) and is mailed no link. A reminder
+    /// (`reminder`: its number) is not transactional mail: it carries a one-click unsubscribe.
     pub(crate) async fn ask(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         envelope: &Envelope,
         recipient: &Recipient,
         letterhead: &Letterhead,
-        message: Option<String>,
+        reminder: Option<i32>,
     ) -> anyhow::Result<Option<Uuid>> {
         let token = gsign_platform::credentials::new_token();
         repo::mark_notified(tx, recipient.id, &token.hash).await?;
@@ -285,11 +289,16 @@ impl EnvelopesApi {
                     "sender": letterhead.sender,
                     "organization_name": letterhead.organization,
                     "envelope_name": envelope.name.clone().unwrap_or_else(|| "a document".to_owned()),
-                    "message": message,
+                    "message": envelope.message,
+                    "reminder": reminder,
                     "action": action,
                     "link": format!("{}/sign?token={}", self.settings.app_url, token.secret.expose_secret()),
                     "expires_on": envelope.expires_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default(),
                 }),
+                language: envelope.language.clone(),
+                envelope_id: Some(envelope.id),
+                recipient_id: Some(recipient.id),
+                bulk: reminder.is_some(),
             },
         )
         .await

@@ -250,7 +250,7 @@ impl SigningWorker {
                                 &envelope,
                                 recipient,
                                 &letterhead,
-                                envelope.message.clone(),
+                                None,
                             )
                             .await?,
                     );

@@ -23,6 +23,7 @@ use gsign_platform::lambda::{
     SqsHandler,
 };
 use gsign_platform::outbox::{self, AuditEvent, Email, Kind, Message, Relay};
+use secrecy::ExposeSecret as _;
 
 /// Audit events are kept seven years (seed 003's retention), then expire by TTL.
 const AUDIT_RETENTION_DAYS: i64 = 7 * 366;
@@ -166,6 +167,56 @@ impl SqsHandler for RecordAudit {
     }
 }
 
+/// Every template, in every language (`templates/email/` is English, `templates/email/mn/`
+/// Mongolian).
+macro_rules! email_templates {
+    ($($name:literal),* $(,)?) => {
+        /// Template names.
+        pub const TEMPLATE_NAMES: &[&str] = &[$($name),*];
+
+        /// The templates, compiled into the binary.
+        fn templates() -> minijinja::Environment<'static> {
+            let mut env = minijinja::Environment::new();
+            env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+            env.set_auto_escape_callback(|name| {
+                if name.ends_with(".html") {
+                    minijinja::AutoEscape::Html
+                } else {
+                    minijinja::AutoEscape::None
+                }
+            });
+            $(
+                let _ = env.add_template(concat!("en/", $name, ".subject.txt"), include_str!(concat!("../templates/email/", $name, ".subject.txt")));
+                let _ = env.add_template(concat!("en/", $name, ".txt"), include_str!(concat!("../templates/email/", $name, ".txt")));
+                let _ = env.add_template(concat!("en/", $name, ".html"), include_str!(concat!("../templates/email/", $name, ".html")));
+                let _ = env.add_template(concat!("mn/", $name, ".subject.txt"), include_str!(concat!("../templates/email/mn/", $name, ".subject.txt")));
+                let _ = env.add_template(concat!("mn/", $name, ".txt"), include_str!(concat!("../templates/email/mn/", $name, ".txt")));
+                let _ = env.add_template(concat!("mn/", $name, ".html"), include_str!(concat!("../templates/email/mn/", $name, ".html")));
+            )*
+            env
+        }
+    };
+}
+
+email_templates!(
+    "account_exists",
+    "verify_email",
+    "password_reset",
+    "invitation",
+    "invitation_account_exists",
+    "signing_request",
+    "envelope_declined",
+    "envelope_voided",
+    "envelope_expired",
+    "envelope_completed",
+    "recipient_mail_bounced",
+    "webhook_disabled",
+);
+
+/// Mail a person needs to reach their account: sent even to an address the organization
+/// suppressed (SES's own account-level list still protects the sender's reputation).
+const ACCOUNT_ACCESS_TEMPLATES: &[&str] = &["verify_email", "password_reset"];
+
 /// A rendered email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -177,47 +228,16 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// The templates, compiled into the binary.
-fn templates() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|name| {
-        if name.ends_with(".html") {
-            minijinja::AutoEscape::Html
-        } else {
-            minijinja::AutoEscape::None
-        }
-    });
-    macro_rules! add {
-        ($($name:literal),*) => {
-            $(
-                let _ = env.add_template(concat!($name, ".subject.txt"), include_str!(concat!("../templates/email/", $name, ".subject.txt")));
-                let _ = env.add_template(concat!($name, ".txt"), include_str!(concat!("../templates/email/", $name, ".txt")));
-                let _ = env.add_template(concat!($name, ".html"), include_str!(concat!("../templates/email/", $name, ".html")));
-            )*
-        };
-    }
-    add!(
-        "account_exists",
-        "verify_email",
-        "password_reset",
-        "invitation",
-        "invitation_account_exists",
-        "signing_request",
-        "envelope_declined",
-        "envelope_voided",
-        "envelope_expired",
-        "envelope_completed",
-        "webhook_disabled"
-    );
-    env
-}
-
-/// Renders `email` with its template; an unknown template or a missing variable is an error.
+/// Renders `email` with its template in its language (English unless `mn`); an unknown
+/// template or a missing variable is an error.
 pub fn render(email: &Email) -> Result<Rendered, String> {
     let env = templates();
+    let language = match email.language.as_deref() {
+        Some("mn") => "mn",
+        _ => "en",
+    };
     let render = |suffix: &str| {
-        env.get_template(&format!("{}.{suffix}", email.template))
+        env.get_template(&format!("{language}/{}.{suffix}", email.template))
             .and_then(|t| t.render(&email.data))
             .map_err(|e| format!("template {}: {e}", email.template))
     };
@@ -228,10 +248,33 @@ pub fn render(email: &Email) -> Result<Rendered, String> {
     })
 }
 
+/// The SES message tags a mail carries, so its delivery events find what it was for (tag
+/// values allow letters, digits, `_`, `-` and `.`: ids and template names only).
+pub fn message_tags(message: &Message, email: &Email) -> Vec<(&'static str, String)> {
+    let mut tags = vec![
+        ("gsign-outbox", message.id.to_string()),
+        ("gsign-template", email.template.clone()),
+    ];
+    if let Some(org) = message.organization_id {
+        tags.push(("gsign-organization", org.to_string()));
+    }
+    if let Some(envelope) = email.envelope_id {
+        tags.push(("gsign-envelope", envelope.to_string()));
+    }
+    if let Some(recipient) = email.recipient_id {
+        tags.push(("gsign-recipient", recipient.to_string()));
+    }
+    tags
+}
+
 struct SendEmail {
     pool: deadpool_postgres::Pool,
     ses: aws_sdk_sesv2::Client,
     from: String,
+    /// SES configuration set publishing delivery events (`EMAIL_CONFIGURATION_SET`).
+    configuration_set: Option<String>,
+    /// Where a one-click unsubscribe is posted (`{APP_URL}/v1/mail/unsubscribe`).
+    unsubscribe_url: Option<String>,
 }
 
 fn init_email(env: Env) -> InitFuture {
@@ -240,12 +283,18 @@ fn init_email(env: Env) -> InitFuture {
         let db = DbConfig::read(&mut r);
         let aws_config = aws::AwsConfig::read(&mut r);
         let from = r.required::<String>("EMAIL_FROM");
+        let configuration_set = r.optional::<String>("EMAIL_CONFIGURATION_SET");
+        let app_url = r.optional::<String>("APP_URL");
         let (db, aws_config, from) = r.finish(|| Some((db?, aws_config?, from?)))?;
         let sdk = aws::sdk_config(&aws_config).await;
         Ok(Handler::Sqs(Arc::new(SendEmail {
             pool: db::pool(&db).map_err(anyhow::Error::from)?,
             ses: aws::sesv2(&sdk),
             from,
+            configuration_set: configuration_set.filter(|s| !s.is_empty()),
+            unsubscribe_url: app_url
+                .filter(|s| !s.is_empty())
+                .map(|url| format!("{}/v1/mail/unsubscribe", url.trim_end_matches('/'))),
         })))
     })
 }
@@ -287,29 +336,93 @@ impl SendEmail {
         if delivered == Some(true) {
             return Ok(());
         }
+        let suppressed = match message.organization_id {
+            Some(org) if !ACCOUNT_ACCESS_TEMPLATES.contains(&email.template.as_str()) => client
+                .query_opt(
+                    "SELECT reason FROM mail_suppressions WHERE organization_id = $1 AND email = lower($2)",
+                    &[&org, &email.to],
+                )
+                .await?
+                .map(|row| row.get::<_, String>(0)),
+            _ => None,
+        };
+        let unsubscribe = (email.bulk && suppressed.is_none())
+            .then_some(self.unsubscribe_url.as_ref())
+            .flatten()
+            .map(|url| (url, gsign_platform::credentials::new_token()));
+        // The row SES's events come back to, before SES has the mail (an event may beat
+        // the update below). A redelivered message sends again and keeps the newest id.
+        client
+            .execute(
+                "INSERT INTO mail_messages (id, organization_id, envelope_id, recipient_id, template, \
+                     to_address, status, unsubscribe_token_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 'suppressed' ELSE 'sending' END, $8) \
+                 ON CONFLICT (id) DO UPDATE SET unsubscribe_token_hash = EXCLUDED.unsubscribe_token_hash",
+                &[
+                    &message.id,
+                    &message.organization_id,
+                    &email.envelope_id,
+                    &email.recipient_id,
+                    &email.template,
+                    &email.to,
+                    &suppressed.is_some(),
+                    &unsubscribe.as_ref().map(|(_, token)| token.hash.clone()),
+                ],
+            )
+            .await?;
+        if let Some(reason) = suppressed {
+            tracing::info!(outbox = %message.id, template = email.template, %reason,
+                "not mailed: the organization suppressed this address");
+            self.mark_recipient(&client, email, "suppressed", Some(&reason))
+                .await?;
+            client
+                .execute(
+                    "UPDATE outbox SET delivered_at = now(), payload = payload - 'data' WHERE id = $1",
+                    &[&message.id],
+                )
+                .await?;
+            return Ok(());
+        }
         use aws_sdk_sesv2::types::{
-            Body, Content, Destination, EmailContent, Message as SesMessage,
+            Body, Content, Destination, EmailContent, Message as SesMessage, MessageHeader,
+            MessageTag,
         };
         let content = |text: &str| Content::builder().data(text).charset("UTF-8").build();
-        self.ses
+        let mut ses_message = SesMessage::builder()
+            .subject(content(&rendered.subject)?)
+            .body(
+                Body::builder()
+                    .text(content(&rendered.text)?)
+                    .html(content(&rendered.html)?)
+                    .build(),
+            );
+        if let Some((url, token)) = &unsubscribe {
+            // RFC 8058 one-click: mail clients POST `List-Unsubscribe=One-Click` to the URL.
+            ses_message = ses_message
+                .headers(
+                    MessageHeader::builder()
+                        .name("List-Unsubscribe")
+                        .value(format!("<{url}?token={}>", token.secret.expose_secret()))
+                        .build()?,
+                )
+                .headers(
+                    MessageHeader::builder()
+                        .name("List-Unsubscribe-Post")
+                        .value("List-Unsubscribe=One-Click")
+                        .build()?,
+                );
+        }
+        let mut request = self
+            .ses
             .send_email()
             .from_email_address(&self.from)
             .destination(Destination::builder().to_addresses(&email.to).build())
-            .content(
-                EmailContent::builder()
-                    .simple(
-                        SesMessage::builder()
-                            .subject(content(&rendered.subject)?)
-                            .body(
-                                Body::builder()
-                                    .text(content(&rendered.text)?)
-                                    .html(content(&rendered.html)?)
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .build(),
-            )
+            .content(EmailContent::builder().simple(ses_message.build()).build())
+            .set_configuration_set_name(self.configuration_set.clone());
+        for (name, value) in message_tags(message, email) {
+            request = request.email_tags(MessageTag::builder().name(name).value(value).build()?);
+        }
+        let sent = request
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sesv2::error::DisplayErrorContext(&e)))?;
@@ -317,10 +430,41 @@ impl SendEmail {
         // mail's data (its links carry raw tokens) is not kept once it was handed to SES.
         client
             .execute(
+                "UPDATE mail_messages SET ses_message_id = $2, sent_at = now(), \
+                     status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, \
+                     status_at = CASE WHEN status = 'sending' THEN now() ELSE status_at END \
+                 WHERE id = $1",
+                &[&message.id, &sent.message_id],
+            )
+            .await?;
+        self.mark_recipient(&client, email, "sent", None).await?;
+        client
+            .execute(
                 "UPDATE outbox SET delivered_at = now(), payload = payload - 'data' WHERE id = $1",
                 &[&message.id],
             )
             .await?;
+        Ok(())
+    }
+
+    /// A recipient's newest mail went out (or was held back): their mail state starts over,
+    /// unless the address was corrected meanwhile.
+    async fn mark_recipient(
+        &self,
+        client: &deadpool_postgres::Object,
+        email: &Email,
+        status: &str,
+        diagnostic: Option<&str>,
+    ) -> anyhow::Result<()> {
+        if let Some(recipient) = email.recipient_id {
+            client
+                .execute(
+                    "UPDATE recipients SET mail_status = $3, mail_status_at = now(), mail_diagnostic = $4 \
+                     WHERE id = $1 AND lower(email) = lower($2)",
+                    &[&recipient, &email.to, &status, &diagnostic],
+                )
+                .await?;
+        }
         Ok(())
     }
 }
@@ -361,12 +505,14 @@ pub struct Purged {
     pub unverified_registrations: u64,
     /// Invitations never accepted.
     pub stale_invitations: u64,
+    /// Records of mails handed to SES more than 90 days ago (their delivery events came).
+    pub mail_records: u64,
 }
 
 impl Sweeper {
     /// Deletes, in bounded batches, what no longer needs keeping: published outbox rows
     /// (their raw links and payloads), expired idempotency records, registrations never
-    /// verified and invitations never accepted.
+    /// verified, invitations never accepted and records of mails sent 90 days ago.
     pub async fn purge(&self) -> anyhow::Result<Purged> {
         let client = self.pool.get().await?;
         let outbox_rows = client
@@ -404,11 +550,19 @@ impl Sweeper {
                 &[&self.retention.unverified_days],
             )
             .await?;
+        let mail_records = client
+            .execute(
+                "DELETE FROM mail_messages WHERE id IN (
+                   SELECT id FROM mail_messages WHERE sent_at < now() - interval '90 days' LIMIT 5000)",
+                &[],
+            )
+            .await?;
         let purged = Purged {
             outbox_rows,
             idempotency_records,
             unverified_registrations,
             stale_invitations,
+            mail_records,
         };
         if purged != Purged::default() {
             tracing::info!(?purged, "purged what is no longer kept");

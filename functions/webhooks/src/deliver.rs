@@ -305,6 +305,7 @@ impl Deliverer {
                                     "reason": endpoint.disabled_reason,
                                     "endpoint_id": endpoint.id,
                                 }),
+                                ..Default::default()
                             },
                         )
                         .await?,

@@ -184,6 +184,10 @@ pub enum Action {
     ManageCryptoKeys,
     /// Open sealed envelopes and read their encrypted fields (the receiver's part).
     OpenSealedEnvelopes,
+    /// Read the organization's mail suppression list.
+    ReadMailSuppressions,
+    /// Add addresses to the organization's mail suppression list, or take them off.
+    ManageMailSuppressions,
 }
 
 impl Action {
@@ -205,7 +209,9 @@ impl Action {
             | Action::ManageWebhooks
             | Action::ManageTemplates
             | Action::ManageCryptoKeys
-            | Action::OpenSealedEnvelopes => &[Owner, Admin],
+            | Action::OpenSealedEnvelopes
+            | Action::ReadMailSuppressions
+            | Action::ManageMailSuppressions => &[Owner, Admin],
             Action::ReadDocuments | Action::ReadCertificates | Action::VerifySignatures => {
                 &[Owner, Admin, Member, Viewer]
             }
@@ -223,11 +229,14 @@ impl Action {
             | Action::CreateApiKey
             | Action::RevokeApiKey
             | Action::ManageCertificates => None,
-            Action::ReadOrganization | Action::ListMembers => Some(Scope::OrganizationRead),
+            Action::ReadOrganization | Action::ListMembers | Action::ReadMailSuppressions => {
+                Some(Scope::OrganizationRead)
+            }
             Action::UpdateOrganization
             | Action::InviteMember
             | Action::ChangeMemberRole
-            | Action::RemoveMember => Some(Scope::OrganizationWrite),
+            | Action::RemoveMember
+            | Action::ManageMailSuppressions => Some(Scope::OrganizationWrite),
             Action::ReadAuditEvents => Some(Scope::AuditRead),
             Action::ReadDocuments | Action::VerifySignatures => Some(Scope::DocumentsRead),
             Action::ReadCertificates => Some(Scope::CertificatesRead),

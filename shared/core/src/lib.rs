@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod config;
 pub mod documents;
 pub mod envelopes;
+pub mod mail;
 pub mod packs;
 pub mod problem;
 pub mod routing;

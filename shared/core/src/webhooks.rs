@@ -33,6 +33,9 @@ pub enum EventType {
     /// A recipient declined.
     #[serde(rename = "recipient.declined")]
     RecipientDeclined,
+    /// A recipient's signing request bounced permanently: their address needs correcting.
+    #[serde(rename = "recipient.mail_bounced")]
+    RecipientMailBounced,
     /// Everyone signed; the final document is sealed.
     #[serde(rename = "envelope.completed")]
     EnvelopeCompleted,
@@ -52,13 +55,14 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::DocumentReady,
         EventType::DocumentFailed,
         EventType::EnvelopeSent,
         EventType::RecipientViewed,
         EventType::RecipientSigned,
         EventType::RecipientDeclined,
+        EventType::RecipientMailBounced,
         EventType::EnvelopeCompleted,
         EventType::EnvelopeDeclined,
         EventType::EnvelopeVoided,
@@ -75,6 +79,7 @@ impl EventType {
             EventType::RecipientViewed => "recipient.viewed",
             EventType::RecipientSigned => "recipient.signed",
             EventType::RecipientDeclined => "recipient.declined",
+            EventType::RecipientMailBounced => "recipient.mail_bounced",
             EventType::EnvelopeCompleted => "envelope.completed",
             EventType::EnvelopeDeclined => "envelope.declined",
             EventType::EnvelopeVoided => "envelope.voided",

@@ -62,7 +62,7 @@ pub struct AuditEvent {
 }
 
 /// An email to send from a template kept in the repository.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Email {
     /// Template name (`verify_email`, `password_reset`, `invitation`).
     pub template: String,
@@ -70,6 +70,18 @@ pub struct Email {
     pub to: String,
     /// Template variables.
     pub data: serde_json::Value,
+    /// The language to write it in (`en`, `mn`); English when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The envelope it is about: SES's delivery events come back to it (message tags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope_id: Option<Uuid>,
+    /// The recipient it asks to act: a bounce or complaint marks that recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_id: Option<Uuid>,
+    /// Not transactional (a reminder): it carries a one-click `List-Unsubscribe`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bulk: bool,
 }
 
 /// Work for the envelope signing worker: apply the envelope's submitted signatures, advance its

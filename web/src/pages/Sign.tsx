@@ -37,10 +37,30 @@ function tokenFromUrl(): string | null {
   return token && token.length >= 32 ? token : null;
 }
 
-/** An embedded view URL's single-use ticket (`/embed/sign?ticket=…`). */
+/**
+ * A single-use ticket: an embedded view URL's (`/embed/sign?ticket=…`) or a signing link the
+ * sender handed out instead of mail (`/sign?ticket=…`).
+ */
 function ticketFromUrl(): string | null {
   const ticket = new URLSearchParams(window.location.search).get('ticket');
-  return window.location.pathname.startsWith('/embed/') && ticket && ticket.length >= 32 ? ticket : null;
+  return ticket && ticket.length >= 32 ? ticket : null;
+}
+
+/** Where a handed-out link's token is kept: the link opens once, a reload of the tab must not lose it. */
+const HANDED_OUT_TOKEN = 'gsign:handed-out-token';
+
+function isEmbedded(): boolean {
+  return window.location.pathname.startsWith('/embed/');
+}
+
+function initialToken(): string | null {
+  const fromUrl = tokenFromUrl();
+  if (fromUrl || isEmbedded() || ticketFromUrl()) return fromUrl;
+  try {
+    return window.sessionStorage.getItem(HANDED_OUT_TOKEN);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -58,7 +78,7 @@ export function SignPage() {
   const ticket = useMemo(ticketFromUrl, []);
   // The signing token: from the mailed link, or traded for an embedded view URL's ticket
   // (then held in memory only: the URL opens once).
-  const [token, setToken] = useState<string | null>(tokenFromUrl);
+  const [token, setToken] = useState<string | null>(initialToken);
   const [phase, setPhase] = useState<Phase>(token || ticket ? { kind: 'loading' } : { kind: 'no-token' });
   const told = useRef<Terminal | null>(null);
   const traded = useRef(false);
@@ -70,6 +90,13 @@ export function SignPage() {
       .openEmbedded(ticket)
       .then((opened) => {
         window.history.replaceState(null, '', window.location.pathname);
+        if (!isEmbedded()) {
+          try {
+            window.sessionStorage.setItem(HANDED_OUT_TOKEN, opened.token);
+          } catch {
+            // Private modes without storage: the page works until it is reloaded.
+          }
+        }
         setToken(opened.token);
       })
       .catch((err: unknown) => setPhase({ kind: 'problem', error: toApiError(err) }));

@@ -1,0 +1,915 @@
+//! Mail you can see (issue #25): what SES says became of GSign's mail, the addresses an
+//! organization does not mail, and the ways around a signing request that never arrived.
+//!
+//! - `sqs-record-mail-event`: SES's event notifications (the configuration set publishes to an
+//!   SNS topic the feedback queue subscribes to). Each is matched to its mail through the
+//!   `gsign-outbox` message tag, recorded once, and acted on: a permanent bounce (or SES's
+//!   reject) of a signing request marks the recipient, adds evidence, emits
+//!   `recipient.mail_bounced` and mails the sender; a complaint suppresses the address for the
+//!   organization; soft bounces and delays are shown and left to SES's retries.
+//! - `GET|POST /v1/mail/suppressions`, `DELETE /v1/mail/suppressions/{email}`: the
+//!   organization's suppression list (owners and admins).
+//! - `POST /v1/mail/unsubscribe?token=…`: RFC 8058 one-click unsubscribe from a reminder.
+//! - `POST /v1/envelopes/{id}/recipients/{recipient_id}/correct`: a new address for a
+//!   recipient who has not acted (the old link stops working).
+//! - `POST /v1/envelopes/{id}/recipients/{recipient_id}/signing-link`: a link to hand over
+//!   another way, good once.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::{DateTime, Utc};
+use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
+use gsign_core::mail::{
+    is_plausible_address, parse_notification, MailEvent, MailEventKind, Suppressed,
+};
+use gsign_core::webhooks::EventType;
+use gsign_core::{Action, Env, FieldError};
+use gsign_platform::http::{self as web, Caller};
+use gsign_platform::lambda::{
+    each_message, http_route, FunctionSpec, Handler, HttpHandler, InitFuture, InvokeError,
+    MessageOutcome, SqsHandler,
+};
+use gsign_platform::outbox;
+use gsign_platform::pagination::{Page, PageRequest};
+use gsign_platform::ratelimit::Policy;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use secrecy::ExposeSecret as _;
+use serde::{Deserialize, Serialize};
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::error::EnvelopesError;
+use crate::lifecycle::acting_now;
+use crate::repo::{self, Envelope, Recipient};
+use crate::routes::EnvelopesApi;
+use crate::send::Letterhead;
+
+/// Mail states from weakest to strongest: an event only ever raises a mail's state.
+const STATUS_RANK: &str = "ARRAY['sending','sent','suppressed','delayed','delivered','rejected',\
+    'bounced','complained']::text[]";
+
+/// How long a handed-out signing link waits to be opened when the envelope has no expiry.
+const HANDED_OUT_LINK_DAYS: i64 = 7;
+
+// ------------------------------------------------------------------ SES feedback
+
+/// `sqs-record-mail-event`.
+pub const RECORD_MAIL_EVENT: FunctionSpec = FunctionSpec {
+    name: "sqs-record-mail-event",
+    init: init_feedback,
+};
+
+struct Feedback {
+    api: EnvelopesApi,
+}
+
+fn init_feedback(env: Env) -> InitFuture {
+    Box::pin(async move {
+        Ok(Handler::Sqs(Arc::new(Feedback {
+            api: EnvelopesApi::from_env(&env).await?,
+        })))
+    })
+}
+
+#[async_trait]
+impl SqsHandler for Feedback {
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, InvokeError> {
+        Ok(each_message(event, |m| self.record(m.body)).await)
+    }
+}
+
+/// The mail an event is about, as GSign recorded sending it.
+struct MailRecord {
+    id: Uuid,
+    organization_id: Option<Uuid>,
+    envelope_id: Option<Uuid>,
+    recipient_id: Option<Uuid>,
+    sent_at: DateTime<Utc>,
+}
+
+/// What an event changed, as the log line says.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Addresses whose event was new.
+    pub new: usize,
+    /// Addresses whose event was recorded already (a redelivery).
+    pub repeated: usize,
+}
+
+impl Feedback {
+    async fn record(&self, body: Option<String>) -> MessageOutcome {
+        let event = match parse_notification(body.as_deref().unwrap_or_default()) {
+            Ok(event) => event,
+            Err(reason) => return MessageOutcome::Rejected(reason),
+        };
+        match self.api.record_mail_event(&event).await {
+            Ok(Some(recorded)) => {
+                tracing::info!(
+                    kind = event.kind.as_str(),
+                    ses_message_id = event.ses_message_id,
+                    ?recorded,
+                    "mail event recorded"
+                );
+                MessageOutcome::Done
+            }
+            Ok(None) => {
+                // Not ours (another sender on the account) or purged long ago: nothing to
+                // change, and retrying cannot make it known.
+                tracing::warn!(
+                    kind = event.kind.as_str(),
+                    ses_message_id = event.ses_message_id,
+                    outbox = event.tag("gsign-outbox"),
+                    "a mail event for a mail GSign has no record of: acknowledged, nothing changed"
+                );
+                MessageOutcome::Done
+            }
+            Err(err) => MessageOutcome::Retry(err),
+        }
+    }
+}
+
+impl EnvelopesApi {
+    /// Records `event` and acts on it, in one transaction; `None` when no mail of GSign's
+    /// matches it.
+    pub async fn record_mail_event(&self, event: &MailEvent) -> anyhow::Result<Option<Recorded>> {
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let Some(mail) = find_mail(&tx, event).await? else {
+            return Ok(None);
+        };
+        // The envelope's row lock first, as every evidence write holds it.
+        let envelope = match (mail.organization_id, mail.envelope_id) {
+            (Some(org), Some(id)) => repo::get(&tx, org, id, true).await?,
+            _ => None,
+        };
+        let mut recorded = Recorded::default();
+        let mut publish = Vec::new();
+        for outcome in &event.outcomes {
+            let new = tx
+                .query_opt(
+                    "INSERT INTO mail_events (mail_id, ses_message_id, event_type, address, occurred_at, details) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT ON CONSTRAINT mail_events_once DO NOTHING RETURNING id",
+                    &[
+                        &mail.id,
+                        &event.ses_message_id,
+                        &event.kind.as_str(),
+                        &outcome.address,
+                        &outcome.occurred_at,
+                        &serde_json::json!({
+                            "diagnostic": outcome.diagnostic,
+                            "bounce_type": match &event.kind {
+                                MailEventKind::Bounce { kind, .. } => Some(kind.as_str()),
+                                _ => None,
+                            },
+                        }),
+                    ],
+                )
+                .await?
+                .is_some();
+            if !new {
+                recorded.repeated += 1;
+                continue;
+            }
+            recorded.new += 1;
+            let Some(status) = event.kind.status() else {
+                continue;
+            };
+            tx.execute(
+                &format!(
+                    "UPDATE mail_messages SET status = $2, diagnostic = COALESCE($3, diagnostic), status_at = now() \
+                     WHERE id = $1 AND array_position({STATUS_RANK}, status) < array_position({STATUS_RANK}, $2::text)"
+                ),
+                &[&mail.id, &status.as_str(), &outcome.diagnostic],
+            )
+            .await?;
+            // The recipient shows what became of their newest mail, at their current address.
+            let recipient = match mail.recipient_id {
+                Some(recipient) => tx
+                    .query_opt(
+                        &format!(
+                            "UPDATE recipients r SET mail_status = $3, mail_status_at = now(), mail_diagnostic = $4 \
+                             WHERE r.id = $1 AND lower(r.email) = $2 \
+                               AND array_position({STATUS_RANK}, COALESCE(r.mail_status, 'sent')) \
+                                   < array_position({STATUS_RANK}, $3::text) \
+                               AND NOT EXISTS (SELECT 1 FROM mail_messages m WHERE m.recipient_id = r.id \
+                                   AND lower(m.to_address) = $2 AND m.sent_at > $5) \
+                             RETURNING r.id, r.name, r.email"
+                        ),
+                        &[&recipient, &outcome.address, &status.as_str(), &outcome.diagnostic, &mail.sent_at],
+                    )
+                    .await?
+                    .map(|row| (row.get::<_, Uuid>(0), row.get::<_, String>(1), row.get::<_, String>(2))),
+                None => None,
+            };
+            let org = mail.organization_id;
+            if let (Some(org), true) = (
+                org,
+                event.kind.failed_for_good() || event.kind == MailEventKind::Complaint,
+            ) {
+                let reason = if event.kind == MailEventKind::Complaint {
+                    "complaint"
+                } else {
+                    "bounce"
+                };
+                tx.execute(
+                    "INSERT INTO mail_suppressions (organization_id, email, reason, detail) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&org, &outcome.address, &reason, &outcome.diagnostic],
+                )
+                .await?;
+            }
+            let (Some(envelope), Some((recipient_id, name, email))) = (&envelope, recipient) else {
+                continue;
+            };
+            let system = |action: &str, details: serde_json::Value| EvidenceEvent {
+                envelope_id: envelope.id,
+                sequence: 0,
+                action: action.to_owned(),
+                actor_type: "system".to_owned(),
+                actor_id: None,
+                recipient_id: Some(recipient_id),
+                ip: None,
+                user_agent: None,
+                details,
+                occurred_at: Utc::now(),
+            };
+            if event.kind == MailEventKind::Complaint {
+                repo::record(
+                    &tx,
+                    envelope.organization_id,
+                    system(
+                        "recipient.mail_complained",
+                        serde_json::json!({"email": email, "ses_message_id": event.ses_message_id}),
+                    ),
+                )
+                .await?;
+                continue;
+            }
+            if !event.kind.failed_for_good()
+                || envelope.status != EnvelopeStatus::Sent.as_str()
+            {
+                continue;
+            }
+            let diagnostic = outcome
+                .diagnostic
+                .clone()
+                .unwrap_or_else(|| "the receiving server refused the mail".to_owned());
+            repo::record(
+                &tx,
+                envelope.organization_id,
+                system(
+                    "recipient.mail_bounced",
+                    serde_json::json!({
+                        "email": email,
+                        "diagnostic": diagnostic,
+                        "status": status.as_str(),
+                        "ses_message_id": event.ses_message_id,
+                    }),
+                ),
+            )
+            .await?;
+            publish.push(
+                outbox::webhook(
+                    &tx,
+                    envelope.organization_id,
+                    EventType::RecipientMailBounced,
+                    serde_json::json!({
+                        "envelope_id": envelope.id,
+                        "recipient_id": recipient_id,
+                        "email": email,
+                        "mail_status": status.as_str(),
+                        "diagnostic": diagnostic,
+                    }),
+                )
+                .await?
+                .0,
+            );
+            if let Some(to) = repo::sender_email(&tx, envelope.id).await? {
+                publish.push(
+                    outbox::email(
+                        &tx,
+                        envelope.organization_id,
+                        &outbox::Email {
+                            template: "recipient_mail_bounced".to_owned(),
+                            to,
+                            data: serde_json::json!({
+                                "recipient_name": name,
+                                "recipient_email": email,
+                                "envelope_name": envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
+                                "diagnostic": diagnostic,
+                                "link": format!("{}/envelopes/{}", self.settings.app_url, envelope.id),
+                            }),
+                            language: envelope.language.clone(),
+                            envelope_id: Some(envelope.id),
+                            recipient_id: None,
+                            bulk: false,
+                        },
+                    )
+                    .await?,
+                );
+            }
+        }
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &publish).await;
+        Ok(Some(recorded))
+    }
+}
+
+/// The mail `event` is about: by the `gsign-outbox` tag GSign sets, else by SES's id.
+async fn find_mail(
+    client: &impl GenericClient,
+    event: &MailEvent,
+) -> Result<Option<MailRecord>, tokio_postgres::Error> {
+    let by_tag = event
+        .tag("gsign-outbox")
+        .and_then(|tag| tag.parse::<Uuid>().ok());
+    let row = match by_tag {
+        Some(id) => {
+            client
+                .query_opt(
+                    "SELECT id, organization_id, envelope_id, recipient_id, sent_at \
+                     FROM mail_messages WHERE id = $1 FOR UPDATE",
+                    &[&id],
+                )
+                .await?
+        }
+        None => {
+            client
+                .query_opt(
+                    "SELECT id, organization_id, envelope_id, recipient_id, sent_at \
+                     FROM mail_messages WHERE ses_message_id = $1 FOR UPDATE",
+                    &[&event.ses_message_id],
+                )
+                .await?
+        }
+    };
+    Ok(row.map(|row| MailRecord {
+        id: row.get(0),
+        organization_id: row.get(1),
+        envelope_id: row.get(2),
+        recipient_id: row.get(3),
+        sent_at: row.get(4),
+    }))
+}
+
+// ------------------------------------------------------------------ suppression list
+
+/// An address on the organization's suppression list.
+#[derive(Debug, Serialize)]
+pub struct SuppressionView {
+    /// The address, lower-cased.
+    pub email: String,
+    /// `bounce`, `complaint`, `unsubscribe` or `manual`.
+    pub reason: String,
+    /// The bounce's diagnostic, the complaint's feedback type, or the note given.
+    pub detail: Option<String>,
+    /// Who put it there (a person; `null` for SES's feedback and unsubscribes).
+    pub created_by: Option<Uuid>,
+    /// Since when.
+    pub created_at: DateTime<Utc>,
+    #[serde(skip)]
+    id: Uuid,
+}
+
+impl From<&tokio_postgres::Row> for SuppressionView {
+    fn from(row: &tokio_postgres::Row) -> Self {
+        Self {
+            id: row.get("id"),
+            email: row.get("email"),
+            reason: row.get("reason"),
+            detail: row.get("detail"),
+            created_by: row.get("created_by"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+/// `POST /v1/mail/suppressions` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddSuppression {
+    /// The address not to mail.
+    pub email: String,
+    /// Why (kept with it).
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// The organization's suppressed addresses among `emails`.
+pub async fn suppressed_among(
+    client: &impl GenericClient,
+    org: Uuid,
+    emails: &[String],
+) -> Result<Vec<Suppressed>, tokio_postgres::Error> {
+    let lowered: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
+    Ok(client
+        .query(
+            "SELECT email, reason, created_at FROM mail_suppressions \
+             WHERE organization_id = $1 AND email = ANY($2)",
+            &[&org, &lowered],
+        )
+        .await?
+        .iter()
+        .map(|row| Suppressed {
+            email: row.get(0),
+            reason: row.get(1),
+            since: row.get(2),
+        })
+        .collect())
+}
+
+/// The recipients GSign would mail whose address the organization suppressed, one problem
+/// each (send refuses them; the draft's checklist shows them).
+pub(crate) async fn recipient_suppression_problems(
+    client: &impl GenericClient,
+    org: Uuid,
+    recipients: &[Recipient],
+) -> Result<Vec<FieldError>, tokio_postgres::Error> {
+    let emails: Vec<String> = recipients.iter().map(|r| r.email.clone()).collect();
+    let suppressed = suppressed_among(client, org, &emails).await?;
+    let mailed: Vec<(&str, bool)> = recipients
+        .iter()
+        .map(|r| (r.email.as_str(), !r.embedded))
+        .collect();
+    Ok(gsign_core::mail::suppression_problems(&mailed, &suppressed))
+}
+
+impl EnvelopesApi {
+    async fn list_suppressions(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Page<SuppressionView>, EnvelopesError> {
+        let mut errors = Vec::new();
+        let page = PageRequest::read(req, 50, 200, &mut errors);
+        if !errors.is_empty() {
+            return Err(EnvelopesError::Validation(errors));
+        }
+        let email = web::query(req, "email").map(str::to_lowercase);
+        let (after_t, after_id) = page.after.unzip();
+        let client = self.base.pool.get().await?;
+        let mut rows: Vec<SuppressionView> = client
+            .query(
+                "SELECT id, email, reason, detail, created_by, created_at FROM mail_suppressions \
+                 WHERE organization_id = $1 AND ($2::text IS NULL OR email = $2) \
+                   AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) \
+                 ORDER BY created_at DESC, id DESC LIMIT $5",
+                &[&caller.org, &email, &after_t, &after_id, &page.fetch()],
+            )
+            .await?
+            .iter()
+            .map(SuppressionView::from)
+            .collect();
+        let next_cursor = page.finish(&mut rows, |r| (r.created_at, r.id));
+        Ok(Page {
+            data: rows,
+            next_cursor,
+        })
+    }
+
+    async fn add_suppression(
+        &self,
+        caller: &Caller,
+        input: AddSuppression,
+    ) -> Result<(StatusCode, SuppressionView), EnvelopesError> {
+        let email = input.email.trim().to_lowercase();
+        let mut errors = Vec::new();
+        if !is_plausible_address(&email) {
+            errors.push(FieldError::new("/email", "must be a mail address"));
+        }
+        if input.detail.as_ref().is_some_and(|d| d.chars().count() > 500) {
+            errors.push(FieldError::new("/detail", "at most 500 characters"));
+        }
+        if !errors.is_empty() {
+            return Err(EnvelopesError::Validation(errors));
+        }
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let added = tx
+            .query_opt(
+                "INSERT INTO mail_suppressions (organization_id, email, reason, detail, created_by) \
+                 VALUES ($1, $2, 'manual', $3, $4) ON CONFLICT DO NOTHING \
+                 RETURNING id, email, reason, detail, created_by, created_at",
+                &[&caller.org, &email, &input.detail, &caller.user],
+            )
+            .await?;
+        let Some(row) = added else {
+            // On the list already: unchanged, as it is.
+            let row = tx
+                .query_one(
+                    "SELECT id, email, reason, detail, created_by, created_at FROM mail_suppressions \
+                     WHERE organization_id = $1 AND email = $2",
+                    &[&caller.org, &email],
+                )
+                .await?;
+            return Ok((StatusCode::OK, SuppressionView::from(&row)));
+        };
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit(
+                "mail.suppression_added",
+                "mail_suppression",
+                &email,
+                serde_json::json!({"reason": "manual"}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        Ok((StatusCode::CREATED, SuppressionView::from(&row)))
+    }
+
+    async fn remove_suppression(&self, caller: &Caller, email: &str) -> Result<(), EnvelopesError> {
+        let email = email.trim().to_lowercase();
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let removed = tx
+            .query_opt(
+                "DELETE FROM mail_suppressions WHERE organization_id = $1 AND email = $2 RETURNING reason",
+                &[&caller.org, &email],
+            )
+            .await?
+            .ok_or(EnvelopesError::NotFound("suppressed address"))?;
+        let audit = outbox::audit(
+            &tx,
+            &caller.audit(
+                "mail.suppression_removed",
+                "mail_suppression",
+                &email,
+                serde_json::json!({"reason": removed.get::<_, String>(0)}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        Ok(())
+    }
+
+    /// RFC 8058 one-click unsubscribe: the mail's address joins its organization's list.
+    async fn unsubscribe(&self, token: Option<&str>) -> Result<(), EnvelopesError> {
+        let token = token
+            .filter(|t| (32..=128).contains(&t.len()))
+            .ok_or(EnvelopesError::NotFound("unsubscribe link"))?;
+        let hash = gsign_platform::credentials::sha256_hex(token);
+        let client = self.base.pool.get().await?;
+        let changed = client
+            .execute(
+                "INSERT INTO mail_suppressions (organization_id, email, reason, detail) \
+                 SELECT organization_id, lower(to_address), 'unsubscribe', 'one-click unsubscribe' \
+                   FROM mail_messages WHERE unsubscribe_token_hash = $1 AND organization_id IS NOT NULL \
+                 ON CONFLICT DO NOTHING",
+                &[&hash],
+            )
+            .await?;
+        if changed == 0 {
+            let known = client
+                .query_opt(
+                    "SELECT 1 FROM mail_messages WHERE unsubscribe_token_hash = $1",
+                    &[&hash],
+                )
+                .await?
+                .is_some();
+            if !known {
+                return Err(EnvelopesError::NotFound("unsubscribe link"));
+            }
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------ ways around a lost mail
+
+/// `POST …/recipients/{recipient_id}/correct` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Correction {
+    /// The right address.
+    pub email: String,
+    /// A new name, if that was wrong too.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST …/recipients/{recipient_id}/signing-link` answer.
+#[derive(Debug, Serialize)]
+pub struct HandedOutLink {
+    /// Hand it to the recipient: it opens their signing page once.
+    pub url: String,
+    /// When it stops working if never opened.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl EnvelopesApi {
+    /// A sent envelope of the caller's, locked, and one of its recipients who has not acted.
+    async fn waiting_recipient(
+        tx: &deadpool_postgres::Transaction<'_>,
+        caller: &Caller,
+        id: Uuid,
+        recipient: Uuid,
+    ) -> Result<(Envelope, Vec<Recipient>, Recipient), EnvelopesError> {
+        let envelope = repo::get(tx, caller.org, id, true)
+            .await?
+            .ok_or(EnvelopesError::NotFound("envelope"))?;
+        let recipients = repo::recipients(tx, id).await?;
+        let found = recipients
+            .iter()
+            .find(|r| r.id == recipient)
+            .cloned()
+            .ok_or(EnvelopesError::NotFound("recipient"))?;
+        if envelope.status != EnvelopeStatus::Sent.as_str() {
+            return Err(EnvelopesError::NotSent(envelope.status));
+        }
+        if !matches!(found.status.as_str(), "pending" | "sent" | "viewed") {
+            return Err(EnvelopesError::RecipientActed(found.status));
+        }
+        Ok((envelope, recipients, found))
+    }
+
+    /// Corrects the address (and name) of a recipient who has not acted: their old link
+    /// stops working, a recipient whose turn it is gets a fresh signing request at the new
+    /// address, and the evidence records who changed what.
+    pub(crate) async fn correct_recipient(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        recipient: Uuid,
+        input: Correction,
+    ) -> Result<Recipient, EnvelopesError> {
+        let email = input.email.trim().to_owned();
+        let name = input.name.as_deref().map(str::trim).map(str::to_owned);
+        let mut errors = Vec::new();
+        if !is_plausible_address(&email) {
+            errors.push(FieldError::new("/email", "must be a mail address"));
+        }
+        if name
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.chars().count() > 255)
+        {
+            errors.push(FieldError::new("/name", "must be 1 to 255 characters"));
+        }
+        if !errors.is_empty() {
+            return Err(EnvelopesError::Validation(errors));
+        }
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let (envelope, recipients, before) =
+            Self::waiting_recipient(&tx, caller, id, recipient).await?;
+        if !before.embedded {
+            let suppressed = suppressed_among(&tx, caller.org, std::slice::from_ref(&email)).await?;
+            if let Some(hit) = suppressed.first() {
+                return Err(EnvelopesError::Validation(vec![FieldError::new(
+                    "/email",
+                    format!(
+                        "{} is on the organization's suppression list ({} since {}): GSign \
+                         does not mail it",
+                        hit.email,
+                        hit.reason,
+                        hit.since.format("%Y-%m-%d")
+                    ),
+                )]));
+            }
+        }
+        if recipients.iter().any(|r| {
+            r.id != before.id && r.role == before.role && r.email.eq_ignore_ascii_case(&email)
+        }) {
+            return Err(EnvelopesError::Validation(vec![FieldError::new(
+                "/email",
+                "another recipient of this envelope has this address in the same role",
+            )]));
+        }
+        let name = name.unwrap_or_else(|| before.name.clone());
+        // A new person: nothing the old address did carries over (its link, its consent, its
+        // access-code session, its view).
+        let row = tx
+            .query_one(
+                "UPDATE recipients SET email = $2, name = $3, signing_token_hash = NULL, \
+                     status = CASE WHEN status = 'viewed' THEN 'sent' ELSE status END, \
+                     viewed_at = NULL, consented_at = NULL, disclosure_version = NULL, \
+                     access_verified_until = NULL, view_ticket_hash = NULL, \
+                     view_ticket_expires_at = NULL, view_ticket_used_at = NULL, \
+                     mail_status = NULL, mail_status_at = NULL, mail_diagnostic = NULL, \
+                     reminders_sent = 0, last_reminded_at = NULL \
+                 WHERE id = $1 RETURNING id",
+                &[&before.id, &email, &name],
+            )
+            .await?;
+        let _: Uuid = row.get(0);
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(
+                caller,
+                envelope.id,
+                "recipient.email_corrected",
+                Some(before.id),
+                serde_json::json!({
+                    "from": {"email": before.email, "name": before.name},
+                    "to": {"email": email, "name": name},
+                    "previous_mail_status": before.mail_status,
+                }),
+            ),
+        )
+        .await?;
+        let recipients = repo::recipients(&tx, id).await?;
+        let corrected = recipients
+            .iter()
+            .find(|r| r.id == before.id)
+            .cloned()
+            .ok_or(EnvelopesError::NotFound("recipient"))?;
+        let mut publish = Vec::new();
+        if acting_now(&envelope, &recipients)
+            .iter()
+            .any(|r| r.id == corrected.id)
+        {
+            let letterhead = Letterhead::of(&tx, &envelope).await?;
+            publish.extend(
+                self.ask(&tx, &envelope, &corrected, &letterhead, None)
+                    .await?,
+            );
+            let mut notified = Self::event(
+                caller,
+                envelope.id,
+                "recipient.notified",
+                Some(corrected.id),
+                serde_json::json!({"email": corrected.email, "routing_order": corrected.routing_order}),
+            );
+            notified.actor_type = "system".to_owned();
+            notified.actor_id = None;
+            repo::record(&tx, caller.org, notified).await?;
+        }
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.pool, &publish).await;
+        let client = self.base.pool.get().await?;
+        Ok(repo::recipients(&client, id)
+            .await?
+            .into_iter()
+            .find(|r| r.id == corrected.id)
+            .unwrap_or(corrected))
+    }
+
+    /// A signing link for a recipient whose turn it is, to hand over another way than mail:
+    /// good once (opening it trades it for the page's own token, and the mailed link stops
+    /// working), until the envelope expires (or seven days).
+    pub(crate) async fn hand_out_signing_link(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        recipient: Uuid,
+    ) -> Result<HandedOutLink, EnvelopesError> {
+        let mut conn = self.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let (envelope, recipients, found) =
+            Self::waiting_recipient(&tx, caller, id, recipient).await?;
+        if found.embedded {
+            return Err(EnvelopesError::Embedded);
+        }
+        if !acting_now(&envelope, &recipients)
+            .iter()
+            .any(|r| r.id == found.id)
+        {
+            return Err(EnvelopesError::NotTheirTurn);
+        }
+        let ticket = gsign_platform::credentials::new_token();
+        let week = Utc::now() + chrono::Duration::days(HANDED_OUT_LINK_DAYS);
+        let expires_at = envelope.expires_at.map_or(week, |at| at.min(week));
+        tx.execute(
+            "UPDATE recipients SET view_ticket_hash = $2, view_ticket_expires_at = $3, \
+                 view_ticket_used_at = NULL WHERE id = $1",
+            &[&found.id, &ticket.hash, &expires_at],
+        )
+        .await?;
+        repo::record(
+            &tx,
+            caller.org,
+            Self::event(
+                caller,
+                envelope.id,
+                "recipient.signing_link_handed_out",
+                Some(found.id),
+                serde_json::json!({"expires_at": expires_at, "mail_status": found.mail_status}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(HandedOutLink {
+            url: format!(
+                "{}/sign?ticket={}",
+                self.settings.app_url,
+                ticket.secret.expose_secret()
+            ),
+            expires_at,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ routes
+
+#[derive(Debug, Clone, Copy)]
+enum MailRoute {
+    ListSuppressions,
+    AddSuppression,
+    RemoveSuppression,
+    Unsubscribe,
+}
+
+impl MailRoute {
+    fn action(self) -> Option<Action> {
+        match self {
+            MailRoute::ListSuppressions => Some(Action::ReadMailSuppressions),
+            MailRoute::AddSuppression | MailRoute::RemoveSuppression => {
+                Some(Action::ManageMailSuppressions)
+            }
+            // The token in the link is the credential.
+            MailRoute::Unsubscribe => None,
+        }
+    }
+}
+
+struct MailRouteHandler {
+    api: EnvelopesApi,
+    route: MailRoute,
+}
+
+impl MailRouteHandler {
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, EnvelopesError> {
+        let api = &self.api;
+        if let MailRoute::Unsubscribe = self.route {
+            api.unsubscribe(web::query(req, "token")).await?;
+            return Ok(web::json(
+                StatusCode::OK,
+                &serde_json::json!({"unsubscribed": true}),
+            ));
+        }
+        let caller = match self.route.action() {
+            Some(action) => Caller::of(req, action)?,
+            None => return Err(EnvelopesError::Unauthenticated),
+        };
+        Ok(match self.route {
+            MailRoute::ListSuppressions => {
+                web::json(StatusCode::OK, &api.list_suppressions(&caller, req).await?)
+            }
+            MailRoute::AddSuppression => {
+                let (status, view) = api
+                    .add_suppression(&caller, web::parse_json(req, 4096)?)
+                    .await?;
+                web::json(status, &view)
+            }
+            MailRoute::RemoveSuppression => {
+                let email = web::path(req, "email")
+                    .map(|raw| {
+                        percent_encoding::percent_decode_str(raw)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    })
+                    .ok_or(EnvelopesError::NotFound("suppressed address"))?;
+                api.remove_suppression(&caller, &email).await?;
+                web::no_content()
+            }
+            MailRoute::Unsubscribe => unreachable!("answered above"),
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for MailRouteHandler {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_mail_route(env: Env, route: MailRoute) -> InitFuture {
+    Box::pin(async move {
+        let api = EnvelopesApi::from_env(&env).await?;
+        let limiter = api.base.limiter.clone();
+        let policy = match route {
+            MailRoute::Unsubscribe => Policy::Sensitive,
+            _ => Policy::Standard,
+        };
+        Ok(http_route(
+            Arc::new(MailRouteHandler { api, route }),
+            limiter,
+            policy,
+            None,
+        ))
+    })
+}
+
+gsign_platform::route_function!(init_mail_route, /// `GET /v1/mail/suppressions`.
+    LIST_MAIL_SUPPRESSIONS, "api-list-mail-suppressions", MailRoute::ListSuppressions);
+gsign_platform::route_function!(init_mail_route, /// `POST /v1/mail/suppressions`.
+    ADD_MAIL_SUPPRESSION, "api-add-mail-suppression", MailRoute::AddSuppression);
+gsign_platform::route_function!(init_mail_route, /// `DELETE /v1/mail/suppressions/{email}`.
+    REMOVE_MAIL_SUPPRESSION, "api-remove-mail-suppression", MailRoute::RemoveSuppression);
+gsign_platform::route_function!(init_mail_route, /// `POST /v1/mail/unsubscribe`.
+    UNSUBSCRIBE_FROM_MAIL, "api-unsubscribe-from-mail", MailRoute::Unsubscribe);
