@@ -389,6 +389,7 @@ async fn side_effects_committed_but_never_published_are_swept_and_delivered() {
                 template: "password_reset".to_owned(),
                 to: to.clone(),
                 data: json!({"link": "https://app.gsign.example/reset?token=t"}),
+                ..Default::default()
             },
         )
         .await

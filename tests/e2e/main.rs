@@ -15,6 +15,7 @@ mod envelopes;
 mod health;
 mod hsm_keys;
 mod idempotency;
+mod mail;
 mod matrix;
 mod migrations;
 mod pades;

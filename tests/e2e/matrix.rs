@@ -323,6 +323,8 @@ fn action_of(binary: &str) -> Option<Action> {
         | "api-void-envelope"
         | "api-remind-envelope"
         | "api-create-recipient-view"
+        | "api-correct-recipient"
+        | "api-create-signing-link"
         | "api-create-doc-pack"
         | "api-issue-doc-pack"
         | "api-void-doc-pack"
@@ -357,6 +359,7 @@ fn action_of(binary: &str) -> Option<Action> {
         | "api-rotate-crypto-key"
         | "api-revoke-crypto-key" => ManageCryptoKeys,
         "api-create-checkout" | "api-create-portal-session" => UpdateOrganization,
+        "api-add-mail-suppression" | "api-remove-mail-suppression" => ManageMailSuppressions,
         _ => return None,
     })
 }

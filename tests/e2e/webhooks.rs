@@ -20,23 +20,23 @@ const HANG: u16 = 599;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     id: String,
     timestamp: String,
     signature: String,
-    body: String,
+    pub(crate) body: String,
 }
 
 /// A webhook receiver on 127.0.0.1 answering the queued statuses (200 once they run out).
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Received>>>,
     answers: Arc<Mutex<VecDeque<u16>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Receiver {
-    async fn start(answers: &[u16]) -> Self {
+    pub(crate) async fn start(answers: &[u16]) -> Self {
         let got = Arc::new(Mutex::new(Vec::new()));
         let queue = Arc::new(Mutex::new(answers.iter().copied().collect::<VecDeque<_>>()));
         let (g, q) = (Arc::clone(&got), Arc::clone(&queue));
@@ -107,11 +107,11 @@ impl Receiver {
         }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.got.lock().expect("lock").clone()
     }
 
-    fn types(&self) -> Vec<String> {
+    pub(crate) fn types(&self) -> Vec<String> {
         self.received()
             .iter()
             .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
@@ -157,7 +157,7 @@ fn gaps(delivery: &Value) -> Vec<i64> {
         .collect()
 }
 
-async fn register(stack: &TestStack, who: &Tenant, url: &str, types: Value) -> (u16, Value) {
+pub(crate) async fn register(stack: &TestStack, who: &Tenant, url: &str, types: Value) -> (u16, Value) {
     stack
         .call(
             who,
@@ -170,7 +170,7 @@ async fn register(stack: &TestStack, who: &Tenant, url: &str, types: Value) -> (
 
 /// Checks every received request with the Standard Webhooks Python package: the names of
 /// the ones it refuses.
-fn python_refusals(secret: &str, received: &[Received], pki: &TestPki) -> String {
+pub(crate) fn python_refusals(secret: &str, received: &[Received], pki: &TestPki) -> String {
     let cases: Vec<Value> = received
         .iter()
         .map(|r| {

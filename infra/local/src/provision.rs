@@ -142,6 +142,10 @@ pub async fn provision(
                 reference: physical_name(resolver, &stack, id, &props["EmailIdentity"])?,
                 attributes: BTreeMap::new(),
             },
+            "AWS::SES::ConfigurationSet" => PhysicalResource {
+                reference: physical_name(resolver, &stack, id, &props["Name"])?,
+                attributes: BTreeMap::new(),
+            },
             "AWS::Serverless::HttpApi" => PhysicalResource {
                 reference: "local".to_owned(),
                 attributes: BTreeMap::new(),
@@ -210,6 +214,29 @@ pub async fn provision(
                 .send()
                 .await
                 .with_context(|| format!("SES CreateEmailIdentity {identity}"))?;
+        }
+    }
+
+    // Configuration sets, so sending through one is what it is in AWS (the local SES
+    // publishes no events: tests put SES's event documents on the feedback queue).
+    for (id, _) in template.resources_of_type("AWS::SES::ConfigurationSet") {
+        let name = resolver.physical[id].reference.clone();
+        let created = aws
+            .sesv2
+            .create_configuration_set()
+            .configuration_set_name(&name)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            // AWS says AlreadyExistsException, moto ConfigurationSetAlreadyExistsException.
+            Err(err)
+                if aws_sdk_sesv2::error::ProvideErrorMetadata::code(&err)
+                    .is_some_and(|code| code.ends_with("AlreadyExistsException")) => {}
+            Err(err) => {
+                return Err(anyhow::Error::new(err)
+                    .context(format!("SES CreateConfigurationSet {name}")))
+            }
         }
     }
 
