@@ -647,6 +647,7 @@ mod tests {
             template: template.to_owned(),
             to: "ana@example.com".to_owned(),
             data,
+            ..Default::default()
         }
     }
 
@@ -669,6 +670,10 @@ mod tests {
             "recipient_email": "bat@example.mn",
             "reason": "Wrong amount",
             "final_sha256": "ab".repeat(32),
+            "reminder": 2,
+            "diagnostic": "smtp; 550 5.1.1 user unknown",
+            "url": "https://hooks.example/gsign",
+            "endpoint_id": "00000000-0000-4000-8000-000000000001",
         });
         for template in [
             "account_exists",
@@ -679,6 +684,7 @@ mod tests {
             "envelope_declined",
             "envelope_expired",
             "envelope_completed",
+            "recipient_mail_bounced",
         ] {
             let rendered = render(&email(template, data.clone())).expect(template);
             assert!(!rendered.subject.is_empty() && !rendered.subject.contains('\n'));
@@ -709,6 +715,91 @@ mod tests {
             verify.text.contains("<b>Батбаяр</b>"),
             "plain text is not escaped"
         );
+    }
+
+    #[test]
+    fn every_template_speaks_mongolian_with_the_same_variables() {
+        let mut data = serde_json::json!({
+            "first_name": "Батбаяр",
+            "organization_name": "Говь Трейд ХХК",
+            "link": "https://app.example/sign?token=abc",
+            "reset_link": "https://app.example/reset-password",
+            "inviter": "Ана",
+            "role": "admin",
+            "recipient_name": "Батбаяр Өлзий",
+            "sender": "Ана",
+            "envelope_name": "Түрээсийн гэрээ",
+            "action": "approve",
+            "message": null,
+            "reminder": null,
+            "expires_on": "",
+            "recipient_email": "bat@example.mn",
+            "reason": "Дүн буруу",
+            "final_sha256": "ab".repeat(32),
+            "diagnostic": "smtp; 550 5.1.1 user unknown",
+            "url": "https://hooks.example/gsign",
+            "endpoint_id": "00000000-0000-4000-8000-000000000001",
+        });
+        for action in ["sign", "approve", "review"] {
+            data["action"] = serde_json::json!(action);
+            for &template in TEMPLATE_NAMES {
+                let mut mail = email(template, data.clone());
+                let english = render(&mail).expect(template);
+                mail.language = Some("mn".to_owned());
+                let mongolian = render(&mail).unwrap_or_else(|e| panic!("mn {template}: {e}"));
+                assert_ne!(english.text, mongolian.text, "{template} is translated");
+                assert!(
+                    mongolian.html.contains("lang=\"mn\""),
+                    "{template}: {}",
+                    mongolian.html
+                );
+                // English words passed as values are never shown raw in Mongolian mail.
+                for raw in [" sign ", " approve ", " review ", " admin "] {
+                    assert!(!mongolian.subject.contains(raw), "{template}: {raw}");
+                    assert!(!mongolian.text.contains(raw), "{template}: {raw}");
+                }
+                // The same links in both.
+                for link in ["https://app.example/sign?token=abc", "https://app.example/reset-password"] {
+                    assert_eq!(
+                        english.text.contains(link),
+                        mongolian.text.contains(link),
+                        "{template}: {link}"
+                    );
+                }
+            }
+        }
+        // A language GSign does not write falls back to English.
+        let mut mail = email("verify_email", data);
+        mail.language = Some("de".to_owned());
+        assert!(render(&mail).expect("en").html.contains("lang=\"en\""));
+    }
+
+    #[test]
+    fn message_tags_name_what_the_mail_is_for() {
+        let message = Message {
+            id: uuid::Uuid::new_v4(),
+            kind: Kind::Email,
+            organization_id: Some(uuid::Uuid::new_v4()),
+            payload: serde_json::json!({}),
+            created_at: chrono::Utc::now(),
+        };
+        let mut mail = email("signing_request", serde_json::json!({}));
+        mail.envelope_id = Some(uuid::Uuid::new_v4());
+        mail.recipient_id = Some(uuid::Uuid::new_v4());
+        let tags = message_tags(&message, &mail);
+        assert!(tags.contains(&("gsign-outbox", message.id.to_string())));
+        assert!(tags.contains(&("gsign-recipient", mail.recipient_id.expect("set").to_string())));
+        // SES allows letters, digits, `_`, `-` and `.` in tag names and values.
+        for (name, value) in tags {
+            for text in [name, value.as_str()] {
+                assert!(
+                    !text.is_empty()
+                        && text.len() <= 256
+                        && text.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)),
+                    "{text}"
+                );
+            }
+        }
     }
 
     #[test]
