@@ -234,9 +234,11 @@ async fn a_bounced_signing_request_reaches_the_sender_and_the_corrected_address_
     })
     .await;
     // Both copies of the event are processed by now (the queue is empty).
-    eventually(Duration::from_secs(30), "the feedback queue drained", || async {
-        (feedback_backlog(&stack, "mail-events").await == 0).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the feedback queue drained",
+        || async { (feedback_backlog(&stack, "mail-events").await == 0).then_some(()) },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let hooks: Vec<Value> = receiver
@@ -244,7 +246,11 @@ async fn a_bounced_signing_request_reaches_the_sender_and_the_corrected_address_
         .iter()
         .map(|r| serde_json::from_str(&r.body).expect("json"))
         .collect();
-    assert_eq!(hooks.len(), 1, "the repeated event changed nothing: {hooks:?}");
+    assert_eq!(
+        hooks.len(),
+        1,
+        "the repeated event changed nothing: {hooks:?}"
+    );
     assert_eq!(hooks[0]["data"]["recipient_id"], ids[0].as_str());
     assert_eq!(hooks[0]["data"]["email"], mistyped.as_str());
     assert_eq!(python_refusals(&secret, &receiver.received(), &pki), "");
@@ -292,7 +298,10 @@ async fn a_bounced_signing_request_reaches_the_sender_and_the_corrected_address_
     );
     let corrections = evidence(&stack, &sender, &base, "recipient.email_corrected").await;
     assert_eq!(corrections.len(), 1, "{corrections:?}");
-    assert_eq!(corrections[0]["details"]["from"]["email"], mistyped.as_str());
+    assert_eq!(
+        corrections[0]["details"]["from"]["email"],
+        mistyped.as_str()
+    );
     assert_eq!(corrections[0]["details"]["to"]["email"], corrected.as_str());
     assert_eq!(corrections[0]["actor_type"], "user");
 
@@ -368,10 +377,14 @@ async fn a_complaint_stops_reminders_and_sending_to_a_suppressed_address_is_refu
         ),
     )
     .await;
-    eventually(Duration::from_secs(30), "the complaint recorded", || async {
-        let r = recipient_of(&stack, &sender, &annoyed_base, &annoyed_ids[0]).await;
-        (r["mail_status"] == "complained").then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the complaint recorded",
+        || async {
+            let r = recipient_of(&stack, &sender, &annoyed_base, &annoyed_ids[0]).await;
+            (r["mail_status"] == "complained").then_some(())
+        },
+    )
     .await;
     let (_, list) = stack
         .call(
@@ -454,8 +467,10 @@ async fn a_complaint_stops_reminders_and_sending_to_a_suppressed_address_is_refu
             &sender,
             "PUT",
             &format!("{base}/fields"),
-            Some(json!({"fields": [{"recipient_id": recipient["id"], "type": "signature",
-                "page": 1, "x": 40.0, "y": 650.0, "width": 150.0, "height": 40.0}]})),
+            Some(
+                json!({"fields": [{"recipient_id": recipient["id"], "type": "signature",
+                "page": 1, "x": 40.0, "y": 650.0, "width": 150.0, "height": 40.0}]}),
+            ),
         )
         .await;
     assert_eq!(status, 200);
@@ -468,7 +483,10 @@ async fn a_complaint_stops_reminders_and_sending_to_a_suppressed_address_is_refu
         .call(&sender, "POST", &format!("{base}/send"), None)
         .await;
     assert_eq!(status, 422, "{refused}");
-    assert_eq!(refused["errors"][0]["pointer"], "/recipients/0/email", "{refused}");
+    assert_eq!(
+        refused["errors"][0]["pointer"], "/recipients/0/email",
+        "{refused}"
+    );
     assert!(
         refused["errors"][0]["detail"]
             .as_str()
@@ -494,8 +512,7 @@ async fn a_complaint_stops_reminders_and_sending_to_a_suppressed_address_is_refu
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unknown_mail_events_are_acknowledged_and_the_suppression_list_is_owners_and_admins_only(
-) {
+async fn unknown_mail_events_are_acknowledged_and_the_suppression_list_is_owners_and_admins_only() {
     let db = TestDatabase::migrated().await;
     let stack = start_app(&db, &[]).await;
     let owner = Tenant::create(&db, "owner").await;
@@ -513,9 +530,11 @@ async fn unknown_mail_events_are_acknowledged_and_the_suppression_list_is_owners
     );
     publish(&stack, &stranger).await;
     publish(&stack, &json!({"hello": "world"})).await;
-    eventually(Duration::from_secs(30), "the feedback queue drained", || async {
-        (feedback_backlog(&stack, "mail-events").await == 0).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the feedback queue drained",
+        || async { (feedback_backlog(&stack, "mail-events").await == 0).then_some(()) },
+    )
     .await;
     assert_eq!(feedback_backlog(&stack, "mail-events-dlq").await, 0);
     let recorded: i64 = db
@@ -549,16 +568,19 @@ async fn unknown_mail_events_are_acknowledged_and_the_suppression_list_is_owners
         .await;
     assert_eq!(status, 200, "already there, unchanged: {again}");
     for (who, expected) in [(&member, 403), (&other, 200)] {
-        let (status, list) = stack
-            .call(who, "GET", "/v1/mail/suppressions", None)
-            .await;
+        let (status, list) = stack.call(who, "GET", "/v1/mail/suppressions", None).await;
         assert_eq!(status, expected, "{list}");
         if status == 200 {
             assert_eq!(list["data"], json!([]), "another tenant's list: {list}");
         }
     }
     let (status, _) = stack
-        .call(&other, "DELETE", "/v1/mail/suppressions/bat%40example.mn", None)
+        .call(
+            &other,
+            "DELETE",
+            "/v1/mail/suppressions/bat%40example.mn",
+            None,
+        )
         .await;
     assert_eq!(status, 404, "another tenant's address is not found");
     let (status, invalid) = stack
@@ -592,7 +614,10 @@ async fn unknown_mail_events_are_acknowledged_and_the_suppression_list_is_owners
             .send()
     };
     let secret = secrecy::ExposeSecret::expose_secret(&token.secret).to_owned();
-    assert_eq!(unsubscribe(secret.clone()).await.expect("answers").status(), 200);
+    assert_eq!(
+        unsubscribe(secret.clone()).await.expect("answers").status(),
+        200
+    );
     assert_eq!(
         unsubscribe(secret).await.expect("answers").status(),
         200,
@@ -603,7 +628,12 @@ async fn unknown_mail_events_are_acknowledged_and_the_suppression_list_is_owners
         404
     );
     let (_, list) = stack
-        .call(&owner, "GET", "/v1/mail/suppressions?email=dorj@example.mn", None)
+        .call(
+            &owner,
+            "GET",
+            "/v1/mail/suppressions?email=dorj@example.mn",
+            None,
+        )
         .await;
     assert_eq!(list["data"][0]["reason"], "unsubscribe", "{list}");
     stack.stop().await;
@@ -625,7 +655,10 @@ async fn a_handed_out_signing_link_opens_once_for_the_recipient_whose_turn_it_is
         &sender,
         &document,
         "sequential",
-        &[(&first, "First", "signer", 1), (&later, "Later", "signer", 2)],
+        &[
+            (&first, "First", "signer", 1),
+            (&later, "Later", "signer", 2),
+        ],
         |_| Vec::new(),
     )
     .await;
@@ -639,7 +672,13 @@ async fn a_handed_out_signing_link_opens_once_for_the_recipient_whose_turn_it_is
         )
         .await;
     assert_eq!(status, 409, "not their turn yet: {refused}");
-    assert_eq!(refused["type"].as_str().map(|t| t.ends_with("recipient-not-their-turn")), Some(true), "{refused}");
+    assert_eq!(
+        refused["type"]
+            .as_str()
+            .map(|t| t.ends_with("recipient-not-their-turn")),
+        Some(true),
+        "{refused}"
+    );
 
     let (status, link) = stack
         .call(
@@ -651,7 +690,10 @@ async fn a_handed_out_signing_link_opens_once_for_the_recipient_whose_turn_it_is
         .await;
     assert_eq!(status, 201, "{link}");
     let url = link["url"].as_str().expect("url");
-    let ticket = url.split("/sign?ticket=").nth(1).expect("a /sign?ticket= link");
+    let ticket = url
+        .split("/sign?ticket=")
+        .nth(1)
+        .expect("a /sign?ticket= link");
     assert!(link["expires_at"].is_string(), "{link}");
     // The mailed link keeps working until the handed-out one is opened.
     let (status, _) = by_link(&stack, "GET", &format!("/v1/signing/{mailed}"), None).await;

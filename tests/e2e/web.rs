@@ -387,6 +387,26 @@ async fn every_state_of_a_signing_link_reads_plainly_in_the_browser_on_a_phone_a
     )
     .await;
 
+    // A signer whose mail bounced: the sender hands them a link another way.
+    let (handed, handed_ids) = send_envelope(
+        &stack,
+        &sender,
+        &one_page,
+        "parallel",
+        &[(&email("handed"), "Handed Link", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+    let (status, handed_out) = stack
+        .call(
+            &sender,
+            "POST",
+            &format!("{handed}/recipients/{}/signing-link", handed_ids[0]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{handed_out}");
+
     browser_story(
         "states.test.ts",
         &stack,
@@ -399,6 +419,7 @@ async fn every_state_of_a_signing_link_reads_plainly_in_the_browser_on_a_phone_a
             "sender_language": {"signer": email("mn-sender")},
             "roles": {"approver": email("approver"), "viewer": email("viewer")},
             "locked": {"signer": email("locked")},
+            "handed_out": {"link": handed_out["url"]},
         }),
     );
 

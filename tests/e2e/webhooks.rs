@@ -157,7 +157,12 @@ fn gaps(delivery: &Value) -> Vec<i64> {
         .collect()
 }
 
-pub(crate) async fn register(stack: &TestStack, who: &Tenant, url: &str, types: Value) -> (u16, Value) {
+pub(crate) async fn register(
+    stack: &TestStack,
+    who: &Tenant,
+    url: &str,
+    types: Value,
+) -> (u16, Value) {
     stack
         .call(
             who,

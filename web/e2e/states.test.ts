@@ -1,6 +1,7 @@
 // Every state a signing link can show besides the happy path, in the browser: not your turn
 // (with who is acting), decline (and the other signer's link afterwards), a voided envelope,
-// an unknown link, a viewer and an approver, wrong access codes up to the lockout, the
+// an unknown link, a viewer and an approver, wrong access codes up to the lockout, a link the
+// sender handed out (it opens once), the
 // interface in Mongolian, and a 40-page document signed on a phone with a finger, its pages
 // drawn only as they come into view.
 
@@ -23,6 +24,8 @@ interface StatesStory extends Story {
   roles: { approver: string; viewer: string };
   /** A signer whose link asks for an access code, which the story never knows. */
   locked: { signer: string };
+  /** A signing link the sender handed out instead of mail (`/sign?ticket=…`): it opens once. */
+  handed_out: { link: string };
 }
 
 const data = story<StatesStory>();
@@ -136,6 +139,21 @@ describe('the states of a signing link', () => {
     await checkpoint(page, data, 'consent-mongolian');
     await page.getByRole('combobox', { name: 'Хэл' }).selectOption('en');
     await page.getByRole('heading', { name: 'Agree to use electronic records and signatures' }).waitFor();
+    await page.context().close();
+  });
+
+  it('opens a handed-out link once, keeps it through a reload, and says so to a second browser', async () => {
+    const page = await open(data.handed_out.link);
+    await page.getByRole('heading', { name: 'Agree to use electronic records and signatures' }).waitFor();
+    // The ticket is spent: it leaves the address bar, and the tab keeps the signing session.
+    expect(page.url()).not.toContain('ticket=');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Agree to use electronic records and signatures' }).waitFor();
+    await checkpoint(page, data, 'handed-out-link');
+    const other = await open(data.handed_out.link, 'desktop');
+    await other.getByRole('heading', { name: 'This link was opened already' }).waitFor();
+    await checkpoint(other, data, 'handed-out-link-used');
+    await other.context().close();
     await page.context().close();
   });
 

@@ -181,7 +181,10 @@ impl SigningWorker {
             .clone()
             .unwrap_or_else(|| source.name.clone());
         let mut emails = Vec::new();
-        let mail = |to: String, recipient_name: String, link: String, recipient_id: Option<Uuid>| outbox::Email {
+        let mail = |to: String,
+                    recipient_name: String,
+                    link: String,
+                    recipient_id: Option<Uuid>| outbox::Email {
             template: "envelope_completed".to_owned(),
             to,
             language: completed.language.clone(),

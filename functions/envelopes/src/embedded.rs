@@ -136,13 +136,19 @@ impl IntoProblem for EmbeddedError {
                 "embedded-link-invalid",
                 "Signing view not valid",
             )
-            .with_detail("This view URL is unknown or was opened already; ask for a new one."),
+            .with_detail(
+                "This view URL or handed-out signing link is unknown or was opened already; ask \
+                 the sender for a new one.",
+            ),
             EmbeddedError::Expired => Problem::new(
                 StatusCode::GONE,
                 "embedded-link-expired",
                 "Signing view expired",
             )
-            .with_detail("View URLs work for five minutes; ask for a new one."),
+            .with_detail(
+                "View URLs work for five minutes, handed-out signing links until the envelope \
+                 expires (at most seven days); ask the sender for a new one.",
+            ),
             EmbeddedError::WebAppUnavailable(err) => {
                 tracing::error!(
                     error = format!("{err:#}"),
@@ -214,7 +220,10 @@ impl OpenRoute {
             .ok_or(EmbeddedError::Unknown)?;
         // A view URL of an embedded recipient, or a signing link the sender handed out.
         let embedded: bool = tx
-            .query_one("SELECT embedded FROM recipients WHERE id = $1", &[&found.id])
+            .query_one(
+                "SELECT embedded FROM recipients WHERE id = $1",
+                &[&found.id],
+            )
             .await?
             .get(0);
         repo::record(

@@ -57,7 +57,10 @@ async fn sent(
 
 /// Who must act now: the current routing order (sequential) or every acting recipient
 /// (parallel), who have not finished.
-pub(crate) fn acting_now<'r>(envelope: &Envelope, recipients: &'r [Recipient]) -> Vec<&'r Recipient> {
+pub(crate) fn acting_now<'r>(
+    envelope: &Envelope,
+    recipients: &'r [Recipient],
+) -> Vec<&'r Recipient> {
     let routing = RoutingType::parse(&envelope.routing_type).unwrap_or(RoutingType::Sequential);
     let open = |r: &&Recipient| matches!(r.status.as_str(), "sent" | "viewed");
     match routing {
@@ -193,7 +196,9 @@ impl EnvelopesApi {
             !matches!(
                 r.mail_status.as_deref(),
                 Some("bounced" | "complained" | "rejected")
-            ) && !suppressed.iter().any(|s| s.email.eq_ignore_ascii_case(&r.email))
+            ) && !suppressed
+                .iter()
+                .any(|s| s.email.eq_ignore_ascii_case(&r.email))
         };
         for recipient in acting_now(envelope, &recipients)
             .into_iter()
@@ -205,14 +210,8 @@ impl EnvelopesApi {
                 continue;
             };
             emails.extend(
-                self.ask(
-                    tx,
-                    envelope,
-                    recipient,
-                    &letterhead,
-                    Some(count),
-                )
-                .await?,
+                self.ask(tx, envelope, recipient, &letterhead, Some(count))
+                    .await?,
             );
             repo::record(
                 tx,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
 use gsign_core::mail::{
     is_plausible_address, parse_notification, MailEvent, MailEventKind, Suppressed,
@@ -38,7 +39,6 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
-use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::error::EnvelopesError;
@@ -249,9 +249,7 @@ impl EnvelopesApi {
                 .await?;
                 continue;
             }
-            if !event.kind.failed_for_good()
-                || envelope.status != EnvelopeStatus::Sent.as_str()
-            {
+            if !event.kind.failed_for_good() || envelope.status != EnvelopeStatus::Sent.as_str() {
                 continue;
             }
             let diagnostic = outcome
@@ -482,7 +480,11 @@ impl EnvelopesApi {
         if !is_plausible_address(&email) {
             errors.push(FieldError::new("/email", "must be a mail address"));
         }
-        if input.detail.as_ref().is_some_and(|d| d.chars().count() > 500) {
+        if input
+            .detail
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 500)
+        {
             errors.push(FieldError::new("/detail", "at most 500 characters"));
         }
         if !errors.is_empty() {
@@ -662,7 +664,8 @@ impl EnvelopesApi {
         let (envelope, recipients, before) =
             Self::waiting_recipient(&tx, caller, id, recipient).await?;
         if !before.embedded {
-            let suppressed = suppressed_among(&tx, caller.org, std::slice::from_ref(&email)).await?;
+            let suppressed =
+                suppressed_among(&tx, caller.org, std::slice::from_ref(&email)).await?;
             if let Some(hit) = suppressed.first() {
                 return Err(EnvelopesError::Validation(vec![FieldError::new(
                     "/email",

@@ -198,14 +198,8 @@ impl EnvelopesApi {
         };
         for recipient in first_to_act(routing, &recipients) {
             emails.extend(
-                self.ask(
-                    &tx,
-                    &envelope,
-                    recipient,
-                    &letterhead,
-                    None,
-                )
-                .await?,
+                self.ask(&tx, &envelope, recipient, &letterhead, None)
+                    .await?,
             );
             let mut notified = Self::event(
                 caller,

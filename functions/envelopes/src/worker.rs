@@ -245,13 +245,7 @@ impl SigningWorker {
                 for recipient in recipients.iter().filter(|r| next.contains(&r.id)) {
                     emails.extend(
                         self.api
-                            .ask(
-                                &tx,
-                                &envelope,
-                                recipient,
-                                &letterhead,
-                                None,
-                            )
+                            .ask(&tx, &envelope, recipient, &letterhead, None)
                             .await?,
                     );
                     repo::record(

@@ -351,12 +351,16 @@ impl SendEmail {
             .flatten()
             .map(|url| (url, gsign_platform::credentials::new_token()));
         // The row SES's events come back to, before SES has the mail (an event may beat
-        // the update below). A redelivered message sends again and keeps the newest id.
+        // the update below). A redelivered message sends again and keeps the newest id. What
+        // it was for may be gone meanwhile (a registration purged, a draft deleted): the mail
+        // still goes, its record just names less.
         client
             .execute(
                 "INSERT INTO mail_messages (id, organization_id, envelope_id, recipient_id, template, \
                      to_address, status, unsubscribe_token_hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 'suppressed' ELSE 'sending' END, $8) \
+                 VALUES ($1, (SELECT id FROM organizations WHERE id = $2), \
+                         (SELECT id FROM envelopes WHERE id = $3), (SELECT id FROM recipients WHERE id = $4), \
+                         $5, $6, CASE WHEN $7 THEN 'suppressed' ELSE 'sending' END, $8) \
                  ON CONFLICT (id) DO UPDATE SET unsubscribe_token_hash = EXCLUDED.unsubscribe_token_hash",
                 &[
                     &message.id,
@@ -759,7 +763,10 @@ mod tests {
                     assert!(!mongolian.text.contains(raw), "{template}: {raw}");
                 }
                 // The same links in both.
-                for link in ["https://app.example/sign?token=abc", "https://app.example/reset-password"] {
+                for link in [
+                    "https://app.example/sign?token=abc",
+                    "https://app.example/reset-password",
+                ] {
                     assert_eq!(
                         english.text.contains(link),
                         mongolian.text.contains(link),
@@ -788,14 +795,19 @@ mod tests {
         mail.recipient_id = Some(uuid::Uuid::new_v4());
         let tags = message_tags(&message, &mail);
         assert!(tags.contains(&("gsign-outbox", message.id.to_string())));
-        assert!(tags.contains(&("gsign-recipient", mail.recipient_id.expect("set").to_string())));
+        assert!(tags.contains(&(
+            "gsign-recipient",
+            mail.recipient_id.expect("set").to_string()
+        )));
         // SES allows letters, digits, `_`, `-` and `.` in tag names and values.
         for (name, value) in tags {
             for text in [name, value.as_str()] {
                 assert!(
                     !text.is_empty()
                         && text.len() <= 256
-                        && text.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)),
+                        && text
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)),
                     "{text}"
                 );
             }

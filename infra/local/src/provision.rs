@@ -234,8 +234,9 @@ pub async fn provision(
                 if aws_sdk_sesv2::error::ProvideErrorMetadata::code(&err)
                     .is_some_and(|code| code.ends_with("AlreadyExistsException")) => {}
             Err(err) => {
-                return Err(anyhow::Error::new(err)
-                    .context(format!("SES CreateConfigurationSet {name}")))
+                return Err(
+                    anyhow::Error::new(err).context(format!("SES CreateConfigurationSet {name}"))
+                )
             }
         }
     }

@@ -508,8 +508,18 @@ mod tests {
         assert!(MailStatus::Complained > MailStatus::Delivered);
         assert!(MailStatus::Bounced > MailStatus::Delayed);
         assert!(MailStatus::Delivered > MailStatus::Sent);
-        for status in ["sent", "delayed", "delivered", "rejected", "bounced", "complained"] {
-            assert_eq!(MailStatus::parse(status).map(MailStatus::as_str), Some(status));
+        for status in [
+            "sent",
+            "delayed",
+            "delivered",
+            "rejected",
+            "bounced",
+            "complained",
+        ] {
+            assert_eq!(
+                MailStatus::parse(status).map(MailStatus::as_str),
+                Some(status)
+            );
         }
     }
 
@@ -539,7 +549,15 @@ mod tests {
     #[test]
     fn plausible_addresses() {
         assert!(is_plausible_address("ana@example.com"));
-        for bad in ["", "ana", "ana@", "@example.com", "ana@example", "a na@example.com", "ana@ex@ample.com"] {
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a na@example.com",
+            "ana@ex@ample.com",
+        ] {
             assert!(!is_plausible_address(bad), "{bad}");
         }
     }

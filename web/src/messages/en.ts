@@ -20,6 +20,8 @@ export const en = {
   'sign.untitled': 'Untitled envelope',
   'sign.from': 'From {sender} ({organization})',
   'sign.expires': 'Sign before {date}',
+  'sign.expires.approve': 'Approve before {date}',
+  'sign.expires.view': 'Open before {date}',
   'sign.messageHeading': 'Message from the sender',
   'sign.invalid.title': 'This link no longer works',
   'sign.invalid.body':
@@ -35,6 +37,10 @@ export const en = {
   'sign.embedded.invalidTitle': 'This signing view was opened already',
   'sign.embedded.expiredTitle': 'This signing view has expired',
   'sign.embedded.invalidBody': 'Signing views open once, within five minutes. Go back to the page that showed it and start again.',
+  'sign.handedOut.usedTitle': 'This link was opened already',
+  'sign.handedOut.expiredTitle': 'This link has expired',
+  'sign.handedOut.body':
+    'A link the sender handed to you opens once, in the browser that opened it first. Ask the sender for a new one.',
   'sign.linkExpired.title': 'This link has expired',
   'sign.linkExpired.body':
     "Links to a completed envelope's documents work for a limited time. We can email a fresh link to your address.",

@@ -22,6 +22,8 @@ export const mn: Record<keyof typeof en, string> = {
   'sign.untitled': 'Нэргүй баримт',
   'sign.from': 'Илгээгч: {sender} ({organization})',
   'sign.expires': '{date}-с өмнө гарын үсэг зурна уу',
+  'sign.expires.approve': '{date}-с өмнө батална уу',
+  'sign.expires.view': '{date}-с өмнө нээж танилцана уу',
   'sign.messageHeading': 'Илгээгчийн захидал',
   'sign.invalid.title': 'Энэ холбоос хүчингүй болсон',
   'sign.invalid.body':
@@ -37,6 +39,10 @@ export const mn: Record<keyof typeof en, string> = {
   'sign.embedded.invalidTitle': 'Энэ гарын үсгийн цонхыг аль хэдийн нээсэн',
   'sign.embedded.expiredTitle': 'Энэ гарын үсгийн цонхны хугацаа дууссан',
   'sign.embedded.invalidBody': 'Гарын үсгийн цонх таван минутын дотор ганц удаа нээгдэнэ. Түүнийг харуулсан хуудас руу буцаж, дахин эхлүүлнэ үү.',
+  'sign.handedOut.usedTitle': 'Энэ холбоосыг аль хэдийн нээсэн',
+  'sign.handedOut.expiredTitle': 'Энэ холбоосны хугацаа дууссан',
+  'sign.handedOut.body':
+    'Илгээгчийн танд өгсөн холбоос анх нээсэн хөтөч дээрээ ганц удаа нээгдэнэ. Илгээгчээс шинэ холбоос хүсэнэ үү.',
   'sign.linkExpired.title': 'Энэ холбоосын хугацаа дууссан',
   'sign.linkExpired.body':
     'Баталгаажсан баримтын холбоос хязгаарлагдмал хугацаанд ажилладаг. Бид таны хаяг руу шинэ холбоос илгээж болно.',

@@ -223,9 +223,17 @@ function LinkProblem({ error, token, onRetry }: { error: ApiError; token: string
     case 'signing-link-invalid':
       return <Message title={t('sign.invalid.title')} body={t('sign.invalid.body')} />;
     case 'embedded-link-invalid':
-      return <Message title={t('sign.embedded.invalidTitle')} body={t('sign.embedded.invalidBody')} />;
+      return isEmbedded() ? (
+        <Message title={t('sign.embedded.invalidTitle')} body={t('sign.embedded.invalidBody')} />
+      ) : (
+        <Message title={t('sign.handedOut.usedTitle')} body={t('sign.handedOut.body')} />
+      );
     case 'embedded-link-expired':
-      return <Message title={t('sign.embedded.expiredTitle')} body={t('sign.embedded.invalidBody')} />;
+      return isEmbedded() ? (
+        <Message title={t('sign.embedded.expiredTitle')} body={t('sign.embedded.invalidBody')} />
+      ) : (
+        <Message title={t('sign.handedOut.expiredTitle')} body={t('sign.handedOut.body')} />
+      );
     case 'envelope-closed': {
       const state = String(error.problem.envelope_status ?? '');
       const key = (['voided', 'expired', 'declined'].includes(state) ? state : 'other') as
@@ -323,7 +331,16 @@ function Envelope({ token, view, reload, finish }: EnvelopeProps) {
         {t('sign.from', { sender: envelope.sender.name, organization: envelope.sender.organization })}
       </p>
       {envelope.expires_at && envelope.status === 'sent' && (
-        <p className="muted">{t('sign.expires', { date: formatDateTime(language, envelope.expires_at) })}</p>
+        <p className="muted">
+          {t(
+            recipient.role === 'approver'
+              ? 'sign.expires.approve'
+              : recipient.role === 'viewer' || recipient.role === 'cc'
+                ? 'sign.expires.view'
+                : 'sign.expires',
+            { date: formatDateTime(language, envelope.expires_at) },
+          )}
+        </p>
       )}
       {envelope.message && (
         <blockquote aria-label={t('sign.messageHeading')}>{envelope.message}</blockquote>
