@@ -506,3 +506,120 @@ async fn a_failing_tsa_hands_over_to_the_next_in_order_and_all_failing_says_why_
         "each failure named: {why}"
     );
 }
+
+#[test]
+fn a_document_signed_elsewhere_takes_gsign_fields_in_an_update_that_keeps_its_signatures() {
+    let mut pki = TestPki::new();
+    let (other_party, dir) = pki.signed_elsewhere();
+    for (input, earlier) in [("signed-once.pdf", 1), ("signed-twice.pdf", 2)] {
+        let signed = std::fs::read(dir.join(input)).expect("input");
+        let fields = [
+            FieldSpec {
+                name: "signer-1".to_owned(),
+                kind: FieldKind::Signature,
+                page: 1,
+                x: 50.0,
+                y: 50.0,
+                width: 150.0,
+                height: 50.0,
+            },
+            FieldSpec {
+                name: "gsign-seal".to_owned(),
+                kind: FieldKind::Seal,
+                page: 1,
+                x: 0.0,
+                y: 0.0,
+                width: 0.0,
+                height: 0.0,
+            },
+        ];
+        // A text field would be a change the earlier signatures do not permit.
+        let company = FieldSpec {
+            name: "company".to_owned(),
+            kind: FieldKind::Text,
+            page: 1,
+            x: 50.0,
+            y: 150.0,
+            width: 150.0,
+            height: 20.0,
+        };
+        let refused = form::prepare(&signed, &[fields[0].clone(), company])
+            .expect_err("signature fields only");
+        assert!(
+            refused.to_string().contains("only signature fields"),
+            "{refused}"
+        );
+        let prepared = form::prepare(&signed, &fields).expect("prepared");
+        assert_eq!(
+            &prepared[..signed.len()],
+            &signed[..],
+            "{input}: the signed bytes are kept, the fields come in an update"
+        );
+        let (key, chain) = pki.signer(KeySpec::EcP256, "CN=GSign Signer,O=Говь Трейд ХХК");
+        let pdf = pki.sign(&prepared, "signer-1", &key, Scheme::EcdsaSha256, &chain);
+        let file = pki.write(&format!("elsewhere-{input}"), &pdf);
+        let (ok, report) = run(
+            &gsign_tests::stack_var("GSIGN_PYHANKO"),
+            &[
+                "sign",
+                "adesverify",
+                "--trust",
+                &pki.ca_pem,
+                "--trust",
+                &other_party,
+                "--trust-replace",
+                "--no-revocation-check",
+                &file,
+            ],
+        );
+        assert!(ok, "{input}: pyHanko refused:\n{report}");
+        let lines: Vec<&str> = report.lines().filter(|l| l.contains("INTACT")).collect();
+        assert_eq!(lines.len(), earlier + 1, "{input}:\n{report}");
+        for line in &lines {
+            assert!(line.contains("INTACT:TRUSTED"), "{input}:\n{report}");
+            assert!(
+                line.contains("UNTOUCHED") || line.contains("ACCEPTABLE_MODIFICATIONS"),
+                "{input}: a later revision was not an acceptable change:\n{report}"
+            );
+        }
+        // GSign's own verifier agrees: every signature valid, the new fields acceptable.
+        let verdict = gsign_signing::verify::verify(&pdf, &[]);
+        assert_eq!(verdict.signatures.len(), earlier + 1, "{verdict:?}");
+        for signature in &verdict.signatures {
+            assert!(
+                signature.intact && signature.later_changes != Some(Change::Modified),
+                "{input}: {signature:?}\n{:?}",
+                verdict.revisions
+            );
+        }
+        let (_, pdfsig) = run("pdfsig", &[&file]);
+        assert_eq!(
+            pdfsig.matches("Signature is Valid.").count(),
+            earlier + 1,
+            "{input}:\n{pdfsig}"
+        );
+        let (ok, check) = run("qpdf", &["--check", &file]);
+        assert!(ok, "{input}: qpdf --check:\n{check}");
+    }
+
+    // Certified documents take no new fields: P=1 allows no change, P=2 no new visible
+    // signature field (pyHanko's rule after a certification, stricter than Acrobat's).
+    let signature = FieldSpec {
+        name: "signer-1".to_owned(),
+        kind: FieldKind::Signature,
+        page: 1,
+        x: 50.0,
+        y: 50.0,
+        width: 150.0,
+        height: 50.0,
+    };
+    for (input, level) in [
+        ("certified-no-changes.pdf", "DocMDP P=1"),
+        ("certified-form-filling.pdf", "DocMDP P=2"),
+    ] {
+        let certified = std::fs::read(dir.join(input)).expect("input");
+        let refused = form::prepare(&certified, std::slice::from_ref(&signature))
+            .expect_err("no field may be added to a certified document");
+        assert!(refused.to_string().contains(level), "{input}: {refused}");
+    }
+}

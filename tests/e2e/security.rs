@@ -514,7 +514,10 @@ async fn stale_secrets_and_unconfirmed_accounts_are_purged_by_the_sweeper() {
              INSERT INTO users (organization_id, email, role, created_at)
                SELECT id, 'nc-{u}@example.com', 'owner', now() - interval '8 days' FROM o;
              INSERT INTO users (organization_id, email, role, status, created_at)
-               VALUES ('{org}', 'invited-{u}@example.com', 'viewer', 'invited', now() - interval '8 days');",
+               VALUES ('{org}', 'invited-{u}@example.com', 'viewer', 'invited', now() - interval '8 days');
+             INSERT INTO mail_messages (id, organization_id, template, to_address, status, sent_at)
+               VALUES (gen_random_uuid(), '{org}', 'verify_email', 'old-{u}@example.com', 'delivered', now() - interval '91 days'),
+                      (gen_random_uuid(), '{org}', 'verify_email', 'new-{u}@example.com', 'delivered', now() - interval '89 days');",
             org = tenant.org,
             u = unique(),
         ))
@@ -524,7 +527,7 @@ async fn stale_secrets_and_unconfirmed_accounts_are_purged_by_the_sweeper() {
     assert_eq!(
         answer["purged"],
         json!({"outbox_rows": 1, "idempotency_records": 1,
-               "unverified_registrations": 1, "stale_invitations": 1}),
+               "unverified_registrations": 1, "stale_invitations": 1, "mail_records": 1}),
         "{answer}"
     );
     let (organizations, users): (i64, i64) = {

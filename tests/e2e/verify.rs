@@ -740,13 +740,90 @@ mod route {
     }
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn sending_a_document_that_carries_a_signature_answers_422_saying_why() {
+    async fn a_document_two_others_signed_goes_out_keeps_their_signatures_and_a_locked_one_is_refused(
+    ) {
+        use gsign_tests::envelopes::{
+            consent_and_sign, drawn, envelope_when, fetch, organization_ca, send_envelope,
+            stack_with_tsa,
+        };
+        use gsign_tests::pki::{run, LocalTsa, TestPki};
         let db = TestDatabase::migrated().await;
-        let stack = start_app(&db, &[]).await;
+        let pki = TestPki::new();
+        let tsa = LocalTsa::start(&pki).await;
+        let stack = stack_with_tsa(&db, &tsa).await;
         let owner = Tenant::create(&db, "owner").await;
-        let signed = signed_by_the_organization(&db, &stack, &owner).await;
+        let (other_party, dir) = pki.signed_elsewhere();
+
+        let twice = std::fs::read(dir.join("signed-twice.pdf")).expect("input");
         let document = stack
-            .upload_ready_pdf(&owner, "signed-by-another.pdf", signed)
+            .upload_ready_pdf(&owner, "signed-by-two-others.pdf", twice)
+            .await;
+        let signer = format!("third-{}@example.com", gsign_tests::unique());
+        let (base, _) = send_envelope(
+            &stack,
+            &owner,
+            &document,
+            "sequential",
+            &[(&signer, "Third Signer", "signer", 1)],
+            |_| Vec::new(),
+        )
+        .await;
+        let token = gsign_tests::mailed_token(&signer, "/sign").await;
+        let (status, signed) =
+            consent_and_sign(&stack, &token, json!({"signature": drawn()})).await;
+        assert_eq!(status, 202, "{signed}");
+        envelope_when(&stack, &owner, &base, "completed", |e| {
+            e["status"] == "completed"
+        })
+        .await;
+        let (status, link) = stack
+            .call(
+                &owner,
+                "GET",
+                &format!("{base}/download?variant=final"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{link}");
+        let file = pki.write("after-two-others.pdf", &fetch(&link).await);
+        let org_ca = organization_ca(&db, owner.org, &pki).await;
+        let (ok, report) = run(
+            &gsign_tests::stack_var("GSIGN_PYHANKO"),
+            &[
+                "sign",
+                "adesverify",
+                "--trust",
+                &org_ca,
+                "--trust",
+                &pki.ca_pem,
+                "--trust",
+                &other_party,
+                "--trust-replace",
+                "--no-revocation-check",
+                &file,
+            ],
+        );
+        assert!(ok, "pyHanko refused:\n{report}");
+        let lines: Vec<&str> = report.lines().filter(|l| l.contains(":INTACT")).collect();
+        // The two earlier signatures, the GSign signer and the seal.
+        assert_eq!(lines.len(), 4, "{report}");
+        assert!(
+            lines.iter().all(|l| l.contains("INTACT:TRUSTED")),
+            "{report}"
+        );
+        assert!(
+            lines[..3]
+                .iter()
+                .all(|l| l.contains("ACCEPTABLE_MODIFICATIONS")),
+            "every earlier signature sees only acceptable changes:\n{report}"
+        );
+        let (ok, qpdf) = run("qpdf", &["--check", &file]);
+        assert!(ok, "{qpdf}");
+
+        // Certified with no changes allowed: refused at send, saying why; still a draft.
+        let locked = std::fs::read(dir.join("certified-no-changes.pdf")).expect("input");
+        let document = stack
+            .upload_ready_pdf(&owner, "certified.pdf", locked)
             .await;
         let (status, envelope) = stack
             .call(
@@ -787,10 +864,9 @@ mod route {
         assert!(
             problem["errors"][0]["detail"]
                 .as_str()
-                .is_some_and(|d| d.contains("carries signatures already")),
+                .is_some_and(|d| d.contains("DocMDP P=1")),
             "{problem}"
         );
-        // Still a draft: nothing was sent or counted.
         let (_, draft) = stack.call(&owner, "GET", &base, None).await;
         assert_eq!(draft["status"], "draft", "{draft}");
         stack.stop().await;

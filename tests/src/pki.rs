@@ -155,6 +155,30 @@ impl TestPki {
         path.to_string_lossy().into_owned()
     }
 
+    /// Documents another party signed with pyHanko (`tests/interop/signed_elsewhere.py`:
+    /// signed once, twice, certified with DocMDP P=1 and P=2), in this PKI's folder: (the
+    /// other party's certificate, the folder).
+    pub fn signed_elsewhere(&self) -> (String, std::path::PathBuf) {
+        let dir = self.dir.clone();
+        let (ok, out) = run(
+            &stack_var("GSIGN_PYTHON"),
+            &[
+                &root()
+                    .join("tests/interop/signed_elsewhere.py")
+                    .to_string_lossy(),
+                &root()
+                    .join("shared/pdf/fixtures/one-page.pdf")
+                    .to_string_lossy(),
+                &dir.to_string_lossy(),
+            ],
+        );
+        assert!(ok, "{out}");
+        (
+            dir.join("other-party.pem").to_string_lossy().into_owned(),
+            dir,
+        )
+    }
+
     /// pyHanko's `adesverify` against our root: (exit ok, one line per signature).
     pub fn pyhanko(&self, file: &str) -> (bool, String) {
         run(

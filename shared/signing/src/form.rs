@@ -1,6 +1,6 @@
-//! The envelope's form: every recipient's field created once, before the first signature
-//! ([`prepare`]), then filled by its signer inside that signer's signature revision
-//! ([`fill`]). Later signatures permit exactly this: new values and appearances on fields that
+//! The envelope's form: every recipient's field created once, before the envelope's first
+//! signature ([`prepare`]; in an incremental update when others signed the document before),
+//! then filled by its signer inside that signer's signature revision ([`fill`]). Later signatures permit exactly this: new values and appearances on fields that
 //! already exist (ISO 32000-1 12.7.4 and 12.8.2.2; pyHanko's difference analysis), never a new
 //! annotation or a change to the page.
 
@@ -213,132 +213,76 @@ pub fn find_field(document: &Document, name: &str) -> Option<ObjectId> {
     })
 }
 
-/// Prepares an unsigned document for its recipients: every field exists, with its widget on
-/// its page and an appearance, and the form says `/SigFlags 3` and has no `/NeedAppearances`,
-/// so each later signature only fills its own fields. A full rewrite, which is fine only
-/// because nothing is signed yet; a signed input is refused.
-pub fn prepare(pdf: &[u8], fields: &[FieldSpec]) -> Result<Vec<u8>, SignError> {
-    let mut document = Document::load_mem(pdf).map_err(pdf_error)?;
-    if document.trailer.has(b"Encrypt") || document.encryption_state.is_some() {
-        return Err(invalid("the PDF is encrypted"));
-    }
-    if let Some(form) = acro_form(&document) {
-        if form.get(b"SigFlags").and_then(Object::as_i64).unwrap_or(0) & 1 == 1 {
-            return Err(invalid(
-                "it carries signatures already, and GSign cannot yet add fields without \
-                 invalidating them",
-            ));
-        }
-    }
-    let pages = document.get_pages();
-    let catalog_id = document
-        .trailer
-        .get(b"Root")
-        .and_then(Object::as_reference)
-        .map_err(|_| invalid("the trailer has no /Root reference"))?;
-    let mut names = std::collections::HashSet::new();
-    let mut created = Vec::new();
-    for spec in fields {
-        if spec.name.is_empty() || spec.name.contains('.') {
-            return Err(invalid(format!(
-                "the field name {:?} is empty or has a dot",
-                spec.name
-            )));
-        }
-        if !names.insert(spec.name.as_str()) || find_field(&document, &spec.name).is_some() {
-            return Err(invalid(format!("the field {:?} exists already", spec.name)));
-        }
-        let page_id = *pages
-            .get(&spec.page)
-            .ok_or_else(|| invalid(format!("no page {} for {:?}", spec.page, spec.name)))?;
-        let (area, rotation) = page_geometry(&document, page_id)?;
-        let (rect, upright) = place(area, rotation, spec)?;
-        let mut widget = dictionary! {
-            "Type" => "Annot",
-            "Subtype" => "Widget",
-            "T" => text_string(&spec.name),
-            "Rect" => rect.iter().map(|v| Object::Real(*v)).collect::<Vec<_>>(),
-            // Print.
-            "F" => 4,
-            "P" => Object::Reference(page_id),
-        };
-        if rotation != 0 {
-            widget.set("MK", dictionary! { "R" => rotation });
-        }
-        match spec.kind {
-            FieldKind::Signature | FieldKind::Seal => {
-                widget.set("FT", "Sig");
-                let blank = document.add_object(appearance::blank(&upright));
-                widget.set("AP", dictionary! { "N" => Object::Reference(blank) });
-                if spec.kind == FieldKind::Seal {
-                    widget.set(
-                        "Lock",
-                        dictionary! {
-                            "Type" => "SigFieldLock",
-                            "Action" => "All",
-                            "P" => 1,
-                        },
-                    );
-                }
-            }
-            FieldKind::Initials | FieldKind::Text | FieldKind::Date => {
-                widget.set("FT", "Tx");
-                // Read-only: values come through the signing ceremony, not a viewer.
-                widget.set("Ff", 1);
-                widget.set(
-                    "DA",
-                    Object::String(b"/Helv 0 Tf 0 g".to_vec(), lopdf::StringFormat::Literal),
-                );
-                let blank = document.add_object(appearance::blank(&upright));
-                widget.set("AP", dictionary! { "N" => Object::Reference(blank) });
-            }
-            FieldKind::Checkbox => {
-                widget.set("FT", "Btn");
-                widget.set("Ff", 1);
-                widget.set("V", "Off");
-                widget.set("AS", "Off");
-                let (on, off) = appearance::checkbox(&upright);
-                let on = document.add_object(on);
-                let off = document.add_object(off);
-                widget.set(
-                    "AP",
-                    dictionary! { "N" => dictionary! {
-                        "Yes" => Object::Reference(on),
-                        "Off" => Object::Reference(off),
-                    } },
-                );
-            }
-        }
-        let widget_id = document.add_object(widget);
-        let annots = match document
-            .get_dictionary(page_id)
-            .map_err(pdf_error)?
-            .get(b"Annots")
-        {
-            Ok(Object::Array(items)) => items.clone(),
-            Ok(Object::Reference(id)) => document
-                .get_object(*id)
-                .and_then(Object::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        let mut annots = annots;
-        annots.push(Object::Reference(widget_id));
-        document
-            .get_object_mut(page_id)
-            .and_then(Object::as_dict_mut)
-            .map_err(pdf_error)?
-            .set("Annots", Object::Array(annots));
-        created.push(Object::Reference(widget_id));
-    }
-    let mut form = acro_form(&document).cloned().unwrap_or_default();
-    let mut all = match form.get(b"Fields") {
-        Ok(Object::Array(items)) => items.clone(),
-        _ => Vec::new(),
+/// The widget of `spec` (placed at `rect` on `page_id`), with its appearance objects added
+/// through `add`.
+fn widget(
+    spec: &FieldSpec,
+    page_id: ObjectId,
+    rect: [f32; 4],
+    upright: &UprightBox,
+    add: &mut dyn FnMut(Object) -> ObjectId,
+) -> Dictionary {
+    let mut widget = dictionary! {
+        "Type" => "Annot",
+        "Subtype" => "Widget",
+        "T" => text_string(&spec.name),
+        "Rect" => rect.iter().map(|v| Object::Real(*v)).collect::<Vec<_>>(),
+        // Print.
+        "F" => 4,
+        "P" => Object::Reference(page_id),
     };
-    all.extend(created);
-    form.set("Fields", Object::Array(all));
+    if upright.rotation != 0 {
+        widget.set("MK", dictionary! { "R" => upright.rotation });
+    }
+    match spec.kind {
+        FieldKind::Signature | FieldKind::Seal => {
+            widget.set("FT", "Sig");
+            let blank = add(Object::Stream(appearance::blank(upright)));
+            widget.set("AP", dictionary! { "N" => Object::Reference(blank) });
+            if spec.kind == FieldKind::Seal {
+                widget.set(
+                    "Lock",
+                    dictionary! {
+                        "Type" => "SigFieldLock",
+                        "Action" => "All",
+                        "P" => 1,
+                    },
+                );
+            }
+        }
+        FieldKind::Initials | FieldKind::Text | FieldKind::Date => {
+            widget.set("FT", "Tx");
+            // Read-only: values come through the signing ceremony, not a viewer.
+            widget.set("Ff", 1);
+            widget.set(
+                "DA",
+                Object::String(b"/Helv 0 Tf 0 g".to_vec(), lopdf::StringFormat::Literal),
+            );
+            let blank = add(Object::Stream(appearance::blank(upright)));
+            widget.set("AP", dictionary! { "N" => Object::Reference(blank) });
+        }
+        FieldKind::Checkbox => {
+            widget.set("FT", "Btn");
+            widget.set("Ff", 1);
+            widget.set("V", "Off");
+            widget.set("AS", "Off");
+            let (on, off) = appearance::checkbox(upright);
+            let on = add(Object::Stream(on));
+            let off = add(Object::Stream(off));
+            widget.set(
+                "AP",
+                dictionary! { "N" => dictionary! {
+                    "Yes" => Object::Reference(on),
+                    "Off" => Object::Reference(off),
+                } },
+            );
+        }
+    }
+    widget
+}
+
+/// The form's default appearance and font resources, where the form has none.
+fn complete_form(form: &mut Dictionary) {
     form.set("SigFlags", 3);
     // No /NeedAppearances: a viewer must never regenerate appearances after signing.
     form.remove(b"NeedAppearances");
@@ -359,6 +303,151 @@ pub fn prepare(pdf: &[u8], fields: &[FieldSpec]) -> Result<Vec<u8>, SignError> {
             } } },
         );
     }
+}
+
+/// Whether `document` carries a signature already (a signed field, or the form's
+/// `SignaturesExist` flag).
+pub fn is_signed(document: &Document) -> bool {
+    let flagged = acro_form(document)
+        .and_then(|form| form.get(b"SigFlags").and_then(Object::as_i64).ok())
+        .is_some_and(|flags| flags & 1 == 1);
+    let signed_field = acro_form(document)
+        .and_then(|form| form.get(b"Fields").and_then(Object::as_array).ok())
+        .is_some_and(|fields| {
+            fields.iter().any(|field| {
+                field
+                    .as_reference()
+                    .and_then(|id| document.get_dictionary(id))
+                    .is_ok_and(|d| {
+                        d.get(b"FT").and_then(Object::as_name).ok() == Some(b"Sig".as_slice())
+                            && d.has(b"V")
+                    })
+            })
+        });
+    flagged || signed_field || document.catalog().is_ok_and(|c| c.has(b"Perms"))
+}
+
+/// The DocMDP permissions (1: no changes, 2: form filling and signing, 3: also annotations)
+/// of a certified document (ISO 32000-1 12.8.2.2), `None` when it is not certified.
+pub fn certification_level(document: &Document) -> Option<i64> {
+    let resolve = |object: &Object| -> Option<Dictionary> {
+        match object {
+            Object::Reference(id) => document.get_dictionary(*id).ok().cloned(),
+            Object::Dictionary(dict) => Some(dict.clone()),
+            _ => None,
+        }
+    };
+    let perms = resolve(document.catalog().ok()?.get(b"Perms").ok()?)?;
+    let signature = resolve(perms.get(b"DocMDP").ok()?)?;
+    let references = match signature.get(b"Reference").ok()? {
+        Object::Array(items) => items.clone(),
+        Object::Reference(id) => document.get_object(*id).ok()?.as_array().ok()?.clone(),
+        _ => return Some(2),
+    };
+    let level = references.iter().find_map(|reference| {
+        let reference = resolve(reference)?;
+        if reference.get(b"TransformMethod").ok()?.as_name().ok()? != b"DocMDP" {
+            return None;
+        }
+        Some(
+            reference
+                .get(b"TransformParams")
+                .ok()
+                .and_then(resolve)
+                .and_then(|params| params.get(b"P").and_then(Object::as_i64).ok())
+                // Absent: 2 (12.8.2.2.2).
+                .unwrap_or(2),
+        )
+    });
+    Some(level.unwrap_or(2))
+}
+
+/// Checks `fields` against `document`: names unique, new, without dots; each on a page, inside
+/// it. Answers each with its page, widget rectangle and upright box.
+fn placements(
+    document: &Document,
+    fields: &[FieldSpec],
+) -> Result<Vec<(ObjectId, [f32; 4], UprightBox)>, SignError> {
+    let pages = document.get_pages();
+    let mut names = std::collections::HashSet::new();
+    fields
+        .iter()
+        .map(|spec| {
+            if spec.name.is_empty() || spec.name.contains('.') {
+                return Err(invalid(format!(
+                    "the field name {:?} is empty or has a dot",
+                    spec.name
+                )));
+            }
+            if !names.insert(spec.name.as_str()) || find_field(document, &spec.name).is_some() {
+                return Err(invalid(format!("the field {:?} exists already", spec.name)));
+            }
+            let page_id = *pages
+                .get(&spec.page)
+                .ok_or_else(|| invalid(format!("no page {} for {:?}", spec.page, spec.name)))?;
+            let (area, rotation) = page_geometry(document, page_id)?;
+            let (rect, upright) = place(area, rotation, spec)?;
+            Ok((page_id, rect, upright))
+        })
+        .collect()
+}
+
+/// Prepares a document for its recipients: every field exists, with its widget on its page
+/// and an appearance, and the form says `/SigFlags 3` and has no `/NeedAppearances`, so each
+/// later signature only fills its own fields.
+///
+/// An unsigned document is rewritten whole (nothing signed can break). A signed one gets the
+/// fields in one incremental update that leaves every earlier byte, and so every earlier
+/// signature, as it was, and takes signature fields only; a certified one (DocMDP) is
+/// refused, saying which permission forbids it.
+pub fn prepare(pdf: &[u8], fields: &[FieldSpec]) -> Result<Vec<u8>, SignError> {
+    let mut document = Document::load_mem(pdf).map_err(pdf_error)?;
+    if document.trailer.has(b"Encrypt") || document.encryption_state.is_some() {
+        return Err(invalid("the PDF is encrypted"));
+    }
+    if is_signed(&document) {
+        return prepare_signed(pdf, document, fields);
+    }
+    let catalog_id = document
+        .trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .map_err(|_| invalid("the trailer has no /Root reference"))?;
+    let mut created = Vec::new();
+    for (spec, (page_id, rect, upright)) in fields.iter().zip(placements(&document, fields)?) {
+        let widget = widget(spec, page_id, rect, &upright, &mut |object| {
+            document.add_object(object)
+        });
+        let widget_id = document.add_object(widget);
+        let mut annots = match document
+            .get_dictionary(page_id)
+            .map_err(pdf_error)?
+            .get(b"Annots")
+        {
+            Ok(Object::Array(items)) => items.clone(),
+            Ok(Object::Reference(id)) => document
+                .get_object(*id)
+                .and_then(Object::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        annots.push(Object::Reference(widget_id));
+        document
+            .get_object_mut(page_id)
+            .and_then(Object::as_dict_mut)
+            .map_err(pdf_error)?
+            .set("Annots", Object::Array(annots));
+        created.push(Object::Reference(widget_id));
+    }
+    let mut form = acro_form(&document).cloned().unwrap_or_default();
+    let mut all = match form.get(b"Fields") {
+        Ok(Object::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    all.extend(created);
+    form.set("Fields", Object::Array(all));
+    complete_form(&mut form);
     let form_id = document.add_object(form);
     document
         .get_object_mut(catalog_id)
@@ -367,6 +456,182 @@ pub fn prepare(pdf: &[u8], fields: &[FieldSpec]) -> Result<Vec<u8>, SignError> {
         .set("AcroForm", Object::Reference(form_id));
     let mut out = Vec::with_capacity(pdf.len() + 4096);
     document
+        .save_to(&mut out)
+        .map_err(|e| invalid(format!("save: {e}")))?;
+    Ok(out)
+}
+
+/// [`prepare`] for a document signed already: the fields in one incremental update.
+fn prepare_signed(
+    pdf: &[u8],
+    document: Document,
+    fields: &[FieldSpec],
+) -> Result<Vec<u8>, SignError> {
+    if document.xref_recovery.is_some() {
+        return Err(invalid(
+            "it is signed and its cross-reference data is damaged: fields cannot be added \
+             without invalidating the signatures",
+        ));
+    }
+    // A certification fixes what may follow. P=1: nothing. P=2 and P=3: filling the fields the
+    // document has and signing its empty signature fields, but not new visible signature
+    // fields (pyHanko refuses those after a certification signature, stricter than Acrobat),
+    // and GSign places a new field for every signer.
+    match certification_level(&document) {
+        Some(1) => {
+            return Err(invalid(
+                "it is certified with no changes allowed (DocMDP P=1): any field GSign adds \
+                 would break the certification; ask its author for an uncertified copy",
+            ))
+        }
+        Some(level) => {
+            return Err(invalid(format!(
+                "it is certified (DocMDP P={level}): its certification allows filling the \
+                 fields it has and signing, not the new signature fields GSign places for \
+                 each signer; ask its author for an uncertified copy"
+            )))
+        }
+        None => {}
+    }
+    // After an approval signature, new signature fields are acceptable changes; new text,
+    // date or check box fields are not (pyHanko reports them as illegal modifications).
+    if fields
+        .iter()
+        .any(|f| !matches!(f.kind, FieldKind::Signature | FieldKind::Seal))
+    {
+        return Err(invalid(
+            "it is signed already: GSign can add only signature fields to it; text, date, \
+             initials and check box fields would be changes its signatures do not permit",
+        ));
+    }
+    let placed = placements(&document, fields)?;
+    let catalog_id = document
+        .trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .map_err(|_| invalid("the trailer has no /Root reference"))?;
+    let size = document
+        .trailer
+        .get(b"Size")
+        .and_then(Object::as_i64)
+        .unwrap_or(0);
+    let mut update = IncrementalDocument::create_from(pdf.to_vec(), document);
+    // New objects above every number the file may use (trailer /Size - 1), never below.
+    let floor = u32::try_from(size.saturating_sub(1)).unwrap_or(0);
+    update.new_document.max_id = update.new_document.max_id.max(floor);
+
+    let mut by_page: BTreeMap<ObjectId, Vec<Object>> = BTreeMap::new();
+    let mut created = Vec::new();
+    for (spec, (page_id, rect, upright)) in fields.iter().zip(placed) {
+        let new_document = &mut update.new_document;
+        let widget = widget(spec, page_id, rect, &upright, &mut |object| {
+            new_document.add_object(object)
+        });
+        let widget_id = update.new_document.add_object(widget);
+        by_page
+            .entry(page_id)
+            .or_default()
+            .push(Object::Reference(widget_id));
+        created.push(Object::Reference(widget_id));
+    }
+    for (page_id, widgets) in by_page {
+        update
+            .opt_clone_object_to_new_document(page_id)
+            .map_err(pdf_error)?;
+        let annots = update
+            .new_document
+            .get_dictionary(page_id)
+            .map_err(pdf_error)?
+            .get(b"Annots")
+            .ok()
+            .cloned();
+        let items = match annots {
+            Some(Object::Reference(array_id)) => {
+                update
+                    .opt_clone_object_to_new_document(array_id)
+                    .map_err(pdf_error)?;
+                if let Ok(Object::Array(items)) = update.new_document.get_object_mut(array_id) {
+                    items.extend(widgets);
+                }
+                continue;
+            }
+            Some(Object::Array(mut items)) => {
+                items.extend(widgets);
+                items
+            }
+            _ => widgets,
+        };
+        update
+            .new_document
+            .get_object_mut(page_id)
+            .and_then(Object::as_dict_mut)
+            .map_err(pdf_error)?
+            .set("Annots", Object::Array(items));
+    }
+    // The form: changed in place when it is an object of its own, else the catalog changes.
+    let acroform = update
+        .get_prev_documents()
+        .catalog()
+        .map_err(pdf_error)?
+        .get(b"AcroForm")
+        .ok()
+        .cloned();
+    let form_id = match acroform {
+        Some(Object::Reference(id)) => {
+            update
+                .opt_clone_object_to_new_document(id)
+                .map_err(pdf_error)?;
+            id
+        }
+        inline => {
+            let form = match inline {
+                Some(Object::Dictionary(dict)) => dict,
+                _ => Dictionary::new(),
+            };
+            let id = update.new_document.add_object(form);
+            update
+                .opt_clone_object_to_new_document(catalog_id)
+                .map_err(pdf_error)?;
+            update
+                .new_document
+                .get_object_mut(catalog_id)
+                .and_then(Object::as_dict_mut)
+                .map_err(pdf_error)?
+                .set("AcroForm", Object::Reference(id));
+            id
+        }
+    };
+    let fields_object = update
+        .new_document
+        .get_dictionary(form_id)
+        .map_err(pdf_error)?
+        .get(b"Fields")
+        .ok()
+        .cloned();
+    fn form(update: &mut IncrementalDocument, id: ObjectId) -> Result<&mut Dictionary, SignError> {
+        update
+            .new_document
+            .get_object_mut(id)
+            .and_then(Object::as_dict_mut)
+            .map_err(pdf_error)
+    }
+    match fields_object {
+        Some(Object::Reference(array_id)) => {
+            update
+                .opt_clone_object_to_new_document(array_id)
+                .map_err(pdf_error)?;
+            if let Ok(Object::Array(items)) = update.new_document.get_object_mut(array_id) {
+                items.extend(created);
+            }
+        }
+        Some(Object::Array(mut items)) => {
+            items.extend(created);
+            form(&mut update, form_id)?.set("Fields", Object::Array(items));
+        }
+        _ => form(&mut update, form_id)?.set("Fields", Object::Array(created)),
+    }
+    let mut out = Vec::with_capacity(pdf.len() + 4096);
+    update
         .save_to(&mut out)
         .map_err(|e| invalid(format!("save: {e}")))?;
     Ok(out)

@@ -340,6 +340,32 @@ fn field_has_value(document: &Document, dict: &Dictionary) -> bool {
 }
 
 /// Whether an annotation's `/Rect` has an area (an invisible signature's is `[0 0 0 0]`).
+/// Whether the widget's normal appearance is absent or an empty content stream.
+fn draws_nothing(document: &Document, widget: &Dictionary) -> bool {
+    let Ok(appearance) = widget.get(b"AP") else {
+        return true;
+    };
+    let appearance = match appearance {
+        Object::Reference(id) => document.get_dictionary(*id).ok(),
+        Object::Dictionary(d) => Some(d),
+        _ => None,
+    };
+    let Some(normal) = appearance.and_then(|ap| ap.get(b"N").ok()) else {
+        return true;
+    };
+    let stream = match normal {
+        Object::Reference(id) => document.get_object(*id).and_then(Object::as_stream).ok(),
+        Object::Stream(s) => Some(s),
+        _ => None,
+    };
+    stream.is_some_and(|s| {
+        s.decompressed_content()
+            .unwrap_or_else(|_| s.content.clone())
+            .iter()
+            .all(u8::is_ascii_whitespace)
+    })
+}
+
 fn shows_something(dict: &Dictionary) -> bool {
     let numbers: Vec<f32> = dict
         .get(b"Rect")
@@ -484,7 +510,9 @@ fn classify_object(
                 (Change::SignatureOnly, format!("{object}: a signature"))
             }
             // A visible signature widget that nobody signs in this revision draws over the
-            // signed page as it likes: an overlay, not a signature.
+            // signed page as it likes: an overlay, not a signature. One that draws nothing is
+            // a field made ready for a later signer (as GSign adds to a document others signed
+            // first): acceptable between signatures, not after the last one.
             (_, b"Widget")
                 if dict_after.is_some_and(|d| {
                     field_type(next, d).as_deref() == Some(b"Sig")
@@ -492,10 +520,17 @@ fn classify_object(
                         && !field_has_value(next, d)
                 }) =>
             {
-                (
-                    Change::Modified,
-                    format!("{object}: a visible signature widget that nothing signs"),
-                )
+                if dict_after.is_some_and(|d| draws_nothing(next, d)) {
+                    (
+                        Change::FormFilling,
+                        format!("{object}: a new, empty signature field"),
+                    )
+                } else {
+                    (
+                        Change::Modified,
+                        format!("{object}: a visible signature widget that nothing signs"),
+                    )
+                }
             }
             (_, b"Widget")
                 if dict_after.is_some_and(|d| field_type(next, d).as_deref() == Some(b"Sig")) =>
