@@ -758,6 +758,12 @@ mod route {
         let document = stack
             .upload_ready_pdf(&owner, "signed-by-two-others.pdf", twice)
             .await;
+        // Ingest recorded what it carries.
+        let (_, uploaded) = stack
+            .call(&owner, "GET", &format!("/v1/documents/{document}"), None)
+            .await;
+        assert_eq!(uploaded["signatures"], 2, "{uploaded}");
+        assert_eq!(uploaded["certification"], Value::Null, "{uploaded}");
         let signer = format!("third-{}@example.com", gsign_tests::unique());
         let (base, _) = send_envelope(
             &stack,
@@ -856,6 +862,16 @@ mod route {
             )
             .await;
         assert_eq!(status, 200, "{set}");
+        // The draft's checklist says so before anyone presses send.
+        let (_, uploaded) = stack
+            .call(&owner, "GET", &format!("/v1/documents/{document}"), None)
+            .await;
+        assert_eq!(uploaded["certification"], 1, "{uploaded}");
+        let (_, draft) = stack.call(&owner, "GET", &base, None).await;
+        assert_eq!(
+            draft["send_problems"][0]["pointer"], "/document_id",
+            "{draft}"
+        );
         let (status, problem) = stack
             .call(&owner, "POST", &format!("{base}/send"), None)
             .await;

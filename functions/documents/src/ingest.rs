@@ -330,6 +330,8 @@ impl Ingest {
             page_count: i32::try_from(info.page_count).unwrap_or(i32::MAX),
             pages: serde_json::to_value(&info.pages)?,
             encrypted: head.kms_encrypted,
+            signatures: i32::try_from(info.signatures).unwrap_or(i32::MAX),
+            certification: info.certification.and_then(|p| i16::try_from(p).ok()),
         }))
     }
 

@@ -64,13 +64,18 @@ pub struct Document {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Signed signature fields the upload carried already (others signed it before).
+    pub signatures: i32,
+    /// A certified upload's DocMDP permissions (1: no changes, 2: form filling and signing,
+    /// 3: also annotations); such a document cannot be sent for signature.
+    pub certification: Option<i16>,
 }
 
 /// Columns in [`Document::from_row`]'s order.
 pub const COLUMNS: &str = "id, organization_id, name, original_name, type, mime_type, size, \
     page_count, pages, s3_key, s3_version_id, pdf_s3_key, pdf_s3_version_id, status, \
     failure_reason, failure_detail, hash, pdf_hash, encrypted, metadata, tags, retention_until, \
-    legal_hold, processed_at, created_at, updated_at";
+    legal_hold, processed_at, created_at, updated_at, signatures, certification";
 
 impl Document {
     fn from_row(row: &tokio_postgres::Row) -> Self {
@@ -101,6 +106,8 @@ impl Document {
             processed_at: row.get(23),
             created_at: row.get(24),
             updated_at: row.get(25),
+            signatures: row.get(26),
+            certification: row.get(27),
         }
     }
 
@@ -378,6 +385,10 @@ pub struct Ingested {
     pub pages: serde_json::Value,
     /// Whether S3 holds it encrypted with KMS.
     pub encrypted: bool,
+    /// Signed fields it carries already.
+    pub signatures: i32,
+    /// A certification's DocMDP permissions.
+    pub certification: Option<i16>,
 }
 
 /// `processing` -> `ready`; `false` if the document was no longer processing (a duplicate
@@ -392,7 +403,8 @@ pub async fn mark_ready(
             "UPDATE documents
                 SET status = 'ready', s3_version_id = $2, hash = $3, mime_type = $4,
                     pdf_s3_key = $5, pdf_s3_version_id = $6, pdf_hash = $7, page_count = $8,
-                    pages = $9, encrypted = $10, processed_at = now()
+                    pages = $9, encrypted = $10, signatures = $11, certification = $12,
+                    processed_at = now()
               WHERE id = $1 AND status = 'processing' AND deleted_at IS NULL",
             &[
                 &id,
@@ -405,6 +417,8 @@ pub async fn mark_ready(
                 &result.page_count,
                 &result.pages,
                 &result.encrypted,
+                &result.signatures,
+                &result.certification,
             ],
         )
         .await?;

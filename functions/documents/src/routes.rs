@@ -47,6 +47,10 @@ pub struct DocumentView {
     sha256: Option<String>,
     pdf_sha256: Option<String>,
     encrypted: bool,
+    /// Signed fields the upload carried (others signed it before GSign).
+    signatures: i32,
+    /// A certified upload's DocMDP permissions (1, 2 or 3): it cannot be sent for signature.
+    certification: Option<i16>,
     metadata: serde_json::Value,
     tags: Vec<String>,
     retention_until: Option<DateTime<Utc>>,
@@ -73,6 +77,8 @@ impl From<&Document> for DocumentView {
             sha256: d.hash.clone(),
             pdf_sha256: d.pdf_hash.clone(),
             encrypted: d.encrypted,
+            signatures: d.signatures,
+            certification: d.certification,
             metadata: d.metadata.clone(),
             tags: d.tags.clone(),
             retention_until: d.retention_until,

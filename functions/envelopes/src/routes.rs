@@ -652,7 +652,7 @@ pub(crate) async fn document_facts(
 ) -> Result<DocumentFacts, EnvelopesError> {
     let row = client
         .query_one(
-            "SELECT status, pages FROM documents WHERE id = $1",
+            "SELECT status, pages, signatures, certification FROM documents WHERE id = $1",
             &[&document],
         )
         .await?;
@@ -675,6 +675,8 @@ pub(crate) async fn document_facts(
     Ok(DocumentFacts {
         status: row.get(0),
         pages,
+        signatures: row.get(2),
+        certification: row.get(3),
     })
 }
 

@@ -307,6 +307,10 @@ pub struct DocumentFacts {
     pub status: String,
     /// Each page's displayed width and height in points (rotation applied).
     pub pages: Vec<(f64, f64)>,
+    /// Signed fields it carried when uploaded (others signed it first).
+    pub signatures: i32,
+    /// Its certification's DocMDP permissions, if certified.
+    pub certification: Option<i16>,
 }
 
 /// What send needs to know of a recipient.
@@ -356,6 +360,38 @@ pub fn send_problems(
             "/document_id",
             format!("the document is {}, not ready", document.status),
         ));
+    }
+    // What others signed before stays signed: a certified document takes no new field, and a
+    // signed one only signature fields (anything else is a change its signatures forbid).
+    match document.certification {
+        Some(1) => problems.push(FieldError::new(
+            "/document_id",
+            "the document is certified with no changes allowed (DocMDP P=1): no field can be \
+             added; ask its author for an uncertified copy",
+        )),
+        Some(level) => problems.push(FieldError::new(
+            "/document_id",
+            format!(
+                "the document is certified (DocMDP P={level}): it allows filling its own \
+                 fields and signing, not new signature fields; ask its author for an \
+                 uncertified copy"
+            ),
+        )),
+        None if document.signatures > 0 => {
+            for (i, field) in fields.iter().enumerate() {
+                if field.field_type != FieldType::Signature {
+                    problems.push(FieldError::new(
+                        format!("/fields/{i}/type"),
+                        format!(
+                            "the document carries {} signature(s) already: only signature \
+                             fields can be added without breaking them",
+                            document.signatures
+                        ),
+                    ));
+                }
+            }
+        }
+        None => {}
     }
     if !recipients.iter().any(|r| r.role == RecipientRole::Signer) {
         problems.push(FieldError::new(
@@ -613,6 +649,40 @@ mod tests {
         DocumentFacts {
             status: "ready".into(),
             pages: vec![(595.0, 842.0), (842.0, 595.0)],
+            signatures: 0,
+            certification: None,
+        }
+    }
+
+    #[test]
+    fn a_document_others_signed_takes_signature_fields_only_and_a_certified_one_none() {
+        let a = recipient(RecipientRole::Signer, 1);
+        let fields = [
+            field(&a, FieldType::Signature, 1, 40.0),
+            field(&a, FieldType::Date, 1, 300.0),
+        ];
+        let signed = DocumentFacts {
+            signatures: 2,
+            ..a4_ready()
+        };
+        let problems = send_problems(&signed, std::slice::from_ref(&a), &fields);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].pointer, "/fields/1/type");
+        assert!(problems[0].detail.contains("2 signature(s) already"));
+        assert_eq!(
+            send_problems(&signed, std::slice::from_ref(&a), &fields[..1]),
+            vec![]
+        );
+        for level in [1, 2] {
+            let certified = DocumentFacts {
+                signatures: 1,
+                certification: Some(level),
+                ..a4_ready()
+            };
+            let problems = send_problems(&certified, std::slice::from_ref(&a), &fields[..1]);
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].pointer, "/document_id");
+            assert!(problems[0].detail.contains(&format!("DocMDP P={level}")));
         }
     }
 

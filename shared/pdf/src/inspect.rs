@@ -89,6 +89,12 @@ pub struct PdfInfo {
     pub has_xref_stream: bool,
     /// Whether the file has object streams.
     pub has_object_streams: bool,
+    /// Signed signature fields it carries already (signed elsewhere before upload).
+    #[serde(default)]
+    pub signatures: u32,
+    /// The DocMDP permissions of a certified document (1, 2 or 3), `None` when not certified.
+    #[serde(default)]
+    pub certification: Option<i64>,
 }
 
 /// The size and orientation of a page.
@@ -161,6 +167,8 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<PdfInfo, Rejection> {
             lopdf::xref::XrefType::CrossReferenceStream
         ) || has_stream_of_type(document, b"XRef"),
         has_object_streams,
+        signatures: crate::signatures::signed_fields(document),
+        certification: crate::signatures::certification_level(document),
     })
 }
 

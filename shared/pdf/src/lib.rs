@@ -8,6 +8,7 @@
 pub mod inspect;
 mod rejection;
 pub mod sandbox;
+pub mod signatures;
 pub mod sniff;
 
 pub use inspect::{inspect, Limits, PageInfo, PdfInfo, Rejection};

@@ -53,6 +53,8 @@ fn one_page() {
             linearized: false,
             has_xref_stream: false,
             has_object_streams: false,
+            signatures: 0,
+            certification: None,
         }
     );
 }

@@ -305,63 +305,6 @@ fn complete_form(form: &mut Dictionary) {
     }
 }
 
-/// Whether `document` carries a signature already (a signed field, or the form's
-/// `SignaturesExist` flag).
-pub fn is_signed(document: &Document) -> bool {
-    let flagged = acro_form(document)
-        .and_then(|form| form.get(b"SigFlags").and_then(Object::as_i64).ok())
-        .is_some_and(|flags| flags & 1 == 1);
-    let signed_field = acro_form(document)
-        .and_then(|form| form.get(b"Fields").and_then(Object::as_array).ok())
-        .is_some_and(|fields| {
-            fields.iter().any(|field| {
-                field
-                    .as_reference()
-                    .and_then(|id| document.get_dictionary(id))
-                    .is_ok_and(|d| {
-                        d.get(b"FT").and_then(Object::as_name).ok() == Some(b"Sig".as_slice())
-                            && d.has(b"V")
-                    })
-            })
-        });
-    flagged || signed_field || document.catalog().is_ok_and(|c| c.has(b"Perms"))
-}
-
-/// The DocMDP permissions (1: no changes, 2: form filling and signing, 3: also annotations)
-/// of a certified document (ISO 32000-1 12.8.2.2), `None` when it is not certified.
-pub fn certification_level(document: &Document) -> Option<i64> {
-    let resolve = |object: &Object| -> Option<Dictionary> {
-        match object {
-            Object::Reference(id) => document.get_dictionary(*id).ok().cloned(),
-            Object::Dictionary(dict) => Some(dict.clone()),
-            _ => None,
-        }
-    };
-    let perms = resolve(document.catalog().ok()?.get(b"Perms").ok()?)?;
-    let signature = resolve(perms.get(b"DocMDP").ok()?)?;
-    let references = match signature.get(b"Reference").ok()? {
-        Object::Array(items) => items.clone(),
-        Object::Reference(id) => document.get_object(*id).ok()?.as_array().ok()?.clone(),
-        _ => return Some(2),
-    };
-    let level = references.iter().find_map(|reference| {
-        let reference = resolve(reference)?;
-        if reference.get(b"TransformMethod").ok()?.as_name().ok()? != b"DocMDP" {
-            return None;
-        }
-        Some(
-            reference
-                .get(b"TransformParams")
-                .ok()
-                .and_then(resolve)
-                .and_then(|params| params.get(b"P").and_then(Object::as_i64).ok())
-                // Absent: 2 (12.8.2.2.2).
-                .unwrap_or(2),
-        )
-    });
-    Some(level.unwrap_or(2))
-}
-
 /// Checks `fields` against `document`: names unique, new, without dots; each on a page, inside
 /// it. Answers each with its page, widget rectangle and upright box.
 fn placements(
@@ -405,7 +348,7 @@ pub fn prepare(pdf: &[u8], fields: &[FieldSpec]) -> Result<Vec<u8>, SignError> {
     if document.trailer.has(b"Encrypt") || document.encryption_state.is_some() {
         return Err(invalid("the PDF is encrypted"));
     }
-    if is_signed(&document) {
+    if gsign_pdf::signatures::is_signed(&document) {
         return prepare_signed(pdf, document, fields);
     }
     let catalog_id = document
@@ -477,7 +420,7 @@ fn prepare_signed(
     // document has and signing its empty signature fields, but not new visible signature
     // fields (pyHanko refuses those after a certification signature, stricter than Acrobat),
     // and GSign places a new field for every signer.
-    match certification_level(&document) {
+    match gsign_pdf::signatures::certification_level(&document) {
         Some(1) => {
             return Err(invalid(
                 "it is certified with no changes allowed (DocMDP P=1): any field GSign adds \

@@ -1,0 +1,1 @@
+ALTER TABLE documents DROP COLUMN signatures, DROP COLUMN certification;
