@@ -55,6 +55,9 @@ describe('the states of a signing link', () => {
     await checkpoint(second, data, 'not-your-turn');
 
     const first = await open(await mailedLink(data, data.declined.first, '/sign'), 'desktop');
+    // The token leaves the address bar (and the tab's history) as soon as the page has it.
+    await first.getByRole('checkbox', { name: 'I agree to use electronic records and signatures.' }).waitFor();
+    expect(first.url()).not.toContain('token=');
     await first.getByRole('checkbox', { name: 'I agree to use electronic records and signatures.' }).check();
     await first.getByRole('button', { name: 'Continue' }).click();
     await first.getByRole('button', { name: 'Decline' }).click();

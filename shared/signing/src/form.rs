@@ -404,6 +404,50 @@ pub fn prepare(pdf: &[u8], fields: &[FieldSpec]) -> Result<Vec<u8>, SignError> {
     Ok(out)
 }
 
+/// Appends `items` to the array `key` of object `holder` in an incremental update: the
+/// holder (and the array, when it is an object of its own) is copied into the update and
+/// changed there; a missing array is created.
+pub(crate) fn append_in_update(
+    update: &mut IncrementalDocument,
+    holder: ObjectId,
+    key: &[u8],
+    items: Vec<Object>,
+) -> Result<(), SignError> {
+    update
+        .opt_clone_object_to_new_document(holder)
+        .map_err(pdf_error)?;
+    let current = update
+        .new_document
+        .get_dictionary(holder)
+        .map_err(pdf_error)?
+        .get(key)
+        .ok()
+        .cloned();
+    let array = match current {
+        Some(Object::Reference(array_id)) => {
+            update
+                .opt_clone_object_to_new_document(array_id)
+                .map_err(pdf_error)?;
+            if let Ok(Object::Array(existing)) = update.new_document.get_object_mut(array_id) {
+                existing.extend(items);
+            }
+            return Ok(());
+        }
+        Some(Object::Array(mut existing)) => {
+            existing.extend(items);
+            existing
+        }
+        _ => items,
+    };
+    update
+        .new_document
+        .get_object_mut(holder)
+        .and_then(Object::as_dict_mut)
+        .map_err(pdf_error)?
+        .set(key.to_vec(), Object::Array(array));
+    Ok(())
+}
+
 /// [`prepare`] for a document signed already: the fields in one incremental update.
 fn prepare_signed(
     pdf: &[u8],
@@ -478,38 +522,7 @@ fn prepare_signed(
         created.push(Object::Reference(widget_id));
     }
     for (page_id, widgets) in by_page {
-        update
-            .opt_clone_object_to_new_document(page_id)
-            .map_err(pdf_error)?;
-        let annots = update
-            .new_document
-            .get_dictionary(page_id)
-            .map_err(pdf_error)?
-            .get(b"Annots")
-            .ok()
-            .cloned();
-        let items = match annots {
-            Some(Object::Reference(array_id)) => {
-                update
-                    .opt_clone_object_to_new_document(array_id)
-                    .map_err(pdf_error)?;
-                if let Ok(Object::Array(items)) = update.new_document.get_object_mut(array_id) {
-                    items.extend(widgets);
-                }
-                continue;
-            }
-            Some(Object::Array(mut items)) => {
-                items.extend(widgets);
-                items
-            }
-            _ => widgets,
-        };
-        update
-            .new_document
-            .get_object_mut(page_id)
-            .and_then(Object::as_dict_mut)
-            .map_err(pdf_error)?
-            .set("Annots", Object::Array(items));
+        append_in_update(&mut update, page_id, b"Annots", widgets)?;
     }
     // The form: changed in place when it is an object of its own, else the catalog changes.
     let acroform = update
@@ -544,35 +557,7 @@ fn prepare_signed(
             id
         }
     };
-    let fields_object = update
-        .new_document
-        .get_dictionary(form_id)
-        .map_err(pdf_error)?
-        .get(b"Fields")
-        .ok()
-        .cloned();
-    fn form(update: &mut IncrementalDocument, id: ObjectId) -> Result<&mut Dictionary, SignError> {
-        update
-            .new_document
-            .get_object_mut(id)
-            .and_then(Object::as_dict_mut)
-            .map_err(pdf_error)
-    }
-    match fields_object {
-        Some(Object::Reference(array_id)) => {
-            update
-                .opt_clone_object_to_new_document(array_id)
-                .map_err(pdf_error)?;
-            if let Ok(Object::Array(items)) = update.new_document.get_object_mut(array_id) {
-                items.extend(created);
-            }
-        }
-        Some(Object::Array(mut items)) => {
-            items.extend(created);
-            form(&mut update, form_id)?.set("Fields", Object::Array(items));
-        }
-        _ => form(&mut update, form_id)?.set("Fields", Object::Array(created)),
-    }
+    append_in_update(&mut update, form_id, b"Fields", created)?;
     let mut out = Vec::with_capacity(pdf.len() + 4096);
     update
         .save_to(&mut out)

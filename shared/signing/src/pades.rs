@@ -221,37 +221,12 @@ fn revision(
     });
 
     // The page lists the widget among its annotations.
-    update
-        .opt_clone_object_to_new_document(first_page)
-        .map_err(pdf_error)?;
-    let annots = update
-        .new_document
-        .get_object(first_page)
-        .and_then(Object::as_dict)
-        .map_err(pdf_error)?
-        .get(b"Annots")
-        .ok()
-        .cloned();
-    match annots {
-        Some(Object::Reference(array_id)) => {
-            update
-                .opt_clone_object_to_new_document(array_id)
-                .map_err(pdf_error)?;
-            if let Ok(Object::Array(items)) = update.new_document.get_object_mut(array_id) {
-                items.push(Object::Reference(field_id));
-            }
-        }
-        Some(Object::Array(mut items)) => {
-            items.push(Object::Reference(field_id));
-            set(&mut update, first_page, "Annots", Object::Array(items))?;
-        }
-        _ => set(
-            &mut update,
-            first_page,
-            "Annots",
-            Object::Array(vec![Object::Reference(field_id)]),
-        )?,
-    }
+    crate::form::append_in_update(
+        &mut update,
+        first_page,
+        b"Annots",
+        vec![Object::Reference(field_id)],
+    )?;
 
     // The catalog's AcroForm lists the field; SigFlags 3 (SignaturesExist | AppendOnly).
     update

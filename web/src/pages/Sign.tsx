@@ -46,8 +46,21 @@ function ticketFromUrl(): string | null {
   return ticket && ticket.length >= 32 ? ticket : null;
 }
 
-/** Where a handed-out link's token is kept: the link opens once, a reload of the tab must not lose it. */
-const HANDED_OUT_TOKEN = 'gsign:handed-out-token';
+/**
+ * Where this tab keeps its signing token once the page has it: the token leaves the address
+ * bar and the tab's history at once (nobody reads it over a shoulder, from a shared screen or
+ * with the back button), and a reload still finds it. A handed-out link opens only once, so
+ * its token lives nowhere else.
+ */
+const SIGNING_TOKEN = 'gsign:signing-token';
+
+function keep(token: string): void {
+  try {
+    window.sessionStorage.setItem(SIGNING_TOKEN, token);
+  } catch {
+    // Private modes without storage: the page works until it is reloaded.
+  }
+}
 
 function isEmbedded(): boolean {
   return window.location.pathname.startsWith('/embed/');
@@ -55,9 +68,14 @@ function isEmbedded(): boolean {
 
 function initialToken(): string | null {
   const fromUrl = tokenFromUrl();
-  if (fromUrl || isEmbedded() || ticketFromUrl()) return fromUrl;
+  if (isEmbedded() || ticketFromUrl()) return fromUrl;
+  if (fromUrl) {
+    keep(fromUrl);
+    window.history.replaceState(null, '', window.location.pathname);
+    return fromUrl;
+  }
   try {
-    return window.sessionStorage.getItem(HANDED_OUT_TOKEN);
+    return window.sessionStorage.getItem(SIGNING_TOKEN);
   } catch {
     return null;
   }
@@ -76,8 +94,8 @@ export function startSigningPage(): void {
 export function SignPage() {
   const { t } = useI18n();
   const ticket = useMemo(ticketFromUrl, []);
-  // The signing token: from the mailed link, or traded for an embedded view URL's ticket
-  // (then held in memory only: the URL opens once).
+  // The signing token: from the mailed link (then kept by the tab, see SIGNING_TOKEN), or
+  // traded for a ticket (an embedded page holds it in memory only: the URL opens once).
   const [token, setToken] = useState<string | null>(initialToken);
   const [phase, setPhase] = useState<Phase>(token || ticket ? { kind: 'loading' } : { kind: 'no-token' });
   const told = useRef<Terminal | null>(null);
@@ -90,13 +108,8 @@ export function SignPage() {
       .openEmbedded(ticket)
       .then((opened) => {
         window.history.replaceState(null, '', window.location.pathname);
-        if (!isEmbedded()) {
-          try {
-            window.sessionStorage.setItem(HANDED_OUT_TOKEN, opened.token);
-          } catch {
-            // Private modes without storage: the page works until it is reloaded.
-          }
-        }
+        // An embedded page holds its token in memory only.
+        if (!isEmbedded()) keep(opened.token);
         setToken(opened.token);
       })
       .catch((err: unknown) => setPhase({ kind: 'problem', error: toApiError(err) }));
