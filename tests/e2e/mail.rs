@@ -442,6 +442,18 @@ async fn a_complaint_stops_reminders_and_sending_to_a_suppressed_address_is_refu
     // Two requests, then one reminder: to the patient one, with a one-click unsubscribe.
     assert_eq!(reminders[2], (patient.clone(), true), "{reminders:?}");
     assert!(reminders.iter().filter(|(to, _)| *to == annoyed).count() == 1);
+    // Asked by hand, the reminder says why it cannot go and what to do instead.
+    let (status, problem) = stack
+        .call(&sender, "POST", &format!("{annoyed_base}/remind"), None)
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["addresses"], json!([annoyed]), "{problem}");
+    assert!(
+        problem["type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("/recipient-unreachable")),
+        "{problem}"
+    );
 
     // A new envelope to the complained address is refused at send, naming it.
     let (status, envelope) = stack

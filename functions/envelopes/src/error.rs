@@ -34,6 +34,10 @@ pub enum EnvelopesError {
     /// Everyone who must act now has had every reminder the envelope allows.
     #[error("nothing to remind")]
     NothingToRemind,
+    /// Whoever must act now is not mailed (their mail bounced or was marked as spam, or the
+    /// address is suppressed): these addresses.
+    #[error("not mailed: {0:?}")]
+    Unreachable(Vec<String>),
     /// View URLs are for embedded recipients only (the others sign from their mail).
     #[error("recipient is not embedded")]
     NotEmbedded,
@@ -123,6 +127,19 @@ impl IntoProblem for EnvelopesError {
                 "Nothing to remind",
             )
             .with_detail("Everyone who must act now has acted or has had every reminder this envelope allows."),
+            EnvelopesError::Unreachable(addresses) => Problem::new(
+                StatusCode::CONFLICT,
+                "recipient-unreachable",
+                "Recipient not mailed",
+            )
+            .with_detail(format!(
+                "GSign does not mail {}: the mail bounced or was marked as spam, or the address \
+                 is on the organization's suppression list. Correct the address \
+                 (POST …/recipients/{{recipient_id}}/correct) or hand over a signing link \
+                 (POST …/recipients/{{recipient_id}}/signing-link).",
+                addresses.join(", ")
+            ))
+            .with_extension("addresses", serde_json::json!(addresses)),
             EnvelopesError::NotAvailable(variant, status) => Problem::new(
                 StatusCode::CONFLICT,
                 "download-not-available",

@@ -159,8 +159,11 @@ impl EnvelopesApi {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let envelope = sent(&tx, caller, id).await?;
-        let (reminded, emails) = self.remind_in(&tx, caller, &envelope, None).await?;
+        let (reminded, emails, unreachable) = self.remind_in(&tx, caller, &envelope, None).await?;
         if reminded.is_empty() {
+            if !unreachable.is_empty() {
+                return Err(EnvelopesError::Unreachable(unreachable));
+            }
             return Err(EnvelopesError::NothingToRemind);
         }
         tx.commit().await?;
@@ -170,14 +173,15 @@ impl EnvelopesApi {
 
     /// Reminds, in `tx`, whoever must act now on `envelope` and has reminders left; with
     /// `due_before`, only those whose newest link went out before then. Returns who was
-    /// reminded and the outbox rows to publish after commit.
+    /// reminded, the outbox rows to publish after commit, and the addresses of those who must
+    /// act but are not mailed (bounced, complained, suppressed).
     async fn remind_in(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         caller: &Caller,
         envelope: &Envelope,
         due_before: Option<chrono::DateTime<Utc>>,
-    ) -> Result<(Vec<Uuid>, Vec<Uuid>), EnvelopesError> {
+    ) -> Result<(Vec<Uuid>, Vec<Uuid>, Vec<String>), EnvelopesError> {
         let recipients = repo::recipients(tx, envelope.id).await?;
         let letterhead = Letterhead::of(tx, envelope).await?;
         let mut emails = Vec::new();
@@ -200,11 +204,12 @@ impl EnvelopesApi {
                 .iter()
                 .any(|s| s.email.eq_ignore_ascii_case(&r.email))
         };
-        for recipient in acting_now(envelope, &recipients)
-            .into_iter()
-            .filter(due)
-            .filter(reachable)
-        {
+        let (acting, unreachable): (Vec<&Recipient>, Vec<&Recipient>) =
+            acting_now(envelope, &recipients)
+                .into_iter()
+                .partition(|r| reachable(r));
+        let unreachable = unreachable.iter().map(|r| r.email.clone()).collect();
+        for recipient in acting.into_iter().filter(due) {
             let Some(count) = repo::try_remind(tx, recipient.id, envelope.reminder_max).await?
             else {
                 continue;
@@ -227,7 +232,7 @@ impl EnvelopesApi {
             .await?;
             reminded.push(recipient.id);
         }
-        Ok((reminded, emails))
+        Ok((reminded, emails, unreachable))
     }
 
     /// A short-lived link to the envelope's current revision.
@@ -421,7 +426,7 @@ impl InvokeHandler for Reminder {
             }
             let due_before =
                 Utc::now() - chrono::Duration::days(i64::from(envelope.reminder_interval_days));
-            let (who, emails) = self
+            let (who, emails, _) = self
                 .api
                 .remind_in(&tx, &system, &envelope, Some(due_before))
                 .await
