@@ -33,6 +33,7 @@ fn summary(mut samples: Vec<Duration>) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    gsign_tests::bench::require_optimized("accounts");
     let db = TestDatabase::create().await;
     let all = gsign_platform::migrations::embedded()?;
     gsign_platform::migrations::up(&mut db.connect().await, &all, None).await?;

@@ -185,6 +185,7 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    println!("cold_start: {}", gsign_tests::bench::provenance());
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing we need.
     let runs: usize = std::env::var("COLD_START_RUNS")
         .ok()

@@ -33,6 +33,7 @@ fn summary(mut seconds: Vec<f64>) -> String {
 
 #[tokio::main]
 async fn main() {
+    gsign_tests::bench::require_optimized("doc_packs");
     gsign_tests::bench::show_function_logs();
 
     // One 20-page document, typeset in this process.

@@ -131,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
         println!("{answer}");
         return Ok(());
     }
+    gsign_tests::bench::require_optimized("documents");
 
     let db = TestDatabase::migrated().await;
     let tenant = Tenant::create(&db, "member").await;

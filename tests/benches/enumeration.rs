@@ -27,14 +27,7 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    println!(
-        "build profile: {}",
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
-    );
+    gsign_tests::bench::require_optimized("enumeration");
     let db = TestDatabase::migrated().await;
     let client = db.connect().await;
     let org: uuid::Uuid = client

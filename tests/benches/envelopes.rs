@@ -101,6 +101,7 @@ async fn last_sign_to_completed(stack: &TestStack, sender: &Tenant, document: &s
 
 #[tokio::main]
 async fn main() {
+    gsign_tests::bench::require_optimized("envelopes");
     gsign_tests::bench::show_function_logs();
     let db = TestDatabase::migrated().await;
     let pki = TestPki::new();

@@ -41,6 +41,7 @@ fn percentiles(mut ms: Vec<f64>) -> String {
 
 #[tokio::main]
 async fn main() {
+    gsign_tests::bench::require_optimized("sealed");
     gsign_tests::bench::show_function_logs();
     for store in ["hsm", "kms"] {
         let db = TestDatabase::migrated().await;

@@ -138,6 +138,7 @@ fn main() -> anyhow::Result<()> {
         println!("{}", child_sign(&args[1..])?);
         return Ok(());
     }
+    gsign_tests::bench::require_optimized("signing");
     let hsm = open_hsm()?;
     // Files in memory (tmpfs) where there is one: disk write-back is noise that neither
     // signer controls, and both read and write the same way.

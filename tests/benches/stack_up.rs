@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn main() {
+    println!("stack_up: {}", gsign_tests::bench::provenance());
     let runs: usize = std::env::var("STACK_UP_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())

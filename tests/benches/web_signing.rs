@@ -15,6 +15,8 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Browser-bound: the page's paint is measured, so any build serves; the line says which.
+    println!("web_signing: {}", gsign_tests::bench::provenance());
     let db = TestDatabase::migrated().await;
     let stack =
         start_app_with_web(&db, &[("DocumentMaxBytes", (64 * 1024 * 1024).to_string())]).await;

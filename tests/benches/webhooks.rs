@@ -79,6 +79,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    gsign_tests::bench::require_optimized("webhooks");
     let db = TestDatabase::migrated().await;
     let stack = start_app(&db, &[("RateLimitPerIp", "1000000".to_owned())]).await;
     let owner = Tenant::create(&db, "owner").await;

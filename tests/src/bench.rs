@@ -220,6 +220,43 @@ pub fn show_function_logs() {
     gsign_platform::telemetry::init(&env.with("GSIGN_LOG_FORMAT", "text"));
 }
 
+/// What a bench's figures came from: the build profile, the machine's load averages and its
+/// cores. Every bench prints it before its figures.
+pub fn provenance() -> String {
+    let profile = if cfg!(debug_assertions) {
+        "debug (dev profile, unoptimized)"
+    } else {
+        "release (optimized)"
+    };
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|line| {
+            line.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get);
+    format!("build: {profile}; load average 1/5/15 min: {load}; cores: {cores}")
+}
+
+/// For benches whose figures depend on GSign's own code being optimized (the stack runs in
+/// the bench's process, so it is built like the bench): prints [`provenance`], and refuses a
+/// debug build, saying so, unless `GSIGN_BENCH_ALLOW_DEBUG=1` (then the figures are
+/// labelled by the provenance line).
+pub fn require_optimized(bench: &str) {
+    println!("{bench}: {}", provenance());
+    if cfg!(debug_assertions) && std::env::var_os("GSIGN_BENCH_ALLOW_DEBUG").is_none() {
+        eprintln!(
+            "{bench}: refusing to measure a debug build: its figures are not comparable with a \
+             release build's. Run `cargo bench -p gsign-tests --bench {bench}` (release), or set \
+             GSIGN_BENCH_ALLOW_DEBUG=1 to measure the debug build anyway."
+        );
+        std::process::exit(2);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     fn qpdf_check(pdf: Vec<u8>) -> String {
