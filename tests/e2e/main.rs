@@ -6,6 +6,7 @@
 mod accounts;
 mod auth_flow;
 mod billing;
+mod cargo_lambda;
 mod certificates;
 mod certificates_api;
 mod completion;

@@ -41,7 +41,7 @@ fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
     let mut args = std::env::args().skip(1);
     let command = args
         .next()
-        .ok_or_else(|| anyhow!("usage: gsign-local provision|serve|invoke ..."))?;
+        .ok_or_else(|| anyhow!("usage: gsign-local provision|serve|invoke|env ..."))?;
     let mut cli = Cli {
         command,
         positional: Vec::new(),
@@ -164,7 +164,32 @@ async fn run(env: Env) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
-        other => bail!("unknown command {other}: expected provision, serve or invoke"),
+        "env" => {
+            // A dotenv file of what the template gives these functions on this stack, for
+            // running them outside the runner (`cargo lambda watch --env-file`).
+            let mut pairs = std::collections::BTreeMap::new();
+            for function in &cli.positional {
+                let local = stack
+                    .function(function)
+                    .ok_or_else(|| anyhow!("no function {function} in the template"))?;
+                // cargo lambda watch names each function itself.
+                for name in local
+                    .env
+                    .names()
+                    .filter(|n| *n != "AWS_LAMBDA_FUNCTION_NAME")
+                {
+                    if let Some(value) = local.env.get(name) {
+                        pairs.insert(name.to_owned(), value.to_owned());
+                    }
+                }
+            }
+            for (name, value) in pairs {
+                let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
+                println!("{name}=\"{quoted}\"");
+            }
+            Ok(())
+        }
+        other => bail!("unknown command {other}: expected provision, serve, invoke or env"),
     }
 }
 
