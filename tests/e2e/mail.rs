@@ -31,9 +31,13 @@ fn ses_event(name: &str, ses_message_id: &str, to: &str, tags: &Value) -> Value 
     for (tag, value) in tags.as_object().expect("tags") {
         event["mail"]["tags"][tag] = json!([value]);
     }
+    if let Some(delivery) = event.get_mut("delivery") {
+        delivery["recipients"] = json!([to]);
+    }
     for (part, list) in [
         ("bounce", "bouncedRecipients"),
         ("complaint", "complainedRecipients"),
+        ("deliveryDelay", "delayedRecipients"),
     ] {
         let recipients = event
             .get_mut(part)
@@ -305,7 +309,41 @@ async fn a_bounced_signing_request_reaches_the_sender_and_the_corrected_address_
     assert_eq!(corrections[0]["details"]["to"]["email"], corrected.as_str());
     assert_eq!(corrections[0]["actor_type"], "user");
 
+    // A late report about the old, mistyped address (SES reports it again, a minute later)
+    // changes nothing for the corrected recipient: it is about another address and an older
+    // mail.
     let token = mailed_token(&corrected, "/sign").await;
+    let mut late = bounce.clone();
+    late["bounce"]["timestamp"] = json!("2017-08-05T00:42:02.669Z");
+    publish(&stack, &late).await;
+    eventually(
+        Duration::from_secs(30),
+        "the late report recorded",
+        || async {
+            let count: i64 = db
+                .connect()
+                .await
+                .query_one(
+                    "SELECT count(*) FROM mail_events WHERE mail_id = $1",
+                    &[&outbox],
+                )
+                .await
+                .expect("count")
+                .get(0);
+            (count == 2).then_some(())
+        },
+    )
+    .await;
+    let now = recipient_of(&stack, &sender, &base, &ids[0]).await;
+    assert_eq!(now["email"], corrected.as_str(), "{now}");
+    assert_ne!(now["mail_status"], "bounced", "{now}");
+    assert_eq!(
+        evidence(&stack, &sender, &base, "recipient.mail_bounced")
+            .await
+            .len(),
+        1,
+        "no second bounce for the corrected recipient"
+    );
     let (status, signed) = consent_and_sign(&stack, &token, json!({"signature": drawn()})).await;
     assert_eq!(status, 202, "{signed}");
     let token = mailed_token(&second, "/sign").await;
@@ -395,6 +433,33 @@ async fn a_complaint_stops_reminders_and_sending_to_a_suppressed_address_is_refu
         )
         .await;
     assert_eq!(list["data"][0]["reason"], "complaint", "{list}");
+    // The delivery report that SES often sends after the complaint does not hide it.
+    publish(
+        &stack,
+        &ses_event(
+            "delivery",
+            &ses_id,
+            &annoyed,
+            &tags_of(outbox, sender.org, &envelope_id, &annoyed_ids[0]),
+        ),
+    )
+    .await;
+    eventually(Duration::from_secs(30), "the delivery recorded", || async {
+        let status: String = db
+            .connect()
+            .await
+            .query_one(
+                "SELECT string_agg(event_type, ',' ORDER BY event_type) FROM mail_events WHERE mail_id = $1",
+                &[&outbox],
+            )
+            .await
+            .expect("events")
+            .get(0);
+        (status == "complaint,delivery").then_some(())
+    })
+    .await;
+    let r = recipient_of(&stack, &sender, &annoyed_base, &annoyed_ids[0]).await;
+    assert_eq!(r["mail_status"], "complained", "{r}");
     assert_eq!(
         evidence(&stack, &sender, &annoyed_base, "recipient.mail_complained")
             .await
