@@ -448,6 +448,43 @@ pub(crate) fn append_in_update(
     Ok(())
 }
 
+/// The form dictionary's object in an incremental update, ready to change: copied into the
+/// update when it is an object of its own; made one (and the catalog pointed at it) when it is
+/// inline in the catalog or missing.
+pub(crate) fn form_in_update(
+    update: &mut IncrementalDocument,
+    catalog_id: ObjectId,
+) -> Result<ObjectId, SignError> {
+    let acroform = update
+        .get_prev_documents()
+        .get_dictionary(catalog_id)
+        .map_err(pdf_error)?
+        .get(b"AcroForm")
+        .ok()
+        .cloned();
+    if let Some(Object::Reference(id)) = acroform {
+        update
+            .opt_clone_object_to_new_document(id)
+            .map_err(pdf_error)?;
+        return Ok(id);
+    }
+    let form = match acroform {
+        Some(Object::Dictionary(dict)) => dict,
+        _ => Dictionary::new(),
+    };
+    let id = update.new_document.add_object(form);
+    update
+        .opt_clone_object_to_new_document(catalog_id)
+        .map_err(pdf_error)?;
+    update
+        .new_document
+        .get_object_mut(catalog_id)
+        .and_then(Object::as_dict_mut)
+        .map_err(pdf_error)?
+        .set("AcroForm", Object::Reference(id));
+    Ok(id)
+}
+
 /// [`prepare`] for a document signed already: the fields in one incremental update.
 fn prepare_signed(
     pdf: &[u8],
@@ -524,39 +561,7 @@ fn prepare_signed(
     for (page_id, widgets) in by_page {
         append_in_update(&mut update, page_id, b"Annots", widgets)?;
     }
-    // The form: changed in place when it is an object of its own, else the catalog changes.
-    let acroform = update
-        .get_prev_documents()
-        .catalog()
-        .map_err(pdf_error)?
-        .get(b"AcroForm")
-        .ok()
-        .cloned();
-    let form_id = match acroform {
-        Some(Object::Reference(id)) => {
-            update
-                .opt_clone_object_to_new_document(id)
-                .map_err(pdf_error)?;
-            id
-        }
-        inline => {
-            let form = match inline {
-                Some(Object::Dictionary(dict)) => dict,
-                _ => Dictionary::new(),
-            };
-            let id = update.new_document.add_object(form);
-            update
-                .opt_clone_object_to_new_document(catalog_id)
-                .map_err(pdf_error)?;
-            update
-                .new_document
-                .get_object_mut(catalog_id)
-                .and_then(Object::as_dict_mut)
-                .map_err(pdf_error)?
-                .set("AcroForm", Object::Reference(id));
-            id
-        }
-    };
+    let form_id = form_in_update(&mut update, catalog_id)?;
     append_in_update(&mut update, form_id, b"Fields", created)?;
     let mut out = Vec::with_capacity(pdf.len() + 4096);
     update

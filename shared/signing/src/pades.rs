@@ -229,49 +229,14 @@ fn revision(
     )?;
 
     // The catalog's AcroForm lists the field; SigFlags 3 (SignaturesExist | AppendOnly).
-    update
-        .opt_clone_object_to_new_document(catalog_id)
-        .map_err(pdf_error)?;
-    let acroform = update
-        .new_document
-        .get_object(catalog_id)
-        .and_then(Object::as_dict)
-        .map_err(pdf_error)?
-        .get(b"AcroForm")
-        .ok()
-        .cloned();
-    let form_id = match acroform {
-        Some(Object::Reference(id)) => {
-            update
-                .opt_clone_object_to_new_document(id)
-                .map_err(pdf_error)?;
-            id
-        }
-        Some(Object::Dictionary(dict)) => {
-            let id = update.new_document.add_object(dict);
-            set(&mut update, catalog_id, "AcroForm", Object::Reference(id))?;
-            id
-        }
-        _ => {
-            let id = update
-                .new_document
-                .add_object(dictionary! { "Fields" => Vec::<Object>::new() });
-            set(&mut update, catalog_id, "AcroForm", Object::Reference(id))?;
-            id
-        }
-    };
-    let form = update
-        .new_document
-        .get_object_mut(form_id)
-        .and_then(Object::as_dict_mut)
-        .map_err(pdf_error)?;
-    let mut fields = match form.get(b"Fields") {
-        Ok(Object::Array(items)) => items.clone(),
-        _ => Vec::new(),
-    };
-    fields.push(Object::Reference(field_id));
-    form.set("Fields", Object::Array(fields));
-    form.set("SigFlags", 3);
+    let form_id = crate::form::form_in_update(&mut update, catalog_id)?;
+    crate::form::append_in_update(
+        &mut update,
+        form_id,
+        b"Fields",
+        vec![Object::Reference(field_id)],
+    )?;
+    set(&mut update, form_id, "SigFlags", Object::Integer(3))?;
 
     Ok(update)
 }
