@@ -146,7 +146,7 @@ pub async fn provision(
                 reference: physical_name(resolver, &stack, id, &props["Name"])?,
                 attributes: BTreeMap::new(),
             },
-            "AWS::Serverless::HttpApi" => PhysicalResource {
+            "AWS::Serverless::HttpApi" | "AWS::ApiGatewayV2::Api" => PhysicalResource {
                 reference: "local".to_owned(),
                 attributes: BTreeMap::new(),
             },

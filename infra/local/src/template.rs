@@ -7,6 +7,8 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
+mod nested;
+
 /// The account id moto always uses.
 pub const LOCAL_ACCOUNT: &str = "123456789012";
 
@@ -37,6 +39,9 @@ fn invalid(message: impl Into<String>) -> TemplateError {
 #[derive(Debug, Clone)]
 pub struct Template {
     root: Value,
+    /// The `Globals` environment of the nested stack each folded function came from (functions
+    /// of the root template use the root's).
+    function_globals: BTreeMap<String, Map<String, Value>>,
 }
 
 /// One function of the template.
@@ -167,13 +172,18 @@ fn str_of<'a>(value: &'a Value, what: &str) -> Result<&'a str, TemplateError> {
 }
 
 impl Template {
-    /// Reads and normalises a template file.
+    /// Reads and normalises a template file, folding its nested stacks (local
+    /// `AWS::Serverless::Application` templates, relative to the file) into it.
     pub fn load(path: &Path) -> Result<Self, TemplateError> {
         let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text)
+        let mut template = Self::parse(&text)?;
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let folded = nested::fold(&mut template.root, dir)?;
+        template.function_globals.extend(folded.function_globals);
+        Ok(template)
     }
 
     /// Parses and normalises template text.
@@ -183,7 +193,18 @@ impl Template {
         if !root.get("Resources").is_some_and(Value::is_object) {
             return Err(invalid("no Resources section"));
         }
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            function_globals: BTreeMap::new(),
+        })
+    }
+
+    /// `Globals.Function.Environment.Variables` of this template itself.
+    fn global_environment(&self) -> Map<String, Value> {
+        self.root["Globals"]["Function"]["Environment"]["Variables"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The normalised document.
@@ -232,10 +253,8 @@ impl Template {
 
     /// Every `AWS::Serverless::Function` with its binary, environment and triggers.
     pub fn functions(&self) -> Result<Vec<FunctionDef>, TemplateError> {
-        let global_env = self.root["Globals"]["Function"]["Environment"]["Variables"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let global_env = self.global_environment();
+        let routes = self.explicit_routes()?;
         let mut out = Vec::new();
         for (logical_id, resource) in self.resources_of_type("AWS::Serverless::Function") {
             let binary = str_of(
@@ -244,7 +263,10 @@ impl Template {
             )?
             .to_owned();
             let props = &resource["Properties"];
-            let mut environment: BTreeMap<String, Value> = global_env
+            let mut environment: BTreeMap<String, Value> = self
+                .function_globals
+                .get(logical_id)
+                .unwrap_or(&global_env)
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
@@ -261,6 +283,7 @@ impl Template {
                     }
                 }
             }
+            events.extend(routes.get(logical_id).into_iter().flatten().cloned());
             out.push(FunctionDef {
                 logical_id: logical_id.to_owned(),
                 binary,
@@ -272,9 +295,88 @@ impl Template {
         Ok(out)
     }
 
+    /// `AWS::ApiGatewayV2::Route`s (as the nested stacks declare them: SAM's `HttpApi` events
+    /// cannot name another stack's API), by the logical id of the function their integration
+    /// calls.
+    fn explicit_routes(&self) -> Result<BTreeMap<String, Vec<EventDef>>, TemplateError> {
+        let mut routes: BTreeMap<String, Vec<EventDef>> = BTreeMap::new();
+        for (route_id, route) in self.resources_of_type("AWS::ApiGatewayV2::Route") {
+            let props = &route["Properties"];
+            let key = str_of(&props["RouteKey"], &format!("{route_id}.RouteKey"))?;
+            let (method, path) = match key.split_once(' ') {
+                Some((method, path)) => (method.to_ascii_uppercase(), path.to_owned()),
+                None => ("ANY".to_owned(), key.to_owned()),
+            };
+            let integration_id =
+                sub_target(&props["Target"], "integrations/").ok_or_else(|| {
+                    invalid(format!(
+                        "{route_id}.Target must be !Sub integrations/${{Integration}}"
+                    ))
+                })?;
+            let integration = self
+                .resource(&integration_id)
+                .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Integration")
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{route_id}: {integration_id} is not an integration"
+                    ))
+                })?;
+            let function =
+                getatt_arn(&integration["Properties"]["IntegrationUri"]).ok_or_else(|| {
+                    invalid(format!(
+                        "{integration_id}.IntegrationUri must be !GetAtt Function.Arn"
+                    ))
+                })?;
+            // API Gateway's default is no authorization: say so, so no default applies.
+            let authorizer = match props["AuthorizationType"].as_str().unwrap_or("NONE") {
+                "NONE" => "NONE".to_owned(),
+                "CUSTOM" => props["AuthorizerId"]["Ref"]
+                    .as_str()
+                    .ok_or_else(|| invalid(format!("{route_id}.AuthorizerId must be a !Ref")))?
+                    .to_owned(),
+                other => {
+                    return Err(invalid(format!(
+                        "{route_id}: AuthorizationType {other} is not supported by the local runner"
+                    )))
+                }
+            };
+            routes.entry(function).or_default().push(EventDef::Http {
+                name: route_id.to_owned(),
+                method,
+                path,
+                authorizer: Some(authorizer),
+            });
+        }
+        Ok(routes)
+    }
+
     /// The authorizers of the (single) HTTP API.
     pub fn http_api_auth(&self) -> Result<HttpApiAuth, TemplateError> {
         let mut auth = HttpApiAuth::default();
+        for (authorizer_id, def) in self.resources_of_type("AWS::ApiGatewayV2::Authorizer") {
+            let props = &def["Properties"];
+            let function_logical_id = sub_getatt_arn(&props["AuthorizerUri"]).ok_or_else(|| {
+                invalid(format!(
+                    "{authorizer_id}.AuthorizerUri must name ${{Function.Arn}} in a !Sub"
+                ))
+            })?;
+            let identity_headers = props["IdentitySource"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter_map(|source| source.strip_prefix("$request.header."))
+                .map(str::to_ascii_lowercase)
+                .collect();
+            auth.authorizers.insert(
+                authorizer_id.to_owned(),
+                AuthorizerDef {
+                    function_logical_id,
+                    identity_headers,
+                    simple_responses: props["EnableSimpleResponses"].as_bool() == Some(true),
+                },
+            );
+        }
         for (api_id, api) in self.resources_of_type("AWS::Serverless::HttpApi") {
             let section = &api["Properties"]["Auth"];
             if let Some(default) = section["DefaultAuthorizer"].as_str() {
@@ -321,6 +423,40 @@ impl Template {
         }
         Ok(auth)
     }
+}
+
+/// The text of a `Fn::Sub` (either form).
+fn sub_text(value: &Value) -> Option<&str> {
+    match &value["Fn::Sub"] {
+        Value::String(text) => Some(text),
+        Value::Array(parts) => parts.first().and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// `X` of `!Sub <prefix>${X}`.
+fn sub_target(value: &Value, prefix: &str) -> Option<String> {
+    sub_text(value)?
+        .strip_prefix(prefix)?
+        .strip_prefix("${")?
+        .strip_suffix('}')
+        .map(str::to_owned)
+}
+
+/// `F` of `!GetAtt F.Arn`.
+fn getatt_arn(value: &Value) -> Option<String> {
+    match value["Fn::GetAtt"].as_array().map(Vec::as_slice) {
+        Some([Value::String(resource), attribute]) if attribute == "Arn" => Some(resource.clone()),
+        _ => None,
+    }
+}
+
+/// `F` of a `!Sub` naming `${F.Arn}`.
+fn sub_getatt_arn(value: &Value) -> Option<String> {
+    let text = sub_text(value)?;
+    let end = text.find(".Arn}")?;
+    let start = text[..end].rfind("${")? + 2;
+    Some(text[start..end].to_owned())
 }
 
 fn event_def(function: &str, name: &str, event: &Value) -> Result<Option<EventDef>, TemplateError> {
@@ -779,5 +915,247 @@ Resources:
         let r = resolver(&template);
         assert!(r.eval(&json!({"Ref": "Nope"})).is_err());
         assert!(r.eval(&json!({"Fn::GetAtt": ["Queue", "Nope"]})).is_err());
+    }
+
+    const ROOT: &str = r#"
+Parameters:
+  Subnets: {Type: CommaDelimitedList, Default: ""}
+Conditions:
+  InVpc: !Not [!Equals [!Join ["", !Ref Subnets], ""]]
+Globals:
+  Function:
+    Environment:
+      Variables:
+        FROM_ROOT: "yes"
+Resources:
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {ProtocolType: HTTP}
+  Authorize:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: api-authorize}}
+    Properties: {FunctionName: !Sub "${AWS::StackName}-api-authorize"}
+  Authorizer:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref Api
+      AuthorizerType: REQUEST
+      AuthorizerUri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Authorize.Arn}/invocations
+      EnableSimpleResponses: true
+      IdentitySource: [$request.header.Authorization]
+  Jobs:
+    Type: AWS::SQS::Queue
+  Area:
+    Type: AWS::Serverless::Application
+    Properties:
+      Location: area.yaml
+      Parameters:
+        StackName: !Ref AWS::StackName
+        HttpApi: !Ref Api
+        HttpApiAuthorizer: !Ref Authorizer
+        Jobs: !Ref Jobs
+        JobsArn: !GetAtt Jobs.Arn
+        Subnets: !Join [",", !Ref Subnets]
+Outputs:
+  Worker:
+    Value: !GetAtt Area.Outputs.WorkerName
+"#;
+
+    const AREA: &str = r#"
+Parameters:
+  StackName: {Type: String}
+  HttpApi: {Type: String}
+  HttpApiAuthorizer: {Type: String}
+  Jobs: {Type: String}
+  JobsArn: {Type: String}
+  Subnets: {Type: CommaDelimitedList, Default: ""}
+  Greeting: {Type: String, Default: hello}
+Conditions:
+  InVpc: !Equals [!Join ["", !Ref Subnets], "never"]
+Globals:
+  Function:
+    Environment:
+      Variables:
+        STACK: !Ref StackName
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: sqs-work}}
+    Properties:
+      FunctionName: !Sub ${StackName}-sqs-work
+      Environment:
+        Variables:
+          QUEUE_URL: !Ref Jobs
+          GREETING: !Ref Greeting
+          VPC: !If [InVpc, "child says yes", "child says no"]
+      Events:
+        Jobs:
+          Type: SQS
+          Properties: {Queue: !Ref JobsArn}
+  Hello:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: api-hello}}
+    Properties: {FunctionName: !Sub "${StackName}-api-hello"}
+  HelloIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: {ApiId: !Ref HttpApi, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt Hello.Arn}
+  HelloRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref HttpApi
+      RouteKey: GET /v1/hello/{name}
+      AuthorizationType: CUSTOM
+      AuthorizerId: !Ref HttpApiAuthorizer
+      Target: !Sub integrations/${HelloIntegration}
+  OpenRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref HttpApi
+      RouteKey: POST /v1/hello
+      Target: !Sub integrations/${HelloIntegration}
+Outputs:
+  WorkerName:
+    Value: !Ref Worker
+"#;
+
+    fn nested_template(root: &str, area: &str) -> Result<Template, TemplateError> {
+        let dir = std::env::temp_dir().join(format!(
+            "gsign-template-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("template.yaml"), root).expect("root");
+        std::fs::write(dir.join("area.yaml"), area).expect("area");
+        let template = Template::load(&dir.join("template.yaml"));
+        std::fs::remove_dir_all(&dir).expect("cleaned up");
+        template
+    }
+
+    #[test]
+    fn nested_stacks_are_folded_with_the_parameters_the_parent_passes() {
+        let template = nested_template(ROOT, AREA).expect("loads");
+        assert!(template
+            .resources_of_type("AWS::Serverless::Application")
+            .next()
+            .is_none());
+        let mut r =
+            Resolver::new(&template, "gs", "eu-west-1", &BTreeMap::new()).expect("resolver");
+        for (id, physical) in [("Jobs", "https://sqs/jobs"), ("Worker", "gs-sqs-work")] {
+            r.physical.insert(
+                id.to_owned(),
+                PhysicalResource {
+                    reference: physical.to_owned(),
+                    attributes: BTreeMap::from([("Arn".to_owned(), format!("arn:{id}"))]),
+                },
+            );
+        }
+        let functions = template.functions().expect("functions");
+        let worker = functions
+            .iter()
+            .find(|f| f.logical_id == "Worker")
+            .expect("worker");
+        let env = |name: &str| r.eval_string(&worker.environment[name]).expect(name);
+        assert_eq!(env("QUEUE_URL"), "https://sqs/jobs");
+        assert_eq!(
+            env("GREETING"),
+            "hello",
+            "a parameter not passed takes its default"
+        );
+        assert_eq!(
+            env("STACK"),
+            "gs",
+            "the child's Globals apply to its functions"
+        );
+        assert!(
+            !worker.environment.contains_key("FROM_ROOT"),
+            "not the root's Globals"
+        );
+        assert_eq!(env("VPC"), "child says no", "the child's own condition");
+        assert_eq!(
+            r.eval_string(worker.function_name.as_ref().expect("name"))
+                .expect("name"),
+            "gs-sqs-work"
+        );
+        let EventDef::Sqs { queue, .. } = &worker.events[0] else {
+            panic!("an SQS event")
+        };
+        assert_eq!(r.eval_string(queue).expect("queue"), "arn:Jobs");
+        assert_eq!(
+            r.eval_string(&template.root()["Outputs"]["Worker"]["Value"])
+                .expect("output"),
+            "gs-sqs-work"
+        );
+        let root_function = functions
+            .iter()
+            .find(|f| f.logical_id == "Authorize")
+            .expect("root");
+        assert!(root_function.environment.contains_key("FROM_ROOT"));
+    }
+
+    #[test]
+    fn api_gateway_routes_reach_their_function_and_authorizer() {
+        let template = nested_template(ROOT, AREA).expect("loads");
+        let functions = template.functions().expect("functions");
+        let hello = functions
+            .iter()
+            .find(|f| f.logical_id == "Hello")
+            .expect("hello");
+        let mut routes: Vec<(String, String, Option<String>)> = hello
+            .events
+            .iter()
+            .map(|e| match e {
+                EventDef::Http {
+                    method,
+                    path,
+                    authorizer,
+                    ..
+                } => (method.clone(), path.clone(), authorizer.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        routes.sort();
+        assert_eq!(
+            routes,
+            [
+                (
+                    "GET".to_owned(),
+                    "/v1/hello/{name}".to_owned(),
+                    Some("Authorizer".to_owned())
+                ),
+                (
+                    "POST".to_owned(),
+                    "/v1/hello".to_owned(),
+                    Some("NONE".to_owned())
+                ),
+            ]
+        );
+        let auth = template.http_api_auth().expect("auth");
+        let authorizer = &auth.authorizers["Authorizer"];
+        assert_eq!(authorizer.function_logical_id, "Authorize");
+        assert_eq!(authorizer.identity_headers, ["authorization"]);
+        assert!(authorizer.simple_responses);
+    }
+
+    #[test]
+    fn a_nested_stack_missing_a_parameter_or_repeating_an_id_is_refused() {
+        let missing = nested_template(
+            ROOT,
+            &AREA.replace(
+                "  Jobs: {Type: String}",
+                "  Jobs: {Type: String}\n  Extra: {Type: String}",
+            ),
+        )
+        .expect_err("Extra has no value");
+        assert!(missing.to_string().contains("Extra"), "{missing}");
+        let clash = nested_template(
+            &ROOT.replace(
+                "  Jobs:\n    Type: AWS::SQS::Queue",
+                "  Jobs:\n    Type: AWS::SQS::Queue\n  Hello:\n    Type: AWS::SQS::Queue",
+            ),
+            AREA,
+        )
+        .expect_err("Hello twice");
+        assert!(clash.to_string().contains("Hello"), "{clash}");
     }
 }
