@@ -19,6 +19,7 @@ mod idempotency;
 mod mail;
 mod matrix;
 mod migrations;
+mod openapi;
 mod pades;
 mod rate_limits;
 mod render;

@@ -7,6 +7,7 @@ pub mod envelopes;
 pub mod fixtures;
 pub mod packs;
 pub mod pki;
+pub mod stripe;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;

@@ -127,51 +127,59 @@ impl AuthService {
 }
 
 /// `POST /v1/auth/register` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterInput {
-    /// The new organization's name.
+    /// The new organization's name (1 to 255 characters once trimmed).
+    #[schemars(length(min = 1, max = 255))]
     pub organization_name: String,
     /// The owner's email address.
+    #[schemars(email, length(max = 254))]
     pub email: String,
-    /// The owner's password.
+    /// The owner's password: 8 to 128 characters, not a common one, not the address.
+    #[schemars(with = "String", length(min = 8, max = 128))]
     pub password: SecretString,
-    /// Optional first name.
+    /// Optional first name (at most 100 characters).
     #[serde(default)]
+    #[schemars(length(max = 100))]
     pub first_name: Option<String>,
-    /// Optional last name.
+    /// Optional last name (at most 100 characters).
     #[serde(default)]
+    #[schemars(length(max = 100))]
     pub last_name: Option<String>,
 }
 
 /// `POST /v1/auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginInput {
     /// Email address.
     pub email: String,
     /// Password.
+    #[schemars(with = "String")]
     pub password: SecretString,
 }
 
 /// `POST /v1/auth/refresh` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshInput {
     /// The current refresh token.
+    #[schemars(with = "String")]
     pub refresh_token: SecretString,
 }
 
 /// A single-use token from an email link.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenInput {
     /// The token.
+    #[schemars(with = "String")]
     pub token: SecretString,
 }
 
 /// `POST /v1/auth/password-reset` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequestInput {
     /// The account's email address.
@@ -179,37 +187,49 @@ pub struct ResetRequestInput {
 }
 
 /// `POST /v1/auth/password-reset/confirm` and `/v1/auth/accept-invitation` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPasswordInput {
     /// The token from the email.
+    #[schemars(with = "String")]
     pub token: SecretString,
-    /// The new password.
+    /// The new password: 8 to 128 characters, not a common one.
+    #[schemars(with = "String", length(min = 8, max = 128))]
     pub password: SecretString,
-    /// First name (invitations only).
+    /// First name (invitations only; at most 100 characters).
     #[serde(default)]
+    #[schemars(length(max = 100))]
     pub first_name: Option<String>,
-    /// Last name (invitations only).
+    /// Last name (invitations only; at most 100 characters).
     #[serde(default)]
+    #[schemars(length(max = 100))]
     pub last_name: Option<String>,
 }
 
 /// What register answers, the same whether the address was new or already had an account
 /// (whose owner is mailed instead), so the route tells nobody who has an account.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Registered {
+    /// The address, as normalised (domain lowercased).
     email: String,
     /// Always `verification_mail_sent`: the next step is in the mailbox.
+    #[schemars(extend("const" = "verification_mail_sent"))]
     status: &'static str,
 }
 
 /// Tokens for a session.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TokenPair {
+    /// The access token, for `Authorization: Bearer …`.
     access_token: String,
+    /// Always `Bearer`.
+    #[schemars(extend("const" = "Bearer"))]
     token_type: &'static str,
+    /// The access token's lifetime in seconds (900).
     expires_in: i64,
+    /// The refresh token, single use: `POST /v1/auth/refresh` exchanges it for a new pair.
     refresh_token: String,
+    /// When the session ends, however often it is refreshed.
     refresh_expires_at: DateTime<Utc>,
 }
 

@@ -140,98 +140,161 @@ impl Caller {
 // ------------------------------------------------------------------ bodies and views
 
 /// `PATCH /v1/me` body. `role`, `email` or `organization_id` are refused (unknown fields).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
+    /// New first name, at most 100 characters (absent or `null`: unchanged).
     #[serde(default)]
+    #[schemars(length(max = 100))]
     first_name: Option<String>,
+    /// New last name, at most 100 characters (absent or `null`: unchanged).
     #[serde(default)]
+    #[schemars(length(max = 100))]
     last_name: Option<String>,
+    /// A password change; every other session ends.
     #[serde(default)]
     password: Option<PasswordChange>,
 }
 
 /// A password change: the current password proves it is the account holder.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    /// The current password.
+    #[schemars(with = "String")]
     current: SecretString,
+    /// The new password: 8 to 128 characters, not a common one, not the address.
+    #[schemars(with = "String", length(min = 8, max = 128))]
     new: SecretString,
 }
 
 /// `PATCH /v1/organization` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationUpdate {
+    /// New name, 1 to 255 characters once trimmed (absent or `null`: unchanged).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 255))]
     name: Option<String>,
+    /// New settings, replacing the old ones whole (absent or `null`: unchanged).
     #[serde(default)]
+    #[schemars(with = "Option<crate::api::OrganizationSettings>")]
     settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `POST /v1/organization/users` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invitation {
+    /// The invitee's email address.
+    #[schemars(email, length(max = 254))]
     email: String,
+    /// The role they get (at most the caller's own).
+    #[schemars(with = "gsign_core::Role")]
     role: String,
+    /// First name.
     #[serde(default)]
+    #[schemars(length(max = 100))]
     first_name: Option<String>,
+    /// Last name.
     #[serde(default)]
+    #[schemars(length(max = 100))]
     last_name: Option<String>,
 }
 
 /// `PATCH /v1/organization/users/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberUpdate {
+    /// The new role (the caller may assign at most their own).
+    #[schemars(with = "gsign_core::Role")]
     role: String,
 }
 
 /// `POST /v1/api-keys` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
+    /// A name for people, 1 to 100 characters once trimmed.
+    #[schemars(length(min = 1, max = 100))]
     name: String,
+    /// What the key may do (at least one; duplicates are dropped). It acts with the
+    /// creator's role.
+    #[schemars(with = "Vec<Scope>", length(min = 1))]
     scopes: Vec<String>,
+    /// When the key stops working, in the future (absent or `null`: never).
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
-struct OrganizationView {
+/// An organization.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct OrganizationView {
+    /// The organization's id.
     id: Uuid,
+    /// Its name.
     name: String,
+    /// Its unique slug.
     slug: String,
+    /// The plan billing enforces now (`free`, `pro`, `business`, …).
     plan: String,
+    /// Its status.
+    #[schemars(with = "crate::api::OrganizationStatus")]
     status: String,
+    /// Its settings.
+    #[schemars(with = "crate::api::OrganizationSettings")]
     settings: serde_json::Value,
+    /// When it was created.
     created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
-struct MemberView {
+/// A member of the organization (or an invitee).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct MemberView {
+    /// The user's id.
     id: Uuid,
+    /// Email address.
     email: String,
+    /// First name.
     first_name: Option<String>,
+    /// Last name.
     last_name: Option<String>,
+    /// Role in the organization.
+    #[schemars(with = "gsign_core::Role")]
     role: String,
+    /// `invited` until the invitation is accepted; `disabled` once removed.
+    #[schemars(with = "crate::api::MemberStatus")]
     status: String,
+    /// When the address was confirmed (`null`: never).
     email_verified_at: Option<DateTime<Utc>>,
+    /// Last successful sign-in.
     last_login_at: Option<DateTime<Utc>>,
+    /// When the account or invitation was created.
     created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
-struct KeyView {
+/// An API key (never the key itself, except once in the creation answer).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct KeyView {
+    /// The key's id.
     id: Uuid,
+    /// Its name.
     name: String,
+    /// The key's first characters, to recognise it.
     prefix: String,
+    /// The role it was made with (its creator's then).
+    #[schemars(with = "gsign_core::Role")]
     role: String,
+    /// What it may do.
+    #[schemars(with = "Vec<Scope>")]
     scopes: Vec<String>,
+    /// When it was last used.
     last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working (`null`: never).
     expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked (`null`: it was not).
     revoked_at: Option<DateTime<Utc>>,
+    /// When it was created.
     created_at: DateTime<Utc>,
     /// The member who created the key; it lives only while they are an active member.
     created_by: Option<KeyCreator>,
@@ -241,15 +304,21 @@ struct KeyView {
 }
 
 /// Who created an API key.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct KeyCreator {
+    /// The member's id.
     id: Uuid,
+    /// Their email address.
     email: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Page<T> {
+/// A page of a list answer.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}Page")]
+pub(crate) struct Page<T> {
+    /// The rows.
     data: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` on the last.
     next_cursor: Option<String>,
 }
 
@@ -325,6 +394,18 @@ fn path_id(req: &Request) -> Result<Uuid, AccountsError> {
         .ok_or(AccountsError::NotFound("resource"))
 }
 
+/// A person's first and last name fit their columns (100 characters each).
+fn name_problems(first: &Option<String>, last: &Option<String>, errors: &mut Vec<FieldError>) {
+    for (field, value) in [("first_name", first), ("last_name", last)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
+            errors.push(FieldError::new(
+                format!("/{field}"),
+                "must be at most 100 characters",
+            ));
+        }
+    }
+}
+
 fn bad_cursor() -> AccountsError {
     AccountsError::Validation(vec![FieldError::new(
         "/cursor",
@@ -367,17 +448,7 @@ impl Manage {
             .user
             .ok_or(AccountsError::Forbidden(Action::UpdateOwnProfile))?;
         let mut errors = Vec::new();
-        for (field, value) in [
-            ("first_name", &input.first_name),
-            ("last_name", &input.last_name),
-        ] {
-            if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
-                errors.push(FieldError::new(
-                    format!("/{field}"),
-                    "must be at most 100 characters",
-                ));
-            }
-        }
+        name_problems(&input.first_name, &input.last_name, &mut errors);
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
         let row = tx
@@ -582,7 +653,8 @@ impl Manage {
             .parse::<Role>()
             .map_err(|e| errors.push(FieldError::new("/role", e)))
             .ok();
-        let (Some(email), Some(role)) = (email, role) else {
+        name_problems(&input.first_name, &input.last_name, &mut errors);
+        let (Some(email), Some(role), true) = (email, role, errors.is_empty()) else {
             return Err(AccountsError::Validation(errors));
         };
         if !may_assign(caller.role, role) {
@@ -906,9 +978,14 @@ impl Manage {
             })
         };
         let from = time("from", &mut errors).unwrap_or_else(|| "0000".to_owned());
+        // `~` sorts after every digit: the bound includes all of `to`'s second, and with no
+        // `to`, every time.
         let to = time("to", &mut errors)
             .map(|t| format!("{t}~"))
-            .unwrap_or_else(|| "9999".to_owned());
+            .unwrap_or_else(|| "~".to_owned());
+        if from > to {
+            errors.push(FieldError::new("/from", "must not be later than to"));
+        }
         let user = query(req, "user_id").map(|u| {
             u.parse::<Uuid>()
                 .map_err(|_| errors.push(FieldError::new("/user_id", "must be a UUID")))
@@ -940,6 +1017,7 @@ impl Manage {
         if !errors.is_empty() {
             return Err(AccountsError::Validation(errors));
         }
+        let start_given = start.is_some();
         let org = caller.org.to_string();
         let mut q = self
             .dynamodb
@@ -981,6 +1059,12 @@ impl Manage {
             q = q.filter_expression(filters.join(" AND "));
         }
         let out = q.send().await.map_err(|e| {
+            use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+            // A cursor of another listing (other filters, another index) names keys this
+            // query does not have: DynamoDB refuses it as invalid input.
+            if start_given && e.code() == Some("ValidationException") {
+                return bad_cursor();
+            }
             AccountsError::Internal(anyhow::anyhow!(
                 "{}",
                 aws_sdk_dynamodb::error::DisplayErrorContext(&e)

@@ -47,25 +47,40 @@ pub struct GetMe {
 }
 
 /// The profile as returned.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Profile {
+    /// The user's id.
     id: Uuid,
+    /// Email address.
     email: String,
+    /// First name.
     first_name: Option<String>,
+    /// Last name.
     last_name: Option<String>,
+    /// Role in the organization.
+    #[schemars(with = "gsign_core::Role")]
     role: String,
+    /// Account status.
+    #[schemars(with = "crate::api::MemberStatus")]
     status: String,
+    /// When the address was confirmed (`null`: never).
     email_verified_at: Option<DateTime<Utc>>,
+    /// Last successful sign-in.
     last_login_at: Option<DateTime<Utc>>,
+    /// When the account was created.
     created_at: DateTime<Utc>,
+    /// The user's organization.
     organization: OrganizationSummary,
 }
 
 /// The caller's organization, in brief.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct OrganizationSummary {
+    /// The organization's id.
     id: Uuid,
+    /// Its name.
     name: String,
+    /// Its unique slug.
     slug: String,
 }
 

@@ -11,10 +11,10 @@ use serde_json::Value;
 use crate::{BillingApi, BillingError};
 
 /// `POST /v1/billing/checkout` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutInput {
-    /// The plan's code (`pro`, `business`).
+    /// The code of an active paid plan (`pro`, `business`).
     plan: String,
 }
 

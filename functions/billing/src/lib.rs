@@ -3,6 +3,7 @@
 //! applied, certificate created) and quotas are enforced there (`gsign_platform::billing`).
 //! Each route is its own Lambda (`src/bin/`); Stripe's events arrive at `stripe.rs`.
 
+pub mod api;
 pub mod checkout;
 pub mod stripe;
 
@@ -84,23 +85,32 @@ impl IntoProblem for BillingError {
 }
 
 /// `GET /v1/billing/subscription` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct SubscriptionView {
+    /// The plan in force now, and its current period.
     plan: gsign_platform::billing::CurrentPlan,
-    /// The subscription row, if the organization has one (none: the free plan).
+    /// The subscription's status (`active`, `trialing`, `past_due`, `canceled`,
+    /// `incomplete`, `unpaid`); null without a subscription (the free plan).
+    #[schemars(required, extend("type" = ["string", "null"]))]
     status: Option<String>,
-    /// A downgrade that applies at the period's end.
+    /// The code of a downgrade that applies at the period's end; null if none.
+    #[schemars(required, extend("type" = ["string", "null"]))]
     pending_plan: Option<String>,
     /// Usage in the current period, per type.
+    #[schemars(with = "crate::api::UsageTotals")]
     usage: serde_json::Value,
 }
 
 /// One day of usage.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct UsageDay {
+    /// The day (UTC).
     day: NaiveDate,
+    /// Envelopes sent that day.
     envelope: i64,
+    /// Signatures applied that day.
     signature: i64,
+    /// Certificates created that day.
     certificate: i64,
 }
 

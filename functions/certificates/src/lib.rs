@@ -3,6 +3,7 @@
 //! platform seal), CSRs for external CAs and their imported chains, the default certificate
 //! and revocation. Each route is its own Lambda (`src/bin/`).
 
+pub mod api;
 pub mod common;
 pub mod error;
 pub mod issuing;

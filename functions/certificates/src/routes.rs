@@ -43,32 +43,52 @@ const MAX_PAGE: i64 = 100;
 const PEM_CHAIN: &str = "application/pem-certificate-chain";
 
 /// What clients see of a certificate.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CertificateView {
     id: Uuid,
+    /// The person it belongs to; `null` for the organization's CA and seal.
     user_id: Option<Uuid>,
+    /// `signing` (a person's), `ca` (the organization's CA) or `seal` (the platform seal).
     purpose: String,
+    /// A name for people.
     label: String,
+    /// `self_signed`, `ca_issued`, `eidas` or `corporate` (the organization's CA, its seal and
+    /// what the CA issues).
     #[serde(rename = "type")]
     cert_type: String,
+    /// `pending` (a CSR waiting for its chain), `active` or `revoked`.
     status: String,
+    /// Whether it is its owner's default signing certificate.
     is_default: bool,
+    /// Hex; `null` while pending.
     serial_number: Option<String>,
+    /// The subject's distinguished name (RFC 4514).
     subject: String,
+    /// The certificate's subject common name; `null` while pending.
     subject_cn: Option<String>,
+    /// The issuer's common name; `null` while pending.
     issuer_cn: Option<String>,
+    /// Start of validity; `null` while pending.
     valid_from: Option<DateTime<Utc>>,
+    /// End of validity; `null` while pending.
     valid_to: Option<DateTime<Utc>>,
+    /// `RSA` or `EC`.
     key_type: String,
+    /// Key size in bits: 2048 or 3072 (RSA), 256 (EC).
     key_size: i32,
+    /// `rsa-pss-sha256`, `rsa-pkcs1-sha256` or `ecdsa-sha256`.
     signature_algorithm: String,
+    /// Signatures made with it.
     usage_count: i32,
+    /// When it last signed.
     last_used_at: Option<DateTime<Utc>>,
     /// The certificate then its issuers, PEM.
     certificate_pem: Option<String>,
     /// The request to give an external CA, while pending.
     csr_pem: Option<String>,
+    /// When it was revoked.
     revoked_at: Option<DateTime<Utc>>,
+    /// The RFC 5280 reason given when revoked.
     revocation_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -122,8 +142,9 @@ impl CertificateView {
 }
 
 /// `PUT /v1/certificates/{id}/chain` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CertificateChainImport")]
 pub struct ChainImport {
     /// PEM: the certificate the CA issued, optionally followed by its issuers.
     certificate: String,
@@ -144,10 +165,13 @@ const REVOCATION_REASONS: [&str; 5] = [
     "cessation_of_operation",
 ];
 
-/// `POST /v1/certificates/{id}/revoke` body.
-#[derive(Debug, Deserialize, Default)]
+/// `POST /v1/certificates/{id}/revoke` body (optional: an empty body means `{}`).
+#[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CertificateRevocation")]
 pub struct Revocation {
+    /// `unspecified` (the default), `key_compromise`, `affiliation_changed`, `superseded` or
+    /// `cessation_of_operation`.
     #[serde(default)]
     reason: Option<String>,
 }

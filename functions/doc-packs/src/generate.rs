@@ -20,7 +20,8 @@ use crate::library::{ClauseRef, Item, Kind, Layout, SignerRole};
 use crate::DocPacksApi;
 
 /// A clause as typeset in a document.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "DocPackResolvedClause")]
 pub struct ResolvedClause {
     /// The version's id.
     pub clause_id: Uuid,

@@ -3,6 +3,7 @@
 //! Each route is its own Lambda (`src/bin/`); only the pack routes that generate link the
 //! typesetter.
 
+pub mod api;
 pub mod error;
 pub mod generate;
 pub mod library;

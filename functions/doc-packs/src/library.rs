@@ -85,7 +85,8 @@ impl Kind {
 }
 
 /// One version of a clause or template.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "DocLibraryItem")]
 pub struct Item {
     /// This version's id.
     pub id: Uuid,
@@ -107,6 +108,7 @@ pub struct Item {
     pub published_at: Option<DateTime<Utc>>,
     /// The kind's own columns.
     #[serde(flatten)]
+    #[schemars(skip)] // described per kind: `crate::api::ClauseVersion`, `DocTemplateVersion`
     pub content: serde_json::Map<String, Value>,
 }
 
@@ -188,8 +190,9 @@ mod double_option {
 }
 
 /// A template's reference to a clause.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DocTemplateClauseRef")]
 pub struct ClauseRef {
     /// Any version's id of the clause.
     pub clause_id: Uuid,
@@ -221,23 +224,31 @@ impl ClauseRef {
 }
 
 /// A template's page setup.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DocTemplateLayout")]
 pub struct Layout {
-    /// The document's title (default: the template's name).
+    /// The document's title (default: the template's name); not blank, at most 200
+    /// characters once trimmed.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub title: Option<String>,
-    /// Header text beside the logo (default: the title).
+    /// Header text beside the logo (default: the title); not blank, at most 200 characters
+    /// once trimmed.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub header: Option<String>,
-    /// Footer text above the page numbers.
+    /// Footer text above the page numbers; not blank, at most 500 characters once trimmed.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub footer: Option<String>,
     /// A PNG, base64, at most 256 KiB.
     #[serde(default)]
+    #[schemars(extend("contentEncoding" = "base64", "contentMediaType" = "image/png"))]
     pub logo_png_base64: Option<String>,
     /// Text language (default `en`): hyphenation, quotes.
     #[serde(default)]
+    #[schemars(pattern(r"^[a-z]{2,3}$"))]
     pub lang: Option<String>,
     /// Each clause on a new page.
     #[serde(default)]
@@ -245,10 +256,12 @@ pub struct Layout {
 }
 
 /// One signer role of a template, in signing order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DocTemplateSignerRole")]
 pub struct SignerRole {
     /// `buyer`, `talent`, …
+    #[schemars(pattern(r"^[a-z][a-z0-9_-]{0,31}$"))]
     pub role: String,
 }
 

@@ -54,30 +54,38 @@ pub struct PackInput {
 }
 
 /// `POST /v1/doc-packs/{id}/void` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DocPackVoid")]
 pub struct VoidInput {
+    /// Why: kept on the pack and given as the reason its envelopes are voided.
+    #[schemars(length(min = 1, max = 1000), pattern(r"\S"))]
     reason: String,
 }
 
 /// A pack.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "DocPack")]
 pub struct Pack {
     /// Id.
     pub id: Uuid,
     /// The caller's reference.
     pub reference: String,
     /// `draft`, `issued`, `signed`, `voided`, `superseded`.
+    #[schemars(with = "PackStatus")]
     pub status: String,
     /// The generator that typeset it (same inputs + same generator = same bytes).
     pub generator_ver: String,
     /// City code.
     pub city: String,
     /// Template ids asked for.
+    #[schemars(with = "Vec<Uuid>")]
     pub templates: Value,
     /// The values given.
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub variables: Value,
     /// Role -> signer.
+    #[schemars(with = "BTreeMap<String, Signer>")]
     pub signer_map: Value,
     /// The pack that replaced it.
     pub superseded_by: Option<Uuid>,
@@ -113,7 +121,8 @@ impl From<&Row> for Pack {
 }
 
 /// One document of a pack.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "DocPackDocument")]
 pub struct Instance {
     /// Id (`doc_id`).
     pub id: Uuid,
@@ -126,8 +135,10 @@ pub struct Instance {
     /// Its version number.
     pub template_version: i32,
     /// The clause versions typeset.
+    #[schemars(with = "Vec<generate::ResolvedClause>")]
     pub clauses_resolved: Value,
     /// Placeholder -> text, as typeset.
+    #[schemars(with = "BTreeMap<String, String>")]
     pub variables_filled: Value,
     /// The generated PDF as a document (legal hold: `PUT /v1/documents/{id}/legal-hold`).
     pub document_id: Uuid,
@@ -138,12 +149,15 @@ pub struct Instance {
     /// Pages.
     pub page_count: i32,
     /// Where each role signs.
+    #[schemars(with = "Vec<BoxJson>")]
     pub signature_boxes: Value,
     /// Its envelope, once issued.
     pub envelope_id: Option<Uuid>,
     /// `none`, `sent`, `completed`, `declined`, `voided`, `expired`.
+    #[schemars(with = "crate::api::EnvelopeStatus")]
     pub envelope_status: String,
     /// Role -> signer (with the recipient id once issued).
+    #[schemars(with = "BTreeMap<String, crate::api::IssuedSigner>")]
     pub signer_map: Value,
     /// Under legal hold.
     pub legal_hold: bool,
@@ -152,7 +166,8 @@ pub struct Instance {
 }
 
 /// One `doc_sign_event`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "DocPackSignEvent")]
 pub struct SignEventView {
     /// Id.
     pub id: Uuid,
@@ -163,18 +178,22 @@ pub struct SignEventView {
     /// The signer's email.
     pub actor_email: Option<String>,
     /// `envelope_sent`, `viewed`, `signed`, `declined`, `voided`, `expired`.
+    #[schemars(with = "gsign_core::packs::SignEvent")]
     pub event: String,
     /// The envelope evidence it came from.
+    #[schemars(with = "crate::api::SignEventPayload")]
     pub provider_payload: Value,
     /// When.
     pub created_at: DateTime<Utc>,
 }
 
 /// A pack with its documents.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "DocPackDetail")]
 pub struct PackDetail {
     #[serde(flatten)]
     pack: Pack,
+    /// Its documents, in order.
     documents: Vec<Instance>,
 }
 
@@ -849,13 +868,20 @@ async fn live_pack(
 }
 
 /// A signature box as stored.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "DocPackSignatureBox")]
 struct BoxJson {
+    /// The signer role that signs there.
     role: String,
+    /// The page, from 1.
     page: u32,
+    /// From the page's left edge, in points.
     x: f64,
+    /// From the page's top edge, in points.
     y: f64,
+    /// Width in points.
     width: f64,
+    /// Height in points.
     height: f64,
 }
 

@@ -2,6 +2,7 @@
 //! (`sqs-ingest-document`: hashing, inspection, conversion), downloads, retention and legal
 //! hold, and the erasure of deleted documents' bytes (`schedule-erase-deleted-documents`).
 
+pub mod api;
 pub mod common;
 pub mod convert;
 pub mod erasure;

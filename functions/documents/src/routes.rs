@@ -30,33 +30,58 @@ const BODY_LIMIT: usize = 32 * 1024;
 const MAX_PAGE: i64 = 100;
 
 /// What clients see of a document.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DocumentView {
+    /// Id.
     id: Uuid,
+    /// Display name.
     name: String,
+    /// The uploader's file name.
     original_name: String,
+    /// Declared type.
     #[serde(rename = "type")]
+    #[schemars(with = "gsign_core::documents::DocumentType")]
     doc_type: String,
+    /// Detected media type once ingested; the declared one before.
     mime_type: String,
+    /// Declared size in bytes.
     size: i64,
+    /// Where the document is in its life.
+    #[schemars(with = "DocumentStatus")]
     status: String,
+    /// Why ingest refused the file (a stable code), when `failed`.
     failure_reason: Option<String>,
+    /// The refusal, in words.
     failure_detail: Option<String>,
+    /// Pages of the PDF to sign, once ingested.
     page_count: Option<i32>,
+    /// Each page's size and rotation, once ingested.
+    #[schemars(with = "Option<Vec<crate::api::PageSize>>")]
     pages: Option<serde_json::Value>,
+    /// SHA-256 of the original (hex), once ingested.
     sha256: Option<String>,
+    /// SHA-256 of the PDF to sign (hex), once ingested.
     pdf_sha256: Option<String>,
+    /// Stored with SSE-KMS.
     encrypted: bool,
     /// Signed fields the upload carried (others signed it before GSign).
     signatures: i32,
     /// A certified upload's DocMDP permissions (1, 2 or 3): it cannot be sent for signature.
     certification: Option<i16>,
+    /// Free-form JSON object.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     metadata: serde_json::Value,
+    /// Labels.
     tags: Vec<String>,
+    /// Object Lock retention end, if set.
     retention_until: Option<DateTime<Utc>>,
+    /// Under legal hold.
     legal_hold: bool,
+    /// When ingest finished.
     processed_at: Option<DateTime<Utc>>,
+    /// Declared at.
     created_at: DateTime<Utc>,
+    /// Last change.
     updated_at: DateTime<Utc>,
 }
 
@@ -91,40 +116,50 @@ impl From<&Document> for DocumentView {
 }
 
 /// `POST /v1/documents` answer: the document and where to PUT the file.
-#[derive(Debug, Serialize)]
-struct Created {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Created {
     #[serde(flatten)]
     document: DocumentView,
+    /// The presigned PUT of the file, bound to its declared type and size.
     upload: Presigned,
 }
 
-/// `GET /v1/documents/{id}/download` answer.
-#[derive(Debug, Serialize)]
-struct Download {
+/// `GET /v1/documents/{id}/download` answer: a presigned GET of the file.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Download {
+    /// Which file: the upload as it was, or the PDF to sign.
+    #[schemars(with = "crate::api::DownloadVariant")]
     variant: &'static str,
+    /// The name the browser saves it as.
     file_name: String,
+    /// SHA-256 of that file (hex).
     sha256: Option<String>,
     #[serde(flatten)]
     request: Presigned,
 }
 
-/// `PATCH /v1/documents/{id}` body.
-#[derive(Debug, Deserialize)]
+/// `PATCH /v1/documents/{id}` body: what is given changes, the rest stays.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentUpdate {
+    /// New display name (1 to 255 characters).
     #[serde(default)]
     name: Option<String>,
+    /// New labels, replacing the old (at most 20, of 1 to 50 characters).
     #[serde(default)]
     tags: Option<Vec<String>>,
+    /// New free-form JSON object, replacing the old (at most 16 KiB serialized).
     #[serde(default)]
     metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `PUT /v1/documents/{id}/legal-hold` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LegalHold {
+    /// Place (`true`) or release (`false`) the hold.
     enabled: bool,
+    /// Why, for the audit trail (at most 500 characters).
     #[serde(default)]
     reason: Option<String>,
 }

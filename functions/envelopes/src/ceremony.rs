@@ -261,10 +261,14 @@ impl Party {
 }
 
 /// `GET /v1/signing/{token}` answer.
-#[derive(Debug, Serialize)]
-struct CeremonyView {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SigningView")]
+pub(crate) struct CeremonyView {
+    /// The envelope.
     envelope: EnvelopeSummary,
+    /// The recipient of the link.
     recipient: RecipientSummary,
+    /// The recipient's own fields.
     fields: Vec<Field>,
     /// A short-lived link to the current PDF (once the access code, if any, was given); the
     /// final, sealed one once the envelope is completed.
@@ -273,12 +277,19 @@ struct CeremonyView {
     certificate: Option<Presigned>,
 }
 
-#[derive(Debug, Serialize)]
+/// The envelope, as its signing page shows it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SigningEnvelope")]
 struct EnvelopeSummary {
+    /// Id.
     id: Uuid,
+    /// Its name.
     name: Option<String>,
+    /// The sender's message.
     message: Option<String>,
+    /// `sent` or `completed`.
     status: String,
+    /// When it expires unless completed.
     expires_at: Option<DateTime<Utc>>,
     /// Who sent it, so the recipient knows whom they deal with.
     sender: repo::Sender,
@@ -288,48 +299,66 @@ struct EnvelopeSummary {
     language: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// The recipient of the link, as their signing page shows them.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SigningRecipient")]
 struct RecipientSummary {
+    /// Id.
     id: Uuid,
+    /// Display name.
     name: String,
+    /// Email address.
     email: String,
+    /// `signer`, `approver`, `viewer` or `cc`.
     role: String,
+    /// `pending`, `sent`, `viewed`, `signed`, `approved` or `declined`.
     status: String,
+    /// The access code must be given (again) before the document is shown.
     access_code_required: bool,
     /// While too many wrong codes lock the link: until when (the page says so on opening,
     /// instead of after one more try).
     access_code_locked_until: Option<DateTime<Utc>>,
+    /// The electronic-records consent was given.
     consented: bool,
+    /// The disclosure version consent is asked for.
     disclosure_version: &'static str,
+    /// The envelope is open, it is their turn, and they have not finished.
     may_act: bool,
     /// The signing worker put this recipient's signature in the PDF (the page waits for it
     /// after `sign`).
     applied: bool,
-    /// The recipient's place in the routing, and the names of those acting now when it is
-    /// not yet their turn.
+    /// The recipient's place in the routing.
     routing_order: i32,
+    /// Names of those acting now, while it is not yet this recipient's turn.
     waiting_for: Vec<String>,
 }
 
 /// `POST /v1/signing/{token}/access-code` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AccessCode {
+#[schemars(rename = "AccessCodeInput")]
+pub(crate) struct AccessCode {
+    /// The access code the sender gave the recipient.
     code: String,
 }
 
 /// `POST /v1/signing/{token}/consent` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Consent {
+#[schemars(rename = "ConsentInput")]
+pub(crate) struct Consent {
+    /// The disclosure version agreed to: the current one (`disclosure_version` of the view).
     disclosure_version: String,
+    /// Must be `true`.
     accepted: bool,
 }
 
 /// `POST /v1/signing/{token}/decline` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Decline {
+#[schemars(rename = "DeclineInput")]
+pub(crate) struct Decline {
+    /// Why, told to the sender: 1 to 1000 characters.
     reason: String,
 }
 
@@ -340,8 +369,9 @@ const SIGN_BODY_LIMIT: usize = 1024 * 1024;
 pub const MAX_SIGNATURE_PNG_BYTES: usize = 512 * 1024;
 
 /// `POST /v1/signing/{token}/sign` answer.
-#[derive(Debug, Serialize)]
-struct Signed {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SignAccepted")]
+pub(crate) struct Signed {
     /// `signed` or `approved`.
     status: &'static str,
     /// What happens next.
@@ -919,9 +949,11 @@ enum Step {
 /// A fresh link is mailed on request at most this often.
 pub const NEW_LINK_EVERY: Duration = Duration::from_secs(10 * 60);
 
-/// `POST /v1/signing/{token}/new-link` answer.
-#[derive(Debug, Serialize)]
-struct NewLink {
+/// `POST /v1/signing/{token}/new-link` answer (the same whether or not a link was mailed).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "NewLinkRequested")]
+pub(crate) struct NewLink {
+    /// What happens next.
     detail: &'static str,
 }
 

@@ -37,7 +37,8 @@ use crate::routes::EnvelopesApi;
 pub const VIEW_URL_TTL: Duration = Duration::from_secs(5 * 60);
 
 /// `POST …/recipients/{recipient_id}/view` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "RecipientViewUrl")]
 pub struct ViewUrl {
     /// Open it in the iframe, once, within five minutes.
     pub url: String,
@@ -169,17 +170,21 @@ impl IntoProblem for EmbeddedError {
 }
 
 /// `POST /v1/signing/embedded` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Open {
+#[schemars(rename = "OpenEmbeddedSigningInput")]
+pub(crate) struct Open {
+    /// The `ticket` of the view URL or handed-out signing link.
     ticket: String,
 }
 
 /// `POST /v1/signing/embedded` answer.
-#[derive(Debug, Serialize)]
-struct Opened {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "EmbeddedSigningOpened")]
+pub(crate) struct Opened {
     /// The signing token this page uses for the ceremony routes (`/v1/signing/{token}`).
     token: String,
+    /// The envelope.
     envelope_id: Uuid,
 }
 

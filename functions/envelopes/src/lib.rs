@@ -3,6 +3,7 @@
 //! completion, all writing one hash-chained evidence trail. Each route, queue consumer and
 //! schedule is its own Lambda (`src/bin/`).
 
+pub mod api;
 pub mod ceremony;
 pub mod completion;
 pub mod embedded;

@@ -26,9 +26,10 @@ use crate::routes::EnvelopesApi;
 use crate::send::{first_to_act, Letterhead};
 
 /// `POST /v1/envelopes/{id}/void` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidInput {
+    /// Why, told to the recipients: 1 to 1000 characters.
     reason: String,
 }
 

@@ -358,7 +358,8 @@ async fn find_mail(
 // ------------------------------------------------------------------ suppression list
 
 /// An address on the organization's suppression list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "MailSuppression")]
 pub struct SuppressionView {
     /// The address, lower-cased.
     pub email: String,
@@ -388,12 +389,13 @@ impl From<&tokio_postgres::Row> for SuppressionView {
 }
 
 /// `POST /v1/mail/suppressions` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AddMailSuppressionInput")]
 pub struct AddSuppression {
     /// The address not to mail.
     pub email: String,
-    /// Why (kept with it).
+    /// Why (kept with it): at most 500 characters.
     #[serde(default)]
     pub detail: Option<String>,
 }
@@ -589,18 +591,20 @@ impl EnvelopesApi {
 // ------------------------------------------------------------------ ways around a lost mail
 
 /// `POST …/recipients/{recipient_id}/correct` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RecipientCorrection")]
 pub struct Correction {
     /// The right address.
     pub email: String,
-    /// A new name, if that was wrong too.
+    /// A new name, if that was wrong too: 1 to 255 characters.
     #[serde(default)]
     pub name: Option<String>,
 }
 
 /// `POST …/recipients/{recipient_id}/signing-link` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "HandedOutSigningLink")]
 pub struct HandedOutLink {
     /// Hand it to the recipient: it opens their signing page once.
     pub url: String,

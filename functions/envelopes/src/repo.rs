@@ -12,32 +12,52 @@ use uuid::Uuid;
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 
 /// An envelope row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Envelope {
+    /// Id.
     pub id: Uuid,
     #[serde(skip)]
     pub organization_id: Uuid,
     /// The sending person, if a person sent it.
     #[serde(skip)]
     pub user_id: Option<Uuid>,
+    /// The document it was made for.
     pub document_id: Uuid,
+    /// Its name.
     pub name: Option<String>,
+    /// The signing request's subject.
     pub subject: Option<String>,
+    /// The message to the recipients.
     pub message: Option<String>,
+    /// `draft`, `sent`, `completed`, `declined`, `voided` or `expired`.
     pub status: String,
+    /// `sequential` or `parallel`.
     pub routing_type: String,
+    /// The routing order acting now (sequential routing, once sent).
     pub current_routing_order: Option<i32>,
+    /// When it expires unless completed.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Whether recipients who have not acted are reminded.
     pub reminder_enabled: bool,
+    /// Days between reminders.
     pub reminder_interval_days: i32,
+    /// Reminders per recipient at most.
     pub reminder_max: i32,
+    /// `b_t` (with a trusted timestamp) or `b_b`.
     pub signature_level: String,
+    /// When it was sent.
     pub sent_at: Option<DateTime<Utc>>,
+    /// When the last recipient finished and it was sealed.
     pub completed_at: Option<DateTime<Utc>>,
+    /// When the sender voided it.
     pub voided_at: Option<DateTime<Utc>>,
+    /// The sender's reason for voiding it.
     pub void_reason: Option<String>,
+    /// When a recipient declined it.
     pub declined_at: Option<DateTime<Utc>>,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
     /// The current revision in S3 (sent envelopes).
     #[serde(skip)]
@@ -62,6 +82,7 @@ pub struct Envelope {
     pub certificate_s3_version_id: Option<String>,
     /// The signing worker's newest failure, while it retries (cleared by progress).
     pub processing_error: Option<String>,
+    /// When that failure happened.
     pub processing_failed_at: Option<DateTime<Utc>>,
     /// The signing pages' language (`en`, `mn`), when the sender chose one.
     pub language: Option<String>,
@@ -301,25 +322,39 @@ pub async fn list(
 }
 
 /// A recipient row (secrets excluded).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Recipient {
+    /// Id.
     pub id: Uuid,
+    /// Email address.
     pub email: String,
+    /// Display name.
     pub name: String,
+    /// `signer`, `approver`, `viewer` or `cc`.
     pub role: String,
+    /// Routing order (1 acts first).
     pub routing_order: i32,
+    /// `pending`, `sent`, `viewed`, `signed`, `approved` or `declined`.
     pub status: String,
+    /// `email` or `access_code`.
     pub auth_method: String,
+    /// When they first viewed the document.
     pub viewed_at: Option<DateTime<Utc>>,
+    /// When they signed or approved.
     pub signed_at: Option<DateTime<Utc>>,
+    /// When they declined.
     pub declined_at: Option<DateTime<Utc>>,
+    /// Their reason for declining.
     pub decline_reason: Option<String>,
+    /// When their newest signing link went out.
     pub notified_at: Option<DateTime<Utc>>,
+    /// Reminders sent to them so far.
     pub reminders_sent: i32,
     /// When the signing worker put this signer's signature in the PDF.
     pub applied_at: Option<DateTime<Utc>>,
     /// SHA-256 of the revision holding that signature.
     pub revision_sha256: Option<String>,
+    /// When they were added.
     pub created_at: DateTime<Utc>,
     /// Signs inside the sender's page (no signing mail).
     pub embedded: bool,
@@ -488,20 +523,33 @@ pub async fn delete_recipient(
 }
 
 /// A field row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "EnvelopeField")]
 pub struct Field {
+    /// Id.
     pub id: Uuid,
+    /// The recipient who fills it.
     pub recipient_id: Uuid,
+    /// `signature`, `initial`, `text`, `date` or `checkbox`.
     #[serde(rename = "type")]
     pub field_type: String,
+    /// A label for people.
     pub label: Option<String>,
+    /// 1-based page.
     pub page: i32,
+    /// Points from the left edge.
     pub x: f64,
+    /// Points from the top edge.
     pub y: f64,
+    /// Width in points.
     pub width: f64,
+    /// Height in points.
     pub height: f64,
+    /// Whether the recipient must fill it.
     pub required: bool,
+    /// The value filled in, once signed.
     pub value: Option<String>,
+    /// When it was filled in.
     pub signed_at: Option<DateTime<Utc>>,
 }
 
@@ -1410,9 +1458,12 @@ pub async fn set_token(
 
 /// Who sent an envelope, as its signing page names them: the sender's name (or address) and
 /// their organization's name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "EnvelopeSender")]
 pub struct Sender {
+    /// The sender's name (or address; the organization's name when the sender is gone).
     pub name: String,
+    /// Their organization's name.
     pub organization: String,
 }
 

@@ -33,33 +33,45 @@ const BODY_LIMIT: usize = 256 * 1024;
 const MAX_PAGE: i64 = 100;
 
 /// `POST /v1/envelopes` and `PATCH /v1/envelopes/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvelopeInput {
-    /// The document to sign (create only).
+    /// The document to sign: required on create, refused on update.
     #[serde(default)]
     document_id: Option<Uuid>,
+    /// The envelope's name: 1 to 255 characters.
     #[serde(default)]
     name: Option<String>,
+    /// The signing request's subject: 1 to 255 characters.
     #[serde(default)]
     subject: Option<String>,
+    /// A message to the recipients: 1 to 10,000 characters.
     #[serde(default)]
     message: Option<String>,
+    /// `sequential` (by routing order) or `parallel`.
     #[serde(default)]
     routing_type: Option<RoutingType>,
+    /// When it expires unless completed: within the next 365 days.
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
+    /// Whether recipients who have not acted are reminded.
     #[serde(default)]
     reminder_enabled: Option<bool>,
+    /// Days between reminders: 1 to 30.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 30))]
     reminder_interval_days: Option<i32>,
+    /// Reminders per recipient at most: 0 to 10.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 10))]
     reminder_max: Option<i32>,
     /// `b_t` (default: signatures with a trusted timestamp) or `b_b`.
     #[serde(default)]
+    #[schemars(extend("enum" = ["b_t", "b_b", null]))]
     signature_level: Option<String>,
     /// The signing pages' language: `en` or `mn` (default: each recipient's browser).
     #[serde(default)]
+    #[schemars(extend("enum" = ["en", "mn", null]))]
     language: Option<String>,
 }
 
@@ -135,28 +147,34 @@ impl EnvelopeInput {
 }
 
 /// `PUT /v1/envelopes/{id}/fields` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldsInput {
+    /// Every field of the draft (the ones before are replaced).
     fields: Vec<FieldInput>,
 }
 
 /// An envelope with its recipients, fields and, for a draft, what still stands in the way
 /// of sending it.
-#[derive(Debug, Serialize)]
-struct EnvelopeDetail {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct EnvelopeDetail {
     #[serde(flatten)]
     envelope: Envelope,
+    /// Its recipients.
     recipients: Vec<Recipient>,
+    /// Its fields.
     fields: Vec<Field>,
-    /// Empty when the draft can be sent.
+    /// A draft's problems, empty when it can be sent; `null` once sent.
     send_problems: Option<Vec<FieldError>>,
 }
 
 /// `GET /v1/envelopes/{id}/events` answer.
-#[derive(Debug, Serialize)]
-struct Evidence {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "EnvelopeEvidence")]
+pub(crate) struct Evidence {
+    /// Whether the hash chain verifies.
     chain: ChainVerdict,
+    /// The events, in sequence order.
     events: Vec<ChainedEvent>,
 }
 

@@ -27,7 +27,7 @@ use crate::SealedApi;
 const ENVELOPE_TTL: Duration = Duration::from_secs(900);
 
 /// A sealed envelope as the API shows it: the metadata, and the wire form for the receiver.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SealedEnvelope {
     /// Id (the wire format's).
     pub id: Uuid,
@@ -46,6 +46,7 @@ pub struct SealedEnvelope {
     /// The signature.
     pub signature_algorithm: String,
     /// Signed text metadata.
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
     pub metadata: Value,
     /// When it may no longer be opened.
     pub expires_at: Option<DateTime<Utc>>,
@@ -156,15 +157,16 @@ pub(crate) async fn insert(
 }
 
 /// What `open` returns.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Opened {
     /// The envelope's id.
     pub id: Uuid,
-    /// The payload as text, when it is UTF-8.
+    /// The payload as text, when it is UTF-8 (`null` otherwise).
     pub plaintext: Option<String>,
     /// The payload, base64 (always).
     pub plaintext_base64: String,
     /// The signed metadata.
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
     pub metadata: Value,
     /// Who signed.
     pub sender_private_key_id: String,

@@ -29,7 +29,7 @@ use crate::SealedApi;
 const KEY_TTL: Duration = Duration::from_secs(3600);
 
 /// A key as the registry holds it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CryptoKey {
     /// Row id (the routes' `{id}`).
     pub id: Uuid,
@@ -116,38 +116,54 @@ impl CryptoKey {
 
 /// `POST /v1/crypto-keys` (a party's public key) and `POST /v1/crypto-keys/generate` (an own
 /// key in the HSM) body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyInput {
+    /// The name envelopes carry: 1 to 255 letters, digits, `-`, `_`, `.` or `:`.
+    #[schemars(pattern(crate::api::KEY_ID_PATTERN))]
     key_id: String,
+    /// `sender` or `receiver`.
+    #[schemars(with = "crate::api::KeyUsage")]
     key_usage: String,
+    /// The party's RSA public key (2048 to 4096 bits), PEM: required to register, refused
+    /// when generating.
     #[serde(default)]
     public_key_pem: Option<String>,
+    /// `RSA-2048` or `RSA-3072` (default) when generating; refused when registering.
     #[serde(default)]
+    #[schemars(with = "Option<crate::api::KeyAlgorithm>")]
     key_algorithm: Option<String>,
+    /// Who holds the private half, 1 to 100 characters (default `gsign` when generating,
+    /// `external` when registering).
     #[serde(default)]
     service_name: Option<String>,
+    /// After this it seals and signs nothing new (in the future).
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /v1/crypto-keys/{id}/rotate` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateInput {
-    /// The new key's id.
+    /// The new key's id: 1 to 255 letters, digits, `-`, `_`, `.` or `:`.
+    #[schemars(pattern(crate::api::KEY_ID_PATTERN))]
     key_id: String,
-    /// The new public key (a party's key).
+    /// The new public key, PEM: required for a party's key, refused for an own key (made in
+    /// the key store).
     #[serde(default)]
     public_key_pem: Option<String>,
+    /// After this the new key seals and signs nothing new.
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /v1/crypto-keys/{id}/revoke` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeInput {
+    /// Why: 1 to 500 characters once trimmed.
+    #[schemars(length(min = 1))]
     reason: String,
 }
 

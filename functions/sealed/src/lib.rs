@@ -4,6 +4,7 @@
 //! registry; retention. Wire format: `gsign_core::sealed` and docs/sealed-envelopes.md. Each
 //! route is its own Lambda (`src/bin/`).
 
+pub mod api;
 pub mod envelopes;
 pub mod error;
 pub mod holders;

@@ -29,13 +29,14 @@ use crate::SealedApi;
 const PROMPT_TTL: Duration = Duration::from_secs(300);
 
 /// A prompt.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Prompt {
     /// Id.
     pub id: Uuid,
     /// The text.
     pub prompt_text: String,
-    /// Free metadata.
+    /// Free metadata (a JSON object), or `null`.
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub prompt_metadata: Option<Value>,
     /// SHA-256 of the text, hex.
     pub secret_hash: String,
@@ -74,21 +75,28 @@ const COLUMNS: &str = "id, prompt_text, prompt_metadata, secret_hash, status, ve
     created_at, updated_at, created_by, updated_by";
 
 /// `POST /v1/prompts` and `PATCH /v1/prompts/{id}` body (`version` is required to update).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptInput {
+    /// The text, 1 byte to 4 MiB (required to create).
     #[serde(default)]
+    #[schemars(length(min = 1))]
     prompt_text: Option<String>,
+    /// Free metadata: a JSON object.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     prompt_metadata: Option<Value>,
+    /// `active` or `archived`.
     #[serde(default)]
+    #[schemars(with = "Option<crate::api::PromptStatus>")]
     status: Option<String>,
+    /// The version read (required to update; refused when creating).
     #[serde(default)]
     version: Option<i32>,
 }
 
 /// `POST /v1/prompts/{id}/seal` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SealInput {
     /// The receiver's key id (a rotated key seals to its successor).
@@ -96,10 +104,13 @@ pub struct SealInput {
     /// The organization's sender key (default: its newest active one).
     #[serde(default)]
     sender_key_id: Option<String>,
+    /// When it may no longer be opened (in the future; cut to whole seconds); never if absent.
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
-    /// Text metadata, signed with the rest.
+    /// Text metadata, signed with the rest: at most 50 entries, keys 1 to 100 bytes, values
+    /// up to 1000 bytes.
     #[serde(default)]
+    #[schemars(extend("maxProperties" = 50))]
     metadata: BTreeMap<String, String>,
 }
 

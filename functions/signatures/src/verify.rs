@@ -130,20 +130,26 @@ impl VerifyConfig {
     }
 }
 
-/// `{"document_id": ...}`.
-#[derive(Debug, Deserialize)]
+/// The JSON form of the body: a stored document to verify, `{"document_id": ...}`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DocumentReference {
+#[schemars(rename = "VerifyStoredDocument")]
+pub(crate) struct DocumentReference {
+    /// A stored document of the caller's organization, in status `ready`.
     document_id: Uuid,
 }
 
 /// The answer: a summary, then the full report.
-#[derive(Debug, Serialize)]
-struct Verification {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SignatureVerification")]
+pub(crate) struct Verification {
     /// Every signature valid (intact, well formed, covering its revision, not modified
     /// after) and trusted.
     valid: bool,
+    /// How many signatures the file holds.
     signature_count: usize,
+    /// How many revisions made each kind of change (`signature_only`, `form_filling`,
+    /// `modified`); kinds that never occur are absent.
     revision_changes: std::collections::BTreeMap<&'static str, usize>,
     #[serde(flatten)]
     report: Report,

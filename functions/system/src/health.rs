@@ -120,7 +120,7 @@ fn init(env: Env) -> InitFuture {
 }
 
 /// One dependency's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Answered correctly within the timeout.
@@ -130,7 +130,7 @@ pub enum State {
 }
 
 /// One dependency's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Check {
     /// Up or down.
     pub status: State,

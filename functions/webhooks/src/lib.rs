@@ -4,6 +4,7 @@
 //! bounded retries, the delivery log in DynamoDB, and replay. Each route and queue consumer is
 //! its own Lambda (`src/bin/`).
 
+pub mod api;
 pub mod common;
 pub mod deliver;
 pub mod error;

@@ -17,18 +17,22 @@ const KEEP_DAYS: i64 = 90;
 pub const BODY_EXCERPT_BYTES: usize = 1024;
 
 /// One attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "WebhookAttempt")]
 pub struct Attempt {
+    /// When it started.
     pub at: DateTime<Utc>,
     /// The receiver's HTTP status, if it answered.
     pub response_code: Option<u16>,
     /// Why it failed, if it did (a refusal of the SSRF guard, a timeout, a redirect, …).
     pub error: Option<String>,
+    /// How long it took, in milliseconds.
     pub duration_ms: u64,
 }
 
-/// A delivery as the log holds it.
-#[derive(Debug, Clone, Serialize)]
+/// A delivery as the log holds it: one event to one endpoint, with every attempt.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "WebhookDelivery")]
 pub struct Delivery {
     /// The event id (the `webhook-id` the receiver sees, without `msg_`).
     pub id: Uuid,
@@ -36,20 +40,33 @@ pub struct Delivery {
     pub endpoint_id: Uuid,
     #[serde(skip)]
     pub organization_id: Uuid,
+    /// The event's type, e.g. `envelope.completed`.
     pub event_type: String,
+    /// The endpoint's URL when the delivery was made.
     pub endpoint_url: String,
     /// `pending`, `delivered` or `failed`.
+    #[schemars(with = "crate::api::DeliveryStatus")]
     pub status: String,
+    /// Attempts made (since the last replay).
     pub attempts: u32,
+    /// Attempts allowed.
     pub max_attempts: u32,
+    /// The receiver's HTTP status at the last attempt, if it answered.
     pub response_code: Option<u16>,
+    /// The first KiB of the receiver's last answer, if it answered.
     pub response_body: Option<String>,
+    /// When the last attempt was made.
     pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When the next attempt is due, while pending.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When an attempt last succeeded.
     pub delivered_at: Option<DateTime<Utc>>,
+    /// When the delivery was logged.
     pub created_at: DateTime<Utc>,
+    /// Every attempt, oldest first.
     pub attempt_log: Vec<Attempt>,
     /// The exact body sent (and re-sent on every attempt).
+    #[schemars(with = "gsign_core::webhooks::Event")]
     pub payload: serde_json::Value,
 }
 

@@ -7,21 +7,31 @@ use uuid::Uuid;
 
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 
-/// An endpoint row.
-#[derive(Debug, Clone, Serialize)]
+/// A webhook endpoint.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Webhook")]
 pub struct Endpoint {
+    /// The endpoint's id.
     pub id: Uuid,
     #[serde(skip)]
     pub organization_id: Uuid,
+    /// Where deliveries are POSTed.
     pub url: String,
+    /// A note for people.
     pub description: Option<String>,
-    /// Empty: every event type.
+    /// The event types delivered (e.g. `envelope.completed`); empty: every event type.
     pub event_types: Vec<String>,
+    /// Whether events are delivered; `false` once paused, deleted or disabled after failures.
     pub active: bool,
+    /// Why it is not active.
     pub disabled_reason: Option<String>,
+    /// When it stopped being active.
     pub disabled_at: Option<DateTime<Utc>>,
+    /// The first failed attempt since the last success.
     pub failing_since: Option<DateTime<Utc>>,
+    /// When it was registered.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 

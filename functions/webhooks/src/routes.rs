@@ -31,28 +31,38 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// How long a rotated-out secret keeps signing.
 const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 
-/// `POST /v1/webhooks` and `PATCH /v1/webhooks/{id}` body.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/webhooks` and `PATCH /v1/webhooks/{id}` body: with PATCH, absent members keep
+/// their value.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EndpointInput {
+#[schemars(rename = "WebhookInput")]
+pub(crate) struct EndpointInput {
+    /// Where deliveries are POSTed: a public https URL (at most 2048 characters).
     #[serde(default)]
+    #[schemars(url)]
     url: Option<String>,
+    /// A note for people, at most 255 characters (blank: none; with PATCH, unchanged).
     #[serde(default)]
+    #[schemars(length(max = 255))]
     description: Option<String>,
     /// Event types to deliver; empty or absent: all.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<EventType>>")]
     event_types: Option<Vec<String>>,
     /// PATCH only: `true` re-enables a disabled endpoint, `false` pauses it.
     #[serde(default)]
     active: Option<bool>,
 }
 
-/// An endpoint, with its secret when one was just made (shown once).
-#[derive(Debug, Serialize)]
-struct EndpointView {
+/// An endpoint, with its signing secret, shown only in this answer.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "WebhookWithSecret")]
+pub(crate) struct EndpointView {
     #[serde(flatten)]
     endpoint: Endpoint,
+    /// The signing secret (`whsec_` + base64): keep it, it is not shown again.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
     secret: Option<String>,
 }
 

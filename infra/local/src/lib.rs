@@ -15,6 +15,7 @@ pub use runner::{LocalStack, Registry, Running, StackConfig};
 pub fn registry() -> Registry {
     Registry::new([
         gsign_functions_system::health::FUNCTION,
+        gsign_functions_system::openapi::FUNCTION,
         gsign_functions_system::migrate::FUNCTION,
         gsign_functions_accounts::authorize::FUNCTION,
         gsign_functions_accounts::me::FUNCTION,
@@ -143,4 +144,27 @@ pub fn registry() -> Registry {
         gsign_functions_billing::CREATE_CHECKOUT,
         gsign_functions_billing::CREATE_PORTAL_SESSION,
     ])
+}
+
+/// Every area's operations, in the document's order.
+pub fn api_areas() -> Vec<gsign_core::openapi::Area> {
+    vec![
+        gsign_functions_system::api::AREA,
+        gsign_functions_accounts::api::AREA,
+        gsign_functions_documents::api::AREA,
+        gsign_functions_envelopes::api::AREA,
+        gsign_functions_certificates::api::AREA,
+        gsign_functions_signatures::api::AREA,
+        gsign_functions_webhooks::api::AREA,
+        gsign_functions_doc_packs::api::AREA,
+        gsign_functions_sealed::api::AREA,
+        gsign_functions_billing::api::AREA,
+    ]
+}
+
+/// The OpenAPI document the operation tables make, as committed in `docs/openapi.json`
+/// (pretty-printed, with a final newline removed by `println!`'s caller).
+pub fn openapi_json() -> String {
+    let document = gsign_core::openapi::document(&api_areas());
+    serde_json::to_string_pretty(&document).unwrap_or_default()
 }

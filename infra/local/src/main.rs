@@ -4,6 +4,8 @@
 //! gsign-local provision [options]           create what template.yaml declares in moto
 //! gsign-local serve [options]               provision, then serve HTTP, poll SQS, fire schedules
 //! gsign-local invoke FUNCTION [EVENT.json]  run one function on one event (stdin if omitted)
+//! gsign-local env FUNCTION...               the environment the template gives them (dotenv)
+//! gsign-local openapi                       print the OpenAPI document the operation tables make
 //!
 //! options: --template PATH    (default template.yaml)
 //!          --stack NAME       (default $GSIGN_STACK_NAME or gsign-local)
@@ -77,6 +79,11 @@ fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
 
 async fn run(env: Env) -> anyhow::Result<()> {
     let cli = parse_cli(&env)?;
+    if cli.command == "openapi" {
+        // Needs no stack: the document comes from the code's operation tables.
+        println!("{}", gsign_local::openapi_json());
+        return Ok(());
+    }
     let endpoint = env
         .get("AWS_ENDPOINT_URL")
         .ok_or_else(|| anyhow!("AWS_ENDPOINT_URL is not set: the local stack only talks to the local moto server (run infra/local/stack up)"))?;
@@ -189,7 +196,9 @@ async fn run(env: Env) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        other => bail!("unknown command {other}: expected provision, serve, invoke or env"),
+        other => {
+            bail!("unknown command {other}: expected provision, serve, invoke, env or openapi")
+        }
     }
 }
 

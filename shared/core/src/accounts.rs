@@ -31,7 +31,12 @@ impl EmailAddress {
         if !(valid_local && valid_domain) {
             return Err("must be an email address".to_owned());
         }
-        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+        let address = format!("{local}@{}", domain.to_lowercase());
+        // Lowercasing can lengthen text (`İ` becomes two characters): the stored form counts.
+        if address.chars().count() > 254 {
+            return Err("must be at most 254 characters".to_owned());
+        }
+        Ok(Self(address))
     }
 
     /// The address.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{IntoProblem, Problem};
 
 /// What is counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UsageType {
     /// An envelope sent.
@@ -31,7 +31,7 @@ impl UsageType {
 }
 
 /// A plan limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Limit {
     /// Envelopes sent in the billing period.

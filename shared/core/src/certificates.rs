@@ -17,7 +17,7 @@ pub const DEFAULT_VALIDITY_DAYS: u32 = 365;
 pub const CA_VALIDITY_DAYS: u32 = 3650;
 
 /// The key pair to generate in the HSM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum KeyType {
     /// RSA 2048, signing with RSA-PSS.
     #[serde(rename = "rsa-2048")]
@@ -31,7 +31,7 @@ pub enum KeyType {
 }
 
 /// How the certificate comes to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Issuance {
     /// Issued now by the organization's own CA (created on first use): type `corporate`.
@@ -55,7 +55,7 @@ impl Issuance {
 }
 
 /// The subject's name parts.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectInput {
     /// CN: the signer's name, in any script.
@@ -72,7 +72,7 @@ pub struct SubjectInput {
 }
 
 /// `POST /v1/certificates` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequest {
     /// A name for people.

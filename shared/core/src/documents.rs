@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::FieldError;
 
 /// The file types GSign accepts (seed 000: pdf, docx, xlsx).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DocumentType {
     /// PDF, stored and signed as it is.
@@ -80,7 +80,7 @@ impl FromStr for DocumentType {
 }
 
 /// Where a document is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DocumentStatus {
     /// Declared; the upload or its ingest has not finished.
@@ -175,7 +175,7 @@ pub struct NewDocument {
 }
 
 /// The raw declaration, as the client sent it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentDeclaration {
     /// Display name; defaults to the file name.

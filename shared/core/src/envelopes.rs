@@ -23,7 +23,7 @@ pub const DEFAULT_EXPIRY_DAYS: i64 = 120;
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
         }
@@ -141,7 +141,7 @@ fn text_problem(value: &str, pointer: &str, max: usize, required: bool) -> Optio
 }
 
 /// A recipient as a sender describes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientInput {
     /// Email address.
@@ -248,7 +248,7 @@ impl NewRecipient {
 }
 
 /// A field as a sender places it: points from the top-left of the page as displayed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldInput {
     /// The recipient who fills it.
@@ -260,35 +260,47 @@ pub struct FieldInput {
     #[serde(default)]
     pub label: Option<String>,
     /// 1-based page.
+    #[schemars(range(min = 1))]
     pub page: i32,
     /// Points from the left edge.
+    #[schemars(range(min = 0.0, max = MAX_PAGE_POINTS))]
     pub x: f64,
     /// Points from the top edge.
+    #[schemars(range(min = 0.0, max = MAX_PAGE_POINTS))]
     pub y: f64,
     /// Width in points.
+    #[schemars(range(min = MIN_FIELD_POINTS, max = MAX_PAGE_POINTS))]
     pub width: f64,
     /// Height in points.
+    #[schemars(range(min = MIN_FIELD_POINTS, max = MAX_PAGE_POINTS))]
     pub height: f64,
     /// Whether the signer must fill it (default true).
     #[serde(default)]
     pub required: Option<bool>,
 }
 
+/// The largest page side PDF readers honour (ISO 32000-1 annex C: 14,400 units, 200 inches).
+pub const MAX_PAGE_POINTS: f64 = 14_400.0;
+
+/// The smallest field side: anything thinner cannot be seen, let alone filled (and positions
+/// are stored to a hundredth of a point).
+pub const MIN_FIELD_POINTS: f64 = 1.0;
+
 /// Checks a field's own values (page bounds are checked at send, against the document).
 pub fn field_problems(field: &FieldInput, at: &str, errors: &mut Vec<FieldError>) {
     for (name, value) in [("x", field.x), ("y", field.y)] {
-        if !value.is_finite() || value < 0.0 {
+        if !value.is_finite() || !(0.0..=MAX_PAGE_POINTS).contains(&value) {
             errors.push(FieldError::new(
                 format!("{at}/{name}"),
-                "must be a number >= 0",
+                format!("must be 0 to {MAX_PAGE_POINTS} points"),
             ));
         }
     }
     for (name, value) in [("width", field.width), ("height", field.height)] {
-        if !value.is_finite() || value <= 0.0 || value > 14_400.0 {
+        if !value.is_finite() || !(MIN_FIELD_POINTS..=MAX_PAGE_POINTS).contains(&value) {
             errors.push(FieldError::new(
                 format!("{at}/{name}"),
-                "must be a number > 0",
+                format!("must be {MIN_FIELD_POINTS} to {MAX_PAGE_POINTS} points"),
             ));
         }
     }
@@ -498,7 +510,7 @@ pub fn send_problems(
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One evidence event, as hashed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EvidenceEvent {
     /// The envelope.
     pub envelope_id: Uuid,
@@ -551,7 +563,7 @@ impl EvidenceEvent {
 }
 
 /// A stored event with its chain links.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChainedEvent {
     /// The event.
     #[serde(flatten)]
@@ -563,7 +575,7 @@ pub struct ChainedEvent {
 }
 
 /// Whether an envelope's events (in sequence order) form an unbroken chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ChainVerdict {
     /// Every link holds.
     pub valid: bool,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod documents;
 pub mod envelopes;
 pub mod mail;
+pub mod openapi;
 pub mod packs;
 pub mod problem;
 pub mod routing;

@@ -162,7 +162,7 @@ impl MailEvent {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct SnsEnvelope {
     #[serde(rename = "Type")]
@@ -171,7 +171,7 @@ struct SnsEnvelope {
     message: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct RawEvent {
     event_type: Option<String>,
@@ -184,7 +184,7 @@ struct RawEvent {
     delivery_delay: Option<RawDelay>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct RawMail {
     message_id: String,
@@ -195,7 +195,7 @@ struct RawMail {
     tags: HashMap<String, Vec<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct RawRecipient {
     email_address: String,
@@ -203,7 +203,7 @@ struct RawRecipient {
     status: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct RawBounce {
     bounce_type: String,
@@ -212,7 +212,7 @@ struct RawBounce {
     timestamp: DateTime<Utc>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct RawComplaint {
     complained_recipients: Vec<RawRecipient>,
@@ -220,7 +220,7 @@ struct RawComplaint {
     complaint_feedback_type: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct RawDelivery {
     recipients: Vec<String>,
@@ -228,13 +228,13 @@ struct RawDelivery {
     smtp_response: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct RawReject {
     reason: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct RawDelay {
     delayed_recipients: Vec<RawRecipient>,

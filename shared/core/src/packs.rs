@@ -18,7 +18,7 @@ pub const MAX_SIGNER_ROLES: usize = 10;
 pub const MAX_CLAUSE_BYTES: usize = 256 * 1024;
 
 /// A pack's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PackStatus {
     /// Generated, not sent; can be issued, voided or regenerated.
@@ -52,7 +52,7 @@ impl PackStatus {
 }
 
 /// What happened to a pack's document, as seed 003's `doc_sign_event.event`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignEvent {
     /// A signer was asked to sign.
@@ -114,7 +114,7 @@ pub fn tracked(action: &str) -> Option<Tracked> {
 }
 
 /// Where a clause or template may be used: `None` is everywhere / for everyone.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Gate {
     /// City codes allowed.
     pub cities: Option<Vec<String>>,
@@ -198,7 +198,7 @@ pub fn role_problem(role: &str) -> Option<String> {
 }
 
 /// Who signs as one role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signer {
     /// Their name, as on the signature.

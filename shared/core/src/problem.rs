@@ -11,7 +11,7 @@ pub const PROBLEM_BASE: &str = "https://gsign.dev/problems/";
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
 /// One invalid input, pointing at the offending member of the request (JSON Pointer, RFC 6901).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldError {
     /// JSON Pointer to the member, e.g. `/recipients/0/email`; empty for the whole body.
     pub pointer: String,
@@ -33,7 +33,7 @@ impl FieldError {
 pub const RESERVED_MEMBERS: [&str; 6] = ["type", "title", "status", "detail", "instance", "errors"];
 
 /// A problem details object (RFC 9457). `type` is a stable URI under [`PROBLEM_BASE`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Problem {
     /// Stable identifier of the problem kind.
     #[serde(rename = "type")]

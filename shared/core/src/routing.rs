@@ -93,7 +93,7 @@ pub fn next(routing: RoutingType, current_order: Option<i32>, parties: &[Party])
 }
 
 /// The signature a signer adopts: drawn (a PNG) or typed (their name in the shipped font).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SignatureInput {
     /// A drawing.
@@ -109,7 +109,7 @@ pub enum SignatureInput {
 }
 
 /// `POST /v1/signing/{token}/sign` body.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInput {
     /// A value per field id: text for text and date fields, `true`/`false` for check boxes.

@@ -25,7 +25,7 @@ pub const TAG_BYTES: usize = 16;
 pub const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
 
 /// A sealed envelope as it travels (every binary field base64, standard alphabet, padded).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Wire {
     /// [`FORMAT`].

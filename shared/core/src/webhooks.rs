@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What happened, as a receiver filters on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum EventType {
     /// A document finished ingest and can be sent.
     #[serde(rename = "document.ready")]
@@ -96,7 +96,7 @@ impl EventType {
 
 /// The body every webhook carries: thin (ids and states; receivers fetch the rest through
 /// the API) and identified by the event id that is also its `webhook-id`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     /// Stable across retries and replays: receivers dedupe on it.
     pub id: Uuid,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::db::PgError;
 
 /// The plan an organization is on now, and its current period.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct CurrentPlan {
     /// `free`, `pro`, `business`, …
     pub code: String,

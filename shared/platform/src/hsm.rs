@@ -145,7 +145,7 @@ pub enum HsmError {
 }
 
 /// What the token reports about itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TokenStatus {
     /// Token label.
     pub label: String,

@@ -149,6 +149,27 @@ pub fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|q| q.first(name))
 }
 
+/// The query and path parameters holding a character no text may hold (NUL and other controls,
+/// Unicode noncharacters), as a validation problem with one error per parameter (`/name`).
+/// Such text would otherwise reach Postgres, which refuses NUL with an error.
+pub fn refused_parameters(req: &Request) -> Option<Problem> {
+    let refused = |value: &str| value.chars().any(gsign_core::text::is_refused_char);
+    let mut errors = Vec::new();
+    let mut screen = |params: Option<&lambda_http::aws_lambda_events::query_map::QueryMap>| {
+        for (name, value) in params.into_iter().flat_map(|p| p.iter()) {
+            if refused(name) || refused(value) {
+                errors.push(FieldError::new(
+                    format!("/{}", name.replace('~', "~0").replace('/', "~1")),
+                    "contains a control character or a Unicode noncharacter",
+                ));
+            }
+        }
+    };
+    screen(req.query_string_parameters_ref());
+    screen(req.path_parameters_ref());
+    (!errors.is_empty()).then(|| Problem::validation(errors))
+}
+
 /// A path parameter parsed as a UUID; `None` when absent or not a UUID (callers answer 404:
 /// an id that cannot exist is not found).
 pub fn path_uuid(req: &Request, name: &str) -> Option<uuid::Uuid> {

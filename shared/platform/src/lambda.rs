@@ -67,9 +67,24 @@ pub fn http_route(
         Some((route, pool)) => crate::idempotency::Idempotent::wrap(handler, pool, route),
         None => handler,
     };
-    Handler::Http(crate::ratelimit::RateLimited::wrap(
-        handler, limiter, policy,
-    ))
+    let handler = crate::ratelimit::RateLimited::wrap(handler, limiter, policy);
+    Handler::Http(Arc::new(ScreenedParameters { inner: handler }))
+}
+
+/// Refuses requests whose query or path parameters hold refused characters
+/// ([`crate::http::refused_parameters`]) before rate limiting, replay or the handler see them.
+struct ScreenedParameters {
+    inner: Arc<dyn HttpHandler>,
+}
+
+#[async_trait]
+impl HttpHandler for ScreenedParameters {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match crate::http::refused_parameters(&req) {
+            Some(problem) => crate::http::problem(problem, &crate::http::request_id(&req)),
+            None => self.inner.handle(req).await,
+        }
+    }
 }
 
 /// Why a function could not start.

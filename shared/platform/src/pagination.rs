@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use gsign_core::FieldError;
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
@@ -45,7 +45,10 @@ impl PageRequest {
             let cursor = URL_SAFE_NO_PAD
                 .decode(raw)
                 .ok()
-                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok());
+                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
+                // Only positions a row can have: a forged far-future time would reach
+                // Postgres, whose timestamps end in year 294276, as an error.
+                .filter(|c| (1970..=9999).contains(&c.t.year()));
             if cursor.is_none() {
                 errors.push(FieldError::new(
                     "/cursor",
@@ -82,7 +85,8 @@ impl PageRequest {
 }
 
 /// A page of a list answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}Page")]
 pub struct Page<T> {
     /// The rows.
     pub data: Vec<T>,

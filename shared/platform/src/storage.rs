@@ -58,7 +58,7 @@ pub struct ObjectRef {
 }
 
 /// A presigned request the client performs itself.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Presigned {
     /// HTTP method.
     pub method: String,

@@ -20,7 +20,9 @@ use x509_cert::Certificate;
 use crate::cms_verify::{verify_detached, TimestampReport};
 
 /// What changed in a revision, from least to most: the order matters (`max` is the verdict).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     /// Nothing but new signatures, signature fields, DSS or document timestamps.
@@ -32,7 +34,7 @@ pub enum Change {
 }
 
 /// One revision (an incremental update, or the original file).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RevisionReport {
     /// 0 for the original file.
     pub index: usize,
@@ -46,7 +48,7 @@ pub struct RevisionReport {
 }
 
 /// The timestamp of a signature.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimestampView {
     /// The TSA's signature holds and it stamps this signature.
     pub intact: bool,
@@ -74,7 +76,7 @@ impl From<TimestampReport> for TimestampView {
 
 /// The PAdES baseline level a signature reaches (ETSI EN 319 142-1). B-LT and B-LTA need
 /// validation data and document timestamps, which GSign does not add yet (issue #21).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum AdesLevel {
     /// A CAdES-detached signature with its signing certificate bound (ESS).
     #[serde(rename = "B-B")]
@@ -86,7 +88,7 @@ pub enum AdesLevel {
 }
 
 /// One signature.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SignatureReport {
     /// The field's name.
     pub field: String,
@@ -132,7 +134,7 @@ pub struct SignatureReport {
 }
 
 /// The verdict on a file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// The file's size.
     pub size: usize,

@@ -212,6 +212,13 @@ pub fn certificate_request(
 
 /// The certificates of a PEM bundle, in order.
 pub fn parse_pem_bundle(pem: &str) -> Result<Vec<Certificate>, SignError> {
+    // x509-cert 0.2.5's `load_pem_chain` underflows (a panic in debug builds) on text that is
+    // empty once its trailing line breaks are cut: refuse that first.
+    if pem.trim().is_empty() {
+        return Err(SignError::Invalid(
+            "no certificate in the PEM text".to_owned(),
+        ));
+    }
     let certificates = Certificate::load_pem_chain(pem.as_bytes())?;
     if certificates.is_empty() {
         return Err(SignError::Invalid(
@@ -234,4 +241,22 @@ pub fn common_name(name: &Name) -> Option<String> {
                 .unwrap_or_else(|_| atv.value.value().iter().map(|&b| char::from(b)).collect())
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn blank_or_broken_pem_text_is_an_error_not_a_panic() {
+        for text in [
+            "",
+            "\n",
+            "\r\n\r\n",
+            "  \n",
+            "x",
+            "-----BEGIN CERTIFICATE-----\n",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ] {
+            assert!(super::parse_pem_bundle(text).is_err(), "{text:?}");
+        }
+    }
 }

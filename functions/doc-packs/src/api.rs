@@ -1,0 +1,510 @@
+//! The doc-packs area's operations, as the OpenAPI document describes them.
+//!
+//! Clauses and templates share one body type ([`crate::library::ItemInput`]) and one answer
+//! type ([`Item`], its kind's columns flattened from a JSON map); the types below describe
+//! each kind's wire shape, which is what the routes accept (the other kind's members are
+//! refused with 422) and answer.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_core::packs::{PackStatus, Signer};
+use gsign_platform::pagination::Page;
+use gsign_platform::storage::Presigned;
+use schemars::JsonSchema;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::library::{ClauseRef, Item, Layout, SignerRole};
+use crate::packs::{Pack, PackDetail, VoidInput};
+
+/// One version of a clause.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct ClauseVersion {
+    #[serde(flatten)]
+    item: Item,
+    /// The clause's text: Markdown with `{{variable}}` and `{{signature:role}}` placeholders.
+    body_markdown: String,
+    /// The JSON Schema the pack's variables must satisfy.
+    variables_json: Map<String, Value>,
+}
+
+/// One version of a clause, with every version of its name.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct ClauseWithVersions {
+    #[serde(flatten)]
+    clause: ClauseVersion,
+    /// Every version of the name, newest first.
+    versions: Vec<LibraryVersionSummary>,
+}
+
+/// One version of a document template.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct DocTemplateVersion {
+    #[serde(flatten)]
+    item: Item,
+    /// Its clauses, in order.
+    clauses_ordered: Vec<DocTemplateStoredClauseRef>,
+    /// Its page setup (every member present, `null` when not set).
+    layout_json: Layout,
+    /// Its signer roles, in signing order.
+    signer_roles: Vec<SignerRole>,
+}
+
+/// One version of a document template, with every version of its name.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct DocTemplateWithVersions {
+    #[serde(flatten)]
+    template: DocTemplateVersion,
+    /// Every version of the name, newest first.
+    versions: Vec<LibraryVersionSummary>,
+}
+
+/// One version of a clause's or template's name.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct LibraryVersionSummary {
+    /// That version's id.
+    id: Uuid,
+    /// 1, 2, …
+    version: i32,
+    /// When it was published (`null`: a draft).
+    published_at: Option<DateTime<Utc>>,
+    /// Usable in new packs.
+    is_active: bool,
+}
+
+/// A template's reference to a clause, as stored.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct DocTemplateStoredClauseRef {
+    /// Any version's id of the clause.
+    clause_id: Uuid,
+    /// The version to use (`null`: the latest published, active one when a pack is generated).
+    version: Option<i32>,
+    /// Its place in the template, from 1.
+    order: u32,
+}
+
+/// `POST /v1/clauses` body: version 1 of a clause (a name that exists gets its next version).
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // describes the wire, never built
+struct NewClause {
+    /// Shared by every version.
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
+    name: String,
+    /// Allowed city codes (absent or `null`: everywhere).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100), inner(pattern(r"^[A-Za-z0-9-]{2,32}$")))]
+    city_gate: Option<Vec<String>>,
+    /// Signer roles it is for (absent or `null`: everyone).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100), inner(pattern(r"^[a-z][a-z0-9_-]{0,31}$")))]
+    role_gate: Option<Vec<String>>,
+    /// Markdown, at most 256 KiB, with `{{variable}}` and `{{signature:role}}` placeholders.
+    #[schemars(length(min = 1), pattern(r"\S"))]
+    body_markdown: String,
+    /// The JSON Schema of the variables the clause uses (`{}` if none).
+    variables_json: Map<String, Value>,
+}
+
+/// `POST /v1/clauses/{id}/versions` body: what changes from the given version; what is
+/// left out is kept, and `null` lifts a gate. The name cannot change.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // describes the wire, never built
+struct ClauseChanges {
+    /// Allowed city codes (`null`: everywhere).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100), inner(pattern(r"^[A-Za-z0-9-]{2,32}$")))]
+    city_gate: Option<Vec<String>>,
+    /// Signer roles it is for (`null`: everyone).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100), inner(pattern(r"^[a-z][a-z0-9_-]{0,31}$")))]
+    role_gate: Option<Vec<String>>,
+    /// Markdown, at most 256 KiB (absent or `null`: kept).
+    #[serde(default)]
+    #[schemars(length(min = 1), pattern(r"\S"))]
+    body_markdown: Option<String>,
+    /// The JSON Schema of the variables (absent or `null`: kept).
+    #[serde(default)]
+    variables_json: Option<Map<String, Value>>,
+}
+
+/// `POST /v1/doc-templates` body: version 1 of a template (a name that exists gets its next
+/// version).
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // describes the wire, never built
+struct NewDocTemplate {
+    /// Shared by every version.
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
+    name: String,
+    /// Allowed city codes (absent or `null`: everywhere).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100), inner(pattern(r"^[A-Za-z0-9-]{2,32}$")))]
+    city_gate: Option<Vec<String>>,
+    /// Signer roles it is for (absent or `null`: everyone).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100), inner(pattern(r"^[a-z][a-z0-9_-]{0,31}$")))]
+    role_gate: Option<Vec<String>>,
+    /// Its clauses, in order: each with a published, active version to use.
+    #[schemars(length(min = 1, max = 200))]
+    clauses_ordered: Vec<ClauseRef>,
+    /// Its page setup (absent or `null`: the defaults).
+    #[serde(default)]
+    layout_json: Option<Layout>,
+    /// Its signer roles, in signing order, each once.
+    #[schemars(length(min = 1, max = 10))]
+    signer_roles: Vec<SignerRole>,
+}
+
+/// `POST /v1/doc-templates/{id}/versions` body: what changes from the given version; what is
+/// left out is kept, and `null` lifts a gate. The name cannot change.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // describes the wire, never built
+struct DocTemplateChanges {
+    /// Allowed city codes (`null`: everywhere).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100), inner(pattern(r"^[A-Za-z0-9-]{2,32}$")))]
+    city_gate: Option<Vec<String>>,
+    /// Signer roles it is for (`null`: everyone).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100), inner(pattern(r"^[a-z][a-z0-9_-]{0,31}$")))]
+    role_gate: Option<Vec<String>>,
+    /// Its clauses, in order (absent or `null`: kept).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
+    clauses_ordered: Option<Vec<ClauseRef>>,
+    /// Its page setup, replaced whole (absent or `null`: kept).
+    #[serde(default)]
+    layout_json: Option<Layout>,
+    /// Its signer roles, in signing order (absent or `null`: kept).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 10))]
+    signer_roles: Option<Vec<SignerRole>>,
+}
+
+/// `POST /v1/doc-packs` body.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // describes the wire, never built
+struct NewDocPack {
+    /// The caller's reference (a deal or order id): one live pack per reference.
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
+    reference: String,
+    /// City code (gates): 2 to 32 letters, digits or `-`.
+    #[schemars(pattern(r"^[A-Za-z0-9-]{2,32}$"))]
+    city: String,
+    /// Template version ids (published, active), in order, each once.
+    #[schemars(length(min = 1, max = 20), extend("uniqueItems" = true))]
+    templates: Vec<Uuid>,
+    /// The values of the clauses' variables (absent or `null`: `{}`); at most 256 KiB.
+    #[serde(default)]
+    variables: Option<Map<String, Value>>,
+    /// Role -> signer: exactly the signer roles of the templates.
+    #[schemars(extend(
+        "minProperties" = 1,
+        "propertyNames" = {"pattern": "^[a-z][a-z0-9_-]{0,31}$"}
+    ))]
+    signer_map: BTreeMap<String, Signer>,
+}
+
+/// `POST /v1/doc-packs/{id}/regenerate` body: what changes from the old pack (what is left
+/// out or `null` is kept); the reference cannot change.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // describes the wire, never built
+struct DocPackChanges {
+    /// City code (gates).
+    #[serde(default)]
+    #[schemars(pattern(r"^[A-Za-z0-9-]{2,32}$"))]
+    city: Option<String>,
+    /// Template version ids, in order, each once.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 20), extend("uniqueItems" = true))]
+    templates: Option<Vec<Uuid>>,
+    /// The values of the clauses' variables, replaced whole.
+    #[serde(default)]
+    variables: Option<Map<String, Value>>,
+    /// Role -> signer, replaced whole.
+    #[serde(default)]
+    #[schemars(extend(
+        "minProperties" = 1,
+        "propertyNames" = {"pattern": "^[a-z][a-z0-9_-]{0,31}$"}
+    ))]
+    signer_map: Option<BTreeMap<String, Signer>>,
+}
+
+/// `GET /v1/clauses`'s and `GET /v1/doc-templates`' query parameters.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct LibraryListQuery {
+    /// Versions per page, 1 to 100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// Only the versions of this name.
+    name: Option<String>,
+    /// Only active (`true`) or deactivated (`false`) versions.
+    active: Option<bool>,
+    /// Only published (`true`) or draft (`false`) versions.
+    published: Option<bool>,
+    /// Only what a pack for this city may use (ungated or gated to it).
+    city: Option<String>,
+    /// Only what a pack with a signer in this role may use (ungated or gated to it).
+    role: Option<String>,
+}
+
+/// `GET /v1/doc-packs`' query parameters.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct DocPackListQuery {
+    /// Packs per page, 1 to 100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// Only the packs of this reference.
+    reference: Option<String>,
+    /// Only the packs in this status.
+    status: Option<PackStatus>,
+}
+
+/// Which PDF of a pack's document.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire, never built
+enum DocPackDownloadVariant {
+    /// The PDF as generated.
+    Generated,
+    /// The signed PDF, once its envelope completed.
+    Signed,
+    /// The certificate of completion, once its envelope completed.
+    Certificate,
+}
+
+/// `GET /v1/doc-packs/{id}/instances/{doc_id}/download`'s query parameters.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct DocPackDownloadQuery {
+    /// Which PDF: `generated` (default), `signed` or `certificate`.
+    variant: Option<DocPackDownloadVariant>,
+}
+
+/// A pack document's envelope status.
+#[derive(JsonSchema)]
+#[schemars(rename = "DocPackEnvelopeStatus")]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire, never built
+pub(crate) enum EnvelopeStatus {
+    /// Not issued yet.
+    None,
+    /// Out for signature.
+    Sent,
+    /// Every signer signed.
+    Completed,
+    /// A signer declined.
+    Declined,
+    /// Voided.
+    Voided,
+    /// Expired.
+    Expired,
+}
+
+/// Who signs a pack's document as one role.
+#[derive(JsonSchema)]
+#[schemars(rename = "DocPackSigner")]
+#[allow(dead_code)] // describes the wire, never built
+pub(crate) struct IssuedSigner {
+    /// Their name.
+    name: String,
+    /// Their email.
+    email: String,
+    /// Their recipient in the document's envelope (absent until issued).
+    recipient_id: Option<Uuid>,
+}
+
+/// The envelope evidence event a sign event came from.
+#[derive(JsonSchema)]
+#[schemars(rename = "DocPackSignEventPayload")]
+#[allow(dead_code)] // describes the wire, never built
+pub(crate) struct SignEventPayload {
+    /// The envelope.
+    envelope_id: Uuid,
+    /// The event's place in the envelope's evidence, from 1.
+    sequence: i32,
+    /// The evidence action, e.g. `recipient.signed`.
+    action: String,
+    /// The recipient concerned.
+    recipient_id: Option<Uuid>,
+    /// Source IP.
+    ip: Option<String>,
+    /// User agent.
+    user_agent: Option<String>,
+    /// Anything else, as JSON.
+    details: Value,
+    /// When.
+    occurred_at: DateTime<Utc>,
+}
+
+/// The doc-packs area.
+pub const AREA: Area = Area {
+    name: "doc-packs",
+    description: "The clause library, document templates, and document packs typeset from \
+                  them and signed through envelopes.",
+    operations: &[
+        Operation::new(
+            "api-create-clause",
+            "POST",
+            "/v1/clauses",
+            "Version 1 of a clause (Markdown, JSON Schema of its variables, city and role gates); owners and admins.",
+            Reply::Json(201, schema::<ClauseVersion>),
+        )
+        .with_body(schema::<NewClause>),
+        Operation::new(
+            "api-list-clauses",
+            "GET",
+            "/v1/clauses",
+            "The clause library, newest first; filters by name, active, published, city and role gates.",
+            Reply::Json(200, schema::<Page<ClauseVersion>>),
+        )
+        .with_query(schema::<LibraryListQuery>),
+        Operation::new(
+            "api-get-clause",
+            "GET",
+            "/v1/clauses/{id}",
+            "One clause version with the list of its versions.",
+            Reply::Json(200, schema::<ClauseWithVersions>),
+        ),
+        Operation::new(
+            "api-create-clause-version",
+            "POST",
+            "/v1/clauses/{id}/versions",
+            "The next version of a clause, starting from the given one; published versions never change.",
+            Reply::Json(201, schema::<ClauseVersion>),
+        )
+        .with_body(schema::<ClauseChanges>),
+        Operation::new(
+            "api-publish-clause",
+            "POST",
+            "/v1/clauses/{id}/publish",
+            "Publishes a clause version once; only published versions reach packs.",
+            Reply::Json(200, schema::<ClauseVersion>),
+        ),
+        Operation::new(
+            "api-deactivate-clause",
+            "POST",
+            "/v1/clauses/{id}/deactivate",
+            "Retires a clause version from new packs.",
+            Reply::Json(200, schema::<ClauseVersion>),
+        ),
+        Operation::new(
+            "api-create-doc-template",
+            "POST",
+            "/v1/doc-templates",
+            "Version 1 of a document template (ordered clause references, layout, signer roles, gates).",
+            Reply::Json(201, schema::<DocTemplateVersion>),
+        )
+        .with_body(schema::<NewDocTemplate>),
+        Operation::new(
+            "api-list-doc-templates",
+            "GET",
+            "/v1/doc-templates",
+            "The document templates, newest first; filters by name, active, published, city and role gates.",
+            Reply::Json(200, schema::<Page<DocTemplateVersion>>),
+        )
+        .with_query(schema::<LibraryListQuery>),
+        Operation::new(
+            "api-get-doc-template",
+            "GET",
+            "/v1/doc-templates/{id}",
+            "One template version with the list of its versions.",
+            Reply::Json(200, schema::<DocTemplateWithVersions>),
+        ),
+        Operation::new(
+            "api-create-doc-template-version",
+            "POST",
+            "/v1/doc-templates/{id}/versions",
+            "The next version of a template.",
+            Reply::Json(201, schema::<DocTemplateVersion>),
+        )
+        .with_body(schema::<DocTemplateChanges>),
+        Operation::new(
+            "api-publish-doc-template",
+            "POST",
+            "/v1/doc-templates/{id}/publish",
+            "Publishes a template version once.",
+            Reply::Json(200, schema::<DocTemplateVersion>),
+        ),
+        Operation::new(
+            "api-deactivate-doc-template",
+            "POST",
+            "/v1/doc-templates/{id}/deactivate",
+            "Retires a template version from new packs.",
+            Reply::Json(200, schema::<DocTemplateVersion>),
+        ),
+        Operation::new(
+            "api-create-doc-pack",
+            "POST",
+            "/v1/doc-packs",
+            "Generates a pack: gates and variables checked, each document typeset and stored with its SHA-256.",
+            Reply::Json(201, schema::<PackDetail>),
+        )
+        .with_body(schema::<NewDocPack>),
+        Operation::new(
+            "api-list-doc-packs",
+            "GET",
+            "/v1/doc-packs",
+            "The organization's packs, newest first; filters by reference and status.",
+            Reply::Json(200, schema::<Page<Pack>>),
+        )
+        .with_query(schema::<DocPackListQuery>),
+        Operation::new(
+            "api-get-doc-pack",
+            "GET",
+            "/v1/doc-packs/{id}",
+            "A pack with its documents, their envelopes' status and sign events.",
+            Reply::Json(200, schema::<PackDetail>),
+        ),
+        Operation::new(
+            "api-issue-doc-pack",
+            "POST",
+            "/v1/doc-packs/{id}/issue",
+            "Sends one sequential envelope per document: recipients from the signer map, fields from the blocks.",
+            Reply::Json(200, schema::<PackDetail>),
+        ),
+        Operation::new(
+            "api-void-doc-pack",
+            "POST",
+            "/v1/doc-packs/{id}/void",
+            "Voids every envelope still out, then the pack.",
+            Reply::Json(200, schema::<PackDetail>),
+        )
+        .with_body(schema::<VoidInput>),
+        Operation::new(
+            "api-regenerate-doc-pack",
+            "POST",
+            "/v1/doc-packs/{id}/regenerate",
+            "A new draft pack from the old one's values (with changes); the old one is superseded and its envelopes voided.",
+            Reply::Json(201, schema::<PackDetail>),
+        )
+        .with_body(schema::<DocPackChanges>),
+        Operation::new(
+            "api-download-doc-pack-instance",
+            "GET",
+            "/v1/doc-packs/{id}/instances/{doc_id}/download",
+            "A short-lived link to a document: generated, signed or its certificate of completion.",
+            Reply::Json(200, schema::<Presigned>),
+        )
+        .with_query(schema::<DocPackDownloadQuery>),
+    ],
+};

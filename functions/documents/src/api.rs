@@ -1,0 +1,119 @@
+//! The documents area's operations, as the OpenAPI document describes them.
+
+use gsign_core::documents::{DocumentDeclaration, DocumentStatus};
+use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_platform::pagination::Page;
+use schemars::JsonSchema;
+
+use crate::routes::{Created, DocumentUpdate, DocumentView, Download, LegalHold};
+
+/// One page of a document's PDF: its size in points and its rotation.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+pub(crate) struct PageSize {
+    /// Width in points, before rotation.
+    width: f64,
+    /// Height in points, before rotation.
+    height: f64,
+    /// Clockwise rotation for display: 0, 90, 180 or 270.
+    rotation: u16,
+}
+
+/// Which file of a document.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire, never built
+pub(crate) enum DownloadVariant {
+    /// The upload as it was.
+    Original,
+    /// The PDF to sign (the original, or its conversion).
+    Pdf,
+}
+
+/// `GET /v1/documents`'s query parameters.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct ListQuery {
+    /// Documents per page, 1 to 100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// Only documents with this status.
+    status: Option<DocumentStatus>,
+    /// Only documents carrying this tag.
+    tag: Option<String>,
+    /// Only documents whose name contains this (case-insensitive).
+    name: Option<String>,
+}
+
+/// `GET /v1/documents/{id}/download`'s query parameters.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct DownloadQuery {
+    /// Which file: `original` (default) or `pdf`.
+    variant: Option<DownloadVariant>,
+}
+
+/// The documents area.
+pub const AREA: Area = Area {
+    name: "documents",
+    description: "Uploads (declared, then PUT to a presigned URL and ingested), downloads, \
+                  metadata, deletion and legal hold.",
+    operations: &[
+        Operation::new(
+            "api-create-document",
+            "POST",
+            "/v1/documents",
+            "Declares a document and answers a presigned PUT bound to its type and size.",
+            Reply::Json(201, schema::<Created>),
+        )
+        .with_body(schema::<DocumentDeclaration>),
+        Operation::new(
+            "api-list-documents",
+            "GET",
+            "/v1/documents",
+            "Lists documents, newest first: filters (status, tag, name) and a cursor.",
+            Reply::Json(200, schema::<Page<DocumentView>>),
+        )
+        .with_query(schema::<ListQuery>),
+        Operation::new(
+            "api-get-document",
+            "GET",
+            "/v1/documents/{id}",
+            "A document (cached in Redis for 5 minutes).",
+            Reply::Json(200, schema::<DocumentView>),
+        ),
+        Operation::new(
+            "api-update-document",
+            "PATCH",
+            "/v1/documents/{id}",
+            "Changes a document's name, tags or metadata (each only when given).",
+            Reply::Json(200, schema::<DocumentView>),
+        )
+        .with_body(schema::<DocumentUpdate>),
+        Operation::new(
+            "api-download-document",
+            "GET",
+            "/v1/documents/{id}/download",
+            "A short-lived presigned GET of a ready document (the original or its PDF).",
+            Reply::Json(200, schema::<Download>),
+        )
+        .with_query(schema::<DownloadQuery>),
+        Operation::new(
+            "api-delete-document",
+            "DELETE",
+            "/v1/documents/{id}",
+            "Soft-deletes a document and erases its bytes; 409 while in use, retained or held.",
+            Reply::Empty(204),
+        ),
+        Operation::new(
+            "api-set-document-legal-hold",
+            "PUT",
+            "/v1/documents/{id}/legal-hold",
+            "Places or releases an S3 Object Lock legal hold on every stored object (admins).",
+            Reply::Json(200, schema::<DocumentView>),
+        )
+        .with_body(schema::<LegalHold>),
+    ],
+};

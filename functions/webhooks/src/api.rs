@@ -1,0 +1,162 @@
+//! The webhooks area's operations, as the OpenAPI document describes them.
+
+use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_core::webhooks::EventType;
+use gsign_platform::pagination::Page;
+use schemars::JsonSchema;
+use uuid::Uuid;
+
+use crate::log::Delivery;
+use crate::repo::Endpoint;
+use crate::routes::{EndpointInput, EndpointView};
+
+/// `POST /v1/webhooks` body.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // describes the wire, never built
+struct CreateWebhook {
+    /// Where deliveries are POSTed: a public https URL (at most 2048 characters).
+    #[schemars(url)]
+    url: String,
+    /// A note for people, at most 255 characters (blank: none).
+    #[schemars(length(max = 255))]
+    description: Option<String>,
+    /// Event types to deliver; empty or absent: all.
+    event_types: Option<Vec<EventType>>,
+}
+
+/// `GET /v1/webhooks` query.
+#[derive(JsonSchema)]
+#[schemars(inline)]
+#[allow(dead_code)] // describes the wire, never built
+struct ListWebhooksQuery {
+    /// Endpoints per page, 1 to 100 (50 if absent).
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<String>,
+}
+
+/// `GET /v1/webhooks/{id}/deliveries` query.
+#[derive(JsonSchema)]
+#[schemars(inline)]
+#[allow(dead_code)] // describes the wire, never built
+struct ListDeliveriesQuery {
+    /// Only this event's delivery (a page of one, or none); `limit` and `cursor` are ignored.
+    event_id: Option<Uuid>,
+    /// Deliveries per page, 1 to 100 (50 if absent).
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<i32>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<Uuid>,
+}
+
+/// Where a delivery stands.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "WebhookDeliveryStatus")]
+#[allow(dead_code)] // describes the wire, never built
+pub(crate) enum DeliveryStatus {
+    /// Attempts are left: the next is at `next_attempt_at`.
+    Pending,
+    /// An attempt succeeded (2xx).
+    Delivered,
+    /// Every attempt failed, or the endpoint answered 410 or is no longer active.
+    Failed,
+}
+
+/// `POST /v1/webhooks/{id}/test`'s answer.
+#[derive(JsonSchema)]
+#[schemars(rename = "WebhookTestQueued")]
+#[allow(dead_code)] // describes the wire, never built
+struct TestQueued {
+    /// The `webhook.test` event's id: its delivery is `event_id` in the endpoint's log.
+    event_id: Uuid,
+}
+
+/// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry`'s answer.
+#[derive(JsonSchema)]
+#[schemars(rename = "WebhookRetryQueued")]
+#[allow(dead_code)] // describes the wire, never built
+struct RetryQueued {
+    /// The delivery (its event id).
+    id: Uuid,
+    /// Always `pending`: a fresh series of attempts starts now.
+    #[schemars(extend("const" = "pending"))]
+    status: String,
+}
+
+/// The webhooks area.
+pub const AREA: Area = Area {
+    name: "webhooks",
+    description: "Endpoints that receive signed event deliveries, their secrets, and the delivery log with replay.",
+    operations: &[
+        Operation::new(
+            "api-create-webhook",
+            "POST",
+            "/v1/webhooks",
+            "Registers an endpoint (URL through the SSRF guard) and returns its signing secret once.",
+            Reply::Json(201, schema::<EndpointView>),
+        )
+        .with_body(schema::<CreateWebhook>),
+        Operation::new(
+            "api-list-webhooks",
+            "GET",
+            "/v1/webhooks",
+            "The organization's endpoints, newest first.",
+            Reply::Json(200, schema::<Page<Endpoint>>),
+        )
+        .with_query(schema::<ListWebhooksQuery>),
+        Operation::new(
+            "api-get-webhook",
+            "GET",
+            "/v1/webhooks/{id}",
+            "One endpoint.",
+            Reply::Json(200, schema::<Endpoint>),
+        ),
+        Operation::new(
+            "api-update-webhook",
+            "PATCH",
+            "/v1/webhooks/{id}",
+            "URL, description, event types; pause or re-enable.",
+            Reply::Json(200, schema::<Endpoint>),
+        )
+        .with_body(schema::<EndpointInput>),
+        Operation::new(
+            "api-delete-webhook",
+            "DELETE",
+            "/v1/webhooks/{id}",
+            "Stops deliveries; the log stays.",
+            Reply::Empty(204),
+        ),
+        Operation::new(
+            "api-rotate-webhook-secret",
+            "POST",
+            "/v1/webhooks/{id}/rotate-secret",
+            "A new secret (shown once); the old one signs for 24 more hours.",
+            Reply::Json(200, schema::<EndpointView>),
+        ),
+        Operation::new(
+            "api-test-webhook",
+            "POST",
+            "/v1/webhooks/{id}/test",
+            "Sends a webhook.test event to this endpoint.",
+            Reply::Json(202, schema::<TestQueued>),
+        ),
+        Operation::new(
+            "api-list-webhook-deliveries",
+            "GET",
+            "/v1/webhooks/{id}/deliveries",
+            "The endpoint's delivery log, newest first, every attempt listed.",
+            Reply::Json(200, schema::<Page<Delivery>>),
+        )
+        .with_query(schema::<ListDeliveriesQuery>),
+        Operation::new(
+            "api-retry-webhook-delivery",
+            "POST",
+            "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+            "Replays a failed or delivered delivery (same event id).",
+            Reply::Json(202, schema::<RetryQueued>),
+        ),
+    ],
+};
