@@ -391,3 +391,81 @@ for path in sys.argv[1:]:
         "split these stacks further: {too_big:?}"
     );
 }
+
+/// The GSign metrics the alarms and the dashboard watch are metrics the code emits: a renamed
+/// metric would leave an alarm that can never fire.
+#[test]
+fn every_gsign_metric_the_alarms_and_dashboard_watch_is_emitted_by_the_code() {
+    let template = template();
+    let mut watched = BTreeSet::new();
+    for (_, alarm) in template.resources_of_type("AWS::CloudWatch::Alarm") {
+        if alarm["Properties"]["Namespace"] == "GSign" {
+            watched.insert(
+                alarm["Properties"]["MetricName"]
+                    .as_str()
+                    .expect("MetricName")
+                    .to_owned(),
+            );
+        }
+    }
+    let (_, dashboard) = template
+        .resources_of_type("AWS::CloudWatch::Dashboard")
+        .next()
+        .expect("the operator's dashboard");
+    let body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("DashboardBody is a !Sub text");
+    // Placeholders out, the body is JSON CloudWatch can read.
+    let mut plain = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("${") {
+        plain.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("closed placeholder") + start;
+        plain.push('x');
+        rest = &rest[end + 1..];
+    }
+    plain.push_str(rest);
+    let document: Value = serde_json::from_str(&plain).expect("the dashboard body is JSON");
+    let widgets = document["widgets"].as_array().expect("widgets");
+    assert!(widgets.len() >= 8);
+    for widget in widgets {
+        for metric in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if metric[0] == "GSign" {
+                watched.insert(metric[1].as_str().expect("name").to_owned());
+            }
+            if let Some(expression) = metric["expression"].as_str() {
+                let name = expression
+                    .split("MetricName=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .expect("a SEARCH naming its metric");
+                watched.insert(name.to_owned());
+            }
+        }
+    }
+    let mut sources = String::new();
+    for dir in ["shared", "functions"] {
+        let mut stack = vec![root().join(dir)];
+        while let Some(path) = stack.pop() {
+            for entry in std::fs::read_dir(&path).expect("dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    sources.push_str(&std::fs::read_to_string(&path).expect("source"));
+                }
+            }
+        }
+    }
+    assert!(watched.len() >= 8, "{watched:?}");
+    for name in &watched {
+        assert!(
+            sources.contains(&format!("\"{name}\"")),
+            "{name} is watched but no code emits it"
+        );
+    }
+}

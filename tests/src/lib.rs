@@ -305,6 +305,9 @@ async fn serve_stack(
     port: u16,
     web_dist: Option<PathBuf>,
 ) -> TestStack {
+    // Metric lines are for CloudWatch and `stack metrics`; in tests they would only bury
+    // the output.
+    gsign_platform::telemetry::set_metrics_enabled(false);
     let name = format!("t-{}", unique());
     let base_env = runner::base_env(stack_env())
         .with("AWS_ENDPOINT_URL", aws_endpoint)

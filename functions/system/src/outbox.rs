@@ -612,6 +612,48 @@ fn init_sweep(env: Env) -> InitFuture {
     })
 }
 
+/// What the operator's dashboard and alarms watch, measured once a minute by the sweeper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gauges {
+    /// Outbox rows past the grace period, neither published nor parked: side effects that
+    /// should have left and have not.
+    pub outbox_rows_waiting: i64,
+    /// Envelopes out for signature whose signing worker's last attempt failed (a signature
+    /// accepted but not yet applied).
+    pub signing_stalled: i64,
+}
+
+impl Sweeper {
+    /// Measures [`Gauges`] and emits them as metrics (`OutboxRowsWaiting`, `SigningStalled`).
+    pub async fn gauges(&self) -> Result<Gauges, InvokeError> {
+        let grace = i64::try_from(self.grace.as_secs()).unwrap_or(i64::MAX);
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_one(
+                "SELECT
+                   (SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL
+                      AND created_at < now() - make_interval(secs => $1)),
+                   (SELECT count(*) FROM envelopes WHERE status = 'sent'
+                      AND processing_error IS NOT NULL)",
+                &[&(grace as f64)],
+            )
+            .await?;
+        let gauges = Gauges {
+            outbox_rows_waiting: row.get(0),
+            signing_stalled: row.get(1),
+        };
+        gsign_platform::telemetry::metric(
+            "OutboxRowsWaiting",
+            gauges.outbox_rows_waiting as f64,
+            "Count",
+        );
+        gsign_platform::telemetry::metric("SigningStalled", gauges.signing_stalled as f64, "Count");
+        Ok(gauges)
+    }
+}
+
 #[async_trait]
 impl InvokeHandler for Sweeper {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
@@ -634,10 +676,13 @@ impl InvokeHandler for Sweeper {
             );
         }
         let purged = self.purge().await?;
+        let gauges = self.gauges().await?;
         Ok(serde_json::json!({
             "published": total.published,
             "failed": total.failed,
             "purged": purged,
+            "waiting": gauges.outbox_rows_waiting,
+            "signing_stalled": gauges.signing_stalled,
         }))
     }
 }

@@ -180,6 +180,15 @@ impl Deliverer {
             return Ok(());
         }
         tracing::info!(event = %job.event_id, endpoint = %job.endpoint_id, attempt = attempts, status = outcome.status, code = ?outcome.attempt.response_code, "webhook attempt");
+        // Counted once per delivery (the log records each attempt once): what the dashboard
+        // shows as webhook failures.
+        match outcome.status {
+            "failed" => gsign_platform::telemetry::metric("WebhookDeliveriesFailed", 1.0, "Count"),
+            "delivered" => {
+                gsign_platform::telemetry::metric("WebhookDeliveriesSucceeded", 1.0, "Count")
+            }
+            _ => {}
+        }
         if let (Some(due), Some(wait)) = (next_attempt_at, next) {
             let job = Job {
                 not_before: Some(due),

@@ -1,6 +1,7 @@
 //! The local stack without AWS: provisions `moto_server` from `template.yaml` and runs every
 //! function the way API Gateway, SQS event sources and EventBridge schedules would.
 
+pub mod metrics;
 pub mod provision;
 pub mod runner;
 pub mod schedule;

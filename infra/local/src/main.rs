@@ -6,6 +6,7 @@
 //! gsign-local invoke FUNCTION [EVENT.json]  run one function on one event (stdin if omitted)
 //! gsign-local env FUNCTION...               the environment the template gives them (dotenv)
 //! gsign-local openapi                       print the OpenAPI document the operation tables make
+//! gsign-local metrics LOG                   the metrics CloudWatch would read from a runner log
 //!
 //! options: --template PATH    (default template.yaml)
 //!          --stack NAME       (default $GSIGN_STACK_NAME or gsign-local)
@@ -79,6 +80,18 @@ fn parse_cli(env: &Env) -> anyhow::Result<Cli> {
 
 async fn run(env: Env) -> anyhow::Result<()> {
     let cli = parse_cli(&env)?;
+    if cli.command == "metrics" {
+        let path = cli
+            .positional
+            .first()
+            .ok_or_else(|| anyhow!("metrics needs the runner's log file"))?;
+        let file = std::fs::File::open(path).with_context(|| format!("reading {path}"))?;
+        print!(
+            "{}",
+            gsign_local::metrics::summarize(std::io::BufReader::new(file))
+        );
+        return Ok(());
+    }
     if cli.command == "openapi" {
         // Needs no stack: the document comes from the code's operation tables.
         println!("{}", gsign_local::openapi_json());
@@ -197,7 +210,7 @@ async fn run(env: Env) -> anyhow::Result<()> {
             Ok(())
         }
         other => {
-            bail!("unknown command {other}: expected provision, serve, invoke, env or openapi")
+            bail!("unknown command {other}: expected provision, serve, invoke, env, openapi or metrics")
         }
     }
 }

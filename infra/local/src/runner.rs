@@ -537,7 +537,10 @@ impl LocalStack {
 async fn isolate<T: Send + 'static>(
     work: impl std::future::Future<Output = T> + Send + 'static,
 ) -> anyhow::Result<T> {
-    tokio::spawn(work)
+    use tracing::Instrument as _;
+    // The task keeps the caller's span: the function's log lines carry the request id, as
+    // they do in Lambda.
+    tokio::spawn(work.instrument(tracing::Span::current()))
         .await
         .map_err(|e| anyhow!("the handler panicked or was cancelled: {e}"))
 }
@@ -844,7 +847,18 @@ async fn dispatch(
                 );
             }
         };
-        match isolate(async move { handler.handle(request).await }).await {
+        let started = std::time::Instant::now();
+        let answer = isolate(async move { handler.handle(request).await }).await;
+        // What CloudWatch would get from the function's log (a panic is API Gateway's 500).
+        gsign_platform::telemetry::request_metrics(
+            &route.function.binary,
+            route.function.env.get("GSIGN_AREA").unwrap_or_default(),
+            answer
+                .as_ref()
+                .map_or(500, |response| response.status().as_u16()),
+            started.elapsed().as_secs_f64() * 1000.0,
+        );
+        match answer {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 if let Ok(value) = http::HeaderValue::from_str(&request_id) {

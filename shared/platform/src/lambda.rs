@@ -148,7 +148,7 @@ pub fn main(spec: &FunctionSpec) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        match serve(handler).await {
+        match serve(handler, spec.name).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 tracing::error!(function = spec.name, error = %err, "runtime loop ended");
@@ -158,12 +158,24 @@ pub fn main(spec: &FunctionSpec) -> ExitCode {
     })
 }
 
-async fn serve(handler: Handler) -> Result<(), lambda_runtime::Error> {
+async fn serve(handler: Handler, function: &'static str) -> Result<(), lambda_runtime::Error> {
     match handler {
         Handler::Http(h) => {
+            let area = std::env::var("GSIGN_AREA").unwrap_or_default();
             lambda_http::run(service_fn(move |req: Request| {
                 let h = Arc::clone(&h);
-                async move { Ok::<_, Infallible>(h.handle(req).await) }
+                let area = area.clone();
+                async move {
+                    let started = std::time::Instant::now();
+                    let response = h.handle(req).await;
+                    crate::telemetry::request_metrics(
+                        function,
+                        &area,
+                        response.status().as_u16(),
+                        started.elapsed().as_secs_f64() * 1000.0,
+                    );
+                    Ok::<_, Infallible>(response)
+                }
             }))
             .await
         }
@@ -214,6 +226,7 @@ where
                 MessageOutcome::Done => None,
                 MessageOutcome::Rejected(reason) => {
                     tracing::warn!(%reason, "message rejected permanently");
+                    crate::telemetry::metric("MessagesRejected", 1.0, "Count");
                     None
                 }
                 MessageOutcome::Retry(err) => {

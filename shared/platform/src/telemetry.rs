@@ -10,28 +10,88 @@ use tracing_subscriber::EnvFilter;
 /// The CloudWatch namespace of GSign's own metrics.
 pub const METRICS_NAMESPACE: &str = "GSign";
 
-/// Emits one metric as a CloudWatch embedded-metric-format line on stdout: Lambda turns it
-/// into a metric of [`METRICS_NAMESPACE`] with the dimension `Stack` (from `GSIGN_STACK`), no
-/// API call needed. Alarms in `template.yaml` watch these.
-pub fn metric(name: &str, value: f64, unit: &str) {
+/// Whether metric lines are written (on by default; test harnesses that run many stacks in one
+/// process switch them off, as they are meant for CloudWatch and `infra/local/stack metrics`).
+static METRICS_ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Switches metric lines on or off for this process.
+pub fn set_metrics_enabled(enabled: bool) {
+    METRICS_ENABLED.store(enabled, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// One CloudWatch embedded-metric-format line: `values` (name, value, unit) under
+/// [`METRICS_NAMESPACE`], aggregated by each of `dimension_sets` (names of `dimensions`, each
+/// set also by `Stack`). Lambda turns the line into metrics with no API call; alarms and the
+/// dashboard in `template.yaml` read them.
+pub fn emf_line(
+    values: &[(&str, f64, &str)],
+    dimensions: &[(&str, &str)],
+    dimension_sets: &[&[&str]],
+    stack: &str,
+    timestamp_ms: u64,
+) -> serde_json::Value {
+    let sets: Vec<Vec<&str>> = dimension_sets
+        .iter()
+        .map(|set| {
+            std::iter::once("Stack")
+                .chain(set.iter().copied())
+                .collect()
+        })
+        .collect();
+    let mut line = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": sets,
+                "Metrics": values
+                    .iter()
+                    .map(|(name, _, unit)| serde_json::json!({"Name": name, "Unit": unit}))
+                    .collect::<Vec<_>>(),
+            }],
+        },
+        "Stack": stack,
+    });
+    for (name, value) in dimensions {
+        line[*name] = serde_json::Value::from(*value);
+    }
+    for (name, value, _) in values {
+        line[*name] = serde_json::Value::from(*value);
+    }
+    line
+}
+
+fn write_metrics(values: &[(&str, f64, &str)], dimensions: &[(&str, &str)], sets: &[&[&str]]) {
+    if !METRICS_ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     let stack = std::env::var("GSIGN_STACK").unwrap_or_default();
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default();
-    let line = serde_json::json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": METRICS_NAMESPACE,
-                "Dimensions": [["Stack"]],
-                "Metrics": [{"Name": name, "Unit": unit}],
-            }],
-        },
-        "Stack": stack,
-        name: value,
-    });
-    println!("{line}");
+    println!("{}", emf_line(values, dimensions, sets, &stack, timestamp));
+}
+
+/// Emits one metric with the dimension `Stack` (from `GSIGN_STACK`).
+pub fn metric(name: &str, value: f64, unit: &str) {
+    write_metrics(&[(name, value, unit)], &[], &[&[]]);
+}
+
+/// Emits what one HTTP request came to: `Requests`, `ClientErrors` (4xx), `ServerErrors` (5xx)
+/// and `Latency`, for the stack, by `Area` (the route group: `GSIGN_AREA`) and by `Function`.
+pub fn request_metrics(function: &str, area: &str, status: u16, latency_ms: f64) {
+    let class = |range: std::ops::Range<u16>| f64::from(u8::from(range.contains(&status)));
+    write_metrics(
+        &[
+            ("Requests", 1.0, "Count"),
+            ("ClientErrors", class(400..500), "Count"),
+            ("ServerErrors", class(500..600), "Count"),
+            ("Latency", latency_ms, "Milliseconds"),
+        ],
+        &[("Function", function), ("Area", area)],
+        &[&[], &["Area"], &["Function"]],
+    );
 }
 
 /// Installs the process-wide JSON subscriber. Safe to call twice (the second call is a no-op),
@@ -62,4 +122,39 @@ pub fn init(env: &Env) {
     };
     // An error only means a subscriber is already installed.
     drop(result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_emf_line_names_every_value_and_dimension_it_carries() {
+        let line = emf_line(
+            &[
+                ("Requests", 1.0, "Count"),
+                ("Latency", 12.5, "Milliseconds"),
+            ],
+            &[("Function", "api-get-me"), ("Area", "accounts")],
+            &[&["Area"], &["Function"]],
+            "gsign",
+            1_800_000_000_000,
+        );
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], METRICS_NAMESPACE);
+        assert_eq!(
+            directive["Dimensions"],
+            serde_json::json!([["Stack", "Area"], ["Stack", "Function"]])
+        );
+        // Every dimension and metric named in the directive is a member of the line (EMF's
+        // rule; CloudWatch drops the line otherwise).
+        for dimension in ["Stack", "Area", "Function"] {
+            assert!(line[dimension].is_string(), "{dimension}");
+        }
+        for metric in directive["Metrics"].as_array().expect("metrics") {
+            let name = metric["Name"].as_str().expect("name");
+            assert!(line[name].is_number(), "{name}");
+        }
+        assert_eq!(line["_aws"]["Timestamp"], 1_800_000_000_000u64);
+    }
 }
