@@ -476,6 +476,29 @@ fn array_of(document: &Document, object: Option<&Object>) -> Vec<Object> {
     }
 }
 
+/// Whether `id` is `document`'s XMP metadata: the catalog's `/Metadata`, a stream of type
+/// `/Metadata`, subtype `/XML`.
+fn is_document_metadata(document: &Document, id: ObjectId) -> bool {
+    let catalog = document
+        .trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .and_then(|root| document.get_dictionary(root));
+    let named = catalog
+        .and_then(|c| c.get(b"Metadata"))
+        .and_then(Object::as_reference)
+        .is_ok_and(|metadata| metadata == id);
+    let stream = match document.get_object(id) {
+        Ok(Object::Stream(stream)) => Some(&stream.dict),
+        _ => None,
+    };
+    named
+        && stream.is_some_and(|d| {
+            d.get(b"Type").ok().and_then(name_of) == Some(b"Metadata".as_slice())
+                && d.get(b"Subtype").ok().and_then(name_of) == Some(b"XML".as_slice())
+        })
+}
+
 /// What changing object `id` from `before` to `after` amounts to, and why.
 fn classify_object(
     previous: &Document,
@@ -585,6 +608,14 @@ fn classify_object(
         }
         return (Change::Modified, format!("{object} changed"));
     };
+    if is_document_metadata(previous, id) && is_document_metadata(next, id) {
+        // Signing tools rewrite the XMP packet's dates (pyHanko does on every signature, and
+        // its difference analysis accepts it): it draws nothing and fills no field.
+        return (
+            Change::SignatureOnly,
+            format!("{object}: the document's XMP metadata updated"),
+        );
+    }
     if matches!((before, after), (Object::Stream(b), Object::Stream(a)) if b.content != a.content) {
         return (
             Change::Modified,
