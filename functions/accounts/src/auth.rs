@@ -129,6 +129,12 @@ impl AuthService {
 /// `POST /v1/auth/register` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "organization_name": "Говь Трейд ХХК",
+    "email": "owner@gobi-trade.mn",
+    "password": "correct horse battery staple",
+    "first_name": "Батбаяр",
+}))]
 pub struct RegisterInput {
     /// The new organization's name (1 to 255 characters once trimmed).
     #[schemars(length(min = 1, max = 255))]
@@ -152,6 +158,10 @@ pub struct RegisterInput {
 /// `POST /v1/auth/login` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "email": "owner@gobi-trade.mn",
+    "password": "correct horse battery staple",
+}))]
 pub struct LoginInput {
     /// Email address.
     pub email: String,

@@ -833,7 +833,29 @@ impl Manage {
                 "Make another member an owner first.",
             ));
         }
-        // Disabled, not deleted: evidence and audit trails keep pointing at a real account.
+        // An invitation never became an account: withdrawing it deletes it (its token goes with
+        // it). Disabling it would also clash with an account the address has elsewhere (one
+        // account per address once out of the invited state). A member is disabled, not
+        // deleted: evidence and audit trails keep pointing at a real account.
+        let withdrawn = tx
+            .execute(
+                "DELETE FROM users WHERE id = $1 AND status = 'invited'",
+                &[&id],
+            )
+            .await?
+            > 0;
+        if withdrawn {
+            let event = outbox::audit(
+                &tx,
+                &caller.event(
+                    "member.removed",
+                    ("user", id.to_string()),
+                    serde_json::json!({"role": role.as_str(), "invitation_withdrawn": true}),
+                ),
+            )
+            .await?;
+            return self.commit_and_publish(tx, vec![event]).await;
+        }
         tx.execute("UPDATE users SET status = 'disabled' WHERE id = $1", &[&id])
             .await?;
         tx.execute(

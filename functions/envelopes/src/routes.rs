@@ -35,6 +35,16 @@ const MAX_PAGE: i64 = 100;
 /// `POST /v1/envelopes` and `PATCH /v1/envelopes/{id}` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "document_id": "0193f4c2-7d1e-7a35-9b1c-3f2a6c8d9e01",
+    "name": "Office lease 2027",
+    "subject": "Please sign the office lease",
+    "message": "Both parties sign; the director approves after.",
+    "routing_type": "sequential",
+    "reminder_enabled": true,
+    "reminder_interval_days": 3,
+    "language": "mn",
+}))]
 pub struct EnvelopeInput {
     /// The document to sign: required on create, refused on update.
     #[serde(default)]
@@ -146,9 +156,16 @@ impl EnvelopeInput {
     }
 }
 
-/// `PUT /v1/envelopes/{id}/fields` body.
+/// `PUT /v1/envelopes/{id}/fields` body: every field of the envelope (the list replaces the
+/// previous one).
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"fields": [
+    {"recipient_id": "0193f4c2-8a40-7c11-a2b3-5d6e7f809a12", "type": "signature", "page": 3,
+     "x": 72.0, "y": 640.0, "width": 180.0, "height": 48.0},
+    {"recipient_id": "0193f4c2-8a40-7c11-a2b3-5d6e7f809a12", "type": "date", "page": 3,
+     "x": 300.0, "y": 664.0, "width": 110.0, "height": 24.0, "required": true},
+]}))]
 pub struct FieldsInput {
     /// Every field of the draft (the ones before are replaced).
     fields: Vec<FieldInput>,

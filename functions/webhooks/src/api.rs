@@ -14,6 +14,11 @@ use crate::routes::{EndpointInput, EndpointView};
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // describes the wire, never built
+#[schemars(example = serde_json::json!({
+    "url": "https://hooks.gobi-trade.mn/gsign",
+    "description": "Contracts system",
+    "event_types": ["envelope.completed", "recipient.signed"],
+}))]
 struct CreateWebhook {
     /// Where deliveries are POSTed: a public https URL (at most 2048 characters).
     #[schemars(url)]

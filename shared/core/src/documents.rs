@@ -177,6 +177,14 @@ pub struct NewDocument {
 /// The raw declaration, as the client sent it.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "name": "Lease 2027, Ulaanbaatar office",
+    "file_name": "lease-2027.pdf",
+    "content_type": "application/pdf",
+    "size": 184_320,
+    "tags": ["lease", "2027"],
+    "metadata": {"contract_no": "UB-2027-014"},
+}))]
 pub struct DocumentDeclaration {
     /// Display name; defaults to the file name.
     #[serde(default)]

@@ -143,6 +143,12 @@ fn text_problem(value: &str, pointer: &str, max: usize, required: bool) -> Optio
 /// A recipient as a sender describes it.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "email": "bat@example.mn",
+    "name": "Батбаяр Өлзий",
+    "role": "signer",
+    "routing_order": 1,
+}))]
 pub struct RecipientInput {
     /// Email address.
     pub email: String,
