@@ -138,6 +138,26 @@ async fn the_organization_ca_issues_certificates_that_openssl_verifies_and_pyhan
     assert_eq!(count(&stack, &member, "purpose=ca").await, 1);
     assert_eq!(count(&stack, &member, "purpose=seal").await, 1);
     assert_eq!(count(&stack, &member, "user_id=me").await, 2);
+    // An API key is no person: `me` is refused, not widened to everyone's certificates.
+    let owner = member.colleague(&db, "owner").await;
+    let (status, key) = stack
+        .call(
+            &owner,
+            "POST",
+            "/v1/api-keys",
+            Some(json!({"name": "ci", "scopes": ["certificates:read"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{key}");
+    let integration = Tenant {
+        bearer: format!("Bearer {}", key["key"].as_str().expect("the key, once")),
+        ..owner
+    };
+    let (status, problem) = stack
+        .call(&integration, "GET", "/v1/certificates?user_id=me", None)
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/user_id");
 
     // The default moves.
     let (status, moved) = stack

@@ -398,7 +398,14 @@ impl CertificatesApi {
             ));
         }
         let user_id = match web::query(req, "user_id") {
-            Some("me") => caller.user,
+            // An API key is no person: `me` would silently widen to everyone's certificates.
+            Some("me") => caller.user.or_else(|| {
+                errors.push(FieldError::new(
+                    "/user_id",
+                    "me needs a person's session; an API key has no user (give a user id)",
+                ));
+                None
+            }),
             Some(raw) => raw.parse::<Uuid>().ok().or_else(|| {
                 errors.push(FieldError::new("/user_id", "must be a user id or me"));
                 None

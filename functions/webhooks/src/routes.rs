@@ -268,6 +268,13 @@ impl WebhooksApi {
     }
 
     async fn rotate(&self, caller: &Caller, id: Uuid) -> Result<EndpointView, WebhooksError> {
+        // Another organization's or an unknown id is a 404 before KMS is asked for anything;
+        // the row is locked again below, after the KMS call (no remote I/O under the lock).
+        let client = self.services.base.pool.get().await?;
+        repo::get(&client, caller.org, id, false)
+            .await?
+            .ok_or(WebhooksError::NotFound("webhook"))?;
+        drop(client);
         let (key, ciphertext) = self.services.secrets.create(id).await?;
         let mut conn = self.services.base.pool.get().await?;
         let tx = conn.transaction().await?;
