@@ -25,6 +25,7 @@ pub fn subject(name: &str, spki_der: Vec<u8>, profile: Profile) -> Subject {
         not_before: now - Duration::from_secs(3600),
         not_after: now + Duration::from_secs(365 * 86_400),
         profile,
+        crl_url: None,
     }
 }
 
@@ -271,6 +272,7 @@ impl LocalTsa {
                 not_before: now - Duration::from_secs(3600),
                 not_after: now + Duration::from_secs(86_400),
                 profile: Profile::TimeStamping,
+                crl_url: None,
             },
             &Issuer {
                 certificate: Some(&pki.ca),

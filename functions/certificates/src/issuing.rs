@@ -137,6 +137,7 @@ pub fn subject(name: String, spki_der: Vec<u8>, days: u32, profile: Profile) -> 
         not_before: now - Duration::from_secs(60),
         not_after: now + DAY * days,
         profile,
+        crl_url: None,
     }
 }
 

@@ -319,7 +319,7 @@ pub fn check_imported_chain(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use aws_lc_rs::encoding::AsDer;
@@ -330,10 +330,10 @@ mod tests {
     use crate::x509::{issue, Issuer, Profile, Subject};
     use crate::{RawSigner, Scheme, SignError};
 
-    struct SoftKey(EcdsaKeyPair);
+    pub(crate) struct SoftKey(EcdsaKeyPair);
 
     impl SoftKey {
-        fn new() -> Self {
+        pub(crate) fn new() -> Self {
             let pkcs8 =
                 EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
                     .expect("key");
@@ -367,7 +367,7 @@ mod tests {
         }
     }
 
-    fn certificate(
+    pub(crate) fn certificate(
         name: &str,
         key: &SoftKey,
         profile: Profile,
@@ -382,6 +382,7 @@ mod tests {
                 not_before: now - Duration::from_secs(60),
                 not_after: now + Duration::from_secs(3600),
                 profile,
+                crl_url: None,
             },
             &Issuer {
                 certificate: issuer.map(|(c, _)| c),

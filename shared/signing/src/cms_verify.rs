@@ -60,6 +60,8 @@ pub struct TimestampReport {
     /// The TSA's certificate chains to a trust root and passes RFC 5280's checks at the
     /// token's time.
     pub trusted: bool,
+    /// The TSA's certificate, then its issuers as far as they could be found.
+    pub chain: Vec<Certificate>,
 }
 
 fn certificates(signed_data: &SignedData) -> Vec<Certificate> {
@@ -243,6 +245,7 @@ pub fn verify_detached(der: &[u8], digest: &[u8; 32], roots: &[Certificate]) -> 
                 time: None,
                 authority: None,
                 trusted: false,
+                chain: Vec::new(),
             },
         });
     // The certificates must have been valid when the signature was made: the time a trusted,
@@ -278,6 +281,7 @@ pub fn verify_timestamp(token: &[u8], imprint: &[u8], roots: &[Certificate]) -> 
         time: None,
         authority: None,
         trusted: false,
+        chain: Vec::new(),
     };
     let parsed = ContentInfo::from_der(token)
         .map_err(|e| e.to_string())
@@ -321,6 +325,7 @@ pub fn verify_timestamp(token: &[u8], imprint: &[u8], roots: &[Certificate]) -> 
     };
     report.authority = Some(signer.tbs_certificate.subject.to_string());
     let (path, reaches_root) = build_path(signer, &pool, roots);
+    report.chain = path.clone();
     let at = tst.gen_time.to_system_time();
     report.trusted = reaches_root
         && match check_path(&path, at, Purpose::TimeStamping) {

@@ -5,7 +5,9 @@
 //!   certificates it issues;
 //! - [`form`]: every field of an envelope created before the first signature, then filled by
 //!   its signer ([`appearance`], [`font`]);
-//! - [`cms`], [`pades`], [`tsa`]: PAdES B-B/B-T signatures as incremental updates.
+//! - [`cms`], [`pades`], [`tsa`]: PAdES B-B/B-T signatures as incremental updates;
+//! - [`crl`], [`ltv`]: revocation lists of an organization's CA, and the document security
+//!   store and document timestamp of B-LT and B-LTA.
 
 pub mod algorithm;
 pub mod appearance;
@@ -13,8 +15,10 @@ pub mod chain;
 pub mod cms;
 pub mod cms_verify;
 pub mod completion;
+pub mod crl;
 pub mod font;
 pub mod form;
+pub mod ltv;
 pub mod pades;
 pub mod tsa;
 pub mod verify;

@@ -48,7 +48,7 @@ fn invalid(detail: impl Into<String>) -> SignError {
     SignError::Invalid(detail.into())
 }
 
-fn pdf_error(err: lopdf::Error) -> SignError {
+pub(crate) fn pdf_error(err: lopdf::Error) -> SignError {
     SignError::Invalid(format!("PDF: {err}"))
 }
 
@@ -60,7 +60,7 @@ fn pdf_date(time: SystemTime) -> String {
 }
 
 /// Resolves a dictionary entry that may be a reference.
-fn referenced_id(object: Option<&Object>) -> Option<ObjectId> {
+pub(crate) fn referenced_id(object: Option<&Object>) -> Option<ObjectId> {
     match object {
         Some(Object::Reference(id)) => Some(*id),
         _ => None,
@@ -95,6 +95,58 @@ pub fn begin<'a>(
     fills: &[FieldFill],
     reserve: usize,
 ) -> Result<Pending<'a>, SignError> {
+    let mut signature = dictionary! {
+        "Type" => "Sig",
+        "Filter" => "Adobe.PPKLite",
+        "SubFilter" => "ETSI.CAdES.detached",
+        "M" => Object::String(pdf_date(info.time).into_bytes(), StringFormat::Literal),
+        "Name" => text_string(&info.signer_name),
+    };
+    if let Some(reason) = &info.reason {
+        signature.set("Reason", text_string(reason));
+    }
+    let new_field = NewField {
+        name: &info.field_name,
+        signature,
+        locks_document: info.locks_document,
+    };
+    begin_with(pdf, &new_field, fills, reserve)
+}
+
+/// The first stage of a document timestamp (ISO 32000-2 12.8.5, the PAdES B-LTA archive
+/// timestamp): a new invisible signature field `field_name` whose value is a `/DocTimeStamp`
+/// dictionary (`ETSI.RFC3161`); what remains is an RFC 3161 token whose message imprint is
+/// [`Pending::digest`], embedded as it is with [`Pending::finish`].
+pub fn begin_document_timestamp<'a>(
+    pdf: &'a [u8],
+    field_name: &str,
+    reserve: usize,
+) -> Result<Pending<'a>, SignError> {
+    let new_field = NewField {
+        name: field_name,
+        signature: dictionary! {
+            "Type" => "DocTimeStamp",
+            "Filter" => "Adobe.PPKLite",
+            "SubFilter" => "ETSI.RFC3161",
+        },
+        locks_document: false,
+    };
+    begin_with(pdf, &new_field, &[], reserve)
+}
+
+/// The signature dictionary of a new revision, before its ByteRange and Contents.
+struct NewField<'n> {
+    name: &'n str,
+    signature: lopdf::Dictionary,
+    locks_document: bool,
+}
+
+fn begin_with<'a>(
+    pdf: &'a [u8],
+    new_field: &NewField<'_>,
+    fills: &[FieldFill],
+    reserve: usize,
+) -> Result<Pending<'a>, SignError> {
     // The previous bytes' hash does not depend on the update: a second core computes it
     // while lopdf parses (each takes about as long on a large file).
     std::thread::scope(|scope| {
@@ -103,7 +155,7 @@ pub fn begin<'a>(
             hasher.update(pdf);
             hasher
         });
-        let update = revision(pdf, info, fills, reserve);
+        let update = revision(pdf, new_field, fills, reserve);
         let hasher = previous
             .join()
             .map_err(|_| invalid("the hashing thread panicked"))?;
@@ -114,20 +166,11 @@ pub fn begin<'a>(
 /// The signing revision as an incremental update of `pdf` (not yet written).
 fn revision(
     pdf: &[u8],
-    info: &SignatureInfo,
+    new_field: &NewField<'_>,
     fills: &[FieldFill],
     reserve: usize,
 ) -> Result<IncrementalDocument, SignError> {
-    // Stream contents are never part of a signing revision: drop them as they are read, so
-    // a 100 MB scan costs its parse, not its memory.
-    let document = Document::load_mem_with_options(
-        pdf,
-        LoadOptions {
-            filter: Some(drop_stream_content),
-            ..LoadOptions::default()
-        },
-    )
-    .map_err(pdf_error)?;
+    let document = load_for_update(pdf)?;
     if document.xref_recovery.is_some() {
         return Err(invalid("the PDF's cross-reference data needed repair"));
     }
@@ -146,51 +189,39 @@ fn revision(
         .get(b"Size")
         .and_then(Object::as_i64)
         .unwrap_or(0);
-    let prepared = prepared_field(&document, &info.field_name)?;
-    // lopdf writes the previous bytes verbatim before the update and counts them for the
-    // offsets. It gets an untouched zeroed buffer of the same length (calloc'd pages: no copy,
-    // no page faults) that `UpdateOnly` counts and drops; the real bytes are never copied.
-    let mut update = IncrementalDocument::create_from(vec![0; pdf.len()], document);
-    // New objects above every number the file may use (trailer /Size - 1), never below.
-    let floor = u32::try_from(size.saturating_sub(1)).unwrap_or(0);
-    update.new_document.max_id = update.new_document.max_id.max(floor);
+    let prepared = prepared_field(&document, new_field.name)?;
+    let mut update = update_of(pdf, document, size);
 
-    let signature_id = update.new_document.add_object(dictionary! {
-        "Type" => "Sig",
-        "Filter" => "Adobe.PPKLite",
-        "SubFilter" => "ETSI.CAdES.detached",
-        "ByteRange" => vec![
+    let mut signature = new_field.signature.clone();
+    signature.set(
+        "ByteRange",
+        vec![
             Object::Integer(0),
             Object::Integer(BYTE_RANGE_PLACEHOLDER),
             Object::Integer(BYTE_RANGE_PLACEHOLDER),
             Object::Integer(BYTE_RANGE_PLACEHOLDER),
         ],
-        "Contents" => Object::String(vec![0u8; reserve], StringFormat::Hexadecimal),
-        "M" => Object::String(pdf_date(info.time).into_bytes(), StringFormat::Literal),
-        "Name" => text_string(&info.signer_name),
-    });
-    if let Some(reason) = &info.reason {
-        if let Ok(Object::Dictionary(dict)) = update.new_document.get_object_mut(signature_id) {
-            dict.set("Reason", text_string(reason));
-        }
+    );
+    signature.set(
+        "Contents",
+        Object::String(vec![0u8; reserve], StringFormat::Hexadecimal),
+    );
+    if new_field.locks_document {
+        signature.set(
+            "Reference",
+            vec![Object::Dictionary(dictionary! {
+                "Type" => "SigRef",
+                "TransformMethod" => "FieldMDP",
+                "TransformParams" => dictionary! {
+                    "Type" => "TransformParams",
+                    "Action" => "All",
+                    "V" => "1.2",
+                },
+                "Data" => Object::Reference(catalog_id),
+            })],
+        );
     }
-    if info.locks_document {
-        if let Ok(Object::Dictionary(dict)) = update.new_document.get_object_mut(signature_id) {
-            dict.set(
-                "Reference",
-                vec![Object::Dictionary(dictionary! {
-                    "Type" => "SigRef",
-                    "TransformMethod" => "FieldMDP",
-                    "TransformParams" => dictionary! {
-                        "Type" => "TransformParams",
-                        "Action" => "All",
-                        "V" => "1.2",
-                    },
-                    "Data" => Object::Reference(catalog_id),
-                })],
-            );
-        }
-    }
+    let signature_id = update.new_document.add_object(signature);
 
     if let Some(field_id) = prepared {
         // A prepared document: only this field's value changes (what later signatures
@@ -205,14 +236,14 @@ fn revision(
     if !fills.is_empty() {
         return Err(invalid(format!(
             "no prepared signature field {:?} for the signer's fields",
-            info.field_name
+            new_field.name
         )));
     }
     let field_id = update.new_document.add_object(dictionary! {
         "Type" => "Annot",
         "Subtype" => "Widget",
         "FT" => "Sig",
-        "T" => text_string(&info.field_name),
+        "T" => text_string(new_field.name),
         "V" => Object::Reference(signature_id),
         "Rect" => vec![0.into(), 0.into(), 0.into(), 0.into()],
         // Print + Locked.
@@ -239,6 +270,55 @@ fn revision(
     set(&mut update, form_id, "SigFlags", Object::Integer(3))?;
 
     Ok(update)
+}
+
+/// `pdf` parsed for an incremental update: stream contents are never part of a signing or
+/// validation-data revision, so they are dropped as they are read, and a 100 MB scan costs
+/// its parse, not its memory.
+pub(crate) fn load_for_update(pdf: &[u8]) -> Result<Document, SignError> {
+    Document::load_mem_with_options(
+        pdf,
+        LoadOptions {
+            filter: Some(drop_stream_content),
+            ..LoadOptions::default()
+        },
+    )
+    .map_err(pdf_error)
+}
+
+/// An empty incremental update of `document` (parsed from `pdf`), whose new objects take
+/// numbers above every number the file may use (trailer `/Size` - 1), never below.
+pub(crate) fn update_of(pdf: &[u8], document: Document, size: i64) -> IncrementalDocument {
+    // lopdf writes the previous bytes verbatim before the update and counts them for the
+    // offsets. It gets an untouched zeroed buffer of the same length (calloc'd pages: no copy,
+    // no page faults) that `UpdateOnly` counts and drops; the real bytes are never copied.
+    let mut update = IncrementalDocument::create_from(vec![0; pdf.len()], document);
+    let floor = u32::try_from(size.saturating_sub(1)).unwrap_or(0);
+    update.new_document.max_id = update.new_document.max_id.max(floor);
+    update
+}
+
+/// The bytes of `document`'s update alone (what follows the `previous_len` bytes it
+/// extends).
+pub(crate) fn written_update(
+    previous_len: usize,
+    document: &mut IncrementalDocument,
+    capacity: usize,
+) -> Result<Vec<u8>, SignError> {
+    let mut writer = UpdateOnly {
+        skip: previous_len,
+        seen: 0,
+        update: Vec::with_capacity(capacity),
+    };
+    document
+        .save_to(&mut writer)
+        .map_err(|e| invalid(format!("save: {e}")))?;
+    if writer.seen != previous_len {
+        return Err(invalid(
+            "the update was written without the previous revision",
+        ));
+    }
+    Ok(writer.update)
 }
 
 /// Load filter: keeps every object, without the content of ordinary streams (object and
@@ -295,7 +375,7 @@ fn prepared_field(document: &Document, name: &str) -> Result<Option<ObjectId>, S
     Ok(Some(id))
 }
 
-fn set(
+pub(crate) fn set(
     update: &mut IncrementalDocument,
     id: ObjectId,
     key: &str,
@@ -340,20 +420,7 @@ impl<'a> Pending<'a> {
         reserve: usize,
         previous_hash: Sha256,
     ) -> Result<Self, SignError> {
-        let mut writer = UpdateOnly {
-            skip: previous.len(),
-            seen: 0,
-            update: Vec::with_capacity(reserve * 2 + 16 * 1024),
-        };
-        document
-            .save_to(&mut writer)
-            .map_err(|e| invalid(format!("save: {e}")))?;
-        if writer.seen != previous.len() {
-            return Err(invalid(
-                "the update was written without the previous revision",
-            ));
-        }
-        let mut update = writer.update;
+        let mut update = written_update(previous.len(), document, reserve * 2 + 16 * 1024)?;
         let base = previous.len();
         let placeholder = format!(
             "[0 {BYTE_RANGE_PLACEHOLDER} {BYTE_RANGE_PLACEHOLDER} {BYTE_RANGE_PLACEHOLDER}]"

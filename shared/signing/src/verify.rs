@@ -17,7 +17,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
-use crate::cms_verify::{verify_detached, TimestampReport};
+use std::time::SystemTime;
+
+use x509_cert::crl::CertificateList;
+
+use crate::cms_verify::{verify_detached, verify_timestamp, TimestampReport};
+use crate::crl;
 
 /// What changed in a revision, from least to most: the order matters (`max` is the verdict).
 #[derive(
@@ -74,8 +79,7 @@ impl From<TimestampReport> for TimestampView {
     }
 }
 
-/// The PAdES baseline level a signature reaches (ETSI EN 319 142-1). B-LT and B-LTA need
-/// validation data and document timestamps, which GSign does not add yet (issue #21).
+/// The PAdES baseline level a signature reaches (ETSI EN 319 142-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum AdesLevel {
     /// A CAdES-detached signature with its signing certificate bound (ESS).
@@ -85,6 +89,14 @@ pub enum AdesLevel {
     /// proof that the signature existed at that time.
     #[serde(rename = "B-T")]
     BT,
+    /// B-T, and the document security store holds revocation data, issued after the time
+    /// the timestamp proves, for every certificate of the signer's and the TSA's paths.
+    #[serde(rename = "B-LT")]
+    BLT,
+    /// B-LT, and an intact document timestamp from a trusted authority covers that
+    /// validation data: it stays verifiable after the certificates expire.
+    #[serde(rename = "B-LTA")]
+    BLTA,
 }
 
 /// One signature.
@@ -94,6 +106,9 @@ pub struct SignatureReport {
     pub field: String,
     /// `/SubFilter`.
     pub sub_filter: Option<String>,
+    /// A document timestamp (`ETSI.RFC3161`): the "signer" is the timestamp authority, and
+    /// it proves the revision it covers existed at its time.
+    pub document_timestamp: bool,
     /// `/Name`, as the signer gave it.
     pub signer_name: Option<String>,
     /// The signer certificate's subject.
@@ -127,7 +142,8 @@ pub struct SignatureReport {
     /// itself has no problem (damaged cross-references, bytes after the last revision).
     pub valid: bool,
     /// Why the path is not trusted although it reaches a configured root (a CA flag or key
-    /// usage missing, a certificate not valid when it signed, a path too long).
+    /// usage missing, a certificate not valid when it signed, a path too long, a certificate
+    /// revoked before the time the signature is proven to exist).
     pub trust_problem: Option<String>,
     /// Everything that is wrong, for people.
     pub problems: Vec<String>,
@@ -306,6 +322,18 @@ fn fields(document: &Document) -> Vec<(String, ObjectId)> {
         }
     }
     out
+}
+
+/// Every signature field (by type, inherited through `/Parent`) with its full name.
+pub(crate) fn signature_fields(document: &Document) -> Vec<(String, ObjectId)> {
+    fields(document)
+        .into_iter()
+        .filter(|(_, id)| {
+            document
+                .get_dictionary(*id)
+                .is_ok_and(|d| field_type(document, d).as_deref() == Some(b"Sig"))
+        })
+        .collect()
 }
 
 /// The field type, inherited through `/Parent`.
@@ -756,8 +784,16 @@ fn classify_revision(previous: &Document, next: &Document) -> (Change, Vec<Strin
     (worst, details)
 }
 
-/// Verifies every signature of `bytes` against `roots`.
+/// Verifies every signature of `bytes` against `roots`, with the revocation data the
+/// document's security store holds.
 pub fn verify(bytes: &[u8], roots: &[Certificate]) -> Report {
+    verify_with_crls(bytes, roots, &[])
+}
+
+/// [`verify`], also consulting `crls` (DER; e.g. the current CRL of the caller's own CA) to
+/// refuse a certificate revoked before the time a signature is proven to exist. Only the
+/// document's own validation data counts toward B-LT and B-LTA.
+pub fn verify_with_crls(bytes: &[u8], roots: &[Certificate], crls: &[Vec<u8>]) -> Report {
     let mut report = Report {
         size: bytes.len(),
         signatures: Vec::new(),
@@ -780,6 +816,7 @@ pub fn verify(bytes: &[u8], roots: &[Certificate]) -> Report {
             .push("the cross-reference data is damaged; revisions cannot be trusted".into());
     }
     let revisions = revisions(bytes);
+    let mut verified = Vec::new();
     for (name, field_id) in fields(&document) {
         let Ok(field) = document.get_dictionary(field_id) else {
             continue;
@@ -798,7 +835,7 @@ pub fn verify(bytes: &[u8], roots: &[Certificate]) -> Report {
         let Some(signature) = signature else {
             continue;
         };
-        report.signatures.push(verify_signature(
+        verified.push(verify_signature(
             bytes,
             &document,
             &revisions,
@@ -808,9 +845,25 @@ pub fn verify(bytes: &[u8], roots: &[Certificate]) -> Report {
             roots,
         ));
     }
-    report
-        .signatures
-        .sort_by_key(|s| s.byte_range.get(2).copied().unwrap_or(0));
+    verified.sort_by_key(|v| v.report.byte_range.get(2).copied().unwrap_or(0));
+    let stored: Vec<CertificateList> = crate::ltv::stored_validation_data(&document)
+        .crls
+        .iter()
+        .filter_map(|der| crl::parse(der).ok())
+        .collect();
+    let given: Vec<CertificateList> = crls.iter().filter_map(|der| crl::parse(der).ok()).collect();
+    let all: Vec<CertificateList> = stored.iter().chain(&given).cloned().collect();
+    let dss_revision = revisions.iter().position(|r| has_dss(&r.document));
+    let archived_from = verified
+        .iter()
+        .filter(|v| v.report.document_timestamp && v.report.intact && v.report.trusted)
+        .filter_map(|v| v.report.revision)
+        .filter(|&r| dss_revision.is_some_and(|dss| r >= dss))
+        .max();
+    for mut v in verified {
+        judge_revocation(&mut v, &stored, &all, archived_from);
+        report.signatures.push(v.report);
+    }
     let first_signed = report.signatures.iter().filter_map(|s| s.revision).min();
     for (index, revision) in revisions.iter().enumerate() {
         let (change, details) = match (first_signed, index) {
@@ -883,6 +936,17 @@ pub fn verify(bytes: &[u8], roots: &[Certificate]) -> Report {
     report
 }
 
+/// A signature's report with what its revocation check needs.
+struct Verified {
+    report: SignatureReport,
+    /// The signer's path (the TSA's, for a document timestamp), leaf first.
+    chain: Vec<Certificate>,
+    /// The path of the signature's own timestamp authority.
+    timestamp_chain: Vec<Certificate>,
+    /// The time an intact, trusted timestamp proves.
+    proven_time: Option<SystemTime>,
+}
+
 fn verify_signature(
     bytes: &[u8],
     document: &Document,
@@ -891,14 +955,17 @@ fn verify_signature(
     signature_id: Option<ObjectId>,
     signature: &Dictionary,
     roots: &[Certificate],
-) -> SignatureReport {
-    let mut report = SignatureReport {
+) -> Verified {
+    let sub_filter = signature
+        .get(b"SubFilter")
+        .ok()
+        .and_then(name_of)
+        .map(|n| String::from_utf8_lossy(n).into_owned());
+    let mut verified = Verified {
+        report: SignatureReport {
         field,
-        sub_filter: signature
-            .get(b"SubFilter")
-            .ok()
-            .and_then(name_of)
-            .map(|n| String::from_utf8_lossy(n).into_owned()),
+        document_timestamp: sub_filter.as_deref() == Some("ETSI.RFC3161"),
+        sub_filter,
         signer_name: signature.get(b"Name").ok().and_then(text),
         signer: None,
         chain: Vec::new(),
@@ -920,7 +987,12 @@ fn verify_signature(
         valid: false,
         trust_problem: None,
         problems: Vec::new(),
+        },
+        chain: Vec::new(),
+        timestamp_chain: Vec::new(),
+        proven_time: None,
     };
+    let report = &mut verified.report;
     let range: Vec<i64> = signature
         .get(b"ByteRange")
         .and_then(Object::as_array)
@@ -933,7 +1005,7 @@ fn verify_signature(
             report
                 .problems
                 .push("the signature has no /Contents string".into());
-            return report;
+            return verified;
         }
     };
     let dict_offset = signature_id.and_then(|id| match document.reference_table.get(id.0) {
@@ -944,7 +1016,7 @@ fn verify_signature(
         Ok(range) => range,
         Err(problem) => {
             report.problems.push(problem);
-            return report;
+            return verified;
         }
     };
     report.well_formed = true;
@@ -963,6 +1035,26 @@ fn verify_signature(
     let digest: [u8; 32] = hasher.finalize().into();
     // The hex Contents is zero-padded after the DER; the CMS parser reads one DER value.
     let der = der_prefix(&contents);
+    if report.document_timestamp {
+        let token = verify_timestamp(der, &digest, roots);
+        report.intact = token.intact;
+        report.trusted = token.trusted;
+        report.signer = token.authority.clone();
+        report.chain = token
+            .chain
+            .iter()
+            .map(|c| c.tbs_certificate.subject.to_string())
+            .collect();
+        report.claimed_time = token.time.map(DateTime::<Utc>::from);
+        match (&token.problem, token.intact) {
+            (Some(problem), true) => report.trust_problem = Some(problem.clone()),
+            (Some(problem), false) => report.problems.push(problem.clone()),
+            (None, _) => {}
+        }
+        verified.proven_time = token.time.filter(|_| token.intact && token.trusted);
+        verified.chain = token.chain;
+        return verified;
+    }
     let cms = verify_detached(der, &digest, roots);
     report.intact = cms.intact;
     report.trusted = cms.trusted;
@@ -976,13 +1068,15 @@ fn verify_signature(
         .iter()
         .map(|c| c.tbs_certificate.subject.to_string())
         .collect();
+    if let Some(timestamp) = &cms.timestamp {
+        if timestamp.intact && timestamp.trusted {
+            verified.proven_time = timestamp.time;
+        }
+        verified.timestamp_chain = timestamp.chain.clone();
+    }
     report.timestamp = cms.timestamp.map(TimestampView::from);
     report.level = report.intact.then(|| {
-        if report
-            .timestamp
-            .as_ref()
-            .is_some_and(|t| t.intact && t.trusted)
-        {
+        if verified.proven_time.is_some() {
             AdesLevel::BT
         } else {
             AdesLevel::BB
@@ -991,7 +1085,90 @@ fn verify_signature(
     if let Some(problem) = cms.problem {
         report.problems.push(problem);
     }
-    report
+    verified.chain = cms.chain;
+    verified
+}
+
+/// Whether the catalog of `document` has a document security store.
+fn has_dss(document: &Document) -> bool {
+    document.catalog().is_ok_and(|c| c.has(b"DSS"))
+}
+
+/// What revocation data says of a path at a time.
+enum Revocation {
+    /// Every certificate below the root has a CRL from its issuer that speaks for the time.
+    Good,
+    /// A certificate was revoked at or before the time.
+    Revoked(String),
+    /// Some certificate has no usable revocation data.
+    Unknown,
+}
+
+/// The status of `path` (leaf first, each certificate issued by the next) at `at`, from
+/// `crls`: a CRL counts when its issuer signed it and it was issued after `at` (so it speaks
+/// of that time) or was current then.
+fn revocation_of(path: &[Certificate], at: SystemTime, crls: &[CertificateList]) -> Revocation {
+    let mut status = Revocation::Good;
+    for (certificate, issuer) in path.iter().zip(path.iter().skip(1)) {
+        let usable: Vec<&CertificateList> = crls
+            .iter()
+            .filter(|c| crl::check_issued_by(c, issuer).is_ok())
+            .filter(|c| c.tbs_cert_list.this_update.to_system_time() >= at || crl::covers(c, at))
+            .collect();
+        if usable.is_empty() {
+            status = Revocation::Unknown;
+            continue;
+        }
+        if let Some(when) = usable
+            .iter()
+            .filter_map(|c| crl::revoked_at(c, certificate))
+            .find(|&when| when <= at)
+        {
+            return Revocation::Revoked(format!(
+                "{} was revoked on {}, before the time the signature is proven to exist",
+                certificate.tbs_certificate.subject,
+                DateTime::<Utc>::from(when).to_rfc3339()
+            ));
+        }
+    }
+    status
+}
+
+/// Refuses a signature whose signer (or TSA) was revoked before it is proven to exist, and
+/// raises a B-T signature to B-LT / B-LTA when the document's own validation data (and a
+/// document timestamp over it, in revision `archived_from` or later) allow it.
+fn judge_revocation(
+    verified: &mut Verified,
+    stored: &[CertificateList],
+    all: &[CertificateList],
+    archived_from: Option<usize>,
+) {
+    let at = verified.proven_time.unwrap_or_else(SystemTime::now);
+    let report = &mut verified.report;
+    for path in [&verified.chain, &verified.timestamp_chain] {
+        if let Revocation::Revoked(why) = revocation_of(path, at, all) {
+            report.trusted = false;
+            report.trust_problem = Some(why);
+            report.level = report.level.map(|_| AdesLevel::BB);
+            return;
+        }
+    }
+    if report.level != Some(AdesLevel::BT) || !report.trusted {
+        return;
+    }
+    let documented = [&verified.chain, &verified.timestamp_chain]
+        .iter()
+        .all(|path| matches!(revocation_of(path, at, stored), Revocation::Good));
+    if documented {
+        let archived = archived_from
+            .zip(report.revision)
+            .is_some_and(|(archive, signed)| archive > signed);
+        report.level = Some(if archived {
+            AdesLevel::BLTA
+        } else {
+            AdesLevel::BLT
+        });
+    }
 }
 
 /// The DER value at the start of `bytes` (the reserved Contents is zero-padded).

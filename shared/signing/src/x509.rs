@@ -52,6 +52,9 @@ pub struct Subject {
     pub not_after: SystemTime,
     /// Purpose.
     pub profile: Profile,
+    /// Where the issuer publishes its CRL (the CRL distribution point), for a certificate
+    /// issued by a CA that publishes one; `None` for a root or an unpublished issuer.
+    pub crl_url: Option<String>,
 }
 
 /// The issuer: its certificate (for a CA-issued one) and its signer.
@@ -63,7 +66,7 @@ pub struct Issuer<'a> {
 }
 
 /// RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
-fn x509_time(t: SystemTime) -> Result<Time, SignError> {
+pub(crate) fn x509_time(t: SystemTime) -> Result<Time, SignError> {
     let year_2050 = SystemTime::UNIX_EPOCH + Duration::from_secs(2_524_608_000);
     Ok(if t < year_2050 {
         Time::UtcTime(UtcTime::from_system_time(t)?)
@@ -78,7 +81,7 @@ pub fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     Sha256::digest(spki.subject_public_key.raw_bytes())[..20].to_vec()
 }
 
-fn extension<T: AssociatedOid + Encode>(value: &T, critical: bool) -> Result<Extension, SignError> {
+pub(crate) fn extension<T: AssociatedOid + Encode>(value: &T, critical: bool) -> Result<Extension, SignError> {
     Ok(Extension {
         extn_id: T::OID,
         critical,
@@ -154,6 +157,9 @@ pub fn issue(subject: &Subject, issuer: &Issuer<'_>) -> Result<Certificate, Sign
             )?);
             extensions.push(extension(&ExtendedKeyUsage(vec![TIME_STAMPING]), true)?);
         }
+    }
+    if let Some(url) = &subject.crl_url {
+        extensions.push(crate::crl::distribution_point(url)?);
     }
     let algorithm = issuer.signer.scheme().algorithm_identifier();
     let tbs = TbsCertificate {
