@@ -263,7 +263,18 @@ impl LocalTsa {
             ],
         );
         assert!(ok, "{out}");
+        // Bound first: the certificate names the CRL this server serves.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let url = format!("http://{address}/");
         let now = SystemTime::now();
+        let root_signer = HsmSigner {
+            hsm: &pki.hsm,
+            key_id: pki.ca_key.id.clone(),
+            scheme: Scheme::RsaPkcs1Sha256,
+        };
         let cert = issue(
             &Subject {
                 name: "CN=GSign Test TSA,O=GSign".to_owned(),
@@ -272,18 +283,31 @@ impl LocalTsa {
                 not_before: now - Duration::from_secs(3600),
                 not_after: now + Duration::from_secs(86_400),
                 profile: Profile::TimeStamping,
-                crl_url: None,
+                crl_url: Some(format!("http://{address}/{}", gsign_local::tsa::CRL_FILE)),
             },
             &Issuer {
                 certificate: Some(&pki.ca),
-                signer: &HsmSigner {
-                    hsm: &pki.hsm,
-                    key_id: pki.ca_key.id.clone(),
-                    scheme: Scheme::RsaPkcs1Sha256,
-                },
+                signer: &root_signer,
             },
         )
         .expect("TSA certificate");
+        // The test root's CRL: nothing revoked, issued an hour ago, good for a week.
+        let crl = gsign_signing::crl::issue_crl(
+            &pki.ca,
+            &root_signer,
+            &gsign_signing::crl::CrlContents {
+                number: 1,
+                this_update: now - Duration::from_secs(3600),
+                next_update: now + Duration::from_secs(7 * 86_400),
+                revoked: Vec::new(),
+            },
+        )
+        .expect("the test root's CRL");
+        std::fs::write(
+            dir.join(gsign_local::tsa::CRL_FILE),
+            der::Encode::to_der(&crl).expect("DER"),
+        )
+        .expect("write");
         std::fs::write(dir.join("tsa.pem"), to_pem(&cert).expect("PEM")).expect("write");
         gsign_local::tsa::configure(
             &dir,
@@ -294,10 +318,6 @@ impl LocalTsa {
         .expect("config");
         let in_service = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let app = gsign_local::tsa::router(dir.clone(), std::sync::Arc::clone(&in_service));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/", listener.local_addr().expect("address"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)

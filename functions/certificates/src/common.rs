@@ -5,19 +5,24 @@ use gsign_platform::hsm::{HsmConfig, HsmHandle};
 use gsign_platform::lambda::StartupError;
 use gsign_platform::service::{Base, BaseConfig};
 
+use crate::revocation::{Pki, PkiConfig};
+
 /// The settings.
 pub struct CertificatesConfig {
     base: BaseConfig,
-    hsm: Option<HsmConfig>,
+    hsm: Option<(HsmConfig, PkiConfig)>,
 }
 
 impl CertificatesConfig {
-    /// Reads the settings, recording problems in `r`; the HSM's only for the routes that
-    /// generate or destroy keys (the others hold no PIN).
+    /// Reads the settings, recording problems in `r`; the HSM's (and where its CAs publish
+    /// their CRLs) only for the functions that generate, destroy or sign with keys (the
+    /// others hold no PIN).
     pub fn read(r: &mut EnvReader<'_>, with_hsm: bool) -> Option<Self> {
         let base = BaseConfig::read(r);
         let hsm = if with_hsm {
-            Some(HsmConfig::read(r)?)
+            let hsm = HsmConfig::read(r);
+            let pki = PkiConfig::read(r);
+            Some((hsm?, pki?))
         } else {
             None
         };
@@ -31,14 +36,18 @@ pub struct Services {
     pub base: Base,
     /// The token holding every private key, for the routes that use it.
     pub hsm: Option<HsmHandle>,
+    /// Where the organization CAs' CRLs are published, beside the HSM.
+    pub pki: Option<Pki>,
 }
 
 impl Services {
     /// Builds the clients.
     pub async fn build(config: CertificatesConfig) -> Result<Self, StartupError> {
-        Ok(Self {
-            base: Base::build(config.base).await?,
-            hsm: config.hsm.map(HsmHandle::new),
-        })
+        let base = Base::build(config.base).await?;
+        let (hsm, pki) = match config.hsm {
+            Some((hsm, pki)) => (Some(HsmHandle::new(hsm)), Some(Pki::new(pki, &base.sdk))),
+            None => (None, None),
+        };
+        Ok(Self { base, hsm, pki })
     }
 }

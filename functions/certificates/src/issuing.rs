@@ -18,6 +18,7 @@ use x509_cert::Certificate as X509;
 
 use crate::error::CertificatesError;
 use crate::repo::{self, Certificate, Issued, NewRow};
+use crate::revocation::Pki;
 
 /// The seal certificate's validity (renewed by creating a new one before it ends).
 pub const SEAL_VALIDITY_DAYS: u32 = 1095;
@@ -127,8 +128,15 @@ pub fn serial() -> Vec<u8> {
     Uuid::new_v4().as_bytes().to_vec()
 }
 
-/// A subject valid from a minute ago (clock skew) for `days`.
-pub fn subject(name: String, spki_der: Vec<u8>, days: u32, profile: Profile) -> Subject {
+/// A subject valid from a minute ago (clock skew) for `days`; `crl_url` is its issuer's CRL
+/// distribution point (`None` for a self-signed certificate).
+pub fn subject(
+    name: String,
+    spki_der: Vec<u8>,
+    days: u32,
+    profile: Profile,
+    crl_url: Option<String>,
+) -> Subject {
     let now = SystemTime::now();
     Subject {
         name,
@@ -137,7 +145,7 @@ pub fn subject(name: String, spki_der: Vec<u8>, days: u32, profile: Profile) -> 
         not_before: now - Duration::from_secs(60),
         not_after: now + DAY * days,
         profile,
-        crl_url: None,
+        crl_url,
     }
 }
 
@@ -191,6 +199,7 @@ pub fn issuing_key(row: &Certificate) -> Result<IssuingKey, CertificatesError> {
 pub async fn ensure_authorities(
     tx: &deadpool_postgres::Transaction<'_>,
     keys: &mut NewKeys<'_>,
+    pki: &Pki,
     org: Uuid,
     org_name: &str,
 ) -> Result<(Certificate, Certificate), CertificatesError> {
@@ -207,6 +216,7 @@ pub async fn ensure_authorities(
                     key.spki_der.clone(),
                     CA_VALIDITY_DAYS,
                     Profile::Ca,
+                    None,
                 ),
                 IssuingKey {
                     key_id: key.id.clone(),
@@ -233,6 +243,7 @@ pub async fn ensure_authorities(
                     key.spki_der.clone(),
                     SEAL_VALIDITY_DAYS,
                     Profile::DocumentSigner,
+                    Some(pki.crl_url(ca.id)),
                 ),
                 issuer,
             )

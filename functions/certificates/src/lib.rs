@@ -8,4 +8,5 @@ pub mod common;
 pub mod error;
 pub mod issuing;
 pub mod repo;
+pub mod revocation;
 pub mod routes;

@@ -38,7 +38,9 @@ pub struct Certificate {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, organization_id, user_id, purpose, label, type, status, is_default, \
+/// The columns of [`Certificate`], in `SELECT` order.
+pub(crate) const COLUMNS: &str =
+    "id, organization_id, user_id, purpose, label, type, status, is_default, \
     serial_number, subject_dn, subject_cn, issuer_cn, valid_from, valid_to, key_type, key_size, \
     signature_scheme, usage_count, last_used_at, hsm_key_id, public_key, certificate, chain, \
     csr_pem, revoked_at, revocation_reason, created_at, updated_at";

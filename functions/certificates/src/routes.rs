@@ -35,6 +35,7 @@ use crate::common::{CertificatesConfig, Services};
 use crate::error::CertificatesError;
 use crate::issuing::{self, IssuingKey, NewKeys};
 use crate::repo::{self, Certificate, ListFilter, NewRow};
+use crate::revocation;
 
 const BODY_LIMIT: usize = 64 * 1024;
 const MAX_PAGE: i64 = 100;
@@ -211,6 +212,14 @@ impl CertificatesApi {
         })
     }
 
+    /// Where CRLs are published, configured with the HSM.
+    fn pki(&self) -> Result<&crate::revocation::Pki, CertificatesError> {
+        self.services
+            .pki
+            .as_ref()
+            .ok_or_else(|| CertificatesError::Internal(anyhow::anyhow!("route built without PKI")))
+    }
+
     /// The HSM, which only the key-generating and key-destroying routes are configured with.
     fn hsm(&self) -> Result<&gsign_platform::hsm::HsmHandle, CertificatesError> {
         self.services
@@ -282,8 +291,10 @@ impl CertificatesApi {
                 let org_name = repo::lock_organization(&tx, caller.org)
                     .await?
                     .ok_or(CertificatesError::NotFound)?;
+                let pki = self.pki()?;
                 let (ca, _seal) =
-                    issuing::ensure_authorities(&tx, keys, caller.org, &org_name).await?;
+                    issuing::ensure_authorities(&tx, keys, pki, caller.org, &org_name).await?;
+                let crl_url = pki.crl_url(ca.id);
                 let issuer = issuing::issuing_key(&ca)?;
                 let ca_chain: Vec<_> = issuer.certificate.clone().into_iter().collect();
                 let certificate = issuing::issue(
@@ -293,6 +304,7 @@ impl CertificatesApi {
                         key.spki_der.clone(),
                         new.validity_days,
                         Profile::DocumentSigner,
+                        Some(crl_url),
                     ),
                     issuer,
                 )
@@ -307,6 +319,7 @@ impl CertificatesApi {
                         key.spki_der.clone(),
                         new.validity_days,
                         Profile::DocumentSigner,
+                        None,
                     ),
                     IssuingKey {
                         key_id: key.id.clone(),
@@ -569,7 +582,25 @@ impl CertificatesApi {
         if let Err(err) = self.hsm()?.run(move |hsm| hsm.destroy_key(&key_id)).await {
             tracing::warn!(error = %err, certificate = %id, "revoked, but the HSM key remains");
         }
+        // The next CRL lists it at once; when this fails, `schedule-publish-crls` sees a
+        // revocation newer than the CA's CRL and issues one within the hour.
+        if let Err(err) = self.publish_revocation(&row).await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                certificate = %id,
+                "revoked; the CRL is left to the schedule"
+            );
+        }
         CertificateView::of(&row)
+    }
+
+    /// Issues and publishes the CRL of the organization CA that issued `row`, if one did.
+    async fn publish_revocation(&self, row: &Certificate) -> Result<(), CertificatesError> {
+        let client = self.services.base.pool.get().await?;
+        if let Some(ca) = revocation::issuing_authority(&client, row).await? {
+            revocation::refresh(&client, self.hsm()?, self.pki()?, &ca).await?;
+        }
+        Ok(())
     }
 }
 

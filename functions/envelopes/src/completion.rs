@@ -1,5 +1,6 @@
 //! Completion, the signing worker's last step once everyone is done: the platform seal over
-//! the final document (timestamped unless the envelope is B-B), the certificate of
+//! the final document (timestamped unless the envelope is B-B; then, for B-LT and B-LTA, the
+//! validation data and document timestamp of [`crate::archive`]), the certificate of
 //! completion, the `completed` status with both SHA-256s in the evidence, and an email with
 //! a download link to every party; then, once that has committed, 7 years of Object Lock
 //! retention on the original, the final document and the certificate (see
@@ -21,7 +22,9 @@ use gsign_platform::storage::ObjectRef;
 
 use crate::repo::{self, Envelope};
 use crate::send::{Letterhead, SEAL_FIELD};
-use crate::worker::{level_name, level_of, system_event, Failure, SealKey, SigningWorker};
+use crate::worker::{
+    archival_of, level_name, level_of, system_event, Failure, SealKey, SigningWorker,
+};
 
 impl SigningWorker {
     /// Seals, certifies, retains and completes `envelope` in `tx`; the emails to publish
@@ -47,6 +50,8 @@ impl SigningWorker {
             locks_document: true,
         };
         let sealed = self.sign(&current, &info, &[], seal, level).await?;
+        let archival = archival_of(envelope);
+        let sealed = self.archive(tx, org, sealed, archival).await?;
         let (final_pdf, final_sha256) = self.store(envelope, "final.pdf", &sealed).await?;
         repo::record(
             tx,
@@ -59,7 +64,7 @@ impl SigningWorker {
                     "sha256": final_sha256,
                     "previous_sha256": envelope.current_sha256,
                     "certificate_serial": seal.serial,
-                    "level": level_name(level),
+                    "level": level_name(level, archival),
                 }),
             ),
         )

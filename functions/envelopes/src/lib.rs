@@ -4,6 +4,7 @@
 //! schedule is its own Lambda (`src/bin/`).
 
 pub mod api;
+pub mod archive;
 pub mod ceremony;
 pub mod completion;
 pub mod embedded;

@@ -75,9 +75,12 @@ pub struct EnvelopeInput {
     #[serde(default)]
     #[schemars(range(min = 0, max = 10))]
     reminder_max: Option<i32>,
-    /// `b_t` (default: signatures with a trusted timestamp) or `b_b`.
+    /// The PAdES level: `b_lta` (the default: every signature timestamped, and at completion
+    /// the validation data and a document timestamp that keep them verifiable after their
+    /// certificates expire), `b_lt` (the validation data without the document timestamp),
+    /// `b_t` (timestamped signatures) or `b_b` (no timestamp).
     #[serde(default)]
-    #[schemars(extend("enum" = ["b_t", "b_b", null]))]
+    #[schemars(extend("enum" = ["b_lta", "b_lt", "b_t", "b_b", null]))]
     signature_level: Option<String>,
     /// The signing pages' language: `en` or `mn` (default: each recipient's browser).
     #[serde(default)]
@@ -127,9 +130,12 @@ impl EnvelopeInput {
         if self
             .signature_level
             .as_deref()
-            .is_some_and(|l| !matches!(l, "b_t" | "b_b"))
+            .is_some_and(|l| !matches!(l, "b_lta" | "b_lt" | "b_t" | "b_b"))
         {
-            errors.push(FieldError::new("/signature_level", "must be b_t or b_b"));
+            errors.push(FieldError::new(
+                "/signature_level",
+                "must be b_lta, b_lt, b_t or b_b",
+            ));
         }
         if self
             .language

@@ -27,13 +27,16 @@ use gsign_core::routing::{self, Next};
 use gsign_core::Env;
 use gsign_functions_certificates::issuing::{self, NewKeys};
 use gsign_functions_certificates::repo as certificates;
+use gsign_functions_certificates::revocation::{Pki, PkiConfig};
 use gsign_platform::hsm::{Hsm, HsmConfig, HsmHandle};
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
     SqsHandler, StartupError,
 };
 use gsign_platform::outbox::{self, SigningJob};
-use gsign_platform::pades_signer::{sign_revision, Level, RevisionError, SigningKey, TsaClient};
+use gsign_platform::pades_signer::{
+    sign_revision, Level, RevisionError, RevocationFetcher, SigningKey, TsaClient,
+};
 use gsign_platform::storage::{ObjectRef, RetentionMode, WorkDir};
 use gsign_signing::form::{FieldFill, FieldKind, FieldValue};
 use gsign_signing::pades::SignatureInfo;
@@ -109,6 +112,10 @@ pub struct SigningWorker {
     pub(crate) api: EnvelopesApi,
     pub(crate) hsm: HsmHandle,
     pub(crate) tsa: Option<TsaClient>,
+    /// Where the organization CAs' CRLs are published (and the seal's certificate points).
+    pub(crate) pki: Pki,
+    /// Fetches other authorities' CRLs (the TSA's) for the document security store.
+    pub(crate) revocation: RevocationFetcher,
     pub(crate) retention: RetentionMode,
     pub(crate) work_dir: PathBuf,
 }
@@ -147,15 +154,20 @@ impl SigningWorker {
                 None
             }
         };
-        let (hsm, retention) = r.finish(|| Some((hsm?, retention?)))?;
+        let pki = PkiConfig::read(&mut r);
+        let (hsm, retention, pki) = r.finish(|| Some((hsm?, retention?, pki?)))?;
         let tsa = (!tsa_urls.is_empty())
             .then(|| TsaClient::with_fallbacks(tsa_urls, tsa_timeout))
             .transpose()
             .map_err(anyhow::Error::from)?;
+        let api = EnvelopesApi::from_env(env).await?;
+        let pki = Pki::new(pki, &api.base.sdk);
         Ok(Self {
-            api: EnvelopesApi::from_env(env).await?,
+            api,
             hsm: HsmHandle::new(hsm),
             tsa,
+            pki,
+            revocation: RevocationFetcher::new(tsa_timeout).map_err(anyhow::Error::from)?,
             retention,
             work_dir,
         })
@@ -288,7 +300,7 @@ impl SigningWorker {
                     .await?
                     .ok_or_else(|| Failure::Permanent("the organization is gone".into()))?;
                 let mut keys = NewKeys::new(&self.hsm);
-                match issuing::ensure_authorities(&tx, &mut keys, org, &name).await {
+                match issuing::ensure_authorities(&tx, &mut keys, &self.pki, org, &name).await {
                     Ok((_, seal)) => match tx.commit().await {
                         Ok(()) => {
                             keys.keep();
@@ -473,7 +485,7 @@ impl SigningWorker {
                     "sha256": sha256,
                     "previous_sha256": envelope.current_sha256,
                     "certificate_serial": seal.serial,
-                    "level": level_name(level),
+                    "level": level_name(level, Archival::None),
                 }),
             ),
         )
@@ -516,7 +528,7 @@ impl SigningWorker {
     }
 }
 
-/// The envelope's PAdES level.
+/// The level of each signature in the envelope: B-T unless the envelope asks for B-B.
 pub(crate) fn level_of(envelope: &Envelope) -> Level {
     if envelope.signature_level == "b_b" {
         Level::BB
@@ -525,10 +537,32 @@ pub(crate) fn level_of(envelope: &Envelope) -> Level {
     }
 }
 
-pub(crate) fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::BB => "B-B",
-        Level::BT => "B-T",
+/// What completion adds after the seal for the envelope's level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Archival {
+    /// Nothing (B-B, B-T).
+    None,
+    /// The document security store (B-LT).
+    ValidationData,
+    /// The document security store and a document timestamp over it (B-LTA).
+    ValidationDataAndTimestamp,
+}
+
+pub(crate) fn archival_of(envelope: &Envelope) -> Archival {
+    match envelope.signature_level.as_str() {
+        "b_lta" => Archival::ValidationDataAndTimestamp,
+        "b_lt" => Archival::ValidationData,
+        _ => Archival::None,
+    }
+}
+
+/// The level the envelope's final document reaches, for the evidence.
+pub(crate) fn level_name(level: Level, archival: Archival) -> &'static str {
+    match (level, archival) {
+        (Level::BB, _) => "B-B",
+        (Level::BT, Archival::None) => "B-T",
+        (Level::BT, Archival::ValidationData) => "B-LT",
+        (Level::BT, Archival::ValidationDataAndTimestamp) => "B-LTA",
     }
 }
 

@@ -57,6 +57,7 @@ pub fn registry() -> Registry {
         gsign_functions_certificates::routes::IMPORT_CERTIFICATE_CHAIN,
         gsign_functions_certificates::routes::SET_DEFAULT_CERTIFICATE,
         gsign_functions_certificates::routes::REVOKE_CERTIFICATE,
+        gsign_functions_certificates::revocation::PUBLISH_CRLS,
         gsign_functions_signatures::verify::VERIFY_SIGNATURES,
         gsign_functions_envelopes::routes::CREATE_ENVELOPE,
         gsign_functions_envelopes::routes::LIST_ENVELOPES,

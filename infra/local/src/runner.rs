@@ -883,6 +883,61 @@ async fn dispatch(
     .await
 }
 
+/// `/pki/*`: what CloudFront's `/pki/*` behaviour serves in AWS (infra/aws/web.yaml), the
+/// objects of the template's `PkiBucket` under `pki/` (the organization CAs' CRLs, which
+/// every certificate they issue names as its distribution point).
+async fn pki_object(
+    State(stack): State<Arc<LocalStack>>,
+    AxumPath(key): AxumPath<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let bucket = stack
+        .provisioned()
+        .into_iter()
+        .find(|p| p.logical_id == "PkiBucket")
+        .map(|p| p.physical);
+    let Some(bucket) = bucket else {
+        return (StatusCode::NOT_FOUND, "no PkiBucket in the template").into_response();
+    };
+    let object = stack
+        .aws
+        .s3
+        .get_object()
+        .bucket(&bucket)
+        .key(format!("pki/{key}"))
+        .send()
+        .await;
+    let Ok(object) = object else {
+        return (StatusCode::NOT_FOUND, "no such object").into_response();
+    };
+    let content_type = object
+        .content_type()
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let cache_control = object.cache_control().map(str::to_owned);
+    match object.body.collect().await {
+        Ok(bytes) => {
+            let mut response = (
+                StatusCode::OK,
+                [(http::header::CONTENT_TYPE, content_type)],
+                bytes.into_bytes(),
+            )
+                .into_response();
+            if let Some(value) = cache_control.and_then(|v| v.parse().ok()) {
+                response
+                    .headers_mut()
+                    .insert(http::header::CACHE_CONTROL, value);
+            }
+            response
+        }
+        Err(err) => (
+            StatusCode::BAD_GATEWAY,
+            format!("reading the object: {err}"),
+        )
+            .into_response(),
+    }
+}
+
 async fn invoke_route(
     State(stack): State<Arc<LocalStack>>,
     AxumPath(function): AxumPath<String>,
@@ -1175,6 +1230,7 @@ pub async fn start_with(
             "/_local/invoke/{function}",
             axum::routing::post(invoke_route),
         )
+        .route("/pki/{*key}", axum::routing::get(pki_object))
         .fallback(dispatch)
         .with_state(Arc::clone(&stack));
     if let Some((path, router)) = extra {

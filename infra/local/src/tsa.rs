@@ -34,44 +34,72 @@ pub fn configure(dir: &Path, key: &Path, certificate: &Path, chain: &Path) -> st
     )
 }
 
-/// The TSA's route (`POST /`) over the configuration in `dir`; answers 503 while
-/// `in_service` is false (tests take it out of service).
+/// The file in a TSA's directory holding its issuer's CRL (DER), served at `GET /root.crl`:
+/// the distribution point its certificate names, so validators (and the signing worker's
+/// document security store) find the TSA's revocation status.
+pub const CRL_FILE: &str = "root.crl";
+
+/// The TSA's routes over the configuration in `dir`: `POST /` answers requests (503 while
+/// `in_service` is false: tests take it out of service), `GET /root.crl` serves its issuer's
+/// CRL.
 pub fn router(dir: PathBuf, in_service: Arc<AtomicBool>) -> axum::Router {
     let gate = Arc::new(tokio::sync::Mutex::new(()));
-    axum::Router::new().route(
-        "/",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let dir = dir.clone();
-            let gate = Arc::clone(&gate);
-            let in_service = Arc::clone(&in_service);
-            async move {
-                if !in_service.load(Ordering::SeqCst) {
-                    return (
-                        http::StatusCode::SERVICE_UNAVAILABLE,
-                        [(http::header::CONTENT_TYPE, "text/plain")],
-                        b"out of service".to_vec(),
-                    );
-                }
-                // One openssl at a time: it keeps its serial number in a file.
-                let _turn = gate.lock().await;
-                match reply(&dir, &body).await {
-                    Ok(answer) => (
-                        http::StatusCode::OK,
-                        [(http::header::CONTENT_TYPE, RESPONSE_CONTENT_TYPE)],
-                        answer,
-                    ),
-                    Err(err) => {
-                        tracing::error!(error = format!("{err:#}"), "local TSA failed");
-                        (
-                            http::StatusCode::INTERNAL_SERVER_ERROR,
+    let crl_dir = dir.clone();
+    axum::Router::new()
+        .route(
+            "/root.crl",
+            axum::routing::get(move || {
+                let path = crl_dir.join(CRL_FILE);
+                async move {
+                    match tokio::fs::read(&path).await {
+                        Ok(der) => (
+                            http::StatusCode::OK,
+                            [(http::header::CONTENT_TYPE, "application/pkix-crl")],
+                            der,
+                        ),
+                        Err(_) => (
+                            http::StatusCode::NOT_FOUND,
                             [(http::header::CONTENT_TYPE, "text/plain")],
-                            format!("{err:#}").into_bytes(),
-                        )
+                            b"no CRL".to_vec(),
+                        ),
                     }
                 }
-            }
-        }),
-    )
+            }),
+        )
+        .route(
+            "/",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let dir = dir.clone();
+                let gate = Arc::clone(&gate);
+                let in_service = Arc::clone(&in_service);
+                async move {
+                    if !in_service.load(Ordering::SeqCst) {
+                        return (
+                            http::StatusCode::SERVICE_UNAVAILABLE,
+                            [(http::header::CONTENT_TYPE, "text/plain")],
+                            b"out of service".to_vec(),
+                        );
+                    }
+                    // One openssl at a time: it keeps its serial number in a file.
+                    let _turn = gate.lock().await;
+                    match reply(&dir, &body).await {
+                        Ok(answer) => (
+                            http::StatusCode::OK,
+                            [(http::header::CONTENT_TYPE, RESPONSE_CONTENT_TYPE)],
+                            answer,
+                        ),
+                        Err(err) => {
+                            tracing::error!(error = format!("{err:#}"), "local TSA failed");
+                            (
+                                http::StatusCode::INTERNAL_SERVER_ERROR,
+                                [(http::header::CONTENT_TYPE, "text/plain")],
+                                format!("{err:#}").into_bytes(),
+                            )
+                        }
+                    }
+                }
+            }),
+        )
 }
 
 /// openssl's answer to one request. openssl under a loaded machine has answered "rejection"

@@ -56,6 +56,9 @@ pub enum RevisionError {
     /// B-T was required and no valid timestamp could be had.
     #[error("timestamp: {0}")]
     Timestamp(String),
+    /// B-LT was required and a certificate's revocation data could not be had.
+    #[error("revocation data: {0}")]
+    Revocation(String),
 }
 
 impl From<SignError> for RevisionError {
@@ -114,6 +117,27 @@ impl TsaClient {
         Err(RevisionError::Timestamp(failures.join("; then ")))
     }
 
+    /// A document timestamp (PAdES B-LTA) over `pdf` as a new field `field_name`: the new
+    /// file, `pdf` followed by one incremental update.
+    pub async fn timestamp_document(
+        &self,
+        pdf: &[u8],
+        field_name: &str,
+    ) -> Result<Vec<u8>, RevisionError> {
+        let mut reserve = RESERVE_B_T;
+        for _ in 0..2 {
+            let pending = pades::begin_document_timestamp(pdf, field_name, reserve)?;
+            let token = self.stamp(&pending.digest()).await?;
+            if token.len() <= pending.capacity() {
+                return Ok(pending.finish(&token)?);
+            }
+            reserve = token.len() + 4096;
+        }
+        Err(RevisionError::Document(
+            "the document timestamp does not fit its reserved space".into(),
+        ))
+    }
+
     async fn stamp_at(&self, url: &url::Url, imprint: &[u8; 32]) -> Result<Vec<u8>, RevisionError> {
         let failed = |detail: String| RevisionError::Timestamp(detail);
         let nonce: u64 = rand::random();
@@ -134,6 +158,61 @@ impl TsaClient {
             .await
             .map_err(|e| failed(format!("reading the answer: {e}")))?;
         tsa::token(&body, imprint, nonce).map_err(|e| failed(format!("{url}: {e}")))
+    }
+}
+
+/// Fetches the revocation data certificates point to (their CRL distribution points), for
+/// the document security store; built once per container.
+#[derive(Clone)]
+pub struct RevocationFetcher {
+    http: reqwest::Client,
+}
+
+/// The largest CRL fetched (a CA revoking on a national scale publishes a few MB).
+const MAX_CRL_BYTES: usize = 20 << 20;
+
+impl RevocationFetcher {
+    /// A fetcher whose every request gives up after `timeout`. Redirects are not followed: a
+    /// distribution point names where its CRL is.
+    pub fn new(timeout: Duration) -> Result<Self, RevisionError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| RevisionError::Revocation(format!("client: {e}")))?;
+        Ok(Self { http })
+    }
+
+    /// The DER CRL at `url` (checking it is the issuer's is the caller's part).
+    pub async fn crl(&self, url: &str) -> Result<Vec<u8>, RevisionError> {
+        let failed = |detail: String| RevisionError::Revocation(detail);
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| failed(format!("{url} is unreachable: {e}")))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("{url} answered {}", response.status())));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_CRL_BYTES as u64)
+        {
+            return Err(failed(format!(
+                "{url}: the CRL is over {MAX_CRL_BYTES} bytes"
+            )));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| failed(format!("reading {url}: {e}")))?;
+        if body.len() > MAX_CRL_BYTES {
+            return Err(failed(format!(
+                "{url}: the CRL is over {MAX_CRL_BYTES} bytes"
+            )));
+        }
+        Ok(body.to_vec())
     }
 }
 

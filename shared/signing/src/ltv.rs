@@ -192,9 +192,18 @@ pub fn add_dss(
         Ok(Object::Dictionary(d)) => Some(d.clone()),
         _ => None,
     };
-    let mut certs = array_items(&document, existing.as_ref().and_then(|d| d.get(b"Certs").ok()));
-    let mut crls = array_items(&document, existing.as_ref().and_then(|d| d.get(b"CRLs").ok()));
-    let mut ocsps = array_items(&document, existing.as_ref().and_then(|d| d.get(b"OCSPs").ok()));
+    let mut certs = array_items(
+        &document,
+        existing.as_ref().and_then(|d| d.get(b"Certs").ok()),
+    );
+    let mut crls = array_items(
+        &document,
+        existing.as_ref().and_then(|d| d.get(b"CRLs").ok()),
+    );
+    let mut ocsps = array_items(
+        &document,
+        existing.as_ref().and_then(|d| d.get(b"OCSPs").ok()),
+    );
     let mut vri = match existing.as_ref().and_then(|d| d.get(b"VRI").ok()) {
         Some(Object::Dictionary(d)) => d.clone(),
         Some(Object::Reference(id)) => document.get_dictionary(*id).cloned().unwrap_or_default(),

@@ -963,30 +963,30 @@ fn verify_signature(
         .map(|n| String::from_utf8_lossy(n).into_owned());
     let mut verified = Verified {
         report: SignatureReport {
-        field,
-        document_timestamp: sub_filter.as_deref() == Some("ETSI.RFC3161"),
-        sub_filter,
-        signer_name: signature.get(b"Name").ok().and_then(text),
-        signer: None,
-        chain: Vec::new(),
-        trusted: false,
-        claimed_time: signature
-            .get(b"M")
-            .ok()
-            .and_then(text)
-            .and_then(|m| parse_pdf_date(&m)),
-        timestamp: None,
-        level: None,
-        byte_range: Vec::new(),
-        well_formed: false,
-        covers_revision: false,
-        covers_whole_file: false,
-        revision: None,
-        intact: false,
-        later_changes: None,
-        valid: false,
-        trust_problem: None,
-        problems: Vec::new(),
+            field,
+            document_timestamp: sub_filter.as_deref() == Some("ETSI.RFC3161"),
+            sub_filter,
+            signer_name: signature.get(b"Name").ok().and_then(text),
+            signer: None,
+            chain: Vec::new(),
+            trusted: false,
+            claimed_time: signature
+                .get(b"M")
+                .ok()
+                .and_then(text)
+                .and_then(|m| parse_pdf_date(&m)),
+            timestamp: None,
+            level: None,
+            byte_range: Vec::new(),
+            well_formed: false,
+            covers_revision: false,
+            covers_whole_file: false,
+            revision: None,
+            intact: false,
+            later_changes: None,
+            valid: false,
+            trust_problem: None,
+            problems: Vec::new(),
         },
         chain: Vec::new(),
         timestamp_chain: Vec::new(),

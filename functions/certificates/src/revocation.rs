@@ -1,0 +1,333 @@
+//! The revocation status of each organization CA, as CRLs (see `gsign_signing::crl` for why
+//! CRLs): the next CRL is signed in the HSM by the CA's key, recorded as the CA's current one,
+//! and published to the PKI bucket at `pki/crls/{ca}.crl`, the URL every certificate the CA
+//! issues names (`{PKI_URL}/crls/{ca}.crl`; CloudFront in AWS, the runner locally).
+//!
+//! A CRL is issued at every revocation (so it shows at once), at every completion that
+//! embeds one in a document (B-LT: issued after the signatures it speaks for), and by
+//! `schedule-publish-crls` well before the current one's nextUpdate, or when an earlier
+//! publication failed.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use der::{Decode, Encode};
+use gsign_core::{Env, EnvReader};
+use gsign_platform::hsm::HsmHandle;
+use gsign_platform::hsm_keys::HsmSigner;
+use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
+use gsign_signing::crl::{self, CrlContents, Revocation};
+use uuid::Uuid;
+use x509_cert::Certificate as X509;
+
+use crate::common::{CertificatesConfig, Services};
+use crate::error::CertificatesError;
+use crate::issuing::issuing_key;
+use crate::repo::{self, Certificate};
+
+/// How long a CRL speaks for (nextUpdate - thisUpdate).
+pub const CRL_VALIDITY: chrono::Duration = chrono::Duration::days(7);
+
+/// A CRL older than this is replaced by the schedule, days before its nextUpdate.
+pub const CRL_REFRESH: chrono::Duration = chrono::Duration::days(1);
+
+/// CAs one scheduled run refreshes at most (the next run takes the rest).
+const BATCH: i64 = 200;
+
+/// Where CRLs are published: `PKI_URL` (the public base the distribution points name) and
+/// `PKI_BUCKET` (where the objects behind it are written).
+#[derive(Debug, Clone)]
+pub struct PkiConfig {
+    url: url::Url,
+    bucket: String,
+}
+
+impl PkiConfig {
+    /// Reads `PKI_URL` and `PKI_BUCKET`, recording problems in `r`.
+    pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
+        let url: Option<url::Url> = r.required("PKI_URL");
+        let bucket: Option<String> = r.required("PKI_BUCKET");
+        Some(Self {
+            url: url?,
+            bucket: bucket?,
+        })
+    }
+}
+
+/// The publication point of the organizations' CRLs.
+#[derive(Clone)]
+pub struct Pki {
+    config: PkiConfig,
+    s3: aws_sdk_s3::Client,
+}
+
+impl Pki {
+    /// The publisher, with an S3 client of `sdk`.
+    pub fn new(config: PkiConfig, sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            config,
+            s3: gsign_platform::aws::s3(sdk),
+        }
+    }
+
+    /// The URL the certificates issued by the CA `ca` name as their CRL distribution point.
+    pub fn crl_url(&self, ca: Uuid) -> String {
+        format!(
+            "{}/crls/{ca}.crl",
+            self.config.url.as_str().trim_end_matches('/')
+        )
+    }
+
+    /// Writes `der`, the current CRL of `ca`, where [`Pki::crl_url`] points.
+    pub async fn publish(&self, ca: Uuid, der: &[u8]) -> anyhow::Result<()> {
+        self.s3
+            .put_object()
+            .bucket(&self.config.bucket)
+            .key(format!("pki/crls/{ca}.crl"))
+            .content_type("application/pkix-crl")
+            // Relying parties and CloudFront may keep it a few minutes: a revocation shows
+            // within that.
+            .cache_control("public, max-age=300")
+            .body(ByteStream::from(der.to_vec()))
+            .send()
+            .await
+            .map_err(aws_sdk_s3::Error::from)
+            .with_context(|| format!("publishing the CRL of CA {ca}"))?;
+        Ok(())
+    }
+}
+
+/// Every unexpired certificate the CA `ca` issued that is revoked.
+async fn revoked_under(
+    client: &impl GenericClient,
+    ca: &Certificate,
+) -> Result<Vec<Revocation>, CertificatesError> {
+    let Some(ca_der) = &ca.certificate else {
+        return Ok(Vec::new());
+    };
+    let rows = client
+        .query(
+            "SELECT serial_number, revoked_at, revocation_reason FROM certificates \
+             WHERE organization_id = $1 AND status = 'revoked' AND chain[1] = $2 \
+               AND valid_to > now() ORDER BY revoked_at, id",
+            &[&ca.organization_id, ca_der],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let serial: String = row.get(0);
+            let at: DateTime<Utc> = row.get(1);
+            let reason: Option<String> = row.get(2);
+            Ok(Revocation {
+                serial: hex::decode(&serial)
+                    .map_err(|e| anyhow::anyhow!("stored serial {serial:?}: {e}"))?,
+                at: at.into(),
+                reason: reason.as_deref().and_then(crl::reason_from_name),
+            })
+        })
+        .collect()
+}
+
+/// Issues the next CRL of the CA `ca` in the HSM and records it as the CA's current one
+/// (unless a newer one was recorded meanwhile); the DER. Its number comes from a sequence, so
+/// no two CRLs of a CA share one whatever the transactions around this do. Publishing it is
+/// the caller's next step ([`refresh`] does both).
+pub async fn issue(
+    client: &impl GenericClient,
+    hsm: &HsmHandle,
+    ca: &Certificate,
+) -> Result<Vec<u8>, CertificatesError> {
+    let number: i64 = client
+        .query_one("SELECT nextval('crl_numbers')", &[])
+        .await?
+        .get(0);
+    let revoked = revoked_under(client, ca).await?;
+    let key = issuing_key(ca)?;
+    let issuer = key
+        .certificate
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the CA {} has no certificate", ca.id))?;
+    let this_update = SystemTime::now();
+    let contents = CrlContents {
+        number: u64::try_from(number).unwrap_or(1),
+        this_update,
+        next_update: this_update + CRL_VALIDITY.to_std().unwrap_or_default(),
+        revoked,
+    };
+    let der = hsm
+        .run(move |hsm| {
+            Ok(crl::issue_crl(
+                &issuer,
+                &HsmSigner {
+                    hsm,
+                    key_id: key.key_id.clone(),
+                    scheme: key.scheme,
+                },
+                &contents,
+            )
+            .and_then(|list| Ok(list.to_der()?)))
+        })
+        .await??;
+    let parsed = crl::parse(&der)?;
+    let this_update: DateTime<Utc> = parsed.tbs_cert_list.this_update.to_system_time().into();
+    let next_update: DateTime<Utc> = parsed
+        .tbs_cert_list
+        .next_update
+        .map(|t| t.to_system_time().into())
+        .unwrap_or(this_update + CRL_VALIDITY);
+    client
+        .execute(
+            "INSERT INTO revocation_lists (authority_id, organization_id, crl_number, \
+                 this_update, next_update, der) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (authority_id) DO UPDATE SET crl_number = EXCLUDED.crl_number, \
+                 this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, \
+                 der = EXCLUDED.der, published_at = NULL \
+             WHERE revocation_lists.crl_number < EXCLUDED.crl_number",
+            &[
+                &ca.id,
+                &ca.organization_id,
+                &number,
+                &this_update,
+                &next_update,
+                &der,
+            ],
+        )
+        .await?;
+    Ok(der)
+}
+
+/// Issues the next CRL of `ca` and publishes it; the DER. A failed publication leaves the
+/// CRL recorded and unpublished, for the schedule to publish.
+pub async fn refresh(
+    client: &impl GenericClient,
+    hsm: &HsmHandle,
+    pki: &Pki,
+    ca: &Certificate,
+) -> Result<Vec<u8>, CertificatesError> {
+    let der = issue(client, hsm, ca).await?;
+    pki.publish(ca.id, &der).await?;
+    client
+        .execute(
+            "UPDATE revocation_lists SET published_at = now() WHERE authority_id = $1 AND der = $2",
+            &[&ca.id, &der],
+        )
+        .await?;
+    Ok(der)
+}
+
+/// The CA that issued `certificate` (a row of its organization), if it is the organization's.
+pub async fn issuing_authority(
+    client: &impl GenericClient,
+    certificate: &Certificate,
+) -> Result<Option<Certificate>, CertificatesError> {
+    let Some(issuer_der) = certificate.chain.first() else {
+        return Ok(None);
+    };
+    let ca = repo::authority(client, certificate.organization_id, "ca").await?;
+    Ok(ca.filter(|ca| ca.certificate.as_ref() == Some(issuer_der)))
+}
+
+/// The organization CA that issued the DER certificate `issued`, found by its issuer name
+/// among the organization's CAs (live or not).
+pub async fn authority_of(
+    client: &impl GenericClient,
+    org: Uuid,
+    issued: &X509,
+) -> Result<Option<Certificate>, CertificatesError> {
+    let Some(ca) = repo::authority(client, org, "ca").await? else {
+        return Ok(None);
+    };
+    let matches = ca
+        .certificate
+        .as_deref()
+        .and_then(|der| X509::from_der(der).ok())
+        .is_some_and(|c| c.tbs_certificate.subject == issued.tbs_certificate.issuer);
+    Ok(matches.then_some(ca))
+}
+
+/// CAs whose CRL is due: none issued yet, older than [`CRL_REFRESH`], not published, or
+/// issued before a revocation under the CA.
+async fn due(client: &impl GenericClient) -> Result<Vec<Certificate>, CertificatesError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {} FROM certificates WHERE id IN ( \
+                     SELECT ca.id FROM certificates ca \
+                     LEFT JOIN revocation_lists l ON l.authority_id = ca.id \
+                     WHERE ca.purpose = 'ca' AND ca.status = 'active' AND ( \
+                         l.der IS NULL OR l.published_at IS NULL \
+                         OR l.this_update < now() - make_interval(secs => $1) \
+                         OR EXISTS (SELECT 1 FROM certificates c \
+                             WHERE c.organization_id = ca.organization_id \
+                               AND c.status = 'revoked' AND c.chain[1] = ca.certificate \
+                               AND c.revoked_at >= l.this_update)) \
+                     ORDER BY l.this_update NULLS FIRST LIMIT $2)",
+                repo::COLUMNS
+            ),
+            &[&(CRL_REFRESH.num_seconds() as f64), &BATCH],
+        )
+        .await?;
+    Ok(rows.iter().map(Certificate::from).collect())
+}
+
+/// The schedule (`schedule-publish-crls`).
+pub const PUBLISH_CRLS: FunctionSpec = FunctionSpec {
+    name: "schedule-publish-crls",
+    init,
+};
+
+struct PublishCrls {
+    services: Services,
+    pki: Pki,
+}
+
+fn init(env: Env) -> InitFuture {
+    Box::pin(async move {
+        let mut r = env.reader();
+        let config = CertificatesConfig::read(&mut r, true);
+        let config = r.finish(|| config)?;
+        let services = Services::build(config).await?;
+        let pki = services
+            .pki
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("PKI_URL and PKI_BUCKET are not configured"))?;
+        Ok(Handler::Invoke(Arc::new(PublishCrls { services, pki })))
+    })
+}
+
+#[async_trait]
+impl InvokeHandler for PublishCrls {
+    async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
+        let pool = &self.services.base.pool;
+        let hsm = self
+            .services
+            .hsm
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the HSM is not configured"))?;
+        let client = pool.get().await?;
+        let due = due(&client).await.map_err(anyhow::Error::from)?;
+        let (mut published, mut failed) = (0u32, 0u32);
+        for ca in &due {
+            match refresh(&client, hsm, &self.pki, ca).await {
+                Ok(_) => published += 1,
+                Err(err) => {
+                    failed += 1;
+                    tracing::error!(
+                        authority = %ca.id,
+                        error = format!("{err:#}"),
+                        "could not publish a CRL; the next run tries again"
+                    );
+                }
+            }
+        }
+        if published > 0 || failed > 0 {
+            tracing::info!(published, failed, "CRLs published");
+        }
+        Ok(serde_json::json!({"published": published, "failed": failed}))
+    }
+}

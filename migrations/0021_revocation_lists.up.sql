@@ -1,0 +1,26 @@
+-- The current CRL of each organization CA (RFC 5280 section 5), signed in the HSM: issued at
+-- every revocation, at every completion that embeds it (B-LT), and by the schedule before the
+-- last one's nextUpdate; the same bytes are published where the CA's certificates point
+-- (their CRL distribution point). crl_number only grows: it comes from a sequence, which
+-- never hands out a number twice, even to a transaction that rolled back after its CRL was
+-- published.
+CREATE SEQUENCE crl_numbers;
+CREATE TABLE revocation_lists (
+    authority_id     UUID PRIMARY KEY REFERENCES certificates (id) ON DELETE CASCADE,
+    organization_id  UUID        NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    crl_number       BIGINT      NOT NULL CHECK (crl_number > 0),
+    this_update      TIMESTAMPTZ NOT NULL,
+    next_update      TIMESTAMPTZ NOT NULL CHECK (next_update > this_update),
+    der              BYTEA,
+    -- When these bytes were stored where the distribution point names; NULL: still to do.
+    published_at     TIMESTAMPTZ
+);
+CREATE INDEX revocation_lists_this_update_idx ON revocation_lists (this_update);
+
+-- B-LT (a document security store with every certificate and CRL) and B-LTA (a document
+-- timestamp over it) at completion; B-LTA is the default, so what GSign keeps for 7 years
+-- stays verifiable after its certificates expire.
+ALTER TABLE envelopes DROP CONSTRAINT envelopes_signature_level_check;
+ALTER TABLE envelopes ALTER COLUMN signature_level SET DEFAULT 'b_lta',
+    ADD CONSTRAINT envelopes_signature_level_check
+        CHECK (signature_level IN ('b_b', 'b_t', 'b_lt', 'b_lta'));
