@@ -6,13 +6,14 @@
 use std::time::Duration;
 
 use gsign_tests::envelopes::{
-    by_link, consent_and_sign, drawn, envelope_when, fetch, organization_ca, pyhanko,
+    by_link, consent_and_sign, drawn, envelope_when, fetch, organization_ca, pyhanko, pyhanko_lta,
     send_envelope, stack_with_tsa,
 };
 use gsign_tests::pki::{fixture, run, LocalTsa, TestPki};
 use gsign_tests::{eventually, mailed_containing, mailed_token, start_app, Tenant, TestDatabase};
 use serde_json::{json, Value};
 use sha2::Digest as _;
+use x509_cert::der::Decode as _;
 
 fn id(value: &Value) -> String {
     value["id"].as_str().expect("id").to_owned()
@@ -313,8 +314,52 @@ async fn three_signers_in_turn_and_a_cc_end_with_a_sealed_pdf_every_validator_ac
     for line in &lines[..3] {
         assert!(line.contains("ACCEPTABLE_MODIFICATIONS"), "{report}");
     }
+    // B-LTA by default: pyHanko finds every certificate and CRL it needs in the document
+    // itself (no fetching), and judges every signature still valid in 2046, when every
+    // certificate has expired, given the archive timestamp is renewed.
+    let (ok, verdicts, out) = pyhanko_lta(&file, &org_ca, &pki.ca_pem, "2046-12-04T00:00:00+00:00");
+    assert!(ok, "pyHanko's long-term validation refused:\n{out}");
+    assert_eq!(verdicts.len(), 4, "{out}");
+    for verdict in &verdicts {
+        assert_eq!(verdict["now"]["indication"], "PASSED", "{out}");
+        assert_eq!(verdict["future"]["indication"], "PASSED", "{out}");
+        assert_eq!(verdict["document_timestamps"], 1, "{out}");
+        assert_eq!(verdict["dss"], true, "{out}");
+    }
+    // Our verifier agrees, and names the level.
+    let roots = [
+        x509_cert::Certificate::from_der(&std::fs::read(&org_ca).expect("CA")).expect("CA"),
+        pki.ca.clone(),
+    ];
+    let report = gsign_signing::verify::verify(&final_pdf, &roots);
+    assert!(report.all_valid_and_trusted(), "{report:#?}");
+    let levels: Vec<_> = report
+        .signatures
+        .iter()
+        .map(|s| (s.document_timestamp, s.level))
+        .collect();
+    use gsign_signing::verify::AdesLevel;
+    assert_eq!(
+        levels,
+        [
+            (false, Some(AdesLevel::BLTA)),
+            (false, Some(AdesLevel::BLTA)),
+            (false, Some(AdesLevel::BLTA)),
+            (false, Some(AdesLevel::BLTA)),
+            (true, None),
+        ],
+        "{report:#?}"
+    );
+    // poppler checks the four CAdES signatures; it lists the document timestamp, covering the
+    // whole file, but does not verify ETSI.RFC3161 tokens ("not yet been verified").
     let (_, pdfsig) = run("pdfsig", &[&file]);
     assert_eq!(pdfsig.matches("Signature is Valid.").count(), 4, "{pdfsig}");
+    assert!(pdfsig.contains("GSign archive timestamp 1"), "{pdfsig}");
+    assert_eq!(
+        pdfsig.matches("Total document signed").count(),
+        1,
+        "{pdfsig}"
+    );
     let (ok, qpdf) = run("qpdf", &["--check", &file]);
     assert!(ok, "{qpdf}");
 

@@ -119,10 +119,19 @@ fn swap_info(signed: &[u8]) -> Vec<u8> {
     })
 }
 
-/// The trailer's `/Root` pointed at a copy of the catalog.
+/// The trailer's `/Root` pointed at a copy of the catalog that opens a link when the document
+/// is opened (an identical copy changes nothing a reader shows, and pyHanko, comparing
+/// content, rightly lets it pass).
 fn swap_root(signed: &[u8]) -> Vec<u8> {
     updated(signed, |update, previous| {
-        let catalog = previous.catalog().expect("catalog").clone();
+        let mut catalog = previous.catalog().expect("catalog").clone();
+        catalog.set(
+            "OpenAction",
+            dictionary! {
+                "S" => "URI",
+                "URI" => Object::string_literal("https://pay.example.invalid/"),
+            },
+        );
         let copy = update.new_document.add_object(catalog);
         update
             .new_document
@@ -424,10 +433,12 @@ async fn our_verifier_and_pyhanko_agree_on_every_file_of_the_corpus() {
         fill_after_the_last_signature(&sealed),
         false,
     ));
-    // Where we refuse what pyHanko accepts: bytes no revision explains (readers ignore them).
-    // The incremental attacks on the sealed document are refused by both: the seal locks
-    // every field with permissions 1 (`FieldKind::Seal`), which pyHanko enforces.
-    let stricter_than_pyhanko = ["bytes after the last revision"];
+    // Where we refuse what pyHanko accepts: bytes no revision explains (readers ignore them),
+    // and a trailer /Info pointing elsewhere after the seal (pyHanko's policy lets document
+    // information change in any update; ours refuses every trailer change after a
+    // signature). The other incremental attacks on the sealed document are refused by both:
+    // the seal locks the document with permissions 1 (`FieldKind::Seal`).
+    let stricter_than_pyhanko = ["bytes after the last revision", "trailer /Info swapped"];
 
     for (name, bytes, expected_valid) in &corpus {
         let safe: String = name

@@ -192,6 +192,38 @@ pub async fn organization_ca(
     pki.write(&format!("org-ca-{org}.der"), &der)
 }
 
+/// pyHanko's long-term verdict (`tests/interop/lta_check.py`) on every signature of `file`,
+/// trusting the organization's CA and the TSA's root, with revocation data required and
+/// taken from the document only, now and (simulated) at `future`: one JSON object per
+/// signature, and whether every check passed.
+pub fn pyhanko_lta(
+    file: &str,
+    org_ca: &str,
+    tsa_root: &str,
+    future: &str,
+) -> (bool, Vec<serde_json::Value>, String) {
+    let script = crate::root().join("tests/interop/lta_check.py");
+    let (ok, out) = crate::pki::run(
+        &crate::stack_var("GSIGN_PYTHON"),
+        &[
+            &script.to_string_lossy(),
+            file,
+            "--trust",
+            org_ca,
+            "--trust",
+            tsa_root,
+            "--future",
+            future,
+        ],
+    );
+    let verdicts = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (ok, verdicts, out)
+}
+
 /// pyHanko's verdict on `file` trusting the organization's CA and the TSA's root.
 pub fn pyhanko(file: &str, org_ca: &str, tsa_root: &str) -> (bool, String) {
     crate::pki::run(

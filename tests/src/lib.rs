@@ -253,15 +253,22 @@ pub async fn start_stack(
 /// The application's stack (`template.yaml`, every function) on database `db`, with
 /// parameter `overrides` on top of the local ones.
 pub async fn start_app(db: &TestDatabase, overrides: &[(&str, String)]) -> TestStack {
+    // AppUrl is the stack's own address: the CRL distribution point its organization CAs
+    // name (AppUrl/pki/...) must answer, as CloudFront's /pki/* does in AWS.
+    let port = free_port();
     let mut parameters = local_parameters();
     parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
+    parameters.insert("AppUrl".to_owned(), format!("http://127.0.0.1:{port}"));
     for (name, value) in overrides {
         parameters.insert((*name).to_owned(), value.clone());
     }
-    start_stack(
+    serve_stack(
         &root().join("template.yaml"),
         &gsign_local::registry(),
         parameters,
+        &stack_var("AWS_ENDPOINT_URL"),
+        port,
+        None,
     )
     .await
 }

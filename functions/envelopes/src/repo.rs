@@ -184,7 +184,7 @@ pub async fn insert(
                  subject, message, routing_type, expires_at, reminder_enabled, \
                  reminder_interval_days, reminder_max, signature_level, language) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, 'sequential'), $9, \
-                 COALESCE($10, true), COALESCE($11, 3), COALESCE($12, 3), COALESCE($13, 'b_t'), \
+                 COALESCE($10, true), COALESCE($11, 3), COALESCE($12, 3), COALESCE($13, 'b_lta'), \
                  $14) \
                  RETURNING {ENVELOPE_COLUMNS}"
             ),

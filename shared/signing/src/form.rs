@@ -26,10 +26,11 @@ pub enum FieldKind {
     Date,
     /// A check box (`/Yes` or `/Off`).
     Checkbox,
-    /// The completion seal's signature field (invisible): it carries a `/Lock` of every
-    /// field with permissions 1 from the start, so once the seal signs, nothing but DSS data
-    /// and document timestamps may follow (viewers and pyHanko enforce it; a lock added only
-    /// when signing would itself be a change the earlier signatures refuse).
+    /// The completion seal's signature field (invisible): it carries a `/Lock` with
+    /// permissions 1 (and every signature field named) from the start, so once the seal
+    /// signs, nothing but DSS data and document timestamps may follow (viewers and pyHanko
+    /// enforce it; a lock added only when signing would itself be a change the earlier
+    /// signatures refuse).
     Seal,
 }
 
@@ -213,10 +214,34 @@ pub fn find_field(document: &Document, name: &str) -> Option<ObjectId> {
     })
 }
 
+/// The `/Lock` of the completion seal: after it signs, no change at all (P 1, what viewers
+/// treat like a certification with no changes allowed; DSS data and document timestamps stay
+/// allowed, ISO 32000-2 12.8.2.2.2), and every signature field of `specs` locked by name.
+///
+/// Only signature fields are named: pyHanko 0.38 reports a locked *text* field's appearance
+/// stream as changed in every revision after the lock (its in-place appearance check compares
+/// the stream's last change with the previous revision, not the new one), so a lock of all
+/// fields would make it refuse the B-LT and B-LTA revisions that must follow the seal. P 1
+/// still forbids filling any field after the seal, for pyHanko, viewers and our verifier.
+fn seal_lock(specs: &[FieldSpec]) -> Dictionary {
+    let names: Vec<Object> = specs
+        .iter()
+        .filter(|s| matches!(s.kind, FieldKind::Signature | FieldKind::Seal))
+        .map(|s| text_string(&s.name))
+        .collect();
+    dictionary! {
+        "Type" => "SigFieldLock",
+        "Action" => "Include",
+        "Fields" => names,
+        "P" => 1,
+    }
+}
+
 /// The widget of `spec` (placed at `rect` on `page_id`), with its appearance objects added
-/// through `add`.
+/// through `add`; `all` are every field made with it (what a seal's lock names).
 fn widget(
     spec: &FieldSpec,
+    all: &[FieldSpec],
     page_id: ObjectId,
     rect: [f32; 4],
     upright: &UprightBox,
@@ -240,14 +265,7 @@ fn widget(
             let blank = add(Object::Stream(appearance::blank(upright)));
             widget.set("AP", dictionary! { "N" => Object::Reference(blank) });
             if spec.kind == FieldKind::Seal {
-                widget.set(
-                    "Lock",
-                    dictionary! {
-                        "Type" => "SigFieldLock",
-                        "Action" => "All",
-                        "P" => 1,
-                    },
-                );
+                widget.set("Lock", seal_lock(all));
             }
         }
         FieldKind::Initials | FieldKind::Text | FieldKind::Date => {
@@ -358,7 +376,7 @@ pub fn prepare(pdf: &[u8], fields: &[FieldSpec]) -> Result<Vec<u8>, SignError> {
         .map_err(|_| invalid("the trailer has no /Root reference"))?;
     let mut created = Vec::new();
     for (spec, (page_id, rect, upright)) in fields.iter().zip(placements(&document, fields)?) {
-        let widget = widget(spec, page_id, rect, &upright, &mut |object| {
+        let widget = widget(spec, fields, page_id, rect, &upright, &mut |object| {
             document.add_object(object)
         });
         let widget_id = document.add_object(widget);
@@ -548,7 +566,7 @@ fn prepare_signed(
     let mut created = Vec::new();
     for (spec, (page_id, rect, upright)) in fields.iter().zip(placed) {
         let new_document = &mut update.new_document;
-        let widget = widget(spec, page_id, rect, &upright, &mut |object| {
+        let widget = widget(spec, fields, page_id, rect, &upright, &mut |object| {
             new_document.add_object(object)
         });
         let widget_id = update.new_document.add_object(widget);

@@ -38,7 +38,7 @@ pub struct SignatureInfo {
     /// The claimed signing time (`/M`).
     pub time: SystemTime,
     /// The signature locks the document (the completion seal, whose field was prepared with
-    /// a `/Lock` of every field, permissions 1: see `form::FieldKind::Seal`): the signature
+    /// a `/Lock` with permissions 1: see `form::FieldKind::Seal`): the signature
     /// carries the FieldMDP reference that lock calls for, so viewers and validators refuse a
     /// field filled or an annotation added after it.
     pub locks_document: bool,
@@ -190,6 +190,15 @@ fn revision(
         .and_then(Object::as_i64)
         .unwrap_or(0);
     let prepared = prepared_field(&document, new_field.name)?;
+    // The seal's FieldMDP reference names what its field's /Lock names.
+    let lock = prepared
+        .and_then(|id| document.get_dictionary(id).ok())
+        .and_then(|field| field.get(b"Lock").ok())
+        .and_then(|lock| match lock {
+            Object::Reference(id) => document.get_dictionary(*id).ok().cloned(),
+            Object::Dictionary(d) => Some(d.clone()),
+            _ => None,
+        });
     let mut update = update_of(pdf, document, size);
 
     let mut signature = new_field.signature.clone();
@@ -207,16 +216,24 @@ fn revision(
         Object::String(vec![0u8; reserve], StringFormat::Hexadecimal),
     );
     if new_field.locks_document {
+        let mut params = dictionary! {
+            "Type" => "TransformParams",
+            "Action" => "All",
+            "V" => "1.2",
+        };
+        if let Some(lock) = &lock {
+            for key in [b"Action".as_slice(), b"Fields"] {
+                if let Ok(value) = lock.get(key) {
+                    params.set(key, value.clone());
+                }
+            }
+        }
         signature.set(
             "Reference",
             vec![Object::Dictionary(dictionary! {
                 "Type" => "SigRef",
                 "TransformMethod" => "FieldMDP",
-                "TransformParams" => dictionary! {
-                    "Type" => "TransformParams",
-                    "Action" => "All",
-                    "V" => "1.2",
-                },
+                "TransformParams" => params,
                 "Data" => Object::Reference(catalog_id),
             })],
         );
