@@ -24,3 +24,14 @@ ALTER TABLE envelopes DROP CONSTRAINT envelopes_signature_level_check;
 ALTER TABLE envelopes ALTER COLUMN signature_level SET DEFAULT 'b_lta',
     ADD CONSTRAINT envelopes_signature_level_check
         CHECK (signature_level IN ('b_b', 'b_t', 'b_lt', 'b_lta'));
+
+-- Archive timestamp renewal (PAdES B-LTA): when the last document timestamp's authority
+-- certificate ends, a fresh DSS and document timestamp must be in the file before it; the
+-- schedule renews those within its window, and records each attempt so a failing one waits a
+-- day before the next.
+ALTER TABLE envelopes
+    ADD COLUMN archive_expires_at       TIMESTAMPTZ,
+    ADD COLUMN archive_renewal_tried_at TIMESTAMPTZ,
+    ADD COLUMN archive_renewal_error    TEXT;
+CREATE INDEX envelopes_archive_expiry_idx ON envelopes (archive_expires_at)
+    WHERE status = 'completed' AND archive_expires_at IS NOT NULL;

@@ -765,3 +765,138 @@ async fn completion_locks_its_objects_after_the_commit_and_the_resume_schedule_r
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archive_timestamp_near_its_end_is_renewed_and_the_document_stays_b_lta() {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    // The first authority's certificate ends tomorrow (inside the 90-day window); the second,
+    // asked once the first is out of service, lasts 300 days.
+    let ending = LocalTsa::start(&pki).await;
+    let lasting = LocalTsa::start_valid_for(&pki, Duration::from_secs(300 * 86_400)).await;
+    let stack = start_app(
+        &db,
+        &[
+            ("TsaUrl", format!("{},{}", ending.url, lasting.url)),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+        ],
+    )
+    .await;
+    let sender = Tenant::create(&db, "member").await;
+    let signer = format!("renewal-{}@example.com", gsign_tests::unique());
+    let document = stack
+        .upload_ready_pdf(&sender, "lease.pdf", fixture("one-page.pdf"))
+        .await;
+    let (base, _) = send_envelope(
+        &stack,
+        &sender,
+        &document,
+        "sequential",
+        &[(&signer, "Olga", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+    let token = mailed_token(&signer, "/sign").await;
+    let (status, signed) = consent_and_sign(&stack, &token, json!({"signature": drawn()})).await;
+    assert_eq!(status, 202, "{signed}");
+    let completed = envelope_when(&stack, &sender, &base, "completed", |e| {
+        e["status"] == "completed"
+    })
+    .await;
+    let first_sha = completed["final_sha256"].as_str().expect("sha").to_owned();
+    let envelope_id: uuid::Uuid = base
+        .trim_start_matches("/v1/envelopes/")
+        .parse()
+        .expect("id");
+    let client = db.connect().await;
+    let expiry = |client: tokio_postgres::Client| async move {
+        let row = client
+            .query_one(
+                "SELECT archive_expires_at, archive_renewal_error FROM envelopes WHERE id = $1",
+                &[&envelope_id],
+            )
+            .await
+            .expect("envelope");
+        let at: Option<chrono::DateTime<chrono::Utc>> = row.get(0);
+        let error: Option<String> = row.get(1);
+        (client, at, error)
+    };
+    let (client, before, _) = expiry(client).await;
+    let before = before.expect("a B-LTA completion records its archive timestamp's end");
+    assert!(before < chrono::Utc::now() + chrono::Duration::days(2), "{before}");
+
+    ending.set_in_service(false);
+    let renew = || async {
+        reqwest::Client::new()
+            .post(format!(
+                "{}/_local/invoke/schedule-renew-archive-timestamps",
+                stack.url
+            ))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("invoke")
+            .json::<Value>()
+            .await
+            .expect("answer")
+    };
+    let answer = renew().await;
+    let (_, after, error) = expiry(client).await;
+    assert_eq!(answer["renewed"], 1, "{answer} {error:?}");
+    let after = after.expect("renewed");
+    assert!(after > before + chrono::Duration::days(200), "{before} -> {after}");
+    // Not due any more: a second run renews nothing.
+    assert_eq!(renew().await["renewed"], 0);
+
+    // The final document is a new version: two archive timestamps, the later one by the
+    // lasting authority, and pyHanko still finds it B-LTA now and in 2046.
+    let (_, detail) = stack.call(&sender, "GET", &base, None).await;
+    let renewed_sha = detail["final_sha256"].as_str().expect("sha").to_owned();
+    assert_ne!(renewed_sha, first_sha);
+    let (status, link) = stack
+        .call(&sender, "GET", &format!("{base}/download?variant=final"), None)
+        .await;
+    assert_eq!(status, 200, "{link}");
+    let pdf = fetch(&link).await;
+    assert_eq!(hex::encode(sha2::Sha256::digest(&pdf)), renewed_sha);
+    let file = pki.write("renewed.pdf", &pdf);
+    let org_ca = organization_ca(&db, sender.org, &pki).await;
+    let (ok, verdicts, out) = pyhanko_lta(&file, &org_ca, &pki.ca_pem, "2046-12-04T00:00:00+00:00");
+    assert!(ok, "{out}");
+    assert_eq!(verdicts.len(), 2, "{out}");
+    for verdict in &verdicts {
+        assert_eq!(verdict["document_timestamps"], 2, "{out}");
+    }
+    let roots = [
+        x509_cert::Certificate::from_der(&std::fs::read(&org_ca).expect("CA")).expect("CA"),
+        pki.ca.clone(),
+    ];
+    let report = gsign_signing::verify::verify(&pdf, &roots);
+    assert!(report.all_valid_and_trusted(), "{report:#?}");
+    assert_eq!(
+        report
+            .signatures
+            .iter()
+            .filter(|s| s.document_timestamp)
+            .count(),
+        2
+    );
+    let (_, qpdf) = run("qpdf", &["--check", &file]);
+    assert!(qpdf.contains("No syntax or stream encoding errors"), "{qpdf}");
+
+    // The evidence says so, with both hashes.
+    let (_, evidence) = stack
+        .call(&sender, "GET", &format!("{base}/events"), None)
+        .await;
+    let renewal = evidence["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["action"] == "envelope.archive_renewed")
+        .cloned()
+        .expect("a renewal event");
+    assert_eq!(renewal["details"]["previous_sha256"], first_sha.as_str());
+    assert_eq!(renewal["details"]["sha256"], renewed_sha.as_str());
+    assert_eq!(evidence["chain"]["valid"], true, "{evidence}");
+    stack.stop().await;
+}

@@ -237,9 +237,15 @@ pub struct LocalTsa {
 }
 
 impl LocalTsa {
-    /// Starts the TSA on a free port.
+    /// Starts the TSA on a free port, its certificate valid for a day.
     pub async fn start(pki: &TestPki) -> Self {
-        let dir = pki.dir.join("tsa");
+        Self::start_valid_for(pki, Duration::from_secs(86_400)).await
+    }
+
+    /// Starts the TSA on a free port, its certificate valid for `validity` from now.
+    pub async fn start_valid_for(pki: &TestPki, validity: Duration) -> Self {
+        // A directory per TSA: several may serve one PKI, each with its own key and certificate.
+        let dir = pki.dir.join(format!("tsa-{}", crate::unique()));
         std::fs::create_dir_all(&dir).expect("dir");
         let key = dir.join("tsa.key").to_string_lossy().into_owned();
         let (ok, out) = run(
@@ -281,7 +287,7 @@ impl LocalTsa {
                 spki_der: std::fs::read(&spki).expect("spki"),
                 serial: uuid::Uuid::new_v4().as_bytes().to_vec(),
                 not_before: now - Duration::from_secs(3600),
-                not_after: now + Duration::from_secs(86_400),
+                not_after: now + validity,
                 profile: Profile::TimeStamping,
                 crl_url: Some(format!("http://{address}/{}", gsign_local::tsa::CRL_FILE)),
             },

@@ -8,15 +8,26 @@
 //! envelope like a TSA failure): the envelope never completes below the level it asked for.
 
 use gsign_functions_certificates::{repo as certificates, revocation};
-use gsign_platform::pades_signer::RevisionError;
+use gsign_platform::pades_signer::{RevisionError, RevocationFetcher};
 use gsign_signing::chain::issued_by;
 use gsign_signing::crl;
 use gsign_signing::ltv::{self, is_self_issued, ValidationData};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use x509_cert::der::Decode;
 use x509_cert::Certificate;
 
 use crate::worker::{Archival, Failure, SigningWorker};
+
+/// When the archive timestamp of `pdf` must be renewed by (`None`: it has none).
+pub(crate) async fn archive_expiry_of(pdf: &[u8]) -> Result<Option<DateTime<Utc>>, Failure> {
+    let pdf = pdf.to_vec();
+    let signatures = tokio::task::spawn_blocking(move || ltv::embedded_signatures(&pdf))
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(|e| Failure::Permanent(format!("the final document: {e}")))?;
+    Ok(ltv::archive_expiry(&signatures).map(DateTime::<Utc>::from))
+}
 
 /// The name of the `n`th document timestamp field (1-based).
 pub(crate) fn archive_field_name(n: usize) -> String {
@@ -72,75 +83,85 @@ impl SigningWorker {
             })
     }
 
-    /// Every certificate of every signature with the issuers that complete its path, and for
-    /// each certificate below a root the CRL of its issuer.
+    /// The validation data of `signatures`, the organization CA's CRL issued now (in the HSM,
+    /// recorded in `client`'s transaction and published).
     async fn validation_data(
         &self,
         client: &impl deadpool_postgres::GenericClient,
         org: Uuid,
         signatures: &[ltv::EmbeddedSignature],
     ) -> Result<ValidationData, Failure> {
-        let mut data = ValidationData::default();
         let organization_ca = certificates::authority(client, org, "ca").await?;
-        let ca_certificate = organization_ca
-            .as_ref()
-            .and_then(|ca| ca.certificate.as_deref())
-            .map(Certificate::from_der)
-            .transpose()
-            .map_err(anyhow::Error::from)?;
-        let mut pool: Vec<Certificate> = signatures
-            .iter()
-            .flat_map(|s| s.certificates.iter().cloned())
-            .collect();
-        pool.extend(ca_certificate.iter().cloned());
-        for certificate in &pool {
-            data.add_certificate(certificate);
-        }
-        let mut own_crl: Option<Vec<u8>> = None;
-        let mut index = 0;
-        while index < data.certificates.len() {
-            let certificate = data.certificates[index].clone();
-            index += 1;
-            if is_self_issued(&certificate) {
-                continue;
+        let own = match &organization_ca {
+            Some(ca) => {
+                let certificate = ca
+                    .certificate
+                    .as_deref()
+                    .map(Certificate::from_der)
+                    .transpose()
+                    .map_err(anyhow::Error::from)?;
+                let crl = revocation::refresh(client, &self.hsm, &self.pki, ca)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("the organization CA's CRL: {e}"))?;
+                certificate.map(|c| (c, crl))
             }
-            let Some(issuer) = pool
-                .iter()
-                .find(|c| issued_by(&certificate, c).is_ok())
-                .cloned()
-            else {
-                return Err(Failure::Permanent(format!(
-                    "the issuer of {} is in no signature of the document",
-                    certificate.tbs_certificate.subject
-                )));
-            };
-            data.add_certificate(&issuer);
-            if Some(&issuer) == ca_certificate.as_ref() {
-                if own_crl.is_none() {
-                    let ca = organization_ca.as_ref().ok_or_else(|| {
-                        Failure::Permanent("the organization has no CA".to_owned())
-                    })?;
-                    let der = revocation::refresh(client, &self.hsm, &self.pki, ca)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("the organization CA's CRL: {e}"))?;
-                    data.add_crl(der.clone());
-                    own_crl = Some(der);
-                }
-                continue;
-            }
-            let der = self.fetched_crl(&certificate, &issuer).await?;
-            data.add_crl(der);
-        }
-        Ok(data)
+            None => None,
+        };
+        validation_data(signatures, own.as_ref(), &self.revocation).await
     }
+}
 
-    /// The CRL of `issuer` covering `certificate`, from the first of its distribution
-    /// points that gives one `issuer` signed.
-    async fn fetched_crl(
-        &self,
-        certificate: &Certificate,
-        issuer: &Certificate,
-    ) -> Result<Vec<u8>, Failure> {
+/// Every certificate of `signatures` with the issuers that complete its path, and for each
+/// certificate below a root the CRL of its issuer: `own` (the organization CA and its fresh
+/// CRL) for the certificates it issued, else fetched from the certificate's distribution
+/// points.
+pub(crate) async fn validation_data(
+    signatures: &[ltv::EmbeddedSignature],
+    own: Option<&(Certificate, Vec<u8>)>,
+    fetcher: &RevocationFetcher,
+) -> Result<ValidationData, Failure> {
+    let mut data = ValidationData::default();
+    let mut pool: Vec<Certificate> = signatures
+        .iter()
+        .flat_map(|s| s.certificates.iter().cloned())
+        .collect();
+    pool.extend(own.map(|(ca, _)| ca.clone()));
+    for certificate in &pool {
+        data.add_certificate(certificate);
+    }
+    let mut index = 0;
+    while index < data.certificates.len() {
+        let certificate = data.certificates[index].clone();
+        index += 1;
+        if is_self_issued(&certificate) {
+            continue;
+        }
+        let Some(issuer) = pool
+            .iter()
+            .find(|c| issued_by(&certificate, c).is_ok())
+            .cloned()
+        else {
+            return Err(Failure::Permanent(format!(
+                "the issuer of {} is in no signature of the document",
+                certificate.tbs_certificate.subject
+            )));
+        };
+        data.add_certificate(&issuer);
+        match own {
+            Some((ca, crl)) if *ca == issuer => data.add_crl(crl.clone()),
+            _ => data.add_crl(fetched_crl(fetcher, &certificate, &issuer).await?),
+        }
+    }
+    Ok(data)
+}
+
+/// The CRL of `issuer` covering `certificate`, from the first of its distribution points
+/// that gives one `issuer` signed.
+async fn fetched_crl(
+    fetcher: &RevocationFetcher,
+    certificate: &Certificate,
+    issuer: &Certificate,
+) -> Result<Vec<u8>, Failure> {
         let urls = crl::distribution_urls(certificate);
         if urls.is_empty() {
             return Err(Failure::Permanent(format!(
@@ -151,7 +172,7 @@ impl SigningWorker {
         }
         let mut failures = Vec::new();
         for url in &urls {
-            match self.revocation.crl(url).await {
+            match fetcher.crl(url).await {
                 Ok(der) => match crl::parse(&der) {
                     Ok(list) if crl::check_issued_by(&list, issuer).is_ok() => return Ok(der),
                     Ok(_) => failures.push(format!("{url}: not a CRL of the issuer")),
@@ -163,5 +184,4 @@ impl SigningWorker {
         Err(Failure::Retry(anyhow::Error::from(
             RevisionError::Revocation(failures.join("; then ")),
         )))
-    }
 }

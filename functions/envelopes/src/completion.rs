@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use gsign_platform::storage::ObjectRef;
 
+use crate::archive::archive_expiry_of;
 use crate::repo::{self, Envelope};
 use crate::send::{Letterhead, SEAL_FIELD};
 use crate::worker::{
@@ -52,6 +53,7 @@ impl SigningWorker {
         let sealed = self.sign(&current, &info, &[], seal, level).await?;
         let archival = archival_of(envelope);
         let sealed = self.archive(tx, org, sealed, archival).await?;
+        let archive_expires_at = archive_expiry_of(&sealed).await?;
         let (final_pdf, final_sha256) = self.store(envelope, "final.pdf", &sealed).await?;
         repo::record(
             tx,
@@ -158,6 +160,7 @@ impl SigningWorker {
                 certificate: &certificate,
                 certificate_sha256: &certificate_sha256,
                 completed_at,
+                archive_expires_at,
             },
         )
         .await?;

@@ -12,6 +12,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod mail;
 pub mod packs;
+pub mod renewal;
 pub mod repo;
 pub mod routes;
 pub mod send;

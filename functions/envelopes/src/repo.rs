@@ -1235,6 +1235,8 @@ pub struct Completed<'a> {
     pub certificate: &'a gsign_platform::storage::ObjectRef,
     pub certificate_sha256: &'a str,
     pub completed_at: DateTime<Utc>,
+    /// When the final document's archive timestamp must be renewed by (B-LTA).
+    pub archive_expires_at: Option<DateTime<Utc>>,
 }
 
 /// Marks the envelope completed with its final document and certificate of completion.
@@ -1252,7 +1254,7 @@ pub async fn complete(
                  certificate_sha256 = $8, current_s3_key = $3, current_s3_version_id = $4, \
                  current_sha256 = $5, current_routing_order = NULL, processing_error = NULL, \
                  processing_failed_at = NULL, processing_error_permanent = false, \
-                 processing_attempts = 0 \
+                 processing_attempts = 0, archive_expires_at = $9 \
                  WHERE id = $1 RETURNING {ENVELOPE_COLUMNS}"
             ),
             &[
@@ -1264,10 +1266,79 @@ pub async fn complete(
                 &done.certificate.key,
                 &done.certificate.version_id,
                 &done.certificate_sha256,
+                &done.archive_expires_at,
             ],
         )
         .await?;
     Ok(Envelope::from(&row))
+}
+
+/// Completed envelopes whose archive timestamp ends before `horizon`, not tried in the last
+/// day, soonest first (at most `limit`).
+pub async fn archive_renewals_due(
+    client: &impl GenericClient,
+    horizon: DateTime<Utc>,
+    limit: i64,
+) -> PgResult<Vec<Envelope>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE status = 'completed' \
+                 AND archive_expires_at < $1 AND final_s3_key IS NOT NULL \
+                 AND (archive_renewal_tried_at IS NULL \
+                      OR archive_renewal_tried_at < now() - interval '1 day') \
+                 ORDER BY archive_expires_at LIMIT $2"
+            ),
+            &[&horizon, &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(Envelope::from).collect())
+}
+
+/// The final document's renewed version (`archive_expires_at` the new timestamp's end), if
+/// the envelope still points at `previous_version` (a concurrent renewal did not win).
+pub async fn archive_renewed(
+    client: &impl GenericClient,
+    envelope: Uuid,
+    previous_version: Option<&str>,
+    renewed: &gsign_platform::storage::ObjectRef,
+    sha256: &str,
+    archive_expires_at: Option<DateTime<Utc>>,
+) -> PgResult<bool> {
+    Ok(client
+        .execute(
+            "UPDATE envelopes SET final_s3_version_id = $3, final_sha256 = $4, \
+             current_s3_version_id = $3, current_sha256 = $4, archive_expires_at = $5, \
+             archive_renewal_tried_at = now(), archive_renewal_error = NULL \
+             WHERE id = $1 AND final_s3_version_id IS NOT DISTINCT FROM $2 \
+               AND final_s3_key = $6",
+            &[
+                &envelope,
+                &previous_version,
+                &renewed.version_id,
+                &sha256,
+                &archive_expires_at,
+                &renewed.key,
+            ],
+        )
+        .await?
+        == 1)
+}
+
+/// A renewal attempt failed: recorded, and tried again a day later.
+pub async fn archive_renewal_failed(
+    client: &impl GenericClient,
+    envelope: Uuid,
+    reason: &str,
+) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE envelopes SET archive_renewal_tried_at = now(), archive_renewal_error = $2 \
+             WHERE id = $1",
+            &[&envelope, &reason],
+        )
+        .await?;
+    Ok(())
 }
 
 /// What the certificate of completion says of each recipient.

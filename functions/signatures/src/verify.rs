@@ -21,7 +21,7 @@ use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
 use gsign_platform::ratelimit::Policy;
 use gsign_platform::service::{Base, BaseConfig};
 use gsign_platform::storage::{DocumentStore, ObjectRef, WorkDir};
-use gsign_signing::verify::{change_counts, verify, Report};
+use gsign_signing::verify::{change_counts, verify_with_crls, Report};
 use gsign_signing::x509::parse_pem_bundle;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -38,7 +38,8 @@ pub const VERIFY_ARG: &str = "__gsign-verify-pdf";
 pub const DEFAULT_MAX_UPLOAD: usize = 4 * 1024 * 1024;
 
 /// If this process was started as the verifying child, be it (see
-/// [`gsign_pdf::sandbox::isolated_child_if_requested`]): `argv[4]` is a PEM file of roots.
+/// [`gsign_pdf::sandbox::isolated_child_if_requested`]): `argv[4]` is a PEM file of roots,
+/// `argv[5]` (optional) a file of DER CRLs, one per line in hex.
 pub fn child_main_if_requested() -> Option<ExitCode> {
     isolated_child_if_requested(VERIFY_ARG, verify_job)
 }
@@ -55,7 +56,16 @@ fn verify_job(_limits: &Limits, bytes: &[u8], extra: &[OsString]) -> Result<Stri
         }
         None => Vec::new(),
     };
-    serde_json::to_string(&verify(bytes, &roots)).map_err(|e| e.to_string())
+    let crls = match extra.get(1) {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("CRLs: {e}"))?
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| hex::decode(line.trim()).map_err(|e| format!("CRLs: {e}")))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    serde_json::to_string(&verify_with_crls(bytes, &roots, &crls)).map_err(|e| e.to_string())
 }
 
 /// The settings.
@@ -200,6 +210,19 @@ impl VerifyApi {
         Ok(roots)
     }
 
+    /// The current CRLs of the organization's own CAs: a certificate they revoked is refused
+    /// for signatures made after its revocation, whatever the document carries.
+    async fn crls(&self, org: Uuid) -> Result<Vec<Vec<u8>>, VerifyError> {
+        let client = self.base.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT der FROM revocation_lists WHERE organization_id = $1 AND der IS NOT NULL",
+                &[&org],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
     /// The bytes to verify, in a work file.
     async fn input(
         &self,
@@ -284,11 +307,19 @@ impl VerifyApi {
         }
         let roots_file = work.path("roots.pem");
         std::fs::write(&roots_file, pem).map_err(|e| VerifyError::Internal(e.into()))?;
+        let crls: String = self
+            .crls(caller.org)
+            .await?
+            .iter()
+            .map(|der| format!("{}\n", hex::encode(der)))
+            .collect();
+        let crls_file = work.path("crls.hex");
+        std::fs::write(&crls_file, crls).map_err(|e| VerifyError::Internal(e.into()))?;
         let answer = run_isolated(
             &self.config.verifier,
             VERIFY_ARG,
             &file,
-            &[roots_file.into_os_string()],
+            &[roots_file.into_os_string(), crls_file.into_os_string()],
             &self.config.limits,
             16 * 1024 * 1024,
         )

@@ -93,6 +93,7 @@ pub fn registry() -> Registry {
         gsign_functions_envelopes::embedded::EMBEDDED_SIGNING_PAGE,
         gsign_functions_envelopes::worker::SIGN_ENVELOPE,
         gsign_functions_envelopes::worker::RESUME_SIGNING,
+        gsign_functions_envelopes::renewal::RENEW_ARCHIVE_TIMESTAMPS,
         gsign_functions_webhooks::routes::CREATE_WEBHOOK,
         gsign_functions_webhooks::routes::LIST_WEBHOOKS,
         gsign_functions_webhooks::routes::GET_WEBHOOK,

@@ -39,6 +39,10 @@ pub enum EventType {
     /// Everyone signed; the final document is sealed.
     #[serde(rename = "envelope.completed")]
     EnvelopeCompleted,
+    /// A completed envelope's final document got a fresh archive timestamp (PAdES B-LTA
+    /// renewal) before the last one's authority certificate ends: a new version to keep.
+    #[serde(rename = "envelope.archive_renewed")]
+    EnvelopeArchiveRenewed,
     /// The envelope ended because a recipient declined.
     #[serde(rename = "envelope.declined")]
     EnvelopeDeclined,
@@ -55,7 +59,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 13] = [
         EventType::DocumentReady,
         EventType::DocumentFailed,
         EventType::EnvelopeSent,
@@ -64,6 +68,7 @@ impl EventType {
         EventType::RecipientDeclined,
         EventType::RecipientMailBounced,
         EventType::EnvelopeCompleted,
+        EventType::EnvelopeArchiveRenewed,
         EventType::EnvelopeDeclined,
         EventType::EnvelopeVoided,
         EventType::EnvelopeExpired,
@@ -81,6 +86,7 @@ impl EventType {
             EventType::RecipientDeclined => "recipient.declined",
             EventType::RecipientMailBounced => "recipient.mail_bounced",
             EventType::EnvelopeCompleted => "envelope.completed",
+            EventType::EnvelopeArchiveRenewed => "envelope.archive_renewed",
             EventType::EnvelopeDeclined => "envelope.declined",
             EventType::EnvelopeVoided => "envelope.voided",
             EventType::EnvelopeExpired => "envelope.expired",

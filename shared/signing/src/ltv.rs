@@ -333,6 +333,21 @@ pub fn stored_validation_data(document: &Document) -> ValidationData {
     data
 }
 
+/// When the last document timestamp of `signatures` stops proving anything: the earliest end
+/// of validity among the certificates its token carries (the TSA's and its issuers'); before
+/// then a fresh DSS and document timestamp must follow (archive timestamp renewal). `None`
+/// when there is no document timestamp.
+pub fn archive_expiry(signatures: &[EmbeddedSignature]) -> Option<std::time::SystemTime> {
+    signatures
+        .iter()
+        .rev()
+        .find(|s| s.document_timestamp)?
+        .certificates
+        .iter()
+        .map(|c| c.tbs_certificate.validity.not_after.to_system_time())
+        .min()
+}
+
 /// Whether `certificate` is self-signed by name (a root: no revocation data applies).
 pub fn is_self_issued(certificate: &Certificate) -> bool {
     certificate.tbs_certificate.subject == certificate.tbs_certificate.issuer
