@@ -2,9 +2,11 @@
 //! Redis, SoftHSM, a local TSA), as recipients would drive it over HTTP:
 //!
 //! - the time from the last signer's `POST /v1/signing/{token}/sign` to the envelope reading
-//!   `completed` (their signature in the PDF, B-T; the seal, B-T; the certificate of
-//!   completion; retention; the emails written), for a 10-page and a 100-page PDF, best and
-//!   median of 5;
+//!   `completed` (their signature in the PDF, B-T; the seal, B-T; for B-LTA the organization
+//!   CA's CRL issued in the HSM and published, the TSA's CRL fetched, the DSS revision and the
+//!   document timestamp; the certificate of completion; retention; the emails written), for a
+//!   1-, 10- and 100-page PDF at B-T and at B-LTA side by side, best and median of 5;
+//! - the latency of fetching an organization CA's CRL from its distribution point;
 //! - envelopes completed per minute with 20 envelopes of 2 sequential signers in flight at
 //!   once: every first signer signs at once, then every second one as their links arrive
 //!   (from the first links read to the last `completed`).
@@ -14,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use gsign_tests::bench::contract_pdf;
-use gsign_tests::envelopes::{consent_and_sign, drawn, envelope_when, send_envelope};
+use gsign_tests::envelopes::{consent_and_sign, drawn, envelope_when, send_envelope_at};
 use gsign_tests::pki::{LocalTsa, TestPki};
 use gsign_tests::{mailed_token, mailed_tokens, start_app, Tenant, TestDatabase, TestStack};
 use serde_json::json;
@@ -22,22 +24,24 @@ use serde_json::json;
 const RUNS: usize = 5;
 const IN_FLIGHT: usize = 20;
 
-/// A sent envelope of `document` for two signers in order; their addresses.
+/// A sent envelope of `document` for two signers in order, at `level`; their addresses.
 async fn two_signer_envelope(
     stack: &TestStack,
     sender: &Tenant,
     document: &str,
+    level: &str,
 ) -> (String, [String; 2]) {
     let tag = gsign_tests::unique();
     let signers = [
         format!("first-{tag}@bench.example"),
         format!("second-{tag}@bench.example"),
     ];
-    let (base, _) = send_envelope(
+    let (base, _) = send_envelope_at(
         stack,
         sender,
         document,
         "sequential",
+        Some(level),
         &[
             (&signers[0], "Ана Лима", "signer", 1),
             (&signers[1], "Батбаяр Өлзий", "signer", 2),
@@ -56,8 +60,13 @@ async fn sign_as(stack: &TestStack, email: &str) {
 }
 
 /// Seconds from the last signer's `sign` to `completed`, polled every 5 ms.
-async fn last_sign_to_completed(stack: &TestStack, sender: &Tenant, document: &str) -> f64 {
-    let (base, signers) = two_signer_envelope(stack, sender, document).await;
+async fn last_sign_to_completed(
+    stack: &TestStack,
+    sender: &Tenant,
+    document: &str,
+    level: &str,
+) -> f64 {
+    let (base, signers) = two_signer_envelope(stack, sender, document, level).await;
     sign_as(stack, &signers[0]).await;
     envelope_when(stack, sender, &base, "the first signature", |e| {
         e["current_routing_order"] == 2
@@ -122,33 +131,65 @@ async fn main() {
     let warm = stack
         .upload_ready_pdf(&sender, "warm.pdf", contract_pdf(1))
         .await;
-    last_sign_to_completed(&stack, &sender, &warm).await;
+    last_sign_to_completed(&stack, &sender, &warm, "b_lta").await;
 
-    for pages in [10, 100] {
+    for pages in [1, 10, 100] {
         let pdf = contract_pdf(pages);
         let size = pdf.len();
         let document = stack
             .upload_ready_pdf(&sender, &format!("contract-{pages}.pdf"), pdf)
             .await;
-        let mut seconds = Vec::new();
-        for _ in 0..RUNS {
-            seconds.push(last_sign_to_completed(&stack, &sender, &document).await);
+        let mut medians = Vec::new();
+        for level in ["b_t", "b_lta"] {
+            let mut seconds = Vec::new();
+            for _ in 0..RUNS {
+                seconds.push(last_sign_to_completed(&stack, &sender, &document, level).await);
+            }
+            seconds.sort_by(f64::total_cmp);
+            println!(
+                "last sign -> completed, {pages}-page PDF ({size} bytes), {level}: best {:.3} s, median {:.3} s, worst {:.3} s over {RUNS}",
+                seconds[0],
+                seconds[RUNS / 2],
+                seconds[RUNS - 1]
+            );
+            medians.push(seconds[RUNS / 2]);
         }
-        seconds.sort_by(f64::total_cmp);
         println!(
-            "last sign -> completed, {pages}-page PDF ({size} bytes): best {:.3} s, median {:.3} s, worst {:.3} s over {RUNS}",
-            seconds[0],
-            seconds[RUNS / 2],
-            seconds[RUNS - 1]
+            "  B-LTA adds {:.3} s (median) to B-T for {pages} pages",
+            medians[1] - medians[0]
         );
     }
+
+    // The CRL a validator fetches (the runner serving the PKI bucket, as CloudFront does).
+    let ca = stack
+        .call(&sender, "GET", "/v1/certificates?purpose=ca", None)
+        .await
+        .1["data"][0]["id"]
+        .as_str()
+        .expect("the organization CA")
+        .to_owned();
+    let url = format!("{}/pki/crls/{ca}.crl", stack.url);
+    let http = reqwest::Client::new();
+    let mut fetches = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        let response = http.get(&url).send().await.expect("CRL");
+        assert_eq!(response.status(), 200);
+        response.bytes().await.expect("bytes");
+        fetches.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    fetches.sort_by(f64::total_cmp);
+    println!(
+        "CRL fetch from its distribution point: p50 {:.2} ms, p99 {:.2} ms over 50",
+        fetches[25], fetches[49]
+    );
 
     let document = stack
         .upload_ready_pdf(&sender, "contract-throughput.pdf", contract_pdf(10))
         .await;
     let mut envelopes = Vec::new();
     for _ in 0..IN_FLIGHT {
-        envelopes.push(two_signer_envelope(&stack, &sender, &document).await);
+        envelopes.push(two_signer_envelope(&stack, &sender, &document, "b_lta").await);
     }
     // Every first signer, then every second one, each wave signing at once; the links are
     // read from the local mailbox once per round for all of them.

@@ -555,3 +555,184 @@ async fn a_csr_for_an_external_ca_becomes_active_only_with_a_chain_that_holds() 
     assert_eq!(count(&stack, &member, "purpose=ca").await, 0);
     stack.stop().await;
 }
+
+/// `POST /v1/verify` with an uploaded PDF: the answer.
+async fn verify_upload(stack: &TestStack, who: &Tenant, pdf: &[u8]) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/verify", stack.url))
+        .header("authorization", &who.bearer)
+        .header("content-type", "application/pdf")
+        .body(pdf.to_vec())
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_revoked_after_it_signed_keeps_timestamped_signatures_and_fails_the_rest() {
+    let db = TestDatabase::migrated().await;
+    let pki = gsign_tests::pki::TestPki::new();
+    let tsa = gsign_tests::pki::LocalTsa::start(&pki).await;
+    // The verifier trusts the TSA's root: only a trusted timestamp proves when a signature
+    // was made.
+    let stack = start_app(
+        &db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            (
+                "TrustRootsPem",
+                std::fs::read_to_string(&pki.ca_pem).expect("root"),
+            ),
+        ],
+    )
+    .await;
+    let admin = Tenant::create(&db, "admin").await;
+    let (status, created) = stack
+        .call(
+            &admin,
+            "POST",
+            "/v1/certificates",
+            Some(json!({
+                "label": "Signing",
+                "key_type": "ec-p256",
+                "subject": {"common_name": "Oyunaa", "organization": "Говь Трейд ХХК"},
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let client = db.connect().await;
+    let row = client
+        .query_one(
+            "SELECT c.hsm_key_id, ca.id FROM certificates c JOIN certificates ca \
+             ON ca.organization_id = c.organization_id AND ca.purpose = 'ca' WHERE c.id = $1",
+            &[&id(&created).parse::<uuid::Uuid>().expect("uuid")],
+        )
+        .await
+        .expect("row");
+    let (key_id, ca_id): (String, uuid::Uuid) = (row.get(0), row.get(1));
+    let chain = parse_pem_bundle(created["certificate_pem"].as_str().expect("PEM")).expect("chain");
+    // The CA published its first CRL when it was made: the distribution point answers.
+    let crl_url = format!("{}/pki/crls/{ca_id}.crl", stack.url);
+    let first_crl = reqwest::get(&crl_url).await.expect("CRL");
+    assert_eq!(first_crl.status(), 200);
+    assert_eq!(first_crl.headers()["content-type"], "application/pkix-crl");
+
+    // Two documents signed while the certificate is good: one timestamped (proof of when),
+    // one not.
+    let hsm = open_hsm();
+    let tsa_client = gsign_platform::pades_signer::TsaClient::new(
+        tsa.url.parse().expect("url"),
+        std::time::Duration::from_secs(10),
+    )
+    .expect("client");
+    let pdf = std::fs::read(root().join("shared/pdf/fixtures/one-page.pdf")).expect("fixture");
+    let mut signed = Vec::new();
+    for level in [Level::BT, Level::BB] {
+        signed.push(
+            sign_revision(
+                &pdf,
+                &SignatureInfo {
+                    field_name: "Signature1".to_owned(),
+                    signer_name: "Oyunaa".to_owned(),
+                    reason: None,
+                    time: SystemTime::now(),
+                    locks_document: false,
+                },
+                &[],
+                &SigningKey {
+                    hsm: &hsm,
+                    key_id: hex::decode(&key_id).expect("hex"),
+                    scheme: Scheme::EcdsaSha256,
+                    chain: chain.clone(),
+                },
+                level,
+                Some(&tsa_client),
+            )
+            .await
+            .expect("signed"),
+        );
+    }
+    for document in &signed {
+        let verdict = verify_upload(&stack, &admin, document).await;
+        assert_eq!(verdict["valid"], true, "{verdict}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let (status, revoked) = stack
+        .call(
+            &admin,
+            "POST",
+            &format!("/v1/certificates/{}/revoke", id(&created)),
+            Some(json!({"reason": "key_compromise"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+    // The CRL lists it at once (openssl reads it).
+    let dir = Dir::new();
+    let crl_file = dir.path("org.crl");
+    std::fs::write(
+        &crl_file,
+        reqwest::get(&crl_url)
+            .await
+            .expect("CRL")
+            .bytes()
+            .await
+            .expect("bytes"),
+    )
+    .expect("write");
+    let text = openssl(&["crl", "-inform", "DER", "-in", &crl_file, "-noout", "-text"]);
+    let serial = revoked["serial_number"]
+        .as_str()
+        .expect("serial")
+        .to_ascii_uppercase();
+    assert!(
+        text.to_ascii_uppercase()
+            .replace(':', "")
+            .contains(serial.trim_start_matches('0')),
+        "{serial} not in\n{text}"
+    );
+    assert!(text.contains("Key Compromise"), "{text}");
+
+    // Ours: the timestamp proves the first signature predates the revocation; nothing proves
+    // the second does, so it is refused.
+    let proven = verify_upload(&stack, &admin, &signed[0]).await;
+    assert_eq!(proven["valid"], true, "{proven}");
+    let unproven = verify_upload(&stack, &admin, &signed[1]).await;
+    assert_eq!(unproven["valid"], false, "{unproven}");
+    let problem = unproven["signatures"][0]["trust_problem"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(problem.contains("revoked"), "{unproven}");
+
+    // pyHanko agrees, fetching the CRL from the distribution point the certificate names.
+    let ca_pem = dir.write(
+        "ca.pem",
+        &gsign_signing::x509::to_pem(&chain[1]).expect("PEM"),
+    );
+    for (document, expected) in signed.iter().zip([true, false]) {
+        let file = dir.path(&format!("signed-{expected}.pdf"));
+        std::fs::write(&file, document).expect("write");
+        let out = Command::new(stack_var("GSIGN_PYHANKO"))
+            .args([
+                "sign",
+                "adesverify",
+                "--trust",
+                &ca_pem,
+                "--trust",
+                &pki.ca_pem,
+                "--trust-replace",
+                &file,
+            ])
+            .output()
+            .expect("pyhanko");
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.success(), expected, "{report}");
+    }
+    stack.stop().await;
+}

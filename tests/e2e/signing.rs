@@ -823,7 +823,10 @@ async fn an_archive_timestamp_near_its_end_is_renewed_and_the_document_stays_b_l
     };
     let (client, before, _) = expiry(client).await;
     let before = before.expect("a B-LTA completion records its archive timestamp's end");
-    assert!(before < chrono::Utc::now() + chrono::Duration::days(2), "{before}");
+    assert!(
+        before < chrono::Utc::now() + chrono::Duration::days(2),
+        "{before}"
+    );
 
     ending.set_in_service(false);
     let renew = || async {
@@ -844,7 +847,10 @@ async fn an_archive_timestamp_near_its_end_is_renewed_and_the_document_stays_b_l
     let (_, after, error) = expiry(client).await;
     assert_eq!(answer["renewed"], 1, "{answer} {error:?}");
     let after = after.expect("renewed");
-    assert!(after > before + chrono::Duration::days(200), "{before} -> {after}");
+    assert!(
+        after > before + chrono::Duration::days(200),
+        "{before} -> {after}"
+    );
     // Not due any more: a second run renews nothing.
     assert_eq!(renew().await["renewed"], 0);
 
@@ -854,7 +860,12 @@ async fn an_archive_timestamp_near_its_end_is_renewed_and_the_document_stays_b_l
     let renewed_sha = detail["final_sha256"].as_str().expect("sha").to_owned();
     assert_ne!(renewed_sha, first_sha);
     let (status, link) = stack
-        .call(&sender, "GET", &format!("{base}/download?variant=final"), None)
+        .call(
+            &sender,
+            "GET",
+            &format!("{base}/download?variant=final"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{link}");
     let pdf = fetch(&link).await;
@@ -882,7 +893,10 @@ async fn an_archive_timestamp_near_its_end_is_renewed_and_the_document_stays_b_l
         2
     );
     let (_, qpdf) = run("qpdf", &["--check", &file]);
-    assert!(qpdf.contains("No syntax or stream encoding errors"), "{qpdf}");
+    assert!(
+        qpdf.contains("No syntax or stream encoding errors"),
+        "{qpdf}"
+    );
 
     // The evidence says so, with both hashes.
     let (_, evidence) = stack

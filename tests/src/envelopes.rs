@@ -59,13 +59,35 @@ pub async fn send_envelope(
     recipients: &[(&str, &str, &str, i32)],
     extra_fields: impl Fn(&[String]) -> Vec<Value>,
 ) -> (String, Vec<String>) {
+    send_envelope_at(
+        stack,
+        sender,
+        document,
+        routing,
+        None,
+        recipients,
+        extra_fields,
+    )
+    .await
+}
+
+/// [`send_envelope`] at the PAdES `level` (`b_lta`, `b_lt`, `b_t`, `b_b`; `None`: the
+/// default).
+pub async fn send_envelope_at(
+    stack: &TestStack,
+    sender: &Tenant,
+    document: &str,
+    routing: &str,
+    level: Option<&str>,
+    recipients: &[(&str, &str, &str, i32)],
+    extra_fields: impl Fn(&[String]) -> Vec<Value>,
+) -> (String, Vec<String>) {
+    let mut draft = json!({"document_id": document, "name": "Lease 2027", "routing_type": routing});
+    if let Some(level) = level {
+        draft["signature_level"] = json!(level);
+    }
     let (status, envelope) = stack
-        .call(
-            sender,
-            "POST",
-            "/v1/envelopes",
-            Some(json!({"document_id": document, "name": "Lease 2027", "routing_type": routing})),
-        )
+        .call(sender, "POST", "/v1/envelopes", Some(draft))
         .await;
     assert_eq!(status, 201, "{envelope}");
     let base = format!("/v1/envelopes/{}", id(&envelope));
@@ -224,7 +246,9 @@ pub fn pyhanko_lta(
     (ok, verdicts, out)
 }
 
-/// pyHanko's verdict on `file` trusting the organization's CA and the TSA's root.
+/// pyHanko's AdES verdict on `file` trusting the organization's CA and the TSA's root, with
+/// revocation data required for every certificate (completed envelopes carry it; anything
+/// else pyHanko may fetch only from the local stack's distribution points).
 pub fn pyhanko(file: &str, org_ca: &str, tsa_root: &str) -> (bool, String) {
     crate::pki::run(
         &crate::stack_var("GSIGN_PYHANKO"),
@@ -236,7 +260,6 @@ pub fn pyhanko(file: &str, org_ca: &str, tsa_root: &str) -> (bool, String) {
             "--trust",
             tsa_root,
             "--trust-replace",
-            "--no-revocation-check",
             file,
         ],
     )

@@ -226,7 +226,10 @@ pub async fn ensure_authorities(
             )
             .await?;
             let row = authority_row(org, "ca", "Organization CA", &key, spec, &certificate, &[])?;
-            repo::insert(tx, &row).await?
+            let ca = repo::insert(tx, &row).await?;
+            // The distribution point its certificates name answers from the start.
+            crate::revocation::refresh(tx, keys.hsm, pki, &ca).await?;
+            ca
         }
     };
     let seal = match repo::authority(tx, org, "seal").await? {

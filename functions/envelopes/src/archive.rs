@@ -7,12 +7,12 @@
 //! A CRL or timestamp that cannot be had fails the step (retried, and recorded on the
 //! envelope like a TSA failure): the envelope never completes below the level it asked for.
 
+use chrono::{DateTime, Utc};
 use gsign_functions_certificates::{repo as certificates, revocation};
 use gsign_platform::pades_signer::{RevisionError, RevocationFetcher};
 use gsign_signing::chain::issued_by;
 use gsign_signing::crl;
 use gsign_signing::ltv::{self, is_self_issued, ValidationData};
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use x509_cert::der::Decode;
 use x509_cert::Certificate;
@@ -162,26 +162,26 @@ async fn fetched_crl(
     certificate: &Certificate,
     issuer: &Certificate,
 ) -> Result<Vec<u8>, Failure> {
-        let urls = crl::distribution_urls(certificate);
-        if urls.is_empty() {
-            return Err(Failure::Permanent(format!(
-                "{} names no CRL distribution point: its revocation status cannot be \
+    let urls = crl::distribution_urls(certificate);
+    if urls.is_empty() {
+        return Err(Failure::Permanent(format!(
+            "{} names no CRL distribution point: its revocation status cannot be \
                  embedded (choose the level b_t for such a chain)",
-                certificate.tbs_certificate.subject
-            )));
+            certificate.tbs_certificate.subject
+        )));
+    }
+    let mut failures = Vec::new();
+    for url in &urls {
+        match fetcher.crl(url).await {
+            Ok(der) => match crl::parse(&der) {
+                Ok(list) if crl::check_issued_by(&list, issuer).is_ok() => return Ok(der),
+                Ok(_) => failures.push(format!("{url}: not a CRL of the issuer")),
+                Err(e) => failures.push(format!("{url}: {e}")),
+            },
+            Err(e) => failures.push(e.to_string()),
         }
-        let mut failures = Vec::new();
-        for url in &urls {
-            match fetcher.crl(url).await {
-                Ok(der) => match crl::parse(&der) {
-                    Ok(list) if crl::check_issued_by(&list, issuer).is_ok() => return Ok(der),
-                    Ok(_) => failures.push(format!("{url}: not a CRL of the issuer")),
-                    Err(e) => failures.push(format!("{url}: {e}")),
-                },
-                Err(e) => failures.push(e.to_string()),
-            }
-        }
-        Err(Failure::Retry(anyhow::Error::from(
-            RevisionError::Revocation(failures.join("; then ")),
-        )))
+    }
+    Err(Failure::Retry(anyhow::Error::from(
+        RevisionError::Revocation(failures.join("; then ")),
+    )))
 }

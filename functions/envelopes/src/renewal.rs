@@ -36,7 +36,9 @@ const BATCH: i64 = 50;
 /// The renewing schedule's clients and settings.
 pub struct ArchiveRenewer {
     api: EnvelopesApi,
-    tsa: TsaClient,
+    /// `None` when no TSA is configured: nothing can be renewed, and each due envelope
+    /// says so.
+    tsa: Option<TsaClient>,
     revocation: RevocationFetcher,
     window: chrono::Duration,
     retention: RetentionMode,
@@ -57,7 +59,7 @@ pub struct Renewal {
 impl ArchiveRenewer {
     async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
-        let tsa_urls: Option<String> = r.required("TSA_URL");
+        let tsa_urls: String = r.or("TSA_URL", String::new());
         let timeout = Duration::from_millis(r.or("TSA_TIMEOUT_MS", 10_000u64));
         let window_days = r.or("ARCHIVE_RENEWAL_WINDOW_DAYS", 90i64);
         if !(1..=3650).contains(&window_days) {
@@ -74,23 +76,26 @@ impl ArchiveRenewer {
             }
         };
         let work_dir = r.or("SIGNING_WORK_DIR", std::env::temp_dir());
-        let urls = tsa_urls.map(|list| {
-            list.split(',')
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-                .filter_map(|u| match u.parse::<url::Url>() {
-                    Ok(url) => Some(url),
-                    Err(err) => {
-                        r.problem(format!("TSA_URL: {u:?}: {err}"));
-                        None
-                    }
-                })
-                .collect::<Vec<_>>()
-        });
-        let (urls, retention) = r.finish(|| Some((urls?, retention?)))?;
+        let urls: Vec<url::Url> = tsa_urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .filter_map(|u| match u.parse::<url::Url>() {
+                Ok(url) => Some(url),
+                Err(err) => {
+                    r.problem(format!("TSA_URL: {u:?}: {err}"));
+                    None
+                }
+            })
+            .collect();
+        let retention = r.finish(|| retention)?;
+        let tsa = (!urls.is_empty())
+            .then(|| TsaClient::with_fallbacks(urls, timeout))
+            .transpose()
+            .map_err(anyhow::Error::from)?;
         Ok(Self {
             api: EnvelopesApi::from_env(env).await?,
-            tsa: TsaClient::with_fallbacks(urls, timeout).map_err(anyhow::Error::from)?,
+            tsa,
             revocation: RevocationFetcher::new(timeout).map_err(anyhow::Error::from)?,
             window: chrono::Duration::days(window_days),
             retention,
@@ -114,14 +119,18 @@ impl ArchiveRenewer {
             .rev()
             .find(|s| s.document_timestamp)
             .cloned()
-            .ok_or_else(|| Failure::Permanent("the final document has no archive timestamp".into()))?;
+            .ok_or_else(|| {
+                Failure::Permanent("the final document has no archive timestamp".into())
+            })?;
         let data = validation_data(std::slice::from_ref(&last), None, &self.revocation).await?;
         let with_dss = tokio::task::spawn_blocking(move || ltv::add_dss(&pdf, &[last], &data))
             .await
             .map_err(anyhow::Error::from)?
             .map_err(|e| Failure::Permanent(format!("the validation data: {e}")))?;
-        self.tsa
-            .timestamp_document(&with_dss, &archive_field_name(count + 1))
+        let tsa = self.tsa.as_ref().ok_or_else(|| {
+            Failure::Permanent("no timestamp authority is configured (TSA_URL)".into())
+        })?;
+        tsa.timestamp_document(&with_dss, &archive_field_name(count + 1))
             .await
             .map_err(|err| match err {
                 RevisionError::Document(reason) => {
@@ -136,7 +145,9 @@ impl ArchiveRenewer {
     pub async fn renew(&self, envelope: &Envelope) -> Result<Renewal, Failure> {
         let (Some(key), Some(completed_at)) = (&envelope.final_s3_key, envelope.completed_at)
         else {
-            return Err(Failure::Permanent("the envelope has no final document".into()));
+            return Err(Failure::Permanent(
+                "the envelope has no final document".into(),
+            ));
         };
         let previous = ObjectRef {
             key: key.clone(),
@@ -217,15 +228,19 @@ pub const RENEW_ARCHIVE_TIMESTAMPS: FunctionSpec = FunctionSpec {
 };
 
 fn init(env: Env) -> InitFuture {
-    Box::pin(async move { Ok(Handler::Invoke(Arc::new(ArchiveRenewer::from_env(&env).await?))) })
+    Box::pin(async move {
+        Ok(Handler::Invoke(Arc::new(
+            ArchiveRenewer::from_env(&env).await?,
+        )))
+    })
 }
 
 #[async_trait]
 impl InvokeHandler for ArchiveRenewer {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
         let pool = &self.api.base.pool;
-        let due = repo::archive_renewals_due(&pool.get().await?, Utc::now() + self.window, BATCH)
-            .await?;
+        let due =
+            repo::archive_renewals_due(&pool.get().await?, Utc::now() + self.window, BATCH).await?;
         let (mut renewed, mut failed) = (0u32, 0u32);
         for envelope in &due {
             match self.renew(envelope).await {
@@ -241,8 +256,7 @@ impl InvokeHandler for ArchiveRenewer {
                         error = reason,
                         "archive timestamp renewal failed; tried again in a day"
                     );
-                    repo::archive_renewal_failed(&pool.get().await?, envelope.id, &reason)
-                        .await?;
+                    repo::archive_renewal_failed(&pool.get().await?, envelope.id, &reason).await?;
                 }
             }
         }

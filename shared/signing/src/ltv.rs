@@ -242,12 +242,10 @@ pub fn add_dss(
         while at < names.len() {
             let certificate = names[at];
             for (candidate, id) in &cert_ids {
-                if *candidate == certificate
-                    || candidate.tbs_certificate.subject == certificate.tbs_certificate.issuer
-                {
-                    if wanted.insert(*id) && !names.contains(candidate) {
-                        names.push(candidate);
-                    }
+                let related = *candidate == certificate
+                    || candidate.tbs_certificate.subject == certificate.tbs_certificate.issuer;
+                if related && wanted.insert(*id) && !names.contains(candidate) {
+                    names.push(candidate);
                 }
             }
             at += 1;

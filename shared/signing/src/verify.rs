@@ -165,12 +165,17 @@ pub struct Report {
 }
 
 impl Report {
-    /// At least one signature, every signature valid and trusted, and nothing wrong with the
-    /// file as a whole.
+    /// At least one signature, every signature valid and trusted, every document timestamp
+    /// valid, and nothing wrong with the file as a whole. A document timestamp from an
+    /// authority the caller does not trust proves nothing (the signatures' level shows it) but
+    /// takes nothing away from them.
     pub fn all_valid_and_trusted(&self) -> bool {
         self.problems.is_empty()
-            && !self.signatures.is_empty()
-            && self.signatures.iter().all(|s| s.valid && s.trusted)
+            && self.signatures.iter().any(|s| !s.document_timestamp)
+            && self
+                .signatures
+                .iter()
+                .all(|s| s.valid && (s.trusted || s.document_timestamp))
     }
 }
 
