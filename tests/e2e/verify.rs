@@ -10,8 +10,12 @@ use gsign_platform::pades_signer::{sign_revision, Level, SigningKey, TsaClient};
 use gsign_signing::form::{self, FieldKind, FieldSpec};
 use gsign_signing::pades::SignatureInfo;
 use gsign_signing::verify::{verify, AdesLevel, Change, Report};
+use gsign_tests::attacks::{
+    add_free_text, fill_after_the_last_signature, overlay_signature_widget, swap_info, swap_root,
+    wrap_signature,
+};
 use gsign_tests::pki::{fixture, signer_fields, signer_values, LocalTsa, TestPki};
-use lopdf::{dictionary, Document, IncrementalDocument, Object};
+use lopdf::Document;
 use x509_cert::Certificate;
 
 /// What pyHanko's `adesverify` says of a file: per signature line, intact, and whether later
@@ -53,275 +57,6 @@ fn signature_info(field: &str, name: &str) -> SignatureInfo {
         time: SystemTime::now(),
         locks_document: false,
     }
-}
-
-/// A FreeText annotation added to page 1 in a new incremental update: content a signer never
-/// saw.
-fn add_free_text(signed: &[u8]) -> Vec<u8> {
-    updated(signed, |update, previous| {
-        let page = *previous.get_pages().values().next().expect("page 1");
-        let note = update.new_document.add_object(dictionary! {
-            "Type" => "Annot",
-            "Subtype" => "FreeText",
-            "Rect" => vec![100.into(), 600.into(), 400.into(), 650.into()],
-            "Contents" => Object::string_literal("Amount: 1,000,000 MNT"),
-            "DA" => Object::string_literal("/Helv 12 Tf 0 g"),
-        });
-        annotate(update, page, note);
-    })
-}
-
-/// Lists `annotation` among `page`'s annotations in the update.
-fn annotate(update: &mut IncrementalDocument, page: lopdf::ObjectId, annotation: lopdf::ObjectId) {
-    update
-        .opt_clone_object_to_new_document(page)
-        .expect("page copy");
-    let page_dict = update
-        .new_document
-        .get_object_mut(page)
-        .and_then(Object::as_dict_mut)
-        .expect("page");
-    let mut annots = match page_dict.get(b"Annots") {
-        Ok(Object::Array(items)) => items.clone(),
-        _ => Vec::new(),
-    };
-    annots.push(Object::Reference(annotation));
-    page_dict.set("Annots", annots);
-}
-
-/// An incremental update of `signed` that `change` makes (on lopdf's incremental document,
-/// whose new objects start past the previous `/Size`).
-fn updated(signed: &[u8], change: impl FnOnce(&mut IncrementalDocument, &Document)) -> Vec<u8> {
-    let document = Document::load_mem(signed).expect("load");
-    let mut update = IncrementalDocument::create_from(signed.to_vec(), document.clone());
-    let size = document
-        .trailer
-        .get(b"Size")
-        .and_then(Object::as_i64)
-        .unwrap_or(0);
-    update.new_document.max_id = u32::try_from(size).unwrap_or(0);
-    change(&mut update, &document);
-    let mut out = Vec::new();
-    update.save_to(&mut out).expect("save");
-    out
-}
-
-/// The trailer's `/Info` pointed at a new dictionary: no signed object changes.
-fn swap_info(signed: &[u8]) -> Vec<u8> {
-    updated(signed, |update, _| {
-        let info = update.new_document.add_object(dictionary! {
-            "Title" => Object::string_literal("Paid in full"),
-        });
-        update
-            .new_document
-            .trailer
-            .set("Info", Object::Reference(info));
-    })
-}
-
-/// The trailer's `/Root` pointed at a copy of the catalog that opens a link when the document
-/// is opened (an identical copy changes nothing a reader shows, and pyHanko, comparing
-/// content, rightly lets it pass).
-fn swap_root(signed: &[u8]) -> Vec<u8> {
-    updated(signed, |update, previous| {
-        let mut catalog = previous.catalog().expect("catalog").clone();
-        catalog.set(
-            "OpenAction",
-            dictionary! {
-                "S" => "URI",
-                "URI" => Object::string_literal("https://pay.example.invalid/"),
-            },
-        );
-        let copy = update.new_document.add_object(catalog);
-        update
-            .new_document
-            .trailer
-            .set("Root", Object::Reference(copy));
-    })
-}
-
-/// A new, unsigned signature field whose widget covers page 1 with its own appearance: an
-/// overlay that looks like a signature field.
-fn overlay_signature_widget(signed: &[u8]) -> Vec<u8> {
-    updated(signed, |update, previous| {
-        let page = *previous.get_pages().values().next().expect("page 1");
-        let appearance = update.new_document.add_object(lopdf::Stream::new(
-            dictionary! {
-                "Type" => "XObject",
-                "Subtype" => "Form",
-                "BBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-            },
-            b"1 1 1 rg 0 0 595 842 re f".to_vec(),
-        ));
-        let widget = update.new_document.add_object(dictionary! {
-            "Type" => "Annot",
-            "Subtype" => "Widget",
-            "FT" => "Sig",
-            "T" => Object::string_literal("overlay"),
-            "Rect" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-            "F" => 4,
-            "P" => Object::Reference(page),
-            "AP" => dictionary! { "N" => Object::Reference(appearance) },
-        });
-        annotate(update, page, widget);
-        let form = previous
-            .catalog()
-            .expect("catalog")
-            .get(b"AcroForm")
-            .and_then(Object::as_reference)
-            .expect("an AcroForm object");
-        update
-            .opt_clone_object_to_new_document(form)
-            .expect("form copy");
-        let form_dict = update
-            .new_document
-            .get_object_mut(form)
-            .and_then(Object::as_dict_mut)
-            .expect("form");
-        let mut fields = form_dict
-            .get(b"Fields")
-            .and_then(Object::as_array)
-            .cloned()
-            .unwrap_or_default();
-        fields.push(Object::Reference(widget));
-        form_dict.set("Fields", fields);
-    })
-}
-
-/// A text field of the sealed document given another value after the seal.
-fn fill_after_the_last_signature(sealed: &[u8]) -> Vec<u8> {
-    updated(sealed, |update, previous| {
-        let field = previous
-            .objects
-            .iter()
-            .find_map(|(id, object)| {
-                let dict = object.as_dict().ok()?;
-                (dict.get(b"T").ok()? == &Object::string_literal("signer-1-title")).then_some(*id)
-            })
-            .expect("signer 1's text field");
-        update
-            .opt_clone_object_to_new_document(field)
-            .expect("field copy");
-        update
-            .new_document
-            .get_object_mut(field)
-            .and_then(Object::as_dict_mut)
-            .expect("field")
-            .set("V", Object::string_literal("Chief Executive"));
-    })
-}
-
-/// The signature-wrapping attack: the signed second range is moved `inject` bytes later, the
-/// attacker's bytes sit in the enlarged gap, and a new revision redefines the signature
-/// dictionary with a ByteRange pointing at the moved bytes. The digest still matches.
-fn wrap_signature(signed: &[u8]) -> Vec<u8> {
-    let document = Document::load_mem(signed).expect("load");
-    let (sig_id, range, contents_hex) = document
-        .objects
-        .iter()
-        .find_map(|(id, object)| {
-            let dict = object.as_dict().ok()?;
-            let range: Vec<usize> = dict
-                .get(b"ByteRange")
-                .ok()?
-                .as_array()
-                .ok()?
-                .iter()
-                .filter_map(|o| o.as_i64().ok())
-                .map(|v| v as usize)
-                .collect();
-            Some((*id, range, ()))
-        })
-        .map(|(id, range, ())| {
-            let hex = signed[range[1] + 1..range[2] - 1].to_vec();
-            (id, range, hex)
-        })
-        .expect("a signature dictionary");
-    let (b, c, d) = (range[1], range[2], range[3]);
-    let inject = b"\n1 0 obj (the attacker's bytes) endobj\n".to_vec();
-    let k = inject.len();
-    let mut out = signed[..c].to_vec();
-    out.extend_from_slice(&inject);
-    out.extend_from_slice(&signed[c..]);
-
-    // The signed file's last cross-reference section (classic), with every offset past the
-    // gap moved by `k`.
-    let tail = String::from_utf8_lossy(&signed[signed.len().saturating_sub(64)..]).into_owned();
-    let last_xref: usize = tail
-        .split("startxref")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .expect("startxref");
-    let section = String::from_utf8_lossy(&signed[last_xref..]).into_owned();
-    let mut entries = Vec::new();
-    let mut lines = section.lines().skip(1);
-    while let Some(line) = lines.next() {
-        if line.starts_with("trailer") {
-            break;
-        }
-        let mut parts = line.split_whitespace();
-        let (Some(start), Some(count)) = (parts.next(), parts.next()) else {
-            break;
-        };
-        let (start, count): (u32, usize) =
-            (start.parse().expect("start"), count.parse().expect("count"));
-        for i in 0..count {
-            let entry = lines.next().expect("entry");
-            let fields: Vec<&str> = entry.split_whitespace().collect();
-            let offset: usize = fields[0].parse().expect("offset");
-            let shifted = if fields[2] == "n" && offset >= c {
-                offset + k
-            } else {
-                offset
-            };
-            entries.push((
-                start + i as u32,
-                format!("{shifted:010} {:0>5} {} \n", fields[1], fields[2]),
-            ));
-        }
-    }
-    let trailer = &document.trailer;
-    let root = trailer
-        .get(b"Root")
-        .and_then(Object::as_reference)
-        .expect("root");
-    // The loaded trailer drops /Prev: read it from the section's own trailer.
-    let prev: i64 = section
-        .split("/Prev")
-        .nth(1)
-        .and_then(|t| {
-            t.split(|c: char| !c.is_ascii_digit())
-                .find(|n| !n.is_empty())
-        })
-        .and_then(|n| n.parse().ok())
-        .expect("prev");
-    let size = trailer.get(b"Size").and_then(Object::as_i64).expect("size");
-
-    let dict_at = out.len();
-    out.extend_from_slice(
-        format!(
-            "{} {} obj\n<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange [0 {b} {} {d}] /Contents <",
-            sig_id.0, sig_id.1, c + k
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(&contents_hex);
-    out.extend_from_slice(b"> >>\nendobj\n");
-    entries.retain(|(id, _)| *id != sig_id.0);
-    entries.push((sig_id.0, format!("{dict_at:010} {:05} n \n", sig_id.1)));
-    entries.sort_by_key(|(id, _)| *id);
-    let xref_at = out.len();
-    let mut xref = String::from("xref\n");
-    for (id, line) in &entries {
-        xref.push_str(&format!("{id} 1\n{line}"));
-    }
-    xref.push_str(&format!(
-        "trailer\n<< /Size {size} /Root {} {} R /Prev {prev} >>\nstartxref\n{xref_at}\n%%EOF\n",
-        root.0, root.1
-    ));
-    out.extend_from_slice(xref.as_bytes());
-    out
 }
 
 fn our_valid(report: &Report) -> bool {
@@ -430,7 +165,7 @@ async fn our_verifier_and_pyhanko_agree_on_every_file_of_the_corpus() {
     ));
     corpus.push((
         "a field filled after the last signature",
-        fill_after_the_last_signature(&sealed),
+        fill_after_the_last_signature(&sealed, "signer-1-title"),
         false,
     ));
     // Where we refuse what pyHanko accepts: bytes no revision explains (readers ignore them),
@@ -898,4 +633,66 @@ mod route {
         assert_eq!(draft["status"], "draft", "{draft}");
         stack.stop().await;
     }
+}
+
+/// pyHanko's verdict on a file of the committed corpus (its own root, no revocation data:
+/// the corpus certificates name no distribution point).
+fn pyhanko_on_corpus(roots: &str, file: &str) -> PyHanko {
+    let (ok, report) = gsign_tests::pki::run(
+        &gsign_tests::stack_var("GSIGN_PYHANKO"),
+        &[
+            "sign",
+            "adesverify",
+            "--trust",
+            roots,
+            "--trust-replace",
+            "--no-revocation-check",
+            file,
+        ],
+    );
+    let lines = report
+        .lines()
+        .filter(|l| l.contains("INTACT") || l.contains("INVALID") || l.contains("TRUSTED"))
+        .map(str::to_owned)
+        .collect();
+    PyHanko { ok, lines }
+}
+
+#[test]
+fn the_committed_attack_corpus_agrees_with_pyhanko() {
+    let dir = gsign_tests::root().join("shared/signing/tests/corpus");
+    let roots_file = dir.join("roots.pem");
+    let roots = gsign_signing::x509::parse_pem_bundle(
+        &std::fs::read_to_string(&roots_file).expect("roots.pem"),
+    )
+    .expect("roots");
+    let manifest: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("corpus.json")).expect("corpus.json"),
+    )
+    .expect("manifest");
+    let mut table = vec![
+        "| file | ours | pyHanko | agree |".to_owned(),
+        "|---|---|---|---|".to_owned(),
+    ];
+    let verdict = |valid: bool| if valid { "valid" } else { "refused" };
+    for entry in &manifest {
+        let file = entry["file"].as_str().expect("file");
+        let path = dir.join(file);
+        let ours = verify(&std::fs::read(&path).expect("file"), &roots).all_valid_and_trusted();
+        let theirs =
+            pyhanko_on_corpus(&roots_file.to_string_lossy(), &path.to_string_lossy()).all_valid();
+        assert_eq!(ours, entry["valid"], "{file}: our verdict");
+        assert_eq!(theirs, entry["pyhanko_valid"], "{file}: pyHanko's verdict");
+        table.push(format!(
+            "| {file} | {} | {} | {} |",
+            verdict(ours),
+            verdict(theirs),
+            if ours == theirs {
+                "yes"
+            } else {
+                "no: we are stricter"
+            }
+        ));
+    }
+    println!("{}", table.join("\n"));
 }

@@ -2,6 +2,7 @@
 //! stack (own name, so its own queues, buckets, tables and keys) per test, a private Redis
 //! that a test may stop and start, and the fixture functions the runner tests use.
 
+pub mod attacks;
 pub mod bench;
 pub mod envelopes;
 pub mod fixtures;
