@@ -16,14 +16,13 @@ use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use der::{Decode, Encode};
+use der::Encode;
 use gsign_core::{Env, EnvReader};
 use gsign_platform::hsm::HsmHandle;
 use gsign_platform::hsm_keys::HsmSigner;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
 use gsign_signing::crl::{self, CrlContents, Revocation};
 use uuid::Uuid;
-use x509_cert::Certificate as X509;
 
 use crate::common::{CertificatesConfig, Services};
 use crate::error::CertificatesError;
@@ -230,24 +229,6 @@ pub async fn issuing_authority(
     };
     let ca = repo::authority(client, certificate.organization_id, "ca").await?;
     Ok(ca.filter(|ca| ca.certificate.as_ref() == Some(issuer_der)))
-}
-
-/// The organization CA that issued the DER certificate `issued`, found by its issuer name
-/// among the organization's CAs (live or not).
-pub async fn authority_of(
-    client: &impl GenericClient,
-    org: Uuid,
-    issued: &X509,
-) -> Result<Option<Certificate>, CertificatesError> {
-    let Some(ca) = repo::authority(client, org, "ca").await? else {
-        return Ok(None);
-    };
-    let matches = ca
-        .certificate
-        .as_deref()
-        .and_then(|der| X509::from_der(der).ok())
-        .is_some_and(|c| c.tbs_certificate.subject == issued.tbs_certificate.issuer);
-    Ok(matches.then_some(ca))
 }
 
 /// CAs whose CRL is due: none issued yet, older than [`CRL_REFRESH`], not published, or

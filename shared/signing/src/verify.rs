@@ -866,7 +866,7 @@ pub fn verify_with_crls(bytes: &[u8], roots: &[Certificate], crls: &[Vec<u8>]) -
         .filter(|&r| dss_revision.is_some_and(|dss| r >= dss))
         .max();
     for mut v in verified {
-        judge_revocation(&mut v, &stored, &all, archived_from);
+        judge_revocation(&mut v, &stored, &all, dss_revision, archived_from);
         report.signatures.push(v.report);
     }
     let first_signed = report.signatures.iter().filter_map(|s| s.revision).min();
@@ -1140,12 +1140,14 @@ fn revocation_of(path: &[Certificate], at: SystemTime, crls: &[CertificateList])
 }
 
 /// Refuses a signature whose signer (or TSA) was revoked before it is proven to exist, and
-/// raises a B-T signature to B-LT / B-LTA when the document's own validation data (and a
-/// document timestamp over it, in revision `archived_from` or later) allow it.
+/// raises a B-T signature to B-LT / B-LTA when the document's own validation data (a DSS from
+/// revision `dss_revision` on, and a document timestamp over it in revision `archived_from`
+/// or later) allow it.
 fn judge_revocation(
     verified: &mut Verified,
     stored: &[CertificateList],
     all: &[CertificateList],
+    dss_revision: Option<usize>,
     archived_from: Option<usize>,
 ) {
     let at = verified.proven_time.unwrap_or_else(SystemTime::now);
@@ -1158,7 +1160,7 @@ fn judge_revocation(
             return;
         }
     }
-    if report.level != Some(AdesLevel::BT) || !report.trusted {
+    if report.level != Some(AdesLevel::BT) || !report.trusted || dss_revision.is_none() {
         return;
     }
     let documented = [&verified.chain, &verified.timestamp_chain]
