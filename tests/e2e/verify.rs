@@ -304,6 +304,66 @@ mod route {
     use gsign_tests::{eventually, start_app, Tenant, TestDatabase, TestStack};
     use serde_json::{json, Value};
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn with_fetching_allowed_an_external_chain_is_checked_against_the_crl_it_names() {
+        let db = TestDatabase::migrated().await;
+        let mut pki = gsign_tests::pki::TestPki::new();
+        let tsa = gsign_tests::pki::LocalTsa::start(&pki).await;
+        // An external CA (the test root, trusted by the deployment) whose signer names the
+        // CRL the TSA's server publishes.
+        let (key, chain) = pki.signer_naming_crl(
+            gsign_platform::hsm_keys::KeySpec::EcP256,
+            "CN=External Signer,O=Elsewhere",
+            Some(tsa.crl_url()),
+        );
+        let signed = pki.sign(
+            &fixture("one-page.pdf"),
+            "Signature1",
+            &key,
+            Scheme::EcdsaSha256,
+            &chain,
+        );
+        let root_pem = std::fs::read_to_string(&pki.ca_pem).expect("root");
+        for (fetch, expected_valid) in [("false", true), ("true", false)] {
+            let stack = start_app(
+                &db,
+                &[
+                    ("TrustRootsPem", root_pem.clone()),
+                    ("VerifyFetchRevocation", fetch.to_owned()),
+                    ("WebhookAllowLoopback", "true".to_owned()),
+                ],
+            )
+            .await;
+            let member = Tenant::create(&db, "member").await;
+            // Before the revocation: the CRL lists nothing.
+            tsa.publish_root_crl(&pki, &[]);
+            let (status, answer) = post(&stack, &member, "application/pdf", signed.clone()).await;
+            assert_eq!(status, 200, "{answer}");
+            assert_eq!(answer["valid"], true, "{answer}");
+            if fetch == "false" {
+                assert_eq!(
+                    answer["signatures"][0]["revocation_sources"],
+                    json!([tsa.crl_url()]),
+                    "unchecked, and where to check: {answer}"
+                );
+            }
+            tsa.publish_root_crl(
+                &pki,
+                &[chain[0].tbs_certificate.serial_number.as_bytes().to_vec()],
+            );
+            let (status, answer) = post(&stack, &member, "application/pdf", signed.clone()).await;
+            assert_eq!(status, 200, "{answer}");
+            assert_eq!(answer["valid"], expected_valid, "fetch={fetch}: {answer}");
+            if !expected_valid {
+                let problem = answer["signatures"][0]["trust_problem"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(problem.contains("revoked"), "{answer}");
+            }
+            stack.stop().await;
+        }
+    }
+
     async fn post(
         stack: &TestStack,
         who: &Tenant,

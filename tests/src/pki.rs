@@ -99,13 +99,26 @@ impl TestPki {
 
     /// A signer's key and certificate (its chain: itself, then the root).
     pub fn signer(&mut self, spec: KeySpec, name: &str) -> (HsmKey, Vec<Certificate>) {
+        self.signer_naming_crl(spec, name, None)
+    }
+
+    /// [`TestPki::signer`] whose certificate names `crl_url` as its CRL distribution point.
+    pub fn signer_naming_crl(
+        &mut self,
+        spec: KeySpec,
+        name: &str,
+        crl_url: Option<String>,
+    ) -> (HsmKey, Vec<Certificate>) {
         let key = self
             .hsm
             .generate_signing_key(spec, &format!("signer-{}", unique()))
             .expect("key");
         self.keys.push(key.id.clone());
         let cert = issue(
-            &subject(name, key.spki_der.clone(), Profile::DocumentSigner),
+            &Subject {
+                crl_url,
+                ..subject(name, key.spki_der.clone(), Profile::DocumentSigner)
+            },
             &Issuer {
                 certificate: Some(&self.ca),
                 signer: &HsmSigner {
@@ -232,6 +245,7 @@ pub fn fixture(name: &str) -> Vec<u8> {
 pub struct LocalTsa {
     /// Where to POST requests.
     pub url: String,
+    dir: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     in_service: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -334,9 +348,48 @@ impl LocalTsa {
         });
         Self {
             url,
+            dir,
             stop: Some(stop),
             in_service,
         }
+    }
+
+    /// Where this TSA serves its issuer's CRL (what its certificate names).
+    pub fn crl_url(&self) -> String {
+        format!("{}{}", self.url, gsign_local::tsa::CRL_FILE)
+    }
+
+    /// Serves a CRL of the test root listing `revoked` (serial numbers) instead of the
+    /// empty one, issued now.
+    pub fn publish_root_crl(&self, pki: &TestPki, revoked: &[Vec<u8>]) {
+        let now = SystemTime::now();
+        let crl = gsign_signing::crl::issue_crl(
+            &pki.ca,
+            &HsmSigner {
+                hsm: &pki.hsm,
+                key_id: pki.ca_key.id.clone(),
+                scheme: Scheme::RsaPkcs1Sha256,
+            },
+            &gsign_signing::crl::CrlContents {
+                number: 2,
+                this_update: now,
+                next_update: now + Duration::from_secs(7 * 86_400),
+                revoked: revoked
+                    .iter()
+                    .map(|serial| gsign_signing::crl::Revocation {
+                        serial: serial.clone(),
+                        at: now - Duration::from_secs(60),
+                        reason: None,
+                    })
+                    .collect(),
+            },
+        )
+        .expect("CRL");
+        std::fs::write(
+            self.dir.join(gsign_local::tsa::CRL_FILE),
+            der::Encode::to_der(&crl).expect("DER"),
+        )
+        .expect("write");
     }
 
     /// Takes the TSA out of service (it answers 503) or back.

@@ -18,6 +18,7 @@ use gsign_pdf::sandbox::{isolated_child_if_requested, run_isolated};
 use gsign_pdf::{Limits, Rejection};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
+use gsign_platform::pades_signer::RevocationFetcher;
 use gsign_platform::ratelimit::Policy;
 use gsign_platform::service::{Base, BaseConfig};
 use gsign_platform::storage::{DocumentStore, ObjectRef, WorkDir};
@@ -87,6 +88,10 @@ struct Settings {
     /// `PDF_VERIFIER`: the binary that answers [`VERIFY_ARG`] (default: this one).
     verifier: PathBuf,
     limits: Limits,
+    /// `VERIFY_FETCH_REVOCATION`: fetch the CRLs external chains name (default false).
+    fetch_revocation: bool,
+    /// `VERIFY_FETCH_ALLOW_LOOPBACK`: those CRLs may be on 127.0.0.1 (local stack and tests).
+    fetch_allow_loopback: bool,
 }
 
 impl VerifyConfig {
@@ -120,6 +125,8 @@ impl VerifyConfig {
             },
         };
         let timeout_ms = r.or("VERIFY_TIMEOUT_MS", 20_000u64);
+        let fetch_revocation = r.or("VERIFY_FETCH_REVOCATION", false);
+        let fetch_allow_loopback = r.or("VERIFY_FETCH_ALLOW_LOOPBACK", false);
         let memory = r.or("VERIFY_MEMORY_BYTES", 1024u64 * 1024 * 1024);
         Some(Self {
             base: base?,
@@ -135,6 +142,8 @@ impl VerifyConfig {
                     max_memory_bytes: memory,
                     ..Limits::default()
                 },
+                fetch_revocation,
+                fetch_allow_loopback,
             },
         })
     }
@@ -169,7 +178,11 @@ struct VerifyApi {
     base: Base,
     store: DocumentStore,
     config: Settings,
+    revocation: RevocationFetcher,
 }
+
+/// CRLs one verification fetches at most.
+const MAX_FETCHED_CRLS: usize = 8;
 
 impl VerifyApi {
     async fn from_env(env: &Env) -> Result<Self, StartupError> {
@@ -186,6 +199,8 @@ impl VerifyApi {
             store: DocumentStore::new(gsign_platform::aws::s3(&base.sdk), bucket, kms_key_id),
             base,
             config: settings,
+            revocation: RevocationFetcher::new(Duration::from_secs(5))
+                .map_err(anyhow::Error::from)?,
         })
     }
 
@@ -221,6 +236,61 @@ impl VerifyApi {
             )
             .await?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// The report of the sandboxed verifier on `file`, with `roots_file` and `crls`.
+    async fn run_verifier(
+        &self,
+        work: &WorkDir,
+        file: &std::path::Path,
+        roots_file: &std::path::Path,
+        crls: &[Vec<u8>],
+    ) -> Result<Report, VerifyError> {
+        let lines: String = crls
+            .iter()
+            .map(|der| format!("{}\n", hex::encode(der)))
+            .collect();
+        let crls_file = work.path("crls.hex");
+        std::fs::write(&crls_file, lines).map_err(|e| VerifyError::Internal(e.into()))?;
+        let answer = run_isolated(
+            &self.config.verifier,
+            VERIFY_ARG,
+            file,
+            &[
+                roots_file.as_os_str().to_owned(),
+                crls_file.into_os_string(),
+            ],
+            &self.config.limits,
+            16 * 1024 * 1024,
+        )
+        .await
+        .map_err(|e| VerifyError::Internal(anyhow::Error::from(e).context("run the verifier")))?;
+        let line = answer.map_err(VerifyError::Rejected)?;
+        serde_json::from_slice(&line)
+            .map_err(|e| VerifyError::Internal(anyhow::anyhow!("the verifier's answer: {e}")))
+    }
+
+    /// The CRLs at `urls` (at most [`MAX_FETCHED_CRLS`]), each address vetted first; a URL
+    /// that fails is skipped (its certificates stay unchecked, and the report says where
+    /// their status is published).
+    async fn fetch_crls(&self, urls: &[String]) -> Vec<Vec<u8>> {
+        let mut fetched = Vec::new();
+        for text in urls.iter().take(MAX_FETCHED_CRLS) {
+            let Ok(url) = text.parse::<url::Url>() else {
+                continue;
+            };
+            let vetted =
+                gsign_platform::ssrf::vet_signed_data(&url, self.config.fetch_allow_loopback).await;
+            if let Err(refusal) = vetted {
+                tracing::info!(url = %url, reason = %refusal, "CRL not fetched");
+                continue;
+            }
+            match self.revocation.crl(url.as_str()).await {
+                Ok(der) => fetched.push(der),
+                Err(err) => tracing::info!(url = %url, error = %err, "CRL not fetched"),
+            }
+        }
+        fetched
     }
 
     /// The bytes to verify, in a work file.
@@ -307,27 +377,27 @@ impl VerifyApi {
         }
         let roots_file = work.path("roots.pem");
         std::fs::write(&roots_file, pem).map_err(|e| VerifyError::Internal(e.into()))?;
-        let crls: String = self
-            .crls(caller.org)
-            .await?
+        let mut crls = self.crls(caller.org).await?;
+        let mut report = self.run_verifier(&work, &file, &roots_file, &crls).await?;
+        // External chains: with fetching allowed, the CRLs their certificates name are
+        // fetched (addresses vetted like webhook URLs) and the file verified again with them.
+        let sources: Vec<String> = report
+            .signatures
             .iter()
-            .map(|der| format!("{}\n", hex::encode(der)))
-            .collect();
-        let crls_file = work.path("crls.hex");
-        std::fs::write(&crls_file, crls).map_err(|e| VerifyError::Internal(e.into()))?;
-        let answer = run_isolated(
-            &self.config.verifier,
-            VERIFY_ARG,
-            &file,
-            &[roots_file.into_os_string(), crls_file.into_os_string()],
-            &self.config.limits,
-            16 * 1024 * 1024,
-        )
-        .await
-        .map_err(|e| VerifyError::Internal(anyhow::Error::from(e).context("run the verifier")))?;
-        let line = answer.map_err(VerifyError::Rejected)?;
-        let report: Report = serde_json::from_slice(&line)
-            .map_err(|e| VerifyError::Internal(anyhow::anyhow!("the verifier's answer: {e}")))?;
+            .flat_map(|s| s.revocation_sources.iter().cloned())
+            .fold(Vec::new(), |mut all, url| {
+                if !all.contains(&url) {
+                    all.push(url);
+                }
+                all
+            });
+        if self.config.fetch_revocation && !sources.is_empty() {
+            let fetched = self.fetch_crls(&sources).await;
+            if !fetched.is_empty() {
+                crls.extend(fetched);
+                report = self.run_verifier(&work, &file, &roots_file, &crls).await?;
+            }
+        }
         Ok(Verification {
             valid: report.all_valid_and_trusted(),
             signature_count: report.signatures.len(),

@@ -115,7 +115,22 @@ pub fn check_form(url: &Url, allow_loopback: bool) -> Result<(), Refusal> {
 /// `allow_loopback` (local development and tests only) a loopback address is accepted, and
 /// plain http only to loopback.
 pub async fn vet(url: &Url, allow_loopback: bool) -> Result<SocketAddr, Refusal> {
-    check_form(url, allow_loopback)?;
+    vet_with(url, allow_loopback, false).await
+}
+
+/// [`vet`] for fetching signed public data (a CRL from a certificate's distribution point):
+/// plain http is allowed to any public address too, as RFC 5280 advises for distribution
+/// points (the data carries its own signature); the address and port rules stay.
+pub async fn vet_signed_data(url: &Url, allow_loopback: bool) -> Result<SocketAddr, Refusal> {
+    vet_with(url, allow_loopback, true).await
+}
+
+async fn vet_with(url: &Url, allow_loopback: bool, any_http: bool) -> Result<SocketAddr, Refusal> {
+    if any_http && url.scheme() == "http" {
+        check_form(url, true)?;
+    } else {
+        check_form(url, allow_loopback)?;
+    }
     let host = url.host_str().unwrap_or_default().to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
     let addresses: Vec<SocketAddr> = match url.host() {
@@ -140,14 +155,16 @@ pub async fn vet(url: &Url, allow_loopback: bool) -> Result<SocketAddr, Refusal>
                 range,
             });
         }
-        if url.scheme() == "http" && !ip.is_loopback() {
+        if url.scheme() == "http" && !ip.is_loopback() && !any_http {
             return Err(Refusal::NotHttps);
         }
     }
     // Port 443 only, after the addresses (their refusal says more); any port on loopback
     // where the local stack allows it.
     let loopback = addresses.iter().all(|a| a.ip().is_loopback());
-    if port != 443 && !(allow_loopback && loopback) {
+    let standard = port == 443 || (any_http && port == 80);
+    let local = allow_loopback && loopback;
+    if !(standard || local) {
         return Err(Refusal::Port(port));
     }
     Ok(addresses[0])
@@ -265,5 +282,23 @@ mod tests {
             vet(&url("https://169.254.169.254/"), true).await,
             Err(Refusal::Forbidden { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn signed_data_may_come_over_http_but_never_from_a_private_address() {
+        let public = url("http://93.184.216.34/crls/ca.crl");
+        assert!(matches!(vet(&public, false).await, Err(Refusal::NotHttps)));
+        assert!(vet_signed_data(&public, false).await.is_ok());
+        assert!(matches!(
+            vet_signed_data(&url("http://10.0.0.8/ca.crl"), false).await,
+            Err(Refusal::Forbidden { .. })
+        ));
+        assert!(matches!(
+            vet_signed_data(&url("http://93.184.216.34:8080/ca.crl"), false).await,
+            Err(Refusal::Port(8080))
+        ));
+        let local = url("http://127.0.0.1:4000/root.crl");
+        assert!(vet_signed_data(&local, false).await.is_err());
+        assert!(vet_signed_data(&local, true).await.is_ok());
     }
 }

@@ -147,6 +147,11 @@ pub struct SignatureReport {
     pub trust_problem: Option<String>,
     /// Everything that is wrong, for people.
     pub problems: Vec<String>,
+    /// Where the CRLs of the certificates in this signature's paths (signer's and TSA's) are
+    /// published, for those whose revocation status no CRL at hand (the document's or the
+    /// caller organization's) speaks for: not checked, unless the deployment fetches them.
+    #[serde(default)]
+    pub revocation_sources: Vec<String>,
 }
 
 /// The verdict on a file.
@@ -992,6 +997,7 @@ fn verify_signature(
             valid: false,
             trust_problem: None,
             problems: Vec::new(),
+            revocation_sources: Vec::new(),
         },
         chain: Vec::new(),
         timestamp_chain: Vec::new(),
@@ -1105,8 +1111,8 @@ enum Revocation {
     Good,
     /// A certificate was revoked at or before the time.
     Revoked(String),
-    /// Some certificate has no usable revocation data.
-    Unknown,
+    /// Some certificates have no usable revocation data; where theirs is published.
+    Unknown(Vec<String>),
 }
 
 /// The status of `path` (leaf first, each certificate issued by the next) at `at`, from
@@ -1121,7 +1127,16 @@ fn revocation_of(path: &[Certificate], at: SystemTime, crls: &[CertificateList])
             .filter(|c| c.tbs_cert_list.this_update.to_system_time() >= at || crl::covers(c, at))
             .collect();
         if usable.is_empty() {
-            status = Revocation::Unknown;
+            let mut sources = match status {
+                Revocation::Unknown(sources) => sources,
+                _ => Vec::new(),
+            };
+            for url in crl::distribution_urls(certificate) {
+                if !sources.contains(&url) {
+                    sources.push(url);
+                }
+            }
+            status = Revocation::Unknown(sources);
             continue;
         }
         if let Some(when) = usable
@@ -1153,11 +1168,21 @@ fn judge_revocation(
     let at = verified.proven_time.unwrap_or_else(SystemTime::now);
     let report = &mut verified.report;
     for path in [&verified.chain, &verified.timestamp_chain] {
-        if let Revocation::Revoked(why) = revocation_of(path, at, all) {
-            report.trusted = false;
-            report.trust_problem = Some(why);
-            report.level = report.level.map(|_| AdesLevel::BB);
-            return;
+        match revocation_of(path, at, all) {
+            Revocation::Revoked(why) => {
+                report.trusted = false;
+                report.trust_problem = Some(why);
+                report.level = report.level.map(|_| AdesLevel::BB);
+                return;
+            }
+            Revocation::Unknown(sources) => {
+                for url in sources {
+                    if !report.revocation_sources.contains(&url) {
+                        report.revocation_sources.push(url);
+                    }
+                }
+            }
+            Revocation::Good => {}
         }
     }
     if report.level != Some(AdesLevel::BT) || !report.trusted || dss_revision.is_none() {
