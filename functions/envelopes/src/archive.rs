@@ -19,13 +19,25 @@ use x509_cert::Certificate;
 
 use crate::worker::{Archival, Failure, SigningWorker};
 
+/// `pdf` and its signatures and document timestamps, read on a blocking thread (a parse of
+/// the whole file); a file that does not parse is a permanent failure about `what`.
+pub(crate) async fn signatures_of(
+    pdf: Vec<u8>,
+    what: &str,
+) -> Result<(Vec<u8>, Vec<ltv::EmbeddedSignature>), Failure> {
+    let (pdf, signatures) = tokio::task::spawn_blocking(move || {
+        let signatures = ltv::embedded_signatures(&pdf);
+        (pdf, signatures)
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    let signatures = signatures.map_err(|e| Failure::Permanent(format!("{what}: {e}")))?;
+    Ok((pdf, signatures))
+}
+
 /// When the archive timestamp of `pdf` must be renewed by (`None`: it has none).
 pub(crate) async fn archive_expiry_of(pdf: &[u8]) -> Result<Option<DateTime<Utc>>, Failure> {
-    let pdf = pdf.to_vec();
-    let signatures = tokio::task::spawn_blocking(move || ltv::embedded_signatures(&pdf))
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(|e| Failure::Permanent(format!("the final document: {e}")))?;
+    let (_, signatures) = signatures_of(pdf.to_vec(), "the final document").await?;
     Ok(ltv::archive_expiry(&signatures).map(DateTime::<Utc>::from))
 }
 
@@ -48,14 +60,7 @@ impl SigningWorker {
         if archival == Archival::None {
             return Ok(pdf);
         }
-        let (pdf, signatures) = tokio::task::spawn_blocking(move || {
-            let signatures = ltv::embedded_signatures(&pdf);
-            (pdf, signatures)
-        })
-        .await
-        .map_err(anyhow::Error::from)?;
-        let signatures =
-            signatures.map_err(|e| Failure::Permanent(format!("the sealed document: {e}")))?;
+        let (pdf, signatures) = signatures_of(pdf, "the sealed document").await?;
         let data = self.validation_data(client, org, &signatures).await?;
         let (with_dss, timestamps) = tokio::task::spawn_blocking(move || {
             let timestamps = signatures.iter().filter(|s| s.document_timestamp).count();

@@ -25,7 +25,7 @@ use gsign_platform::storage::{ObjectRef, RetentionMode, WorkDir};
 use gsign_signing::ltv;
 use sha2::Digest as _;
 
-use crate::archive::{archive_field_name, validation_data};
+use crate::archive::{archive_field_name, signatures_of, validation_data};
 use crate::repo::{self, Envelope};
 use crate::routes::EnvelopesApi;
 use crate::worker::{system_event, Failure};
@@ -105,14 +105,7 @@ impl ArchiveRenewer {
 
     /// Adds the validation data of the last archive timestamp and a fresh one to `pdf`.
     async fn renewed_bytes(&self, pdf: Vec<u8>) -> Result<Vec<u8>, Failure> {
-        let (pdf, signatures) = tokio::task::spawn_blocking(move || {
-            let signatures = ltv::embedded_signatures(&pdf);
-            (pdf, signatures)
-        })
-        .await
-        .map_err(anyhow::Error::from)?;
-        let signatures =
-            signatures.map_err(|e| Failure::Permanent(format!("the final document: {e}")))?;
+        let (pdf, signatures) = signatures_of(pdf, "the final document").await?;
         let count = signatures.iter().filter(|s| s.document_timestamp).count();
         let last = signatures
             .iter()

@@ -152,7 +152,8 @@ fn crl_covers(crl: &CertificateList, certificate: &Certificate) -> bool {
     crl.tbs_cert_list.issuer == certificate.tbs_certificate.issuer
 }
 
-fn array_items(document: &Document, object: Option<&Object>) -> Vec<Object> {
+/// The items of an array given inline or by reference (empty for anything else).
+pub(crate) fn array_items(document: &Document, object: Option<&Object>) -> Vec<Object> {
     match object {
         Some(Object::Array(items)) => items.clone(),
         Some(Object::Reference(id)) => document

@@ -502,18 +502,6 @@ fn appends_signature_widgets(document: &Document, before: &[Object], after: &[Ob
             .all(|o| is_signature_widget(document, o))
 }
 
-fn array_of(document: &Document, object: Option<&Object>) -> Vec<Object> {
-    match object {
-        Some(Object::Array(items)) => items.clone(),
-        Some(Object::Reference(id)) => document
-            .get_object(*id)
-            .and_then(Object::as_array)
-            .cloned()
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
 /// Whether `id` is `document`'s XMP metadata: the catalog's `/Metadata`, a stream of type
 /// `/Metadata`, subtype `/XML`.
 fn is_document_metadata(document: &Document, id: ObjectId) -> bool {
@@ -704,8 +692,8 @@ fn classify_object(
         );
     }
     if kind == b"Page" && only(&keys, &[b"Annots"]) {
-        let b = array_of(previous, dict_before.get(b"Annots").ok());
-        let a = array_of(next, dict_after.get(b"Annots").ok());
+        let b = crate::ltv::array_items(previous, dict_before.get(b"Annots").ok());
+        let a = crate::ltv::array_items(next, dict_after.get(b"Annots").ok());
         if appends_signature_widgets(next, &b, &a) {
             return (
                 Change::SignatureOnly,
@@ -725,8 +713,8 @@ fn classify_object(
         == Some(id);
     if is_form {
         let fields_ok = !keys.contains(b"Fields".as_slice()) || {
-            let b = array_of(previous, dict_before.get(b"Fields").ok());
-            let a = array_of(next, dict_after.get(b"Fields").ok());
+            let b = crate::ltv::array_items(previous, dict_before.get(b"Fields").ok());
+            let a = crate::ltv::array_items(next, dict_after.get(b"Fields").ok());
             appends_signature_widgets(next, &b, &a)
         };
         if fields_ok && only(&keys, &[b"Fields"]) {
