@@ -7,14 +7,14 @@ use std::time::{Duration, SystemTime};
 
 use gsign_platform::hsm_keys::{KeySpec, Scheme};
 use gsign_platform::pades_signer::{sign_revision, Level, SigningKey, TsaClient};
-use gsign_signing::form::{self, FieldKind, FieldSpec};
+use gsign_signing::form;
 use gsign_signing::pades::SignatureInfo;
 use gsign_signing::verify::{verify, AdesLevel, Change, Report};
 use gsign_tests::attacks::{
     add_free_text, fill_after_the_last_signature, overlay_signature_widget, swap_info, swap_root,
     wrap_signature,
 };
-use gsign_tests::pki::{fixture, signer_fields, signer_values, LocalTsa, TestPki};
+use gsign_tests::pki::{fixture, signer_values, two_signers_and_the_seal, LocalTsa, TestPki};
 use lopdf::Document;
 use x509_cert::Certificate;
 
@@ -93,17 +93,7 @@ async fn our_verifier_and_pyhanko_agree_on_every_file_of_the_corpus() {
     corpus.push(("single B-T", single.clone(), true));
 
     // Two signers filling their fields on a prepared document with object streams.
-    let mut fields: Vec<FieldSpec> = signer_fields(1, 1, 60.0);
-    fields.extend(signer_fields(2, 1, 150.0));
-    fields.push(FieldSpec {
-        name: "gsign-seal".into(),
-        kind: FieldKind::Seal,
-        page: 1,
-        x: 0.0,
-        y: 0.0,
-        width: 0.0,
-        height: 0.0,
-    });
+    let fields = two_signers_and_the_seal();
     let prepared = form::prepare(&fixture("object-streams.pdf"), &fields).expect("prepared");
     let first = sign_revision(
         &prepared,

@@ -170,27 +170,8 @@ pub fn fill_after_the_last_signature(sealed: &[u8], field: &str) -> Vec<u8> {
 /// dictionary with a ByteRange pointing at the moved bytes. The digest still matches.
 pub fn wrap_signature(signed: &[u8]) -> Vec<u8> {
     let document = Document::load_mem(signed).expect("load");
-    let (sig_id, range, contents_hex) = document
-        .objects
-        .iter()
-        .find_map(|(id, object)| {
-            let dict = object.as_dict().ok()?;
-            let range: Vec<usize> = dict
-                .get(b"ByteRange")
-                .ok()?
-                .as_array()
-                .ok()?
-                .iter()
-                .filter_map(|o| o.as_i64().ok())
-                .map(|v| v as usize)
-                .collect();
-            Some((*id, range, ()))
-        })
-        .map(|(id, range, ())| {
-            let hex = signed[range[1] + 1..range[2] - 1].to_vec();
-            (id, range, hex)
-        })
-        .expect("a signature dictionary");
+    let (sig_id, range) = signature_dictionary(signed);
+    let contents_hex = signed[range[1] + 1..range[2] - 1].to_vec();
     let (b, c, d) = (range[1], range[2], range[3]);
     let inject = b"\n1 0 obj (the attacker's bytes) endobj\n".to_vec();
     let k = inject.len();

@@ -456,6 +456,23 @@ pub fn drawn_signature_png(seed: f32) -> Vec<u8> {
     bytes
 }
 
+/// Two signers' fields on page 1 and the completion seal's field, as completion prepares a
+/// document for two people.
+pub fn two_signers_and_the_seal() -> Vec<FieldSpec> {
+    let mut fields = signer_fields(1, 1, 60.0);
+    fields.extend(signer_fields(2, 1, 150.0));
+    fields.push(FieldSpec {
+        name: "gsign-seal".into(),
+        kind: FieldKind::Seal,
+        page: 1,
+        x: 0.0,
+        y: 0.0,
+        width: 0.0,
+        height: 0.0,
+    });
+    fields
+}
+
 /// The fields of signer `n` (1-based) on `page`: a signature, initials, text, a date and a
 /// check box, in a row from `top` points below the top of the displayed page.
 pub fn signer_fields(n: usize, page: u32, top: f32) -> Vec<FieldSpec> {

@@ -15,12 +15,12 @@ use std::time::{Duration, SystemTime};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
-use gsign_signing::form::{self, FieldFill, FieldKind, FieldSpec};
+use gsign_signing::form::{self, FieldFill};
 use gsign_signing::pades::{self, SignatureInfo, DEFAULT_RESERVE};
 use gsign_signing::x509::{issue, to_pem, Issuer, Profile, Subject};
 use gsign_signing::{RawSigner, Scheme, SignError};
 use gsign_tests::attacks;
-use gsign_tests::pki::{fixture, signer_fields, signer_values};
+use gsign_tests::pki::{fixture, signer_values, two_signers_and_the_seal};
 use serde_json::json;
 use x509_cert::Certificate;
 
@@ -123,17 +123,7 @@ fn main() {
     );
 
     // Two signers on a prepared document with object streams, then the locking seal.
-    let mut fields: Vec<FieldSpec> = signer_fields(1, 1, 60.0);
-    fields.extend(signer_fields(2, 1, 150.0));
-    fields.push(FieldSpec {
-        name: "gsign-seal".into(),
-        kind: FieldKind::Seal,
-        page: 1,
-        x: 0.0,
-        y: 0.0,
-        width: 0.0,
-        height: 0.0,
-    });
+    let fields = two_signers_and_the_seal();
     let prepared = form::prepare(&fixture("object-streams.pdf"), &fields).expect("prepared");
     let first = sign(
         &prepared,
