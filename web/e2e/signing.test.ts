@@ -3,13 +3,11 @@
 // envelope through the API and checks the downloaded PDF with pyHanko afterwards.
 
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkpoint,
   context,
-  drawWithFinger,
-  drawWithMouse,
+  followTheGuide,
   launch,
   mailedLink,
   story,
@@ -40,47 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
-/** Fills every required field by following the guide, as a signer would. */
-async function followTheGuide(page: Page, signer: Signer, shot: string): Promise<void> {
-  const counter = page.locator('.counter');
-  for (let step = 0; step < 20; step += 1) {
-    const text = (await counter.textContent()) ?? '';
-    if (text.includes('All required fields are done')) return;
-    await page.getByRole('button', { name: 'Next field' }).click();
-    const focused = page.locator(':focus');
-    await expect.poll(async () => focused.count()).toBe(1);
-    const id = (await focused.getAttribute('id')) ?? '';
-    const className = (await focused.getAttribute('class')) ?? '';
-    const type = await focused.getAttribute('type');
-    expect(id, 'the guide focuses a field').toMatch(/^field-/);
-    if (className.includes('field-signature') || className.includes('field-initial')) {
-      await page.keyboard.press('Enter');
-      const dialog = page.getByRole('dialog', { name: 'Adopt your signature' });
-      if (await dialog.isVisible()) {
-        await checkpoint(page, data, `${shot}-adopt`);
-        if (signer.adopt === 'keyboard') {
-          await expect(page.getByLabel('Your full name')).toBeTruthy();
-          await page.getByRole('button', { name: 'Adopt and sign' }).press('Enter');
-        } else {
-          await page.getByRole('radio', { name: 'Draw' }).check();
-          if (signer.adopt === 'mouse') await drawWithMouse(page, '.signature-pad');
-          else await drawWithFinger(page, '.signature-pad');
-          await checkpoint(page, data, `${shot}-drawn`);
-          await page.getByRole('button', { name: 'Adopt and sign' }).click();
-        }
-        await dialog.waitFor({ state: 'hidden' });
-      }
-    } else if (type === 'checkbox') {
-      await page.keyboard.press('Space');
-    } else if (type === 'text') {
-      await page.keyboard.type('Ulaanbaatar, Сүхбаатар дүүрэг');
-    } else {
-      throw new Error(`the guide stopped on an unexpected field: ${className}`);
-    }
-  }
-  throw new Error('the guide never said every required field was done');
-}
 
 describe('three signers in order, with an access code, and a cc', () => {
   data.signers.forEach((signer, index) => {
@@ -117,7 +74,7 @@ describe('three signers in order, with an access code, and a cc', () => {
         await page.locator('.page[data-page="1"] .page-loading').waitFor({ state: 'detached', timeout: 20_000 });
         await checkpoint(page, data, `${shot}-3-document`);
 
-        await followTheGuide(page, signer, shot);
+        await followTheGuide(page, data, signer.adopt, shot);
         await checkpoint(page, data, `${shot}-4-all-done`);
         await page.getByRole('button', { name: 'Finish' }).click();
         await page.getByRole('dialog', { name: 'Review and submit' }).waitFor();

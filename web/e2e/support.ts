@@ -188,3 +188,49 @@ export async function drawWithFinger(page: Page, selector: string): Promise<void
   await session.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
   await session.detach();
 }
+
+/** Fills every required field by following the guide, as a signer would. */
+export async function followTheGuide(
+  page: Page,
+  data: Story,
+  adopt: 'mouse' | 'finger' | 'keyboard',
+  shot: string,
+): Promise<void> {
+  const counter = page.locator('.counter');
+  for (let step = 0; step < 20; step += 1) {
+    const text = (await counter.textContent()) ?? '';
+    if (text.includes('All required fields are done')) return;
+    await page.getByRole('button', { name: 'Next field' }).click();
+    const focused = page.locator(':focus');
+    await expect.poll(async () => focused.count()).toBe(1);
+    const id = (await focused.getAttribute('id')) ?? '';
+    const className = (await focused.getAttribute('class')) ?? '';
+    const type = await focused.getAttribute('type');
+    expect(id, 'the guide focuses a field').toMatch(/^field-/);
+    if (className.includes('field-signature') || className.includes('field-initial')) {
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog', { name: 'Adopt your signature' });
+      if (await dialog.isVisible()) {
+        await checkpoint(page, data, `${shot}-adopt`);
+        if (adopt === 'keyboard') {
+          await expect(page.getByLabel('Your full name')).toBeTruthy();
+          await page.getByRole('button', { name: 'Adopt and sign' }).press('Enter');
+        } else {
+          await page.getByRole('radio', { name: 'Draw' }).check();
+          if (adopt === 'mouse') await drawWithMouse(page, '.signature-pad');
+          else await drawWithFinger(page, '.signature-pad');
+          await checkpoint(page, data, `${shot}-drawn`);
+          await page.getByRole('button', { name: 'Adopt and sign' }).click();
+        }
+        await dialog.waitFor({ state: 'hidden' });
+      }
+    } else if (type === 'checkbox') {
+      await page.keyboard.press('Space');
+    } else if (type === 'text') {
+      await page.keyboard.type('Ulaanbaatar, Сүхбаатар дүүрэг');
+    } else {
+      throw new Error(`the guide stopped on an unexpected field: ${className}`);
+    }
+  }
+  throw new Error('the guide never said every required field was done');
+}

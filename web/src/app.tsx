@@ -1,6 +1,7 @@
 // The app's shell: the language (and its switch), the header, and the page for the path.
 // Paths are the ones GSign's mails link to (`/sign`, `/verify-email`, `/accept-invitation`,
-// `/reset-password`) plus sign-in, sign-up and the signed-in home.
+// `/reset-password`), sign-in and sign-up, and the signed-in workspace (home, `/documents`,
+// `/envelopes`, `/envelopes/{id}`).
 
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import {
@@ -24,6 +25,10 @@ import {
   SignInPage,
   VerifyEmailPage,
 } from './pages/Account';
+import { DocumentsPage } from './pages/Documents';
+import { EnvelopesPage } from './pages/Envelopes';
+import { EnvelopePage } from './pages/Envelope';
+import { Workspace } from './components/Workspace';
 
 /** Moves to `path` inside the app without a reload. */
 export function navigate(path: string): void {
@@ -59,9 +64,34 @@ function page(path: string): ReactNode {
       return <RegisterPage />;
     case '/':
     case '/home':
-      return <HomePage />;
-    default:
+      return (
+        <Workspace path={clean}>
+          <HomePage />
+        </Workspace>
+      );
+    case '/documents':
+      return (
+        <Workspace path={clean}>
+          <DocumentsPage />
+        </Workspace>
+      );
+    case '/envelopes':
+      return (
+        <Workspace path={clean}>
+          <EnvelopesPage />
+        </Workspace>
+      );
+    default: {
+      const envelope = /^\/envelopes\/([0-9a-f-]{36})$/i.exec(clean)?.[1];
+      if (envelope) {
+        return (
+          <Workspace path={clean}>
+            <EnvelopePage key={envelope} id={envelope} />
+          </Workspace>
+        );
+      }
       return <NotFoundPage />;
+    }
   }
 }
 

@@ -4,20 +4,14 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { accounts, ApiError, type EnvelopeListItem } from '../api';
 import { navigate } from '../app';
-import { formatDateTime, useI18n, type MessageKey } from '../i18n';
+import { formatDateTime, useI18n } from '../i18n';
 import { currentSession, endSession, saveSession } from '../session';
+import { Link, useDescribe, usePageTitle } from '../ui';
 import { Status } from '../components/Status';
 
 function tokenFromUrl(): string | null {
   const token = new URLSearchParams(window.location.search).get('token');
   return token && token.length > 0 ? token : null;
-}
-
-function usePageTitle(key: MessageKey) {
-  const { t } = useI18n();
-  useEffect(() => {
-    document.title = `${t(key)} · GSign`;
-  }, [t, key]);
 }
 
 function Card({ title, children }: { title: string; children: ReactNode }) {
@@ -27,35 +21,6 @@ function Card({ title, children }: { title: string; children: ReactNode }) {
       {children}
     </section>
   );
-}
-
-function Link({ to, children }: { to: string; children: ReactNode }) {
-  return (
-    <a
-      href={to}
-      onClick={(event) => {
-        event.preventDefault();
-        navigate(to);
-      }}
-    >
-      {children}
-    </a>
-  );
-}
-
-/** What a refusal says to a person. */
-function useDescribe() {
-  const { t } = useI18n();
-  return (err: unknown): string => {
-    if (!(err instanceof ApiError)) return t('common.networkError');
-    const { problem } = err;
-    if (problem.status === 0) return t('common.networkError');
-    if (problem.status === 429) return t('common.tooMany');
-    if (problem.errors?.length) {
-      return t('errors.validation', { detail: problem.errors.map((e) => e.detail).join('; ') });
-    }
-    return problem.detail ?? problem.title;
-  };
 }
 
 function PasswordInput({
@@ -495,19 +460,9 @@ export function HomePage() {
           ))}
         </ul>
       )}
-      <p className="muted">{t('home.workspaceSoon')}</p>
-      <button
-        type="button"
-        className="secondary"
-        onClick={() => {
-          const s = currentSession();
-          endSession();
-          if (s) void accounts.logout(s.access_token, s.refresh_token).catch(() => undefined);
-          navigate('/sign-in');
-        }}
-      >
-        {t('nav.signOut')}
-      </button>
+      <p>
+        <Link to="/documents">{t('home.upload')}</Link>
+      </p>
     </section>
   );
 }

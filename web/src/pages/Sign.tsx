@@ -115,7 +115,8 @@ export function SignPage() {
       .catch((err: unknown) => setPhase({ kind: 'problem', error: toApiError(err) }));
   }, [ticket]);
 
-  const load = useCallback(async () => {
+  // `acted` is `true` right after this recipient's own submission was accepted.
+  const load = useCallback(async (acted?: unknown) => {
     if (!token) return;
     try {
       const view = await signing.view(token);
@@ -129,10 +130,10 @@ export function SignPage() {
         // The last signature completes the envelope, and completion replaces every link by
         // the completion mail's: a link that stops working right after this recipient acted
         // means the envelope is done, not that something broke.
-        const acted =
-          previous.kind === 'view' &&
-          ['signed', 'approved'].includes(previous.view.recipient.status);
-        if (acted && error.slug === 'signing-link-invalid') {
+        const done =
+          acted === true ||
+          (previous.kind === 'view' && ['signed', 'approved'].includes(previous.view.recipient.status));
+        if (done && error.slug === 'signing-link-invalid') {
           return { kind: 'finished', outcome: 'completed-elsewhere' };
         }
         return { kind: 'problem', error };
@@ -327,7 +328,8 @@ function describe(error: ApiError, t: ReturnType<typeof useI18n>['t']): string {
 interface EnvelopeProps {
   token: string;
   view: SigningView;
-  reload: () => Promise<void>;
+  /** Asks for the view again; `true` when this recipient has just acted. */
+  reload: (acted?: true) => Promise<void>;
   finish: (outcome: 'completed-elsewhere' | 'declined') => void;
 }
 
@@ -628,7 +630,7 @@ function Ceremony({ token, view, reload, finish }: EnvelopeProps) {
           };
       await signing.sign(token, body);
       setDialog('none');
-      await reload();
+      await reload(true);
     } catch (err) {
       setError(describe(toApiError(err), t));
     } finally {
