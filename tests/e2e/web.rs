@@ -621,3 +621,166 @@ async fn an_embedded_signer_signs_inside_an_allowed_page_which_hears_every_termi
     assert!(to_kiosk.is_empty(), "{to_kiosk:?}");
     stack.stop().await;
 }
+
+/// Every widget annotation of `pdf`: its page (1-based) and `/Rect`, normalised to
+/// `[llx, lly, urx, ury]`.
+fn widget_rects(pdf: &[u8]) -> Vec<(u32, [f64; 4])> {
+    let document = lopdf::Document::load_mem(pdf).expect("the PDF parses");
+    let number = |object: &lopdf::Object| -> f64 {
+        match object {
+            lopdf::Object::Integer(i) => *i as f64,
+            lopdf::Object::Real(r) => f64::from(*r),
+            other => panic!("not a number: {other:?}"),
+        }
+    };
+    let mut widgets = Vec::new();
+    for (page_number, page_id) in document.get_pages() {
+        let page = document.get_dictionary(page_id).expect("page");
+        let Ok(annots) = page.get(b"Annots") else {
+            continue;
+        };
+        let annots = match annots {
+            lopdf::Object::Reference(id) => document.get_object(*id).expect("annots"),
+            other => other,
+        };
+        for annot in annots.as_array().expect("an array of annotations") {
+            let annot = document
+                .dereference(annot)
+                .expect("annotation")
+                .1
+                .as_dict()
+                .expect("a dictionary");
+            if annot.get(b"Subtype").and_then(|s| s.as_name()).ok() != Some(b"Widget".as_slice()) {
+                continue;
+            }
+            let rect: Vec<f64> = annot
+                .get(b"Rect")
+                .and_then(|r| r.as_array())
+                .expect("a /Rect")
+                .iter()
+                .map(number)
+                .collect();
+            let [a, b, c, d] = rect[..] else {
+                panic!("a /Rect of four numbers: {rect:?}")
+            };
+            widgets.push((page_number, [a.min(c), b.min(d), a.max(c), b.max(d)]));
+        }
+    }
+    widgets
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sender_builds_sends_and_follows_an_envelope_in_the_browser_and_the_signed_pdf_validates()
+{
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = web_stack_with_tsa(&db, &tsa).await;
+    let suffix = unique();
+    let email = |who: &str| format!("{who}-{suffix}@example.mn");
+    let artifacts = artifacts("workspace");
+    let sender = email("sender");
+    browser_story(
+        "workspace.test.ts",
+        &stack,
+        &artifacts,
+        json!({
+            "sender": sender,
+            "pdf": root().join("shared/pdf/fixtures/three-pages-rotated.pdf"),
+            "signers": [
+                {"name": "Ана Лима", "email": email("ana")},
+                {"name": "Батбаяр Өлзий", "email": email("bat")},
+            ],
+            "approver": {"name": "Dora Approver", "email": email("dora")},
+        }),
+    );
+
+    // The envelope as the browser built it: every field where it was dropped.
+    let client = db.connect().await;
+    let org: uuid::Uuid = client
+        .query_one(
+            "SELECT organization_id FROM users WHERE email = $1",
+            &[&sender],
+        )
+        .await
+        .expect("the sender registered")
+        .get(0);
+    let rows = client
+        .query(
+            "SELECT f.page_number, f.x::float8, f.y::float8, f.width::float8, f.height::float8, \
+                    r.email \
+             FROM signature_fields f JOIN recipients r ON r.id = f.recipient_id \
+             WHERE r.organization_id = $1 AND f.type = 'signature'",
+            &[&org],
+        )
+        .await
+        .expect("fields");
+    let drops: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(artifacts.join("drops.json")).expect("the story wrote where it dropped"),
+    )
+    .expect("json");
+    assert_eq!(rows.len(), 2, "two signature fields");
+    let final_pdf = std::fs::read(artifacts.join("final.pdf")).expect("the sender downloaded it");
+    let widgets = widget_rects(&final_pdf);
+    for drop in &drops {
+        let page = drop["page"].as_i64().expect("page") as i32;
+        let row = rows
+            .iter()
+            .find(|r| r.get::<_, i32>(0) == page && r.get::<_, String>(5) == drop["recipient"])
+            .unwrap_or_else(|| panic!("no field for {drop}"));
+        let (x, y, w, h): (f64, f64, f64, f64) = (row.get(1), row.get(2), row.get(3), row.get(4));
+        // Centred where the mouse let go (the API's top-left points of the displayed page).
+        let (dx, dy) = (
+            drop["x"].as_f64().expect("x"),
+            drop["y"].as_f64().expect("y"),
+        );
+        assert!(
+            (x + w / 2.0 - dx).abs() < 1.0 && (y + h / 2.0 - dy).abs() < 1.0,
+            "field {x},{y} {w}×{h} is not centred on the drop at {dx},{dy}"
+        );
+        // The widget in the signed PDF, in user space: page 2 is turned 90° (MediaBox
+        // 0 0 595.28 841.89), page 3 270° with CropBox 36 36 576 756.
+        let expected = match page {
+            2 => [y, x, y + h, x + w],
+            3 => [576.0 - y - h, 756.0 - x - w, 576.0 - y, 756.0 - x],
+            other => panic!("the story drops on pages 2 and 3, not {other}"),
+        };
+        assert!(
+            widgets.iter().any(|(p, rect)| *p == page as u32
+                && rect.iter().zip(expected).all(|(a, b)| (a - b).abs() < 0.5)),
+            "no widget on page {page} at {expected:?}: {widgets:?}"
+        );
+    }
+
+    // pyHanko trusts both signatures, the approval's and the seal's.
+    let file = pki.write("workspace-final.pdf", &final_pdf);
+    let org_ca = organization_ca(&db, org, &pki).await;
+    let (ok, report) = pyhanko(&file, &org_ca, &pki.ca_pem);
+    assert!(ok, "pyHanko refused the downloaded PDF:\n{report}");
+    let (ok, qpdf) = run("qpdf", &["--check", &file]);
+    assert!(ok, "{qpdf}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owner_runs_the_organization_in_the_browser_and_each_role_sees_only_what_it_may_do() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app_with_web(&db, &[]).await;
+    let receiver = crate::webhooks::Receiver::start(&[]).await;
+    let suffix = unique();
+    let email = |who: &str| format!("{who}-{suffix}@example.mn");
+    browser_story(
+        "organization.test.ts",
+        &stack,
+        &artifacts("organization"),
+        json!({
+            "owner": email("owner"),
+            "member": email("member"),
+            "viewer": email("viewer"),
+            "receiver": receiver.url,
+        }),
+    );
+    // The receiver got the test event the page showed as delivered.
+    assert_eq!(receiver.types(), vec!["webhook.test"]);
+    stack.stop().await;
+}

@@ -1,7 +1,7 @@
 // The app's shell: the language (and its switch), the header, and the page for the path.
 // Paths are the ones GSign's mails link to (`/sign`, `/verify-email`, `/accept-invitation`,
 // `/reset-password`), sign-in and sign-up, and the signed-in workspace (home, `/documents`,
-// `/envelopes`, `/envelopes/{id}`).
+// `/envelopes`, `/envelopes/{id}`, `/organization`, `/account`).
 
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import {
@@ -29,6 +29,8 @@ import { DocumentsPage } from './pages/Documents';
 import { EnvelopesPage } from './pages/Envelopes';
 import { EnvelopePage } from './pages/Envelope';
 import { Workspace } from './components/Workspace';
+import { OrganizationPage } from './pages/Organization';
+import { AccountSettingsPage } from './pages/Profile';
 
 /** Moves to `path` inside the app without a reload. */
 export function navigate(path: string): void {
@@ -79,6 +81,18 @@ function page(path: string): ReactNode {
       return (
         <Workspace path={clean}>
           <EnvelopesPage />
+        </Workspace>
+      );
+    case '/organization':
+      return (
+        <Workspace path={clean}>
+          <OrganizationPage />
+        </Workspace>
+      );
+    case '/account':
+      return (
+        <Workspace path={clean}>
+          <AccountSettingsPage />
         </Workspace>
       );
     default: {

@@ -12,6 +12,7 @@ import { Dialog } from '../components/Dialog';
 import { Status } from '../components/Status';
 import { formatDateTime, useI18n, type MessageKey } from '../i18n';
 import { useDescribe, usePageTitle } from '../ui';
+import { useMay } from '../components/Workspace';
 
 type Document = Schema<'DocumentView'>;
 type DocumentStatus = Document['status'];
@@ -87,7 +88,6 @@ export function DocumentsPage() {
   const [editing, setEditing] = useState<Document | null>(null);
   const [deleting, setDeleting] = useState<Document | null>(null);
   const [dragging, setDragging] = useState(false);
-  const [role, setRole] = useState<string | null>(null);
   const input = useRef<HTMLInputElement>(null);
   const inputId = useId();
 
@@ -122,12 +122,6 @@ export function DocumentsPage() {
   useEffect(() => {
     void load(null);
   }, [load]);
-
-  useEffect(() => {
-    void call(client.GET('/v1/me'))
-      .then((me) => setRole(me.role))
-      .catch(() => undefined);
-  }, []);
 
   const update = (key: string, change: Partial<Upload>) =>
     setUploads((all) => all.map((u) => (u.key === key ? { ...u, ...change } : u)));
@@ -191,11 +185,13 @@ export function DocumentsPage() {
     }
   };
 
-  const mayHold = role === 'owner' || role === 'admin';
+  const mayHold = useMay('documents:hold');
+  const mayWrite = useMay('documents:write');
 
   return (
     <section className="card wide" aria-labelledby="docs-title">
       <h1 id="docs-title">{t('docs.title')}</h1>
+      {mayWrite && (
       <div
         className={`dropzone${dragging ? ' dragging' : ''}`}
         onDragOver={(event) => {
@@ -227,6 +223,7 @@ export function DocumentsPage() {
         />
         <p className="hint">{t('docs.types')}</p>
       </div>
+      )}
       {uploads.length > 0 && (
         <ul className="uploads" aria-label={t('docs.uploads')}>
           {uploads.map((u) => (
@@ -311,7 +308,7 @@ export function DocumentsPage() {
                 )}
               </div>
               <div className="row-actions">
-                {d.status === 'ready' && (
+                {mayWrite && d.status === 'ready' && (
                   <button type="button" className="primary" onClick={() => void sendForSignature(d)}>
                     {t('docs.send', { name: d.name })}
                   </button>
@@ -321,12 +318,16 @@ export function DocumentsPage() {
                     {t('docs.download')}
                   </button>
                 )}
-                <button type="button" className="secondary" onClick={() => setEditing(d)}>
-                  {t('docs.edit')}
-                </button>
-                <button type="button" className="secondary danger" onClick={() => setDeleting(d)}>
-                  {t('docs.delete')}
-                </button>
+                {mayWrite && (
+                  <button type="button" className="secondary" onClick={() => setEditing(d)}>
+                    {t('docs.edit')}
+                  </button>
+                )}
+                {mayWrite && (
+                  <button type="button" className="secondary danger" onClick={() => setDeleting(d)}>
+                    {t('docs.delete')}
+                  </button>
+                )}
               </div>
             </li>
           ))}

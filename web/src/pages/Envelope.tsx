@@ -13,6 +13,7 @@ import { recipientColour } from '../fields';
 import { formatDateTime, useI18n, type MessageKey } from '../i18n';
 import { useDescribe, usePageTitle } from '../ui';
 import { Builder } from './Builder';
+import { useMay } from '../components/Workspace';
 
 type Envelope = Schema<'EnvelopeDetail'>;
 type Evidence = Schema<'EnvelopeEvidence'>;
@@ -26,6 +27,7 @@ export function EnvelopePage({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null);
   const [missing, setMissing] = useState(false);
   const fingerprint = useRef('');
+  const mayWrite = useMay('documents:write');
 
   const load = useCallback(async (): Promise<boolean> => {
     try {
@@ -98,7 +100,7 @@ export function EnvelopePage({ id }: { id: string }) {
         <span className={`badge ${envelope.status}`}>{t(`envelope.status.${envelope.status}` as MessageKey)}</span>
       </header>
       {error && <Status kind="error">{error}</Status>}
-      {envelope.status === 'draft' ? (
+      {envelope.status === 'draft' && mayWrite ? (
         <Builder
           envelope={envelope}
           documentUrl={documentUrl}
@@ -108,13 +110,21 @@ export function EnvelopePage({ id }: { id: string }) {
           }}
         />
       ) : (
-        <Tracking envelope={envelope} reload={load} />
+        <Tracking envelope={envelope} reload={load} mayWrite={mayWrite} />
       )}
     </div>
   );
 }
 
-function Tracking({ envelope, reload }: { envelope: Envelope; reload: () => Promise<boolean> }) {
+function Tracking({
+  envelope,
+  reload,
+  mayWrite,
+}: {
+  envelope: Envelope;
+  reload: () => Promise<boolean>;
+  mayWrite: boolean;
+}) {
   const { t, language } = useI18n();
   const describe = useDescribe();
   const [evidence, setEvidence] = useState<Evidence | null>(null);
@@ -187,7 +197,7 @@ function Tracking({ envelope, reload }: { envelope: Envelope; reload: () => Prom
           ))}
         </ul>
         <div className="actions">
-          {envelope.status === 'sent' && (
+          {mayWrite && envelope.status === 'sent' && (
             <button
               type="button"
               className="secondary"
@@ -204,7 +214,7 @@ function Tracking({ envelope, reload }: { envelope: Envelope; reload: () => Prom
               {t('envelope.remind')}
             </button>
           )}
-          {envelope.status === 'sent' && (
+          {mayWrite && envelope.status === 'sent' && (
             <button type="button" className="secondary danger" onClick={() => setVoiding(true)}>
               {t('envelope.void')}
             </button>
