@@ -134,6 +134,31 @@ describe('running the organization', () => {
     await checkpoint(owner, data, 'organization-webhook-delivered');
   });
 
+  it('issues a certificate from the organization CA, reads the audit trail and the plan', async () => {
+    await owner.getByRole('button', { name: 'Certificates' }).click();
+    const form = owner.getByRole('form', { name: 'New certificate' });
+    await form.getByLabel('Label').fill('Director signing');
+    await form.getByLabel('Name in the certificate').fill('Ганбат Дорж');
+    await form.getByRole('button', { name: 'Create the certificate' }).click();
+    await owner.getByText('The certificate “Director signing” is ready.').waitFor({ timeout: 30_000 });
+    const row = owner.getByRole('list', { name: 'Certificates' }).getByRole('listitem').filter({ hasText: 'Director signing' });
+    await row.getByText('Active').waitFor();
+    await checkpoint(owner, data, 'organization-certificates');
+
+    await owner.getByRole('button', { name: 'Audit trail' }).click();
+    await owner.getByRole('list', { name: 'Audit trail' }).getByText('member.invited').first().waitFor();
+    await owner.getByLabel('Action').fill('api_key.created');
+    await owner.getByRole('search', { name: 'Filter the audit trail' }).getByRole('button', { name: 'Show' }).click();
+    await expect.poll(() => owner.getByRole('list', { name: 'Audit trail' }).getByText('member.invited').count()).toBe(0);
+    await checkpoint(owner, data, 'organization-audit');
+
+    await owner.getByRole('button', { name: 'Billing' }).click();
+    await owner.getByRole('heading', { name: /^Plan: / }).waitFor();
+    await owner.getByRole('img', { name: /^Usage from / }).waitFor();
+    await owner.getByRole('heading', { name: 'This period’s invoice' }).waitFor();
+    await checkpoint(owner, data, 'organization-billing');
+  });
+
   it('changes the password, and the old one stops working', async () => {
     await menu(owner).getByText('Account').click();
     await owner.getByLabel('Current password').fill('an owner passphrase');

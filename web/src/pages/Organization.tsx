@@ -1,7 +1,8 @@
 // The organization, for owners and admins: members (invite, change a role, remove; the last
 // owner stays, and the page says why), API keys (scopes picked, the key shown once with a
 // copy button, revoke) and webhooks (endpoints and their event filter, a test event, the
-// delivery log with every attempt, retry, a rotated secret shown once, delete).
+// delivery log with every attempt, retry, a rotated secret shown once, delete); the
+// certificates, audit and billing tabs are in Records.tsx.
 
 import { useCallback, useEffect, useState } from 'react';
 import { ApiError } from '../api';
@@ -11,12 +12,16 @@ import { useMe } from '../components/Workspace';
 import { formatDateTime, useI18n, type MessageKey } from '../i18n';
 import { assignable } from '../roles';
 import { useDescribe, usePageTitle } from '../ui';
+import { Audit, Billing, Certificates } from './Records';
 
-type Tab = 'members' | 'keys' | 'webhooks';
+type Tab = 'members' | 'keys' | 'webhooks' | 'certificates' | 'audit' | 'billing';
 const TABS: { id: Tab; label: MessageKey }[] = [
   { id: 'members', label: 'org.members' },
   { id: 'keys', label: 'org.keys' },
   { id: 'webhooks', label: 'org.webhooks' },
+  { id: 'certificates', label: 'org.certificates' },
+  { id: 'audit', label: 'org.audit' },
+  { id: 'billing', label: 'org.billing' },
 ];
 
 type Notice = { kind: 'success' | 'error'; text: string } | null;
@@ -50,6 +55,9 @@ export function OrganizationPage() {
       {tab === 'members' && <Members />}
       {tab === 'keys' && <ApiKeys />}
       {tab === 'webhooks' && <Webhooks />}
+      {tab === 'certificates' && <Certificates />}
+      {tab === 'audit' && <Audit />}
+      {tab === 'billing' && <Billing />}
     </section>
   );
 }
