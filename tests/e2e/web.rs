@@ -784,3 +784,42 @@ async fn an_owner_runs_the_organization_in_the_browser_and_each_role_sees_only_w
     assert_eq!(receiver.types(), vec!["webhook.test"]);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owner_writes_clauses_and_templates_and_sends_a_pack_from_two_templates_in_the_browser()
+{
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let stack = web_stack_with_tsa(&db, &tsa).await;
+    let suffix = unique();
+    let email = |who: &str| format!("{who}-{suffix}@example.mn");
+    let owner = email("owner");
+    browser_story(
+        "library.test.ts",
+        &stack,
+        &artifacts("library"),
+        json!({
+            "owner": owner,
+            "seller": {"name": "Гэрэл Трейд ХХК", "email": email("seller")},
+            "buyer": {"name": "Батбаяр Өлзий", "email": email("buyer")},
+            "reference": format!("deal-{suffix}"),
+        }),
+    );
+    // Two documents, each out for signature in its own envelope; the seller is asked first.
+    let client = db.connect().await;
+    let statuses: Vec<String> = client
+        .query(
+            "SELECT e.status FROM envelopes e JOIN users u ON u.organization_id = e.organization_id \
+             WHERE u.email = $1",
+            &[&owner],
+        )
+        .await
+        .expect("envelopes")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(statuses, vec!["sent", "sent"]);
+    gsign_tests::mailed_token(&email("seller"), "/sign").await;
+    stack.stop().await;
+}

@@ -63,7 +63,7 @@ describe('running the organization', () => {
     await owner.getByText('Your address is confirmed.').waitFor();
     await signIn(owner, data.owner, 'an owner passphrase');
     await menu(owner).getByText('Organization').waitFor();
-    expect(await menu(owner).allTextContents()).toEqual(['Home', 'Documents', 'Envelopes', 'Organization', 'Account']);
+    expect(await menu(owner).allTextContents()).toEqual(['Home', 'Documents', 'Envelopes', 'Templates', 'Organization', 'Account']);
   });
 
   it('invites a member and a viewer', async () => {
@@ -87,7 +87,7 @@ describe('running the organization', () => {
 
   it('the member accepts and may send, but sees no organization menu', async () => {
     const page = await accept(data.member, 'Сарнай');
-    expect(await menu(page).allTextContents()).toEqual(['Home', 'Documents', 'Envelopes', 'Account']);
+    expect(await menu(page).allTextContents()).toEqual(['Home', 'Documents', 'Envelopes', 'Templates', 'Account']);
     await menu(page).getByText('Documents').click();
     await page.getByRole('button', { name: 'Choose files' }).waitFor();
     await checkpoint(page, data, 'member-documents');
@@ -100,7 +100,7 @@ describe('running the organization', () => {
 
   it('the viewer accepts and may only read', async () => {
     const page = await accept(data.viewer, 'Bold');
-    expect(await menu(page).allTextContents()).toEqual(['Home', 'Documents', 'Envelopes', 'Account']);
+    expect(await menu(page).allTextContents()).toEqual(['Home', 'Documents', 'Envelopes', 'Templates', 'Account']);
     await menu(page).getByText('Documents').click();
     await page.getByText('No documents yet.').waitFor();
     expect(await page.getByRole('button', { name: 'Choose files' }).count()).toBe(0);

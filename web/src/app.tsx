@@ -1,7 +1,7 @@
 // The app's shell: the language (and its switch), the header, and the page for the path.
 // Paths are the ones GSign's mails link to (`/sign`, `/verify-email`, `/accept-invitation`,
 // `/reset-password`), sign-in and sign-up, and the signed-in workspace (home, `/documents`,
-// `/envelopes`, `/envelopes/{id}`, `/organization`, `/account`).
+// `/envelopes`, `/envelopes/{id}`, `/library`, `/organization`, `/account`).
 
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import {
@@ -31,6 +31,7 @@ import { EnvelopePage } from './pages/Envelope';
 import { Workspace } from './components/Workspace';
 import { OrganizationPage } from './pages/Organization';
 import { AccountSettingsPage } from './pages/Profile';
+import { LibraryPage } from './pages/Library';
 
 /** Moves to `path` inside the app without a reload. */
 export function navigate(path: string): void {
@@ -87,6 +88,12 @@ function page(path: string): ReactNode {
       return (
         <Workspace path={clean}>
           <OrganizationPage />
+        </Workspace>
+      );
+    case '/library':
+      return (
+        <Workspace path={clean}>
+          <LibraryPage />
         </Workspace>
       );
     case '/account':

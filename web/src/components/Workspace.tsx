@@ -30,6 +30,7 @@ const SECTIONS: { path: string; label: MessageKey; needs?: Capability }[] = [
   { path: '/', label: 'nav.home' },
   { path: '/documents', label: 'nav.documents' },
   { path: '/envelopes', label: 'nav.envelopes' },
+  { path: '/library', label: 'nav.library' },
   { path: '/organization', label: 'nav.organization', needs: 'organization:manage' },
   { path: '/account', label: 'nav.account' },
 ];
