@@ -18,20 +18,12 @@ import {
 import { SignPage } from './pages/Sign';
 import {
   AcceptInvitationPage,
-  HomePage,
   NotFoundPage,
   RegisterPage,
   ResetPasswordPage,
   SignInPage,
   VerifyEmailPage,
 } from './pages/Account';
-import { DocumentsPage } from './pages/Documents';
-import { EnvelopesPage } from './pages/Envelopes';
-import { EnvelopePage } from './pages/Envelope';
-import { Workspace } from './components/Workspace';
-import { OrganizationPage } from './pages/Organization';
-import { AccountSettingsPage } from './pages/Profile';
-import { LibraryPage } from './pages/Library';
 
 /** Moves to `path` inside the app without a reload. */
 export function navigate(path: string): void {
@@ -47,6 +39,37 @@ function usePath(): string {
     return () => window.removeEventListener('popstate', update);
   }, []);
   return path;
+}
+
+/** The workspace's paths: their pages come in a chunk of their own (src/workspace.tsx). */
+const WORKSPACE = new Set(['/', '/home', '/documents', '/envelopes', '/library', '/organization', '/account']);
+type WorkspaceModule = typeof import('./workspace');
+let workspaceModule: WorkspaceModule | null = null;
+
+/**
+ * The workspace chunk, rendered once it has arrived (not through Suspense, whose reveal
+ * throttling held the builder back by a third of a second).
+ */
+function LazyWorkspace({ path }: { path: string }) {
+  const { t } = useI18n();
+  const [module, setModule] = useState(workspaceModule);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    if (module) return;
+    import('./workspace').then(
+      (loaded) => {
+        workspaceModule = loaded;
+        setModule(loaded);
+      },
+      () => setFailed(true),
+    );
+  }, [module]);
+  if (module) return <module.default path={path} />;
+  return (
+    <p className={failed ? 'notice error' : 'notice'} role={failed ? 'alert' : 'status'}>
+      {failed ? t('common.networkError') : t('common.loading')}
+    </p>
+  );
 }
 
 function page(path: string): ReactNode {
@@ -65,54 +88,11 @@ function page(path: string): ReactNode {
       return <SignInPage />;
     case '/register':
       return <RegisterPage />;
-    case '/':
-    case '/home':
-      return (
-        <Workspace path={clean}>
-          <HomePage />
-        </Workspace>
-      );
-    case '/documents':
-      return (
-        <Workspace path={clean}>
-          <DocumentsPage />
-        </Workspace>
-      );
-    case '/envelopes':
-      return (
-        <Workspace path={clean}>
-          <EnvelopesPage />
-        </Workspace>
-      );
-    case '/organization':
-      return (
-        <Workspace path={clean}>
-          <OrganizationPage />
-        </Workspace>
-      );
-    case '/library':
-      return (
-        <Workspace path={clean}>
-          <LibraryPage />
-        </Workspace>
-      );
-    case '/account':
-      return (
-        <Workspace path={clean}>
-          <AccountSettingsPage />
-        </Workspace>
-      );
-    default: {
-      const envelope = /^\/envelopes\/([0-9a-f-]{36})$/i.exec(clean)?.[1];
-      if (envelope) {
-        return (
-          <Workspace path={clean}>
-            <EnvelopePage key={envelope} id={envelope} />
-          </Workspace>
-        );
+    default:
+      if (WORKSPACE.has(clean) || /^\/envelopes\/[0-9a-f-]{36}$/i.test(clean)) {
+        return <LazyWorkspace path={clean} />;
       }
       return <NotFoundPage />;
-    }
   }
 }
 

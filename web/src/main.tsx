@@ -7,6 +7,8 @@ import { startSigningPage } from './pages/Sign';
 import './styles.css';
 
 if (/^\/(embed\/)?sign\/?$/.test(window.location.pathname)) startSigningPage();
+// Anywhere else the workspace's chunk is likely needed: ask for it while React starts.
+else void import('./workspace').catch(() => undefined);
 
 const root = document.getElementById('root');
 if (root) {
