@@ -275,6 +275,58 @@ async fn a_new_customer_registers_verifies_logs_in_refreshes_and_logs_out() {
     assert_eq!(status, 204);
     assert_eq!(me(&stack, &access).await, 403);
     wait_for_action(&stack, &org, "auth.logout").await;
+
+    // Signing out everywhere ends the sessions of every device: a phone and a laptop.
+    let login = || async {
+        let (_, tokens) = post(
+            &stack,
+            "/v1/auth/login",
+            json!({"email": email, "password": "correct horse battery staple"}),
+            None,
+        )
+        .await;
+        (
+            tokens["access_token"].as_str().expect("access").to_owned(),
+            tokens["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
+        )
+    };
+    let (phone, phone_refresh) = login().await;
+    let (laptop, _) = login().await;
+    assert_eq!(me(&stack, &phone).await, 200);
+    let (status, problem) = post(
+        &stack,
+        "/v1/auth/logout",
+        json!({"refresh_token": phone_refresh}),
+        Some(&laptop),
+    )
+    .await;
+    assert_eq!(status, 400, "an unknown member is refused: {problem}");
+    let (status, _) = post(
+        &stack,
+        "/v1/auth/logout",
+        json!({"everywhere": true}),
+        Some(&laptop),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(me(&stack, &laptop).await, 403);
+    assert_eq!(
+        me(&stack, &phone).await,
+        403,
+        "the other device is signed out too"
+    );
+    let (status, _) = post(
+        &stack,
+        "/v1/auth/refresh",
+        json!({"refresh_token": phone_refresh}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401, "and cannot refresh its way back");
+    wait_for_action(&stack, &org, "auth.logout_everywhere").await;
     stack.stop().await;
 }
 

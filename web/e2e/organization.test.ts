@@ -159,7 +159,7 @@ describe('running the organization', () => {
     await checkpoint(owner, data, 'organization-billing');
   });
 
-  it('changes the password, and the old one stops working', async () => {
+  it('changes the password, the old one stops working, and signs out everywhere', async () => {
     await menu(owner).getByText('Account').click();
     await owner.getByLabel('Current password').fill('an owner passphrase');
     await owner.getByLabel('New password', { exact: true }).fill('a newer owner passphrase');
@@ -172,5 +172,8 @@ describe('running the organization', () => {
     await owner.getByRole('button', { name: 'Sign in' }).click();
     await owner.getByText('The email address or the password is wrong.').waitFor();
     await signIn(owner, data.owner, 'a newer owner passphrase');
+    await menu(owner).getByText('Account').click();
+    await owner.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await owner.getByRole('heading', { name: 'Sign in' }).waitFor();
   });
 });

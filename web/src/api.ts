@@ -222,8 +222,9 @@ export const accounts = {
   /** The organization's envelopes out for signature. */
   inProgress: (bearer: string) =>
     api<{ data: EnvelopeListItem[] }>('GET', '/v1/envelopes?status=sent', undefined, bearer),
-  logout: (bearer: string, refresh_token: string) =>
-    api<void>('POST', '/v1/auth/logout', { refresh_token }, bearer),
+  /** Ends this session, or with `everywhere` every session of the person. */
+  logout: (bearer: string, everywhere = false) =>
+    api<void>('POST', '/v1/auth/logout', everywhere ? { everywhere } : undefined, bearer),
 };
 
 export interface EnvelopeListItem {

@@ -8,8 +8,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use uuid::Uuid;
 
 use crate::auth::{
-    LoginInput, NewPasswordInput, RefreshInput, RegisterInput, Registered, ResetRequestInput,
-    TokenInput, TokenPair,
+    LoginInput, LogoutInput, NewPasswordInput, RefreshInput, RegisterInput, Registered,
+    ResetRequestInput, TokenInput, TokenPair,
 };
 use crate::manage::{
     Invitation, KeyView, MemberUpdate, MemberView, NewKey, OrganizationUpdate, OrganizationView,
@@ -194,9 +194,10 @@ pub const AREA: Area = Area {
             "api-logout",
             "POST",
             "/v1/auth/logout",
-            "Ends the caller's session family.",
+            "Ends the caller's session family; with `everywhere`, every session of the caller.",
             Reply::Empty(204),
-        ),
+        )
+        .with_optional_body(schema::<LogoutInput>),
         Operation::new(
             "api-verify-email",
             "POST",

@@ -170,6 +170,15 @@ pub struct LoginInput {
     pub password: SecretString,
 }
 
+/// `POST /v1/auth/logout` body (optional: an empty body means `{}`).
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutInput {
+    /// End every session of the caller (every browser and device), not only this one.
+    #[serde(default)]
+    pub everywhere: bool,
+}
+
 /// `POST /v1/auth/refresh` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -803,10 +812,11 @@ impl AuthService {
         Ok(pair)
     }
 
-    /// Ends the caller's session family.
+    /// Ends the caller's session family, or with `everywhere` every session of the caller.
     pub async fn logout(
         &self,
         principal: &Principal,
+        input: LogoutInput,
         client: &ClientInfo,
     ) -> Result<(), AccountsError> {
         let Credential::Session {
@@ -827,38 +837,57 @@ impl AuthService {
         };
         let mut client_db = self.pool.get().await?;
         let tx = client_db.transaction().await?;
-        let revoked = tx
-            .execute(
+        let revoked = if input.everywhere {
+            Self::revoke_all_sessions(&tx, user).await?
+        } else {
+            tx.execute(
                 "UPDATE user_sessions SET revoked_at = now()
                   WHERE family_id = $1 AND user_id = $2 AND organization_id = $3
                     AND revoked_at IS NULL",
                 &[&family, &user, &org],
             )
-            .await?;
+            .await?
+        };
         if revoked == 0 {
             // Already ended: logging out twice is not an error, and not an event.
             return Ok(());
         }
+        // Everywhere: the cached sessions of every device go too, with a new version so a
+        // refill racing this cannot bring one back.
+        let version = if input.everywhere {
+            Some(sessions::bump_version(&tx, user).await?)
+        } else {
+            None
+        };
         let event = outbox::audit(
             &tx,
             &audit_event(
-                "auth.logout",
+                if input.everywhere {
+                    "auth.logout_everywhere"
+                } else {
+                    "auth.logout"
+                },
                 org,
                 Some(user),
                 ("session", family.to_string()),
                 client,
-                serde_json::json!({}),
+                serde_json::json!({ "sessions_revoked": revoked }),
             ),
         )
         .await?;
         tx.commit().await?;
-        if let Err(err) = sessions::forget(&self.cache, user, family).await {
-            // Postgres is the truth; a cached entry can outlive it only while Redis is
-            // unreachable, and never beyond the access token's 15 minutes.
-            tracing::warn!(
-                error = format!("{err:#}"),
-                "logout could not clear the session cache"
-            );
+        match version {
+            Some(version) => self.forget_all(user, version).await,
+            None => {
+                if let Err(err) = sessions::forget(&self.cache, user, family).await {
+                    // Postgres is the truth; a cached entry can outlive it only while Redis
+                    // is unreachable, and never beyond the access token's 15 minutes.
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "logout could not clear the session cache"
+                    );
+                }
+            }
         }
         self.relay.publish(&self.pool, &[event]).await;
         Ok(())
@@ -1174,7 +1203,12 @@ impl AuthRoute {
             }
             Route::Logout => {
                 let principal = web::principal(req).ok_or(AccountsError::Unauthenticated)?;
-                self.service.logout(&principal, &client).await?;
+                let input = if req.body().is_empty() {
+                    LogoutInput::default()
+                } else {
+                    web::parse_json(req, BODY_LIMIT)?
+                };
+                self.service.logout(&principal, input, &client).await?;
                 status_only(StatusCode::NO_CONTENT)
             }
             Route::VerifyEmail => {

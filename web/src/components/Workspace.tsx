@@ -35,11 +35,11 @@ const SECTIONS: { path: string; label: MessageKey; needs?: Capability }[] = [
   { path: '/account', label: 'nav.account' },
 ];
 
-/** Ends the session here and on the server, then shows sign-in. */
-export function signOut(): void {
+/** Ends the session here and on the server (with `everywhere`, every device's), then shows sign-in. */
+export async function signOut(everywhere = false): Promise<void> {
   const session = currentSession();
   endSession();
-  if (session) void accounts.logout(session.access_token, session.refresh_token).catch(() => undefined);
+  if (session) await accounts.logout(session.access_token, everywhere).catch(() => undefined);
   navigate('/sign-in');
 }
 
@@ -82,7 +82,7 @@ export function Workspace({ path, children }: { path: string; children: ReactNod
             </li>
           ))}
         </ul>
-        <button type="button" className="secondary" onClick={signOut}>
+        <button type="button" className="secondary" onClick={() => void signOut()}>
           {t('nav.signOut')}
         </button>
       </nav>

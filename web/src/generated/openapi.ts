@@ -116,7 +116,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ends the caller's session family. */
+        /** Ends the caller's session family; with `everywhere`, every session of the caller. */
         post: operations["api-logout"];
         delete?: never;
         options?: never;
@@ -3562,6 +3562,14 @@ export interface components {
             /** @description Password. */
             password: string;
         };
+        /** @description `POST /v1/auth/logout` body (optional: an empty body means `{}`). */
+        LogoutInput: {
+            /**
+             * @description End every session of the caller (every browser and device), not only this one.
+             * @default false
+             */
+            everywhere?: boolean;
+        };
         /** @description An address on the organization's suppression list. */
         MailSuppression: {
             /**
@@ -5348,7 +5356,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["LogoutInput"];
+            };
+        };
         responses: {
             /** @description No Content */
             204: {

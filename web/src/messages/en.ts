@@ -509,4 +509,6 @@ export const en = {
   'pack.envelope.declined': 'Declined',
   'pack.envelope.voided': 'Voided',
   'pack.envelope.expired': 'Expired',
+  'account.signOutEverywhere': 'Sign out everywhere',
+  'account.signOutEverywhereHint': 'Ends your sessions on every browser and device, this one included.',
 } as const;

@@ -510,4 +510,6 @@ export const mn: Record<keyof typeof en, string> = {
   'pack.envelope.declined': 'Татгалзсан',
   'pack.envelope.voided': 'Цуцалсан',
   'pack.envelope.expired': 'Хугацаа дууссан',
+  'account.signOutEverywhere': 'Бүх газраас гарах',
+  'account.signOutEverywhereHint': 'Энэ төхөөрөмжийг оруулаад бүх хөтөч, төхөөрөмж дээрх нэвтрэлтийг дуусгана.',
 };

@@ -1,5 +1,5 @@
 // The member's own account: names, a password change (which ends every other session), and
-// signing out of this one.
+// signing out of this session or of every one (a lost phone, a shared computer).
 
 import { useEffect, useState } from 'react';
 import { ApiError } from '../api';
@@ -94,10 +94,14 @@ export function AccountSettingsPage() {
       </form>
       {notice && <Status kind={notice.kind}>{notice.key ? t(notice.key) : notice.text}</Status>}
       <div className="actions">
-        <button type="button" className="secondary" onClick={signOut}>
+        <button type="button" className="secondary" onClick={() => void signOut()}>
           {t('nav.signOut')}
         </button>
+        <button type="button" className="secondary danger" onClick={() => void signOut(true)}>
+          {t('account.signOutEverywhere')}
+        </button>
       </div>
+      <p className="hint">{t('account.signOutEverywhereHint')}</p>
     </section>
   );
 }
