@@ -101,6 +101,55 @@ async fn a_draft_gets_recipients_and_fields_and_its_evidence_chain_detects_tampe
         "{problem}"
     );
 
+    // Moving a recipient to another routing group (the builder does it by dragging) keeps
+    // their access code without the sender retyping it; a recipient without one cannot be
+    // switched to an access code without giving it.
+    let moved = json!({"email": "ana@example.com", "name": "Ana", "routing_order": 3,
+                       "auth_method": "access_code"});
+    let (status, answer) = stack
+        .call(
+            &sender,
+            "PUT",
+            &format!("{base}/recipients/{}", signers[2]),
+            Some(moved),
+        )
+        .await;
+    assert_eq!(
+        (status, &answer["auth_method"]),
+        (200, &json!("access_code")),
+        "{answer}"
+    );
+    let hash: String = db
+        .connect()
+        .await
+        .query_one(
+            "SELECT access_code_hash FROM recipients WHERE id = $1",
+            &[&signers[2].parse::<uuid::Uuid>().expect("id")],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert!(gsign_platform::credentials::verify_password(
+        &secrecy::SecretString::from("4711-ab".to_owned()),
+        &hash
+    ));
+    let (status, problem) = stack
+        .call(
+            &sender,
+            "PUT",
+            &format!("{base}/recipients/{}", signers[1]),
+            Some(
+                json!({"email": "oyun@example.mn", "name": "Оюунчимэг", "routing_order": 2,
+                        "auth_method": "access_code"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, &problem["errors"][0]["pointer"]),
+        (422, &json!("/access_code")),
+        "{problem}"
+    );
+
     // Fields: page 2 is rotated (displayed 842 x 612 or so); one off its page is refused.
     let field = |recipient: &str, kind: &str, page: i32, x: f64, y: f64| json!({"recipient_id": recipient, "type": kind, "page": page, "x": x, "y": y, "width": 150.0, "height": 40.0});
     let (status, problem) = stack
@@ -188,6 +237,7 @@ async fn a_draft_gets_recipients_and_fields_and_its_evidence_chain_detects_tampe
             "recipient.added",
             "recipient.added",
             "recipient.added",
+            "recipient.updated",
             "fields.set",
             "recipient.updated"
         ]

@@ -106,7 +106,22 @@ describe("the sender's workspace", () => {
     if (!ana || !bat) throw new Error('two signers');
     await add(ana, 'Signer', 'Group 1 (new, after the others)');
     await add(bat, 'Signer', 'Group 1');
-    await add(data.approver, 'Approver', 'Group 2 (new, after the others)');
+    // The approver lands in group 1 by mistake and is dragged by the handle into a new group.
+    await add(data.approver, 'Approver', 'Group 1');
+    expect(await page.getByRole('list', { name: 'Group 1' }).getByRole('listitem').count()).toBe(3);
+    const handle = page
+      .getByRole('list', { name: 'Group 1' })
+      .getByRole('listitem')
+      .filter({ hasText: data.approver.name })
+      .locator('.drag-handle');
+    const from = await handle.boundingBox();
+    const zone = await page.locator('.new-group').boundingBox();
+    if (!from || !zone) throw new Error('the handle or the new-group zone is not on screen');
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(zone.x + zone.width / 2, zone.y + zone.height / 2, { steps: 10 });
+    await page.mouse.up();
+    await page.getByRole('list', { name: 'Group 2' }).getByText(data.approver.name).waitFor();
     expect(await page.getByRole('list', { name: 'Group 1' }).getByRole('listitem').count()).toBe(2);
     expect(await page.getByRole('list', { name: 'Group 2' }).getByRole('listitem').count()).toBe(1);
 
@@ -125,6 +140,18 @@ describe("the sender's workspace", () => {
     await page.keyboard.press('Shift+ArrowRight');
     await page.keyboard.press('ArrowDown');
     await expect.poll(async () => (await text.boundingBox())?.x).toBeGreaterThan((before?.x ?? 0) + 5);
+    // Then moved with a finger: touch events through the DevTools protocol.
+    const moved = await text.boundingBox();
+    if (!moved) throw new Error('the text field is not on screen');
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 1 });
+    const at = (dx: number) => ({ x: moved.x + moved.width / 2 + dx, y: moved.y + moved.height / 2 });
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [at(0)] });
+    for (let dx = 5; dx <= 40; dx += 5) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [at(dx)] });
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: false });
+    await cdp.detach();
+    await expect.poll(async () => (await text.boundingBox())?.x).toBeGreaterThan(moved.x + 30);
 
     // Signatures dragged with the mouse: Ana's on page 3 (270°, CropBox), Bat's on page 2 (90°).
     await dragOnto('Signature', 3, { x: 0.4, y: 0.7 }, ana.email);

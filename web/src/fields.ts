@@ -127,3 +127,30 @@ export function routingGroups<T extends { routing_order: number }>(recipients: T
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
+
+/**
+ * The routing orders after moving recipient `id` into group `target` (an index into
+ * `routingGroups`; -1 makes a new first group, `groups.length` a new last one): groups are
+ * numbered 1, 2, 3 … again with no gaps and none left empty. Only the recipients whose
+ * order changes are in the answer.
+ */
+export function regroup<T extends { id: string; routing_order: number }>(
+  recipients: T[],
+  id: string,
+  target: number,
+): Map<string, number> {
+  const groups: string[][] = routingGroups(recipients).map((group) => group.map((r) => r.id).filter((x) => x !== id));
+  if (target < 0) groups.unshift([id]);
+  else if (target >= groups.length) groups.push([id]);
+  else groups[target]?.push(id);
+  const changes = new Map<string, number>();
+  groups
+    .filter((group) => group.length > 0)
+    .forEach((group, index) => {
+      for (const member of group) {
+        const before = recipients.find((r) => r.id === member)?.routing_order;
+        if (before !== index + 1) changes.set(member, index + 1);
+      }
+    });
+  return changes;
+}

@@ -3,7 +3,7 @@
 // resizes, recipients in the same routing order form one group, and the saved body is the
 // API's field shape.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SIZE, fieldsInput, keepOnPage, keyStep, MIN_SIDE, moved, placed, recipientColour, resized, routingGroups } from '../src/fields';
+import { DEFAULT_SIZE, fieldsInput, keepOnPage, keyStep, MIN_SIDE, moved, placed, recipientColour, regroup, resized, routingGroups } from '../src/fields';
 import { contentTypeOf } from '../src/pages/Documents';
 
 // A 90°-turned A4 page as displayed: wider than tall.
@@ -80,5 +80,29 @@ describe('uploads', () => {
     expect(contentTypeOf({ name: 'Lease.PDF', type: '' })).toBe('application/pdf');
     expect(contentTypeOf({ name: 'terms.docx', type: '' })).toContain('wordprocessingml');
     expect(contentTypeOf({ name: 'photo.jpg', type: 'image/jpeg' })).toBeNull();
+  });
+});
+
+describe('moving recipients between routing groups', () => {
+  const people = [
+    { id: 'ana', routing_order: 1 },
+    { id: 'bat', routing_order: 1 },
+    { id: 'dora', routing_order: 3 },
+  ];
+
+  it('joins another group, and the groups are numbered without gaps', () => {
+    expect(regroup(people, 'dora', 0)).toEqual(new Map([['dora', 1]]));
+    expect(regroup(people, 'bat', 1)).toEqual(new Map([['bat', 2], ['dora', 2]]));
+  });
+
+  it('makes a new last or first group', () => {
+    expect(regroup(people, 'bat', 2)).toEqual(new Map([['dora', 2], ['bat', 3]]));
+    expect(regroup(people, 'dora', -1)).toEqual(new Map([['dora', 1], ['ana', 2], ['bat', 2]]));
+  });
+
+  it('closes the gap a lone recipient leaves', () => {
+    expect(regroup([{ id: 'a', routing_order: 1 }, { id: 'b', routing_order: 2 }, { id: 'c', routing_order: 3 }], 'b', 0)).toEqual(
+      new Map([['b', 1], ['c', 2]]),
+    );
   });
 });

@@ -148,7 +148,7 @@ pub const AREA: Area = Area {
             "api-update-recipient",
             "PUT",
             "/v1/envelopes/{id}/recipients/{recipient_id}",
-            "Replaces a draft recipient's values.",
+            "Replaces a draft recipient's values (an access code left out is kept).",
             Reply::Json(200, schema::<Recipient>),
         )
         .with_body(schema::<RecipientInput>),

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use gsign_core::envelopes::{
-    ChainedEvent, EvidenceEvent, FieldFacts, FieldType, NewRecipient, RecipientFacts,
+    AuthMethod, ChainedEvent, EvidenceEvent, FieldFacts, FieldType, NewRecipient, RecipientFacts,
     RecipientRole, GENESIS_HASH,
 };
 use serde::Serialize;
@@ -474,7 +474,23 @@ pub async fn insert_recipient(
     Ok(Recipient::from(&row))
 }
 
-/// Replaces a recipient's values.
+/// Whether a draft's recipient has an access code stored; `None` if there is no such recipient.
+pub async fn has_access_code(
+    client: &impl GenericClient,
+    envelope: Uuid,
+    id: Uuid,
+) -> PgResult<Option<bool>> {
+    Ok(client
+        .query_opt(
+            "SELECT access_code_hash IS NOT NULL FROM recipients WHERE envelope_id = $1 AND id = $2",
+            &[&envelope, &id],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}
+
+/// Replaces a recipient's values; with `auth_method` `access_code` and no `code_hash`, the
+/// stored code is kept.
 pub async fn update_recipient(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -486,7 +502,9 @@ pub async fn update_recipient(
         .query_opt(
             &format!(
                 "UPDATE recipients SET email = $3, name = $4, role = $5, routing_order = $6, \
-                 auth_method = $7, access_code_hash = $8, embedded = $9 \
+                 auth_method = $7, \
+                 access_code_hash = CASE WHEN $10 THEN access_code_hash ELSE $8 END, \
+                 embedded = $9 \
                  WHERE envelope_id = $1 AND id = $2 \
                  RETURNING {RECIPIENT_COLUMNS}"
             ),
@@ -500,6 +518,7 @@ pub async fn update_recipient(
                 &new.auth_method.as_str(),
                 &code_hash,
                 &new.embedded,
+                &(new.auth_method == AuthMethod::AccessCode && code_hash.is_none()),
             ],
         )
         .await?

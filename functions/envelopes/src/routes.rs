@@ -522,13 +522,16 @@ impl EnvelopesApi {
         recipient: Uuid,
         input: RecipientInput,
     ) -> Result<Recipient, EnvelopesError> {
-        let mut errors = Vec::new();
-        let new = NewRecipient::parse(input, "", &mut errors)
-            .ok_or(EnvelopesError::Validation(errors))?;
-        let code_hash = access_code_hash(&new)?;
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         Self::draft(&tx, caller, id).await?;
+        let code_stored = repo::has_access_code(&tx, id, recipient)
+            .await?
+            .ok_or(EnvelopesError::NotFound("recipient"))?;
+        let mut errors = Vec::new();
+        let new = NewRecipient::parse_replacement(input, "", &mut errors, code_stored)
+            .ok_or(EnvelopesError::Validation(errors))?;
+        let code_hash = access_code_hash(&new)?;
         let updated = repo::update_recipient(&tx, id, recipient, &new, code_hash.as_deref())
             .await
             .map_err(duplicate_recipient)?

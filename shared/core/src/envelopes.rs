@@ -163,7 +163,8 @@ pub struct RecipientInput {
     /// Authentication (default email).
     #[serde(default)]
     pub auth_method: Option<AuthMethod>,
-    /// The access code, when `auth_method` is `access_code` (stored hashed).
+    /// The access code, when `auth_method` is `access_code` (stored hashed). Replacing a
+    /// recipient who has one, leave it out to keep it.
     #[serde(default)]
     pub access_code: Option<String>,
     /// Signs inside the sender's page (no signing mail; the sender asks for a view URL).
@@ -193,6 +194,28 @@ pub struct NewRecipient {
 impl NewRecipient {
     /// Checks `input` (pointers under `at`), adding every problem to `errors`.
     pub fn parse(input: RecipientInput, at: &str, errors: &mut Vec<FieldError>) -> Option<Self> {
+        Self::parse_with(input, at, errors, false)
+    }
+
+    /// Checks a replacement of a recipient who has an access code stored (`code_stored`):
+    /// `auth_method` `access_code` without a code then keeps the stored one (a sender moving
+    /// a recipient to another routing group does not know, and should not retype, the code);
+    /// the answer's `access_code` is `None` for "keep".
+    pub fn parse_replacement(
+        input: RecipientInput,
+        at: &str,
+        errors: &mut Vec<FieldError>,
+        code_stored: bool,
+    ) -> Option<Self> {
+        Self::parse_with(input, at, errors, code_stored)
+    }
+
+    fn parse_with(
+        input: RecipientInput,
+        at: &str,
+        errors: &mut Vec<FieldError>,
+        code_may_be_kept: bool,
+    ) -> Option<Self> {
         let before = errors.len();
         let email = input.email.trim().to_lowercase();
         let plausible = email.len() <= 254
@@ -223,6 +246,7 @@ impl NewRecipient {
             .map(|c| trimmed(&c))
             .filter(|c| !c.is_empty());
         match (auth_method, &access_code) {
+            (AuthMethod::AccessCode, None) if code_may_be_kept => {}
             (AuthMethod::AccessCode, None) => errors.push(FieldError::new(
                 format!("{at}/access_code"),
                 "is required when auth_method is access_code",
@@ -775,6 +799,25 @@ mod tests {
         let parsed = NewRecipient::parse(good, "", &mut errors).expect("valid");
         assert_eq!(parsed.email, "bat@example.mn");
         assert_eq!(parsed.role, RecipientRole::Signer);
+    }
+
+    #[test]
+    fn a_replacement_may_leave_a_stored_access_code_out_but_not_invent_one() {
+        let moved = || -> RecipientInput {
+            serde_json::from_value(serde_json::json!({
+                "email": "bat@example.mn", "name": "Bat", "routing_order": 2,
+                "auth_method": "access_code"
+            }))
+            .expect("shape")
+        };
+        let mut errors = Vec::new();
+        let kept = NewRecipient::parse_replacement(moved(), "", &mut errors, true).expect("kept");
+        assert_eq!(
+            (kept.auth_method, kept.access_code),
+            (AuthMethod::AccessCode, None)
+        );
+        assert!(NewRecipient::parse_replacement(moved(), "", &mut errors, false).is_none());
+        assert_eq!(errors[0].pointer, "/access_code");
     }
 
     fn chain(n: i32) -> Vec<ChainedEvent> {

@@ -511,4 +511,6 @@ export const en = {
   'pack.envelope.expired': 'Expired',
   'account.signOutEverywhere': 'Sign out everywhere',
   'account.signOutEverywhereHint': 'Ends your sessions on every browser and device, this one included.',
+  'builder.dragRecipient': 'Drag {name} to another group',
+  'builder.dropNewGroup': 'Drop a recipient here for a new group after the others (or use ↑ and ↓).',
 } as const;

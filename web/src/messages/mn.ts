@@ -512,4 +512,6 @@ export const mn: Record<keyof typeof en, string> = {
   'pack.envelope.expired': 'Хугацаа дууссан',
   'account.signOutEverywhere': 'Бүх газраас гарах',
   'account.signOutEverywhereHint': 'Энэ төхөөрөмжийг оруулаад бүх хөтөч, төхөөрөмж дээрх нэвтрэлтийг дуусгана.',
+  'builder.dragRecipient': '{name}-г өөр бүлэг рүү чирэх',
+  'builder.dropNewGroup': 'Бусдын дараах шинэ бүлэгт оруулах бол хүлээн авагчийг энд чирж оруулна (эсвэл ↑, ↓ ашиглана).',
 };

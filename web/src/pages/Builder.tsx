@@ -16,6 +16,7 @@ import {
   moved,
   placed,
   recipientColour,
+  regroup,
   resized,
   routingGroups,
   type DraftField,
@@ -27,7 +28,6 @@ import { useI18n, type MessageKey } from '../i18n';
 import { useDescribe } from '../ui';
 
 type Envelope = Schema<'EnvelopeDetail'>;
-type Recipient = Schema<'Recipient'>;
 type Role = 'signer' | 'approver' | 'viewer' | 'cc';
 
 const ROLES: Role[] = ['signer', 'approver', 'viewer', 'cc'];
@@ -466,20 +466,27 @@ function Recipients({
     setForm((f) => ({ ...f, group: Math.max(1, lastOrder) }));
   }, [lastOrder]);
 
-  const save = async (recipient: Recipient, changes: Partial<{ routing_order: number }>) => {
+  /** Moves recipient `id` into group `target` (see `regroup`), saving every order that changes. */
+  const moveTo = async (id: string, target: number) => {
     try {
-      await call(
-        client.PUT('/v1/envelopes/{id}/recipients/{recipient_id}', {
-          params: { path: { id: envelope.id, recipient_id: recipient.id } },
-          body: {
-            name: recipient.name,
-            email: recipient.email,
-            role: recipient.role as Role,
-            routing_order: changes.routing_order ?? recipient.routing_order,
-            embedded: recipient.embedded,
-          },
-        }),
-      );
+      for (const [recipientId, routing_order] of regroup(envelope.recipients, id, target)) {
+        const r = envelope.recipients.find((x) => x.id === recipientId);
+        if (!r) continue;
+        await call(
+          client.PUT('/v1/envelopes/{id}/recipients/{recipient_id}', {
+            params: { path: { id: envelope.id, recipient_id: r.id } },
+            // An access code left out is kept by the API.
+            body: {
+              name: r.name,
+              email: r.email,
+              role: r.role as Role,
+              routing_order,
+              auth_method: r.auth_method as 'email' | 'access_code',
+              embedded: r.embedded,
+            },
+          }),
+        );
+      }
       await reload();
       onError(null);
     } catch (err) {
@@ -487,19 +494,70 @@ function Recipients({
     }
   };
 
+  // Dragging a recipient by their handle onto another group, or onto "new group".
+  const [dragging, setDragging] = useState<{ id: string; over: number | null } | null>(null);
+  const groupUnder = (x: number, y: number): number | null => {
+    for (const element of document.elementsFromPoint(x, y)) {
+      if (element instanceof HTMLElement && element.dataset.groupIndex !== undefined) return Number(element.dataset.groupIndex);
+    }
+    return null;
+  };
+  const startDrag = (id: string, event: ReactPointerEvent<HTMLElement>) => {
+    if (event.button !== 0) return;
+    event.preventDefault();
+    const handle = event.currentTarget;
+    handle.setPointerCapture(event.pointerId);
+    setDragging({ id, over: null });
+    const move = (e: PointerEvent) => setDragging({ id, over: groupUnder(e.clientX, e.clientY) });
+    const up = (e: PointerEvent) => {
+      handle.removeEventListener('pointermove', move);
+      handle.removeEventListener('pointerup', up);
+      handle.removeEventListener('pointercancel', cancel);
+      setDragging(null);
+      const target = groupUnder(e.clientX, e.clientY);
+      if (target !== null) void moveTo(id, target);
+    };
+    const cancel = () => {
+      handle.removeEventListener('pointermove', move);
+      handle.removeEventListener('pointerup', up);
+      handle.removeEventListener('pointercancel', cancel);
+      setDragging(null);
+    };
+    handle.addEventListener('pointermove', move);
+    handle.addEventListener('pointerup', up);
+    handle.addEventListener('pointercancel', cancel);
+  };
+
   return (
     <section className="card" aria-labelledby="recipients-title">
       <h2 id="recipients-title">{t('builder.recipients')}</h2>
       <p className="hint">{t('builder.groupsHint')}</p>
       {groups.map((group, g) => (
-        <ol key={group[0]?.routing_order ?? g} className="group" aria-label={t('builder.group', { n: g + 1 })}>
+        <ol
+          key={group[0]?.routing_order ?? g}
+          className={`group${dragging?.over === g ? ' drop-target' : ''}`}
+          data-group-index={g}
+          aria-label={t('builder.group', { n: g + 1 })}
+        >
           <li className="group-title" aria-hidden="true">
             {t('builder.group', { n: g + 1 })}
           </li>
           {group.map((r) => {
             const index = envelope.recipients.findIndex((x) => x.id === r.id);
             return (
-              <li key={r.id} className="recipient" style={{ borderColor: recipientColour(index) }}>
+              <li
+                key={r.id}
+                className={`recipient${dragging?.id === r.id ? ' dragging' : ''}`}
+                style={{ borderColor: recipientColour(index) }}
+              >
+                <span
+                  className="drag-handle"
+                  title={t('builder.dragRecipient', { name: r.name })}
+                  aria-hidden="true"
+                  onPointerDown={(e) => startDrag(r.id, e)}
+                >
+                  ⠿
+                </span>
                 <span className="swatch" style={{ background: recipientColour(index) }} aria-hidden="true" />
                 <span>
                   <strong>{r.name}</strong> <span className="muted">{r.email}</span>
@@ -512,17 +570,18 @@ function Recipients({
                   <button
                     type="button"
                     className="secondary"
-                    disabled={r.routing_order <= 1 && group.length === 1}
+                    disabled={g === 0 && group.length === 1}
                     aria-label={t('builder.earlier', { name: r.name })}
-                    onClick={() => void save(r, { routing_order: Math.max(1, r.routing_order - 1) })}
+                    onClick={() => void moveTo(r.id, g - 1)}
                   >
                     ↑
                   </button>
                   <button
                     type="button"
                     className="secondary"
+                    disabled={g === groups.length - 1 && group.length === 1}
                     aria-label={t('builder.later', { name: r.name })}
-                    onClick={() => void save(r, { routing_order: r.routing_order + 1 })}
+                    onClick={() => void moveTo(r.id, g + 1)}
                   >
                     ↓
                   </button>
@@ -551,6 +610,14 @@ function Recipients({
           })}
         </ol>
       ))}
+      {groups.length > 0 && (
+        <p
+          className={`group new-group${dragging ? ' active' : ''}${dragging?.over === groups.length ? ' drop-target' : ''}`}
+          data-group-index={groups.length}
+        >
+          {t('builder.dropNewGroup')}
+        </p>
+      )}
       <form
         className="add-recipient"
         aria-label={t('builder.addRecipient')}
