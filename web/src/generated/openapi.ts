@@ -942,7 +942,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Replaces a draft recipient's values. */
+        /** Replaces a draft recipient's values (an access code left out is kept). */
         put: operations["api-update-recipient"];
         post?: never;
         /** Removes a draft recipient and their fields. */
@@ -4104,7 +4104,8 @@ export interface components {
          */
         RecipientInput: {
             /**
-             * @description The access code, when `auth_method` is `access_code` (stored hashed).
+             * @description The access code, when `auth_method` is `access_code` (stored hashed). Replacing a
+             *     recipient who has one, leave it out to keep it.
              * @default null
              */
             access_code?: string | null;
