@@ -116,6 +116,18 @@ describe('templates and packs', () => {
     await writeClause('Price', '## Үнэ\n\nТоо ширхэг: {{quantity}}\n\n{{signature:seller}}\n\n{{signature:buyer}}\n', PRICE_SCHEMA);
     const clauses = page.getByRole('list', { name: 'Clauses' });
     expect(await clauses.getByText('Published').count()).toBe(2);
+
+    // A second version of Parties, a draft: its editor lists both versions.
+    await page.getByRole('button', { name: 'Open Parties v1' }).click();
+    const v1 = page.getByRole('region', { name: 'Editing Parties v1' });
+    await v1.getByLabel('Text (Markdown)').fill('## Талууд\n\nГэрээ №{{contract_no}}, {{seller.name}} ({{seller.register}}).\n');
+    await v1.getByRole('button', { name: 'Save as a new version' }).click();
+    await page.getByText('A new version of “Parties” is saved as a draft.').waitFor();
+    await page.getByRole('button', { name: 'Open Parties v2' }).click();
+    const v2 = page.getByRole('region', { name: 'Editing Parties v2' });
+    await v2.getByRole('list', { name: 'Versions' }).getByRole('button', { name: 'v1' }).waitFor();
+    await checkpoint(page, data, 'library-clause-versions');
+    await v2.getByRole('button', { name: 'Close' }).click();
   });
 
   it('builds two templates from them and publishes both', async () => {

@@ -32,11 +32,26 @@ export interface FormField {
   schema: JsonSchema;
 }
 
-/** A problem with one value. */
+/** A problem with one value: the API's words, or (found here) a kind the page words itself. */
 export interface FieldProblem {
   pointer: string;
   detail: string;
+  /** What kind of problem, for a message in the reader's language. */
+  kind?: ProblemKind;
+  /** The limit the value missed, for that message. */
+  limit?: string | number;
 }
+
+export type ProblemKind =
+  | 'required'
+  | 'number'
+  | 'integer'
+  | 'minimum'
+  | 'maximum'
+  | 'minLength'
+  | 'maxLength'
+  | 'pattern'
+  | 'enum';
 
 function typeOf(schema: JsonSchema): string | undefined {
   return Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
@@ -125,22 +140,25 @@ export function problemsOf(fields: FormField[], values: Record<string, unknown>)
   for (const field of fields) {
     const value = getAt(values, field.path);
     const { schema } = field;
-    const add = (detail: string) => problems.push({ pointer: field.pointer, detail });
+    const add = (kind: ProblemKind, detail: string, limit?: string | number) =>
+      problems.push({ pointer: field.pointer, detail, kind, ...(limit === undefined ? {} : { limit }) });
     if (value === undefined || value === '') {
-      if (field.required) add('is required');
+      if (field.required) add('required', 'is required');
       continue;
     }
     if (field.type === 'number' || field.type === 'integer') {
-      if (typeof value !== 'number') add('must be a number');
+      if (typeof value !== 'number') add('number', 'must be a number');
       else {
-        if (field.type === 'integer' && !Number.isInteger(value)) add('must be a whole number');
-        if (schema.minimum !== undefined && value < schema.minimum) add(`must be at least ${schema.minimum}`);
-        if (schema.maximum !== undefined && value > schema.maximum) add(`must be at most ${schema.maximum}`);
+        if (field.type === 'integer' && !Number.isInteger(value)) add('integer', 'must be a whole number');
+        if (schema.minimum !== undefined && value < schema.minimum) add('minimum', `must be at least ${schema.minimum}`, schema.minimum);
+        if (schema.maximum !== undefined && value > schema.maximum) add('maximum', `must be at most ${schema.maximum}`, schema.maximum);
       }
     } else if (field.type === 'string' && typeof value === 'string') {
       const length = [...value].length;
-      if (schema.minLength !== undefined && length < schema.minLength) add(`must be at least ${schema.minLength} characters`);
-      if (schema.maxLength !== undefined && length > schema.maxLength) add(`must be at most ${schema.maxLength} characters`);
+      if (schema.minLength !== undefined && length < schema.minLength)
+        add('minLength', `must be at least ${schema.minLength} characters`, schema.minLength);
+      if (schema.maxLength !== undefined && length > schema.maxLength)
+        add('maxLength', `must be at most ${schema.maxLength} characters`, schema.maxLength);
       if (schema.pattern !== undefined) {
         let pattern: RegExp | null = null;
         try {
@@ -148,10 +166,10 @@ export function problemsOf(fields: FormField[], values: Record<string, unknown>)
         } catch {
           // A pattern this browser cannot read: the API's check decides.
         }
-        if (pattern && !pattern.test(value)) add('does not have the expected form');
+        if (pattern && !pattern.test(value)) add('pattern', 'does not have the expected form');
       }
     }
-    if (schema.enum && !schema.enum.includes(value)) add(`must be one of ${schema.enum.join(', ')}`);
+    if (schema.enum && !schema.enum.includes(value)) add('enum', `must be one of ${schema.enum.join(', ')}`, schema.enum.join(', '));
   }
   return problems;
 }

@@ -43,13 +43,19 @@ describe('the pack form', () => {
     let values = setAt({}, ['contract_no'], 'S1');
     values = setAt(values, ['seller', 'register'], 'AB123');
     values = setAt(values, ['quantity'], parseInput(fields[5]!, '0'));
-    expect(problemsOf(fields, values)).toEqual([
+    expect(problemsOf(fields, values).map(({ pointer, detail }) => ({ pointer, detail }))).toEqual([
       { pointer: '/contract_no', detail: 'must be at least 3 characters' },
       { pointer: '/seller/name', detail: 'is required' },
       { pointer: '/seller/register', detail: 'does not have the expected form' },
       { pointer: '/buyer/name', detail: 'is required' },
       { pointer: '/quantity', detail: 'must be at least 1' },
     ]);
+  });
+
+  it('says what kind each problem is, so the page can word it in the reader\'s language', () => {
+    const kinds = problemsOf(fields, setAt({}, ['quantity'], 0)).map((p) => [p.pointer, p.kind, p.limit]);
+    expect(kinds).toContainEqual(['/quantity', 'minimum', 1]);
+    expect(kinds).toContainEqual(['/contract_no', 'required', undefined]);
   });
 
   it('accepts good values, and a blank input removes its value', () => {
@@ -63,7 +69,7 @@ describe('the pack form', () => {
     ] as const) {
       values = setAt(values, [...path], value);
     }
-    expect(problemsOf(fields, values)).toEqual([]);
+    expect(problemsOf(fields, values).map(({ pointer, detail }) => ({ pointer, detail }))).toEqual([]);
     expect(getAt(values, ['seller', 'name'])).toBe('Гэрэл ХХК');
     values = setAt(values, ['seller', 'name'], parseInput(fields[1]!, '  '));
     expect(getAt(values, ['seller', 'name'])).toBeUndefined();

@@ -90,6 +90,42 @@ function VersionBadges({ item }: { item: { version: number; published_at?: strin
   );
 }
 
+/** Every version of a clause's or template's name, each openable. */
+function Versions({
+  versions,
+  current,
+  onOpen,
+}: {
+  versions: Schema<'LibraryVersionSummary'>[];
+  current: string;
+  onOpen: (id: string) => void;
+}) {
+  const { t } = useI18n();
+  if (versions.length < 2) return null;
+  return (
+    <div>
+      <h3 id="versions-title">{t('library.versions')}</h3>
+      <ol className="versions" aria-labelledby="versions-title">
+        {versions.map((v) => (
+          <li key={v.id}>
+            {v.id === current ? (
+              <strong aria-current="true">{t('library.version', { n: v.version })}</strong>
+            ) : (
+              <button type="button" className="link" onClick={() => onOpen(v.id)}>
+                {t('library.version', { n: v.version })}
+              </button>
+            )}{' '}
+            <span className="muted">
+              {v.published_at ? t('library.published') : t('library.draft')}
+              {v.is_active ? '' : ` · ${t('library.retired')}`}
+            </span>
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
+
 // ---------------------------------------------------------------- clauses
 
 /** A sample value for a variable: the schema's example or default, else `null` (shown as its name). */
@@ -130,6 +166,7 @@ function Clauses() {
           key={editing === 'new' ? 'new' : editing.id}
           clause={editing === 'new' ? null : editing}
           mayAuthor={mayAuthor}
+          onOpen={setEditing}
           onDone={(text) => {
             setEditing(null);
             if (text) setNotice({ kind: 'success', text });
@@ -158,9 +195,30 @@ function Clauses() {
   );
 }
 
-function ClauseEditor({ clause, mayAuthor, onDone }: { clause: Clause | null; mayAuthor: boolean; onDone: (message?: string) => void }) {
+function ClauseEditor({
+  clause,
+  mayAuthor,
+  onDone,
+  onOpen,
+}: {
+  clause: Clause | null;
+  mayAuthor: boolean;
+  onDone: (message?: string) => void;
+  onOpen: (clause: Clause) => void;
+}) {
   const { t } = useI18n();
   const describe = useDescribe();
+  const [versions, setVersions] = useState<Schema<'LibraryVersionSummary'>[]>([]);
+  useEffect(() => {
+    if (!clause) return;
+    call(client.GET('/v1/clauses/{id}', { params: { path: { id: clause.id } } }))
+      .then((found) => setVersions(found.versions))
+      .catch(() => undefined);
+  }, [clause]);
+  const open = (id: string) =>
+    void call(client.GET('/v1/clauses/{id}', { params: { path: { id } } }))
+      .then(onOpen)
+      .catch((err: unknown) => setError(describe(err)));
   const [name, setName] = useState(clause?.name ?? '');
   const [body, setBody] = useState(clause?.body_markdown ?? '');
   const [variables, setVariables] = useState(JSON.stringify(clause?.variables_json ?? { type: 'object', properties: {} }, null, 2));
@@ -249,6 +307,7 @@ function ClauseEditor({ clause, mayAuthor, onDone }: { clause: Clause | null; ma
         <div>
           <h3>{t('library.preview')}</h3>
           <MarkdownPreview source={body} sample={sample} />
+          {clause && <Versions versions={versions} current={clause.id} onOpen={open} />}
         </div>
       </div>
       {error && <Status kind="error">{error}</Status>}
@@ -321,6 +380,7 @@ function Templates() {
           template={editing === 'new' ? null : editing}
           clauses={clauses}
           mayAuthor={mayAuthor}
+          onOpen={setEditing}
           onDone={(text) => {
             setEditing(null);
             if (text) setNotice({ kind: 'success', text });
@@ -355,14 +415,27 @@ function TemplateEditor({
   clauses,
   mayAuthor,
   onDone,
+  onOpen,
 }: {
   template: Template | null;
   clauses: Clause[];
   mayAuthor: boolean;
   onDone: (message?: string) => void;
+  onOpen: (template: Template) => void;
 }) {
   const { t } = useI18n();
   const describe = useDescribe();
+  const [versions, setVersions] = useState<Schema<'LibraryVersionSummary'>[]>([]);
+  useEffect(() => {
+    if (!template) return;
+    call(client.GET('/v1/doc-templates/{id}', { params: { path: { id: template.id } } }))
+      .then((found) => setVersions(found.versions))
+      .catch(() => undefined);
+  }, [template]);
+  const open = (id: string) =>
+    void call(client.GET('/v1/doc-templates/{id}', { params: { path: { id } } }))
+      .then(onOpen)
+      .catch((err: unknown) => setError(describe(err)));
   const [name, setName] = useState(template?.name ?? '');
   const [chosen, setChosen] = useState<string[]>(template?.clauses_ordered.map((c) => c.clause_id) ?? []);
   const [roles, setRoles] = useState((template?.signer_roles ?? []).map((r) => r.role).join(', '));
@@ -466,6 +539,7 @@ function TemplateEditor({
           </button>
         </div>
       )}
+      {template && <Versions versions={versions} current={template.id} onOpen={open} />}
       {error && <Status kind="error">{error}</Status>}
       <div className="actions">
         {mayAuthor && (
@@ -631,7 +705,9 @@ function PackForm({ onDone }: { onDone: (id?: string) => void }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [chosen, templates]);
 
-  const problemAt = (pointer: string) => problems.filter((p) => p.pointer === pointer).map((p) => p.detail);
+  const worded = (p: FieldProblem) =>
+    p.kind ? t(`form.${p.kind}` as MessageKey, { limit: p.limit ?? '' }) : p.detail;
+  const problemAt = (pointer: string) => problems.filter((p) => p.pointer === pointer).map(worded);
 
   const submit = async () => {
     if (!requirements) return;
@@ -793,7 +869,7 @@ function PackForm({ onDone }: { onDone: (id?: string) => void }) {
             <ul>
               {unplaced.map((p) => (
                 <li key={`${p.pointer}-${p.detail}`}>
-                  <code>{p.pointer || '/'}</code> {p.detail}
+                  <code>{p.pointer || '/'}</code> {worded(p)}
                 </li>
               ))}
             </ul>
