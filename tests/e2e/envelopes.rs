@@ -31,6 +31,23 @@ async fn a_draft_gets_recipients_and_fields_and_its_evidence_chain_detects_tampe
     assert_eq!(status, 201, "{envelope}");
     assert_eq!(envelope["status"], "draft");
     let base = format!("/v1/envelopes/{}", id(&envelope));
+    // The counts the envelope lists show: this organization's only, and what waits for me.
+    let (status, counts) = stack
+        .call(&sender, "GET", "/v1/envelopes/counts", None)
+        .await;
+    assert_eq!(
+        (status, &counts),
+        (
+            200,
+            &json!({"draft": 1, "sent": 0, "completed": 0, "declined": 0, "voided": 0,
+                    "expired": 0, "waiting_for_me": 0})
+        )
+    );
+    let stranger = Tenant::create(&db, "viewer").await;
+    let (_, theirs) = stack
+        .call(&stranger, "GET", "/v1/envelopes/counts", None)
+        .await;
+    assert_eq!(theirs["draft"], 0, "{theirs}");
     let problems: Vec<&str> = envelope["send_problems"]
         .as_array()
         .expect("problems")

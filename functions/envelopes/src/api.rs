@@ -12,7 +12,7 @@ use crate::ceremony::{AccessCode, CeremonyView, Consent, Decline, NewLink, Signe
 use crate::embedded::{Open, Opened, ViewUrl};
 use crate::lifecycle::VoidInput;
 use crate::mail::{AddSuppression, Correction, HandedOutLink, SuppressionView};
-use crate::repo::{Envelope, Field, Recipient};
+use crate::repo::{Envelope, EnvelopeCounts, Field, Recipient};
 use crate::routes::{EnvelopeDetail, EnvelopeInput, Evidence, FieldsInput};
 
 /// `GET /v1/envelopes` query.
@@ -114,6 +114,13 @@ pub const AREA: Area = Area {
             Reply::Json(200, schema::<Page<Envelope>>),
         )
         .with_query(schema::<ListEnvelopesQuery>),
+        Operation::new(
+            "api-count-envelopes",
+            "GET",
+            "/v1/envelopes/counts",
+            "How many envelopes are in each state, and how many wait for the signed-in person.",
+            Reply::Json(200, schema::<EnvelopeCounts>),
+        ),
         Operation::new(
             "api-get-envelope",
             "GET",

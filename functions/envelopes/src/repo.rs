@@ -284,6 +284,81 @@ pub struct ListFilter {
     pub waiting_for: Option<Uuid>,
 }
 
+/// The condition "waits for the user whose id is parameter `user` to act": a recipient with
+/// their address whose turn it is and who has not acted, on a sent envelope.
+fn waiting_for(user: &str) -> String {
+    format!(
+        "(status = 'sent' AND EXISTS ( \
+           SELECT 1 FROM recipients r JOIN users u ON u.id = {user} \
+           WHERE r.envelope_id = envelopes.id AND lower(r.email) = lower(u.email) \
+           AND r.role <> 'cc' AND r.status NOT IN ('signed', 'approved', 'declined') \
+           AND (envelopes.routing_type = 'parallel' \
+                OR r.routing_order = envelopes.current_routing_order)))"
+    )
+}
+
+/// How many of the organization's envelopes are in each state, and (for a person) how many
+/// wait for them.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+pub struct EnvelopeCounts {
+    /// Drafts.
+    pub draft: i64,
+    /// Out for signature.
+    pub sent: i64,
+    /// Completed.
+    pub completed: i64,
+    /// Declined.
+    pub declined: i64,
+    /// Voided.
+    pub voided: i64,
+    /// Expired.
+    pub expired: i64,
+    /// Waiting for the signed-in person to act (`null` for an API key).
+    pub waiting_for_me: Option<i64>,
+}
+
+/// The organization's envelope counts; `user` adds how many wait for them.
+pub async fn counts(
+    client: &impl GenericClient,
+    org: Uuid,
+    user: Option<Uuid>,
+) -> PgResult<EnvelopeCounts> {
+    let mut counts = EnvelopeCounts::default();
+    let rows = client
+        .query(
+            "SELECT status, count(*) FROM envelopes \
+             WHERE organization_id = $1 AND deleted_at IS NULL GROUP BY status",
+            &[&org],
+        )
+        .await?;
+    for row in rows {
+        let n: i64 = row.get(1);
+        match row.get::<_, &str>(0) {
+            "draft" => counts.draft = n,
+            "sent" => counts.sent = n,
+            "completed" => counts.completed = n,
+            "declined" => counts.declined = n,
+            "voided" => counts.voided = n,
+            "expired" => counts.expired = n,
+            _ => {}
+        }
+    }
+    if let Some(user) = user {
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM envelopes WHERE organization_id = $1 \
+                     AND deleted_at IS NULL AND {}",
+                    waiting_for("$2")
+                ),
+                &[&org, &user],
+            )
+            .await?;
+        counts.waiting_for_me = Some(row.get(0));
+    }
+    Ok(counts)
+}
+
 /// One page of the organization's envelopes, newest first.
 pub async fn list(
     client: &impl GenericClient,
@@ -299,13 +374,9 @@ pub async fn list(
                  AND deleted_at IS NULL AND ($2::text IS NULL OR status = $2) \
                  AND ($3::uuid IS NULL OR document_id = $3) \
                  AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5)) \
-                 AND ($7::uuid IS NULL OR (status = 'sent' AND EXISTS ( \
-                     SELECT 1 FROM recipients r JOIN users u ON u.id = $7 \
-                     WHERE r.envelope_id = envelopes.id AND lower(r.email) = lower(u.email) \
-                     AND r.role <> 'cc' AND r.status NOT IN ('signed', 'approved', 'declined') \
-                     AND (envelopes.routing_type = 'parallel' \
-                          OR r.routing_order = envelopes.current_routing_order)))) \
-                 ORDER BY created_at DESC, id DESC LIMIT $6"
+                 AND ($7::uuid IS NULL OR {waiting}) \
+                 ORDER BY created_at DESC, id DESC LIMIT $6",
+                waiting = waiting_for("$7::uuid")
             ),
             &[
                 &org,

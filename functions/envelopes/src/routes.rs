@@ -441,6 +441,12 @@ impl EnvelopesApi {
         })
     }
 
+    /// How many envelopes are in each state, and how many wait for the caller.
+    async fn counts(&self, caller: &Caller) -> Result<repo::EnvelopeCounts, EnvelopesError> {
+        let client = self.base.pool.get().await?;
+        Ok(repo::counts(&client, caller.org, caller.user).await?)
+    }
+
     async fn update(
         &self,
         caller: &Caller,
@@ -730,6 +736,7 @@ pub(crate) async fn document_facts(
 enum Route {
     Create,
     List,
+    Counts,
     Get,
     Update,
     Delete,
@@ -750,7 +757,9 @@ enum Route {
 impl Route {
     fn action(self) -> Action {
         match self {
-            Route::List | Route::Get | Route::Events | Route::Download => Action::ReadDocuments,
+            Route::List | Route::Counts | Route::Get | Route::Events | Route::Download => {
+                Action::ReadDocuments
+            }
             _ => Action::WriteDocuments,
         }
     }
@@ -775,6 +784,7 @@ impl EnvelopeRoute {
                     .await?,
             ),
             Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::Counts => web::json(StatusCode::OK, &api.counts(&caller).await?),
             Route::Get => web::json(StatusCode::OK, &api.detail(&caller, id()?).await?),
             Route::Update => {
                 let id = id()?;
@@ -901,6 +911,8 @@ gsign_platform::route_function!(init_route, /// `POST /v1/envelopes`.
     CREATE_ENVELOPE, "api-create-envelope", Route::Create);
 gsign_platform::route_function!(init_route, /// `GET /v1/envelopes`.
     LIST_ENVELOPES, "api-list-envelopes", Route::List);
+gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/counts`.
+    COUNT_ENVELOPES, "api-count-envelopes", Route::Counts);
 gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}`.
     GET_ENVELOPE, "api-get-envelope", Route::Get);
 gsign_platform::route_function!(init_route, /// `PATCH /v1/envelopes/{id}`.

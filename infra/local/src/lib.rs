@@ -61,6 +61,7 @@ pub fn registry() -> Registry {
         gsign_functions_signatures::verify::VERIFY_SIGNATURES,
         gsign_functions_envelopes::routes::CREATE_ENVELOPE,
         gsign_functions_envelopes::routes::LIST_ENVELOPES,
+        gsign_functions_envelopes::routes::COUNT_ENVELOPES,
         gsign_functions_envelopes::routes::GET_ENVELOPE,
         gsign_functions_envelopes::routes::UPDATE_ENVELOPE,
         gsign_functions_envelopes::routes::DELETE_ENVELOPE,

@@ -847,6 +847,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/envelopes/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many envelopes are in each state, and how many wait for the signed-in person. */
+        get: operations["api-count-envelopes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/envelopes/{id}": {
         parameters: {
             query?: never;
@@ -2971,6 +2988,47 @@ export interface components {
              * @description When the sender voided it.
              */
             voided_at?: string | null;
+        };
+        /**
+         * @description How many of the organization's envelopes are in each state, and (for a person) how many
+         *     wait for them.
+         */
+        EnvelopeCounts: {
+            /**
+             * Format: int64
+             * @description Completed.
+             */
+            completed: number;
+            /**
+             * Format: int64
+             * @description Declined.
+             */
+            declined: number;
+            /**
+             * Format: int64
+             * @description Drafts.
+             */
+            draft: number;
+            /**
+             * Format: int64
+             * @description Expired.
+             */
+            expired: number;
+            /**
+             * Format: int64
+             * @description Out for signature.
+             */
+            sent: number;
+            /**
+             * Format: int64
+             * @description Voided.
+             */
+            voided: number;
+            /**
+             * Format: int64
+             * @description Waiting for the signed-in person to act (`null` for an API key).
+             */
+            waiting_for_me?: number | null;
         };
         /**
          * @description An envelope with its recipients, fields and, for a draft, what still stands in the way
@@ -7987,6 +8045,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EnvelopeDetail"];
+                };
+            };
+            /** @description No credentials, or credentials that are not valid (expired, revoked). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayMessage"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials valid, but not for this organization, route or scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayMessage"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request cannot be answered as asked: the problem says why. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "api-count-envelopes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeCounts"];
                 };
             };
             /** @description No credentials, or credentials that are not valid (expired, revoked). */

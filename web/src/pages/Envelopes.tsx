@@ -1,6 +1,6 @@
 // Envelopes by where they stand: waiting for me, waiting for others, drafts, completed, and
-// closed (declined, voided, expired), each with its count; a list pages on with the cursor.
-// Counts come from the first page of each list (100 rows): more shows as "100+".
+// closed (declined, voided, expired), each with its count (`GET /v1/envelopes/counts`); a
+// list pages on with the cursor.
 
 import { useCallback, useEffect, useState } from 'react';
 import { navigate } from '../app';
@@ -25,7 +25,23 @@ const VIEWS: { id: string; label: MessageKey; queries: { status?: EnvelopeStatus
   },
 ];
 
-const PAGE = 100;
+const PAGE = 50;
+
+/** A view's count from the API's counts. */
+function countOf(id: string, counts: Schema<'EnvelopeCounts'>): number | null {
+  switch (id) {
+    case 'mine':
+      return counts.waiting_for_me ?? null;
+    case 'others':
+      return counts.sent;
+    case 'drafts':
+      return counts.draft;
+    case 'completed':
+      return counts.completed;
+    default:
+      return counts.declined + counts.voided + counts.expired;
+  }
+}
 
 interface ViewState {
   rows: Envelope[];
@@ -52,11 +68,16 @@ export function EnvelopesPage() {
   const [views, setViews] = useState<Record<string, ViewState>>({});
   const [chosen, setChosen] = useState(() => new URLSearchParams(window.location.search).get('view') ?? 'others');
   const [error, setError] = useState<string | null>(null);
+  const [counts, setCounts] = useState<Schema<'EnvelopeCounts'> | null>(null);
 
   const refresh = useCallback(async () => {
     try {
-      const loaded = await Promise.all(VIEWS.map(async (v) => [v.id, await fetchView(v.queries)] as const));
+      const [loaded, counted] = await Promise.all([
+        Promise.all(VIEWS.map(async (v) => [v.id, await fetchView(v.queries)] as const)),
+        call(client.GET('/v1/envelopes/counts')),
+      ]);
       setViews(Object.fromEntries(loaded));
+      setCounts(counted);
       setError(null);
     } catch (err) {
       setError(describe(err));
@@ -72,9 +93,8 @@ export function EnvelopesPage() {
   const view = VIEWS.find((v) => v.id === chosen) ?? VIEWS[1];
   const state = view ? views[view.id] : undefined;
   const count = (id: string) => {
-    const s = views[id];
-    if (!s) return '…';
-    return s.cursors.some(Boolean) ? `${s.rows.length}+` : String(s.rows.length);
+    const n = counts ? countOf(id, counts) : null;
+    return n === null ? '' : String(n);
   };
 
   return (
