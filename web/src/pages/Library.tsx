@@ -24,13 +24,11 @@ import {
   type FormField,
   type JsonSchema,
 } from '../schema-form';
-import { useDescribe, usePageTitle } from '../ui';
+import { SectionSwitch, useDescribe, useLoaded, usePageTitle, useSection } from '../ui';
 
 type Clause = Schema<'ClauseVersion'>;
 type Template = Schema<'DocTemplateVersion'>;
-type Pack = Schema<'DocPack'>;
 type Tab = 'packs' | 'templates' | 'clauses';
-type Notice = { kind: 'success' | 'error'; text: string } | null;
 
 const TABS: { id: Tab; label: MessageKey }[] = [
   { id: 'packs', label: 'library.packs' },
@@ -47,29 +45,14 @@ const list = (text: string) =>
 export function LibraryPage() {
   const { t } = useI18n();
   usePageTitle('library.title');
-  const [tab, setTab] = useState<Tab>(() => {
-    const asked = new URLSearchParams(window.location.search).get('tab');
-    return TABS.some((x) => x.id === asked) ? (asked as Tab) : 'packs';
-  });
+  const [tab, setTab] = useSection(
+    TABS.map((x) => x.id),
+    'packs',
+  );
   return (
     <section className="card wide" aria-labelledby="library-title">
       <h1 id="library-title">{t('library.title')}</h1>
-      <div className="view-switch" role="group" aria-label={t('library.sections')}>
-        {TABS.map((x) => (
-          <button
-            key={x.id}
-            type="button"
-            className="secondary"
-            aria-pressed={tab === x.id}
-            onClick={() => {
-              setTab(x.id);
-              window.history.replaceState(null, '', `/library?tab=${x.id}`);
-            }}
-          >
-            {t(x.label)}
-          </button>
-        ))}
-      </div>
+      <SectionSwitch sections={TABS} current={tab} onChoose={setTab} label={t('library.sections')} />
       {tab === 'clauses' && <Clauses />}
       {tab === 'templates' && <Templates />}
       {tab === 'packs' && <Packs />}
@@ -140,19 +123,14 @@ function sampleFrom(schema: JsonSchema): (name: string) => string | null {
 
 function Clauses() {
   const { t } = useI18n();
-  const describe = useDescribe();
   const mayAuthor = useMay('organization:manage');
-  const [clauses, setClauses] = useState<Clause[] | null>(null);
+  const {
+    data: clauses,
+    notice,
+    setNotice,
+    reload: load,
+  } = useLoaded(async () => (await call(client.GET('/v1/clauses', { params: { query: { limit: 100 } } }))).data);
   const [editing, setEditing] = useState<Clause | 'new' | null>(null);
-  const [notice, setNotice] = useState<Notice>(null);
-  const load = useCallback(async () => {
-    setClauses((await call(client.GET('/v1/clauses', { params: { query: { limit: 100 } } }))).data);
-  }, []);
-  useEffect(() => {
-    load().catch((err: unknown) => setNotice({ kind: 'error', text: describe(err) }));
-    // `describe` changes with the language only.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [load]);
   return (
     <>
       {mayAuthor && (
@@ -347,25 +325,17 @@ function ClauseEditor({
 
 function Templates() {
   const { t } = useI18n();
-  const describe = useDescribe();
   const mayAuthor = useMay('organization:manage');
-  const [templates, setTemplates] = useState<Template[] | null>(null);
-  const [clauses, setClauses] = useState<Clause[]>([]);
-  const [editing, setEditing] = useState<Template | 'new' | null>(null);
-  const [notice, setNotice] = useState<Notice>(null);
-  const load = useCallback(async () => {
+  const { data, notice, setNotice, reload: load } = useLoaded(async () => {
     const [ts, cs] = await Promise.all([
       call(client.GET('/v1/doc-templates', { params: { query: { limit: 100 } } })),
       call(client.GET('/v1/clauses', { params: { query: { limit: 100, published: true, active: true } } })),
     ]);
-    setTemplates(ts.data);
-    setClauses(cs.data);
-  }, []);
-  useEffect(() => {
-    load().catch((err: unknown) => setNotice({ kind: 'error', text: describe(err) }));
-    // `describe` changes with the language only.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [load]);
+    return { templates: ts.data, clauses: cs.data };
+  });
+  const templates = data?.templates ?? null;
+  const clauses = data?.clauses ?? [];
+  const [editing, setEditing] = useState<Template | 'new' | null>(null);
   return (
     <>
       {mayAuthor && (
@@ -600,20 +570,12 @@ function TemplateEditor({
 
 function Packs() {
   const { t, language } = useI18n();
-  const describe = useDescribe();
   const mayWrite = useMay('documents:write');
-  const [packs, setPacks] = useState<Pack[] | null>(null);
+  const { data: packs, notice, reload: load } = useLoaded(
+    async () => (await call(client.GET('/v1/doc-packs', { params: { query: { limit: 100 } } }))).data,
+  );
   const [creating, setCreating] = useState(false);
   const [open, setOpen] = useState<string | null>(null);
-  const [notice, setNotice] = useState<Notice>(null);
-  const load = useCallback(async () => {
-    setPacks((await call(client.GET('/v1/doc-packs', { params: { query: { limit: 100 } } }))).data);
-  }, []);
-  useEffect(() => {
-    load().catch((err: unknown) => setNotice({ kind: 'error', text: describe(err) }));
-    // `describe` changes with the language only.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [load]);
   return (
     <>
       {mayWrite && !creating && (

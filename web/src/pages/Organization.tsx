@@ -11,7 +11,7 @@ import { Status } from '../components/Status';
 import { useMe } from '../components/Workspace';
 import { formatDateTime, useI18n, type MessageKey } from '../i18n';
 import { assignable } from '../roles';
-import { useDescribe, usePageTitle } from '../ui';
+import { SectionSwitch, useDescribe, useLoaded, usePageTitle, useSection } from '../ui';
 import { Audit, Billing, Certificates } from './Records';
 
 type Tab = 'members' | 'keys' | 'webhooks' | 'certificates' | 'audit' | 'billing';
@@ -24,34 +24,18 @@ const TABS: { id: Tab; label: MessageKey }[] = [
   { id: 'billing', label: 'org.billing' },
 ];
 
-type Notice = { kind: 'success' | 'error'; text: string } | null;
 
 export function OrganizationPage() {
   const { t } = useI18n();
   usePageTitle('org.title');
-  const [tab, setTab] = useState<Tab>(() => {
-    const asked = new URLSearchParams(window.location.search).get('tab');
-    return TABS.some((x) => x.id === asked) ? (asked as Tab) : 'members';
-  });
+  const [tab, setTab] = useSection(
+    TABS.map((x) => x.id),
+    'members',
+  );
   return (
     <section className="card wide" aria-labelledby="org-title">
       <h1 id="org-title">{t('org.title')}</h1>
-      <div className="view-switch" role="group" aria-label={t('org.sections')}>
-        {TABS.map((x) => (
-          <button
-            key={x.id}
-            type="button"
-            className="secondary"
-            aria-pressed={tab === x.id}
-            onClick={() => {
-              setTab(x.id);
-              window.history.replaceState(null, '', `/organization?tab=${x.id}`);
-            }}
-          >
-            {t(x.label)}
-          </button>
-        ))}
-      </div>
+      <SectionSwitch sections={TABS} current={tab} onChoose={setTab} label={t('org.sections')} />
       {tab === 'members' && <Members />}
       {tab === 'keys' && <ApiKeys />}
       {tab === 'webhooks' && <Webhooks />}
@@ -98,18 +82,13 @@ function Members() {
   const { t, language } = useI18n();
   const describe = useDescribe();
   const me = useMe();
-  const [members, setMembers] = useState<Schema<'MemberView'>[] | null>(null);
-  const [notice, setNotice] = useState<Notice>(null);
+  const {
+    data: members,
+    notice,
+    setNotice,
+    reload: load,
+  } = useLoaded(async () => (await call(client.GET('/v1/organization/users', { params: { query: { limit: 100 } } }))).data);
   const [form, setForm] = useState({ email: '', role: 'member' });
-  const load = useCallback(async () => {
-    const page = await call(client.GET('/v1/organization/users', { params: { query: { limit: 100 } } }));
-    setMembers(page.data);
-  }, []);
-  useEffect(() => {
-    load().catch((err: unknown) => setNotice({ kind: 'error', text: describe(err) }));
-    // `describe` changes with the language only.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [load]);
   const roles = assignable(me?.role ?? 'viewer');
   const explain = (err: unknown) =>
     err instanceof ApiError && /last-owner/.test(err.slug) ? t('org.lastOwner') : describe(err);
@@ -227,19 +206,12 @@ const SCOPES = [
 function ApiKeys() {
   const { t, language } = useI18n();
   const describe = useDescribe();
-  const [keys, setKeys] = useState<Schema<'KeyView'>[] | null>(null);
+  const { data: keys, notice, setNotice, reload: load, run } = useLoaded(
+    async () => (await call(client.GET('/v1/api-keys'))).data,
+  );
   const [created, setCreated] = useState<Schema<'CreatedApiKey'> | null>(null);
-  const [notice, setNotice] = useState<Notice>(null);
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<string[]>(['documents:read', 'documents:write']);
-  const load = useCallback(async () => {
-    setKeys((await call(client.GET('/v1/api-keys'))).data);
-  }, []);
-  useEffect(() => {
-    load().catch((err: unknown) => setNotice({ kind: 'error', text: describe(err) }));
-    // `describe` changes with the language only.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [load]);
   return (
     <>
       <form
@@ -302,14 +274,7 @@ function ApiKeys() {
                   type="button"
                   className="secondary danger"
                   aria-label={t('org.revokeKey', { name: k.name })}
-                  onClick={async () => {
-                    try {
-                      await call(client.DELETE('/v1/api-keys/{id}', { params: { path: { id: k.id } } }));
-                      await load();
-                    } catch (err) {
-                      setNotice({ kind: 'error', text: describe(err) });
-                    }
-                  }}
+                  onClick={() => void run(() => call(client.DELETE('/v1/api-keys/{id}', { params: { path: { id: k.id } } })))}
                 >
                   {t('org.revoke')}
                 </button>
@@ -340,20 +305,13 @@ const EVENT_TYPES = [
 function Webhooks() {
   const { t } = useI18n();
   const describe = useDescribe();
-  const [hooks, setHooks] = useState<Schema<'Webhook'>[] | null>(null);
+  const { data: hooks, notice, setNotice, reload: load, run } = useLoaded(
+    async () => (await call(client.GET('/v1/webhooks'))).data,
+  );
   const [secret, setSecret] = useState<{ title: string; value: string } | null>(null);
-  const [notice, setNotice] = useState<Notice>(null);
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState<string[]>([]);
   const [open, setOpen] = useState<string | null>(null);
-  const load = useCallback(async () => {
-    setHooks((await call(client.GET('/v1/webhooks'))).data);
-  }, []);
-  useEffect(() => {
-    load().catch((err: unknown) => setNotice({ kind: 'error', text: describe(err) }));
-    // `describe` changes with the language only.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [load]);
   return (
     <>
       <form
@@ -445,14 +403,7 @@ function Webhooks() {
                 type="button"
                 className="secondary danger"
                 aria-label={t('org.deleteWebhook', { url: h.url })}
-                onClick={async () => {
-                  try {
-                    await call(client.DELETE('/v1/webhooks/{id}', { params: { path: { id: h.id } } }));
-                    await load();
-                  } catch (err) {
-                    setNotice({ kind: 'error', text: describe(err) });
-                  }
-                }}
+                onClick={() => void run(() => call(client.DELETE('/v1/webhooks/{id}', { params: { path: { id: h.id } } })))}
               >
                 {t('docs.delete')}
               </button>

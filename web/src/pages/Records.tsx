@@ -10,9 +10,8 @@ import { Dialog } from '../components/Dialog';
 import { Status } from '../components/Status';
 import { useMay } from '../components/Workspace';
 import { formatDateTime, useI18n, type MessageKey } from '../i18n';
-import { useDescribe } from '../ui';
+import { useDescribe, useLoaded } from '../ui';
 
-type Notice = { kind: 'success' | 'error'; text: string } | null;
 
 /** Saves `text` as a file named `name`. */
 function saveText(name: string, text: string, type = 'application/x-pem-file'): void {
@@ -30,29 +29,14 @@ type Certificate = Schema<'CertificateView'>;
 
 export function Certificates() {
   const { t, language } = useI18n();
-  const describe = useDescribe();
-  const [certificates, setCertificates] = useState<Certificate[] | null>(null);
-  const [notice, setNotice] = useState<Notice>(null);
+  const {
+    data: certificates,
+    notice,
+    run: act,
+  } = useLoaded(async () => (await call(client.GET('/v1/certificates', { params: { query: { limit: 100 } } }))).data);
   const [form, setForm] = useState({ label: '', name: '', issuance: 'organization_ca' });
   const [importing, setImporting] = useState<Certificate | null>(null);
   const [revoking, setRevoking] = useState<Certificate | null>(null);
-  const load = useCallback(async () => {
-    setCertificates((await call(client.GET('/v1/certificates', { params: { query: { limit: 100 } } }))).data);
-  }, []);
-  useEffect(() => {
-    load().catch((err: unknown) => setNotice({ kind: 'error', text: describe(err) }));
-    // `describe` changes with the language only.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [load]);
-  const act = async (work: () => Promise<unknown>, done?: string) => {
-    try {
-      await work();
-      setNotice(done ? { kind: 'success', text: done } : null);
-      await load();
-    } catch (err) {
-      setNotice({ kind: 'error', text: describe(err) });
-    }
-  };
   return (
     <>
       <form
