@@ -66,6 +66,8 @@ async function writeTemplate(name: string, clauses: string[], roles: string): Pr
   await page.getByRole('button', { name: 'New template' }).click();
   const editor = page.getByRole('region', { name: 'New template' });
   await editor.getByLabel('Name').fill(name);
+  // Gated to Ulaanbaatar, where the pack is made.
+  await editor.getByLabel(/^Only in these cities/).fill('UB');
   await editor.getByLabel('Signer roles, in signing order').fill(roles);
   for (const clause of clauses) {
     await editor.getByLabel('Add a published clause').selectOption({ label: `${clause} v1` });
@@ -171,5 +173,9 @@ describe('templates and packs', () => {
     await pack.getByRole('button', { name: 'Send for signature' }).click();
     await expect.poll(() => pack.getByText('Out for signature').count(), { timeout: 30_000 }).toBe(3);
     await checkpoint(page, data, 'library-pack-issued');
+    // Each document's envelope is one click away.
+    await pack.getByRole('link', { name: 'Follow the envelope of document 1' }).click();
+    await page.getByRole('heading', { name: 'Evidence' }).waitFor();
+    await page.getByText('Out for signature').first().waitFor();
   });
 });

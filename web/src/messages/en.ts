@@ -523,4 +523,5 @@ export const en = {
   'form.pattern': 'This does not have the expected form.',
   'form.enum': 'Choose one of: {limit}.',
   'library.versions': 'Versions',
+  'library.openEnvelope': 'Follow the envelope of document {n}',
 } as const;

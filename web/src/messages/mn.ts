@@ -524,4 +524,5 @@ export const mn: Record<keyof typeof en, string> = {
   'form.pattern': 'Хэлбэр нь тохирохгүй байна.',
   'form.enum': 'Эдгээрээс сонгоно уу: {limit}.',
   'library.versions': 'Хувилбарууд',
+  'library.openEnvelope': '{n}-р баримтын дугтуйг харах',
 };

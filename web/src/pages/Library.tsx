@@ -7,6 +7,7 @@
 
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError } from '../api';
+import { navigate } from '../app';
 import { call, client, type Schema } from '../client';
 import { Dialog } from '../components/Dialog';
 import { MarkdownPreview } from '../components/MarkdownPreview';
@@ -410,6 +411,8 @@ function TemplateEditor({
   const [chosen, setChosen] = useState<string[]>(template?.clauses_ordered.map((c) => c.clause_id) ?? []);
   const [roles, setRoles] = useState((template?.signer_roles ?? []).map((r) => r.role).join(', '));
   const [title, setTitle] = useState(template?.layout_json.title ?? '');
+  const [cities, setCities] = useState((template?.city_gate ?? []).join(', '));
+  const [gateRoles, setGateRoles] = useState((template?.role_gate ?? []).join(', '));
   const [error, setError] = useState<string | null>(null);
   const [adding, setAdding] = useState('');
   const clauseName = (id: string) => clauses.find((c) => c.id === id)?.name ?? id.slice(0, 8);
@@ -424,6 +427,8 @@ function TemplateEditor({
     clauses_ordered: chosen.map((clause_id) => ({ clause_id })),
     signer_roles: list(roles).map((role) => ({ role })),
     layout_json: title.trim() ? { title: title.trim() } : null,
+    city_gate: list(cities).length ? list(cities) : null,
+    role_gate: list(gateRoles).length ? list(gateRoles) : null,
   };
   const act = async (work: () => Promise<unknown>, message: string) => {
     try {
@@ -439,6 +444,10 @@ function TemplateEditor({
       <input id="template-name" value={name} disabled={template !== null || !mayAuthor} onChange={(e) => setName(e.target.value)} />
       <label htmlFor="template-title">{t('library.docTitle')}</label>
       <input id="template-title" value={title} disabled={!mayAuthor} onChange={(e) => setTitle(e.target.value)} />
+      <label htmlFor="template-cities">{t('library.cityGate')}</label>
+      <input id="template-cities" value={cities} disabled={!mayAuthor} onChange={(e) => setCities(e.target.value)} placeholder="UB, ERD" />
+      <label htmlFor="template-role-gate">{t('library.roleGate')}</label>
+      <input id="template-role-gate" value={gateRoles} disabled={!mayAuthor} onChange={(e) => setGateRoles(e.target.value)} />
       <label htmlFor="template-roles">{t('library.signerRoles')}</label>
       <input
         id="template-roles"
@@ -911,6 +920,17 @@ function PackDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
             <div className="row-main">
               <strong>{t('library.document', { n: d.position, pages: d.page_count })}</strong>
               <span className="badge">{t(`pack.envelope.${d.envelope_status}` as MessageKey)}</span>
+              {d.envelope_id && (
+                <a
+                  href={`/envelopes/${d.envelope_id}`}
+                  onClick={(event) => {
+                    event.preventDefault();
+                    navigate(`/envelopes/${d.envelope_id}`);
+                  }}
+                >
+                  {t('library.openEnvelope', { n: d.position })}
+                </a>
+              )}
             </div>
             <div className="row-actions">
               <button type="button" className="secondary" onClick={() => void download(d.id, 'generated')}>
