@@ -22,10 +22,24 @@ fn short_limits() -> Limits {
 }
 
 async fn verdict(program: &Path, name: &str, limits: &Limits) -> Result<PageCount, Rejection> {
-    inspect_isolated(program, &fixture(name), limits)
-        .await
-        .expect("the inspector runs")
-        .map(|info| PageCount(info.pages))
+    // A script another test is writing at the moment this one forks keeps a writable
+    // descriptor in the child until it execs, and exec of a file open for writing fails with
+    // ETXTBSY ("Text file busy"): a race of the tests' stand-ins, not of the real inspector
+    // (a fixed binary nobody writes). Try again briefly.
+    let mut tries = 0;
+    loop {
+        match inspect_isolated(program, &fixture(name), limits).await {
+            Err(err) if err.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 20 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            answer => {
+                return answer
+                    .expect("the inspector runs")
+                    .map(|info| PageCount(info.pages))
+            }
+        }
+    }
 }
 
 #[derive(Debug, PartialEq)]
