@@ -202,7 +202,13 @@ export async function followTheGuide(
     if (text.includes('All required fields are done')) return;
     await page.getByRole('button', { name: 'Next field' }).click();
     const focused = page.locator(':focus');
-    await expect.poll(async () => focused.count()).toBe(1);
+    // A field on a page not yet mounted (a phone, a later page) takes the focus once its page
+    // is drawn: wait for the field itself, not for whatever holds the focus meanwhile.
+    await expect
+      .poll(async () => ((await focused.count()) === 1 ? ((await focused.getAttribute('id')) ?? '') : ''), {
+        timeout: 15_000,
+      })
+      .toMatch(/^field-/);
     const id = (await focused.getAttribute('id')) ?? '';
     const className = (await focused.getAttribute('class')) ?? '';
     const type = await focused.getAttribute('type');
