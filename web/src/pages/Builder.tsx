@@ -447,16 +447,19 @@ export function Builder({
   );
 }
 
+/** What each section of the builder below the fields gets: the draft, a reload, the error line. */
+interface DraftSectionProps {
+  envelope: Envelope;
+  reload: () => Promise<Envelope>;
+  onError: (message: string | null) => void;
+}
+
 /** The recipients in their routing groups, with a form to add one. */
 function Recipients({
   envelope,
   reload,
   onError,
-}: {
-  envelope: Envelope;
-  reload: () => Promise<Envelope>;
-  onError: (message: string | null) => void;
-}) {
+}: DraftSectionProps) {
   const { t } = useI18n();
   const describe = useDescribe();
   const groups = routingGroups(envelope.recipients);
@@ -701,11 +704,7 @@ function Settings({
   envelope,
   reload,
   onError,
-}: {
-  envelope: Envelope;
-  reload: () => Promise<Envelope>;
-  onError: (message: string | null) => void;
-}) {
+}: DraftSectionProps) {
   const { t } = useI18n();
   const describe = useDescribe();
   const [saved, setSaved] = useState(false);
