@@ -1,15 +1,17 @@
-//! Cold start of every function's release binary, and its size.
+//! Cold start of every function from its area's release binary, and the binary's size.
 //!
-//! For each binary under `$CARGO_TARGET_DIR/release/` named in `template.yaml`, this starts a
-//! Lambda Runtime API stand-in on 127.0.0.1, spawns the binary with the environment the
-//! template gives it (resolved against the running local stack), and measures:
+//! For each function of `template.yaml` whose area binary is under `$CARGO_TARGET_DIR/release/`,
+//! this starts a Lambda Runtime API stand-in on 127.0.0.1, spawns the binary with the
+//! environment the template gives the function (resolved against the running local stack) and
+//! `_HANDLER` set to its `Handler`, as Lambda does, and measures:
 //!
 //! - *cold start*: process start until its first `GET /runtime/invocation/next`;
 //! - *first invoke*: from handing it its sample event until it posts the response (this is
 //!   where lazy connections to Postgres, Redis, moto and the HSM are made).
 //!
 //! Run: `cargo build --release -p gsign-functions-system && cargo bench -p gsign-tests --bench cold_start`
-//! (with the local stack up). `COLD_START_RUNS` sets the number of runs (default 30).
+//! (with the local stack up). `COLD_START_RUNS` sets the number of runs (default 30),
+//! `COLD_START_FUNCTIONS` (comma-separated names) measures only those functions.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -101,7 +103,12 @@ struct Run {
     response: String,
 }
 
-async fn run_once(binary: &PathBuf, env: &gsign_core::Env, event: &str) -> anyhow::Result<Run> {
+async fn run_once(
+    binary: &PathBuf,
+    handler: &str,
+    env: &gsign_core::Env,
+    event: &str,
+) -> anyhow::Result<Run> {
     let api = RuntimeApi {
         observed: Arc::new(Mutex::new(Observed::default())),
         event: Arc::new(event.to_owned()),
@@ -129,6 +136,7 @@ async fn run_once(binary: &PathBuf, env: &gsign_core::Env, event: &str) -> anyho
     }
     command
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("_HANDLER", handler)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
@@ -211,16 +219,25 @@ async fn main() -> anyhow::Result<()> {
         "{:<14} {:>10} {:>12} {:>12} {:>12} {:>14} {:>14}",
         "function", "size", "cold p50", "cold p90", "cold min", "1st invoke p50", "1st invoke p90"
     );
+    let only: Option<Vec<String>> = std::env::var("COLD_START_FUNCTIONS")
+        .ok()
+        .map(|list| list.split(',').map(|name| name.trim().to_owned()).collect());
     for function in stack.functions() {
+        if only
+            .as_ref()
+            .is_some_and(|only| !only.contains(&function.handler))
+        {
+            continue;
+        }
         let binary = release.join(&function.binary);
         let Ok(meta) = std::fs::metadata(&binary) else {
             println!(
-                "{:<14} not built: cargo build --release -p gsign-functions-system",
-                function.binary
+                "{:<14} not built: cargo build --release --bin {}",
+                function.handler, function.binary
             );
             continue;
         };
-        let event_dir = root().join("events").join(&function.binary);
+        let event_dir = root().join("events").join(&function.handler);
         let event_file = std::fs::read_dir(&event_dir)?
             .filter_map(Result::ok)
             .map(|e| e.path())
@@ -228,7 +245,7 @@ async fn main() -> anyhow::Result<()> {
             .min()
             .ok_or_else(|| anyhow::anyhow!("no sample event in {}", event_dir.display()))?;
         // `migrate` would change the database: benchmark it on `status`.
-        let event = if function.binary == "migrate" {
+        let event = if function.handler == "migrate" {
             r#"{"action":"status"}"#.to_owned()
         } else {
             std::fs::read_to_string(&event_file)?
@@ -237,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
         let mut first = Vec::with_capacity(runs);
         let mut last_response = String::new();
         for _ in 0..runs {
-            let run = run_once(&binary, &function.env, &event).await?;
+            let run = run_once(&binary, &function.handler, &function.env, &event).await?;
             cold.push(run.cold_start);
             first.push(run.first_invoke);
             last_response = run.response;
@@ -246,7 +263,7 @@ async fn main() -> anyhow::Result<()> {
         first.sort();
         println!(
             "{:<14} {:>7.2} MB {:>12} {:>12} {:>12} {:>14} {:>14}",
-            function.binary,
+            function.handler,
             meta.len() as f64 / 1_000_000.0,
             ms(percentile(&cold, 0.5)),
             ms(percentile(&cold, 0.9)),

@@ -1,8 +1,9 @@
 //! `cargo lambda`, the brief's local workflow, exercised: an HTTP route (`api-health`), an SQS
 //! consumer (`sqs-record-audit-event`) and the authorizer (`api-authorize`) are built with
-//! `cargo lambda build`, run under `cargo lambda watch` (each in a process of its own, in the
-//! real Lambda runtime loop) with the environment `template.yaml` gives them on a test stack,
-//! and invoked with their sample events from `events/` through `cargo lambda invoke`.
+//! `cargo lambda build` (their area binaries, `gsign-system` and `gsign-accounts`, as deployed),
+//! each run under a `cargo lambda watch` of its own (in the real Lambda runtime loop) with the
+//! environment `template.yaml` gives it on a test stack and `GSIGN_FUNCTION` naming it, and
+//! invoked with its sample event from `events/` through `cargo lambda invoke`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,7 +12,12 @@ use std::time::{Duration, Instant};
 use gsign_tests::{free_port, root, start_app, TestDatabase};
 use serde_json::{json, Value};
 
-const FUNCTIONS: [&str; 3] = ["api-health", "sqs-record-audit-event", "api-authorize"];
+/// Each function with the area binary that serves it.
+const FUNCTIONS: [(&str, &str); 3] = [
+    ("api-health", "gsign-system"),
+    ("sqs-record-audit-event", "gsign-system"),
+    ("api-authorize", "gsign-accounts"),
+];
 
 /// `cargo` with the tools' `cargo-lambda` first on the PATH.
 fn cargo() -> Command {
@@ -58,15 +64,10 @@ impl Drop for Watch {
     }
 }
 
-fn invoke(port: u16, function: &str, event: &Path) -> Value {
+/// `cargo lambda invoke` of `binary` on the watch at `port`, which runs it as `function`.
+fn invoke(port: u16, function: &str, binary: &str, event: &Path) -> Value {
     let output = cargo()
-        .args([
-            "lambda",
-            "invoke",
-            function,
-            "--invoke-address",
-            "127.0.0.1",
-        ])
+        .args(["lambda", "invoke", binary, "--invoke-address", "127.0.0.1"])
         .args([
             "--invoke-port",
             &port.to_string(),
@@ -88,14 +89,14 @@ fn invoke(port: u16, function: &str, event: &Path) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cargo_lambda_builds_runs_and_invokes_an_http_route_an_sqs_consumer_and_the_authorizer() {
-    // 1. Built as Lambda deploys them: a `bootstrap` executable per function.
+    // 1. Built as Lambda deploys them: a `bootstrap` executable per area binary.
     let mut build = cargo();
     build.args(["lambda", "build", "--compiler", "cargo"]);
     for package in ["gsign-functions-system", "gsign-functions-accounts"] {
         build.args(["-p", package]);
     }
-    for function in FUNCTIONS {
-        build.args(["--bin", function]);
+    for binary in ["gsign-system", "gsign-accounts"] {
+        build.args(["--bin", binary]);
     }
     let built = build.output().expect("cargo lambda build runs");
     assert!(
@@ -103,8 +104,8 @@ async fn cargo_lambda_builds_runs_and_invokes_an_http_route_an_sqs_consumer_and_
         "cargo lambda build:\n{}",
         String::from_utf8_lossy(&built.stderr)
     );
-    for function in FUNCTIONS {
-        let bootstrap = target_dir().join("lambda").join(function).join("bootstrap");
+    for (_, binary) in FUNCTIONS {
+        let bootstrap = target_dir().join("lambda").join(binary).join("bootstrap");
         let bytes =
             std::fs::read(&bootstrap).unwrap_or_else(|e| panic!("{}: {e}", bootstrap.display()));
         assert!(bytes.starts_with(b"\x7fELF"), "{}", bootstrap.display());
@@ -116,68 +117,67 @@ async fn cargo_lambda_builds_runs_and_invokes_an_http_route_an_sqs_consumer_and_
         assert!(mode & 0o111 != 0, "{} is executable", bootstrap.display());
     }
 
-    // 2. The environment the template gives them on a stack of this test's own.
+    // 2. Each under a `cargo lambda watch` of its own, with the environment the template gives
+    //    it on a stack of this test's own (and `GSIGN_FUNCTION`), started on first invoke.
     let db = TestDatabase::migrated().await;
     let stack = start_app(&db, &[]).await;
-    let mut env = String::new();
-    for function in FUNCTIONS {
+    let mut watches = Vec::new();
+    let mut ports = std::collections::HashMap::new();
+    let mut env_files = Vec::new();
+    for (function, _) in FUNCTIONS {
         let local = stack
             .running
             .stack
             .function(function)
             .expect("in the template");
-        for name in local.env.names() {
-            // cargo lambda watch names each function itself.
-            if name == "AWS_LAMBDA_FUNCTION_NAME" {
-                continue;
-            }
-            let value = local.env.get(name).unwrap_or_default();
-            env.push_str(&format!(
-                "{name}=\"{}\"\n",
-                value.replace('\\', "\\\\").replace('"', "\\\"")
-            ));
-        }
+        let env_file = std::env::temp_dir().join(format!(
+            "gsign-lambda-{function}-{}.env",
+            gsign_tests::unique()
+        ));
+        std::fs::write(&env_file, local.dotenv()).expect("env file");
+        let port = free_port();
+        let child = {
+            use std::os::unix::process::CommandExt as _;
+            cargo()
+                .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1"])
+                .args(["-P", &port.to_string(), "--env-file"])
+                .arg(&env_file)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("cargo lambda watch starts")
+        };
+        watches.push(Watch(child));
+        ports.insert(function, port);
+        env_files.push(env_file);
     }
-    let env_file = std::env::temp_dir().join(format!("gsign-lambda-{}.env", gsign_tests::unique()));
-    std::fs::write(&env_file, env).expect("env file");
-
-    // 3. Under `cargo lambda watch`, one process per function, started on first invoke.
-    let port = free_port();
-    let child = {
-        use std::os::unix::process::CommandExt as _;
-        cargo()
-            .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1"])
-            .args(["-P", &port.to_string(), "--env-file"])
-            .arg(&env_file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("cargo lambda watch starts")
-    };
-    let _watch = Watch(child);
     let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "cargo lambda watch did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
+    for port in ports.values() {
+        while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "cargo lambda watch did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     // 4. Each with its sample event, through `cargo lambda invoke`.
     let events = root().join("events");
     let health = invoke(
-        port,
+        ports["api-health"],
         "api-health",
+        "gsign-system",
         &events.join("api-health/get-health.200.json"),
     );
     assert_eq!(health["statusCode"], 200, "{health}");
     let body: Value = serde_json::from_str(health["body"].as_str().expect("body")).expect("json");
     assert_eq!(body, json!({"status": "ok"}), "{health}");
     let audit = invoke(
-        port,
+        ports["sqs-record-audit-event"],
         "sqs-record-audit-event",
+        "gsign-system",
         &events.join("sqs-record-audit-event/user-registered.json"),
     );
     assert_eq!(audit, json!({"batchItemFailures": []}));
@@ -210,11 +210,15 @@ async fn cargo_lambda_builds_runs_and_invokes_an_http_route_an_sqs_consumer_and_
         .expect("scan");
     assert_eq!(found.count(), 1, "the audit event is in {table}");
     let authorized = invoke(
-        port,
+        ports["api-authorize"],
         "api-authorize",
+        "gsign-accounts",
         &events.join("api-authorize/invalid-token.json"),
     );
     assert_eq!(authorized, json!({"isAuthorized": false}));
-    let _ = std::fs::remove_file(&env_file);
+    drop(watches);
+    for env_file in env_files {
+        let _ = std::fs::remove_file(env_file);
+    }
     stack.stop().await;
 }

@@ -10,6 +10,7 @@ mod cargo_lambda;
 mod certificates;
 mod certificates_api;
 mod completion;
+mod data_api;
 mod doc_packs;
 mod documents;
 mod envelopes;

@@ -452,7 +452,7 @@ async fn every_mutating_route_of_the_template_refuses_exactly_the_roles_and_scop
             if method == "GET" || authorizer.as_deref() == Some("NONE") {
                 continue;
             }
-            routes.push((function.binary.clone(), method.clone(), path.clone()));
+            routes.push((function.handler.clone(), method.clone(), path.clone()));
         }
     }
     assert!(routes.len() >= 58, "{} mutating routes", routes.len());

@@ -47,7 +47,7 @@ fn every_template_route_is_documented_once_and_nothing_else_is() {
                 let public = authorizer.as_deref() == Some("NONE");
                 routes.insert(
                     (method.clone(), path.clone()),
-                    (function.binary.clone(), public),
+                    (function.handler.clone(), public),
                 );
             }
         }

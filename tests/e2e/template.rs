@@ -28,8 +28,8 @@ fn declared_binaries() -> BTreeSet<String> {
     names
 }
 
-fn sample_events(binary: &str) -> Vec<(String, Value)> {
-    let dir = root().join("events").join(binary);
+fn sample_events(function: &str) -> Vec<(String, Value)> {
+    let dir = root().join("events").join(function);
     let mut events: Vec<(String, Value)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|_| panic!("{} is missing", dir.display()))
         .map(|e| e.expect("entry").path())
@@ -51,7 +51,7 @@ fn sample_events(binary: &str) -> Vec<(String, Value)> {
 }
 
 #[test]
-fn every_template_function_has_a_binary_a_runner_entry_and_sample_events() {
+fn every_template_function_is_served_by_its_area_binary_and_has_sample_events() {
     let binaries = declared_binaries();
     let registry = gsign_local::registry();
     let functions = template().functions().expect("functions");
@@ -62,15 +62,27 @@ fn every_template_function_has_a_binary_a_runner_entry_and_sample_events() {
             "no [[bin]] named {}",
             function.binary
         );
+        let served = gsign_local::AREAS
+            .iter()
+            .find(|(binary, _)| *binary == function.binary)
+            .map(|(_, functions)| functions.iter().map(|f| f.name).collect::<Vec<_>>())
+            .unwrap_or_default();
         assert!(
-            registry.get(&function.binary).is_some(),
-            "{} is not in gsign_local::registry()",
-            function.binary
+            served.contains(&function.handler.as_str()),
+            "{} names Binary {} and Handler {}, which that binary does not serve (it serves {served:?})",
+            function.logical_id,
+            function.binary,
+            function.handler
         );
         assert!(
-            !sample_events(&function.binary).is_empty(),
+            registry.get(&function.handler).is_some(),
+            "{} is not in gsign_local::registry()",
+            function.handler
+        );
+        assert!(
+            !sample_events(&function.handler).is_empty(),
             "events/{}/ has no event",
-            function.binary
+            function.handler
         );
     }
 }
@@ -91,14 +103,14 @@ async fn every_sample_event_runs_through_its_handler() {
     )
     .await;
     for function in template().functions().expect("functions") {
-        for (file, event) in sample_events(&function.binary) {
+        for (file, event) in sample_events(&function.handler) {
             let answer = stack
                 .running
                 .stack
-                .invoke(&function.binary, event)
+                .invoke(&function.handler, event)
                 .await
-                .unwrap_or_else(|e| panic!("{}/{file}: {e:#}", function.binary));
-            let what = format!("{}/{file}: {answer}", function.binary);
+                .unwrap_or_else(|e| panic!("{}/{file}: {e:#}", function.handler));
+            let what = format!("{}/{file}: {answer}", function.handler);
             // HTTP sample events name the status they must produce: `<case>.<status>.json`.
             if let Some(status) = file
                 .strip_suffix(".json")
@@ -115,7 +127,7 @@ async fn every_sample_event_runs_through_its_handler() {
                 continue;
             }
             // Other functions state what their sample events must produce.
-            match function.binary.as_str() {
+            match function.handler.as_str() {
                 "migrate" => {
                     assert!(
                         answer["applied"].is_array() && answer["latest"].as_i64() >= Some(1),
@@ -407,6 +419,55 @@ for path in sys.argv[1:]:
         too_big.is_empty(),
         "split these stacks further: {too_big:?}"
     );
+}
+
+#[test]
+fn sam_build_builds_each_area_binary_once_for_all_the_functions_it_serves() {
+    // SAM CLI's own build graph (what `sam build` would run), without building: functions
+    // whose Metadata match share one build.
+    let script = r#"
+import json, os, sys
+from samcli.lib.build.app_builder import ApplicationBuilder
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+stacks, _ = SamLocalStackProvider.get_stacks("template.yaml", parameter_overrides={})
+class Resources:
+    functions = list(SamFunctionProvider(stacks).get_all())
+    layers = []
+scratch = sys.argv[1]
+builder = ApplicationBuilder(Resources(), os.path.join(scratch, "build"), scratch, os.path.join(scratch, "cache"))
+for build in builder._get_build_graph().get_function_build_definitions():
+    print(json.dumps([build.metadata["BuildProperties"]["Binary"], len(build.functions)]))
+"#;
+    // SAM writes its graph (build.toml) beside the build directory: a scratch one of ours.
+    let scratch = std::env::temp_dir().join(format!("gsign-sam-graph-{}", gsign_tests::unique()));
+    std::fs::create_dir_all(&scratch).expect("scratch directory");
+    let output = std::process::Command::new(sam_python())
+        .args(["-c", script])
+        .arg(&scratch)
+        .current_dir(root())
+        .output()
+        .expect("the SAM CLI's build graph");
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let builds: Vec<(String, usize)> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a build"))
+        .collect();
+    let mut binaries: Vec<&str> = builds.iter().map(|(binary, _)| binary.as_str()).collect();
+    binaries.sort_unstable();
+    let mut areas: Vec<&str> = gsign_local::AREAS
+        .iter()
+        .map(|(binary, _)| *binary)
+        .collect();
+    areas.sort_unstable();
+    assert_eq!(binaries, areas, "one build per area binary: {builds:?}");
+    let functions: usize = builds.iter().map(|(_, served)| served).sum();
+    assert_eq!(functions, template().functions().expect("functions").len());
 }
 
 /// The GSign metrics the alarms and the dashboard watch are metrics the code emits: a renamed

@@ -1,7 +1,7 @@
 //! Billing (seed 000, seed 001's billing service): the organization's plan and period, and
 //! its usage per type and day. Usage is recorded where it happens (envelope send, signature
 //! applied, certificate created) and quotas are enforced there (`gsign_platform::billing`).
-//! Each route is its own Lambda (`src/bin/`); Stripe's events arrive at `stripe.rs`.
+//! Each route is its own Lambda ([`FUNCTIONS`]); Stripe's events arrive at `stripe.rs`.
 
 pub mod api;
 pub mod checkout;
@@ -462,3 +462,15 @@ gsign_platform::route_function!(init_route, /// `POST /v1/billing/portal`.
     CREATE_PORTAL_SESSION, "api-create-portal-session", Route::Portal);
 gsign_platform::route_function!(init_route, /// `POST /v1/billing/stripe-webhook` (no authorizer).
     STRIPE_WEBHOOK, "api-stripe-webhook", Route::StripeWebhook);
+
+/// Every function of the area, each its own Lambda, all served by the area's one binary
+/// (`gsign-billing`, which runs the one its `Handler` names) and by the local runner.
+pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
+    GET_SUBSCRIPTION,
+    GET_USAGE,
+    GET_USAGE_CSV,
+    GET_INVOICE_PREVIEW,
+    STRIPE_WEBHOOK,
+    CREATE_CHECKOUT,
+    CREATE_PORTAL_SESSION,
+];

@@ -1,7 +1,6 @@
 //! Document generation (seed 003): the clause library, document templates and document
 //! packs, whose documents are typeset from Markdown clauses and signed through envelopes.
-//! Each route is its own Lambda (`src/bin/`); only the pack routes that generate link the
-//! typesetter.
+//! Each route is its own Lambda ([`FUNCTIONS`], served by the area binary `gsign-doc-packs`).
 
 pub mod api;
 pub mod error;
@@ -242,3 +241,27 @@ gsign_platform::route_function!(init_route, /// `POST /v1/doc-packs/{id}/regener
     REGENERATE_DOC_PACK, "api-regenerate-doc-pack", Route::RegeneratePack);
 gsign_platform::route_function!(init_route, /// `GET /v1/doc-packs/{id}/instances/{doc_id}/download`.
     DOWNLOAD_DOC_PACK_INSTANCE, "api-download-doc-pack-instance", Route::DownloadInstance);
+
+/// Every function of the area, each its own Lambda, all served by the area's one binary
+/// (`gsign-doc-packs`, which runs the one its `Handler` names) and by the local runner.
+pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
+    CREATE_CLAUSE,
+    LIST_CLAUSES,
+    GET_CLAUSE,
+    CREATE_CLAUSE_VERSION,
+    PUBLISH_CLAUSE,
+    DEACTIVATE_CLAUSE,
+    CREATE_DOC_TEMPLATE,
+    LIST_DOC_TEMPLATES,
+    GET_DOC_TEMPLATE,
+    CREATE_DOC_TEMPLATE_VERSION,
+    PUBLISH_DOC_TEMPLATE,
+    DEACTIVATE_DOC_TEMPLATE,
+    CREATE_DOC_PACK,
+    LIST_DOC_PACKS,
+    GET_DOC_PACK,
+    ISSUE_DOC_PACK,
+    VOID_DOC_PACK,
+    REGENERATE_DOC_PACK,
+    DOWNLOAD_DOC_PACK_INSTANCE,
+];

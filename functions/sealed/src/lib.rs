@@ -2,7 +2,7 @@
 //! RSA-OAEP to the receiver, the whole signed with RSA-PSS in the HSM), opened with the
 //! receiver's HSM key after the sender's signature is checked, every attempt logged; the key
 //! registry; retention. Wire format: `gsign_core::sealed` and docs/sealed-envelopes.md. Each
-//! route is its own Lambda (`src/bin/`).
+//! route is its own Lambda ([`FUNCTIONS`]).
 
 pub mod api;
 pub mod envelopes;
@@ -290,6 +290,26 @@ gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys/{id}/rotat
     ROTATE_CRYPTO_KEY, "api-rotate-crypto-key", Route::RotateKey);
 gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys/{id}/revoke`.
     REVOKE_CRYPTO_KEY, "api-revoke-crypto-key", Route::RevokeKey);
+
+/// Every function of the area, each its own Lambda, all served by the area's one binary
+/// (`gsign-sealed`, which runs the one its `Handler` names) and by the local runner.
+pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
+    CREATE_PROMPT,
+    LIST_PROMPTS,
+    GET_PROMPT,
+    UPDATE_PROMPT,
+    DELETE_PROMPT,
+    SEAL_PROMPT,
+    IMPORT_SEALED_ENVELOPE,
+    GET_SEALED_ENVELOPE,
+    OPEN_SEALED_ENVELOPE,
+    REGISTER_CRYPTO_KEY,
+    GENERATE_CRYPTO_KEY,
+    LIST_CRYPTO_KEYS,
+    ROTATE_CRYPTO_KEY,
+    REVOKE_CRYPTO_KEY,
+    retention::PURGE_SEALED_DATA,
+];
 
 #[cfg(test)]
 mod tests {

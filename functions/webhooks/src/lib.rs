@@ -2,7 +2,7 @@
 //! organization with KMS-encrypted signing secrets, events from the outbox fanned out to the
 //! endpoints that subscribe, signed Standard Webhooks deliveries through the SSRF guard with
 //! bounded retries, the delivery log in DynamoDB, and replay. Each route and queue consumer is
-//! its own Lambda (`src/bin/`).
+//! its own Lambda ([`FUNCTIONS`]).
 
 pub mod api;
 pub mod common;
@@ -13,3 +13,19 @@ pub mod log;
 pub mod repo;
 pub mod routes;
 pub mod secrets;
+
+/// Every function of the area, each its own Lambda, all served by the area's one binary
+/// (`gsign-webhooks`, which runs the one its `Handler` names) and by the local runner.
+pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
+    routes::CREATE_WEBHOOK,
+    routes::LIST_WEBHOOKS,
+    routes::GET_WEBHOOK,
+    routes::UPDATE_WEBHOOK,
+    routes::DELETE_WEBHOOK,
+    routes::ROTATE_WEBHOOK_SECRET,
+    routes::TEST_WEBHOOK,
+    routes::LIST_WEBHOOK_DELIVERIES,
+    routes::RETRY_WEBHOOK_DELIVERY,
+    fan_out::FUNCTION,
+    deliver::FUNCTION,
+];

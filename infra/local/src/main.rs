@@ -133,21 +133,25 @@ async fn run(env: Env) -> anyhow::Result<()> {
             Ok(())
         }
         "serve" => {
-            let extra = match cli.tsa_dir {
-                Some(dir) => {
-                    // The stack script made root.pem, tsa.key and tsa.pem there.
-                    gsign_local::tsa::configure(
-                        &dir,
-                        &dir.join("tsa.key"),
-                        &dir.join("tsa.pem"),
-                        &dir.join("root.pem"),
-                    )
-                    .with_context(|| format!("configuring the local TSA in {}", dir.display()))?;
-                    let in_service = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-                    Some(("/_local/tsa", gsign_local::tsa::router(dir, in_service)))
-                }
-                None => None,
-            };
+            let mut extra = Vec::new();
+            if let Some(dir) = cli.tsa_dir {
+                // The stack script made root.pem, tsa.key and tsa.pem there.
+                gsign_local::tsa::configure(
+                    &dir,
+                    &dir.join("tsa.key"),
+                    &dir.join("tsa.pem"),
+                    &dir.join("root.pem"),
+                )
+                .with_context(|| format!("configuring the local TSA in {}", dir.display()))?;
+                let in_service = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+                extra.push(("/_local/tsa", gsign_local::tsa::router(dir, in_service)));
+            }
+            // Aurora's Data API over the same Postgres, for the `data-api` database backend.
+            if let Some(url) = env.get("DATABASE_URL") {
+                let api = gsign_local::data_api::DataApi::new(url)
+                    .context("DATABASE_URL for the local Data API")?;
+                extra.push((gsign_local::data_api::PATH, api.router()));
+            }
             let running = gsign_local::runner::start_with(stack, cli.listen, extra).await?;
             tracing::info!(addr = %running.addr, stack = %cli.stack, "local runner serving");
             println!("serving http://{}", running.addr);
@@ -185,28 +189,15 @@ async fn run(env: Env) -> anyhow::Result<()> {
             Ok(())
         }
         "env" => {
-            // A dotenv file of what the template gives these functions on this stack, for
-            // running them outside the runner (`cargo lambda watch --env-file`).
-            let mut pairs = std::collections::BTreeMap::new();
-            for function in &cli.positional {
-                let local = stack
-                    .function(function)
-                    .ok_or_else(|| anyhow!("no function {function} in the template"))?;
-                // cargo lambda watch names each function itself.
-                for name in local
-                    .env
-                    .names()
-                    .filter(|n| *n != "AWS_LAMBDA_FUNCTION_NAME")
-                {
-                    if let Some(value) = local.env.get(name) {
-                        pairs.insert(name.to_owned(), value.to_owned());
-                    }
-                }
-            }
-            for (name, value) in pairs {
-                let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
-                println!("{name}=\"{quoted}\"");
-            }
+            // What the template gives one function on this stack, for running its area binary
+            // outside the runner (`cargo lambda watch --env-file`).
+            let [function] = cli.positional.as_slice() else {
+                bail!("env takes one function's name");
+            };
+            let local = stack
+                .function(function)
+                .ok_or_else(|| anyhow!("no function {function} in the template"))?;
+            print!("{}", local.dotenv());
             Ok(())
         }
         other => {

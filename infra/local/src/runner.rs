@@ -32,7 +32,7 @@ use crate::template::{AuthorizerDef, EventDef, Resolver, Template, LOCAL_ACCOUNT
 /// API Gateway HTTP APIs refuse payloads over 10 MB.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
-/// The functions this build can run, by binary name.
+/// The functions this build can run, by name (each function's `Handler`).
 #[derive(Clone, Default)]
 pub struct Registry {
     specs: BTreeMap<&'static str, FunctionSpec>,
@@ -46,12 +46,12 @@ impl Registry {
         }
     }
 
-    /// The spec of `binary`.
-    pub fn get(&self, binary: &str) -> Option<FunctionSpec> {
-        self.specs.get(binary).copied()
+    /// The spec of the function `name`.
+    pub fn get(&self, name: &str) -> Option<FunctionSpec> {
+        self.specs.get(name).copied()
     }
 
-    /// Every binary name.
+    /// Every function's name.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.specs.keys().copied()
     }
@@ -104,25 +104,45 @@ pub fn base_env(process: &Env) -> Env {
 pub struct LocalFunction {
     /// Logical id in the template.
     pub logical_id: String,
-    /// Binary name.
+    /// Its `Handler`: the function's name (the key into the registry and `events/`).
+    pub handler: String,
+    /// The area binary that serves it in AWS (`Metadata.BuildProperties.Binary`).
     pub binary: String,
     /// Physical function name.
     pub name: String,
     /// The environment the template gives it (plus the base environment).
     pub env: Env,
     spec: FunctionSpec,
-    handler: OnceCell<Handler>,
+    started: OnceCell<Handler>,
 }
 
 impl LocalFunction {
+    /// A dotenv file of what the template gives this function on this stack, plus
+    /// `GSIGN_FUNCTION` naming it, for running its area binary outside the runner
+    /// (`cargo lambda watch --env-file`, where no `Handler` says which function to be).
+    pub fn dotenv(&self) -> String {
+        let mut text = String::new();
+        let names = self
+            .env
+            .names()
+            .filter(|name| !matches!(*name, "AWS_LAMBDA_FUNCTION_NAME" | "GSIGN_FUNCTION"));
+        for name in names {
+            let value = self.env.get(name).unwrap_or_default();
+            let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
+            text.push_str(&format!("{name}=\"{quoted}\"\n"));
+        }
+        text.push_str(&format!("GSIGN_FUNCTION=\"{}\"\n", self.handler));
+        text
+    }
+
     /// The handler, running `init` on first use; a failed init is retried on the next call,
     /// as Lambda retries a failed cold start on the next invocation.
     pub async fn handler(&self) -> anyhow::Result<Handler> {
-        self.handler
+        self.started
             .get_or_try_init(|| async {
                 (self.spec.init)(self.env.clone())
                     .await
-                    .map_err(|e| anyhow!("{} cold start failed: {e}", self.binary))
+                    .map_err(|e| anyhow!("{} cold start failed: {e}", self.handler))
             })
             .await
             .cloned()
@@ -250,11 +270,11 @@ impl LocalStack {
         let mut functions = BTreeMap::new();
         let defs = template.functions()?;
         for def in &defs {
-            let spec = registry.get(&def.binary).ok_or_else(|| {
+            let spec = registry.get(&def.handler).ok_or_else(|| {
                 anyhow!(
                     "{} (binary {}) is in the template but not in the runner's registry",
                     def.logical_id,
-                    def.binary
+                    def.handler
                 )
             })?;
             let mut env = config.base_env.clone();
@@ -272,11 +292,12 @@ impl LocalStack {
                 def.logical_id.clone(),
                 Arc::new(LocalFunction {
                     logical_id: def.logical_id.clone(),
+                    handler: def.handler.clone(),
                     binary: def.binary.clone(),
                     name,
                     env,
                     spec,
-                    handler: OnceCell::new(),
+                    started: OnceCell::new(),
                 }),
             );
         }
@@ -459,11 +480,11 @@ impl LocalStack {
         }
     }
 
-    /// A function by binary name, logical id or physical name.
+    /// A function by name (its `Handler`), logical id or physical name.
     pub fn function(&self, name: &str) -> Option<&Arc<LocalFunction>> {
         self.functions
             .values()
-            .find(|f| f.binary == name || f.logical_id == name || f.name == name)
+            .find(|f| f.handler == name || f.logical_id == name || f.name == name)
     }
 
     /// Every function.
@@ -478,7 +499,7 @@ impl LocalStack {
         let function = self
             .function(function)
             .ok_or_else(|| anyhow!("no function {function} in the template"))?;
-        let span = tracing::info_span!("invoke", requestId = %uuid::Uuid::new_v4(), function = %function.binary);
+        let span = tracing::info_span!("invoke", requestId = %uuid::Uuid::new_v4(), function = %function.handler);
         async {
             match function.handler().await? {
                 Handler::Http(h) => {
@@ -729,7 +750,7 @@ async fn authorize(
     let Handler::Invoke(h) = handler else {
         return Err(Denied::Failed(anyhow!(
             "authorizer {} is not an invoke handler",
-            function.binary
+            function.handler
         )));
     };
     let answer = isolate(async move { h.handle(event).await })
@@ -794,7 +815,7 @@ async fn dispatch(
     let span = tracing::info_span!(
         "request",
         requestId = %request_id,
-        function = %route.function.binary,
+        function = %route.function.handler,
         route = %route.route_key,
     );
     async {
@@ -851,7 +872,7 @@ async fn dispatch(
         let answer = isolate(async move { handler.handle(request).await }).await;
         // What CloudWatch would get from the function's log (a panic is API Gateway's 500).
         gsign_platform::telemetry::request_metrics(
-            &route.function.binary,
+            &route.function.handler,
             route.function.env.get("GSIGN_AREA").unwrap_or_default(),
             answer
                 .as_ref()
@@ -1085,14 +1106,14 @@ async fn poll_queue(stack: Arc<LocalStack>, index: usize, mut shutdown: watch::R
             .iter()
             .filter_map(|m| m.message_id().map(str::to_owned))
             .collect();
-        let span = tracing::info_span!("sqs", requestId = %uuid::Uuid::new_v4(), function = %source.function.binary, batch = ids.len());
+        let span = tracing::info_span!("sqs", requestId = %uuid::Uuid::new_v4(), function = %source.function.handler, batch = ids.len());
         let outcome: anyhow::Result<SqsBatchResponse> = async {
             let event = sqs_event(&messages, source, &stack.config.region)?;
             match source.function.handler().await? {
                 Handler::Sqs(h) => isolate(async move { h.handle(event).await })
                     .await?
                     .map_err(|e| anyhow!("{e}")),
-                _ => Err(anyhow!("{} is not an SQS handler", source.function.binary)),
+                _ => Err(anyhow!("{} is not an SQS handler", source.function.handler)),
             }
         }
         .instrument(span.clone())
@@ -1209,15 +1230,15 @@ impl Drop for Running {
 
 /// Serves the stack's HTTP API on `listen` and starts its pollers and schedules.
 pub async fn start(stack: LocalStack, listen: SocketAddr) -> anyhow::Result<Running> {
-    start_with(stack, listen, None).await
+    start_with(stack, listen, Vec::new()).await
 }
 
-/// Like [`start`], also serving `extra` (a path and a router of local helpers, such as the
-/// local TSA) beside the API.
+/// Like [`start`], also serving `extra` (paths and routers of local helpers, such as the
+/// local TSA and the local Data API) beside the API.
 pub async fn start_with(
     stack: LocalStack,
     listen: SocketAddr,
-    extra: Option<(&'static str, axum::Router)>,
+    extra: Vec<(&'static str, axum::Router)>,
 ) -> anyhow::Result<Running> {
     let stack = Arc::new(stack);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -1233,7 +1254,7 @@ pub async fn start_with(
         .route("/pki/{*key}", axum::routing::get(pki_object))
         .fallback(dispatch)
         .with_state(Arc::clone(&stack));
-    if let Some((path, router)) = extra {
+    for (path, router) in extra {
         app = app.nest_service(path, router);
     }
     let mut tasks = Vec::new();

@@ -49,7 +49,9 @@ pub struct Template {
 pub struct FunctionDef {
     /// Logical id, e.g. `ApiHealthFunction`.
     pub logical_id: String,
-    /// The binary (`Metadata.BuildProperties.Binary`), the key into the function registry.
+    /// The function's name, its `Handler`: the key into the function registry and `events/`.
+    pub handler: String,
+    /// The area binary that serves it (`Metadata.BuildProperties.Binary`).
     pub binary: String,
     /// `Globals.Function.Environment.Variables` merged with the function's own (unevaluated).
     pub environment: BTreeMap<String, Value>,
@@ -263,6 +265,11 @@ impl Template {
             )?
             .to_owned();
             let props = &resource["Properties"];
+            let handler = str_of(
+                &props["Handler"],
+                &format!("{logical_id}.Properties.Handler"),
+            )?
+            .to_owned();
             let mut environment: BTreeMap<String, Value> = self
                 .function_globals
                 .get(logical_id)
@@ -286,6 +293,7 @@ impl Template {
             events.extend(routes.get(logical_id).into_iter().flatten().cloned());
             out.push(FunctionDef {
                 logical_id: logical_id.to_owned(),
+                handler,
                 binary,
                 environment,
                 function_name: props.get("FunctionName").cloned(),
@@ -829,8 +837,9 @@ Resources:
       QueueName: !Sub ${AWS::StackName}-jobs-${Stage}
   Worker:
     Type: AWS::Serverless::Function
-    Metadata: {BuildProperties: {Binary: sqs-work}}
+    Metadata: {BuildProperties: {Binary: gsign-jobs}}
     Properties:
+      Handler: sqs-work
       Environment:
         Variables:
           QUEUE_ARN: !GetAtt Queue.Arn
@@ -870,7 +879,8 @@ Resources:
         let functions = template.functions().expect("functions");
         assert_eq!(functions.len(), 1);
         let worker = &functions[0];
-        assert_eq!(worker.binary, "sqs-work");
+        assert_eq!(worker.handler, "sqs-work");
+        assert_eq!(worker.binary, "gsign-jobs");
         assert_eq!(worker.environment["STAGE"], json!({"Ref": "Stage"}));
         assert!(matches!(
             &worker.events[..],
@@ -933,8 +943,8 @@ Resources:
     Properties: {ProtocolType: HTTP}
   Authorize:
     Type: AWS::Serverless::Function
-    Metadata: {BuildProperties: {Binary: api-authorize}}
-    Properties: {FunctionName: !Sub "${AWS::StackName}-api-authorize"}
+    Metadata: {BuildProperties: {Binary: gsign-accounts}}
+    Properties: {FunctionName: !Sub "${AWS::StackName}-api-authorize", Handler: api-authorize}
   Authorizer:
     Type: AWS::ApiGatewayV2::Authorizer
     Properties:
@@ -980,9 +990,10 @@ Globals:
 Resources:
   Worker:
     Type: AWS::Serverless::Function
-    Metadata: {BuildProperties: {Binary: sqs-work}}
+    Metadata: {BuildProperties: {Binary: gsign-jobs}}
     Properties:
       FunctionName: !Sub ${StackName}-sqs-work
+      Handler: sqs-work
       Environment:
         Variables:
           QUEUE_URL: !Ref Jobs
@@ -994,8 +1005,8 @@ Resources:
           Properties: {Queue: !Ref JobsArn}
   Hello:
     Type: AWS::Serverless::Function
-    Metadata: {BuildProperties: {Binary: api-hello}}
-    Properties: {FunctionName: !Sub "${StackName}-api-hello"}
+    Metadata: {BuildProperties: {Binary: gsign-jobs}}
+    Properties: {FunctionName: !Sub "${StackName}-api-hello", Handler: api-hello}
   HelloIntegration:
     Type: AWS::ApiGatewayV2::Integration
     Properties: {ApiId: !Ref HttpApi, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt Hello.Arn}

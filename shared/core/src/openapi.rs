@@ -42,7 +42,7 @@ pub enum Reply {
 /// One route of the HTTP API, as clients see it.
 #[derive(Debug, Clone, Copy)]
 pub struct Operation {
-    /// The function serving it (`BuildProperties.Binary`), also the `operationId`.
+    /// The function serving it (its `Handler` in the templates), also the `operationId`.
     pub function: &'static str,
     /// `GET`, `POST`, …
     pub method: &'static str,

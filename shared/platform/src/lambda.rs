@@ -104,7 +104,7 @@ pub type InitFuture = Pin<Box<dyn Future<Output = Result<Handler, StartupError>>
 /// One Lambda function: its unique name and its cold start.
 #[derive(Clone, Copy)]
 pub struct FunctionSpec {
-    /// Binary name = `template.yaml` `BuildProperties.Binary` = `events/<name>/`.
+    /// The function's name = its `Handler` in the templates = `events/<name>/`.
     pub name: &'static str,
     /// Reads configuration and builds clients; runs once per container.
     pub init: fn(Env) -> InitFuture,
@@ -123,11 +123,57 @@ macro_rules! route_function {
     };
 }
 
-/// Entry point of every Lambda binary: logging, configuration, clients, then the runtime loop.
-/// Exits non-zero (Lambda reports an init error) when configuration is wrong.
-pub fn main(spec: &FunctionSpec) -> ExitCode {
+/// Entry point of an area's Lambda binary, which serves every function of the area: each
+/// function stays its own Lambda (role, memory, timeout, environment) and the binary runs the
+/// one [`function_name`] names. Exits non-zero (Lambda reports an init error) when the name is
+/// none of `functions` or configuration is wrong.
+pub fn main(functions: &[FunctionSpec]) -> ExitCode {
     let env = Env::from_process();
     crate::telemetry::init(&env);
+    let spec = match select(functions, &env) {
+        Ok(spec) => spec,
+        Err(problem) => {
+            tracing::error!(error = %problem, "cold start failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    run(spec, env)
+}
+
+/// Which function this process is: `GSIGN_FUNCTION` when set (`cargo lambda watch` and
+/// benches, which run a binary without a `Handler`), else the function's `Handler` setting,
+/// which Lambda passes as `_HANDLER` (the templates set it to the function's name).
+pub fn function_name(env: &Env) -> Option<&str> {
+    ["GSIGN_FUNCTION", "_HANDLER"]
+        .into_iter()
+        .find_map(|name| env.get(name).filter(|value| !value.is_empty()))
+}
+
+/// The spec `env` names among `functions`, or why none.
+pub fn select(functions: &[FunctionSpec], env: &Env) -> Result<FunctionSpec, String> {
+    let known = || {
+        functions
+            .iter()
+            .map(|f| f.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(name) = function_name(env) else {
+        return Err(format!(
+            "cannot tell which function to run: neither _HANDLER nor GSIGN_FUNCTION is set \
+             (this binary serves {})",
+            known()
+        ));
+    };
+    functions
+        .iter()
+        .find(|f| f.name == name)
+        .copied()
+        .ok_or_else(|| format!("this binary does not serve {name:?}; it serves {}", known()))
+}
+
+/// Runs one function: clients, then the runtime loop.
+fn run(spec: FunctionSpec, env: Env) -> ExitCode {
     // One request at a time per container: a current-thread runtime starts fastest; blocking
     // work (hashing, PKCS#11) goes to `spawn_blocking`.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -249,4 +295,46 @@ where
         })
         .collect();
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_started(_: Env) -> InitFuture {
+        Box::pin(async { Err(StartupError::Setup(anyhow::anyhow!("not started in tests"))) })
+    }
+
+    const AREA: [FunctionSpec; 2] = [
+        FunctionSpec {
+            name: "api-health",
+            init: not_started,
+        },
+        FunctionSpec {
+            name: "sqs-send-email",
+            init: not_started,
+        },
+    ];
+
+    #[test]
+    fn an_area_binary_runs_the_function_its_handler_names() {
+        let env = Env::from_pairs([("_HANDLER", "sqs-send-email")]);
+        assert_eq!(select(&AREA, &env).map(|f| f.name), Ok("sqs-send-email"));
+        // GSIGN_FUNCTION wins: cargo lambda watch sets no handler of ours.
+        let env = env.with("GSIGN_FUNCTION", "api-health");
+        assert_eq!(select(&AREA, &env).map(|f| f.name), Ok("api-health"));
+    }
+
+    #[test]
+    fn an_unknown_or_missing_function_name_is_a_cold_start_error_naming_what_is_served() {
+        let unknown = select(&AREA, &Env::from_pairs([("_HANDLER", "bootstrap")]))
+            .map(|f| f.name)
+            .expect_err("unknown");
+        assert!(unknown.contains("\"bootstrap\""), "{unknown}");
+        assert!(unknown.contains("api-health, sqs-send-email"), "{unknown}");
+        let missing = select(&AREA, &Env::from_pairs::<&str, &str>([]))
+            .map(|f| f.name)
+            .expect_err("missing");
+        assert!(missing.contains("_HANDLER"), "{missing}");
+    }
 }

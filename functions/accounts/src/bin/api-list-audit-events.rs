@@ -1,4 +1,0 @@
-//! `GET /v1/audit-events`: see `gsign_functions_accounts::manage`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_accounts::manage::LIST_AUDIT_EVENTS)
-}

@@ -1,4 +1,0 @@
-//! `PATCH /v1/organization/users/{id}`: see `gsign_functions_accounts::manage`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_accounts::manage::UPDATE_MEMBER)
-}

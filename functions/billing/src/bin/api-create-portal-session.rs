@@ -1,4 +1,0 @@
-//! `POST /v1/billing/portal`: see `gsign_functions_billing::checkout`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_billing::CREATE_PORTAL_SESSION)
-}

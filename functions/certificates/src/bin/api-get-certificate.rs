@@ -1,4 +1,0 @@
-//! `GET /v1/certificates/{id}`: see `gsign_functions_certificates::routes`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_certificates::routes::GET_CERTIFICATE)
-}

@@ -1,4 +1,0 @@
-//! `POST /v1/certificates/{id}/revoke`: see `gsign_functions_certificates::routes`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_certificates::routes::REVOKE_CERTIFICATE)
-}

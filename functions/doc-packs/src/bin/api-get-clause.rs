@@ -1,4 +1,0 @@
-//! `GET /v1/clauses/{id}`: see `gsign_functions_doc_packs`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_doc_packs::GET_CLAUSE)
-}

@@ -1,4 +1,0 @@
-//! `GET /v1/clauses`: see `gsign_functions_doc_packs`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_doc_packs::LIST_CLAUSES)
-}

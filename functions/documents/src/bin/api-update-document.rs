@@ -1,4 +1,0 @@
-//! `PATCH /v1/documents/{id}`: see `gsign_functions_documents::routes`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_documents::routes::UPDATE_DOCUMENT)
-}

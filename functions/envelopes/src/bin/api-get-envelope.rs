@@ -1,4 +1,0 @@
-//! `GET /v1/envelopes/{id}`: see `gsign_functions_envelopes::routes`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_envelopes::routes::GET_ENVELOPE)
-}

@@ -1,4 +1,0 @@
-//! `GET /v1/prompts/{id}`: see `gsign_functions_sealed`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_sealed::GET_PROMPT)
-}

@@ -1,4 +1,0 @@
-//! `POST /v1/crypto-keys`: see `gsign_functions_sealed`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_sealed::REGISTER_CRYPTO_KEY)
-}

@@ -1,4 +1,0 @@
-//! `sqs-send-email`: see `gsign_functions_system::outbox`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_system::outbox::SEND_EMAIL)
-}

@@ -1,4 +1,0 @@
-//! `DELETE /v1/webhooks/{id}`: see `gsign_functions_webhooks::routes`.
-fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(&gsign_functions_webhooks::routes::DELETE_WEBHOOK)
-}
