@@ -438,13 +438,7 @@ async fn execute_statement(
     request: Result<ExecuteRequest, ApiError>,
 ) -> Result<Value, ApiError> {
     let request = request?;
-    request.target.check()?;
-    let sql = request
-        .sql
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request("sql is required"))?;
-    let statement = Statement::parse(sql)?;
+    let statement = Statement::of(&request.target, request.sql.as_deref())?;
     let bound = statement.bind(&request.parameters)?;
     let json_records = match request.format_records_as.as_deref() {
         None | Some("NONE") => false,
@@ -530,13 +524,7 @@ async fn batch_execute_statement(
     request: Result<BatchRequest, ApiError>,
 ) -> Result<Value, ApiError> {
     let request = request?;
-    request.target.check()?;
-    let sql = request
-        .sql
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request("sql is required"))?;
-    let statement = Statement::parse(sql)?;
+    let statement = Statement::of(&request.target, request.sql.as_deref())?;
     let sets = if request.parameter_sets.is_empty() {
         vec![Vec::new()]
     } else {
@@ -643,6 +631,15 @@ enum Param {
 }
 
 impl Statement {
+    /// The statement of a request, once its target is checked and its `sql` is there.
+    fn of(target: &Target, sql: Option<&str>) -> Result<Self, ApiError> {
+        target.check()?;
+        let sql = sql
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| ApiError::bad_request("sql is required"))?;
+        Self::parse(sql)
+    }
+
     /// Rewrites `:name` placeholders outside quotes, comments and `::` casts to `$n` (the same
     /// name the same number); refuses a second statement.
     fn parse(sql: &str) -> Result<Self, ApiError> {
@@ -954,14 +951,7 @@ fn encode_value(raw: Option<&[u8]>, column: &Column, shape: &Shape) -> Result<Va
         ))
     })?;
     Ok(if shape.json_records {
-        match scalar {
-            Scalar::Bool(v) => json!(v),
-            Scalar::Long(v) => json!(v),
-            Scalar::Double(v) => json!(v),
-            Scalar::String(v) => json!(v),
-            Scalar::Blob(v) => json!(base64::engine::general_purpose::STANDARD.encode(v)),
-            Scalar::Array(items) => Value::Array(items.into_iter().map(|i| i.plain()).collect()),
-        }
+        scalar.plain()
     } else {
         scalar.field()
     })
@@ -993,7 +983,7 @@ impl Scalar {
                     Some(Scalar::Double(_)) => "doubleValues",
                     _ => "stringValues",
                 };
-                json!({ "arrayValue": { member: items.into_iter().map(|i| i.plain()).collect::<Vec<_>>() } })
+                json!({ "arrayValue": { member: items.into_iter().map(Scalar::plain).collect::<Vec<_>>() } })
             }
         }
     }
@@ -1005,7 +995,7 @@ impl Scalar {
             Scalar::Double(v) => json!(v),
             Scalar::String(v) => json!(v),
             Scalar::Blob(v) => json!(base64::engine::general_purpose::STANDARD.encode(v)),
-            Scalar::Array(_) => Value::Null,
+            Scalar::Array(items) => Value::Array(items.into_iter().map(Scalar::plain).collect()),
         }
     }
 }
