@@ -118,6 +118,16 @@ impl Endpoint {
     }
 }
 
+/// Sends `request`, which must fail with the Data API exception `code`; its message.
+async fn refused(
+    request: aws_sdk_rdsdata::operation::execute_statement::builders::ExecuteStatementFluentBuilder,
+    code: &str,
+) -> String {
+    let err = request.send().await.expect_err(code);
+    assert_eq!(err.code(), Some(code), "{err:?}");
+    err.message().unwrap_or_default().to_owned()
+}
+
 #[tokio::test]
 async fn values_go_in_with_type_hints_and_come_back_as_the_data_api_returns_them() {
     let api = endpoint().await;
@@ -234,17 +244,13 @@ async fn what_aurora_refuses_is_refused_with_its_exception() {
     api.run("CREATE TABLE things (id UUID PRIMARY KEY)").await;
 
     // A string without a type hint is a varchar: comparing it with a uuid fails on Aurora.
-    let err = api
-        .execute("SELECT * FROM things WHERE id = :id")
-        .parameters(text("id", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"))
-        .send()
-        .await
-        .expect_err("no type hint");
-    assert_eq!(err.code(), Some("DatabaseErrorException"), "{err:?}");
-    assert!(
-        err.message().is_some_and(|m| m.contains("SQLState: 42883")),
-        "{err:?}"
-    );
+    let message = refused(
+        api.execute("SELECT * FROM things WHERE id = :id")
+            .parameters(text("id", "1b4e28ba-2fa1-11d2-883f-0016d3cca427")),
+        "DatabaseErrorException",
+    )
+    .await;
+    assert!(message.contains("SQLState: 42883"), "{message}");
 
     let array = SqlParameter::builder()
         .name("ids")
@@ -252,13 +258,12 @@ async fn what_aurora_refuses_is_refused_with_its_exception() {
             aws_sdk_rdsdata::types::ArrayValue::StringValues(vec![Some("a".to_owned())]),
         ))
         .build();
-    let err = api
-        .execute("SELECT * FROM things WHERE id::text = ANY(:ids)")
-        .parameters(array)
-        .send()
-        .await
-        .expect_err("array parameter");
-    assert_eq!(err.code(), Some("BadRequestException"), "{err:?}");
+    refused(
+        api.execute("SELECT * FROM things WHERE id::text = ANY(:ids)")
+            .parameters(array),
+        "BadRequestException",
+    )
+    .await;
 
     let err = api
         .execute("SELECT 1; SELECT 2")
@@ -267,40 +272,30 @@ async fn what_aurora_refuses_is_refused_with_its_exception() {
         .expect_err("two statements");
     assert_eq!(err.code(), Some("BadRequestException"), "{err:?}");
 
-    let err = api
-        .execute("SELECT :missing")
-        .send()
-        .await
-        .expect_err("no value");
-    assert_eq!(err.code(), Some("BadRequestException"), "{err:?}");
+    refused(api.execute("SELECT :missing"), "BadRequestException").await;
 
-    let err = api
-        .execute("SELECT 1")
-        .schema("public")
-        .send()
-        .await
-        .expect_err("schema");
-    assert_eq!(err.code(), Some("BadRequestException"), "{err:?}");
+    refused(
+        api.execute("SELECT 1").schema("public"),
+        "BadRequestException",
+    )
+    .await;
 
     // 1 MiB of results at most, 64 KB per row.
-    let err = api
-        .execute("SELECT repeat('x', 60000) FROM generate_series(1, 20)")
-        .send()
-        .await
-        .expect_err("too large");
-    assert_eq!(err.code(), Some("BadRequestException"), "{err:?}");
-    let err = api
-        .execute("SELECT repeat('x', 70000)")
-        .send()
-        .await
-        .expect_err("row too large");
-    assert_eq!(err.code(), Some("UnsupportedResultException"), "{err:?}");
-    let err = api
-        .execute("SELECT interval '1 day'")
-        .send()
-        .await
-        .expect_err("unsupported type");
-    assert_eq!(err.code(), Some("UnsupportedResultException"), "{err:?}");
+    refused(
+        api.execute("SELECT repeat('x', 60000) FROM generate_series(1, 20)"),
+        "BadRequestException",
+    )
+    .await;
+    refused(
+        api.execute("SELECT repeat('x', 70000)"),
+        "UnsupportedResultException",
+    )
+    .await;
+    refused(
+        api.execute("SELECT interval '1 day'"),
+        "UnsupportedResultException",
+    )
+    .await;
 
     let err = api
         .client
@@ -366,13 +361,11 @@ async fn transactions_commit_roll_back_lock_rows_and_end_on_the_first_failure() 
         "{err:?}"
     );
     // That failure ended the other transaction, as on Aurora.
-    let err = api
-        .execute("SELECT 1")
-        .transaction_id(&other)
-        .send()
-        .await
-        .expect_err("ended");
-    assert_eq!(err.code(), Some("TransactionNotFoundException"), "{err:?}");
+    refused(
+        api.execute("SELECT 1").transaction_id(&other),
+        "TransactionNotFoundException",
+    )
+    .await;
     let status = api
         .client
         .commit_transaction()
@@ -408,13 +401,11 @@ async fn a_transaction_runs_one_statement_at_a_time_and_expires_when_idle() {
 
     // Idle past the limit, it is gone.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let err = api
-        .execute("SELECT 1")
-        .transaction_id(&transaction)
-        .send()
-        .await
-        .expect_err("expired");
-    assert_eq!(err.code(), Some("TransactionNotFoundException"), "{err:?}");
+    refused(
+        api.execute("SELECT 1").transaction_id(&transaction),
+        "TransactionNotFoundException",
+    )
+    .await;
 }
 
 #[tokio::test]
