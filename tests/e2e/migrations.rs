@@ -1,5 +1,5 @@
 use gsign_platform::migrations::{self, MigrationError};
-use gsign_tests::TestDatabase;
+use gsign_tests::{start_app, TestDatabase};
 
 async fn tables(db: &TestDatabase) -> Vec<String> {
     db.connect()
@@ -98,4 +98,31 @@ async fn the_migrate_function_reports_what_it_changed() {
         .expect("down");
     assert_eq!(down.changed.len(), 1);
     assert_eq!(down.applied.len() as i64, up.latest - 1);
+}
+
+#[tokio::test]
+async fn an_event_migrate_cannot_read_fails_permanently_the_way_lambda_reports_it() {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app(&db, &[]).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/_local/invoke/migrate", stack.url))
+        .json(&serde_json::json!({"action": "sideways"}))
+        .send()
+        .await
+        .expect("the runner answers");
+    // Lambda answers a failed invoke with 200, the header, and the error's type and message.
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("x-amz-function-error")
+            .and_then(|v| v.to_str().ok()),
+        Some("Unhandled")
+    );
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["errorType"], "Permanent", "{body}");
+    let message = body["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("not a migrate command"), "{message}");
+    assert!(message.contains("sideways"), "the cause is kept: {message}");
+    stack.stop().await;
 }

@@ -87,6 +87,7 @@ pub struct AuthService {
 impl AuthService {
     /// Reads the configuration (every problem at once) and builds the clients; with
     /// `mints_tokens`, the access-token key too (`ACCESS_TOKEN_KEY`, login and refresh only).
+    #[tracing::instrument(skip_all)]
     pub async fn from_env(
         env: &Env,
         mints_tokens: bool,
@@ -291,6 +292,7 @@ fn bounded(field: &str, value: &Option<String>, max: usize, errors: &mut Vec<Fie
 }
 
 impl AuthService {
+    #[tracing::instrument(skip_all)]
     async fn hash(&self, password: SecretString) -> Result<String, AccountsError> {
         tokio::task::spawn_blocking(move || credentials::hash_password(&password))
             .await
@@ -298,6 +300,7 @@ impl AuthService {
             .map_err(|e| AccountsError::Internal(e.into()))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn decoy(&self) -> Result<String, AccountsError> {
         self.decoy_hash
             .get_or_try_init(|| async {
@@ -308,6 +311,7 @@ impl AuthService {
             .cloned()
     }
 
+    #[tracing::instrument(skip_all)]
     async fn verify(&self, password: SecretString, hash: String) -> Result<bool, AccountsError> {
         Ok(
             tokio::task::spawn_blocking(move || credentials::verify_password(&password, &hash))
@@ -317,6 +321,7 @@ impl AuthService {
     }
 
     /// Creates an organization and its owner, and sends the verification email.
+    #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
         input: RegisterInput,
@@ -407,6 +412,7 @@ impl AuthService {
 
     /// Someone registered with an address that has an account: its owner is told, with a way
     /// to sign in or reset the password; the caller learns nothing.
+    #[tracing::instrument(skip_all)]
     async fn mail_existing_account(
         &self,
         email: &EmailAddress,
@@ -461,6 +467,7 @@ impl AuthService {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all, fields(family = %family))]
     async fn start_session(
         &self,
         tx: &tokio_postgres::Transaction<'_>,
@@ -504,6 +511,7 @@ impl AuthService {
     /// Checks the password and opens a session. Unknown address, wrong password, locked and
     /// disabled account give the same answer in the same time (no sooner than
     /// [`UNIFORM_ANSWER_FLOOR`]).
+    #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         input: LoginInput,
@@ -517,6 +525,7 @@ impl AuthService {
         result
     }
 
+    #[tracing::instrument(skip_all)]
     async fn check_and_open_session(
         &self,
         input: LoginInput,
@@ -653,6 +662,7 @@ impl AuthService {
     /// Mails a new verification link for the account of a login `row` (id, organization,
     /// …, email, first name, organization name) unless one went out in the last
     /// [`RESEND_VERIFICATION_AFTER_MINUTES`]; whether it did.
+    #[tracing::instrument(skip_all)]
     async fn resend_verification(
         &self,
         tx: deadpool_postgres::Transaction<'_>,
@@ -703,6 +713,7 @@ impl AuthService {
 
     /// A new single-use verification token (24 hours) for `(user, org)` and the mail that
     /// carries its link, written in `tx`; the outbox row of the mail.
+    #[tracing::instrument(skip_all)]
     async fn verification_mail(
         &self,
         tx: &tokio_postgres::Transaction<'_>,
@@ -737,6 +748,7 @@ impl AuthService {
 
     /// Exchanges a refresh token for a new pair. A token presented twice means it was stolen:
     /// the whole session family is revoked.
+    #[tracing::instrument(skip_all)]
     pub async fn refresh(
         &self,
         input: RefreshInput,
@@ -813,6 +825,7 @@ impl AuthService {
     }
 
     /// Ends the caller's session family, or with `everywhere` every session of the caller.
+    #[tracing::instrument(skip_all)]
     pub async fn logout(
         &self,
         principal: &Principal,
@@ -894,6 +907,7 @@ impl AuthService {
     }
     /// Consumes a single-use token of `purpose`: returns (token id, user, organization, email)
     /// and marks it used, or `None` if unknown, used or expired.
+    #[tracing::instrument(skip_all)]
     async fn consume_token(
         &self,
         tx: &tokio_postgres::Transaction<'_>,
@@ -915,6 +929,7 @@ impl AuthService {
     }
 
     /// Revokes every session of `user` in Postgres; the caller clears Redis after commit.
+    #[tracing::instrument(skip_all, fields(user = %user))]
     async fn revoke_all_sessions(
         tx: &tokio_postgres::Transaction<'_>,
         user: Uuid,
@@ -924,11 +939,13 @@ impl AuthService {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, fields(user = %user))]
     async fn forget_all(&self, user: Uuid, version: i64) {
         sessions::invalidate(&self.cache, user, version).await;
     }
 
     /// Confirms the email address from the verification link.
+    #[tracing::instrument(skip_all)]
     pub async fn verify_email(
         &self,
         input: TokenInput,
@@ -962,6 +979,7 @@ impl AuthService {
     /// Sends a reset link if the address belongs to an active account; answers the same, no
     /// sooner than [`UNIFORM_ANSWER_FLOOR`], either way, so the route does not reveal who has
     /// an account.
+    #[tracing::instrument(skip_all)]
     pub async fn request_password_reset(
         &self,
         input: ResetRequestInput,
@@ -973,6 +991,7 @@ impl AuthService {
         result
     }
 
+    #[tracing::instrument(skip_all)]
     async fn send_reset_link(
         &self,
         input: ResetRequestInput,
@@ -1027,6 +1046,7 @@ impl AuthService {
     }
 
     /// Sets a new password from a reset link; every session of the account ends.
+    #[tracing::instrument(skip_all)]
     pub async fn confirm_password_reset(
         &self,
         input: NewPasswordInput,
@@ -1100,6 +1120,7 @@ impl AuthService {
 
     /// Accepts an invitation: the invited user sets a password and becomes active (the link
     /// proves the mailbox, so the address counts as verified).
+    #[tracing::instrument(skip_all)]
     pub async fn accept_invitation(
         &self,
         input: NewPasswordInput,
@@ -1183,6 +1204,7 @@ struct AuthRoute {
 }
 
 impl AuthRoute {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, AccountsError> {
         let client = ClientInfo::of(req);
         Ok(match self.route {

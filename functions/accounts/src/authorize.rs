@@ -83,6 +83,7 @@ impl Authorizer {
 
     /// The principal for `credential`, or `None` to refuse. Errors are dependency failures
     /// (the gateway then answers 500: fail closed).
+    #[tracing::instrument(skip_all)]
     pub async fn decide(&self, credential: &str) -> anyhow::Result<Option<Context>> {
         if credentials::api_key_prefix(credential).is_some() {
             self.api_key(credential).await
@@ -91,6 +92,7 @@ impl Authorizer {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     async fn access_token(&self, token: &str) -> anyhow::Result<Option<Context>> {
         let Ok(claims) = self.tokens.verify(token) else {
             return Ok(None);
@@ -116,6 +118,7 @@ impl Authorizer {
         ])))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn api_key(&self, key: &str) -> anyhow::Result<Option<Context>> {
         let Some(prefix) = credentials::api_key_prefix(key) else {
             return Ok(None);

@@ -47,6 +47,7 @@ pub struct Common {
 
 impl Common {
     /// Builds the clients (nothing connects yet).
+    #[tracing::instrument(skip_all)]
     pub async fn build(config: CommonConfig) -> Result<Self, StartupError> {
         let Base {
             pool,

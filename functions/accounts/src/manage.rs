@@ -51,6 +51,7 @@ pub struct Manage {
 }
 
 impl Manage {
+    #[tracing::instrument(skip_all)]
     async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
         let common = CommonConfig::read(&mut r);
@@ -429,6 +430,7 @@ fn conflict(slug: &'static str, title: &'static str, detail: &str) -> AccountsEr
 // ------------------------------------------------------------------ the service
 
 impl Manage {
+    #[tracing::instrument(skip_all)]
     async fn commit_and_publish(
         &self,
         tx: deadpool_postgres::Transaction<'_>,
@@ -439,6 +441,7 @@ impl Manage {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn update_profile(
         &self,
         caller: &Caller,
@@ -533,6 +536,7 @@ impl Manage {
         Ok(member_view(&row))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn organization(&self, caller: &Caller) -> Result<OrganizationView, AccountsError> {
         let client = self.pool.get().await?;
         let row = client
@@ -555,6 +559,7 @@ impl Manage {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn update_organization(
         &self,
         caller: &Caller,
@@ -599,6 +604,7 @@ impl Manage {
         self.organization(caller).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn members(
         &self,
         caller: &Caller,
@@ -639,6 +645,7 @@ impl Manage {
         Ok(Page { data, next_cursor })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn invite(
         &self,
         caller: &Caller,
@@ -753,6 +760,7 @@ impl Manage {
 
     /// Locks the organization's owners and the target; refuses changes that would leave no
     /// active owner.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn target_member(
         tx: &tokio_postgres::Transaction<'_>,
         caller: &Caller,
@@ -777,6 +785,7 @@ impl Manage {
         Ok((role, owners))
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn change_role(
         &self,
         caller: &Caller,
@@ -819,6 +828,7 @@ impl Manage {
         Ok(member_view(&row))
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn remove(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -890,6 +900,7 @@ impl Manage {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn keys(&self, caller: &Caller) -> Result<Page<KeyView>, AccountsError> {
         let rows = self
             .pool
@@ -903,6 +914,7 @@ impl Manage {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn create_key(&self, caller: &Caller, input: NewKey) -> Result<KeyView, AccountsError> {
         let mut errors = Vec::new();
         let name = input.name.trim().to_owned();
@@ -954,6 +966,7 @@ impl Manage {
         Ok(view)
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn revoke_key(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -975,6 +988,7 @@ impl Manage {
         self.commit_and_publish(tx, vec![event]).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn audit_events(
         &self,
         caller: &Caller,
@@ -1169,6 +1183,7 @@ fn no_content() -> Response<Body> {
 }
 
 impl ManageRoute {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, AccountsError> {
         let principal = web::principal(req).ok_or(AccountsError::Unauthenticated)?;
         let caller = Caller::of(&principal, self.route.action(), ClientInfo::of(req))?;

@@ -85,6 +85,7 @@ pub struct OrganizationSummary {
 }
 
 impl GetMe {
+    #[tracing::instrument(skip_all)]
     async fn profile(&self, principal: &Principal) -> Result<Profile, AccountsError> {
         if !principal.may(Action::ReadOwnProfile) {
             return Err(AccountsError::Forbidden(Action::ReadOwnProfile));

@@ -32,6 +32,7 @@ pub struct StripeApi {
 
 impl StripeApi {
     /// POSTs `form` to `path`; the JSON object Stripe answers.
+    #[tracing::instrument(skip_all)]
     async fn post(&self, path: &str, form: &[(String, String)]) -> Result<Value, BillingError> {
         let response = self
             .client
@@ -68,6 +69,7 @@ impl BillingApi {
     }
 
     /// The organization's Stripe customer, if it has subscribed before.
+    #[tracing::instrument(skip_all)]
     async fn stripe_customer(&self, caller: &Caller) -> Result<Option<String>, BillingError> {
         let client = self.base.pool.get().await?;
         Ok(client
@@ -80,6 +82,7 @@ impl BillingApi {
     }
 
     /// A Checkout session for `plan`: `{id, url}`.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn checkout(
         &self,
         caller: &Caller,
@@ -127,6 +130,7 @@ impl BillingApi {
     }
 
     /// A customer-portal session: `{url}`; 409 before the organization has subscribed.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn portal(&self, caller: &Caller) -> Result<Value, BillingError> {
         let stripe = self.stripe()?;
         let Some(customer) = self.stripe_customer(caller).await? else {

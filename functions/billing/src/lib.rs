@@ -3,6 +3,9 @@
 //! applied, certificate created) and quotas are enforced there (`gsign_platform::billing`).
 //! Each route is its own Lambda ([`FUNCTIONS`]); Stripe's events arrive at `stripe.rs`.
 
+// The route futures nest the spans of the use cases and store calls they await.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod checkout;
 pub mod stripe;
@@ -126,6 +129,7 @@ pub struct BillingApi {
 
 impl BillingApi {
     /// Verifies and applies one Stripe event; answers what it did (Stripe retries non-2xx).
+    #[tracing::instrument(skip_all)]
     async fn stripe_webhook(&self, req: &Request) -> Result<Response<Body>, BillingError> {
         let payload: &[u8] = req.body().as_ref();
         let header = req
@@ -152,6 +156,7 @@ impl BillingApi {
         ))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn subscription(&self, caller: &Caller) -> Result<SubscriptionView, BillingError> {
         let client = self.base.pool.get().await?;
         let plan = gsign_platform::billing::current_plan(&client, caller.org).await?;
@@ -182,6 +187,7 @@ impl BillingApi {
     }
 
     /// Usage per day between the `from` and `to` query dates (default: the last 30 days).
+    #[tracing::instrument(skip_all)]
     async fn usage_days(
         &self,
         caller: &Caller,
@@ -246,6 +252,7 @@ impl BillingApi {
         Ok((from, to, days))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn usage(
         &self,
         caller: &Caller,
@@ -266,6 +273,7 @@ impl BillingApi {
     }
 
     /// The same days as CSV: `day,envelope,signature,certificate`.
+    #[tracing::instrument(skip_all)]
     async fn usage_csv(
         &self,
         caller: &Caller,
@@ -292,6 +300,7 @@ impl BillingApi {
 
     /// What the current period's invoice will say: the plan's price, and the usage it
     /// includes (no usage is billed beyond the plan; over a limit, actions are refused).
+    #[tracing::instrument(skip_all)]
     async fn invoice_preview(&self, caller: &Caller) -> Result<serde_json::Value, BillingError> {
         let view = self.subscription(caller).await?;
         let client = self.base.pool.get().await?;
@@ -346,6 +355,7 @@ struct BillingRoute {
 }
 
 impl BillingRoute {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, BillingError> {
         let api = &self.api;
         Ok(match self.route {

@@ -41,6 +41,7 @@ fn status(stripe: &str, deleted: bool) -> &'static str {
 }
 
 /// Applies `event` in `tx`, once.
+#[tracing::instrument(skip_all)]
 pub async fn apply(
     tx: &deadpool_postgres::Transaction<'_>,
     event: &Value,
@@ -85,6 +86,7 @@ pub async fn apply(
     Ok(outcome)
 }
 
+#[tracing::instrument(skip_all)]
 async fn subscription(
     tx: &deadpool_postgres::Transaction<'_>,
     object: &Value,
@@ -194,6 +196,7 @@ async fn subscription(
     Ok(("applied", Some(org)))
 }
 
+#[tracing::instrument(skip_all)]
 async fn invoice(
     tx: &deadpool_postgres::Transaction<'_>,
     object: &Value,

@@ -42,6 +42,7 @@ pub struct Services {
 
 impl Services {
     /// Builds the clients.
+    #[tracing::instrument(skip_all)]
     pub async fn build(config: CertificatesConfig) -> Result<Self, StartupError> {
         let base = Base::build(config.base).await?;
         let (hsm, pki) = match config.hsm {

@@ -41,6 +41,7 @@ impl<'h> NewKeys<'h> {
     }
 
     /// Generates a key pair of `spec` in the HSM.
+    #[tracing::instrument(skip_all)]
     pub async fn generate(&mut self, spec: KeySpec, label: String) -> Result<HsmKey, HsmError> {
         let key = self
             .hsm
@@ -56,6 +57,7 @@ impl<'h> NewKeys<'h> {
     }
 
     /// The request failed: destroys the keys it made (best effort, logged).
+    #[tracing::instrument(skip_all)]
     pub async fn discard(self) {
         for id in self.ids {
             if let Err(err) = self.hsm.run(move |hsm| hsm.destroy_key(&id)).await {
@@ -76,6 +78,7 @@ pub struct IssuingKey {
 }
 
 /// Issues a certificate for `subject` in the HSM, signed by `issuer`'s key.
+#[tracing::instrument(skip_all)]
 pub async fn issue(
     hsm: &HsmHandle,
     subject: Subject,
@@ -100,6 +103,7 @@ pub async fn issue(
 }
 
 /// A PKCS#10 request for `key`, signed in the HSM.
+#[tracing::instrument(skip_all)]
 pub async fn certificate_request(
     hsm: &HsmHandle,
     subject_dn: String,
@@ -196,6 +200,7 @@ pub fn issuing_key(row: &Certificate) -> Result<IssuingKey, CertificatesError> {
 /// The organization's CA and seal certificates, created in `tx` on first use. The caller
 /// holds the organization's row lock (see [`repo::lock_organization`]), so two first uses
 /// cannot both create them.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn ensure_authorities(
     tx: &deadpool_postgres::Transaction<'_>,
     keys: &mut NewKeys<'_>,

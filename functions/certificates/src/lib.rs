@@ -3,6 +3,9 @@
 //! platform seal), CSRs for external CAs and their imported chains, the default certificate
 //! and revocation. Each route is its own Lambda ([`FUNCTIONS`]).
 
+// The route futures nest the spans of the use cases and store calls they await.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod common;
 pub mod error;

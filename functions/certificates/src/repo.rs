@@ -113,6 +113,7 @@ pub struct NewRow {
 }
 
 /// Inserts `new`.
+#[tracing::instrument(skip_all)]
 pub async fn insert(
     client: &impl GenericClient,
     new: &NewRow,
@@ -162,6 +163,7 @@ pub async fn insert(
 }
 
 /// The certificate `id` of organization `org`; `lock` takes the row lock for a change.
+#[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn get(
     client: &impl GenericClient,
     org: Uuid,
@@ -180,6 +182,7 @@ pub async fn get(
 }
 
 /// The organization's active authority certificate of `purpose` (`ca` or `seal`).
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn authority(
     client: &impl GenericClient,
     org: Uuid,
@@ -208,6 +211,7 @@ pub struct ListFilter {
 }
 
 /// One page of the organization's certificates, newest first.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn list(
     client: &impl GenericClient,
     org: Uuid,
@@ -239,6 +243,7 @@ pub async fn list(
 }
 
 /// Makes `id` the default of `user` (and no other).
+#[tracing::instrument(skip_all, fields(user = %user, id = %id))]
 pub async fn set_default(
     client: &impl GenericClient,
     user: Uuid,
@@ -260,6 +265,7 @@ pub async fn set_default(
 }
 
 /// Whether `user` has an active default certificate.
+#[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn has_default(
     client: &impl GenericClient,
     user: Uuid,
@@ -274,6 +280,7 @@ pub async fn has_default(
 }
 
 /// Records the imported certificate of a pending CSR.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn activate(
     client: &impl GenericClient,
     id: Uuid,
@@ -304,6 +311,7 @@ pub async fn activate(
 }
 
 /// Revokes `id`: never used again, no longer anyone's default.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn revoke(
     client: &impl GenericClient,
     id: Uuid,
@@ -322,6 +330,7 @@ pub async fn revoke(
 }
 
 /// Counts one signature made with `id` (the signing worker calls this).
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn record_use(
     client: &impl GenericClient,
     id: Uuid,
@@ -338,6 +347,7 @@ pub async fn record_use(
 
 /// The organization's name, with its row locked: serialises the first-use creation of the
 /// organization's CA and seal.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn lock_organization(
     client: &impl GenericClient,
     org: Uuid,

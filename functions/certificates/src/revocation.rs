@@ -83,6 +83,7 @@ impl Pki {
     }
 
     /// Writes `der`, the current CRL of `ca`, where [`Pki::crl_url`] points.
+    #[tracing::instrument(skip_all, fields(ca = %ca))]
     pub async fn publish(&self, ca: Uuid, der: &[u8]) -> anyhow::Result<()> {
         self.s3
             .put_object()
@@ -102,6 +103,7 @@ impl Pki {
 }
 
 /// Every unexpired certificate the CA `ca` issued that is revoked.
+#[tracing::instrument(skip_all)]
 async fn revoked_under(
     client: &impl GenericClient,
     ca: &Certificate,
@@ -136,6 +138,7 @@ async fn revoked_under(
 /// (unless a newer one was recorded meanwhile); the DER. Its number comes from a sequence, so
 /// no two CRLs of a CA share one whatever the transactions around this do. Publishing it is
 /// the caller's next step ([`refresh`] does both).
+#[tracing::instrument(skip_all)]
 pub async fn issue(
     client: &impl GenericClient,
     hsm: &HsmHandle,
@@ -202,6 +205,7 @@ pub async fn issue(
 
 /// Issues the next CRL of `ca` and publishes it; the DER. A failed publication leaves the
 /// CRL recorded and unpublished, for the schedule to publish.
+#[tracing::instrument(skip_all)]
 pub async fn refresh(
     client: &impl GenericClient,
     hsm: &HsmHandle,
@@ -220,6 +224,7 @@ pub async fn refresh(
 }
 
 /// The CA that issued `certificate` (a row of its organization), if it is the organization's.
+#[tracing::instrument(skip_all)]
 pub async fn issuing_authority(
     client: &impl GenericClient,
     certificate: &Certificate,
@@ -233,6 +238,7 @@ pub async fn issuing_authority(
 
 /// CAs whose CRL is due: none issued yet, older than [`CRL_REFRESH`], not published, or
 /// issued before a revocation under the CA.
+#[tracing::instrument(skip_all)]
 async fn due(client: &impl GenericClient) -> Result<Vec<Certificate>, CertificatesError> {
     let rows = client
         .query(
@@ -285,13 +291,12 @@ fn init(env: Env) -> InitFuture {
 impl InvokeHandler for PublishCrls {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
         let pool = &self.services.base.pool;
-        let hsm = self
-            .services
-            .hsm
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("the HSM is not configured"))?;
+        let hsm = self.services.hsm.as_ref().ok_or_else(|| {
+            // A configuration fault: the next run fails the same way until it is fixed.
+            InvokeError::permanent(anyhow::anyhow!("the HSM is not configured"))
+        })?;
         let client = pool.get().await?;
-        let due = due(&client).await.map_err(anyhow::Error::from)?;
+        let due = due(&client).await?;
         let (mut published, mut failed) = (0u32, 0u32);
         for ca in &due {
             match refresh(&client, hsm, &self.pki, ca).await {

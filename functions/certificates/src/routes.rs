@@ -200,6 +200,7 @@ pub struct CertificatesApi {
 }
 
 impl CertificatesApi {
+    #[tracing::instrument(skip_all)]
     async fn from_env(
         env: &Env,
         with_hsm: bool,
@@ -228,6 +229,7 @@ impl CertificatesApi {
             .ok_or_else(|| CertificatesError::Internal(anyhow::anyhow!("route built without HSM")))
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn commit_audited(
         &self,
         tx: deadpool_postgres::Transaction<'_>,
@@ -243,6 +245,7 @@ impl CertificatesApi {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn create(
         &self,
         caller: &Caller,
@@ -270,6 +273,7 @@ impl CertificatesApi {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(user = %user))]
     async fn create_in_tx(
         &self,
         caller: &Caller,
@@ -379,6 +383,7 @@ impl CertificatesApi {
         CertificateView::of(&row)
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn get(&self, caller: &Caller, id: Uuid) -> Result<Certificate, CertificatesError> {
         let client = self.services.base.pool.get().await?;
         repo::get(&client, caller.org, id, false)
@@ -386,6 +391,7 @@ impl CertificatesApi {
             .ok_or(CertificatesError::NotFound)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn list(
         &self,
         caller: &Caller,
@@ -446,6 +452,7 @@ impl CertificatesApi {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn import_chain(
         &self,
         caller: &Caller,
@@ -499,6 +506,7 @@ impl CertificatesApi {
         CertificateView::of(&row)
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn set_default(
         &self,
         caller: &Caller,
@@ -539,6 +547,7 @@ impl CertificatesApi {
         CertificateView::of(&row)
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn revoke(
         &self,
         caller: &Caller,
@@ -595,6 +604,7 @@ impl CertificatesApi {
     }
 
     /// Issues and publishes the CRL of the organization CA that issued `row`, if one did.
+    #[tracing::instrument(skip_all)]
     async fn publish_revocation(&self, row: &Certificate) -> Result<(), CertificatesError> {
         let client = self.services.base.pool.get().await?;
         if let Some(ca) = revocation::issuing_authority(&client, row).await? {
@@ -633,6 +643,7 @@ struct CertificateRoute {
 }
 
 impl CertificateRoute {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, CertificatesError> {
         let caller = Caller::of(req, self.route.action())?;
         let id = || web::path_uuid(req, "id").ok_or(CertificatesError::NotFound);

@@ -68,6 +68,7 @@ fn pointer(path: &str) -> String {
 impl DocPacksApi {
     /// Resolves and checks everything `request` needs; `Err` lists every problem (gates
     /// apart, so they are told as such).
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn plan(
         &self,
         client: &impl deadpool_postgres::GenericClient,
@@ -251,6 +252,7 @@ impl DocPacksApi {
     }
 
     /// The clause version `reference` means now, or why there is none to use.
+    #[tracing::instrument(skip_all)]
     async fn resolve_clause(
         &self,
         client: &impl deadpool_postgres::GenericClient,

@@ -2,6 +2,9 @@
 //! packs, whose documents are typeset from Markdown clauses and signed through envelopes.
 //! Each route is its own Lambda ([`FUNCTIONS`], served by the area binary `gsign-doc-packs`).
 
+// The route futures nest the spans of the use cases and store calls they await.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod error;
 pub mod generate;
@@ -82,6 +85,7 @@ struct DocPacksRoute {
 }
 
 impl DocPacksRoute {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, DocPacksError> {
         let caller = Caller::of(req, self.route.action())?;
         let api = &self.api;

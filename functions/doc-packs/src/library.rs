@@ -285,6 +285,7 @@ fn text_problem(value: &str, pointer: &str, max: usize, errors: &mut Vec<FieldEr
 impl DocPacksApi {
     /// Checks `input` for `kind` (with `base` the version it follows, if any) against the
     /// library, reporting every problem at once.
+    #[tracing::instrument(skip_all)]
     async fn checked(
         &self,
         client: &impl deadpool_postgres::GenericClient,
@@ -442,6 +443,7 @@ impl DocPacksApi {
 
     /// Why a template cannot refer to `reference`: no such clause, no such version, or
     /// nothing published and active to use.
+    #[tracing::instrument(skip_all)]
     async fn clause_ref_problem(
         &self,
         client: &impl deadpool_postgres::GenericClient,
@@ -476,6 +478,7 @@ impl DocPacksApi {
     }
 
     /// The version `id` of the caller's organization.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn get(
         &self,
         client: &impl deadpool_postgres::GenericClient,
@@ -498,6 +501,7 @@ impl DocPacksApi {
     }
 
     /// Every version of `name`, newest first.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn versions(
         &self,
         client: &impl deadpool_postgres::GenericClient,
@@ -519,6 +523,7 @@ impl DocPacksApi {
             .collect())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn insert(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
@@ -574,6 +579,7 @@ impl DocPacksApi {
 
     /// `POST /v1/clauses` and `POST /v1/doc-templates`: version 1 of a new name (a name that
     /// exists gets its next version).
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn create_item(
         &self,
         caller: &Caller,
@@ -603,6 +609,7 @@ impl DocPacksApi {
 
     /// `POST /v1/clauses/{id}/versions` (and templates'): the next version of `id`'s name,
     /// starting from `id`'s content.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn new_version(
         &self,
         caller: &Caller,
@@ -629,6 +636,7 @@ impl DocPacksApi {
     }
 
     /// `POST …/{id}/publish`: once.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn publish(
         &self,
         caller: &Caller,
@@ -658,6 +666,7 @@ impl DocPacksApi {
     }
 
     /// `POST …/{id}/deactivate`: no new pack uses this version (packs made with it keep it).
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn deactivate(
         &self,
         caller: &Caller,
@@ -682,6 +691,7 @@ impl DocPacksApi {
 
     /// `GET /v1/clauses` (and templates): newest first; `name`, `active`, `published`, and
     /// the gates: `city` and `role` keep what a pack for that city or role may use.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn list_items(
         &self,
         caller: &Caller,

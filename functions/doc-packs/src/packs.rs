@@ -256,6 +256,7 @@ fn check(input: PackInput) -> Result<Checked, DocPacksError> {
 
 impl DocPacksApi {
     /// The pack `id` of the caller's organization; `lock` takes its row lock.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn pack(
         client: &impl deadpool_postgres::GenericClient,
         caller: &Caller,
@@ -276,6 +277,7 @@ impl DocPacksApi {
             .ok_or(DocPacksError::NotFound("pack"))
     }
 
+    #[tracing::instrument(skip_all, fields(pack = %pack))]
     async fn instances(
         client: &impl deadpool_postgres::GenericClient,
         pack: Uuid,
@@ -334,6 +336,7 @@ impl DocPacksApi {
     }
 
     /// `GET /v1/doc-packs/{id}`.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn detail(
         &self,
         caller: &Caller,
@@ -346,6 +349,7 @@ impl DocPacksApi {
     }
 
     /// `GET /v1/doc-packs`: newest first; `reference` and `status` filter.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn list(
         &self,
         caller: &Caller,
@@ -398,6 +402,7 @@ impl DocPacksApi {
 
     /// `POST /v1/doc-packs`: checks, typesets and stores every document, then records the
     /// pack as a draft.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn generate(
         &self,
         caller: &Caller,
@@ -407,6 +412,7 @@ impl DocPacksApi {
         self.generate_checked(caller, checked, None).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn generate_checked(
         &self,
         caller: &Caller,
@@ -562,6 +568,7 @@ impl DocPacksApi {
     /// `POST /v1/doc-packs/{id}/issue`: one sequential envelope per document, the signers in
     /// the template's role order, each signing in their block. Safe to repeat: documents
     /// whose envelope exists are not given another, drafts left by a failure are sent.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn issue(
         &self,
         caller: &Caller,
@@ -606,6 +613,7 @@ impl DocPacksApi {
 
     /// The draft envelope of `instance`, linked to it in the same transaction; `None` if
     /// the document got one meanwhile.
+    #[tracing::instrument(skip_all)]
     async fn create_envelope(
         &self,
         caller: &Caller,
@@ -678,6 +686,7 @@ impl DocPacksApi {
     }
 
     /// `POST /v1/doc-packs/{id}/void`: every envelope still out is voided, then the pack.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn void(
         &self,
         caller: &Caller,
@@ -712,6 +721,7 @@ impl DocPacksApi {
     }
 
     /// Voids every envelope of an open pack that is still out (drafts never reached anyone).
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn withdraw(&self, caller: &Caller, id: Uuid, reason: &str) -> Result<(), DocPacksError> {
         let (pack, instances) = {
             let client = self.base().pool.get().await?;
@@ -738,6 +748,7 @@ impl DocPacksApi {
     /// `POST /v1/doc-packs/{id}/regenerate`: a new draft pack from the old one's values
     /// (what the body gives replaces them); the old pack's envelopes are voided and it
     /// becomes `superseded`, in the transaction that records the new one.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn regenerate(
         &self,
         caller: &Caller,
@@ -789,6 +800,7 @@ impl DocPacksApi {
     /// `GET /v1/doc-packs/{id}/instances/{doc_id}/download`: a short-lived link to the
     /// generated PDF (`variant=generated`, the default), or, once its envelope completed, the
     /// signed one (`signed`) or the certificate of completion (`certificate`).
+    #[tracing::instrument(skip_all, fields(id = %id, doc = %doc))]
     pub(crate) async fn download(
         &self,
         caller: &Caller,
@@ -852,6 +864,7 @@ fn status_of(pack: &Pack) -> PackStatus {
 }
 
 /// The live pack (draft, issued or signed) of `reference`.
+#[tracing::instrument(skip_all, fields(org = %org))]
 async fn live_pack(
     client: &impl deadpool_postgres::GenericClient,
     org: Uuid,
@@ -901,6 +914,7 @@ impl BoxJson {
 /// Records one generated document: as a ready document of the organization (hashed, its
 /// pages known) and as the pack's instance.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(pack = %pack, doc_id = %doc_id))]
 async fn insert_instance(
     tx: &deadpool_postgres::Transaction<'_>,
     caller: &Caller,

@@ -88,6 +88,7 @@ pub struct Services {
 
 impl Services {
     /// Builds the clients (nothing connects yet).
+    #[tracing::instrument(skip_all)]
     pub async fn build(config: DocumentsConfig) -> Result<Self, StartupError> {
         let Base {
             pool,
@@ -109,6 +110,7 @@ impl Services {
     }
 
     /// Drops a document's cached metadata; a cache that cannot be told expires in 5 minutes.
+    #[tracing::instrument(skip_all)]
     pub async fn forget(&self, id: uuid::Uuid) {
         if let Err(err) = self.cache.delete(&cache_key(id)).await {
             tracing::warn!(

@@ -77,6 +77,7 @@ impl Converter {
 
     /// Converts `input` (whose extension names its format) to a PDF inside `work_dir`, and
     /// returns the PDF's path.
+    #[tracing::instrument(skip_all)]
     pub async fn to_pdf(&self, input: &Path, work_dir: &Path) -> Result<PathBuf, ConversionError> {
         let out_dir = work_dir.join("converted");
         let profile = work_dir.join("lo-profile");
@@ -203,6 +204,7 @@ fn resolve(program: &Path) -> Option<PathBuf> {
 
 /// Kills a process group (the converter and anything it started) with `kill -KILL -PGID`:
 /// the standard tool, since this workspace forbids `unsafe` and so a direct `kill(2)`.
+#[tracing::instrument(skip_all)]
 async fn kill_group(group: Option<u32>) {
     let Some(pgid) = group else { return };
     let _ = tokio::process::Command::new("kill")

@@ -24,6 +24,7 @@ pub const BATCH: i64 = 100;
 pub const GRACE: Duration = Duration::from_secs(300);
 
 /// Erases every version of `doc`'s objects and records it.
+#[tracing::instrument(skip_all)]
 pub async fn erase(
     client: &impl GenericClient,
     store: &DocumentStore,

@@ -66,6 +66,7 @@ fn rejected(head: &ObjectRef, hash: Option<&str>, rejection: &Rejection) -> Verd
 
 /// The bytes `sniff` needs: the head for a PDF signature, the whole file for an OOXML (ZIP)
 /// container, whose directory is at its end.
+#[tracing::instrument(skip_all)]
 async fn sniff_file(path: &Path) -> anyhow::Result<Result<FileKind, Rejection>> {
     use tokio::io::AsyncReadExt;
     let mut head = Vec::with_capacity(1024);
@@ -90,6 +91,7 @@ fn kind_of(kind: FileKind) -> DocumentType {
 }
 
 impl Ingest {
+    #[tracing::instrument(skip_all)]
     async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
         let config = DocumentsConfig::read(&mut r);
@@ -147,6 +149,7 @@ impl Ingest {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn process(&self, message: SqsMessage) -> MessageOutcome {
         let Some(body) = message.body.as_deref() else {
             return MessageOutcome::Rejected("empty message".to_owned());
@@ -186,6 +189,7 @@ impl Ingest {
     }
 
     /// Ingests one uploaded object; `Err` only for failures worth a retry.
+    #[tracing::instrument(skip_all)]
     async fn ingest(&self, key: &str, version_id: Option<String>) -> anyhow::Result<()> {
         let Some((org, id)) = keys::parse_upload(key) else {
             tracing::warn!(key, "an upload key GSign did not hand out; ignored");
@@ -217,6 +221,7 @@ impl Ingest {
     }
 
     /// Looks at the bytes and decides; `Err` only for our own failures.
+    #[tracing::instrument(skip_all)]
     async fn examine(&self, doc: &Document, version_id: Option<String>) -> anyhow::Result<Verdict> {
         let s = &self.services;
         let Some(head) = s.store.head(&doc.s3_key, version_id.as_deref()).await? else {
@@ -335,6 +340,7 @@ impl Ingest {
         }))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn inspect(&self, pdf: &Path) -> anyhow::Result<Result<PdfInfo, Rejection>> {
         gsign_pdf::inspect_isolated(&self.inspector, pdf, &self.limits)
             .await
@@ -342,6 +348,7 @@ impl Ingest {
     }
 
     /// Writes the verdict and its audit event in one transaction.
+    #[tracing::instrument(skip_all)]
     async fn record(&self, doc: &Document, verdict: Verdict) -> anyhow::Result<()> {
         let s = &self.services;
         let mut conn = s.pool.get().await?;

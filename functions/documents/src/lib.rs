@@ -2,6 +2,9 @@
 //! (`sqs-ingest-document`: hashing, inspection, conversion), downloads, retention and legal
 //! hold, and the erasure of deleted documents' bytes (`schedule-erase-deleted-documents`).
 
+// The route futures nest the spans of the use cases and store calls they await.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod common;
 pub mod convert;

@@ -133,6 +133,7 @@ impl Document {
 }
 
 /// Inserts a declared document.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn insert(
     client: &impl GenericClient,
     caller: &Caller,
@@ -169,6 +170,7 @@ pub async fn insert(
 }
 
 /// A live (not deleted) document of `org`; `lock` takes a row lock for the transaction.
+#[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn get(
     client: &impl GenericClient,
     org: Uuid,
@@ -202,6 +204,7 @@ pub struct ListFilter {
 }
 
 /// One page of `org`'s live documents, newest first.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn list(
     client: &impl GenericClient,
     org: Uuid,
@@ -245,6 +248,7 @@ pub async fn list(
 }
 
 /// Changes name, tags and metadata (each only when given).
+#[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn update(
     client: &impl GenericClient,
     org: Uuid,
@@ -269,6 +273,7 @@ pub async fn update(
 }
 
 /// How many envelopes refer to the document.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn envelope_count(
     client: &impl GenericClient,
     id: Uuid,
@@ -284,6 +289,7 @@ pub async fn envelope_count(
 
 /// Deleted documents whose bytes are still to erase (deleted before `before`, so the
 /// deleting request's own erasure is not raced), oldest first, at most `limit`.
+#[tracing::instrument(skip_all)]
 pub async fn erasure_due(
     client: &impl GenericClient,
     before: DateTime<Utc>,
@@ -303,6 +309,7 @@ pub async fn erasure_due(
 }
 
 /// Records that a deleted document's bytes are gone.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn bytes_erased(
     client: &impl GenericClient,
     id: Uuid,
@@ -317,6 +324,7 @@ pub async fn bytes_erased(
 }
 
 /// Marks the document deleted.
+#[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn soft_delete(
     client: &impl GenericClient,
     org: Uuid,
@@ -332,6 +340,7 @@ pub async fn soft_delete(
 }
 
 /// Records the legal hold flag.
+#[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn set_legal_hold(
     client: &impl GenericClient,
     org: Uuid,
@@ -352,6 +361,7 @@ pub async fn set_legal_hold(
 }
 
 /// Records the retention end (never shortening one already recorded).
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn set_retention(
     client: &impl GenericClient,
     id: Uuid,
@@ -393,6 +403,7 @@ pub struct Ingested {
 
 /// `processing` -> `ready`; `false` if the document was no longer processing (a duplicate
 /// delivery finished first) or is gone.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn mark_ready(
     client: &impl GenericClient,
     id: Uuid,
@@ -426,6 +437,7 @@ pub async fn mark_ready(
 }
 
 /// `processing` -> `failed` with a reason; `false` if it was no longer processing.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn mark_failed(
     client: &impl GenericClient,
     id: Uuid,

@@ -9,6 +9,7 @@ use gsign_platform::storage::{DocumentStore, RetentionMode};
 use crate::repo::{self, Document};
 
 /// Places (or releases) an S3 Object Lock legal hold on every stored version of `doc`.
+#[tracing::instrument(skip_all)]
 pub async fn set_legal_hold(store: &DocumentStore, doc: &Document, on: bool) -> anyhow::Result<()> {
     for object in doc.objects() {
         store.set_legal_hold(&object, on).await?;
@@ -19,6 +20,7 @@ pub async fn set_legal_hold(store: &DocumentStore, doc: &Document, on: bool) -> 
 /// Retains every stored version of `doc` until `until` in S3 (Object Lock) and records the
 /// date on the row. Idempotent: applying the same date twice changes nothing; a later date
 /// extends, an earlier one is refused by S3 in compliance mode and ignored by the row.
+#[tracing::instrument(skip_all)]
 pub async fn retain(
     client: &impl GenericClient,
     store: &DocumentStore,

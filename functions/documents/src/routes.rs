@@ -174,6 +174,7 @@ pub struct DocumentsApi {
 }
 
 impl DocumentsApi {
+    #[tracing::instrument(skip_all)]
     async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
         let config = DocumentsConfig::read(&mut r);
@@ -185,6 +186,7 @@ impl DocumentsApi {
 
     /// Records the caller's audit event for document `id` in `tx`, commits, publishes the
     /// event and drops the document's cached copy: the tail of every change.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn commit_audited(
         &self,
         tx: deadpool_postgres::Transaction<'_>,
@@ -201,6 +203,7 @@ impl DocumentsApi {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn create(
         &self,
         caller: &Caller,
@@ -232,6 +235,7 @@ impl DocumentsApi {
     }
 
     /// The document, from the cache when it has it.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn document(&self, caller: &Caller, id: Uuid) -> Result<Document, DocumentsError> {
         let s = &self.services;
         if let Some(doc) = s.cache.get_json::<Document>(&cache_key(id)).await {
@@ -255,6 +259,7 @@ impl DocumentsApi {
         Ok(doc)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn list(
         &self,
         caller: &Caller,
@@ -285,6 +290,7 @@ impl DocumentsApi {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn update(
         &self,
         caller: &Caller,
@@ -347,6 +353,7 @@ impl DocumentsApi {
         Ok(DocumentView::from(&doc))
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn download(
         &self,
         caller: &Caller,
@@ -411,6 +418,7 @@ impl DocumentsApi {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), DocumentsError> {
         let s = &self.services;
         let mut conn = s.pool.get().await?;
@@ -440,6 +448,7 @@ impl DocumentsApi {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn legal_hold(
         &self,
         caller: &Caller,
@@ -517,6 +526,7 @@ struct DocumentRoute {
 }
 
 impl DocumentRoute {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, DocumentsError> {
         let caller = Caller::of(req, self.route.action())?;
         let id = || web::path_uuid(req, "id").ok_or(DocumentsError::NotFound);

@@ -21,6 +21,7 @@ use crate::worker::{Archival, Failure, SigningWorker};
 
 /// `pdf` and its signatures and document timestamps, read on a blocking thread (a parse of
 /// the whole file); a file that does not parse is a permanent failure about `what`.
+#[tracing::instrument(skip_all)]
 pub(crate) async fn signatures_of(
     pdf: Vec<u8>,
     what: &str,
@@ -36,6 +37,7 @@ pub(crate) async fn signatures_of(
 }
 
 /// When the archive timestamp of `pdf` must be renewed by (`None`: it has none).
+#[tracing::instrument(skip_all)]
 pub(crate) async fn archive_expiry_of(pdf: &[u8]) -> Result<Option<DateTime<Utc>>, Failure> {
     let (_, signatures) = signatures_of(pdf.to_vec(), "the final document").await?;
     Ok(ltv::archive_expiry(&signatures).map(DateTime::<Utc>::from))
@@ -50,6 +52,7 @@ impl SigningWorker {
     /// `pdf` (sealed) with the validation data, and for B-LTA a document timestamp, that
     /// `archival` asks for; in `client`'s transaction (the organization CA's CRL is
     /// recorded there).
+    #[tracing::instrument(skip_all, fields(org = %org))]
     pub(crate) async fn archive(
         &self,
         client: &impl deadpool_postgres::GenericClient,
@@ -90,6 +93,7 @@ impl SigningWorker {
 
     /// The validation data of `signatures`, the organization CA's CRL issued now (in the HSM,
     /// recorded in `client`'s transaction and published).
+    #[tracing::instrument(skip_all, fields(org = %org))]
     async fn validation_data(
         &self,
         client: &impl deadpool_postgres::GenericClient,
@@ -120,6 +124,7 @@ impl SigningWorker {
 /// certificate below a root the CRL of its issuer: `own` (the organization CA and its fresh
 /// CRL) for the certificates it issued, else fetched from the certificate's distribution
 /// points.
+#[tracing::instrument(skip_all)]
 pub(crate) async fn validation_data(
     signatures: &[ltv::EmbeddedSignature],
     own: Option<&(Certificate, Vec<u8>)>,
@@ -162,6 +167,7 @@ pub(crate) async fn validation_data(
 
 /// The CRL of `issuer` covering `certificate`, from the first of its distribution points
 /// that gives one `issuer` signed.
+#[tracing::instrument(skip_all)]
 async fn fetched_crl(
     fetcher: &RevocationFetcher,
     certificate: &Certificate,

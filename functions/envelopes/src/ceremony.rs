@@ -417,6 +417,7 @@ impl EnvelopesApi {
     /// The recipient of `token`, their envelope locked, and the recipient read again under
     /// that lock: every ceremony step of an envelope sees what the one before it committed
     /// (parallel wrong codes each count; a second `sign` finds the recipient done).
+    #[tracing::instrument(skip_all)]
     async fn party(
         tx: &deadpool_postgres::Transaction<'_>,
         req: &Request,
@@ -451,6 +452,7 @@ impl EnvelopesApi {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn view(&self, req: &Request) -> Result<CeremonyView, CeremonyError> {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -601,6 +603,7 @@ impl EnvelopesApi {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn access_code(&self, req: &Request, input: AccessCode) -> Result<(), CeremonyError> {
         // The code is checked before the envelope is locked (argon2id takes tens of
         // milliseconds, and parallel guesses would queue on the lock); the verdict is applied
@@ -682,6 +685,7 @@ impl EnvelopesApi {
 
     /// The access-code hash of the link's recipient and whether `code` matches it, read and
     /// verified without any lock; `None` when the link is unknown or needs no code.
+    #[tracing::instrument(skip_all)]
     async fn check_code(
         &self,
         req: &Request,
@@ -710,6 +714,7 @@ impl EnvelopesApi {
         Ok(Some((stored, correct)))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn consent(&self, req: &Request, input: Consent) -> Result<(), CeremonyError> {
         if !input.accepted || input.disclosure_version != DISCLOSURE_VERSION {
             return Err(CeremonyError::Validation(vec![FieldError::new(
@@ -741,6 +746,7 @@ impl EnvelopesApi {
     /// A signer's signature and field values, or an approver's approval: recorded with the
     /// evidence, and a job for the signing worker, which puts the signature in the PDF and
     /// moves the routing on.
+    #[tracing::instrument(skip_all)]
     async fn sign(&self, req: &Request, input: SignInput) -> Result<Signed, CeremonyError> {
         let signature = adopted(input.signature.as_ref())?;
         let mut conn = self.base.pool.get().await?;
@@ -859,6 +865,7 @@ impl EnvelopesApi {
         Ok(outcome)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn decline(&self, req: &Request, input: Decline) -> Result<(), CeremonyError> {
         let reason = input.reason.trim().to_owned();
         if reason.is_empty() || reason.chars().count() > 1000 {
@@ -961,6 +968,7 @@ impl EnvelopesApi {
     /// Mails a fresh link to a completed envelope's documents to the recipient's own address
     /// (whoever holds the old link only triggers a mail to its rightful owner), at most once
     /// per [`NEW_LINK_EVERY`].
+    #[tracing::instrument(skip_all)]
     async fn new_link(&self, req: &Request) -> Result<NewLink, CeremonyError> {
         let answer = NewLink {
             detail: "If this envelope is completed, a fresh link is on its way to the recipient's email address.",
@@ -1045,6 +1053,7 @@ struct CeremonyRoute {
 }
 
 impl CeremonyRoute {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, CeremonyError> {
         let api = &self.api;
         Ok(match self.step {

@@ -30,6 +30,7 @@ use crate::worker::{
 impl SigningWorker {
     /// Seals, certifies, retains and completes `envelope` in `tx`; the emails to publish
     /// after commit.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn complete(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
@@ -257,6 +258,7 @@ impl SigningWorker {
     /// completion committed, so a failed commit leaves no object locked for 7 years with no
     /// envelope pointing at it; idempotent (the same versions, the same date), so the job's
     /// retries and the resume schedule simply run it again until it is recorded.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn apply_retention(&self, envelope: &Envelope) -> Result<(), Failure> {
         let completed_at = envelope.completed_at.ok_or_else(|| {
             Failure::Permanent("a completed envelope without its completion time".into())

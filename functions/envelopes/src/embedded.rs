@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::Utc;
 use gsign_core::envelopes::is_embed_origin;
@@ -48,6 +49,7 @@ pub struct ViewUrl {
 
 impl EnvelopesApi {
     /// A single-use view URL for an embedded recipient of an envelope that was sent.
+    #[tracing::instrument(skip_all, fields(id = %id, recipient = %recipient))]
     pub(crate) async fn recipient_view(
         &self,
         caller: &Caller,
@@ -193,6 +195,7 @@ struct OpenRoute {
 }
 
 impl OpenRoute {
+    #[tracing::instrument(skip_all)]
     async fn open(&self, req: &Request) -> Result<Opened, EmbeddedError> {
         let input: Open = web::parse_json(req, 4096)?;
         if input.ticket.len() < 32 || input.ticket.len() > 128 {
@@ -323,10 +326,16 @@ struct EmbedPage {
 }
 
 impl EmbedPage {
+    #[tracing::instrument(skip_all)]
     async fn index(&self) -> anyhow::Result<&str> {
         self.index
             .get_or_try_init(|| async {
-                let response = self.http.get(&self.index_url).send().await?;
+                let response = self
+                    .http
+                    .get(&self.index_url)
+                    .send()
+                    .await
+                    .with_context(|| format!("fetching {}", self.index_url))?;
                 anyhow::ensure!(
                     response.status().is_success(),
                     "{} answered {}",
@@ -339,6 +348,7 @@ impl EmbedPage {
             .map(String::as_str)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn page(&self, req: &Request) -> Result<Response<Body>, EmbeddedError> {
         let ancestors = match web::query(req, "ticket") {
             Some(ticket) if (32..=128).contains(&ticket.len()) => {

@@ -3,6 +3,9 @@
 //! completion, all writing one hash-chained evidence trail. Each route, queue consumer and
 //! schedule is its own Lambda ([`FUNCTIONS`]).
 
+// The route futures nest the spans of the use cases and store calls they await.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod archive;
 pub mod ceremony;

@@ -41,6 +41,7 @@ impl VoidInput {
 }
 
 /// The sent envelope `id`, locked, or why it is not one.
+#[tracing::instrument(skip_all, fields(id = %id))]
 async fn sent(
     tx: &deadpool_postgres::Transaction<'_>,
     caller: &Caller,
@@ -80,6 +81,7 @@ pub(crate) fn acting_now<'r>(
 
 impl EnvelopesApi {
     /// Voids a sent envelope.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn void(
         &self,
         caller: &Caller,
@@ -152,6 +154,7 @@ impl EnvelopesApi {
 
     /// Sends whoever must act now a fresh link (the previous one stops working: only the
     /// newest token's hash is kept).
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn remind(
         &self,
         caller: &Caller,
@@ -160,7 +163,11 @@ impl EnvelopesApi {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let envelope = sent(&tx, caller, id).await?;
-        let (reminded, emails, unreachable) = self.remind_in(&tx, caller, &envelope, None).await?;
+        let Reminders {
+            reminded,
+            emails,
+            unreachable,
+        } = self.remind_in(&tx, caller, &envelope, None).await?;
         if reminded.is_empty() {
             if !unreachable.is_empty() {
                 return Err(EnvelopesError::Unreachable(unreachable));
@@ -176,13 +183,14 @@ impl EnvelopesApi {
     /// `due_before`, only those whose newest link went out before then. Returns who was
     /// reminded, the outbox rows to publish after commit, and the addresses of those who must
     /// act but are not mailed (bounced, complained, suppressed).
+    #[tracing::instrument(skip_all)]
     async fn remind_in(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         caller: &Caller,
         envelope: &Envelope,
         due_before: Option<chrono::DateTime<Utc>>,
-    ) -> Result<(Vec<Uuid>, Vec<Uuid>, Vec<String>), EnvelopesError> {
+    ) -> Result<Reminders, EnvelopesError> {
         let recipients = repo::recipients(tx, envelope.id).await?;
         let letterhead = Letterhead::of(tx, envelope).await?;
         let mut emails = Vec::new();
@@ -233,10 +241,15 @@ impl EnvelopesApi {
             .await?;
             reminded.push(recipient.id);
         }
-        Ok((reminded, emails, unreachable))
+        Ok(Reminders {
+            reminded,
+            emails,
+            unreachable,
+        })
     }
 
     /// A short-lived link to the envelope's current revision.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn download(
         &self,
         caller: &Caller,
@@ -427,11 +440,15 @@ impl InvokeHandler for Reminder {
             }
             let due_before =
                 Utc::now() - chrono::Duration::days(i64::from(envelope.reminder_interval_days));
-            let (who, emails, _) = self
+            let Reminders {
+                reminded: who,
+                emails,
+                ..
+            } = self
                 .api
                 .remind_in(&tx, &system, &envelope, Some(due_before))
                 .await
-                .map_err(|e| anyhow::anyhow!("remind {id}: {e}"))?;
+                .map_err(|e| anyhow::Error::new(e).context(format!("reminding {id}")))?;
             if who.is_empty() {
                 continue;
             }
@@ -441,4 +458,15 @@ impl InvokeHandler for Reminder {
         }
         Ok(serde_json::json!({"reminded": reminded}))
     }
+}
+
+/// What reminding an envelope did.
+struct Reminders {
+    /// The recipients reminded.
+    reminded: Vec<Uuid>,
+    /// The outbox rows of their mail, to publish after commit.
+    emails: Vec<Uuid>,
+    /// The addresses of those who must act but are not mailed (bounced, complained,
+    /// suppressed).
+    unreachable: Vec<String>,
 }

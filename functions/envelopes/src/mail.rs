@@ -100,6 +100,7 @@ pub struct Recorded {
 }
 
 impl Feedback {
+    #[tracing::instrument(skip_all)]
     async fn record(&self, body: Option<String>) -> MessageOutcome {
         let event = match parse_notification(body.as_deref().unwrap_or_default()) {
             Ok(event) => event,
@@ -134,6 +135,7 @@ impl Feedback {
 impl EnvelopesApi {
     /// Records `event` and acts on it, in one transaction; `None` when no mail of GSign's
     /// matches it.
+    #[tracing::instrument(skip_all)]
     pub async fn record_mail_event(&self, event: &MailEvent) -> anyhow::Result<Option<Recorded>> {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -319,6 +321,7 @@ impl EnvelopesApi {
 }
 
 /// The mail `event` is about: by the `gsign-outbox` tag GSign sets, else by SES's id.
+#[tracing::instrument(skip_all)]
 async fn find_mail(
     client: &impl GenericClient,
     event: &MailEvent,
@@ -401,6 +404,7 @@ pub struct AddSuppression {
 }
 
 /// The organization's suppressed addresses among `emails`.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn suppressed_among(
     client: &impl GenericClient,
     org: Uuid,
@@ -425,6 +429,7 @@ pub async fn suppressed_among(
 
 /// The recipients GSign would mail whose address the organization suppressed, one problem
 /// each (send refuses them; the draft's checklist shows them).
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub(crate) async fn recipient_suppression_problems(
     client: &impl GenericClient,
     org: Uuid,
@@ -440,6 +445,7 @@ pub(crate) async fn recipient_suppression_problems(
 }
 
 impl EnvelopesApi {
+    #[tracing::instrument(skip_all)]
     async fn list_suppressions(
         &self,
         caller: &Caller,
@@ -472,6 +478,7 @@ impl EnvelopesApi {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn add_suppression(
         &self,
         caller: &Caller,
@@ -529,6 +536,7 @@ impl EnvelopesApi {
         Ok((StatusCode::CREATED, SuppressionView::from(&row)))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn remove_suppression(&self, caller: &Caller, email: &str) -> Result<(), EnvelopesError> {
         let email = email.trim().to_lowercase();
         let mut conn = self.base.pool.get().await?;
@@ -557,6 +565,7 @@ impl EnvelopesApi {
     }
 
     /// RFC 8058 one-click unsubscribe: the mail's address joins its organization's list.
+    #[tracing::instrument(skip_all)]
     async fn unsubscribe(&self, token: Option<&str>) -> Result<(), EnvelopesError> {
         let token = token
             .filter(|t| (32..=128).contains(&t.len()))
@@ -614,6 +623,7 @@ pub struct HandedOutLink {
 
 impl EnvelopesApi {
     /// A sent envelope of the caller's, locked, and one of its recipients who has not acted.
+    #[tracing::instrument(skip_all, fields(id = %id, recipient = %recipient))]
     async fn waiting_recipient(
         tx: &deadpool_postgres::Transaction<'_>,
         caller: &Caller,
@@ -641,6 +651,7 @@ impl EnvelopesApi {
     /// Corrects the address (and name) of a recipient who has not acted: their old link
     /// stops working, a recipient whose turn it is gets a fresh signing request at the new
     /// address, and the evidence records who changed what.
+    #[tracing::instrument(skip_all, fields(id = %id, recipient = %recipient))]
     pub(crate) async fn correct_recipient(
         &self,
         caller: &Caller,
@@ -765,6 +776,7 @@ impl EnvelopesApi {
     /// A signing link for a recipient whose turn it is, to hand over another way than mail:
     /// good once (opening it trades it for the page's own token, and the mailed link stops
     /// working), until the envelope expires (or seven days).
+    #[tracing::instrument(skip_all, fields(id = %id, recipient = %recipient))]
     pub(crate) async fn hand_out_signing_link(
         &self,
         caller: &Caller,
@@ -846,6 +858,7 @@ struct MailRouteHandler {
 }
 
 impl MailRouteHandler {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, EnvelopesError> {
         let api = &self.api;
         if let MailRoute::Unsubscribe = self.route {

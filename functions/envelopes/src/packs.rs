@@ -53,6 +53,7 @@ pub struct PackDraft {
 impl EnvelopesApi {
     /// Creates the sequential draft for `spec` in `tx` (the caller's transaction, which also
     /// links it to the pack document), with its evidence.
+    #[tracing::instrument(skip_all)]
     pub async fn create_pack_draft(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
@@ -142,6 +143,7 @@ impl EnvelopesApi {
 
     /// Sends a pack document's draft; one that was sent already (a retried issue) is left
     /// as it is.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn send_pack_envelope(
         &self,
         caller: &Caller,
@@ -155,6 +157,7 @@ impl EnvelopesApi {
 
     /// Voids a pack document's envelope if it is still out; one already finished or voided
     /// is left as it is. A draft (never sent) is deleted.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn void_pack_envelope(
         &self,
         caller: &Caller,
@@ -174,6 +177,7 @@ impl EnvelopesApi {
 /// Shows `event` (just recorded for its envelope) on the pack document the envelope was
 /// issued for, if any: the document's envelope status, a sign event with the signer's role,
 /// and, when the last document completes, the pack `signed`.
+#[tracing::instrument(skip_all)]
 pub(crate) async fn track(
     client: &impl deadpool_postgres::GenericClient,
     event: &EvidenceEvent,

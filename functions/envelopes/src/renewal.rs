@@ -57,6 +57,7 @@ pub struct Renewal {
 }
 
 impl ArchiveRenewer {
+    #[tracing::instrument(skip_all)]
     async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
         let tsa_urls: String = r.or("TSA_URL", String::new());
@@ -104,6 +105,7 @@ impl ArchiveRenewer {
     }
 
     /// Adds the validation data of the last archive timestamp and a fresh one to `pdf`.
+    #[tracing::instrument(skip_all)]
     async fn renewed_bytes(&self, pdf: Vec<u8>) -> Result<Vec<u8>, Failure> {
         let (pdf, signatures) = signatures_of(pdf, "the final document").await?;
         let count = signatures.iter().filter(|s| s.document_timestamp).count();
@@ -135,6 +137,7 @@ impl ArchiveRenewer {
 
     /// Renews `envelope`'s archive timestamp: the new version stored and retained until the
     /// envelope's retention date, then recorded with its evidence and webhook.
+    #[tracing::instrument(skip_all)]
     pub async fn renew(&self, envelope: &Envelope) -> Result<Renewal, Failure> {
         let (Some(key), Some(completed_at)) = (&envelope.final_s3_key, envelope.completed_at)
         else {

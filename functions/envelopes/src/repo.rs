@@ -155,6 +155,7 @@ pub struct DraftValues {
 }
 
 /// Whether `document` is a live document of `org`.
+#[tracing::instrument(skip_all, fields(org = %org, document = %document))]
 pub async fn document_exists(
     client: &impl GenericClient,
     org: Uuid,
@@ -170,6 +171,7 @@ pub async fn document_exists(
 }
 
 /// Inserts a draft.
+#[tracing::instrument(skip_all, fields(org = %org, document = %document))]
 pub async fn insert(
     client: &impl GenericClient,
     org: Uuid,
@@ -211,6 +213,7 @@ pub async fn insert(
 
 /// The envelope `id` of `org`; `lock` takes its row lock (every change to an envelope and
 /// its evidence chain holds it).
+#[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn get(
     client: &impl GenericClient,
     org: Uuid,
@@ -229,6 +232,7 @@ pub async fn get(
 }
 
 /// Applies `values` (present ones only) to a draft.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn update(
     client: &impl GenericClient,
     id: Uuid,
@@ -266,6 +270,7 @@ pub async fn update(
 }
 
 /// Deletes a draft with its recipients, fields and evidence.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn delete(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
     client
         .execute("DELETE FROM envelopes WHERE id = $1", &[&id])
@@ -318,6 +323,7 @@ pub struct EnvelopeCounts {
 }
 
 /// The organization's envelope counts; `user` adds how many wait for them.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn counts(
     client: &impl GenericClient,
     org: Uuid,
@@ -360,6 +366,7 @@ pub async fn counts(
 }
 
 /// One page of the organization's envelopes, newest first.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn list(
     client: &impl GenericClient,
     org: Uuid,
@@ -501,6 +508,7 @@ impl Recipient {
 }
 
 /// The envelope's recipients, by routing order.
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn recipients(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec<Recipient>> {
     let rows = client
         .query(
@@ -515,6 +523,7 @@ pub async fn recipients(client: &impl GenericClient, envelope: Uuid) -> PgResult
 }
 
 /// Adds a recipient; `code_hash` is the access code's Argon2id hash when one is required.
+#[tracing::instrument(skip_all, fields(org = %org, envelope = %envelope))]
 pub async fn insert_recipient(
     client: &impl GenericClient,
     org: Uuid,
@@ -546,6 +555,7 @@ pub async fn insert_recipient(
 }
 
 /// Whether a draft's recipient has an access code stored; `None` if there is no such recipient.
+#[tracing::instrument(skip_all, fields(envelope = %envelope, id = %id))]
 pub async fn has_access_code(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -562,6 +572,7 @@ pub async fn has_access_code(
 
 /// Replaces a recipient's values; with `auth_method` `access_code` and no `code_hash`, the
 /// stored code is kept.
+#[tracing::instrument(skip_all, fields(envelope = %envelope, id = %id))]
 pub async fn update_recipient(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -598,6 +609,7 @@ pub async fn update_recipient(
 }
 
 /// Removes a recipient (and their fields); whether there was one.
+#[tracing::instrument(skip_all, fields(envelope = %envelope, id = %id))]
 pub async fn delete_recipient(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -660,6 +672,7 @@ impl Field {
 }
 
 /// The envelope's fields.
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn fields(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec<Field>> {
     let rows = client
         .query(
@@ -689,6 +702,7 @@ pub async fn fields(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec
 }
 
 /// Replaces every field of a draft.
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn replace_fields(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -728,6 +742,7 @@ pub async fn replace_fields(
 /// Appends an evidence event to the envelope's chain (the caller holds the envelope's row
 /// lock, so sequences and links are never raced), and shows it on the pack document the
 /// envelope was issued for, if any.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn record(
     client: &impl GenericClient,
     org: Uuid,
@@ -778,6 +793,7 @@ pub async fn record(
 }
 
 /// The envelope's evidence, in order.
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn events(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec<ChainedEvent>> {
     let rows = client
         .query(
@@ -809,6 +825,7 @@ pub async fn events(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec
 }
 
 /// The PDF of a ready document (the original, or its conversion).
+#[tracing::instrument(skip_all, fields(document = %document))]
 pub async fn document_pdf(
     client: &impl GenericClient,
     document: Uuid,
@@ -829,6 +846,7 @@ pub async fn document_pdf(
 }
 
 /// Marks the envelope sent with its prepared revision.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn mark_sent(
     client: &impl GenericClient,
     id: Uuid,
@@ -849,6 +867,7 @@ pub async fn mark_sent(
 }
 
 /// Records that a recipient was asked to act, with the hash of their signing token.
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn mark_notified(
     client: &impl GenericClient,
     recipient: Uuid,
@@ -865,6 +884,7 @@ pub async fn mark_notified(
 }
 
 /// How a sender is named in emails.
+#[tracing::instrument(skip_all)]
 pub async fn sender_name(client: &impl GenericClient, user: Option<Uuid>) -> PgResult<String> {
     let Some(user) = user else {
         return Ok("Your correspondent".to_owned());
@@ -880,6 +900,7 @@ pub async fn sender_name(client: &impl GenericClient, user: Option<Uuid>) -> PgR
 }
 
 /// The organization's name.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn organization_name(client: &impl GenericClient, org: Uuid) -> PgResult<String> {
     Ok(client
         .query_one("SELECT name FROM organizations WHERE id = $1", &[&org])
@@ -912,6 +933,7 @@ pub struct CeremonyRecipient {
 }
 
 /// The recipient whose signing token hashes to `token_hash`.
+#[tracing::instrument(skip_all)]
 pub async fn recipient_by_token(
     client: &impl GenericClient,
     token_hash: &str,
@@ -947,6 +969,7 @@ pub async fn recipient_by_token(
 }
 
 /// First view of the signing page.
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn mark_viewed(client: &impl GenericClient, recipient: Uuid) -> PgResult<()> {
     client
         .execute(
@@ -959,6 +982,7 @@ pub async fn mark_viewed(client: &impl GenericClient, recipient: Uuid) -> PgResu
 }
 
 /// A right access code: failures reset, good until `until`.
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn code_accepted(
     client: &impl GenericClient,
     recipient: Uuid,
@@ -985,6 +1009,7 @@ pub struct CodeRefused {
 
 /// A wrong access code, counted atomically: at `max_failures` the link locks for the next of
 /// `lockouts` (the last repeats), the failure count restarts and the lockout count does not.
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn code_refused(
     client: &impl GenericClient,
     recipient: Uuid,
@@ -1014,6 +1039,7 @@ pub async fn code_refused(
 }
 
 /// Electronic-records consent given.
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn consented(
     client: &impl GenericClient,
     recipient: Uuid,
@@ -1029,6 +1055,7 @@ pub async fn consented(
 }
 
 /// A recipient declined: the envelope ends for everyone.
+#[tracing::instrument(skip_all, fields(recipient = %recipient, envelope = %envelope))]
 pub async fn declined(
     client: &impl GenericClient,
     recipient: Uuid,
@@ -1052,6 +1079,7 @@ pub async fn declined(
 }
 
 /// The sending user's address, if a person sent it.
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn sender_email(client: &impl GenericClient, envelope: Uuid) -> PgResult<Option<String>> {
     Ok(client
         .query_opt(
@@ -1063,6 +1091,7 @@ pub async fn sender_email(client: &impl GenericClient, envelope: Uuid) -> PgResu
 }
 
 /// Voids a sent envelope.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn void(client: &impl GenericClient, id: Uuid, reason: &str) -> PgResult<Envelope> {
     let row = client
         .query_one(
@@ -1077,6 +1106,7 @@ pub async fn void(client: &impl GenericClient, id: Uuid, reason: &str) -> PgResu
 }
 
 /// Counts one more reminder for `recipient` unless `max` were sent; the new count.
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn try_remind(
     client: &impl GenericClient,
     recipient: Uuid,
@@ -1093,6 +1123,7 @@ pub async fn try_remind(
 }
 
 /// The oldest sent envelope past its expiry.
+#[tracing::instrument(skip_all)]
 pub async fn next_expired(client: &impl GenericClient) -> PgResult<Option<(Uuid, Uuid)>> {
     Ok(client
         .query_opt(
@@ -1105,6 +1136,7 @@ pub async fn next_expired(client: &impl GenericClient) -> PgResult<Option<(Uuid,
 }
 
 /// Marks an envelope expired.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn expire(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
     client
         .execute(
@@ -1117,6 +1149,7 @@ pub async fn expire(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
 
 /// Sent envelopes with reminders on that have a recipient due for one (acting, under the
 /// cap, their newest link older than the envelope's interval), oldest first.
+#[tracing::instrument(skip_all)]
 pub async fn reminder_candidates(
     client: &impl GenericClient,
     limit: i64,
@@ -1150,6 +1183,7 @@ pub struct Submitted<'a> {
 
 /// A signer submitted: status `signed`, their signature kept for the worker and the
 /// certificate of completion.
+#[tracing::instrument(skip_all)]
 pub async fn submit_signature(client: &impl GenericClient, s: &Submitted<'_>) -> PgResult<()> {
     client
         .execute(
@@ -1163,6 +1197,7 @@ pub async fn submit_signature(client: &impl GenericClient, s: &Submitted<'_>) ->
 }
 
 /// An approver approved.
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn approve(
     client: &impl GenericClient,
     recipient: Uuid,
@@ -1180,6 +1215,7 @@ pub async fn approve(
 }
 
 /// A field's submitted value.
+#[tracing::instrument(skip_all, fields(field = %field))]
 pub async fn fill_field(client: &impl GenericClient, field: Uuid, value: &str) -> PgResult<()> {
     client
         .execute(
@@ -1203,6 +1239,7 @@ pub struct PendingSignature {
 }
 
 /// The oldest submitted signature of `envelope` not yet in its PDF.
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn next_to_apply(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -1227,6 +1264,7 @@ pub async fn next_to_apply(
 }
 
 /// A new revision holds `recipient`'s signature: it becomes the envelope's current one.
+#[tracing::instrument(skip_all, fields(envelope = %envelope, recipient = %recipient))]
 pub async fn applied(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -1261,6 +1299,7 @@ pub async fn applied(
 }
 
 /// The routing moves on to `order`.
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn advance(client: &impl GenericClient, envelope: Uuid, order: i32) -> PgResult<()> {
     client
         .execute(
@@ -1273,6 +1312,7 @@ pub async fn advance(client: &impl GenericClient, envelope: Uuid, order: i32) ->
 
 /// The worker failed on `envelope`: the newest reason, for the sender to see. Returns the
 /// previous reason (evidence is written only when the reason changes).
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn processing_failed(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -1293,6 +1333,7 @@ pub async fn processing_failed(
 
 /// Whether the completed envelope's Object Lock retention is still to apply (it is applied
 /// after completion commits).
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn retention_pending(client: &impl GenericClient, envelope: Uuid) -> PgResult<bool> {
     Ok(client
         .query_opt(
@@ -1306,6 +1347,7 @@ pub async fn retention_pending(client: &impl GenericClient, envelope: Uuid) -> P
 
 /// Records that the completed envelope's objects are under retention (and clears the failure
 /// that may have delayed it).
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn retention_applied(client: &impl GenericClient, envelope: Uuid) -> PgResult<()> {
     client
         .execute(
@@ -1330,6 +1372,7 @@ pub struct Completed<'a> {
 }
 
 /// Marks the envelope completed with its final document and certificate of completion.
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn complete(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -1365,6 +1408,7 @@ pub async fn complete(
 
 /// Completed envelopes whose archive timestamp ends before `horizon`, not tried in the last
 /// day, soonest first (at most `limit`).
+#[tracing::instrument(skip_all)]
 pub async fn archive_renewals_due(
     client: &impl GenericClient,
     horizon: DateTime<Utc>,
@@ -1387,6 +1431,7 @@ pub async fn archive_renewals_due(
 
 /// The final document's renewed version (`archive_expires_at` the new timestamp's end), if
 /// the envelope still points at `previous_version` (a concurrent renewal did not win).
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn archive_renewed(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -1416,6 +1461,7 @@ pub async fn archive_renewed(
 }
 
 /// A renewal attempt failed: recorded, and tried again a day later.
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn archive_renewal_failed(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -1447,6 +1493,7 @@ pub struct RecipientEvidence {
 }
 
 /// Every recipient with what the certificate of completion lists.
+#[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn recipient_evidence(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -1487,6 +1534,7 @@ pub struct SourceDocument {
 
 /// The envelope's document: its name, original SHA-256 and every stored object (for a pack
 /// document, its hash file too).
+#[tracing::instrument(skip_all, fields(document = %document))]
 pub async fn source_document(
     client: &impl GenericClient,
     document: Uuid,
@@ -1524,6 +1572,7 @@ pub async fn source_document(
 }
 
 /// Records the document's retention date (never shortening it).
+#[tracing::instrument(skip_all, fields(document = %document))]
 pub async fn retain_document(
     client: &impl GenericClient,
     document: Uuid,
@@ -1543,6 +1592,7 @@ pub async fn retain_document(
 /// done and the next not asked (the job was lost or its retries ran out), or a completion
 /// whose Object Lock retention is not applied yet. A failure marked permanent is left alone:
 /// retrying cannot heal it. Oldest first.
+#[tracing::instrument(skip_all)]
 pub async fn stalled(
     client: &impl GenericClient,
     idle_seconds: f64,
@@ -1587,6 +1637,7 @@ pub async fn stalled(
 
 /// Replaces a recipient's signing token with one that stops working at `expires_at` (links to
 /// a completed envelope's documents are not permanent).
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn set_expiring_token(
     client: &impl GenericClient,
     recipient: Uuid,
@@ -1603,6 +1654,7 @@ pub async fn set_expiring_token(
 }
 
 /// Replaces a recipient's signing token (only its hash is kept; older links stop working).
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn set_token(
     client: &impl GenericClient,
     recipient: Uuid,
@@ -1629,6 +1681,7 @@ pub struct Sender {
 }
 
 /// The sender of `envelope` (the organization alone when the user is gone).
+#[tracing::instrument(skip_all)]
 pub async fn sender(client: &impl GenericClient, envelope: &Envelope) -> PgResult<Sender> {
     let row = client
         .query_one(
@@ -1649,6 +1702,7 @@ pub async fn sender(client: &impl GenericClient, envelope: &Envelope) -> PgResul
 
 /// Gives an embedded recipient of `envelope` a view ticket (its hash) good until `expires`;
 /// `None` when there is no such recipient, or it is not embedded.
+#[tracing::instrument(skip_all, fields(envelope = %envelope, recipient = %recipient))]
 pub async fn set_view_ticket(
     client: &impl GenericClient,
     envelope: Uuid,
@@ -1680,6 +1734,7 @@ pub enum Traded {
 }
 
 /// The organization and envelope of the recipient holding view ticket `ticket_hash`.
+#[tracing::instrument(skip_all)]
 pub async fn view_ticket_owner(
     client: &impl GenericClient,
     ticket_hash: &str,
@@ -1695,6 +1750,7 @@ pub async fn view_ticket_owner(
 
 /// Spends the view ticket `ticket_hash` (once): the recipient's signing token becomes
 /// `token_hash` when the ticket is still fresh.
+#[tracing::instrument(skip_all)]
 pub async fn trade_view_ticket(
     client: &impl GenericClient,
     ticket_hash: &str,
@@ -1721,6 +1777,7 @@ pub async fn trade_view_ticket(
 
 /// The origins an organization lets frame its embedded signing pages (its
 /// `settings.embed_origins`), found from a view ticket without spending it.
+#[tracing::instrument(skip_all)]
 pub async fn embed_origins_of_ticket(
     client: &impl GenericClient,
     ticket_hash: &str,

@@ -225,6 +225,7 @@ pub struct EnvelopesApi {
 
 impl EnvelopesApi {
     /// Reads the configuration and builds the clients (once per container).
+    #[tracing::instrument(skip_all)]
     pub async fn from_env(env: &Env) -> Result<Self, StartupError> {
         let mut r = env.reader();
         let base = BaseConfig::read(&mut r);
@@ -286,6 +287,7 @@ impl EnvelopesApi {
 
     /// The envelope `id` of the caller's organization, locked, if its status is `wanted`;
     /// otherwise `wrong(status)`.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn locked(
         tx: &deadpool_postgres::Transaction<'_>,
         caller: &Caller,
@@ -303,6 +305,7 @@ impl EnvelopesApi {
     }
 
     /// The envelope, locked, if it is a draft of the caller's organization.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn draft(
         tx: &deadpool_postgres::Transaction<'_>,
         caller: &Caller,
@@ -318,6 +321,7 @@ impl EnvelopesApi {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn create(
         &self,
         caller: &Caller,
@@ -359,6 +363,7 @@ impl EnvelopesApi {
         self.detail(caller, envelope.id).await
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn detail(&self, caller: &Caller, id: Uuid) -> Result<EnvelopeDetail, EnvelopesError> {
         let client = self.base.pool.get().await?;
         let envelope = repo::get(&client, caller.org, id, false)
@@ -392,6 +397,7 @@ impl EnvelopesApi {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn list(&self, caller: &Caller, req: &Request) -> Result<Page<Envelope>, EnvelopesError> {
         let mut errors = Vec::new();
         let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
@@ -442,11 +448,13 @@ impl EnvelopesApi {
     }
 
     /// How many envelopes are in each state, and how many wait for the caller.
+    #[tracing::instrument(skip_all)]
     async fn counts(&self, caller: &Caller) -> Result<repo::EnvelopeCounts, EnvelopesError> {
         let client = self.base.pool.get().await?;
         Ok(repo::counts(&client, caller.org, caller.user).await?)
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn update(
         &self,
         caller: &Caller,
@@ -474,6 +482,7 @@ impl EnvelopesApi {
         self.detail(caller, id).await
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), EnvelopesError> {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -483,6 +492,7 @@ impl EnvelopesApi {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn add_recipient(
         &self,
         caller: &Caller,
@@ -521,6 +531,7 @@ impl EnvelopesApi {
         Ok(recipient)
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id, recipient = %recipient))]
     async fn update_recipient(
         &self,
         caller: &Caller,
@@ -558,6 +569,7 @@ impl EnvelopesApi {
         Ok(updated)
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id, recipient = %recipient))]
     async fn remove_recipient(
         &self,
         caller: &Caller,
@@ -586,6 +598,7 @@ impl EnvelopesApi {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn set_fields(
         &self,
         caller: &Caller,
@@ -660,6 +673,7 @@ impl EnvelopesApi {
         Ok(fields)
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn events(&self, caller: &Caller, id: Uuid) -> Result<Evidence, EnvelopesError> {
         let client = self.base.pool.get().await?;
         repo::get(&client, caller.org, id, false)
@@ -696,6 +710,7 @@ fn duplicate_recipient(err: tokio_postgres::Error) -> EnvelopesError {
 }
 
 /// The document's status and displayed page sizes (rotation applied).
+#[tracing::instrument(skip_all, fields(document = %document))]
 pub(crate) async fn document_facts(
     client: &impl deadpool_postgres::GenericClient,
     document: Uuid,
@@ -771,6 +786,7 @@ struct EnvelopeRoute {
 }
 
 impl EnvelopeRoute {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, EnvelopesError> {
         let caller = Caller::of(req, self.route.action())?;
         let id = || web::path_uuid(req, "id").ok_or(EnvelopesError::NotFound("envelope"));

@@ -99,6 +99,7 @@ pub fn first_to_act(routing: RoutingType, recipients: &[Recipient]) -> Vec<&Reci
 
 impl EnvelopesApi {
     /// Sends the draft `id`.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn send(&self, caller: &Caller, id: Uuid) -> Result<Envelope, EnvelopesError> {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -237,6 +238,7 @@ pub(crate) struct Letterhead {
 
 impl Letterhead {
     /// The letterhead of `envelope`'s sender.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn of(
         client: &impl deadpool_postgres::GenericClient,
         envelope: &Envelope,
@@ -254,6 +256,7 @@ impl EnvelopesApi {
     /// the outbox row to publish after commit; none for an embedded recipient, who signs in
     /// the sender's page (the sender asks for a view URL) and is mailed no link. A reminder
     /// (`reminder`: its number) is not transactional mail: it carries a one-click unsubscribe.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn ask(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use anyhow::Context as _;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
@@ -68,7 +69,7 @@ impl Failure {
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(err: E) -> Self {
-        Failure::Retry(err.into())
+        Failure::Retry(gsign_platform::telemetry::located(err))
     }
 }
 
@@ -124,6 +125,7 @@ pub struct SigningWorker {
 const MAX_STEPS: usize = 1_000;
 
 impl SigningWorker {
+    #[tracing::instrument(skip_all)]
     async fn from_env(env: &Env) -> Result<Self, StartupError> {
         let mut r = env.reader();
         let hsm = HsmConfig::read(&mut r);
@@ -173,6 +175,7 @@ impl SigningWorker {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn process(&self, message: SqsMessage) -> MessageOutcome {
         let job = message
             .body
@@ -199,6 +202,7 @@ impl SigningWorker {
     }
 
     /// Does everything due on the job's envelope.
+    #[tracing::instrument(skip_all)]
     pub async fn run(&self, job: SigningJob) -> Result<(), Failure> {
         for _ in 0..MAX_STEPS {
             if let Progress::Idle = self.step(job).await? {
@@ -214,6 +218,7 @@ impl SigningWorker {
     /// A step holds one pool connection at a time: the seal key is read before the envelope's
     /// transaction and the outbox is published after its connection went back, so concurrent
     /// jobs in one container never wait on each other for a second connection.
+    #[tracing::instrument(skip_all)]
     async fn step(&self, job: SigningJob) -> Result<Progress, Failure> {
         let base = &self.api.base;
         let seal = self.seal_key(job.organization_id).await?;
@@ -290,6 +295,7 @@ impl SigningWorker {
 
     /// The organization's seal key, its CA and seal created on first use (in a transaction of
     /// their own, under the organization's row lock).
+    #[tracing::instrument(skip_all, fields(org = %org))]
     pub(crate) async fn seal_key(&self, org: Uuid) -> Result<SealKey, Failure> {
         let mut conn = self.api.base.pool.get().await?;
         let seal = match certificates::authority(&conn, org, "seal").await? {
@@ -313,22 +319,25 @@ impl SigningWorker {
                     },
                     Err(err) => {
                         keys.discard().await;
-                        return Err(Failure::Retry(anyhow::anyhow!("{err}")));
+                        return Err(Failure::Retry(
+                            anyhow::Error::new(err).context("creating the seal key"),
+                        ));
                     }
                 }
             }
         };
-        let issuing = issuing::issuing_key(&seal).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let issuing = issuing::issuing_key(&seal).context("reading the seal key")?;
         Ok(SealKey {
             certificate_id: seal.id,
             serial: seal.serial_number.clone(),
             key_id: issuing.key_id,
             scheme: issuing.scheme,
-            chain: issuing::stored_chain(&seal).map_err(|e| anyhow::anyhow!("{e}"))?,
+            chain: issuing::stored_chain(&seal).context("reading the seal chain")?,
         })
     }
 
     /// Signs `revision` with the seal key, HSM session reopened after an HSM failure.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn sign(
         &self,
         pdf: &[u8],
@@ -354,6 +363,7 @@ impl SigningWorker {
     }
 
     /// Reads the envelope's current revision.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn current_pdf(&self, envelope: &Envelope) -> Result<Vec<u8>, Failure> {
         let key = envelope
             .current_s3_key
@@ -377,6 +387,7 @@ impl SigningWorker {
     }
 
     /// Stores `bytes` as `name` under the envelope's prefix; the stored version and SHA-256.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn store(
         &self,
         envelope: &Envelope,
@@ -403,6 +414,7 @@ impl SigningWorker {
     }
 
     /// Puts `pending`'s values and signature in a new revision.
+    #[tracing::instrument(skip_all)]
     async fn apply(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
@@ -496,6 +508,7 @@ impl SigningWorker {
     /// Records a failure on the envelope: its newest reason, and evidence when it changed.
     /// Records why the step failed; a permanent failure is not re-enqueued by the resume
     /// schedule.
+    #[tracing::instrument(skip_all)]
     async fn record_failure(
         &self,
         job: SigningJob,

@@ -99,6 +99,7 @@ fn view(row: &Row, with_wire: bool) -> SealedEnvelope {
 }
 
 /// Stores `wire` (already checked) for `org`.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub(crate) async fn insert(
     client: &impl deadpool_postgres::GenericClient,
     org: Uuid,
@@ -182,6 +183,7 @@ impl SealedApi {
     /// `POST /v1/sealed-envelopes`: stores an envelope sealed elsewhere (to one of the
     /// organization's receiver keys), to be opened later. Only its shape is checked here;
     /// the signature is checked when it is opened, and a failure is recorded then.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn import(
         &self,
         caller: &Caller,
@@ -214,6 +216,7 @@ impl SealedApi {
 
     /// `GET /v1/sealed-envelopes/{id}`: the metadata (cached fifteen minutes), and the wire
     /// form when `receiver` (the caller may open envelopes).
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn get_envelope(
         &self,
         caller: &Caller,
@@ -251,6 +254,7 @@ impl SealedApi {
     }
 
     /// `POST /v1/sealed-envelopes/{id}/open`.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn open(&self, caller: &Caller, id: Uuid) -> Result<Opened, SealedError> {
         let client = self.base.pool.get().await?;
         let row = client
@@ -290,6 +294,7 @@ impl SealedApi {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn try_open(
         &self,
         caller: &Caller,
@@ -359,6 +364,7 @@ impl SealedApi {
     }
 
     /// Records an attempt to open `id` (and marks the envelope decrypted or expired).
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn record(
         &self,
         caller: &Caller,

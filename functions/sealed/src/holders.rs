@@ -82,6 +82,7 @@ impl SealedApi {
 
     /// Makes an own key for `usage` (`sender` or `receiver`) in the configured store: its
     /// public half (DER) and where it lives.
+    #[tracing::instrument(skip_all, fields(org = %org))]
     pub(crate) async fn make_key(
         &self,
         org: Uuid,
@@ -114,6 +115,7 @@ impl SealedApi {
     }
 
     /// Signs `signed` (RSA-PSS-SHA256, salt 32) with the sender's private key.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn sign_with(
         &self,
         sender: &CryptoKey,
@@ -134,6 +136,7 @@ impl SealedApi {
 
     /// Unwraps an envelope's AES key with the receiver's private key; `None` when it does
     /// not unwrap (or the key is not one of ours).
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn unwrap_with(
         &self,
         receiver: &CryptoKey,
@@ -154,6 +157,7 @@ impl SealedApi {
 
     /// After a revocation: where the store can refuse the key itself (KMS), make it so. The
     /// registry's `revoked` status already refuses it; a failure here is logged.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn disable_in_store(&self, key: &CryptoKey) {
         if let Holder::Kms(arn) = key.holder() {
             match self.kms() {

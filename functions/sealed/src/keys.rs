@@ -251,6 +251,7 @@ fn cache_key(org: Uuid, key_id: &str) -> String {
 
 impl SealedApi {
     /// The key `key_id` of `org` (cached for an hour; rotation and revocation clear it).
+    #[tracing::instrument(skip_all, fields(org = %org))]
     pub(crate) async fn key_by_name(
         &self,
         org: Uuid,
@@ -278,6 +279,7 @@ impl SealedApi {
     }
 
     /// The key `key_id` of `org` after every rotation: the key to seal to or sign with now.
+    #[tracing::instrument(skip_all, fields(org = %org))]
     pub(crate) async fn current_key(
         &self,
         org: Uuid,
@@ -307,6 +309,7 @@ impl SealedApi {
         Ok(Some(key))
     }
 
+    #[tracing::instrument(skip_all, fields(org = %org))]
     async fn forget(&self, org: Uuid, key_id: &str) {
         if let Err(err) = self.base.cache.delete(&cache_key(org, key_id)).await {
             tracing::warn!(error = %err, "key cache unavailable: the entry expires within the hour");
@@ -314,6 +317,7 @@ impl SealedApi {
     }
 
     /// Inserts a key from `source`.
+    #[tracing::instrument(skip_all)]
     async fn insert_key(
         &self,
         caller: &Caller,
@@ -379,6 +383,7 @@ impl SealedApi {
     }
 
     /// `POST /v1/crypto-keys` and `POST /v1/crypto-keys/generate`.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn create_key(
         &self,
         caller: &Caller,
@@ -469,6 +474,7 @@ impl SealedApi {
     }
 
     /// `GET /v1/crypto-keys`: `key_id`, `usage` and `status` filter.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn list_keys(
         &self,
         caller: &Caller,
@@ -494,6 +500,7 @@ impl SealedApi {
         Ok(json!({ "data": keys }))
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn locked_key(
         tx: &deadpool_postgres::Transaction<'_>,
         caller: &Caller,
@@ -512,6 +519,7 @@ impl SealedApi {
     /// `POST /v1/crypto-keys/{id}/rotate`: a new key of the same usage (made in the HSM for
     /// an own key; the given public key for a party's); the old one is `rotated` and still
     /// opens and verifies what it sealed or signed.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn rotate_key(
         &self,
         caller: &Caller,
@@ -594,6 +602,7 @@ impl SealedApi {
 
     /// `POST /v1/crypto-keys/{id}/revoke`: the key opens, verifies, seals and signs nothing
     /// any more.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn revoke_key(
         &self,
         caller: &Caller,

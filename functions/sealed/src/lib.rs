@@ -4,6 +4,9 @@
 //! registry; retention. Wire format: `gsign_core::sealed` and docs/sealed-envelopes.md. Each
 //! route is its own Lambda ([`FUNCTIONS`]).
 
+// The route futures nest the spans of the use cases and store calls they await.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod envelopes;
 pub mod error;
@@ -54,6 +57,7 @@ impl SealedApi {
 
     /// Reads the configuration (the HSM's only for `with_hsm`, KMS's only for `with_kms`)
     /// and builds the clients.
+    #[tracing::instrument(skip_all)]
     pub async fn from_env(
         env: &Env,
         with_hsm: bool,
@@ -138,6 +142,7 @@ struct SealedRoute {
 }
 
 impl SealedRoute {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, SealedError> {
         let caller = Caller::of(req, self.route.action())?;
         let api = &self.api;

@@ -158,6 +158,7 @@ fn text_problems(input: &PromptInput, creating: bool, errors: &mut Vec<FieldErro
 
 impl SealedApi {
     /// `POST /v1/prompts`.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn create_prompt(
         &self,
         caller: &Caller,
@@ -203,6 +204,7 @@ impl SealedApi {
     }
 
     /// The live prompt `id` of the caller's organization (cached five minutes).
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn prompt(&self, caller: &Caller, id: Uuid) -> Result<Prompt, SealedError> {
         let key = prompt_key(caller.org, id);
         if let Some(prompt) = self.base.cache.get_json::<Prompt>(&key).await {
@@ -225,6 +227,7 @@ impl SealedApi {
     }
 
     /// `GET /v1/prompts`: newest first; `status` and `q` (words of the text) filter.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn list_prompts(
         &self,
         caller: &Caller,
@@ -264,6 +267,7 @@ impl SealedApi {
     }
 
     /// `PATCH /v1/prompts/{id}`: only if `version` is still the prompt's (409 otherwise).
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn update_prompt(
         &self,
         caller: &Caller,
@@ -334,6 +338,7 @@ impl SealedApi {
     }
 
     /// `DELETE /v1/prompts/{id}`: soft; kept for retention (7 years), gone from the API.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn delete_prompt(&self, caller: &Caller, id: Uuid) -> Result<(), SealedError> {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -361,6 +366,7 @@ impl SealedApi {
 
     /// `POST /v1/prompts/{id}/seal`: the prompt's text sealed to the receiver's key and signed
     /// in the HSM with the organization's sender key.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn seal(
         &self,
         caller: &Caller,
@@ -444,6 +450,7 @@ impl SealedApi {
         Ok(envelope)
     }
 
+    #[tracing::instrument(skip_all, fields(org = %org))]
     async fn newest_sender_key(
         &self,
         org: Uuid,
@@ -466,6 +473,7 @@ impl SealedApi {
 
     /// Seals `plaintext`: a fresh AES-256 key and IV, the key wrapped to `receiver`, the
     /// whole signed in the HSM by `sender`.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn seal_bytes(
         &self,
         id: Uuid,

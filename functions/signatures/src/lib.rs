@@ -1,6 +1,9 @@
 //! Signatures: `POST /v1/verify` (each route its own Lambda, [`FUNCTIONS`]). The signing worker
 //! of the envelope flow joins it here.
 
+// The route futures nest the spans of the use cases and store calls they await.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod error;
 pub mod verify;

@@ -185,6 +185,7 @@ struct VerifyApi {
 const MAX_FETCHED_CRLS: usize = 8;
 
 impl VerifyApi {
+    #[tracing::instrument(skip_all)]
     async fn from_env(env: &Env) -> Result<Self, StartupError> {
         let mut r = env.reader();
         let config = VerifyConfig::read(&mut r);
@@ -205,6 +206,7 @@ impl VerifyApi {
     }
 
     /// The configured roots and the organization's own CA certificates.
+    #[tracing::instrument(skip_all, fields(org = %org))]
     async fn roots(&self, org: Uuid) -> Result<Vec<Certificate>, VerifyError> {
         use der::Decode;
         let client = self.base.pool.get().await?;
@@ -227,6 +229,7 @@ impl VerifyApi {
 
     /// The current CRLs of the organization's own CAs: a certificate they revoked is refused
     /// for signatures made after its revocation, whatever the document carries.
+    #[tracing::instrument(skip_all, fields(org = %org))]
     async fn crls(&self, org: Uuid) -> Result<Vec<Vec<u8>>, VerifyError> {
         let client = self.base.pool.get().await?;
         let rows = client
@@ -239,6 +242,7 @@ impl VerifyApi {
     }
 
     /// The report of the sandboxed verifier on `file`, with `roots_file` and `crls`.
+    #[tracing::instrument(skip_all)]
     async fn run_verifier(
         &self,
         work: &WorkDir,
@@ -273,6 +277,7 @@ impl VerifyApi {
     /// The CRLs at `urls` (at most [`MAX_FETCHED_CRLS`]), each address vetted first; a URL
     /// that fails is skipped (its certificates stay unchecked, and the report says where
     /// their status is published).
+    #[tracing::instrument(skip_all)]
     async fn fetch_crls(&self, urls: &[String]) -> Vec<Vec<u8>> {
         let mut fetched = Vec::new();
         for text in urls.iter().take(MAX_FETCHED_CRLS) {
@@ -294,6 +299,7 @@ impl VerifyApi {
     }
 
     /// The bytes to verify, in a work file.
+    #[tracing::instrument(skip_all)]
     async fn input(
         &self,
         caller: &Caller,
@@ -364,6 +370,7 @@ impl VerifyApi {
         Ok(file)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn verify(&self, caller: &Caller, req: &Request) -> Result<Verification, VerifyError> {
         let work = WorkDir::new(&std::env::temp_dir(), "verify")
             .map_err(|e| VerifyError::Internal(e.into()))?;

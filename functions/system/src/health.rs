@@ -154,6 +154,7 @@ pub struct Report {
 
 impl HealthCheck {
     /// Builds the clients (no network I/O: everything connects lazily).
+    #[tracing::instrument(skip_all)]
     pub async fn new(config: HealthConfig) -> Result<Self, StartupError> {
         let pool = db::pool(&config.db).map_err(anyhow::Error::from)?;
         let cache = Cache::new(&config.cache).map_err(anyhow::Error::from)?;
@@ -169,6 +170,7 @@ impl HealthCheck {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn timed<F>(&self, name: &'static str, check: F) -> (&'static str, Check)
     where
         F: Future<Output = anyhow::Result<()>>,
@@ -202,6 +204,7 @@ impl HealthCheck {
     }
 
     /// Runs every check concurrently.
+    #[tracing::instrument(skip_all)]
     pub async fn report(&self) -> Report {
         let c = &self.config;
         let results = futures::join!(

@@ -2,6 +2,9 @@
 //! and `migrate` (run after every deploy, and
 //! as a CLI locally).
 
+// The route futures nest the spans of the use cases and store calls they await.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod health;
 pub mod migrate;

@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use async_trait::async_trait;
 use gsign_core::Env;
 use gsign_platform::db::{self, DbConfig};
@@ -69,6 +70,7 @@ impl Migrator {
     }
 
     /// Runs `command`.
+    #[tracing::instrument(skip_all)]
     pub async fn run(&self, command: Command) -> anyhow::Result<Outcome> {
         let mut client = self.pool.get().await?;
         let client: &mut tokio_postgres::Client = &mut client;
@@ -96,7 +98,10 @@ impl InvokeHandler for Migrator {
         let command = match &event {
             serde_json::Value::Null => Command::Up { to: None },
             serde_json::Value::Object(map) if map.is_empty() => Command::Up { to: None },
-            _ => serde_json::from_value(event)?,
+            // The same event fails the same way: not worth a retry.
+            _ => serde_json::from_value(event)
+                .context("the event is not a migrate command")
+                .map_err(InvokeError::permanent)?,
         };
         let outcome = self.run(command).await?;
         Ok(serde_json::to_value(outcome)?)

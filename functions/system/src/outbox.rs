@@ -125,6 +125,7 @@ fn init_audit(env: Env) -> InitFuture {
 }
 
 impl RecordAudit {
+    #[tracing::instrument(skip_all)]
     async fn record(&self, body: Option<String>) -> MessageOutcome {
         let message = match parse(body.as_deref(), Kind::Audit) {
             Ok(message) => message,
@@ -300,6 +301,7 @@ fn init_email(env: Env) -> InitFuture {
 }
 
 impl SendEmail {
+    #[tracing::instrument(skip_all)]
     async fn send(&self, body: Option<String>) -> MessageOutcome {
         let message = match parse(body.as_deref(), Kind::Email) {
             Ok(message) => message,
@@ -319,6 +321,7 @@ impl SendEmail {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     async fn deliver(
         &self,
         message: &Message,
@@ -453,6 +456,7 @@ impl SendEmail {
 
     /// A recipient's newest mail went out (or was held back): their mail state starts over,
     /// unless the address was corrected meanwhile.
+    #[tracing::instrument(skip_all)]
     async fn mark_recipient(
         &self,
         client: &deadpool_postgres::Object,
@@ -517,6 +521,7 @@ impl Sweeper {
     /// Deletes, in bounded batches, what no longer needs keeping: published outbox rows
     /// (their raw links and payloads), expired idempotency records, registrations never
     /// verified, invitations never accepted and records of mails sent 90 days ago.
+    #[tracing::instrument(skip_all)]
     pub async fn purge(&self) -> anyhow::Result<Purged> {
         let client = self.pool.get().await?;
         let outbox_rows = client
@@ -625,6 +630,7 @@ pub struct Gauges {
 
 impl Sweeper {
     /// Measures [`Gauges`] and emits them as metrics (`OutboxRowsWaiting`, `SigningStalled`).
+    #[tracing::instrument(skip_all)]
     pub async fn gauges(&self) -> Result<Gauges, InvokeError> {
         let grace = i64::try_from(self.grace.as_secs()).unwrap_or(i64::MAX);
         let row = self

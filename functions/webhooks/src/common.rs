@@ -104,6 +104,7 @@ pub struct Services {
 
 impl Services {
     /// Builds the clients.
+    #[tracing::instrument(skip_all)]
     pub async fn build(config: WebhooksConfig) -> Result<Self, StartupError> {
         let base = Base::build(config.base).await?;
         Ok(Self {
@@ -117,6 +118,7 @@ impl Services {
     }
 
     /// Asks the delivery function to attempt `jobs` now, ten per SQS call.
+    #[tracing::instrument(skip_all)]
     pub async fn enqueue_now(&self, jobs: &[crate::deliver::Job]) -> anyhow::Result<()> {
         for chunk in jobs.chunks(10) {
             let mut batch = self
@@ -146,6 +148,7 @@ impl Services {
 
     /// Asks the delivery function to attempt `job` (after `delay`, at most 15 minutes: SQS's
     /// limit; longer waits hop, see [`crate::deliver`]).
+    #[tracing::instrument(skip_all)]
     pub async fn enqueue(&self, job: &crate::deliver::Job, delay: Duration) -> anyhow::Result<()> {
         let seconds = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
         self.sqs

@@ -69,6 +69,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 impl Deliverer {
+    #[tracing::instrument(skip_all)]
     async fn process(&self, message: SqsMessage) -> MessageOutcome {
         let Some(job) = message
             .body
@@ -94,6 +95,7 @@ impl Deliverer {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     async fn attempt(&self, job: Job) -> anyhow::Result<()> {
         let s = &self.services;
         let Some(delivery) = s.log.get(job.endpoint_id, job.event_id).await? else {
@@ -200,6 +202,7 @@ impl Deliverer {
     }
 
     /// One signed POST to the vetted address.
+    #[tracing::instrument(skip_all)]
     async fn post(
         &self,
         endpoint: &repo::Endpoint,
@@ -285,6 +288,7 @@ impl Deliverer {
     }
 
     /// The endpoint's failure streak; disabling (and telling the admins) when it ends badly.
+    #[tracing::instrument(skip_all)]
     async fn track_endpoint(&self, job: Job, delivered: bool, gone: bool) -> anyhow::Result<()> {
         let s = &self.services;
         let mut conn = s.base.pool.get().await?;

@@ -24,6 +24,7 @@ struct FanOut {
 }
 
 impl FanOut {
+    #[tracing::instrument(skip_all)]
     async fn process(&self, message: SqsMessage) -> MessageOutcome {
         let parsed = message
             .body
@@ -47,6 +48,7 @@ impl FanOut {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(org = %org))]
     async fn fan_out(&self, org: Uuid, event: &Event) -> anyhow::Result<usize> {
         let s = &self.services;
         let endpoints = {

@@ -4,6 +4,9 @@
 //! bounded retries, the delivery log in DynamoDB, and replay. Each route and queue consumer is
 //! its own Lambda ([`FUNCTIONS`]).
 
+// The route futures nest the spans of the use cases and store calls they await.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod common;
 pub mod deliver;

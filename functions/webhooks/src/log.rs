@@ -180,6 +180,7 @@ impl DeliveryLog {
 
     /// Records a new pending delivery of `event` to `endpoint`; `false` if it exists (a
     /// redelivered fan-out).
+    #[tracing::instrument(skip_all, fields(org = %org))]
     pub async fn create(
         &self,
         org: Uuid,
@@ -230,6 +231,7 @@ impl DeliveryLog {
     }
 
     /// The delivery of `event` to `endpoint`.
+    #[tracing::instrument(skip_all, fields(endpoint = %endpoint, event = %event))]
     pub async fn get(&self, endpoint: Uuid, event: Uuid) -> anyhow::Result<Option<Delivery>> {
         let got = self
             .dynamodb
@@ -246,6 +248,7 @@ impl DeliveryLog {
 
     /// Writes an attempt's outcome if the delivery still has `seen_attempts` attempts (two
     /// copies of one message cannot both count); whether it was written.
+    #[tracing::instrument(skip_all, fields(endpoint = %endpoint, event = %event))]
     pub async fn record(
         &self,
         endpoint: Uuid,
@@ -320,6 +323,7 @@ impl DeliveryLog {
 
     /// Replay: a failed (or delivered) delivery gets a fresh series of attempts, its history
     /// kept.
+    #[tracing::instrument(skip_all, fields(endpoint = %endpoint, event = %event))]
     pub async fn replay(
         &self,
         endpoint: Uuid,
@@ -347,6 +351,7 @@ impl DeliveryLog {
     }
 
     /// One page of `endpoint`'s deliveries, newest first, and the cursor of the next.
+    #[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
     pub async fn list(
         &self,
         endpoint: Uuid,

@@ -64,6 +64,7 @@ impl Endpoint {
 }
 
 /// Inserts an endpoint.
+#[tracing::instrument(skip_all, fields(id = %id, org = %org))]
 pub async fn insert(
     client: &impl GenericClient,
     id: Uuid,
@@ -86,6 +87,7 @@ pub async fn insert(
 }
 
 /// The live endpoint `id` of `org`; `lock` takes its row lock.
+#[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn get(
     client: &impl GenericClient,
     org: Uuid,
@@ -105,6 +107,7 @@ pub async fn get(
 }
 
 /// One page of the organization's endpoints, newest first.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn list(
     client: &impl GenericClient,
     org: Uuid,
@@ -129,6 +132,7 @@ pub async fn list(
 }
 
 /// The active endpoints of `org` (the fan-out filters by event type).
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn active(client: &impl GenericClient, org: Uuid) -> PgResult<Vec<Endpoint>> {
     Ok(client
         .query(
@@ -155,6 +159,7 @@ pub struct Changes {
 }
 
 /// Applies `changes`.
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn update(
     client: &impl GenericClient,
     id: Uuid,
@@ -187,6 +192,7 @@ pub async fn update(
 }
 
 /// Deletes an endpoint (soft: its deliveries stay in the log).
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn delete(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
     client
         .execute(
@@ -199,6 +205,7 @@ pub async fn delete(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
 }
 
 /// Stores a new current secret.
+#[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
 pub async fn add_secret(
     client: &impl GenericClient,
     endpoint: Uuid,
@@ -215,6 +222,7 @@ pub async fn add_secret(
 
 /// Rotation: the current secret keeps signing until `until`, older ones stop now (so at most
 /// two are active).
+#[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
 pub async fn retire_secrets(
     client: &impl GenericClient,
     endpoint: Uuid,
@@ -232,6 +240,7 @@ pub async fn retire_secrets(
 }
 
 /// The ciphertexts of the secrets that sign now, newest first.
+#[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
 pub async fn active_secrets(client: &impl GenericClient, endpoint: Uuid) -> PgResult<Vec<Vec<u8>>> {
     Ok(client
         .query(
@@ -246,6 +255,7 @@ pub async fn active_secrets(client: &impl GenericClient, endpoint: Uuid) -> PgRe
 }
 
 /// An attempt succeeded: the failure streak ends.
+#[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
 pub async fn succeeded(client: &impl GenericClient, endpoint: Uuid) -> PgResult<()> {
     client
         .execute(
@@ -258,6 +268,7 @@ pub async fn succeeded(client: &impl GenericClient, endpoint: Uuid) -> PgResult<
 
 /// An attempt failed: the streak starts (if it had not) and the endpoint is disabled once it
 /// has lasted `disable_after`; whether this call disabled it.
+#[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
 pub async fn failed(
     client: &impl GenericClient,
     endpoint: Uuid,
@@ -282,6 +293,7 @@ pub async fn failed(
 }
 
 /// The receiver answered 410 Gone: disabled at once.
+#[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
 pub async fn gone(client: &impl GenericClient, endpoint: Uuid) -> PgResult<bool> {
     Ok(client
         .execute(
@@ -294,6 +306,7 @@ pub async fn gone(client: &impl GenericClient, endpoint: Uuid) -> PgResult<bool>
 }
 
 /// The addresses of the organization's owners and admins (told when an endpoint is disabled).
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn admin_emails(client: &impl GenericClient, org: Uuid) -> PgResult<Vec<String>> {
     Ok(client
         .query(

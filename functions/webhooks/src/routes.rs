@@ -73,6 +73,7 @@ pub struct WebhooksApi {
 
 impl WebhooksApi {
     /// Checks `input`'s values, every problem at once; the URL through the SSRF guard.
+    #[tracing::instrument(skip_all)]
     async fn changes(
         &self,
         input: EndpointInput,
@@ -147,6 +148,7 @@ impl WebhooksApi {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn endpoint(&self, caller: &Caller, id: Uuid) -> Result<Endpoint, WebhooksError> {
         let client = self.services.base.pool.get().await?;
         repo::get(&client, caller.org, id, false)
@@ -154,6 +156,7 @@ impl WebhooksApi {
             .ok_or(WebhooksError::NotFound("webhook"))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn create(
         &self,
         caller: &Caller,
@@ -193,6 +196,7 @@ impl WebhooksApi {
     }
 
     /// Commits `tx` and publishes its outbox rows (the audit events of endpoint changes).
+    #[tracing::instrument(skip_all)]
     async fn commit_and_publish(
         &self,
         tx: deadpool_postgres::Transaction<'_>,
@@ -204,6 +208,7 @@ impl WebhooksApi {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn list(&self, caller: &Caller, req: &Request) -> Result<Page<Endpoint>, WebhooksError> {
         let mut errors = Vec::new();
         let page = PageRequest::read(req, 50, 100, &mut errors);
@@ -219,6 +224,7 @@ impl WebhooksApi {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn update(
         &self,
         caller: &Caller,
@@ -247,6 +253,7 @@ impl WebhooksApi {
         Ok(endpoint)
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), WebhooksError> {
         let mut conn = self.services.base.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -267,6 +274,7 @@ impl WebhooksApi {
         self.commit_and_publish(tx, vec![event]).await
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn rotate(&self, caller: &Caller, id: Uuid) -> Result<EndpointView, WebhooksError> {
         // Another organization's or an unknown id is a 404 before KMS is asked for anything;
         // the row is locked again below, after the KMS call (no remote I/O under the lock).
@@ -301,6 +309,7 @@ impl WebhooksApi {
     }
 
     /// A `webhook.test` event for this endpoint only, through the outbox like any event.
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn test(&self, caller: &Caller, id: Uuid) -> Result<serde_json::Value, WebhooksError> {
         let base = &self.services.base;
         let mut conn = base.pool.get().await?;
@@ -321,6 +330,7 @@ impl WebhooksApi {
         Ok(serde_json::json!({"event_id": event}))
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id))]
     async fn deliveries(
         &self,
         caller: &Caller,
@@ -363,6 +373,7 @@ impl WebhooksApi {
         Ok(Page { data, next_cursor })
     }
 
+    #[tracing::instrument(skip_all, fields(id = %id, delivery = %delivery))]
     async fn retry(
         &self,
         caller: &Caller,
@@ -413,6 +424,7 @@ struct WebhookRoute {
 }
 
 impl WebhookRoute {
+    #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, WebhooksError> {
         let caller = Caller::of(req, Action::ManageWebhooks)?;
         let id = || web::path_uuid(req, "id").ok_or(WebhooksError::NotFound("webhook"));

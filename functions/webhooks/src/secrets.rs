@@ -44,6 +44,7 @@ impl SecretBox {
 
     /// The key bytes of `endpoint`'s active secrets (their `ciphertexts`), from memory when
     /// the same ciphertexts were opened less than five minutes ago.
+    #[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
     pub async fn keys(
         &self,
         endpoint: Uuid,
@@ -75,6 +76,7 @@ impl SecretBox {
     }
 
     /// A new secret for `endpoint`: its key bytes and their ciphertext.
+    #[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
     pub async fn create(&self, endpoint: Uuid) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
         let mut key = vec![0u8; gsign_core::webhooks::SECRET_BYTES];
         rand::rng().fill_bytes(&mut key);
@@ -101,6 +103,7 @@ impl SecretBox {
     }
 
     /// The key bytes of a stored secret of `endpoint`.
+    #[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
     pub async fn open(&self, endpoint: Uuid, ciphertext: &[u8]) -> anyhow::Result<Vec<u8>> {
         let decrypted = self
             .kms

@@ -19,7 +19,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use chrono::Utc;
 use gsign_core::Env;
-use gsign_platform::lambda::{FunctionSpec, Handler};
+use gsign_platform::lambda::{FunctionSpec, Handler, InvokeError};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Map, Value};
 use tokio::sync::{watch, OnceCell};
@@ -513,12 +513,12 @@ impl LocalStack {
                         serde_json::from_value(event).context("the event is not an SQS event")?;
                     let response = isolate(async move { h.handle(event).await })
                         .await?
-                        .map_err(|e| anyhow!("{e}"))?;
+                        .map_err(FunctionFailed::from)?;
                     Ok(serde_json::to_value(response)?)
                 }
                 Handler::Invoke(h) => isolate(async move { h.handle(event).await })
                     .await?
-                    .map_err(|e| anyhow!("{e}")),
+                    .map_err(|e| FunctionFailed::from(e).into()),
             }
         }
         .instrument(span)
@@ -756,7 +756,7 @@ async fn authorize(
     let answer = isolate(async move { h.handle(event).await })
         .await
         .map_err(Denied::Failed)?
-        .map_err(|e| Denied::Failed(anyhow!("{e}")))?;
+        .map_err(|e| Denied::Failed(FunctionFailed::from(e).into()))?;
     let allowed = if def.simple_responses {
         answer["isAuthorized"].as_bool() == Some(true)
     } else {
@@ -980,11 +980,41 @@ async fn invoke_route(
     };
     match stack.invoke(&function, event).await {
         Ok(result) => axum::Json(result).into_response(),
-        Err(err) => (
-            StatusCode::BAD_GATEWAY,
-            axum::Json(json!({ "errorMessage": format!("{err:#}") })),
-        )
-            .into_response(),
+        // The function failed: Lambda's error shape, with its `errorType`.
+        Err(err) => match err.downcast_ref::<FunctionFailed>() {
+            Some(failed) => (
+                StatusCode::OK,
+                [("x-amz-function-error", "Unhandled")],
+                axum::Json(json!({
+                    "errorType": failed.error_type,
+                    "errorMessage": failed.message,
+                })),
+            )
+                .into_response(),
+            None => (
+                StatusCode::BAD_GATEWAY,
+                axum::Json(json!({ "errorMessage": format!("{err:#}") })),
+            )
+                .into_response(),
+        },
+    }
+}
+
+/// A function's own failed invocation (not the runner's), as Lambda reports it: `errorType`
+/// says whether retrying can help.
+#[derive(Debug, thiserror::Error)]
+#[error("{error_type}: {message}")]
+struct FunctionFailed {
+    error_type: String,
+    message: String,
+}
+
+impl From<InvokeError> for FunctionFailed {
+    fn from(err: InvokeError) -> Self {
+        Self {
+            error_type: err.kind().error_type().to_owned(),
+            message: format!("{:#}", err.error()),
+        }
     }
 }
 
@@ -1112,7 +1142,7 @@ async fn poll_queue(stack: Arc<LocalStack>, index: usize, mut shutdown: watch::R
             match source.function.handler().await? {
                 Handler::Sqs(h) => isolate(async move { h.handle(event).await })
                     .await?
-                    .map_err(|e| anyhow!("{e}")),
+                    .map_err(|e| FunctionFailed::from(e).into()),
                 _ => Err(anyhow!("{} is not an SQS handler", source.function.handler)),
             }
         }

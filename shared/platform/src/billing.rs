@@ -30,6 +30,7 @@ pub struct CurrentPlan {
 
 /// The organization's plan: its subscription's if active (a canceled one counts until its
 /// period ends), else the free plan with the calendar month as period.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn current_plan(client: &impl GenericClient, org: Uuid) -> Result<CurrentPlan, PgError> {
     let now = Utc::now();
     let row = client
@@ -75,6 +76,7 @@ pub async fn current_plan(client: &impl GenericClient, org: Uuid) -> Result<Curr
 }
 
 /// Records one `kind` of usage caused by `source` (once: a repeat changes nothing).
+#[tracing::instrument(skip_all, fields(org = %org, source = %source))]
 pub async fn record_usage(
     client: &impl GenericClient,
     org: Uuid,
@@ -94,6 +96,7 @@ pub async fn record_usage(
 /// Whether one more of `limit` fits the organization's plan, checked under a per-organization
 /// transaction lock so two concurrent actions cannot both take the last unit. Call it in the
 /// transaction that then records the usage.
+#[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn check_quota(
     tx: &deadpool_postgres::Transaction<'_>,
     org: Uuid,

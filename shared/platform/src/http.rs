@@ -392,7 +392,8 @@ fn refused_text(value: &serde_json::Value, pointer: &mut String, found: &mut Vec
 
 /// The conversions every HTTP domain error has, for an enum with the variants
 /// `Unauthenticated`, `Forbidden(Action)` and `Internal(anyhow::Error)`: from the caller check,
-/// and from Postgres and its pool (internal failures, logged and never returned).
+/// and from Postgres and its pool (internal failures, located where they were raised, logged
+/// and never returned).
 #[macro_export]
 macro_rules! route_error_conversions {
     ($error:ty) => {
@@ -407,13 +408,13 @@ macro_rules! route_error_conversions {
 
         impl From<$crate::db::PgError> for $error {
             fn from(err: $crate::db::PgError) -> Self {
-                Self::Internal(err.into())
+                Self::Internal($crate::telemetry::located(err))
             }
         }
 
         impl From<$crate::db::PoolError> for $error {
             fn from(err: $crate::db::PoolError) -> Self {
-                Self::Internal(err.into())
+                Self::Internal($crate::telemetry::located(err))
             }
         }
     };

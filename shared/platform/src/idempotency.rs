@@ -146,6 +146,7 @@ enum Claim {
 }
 
 impl Idempotent {
+    #[tracing::instrument(skip_all)]
     async fn claim(
         &self,
         req: &Request,
@@ -229,6 +230,7 @@ impl Idempotent {
         Ok(Claim::Replay(response))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn settle(
         &self,
         scope: &str,

@@ -72,6 +72,7 @@ impl KmsKeyStore {
 
     /// Makes an RSA key pair in KMS for `purpose`, tagged with `organization` and `name`
     /// (the registry's `key_id`), and reads its public half.
+    #[tracing::instrument(skip_all, fields(organization = %organization))]
     pub async fn generate(
         &self,
         spec: KeySpec,
@@ -128,6 +129,7 @@ impl KmsKeyStore {
     }
 
     /// The DER SubjectPublicKeyInfo of key `arn`.
+    #[tracing::instrument(skip_all)]
     pub async fn public_key(&self, arn: &str) -> Result<Vec<u8>, KmsKeyError> {
         let answer = self
             .client
@@ -148,6 +150,7 @@ impl KmsKeyStore {
     /// Signs `message` with RSASSA-PSS-SHA256 (32-byte salt) under key `arn`. The SHA-256
     /// digest is computed here and sent as `MessageType=DIGEST`: a sealed envelope's signed
     /// bytes include its ciphertext, far beyond KMS's 4096-byte message limit.
+    #[tracing::instrument(skip_all)]
     pub async fn sign_pss_sha256(&self, arn: &str, message: &[u8]) -> Result<Vec<u8>, KmsKeyError> {
         let digest = Sha256::digest(message).to_vec();
         let answer = self
@@ -171,6 +174,7 @@ impl KmsKeyStore {
 
     /// Unwraps an RSAES-OAEP-SHA256 `wrapped` key with key `arn`. `Ok(None)`: KMS says it
     /// does not decrypt with this key (changed bytes, or sealed to another key).
+    #[tracing::instrument(skip_all)]
     pub async fn oaep_unwrap(
         &self,
         arn: &str,
@@ -200,6 +204,7 @@ impl KmsKeyStore {
     }
 
     /// Disables key `arn`: after a revocation, KMS itself refuses to use it.
+    #[tracing::instrument(skip_all)]
     pub async fn disable(&self, arn: &str) -> Result<(), KmsKeyError> {
         self.client
             .disable_key()

@@ -16,10 +16,93 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use gsign_core::{ConfigError, Env};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{service_fn, LambdaEvent};
+use tracing::Instrument as _;
+
+/// Whether trying a failed invocation again can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A dependency failed or timed out: SQS redelivers the batch (then moves it to the DLQ), a
+    /// scheduler or caller may try again.
+    Retryable,
+    /// The event itself is wrong (or what it names is gone): the same event fails the same way.
+    Permanent,
+}
+
+impl FailureKind {
+    /// The `errorType` Lambda records for the failed invocation.
+    pub fn error_type(self) -> &'static str {
+        match self {
+            FailureKind::Retryable => "Retryable",
+            FailureKind::Permanent => "Permanent",
+        }
+    }
+}
 
 /// The error a non-HTTP handler returns: the invocation fails (SQS retries the batch, a direct
-/// invoke reports it).
-pub type InvokeError = lambda_runtime::Error;
+/// invoke reports it), with its [`FailureKind`] as Lambda's `errorType` and its whole cause
+/// chain as the message. `?` on any error makes a retryable one; [`InvokeError::permanent`]
+/// says retrying cannot help.
+pub struct InvokeError {
+    kind: FailureKind,
+    error: anyhow::Error,
+}
+
+impl InvokeError {
+    /// A failure the same event would meet again.
+    pub fn permanent(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            kind: FailureKind::Permanent,
+            error: crate::telemetry::located(error),
+        }
+    }
+
+    /// A failure that may pass when tried again.
+    pub fn retryable(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            kind: FailureKind::Retryable,
+            error: crate::telemetry::located(error),
+        }
+    }
+
+    /// Whether retrying can help.
+    pub fn kind(&self) -> FailureKind {
+        self.kind
+    }
+
+    /// The failure with its causes.
+    pub fn error(&self) -> &anyhow::Error {
+        &self.error
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for InvokeError {
+    fn from(error: E) -> Self {
+        Self::retryable(error)
+    }
+}
+
+/// What the runtime logs (once, in the invocation's span, which carries the request id): the
+/// kind and the whole cause chain on one line.
+impl std::fmt::Debug for InvokeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failure: {:#}", self.kind.error_type(), self.error)
+    }
+}
+
+impl std::fmt::Display for InvokeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl From<InvokeError> for lambda_runtime::Diagnostic {
+    fn from(err: InvokeError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: err.kind.error_type().to_owned(),
+            error_message: format!("{:#}", err.error),
+        }
+    }
+}
 
 /// A function behind an API Gateway HTTP API route. Never fails: every error is a response.
 #[async_trait]
@@ -211,9 +294,14 @@ async fn serve(handler: Handler, function: &'static str) -> Result<(), lambda_ru
             lambda_http::run(service_fn(move |req: Request| {
                 let h = Arc::clone(&h);
                 let area = area.clone();
+                // The id a client sees in a problem's `instance`, on every line of the request.
+                let span = tracing::info_span!(
+                    "request",
+                    apiRequestId = %crate::http::request_id(&req)
+                );
                 async move {
                     let started = std::time::Instant::now();
-                    let response = h.handle(req).await;
+                    let response = h.handle(req).instrument(span).await;
                     crate::telemetry::request_metrics(
                         function,
                         &area,
@@ -262,7 +350,6 @@ where
     F: Fn(SqsMessage) -> Fut,
     Fut: Future<Output = MessageOutcome>,
 {
-    use tracing::Instrument;
     let work = event.records.into_iter().map(|message| {
         let id = message.message_id.clone().unwrap_or_default();
         let span = tracing::info_span!("message", messageId = %id);
@@ -271,12 +358,20 @@ where
             match fut.await {
                 MessageOutcome::Done => None,
                 MessageOutcome::Rejected(reason) => {
-                    tracing::warn!(%reason, "message rejected permanently");
+                    tracing::warn!(
+                        error_type = FailureKind::Permanent.error_type(),
+                        %reason,
+                        "message rejected permanently"
+                    );
                     crate::telemetry::metric("MessagesRejected", 1.0, "Count");
                     None
                 }
                 MessageOutcome::Retry(err) => {
-                    tracing::warn!(error = format!("{err:#}"), "message will be retried");
+                    tracing::warn!(
+                        error_type = FailureKind::Retryable.error_type(),
+                        error = format!("{err:#}"),
+                        "message will be retried"
+                    );
                     Some(id)
                 }
             }
@@ -315,6 +410,26 @@ mod tests {
             init: not_started,
         },
     ];
+
+    #[test]
+    fn a_failed_invocation_tells_lambda_whether_retrying_helps_and_gives_every_cause() {
+        use anyhow::Context as _;
+        // `?` on any error: a dependency failed, worth retrying.
+        let timed_out: Result<(), std::io::Error> = Err(std::io::Error::other("timed out"));
+        let retryable: InvokeError = timed_out.context("reading the queue").unwrap_err().into();
+        let diagnostic = lambda_runtime::Diagnostic::from(retryable);
+        assert_eq!(diagnostic.error_type, "Retryable");
+        assert_eq!(diagnostic.error_message, "reading the queue: timed out");
+
+        let permanent = InvokeError::permanent(anyhow::anyhow!("the event is not a command"));
+        assert_eq!(permanent.kind(), FailureKind::Permanent);
+        assert_eq!(
+            format!("{permanent:?}"),
+            "Permanent failure: the event is not a command"
+        );
+        let diagnostic = lambda_runtime::Diagnostic::from(permanent);
+        assert_eq!(diagnostic.error_type, "Permanent");
+    }
 
     #[test]
     fn an_area_binary_runs_the_function_its_handler_names() {

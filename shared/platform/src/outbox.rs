@@ -111,6 +111,7 @@ pub struct Message {
 }
 
 /// Writes an audit event into the outbox within `tx`.
+#[tracing::instrument(skip_all)]
 pub async fn audit(tx: &Transaction<'_>, event: &AuditEvent) -> anyhow::Result<Uuid> {
     enqueue(
         tx,
@@ -122,6 +123,7 @@ pub async fn audit(tx: &Transaction<'_>, event: &AuditEvent) -> anyhow::Result<U
 }
 
 /// Writes an email into the outbox within `tx`.
+#[tracing::instrument(skip_all, fields(organization_id = %organization_id))]
 pub async fn email(
     tx: &Transaction<'_>,
     organization_id: Uuid,
@@ -137,6 +139,7 @@ pub async fn email(
 }
 
 /// Writes a signing job into the outbox within `tx`.
+#[tracing::instrument(skip_all)]
 pub async fn signing(tx: &Transaction<'_>, job: &SigningJob) -> anyhow::Result<Uuid> {
     enqueue(
         tx,
@@ -150,6 +153,7 @@ pub async fn signing(tx: &Transaction<'_>, job: &SigningJob) -> anyhow::Result<U
 /// Writes a webhook event of `event_type` about `data` into the outbox within `tx`: the
 /// event exists exactly when the change does. Returns the outbox row and the event id
 /// (a UUIDv7, so deliveries sort by time), which receivers see as `webhook-id`.
+#[tracing::instrument(skip_all, fields(organization_id = %organization_id))]
 pub async fn webhook(
     tx: &Transaction<'_>,
     organization_id: Uuid,
@@ -172,6 +176,7 @@ pub async fn webhook(
     Ok((row, event.id))
 }
 
+#[tracing::instrument(skip_all)]
 async fn enqueue(
     tx: &Transaction<'_>,
     organization_id: Option<Uuid>,
@@ -240,6 +245,7 @@ impl Relay {
     /// Publishes the given rows (just committed) if still unpublished. A failure is recorded
     /// on the row and logged, not returned: the request already succeeded, and the sweeper
     /// will publish them.
+    #[tracing::instrument(skip_all)]
     pub async fn publish(&self, pool: &Pool, ids: &[Uuid]) {
         if ids.is_empty() {
             return;
@@ -272,6 +278,7 @@ impl Relay {
     /// Publishes up to 100 rows left unpublished for longer than `older_than` (the sweeper),
     /// oldest first, skipping parked rows. A row that fails is counted and left for the next
     /// sweep; the others are sent regardless, so one unsendable row blocks nothing.
+    #[tracing::instrument(skip_all)]
     pub async fn sweep(&self, pool: &Pool, older_than: Duration) -> anyhow::Result<Batch> {
         let seconds = older_than.as_secs_f64();
         self.publish_selected(
@@ -290,6 +297,7 @@ impl Relay {
     /// each. Sent rows are marked published; a row that fails has its attempt and error
     /// recorded, and after [`MAX_PUBLISH_ATTEMPTS`] it is parked: left out of later sweeps,
     /// logged as an error and counted in the `OutboxRowsParked` metric, which alarms.
+    #[tracing::instrument(skip_all)]
     async fn publish_selected(
         &self,
         pool: &Pool,
@@ -344,6 +352,7 @@ impl Relay {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn send(&self, row: &tokio_postgres::Row) -> anyhow::Result<Uuid> {
         let kind: String = row.get(1);
         let kind = match kind.as_str() {

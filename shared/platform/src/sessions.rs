@@ -50,6 +50,7 @@ pub fn session_key(user_id: Uuid) -> String {
 
 /// The role of `user_id` in `organization_id` if session family `family_id` is alive (not
 /// revoked, not expired, user active, organization active); `None` otherwise.
+#[tracing::instrument(skip_all, fields(user_id = %user_id, organization_id = %organization_id, family_id = %family_id))]
 pub async fn active_role(
     cache: &Cache,
     pool: &Pool,
@@ -105,6 +106,7 @@ pub async fn active_role(
 
 /// Caches `role` for session family `family_id`, as read from Postgres at the user's session
 /// `version`; `false` when a newer invalidation refused it (the refill lost a race).
+#[tracing::instrument(skip_all, fields(user_id = %user_id, family_id = %family_id))]
 pub async fn remember(
     cache: &Cache,
     user_id: Uuid,
@@ -128,6 +130,7 @@ pub async fn remember(
 /// Marks a change that cached sessions must not outlive (role, removal, password): bumps
 /// `users.session_version` in the caller's transaction; after commit, call [`invalidate`]
 /// with the version returned.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
 pub async fn bump_version(
     client: &impl deadpool_postgres::GenericClient,
     user_id: Uuid,
@@ -144,6 +147,7 @@ pub async fn bump_version(
 /// Drops every cached session of `user_id` and records `version`, so a refill racing the
 /// change cannot put the old role back. Tried three times; a final failure is logged as an
 /// error (the stale entry then lives at most [`SESSION_KEY_TTL_SECONDS`]).
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
 pub async fn invalidate(cache: &Cache, user_id: Uuid, version: i64) {
     let key = session_key(user_id);
     let mut last_error = None;
@@ -177,6 +181,7 @@ pub async fn invalidate(cache: &Cache, user_id: Uuid, version: i64) {
 
 /// Forgets one cached session family after Postgres revoked it (logout, a reused refresh
 /// token). Fails if Redis cannot be told, so the caller can report it.
+#[tracing::instrument(skip_all, fields(user_id = %user_id, family_id = %family_id))]
 pub async fn forget(cache: &Cache, user_id: Uuid, family_id: Uuid) -> anyhow::Result<()> {
     let mut conn = cache.connection().await?;
     let _: i64 = conn

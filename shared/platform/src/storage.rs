@@ -123,7 +123,11 @@ fn sdk_error<E>(err: aws_sdk_s3::error::SdkError<E>) -> anyhow::Error
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(err))
+    // The SDK error's own chain (service code and message), and where it was raised.
+    crate::telemetry::located(anyhow::anyhow!(
+        "{}",
+        aws_sdk_s3::error::DisplayErrorContext(err)
+    ))
 }
 
 impl DocumentStore {
@@ -144,6 +148,7 @@ impl DocumentStore {
     /// A PUT URL bound to `content_type` and exactly `size` bytes (both are signed headers, so
     /// S3 refuses any other type or length), valid for `ttl`. Encryption comes from the
     /// bucket's default (SSE-KMS with the documents key), so the client sends no SSE headers.
+    #[tracing::instrument(skip_all)]
     pub async fn presign_put(
         &self,
         key: &str,
@@ -166,6 +171,7 @@ impl DocumentStore {
     }
 
     /// A GET URL of one version that makes the browser save it as `content_disposition`.
+    #[tracing::instrument(skip_all)]
     pub async fn presign_get(
         &self,
         object: &ObjectRef,
@@ -188,6 +194,7 @@ impl DocumentStore {
     }
 
     /// `HeadObject` of the newest version of `key` (or of `version_id`); `None` if absent.
+    #[tracing::instrument(skip_all)]
     pub async fn head(
         &self,
         key: &str,
@@ -217,6 +224,7 @@ impl DocumentStore {
 
     /// Streams one version into `file`, hashing as it goes: memory stays at one chunk,
     /// whatever the size. Stops with an error past `max_bytes`.
+    #[tracing::instrument(skip_all)]
     pub async fn fetch_to_file(
         &self,
         object: &ObjectRef,
@@ -255,6 +263,7 @@ impl DocumentStore {
     }
 
     /// Uploads `bytes` (SSE-KMS with the documents key) and returns its version.
+    #[tracing::instrument(skip_all)]
     pub async fn put_bytes(
         &self,
         key: &str,
@@ -280,6 +289,7 @@ impl DocumentStore {
     }
 
     /// Uploads a local file (SSE-KMS with the documents key) and returns its version.
+    #[tracing::instrument(skip_all)]
     pub async fn put_file(
         &self,
         key: &str,
@@ -309,6 +319,7 @@ impl DocumentStore {
 
     /// Places or releases an Object Lock legal hold on one version. While it is on, S3 refuses
     /// to delete that version, whoever asks.
+    #[tracing::instrument(skip_all)]
     pub async fn set_legal_hold(&self, object: &ObjectRef, on: bool) -> anyhow::Result<()> {
         let status = if on {
             ObjectLockLegalHoldStatus::On
@@ -329,6 +340,7 @@ impl DocumentStore {
 
     /// Object Lock retention on one version until `until`: S3 refuses to delete the version
     /// before then (and, in compliance mode, to shorten the date).
+    #[tracing::instrument(skip_all)]
     pub async fn retain_until(
         &self,
         object: &ObjectRef,
@@ -361,6 +373,7 @@ impl DocumentStore {
     /// Erases every version of `key` (and its delete markers): what deleting a document under
     /// no retention and no hold does to its bytes. A version S3 refuses to delete (a lock) is
     /// an error, after the others are gone.
+    #[tracing::instrument(skip_all)]
     pub async fn erase(&self, key: &str) -> anyhow::Result<usize> {
         let mut erased = 0;
         let mut refused = Vec::new();
@@ -413,6 +426,7 @@ impl DocumentStore {
     }
 
     /// Hides a key behind a delete marker (versions stay, subject to their locks).
+    #[tracing::instrument(skip_all)]
     pub async fn hide(&self, key: &str) -> anyhow::Result<()> {
         self.s3
             .delete_object()
@@ -427,6 +441,7 @@ impl DocumentStore {
 
 /// SHA-256 of a local file (lowercase hex), read in 1 MiB blocks on a blocking thread so the
 /// async runtime keeps serving.
+#[tracing::instrument(skip_all)]
 pub async fn sha256_file(path: &Path) -> anyhow::Result<String> {
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<String> {

@@ -1,10 +1,15 @@
 //! Structured JSON logs through `tracing`.
 //!
-//! Every line is one JSON object with the current span's fields, so the `requestId` the Lambda
-//! runtime (or the local runner) puts on the invocation span appears on every line logged while
-//! handling that request. Never log secrets or document contents.
+//! Every line is one JSON object with the fields of every span it was logged in (`spans`,
+//! outermost first), so the `requestId` the Lambda runtime (or the local runner) puts on the
+//! invocation span, and the API request id, appear on every line logged while handling that
+//! request, beside the use case and store call that logged it. Never log secrets or document
+//! contents.
 
 use gsign_core::Env;
+use tracing_error::ErrorLayer;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
 /// The CloudWatch namespace of GSign's own metrics.
@@ -94,6 +99,51 @@ pub fn request_metrics(function: &str, area: &str, status: u16, latency_ms: f64)
     );
 }
 
+/// `err` as an `anyhow::Error` that says where it happened: the spans it was raised in,
+/// innermost first with their fields (the store call and use case `#[instrument]` opened, then
+/// the request), as its outer context. The original error stays in the chain, so
+/// `downcast_ref` still finds it.
+/// An error located once keeps its first (innermost) location.
+pub fn located(err: impl Into<anyhow::Error>) -> anyhow::Error {
+    let err = err.into();
+    if err.downcast_ref::<Location>().is_some() {
+        return err;
+    }
+    match span_path(&tracing_error::SpanTrace::capture()) {
+        Some(path) => err.context(Location(path)),
+        None => err,
+    }
+}
+
+/// The context [`located`] adds.
+#[derive(Debug)]
+struct Location(String);
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "in {}", self.0)
+    }
+}
+
+/// `a{x=1} < b < c`: the spans of `trace`, innermost first, or `None` outside any span (or
+/// without the error layer).
+fn span_path(trace: &tracing_error::SpanTrace) -> Option<String> {
+    let mut spans = Vec::new();
+    trace.with_spans(|metadata, fields| {
+        let name = match metadata.target().rsplit_once("::") {
+            Some((_, module)) => format!("{module}::{}", metadata.name()),
+            None => metadata.name().to_owned(),
+        };
+        spans.push(if fields.is_empty() {
+            name
+        } else {
+            format!("{name}{{{fields}}}")
+        });
+        true
+    });
+    (!spans.is_empty()).then(|| spans.join(" < "))
+}
+
 /// Installs the process-wide JSON subscriber. Safe to call twice (the second call is a no-op),
 /// which tests rely on.
 ///
@@ -110,14 +160,23 @@ pub fn init(env: &Env) {
         .with_env_filter(filter)
         .with_target(true)
         .with_writer(std::io::stdout);
+    // The error layer lets an error capture the spans it was raised in ([`located`]).
     let result = if env.get("GSIGN_LOG_FORMAT") == Some("text") {
-        builder.with_ansi(false).try_init()
+        builder
+            .with_ansi(false)
+            .finish()
+            .with(ErrorLayer::default())
+            .try_init()
     } else {
+        // Every span, outermost first: the invocation's `requestId`, the API request's id,
+        // then the use case and store call `#[instrument]` opened.
         builder
             .json()
             .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .with_current_span(false)
+            .with_span_list(true)
+            .finish()
+            .with(ErrorLayer::default())
             .try_init()
     };
     // An error only means a subscriber is already installed.
@@ -127,6 +186,33 @@ pub fn init(env: &Env) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_says_which_spans_it_was_raised_in_and_keeps_its_cause() {
+        let subscriber = tracing_subscriber::registry().with(ErrorLayer::default());
+        let err = tracing::subscriber::with_default(subscriber, || {
+            let _outer = tracing::info_span!("send").entered();
+            let _inner = tracing::info_span!("lock_envelope", envelope_id = 7).entered();
+            located(std::io::Error::other("connection reset"))
+        });
+        assert_eq!(
+            format!("{err:#}"),
+            "in tests::lock_envelope{envelope_id=7} < tests::send: connection reset"
+        );
+        assert!(err.downcast_ref::<std::io::Error>().is_some());
+        // Located again further out, it keeps where it was raised.
+        let again = tracing::subscriber::with_default(
+            tracing_subscriber::registry().with(ErrorLayer::default()),
+            || {
+                let _span = tracing::info_span!("handler").entered();
+                located(err)
+            },
+        );
+        assert!(!format!("{again:#}").contains("handler"), "{again:#}");
+        // Outside any span the error is left as it is.
+        let plain = located(std::io::Error::other("refused"));
+        assert_eq!(format!("{plain:#}"), "refused");
+    }
 
     #[test]
     fn an_emf_line_names_every_value_and_dimension_it_carries() {
