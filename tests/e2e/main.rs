@@ -28,6 +28,7 @@ mod runner;
 mod sealed;
 mod security;
 mod signing;
+mod store;
 mod team;
 mod template;
 mod verify;

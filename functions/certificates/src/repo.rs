@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use gsign_core::certificates::CertificateStatus;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -14,7 +15,7 @@ pub struct Certificate {
     pub purpose: String,
     pub label: String,
     pub cert_type: String,
-    pub status: String,
+    pub status: CertificateStatus,
     pub is_default: bool,
     pub serial_number: Option<String>,
     pub subject_dn: String,
@@ -45,38 +46,40 @@ pub(crate) const COLUMNS: &str =
     signature_scheme, usage_count, last_used_at, hsm_key_id, public_key, certificate, chain, \
     csr_pem, revoked_at, revocation_reason, created_at, updated_at";
 
-impl From<&tokio_postgres::Row> for Certificate {
-    fn from(row: &tokio_postgres::Row) -> Self {
-        Self {
-            id: row.get("id"),
-            organization_id: row.get("organization_id"),
-            user_id: row.get("user_id"),
-            purpose: row.get("purpose"),
-            label: row.get("label"),
-            cert_type: row.get("type"),
-            status: row.get("status"),
-            is_default: row.get("is_default"),
-            serial_number: row.get("serial_number"),
-            subject_dn: row.get("subject_dn"),
-            subject_cn: row.get("subject_cn"),
-            issuer_cn: row.get("issuer_cn"),
-            valid_from: row.get("valid_from"),
-            valid_to: row.get("valid_to"),
-            key_type: row.get("key_type"),
-            key_size: row.get("key_size"),
-            signature_scheme: row.get("signature_scheme"),
-            usage_count: row.get("usage_count"),
-            last_used_at: row.get("last_used_at"),
-            hsm_key_id: row.get("hsm_key_id"),
-            public_key: row.get("public_key"),
-            certificate: row.get("certificate"),
-            chain: row.get("chain"),
-            csr_pem: row.get("csr_pem"),
-            revoked_at: row.get("revoked_at"),
-            revocation_reason: row.get("revocation_reason"),
-            created_at: row.get("created_at"),
-            updated_at: row.get("updated_at"),
-        }
+impl TryFrom<&tokio_postgres::Row> for Certificate {
+    type Error = tokio_postgres::Error;
+
+    fn try_from(row: &tokio_postgres::Row) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            organization_id: row.try_get("organization_id")?,
+            user_id: row.try_get("user_id")?,
+            purpose: row.try_get("purpose")?,
+            label: row.try_get("label")?,
+            cert_type: row.try_get("type")?,
+            status: gsign_platform::db::stored(row, "status")?,
+            is_default: row.try_get("is_default")?,
+            serial_number: row.try_get("serial_number")?,
+            subject_dn: row.try_get("subject_dn")?,
+            subject_cn: row.try_get("subject_cn")?,
+            issuer_cn: row.try_get("issuer_cn")?,
+            valid_from: row.try_get("valid_from")?,
+            valid_to: row.try_get("valid_to")?,
+            key_type: row.try_get("key_type")?,
+            key_size: row.try_get("key_size")?,
+            signature_scheme: row.try_get("signature_scheme")?,
+            usage_count: row.try_get("usage_count")?,
+            last_used_at: row.try_get("last_used_at")?,
+            hsm_key_id: row.try_get("hsm_key_id")?,
+            public_key: row.try_get("public_key")?,
+            certificate: row.try_get("certificate")?,
+            chain: row.try_get("chain")?,
+            csr_pem: row.try_get("csr_pem")?,
+            revoked_at: row.try_get("revoked_at")?,
+            revocation_reason: row.try_get("revocation_reason")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
     }
 }
 
@@ -159,7 +162,7 @@ pub async fn insert(
             ],
         )
         .await?;
-    Ok(Certificate::from(&row))
+    Certificate::try_from(&row)
 }
 
 /// The certificate `id` of organization `org`; `lock` takes the row lock for a change.
@@ -174,11 +177,12 @@ pub async fn get(
         "SELECT {COLUMNS} FROM certificates WHERE organization_id = $1 AND id = $2{}",
         if lock { " FOR UPDATE" } else { "" }
     );
-    Ok(client
+    client
         .query_opt(&sql, &[&org, &id])
         .await?
         .as_ref()
-        .map(Certificate::from))
+        .map(Certificate::try_from)
+        .transpose()
 }
 
 /// The organization's active authority certificate of `purpose` (`ca` or `seal`).
@@ -188,7 +192,7 @@ pub async fn authority(
     org: Uuid,
     purpose: &str,
 ) -> Result<Option<Certificate>, tokio_postgres::Error> {
-    Ok(client
+    client
         .query_opt(
             &format!(
                 "SELECT {COLUMNS} FROM certificates \
@@ -198,7 +202,8 @@ pub async fn authority(
         )
         .await?
         .as_ref()
-        .map(Certificate::from))
+        .map(Certificate::try_from)
+        .transpose()
 }
 
 /// Filters of the list route.
@@ -239,7 +244,7 @@ pub async fn list(
             ],
         )
         .await?;
-    Ok(rows.iter().map(Certificate::from).collect())
+    rows.iter().map(Certificate::try_from).collect()
 }
 
 /// Makes `id` the default of `user` (and no other).
@@ -307,7 +312,7 @@ pub async fn activate(
             ],
         )
         .await?;
-    Ok(Certificate::from(&row))
+    Certificate::try_from(&row)
 }
 
 /// Revokes `id`: never used again, no longer anyone's default.
@@ -326,7 +331,7 @@ pub async fn revoke(
             &[&id, &reason],
         )
         .await?;
-    Ok(Certificate::from(&row))
+    Certificate::try_from(&row)
 }
 
 /// Counts one signature made with `id` (the signing worker calls this).

@@ -259,7 +259,10 @@ async fn due(client: &impl GenericClient) -> Result<Vec<Certificate>, Certificat
             &[&(CRL_REFRESH.num_seconds() as f64), &BATCH],
         )
         .await?;
-    Ok(rows.iter().map(Certificate::from).collect())
+    Ok(rows
+        .iter()
+        .map(Certificate::try_from)
+        .collect::<Result<_, _>>()?)
 }
 
 /// The schedule (`schedule-publish-crls`).

@@ -119,7 +119,7 @@ impl CertificateView {
             purpose: row.purpose.clone(),
             label: row.label.clone(),
             cert_type: row.cert_type.clone(),
-            status: row.status.clone(),
+            status: row.status.to_string(),
             is_default: row.is_default,
             serial_number: row.serial_number.clone(),
             subject: row.subject_dn.clone(),
@@ -475,12 +475,14 @@ impl CertificatesApi {
         if row.user_id != Some(user) {
             return Err(CertificatesError::NotOwner);
         }
-        if row.status != "pending" {
-            return Err(CertificatesError::Conflict(if row.status == "revoked" {
-                LifecycleConflict::Revoked
-            } else {
-                LifecycleConflict::NotPending
-            }));
+        if row.status != CertificateStatus::Pending {
+            return Err(CertificatesError::Conflict(
+                if row.status == CertificateStatus::Revoked {
+                    LifecycleConflict::Revoked
+                } else {
+                    LifecycleConflict::NotPending
+                },
+            ));
         }
         check_imported_chain(&leaf, &bundle, &row.public_key, SystemTime::now())
             .map_err(CertificatesError::Chain)?;
@@ -524,12 +526,14 @@ impl CertificatesApi {
         if row.user_id != Some(user) {
             return Err(CertificatesError::NotOwner);
         }
-        match CertificateStatus::parse(&row.status) {
-            Some(CertificateStatus::Active) => {}
-            Some(CertificateStatus::Revoked) => {
+        match row.status {
+            CertificateStatus::Active => {}
+            CertificateStatus::Revoked => {
                 return Err(CertificatesError::Conflict(LifecycleConflict::Revoked))
             }
-            _ => return Err(CertificatesError::Conflict(LifecycleConflict::NotActive)),
+            CertificateStatus::Pending => {
+                return Err(CertificatesError::Conflict(LifecycleConflict::NotActive))
+            }
         }
         if row.valid_to.is_some_and(|end| end < Utc::now()) {
             return Err(CertificatesError::Conflict(LifecycleConflict::Expired));
@@ -573,7 +577,7 @@ impl CertificatesApi {
         if !may_revoke(caller.role, caller.user, row.user_id) {
             return Err(CertificatesError::NotOwner);
         }
-        if row.status == "revoked" {
+        if row.status == CertificateStatus::Revoked {
             return Err(CertificatesError::Conflict(LifecycleConflict::Revoked));
         }
         let row = repo::revoke(&tx, id, &reason).await?;

@@ -300,26 +300,6 @@ struct DocPackDownloadQuery {
     variant: Option<DocPackDownloadVariant>,
 }
 
-/// A pack document's envelope status.
-#[derive(JsonSchema)]
-#[schemars(rename = "DocPackEnvelopeStatus")]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)] // describes the wire, never built
-pub(crate) enum EnvelopeStatus {
-    /// Not issued yet.
-    None,
-    /// Out for signature.
-    Sent,
-    /// Every signer signed.
-    Completed,
-    /// A signer declined.
-    Declined,
-    /// Voided.
-    Voided,
-    /// Expired.
-    Expired,
-}
-
 /// Who signs a pack's document as one role.
 #[derive(JsonSchema)]
 #[schemars(rename = "DocPackSigner")]

@@ -11,9 +11,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use gsign_core::packs::{city_problem, signer_map_problems, PackStatus, Signer};
+use gsign_core::packs::{
+    city_problem, signer_map_problems, PackEnvelopeStatus, PackStatus, Signer,
+};
 use gsign_core::FieldError;
 use gsign_functions_envelopes::packs::{PackEnvelope, PackSigner};
+use gsign_platform::db;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
@@ -71,9 +74,8 @@ pub struct Pack {
     pub id: Uuid,
     /// The caller's reference.
     pub reference: String,
-    /// `draft`, `issued`, `signed`, `voided`, `superseded`.
-    #[schemars(with = "PackStatus")]
-    pub status: String,
+    /// Where it stands.
+    pub status: PackStatus,
     /// The generator that typeset it (same inputs + same generator = same bytes).
     pub generator_ver: String,
     /// City code.
@@ -101,22 +103,24 @@ const PACK_COLUMNS: &str =
     "pack_id, reference, status, generator_ver, city, templates, variables, \
     signer_map, superseded_by, void_reason, created_at, updated_at";
 
-impl From<&Row> for Pack {
-    fn from(row: &Row) -> Self {
-        Self {
-            id: row.get("pack_id"),
-            reference: row.get("reference"),
-            status: row.get("status"),
-            generator_ver: row.get("generator_ver"),
-            city: row.get("city"),
-            templates: row.get("templates"),
-            variables: row.get("variables"),
-            signer_map: row.get("signer_map"),
-            superseded_by: row.get("superseded_by"),
-            void_reason: row.get("void_reason"),
-            created_at: row.get("created_at"),
-            updated_at: row.get("updated_at"),
-        }
+impl TryFrom<&Row> for Pack {
+    type Error = tokio_postgres::Error;
+
+    fn try_from(row: &Row) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: row.try_get("pack_id")?,
+            reference: row.try_get("reference")?,
+            status: db::stored(row, "status")?,
+            generator_ver: row.try_get("generator_ver")?,
+            city: row.try_get("city")?,
+            templates: row.try_get("templates")?,
+            variables: row.try_get("variables")?,
+            signer_map: row.try_get("signer_map")?,
+            superseded_by: row.try_get("superseded_by")?,
+            void_reason: row.try_get("void_reason")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
     }
 }
 
@@ -153,9 +157,8 @@ pub struct Instance {
     pub signature_boxes: Value,
     /// Its envelope, once issued.
     pub envelope_id: Option<Uuid>,
-    /// `none`, `sent`, `completed`, `declined`, `voided`, `expired`.
-    #[schemars(with = "crate::api::EnvelopeStatus")]
-    pub envelope_status: String,
+    /// Its envelope's state.
+    pub envelope_status: PackEnvelopeStatus,
     /// Role -> signer (with the recipient id once issued).
     #[schemars(with = "BTreeMap<String, crate::api::IssuedSigner>")]
     pub signer_map: Value,
@@ -273,7 +276,8 @@ impl DocPacksApi {
             )
             .await?
             .as_ref()
-            .map(Pack::from)
+            .map(Pack::try_from)
+            .transpose()?
             .ok_or(DocPacksError::NotFound("pack"))
     }
 
@@ -298,9 +302,9 @@ impl DocPacksApi {
             .await?;
         Ok(rows
             .iter()
-            .map(|row| {
-                let id: Uuid = row.get("doc_id");
-                Instance {
+            .map(|row| -> Result<Instance, tokio_postgres::Error> {
+                let id: Uuid = row.try_get("doc_id")?;
+                Ok(Instance {
                     id,
                     position: row.get("position"),
                     title: row.get("title"),
@@ -314,7 +318,7 @@ impl DocPacksApi {
                     page_count: row.get("page_count"),
                     signature_boxes: row.get("signature_boxes"),
                     envelope_id: row.get("envelope_id"),
-                    envelope_status: row.get("envelope_status"),
+                    envelope_status: db::stored(row, "envelope_status")?,
                     signer_map: row.get("signer_map_json"),
                     legal_hold: row.get("legal_hold"),
                     sign_events: events
@@ -330,9 +334,9 @@ impl DocPacksApi {
                             created_at: e.get("created_at"),
                         })
                         .collect(),
-                }
+                })
             })
-            .collect())
+            .collect::<Result<_, _>>()?)
     }
 
     /// `GET /v1/doc-packs/{id}`.
@@ -391,8 +395,8 @@ impl DocPacksApi {
             )
             .await?
             .iter()
-            .map(Pack::from)
-            .collect();
+            .map(Pack::try_from)
+            .collect::<Result<_, _>>()?;
         let next_cursor = page.finish(&mut rows, |p| (p.created_at, p.id));
         Ok(Page {
             data: rows,
@@ -579,8 +583,8 @@ impl DocPacksApi {
             let pack = Self::pack(&client, caller, id, false).await?;
             (pack, Self::instances(&client, id).await?)
         };
-        if pack.status != PackStatus::Draft.as_str() && pack.status != PackStatus::Issued.as_str() {
-            return Err(DocPacksError::PackStatus(pack.status));
+        if !pack.status.is_open() {
+            return Err(DocPacksError::PackStatus(pack.status.to_string()));
         }
         for instance in &instances {
             let envelope = match instance.envelope_id {
@@ -701,8 +705,8 @@ impl DocPacksApi {
         let mut conn = self.base().pool.get().await?;
         let tx = conn.transaction().await?;
         let pack = Self::pack(&tx, caller, id, true).await?;
-        if !PackStatus::is_open(status_of(&pack)) {
-            return Err(DocPacksError::PackStatus(pack.status));
+        if !pack.status.is_open() {
+            return Err(DocPacksError::PackStatus(pack.status.to_string()));
         }
         tx.execute(
             "UPDATE doc_pack SET status = 'voided', void_reason = $2 WHERE pack_id = $1",
@@ -730,12 +734,12 @@ impl DocPacksApi {
                 Self::instances(&client, id).await?,
             )
         };
-        if !PackStatus::is_open(status_of(&pack)) {
-            return Err(DocPacksError::PackStatus(pack.status));
+        if !pack.status.is_open() {
+            return Err(DocPacksError::PackStatus(pack.status.to_string()));
         }
         for envelope in instances
             .iter()
-            .filter(|i| i.envelope_status == "sent")
+            .filter(|i| i.envelope_status == PackEnvelopeStatus::Sent)
             .filter_map(|i| i.envelope_id)
         {
             self.envelopes
@@ -762,8 +766,8 @@ impl DocPacksApi {
             let client = self.base().pool.get().await?;
             Self::pack(&client, caller, id, false).await?
         };
-        if !PackStatus::is_open(status_of(&old)) {
-            return Err(DocPacksError::PackStatus(old.status));
+        if !old.status.is_open() {
+            return Err(DocPacksError::PackStatus(old.status.to_string()));
         }
         let checked = check(PackInput {
             reference: Some(old.reference.clone()),
@@ -833,7 +837,7 @@ impl DocPacksApi {
         };
         let key: Option<String> = row.get(key);
         let Some(key) = key else {
-            let status: String = row.get(6);
+            let status: PackEnvelopeStatus = db::stored(&row, "envelope_status")?;
             return Err(DocPacksError::PackStatus(format!(
                 "issued, and this document's envelope is {status}: the {variant} PDF does not exist yet"
             )));
@@ -850,16 +854,6 @@ impl DocPacksApi {
                 Duration::from_secs(300),
             )
             .await?)
-    }
-}
-
-fn status_of(pack: &Pack) -> PackStatus {
-    match pack.status.as_str() {
-        "draft" => PackStatus::Draft,
-        "issued" => PackStatus::Issued,
-        "signed" => PackStatus::Signed,
-        "voided" => PackStatus::Voided,
-        _ => PackStatus::Superseded,
     }
 }
 

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, FieldType, RecipientRole};
+use gsign_core::envelopes::{
+    AuthMethod, EnvelopeStatus, EvidenceEvent, FieldType, RecipientRole, RecipientStatus,
+    RoutingType,
+};
 use gsign_core::routing::{self, Answer, SignInput, SignatureInput, Slot};
 use gsign_core::webhooks::EventType;
 use gsign_core::{Env, FieldError, IntoProblem, Problem};
@@ -54,7 +57,7 @@ pub enum CeremonyError {
     UnknownLink,
     /// The envelope is over (`completed`, `declined`, `voided`, `expired`).
     #[error("envelope is {0}")]
-    Closed(String),
+    Closed(EnvelopeStatus),
     /// Not this recipient's turn yet (sequential routing).
     #[error("not your turn")]
     NotYourTurn {
@@ -124,7 +127,10 @@ impl IntoProblem for CeremonyError {
                 "envelope-closed",
                 "Envelope closed",
             )
-            .with_detail(format!("The envelope is {status}; it can no longer be acted on."))
+            .with_detail(format!(
+                "The envelope is {}; it can no longer be acted on.",
+                status.as_str()
+            ))
             .with_extension("envelope_status", serde_json::json!(status)),
             CeremonyError::NotYourTurn { yours, current } => Problem::new(
                 StatusCode::CONFLICT,
@@ -231,16 +237,18 @@ impl Party {
 
     /// Whether the envelope is open and it is this recipient's turn.
     fn may_act(&self) -> Result<(), CeremonyError> {
-        if self.envelope.status != EnvelopeStatus::Sent.as_str() {
-            return Err(CeremonyError::Closed(self.envelope.status.clone()));
+        if self.envelope.status != EnvelopeStatus::Sent {
+            return Err(CeremonyError::Closed(self.envelope.status));
         }
         if matches!(
-            self.recipient.status.as_str(),
-            "signed" | "approved" | "declined"
+            self.recipient.status,
+            RecipientStatus::Signed | RecipientStatus::Approved | RecipientStatus::Declined
         ) {
-            return Err(CeremonyError::AlreadyDone(self.recipient.status.clone()));
+            return Err(CeremonyError::AlreadyDone(
+                self.recipient.status.to_string(),
+            ));
         }
-        let sequential = self.envelope.routing_type == "sequential";
+        let sequential = self.envelope.routing_type == RoutingType::Sequential;
         if sequential && Some(self.recipient.routing_order) != self.envelope.current_routing_order {
             return Err(CeremonyError::NotYourTurn {
                 yours: self.recipient.routing_order,
@@ -252,7 +260,7 @@ impl Party {
 
     /// Whether the access code, when required, was given recently.
     fn authenticated(&self, now: DateTime<Utc>) -> bool {
-        self.recipient.auth_method != "access_code"
+        self.recipient.auth_method != AuthMethod::AccessCode
             || self
                 .recipient
                 .access_verified_until
@@ -287,8 +295,8 @@ struct EnvelopeSummary {
     name: Option<String>,
     /// The sender's message.
     message: Option<String>,
-    /// `sent` or `completed`.
-    status: String,
+    /// Sent or completed.
+    status: EnvelopeStatus,
     /// When it expires unless completed.
     expires_at: Option<DateTime<Utc>>,
     /// Who sent it, so the recipient knows whom they deal with.
@@ -309,10 +317,10 @@ struct RecipientSummary {
     name: String,
     /// Email address.
     email: String,
-    /// `signer`, `approver`, `viewer` or `cc`.
-    role: String,
-    /// `pending`, `sent`, `viewed`, `signed`, `approved` or `declined`.
-    status: String,
+    /// What they do.
+    role: RecipientRole,
+    /// Where they stand.
+    status: RecipientStatus,
     /// The access code must be given (again) before the document is shown.
     access_code_required: bool,
     /// While too many wrong codes lock the link: until when (the page says so on opening,
@@ -457,8 +465,14 @@ impl EnvelopesApi {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let party = Self::party(&tx, req).await?;
-        let status = party.envelope.status.clone();
-        if matches!(status.as_str(), "voided" | "expired" | "declined" | "draft") {
+        let status = party.envelope.status;
+        if matches!(
+            status,
+            EnvelopeStatus::Voided
+                | EnvelopeStatus::Expired
+                | EnvelopeStatus::Declined
+                | EnvelopeStatus::Draft
+        ) {
             return Err(CeremonyError::Closed(status));
         }
         let now = Utc::now();
@@ -487,7 +501,7 @@ impl EnvelopesApi {
                 .0,
             );
             // Viewing is all a viewer does: the routing may move on.
-            if party.recipient.role == RecipientRole::Viewer.as_str() {
+            if party.recipient.role == RecipientRole::Viewer {
                 let job = outbox::SigningJob {
                     organization_id: org,
                     envelope_id: party.envelope.id,
@@ -512,15 +526,22 @@ impl EnvelopesApi {
         let waiting_for: Vec<String> = match party.may_act() {
             Err(CeremonyError::NotYourTurn { current, .. }) => everyone
                 .iter()
-                .filter(|r| Some(r.routing_order) == current && r.role != "cc")
-                .filter(|r| !matches!(r.status.as_str(), "signed" | "approved" | "declined"))
+                .filter(|r| Some(r.routing_order) == current && r.role != RecipientRole::Cc)
+                .filter(|r| {
+                    !matches!(
+                        r.status,
+                        RecipientStatus::Signed
+                            | RecipientStatus::Approved
+                            | RecipientStatus::Declined
+                    )
+                })
                 .map(|r| r.name.clone())
                 .collect(),
             _ => Vec::new(),
         };
         // While signing, the page shows the PDF (inline); once completed, the links are for
         // saving the files (attachment), which every browser downloads without script.
-        let completed = status == EnvelopeStatus::Completed.as_str();
+        let completed = status == EnvelopeStatus::Completed;
         let id = party.envelope.id;
         let disposition = |variant: &str| {
             if completed {
@@ -579,11 +600,11 @@ impl EnvelopesApi {
                 id: party.recipient.id,
                 name: party.recipient.name.clone(),
                 email: party.recipient.email.clone(),
-                role: party.recipient.role.clone(),
+                role: party.recipient.role,
                 status: if first_view {
-                    "viewed".to_owned()
+                    RecipientStatus::Viewed
                 } else {
-                    party.recipient.status.clone()
+                    party.recipient.status
                 },
                 access_code_required: !party.authenticated(now),
                 access_code_locked_until: party
@@ -613,11 +634,22 @@ impl EnvelopesApi {
         let tx = conn.transaction().await?;
         let party = Self::party(&tx, req).await?;
         // The code also opens a completed envelope's final document, after the recipient acted.
-        let status = party.envelope.status.as_str();
-        if matches!(status, "voided" | "expired" | "declined" | "draft") {
-            return Err(CeremonyError::Closed(status.to_owned()));
+        let status = party.envelope.status;
+        if matches!(
+            status,
+            EnvelopeStatus::Voided
+                | EnvelopeStatus::Expired
+                | EnvelopeStatus::Declined
+                | EnvelopeStatus::Draft
+        ) {
+            return Err(CeremonyError::Closed(status));
         }
-        if status == "sent" && !matches!(party.recipient.status.as_str(), "signed" | "approved") {
+        if status == EnvelopeStatus::Sent
+            && !matches!(
+                party.recipient.status,
+                RecipientStatus::Signed | RecipientStatus::Approved
+            )
+        {
             party.may_act()?;
         }
         let now = Utc::now();
@@ -759,11 +791,11 @@ impl EnvelopesApi {
         if party.recipient.consented_at.is_none() {
             return Err(CeremonyError::ConsentRequired);
         }
-        let role = RecipientRole::parse(&party.recipient.role);
+        let role = party.recipient.role;
         let org = party.envelope.organization_id;
         let (ip, user_agent) = (party.ip.as_deref(), party.user_agent.as_deref());
         let outcome = match role {
-            Some(RecipientRole::Signer) => {
+            RecipientRole::Signer => {
                 let slots: Vec<Slot> = repo::fields(&tx, party.envelope.id)
                     .await?
                     .into_iter()
@@ -825,7 +857,7 @@ impl EnvelopesApi {
                     detail: "Your signature is being applied to the document; you will get the completed document by email.",
                 }
             }
-            Some(RecipientRole::Approver) => {
+            RecipientRole::Approver => {
                 repo::approve(&tx, party.recipient.id, ip, user_agent).await?;
                 repo::record(
                     &tx,
@@ -839,7 +871,9 @@ impl EnvelopesApi {
                         "Your approval is recorded; you will get the completed document by email.",
                 }
             }
-            _ => return Err(CeremonyError::NothingToSign(party.recipient.role.clone())),
+            RecipientRole::Viewer | RecipientRole::Cc => {
+                return Err(CeremonyError::NothingToSign(role.to_string()))
+            }
         };
         let job = outbox::signing(
             &tx,
@@ -881,7 +915,7 @@ impl EnvelopesApi {
         if !party.authenticated(Utc::now()) {
             return Err(CeremonyError::AccessCodeRequired);
         }
-        if party.recipient.role == RecipientRole::Cc.as_str() {
+        if party.recipient.role == RecipientRole::Cc {
             return Err(CeremonyError::AlreadyDone("nothing to decline on".into()));
         }
         let org = party.envelope.organization_id;
@@ -991,7 +1025,7 @@ impl EnvelopesApi {
         let recently = recipient.link_renewed_at.is_some_and(|at| {
             at + chrono::Duration::from_std(NEW_LINK_EVERY).unwrap_or_default() > Utc::now()
         });
-        if envelope.status != EnvelopeStatus::Completed.as_str() || recently {
+        if envelope.status != EnvelopeStatus::Completed || recently {
             return Ok(answer);
         }
         let fresh = gsign_platform::credentials::new_token();

@@ -63,7 +63,7 @@ impl EnvelopesApi {
         let envelope = repo::get(&tx, caller.org, id, true)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
-        if envelope.status == EnvelopeStatus::Draft.as_str() {
+        if envelope.status == EnvelopeStatus::Draft {
             return Err(EnvelopesError::NotSent(envelope.status));
         }
         let ticket = gsign_platform::credentials::new_token();

@@ -1,5 +1,6 @@
 //! The envelopes domain's errors and their one mapping to problem details.
 
+use gsign_core::envelopes::{EnvelopeStatus, RecipientStatus};
 use gsign_core::{Action, FieldError, IntoProblem, Problem};
 use gsign_platform::http::RequestError;
 use http::StatusCode;
@@ -27,10 +28,10 @@ pub enum EnvelopesError {
     Validation(Vec<FieldError>),
     /// Only a draft can be changed this way (`status` is what it is).
     #[error("envelope is {0}")]
-    NotDraft(String),
+    NotDraft(EnvelopeStatus),
     /// Only a sent envelope can be voided or reminded (`status` is what it is).
     #[error("envelope is {0}")]
-    NotSent(String),
+    NotSent(EnvelopeStatus),
     /// Everyone who must act now has had every reminder the envelope allows.
     #[error("nothing to remind")]
     NothingToRemind,
@@ -43,7 +44,7 @@ pub enum EnvelopesError {
     NotEmbedded,
     /// The recipient acted already (`status`): their address and link are settled.
     #[error("recipient is {0}")]
-    RecipientActed(String),
+    RecipientActed(RecipientStatus),
     /// Embedded recipients sign in the sender's page: they get view URLs, not signing links.
     #[error("recipient is embedded")]
     Embedded,
@@ -52,7 +53,7 @@ pub enum EnvelopesError {
     NotTheirTurn,
     /// That download does not exist (yet): variant, envelope status.
     #[error("{0} not available while {1}")]
-    NotAvailable(String, String),
+    NotAvailable(String, EnvelopeStatus),
     /// A dependency failed; the cause is logged, never returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -81,7 +82,8 @@ impl IntoProblem for EnvelopesError {
                 "Recipient has acted",
             )
             .with_detail(format!(
-                "The recipient is {status}: their address and link can no longer change."
+                "The recipient is {}: their address and link can no longer change.",
+                status.as_str()
             ))
             .with_extension("recipient_status", serde_json::json!(status)),
             EnvelopesError::Embedded => Problem::new(
@@ -111,7 +113,8 @@ impl IntoProblem for EnvelopesError {
                 "Envelope is not a draft",
             )
             .with_detail(format!(
-                "The envelope is {status}; only drafts can be edited or deleted."
+                "The envelope is {}; only drafts can be edited or deleted.",
+                status.as_str()
             ))
             .with_extension("envelope_status", serde_json::json!(status)),
             EnvelopesError::NotSent(status) => Problem::new(
@@ -119,7 +122,7 @@ impl IntoProblem for EnvelopesError {
                 "envelope-not-sent",
                 "Envelope is not out for signature",
             )
-            .with_detail(format!("The envelope is {status}."))
+            .with_detail(format!("The envelope is {}.", status.as_str()))
             .with_extension("envelope_status", serde_json::json!(status)),
             EnvelopesError::NothingToRemind => Problem::new(
                 StatusCode::CONFLICT,
@@ -145,7 +148,10 @@ impl IntoProblem for EnvelopesError {
                 "download-not-available",
                 "Not available yet",
             )
-            .with_detail(format!("The {variant} document does not exist while the envelope is {status}."))
+            .with_detail(format!(
+                "The {variant} document does not exist while the envelope is {}.",
+                status.as_str()
+            ))
             .with_extension("envelope_status", serde_json::json!(status)),
             EnvelopesError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }

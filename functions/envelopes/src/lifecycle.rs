@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientRole, RoutingType};
+use gsign_core::envelopes::{
+    EnvelopeStatus, EvidenceEvent, RecipientRole, RecipientStatus, RoutingType,
+};
 use gsign_core::webhooks::EventType;
 use gsign_core::{Env, FieldError};
 use gsign_platform::http::Caller;
@@ -63,8 +65,8 @@ pub(crate) fn acting_now<'r>(
     envelope: &Envelope,
     recipients: &'r [Recipient],
 ) -> Vec<&'r Recipient> {
-    let routing = RoutingType::parse(&envelope.routing_type).unwrap_or(RoutingType::Sequential);
-    let open = |r: &&Recipient| matches!(r.status.as_str(), "sent" | "viewed");
+    let routing = envelope.routing_type;
+    let open = |r: &&Recipient| matches!(r.status, RecipientStatus::Sent | RecipientStatus::Viewed);
     match routing {
         RoutingType::Parallel => first_to_act(routing, recipients)
             .into_iter()
@@ -72,7 +74,7 @@ pub(crate) fn acting_now<'r>(
             .collect(),
         RoutingType::Sequential => recipients
             .iter()
-            .filter(|r| r.role != RecipientRole::Cc.as_str())
+            .filter(|r| r.role != RecipientRole::Cc)
             .filter(|r| Some(r.routing_order) == envelope.current_routing_order)
             .filter(open)
             .collect(),
@@ -114,7 +116,10 @@ impl EnvelopesApi {
         .await?;
         let mut emails = Vec::new();
         // Everyone who was asked to act hears that they need not.
-        for recipient in recipients.iter().filter(|r| r.status != "pending") {
+        for recipient in recipients
+            .iter()
+            .filter(|r| r.status != RecipientStatus::Pending)
+        {
             emails.push(
                 outbox::email(
                     &tx,
@@ -280,9 +285,8 @@ impl EnvelopesApi {
                 )]))
             }
         };
-        let key = key.ok_or_else(|| {
-            EnvelopesError::NotAvailable(variant.to_owned(), envelope.status.clone())
-        })?;
+        let key =
+            key.ok_or_else(|| EnvelopesError::NotAvailable(variant.to_owned(), envelope.status))?;
         Ok(self
             .store
             .presign_get(
@@ -329,7 +333,7 @@ impl InvokeHandler for Expirer {
             let Some(envelope) = repo::get(&tx, org, id, true).await? else {
                 continue;
             };
-            if envelope.status != EnvelopeStatus::Sent.as_str() {
+            if envelope.status != EnvelopeStatus::Sent {
                 continue;
             }
             repo::expire(&tx, id).await?;
@@ -435,7 +439,7 @@ impl InvokeHandler for Reminder {
             let Some(envelope) = repo::get(&tx, org, id, true).await? else {
                 continue;
             };
-            if envelope.status != EnvelopeStatus::Sent.as_str() || !envelope.reminder_enabled {
+            if envelope.status != EnvelopeStatus::Sent || !envelope.reminder_enabled {
                 continue;
             }
             let due_before =

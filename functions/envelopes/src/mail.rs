@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
+use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientStatus};
 use gsign_core::mail::{
     is_plausible_address, parse_notification, MailEvent, MailEventKind, Suppressed,
 };
@@ -251,7 +251,7 @@ impl EnvelopesApi {
                 .await?;
                 continue;
             }
-            if !event.kind.failed_for_good() || envelope.status != EnvelopeStatus::Sent.as_str() {
+            if !event.kind.failed_for_good() || envelope.status != EnvelopeStatus::Sent {
                 continue;
             }
             let diagnostic = outcome
@@ -639,10 +639,13 @@ impl EnvelopesApi {
             .find(|r| r.id == recipient)
             .cloned()
             .ok_or(EnvelopesError::NotFound("recipient"))?;
-        if envelope.status != EnvelopeStatus::Sent.as_str() {
+        if envelope.status != EnvelopeStatus::Sent {
             return Err(EnvelopesError::NotSent(envelope.status));
         }
-        if !matches!(found.status.as_str(), "pending" | "sent" | "viewed") {
+        if !matches!(
+            found.status,
+            RecipientStatus::Pending | RecipientStatus::Sent | RecipientStatus::Viewed
+        ) {
             return Err(EnvelopesError::RecipientActed(found.status));
         }
         Ok((envelope, recipients, found))

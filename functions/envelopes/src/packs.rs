@@ -6,7 +6,7 @@
 use gsign_core::envelopes::{
     EvidenceEvent, FieldInput, FieldType, NewRecipient, RecipientInput, RecipientRole,
 };
-use gsign_core::packs::{tracked, PackStatus};
+use gsign_core::packs::{tracked, PackEnvelopeStatus, PackStatus};
 use gsign_platform::http::Caller;
 use uuid::Uuid;
 
@@ -201,7 +201,7 @@ pub(crate) async fn track(
         client
             .execute(
                 "UPDATE doc_instance SET envelope_status = $2 WHERE doc_id = $1",
-                &[&doc, &status],
+                &[&doc, &status.as_str()],
             )
             .await?;
     }
@@ -246,7 +246,7 @@ pub(crate) async fn track(
             )
             .await?;
     }
-    if effect.envelope_status == Some("completed") {
+    if effect.envelope_status == Some(PackEnvelopeStatus::Completed) {
         // The pack's row lock orders documents completing at once: the last one to take it
         // sees every other's committed status.
         client

@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use gsign_core::envelopes::{
-    AuthMethod, ChainedEvent, EvidenceEvent, FieldFacts, FieldType, NewRecipient, RecipientFacts,
-    RecipientRole, GENESIS_HASH,
+    AuthMethod, ChainedEvent, EnvelopeStatus, EvidenceEvent, FieldFacts, FieldType, NewRecipient,
+    RecipientFacts, RecipientRole, RecipientStatus, RoutingType, GENESIS_HASH,
 };
+use gsign_platform::db;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -29,10 +30,10 @@ pub struct Envelope {
     pub subject: Option<String>,
     /// The message to the recipients.
     pub message: Option<String>,
-    /// `draft`, `sent`, `completed`, `declined`, `voided` or `expired`.
-    pub status: String,
-    /// `sequential` or `parallel`.
-    pub routing_type: String,
+    /// Where it stands in its lifecycle.
+    pub status: EnvelopeStatus,
+    /// How its recipients take their turns.
+    pub routing_type: RoutingType,
     /// The routing order acting now (sequential routing, once sent).
     pub current_routing_order: Option<i32>,
     /// When it expires unless completed.
@@ -97,45 +98,47 @@ const ENVELOPE_COLUMNS: &str =
     certificate_s3_key, certificate_s3_version_id, processing_error, processing_failed_at, \
     language";
 
-impl From<&tokio_postgres::Row> for Envelope {
-    fn from(row: &tokio_postgres::Row) -> Self {
-        Self {
-            id: row.get("id"),
-            organization_id: row.get("organization_id"),
-            user_id: row.get("user_id"),
-            document_id: row.get("document_id"),
-            name: row.get("name"),
-            subject: row.get("subject"),
-            message: row.get("message"),
-            status: row.get("status"),
-            routing_type: row.get("routing_type"),
-            current_routing_order: row.get("current_routing_order"),
-            expires_at: row.get("expires_at"),
-            reminder_enabled: row.get("reminder_enabled"),
-            reminder_interval_days: row.get("reminder_interval_days"),
-            reminder_max: row.get("reminder_max"),
-            signature_level: row.get("signature_level"),
-            sent_at: row.get("sent_at"),
-            completed_at: row.get("completed_at"),
-            voided_at: row.get("voided_at"),
-            void_reason: row.get("void_reason"),
-            declined_at: row.get("declined_at"),
-            created_at: row.get("created_at"),
-            updated_at: row.get("updated_at"),
-            current_s3_key: row.get("current_s3_key"),
-            current_s3_version_id: row.get("current_s3_version_id"),
-            current_sha256: row.get("current_sha256"),
-            revision_count: row.get("revision_count"),
-            final_sha256: row.get("final_sha256"),
-            certificate_sha256: row.get("certificate_sha256"),
-            final_s3_key: row.get("final_s3_key"),
-            final_s3_version_id: row.get("final_s3_version_id"),
-            certificate_s3_key: row.get("certificate_s3_key"),
-            certificate_s3_version_id: row.get("certificate_s3_version_id"),
-            processing_error: row.get("processing_error"),
-            processing_failed_at: row.get("processing_failed_at"),
-            language: row.get("language"),
-        }
+impl TryFrom<&tokio_postgres::Row> for Envelope {
+    type Error = tokio_postgres::Error;
+
+    fn try_from(row: &tokio_postgres::Row) -> PgResult<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            organization_id: row.try_get("organization_id")?,
+            user_id: row.try_get("user_id")?,
+            document_id: row.try_get("document_id")?,
+            name: row.try_get("name")?,
+            subject: row.try_get("subject")?,
+            message: row.try_get("message")?,
+            status: db::stored(row, "status")?,
+            routing_type: db::stored(row, "routing_type")?,
+            current_routing_order: row.try_get("current_routing_order")?,
+            expires_at: row.try_get("expires_at")?,
+            reminder_enabled: row.try_get("reminder_enabled")?,
+            reminder_interval_days: row.try_get("reminder_interval_days")?,
+            reminder_max: row.try_get("reminder_max")?,
+            signature_level: row.try_get("signature_level")?,
+            sent_at: row.try_get("sent_at")?,
+            completed_at: row.try_get("completed_at")?,
+            voided_at: row.try_get("voided_at")?,
+            void_reason: row.try_get("void_reason")?,
+            declined_at: row.try_get("declined_at")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            current_s3_key: row.try_get("current_s3_key")?,
+            current_s3_version_id: row.try_get("current_s3_version_id")?,
+            current_sha256: row.try_get("current_sha256")?,
+            revision_count: row.try_get("revision_count")?,
+            final_sha256: row.try_get("final_sha256")?,
+            certificate_sha256: row.try_get("certificate_sha256")?,
+            final_s3_key: row.try_get("final_s3_key")?,
+            final_s3_version_id: row.try_get("final_s3_version_id")?,
+            certificate_s3_key: row.try_get("certificate_s3_key")?,
+            certificate_s3_version_id: row.try_get("certificate_s3_version_id")?,
+            processing_error: row.try_get("processing_error")?,
+            processing_failed_at: row.try_get("processing_failed_at")?,
+            language: row.try_get("language")?,
+        })
     }
 }
 
@@ -208,7 +211,7 @@ pub async fn insert(
             ],
         )
         .await?;
-    Ok(Envelope::from(&row))
+    Envelope::try_from(&row)
 }
 
 /// The envelope `id` of `org`; `lock` takes its row lock (every change to an envelope and
@@ -224,11 +227,12 @@ pub async fn get(
         "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE organization_id = $1 AND id = $2{}",
         if lock { " FOR UPDATE" } else { "" }
     );
-    Ok(client
+    client
         .query_opt(&sql, &[&org, &id])
         .await?
         .as_ref()
-        .map(Envelope::from))
+        .map(Envelope::try_from)
+        .transpose()
 }
 
 /// Applies `values` (present ones only) to a draft.
@@ -266,7 +270,7 @@ pub async fn update(
             ],
         )
         .await?;
-    Ok(Envelope::from(&row))
+    Envelope::try_from(&row)
 }
 
 /// Deletes a draft with its recipients, fields and evidence.
@@ -396,7 +400,7 @@ pub async fn list(
             ],
         )
         .await?;
-    Ok(rows.iter().map(Envelope::from).collect())
+    rows.iter().map(Envelope::try_from).collect()
 }
 
 /// A recipient row (secrets excluded).
@@ -408,14 +412,14 @@ pub struct Recipient {
     pub email: String,
     /// Display name.
     pub name: String,
-    /// `signer`, `approver`, `viewer` or `cc`.
-    pub role: String,
+    /// What they do.
+    pub role: RecipientRole,
     /// Routing order (1 acts first).
     pub routing_order: i32,
-    /// `pending`, `sent`, `viewed`, `signed`, `approved` or `declined`.
-    pub status: String,
-    /// `email` or `access_code`.
-    pub auth_method: String,
+    /// Where they stand in the ceremony.
+    pub status: RecipientStatus,
+    /// How they prove who they are beyond the link.
+    pub auth_method: AuthMethod,
     /// When they first viewed the document.
     pub viewed_at: Option<DateTime<Utc>>,
     /// When they signed or approved.
@@ -449,30 +453,32 @@ const RECIPIENT_COLUMNS: &str = "id, email, name, role, routing_order, status, a
     viewed_at, signed_at, declined_at, decline_reason, notified_at, reminders_sent, applied_at, \
     revision_sha256, created_at, embedded, mail_status, mail_status_at, mail_diagnostic";
 
-impl From<&tokio_postgres::Row> for Recipient {
-    fn from(row: &tokio_postgres::Row) -> Self {
-        Self {
-            id: row.get("id"),
-            email: row.get("email"),
-            name: row.get("name"),
-            role: row.get("role"),
-            routing_order: row.get("routing_order"),
-            status: row.get("status"),
-            auth_method: row.get("auth_method"),
-            viewed_at: row.get("viewed_at"),
-            signed_at: row.get("signed_at"),
-            declined_at: row.get("declined_at"),
-            decline_reason: row.get("decline_reason"),
-            notified_at: row.get("notified_at"),
-            reminders_sent: row.get("reminders_sent"),
-            applied_at: row.get("applied_at"),
-            revision_sha256: row.get("revision_sha256"),
-            created_at: row.get("created_at"),
-            embedded: row.get("embedded"),
-            mail_status: row.get("mail_status"),
-            mail_status_at: row.get("mail_status_at"),
-            mail_diagnostic: row.get("mail_diagnostic"),
-        }
+impl TryFrom<&tokio_postgres::Row> for Recipient {
+    type Error = tokio_postgres::Error;
+
+    fn try_from(row: &tokio_postgres::Row) -> PgResult<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            role: db::stored(row, "role")?,
+            routing_order: row.try_get("routing_order")?,
+            status: db::stored(row, "status")?,
+            auth_method: db::stored(row, "auth_method")?,
+            viewed_at: row.try_get("viewed_at")?,
+            signed_at: row.try_get("signed_at")?,
+            declined_at: row.try_get("declined_at")?,
+            decline_reason: row.try_get("decline_reason")?,
+            notified_at: row.try_get("notified_at")?,
+            reminders_sent: row.try_get("reminders_sent")?,
+            applied_at: row.try_get("applied_at")?,
+            revision_sha256: row.try_get("revision_sha256")?,
+            created_at: row.try_get("created_at")?,
+            embedded: row.try_get("embedded")?,
+            mail_status: row.try_get("mail_status")?,
+            mail_status_at: row.try_get("mail_status_at")?,
+            mail_diagnostic: row.try_get("mail_diagnostic")?,
+        })
     }
 }
 
@@ -487,23 +493,23 @@ impl Recipient {
     }
 
     /// Where this recipient stands in the routing.
-    pub fn party(&self) -> Option<gsign_core::routing::Party> {
-        Some(gsign_core::routing::Party {
+    pub fn party(&self) -> gsign_core::routing::Party {
+        gsign_core::routing::Party {
             id: self.id,
-            role: RecipientRole::parse(&self.role)?,
+            role: self.role,
             routing_order: self.routing_order,
-            status: self.status.clone(),
+            status: self.status,
             applied: self.applied_at.is_some(),
-        })
+        }
     }
 
     /// What send validation needs.
-    pub fn facts(&self) -> Option<RecipientFacts> {
-        Some(RecipientFacts {
+    pub fn facts(&self) -> RecipientFacts {
+        RecipientFacts {
             id: self.id,
-            role: RecipientRole::parse(&self.role)?,
+            role: self.role,
             routing_order: self.routing_order,
-        })
+        }
     }
 }
 
@@ -519,7 +525,7 @@ pub async fn recipients(client: &impl GenericClient, envelope: Uuid) -> PgResult
             &[&envelope],
         )
         .await?;
-    Ok(rows.iter().map(Recipient::from).collect())
+    rows.iter().map(Recipient::try_from).collect()
 }
 
 /// Adds a recipient; `code_hash` is the access code's Argon2id hash when one is required.
@@ -551,7 +557,7 @@ pub async fn insert_recipient(
             ],
         )
         .await?;
-    Ok(Recipient::from(&row))
+    Recipient::try_from(&row)
 }
 
 /// Whether a draft's recipient has an access code stored; `None` if there is no such recipient.
@@ -580,7 +586,7 @@ pub async fn update_recipient(
     new: &NewRecipient,
     code_hash: Option<&str>,
 ) -> PgResult<Option<Recipient>> {
-    Ok(client
+    client
         .query_opt(
             &format!(
                 "UPDATE recipients SET email = $3, name = $4, role = $5, routing_order = $6, \
@@ -605,7 +611,8 @@ pub async fn update_recipient(
         )
         .await?
         .as_ref()
-        .map(Recipient::from))
+        .map(Recipient::try_from)
+        .transpose()
 }
 
 /// Removes a recipient (and their fields); whether there was one.
@@ -863,7 +870,7 @@ pub async fn mark_sent(
             &[&id, &routing_order, &expires_at, &prepared.key, &prepared.version_id, &sha256],
         )
         .await?;
-    Ok(Envelope::from(&row))
+    Envelope::try_from(&row)
 }
 
 /// Records that a recipient was asked to act, with the hash of their signing token.
@@ -916,10 +923,10 @@ pub struct CeremonyRecipient {
     pub envelope_id: Uuid,
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub role: RecipientRole,
     pub routing_order: i32,
-    pub status: String,
-    pub auth_method: String,
+    pub status: RecipientStatus,
+    pub auth_method: AuthMethod,
     pub access_code_hash: Option<String>,
     pub access_code_failures: i32,
     pub locked_until: Option<DateTime<Utc>>,
@@ -938,7 +945,7 @@ pub async fn recipient_by_token(
     client: &impl GenericClient,
     token_hash: &str,
 ) -> PgResult<Option<CeremonyRecipient>> {
-    Ok(client
+    client
         .query_opt(
             "SELECT id, organization_id, envelope_id, name, email, role, routing_order, status, \
              auth_method, access_code_hash, access_code_failures, locked_until, \
@@ -947,25 +954,28 @@ pub async fn recipient_by_token(
             &[&token_hash],
         )
         .await?
-        .map(|row| CeremonyRecipient {
-            id: row.get("id"),
-            organization_id: row.get("organization_id"),
-            envelope_id: row.get("envelope_id"),
-            name: row.get("name"),
-            email: row.get("email"),
-            role: row.get("role"),
-            routing_order: row.get("routing_order"),
-            status: row.get("status"),
-            auth_method: row.get("auth_method"),
-            access_code_hash: row.get("access_code_hash"),
-            access_code_failures: row.get("access_code_failures"),
-            locked_until: row.get("locked_until"),
-            access_verified_until: row.get("access_verified_until"),
-            consented_at: row.get("consented_at"),
-            viewed_at: row.get("viewed_at"),
-            link_expires_at: row.get("link_expires_at"),
-            link_renewed_at: row.get("link_renewed_at"),
-        }))
+        .map(|row| -> PgResult<CeremonyRecipient> {
+            Ok(CeremonyRecipient {
+                id: row.try_get("id")?,
+                organization_id: row.try_get("organization_id")?,
+                envelope_id: row.try_get("envelope_id")?,
+                name: row.try_get("name")?,
+                email: row.try_get("email")?,
+                role: db::stored(&row, "role")?,
+                routing_order: row.try_get("routing_order")?,
+                status: db::stored(&row, "status")?,
+                auth_method: db::stored(&row, "auth_method")?,
+                access_code_hash: row.try_get("access_code_hash")?,
+                access_code_failures: row.try_get("access_code_failures")?,
+                locked_until: row.try_get("locked_until")?,
+                access_verified_until: row.try_get("access_verified_until")?,
+                consented_at: row.try_get("consented_at")?,
+                viewed_at: row.try_get("viewed_at")?,
+                link_expires_at: row.try_get("link_expires_at")?,
+                link_renewed_at: row.try_get("link_renewed_at")?,
+            })
+        })
+        .transpose()
 }
 
 /// First view of the signing page.
@@ -1102,7 +1112,7 @@ pub async fn void(client: &impl GenericClient, id: Uuid, reason: &str) -> PgResu
             &[&id, &reason],
         )
         .await?;
-    Ok(Envelope::from(&row))
+    Envelope::try_from(&row)
 }
 
 /// Counts one more reminder for `recipient` unless `max` were sent; the new count.
@@ -1403,7 +1413,7 @@ pub async fn complete(
             ],
         )
         .await?;
-    Ok(Envelope::from(&row))
+    Envelope::try_from(&row)
 }
 
 /// Completed envelopes whose archive timestamp ends before `horizon`, not tried in the last
@@ -1426,7 +1436,7 @@ pub async fn archive_renewals_due(
             &[&horizon, &limit],
         )
         .await?;
-    Ok(rows.iter().map(Envelope::from).collect())
+    rows.iter().map(Envelope::try_from).collect()
 }
 
 /// The final document's renewed version (`archive_expires_at` the new timestamp's end), if

@@ -9,12 +9,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use gsign_core::documents::DocumentStatus;
 use gsign_core::envelopes::{
     field_problems, send_problems, verify_chain, ChainVerdict, ChainedEvent, DocumentFacts,
     EnvelopeStatus, EvidenceEvent, FieldInput, NewRecipient, RecipientInput, RoutingType,
     MAX_FIELDS, MAX_RECIPIENTS,
 };
 use gsign_core::{Action, Env, FieldError};
+use gsign_platform::db;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
 use gsign_platform::pagination::{Page, PageRequest};
@@ -293,12 +295,12 @@ impl EnvelopesApi {
         caller: &Caller,
         id: Uuid,
         wanted: EnvelopeStatus,
-        wrong: fn(String) -> EnvelopesError,
+        wrong: fn(EnvelopeStatus) -> EnvelopesError,
     ) -> Result<Envelope, EnvelopesError> {
         let envelope = repo::get(tx, caller.org, id, true)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
-        if envelope.status != wanted.as_str() {
+        if envelope.status != wanted {
             return Err(wrong(envelope.status));
         }
         Ok(envelope)
@@ -371,14 +373,11 @@ impl EnvelopesApi {
             .ok_or(EnvelopesError::NotFound("envelope"))?;
         let recipients = repo::recipients(&client, id).await?;
         let fields = repo::fields(&client, id).await?;
-        let send_problems = if envelope.status == EnvelopeStatus::Draft.as_str() {
+        let send_problems = if envelope.status == EnvelopeStatus::Draft {
             let document = document_facts(&client, envelope.document_id).await?;
             let mut problems = send_problems(
                 &document,
-                &recipients
-                    .iter()
-                    .filter_map(Recipient::facts)
-                    .collect::<Vec<_>>(),
+                &recipients.iter().map(Recipient::facts).collect::<Vec<_>>(),
                 &fields.iter().filter_map(Field::facts).collect::<Vec<_>>(),
             );
             problems.extend(
@@ -629,7 +628,7 @@ impl EnvelopesApi {
         }
         // Pages are known now: a field off its page is refused here already, not only at send.
         let document = document_facts(&tx, envelope.document_id).await?;
-        if document.status == "ready" {
+        if document.status == DocumentStatus::Ready {
             for (i, field) in input.fields.iter().enumerate() {
                 let page = usize::try_from(field.page.saturating_sub(1))
                     .ok()
@@ -738,7 +737,7 @@ pub(crate) async fn document_facts(
         })
         .collect();
     Ok(DocumentFacts {
-        status: row.get(0),
+        status: db::stored(&row, "status")?,
         pages,
         signatures: row.get(2),
         certification: row.get(3),

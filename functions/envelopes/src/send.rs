@@ -85,9 +85,7 @@ pub fn field_specs(fields: &[Field]) -> Vec<FieldSpec> {
 
 /// Who is asked to act when the envelope is sent.
 pub fn first_to_act(routing: RoutingType, recipients: &[Recipient]) -> Vec<&Recipient> {
-    let acting = recipients
-        .iter()
-        .filter(|r| r.role != RecipientRole::Cc.as_str());
+    let acting = recipients.iter().filter(|r| r.role != RecipientRole::Cc);
     match routing {
         RoutingType::Parallel => acting.collect(),
         RoutingType::Sequential => {
@@ -109,10 +107,7 @@ impl EnvelopesApi {
         let document = crate::routes::document_facts(&tx, envelope.document_id).await?;
         let mut problems = send_problems(
             &document,
-            &recipients
-                .iter()
-                .filter_map(Recipient::facts)
-                .collect::<Vec<_>>(),
+            &recipients.iter().map(Recipient::facts).collect::<Vec<_>>(),
             &fields.iter().filter_map(Field::facts).collect::<Vec<_>>(),
         );
         problems.extend(
@@ -164,7 +159,7 @@ impl EnvelopesApi {
         drop(work);
 
         let now = Utc::now();
-        let routing = RoutingType::parse(&envelope.routing_type).unwrap_or(RoutingType::Sequential);
+        let routing = envelope.routing_type;
         let expires_at = envelope
             .expires_at
             .unwrap_or(now + Duration::days(DEFAULT_EXPIRY_DAYS));
@@ -270,10 +265,10 @@ impl EnvelopesApi {
         if recipient.embedded {
             return Ok(None);
         }
-        let action = match RecipientRole::parse(&recipient.role) {
-            Some(RecipientRole::Signer) => "sign",
-            Some(RecipientRole::Approver) => "approve",
-            _ => "review",
+        let action = match recipient.role {
+            RecipientRole::Signer => "sign",
+            RecipientRole::Approver => "approve",
+            RecipientRole::Viewer | RecipientRole::Cc => "review",
         };
         outbox::email(
             tx,

@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
-use gsign_core::envelopes::{EvidenceEvent, RoutingType};
+use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
 use gsign_core::routing::{self, Next};
 use gsign_core::Env;
 use gsign_functions_certificates::issuing::{self, NewKeys};
@@ -228,10 +228,12 @@ impl SigningWorker {
         else {
             return Ok(Progress::Idle);
         };
-        if envelope.status != "sent" {
+        if envelope.status != EnvelopeStatus::Sent {
             // Voided, declined, expired or completed: nothing more to sign; a completion
             // whose objects are not locked yet gets its retention (no row lock held for it).
-            if envelope.status == "completed" && repo::retention_pending(&tx, envelope.id).await? {
+            if envelope.status == EnvelopeStatus::Completed
+                && repo::retention_pending(&tx, envelope.id).await?
+            {
                 drop(tx);
                 drop(conn);
                 self.apply_retention(&envelope).await?;
@@ -244,12 +246,8 @@ impl SigningWorker {
             return Ok(Progress::Moved);
         }
         let recipients = repo::recipients(&tx, envelope.id).await?;
-        let parties: Vec<_> = recipients
-            .iter()
-            .filter_map(repo::Recipient::party)
-            .collect();
-        let routing_type =
-            RoutingType::parse(&envelope.routing_type).unwrap_or(RoutingType::Sequential);
+        let parties: Vec<_> = recipients.iter().map(repo::Recipient::party).collect();
+        let routing_type = envelope.routing_type;
         match routing::next(routing_type, envelope.current_routing_order, &parties) {
             Next::Wait => Ok(Progress::Idle),
             Next::Advance {

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use gsign_core::sealed::{self, Wire};
+use gsign_core::sealed::{self, KeyStatus, Wire};
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::sealing;
@@ -315,7 +315,7 @@ impl SealedApi {
         else {
             return refuse(OpenRefusal::UnknownSenderKey);
         };
-        if sender.status == "revoked" {
+        if sender.status == KeyStatus::Revoked {
             return refuse(OpenRefusal::SenderKeyRevoked);
         }
         let signed = wire.signed_bytes(&binary);
@@ -339,7 +339,7 @@ impl SealedApi {
         else {
             return refuse(OpenRefusal::UnknownReceiverKey);
         };
-        if receiver.status == "revoked" {
+        if receiver.status == KeyStatus::Revoked {
             return refuse(OpenRefusal::ReceiverKeyRevoked);
         }
         if !receiver.holder().is_own() {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use gsign_core::sealed::KeyStatus;
 use gsign_core::FieldError;
 use gsign_platform::hsm_keys::KeySpec;
 use gsign_platform::http::{self as web, Caller};
@@ -49,8 +50,8 @@ pub struct CryptoKey {
     pub public_key_pem: String,
     /// SHA-256 of the DER public key, hex.
     pub public_key_hash: String,
-    /// `active`, `rotated`, `revoked`.
-    pub status: String,
+    /// Where it stands.
+    pub status: KeyStatus,
     /// The key that replaced it.
     pub replaced_by: Option<Uuid>,
     /// Why it was revoked.
@@ -68,27 +69,27 @@ pub struct CryptoKey {
 }
 
 impl CryptoKey {
-    fn from_row(row: &Row) -> Self {
-        let der: Vec<u8> = row.get("public_key_der");
-        Self {
-            id: row.get("id"),
-            key_id: row.get("key_id"),
-            key_type: row.get("key_type"),
-            key_algorithm: row.get("key_algorithm"),
-            key_usage: row.get("key_usage"),
-            service_name: row.get("service_name"),
-            key_storage_location: row.get("key_storage_location"),
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        let der: Vec<u8> = row.try_get("public_key_der")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            key_id: row.try_get("key_id")?,
+            key_type: row.try_get("key_type")?,
+            key_algorithm: row.try_get("key_algorithm")?,
+            key_usage: row.try_get("key_usage")?,
+            service_name: row.try_get("service_name")?,
+            key_storage_location: row.try_get("key_storage_location")?,
             public_key_pem: sealing::spki_to_pem(&der).unwrap_or_default(),
-            public_key_hash: row.get("public_key_hash"),
-            status: row.get("status"),
-            replaced_by: row.get("replaced_by"),
-            revoked_reason: row.get("revoked_reason"),
-            rotated_at: row.get("rotated_at"),
-            revoked_at: row.get("revoked_at"),
-            expires_at: row.get("expires_at"),
-            created_at: row.get("created_at"),
+            public_key_hash: row.try_get("public_key_hash")?,
+            status: gsign_platform::db::stored(row, "status")?,
+            replaced_by: row.try_get("replaced_by")?,
+            revoked_reason: row.try_get("revoked_reason")?,
+            rotated_at: row.try_get("rotated_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+            expires_at: row.try_get("expires_at")?,
+            created_at: row.try_get("created_at")?,
             public_key_der: BASE64.encode(&der),
-        }
+        })
     }
 
     /// The DER SubjectPublicKeyInfo.
@@ -103,9 +104,9 @@ impl CryptoKey {
 
     /// Why it may not seal or sign anything new, if it may not.
     pub fn unusable_for_new(&self, now: DateTime<Utc>) -> Option<String> {
-        match self.status.as_str() {
-            "revoked" => Some(format!("key {} is revoked", self.key_id)),
-            "rotated" => Some(format!("key {} was rotated", self.key_id)),
+        match self.status {
+            KeyStatus::Revoked => Some(format!("key {} is revoked", self.key_id)),
+            KeyStatus::Rotated => Some(format!("key {} was rotated", self.key_id)),
             _ if self.expires_at.is_some_and(|t| t <= now) => {
                 Some(format!("key {} expired", self.key_id))
             }
@@ -269,7 +270,8 @@ impl SealedApi {
             )
             .await?
             .as_ref()
-            .map(CryptoKey::from_row);
+            .map(CryptoKey::from_row)
+            .transpose()?;
         if let Some(key) = &key {
             if let Err(err) = self.base.cache.set_json(&cached, key, KEY_TTL).await {
                 tracing::warn!(error = %err, "key cache unavailable");
@@ -291,7 +293,7 @@ impl SealedApi {
         };
         // A chain of rotations is short; the bound only guards against a cycle.
         for _ in 0..32 {
-            let Some(next) = key.replaced_by.filter(|_| key.status == "rotated") else {
+            let Some(next) = key.replaced_by.filter(|_| key.status == KeyStatus::Rotated) else {
                 break;
             };
             let client = self.base.pool.get().await?;
@@ -304,7 +306,7 @@ impl SealedApi {
             else {
                 break;
             };
-            key = CryptoKey::from_row(&row);
+            key = CryptoKey::from_row(&row)?;
         }
         Ok(Some(key))
     }
@@ -379,6 +381,7 @@ impl SealedApi {
             .await?;
         row.as_ref()
             .map(CryptoKey::from_row)
+            .transpose()?
             .ok_or(SealedError::KeyIdTaken)
     }
 
@@ -496,7 +499,7 @@ impl SealedApi {
             .await?
             .iter()
             .map(CryptoKey::from_row)
-            .collect();
+            .collect::<Result<_, _>>()?;
         Ok(json!({ "data": keys }))
     }
 
@@ -513,6 +516,7 @@ impl SealedApi {
         .await?
         .as_ref()
         .map(CryptoKey::from_row)
+        .transpose()?
         .ok_or(SealedError::NotFound("key"))
     }
 
@@ -531,7 +535,7 @@ impl SealedApi {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let old = Self::locked_key(&tx, caller, id).await?;
-        if old.status != "active" {
+        if old.status != KeyStatus::Active {
             return Err(SealedError::KeyUnusable(format!(
                 "key {} is {}",
                 old.key_id, old.status
@@ -643,6 +647,6 @@ impl SealedApi {
         self.base.relay.publish(&self.base.pool, &[audit]).await;
         self.forget(caller.org, &key.key_id).await;
         self.disable_in_store(&key).await;
-        Ok(CryptoKey::from_row(&row))
+        Ok(CryptoKey::from_row(&row)?)
     }
 }

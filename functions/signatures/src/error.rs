@@ -33,8 +33,8 @@ pub enum VerifyError {
     #[error("not a PDF")]
     NotPdf,
     /// The referenced document has no PDF yet (or never will).
-    #[error("document is {0}")]
-    DocumentNotReady(String),
+    #[error("document is {}", .0.as_str())]
+    DocumentNotReady(gsign_core::documents::DocumentStatus),
     /// The verifier could not read the file within its limits.
     #[error("unreadable PDF: {0:?}")]
     Rejected(Rejection),
@@ -79,7 +79,10 @@ impl IntoProblem for VerifyError {
                 "document-not-ready",
                 "Document not ready",
             )
-            .with_detail(format!("The document is {status}; it has no PDF to verify."))
+            .with_detail(format!(
+                "The document is {}; it has no PDF to verify.",
+                status.as_str()
+            ))
             .with_extension("document_status", serde_json::json!(status)),
             VerifyError::Rejected(rejection) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use gsign_core::documents::DocumentStatus;
 use gsign_core::{Action, Env, EnvReader, FieldError};
 use gsign_pdf::sandbox::{isolated_child_if_requested, run_isolated};
 use gsign_pdf::{Limits, Rejection};
@@ -339,9 +340,9 @@ impl VerifyApi {
                     )
                     .await?
                     .ok_or(VerifyError::NotFound)?;
-                let status: String = row.get(0);
-                let key: Option<String> = row.get(1);
-                let Some(key) = key.filter(|_| status == "ready") else {
+                let status: DocumentStatus = gsign_platform::db::stored(&row, "status")?;
+                let key: Option<String> = row.try_get(1)?;
+                let Some(key) = key.filter(|_| status == DocumentStatus::Ready) else {
                     return Err(VerifyError::DocumentNotReady(status));
                 };
                 self.store

@@ -56,20 +56,6 @@ struct ListDeliveriesQuery {
     cursor: Option<Uuid>,
 }
 
-/// Where a delivery stands.
-#[derive(JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[schemars(rename = "WebhookDeliveryStatus")]
-#[allow(dead_code)] // describes the wire, never built
-pub(crate) enum DeliveryStatus {
-    /// Attempts are left: the next is at `next_attempt_at`.
-    Pending,
-    /// An attempt succeeded (2xx).
-    Delivered,
-    /// Every attempt failed, or the endpoint answered 410 or is no longer active.
-    Failed,
-}
-
 /// `POST /v1/webhooks/{id}/test`'s answer.
 #[derive(JsonSchema)]
 #[schemars(rename = "WebhookTestQueued")]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
-use gsign_core::webhooks::{message_id, retry_delay, signature_header};
+use gsign_core::webhooks::{message_id, retry_delay, signature_header, DeliveryStatus};
 use gsign_core::Env;
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, MessageOutcome, SqsHandler,
@@ -102,7 +102,7 @@ impl Deliverer {
             tracing::warn!(event = %job.event_id, "no such delivery; dropped");
             return Ok(());
         };
-        if delivery.status != "pending" {
+        if delivery.status != DeliveryStatus::Pending {
             return Ok(());
         }
         if let Some(due) = delivery
@@ -158,11 +158,11 @@ impl Deliverer {
         let outcome = Outcome {
             attempt,
             status: if delivered {
-                "delivered"
+                DeliveryStatus::Delivered
             } else if next_attempt_at.is_some() {
-                "pending"
+                DeliveryStatus::Pending
             } else {
-                "failed"
+                DeliveryStatus::Failed
             },
             next_attempt_at,
             response_body: response.body,
@@ -181,15 +181,17 @@ impl Deliverer {
             // Another copy of this message recorded this attempt first.
             return Ok(());
         }
-        tracing::info!(event = %job.event_id, endpoint = %job.endpoint_id, attempt = attempts, status = outcome.status, code = ?outcome.attempt.response_code, "webhook attempt");
+        tracing::info!(event = %job.event_id, endpoint = %job.endpoint_id, attempt = attempts, status = outcome.status.as_str(), code = ?outcome.attempt.response_code, "webhook attempt");
         // Counted once per delivery (the log records each attempt once): what the dashboard
         // shows as webhook failures.
         match outcome.status {
-            "failed" => gsign_platform::telemetry::metric("WebhookDeliveriesFailed", 1.0, "Count"),
-            "delivered" => {
+            DeliveryStatus::Failed => {
+                gsign_platform::telemetry::metric("WebhookDeliveriesFailed", 1.0, "Count")
+            }
+            DeliveryStatus::Delivered => {
                 gsign_platform::telemetry::metric("WebhookDeliveriesSucceeded", 1.0, "Count")
             }
-            _ => {}
+            DeliveryStatus::Pending => {}
         }
         if let (Some(due), Some(wait)) = (next_attempt_at, next) {
             let job = Job {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use gsign_core::webhooks::{Event, EventType};
+use gsign_core::webhooks::{DeliveryStatus, Event, EventType};
 use gsign_core::Env;
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, MessageOutcome, SqsHandler,
@@ -78,7 +78,7 @@ impl FanOut {
                 || s.log
                     .get(endpoint.id, event.id)
                     .await?
-                    .is_some_and(|d| d.status == "pending" && d.attempts == 0);
+                    .is_some_and(|d| d.status == DeliveryStatus::Pending && d.attempts == 0);
             if untouched {
                 jobs.push(Job {
                     organization_id: org,

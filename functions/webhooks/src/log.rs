@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use gsign_core::webhooks::DeliveryStatus;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -44,9 +45,8 @@ pub struct Delivery {
     pub event_type: String,
     /// The endpoint's URL when the delivery was made.
     pub endpoint_url: String,
-    /// `pending`, `delivered` or `failed`.
-    #[schemars(with = "crate::api::DeliveryStatus")]
-    pub status: String,
+    /// Where it stands.
+    pub status: DeliveryStatus,
     /// Attempts made (since the last replay).
     pub attempts: u32,
     /// Attempts allowed.
@@ -118,7 +118,21 @@ fn attempt_item(attempt: &Attempt) -> AttributeValue {
     AttributeValue::M(map)
 }
 
-fn delivery(item: &HashMap<String, AttributeValue>) -> Option<Delivery> {
+/// A stored delivery, or an error naming the item and what of it could not be read (an
+/// unknown status included): never skipped, never defaulted.
+fn delivery(item: &HashMap<String, AttributeValue>) -> anyhow::Result<Delivery> {
+    read_delivery(item).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the delivery item {:?} / {:?} cannot be read (a missing attribute or an unknown \
+             status {:?})",
+            text(item, "pk"),
+            text(item, "sk"),
+            text(item, "status"),
+        )
+    })
+}
+
+fn read_delivery(item: &HashMap<String, AttributeValue>) -> Option<Delivery> {
     let attempt_log = item
         .get("attempt_log")
         .and_then(|v| v.as_l().ok())
@@ -142,7 +156,7 @@ fn delivery(item: &HashMap<String, AttributeValue>) -> Option<Delivery> {
         organization_id: text(item, "organization_id")?.parse().ok()?,
         event_type: text(item, "event_type")?,
         endpoint_url: text(item, "endpoint_url")?,
-        status: text(item, "status")?,
+        status: DeliveryStatus::parse(&text(item, "status")?)?,
         attempts: number(item, "attempts").unwrap_or(0),
         max_attempts: number(item, "max_attempts").unwrap_or(0),
         response_code: number(item, "response_code"),
@@ -159,8 +173,8 @@ fn delivery(item: &HashMap<String, AttributeValue>) -> Option<Delivery> {
 /// The outcome an attempt writes.
 pub struct Outcome {
     pub attempt: Attempt,
-    /// `pending` (another attempt at `next_attempt_at`), `delivered` or `failed`.
-    pub status: &'static str,
+    /// Pending (another attempt at `next_attempt_at`), delivered or failed.
+    pub status: DeliveryStatus,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub response_body: Option<String>,
 }
@@ -197,7 +211,7 @@ impl DeliveryLog {
             ("organization_id".to_owned(), s(org.to_string())),
             ("event_type".to_owned(), s(event.event_type.as_str())),
             ("endpoint_url".to_owned(), s(endpoint.url.clone())),
-            ("status".to_owned(), s("pending")),
+            ("status".to_owned(), s(DeliveryStatus::Pending.as_str())),
             ("attempts".to_owned(), n(0)),
             ("max_attempts".to_owned(), n(max_attempts)),
             ("attempt_log".to_owned(), AttributeValue::L(Vec::new())),
@@ -243,7 +257,7 @@ impl DeliveryLog {
             .send()
             .await
             .map_err(ddb_error)?;
-        Ok(got.item().and_then(delivery))
+        got.item().map(delivery).transpose()
     }
 
     /// Writes an attempt's outcome if the delivery still has `seen_attempts` attempts (two
@@ -266,7 +280,7 @@ impl DeliveryLog {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":seen", n(seen_attempts))
             .expression_attribute_values(":next", n(seen_attempts + 1))
-            .expression_attribute_values(":status", s(outcome.status))
+            .expression_attribute_values(":status", s(outcome.status.as_str()))
             .expression_attribute_values(":at", s(outcome.attempt.at.to_rfc3339()))
             .expression_attribute_values(
                 ":attempt",
@@ -300,7 +314,7 @@ impl DeliveryLog {
             }
             None => remove.push("next_attempt_at"),
         }
-        if outcome.status == "delivered" {
+        if outcome.status == DeliveryStatus::Delivered {
             set.push("delivered_at = :at");
         }
         let mut expression = format!("SET {}", set.join(", "));
@@ -340,7 +354,7 @@ impl DeliveryLog {
                 "SET #status = :pending, attempts = :zero, max_attempts = :max, next_attempt_at = :now",
             )
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":max", n(max_attempts))
             .expression_attribute_values(":now", s(Utc::now().to_rfc3339()))
@@ -372,7 +386,11 @@ impl DeliveryLog {
                 .exclusive_start_key("sk", s(after.to_string()));
         }
         let page = query.send().await.map_err(ddb_error)?;
-        let deliveries: Vec<Delivery> = page.items().iter().filter_map(delivery).collect();
+        let deliveries: Vec<Delivery> = page
+            .items()
+            .iter()
+            .map(delivery)
+            .collect::<anyhow::Result<_>>()?;
         let next = page.last_evaluated_key().and_then(|key| text(key, "sk"));
         Ok((deliveries, next))
     }

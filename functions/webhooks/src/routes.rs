@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use gsign_core::webhooks::{secret_text, EventType};
+use gsign_core::webhooks::{secret_text, DeliveryStatus, EventType};
 use gsign_core::{Action, Env, FieldError};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
@@ -388,7 +388,7 @@ impl WebhooksApi {
             .await?
             .filter(|d| d.organization_id == caller.org)
             .ok_or(WebhooksError::NotFound("delivery"))?;
-        if found.status == "pending" {
+        if found.status == DeliveryStatus::Pending {
             return Err(WebhooksError::StillPending);
         }
         s.log

@@ -240,7 +240,8 @@ impl NewCertificate {
 }
 
 /// A certificate's lifecycle state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CertificateStatus {
     /// Waiting for an external CA's certificate.
     Pending,

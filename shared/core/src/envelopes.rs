@@ -20,31 +20,6 @@ pub const MAX_FIELDS: usize = 1000;
 /// Days until a sent envelope expires, unless set.
 pub const DEFAULT_EXPIRY_DAYS: i64 = 120;
 
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-        pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The stored name.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            /// The value of a stored name.
-            pub fn parse(text: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == text)
-            }
-        }
-    };
-}
-
 string_enum!(
     /// An envelope's lifecycle.
     EnvelopeStatus {
@@ -84,6 +59,24 @@ string_enum!(
         Viewer = "viewer",
         /// Receives the completed document.
         Cc = "cc",
+    }
+);
+
+string_enum!(
+    /// Where a recipient stands in the ceremony.
+    RecipientStatus {
+        /// Not asked yet (a later routing order, or a draft).
+        Pending = "pending",
+        /// Asked: their signing link went out.
+        Sent = "sent",
+        /// Opened the document.
+        Viewed = "viewed",
+        /// Signed.
+        Signed = "signed",
+        /// Approved.
+        Approved = "approved",
+        /// Declined; the envelope is declined too.
+        Declined = "declined",
     }
 );
 
@@ -345,8 +338,8 @@ pub fn field_problems(field: &FieldInput, at: &str, errors: &mut Vec<FieldError>
 /// What send needs to know of the document.
 #[derive(Debug, Clone)]
 pub struct DocumentFacts {
-    /// Its status (`ready` to be sent).
-    pub status: String,
+    /// Its status (ready, to be sent).
+    pub status: crate::documents::DocumentStatus,
     /// Each page's displayed width and height in points (rotation applied).
     pub pages: Vec<(f64, f64)>,
     /// Signed fields it carried when uploaded (others signed it first).
@@ -397,10 +390,10 @@ pub fn send_problems(
     fields: &[FieldFacts],
 ) -> Vec<FieldError> {
     let mut problems = Vec::new();
-    if document.status != "ready" {
+    if document.status != crate::documents::DocumentStatus::Ready {
         problems.push(FieldError::new(
             "/document_id",
-            format!("the document is {}, not ready", document.status),
+            format!("the document is {}, not ready", document.status.as_str()),
         ));
     }
     // What others signed before stays signed: a certified document takes no new field, and a
@@ -689,7 +682,7 @@ mod tests {
 
     fn a4_ready() -> DocumentFacts {
         DocumentFacts {
-            status: "ready".into(),
+            status: crate::documents::DocumentStatus::Ready,
             pages: vec![(595.0, 842.0), (842.0, 595.0)],
             signatures: 0,
             certification: None,
@@ -755,7 +748,7 @@ mod tests {
             field(&cc, FieldType::Text, 1, 40.0),
         ];
         let document = DocumentFacts {
-            status: "processing".into(),
+            status: crate::documents::DocumentStatus::Processing,
             ..a4_ready()
         };
         let problems = send_problems(&document, &[a, cc], &fields);

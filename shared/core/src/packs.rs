@@ -17,34 +17,42 @@ pub const MAX_SIGNER_ROLES: usize = 10;
 /// Largest clause body, in bytes.
 pub const MAX_CLAUSE_BYTES: usize = 256 * 1024;
 
-/// A pack's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PackStatus {
-    /// Generated, not sent; can be issued, voided or regenerated.
-    Draft,
-    /// Every document is out for signature.
-    Issued,
-    /// Every document's envelope completed.
-    Signed,
-    /// Withdrawn (its envelopes voided).
-    Voided,
-    /// Replaced by a regenerated pack.
-    Superseded,
-}
+string_enum!(
+    /// A pack's state.
+    PackStatus {
+        /// Generated, not sent; can be issued, voided or regenerated.
+        Draft = "draft",
+        /// Every document is out for signature.
+        Issued = "issued",
+        /// Every document's envelope completed.
+        Signed = "signed",
+        /// Withdrawn (its envelopes voided).
+        Voided = "voided",
+        /// Replaced by a regenerated pack.
+        Superseded = "superseded",
+    }
+);
+
+string_enum!(
+    /// A pack document's envelope, as the pack records it.
+    #[schemars(rename = "DocPackEnvelopeStatus")]
+    PackEnvelopeStatus {
+        /// Not issued yet.
+        None = "none",
+        /// Out for signature.
+        Sent = "sent",
+        /// Every signer signed.
+        Completed = "completed",
+        /// A signer declined.
+        Declined = "declined",
+        /// Voided.
+        Voided = "voided",
+        /// Expired.
+        Expired = "expired",
+    }
+);
 
 impl PackStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PackStatus::Draft => "draft",
-            PackStatus::Issued => "issued",
-            PackStatus::Signed => "signed",
-            PackStatus::Voided => "voided",
-            PackStatus::Superseded => "superseded",
-        }
-    }
-
     /// Voiding and regenerating are for packs nobody has finished signing.
     pub fn is_open(self) -> bool {
         matches!(self, PackStatus::Draft | PackStatus::Issued)
@@ -89,22 +97,22 @@ pub struct Tracked {
     /// The sign event to add (for the recipient's role, or the sender's).
     pub event: Option<SignEvent>,
     /// The document's new `envelope_status`.
-    pub envelope_status: Option<&'static str>,
+    pub envelope_status: Option<PackEnvelopeStatus>,
 }
 
 /// The effect of the envelope evidence `action` on the pack document it was issued for;
 /// `None` for actions that do not show there (fields, reminders, access codes, …).
 pub fn tracked(action: &str) -> Option<Tracked> {
     let (event, envelope_status) = match action {
-        "envelope.sent" => (None, Some("sent")),
+        "envelope.sent" => (None, Some(PackEnvelopeStatus::Sent)),
         "recipient.notified" => (Some(SignEvent::EnvelopeSent), None),
         "recipient.viewed" => (Some(SignEvent::Viewed), None),
         "recipient.signed" | "recipient.approved" => (Some(SignEvent::Signed), None),
         "recipient.declined" => (Some(SignEvent::Declined), None),
-        "envelope.declined" => (None, Some("declined")),
-        "envelope.voided" => (Some(SignEvent::Voided), Some("voided")),
-        "envelope.expired" => (Some(SignEvent::Expired), Some("expired")),
-        "envelope.completed" => (None, Some("completed")),
+        "envelope.declined" => (None, Some(PackEnvelopeStatus::Declined)),
+        "envelope.voided" => (Some(SignEvent::Voided), Some(PackEnvelopeStatus::Voided)),
+        "envelope.expired" => (Some(SignEvent::Expired), Some(PackEnvelopeStatus::Expired)),
+        "envelope.completed" => (None, Some(PackEnvelopeStatus::Completed)),
         _ => return None,
     };
     Some(Tracked {
@@ -300,12 +308,12 @@ mod tests {
             tracked("envelope.completed")
                 .expect("present")
                 .envelope_status,
-            Some("completed")
+            Some(PackEnvelopeStatus::Completed)
         );
         let voided = tracked("envelope.voided").expect("present");
         assert_eq!(
             (voided.event, voided.envelope_status),
-            (Some(SignEvent::Voided), Some("voided"))
+            (Some(SignEvent::Voided), Some(PackEnvelopeStatus::Voided))
         );
         assert_eq!(tracked("recipient.reminded"), None);
         assert_eq!(tracked("signature.applied"), None);

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::envelopes::{FieldType, RecipientRole, RoutingType};
+use crate::envelopes::{FieldType, RecipientRole, RecipientStatus, RoutingType};
 use crate::FieldError;
 
 /// Where one recipient stands.
@@ -19,8 +19,8 @@ pub struct Party {
     pub role: RecipientRole,
     /// Routing order.
     pub routing_order: i32,
-    /// `pending`, `sent`, `viewed`, `signed`, `approved` or `declined`.
-    pub status: String,
+    /// Where they stand.
+    pub status: RecipientStatus,
     /// A signer's signature is in the PDF (the signing worker applied it).
     pub applied: bool,
 }
@@ -30,9 +30,12 @@ impl Party {
     /// is in the PDF, an approver approved, a viewer viewed; cc recipients never act.
     pub fn is_done(&self) -> bool {
         match self.role {
-            RecipientRole::Signer => self.status == "signed" && self.applied,
-            RecipientRole::Approver => self.status == "approved",
-            RecipientRole::Viewer => matches!(self.status.as_str(), "viewed" | "signed"),
+            RecipientRole::Signer => self.status == RecipientStatus::Signed && self.applied,
+            RecipientRole::Approver => self.status == RecipientStatus::Approved,
+            RecipientRole::Viewer => matches!(
+                self.status,
+                RecipientStatus::Viewed | RecipientStatus::Signed
+            ),
             RecipientRole::Cc => true,
         }
     }
@@ -263,7 +266,7 @@ mod tests {
             id: Uuid::new_v4(),
             role,
             routing_order: order,
-            status: status.to_owned(),
+            status: RecipientStatus::parse(status).expect("a recipient status"),
             applied,
         }
     }
@@ -278,7 +281,7 @@ mod tests {
         assert_eq!(next(RoutingType::Sequential, Some(1), &all), Next::Wait);
 
         let approved = Party {
-            status: "approved".into(),
+            status: RecipientStatus::Approved,
             ..first_b
         };
         let all = [
@@ -331,7 +334,7 @@ mod tests {
             Next::Wait
         );
         let viewed = Party {
-            status: "viewed".into(),
+            status: RecipientStatus::Viewed,
             ..viewer
         };
         assert_eq!(

@@ -9,6 +9,18 @@ use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+string_enum!(
+    /// A cryptographic key's lifecycle in the registry.
+    KeyStatus {
+        /// Seals, signs and opens.
+        Active = "active",
+        /// Replaced by a newer key: opens what it sealed, seals nothing new.
+        Rotated = "rotated",
+        /// Refused for everything.
+        Revoked = "revoked",
+    }
+);
+
 /// The format name and version, first in every envelope and in the signed bytes.
 pub const FORMAT: &str = "gsign-sealed/1";
 /// The payload cipher: AES-256-GCM, 96-bit IV, 128-bit tag.

@@ -12,6 +12,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+string_enum!(
+    /// Where one delivery of an event to an endpoint stands.
+    #[schemars(rename = "WebhookDeliveryStatus")]
+    DeliveryStatus {
+        /// Attempts are left: the next is at `next_attempt_at`.
+        Pending = "pending",
+        /// An attempt succeeded (2xx).
+        Delivered = "delivered",
+        /// Every attempt failed, or the endpoint answered 410 or is no longer active.
+        Failed = "failed",
+    }
+);
+
 /// What happened, as a receiver filters on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum EventType {

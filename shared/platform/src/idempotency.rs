@@ -178,8 +178,8 @@ impl Idempotent {
                 &[&scope, &key],
             )
             .await?;
-        let (route, stored_hash, status): (String, String, String) =
-            (row.get(0), row.get(1), row.get(2));
+        let (route, stored_hash): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let status: RecordStatus = crate::db::stored(&row, "status")?;
         if route != self.route.label || stored_hash != hash {
             return Ok(Claim::Refused(problem(
                 req,
@@ -189,7 +189,7 @@ impl Idempotent {
                 "This Idempotency-Key was used with a different request; use a new key.",
             )));
         }
-        if status != "completed" {
+        if status != RecordStatus::Completed {
             return Ok(Claim::Refused(problem(
                 req,
                 StatusCode::CONFLICT,
@@ -337,6 +337,26 @@ impl HttpHandler for Idempotent {
                 tracing::error!(error = format!("{err:#}"), "idempotency store unavailable");
                 crate::http::problem(Problem::internal(), &crate::http::request_id(&req))
             }
+        }
+    }
+}
+
+/// Where a claimed key stands (`idempotency_records.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecordStatus {
+    /// The first request is still running.
+    InFlight,
+    /// Its reply is stored.
+    Completed,
+}
+
+impl crate::db::StoredName for RecordStatus {
+    const WHAT: &'static str = "idempotency record status";
+    fn from_stored(name: &str) -> Option<Self> {
+        match name {
+            "in_flight" => Some(Self::InFlight),
+            "completed" => Some(Self::Completed),
+            _ => None,
         }
     }
 }

@@ -416,7 +416,10 @@ mod tests {
         use anyhow::Context as _;
         // `?` on any error: a dependency failed, worth retrying.
         let timed_out: Result<(), std::io::Error> = Err(std::io::Error::other("timed out"));
-        let retryable: InvokeError = timed_out.context("reading the queue").unwrap_err().into();
+        let retryable: InvokeError = timed_out
+            .context("reading the queue")
+            .expect_err("failed")
+            .into();
         let diagnostic = lambda_runtime::Diagnostic::from(retryable);
         assert_eq!(diagnostic.error_type, "Retryable");
         assert_eq!(diagnostic.error_message, "reading the queue: timed out");

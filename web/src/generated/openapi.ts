@@ -2167,8 +2167,8 @@ export interface components {
             rotated_at?: string | null;
             /** @description Who holds the private half: `gsign`, or the party's name. */
             service_name: string;
-            /** @description `active`, `rotated`, `revoked`. */
-            status: string;
+            /** @description Where it stands. */
+            status: components["schemas"]["KeyStatus"];
         };
         /** @description The plan an organization is on now, and its current period. */
         CurrentPlan: {
@@ -2229,7 +2229,7 @@ export interface components {
             signer_map: {
                 [key: string]: components["schemas"]["Signer"];
             };
-            /** @description `draft`, `issued`, `signed`, `voided`, `superseded`. */
+            /** @description Where it stands. */
             status: components["schemas"]["PackStatus"];
             /**
              * Format: uuid
@@ -2304,7 +2304,7 @@ export interface components {
             signer_map: {
                 [key: string]: components["schemas"]["Signer"];
             };
-            /** @description `draft`, `issued`, `signed`, `voided`, `superseded`. */
+            /** @description Where it stands. */
             status: components["schemas"]["PackStatus"];
             /**
              * Format: uuid
@@ -2339,7 +2339,7 @@ export interface components {
              * @description Its envelope, once issued.
              */
             envelope_id?: string | null;
-            /** @description `none`, `sent`, `completed`, `declined`, `voided`, `expired`. */
+            /** @description Its envelope's state. */
             envelope_status: components["schemas"]["DocPackEnvelopeStatus"];
             /**
              * Format: uuid
@@ -2387,7 +2387,7 @@ export interface components {
                 [key: string]: string;
             };
         };
-        /** @description A pack document's envelope status. */
+        /** @description A pack document's envelope, as the pack records it. */
         DocPackEnvelopeStatus: "none" | "sent" | "completed" | "declined" | "voided" | "expired";
         /** @description A page of a list answer. */
         DocPackPage: {
@@ -2963,8 +2963,8 @@ export interface components {
              * @description How many signatures the PDF holds (revisions after the prepared one).
              */
             revision_count: number;
-            /** @description `sequential` or `parallel`. */
-            routing_type: string;
+            /** @description How its recipients take their turns. */
+            routing_type: components["schemas"]["RoutingType"];
             /**
              * Format: date-time
              * @description When it was sent.
@@ -2972,8 +2972,8 @@ export interface components {
             sent_at?: string | null;
             /** @description `b_t` (with a trusted timestamp) or `b_b`. */
             signature_level: string;
-            /** @description `draft`, `sent`, `completed`, `declined`, `voided` or `expired`. */
-            status: string;
+            /** @description Where it stands in its lifecycle. */
+            status: components["schemas"]["EnvelopeStatus"];
             /** @description The signing request's subject. */
             subject?: string | null;
             /**
@@ -3110,8 +3110,8 @@ export interface components {
              * @description How many signatures the PDF holds (revisions after the prepared one).
              */
             revision_count: number;
-            /** @description `sequential` or `parallel`. */
-            routing_type: string;
+            /** @description How its recipients take their turns. */
+            routing_type: components["schemas"]["RoutingType"];
             /** @description A draft's problems, empty when it can be sent; `null` once sent. */
             send_problems?: components["schemas"]["FieldError"][] | null;
             /**
@@ -3121,8 +3121,8 @@ export interface components {
             sent_at?: string | null;
             /** @description `b_t` (with a trusted timestamp) or `b_b`. */
             signature_level: string;
-            /** @description `draft`, `sent`, `completed`, `declined`, `voided` or `expired`. */
-            status: string;
+            /** @description Where it stands in its lifecycle. */
+            status: components["schemas"]["EnvelopeStatus"];
             /** @description The signing request's subject. */
             subject?: string | null;
             /**
@@ -3292,6 +3292,8 @@ export interface components {
             /** @description Their organization's name. */
             organization: string;
         };
+        /** @description An envelope's lifecycle. */
+        EnvelopeStatus: "draft" | "sent" | "completed" | "declined" | "voided" | "expired";
         /**
          * @description The body every webhook carries: thin (ids and states; receivers fetch the rest through
          *     the API) and identified by the event id that is also its `webhook-id`.
@@ -3526,6 +3528,8 @@ export interface components {
             /** @description The organization's keys, newest first (at most 500). */
             data: components["schemas"]["CryptoKey"][];
         };
+        /** @description A cryptographic key's lifecycle in the registry. */
+        KeyStatus: "active" | "rotated" | "revoked";
         /** @description The key pair to generate in the HSM. */
         KeyType: "rsa-2048" | "rsa-3072" | "ec-p256";
         /** @description What a key is for. */
@@ -4072,8 +4076,8 @@ export interface components {
              * @description When the signing worker put this signer's signature in the PDF.
              */
             applied_at?: string | null;
-            /** @description `email` or `access_code`. */
-            auth_method: string;
+            /** @description How they prove who they are beyond the link. */
+            auth_method: components["schemas"]["AuthMethod"];
             /**
              * Format: date-time
              * @description When they were added.
@@ -4121,8 +4125,8 @@ export interface components {
             reminders_sent: number;
             /** @description SHA-256 of the revision holding that signature. */
             revision_sha256?: string | null;
-            /** @description `signer`, `approver`, `viewer` or `cc`. */
-            role: string;
+            /** @description What they do. */
+            role: components["schemas"]["RecipientRole"];
             /**
              * Format: int32
              * @description Routing order (1 acts first).
@@ -4133,8 +4137,8 @@ export interface components {
              * @description When they signed or approved.
              */
             signed_at?: string | null;
-            /** @description `pending`, `sent`, `viewed`, `signed`, `approved` or `declined`. */
-            status: string;
+            /** @description Where they stand in the ceremony. */
+            status: components["schemas"]["RecipientStatus"];
             /**
              * Format: date-time
              * @description When they first viewed the document.
@@ -4195,6 +4199,8 @@ export interface components {
         };
         /** @description What a recipient does. */
         RecipientRole: "signer" | "approver" | "viewer" | "cc";
+        /** @description Where a recipient stands in the ceremony. */
+        RecipientStatus: "pending" | "sent" | "viewed" | "signed" | "approved" | "declined";
         /** @description `POST …/recipients/{recipient_id}/view` answer. */
         RecipientViewUrl: {
             /**
@@ -4559,8 +4565,8 @@ export interface components {
             processing_error?: string | null;
             /** @description Who sent it, so the recipient knows whom they deal with. */
             sender: components["schemas"]["EnvelopeSender"];
-            /** @description `sent` or `completed`. */
-            status: string;
+            /** @description Sent or completed. */
+            status: components["schemas"]["EnvelopeStatus"];
         };
         /** @description The recipient of the link, as their signing page shows them. */
         SigningRecipient: {
@@ -4592,15 +4598,15 @@ export interface components {
             may_act: boolean;
             /** @description Display name. */
             name: string;
-            /** @description `signer`, `approver`, `viewer` or `cc`. */
-            role: string;
+            /** @description What they do. */
+            role: components["schemas"]["RecipientRole"];
             /**
              * Format: int32
              * @description The recipient's place in the routing.
              */
             routing_order: number;
-            /** @description `pending`, `sent`, `viewed`, `signed`, `approved` or `declined`. */
-            status: string;
+            /** @description Where they stand. */
+            status: components["schemas"]["RecipientStatus"];
             /** @description Names of those acting now, while it is not yet this recipient's turn. */
             waiting_for: string[];
         };
@@ -4936,7 +4942,7 @@ export interface components {
              * @description The receiver's HTTP status at the last attempt, if it answered.
              */
             response_code?: number | null;
-            /** @description `pending`, `delivered` or `failed`. */
+            /** @description Where it stands. */
             status: components["schemas"]["WebhookDeliveryStatus"];
         };
         /** @description A page of a list answer. */
@@ -4946,7 +4952,7 @@ export interface components {
             /** @description Pass as `cursor` for the next page; absent on the last. */
             next_cursor?: string | null;
         };
-        /** @description Where a delivery stands. */
+        /** @description Where one delivery of an event to an endpoint stands. */
         WebhookDeliveryStatus: "pending" | "delivered" | "failed";
         /**
          * @description `POST /v1/webhooks` and `PATCH /v1/webhooks/{id}` body: with PATCH, absent members keep
