@@ -17,6 +17,7 @@ mod envelopes;
 mod health;
 mod hsm_keys;
 mod idempotency;
+mod layout;
 mod mail;
 mod matrix;
 mod migrations;

@@ -25,7 +25,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest, Sha256};
 
-use crate::lambda::HttpHandler;
+use crate::handler::HttpHandler;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";

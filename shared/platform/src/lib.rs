@@ -7,6 +7,7 @@ pub mod billing;
 pub mod cache;
 pub mod credentials;
 pub mod db;
+pub mod handler;
 pub mod hsm;
 pub mod hsm_keys;
 pub mod http;

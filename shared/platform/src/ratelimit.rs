@@ -19,7 +19,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::cache::Cache;
-use crate::lambda::HttpHandler;
+use crate::handler::HttpHandler;
 
 /// Limits per window, from the environment.
 #[derive(Debug, Clone)]

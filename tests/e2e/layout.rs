@@ -1,0 +1,256 @@
+//! The layout rule "no import circles": within every crate, the modules that use each other
+//! (a `crate::m` or, from a top-level module, `super::m` path outside comments) form no
+//! cycle. The circles that predate the rule are listed below; the test fails on any other
+//! circle and on a listed one that is gone (so the list only shrinks).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use gsign_tests::root;
+
+/// Circles left to break (#22 item 1): crate folder, then the modules of each circle.
+const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
+    ("functions/accounts/src", &["api", "manage", "me"]),
+    (
+        "functions/certificates/src",
+        &["common", "issuing", "revocation"],
+    ),
+    (
+        "functions/doc-packs/src",
+        &["api", "generate", "library", "packs"],
+    ),
+    ("functions/documents/src", &["api", "routes"]),
+    (
+        "functions/envelopes/src",
+        &["lifecycle", "mail", "packs", "repo", "routes", "send"],
+    ),
+    (
+        "functions/sealed/src",
+        &["api", "holders", "keys", "prompts"],
+    ),
+    ("functions/signatures/src", &["error", "verify"]),
+    ("functions/webhooks/src", &["common", "deliver"]),
+    ("shared/signing/src", &["appearance", "font"]),
+    (
+        "shared/signing/src",
+        &["chain", "cms_verify", "crl", "x509"],
+    ),
+    ("shared/signing/src", &["ltv", "verify"]),
+];
+
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .expect("readable source folder")
+        .flatten()
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// The modules `line` names after `prefix` (`crate::` or `super::`).
+fn named_after<'l>(line: &'l str, prefix: &str) -> Vec<&'l str> {
+    line.match_indices(prefix)
+        .filter(|(at, _)| {
+            // `gsign_platform::crate::…` cannot occur; `xcrate::` is another word.
+            !line[..*at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+        .filter_map(|(at, _)| {
+            let rest = &line[at + prefix.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            (end > 0).then(|| &rest[..end])
+        })
+        .collect()
+}
+
+/// Module → the modules of the same crate it uses. A module is a file or folder right under
+/// `src` (everything inside a folder belongs to it).
+fn module_graph(src: &Path) -> Graph {
+    let mut modules: BTreeMap<String, (Vec<PathBuf>, bool)> = BTreeMap::new();
+    for entry in std::fs::read_dir(src).expect("src").flatten() {
+        let path = entry.path();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if matches!(name.as_str(), "lib" | "main" | "bin") {
+            continue;
+        }
+        if path.is_dir() {
+            modules.insert(name, (rust_files(&path), false));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            modules.insert(name, (vec![path], true));
+        }
+    }
+    let mut graph = Graph::new();
+    for (module, (files, top_level)) in &modules {
+        let uses = graph.entry(module.clone()).or_default();
+        for file in files {
+            let text = std::fs::read_to_string(file).expect("readable source");
+            for line in text.lines().map(str::trim) {
+                if line.starts_with("//") {
+                    continue;
+                }
+                let mut named = named_after(line, "crate::");
+                if *top_level {
+                    named.extend(named_after(line, "super::"));
+                }
+                for other in named {
+                    if other != module && modules.contains_key(other) {
+                        uses.insert(other.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// The cycles of `graph`: its strongly connected components of more than one module.
+fn circles(graph: &Graph) -> Vec<Vec<String>> {
+    struct Tarjan<'g> {
+        graph: &'g Graph,
+        next: usize,
+        index: BTreeMap<&'g str, usize>,
+        low: BTreeMap<&'g str, usize>,
+        stack: Vec<&'g str>,
+        found: Vec<Vec<String>>,
+    }
+    impl<'g> Tarjan<'g> {
+        fn visit(&mut self, v: &'g str) {
+            self.index.insert(v, self.next);
+            self.low.insert(v, self.next);
+            self.next += 1;
+            self.stack.push(v);
+            for w in self.graph.get(v).into_iter().flatten() {
+                let w = w.as_str();
+                if !self.index.contains_key(w) {
+                    self.visit(w);
+                    let low = self.low[v].min(self.low[w]);
+                    self.low.insert(v, low);
+                } else if self.stack.contains(&w) {
+                    let low = self.low[v].min(self.index[w]);
+                    self.low.insert(v, low);
+                }
+            }
+            if self.low[v] == self.index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = self.stack.pop() {
+                    component.push(w.to_owned());
+                    if w == v {
+                        break;
+                    }
+                }
+                if component.len() > 1 {
+                    component.sort();
+                    self.found.push(component);
+                }
+            }
+        }
+    }
+    let mut tarjan = Tarjan {
+        graph,
+        next: 0,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        found: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !tarjan.index.contains_key(v.as_str()) {
+            tarjan.visit(v);
+        }
+    }
+    tarjan.found.sort();
+    tarjan.found
+}
+
+fn crate_sources() -> Vec<PathBuf> {
+    let mut sources = Vec::new();
+    for group in ["shared", "functions"] {
+        for entry in std::fs::read_dir(root().join(group))
+            .expect("crates")
+            .flatten()
+        {
+            let src = entry.path().join("src");
+            if src.is_dir() {
+                sources.push(src);
+            }
+        }
+    }
+    sources.push(root().join("infra/local/src"));
+    sources.push(root().join("tests/src"));
+    sources.sort();
+    sources
+}
+
+#[test]
+fn the_finder_sees_a_circle_through_crate_and_super_paths() {
+    let graph: Graph = [
+        ("a", vec!["b"]),
+        ("b", vec!["c"]),
+        ("c", vec!["a"]),
+        ("d", vec!["a"]),
+    ]
+    .into_iter()
+    .map(|(m, uses)| (m.to_owned(), uses.into_iter().map(str::to_owned).collect()))
+    .collect();
+    assert_eq!(circles(&graph), vec![vec!["a", "b", "c"]]);
+    assert_eq!(
+        named_after(
+            "use crate::lambda::{x}; let y = crate::http::z();",
+            "crate::"
+        ),
+        vec!["lambda", "http"]
+    );
+    assert_eq!(named_after("use super::repo;", "super::"), vec!["repo"]);
+}
+
+#[test]
+fn no_crate_has_an_import_circle_beyond_the_known_ones() {
+    let known: BTreeSet<(String, Vec<String>)> = KNOWN_CIRCLES
+        .iter()
+        .map(|(src, modules)| {
+            (
+                (*src).to_owned(),
+                modules.iter().map(|m| (*m).to_owned()).collect(),
+            )
+        })
+        .collect();
+    let mut found = BTreeSet::new();
+    for src in crate_sources() {
+        let relative = src
+            .strip_prefix(root())
+            .unwrap_or(&src)
+            .to_string_lossy()
+            .into_owned();
+        for circle in circles(&module_graph(&src)) {
+            println!("{relative}: {}", circle.join(" -> "));
+            found.insert((relative.clone(), circle));
+        }
+    }
+    let new: Vec<_> = found.difference(&known).collect();
+    let gone: Vec<_> = known.difference(&found).collect();
+    assert!(
+        new.is_empty(),
+        "import circles (break them: move what both sides need into a module of its own): {new:?}"
+    );
+    assert!(
+        gone.is_empty(),
+        "these circles are broken: remove them from KNOWN_CIRCLES: {gone:?}"
+    );
+}
