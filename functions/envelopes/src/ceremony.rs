@@ -466,13 +466,7 @@ impl EnvelopesApi {
         let tx = conn.transaction().await?;
         let party = Self::party(&tx, req).await?;
         let status = party.envelope.status;
-        if matches!(
-            status,
-            EnvelopeStatus::Voided
-                | EnvelopeStatus::Expired
-                | EnvelopeStatus::Declined
-                | EnvelopeStatus::Draft
-        ) {
+        if status.is_closed_to_recipients() {
             return Err(CeremonyError::Closed(status));
         }
         let now = Utc::now();
@@ -635,13 +629,7 @@ impl EnvelopesApi {
         let party = Self::party(&tx, req).await?;
         // The code also opens a completed envelope's final document, after the recipient acted.
         let status = party.envelope.status;
-        if matches!(
-            status,
-            EnvelopeStatus::Voided
-                | EnvelopeStatus::Expired
-                | EnvelopeStatus::Declined
-                | EnvelopeStatus::Draft
-        ) {
+        if status.is_closed_to_recipients() {
             return Err(CeremonyError::Closed(status));
         }
         if status == EnvelopeStatus::Sent

@@ -38,6 +38,20 @@ string_enum!(
     }
 );
 
+impl EnvelopeStatus {
+    /// Whether its recipients' links no longer act on it: voided, expired, declined, or (never
+    /// sent) a draft. A completed envelope still opens its final document.
+    pub fn is_closed_to_recipients(self) -> bool {
+        matches!(
+            self,
+            EnvelopeStatus::Voided
+                | EnvelopeStatus::Expired
+                | EnvelopeStatus::Declined
+                | EnvelopeStatus::Draft
+        )
+    }
+}
+
 string_enum!(
     /// How recipients take their turns.
     RoutingType {
@@ -645,6 +659,16 @@ pub fn is_embed_origin(origin: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recipients_links_stop_acting_on_voided_expired_declined_and_unsent_envelopes() {
+        let closed: Vec<_> = EnvelopeStatus::ALL
+            .iter()
+            .filter(|s| s.is_closed_to_recipients())
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(closed, ["draft", "declined", "voided", "expired"]);
+    }
 
     #[test]
     fn only_plain_https_origins_or_loopback_http_may_frame_the_page() {
