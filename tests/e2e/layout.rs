@@ -19,7 +19,6 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
         "functions/doc-packs/src",
         &["api", "generate", "library", "packs"],
     ),
-    ("functions/documents/src", &["api", "routes"]),
     (
         "functions/envelopes/src",
         &["lifecycle", "mail", "packs", "repo", "routes", "send"],
@@ -28,9 +27,6 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
         "functions/sealed/src",
         &["api", "holders", "keys", "prompts"],
     ),
-    ("functions/signatures/src", &["error", "verify"]),
-    ("functions/webhooks/src", &["common", "deliver"]),
-    ("shared/signing/src", &["appearance", "font"]),
     (
         "shared/signing/src",
         &["chain", "cms_verify", "crl", "x509"],

@@ -695,7 +695,7 @@ async fn a_delivery_killed_mid_attempt_is_redone_with_the_same_event_id() {
         .create(owner.org, &endpoint_row, &event, 5)
         .await
         .expect("logged"));
-    let job = gsign_functions_webhooks::deliver::Job {
+    let job = gsign_functions_webhooks::common::Job {
         organization_id: owner.org,
         endpoint_id: endpoint,
         event_id: event.id,

@@ -5,30 +5,7 @@ use gsign_core::openapi::{schema, Area, Operation, Reply};
 use gsign_platform::pagination::Page;
 use schemars::JsonSchema;
 
-use crate::routes::{Created, DocumentUpdate, DocumentView, Download, LegalHold};
-
-/// One page of a document's PDF: its size in points and its rotation.
-#[derive(JsonSchema)]
-#[allow(dead_code)] // describes the wire, never built
-pub(crate) struct PageSize {
-    /// Width in points, before rotation.
-    width: f64,
-    /// Height in points, before rotation.
-    height: f64,
-    /// Clockwise rotation for display: 0, 90, 180 or 270.
-    rotation: u16,
-}
-
-/// Which file of a document.
-#[derive(JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)] // describes the wire, never built
-pub(crate) enum DownloadVariant {
-    /// The upload as it was.
-    Original,
-    /// The PDF to sign (the original, or its conversion).
-    Pdf,
-}
+use crate::routes::{Created, DocumentUpdate, DocumentView, Download, DownloadVariant, LegalHold};
 
 /// `GET /v1/documents`'s query parameters.
 #[derive(JsonSchema)]

@@ -56,7 +56,7 @@ pub struct DocumentView {
     /// Pages of the PDF to sign, once ingested.
     page_count: Option<i32>,
     /// Each page's size and rotation, once ingested.
-    #[schemars(with = "Option<Vec<crate::api::PageSize>>")]
+    #[schemars(with = "Option<Vec<PageSize>>")]
     pages: Option<serde_json::Value>,
     /// SHA-256 of the original (hex), once ingested.
     sha256: Option<String>,
@@ -128,7 +128,7 @@ pub(crate) struct Created {
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct Download {
     /// Which file: the upload as it was, or the PDF to sign.
-    #[schemars(with = "crate::api::DownloadVariant")]
+    #[schemars(with = "DownloadVariant")]
     variant: &'static str,
     /// The name the browser saves it as.
     file_name: String,
@@ -613,3 +613,26 @@ gsign_platform::route_function!(init_route, /// `DELETE /v1/documents/{id}`.
     DELETE_DOCUMENT, "api-delete-document", Route::Delete);
 gsign_platform::route_function!(init_route, /// `PUT /v1/documents/{id}/legal-hold`.
     SET_DOCUMENT_LEGAL_HOLD, "api-set-document-legal-hold", Route::SetLegalHold);
+
+/// One page of a document's PDF: its size in points and its rotation.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+pub(crate) struct PageSize {
+    /// Width in points, before rotation.
+    width: f64,
+    /// Height in points, before rotation.
+    height: f64,
+    /// Clockwise rotation for display: 0, 90, 180 or 270.
+    rotation: u16,
+}
+
+/// Which file of a document.
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire, never built
+pub(crate) enum DownloadVariant {
+    /// The upload as it was.
+    Original,
+    /// The PDF to sign (the original, or its conversion).
+    Pdf,
+}

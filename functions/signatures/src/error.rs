@@ -90,8 +90,16 @@ impl IntoProblem for VerifyError {
                 "The PDF could not be verified",
             )
             .with_detail(format!("{rejection:?}"))
-            .with_extension("reason", serde_json::json!(crate::verify::rejection_code(&rejection))),
+            .with_extension("reason", serde_json::json!(rejection_code(&rejection))),
             VerifyError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
+}
+
+/// The machine-readable code of why the sandbox refused the file (the file's fault).
+pub fn rejection_code(rejection: &Rejection) -> String {
+    serde_json::to_value(rejection)
+        .ok()
+        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "pdf_unreadable".to_owned())
 }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use gsign_core::documents::DocumentStatus;
 use gsign_core::{Action, Env, EnvReader, FieldError};
 use gsign_pdf::sandbox::{isolated_child_if_requested, run_isolated};
-use gsign_pdf::{Limits, Rejection};
+use gsign_pdf::Limits;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
 use gsign_platform::pades_signer::RevocationFetcher;
@@ -449,11 +449,3 @@ fn init(env: Env, _: ()) -> InitFuture {
 
 gsign_platform::route_function!(init, /// `POST /v1/verify`.
     VERIFY_SIGNATURES, "api-verify-signatures", ());
-
-/// Why a rejection from the sandbox is the file's fault.
-pub fn rejection_code(rejection: &Rejection) -> String {
-    serde_json::to_value(rejection)
-        .ok()
-        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| "pdf_unreadable".to_owned())
-}

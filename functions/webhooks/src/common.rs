@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use gsign_core::EnvReader;
 use gsign_platform::lambda::StartupError;
 use gsign_platform::service::{Base, BaseConfig};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::log::DeliveryLog;
 use crate::secrets::SecretBox;
@@ -119,7 +122,7 @@ impl Services {
 
     /// Asks the delivery function to attempt `jobs` now, ten per SQS call.
     #[tracing::instrument(skip_all)]
-    pub async fn enqueue_now(&self, jobs: &[crate::deliver::Job]) -> anyhow::Result<()> {
+    pub async fn enqueue_now(&self, jobs: &[Job]) -> anyhow::Result<()> {
         for chunk in jobs.chunks(10) {
             let mut batch = self
                 .sqs
@@ -149,7 +152,7 @@ impl Services {
     /// Asks the delivery function to attempt `job` (after `delay`, at most 15 minutes: SQS's
     /// limit; longer waits hop, see [`crate::deliver`]).
     #[tracing::instrument(skip_all)]
-    pub async fn enqueue(&self, job: &crate::deliver::Job, delay: Duration) -> anyhow::Result<()> {
+    pub async fn enqueue(&self, job: &Job, delay: Duration) -> anyhow::Result<()> {
         let seconds = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
         self.sqs
             .send_message()
@@ -161,4 +164,18 @@ impl Services {
             .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
         Ok(())
     }
+}
+
+/// A delivery message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// The organization (endpoints are read within it).
+    pub organization_id: Uuid,
+    /// The endpoint.
+    pub endpoint_id: Uuid,
+    /// The event (the delivery's key with the endpoint).
+    pub event_id: Uuid,
+    /// Not to be attempted before then (a wait longer than SQS's delay hops).
+    #[serde(default)]
+    pub not_before: Option<DateTime<Utc>>,
 }

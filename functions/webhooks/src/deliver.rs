@@ -24,26 +24,10 @@ use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, MessageOutcome, SqsHandler,
 };
 use gsign_platform::outbox;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::common::{Services, WebhooksConfig};
+use crate::common::{Job, Services, WebhooksConfig};
 use crate::log::{Attempt, Delivery, Outcome, BODY_EXCERPT_BYTES};
 use crate::repo;
-
-/// A delivery message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Job {
-    /// The organization (endpoints are read within it).
-    pub organization_id: Uuid,
-    /// The endpoint.
-    pub endpoint_id: Uuid,
-    /// The event (the delivery's key with the endpoint).
-    pub event_id: Uuid,
-    /// Not to be attempted before then (a wait longer than SQS's delay hops).
-    #[serde(default)]
-    pub not_before: Option<DateTime<Utc>>,
-}
 
 /// What the receiver (or the way to it) did.
 struct Response {

@@ -15,8 +15,8 @@ use gsign_platform::lambda::{
 use gsign_platform::outbox;
 use uuid::Uuid;
 
+use crate::common::Job;
 use crate::common::{Services, WebhooksConfig};
-use crate::deliver::Job;
 use crate::repo;
 
 struct FanOut {

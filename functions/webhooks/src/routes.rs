@@ -21,8 +21,8 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::common::Job;
 use crate::common::{Services, WebhooksConfig};
-use crate::deliver::Job;
 use crate::error::WebhooksError;
 use crate::log::Delivery;
 use crate::repo::{self, Changes, Endpoint};

@@ -3,25 +3,16 @@
 //! drawn in the field's *upright* box; a `/Matrix` turns it with the page so that it reads
 //! upright on rotated pages too.
 
-use std::io::{Cursor, Write as _};
+use std::io::Cursor;
 
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
 use lopdf::{dictionary, Dictionary, Document, Object, ObjectId, Stream};
 
 use crate::algorithm::SignError;
 use crate::font::{Font, Subset};
+use crate::stream::deflate;
 
 /// The largest drawing accepted, in pixels per side (a signature pad gives far less).
 pub const MAX_IMAGE_SIDE: u32 = 4096;
-
-/// Zlib (`/FlateDecode`) of `bytes`.
-pub fn deflate(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), Compression::default());
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(bytes);
-    encoder.finish().unwrap_or_default()
-}
 
 fn real(value: f32) -> Object {
     Object::Real(value)

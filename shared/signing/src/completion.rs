@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use lopdf::{dictionary, Document, Object, ObjectId, Stream};
 
 use crate::algorithm::SignError;
-use crate::appearance::{deflate, Drawing};
+use crate::appearance::Drawing;
 use crate::font::{Font, Subset};
+use crate::stream::deflate;
 
 /// A4 in points.
 const PAGE: (f32, f32) = (595.0, 842.0);

@@ -194,7 +194,7 @@ impl<'f> Subset<'f> {
         let program_len = i64::try_from(program.len()).unwrap_or(i64::MAX);
         let file_id = document.add_object(Stream::new(
             dictionary! { "Length1" => program_len, "Filter" => "FlateDecode" },
-            crate::appearance::deflate(&program),
+            crate::stream::deflate(&program),
         ));
         let descriptor_id = document.add_object(dictionary! {
             "Type" => "FontDescriptor",
@@ -235,7 +235,7 @@ impl<'f> Subset<'f> {
         });
         let to_unicode_id = document.add_object(Stream::new(
             dictionary! { "Filter" => "FlateDecode" },
-            crate::appearance::deflate(to_unicode(&part.unicode).as_bytes()),
+            crate::stream::deflate(to_unicode(&part.unicode).as_bytes()),
         ));
         Ok(document.add_object(dictionary! {
             "Type" => "Font",

@@ -20,6 +20,7 @@ pub mod font;
 pub mod form;
 pub mod ltv;
 pub mod pades;
+pub mod stream;
 pub mod tsa;
 pub mod verify;
 pub mod x509;
