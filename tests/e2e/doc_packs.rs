@@ -357,6 +357,7 @@ async fn a_pack_of_three_is_generated_issued_signed_by_everyone_and_validates() 
         },
     )
     .await;
+    redelivered_announcements_change_nothing(&stack, &db, &admin, &pack_id, &signed).await;
     let org_ca = organization_ca(&db, admin.org, &pki).await;
     let s3 = gsign_platform::aws::s3(&gsign_tests::sdk().await);
     for (i, document) in signed["documents"]
@@ -781,19 +782,25 @@ async fn gates_schema_errors_void_and_other_tenants_are_clear_answers() {
         (declined_pack, "declined", "declined", "buyer"),
         (late_pack, "expired", "expired", "sender"),
     ] {
-        let (_, detail) = stack
-            .call(&member, "GET", &format!("/v1/doc-packs/{pack}"), None)
-            .await;
-        let document = &detail["documents"][0];
-        assert_eq!(document["envelope_status"], status, "{document}");
-        assert!(
-            document["sign_events"]
-                .as_array()
-                .expect("events")
-                .iter()
-                .any(|e| e["event"] == event && e["actor_role"] == role),
-            "{document}"
-        );
+        // The pack hears of its envelope's end through the announced evidence.
+        let detail = eventually(
+            std::time::Duration::from_secs(30),
+            "the pack document follows its envelope",
+            || async {
+                let (_, detail) = stack
+                    .call(&member, "GET", &format!("/v1/doc-packs/{pack}"), None)
+                    .await;
+                let document = &detail["documents"][0];
+                let shown = document["envelope_status"] == status
+                    && document["sign_events"].as_array().is_some_and(|events| {
+                        events
+                            .iter()
+                            .any(|e| e["event"] == event && e["actor_role"] == role)
+                    });
+                shown.then_some(detail)
+            },
+        )
+        .await;
         assert_eq!(
             detail["status"], "issued",
             "a pack that cannot complete stays issued: {detail}"
@@ -888,4 +895,84 @@ async fn gates_schema_errors_void_and_other_tenants_are_clear_answers() {
         "{names:?}"
     );
     stack.stop().await;
+}
+
+/// Every announcement of the pack's envelopes delivered again, newest first (SQS may repeat
+/// and reorder them): the pack reads exactly as before.
+async fn redelivered_announcements_change_nothing(
+    stack: &gsign_tests::TestStack,
+    db: &TestDatabase,
+    admin: &Tenant,
+    pack_id: &str,
+    signed: &Value,
+) {
+    let client = db.connect().await;
+    let rows = client
+        .query(
+            "SELECT e.envelope_id, e.sequence, e.action, e.actor_type, e.actor_id, \
+             e.recipient_id, e.ip, e.user_agent, e.details, e.occurred_at \
+             FROM envelope_events e JOIN doc_instance i ON i.envelope_id = e.envelope_id \
+             WHERE i.pack_id = $1 AND e.action = ANY($2) ORDER BY e.occurred_at DESC, e.sequence DESC",
+            &[
+                &pack_id.parse::<uuid::Uuid>().expect("uuid"),
+                &gsign_core::envelopes::ANNOUNCED_ACTIONS,
+            ],
+        )
+        .await
+        .expect("the pack's evidence");
+    assert!(
+        rows.len() >= 9,
+        "three documents, each sent, viewed, signed and completed"
+    );
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let event = json!({
+                "envelope_id": row.get::<_, uuid::Uuid>(0),
+                "sequence": row.get::<_, i32>(1),
+                "action": row.get::<_, String>(2),
+                "actor_type": row.get::<_, String>(3),
+                "actor_id": row.get::<_, Option<uuid::Uuid>>(4),
+                "recipient_id": row.get::<_, Option<uuid::Uuid>>(5),
+                "ip": row.get::<_, Option<String>>(6),
+                "user_agent": row.get::<_, Option<String>>(7),
+                "details": row.get::<_, Value>(8),
+                "occurred_at": row.get::<_, chrono::DateTime<chrono::Utc>>(9),
+            });
+            let message = json!({
+                "id": uuid::Uuid::now_v7(),
+                "kind": "envelope_event",
+                "organization_id": admin.org,
+                "created_at": chrono::Utc::now(),
+                "payload": {"organization_id": admin.org, "event": event},
+            });
+            json!({
+                "messageId": uuid::Uuid::new_v4().to_string(),
+                "body": message.to_string(),
+                "eventSource": "aws:sqs",
+            })
+        })
+        .collect();
+    for batch in records.chunks(10) {
+        let answer = stack
+            .running
+            .stack
+            .invoke("sqs-track-pack-document", json!({"Records": batch}))
+            .await
+            .expect("the follower runs");
+        assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    }
+    let (_, again) = stack
+        .call(admin, "GET", &format!("/v1/doc-packs/{pack_id}"), None)
+        .await;
+    assert_eq!(again["status"], "signed", "{again}");
+    for (before, after) in signed["documents"]
+        .as_array()
+        .expect("present")
+        .iter()
+        .zip(again["documents"].as_array().expect("present"))
+    {
+        assert_eq!(after["envelope_status"], "completed", "{after}");
+        assert_eq!(after["sign_events"], before["sign_events"], "{after}");
+    }
 }

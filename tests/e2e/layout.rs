@@ -21,7 +21,7 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
     ),
     (
         "functions/envelopes/src",
-        &["lifecycle", "mail", "packs", "repo", "routes", "send"],
+        &["lifecycle", "mail", "routes", "send"],
     ),
     (
         "functions/sealed/src",

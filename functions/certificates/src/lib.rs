@@ -13,6 +13,7 @@ pub mod issuing;
 pub mod repo;
 pub mod revocation;
 pub mod routes;
+pub mod seal;
 
 /// Every function of the area, each its own Lambda, all served by the area's one binary
 /// (`gsign-certificates`, which runs the one its `Handler` names) and by the local runner.

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod error;
+pub mod follow;
 pub mod generate;
 pub mod library;
 pub mod packs;
@@ -268,4 +269,5 @@ pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
     VOID_DOC_PACK,
     REGENERATE_DOC_PACK,
     DOWNLOAD_DOC_PACK_INSTANCE,
+    follow::TRACK_PACK_DOCUMENT,
 ];

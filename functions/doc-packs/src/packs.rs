@@ -296,7 +296,7 @@ impl DocPacksApi {
         let events = client
             .query(
                 "SELECT e.* FROM doc_sign_event e JOIN doc_instance i ON i.doc_id = e.doc_id \
-                 WHERE i.pack_id = $1 ORDER BY e.created_at, e.sign_event_id",
+                 WHERE i.pack_id = $1 ORDER BY e.created_at, e.envelope_sequence, e.sign_event_id",
                 &[&pack],
             )
             .await?;
@@ -596,6 +596,7 @@ impl DocPacksApi {
                 },
             };
             self.envelopes.send_pack_envelope(caller, envelope).await?;
+            self.catch_up(caller, envelope).await?;
         }
         let mut conn = self.base().pool.get().await?;
         let tx = conn.transaction().await?;
@@ -745,6 +746,21 @@ impl DocPacksApi {
             self.envelopes
                 .void_pack_envelope(caller, envelope, reason)
                 .await?;
+            self.catch_up(caller, envelope).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies what the pack's own send or void just announced, so its answer shows it
+    /// (the announcements arrive later and change nothing more).
+    #[tracing::instrument(skip_all, fields(envelope = %envelope))]
+    async fn catch_up(&self, caller: &Caller, envelope: Uuid) -> Result<(), DocPacksError> {
+        for event in self
+            .envelopes
+            .announced_events(caller.org, envelope)
+            .await?
+        {
+            crate::follow::apply(&self.base().pool, caller.org, &event).await?;
         }
         Ok(())
     }

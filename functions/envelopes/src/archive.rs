@@ -8,13 +8,11 @@
 //! envelope like a TSA failure): the envelope never completes below the level it asked for.
 
 use chrono::{DateTime, Utc};
-use gsign_functions_certificates::{repo as certificates, revocation};
 use gsign_platform::pades_signer::{RevisionError, RevocationFetcher};
 use gsign_signing::chain::issued_by;
 use gsign_signing::crl;
 use gsign_signing::ltv::{self, is_self_issued, ValidationData};
 use uuid::Uuid;
-use x509_cert::der::Decode;
 use x509_cert::Certificate;
 
 use crate::worker::{Archival, Failure, SigningWorker};
@@ -100,22 +98,7 @@ impl SigningWorker {
         org: Uuid,
         signatures: &[ltv::EmbeddedSignature],
     ) -> Result<ValidationData, Failure> {
-        let organization_ca = certificates::authority(client, org, "ca").await?;
-        let own = match &organization_ca {
-            Some(ca) => {
-                let certificate = ca
-                    .certificate
-                    .as_deref()
-                    .map(Certificate::from_der)
-                    .transpose()
-                    .map_err(anyhow::Error::from)?;
-                let crl = revocation::refresh(client, &self.hsm, &self.pki, ca)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("the organization CA's CRL: {e}"))?;
-                certificate.map(|c| (c, crl))
-            }
-            None => None,
-        };
+        let own = self.seals.ca_with_fresh_crl(client, org).await?;
         validation_data(signatures, own.as_ref(), &self.revocation).await
     }
 }

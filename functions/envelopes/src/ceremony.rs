@@ -482,7 +482,8 @@ impl EnvelopesApi {
                 org,
                 party.event("recipient.viewed", serde_json::json!({})),
             )
-            .await?;
+            .await?
+            .announce_with(&mut jobs);
             jobs.push(
                 outbox::webhook(
                     &tx,
@@ -782,6 +783,7 @@ impl EnvelopesApi {
         let role = party.recipient.role;
         let org = party.envelope.organization_id;
         let (ip, user_agent) = (party.ip.as_deref(), party.user_agent.as_deref());
+        let mut publish = Vec::new();
         let outcome = match role {
             RecipientRole::Signer => {
                 let slots: Vec<Slot> = repo::fields(&tx, party.envelope.id)
@@ -839,7 +841,8 @@ impl EnvelopesApi {
                         }),
                     ),
                 )
-                .await?;
+                .await?
+                .announce_with(&mut publish);
                 Signed {
                     status: "signed",
                     detail: "Your signature is being applied to the document; you will get the completed document by email.",
@@ -852,7 +855,8 @@ impl EnvelopesApi {
                     org,
                     party.event("recipient.approved", serde_json::json!({})),
                 )
-                .await?;
+                .await?
+                .announce_with(&mut publish);
                 Signed {
                     status: "approved",
                     detail:
@@ -883,7 +887,8 @@ impl EnvelopesApi {
         tx.commit().await?;
         // The connection goes back first: publishing takes one of its own.
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[job, hook]).await;
+        publish.extend([job, hook]);
+        self.base.relay.publish(&self.base.pool, &publish).await;
         Ok(outcome)
     }
 
@@ -908,20 +913,23 @@ impl EnvelopesApi {
         }
         let org = party.envelope.organization_id;
         repo::declined(&tx, party.recipient.id, party.envelope.id, &reason).await?;
+        let mut emails = Vec::new();
         repo::record(
             &tx,
             org,
             party.event("recipient.declined", serde_json::json!({"reason": reason})),
         )
-        .await?;
+        .await?
+        .announce_with(&mut emails);
         let mut closed = party.event(
             "envelope.declined",
             serde_json::json!({"by": party.recipient.email}),
         );
         closed.actor_type = "system".to_owned();
         closed.actor_id = None;
-        repo::record(&tx, org, closed).await?;
-        let mut emails = Vec::new();
+        repo::record(&tx, org, closed)
+            .await?
+            .announce_with(&mut emails);
         for (event_type, data) in [
             (EventType::RecipientDeclined, party.hook_data("declined")),
             (

@@ -20,12 +20,12 @@ use uuid::Uuid;
 
 use gsign_platform::storage::ObjectRef;
 
+use gsign_functions_certificates::seal::SealKey;
+
 use crate::archive::archive_expiry_of;
 use crate::repo::{self, Envelope};
 use crate::send::{Letterhead, SEAL_FIELD};
-use crate::worker::{
-    archival_of, level_name, level_of, system_event, Failure, SealKey, SigningWorker,
-};
+use crate::worker::{archival_of, level_name, level_of, system_event, Failure, SigningWorker};
 
 impl SigningWorker {
     /// Seals, certifies, retains and completes `envelope` in `tx`; the emails to publish
@@ -165,7 +165,7 @@ impl SigningWorker {
             },
         )
         .await?;
-        repo::record(
+        let completed_announcement = repo::record(
             tx,
             org,
             system_event(
@@ -180,7 +180,8 @@ impl SigningWorker {
                 }),
             ),
         )
-        .await?;
+        .await?
+        .announcement;
 
         // Everyone gets a fresh link that now opens the final document and the certificate;
         // the sender gets the envelope's page.
@@ -189,7 +190,7 @@ impl SigningWorker {
             .name
             .clone()
             .unwrap_or_else(|| source.name.clone());
-        let mut emails = Vec::new();
+        let mut emails: Vec<Uuid> = completed_announcement.into_iter().collect();
         let mail = |to: String,
                     recipient_name: String,
                     link: String,
@@ -249,7 +250,7 @@ impl SigningWorker {
         emails.insert(0, hook);
         // Last: the seal certificate's row is shared by every envelope of the organization,
         // and its lock is held until commit.
-        gsign_functions_certificates::repo::record_use(tx, seal.certificate_id).await?;
+        self.seals.record_use(tx, seal.certificate_id).await?;
         Ok(emails)
     }
 

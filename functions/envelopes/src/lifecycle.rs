@@ -102,6 +102,7 @@ impl EnvelopesApi {
         sent(&tx, caller, id).await?;
         let recipients = repo::recipients(&tx, id).await?;
         let envelope = repo::void(&tx, id, &reason).await?;
+        let mut emails = Vec::new();
         repo::record(
             &tx,
             caller.org,
@@ -113,8 +114,8 @@ impl EnvelopesApi {
                 serde_json::json!({"reason": reason}),
             ),
         )
-        .await?;
-        let mut emails = Vec::new();
+        .await?
+        .announce_with(&mut emails);
         // Everyone who was asked to act hears that they need not.
         for recipient in recipients
             .iter()
@@ -337,6 +338,7 @@ impl InvokeHandler for Expirer {
                 continue;
             }
             repo::expire(&tx, id).await?;
+            let mut emails = Vec::new();
             repo::record(
                 &tx,
                 org,
@@ -353,8 +355,8 @@ impl InvokeHandler for Expirer {
                     occurred_at: Utc::now(),
                 },
             )
-            .await?;
-            let mut emails = Vec::new();
+            .await?
+            .announce_with(&mut emails);
             if let Some(to) = repo::sender_email(&tx, id).await? {
                 emails.push(
                     outbox::email(

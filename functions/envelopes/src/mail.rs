@@ -763,7 +763,9 @@ impl EnvelopesApi {
             );
             notified.actor_type = "system".to_owned();
             notified.actor_id = None;
-            repo::record(&tx, caller.org, notified).await?;
+            repo::record(&tx, caller.org, notified)
+                .await?
+                .announce_with(&mut publish);
         }
         tx.commit().await?;
         drop(conn);

@@ -1,12 +1,10 @@
 //! Envelopes issued for a document pack's documents (seed 003): how a pack creates, sends
-//! and voids them through the same code as every other envelope, and how every evidence
-//! event of such an envelope shows on the pack's document (its envelope status, its sign
-//! events, the pack becoming `signed`) in the transaction that records the event.
+//! and voids them through the same code as every other envelope. The pack learns what
+//! happens to them from the announced evidence events (`repo::record`), as any follower.
 
 use gsign_core::envelopes::{
-    EvidenceEvent, FieldInput, FieldType, NewRecipient, RecipientInput, RecipientRole,
+    is_announced, EvidenceEvent, FieldInput, FieldType, NewRecipient, RecipientInput, RecipientRole,
 };
-use gsign_core::packs::{tracked, PackEnvelopeStatus, PackStatus};
 use gsign_platform::http::Caller;
 use uuid::Uuid;
 
@@ -172,101 +170,24 @@ impl EnvelopesApi {
             Err(err) => Err(err),
         }
     }
-}
 
-/// Shows `event` (just recorded for its envelope) on the pack document the envelope was
-/// issued for, if any: the document's envelope status, a sign event with the signer's role,
-/// and, when the last document completes, the pack `signed`.
-#[tracing::instrument(skip_all)]
-pub(crate) async fn track(
-    client: &impl deadpool_postgres::GenericClient,
-    event: &EvidenceEvent,
-) -> Result<(), tokio_postgres::Error> {
-    let Some(effect) = tracked(&event.action) else {
-        return Ok(());
-    };
-    let Some(row) = client
-        .query_opt(
-            "SELECT doc_id, pack_id, signer_map_json FROM doc_instance WHERE envelope_id = $1",
-            &[&event.envelope_id],
-        )
-        .await?
-    else {
-        return Ok(());
-    };
-    let doc: Uuid = row.get(0);
-    let pack: Uuid = row.get(1);
-    let signers: serde_json::Value = row.get(2);
-    if let Some(status) = effect.envelope_status {
-        client
-            .execute(
-                "UPDATE doc_instance SET envelope_status = $2 WHERE doc_id = $1",
-                &[&doc, &status.as_str()],
-            )
-            .await?;
+    /// The announced evidence events of the organization's envelope `id`, in order: what a
+    /// pack applies right after its own send or void, before the announcements arrive.
+    #[tracing::instrument(skip_all, fields(id = %id))]
+    pub async fn announced_events(
+        &self,
+        org: Uuid,
+        id: Uuid,
+    ) -> Result<Vec<EvidenceEvent>, EnvelopesError> {
+        let client = self.base.pool.get().await?;
+        if repo::get(&client, org, id, false).await?.is_none() {
+            return Err(EnvelopesError::NotFound("envelope"));
+        }
+        Ok(repo::events(&client, id)
+            .await?
+            .into_iter()
+            .map(|chained| chained.event)
+            .filter(|event| is_announced(&event.action))
+            .collect())
     }
-    if let Some(sign_event) = effect.event {
-        let signer = event.recipient_id.and_then(|recipient| {
-            signers.as_object()?.iter().find(|(_, s)| {
-                s.get("recipient_id").and_then(|v| v.as_str()) == Some(&recipient.to_string())
-            })
-        });
-        let (role, email) = match signer {
-            Some((role, s)) => (
-                role.clone(),
-                s.get("email").and_then(|v| v.as_str()).map(str::to_owned),
-            ),
-            None => ("sender".to_owned(), None),
-        };
-        let user = event
-            .actor_id
-            .filter(|_| event.actor_type == "user")
-            .map(|id| id.to_string());
-        client
-            .execute(
-                "INSERT INTO doc_sign_event (doc_id, actor_role, actor_user_id, actor_email, event, \
-                 provider_payload) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &doc,
-                    &role,
-                    &user,
-                    &email,
-                    &sign_event.as_str(),
-                    &serde_json::json!({
-                        "envelope_id": event.envelope_id,
-                        "sequence": event.sequence,
-                        "action": event.action,
-                        "recipient_id": event.recipient_id,
-                        "ip": event.ip,
-                        "user_agent": event.user_agent,
-                        "details": event.details,
-                        "occurred_at": event.occurred_at,
-                    }),
-                ],
-            )
-            .await?;
-    }
-    if effect.envelope_status == Some(PackEnvelopeStatus::Completed) {
-        // The pack's row lock orders documents completing at once: the last one to take it
-        // sees every other's committed status.
-        client
-            .query_opt(
-                "SELECT 1 FROM doc_pack WHERE pack_id = $1 FOR UPDATE",
-                &[&pack],
-            )
-            .await?;
-        client
-            .execute(
-                "UPDATE doc_pack SET status = $2 WHERE pack_id = $1 AND status = $3 \
-                 AND NOT EXISTS (SELECT 1 FROM doc_instance WHERE pack_id = $1 \
-                 AND envelope_status <> 'completed')",
-                &[
-                    &pack,
-                    &PackStatus::Signed.as_str(),
-                    &PackStatus::Issued.as_str(),
-                ],
-            )
-            .await?;
-    }
-    Ok(())
 }

@@ -6,7 +6,7 @@ use gsign_core::envelopes::{
     AuthMethod, ChainedEvent, EnvelopeStatus, EvidenceEvent, FieldFacts, FieldType, NewRecipient,
     RecipientFacts, RecipientRole, RecipientStatus, RoutingType, GENESIS_HASH,
 };
-use gsign_platform::db;
+use gsign_platform::{db, outbox};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -746,15 +746,34 @@ pub async fn replace_fields(
     Ok(())
 }
 
+/// An evidence event as appended, and the outbox row announcing it, if its action is
+/// announced ([`gsign_core::envelopes::is_announced`]): the caller publishes that row with
+/// its others after commit (the sweeper publishes any it does not).
+#[derive(Debug)]
+pub struct Recorded {
+    /// The event in the chain.
+    pub chained: ChainedEvent,
+    /// The outbox row announcing it to the areas that follow envelopes.
+    pub announcement: Option<Uuid>,
+}
+
+impl Recorded {
+    /// Adds the announcement, if any, to the outbox rows to publish after commit.
+    pub fn announce_with(self, outbox: &mut Vec<Uuid>) -> ChainedEvent {
+        outbox.extend(self.announcement);
+        self.chained
+    }
+}
+
 /// Appends an evidence event to the envelope's chain (the caller holds the envelope's row
-/// lock, so sequences and links are never raced), and shows it on the pack document the
-/// envelope was issued for, if any.
+/// lock, so sequences and links are never raced) and, for the actions other areas follow,
+/// announces it through the outbox in the same transaction.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn record(
     client: &impl GenericClient,
     org: Uuid,
     mut event: EvidenceEvent,
-) -> PgResult<ChainedEvent> {
+) -> anyhow::Result<Recorded> {
     let last = client
         .query_opt(
             "SELECT sequence, hash FROM envelope_events WHERE envelope_id = $1 \
@@ -791,11 +810,22 @@ pub async fn record(
             ],
         )
         .await?;
-    crate::packs::track(client, &event).await?;
-    Ok(ChainedEvent {
-        event,
-        previous_hash,
-        hash,
+    let announcement = if gsign_core::envelopes::is_announced(&event.action) {
+        let announced = outbox::EnvelopeEvent {
+            organization_id: org,
+            event: event.clone(),
+        };
+        Some(outbox::envelope_event(client, &announced).await?)
+    } else {
+        None
+    };
+    Ok(Recorded {
+        chained: ChainedEvent {
+            event,
+            previous_hash,
+            hash,
+        },
+        announcement,
     })
 }
 

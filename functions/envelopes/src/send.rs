@@ -171,6 +171,7 @@ impl EnvelopesApi {
         };
         let envelope = repo::mark_sent(&tx, id, first_order, expires_at, &stored, &sha256).await?;
         gsign_platform::billing::record_usage(&tx, caller.org, UsageType::Envelope, id).await?;
+        let mut emails = Vec::new();
         repo::record(
             &tx,
             caller.org,
@@ -186,8 +187,8 @@ impl EnvelopesApi {
                 }),
             ),
         )
-        .await?;
-        let mut emails = Vec::new();
+        .await?
+        .announce_with(&mut emails);
         let letterhead = Letterhead {
             sender: repo::sender_name(&tx, caller.user).await?,
             organization: repo::organization_name(&tx, caller.org).await?,
@@ -206,7 +207,9 @@ impl EnvelopesApi {
             );
             notified.actor_type = "system".to_owned();
             notified.actor_id = None;
-            repo::record(&tx, caller.org, notified).await?;
+            repo::record(&tx, caller.org, notified)
+                .await?
+                .announce_with(&mut emails);
         }
         let (hook, _) = outbox::webhook(
             &tx,

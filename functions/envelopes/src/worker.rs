@@ -19,24 +19,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::Context as _;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
 use gsign_core::routing::{self, Next};
 use gsign_core::Env;
-use gsign_functions_certificates::issuing::{self, NewKeys};
-use gsign_functions_certificates::repo as certificates;
-use gsign_functions_certificates::revocation::{Pki, PkiConfig};
-use gsign_platform::hsm::{Hsm, HsmConfig, HsmHandle};
+use gsign_functions_certificates::seal::{SealError, SealKey, Seals, SealsConfig};
+use gsign_platform::hsm::{HsmConfig, HsmHandle};
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
     SqsHandler, StartupError,
 };
 use gsign_platform::outbox::{self, SigningJob};
 use gsign_platform::pades_signer::{
-    sign_revision, Level, RevisionError, RevocationFetcher, SigningKey, TsaClient,
+    sign_revision, Level, RevisionError, RevocationFetcher, TsaClient,
 };
 use gsign_platform::storage::{ObjectRef, RetentionMode, WorkDir};
 use gsign_signing::form::{FieldFill, FieldKind, FieldValue};
@@ -88,33 +85,13 @@ enum Progress {
     Idle,
 }
 
-/// The key that signs for an organization: its seal certificate's HSM key and chain.
-pub(crate) struct SealKey {
-    pub certificate_id: Uuid,
-    pub serial: Option<String>,
-    pub key_id: Vec<u8>,
-    pub scheme: gsign_signing::Scheme,
-    pub chain: Vec<x509_cert::Certificate>,
-}
-
-impl SealKey {
-    pub(crate) fn signing_key<'h>(&self, hsm: &'h Hsm) -> SigningKey<'h> {
-        SigningKey {
-            hsm,
-            key_id: self.key_id.clone(),
-            scheme: self.scheme,
-            chain: self.chain.clone(),
-        }
-    }
-}
-
 /// The worker's clients and settings.
 pub struct SigningWorker {
     pub(crate) api: EnvelopesApi,
-    pub(crate) hsm: HsmHandle,
+    pub(crate) hsm: Arc<HsmHandle>,
     pub(crate) tsa: Option<TsaClient>,
-    /// Where the organization CAs' CRLs are published (and the seal's certificate points).
-    pub(crate) pki: Pki,
+    /// The organizations' seal keys and CAs, through the certificates area.
+    pub(crate) seals: Seals,
     /// Fetches other authorities' CRLs (the TSA's) for the document security store.
     pub(crate) revocation: RevocationFetcher,
     pub(crate) retention: RetentionMode,
@@ -156,19 +133,20 @@ impl SigningWorker {
                 None
             }
         };
-        let pki = PkiConfig::read(&mut r);
-        let (hsm, retention, pki) = r.finish(|| Some((hsm?, retention?, pki?)))?;
+        let seals = SealsConfig::read(&mut r);
+        let (hsm, retention, seals) = r.finish(|| Some((hsm?, retention?, seals?)))?;
         let tsa = (!tsa_urls.is_empty())
             .then(|| TsaClient::with_fallbacks(tsa_urls, tsa_timeout))
             .transpose()
             .map_err(anyhow::Error::from)?;
         let api = EnvelopesApi::from_env(env).await?;
-        let pki = Pki::new(pki, &api.base.sdk);
+        let hsm = Arc::new(HsmHandle::new(hsm));
+        let seals = Seals::new(seals, Arc::clone(&hsm), &api.base.sdk);
         Ok(Self {
             api,
-            hsm: HsmHandle::new(hsm),
+            hsm,
             tsa,
-            pki,
+            seals,
             revocation: RevocationFetcher::new(tsa_timeout).map_err(anyhow::Error::from)?,
             retention,
             work_dir,
@@ -273,7 +251,8 @@ impl SigningWorker {
                             serde_json::json!({"email": recipient.email, "routing_order": order}),
                         ),
                     )
-                    .await?;
+                    .await?
+                    .announce_with(&mut emails);
                 }
                 tx.commit().await?;
                 drop(conn);
@@ -291,47 +270,16 @@ impl SigningWorker {
         }
     }
 
-    /// The organization's seal key, its CA and seal created on first use (in a transaction of
-    /// their own, under the organization's row lock).
+    /// The organization's seal key, from the certificates area.
     #[tracing::instrument(skip_all, fields(org = %org))]
     pub(crate) async fn seal_key(&self, org: Uuid) -> Result<SealKey, Failure> {
-        let mut conn = self.api.base.pool.get().await?;
-        let seal = match certificates::authority(&conn, org, "seal").await? {
-            Some(seal) => seal,
-            None => {
-                let tx = conn.transaction().await?;
-                let name = certificates::lock_organization(&tx, org)
-                    .await?
-                    .ok_or_else(|| Failure::Permanent("the organization is gone".into()))?;
-                let mut keys = NewKeys::new(&self.hsm);
-                match issuing::ensure_authorities(&tx, &mut keys, &self.pki, org, &name).await {
-                    Ok((_, seal)) => match tx.commit().await {
-                        Ok(()) => {
-                            keys.keep();
-                            seal
-                        }
-                        Err(err) => {
-                            keys.discard().await;
-                            return Err(err.into());
-                        }
-                    },
-                    Err(err) => {
-                        keys.discard().await;
-                        return Err(Failure::Retry(
-                            anyhow::Error::new(err).context("creating the seal key"),
-                        ));
-                    }
-                }
-            }
-        };
-        let issuing = issuing::issuing_key(&seal).context("reading the seal key")?;
-        Ok(SealKey {
-            certificate_id: seal.id,
-            serial: seal.serial_number.clone(),
-            key_id: issuing.key_id,
-            scheme: issuing.scheme,
-            chain: issuing::stored_chain(&seal).context("reading the seal chain")?,
-        })
+        self.seals
+            .seal_key(&self.api.base.pool, org)
+            .await
+            .map_err(|err| match err {
+                SealError::OrganizationGone => Failure::Permanent(err.to_string()),
+                SealError::Failed(err) => Failure::Retry(err),
+            })
     }
 
     /// Signs `revision` with the seal key, HSM session reopened after an HSM failure.
@@ -482,7 +430,7 @@ impl SigningWorker {
             pending.id,
         )
         .await?;
-        certificates::record_use(tx, seal.certificate_id).await?;
+        self.seals.record_use(tx, seal.certificate_id).await?;
         repo::record(
             tx,
             envelope.organization_id,

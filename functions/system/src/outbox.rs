@@ -589,28 +589,34 @@ fn init_sweep(env: Env) -> InitFuture {
         let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
         let signing_queue = r.required::<String>("SIGNING_QUEUE_URL");
         let webhook_queue = r.required::<String>("WEBHOOK_EVENTS_QUEUE_URL");
+        let envelope_events_queue = r.required::<String>("ENVELOPE_EVENTS_QUEUE_URL");
         let grace = Duration::from_secs(r.or("OUTBOX_SWEEP_GRACE_SECONDS", 30u64));
         let retention = Retention {
             outbox_days: r.or("OUTBOX_RETENTION_DAYS", 7i32),
             unverified_days: r.or("UNVERIFIED_ACCOUNT_TTL_DAYS", 7i32),
         };
-        let (db, aws_config, audit_queue, email_queue, signing_queue, webhook_queue) =
-            r.finish(|| {
-                Some((
-                    db?,
-                    aws_config?,
+        let (db, aws_config, queues) = r.finish(|| {
+            Some((
+                db?,
+                aws_config?,
+                (
                     audit_queue?,
                     email_queue?,
                     signing_queue?,
                     webhook_queue?,
-                ))
-            })?;
+                    envelope_events_queue?,
+                ),
+            ))
+        })?;
+        let (audit_queue, email_queue, signing_queue, webhook_queue, envelope_events_queue) =
+            queues;
         let sdk = aws::sdk_config(&aws_config).await;
         Ok(Handler::Invoke(Arc::new(Sweeper {
             pool: db::pool(&db).map_err(anyhow::Error::from)?,
             relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue)
                 .with_signing_queue(Some(signing_queue))
-                .with_webhook_queue(Some(webhook_queue)),
+                .with_webhook_queue(Some(webhook_queue))
+                .with_envelope_events_queue(Some(envelope_events_queue)),
             grace,
             retention,
         })))

@@ -546,6 +546,27 @@ pub fn send_problems(
 /// The previous hash of an envelope's first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The evidence actions announced to the areas that follow envelopes (doc packs): the
+/// envelope's status changes and each recipient's progress. The others (fields, reminders,
+/// access codes, mail feedback) stay in the envelope's own trail.
+pub const ANNOUNCED_ACTIONS: &[&str] = &[
+    "envelope.sent",
+    "envelope.completed",
+    "envelope.declined",
+    "envelope.voided",
+    "envelope.expired",
+    "recipient.notified",
+    "recipient.viewed",
+    "recipient.signed",
+    "recipient.approved",
+    "recipient.declined",
+];
+
+/// Whether evidence of `action` is announced to the areas that follow envelopes.
+pub fn is_announced(action: &str) -> bool {
+    ANNOUNCED_ACTIONS.contains(&action)
+}
+
 /// One evidence event, as hashed.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EvidenceEvent {

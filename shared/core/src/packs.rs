@@ -258,6 +258,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_action_a_pack_tracks_is_announced_and_no_other_shows() {
+        for action in crate::envelopes::ANNOUNCED_ACTIONS {
+            assert!(
+                tracked(action).is_some(),
+                "{action} is announced but not tracked"
+            );
+        }
+        for action in [
+            "fields.set",
+            "recipient.reminded",
+            "signature.applied",
+            "envelope.sealed",
+        ] {
+            assert!(!crate::envelopes::is_announced(action), "{action}");
+            assert!(tracked(action).is_none(), "{action}");
+        }
+    }
+
+    #[test]
     fn gates_refuse_other_cities_and_roles_with_the_reason() {
         let gate = Gate {
             cities: Some(vec!["UB".into(), "darkhan".into()]),

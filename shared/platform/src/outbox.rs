@@ -25,6 +25,10 @@ pub enum Kind {
     Signing,
     /// A webhook event ([`gsign_core::webhooks::Event`]), fanned out to the endpoints.
     Webhook,
+    /// An announced envelope evidence event ([`EnvelopeEvent`]), for the areas that follow
+    /// envelopes (doc packs).
+    #[serde(rename = "envelope_event")]
+    EnvelopeEvent,
 }
 
 impl Kind {
@@ -34,6 +38,7 @@ impl Kind {
             Kind::Email => "email",
             Kind::Signing => "signing",
             Kind::Webhook => "webhook",
+            Kind::EnvelopeEvent => "envelope_event",
         }
     }
 }
@@ -95,6 +100,17 @@ pub struct SigningJob {
     pub envelope_id: Uuid,
 }
 
+/// An envelope's evidence event as it is announced to the areas that follow envelopes: the
+/// event as recorded (its `sequence` orders the events of one envelope, since messages may
+/// arrive twice or out of order).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnvelopeEvent {
+    /// The envelope's organization.
+    pub organization_id: Uuid,
+    /// The recorded event.
+    pub event: gsign_core::envelopes::EvidenceEvent,
+}
+
 /// One outbox row as it travels through SQS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
@@ -148,6 +164,26 @@ pub async fn signing(tx: &Transaction<'_>, job: &SigningJob) -> anyhow::Result<U
         &serde_json::to_value(job)?,
     )
     .await
+}
+
+/// Announces a recorded envelope evidence event, within the transaction that recorded it.
+#[tracing::instrument(skip_all)]
+pub async fn envelope_event(
+    client: &impl deadpool_postgres::GenericClient,
+    event: &EnvelopeEvent,
+) -> anyhow::Result<Uuid> {
+    Ok(client
+        .query_one(
+            "INSERT INTO outbox (organization_id, kind, payload) VALUES ($1, $2, $3) RETURNING id",
+            &[
+                &event.organization_id,
+                &Kind::EnvelopeEvent.as_str(),
+                &serde_json::to_value(event)?,
+            ],
+        )
+        .await
+        .context("writing the outbox")?
+        .get(0))
 }
 
 /// Writes a webhook event of `event_type` about `data` into the outbox within `tx`: the
@@ -216,6 +252,7 @@ pub struct Relay {
     email_queue_url: String,
     signing_queue_url: Option<String>,
     webhook_queue_url: Option<String>,
+    envelope_events_queue_url: Option<String>,
 }
 
 impl Relay {
@@ -227,7 +264,15 @@ impl Relay {
             email_queue_url,
             signing_queue_url: None,
             webhook_queue_url: None,
+            envelope_events_queue_url: None,
         }
+    }
+
+    /// Also relays announced envelope events, to `url` (functions that record envelope
+    /// evidence, and the sweeper).
+    pub fn with_envelope_events_queue(mut self, url: Option<String>) -> Self {
+        self.envelope_events_queue_url = url;
+        self
     }
 
     /// Also relays webhook events, to `url` (functions that write them, and the sweeper).
@@ -360,6 +405,7 @@ impl Relay {
             "email" => Kind::Email,
             "signing" => Kind::Signing,
             "webhook" => Kind::Webhook,
+            "envelope_event" => Kind::EnvelopeEvent,
             other => anyhow::bail!("outbox row of unknown kind {other}"),
         };
         let message = Message {
@@ -381,6 +427,12 @@ impl Relay {
             Kind::Webhook => self.webhook_queue_url.as_ref().with_context(|| {
                 format!(
                     "outbox row {} is a webhook event and WEBHOOK_EVENTS_QUEUE_URL is not set",
+                    message.id
+                )
+            })?,
+            Kind::EnvelopeEvent => self.envelope_events_queue_url.as_ref().with_context(|| {
+                format!(
+                    "outbox row {} is an envelope event and ENVELOPE_EVENTS_QUEUE_URL is not set",
                     message.id
                 )
             })?,

@@ -24,6 +24,7 @@ pub struct BaseConfig {
     email_queue: String,
     signing_queue: Option<String>,
     webhook_queue: Option<String>,
+    envelope_events_queue: Option<String>,
 }
 
 impl BaseConfig {
@@ -37,6 +38,7 @@ impl BaseConfig {
         let email_queue = r.required::<String>("EMAIL_QUEUE_URL");
         let signing_queue = r.optional::<String>("SIGNING_QUEUE_URL");
         let webhook_queue = r.optional::<String>("WEBHOOK_EVENTS_QUEUE_URL");
+        let envelope_events_queue = r.optional::<String>("ENVELOPE_EVENTS_QUEUE_URL");
         Some(Self {
             db: db?,
             cache: cache?,
@@ -46,6 +48,7 @@ impl BaseConfig {
             email_queue: email_queue?,
             signing_queue,
             webhook_queue,
+            envelope_events_queue,
         })
     }
 }
@@ -75,7 +78,8 @@ impl Base {
             cache,
             relay: Relay::new(aws::sqs(&sdk), config.audit_queue, config.email_queue)
                 .with_signing_queue(config.signing_queue)
-                .with_webhook_queue(config.webhook_queue),
+                .with_webhook_queue(config.webhook_queue)
+                .with_envelope_events_queue(config.envelope_events_queue),
             sdk,
         })
     }

@@ -1,0 +1,172 @@
+//! What the signing worker asks of the certificates area: the organization's seal key (its CA
+//! and seal created on first use), counting a signature made with it, and the organization
+//! CA's certificate with a CRL issued now for a document's validation data. The worker holds a
+//! [`Seals`] and never reads this area's tables or helpers itself.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use gsign_core::EnvReader;
+use gsign_platform::hsm::{Hsm, HsmHandle};
+use gsign_platform::pades_signer::SigningKey;
+use uuid::Uuid;
+use x509_cert::Certificate as X509;
+
+use crate::issuing::{self, NewKeys};
+use crate::repo;
+use crate::revocation::{self, Pki, PkiConfig};
+
+/// The key that signs for an organization: its seal certificate's HSM key and chain.
+#[derive(Debug, Clone)]
+pub struct SealKey {
+    /// The seal certificate's row (counted by [`Seals::record_use`]).
+    pub certificate_id: Uuid,
+    /// Its serial number, as stored.
+    pub serial: Option<String>,
+    /// The HSM key's id.
+    pub key_id: Vec<u8>,
+    /// How the key signs.
+    pub scheme: gsign_signing::Scheme,
+    /// The seal certificate first, then its issuers.
+    pub chain: Vec<X509>,
+}
+
+impl SealKey {
+    /// The key as the PAdES signer uses it, in an open HSM session.
+    pub fn signing_key<'h>(&self, hsm: &'h Hsm) -> SigningKey<'h> {
+        SigningKey {
+            hsm,
+            key_id: self.key_id.clone(),
+            scheme: self.scheme,
+            chain: self.chain.clone(),
+        }
+    }
+}
+
+/// Why no seal key could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The organization was deleted: retrying cannot help.
+    #[error("the organization is gone")]
+    OrganizationGone,
+    /// Postgres, the HSM or the CRL's publication failed: worth retrying.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Where the organizations' CRLs are published, read with the rest of the caller's settings.
+pub struct SealsConfig(PkiConfig);
+
+impl SealsConfig {
+    /// Reads the settings, recording problems in `r`.
+    pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
+        PkiConfig::read(r).map(Self)
+    }
+}
+
+/// The organizations' seals, in the HSM the caller signs with.
+pub struct Seals {
+    hsm: Arc<HsmHandle>,
+    pki: Pki,
+}
+
+impl Seals {
+    /// The seals in `hsm`, their CRLs published as `config` says.
+    pub fn new(config: SealsConfig, hsm: Arc<HsmHandle>, sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            hsm,
+            pki: Pki::new(config.0, sdk),
+        }
+    }
+
+    /// The organization's seal key; its CA and seal are created on first use, in a
+    /// transaction of their own under the organization's row lock (keys generated for a
+    /// transaction that did not commit are destroyed).
+    #[tracing::instrument(skip_all, fields(org = %org))]
+    pub async fn seal_key(
+        &self,
+        pool: &deadpool_postgres::Pool,
+        org: Uuid,
+    ) -> Result<SealKey, SealError> {
+        let mut conn = pool.get().await.context("a connection for the seal key")?;
+        let seal = match repo::authority(&conn, org, "seal")
+            .await
+            .context("reading the seal certificate")?
+        {
+            Some(seal) => seal,
+            None => self.create_authorities(&mut conn, org).await?,
+        };
+        let issuing = issuing::issuing_key(&seal).context("reading the seal key")?;
+        Ok(SealKey {
+            certificate_id: seal.id,
+            serial: seal.serial_number.clone(),
+            key_id: issuing.key_id,
+            scheme: issuing.scheme,
+            chain: issuing::stored_chain(&seal).context("reading the seal chain")?,
+        })
+    }
+
+    async fn create_authorities(
+        &self,
+        conn: &mut deadpool_postgres::Object,
+        org: Uuid,
+    ) -> Result<repo::Certificate, SealError> {
+        let tx = conn.transaction().await.context("beginning")?;
+        let name = repo::lock_organization(&tx, org)
+            .await
+            .context("locking the organization")?
+            .ok_or(SealError::OrganizationGone)?;
+        let mut keys = NewKeys::new(&self.hsm);
+        let created = issuing::ensure_authorities(&tx, &mut keys, &self.pki, org, &name).await;
+        let committed = match created {
+            Ok((_, seal)) => tx
+                .commit()
+                .await
+                .map(|()| seal)
+                .map_err(anyhow::Error::from),
+            Err(err) => Err(anyhow::Error::new(err).context("creating the seal key")),
+        };
+        match committed {
+            Ok(seal) => {
+                keys.keep();
+                Ok(seal)
+            }
+            Err(err) => {
+                keys.discard().await;
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Counts one signature made with the seal `certificate_id`, in the caller's transaction
+    /// (the row is shared by every envelope of the organization: call it last).
+    #[tracing::instrument(skip_all, fields(certificate = %certificate_id))]
+    pub async fn record_use(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        certificate_id: Uuid,
+    ) -> Result<(), tokio_postgres::Error> {
+        repo::record_use(client, certificate_id).await
+    }
+
+    /// The organization CA's certificate and a CRL it issues now (recorded in `client`'s
+    /// transaction and published), or `None` before the organization has a CA.
+    #[tracing::instrument(skip_all, fields(org = %org))]
+    pub async fn ca_with_fresh_crl(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        org: Uuid,
+    ) -> anyhow::Result<Option<(X509, Vec<u8>)>> {
+        use der::Decode as _;
+        let Some(ca) = repo::authority(client, org, "ca").await? else {
+            return Ok(None);
+        };
+        let Some(certificate) = ca.certificate.as_deref().map(X509::from_der).transpose()? else {
+            return Ok(None);
+        };
+        let crl = revocation::refresh(client, &self.hsm, &self.pki, &ca)
+            .await
+            .map_err(|e| anyhow::anyhow!("the organization CA's CRL: {e}"))?;
+        Ok(Some((certificate, crl)))
+    }
+}

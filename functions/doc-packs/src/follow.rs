@@ -1,0 +1,252 @@
+//! `sqs-track-pack-document`: how a pack's documents follow their envelopes. The envelopes
+//! area announces the evidence events other areas may follow (outbox kind `envelope_event`,
+//! written with the event); this consumer shows those of a pack's envelope on its document:
+//! the envelope status, a sign event with the signer's role, and the pack `signed` once its
+//! last document completes. Envelopes never write pack tables.
+//!
+//! Messages may come twice or out of order: a sign event is kept once per evidence sequence,
+//! and the status moves only forward in the envelope's sequence.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use deadpool_postgres::GenericClient;
+use gsign_core::envelopes::EvidenceEvent;
+use gsign_core::packs::{tracked, PackEnvelopeStatus, PackStatus, Tracked};
+use gsign_core::Env;
+use gsign_platform::db::{self, DbConfig};
+use gsign_platform::lambda::{
+    each_message, FunctionSpec, Handler, InitFuture, InvokeError, MessageOutcome, SqsHandler,
+};
+use gsign_platform::outbox::{self, EnvelopeEvent};
+use uuid::Uuid;
+
+/// `sqs-track-pack-document`.
+pub const TRACK_PACK_DOCUMENT: FunctionSpec = FunctionSpec {
+    name: "sqs-track-pack-document",
+    init: |env: Env| -> InitFuture {
+        Box::pin(async move {
+            let mut r = env.reader();
+            let db = DbConfig::read(&mut r);
+            let db = r.finish(|| db)?;
+            Ok(Handler::Sqs(Arc::new(PackFollower {
+                pool: db::pool(&db).map_err(anyhow::Error::from)?,
+            })))
+        })
+    },
+};
+
+struct PackFollower {
+    pool: deadpool_postgres::Pool,
+}
+
+#[async_trait]
+impl SqsHandler for PackFollower {
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, InvokeError> {
+        Ok(each_message(event, |message| self.process(message)).await)
+    }
+}
+
+impl PackFollower {
+    #[tracing::instrument(skip_all)]
+    async fn process(&self, message: SqsMessage) -> MessageOutcome {
+        let announced = message
+            .body
+            .as_deref()
+            .and_then(|body| serde_json::from_str::<outbox::Message>(body).ok())
+            .filter(|m| m.kind == outbox::Kind::EnvelopeEvent)
+            .and_then(|m| serde_json::from_value::<EnvelopeEvent>(m.payload).ok());
+        let Some(announced) = announced else {
+            return MessageOutcome::Rejected("not an announced envelope event".to_owned());
+        };
+        match apply(&self.pool, announced.organization_id, &announced.event).await {
+            Ok(()) => MessageOutcome::Done,
+            Err(err) => MessageOutcome::Retry(err),
+        }
+    }
+}
+
+/// Shows `event` of the organization's envelope on the pack document the envelope was issued
+/// for, if any, in a transaction of its own. Idempotent, and never a step back: applying an
+/// event twice, or an earlier one after a later one, changes nothing.
+#[tracing::instrument(skip_all, fields(envelope = %event.envelope_id))]
+pub(crate) async fn apply(
+    pool: &deadpool_postgres::Pool,
+    org: Uuid,
+    event: &EvidenceEvent,
+) -> anyhow::Result<()> {
+    let Some(effect) = tracked(&event.action) else {
+        return Ok(());
+    };
+    let mut conn = pool.get().await.context("a connection")?;
+    let tx = conn.transaction().await.context("beginning")?;
+    let Some(document) = PackDocument::of_envelope(&tx, org, event.envelope_id).await? else {
+        return Ok(());
+    };
+    let completes = effect.envelope_status == Some(PackEnvelopeStatus::Completed);
+    if completes {
+        // The pack before its document, the order the pack's routes lock them in.
+        document.lock_pack(&tx).await?;
+    }
+    if let Some(status) = effect.envelope_status {
+        document.move_status(&tx, status, event.sequence).await?;
+    }
+    document.add_sign_event(&tx, effect, event).await?;
+    if completes {
+        document.sign_pack_if_all_completed(&tx).await?;
+    }
+    tx.commit().await.context("committing")?;
+    Ok(())
+}
+
+/// The pack document an envelope was issued for.
+struct PackDocument {
+    doc: Uuid,
+    pack: Uuid,
+    signers: serde_json::Value,
+}
+
+impl PackDocument {
+    #[tracing::instrument(skip_all)]
+    async fn of_envelope(
+        client: &impl GenericClient,
+        org: Uuid,
+        envelope: Uuid,
+    ) -> anyhow::Result<Option<Self>> {
+        let row = client
+            .query_opt(
+                "SELECT doc_id, pack_id, signer_map_json FROM doc_instance \
+                 WHERE organization_id = $1 AND envelope_id = $2",
+                &[&org, &envelope],
+            )
+            .await
+            .context("reading the pack document")?;
+        Ok(row.map(|row| Self {
+            doc: row.get(0),
+            pack: row.get(1),
+            signers: row.get(2),
+        }))
+    }
+
+    /// The document's envelope status, unless an event later in the envelope's sequence set
+    /// it already.
+    #[tracing::instrument(skip_all)]
+    async fn move_status(
+        &self,
+        client: &impl GenericClient,
+        status: PackEnvelopeStatus,
+        sequence: i32,
+    ) -> anyhow::Result<()> {
+        client
+            .execute(
+                "UPDATE doc_instance SET envelope_status = $2, envelope_sequence = $3 \
+                 WHERE doc_id = $1 AND envelope_sequence < $3",
+                &[&self.doc, &status.as_str(), &sequence],
+            )
+            .await
+            .context("moving the document's envelope status")?;
+        Ok(())
+    }
+
+    /// The sign event of `event` (for the signer's role, or the sender's), once.
+    #[tracing::instrument(skip_all)]
+    async fn add_sign_event(
+        &self,
+        client: &impl GenericClient,
+        effect: Tracked,
+        event: &EvidenceEvent,
+    ) -> anyhow::Result<()> {
+        let Some(sign_event) = effect.event else {
+            return Ok(());
+        };
+        let (role, email) = self.actor(event);
+        let user = event
+            .actor_id
+            .filter(|_| event.actor_type == "user")
+            .map(|id| id.to_string());
+        let payload = serde_json::json!({
+            "envelope_id": event.envelope_id,
+            "sequence": event.sequence,
+            "action": event.action,
+            "recipient_id": event.recipient_id,
+            "ip": event.ip,
+            "user_agent": event.user_agent,
+            "details": event.details,
+            "occurred_at": event.occurred_at,
+        });
+        client
+            .execute(
+                "INSERT INTO doc_sign_event (doc_id, actor_role, actor_user_id, actor_email, event, \
+                 provider_payload, envelope_sequence, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (doc_id, envelope_sequence) DO NOTHING",
+                &[
+                    &self.doc,
+                    &role,
+                    &user,
+                    &email,
+                    &sign_event.as_str(),
+                    &payload,
+                    &event.sequence,
+                    &event.occurred_at,
+                ],
+            )
+            .await
+            .context("adding the sign event")?;
+        Ok(())
+    }
+
+    /// The role and address of whoever `event` is about: a signer of the pack's signer map,
+    /// else the sender.
+    fn actor(&self, event: &EvidenceEvent) -> (String, Option<String>) {
+        let recipient = event.recipient_id.map(|id| id.to_string());
+        let signer = recipient.and_then(|recipient| {
+            self.signers.as_object()?.iter().find(|(_, s)| {
+                s.get("recipient_id").and_then(|v| v.as_str()) == Some(recipient.as_str())
+            })
+        });
+        match signer {
+            Some((role, s)) => (
+                role.clone(),
+                s.get("email").and_then(|v| v.as_str()).map(str::to_owned),
+            ),
+            None => ("sender".to_owned(), None),
+        }
+    }
+
+    /// Locks the pack's row: it orders documents completing at once, so the last one to
+    /// take it sees every other's committed status.
+    #[tracing::instrument(skip_all)]
+    async fn lock_pack(&self, client: &impl GenericClient) -> anyhow::Result<()> {
+        client
+            .query_opt(
+                "SELECT 1 FROM doc_pack WHERE pack_id = $1 FOR UPDATE",
+                &[&self.pack],
+            )
+            .await
+            .context("locking the pack")?;
+        Ok(())
+    }
+
+    /// The pack `signed` when every document's envelope completed (the caller holds the
+    /// pack's lock).
+    #[tracing::instrument(skip_all)]
+    async fn sign_pack_if_all_completed(&self, client: &impl GenericClient) -> anyhow::Result<()> {
+        client
+            .execute(
+                "UPDATE doc_pack SET status = $2 WHERE pack_id = $1 AND status = $3 \
+                 AND NOT EXISTS (SELECT 1 FROM doc_instance WHERE pack_id = $1 \
+                 AND envelope_status <> 'completed')",
+                &[
+                    &self.pack,
+                    &PackStatus::Signed.as_str(),
+                    &PackStatus::Issued.as_str(),
+                ],
+            )
+            .await
+            .context("marking the pack signed")?;
+        Ok(())
+    }
+}
