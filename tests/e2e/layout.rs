@@ -1,7 +1,11 @@
-//! The layout rule "no import circles": within every crate, the modules that use each other
-//! (a `crate::m` or, from a top-level module, `super::m` path outside comments) form no
-//! cycle. The circles that predate the rule are listed below; the test fails on any other
-//! circle and on a listed one that is gone (so the list only shrinks).
+//! The layout rules:
+//!
+//! - "no import circles": within every crate, the modules that use each other (a `crate::m`
+//!   or, from a top-level module, `super::m` path outside comments) form no cycle. The
+//!   circles that predate the rule are listed below; the test fails on any other circle and
+//!   on a listed one that is gone (so the list only shrinks);
+//! - "areas talk through services": an area's code names another area's crate only through
+//!   that area's `service` module (its service type and what it hands out).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,10 +15,6 @@ use gsign_tests::root;
 /// Circles left to break (#22 item 1): crate folder, then the modules of each circle.
 const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
     ("functions/accounts/src", &["api", "manage", "me"]),
-    (
-        "functions/certificates/src",
-        &["common", "issuing", "revocation"],
-    ),
     (
         "functions/doc-packs/src",
         &["api", "generate", "library", "packs"],
@@ -248,5 +248,63 @@ fn no_crate_has_an_import_circle_beyond_the_known_ones() {
     assert!(
         gone.is_empty(),
         "these circles are broken: remove them from KNOWN_CIRCLES: {gone:?}"
+    );
+}
+
+/// The other area crates `line` reaches into, and the first path segment it names there.
+fn foreign_paths<'l>(line: &'l str, own: &str) -> Vec<(&'l str, &'l str)> {
+    line.match_indices("gsign_functions_")
+        .filter_map(|(at, _)| {
+            let rest = &line[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let krate = &rest[..end];
+            let path = rest[end..].strip_prefix("::")?;
+            let segment_end = path
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(path.len());
+            (krate != own).then_some((krate, &path[..segment_end]))
+        })
+        .collect()
+}
+
+#[test]
+fn foreign_paths_name_the_area_and_its_first_segment() {
+    assert_eq!(
+        foreign_paths(
+            "use gsign_functions_envelopes::service::EnvelopesApi; gsign_functions_doc_packs::x",
+            "gsign_functions_doc_packs"
+        ),
+        vec![("gsign_functions_envelopes", "service")]
+    );
+}
+
+#[test]
+fn no_area_reaches_into_another_areas_internals() {
+    let mut reached = Vec::new();
+    for entry in std::fs::read_dir(root().join("functions"))
+        .expect("functions/")
+        .flatten()
+    {
+        let area = entry.file_name().to_string_lossy().replace('-', "_");
+        let own = format!("gsign_functions_{area}");
+        for file in rust_files(&entry.path().join("src")) {
+            let text = std::fs::read_to_string(&file).expect("readable source");
+            for line in text.lines().map(str::trim) {
+                if line.starts_with("//") {
+                    continue;
+                }
+                for (krate, segment) in foreign_paths(line, &own) {
+                    if segment != "service" {
+                        reached.push(format!("{}: {krate}::{segment}", file.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        reached.is_empty(),
+        "another area's internals (use its `service` module): {reached:#?}"
     );
 }

@@ -17,8 +17,9 @@ use uuid::Uuid;
 use x509_cert::Certificate as X509;
 
 use crate::error::CertificatesError;
+use crate::pki::Pki;
 use crate::repo::{self, Certificate, Issued, NewRow};
-use crate::revocation::Pki;
+use crate::stored::{issuing_key, IssuingKey};
 
 /// The seal certificate's validity (renewed by creating a new one before it ends).
 pub const SEAL_VALIDITY_DAYS: u32 = 1095;
@@ -65,16 +66,6 @@ impl<'h> NewKeys<'h> {
             }
         }
     }
-}
-
-/// An HSM key that signs, and its certificate (for issuing under it).
-pub struct IssuingKey {
-    /// `CKA_ID`.
-    pub key_id: Vec<u8>,
-    /// How it signs.
-    pub scheme: Scheme,
-    /// Its certificate; `None` for a self-signed issuance.
-    pub certificate: Option<X509>,
 }
 
 /// Issues a certificate for `subject` in the HSM, signed by `issuer`'s key.
@@ -170,30 +161,6 @@ pub fn issued(certificate: &X509, chain: &[X509]) -> Result<Issued, Certificates
         issuer_cn: common_name(&tbs.issuer),
         valid_from: DateTime::<Utc>::from(tbs.validity.not_before.to_system_time()),
         valid_to: DateTime::<Utc>::from(tbs.validity.not_after.to_system_time()),
-    })
-}
-
-/// The certificate and chain stored in a row, decoded.
-pub fn stored_chain(row: &Certificate) -> Result<Vec<X509>, CertificatesError> {
-    use der::Decode;
-    let mut all = Vec::new();
-    if let Some(der) = &row.certificate {
-        all.push(X509::from_der(der).map_err(gsign_signing::SignError::from)?);
-    }
-    for der in &row.chain {
-        all.push(X509::from_der(der).map_err(gsign_signing::SignError::from)?);
-    }
-    Ok(all)
-}
-
-/// The issuing key of a stored authority row.
-pub fn issuing_key(row: &Certificate) -> Result<IssuingKey, CertificatesError> {
-    Ok(IssuingKey {
-        key_id: hex::decode(&row.hsm_key_id)
-            .map_err(|e| anyhow::anyhow!("stored HSM key id: {e}"))?,
-        scheme: Scheme::parse(&row.signature_scheme)
-            .ok_or_else(|| anyhow::anyhow!("stored scheme {:?}", row.signature_scheme))?,
-        certificate: stored_chain(row)?.into_iter().next(),
     })
 }
 

@@ -7,13 +7,15 @@
 #![recursion_limit = "256"]
 
 pub mod api;
-pub mod common;
 pub mod error;
 pub mod issuing;
+pub mod jobs;
+pub mod pki;
 pub mod repo;
 pub mod revocation;
 pub mod routes;
-pub mod seal;
+pub mod service;
+pub mod stored;
 
 /// Every function of the area, each its own Lambda, all served by the area's one binary
 /// (`gsign-certificates`, which runs the one its `Handler` names) and by the local runner.
@@ -24,5 +26,5 @@ pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
     routes::IMPORT_CERTIFICATE_CHAIN,
     routes::SET_DEFAULT_CERTIFICATE,
     routes::REVOKE_CERTIFICATE,
-    revocation::PUBLISH_CRLS,
+    jobs::PUBLISH_CRLS,
 ];

@@ -8,99 +8,25 @@
 //! `schedule-publish-crls` well before the current one's nextUpdate, or when an earlier
 //! publication failed.
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
-use anyhow::Context as _;
-use async_trait::async_trait;
-use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use der::Encode;
-use gsign_core::{Env, EnvReader};
 use gsign_platform::hsm::HsmHandle;
 use gsign_platform::hsm_keys::HsmSigner;
-use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
 use gsign_signing::crl::{self, CrlContents, Revocation};
-use uuid::Uuid;
 
-use crate::common::{CertificatesConfig, Services};
 use crate::error::CertificatesError;
-use crate::issuing::issuing_key;
+use crate::pki::Pki;
 use crate::repo::{self, Certificate};
+use crate::stored::issuing_key;
 
 /// How long a CRL speaks for (nextUpdate - thisUpdate).
 pub const CRL_VALIDITY: chrono::Duration = chrono::Duration::days(7);
 
 /// A CRL older than this is replaced by the schedule, days before its nextUpdate.
 pub const CRL_REFRESH: chrono::Duration = chrono::Duration::days(1);
-
-/// CAs one scheduled run refreshes at most (the next run takes the rest).
-const BATCH: i64 = 200;
-
-/// Where CRLs are published: `PKI_URL` (the public base the distribution points name) and
-/// `PKI_BUCKET` (where the objects behind it are written).
-#[derive(Debug, Clone)]
-pub struct PkiConfig {
-    url: url::Url,
-    bucket: String,
-}
-
-impl PkiConfig {
-    /// Reads `PKI_URL` and `PKI_BUCKET`, recording problems in `r`.
-    pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
-        let url: Option<url::Url> = r.required("PKI_URL");
-        let bucket: Option<String> = r.required("PKI_BUCKET");
-        Some(Self {
-            url: url?,
-            bucket: bucket?,
-        })
-    }
-}
-
-/// The publication point of the organizations' CRLs.
-#[derive(Clone)]
-pub struct Pki {
-    config: PkiConfig,
-    s3: aws_sdk_s3::Client,
-}
-
-impl Pki {
-    /// The publisher, with an S3 client of `sdk`.
-    pub fn new(config: PkiConfig, sdk: &aws_config::SdkConfig) -> Self {
-        Self {
-            config,
-            s3: gsign_platform::aws::s3(sdk),
-        }
-    }
-
-    /// The URL the certificates issued by the CA `ca` name as their CRL distribution point.
-    pub fn crl_url(&self, ca: Uuid) -> String {
-        format!(
-            "{}/crls/{ca}.crl",
-            self.config.url.as_str().trim_end_matches('/')
-        )
-    }
-
-    /// Writes `der`, the current CRL of `ca`, where [`Pki::crl_url`] points.
-    #[tracing::instrument(skip_all, fields(ca = %ca))]
-    pub async fn publish(&self, ca: Uuid, der: &[u8]) -> anyhow::Result<()> {
-        self.s3
-            .put_object()
-            .bucket(&self.config.bucket)
-            .key(format!("pki/crls/{ca}.crl"))
-            .content_type("application/pkix-crl")
-            // Relying parties and CloudFront may keep it a few minutes: a revocation shows
-            // within that.
-            .cache_control("public, max-age=300")
-            .body(ByteStream::from(der.to_vec()))
-            .send()
-            .await
-            .map_err(aws_sdk_s3::Error::from)
-            .with_context(|| format!("publishing the CRL of CA {ca}"))?;
-        Ok(())
-    }
-}
 
 /// Every unexpired certificate the CA `ca` issued that is revoked.
 #[tracing::instrument(skip_all)]
@@ -234,89 +160,4 @@ pub async fn issuing_authority(
     };
     let ca = repo::authority(client, certificate.organization_id, "ca").await?;
     Ok(ca.filter(|ca| ca.certificate.as_ref() == Some(issuer_der)))
-}
-
-/// CAs whose CRL is due: none issued yet, older than [`CRL_REFRESH`], not published, or
-/// issued before a revocation under the CA.
-#[tracing::instrument(skip_all)]
-async fn due(client: &impl GenericClient) -> Result<Vec<Certificate>, CertificatesError> {
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {} FROM certificates WHERE id IN ( \
-                     SELECT ca.id FROM certificates ca \
-                     LEFT JOIN revocation_lists l ON l.authority_id = ca.id \
-                     WHERE ca.purpose = 'ca' AND ca.status = 'active' AND ( \
-                         l.der IS NULL OR l.published_at IS NULL \
-                         OR l.this_update < now() - make_interval(secs => $1) \
-                         OR EXISTS (SELECT 1 FROM certificates c \
-                             WHERE c.organization_id = ca.organization_id \
-                               AND c.status = 'revoked' AND c.chain[1] = ca.certificate \
-                               AND c.revoked_at >= l.this_update)) \
-                     ORDER BY l.this_update NULLS FIRST LIMIT $2)",
-                repo::COLUMNS
-            ),
-            &[&(CRL_REFRESH.num_seconds() as f64), &BATCH],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(Certificate::try_from)
-        .collect::<Result<_, _>>()?)
-}
-
-/// The schedule (`schedule-publish-crls`).
-pub const PUBLISH_CRLS: FunctionSpec = FunctionSpec {
-    name: "schedule-publish-crls",
-    init,
-};
-
-struct PublishCrls {
-    services: Services,
-    pki: Pki,
-}
-
-fn init(env: Env) -> InitFuture {
-    Box::pin(async move {
-        let mut r = env.reader();
-        let config = CertificatesConfig::read(&mut r, true);
-        let config = r.finish(|| config)?;
-        let services = Services::build(config).await?;
-        let pki = services
-            .pki
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("PKI_URL and PKI_BUCKET are not configured"))?;
-        Ok(Handler::Invoke(Arc::new(PublishCrls { services, pki })))
-    })
-}
-
-#[async_trait]
-impl InvokeHandler for PublishCrls {
-    async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
-        let pool = &self.services.base.pool;
-        let hsm = self.services.hsm.as_ref().ok_or_else(|| {
-            // A configuration fault: the next run fails the same way until it is fixed.
-            InvokeError::permanent(anyhow::anyhow!("the HSM is not configured"))
-        })?;
-        let client = pool.get().await?;
-        let due = due(&client).await?;
-        let (mut published, mut failed) = (0u32, 0u32);
-        for ca in &due {
-            match refresh(&client, hsm, &self.pki, ca).await {
-                Ok(_) => published += 1,
-                Err(err) => {
-                    failed += 1;
-                    tracing::error!(
-                        authority = %ca.id,
-                        error = format!("{err:#}"),
-                        "could not publish a CRL; the next run tries again"
-                    );
-                }
-            }
-        }
-        if published > 0 || failed > 0 {
-            tracing::info!(published, failed, "CRLs published");
-        }
-        Ok(serde_json::json!({"published": published, "failed": failed}))
-    }
 }

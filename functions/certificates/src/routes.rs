@@ -31,11 +31,12 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::common::{CertificatesConfig, Services};
 use crate::error::CertificatesError;
-use crate::issuing::{self, IssuingKey, NewKeys};
+use crate::issuing::{self, NewKeys};
 use crate::repo::{self, Certificate, ListFilter, NewRow};
 use crate::revocation;
+use crate::service::{CertificatesConfig, Services};
+use crate::stored::{self, IssuingKey};
 
 const BODY_LIMIT: usize = 64 * 1024;
 const MAX_PAGE: i64 = 100;
@@ -96,7 +97,7 @@ pub struct CertificateView {
 }
 
 fn chain_pem(row: &Certificate) -> Result<Option<String>, CertificatesError> {
-    let chain = issuing::stored_chain(row)?;
+    let chain = stored::stored_chain(row)?;
     if chain.is_empty() {
         return Ok(None);
     }
@@ -214,7 +215,7 @@ impl CertificatesApi {
     }
 
     /// Where CRLs are published, configured with the HSM.
-    fn pki(&self) -> Result<&crate::revocation::Pki, CertificatesError> {
+    fn pki(&self) -> Result<&crate::pki::Pki, CertificatesError> {
         self.services
             .pki
             .as_ref()
@@ -299,7 +300,7 @@ impl CertificatesApi {
                 let (ca, _seal) =
                     issuing::ensure_authorities(&tx, keys, pki, caller.org, &org_name).await?;
                 let crl_url = pki.crl_url(ca.id);
-                let issuer = issuing::issuing_key(&ca)?;
+                let issuer = stored::issuing_key(&ca)?;
                 let ca_chain: Vec<_> = issuer.certificate.clone().into_iter().collect();
                 let certificate = issuing::issue(
                     hsm,

@@ -1,7 +1,7 @@
 //! The document packs domain's errors and their one mapping to problem details.
 
 use gsign_core::{Action, FieldError, IntoProblem, Problem};
-use gsign_functions_envelopes::error::EnvelopesError;
+use gsign_functions_envelopes::service::EnvelopesError;
 use gsign_platform::http::RequestError;
 use http::StatusCode;
 use uuid::Uuid;

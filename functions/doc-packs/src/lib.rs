@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gsign_core::{Action, Env};
-use gsign_functions_envelopes::routes::EnvelopesApi;
+use gsign_functions_envelopes::service::EnvelopesApi;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
 use gsign_platform::ratelimit::Policy;

@@ -15,7 +15,7 @@ use gsign_core::packs::{
     city_problem, signer_map_problems, PackEnvelopeStatus, PackStatus, Signer,
 };
 use gsign_core::FieldError;
-use gsign_functions_envelopes::packs::{PackEnvelope, PackSigner};
+use gsign_functions_envelopes::service::{PackEnvelope, PackSigner};
 use gsign_platform::db;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;

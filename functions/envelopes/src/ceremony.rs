@@ -33,7 +33,7 @@ use sha2::Digest as _;
 use uuid::Uuid;
 
 use crate::repo::{self, Field};
-use crate::routes::EnvelopesApi;
+use crate::service::EnvelopesApi;
 
 /// Wrong codes before the link locks.
 pub const MAX_CODE_FAILURES: i32 = 5;

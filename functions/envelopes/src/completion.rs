@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use gsign_platform::storage::ObjectRef;
 
-use gsign_functions_certificates::seal::SealKey;
+use gsign_functions_certificates::service::SealKey;
 
 use crate::archive::archive_expiry_of;
 use crate::repo::{self, Envelope};

@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use crate::error::EnvelopesError;
 use crate::repo::{self, Traded};
-use crate::routes::EnvelopesApi;
+use crate::service::EnvelopesApi;
 
 /// How long a view URL may wait to be opened.
 pub const VIEW_URL_TTL: Duration = Duration::from_secs(5 * 60);

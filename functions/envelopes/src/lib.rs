@@ -19,6 +19,7 @@ pub mod renewal;
 pub mod repo;
 pub mod routes;
 pub mod send;
+pub mod service;
 pub mod worker;
 
 /// Every function of the area, each its own Lambda, all served by the area's one binary

@@ -24,8 +24,8 @@ use uuid::Uuid;
 
 use crate::error::EnvelopesError;
 use crate::repo::{self, Envelope, Recipient};
-use crate::routes::EnvelopesApi;
 use crate::send::{first_to_act, Letterhead};
+use crate::service::EnvelopesApi;
 
 /// `POST /v1/envelopes/{id}/void` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

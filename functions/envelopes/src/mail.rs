@@ -44,8 +44,8 @@ use uuid::Uuid;
 use crate::error::EnvelopesError;
 use crate::lifecycle::acting_now;
 use crate::repo::{self, Envelope, Recipient};
-use crate::routes::EnvelopesApi;
 use crate::send::Letterhead;
+use crate::service::EnvelopesApi;
 
 /// Mail states from weakest to strongest: an event only ever raises a mail's state.
 const STATUS_RANK: &str = "ARRAY['sending','sent','suppressed','delayed','delivered','rejected',\

@@ -11,42 +11,7 @@ use uuid::Uuid;
 use crate::error::EnvelopesError;
 use crate::lifecycle::VoidInput;
 use crate::repo::{self, DraftValues};
-use crate::routes::EnvelopesApi;
-
-/// One signer of a pack's document, in signing order.
-#[derive(Debug, Clone)]
-pub struct PackSigner {
-    /// The pack's signer role (`buyer`, `talent`, …).
-    pub role: String,
-    /// Their name.
-    pub name: String,
-    /// Their email.
-    pub email: String,
-    /// Where their signature goes: page (1-based) and box from the top-left, in points.
-    pub signature_box: (i32, f64, f64, f64, f64),
-}
-
-/// The envelope of one pack document.
-#[derive(Debug, Clone)]
-pub struct PackEnvelope {
-    /// The generated PDF, as a ready document.
-    pub document_id: Uuid,
-    /// The envelope's name (the document's title).
-    pub name: String,
-    /// The message in the signing request.
-    pub message: Option<String>,
-    /// Who signs, in order.
-    pub signers: Vec<PackSigner>,
-}
-
-/// The draft created for a pack document: the envelope and each role's recipient.
-#[derive(Debug, Clone)]
-pub struct PackDraft {
-    /// The envelope.
-    pub envelope_id: Uuid,
-    /// `(role, recipient id)`, in signing order.
-    pub recipients: Vec<(String, Uuid)>,
-}
+use crate::service::{EnvelopesApi, PackDraft, PackEnvelope};
 
 impl EnvelopesApi {
     /// Creates the sequential draft for `spec` in `tx` (the caller's transaction, which also

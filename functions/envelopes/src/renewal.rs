@@ -27,7 +27,7 @@ use sha2::Digest as _;
 
 use crate::archive::{archive_field_name, signatures_of, validation_data};
 use crate::repo::{self, Envelope};
-use crate::routes::EnvelopesApi;
+use crate::service::EnvelopesApi;
 use crate::worker::{system_event, Failure};
 
 /// Envelopes one run renews at most (the next run takes the rest).

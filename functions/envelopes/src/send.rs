@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::error::EnvelopesError;
 use crate::repo::{self, Envelope, Field, Recipient};
-use crate::routes::EnvelopesApi;
+use crate::service::EnvelopesApi;
 
 /// The PDF field that holds `recipient`'s signature.
 pub fn signature_field_name(recipient: Uuid) -> String {

@@ -25,7 +25,7 @@ use chrono::Utc;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
 use gsign_core::routing::{self, Next};
 use gsign_core::Env;
-use gsign_functions_certificates::seal::{SealError, SealKey, Seals, SealsConfig};
+use gsign_functions_certificates::service::{SealError, SealKey, Seals, SealsConfig};
 use gsign_platform::hsm::{HsmConfig, HsmHandle};
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
@@ -42,8 +42,8 @@ use sha2::Digest as _;
 use uuid::Uuid;
 
 use crate::repo::{self, Envelope, PendingSignature};
-use crate::routes::EnvelopesApi;
 use crate::send::{field_specs, signature_field_name, Letterhead};
+use crate::service::EnvelopesApi;
 
 /// Why a job did not finish.
 #[derive(Debug)]

@@ -1,20 +1,72 @@
-//! What the signing worker asks of the certificates area: the organization's seal key (its CA
-//! and seal created on first use), counting a signature made with it, and the organization
-//! CA's certificate with a CRL issued now for a document's validation data. The worker holds a
-//! [`Seals`] and never reads this area's tables or helpers itself.
+//! The certificates area's service: what its routes and schedule are built from (the
+//! service base, and the HSM for those that use keys), and the only part of the area other
+//! areas use: [`Seals`], through which the signing worker gets the organization's seal key
+//! (its CA and seal created on first use), counts a signature made with it and has the
+//! organization CA issue a CRL for a document's validation data, never reading this area's
+//! tables or helpers itself.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use gsign_core::EnvReader;
-use gsign_platform::hsm::{Hsm, HsmHandle};
+use gsign_platform::hsm::{Hsm, HsmConfig, HsmHandle};
+use gsign_platform::lambda::StartupError;
 use gsign_platform::pades_signer::SigningKey;
+use gsign_platform::service::{Base, BaseConfig};
 use uuid::Uuid;
 use x509_cert::Certificate as X509;
 
 use crate::issuing::{self, NewKeys};
+use crate::pki::{Pki, PkiConfig};
 use crate::repo;
-use crate::revocation::{self, Pki, PkiConfig};
+use crate::revocation;
+use crate::stored;
+
+/// The settings.
+pub struct CertificatesConfig {
+    base: BaseConfig,
+    hsm: Option<(HsmConfig, PkiConfig)>,
+}
+
+impl CertificatesConfig {
+    /// Reads the settings, recording problems in `r`; the HSM's (and where its CAs publish
+    /// their CRLs) only for the functions that generate, destroy or sign with keys (the
+    /// others hold no PIN).
+    pub fn read(r: &mut EnvReader<'_>, with_hsm: bool) -> Option<Self> {
+        let base = BaseConfig::read(r);
+        let hsm = if with_hsm {
+            let hsm = HsmConfig::read(r);
+            let pki = PkiConfig::read(r);
+            Some((hsm?, pki?))
+        } else {
+            None
+        };
+        Some(Self { base: base?, hsm })
+    }
+}
+
+/// The clients, built once per container; the HSM opens on first use.
+pub struct Services {
+    /// Postgres, Redis, rate limits, outbox.
+    pub base: Base,
+    /// The token holding every private key, for the routes that use it.
+    pub hsm: Option<HsmHandle>,
+    /// Where the organization CAs' CRLs are published, beside the HSM.
+    pub pki: Option<Pki>,
+}
+
+impl Services {
+    /// Builds the clients.
+    #[tracing::instrument(skip_all)]
+    pub async fn build(config: CertificatesConfig) -> Result<Self, StartupError> {
+        let base = Base::build(config.base).await?;
+        let (hsm, pki) = match config.hsm {
+            Some((hsm, pki)) => (Some(HsmHandle::new(hsm)), Some(Pki::new(pki, &base.sdk))),
+            None => (None, None),
+        };
+        Ok(Self { base, hsm, pki })
+    }
+}
 
 /// The key that signs for an organization: its seal certificate's HSM key and chain.
 #[derive(Debug, Clone)]
@@ -96,13 +148,13 @@ impl Seals {
             Some(seal) => seal,
             None => self.create_authorities(&mut conn, org).await?,
         };
-        let issuing = issuing::issuing_key(&seal).context("reading the seal key")?;
+        let issuing = stored::issuing_key(&seal).context("reading the seal key")?;
         Ok(SealKey {
             certificate_id: seal.id,
             serial: seal.serial_number.clone(),
             key_id: issuing.key_id,
             scheme: issuing.scheme,
-            chain: issuing::stored_chain(&seal).context("reading the seal chain")?,
+            chain: stored::stored_chain(&seal).context("reading the seal chain")?,
         })
     }
 

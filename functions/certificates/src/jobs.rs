@@ -1,0 +1,104 @@
+//! The area's scheduled function: `schedule-publish-crls`, which issues and publishes each
+//! organization CA's CRL well before the current one's nextUpdate (or when an earlier
+//! publication failed, or a revocation is newer than the CRL).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use gsign_core::Env;
+use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
+
+use crate::error::CertificatesError;
+use crate::pki::Pki;
+use crate::repo::{self, Certificate};
+use crate::revocation::{refresh, CRL_REFRESH};
+use crate::service::{CertificatesConfig, Services};
+
+/// CAs one scheduled run refreshes at most (the next run takes the rest).
+const BATCH: i64 = 200;
+
+/// CAs whose CRL is due: none issued yet, older than [`CRL_REFRESH`], not published, or
+/// issued before a revocation under the CA.
+#[tracing::instrument(skip_all)]
+async fn due(client: &impl GenericClient) -> Result<Vec<Certificate>, CertificatesError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {} FROM certificates WHERE id IN ( \
+                     SELECT ca.id FROM certificates ca \
+                     LEFT JOIN revocation_lists l ON l.authority_id = ca.id \
+                     WHERE ca.purpose = 'ca' AND ca.status = 'active' AND ( \
+                         l.der IS NULL OR l.published_at IS NULL \
+                         OR l.this_update < now() - make_interval(secs => $1) \
+                         OR EXISTS (SELECT 1 FROM certificates c \
+                             WHERE c.organization_id = ca.organization_id \
+                               AND c.status = 'revoked' AND c.chain[1] = ca.certificate \
+                               AND c.revoked_at >= l.this_update)) \
+                     ORDER BY l.this_update NULLS FIRST LIMIT $2)",
+                repo::COLUMNS
+            ),
+            &[&(CRL_REFRESH.num_seconds() as f64), &BATCH],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(Certificate::try_from)
+        .collect::<Result<_, _>>()?)
+}
+
+/// The schedule (`schedule-publish-crls`).
+pub const PUBLISH_CRLS: FunctionSpec = FunctionSpec {
+    name: "schedule-publish-crls",
+    init,
+};
+
+struct PublishCrls {
+    services: Services,
+    pki: Pki,
+}
+
+fn init(env: Env) -> InitFuture {
+    Box::pin(async move {
+        let mut r = env.reader();
+        let config = CertificatesConfig::read(&mut r, true);
+        let config = r.finish(|| config)?;
+        let services = Services::build(config).await?;
+        let pki = services
+            .pki
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("PKI_URL and PKI_BUCKET are not configured"))?;
+        Ok(Handler::Invoke(Arc::new(PublishCrls { services, pki })))
+    })
+}
+
+#[async_trait]
+impl InvokeHandler for PublishCrls {
+    async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
+        let pool = &self.services.base.pool;
+        let hsm = self.services.hsm.as_ref().ok_or_else(|| {
+            // A configuration fault: the next run fails the same way until it is fixed.
+            InvokeError::permanent(anyhow::anyhow!("the HSM is not configured"))
+        })?;
+        let client = pool.get().await?;
+        let due = due(&client).await?;
+        let (mut published, mut failed) = (0u32, 0u32);
+        for ca in &due {
+            match refresh(&client, hsm, &self.pki, ca).await {
+                Ok(_) => published += 1,
+                Err(err) => {
+                    failed += 1;
+                    tracing::error!(
+                        authority = %ca.id,
+                        error = format!("{err:#}"),
+                        "could not publish a CRL; the next run tries again"
+                    );
+                }
+            }
+        }
+        if published > 0 || failed > 0 {
+            tracing::info!(published, failed, "CRLs published");
+        }
+        Ok(serde_json::json!({"published": published, "failed": failed}))
+    }
+}
