@@ -451,6 +451,132 @@ async fn three_signers_in_turn_and_a_cc_end_with_a_sealed_pdf_every_validator_ac
     stack.stop().await;
 }
 
+/// A timestamp authority in front of `tsa` that holds every request until it is opened,
+/// and says when the first one arrived.
+struct HeldTsa {
+    url: String,
+    arrived: tokio::sync::watch::Receiver<bool>,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl HeldTsa {
+    async fn start(tsa: &LocalTsa) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let url = format!("http://{}/", listener.local_addr().expect("address"));
+        let (arrived_tx, arrived) = tokio::sync::watch::channel(false);
+        let (open, opened) = tokio::sync::watch::channel(false);
+        let upstream = tsa.url.clone();
+        let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+            let (arrived_tx, mut opened, upstream) =
+                (arrived_tx.clone(), opened.clone(), upstream.clone());
+            async move {
+                arrived_tx.send_replace(true);
+                opened.wait_for(|open| *open).await.expect("the gate");
+                let answer = reqwest::Client::new()
+                    .post(&upstream)
+                    .header("content-type", "application/timestamp-query")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("the TSA answers");
+                let status = answer.status().as_u16();
+                let bytes = answer.bytes().await.expect("the token");
+                (
+                    axum::http::StatusCode::from_u16(status).expect("status"),
+                    [("content-type", "application/timestamp-reply")],
+                    bytes,
+                )
+            }
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, arrived, open }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn while_a_signature_waits_on_the_timestamp_authority_the_envelope_is_not_locked() {
+    let db = TestDatabase::migrated().await;
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    let held = HeldTsa::start(&tsa).await;
+    let stack = start_app(
+        &db,
+        &[
+            ("TsaUrl", held.url.clone()),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+        ],
+    )
+    .await;
+    let sender = Tenant::create(&db, "member").await;
+    let suffix = gsign_tests::unique();
+    let (a, b) = (
+        format!("ha-{suffix}@example.com"),
+        format!("hb-{suffix}@example.com"),
+    );
+    let document = stack
+        .upload_ready_pdf(&sender, "nda.pdf", fixture("one-page.pdf"))
+        .await;
+    let (base, _) = send_envelope(
+        &stack,
+        &sender,
+        &document,
+        "parallel",
+        &[(&a, "Hal A", "signer", 1), (&b, "Hal B", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+    let (ta, tb) = (
+        mailed_token(&a, "/sign").await,
+        mailed_token(&b, "/sign").await,
+    );
+    let (status, signed) = consent_and_sign(&stack, &ta, json!({"signature": drawn()})).await;
+    assert_eq!(status, 202, "{signed}");
+
+    // The worker's first signature is at the TSA, which holds it.
+    let mut arrived = held.arrived.clone();
+    tokio::time::timeout(Duration::from_secs(60), arrived.wait_for(|a| *a))
+        .await
+        .expect("the worker asks the TSA")
+        .expect("the gate");
+    let envelope_id: uuid::Uuid = base
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .expect("the envelope id");
+    let mut client = db.connect().await;
+    let tx = client.transaction().await.expect("a transaction");
+    tx.query_one(
+        "SELECT status FROM envelopes WHERE id = $1 FOR UPDATE NOWAIT",
+        &[&envelope_id],
+    )
+    .await
+    .expect("no one holds the envelope's row while its revision is signed");
+    tx.rollback().await.expect("rollback");
+    // So the other signer is answered at once, not after the timestamp.
+    let (status, signed) = consent_and_sign(
+        &stack,
+        &tb,
+        json!({"signature": {"type": "typed", "text": "Hal B"}}),
+    )
+    .await;
+    assert_eq!(status, 202, "{signed}");
+
+    held.open.send_replace(true);
+    let completed = envelope_when(&stack, &sender, &base, "completed", |e| {
+        e["status"] == "completed"
+    })
+    .await;
+    assert_eq!(
+        completed["revision_count"], 2,
+        "both signatures, each once, whatever job prepared them: {completed}"
+    );
+    stack.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_parallel_signers_signing_at_once_both_land_one_after_the_other() {
     let db = TestDatabase::migrated().await;

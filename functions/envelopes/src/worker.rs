@@ -98,6 +98,61 @@ pub struct SigningWorker {
     pub(crate) work_dir: PathBuf,
 }
 
+/// A signature's revision, signed and stored, waiting to be recorded.
+struct PreparedSignature {
+    /// The envelope as it was read (its revision is the compare-and-set's expectation).
+    envelope: Envelope,
+    /// The recipient whose signature it holds.
+    pending: Uuid,
+    /// The revision number it becomes.
+    revision: i32,
+    /// Where it is stored.
+    stored: ObjectRef,
+    /// Its SHA-256.
+    sha256: String,
+    /// The PAdES level it was signed at.
+    level: Level,
+}
+
+/// What `pending`'s fields show in their revision: their signature (drawn or typed) and
+/// initials, their ticked boxes, their text and dates; never the seal's field.
+fn signer_fills(fields: &[repo::Field], pending: &PendingSignature) -> Vec<FieldFill> {
+    let specs = field_specs(fields);
+    fields
+        .iter()
+        .zip(&specs)
+        .filter(|(field, _)| field.recipient_id == pending.id)
+        .filter_map(|(field, spec)| {
+            let value = match spec.kind {
+                FieldKind::Signature | FieldKind::Initials => {
+                    let text = if spec.kind == FieldKind::Initials {
+                        initials(&pending.text)
+                    } else {
+                        pending.text.clone()
+                    };
+                    match &pending.png {
+                        Some(png) if pending.kind == "drawn" => FieldValue::Drawing {
+                            png: png.clone(),
+                            text,
+                        },
+                        _ => FieldValue::Text(text),
+                    }
+                }
+                FieldKind::Checkbox => FieldValue::Checked(field.value.as_deref() == Some("true")),
+                FieldKind::Text | FieldKind::Date => {
+                    FieldValue::Text(field.value.clone().filter(|v| !v.is_empty())?)
+                }
+                // The seal's field is GSign's own, never a recipient's.
+                FieldKind::Seal => return None,
+            };
+            Some(FieldFill {
+                name: spec.name.clone(),
+                value,
+            })
+        })
+        .collect()
+}
+
 /// Most steps one job takes (a bound, not a limit ever reached: one per signer and order).
 const MAX_STEPS: usize = 1_000;
 
@@ -190,16 +245,22 @@ impl SigningWorker {
         Ok(())
     }
 
-    /// One transaction under the envelope's lock: apply one signature, or move the routing,
-    /// or complete.
+    /// One step: apply one signature, or move the routing, or complete.
     ///
-    /// A step holds one pool connection at a time: the seal key is read before the envelope's
-    /// transaction and the outbox is published after its connection went back, so concurrent
-    /// jobs in one container never wait on each other for a second connection.
+    /// A signature's revision is prepared (S3, HSM, TSA) without the envelope's row lock and
+    /// committed under it only if the envelope is still where it was (compare-and-set on its
+    /// revision), so signers and the sender never wait on the HSM or a timestamp authority.
+    /// The routing and completion run under the lock. A step holds one pool connection at a
+    /// time: the seal key is read before the envelope's transaction and the outbox is
+    /// published after its connection went back, so concurrent jobs in one container never
+    /// wait on each other for a second connection.
     #[tracing::instrument(skip_all)]
     async fn step(&self, job: SigningJob) -> Result<Progress, Failure> {
         let base = &self.api.base;
         let seal = self.seal_key(job.organization_id).await?;
+        if let Some(prepared) = self.prepare_signature(job, &seal).await? {
+            return self.commit_signature(job, prepared, &seal).await;
+        }
         let mut conn = base.pool.get().await?;
         let tx = conn.transaction().await?;
         let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
@@ -218,9 +279,8 @@ impl SigningWorker {
             }
             return Ok(Progress::Idle);
         }
-        if let Some(pending) = repo::next_to_apply(&tx, envelope.id).await? {
-            self.apply(&tx, &envelope, &pending, &seal).await?;
-            tx.commit().await?;
+        if repo::next_to_apply(&tx, envelope.id).await?.is_some() {
+            // Submitted since this step looked: prepare it first.
             return Ok(Progress::Moved);
         }
         let recipients = repo::recipients(&tx, envelope.id).await?;
@@ -359,53 +419,33 @@ impl SigningWorker {
         Ok(WorkDir::new(&self.work_dir, "sign")?)
     }
 
-    /// Puts `pending`'s values and signature in a new revision.
+    /// The next submitted signature of the job's envelope in a new revision, signed and
+    /// stored, with no row lock held and no pool connection kept across the remote calls;
+    /// `None` when the envelope is not out for signature or nothing is waiting.
     #[tracing::instrument(skip_all)]
-    async fn apply(
+    async fn prepare_signature(
         &self,
-        tx: &deadpool_postgres::Transaction<'_>,
-        envelope: &Envelope,
-        pending: &PendingSignature,
+        job: SigningJob,
         seal: &SealKey,
-    ) -> Result<(), Failure> {
-        let fields = repo::fields(tx, envelope.id).await?;
-        let specs = field_specs(&fields);
-        let fills: Vec<FieldFill> = fields
-            .iter()
-            .zip(&specs)
-            .filter(|(field, _)| field.recipient_id == pending.id)
-            .filter_map(|(field, spec)| {
-                let value = match spec.kind {
-                    FieldKind::Signature | FieldKind::Initials => {
-                        let text = if spec.kind == FieldKind::Initials {
-                            initials(&pending.text)
-                        } else {
-                            pending.text.clone()
-                        };
-                        match &pending.png {
-                            Some(png) if pending.kind == "drawn" => FieldValue::Drawing {
-                                png: png.clone(),
-                                text,
-                            },
-                            _ => FieldValue::Text(text),
-                        }
-                    }
-                    FieldKind::Checkbox => {
-                        FieldValue::Checked(field.value.as_deref() == Some("true"))
-                    }
-                    FieldKind::Text | FieldKind::Date => {
-                        FieldValue::Text(field.value.clone().filter(|v| !v.is_empty())?)
-                    }
-                    // The seal's field is GSign's own, never a recipient's.
-                    FieldKind::Seal => return None,
-                };
-                Some(FieldFill {
-                    name: spec.name.clone(),
-                    value,
-                })
-            })
-            .collect();
-        let current = self.current_pdf(envelope).await?;
+    ) -> Result<Option<PreparedSignature>, Failure> {
+        let (envelope, pending, fields) = {
+            let client = self.api.base.pool.get().await?;
+            let Some(envelope) =
+                repo::get(&client, job.organization_id, job.envelope_id, false).await?
+            else {
+                return Ok(None);
+            };
+            if envelope.status != EnvelopeStatus::Sent {
+                return Ok(None);
+            }
+            let Some(pending) = repo::next_to_apply(&client, envelope.id).await? else {
+                return Ok(None);
+            };
+            let fields = repo::fields(&client, envelope.id).await?;
+            (envelope, pending, fields)
+        };
+        let fills = signer_fills(&fields, &pending);
+        let current = self.current_pdf(&envelope).await?;
         let info = SignatureInfo {
             field_name: signature_field_name(pending.id),
             signer_name: pending.name.clone(),
@@ -416,39 +456,79 @@ impl SigningWorker {
             time: SystemTime::from(pending.signed_at),
             locks_document: false,
         };
-        let level = level_of(envelope);
+        let level = level_of(&envelope);
         let signed = self.sign(&current, &info, &fills, seal, level).await?;
         let revision = envelope.revision_count + 1;
         let (stored, sha256) = self
-            .store(envelope, &format!("revision-{revision}.pdf"), &signed)
+            .store(&envelope, &format!("revision-{revision}.pdf"), &signed)
             .await?;
-        repo::applied(tx, envelope.id, pending.id, revision, &stored, &sha256).await?;
+        Ok(Some(PreparedSignature {
+            envelope,
+            pending: pending.id,
+            revision,
+            stored,
+            sha256,
+            level,
+        }))
+    }
+
+    /// Records `prepared` as the envelope's new revision if the envelope is still as it was
+    /// prepared from (out for signature, at the same revision, the same signature next);
+    /// otherwise another job moved it first and this one looks again (its stored object
+    /// version is left unreferenced).
+    #[tracing::instrument(skip_all)]
+    async fn commit_signature(
+        &self,
+        job: SigningJob,
+        prepared: PreparedSignature,
+        seal: &SealKey,
+    ) -> Result<Progress, Failure> {
+        let mut conn = self.api.base.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
+        else {
+            return Ok(Progress::Idle);
+        };
+        let next = repo::next_to_apply(&tx, envelope.id).await?;
+        let unchanged = envelope.status == EnvelopeStatus::Sent
+            && envelope.revision_count == prepared.envelope.revision_count
+            && next.is_some_and(|next| next.id == prepared.pending);
+        if !unchanged {
+            tracing::info!(
+                revision = prepared.revision,
+                "the envelope moved while its revision was prepared; looking again"
+            );
+            return Ok(Progress::Moved);
+        }
+        let org = envelope.organization_id;
+        let PreparedSignature {
+            pending,
+            revision,
+            stored,
+            sha256,
+            level,
+            ..
+        } = prepared;
+        repo::applied(&tx, envelope.id, pending, revision, &stored, &sha256).await?;
         gsign_platform::billing::record_usage(
-            tx,
-            envelope.organization_id,
+            &tx,
+            org,
             gsign_core::billing::UsageType::Signature,
-            pending.id,
+            pending,
         )
         .await?;
-        self.seals.record_use(tx, seal.certificate_id).await?;
-        repo::record(
-            tx,
-            envelope.organization_id,
-            system_event(
-                envelope,
-                "signature.applied",
-                Some(pending.id),
-                serde_json::json!({
-                    "revision": revision,
-                    "sha256": sha256,
-                    "previous_sha256": envelope.current_sha256,
-                    "certificate_serial": seal.serial,
-                    "level": level_name(level, Archival::None),
-                }),
-            ),
-        )
-        .await?;
-        Ok(())
+        self.seals.record_use(&tx, seal.certificate_id).await?;
+        let details = serde_json::json!({
+            "revision": revision,
+            "sha256": sha256,
+            "previous_sha256": envelope.current_sha256,
+            "certificate_serial": seal.serial,
+            "level": level_name(level, Archival::None),
+        });
+        let applied = system_event(&envelope, "signature.applied", Some(pending), details);
+        repo::record(&tx, org, applied).await?;
+        tx.commit().await?;
+        Ok(Progress::Moved)
     }
 
     /// Records a failure on the envelope: its newest reason, and evidence when it changed.
