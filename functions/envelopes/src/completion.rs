@@ -18,6 +18,7 @@ use gsign_signing::pades::SignatureInfo;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+use gsign_platform::pades_signer::Level;
 use gsign_platform::storage::ObjectRef;
 
 use gsign_functions_certificates::service::SealKey;
@@ -25,25 +26,47 @@ use gsign_functions_certificates::service::SealKey;
 use crate::archive::archive_expiry_of;
 use crate::repo::{self, Envelope};
 use crate::send::{Letterhead, SEAL_FIELD};
-use crate::worker::{archival_of, level_name, level_of, system_event, Failure, SigningWorker};
+use crate::worker::{
+    archival_of, level_name, level_of, system_event, Archival, Failure, SigningWorker,
+};
+
+/// An envelope's sealed final document, stored, waiting for its completion to be recorded.
+pub(crate) struct PreparedSeal {
+    /// The envelope's revision it seals (the compare-and-set's expectation).
+    pub revision_count: i32,
+    /// Where it is stored.
+    final_pdf: ObjectRef,
+    /// Its SHA-256.
+    final_sha256: String,
+    /// When its archive timestamp's certificate expires (B-LTA), for the renewal schedule.
+    archive_expires_at: Option<chrono::DateTime<Utc>>,
+    /// The PAdES level of its seal.
+    level: Level,
+    /// The validation data it carries.
+    archival: Archival,
+}
 
 impl SigningWorker {
-    /// Seals, certifies, retains and completes `envelope` in `tx`; the emails to publish
-    /// after commit.
+    /// The sealed final document of `envelope` (read without its lock), stored: the seal
+    /// signed in the HSM, the validation data and archive timestamp its level asks for (the
+    /// organization CA's CRL issued in a statement of its own). No row lock is held and no
+    /// pool connection is kept across the HSM, the TSA or S3.
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn complete(
+    pub(crate) async fn prepare_seal(
         &self,
-        tx: &deadpool_postgres::Transaction<'_>,
         envelope: &Envelope,
         seal: &SealKey,
-    ) -> Result<Vec<Uuid>, Failure> {
+    ) -> Result<PreparedSeal, Failure> {
         let org = envelope.organization_id;
-        let letterhead = Letterhead::of(tx, envelope).await?;
+        let organization = {
+            let client = self.api.base.pool.get().await?;
+            Letterhead::of(&client, envelope).await?.organization
+        };
         let current = self.current_pdf(envelope).await?;
         let level = level_of(envelope);
         let info = SignatureInfo {
             field_name: SEAL_FIELD.to_owned(),
-            signer_name: format!("{} (GSign seal)", letterhead.organization),
+            signer_name: format!("{organization} (GSign seal)"),
             reason: Some(format!(
                 "Envelope {} completed; sealed by GSign",
                 envelope.id
@@ -53,9 +76,43 @@ impl SigningWorker {
         };
         let sealed = self.sign(&current, &info, &[], seal, level).await?;
         let archival = archival_of(envelope);
-        let sealed = self.archive(tx, org, sealed, archival).await?;
+        let sealed = {
+            let client = self.api.base.pool.get().await?;
+            self.archive(&client, org, sealed, archival).await?
+        };
         let archive_expires_at = archive_expiry_of(&sealed).await?;
         let (final_pdf, final_sha256) = self.store(envelope, "final.pdf", &sealed).await?;
+        Ok(PreparedSeal {
+            revision_count: envelope.revision_count,
+            final_pdf,
+            final_sha256,
+            archive_expires_at,
+            level,
+            archival,
+        })
+    }
+
+    /// Certifies, retains and completes `envelope` (locked in `tx`, still at the revision
+    /// `sealed` was prepared from) with its sealed final document; the emails to publish
+    /// after commit.
+    #[tracing::instrument(skip_all)]
+    pub(crate) async fn complete(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        envelope: &Envelope,
+        seal: &SealKey,
+        sealed: PreparedSeal,
+    ) -> Result<Vec<Uuid>, Failure> {
+        let org = envelope.organization_id;
+        let letterhead = Letterhead::of(tx, envelope).await?;
+        let PreparedSeal {
+            final_pdf,
+            final_sha256,
+            archive_expires_at,
+            level,
+            archival,
+            ..
+        } = sealed;
         repo::record(
             tx,
             org,

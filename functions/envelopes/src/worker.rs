@@ -8,9 +8,12 @@
 //! 2. then the routing: the next order is asked once the current one is done;
 //! 3. once everyone is done, completion (see [`crate::completion`]).
 //!
-//! Each step is one transaction holding the envelope's row lock, so two jobs for the same
-//! envelope (duplicates, parallel signers) take turns, and a job that finds nothing due
-//! changes nothing. A failure is recorded on the envelope (`processing_error`, and evidence
+//! The slow part of a step (the current revision from S3, the HSM, the TSA, CRLs, the new
+//! object to S3) runs without the envelope's row lock; the step then records its result in
+//! one short transaction under the lock, only if the envelope is still at the revision the
+//! work started from (compare-and-set). So two jobs for the same envelope (duplicates,
+//! parallel signers) never record the same work twice, signers and the sender never wait on
+//! the HSM or a timestamp authority, and a job that finds nothing due changes nothing. A failure is recorded on the envelope (`processing_error`, and evidence
 //! when the reason changes) and the message is retried; `schedule-resume-signing` re-enqueues
 //! envelopes whose work stalled (not those whose failure is permanent: retrying cannot heal
 //! them), so nothing waits silently.
@@ -41,6 +44,7 @@ use gsign_signing::pades::SignatureInfo;
 use sha2::Digest as _;
 use uuid::Uuid;
 
+use crate::completion::PreparedSeal;
 use crate::repo::{self, Envelope, PendingSignature};
 use crate::send::{field_specs, signature_field_name, Letterhead};
 use crate::service::EnvelopesApi;
@@ -261,6 +265,7 @@ impl SigningWorker {
         if let Some(prepared) = self.prepare_signature(job, &seal).await? {
             return self.commit_signature(job, prepared, &seal).await;
         }
+        let sealed = self.prepare_seal_if_due(job, &seal).await?;
         let mut conn = base.pool.get().await?;
         let tx = conn.transaction().await?;
         let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
@@ -320,7 +325,13 @@ impl SigningWorker {
                 Ok(Progress::Moved)
             }
             Next::Complete => {
-                let emails = self.complete(&tx, &envelope, &seal).await?;
+                // Sealed without the lock from this very revision, or prepared next step.
+                let Some(sealed) =
+                    sealed.filter(|sealed| sealed.revision_count == envelope.revision_count)
+                else {
+                    return Ok(Progress::Moved);
+                };
+                let emails = self.complete(&tx, &envelope, &seal, sealed).await?;
                 tx.commit().await?;
                 drop(conn);
                 base.relay.publish(&base.pool, &emails).await;
@@ -470,6 +481,42 @@ impl SigningWorker {
             sha256,
             level,
         }))
+    }
+
+    /// The sealed final document, prepared without the envelope's row lock, when the
+    /// envelope (read without it) is out for signature with every signature applied and
+    /// everyone done; `None` otherwise.
+    #[tracing::instrument(skip_all)]
+    async fn prepare_seal_if_due(
+        &self,
+        job: SigningJob,
+        seal: &SealKey,
+    ) -> Result<Option<PreparedSeal>, Failure> {
+        let envelope = {
+            let client = self.api.base.pool.get().await?;
+            let Some(envelope) =
+                repo::get(&client, job.organization_id, job.envelope_id, false).await?
+            else {
+                return Ok(None);
+            };
+            if envelope.status != EnvelopeStatus::Sent
+                || repo::next_to_apply(&client, envelope.id).await?.is_some()
+            {
+                return Ok(None);
+            }
+            let recipients = repo::recipients(&client, envelope.id).await?;
+            let parties: Vec<_> = recipients.iter().map(repo::Recipient::party).collect();
+            let next = routing::next(
+                envelope.routing_type,
+                envelope.current_routing_order,
+                &parties,
+            );
+            if !matches!(next, Next::Complete) {
+                return Ok(None);
+            }
+            envelope
+        };
+        Ok(Some(self.prepare_seal(&envelope, seal).await?))
     }
 
     /// Records `prepared` as the envelope's new revision if the envelope is still as it was
