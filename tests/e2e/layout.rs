@@ -1,9 +1,7 @@
 //! The layout rules:
 //!
 //! - "no import circles": within every crate, the modules that use each other (a `crate::m`
-//!   or, from a top-level module, `super::m` path outside comments) form no cycle. The
-//!   circles that predate the rule are listed below; the test fails on any other circle and
-//!   on a listed one that is gone (so the list only shrinks);
+//!   or, from a top-level module, `super::m` path outside comments) form no cycle;
 //! - "areas talk through services": an area's code names another area's crate only through
 //!   that area's `service` module (its service type and what it hands out).
 
@@ -11,28 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use gsign_tests::root;
-
-/// Circles left to break (#22 item 1): crate folder, then the modules of each circle.
-const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
-    ("functions/accounts/src", &["api", "manage", "me"]),
-    (
-        "functions/doc-packs/src",
-        &["api", "generate", "library", "packs"],
-    ),
-    (
-        "functions/envelopes/src",
-        &["lifecycle", "mail", "routes", "send"],
-    ),
-    (
-        "functions/sealed/src",
-        &["api", "holders", "keys", "prompts"],
-    ),
-    (
-        "shared/signing/src",
-        &["chain", "cms_verify", "crl", "x509"],
-    ),
-    ("shared/signing/src", &["ltv", "verify"]),
-];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
@@ -217,17 +193,8 @@ fn the_finder_sees_a_circle_through_crate_and_super_paths() {
 }
 
 #[test]
-fn no_crate_has_an_import_circle_beyond_the_known_ones() {
-    let known: BTreeSet<(String, Vec<String>)> = KNOWN_CIRCLES
-        .iter()
-        .map(|(src, modules)| {
-            (
-                (*src).to_owned(),
-                modules.iter().map(|m| (*m).to_owned()).collect(),
-            )
-        })
-        .collect();
-    let mut found = BTreeSet::new();
+fn no_crate_has_an_import_circle() {
+    let mut found = Vec::new();
     for src in crate_sources() {
         let relative = src
             .strip_prefix(root())
@@ -235,19 +202,13 @@ fn no_crate_has_an_import_circle_beyond_the_known_ones() {
             .to_string_lossy()
             .into_owned();
         for circle in circles(&module_graph(&src)) {
-            println!("{relative}: {}", circle.join(" -> "));
-            found.insert((relative.clone(), circle));
+            found.push(format!("{relative}: {}", circle.join(" -> ")));
         }
     }
-    let new: Vec<_> = found.difference(&known).collect();
-    let gone: Vec<_> = known.difference(&found).collect();
     assert!(
-        new.is_empty(),
-        "import circles (break them: move what both sides need into a module of its own): {new:?}"
-    );
-    assert!(
-        gone.is_empty(),
-        "these circles are broken: remove them from KNOWN_CIRCLES: {gone:?}"
+        found.is_empty(),
+        "import circles (break them: move what both sides need into a module of its own): \
+         {found:#?}"
     );
 }
 

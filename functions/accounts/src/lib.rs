@@ -11,6 +11,7 @@ pub mod common;
 pub mod error;
 pub mod manage;
 pub mod me;
+pub mod schemas;
 
 /// Every function of the area, each its own Lambda, all served by the area's one binary
 /// (`gsign-accounts`, which runs the one its `Handler` names) and by the local runner.

@@ -179,7 +179,7 @@ pub struct OrganizationUpdate {
     name: Option<String>,
     /// New settings, replacing the old ones whole (absent or `null`: unchanged).
     #[serde(default)]
-    #[schemars(with = "Option<crate::api::OrganizationSettings>")]
+    #[schemars(with = "Option<crate::schemas::OrganizationSettings>")]
     settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -240,10 +240,10 @@ pub(crate) struct OrganizationView {
     /// The plan billing enforces now (`free`, `pro`, `business`, …).
     plan: String,
     /// Its status.
-    #[schemars(with = "crate::api::OrganizationStatus")]
+    #[schemars(with = "crate::schemas::OrganizationStatus")]
     status: String,
     /// Its settings.
-    #[schemars(with = "crate::api::OrganizationSettings")]
+    #[schemars(with = "crate::schemas::OrganizationSettings")]
     settings: serde_json::Value,
     /// When it was created.
     created_at: DateTime<Utc>,
@@ -264,7 +264,7 @@ pub(crate) struct MemberView {
     #[schemars(with = "gsign_core::Role")]
     role: String,
     /// `invited` until the invitation is accepted; `disabled` once removed.
-    #[schemars(with = "crate::api::MemberStatus")]
+    #[schemars(with = "crate::schemas::MemberStatus")]
     status: String,
     /// When the address was confirmed (`null`: never).
     email_verified_at: Option<DateTime<Utc>>,

@@ -61,7 +61,7 @@ pub struct Profile {
     #[schemars(with = "gsign_core::Role")]
     role: String,
     /// Account status.
-    #[schemars(with = "crate::api::MemberStatus")]
+    #[schemars(with = "crate::schemas::MemberStatus")]
     status: String,
     /// When the address was confirmed (`null`: never).
     email_verified_at: Option<DateTime<Utc>>,

@@ -11,6 +11,7 @@ pub mod follow;
 pub mod generate;
 pub mod library;
 pub mod packs;
+pub mod schemas;
 
 use std::sync::Arc;
 

@@ -108,7 +108,8 @@ pub struct Item {
     pub published_at: Option<DateTime<Utc>>,
     /// The kind's own columns.
     #[serde(flatten)]
-    #[schemars(skip)] // described per kind: `crate::api::ClauseVersion`, `DocTemplateVersion`
+    #[schemars(skip)]
+    // described per kind: the api module's `ClauseVersion`, `DocTemplateVersion`
     pub content: serde_json::Map<String, Value>,
 }
 

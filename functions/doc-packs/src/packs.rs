@@ -160,7 +160,7 @@ pub struct Instance {
     /// Its envelope's state.
     pub envelope_status: PackEnvelopeStatus,
     /// Role -> signer (with the recipient id once issued).
-    #[schemars(with = "BTreeMap<String, crate::api::IssuedSigner>")]
+    #[schemars(with = "BTreeMap<String, crate::schemas::IssuedSigner>")]
     pub signer_map: Value,
     /// Under legal hold.
     pub legal_hold: bool,
@@ -184,7 +184,7 @@ pub struct SignEventView {
     #[schemars(with = "gsign_core::packs::SignEvent")]
     pub event: String,
     /// The envelope evidence it came from.
-    #[schemars(with = "crate::api::SignEventPayload")]
+    #[schemars(with = "crate::schemas::SignEventPayload")]
     pub provider_payload: Value,
     /// When.
     pub created_at: DateTime<Utc>,

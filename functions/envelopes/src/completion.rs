@@ -18,33 +18,17 @@ use gsign_signing::pades::SignatureInfo;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use gsign_platform::pades_signer::Level;
 use gsign_platform::storage::ObjectRef;
 
 use gsign_functions_certificates::service::SealKey;
 
 use crate::archive::archive_expiry_of;
+use crate::repo::Letterhead;
 use crate::repo::{self, Envelope};
-use crate::send::{Letterhead, SEAL_FIELD};
+use crate::send::SEAL_FIELD;
 use crate::worker::{
-    archival_of, level_name, level_of, system_event, Archival, Failure, SigningWorker,
+    archival_of, level_name, level_of, system_event, Failure, PreparedSeal, SigningWorker,
 };
-
-/// An envelope's sealed final document, stored, waiting for its completion to be recorded.
-pub(crate) struct PreparedSeal {
-    /// The envelope's revision it seals (the compare-and-set's expectation).
-    pub revision_count: i32,
-    /// Where it is stored.
-    final_pdf: ObjectRef,
-    /// Its SHA-256.
-    final_sha256: String,
-    /// When its archive timestamp's certificate expires (B-LTA), for the renewal schedule.
-    archive_expires_at: Option<chrono::DateTime<Utc>>,
-    /// The PAdES level of its seal.
-    level: Level,
-    /// The validation data it carries.
-    archival: Archival,
-}
 
 impl SigningWorker {
     /// The sealed final document of `envelope` (read without its lock), stored: the seal

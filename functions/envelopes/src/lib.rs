@@ -6,6 +6,7 @@
 // The route futures nest the spans of the use cases and store calls they await.
 #![recursion_limit = "256"]
 
+pub mod acting;
 pub mod api;
 pub mod archive;
 pub mod ceremony;

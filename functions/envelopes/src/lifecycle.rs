@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use gsign_core::envelopes::{
-    EnvelopeStatus, EvidenceEvent, RecipientRole, RecipientStatus, RoutingType,
-};
+use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientStatus};
 use gsign_core::webhooks::EventType;
 use gsign_core::{Env, FieldError};
 use gsign_platform::http::Caller;
@@ -22,9 +20,10 @@ use gsign_platform::storage::{ObjectRef, Presigned};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::acting::acting_now;
 use crate::error::EnvelopesError;
+use crate::repo::Letterhead;
 use crate::repo::{self, Envelope, Recipient};
-use crate::send::{first_to_act, Letterhead};
 use crate::service::EnvelopesApi;
 
 /// `POST /v1/envelopes/{id}/void` body.
@@ -57,28 +56,6 @@ async fn sent(
         EnvelopesError::NotSent,
     )
     .await
-}
-
-/// Who must act now: the current routing order (sequential) or every acting recipient
-/// (parallel), who have not finished.
-pub(crate) fn acting_now<'r>(
-    envelope: &Envelope,
-    recipients: &'r [Recipient],
-) -> Vec<&'r Recipient> {
-    let routing = envelope.routing_type;
-    let open = |r: &&Recipient| matches!(r.status, RecipientStatus::Sent | RecipientStatus::Viewed);
-    match routing {
-        RoutingType::Parallel => first_to_act(routing, recipients)
-            .into_iter()
-            .filter(open)
-            .collect(),
-        RoutingType::Sequential => recipients
-            .iter()
-            .filter(|r| r.role != RecipientRole::Cc)
-            .filter(|r| Some(r.routing_order) == envelope.current_routing_order)
-            .filter(open)
-            .collect(),
-    }
 }
 
 impl EnvelopesApi {

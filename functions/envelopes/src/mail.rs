@@ -41,10 +41,10 @@ use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::acting::acting_now;
 use crate::error::EnvelopesError;
-use crate::lifecycle::acting_now;
+use crate::repo::Letterhead;
 use crate::repo::{self, Envelope, Recipient};
-use crate::send::Letterhead;
 use crate::service::EnvelopesApi;
 
 /// Mail states from weakest to strongest: an event only ever raises a mail's state.

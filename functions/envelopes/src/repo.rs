@@ -1835,3 +1835,61 @@ pub async fn embed_origins_of_ticket(
         .map(|row| row.get::<_, Vec<String>>(0))
         .unwrap_or_default())
 }
+
+/// Who a signing request comes from.
+pub struct Letterhead {
+    /// The sending person (or "Your correspondent").
+    pub sender: String,
+    /// Their organization.
+    pub organization: String,
+}
+
+impl Letterhead {
+    /// The letterhead of `envelope`'s sender.
+    #[tracing::instrument(skip_all)]
+    pub async fn of(
+        client: &impl deadpool_postgres::GenericClient,
+        envelope: &Envelope,
+    ) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            sender: sender_name(client, envelope.user_id).await?,
+            organization: organization_name(client, envelope.organization_id).await?,
+        })
+    }
+}
+
+/// The document's status and displayed page sizes (rotation applied).
+#[tracing::instrument(skip_all, fields(document = %document))]
+pub async fn document_facts(
+    client: &impl deadpool_postgres::GenericClient,
+    document: Uuid,
+) -> PgResult<gsign_core::envelopes::DocumentFacts> {
+    let row = client
+        .query_one(
+            "SELECT status, pages, signatures, certification FROM documents WHERE id = $1",
+            &[&document],
+        )
+        .await?;
+    let pages: Option<serde_json::Value> = row.get(1);
+    let pages = pages
+        .and_then(|p| p.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let (w, h) = (
+                p["width"].as_f64().unwrap_or(0.0),
+                p["height"].as_f64().unwrap_or(0.0),
+            );
+            match p["rotation"].as_i64().unwrap_or(0).rem_euclid(360) {
+                90 | 270 => (h, w),
+                _ => (w, h),
+            }
+        })
+        .collect();
+    Ok(gsign_core::envelopes::DocumentFacts {
+        status: db::stored(&row, "status")?,
+        pages,
+        signatures: row.get(2),
+        certification: row.get(3),
+    })
+}

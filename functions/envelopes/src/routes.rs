@@ -11,12 +11,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use gsign_core::documents::DocumentStatus;
 use gsign_core::envelopes::{
-    field_problems, send_problems, verify_chain, ChainVerdict, ChainedEvent, DocumentFacts,
-    EnvelopeStatus, FieldInput, NewRecipient, RecipientInput, RoutingType, MAX_FIELDS,
-    MAX_RECIPIENTS,
+    field_problems, send_problems, verify_chain, ChainVerdict, ChainedEvent, EnvelopeStatus,
+    FieldInput, NewRecipient, RecipientInput, RoutingType, MAX_FIELDS, MAX_RECIPIENTS,
 };
 use gsign_core::{Action, Env, FieldError};
-use gsign_platform::db;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
 use gsign_platform::pagination::{Page, PageRequest};
@@ -258,7 +256,7 @@ impl EnvelopesApi {
         let recipients = repo::recipients(&client, id).await?;
         let fields = repo::fields(&client, id).await?;
         let send_problems = if envelope.status == EnvelopeStatus::Draft {
-            let document = document_facts(&client, envelope.document_id).await?;
+            let document = repo::document_facts(&client, envelope.document_id).await?;
             let mut problems = send_problems(
                 &document,
                 &recipients.iter().map(Recipient::facts).collect::<Vec<_>>(),
@@ -511,7 +509,7 @@ impl EnvelopesApi {
             }
         }
         // Pages are known now: a field off its page is refused here already, not only at send.
-        let document = document_facts(&tx, envelope.document_id).await?;
+        let document = repo::document_facts(&tx, envelope.document_id).await?;
         if document.status == DocumentStatus::Ready {
             for (i, field) in input.fields.iter().enumerate() {
                 let page = usize::try_from(field.page.saturating_sub(1))
@@ -590,42 +588,6 @@ fn duplicate_recipient(err: tokio_postgres::Error) -> EnvelopesError {
         );
     }
     err.into()
-}
-
-/// The document's status and displayed page sizes (rotation applied).
-#[tracing::instrument(skip_all, fields(document = %document))]
-pub(crate) async fn document_facts(
-    client: &impl deadpool_postgres::GenericClient,
-    document: Uuid,
-) -> Result<DocumentFacts, EnvelopesError> {
-    let row = client
-        .query_one(
-            "SELECT status, pages, signatures, certification FROM documents WHERE id = $1",
-            &[&document],
-        )
-        .await?;
-    let pages: Option<serde_json::Value> = row.get(1);
-    let pages = pages
-        .and_then(|p| p.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .map(|p| {
-            let (w, h) = (
-                p["width"].as_f64().unwrap_or(0.0),
-                p["height"].as_f64().unwrap_or(0.0),
-            );
-            match p["rotation"].as_i64().unwrap_or(0).rem_euclid(360) {
-                90 | 270 => (h, w),
-                _ => (w, h),
-            }
-        })
-        .collect();
-    Ok(DocumentFacts {
-        status: db::stored(&row, "status")?,
-        pages,
-        signatures: row.get(2),
-        certification: row.get(3),
-    })
 }
 
 // ------------------------------------------------------------------ routes

@@ -22,8 +22,9 @@ use secrecy::ExposeSecret;
 use sha2::Digest as _;
 use uuid::Uuid;
 
+pub use crate::acting::first_to_act;
 use crate::error::EnvelopesError;
-use crate::repo::{self, Envelope, Field, Recipient};
+use crate::repo::{self, Envelope, Field, Letterhead, Recipient};
 use crate::service::EnvelopesApi;
 
 /// The PDF field that holds `recipient`'s signature.
@@ -83,18 +84,6 @@ pub fn field_specs(fields: &[Field]) -> Vec<FieldSpec> {
     specs
 }
 
-/// Who is asked to act when the envelope is sent.
-pub fn first_to_act(routing: RoutingType, recipients: &[Recipient]) -> Vec<&Recipient> {
-    let acting = recipients.iter().filter(|r| r.role != RecipientRole::Cc);
-    match routing {
-        RoutingType::Parallel => acting.collect(),
-        RoutingType::Sequential => {
-            let first = acting.clone().map(|r| r.routing_order).min();
-            acting.filter(|r| Some(r.routing_order) == first).collect()
-        }
-    }
-}
-
 impl EnvelopesApi {
     /// Sends the draft `id`.
     #[tracing::instrument(skip_all, fields(id = %id))]
@@ -104,7 +93,7 @@ impl EnvelopesApi {
         let envelope = Self::draft(&tx, caller, id).await?;
         let recipients = repo::recipients(&tx, id).await?;
         let fields = repo::fields(&tx, id).await?;
-        let document = crate::routes::document_facts(&tx, envelope.document_id).await?;
+        let document = repo::document_facts(&tx, envelope.document_id).await?;
         let mut problems = send_problems(
             &document,
             &recipients.iter().map(Recipient::facts).collect::<Vec<_>>(),
@@ -223,28 +212,6 @@ impl EnvelopesApi {
         drop(conn);
         self.base.relay.publish(&self.base.pool, &emails).await;
         Ok(envelope)
-    }
-}
-
-/// Who a signing request comes from.
-pub(crate) struct Letterhead {
-    /// The sending person (or "Your correspondent").
-    pub sender: String,
-    /// Their organization.
-    pub organization: String,
-}
-
-impl Letterhead {
-    /// The letterhead of `envelope`'s sender.
-    #[tracing::instrument(skip_all)]
-    pub(crate) async fn of(
-        client: &impl deadpool_postgres::GenericClient,
-        envelope: &Envelope,
-    ) -> Result<Self, tokio_postgres::Error> {
-        Ok(Self {
-            sender: repo::sender_name(client, envelope.user_id).await?,
-            organization: repo::organization_name(client, envelope.organization_id).await?,
-        })
     }
 }
 

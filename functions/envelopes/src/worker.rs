@@ -44,9 +44,9 @@ use gsign_signing::pades::SignatureInfo;
 use sha2::Digest as _;
 use uuid::Uuid;
 
-use crate::completion::PreparedSeal;
+use crate::repo::Letterhead;
 use crate::repo::{self, Envelope, PendingSignature};
-use crate::send::{field_specs, signature_field_name, Letterhead};
+use crate::send::{field_specs, signature_field_name};
 use crate::service::EnvelopesApi;
 
 /// Why a job did not finish.
@@ -100,6 +100,22 @@ pub struct SigningWorker {
     pub(crate) revocation: RevocationFetcher,
     pub(crate) retention: RetentionMode,
     pub(crate) work_dir: PathBuf,
+}
+
+/// An envelope's sealed final document, stored, waiting for its completion to be recorded.
+pub(crate) struct PreparedSeal {
+    /// The envelope's revision it seals (the compare-and-set's expectation).
+    pub revision_count: i32,
+    /// Where it is stored.
+    pub final_pdf: ObjectRef,
+    /// Its SHA-256.
+    pub final_sha256: String,
+    /// When its archive timestamp's certificate expires (B-LTA), for the renewal schedule.
+    pub archive_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The PAdES level of its seal.
+    pub level: Level,
+    /// The validation data it carries.
+    pub archival: Archival,
 }
 
 /// A signature's revision, signed and stored, waiting to be recorded.

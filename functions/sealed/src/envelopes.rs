@@ -346,7 +346,7 @@ impl SealedApi {
             return refuse(OpenRefusal::UnknownReceiverKey);
         }
         let key = self
-            .unwrap_with(&receiver, binary.wrapped_key.clone())
+            .unwrap_with(receiver.holder(), binary.wrapped_key.clone())
             .await?;
         let Some(key) = key.filter(|k| k.len() == 32) else {
             return refuse(OpenRefusal::KeyUnwrapFailed);

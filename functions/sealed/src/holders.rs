@@ -9,7 +9,6 @@ use gsign_platform::kms_keys::KeyPurpose;
 use uuid::Uuid;
 
 use crate::error::SealedError;
-use crate::keys::CryptoKey;
 use crate::SealedApi;
 
 /// Where new own keys are made (`SEALED_KEY_STORE`).
@@ -114,35 +113,36 @@ impl SealedApi {
         }
     }
 
-    /// Signs `signed` (RSA-PSS-SHA256, salt 32) with the sender's private key.
+    /// Signs `signed` (RSA-PSS-SHA256, salt 32) with the private key of the sender's key
+    /// `key_id`, which `holder` holds.
     #[tracing::instrument(skip_all)]
     pub(crate) async fn sign_with(
         &self,
-        sender: &CryptoKey,
+        holder: Holder,
+        key_id: &str,
         signed: Vec<u8>,
     ) -> Result<Vec<u8>, SealedError> {
-        match sender.holder() {
+        match holder {
             Holder::Hsm(id) => Ok(self
                 .hsm()?
                 .run(move |hsm| hsm.sign(&id, Scheme::RsaPssSha256, &signed))
                 .await?),
             Holder::Kms(arn) => Ok(self.kms()?.sign_pss_sha256(&arn, &signed).await?),
             Holder::External => Err(SealedError::KeyUnusable(format!(
-                "key {} is another party's: it cannot sign here",
-                sender.key_id
+                "key {key_id} is another party's: it cannot sign here"
             ))),
         }
     }
 
-    /// Unwraps an envelope's AES key with the receiver's private key; `None` when it does
-    /// not unwrap (or the key is not one of ours).
+    /// Unwraps an envelope's AES key with the private key `holder` holds for the receiver;
+    /// `None` when it does not unwrap (or the key is not one of ours).
     #[tracing::instrument(skip_all)]
     pub(crate) async fn unwrap_with(
         &self,
-        receiver: &CryptoKey,
+        holder: Holder,
         wrapped: Vec<u8>,
     ) -> Result<Option<Vec<u8>>, SealedError> {
-        match receiver.holder() {
+        match holder {
             Holder::Hsm(id) => {
                 let mode = self.oaep_mode;
                 Ok(self
@@ -158,16 +158,16 @@ impl SealedApi {
     /// After a revocation: where the store can refuse the key itself (KMS), make it so. The
     /// registry's `revoked` status already refuses it; a failure here is logged.
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn disable_in_store(&self, key: &CryptoKey) {
-        if let Holder::Kms(arn) = key.holder() {
+    pub(crate) async fn disable_in_store(&self, holder: Holder, key_id: &str) {
+        if let Holder::Kms(arn) = holder {
             match self.kms() {
                 Ok(kms) => {
                     if let Err(err) = kms.disable(&arn).await {
-                        tracing::error!(error = %err, key_id = %key.key_id, "revoked key still enabled in KMS");
+                        tracing::error!(error = %err, key_id, "revoked key still enabled in KMS");
                     }
                 }
                 Err(err) => {
-                    tracing::error!(error = %err, key_id = %key.key_id, "revoked key still enabled in KMS")
+                    tracing::error!(error = %err, key_id, "revoked key still enabled in KMS")
                 }
             }
         }

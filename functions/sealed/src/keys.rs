@@ -121,10 +121,10 @@ impl CryptoKey {
 #[serde(deny_unknown_fields)]
 pub struct KeyInput {
     /// The name envelopes carry: 1 to 255 letters, digits, `-`, `_`, `.` or `:`.
-    #[schemars(pattern(crate::api::KEY_ID_PATTERN))]
+    #[schemars(pattern(crate::schemas::KEY_ID_PATTERN))]
     key_id: String,
     /// `sender` or `receiver`.
-    #[schemars(with = "crate::api::KeyUsage")]
+    #[schemars(with = "crate::schemas::KeyUsage")]
     key_usage: String,
     /// The party's RSA public key (2048 to 4096 bits), PEM: required to register, refused
     /// when generating.
@@ -132,7 +132,7 @@ pub struct KeyInput {
     public_key_pem: Option<String>,
     /// `RSA-2048` or `RSA-3072` (default) when generating; refused when registering.
     #[serde(default)]
-    #[schemars(with = "Option<crate::api::KeyAlgorithm>")]
+    #[schemars(with = "Option<crate::schemas::KeyAlgorithm>")]
     key_algorithm: Option<String>,
     /// Who holds the private half, 1 to 100 characters (default `gsign` when generating,
     /// `external` when registering).
@@ -148,7 +148,7 @@ pub struct KeyInput {
 #[serde(deny_unknown_fields)]
 pub struct RotateInput {
     /// The new key's id: 1 to 255 letters, digits, `-`, `_`, `.` or `:`.
-    #[schemars(pattern(crate::api::KEY_ID_PATTERN))]
+    #[schemars(pattern(crate::schemas::KEY_ID_PATTERN))]
     key_id: String,
     /// The new public key, PEM: required for a party's key, refused for an own key (made in
     /// the key store).
@@ -646,7 +646,7 @@ impl SealedApi {
         drop(conn);
         self.base.relay.publish(&self.base.pool, &[audit]).await;
         self.forget(caller.org, &key.key_id).await;
-        self.disable_in_store(&key).await;
+        self.disable_in_store(key.holder(), &key.key_id).await;
         Ok(CryptoKey::from_row(&row)?)
     }
 }

@@ -14,6 +14,7 @@ pub mod holders;
 pub mod keys;
 pub mod prompts;
 pub mod retention;
+pub mod schemas;
 
 use std::sync::Arc;
 

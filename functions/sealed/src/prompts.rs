@@ -88,7 +88,7 @@ pub struct PromptInput {
     prompt_metadata: Option<Value>,
     /// `active` or `archived`.
     #[serde(default)]
-    #[schemars(with = "Option<crate::api::PromptStatus>")]
+    #[schemars(with = "Option<crate::schemas::PromptStatus>")]
     status: Option<String>,
     /// The version read (required to update; refused when creating).
     #[serde(default)]
@@ -515,7 +515,9 @@ impl SealedApi {
             .check()
             .map_err(|e| anyhow::anyhow!("sealed a malformed envelope: {e}"))?;
         let signed = wire.signed_bytes(&binary);
-        let signature = self.sign_with(sender, signed).await?;
+        let signature = self
+            .sign_with(sender.holder(), &sender.key_id, signed)
+            .await?;
         wire.signature = BASE64.encode(signature);
         Ok(wire)
     }

@@ -318,6 +318,38 @@ pub fn check_imported_chain(
     Ok(())
 }
 
+/// The signer's certificate followed by issuers found in `pool` or `roots`, and whether the
+/// path reaches a root (each link's signature verified).
+pub fn build_path(
+    signer: &Certificate,
+    pool: &[Certificate],
+    roots: &[Certificate],
+) -> (Vec<Certificate>, bool) {
+    let mut path = vec![signer.clone()];
+    for _ in 0..8 {
+        let Some(current) = path.last().cloned() else {
+            break;
+        };
+        if roots.contains(&current) {
+            return (path, true);
+        }
+        if let Some(root) = roots.iter().find(|r| issued_by(&current, r).is_ok()) {
+            if *root != current {
+                path.push(root.clone());
+            }
+            return (path, true);
+        }
+        let next = pool
+            .iter()
+            .find(|c| **c != current && !path.contains(c) && issued_by(&current, c).is_ok());
+        match next {
+            Some(next) => path.push(next.clone()),
+            None => break,
+        }
+    }
+    (path, false)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::time::Duration;
@@ -493,7 +525,7 @@ pub(crate) mod tests {
         );
         let roots = std::slice::from_ref(&root);
         let now = SystemTime::now();
-        let (path, reaches) = crate::cms_verify::build_path(&signer, &[], roots);
+        let (path, reaches) = build_path(&signer, &[], roots);
         assert!(reaches);
         check_path(&path, now, Purpose::DocumentSigning).expect("a CA's signer");
 
@@ -505,8 +537,7 @@ pub(crate) mod tests {
             Profile::DocumentSigner,
             Some((&signer, &signer_key)),
         );
-        let (path, reaches) =
-            crate::cms_verify::build_path(&victim, std::slice::from_ref(&signer), roots);
+        let (path, reaches) = build_path(&victim, std::slice::from_ref(&signer), roots);
         assert!(reaches && path.len() == 3);
         let code = |r: Result<(), ChainProblem>| r.expect_err("refused").code;
         assert_eq!(
@@ -527,8 +558,7 @@ pub(crate) mod tests {
             Profile::DocumentSigner,
             Some((&intermediate, &ca_key)),
         );
-        let (path, _) =
-            crate::cms_verify::build_path(&below, std::slice::from_ref(&intermediate), roots);
+        let (path, _) = build_path(&below, std::slice::from_ref(&intermediate), roots);
         assert_eq!(
             code(check_path(&path, now, Purpose::DocumentSigning)),
             "path_length"
@@ -537,7 +567,7 @@ pub(crate) mod tests {
         // Validity at the time that counts: after expiry the same path fails, and before it
         // (a timestamp's time) it holds.
         let later = now + Duration::from_secs(2 * 3600);
-        let (path, _) = crate::cms_verify::build_path(&signer, &[], roots);
+        let (path, _) = build_path(&signer, &[], roots);
         assert_eq!(
             code(check_path(&path, later, Purpose::DocumentSigning)),
             "expired"

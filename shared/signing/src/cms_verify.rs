@@ -16,7 +16,8 @@ use x509_cert::Certificate;
 use x509_tsp::TstInfo;
 
 use crate::algorithm::{SHA256, SHA256_WITH_RSA};
-use crate::chain::{check_path, issued_by, verify_signature, Purpose};
+pub use crate::chain::build_path;
+use crate::chain::{check_path, verify_signature, Purpose};
 use crate::cms::{MESSAGE_DIGEST, SIGNING_CERTIFICATE_V2, TIME_STAMP_TOKEN};
 use crate::x509::key_identifier;
 
@@ -102,38 +103,6 @@ fn signer_certificate<'a>(info: &SignerInfo, pool: &'a [Certificate]) -> Option<
             }
         }
     })
-}
-
-/// The signer's certificate followed by issuers found in `pool` or `roots`, and whether the
-/// path reaches a root (each link's signature verified).
-pub fn build_path(
-    signer: &Certificate,
-    pool: &[Certificate],
-    roots: &[Certificate],
-) -> (Vec<Certificate>, bool) {
-    let mut path = vec![signer.clone()];
-    for _ in 0..8 {
-        let Some(current) = path.last().cloned() else {
-            break;
-        };
-        if roots.contains(&current) {
-            return (path, true);
-        }
-        if let Some(root) = roots.iter().find(|r| issued_by(&current, r).is_ok()) {
-            if *root != current {
-                path.push(root.clone());
-            }
-            return (path, true);
-        }
-        let next = pool
-            .iter()
-            .find(|c| **c != current && !path.contains(c) && issued_by(&current, c).is_ok());
-        match next {
-            Some(next) => path.push(next.clone()),
-            None => break,
-        }
-    }
-    (path, false)
 }
 
 fn attribute(info: &SignerInfo, oid: ObjectIdentifier) -> Option<&x509_cert::attr::Attribute> {

@@ -12,18 +12,17 @@
 use std::time::SystemTime;
 
 use const_oid::AssociatedOid;
-use der::asn1::{Ia5String, OctetString, Uint};
+use der::asn1::{OctetString, Uint};
 use der::{Decode, Encode};
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
-use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlDistributionPoints, CrlNumber, CrlReason};
-use x509_cert::ext::Extension;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::Certificate;
 
 use crate::algorithm::{RawSigner, SignError};
 use crate::chain::{verify_signature, ChainProblem};
+pub use crate::x509::distribution_point;
 use crate::x509::{extension, key_identifier, x509_time};
 
 /// One revoked certificate.
@@ -117,22 +116,6 @@ pub fn issue_crl(
         signature_algorithm: algorithm,
         signature: der::asn1::BitString::from_bytes(&signature)?,
     })
-}
-
-/// The CRL distribution point extension naming `url` (RFC 5280 4.2.1.13).
-pub fn distribution_point(url: &str) -> Result<Extension, SignError> {
-    let uri = Ia5String::new(url)
-        .map_err(|_| SignError::Invalid(format!("CRL URL {url:?} is not ASCII")))?;
-    extension(
-        &CrlDistributionPoints(vec![DistributionPoint {
-            distribution_point: Some(DistributionPointName::FullName(vec![
-                GeneralName::UniformResourceIdentifier(uri),
-            ])),
-            reasons: None,
-            crl_issuer: None,
-        }]),
-        false,
-    )
 }
 
 /// The HTTP(S) URLs of a certificate's CRL distribution points.

@@ -9,6 +9,7 @@
 //! - [`crl`], [`ltv`]: revocation lists of an organization's CA, and the document security
 //!   store and document timestamp of B-LT and B-LTA.
 
+mod acroform;
 pub mod algorithm;
 pub mod appearance;
 pub mod chain;

@@ -97,7 +97,7 @@ fn der_value(contents: &[u8]) -> &[u8] {
 pub fn embedded_signatures(pdf: &[u8]) -> Result<Vec<EmbeddedSignature>, SignError> {
     let document = load_for_update(pdf)?;
     let mut found = Vec::new();
-    for (name, field_id) in crate::verify::signature_fields(&document) {
+    for (name, field_id) in crate::acroform::signature_fields(&document) {
         let Ok(field) = document.get_dictionary(field_id) else {
             continue;
         };

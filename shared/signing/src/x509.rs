@@ -6,14 +6,16 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use const_oid::AssociatedOid;
-use der::asn1::{BitString, GeneralizedTime, OctetString, UtcTime};
+use der::asn1::{BitString, GeneralizedTime, Ia5String, OctetString, UtcTime};
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
 use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
-    SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage,
+    KeyUsages, SubjectKeyIdentifier,
 };
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
@@ -162,7 +164,7 @@ pub fn issue(subject: &Subject, issuer: &Issuer<'_>) -> Result<Certificate, Sign
         }
     }
     if let Some(url) = &subject.crl_url {
-        extensions.push(crate::crl::distribution_point(url)?);
+        extensions.push(distribution_point(url)?);
     }
     let algorithm = issuer.signer.scheme().algorithm_identifier();
     let tbs = TbsCertificate {
@@ -250,6 +252,22 @@ pub fn common_name(name: &Name) -> Option<String> {
                 .unwrap_or_else(|_| atv.value.value().iter().map(|&b| char::from(b)).collect())
         })
     })
+}
+
+/// The CRL distribution point extension naming `url` (RFC 5280 4.2.1.13).
+pub fn distribution_point(url: &str) -> Result<Extension, SignError> {
+    let uri = Ia5String::new(url)
+        .map_err(|_| SignError::Invalid(format!("CRL URL {url:?} is not ASCII")))?;
+    extension(
+        &CrlDistributionPoints(vec![DistributionPoint {
+            distribution_point: Some(DistributionPointName::FullName(vec![
+                GeneralName::UniformResourceIdentifier(uri),
+            ])),
+            reasons: None,
+            crl_issuer: None,
+        }]),
+        false,
+    )
 }
 
 #[cfg(test)]
