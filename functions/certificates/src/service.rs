@@ -213,12 +213,12 @@ impl Seals {
         let Some(ca) = repo::authority(client, org, "ca").await? else {
             return Ok(None);
         };
-        let Some(certificate) = ca.certificate.as_deref().map(X509::from_der).transpose()? else {
-            return Ok(None);
-        };
+        let certificate = ca.certificate.as_deref().map(X509::from_der).transpose()?;
+        // A CA without its certificate cannot issue: the refresh fails and the caller retries,
+        // rather than sealing below the level asked for.
         let crl = revocation::refresh(client, &self.hsm, &self.pki, &ca)
             .await
             .map_err(|e| anyhow::anyhow!("the organization CA's CRL: {e}"))?;
-        Ok(Some((certificate, crl)))
+        Ok(certificate.map(|certificate| (certificate, crl)))
     }
 }

@@ -178,9 +178,14 @@ impl PackDocument {
         });
         client
             .execute(
+                // Rows written before migration 0022 carry the sequence in their payload only.
                 "INSERT INTO doc_sign_event (doc_id, actor_role, actor_user_id, actor_email, event, \
                  provider_payload, envelope_sequence, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::int, \
+                 $8::timestamptz WHERE NOT EXISTS ( \
+                     SELECT 1 FROM doc_sign_event WHERE doc_id = $1::uuid \
+                     AND envelope_sequence IS NULL \
+                     AND provider_payload ->> 'sequence' = ($7::int)::text) \
                  ON CONFLICT (doc_id, envelope_sequence) DO NOTHING",
                 &[
                     &self.doc,
@@ -234,19 +239,29 @@ impl PackDocument {
     /// pack's lock).
     #[tracing::instrument(skip_all)]
     async fn sign_pack_if_all_completed(&self, client: &impl GenericClient) -> anyhow::Result<()> {
-        client
-            .execute(
-                "UPDATE doc_pack SET status = $2 WHERE pack_id = $1 AND status = $3 \
-                 AND NOT EXISTS (SELECT 1 FROM doc_instance WHERE pack_id = $1 \
-                 AND envelope_status <> 'completed')",
-                &[
-                    &self.pack,
-                    &PackStatus::Signed.as_str(),
-                    &PackStatus::Issued.as_str(),
-                ],
-            )
-            .await
-            .context("marking the pack signed")?;
-        Ok(())
+        sign_if_all_completed(client, self.pack).await
     }
+}
+
+/// Marks the issued pack `pack` signed when every document's envelope completed; in the
+/// caller's transaction, which holds the pack's row (or takes it here).
+#[tracing::instrument(skip_all, fields(pack = %pack))]
+pub(crate) async fn sign_if_all_completed(
+    client: &impl GenericClient,
+    pack: Uuid,
+) -> anyhow::Result<()> {
+    client
+        .execute(
+            "UPDATE doc_pack SET status = $2 WHERE pack_id = $1 AND status = $3 \
+             AND NOT EXISTS (SELECT 1 FROM doc_instance WHERE pack_id = $1 \
+             AND envelope_status <> 'completed')",
+            &[
+                &pack,
+                &PackStatus::Signed.as_str(),
+                &PackStatus::Issued.as_str(),
+            ],
+        )
+        .await
+        .context("marking the pack signed")?;
+    Ok(())
 }

@@ -15,7 +15,7 @@ use gsign_core::packs::{
     city_problem, signer_map_problems, PackEnvelopeStatus, PackStatus, Signer,
 };
 use gsign_core::FieldError;
-use gsign_functions_envelopes::service::{PackEnvelope, PackSigner};
+use gsign_functions_envelopes::service::{CompletedDocuments, PackEnvelope, PackSigner};
 use gsign_platform::db;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
@@ -605,6 +605,9 @@ impl DocPacksApi {
             &[&id],
         )
         .await?;
+        // Documents that completed before the pack was marked issued (an issue retried after
+        // a failure) found it a draft; the pack is signed once all of them have.
+        crate::follow::sign_if_all_completed(&tx, id).await?;
         let audit = outbox::audit(
             &tx,
             &caller.audit("doc_pack.issued", "doc_pack", id, json!({})),
@@ -738,11 +741,10 @@ impl DocPacksApi {
         if !pack.status.is_open() {
             return Err(DocPacksError::PackStatus(pack.status.to_string()));
         }
-        for envelope in instances
-            .iter()
-            .filter(|i| i.envelope_status == PackEnvelopeStatus::Sent)
-            .filter_map(|i| i.envelope_id)
-        {
+        // Every envelope the pack has, not only those its documents show as sent: the
+        // document follows its envelope asynchronously, and voiding one that is not out
+        // (a draft, or one already finished) changes nothing.
+        for envelope in instances.iter().filter_map(|i| i.envelope_id) {
             self.envelopes
                 .void_pack_envelope(caller, envelope, reason)
                 .await?;
@@ -832,18 +834,32 @@ impl DocPacksApi {
         Self::pack(&client, caller, id, false).await?;
         let row = client
             .query_opt(
-                "SELECT d.pdf_s3_key, d.pdf_s3_version_id, e.final_s3_key, e.final_s3_version_id, \
-                 e.certificate_s3_key, e.certificate_s3_version_id, i.envelope_status \
+                "SELECT d.pdf_s3_key, d.pdf_s3_version_id, i.envelope_id, i.envelope_status \
                  FROM doc_instance i JOIN documents d ON d.id = i.document_id \
-                 LEFT JOIN envelopes e ON e.id = i.envelope_id WHERE i.pack_id = $1 AND i.doc_id = $2",
+                 WHERE i.pack_id = $1 AND i.doc_id = $2",
                 &[&id, &doc],
             )
             .await?
             .ok_or(DocPacksError::NotFound("document"))?;
-        let (key, version) = match variant {
-            "generated" => (0, 1),
-            "signed" => (2, 3),
-            "certificate" => (4, 5),
+        drop(client);
+        let envelope: Option<Uuid> = row.get(2);
+        let completed = || async {
+            match envelope {
+                Some(envelope) => self
+                    .envelopes
+                    .completed_documents(caller.org, envelope)
+                    .await
+                    .map_err(DocPacksError::from),
+                None => Ok(CompletedDocuments::default()),
+            }
+        };
+        let stored = match variant {
+            "generated" => row.get::<_, Option<String>>(0).map(|key| ObjectRef {
+                key,
+                version_id: row.get(1),
+            }),
+            "signed" => completed().await?.final_pdf,
+            "certificate" => completed().await?.certificate,
             _ => {
                 return Err(invalid(
                     "/variant",
@@ -851,8 +867,7 @@ impl DocPacksApi {
                 ))
             }
         };
-        let key: Option<String> = row.get(key);
-        let Some(key) = key else {
+        let Some(stored) = stored else {
             let status: PackEnvelopeStatus = db::stored(&row, "envelope_status")?;
             return Err(DocPacksError::PackStatus(format!(
                 "issued, and this document's envelope is {status}: the {variant} PDF does not exist yet"
@@ -861,10 +876,7 @@ impl DocPacksApi {
         Ok(self
             .store()
             .presign_get(
-                &ObjectRef {
-                    key,
-                    version_id: row.get(version),
-                },
+                &stored,
                 "application/pdf",
                 &format!("attachment; filename=\"doc-{doc}-{variant}.pdf\""),
                 Duration::from_secs(300),

@@ -33,8 +33,9 @@ use crate::worker::{
 impl SigningWorker {
     /// The sealed final document of `envelope` (read without its lock), stored: the seal
     /// signed in the HSM, the validation data and archive timestamp its level asks for (the
-    /// organization CA's CRL issued in a statement of its own). No row lock is held and no
-    /// pool connection is kept across the HSM, the TSA or S3.
+    /// organization CA's CRL issued in statements of their own). No row lock is held; one pool
+    /// connection is, while the CRL is issued and the validation data gathered (none across
+    /// the seal's HSM and TSA calls or S3).
     #[tracing::instrument(skip_all)]
     pub(crate) async fn prepare_seal(
         &self,

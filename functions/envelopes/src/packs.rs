@@ -6,12 +6,13 @@ use gsign_core::envelopes::{
     is_announced, EvidenceEvent, FieldInput, FieldType, NewRecipient, RecipientInput, RecipientRole,
 };
 use gsign_platform::http::Caller;
+use gsign_platform::storage::ObjectRef;
 use uuid::Uuid;
 
 use crate::error::EnvelopesError;
 use crate::lifecycle::VoidInput;
 use crate::repo::{self, DraftValues};
-use crate::service::{EnvelopesApi, PackDraft, PackEnvelope};
+use crate::service::{CompletedDocuments, EnvelopesApi, PackDraft, PackEnvelope};
 
 impl EnvelopesApi {
     /// Creates the sequential draft for `spec` in `tx` (the caller's transaction, which also
@@ -154,5 +155,29 @@ impl EnvelopesApi {
             .map(|chained| chained.event)
             .filter(|event| is_announced(&event.action))
             .collect())
+    }
+
+    /// The stored final PDF and certificate of completion of the organization's envelope
+    /// `id` (a pack's document downloads them).
+    #[tracing::instrument(skip_all, fields(id = %id))]
+    pub async fn completed_documents(
+        &self,
+        org: Uuid,
+        id: Uuid,
+    ) -> Result<CompletedDocuments, EnvelopesError> {
+        let client = self.base.pool.get().await?;
+        let envelope = repo::get(&client, org, id, false)
+            .await?
+            .ok_or(EnvelopesError::NotFound("envelope"))?;
+        let stored = |key: Option<String>, version_id: Option<String>| {
+            key.map(|key| ObjectRef { key, version_id })
+        };
+        Ok(CompletedDocuments {
+            final_pdf: stored(envelope.final_s3_key, envelope.final_s3_version_id),
+            certificate: stored(
+                envelope.certificate_s3_key,
+                envelope.certificate_s3_version_id,
+            ),
+        })
     }
 }

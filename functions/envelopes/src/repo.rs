@@ -1893,3 +1893,35 @@ pub async fn document_facts(
         certification: row.get(3),
     })
 }
+
+/// Takes the signing lease of the organization's envelope `id` until `seconds` from now, if
+/// no other job holds it (or its holder's lease expired); whether it was taken.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn take_signing_lease(
+    client: &impl GenericClient,
+    org: Uuid,
+    id: Uuid,
+    seconds: f64,
+) -> PgResult<bool> {
+    Ok(client
+        .execute(
+            "UPDATE envelopes SET signing_lease_until = now() + make_interval(secs => $3) \
+             WHERE organization_id = $1 AND id = $2 \
+             AND (signing_lease_until IS NULL OR signing_lease_until < now())",
+            &[&org, &id, &seconds],
+        )
+        .await?
+        == 1)
+}
+
+/// Gives the signing lease of envelope `id` back.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn release_signing_lease(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
+    client
+        .execute(
+            "UPDATE envelopes SET signing_lease_until = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(())
+}

@@ -9,7 +9,7 @@ use gsign_core::Env;
 use gsign_platform::http::Caller;
 use gsign_platform::lambda::StartupError;
 use gsign_platform::service::{Base, BaseConfig};
-use gsign_platform::storage::DocumentStore;
+use gsign_platform::storage::{DocumentStore, ObjectRef};
 use uuid::Uuid;
 
 pub use crate::error::EnvelopesError;
@@ -165,4 +165,14 @@ pub struct PackDraft {
     pub envelope_id: Uuid,
     /// `(role, recipient id)`, in signing order.
     pub recipients: Vec<(String, Uuid)>,
+}
+
+/// A completed envelope's documents as stored: its sealed final PDF and its certificate of
+/// completion (each `None` until the envelope completed).
+#[derive(Debug, Clone, Default)]
+pub struct CompletedDocuments {
+    /// The final, sealed PDF.
+    pub final_pdf: Option<ObjectRef>,
+    /// The certificate of completion.
+    pub certificate: Option<ObjectRef>,
 }

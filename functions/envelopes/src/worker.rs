@@ -173,6 +173,10 @@ fn signer_fills(fields: &[repo::Field], pending: &PendingSignature) -> Vec<Field
         .collect()
 }
 
+/// How long a job may hold an envelope's signing lease: the worker's timeout (120 s) with
+/// room to spare; a crashed holder's lease lapses after it.
+const SIGNING_LEASE: Duration = Duration::from_secs(180);
+
 /// Most steps one job takes (a bound, not a limit ever reached: one per signer and order).
 const MAX_STEPS: usize = 1_000;
 
@@ -254,15 +258,72 @@ impl SigningWorker {
         }
     }
 
-    /// Does everything due on the job's envelope.
+    /// Does everything due on the job's envelope, one job per envelope at a time: a job that
+    /// finds the signing lease taken leaves the work to its holder, which looks again after
+    /// giving the lease back (so work that arrived meanwhile is never left waiting), and jobs
+    /// of parallel signers do not all prepare the same signature.
     #[tracing::instrument(skip_all)]
     pub async fn run(&self, job: SigningJob) -> Result<(), Failure> {
+        loop {
+            let taken = {
+                let client = self.api.base.pool.get().await?;
+                repo::take_signing_lease(
+                    &client,
+                    job.organization_id,
+                    job.envelope_id,
+                    SIGNING_LEASE.as_secs_f64(),
+                )
+                .await?
+            };
+            if !taken {
+                return Ok(());
+            }
+            let worked = self.steps(job).await;
+            {
+                let client = self.api.base.pool.get().await?;
+                repo::release_signing_lease(&client, job.envelope_id).await?;
+            }
+            worked?;
+            if !self.due(job).await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Steps until nothing is due.
+    async fn steps(&self, job: SigningJob) -> Result<(), Failure> {
         for _ in 0..MAX_STEPS {
             if let Progress::Idle = self.step(job).await? {
                 return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Whether a step would do something now: the envelope is out for signature and a
+    /// signature waits, or the routing can move or complete.
+    #[tracing::instrument(skip_all)]
+    async fn due(&self, job: SigningJob) -> Result<bool, Failure> {
+        let client = self.api.base.pool.get().await?;
+        let Some(envelope) =
+            repo::get(&client, job.organization_id, job.envelope_id, false).await?
+        else {
+            return Ok(false);
+        };
+        if envelope.status != EnvelopeStatus::Sent {
+            return Ok(false);
+        }
+        if repo::next_to_apply(&client, envelope.id).await?.is_some() {
+            return Ok(true);
+        }
+        let recipients = repo::recipients(&client, envelope.id).await?;
+        let parties: Vec<_> = recipients.iter().map(repo::Recipient::party).collect();
+        let next = routing::next(
+            envelope.routing_type,
+            envelope.current_routing_order,
+            &parties,
+        );
+        Ok(!matches!(next, Next::Wait))
     }
 
     /// One step: apply one signature, or move the routing, or complete.

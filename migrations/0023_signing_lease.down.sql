@@ -1,0 +1,1 @@
+ALTER TABLE envelopes DROP COLUMN signing_lease_until;
