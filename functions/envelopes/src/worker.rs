@@ -134,6 +134,32 @@ struct PreparedSignature {
     level: Level,
 }
 
+/// The job's envelope, read without its lock, if it is out for signature.
+async fn out_for_signature(
+    client: &impl deadpool_postgres::GenericClient,
+    job: SigningJob,
+) -> Result<Option<Envelope>, Failure> {
+    Ok(
+        repo::get(client, job.organization_id, job.envelope_id, false)
+            .await?
+            .filter(|envelope| envelope.status == EnvelopeStatus::Sent),
+    )
+}
+
+/// What the routing of `envelope` (read without its lock) says is due now.
+async fn routing_now(
+    client: &impl deadpool_postgres::GenericClient,
+    envelope: &Envelope,
+) -> Result<Next, Failure> {
+    let recipients = repo::recipients(client, envelope.id).await?;
+    let parties: Vec<_> = recipients.iter().map(repo::Recipient::party).collect();
+    Ok(routing::next(
+        envelope.routing_type,
+        envelope.current_routing_order,
+        &parties,
+    ))
+}
+
 /// What `pending`'s fields show in their revision: their signature (drawn or typed) and
 /// initials, their ticked boxes, their text and dates; never the seal's field.
 fn signer_fills(fields: &[repo::Field], pending: &PendingSignature) -> Vec<FieldFill> {
@@ -305,25 +331,16 @@ impl SigningWorker {
     #[tracing::instrument(skip_all)]
     async fn due(&self, job: SigningJob) -> Result<bool, Failure> {
         let client = self.api.base.pool.get().await?;
-        let Some(envelope) =
-            repo::get(&client, job.organization_id, job.envelope_id, false).await?
-        else {
+        let Some(envelope) = out_for_signature(&client, job).await? else {
             return Ok(false);
         };
-        if envelope.status != EnvelopeStatus::Sent {
-            return Ok(false);
-        }
         if repo::next_to_apply(&client, envelope.id).await?.is_some() {
             return Ok(true);
         }
-        let recipients = repo::recipients(&client, envelope.id).await?;
-        let parties: Vec<_> = recipients.iter().map(repo::Recipient::party).collect();
-        let next = routing::next(
-            envelope.routing_type,
-            envelope.current_routing_order,
-            &parties,
-        );
-        Ok(!matches!(next, Next::Wait))
+        Ok(!matches!(
+            routing_now(&client, &envelope).await?,
+            Next::Wait
+        ))
     }
 
     /// One step: apply one signature, or move the routing, or complete.
@@ -518,14 +535,9 @@ impl SigningWorker {
     ) -> Result<Option<PreparedSignature>, Failure> {
         let (envelope, pending, fields) = {
             let client = self.api.base.pool.get().await?;
-            let Some(envelope) =
-                repo::get(&client, job.organization_id, job.envelope_id, false).await?
-            else {
+            let Some(envelope) = out_for_signature(&client, job).await? else {
                 return Ok(None);
             };
-            if envelope.status != EnvelopeStatus::Sent {
-                return Ok(None);
-            }
             let Some(pending) = repo::next_to_apply(&client, envelope.id).await? else {
                 return Ok(None);
             };
@@ -571,24 +583,12 @@ impl SigningWorker {
     ) -> Result<Option<PreparedSeal>, Failure> {
         let envelope = {
             let client = self.api.base.pool.get().await?;
-            let Some(envelope) =
-                repo::get(&client, job.organization_id, job.envelope_id, false).await?
-            else {
+            let Some(envelope) = out_for_signature(&client, job).await? else {
                 return Ok(None);
             };
-            if envelope.status != EnvelopeStatus::Sent
-                || repo::next_to_apply(&client, envelope.id).await?.is_some()
+            if repo::next_to_apply(&client, envelope.id).await?.is_some()
+                || !matches!(routing_now(&client, &envelope).await?, Next::Complete)
             {
-                return Ok(None);
-            }
-            let recipients = repo::recipients(&client, envelope.id).await?;
-            let parties: Vec<_> = recipients.iter().map(repo::Recipient::party).collect();
-            let next = routing::next(
-                envelope.routing_type,
-                envelope.current_routing_order,
-                &parties,
-            );
-            if !matches!(next, Next::Complete) {
                 return Ok(None);
             }
             envelope
