@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::common::{Common, CommonConfig};
-use crate::error::AccountsError;
+use crate::error::{AccountsCase, AccountsError};
 
 /// Largest body these routes read.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -519,7 +519,10 @@ impl AuthService {
     ) -> Result<TokenPair, AccountsError> {
         let started = tokio::time::Instant::now();
         let result = self.check_and_open_session(input, client).await;
-        if matches!(result, Err(AccountsError::InvalidCredentials)) {
+        if matches!(
+            result,
+            Err(AccountsError::Area(AccountsCase::InvalidCredentials))
+        ) {
             tokio::time::sleep_until(started + UNIFORM_ANSWER_FLOOR).await;
         }
         result
@@ -538,9 +541,9 @@ impl AuthService {
                 .limiter
                 .check_identifier("login", email.as_str())
                 .await
-                .map_err(|_| AccountsError::LimiterUnavailable)?;
+                .map_err(|_| AccountsCase::LimiterUnavailable)?;
             if !decision.allowed {
-                return Err(AccountsError::RateLimited(decision));
+                return Err(AccountsCase::RateLimited(decision).into());
             }
         }
         let mut client_db = self.pool.get().await?;
@@ -568,7 +571,7 @@ impl AuthService {
         };
         let password_ok = self.verify(input.password, hash).await?;
         let Some(row) = found else {
-            return Err(AccountsError::InvalidCredentials);
+            return Err(AccountsCase::InvalidCredentials.into());
         };
         let (user, org, role, active): (Uuid, Uuid, String, bool) =
             (row.get(0), row.get(1), row.get(3), row.get(4));
@@ -614,12 +617,12 @@ impl AuthService {
             .await?;
             tx.commit().await?;
             self.relay.publish(&self.pool, &[event]).await;
-            return Err(AccountsError::InvalidCredentials);
+            return Err(AccountsCase::InvalidCredentials.into());
         }
         if !row.get::<_, bool>(5) {
             // Only the owner of the password learns this, and gets a fresh link.
             let mail_sent = self.resend_verification(tx, &row, client).await?;
-            return Err(AccountsError::EmailNotVerified { mail_sent });
+            return Err(AccountsCase::EmailNotVerified { mail_sent }.into());
         }
         tx.execute(
             "UPDATE users SET failed_logins = 0, login_lockouts = 0 WHERE id = $1 AND (failed_logins > 0 OR login_lockouts > 0)",
@@ -769,7 +772,7 @@ impl AuthService {
             )
             .await?
         else {
-            return Err(AccountsError::InvalidCredentials);
+            return Err(AccountsCase::InvalidCredentials.into());
         };
         let (id, user, org, family): (Uuid, Uuid, Uuid, Uuid) =
             (row.get(0), row.get(1), row.get(2), row.get(3));
@@ -801,10 +804,10 @@ impl AuthService {
                 );
             }
             self.relay.publish(&self.pool, &[event]).await;
-            return Err(AccountsError::InvalidCredentials);
+            return Err(AccountsCase::InvalidCredentials.into());
         }
         if !(live && active) {
-            return Err(AccountsError::InvalidCredentials);
+            return Err(AccountsCase::InvalidCredentials.into());
         }
         tx.execute(
             "UPDATE user_sessions SET rotated_at = now() WHERE id = $1",
@@ -956,7 +959,7 @@ impl AuthService {
         let (user, org, _) = self
             .consume_token(&tx, "verify_email", &input.token)
             .await?
-            .ok_or(AccountsError::InvalidCredentials)?;
+            .ok_or(AccountsCase::InvalidCredentials)?;
         tx.execute("UPDATE users SET email_verified_at = now() WHERE id = $1 AND email_verified_at IS NULL", &[&user])
             .await?;
         let event = outbox::audit(
@@ -1004,7 +1007,7 @@ impl AuthService {
         match self.limiter.check_identifier("reset", email.as_str()).await {
             Ok(decision) if decision.allowed => {}
             Ok(_) => return Ok(()),
-            Err(_) => return Err(AccountsError::LimiterUnavailable),
+            Err(_) => return Err(AccountsError::Area(AccountsCase::LimiterUnavailable)),
         }
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -1062,7 +1065,7 @@ impl AuthService {
         let (user, org, _) = self
             .consume_token(&tx, "password_reset", &input.token)
             .await?
-            .ok_or(AccountsError::InvalidCredentials)?;
+            .ok_or(AccountsCase::InvalidCredentials)?;
         // A reset through the mailed link proves the mailbox. If the address was never
         // verified, whoever registered it may not be its owner: their API keys and webhooks
         // go, before the owner takes the account over.
@@ -1138,7 +1141,7 @@ impl AuthService {
         let (user, org, _) = self
             .consume_token(&tx, "invitation", &input.token)
             .await?
-            .ok_or(AccountsError::InvalidCredentials)?;
+            .ok_or(AccountsCase::InvalidCredentials)?;
         let updated = match tx
             .execute(
                 "UPDATE users SET password_hash = $2, status = 'active', email_verified_at = now(),
@@ -1152,14 +1155,14 @@ impl AuthService {
             // The address has an account in another organization (one account per address):
             // the invitee, who owns the address, may learn that.
             Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                return Err(AccountsError::EmailTaken(
+                return Err(AccountsError::Area(AccountsCase::EmailTaken(
                     "already has a GSign account, in another organization",
-                ))
+                )))
             }
             Err(err) => return Err(err.into()),
         };
         if updated == 0 {
-            return Err(AccountsError::InvalidCredentials);
+            return Err(AccountsCase::InvalidCredentials.into());
         }
         let event = outbox::audit(
             &tx,
@@ -1266,7 +1269,7 @@ impl HttpHandler for AuthRoute {
     async fn handle(&self, req: Request) -> Response<Body> {
         match self.answer(&req).await {
             Ok(response) => response,
-            Err(AccountsError::RateLimited(decision)) => {
+            Err(AccountsError::Area(AccountsCase::RateLimited(decision))) => {
                 ratelimit::too_many(&decision, &web::request_id(&req))
             }
             Err(err) => web::error(err, &req),

@@ -1,30 +1,15 @@
-//! The accounts domain's errors and their one mapping to problem details.
+//! The accounts domain's errors: the shared route error with this area's own cases, mapped to problem details once.
 
-use gsign_core::{Action, FieldError, IntoProblem, Problem};
-use gsign_platform::http::RequestError;
+use gsign_core::{FieldError, IntoProblem, Problem};
+use gsign_platform::route_error::RouteError;
 use http::StatusCode;
 
 /// What can go wrong in an account route.
+pub type AccountsError = RouteError<AccountsCase>;
+
+/// What only this area refuses or fails with.
 #[derive(Debug, thiserror::Error)]
-pub enum AccountsError {
-    /// The plan's member limit is reached.
-    #[error(transparent)]
-    Quota(#[from] gsign_core::billing::QuotaExceeded),
-    /// The request reached the route without an authorizer context.
-    #[error("not authenticated")]
-    Unauthenticated,
-    /// The caller's role or key scopes do not allow the action.
-    #[error("not allowed to {0:?}")]
-    Forbidden(Action),
-    /// The resource does not exist in the caller's organization (other tenants' ids too).
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The body could not be read.
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    /// The input breaks rules; every problem is listed.
-    #[error("invalid input")]
-    Validation(Vec<FieldError>),
+pub enum AccountsCase {
     /// Wrong email or password, or an unusable refresh token: deliberately one answer.
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -56,29 +41,20 @@ pub enum AccountsError {
     /// The limiter that protects login could not answer: refuse rather than allow guessing.
     #[error("rate limiter unavailable")]
     LimiterUnavailable,
-    /// A dependency failed; the cause is logged, never returned.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-gsign_platform::route_error_conversions!(AccountsError);
+gsign_platform::route_error_area!(AccountsCase);
 
-impl IntoProblem for AccountsError {
+impl IntoProblem for AccountsCase {
     fn into_problem(self) -> Problem {
         match self {
-            AccountsError::Unauthenticated => Problem::unauthenticated(),
-            AccountsError::Forbidden(action) => Problem::forbidden(action),
-            AccountsError::NotFound(what) => Problem::not_found(what),
-            AccountsError::Quota(exceeded) => exceeded.into_problem(),
-            AccountsError::Request(err) => err.into_problem(),
-            AccountsError::Validation(errors) => Problem::validation(errors),
-            AccountsError::InvalidCredentials => Problem::new(
+            AccountsCase::InvalidCredentials => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid-credentials",
                 "Invalid credentials",
             )
             .with_detail("The email address and password, or the token, are not valid."),
-            AccountsError::EmailNotVerified { mail_sent } => Problem::new(
+            AccountsCase::EmailNotVerified { mail_sent } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "email-not-verified",
                 "Email address not verified",
@@ -90,16 +66,16 @@ impl IntoProblem for AccountsError {
                  mailed when you sign in again a few minutes from now."
             })
             .with_extension("verification_mail_sent", serde_json::json!(mail_sent)),
-            AccountsError::EmailTaken(why) => {
+            AccountsCase::EmailTaken(why) => {
                 Problem::new(StatusCode::CONFLICT, "email-taken", "Email already in use")
                     .with_errors(vec![FieldError::new("/email", why)])
             }
-            AccountsError::Conflict {
+            AccountsCase::Conflict {
                 slug,
                 title,
                 detail,
             } => Problem::new(StatusCode::CONFLICT, slug, title).with_detail(detail),
-            AccountsError::RateLimited(decision) => Problem::new(
+            AccountsCase::RateLimited(decision) => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate-limited",
                 "Too many requests",
@@ -109,13 +85,12 @@ impl IntoProblem for AccountsError {
                 decision.reset_seconds
             ))
             .with_extension("retry_after", serde_json::json!(decision.reset_seconds)),
-            AccountsError::LimiterUnavailable => Problem::new(
+            AccountsCase::LimiterUnavailable => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "rate-limiter-unavailable",
                 "Temporarily unavailable",
             )
             .with_detail("Sign-in is paused while its protection is unavailable; retry shortly."),
-            AccountsError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

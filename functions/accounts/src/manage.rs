@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 use crate::auth::ClientInfo;
 use crate::common::{Common, CommonConfig};
-use crate::error::AccountsError;
+use crate::error::{AccountsCase, AccountsError};
 
 const BODY_LIMIT: usize = 64 * 1024;
 const MAX_PAGE: i64 = 100;
@@ -374,12 +374,7 @@ fn limit_of(req: &Request) -> Result<i64, AccountsError> {
             .parse::<i64>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                AccountsError::Validation(vec![FieldError::new(
-                    "/limit",
-                    format!("must be 1 to {MAX_PAGE}"),
-                )])
-            }),
+            .ok_or_else(|| AccountsError::invalid("/limit", format!("must be 1 to {MAX_PAGE}"))),
     }
 }
 
@@ -408,23 +403,20 @@ fn name_problems(first: &Option<String>, last: &Option<String>, errors: &mut Vec
 }
 
 fn bad_cursor() -> AccountsError {
-    AccountsError::Validation(vec![FieldError::new(
-        "/cursor",
-        "is not a cursor this API returned",
-    )])
+    AccountsError::invalid("/cursor", "is not a cursor this API returned")
 }
 
 fn role_field(raw: &str) -> Result<Role, AccountsError> {
     raw.parse()
-        .map_err(|e: String| AccountsError::Validation(vec![FieldError::new("/role", e)]))
+        .map_err(|e: String| AccountsError::invalid("/role", e))
 }
 
 fn conflict(slug: &'static str, title: &'static str, detail: &str) -> AccountsError {
-    AccountsError::Conflict {
+    AccountsError::Area(AccountsCase::Conflict {
         slug,
         title,
         detail: detail.to_owned(),
-    }
+    })
 }
 
 // ------------------------------------------------------------------ the service
@@ -477,10 +469,10 @@ impl Manage {
             .await
             .map_err(anyhow::Error::from)?;
             if !ok {
-                return Err(AccountsError::Validation(vec![FieldError::new(
+                return Err(AccountsError::invalid(
                     "/password/current",
                     "is not your current password",
-                )]));
+                ));
             }
             let new = change.new;
             let hash = tokio::task::spawn_blocking(move || credentials::hash_password(&new))
@@ -570,10 +562,10 @@ impl Manage {
             .as_ref()
             .is_some_and(|n| n.is_empty() || n.chars().count() > 255)
         {
-            return Err(AccountsError::Validation(vec![FieldError::new(
+            return Err(AccountsError::invalid(
                 "/name",
                 "must be 1 to 255 characters",
-            )]));
+            ));
         }
         // `embed_origins`: the pages that may frame this organization's embedded signing.
         if let Some(origins) = input.settings.as_ref().and_then(|s| s.get("embed_origins")) {
@@ -585,10 +577,10 @@ impl Manage {
                     })
             });
             if !valid {
-                return Err(AccountsError::Validation(vec![FieldError::new(
+                return Err(AccountsError::invalid(
                     "/settings/embed_origins",
                     "must be a list of at most 20 origins like https://app.example.mn (http only on localhost)",
-                )]));
+                ));
             }
         }
         let settings = input.settings.map(serde_json::Value::Object);
@@ -692,9 +684,9 @@ impl Manage {
             // A member or an invitation of this organization already has the address (the
             // caller can list them: no one else's secret).
             Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                return Err(AccountsError::EmailTaken(
+                return Err(AccountsError::Area(AccountsCase::EmailTaken(
                     "is already a member or invited in this organization",
-                ))
+                )))
             }
             Err(err) => return Err(err.into()),
         };

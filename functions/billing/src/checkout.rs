@@ -3,12 +3,11 @@
 //! The subscription itself changes only when Stripe's signed event arrives (`stripe.rs`);
 //! Checkout carries the organization id in the subscription's metadata for that.
 
-use gsign_core::FieldError;
 use gsign_platform::http::Caller;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{BillingApi, BillingError};
+use crate::{BillingApi, BillingCase, BillingError};
 
 /// `POST /v1/billing/checkout` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -41,17 +40,18 @@ impl StripeApi {
             .form(form)
             .send()
             .await
-            .map_err(|e| BillingError::Stripe(format!("unreachable: {e}")))?;
+            .map_err(|e| BillingCase::Stripe(format!("unreachable: {e}")))?;
         let status = response.status();
         let body: Value = response
             .json()
             .await
-            .map_err(|e| BillingError::Stripe(format!("answered {status} without JSON: {e}")))?;
+            .map_err(|e| BillingCase::Stripe(format!("answered {status} without JSON: {e}")))?;
         if !status.is_success() {
-            return Err(BillingError::Stripe(format!(
+            return Err(BillingCase::Stripe(format!(
                 "answered {status}: {}",
                 body["error"]["message"].as_str().unwrap_or("no message")
-            )));
+            ))
+            .into());
         }
         Ok(body)
     }
@@ -100,10 +100,10 @@ impl BillingApi {
                 .map(|row| row.get(0))
         };
         let Some(price) = price else {
-            return Err(BillingError::Validation(vec![FieldError::new(
+            return Err(BillingError::invalid(
                 "/plan",
                 "is not a paid plan you can subscribe to (pro, business)",
-            )]));
+            ));
         };
         let org = caller.org.to_string();
         let mut form = vec![
@@ -134,7 +134,7 @@ impl BillingApi {
     pub(crate) async fn portal(&self, caller: &Caller) -> Result<Value, BillingError> {
         let stripe = self.stripe()?;
         let Some(customer) = self.stripe_customer(caller).await? else {
-            return Err(BillingError::NoStripeCustomer);
+            return Err(BillingCase::NoStripeCustomer.into());
         };
         let session = stripe
             .post(

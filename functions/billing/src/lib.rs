@@ -8,14 +8,15 @@
 
 pub mod api;
 pub mod checkout;
+pub mod error;
 pub mod stripe;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use gsign_core::{Action, Env, FieldError, IntoProblem, Problem};
-use gsign_platform::http::{self as web, Caller, RequestError};
+use gsign_core::{Action, Env, FieldError};
+use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
 use gsign_platform::ratelimit::Policy;
 use gsign_platform::service::{Base, BaseConfig};
@@ -23,69 +24,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-/// What can go wrong in a billing route.
-#[derive(Debug, thiserror::Error)]
-pub enum BillingError {
-    /// No authorizer context.
-    #[error("not authenticated")]
-    Unauthenticated,
-    /// The role or key scopes do not allow the action.
-    #[error("not allowed to {0:?}")]
-    Forbidden(Action),
-    /// The query is wrong; every problem is listed.
-    #[error("invalid input")]
-    Validation(Vec<FieldError>),
-    /// The request could not be read.
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    /// Stripe's API failed (what it said; never the secret key).
-    #[error("Stripe: {0}")]
-    Stripe(String),
-    /// The organization has no Stripe customer yet (it never subscribed).
-    #[error("no Stripe customer")]
-    NoStripeCustomer,
-    /// The `Stripe-Signature` does not authenticate the event.
-    #[error(transparent)]
-    Signature(#[from] gsign_core::billing::StripeSignatureError),
-    /// A dependency failed; the cause is logged, never returned.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-gsign_platform::route_error_conversions!(BillingError);
-
-impl IntoProblem for BillingError {
-    fn into_problem(self) -> Problem {
-        match self {
-            BillingError::Unauthenticated => Problem::unauthenticated(),
-            BillingError::Forbidden(action) => Problem::forbidden(action),
-            BillingError::Validation(errors) => Problem::validation(errors),
-            BillingError::Request(err) => err.into_problem(),
-            BillingError::Stripe(message) => {
-                tracing::error!(error = %message, "Stripe API");
-                Problem::new(
-                    StatusCode::BAD_GATEWAY,
-                    "stripe-unavailable",
-                    "Payments provider unavailable",
-                )
-                .with_detail("Stripe could not complete the request; try again shortly.")
-            }
-            BillingError::NoStripeCustomer => Problem::new(
-                StatusCode::CONFLICT,
-                "no-stripe-customer",
-                "Not subscribed yet",
-            )
-            .with_detail("Subscribe first with POST /v1/billing/checkout; the portal manages an existing subscription."),
-            BillingError::Signature(err) => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "stripe-signature-invalid",
-                "Stripe signature refused",
-            )
-            .with_detail(err.to_string()),
-            BillingError::Internal(err) => gsign_platform::http::internal_problem(&err),
-        }
-    }
-}
+pub use crate::error::{BillingCase, BillingError};
 
 /// `GET /v1/billing/subscription` answer.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -142,9 +81,8 @@ impl BillingApi {
             &self.stripe_secrets,
             Utc::now().timestamp(),
         )?;
-        let event: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
-            BillingError::Validation(vec![FieldError::new("", format!("not a JSON event: {e}"))])
-        })?;
+        let event: serde_json::Value = serde_json::from_slice(payload)
+            .map_err(|e| BillingError::invalid("", format!("not a JSON event: {e}")))?;
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let outcome = stripe::apply(&tx, &event).await?;

@@ -31,7 +31,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::CertificatesError;
+use crate::error::{CertificatesCase, CertificatesError};
 use crate::issuing::{self, NewKeys};
 use crate::repo::{self, Certificate, ListFilter, NewRow};
 use crate::revocation;
@@ -178,10 +178,6 @@ pub struct Revocation {
     reason: Option<String>,
 }
 
-fn invalid(pointer: &str, detail: impl Into<String>) -> CertificatesError {
-    CertificatesError::Validation(vec![FieldError::new(pointer, detail)])
-}
-
 fn key_spec(key_type: KeyType) -> KeySpec {
     match key_type {
         KeyType::Rsa2048 => KeySpec::Rsa2048,
@@ -192,7 +188,7 @@ fn key_spec(key_type: KeyType) -> KeySpec {
 
 /// The person acting: certificates are personal signing identities.
 fn person(caller: &Caller) -> Result<Uuid, CertificatesError> {
-    caller.user.ok_or(CertificatesError::NotOwner)
+    caller.user.ok_or(CertificatesCase::NotOwner.into())
 }
 
 /// The service behind the routes.
@@ -255,7 +251,7 @@ impl CertificatesApi {
         let user = person(caller)?;
         let new = NewCertificate::parse(input).map_err(CertificatesError::Validation)?;
         if new.default && new.issuance == Issuance::Csr {
-            return Err(invalid(
+            return Err(CertificatesError::invalid(
                 "/default",
                 "a CSR becomes usable once its chain is imported; choose the default then",
             ));
@@ -295,7 +291,7 @@ impl CertificatesApi {
             Issuance::OrganizationCa => {
                 let org_name = repo::lock_organization(&tx, caller.org)
                     .await?
-                    .ok_or(CertificatesError::NotFound)?;
+                    .ok_or(CertificatesError::NotFound("certificate"))?;
                 let pki = self.pki()?;
                 let (ca, _seal) =
                     issuing::ensure_authorities(&tx, keys, pki, caller.org, &org_name).await?;
@@ -389,7 +385,7 @@ impl CertificatesApi {
         let client = self.services.base.pool.get().await?;
         repo::get(&client, caller.org, id, false)
             .await?
-            .ok_or(CertificatesError::NotFound)
+            .ok_or(CertificatesError::NotFound("certificate"))
     }
 
     #[tracing::instrument(skip_all)]
@@ -462,9 +458,12 @@ impl CertificatesApi {
     ) -> Result<CertificateView, CertificatesError> {
         let user = person(caller)?;
         let mut bundle = parse_pem_bundle(&input.certificate)
-            .map_err(|e| invalid("/certificate", e.to_string()))?;
+            .map_err(|e| CertificatesError::invalid("/certificate", e.to_string()))?;
         if let Some(chain) = input.chain.as_deref().filter(|c| !c.trim().is_empty()) {
-            bundle.extend(parse_pem_bundle(chain).map_err(|e| invalid("/chain", e.to_string()))?);
+            bundle.extend(
+                parse_pem_bundle(chain)
+                    .map_err(|e| CertificatesError::invalid("/chain", e.to_string()))?,
+            );
         }
         let leaf = bundle.remove(0);
         let s = &self.services;
@@ -472,21 +471,22 @@ impl CertificatesApi {
         let tx = conn.transaction().await?;
         let row = repo::get(&tx, caller.org, id, true)
             .await?
-            .ok_or(CertificatesError::NotFound)?;
+            .ok_or(CertificatesError::NotFound("certificate"))?;
         if row.user_id != Some(user) {
-            return Err(CertificatesError::NotOwner);
+            return Err(CertificatesCase::NotOwner.into());
         }
         if row.status != CertificateStatus::Pending {
-            return Err(CertificatesError::Conflict(
-                if row.status == CertificateStatus::Revoked {
+            return Err(
+                CertificatesCase::Conflict(if row.status == CertificateStatus::Revoked {
                     LifecycleConflict::Revoked
                 } else {
                     LifecycleConflict::NotPending
-                },
-            ));
+                })
+                .into(),
+            );
         }
         check_imported_chain(&leaf, &bundle, &row.public_key, SystemTime::now())
-            .map_err(CertificatesError::Chain)?;
+            .map_err(CertificatesCase::Chain)?;
         let cert_type = if input.eidas { "eidas" } else { "ca_issued" };
         let issued = issuing::issued(&leaf, &bundle)?;
         let mut row = repo::activate(&tx, id, cert_type, &issued).await?;
@@ -520,24 +520,24 @@ impl CertificatesApi {
         let tx = conn.transaction().await?;
         let mut row = repo::get(&tx, caller.org, id, true)
             .await?
-            .ok_or(CertificatesError::NotFound)?;
+            .ok_or(CertificatesError::NotFound("certificate"))?;
         if row.purpose != "signing" {
-            return Err(CertificatesError::Conflict(LifecycleConflict::Authority));
+            return Err(CertificatesCase::Conflict(LifecycleConflict::Authority).into());
         }
         if row.user_id != Some(user) {
-            return Err(CertificatesError::NotOwner);
+            return Err(CertificatesCase::NotOwner.into());
         }
         match row.status {
             CertificateStatus::Active => {}
             CertificateStatus::Revoked => {
-                return Err(CertificatesError::Conflict(LifecycleConflict::Revoked))
+                return Err(CertificatesCase::Conflict(LifecycleConflict::Revoked).into())
             }
             CertificateStatus::Pending => {
-                return Err(CertificatesError::Conflict(LifecycleConflict::NotActive))
+                return Err(CertificatesCase::Conflict(LifecycleConflict::NotActive).into())
             }
         }
         if row.valid_to.is_some_and(|end| end < Utc::now()) {
-            return Err(CertificatesError::Conflict(LifecycleConflict::Expired));
+            return Err(CertificatesCase::Conflict(LifecycleConflict::Expired).into());
         }
         repo::set_default(&tx, user, id).await?;
         row.is_default = true;
@@ -561,7 +561,7 @@ impl CertificatesApi {
     ) -> Result<CertificateView, CertificatesError> {
         let reason = input.reason.unwrap_or_else(|| "unspecified".to_owned());
         if !REVOCATION_REASONS.contains(&reason.as_str()) {
-            return Err(invalid(
+            return Err(CertificatesError::invalid(
                 "/reason",
                 format!("must be one of {}", REVOCATION_REASONS.join(", ")),
             ));
@@ -571,15 +571,15 @@ impl CertificatesApi {
         let tx = conn.transaction().await?;
         let row = repo::get(&tx, caller.org, id, true)
             .await?
-            .ok_or(CertificatesError::NotFound)?;
+            .ok_or(CertificatesError::NotFound("certificate"))?;
         if row.purpose != "signing" {
-            return Err(CertificatesError::Conflict(LifecycleConflict::Authority));
+            return Err(CertificatesCase::Conflict(LifecycleConflict::Authority).into());
         }
         if !may_revoke(caller.role, caller.user, row.user_id) {
-            return Err(CertificatesError::NotOwner);
+            return Err(CertificatesCase::NotOwner.into());
         }
         if row.status == CertificateStatus::Revoked {
-            return Err(CertificatesError::Conflict(LifecycleConflict::Revoked));
+            return Err(CertificatesCase::Conflict(LifecycleConflict::Revoked).into());
         }
         let row = repo::revoke(&tx, id, &reason).await?;
         self.commit_audited(
@@ -651,7 +651,7 @@ impl CertificateRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, CertificatesError> {
         let caller = Caller::of(req, self.route.action())?;
-        let id = || web::path_uuid(req, "id").ok_or(CertificatesError::NotFound);
+        let id = || web::path_uuid(req, "id").ok_or(CertificatesError::NotFound("certificate"));
         let api = &self.api;
         let view = |row: &Certificate| CertificateView::of(row);
         Ok(match self.route {
@@ -666,7 +666,9 @@ impl CertificateRoute {
                 match web::query(req, "format") {
                     None | Some("json") => web::json(StatusCode::OK, &view(&row)?),
                     Some("pem") => pem_download(&row)?,
-                    Some(_) => return Err(invalid("/format", "must be json or pem")),
+                    Some(_) => {
+                        return Err(CertificatesError::invalid("/format", "must be json or pem"))
+                    }
                 }
             }
             Route::ImportChain => {
@@ -693,7 +695,7 @@ impl CertificateRoute {
 
 /// The certificate and its issuers as a PEM file.
 fn pem_download(row: &Certificate) -> Result<Response<Body>, CertificatesError> {
-    let pem = chain_pem(row)?.ok_or(CertificatesError::Conflict(LifecycleConflict::NotActive))?;
+    let pem = chain_pem(row)?.ok_or(CertificatesCase::Conflict(LifecycleConflict::NotActive))?;
     Response::builder()
         .status(StatusCode::OK)
         .header(http::header::CONTENT_TYPE, PEM_CHAIN)

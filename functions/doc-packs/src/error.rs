@@ -1,30 +1,17 @@
-//! The document packs domain's errors and their one mapping to problem details.
+//! The document packs domain's errors: the shared route error with this area's own cases, mapped to problem details once.
 
-use gsign_core::{Action, FieldError, IntoProblem, Problem};
-use gsign_functions_envelopes::service::EnvelopesError;
-use gsign_platform::http::RequestError;
+use gsign_core::{FieldError, IntoProblem, Problem};
+use gsign_functions_envelopes::service::{EnvelopesCase, EnvelopesError};
+use gsign_platform::route_error::RouteError;
 use http::StatusCode;
 use uuid::Uuid;
 
 /// What can go wrong in a clause, template or pack route.
+pub type DocPacksError = RouteError<DocPacksCase>;
+
+/// What only this area refuses or fails with.
 #[derive(Debug, thiserror::Error)]
-pub enum DocPacksError {
-    /// No authorizer context.
-    #[error("not authenticated")]
-    Unauthenticated,
-    /// The role or key scopes do not allow the action.
-    #[error("not allowed to {0:?}")]
-    Forbidden(Action),
-    /// No such clause, template, pack or document in the caller's organization.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The body could not be read.
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    /// The input breaks rules (including variables against the clauses' schemas); every
-    /// problem is listed.
-    #[error("invalid input")]
-    Validation(Vec<FieldError>),
+pub enum DocPacksCase {
     /// A clause or template is gated to other cities or signer roles; every refusal listed.
     #[error("gated")]
     Gated(Vec<FieldError>),
@@ -37,45 +24,43 @@ pub enum DocPacksError {
     /// Another live pack has this reference.
     #[error("reference in use by {0}")]
     ReferenceInUse(Uuid),
-    /// Creating, sending or voiding an envelope failed.
+    /// The envelopes area refused creating, sending or voiding an envelope, in its own words.
     #[error(transparent)]
-    Envelope(#[from] EnvelopesError),
-    /// A dependency failed; the cause is logged, never returned.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Envelope(EnvelopesCase),
 }
 
-gsign_platform::route_error_conversions!(DocPacksError);
+gsign_platform::route_error_area!(DocPacksCase);
 
-impl IntoProblem for DocPacksError {
+/// An envelopes error as a pack route answers it: shared cases stay what they are, the
+/// envelopes area's own are passed on as it words them.
+pub fn from_envelopes(err: EnvelopesError) -> DocPacksError {
+    err.map_area(|case| DocPacksCase::Envelope(case).into())
+}
+
+impl IntoProblem for DocPacksCase {
     fn into_problem(self) -> Problem {
         match self {
-            DocPacksError::Unauthenticated => Problem::unauthenticated(),
-            DocPacksError::Forbidden(action) => Problem::forbidden(action),
-            DocPacksError::NotFound(what) => Problem::not_found(what),
-            DocPacksError::Request(err) => err.into_problem(),
-            DocPacksError::Validation(errors) => Problem::validation(errors),
-            DocPacksError::Gated(errors) => Problem::new(
+            DocPacksCase::Gated(errors) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "gated",
                 "Not allowed for this city or these signers",
             )
             .with_detail("A clause or template is restricted to other cities or signer roles; each refusal says which.")
             .with_errors(errors),
-            DocPacksError::AlreadyPublished => Problem::new(
+            DocPacksCase::AlreadyPublished => Problem::new(
                 StatusCode::CONFLICT,
                 "already-published",
                 "Already published",
             )
             .with_detail("Published versions never change; create a new version instead."),
-            DocPacksError::PackStatus(status) => Problem::new(
+            DocPacksCase::PackStatus(status) => Problem::new(
                 StatusCode::CONFLICT,
                 "pack-status",
                 "Not possible in the pack's status",
             )
             .with_detail(format!("The pack is {status}."))
             .with_extension("pack_status", serde_json::json!(status)),
-            DocPacksError::ReferenceInUse(pack) => Problem::new(
+            DocPacksCase::ReferenceInUse(pack) => Problem::new(
                 StatusCode::CONFLICT,
                 "reference-in-use",
                 "This reference has a live pack",
@@ -84,8 +69,7 @@ impl IntoProblem for DocPacksError {
                 "Pack {pack} is the live pack for this reference; regenerate or void it instead."
             ))
             .with_extension("pack_id", serde_json::json!(pack)),
-            DocPacksError::Envelope(err) => err.into_problem(),
-            DocPacksError::Internal(err) => gsign_platform::http::internal_problem(&err),
+            DocPacksCase::Envelope(err) => err.into_problem(),
         }
     }
 }

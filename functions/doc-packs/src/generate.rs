@@ -15,7 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::DocPacksError;
+use crate::error::{DocPacksCase, DocPacksError};
 use crate::library::{ClauseRef, Item, Kind, Layout, SignerRole};
 use crate::DocPacksApi;
 
@@ -246,7 +246,7 @@ impl DocPacksApi {
             return Err(DocPacksError::Validation(errors));
         }
         if !gated.is_empty() {
-            return Err(DocPacksError::Gated(gated));
+            return Err(DocPacksCase::Gated(gated).into());
         }
         Ok(plans)
     }

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::error::DocPacksError;
+use crate::error::{DocPacksCase, DocPacksError};
 use crate::DocPacksApi;
 
 /// Largest logo, in bytes.
@@ -619,10 +619,10 @@ impl DocPacksApi {
         input: ItemInput,
     ) -> Result<Item, DocPacksError> {
         if input.name.is_some() {
-            return Err(DocPacksError::Validation(vec![FieldError::new(
+            return Err(DocPacksError::invalid(
                 "/name",
                 "cannot change between versions; create a new one instead",
-            )]));
+            ));
         }
         let mut conn = self.base().pool.get().await?;
         let tx = conn.transaction().await?;
@@ -661,7 +661,7 @@ impl DocPacksApi {
             .await?
             .ok_or(DocPacksError::NotFound(kind.noun()))?;
         if updated == 0 {
-            return Err(DocPacksError::AlreadyPublished);
+            return Err(DocPacksCase::AlreadyPublished.into());
         }
         Ok(item)
     }

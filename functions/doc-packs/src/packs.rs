@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::error::DocPacksError;
+use crate::error::{from_envelopes, DocPacksCase, DocPacksError};
 use crate::generate::{self, Plan};
 use crate::DocPacksApi;
 
@@ -198,10 +198,6 @@ pub struct PackDetail {
     pack: Pack,
     /// Its documents, in order.
     documents: Vec<Instance>,
-}
-
-fn invalid(pointer: &str, detail: impl Into<String>) -> DocPacksError {
-    DocPacksError::Validation(vec![FieldError::new(pointer, detail)])
 }
 
 /// The checked values of a pack to generate.
@@ -427,7 +423,7 @@ impl DocPacksApi {
             let client = self.base().pool.get().await?;
             if supersedes.is_none() {
                 if let Some(live) = live_pack(&client, caller.org, &checked.reference).await? {
-                    return Err(DocPacksError::ReferenceInUse(live));
+                    return Err(DocPacksCase::ReferenceInUse(live).into());
                 }
             }
             self.plan(
@@ -453,7 +449,7 @@ impl DocPacksApi {
             gsign_render::RenderError::Typeset(reason) => {
                 DocPacksError::Internal(anyhow::anyhow!("typesetting failed: {reason}"))
             }
-            other => invalid("/templates", other.to_string()),
+            other => DocPacksError::invalid("/templates", other.to_string()),
         })?;
 
         let pack_id = Uuid::new_v4();
@@ -493,7 +489,7 @@ impl DocPacksApi {
                 )
                 .await?;
             if open.is_none() {
-                return Err(DocPacksError::PackStatus("no longer open".to_owned()));
+                return Err(DocPacksCase::PackStatus("no longer open".to_owned()).into());
             }
         }
         let created_by = caller
@@ -523,7 +519,7 @@ impl DocPacksApi {
                 drop(tx);
                 let client = self.base().pool.get().await?;
                 let live = live_pack(&client, caller.org, &checked.reference).await?;
-                return Err(DocPacksError::ReferenceInUse(live.unwrap_or_default()));
+                return Err(DocPacksCase::ReferenceInUse(live.unwrap_or_default()).into());
             }
             return Err(err.into());
         }
@@ -584,7 +580,7 @@ impl DocPacksApi {
             (pack, Self::instances(&client, id).await?)
         };
         if !pack.status.is_open() {
-            return Err(DocPacksError::PackStatus(pack.status.to_string()));
+            return Err(DocPacksCase::PackStatus(pack.status.to_string()).into());
         }
         for instance in &instances {
             let envelope = match instance.envelope_id {
@@ -595,7 +591,10 @@ impl DocPacksApi {
                     None => continue,
                 },
             };
-            self.envelopes.send_pack_envelope(caller, envelope).await?;
+            self.envelopes
+                .send_pack_envelope(caller, envelope)
+                .await
+                .map_err(from_envelopes)?;
             self.catch_up(caller, envelope).await?;
         }
         let mut conn = self.base().pool.get().await?;
@@ -674,7 +673,11 @@ impl DocPacksApi {
         if claimed.is_some() {
             return Ok(None);
         }
-        let draft = self.envelopes.create_pack_draft(&tx, caller, &spec).await?;
+        let draft = self
+            .envelopes
+            .create_pack_draft(&tx, caller, &spec)
+            .await
+            .map_err(from_envelopes)?;
         let mut map = serde_json::Map::new();
         for (role, recipient) in &draft.recipients {
             if let Some(signer) = signers.get(role) {
@@ -703,14 +706,17 @@ impl DocPacksApi {
     ) -> Result<PackDetail, DocPacksError> {
         let reason = input.reason.trim().to_owned();
         if reason.is_empty() || reason.chars().count() > 1000 {
-            return Err(invalid("/reason", "must be 1 to 1000 characters"));
+            return Err(DocPacksError::invalid(
+                "/reason",
+                "must be 1 to 1000 characters",
+            ));
         }
         self.withdraw(caller, id, &reason).await?;
         let mut conn = self.base().pool.get().await?;
         let tx = conn.transaction().await?;
         let pack = Self::pack(&tx, caller, id, true).await?;
         if !pack.status.is_open() {
-            return Err(DocPacksError::PackStatus(pack.status.to_string()));
+            return Err(DocPacksCase::PackStatus(pack.status.to_string()).into());
         }
         tx.execute(
             "UPDATE doc_pack SET status = 'voided', void_reason = $2 WHERE pack_id = $1",
@@ -739,7 +745,7 @@ impl DocPacksApi {
             )
         };
         if !pack.status.is_open() {
-            return Err(DocPacksError::PackStatus(pack.status.to_string()));
+            return Err(DocPacksCase::PackStatus(pack.status.to_string()).into());
         }
         // Every envelope the pack has, not only those its documents show as sent: the
         // document follows its envelope asynchronously, and voiding one that is not out
@@ -747,7 +753,8 @@ impl DocPacksApi {
         for envelope in instances.iter().filter_map(|i| i.envelope_id) {
             self.envelopes
                 .void_pack_envelope(caller, envelope, reason)
-                .await?;
+                .await
+                .map_err(from_envelopes)?;
             self.catch_up(caller, envelope).await?;
         }
         Ok(())
@@ -760,7 +767,8 @@ impl DocPacksApi {
         for event in self
             .envelopes
             .announced_events(caller.org, envelope)
-            .await?
+            .await
+            .map_err(from_envelopes)?
         {
             crate::follow::apply(&self.base().pool, caller.org, &event).await?;
         }
@@ -778,14 +786,17 @@ impl DocPacksApi {
         input: PackInput,
     ) -> Result<PackDetail, DocPacksError> {
         if input.reference.is_some() {
-            return Err(invalid("/reference", "is the old pack's; it cannot change"));
+            return Err(DocPacksError::invalid(
+                "/reference",
+                "is the old pack's; it cannot change",
+            ));
         }
         let old = {
             let client = self.base().pool.get().await?;
             Self::pack(&client, caller, id, false).await?
         };
         if !old.status.is_open() {
-            return Err(DocPacksError::PackStatus(old.status.to_string()));
+            return Err(DocPacksCase::PackStatus(old.status.to_string()).into());
         }
         let checked = check(PackInput {
             reference: Some(old.reference.clone()),
@@ -849,7 +860,7 @@ impl DocPacksApi {
                     .envelopes
                     .completed_documents(caller.org, envelope)
                     .await
-                    .map_err(DocPacksError::from),
+                    .map_err(from_envelopes),
                 None => Ok(CompletedDocuments::default()),
             }
         };
@@ -861,7 +872,7 @@ impl DocPacksApi {
             "signed" => completed().await?.final_pdf,
             "certificate" => completed().await?.certificate,
             _ => {
-                return Err(invalid(
+                return Err(DocPacksError::invalid(
                     "/variant",
                     "must be generated, signed or certificate",
                 ))
@@ -869,9 +880,9 @@ impl DocPacksApi {
         };
         let Some(stored) = stored else {
             let status: PackEnvelopeStatus = db::stored(&row, "envelope_status")?;
-            return Err(DocPacksError::PackStatus(format!(
+            return Err(DocPacksCase::PackStatus(format!(
                 "issued, and this document's envelope is {status}: the {variant} PDF does not exist yet"
-            )));
+            )).into());
         };
         Ok(self
             .store()

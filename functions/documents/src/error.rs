@@ -1,28 +1,16 @@
-//! The documents domain's errors and their one mapping to problem details.
+//! The documents domain's errors: the shared route error with this area's own cases, mapped to problem details once.
 
 use gsign_core::documents::DeletionBlocker;
-use gsign_core::{Action, FieldError, IntoProblem, Problem};
-use gsign_platform::http::RequestError;
+use gsign_core::{IntoProblem, Problem};
+use gsign_platform::route_error::RouteError;
 use http::StatusCode;
 
 /// What can go wrong in a document route.
+pub type DocumentsError = RouteError<DocumentsCase>;
+
+/// What only this area refuses or fails with.
 #[derive(Debug, thiserror::Error)]
-pub enum DocumentsError {
-    /// The request reached the route without an authorizer context.
-    #[error("not authenticated")]
-    Unauthenticated,
-    /// The caller's role or key scopes do not allow the action.
-    #[error("not allowed to {0:?}")]
-    Forbidden(Action),
-    /// No such document in the caller's organization (other tenants' ids too).
-    #[error("document not found")]
-    NotFound,
-    /// The body could not be read.
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    /// The input breaks rules; every problem is listed.
-    #[error("invalid input")]
-    Validation(Vec<FieldError>),
+pub enum DocumentsCase {
     /// The document cannot be deleted now.
     #[error("cannot delete: {0:?}")]
     Undeletable(DeletionBlocker),
@@ -34,28 +22,20 @@ pub enum DocumentsError {
         /// Its failure reason, when failed.
         reason: Option<String>,
     },
-    /// A dependency failed; the cause is logged, never returned.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-gsign_platform::route_error_conversions!(DocumentsError);
+gsign_platform::route_error_area!(DocumentsCase);
 
-impl IntoProblem for DocumentsError {
+impl IntoProblem for DocumentsCase {
     fn into_problem(self) -> Problem {
         match self {
-            DocumentsError::Unauthenticated => Problem::unauthenticated(),
-            DocumentsError::Forbidden(action) => Problem::forbidden(action),
-            DocumentsError::NotFound => Problem::not_found("document"),
-            DocumentsError::Request(err) => err.into_problem(),
-            DocumentsError::Validation(errors) => Problem::validation(errors),
-            DocumentsError::Undeletable(blocker) => Problem::new(
+            DocumentsCase::Undeletable(blocker) => Problem::new(
                 StatusCode::CONFLICT,
                 blocker.slug(),
                 "Document cannot be deleted",
             )
             .with_detail(blocker.detail()),
-            DocumentsError::NotReady { status, reason } => {
+            DocumentsCase::NotReady { status, reason } => {
                 let detail = match &reason {
                     Some(reason) => format!("The document failed at ingest ({reason})."),
                     None => format!("The document is {status}; try again when it is ready."),
@@ -69,7 +49,6 @@ impl IntoProblem for DocumentsError {
                 .with_extension("document_status", serde_json::json!(status))
                 .with_extension("failure_reason", serde_json::json!(reason))
             }
-            DocumentsError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::common::{cache_key, DocumentsConfig, Services, CACHE_TTL};
-use crate::error::DocumentsError;
+use crate::error::{DocumentsCase, DocumentsError};
 use crate::repo::{self, Document, ListFilter};
 use crate::retention;
 
@@ -164,10 +164,6 @@ pub struct LegalHold {
     reason: Option<String>,
 }
 
-fn invalid(pointer: &str, detail: impl Into<String>) -> DocumentsError {
-    DocumentsError::Validation(vec![FieldError::new(pointer, detail)])
-}
-
 /// The service behind the routes.
 pub struct DocumentsApi {
     services: Services,
@@ -243,13 +239,13 @@ impl DocumentsApi {
             return if doc.organization_id == caller.org {
                 Ok(doc)
             } else {
-                Err(DocumentsError::NotFound)
+                Err(DocumentsError::NotFound("document"))
             };
         }
         let client = s.pool.get().await?;
         let doc = repo::get(&client, caller.org, id, false)
             .await?
-            .ok_or(DocumentsError::NotFound)?;
+            .ok_or(DocumentsError::NotFound("document"))?;
         // Only finished documents are cached: a processing one changes within seconds.
         if !doc.is_processing() {
             if let Err(err) = s.cache.set_json(&cache_key(id), &doc, CACHE_TTL).await {
@@ -333,7 +329,7 @@ impl DocumentsApi {
             metadata.as_ref(),
         )
         .await?
-        .ok_or(DocumentsError::NotFound)?;
+        .ok_or(DocumentsError::NotFound("document"))?;
         let changed: Vec<&str> = [
             name.as_ref().map(|_| "name"),
             tags.as_ref().map(|_| "tags"),
@@ -362,12 +358,17 @@ impl DocumentsApi {
     ) -> Result<Download, DocumentsError> {
         let variant = web::query(req, "variant").unwrap_or("original");
         if !matches!(variant, "original" | "pdf") {
-            return Err(invalid("/variant", "must be original or pdf"));
+            return Err(DocumentsError::invalid(
+                "/variant",
+                "must be original or pdf",
+            ));
         }
         let doc = self.document(caller, id).await?;
-        let not_ready = || DocumentsError::NotReady {
-            status: doc.status.clone(),
-            reason: doc.failure_reason.clone(),
+        let not_ready = || {
+            DocumentsError::from(DocumentsCase::NotReady {
+                status: doc.status.clone(),
+                reason: doc.failure_reason.clone(),
+            })
         };
         if doc.status != DocumentStatus::Ready.as_str() {
             return Err(not_ready());
@@ -425,12 +426,12 @@ impl DocumentsApi {
         let tx = conn.transaction().await?;
         let doc = repo::get(&tx, caller.org, id, true)
             .await?
-            .ok_or(DocumentsError::NotFound)?;
+            .ok_or(DocumentsError::NotFound("document"))?;
         let envelopes = repo::envelope_count(&tx, id).await?;
         if let Some(blocker) =
             documents::deletion_blocker(doc.legal_hold, doc.retention_until, envelopes, Utc::now())
         {
-            return Err(DocumentsError::Undeletable(blocker));
+            return Err(DocumentsCase::Undeletable(blocker).into());
         }
         repo::soft_delete(&tx, caller.org, id).await?;
         self.commit_audited(tx, caller, "document.deleted", id, serde_json::json!({}))
@@ -460,26 +461,30 @@ impl DocumentsApi {
             .map(|r| r.trim().to_owned())
             .filter(|r| !r.is_empty());
         if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-            return Err(invalid("/reason", "must be at most 500 characters"));
+            return Err(DocumentsError::invalid(
+                "/reason",
+                "must be at most 500 characters",
+            ));
         }
         let s = &self.services;
         let mut conn = s.pool.get().await?;
         let tx = conn.transaction().await?;
         let doc = repo::get(&tx, caller.org, id, true)
             .await?
-            .ok_or(DocumentsError::NotFound)?;
+            .ok_or(DocumentsError::NotFound("document"))?;
         if doc.is_processing() {
             // Nothing ingested yet to hold: the object version is not known.
-            return Err(DocumentsError::NotReady {
+            return Err(DocumentsCase::NotReady {
                 status: doc.status,
                 reason: None,
-            });
+            }
+            .into());
         }
         // S3 first, inside the row lock: the flag in Postgres never claims a hold S3 lacks.
         retention::set_legal_hold(&s.store, &doc, input.enabled).await?;
         let doc = repo::set_legal_hold(&tx, caller.org, id, input.enabled)
             .await?
-            .ok_or(DocumentsError::NotFound)?;
+            .ok_or(DocumentsError::NotFound("document"))?;
         let action = if input.enabled {
             "document.legal_hold_placed"
         } else {
@@ -529,7 +534,7 @@ impl DocumentRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, DocumentsError> {
         let caller = Caller::of(req, self.route.action())?;
-        let id = || web::path_uuid(req, "id").ok_or(DocumentsError::NotFound);
+        let id = || web::path_uuid(req, "id").ok_or(DocumentsError::NotFound("document"));
         let api = &self.api;
         Ok(match self.route {
             Route::Create => web::json(

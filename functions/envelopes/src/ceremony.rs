@@ -8,6 +8,7 @@
 //! row lock and writes its evidence (with the recipient's IP and user agent) in the same
 //! transaction. Only the current routing order may act.
 
+use gsign_platform::route_error::RouteError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use gsign_core::envelopes::{
 };
 use gsign_core::routing::{self, Answer, SignInput, SignatureInput, Slot};
 use gsign_core::webhooks::EventType;
-use gsign_core::{Env, FieldError, IntoProblem, Problem};
+use gsign_core::{Env, IntoProblem, Problem};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
 use gsign_platform::outbox;
@@ -50,8 +51,11 @@ pub const CODE_VALIDITY: Duration = Duration::from_secs(60 * 60);
 pub const DISCLOSURE_VERSION: &str = "2026-11";
 
 /// What can go wrong on a signing link.
+pub type CeremonyError = RouteError<CeremonyCase>;
+
+/// What only a signing link refuses.
 #[derive(Debug, thiserror::Error)]
-pub enum CeremonyError {
+pub enum CeremonyCase {
     /// Unknown or malformed token (reused links of deleted recipients too).
     #[error("unknown signing link")]
     UnknownLink,
@@ -90,39 +94,20 @@ pub enum CeremonyError {
     /// A link to a completed envelope past its lifetime: a fresh one can be mailed.
     #[error("signing link expired")]
     LinkExpired,
-    /// The body could not be read.
-    #[error(transparent)]
-    Request(#[from] web::RequestError),
-    /// The input breaks rules.
-    #[error("invalid input")]
-    Validation(Vec<FieldError>),
-    /// A dependency failed.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-impl From<tokio_postgres::Error> for CeremonyError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Internal(err.into())
-    }
-}
+gsign_platform::route_error_area!(CeremonyCase);
 
-impl From<deadpool_postgres::PoolError> for CeremonyError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Internal(err.into())
-    }
-}
-
-impl IntoProblem for CeremonyError {
+impl IntoProblem for CeremonyCase {
     fn into_problem(self) -> Problem {
         match self {
-            CeremonyError::UnknownLink => Problem::new(
+            CeremonyCase::UnknownLink => Problem::new(
                 StatusCode::NOT_FOUND,
                 "signing-link-invalid",
                 "Signing link not valid",
             )
             .with_detail("This signing link is unknown. Use the newest link you were sent."),
-            CeremonyError::Closed(status) => Problem::new(
+            CeremonyCase::Closed(status) => Problem::new(
                 StatusCode::GONE,
                 "envelope-closed",
                 "Envelope closed",
@@ -132,7 +117,7 @@ impl IntoProblem for CeremonyError {
                 status.as_str()
             ))
             .with_extension("envelope_status", serde_json::json!(status)),
-            CeremonyError::NotYourTurn { yours, current } => Problem::new(
+            CeremonyCase::NotYourTurn { yours, current } => Problem::new(
                 StatusCode::CONFLICT,
                 "not-your-turn",
                 "Not your turn yet",
@@ -143,20 +128,20 @@ impl IntoProblem for CeremonyError {
             ))
             .with_extension("routing_order", serde_json::json!(yours))
             .with_extension("current_routing_order", serde_json::json!(current)),
-            CeremonyError::AlreadyDone(status) => Problem::new(
+            CeremonyCase::AlreadyDone(status) => Problem::new(
                 StatusCode::CONFLICT,
                 "recipient-done",
                 "Already done",
             )
             .with_detail(format!("You have {status} this envelope."))
             .with_extension("recipient_status", serde_json::json!(status)),
-            CeremonyError::AccessCodeRequired => Problem::new(
+            CeremonyCase::AccessCodeRequired => Problem::new(
                 StatusCode::FORBIDDEN,
                 "access-code-required",
                 "Access code required",
             )
             .with_detail("Enter the access code the sender gave you."),
-            CeremonyError::ConsentRequired => Problem::new(
+            CeremonyCase::ConsentRequired => Problem::new(
                 StatusCode::FORBIDDEN,
                 "consent-required",
                 "Consent required",
@@ -165,20 +150,20 @@ impl IntoProblem for CeremonyError {
                 "Agree to do business electronically first (POST .../consent with disclosure version {DISCLOSURE_VERSION})."
             ))
             .with_extension("disclosure_version", serde_json::json!(DISCLOSURE_VERSION)),
-            CeremonyError::NothingToSign(role) => Problem::new(
+            CeremonyCase::NothingToSign(role) => Problem::new(
                 StatusCode::CONFLICT,
                 "nothing-to-sign",
                 "Nothing to sign",
             )
             .with_detail(format!("As a {role} you only view this envelope; opening it is all it needs of you."))
             .with_extension("role", serde_json::json!(role)),
-            CeremonyError::WrongAccessCode { attempts_left } => Problem::new(
+            CeremonyCase::WrongAccessCode { attempts_left } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "access-code-wrong",
                 "Wrong access code",
             )
             .with_extension("attempts_left", serde_json::json!(attempts_left)),
-            CeremonyError::LinkExpired => Problem::new(
+            CeremonyCase::LinkExpired => Problem::new(
                 StatusCode::GONE,
                 "signing-link-expired",
                 "Link expired",
@@ -187,16 +172,13 @@ impl IntoProblem for CeremonyError {
                 "Links to a completed envelope's documents work for a limited time. Ask for a \
                  fresh one: POST to this link's /new-link, and it is mailed to your address.",
             ),
-            CeremonyError::Locked(until) => Problem::new(
+            CeremonyCase::Locked(until) => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "access-code-locked",
                 "Too many wrong codes",
             )
             .with_detail(format!("Try again after {until}."))
             .with_extension("locked_until", serde_json::json!(until)),
-            CeremonyError::Request(err) => err.into_problem(),
-            CeremonyError::Validation(errors) => Problem::validation(errors),
-            CeremonyError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }
@@ -238,22 +220,21 @@ impl Party {
     /// Whether the envelope is open and it is this recipient's turn.
     fn may_act(&self) -> Result<(), CeremonyError> {
         if self.envelope.status != EnvelopeStatus::Sent {
-            return Err(CeremonyError::Closed(self.envelope.status));
+            return Err(CeremonyCase::Closed(self.envelope.status).into());
         }
         if matches!(
             self.recipient.status,
             RecipientStatus::Signed | RecipientStatus::Approved | RecipientStatus::Declined
         ) {
-            return Err(CeremonyError::AlreadyDone(
-                self.recipient.status.to_string(),
-            ));
+            return Err(CeremonyCase::AlreadyDone(self.recipient.status.to_string()).into());
         }
         let sequential = self.envelope.routing_type == RoutingType::Sequential;
         if sequential && Some(self.recipient.routing_order) != self.envelope.current_routing_order {
-            return Err(CeremonyError::NotYourTurn {
+            return Err(CeremonyCase::NotYourTurn {
                 yours: self.recipient.routing_order,
                 current: self.envelope.current_routing_order,
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -395,9 +376,7 @@ enum Adopted {
 /// Decodes and checks a drawn signature (a PNG the signing engine can place).
 fn adopted(input: Option<&SignatureInput>) -> Result<Option<Adopted>, CeremonyError> {
     use base64::Engine as _;
-    let invalid = |detail: String| {
-        CeremonyError::Validation(vec![FieldError::new("/signature/image_png", detail)])
-    };
+    let invalid = |detail: String| CeremonyError::invalid("/signature/image_png", detail);
     Ok(match input {
         None => None,
         Some(SignatureInput::Typed { text }) => Some(Adopted::Typed(text.trim().to_owned())),
@@ -430,26 +409,26 @@ impl EnvelopesApi {
         tx: &deadpool_postgres::Transaction<'_>,
         req: &Request,
     ) -> Result<Party, CeremonyError> {
-        let token = web::path(req, "token").ok_or(CeremonyError::UnknownLink)?;
+        let token = web::path(req, "token").ok_or(CeremonyCase::UnknownLink)?;
         if token.len() < 32 || token.len() > 128 {
-            return Err(CeremonyError::UnknownLink);
+            return Err(CeremonyCase::UnknownLink.into());
         }
         let hash = gsign_platform::credentials::sha256_hex(token);
         let found = repo::recipient_by_token(tx, &hash)
             .await?
-            .ok_or(CeremonyError::UnknownLink)?;
+            .ok_or(CeremonyCase::UnknownLink)?;
         let envelope = repo::get(tx, found.organization_id, found.envelope_id, true)
             .await?
-            .ok_or(CeremonyError::UnknownLink)?;
+            .ok_or(CeremonyCase::UnknownLink)?;
         let recipient = repo::recipient_by_token(tx, &hash)
             .await?
             .filter(|r| r.envelope_id == envelope.id)
-            .ok_or(CeremonyError::UnknownLink)?;
+            .ok_or(CeremonyCase::UnknownLink)?;
         if recipient
             .link_expires_at
             .is_some_and(|expires| expires <= Utc::now())
         {
-            return Err(CeremonyError::LinkExpired);
+            return Err(CeremonyCase::LinkExpired.into());
         }
         let (ip, user_agent) = web::client(req);
         Ok(Party {
@@ -467,7 +446,7 @@ impl EnvelopesApi {
         let party = Self::party(&tx, req).await?;
         let status = party.envelope.status;
         if status.is_closed_to_recipients() {
-            return Err(CeremonyError::Closed(status));
+            return Err(CeremonyCase::Closed(status).into());
         }
         let now = Utc::now();
         let may_act = party.may_act().is_ok();
@@ -519,7 +498,7 @@ impl EnvelopesApi {
             .iter()
             .any(|r| r.id == party.recipient.id && r.applied_at.is_some());
         let waiting_for: Vec<String> = match party.may_act() {
-            Err(CeremonyError::NotYourTurn { current, .. }) => everyone
+            Err(CeremonyError::Area(CeremonyCase::NotYourTurn { current, .. })) => everyone
                 .iter()
                 .filter(|r| Some(r.routing_order) == current && r.role != RecipientRole::Cc)
                 .filter(|r| {
@@ -631,7 +610,7 @@ impl EnvelopesApi {
         // The code also opens a completed envelope's final document, after the recipient acted.
         let status = party.envelope.status;
         if status.is_closed_to_recipients() {
-            return Err(CeremonyError::Closed(status));
+            return Err(CeremonyCase::Closed(status).into());
         }
         if status == EnvelopeStatus::Sent
             && !matches!(
@@ -643,13 +622,13 @@ impl EnvelopesApi {
         }
         let now = Utc::now();
         if let Some(until) = party.recipient.locked_until.filter(|until| *until > now) {
-            return Err(CeremonyError::Locked(until));
+            return Err(CeremonyCase::Locked(until).into());
         }
         let Some(hash) = party.recipient.access_code_hash.as_deref() else {
-            return Err(CeremonyError::Validation(vec![FieldError::new(
+            return Err(CeremonyError::invalid(
                 "/code",
                 "this link needs no access code",
-            )]));
+            ));
         };
         let org = party.envelope.organization_id;
         if checked
@@ -697,10 +676,10 @@ impl EnvelopesApi {
         // The refusal is recorded: commit before answering with it.
         tx.commit().await?;
         Err(match locked_until {
-            Some(until) => CeremonyError::Locked(until),
-            None => CeremonyError::WrongAccessCode {
+            Some(until) => CeremonyError::Area(CeremonyCase::Locked(until)),
+            None => CeremonyError::Area(CeremonyCase::WrongAccessCode {
                 attempts_left: MAX_CODE_FAILURES - failures,
-            },
+            }),
         })
     }
 
@@ -738,17 +717,17 @@ impl EnvelopesApi {
     #[tracing::instrument(skip_all)]
     async fn consent(&self, req: &Request, input: Consent) -> Result<(), CeremonyError> {
         if !input.accepted || input.disclosure_version != DISCLOSURE_VERSION {
-            return Err(CeremonyError::Validation(vec![FieldError::new(
+            return Err(CeremonyError::invalid(
                 "/disclosure_version",
                 format!("accept the current disclosure ({DISCLOSURE_VERSION})"),
-            )]));
+            ));
         }
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let party = Self::party(&tx, req).await?;
         party.may_act()?;
         if !party.authenticated(Utc::now()) {
-            return Err(CeremonyError::AccessCodeRequired);
+            return Err(CeremonyCase::AccessCodeRequired.into());
         }
         repo::consented(&tx, party.recipient.id, DISCLOSURE_VERSION).await?;
         repo::record(
@@ -775,10 +754,10 @@ impl EnvelopesApi {
         let party = Self::party(&tx, req).await?;
         party.may_act()?;
         if !party.authenticated(Utc::now()) {
-            return Err(CeremonyError::AccessCodeRequired);
+            return Err(CeremonyCase::AccessCodeRequired.into());
         }
         if party.recipient.consented_at.is_none() {
-            return Err(CeremonyError::ConsentRequired);
+            return Err(CeremonyCase::ConsentRequired.into());
         }
         let role = party.recipient.role;
         let org = party.envelope.organization_id;
@@ -864,7 +843,9 @@ impl EnvelopesApi {
                 }
             }
             RecipientRole::Viewer | RecipientRole::Cc => {
-                return Err(CeremonyError::NothingToSign(role.to_string()))
+                return Err(CeremonyError::Area(CeremonyCase::NothingToSign(
+                    role.to_string(),
+                )))
             }
         };
         let job = outbox::signing(
@@ -896,20 +877,20 @@ impl EnvelopesApi {
     async fn decline(&self, req: &Request, input: Decline) -> Result<(), CeremonyError> {
         let reason = input.reason.trim().to_owned();
         if reason.is_empty() || reason.chars().count() > 1000 {
-            return Err(CeremonyError::Validation(vec![FieldError::new(
+            return Err(CeremonyError::invalid(
                 "/reason",
                 "must be 1 to 1000 characters",
-            )]));
+            ));
         }
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let party = Self::party(&tx, req).await?;
         party.may_act()?;
         if !party.authenticated(Utc::now()) {
-            return Err(CeremonyError::AccessCodeRequired);
+            return Err(CeremonyCase::AccessCodeRequired.into());
         }
         if party.recipient.role == RecipientRole::Cc {
-            return Err(CeremonyError::AlreadyDone("nothing to decline on".into()));
+            return Err(CeremonyCase::AlreadyDone("nothing to decline on".into()).into());
         }
         let org = party.envelope.organization_id;
         repo::declined(&tx, party.recipient.id, party.envelope.id, &reason).await?;
@@ -1005,19 +986,19 @@ impl EnvelopesApi {
         };
         let token = web::path(req, "token")
             .filter(|t| (32..=128).contains(&t.len()))
-            .ok_or(CeremonyError::UnknownLink)?;
+            .ok_or(CeremonyCase::UnknownLink)?;
         let hash = gsign_platform::credentials::sha256_hex(token);
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let found = repo::recipient_by_token(&tx, &hash)
             .await?
-            .ok_or(CeremonyError::UnknownLink)?;
+            .ok_or(CeremonyCase::UnknownLink)?;
         let envelope = repo::get(&tx, found.organization_id, found.envelope_id, true)
             .await?
-            .ok_or(CeremonyError::UnknownLink)?;
+            .ok_or(CeremonyCase::UnknownLink)?;
         let recipient = repo::recipient_by_token(&tx, &hash)
             .await?
-            .ok_or(CeremonyError::UnknownLink)?;
+            .ok_or(CeremonyCase::UnknownLink)?;
         let recently = recipient.link_renewed_at.is_some_and(|at| {
             at + chrono::Duration::from_std(NEW_LINK_EVERY).unwrap_or_default() > Utc::now()
         });

@@ -11,6 +11,7 @@
 //!   open of the URL, or one after five minutes, is refused. The signing links a sender hands
 //!   out instead of mail (`crate::mail`) are tickets too, traded here by the `/sign` page.
 
+use gsign_platform::route_error::RouteError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use crate::error::EnvelopesError;
+use crate::error::{EnvelopesCase, EnvelopesError};
 use crate::repo::{self, Traded};
 use crate::service::EnvelopesApi;
 
@@ -64,13 +65,13 @@ impl EnvelopesApi {
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
         if envelope.status == EnvelopeStatus::Draft {
-            return Err(EnvelopesError::NotSent(envelope.status));
+            return Err(EnvelopesCase::NotSent(envelope.status).into());
         }
         let ticket = gsign_platform::credentials::new_token();
         let expires_at = Utc::now() + chrono::Duration::from_std(VIEW_URL_TTL).unwrap_or_default();
         match repo::set_view_ticket(&tx, envelope.id, recipient, &ticket.hash, expires_at).await? {
             None => return Err(EnvelopesError::NotFound("recipient")),
-            Some(false) => return Err(EnvelopesError::NotEmbedded),
+            Some(false) => return Err(EnvelopesError::Area(EnvelopesCase::NotEmbedded)),
             Some(true) => {}
         }
         repo::record(
@@ -100,8 +101,11 @@ impl EnvelopesApi {
 // ------------------------------------------------------------------ opening the URL
 
 /// What can go wrong opening an embedded signing URL.
+pub type EmbeddedError = RouteError<EmbeddedCase>;
+
+/// What only an embedded signing view refuses or fails with.
 #[derive(Debug, thiserror::Error)]
-pub enum EmbeddedError {
+pub enum EmbeddedCase {
     /// Unknown or already used.
     #[error("unknown or used view URL")]
     Unknown,
@@ -111,30 +115,14 @@ pub enum EmbeddedError {
     /// The web app's page (`{APP_URL}/index.html`) could not be read.
     #[error("web app unavailable: {0:#}")]
     WebAppUnavailable(anyhow::Error),
-    /// The body could not be read.
-    #[error(transparent)]
-    Request(#[from] web::RequestError),
-    /// A dependency failed.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-impl From<tokio_postgres::Error> for EmbeddedError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Internal(err.into())
-    }
-}
+gsign_platform::route_error_area!(EmbeddedCase);
 
-impl From<deadpool_postgres::PoolError> for EmbeddedError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Internal(err.into())
-    }
-}
-
-impl IntoProblem for EmbeddedError {
+impl IntoProblem for EmbeddedCase {
     fn into_problem(self) -> Problem {
         match self {
-            EmbeddedError::Unknown => Problem::new(
+            EmbeddedCase::Unknown => Problem::new(
                 StatusCode::NOT_FOUND,
                 "embedded-link-invalid",
                 "Signing view not valid",
@@ -143,7 +131,7 @@ impl IntoProblem for EmbeddedError {
                 "This view URL or handed-out signing link is unknown or was opened already; ask \
                  the sender for a new one.",
             ),
-            EmbeddedError::Expired => Problem::new(
+            EmbeddedCase::Expired => Problem::new(
                 StatusCode::GONE,
                 "embedded-link-expired",
                 "Signing view expired",
@@ -152,7 +140,7 @@ impl IntoProblem for EmbeddedError {
                 "View URLs work for five minutes, handed-out signing links until the envelope \
                  expires (at most seven days); ask the sender for a new one.",
             ),
-            EmbeddedError::WebAppUnavailable(err) => {
+            EmbeddedCase::WebAppUnavailable(err) => {
                 tracing::error!(
                     error = format!("{err:#}"),
                     "the web app's page cannot be read"
@@ -165,8 +153,6 @@ impl IntoProblem for EmbeddedError {
                 .with_detail("The signing page cannot be served right now; try again shortly.")
                 .with_extension("retry_after", serde_json::json!(30))
             }
-            EmbeddedError::Request(err) => err.into_problem(),
-            EmbeddedError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }
@@ -199,7 +185,7 @@ impl OpenRoute {
     async fn open(&self, req: &Request) -> Result<Opened, EmbeddedError> {
         let input: Open = web::parse_json(req, 4096)?;
         if input.ticket.len() < 32 || input.ticket.len() > 128 {
-            return Err(EmbeddedError::Unknown);
+            return Err(EmbeddedCase::Unknown.into());
         }
         let ticket_hash = gsign_platform::credentials::sha256_hex(&input.ticket);
         let token = gsign_platform::credentials::new_token();
@@ -209,23 +195,23 @@ impl OpenRoute {
         // may be writing this envelope's chain right now).
         let (org, envelope) = repo::view_ticket_owner(&tx, &ticket_hash)
             .await?
-            .ok_or(EmbeddedError::Unknown)?;
+            .ok_or(EmbeddedCase::Unknown)?;
         repo::get(&tx, org, envelope, true)
             .await?
-            .ok_or(EmbeddedError::Unknown)?;
+            .ok_or(EmbeddedCase::Unknown)?;
         let traded = repo::trade_view_ticket(&tx, &ticket_hash, &token.hash).await?;
         let (ip, user_agent) = web::client(req);
         let opened = match traded {
-            Traded::Unknown => return Err(EmbeddedError::Unknown),
+            Traded::Unknown => return Err(EmbeddedError::Area(EmbeddedCase::Unknown)),
             Traded::Expired => {
                 tx.commit().await?;
-                return Err(EmbeddedError::Expired);
+                return Err(EmbeddedCase::Expired.into());
             }
             Traded::Opened { envelope } => envelope,
         };
         let found = repo::recipient_by_token(&tx, &token.hash)
             .await?
-            .ok_or(EmbeddedError::Unknown)?;
+            .ok_or(EmbeddedCase::Unknown)?;
         // A view URL of an embedded recipient, or a signing link the sender handed out.
         let embedded: bool = tx
             .query_one(
@@ -361,7 +347,7 @@ impl EmbedPage {
         let html = self
             .index()
             .await
-            .map_err(EmbeddedError::WebAppUnavailable)?
+            .map_err(EmbeddedCase::WebAppUnavailable)?
             .to_owned();
         let mut response = Response::new(Body::from(html));
         let headers = response.headers_mut();

@@ -1,31 +1,16 @@
-//! The envelopes domain's errors and their one mapping to problem details.
+//! The envelopes domain's errors: the shared route error with this area's own cases, mapped to problem details once.
 
 use gsign_core::envelopes::{EnvelopeStatus, RecipientStatus};
-use gsign_core::{Action, FieldError, IntoProblem, Problem};
-use gsign_platform::http::RequestError;
+use gsign_core::{IntoProblem, Problem};
+use gsign_platform::route_error::RouteError;
 use http::StatusCode;
 
 /// What can go wrong in an envelope route.
+pub type EnvelopesError = RouteError<EnvelopesCase>;
+
+/// What only this area refuses or fails with.
 #[derive(Debug, thiserror::Error)]
-pub enum EnvelopesError {
-    /// The plan's envelope allowance for the period is used up.
-    #[error(transparent)]
-    Quota(#[from] gsign_core::billing::QuotaExceeded),
-    /// No authorizer context.
-    #[error("not authenticated")]
-    Unauthenticated,
-    /// The role or key scopes do not allow the action.
-    #[error("not allowed to {0:?}")]
-    Forbidden(Action),
-    /// No such envelope (or recipient, or document) in the caller's organization.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The body could not be read.
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    /// The input breaks rules; every problem is listed.
-    #[error("invalid input")]
-    Validation(Vec<FieldError>),
+pub enum EnvelopesCase {
     /// Only a draft can be changed this way (`status` is what it is).
     #[error("envelope is {0}")]
     NotDraft(EnvelopeStatus),
@@ -54,20 +39,14 @@ pub enum EnvelopesError {
     /// That download does not exist (yet): variant, envelope status.
     #[error("{0} not available while {1}")]
     NotAvailable(String, EnvelopeStatus),
-    /// A dependency failed; the cause is logged, never returned.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-gsign_platform::route_error_conversions!(EnvelopesError);
+gsign_platform::route_error_area!(EnvelopesCase);
 
-impl IntoProblem for EnvelopesError {
+impl IntoProblem for EnvelopesCase {
     fn into_problem(self) -> Problem {
         match self {
-            EnvelopesError::Unauthenticated => Problem::unauthenticated(),
-            EnvelopesError::Forbidden(action) => Problem::forbidden(action),
-            EnvelopesError::NotFound(what) => Problem::not_found(what),
-            EnvelopesError::NotEmbedded => Problem::new(
+            EnvelopesCase::NotEmbedded => Problem::new(
                 StatusCode::CONFLICT,
                 "recipient-not-embedded",
                 "Recipient not embedded",
@@ -76,7 +55,7 @@ impl IntoProblem for EnvelopesError {
                 "View URLs are for recipients marked embedded: the others sign from the link \
                  GSign mails them. Mark the recipient embedded before sending.",
             ),
-            EnvelopesError::RecipientActed(status) => Problem::new(
+            EnvelopesCase::RecipientActed(status) => Problem::new(
                 StatusCode::CONFLICT,
                 "recipient-acted",
                 "Recipient has acted",
@@ -86,7 +65,7 @@ impl IntoProblem for EnvelopesError {
                 status.as_str()
             ))
             .with_extension("recipient_status", serde_json::json!(status)),
-            EnvelopesError::Embedded => Problem::new(
+            EnvelopesCase::Embedded => Problem::new(
                 StatusCode::CONFLICT,
                 "recipient-embedded",
                 "Recipient signs embedded",
@@ -95,7 +74,7 @@ impl IntoProblem for EnvelopesError {
                 "This recipient signs inside your page: ask for a view URL \
                  (POST …/recipients/{recipient_id}/view) instead of a signing link.",
             ),
-            EnvelopesError::NotTheirTurn => Problem::new(
+            EnvelopesCase::NotTheirTurn => Problem::new(
                 StatusCode::CONFLICT,
                 "recipient-not-their-turn",
                 "Not this recipient's turn",
@@ -104,10 +83,7 @@ impl IntoProblem for EnvelopesError {
                 "The recipients before this one in the routing order have not all acted; \
                  their link would not open the document yet.",
             ),
-            EnvelopesError::Quota(exceeded) => exceeded.into_problem(),
-            EnvelopesError::Request(err) => err.into_problem(),
-            EnvelopesError::Validation(errors) => Problem::validation(errors),
-            EnvelopesError::NotDraft(status) => Problem::new(
+            EnvelopesCase::NotDraft(status) => Problem::new(
                 StatusCode::CONFLICT,
                 "envelope-not-draft",
                 "Envelope is not a draft",
@@ -117,20 +93,20 @@ impl IntoProblem for EnvelopesError {
                 status.as_str()
             ))
             .with_extension("envelope_status", serde_json::json!(status)),
-            EnvelopesError::NotSent(status) => Problem::new(
+            EnvelopesCase::NotSent(status) => Problem::new(
                 StatusCode::CONFLICT,
                 "envelope-not-sent",
                 "Envelope is not out for signature",
             )
             .with_detail(format!("The envelope is {}.", status.as_str()))
             .with_extension("envelope_status", serde_json::json!(status)),
-            EnvelopesError::NothingToRemind => Problem::new(
+            EnvelopesCase::NothingToRemind => Problem::new(
                 StatusCode::CONFLICT,
                 "nothing-to-remind",
                 "Nothing to remind",
             )
             .with_detail("Everyone who must act now has acted or has had every reminder this envelope allows."),
-            EnvelopesError::Unreachable(addresses) => Problem::new(
+            EnvelopesCase::Unreachable(addresses) => Problem::new(
                 StatusCode::CONFLICT,
                 "recipient-unreachable",
                 "Recipient not mailed",
@@ -143,7 +119,7 @@ impl IntoProblem for EnvelopesError {
                 addresses.join(", ")
             ))
             .with_extension("addresses", serde_json::json!(addresses)),
-            EnvelopesError::NotAvailable(variant, status) => Problem::new(
+            EnvelopesCase::NotAvailable(variant, status) => Problem::new(
                 StatusCode::CONFLICT,
                 "download-not-available",
                 "Not available yet",
@@ -153,7 +129,6 @@ impl IntoProblem for EnvelopesError {
                 status.as_str()
             ))
             .with_extension("envelope_status", serde_json::json!(status)),
-            EnvelopesError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientStatus};
 use gsign_core::webhooks::EventType;
-use gsign_core::{Env, FieldError};
+use gsign_core::Env;
 use gsign_platform::http::Caller;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
 use gsign_platform::outbox;
@@ -21,7 +21,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::acting::acting_now;
-use crate::error::EnvelopesError;
+use crate::error::{EnvelopesCase, EnvelopesError};
 use crate::repo::Letterhead;
 use crate::repo::{self, Envelope, Recipient};
 use crate::service::EnvelopesApi;
@@ -48,14 +48,7 @@ async fn sent(
     caller: &Caller,
     id: Uuid,
 ) -> Result<Envelope, EnvelopesError> {
-    EnvelopesApi::locked(
-        tx,
-        caller,
-        id,
-        EnvelopeStatus::Sent,
-        EnvelopesError::NotSent,
-    )
-    .await
+    EnvelopesApi::locked(tx, caller, id, EnvelopeStatus::Sent, EnvelopesCase::NotSent).await
 }
 
 impl EnvelopesApi {
@@ -69,10 +62,10 @@ impl EnvelopesApi {
     ) -> Result<Envelope, EnvelopesError> {
         let reason = input.reason.trim().to_owned();
         if reason.is_empty() || reason.chars().count() > 1000 {
-            return Err(EnvelopesError::Validation(vec![FieldError::new(
+            return Err(EnvelopesError::invalid(
                 "/reason",
                 "must be 1 to 1000 characters",
-            )]));
+            ));
         }
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -153,9 +146,9 @@ impl EnvelopesApi {
         } = self.remind_in(&tx, caller, &envelope, None).await?;
         if reminded.is_empty() {
             if !unreachable.is_empty() {
-                return Err(EnvelopesError::Unreachable(unreachable));
+                return Err(EnvelopesCase::Unreachable(unreachable).into());
             }
-            return Err(EnvelopesError::NothingToRemind);
+            return Err(EnvelopesCase::NothingToRemind.into());
         }
         tx.commit().await?;
         self.base.relay.publish(&self.base.pool, &emails).await;
@@ -257,14 +250,14 @@ impl EnvelopesApi {
                 envelope.certificate_s3_version_id.clone(),
             ),
             _ => {
-                return Err(EnvelopesError::Validation(vec![FieldError::new(
+                return Err(EnvelopesError::invalid(
                     "/variant",
                     "must be current, final or certificate",
-                )]))
+                ))
             }
         };
         let key =
-            key.ok_or_else(|| EnvelopesError::NotAvailable(variant.to_owned(), envelope.status))?;
+            key.ok_or_else(|| EnvelopesCase::NotAvailable(variant.to_owned(), envelope.status))?;
         Ok(self
             .store
             .presign_get(

@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::acting::acting_now;
-use crate::error::EnvelopesError;
+use crate::error::{EnvelopesCase, EnvelopesError};
 use crate::repo::Letterhead;
 use crate::repo::{self, Envelope, Recipient};
 use crate::service::EnvelopesApi;
@@ -640,13 +640,13 @@ impl EnvelopesApi {
             .cloned()
             .ok_or(EnvelopesError::NotFound("recipient"))?;
         if envelope.status != EnvelopeStatus::Sent {
-            return Err(EnvelopesError::NotSent(envelope.status));
+            return Err(EnvelopesCase::NotSent(envelope.status).into());
         }
         if !matches!(
             found.status,
             RecipientStatus::Pending | RecipientStatus::Sent | RecipientStatus::Viewed
         ) {
-            return Err(EnvelopesError::RecipientActed(found.status));
+            return Err(EnvelopesCase::RecipientActed(found.status).into());
         }
         Ok((envelope, recipients, found))
     }
@@ -685,7 +685,7 @@ impl EnvelopesApi {
             let suppressed =
                 suppressed_among(&tx, caller.org, std::slice::from_ref(&email)).await?;
             if let Some(hit) = suppressed.first() {
-                return Err(EnvelopesError::Validation(vec![FieldError::new(
+                return Err(EnvelopesError::invalid(
                     "/email",
                     format!(
                         "{} is on the organization's suppression list ({} since {}): GSign \
@@ -694,16 +694,16 @@ impl EnvelopesApi {
                         hit.reason,
                         hit.since.format("%Y-%m-%d")
                     ),
-                )]));
+                ));
             }
         }
         if recipients.iter().any(|r| {
             r.id != before.id && r.role == before.role && r.email.eq_ignore_ascii_case(&email)
         }) {
-            return Err(EnvelopesError::Validation(vec![FieldError::new(
+            return Err(EnvelopesError::invalid(
                 "/email",
                 "another recipient of this envelope has this address in the same role",
-            )]));
+            ));
         }
         let name = name.unwrap_or_else(|| before.name.clone());
         // A new person: nothing the old address did carries over (its link, its consent, its
@@ -793,13 +793,13 @@ impl EnvelopesApi {
         let (envelope, recipients, found) =
             Self::waiting_recipient(&tx, caller, id, recipient).await?;
         if found.embedded {
-            return Err(EnvelopesError::Embedded);
+            return Err(EnvelopesCase::Embedded.into());
         }
         if !acting_now(&envelope, &recipients)
             .iter()
             .any(|r| r.id == found.id)
         {
-            return Err(EnvelopesError::NotTheirTurn);
+            return Err(EnvelopesCase::NotTheirTurn.into());
         }
         let ticket = gsign_platform::credentials::new_token();
         let week = Utc::now() + chrono::Duration::days(HANDED_OUT_LINK_DAYS);

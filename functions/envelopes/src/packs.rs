@@ -9,7 +9,7 @@ use gsign_platform::http::Caller;
 use gsign_platform::storage::ObjectRef;
 use uuid::Uuid;
 
-use crate::error::EnvelopesError;
+use crate::error::{EnvelopesCase, EnvelopesError};
 use crate::lifecycle::VoidInput;
 use crate::repo::{self, DraftValues};
 use crate::service::{CompletedDocuments, EnvelopesApi, PackDraft, PackEnvelope};
@@ -114,7 +114,7 @@ impl EnvelopesApi {
         id: Uuid,
     ) -> Result<(), EnvelopesError> {
         match self.send(caller, id).await {
-            Ok(_) | Err(EnvelopesError::NotDraft(_)) => Ok(()),
+            Ok(_) | Err(EnvelopesError::Area(EnvelopesCase::NotDraft(_))) => Ok(()),
             Err(err) => Err(err),
         }
     }
@@ -132,7 +132,7 @@ impl EnvelopesApi {
             .void(caller, id, VoidInput::new(reason.to_owned()))
             .await
         {
-            Ok(_) | Err(EnvelopesError::NotSent(_)) => Ok(()),
+            Ok(_) | Err(EnvelopesError::Area(EnvelopesCase::NotSent(_))) => Ok(()),
             Err(err) => Err(err),
         }
     }

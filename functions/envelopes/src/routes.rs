@@ -200,10 +200,6 @@ pub(crate) struct Evidence {
     events: Vec<ChainedEvent>,
 }
 
-fn invalid(pointer: &str, detail: impl Into<String>) -> EnvelopesError {
-    EnvelopesError::Validation(vec![FieldError::new(pointer, detail)])
-}
-
 impl EnvelopesApi {
     #[tracing::instrument(skip_all)]
     async fn create(
@@ -213,12 +209,12 @@ impl EnvelopesApi {
     ) -> Result<EnvelopeDetail, EnvelopesError> {
         let document = input
             .document_id
-            .ok_or_else(|| invalid("/document_id", "is required"))?;
+            .ok_or_else(|| EnvelopesError::invalid("/document_id", "is required"))?;
         let values = input.values(Utc::now())?;
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         if !repo::document_exists(&tx, caller.org, document).await? {
-            return Err(invalid(
+            return Err(EnvelopesError::invalid(
                 "/document_id",
                 "no such document in your organization",
             ));
@@ -343,7 +339,7 @@ impl EnvelopesApi {
         input: EnvelopeInput,
     ) -> Result<EnvelopeDetail, EnvelopesError> {
         if input.document_id.is_some() {
-            return Err(invalid(
+            return Err(EnvelopesError::invalid(
                 "/document_id",
                 "cannot change; create another envelope",
             ));
@@ -388,7 +384,7 @@ impl EnvelopesApi {
         let tx = conn.transaction().await?;
         Self::draft(&tx, caller, id).await?;
         if repo::recipients(&tx, id).await?.len() >= MAX_RECIPIENTS {
-            return Err(invalid(
+            return Err(EnvelopesError::invalid(
                 "",
                 format!("an envelope has at most {MAX_RECIPIENTS} recipients"),
             ));
@@ -582,7 +578,7 @@ fn access_code_hash(new: &NewRecipient) -> Result<Option<String>, EnvelopesError
 /// A second recipient with the same address and role is a 422, not a 500.
 fn duplicate_recipient(err: tokio_postgres::Error) -> EnvelopesError {
     if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
-        return invalid(
+        return EnvelopesError::invalid(
             "/email",
             "this envelope already has a recipient with this address and role",
         );

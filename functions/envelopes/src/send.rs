@@ -13,7 +13,6 @@ use gsign_core::envelopes::{
     send_problems, FieldType, RecipientRole, RoutingType, DEFAULT_EXPIRY_DAYS,
 };
 use gsign_core::webhooks::EventType;
-use gsign_core::FieldError;
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::storage::WorkDir;
@@ -135,10 +134,10 @@ impl EnvelopesApi {
         .await
         .map_err(|e| EnvelopesError::Internal(e.into()))??;
         let (prepared_path, sha256) = prepared.map_err(|why| {
-            EnvelopesError::Validation(vec![FieldError::new(
+            EnvelopesError::invalid(
                 "/document_id",
                 format!("the document cannot be sent for signature: {why}"),
-            )])
+            )
         })?;
         let key = format!("envelopes/{}/{id}/revision-0.pdf", caller.org);
         let stored = self

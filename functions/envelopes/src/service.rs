@@ -12,7 +12,7 @@ use gsign_platform::service::{Base, BaseConfig};
 use gsign_platform::storage::{DocumentStore, ObjectRef};
 use uuid::Uuid;
 
-pub use crate::error::EnvelopesError;
+pub use crate::error::{EnvelopesCase, EnvelopesError};
 use crate::repo::{self, Envelope};
 
 /// What the envelope routes read besides the service base.
@@ -103,13 +103,13 @@ impl EnvelopesApi {
         caller: &Caller,
         id: Uuid,
         wanted: EnvelopeStatus,
-        wrong: fn(EnvelopeStatus) -> EnvelopesError,
+        wrong: fn(EnvelopeStatus) -> EnvelopesCase,
     ) -> Result<Envelope, EnvelopesError> {
         let envelope = repo::get(tx, caller.org, id, true)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
         if envelope.status != wanted {
-            return Err(wrong(envelope.status));
+            return Err(wrong(envelope.status).into());
         }
         Ok(envelope)
     }
@@ -126,7 +126,7 @@ impl EnvelopesApi {
             caller,
             id,
             EnvelopeStatus::Draft,
-            EnvelopesError::NotDraft,
+            EnvelopesCase::NotDraft,
         )
         .await
     }

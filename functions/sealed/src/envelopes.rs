@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::error::{OpenRefusal, SealedError};
+use crate::error::{OpenRefusal, SealedCase, SealedError};
 use crate::SealedApi;
 
 /// How long envelope metadata stays cached (seed 002: fifteen minutes).
@@ -270,10 +270,14 @@ impl SealedApi {
         let outcome = self.try_open(caller, &wire, &mut verified).await;
         let (success, reason) = match &outcome {
             Ok(_) => (true, None),
-            Err(SealedError::Expired) => (false, Some("expired".to_owned())),
-            Err(SealedError::NotOpened(refusal)) => (false, Some(refusal.code())),
-            Err(SealedError::Hsm(_)) => (false, Some("hsm_unavailable".to_owned())),
-            Err(SealedError::Kms(_)) => (false, Some("kms_unavailable".to_owned())),
+            Err(SealedError::Area(SealedCase::Expired)) => (false, Some("expired".to_owned())),
+            Err(SealedError::Area(SealedCase::NotOpened(refusal))) => (false, Some(refusal.code())),
+            Err(SealedError::Area(SealedCase::Hsm(_))) => {
+                (false, Some("hsm_unavailable".to_owned()))
+            }
+            Err(SealedError::Area(SealedCase::Kms(_))) => {
+                (false, Some("kms_unavailable".to_owned()))
+            }
             Err(_) => (false, Some("internal".to_owned())),
         };
         let decryption_id = self
@@ -301,7 +305,7 @@ impl SealedApi {
         wire: &Wire,
         verified: &mut bool,
     ) -> Result<Vec<u8>, SealedError> {
-        let refuse = |r| Err(SealedError::NotOpened(r));
+        let refuse = |r| Err(SealedError::Area(SealedCase::NotOpened(r)));
         let binary = match wire.check() {
             Ok(binary) => binary,
             Err(malformed) => {
@@ -330,7 +334,7 @@ impl SealedApi {
         }
         *verified = true;
         if wire.expires_at.is_some_and(|t| t <= Utc::now()) {
-            return Err(SealedError::Expired);
+            return Err(SealedCase::Expired.into());
         }
         let Some(receiver) = self
             .key_by_name(caller.org, &wire.receiver_public_key_id)

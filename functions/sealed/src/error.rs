@@ -1,9 +1,9 @@
-//! The sealed envelopes domain's errors and their one mapping to problem details.
+//! The sealed envelopes domain's errors: the shared route error with this area's own cases, mapped to problem details once.
 
-use gsign_core::{Action, FieldError, IntoProblem, Problem};
+use gsign_core::{IntoProblem, Problem};
 use gsign_platform::hsm::HsmError;
-use gsign_platform::http::RequestError;
 use gsign_platform::kms_keys::KmsKeyError;
+use gsign_platform::route_error::RouteError;
 use http::StatusCode;
 
 /// Why an envelope did not open: the stable reason recorded in the decryption log.
@@ -45,23 +45,11 @@ impl OpenRefusal {
 }
 
 /// What can go wrong in a sealed-envelope route.
+pub type SealedError = RouteError<SealedCase>;
+
+/// What only this area refuses or fails with.
 #[derive(Debug, thiserror::Error)]
-pub enum SealedError {
-    /// No authorizer context.
-    #[error("not authenticated")]
-    Unauthenticated,
-    /// The role or key scopes do not allow the action.
-    #[error("not allowed to {0:?}")]
-    Forbidden(Action),
-    /// No such prompt, envelope or key in the caller's organization.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The body could not be read.
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    /// The input breaks rules; every problem is listed.
-    #[error("invalid input")]
-    Validation(Vec<FieldError>),
+pub enum SealedCase {
     /// The prompt changed since the version the caller read.
     #[error("version conflict")]
     VersionConflict(i32),
@@ -83,22 +71,14 @@ pub enum SealedError {
     /// KMS failed (keys held there).
     #[error(transparent)]
     Kms(#[from] KmsKeyError),
-    /// A dependency failed; the cause is logged, never returned.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-gsign_platform::route_error_conversions!(SealedError);
+gsign_platform::route_error_area!(SealedCase);
 
-impl IntoProblem for SealedError {
+impl IntoProblem for SealedCase {
     fn into_problem(self) -> Problem {
         match self {
-            SealedError::Unauthenticated => Problem::unauthenticated(),
-            SealedError::Forbidden(action) => Problem::forbidden(action),
-            SealedError::NotFound(what) => Problem::not_found(what),
-            SealedError::Request(err) => err.into_problem(),
-            SealedError::Validation(errors) => Problem::validation(errors),
-            SealedError::VersionConflict(current) => Problem::new(
+            SealedCase::VersionConflict(current) => Problem::new(
                 StatusCode::CONFLICT,
                 "version-conflict",
                 "Changed since you read it",
@@ -107,23 +87,23 @@ impl IntoProblem for SealedError {
                 "The prompt is at version {current}; read it again and retry."
             ))
             .with_extension("version", serde_json::json!(current)),
-            SealedError::KeyUnusable(reason) => Problem::new(
+            SealedCase::KeyUnusable(reason) => Problem::new(
                 StatusCode::CONFLICT,
                 "key-unusable",
                 "The key cannot be used",
             )
             .with_detail(reason),
-            SealedError::KeyIdTaken => {
+            SealedCase::KeyIdTaken => {
                 Problem::new(StatusCode::CONFLICT, "key-id-taken", "Key id in use")
                     .with_detail("Another key of your organization has this key_id.")
             }
-            SealedError::Expired => Problem::new(
+            SealedCase::Expired => Problem::new(
                 StatusCode::GONE,
                 "sealed-envelope-expired",
                 "The envelope expired",
             )
             .with_detail("Its signature is valid, but it may no longer be opened."),
-            SealedError::NotOpened(refusal) => {
+            SealedCase::NotOpened(refusal) => {
                 let detail = match &refusal {
                     OpenRefusal::Malformed(field, detail) => format!("{field}: {detail}"),
                     OpenRefusal::UnknownSenderKey => "The sender's key is not registered.".into(),
@@ -146,7 +126,7 @@ impl IntoProblem for SealedError {
                 .with_detail(detail)
                 .with_extension("reason", serde_json::json!(refusal.code()))
             }
-            SealedError::Hsm(err) => {
+            SealedCase::Hsm(err) => {
                 tracing::error!(error = %err, "HSM failure");
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -155,7 +135,7 @@ impl IntoProblem for SealedError {
                 )
                 .with_detail("The HSM could not complete the request; try again shortly.")
             }
-            SealedError::Kms(err) => {
+            SealedCase::Kms(err) => {
                 tracing::error!(error = %err, "KMS failure");
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -164,7 +144,6 @@ impl IntoProblem for SealedError {
                 )
                 .with_detail("KMS could not complete the request; try again shortly.")
             }
-            SealedError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

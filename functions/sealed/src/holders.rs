@@ -8,7 +8,7 @@ use gsign_platform::hsm_keys::{KeySpec, Scheme};
 use gsign_platform::kms_keys::KeyPurpose;
 use uuid::Uuid;
 
-use crate::error::SealedError;
+use crate::error::{SealedCase, SealedError};
 use crate::SealedApi;
 
 /// Where new own keys are made (`SEALED_KEY_STORE`).
@@ -128,9 +128,9 @@ impl SealedApi {
                 .run(move |hsm| hsm.sign(&id, Scheme::RsaPssSha256, &signed))
                 .await?),
             Holder::Kms(arn) => Ok(self.kms()?.sign_pss_sha256(&arn, &signed).await?),
-            Holder::External => Err(SealedError::KeyUnusable(format!(
+            Holder::External => Err(SealedError::Area(SealedCase::KeyUnusable(format!(
                 "key {key_id} is another party's: it cannot sign here"
-            ))),
+            )))),
         }
     }
 

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::error::SealedError;
+use crate::error::{SealedCase, SealedError};
 use crate::holders::Holder;
 use crate::SealedApi;
 
@@ -341,7 +341,7 @@ impl SealedApi {
             )
             .await?;
         if taken.is_some() {
-            return Err(SealedError::KeyIdTaken);
+            return Err(SealedCase::KeyIdTaken.into());
         }
         let key_type = if usage == "sender" {
             "signing"
@@ -382,7 +382,7 @@ impl SealedApi {
         row.as_ref()
             .map(CryptoKey::from_row)
             .transpose()?
-            .ok_or(SealedError::KeyIdTaken)
+            .ok_or(SealedError::Area(SealedCase::KeyIdTaken))
     }
 
     /// `POST /v1/crypto-keys` and `POST /v1/crypto-keys/generate`.
@@ -536,10 +536,9 @@ impl SealedApi {
         let tx = conn.transaction().await?;
         let old = Self::locked_key(&tx, caller, id).await?;
         if old.status != KeyStatus::Active {
-            return Err(SealedError::KeyUnusable(format!(
-                "key {} is {}",
-                old.key_id, old.status
-            )));
+            return Err(
+                SealedCase::KeyUnusable(format!("key {} is {}", old.key_id, old.status)).into(),
+            );
         }
         let source = match old.holder().is_own() {
             true => {
@@ -615,10 +614,10 @@ impl SealedApi {
     ) -> Result<CryptoKey, SealedError> {
         let reason = input.reason.trim().to_owned();
         if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(SealedError::Validation(vec![FieldError::new(
+            return Err(SealedError::invalid(
                 "/reason",
                 "must be 1 to 500 characters",
-            )]));
+            ));
         }
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;

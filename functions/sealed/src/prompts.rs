@@ -22,7 +22,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::envelopes::SealedEnvelope;
-use crate::error::SealedError;
+use crate::error::{SealedCase, SealedError};
 use crate::SealedApi;
 
 /// How long a prompt stays cached (seed 002: five minutes).
@@ -317,7 +317,7 @@ impl SealedApi {
                 )
                 .await?
                 .ok_or(SealedError::NotFound("prompt"))?;
-            return Err(SealedError::VersionConflict(current.get(0)));
+            return Err(SealedCase::VersionConflict(current.get(0)).into());
         };
         let prompt = Prompt::from(&row);
         let audit = outbox::audit(
@@ -398,13 +398,10 @@ impl SealedApi {
             .await?
             .filter(|k| k.key_usage == "receiver")
             .ok_or_else(|| {
-                SealedError::Validation(vec![FieldError::new(
-                    "/receiver_key_id",
-                    "no receiver key with this id",
-                )])
+                SealedError::invalid("/receiver_key_id", "no receiver key with this id")
             })?;
         if let Some(reason) = receiver.unusable_for_new(now) {
-            return Err(SealedError::KeyUnusable(reason));
+            return Err(SealedCase::KeyUnusable(reason).into());
         }
         let sender = match &input.sender_key_id {
             Some(key_id) => self.current_key(caller.org, key_id).await?,
@@ -412,13 +409,13 @@ impl SealedApi {
         }
         .filter(|k| k.key_usage == "sender" && k.holder().is_own())
         .ok_or_else(|| {
-            SealedError::Validation(vec![FieldError::new(
+            SealedError::invalid(
                 "/sender_key_id",
                 "no sender key of your own: generate one at POST /v1/crypto-keys/generate",
-            )])
+            )
         })?;
         if let Some(reason) = sender.unusable_for_new(now) {
-            return Err(SealedError::KeyUnusable(reason));
+            return Err(SealedCase::KeyUnusable(reason).into());
         }
         let envelope_id = Uuid::now_v7();
         let wire = self

@@ -1,28 +1,16 @@
-//! The verification route's errors and their one mapping to problem details.
+//! The verification route's errors: the shared route error with this area's own cases, mapped to problem details once.
 
-use gsign_core::{Action, FieldError, IntoProblem, Problem};
+use gsign_core::{IntoProblem, Problem};
 use gsign_pdf::Rejection;
-use gsign_platform::http::RequestError;
+use gsign_platform::route_error::RouteError;
 use http::StatusCode;
 
 /// What can go wrong in `POST /v1/verify`.
+pub type VerifyError = RouteError<VerifyCase>;
+
+/// What only this area refuses or fails with.
 #[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// No authorizer context.
-    #[error("not authenticated")]
-    Unauthenticated,
-    /// The role or key scopes do not allow verifying.
-    #[error("not allowed to {0:?}")]
-    Forbidden(Action),
-    /// No such document in the caller's organization.
-    #[error("document not found")]
-    NotFound,
-    /// A JSON body that does not parse.
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    /// The input breaks rules.
-    #[error("invalid input")]
-    Validation(Vec<FieldError>),
+pub enum VerifyCase {
     /// The upload exceeds the limit (bytes).
     #[error("upload larger than {0} bytes")]
     TooLarge(usize),
@@ -38,22 +26,14 @@ pub enum VerifyError {
     /// The verifier could not read the file within its limits.
     #[error("unreadable PDF: {0:?}")]
     Rejected(Rejection),
-    /// A dependency failed; the cause is logged, never returned.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-gsign_platform::route_error_conversions!(VerifyError);
+gsign_platform::route_error_area!(VerifyCase);
 
-impl IntoProblem for VerifyError {
+impl IntoProblem for VerifyCase {
     fn into_problem(self) -> Problem {
         match self {
-            VerifyError::Unauthenticated => Problem::unauthenticated(),
-            VerifyError::Forbidden(action) => Problem::forbidden(action),
-            VerifyError::NotFound => Problem::not_found("document"),
-            VerifyError::Request(err) => err.into_problem(),
-            VerifyError::Validation(errors) => Problem::validation(errors),
-            VerifyError::TooLarge(limit) => Problem::new(
+            VerifyCase::TooLarge(limit) => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body-too-large",
                 "Upload too large",
@@ -62,19 +42,19 @@ impl IntoProblem for VerifyError {
                 "Upload at most {limit} bytes here; verify larger files by uploading them as documents and sending {{\"document_id\": ...}}."
             ))
             .with_extension("limit", serde_json::json!(limit)),
-            VerifyError::UnsupportedMediaType => Problem::new(
+            VerifyCase::UnsupportedMediaType => Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported media type",
             )
             .with_detail("Send the PDF as application/pdf, or {\"document_id\": ...} as application/json."),
-            VerifyError::NotPdf => Problem::new(
+            VerifyCase::NotPdf => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "not-a-pdf",
                 "Not a PDF",
             )
             .with_detail("The bytes do not start like a PDF file."),
-            VerifyError::DocumentNotReady(status) => Problem::new(
+            VerifyCase::DocumentNotReady(status) => Problem::new(
                 StatusCode::CONFLICT,
                 "document-not-ready",
                 "Document not ready",
@@ -84,14 +64,13 @@ impl IntoProblem for VerifyError {
                 status.as_str()
             ))
             .with_extension("document_status", serde_json::json!(status)),
-            VerifyError::Rejected(rejection) => Problem::new(
+            VerifyCase::Rejected(rejection) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "pdf-unreadable",
                 "The PDF could not be verified",
             )
             .with_detail(format!("{rejection:?}"))
             .with_extension("reason", serde_json::json!(rejection_code(&rejection))),
-            VerifyError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

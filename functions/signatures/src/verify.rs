@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gsign_core::documents::DocumentStatus;
-use gsign_core::{Action, Env, EnvReader, FieldError};
+use gsign_core::{Action, Env, EnvReader};
 use gsign_pdf::sandbox::{isolated_child_if_requested, run_isolated};
 use gsign_pdf::Limits;
 use gsign_platform::http::{self as web, Caller};
@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use x509_cert::Certificate;
 
-use crate::error::VerifyError;
+use crate::error::{VerifyCase, VerifyError};
 
 /// The child's first argument.
 pub const VERIFY_ARG: &str = "__gsign-verify-pdf";
@@ -270,7 +270,7 @@ impl VerifyApi {
         )
         .await
         .map_err(|e| VerifyError::Internal(anyhow::Error::from(e).context("run the verifier")))?;
-        let line = answer.map_err(VerifyError::Rejected)?;
+        let line = answer.map_err(VerifyCase::Rejected)?;
         serde_json::from_slice(&line)
             .map_err(|e| VerifyError::Internal(anyhow::anyhow!("the verifier's answer: {e}")))
     }
@@ -319,13 +319,10 @@ impl VerifyApi {
             "application/pdf" => {
                 let body: &[u8] = req.body().as_ref();
                 if body.is_empty() {
-                    return Err(VerifyError::Validation(vec![FieldError::new(
-                        "",
-                        "the body is empty",
-                    )]));
+                    return Err(VerifyError::invalid("", "the body is empty"));
                 }
                 if body.len() > self.config.max_upload {
-                    return Err(VerifyError::TooLarge(self.config.max_upload));
+                    return Err(VerifyCase::TooLarge(self.config.max_upload).into());
                 }
                 std::fs::write(&file, body).map_err(|e| VerifyError::Internal(e.into()))?;
             }
@@ -339,11 +336,11 @@ impl VerifyApi {
                         &[&caller.org, &reference.document_id],
                     )
                     .await?
-                    .ok_or(VerifyError::NotFound)?;
+                    .ok_or(VerifyError::NotFound("document"))?;
                 let status: DocumentStatus = gsign_platform::db::stored(&row, "status")?;
                 let key: Option<String> = row.try_get(1)?;
                 let Some(key) = key.filter(|_| status == DocumentStatus::Ready) else {
-                    return Err(VerifyError::DocumentNotReady(status));
+                    return Err(VerifyCase::DocumentNotReady(status).into());
                 };
                 self.store
                     .fetch_to_file(
@@ -356,7 +353,7 @@ impl VerifyApi {
                     )
                     .await?;
             }
-            _ => return Err(VerifyError::UnsupportedMediaType),
+            _ => return Err(VerifyError::Area(VerifyCase::UnsupportedMediaType)),
         }
         let mut head = Vec::with_capacity(1024);
         {
@@ -366,7 +363,7 @@ impl VerifyApi {
                 .map_err(|e| VerifyError::Internal(e.into()))?;
         }
         if !matches!(gsign_pdf::sniff(&head), Ok(gsign_pdf::FileKind::Pdf)) {
-            return Err(VerifyError::NotPdf);
+            return Err(VerifyCase::NotPdf.into());
         }
         Ok(file)
     }

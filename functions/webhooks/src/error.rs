@@ -1,49 +1,30 @@
-//! The webhooks domain's errors and their one mapping to problem details.
+//! The webhooks domain's errors: the shared route error with this area's own cases, mapped
+//! to problem details once.
 
-use gsign_core::{Action, FieldError, IntoProblem, Problem};
-use gsign_platform::http::RequestError;
+use gsign_core::{IntoProblem, Problem};
+use gsign_platform::route_error::RouteError;
 use http::StatusCode;
 
 /// What can go wrong in a webhooks route.
+pub type WebhooksError = RouteError<WebhooksCase>;
+
+/// What only a webhooks route refuses.
 #[derive(Debug, thiserror::Error)]
-pub enum WebhooksError {
-    /// No authorizer context.
-    #[error("not authenticated")]
-    Unauthenticated,
-    /// The role or key scopes do not allow the action.
-    #[error("not allowed to {0:?}")]
-    Forbidden(Action),
-    /// No such webhook (or delivery) in the caller's organization.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The body could not be read.
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    /// The input breaks rules; every problem is listed.
-    #[error("invalid input")]
-    Validation(Vec<FieldError>),
+pub enum WebhooksCase {
     /// The URL is not one we will call (the SSRF guard's reason).
     #[error("URL refused: {0}")]
     UrlRefused(String),
     /// A delivery still in progress cannot be replayed.
     #[error("delivery still pending")]
     StillPending,
-    /// A dependency failed; the cause is logged, never returned.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-gsign_platform::route_error_conversions!(WebhooksError);
+gsign_platform::route_error_area!(WebhooksCase);
 
-impl IntoProblem for WebhooksError {
+impl IntoProblem for WebhooksCase {
     fn into_problem(self) -> Problem {
         match self {
-            WebhooksError::Unauthenticated => Problem::unauthenticated(),
-            WebhooksError::Forbidden(action) => Problem::forbidden(action),
-            WebhooksError::NotFound(what) => Problem::not_found(what),
-            WebhooksError::Request(err) => err.into_problem(),
-            WebhooksError::Validation(errors) => Problem::validation(errors),
-            WebhooksError::UrlRefused(reason) => Problem::new(
+            WebhooksCase::UrlRefused(reason) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "webhook-url-refused",
                 "Webhook URL refused",
@@ -52,7 +33,7 @@ impl IntoProblem for WebhooksError {
                 "GSign only calls public https endpoints: {reason}."
             ))
             .with_extension("reason", serde_json::json!(reason)),
-            WebhooksError::StillPending => Problem::new(
+            WebhooksCase::StillPending => Problem::new(
                 StatusCode::CONFLICT,
                 "webhook-delivery-pending",
                 "Delivery still in progress",
@@ -60,7 +41,6 @@ impl IntoProblem for WebhooksError {
             .with_detail(
                 "This delivery has attempts left; retry it once it has failed or been delivered.",
             ),
-            WebhooksError::Internal(err) => gsign_platform::http::internal_problem(&err),
         }
     }
 }

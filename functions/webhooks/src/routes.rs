@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::common::Job;
 use crate::common::{Services, WebhooksConfig};
-use crate::error::WebhooksError;
+use crate::error::{WebhooksCase, WebhooksError};
 use crate::log::Delivery;
 use crate::repo::{self, Changes, Endpoint};
 
@@ -134,7 +134,7 @@ impl WebhooksApi {
         if let Some(url) = &url {
             gsign_platform::ssrf::vet(url, self.services.delivery.allow_loopback)
                 .await
-                .map_err(|refusal| WebhooksError::UrlRefused(refusal.to_string()))?;
+                .map_err(|refusal| WebhooksCase::UrlRefused(refusal.to_string()))?;
         }
         Ok(Changes {
             url: url.map(|u| u.to_string()),
@@ -340,9 +340,9 @@ impl WebhooksApi {
         let endpoint = self.endpoint(caller, id).await?;
         // One event's delivery (the log's key is the endpoint and the event).
         if let Some(event) = web::query(req, "event_id") {
-            let event = event.parse::<Uuid>().map_err(|_| {
-                WebhooksError::Validation(vec![FieldError::new("/event_id", "is not an event id")])
-            })?;
+            let event = event
+                .parse::<Uuid>()
+                .map_err(|_| WebhooksError::invalid("/event_id", "is not an event id"))?;
             let data = self.services.log.get(endpoint.id, event).await?;
             return Ok(Page {
                 data: data.into_iter().collect(),
@@ -352,21 +352,16 @@ impl WebhooksApi {
         let limit = match web::query(req, "limit").map(str::parse::<i32>) {
             None => 50,
             Some(Ok(n)) if (1..=100).contains(&n) => n,
-            Some(_) => {
-                return Err(WebhooksError::Validation(vec![FieldError::new(
-                    "/limit",
-                    "must be 1 to 100",
-                )]))
-            }
+            Some(_) => return Err(WebhooksError::invalid("/limit", "must be 1 to 100")),
         };
         let after = match web::query(req, "cursor").map(str::parse::<Uuid>) {
             None => None,
             Some(Ok(after)) => Some(after),
             Some(Err(_)) => {
-                return Err(WebhooksError::Validation(vec![FieldError::new(
+                return Err(WebhooksError::invalid(
                     "/cursor",
                     "is not a cursor of this list",
-                )]))
+                ))
             }
         };
         let (data, next_cursor) = self.services.log.list(endpoint.id, after, limit).await?;
@@ -389,7 +384,7 @@ impl WebhooksApi {
             .filter(|d| d.organization_id == caller.org)
             .ok_or(WebhooksError::NotFound("delivery"))?;
         if found.status == DeliveryStatus::Pending {
-            return Err(WebhooksError::StillPending);
+            return Err(WebhooksCase::StillPending.into());
         }
         s.log
             .replay(endpoint.id, delivery, s.delivery.max_attempts())

@@ -390,36 +390,6 @@ fn refused_text(value: &serde_json::Value, pointer: &mut String, found: &mut Vec
     }
 }
 
-/// The conversions every HTTP domain error has, for an enum with the variants
-/// `Unauthenticated`, `Forbidden(Action)` and `Internal(anyhow::Error)`: from the caller check,
-/// and from Postgres and its pool (internal failures, located where they were raised, logged
-/// and never returned).
-#[macro_export]
-macro_rules! route_error_conversions {
-    ($error:ty) => {
-        impl From<$crate::http::CallerError> for $error {
-            fn from(err: $crate::http::CallerError) -> Self {
-                match err {
-                    $crate::http::CallerError::Unauthenticated => Self::Unauthenticated,
-                    $crate::http::CallerError::Forbidden(action) => Self::Forbidden(action),
-                }
-            }
-        }
-
-        impl From<$crate::db::PgError> for $error {
-            fn from(err: $crate::db::PgError) -> Self {
-                Self::Internal($crate::telemetry::located(err))
-            }
-        }
-
-        impl From<$crate::db::PoolError> for $error {
-            fn from(err: $crate::db::PoolError) -> Self {
-                Self::Internal($crate::telemetry::located(err))
-            }
-        }
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod pades_signer;
 pub mod pagination;
 pub mod ratelimit;
+pub mod route_error;
 pub mod sealing;
 pub mod service;
 pub mod sessions;
