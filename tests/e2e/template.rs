@@ -64,8 +64,8 @@ fn every_template_function_is_served_by_its_area_binary_and_has_sample_events() 
         );
         let served = gsign_local::AREAS
             .iter()
-            .find(|(binary, _)| *binary == function.binary)
-            .map(|(_, functions)| functions.iter().map(|f| f.name).collect::<Vec<_>>())
+            .find(|area| area.binary == function.binary)
+            .map(|area| area.functions().map(|f| f.name()).collect::<Vec<_>>())
             .unwrap_or_default();
         assert!(
             served.contains(&function.handler.as_str()),
@@ -462,10 +462,7 @@ for build in builder._get_build_graph().get_function_build_definitions():
         .collect();
     let mut binaries: Vec<&str> = builds.iter().map(|(binary, _)| binary.as_str()).collect();
     binaries.sort_unstable();
-    let mut areas: Vec<&str> = gsign_local::AREAS
-        .iter()
-        .map(|(binary, _)| *binary)
-        .collect();
+    let mut areas: Vec<&str> = gsign_local::AREAS.iter().map(|area| area.binary).collect();
     areas.sort_unstable();
     assert_eq!(binaries, areas, "one build per area binary: {builds:?}");
     let functions: usize = builds.iter().map(|(_, served)| served).sum();

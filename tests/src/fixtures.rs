@@ -11,8 +11,8 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gsign_core::Env;
 use gsign_local::Registry;
 use gsign_platform::lambda::{
-    each_message, FunctionSpec, Handler, HttpHandler, InitFuture, InvokeError, InvokeHandler,
-    MessageOutcome, SqsHandler,
+    each_message, Function, FunctionSpec, Handler, HttpHandler, InitFuture, InvokeError,
+    InvokeHandler, MessageOutcome, SqsHandler,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 
@@ -106,18 +106,21 @@ fn consumer(env: Env) -> InitFuture {
 
 /// The fixture functions.
 pub fn registry() -> Registry {
-    Registry::new([
-        FunctionSpec {
-            name: "test-echo",
-            init: echo,
-        },
-        FunctionSpec {
-            name: "test-authorize",
-            init: authorize,
-        },
-        FunctionSpec {
-            name: "test-consumer",
-            init: consumer,
-        },
-    ])
+    Registry::new(
+        [
+            FunctionSpec {
+                name: "test-echo",
+                init: echo,
+            },
+            FunctionSpec {
+                name: "test-authorize",
+                init: authorize,
+            },
+            FunctionSpec {
+                name: "test-consumer",
+                init: consumer,
+            },
+        ]
+        .map(Function::Job),
+    )
 }

@@ -1,9 +1,14 @@
-//! The accounts area's operations, as the OpenAPI document describes them.
+//! The accounts area's route table: each route's operation as the OpenAPI document describes it,
+//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
+//! runner and the OpenAPI document are made from it.
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_core::openapi::{schema, Operation, Reply};
+use gsign_core::Action;
+use gsign_platform::lambda::{AreaSpec, RouteSpec};
+use gsign_platform::ratelimit::Policy;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use uuid::Uuid;
 
@@ -16,6 +21,7 @@ use crate::manage::{
     Page, ProfileUpdate,
 };
 use crate::me::Profile;
+use crate::{auth, manage};
 
 /// One audit event. Every member is present; one the stored event lacks is `null`.
 #[derive(JsonSchema)]
@@ -112,171 +118,248 @@ impl JsonSchema for CreatedApiKey {
 }
 
 /// The accounts area.
-pub const AREA: Area = Area {
+pub const AREA: AreaSpec = AreaSpec {
+    binary: "gsign-accounts",
     name: "accounts",
     description: "Sign-up, sessions, the caller's profile, the organization, its members, API keys and audit trail.",
-    operations: &[
-        Operation::new(
-            "api-get-me",
-            "GET",
-            "/v1/me",
-            "The caller's profile and organization.",
-            Reply::Json(200, schema::<Profile>),
+    routes: &[
+        RouteSpec::signed_in(
+            Operation::new(
+                "api-get-me",
+                "GET",
+                "/v1/me",
+                "The caller's profile and organization.",
+                Reply::Json(200, schema::<Profile>),
+            ),
+            |env, spec| crate::me::init(env, spec),
         ),
-        Operation::new(
-            "api-register",
-            "POST",
-            "/v1/auth/register",
-            "A new organization and its owner; sends the verification email.",
-            Reply::Json(202, schema::<Registered>),
+        RouteSpec::public(
+            Operation::new(
+                "api-register",
+                "POST",
+                "/v1/auth/register",
+                "A new organization and its owner; sends the verification email.",
+                Reply::Json(202, schema::<Registered>),
+            )
+            .with_body(schema::<RegisterInput>),
+            |env, spec| auth::init_route(env, spec, auth::Route::Register),
         )
-        .with_body(schema::<RegisterInput>)
-        .public(),
-        Operation::new(
-            "api-login",
-            "POST",
-            "/v1/auth/login",
-            "Password -> access token (15 min) and rotating refresh token.",
-            Reply::Json(200, schema::<TokenPair>),
+        .limited(Policy::Sensitive)
+        .idempotent("register"),
+        RouteSpec::public(
+            Operation::new(
+                "api-login",
+                "POST",
+                "/v1/auth/login",
+                "Password -> access token (15 min) and rotating refresh token.",
+                Reply::Json(200, schema::<TokenPair>),
+            )
+            .with_body(schema::<LoginInput>),
+            |env, spec| auth::init_route(env, spec, auth::Route::Login),
         )
-        .with_body(schema::<LoginInput>)
-        .public(),
-        Operation::new(
-            "api-refresh",
-            "POST",
-            "/v1/auth/refresh",
-            "Rotates the refresh token; reuse revokes the family.",
-            Reply::Json(200, schema::<TokenPair>),
+        .limited(Policy::Sensitive),
+        RouteSpec::public(
+            Operation::new(
+                "api-refresh",
+                "POST",
+                "/v1/auth/refresh",
+                "Rotates the refresh token; reuse revokes the family.",
+                Reply::Json(200, schema::<TokenPair>),
+            )
+            .with_body(schema::<RefreshInput>),
+            |env, spec| auth::init_route(env, spec, auth::Route::Refresh),
         )
-        .with_body(schema::<RefreshInput>)
-        .public(),
-        Operation::new(
-            "api-logout",
-            "POST",
-            "/v1/auth/logout",
-            "Ends the caller's session family; with `everywhere`, every session of the caller.",
-            Reply::Empty(204),
-        )
-        .with_optional_body(schema::<LogoutInput>),
-        Operation::new(
-            "api-verify-email",
-            "POST",
-            "/v1/auth/verify-email",
-            "Confirms the address from the emailed link.",
-            Reply::Empty(204),
-        )
-        .with_body(schema::<TokenInput>)
-        .public(),
-        Operation::new(
-            "api-request-password-reset",
-            "POST",
-            "/v1/auth/password-reset",
-            "Emails a reset link (same answer for unknown addresses).",
-            Reply::Empty(202),
-        )
-        .with_body(schema::<ResetRequestInput>)
-        .public(),
-        Operation::new(
-            "api-confirm-password-reset",
-            "POST",
-            "/v1/auth/password-reset/confirm",
-            "New password; every session ends.",
-            Reply::Empty(204),
-        )
-        .with_body(schema::<NewPasswordInput>)
-        .public(),
-        Operation::new(
-            "api-accept-invitation",
-            "POST",
-            "/v1/auth/accept-invitation",
-            "An invited member sets a password.",
-            Reply::Empty(204),
-        )
-        .with_body(schema::<NewPasswordInput>)
-        .public(),
-        Operation::new(
-            "api-update-me",
-            "PATCH",
-            "/v1/me",
-            "Names; password change (current password required) ends the other sessions.",
-            Reply::Json(200, schema::<MemberView>),
-        )
-        .with_body(schema::<ProfileUpdate>),
-        Operation::new(
-            "api-get-organization",
-            "GET",
-            "/v1/organization",
-            "The caller's organization.",
-            Reply::Json(200, schema::<OrganizationView>),
+        .limited(Policy::Sensitive),
+        RouteSpec::signed_in(
+            Operation::new(
+                "api-logout",
+                "POST",
+                "/v1/auth/logout",
+                "Ends the caller's session family; with `everywhere`, every session of the caller.",
+                Reply::Empty(204),
+            )
+            .with_optional_body(schema::<LogoutInput>),
+            |env, spec| auth::init_route(env, spec, auth::Route::Logout),
         ),
-        Operation::new(
-            "api-update-organization",
-            "PATCH",
-            "/v1/organization",
-            "Changes the organization's name or settings (owner, admin).",
-            Reply::Json(200, schema::<OrganizationView>),
+        RouteSpec::public(
+            Operation::new(
+                "api-verify-email",
+                "POST",
+                "/v1/auth/verify-email",
+                "Confirms the address from the emailed link.",
+                Reply::Empty(204),
+            )
+            .with_body(schema::<TokenInput>),
+            |env, spec| auth::init_route(env, spec, auth::Route::VerifyEmail),
         )
-        .with_body(schema::<OrganizationUpdate>),
-        Operation::new(
-            "api-list-members",
-            "GET",
-            "/v1/organization/users",
-            "The organization's members and invitations, oldest first (cursor pagination).",
-            Reply::Json(200, schema::<Page<MemberView>>),
+        .limited(Policy::Sensitive),
+        RouteSpec::public(
+            Operation::new(
+                "api-request-password-reset",
+                "POST",
+                "/v1/auth/password-reset",
+                "Emails a reset link (same answer for unknown addresses).",
+                Reply::Empty(202),
+            )
+            .with_body(schema::<ResetRequestInput>),
+            |env, spec| auth::init_route(env, spec, auth::Route::PasswordReset),
         )
-        .with_query(schema::<ListMembersQuery>),
-        Operation::new(
-            "api-invite-member",
-            "POST",
-            "/v1/organization/users",
-            "Invitation by email with a role.",
-            Reply::Json(201, schema::<MemberView>),
+        .limited(Policy::Sensitive),
+        RouteSpec::public(
+            Operation::new(
+                "api-confirm-password-reset",
+                "POST",
+                "/v1/auth/password-reset/confirm",
+                "New password; every session ends.",
+                Reply::Empty(204),
+            )
+            .with_body(schema::<NewPasswordInput>),
+            |env, spec| auth::init_route(env, spec, auth::Route::PasswordResetConfirm),
         )
-        .with_body(schema::<Invitation>),
-        Operation::new(
-            "api-update-member",
-            "PATCH",
-            "/v1/organization/users/{id}",
-            "Role change; the last owner stays.",
-            Reply::Json(200, schema::<MemberView>),
+        .limited(Policy::Sensitive),
+        RouteSpec::public(
+            Operation::new(
+                "api-accept-invitation",
+                "POST",
+                "/v1/auth/accept-invitation",
+                "An invited member sets a password.",
+                Reply::Empty(204),
+            )
+            .with_body(schema::<NewPasswordInput>),
+            |env, spec| auth::init_route(env, spec, auth::Route::AcceptInvitation),
         )
-        .with_body(schema::<MemberUpdate>),
-        Operation::new(
-            "api-remove-member",
-            "DELETE",
-            "/v1/organization/users/{id}",
-            "Disables the member; the last owner stays.",
-            Reply::Empty(204),
+        .limited(Policy::Sensitive),
+        RouteSpec::new(
+            Operation::new(
+                "api-update-me",
+                "PATCH",
+                "/v1/me",
+                "Names; password change (current password required) ends the other sessions.",
+                Reply::Json(200, schema::<MemberView>),
+            )
+            .with_body(schema::<ProfileUpdate>),
+            Action::UpdateOwnProfile,
+            |env, spec| manage::init_route(env, spec, manage::Route::UpdateMe),
         ),
-        Operation::new(
-            "api-list-api-keys",
-            "GET",
-            "/v1/api-keys",
-            "The organization's API keys, newest first, in one page (at most 1000).",
-            Reply::Json(200, schema::<Page<KeyView>>),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-organization",
+                "GET",
+                "/v1/organization",
+                "The caller's organization.",
+                Reply::Json(200, schema::<OrganizationView>),
+            ),
+            Action::ReadOrganization,
+            |env, spec| manage::init_route(env, spec, manage::Route::GetOrganization),
         ),
-        Operation::new(
-            "api-create-api-key",
-            "POST",
-            "/v1/api-keys",
-            "Creates an API key; the key is shown once.",
-            Reply::Json(201, schema::<CreatedApiKey>),
-        )
-        .with_body(schema::<NewKey>),
-        Operation::new(
-            "api-revoke-api-key",
-            "DELETE",
-            "/v1/api-keys/{id}",
-            "Revokes an API key.",
-            Reply::Empty(204),
+        RouteSpec::new(
+            Operation::new(
+                "api-update-organization",
+                "PATCH",
+                "/v1/organization",
+                "Changes the organization's name or settings (owner, admin).",
+                Reply::Json(200, schema::<OrganizationView>),
+            )
+            .with_body(schema::<OrganizationUpdate>),
+            Action::UpdateOrganization,
+            |env, spec| manage::init_route(env, spec, manage::Route::UpdateOrganization),
         ),
-        Operation::new(
-            "api-list-audit-events",
-            "GET",
-            "/v1/audit-events",
-            "The audit trail, newest first: by user, resource, action and time; cursor.",
-            Reply::Json(200, schema::<Page<AuditEvent>>),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-members",
+                "GET",
+                "/v1/organization/users",
+                "The organization's members and invitations, oldest first (cursor pagination).",
+                Reply::Json(200, schema::<Page<MemberView>>),
+            )
+            .with_query(schema::<ListMembersQuery>),
+            Action::ListMembers,
+            |env, spec| manage::init_route(env, spec, manage::Route::ListMembers),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-invite-member",
+                "POST",
+                "/v1/organization/users",
+                "Invitation by email with a role.",
+                Reply::Json(201, schema::<MemberView>),
+            )
+            .with_body(schema::<Invitation>),
+            Action::InviteMember,
+            |env, spec| manage::init_route(env, spec, manage::Route::InviteMember),
         )
-        .with_query(schema::<ListAuditEventsQuery>),
+        .idempotent("invite-member"),
+        RouteSpec::new(
+            Operation::new(
+                "api-update-member",
+                "PATCH",
+                "/v1/organization/users/{id}",
+                "Role change; the last owner stays.",
+                Reply::Json(200, schema::<MemberView>),
+            )
+            .with_body(schema::<MemberUpdate>),
+            Action::ChangeMemberRole,
+            |env, spec| manage::init_route(env, spec, manage::Route::UpdateMember),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-remove-member",
+                "DELETE",
+                "/v1/organization/users/{id}",
+                "Disables the member; the last owner stays.",
+                Reply::Empty(204),
+            ),
+            Action::RemoveMember,
+            |env, spec| manage::init_route(env, spec, manage::Route::RemoveMember),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-api-keys",
+                "GET",
+                "/v1/api-keys",
+                "The organization's API keys, newest first, in one page (at most 1000).",
+                Reply::Json(200, schema::<Page<KeyView>>),
+            ),
+            Action::ListApiKeys,
+            |env, spec| manage::init_route(env, spec, manage::Route::ListKeys),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-create-api-key",
+                "POST",
+                "/v1/api-keys",
+                "Creates an API key; the key is shown once.",
+                Reply::Json(201, schema::<CreatedApiKey>),
+            )
+            .with_body(schema::<NewKey>),
+            Action::CreateApiKey,
+            |env, spec| manage::init_route(env, spec, manage::Route::CreateKey),
+        )
+        .idempotent("create-api-key")
+        .holding_a_secret(),
+        RouteSpec::new(
+            Operation::new(
+                "api-revoke-api-key",
+                "DELETE",
+                "/v1/api-keys/{id}",
+                "Revokes an API key.",
+                Reply::Empty(204),
+            ),
+            Action::RevokeApiKey,
+            |env, spec| manage::init_route(env, spec, manage::Route::RevokeKey),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-audit-events",
+                "GET",
+                "/v1/audit-events",
+                "The audit trail, newest first: by user, resource, action and time; cursor.",
+                Reply::Json(200, schema::<Page<AuditEvent>>),
+            )
+            .with_query(schema::<ListAuditEventsQuery>),
+            Action::ReadAuditEvents,
+            |env, spec| manage::init_route(env, spec, manage::Route::ListAuditEvents),
+        ),
     ],
+    jobs: &[crate::authorize::FUNCTION],
 };

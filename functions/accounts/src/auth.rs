@@ -13,9 +13,9 @@ use gsign_core::{Credential, Env, FieldError, Principal};
 use gsign_platform::cache::Cache;
 use gsign_platform::credentials::{self, AccessTokens};
 use gsign_platform::http as web;
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
-use gsign_platform::ratelimit::{self, Policy, RateLimiter};
+use gsign_platform::ratelimit::{self, RateLimiter};
 use gsign_platform::sessions;
 use http::StatusCode;
 use lambda_http::request::RequestContext;
@@ -1182,9 +1182,9 @@ impl AuthService {
     }
 }
 
-/// Which route a handler serves.
+/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
 #[derive(Debug, Clone, Copy)]
-enum Route {
+pub(crate) enum Route {
     Register,
     Login,
     Refresh,
@@ -1277,43 +1277,17 @@ impl HttpHandler for AuthRoute {
     }
 }
 
-fn init_route(env: Env, route: Route) -> InitFuture {
+pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
     Box::pin(async move {
         let service =
             AuthService::from_env(&env, matches!(route, Route::Login | Route::Refresh)).await?;
         let limiter = service.limiter.clone();
-        let policy = match route {
-            Route::Logout => Policy::Standard,
-            _ => Policy::Sensitive,
-        };
-        let idempotency = matches!(route, Route::Register).then(|| {
-            (
-                gsign_platform::idempotency::IdempotentRoute::anonymous("register"),
-                service.pool.clone(),
-            )
-        });
+        let pool = service.pool.clone();
         Ok(http_route(
             Arc::new(AuthRoute { service, route }),
+            spec,
             limiter,
-            policy,
-            idempotency,
+            pool,
         ))
     })
 }
-
-gsign_platform::route_function!(init_route, /// `POST /v1/auth/register`.
-    REGISTER, "api-register", Route::Register);
-gsign_platform::route_function!(init_route, /// `POST /v1/auth/login`.
-    LOGIN, "api-login", Route::Login);
-gsign_platform::route_function!(init_route, /// `POST /v1/auth/refresh`.
-    REFRESH, "api-refresh", Route::Refresh);
-gsign_platform::route_function!(init_route, /// `POST /v1/auth/logout`.
-    LOGOUT, "api-logout", Route::Logout);
-gsign_platform::route_function!(init_route, /// `POST /v1/auth/verify-email`.
-    VERIFY_EMAIL, "api-verify-email", Route::VerifyEmail);
-gsign_platform::route_function!(init_route, /// `POST /v1/auth/password-reset`.
-    PASSWORD_RESET, "api-request-password-reset", Route::PasswordReset);
-gsign_platform::route_function!(init_route, /// `POST /v1/auth/password-reset/confirm`.
-    PASSWORD_RESET_CONFIRM, "api-confirm-password-reset", Route::PasswordResetConfirm);
-gsign_platform::route_function!(init_route, /// `POST /v1/auth/accept-invitation`.
-    ACCEPT_INVITATION, "api-accept-invitation", Route::AcceptInvitation);

@@ -21,10 +21,9 @@ use gsign_core::{Action, Credential, Env, FieldError, Principal, Role, Scope};
 use gsign_platform::cache::Cache;
 use gsign_platform::credentials;
 use gsign_platform::http as web;
-use gsign_platform::idempotency::IdempotentRoute;
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
-use gsign_platform::ratelimit::{Policy, RateLimiter};
+use gsign_platform::ratelimit::RateLimiter;
 use gsign_platform::{aws, sessions};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -1130,8 +1129,9 @@ impl Manage {
 
 // ------------------------------------------------------------------ routes
 
+/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
 #[derive(Debug, Clone, Copy)]
-enum Route {
+pub(crate) enum Route {
     UpdateMe,
     GetOrganization,
     UpdateOrganization,
@@ -1145,26 +1145,9 @@ enum Route {
     ListAuditEvents,
 }
 
-impl Route {
-    fn action(self) -> Action {
-        match self {
-            Route::UpdateMe => Action::UpdateOwnProfile,
-            Route::GetOrganization => Action::ReadOrganization,
-            Route::UpdateOrganization => Action::UpdateOrganization,
-            Route::ListMembers => Action::ListMembers,
-            Route::InviteMember => Action::InviteMember,
-            Route::UpdateMember => Action::ChangeMemberRole,
-            Route::RemoveMember => Action::RemoveMember,
-            Route::ListKeys => Action::ListApiKeys,
-            Route::CreateKey => Action::CreateApiKey,
-            Route::RevokeKey => Action::RevokeApiKey,
-            Route::ListAuditEvents => Action::ReadAuditEvents,
-        }
-    }
-}
-
 struct ManageRoute {
     service: Manage,
+    spec: &'static RouteSpec,
     route: Route,
 }
 
@@ -1178,7 +1161,8 @@ impl ManageRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, AccountsError> {
         let principal = web::principal(req).ok_or(AccountsError::Unauthenticated)?;
-        let caller = Caller::of(&principal, self.route.action(), ClientInfo::of(req))?;
+        let action = self.spec.action.ok_or(AccountsError::Unauthenticated)?;
+        let caller = Caller::of(&principal, action, ClientInfo::of(req))?;
         let s = &self.service;
         Ok(match self.route {
             Route::UpdateMe => web::json(
@@ -1236,51 +1220,20 @@ impl HttpHandler for ManageRoute {
     }
 }
 
-fn init_route(env: Env, route: Route) -> InitFuture {
+pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
     Box::pin(async move {
         let service = Manage::from_env(&env).await?;
         let limiter = service.limiter.clone();
-        // Creating routes accept Idempotency-Key.
-        let idempotency = match route {
-            Route::InviteMember => Some((
-                IdempotentRoute::new("invite-member", Action::InviteMember),
-                service.pool.clone(),
-            )),
-            // The answer holds the new key, shown once: never stored, never replayed.
-            Route::CreateKey => Some((
-                IdempotentRoute::new("create-api-key", Action::CreateApiKey).holding_a_secret(),
-                service.pool.clone(),
-            )),
-            _ => None,
-        };
+        let pool = service.pool.clone();
         Ok(http_route(
-            Arc::new(ManageRoute { service, route }),
+            Arc::new(ManageRoute {
+                service,
+                spec,
+                route,
+            }),
+            spec,
             limiter,
-            Policy::Standard,
-            idempotency,
+            pool,
         ))
     })
 }
-
-gsign_platform::route_function!(init_route, /// `PATCH /v1/me`.
-    UPDATE_ME, "api-update-me", Route::UpdateMe);
-gsign_platform::route_function!(init_route, /// `GET /v1/organization`.
-    GET_ORGANIZATION, "api-get-organization", Route::GetOrganization);
-gsign_platform::route_function!(init_route, /// `PATCH /v1/organization`.
-    UPDATE_ORGANIZATION, "api-update-organization", Route::UpdateOrganization);
-gsign_platform::route_function!(init_route, /// `GET /v1/organization/users`.
-    LIST_MEMBERS, "api-list-members", Route::ListMembers);
-gsign_platform::route_function!(init_route, /// `POST /v1/organization/users`.
-    INVITE_MEMBER, "api-invite-member", Route::InviteMember);
-gsign_platform::route_function!(init_route, /// `PATCH /v1/organization/users/{id}`.
-    UPDATE_MEMBER, "api-update-member", Route::UpdateMember);
-gsign_platform::route_function!(init_route, /// `DELETE /v1/organization/users/{id}`.
-    REMOVE_MEMBER, "api-remove-member", Route::RemoveMember);
-gsign_platform::route_function!(init_route, /// `GET /v1/api-keys`.
-    LIST_API_KEYS, "api-list-api-keys", Route::ListKeys);
-gsign_platform::route_function!(init_route, /// `POST /v1/api-keys`.
-    CREATE_API_KEY, "api-create-api-key", Route::CreateKey);
-gsign_platform::route_function!(init_route, /// `DELETE /v1/api-keys/{id}`.
-    REVOKE_API_KEY, "api-revoke-api-key", Route::RevokeKey);
-gsign_platform::route_function!(init_route, /// `GET /v1/audit-events`.
-    LIST_AUDIT_EVENTS, "api-list-audit-events", Route::ListAuditEvents);

@@ -8,8 +8,8 @@ use gsign_core::{Action, Credential, Env, Principal};
 use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::http as web;
-use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
-use gsign_platform::ratelimit::{Policy, RateLimitConfig, RateLimited, RateLimiter};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
+use gsign_platform::ratelimit::{RateLimitConfig, RateLimiter};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -17,13 +17,8 @@ use uuid::Uuid;
 
 use crate::error::AccountsError;
 
-/// The `api-get-me` function.
-pub const FUNCTION: FunctionSpec = FunctionSpec {
-    name: "api-get-me",
-    init,
-};
-
-fn init(env: Env) -> InitFuture {
+/// The cold start of `GET /v1/me`, declared by `spec`.
+pub(crate) fn init(env: Env, spec: &'static RouteSpec) -> InitFuture {
     Box::pin(async move {
         let mut r = env.reader();
         let config = DbConfig::read(&mut r);
@@ -33,11 +28,12 @@ fn init(env: Env) -> InitFuture {
         let pool = db::pool(&config).map_err(anyhow::Error::from)?;
         let cache = Arc::new(Cache::new(&cache).map_err(anyhow::Error::from)?);
         let limiter = RateLimiter::new(cache, limits);
-        Ok(Handler::Http(RateLimited::wrap(
-            Arc::new(GetMe { pool }),
+        Ok(http_route(
+            Arc::new(GetMe { pool: pool.clone() }),
+            spec,
             limiter,
-            Policy::Standard,
-        )))
+            pool,
+        ))
     })
 }
 

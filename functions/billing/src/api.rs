@@ -1,11 +1,15 @@
-//! The billing area's operations, as the OpenAPI document describes them.
+//! The billing area's route table: each route's operation as the OpenAPI document describes it,
+//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
+//! runner and the OpenAPI document are made from it.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_core::openapi::{schema, Operation, Reply};
+use gsign_core::Action;
+use gsign_platform::lambda::{AreaSpec, RouteSpec};
 use schemars::JsonSchema;
 
 use crate::checkout::CheckoutInput;
-use crate::{SubscriptionView, UsageDay};
+use crate::{init_route, Route, SubscriptionView, UsageDay};
 
 /// `GET /v1/billing/usage` and `GET /v1/billing/usage.csv` query: at most 366 days, from
 /// on or before to.
@@ -124,67 +128,95 @@ struct StripeEventReceipt {
 }
 
 /// The billing area.
-pub const AREA: Area = Area {
+pub const AREA: AreaSpec = AreaSpec {
+    binary: "gsign-billing",
     name: "billing",
     description: "The organization's plan, its period and usage, the invoice preview, and Stripe checkout, portal and events.",
-    operations: &[
-        Operation::new(
-            "api-get-subscription",
-            "GET",
-            "/v1/billing/subscription",
-            "The plan, its period, a pending downgrade and the usage of the period.",
-            Reply::Json(200, schema::<SubscriptionView>),
-        ),
-        Operation::new(
-            "api-get-usage",
-            "GET",
-            "/v1/billing/usage",
-            "Usage per type and per day between from and to (default: the last 30 days).",
-            Reply::Json(200, schema::<UsageReport>),
-        )
-        .with_query(schema::<UsageQuery>),
-        Operation::new(
-            "api-stripe-webhook",
-            "POST",
-            "/v1/billing/stripe-webhook",
-            "Stripe's events (only Stripe calls it): Stripe-Signature checked, each event applied once by id.",
-            Reply::Json(200, schema::<StripeEventReceipt>),
-        )
-        .with_body(schema::<StripeEvent>)
-        .public(),
-        Operation::new(
-            "api-get-usage-csv",
-            "GET",
-            "/v1/billing/usage.csv",
-            "The same usage as CSV (day,envelope,signature,certificate).",
-            Reply::Other(
-                200,
-                "text/csv",
-                "A `day,envelope,signature,certificate` header line, then one line per day with usage, oldest first.",
+    routes: &[
+        RouteSpec::new(
+            Operation::new(
+                "api-get-subscription",
+                "GET",
+                "/v1/billing/subscription",
+                "The plan, its period, a pending downgrade and the usage of the period.",
+                Reply::Json(200, schema::<SubscriptionView>),
             ),
-        )
-        .with_query(schema::<UsageQuery>),
-        Operation::new(
-            "api-get-invoice-preview",
-            "GET",
-            "/v1/billing/invoice-preview",
-            "The current period's invoice: the plan's price and the usage it includes.",
-            Reply::Json(200, schema::<InvoicePreview>),
+            Action::ReadOrganization,
+            |env, spec| init_route(env, spec, Route::Subscription),
         ),
-        Operation::new(
-            "api-create-checkout",
-            "POST",
-            "/v1/billing/checkout",
-            "A Stripe Checkout link to subscribe or upgrade to a plan (owners and admins).",
-            Reply::Json(201, schema::<CheckoutSession>),
-        )
-        .with_body(schema::<CheckoutInput>),
-        Operation::new(
-            "api-create-portal-session",
-            "POST",
-            "/v1/billing/portal",
-            "A Stripe customer-portal link to change or cancel the subscription (owners and admins).",
-            Reply::Json(201, schema::<PortalSession>),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-usage",
+                "GET",
+                "/v1/billing/usage",
+                "Usage per type and per day between from and to (default: the last 30 days).",
+                Reply::Json(200, schema::<UsageReport>),
+            )
+            .with_query(schema::<UsageQuery>),
+            Action::ReadOrganization,
+            |env, spec| init_route(env, spec, Route::Usage),
+        ),
+        RouteSpec::public(
+            Operation::new(
+                "api-stripe-webhook",
+                "POST",
+                "/v1/billing/stripe-webhook",
+                "Stripe's events (only Stripe calls it): Stripe-Signature checked, each event applied once by id.",
+                Reply::Json(200, schema::<StripeEventReceipt>),
+            )
+            .with_body(schema::<StripeEvent>),
+            |env, spec| init_route(env, spec, Route::StripeWebhook),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-usage-csv",
+                "GET",
+                "/v1/billing/usage.csv",
+                "The same usage as CSV (day,envelope,signature,certificate).",
+                Reply::Other(
+                    200,
+                    "text/csv",
+                    "A `day,envelope,signature,certificate` header line, then one line per day with usage, oldest first.",
+                ),
+            )
+            .with_query(schema::<UsageQuery>),
+            Action::ReadOrganization,
+            |env, spec| init_route(env, spec, Route::UsageCsv),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-invoice-preview",
+                "GET",
+                "/v1/billing/invoice-preview",
+                "The current period's invoice: the plan's price and the usage it includes.",
+                Reply::Json(200, schema::<InvoicePreview>),
+            ),
+            Action::ReadOrganization,
+            |env, spec| init_route(env, spec, Route::InvoicePreview),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-create-checkout",
+                "POST",
+                "/v1/billing/checkout",
+                "A Stripe Checkout link to subscribe or upgrade to a plan (owners and admins).",
+                Reply::Json(201, schema::<CheckoutSession>),
+            )
+            .with_body(schema::<CheckoutInput>),
+            Action::UpdateOrganization,
+            |env, spec| init_route(env, spec, Route::Checkout),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-create-portal-session",
+                "POST",
+                "/v1/billing/portal",
+                "A Stripe customer-portal link to change or cancel the subscription (owners and admins).",
+                Reply::Json(201, schema::<PortalSession>),
+            ),
+            Action::UpdateOrganization,
+            |env, spec| init_route(env, spec, Route::Portal),
         ),
     ],
+    jobs: &[],
 };

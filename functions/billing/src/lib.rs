@@ -1,7 +1,7 @@
 //! Billing (seed 000, seed 001's billing service): the organization's plan and period, and
 //! its usage per type and day. Usage is recorded where it happens (envelope send, signature
 //! applied, certificate created) and quotas are enforced there (`gsign_platform::billing`).
-//! Each route is its own Lambda ([`FUNCTIONS`]); Stripe's events arrive at `stripe.rs`.
+//! Each route is its own Lambda ([`AREA`]); Stripe's events arrive at `stripe.rs`.
 
 // The route futures nest the spans of the use cases and store calls they await.
 #![recursion_limit = "256"]
@@ -15,10 +15,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use gsign_core::{Action, Env, FieldError};
+use gsign_core::{Env, FieldError};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
-use gsign_platform::ratelimit::Policy;
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec, StartupError};
 use gsign_platform::service::{Base, BaseConfig};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -276,8 +275,9 @@ impl BillingApi {
     }
 }
 
+/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
 #[derive(Debug, Clone, Copy)]
-enum Route {
+pub(crate) enum Route {
     Subscription,
     Usage,
     UsageCsv,
@@ -289,6 +289,7 @@ enum Route {
 
 struct BillingRoute {
     api: BillingApi,
+    spec: &'static RouteSpec,
     route: Route,
 }
 
@@ -300,30 +301,30 @@ impl BillingRoute {
             // Stripe calls without credentials; its signature is the authentication.
             Route::StripeWebhook => api.stripe_webhook(req).await?,
             Route::Subscription => {
-                let caller = Caller::of(req, Action::ReadOrganization)?;
+                let caller = self.spec.caller(req)?;
                 web::json(StatusCode::OK, &api.subscription(&caller).await?)
             }
             Route::Usage => {
-                let caller = Caller::of(req, Action::ReadOrganization)?;
+                let caller = self.spec.caller(req)?;
                 web::json(StatusCode::OK, &api.usage(&caller, req).await?)
             }
             Route::UsageCsv => {
-                let caller = Caller::of(req, Action::ReadOrganization)?;
+                let caller = self.spec.caller(req)?;
                 api.usage_csv(&caller, req).await?
             }
             Route::Checkout => {
-                let caller = Caller::of(req, Action::UpdateOrganization)?;
+                let caller = self.spec.caller(req)?;
                 web::json(
                     StatusCode::CREATED,
                     &api.checkout(&caller, web::parse_json(req, 4096)?).await?,
                 )
             }
             Route::Portal => {
-                let caller = Caller::of(req, Action::UpdateOrganization)?;
+                let caller = self.spec.caller(req)?;
                 web::json(StatusCode::CREATED, &api.portal(&caller).await?)
             }
             Route::InvoicePreview => {
-                let caller = Caller::of(req, Action::ReadOrganization)?;
+                let caller = self.spec.caller(req)?;
                 web::json(StatusCode::OK, &api.invoice_preview(&caller).await?)
             }
         })
@@ -340,7 +341,7 @@ impl HttpHandler for BillingRoute {
     }
 }
 
-fn init_route(env: Env, route: Route) -> InitFuture {
+pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
     Box::pin(async move {
         let mut r = env.reader();
         let base = BaseConfig::read(&mut r);
@@ -380,6 +381,7 @@ fn init_route(env: Env, route: Route) -> InitFuture {
             .collect();
         let base = Base::build(base).await?;
         let limiter = base.limiter.clone();
+        let pool = base.pool.clone();
         Ok(http_route(
             Arc::new(BillingRoute {
                 api: BillingApi {
@@ -387,38 +389,14 @@ fn init_route(env: Env, route: Route) -> InitFuture {
                     stripe_secrets,
                     stripe,
                 },
+                spec,
                 route,
             }),
+            spec,
             limiter,
-            Policy::Standard,
-            None,
+            pool,
         ))
     })
 }
 
-gsign_platform::route_function!(init_route, /// `GET /v1/billing/subscription`.
-    GET_SUBSCRIPTION, "api-get-subscription", Route::Subscription);
-gsign_platform::route_function!(init_route, /// `GET /v1/billing/usage`.
-    GET_USAGE, "api-get-usage", Route::Usage);
-gsign_platform::route_function!(init_route, /// `GET /v1/billing/usage.csv`.
-    GET_USAGE_CSV, "api-get-usage-csv", Route::UsageCsv);
-gsign_platform::route_function!(init_route, /// `GET /v1/billing/invoice-preview`.
-    GET_INVOICE_PREVIEW, "api-get-invoice-preview", Route::InvoicePreview);
-gsign_platform::route_function!(init_route, /// `POST /v1/billing/checkout`.
-    CREATE_CHECKOUT, "api-create-checkout", Route::Checkout);
-gsign_platform::route_function!(init_route, /// `POST /v1/billing/portal`.
-    CREATE_PORTAL_SESSION, "api-create-portal-session", Route::Portal);
-gsign_platform::route_function!(init_route, /// `POST /v1/billing/stripe-webhook` (no authorizer).
-    STRIPE_WEBHOOK, "api-stripe-webhook", Route::StripeWebhook);
-
-/// Every function of the area, each its own Lambda, all served by the area's one binary
-/// (`gsign-billing`, which runs the one its `Handler` names) and by the local runner.
-pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
-    GET_SUBSCRIPTION,
-    GET_USAGE,
-    GET_USAGE_CSV,
-    GET_INVOICE_PREVIEW,
-    STRIPE_WEBHOOK,
-    CREATE_CHECKOUT,
-    CREATE_PORTAL_SESSION,
-];
+pub use api::AREA;

@@ -1,11 +1,15 @@
-//! The certificates area's operations, as the OpenAPI document describes them.
+//! The certificates area's route table: each route's operation as the OpenAPI document describes it,
+//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
+//! runner and the OpenAPI document are made from it.
 
 use gsign_core::certificates::CertificateRequest;
-use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_core::openapi::{schema, Operation, Reply};
+use gsign_core::Action;
+use gsign_platform::lambda::{AreaSpec, RouteSpec};
 use gsign_platform::pagination::Page;
 use schemars::JsonSchema;
 
-use crate::routes::{CertificateView, ChainImport, Revocation};
+use crate::routes::{init_route, CertificateView, ChainImport, Revocation, Route};
 
 /// What a certificate is for.
 #[derive(JsonSchema)]
@@ -71,62 +75,89 @@ struct CertificateGetQuery {
 }
 
 /// The certificates area.
-pub const AREA: Area = Area {
+pub const AREA: AreaSpec = AreaSpec {
+    binary: "gsign-certificates",
     name: "certificates",
     description: "Signing certificates with HSM keys: the organization's CA and seal, CSRs and \
                   imported chains, the default certificate and revocation.",
-    operations: &[
-        Operation::new(
-            "api-create-certificate",
-            "POST",
-            "/v1/certificates",
-            "Generates a key pair in the HSM and a certificate from the organization's CA, a \
-             self-signed one, or a CSR.",
-            Reply::Json(201, schema::<CertificateView>),
+    routes: &[
+        RouteSpec::new(
+            Operation::new(
+                "api-create-certificate",
+                "POST",
+                "/v1/certificates",
+                "Generates a key pair in the HSM and a certificate from the organization's CA, a \
+                 self-signed one, or a CSR.",
+                Reply::Json(201, schema::<CertificateView>),
+            )
+            .with_body(schema::<CertificateRequest>),
+            Action::ManageCertificates,
+            |env, spec| init_route(env, spec, Route::Create),
         )
-        .with_body(schema::<CertificateRequest>),
-        Operation::new(
-            "api-list-certificates",
-            "GET",
-            "/v1/certificates",
-            "The organization's certificates (signing, CA, seal), newest first.",
-            Reply::Json(200, schema::<Page<CertificateView>>),
-        )
-        .with_query(schema::<CertificateListQuery>),
-        Operation::new(
-            "api-get-certificate",
-            "GET",
-            "/v1/certificates/{id}",
-            "One certificate; ?format=pem downloads the chain.",
-            Reply::Json(200, schema::<CertificateView>),
-        )
-        .with_query(schema::<CertificateGetQuery>)
-        .also_answering(
-            "application/pem-certificate-chain",
-            "With `format=pem`: the certificate and its chain, PEM.",
+        .idempotent("create-certificate"),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-certificates",
+                "GET",
+                "/v1/certificates",
+                "The organization's certificates (signing, CA, seal), newest first.",
+                Reply::Json(200, schema::<Page<CertificateView>>),
+            )
+            .with_query(schema::<CertificateListQuery>),
+            Action::ReadCertificates,
+            |env, spec| init_route(env, spec, Route::List),
         ),
-        Operation::new(
-            "api-import-certificate-chain",
-            "PUT",
-            "/v1/certificates/{id}/chain",
-            "The external CA's certificate and chain for a CSR's key, checked.",
-            Reply::Json(200, schema::<CertificateView>),
-        )
-        .with_body(schema::<ChainImport>),
-        Operation::new(
-            "api-set-default-certificate",
-            "POST",
-            "/v1/certificates/{id}/default",
-            "The caller's default signing certificate.",
-            Reply::Json(200, schema::<CertificateView>),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-certificate",
+                "GET",
+                "/v1/certificates/{id}",
+                "One certificate; ?format=pem downloads the chain.",
+                Reply::Json(200, schema::<CertificateView>),
+            )
+            .with_query(schema::<CertificateGetQuery>)
+            .also_answering(
+                "application/pem-certificate-chain",
+                "With `format=pem`: the certificate and its chain, PEM.",
+            ),
+            Action::ReadCertificates,
+            |env, spec| init_route(env, spec, Route::Get),
         ),
-        Operation::new(
-            "api-revoke-certificate",
-            "POST",
-            "/v1/certificates/{id}/revoke",
-            "Revokes and destroys the HSM key.",
-            Reply::Json(200, schema::<CertificateView>),
-        )
-        .with_optional_body(schema::<Revocation>),
+        RouteSpec::new(
+            Operation::new(
+                "api-import-certificate-chain",
+                "PUT",
+                "/v1/certificates/{id}/chain",
+                "The external CA's certificate and chain for a CSR's key, checked.",
+                Reply::Json(200, schema::<CertificateView>),
+            )
+            .with_body(schema::<ChainImport>),
+            Action::ManageCertificates,
+            |env, spec| init_route(env, spec, Route::ImportChain),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-set-default-certificate",
+                "POST",
+                "/v1/certificates/{id}/default",
+                "The caller's default signing certificate.",
+                Reply::Json(200, schema::<CertificateView>),
+            ),
+            Action::ManageCertificates,
+            |env, spec| init_route(env, spec, Route::SetDefault),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-revoke-certificate",
+                "POST",
+                "/v1/certificates/{id}/revoke",
+                "Revokes and destroys the HSM key.",
+                Reply::Json(200, schema::<CertificateView>),
+            )
+            .with_optional_body(schema::<Revocation>),
+            Action::ManageCertificates,
+            |env, spec| init_route(env, spec, Route::Revoke),
+        ),
     ],
+    jobs: &[crate::jobs::PUBLISH_CRLS],
 };

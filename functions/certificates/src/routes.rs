@@ -17,13 +17,12 @@ use gsign_core::certificates::{
     may_revoke, CertificateRequest, CertificateStatus, Issuance, KeyType, LifecycleConflict,
     NewCertificate,
 };
-use gsign_core::{Action, Env, FieldError};
+use gsign_core::{Env, FieldError};
 use gsign_platform::hsm_keys::{default_scheme, KeySpec};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::ratelimit::Policy;
 use gsign_signing::chain::check_imported_chain;
 use gsign_signing::x509::{parse_pem_bundle, Profile};
 use http::StatusCode;
@@ -621,8 +620,9 @@ impl CertificatesApi {
 
 // ------------------------------------------------------------------ routes
 
+/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
 #[derive(Debug, Clone, Copy)]
-enum Route {
+pub(crate) enum Route {
     Create,
     List,
     Get,
@@ -631,26 +631,16 @@ enum Route {
     Revoke,
 }
 
-impl Route {
-    fn action(self) -> Action {
-        match self {
-            Route::List | Route::Get => Action::ReadCertificates,
-            Route::Create | Route::ImportChain | Route::SetDefault | Route::Revoke => {
-                Action::ManageCertificates
-            }
-        }
-    }
-}
-
 struct CertificateRoute {
     api: CertificatesApi,
+    spec: &'static RouteSpec,
     route: Route,
 }
 
 impl CertificateRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, CertificatesError> {
-        let caller = Caller::of(req, self.route.action())?;
+        let caller = self.spec.caller(req)?;
         let id = || web::path_uuid(req, "id").ok_or(CertificatesError::NotFound("certificate"));
         let api = &self.api;
         let view = |row: &Certificate| CertificateView::of(row);
@@ -717,38 +707,18 @@ impl HttpHandler for CertificateRoute {
     }
 }
 
-fn init_route(env: Env, route: Route) -> InitFuture {
+/// The cold start of the route `route`, declared by `spec`.
+pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
     Box::pin(async move {
         let with_hsm = matches!(route, Route::Create | Route::Revoke);
         let api = CertificatesApi::from_env(&env, with_hsm).await?;
         let limiter = api.services.base.limiter.clone();
-        let idempotency = matches!(route, Route::Create).then(|| {
-            (
-                gsign_platform::idempotency::IdempotentRoute::new(
-                    "create-certificate",
-                    route.action(),
-                ),
-                api.services.base.pool.clone(),
-            )
-        });
+        let pool = api.services.base.pool.clone();
         Ok(http_route(
-            Arc::new(CertificateRoute { api, route }),
+            Arc::new(CertificateRoute { api, spec, route }),
+            spec,
             limiter,
-            Policy::Standard,
-            idempotency,
+            pool,
         ))
     })
 }
-
-gsign_platform::route_function!(init_route, /// `POST /v1/certificates`.
-    CREATE_CERTIFICATE, "api-create-certificate", Route::Create);
-gsign_platform::route_function!(init_route, /// `GET /v1/certificates`.
-    LIST_CERTIFICATES, "api-list-certificates", Route::List);
-gsign_platform::route_function!(init_route, /// `GET /v1/certificates/{id}`.
-    GET_CERTIFICATE, "api-get-certificate", Route::Get);
-gsign_platform::route_function!(init_route, /// `PUT /v1/certificates/{id}/chain`.
-    IMPORT_CERTIFICATE_CHAIN, "api-import-certificate-chain", Route::ImportChain);
-gsign_platform::route_function!(init_route, /// `POST /v1/certificates/{id}/default`.
-    SET_DEFAULT_CERTIFICATE, "api-set-default-certificate", Route::SetDefault);
-gsign_platform::route_function!(init_route, /// `POST /v1/certificates/{id}/revoke`.
-    REVOKE_CERTIFICATE, "api-revoke-certificate", Route::Revoke);

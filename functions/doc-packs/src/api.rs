@@ -1,4 +1,6 @@
-//! The doc-packs area's operations, as the OpenAPI document describes them.
+//! The doc-packs area's route table: each route's operation as the OpenAPI document describes it,
+//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
+//! runner and the OpenAPI document are made from it.
 //!
 //! Clauses and templates share one body type ([`crate::library::ItemInput`]) and one answer
 //! type ([`Item`], its kind's columns flattened from a JSON map); the types below describe
@@ -8,16 +10,20 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_core::openapi::{schema, Operation, Reply};
 use gsign_core::packs::{PackStatus, Signer};
+use gsign_core::Action;
+use gsign_platform::lambda::{AreaSpec, RouteSpec};
 use gsign_platform::pagination::Page;
 use gsign_platform::storage::Presigned;
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::library::Kind;
 use crate::library::{ClauseRef, Item, Layout, SignerRole};
 use crate::packs::{Pack, PackDetail, VoidInput};
+use crate::{init_route, Route};
 
 /// One version of a clause.
 #[derive(JsonSchema)]
@@ -301,154 +307,234 @@ struct DocPackDownloadQuery {
 }
 
 /// The doc-packs area.
-pub const AREA: Area = Area {
+pub const AREA: AreaSpec = AreaSpec {
+    binary: "gsign-doc-packs",
     name: "doc-packs",
     description: "The clause library, document templates, and document packs typeset from \
                   them and signed through envelopes.",
-    operations: &[
-        Operation::new(
-            "api-create-clause",
-            "POST",
-            "/v1/clauses",
-            "Version 1 of a clause (Markdown, JSON Schema of its variables, city and role gates); owners and admins.",
-            Reply::Json(201, schema::<ClauseVersion>),
-        )
-        .with_body(schema::<NewClause>),
-        Operation::new(
-            "api-list-clauses",
-            "GET",
-            "/v1/clauses",
-            "The clause library, newest first; filters by name, active, published, city and role gates.",
-            Reply::Json(200, schema::<Page<ClauseVersion>>),
-        )
-        .with_query(schema::<LibraryListQuery>),
-        Operation::new(
-            "api-get-clause",
-            "GET",
-            "/v1/clauses/{id}",
-            "One clause version with the list of its versions.",
-            Reply::Json(200, schema::<ClauseWithVersions>),
+    routes: &[
+        RouteSpec::new(
+            Operation::new(
+                "api-create-clause",
+                "POST",
+                "/v1/clauses",
+                "Version 1 of a clause (Markdown, JSON Schema of its variables, city and role gates); owners and admins.",
+                Reply::Json(201, schema::<ClauseVersion>),
+            )
+            .with_body(schema::<NewClause>),
+            Action::ManageTemplates,
+            |env, spec| init_route(env, spec, Route::CreateItem(Kind::Clause)),
         ),
-        Operation::new(
-            "api-create-clause-version",
-            "POST",
-            "/v1/clauses/{id}/versions",
-            "The next version of a clause, starting from the given one; published versions never change.",
-            Reply::Json(201, schema::<ClauseVersion>),
-        )
-        .with_body(schema::<ClauseChanges>),
-        Operation::new(
-            "api-publish-clause",
-            "POST",
-            "/v1/clauses/{id}/publish",
-            "Publishes a clause version once; only published versions reach packs.",
-            Reply::Json(200, schema::<ClauseVersion>),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-clauses",
+                "GET",
+                "/v1/clauses",
+                "The clause library, newest first; filters by name, active, published, city and role gates.",
+                Reply::Json(200, schema::<Page<ClauseVersion>>),
+            )
+            .with_query(schema::<LibraryListQuery>),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::ListItems(Kind::Clause)),
         ),
-        Operation::new(
-            "api-deactivate-clause",
-            "POST",
-            "/v1/clauses/{id}/deactivate",
-            "Retires a clause version from new packs.",
-            Reply::Json(200, schema::<ClauseVersion>),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-clause",
+                "GET",
+                "/v1/clauses/{id}",
+                "One clause version with the list of its versions.",
+                Reply::Json(200, schema::<ClauseWithVersions>),
+            ),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::GetItem(Kind::Clause)),
         ),
-        Operation::new(
-            "api-create-doc-template",
-            "POST",
-            "/v1/doc-templates",
-            "Version 1 of a document template (ordered clause references, layout, signer roles, gates).",
-            Reply::Json(201, schema::<DocTemplateVersion>),
-        )
-        .with_body(schema::<NewDocTemplate>),
-        Operation::new(
-            "api-list-doc-templates",
-            "GET",
-            "/v1/doc-templates",
-            "The document templates, newest first; filters by name, active, published, city and role gates.",
-            Reply::Json(200, schema::<Page<DocTemplateVersion>>),
-        )
-        .with_query(schema::<LibraryListQuery>),
-        Operation::new(
-            "api-get-doc-template",
-            "GET",
-            "/v1/doc-templates/{id}",
-            "One template version with the list of its versions.",
-            Reply::Json(200, schema::<DocTemplateWithVersions>),
+        RouteSpec::new(
+            Operation::new(
+                "api-create-clause-version",
+                "POST",
+                "/v1/clauses/{id}/versions",
+                "The next version of a clause, starting from the given one; published versions never change.",
+                Reply::Json(201, schema::<ClauseVersion>),
+            )
+            .with_body(schema::<ClauseChanges>),
+            Action::ManageTemplates,
+            |env, spec| init_route(env, spec, Route::NewVersion(Kind::Clause)),
         ),
-        Operation::new(
-            "api-create-doc-template-version",
-            "POST",
-            "/v1/doc-templates/{id}/versions",
-            "The next version of a template.",
-            Reply::Json(201, schema::<DocTemplateVersion>),
-        )
-        .with_body(schema::<DocTemplateChanges>),
-        Operation::new(
-            "api-publish-doc-template",
-            "POST",
-            "/v1/doc-templates/{id}/publish",
-            "Publishes a template version once.",
-            Reply::Json(200, schema::<DocTemplateVersion>),
+        RouteSpec::new(
+            Operation::new(
+                "api-publish-clause",
+                "POST",
+                "/v1/clauses/{id}/publish",
+                "Publishes a clause version once; only published versions reach packs.",
+                Reply::Json(200, schema::<ClauseVersion>),
+            ),
+            Action::ManageTemplates,
+            |env, spec| init_route(env, spec, Route::Publish(Kind::Clause)),
         ),
-        Operation::new(
-            "api-deactivate-doc-template",
-            "POST",
-            "/v1/doc-templates/{id}/deactivate",
-            "Retires a template version from new packs.",
-            Reply::Json(200, schema::<DocTemplateVersion>),
+        RouteSpec::new(
+            Operation::new(
+                "api-deactivate-clause",
+                "POST",
+                "/v1/clauses/{id}/deactivate",
+                "Retires a clause version from new packs.",
+                Reply::Json(200, schema::<ClauseVersion>),
+            ),
+            Action::ManageTemplates,
+            |env, spec| init_route(env, spec, Route::Deactivate(Kind::Clause)),
         ),
-        Operation::new(
-            "api-create-doc-pack",
-            "POST",
-            "/v1/doc-packs",
-            "Generates a pack: gates and variables checked, each document typeset and stored with its SHA-256.",
-            Reply::Json(201, schema::<PackDetail>),
-        )
-        .with_body(schema::<NewDocPack>),
-        Operation::new(
-            "api-list-doc-packs",
-            "GET",
-            "/v1/doc-packs",
-            "The organization's packs, newest first; filters by reference and status.",
-            Reply::Json(200, schema::<Page<Pack>>),
-        )
-        .with_query(schema::<DocPackListQuery>),
-        Operation::new(
-            "api-get-doc-pack",
-            "GET",
-            "/v1/doc-packs/{id}",
-            "A pack with its documents, their envelopes' status and sign events.",
-            Reply::Json(200, schema::<PackDetail>),
+        RouteSpec::new(
+            Operation::new(
+                "api-create-doc-template",
+                "POST",
+                "/v1/doc-templates",
+                "Version 1 of a document template (ordered clause references, layout, signer roles, gates).",
+                Reply::Json(201, schema::<DocTemplateVersion>),
+            )
+            .with_body(schema::<NewDocTemplate>),
+            Action::ManageTemplates,
+            |env, spec| init_route(env, spec, Route::CreateItem(Kind::Template)),
         ),
-        Operation::new(
-            "api-issue-doc-pack",
-            "POST",
-            "/v1/doc-packs/{id}/issue",
-            "Sends one sequential envelope per document: recipients from the signer map, fields from the blocks.",
-            Reply::Json(200, schema::<PackDetail>),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-doc-templates",
+                "GET",
+                "/v1/doc-templates",
+                "The document templates, newest first; filters by name, active, published, city and role gates.",
+                Reply::Json(200, schema::<Page<DocTemplateVersion>>),
+            )
+            .with_query(schema::<LibraryListQuery>),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::ListItems(Kind::Template)),
         ),
-        Operation::new(
-            "api-void-doc-pack",
-            "POST",
-            "/v1/doc-packs/{id}/void",
-            "Voids every envelope still out, then the pack.",
-            Reply::Json(200, schema::<PackDetail>),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-doc-template",
+                "GET",
+                "/v1/doc-templates/{id}",
+                "One template version with the list of its versions.",
+                Reply::Json(200, schema::<DocTemplateWithVersions>),
+            ),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::GetItem(Kind::Template)),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-create-doc-template-version",
+                "POST",
+                "/v1/doc-templates/{id}/versions",
+                "The next version of a template.",
+                Reply::Json(201, schema::<DocTemplateVersion>),
+            )
+            .with_body(schema::<DocTemplateChanges>),
+            Action::ManageTemplates,
+            |env, spec| init_route(env, spec, Route::NewVersion(Kind::Template)),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-publish-doc-template",
+                "POST",
+                "/v1/doc-templates/{id}/publish",
+                "Publishes a template version once.",
+                Reply::Json(200, schema::<DocTemplateVersion>),
+            ),
+            Action::ManageTemplates,
+            |env, spec| init_route(env, spec, Route::Publish(Kind::Template)),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-deactivate-doc-template",
+                "POST",
+                "/v1/doc-templates/{id}/deactivate",
+                "Retires a template version from new packs.",
+                Reply::Json(200, schema::<DocTemplateVersion>),
+            ),
+            Action::ManageTemplates,
+            |env, spec| init_route(env, spec, Route::Deactivate(Kind::Template)),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-create-doc-pack",
+                "POST",
+                "/v1/doc-packs",
+                "Generates a pack: gates and variables checked, each document typeset and stored with its SHA-256.",
+                Reply::Json(201, schema::<PackDetail>),
+            )
+            .with_body(schema::<NewDocPack>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::CreatePack),
         )
-        .with_body(schema::<VoidInput>),
-        Operation::new(
-            "api-regenerate-doc-pack",
-            "POST",
-            "/v1/doc-packs/{id}/regenerate",
-            "A new draft pack from the old one's values (with changes); the old one is superseded and its envelopes voided.",
-            Reply::Json(201, schema::<PackDetail>),
+        .idempotent("create-doc-pack"),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-doc-packs",
+                "GET",
+                "/v1/doc-packs",
+                "The organization's packs, newest first; filters by reference and status.",
+                Reply::Json(200, schema::<Page<Pack>>),
+            )
+            .with_query(schema::<DocPackListQuery>),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::ListPacks),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-doc-pack",
+                "GET",
+                "/v1/doc-packs/{id}",
+                "A pack with its documents, their envelopes' status and sign events.",
+                Reply::Json(200, schema::<PackDetail>),
+            ),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::GetPack),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-issue-doc-pack",
+                "POST",
+                "/v1/doc-packs/{id}/issue",
+                "Sends one sequential envelope per document: recipients from the signer map, fields from the blocks.",
+                Reply::Json(200, schema::<PackDetail>),
+            ),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::IssuePack),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-void-doc-pack",
+                "POST",
+                "/v1/doc-packs/{id}/void",
+                "Voids every envelope still out, then the pack.",
+                Reply::Json(200, schema::<PackDetail>),
+            )
+            .with_body(schema::<VoidInput>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::VoidPack),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-regenerate-doc-pack",
+                "POST",
+                "/v1/doc-packs/{id}/regenerate",
+                "A new draft pack from the old one's values (with changes); the old one is superseded and its envelopes voided.",
+                Reply::Json(201, schema::<PackDetail>),
+            )
+            .with_body(schema::<DocPackChanges>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::RegeneratePack),
         )
-        .with_body(schema::<DocPackChanges>),
-        Operation::new(
-            "api-download-doc-pack-instance",
-            "GET",
-            "/v1/doc-packs/{id}/instances/{doc_id}/download",
-            "A short-lived link to a document: generated, signed or its certificate of completion.",
-            Reply::Json(200, schema::<Presigned>),
-        )
-        .with_query(schema::<DocPackDownloadQuery>),
+        .idempotent("regenerate-doc-pack"),
+        RouteSpec::new(
+            Operation::new(
+                "api-download-doc-pack-instance",
+                "GET",
+                "/v1/doc-packs/{id}/instances/{doc_id}/download",
+                "A short-lived link to a document: generated, signed or its certificate of completion.",
+                Reply::Json(200, schema::<Presigned>),
+            )
+            .with_query(schema::<DocPackDownloadQuery>),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::DownloadInstance),
+        ),
     ],
+    jobs: &[crate::follow::TRACK_PACK_DOCUMENT],
 };

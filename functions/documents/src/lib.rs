@@ -15,16 +15,4 @@ pub mod repo;
 pub mod retention;
 pub mod routes;
 
-/// Every function of the area, each its own Lambda, all served by the area's one binary
-/// (`gsign-documents`, which runs the one its `Handler` names) and by the local runner.
-pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
-    routes::CREATE_DOCUMENT,
-    routes::LIST_DOCUMENTS,
-    routes::GET_DOCUMENT,
-    routes::UPDATE_DOCUMENT,
-    routes::DOWNLOAD_DOCUMENT,
-    routes::DELETE_DOCUMENT,
-    routes::SET_DOCUMENT_LEGAL_HOLD,
-    ingest::FUNCTION,
-    erasure::ERASE_DELETED_DOCUMENTS,
-];
+pub use api::AREA;

@@ -9,12 +9,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::documents::{self, keys, DocumentDeclaration, DocumentStatus, NewDocument};
-use gsign_core::{Action, Env, FieldError};
+use gsign_core::{Env, FieldError};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::ratelimit::Policy;
 use gsign_platform::storage::{ObjectRef, Presigned};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -504,8 +503,9 @@ impl DocumentsApi {
 
 // ------------------------------------------------------------------ routes
 
+/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
 #[derive(Debug, Clone, Copy)]
-enum Route {
+pub(crate) enum Route {
     Create,
     List,
     Get,
@@ -515,25 +515,16 @@ enum Route {
     SetLegalHold,
 }
 
-impl Route {
-    fn action(self) -> Action {
-        match self {
-            Route::List | Route::Get | Route::Download => Action::ReadDocuments,
-            Route::Create | Route::Update | Route::Delete => Action::WriteDocuments,
-            Route::SetLegalHold => Action::SetLegalHold,
-        }
-    }
-}
-
 struct DocumentRoute {
     api: DocumentsApi,
+    spec: &'static RouteSpec,
     route: Route,
 }
 
 impl DocumentRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, DocumentsError> {
-        let caller = Caller::of(req, self.route.action())?;
+        let caller = self.spec.caller(req)?;
         let id = || web::path_uuid(req, "id").ok_or(DocumentsError::NotFound("document"));
         let api = &self.api;
         Ok(match self.route {
@@ -582,42 +573,19 @@ impl HttpHandler for DocumentRoute {
     }
 }
 
-fn init_route(env: Env, route: Route) -> InitFuture {
+pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
     Box::pin(async move {
         let api = DocumentsApi::from_env(&env).await?;
         let limiter = api.services.limiter.clone();
-        let idempotency = matches!(route, Route::Create).then(|| {
-            (
-                gsign_platform::idempotency::IdempotentRoute::new(
-                    "create-document",
-                    route.action(),
-                ),
-                api.services.pool.clone(),
-            )
-        });
+        let pool = api.services.pool.clone();
         Ok(http_route(
-            Arc::new(DocumentRoute { api, route }),
+            Arc::new(DocumentRoute { api, spec, route }),
+            spec,
             limiter,
-            Policy::Standard,
-            idempotency,
+            pool,
         ))
     })
 }
-
-gsign_platform::route_function!(init_route, /// `POST /v1/documents`.
-    CREATE_DOCUMENT, "api-create-document", Route::Create);
-gsign_platform::route_function!(init_route, /// `GET /v1/documents`.
-    LIST_DOCUMENTS, "api-list-documents", Route::List);
-gsign_platform::route_function!(init_route, /// `GET /v1/documents/{id}`.
-    GET_DOCUMENT, "api-get-document", Route::Get);
-gsign_platform::route_function!(init_route, /// `PATCH /v1/documents/{id}`.
-    UPDATE_DOCUMENT, "api-update-document", Route::Update);
-gsign_platform::route_function!(init_route, /// `GET /v1/documents/{id}/download`.
-    DOWNLOAD_DOCUMENT, "api-download-document", Route::Download);
-gsign_platform::route_function!(init_route, /// `DELETE /v1/documents/{id}`.
-    DELETE_DOCUMENT, "api-delete-document", Route::Delete);
-gsign_platform::route_function!(init_route, /// `PUT /v1/documents/{id}/legal-hold`.
-    SET_DOCUMENT_LEGAL_HOLD, "api-set-document-legal-hold", Route::SetLegalHold);
 
 /// One page of a document's PDF: its size in points and its rotation.
 #[derive(schemars::JsonSchema)]

@@ -1,19 +1,28 @@
-//! The envelopes area's operations, as the OpenAPI document describes them.
+//! The envelopes area's route table: each route's operation as the OpenAPI document describes it,
+//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
+//! runner and the OpenAPI document are made from it.
 
 use gsign_core::envelopes::{EnvelopeStatus, RecipientInput};
-use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_core::openapi::{schema, Operation, Reply};
 use gsign_core::routing::SignInput;
+use gsign_core::Action;
+use gsign_platform::lambda::{AreaSpec, RouteSpec};
 use gsign_platform::pagination::Page;
+use gsign_platform::ratelimit::Policy;
 use gsign_platform::storage::Presigned;
 use schemars::JsonSchema;
 use uuid::Uuid;
 
-use crate::ceremony::{AccessCode, CeremonyView, Consent, Decline, NewLink, Signed};
+use crate::ceremony::{
+    init_step, AccessCode, CeremonyView, Consent, Decline, NewLink, Signed, Step,
+};
 use crate::embedded::{Open, Opened, ViewUrl};
 use crate::lifecycle::VoidInput;
-use crate::mail::{AddSuppression, Correction, HandedOutLink, SuppressionView};
+use crate::mail::{
+    init_mail_route, AddSuppression, Correction, HandedOutLink, MailRoute, SuppressionView,
+};
 use crate::repo::{Envelope, EnvelopeCounts, Field, Recipient};
-use crate::routes::{EnvelopeDetail, EnvelopeInput, Evidence, FieldsInput};
+use crate::routes::{init_route, EnvelopeDetail, EnvelopeInput, Evidence, FieldsInput, Route};
 
 /// `GET /v1/envelopes` query.
 #[derive(JsonSchema)]
@@ -93,254 +102,373 @@ struct EmbedPageQuery {
 }
 
 /// The envelopes area.
-pub const AREA: Area = Area {
+pub const AREA: AreaSpec = AreaSpec {
+    binary: "gsign-envelopes",
     name: "envelopes",
     description: "Envelopes: drafts, recipients and fields, sending, the signing ceremony, \
                   embedded signing, the evidence trail and mail suppressions.",
-    operations: &[
-        Operation::new(
-            "api-create-envelope",
-            "POST",
-            "/v1/envelopes",
-            "A draft envelope for a document of the organization.",
-            Reply::Json(201, schema::<EnvelopeDetail>),
+    routes: &[
+        RouteSpec::new(
+            Operation::new(
+                "api-create-envelope",
+                "POST",
+                "/v1/envelopes",
+                "A draft envelope for a document of the organization.",
+                Reply::Json(201, schema::<EnvelopeDetail>),
+            )
+            .with_body(schema::<EnvelopeInput>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::Create),
         )
-        .with_body(schema::<EnvelopeInput>),
-        Operation::new(
-            "api-list-envelopes",
-            "GET",
-            "/v1/envelopes",
-            "The organization's envelopes, newest first (status, document_id, cursor).",
-            Reply::Json(200, schema::<Page<Envelope>>),
-        )
-        .with_query(schema::<ListEnvelopesQuery>),
-        Operation::new(
-            "api-count-envelopes",
-            "GET",
-            "/v1/envelopes/counts",
-            "How many envelopes are in each state, and how many wait for the signed-in person.",
-            Reply::Json(200, schema::<EnvelopeCounts>),
+        .idempotent("create-envelope"),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-envelopes",
+                "GET",
+                "/v1/envelopes",
+                "The organization's envelopes, newest first (status, document_id, cursor).",
+                Reply::Json(200, schema::<Page<Envelope>>),
+            )
+            .with_query(schema::<ListEnvelopesQuery>),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::List),
         ),
-        Operation::new(
-            "api-get-envelope",
-            "GET",
-            "/v1/envelopes/{id}",
-            "An envelope with its recipients, fields and, for a draft, what stands in the way of sending.",
-            Reply::Json(200, schema::<EnvelopeDetail>),
+        RouteSpec::new(
+            Operation::new(
+                "api-count-envelopes",
+                "GET",
+                "/v1/envelopes/counts",
+                "How many envelopes are in each state, and how many wait for the signed-in person.",
+                Reply::Json(200, schema::<EnvelopeCounts>),
+            ),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::Counts),
         ),
-        Operation::new(
-            "api-update-envelope",
-            "PATCH",
-            "/v1/envelopes/{id}",
-            "A draft's name, subject, message, routing, expiry, reminders, signature level.",
-            Reply::Json(200, schema::<EnvelopeDetail>),
-        )
-        .with_body(schema::<EnvelopeInput>),
-        Operation::new(
-            "api-delete-envelope",
-            "DELETE",
-            "/v1/envelopes/{id}",
-            "Deletes a draft.",
-            Reply::Empty(204),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-envelope",
+                "GET",
+                "/v1/envelopes/{id}",
+                "An envelope with its recipients, fields and, for a draft, what stands in the way of sending.",
+                Reply::Json(200, schema::<EnvelopeDetail>),
+            ),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::Get),
         ),
-        Operation::new(
-            "api-add-recipient",
-            "POST",
-            "/v1/envelopes/{id}/recipients",
-            "Adds a recipient to a draft (access codes stored hashed).",
-            Reply::Json(201, schema::<Recipient>),
-        )
-        .with_body(schema::<RecipientInput>),
-        Operation::new(
-            "api-update-recipient",
-            "PUT",
-            "/v1/envelopes/{id}/recipients/{recipient_id}",
-            "Replaces a draft recipient's values (an access code left out is kept).",
-            Reply::Json(200, schema::<Recipient>),
-        )
-        .with_body(schema::<RecipientInput>),
-        Operation::new(
-            "api-remove-recipient",
-            "DELETE",
-            "/v1/envelopes/{id}/recipients/{recipient_id}",
-            "Removes a draft recipient and their fields.",
-            Reply::Empty(204),
+        RouteSpec::new(
+            Operation::new(
+                "api-update-envelope",
+                "PATCH",
+                "/v1/envelopes/{id}",
+                "A draft's name, subject, message, routing, expiry, reminders, signature level.",
+                Reply::Json(200, schema::<EnvelopeDetail>),
+            )
+            .with_body(schema::<EnvelopeInput>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::Update),
         ),
-        Operation::new(
-            "api-set-envelope-fields",
-            "PUT",
-            "/v1/envelopes/{id}/fields",
-            "Replaces a draft's fields (checked against the pages).",
-            Reply::Json(200, schema::<Vec<Field>>),
-        )
-        .with_body(schema::<FieldsInput>),
-        Operation::new(
-            "api-list-envelope-events",
-            "GET",
-            "/v1/envelopes/{id}/events",
-            "The evidence trail and whether its hash chain verifies.",
-            Reply::Json(200, schema::<Evidence>),
+        RouteSpec::new(
+            Operation::new(
+                "api-delete-envelope",
+                "DELETE",
+                "/v1/envelopes/{id}",
+                "Deletes a draft.",
+                Reply::Empty(204),
+            ),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::Delete),
         ),
-        Operation::new(
-            "api-send-envelope",
-            "POST",
-            "/v1/envelopes/{id}/send",
-            "Checks the draft, prepares the document with every field, and asks the first recipients to act.",
-            Reply::Json(200, schema::<Envelope>),
+        RouteSpec::new(
+            Operation::new(
+                "api-add-recipient",
+                "POST",
+                "/v1/envelopes/{id}/recipients",
+                "Adds a recipient to a draft (access codes stored hashed).",
+                Reply::Json(201, schema::<Recipient>),
+            )
+            .with_body(schema::<RecipientInput>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::AddRecipient),
         ),
-        Operation::new(
-            "api-void-envelope",
-            "POST",
-            "/v1/envelopes/{id}/void",
-            "The sender voids a sent envelope with a reason; recipients who were asked are told.",
-            Reply::Json(200, schema::<Envelope>),
-        )
-        .with_body(schema::<VoidInput>),
-        Operation::new(
-            "api-remind-envelope",
-            "POST",
-            "/v1/envelopes/{id}/remind",
-            "A fresh signing link to whoever must act now, within the envelope's reminder cap.",
-            Reply::Json(200, schema::<Reminded>),
+        RouteSpec::new(
+            Operation::new(
+                "api-update-recipient",
+                "PUT",
+                "/v1/envelopes/{id}/recipients/{recipient_id}",
+                "Replaces a draft recipient's values (an access code left out is kept).",
+                Reply::Json(200, schema::<Recipient>),
+            )
+            .with_body(schema::<RecipientInput>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::UpdateRecipient),
         ),
-        Operation::new(
-            "api-correct-recipient",
-            "POST",
-            "/v1/envelopes/{id}/recipients/{recipient_id}/correct",
-            "A new address for a recipient who has not acted; their old link stops working.",
-            Reply::Json(200, schema::<Recipient>),
-        )
-        .with_body(schema::<Correction>),
-        Operation::new(
-            "api-create-signing-link",
-            "POST",
-            "/v1/envelopes/{id}/recipients/{recipient_id}/signing-link",
-            "A single-use signing link to hand to a recipient another way than mail.",
-            Reply::Json(201, schema::<HandedOutLink>),
+        RouteSpec::new(
+            Operation::new(
+                "api-remove-recipient",
+                "DELETE",
+                "/v1/envelopes/{id}/recipients/{recipient_id}",
+                "Removes a draft recipient and their fields.",
+                Reply::Empty(204),
+            ),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::RemoveRecipient),
         ),
-        Operation::new(
-            "api-list-mail-suppressions",
-            "GET",
-            "/v1/mail/suppressions",
-            "The organization's mail suppression list (owners and admins).",
-            Reply::Json(200, schema::<Page<SuppressionView>>),
-        )
-        .with_query(schema::<ListSuppressionsQuery>),
+        RouteSpec::new(
+            Operation::new(
+                "api-set-envelope-fields",
+                "PUT",
+                "/v1/envelopes/{id}/fields",
+                "Replaces a draft's fields (checked against the pages).",
+                Reply::Json(200, schema::<Vec<Field>>),
+            )
+            .with_body(schema::<FieldsInput>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::SetFields),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-envelope-events",
+                "GET",
+                "/v1/envelopes/{id}/events",
+                "The evidence trail and whether its hash chain verifies.",
+                Reply::Json(200, schema::<Evidence>),
+            ),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::Events),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-send-envelope",
+                "POST",
+                "/v1/envelopes/{id}/send",
+                "Checks the draft, prepares the document with every field, and asks the first recipients to act.",
+                Reply::Json(200, schema::<Envelope>),
+            ),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::Send),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-void-envelope",
+                "POST",
+                "/v1/envelopes/{id}/void",
+                "The sender voids a sent envelope with a reason; recipients who were asked are told.",
+                Reply::Json(200, schema::<Envelope>),
+            )
+            .with_body(schema::<VoidInput>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::Void),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-remind-envelope",
+                "POST",
+                "/v1/envelopes/{id}/remind",
+                "A fresh signing link to whoever must act now, within the envelope's reminder cap.",
+                Reply::Json(200, schema::<Reminded>),
+            ),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::Remind),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-correct-recipient",
+                "POST",
+                "/v1/envelopes/{id}/recipients/{recipient_id}/correct",
+                "A new address for a recipient who has not acted; their old link stops working.",
+                Reply::Json(200, schema::<Recipient>),
+            )
+            .with_body(schema::<Correction>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::CorrectRecipient),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-create-signing-link",
+                "POST",
+                "/v1/envelopes/{id}/recipients/{recipient_id}/signing-link",
+                "A single-use signing link to hand to a recipient another way than mail.",
+                Reply::Json(201, schema::<HandedOutLink>),
+            ),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::SigningLink),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-mail-suppressions",
+                "GET",
+                "/v1/mail/suppressions",
+                "The organization's mail suppression list (owners and admins).",
+                Reply::Json(200, schema::<Page<SuppressionView>>),
+            )
+            .with_query(schema::<ListSuppressionsQuery>),
+            Action::ReadMailSuppressions,
+            |env, spec| init_mail_route(env, spec, MailRoute::ListSuppressions),
+        ),
         // 201 when the address is added; 200 with the existing entry when it was listed
         // already.
-        Operation::new(
-            "api-add-mail-suppression",
-            "POST",
-            "/v1/mail/suppressions",
-            "Puts an address on the organization's mail suppression list.",
-            Reply::Json(201, schema::<SuppressionView>),
-        )
-        .with_body(schema::<AddSuppression>)
-        .or_status(200, "The address was already on the list: its entry."),
-        Operation::new(
-            "api-remove-mail-suppression",
-            "DELETE",
-            "/v1/mail/suppressions/{email}",
-            "Takes an address off the organization's mail suppression list.",
-            Reply::Empty(204),
+        RouteSpec::new(
+            Operation::new(
+                "api-add-mail-suppression",
+                "POST",
+                "/v1/mail/suppressions",
+                "Puts an address on the organization's mail suppression list.",
+                Reply::Json(201, schema::<SuppressionView>),
+            )
+            .with_body(schema::<AddSuppression>)
+            .or_status(200, "The address was already on the list: its entry."),
+            Action::ManageMailSuppressions,
+            |env, spec| init_mail_route(env, spec, MailRoute::AddSuppression),
         ),
-        Operation::new(
-            "api-unsubscribe-from-mail",
-            "POST",
-            "/v1/mail/unsubscribe",
-            "RFC 8058 one-click unsubscribe from a reminder (the link's token is the credential).",
-            Reply::Json(200, schema::<Unsubscribed>),
-        )
-        .with_query(schema::<UnsubscribeQuery>)
-        .public(),
-        Operation::new(
-            "api-download-envelope",
-            "GET",
-            "/v1/envelopes/{id}/download",
-            "A presigned link to the current revision (final and certificate once completed).",
-            Reply::Json(200, schema::<Presigned>),
-        )
-        .with_query(schema::<DownloadQuery>),
-        Operation::new(
-            "api-view-signing",
-            "GET",
-            "/v1/signing/{token}",
-            "The signing page's data for the recipient of the link; records viewed.",
-            Reply::Json(200, schema::<CeremonyView>),
-        )
-        .public(),
-        Operation::new(
-            "api-submit-access-code",
-            "POST",
-            "/v1/signing/{token}/access-code",
-            "Checks the recipient's access code; five wrong codes lock the link (15 minutes, then longer).",
-            Reply::Empty(204),
-        )
-        .with_body(schema::<AccessCode>)
-        .public(),
-        Operation::new(
-            "api-give-consent",
-            "POST",
-            "/v1/signing/{token}/consent",
-            "Records the electronic-records consent (disclosure version, time, IP, user agent).",
-            Reply::Empty(204),
-        )
-        .with_body(schema::<Consent>)
-        .public(),
-        Operation::new(
-            "api-sign-envelope",
-            "POST",
-            "/v1/signing/{token}/sign",
-            "A signer's field values and adopted signature (or an approver's approval), checked and recorded.",
-            Reply::Json(202, schema::<Signed>),
-        )
-        .with_body(schema::<SignInput>)
-        .public(),
-        Operation::new(
-            "api-decline-envelope",
-            "POST",
-            "/v1/signing/{token}/decline",
-            "The recipient declines with a reason: the envelope ends for everyone, the sender is told.",
-            Reply::Empty(204),
-        )
-        .with_body(schema::<Decline>)
-        .public(),
-        Operation::new(
-            "api-renew-signing-link",
-            "POST",
-            "/v1/signing/{token}/new-link",
-            "Mails a fresh link to a completed envelope's documents to the recipient's own address.",
-            Reply::Json(202, schema::<NewLink>),
-        )
-        .public(),
-        Operation::new(
-            "api-create-recipient-view",
-            "POST",
-            "/v1/envelopes/{id}/recipients/{recipient_id}/view",
-            "A single-use URL, good for five minutes, where an embedded recipient signs inside the sender's page.",
-            Reply::Json(201, schema::<ViewUrl>),
-        ),
-        Operation::new(
-            "api-open-embedded-signing",
-            "POST",
-            "/v1/signing/embedded",
-            "Spends an embedded view URL's ticket (once, within five minutes) for the signing token that page alone holds.",
-            Reply::Json(200, schema::<Opened>),
-        )
-        .with_body(schema::<Open>)
-        .public(),
-        Operation::new(
-            "web-embedded-signing-page",
-            "GET",
-            "/embed/sign",
-            "The web app's signing page for an iframe, with frame-ancestors set to the organization's embed origins.",
-            Reply::Other(
-                200,
-                "text/html",
-                "The web app's page, framed only by the organization's `settings.embed_origins`.",
+        RouteSpec::new(
+            Operation::new(
+                "api-remove-mail-suppression",
+                "DELETE",
+                "/v1/mail/suppressions/{email}",
+                "Takes an address off the organization's mail suppression list.",
+                Reply::Empty(204),
             ),
+            Action::ManageMailSuppressions,
+            |env, spec| init_mail_route(env, spec, MailRoute::RemoveSuppression),
+        ),
+        RouteSpec::public(
+            Operation::new(
+                "api-unsubscribe-from-mail",
+                "POST",
+                "/v1/mail/unsubscribe",
+                "RFC 8058 one-click unsubscribe from a reminder (the link's token is the credential).",
+                Reply::Json(200, schema::<Unsubscribed>),
+            )
+            .with_query(schema::<UnsubscribeQuery>),
+            |env, spec| init_mail_route(env, spec, MailRoute::Unsubscribe),
         )
-        .with_query(schema::<EmbedPageQuery>)
-        .public(),
+        .limited(Policy::Sensitive),
+        RouteSpec::new(
+            Operation::new(
+                "api-download-envelope",
+                "GET",
+                "/v1/envelopes/{id}/download",
+                "A presigned link to the current revision (final and certificate once completed).",
+                Reply::Json(200, schema::<Presigned>),
+            )
+            .with_query(schema::<DownloadQuery>),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::Download),
+        ),
+        RouteSpec::public(
+            Operation::new(
+                "api-view-signing",
+                "GET",
+                "/v1/signing/{token}",
+                "The signing page's data for the recipient of the link; records viewed.",
+                Reply::Json(200, schema::<CeremonyView>),
+            ),
+            |env, spec| init_step(env, spec, Step::View),
+        )
+        .limited(Policy::SigningLink),
+        RouteSpec::public(
+            Operation::new(
+                "api-submit-access-code",
+                "POST",
+                "/v1/signing/{token}/access-code",
+                "Checks the recipient's access code; five wrong codes lock the link (15 minutes, then longer).",
+                Reply::Empty(204),
+            )
+            .with_body(schema::<AccessCode>),
+            |env, spec| init_step(env, spec, Step::AccessCode),
+        )
+        .limited(Policy::SigningLink),
+        RouteSpec::public(
+            Operation::new(
+                "api-give-consent",
+                "POST",
+                "/v1/signing/{token}/consent",
+                "Records the electronic-records consent (disclosure version, time, IP, user agent).",
+                Reply::Empty(204),
+            )
+            .with_body(schema::<Consent>),
+            |env, spec| init_step(env, spec, Step::Consent),
+        )
+        .limited(Policy::SigningLink),
+        RouteSpec::public(
+            Operation::new(
+                "api-sign-envelope",
+                "POST",
+                "/v1/signing/{token}/sign",
+                "A signer's field values and adopted signature (or an approver's approval), checked and recorded.",
+                Reply::Json(202, schema::<Signed>),
+            )
+            .with_body(schema::<SignInput>),
+            |env, spec| init_step(env, spec, Step::Sign),
+        )
+        .limited(Policy::SigningLink),
+        RouteSpec::public(
+            Operation::new(
+                "api-decline-envelope",
+                "POST",
+                "/v1/signing/{token}/decline",
+                "The recipient declines with a reason: the envelope ends for everyone, the sender is told.",
+                Reply::Empty(204),
+            )
+            .with_body(schema::<Decline>),
+            |env, spec| init_step(env, spec, Step::Decline),
+        )
+        .limited(Policy::SigningLink),
+        RouteSpec::public(
+            Operation::new(
+                "api-renew-signing-link",
+                "POST",
+                "/v1/signing/{token}/new-link",
+                "Mails a fresh link to a completed envelope's documents to the recipient's own address.",
+                Reply::Json(202, schema::<NewLink>),
+            ),
+            |env, spec| init_step(env, spec, Step::NewLink),
+        )
+        .limited(Policy::SigningLink),
+        RouteSpec::new(
+            Operation::new(
+                "api-create-recipient-view",
+                "POST",
+                "/v1/envelopes/{id}/recipients/{recipient_id}/view",
+                "A single-use URL, good for five minutes, where an embedded recipient signs inside the sender's page.",
+                Reply::Json(201, schema::<ViewUrl>),
+            ),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::RecipientView),
+        ),
+        RouteSpec::public(
+            Operation::new(
+                "api-open-embedded-signing",
+                "POST",
+                "/v1/signing/embedded",
+                "Spends an embedded view URL's ticket (once, within five minutes) for the signing token that page alone holds.",
+                Reply::Json(200, schema::<Opened>),
+            )
+            .with_body(schema::<Open>),
+            crate::embedded::init_open,
+        ),
+        RouteSpec::public(
+            Operation::new(
+                "web-embedded-signing-page",
+                "GET",
+                "/embed/sign",
+                "The web app's signing page for an iframe, with frame-ancestors set to the organization's embed origins.",
+                Reply::Other(
+                    200,
+                    "text/html",
+                    "The web app's page, framed only by the organization's `settings.embed_origins`.",
+                ),
+            )
+            .with_query(schema::<EmbedPageQuery>),
+            crate::embedded::init_page,
+        ),
+    ],
+    jobs: &[
+        crate::lifecycle::EXPIRE_ENVELOPES,
+        crate::lifecycle::SEND_REMINDERS,
+        crate::mail::RECORD_MAIL_EVENT,
+        crate::worker::SIGN_ENVELOPE,
+        crate::worker::RESUME_SIGNING,
+        crate::renewal::RENEW_ARCHIVE_TIMESTAMPS,
     ],
 };

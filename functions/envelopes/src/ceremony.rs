@@ -22,9 +22,8 @@ use gsign_core::routing::{self, Answer, SignInput, SignatureInput, Slot};
 use gsign_core::webhooks::EventType;
 use gsign_core::{Env, IntoProblem, Problem};
 use gsign_platform::http as web;
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox;
-use gsign_platform::ratelimit::Policy;
 use gsign_platform::storage::{ObjectRef, Presigned};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -954,8 +953,10 @@ impl EnvelopesApi {
     }
 }
 
+/// Which step of the signing ceremony a function serves (its entry in [`crate::api::AREA`]
+/// says the rest).
 #[derive(Debug, Clone, Copy)]
-enum Step {
+pub(crate) enum Step {
     View,
     AccessCode,
     Consent,
@@ -1102,27 +1103,16 @@ impl HttpHandler for CeremonyRoute {
     }
 }
 
-fn init_step(env: Env, step: Step) -> InitFuture {
+/// The cold start of the signing step `step`, declared by `spec`. The link is the
+/// credential: the route is limited per link (a page's views, polls and steps) and per IP at
+/// the ordinary ceiling, so an office of signers behind one address is never refused for
+/// being many.
+pub(crate) fn init_step(env: Env, spec: &'static RouteSpec, step: Step) -> InitFuture {
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
+        let pool = api.base.pool.clone();
         let handler = Arc::new(CeremonyRoute { api, step });
-        // The link is the credential: limited per link (a page's views, polls and steps) and
-        // per IP at the ordinary ceiling, so an office of signers behind one address is
-        // never refused for being many.
-        Ok(http_route(handler, limiter, Policy::SigningLink, None))
+        Ok(http_route(handler, spec, limiter, pool))
     })
 }
-
-gsign_platform::route_function!(init_step, /// `GET /v1/signing/{token}`.
-    VIEW_SIGNING, "api-view-signing", Step::View);
-gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/access-code`.
-    SUBMIT_ACCESS_CODE, "api-submit-access-code", Step::AccessCode);
-gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/consent`.
-    GIVE_CONSENT, "api-give-consent", Step::Consent);
-gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/sign`.
-    SIGN_ENVELOPE, "api-sign-envelope", Step::Sign);
-gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/decline`.
-    DECLINE_ENVELOPE, "api-decline-envelope", Step::Decline);
-gsign_platform::route_function!(init_step, /// `POST /v1/signing/{token}/new-link`.
-    RENEW_SIGNING_LINK, "api-renew-signing-link", Step::NewLink);

@@ -22,8 +22,7 @@ use gsign_core::envelopes::is_embed_origin;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
 use gsign_core::{Env, IntoProblem, Problem};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
-use gsign_platform::ratelimit::Policy;
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret as _;
@@ -260,25 +259,15 @@ impl HttpHandler for OpenRoute {
     }
 }
 
-fn init_open(env: Env) -> InitFuture {
+/// The cold start of `POST /v1/signing/embedded`, declared by `spec`.
+pub(crate) fn init_open(env: Env, spec: &'static RouteSpec) -> InitFuture {
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        Ok(http_route(
-            Arc::new(OpenRoute { api }),
-            limiter,
-            Policy::Standard,
-            None,
-        ))
+        let pool = api.base.pool.clone();
+        Ok(http_route(Arc::new(OpenRoute { api }), spec, limiter, pool))
     })
 }
-
-/// `POST /v1/signing/embedded`.
-pub const OPEN_EMBEDDED_SIGNING: gsign_platform::lambda::FunctionSpec =
-    gsign_platform::lambda::FunctionSpec {
-        name: "api-open-embedded-signing",
-        init: init_open,
-    };
 
 // ------------------------------------------------------------------ the framed page
 
@@ -386,7 +375,8 @@ impl HttpHandler for EmbedPage {
     }
 }
 
-fn init_page(env: Env) -> InitFuture {
+/// The cold start of the embedded signing page, declared by `spec`.
+pub(crate) fn init_page(env: Env, spec: &'static RouteSpec) -> InitFuture {
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
@@ -408,16 +398,10 @@ fn init_page(env: Env) -> InitFuture {
                 .map_err(anyhow::Error::from)?,
             document_origin,
         };
-        Ok(http_route(Arc::new(page), limiter, Policy::Standard, None))
+        let pool = page.api.base.pool.clone();
+        Ok(http_route(Arc::new(page), spec, limiter, pool))
     })
 }
-
-/// `GET /embed/sign`.
-pub const EMBEDDED_SIGNING_PAGE: gsign_platform::lambda::FunctionSpec =
-    gsign_platform::lambda::FunctionSpec {
-        name: "web-embedded-signing-page",
-        init: init_page,
-    };
 
 #[cfg(test)]
 mod tests {

@@ -26,15 +26,14 @@ use gsign_core::mail::{
     is_plausible_address, parse_notification, MailEvent, MailEventKind, Suppressed,
 };
 use gsign_core::webhooks::EventType;
-use gsign_core::{Action, Env, FieldError};
+use gsign_core::{Env, FieldError};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{
     each_message, http_route, FunctionSpec, Handler, HttpHandler, InitFuture, InvokeError,
-    MessageOutcome, SqsHandler,
+    MessageOutcome, RouteSpec, SqsHandler,
 };
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::ratelimit::Policy;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret as _;
@@ -836,29 +835,18 @@ impl EnvelopesApi {
 
 // ------------------------------------------------------------------ routes
 
+/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
 #[derive(Debug, Clone, Copy)]
-enum MailRoute {
+pub(crate) enum MailRoute {
     ListSuppressions,
     AddSuppression,
     RemoveSuppression,
     Unsubscribe,
 }
 
-impl MailRoute {
-    fn action(self) -> Option<Action> {
-        match self {
-            MailRoute::ListSuppressions => Some(Action::ReadMailSuppressions),
-            MailRoute::AddSuppression | MailRoute::RemoveSuppression => {
-                Some(Action::ManageMailSuppressions)
-            }
-            // The token in the link is the credential.
-            MailRoute::Unsubscribe => None,
-        }
-    }
-}
-
 struct MailRouteHandler {
     api: EnvelopesApi,
+    spec: &'static RouteSpec,
     route: MailRoute,
 }
 
@@ -873,10 +861,7 @@ impl MailRouteHandler {
                 &serde_json::json!({"unsubscribed": true}),
             ));
         }
-        let caller = match self.route.action() {
-            Some(action) => Caller::of(req, action)?,
-            None => return Err(EnvelopesError::Unauthenticated),
-        };
+        let caller = self.spec.caller(req)?;
         Ok(match self.route {
             MailRoute::ListSuppressions => {
                 web::json(StatusCode::OK, &api.list_suppressions(&caller, req).await?)
@@ -913,28 +898,16 @@ impl HttpHandler for MailRouteHandler {
     }
 }
 
-fn init_mail_route(env: Env, route: MailRoute) -> InitFuture {
+pub(crate) fn init_mail_route(env: Env, spec: &'static RouteSpec, route: MailRoute) -> InitFuture {
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let policy = match route {
-            MailRoute::Unsubscribe => Policy::Sensitive,
-            _ => Policy::Standard,
-        };
+        let pool = api.base.pool.clone();
         Ok(http_route(
-            Arc::new(MailRouteHandler { api, route }),
+            Arc::new(MailRouteHandler { api, spec, route }),
+            spec,
             limiter,
-            policy,
-            None,
+            pool,
         ))
     })
 }
-
-gsign_platform::route_function!(init_mail_route, /// `GET /v1/mail/suppressions`.
-    LIST_MAIL_SUPPRESSIONS, "api-list-mail-suppressions", MailRoute::ListSuppressions);
-gsign_platform::route_function!(init_mail_route, /// `POST /v1/mail/suppressions`.
-    ADD_MAIL_SUPPRESSION, "api-add-mail-suppression", MailRoute::AddSuppression);
-gsign_platform::route_function!(init_mail_route, /// `DELETE /v1/mail/suppressions/{email}`.
-    REMOVE_MAIL_SUPPRESSION, "api-remove-mail-suppression", MailRoute::RemoveSuppression);
-gsign_platform::route_function!(init_mail_route, /// `POST /v1/mail/unsubscribe`.
-    UNSUBSCRIBE_FROM_MAIL, "api-unsubscribe-from-mail", MailRoute::Unsubscribe);

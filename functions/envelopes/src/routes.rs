@@ -14,11 +14,10 @@ use gsign_core::envelopes::{
     field_problems, send_problems, verify_chain, ChainVerdict, ChainedEvent, EnvelopeStatus,
     FieldInput, NewRecipient, RecipientInput, RoutingType, MAX_FIELDS, MAX_RECIPIENTS,
 };
-use gsign_core::{Action, Env, FieldError};
+use gsign_core::{Env, FieldError};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::ratelimit::Policy;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -588,8 +587,9 @@ fn duplicate_recipient(err: tokio_postgres::Error) -> EnvelopesError {
 
 // ------------------------------------------------------------------ routes
 
+/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
 #[derive(Debug, Clone, Copy)]
-enum Route {
+pub(crate) enum Route {
     Create,
     List,
     Counts,
@@ -610,26 +610,16 @@ enum Route {
     SigningLink,
 }
 
-impl Route {
-    fn action(self) -> Action {
-        match self {
-            Route::List | Route::Counts | Route::Get | Route::Events | Route::Download => {
-                Action::ReadDocuments
-            }
-            _ => Action::WriteDocuments,
-        }
-    }
-}
-
 struct EnvelopeRoute {
     api: EnvelopesApi,
+    spec: &'static RouteSpec,
     route: Route,
 }
 
 impl EnvelopeRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, EnvelopesError> {
-        let caller = Caller::of(req, self.route.action())?;
+        let caller = self.spec.caller(req)?;
         let id = || web::path_uuid(req, "id").ok_or(EnvelopesError::NotFound("envelope"));
         let recipient =
             || web::path_uuid(req, "recipient_id").ok_or(EnvelopesError::NotFound("recipient"));
@@ -742,61 +732,16 @@ impl HttpHandler for EnvelopeRoute {
     }
 }
 
-fn init_route(env: Env, route: Route) -> InitFuture {
+pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let idempotency = matches!(route, Route::Create).then(|| {
-            (
-                gsign_platform::idempotency::IdempotentRoute::new(
-                    "create-envelope",
-                    route.action(),
-                ),
-                api.base.pool.clone(),
-            )
-        });
+        let pool = api.base.pool.clone();
         Ok(http_route(
-            Arc::new(EnvelopeRoute { api, route }),
+            Arc::new(EnvelopeRoute { api, spec, route }),
+            spec,
             limiter,
-            Policy::Standard,
-            idempotency,
+            pool,
         ))
     })
 }
-
-gsign_platform::route_function!(init_route, /// `POST /v1/envelopes`.
-    CREATE_ENVELOPE, "api-create-envelope", Route::Create);
-gsign_platform::route_function!(init_route, /// `GET /v1/envelopes`.
-    LIST_ENVELOPES, "api-list-envelopes", Route::List);
-gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/counts`.
-    COUNT_ENVELOPES, "api-count-envelopes", Route::Counts);
-gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}`.
-    GET_ENVELOPE, "api-get-envelope", Route::Get);
-gsign_platform::route_function!(init_route, /// `PATCH /v1/envelopes/{id}`.
-    UPDATE_ENVELOPE, "api-update-envelope", Route::Update);
-gsign_platform::route_function!(init_route, /// `DELETE /v1/envelopes/{id}`.
-    DELETE_ENVELOPE, "api-delete-envelope", Route::Delete);
-gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/recipients`.
-    ADD_RECIPIENT, "api-add-recipient", Route::AddRecipient);
-gsign_platform::route_function!(init_route, /// `PUT /v1/envelopes/{id}/recipients/{recipient_id}`.
-    UPDATE_RECIPIENT, "api-update-recipient", Route::UpdateRecipient);
-gsign_platform::route_function!(init_route, /// `DELETE /v1/envelopes/{id}/recipients/{recipient_id}`.
-    REMOVE_RECIPIENT, "api-remove-recipient", Route::RemoveRecipient);
-gsign_platform::route_function!(init_route, /// `PUT /v1/envelopes/{id}/fields`.
-    SET_ENVELOPE_FIELDS, "api-set-envelope-fields", Route::SetFields);
-gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/send`.
-    SEND_ENVELOPE, "api-send-envelope", Route::Send);
-gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/void`.
-    VOID_ENVELOPE, "api-void-envelope", Route::Void);
-gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/remind`.
-    REMIND_ENVELOPE, "api-remind-envelope", Route::Remind);
-gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/recipients/{recipient_id}/view`.
-    CREATE_RECIPIENT_VIEW, "api-create-recipient-view", Route::RecipientView);
-gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/recipients/{recipient_id}/correct`.
-    CORRECT_RECIPIENT, "api-correct-recipient", Route::CorrectRecipient);
-gsign_platform::route_function!(init_route, /// `POST /v1/envelopes/{id}/recipients/{recipient_id}/signing-link`.
-    CREATE_SIGNING_LINK, "api-create-signing-link", Route::SigningLink);
-gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}/download`.
-    DOWNLOAD_ENVELOPE, "api-download-envelope", Route::Download);
-gsign_platform::route_function!(init_route, /// `GET /v1/envelopes/{id}/events`.
-    LIST_ENVELOPE_EVENTS, "api-list-envelope-events", Route::Events);

@@ -1,9 +1,14 @@
-//! The sealed area's operations, as the OpenAPI document describes them.
+//! The sealed area's route table: each route's operation as the OpenAPI document describes it,
+//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
+//! runner and the OpenAPI document are made from it.
 
 use chrono::{DateTime, Utc};
-use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_core::openapi::{schema, Operation, Reply};
 use gsign_core::sealed::Wire;
+use gsign_core::Action;
+use gsign_platform::lambda::{AreaSpec, RouteSpec};
 use gsign_platform::pagination::Page;
+use gsign_platform::ratelimit::Policy;
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
@@ -11,6 +16,7 @@ use crate::envelopes::{Opened, SealedEnvelope};
 use crate::keys::{CryptoKey, RevokeInput, RotateInput};
 use crate::prompts::{Prompt, SealInput};
 use crate::schemas::{KeyAlgorithm, KeyUsage, PromptStatus, KEY_ID_PATTERN};
+use crate::{init_route, Route};
 
 /// `POST /v1/prompts` body (parsed as `PromptInput`).
 #[derive(JsonSchema)]
@@ -115,126 +121,187 @@ struct KeyList {
 }
 
 /// The sealed area.
-pub const AREA: Area = Area {
+pub const AREA: AreaSpec = AreaSpec {
+    binary: "gsign-sealed",
     name: "sealed",
     description: "Prompts sealed end to end to a receiver's key and signed in the HSM, \
                   sealed envelopes imported and opened, and the key registry.",
-    operations: &[
-        Operation::new(
-            "api-create-prompt",
-            "POST",
-            "/v1/prompts",
-            "A prompt to seal (text, metadata); version 1.",
-            Reply::Json(201, schema::<Prompt>),
+    routes: &[
+        RouteSpec::new(
+            Operation::new(
+                "api-create-prompt",
+                "POST",
+                "/v1/prompts",
+                "A prompt to seal (text, metadata); version 1.",
+                Reply::Json(201, schema::<Prompt>),
+            )
+            .with_body(schema::<CreatePrompt>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::CreatePrompt),
         )
-        .with_body(schema::<CreatePrompt>),
-        Operation::new(
-            "api-list-prompts",
-            "GET",
-            "/v1/prompts",
-            "Prompts, newest first; status and full-text filters.",
-            Reply::Json(200, schema::<Page<Prompt>>),
-        )
-        .with_query(schema::<ListPromptsQuery>),
-        Operation::new(
-            "api-get-prompt",
-            "GET",
-            "/v1/prompts/{id}",
-            "One prompt (cached 5 minutes).",
-            Reply::Json(200, schema::<Prompt>),
+        .idempotent("create-prompt"),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-prompts",
+                "GET",
+                "/v1/prompts",
+                "Prompts, newest first; status and full-text filters.",
+                Reply::Json(200, schema::<Page<Prompt>>),
+            )
+            .with_query(schema::<ListPromptsQuery>),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::ListPrompts),
         ),
-        Operation::new(
-            "api-update-prompt",
-            "PATCH",
-            "/v1/prompts/{id}",
-            "Changes a prompt if its version is still the one given (optimistic locking).",
-            Reply::Json(200, schema::<Prompt>),
-        )
-        .with_body(schema::<UpdatePrompt>),
-        Operation::new(
-            "api-delete-prompt",
-            "DELETE",
-            "/v1/prompts/{id}",
-            "Soft-deletes a prompt (kept 7 years for retention).",
-            Reply::Empty(204),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-prompt",
+                "GET",
+                "/v1/prompts/{id}",
+                "One prompt (cached 5 minutes).",
+                Reply::Json(200, schema::<Prompt>),
+            ),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::GetPrompt),
         ),
-        Operation::new(
-            "api-seal-prompt",
-            "POST",
-            "/v1/prompts/{id}/seal",
-            "Seals a prompt to a receiver key: AES-256-GCM, key wrapped RSA-OAEP-SHA256, signed \
-             RSA-PSS in the HSM.",
-            Reply::Json(201, schema::<SealedEnvelope>),
-        )
-        .with_body(schema::<SealInput>),
-        Operation::new(
-            "api-import-sealed-envelope",
-            "POST",
-            "/v1/sealed-envelopes",
-            "Stores an envelope sealed elsewhere, to be opened later (shape checked; signature \
-             checked at open).",
-            Reply::Json(201, schema::<SealedEnvelope>),
-        )
-        .with_body(schema::<Wire>),
-        Operation::new(
-            "api-get-sealed-envelope",
-            "GET",
-            "/v1/sealed-envelopes/{id}",
-            "Metadata of a sealed envelope (cached 15 minutes); the encrypted fields only for the \
-             receiver side.",
-            Reply::Json(200, schema::<SealedEnvelope>),
+        RouteSpec::new(
+            Operation::new(
+                "api-update-prompt",
+                "PATCH",
+                "/v1/prompts/{id}",
+                "Changes a prompt if its version is still the one given (optimistic locking).",
+                Reply::Json(200, schema::<Prompt>),
+            )
+            .with_body(schema::<UpdatePrompt>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::UpdatePrompt),
         ),
-        Operation::new(
-            "api-open-sealed-envelope",
-            "POST",
-            "/v1/sealed-envelopes/{id}/open",
-            "Verifies the signature, refuses expired ones (410), unwraps in the HSM, decrypts; \
-             every attempt logged.",
-            Reply::Json(200, schema::<Opened>),
+        RouteSpec::new(
+            Operation::new(
+                "api-delete-prompt",
+                "DELETE",
+                "/v1/prompts/{id}",
+                "Soft-deletes a prompt (kept 7 years for retention).",
+                Reply::Empty(204),
+            ),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::DeletePrompt),
         ),
-        Operation::new(
-            "api-register-crypto-key",
-            "POST",
-            "/v1/crypto-keys",
-            "Registers a party's RSA public key (a receiver to seal to, or a sender to verify).",
-            Reply::Json(201, schema::<CryptoKey>),
+        RouteSpec::new(
+            Operation::new(
+                "api-seal-prompt",
+                "POST",
+                "/v1/prompts/{id}/seal",
+                "Seals a prompt to a receiver key: AES-256-GCM, key wrapped RSA-OAEP-SHA256, signed \
+                 RSA-PSS in the HSM.",
+                Reply::Json(201, schema::<SealedEnvelope>),
+            )
+            .with_body(schema::<SealInput>),
+            Action::WriteDocuments,
+            |env, spec| init_route(env, spec, Route::SealPrompt),
         )
-        .with_body(schema::<RegisterKey>),
-        Operation::new(
-            "api-generate-crypto-key",
-            "POST",
-            "/v1/crypto-keys/generate",
-            "Generates a sender (signing) or receiver (decryption) RSA key in the HSM; the \
-             private half never leaves it.",
-            Reply::Json(201, schema::<CryptoKey>),
+        .idempotent("seal-prompt"),
+        RouteSpec::new(
+            Operation::new(
+                "api-import-sealed-envelope",
+                "POST",
+                "/v1/sealed-envelopes",
+                "Stores an envelope sealed elsewhere, to be opened later (shape checked; signature \
+                 checked at open).",
+                Reply::Json(201, schema::<SealedEnvelope>),
+            )
+            .with_body(schema::<Wire>),
+            Action::OpenSealedEnvelopes,
+            |env, spec| init_route(env, spec, Route::ImportEnvelope),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-sealed-envelope",
+                "GET",
+                "/v1/sealed-envelopes/{id}",
+                "Metadata of a sealed envelope (cached 15 minutes); the encrypted fields only for the \
+                 receiver side.",
+                Reply::Json(200, schema::<SealedEnvelope>),
+            ),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::GetEnvelope),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-open-sealed-envelope",
+                "POST",
+                "/v1/sealed-envelopes/{id}/open",
+                "Verifies the signature, refuses expired ones (410), unwraps in the HSM, decrypts; \
+                 every attempt logged.",
+                Reply::Json(200, schema::<Opened>),
+            ),
+            Action::OpenSealedEnvelopes,
+            |env, spec| init_route(env, spec, Route::OpenEnvelope),
         )
-        .with_body(schema::<GenerateKey>),
-        Operation::new(
-            "api-list-crypto-keys",
-            "GET",
-            "/v1/crypto-keys",
-            "The key registry, with public keys.",
-            Reply::Json(200, schema::<KeyList>),
-        )
-        .with_query(schema::<ListKeysQuery>),
-        Operation::new(
-            "api-rotate-crypto-key",
-            "POST",
-            "/v1/crypto-keys/{id}/rotate",
-            "A successor key; the old one is rotated and still opens or verifies what it sealed \
-             or signed.",
-            Reply::Json(201, schema::<CryptoKey>),
-        )
-        .with_body(schema::<RotateInput>),
-        Operation::new(
-            "api-revoke-crypto-key",
-            "POST",
-            "/v1/crypto-keys/{id}/revoke",
-            "Revokes a key: it opens, verifies, seals and signs nothing any more.",
-            Reply::Json(200, schema::<CryptoKey>),
-        )
-        .with_body(schema::<RevokeInput>),
+        .limited(Policy::Sensitive),
+        RouteSpec::new(
+            Operation::new(
+                "api-register-crypto-key",
+                "POST",
+                "/v1/crypto-keys",
+                "Registers a party's RSA public key (a receiver to seal to, or a sender to verify).",
+                Reply::Json(201, schema::<CryptoKey>),
+            )
+            .with_body(schema::<RegisterKey>),
+            Action::ManageCryptoKeys,
+            |env, spec| init_route(env, spec, Route::RegisterKey),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-generate-crypto-key",
+                "POST",
+                "/v1/crypto-keys/generate",
+                "Generates a sender (signing) or receiver (decryption) RSA key in the HSM; the \
+                 private half never leaves it.",
+                Reply::Json(201, schema::<CryptoKey>),
+            )
+            .with_body(schema::<GenerateKey>),
+            Action::ManageCryptoKeys,
+            |env, spec| init_route(env, spec, Route::GenerateKey),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-crypto-keys",
+                "GET",
+                "/v1/crypto-keys",
+                "The key registry, with public keys.",
+                Reply::Json(200, schema::<KeyList>),
+            )
+            .with_query(schema::<ListKeysQuery>),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::ListKeys),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-rotate-crypto-key",
+                "POST",
+                "/v1/crypto-keys/{id}/rotate",
+                "A successor key; the old one is rotated and still opens or verifies what it sealed \
+                 or signed.",
+                Reply::Json(201, schema::<CryptoKey>),
+            )
+            .with_body(schema::<RotateInput>),
+            Action::ManageCryptoKeys,
+            |env, spec| init_route(env, spec, Route::RotateKey),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-revoke-crypto-key",
+                "POST",
+                "/v1/crypto-keys/{id}/revoke",
+                "Revokes a key: it opens, verifies, seals and signs nothing any more.",
+                Reply::Json(200, schema::<CryptoKey>),
+            )
+            .with_body(schema::<RevokeInput>),
+            Action::ManageCryptoKeys,
+            |env, spec| init_route(env, spec, Route::RevokeKey),
+        ),
     ],
+    jobs: &[crate::retention::PURGE_SEALED_DATA],
 };
 
 #[cfg(test)]

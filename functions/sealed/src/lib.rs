@@ -2,7 +2,7 @@
 //! RSA-OAEP to the receiver, the whole signed with RSA-PSS in the HSM), opened with the
 //! receiver's HSM key after the sender's signature is checked, every attempt logged; the key
 //! registry; retention. Wire format: `gsign_core::sealed` and docs/sealed-envelopes.md. Each
-//! route is its own Lambda ([`FUNCTIONS`]).
+//! route is its own Lambda ([`AREA`]).
 
 // The route futures nest the spans of the use cases and store calls they await.
 #![recursion_limit = "256"]
@@ -21,10 +21,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gsign_core::{Action, Env};
 use gsign_platform::hsm::{HsmConfig, HsmHandle};
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::{self as web};
 use gsign_platform::kms_keys::KmsKeyStore;
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
-use gsign_platform::ratelimit::Policy;
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::sealing::OaepMode;
 use gsign_platform::service::{Base, BaseConfig};
 use http::StatusCode;
@@ -91,8 +90,9 @@ impl SealedApi {
     }
 }
 
+/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
 #[derive(Debug, Clone, Copy)]
-enum Route {
+pub(crate) enum Route {
     CreatePrompt,
     ListPrompts,
     GetPrompt,
@@ -110,20 +110,6 @@ enum Route {
 }
 
 impl Route {
-    fn action(self) -> Action {
-        match self {
-            Route::ListPrompts | Route::GetPrompt | Route::GetEnvelope => Action::ReadDocuments,
-            Route::CreatePrompt | Route::UpdatePrompt | Route::DeletePrompt | Route::SealPrompt => {
-                Action::WriteDocuments
-            }
-            Route::ImportEnvelope | Route::OpenEnvelope => Action::OpenSealedEnvelopes,
-            Route::RegisterKey | Route::GenerateKey | Route::RotateKey | Route::RevokeKey => {
-                Action::ManageCryptoKeys
-            }
-            Route::ListKeys => Action::ReadDocuments,
-        }
-    }
-
     fn uses_hsm(self) -> bool {
         matches!(
             self,
@@ -139,13 +125,14 @@ impl Route {
 
 struct SealedRoute {
     api: SealedApi,
+    spec: &'static RouteSpec,
     route: Route,
 }
 
 impl SealedRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, SealedError> {
-        let caller = Caller::of(req, self.route.action())?;
+        let caller = self.spec.caller(req)?;
         let api = &self.api;
         let id = |what: &'static str| web::path_uuid(req, "id").ok_or(SealedError::NotFound(what));
         Ok(match self.route {
@@ -237,85 +224,21 @@ impl HttpHandler for SealedRoute {
     }
 }
 
-fn init_route(env: Env, route: Route) -> InitFuture {
+pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
     Box::pin(async move {
         let api = SealedApi::from_env(&env, route.uses_hsm(), route.uses_kms()).await?;
         let limiter = api.base.limiter.clone();
-        // Opening is what an attacker with a stolen session would hammer: the stricter limit.
-        let policy = if matches!(route, Route::OpenEnvelope) {
-            Policy::Sensitive
-        } else {
-            Policy::Standard
-        };
-        // One label per route: a key used to create a prompt is not a key used to seal one.
-        let idempotency = match route {
-            Route::CreatePrompt => Some("create-prompt"),
-            Route::SealPrompt => Some("seal-prompt"),
-            _ => None,
-        }
-        .map(|label| {
-            (
-                gsign_platform::idempotency::IdempotentRoute::new(label, route.action()),
-                api.base.pool.clone(),
-            )
-        });
+        let pool = api.base.pool.clone();
         Ok(http_route(
-            Arc::new(SealedRoute { api, route }),
+            Arc::new(SealedRoute { api, spec, route }),
+            spec,
             limiter,
-            policy,
-            idempotency,
+            pool,
         ))
     })
 }
 
-gsign_platform::route_function!(init_route, /// `POST /v1/prompts`.
-    CREATE_PROMPT, "api-create-prompt", Route::CreatePrompt);
-gsign_platform::route_function!(init_route, /// `GET /v1/prompts`.
-    LIST_PROMPTS, "api-list-prompts", Route::ListPrompts);
-gsign_platform::route_function!(init_route, /// `GET /v1/prompts/{id}`.
-    GET_PROMPT, "api-get-prompt", Route::GetPrompt);
-gsign_platform::route_function!(init_route, /// `PATCH /v1/prompts/{id}`.
-    UPDATE_PROMPT, "api-update-prompt", Route::UpdatePrompt);
-gsign_platform::route_function!(init_route, /// `DELETE /v1/prompts/{id}`.
-    DELETE_PROMPT, "api-delete-prompt", Route::DeletePrompt);
-gsign_platform::route_function!(init_route, /// `POST /v1/prompts/{id}/seal`.
-    SEAL_PROMPT, "api-seal-prompt", Route::SealPrompt);
-gsign_platform::route_function!(init_route, /// `POST /v1/sealed-envelopes`.
-    IMPORT_SEALED_ENVELOPE, "api-import-sealed-envelope", Route::ImportEnvelope);
-gsign_platform::route_function!(init_route, /// `GET /v1/sealed-envelopes/{id}`.
-    GET_SEALED_ENVELOPE, "api-get-sealed-envelope", Route::GetEnvelope);
-gsign_platform::route_function!(init_route, /// `POST /v1/sealed-envelopes/{id}/open`.
-    OPEN_SEALED_ENVELOPE, "api-open-sealed-envelope", Route::OpenEnvelope);
-gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys`.
-    REGISTER_CRYPTO_KEY, "api-register-crypto-key", Route::RegisterKey);
-gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys/generate`.
-    GENERATE_CRYPTO_KEY, "api-generate-crypto-key", Route::GenerateKey);
-gsign_platform::route_function!(init_route, /// `GET /v1/crypto-keys`.
-    LIST_CRYPTO_KEYS, "api-list-crypto-keys", Route::ListKeys);
-gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys/{id}/rotate`.
-    ROTATE_CRYPTO_KEY, "api-rotate-crypto-key", Route::RotateKey);
-gsign_platform::route_function!(init_route, /// `POST /v1/crypto-keys/{id}/revoke`.
-    REVOKE_CRYPTO_KEY, "api-revoke-crypto-key", Route::RevokeKey);
-
-/// Every function of the area, each its own Lambda, all served by the area's one binary
-/// (`gsign-sealed`, which runs the one its `Handler` names) and by the local runner.
-pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
-    CREATE_PROMPT,
-    LIST_PROMPTS,
-    GET_PROMPT,
-    UPDATE_PROMPT,
-    DELETE_PROMPT,
-    SEAL_PROMPT,
-    IMPORT_SEALED_ENVELOPE,
-    GET_SEALED_ENVELOPE,
-    OPEN_SEALED_ENVELOPE,
-    REGISTER_CRYPTO_KEY,
-    GENERATE_CRYPTO_KEY,
-    LIST_CRYPTO_KEYS,
-    ROTATE_CRYPTO_KEY,
-    REVOKE_CRYPTO_KEY,
-    retention::PURGE_SEALED_DATA,
-];
+pub use api::AREA;
 
 #[cfg(test)]
 mod tests {

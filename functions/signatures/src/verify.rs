@@ -14,13 +14,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gsign_core::documents::DocumentStatus;
-use gsign_core::{Action, Env, EnvReader};
+use gsign_core::{Env, EnvReader};
 use gsign_pdf::sandbox::{isolated_child_if_requested, run_isolated};
 use gsign_pdf::Limits;
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, StartupError};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec, StartupError};
 use gsign_platform::pades_signer::RevocationFetcher;
-use gsign_platform::ratelimit::Policy;
 use gsign_platform::service::{Base, BaseConfig};
 use gsign_platform::storage::{DocumentStore, ObjectRef, WorkDir};
 use gsign_signing::verify::{change_counts, verify_with_crls, Report};
@@ -414,13 +413,14 @@ impl VerifyApi {
 
 struct VerifyRoute {
     api: VerifyApi,
+    spec: &'static RouteSpec,
 }
 
 #[async_trait]
 impl HttpHandler for VerifyRoute {
     async fn handle(&self, req: Request) -> Response<Body> {
         let answer = async {
-            let caller = Caller::of(&req, Action::VerifySignatures)?;
+            let caller = self.spec.caller(&req)?;
             let verification = self.api.verify(&caller, &req).await?;
             Ok::<_, VerifyError>(web::json(StatusCode::OK, &verification))
         };
@@ -431,18 +431,17 @@ impl HttpHandler for VerifyRoute {
     }
 }
 
-fn init(env: Env, _: ()) -> InitFuture {
+/// The cold start of `POST /v1/verify`, declared by `spec`.
+pub(crate) fn init(env: Env, spec: &'static RouteSpec) -> InitFuture {
     Box::pin(async move {
         let api = VerifyApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
+        let pool = api.base.pool.clone();
         Ok(http_route(
-            Arc::new(VerifyRoute { api }),
+            Arc::new(VerifyRoute { api, spec }),
+            spec,
             limiter,
-            Policy::Standard,
-            None,
+            pool,
         ))
     })
 }
-
-gsign_platform::route_function!(init, /// `POST /v1/verify`.
-    VERIFY_SIGNATURES, "api-verify-signatures", ());

@@ -1,8 +1,11 @@
-//! The system area's operations, as the OpenAPI document describes them.
+//! The system area's route table: each route's operation as the OpenAPI document describes it,
+//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
+//! runner and the OpenAPI document are made from it.
 
 use std::collections::BTreeMap;
 
-use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_core::openapi::{schema, Operation, Reply};
+use gsign_platform::lambda::{AreaSpec, RouteSpec};
 use schemars::JsonSchema;
 
 use crate::health::Check;
@@ -29,25 +32,36 @@ struct OpenApiDocument {
 }
 
 /// The system area.
-pub const AREA: Area = Area {
+pub const AREA: AreaSpec = AreaSpec {
+    binary: "gsign-system",
     name: "system",
     description: "Health, and this document.",
-    operations: &[
-        Operation::new(
-            "api-health",
-            "GET",
-            "/v1/health",
-            "Whether the service and its dependencies answer.",
-            Reply::Json(200, schema::<HealthAnswer>),
-        )
-        .public(),
-        Operation::new(
-            "api-get-openapi",
-            "GET",
-            "/v1/openapi.json",
-            "This OpenAPI 3.1 document.",
-            Reply::Json(200, schema::<OpenApiDocument>),
-        )
-        .public(),
+    routes: &[
+        RouteSpec::public(
+            Operation::new(
+                "api-health",
+                "GET",
+                "/v1/health",
+                "Whether the service and its dependencies answer.",
+                Reply::Json(200, schema::<HealthAnswer>),
+            ),
+            |env, _| crate::health::init(env),
+        ),
+        RouteSpec::public(
+            Operation::new(
+                "api-get-openapi",
+                "GET",
+                "/v1/openapi.json",
+                "This OpenAPI 3.1 document.",
+                Reply::Json(200, schema::<OpenApiDocument>),
+            ),
+            |env, _| crate::openapi::init(env),
+        ),
+    ],
+    jobs: &[
+        crate::migrate::FUNCTION,
+        crate::outbox::RECORD_AUDIT_EVENT,
+        crate::outbox::SEND_EMAIL,
+        crate::outbox::SWEEP_OUTBOX,
     ],
 };

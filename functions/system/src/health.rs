@@ -18,19 +18,13 @@ use gsign_core::Env;
 use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::db::DbConfig;
 use gsign_platform::hsm::{self, HsmTokenConfig};
-use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture, StartupError};
+use gsign_platform::lambda::{Handler, HttpHandler, InitFuture, StartupError};
 use gsign_platform::ratelimit::{Policy, RateLimitConfig, RateLimited, RateLimiter};
 use gsign_platform::{aws, db, http as web};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-/// The `api-health` function.
-pub const FUNCTION: FunctionSpec = FunctionSpec {
-    name: "api-health",
-    init,
-};
 
 /// Everything the health check reads from its environment.
 pub struct HealthConfig {
@@ -99,7 +93,8 @@ pub struct HealthCheck {
     dynamodb: aws_sdk_dynamodb::Client,
 }
 
-fn init(env: Env) -> InitFuture {
+/// The cold start of `api-health` (its entry in [`crate::AREA`] says the rest).
+pub(crate) fn init(env: Env) -> InitFuture {
     Box::pin(async move {
         let config = HealthConfig::from_env(&env)?;
         let mut r = env.reader();

@@ -11,13 +11,4 @@ pub mod migrate;
 pub mod openapi;
 pub mod outbox;
 
-/// Every function of the area, each its own Lambda, all served by the area's one binary
-/// (`gsign-system`, which runs the one its `Handler` names) and by the local runner.
-pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
-    health::FUNCTION,
-    openapi::FUNCTION,
-    migrate::FUNCTION,
-    outbox::RECORD_AUDIT_EVENT,
-    outbox::SEND_EMAIL,
-    outbox::SWEEP_OUTBOX,
-];
+pub use api::AREA;

@@ -130,7 +130,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
 /// Entry point: the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, otherwise the CLI.
 pub fn main() -> ExitCode {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        return gsign_platform::lambda::main(&[FUNCTION]);
+        return gsign_platform::lambda::main_of(&[gsign_platform::lambda::Function::Job(FUNCTION)]);
     }
     let env = Env::from_process();
     let args: Vec<String> = std::env::args().skip(1).collect();

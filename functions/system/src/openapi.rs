@@ -5,17 +5,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gsign_core::config::Env;
-use gsign_platform::lambda::{FunctionSpec, Handler, HttpHandler, InitFuture};
+use gsign_platform::lambda::{Handler, HttpHandler, InitFuture};
 use lambda_http::{Body, Request, Response};
 
 /// The document, byte for byte.
 pub const DOCUMENT: &str = include_str!("../../../docs/openapi.json");
-
-/// The `api-get-openapi` function.
-pub const FUNCTION: FunctionSpec = FunctionSpec {
-    name: "api-get-openapi",
-    init,
-};
 
 struct ServeDocument;
 
@@ -36,6 +30,7 @@ impl HttpHandler for ServeDocument {
     }
 }
 
-fn init(_env: Env) -> InitFuture {
+/// The cold start of `api-get-openapi` (its entry in [`crate::AREA`] says the rest).
+pub(crate) fn init(_env: Env) -> InitFuture {
     Box::pin(async { Ok(Handler::Http(Arc::new(ServeDocument))) })
 }

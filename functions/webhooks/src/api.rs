@@ -1,14 +1,18 @@
-//! The webhooks area's operations, as the OpenAPI document describes them.
+//! The webhooks area's route table: each route's operation as the OpenAPI document describes it,
+//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
+//! runner and the OpenAPI document are made from it.
 
-use gsign_core::openapi::{schema, Area, Operation, Reply};
+use gsign_core::openapi::{schema, Operation, Reply};
 use gsign_core::webhooks::EventType;
+use gsign_core::Action;
+use gsign_platform::lambda::{AreaSpec, RouteSpec};
 use gsign_platform::pagination::Page;
 use schemars::JsonSchema;
 use uuid::Uuid;
 
 use crate::log::Delivery;
 use crate::repo::Endpoint;
-use crate::routes::{EndpointInput, EndpointView};
+use crate::routes::{init_route, EndpointInput, EndpointView, Route};
 
 /// `POST /v1/webhooks` body.
 #[derive(JsonSchema)]
@@ -78,76 +82,116 @@ struct RetryQueued {
 }
 
 /// The webhooks area.
-pub const AREA: Area = Area {
+pub const AREA: AreaSpec = AreaSpec {
+    binary: "gsign-webhooks",
     name: "webhooks",
     description: "Endpoints that receive signed event deliveries, their secrets, and the delivery log with replay.",
-    operations: &[
-        Operation::new(
-            "api-create-webhook",
-            "POST",
-            "/v1/webhooks",
-            "Registers an endpoint (URL through the SSRF guard) and returns its signing secret once.",
-            Reply::Json(201, schema::<EndpointView>),
+    routes: &[
+        RouteSpec::new(
+            Operation::new(
+                "api-create-webhook",
+                "POST",
+                "/v1/webhooks",
+                "Registers an endpoint (URL through the SSRF guard) and returns its signing secret once.",
+                Reply::Json(201, schema::<EndpointView>),
+            )
+            .with_body(schema::<CreateWebhook>),
+            Action::ManageWebhooks,
+            |env, spec| init_route(env, spec, Route::Create),
         )
-        .with_body(schema::<CreateWebhook>),
-        Operation::new(
-            "api-list-webhooks",
-            "GET",
-            "/v1/webhooks",
-            "The organization's endpoints, newest first.",
-            Reply::Json(200, schema::<Page<Endpoint>>),
-        )
-        .with_query(schema::<ListWebhooksQuery>),
-        Operation::new(
-            "api-get-webhook",
-            "GET",
-            "/v1/webhooks/{id}",
-            "One endpoint.",
-            Reply::Json(200, schema::<Endpoint>),
+        .idempotent("create-webhook")
+        .holding_a_secret(),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-webhooks",
+                "GET",
+                "/v1/webhooks",
+                "The organization's endpoints, newest first.",
+                Reply::Json(200, schema::<Page<Endpoint>>),
+            )
+            .with_query(schema::<ListWebhooksQuery>),
+            Action::ManageWebhooks,
+            |env, spec| init_route(env, spec, Route::List),
         ),
-        Operation::new(
-            "api-update-webhook",
-            "PATCH",
-            "/v1/webhooks/{id}",
-            "URL, description, event types; pause or re-enable.",
-            Reply::Json(200, schema::<Endpoint>),
-        )
-        .with_body(schema::<EndpointInput>),
-        Operation::new(
-            "api-delete-webhook",
-            "DELETE",
-            "/v1/webhooks/{id}",
-            "Stops deliveries; the log stays.",
-            Reply::Empty(204),
+        RouteSpec::new(
+            Operation::new(
+                "api-get-webhook",
+                "GET",
+                "/v1/webhooks/{id}",
+                "One endpoint.",
+                Reply::Json(200, schema::<Endpoint>),
+            ),
+            Action::ManageWebhooks,
+            |env, spec| init_route(env, spec, Route::Get),
         ),
-        Operation::new(
-            "api-rotate-webhook-secret",
-            "POST",
-            "/v1/webhooks/{id}/rotate-secret",
-            "A new secret (shown once); the old one signs for 24 more hours.",
-            Reply::Json(200, schema::<EndpointView>),
+        RouteSpec::new(
+            Operation::new(
+                "api-update-webhook",
+                "PATCH",
+                "/v1/webhooks/{id}",
+                "URL, description, event types; pause or re-enable.",
+                Reply::Json(200, schema::<Endpoint>),
+            )
+            .with_body(schema::<EndpointInput>),
+            Action::ManageWebhooks,
+            |env, spec| init_route(env, spec, Route::Update),
         ),
-        Operation::new(
-            "api-test-webhook",
-            "POST",
-            "/v1/webhooks/{id}/test",
-            "Sends a webhook.test event to this endpoint.",
-            Reply::Json(202, schema::<TestQueued>),
+        RouteSpec::new(
+            Operation::new(
+                "api-delete-webhook",
+                "DELETE",
+                "/v1/webhooks/{id}",
+                "Stops deliveries; the log stays.",
+                Reply::Empty(204),
+            ),
+            Action::ManageWebhooks,
+            |env, spec| init_route(env, spec, Route::Delete),
         ),
-        Operation::new(
-            "api-list-webhook-deliveries",
-            "GET",
-            "/v1/webhooks/{id}/deliveries",
-            "The endpoint's delivery log, newest first, every attempt listed.",
-            Reply::Json(200, schema::<Page<Delivery>>),
-        )
-        .with_query(schema::<ListDeliveriesQuery>),
-        Operation::new(
-            "api-retry-webhook-delivery",
-            "POST",
-            "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
-            "Replays a failed or delivered delivery (same event id).",
-            Reply::Json(202, schema::<RetryQueued>),
+        RouteSpec::new(
+            Operation::new(
+                "api-rotate-webhook-secret",
+                "POST",
+                "/v1/webhooks/{id}/rotate-secret",
+                "A new secret (shown once); the old one signs for 24 more hours.",
+                Reply::Json(200, schema::<EndpointView>),
+            ),
+            Action::ManageWebhooks,
+            |env, spec| init_route(env, spec, Route::RotateSecret),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-test-webhook",
+                "POST",
+                "/v1/webhooks/{id}/test",
+                "Sends a webhook.test event to this endpoint.",
+                Reply::Json(202, schema::<TestQueued>),
+            ),
+            Action::ManageWebhooks,
+            |env, spec| init_route(env, spec, Route::Test),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-list-webhook-deliveries",
+                "GET",
+                "/v1/webhooks/{id}/deliveries",
+                "The endpoint's delivery log, newest first, every attempt listed.",
+                Reply::Json(200, schema::<Page<Delivery>>),
+            )
+            .with_query(schema::<ListDeliveriesQuery>),
+            Action::ManageWebhooks,
+            |env, spec| init_route(env, spec, Route::Deliveries),
+        ),
+        RouteSpec::new(
+            Operation::new(
+                "api-retry-webhook-delivery",
+                "POST",
+                "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+                "Replays a failed or delivered delivery (same event id).",
+                Reply::Json(202, schema::<RetryQueued>),
+            ),
+            Action::ManageWebhooks,
+            |env, spec| init_route(env, spec, Route::Retry),
         ),
     ],
+    jobs: &[crate::fan_out::FUNCTION, crate::deliver::FUNCTION],
 };

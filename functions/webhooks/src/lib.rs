@@ -2,7 +2,7 @@
 //! organization with KMS-encrypted signing secrets, events from the outbox fanned out to the
 //! endpoints that subscribe, signed Standard Webhooks deliveries through the SSRF guard with
 //! bounded retries, the delivery log in DynamoDB, and replay. Each route and queue consumer is
-//! its own Lambda ([`FUNCTIONS`]).
+//! its own Lambda ([`AREA`]).
 
 // The route futures nest the spans of the use cases and store calls they await.
 #![recursion_limit = "256"]
@@ -17,18 +17,4 @@ pub mod repo;
 pub mod routes;
 pub mod secrets;
 
-/// Every function of the area, each its own Lambda, all served by the area's one binary
-/// (`gsign-webhooks`, which runs the one its `Handler` names) and by the local runner.
-pub const FUNCTIONS: &[gsign_platform::lambda::FunctionSpec] = &[
-    routes::CREATE_WEBHOOK,
-    routes::LIST_WEBHOOKS,
-    routes::GET_WEBHOOK,
-    routes::UPDATE_WEBHOOK,
-    routes::DELETE_WEBHOOK,
-    routes::ROTATE_WEBHOOK_SECRET,
-    routes::TEST_WEBHOOK,
-    routes::LIST_WEBHOOK_DELIVERIES,
-    routes::RETRY_WEBHOOK_DELIVERY,
-    fan_out::FUNCTION,
-    deliver::FUNCTION,
-];
+pub use api::AREA;

@@ -10,12 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use gsign_core::webhooks::{secret_text, DeliveryStatus, EventType};
-use gsign_core::{Action, Env, FieldError};
+use gsign_core::{Env, FieldError};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::ratelimit::Policy;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -400,8 +399,9 @@ impl WebhooksApi {
     }
 }
 
+/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
 #[derive(Debug, Clone, Copy)]
-enum Route {
+pub(crate) enum Route {
     Create,
     List,
     Get,
@@ -415,13 +415,14 @@ enum Route {
 
 struct WebhookRoute {
     api: WebhooksApi,
+    spec: &'static RouteSpec,
     route: Route,
 }
 
 impl WebhookRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, WebhooksError> {
-        let caller = Caller::of(req, Action::ManageWebhooks)?;
+        let caller = self.spec.caller(req)?;
         let id = || web::path_uuid(req, "id").ok_or(WebhooksError::NotFound("webhook"));
         let api = &self.api;
         Ok(match self.route {
@@ -471,51 +472,23 @@ impl HttpHandler for WebhookRoute {
     }
 }
 
-fn init_route(env: Env, route: Route) -> InitFuture {
+pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
     Box::pin(async move {
         let mut r = env.reader();
         let config = WebhooksConfig::read(&mut r);
         let config = r.finish(|| config)?;
         let services = Services::build(config).await?;
         let limiter = services.base.limiter.clone();
-        let idempotency = matches!(route, Route::Create).then(|| {
-            // The answer holds the signing secret, shown once: never stored or replayed.
-            (
-                gsign_platform::idempotency::IdempotentRoute::new(
-                    "create-webhook",
-                    Action::ManageWebhooks,
-                )
-                .holding_a_secret(),
-                services.base.pool.clone(),
-            )
-        });
+        let pool = services.base.pool.clone();
         Ok(http_route(
             Arc::new(WebhookRoute {
                 api: WebhooksApi { services },
+                spec,
                 route,
             }),
+            spec,
             limiter,
-            Policy::Standard,
-            idempotency,
+            pool,
         ))
     })
 }
-
-gsign_platform::route_function!(init_route, /// `POST /v1/webhooks`.
-    CREATE_WEBHOOK, "api-create-webhook", Route::Create);
-gsign_platform::route_function!(init_route, /// `GET /v1/webhooks`.
-    LIST_WEBHOOKS, "api-list-webhooks", Route::List);
-gsign_platform::route_function!(init_route, /// `GET /v1/webhooks/{id}`.
-    GET_WEBHOOK, "api-get-webhook", Route::Get);
-gsign_platform::route_function!(init_route, /// `PATCH /v1/webhooks/{id}`.
-    UPDATE_WEBHOOK, "api-update-webhook", Route::Update);
-gsign_platform::route_function!(init_route, /// `DELETE /v1/webhooks/{id}`.
-    DELETE_WEBHOOK, "api-delete-webhook", Route::Delete);
-gsign_platform::route_function!(init_route, /// `POST /v1/webhooks/{id}/rotate-secret`.
-    ROTATE_WEBHOOK_SECRET, "api-rotate-webhook-secret", Route::RotateSecret);
-gsign_platform::route_function!(init_route, /// `POST /v1/webhooks/{id}/test`.
-    TEST_WEBHOOK, "api-test-webhook", Route::Test);
-gsign_platform::route_function!(init_route, /// `GET /v1/webhooks/{id}/deliveries`.
-    LIST_WEBHOOK_DELIVERIES, "api-list-webhook-deliveries", Route::Deliveries);
-gsign_platform::route_function!(init_route, /// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry`.
-    RETRY_WEBHOOK_DELIVERY, "api-retry-webhook-delivery", Route::Retry);

@@ -12,47 +12,30 @@ pub mod web;
 
 pub use runner::{LocalStack, Registry, Running, StackConfig};
 
-/// Every area's Lambda binary and the functions it serves.
-pub const AREAS: [(&str, &[gsign_platform::lambda::FunctionSpec]); 10] = [
-    ("gsign-system", gsign_functions_system::FUNCTIONS),
-    ("gsign-accounts", gsign_functions_accounts::FUNCTIONS),
-    ("gsign-documents", gsign_functions_documents::FUNCTIONS),
-    (
-        "gsign-certificates",
-        gsign_functions_certificates::FUNCTIONS,
-    ),
-    ("gsign-signatures", gsign_functions_signatures::FUNCTIONS),
-    ("gsign-envelopes", gsign_functions_envelopes::FUNCTIONS),
-    ("gsign-webhooks", gsign_functions_webhooks::FUNCTIONS),
-    ("gsign-doc-packs", gsign_functions_doc_packs::FUNCTIONS),
-    ("gsign-sealed", gsign_functions_sealed::FUNCTIONS),
-    ("gsign-billing", gsign_functions_billing::FUNCTIONS),
+/// Every area: its Lambda binary, its route table and its other functions, in the OpenAPI
+/// document's order.
+pub const AREAS: [&gsign_platform::lambda::AreaSpec; 10] = [
+    &gsign_functions_system::AREA,
+    &gsign_functions_accounts::AREA,
+    &gsign_functions_documents::AREA,
+    &gsign_functions_envelopes::AREA,
+    &gsign_functions_certificates::AREA,
+    &gsign_functions_signatures::AREA,
+    &gsign_functions_webhooks::AREA,
+    &gsign_functions_doc_packs::AREA,
+    &gsign_functions_sealed::AREA,
+    &gsign_functions_billing::AREA,
 ];
 
 /// Every function this build contains. A function missing here fails the runner at start
 /// (and the template consistency test), so the template and the code cannot drift.
 pub fn registry() -> Registry {
-    Registry::new(
-        AREAS
-            .iter()
-            .flat_map(|(_, functions)| functions.iter().copied()),
-    )
+    Registry::new(AREAS.iter().flat_map(|area| area.functions()))
 }
 
 /// Every area's operations, in the document's order.
 pub fn api_areas() -> Vec<gsign_core::openapi::Area> {
-    vec![
-        gsign_functions_system::api::AREA,
-        gsign_functions_accounts::api::AREA,
-        gsign_functions_documents::api::AREA,
-        gsign_functions_envelopes::api::AREA,
-        gsign_functions_certificates::api::AREA,
-        gsign_functions_signatures::api::AREA,
-        gsign_functions_webhooks::api::AREA,
-        gsign_functions_doc_packs::api::AREA,
-        gsign_functions_sealed::api::AREA,
-        gsign_functions_billing::api::AREA,
-    ]
+    AREAS.iter().map(|area| area.api()).collect()
 }
 
 /// The OpenAPI document the operation tables make, as committed in `docs/openapi.json`

@@ -19,7 +19,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use chrono::Utc;
 use gsign_core::Env;
-use gsign_platform::lambda::{FunctionSpec, Handler, InvokeError};
+use gsign_platform::lambda::{Function, Handler, InvokeError};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Map, Value};
 use tokio::sync::{watch, OnceCell};
@@ -35,19 +35,19 @@ const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 /// The functions this build can run, by name (each function's `Handler`).
 #[derive(Clone, Default)]
 pub struct Registry {
-    specs: BTreeMap<&'static str, FunctionSpec>,
+    specs: BTreeMap<&'static str, Function>,
 }
 
 impl Registry {
     /// A registry of `specs`.
-    pub fn new(specs: impl IntoIterator<Item = FunctionSpec>) -> Self {
+    pub fn new(specs: impl IntoIterator<Item = Function>) -> Self {
         Self {
-            specs: specs.into_iter().map(|s| (s.name, s)).collect(),
+            specs: specs.into_iter().map(|s| (s.name(), s)).collect(),
         }
     }
 
     /// The spec of the function `name`.
-    pub fn get(&self, name: &str) -> Option<FunctionSpec> {
+    pub fn get(&self, name: &str) -> Option<Function> {
         self.specs.get(name).copied()
     }
 
@@ -112,7 +112,7 @@ pub struct LocalFunction {
     pub name: String,
     /// The environment the template gives it (plus the base environment).
     pub env: Env,
-    spec: FunctionSpec,
+    spec: Function,
     started: OnceCell<Handler>,
 }
 
@@ -140,7 +140,8 @@ impl LocalFunction {
     pub async fn handler(&self) -> anyhow::Result<Handler> {
         self.started
             .get_or_try_init(|| async {
-                (self.spec.init)(self.env.clone())
+                self.spec
+                    .init(self.env.clone())
                     .await
                     .map_err(|e| anyhow!("{} cold start failed: {e}", self.handler))
             })

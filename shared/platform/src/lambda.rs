@@ -1,9 +1,10 @@
 //! The contract between a function and whatever runs it.
 //!
-//! A function is a [`FunctionSpec`]: a name (its binary name and `template.yaml` entry) and an
-//! `init` that builds its [`Handler`] from an [`Env`] (the cold start). The Lambda binary runs
-//! it under the Lambda runtime ([`main`]); the local runner calls the very same `init` and
-//! handler in-process.
+//! A function is an HTTP route declared in its area's table ([`RouteSpec`]) or a job
+//! ([`FunctionSpec`]): a name (its `Handler` in `template.yaml`) and an `init` that builds its
+//! [`Handler`] from an [`Env`] (the cold start). An area ([`AreaSpec`]) is one Lambda binary
+//! serving all of its functions under the Lambda runtime ([`main`]); the local runner calls the
+//! very same `init` and handler in-process.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,30 +14,201 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use gsign_core::{ConfigError, Env};
+use gsign_core::openapi::Operation;
+use gsign_core::{Action, ConfigError, Env};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{service_fn, LambdaEvent};
 use tracing::Instrument as _;
+
+use crate::idempotency::IdempotentRoute;
+use crate::ratelimit::Policy;
 
 pub use crate::handler::{
     FailureKind, Handler, HttpHandler, InvokeError, InvokeHandler, SqsHandler,
 };
 
-/// An HTTP route as every function wraps it: with `Idempotency-Key` support when
-/// `idempotency` names the route (the POSTs that create, and the pool that stores replies),
-/// then the rate limit of `policy`, which counts replays too.
+/// An HTTP route as every function wraps it: with `Idempotency-Key` support when its spec
+/// names a replay label (the POSTs that create; `pool` stores the replies), then the rate
+/// limit of its policy, which counts replays too.
 pub fn http_route(
     handler: Arc<dyn HttpHandler>,
+    spec: &RouteSpec,
     limiter: crate::ratelimit::RateLimiter,
-    policy: crate::ratelimit::Policy,
-    idempotency: Option<(crate::idempotency::IdempotentRoute, deadpool_postgres::Pool)>,
+    pool: deadpool_postgres::Pool,
 ) -> Handler {
-    let handler = match idempotency {
-        Some((route, pool)) => crate::idempotency::Idempotent::wrap(handler, pool, route),
+    let handler = match spec.idempotency {
+        Some(route) => crate::idempotency::Idempotent::wrap(handler, pool, route),
         None => handler,
     };
-    let handler = crate::ratelimit::RateLimited::wrap(handler, limiter, policy);
+    let handler = crate::ratelimit::RateLimited::wrap(handler, limiter, spec.policy);
     Handler::Http(Arc::new(ScreenedParameters { inner: handler }))
+}
+
+/// One HTTP route, declared once in its area's table: what clients see (the OpenAPI
+/// operation, whose `function` is the Lambda's name), what the caller must be allowed to do,
+/// its rate limit, whether `Idempotency-Key` replays it, and how its function starts. The
+/// Lambda binaries, the local runner and the OpenAPI document all read the tables.
+#[derive(Clone, Copy)]
+pub struct RouteSpec {
+    /// What clients see; `operation.function` names the Lambda.
+    pub operation: Operation,
+    /// What the caller must be allowed to do; `None` on public routes, which authenticate by
+    /// what they are given (a link's token, a provider's signature) or not at all, and on
+    /// routes any signed-in principal may call.
+    pub action: Option<Action>,
+    /// Its rate limit.
+    pub policy: Policy,
+    /// How `Idempotency-Key` replays it, if it does.
+    pub idempotency: Option<IdempotentRoute>,
+    /// Reads configuration and builds clients (the cold start), given this very spec.
+    pub init: fn(Env, &'static RouteSpec) -> InitFuture,
+}
+
+impl RouteSpec {
+    /// A route for callers allowed `action`, at the standard rate limit, not replayed.
+    pub const fn new(
+        operation: Operation,
+        action: Action,
+        init: fn(Env, &'static RouteSpec) -> InitFuture,
+    ) -> Self {
+        Self {
+            operation,
+            action: Some(action),
+            policy: Policy::Standard,
+            idempotency: None,
+            init,
+        }
+    }
+
+    /// A route for any signed-in caller, whatever they may do (`GET /v1/me`, logout): the
+    /// authorizer's principal is the only requirement.
+    pub const fn signed_in(
+        operation: Operation,
+        init: fn(Env, &'static RouteSpec) -> InitFuture,
+    ) -> Self {
+        Self {
+            operation,
+            action: None,
+            policy: Policy::Standard,
+            idempotency: None,
+            init,
+        }
+    }
+
+    /// A route anyone may call (the operation is described as public too).
+    pub const fn public(
+        operation: Operation,
+        init: fn(Env, &'static RouteSpec) -> InitFuture,
+    ) -> Self {
+        Self {
+            operation: operation.public(),
+            action: None,
+            policy: Policy::Standard,
+            idempotency: None,
+            init,
+        }
+    }
+
+    /// The same route under another rate-limit policy.
+    pub const fn limited(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The same route replayed under `Idempotency-Key`, its records labelled `label` (scoped
+    /// to the caller, or to the IP address on a public route).
+    pub const fn idempotent(mut self, label: &'static str) -> Self {
+        self.idempotency = Some(match self.action {
+            Some(action) => IdempotentRoute::new(label, action),
+            None => IdempotentRoute::anonymous(label),
+        });
+        self
+    }
+
+    /// The same route's replays never stored: its successful answer carries a secret shown
+    /// once (after [`RouteSpec::idempotent`]).
+    pub const fn holding_a_secret(mut self) -> Self {
+        if let Some(route) = self.idempotency {
+            self.idempotency = Some(route.holding_a_secret());
+        }
+        self
+    }
+
+    /// The function's name (its `Handler` in the templates).
+    pub const fn name(&self) -> &'static str {
+        self.operation.function
+    }
+
+    /// The caller of `req`, if the route's action allows them (a public route has no caller).
+    pub fn caller(&self, req: &Request) -> Result<crate::http::Caller, crate::http::CallerError> {
+        match self.action {
+            Some(action) => crate::http::Caller::of(req, action),
+            None => Err(crate::http::CallerError::Unauthenticated),
+        }
+    }
+}
+
+/// One area: its Lambda binary, the routes it declares and its other functions (SQS
+/// consumers, schedules, invocations). Its binary's `main`, the local runner's registry and
+/// the OpenAPI document's tag and operations come from here.
+#[derive(Clone, Copy)]
+pub struct AreaSpec {
+    /// The area's binary (`gsign-envelopes`).
+    pub binary: &'static str,
+    /// Its tag in the OpenAPI document (`envelopes`).
+    pub name: &'static str,
+    /// What the area is for, in a sentence.
+    pub description: &'static str,
+    /// Its HTTP routes, in the document's order.
+    pub routes: &'static [RouteSpec],
+    /// Its other functions.
+    pub jobs: &'static [FunctionSpec],
+}
+
+impl AreaSpec {
+    /// Every function of the area: its routes, then its jobs.
+    pub fn functions(&'static self) -> impl Iterator<Item = Function> {
+        self.routes
+            .iter()
+            .map(Function::Route)
+            .chain(self.jobs.iter().copied().map(Function::Job))
+    }
+
+    /// The area as the OpenAPI document describes it.
+    pub fn api(&self) -> gsign_core::openapi::Area {
+        gsign_core::openapi::Area {
+            name: self.name,
+            description: self.description,
+            operations: self.routes.iter().map(|route| route.operation).collect(),
+        }
+    }
+}
+
+/// A function an area binary or the local runner can start: a route or a job.
+#[derive(Clone, Copy)]
+pub enum Function {
+    /// An HTTP route.
+    Route(&'static RouteSpec),
+    /// An SQS consumer, a schedule or a directly invoked function.
+    Job(FunctionSpec),
+}
+
+impl Function {
+    /// Its name (its `Handler` in the templates, `events/<name>/`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Function::Route(route) => route.name(),
+            Function::Job(job) => job.name,
+        }
+    }
+
+    /// Its cold start.
+    pub fn init(&self, env: Env) -> InitFuture {
+        match self {
+            Function::Route(route) => (route.init)(env, route),
+            Function::Job(job) => (job.init)(env),
+        }
+    }
 }
 
 /// Refuses requests whose query or path parameters hold refused characters
@@ -78,24 +250,16 @@ pub struct FunctionSpec {
     pub init: fn(Env) -> InitFuture,
 }
 
-/// Declares `pub const NAME: FunctionSpec` for one route of a service that serves several
-/// routes from one `init(env, route)`: each route stays its own Lambda and binary.
-#[macro_export]
-macro_rules! route_function {
-    ($init:path, $(#[$doc:meta])* $constant:ident, $name:literal, $route:expr) => {
-        $(#[$doc])*
-        pub const $constant: $crate::lambda::FunctionSpec = $crate::lambda::FunctionSpec {
-            name: $name,
-            init: |env| $init(env, $route),
-        };
-    };
-}
-
 /// Entry point of an area's Lambda binary, which serves every function of the area: each
 /// function stays its own Lambda (role, memory, timeout, environment) and the binary runs the
 /// one [`function_name`] names. Exits non-zero (Lambda reports an init error) when the name is
 /// none of `functions` or configuration is wrong.
-pub fn main(functions: &[FunctionSpec]) -> ExitCode {
+pub fn main(area: &'static AreaSpec) -> ExitCode {
+    main_of(&area.functions().collect::<Vec<_>>())
+}
+
+/// Entry point of a binary serving `functions` (the `migrate` binary serves one).
+pub fn main_of(functions: &[Function]) -> ExitCode {
     let env = Env::from_process();
     crate::telemetry::init(&env);
     let spec = match select(functions, &env) {
@@ -118,11 +282,11 @@ pub fn function_name(env: &Env) -> Option<&str> {
 }
 
 /// The spec `env` names among `functions`, or why none.
-pub fn select(functions: &[FunctionSpec], env: &Env) -> Result<FunctionSpec, String> {
+pub fn select(functions: &[Function], env: &Env) -> Result<Function, String> {
     let known = || {
         functions
             .iter()
-            .map(|f| f.name)
+            .map(|f| f.name())
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -135,13 +299,13 @@ pub fn select(functions: &[FunctionSpec], env: &Env) -> Result<FunctionSpec, Str
     };
     functions
         .iter()
-        .find(|f| f.name == name)
+        .find(|f| f.name() == name)
         .copied()
         .ok_or_else(|| format!("this binary does not serve {name:?}; it serves {}", known()))
 }
 
 /// Runs one function: clients, then the runtime loop.
-fn run(spec: FunctionSpec, env: Env) -> ExitCode {
+fn run(spec: Function, env: Env) -> ExitCode {
     // One request at a time per container: a current-thread runtime starts fastest; blocking
     // work (hashing, PKCS#11) goes to `spawn_blocking`.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -155,17 +319,17 @@ fn run(spec: FunctionSpec, env: Env) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let handler = match (spec.init)(env).await {
+        let handler = match spec.init(env).await {
             Ok(handler) => handler,
             Err(err) => {
-                tracing::error!(function = spec.name, error = %err, "cold start failed");
+                tracing::error!(function = spec.name(), error = %err, "cold start failed");
                 return ExitCode::FAILURE;
             }
         };
-        match serve(handler, spec.name).await {
+        match serve(handler, spec.name()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
-                tracing::error!(function = spec.name, error = %err, "runtime loop ended");
+                tracing::error!(function = spec.name(), error = %err, "runtime loop ended");
                 ExitCode::FAILURE
             }
         }
@@ -285,15 +449,23 @@ mod tests {
         Box::pin(async { Err(StartupError::Setup(anyhow::anyhow!("not started in tests"))) })
     }
 
-    const AREA: [FunctionSpec; 2] = [
-        FunctionSpec {
-            name: "api-health",
-            init: not_started,
-        },
-        FunctionSpec {
+    const HEALTH: RouteSpec = RouteSpec::public(
+        Operation::new(
+            "api-health",
+            "GET",
+            "/v1/health",
+            "Health.",
+            gsign_core::openapi::Reply::Empty(200),
+        ),
+        |env, _| not_started(env),
+    );
+
+    const AREA: [Function; 2] = [
+        Function::Route(&HEALTH),
+        Function::Job(FunctionSpec {
             name: "sqs-send-email",
             init: not_started,
-        },
+        }),
     ];
 
     #[test]
@@ -322,21 +494,21 @@ mod tests {
     #[test]
     fn an_area_binary_runs_the_function_its_handler_names() {
         let env = Env::from_pairs([("_HANDLER", "sqs-send-email")]);
-        assert_eq!(select(&AREA, &env).map(|f| f.name), Ok("sqs-send-email"));
+        assert_eq!(select(&AREA, &env).map(|f| f.name()), Ok("sqs-send-email"));
         // GSIGN_FUNCTION wins: cargo lambda watch sets no handler of ours.
         let env = env.with("GSIGN_FUNCTION", "api-health");
-        assert_eq!(select(&AREA, &env).map(|f| f.name), Ok("api-health"));
+        assert_eq!(select(&AREA, &env).map(|f| f.name()), Ok("api-health"));
     }
 
     #[test]
     fn an_unknown_or_missing_function_name_is_a_cold_start_error_naming_what_is_served() {
         let unknown = select(&AREA, &Env::from_pairs([("_HANDLER", "bootstrap")]))
-            .map(|f| f.name)
+            .map(|f| f.name())
             .expect_err("unknown");
         assert!(unknown.contains("\"bootstrap\""), "{unknown}");
         assert!(unknown.contains("api-health, sqs-send-email"), "{unknown}");
         let missing = select(&AREA, &Env::from_pairs::<&str, &str>([]))
-            .map(|f| f.name)
+            .map(|f| f.name())
             .expect_err("missing");
         assert!(missing.contains("_HANDLER"), "{missing}");
     }

@@ -1,5 +1,5 @@
-//! `gsign-accounts`: every function of the area (`gsign_functions_accounts::FUNCTIONS`); the Lambda's
+//! `gsign-accounts`: every function of the area (`gsign_functions_accounts::AREA`); the Lambda's
 //! `Handler` says which.
 fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(gsign_functions_accounts::FUNCTIONS)
+    gsign_platform::lambda::main(&gsign_functions_accounts::AREA)
 }

@@ -1,5 +1,5 @@
-//! `gsign-billing`: every function of the area (`gsign_functions_billing::FUNCTIONS`); the Lambda's
+//! `gsign-billing`: every function of the area (`gsign_functions_billing::AREA`); the Lambda's
 //! `Handler` says which.
 fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(gsign_functions_billing::FUNCTIONS)
+    gsign_platform::lambda::main(&gsign_functions_billing::AREA)
 }

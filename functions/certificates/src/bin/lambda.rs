@@ -1,5 +1,5 @@
-//! `gsign-certificates`: every function of the area (`gsign_functions_certificates::FUNCTIONS`); the Lambda's
-//! `Handler` says which.
+//! `gsign-certificates`: every function of the area (`gsign_functions_certificates::AREA`); the
+//! Lambda's `Handler` says which.
 fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(gsign_functions_certificates::FUNCTIONS)
+    gsign_platform::lambda::main(&gsign_functions_certificates::AREA)
 }

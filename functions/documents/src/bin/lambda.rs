@@ -1,5 +1,5 @@
-//! `gsign-documents`: every function of the area (`gsign_functions_documents::FUNCTIONS`); the Lambda's
+//! `gsign-documents`: every function of the area (`gsign_functions_documents::AREA`); the Lambda's
 //! `Handler` says which.
 fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(gsign_functions_documents::FUNCTIONS)
+    gsign_platform::lambda::main(&gsign_functions_documents::AREA)
 }

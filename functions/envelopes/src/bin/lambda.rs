@@ -1,5 +1,5 @@
-//! `gsign-envelopes`: every function of the area (`gsign_functions_envelopes::FUNCTIONS`); the Lambda's
+//! `gsign-envelopes`: every function of the area (`gsign_functions_envelopes::AREA`); the Lambda's
 //! `Handler` says which.
 fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(gsign_functions_envelopes::FUNCTIONS)
+    gsign_platform::lambda::main(&gsign_functions_envelopes::AREA)
 }

@@ -1,5 +1,5 @@
-//! `gsign-sealed`: every function of the area (`gsign_functions_sealed::FUNCTIONS`); the Lambda's
+//! `gsign-sealed`: every function of the area (`gsign_functions_sealed::AREA`); the Lambda's
 //! `Handler` says which.
 fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(gsign_functions_sealed::FUNCTIONS)
+    gsign_platform::lambda::main(&gsign_functions_sealed::AREA)
 }

@@ -1,5 +1,5 @@
-//! `gsign-signatures`: every function of the area (`gsign_functions_signatures::FUNCTIONS`); the Lambda's
-//! `Handler` says which.
+//! `gsign-signatures`: every function of the area (`gsign_functions_signatures::AREA`); the
+//! Lambda's `Handler` says which.
 fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(gsign_functions_signatures::FUNCTIONS)
+    gsign_platform::lambda::main(&gsign_functions_signatures::AREA)
 }

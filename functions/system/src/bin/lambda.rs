@@ -1,5 +1,5 @@
-//! `gsign-system`: every function of the area (`gsign_functions_system::FUNCTIONS`); the Lambda's
+//! `gsign-system`: every function of the area (`gsign_functions_system::AREA`); the Lambda's
 //! `Handler` says which.
 fn main() -> std::process::ExitCode {
-    gsign_platform::lambda::main(gsign_functions_system::FUNCTIONS)
+    gsign_platform::lambda::main(&gsign_functions_system::AREA)
 }
