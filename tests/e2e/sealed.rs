@@ -500,9 +500,28 @@ async fn the_service_and_a_python_implementation_open_each_others_envelopes_and_
         )
         .await;
     assert_eq!(status, 403);
+    // A member reads one key of the registry by its id: the revoked one says so.
+    let (status, one) = stack
+        .call(
+            &member,
+            "GET",
+            &format!("/v1/crypto-keys/{}", rotated["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, one["key_id"].as_str(), one["status"].as_str()),
+        (200, Some("gsign-receiver-2"), Some("revoked")),
+        "{one}"
+    );
     let eve = Tenant::create(&db, "admin").await;
     for (method, path, body) in [
         ("GET", format!("/v1/prompts/{prompt_id}"), None),
+        (
+            "GET",
+            format!("/v1/crypto-keys/{}", sender["id"].as_str().expect("id")),
+            None,
+        ),
         (
             "POST",
             format!("/v1/prompts/{prompt_id}/seal"),

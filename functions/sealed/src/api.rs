@@ -277,6 +277,17 @@ pub const AREA: AreaSpec = AreaSpec {
         ),
         RouteSpec::new(
             Operation::new(
+                "api-get-crypto-key",
+                "GET",
+                "/v1/crypto-keys/{id}",
+                "One key of the registry, with its public key.",
+                Reply::Json(200, schema::<CryptoKey>),
+            ),
+            Action::ReadDocuments,
+            |env, spec| init_route(env, spec, Route::GetKey),
+        ),
+        RouteSpec::new(
+            Operation::new(
                 "api-rotate-crypto-key",
                 "POST",
                 "/v1/crypto-keys/{id}/rotate",

@@ -503,21 +503,46 @@ impl SealedApi {
         Ok(json!({ "data": keys }))
     }
 
+    /// `GET /v1/crypto-keys/{id}`: one key of the registry, with its public key.
+    #[tracing::instrument(skip_all, fields(id = %id))]
+    pub(crate) async fn get_key(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<CryptoKey, SealedError> {
+        let client = self.base.pool.get().await?;
+        Self::key_row(&client, caller, id, "").await
+    }
+
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn locked_key(
         tx: &deadpool_postgres::Transaction<'_>,
         caller: &Caller,
         id: Uuid,
     ) -> Result<CryptoKey, SealedError> {
-        tx.query_opt(
-            &format!("SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = $1 AND id = $2 FOR UPDATE"),
-            &[&caller.org, &id],
-        )
-        .await?
-        .as_ref()
-        .map(CryptoKey::from_row)
-        .transpose()?
-        .ok_or(SealedError::NotFound("key"))
+        Self::key_row(tx, caller, id, "FOR UPDATE").await
+    }
+
+    /// The caller's organization's key `id` (`lock`: a row-lock clause, or nothing).
+    async fn key_row(
+        client: &impl deadpool_postgres::GenericClient,
+        caller: &Caller,
+        id: Uuid,
+        lock: &str,
+    ) -> Result<CryptoKey, SealedError> {
+        client
+            .query_opt(
+                &format!(
+                    "SELECT {COLUMNS} FROM cryptographic_keys \
+                     WHERE organization_id = $1 AND id = $2 {lock}"
+                ),
+                &[&caller.org, &id],
+            )
+            .await?
+            .as_ref()
+            .map(CryptoKey::from_row)
+            .transpose()?
+            .ok_or(SealedError::NotFound("key"))
     }
 
     /// `POST /v1/crypto-keys/{id}/rotate`: a new key of the same usage (made in the HSM for

@@ -105,6 +105,7 @@ pub(crate) enum Route {
     RegisterKey,
     GenerateKey,
     ListKeys,
+    GetKey,
     RotateKey,
     RevokeKey,
 }
@@ -194,6 +195,7 @@ impl SealedRoute {
                     .await?,
             ),
             Route::ListKeys => web::json(StatusCode::OK, &api.list_keys(&caller, req).await?),
+            Route::GetKey => web::json(StatusCode::OK, &api.get_key(&caller, id("key")?).await?),
             Route::RotateKey => {
                 let id = id("key")?;
                 web::json(
