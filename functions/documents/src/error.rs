@@ -1,6 +1,6 @@
 //! The documents domain's errors: the shared route error with this area's own cases, mapped to problem details once.
 
-use gsign_core::documents::DeletionBlocker;
+use gsign_core::documents::{DeletionBlocker, DocumentStatus};
 use gsign_core::{IntoProblem, Problem};
 use gsign_platform::route_error::RouteError;
 use http::StatusCode;
@@ -18,7 +18,7 @@ pub enum DocumentsCase {
     #[error("document not ready")]
     NotReady {
         /// Its status.
-        status: String,
+        status: DocumentStatus,
         /// Its failure reason, when failed.
         reason: Option<String>,
     },
@@ -38,7 +38,10 @@ impl IntoProblem for DocumentsCase {
             DocumentsCase::NotReady { status, reason } => {
                 let detail = match &reason {
                     Some(reason) => format!("The document failed at ingest ({reason})."),
-                    None => format!("The document is {status}; try again when it is ready."),
+                    None => format!(
+                        "The document is {}; try again when it is ready.",
+                        status.as_str()
+                    ),
                 };
                 Problem::new(
                     StatusCode::CONFLICT,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use gsign_core::documents::{DocumentStatus, NewDocument};
+use gsign_platform::db::{self, PgError};
 use gsign_platform::http::Caller;
 use gsign_platform::storage::ObjectRef;
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,7 @@ pub struct Document {
     /// Its version.
     pub pdf_s3_version_id: Option<String>,
     /// processing, ready, failed.
-    pub status: String,
+    pub status: DocumentStatus,
     /// Stable failure code.
     pub failure_reason: Option<String>,
     /// Failure explanation.
@@ -78,8 +79,8 @@ pub const COLUMNS: &str = "id, organization_id, name, original_name, type, mime_
     legal_hold, processed_at, created_at, updated_at, signatures, certification";
 
 impl Document {
-    fn from_row(row: &tokio_postgres::Row) -> Self {
-        Self {
+    fn from_row(row: &tokio_postgres::Row) -> Result<Self, PgError> {
+        Ok(Self {
             id: row.get(0),
             organization_id: row.get(1),
             name: row.get(2),
@@ -93,7 +94,7 @@ impl Document {
             s3_version_id: row.get(10),
             pdf_s3_key: row.get(11),
             pdf_s3_version_id: row.get(12),
-            status: row.get(13),
+            status: db::stored(row, "status")?,
             failure_reason: row.get(14),
             failure_detail: row.get(15),
             hash: row.get::<_, Option<String>>(16),
@@ -108,7 +109,7 @@ impl Document {
             updated_at: row.get(25),
             signatures: row.get(26),
             certification: row.get(27),
-        }
+        })
     }
 
     /// Every stored object version of the document (the upload, and a conversion).
@@ -128,7 +129,7 @@ impl Document {
 
     /// Whether ingest has finished with it.
     pub fn is_processing(&self) -> bool {
-        self.status == DocumentStatus::Processing.as_str()
+        self.status == DocumentStatus::Processing
     }
 }
 
@@ -166,7 +167,7 @@ pub async fn insert(
             ],
         )
         .await?;
-    Ok(Document::from_row(&row))
+    Document::from_row(&row)
 }
 
 /// A live (not deleted) document of `org`; `lock` takes a row lock for the transaction.
@@ -187,7 +188,7 @@ pub async fn get(
             &[&id, &org],
         )
         .await?;
-    Ok(row.as_ref().map(Document::from_row))
+    row.as_ref().map(Document::from_row).transpose()
 }
 
 /// Filters of the list route.
@@ -244,7 +245,7 @@ pub async fn list(
             ],
         )
         .await?;
-    Ok(rows.iter().map(Document::from_row).collect())
+    rows.iter().map(Document::from_row).collect()
 }
 
 /// Changes name, tags and metadata (each only when given).
@@ -269,7 +270,7 @@ pub async fn update(
             &[&id, &org, &name, &tags, &metadata],
         )
         .await?;
-    Ok(row.as_ref().map(Document::from_row))
+    row.as_ref().map(Document::from_row).transpose()
 }
 
 /// How many envelopes refer to the document.
@@ -305,7 +306,7 @@ pub async fn erasure_due(
             &[&before, &limit],
         )
         .await?;
-    Ok(rows.iter().map(Document::from_row).collect())
+    rows.iter().map(Document::from_row).collect()
 }
 
 /// Records that a deleted document's bytes are gone.
@@ -357,7 +358,7 @@ pub async fn set_legal_hold(
             &[&id, &org, &on],
         )
         .await?;
-    Ok(row.as_ref().map(Document::from_row))
+    row.as_ref().map(Document::from_row).transpose()
 }
 
 /// Records the retention end (never shortening one already recorded).

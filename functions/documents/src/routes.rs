@@ -93,7 +93,7 @@ impl From<&Document> for DocumentView {
             doc_type: d.doc_type.clone(),
             mime_type: d.mime_type.clone(),
             size: d.size,
-            status: d.status.clone(),
+            status: d.status.as_str().to_owned(),
             failure_reason: d.failure_reason.clone(),
             failure_detail: d.failure_detail.clone(),
             page_count: d.page_count,
@@ -365,11 +365,11 @@ impl DocumentsApi {
         let doc = self.document(caller, id).await?;
         let not_ready = || {
             DocumentsError::from(DocumentsCase::NotReady {
-                status: doc.status.clone(),
+                status: doc.status,
                 reason: doc.failure_reason.clone(),
             })
         };
-        if doc.status != DocumentStatus::Ready.as_str() {
+        if doc.status != DocumentStatus::Ready {
             return Err(not_ready());
         }
         let (variant, object, extension, mime, sha256) = if variant == "pdf" {
