@@ -9,6 +9,7 @@ pub mod fixtures;
 pub mod packs;
 pub mod pki;
 pub mod stripe;
+pub mod use_cases;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;

@@ -12,7 +12,7 @@ use chrono::Utc;
 use gsign_core::webhooks::{secret_text, DeliveryStatus, EventType};
 use gsign_core::{Env, FieldError};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
+use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec, StartupError};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
 use http::StatusCode;
@@ -35,7 +35,7 @@ const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "WebhookInput")]
-pub(crate) struct EndpointInput {
+pub struct EndpointInput {
     /// Where deliveries are POSTed: a public https URL (at most 2048 characters).
     #[serde(default)]
     #[schemars(url)]
@@ -56,7 +56,7 @@ pub(crate) struct EndpointInput {
 /// An endpoint, with its signing secret, shown only in this answer.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "WebhookWithSecret")]
-pub(crate) struct EndpointView {
+pub struct EndpointView {
     #[serde(flatten)]
     endpoint: Endpoint,
     /// The signing secret (`whsec_` + base64): keep it, it is not shown again.
@@ -71,6 +71,16 @@ pub struct WebhooksApi {
 }
 
 impl WebhooksApi {
+    /// Reads the configuration from `env` (every problem at once) and builds the clients.
+    pub async fn from_env(env: &Env) -> Result<Self, StartupError> {
+        let mut r = env.reader();
+        let config = WebhooksConfig::read(&mut r);
+        let config = r.finish(|| config)?;
+        Ok(Self {
+            services: Services::build(config).await?,
+        })
+    }
+
     /// Checks `input`'s values, every problem at once; the URL through the SSRF guard.
     #[tracing::instrument(skip_all)]
     async fn changes(
@@ -147,16 +157,18 @@ impl WebhooksApi {
         })
     }
 
+    /// The caller's organization's endpoint `id`.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn endpoint(&self, caller: &Caller, id: Uuid) -> Result<Endpoint, WebhooksError> {
+    pub async fn endpoint(&self, caller: &Caller, id: Uuid) -> Result<Endpoint, WebhooksError> {
         let client = self.services.base.pool.get().await?;
         repo::get(&client, caller.org, id, false)
             .await?
             .ok_or(WebhooksError::NotFound("webhook"))
     }
 
+    /// `POST /v1/webhooks`: a new endpoint and its signing secret, shown only in this answer.
     #[tracing::instrument(skip_all)]
-    async fn create(
+    pub async fn create(
         &self,
         caller: &Caller,
         input: EndpointInput,
@@ -207,8 +219,13 @@ impl WebhooksApi {
         Ok(())
     }
 
+    /// `GET /v1/webhooks`: the organization's endpoints, a page at a time (`limit`, `cursor`).
     #[tracing::instrument(skip_all)]
-    async fn list(&self, caller: &Caller, req: &Request) -> Result<Page<Endpoint>, WebhooksError> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Page<Endpoint>, WebhooksError> {
         let mut errors = Vec::new();
         let page = PageRequest::read(req, 50, 100, &mut errors);
         if !errors.is_empty() {
@@ -223,8 +240,9 @@ impl WebhooksApi {
         })
     }
 
+    /// `PATCH /v1/webhooks/{id}`: changes what `input` holds; absent members keep their value.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn update(
+    pub async fn update(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -252,8 +270,9 @@ impl WebhooksApi {
         Ok(endpoint)
     }
 
+    /// `DELETE /v1/webhooks/{id}`: removes the endpoint (audited).
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), WebhooksError> {
+    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), WebhooksError> {
         let mut conn = self.services.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let endpoint = repo::get(&tx, caller.org, id, true)
@@ -273,8 +292,9 @@ impl WebhooksApi {
         self.commit_and_publish(tx, vec![event]).await
     }
 
+    /// `POST /v1/webhooks/{id}/rotate-secret`: a new secret; the old one keeps signing for a day.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn rotate(&self, caller: &Caller, id: Uuid) -> Result<EndpointView, WebhooksError> {
+    pub async fn rotate(&self, caller: &Caller, id: Uuid) -> Result<EndpointView, WebhooksError> {
         // Another organization's or an unknown id is a 404 before KMS is asked for anything;
         // the row is locked again below, after the KMS call (no remote I/O under the lock).
         let client = self.services.base.pool.get().await?;
@@ -309,7 +329,11 @@ impl WebhooksApi {
 
     /// A `webhook.test` event for this endpoint only, through the outbox like any event.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn test(&self, caller: &Caller, id: Uuid) -> Result<serde_json::Value, WebhooksError> {
+    pub async fn test(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<serde_json::Value, WebhooksError> {
         let base = &self.services.base;
         let mut conn = base.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -329,8 +353,9 @@ impl WebhooksApi {
         Ok(serde_json::json!({"event_id": event}))
     }
 
+    /// `GET /v1/webhooks/{id}/deliveries`: the endpoint's delivery log, newest first.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn deliveries(
+    pub async fn deliveries(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -367,8 +392,9 @@ impl WebhooksApi {
         Ok(Page { data, next_cursor })
     }
 
+    /// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry`: delivers a failed delivery again.
     #[tracing::instrument(skip_all, fields(id = %id, delivery = %delivery))]
-    async fn retry(
+    pub async fn retry(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -474,18 +500,11 @@ impl HttpHandler for WebhookRoute {
 
 pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
     Box::pin(async move {
-        let mut r = env.reader();
-        let config = WebhooksConfig::read(&mut r);
-        let config = r.finish(|| config)?;
-        let services = Services::build(config).await?;
-        let limiter = services.base.limiter.clone();
-        let pool = services.base.pool.clone();
+        let api = WebhooksApi::from_env(&env).await?;
+        let limiter = api.services.base.limiter.clone();
+        let pool = api.services.base.pool.clone();
         Ok(http_route(
-            Arc::new(WebhookRoute {
-                api: WebhooksApi { services },
-                spec,
-                route,
-            }),
+            Arc::new(WebhookRoute { api, spec, route }),
             spec,
             limiter,
             pool,

@@ -1,0 +1,78 @@
+//! Use-case tests without the runner: an area's service is built from the environment the
+//! template gives one of its functions, with a database of the test's own, and its use cases
+//! are called directly. No HTTP, no router, no consumers; Postgres, Redis and moto are the
+//! real local servers.
+//!
+//! The template's queues, buckets, tables and keys are provisioned in moto once per test
+//! binary (a stack nobody serves: messages the use cases publish stay in its queues), and
+//! each test borrows a function's environment from it with its own `DATABASE_URL`.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use gsign_core::{Env, Role};
+use gsign_local::runner::{self, StackConfig};
+use gsign_local::LocalStack;
+use gsign_platform::http::Caller;
+
+use crate::{local_parameters, root, stack_env, stack_var, unique, Tenant, TestDatabase};
+
+/// Every function's environment on the binary's provisioned stack.
+fn provisioned() -> &'static BTreeMap<String, Env> {
+    static ENVS: OnceLock<BTreeMap<String, Env>> = OnceLock::new();
+    ENVS.get_or_init(|| {
+        // Built on a thread of its own: the caller may be inside a test's runtime, and the
+        // stack's clients must not outlive the runtime that made them (only the strings do).
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                gsign_platform::telemetry::set_metrics_enabled(false);
+                let base_env = runner::base_env(stack_env());
+                let aws = gsign_platform::aws::config_from(&base_env).expect("valid AWS settings");
+                let sdk = gsign_platform::aws::sdk_config(&aws).await;
+                let config = StackConfig {
+                    template_path: root().join("template.yaml"),
+                    stack_name: format!("u-{}", unique()),
+                    region: stack_var("AWS_REGION"),
+                    parameters: local_parameters(),
+                    base_env,
+                    sqs_wait_seconds: 1,
+                    web_dist: None,
+                };
+                let stack = LocalStack::build(config, &gsign_local::registry(), &sdk)
+                    .await
+                    .expect("the template provisions in moto");
+                stack
+                    .functions()
+                    .map(|function| (function.handler.clone(), function.env.clone()))
+                    .collect()
+            })
+        })
+        .join()
+        .expect("provisioning finished")
+    })
+}
+
+/// The environment the template gives `function`, with `db` as its database.
+pub fn function_env(function: &str, db: &TestDatabase) -> Env {
+    provisioned()
+        .get(function)
+        .unwrap_or_else(|| panic!("{function} is not in the template"))
+        .clone()
+        .with("DATABASE_URL", &db.url)
+}
+
+/// `tenant`'s person acting with `role`, as the authorizer would have let them in.
+pub fn caller(tenant: &Tenant, role: Role) -> Caller {
+    Caller {
+        org: tenant.org,
+        role,
+        user: Some(tenant.user),
+        api_key: None,
+        ip: Some("203.0.113.7".to_owned()),
+        user_agent: Some("use-case test".to_owned()),
+    }
+}

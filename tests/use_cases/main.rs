@@ -1,0 +1,5 @@
+//! Use-case tests: each area's service called directly against a database of the test's own,
+//! without the runner (see `gsign_tests::use_cases`). They run in parallel and in seconds;
+//! the end-to-end stories in `tests/e2e` keep the HTTP layer honest.
+
+mod webhooks;
