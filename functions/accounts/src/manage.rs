@@ -50,8 +50,9 @@ pub struct Manage {
 }
 
 impl Manage {
+    /// Reads the configuration from `env` (every problem at once) and builds the clients.
     #[tracing::instrument(skip_all)]
-    async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
+    pub async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
         let common = CommonConfig::read(&mut r);
         let audit_table = r.required::<String>("AUDIT_EVENTS_TABLE");
@@ -70,7 +71,7 @@ impl Manage {
 }
 
 /// The caller, checked and parsed.
-struct Caller {
+pub struct Caller {
     org: Uuid,
     role: Role,
     user: Option<Uuid>,
@@ -80,7 +81,8 @@ struct Caller {
 }
 
 impl Caller {
-    fn of(
+    /// The caller `principal`, if it may perform `action`.
+    pub fn of(
         principal: &Principal,
         action: Action,
         client: ClientInfo,
@@ -250,7 +252,7 @@ pub(crate) struct OrganizationView {
 
 /// A member of the organization (or an invitee).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub(crate) struct MemberView {
+pub struct MemberView {
     /// The user's id.
     id: Uuid,
     /// Email address.
@@ -275,7 +277,7 @@ pub(crate) struct MemberView {
 
 /// An API key (never the key itself, except once in the creation answer).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub(crate) struct KeyView {
+pub struct KeyView {
     /// The key's id.
     id: Uuid,
     /// Its name.
@@ -315,7 +317,7 @@ struct KeyCreator {
 /// A page of a list answer.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "{T}Page")]
-pub(crate) struct Page<T> {
+pub struct Page<T> {
     /// The rows.
     data: Vec<T>,
     /// Pass as `cursor` for the next page; `null` on the last.
@@ -595,8 +597,9 @@ impl Manage {
         self.organization(caller).await
     }
 
+    /// `GET /v1/organization/users`: the organization's members, a page at a time.
     #[tracing::instrument(skip_all)]
-    async fn members(
+    pub async fn members(
         &self,
         caller: &Caller,
         req: &Request,
@@ -636,8 +639,9 @@ impl Manage {
         Ok(Page { data, next_cursor })
     }
 
+    /// `POST /v1/organization/users`: invites a member with a role the caller may assign, and mails them.
     #[tracing::instrument(skip_all)]
-    async fn invite(
+    pub async fn invite(
         &self,
         caller: &Caller,
         input: Invitation,
@@ -776,8 +780,9 @@ impl Manage {
         Ok((role, owners))
     }
 
+    /// `PATCH /v1/organization/users/{id}`: a member's new role; the last owner stays an owner.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn change_role(
+    pub async fn change_role(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -819,8 +824,9 @@ impl Manage {
         Ok(member_view(&row))
     }
 
+    /// `DELETE /v1/organization/users/{id}`: removes a member (never the last owner) and ends their sessions.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn remove(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
+    pub async fn remove(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
         let (role, owners) = Self::target_member(&tx, caller, id).await?;
@@ -891,8 +897,9 @@ impl Manage {
         Ok(())
     }
 
+    /// `GET /v1/api-keys`: the organization's API keys, without their secrets.
     #[tracing::instrument(skip_all)]
-    async fn keys(&self, caller: &Caller) -> Result<Page<KeyView>, AccountsError> {
+    pub async fn keys(&self, caller: &Caller) -> Result<Page<KeyView>, AccountsError> {
         let rows = self
             .pool
             .get()
@@ -905,8 +912,13 @@ impl Manage {
         })
     }
 
+    /// `POST /v1/api-keys`: a new API key whose secret is shown only in this answer.
     #[tracing::instrument(skip_all)]
-    async fn create_key(&self, caller: &Caller, input: NewKey) -> Result<KeyView, AccountsError> {
+    pub async fn create_key(
+        &self,
+        caller: &Caller,
+        input: NewKey,
+    ) -> Result<KeyView, AccountsError> {
         let mut errors = Vec::new();
         let name = input.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 100 {
@@ -957,8 +969,9 @@ impl Manage {
         Ok(view)
     }
 
+    /// `DELETE /v1/api-keys/{id}`: revokes a key at once.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn revoke_key(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
+    pub async fn revoke_key(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
         let revoked = tx
