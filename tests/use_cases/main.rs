@@ -6,4 +6,5 @@
 #![recursion_limit = "256"]
 
 mod accounts;
+mod envelopes;
 mod webhooks;

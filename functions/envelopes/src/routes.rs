@@ -178,7 +178,7 @@ pub struct FieldsInput {
 /// An envelope with its recipients, fields and, for a draft, what still stands in the way
 /// of sending it.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub(crate) struct EnvelopeDetail {
+pub struct EnvelopeDetail {
     #[serde(flatten)]
     envelope: Envelope,
     /// Its recipients.
@@ -192,7 +192,7 @@ pub(crate) struct EnvelopeDetail {
 /// `GET /v1/envelopes/{id}/events` answer.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "EnvelopeEvidence")]
-pub(crate) struct Evidence {
+pub struct Evidence {
     /// Whether the hash chain verifies.
     chain: ChainVerdict,
     /// The events, in sequence order.
@@ -200,8 +200,9 @@ pub(crate) struct Evidence {
 }
 
 impl EnvelopesApi {
+    /// `POST /v1/envelopes`: a draft on one of the organization's ready documents.
     #[tracing::instrument(skip_all)]
-    async fn create(
+    pub async fn create(
         &self,
         caller: &Caller,
         input: EnvelopeInput,
@@ -242,8 +243,13 @@ impl EnvelopesApi {
         self.detail(caller, envelope.id).await
     }
 
+    /// `GET /v1/envelopes/{id}`: the envelope, its recipients and fields, and a draft's send problems.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn detail(&self, caller: &Caller, id: Uuid) -> Result<EnvelopeDetail, EnvelopesError> {
+    pub async fn detail(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<EnvelopeDetail, EnvelopesError> {
         let client = self.base.pool.get().await?;
         let envelope = repo::get(&client, caller.org, id, false)
             .await?
@@ -330,8 +336,9 @@ impl EnvelopesApi {
         Ok(repo::counts(&client, caller.org, caller.user).await?)
     }
 
+    /// `PATCH /v1/envelopes/{id}`: a draft's subject, message, routing and expiry.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn update(
+    pub async fn update(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -358,8 +365,9 @@ impl EnvelopesApi {
         self.detail(caller, id).await
     }
 
+    /// `DELETE /v1/envelopes/{id}`: deletes a draft.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), EnvelopesError> {
+    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), EnvelopesError> {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         Self::draft(&tx, caller, id).await?;
@@ -368,8 +376,9 @@ impl EnvelopesApi {
         Ok(())
     }
 
+    /// `POST /v1/envelopes/{id}/recipients`: a recipient of a draft.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn add_recipient(
+    pub async fn add_recipient(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -474,8 +483,9 @@ impl EnvelopesApi {
         Ok(())
     }
 
+    /// `PUT /v1/envelopes/{id}/fields`: replaces a draft's fields, each inside its page.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn set_fields(
+    pub async fn set_fields(
         &self,
         caller: &Caller,
         id: Uuid,

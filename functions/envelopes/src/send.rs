@@ -86,7 +86,7 @@ pub fn field_specs(fields: &[Field]) -> Vec<FieldSpec> {
 impl EnvelopesApi {
     /// Sends the draft `id`.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn send(&self, caller: &Caller, id: Uuid) -> Result<Envelope, EnvelopesError> {
+    pub async fn send(&self, caller: &Caller, id: Uuid) -> Result<Envelope, EnvelopesError> {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let envelope = Self::draft(&tx, caller, id).await?;
