@@ -76,3 +76,12 @@ pub fn caller(tenant: &Tenant, role: Role) -> Caller {
         user_agent: Some("use-case test".to_owned()),
     }
 }
+
+/// The `id` of a use case's answer, as its JSON says.
+pub fn id_of(answer: impl serde::Serialize) -> uuid::Uuid {
+    let answer = serde_json::to_value(answer).expect("an answer serializes");
+    answer["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {answer}"))
+}

@@ -5,7 +5,7 @@ use gsign_core::{Action, Credential, Principal, Role, Scope};
 use gsign_functions_accounts::auth::ClientInfo;
 use gsign_functions_accounts::error::{AccountsCase, AccountsError};
 use gsign_functions_accounts::manage::{Caller, Manage};
-use gsign_tests::use_cases::function_env;
+use gsign_tests::use_cases::{function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -203,7 +203,7 @@ async fn an_api_key_is_shown_once_and_a_revoked_one_is_listed_as_revoked() {
     let secret = created["key"].as_str().expect("the key, once");
     let prefix = created["prefix"].as_str().expect("prefix");
     assert!(secret.starts_with(&format!("gsk_{prefix}_")), "{created}");
-    let id: Uuid = created["id"].as_str().expect("id").parse().expect("uuid");
+    let id = id_of(&created);
 
     let caller = acting(&owner, Role::Owner, Action::RevokeApiKey).expect("allowed");
     manage.revoke_key(&caller, id).await.expect("revoked");

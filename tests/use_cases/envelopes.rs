@@ -4,7 +4,7 @@
 use gsign_core::Role;
 use gsign_functions_envelopes::routes::{EnvelopeInput, FieldsInput};
 use gsign_functions_envelopes::service::{EnvelopesApi, EnvelopesError};
-use gsign_tests::use_cases::{caller, function_env};
+use gsign_tests::use_cases::{caller, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -70,7 +70,7 @@ async fn a_draft_takes_fields_only_inside_its_documents_pages() {
         .await
         .expect("a draft"),
     );
-    let id: Uuid = draft["id"].as_str().expect("id").parse().expect("uuid");
+    let id = id_of(&draft);
     assert_eq!(draft["status"], "draft");
     let signer = api
         .add_recipient(
@@ -118,15 +118,11 @@ async fn sending_lists_every_problem_at_once_and_leaves_the_draft_as_it_was() {
     let tenant = Tenant::create(&db, "admin").await;
     let sender = caller(&tenant, Role::Admin);
     let document = ready_document(&db, &tenant, "processing").await;
-    let id: Uuid = as_json(
+    let id = id_of(
         api.create(&sender, body(json!({"document_id": document})))
             .await
             .expect("a draft on a document still processing"),
-    )["id"]
-        .as_str()
-        .expect("id")
-        .parse()
-        .expect("uuid");
+    );
     for email in ["ana@example.com", "bat@example.com"] {
         api.add_recipient(
             &sender,
@@ -160,18 +156,14 @@ async fn another_organizations_draft_and_document_do_not_exist_for_the_caller() 
     let owner = Tenant::create(&db, "admin").await;
     let stranger = caller(&Tenant::create(&db, "admin").await, Role::Admin);
     let document = ready_document(&db, &owner, "ready").await;
-    let id: Uuid = as_json(
+    let id = id_of(
         api.create(
             &caller(&owner, Role::Admin),
             body(json!({"document_id": document})),
         )
         .await
         .expect("a draft"),
-    )["id"]
-        .as_str()
-        .expect("id")
-        .parse()
-        .expect("uuid");
+    );
 
     assert!(matches!(
         api.detail(&stranger, id).await,

@@ -4,7 +4,7 @@
 use gsign_core::Role;
 use gsign_functions_webhooks::error::{WebhooksCase, WebhooksError};
 use gsign_functions_webhooks::routes::{EndpointInput, WebhooksApi};
-use gsign_tests::use_cases::{caller, function_env};
+use gsign_tests::use_cases::{caller, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::{json, Value};
 
@@ -16,6 +16,15 @@ async fn service(db: &TestDatabase) -> WebhooksApi {
 
 fn input(body: Value) -> EndpointInput {
     serde_json::from_value(body).expect("a well-formed body")
+}
+
+/// A new endpoint of `who`'s organization; its id.
+async fn endpoint_of(api: &WebhooksApi, who: &gsign_platform::http::Caller) -> uuid::Uuid {
+    id_of(
+        api.create(who, input(json!({"url": "https://127.0.0.1:8443/hooks"})))
+            .await
+            .expect("created"),
+    )
 }
 
 fn secret(view: &Value) -> &str {
@@ -37,7 +46,7 @@ async fn a_new_endpoint_shows_its_secret_once_and_rotating_replaces_it() {
         .expect("created");
     let created = serde_json::to_value(created).expect("json");
     assert!(secret(&created).starts_with("whsec_"), "{created}");
-    let id = created["id"].as_str().expect("id").parse().expect("uuid");
+    let id = id_of(&created);
 
     let listed = serde_json::to_value(
         api.list(&admin, &lambda_http::Request::default())
@@ -64,18 +73,7 @@ async fn another_organizations_endpoint_does_not_exist_for_the_caller() {
     let api = service(&db).await;
     let owner = caller(&Tenant::create(&db, "admin").await, Role::Admin);
     let stranger = caller(&Tenant::create(&db, "admin").await, Role::Admin);
-    let created = api
-        .create(
-            &owner,
-            input(json!({"url": "https://127.0.0.1:8443/hooks"})),
-        )
-        .await
-        .expect("created");
-    let id = serde_json::to_value(created).expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .parse()
-        .expect("uuid");
+    let id = endpoint_of(&api, &owner).await;
 
     assert!(matches!(
         api.endpoint(&stranger, id).await,
@@ -166,18 +164,7 @@ async fn creating_and_deleting_an_endpoint_are_audited_through_the_outbox() {
     let api = service(&db).await;
     let tenant = Tenant::create(&db, "admin").await;
     let admin = caller(&tenant, Role::Admin);
-    let created = api
-        .create(
-            &admin,
-            input(json!({"url": "https://127.0.0.1:8443/hooks"})),
-        )
-        .await
-        .expect("created");
-    let id = serde_json::to_value(created).expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .parse()
-        .expect("uuid");
+    let id = endpoint_of(&api, &admin).await;
     api.delete(&admin, id).await.expect("deleted");
     assert!(matches!(
         api.endpoint(&admin, id).await,
