@@ -85,3 +85,32 @@ pub fn id_of(answer: impl serde::Serialize) -> uuid::Uuid {
         .and_then(|id| id.parse().ok())
         .unwrap_or_else(|| panic!("no id in {answer}"))
 }
+
+/// A one-page Letter document of `tenant`'s organization in `status` (`ready`: as ingest
+/// leaves it; its bytes are not in S3), written straight to its table.
+pub async fn document_row(db: &TestDatabase, tenant: &Tenant, status: &str) -> uuid::Uuid {
+    let id = uuid::Uuid::new_v4();
+    let ready = status == "ready";
+    db.connect()
+        .await
+        .execute(
+            "INSERT INTO documents (id, organization_id, name, original_name, type, mime_type, \
+             size, s3_key, status, page_count, pages, hash, pdf_hash, pdf_s3_key) \
+             VALUES ($1, $2, 'contract.pdf', 'contract.pdf', 'pdf', 'application/pdf', 1024, \
+             $3, $4, $5, $6, $7, $7, $8)",
+            &[
+                &id,
+                &tenant.org,
+                &format!("documents/{id}/original.pdf"),
+                &status,
+                &ready.then_some(1),
+                &ready
+                    .then(|| serde_json::json!([{"width": 612.0, "height": 792.0, "rotation": 0}])),
+                &ready.then(|| "ab".repeat(32)),
+                &ready.then(|| format!("documents/{id}/original.pdf")),
+            ],
+        )
+        .await
+        .expect("a document");
+    id
+}

@@ -4,42 +4,14 @@
 use gsign_core::Role;
 use gsign_functions_envelopes::routes::{EnvelopeInput, FieldsInput};
 use gsign_functions_envelopes::service::{EnvelopesApi, EnvelopesError};
-use gsign_tests::use_cases::{caller, function_env, id_of};
+use gsign_tests::use_cases::{caller, document_row, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 async fn service(db: &TestDatabase) -> EnvelopesApi {
     EnvelopesApi::from_env(&function_env("api-create-envelope", db))
         .await
         .expect("the service starts")
-}
-
-/// A ready one-page Letter document of `tenant`'s organization, as ingest leaves it.
-async fn ready_document(db: &TestDatabase, tenant: &Tenant, status: &str) -> Uuid {
-    let id = Uuid::new_v4();
-    let ready = status == "ready";
-    db.connect()
-        .await
-        .execute(
-            "INSERT INTO documents (id, organization_id, name, original_name, type, mime_type, \
-             size, s3_key, status, page_count, pages, hash, pdf_hash, pdf_s3_key) \
-             VALUES ($1, $2, 'contract.pdf', 'contract.pdf', 'pdf', 'application/pdf', 1024, \
-             $3, $4, $5, $6, $7, $7, $8)",
-            &[
-                &id,
-                &tenant.org,
-                &format!("documents/{id}/original.pdf"),
-                &status,
-                &ready.then_some(1),
-                &ready.then(|| json!([{"width": 612.0, "height": 792.0, "rotation": 0}])),
-                &ready.then(|| "ab".repeat(32)),
-                &ready.then(|| format!("documents/{id}/original.pdf")),
-            ],
-        )
-        .await
-        .expect("a document");
-    id
 }
 
 fn body<T: serde::de::DeserializeOwned>(value: Value) -> T {
@@ -60,7 +32,7 @@ async fn a_draft_takes_fields_only_inside_its_documents_pages() {
     let api = service(&db).await;
     let tenant = Tenant::create(&db, "admin").await;
     let sender = caller(&tenant, Role::Admin);
-    let document = ready_document(&db, &tenant, "ready").await;
+    let document = document_row(&db, &tenant, "ready").await;
 
     let draft = as_json(
         api.create(
@@ -117,7 +89,7 @@ async fn sending_lists_every_problem_at_once_and_leaves_the_draft_as_it_was() {
     let api = service(&db).await;
     let tenant = Tenant::create(&db, "admin").await;
     let sender = caller(&tenant, Role::Admin);
-    let document = ready_document(&db, &tenant, "processing").await;
+    let document = document_row(&db, &tenant, "processing").await;
     let id = id_of(
         api.create(&sender, body(json!({"document_id": document})))
             .await
@@ -155,7 +127,7 @@ async fn another_organizations_draft_and_document_do_not_exist_for_the_caller() 
     let api = service(&db).await;
     let owner = Tenant::create(&db, "admin").await;
     let stranger = caller(&Tenant::create(&db, "admin").await, Role::Admin);
-    let document = ready_document(&db, &owner, "ready").await;
+    let document = document_row(&db, &owner, "ready").await;
     let id = id_of(
         api.create(
             &caller(&owner, Role::Admin),

@@ -6,5 +6,6 @@
 #![recursion_limit = "256"]
 
 mod accounts;
+mod documents;
 mod envelopes;
 mod webhooks;

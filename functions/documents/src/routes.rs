@@ -116,7 +116,7 @@ impl From<&Document> for DocumentView {
 
 /// `POST /v1/documents` answer: the document and where to PUT the file.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub(crate) struct Created {
+pub struct Created {
     #[serde(flatten)]
     document: DocumentView,
     /// The presigned PUT of the file, bound to its declared type and size.
@@ -125,7 +125,7 @@ pub(crate) struct Created {
 
 /// `GET /v1/documents/{id}/download` answer: a presigned GET of the file.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub(crate) struct Download {
+pub struct Download {
     /// Which file: the upload as it was, or the PDF to sign.
     #[schemars(with = "DownloadVariant")]
     variant: &'static str,
@@ -169,8 +169,9 @@ pub struct DocumentsApi {
 }
 
 impl DocumentsApi {
+    /// Reads the configuration from `env` (every problem at once) and builds the clients.
     #[tracing::instrument(skip_all)]
-    async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
+    pub async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
         let mut r = env.reader();
         let config = DocumentsConfig::read(&mut r);
         let config = r.finish(|| config)?;
@@ -198,8 +199,9 @@ impl DocumentsApi {
         Ok(())
     }
 
+    /// `POST /v1/documents`: declares a document and gives a presigned URL to upload it to.
     #[tracing::instrument(skip_all)]
-    async fn create(
+    pub async fn create(
         &self,
         caller: &Caller,
         input: DocumentDeclaration,
@@ -231,7 +233,7 @@ impl DocumentsApi {
 
     /// The document, from the cache when it has it.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn document(&self, caller: &Caller, id: Uuid) -> Result<Document, DocumentsError> {
+    pub async fn document(&self, caller: &Caller, id: Uuid) -> Result<Document, DocumentsError> {
         let s = &self.services;
         if let Some(doc) = s.cache.get_json::<Document>(&cache_key(id)).await {
             // The cache is shared by every tenant: the organization check still applies.
@@ -285,8 +287,9 @@ impl DocumentsApi {
         })
     }
 
+    /// `PATCH /v1/documents/{id}`: name, tags and metadata.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn update(
+    pub async fn update(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -348,8 +351,9 @@ impl DocumentsApi {
         Ok(DocumentView::from(&doc))
     }
 
+    /// `GET /v1/documents/{id}/download`: a short-lived URL to the original or its PDF.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn download(
+    pub async fn download(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -418,8 +422,9 @@ impl DocumentsApi {
         })
     }
 
+    /// `DELETE /v1/documents/{id}`: deletes and erases a document nothing holds.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), DocumentsError> {
+    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), DocumentsError> {
         let s = &self.services;
         let mut conn = s.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -448,8 +453,9 @@ impl DocumentsApi {
         Ok(())
     }
 
+    /// `PUT /v1/documents/{id}/legal-hold`: places or releases a legal hold (S3 and the row).
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn legal_hold(
+    pub async fn legal_hold(
         &self,
         caller: &Caller,
         id: Uuid,
