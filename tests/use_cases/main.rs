@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 mod accounts;
+mod certificates;
 mod documents;
 mod envelopes;
 mod webhooks;

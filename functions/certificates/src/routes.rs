@@ -196,8 +196,9 @@ pub struct CertificatesApi {
 }
 
 impl CertificatesApi {
+    /// Reads the configuration from `env` (every problem at once) and builds the clients; the HSM and the CRL publisher only `with_hsm`.
     #[tracing::instrument(skip_all)]
-    async fn from_env(
+    pub async fn from_env(
         env: &Env,
         with_hsm: bool,
     ) -> Result<Self, gsign_platform::lambda::StartupError> {
@@ -241,8 +242,9 @@ impl CertificatesApi {
         Ok(())
     }
 
+    /// `POST /v1/certificates`: a key pair in the HSM and its certificate (from the organization's CA, self-signed, or a CSR).
     #[tracing::instrument(skip_all)]
-    async fn create(
+    pub async fn create(
         &self,
         caller: &Caller,
         input: CertificateRequest,
@@ -379,8 +381,9 @@ impl CertificatesApi {
         CertificateView::of(&row)
     }
 
+    /// The organization's certificate `id`.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn get(&self, caller: &Caller, id: Uuid) -> Result<Certificate, CertificatesError> {
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Certificate, CertificatesError> {
         let client = self.services.base.pool.get().await?;
         repo::get(&client, caller.org, id, false)
             .await?
@@ -508,8 +511,9 @@ impl CertificatesApi {
         CertificateView::of(&row)
     }
 
+    /// `POST /v1/certificates/{id}/default`: the caller's default signing certificate.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn set_default(
+    pub async fn set_default(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -551,8 +555,9 @@ impl CertificatesApi {
         CertificateView::of(&row)
     }
 
+    /// `POST /v1/certificates/{id}/revoke`: revokes the certificate, destroys its HSM key and publishes its CA's CRL.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn revoke(
+    pub async fn revoke(
         &self,
         caller: &Caller,
         id: Uuid,
