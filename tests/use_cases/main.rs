@@ -9,4 +9,5 @@ mod accounts;
 mod certificates;
 mod documents;
 mod envelopes;
+mod sealed;
 mod webhooks;

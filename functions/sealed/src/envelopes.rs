@@ -184,11 +184,7 @@ impl SealedApi {
     /// organization's receiver keys), to be opened later. Only its shape is checked here;
     /// the signature is checked when it is opened, and a failure is recorded then.
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn import(
-        &self,
-        caller: &Caller,
-        wire: Wire,
-    ) -> Result<SealedEnvelope, SealedError> {
+    pub async fn import(&self, caller: &Caller, wire: Wire) -> Result<SealedEnvelope, SealedError> {
         if let Err(malformed) = wire.check() {
             return Err(SealedError::Validation(vec![gsign_core::FieldError::new(
                 format!("/{}", malformed.field),
@@ -217,7 +213,7 @@ impl SealedApi {
     /// `GET /v1/sealed-envelopes/{id}`: the metadata (cached fifteen minutes), and the wire
     /// form when `receiver` (the caller may open envelopes).
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn get_envelope(
+    pub async fn get_envelope(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -255,7 +251,7 @@ impl SealedApi {
 
     /// `POST /v1/sealed-envelopes/{id}/open`.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn open(&self, caller: &Caller, id: Uuid) -> Result<Opened, SealedError> {
+    pub async fn open(&self, caller: &Caller, id: Uuid) -> Result<Opened, SealedError> {
         let client = self.base.pool.get().await?;
         let row = client
             .query_opt(

@@ -387,7 +387,7 @@ impl SealedApi {
 
     /// `POST /v1/crypto-keys` and `POST /v1/crypto-keys/generate`.
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn create_key(
+    pub async fn create_key(
         &self,
         caller: &Caller,
         input: KeyInput,
@@ -478,7 +478,7 @@ impl SealedApi {
 
     /// `GET /v1/crypto-keys`: `key_id`, `usage` and `status` filter.
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn list_keys(
+    pub async fn list_keys(
         &self,
         caller: &Caller,
         req: &Request,
@@ -505,11 +505,7 @@ impl SealedApi {
 
     /// `GET /v1/crypto-keys/{id}`: one key of the registry, with its public key.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn get_key(
-        &self,
-        caller: &Caller,
-        id: Uuid,
-    ) -> Result<CryptoKey, SealedError> {
+    pub async fn get_key(&self, caller: &Caller, id: Uuid) -> Result<CryptoKey, SealedError> {
         let client = self.base.pool.get().await?;
         Self::key_row(&client, caller, id, "").await
     }
@@ -549,7 +545,7 @@ impl SealedApi {
     /// an own key; the given public key for a party's); the old one is `rotated` and still
     /// opens and verifies what it sealed or signed.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn rotate_key(
+    pub async fn rotate_key(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -631,7 +627,7 @@ impl SealedApi {
     /// `POST /v1/crypto-keys/{id}/revoke`: the key opens, verifies, seals and signs nothing
     /// any more.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn revoke_key(
+    pub async fn revoke_key(
         &self,
         caller: &Caller,
         id: Uuid,

@@ -159,7 +159,7 @@ fn text_problems(input: &PromptInput, creating: bool, errors: &mut Vec<FieldErro
 impl SealedApi {
     /// `POST /v1/prompts`.
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn create_prompt(
+    pub async fn create_prompt(
         &self,
         caller: &Caller,
         input: PromptInput,
@@ -205,7 +205,7 @@ impl SealedApi {
 
     /// The live prompt `id` of the caller's organization (cached five minutes).
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn prompt(&self, caller: &Caller, id: Uuid) -> Result<Prompt, SealedError> {
+    pub async fn prompt(&self, caller: &Caller, id: Uuid) -> Result<Prompt, SealedError> {
         let key = prompt_key(caller.org, id);
         if let Some(prompt) = self.base.cache.get_json::<Prompt>(&key).await {
             return Ok(prompt);
@@ -228,7 +228,7 @@ impl SealedApi {
 
     /// `GET /v1/prompts`: newest first; `status` and `q` (words of the text) filter.
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn list_prompts(
+    pub async fn list_prompts(
         &self,
         caller: &Caller,
         req: &Request,
@@ -268,7 +268,7 @@ impl SealedApi {
 
     /// `PATCH /v1/prompts/{id}`: only if `version` is still the prompt's (409 otherwise).
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn update_prompt(
+    pub async fn update_prompt(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -339,7 +339,7 @@ impl SealedApi {
 
     /// `DELETE /v1/prompts/{id}`: soft; kept for retention (7 years), gone from the API.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn delete_prompt(&self, caller: &Caller, id: Uuid) -> Result<(), SealedError> {
+    pub async fn delete_prompt(&self, caller: &Caller, id: Uuid) -> Result<(), SealedError> {
         let mut conn = self.base.pool.get().await?;
         let tx = conn.transaction().await?;
         let deleted = tx
@@ -367,7 +367,7 @@ impl SealedApi {
     /// `POST /v1/prompts/{id}/seal`: the prompt's text sealed to the receiver's key and signed
     /// in the HSM with the organization's sender key.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn seal(
+    pub async fn seal(
         &self,
         caller: &Caller,
         id: Uuid,
