@@ -7,6 +7,7 @@
 
 mod accounts;
 mod certificates;
+mod doc_packs;
 mod documents;
 mod envelopes;
 mod sealed;

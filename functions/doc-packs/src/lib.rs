@@ -38,6 +38,14 @@ pub struct DocPacksApi {
 }
 
 impl DocPacksApi {
+    /// Reads the configuration from `env` (every problem at once) and builds the clients:
+    /// the envelopes service, which packs issue their envelopes through.
+    pub async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
+        Ok(Self {
+            envelopes: EnvelopesApi::from_env(env).await?,
+        })
+    }
+
     fn base(&self) -> &Base {
         self.envelopes.base()
     }
@@ -169,15 +177,11 @@ impl HttpHandler for DocPacksRoute {
 
 pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
     Box::pin(async move {
-        let envelopes = EnvelopesApi::from_env(&env).await?;
-        let limiter = envelopes.base().limiter.clone();
-        let pool = envelopes.base().pool.clone();
+        let api = DocPacksApi::from_env(&env).await?;
+        let limiter = api.base().limiter.clone();
+        let pool = api.base().pool.clone();
         Ok(http_route(
-            Arc::new(DocPacksRoute {
-                api: DocPacksApi { envelopes },
-                spec,
-                route,
-            }),
+            Arc::new(DocPacksRoute { api, spec, route }),
             spec,
             limiter,
             pool,

@@ -581,7 +581,7 @@ impl DocPacksApi {
     /// `POST /v1/clauses` and `POST /v1/doc-templates`: version 1 of a new name (a name that
     /// exists gets its next version).
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn create_item(
+    pub async fn create_item(
         &self,
         caller: &Caller,
         kind: Kind,
@@ -611,7 +611,7 @@ impl DocPacksApi {
     /// `POST /v1/clauses/{id}/versions` (and templates'): the next version of `id`'s name,
     /// starting from `id`'s content.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn new_version(
+    pub async fn new_version(
         &self,
         caller: &Caller,
         kind: Kind,
@@ -638,7 +638,7 @@ impl DocPacksApi {
 
     /// `POST …/{id}/publish`: once.
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn publish(
+    pub async fn publish(
         &self,
         caller: &Caller,
         kind: Kind,
@@ -668,7 +668,7 @@ impl DocPacksApi {
 
     /// `POST …/{id}/deactivate`: no new pack uses this version (packs made with it keep it).
     #[tracing::instrument(skip_all, fields(id = %id))]
-    pub(crate) async fn deactivate(
+    pub async fn deactivate(
         &self,
         caller: &Caller,
         kind: Kind,
@@ -693,7 +693,7 @@ impl DocPacksApi {
     /// `GET /v1/clauses` (and templates): newest first; `name`, `active`, `published`, and
     /// the gates: `city` and `role` keep what a pack for that city or role may use.
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn list_items(
+    pub async fn list_items(
         &self,
         caller: &Caller,
         kind: Kind,
