@@ -128,3 +128,37 @@ async fn another_organizations_certificate_does_not_exist_for_the_caller() {
     ));
     assert_eq!(api.get(&owner, id).await.expect("theirs").id, id);
 }
+
+#[tokio::test]
+async fn the_free_plan_holds_two_signing_certificates() {
+    let db = TestDatabase::migrated().await;
+    let api = service(&db).await;
+    let free = caller(
+        &Tenant::create_on_free_plan(&db, "admin").await,
+        Role::Admin,
+    );
+    let request = |label: &str| {
+        serde_json::from_value(
+            json!({"label": label, "issuance": "self_signed", "subject": {"common_name": "Free"}}),
+        )
+        .expect("body")
+    };
+    for label in ["first", "second"] {
+        api.create(&free, request(label))
+            .await
+            .expect("within the plan");
+    }
+    let third = api.create(&free, request("third")).await;
+    let Err(CertificatesError::Quota(exceeded)) = &third else {
+        panic!("refused by the plan: {third:?}");
+    };
+    assert_eq!(
+        (
+            exceeded.limit,
+            exceeded.allowed,
+            exceeded.used,
+            exceeded.plan.as_str()
+        ),
+        (gsign_core::billing::Limit::Certificates, 2, 2, "free")
+    );
+}
