@@ -118,9 +118,14 @@ impl RouteSpec {
     /// The same route replayed under `Idempotency-Key`, its records labelled `label` (scoped
     /// to the caller, or to the IP address on a public route).
     pub const fn idempotent(mut self, label: &'static str) -> Self {
-        self.idempotency = Some(match self.action {
-            Some(action) => IdempotentRoute::new(label, action),
-            None => IdempotentRoute::anonymous(label),
+        self.idempotency = Some(match (self.action, self.operation.access) {
+            (Some(action), _) => IdempotentRoute::new(label, action),
+            (None, gsign_core::openapi::Access::Public) => IdempotentRoute::anonymous(label),
+            // Scoping a signed-in caller's replays by IP would mix different callers' records;
+            // the tables are constants, so this stops the build.
+            (None, gsign_core::openapi::Access::Caller) => {
+                panic!("a signed-in route is replayed under an action: use RouteSpec::new")
+            }
         });
         self
     }
@@ -139,7 +144,8 @@ impl RouteSpec {
         self.operation.function
     }
 
-    /// The caller of `req`, if the route's action allows them (a public route has no caller).
+    /// The caller of `req`, if the route's action allows them. A public or `signed_in` route
+    /// has no action to check, so no caller (401): those read what they need from the request.
     pub fn caller(&self, req: &Request) -> Result<crate::http::Caller, crate::http::CallerError> {
         match self.action {
             Some(action) => crate::http::Caller::of(req, action),
