@@ -15,8 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::envelopes::{
-    AuthMethod, EnvelopeStatus, EvidenceEvent, FieldType, RecipientRole, RecipientStatus,
-    RoutingType,
+    AuthMethod, EnvelopeStatus, EvidenceEvent, RecipientRole, RecipientStatus, RoutingType,
 };
 use gsign_core::routing::{self, Answer, SignInput, SignatureInput, Slot};
 use gsign_core::webhooks::EventType;
@@ -768,12 +767,10 @@ impl EnvelopesApi {
                     .await?
                     .into_iter()
                     .filter(|f| f.recipient_id == party.recipient.id)
-                    .filter_map(|f| {
-                        Some(Slot {
-                            id: f.id,
-                            field_type: FieldType::parse(&f.field_type)?,
-                            required: f.required,
-                        })
+                    .map(|f| Slot {
+                        id: f.id,
+                        field_type: f.field_type,
+                        required: f.required,
                     })
                     .collect();
                 let answers = routing::answers(&slots, &input, Utc::now())

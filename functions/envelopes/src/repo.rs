@@ -641,7 +641,7 @@ pub struct Field {
     pub recipient_id: Uuid,
     /// `signature`, `initial`, `text`, `date` or `checkbox`.
     #[serde(rename = "type")]
-    pub field_type: String,
+    pub field_type: FieldType,
     /// A label for people.
     pub label: Option<String>,
     /// 1-based page.
@@ -664,17 +664,17 @@ pub struct Field {
 
 impl Field {
     /// What send validation needs.
-    pub fn facts(&self) -> Option<FieldFacts> {
-        Some(FieldFacts {
+    pub fn facts(&self) -> FieldFacts {
+        FieldFacts {
             id: self.id,
             recipient_id: self.recipient_id,
-            field_type: FieldType::parse(&self.field_type)?,
+            field_type: self.field_type,
             page: self.page,
             x: self.x,
             y: self.y,
             width: self.width,
             height: self.height,
-        })
+        }
     }
 }
 
@@ -689,23 +689,24 @@ pub async fn fields(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec
             &[&envelope],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| Field {
-            id: row.get("id"),
-            recipient_id: row.get("recipient_id"),
-            field_type: row.get("type"),
-            label: row.get("label"),
-            page: row.get("page_number"),
-            x: row.get("x"),
-            y: row.get("y"),
-            width: row.get("width"),
-            height: row.get("height"),
-            required: row.get("required"),
-            value: row.get("value"),
-            signed_at: row.get("signed_at"),
+    rows.iter()
+        .map(|row| {
+            Ok(Field {
+                id: row.get("id"),
+                recipient_id: row.get("recipient_id"),
+                field_type: db::stored(row, "type")?,
+                label: row.get("label"),
+                page: row.get("page_number"),
+                x: row.get("x"),
+                y: row.get("y"),
+                width: row.get("width"),
+                height: row.get("height"),
+                required: row.get("required"),
+                value: row.get("value"),
+                signed_at: row.get("signed_at"),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Replaces every field of a draft.

@@ -261,7 +261,7 @@ impl EnvelopesApi {
             let mut problems = send_problems(
                 &document,
                 &recipients.iter().map(Recipient::facts).collect::<Vec<_>>(),
-                &fields.iter().filter_map(Field::facts).collect::<Vec<_>>(),
+                &fields.iter().map(Field::facts).collect::<Vec<_>>(),
             );
             problems.extend(
                 crate::mail::recipient_suppression_problems(&client, caller.org, &recipients)

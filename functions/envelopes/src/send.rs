@@ -46,15 +46,15 @@ pub fn field_specs(fields: &[Field]) -> Vec<FieldSpec> {
     let mut specs: Vec<FieldSpec> = fields
         .iter()
         .map(|field| {
-            let kind = match FieldType::parse(&field.field_type) {
-                Some(FieldType::Signature) if signers_with_field.insert(field.recipient_id) => {
+            let kind = match field.field_type {
+                FieldType::Signature if signers_with_field.insert(field.recipient_id) => {
                     FieldKind::Signature
                 }
                 // A second signature box of the same signer shows the same drawing.
-                Some(FieldType::Signature | FieldType::Initial) => FieldKind::Initials,
-                Some(FieldType::Date) => FieldKind::Date,
-                Some(FieldType::Checkbox) => FieldKind::Checkbox,
-                Some(FieldType::Text) | None => FieldKind::Text,
+                FieldType::Signature | FieldType::Initial => FieldKind::Initials,
+                FieldType::Date => FieldKind::Date,
+                FieldType::Checkbox => FieldKind::Checkbox,
+                FieldType::Text => FieldKind::Text,
             };
             FieldSpec {
                 name: if kind == FieldKind::Signature {
@@ -96,7 +96,7 @@ impl EnvelopesApi {
         let mut problems = send_problems(
             &document,
             &recipients.iter().map(Recipient::facts).collect::<Vec<_>>(),
-            &fields.iter().filter_map(Field::facts).collect::<Vec<_>>(),
+            &fields.iter().map(Field::facts).collect::<Vec<_>>(),
         );
         problems.extend(
             crate::mail::recipient_suppression_problems(&tx, caller.org, &recipients).await?,

@@ -3194,7 +3194,7 @@ export interface components {
              */
             signed_at?: string | null;
             /** @description `signature`, `initial`, `text`, `date` or `checkbox`. */
-            type: string;
+            type: components["schemas"]["FieldType"];
             /** @description The value filled in, once signed. */
             value?: string | null;
             /**
