@@ -15,7 +15,9 @@ use gsign_local::runner::{self, StackConfig};
 use gsign_local::LocalStack;
 use gsign_platform::http::Caller;
 
-use crate::{local_parameters, root, stack_env, stack_var, unique, Tenant, TestDatabase};
+use crate::{
+    inspector_path, local_parameters, root, stack_env, stack_var, unique, Tenant, TestDatabase,
+};
 
 /// Every function's environment on the binary's provisioned stack.
 fn provisioned() -> &'static BTreeMap<String, Env> {
@@ -30,7 +32,9 @@ fn provisioned() -> &'static BTreeMap<String, Env> {
                 .expect("a runtime");
             runtime.block_on(async {
                 gsign_platform::telemetry::set_metrics_enabled(false);
-                let base_env = runner::base_env(stack_env());
+                let base_env = runner::base_env(stack_env())
+                    .with("PDF_INSPECTOR", inspector_path().to_string_lossy())
+                    .with("PDF_VERIFIER", inspector_path().to_string_lossy());
                 let aws = gsign_platform::aws::config_from(&base_env).expect("valid AWS settings");
                 let sdk = gsign_platform::aws::sdk_config(&aws).await;
                 let config = StackConfig {

@@ -11,4 +11,5 @@ mod doc_packs;
 mod documents;
 mod envelopes;
 mod sealed;
+mod signatures;
 mod webhooks;

@@ -161,7 +161,7 @@ pub(crate) struct DocumentReference {
 /// The answer: a summary, then the full report.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "SignatureVerification")]
-pub(crate) struct Verification {
+pub struct Verification {
     /// Every signature valid (intact, well formed, covering its revision, not modified
     /// after) and trusted.
     valid: bool,
@@ -174,7 +174,8 @@ pub(crate) struct Verification {
     report: Report,
 }
 
-struct VerifyApi {
+/// The verification service: `POST /v1/verify`'s use case.
+pub struct VerifyApi {
     base: Base,
     store: DocumentStore,
     config: Settings,
@@ -185,8 +186,9 @@ struct VerifyApi {
 const MAX_FETCHED_CRLS: usize = 8;
 
 impl VerifyApi {
+    /// Reads the configuration from `env` (every problem at once) and builds the clients.
     #[tracing::instrument(skip_all)]
-    async fn from_env(env: &Env) -> Result<Self, StartupError> {
+    pub async fn from_env(env: &Env) -> Result<Self, StartupError> {
         let mut r = env.reader();
         let config = VerifyConfig::read(&mut r);
         let VerifyConfig {
@@ -367,8 +369,13 @@ impl VerifyApi {
         Ok(file)
     }
 
+    /// Verifies an uploaded PDF, or one of the organization's documents by reference.
     #[tracing::instrument(skip_all)]
-    async fn verify(&self, caller: &Caller, req: &Request) -> Result<Verification, VerifyError> {
+    pub async fn verify(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Verification, VerifyError> {
         let work = WorkDir::new(&std::env::temp_dir(), "verify")
             .map_err(|e| VerifyError::Internal(e.into()))?;
         let file = self.input(caller, req, &work).await?;
