@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 mod accounts;
+mod billing;
 mod certificates;
 mod doc_packs;
 mod documents;

@@ -27,7 +27,7 @@ pub use crate::error::{BillingCase, BillingError};
 
 /// `GET /v1/billing/subscription` answer.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-struct SubscriptionView {
+pub struct SubscriptionView {
     /// The plan in force now, and its current period.
     plan: gsign_platform::billing::CurrentPlan,
     /// The subscription's status (`active`, `trialing`, `past_due`, `canceled`,
@@ -68,7 +68,7 @@ pub struct BillingApi {
 impl BillingApi {
     /// Verifies and applies one Stripe event; answers what it did (Stripe retries non-2xx).
     #[tracing::instrument(skip_all)]
-    async fn stripe_webhook(&self, req: &Request) -> Result<Response<Body>, BillingError> {
+    pub async fn stripe_webhook(&self, req: &Request) -> Result<Response<Body>, BillingError> {
         let payload: &[u8] = req.body().as_ref();
         let header = req
             .headers()
@@ -93,8 +93,9 @@ impl BillingApi {
         ))
     }
 
+    /// `GET /v1/billing/subscription`: the organization's plan, subscription and pending change.
     #[tracing::instrument(skip_all)]
-    async fn subscription(&self, caller: &Caller) -> Result<SubscriptionView, BillingError> {
+    pub async fn subscription(&self, caller: &Caller) -> Result<SubscriptionView, BillingError> {
         let client = self.base.pool.get().await?;
         let plan = gsign_platform::billing::current_plan(&client, caller.org).await?;
         let row = client
@@ -189,8 +190,9 @@ impl BillingApi {
         Ok((from, to, days))
     }
 
+    /// `GET /v1/billing/usage`: what the organization used each day of a range (`from`, `to`).
     #[tracing::instrument(skip_all)]
-    async fn usage(
+    pub async fn usage(
         &self,
         caller: &Caller,
         req: &Request,
@@ -238,7 +240,10 @@ impl BillingApi {
     /// What the current period's invoice will say: the plan's price, and the usage it
     /// includes (no usage is billed beyond the plan; over a limit, actions are refused).
     #[tracing::instrument(skip_all)]
-    async fn invoice_preview(&self, caller: &Caller) -> Result<serde_json::Value, BillingError> {
+    pub async fn invoice_preview(
+        &self,
+        caller: &Caller,
+    ) -> Result<serde_json::Value, BillingError> {
         let view = self.subscription(caller).await?;
         let client = self.base.pool.get().await?;
         let row = client
@@ -341,23 +346,28 @@ impl HttpHandler for BillingRoute {
     }
 }
 
-pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
-    Box::pin(async move {
+impl BillingApi {
+    /// Reads the configuration from `env` (every problem at once) and builds the clients:
+    /// the Stripe webhook's signing secrets only `with_webhook_secrets`, the Stripe API only
+    /// `with_stripe_api` (the checkout and portal routes).
+    pub async fn from_env(
+        env: &Env,
+        with_webhook_secrets: bool,
+        with_stripe_api: bool,
+    ) -> Result<Self, StartupError> {
         let mut r = env.reader();
         let base = BaseConfig::read(&mut r);
-        let secrets = match route {
-            Route::StripeWebhook => r.required::<String>("STRIPE_WEBHOOK_SECRETS"),
-            _ => Some(String::new()),
+        let secrets = if with_webhook_secrets {
+            r.required::<String>("STRIPE_WEBHOOK_SECRETS")
+        } else {
+            Some(String::new())
         };
-        let stripe = match route {
-            Route::Checkout | Route::Portal => {
-                let api_base = r.or("STRIPE_API_BASE", "https://api.stripe.com".to_owned());
-                let key = r.required::<String>("STRIPE_SECRET_KEY");
-                let app_url = r.required::<String>("APP_URL");
-                Some((api_base, key, app_url))
-            }
-            _ => None,
-        };
+        let stripe = with_stripe_api.then(|| {
+            let api_base = r.or("STRIPE_API_BASE", "https://api.stripe.com".to_owned());
+            let key = r.required::<String>("STRIPE_SECRET_KEY");
+            let app_url = r.required::<String>("APP_URL");
+            (api_base, key, app_url)
+        });
         let (base, secrets) = r
             .finish(|| Some((base?, secrets?)))
             .map_err(StartupError::from)?;
@@ -379,19 +389,26 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        let base = Base::build(base).await?;
-        let limiter = base.limiter.clone();
-        let pool = base.pool.clone();
+        Ok(Self {
+            base: Base::build(base).await?,
+            stripe_secrets,
+            stripe,
+        })
+    }
+}
+
+pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let api = BillingApi::from_env(
+            &env,
+            matches!(route, Route::StripeWebhook),
+            matches!(route, Route::Checkout | Route::Portal),
+        )
+        .await?;
+        let limiter = api.base.limiter.clone();
+        let pool = api.base.pool.clone();
         Ok(http_route(
-            Arc::new(BillingRoute {
-                api: BillingApi {
-                    base,
-                    stripe_secrets,
-                    stripe,
-                },
-                spec,
-                route,
-            }),
+            Arc::new(BillingRoute { api, spec, route }),
             spec,
             limiter,
             pool,
