@@ -118,3 +118,8 @@ pub async fn document_row(db: &TestDatabase, tenant: &Tenant, status: &str) -> u
         .expect("a document");
     id
 }
+
+/// A request body of a use case, from its JSON.
+pub fn body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).expect("a well-formed body")
+}

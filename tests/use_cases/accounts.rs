@@ -5,7 +5,7 @@ use gsign_core::{Action, Credential, Principal, Role, Scope};
 use gsign_functions_accounts::auth::ClientInfo;
 use gsign_functions_accounts::error::{AccountsCase, AccountsError};
 use gsign_functions_accounts::manage::{Caller, Manage};
-use gsign_tests::use_cases::{function_env, id_of};
+use gsign_tests::use_cases::{body, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -31,10 +31,6 @@ fn acting(who: &Tenant, role: Role, action: Action) -> Result<Caller, AccountsEr
         user_agent: Some("use-case test".to_owned()),
     };
     Caller::of(&principal, action, client)
-}
-
-fn body<T: serde::de::DeserializeOwned>(value: Value) -> T {
-    serde_json::from_value(value).expect("a well-formed body")
 }
 
 fn json<T: serde::Serialize>(value: T) -> Value {

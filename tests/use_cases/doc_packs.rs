@@ -5,18 +5,14 @@ use gsign_core::Role;
 use gsign_functions_doc_packs::error::{DocPacksCase, DocPacksError};
 use gsign_functions_doc_packs::library::Kind;
 use gsign_functions_doc_packs::DocPacksApi;
-use gsign_tests::use_cases::{caller, function_env};
+use gsign_tests::use_cases::{body, caller, function_env};
 use gsign_tests::{Tenant, TestDatabase};
-use serde_json::{json, Value};
+use serde_json::json;
 
 async fn service(db: &TestDatabase) -> DocPacksApi {
     DocPacksApi::from_env(&function_env("api-create-clause", db))
         .await
         .expect("the service starts")
-}
-
-fn body<T: serde::de::DeserializeOwned>(value: Value) -> T {
-    serde_json::from_value(value).expect("a well-formed body")
 }
 
 #[tokio::test]

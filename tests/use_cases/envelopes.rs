@@ -4,7 +4,7 @@
 use gsign_core::Role;
 use gsign_functions_envelopes::routes::{EnvelopeInput, FieldsInput};
 use gsign_functions_envelopes::service::{EnvelopesApi, EnvelopesError};
-use gsign_tests::use_cases::{caller, document_row, function_env, id_of};
+use gsign_tests::use_cases::{body, caller, document_row, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::{json, Value};
 
@@ -12,10 +12,6 @@ async fn service(db: &TestDatabase) -> EnvelopesApi {
     EnvelopesApi::from_env(&function_env("api-create-envelope", db))
         .await
         .expect("the service starts")
-}
-
-fn body<T: serde::de::DeserializeOwned>(value: Value) -> T {
-    serde_json::from_value(value).expect("a well-formed body")
 }
 
 fn as_json<T: serde::Serialize>(value: T) -> Value {

@@ -4,18 +4,14 @@
 use gsign_core::Role;
 use gsign_functions_sealed::error::{SealedCase, SealedError};
 use gsign_functions_sealed::SealedApi;
-use gsign_tests::use_cases::{caller, function_env, id_of};
+use gsign_tests::use_cases::{body, caller, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
-use serde_json::{json, Value};
+use serde_json::json;
 
 async fn service(db: &TestDatabase) -> SealedApi {
     SealedApi::from_env(&function_env("api-seal-prompt", db), true, false)
         .await
         .expect("the service starts")
-}
-
-fn body<T: serde::de::DeserializeOwned>(value: Value) -> T {
-    serde_json::from_value(value).expect("a well-formed body")
 }
 
 #[tokio::test]
