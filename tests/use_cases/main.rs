@@ -13,4 +13,5 @@ mod documents;
 mod envelopes;
 mod sealed;
 mod signatures;
+mod system;
 mod webhooks;

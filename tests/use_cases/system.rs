@@ -1,0 +1,55 @@
+//! The system area's outbox sweeper: rows a function committed but never published (it
+//! crashed between commit and publish) are published once.
+
+use gsign_platform::lambda::Handler;
+use gsign_tests::use_cases::function_env;
+use gsign_tests::{Tenant, TestDatabase};
+use serde_json::json;
+
+#[tokio::test]
+async fn rows_left_unpublished_are_swept_once() {
+    let db = TestDatabase::migrated().await;
+    let tenant = Tenant::create(&db, "admin").await;
+    let client = db.connect().await;
+    for (kind, payload) in [
+        (
+            "audit",
+            json!({"action": "test.left_behind", "organization_id": tenant.org,
+                   "resource_type": "test", "resource_id": "1", "details": {}}),
+        ),
+        (
+            "email",
+            json!({"to": "ana@example.com", "template": "test", "organization_id": tenant.org}),
+        ),
+    ] {
+        client
+            .execute(
+                "INSERT INTO outbox (organization_id, kind, payload, created_at) \
+                 VALUES ($1, $2, $3, now() - interval '1 minute')",
+                &[&tenant.org, &kind, &payload],
+            )
+            .await
+            .expect("a row left behind");
+    }
+    let env = function_env("schedule-sweep-outbox", &db).with("OUTBOX_SWEEP_GRACE_SECONDS", "0");
+    let Handler::Invoke(sweep) = (gsign_functions_system::outbox::SWEEP_OUTBOX.init)(env)
+        .await
+        .expect("the sweeper starts")
+    else {
+        panic!("the sweeper is an invoked function");
+    };
+
+    let swept = sweep.handle(json!({})).await.expect("swept");
+    assert_eq!(swept["published"], 2, "{swept}");
+    let unpublished: i64 = client
+        .query_one(
+            "SELECT count(*) FROM outbox WHERE organization_id = $1 AND published_at IS NULL",
+            &[&tenant.org],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(unpublished, 0);
+    let again = sweep.handle(json!({})).await.expect("swept");
+    assert_eq!(again["published"], 0, "nothing is published twice: {again}");
+}
