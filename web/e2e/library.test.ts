@@ -117,7 +117,8 @@ describe('templates and packs', () => {
     await writeClause('Parties', '## Талууд\n\nГэрээ №{{contract_no}}: {{seller.name}} ({{seller.register}})\n', PARTIES_SCHEMA);
     await writeClause('Price', '## Үнэ\n\nТоо ширхэг: {{quantity}}\n\n{{signature:seller}}\n\n{{signature:buyer}}\n', PRICE_SCHEMA);
     const clauses = page.getByRole('list', { name: 'Clauses' });
-    expect(await clauses.getByText('Published').count()).toBe(2);
+    // The notice comes before the list is loaded again: wait for the list itself.
+    await expect.poll(() => clauses.getByText('Published').count()).toBe(2);
 
     // A second version of Parties, a draft: its editor lists both versions.
     await page.getByRole('button', { name: 'Open Parties v1' }).click();
