@@ -84,6 +84,8 @@ async fn main() -> anyhow::Result<()> {
         pool_size: 2,
         connect_timeout: Duration::from_secs(3),
         shared: false,
+        backend: gsign_platform::database::Backend::Postgres,
+        data_api: None,
     };
     let cache_config = CacheConfig {
         url: SecretString::from(stack_var("REDIS_URL")),

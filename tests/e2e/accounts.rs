@@ -310,6 +310,8 @@ async fn a_session_refill_that_read_the_old_role_cannot_restore_it_after_a_demot
         pool_size: 2,
         connect_timeout: std::time::Duration::from_secs(3),
         shared: false,
+        backend: gsign_platform::database::Backend::Postgres,
+        data_api: None,
     })
     .expect("pool");
     let role = || sessions::active_role(&cache, &pool, m.user, m.org, m.family);

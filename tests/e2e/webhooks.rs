@@ -682,15 +682,10 @@ async fn a_delivery_killed_mid_attempt_is_redone_with_the_same_event_id() {
         format!("{}-webhook-deliveries", stack.name),
     );
     let client = db.connect().await;
-    let row = client
-        .query_one(
-            "SELECT id, organization_id, url, description, event_types, active, disabled_reason, \
-             disabled_at, failing_since, created_at, updated_at FROM webhook_endpoints WHERE id = $1",
-            &[&endpoint],
-        )
+    let endpoint_row = gsign_functions_webhooks::store::get(&client, owner.org, endpoint, false)
         .await
-        .expect("endpoint");
-    let endpoint_row = gsign_functions_webhooks::repo::Endpoint::from(&row);
+        .expect("read")
+        .expect("the endpoint");
     assert!(log
         .create(owner.org, &endpoint_row, &event, 5)
         .await

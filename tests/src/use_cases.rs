@@ -60,13 +60,70 @@ fn provisioned() -> &'static BTreeMap<String, Env> {
     })
 }
 
-/// The environment the template gives `function`, with `db` as its database.
+/// The database backend the binary's tests run on: `GSIGN_TEST_DATABASE_BACKEND`
+/// (`postgres`, the default, or `data-api`); CI runs the use-case tests once on each.
+pub fn backend() -> gsign_platform::database::Backend {
+    std::env::var("GSIGN_TEST_DATABASE_BACKEND")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .map_or(gsign_platform::database::Backend::Postgres, |b| {
+            b.parse()
+                .unwrap_or_else(|err| panic!("GSIGN_TEST_DATABASE_BACKEND: {err}"))
+        })
+}
+
+/// The binary's local Data API endpoint (`gsign_local::data_api`) over the local Postgres,
+/// started on first use and served for as long as the binary runs.
+fn data_api_endpoint() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let api = gsign_local::data_api::DataApi::new(&stack_var("DATABASE_URL"))
+                    .expect("the local DATABASE_URL");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("a port for the Data API");
+                let address = listener.local_addr().expect("its address");
+                let app =
+                    axum::Router::new().nest_service(gsign_local::data_api::PATH, api.router());
+                let _ = sender.send(format!("http://{address}{}", gsign_local::data_api::PATH));
+                let _ = axum::serve(listener, app).await;
+            });
+        });
+        receiver.recv().expect("the Data API endpoint started")
+    })
+}
+
+/// The environment the template gives `function`, with `db` as its database, reached through
+/// the binary's [`backend`].
 pub fn function_env(function: &str, db: &TestDatabase) -> Env {
-    provisioned()
+    let env = provisioned()
         .get(function)
         .unwrap_or_else(|| panic!("{function} is not in the template"))
         .clone()
-        .with("DATABASE_URL", &db.url)
+        .with("DATABASE_URL", &db.url);
+    match backend() {
+        gsign_platform::database::Backend::Postgres => env,
+        gsign_platform::database::Backend::DataApi => env
+            .with("DATABASE_BACKEND", "data-api")
+            .with(
+                "DATABASE_CLUSTER_ARN",
+                "arn:aws:rds:us-east-1:000000000000:cluster:gsign-local",
+            )
+            .with(
+                "DATABASE_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:000000000000:secret:gsign-local-db",
+            )
+            .with("DATABASE_NAME", &db.name)
+            .with("DATABASE_DATA_API_ENDPOINT_URL", data_api_endpoint()),
+    }
 }
 
 /// `tenant`'s person acting with `role`, as the authorizer would have let them in.

@@ -53,3 +53,32 @@ async fn rows_left_unpublished_are_swept_once() {
     let again = sweep.handle(json!({})).await.expect("swept");
     assert_eq!(again["published"], 0, "nothing is published twice: {again}");
 }
+
+#[tokio::test]
+async fn functions_reach_the_tests_database_through_the_chosen_backend() {
+    use gsign_platform::database::Session as _;
+    let db = TestDatabase::migrated().await;
+    let tenant = Tenant::create(&db, "owner").await;
+    let env = function_env("api-create-webhook", &db);
+    let mut r = env.reader();
+    let config = gsign_platform::service::BaseConfig::read(&mut r);
+    let config = r
+        .finish(|| config)
+        .expect("the function's settings are valid");
+    let base = gsign_platform::service::Base::build(config)
+        .await
+        .expect("the clients build");
+    assert_eq!(base.db.backend(), gsign_tests::use_cases::backend());
+    let row = base
+        .db
+        .connect()
+        .await
+        .expect("a connection")
+        .fetch_one(
+            "SELECT count(*) AS organizations FROM organizations WHERE id = :org",
+            gsign_platform::params!(org = tenant.org),
+        )
+        .await
+        .expect("the statement runs");
+    assert_eq!(row.get::<i64>("organizations").expect("a count"), 1);
+}

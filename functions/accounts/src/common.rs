@@ -51,6 +51,7 @@ impl Common {
     pub async fn build(config: CommonConfig) -> Result<Self, StartupError> {
         let Base {
             pool,
+            db: _,
             cache,
             limiter,
             relay,

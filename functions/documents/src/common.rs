@@ -92,6 +92,7 @@ impl Services {
     pub async fn build(config: DocumentsConfig) -> Result<Self, StartupError> {
         let Base {
             pool,
+            db: _,
             cache,
             limiter,
             relay,

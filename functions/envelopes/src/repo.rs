@@ -771,7 +771,7 @@ impl Recorded {
 /// announces it through the outbox in the same transaction.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn record(
-    client: &impl GenericClient,
+    client: &(impl GenericClient + gsign_platform::database::Session),
     org: Uuid,
     mut event: EvidenceEvent,
 ) -> anyhow::Result<Recorded> {

@@ -17,12 +17,14 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
 use gsign_core::Env;
 use gsign_platform::aws;
+use gsign_platform::database::{Database, Session};
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
     SqsHandler,
 };
 use gsign_platform::outbox::{self, AuditEvent, Email, Kind, Message, Relay};
+use gsign_platform::params;
 use secrecy::ExposeSecret as _;
 
 /// Audit events are kept seven years (seed 003's retention), then expire by TTL.
@@ -486,7 +488,7 @@ impl SqsHandler for SendEmail {
 
 /// The sweeper's clients.
 pub struct Sweeper {
-    pool: deadpool_postgres::Pool,
+    db: Database,
     relay: Relay,
     grace: Duration,
     retention: Retention,
@@ -523,47 +525,53 @@ impl Sweeper {
     /// verified, invitations never accepted and records of mails sent 90 days ago.
     #[tracing::instrument(skip_all)]
     pub async fn purge(&self) -> anyhow::Result<Purged> {
-        let client = self.pool.get().await?;
+        let client = self.db.connect().await?;
+        let outbox_days = self.retention.outbox_days;
+        let unverified_days = self.retention.unverified_days;
         let outbox_rows = client
-            .execute(
+            .run(
                 "DELETE FROM outbox WHERE id IN (
-                   SELECT id FROM outbox WHERE published_at < now() - make_interval(days => $1) LIMIT 5000)",
-                &[&self.retention.outbox_days],
+                   SELECT id FROM outbox
+                    WHERE published_at < now() - make_interval(days => :outbox_days::int)
+                    LIMIT 5000)",
+                params!(outbox_days),
             )
             .await?;
         let idempotency_records = client
-            .execute(
+            .run(
                 "DELETE FROM idempotency_records WHERE (scope, key) IN (
                    SELECT scope, key FROM idempotency_records WHERE expires_at < now() LIMIT 5000)",
-                &[],
+                params!(),
             )
             .await?;
         // An organization whose every account is an owner that never verified its address
         // nor signed in: a registration nobody confirmed. Deleting it removes its rows.
         let unverified_registrations = client
-            .execute(
+            .run(
                 "DELETE FROM organizations o WHERE o.id IN (
                    SELECT u.organization_id FROM users u
                     GROUP BY u.organization_id
                    HAVING bool_and(u.email_verified_at IS NULL AND u.last_login_at IS NULL
-                                   AND u.created_at < now() - make_interval(days => $1))
+                                   AND u.created_at < now()
+                                       - make_interval(days => :unverified_days::int))
                     LIMIT 1000)",
-                &[&self.retention.unverified_days],
+                params!(unverified_days),
             )
             .await?;
         let stale_invitations = client
-            .execute(
+            .run(
                 "DELETE FROM users WHERE id IN (
                    SELECT id FROM users WHERE status = 'invited'
-                      AND created_at < now() - make_interval(days => $1) LIMIT 1000)",
-                &[&self.retention.unverified_days],
+                      AND created_at < now() - make_interval(days => :unverified_days::int)
+                    LIMIT 1000)",
+                params!(unverified_days),
             )
             .await?;
         let mail_records = client
-            .execute(
+            .run(
                 "DELETE FROM mail_messages WHERE id IN (
                    SELECT id FROM mail_messages WHERE sent_at < now() - interval '90 days' LIMIT 5000)",
-                &[],
+                params!(),
             )
             .await?;
         let purged = Purged {
@@ -611,8 +619,9 @@ fn init_sweep(env: Env) -> InitFuture {
         let (audit_queue, email_queue, signing_queue, webhook_queue, envelope_events_queue) =
             queues;
         let sdk = aws::sdk_config(&aws_config).await;
+        let pool = db::pool(&db).map_err(anyhow::Error::from)?;
         Ok(Handler::Invoke(Arc::new(Sweeper {
-            pool: db::pool(&db).map_err(anyhow::Error::from)?,
+            db: db::database(&db, &sdk, &pool),
             relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue)
                 .with_signing_queue(Some(signing_queue))
                 .with_webhook_queue(Some(webhook_queue))
@@ -638,23 +647,22 @@ impl Sweeper {
     /// Measures [`Gauges`] and emits them as metrics (`OutboxRowsWaiting`, `SigningStalled`).
     #[tracing::instrument(skip_all)]
     pub async fn gauges(&self) -> Result<Gauges, InvokeError> {
-        let grace = i64::try_from(self.grace.as_secs()).unwrap_or(i64::MAX);
         let row = self
-            .pool
-            .get()
+            .db
+            .connect()
             .await?
-            .query_one(
+            .fetch_one(
                 "SELECT
                    (SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL
-                      AND created_at < now() - make_interval(secs => $1)),
+                      AND created_at < now() - make_interval(secs => :grace)) AS waiting,
                    (SELECT count(*) FROM envelopes WHERE status = 'sent'
-                      AND processing_error IS NOT NULL)",
-                &[&(grace as f64)],
+                      AND processing_error IS NOT NULL) AS stalled",
+                params!(grace = self.grace.as_secs_f64()),
             )
             .await?;
         let gauges = Gauges {
-            outbox_rows_waiting: row.get(0),
-            signing_stalled: row.get(1),
+            outbox_rows_waiting: row.get("waiting")?,
+            signing_stalled: row.get("stalled")?,
         };
         gsign_platform::telemetry::metric(
             "OutboxRowsWaiting",
@@ -674,7 +682,7 @@ impl InvokeHandler for Sweeper {
         // sweep retries them), so a broken queue is not hammered.
         let mut total = outbox::Batch::default();
         for _ in 0..10 {
-            let batch = self.relay.sweep(&self.pool, self.grace).await?;
+            let batch = self.relay.sweep(&self.db, self.grace).await?;
             total.published += batch.published;
             total.failed += batch.failed;
             if batch.selected < 100 || batch.failed > 0 {

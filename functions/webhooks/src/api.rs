@@ -11,8 +11,8 @@ use schemars::JsonSchema;
 use uuid::Uuid;
 
 use crate::log::Delivery;
-use crate::repo::Endpoint;
 use crate::routes::{init_route, EndpointInput, EndpointView, Route};
+use crate::store::Endpoint;
 
 /// `POST /v1/webhooks` body.
 #[derive(JsonSchema)]

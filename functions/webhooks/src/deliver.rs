@@ -27,7 +27,7 @@ use gsign_platform::outbox;
 
 use crate::common::{Job, Services, WebhooksConfig};
 use crate::log::{Attempt, Delivery, Outcome, BODY_EXCERPT_BYTES};
-use crate::repo;
+use crate::store;
 
 /// What the receiver (or the way to it) did.
 struct Response {
@@ -102,8 +102,8 @@ impl Deliverer {
             return s.enqueue(&job, wait).await;
         }
         let endpoint = {
-            let client = s.base.pool.get().await?;
-            repo::get(&client, job.organization_id, job.endpoint_id, false).await?
+            let client = s.base.db.connect().await?;
+            store::get(&client, job.organization_id, job.endpoint_id, false).await?
         };
         let started = Instant::now();
         let at = Utc::now();
@@ -191,7 +191,7 @@ impl Deliverer {
     #[tracing::instrument(skip_all)]
     async fn post(
         &self,
-        endpoint: &repo::Endpoint,
+        endpoint: &store::Endpoint,
         delivery: &Delivery,
     ) -> anyhow::Result<Response> {
         let s = &self.services;
@@ -210,8 +210,8 @@ impl Deliverer {
             Err(refusal) => return Ok(failed(format!("refused: {refusal}"))),
         };
         let ciphertexts = {
-            let client = s.base.pool.get().await?;
-            repo::active_secrets(&client, endpoint.id).await?
+            let client = s.base.db.connect().await?;
+            store::active_secrets(&client, endpoint.id).await?
         };
         let keys = s.secrets.keys(endpoint.id, ciphertexts).await?;
         if keys.is_empty() {
@@ -277,21 +277,21 @@ impl Deliverer {
     #[tracing::instrument(skip_all)]
     async fn track_endpoint(&self, job: Job, delivered: bool, gone: bool) -> anyhow::Result<()> {
         let s = &self.services;
-        let mut conn = s.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = s.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let disabled = if delivered {
-            repo::succeeded(&tx, job.endpoint_id).await?;
+            store::succeeded(&tx, job.endpoint_id).await?;
             false
         } else if gone {
-            repo::gone(&tx, job.endpoint_id).await?
+            store::gone(&tx, job.endpoint_id).await?
         } else {
-            repo::failed(&tx, job.endpoint_id, s.delivery.disable_after.as_secs_f64()).await?
+            store::failed(&tx, job.endpoint_id, s.delivery.disable_after.as_secs_f64()).await?
         };
         let mut emails = Vec::new();
         if disabled {
-            let endpoint = repo::get(&tx, job.organization_id, job.endpoint_id, false).await?;
+            let endpoint = store::get(&tx, job.organization_id, job.endpoint_id, false).await?;
             if let Some(endpoint) = endpoint {
-                for to in repo::admin_emails(&tx, job.organization_id).await? {
+                for to in store::admin_emails(&tx, job.organization_id).await? {
                     emails.push(
                         outbox::email(
                             &tx,
@@ -314,7 +314,7 @@ impl Deliverer {
         }
         tx.commit().await?;
         drop(conn);
-        s.base.relay.publish(&s.base.pool, &emails).await;
+        s.base.relay.publish(&s.base.db, &emails).await;
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::common::Job;
 use crate::common::{Services, WebhooksConfig};
-use crate::repo;
+use crate::store;
 
 struct FanOut {
     services: Services,
@@ -52,8 +52,8 @@ impl FanOut {
     async fn fan_out(&self, org: Uuid, event: &Event) -> anyhow::Result<usize> {
         let s = &self.services;
         let endpoints = {
-            let client = s.base.pool.get().await?;
-            repo::active(&client, org).await?
+            let client = s.base.db.connect().await?;
+            store::active(&client, org).await?
         };
         let only = (event.event_type == EventType::WebhookTest)
             .then(|| {

@@ -13,8 +13,8 @@ pub mod deliver;
 pub mod error;
 pub mod fan_out;
 pub mod log;
-pub mod repo;
 pub mod routes;
 pub mod secrets;
+pub mod store;
 
 pub use api::AREA;

@@ -198,7 +198,7 @@ impl DeliveryLog {
     pub async fn create(
         &self,
         org: Uuid,
-        endpoint: &crate::repo::Endpoint,
+        endpoint: &crate::store::Endpoint,
         event: &gsign_core::webhooks::Event,
         max_attempts: usize,
     ) -> anyhow::Result<bool> {

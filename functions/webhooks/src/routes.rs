@@ -24,7 +24,7 @@ use crate::common::Job;
 use crate::common::{Services, WebhooksConfig};
 use crate::error::{WebhooksCase, WebhooksError};
 use crate::log::Delivery;
-use crate::repo::{self, Changes, Endpoint};
+use crate::store::{self, Changes, Endpoint};
 
 const BODY_LIMIT: usize = 16 * 1024;
 /// How long a rotated-out secret keeps signing.
@@ -160,8 +160,8 @@ impl WebhooksApi {
     /// The caller's organization's endpoint `id`.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn endpoint(&self, caller: &Caller, id: Uuid) -> Result<Endpoint, WebhooksError> {
-        let client = self.services.base.pool.get().await?;
-        repo::get(&client, caller.org, id, false)
+        let client = self.services.base.db.connect().await?;
+        store::get(&client, caller.org, id, false)
             .await?
             .ok_or(WebhooksError::NotFound("webhook"))
     }
@@ -176,9 +176,9 @@ impl WebhooksApi {
         let changes = self.changes(input, true).await?;
         let id = Uuid::new_v4();
         let (key, ciphertext) = self.services.secrets.create(id).await?;
-        let mut conn = self.services.base.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let endpoint = repo::insert(
+        let mut conn = self.services.base.db.connect().await?;
+        let tx = conn.begin().await?;
+        let endpoint = store::insert(
             &tx,
             id,
             caller.org,
@@ -188,7 +188,7 @@ impl WebhooksApi {
             changes.event_types.as_deref().unwrap_or_default(),
         )
         .await?;
-        repo::add_secret(&tx, id, &ciphertext).await?;
+        store::add_secret(&tx, id, &ciphertext).await?;
         let event = outbox::audit(
             &tx,
             &caller.audit(
@@ -210,12 +210,12 @@ impl WebhooksApi {
     #[tracing::instrument(skip_all)]
     async fn commit_and_publish(
         &self,
-        tx: deadpool_postgres::Transaction<'_>,
+        tx: gsign_platform::database::Transaction<'_>,
         events: Vec<Uuid>,
     ) -> Result<(), WebhooksError> {
         tx.commit().await?;
         let base = &self.services.base;
-        base.relay.publish(&base.pool, &events).await;
+        base.relay.publish(&base.db, &events).await;
         Ok(())
     }
 
@@ -231,8 +231,8 @@ impl WebhooksApi {
         if !errors.is_empty() {
             return Err(WebhooksError::Validation(errors));
         }
-        let client = self.services.base.pool.get().await?;
-        let mut rows = repo::list(&client, caller.org, page.after, page.fetch()).await?;
+        let client = self.services.base.db.connect().await?;
+        let mut rows = store::list(&client, caller.org, page.after, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |e| (e.created_at, e.id));
         Ok(Page {
             data: rows,
@@ -249,12 +249,12 @@ impl WebhooksApi {
         input: EndpointInput,
     ) -> Result<Endpoint, WebhooksError> {
         let changes = self.changes(input, false).await?;
-        let mut conn = self.services.base.pool.get().await?;
-        let tx = conn.transaction().await?;
-        repo::get(&tx, caller.org, id, true)
+        let mut conn = self.services.base.db.connect().await?;
+        let tx = conn.begin().await?;
+        store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(WebhooksError::NotFound("webhook"))?;
-        let endpoint = repo::update(&tx, id, &changes).await?;
+        let endpoint = store::update(&tx, id, &changes).await?;
         let event = outbox::audit(
             &tx,
             &caller.audit(
@@ -273,12 +273,12 @@ impl WebhooksApi {
     /// `DELETE /v1/webhooks/{id}`: removes the endpoint (audited).
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), WebhooksError> {
-        let mut conn = self.services.base.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let endpoint = repo::get(&tx, caller.org, id, true)
+        let mut conn = self.services.base.db.connect().await?;
+        let tx = conn.begin().await?;
+        let endpoint = store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(WebhooksError::NotFound("webhook"))?;
-        repo::delete(&tx, endpoint.id).await?;
+        store::delete(&tx, endpoint.id).await?;
         let event = outbox::audit(
             &tx,
             &caller.audit(
@@ -297,19 +297,19 @@ impl WebhooksApi {
     pub async fn rotate(&self, caller: &Caller, id: Uuid) -> Result<EndpointView, WebhooksError> {
         // Another organization's or an unknown id is a 404 before KMS is asked for anything;
         // the row is locked again below, after the KMS call (no remote I/O under the lock).
-        let client = self.services.base.pool.get().await?;
-        repo::get(&client, caller.org, id, false)
+        let client = self.services.base.db.connect().await?;
+        store::get(&client, caller.org, id, false)
             .await?
             .ok_or(WebhooksError::NotFound("webhook"))?;
         drop(client);
         let (key, ciphertext) = self.services.secrets.create(id).await?;
-        let mut conn = self.services.base.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let endpoint = repo::get(&tx, caller.org, id, true)
+        let mut conn = self.services.base.db.connect().await?;
+        let tx = conn.begin().await?;
+        let endpoint = store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(WebhooksError::NotFound("webhook"))?;
-        repo::retire_secrets(&tx, id, Utc::now() + ROTATION_OVERLAP).await?;
-        repo::add_secret(&tx, id, &ciphertext).await?;
+        store::retire_secrets(&tx, id, Utc::now() + ROTATION_OVERLAP).await?;
+        store::add_secret(&tx, id, &ciphertext).await?;
         let event = outbox::audit(
             &tx,
             &caller.audit(
@@ -335,9 +335,9 @@ impl WebhooksApi {
         id: Uuid,
     ) -> Result<serde_json::Value, WebhooksError> {
         let base = &self.services.base;
-        let mut conn = base.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let endpoint = repo::get(&tx, caller.org, id, false)
+        let mut conn = base.db.connect().await?;
+        let tx = conn.begin().await?;
+        let endpoint = store::get(&tx, caller.org, id, false)
             .await?
             .ok_or(WebhooksError::NotFound("webhook"))?;
         let (row, event) = outbox::webhook(
@@ -349,7 +349,7 @@ impl WebhooksApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        base.relay.publish(&base.pool, &[row]).await;
+        base.relay.publish(&base.db, &[row]).await;
         Ok(serde_json::json!({"event_id": event}))
     }
 
@@ -502,12 +502,12 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
     Box::pin(async move {
         let api = WebhooksApi::from_env(&env).await?;
         let limiter = api.services.base.limiter.clone();
-        let pool = api.services.base.pool.clone();
+        let db = api.services.base.db.clone();
         Ok(http_route(
             Arc::new(WebhookRoute { api, spec, route }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine as _;
+use gsign_platform::database::{named, numeric};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
@@ -640,77 +641,14 @@ impl Statement {
         Self::parse(sql)
     }
 
-    /// Rewrites `:name` placeholders outside quotes, comments and `::` casts to `$n` (the same
-    /// name the same number); refuses a second statement.
+    /// Rewrites `:name` placeholders to `$n` (the scanner the database port's Postgres
+    /// adapter uses too); refuses a second statement.
     fn parse(sql: &str) -> Result<Self, ApiError> {
-        let chars: Vec<char> = sql.chars().collect();
-        let mut out = String::with_capacity(sql.len());
-        let mut names: Vec<String> = Vec::new();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            let next = chars.get(i + 1).copied();
-            match c {
-                '\'' | '"' => {
-                    let end = closing_quote(&chars, i, c);
-                    out.extend(&chars[i..end]);
-                    i = end;
-                }
-                '-' if next == Some('-') => {
-                    let end = chars[i..]
-                        .iter()
-                        .position(|&c| c == '\n')
-                        .map_or(chars.len(), |p| i + p);
-                    out.extend(&chars[i..end]);
-                    i = end;
-                }
-                '/' if next == Some('*') => {
-                    let end = block_comment_end(&chars, i);
-                    out.extend(&chars[i..end]);
-                    i = end;
-                }
-                '$' if dollar_tag(&chars, i).is_some() => {
-                    let tag = dollar_tag(&chars, i).unwrap_or_default();
-                    let body_start = i + tag.len();
-                    let end = find(&chars, body_start, &tag).map_or(chars.len(), |p| p + tag.len());
-                    out.extend(&chars[i..end]);
-                    i = end;
-                }
-                ':' if next == Some(':') => {
-                    out.push_str("::");
-                    i += 2;
-                }
-                ':' if next.is_some_and(|n| n.is_ascii_alphabetic() || n == '_') => {
-                    let start = i + 1;
-                    let end = chars[start..]
-                        .iter()
-                        .position(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
-                        .map_or(chars.len(), |p| start + p);
-                    let name: String = chars[start..end].iter().collect();
-                    let index = match names.iter().position(|n| *n == name) {
-                        Some(index) => index,
-                        None => {
-                            names.push(name);
-                            names.len() - 1
-                        }
-                    };
-                    out.push_str(&format!("${}", index + 1));
-                    i = end;
-                }
-                ';' => {
-                    let rest: String = chars[i + 1..].iter().collect();
-                    if !only_blank_or_comments(&rest) {
-                        return Err(ApiError::bad_request("Multistatements aren't supported."));
-                    }
-                    i = chars.len();
-                }
-                _ => {
-                    out.push(c);
-                    i += 1;
-                }
-            }
-        }
-        Ok(Self { sql: out, names })
+        let statement = named::positional(sql).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(Self {
+            sql: statement.sql,
+            names: statement.names,
+        })
     }
 
     /// The values of `parameters` in `$n` order, typed as the Data API types them.
@@ -824,7 +762,7 @@ impl ToSql for Param {
                 Type::TIME => {
                     chrono::NaiveTime::parse_from_str(text, "%H:%M:%S%.f")?.to_sql(ty, out)
                 }
-                Type::NUMERIC => encode_numeric(text, out),
+                Type::NUMERIC => numeric::encode(text, out),
                 _ => text.as_str().to_sql(ty, out),
             },
         }
@@ -1049,7 +987,7 @@ fn scalar(raw: &[u8], ty: &Type, shape: &Shape) -> Result<Scalar, DecodeError> {
         ),
         Type::BYTEA => Scalar::Blob(raw.to_vec()),
         Type::NUMERIC => {
-            let text = decode_numeric(raw)?;
+            let text = numeric::decode(raw)?;
             if shape.decimals_as_numbers {
                 match text.parse::<i64>() {
                     Ok(v) => Scalar::Long(v),
@@ -1109,135 +1047,6 @@ fn decode_array(raw: &[u8], element: &Type, shape: &Shape) -> Result<Vec<Scalar>
     Ok(items)
 }
 
-/// `numeric`'s binary form (base-10000 digits) as its decimal text.
-fn decode_numeric(raw: &[u8]) -> Result<String, DecodeError> {
-    let word = |i: usize| -> Result<i16, DecodeError> {
-        let bytes: [u8; 2] = raw
-            .get(i * 2..i * 2 + 2)
-            .and_then(|b| b.try_into().ok())
-            .ok_or("truncated numeric")?;
-        Ok(i16::from_be_bytes(bytes))
-    };
-    let ndigits = usize::try_from(word(0)?)?;
-    let weight = i32::from(word(1)?);
-    let sign = word(2)? as u16;
-    let dscale = usize::try_from(word(3)?)?;
-    if sign == 0xC000 {
-        return Ok("NaN".to_owned());
-    }
-    let digits = (0..ndigits)
-        .map(|i| word(4 + i))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut int_part = String::new();
-    for position in 0..=weight.max(0) {
-        let digit = if weight < 0 {
-            0
-        } else {
-            usize::try_from(position)
-                .ok()
-                .and_then(|p| digits.get(p))
-                .copied()
-                .unwrap_or(0)
-        };
-        if int_part.is_empty() {
-            int_part.push_str(&digit.to_string());
-        } else {
-            int_part.push_str(&format!("{digit:04}"));
-        }
-    }
-    let mut fraction = String::new();
-    let mut position = weight + 1;
-    while fraction.len() < dscale {
-        let digit = usize::try_from(position)
-            .ok()
-            .and_then(|p| digits.get(p))
-            .copied()
-            .unwrap_or(0);
-        fraction.push_str(&format!("{digit:04}"));
-        position += 1;
-    }
-    fraction.truncate(dscale);
-    let sign = if sign == 0x4000 { "-" } else { "" };
-    Ok(if dscale > 0 {
-        format!("{sign}{int_part}.{fraction}")
-    } else {
-        format!("{sign}{int_part}")
-    })
-}
-
-/// Decimal text in `numeric`'s binary form.
-fn encode_numeric(
-    text: &str,
-    out: &mut bytes::BytesMut,
-) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-    use bytes::BufMut as _;
-    let text = text.trim();
-    let (negative, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let (int_part, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    if int_part.is_empty() && fraction.is_empty()
-        || !int_part
-            .chars()
-            .chain(fraction.chars())
-            .all(|c| c.is_ascii_digit())
-    {
-        return Err(format!("{text:?} is not a decimal number").into());
-    }
-    let int_part = int_part.trim_start_matches('0');
-    // Align both parts on 4-digit groups around the decimal point.
-    let pad_left = (4 - int_part.len() % 4) % 4;
-    let pad_right = (4 - fraction.len() % 4) % 4;
-    let aligned = format!(
-        "{}{}{}{}",
-        "0".repeat(pad_left),
-        int_part,
-        fraction,
-        "0".repeat(pad_right)
-    );
-    let groups: Vec<i16> = aligned
-        .as_bytes()
-        .chunks(4)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .fold(0i16, |acc, d| acc * 10 + i16::from(d - b'0'))
-        })
-        .collect();
-    let int_groups = (pad_left + int_part.len()) / 4;
-    let mut weight = i16::try_from(int_groups)? - 1;
-    let mut digits: &[i16] = &groups;
-    while let Some((first, rest)) = digits.split_first() {
-        if *first != 0 {
-            break;
-        }
-        digits = rest;
-        weight -= 1;
-    }
-    while let Some((last, rest)) = digits.split_last() {
-        if *last != 0 {
-            break;
-        }
-        digits = rest;
-    }
-    if digits.is_empty() {
-        weight = 0;
-    }
-    out.put_i16(i16::try_from(digits.len())?);
-    out.put_i16(weight);
-    out.put_u16(if negative && !digits.is_empty() {
-        0x4000
-    } else {
-        0
-    });
-    out.put_i16(i16::try_from(fraction.len())?);
-    for digit in digits {
-        out.put_i16(*digit);
-    }
-    Ok(IsNull::No)
-}
-
 /// `columnMetadata` of one column, with the JDBC type code the Data API reports.
 fn column_metadata(column: &Column) -> Value {
     let jdbc = match column.ty {
@@ -1274,136 +1083,15 @@ fn column_metadata(column: &Column) -> Value {
     })
 }
 
-fn closing_quote(chars: &[char], start: usize, quote: char) -> usize {
-    // `E'…'` strings escape with backslashes; standard ones double the quote.
-    let escapes = quote == '\''
-        && start > 0
-        && matches!(chars[start - 1], 'E' | 'e')
-        && (start < 2 || !(chars[start - 2].is_ascii_alphanumeric() || chars[start - 2] == '_'));
-    let mut i = start + 1;
-    while i < chars.len() {
-        if escapes && chars[i] == '\\' {
-            i += 2;
-            continue;
-        }
-        if chars[i] == quote {
-            if chars.get(i + 1) == Some(&quote) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i += 1;
-    }
-    chars.len()
-}
-
-fn block_comment_end(chars: &[char], start: usize) -> usize {
-    let mut depth = 0;
-    let mut i = start;
-    while i + 1 < chars.len() {
-        match (chars[i], chars[i + 1]) {
-            ('/', '*') => {
-                depth += 1;
-                i += 2;
-            }
-            ('*', '/') => {
-                depth -= 1;
-                i += 2;
-                if depth == 0 {
-                    return i;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    chars.len()
-}
-
-/// `$tag$` (or `$$`) starting at `start`, when it opens a dollar-quoted string.
-fn dollar_tag(chars: &[char], start: usize) -> Option<Vec<char>> {
-    if start > 0 && (chars[start - 1].is_ascii_alphanumeric() || chars[start - 1] == '_') {
-        return None;
-    }
-    let mut i = start + 1;
-    while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
-        if i == start + 1 && chars[i].is_ascii_digit() {
-            return None; // `$1` is a positional parameter, not a tag
-        }
-        i += 1;
-    }
-    (chars.get(i) == Some(&'$')).then(|| chars[start..=i].to_vec())
-}
-
-fn find(chars: &[char], from: usize, needle: &[char]) -> Option<usize> {
-    (from..chars.len().saturating_sub(needle.len() - 1)).find(|&i| chars[i..].starts_with(needle))
-}
-
-fn only_blank_or_comments(rest: &str) -> bool {
-    let chars: Vec<char> = rest.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        match (chars[i], chars.get(i + 1)) {
-            (c, _) if c.is_whitespace() || c == ';' => i += 1,
-            ('-', Some('-')) => {
-                i = chars[i..]
-                    .iter()
-                    .position(|&c| c == '\n')
-                    .map_or(chars.len(), |p| i + p)
-            }
-            ('/', Some('*')) => i = block_comment_end(&chars, i),
-            _ => return false,
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rewritten(sql: &str) -> (String, Vec<String>) {
-        let statement = Statement::parse(sql).expect("parses");
-        (statement.sql, statement.names)
-    }
-
     #[test]
-    fn named_parameters_become_positional_outside_quotes_comments_and_casts() {
-        let (sql, names) = rewritten(
-            "SELECT ':no', \":no\", $$ :no $$, E'\\' :no', x::text -- :no\n FROM t WHERE a = :a AND b = :b OR a = :a /* :no */",
-        );
-        assert_eq!(
-            sql,
-            "SELECT ':no', \":no\", $$ :no $$, E'\\' :no', x::text -- :no\n FROM t WHERE a = $1 AND b = $2 OR a = $1 /* :no */"
-        );
-        assert_eq!(names, ["a", "b"]);
-    }
-
-    #[test]
-    fn a_second_statement_is_refused_but_a_final_semicolon_is_not() {
-        assert!(Statement::parse("SELECT 1;").is_ok());
-        assert!(Statement::parse("SELECT 1; -- done").is_ok());
+    fn a_second_statement_is_a_bad_request() {
         let err = Statement::parse("SELECT 1; SELECT 2")
             .err()
             .expect("refused");
         assert_eq!(err.kind, "BadRequestException");
-    }
-
-    #[test]
-    fn numerics_round_trip_through_the_binary_form() {
-        for text in [
-            "0",
-            "1",
-            "-1",
-            "12.50",
-            "10000",
-            "0.0001",
-            "123456789.123",
-            "-0.5",
-        ] {
-            let mut out = bytes::BytesMut::new();
-            encode_numeric(text, &mut out).expect("encodes");
-            assert_eq!(decode_numeric(&out).expect("decodes"), text, "{text}");
-        }
     }
 }

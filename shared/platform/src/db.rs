@@ -11,6 +11,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use gsign_core::EnvReader;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::database::data_api::DataApi;
+use crate::database::{Backend, Database};
+
 /// A pool checkout error.
 pub use deadpool_postgres::PoolError;
 /// A Postgres error (for domain errors' conversions).
@@ -127,6 +130,24 @@ pub struct DbConfig {
     /// `DATABASE_SHARED_POOL`: functions of one process share one pool per database (the
     /// local runner serves every function in one process; Lambda runs one per container).
     pub shared: bool,
+    /// `DATABASE_BACKEND`: `postgres` (default) or `data-api`, for the code on the
+    /// [`crate::database`] port.
+    pub backend: Backend,
+    /// The Data API's settings, when it is the backend.
+    pub data_api: Option<DataApiConfig>,
+}
+
+/// Where the Data API sends statements.
+#[derive(Debug, Clone)]
+pub struct DataApiConfig {
+    /// `DATABASE_CLUSTER_ARN`: the Aurora cluster.
+    pub cluster_arn: String,
+    /// `DATABASE_SECRET_ARN`: the Secrets Manager secret with the database credentials.
+    pub secret_arn: String,
+    /// `DATABASE_NAME`: the database on the cluster.
+    pub database: String,
+    /// `DATABASE_DATA_API_ENDPOINT_URL`: another endpoint (the local runner's); unset in AWS.
+    pub endpoint_url: Option<String>,
 }
 
 impl DbConfig {
@@ -138,6 +159,16 @@ impl DbConfig {
         let pool_size = r.or("DATABASE_POOL_SIZE", 4usize);
         let connect_timeout = Duration::from_millis(r.or("DATABASE_CONNECT_TIMEOUT_MS", 3000u64));
         let shared = r.or("DATABASE_SHARED_POOL", false);
+        let backend = r.or("DATABASE_BACKEND", Backend::Postgres);
+        // Read now, checked at the end: every problem is reported at once.
+        let data_api = (backend == Backend::DataApi).then(|| {
+            (
+                r.required::<String>("DATABASE_CLUSTER_ARN"),
+                r.required::<String>("DATABASE_SECRET_ARN"),
+                r.required::<String>("DATABASE_NAME"),
+                r.optional::<url::Url>("DATABASE_DATA_API_ENDPOINT_URL"),
+            )
+        });
         if let Some(url) = &url {
             if let Err(err) = url.expose_secret().parse::<tokio_postgres::Config>() {
                 r.problem(format!("DATABASE_URL is invalid: {err}"));
@@ -153,6 +184,16 @@ impl DbConfig {
             pool_size,
             connect_timeout,
             shared,
+            data_api: match data_api {
+                None => None,
+                Some((cluster_arn, secret_arn, database, endpoint_url)) => Some(DataApiConfig {
+                    cluster_arn: cluster_arn?,
+                    secret_arn: secret_arn?,
+                    database: database?,
+                    endpoint_url: endpoint_url.map(|u| u.as_str().trim_end_matches('/').to_owned()),
+                }),
+            },
+            backend,
         })
     }
 }
@@ -251,6 +292,28 @@ fn tls_config(config: &DbConfig) -> Result<rustls::ClientConfig, DbSetupError> {
         .map_err(|e| DbSetupError::Ca(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+/// The database port over the configured backend: `pool` (from [`pool`]) or the Data API,
+/// whose client is built from `sdk` (nothing connects until first use).
+pub fn database(config: &DbConfig, sdk: &aws_config::SdkConfig, pool: &Pool) -> Database {
+    let Some(data_api) = config
+        .data_api
+        .as_ref()
+        .filter(|_| config.backend == Backend::DataApi)
+    else {
+        return Database::Postgres(pool.clone());
+    };
+    let mut builder = aws_sdk_rdsdata::config::Builder::from(sdk);
+    if let Some(endpoint) = &data_api.endpoint_url {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Database::DataApi(Arc::new(DataApi::new(
+        aws_sdk_rdsdata::Client::from_conf(builder.build()),
+        data_api.cluster_arn.clone(),
+        data_api.secret_arn.clone(),
+        data_api.database.clone(),
+    )))
 }
 
 /// Runs `SELECT 1` on a pooled connection.

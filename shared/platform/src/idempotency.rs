@@ -25,7 +25,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest, Sha256};
 
+use crate::database::{Database, Session};
 use crate::handler::HttpHandler;
+use crate::params;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -75,7 +77,7 @@ impl IdempotentRoute {
 /// An HTTP handler made idempotent.
 pub struct Idempotent {
     inner: Arc<dyn HttpHandler>,
-    pool: deadpool_postgres::Pool,
+    db: Database,
     route: IdempotentRoute,
 }
 
@@ -83,10 +85,14 @@ impl Idempotent {
     /// Wraps `inner`, recording under `route`.
     pub fn wrap(
         inner: Arc<dyn HttpHandler>,
-        pool: deadpool_postgres::Pool,
+        db: impl Into<Database>,
         route: IdempotentRoute,
     ) -> Arc<dyn HttpHandler> {
-        Arc::new(Self { inner, pool, route })
+        Arc::new(Self {
+            inner,
+            db: db.into(),
+            route,
+        })
     }
 }
 
@@ -154,32 +160,42 @@ impl Idempotent {
         key: &str,
         hash: &str,
     ) -> anyhow::Result<Claim> {
-        let client = self.pool.get().await?;
+        let client = self.db.connect().await?;
         // An expired record is as good as none.
         client
-            .execute("DELETE FROM idempotency_records WHERE scope = $1 AND key = $2 AND expires_at < now()", &[&scope, &key])
+            .run(
+                "DELETE FROM idempotency_records WHERE scope = :scope AND key = :key \
+                 AND expires_at < now()",
+                params!(scope, key),
+            )
             .await?;
         let inserted = client
-            .execute(
+            .run(
                 "INSERT INTO idempotency_records (scope, key, route, request_hash, expires_at)
-                 VALUES ($1, $2, $3, $4, now() + make_interval(mins => $5))
+                 VALUES (:scope, :key, :route, :hash, now() + make_interval(mins => :minutes::int))
                  ON CONFLICT (scope, key) DO NOTHING",
-                &[&scope, &key, &self.route.label, &hash, &IN_FLIGHT_MINUTES],
+                params!(
+                    scope,
+                    key,
+                    route = self.route.label,
+                    hash,
+                    minutes = IN_FLIGHT_MINUTES
+                ),
             )
             .await?;
         if inserted == 1 {
             return Ok(Claim::New);
         }
         let row = client
-            .query_one(
+            .fetch_one(
                 "SELECT route, request_hash, status, response_status, response_headers, response_body,
                         response_withheld
-                   FROM idempotency_records WHERE scope = $1 AND key = $2",
-                &[&scope, &key],
+                   FROM idempotency_records WHERE scope = :scope AND key = :key",
+                params!(scope, key),
             )
             .await?;
-        let (route, stored_hash): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-        let status: RecordStatus = crate::db::stored(&row, "status")?;
+        let (route, stored_hash): (String, String) = (row.get("route")?, row.get("request_hash")?);
+        let status: RecordStatus = row.stored("status")?;
         if route != self.route.label || stored_hash != hash {
             return Ok(Claim::Refused(problem(
                 req,
@@ -198,7 +214,7 @@ impl Idempotent {
                 "The first request with this Idempotency-Key has not finished; retry shortly.",
             )));
         }
-        if row.get::<_, bool>(6) {
+        if row.get::<bool>("response_withheld")? {
             return Ok(Claim::Refused(problem(
                 req,
                 StatusCode::CONFLICT,
@@ -209,9 +225,15 @@ impl Idempotent {
                  was created to find it, and revoke it if the secret was lost.",
             )));
         }
-        let status = StatusCode::from_u16(row.get::<_, i16>(3) as u16).unwrap_or(StatusCode::OK);
-        let headers: serde_json::Value = row.get(4);
-        let body: Vec<u8> = row.get::<_, Option<Vec<u8>>>(5).unwrap_or_default();
+        let status = row
+            .get::<Option<i32>>("response_status")?
+            .and_then(|code| u16::try_from(code).ok())
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .unwrap_or(StatusCode::OK);
+        let headers: serde_json::Value = row.get("response_headers")?;
+        let body: Vec<u8> = row
+            .get::<Option<Vec<u8>>>("response_body")?
+            .unwrap_or_default();
         let mut response = Response::new(Body::Binary(body));
         *response.status_mut() = status;
         if let Some(map) = headers.as_object() {
@@ -237,12 +259,12 @@ impl Idempotent {
         key: &str,
         response: &Response<Body>,
     ) -> anyhow::Result<()> {
-        let client = self.pool.get().await?;
+        let client = self.db.connect().await?;
         if response.status().is_server_error() {
             client
-                .execute(
-                    "DELETE FROM idempotency_records WHERE scope = $1 AND key = $2",
-                    &[&scope, &key],
+                .run(
+                    "DELETE FROM idempotency_records WHERE scope = :scope AND key = :key",
+                    params!(scope, key),
                 )
                 .await?;
             return Ok(());
@@ -271,20 +293,20 @@ impl Idempotent {
             )
         };
         client
-            .execute(
+            .run(
                 "UPDATE idempotency_records
-                    SET status = 'completed', response_status = $3, response_headers = $4,
-                        response_body = $5, response_withheld = $6,
-                        expires_at = now() + interval '24 hours'
-                  WHERE scope = $1 AND key = $2",
-                &[
-                    &scope,
-                    &key,
-                    &(response.status().as_u16() as i16),
-                    &headers,
-                    &body,
-                    &withheld,
-                ],
+                    SET status = 'completed', response_status = :status,
+                        response_headers = :headers, response_body = :body,
+                        response_withheld = :withheld, expires_at = now() + interval '24 hours'
+                  WHERE scope = :scope AND key = :key",
+                params!(
+                    scope,
+                    key,
+                    status = i64::from(response.status().as_u16()),
+                    headers,
+                    body,
+                    withheld
+                ),
             )
             .await?;
         Ok(())

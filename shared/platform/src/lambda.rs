@@ -28,16 +28,16 @@ pub use crate::handler::{
 };
 
 /// An HTTP route as every function wraps it: with `Idempotency-Key` support when its spec
-/// names a replay label (the POSTs that create; `pool` stores the replies), then the rate
+/// names a replay label (the POSTs that create; `db` stores the replies), then the rate
 /// limit of its policy, which counts replays too.
 pub fn http_route(
     handler: Arc<dyn HttpHandler>,
     spec: &RouteSpec,
     limiter: crate::ratelimit::RateLimiter,
-    pool: deadpool_postgres::Pool,
+    db: impl Into<crate::database::Database>,
 ) -> Handler {
     let handler = match spec.idempotency {
-        Some(route) => crate::idempotency::Idempotent::wrap(handler, pool, route),
+        Some(route) => crate::idempotency::Idempotent::wrap(handler, db, route),
         None => handler,
     };
     let handler = crate::ratelimit::RateLimited::wrap(handler, limiter, spec.policy);

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod billing;
 pub mod cache;
 pub mod credentials;
+pub mod database;
 pub mod db;
 pub mod handler;
 pub mod hsm;

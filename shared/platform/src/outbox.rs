@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
-use tokio_postgres::Transaction;
 use uuid::Uuid;
+
+use crate::database::{json_list, Database, Row, Session};
+use crate::params;
 
 /// What a row is for, and so which queue carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,7 +129,7 @@ pub struct Message {
 
 /// Writes an audit event into the outbox within `tx`.
 #[tracing::instrument(skip_all)]
-pub async fn audit(tx: &Transaction<'_>, event: &AuditEvent) -> anyhow::Result<Uuid> {
+pub async fn audit(tx: &(impl Session + ?Sized), event: &AuditEvent) -> anyhow::Result<Uuid> {
     enqueue(
         tx,
         Some(event.organization_id),
@@ -141,7 +142,7 @@ pub async fn audit(tx: &Transaction<'_>, event: &AuditEvent) -> anyhow::Result<U
 /// Writes an email into the outbox within `tx`.
 #[tracing::instrument(skip_all, fields(organization_id = %organization_id))]
 pub async fn email(
-    tx: &Transaction<'_>,
+    tx: &(impl Session + ?Sized),
     organization_id: Uuid,
     email: &Email,
 ) -> anyhow::Result<Uuid> {
@@ -156,7 +157,7 @@ pub async fn email(
 
 /// Writes a signing job into the outbox within `tx`.
 #[tracing::instrument(skip_all)]
-pub async fn signing(tx: &Transaction<'_>, job: &SigningJob) -> anyhow::Result<Uuid> {
+pub async fn signing(tx: &(impl Session + ?Sized), job: &SigningJob) -> anyhow::Result<Uuid> {
     enqueue(
         tx,
         Some(job.organization_id),
@@ -169,21 +170,16 @@ pub async fn signing(tx: &Transaction<'_>, job: &SigningJob) -> anyhow::Result<U
 /// Announces a recorded envelope evidence event, within the transaction that recorded it.
 #[tracing::instrument(skip_all)]
 pub async fn envelope_event(
-    client: &impl deadpool_postgres::GenericClient,
+    tx: &(impl Session + ?Sized),
     event: &EnvelopeEvent,
 ) -> anyhow::Result<Uuid> {
-    Ok(client
-        .query_one(
-            "INSERT INTO outbox (organization_id, kind, payload) VALUES ($1, $2, $3) RETURNING id",
-            &[
-                &event.organization_id,
-                &Kind::EnvelopeEvent.as_str(),
-                &serde_json::to_value(event)?,
-            ],
-        )
-        .await
-        .context("writing the outbox")?
-        .get(0))
+    enqueue(
+        tx,
+        Some(event.organization_id),
+        Kind::EnvelopeEvent,
+        &serde_json::to_value(event)?,
+    )
+    .await
 }
 
 /// Writes a webhook event of `event_type` about `data` into the outbox within `tx`: the
@@ -191,7 +187,7 @@ pub async fn envelope_event(
 /// (a UUIDv7, so deliveries sort by time), which receivers see as `webhook-id`.
 #[tracing::instrument(skip_all, fields(organization_id = %organization_id))]
 pub async fn webhook(
-    tx: &Transaction<'_>,
+    tx: &(impl Session + ?Sized),
     organization_id: Uuid,
     event_type: gsign_core::webhooks::EventType,
     data: serde_json::Value,
@@ -214,19 +210,20 @@ pub async fn webhook(
 
 #[tracing::instrument(skip_all)]
 async fn enqueue(
-    tx: &Transaction<'_>,
+    tx: &(impl Session + ?Sized),
     organization_id: Option<Uuid>,
     kind: Kind,
     payload: &serde_json::Value,
 ) -> anyhow::Result<Uuid> {
     Ok(tx
-        .query_one(
-            "INSERT INTO outbox (organization_id, kind, payload) VALUES ($1, $2, $3) RETURNING id",
-            &[&organization_id, &kind.as_str(), payload],
+        .fetch_one(
+            "INSERT INTO outbox (organization_id, kind, payload) \
+             VALUES (:organization_id, :kind, :payload) RETURNING id",
+            params!(organization_id, kind = kind.as_str(), payload),
         )
         .await
         .context("writing the outbox")?
-        .get(0))
+        .get("id")?)
 }
 
 /// Sends outbox rows to SQS.
@@ -291,18 +288,18 @@ impl Relay {
     /// on the row and logged, not returned: the request already succeeded, and the sweeper
     /// will publish them.
     #[tracing::instrument(skip_all)]
-    pub async fn publish(&self, pool: &Pool, ids: &[Uuid]) {
+    pub async fn publish(&self, db: impl Into<Database>, ids: &[Uuid]) {
         if ids.is_empty() {
             return;
         }
-        let ids = ids.to_vec();
         let result = self
             .publish_selected(
-                pool,
+                &db.into(),
                 "SELECT id, kind, organization_id, payload, created_at FROM outbox
-                  WHERE published_at IS NULL AND id = ANY($1)
+                  WHERE published_at IS NULL
+                    AND id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid)
                   FOR UPDATE SKIP LOCKED",
-                &[&ids],
+                params!(ids = json_list(&ids.iter().map(Uuid::to_string).collect::<Vec<_>>())),
             )
             .await;
         match result {
@@ -324,16 +321,19 @@ impl Relay {
     /// oldest first, skipping parked rows. A row that fails is counted and left for the next
     /// sweep; the others are sent regardless, so one unsendable row blocks nothing.
     #[tracing::instrument(skip_all)]
-    pub async fn sweep(&self, pool: &Pool, older_than: Duration) -> anyhow::Result<Batch> {
-        let seconds = older_than.as_secs_f64();
+    pub async fn sweep(
+        &self,
+        db: impl Into<Database>,
+        older_than: Duration,
+    ) -> anyhow::Result<Batch> {
         self.publish_selected(
-            pool,
+            &db.into(),
             "SELECT id, kind, organization_id, payload, created_at FROM outbox
               WHERE published_at IS NULL AND parked_at IS NULL
-                AND created_at < now() - make_interval(secs => $1)
+                AND created_at < now() - make_interval(secs => :seconds)
               ORDER BY created_at LIMIT 100
               FOR UPDATE SKIP LOCKED",
-            &[&seconds],
+            params!(seconds = older_than.as_secs_f64()),
         )
         .await
     }
@@ -345,41 +345,44 @@ impl Relay {
     #[tracing::instrument(skip_all)]
     async fn publish_selected(
         &self,
-        pool: &Pool,
+        db: &Database,
         select: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        params: &[(&str, crate::database::Value)],
     ) -> anyhow::Result<Batch> {
-        let mut client = pool.get().await?;
-        let tx = client.transaction().await?;
+        let mut connection = db.connect().await?;
+        let tx = connection.begin().await?;
         let rows = tx
-            .query(select, params)
+            .fetch_all(select, params)
             .await
             .context("selecting outbox rows")?;
         let mut sent = Vec::new();
         let mut failures = Vec::new();
         for row in &rows {
             match self.send(row).await {
-                Ok(id) => sent.push(id),
-                Err(err) => failures.push((row.get::<_, Uuid>(0), format!("{err:#}"))),
+                Ok(id) => sent.push(id.to_string()),
+                Err(err) => failures.push((row.get::<Uuid>("id")?, format!("{err:#}"))),
             }
         }
-        tx.execute(
-            "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
-            &[&sent],
-        )
-        .await?;
+        if !sent.is_empty() {
+            tx.run(
+                "UPDATE outbox SET published_at = now(), attempts = attempts + 1 \
+                 WHERE id IN (SELECT jsonb_array_elements_text(:sent::jsonb)::uuid)",
+                params!(sent = json_list(&sent)),
+            )
+            .await?;
+        }
         let mut parked = 0;
         for (id, error) in &failures {
             let row = tx
-                .query_one(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 2000),
-                            parked_at = CASE WHEN attempts + 1 >= $3 THEN now() END
-                      WHERE id = $1 RETURNING attempts, parked_at IS NOT NULL",
-                    &[id, error, &MAX_PUBLISH_ATTEMPTS],
+                .fetch_one(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = left(:error, 2000),
+                            parked_at = CASE WHEN attempts + 1 >= :max_attempts THEN now() END
+                      WHERE id = :id RETURNING attempts, parked_at IS NOT NULL AS parked",
+                    params!(id, error, max_attempts = MAX_PUBLISH_ATTEMPTS),
                 )
                 .await?;
-            let attempts: i32 = row.get(0);
-            if row.get::<_, bool>(1) {
+            let attempts: i32 = row.get("attempts")?;
+            if row.get::<bool>("parked")? {
                 parked += 1;
                 tracing::error!(outbox_id = %id, attempts, error, "outbox row parked: it could not be published");
             } else {
@@ -398,8 +401,8 @@ impl Relay {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn send(&self, row: &tokio_postgres::Row) -> anyhow::Result<Uuid> {
-        let kind: String = row.get(1);
+    async fn send(&self, row: &Row) -> anyhow::Result<Uuid> {
+        let kind: String = row.get("kind")?;
         let kind = match kind.as_str() {
             "audit" => Kind::Audit,
             "email" => Kind::Email,
@@ -409,11 +412,11 @@ impl Relay {
             other => anyhow::bail!("outbox row of unknown kind {other}"),
         };
         let message = Message {
-            id: row.get(0),
+            id: row.get("id")?,
             kind,
-            organization_id: row.get(2),
-            payload: row.get(3),
-            created_at: row.get(4),
+            organization_id: row.get("organization_id")?,
+            payload: row.get("payload")?,
+            created_at: row.get("created_at")?,
         };
         let queue = match kind {
             Kind::Audit => &self.audit_queue_url,

@@ -95,6 +95,12 @@ impl<A> From<crate::db::PgError> for RouteError<A> {
     }
 }
 
+impl<A> From<crate::database::DbError> for RouteError<A> {
+    fn from(err: crate::database::DbError) -> Self {
+        Self::Internal(crate::telemetry::located(err))
+    }
+}
+
 impl<A> From<crate::db::PoolError> for RouteError<A> {
     fn from(err: crate::db::PoolError) -> Self {
         Self::Internal(crate::telemetry::located(err))

@@ -9,6 +9,7 @@ use gsign_core::EnvReader;
 
 use crate::aws;
 use crate::cache::{Cache, CacheConfig};
+use crate::database::Database;
 use crate::db::{self, DbConfig};
 use crate::lambda::StartupError;
 use crate::outbox::Relay;
@@ -55,8 +56,10 @@ impl BaseConfig {
 
 /// The clients, built once per container (nothing connects until first use).
 pub struct Base {
-    /// Postgres.
+    /// Postgres, for code not yet on the [`crate::database`] port.
     pub pool: deadpool_postgres::Pool,
+    /// The database port over the configured backend (`DATABASE_BACKEND`).
+    pub db: Database,
     /// Redis.
     pub cache: Arc<Cache>,
     /// Rate limits on the same Redis.
@@ -72,8 +75,10 @@ impl Base {
     pub async fn build(config: BaseConfig) -> Result<Self, StartupError> {
         let cache = Arc::new(Cache::new(&config.cache).map_err(anyhow::Error::from)?);
         let sdk = aws::sdk_config(&config.aws).await;
+        let pool = db::pool(&config.db).map_err(anyhow::Error::from)?;
         Ok(Self {
-            pool: db::pool(&config.db).map_err(anyhow::Error::from)?,
+            db: db::database(&config.db, &sdk, &pool),
+            pool,
             limiter: RateLimiter::new(Arc::clone(&cache), config.limits),
             cache,
             relay: Relay::new(aws::sqs(&sdk), config.audit_queue, config.email_queue)
