@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     gsign_tests::bench::require_optimized("accounts");
     let db = TestDatabase::create().await;
     let all = gsign_platform::migrations::embedded()?;
-    gsign_platform::migrations::up(&mut db.connect().await, &all, None).await?;
+    gsign_platform::migrations::up(&db.database(), &all, None).await?;
     let client = db.connect().await;
     let org: uuid::Uuid = client
         .query_one(

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use gsign_functions_documents::repo;
+use gsign_functions_documents::store;
 use gsign_platform::storage::{DocumentStore, RetentionMode};
 use gsign_tests::{eventually, root, sdk, start_app, Tenant, TestDatabase, TestStack};
 use serde_json::{json, Value};
@@ -653,7 +653,7 @@ async fn a_document_under_legal_hold_cannot_be_deleted_in_the_api_or_in_s3() {
     // S3 itself refuses, for the original and the converted PDF alike.
     let sdk = sdk().await;
     let s3 = gsign_platform::aws::s3(&sdk);
-    let row = repo::get(
+    let row = store::get(
         &app_client(&db).await,
         admin.org,
         id.parse().expect("uuid"),
@@ -739,7 +739,7 @@ async fn retention_and_envelopes_block_deletion() {
     }
     // Retention, as the envelope completion applies it: 7 years from completion.
     let client = app_client(&db).await;
-    let doc = repo::get(&client, ana.org, ids[0].parse().expect("uuid"), false)
+    let doc = store::get(&client, ana.org, ids[0].parse().expect("uuid"), false)
         .await
         .expect("query")
         .expect("row");
@@ -842,7 +842,7 @@ async fn bytes_a_deletion_left_behind_are_erased_by_the_schedule() {
     // Deleted, but S3 failed right after the commit: the row says deleted, the bytes remain.
     let left = id_of(&ingested(&stack, &ana, "one-page.pdf", "left.pdf", PDF).await);
     let left: uuid::Uuid = left.parse().expect("uuid");
-    let doc = repo::get(&client, ana.org, left, false)
+    let doc = store::get(&client, ana.org, left, false)
         .await
         .expect("query")
         .expect("row");

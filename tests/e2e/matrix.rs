@@ -240,7 +240,7 @@ async fn call(stack: &TestStack, route: &Route, id: Option<Uuid>, token: &str) -
 async fn every_route_answers_every_role_and_never_another_tenant() {
     let db = TestDatabase::create().await;
     let all = gsign_platform::migrations::embedded().expect("migrations");
-    gsign_platform::migrations::up(&mut db.connect().await, &all, None)
+    gsign_platform::migrations::up(&db.database(), &all, None)
         .await
         .expect("migrate");
     let mut parameters: BTreeMap<String, String> = local_parameters();

@@ -20,13 +20,13 @@ async fn tables(db: &TestDatabase) -> Vec<String> {
 async fn migrations_apply_roll_back_completely_and_apply_again() {
     let db = TestDatabase::create().await;
     let all = migrations::embedded().expect("embedded migrations");
-    let mut client = db.connect().await;
+    let database = db.database();
 
-    let applied = migrations::up(&mut client, &all, None).await.expect("up");
+    let applied = migrations::up(&database, &all, None).await.expect("up");
     assert_eq!(applied.len(), all.len());
     assert!(tables(&db).await.contains(&"organizations".to_owned()));
 
-    let reverted = migrations::down(&mut client, &all, usize::MAX)
+    let reverted = migrations::down(&database, &all, usize::MAX)
         .await
         .expect("down");
     assert_eq!(reverted.len(), all.len());
@@ -36,11 +36,11 @@ async fn migrations_apply_roll_back_completely_and_apply_again() {
         "every down script must undo its up script completely"
     );
 
-    let again = migrations::up(&mut client, &all, None)
+    let again = migrations::up(&database, &all, None)
         .await
         .expect("up again");
     assert_eq!(again.len(), all.len());
-    assert!(migrations::up(&mut client, &all, None)
+    assert!(migrations::up(&database, &all, None)
         .await
         .expect("idempotent")
         .is_empty());
@@ -50,8 +50,10 @@ async fn migrations_apply_roll_back_completely_and_apply_again() {
 async fn an_applied_migration_that_was_edited_is_refused() {
     let db = TestDatabase::create().await;
     let all = migrations::embedded().expect("embedded migrations");
-    let mut client = db.connect().await;
-    migrations::up(&mut client, &all, None).await.expect("up");
+    let client = db.connect().await;
+    migrations::up(&db.database(), &all, None)
+        .await
+        .expect("up");
     client
         .execute(
             "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
@@ -59,7 +61,7 @@ async fn an_applied_migration_that_was_edited_is_refused() {
         )
         .await
         .expect("tamper");
-    let err = migrations::up(&mut client, &all, None)
+    let err = migrations::up(&db.database(), &all, None)
         .await
         .expect_err("edited migration");
     assert!(
@@ -72,10 +74,11 @@ async fn an_applied_migration_that_was_edited_is_refused() {
 async fn concurrent_migrators_apply_each_migration_once() {
     let db = TestDatabase::create().await;
     let all = migrations::embedded().expect("embedded migrations");
-    let (mut a, mut b) = (db.connect().await, db.connect().await);
+    // Two migrators, each with a pool of its own.
+    let (a, b) = (db.database(), db.database());
     let (ra, rb) = tokio::join!(
-        migrations::up(&mut a, &all, None),
-        migrations::up(&mut b, &all, None)
+        migrations::up(&a, &all, None),
+        migrations::up(&b, &all, None)
     );
     let total = ra.expect("first").len() + rb.expect("second").len();
     assert_eq!(total, all.len(), "the advisory lock serialises migrators");
@@ -88,7 +91,9 @@ async fn the_migrate_function_reports_what_it_changed() {
         .clone()
         .with("DATABASE_URL", db.url.clone())
         .with("DATABASE_TLS", "disable");
-    let migrator = gsign_functions_system::migrate::Migrator::from_env(&env).expect("config");
+    let migrator = gsign_functions_system::migrate::Migrator::from_env(&env)
+        .await
+        .expect("config");
     use gsign_functions_system::migrate::Command;
     let up = migrator.run(Command::Up { to: None }).await.expect("up");
     assert_eq!(up.changed.len() as i64, up.latest);

@@ -91,7 +91,7 @@ fn every_template_function_is_served_by_its_area_binary_and_has_sample_events() 
 async fn every_sample_event_runs_through_its_handler() {
     let db = TestDatabase::create().await;
     let migrations = gsign_platform::migrations::embedded().expect("migrations");
-    gsign_platform::migrations::up(&mut db.connect().await, &migrations, None)
+    gsign_platform::migrations::up(&db.database(), &migrations, None)
         .await
         .expect("migrate");
     let mut parameters = local_parameters();

@@ -141,10 +141,27 @@ impl TestDatabase {
     pub async fn migrated() -> Self {
         let db = Self::create().await;
         let all = gsign_platform::migrations::embedded().expect("embedded migrations");
-        gsign_platform::migrations::up(&mut db.connect().await, &all, None)
+        gsign_platform::migrations::up(&db.database(), &all, None)
             .await
             .expect("migrate");
         db
+    }
+
+    /// It behind the database port (a small pool of its own, on the Postgres backend).
+    pub fn database(&self) -> gsign_platform::database::Database {
+        let config = gsign_platform::db::DbConfig {
+            url: secrecy::SecretString::from(self.url.clone()),
+            tls: gsign_platform::db::DbTls::Disable,
+            ca_file: None,
+            pool_size: 2,
+            connect_timeout: std::time::Duration::from_secs(5),
+            shared: false,
+            backend: gsign_platform::database::Backend::Postgres,
+            data_api: None,
+        };
+        gsign_platform::database::Database::Postgres(
+            gsign_platform::db::pool(&config).expect("a pool for the test database"),
+        )
     }
 
     /// A connection to it.
@@ -259,7 +276,7 @@ pub async fn start_app(db: &TestDatabase, overrides: &[(&str, String)]) -> TestS
     // name (AppUrl/pki/...) must answer, as CloudFront's /pki/* does in AWS.
     let port = free_port();
     let mut parameters = local_parameters();
-    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
+    database_parameters(&mut parameters, db);
     parameters.insert("AppUrl".to_owned(), format!("http://127.0.0.1:{port}"));
     for (name, value) in overrides {
         parameters.insert((*name).to_owned(), value.clone());
@@ -290,7 +307,7 @@ pub async fn start_stack_at(
 pub async fn start_app_with_web(db: &TestDatabase, overrides: &[(&str, String)]) -> TestStack {
     let port = free_port();
     let mut parameters = local_parameters();
-    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
+    database_parameters(&mut parameters, db);
     parameters.insert("AppUrl".to_owned(), format!("http://127.0.0.1:{port}"));
     for (name, value) in overrides {
         parameters.insert((*name).to_owned(), value.clone());
@@ -306,6 +323,29 @@ pub async fn start_app_with_web(db: &TestDatabase, overrides: &[(&str, String)])
     .await
 }
 
+/// The template's database parameters for `db`, on the backend the tests run on
+/// (`GSIGN_TEST_DATABASE_BACKEND`): with `data-api`, statements go through the test binary's
+/// local Data API endpoint.
+fn database_parameters(parameters: &mut BTreeMap<String, String>, db: &TestDatabase) {
+    parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
+    if use_cases::backend() == gsign_platform::database::Backend::DataApi {
+        for (name, value) in [
+            ("DatabaseBackend", "data-api"),
+            (
+                "DatabaseClusterArn",
+                "arn:aws:rds:us-east-1:000000000000:cluster:gsign-local",
+            ),
+            (
+                "DatabaseSecretArn",
+                "arn:aws:secretsmanager:us-east-1:000000000000:secret:gsign-local-db",
+            ),
+            ("DatabaseName", db.name.as_str()),
+        ] {
+            parameters.insert(name.to_owned(), value.to_owned());
+        }
+    }
+}
+
 async fn serve_stack(
     template: &Path,
     registry: &Registry,
@@ -318,10 +358,16 @@ async fn serve_stack(
     // the output.
     gsign_platform::telemetry::set_metrics_enabled(false);
     let name = format!("t-{}", unique());
-    let base_env = runner::base_env(stack_env())
+    let mut base_env = runner::base_env(stack_env())
         .with("AWS_ENDPOINT_URL", aws_endpoint)
         .with("PDF_INSPECTOR", inspector_path().to_string_lossy())
         .with("PDF_VERIFIER", inspector_path().to_string_lossy());
+    if use_cases::backend() == gsign_platform::database::Backend::DataApi {
+        base_env = base_env.with(
+            "DATABASE_DATA_API_ENDPOINT_URL",
+            use_cases::data_api_endpoint(),
+        );
+    }
     let aws = gsign_platform::aws::config_from(&base_env).expect("valid AWS settings");
     let sdk = gsign_platform::aws::sdk_config(&aws).await;
     let config = StackConfig {

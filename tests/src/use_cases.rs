@@ -72,9 +72,9 @@ pub fn backend() -> gsign_platform::database::Backend {
         })
 }
 
-/// The binary's local Data API endpoint (`gsign_local::data_api`) over the local Postgres,
-/// started on first use and served for as long as the binary runs.
-fn data_api_endpoint() -> &'static str {
+/// The test binary's local Data API endpoint (`gsign_local::data_api`) over the local
+/// Postgres, started on first use and served for as long as the binary runs.
+pub fn data_api_endpoint() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
         let (sender, receiver) = std::sync::mpsc::channel();
@@ -104,12 +104,21 @@ fn data_api_endpoint() -> &'static str {
 /// The environment the template gives `function`, with `db` as its database, reached through
 /// the binary's [`backend`].
 pub fn function_env(function: &str, db: &TestDatabase) -> Env {
+    function_env_on(backend(), function, db)
+}
+
+/// [`function_env`] on the given backend (benchmarks compare both in one run).
+pub fn function_env_on(
+    backend: gsign_platform::database::Backend,
+    function: &str,
+    db: &TestDatabase,
+) -> Env {
     let env = provisioned()
         .get(function)
         .unwrap_or_else(|| panic!("{function} is not in the template"))
         .clone()
         .with("DATABASE_URL", &db.url);
-    match backend() {
+    match backend {
         gsign_platform::database::Backend::Postgres => env,
         gsign_platform::database::Backend::DataApi => env
             .with("DATABASE_BACKEND", "data-api")

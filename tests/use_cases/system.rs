@@ -82,3 +82,46 @@ async fn functions_reach_the_tests_database_through_the_chosen_backend() {
         .expect("the statement runs");
     assert_eq!(row.get::<i64>("organizations").expect("a count"), 1);
 }
+
+#[tokio::test]
+async fn the_migrate_function_applies_reverts_and_applies_again_on_the_chosen_backend() {
+    use gsign_functions_system::migrate::{Command, Migrator};
+    let db = TestDatabase::create().await;
+    let migrator = Migrator::from_env(&function_env("migrate", &db))
+        .await
+        .expect("the migrator starts");
+    let up = migrator.run(Command::Up { to: None }).await.expect("up");
+    assert_eq!(up.changed.len() as i64, up.latest);
+    let down = migrator
+        .run(Command::Down { steps: usize::MAX })
+        .await
+        .expect("down");
+    assert_eq!(down.changed.len() as i64, up.latest);
+    assert!(down.applied.is_empty(), "{:?}", down.applied);
+    let again = migrator
+        .run(Command::Up { to: None })
+        .await
+        .expect("up again");
+    assert_eq!(again.applied.len() as i64, up.latest);
+}
+
+#[tokio::test]
+async fn two_migrators_at_once_apply_each_migration_once_on_the_chosen_backend() {
+    use gsign_functions_system::migrate::{Command, Migrator};
+    let db = TestDatabase::create().await;
+    let env = function_env("migrate", &db);
+    let (a, b) = (
+        Migrator::from_env(&env).await.expect("a migrator"),
+        Migrator::from_env(&env).await.expect("another"),
+    );
+    let (ra, rb) = tokio::join!(
+        a.run(Command::Up { to: None }),
+        b.run(Command::Up { to: None })
+    );
+    let (ra, rb) = (ra.expect("first"), rb.expect("second"));
+    assert_eq!(
+        (ra.changed.len() + rb.changed.len()) as i64,
+        ra.latest,
+        "the migration lock lets each migration be applied once"
+    );
+}

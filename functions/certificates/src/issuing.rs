@@ -18,7 +18,7 @@ use x509_cert::Certificate as X509;
 
 use crate::error::CertificatesError;
 use crate::pki::Pki;
-use crate::repo::{self, Certificate, Issued, NewRow};
+use crate::store::{self, Certificate, Issued, NewRow};
 use crate::stored::{issuing_key, IssuingKey};
 
 /// The seal certificate's validity (renewed by creating a new one before it ends).
@@ -165,18 +165,18 @@ pub fn issued(certificate: &X509, chain: &[X509]) -> Result<Issued, Certificates
 }
 
 /// The organization's CA and seal certificates, created in `tx` on first use. The caller
-/// holds the organization's row lock (see [`repo::lock_organization`]), so two first uses
+/// holds the organization's row lock (see [`store::lock_organization`]), so two first uses
 /// cannot both create them.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn ensure_authorities(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &(impl gsign_platform::database::Session + ?Sized),
     keys: &mut NewKeys<'_>,
     pki: &Pki,
     org: Uuid,
     org_name: &str,
 ) -> Result<(Certificate, Certificate), CertificatesError> {
     let org_dn = escape_dn_value(org_name);
-    let ca = match repo::authority(tx, org, "ca").await? {
+    let ca = match store::authority(tx, org, "ca").await? {
         Some(ca) => ca,
         None => {
             let spec = KeySpec::Rsa3072;
@@ -198,13 +198,13 @@ pub async fn ensure_authorities(
             )
             .await?;
             let row = authority_row(org, "ca", "Organization CA", &key, spec, &certificate, &[])?;
-            let ca = repo::insert(tx, &row).await?;
+            let ca = store::insert(tx, &row).await?;
             // The distribution point its certificates name answers from the start.
             crate::revocation::refresh(tx, keys.hsm, pki, &ca).await?;
             ca
         }
     };
-    let seal = match repo::authority(tx, org, "seal").await? {
+    let seal = match store::authority(tx, org, "seal").await? {
         Some(seal) => seal,
         None => {
             let spec = KeySpec::Rsa3072;
@@ -233,7 +233,7 @@ pub async fn ensure_authorities(
                 &certificate,
                 &chain,
             )?;
-            repo::insert(tx, &row).await?
+            store::insert(tx, &row).await?
         }
     };
     Ok((ca, seal))

@@ -5,15 +5,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
 use gsign_core::Env;
+use gsign_platform::database::Session;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
+use gsign_platform::params;
 
 use crate::error::CertificatesError;
 use crate::pki::Pki;
-use crate::repo::{self, Certificate};
 use crate::revocation::{refresh, CRL_REFRESH};
 use crate::service::{CertificatesConfig, Services};
+use crate::store::{self, Certificate};
 
 /// CAs one scheduled run refreshes at most (the next run takes the rest).
 const BATCH: i64 = 200;
@@ -21,24 +22,27 @@ const BATCH: i64 = 200;
 /// CAs whose CRL is due: none issued yet, older than [`CRL_REFRESH`], not published, or
 /// issued before a revocation under the CA.
 #[tracing::instrument(skip_all)]
-async fn due(client: &impl GenericClient) -> Result<Vec<Certificate>, CertificatesError> {
-    let rows = client
-        .query(
+async fn due(db: &(impl Session + ?Sized)) -> Result<Vec<Certificate>, CertificatesError> {
+    let rows = db
+        .fetch_all(
             &format!(
                 "SELECT {} FROM certificates WHERE id IN ( \
                      SELECT ca.id FROM certificates ca \
                      LEFT JOIN revocation_lists l ON l.authority_id = ca.id \
                      WHERE ca.purpose = 'ca' AND ca.status = 'active' AND ( \
                          l.der IS NULL OR l.published_at IS NULL \
-                         OR l.this_update < now() - make_interval(secs => $1) \
+                         OR l.this_update < now() - make_interval(secs => :refresh_seconds) \
                          OR EXISTS (SELECT 1 FROM certificates c \
                              WHERE c.organization_id = ca.organization_id \
                                AND c.status = 'revoked' AND c.chain[1] = ca.certificate \
                                AND c.revoked_at >= l.this_update)) \
-                     ORDER BY l.this_update NULLS FIRST LIMIT $2)",
-                repo::COLUMNS
+                     ORDER BY l.this_update NULLS FIRST LIMIT :batch)",
+                store::COLUMNS
             ),
-            &[&(CRL_REFRESH.num_seconds() as f64), &BATCH],
+            params!(
+                refresh_seconds = CRL_REFRESH.num_seconds() as f64,
+                batch = BATCH
+            ),
         )
         .await?;
     Ok(rows
@@ -75,12 +79,11 @@ fn init(env: Env) -> InitFuture {
 #[async_trait]
 impl InvokeHandler for PublishCrls {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
-        let pool = &self.services.base.pool;
         let hsm = self.services.hsm.as_ref().ok_or_else(|| {
             // A configuration fault: the next run fails the same way until it is fixed.
             InvokeError::permanent(anyhow::anyhow!("the HSM is not configured"))
         })?;
-        let client = pool.get().await?;
+        let client = self.services.base.db.connect().await?;
         let due = due(&client).await?;
         let (mut published, mut failed) = (0u32, 0u32);
         for ca in &due {

@@ -11,10 +11,10 @@ pub mod error;
 pub mod issuing;
 pub mod jobs;
 pub mod pki;
-pub mod repo;
 pub mod revocation;
 pub mod routes;
 pub mod service;
+pub mod store;
 pub mod stored;
 
 pub use api::AREA;

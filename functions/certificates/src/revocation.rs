@@ -11,15 +11,16 @@
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use der::Encode;
+use gsign_platform::database::Session;
 use gsign_platform::hsm::HsmHandle;
 use gsign_platform::hsm_keys::HsmSigner;
+use gsign_platform::params;
 use gsign_signing::crl::{self, CrlContents, Revocation};
 
 use crate::error::CertificatesError;
 use crate::pki::Pki;
-use crate::repo::{self, Certificate};
+use crate::store::{self, Certificate};
 use crate::stored::issuing_key;
 
 /// How long a CRL speaks for (nextUpdate - thisUpdate).
@@ -31,25 +32,25 @@ pub const CRL_REFRESH: chrono::Duration = chrono::Duration::days(1);
 /// Every unexpired certificate the CA `ca` issued that is revoked.
 #[tracing::instrument(skip_all)]
 async fn revoked_under(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     ca: &Certificate,
 ) -> Result<Vec<Revocation>, CertificatesError> {
     let Some(ca_der) = &ca.certificate else {
         return Ok(Vec::new());
     };
-    let rows = client
-        .query(
+    let rows = db
+        .fetch_all(
             "SELECT serial_number, revoked_at, revocation_reason FROM certificates \
-             WHERE organization_id = $1 AND status = 'revoked' AND chain[1] = $2 \
+             WHERE organization_id = :org AND status = 'revoked' AND chain[1] = :ca_der \
                AND valid_to > now() ORDER BY revoked_at, id",
-            &[&ca.organization_id, ca_der],
+            params!(org = ca.organization_id, ca_der),
         )
         .await?;
     rows.iter()
         .map(|row| {
-            let serial: String = row.get(0);
-            let at: DateTime<Utc> = row.get(1);
-            let reason: Option<String> = row.get(2);
+            let serial: String = row.get("serial_number")?;
+            let at: DateTime<Utc> = row.get("revoked_at")?;
+            let reason: Option<String> = row.get("revocation_reason")?;
             Ok(Revocation {
                 serial: hex::decode(&serial)
                     .map_err(|e| anyhow::anyhow!("stored serial {serial:?}: {e}"))?,
@@ -66,15 +67,15 @@ async fn revoked_under(
 /// the caller's next step ([`refresh`] does both).
 #[tracing::instrument(skip_all)]
 pub async fn issue(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     hsm: &HsmHandle,
     ca: &Certificate,
 ) -> Result<Vec<u8>, CertificatesError> {
-    let number: i64 = client
-        .query_one("SELECT nextval('crl_numbers')", &[])
+    let number: i64 = db
+        .fetch_one("SELECT nextval('crl_numbers') AS number", params!())
         .await?
-        .get(0);
-    let revoked = revoked_under(client, ca).await?;
+        .get("number")?;
+    let revoked = revoked_under(db, ca).await?;
     let key = issuing_key(ca)?;
     let issuer = key
         .certificate
@@ -108,24 +109,24 @@ pub async fn issue(
         .next_update
         .map(|t| t.to_system_time().into())
         .unwrap_or(this_update + CRL_VALIDITY);
-    client
-        .execute(
-            "INSERT INTO revocation_lists (authority_id, organization_id, crl_number, \
-                 this_update, next_update, der) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (authority_id) DO UPDATE SET crl_number = EXCLUDED.crl_number, \
-                 this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, \
-                 der = EXCLUDED.der, published_at = NULL \
-             WHERE revocation_lists.crl_number < EXCLUDED.crl_number",
-            &[
-                &ca.id,
-                &ca.organization_id,
-                &number,
-                &this_update,
-                &next_update,
-                &der,
-            ],
-        )
-        .await?;
+    db.run(
+        "INSERT INTO revocation_lists (authority_id, organization_id, crl_number, \
+             this_update, next_update, der) \
+         VALUES (:ca, :org, :number, :this_update, :next_update, :der) \
+         ON CONFLICT (authority_id) DO UPDATE SET crl_number = EXCLUDED.crl_number, \
+             this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, \
+             der = EXCLUDED.der, published_at = NULL \
+         WHERE revocation_lists.crl_number < EXCLUDED.crl_number",
+        params!(
+            ca = ca.id,
+            org = ca.organization_id,
+            number,
+            this_update,
+            next_update,
+            der
+        ),
+    )
+    .await?;
     Ok(der)
 }
 
@@ -133,31 +134,31 @@ pub async fn issue(
 /// CRL recorded and unpublished, for the schedule to publish.
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     hsm: &HsmHandle,
     pki: &Pki,
     ca: &Certificate,
 ) -> Result<Vec<u8>, CertificatesError> {
-    let der = issue(client, hsm, ca).await?;
+    let der = issue(db, hsm, ca).await?;
     pki.publish(ca.id, &der).await?;
-    client
-        .execute(
-            "UPDATE revocation_lists SET published_at = now() WHERE authority_id = $1 AND der = $2",
-            &[&ca.id, &der],
-        )
-        .await?;
+    db.run(
+        "UPDATE revocation_lists SET published_at = now() \
+         WHERE authority_id = :ca AND der = :der",
+        params!(ca = ca.id, der),
+    )
+    .await?;
     Ok(der)
 }
 
 /// The CA that issued `certificate` (a row of its organization), if it is the organization's.
 #[tracing::instrument(skip_all)]
 pub async fn issuing_authority(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     certificate: &Certificate,
 ) -> Result<Option<Certificate>, CertificatesError> {
     let Some(issuer_der) = certificate.chain.first() else {
         return Ok(None);
     };
-    let ca = repo::authority(client, certificate.organization_id, "ca").await?;
+    let ca = store::authority(db, certificate.organization_id, "ca").await?;
     Ok(ca.filter(|ca| ca.certificate.as_ref() == Some(issuer_der)))
 }

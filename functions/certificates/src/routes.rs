@@ -32,9 +32,9 @@ use uuid::Uuid;
 
 use crate::error::{CertificatesCase, CertificatesError};
 use crate::issuing::{self, NewKeys};
-use crate::repo::{self, Certificate, ListFilter, NewRow};
 use crate::revocation;
 use crate::service::{CertificatesConfig, Services};
+use crate::store::{self, Certificate, ListFilter, NewRow};
 use crate::stored::{self, IssuingKey};
 
 const BODY_LIMIT: usize = 64 * 1024;
@@ -229,7 +229,7 @@ impl CertificatesApi {
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn commit_audited(
         &self,
-        tx: deadpool_postgres::Transaction<'_>,
+        tx: gsign_platform::database::Transaction<'_>,
         caller: &Caller,
         action: &str,
         id: Uuid,
@@ -238,7 +238,7 @@ impl CertificatesApi {
         let event = outbox::audit(&tx, &caller.audit(action, "certificate", id, details)).await?;
         tx.commit().await?;
         let base = &self.services.base;
-        base.relay.publish(&base.pool, &[event]).await;
+        base.relay.publish(&base.db, &[event]).await;
         Ok(())
     }
 
@@ -280,8 +280,8 @@ impl CertificatesApi {
         keys: &mut NewKeys<'_>,
     ) -> Result<CertificateView, CertificatesError> {
         let hsm = self.hsm()?;
-        let mut conn = self.services.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.services.base.db.connect().await?;
+        let tx = conn.begin().await?;
         // The plan's limit first: no key is made for a certificate that would be refused.
         gsign_platform::billing::check_quota(&tx, caller.org, Limit::Certificates).await??;
         let spec = key_spec(new.key_type);
@@ -290,7 +290,7 @@ impl CertificatesApi {
         let key = keys.generate(spec, format!("gsign-{id}")).await?;
         let (issued, csr_pem) = match new.issuance {
             Issuance::OrganizationCa => {
-                let org_name = repo::lock_organization(&tx, caller.org)
+                let org_name = store::lock_organization(&tx, caller.org)
                     .await?
                     .ok_or(CertificatesError::NotFound("certificate"))?;
                 let pki = self.pki()?;
@@ -340,7 +340,7 @@ impl CertificatesApi {
         };
         let (key_type, key_size) = issuing::stored_key(spec);
         let active = issued.is_some();
-        let mut row = repo::insert(
+        let mut row = store::insert(
             &tx,
             &NewRow {
                 id,
@@ -362,8 +362,8 @@ impl CertificatesApi {
         .await?;
         gsign_platform::billing::record_usage(&tx, caller.org, UsageType::Certificate, id).await?;
         // A person's first usable certificate is their default.
-        if active && (new.default || !repo::has_default(&tx, user).await?) {
-            repo::set_default(&tx, user, id).await?;
+        if active && (new.default || !store::has_default(&tx, user).await?) {
+            store::set_default(&tx, user, id).await?;
             row.is_default = true;
         }
         self.commit_audited(
@@ -384,8 +384,8 @@ impl CertificatesApi {
     /// The organization's certificate `id`.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Certificate, CertificatesError> {
-        let client = self.services.base.pool.get().await?;
-        repo::get(&client, caller.org, id, false)
+        let client = self.services.base.db.connect().await?;
+        store::get(&client, caller.org, id, false)
             .await?
             .ok_or(CertificatesError::NotFound("certificate"))
     }
@@ -439,8 +439,8 @@ impl CertificatesApi {
             user_id,
             after: page.after,
         };
-        let client = self.services.base.pool.get().await?;
-        let mut rows = repo::list(&client, caller.org, &filter, page.fetch()).await?;
+        let client = self.services.base.db.connect().await?;
+        let mut rows = store::list(&client, caller.org, &filter, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |c| (c.created_at, c.id));
         Ok(Page {
             data: rows
@@ -469,9 +469,9 @@ impl CertificatesApi {
         }
         let leaf = bundle.remove(0);
         let s = &self.services;
-        let mut conn = s.base.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let row = repo::get(&tx, caller.org, id, true)
+        let mut conn = s.base.db.connect().await?;
+        let tx = conn.begin().await?;
+        let row = store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(CertificatesError::NotFound("certificate"))?;
         if row.user_id != Some(user) {
@@ -491,9 +491,9 @@ impl CertificatesApi {
             .map_err(CertificatesCase::Chain)?;
         let cert_type = if input.eidas { "eidas" } else { "ca_issued" };
         let issued = issuing::issued(&leaf, &bundle)?;
-        let mut row = repo::activate(&tx, id, cert_type, &issued).await?;
-        if !repo::has_default(&tx, user).await? {
-            repo::set_default(&tx, user, id).await?;
+        let mut row = store::activate(&tx, id, cert_type, &issued).await?;
+        if !store::has_default(&tx, user).await? {
+            store::set_default(&tx, user, id).await?;
             row.is_default = true;
         }
         self.commit_audited(
@@ -519,9 +519,9 @@ impl CertificatesApi {
         id: Uuid,
     ) -> Result<CertificateView, CertificatesError> {
         let user = person(caller)?;
-        let mut conn = self.services.base.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let mut row = repo::get(&tx, caller.org, id, true)
+        let mut conn = self.services.base.db.connect().await?;
+        let tx = conn.begin().await?;
+        let mut row = store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(CertificatesError::NotFound("certificate"))?;
         if row.purpose != "signing" {
@@ -542,7 +542,7 @@ impl CertificatesApi {
         if row.valid_to.is_some_and(|end| end < Utc::now()) {
             return Err(CertificatesCase::Conflict(LifecycleConflict::Expired).into());
         }
-        repo::set_default(&tx, user, id).await?;
+        store::set_default(&tx, user, id).await?;
         row.is_default = true;
         self.commit_audited(
             tx,
@@ -571,9 +571,9 @@ impl CertificatesApi {
             ));
         }
         let s = &self.services;
-        let mut conn = s.base.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let row = repo::get(&tx, caller.org, id, true)
+        let mut conn = s.base.db.connect().await?;
+        let tx = conn.begin().await?;
+        let row = store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(CertificatesError::NotFound("certificate"))?;
         if row.purpose != "signing" {
@@ -585,7 +585,7 @@ impl CertificatesApi {
         if row.status == CertificateStatus::Revoked {
             return Err(CertificatesCase::Conflict(LifecycleConflict::Revoked).into());
         }
-        let row = repo::revoke(&tx, id, &reason).await?;
+        let row = store::revoke(&tx, id, &reason).await?;
         self.commit_audited(
             tx,
             caller,
@@ -615,7 +615,7 @@ impl CertificatesApi {
     /// Issues and publishes the CRL of the organization CA that issued `row`, if one did.
     #[tracing::instrument(skip_all)]
     async fn publish_revocation(&self, row: &Certificate) -> Result<(), CertificatesError> {
-        let client = self.services.base.pool.get().await?;
+        let client = self.services.base.db.connect().await?;
         if let Some(ca) = revocation::issuing_authority(&client, row).await? {
             revocation::refresh(&client, self.hsm()?, self.pki()?, &ca).await?;
         }
@@ -718,12 +718,12 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
         let with_hsm = matches!(route, Route::Create | Route::Revoke);
         let api = CertificatesApi::from_env(&env, with_hsm).await?;
         let limiter = api.services.base.limiter.clone();
-        let pool = api.services.base.pool.clone();
+        let db = api.services.base.db.clone();
         Ok(http_route(
             Arc::new(CertificateRoute { api, spec, route }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

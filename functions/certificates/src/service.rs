@@ -18,9 +18,10 @@ use x509_cert::Certificate as X509;
 
 use crate::issuing::{self, NewKeys};
 use crate::pki::{Pki, PkiConfig};
-use crate::repo;
 use crate::revocation;
+use crate::store;
 use crate::stored;
+use gsign_platform::database::{Connection, Database, DbError, Session};
 
 /// The settings.
 pub struct CertificatesConfig {
@@ -135,13 +136,13 @@ impl Seals {
     /// transaction of their own under the organization's row lock (keys generated for a
     /// transaction that did not commit are destroyed).
     #[tracing::instrument(skip_all, fields(org = %org))]
-    pub async fn seal_key(
-        &self,
-        pool: &deadpool_postgres::Pool,
-        org: Uuid,
-    ) -> Result<SealKey, SealError> {
-        let mut conn = pool.get().await.context("a connection for the seal key")?;
-        let seal = match repo::authority(&conn, org, "seal")
+    pub async fn seal_key(&self, db: impl Into<Database>, org: Uuid) -> Result<SealKey, SealError> {
+        let mut conn = db
+            .into()
+            .connect()
+            .await
+            .context("a connection for the seal key")?;
+        let seal = match store::authority(&conn, org, "seal")
             .await
             .context("reading the seal certificate")?
         {
@@ -160,11 +161,11 @@ impl Seals {
 
     async fn create_authorities(
         &self,
-        conn: &mut deadpool_postgres::Object,
+        conn: &mut Connection,
         org: Uuid,
-    ) -> Result<repo::Certificate, SealError> {
-        let tx = conn.transaction().await.context("beginning")?;
-        let name = repo::lock_organization(&tx, org)
+    ) -> Result<store::Certificate, SealError> {
+        let tx = conn.begin().await.context("beginning")?;
+        let name = store::lock_organization(&tx, org)
             .await
             .context("locking the organization")?
             .ok_or(SealError::OrganizationGone)?;
@@ -195,10 +196,10 @@ impl Seals {
     #[tracing::instrument(skip_all, fields(certificate = %certificate_id))]
     pub async fn record_use(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         certificate_id: Uuid,
-    ) -> Result<(), tokio_postgres::Error> {
-        repo::record_use(client, certificate_id).await
+    ) -> Result<(), DbError> {
+        store::record_use(client, certificate_id).await
     }
 
     /// The organization CA's certificate and a CRL it issues now (recorded in `client`'s
@@ -206,11 +207,11 @@ impl Seals {
     #[tracing::instrument(skip_all, fields(org = %org))]
     pub async fn ca_with_fresh_crl(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         org: Uuid,
     ) -> anyhow::Result<Option<(X509, Vec<u8>)>> {
         use der::Decode as _;
-        let Some(ca) = repo::authority(client, org, "ca").await? else {
+        let Some(ca) = store::authority(client, org, "ca").await? else {
             return Ok(None);
         };
         let certificate = ca.certificate.as_deref().map(X509::from_der).transpose()?;

@@ -5,7 +5,7 @@ use gsign_platform::hsm_keys::Scheme;
 use x509_cert::Certificate as X509;
 
 use crate::error::CertificatesError;
-use crate::repo::Certificate;
+use crate::store::Certificate;
 
 /// An HSM key that signs, and its certificate (for issuing under it).
 pub struct IssuingKey {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use gsign_core::EnvReader;
 use gsign_platform::aws;
 use gsign_platform::cache::Cache;
+use gsign_platform::database::Database;
 use gsign_platform::lambda::StartupError;
 use gsign_platform::outbox::Relay;
 use gsign_platform::ratelimit::RateLimiter;
@@ -68,8 +69,8 @@ impl DocumentsConfig {
 
 /// The shared clients, built once per container.
 pub struct Services {
-    /// Postgres.
-    pub pool: deadpool_postgres::Pool,
+    /// The database (either backend).
+    pub db: Database,
     /// Redis: document cache and ingest locks.
     pub cache: Arc<Cache>,
     /// Rate limits on the same Redis.
@@ -91,15 +92,15 @@ impl Services {
     #[tracing::instrument(skip_all)]
     pub async fn build(config: DocumentsConfig) -> Result<Self, StartupError> {
         let Base {
-            pool,
-            db: _,
+            pool: _,
+            db,
             cache,
             limiter,
             relay,
             sdk,
         } = Base::build(config.base).await?;
         Ok(Self {
-            pool,
+            db,
             limiter,
             cache,
             relay,

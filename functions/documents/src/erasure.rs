@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use deadpool_postgres::GenericClient;
+
 use gsign_core::Env;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
 use gsign_platform::storage::DocumentStore;
 
 use crate::common::{DocumentsConfig, Services};
-use crate::repo::{self, Document};
+use crate::store::{self, Document};
 
 /// Documents one run erases at most (a later run takes the rest).
 pub const BATCH: i64 = 100;
@@ -26,14 +26,14 @@ pub const GRACE: Duration = Duration::from_secs(300);
 /// Erases every version of `doc`'s objects and records it.
 #[tracing::instrument(skip_all)]
 pub async fn erase(
-    client: &impl GenericClient,
+    client: &(impl gsign_platform::database::Session + ?Sized),
     store: &DocumentStore,
     doc: &Document,
 ) -> anyhow::Result<()> {
     for object in doc.objects() {
         store.erase(&object.key).await?;
     }
-    repo::bytes_erased(client, doc.id).await?;
+    store::bytes_erased(client, doc.id).await?;
     Ok(())
 }
 
@@ -61,9 +61,9 @@ fn init(env: Env) -> InitFuture {
 #[async_trait]
 impl InvokeHandler for EraseDeleted {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
-        let client = self.services.pool.get().await?;
+        let client = self.services.db.connect().await?;
         let before = Utc::now() - chrono::Duration::from_std(GRACE).unwrap_or_default();
-        let due = repo::erasure_due(&client, before, BATCH).await?;
+        let due = store::erasure_due(&client, before, BATCH).await?;
         let (mut erased, mut failed) = (0u32, 0u32);
         for doc in &due {
             match erase(&client, &self.services.store, doc).await {

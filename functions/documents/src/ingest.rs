@@ -26,7 +26,7 @@ use gsign_platform::storage::{ObjectRef, WorkDir};
 
 use crate::common::{DocumentsConfig, Services};
 use crate::convert::{ConversionError, Converter};
-use crate::repo::{self, Document, Ingested};
+use crate::store::{self, Document, Ingested};
 
 /// How long one ingest may hold `lock:document:{id}` (seed 000's processing lock).
 const LOCK_TTL: Duration = Duration::from_secs(300);
@@ -197,8 +197,8 @@ impl Ingest {
         };
         let s = &self.services;
         let doc = {
-            let client = s.pool.get().await?;
-            repo::get(&client, org, id, false).await?
+            let client = s.db.connect().await?;
+            store::get(&client, org, id, false).await?
         };
         let Some(doc) = doc.filter(|d| d.is_processing() && d.s3_key == key) else {
             tracing::info!(document = %id, "already ingested, deleted or unknown; nothing to do");
@@ -351,11 +351,11 @@ impl Ingest {
     #[tracing::instrument(skip_all)]
     async fn record(&self, doc: &Document, verdict: Verdict) -> anyhow::Result<()> {
         let s = &self.services;
-        let mut conn = s.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = s.db.connect().await?;
+        let tx = conn.begin().await?;
         let (changed, action, details) = match &verdict {
             Verdict::Ready(result) => (
-                repo::mark_ready(&tx, doc.id, result).await?,
+                store::mark_ready(&tx, doc.id, result).await?,
                 "document.ready",
                 serde_json::json!({
                     "sha256": result.hash,
@@ -371,7 +371,7 @@ impl Ingest {
             } => {
                 tracing::info!(document = %doc.id, reason, detail, "document refused");
                 (
-                    repo::mark_failed(
+                    store::mark_failed(
                         &tx,
                         doc.id,
                         version_id.as_deref(),
@@ -415,7 +415,7 @@ impl Ingest {
         };
         let (hook, _) = outbox::webhook(&tx, doc.organization_id, event_type, data).await?;
         tx.commit().await?;
-        s.relay.publish(&s.pool, &[event, hook]).await;
+        s.relay.publish(&s.db, &[event, hook]).await;
         Ok(())
     }
 }

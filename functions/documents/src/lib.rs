@@ -11,8 +11,8 @@ pub mod convert;
 pub mod erasure;
 pub mod error;
 pub mod ingest;
-pub mod repo;
 pub mod retention;
 pub mod routes;
+pub mod store;
 
 pub use api::AREA;

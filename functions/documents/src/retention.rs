@@ -2,11 +2,11 @@
 //! completion calls [`retain`] with the 7-year date; admins place holds through the route.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
+
 use gsign_platform::cache::Cache;
 use gsign_platform::storage::{DocumentStore, RetentionMode};
 
-use crate::repo::{self, Document};
+use crate::store::{self, Document};
 
 /// Places (or releases) an S3 Object Lock legal hold on every stored version of `doc`.
 #[tracing::instrument(skip_all)]
@@ -22,7 +22,7 @@ pub async fn set_legal_hold(store: &DocumentStore, doc: &Document, on: bool) -> 
 /// extends, an earlier one is refused by S3 in compliance mode and ignored by the row.
 #[tracing::instrument(skip_all)]
 pub async fn retain(
-    client: &impl GenericClient,
+    client: &(impl gsign_platform::database::Session + ?Sized),
     store: &DocumentStore,
     cache: &Cache,
     doc: &Document,
@@ -32,7 +32,7 @@ pub async fn retain(
     for object in doc.objects() {
         store.retain_until(&object, until, mode).await?;
     }
-    repo::set_retention(client, doc.id, until).await?;
+    store::set_retention(client, doc.id, until).await?;
     cache.delete(&crate::common::cache_key(doc.id)).await?;
     Ok(())
 }

@@ -22,8 +22,8 @@ use uuid::Uuid;
 
 use crate::common::{cache_key, DocumentsConfig, Services, CACHE_TTL};
 use crate::error::{DocumentsCase, DocumentsError};
-use crate::repo::{self, Document, ListFilter};
 use crate::retention;
+use crate::store::{self, Document, ListFilter};
 
 const BODY_LIMIT: usize = 32 * 1024;
 const MAX_PAGE: i64 = 100;
@@ -185,7 +185,7 @@ impl DocumentsApi {
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn commit_audited(
         &self,
-        tx: deadpool_postgres::Transaction<'_>,
+        tx: gsign_platform::database::Transaction<'_>,
         caller: &Caller,
         action: &str,
         id: Uuid,
@@ -194,7 +194,7 @@ impl DocumentsApi {
         let event = outbox::audit(&tx, &caller.audit(action, "document", id, details)).await?;
         tx.commit().await?;
         let s = &self.services;
-        s.relay.publish(&s.pool, &[event]).await;
+        s.relay.publish(&s.db, &[event]).await;
         s.forget(id).await;
         Ok(())
     }
@@ -214,9 +214,9 @@ impl DocumentsApi {
             .store
             .presign_put(&key, doc.doc_type.mime_type(), doc.size, s.upload_ttl)
             .await?;
-        let mut conn = s.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let row = repo::insert(&tx, caller, id, &key, &doc).await?;
+        let mut conn = s.db.connect().await?;
+        let tx = conn.begin().await?;
+        let row = store::insert(&tx, caller, id, &key, &doc).await?;
         self.commit_audited(
             tx,
             caller,
@@ -243,8 +243,8 @@ impl DocumentsApi {
                 Err(DocumentsError::NotFound("document"))
             };
         }
-        let client = s.pool.get().await?;
-        let doc = repo::get(&client, caller.org, id, false)
+        let client = s.db.connect().await?;
+        let doc = store::get(&client, caller.org, id, false)
             .await?
             .ok_or(DocumentsError::NotFound("document"))?;
         // Only finished documents are cached: a processing one changes within seconds.
@@ -278,8 +278,8 @@ impl DocumentsApi {
             name: web::query(req, "name").map(str::to_owned),
             after: page.after,
         };
-        let client = self.services.pool.get().await?;
-        let mut rows = repo::list(&client, caller.org, &filter, page.fetch()).await?;
+        let client = self.services.db.connect().await?;
+        let mut rows = store::list(&client, caller.org, &filter, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |d| (d.created_at, d.id));
         Ok(Page {
             data: rows.iter().map(DocumentView::from).collect(),
@@ -320,9 +320,9 @@ impl DocumentsApi {
         }
         let metadata = input.metadata.map(serde_json::Value::Object);
         let s = &self.services;
-        let mut conn = s.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let doc = repo::update(
+        let mut conn = s.db.connect().await?;
+        let tx = conn.begin().await?;
+        let doc = store::update(
             &tx,
             caller.org,
             id,
@@ -426,18 +426,18 @@ impl DocumentsApi {
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), DocumentsError> {
         let s = &self.services;
-        let mut conn = s.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let doc = repo::get(&tx, caller.org, id, true)
+        let mut conn = s.db.connect().await?;
+        let tx = conn.begin().await?;
+        let doc = store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(DocumentsError::NotFound("document"))?;
-        let envelopes = repo::envelope_count(&tx, id).await?;
+        let envelopes = store::envelope_count(&tx, id).await?;
         if let Some(blocker) =
             documents::deletion_blocker(doc.legal_hold, doc.retention_until, envelopes, Utc::now())
         {
             return Err(DocumentsCase::Undeletable(blocker).into());
         }
-        repo::soft_delete(&tx, caller.org, id).await?;
+        store::soft_delete(&tx, caller.org, id).await?;
         self.commit_audited(tx, caller, "document.deleted", id, serde_json::json!({}))
             .await?;
         // Under no retention and no hold (checked above), deleted means erased: every version
@@ -472,9 +472,9 @@ impl DocumentsApi {
             ));
         }
         let s = &self.services;
-        let mut conn = s.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let doc = repo::get(&tx, caller.org, id, true)
+        let mut conn = s.db.connect().await?;
+        let tx = conn.begin().await?;
+        let doc = store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(DocumentsError::NotFound("document"))?;
         if doc.is_processing() {
@@ -487,7 +487,7 @@ impl DocumentsApi {
         }
         // S3 first, inside the row lock: the flag in Postgres never claims a hold S3 lacks.
         retention::set_legal_hold(&s.store, &doc, input.enabled).await?;
-        let doc = repo::set_legal_hold(&tx, caller.org, id, input.enabled)
+        let doc = store::set_legal_hold(&tx, caller.org, id, input.enabled)
             .await?
             .ok_or(DocumentsError::NotFound("document"))?;
         let action = if input.enabled {
@@ -583,12 +583,12 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
     Box::pin(async move {
         let api = DocumentsApi::from_env(&env).await?;
         let limiter = api.services.limiter.clone();
-        let pool = api.services.pool.clone();
+        let db = api.services.db.clone();
         Ok(http_route(
             Arc::new(DocumentRoute { api, spec, route }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

@@ -53,7 +53,7 @@ impl SigningWorker {
     #[tracing::instrument(skip_all, fields(org = %org))]
     pub(crate) async fn archive(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl gsign_platform::database::Session + ?Sized),
         org: Uuid,
         pdf: Vec<u8>,
         archival: Archival,
@@ -94,7 +94,7 @@ impl SigningWorker {
     #[tracing::instrument(skip_all, fields(org = %org))]
     async fn validation_data(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl gsign_platform::database::Session + ?Sized),
         org: Uuid,
         signatures: &[ltv::EmbeddedSignature],
     ) -> Result<ValidationData, Failure> {

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use gsign_core::Env;
+use gsign_platform::aws;
+use gsign_platform::database::Database;
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
 use gsign_platform::migrations::{self, Applied, Migration};
@@ -51,20 +53,23 @@ pub struct Outcome {
     pub latest: i64,
 }
 
-/// The migrator: a pool and the embedded migrations.
+/// The migrator: the database (either backend) and the embedded migrations.
 pub struct Migrator {
-    pool: deadpool_postgres::Pool,
+    db: Database,
     migrations: Vec<Migration>,
 }
 
 impl Migrator {
-    /// Builds a migrator from `env` (`DATABASE_*`).
-    pub fn from_env(env: &Env) -> anyhow::Result<Self> {
+    /// Builds a migrator from `env` (`DATABASE_*`, and the AWS settings for the Data API).
+    pub async fn from_env(env: &Env) -> anyhow::Result<Self> {
         let mut r = env.reader();
         let config = DbConfig::read(&mut r);
-        let config = r.finish(|| config)?;
+        let aws_config = aws::AwsConfig::read(&mut r);
+        let (config, aws_config) = r.finish(|| Some((config?, aws_config?)))?;
+        let sdk = aws::sdk_config(&aws_config).await;
+        let pool = db::pool(&config)?;
         Ok(Self {
-            pool: db::pool(&config)?,
+            db: db::database(&config, &sdk, &pool),
             migrations: migrations::embedded()?,
         })
     }
@@ -72,23 +77,21 @@ impl Migrator {
     /// Runs `command`.
     #[tracing::instrument(skip_all)]
     pub async fn run(&self, command: Command) -> anyhow::Result<Outcome> {
-        let mut client = self.pool.get().await?;
-        let client: &mut tokio_postgres::Client = &mut client;
         let changed = match command {
-            Command::Up { to } => migrations::up(client, &self.migrations, to).await?,
-            Command::Down { steps } => migrations::down(client, &self.migrations, steps).await?,
+            Command::Up { to } => migrations::up(&self.db, &self.migrations, to).await?,
+            Command::Down { steps } => migrations::down(&self.db, &self.migrations, steps).await?,
             Command::Status => Vec::new(),
         };
         Ok(Outcome {
             changed,
-            applied: migrations::status(client).await?,
+            applied: migrations::status(&self.db).await?,
             latest: self.migrations.last().map_or(0, |m| m.version),
         })
     }
 }
 
 fn init(env: Env) -> InitFuture {
-    Box::pin(async move { Ok(Handler::Invoke(Arc::new(Migrator::from_env(&env)?))) })
+    Box::pin(async move { Ok(Handler::Invoke(Arc::new(Migrator::from_env(&env).await?))) })
 }
 
 #[async_trait]
@@ -152,7 +155,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let migrator = Migrator::from_env(&env)?;
+        let migrator = Migrator::from_env(&env).await?;
         migrator.run(command).await
     });
     match result {

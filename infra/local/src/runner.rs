@@ -85,7 +85,15 @@ pub fn base_env(process: &Env) -> Env {
         .names()
         .filter(|name| {
             (name.starts_with("AWS_") && !name.starts_with("AWS_LAMBDA_"))
-                || ["RUST_LOG", "GSIGN_LOG_FORMAT", "SOFTHSM2_CONF"].contains(name)
+                || [
+                    "RUST_LOG",
+                    "GSIGN_LOG_FORMAT",
+                    "SOFTHSM2_CONF",
+                    // Where the data-api backend's statements go locally (the runner's own
+                    // /_local/rds-data); unset, and unused, with the postgres backend.
+                    "DATABASE_DATA_API_ENDPOINT_URL",
+                ]
+                .contains(name)
         })
         .filter_map(|name| process.get(name).map(|v| (name.to_owned(), v.to_owned())))
         .chain([

@@ -3,11 +3,11 @@
 //! and the quota check every limited action makes in that same transaction.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use gsign_core::billing::{calendar_month, Limit, QuotaExceeded, UsageType};
 use uuid::Uuid;
 
-use crate::db::PgError;
+use crate::database::{DbError, Session};
+use crate::params;
 
 /// The plan an organization is on now, and its current period.
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -31,45 +31,46 @@ pub struct CurrentPlan {
 /// The organization's plan: its subscription's if active (a canceled one counts until its
 /// period ends), else the free plan with the calendar month as period.
 #[tracing::instrument(skip_all, fields(org = %org))]
-pub async fn current_plan(client: &impl GenericClient, org: Uuid) -> Result<CurrentPlan, PgError> {
+pub async fn current_plan(db: &(impl Session + ?Sized), org: Uuid) -> Result<CurrentPlan, DbError> {
     let now = Utc::now();
-    let row = client
-        .query_opt(
+    let row = db
+        .fetch_optional(
             // A downgrade takes effect when the period it was asked in ends.
             "SELECT p.code, p.name, p.envelopes_per_month, p.max_users, p.max_certificates, \
-             s.current_period_start, s.current_period_end FROM subscriptions s JOIN plans p ON p.id = \
+             s.current_period_start AS period_start, s.current_period_end AS period_end \
+             FROM subscriptions s JOIN plans p ON p.id = \
              CASE WHEN s.pending_plan_id IS NOT NULL AND s.current_period_end <= now() \
              THEN s.pending_plan_id ELSE s.plan_id END \
-             WHERE s.organization_id = $1 AND (s.status IN ('active', 'trialing', 'past_due') \
+             WHERE s.organization_id = :org AND (s.status IN ('active', 'trialing', 'past_due') \
              OR (s.status = 'canceled' AND s.current_period_end > now()))",
-            &[&org],
+            params!(org),
         )
         .await?;
     let row = match row {
         Some(row) => row,
         None => {
-            client
-                .query_one(
-                    "SELECT code, name, envelopes_per_month, max_users, max_certificates, \
-                     NULL::timestamptz, NULL::timestamptz FROM plans WHERE code = 'free'",
-                    &[],
-                )
-                .await?
+            db.fetch_one(
+                "SELECT code, name, envelopes_per_month, max_users, max_certificates, \
+                 NULL::timestamptz AS period_start, NULL::timestamptz AS period_end \
+                 FROM plans WHERE code = 'free'",
+                params!(),
+            )
+            .await?
         }
     };
     let (month_start, month_end) = calendar_month(now);
-    let start: Option<DateTime<Utc>> = row.get(5);
-    let end: Option<DateTime<Utc>> = row.get(6);
+    let start: Option<DateTime<Utc>> = row.get("period_start")?;
+    let end: Option<DateTime<Utc>> = row.get("period_end")?;
     let (period_start, period_end) = match (start, end) {
         (Some(start), Some(end)) if start <= now && now < end => (start, end),
         _ => (month_start, month_end),
     };
     Ok(CurrentPlan {
-        code: row.get(0),
-        name: row.get(1),
-        envelopes_per_month: row.get(2),
-        max_users: row.get(3),
-        max_certificates: row.get(4),
+        code: row.get("code")?,
+        name: row.get("name")?,
+        envelopes_per_month: row.get("envelopes_per_month")?,
+        max_users: row.get("max_users")?,
+        max_certificates: row.get("max_certificates")?,
         period_start,
         period_end,
     })
@@ -78,18 +79,17 @@ pub async fn current_plan(client: &impl GenericClient, org: Uuid) -> Result<Curr
 /// Records one `kind` of usage caused by `source` (once: a repeat changes nothing).
 #[tracing::instrument(skip_all, fields(org = %org, source = %source))]
 pub async fn record_usage(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     org: Uuid,
     kind: UsageType,
     source: Uuid,
-) -> Result<(), PgError> {
-    client
-        .execute(
-            "INSERT INTO usage_records (organization_id, type, source_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (type, source_id) DO NOTHING",
-            &[&org, &kind.as_str(), &source],
-        )
-        .await?;
+) -> Result<(), DbError> {
+    db.run(
+        "INSERT INTO usage_records (organization_id, type, source_id) \
+         VALUES (:org, :kind, :source) ON CONFLICT (type, source_id) DO NOTHING",
+        params!(org, kind = kind.as_str(), source),
+    )
+    .await?;
     Ok(())
 }
 
@@ -98,47 +98,49 @@ pub async fn record_usage(
 /// transaction that then records the usage.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn check_quota(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &(impl Session + ?Sized),
     org: Uuid,
     limit: Limit,
-) -> Result<Result<(), QuotaExceeded>, PgError> {
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('quota:' || $1::text, 0))",
-        &[&org.to_string()],
+) -> Result<Result<(), QuotaExceeded>, DbError> {
+    tx.run(
+        "SELECT pg_advisory_xact_lock(hashtextextended('quota:' || :org::text, 0))",
+        params!(org = org.to_string()),
     )
     .await?;
     let plan = current_plan(tx, org).await?;
     let (allowed, used, resets_at) = match limit {
         Limit::EnvelopesPerMonth => {
             let used: i64 = tx
-                .query_one(
-                    "SELECT COALESCE(sum(quantity), 0)::bigint FROM usage_records WHERE organization_id = $1 \
-                     AND type = 'envelope' AND recorded_at >= $2 AND recorded_at < $3",
-                    &[&org, &plan.period_start, &plan.period_end],
+                .fetch_one(
+                    "SELECT COALESCE(sum(quantity), 0)::bigint AS used FROM usage_records \
+                     WHERE organization_id = :org AND type = 'envelope' \
+                     AND recorded_at >= :start AND recorded_at < :end",
+                    params!(org, start = plan.period_start, end = plan.period_end),
                 )
                 .await?
-                .get(0);
+                .get("used")?;
             (plan.envelopes_per_month, used, Some(plan.period_end))
         }
         Limit::Users => {
             let used: i64 = tx
-                .query_one(
-                    "SELECT count(*) FROM users WHERE organization_id = $1 AND status IN ('invited', 'active')",
-                    &[&org],
+                .fetch_one(
+                    "SELECT count(*) AS used FROM users WHERE organization_id = :org \
+                     AND status IN ('invited', 'active')",
+                    params!(org),
                 )
                 .await?
-                .get(0);
+                .get("used")?;
             (plan.max_users, used, None)
         }
         Limit::Certificates => {
             let used: i64 = tx
-                .query_one(
-                    "SELECT count(*) FROM certificates WHERE organization_id = $1 AND purpose = 'signing' \
-                     AND status <> 'revoked'",
-                    &[&org],
+                .fetch_one(
+                    "SELECT count(*) AS used FROM certificates WHERE organization_id = :org \
+                     AND purpose = 'signing' AND status <> 'revoked'",
+                    params!(org),
                 )
                 .await?
-                .get(0);
+                .get("used")?;
             (plan.max_certificates, used, None)
         }
     };

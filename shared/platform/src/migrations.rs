@@ -1,15 +1,20 @@
 //! Versioned, reversible schema migrations from `migrations/NNNN_name.{up,down}.sql`, embedded
 //! at compile time so the `migrate` function carries exactly the schema it was built with.
 //!
-//! Each migration runs in its own transaction; a session advisory lock keeps two migrators
-//! (two deploys, or a deploy and a developer) from interleaving; the checksum of every applied
-//! `up` script is recorded so an edited, already-applied migration is refused, not silently
-//! skipped.
+//! They run through the database port, so on either backend (`DATABASE_BACKEND`): each
+//! migration in its own transaction (through the Data API, its script split into single
+//! statements, one per call). That transaction first takes a transaction-level advisory lock and
+//! reads the applied set under it, so two migrators (two deploys, or a deploy and a
+//! developer) take turns and never apply a migration twice; a session lock would not do, as no
+//! session outlives a Data API call. The checksum of every applied `up` script is recorded so
+//! an edited, already-applied migration is refused, not silently skipped.
 
 use include_dir::{include_dir, Dir};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio_postgres::Client;
+
+use crate::database::{Database, DbError, Session, Transaction};
+use crate::params;
 
 static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations");
 
@@ -70,7 +75,7 @@ pub enum MigrationError {
         version: i64,
         /// The database error.
         #[source]
-        source: tokio_postgres::Error,
+        source: DbError,
     },
 }
 
@@ -141,52 +146,43 @@ pub fn parse<'a>(
     Ok(out)
 }
 
-fn sql(version: i64) -> impl FnOnce(tokio_postgres::Error) -> MigrationError {
+fn sql(version: i64) -> impl FnOnce(DbError) -> MigrationError {
     move |source| MigrationError::Sql { version, source }
 }
 
-async fn bookkeeping(client: &Client) -> Result<(), MigrationError> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version    BIGINT PRIMARY KEY,
-                name       TEXT NOT NULL,
-                checksum   TEXT NOT NULL,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-            )",
-        )
-        .await
-        .map_err(sql(0))
-}
+/// What is applied, as `(version, name, checksum)`, oldest first.
+type AppliedRows = Vec<(i64, String, String)>;
 
-async fn applied_rows(client: &Client) -> Result<Vec<(i64, String, String)>, MigrationError> {
-    Ok(client
-        .query(
-            "SELECT version, name, checksum FROM schema_migrations ORDER BY version",
-            &[],
-        )
-        .await
-        .map_err(sql(0))?
-        .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2)))
-        .collect())
-}
-
-/// Runs `work` while holding the migration advisory lock.
-async fn locked<T>(
-    client: &mut Client,
-    work: impl AsyncFnOnce(&mut Client) -> Result<T, MigrationError>,
-) -> Result<T, MigrationError> {
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
-        .await
-        .map_err(sql(0))?;
-    let result = work(client).await;
-    // Released on disconnect anyway; an unlock error must not hide the work's result.
-    let _ = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
-        .await;
-    result
+/// Takes the migration lock in `tx` (until it ends), makes sure the bookkeeping table exists
+/// and reads what is applied.
+async fn locked(tx: &Transaction<'_>) -> Result<AppliedRows, MigrationError> {
+    tx.run(
+        "SELECT pg_advisory_xact_lock(:key)",
+        params!(key = LOCK_KEY),
+    )
+    .await
+    .map_err(sql(0))?;
+    tx.run(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    BIGINT PRIMARY KEY,
+            name       TEXT NOT NULL,
+            checksum   TEXT NOT NULL,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )",
+        params!(),
+    )
+    .await
+    .map_err(sql(0))?;
+    tx.fetch_all(
+        "SELECT version, name, checksum FROM schema_migrations ORDER BY version",
+        params!(),
+    )
+    .await
+    .map_err(sql(0))?
+    .iter()
+    .map(|row| Ok((row.get("version")?, row.get("name")?, row.get("checksum")?)))
+    .collect::<Result<_, DbError>>()
+    .map_err(sql(0))
 }
 
 /// Checks the applied set against `migrations`: known versions, unchanged scripts.
@@ -211,81 +207,85 @@ fn verify(
 
 /// Applies every pending migration (up to `target` if given); returns what it applied.
 pub async fn up(
-    client: &mut Client,
+    db: &Database,
     migrations: &[Migration],
     target: Option<i64>,
 ) -> Result<Vec<Applied>, MigrationError> {
-    locked(client, async |client: &mut Client| {
-        bookkeeping(client).await?;
-        let applied = applied_rows(client).await?;
+    let mut done = Vec::new();
+    loop {
+        let mut connection = db.connect().await.map_err(sql(0))?;
+        let tx = connection.begin().await.map_err(sql(0))?;
+        let applied = locked(&tx).await?;
         verify(&applied, migrations)?;
         let current = applied.last().map_or(0, |(v, _, _)| *v);
-        let mut done = Vec::new();
-        for m in migrations
+        let Some(m) = migrations
             .iter()
-            .filter(|m| m.version > current && target.is_none_or(|t| m.version <= t))
-        {
-            let tx = client.transaction().await.map_err(sql(m.version))?;
-            tx.batch_execute(m.up).await.map_err(sql(m.version))?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                &[&m.version, &m.name, &m.checksum()],
-            )
-            .await
-            .map_err(sql(m.version))?;
-            tx.commit().await.map_err(sql(m.version))?;
-            tracing::info!(version = m.version, name = %m.name, "migration applied");
-            done.push(Applied {
-                version: m.version,
-                name: m.name.clone(),
-            });
-        }
-        Ok(done)
-    })
-    .await
+            .find(|m| m.version > current && target.is_none_or(|t| m.version <= t))
+        else {
+            tx.commit().await.map_err(sql(0))?;
+            return Ok(done);
+        };
+        tx.run_script(m.up).await.map_err(sql(m.version))?;
+        tx.run(
+            "INSERT INTO schema_migrations (version, name, checksum) \
+             VALUES (:version, :name, :checksum)",
+            params!(version = m.version, name = m.name, checksum = m.checksum()),
+        )
+        .await
+        .map_err(sql(m.version))?;
+        tx.commit().await.map_err(sql(m.version))?;
+        tracing::info!(version = m.version, name = %m.name, "migration applied");
+        done.push(Applied {
+            version: m.version,
+            name: m.name.clone(),
+        });
+    }
 }
 
 /// Reverts the last `steps` applied migrations, newest first; returns what it reverted.
 pub async fn down(
-    client: &mut Client,
+    db: &Database,
     migrations: &[Migration],
     steps: usize,
 ) -> Result<Vec<Applied>, MigrationError> {
-    locked(client, async |client: &mut Client| {
-        bookkeeping(client).await?;
-        let applied = applied_rows(client).await?;
+    let mut done = Vec::new();
+    while done.len() < steps {
+        let mut connection = db.connect().await.map_err(sql(0))?;
+        let tx = connection.begin().await.map_err(sql(0))?;
+        let applied = locked(&tx).await?;
         verify(&applied, migrations)?;
-        let mut done = Vec::new();
-        for (version, name, _) in applied.iter().rev().take(steps) {
-            let m = migrations
-                .iter()
-                .find(|m| m.version == *version)
-                .ok_or(MigrationError::Unknown(*version))?;
-            let tx = client.transaction().await.map_err(sql(*version))?;
-            tx.batch_execute(m.down).await.map_err(sql(*version))?;
-            tx.execute(
-                "DELETE FROM schema_migrations WHERE version = $1",
-                &[version],
-            )
-            .await
-            .map_err(sql(*version))?;
-            tx.commit().await.map_err(sql(*version))?;
-            tracing::info!(version, name = %name, "migration reverted");
-            done.push(Applied {
-                version: *version,
-                name: name.clone(),
-            });
-        }
-        Ok(done)
-    })
-    .await
+        let Some((version, name, _)) = applied.last() else {
+            tx.commit().await.map_err(sql(0))?;
+            break;
+        };
+        let m = migrations
+            .iter()
+            .find(|m| m.version == *version)
+            .ok_or(MigrationError::Unknown(*version))?;
+        tx.run_script(m.down).await.map_err(sql(m.version))?;
+        tx.run(
+            "DELETE FROM schema_migrations WHERE version = :version",
+            params!(version = m.version),
+        )
+        .await
+        .map_err(sql(m.version))?;
+        tx.commit().await.map_err(sql(m.version))?;
+        tracing::info!(version, name = %name, "migration reverted");
+        done.push(Applied {
+            version: *version,
+            name: name.clone(),
+        });
+    }
+    Ok(done)
 }
 
 /// The applied migrations, oldest first.
-pub async fn status(client: &Client) -> Result<Vec<Applied>, MigrationError> {
-    bookkeeping(client).await?;
-    Ok(applied_rows(client)
-        .await?
+pub async fn status(db: &Database) -> Result<Vec<Applied>, MigrationError> {
+    let mut connection = db.connect().await.map_err(sql(0))?;
+    let tx = connection.begin().await.map_err(sql(0))?;
+    let applied = locked(&tx).await?;
+    tx.commit().await.map_err(sql(0))?;
+    Ok(applied
         .into_iter()
         .map(|(version, name, _)| Applied { version, name })
         .collect())

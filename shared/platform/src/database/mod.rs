@@ -15,6 +15,7 @@ pub mod data_api;
 pub mod named;
 pub mod numeric;
 pub mod postgres;
+pub mod stored;
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use crate::db::{Stored, StoredName};
+use stored::{Stored, StoredName};
 
 /// How a statement turns a JSON array parameter into a `text[]`: `ARRAY(SELECT
 /// jsonb_array_elements_text(:list::jsonb))` (write it with the parameter's name).
@@ -606,6 +607,23 @@ impl Transaction<'_> {
         match self {
             Transaction::Postgres(tx) => tx.commit().await.map_err(postgres::from_postgres),
             Transaction::DataApi(tx) => tx.commit().await,
+        }
+    }
+
+    /// Runs a script of several statements (a migration): on Postgres in one round trip, on
+    /// the Data API one statement per call. It takes no parameters.
+    pub async fn run_script(&self, script: &str) -> Result<(), DbError> {
+        match self {
+            Transaction::Postgres(tx) => tx
+                .batch_execute(script)
+                .await
+                .map_err(postgres::from_postgres),
+            Transaction::DataApi(tx) => {
+                for statement in named::statements(script) {
+                    tx.execute(&statement, &[]).await?;
+                }
+                Ok(())
+            }
         }
     }
 

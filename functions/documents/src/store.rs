@@ -1,11 +1,12 @@
-//! The `documents` table: one place for its SQL. Every query names the organization, so
-//! another tenant's id is simply not found.
+//! The `documents` table: one place for its SQL, on the database port (either backend; tags
+//! passed as a JSON list). Every query names the organization, so another tenant's id is
+//! simply not found.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use gsign_core::documents::{DocumentStatus, NewDocument};
-use gsign_platform::db::{self, PgError};
+use gsign_platform::database::{json_list, DbError, Row, Session};
 use gsign_platform::http::Caller;
+use gsign_platform::params;
 use gsign_platform::storage::ObjectRef;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -79,36 +80,36 @@ pub const COLUMNS: &str = "id, organization_id, name, original_name, type, mime_
     legal_hold, processed_at, created_at, updated_at, signatures, certification";
 
 impl Document {
-    fn from_row(row: &tokio_postgres::Row) -> Result<Self, PgError> {
+    fn from_row(row: &Row) -> Result<Self, DbError> {
         Ok(Self {
-            id: row.get(0),
-            organization_id: row.get(1),
-            name: row.get(2),
-            original_name: row.get(3),
-            doc_type: row.get(4),
-            mime_type: row.get(5),
-            size: row.get(6),
-            page_count: row.get(7),
-            pages: row.get(8),
-            s3_key: row.get(9),
-            s3_version_id: row.get(10),
-            pdf_s3_key: row.get(11),
-            pdf_s3_version_id: row.get(12),
-            status: db::stored(row, "status")?,
-            failure_reason: row.get(14),
-            failure_detail: row.get(15),
-            hash: row.get::<_, Option<String>>(16),
-            pdf_hash: row.get::<_, Option<String>>(17),
-            encrypted: row.get(18),
-            metadata: row.get(19),
-            tags: row.get(20),
-            retention_until: row.get(21),
-            legal_hold: row.get(22),
-            processed_at: row.get(23),
-            created_at: row.get(24),
-            updated_at: row.get(25),
-            signatures: row.get(26),
-            certification: row.get(27),
+            id: row.get("id")?,
+            organization_id: row.get("organization_id")?,
+            name: row.get("name")?,
+            original_name: row.get("original_name")?,
+            doc_type: row.get("type")?,
+            mime_type: row.get("mime_type")?,
+            size: row.get("size")?,
+            page_count: row.get("page_count")?,
+            pages: row.get("pages")?,
+            s3_key: row.get("s3_key")?,
+            s3_version_id: row.get("s3_version_id")?,
+            pdf_s3_key: row.get("pdf_s3_key")?,
+            pdf_s3_version_id: row.get("pdf_s3_version_id")?,
+            status: row.stored("status")?,
+            failure_reason: row.get("failure_reason")?,
+            failure_detail: row.get("failure_detail")?,
+            hash: row.get("hash")?,
+            pdf_hash: row.get("pdf_hash")?,
+            encrypted: row.get("encrypted")?,
+            metadata: row.get("metadata")?,
+            tags: row.get("tags")?,
+            retention_until: row.get("retention_until")?,
+            legal_hold: row.get("legal_hold")?,
+            processed_at: row.get("processed_at")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+            signatures: row.get("signatures")?,
+            certification: row.get("certification")?,
         })
     }
 
@@ -136,35 +137,38 @@ impl Document {
 /// Inserts a declared document.
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn insert(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     caller: &Caller,
     id: Uuid,
     key: &str,
     doc: &NewDocument,
-) -> Result<Document, tokio_postgres::Error> {
+) -> Result<Document, DbError> {
     let size = i64::try_from(doc.size).unwrap_or(i64::MAX);
     let metadata = serde_json::Value::Object(doc.metadata.clone());
-    let row = client
-        .query_one(
+    let row = db
+        .fetch_one(
             &format!(
                 "INSERT INTO documents (id, organization_id, user_id, api_key_id, name, original_name,
                                         type, mime_type, size, s3_key, metadata, tags)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {COLUMNS}"
+                 VALUES (:id, :org, :user_id, :api_key_id, :name, :original_name, :doc_type,
+                         :mime_type, :size, :key, :metadata,
+                         ARRAY(SELECT jsonb_array_elements_text(:tags::jsonb)))
+                 RETURNING {COLUMNS}"
             ),
-            &[
-                &id,
-                &caller.org,
-                &caller.user,
-                &caller.api_key,
-                &doc.name,
-                &doc.original_name,
-                &doc.doc_type.as_str(),
-                &doc.doc_type.mime_type(),
-                &size,
-                &key,
-                &metadata,
-                &doc.tags,
-            ],
+            params!(
+                id,
+                org = caller.org,
+                user_id = caller.user,
+                api_key_id = caller.api_key,
+                name = doc.name,
+                original_name = doc.original_name,
+                doc_type = doc.doc_type.as_str(),
+                mime_type = doc.doc_type.mime_type(),
+                size,
+                key,
+                metadata,
+                tags = json_list(&doc.tags),
+            ),
         )
         .await?;
     Document::from_row(&row)
@@ -173,19 +177,19 @@ pub async fn insert(
 /// A live (not deleted) document of `org`; `lock` takes a row lock for the transaction.
 #[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn get(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     org: Uuid,
     id: Uuid,
     lock: bool,
-) -> Result<Option<Document>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
+) -> Result<Option<Document>, DbError> {
+    let row = db
+        .fetch_optional(
             &format!(
                 "SELECT {COLUMNS} FROM documents
-                  WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL{}",
+                  WHERE id = :id AND organization_id = :org AND deleted_at IS NULL{}",
                 if lock { " FOR UPDATE" } else { "" }
             ),
-            &[&id, &org],
+            params!(id, org),
         )
         .await?;
     row.as_ref().map(Document::from_row).transpose()
@@ -207,11 +211,11 @@ pub struct ListFilter {
 /// One page of `org`'s live documents, newest first.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn list(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     org: Uuid,
     filter: &ListFilter,
     limit: i64,
-) -> Result<Vec<Document>, tokio_postgres::Error> {
+) -> Result<Vec<Document>, DbError> {
     // LIKE metacharacters in the user's text match literally.
     let name = filter.name.as_ref().map(|n| {
         format!(
@@ -222,27 +226,28 @@ pub async fn list(
         )
     });
     let (after_time, after_id) = filter.after.unzip();
-    let rows = client
-        .query(
+    let rows = db
+        .fetch_all(
             &format!(
                 "SELECT {COLUMNS} FROM documents
-                  WHERE organization_id = $1 AND deleted_at IS NULL
-                    AND ($2::text IS NULL OR status = $2)
-                    AND ($3::text IS NULL OR tags @> ARRAY[$3::text])
-                    AND ($4::text IS NULL OR name ILIKE $4)
-                    AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
+                  WHERE organization_id = :org AND deleted_at IS NULL
+                    AND (:status::text IS NULL OR status = :status::text)
+                    AND (:tag::text IS NULL OR tags @> ARRAY[:tag::text])
+                    AND (:name::text IS NULL OR name ILIKE :name::text)
+                    AND (:after_time::timestamptz IS NULL
+                         OR (created_at, id) < (:after_time::timestamptz, :after_id::uuid))
                   ORDER BY created_at DESC, id DESC
-                  LIMIT $7"
+                  LIMIT :limit"
             ),
-            &[
-                &org,
-                &filter.status.map(DocumentStatus::as_str),
-                &filter.tag,
-                &name,
-                &after_time,
-                &after_id,
-                &limit,
-            ],
+            params!(
+                org,
+                status = filter.status.map(DocumentStatus::as_str),
+                tag = filter.tag,
+                name,
+                after_time,
+                after_id,
+                limit,
+            ),
         )
         .await?;
     rows.iter().map(Document::from_row).collect()
@@ -251,23 +256,25 @@ pub async fn list(
 /// Changes name, tags and metadata (each only when given).
 #[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn update(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     org: Uuid,
     id: Uuid,
     name: Option<&str>,
     tags: Option<&[String]>,
     metadata: Option<&serde_json::Value>,
-) -> Result<Option<Document>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
+) -> Result<Option<Document>, DbError> {
+    let row = db
+        .fetch_optional(
             &format!(
                 "UPDATE documents
-                    SET name = COALESCE($3, name), tags = COALESCE($4, tags),
-                        metadata = COALESCE($5, metadata)
-                  WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL
+                    SET name = COALESCE(:name::text, name),
+                        tags = CASE WHEN :tags::jsonb IS NULL THEN tags
+                               ELSE ARRAY(SELECT jsonb_array_elements_text(:tags::jsonb)) END,
+                        metadata = COALESCE(:metadata::jsonb, metadata)
+                  WHERE id = :id AND organization_id = :org AND deleted_at IS NULL
                   RETURNING {COLUMNS}"
             ),
-            &[&id, &org, &name, &tags, &metadata],
+            params!(id, org, name, tags = tags.map(json_list), metadata),
         )
         .await?;
     row.as_ref().map(Document::from_row).transpose()
@@ -275,35 +282,32 @@ pub async fn update(
 
 /// How many envelopes refer to the document.
 #[tracing::instrument(skip_all, fields(id = %id))]
-pub async fn envelope_count(
-    client: &impl GenericClient,
-    id: Uuid,
-) -> Result<i64, tokio_postgres::Error> {
-    Ok(client
-        .query_one(
-            "SELECT count(*) FROM envelopes WHERE document_id = $1",
-            &[&id],
-        )
-        .await?
-        .get(0))
+pub async fn envelope_count(db: &(impl Session + ?Sized), id: Uuid) -> Result<i64, DbError> {
+    db.fetch_one(
+        "SELECT count(*) AS envelopes FROM envelopes WHERE document_id = :id",
+        params!(id),
+    )
+    .await?
+    .get("envelopes")
 }
 
 /// Deleted documents whose bytes are still to erase (deleted before `before`, so the
 /// deleting request's own erasure is not raced), oldest first, at most `limit`.
 #[tracing::instrument(skip_all)]
 pub async fn erasure_due(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     before: DateTime<Utc>,
     limit: i64,
-) -> Result<Vec<Document>, tokio_postgres::Error> {
-    let rows = client
-        .query(
+) -> Result<Vec<Document>, DbError> {
+    let rows = db
+        .fetch_all(
             &format!(
                 "SELECT {COLUMNS} FROM documents
-                  WHERE deleted_at IS NOT NULL AND bytes_erased_at IS NULL AND deleted_at < $1
-                  ORDER BY deleted_at LIMIT $2"
+                  WHERE deleted_at IS NOT NULL AND bytes_erased_at IS NULL
+                    AND deleted_at < :before
+                  ORDER BY deleted_at LIMIT :limit"
             ),
-            &[&before, &limit],
+            params!(before, limit),
         )
         .await?;
     rows.iter().map(Document::from_row).collect()
@@ -311,51 +315,42 @@ pub async fn erasure_due(
 
 /// Records that a deleted document's bytes are gone.
 #[tracing::instrument(skip_all, fields(id = %id))]
-pub async fn bytes_erased(
-    client: &impl GenericClient,
-    id: Uuid,
-) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "UPDATE documents SET bytes_erased_at = now() WHERE id = $1 AND deleted_at IS NOT NULL",
-            &[&id],
-        )
-        .await?;
+pub async fn bytes_erased(db: &(impl Session + ?Sized), id: Uuid) -> Result<(), DbError> {
+    db.run(
+        "UPDATE documents SET bytes_erased_at = now() WHERE id = :id AND deleted_at IS NOT NULL",
+        params!(id),
+    )
+    .await?;
     Ok(())
 }
 
 /// Marks the document deleted.
 #[tracing::instrument(skip_all, fields(org = %org, id = %id))]
-pub async fn soft_delete(
-    client: &impl GenericClient,
-    org: Uuid,
-    id: Uuid,
-) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "UPDATE documents SET deleted_at = now() WHERE id = $1 AND organization_id = $2",
-            &[&id, &org],
-        )
-        .await?;
+pub async fn soft_delete(db: &(impl Session + ?Sized), org: Uuid, id: Uuid) -> Result<(), DbError> {
+    db.run(
+        "UPDATE documents SET deleted_at = now() WHERE id = :id AND organization_id = :org",
+        params!(id, org),
+    )
+    .await?;
     Ok(())
 }
 
 /// Records the legal hold flag.
 #[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn set_legal_hold(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     org: Uuid,
     id: Uuid,
     on: bool,
-) -> Result<Option<Document>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
+) -> Result<Option<Document>, DbError> {
+    let row = db
+        .fetch_optional(
             &format!(
-                "UPDATE documents SET legal_hold = $3
-                  WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL
+                "UPDATE documents SET legal_hold = :on
+                  WHERE id = :id AND organization_id = :org AND deleted_at IS NULL
                   RETURNING {COLUMNS}"
             ),
-            &[&id, &org, &on],
+            params!(id, org, on),
         )
         .await?;
     row.as_ref().map(Document::from_row).transpose()
@@ -364,16 +359,15 @@ pub async fn set_legal_hold(
 /// Records the retention end (never shortening one already recorded).
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn set_retention(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     id: Uuid,
     until: DateTime<Utc>,
-) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "UPDATE documents SET retention_until = GREATEST(retention_until, $2) WHERE id = $1",
-            &[&id, &until],
-        )
-        .await?;
+) -> Result<(), DbError> {
+    db.run(
+        "UPDATE documents SET retention_until = GREATEST(retention_until, :until) WHERE id = :id",
+        params!(id, until),
+    )
+    .await?;
     Ok(())
 }
 
@@ -406,32 +400,34 @@ pub struct Ingested {
 /// delivery finished first) or is gone.
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn mark_ready(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     id: Uuid,
     result: &Ingested,
-) -> Result<bool, tokio_postgres::Error> {
-    let changed = client
-        .execute(
+) -> Result<bool, DbError> {
+    let changed = db
+        .run(
             "UPDATE documents
-                SET status = 'ready', s3_version_id = $2, hash = $3, mime_type = $4,
-                    pdf_s3_key = $5, pdf_s3_version_id = $6, pdf_hash = $7, page_count = $8,
-                    pages = $9, encrypted = $10, signatures = $11, certification = $12,
+                SET status = 'ready', s3_version_id = :version_id, hash = :hash,
+                    mime_type = :mime_type, pdf_s3_key = :pdf_key,
+                    pdf_s3_version_id = :pdf_version_id, pdf_hash = :pdf_hash,
+                    page_count = :page_count, pages = :pages, encrypted = :encrypted,
+                    signatures = :signatures, certification = :certification,
                     processed_at = now()
-              WHERE id = $1 AND status = 'processing' AND deleted_at IS NULL",
-            &[
-                &id,
-                &result.original.version_id,
-                &result.hash,
-                &result.mime_type,
-                &result.pdf.key,
-                &result.pdf.version_id,
-                &result.pdf_hash,
-                &result.page_count,
-                &result.pages,
-                &result.encrypted,
-                &result.signatures,
-                &result.certification,
-            ],
+              WHERE id = :id AND status = 'processing' AND deleted_at IS NULL",
+            params!(
+                id,
+                version_id = result.original.version_id,
+                hash = result.hash,
+                mime_type = result.mime_type,
+                pdf_key = result.pdf.key,
+                pdf_version_id = result.pdf.version_id,
+                pdf_hash = result.pdf_hash,
+                page_count = result.page_count,
+                pages = result.pages,
+                encrypted = result.encrypted,
+                signatures = result.signatures,
+                certification = result.certification,
+            ),
         )
         .await?;
     Ok(changed == 1)
@@ -440,20 +436,20 @@ pub async fn mark_ready(
 /// `processing` -> `failed` with a reason; `false` if it was no longer processing.
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn mark_failed(
-    client: &impl GenericClient,
+    db: &(impl Session + ?Sized),
     id: Uuid,
     version_id: Option<&str>,
     hash: Option<&str>,
     reason: &str,
     detail: &str,
-) -> Result<bool, tokio_postgres::Error> {
-    let changed = client
-        .execute(
+) -> Result<bool, DbError> {
+    let changed = db
+        .run(
             "UPDATE documents
-                SET status = 'failed', s3_version_id = $2, hash = $3, failure_reason = $4,
-                    failure_detail = $5, processed_at = now()
-              WHERE id = $1 AND status = 'processing' AND deleted_at IS NULL",
-            &[&id, &version_id, &hash, &reason, &detail],
+                SET status = 'failed', s3_version_id = :version_id, hash = :hash,
+                    failure_reason = :reason, failure_detail = :detail, processed_at = now()
+              WHERE id = :id AND status = 'processing' AND deleted_at IS NULL",
+            params!(id, version_id, hash, reason, detail),
         )
         .await?;
     Ok(changed == 1)
