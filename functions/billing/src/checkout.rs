@@ -3,7 +3,9 @@
 //! The subscription itself changes only when Stripe's signed event arrives (`stripe.rs`);
 //! Checkout carries the organization id in the subscription's metadata for that.
 
+use gsign_platform::database::Session as _;
 use gsign_platform::http::Caller;
+use gsign_platform::params;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -71,14 +73,16 @@ impl BillingApi {
     /// The organization's Stripe customer, if it has subscribed before.
     #[tracing::instrument(skip_all)]
     async fn stripe_customer(&self, caller: &Caller) -> Result<Option<String>, BillingError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         Ok(client
-            .query_opt(
-                "SELECT stripe_customer_id FROM subscriptions WHERE organization_id = $1",
-                &[&caller.org],
+            .fetch_optional(
+                "SELECT stripe_customer_id FROM subscriptions WHERE organization_id = :org",
+                params!(org = caller.org),
             )
             .await?
-            .and_then(|row| row.get(0)))
+            .map(|row| row.get::<Option<String>>("stripe_customer_id"))
+            .transpose()?
+            .flatten())
     }
 
     /// A Checkout session for `plan`: `{id, url}`.
@@ -90,14 +94,16 @@ impl BillingApi {
     ) -> Result<Value, BillingError> {
         let stripe = self.stripe()?;
         let price: Option<String> = {
-            let client = self.base.pool.get().await?;
+            let client = self.base.db.connect().await?;
             client
-                .query_opt(
-                    "SELECT stripe_price_id FROM plans WHERE code = $1 AND is_active AND stripe_price_id IS NOT NULL",
-                    &[&input.plan],
+                .fetch_optional(
+                    "SELECT stripe_price_id FROM plans WHERE code = :plan AND is_active \
+                     AND stripe_price_id IS NOT NULL",
+                    params!(plan = input.plan),
                 )
                 .await?
-                .map(|row| row.get(0))
+                .map(|row| row.get("stripe_price_id"))
+                .transpose()?
         };
         let Some(price) = price else {
             return Err(BillingError::invalid(

@@ -16,8 +16,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use gsign_core::{Env, FieldError};
+use gsign_platform::database::Session as _;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec, StartupError};
+use gsign_platform::params;
 use gsign_platform::service::{Base, BaseConfig};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -82,8 +84,8 @@ impl BillingApi {
         )?;
         let event: serde_json::Value = serde_json::from_slice(payload)
             .map_err(|e| BillingError::invalid("", format!("not a JSON event: {e}")))?;
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let outcome = stripe::apply(&tx, &event).await?;
         tx.commit().await?;
         tracing::info!(event = %event["id"], kind = %event["type"], outcome, "stripe event");
@@ -96,29 +98,34 @@ impl BillingApi {
     /// `GET /v1/billing/subscription`: the organization's plan, subscription and pending change.
     #[tracing::instrument(skip_all)]
     pub async fn subscription(&self, caller: &Caller) -> Result<SubscriptionView, BillingError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let plan = gsign_platform::billing::current_plan(&client, caller.org).await?;
         let row = client
-            .query_opt(
-                "SELECT s.status, p.code FROM subscriptions s LEFT JOIN plans p ON p.id = s.pending_plan_id \
-                 WHERE s.organization_id = $1",
-                &[&caller.org],
+            .fetch_optional(
+                "SELECT s.status, p.code AS pending_plan FROM subscriptions s \
+                 LEFT JOIN plans p ON p.id = s.pending_plan_id WHERE s.organization_id = :org",
+                params!(org = caller.org),
             )
             .await?;
         let usage = client
-            .query(
-                "SELECT type, COALESCE(sum(quantity), 0)::bigint FROM usage_records WHERE organization_id = $1 \
-                 AND recorded_at >= $2 AND recorded_at < $3 GROUP BY type",
-                &[&caller.org, &plan.period_start, &plan.period_end],
+            .fetch_all(
+                "SELECT type, COALESCE(sum(quantity), 0)::bigint AS used FROM usage_records \
+                 WHERE organization_id = :org AND recorded_at >= :start AND recorded_at < :end \
+                 GROUP BY type",
+                params!(
+                    org = caller.org,
+                    start = plan.period_start,
+                    end = plan.period_end
+                ),
             )
             .await?;
         let mut totals = serde_json::json!({"envelope": 0, "signature": 0, "certificate": 0});
         for row in usage {
-            totals[row.get::<_, String>(0)] = serde_json::json!(row.get::<_, i64>(1));
+            totals[row.get::<String>("type")?] = serde_json::json!(row.get::<i64>("used")?);
         }
         Ok(SubscriptionView {
-            status: row.as_ref().map(|r| r.get(0)),
-            pending_plan: row.and_then(|r| r.get(1)),
+            status: row.as_ref().map(|r| r.get("status")).transpose()?,
+            pending_plan: row.map(|r| r.get("pending_plan")).transpose()?.flatten(),
             plan,
             usage: totals,
         })
@@ -166,27 +173,29 @@ impl BillingApi {
             .and_hms_opt(0, 0, 0)
             .unwrap_or_default()
             .and_utc();
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let rows = client
-            .query(
+            .fetch_all(
                 "SELECT (recorded_at AT TIME ZONE 'UTC')::date AS day, \
-                 COALESCE(sum(quantity) FILTER (WHERE type = 'envelope'), 0)::bigint, \
-                 COALESCE(sum(quantity) FILTER (WHERE type = 'signature'), 0)::bigint, \
-                 COALESCE(sum(quantity) FILTER (WHERE type = 'certificate'), 0)::bigint \
-                 FROM usage_records WHERE organization_id = $1 AND recorded_at >= $2 AND recorded_at < $3 \
-                 GROUP BY 1 ORDER BY 1",
-                &[&caller.org, &start, &end],
+                 COALESCE(sum(quantity) FILTER (WHERE type = 'envelope'), 0)::bigint AS envelope, \
+                 COALESCE(sum(quantity) FILTER (WHERE type = 'signature'), 0)::bigint AS signature, \
+                 COALESCE(sum(quantity) FILTER (WHERE type = 'certificate'), 0)::bigint AS certificate \
+                 FROM usage_records WHERE organization_id = :org \
+                 AND recorded_at >= :start AND recorded_at < :end GROUP BY 1 ORDER BY 1",
+                params!(org = caller.org, start, end),
             )
             .await?;
         let days: Vec<UsageDay> = rows
             .iter()
-            .map(|r| UsageDay {
-                day: r.get(0),
-                envelope: r.get(1),
-                signature: r.get(2),
-                certificate: r.get(3),
+            .map(|r| {
+                Ok(UsageDay {
+                    day: r.get("day")?,
+                    envelope: r.get("envelope")?,
+                    signature: r.get("signature")?,
+                    certificate: r.get("certificate")?,
+                })
             })
-            .collect();
+            .collect::<Result<_, gsign_platform::database::DbError>>()?;
         Ok((from, to, days))
     }
 
@@ -245,14 +254,15 @@ impl BillingApi {
         caller: &Caller,
     ) -> Result<serde_json::Value, BillingError> {
         let view = self.subscription(caller).await?;
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let row = client
-            .query_one(
-                "SELECT monthly_price_cents, currency FROM plans WHERE code = $1",
-                &[&view.plan.code],
+            .fetch_one(
+                "SELECT monthly_price_cents, currency FROM plans WHERE code = :code",
+                params!(code = view.plan.code),
             )
             .await?;
-        let (price, currency): (i32, String) = (row.get(0), row.get(1));
+        let (price, currency): (i32, String) =
+            (row.get("monthly_price_cents")?, row.get("currency")?);
         let included = |used: &serde_json::Value, allowance: Option<i32>, what: &str| {
             serde_json::json!({
                 "description": match allowance {
@@ -406,12 +416,12 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
         )
         .await?;
         let limiter = api.base.limiter.clone();
-        let pool = api.base.pool.clone();
+        let db = api.base.db.clone();
         Ok(http_route(
             Arc::new(BillingRoute { api, spec, route }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

@@ -13,6 +13,8 @@
 //! the one already holding that Stripe subscription or customer.
 
 use chrono::{DateTime, Utc};
+use gsign_platform::database::Session;
+use gsign_platform::params;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -42,10 +44,7 @@ fn status(stripe: &str, deleted: bool) -> &'static str {
 
 /// Applies `event` in `tx`, once.
 #[tracing::instrument(skip_all)]
-pub async fn apply(
-    tx: &deadpool_postgres::Transaction<'_>,
-    event: &Value,
-) -> Result<Outcome, BillingError> {
+pub async fn apply(tx: &(impl Session + ?Sized), event: &Value) -> Result<Outcome, BillingError> {
     let (Some(id), Some(kind), Some(created)) = (
         event["id"].as_str(),
         event["type"].as_str(),
@@ -58,10 +57,10 @@ pub async fn apply(
     };
     let object = &event["data"]["object"];
     let first = tx
-        .execute(
-            "INSERT INTO stripe_events (id, type, outcome, created_at) VALUES ($1, $2, 'received', $3) \
-             ON CONFLICT (id) DO NOTHING",
-            &[&id, &kind, &created],
+        .run(
+            "INSERT INTO stripe_events (id, type, outcome, created_at) \
+             VALUES (:id, :kind, 'received', :created) ON CONFLICT (id) DO NOTHING",
+            params!(id, kind, created),
         )
         .await?;
     if first == 0 {
@@ -78,9 +77,9 @@ pub async fn apply(
         }
         _ => ("ignored", None),
     };
-    tx.execute(
-        "UPDATE stripe_events SET outcome = $2, organization_id = $3 WHERE id = $1",
-        &[&id, &outcome, &org],
+    tx.run(
+        "UPDATE stripe_events SET outcome = :outcome, organization_id = :org WHERE id = :id",
+        params!(id, outcome, org),
     )
     .await?;
     Ok(outcome)
@@ -88,7 +87,7 @@ pub async fn apply(
 
 #[tracing::instrument(skip_all)]
 async fn subscription(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &(impl Session + ?Sized),
     object: &Value,
     created: DateTime<Utc>,
     deleted: bool,
@@ -101,24 +100,25 @@ async fn subscription(
         .as_str()
         .and_then(|s| s.parse().ok());
     let known: Option<Uuid> = tx
-        .query_opt(
-            "SELECT organization_id FROM subscriptions WHERE stripe_subscription_id = $1 \
-             OR ($2::text IS NOT NULL AND stripe_customer_id = $2) LIMIT 1",
-            &[&stripe_id, &customer],
+        .fetch_optional(
+            "SELECT organization_id FROM subscriptions WHERE stripe_subscription_id = :stripe_id \
+             OR (:customer::text IS NOT NULL AND stripe_customer_id = :customer::text) LIMIT 1",
+            params!(stripe_id, customer),
         )
         .await?
-        .map(|row| row.get(0));
+        .map(|row| row.get("organization_id"))
+        .transpose()?;
     let org = match named.or(known) {
         Some(org) => org,
         None => return Ok(("unknown_organization", None)),
     };
     let exists: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)",
-            &[&org],
+        .fetch_one(
+            "SELECT EXISTS (SELECT 1 FROM organizations WHERE id = :org) AS known",
+            params!(org),
         )
         .await?
-        .get(0);
+        .get("known")?;
     if !exists {
         return Ok(("unknown_organization", None));
     }
@@ -128,15 +128,15 @@ async fn subscription(
         .or_else(|| item["plan"]["id"].as_str())
         .or_else(|| object["plan"]["id"].as_str());
     let Some(plan) = tx
-        .query_opt(
-            "SELECT id, monthly_price_cents FROM plans WHERE stripe_price_id = $1",
-            &[&price],
+        .fetch_optional(
+            "SELECT id, monthly_price_cents FROM plans WHERE stripe_price_id = :price",
+            params!(price),
         )
         .await?
     else {
         return Ok(("unknown_price", Some(org)));
     };
-    let (plan_id, price_cents): (Uuid, i32) = (plan.get(0), plan.get(1));
+    let (plan_id, price_cents): (Uuid, i32) = (plan.get("id")?, plan.get("monthly_price_cents")?);
     let period_start =
         unix(&object["current_period_start"]).or_else(|| unix(&item["current_period_start"]));
     let period_end =
@@ -144,50 +144,65 @@ async fn subscription(
     let status = status(object["status"].as_str().unwrap_or_default(), deleted);
     // One subscription per organization: the row is locked while it is decided.
     let current = tx
-        .query_opt(
-            "SELECT s.last_event_at, s.current_period_start, p.monthly_price_cents FROM subscriptions s \
-             JOIN plans p ON p.id = s.plan_id WHERE s.organization_id = $1 FOR UPDATE OF s",
-            &[&org],
+        .fetch_optional(
+            "SELECT s.last_event_at, s.current_period_start, p.monthly_price_cents \
+             FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
+             WHERE s.organization_id = :org FOR UPDATE OF s",
+            params!(org),
         )
         .await?;
     match current {
         None => {
-            tx.execute(
-                "INSERT INTO subscriptions (organization_id, plan_id, stripe_customer_id, stripe_subscription_id, \
-                 status, current_period_start, current_period_end, last_event_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[&org, &plan_id, &customer, &stripe_id, &status, &period_start, &period_end, &created],
+            tx.run(
+                "INSERT INTO subscriptions (organization_id, plan_id, stripe_customer_id, \
+                 stripe_subscription_id, status, current_period_start, current_period_end, \
+                 last_event_at) VALUES (:org, :plan_id, :customer, :stripe_id, :status, \
+                 :period_start, :period_end, :created)",
+                params!(
+                    org,
+                    plan_id,
+                    customer,
+                    stripe_id,
+                    status,
+                    period_start,
+                    period_end,
+                    created
+                ),
             )
             .await?;
         }
         Some(row) => {
-            let last: Option<DateTime<Utc>> = row.get(0);
+            let last: Option<DateTime<Utc>> = row.get("last_event_at")?;
             if last.is_some_and(|last| last > created) {
                 return Ok(("stale", Some(org)));
             }
-            let old_start: Option<DateTime<Utc>> = row.get(1);
-            let old_price: i32 = row.get(2);
+            let old_start: Option<DateTime<Utc>> = row.get("current_period_start")?;
+            let old_price: i32 = row.get("monthly_price_cents")?;
             // A cheaper plan within the same period waits for the period's end.
             let downgrade_now = !deleted
                 && price_cents < old_price
                 && period_start.is_some()
                 && period_start == old_start;
             if downgrade_now {
-                tx.execute(
-                    "UPDATE subscriptions SET pending_plan_id = $2, status = $3, stripe_customer_id = COALESCE($4, stripe_customer_id), \
-                     stripe_subscription_id = $5, current_period_end = COALESCE($6, current_period_end), last_event_at = $7 \
-                     WHERE organization_id = $1",
-                    &[&org, &plan_id, &status, &customer, &stripe_id, &period_end, &created],
+                tx.run(
+                    "UPDATE subscriptions SET pending_plan_id = :plan_id, status = :status, \
+                     stripe_customer_id = COALESCE(:customer::text, stripe_customer_id), \
+                     stripe_subscription_id = :stripe_id, \
+                     current_period_end = COALESCE(:period_end::timestamptz, current_period_end), \
+                     last_event_at = :created WHERE organization_id = :org",
+                    params!(org, plan_id, status, customer, stripe_id, period_end, created),
                 )
                 .await?;
             } else {
-                tx.execute(
-                    "UPDATE subscriptions SET plan_id = $2, pending_plan_id = NULL, status = $3, \
-                     stripe_customer_id = COALESCE($4, stripe_customer_id), stripe_subscription_id = $5, \
-                     current_period_start = COALESCE($6, current_period_start), \
-                     current_period_end = COALESCE($7, current_period_end), last_event_at = $8 \
-                     WHERE organization_id = $1",
-                    &[&org, &plan_id, &status, &customer, &stripe_id, &period_start, &period_end, &created],
+                tx.run(
+                    "UPDATE subscriptions SET plan_id = :plan_id, pending_plan_id = NULL, \
+                     status = :status, \
+                     stripe_customer_id = COALESCE(:customer::text, stripe_customer_id), \
+                     stripe_subscription_id = :stripe_id, \
+                     current_period_start = COALESCE(:period_start::timestamptz, current_period_start), \
+                     current_period_end = COALESCE(:period_end::timestamptz, current_period_end), \
+                     last_event_at = :created WHERE organization_id = :org",
+                    params!(org, plan_id, status, customer, stripe_id, period_start, period_end, created),
                 )
                 .await?;
             }
@@ -198,7 +213,7 @@ async fn subscription(
 
 #[tracing::instrument(skip_all)]
 async fn invoice(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &(impl Session + ?Sized),
     object: &Value,
     created: DateTime<Utc>,
     failed: bool,
@@ -207,31 +222,33 @@ async fn invoice(
         return Ok(("ignored", None));
     };
     let row = tx
-        .query_opt(
-            "SELECT organization_id, last_event_at FROM subscriptions WHERE stripe_subscription_id = $1 FOR UPDATE",
-            &[&subscription],
+        .fetch_optional(
+            "SELECT organization_id, last_event_at FROM subscriptions \
+             WHERE stripe_subscription_id = :subscription FOR UPDATE",
+            params!(subscription),
         )
         .await?;
     let Some(row) = row else {
         return Ok(("unknown_subscription", None));
     };
-    let org: Uuid = row.get(0);
-    let last: Option<DateTime<Utc>> = row.get(1);
+    let org: Uuid = row.get("organization_id")?;
+    let last: Option<DateTime<Utc>> = row.get("last_event_at")?;
     if last.is_some_and(|last| last > created) {
         return Ok(("stale", Some(org)));
     }
     let changed = if failed {
-        tx.execute(
-            "UPDATE subscriptions SET status = 'past_due', last_event_at = $2 WHERE organization_id = $1 \
-             AND status IN ('active', 'trialing', 'past_due')",
-            &[&org, &created],
+        tx.run(
+            "UPDATE subscriptions SET status = 'past_due', last_event_at = :created \
+             WHERE organization_id = :org AND status IN ('active', 'trialing', 'past_due')",
+            params!(org, created),
         )
         .await?
     } else {
-        tx.execute(
-            "UPDATE subscriptions SET status = 'active', last_event_at = $2 WHERE organization_id = $1 \
+        tx.run(
+            "UPDATE subscriptions SET status = 'active', last_event_at = :created \
+             WHERE organization_id = :org \
              AND status IN ('past_due', 'unpaid', 'incomplete', 'active')",
-            &[&org, &created],
+            params!(org, created),
         )
         .await?
     };

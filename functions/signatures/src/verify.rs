@@ -17,9 +17,11 @@ use gsign_core::documents::DocumentStatus;
 use gsign_core::{Env, EnvReader};
 use gsign_pdf::sandbox::{isolated_child_if_requested, run_isolated};
 use gsign_pdf::Limits;
+use gsign_platform::database::Session as _;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec, StartupError};
 use gsign_platform::pades_signer::RevocationFetcher;
+use gsign_platform::params;
 use gsign_platform::service::{Base, BaseConfig};
 use gsign_platform::storage::{DocumentStore, ObjectRef, WorkDir};
 use gsign_signing::verify::{change_counts, verify_with_crls, Report};
@@ -211,17 +213,20 @@ impl VerifyApi {
     #[tracing::instrument(skip_all, fields(org = %org))]
     async fn roots(&self, org: Uuid) -> Result<Vec<Certificate>, VerifyError> {
         use der::Decode;
-        let client = self.base.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT certificate FROM certificates WHERE organization_id = $1 \
+        let rows = self
+            .base
+            .db
+            .connect()
+            .await?
+            .fetch_all(
+                "SELECT certificate FROM certificates WHERE organization_id = :org \
                  AND purpose = 'ca' AND certificate IS NOT NULL",
-                &[&org],
+                params!(org),
             )
             .await?;
         let mut roots = self.config.roots.clone();
         for row in rows {
-            let der: Vec<u8> = row.get(0);
+            let der: Vec<u8> = row.get("certificate")?;
             if let Ok(certificate) = Certificate::from_der(&der) {
                 roots.push(certificate);
             }
@@ -233,14 +238,21 @@ impl VerifyApi {
     /// for signatures made after its revocation, whatever the document carries.
     #[tracing::instrument(skip_all, fields(org = %org))]
     async fn crls(&self, org: Uuid) -> Result<Vec<Vec<u8>>, VerifyError> {
-        let client = self.base.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT der FROM revocation_lists WHERE organization_id = $1 AND der IS NOT NULL",
-                &[&org],
+        let rows = self
+            .base
+            .db
+            .connect()
+            .await?
+            .fetch_all(
+                "SELECT der FROM revocation_lists WHERE organization_id = :org \
+                 AND der IS NOT NULL",
+                params!(org),
             )
             .await?;
-        Ok(rows.iter().map(|row| row.get(0)).collect())
+        Ok(rows
+            .iter()
+            .map(|row| row.get("der"))
+            .collect::<Result<_, _>>()?)
     }
 
     /// The report of the sandboxed verifier on `file`, with `roots_file` and `crls`.
@@ -329,17 +341,20 @@ impl VerifyApi {
             }
             "application/json" => {
                 let reference: DocumentReference = web::parse_json(req, 4096)?;
-                let client = self.base.pool.get().await?;
-                let row = client
-                    .query_opt(
+                let row = self
+                    .base
+                    .db
+                    .connect()
+                    .await?
+                    .fetch_optional(
                         "SELECT status, pdf_s3_key, pdf_s3_version_id FROM documents \
-                         WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
-                        &[&caller.org, &reference.document_id],
+                         WHERE organization_id = :org AND id = :id AND deleted_at IS NULL",
+                        params!(org = caller.org, id = reference.document_id),
                     )
                     .await?
                     .ok_or(VerifyError::NotFound("document"))?;
-                let status: DocumentStatus = gsign_platform::db::stored(&row, "status")?;
-                let key: Option<String> = row.try_get(1)?;
+                let status: DocumentStatus = row.stored("status")?;
+                let key: Option<String> = row.get("pdf_s3_key")?;
                 let Some(key) = key.filter(|_| status == DocumentStatus::Ready) else {
                     return Err(VerifyCase::DocumentNotReady(status).into());
                 };
@@ -347,7 +362,7 @@ impl VerifyApi {
                     .fetch_to_file(
                         &ObjectRef {
                             key,
-                            version_id: row.get(2),
+                            version_id: row.get("pdf_s3_version_id")?,
                         },
                         &file,
                         self.config.max_document,
@@ -443,12 +458,12 @@ pub(crate) fn init(env: Env, spec: &'static RouteSpec) -> InitFuture {
     Box::pin(async move {
         let api = VerifyApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let pool = api.base.pool.clone();
+        let db = api.base.db.clone();
         Ok(http_route(
             Arc::new(VerifyRoute { api, spec }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

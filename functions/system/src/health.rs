@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use gsign_core::Env;
 use gsign_platform::cache::{Cache, CacheConfig};
+use gsign_platform::database::Database;
 use gsign_platform::db::DbConfig;
 use gsign_platform::hsm::{self, HsmTokenConfig};
 use gsign_platform::lambda::{Handler, HttpHandler, InitFuture, StartupError};
@@ -85,7 +86,7 @@ impl HealthConfig {
 /// The health check's clients, built once per container.
 pub struct HealthCheck {
     config: HealthConfig,
-    pool: deadpool_postgres::Pool,
+    db: Database,
     cache: Cache,
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
@@ -155,7 +156,7 @@ impl HealthCheck {
         let cache = Cache::new(&config.cache).map_err(anyhow::Error::from)?;
         let sdk = aws::sdk_config(&config.aws).await;
         Ok(Self {
-            pool,
+            db: db::database(&config.db, &sdk, &pool),
             cache,
             s3: aws::s3(&sdk),
             sqs: aws::sqs(&sdk),
@@ -203,7 +204,7 @@ impl HealthCheck {
     pub async fn report(&self) -> Report {
         let c = &self.config;
         let results = futures::join!(
-            self.timed("postgres", db::ping(&self.pool)),
+            self.timed("postgres", async { Ok(self.db.ping().await?) }),
             self.timed("redis", self.cache.ping()),
             self.timed("s3", async {
                 self.s3

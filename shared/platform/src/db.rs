@@ -258,13 +258,6 @@ pub fn database(config: &DbConfig, sdk: &aws_config::SdkConfig, pool: &Pool) -> 
     )))
 }
 
-/// Runs `SELECT 1` on a pooled connection.
-pub async fn ping(pool: &Pool) -> anyhow::Result<()> {
-    let client = pool.get().await?;
-    client.query_one("SELECT 1", &[]).await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -494,6 +494,15 @@ impl Database {
         })
     }
 
+    /// Runs `SELECT 1` (the health check).
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.connect()
+            .await?
+            .fetch_one("SELECT 1 AS one", &[])
+            .await
+            .map(drop)
+    }
+
     /// Which backend it is (`postgres` or `data-api`), for logs.
     pub fn backend(&self) -> Backend {
         match self {
