@@ -63,6 +63,8 @@ struct Inner {
 struct Transaction {
     client: tokio::sync::Mutex<Client>,
     last_used: Mutex<Instant>,
+    /// Its database: the connection goes back to that database's idle ones when it ends.
+    database: String,
 }
 
 /// A Data API error: its name (the SDK's exception type), HTTP status and message.
@@ -571,6 +573,7 @@ async fn begin(
         Arc::new(Transaction {
             client: tokio::sync::Mutex::new(client),
             last_used: Mutex::new(Instant::now()),
+            database,
         }),
     );
     Ok(json!({ "transactionId": id }))
@@ -605,6 +608,12 @@ async fn end(
         .batch_execute(command)
         .await
         .map_err(|err| ApiError::from_postgres(&err))?;
+    drop(client);
+    // The connection serves other calls again (an idle one, outside any transaction), as
+    // the Data API's own pool would; one still shared by a racing call is simply dropped.
+    if let Ok(ended) = Arc::try_unwrap(transaction) {
+        api.release(&ended.database, ended.client.into_inner());
+    }
     Ok(json!({ "transactionStatus": status }))
 }
 
