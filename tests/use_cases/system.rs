@@ -125,3 +125,68 @@ async fn two_migrators_at_once_apply_each_migration_once_on_the_chosen_backend()
         "the migration lock lets each migration be applied once"
     );
 }
+
+#[tokio::test]
+async fn the_sweeper_racing_the_publisher_publishes_each_row_once_on_the_chosen_backend() {
+    use gsign_platform::database::Session as _;
+    let db = TestDatabase::migrated().await;
+    let tenant = Tenant::create(&db, "owner").await;
+    let env = function_env("api-create-webhook", &db);
+    let mut r = env.reader();
+    let config = gsign_platform::service::BaseConfig::read(&mut r);
+    let config = r.finish(|| config).expect("valid settings");
+    let base = gsign_platform::service::Base::build(config)
+        .await
+        .expect("the clients build");
+    // Thirty committed rows, as a request leaves them before publishing.
+    let mut connection = base.db.connect().await.expect("a connection");
+    let tx = connection.begin().await.expect("a transaction");
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let event = gsign_platform::outbox::AuditEvent {
+            action: "test.raced".to_owned(),
+            organization_id: tenant.org,
+            actor_user_id: None,
+            actor_api_key_id: None,
+            resource_type: "test".to_owned(),
+            resource_id: n.to_string(),
+            ip: None,
+            user_agent: None,
+            details: json!({}),
+        };
+        ids.push(
+            gsign_platform::outbox::audit(&tx, &event)
+                .await
+                .expect("written"),
+        );
+    }
+    tx.commit().await.expect("committed");
+
+    // The request's publisher and the sweeper (no grace) take the same rows at once.
+    let (published, swept) = tokio::join!(
+        base.relay.publish(&base.db, &ids),
+        base.relay.sweep(&base.db, std::time::Duration::ZERO)
+    );
+    let () = published;
+    swept.expect("the sweep runs");
+
+    let row = base
+        .db
+        .connect()
+        .await
+        .expect("a connection")
+        .fetch_one(
+            "SELECT count(*) FILTER (WHERE published_at IS NOT NULL) AS published, \
+                    count(*) FILTER (WHERE attempts <> 1) AS not_once \
+               FROM outbox WHERE organization_id = :org",
+            gsign_platform::params!(org = tenant.org),
+        )
+        .await
+        .expect("counted");
+    assert_eq!(row.get::<i64>("published").expect("a count"), 30);
+    assert_eq!(
+        row.get::<i64>("not_once").expect("a count"),
+        0,
+        "a row sent by both would have two attempts"
+    );
+}
