@@ -166,6 +166,7 @@ async fn measure(backend: Backend) {
 
 #[tokio::main]
 async fn main() {
+    gsign_tests::bench::require_optimized("database");
     gsign_platform::telemetry::set_metrics_enabled(false);
     for backend in [Backend::Postgres, Backend::DataApi] {
         measure(backend).await;
