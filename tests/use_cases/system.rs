@@ -54,20 +54,25 @@ async fn rows_left_unpublished_are_swept_once() {
     assert_eq!(again["published"], 0, "nothing is published twice: {again}");
 }
 
-#[tokio::test]
-async fn functions_reach_the_tests_database_through_the_chosen_backend() {
-    use gsign_platform::database::Session as _;
-    let db = TestDatabase::migrated().await;
-    let tenant = Tenant::create(&db, "owner").await;
-    let env = function_env("api-create-webhook", &db);
+/// What a function of the webhooks area is built from, on `db` through the chosen backend.
+async fn function_base(db: &TestDatabase) -> gsign_platform::service::Base {
+    let env = function_env("api-create-webhook", db);
     let mut r = env.reader();
     let config = gsign_platform::service::BaseConfig::read(&mut r);
     let config = r
         .finish(|| config)
         .expect("the function's settings are valid");
-    let base = gsign_platform::service::Base::build(config)
+    gsign_platform::service::Base::build(config)
         .await
-        .expect("the clients build");
+        .expect("the clients build")
+}
+
+#[tokio::test]
+async fn functions_reach_the_tests_database_through_the_chosen_backend() {
+    use gsign_platform::database::Session as _;
+    let db = TestDatabase::migrated().await;
+    let tenant = Tenant::create(&db, "owner").await;
+    let base = function_base(&db).await;
     assert_eq!(base.db.backend(), gsign_tests::use_cases::backend());
     let row = base
         .db
@@ -131,13 +136,7 @@ async fn the_sweeper_racing_the_publisher_publishes_each_row_once_on_the_chosen_
     use gsign_platform::database::Session as _;
     let db = TestDatabase::migrated().await;
     let tenant = Tenant::create(&db, "owner").await;
-    let env = function_env("api-create-webhook", &db);
-    let mut r = env.reader();
-    let config = gsign_platform::service::BaseConfig::read(&mut r);
-    let config = r.finish(|| config).expect("valid settings");
-    let base = gsign_platform::service::Base::build(config)
-        .await
-        .expect("the clients build");
+    let base = function_base(&db).await;
     // Thirty committed rows, as a request leaves them before publishing.
     let mut connection = base.db.connect().await.expect("a connection");
     let tx = connection.begin().await.expect("a transaction");

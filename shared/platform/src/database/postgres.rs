@@ -94,21 +94,35 @@ fn bind<'a>(
     Ok((types, values))
 }
 
-/// Runs `sql` on `client` and reads its rows.
-pub async fn query(
+/// `sql` prepared on `client` with its parameters typed by value, and the values to send.
+async fn prepare<'a>(
     client: &(impl GenericClient + Sync),
     sql: &str,
-    params: &[(&str, Value)],
-) -> Result<Vec<Row>, DbError> {
+    params: &'a [(&str, Value)],
+) -> Result<(tokio_postgres::Statement, Vec<Param<'a>>), DbError> {
     let statement = named::positional(sql).map_err(|e| DbError::statement(e.to_string()))?;
     let (types, values) = bind(&statement.names, params)?;
     let prepared = client
         .prepare_typed(&statement.sql, &types)
         .await
         .map_err(from_postgres)?;
-    let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+    Ok((prepared, values))
+}
+
+/// The values as `tokio-postgres` takes them.
+fn as_sql<'v>(values: &'v [Param<'_>]) -> Vec<&'v (dyn ToSql + Sync)> {
+    values.iter().map(|v| v as _).collect()
+}
+
+/// Runs `sql` on `client` and reads its rows.
+pub async fn query(
+    client: &(impl GenericClient + Sync),
+    sql: &str,
+    params: &[(&str, Value)],
+) -> Result<Vec<Row>, DbError> {
+    let (prepared, values) = prepare(client, sql, params).await?;
     let rows = client
-        .query(&prepared, &refs)
+        .query(&prepared, &as_sql(&values))
         .await
         .map_err(from_postgres)?;
     let columns: Arc<[String]> = prepared
@@ -132,15 +146,9 @@ pub async fn execute(
     sql: &str,
     params: &[(&str, Value)],
 ) -> Result<u64, DbError> {
-    let statement = named::positional(sql).map_err(|e| DbError::statement(e.to_string()))?;
-    let (types, values) = bind(&statement.names, params)?;
-    let prepared = client
-        .prepare_typed(&statement.sql, &types)
-        .await
-        .map_err(from_postgres)?;
-    let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+    let (prepared, values) = prepare(client, sql, params).await?;
     client
-        .execute(&prepared, &refs)
+        .execute(&prepared, &as_sql(&values))
         .await
         .map_err(from_postgres)
 }
