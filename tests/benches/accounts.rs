@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
         timeout: Duration::from_secs(1),
     };
     let authorizer = Authorizer::new(
-        &db_config,
+        gsign_platform::db::pool(&db_config)?.into(),
         &cache_config,
         &signing_key,
         "gsign",

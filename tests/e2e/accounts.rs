@@ -314,7 +314,8 @@ async fn a_session_refill_that_read_the_old_role_cannot_restore_it_after_a_demot
         data_api: None,
     })
     .expect("pool");
-    let role = || sessions::active_role(&cache, &pool, m.user, m.org, m.family);
+    let db_port = gsign_platform::database::Database::from(pool);
+    let role = || sessions::active_role(&cache, &db_port, m.user, m.org, m.family);
     assert_eq!(role().await.expect("answer"), Some(Role::Admin));
 
     // The demotion commits (version bumped) and invalidates the cache...

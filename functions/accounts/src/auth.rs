@@ -12,9 +12,11 @@ use gsign_core::accounts::{password_problems, slugify, EmailAddress};
 use gsign_core::{Credential, Env, FieldError, Principal};
 use gsign_platform::cache::Cache;
 use gsign_platform::credentials::{self, AccessTokens};
+use gsign_platform::database::{Database, Row, Session, Transaction};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
+use gsign_platform::params;
 use gsign_platform::ratelimit::{self, RateLimiter};
 use gsign_platform::sessions;
 use http::StatusCode;
@@ -69,7 +71,7 @@ impl ClientInfo {
 
 /// The sign-up and session service shared by the four routes.
 pub struct AuthService {
-    pool: deadpool_postgres::Pool,
+    db: Database,
     cache: Arc<Cache>,
     limiter: RateLimiter,
     relay: Relay,
@@ -104,7 +106,7 @@ impl AuthService {
         let refresh_days = r.or("REFRESH_TOKEN_TTL_DAYS", 30u64);
         let (common, key) = r.finish(|| Some((common?, key?)))?;
         let Common {
-            pool,
+            db,
             cache,
             limiter,
             relay,
@@ -112,7 +114,7 @@ impl AuthService {
             ..
         } = Common::build(common).await?;
         Ok(Self {
-            pool,
+            db,
             cache,
             limiter,
             relay,
@@ -358,25 +360,31 @@ impl AuthService {
             slugify(&name),
             &Uuid::new_v4().simple().to_string()[..6]
         );
-        let mut client_db = self.pool.get().await?;
-        let tx = client_db.transaction().await?;
+        let mut client_db = self.db.connect().await?;
+        let tx = client_db.begin().await?;
         let org: Uuid = tx
-            .query_one(
-                "INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id",
-                &[&name, &slug],
+            .fetch_one(
+                "INSERT INTO organizations (name, slug) VALUES (:name, :slug) RETURNING id",
+                params!(name, slug),
             )
             .await?
-            .get(0);
+            .get("id")?;
         let user = tx
-            .query_one(
+            .fetch_one(
                 "INSERT INTO users (organization_id, email, password_hash, first_name, last_name, role)
-                 VALUES ($1, $2, $3, $4, $5, 'owner') RETURNING id",
-                &[&org, &email.as_str(), &password_hash, &input.first_name, &input.last_name],
+                 VALUES (:org, :email, :password_hash, :first_name, :last_name, 'owner') RETURNING id",
+                params!(
+                    org,
+                    email = email.as_str(),
+                    password_hash,
+                    first_name = input.first_name,
+                    last_name = input.last_name,
+                ),
             )
             .await;
         let user: Uuid = match user {
-            Ok(row) => row.get(0),
-            Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            Ok(row) => row.get("id")?,
+            Err(err) if err.is_unique_violation() => {
                 drop(tx);
                 self.mail_existing_account(&email, client).await?;
                 return Ok(answer);
@@ -406,7 +414,7 @@ impl AuthService {
             .await?,
         ];
         tx.commit().await?;
-        self.relay.publish(&self.pool, &events).await;
+        self.relay.publish(&self.db, &events).await;
         Ok(answer)
     }
 
@@ -418,21 +426,25 @@ impl AuthService {
         email: &EmailAddress,
         client: &ClientInfo,
     ) -> Result<(), AccountsError> {
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         let Some(row) = tx
-            .query_opt(
+            .fetch_optional(
                 "SELECT u.id, u.organization_id, u.first_name, u.email FROM users u
-                  WHERE lower(u.email) = lower($1) AND u.status <> 'invited'",
-                &[&email.as_str()],
+                  WHERE lower(u.email) = lower(:email) AND u.status <> 'invited'",
+                params!(email = email.as_str()),
             )
             .await?
         else {
             return Ok(());
         };
         // To the address as the account has it, whatever case the caller typed.
-        let (user, org, first_name, to): (Uuid, Uuid, Option<String>, String) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (user, org, first_name, to): (Uuid, Uuid, Option<String>, String) = (
+            row.get("id")?,
+            row.get("organization_id")?,
+            row.get("first_name")?,
+            row.get("email")?,
+        );
         let events = vec![
             outbox::audit(
                 &tx,
@@ -463,14 +475,14 @@ impl AuthService {
             .await?,
         ];
         tx.commit().await?;
-        self.relay.publish(&self.pool, &events).await;
+        self.relay.publish(&self.db, &events).await;
         Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(family = %family))]
     async fn start_session(
         &self,
-        tx: &tokio_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         owner: &SessionOwner<'_>,
         family: Uuid,
         expires_at: DateTime<Utc>,
@@ -479,10 +491,18 @@ impl AuthService {
         let SessionOwner { user, org, role } = *owner;
         let refresh = credentials::new_token();
         let ip: Option<std::net::IpAddr> = client.ip.as_deref().and_then(|ip| ip.parse().ok());
-        tx.execute(
+        tx.run(
             "INSERT INTO user_sessions (user_id, organization_id, family_id, refresh_token_hash, expires_at, ip_address, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[&user, &org, &family, &refresh.hash, &expires_at, &ip, &client.user_agent],
+             VALUES (:user, :org, :family, :hash, :expires_at, :ip::inet, :user_agent)",
+            params!(
+                user,
+                org,
+                family,
+                hash = refresh.hash,
+                expires_at,
+                ip = ip.map(|ip| ip.to_string()),
+                user_agent = client.user_agent,
+            ),
         )
         .await?;
         let tokens = self.tokens.as_ref().ok_or_else(|| {
@@ -546,17 +566,19 @@ impl AuthService {
                 return Err(AccountsCase::RateLimited(decision).into());
             }
         }
-        let mut client_db = self.pool.get().await?;
+        let mut client_db = self.db.connect().await?;
         let found = match &email {
             Some(email) => {
                 client_db
-                    .query_opt(
-                        "SELECT u.id, u.organization_id, u.password_hash, u.role, u.status = 'active' AND o.status = 'active',
-                                u.email_verified_at IS NOT NULL, u.email, u.first_name, o.name,
-                                COALESCE(u.login_locked_until > now(), false)
+                    .fetch_optional(
+                        "SELECT u.id, u.organization_id, u.password_hash, u.role,
+                                u.status = 'active' AND o.status = 'active' AS active,
+                                u.email_verified_at IS NOT NULL AS verified, u.email, u.first_name,
+                                o.name AS organization_name,
+                                COALESCE(u.login_locked_until > now(), false) AS locked
                            FROM users u JOIN organizations o ON o.id = u.organization_id
-                          WHERE lower(u.email) = lower($1) AND u.status <> 'invited'",
-                        &[&email.as_str()],
+                          WHERE lower(u.email) = lower(:email) AND u.status <> 'invited'",
+                        params!(email = email.as_str()),
                     )
                     .await?
             }
@@ -564,7 +586,9 @@ impl AuthService {
         };
         let hash = match found
             .as_ref()
-            .and_then(|row| row.get::<_, Option<String>>(2))
+            .map(|row| row.get::<Option<String>>("password_hash"))
+            .transpose()?
+            .flatten()
         {
             Some(hash) => hash,
             None => self.decoy().await?,
@@ -573,10 +597,14 @@ impl AuthService {
         let Some(row) = found else {
             return Err(AccountsCase::InvalidCredentials.into());
         };
-        let (user, org, role, active): (Uuid, Uuid, String, bool) =
-            (row.get(0), row.get(1), row.get(3), row.get(4));
-        let locked: bool = row.get(9);
-        let tx = client_db.transaction().await?;
+        let (user, org, role, active): (Uuid, Uuid, String, bool) = (
+            row.get("id")?,
+            row.get("organization_id")?,
+            row.get("role")?,
+            row.get("active")?,
+        );
+        let locked: bool = row.get("locked")?;
+        let tx = client_db.begin().await?;
         if !(password_ok && active) || locked {
             let reason = if locked {
                 "account_locked"
@@ -585,18 +613,25 @@ impl AuthService {
             } else {
                 // Counted atomically; the tenth in a row locks the account, longer each time.
                 let locked_now: bool = tx
-                    .query_one(
+                    .fetch_one(
+                        // The lockout lengths go as a JSON array (no array parameters on the
+                        // Data API); the n-th lockout takes the n-th, the last one after.
                         "UPDATE users SET
-                           failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-                           login_lockouts = login_lockouts + (failed_logins + 1 >= $2)::int,
-                           login_locked_until = CASE WHEN failed_logins + 1 >= $2
-                             THEN now() + make_interval(secs => ($3::float8[])[LEAST(login_lockouts + 1, cardinality($3::float8[]))])
+                           failed_logins = CASE WHEN failed_logins + 1 >= :max THEN 0 ELSE failed_logins + 1 END,
+                           login_lockouts = login_lockouts + (failed_logins + 1 >= :max)::int,
+                           login_locked_until = CASE WHEN failed_logins + 1 >= :max
+                             THEN now() + make_interval(secs => (:lockouts::jsonb
+                               ->> (LEAST(login_lockouts + 1, jsonb_array_length(:lockouts::jsonb)) - 1))::float8)
                              ELSE login_locked_until END
-                         WHERE id = $1 RETURNING failed_logins = 0",
-                        &[&user, &MAX_LOGIN_FAILURES, &LOGIN_LOCKOUTS_SECONDS.to_vec()],
+                         WHERE id = :user RETURNING failed_logins = 0 AS locked_now",
+                        params!(
+                            user,
+                            max = MAX_LOGIN_FAILURES,
+                            lockouts = serde_json::json!(LOGIN_LOCKOUTS_SECONDS),
+                        ),
                     )
                     .await?
-                    .get(0);
+                    .get("locked_now")?;
                 if locked_now {
                     "wrong_password_locked"
                 } else {
@@ -616,17 +651,18 @@ impl AuthService {
             )
             .await?;
             tx.commit().await?;
-            self.relay.publish(&self.pool, &[event]).await;
+            self.relay.publish(&self.db, &[event]).await;
             return Err(AccountsCase::InvalidCredentials.into());
         }
-        if !row.get::<_, bool>(5) {
+        if !row.get::<bool>("verified")? {
             // Only the owner of the password learns this, and gets a fresh link.
             let mail_sent = self.resend_verification(tx, &row, client).await?;
             return Err(AccountsCase::EmailNotVerified { mail_sent }.into());
         }
-        tx.execute(
-            "UPDATE users SET failed_logins = 0, login_lockouts = 0 WHERE id = $1 AND (failed_logins > 0 OR login_lockouts > 0)",
-            &[&user],
+        tx.run(
+            "UPDATE users SET failed_logins = 0, login_lockouts = 0 \
+             WHERE id = :user AND (failed_logins > 0 OR login_lockouts > 0)",
+            params!(user),
         )
         .await?;
         let family = Uuid::new_v4();
@@ -640,9 +676,9 @@ impl AuthService {
         let pair = self
             .start_session(&tx, &owner, family, expires_at, client)
             .await?;
-        tx.execute(
-            "UPDATE users SET last_login_at = now() WHERE id = $1",
-            &[&user],
+        tx.run(
+            "UPDATE users SET last_login_at = now() WHERE id = :user",
+            params!(user),
         )
         .await?;
         let event = outbox::audit(
@@ -658,7 +694,7 @@ impl AuthService {
         )
         .await?;
         tx.commit().await?;
-        self.relay.publish(&self.pool, &[event]).await;
+        self.relay.publish(&self.db, &[event]).await;
         Ok(pair)
     }
 
@@ -668,22 +704,25 @@ impl AuthService {
     #[tracing::instrument(skip_all)]
     async fn resend_verification(
         &self,
-        tx: deadpool_postgres::Transaction<'_>,
-        row: &tokio_postgres::Row,
+        tx: Transaction<'_>,
+        row: &Row,
         client: &ClientInfo,
     ) -> Result<bool, AccountsError> {
-        let (user, org): (Uuid, Uuid) = (row.get(0), row.get(1));
+        let (user, org): (Uuid, Uuid) = (row.get("id")?, row.get("organization_id")?);
         // Serialises concurrent sign-ins of the same account.
-        tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user])
-            .await?;
+        tx.run(
+            "SELECT 1 FROM users WHERE id = :user FOR UPDATE",
+            params!(user),
+        )
+        .await?;
         let recent: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM account_tokens WHERE user_id = $1 AND purpose = 'verify_email'
-                                   AND created_at > now() - make_interval(mins => $2))",
-                &[&user, &RESEND_VERIFICATION_AFTER_MINUTES],
+            .fetch_one(
+                "SELECT EXISTS (SELECT 1 FROM account_tokens WHERE user_id = :user AND purpose = 'verify_email'
+                                   AND created_at > now() - make_interval(mins => :minutes::int)) AS recent",
+                params!(user, minutes = RESEND_VERIFICATION_AFTER_MINUTES),
             )
             .await?
-            .get(0);
+            .get("recent")?;
         if recent {
             return Ok(false);
         }
@@ -703,14 +742,14 @@ impl AuthService {
             self.verification_mail(
                 &tx,
                 (user, org),
-                row.get(6),
-                row.get::<_, Option<String>>(7).as_deref(),
-                row.get(8),
+                &row.get::<String>("email")?,
+                row.get::<Option<String>>("first_name")?.as_deref(),
+                &row.get::<String>("organization_name")?,
             )
             .await?,
         ];
         tx.commit().await?;
-        self.relay.publish(&self.pool, &events).await;
+        self.relay.publish(&self.db, &events).await;
         Ok(true)
     }
 
@@ -719,17 +758,17 @@ impl AuthService {
     #[tracing::instrument(skip_all)]
     async fn verification_mail(
         &self,
-        tx: &tokio_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         (user, org): (Uuid, Uuid),
         to: &str,
         first_name: Option<&str>,
         organization_name: &str,
     ) -> Result<Uuid, AccountsError> {
         let verification = credentials::new_token();
-        tx.execute(
+        tx.run(
             "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
-             VALUES ('verify_email', $1, $2, $3, now() + interval '24 hours')",
-            &[&user, &org, &verification.hash],
+             VALUES ('verify_email', :user, :org, :hash, now() + interval '24 hours')",
+            params!(user, org, hash = verification.hash),
         )
         .await?;
         Ok(outbox::email(
@@ -758,30 +797,39 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<TokenPair, AccountsError> {
         let hash = credentials::sha256_hex(input.refresh_token.expose_secret());
-        let mut client_db = self.pool.get().await?;
-        let tx = client_db.transaction().await?;
+        let mut client_db = self.db.connect().await?;
+        let tx = client_db.begin().await?;
         let Some(row) = tx
-            .query_opt(
-                "SELECT s.id, s.user_id, s.organization_id, s.family_id, s.rotated_at IS NOT NULL,
-                        s.revoked_at IS NULL AND s.expires_at > now(), s.expires_at, u.role,
-                        u.status = 'active'
+            .fetch_optional(
+                "SELECT s.id, s.user_id, s.organization_id, s.family_id, s.rotated_at IS NOT NULL AS reused,
+                        s.revoked_at IS NULL AND s.expires_at > now() AS live, s.expires_at, u.role,
+                        u.status = 'active' AS active
                    FROM user_sessions s JOIN users u ON u.id = s.user_id
-                  WHERE s.refresh_token_hash = $1
+                  WHERE s.refresh_token_hash = :hash
                   FOR UPDATE OF s",
-                &[&hash],
+                params!(hash),
             )
             .await?
         else {
             return Err(AccountsCase::InvalidCredentials.into());
         };
-        let (id, user, org, family): (Uuid, Uuid, Uuid, Uuid) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        let (reused, live, expires_at, role, active): (bool, bool, DateTime<Utc>, String, bool) =
-            (row.get(4), row.get(5), row.get(6), row.get(7), row.get(8));
+        let (id, user, org, family): (Uuid, Uuid, Uuid, Uuid) = (
+            row.get("id")?,
+            row.get("user_id")?,
+            row.get("organization_id")?,
+            row.get("family_id")?,
+        );
+        let (reused, live, expires_at, role, active): (bool, bool, DateTime<Utc>, String, bool) = (
+            row.get("reused")?,
+            row.get("live")?,
+            row.get("expires_at")?,
+            row.get("role")?,
+            row.get("active")?,
+        );
         if reused {
-            tx.execute(
-                "UPDATE user_sessions SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
-                &[&family],
+            tx.run(
+                "UPDATE user_sessions SET revoked_at = now() WHERE family_id = :family AND revoked_at IS NULL",
+                params!(family),
             )
             .await?;
             let event = outbox::audit(
@@ -803,15 +851,15 @@ impl AuthService {
                     "revoked family still cached until its access tokens expire"
                 );
             }
-            self.relay.publish(&self.pool, &[event]).await;
+            self.relay.publish(&self.db, &[event]).await;
             return Err(AccountsCase::InvalidCredentials.into());
         }
         if !(live && active) {
             return Err(AccountsCase::InvalidCredentials.into());
         }
-        tx.execute(
-            "UPDATE user_sessions SET rotated_at = now() WHERE id = $1",
-            &[&id],
+        tx.run(
+            "UPDATE user_sessions SET rotated_at = now() WHERE id = :id",
+            params!(id),
         )
         .await?;
         // The family keeps its absolute expiry: refreshing never extends a session forever.
@@ -851,16 +899,16 @@ impl AuthService {
         ) else {
             return Err(AccountsError::Unauthenticated);
         };
-        let mut client_db = self.pool.get().await?;
-        let tx = client_db.transaction().await?;
+        let mut client_db = self.db.connect().await?;
+        let tx = client_db.begin().await?;
         let revoked = if input.everywhere {
             Self::revoke_all_sessions(&tx, user).await?
         } else {
-            tx.execute(
+            tx.run(
                 "UPDATE user_sessions SET revoked_at = now()
-                  WHERE family_id = $1 AND user_id = $2 AND organization_id = $3
+                  WHERE family_id = :family AND user_id = :user AND organization_id = :org
                     AND revoked_at IS NULL",
-                &[&family, &user, &org],
+                params!(family, user, org),
             )
             .await?
         };
@@ -905,7 +953,7 @@ impl AuthService {
                 }
             }
         }
-        self.relay.publish(&self.pool, &[event]).await;
+        self.relay.publish(&self.db, &[event]).await;
         Ok(())
     }
     /// Consumes a single-use token of `purpose`: returns (token id, user, organization, email)
@@ -913,32 +961,39 @@ impl AuthService {
     #[tracing::instrument(skip_all)]
     async fn consume_token(
         &self,
-        tx: &tokio_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         purpose: &str,
         token: &SecretString,
     ) -> Result<Option<(Uuid, Uuid, String)>, AccountsError> {
         let hash = credentials::sha256_hex(token.expose_secret());
         let row = tx
-            .query_opt(
+            .fetch_optional(
                 "UPDATE account_tokens t SET used_at = now()
                    FROM users u
-                  WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL
+                  WHERE t.token_hash = :hash AND t.purpose = :purpose AND t.used_at IS NULL
                     AND t.expires_at > now() AND u.id = t.user_id
               RETURNING t.user_id, t.organization_id, u.email",
-                &[&hash, &purpose],
+                params!(hash, purpose),
             )
             .await?;
-        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+        row.map(|r| -> Result<_, AccountsError> {
+            Ok((
+                r.get("user_id")?,
+                r.get("organization_id")?,
+                r.get("email")?,
+            ))
+        })
+        .transpose()
     }
 
     /// Revokes every session of `user` in Postgres; the caller clears Redis after commit.
     #[tracing::instrument(skip_all, fields(user = %user))]
-    async fn revoke_all_sessions(
-        tx: &tokio_postgres::Transaction<'_>,
-        user: Uuid,
-    ) -> Result<u64, AccountsError> {
+    async fn revoke_all_sessions(tx: &Transaction<'_>, user: Uuid) -> Result<u64, AccountsError> {
         Ok(tx
-            .execute("UPDATE user_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", &[&user])
+            .run(
+                "UPDATE user_sessions SET revoked_at = now() WHERE user_id = :user AND revoked_at IS NULL",
+                params!(user),
+            )
             .await?)
     }
 
@@ -954,14 +1009,17 @@ impl AuthService {
         input: TokenInput,
         client: &ClientInfo,
     ) -> Result<(), AccountsError> {
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         let (user, org, _) = self
             .consume_token(&tx, "verify_email", &input.token)
             .await?
             .ok_or(AccountsCase::InvalidCredentials)?;
-        tx.execute("UPDATE users SET email_verified_at = now() WHERE id = $1 AND email_verified_at IS NULL", &[&user])
-            .await?;
+        tx.run(
+            "UPDATE users SET email_verified_at = now() WHERE id = :user AND email_verified_at IS NULL",
+            params!(user),
+        )
+        .await?;
         let event = outbox::audit(
             &tx,
             &audit_event(
@@ -975,7 +1033,7 @@ impl AuthService {
         )
         .await?;
         tx.commit().await?;
-        self.relay.publish(&self.pool, &[event]).await;
+        self.relay.publish(&self.db, &[event]).await;
         Ok(())
     }
 
@@ -1009,24 +1067,28 @@ impl AuthService {
             Ok(_) => return Ok(()),
             Err(_) => return Err(AccountsError::Area(AccountsCase::LimiterUnavailable)),
         }
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         let Some(row) = tx
-            .query_opt(
+            .fetch_optional(
                 "SELECT u.id, u.organization_id, u.email FROM users u
-                  WHERE lower(u.email) = lower($1) AND u.status = 'active'",
-                &[&email.as_str()],
+                  WHERE lower(u.email) = lower(:email) AND u.status = 'active'",
+                params!(email = email.as_str()),
             )
             .await?
         else {
             return Ok(());
         };
-        let (user, org, to): (Uuid, Uuid, String) = (row.get(0), row.get(1), row.get(2));
+        let (user, org, to): (Uuid, Uuid, String) = (
+            row.get("id")?,
+            row.get("organization_id")?,
+            row.get("email")?,
+        );
         let token = credentials::new_token();
-        tx.execute(
+        tx.run(
             "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
-             VALUES ('password_reset', $1, $2, $3, now() + interval '1 hour')",
-            &[&user, &org, &token.hash],
+             VALUES ('password_reset', :user, :org, :hash, now() + interval '1 hour')",
+            params!(user, org, hash = token.hash),
         )
         .await?;
         let events = vec![
@@ -1044,7 +1106,7 @@ impl AuthService {
             .await?,
         ];
         tx.commit().await?;
-        self.relay.publish(&self.pool, &events).await;
+        self.relay.publish(&self.db, &events).await;
         Ok(())
     }
 
@@ -1060,8 +1122,8 @@ impl AuthService {
             return Err(AccountsError::Validation(problems));
         }
         let hash = self.hash(input.password).await?;
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         let (user, org, _) = self
             .consume_token(&tx, "password_reset", &input.token)
             .await?
@@ -1070,29 +1132,29 @@ impl AuthService {
         // verified, whoever registered it may not be its owner: their API keys and webhooks
         // go, before the owner takes the account over.
         let was_verified: bool = tx
-            .query_one(
-                "UPDATE users u SET password_hash = $2, email_verified_at = COALESCE(u.email_verified_at, now()),
+            .fetch_one(
+                "UPDATE users u SET password_hash = :hash, email_verified_at = COALESCE(u.email_verified_at, now()),
                         failed_logins = 0, login_lockouts = 0, login_locked_until = NULL
-                   FROM users old WHERE u.id = $1 AND old.id = u.id
-                 RETURNING old.email_verified_at IS NOT NULL",
-                &[&user, &hash],
+                   FROM users old WHERE u.id = :user AND old.id = u.id
+                 RETURNING old.email_verified_at IS NOT NULL AS was_verified",
+                params!(user, hash),
             )
             .await?
-            .get(0);
+            .get("was_verified")?;
         let (keys_revoked, webhooks_removed) = if was_verified {
             (0, 0)
         } else {
             (
-                tx.execute(
-                    "UPDATE api_keys SET revoked_at = now() WHERE created_by = $1 AND revoked_at IS NULL",
-                    &[&user],
+                tx.run(
+                    "UPDATE api_keys SET revoked_at = now() WHERE created_by = :user AND revoked_at IS NULL",
+                    params!(user),
                 )
                 .await?,
-                tx.execute(
+                tx.run(
                     "UPDATE webhook_endpoints SET deleted_at = now(), active = false,
                             disabled_reason = 'account taken over by the address owner', disabled_at = now()
-                      WHERE created_by = $1 AND deleted_at IS NULL",
-                    &[&user],
+                      WHERE created_by = :user AND deleted_at IS NULL",
+                    params!(user),
                 )
                 .await?,
             )
@@ -1117,7 +1179,7 @@ impl AuthService {
         .await?;
         tx.commit().await?;
         self.forget_all(user, version).await;
-        self.relay.publish(&self.pool, &[event]).await;
+        self.relay.publish(&self.db, &[event]).await;
         Ok(())
     }
 
@@ -1136,25 +1198,31 @@ impl AuthService {
             return Err(AccountsError::Validation(problems));
         }
         let hash = self.hash(input.password).await?;
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         let (user, org, _) = self
             .consume_token(&tx, "invitation", &input.token)
             .await?
             .ok_or(AccountsCase::InvalidCredentials)?;
         let updated = match tx
-            .execute(
-                "UPDATE users SET password_hash = $2, status = 'active', email_verified_at = now(),
-                        first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name)
-                  WHERE id = $1 AND status = 'invited'",
-                &[&user, &hash, &input.first_name, &input.last_name],
+            .run(
+                "UPDATE users SET password_hash = :hash, status = 'active', email_verified_at = now(),
+                        first_name = COALESCE(:first_name::text, first_name),
+                        last_name = COALESCE(:last_name::text, last_name)
+                  WHERE id = :user AND status = 'invited'",
+                params!(
+                    user,
+                    hash,
+                    first_name = input.first_name,
+                    last_name = input.last_name,
+                ),
             )
             .await
         {
             Ok(updated) => updated,
             // The address has an account in another organization (one account per address):
             // the invitee, who owns the address, may learn that.
-            Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            Err(err) if err.is_unique_violation() => {
                 return Err(AccountsError::Area(AccountsCase::EmailTaken(
                     "already has a GSign account, in another organization",
                 )))
@@ -1177,7 +1245,7 @@ impl AuthService {
         )
         .await?;
         tx.commit().await?;
-        self.relay.publish(&self.pool, &[event]).await;
+        self.relay.publish(&self.db, &[event]).await;
         Ok(())
     }
 }
@@ -1282,12 +1350,12 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
         let service =
             AuthService::from_env(&env, matches!(route, Route::Login | Route::Refresh)).await?;
         let limiter = service.limiter.clone();
-        let pool = service.pool.clone();
+        let db = service.db.clone();
         Ok(http_route(
             Arc::new(AuthRoute { service, route }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

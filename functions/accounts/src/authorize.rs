@@ -14,10 +14,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gsign_core::{Env, Role};
+use gsign_platform::aws::{self, AwsConfig};
 use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::credentials::{self, AccessTokens};
+use gsign_platform::database::{Database, Session};
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
+use gsign_platform::params;
 use gsign_platform::sessions;
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -30,7 +33,7 @@ pub const FUNCTION: FunctionSpec = FunctionSpec {
 
 /// The authorizer's clients.
 pub struct Authorizer {
-    pool: deadpool_postgres::Pool,
+    db: Database,
     cache: Cache,
     tokens: AccessTokens,
 }
@@ -42,12 +45,17 @@ fn init(env: Env) -> InitFuture {
     Box::pin(async move {
         let mut r = env.reader();
         let db = DbConfig::read(&mut r);
+        let aws = AwsConfig::read(&mut r);
         let cache = CacheConfig::read(&mut r);
         let key = r.secret("ACCESS_TOKEN_KEY");
         let issuer = r.or("ACCESS_TOKEN_ISSUER", "gsign".to_owned());
         let audience = r.or("ACCESS_TOKEN_AUDIENCE", "gsign-api".to_owned());
-        let (db, cache, key) = r.finish(|| Some((db?, cache?, key?)))?;
-        let authorizer = Authorizer::new(&db, &cache, &key, &issuer, &audience)?;
+        let (db, aws, cache, key) = r.finish(|| Some((db?, aws?, cache?, key?)))?;
+        // The SDK is needed only for the Data API; building its configuration reads no network.
+        let sdk = aws::sdk_config(&aws).await;
+        let pool = db::pool(&db).map_err(anyhow::Error::from)?;
+        let database = db::database(&db, &sdk, &pool);
+        let authorizer = Authorizer::new(database, &cache, &key, &issuer, &audience)?;
         Ok(Handler::Invoke(Arc::new(authorizer)))
     })
 }
@@ -66,14 +74,14 @@ fn bearer(event: &serde_json::Value) -> Option<&str> {
 impl Authorizer {
     /// Builds the clients (nothing connects yet).
     pub fn new(
-        db: &DbConfig,
+        db: Database,
         cache: &CacheConfig,
         key: &SecretString,
         issuer: &str,
         audience: &str,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            pool: db::pool(db)?,
+            db,
             cache: Cache::new(cache)?,
             // 15 minutes: short enough that a role claim is never trusted for long (the
             // authorizer reads the current role anyway).
@@ -105,7 +113,7 @@ impl Authorizer {
         let (Ok(user), Ok(org), Ok(session)) = ids else {
             return Ok(None);
         };
-        let Some(role) = sessions::active_role(&self.cache, &self.pool, user, org, session).await?
+        let Some(role) = sessions::active_role(&self.cache, &self.db, user, org, session).await?
         else {
             return Ok(None);
         };
@@ -123,34 +131,42 @@ impl Authorizer {
         let Some(prefix) = credentials::api_key_prefix(key) else {
             return Ok(None);
         };
-        let client = self.pool.get().await?;
+        let client = self.db.connect().await?;
         let row = client
-            .query_opt(
+            .fetch_optional(
                 "SELECT k.id, k.organization_id, k.key_hash, k.role, k.scopes,
                         k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-                          AND u.status = 'active' AND u.organization_id = k.organization_id,
-                        u.role
+                          AND u.status = 'active' AND u.organization_id = k.organization_id AS live,
+                        u.role AS creator_role
                    FROM api_keys k JOIN organizations o ON o.id = k.organization_id
                    LEFT JOIN users u ON u.id = k.created_by
-                  WHERE k.prefix = $1 AND o.status = 'active'",
-                &[&prefix],
+                  WHERE k.prefix = :prefix AND o.status = 'active'",
+                params!(prefix),
             )
             .await?;
         // Hash and compare even when nothing matched, so timing does not reveal prefixes.
         let presented = credentials::sha256_hex(key);
-        let stored: String = row.as_ref().map(|r| r.get(2)).unwrap_or_default();
+        let stored: String = row
+            .as_ref()
+            .map(|r| r.get("key_hash"))
+            .transpose()?
+            .unwrap_or_default();
         let matches = credentials::hashes_match(&presented, &stored);
         // A key lives only while its creator is an active member (no creator: refused), and
         // acts with at most the creator's role now.
-        let Some(row) = row.filter(|r| matches && r.get::<_, Option<bool>>(5) == Some(true)) else {
+        let live = match &row {
+            Some(r) => r.get::<Option<bool>>("live")? == Some(true),
+            None => false,
+        };
+        let Some(row) = row.filter(|_| matches && live) else {
             return Ok(None);
         };
-        let id: Uuid = row.get(0);
-        let org: Uuid = row.get(1);
-        let scopes: Vec<String> = row.get(4);
+        let id: Uuid = row.get("id")?;
+        let org: Uuid = row.get("organization_id")?;
+        let scopes: Vec<String> = row.get("scopes")?;
         let (Ok(key_role), Ok(creator_role)) = (
-            row.get::<_, String>(3).parse::<Role>(),
-            row.get::<_, Option<String>>(6)
+            row.get::<String>("role")?.parse::<Role>(),
+            row.get::<Option<String>>("creator_role")?
                 .unwrap_or_default()
                 .parse::<Role>(),
         ) else {
@@ -158,10 +174,10 @@ impl Authorizer {
         };
         // Last use, at most once a minute per key (a write per request would be wasteful).
         if let Err(err) = client
-            .execute(
+            .run(
                 "UPDATE api_keys SET last_used_at = now()
-                  WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
-                &[&id],
+                  WHERE id = :id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+                params!(id),
             )
             .await
         {

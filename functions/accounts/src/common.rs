@@ -6,6 +6,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use gsign_core::EnvReader;
 use gsign_platform::cache::Cache;
+use gsign_platform::database::Database;
 use gsign_platform::lambda::StartupError;
 use gsign_platform::outbox::Relay;
 use gsign_platform::ratelimit::RateLimiter;
@@ -31,8 +32,8 @@ impl CommonConfig {
 
 /// The shared clients, built once per container.
 pub struct Common {
-    /// Postgres.
-    pub pool: deadpool_postgres::Pool,
+    /// The database.
+    pub db: Database,
     /// Redis (sessions).
     pub cache: Arc<Cache>,
     /// Rate limits on the same Redis.
@@ -50,15 +51,15 @@ impl Common {
     #[tracing::instrument(skip_all)]
     pub async fn build(config: CommonConfig) -> Result<Self, StartupError> {
         let Base {
-            pool,
-            db: _,
+            pool: _,
+            db,
             cache,
             limiter,
             relay,
             sdk,
         } = Base::build(config.base).await?;
         Ok(Self {
-            pool,
+            db,
             cache,
             limiter,
             relay,

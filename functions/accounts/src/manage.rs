@@ -20,9 +20,11 @@ use gsign_core::accounts::{password_problems, EmailAddress};
 use gsign_core::{Action, Credential, Env, FieldError, Principal, Role, Scope};
 use gsign_platform::cache::Cache;
 use gsign_platform::credentials;
+use gsign_platform::database::{json_list, Database, DbError, Row, Session, Transaction};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
+use gsign_platform::params;
 use gsign_platform::ratelimit::RateLimiter;
 use gsign_platform::{aws, sessions};
 use http::StatusCode;
@@ -40,7 +42,7 @@ const MAX_PAGE: i64 = 100;
 
 /// The service behind the management routes.
 pub struct Manage {
-    pool: deadpool_postgres::Pool,
+    db: Database,
     cache: Arc<Cache>,
     limiter: RateLimiter,
     relay: Relay,
@@ -60,7 +62,7 @@ impl Manage {
         let common = Common::build(common).await?;
         Ok(Self {
             dynamodb: aws::dynamodb(&common.sdk),
-            pool: common.pool,
+            db: common.db,
             cache: common.cache,
             limiter: common.limiter,
             relay: common.relay,
@@ -324,39 +326,41 @@ pub struct Page<T> {
     next_cursor: Option<String>,
 }
 
-fn member_view(row: &tokio_postgres::Row) -> MemberView {
-    MemberView {
-        id: row.get("id"),
-        email: row.get("email"),
-        first_name: row.get("first_name"),
-        last_name: row.get("last_name"),
-        role: row.get("role"),
-        status: row.get("status"),
-        email_verified_at: row.get("email_verified_at"),
-        last_login_at: row.get("last_login_at"),
-        created_at: row.get("created_at"),
-    }
+fn member_view(row: &Row) -> Result<MemberView, DbError> {
+    Ok(MemberView {
+        id: row.get("id")?,
+        email: row.get("email")?,
+        first_name: row.get("first_name")?,
+        last_name: row.get("last_name")?,
+        role: row.get("role")?,
+        status: row.get("status")?,
+        email_verified_at: row.get("email_verified_at")?,
+        last_login_at: row.get("last_login_at")?,
+        created_at: row.get("created_at")?,
+    })
 }
 
-fn key_view(row: &tokio_postgres::Row, key: Option<String>) -> KeyView {
-    KeyView {
-        id: row.get("id"),
-        name: row.get("name"),
-        prefix: row.get("prefix"),
-        role: row.get("role"),
-        scopes: row.get("scopes"),
-        last_used_at: row.get("last_used_at"),
-        expires_at: row.get("expires_at"),
-        revoked_at: row.get("revoked_at"),
-        created_at: row.get("created_at"),
-        created_by: row
-            .get::<_, Option<Uuid>>("created_by")
-            .map(|id| KeyCreator {
-                id,
-                email: row.get("created_by_email"),
-            }),
+fn key_view(row: &Row, key: Option<String>) -> Result<KeyView, DbError> {
+    let created_by = match row.get::<Option<Uuid>>("created_by")? {
+        Some(id) => Some(KeyCreator {
+            id,
+            email: row.get("created_by_email")?,
+        }),
+        None => None,
+    };
+    Ok(KeyView {
+        id: row.get("id")?,
+        name: row.get("name")?,
+        prefix: row.get("prefix")?,
+        role: row.get("role")?,
+        scopes: row.get("scopes")?,
+        last_used_at: row.get("last_used_at")?,
+        expires_at: row.get("expires_at")?,
+        revoked_at: row.get("revoked_at")?,
+        created_at: row.get("created_at")?,
+        created_by,
         key,
-    }
+    })
 }
 
 const MEMBER_COLUMNS: &str =
@@ -426,11 +430,11 @@ impl Manage {
     #[tracing::instrument(skip_all)]
     async fn commit_and_publish(
         &self,
-        tx: deadpool_postgres::Transaction<'_>,
+        tx: Transaction<'_>,
         events: Vec<Uuid>,
     ) -> Result<(), AccountsError> {
         tx.commit().await?;
-        self.relay.publish(&self.pool, &events).await;
+        self.relay.publish(&self.db, &events).await;
         Ok(())
     }
 
@@ -445,15 +449,19 @@ impl Manage {
             .ok_or(AccountsError::Forbidden(Action::UpdateOwnProfile))?;
         let mut errors = Vec::new();
         name_problems(&input.first_name, &input.last_name, &mut errors);
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         let row = tx
-            .query_opt("SELECT email, password_hash FROM users WHERE id = $1 AND organization_id = $2 FOR UPDATE", &[&user, &caller.org])
+            .fetch_optional(
+                "SELECT email, password_hash FROM users WHERE id = :user AND organization_id = :org \
+                 FOR UPDATE",
+                params!(user, org = caller.org),
+            )
             .await?
             .ok_or(AccountsError::NotFound("user"))?;
         let mut events = Vec::new();
         if let Some(change) = input.password {
-            let email = EmailAddress::parse(row.get::<_, &str>(0)).ok();
+            let email = EmailAddress::parse(&row.get::<String>("email")?).ok();
             errors.extend(
                 password_problems(change.new.expose_secret(), email.as_ref())
                     .into_iter()
@@ -462,7 +470,7 @@ impl Manage {
             if !errors.is_empty() {
                 return Err(AccountsError::Validation(errors));
             }
-            let stored: Option<String> = row.get(1);
+            let stored: Option<String> = row.get("password_hash")?;
             let current = change.current;
             let ok = tokio::task::spawn_blocking(move || {
                 stored.is_some_and(|hash| credentials::verify_password(&current, &hash))
@@ -480,17 +488,18 @@ impl Manage {
                 .await
                 .map_err(anyhow::Error::from)?
                 .map_err(|e| AccountsError::Internal(e.into()))?;
-            tx.execute(
-                "UPDATE users SET password_hash = $2 WHERE id = $1",
-                &[&user, &hash],
+            tx.run(
+                "UPDATE users SET password_hash = :hash WHERE id = :user",
+                params!(user, hash),
             )
             .await?;
             // Every other session ends; this one stays.
             let revoked = tx
-                .execute(
+                .run(
                     "UPDATE user_sessions SET revoked_at = now()
-                      WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
-                    &[&user, &caller.session],
+                      WHERE user_id = :user AND revoked_at IS NULL
+                        AND family_id IS DISTINCT FROM :session::uuid",
+                    params!(user, session = caller.session),
                 )
                 .await?;
             events.push(
@@ -508,12 +517,17 @@ impl Manage {
             return Err(AccountsError::Validation(errors));
         }
         let row = tx
-            .query_one(
+            .fetch_one(
                 &format!(
-                    "UPDATE users SET first_name = COALESCE($2, first_name), last_name = COALESCE($3, last_name)
-                      WHERE id = $1 RETURNING {MEMBER_COLUMNS}"
+                    "UPDATE users SET first_name = COALESCE(:first_name::text, first_name),
+                            last_name = COALESCE(:last_name::text, last_name)
+                      WHERE id = :user RETURNING {MEMBER_COLUMNS}"
                 ),
-                &[&user, &input.first_name, &input.last_name],
+                params!(
+                    user,
+                    first_name = input.first_name,
+                    last_name = input.last_name,
+                ),
             )
             .await?;
         let version = if events.is_empty() {
@@ -526,14 +540,18 @@ impl Manage {
             // The whole hash goes; this session refills it from Postgres on its next request.
             sessions::invalidate(&self.cache, user, version).await;
         }
-        Ok(member_view(&row))
+        Ok(member_view(&row)?)
     }
 
     #[tracing::instrument(skip_all)]
     async fn organization(&self, caller: &Caller) -> Result<OrganizationView, AccountsError> {
-        let client = self.pool.get().await?;
+        let client = self.db.connect().await?;
         let row = client
-            .query_opt("SELECT id, name, slug, status, settings, created_at FROM organizations WHERE id = $1", &[&caller.org])
+            .fetch_optional(
+                "SELECT id, name, slug, status, settings, created_at FROM organizations \
+                 WHERE id = :org",
+                params!(org = caller.org),
+            )
             .await?
             .ok_or(AccountsError::NotFound("organization"))?;
         // One source of truth: the plan billing enforces (the subscription's), not the
@@ -542,13 +560,13 @@ impl Manage {
             .await?
             .code;
         Ok(OrganizationView {
-            id: row.get(0),
-            name: row.get(1),
-            slug: row.get(2),
+            id: row.get("id")?,
+            name: row.get("name")?,
+            slug: row.get("slug")?,
             plan,
-            status: row.get(3),
-            settings: row.get(4),
-            created_at: row.get(5),
+            status: row.get("status")?,
+            settings: row.get("settings")?,
+            created_at: row.get("created_at")?,
         })
     }
 
@@ -585,11 +603,12 @@ impl Manage {
             }
         }
         let settings = input.settings.map(serde_json::Value::Object);
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
-        tx.execute(
-            "UPDATE organizations SET name = COALESCE($2, name), settings = COALESCE($3, settings) WHERE id = $1",
-            &[&caller.org, &name, &settings],
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
+        tx.run(
+            "UPDATE organizations SET name = COALESCE(:name::text, name), \
+             settings = COALESCE(:settings::jsonb, settings) WHERE id = :org",
+            params!(org = caller.org, name, settings),
         )
         .await?;
         let event = outbox::audit(&tx, &caller.event("organization.updated", ("organization", caller.org.to_string()), serde_json::json!({"name_changed": name.is_some(), "settings_changed": settings.is_some()}))).await?;
@@ -614,21 +633,26 @@ impl Manage {
         };
         let (after_time, after_id) = after.unzip();
         let rows = self
-            .pool
-            .get()
+            .db
+            .connect()
             .await?
-            .query(
+            .fetch_all(
                 &format!(
                     "SELECT {MEMBER_COLUMNS} FROM users
-                      WHERE organization_id = $1
-                        AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
-                      ORDER BY created_at, id LIMIT $4"
+                      WHERE organization_id = :org
+                        AND (:after_time::timestamptz IS NULL
+                             OR (created_at, id) > (:after_time::timestamptz, :after_id::uuid))
+                      ORDER BY created_at, id LIMIT :limit"
                 ),
-                &[&caller.org, &after_time, &after_id, &(limit + 1)],
+                params!(org = caller.org, after_time, after_id, limit = limit + 1),
             )
             .await?;
         let more = rows.len() as i64 > limit;
-        let data: Vec<MemberView> = rows.iter().take(limit as usize).map(member_view).collect();
+        let data: Vec<MemberView> = rows
+            .iter()
+            .take(limit as usize)
+            .map(member_view)
+            .collect::<Result<_, _>>()?;
         let next_cursor = more
             .then(|| {
                 data.last().map(|m| {
@@ -663,30 +687,31 @@ impl Manage {
             return Err(AccountsError::Forbidden(Action::InviteMember));
         }
         let token = credentials::new_token();
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         gsign_platform::billing::check_quota(&tx, caller.org, gsign_core::billing::Limit::Users)
             .await??;
         let inserted = tx
-            .query_one(
+            .fetch_one(
                 &format!(
                     "INSERT INTO users (organization_id, email, role, status, first_name, last_name)
-                     VALUES ($1, $2, $3, 'invited', $4, $5) RETURNING {MEMBER_COLUMNS}"
+                     VALUES (:org, :email, :role, 'invited', :first_name, :last_name) \
+                     RETURNING {MEMBER_COLUMNS}"
                 ),
-                &[
-                    &caller.org,
-                    &email.as_str(),
-                    &role.as_str(),
-                    &input.first_name,
-                    &input.last_name,
-                ],
+                params!(
+                    org = caller.org,
+                    email = email.as_str(),
+                    role = role.as_str(),
+                    first_name = input.first_name,
+                    last_name = input.last_name,
+                ),
             )
             .await;
         let row = match inserted {
             Ok(row) => row,
             // A member or an invitation of this organization already has the address (the
             // caller can list them: no one else's secret).
-            Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            Err(err) if err.is_unique_violation() => {
                 return Err(AccountsError::Area(AccountsCase::EmailTaken(
                     "is already a member or invited in this organization",
                 )))
@@ -697,31 +722,37 @@ impl Manage {
         // caller must not learn the difference), and the owner is told why it cannot be
         // accepted instead of being sent a link that would fail.
         let account_elsewhere: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1) AND status <> 'invited')",
-                &[&email.as_str()],
+            .fetch_one(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(:email) \
+                 AND status <> 'invited') AS elsewhere",
+                params!(email = email.as_str()),
             )
             .await?
-            .get(0);
-        let member = member_view(&row);
-        tx.execute(
+            .get("elsewhere")?;
+        let member = member_view(&row)?;
+        tx.run(
             "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
-             VALUES ('invitation', $1, $2, $3, now() + interval '7 days')",
-            &[&member.id, &caller.org, &token.hash],
+             VALUES ('invitation', :user, :org, :hash, now() + interval '7 days')",
+            params!(user = member.id, org = caller.org, hash = token.hash),
         )
         .await?;
         let org_name: String = tx
-            .query_one(
-                "SELECT name FROM organizations WHERE id = $1",
-                &[&caller.org],
+            .fetch_one(
+                "SELECT name FROM organizations WHERE id = :org",
+                params!(org = caller.org),
             )
             .await?
-            .get(0);
+            .get("name")?;
         let inviter: String = match caller.user {
             Some(user) => tx
-                .query_opt("SELECT COALESCE(NULLIF(btrim(concat_ws(' ', first_name, last_name)), ''), email) FROM users WHERE id = $1", &[&user])
+                .fetch_optional(
+                    "SELECT COALESCE(NULLIF(btrim(concat_ws(' ', first_name, last_name)), ''), email) \
+                     AS name FROM users WHERE id = :user",
+                    params!(user),
+                )
                 .await?
-                .map(|r| r.get(0))
+                .map(|r| r.get("name"))
+                .transpose()?
                 .unwrap_or_else(|| org_name.clone()),
             None => org_name.clone(),
         };
@@ -757,26 +788,27 @@ impl Manage {
     /// active owner.
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn target_member(
-        tx: &tokio_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         caller: &Caller,
         id: Uuid,
     ) -> Result<(Role, i64), AccountsError> {
         let row = tx
-            .query_opt(
-                "SELECT role FROM users WHERE id = $1 AND organization_id = $2 FOR UPDATE",
-                &[&id, &caller.org],
+            .fetch_optional(
+                "SELECT role FROM users WHERE id = :id AND organization_id = :org FOR UPDATE",
+                params!(id, org = caller.org),
             )
             .await?
             .ok_or(AccountsError::NotFound("member"))?;
-        let role = role_field(row.get(0))?;
+        let role = role_field(&row.get::<String>("role")?)?;
         // Serialise owner changes within the organization.
         let owners: i64 = tx
-            .query_one(
-                "SELECT count(*) FROM (SELECT id FROM users WHERE organization_id = $1 AND role = 'owner' AND status = 'active' FOR UPDATE) o",
-                &[&caller.org],
+            .fetch_one(
+                "SELECT count(*) AS owners FROM (SELECT id FROM users WHERE organization_id = :org \
+                 AND role = 'owner' AND status = 'active' FOR UPDATE) o",
+                params!(org = caller.org),
             )
             .await?
-            .get(0);
+            .get("owners")?;
         Ok((role, owners))
     }
 
@@ -789,8 +821,8 @@ impl Manage {
         input: MemberUpdate,
     ) -> Result<MemberView, AccountsError> {
         let new_role = role_field(&input.role)?;
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         let (old_role, owners) = Self::target_member(&tx, caller, id).await?;
         if !(may_assign(caller.role, old_role) && may_assign(caller.role, new_role)) {
             return Err(AccountsError::Forbidden(Action::ChangeMemberRole));
@@ -803,9 +835,9 @@ impl Manage {
             ));
         }
         let row = tx
-            .query_one(
-                &format!("UPDATE users SET role = $2 WHERE id = $1 RETURNING {MEMBER_COLUMNS}"),
-                &[&id, &new_role.as_str()],
+            .fetch_one(
+                &format!("UPDATE users SET role = :role WHERE id = :id RETURNING {MEMBER_COLUMNS}"),
+                params!(id, role = new_role.as_str()),
             )
             .await?;
         let event = outbox::audit(
@@ -821,14 +853,14 @@ impl Manage {
         self.commit_and_publish(tx, vec![event]).await?;
         // The cached role must not outlive the change.
         sessions::invalidate(&self.cache, id, version).await;
-        Ok(member_view(&row))
+        Ok(member_view(&row)?)
     }
 
     /// `DELETE /v1/organization/users/{id}`: removes a member (never the last owner) and ends their sessions.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn remove(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         let (role, owners) = Self::target_member(&tx, caller, id).await?;
         if !may_assign(caller.role, role) {
             return Err(AccountsError::Forbidden(Action::RemoveMember));
@@ -845,9 +877,9 @@ impl Manage {
         // account per address once out of the invited state). A member is disabled, not
         // deleted: evidence and audit trails keep pointing at a real account.
         let withdrawn = tx
-            .execute(
-                "DELETE FROM users WHERE id = $1 AND status = 'invited'",
-                &[&id],
+            .run(
+                "DELETE FROM users WHERE id = :id AND status = 'invited'",
+                params!(id),
             )
             .await?
             > 0;
@@ -863,23 +895,26 @@ impl Manage {
             .await?;
             return self.commit_and_publish(tx, vec![event]).await;
         }
-        tx.execute("UPDATE users SET status = 'disabled' WHERE id = $1", &[&id])
-            .await?;
-        tx.execute(
-            "UPDATE user_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-            &[&id],
+        tx.run(
+            "UPDATE users SET status = 'disabled' WHERE id = :id",
+            params!(id),
         )
         .await?;
-        tx.execute(
-            "UPDATE account_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
-            &[&id],
+        tx.run(
+            "UPDATE user_sessions SET revoked_at = now() WHERE user_id = :id AND revoked_at IS NULL",
+            params!(id),
+        )
+        .await?;
+        tx.run(
+            "UPDATE account_tokens SET used_at = now() WHERE user_id = :id AND used_at IS NULL",
+            params!(id),
         )
         .await?;
         // The member's API keys go with them (the authorizer refuses them anyway).
         let keys_revoked = tx
-            .execute(
-                "UPDATE api_keys SET revoked_at = now() WHERE created_by = $1 AND revoked_at IS NULL",
-                &[&id],
+            .run(
+                "UPDATE api_keys SET revoked_at = now() WHERE created_by = :id AND revoked_at IS NULL",
+                params!(id),
             )
             .await?;
         let event = outbox::audit(
@@ -901,13 +936,22 @@ impl Manage {
     #[tracing::instrument(skip_all)]
     pub async fn keys(&self, caller: &Caller) -> Result<Page<KeyView>, AccountsError> {
         let rows = self
-            .pool
-            .get()
+            .db
+            .connect()
             .await?
-            .query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 ORDER BY created_at DESC LIMIT 1000"), &[&caller.org])
+            .fetch_all(
+                &format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = :org \
+                     ORDER BY created_at DESC LIMIT 1000"
+                ),
+                params!(org = caller.org),
+            )
             .await?;
         Ok(Page {
-            data: rows.iter().map(|r| key_view(r, None)).collect(),
+            data: rows
+                .iter()
+                .map(|r| key_view(r, None))
+                .collect::<Result<_, _>>()?,
             next_cursor: None,
         })
     }
@@ -944,18 +988,29 @@ impl Manage {
             return Err(AccountsError::Validation(errors));
         }
         let key = credentials::new_api_key();
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         let row = tx
-            .query_one(
+            .fetch_one(
                 &format!(
                     "INSERT INTO api_keys (organization_id, created_by, name, prefix, key_hash, role, scopes, expires_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {KEY_COLUMNS}"
+                     VALUES (:org, :user, :name, :prefix, :hash, :role,
+                             ARRAY(SELECT jsonb_array_elements_text(:scopes::jsonb)), :expires_at)
+                     RETURNING {KEY_COLUMNS}"
                 ),
-                &[&caller.org, &caller.user, &name, &key.prefix, &key.hash, &caller.role.as_str(), &scopes, &input.expires_at],
+                params!(
+                    org = caller.org,
+                    user = caller.user,
+                    name,
+                    prefix = key.prefix,
+                    hash = key.hash,
+                    role = caller.role.as_str(),
+                    scopes = json_list(&scopes),
+                    expires_at = input.expires_at,
+                ),
             )
             .await?;
-        let view = key_view(&row, Some(key.key.expose_secret().to_owned()));
+        let view = key_view(&row, Some(key.key.expose_secret().to_owned()))?;
         let event = outbox::audit(
             &tx,
             &caller.event(
@@ -972,10 +1027,14 @@ impl Manage {
     /// `DELETE /v1/api-keys/{id}`: revokes a key at once.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn revoke_key(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
-        let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.db.connect().await?;
+        let tx = conn.begin().await?;
         let revoked = tx
-            .execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 AND organization_id = $2", &[&id, &caller.org])
+            .run(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) \
+                 WHERE id = :id AND organization_id = :org",
+                params!(id, org = caller.org),
+            )
             .await?;
         if revoked == 0 {
             return Err(AccountsError::NotFound("API key"));
@@ -1237,7 +1296,7 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
     Box::pin(async move {
         let service = Manage::from_env(&env).await?;
         let limiter = service.limiter.clone();
-        let pool = service.pool.clone();
+        let db = service.db.clone();
         Ok(http_route(
             Arc::new(ManageRoute {
                 service,
@@ -1246,7 +1305,7 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
             }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

@@ -5,10 +5,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::{Action, Credential, Env, Principal};
+use gsign_platform::aws::{self, AwsConfig};
 use gsign_platform::cache::{Cache, CacheConfig};
+use gsign_platform::database::{Database, Session};
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
+use gsign_platform::params;
 use gsign_platform::ratelimit::{RateLimitConfig, RateLimiter};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -22,24 +25,26 @@ pub(crate) fn init(env: Env, spec: &'static RouteSpec) -> InitFuture {
     Box::pin(async move {
         let mut r = env.reader();
         let config = DbConfig::read(&mut r);
+        let aws = AwsConfig::read(&mut r);
         let cache = CacheConfig::read(&mut r);
         let limits = RateLimitConfig::read(&mut r);
-        let (config, cache, limits) = r.finish(|| Some((config?, cache?, limits?)))?;
+        let (config, aws, cache, limits) = r.finish(|| Some((config?, aws?, cache?, limits?)))?;
         let pool = db::pool(&config).map_err(anyhow::Error::from)?;
+        let db = db::database(&config, &aws::sdk_config(&aws).await, &pool);
         let cache = Arc::new(Cache::new(&cache).map_err(anyhow::Error::from)?);
         let limiter = RateLimiter::new(cache, limits);
         Ok(http_route(
-            Arc::new(GetMe { pool: pool.clone() }),
+            Arc::new(GetMe { db: db.clone() }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }
 
 /// The route's clients.
 pub struct GetMe {
-    pool: deadpool_postgres::Pool,
+    db: Database,
 }
 
 /// The profile as returned.
@@ -95,31 +100,33 @@ impl GetMe {
         ) else {
             return Err(AccountsError::Unauthenticated);
         };
-        let client = self.pool.get().await?;
+        let client = self.db.connect().await?;
         let row = client
-            .query_opt(
+            .fetch_optional(
                 "SELECT u.id, u.email, u.first_name, u.last_name, u.role, u.status,
-                        u.email_verified_at, u.last_login_at, u.created_at, o.id, o.name, o.slug
+                        u.email_verified_at, u.last_login_at, u.created_at,
+                        o.id AS organization_id, o.name AS organization_name,
+                        o.slug AS organization_slug
                    FROM users u JOIN organizations o ON o.id = u.organization_id
-                  WHERE u.id = $1 AND u.organization_id = $2",
-                &[&user_id, &org_id],
+                  WHERE u.id = :user_id AND u.organization_id = :org_id",
+                params!(user_id, org_id),
             )
             .await?
             .ok_or(AccountsError::NotFound("user"))?;
         Ok(Profile {
-            id: row.get(0),
-            email: row.get(1),
-            first_name: row.get(2),
-            last_name: row.get(3),
-            role: row.get(4),
-            status: row.get(5),
-            email_verified_at: row.get(6),
-            last_login_at: row.get(7),
-            created_at: row.get(8),
+            id: row.get("id")?,
+            email: row.get("email")?,
+            first_name: row.get("first_name")?,
+            last_name: row.get("last_name")?,
+            role: row.get("role")?,
+            status: row.get("status")?,
+            email_verified_at: row.get("email_verified_at")?,
+            last_login_at: row.get("last_login_at")?,
+            created_at: row.get("created_at")?,
             organization: OrganizationSummary {
-                id: row.get(9),
-                name: row.get(10),
-                slug: row.get(11),
+                id: row.get("organization_id")?,
+                name: row.get("organization_name")?,
+                slug: row.get("organization_slug")?,
             },
         })
     }

@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use gsign_core::sealed::{self, KeyStatus, Wire};
+use gsign_platform::database::{DbError, Row, Session};
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
+use gsign_platform::params;
 use gsign_platform::sealing;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::error::{OpenRefusal, SealedCase, SealedError};
@@ -61,87 +62,89 @@ const COLUMNS: &str = "id, prompt_id, encrypted_data, encrypted_key, signature, 
     algorithm, key_algorithm, signature_algorithm, receiver_public_key_id, sender_private_key_id, \
     metadata, expires_at, status, created_at";
 
-fn wire_of(row: &Row) -> Wire {
-    let metadata: Value = row.get("metadata");
-    Wire {
+fn wire_of(row: &Row) -> Result<Wire, DbError> {
+    let metadata: Value = row.get("metadata")?;
+    Ok(Wire {
         format: sealed::FORMAT.to_owned(),
-        id: row.get::<_, Uuid>("id").to_string(),
-        algorithm: row.get("algorithm"),
-        key_algorithm: row.get("key_algorithm"),
-        signature_algorithm: row.get("signature_algorithm"),
-        receiver_public_key_id: row.get("receiver_public_key_id"),
-        sender_private_key_id: row.get("sender_private_key_id"),
-        encrypted_data: row.get("encrypted_data"),
-        iv: row.get("iv"),
-        auth_tag: row.get("auth_tag"),
-        encrypted_key: row.get("encrypted_key"),
+        id: row.get::<Uuid>("id")?.to_string(),
+        algorithm: row.get("algorithm")?,
+        key_algorithm: row.get("key_algorithm")?,
+        signature_algorithm: row.get("signature_algorithm")?,
+        receiver_public_key_id: row.get("receiver_public_key_id")?,
+        sender_private_key_id: row.get("sender_private_key_id")?,
+        encrypted_data: row.get("encrypted_data")?,
+        iv: row.get("iv")?,
+        auth_tag: row.get("auth_tag")?,
+        encrypted_key: row.get("encrypted_key")?,
         metadata: serde_json::from_value(metadata).unwrap_or_default(),
-        expires_at: row.get("expires_at"),
-        signature: row.get("signature"),
-    }
+        expires_at: row.get("expires_at")?,
+        signature: row.get("signature")?,
+    })
 }
 
-fn view(row: &Row, with_wire: bool) -> SealedEnvelope {
-    SealedEnvelope {
-        id: row.get("id"),
-        prompt_id: row.get("prompt_id"),
-        status: row.get("status"),
-        receiver_public_key_id: row.get("receiver_public_key_id"),
-        sender_private_key_id: row.get("sender_private_key_id"),
-        algorithm: row.get("algorithm"),
-        key_algorithm: row.get("key_algorithm"),
-        signature_algorithm: row.get("signature_algorithm"),
-        metadata: row.get("metadata"),
-        expires_at: row.get("expires_at"),
-        created_at: row.get("created_at"),
-        sealed: with_wire.then(|| wire_of(row)),
-    }
+fn view(row: &Row, with_wire: bool) -> Result<SealedEnvelope, DbError> {
+    Ok(SealedEnvelope {
+        id: row.get("id")?,
+        prompt_id: row.get("prompt_id")?,
+        status: row.get("status")?,
+        receiver_public_key_id: row.get("receiver_public_key_id")?,
+        sender_private_key_id: row.get("sender_private_key_id")?,
+        algorithm: row.get("algorithm")?,
+        key_algorithm: row.get("key_algorithm")?,
+        signature_algorithm: row.get("signature_algorithm")?,
+        metadata: row.get("metadata")?,
+        expires_at: row.get("expires_at")?,
+        created_at: row.get("created_at")?,
+        sealed: with_wire.then(|| wire_of(row)).transpose()?,
+    })
 }
 
 /// Stores `wire` (already checked) for `org`.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub(crate) async fn insert(
-    client: &impl deadpool_postgres::GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     prompt: Option<Uuid>,
     wire: &Wire,
 ) -> Result<SealedEnvelope, SealedError> {
     let id: Uuid = wire.id.parse().map_err(|_| anyhow::anyhow!("checked id"))?;
     let row = client
-        .query_opt(
+        .fetch_optional(
             &format!(
                 "INSERT INTO sealed_envelopes (id, organization_id, prompt_id, encrypted_data, encrypted_key, \
                  signature, iv, auth_tag, algorithm, key_algorithm, signature_algorithm, receiver_public_key_id, \
                  sender_private_key_id, metadata, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 VALUES (:id, :org, :prompt, :encrypted_data, :encrypted_key, :signature, :iv, :auth_tag, \
+                 :algorithm, :key_algorithm, :signature_algorithm, :receiver_public_key_id, \
+                 :sender_private_key_id, :metadata, :expires_at) \
                  ON CONFLICT (id) DO NOTHING RETURNING {COLUMNS}"
             ),
-            &[
-                &id,
-                &org,
-                &prompt,
-                &wire.encrypted_data,
-                &wire.encrypted_key,
-                &wire.signature,
-                &wire.iv,
-                &wire.auth_tag,
-                &wire.algorithm,
-                &wire.key_algorithm,
-                &wire.signature_algorithm,
-                &wire.receiver_public_key_id,
-                &wire.sender_private_key_id,
-                &json!(wire.metadata),
-                &wire.expires_at,
-            ],
+            params!(
+                id,
+                org,
+                prompt,
+                encrypted_data = wire.encrypted_data,
+                encrypted_key = wire.encrypted_key,
+                signature = wire.signature,
+                iv = wire.iv,
+                auth_tag = wire.auth_tag,
+                algorithm = wire.algorithm,
+                key_algorithm = wire.key_algorithm,
+                signature_algorithm = wire.signature_algorithm,
+                receiver_public_key_id = wire.receiver_public_key_id,
+                sender_private_key_id = wire.sender_private_key_id,
+                metadata = json!(wire.metadata),
+                expires_at = wire.expires_at,
+            ),
         )
         .await?;
     let Some(row) = row else {
         // The id is taken. Another tenant's envelope is none of the caller's business: the
         // answer is the one an unknown id gets, not a confirmation that it exists.
         let ours = client
-            .query_opt(
-                "SELECT 1 FROM sealed_envelopes WHERE id = $1 AND organization_id = $2",
-                &[&id, &org],
+            .fetch_optional(
+                "SELECT 1 FROM sealed_envelopes WHERE id = :id AND organization_id = :org",
+                params!(id, org),
             )
             .await?
             .is_some();
@@ -154,7 +157,7 @@ pub(crate) async fn insert(
             SealedError::NotFound("sealed envelope")
         });
     };
-    Ok(view(&row, true))
+    Ok(view(&row, true)?)
 }
 
 /// What `open` returns.
@@ -191,8 +194,8 @@ impl SealedApi {
                 malformed.reason,
             )]));
         }
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let envelope = insert(&tx, caller.org, None, &wire).await?;
         let audit = outbox::audit(
             &tx,
@@ -206,7 +209,7 @@ impl SealedApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.base.relay.publish(&self.base.db, &[audit]).await;
         Ok(envelope)
     }
 
@@ -225,15 +228,15 @@ impl SealedApi {
                 return Ok(envelope);
             }
         }
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let row = client
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM sealed_envelopes WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"),
-                &[&caller.org, &id],
+            .fetch_optional(
+                &format!("SELECT {COLUMNS} FROM sealed_envelopes WHERE organization_id = :org AND id = :id AND deleted_at IS NULL"),
+                params!(org = caller.org, id),
             )
             .await?
             .ok_or(SealedError::NotFound("sealed envelope"))?;
-        let metadata_only = view(&row, false);
+        let metadata_only = view(&row, false)?;
         if let Err(err) = self
             .base
             .cache
@@ -243,7 +246,7 @@ impl SealedApi {
             tracing::warn!(error = %err, "envelope cache unavailable");
         }
         Ok(if receiver {
-            view(&row, true)
+            view(&row, true)?
         } else {
             metadata_only
         })
@@ -252,16 +255,16 @@ impl SealedApi {
     /// `POST /v1/sealed-envelopes/{id}/open`.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn open(&self, caller: &Caller, id: Uuid) -> Result<Opened, SealedError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let row = client
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM sealed_envelopes WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"),
-                &[&caller.org, &id],
+            .fetch_optional(
+                &format!("SELECT {COLUMNS} FROM sealed_envelopes WHERE organization_id = :org AND id = :id AND deleted_at IS NULL"),
+                params!(org = caller.org, id),
             )
             .await?
             .ok_or(SealedError::NotFound("sealed envelope"))?;
         drop(client);
-        let wire = wire_of(&row);
+        let wire = wire_of(&row)?;
         let mut verified = false;
         let outcome = self.try_open(caller, &wire, &mut verified).await;
         let (success, reason) = match &outcome {
@@ -379,26 +382,35 @@ impl SealedApi {
             .or(caller.api_key.map(|k| format!("api_key:{k}")))
             .unwrap_or_else(|| "system".to_owned());
         let ip: Option<std::net::IpAddr> = caller.ip.as_deref().and_then(|ip| ip.parse().ok());
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let decryption: Uuid = tx
-            .query_one(
+            .fetch_one(
                 "INSERT INTO envelope_decryptions (organization_id, envelope_id, signature_verified, \
                  decryption_successful, error_message, decrypted_by, ip_address, user_agent) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                &[&caller.org, &id, &verified, &success, &reason, &by, &ip, &caller.user_agent],
+                 VALUES (:org, :id, :verified, :success, :reason, :by, :ip::inet, :user_agent) RETURNING id",
+                params!(
+                    org = caller.org,
+                    id,
+                    verified,
+                    success,
+                    reason,
+                    by,
+                    ip = ip.map(|ip| ip.to_string()),
+                    user_agent = caller.user_agent,
+                ),
             )
             .await?
-            .get(0);
+            .get("id")?;
         let status = match (success, reason) {
             (true, _) => Some("decrypted"),
             (false, Some("expired")) => Some("expired"),
             _ => None,
         };
         if let Some(status) = status {
-            tx.execute(
-                "UPDATE sealed_envelopes SET status = $3 WHERE organization_id = $1 AND id = $2",
-                &[&caller.org, &id, &status],
+            tx.run(
+                "UPDATE sealed_envelopes SET status = :status WHERE organization_id = :org AND id = :id",
+                params!(org = caller.org, id, status),
             )
             .await?;
         }
@@ -414,7 +426,7 @@ impl SealedApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.base.relay.publish(&self.base.db, &[audit]).await;
         Ok(decryption)
     }
 }

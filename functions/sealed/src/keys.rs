@@ -11,15 +11,16 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use gsign_core::sealed::KeyStatus;
 use gsign_core::FieldError;
+use gsign_platform::database::{DbError, Row, Session, Transaction};
 use gsign_platform::hsm_keys::KeySpec;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
+use gsign_platform::params;
 use gsign_platform::sealing;
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::error::{SealedCase, SealedError};
@@ -69,25 +70,25 @@ pub struct CryptoKey {
 }
 
 impl CryptoKey {
-    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
-        let der: Vec<u8> = row.try_get("public_key_der")?;
+    fn from_row(row: &Row) -> Result<Self, DbError> {
+        let der: Vec<u8> = row.get("public_key_der")?;
         Ok(Self {
-            id: row.try_get("id")?,
-            key_id: row.try_get("key_id")?,
-            key_type: row.try_get("key_type")?,
-            key_algorithm: row.try_get("key_algorithm")?,
-            key_usage: row.try_get("key_usage")?,
-            service_name: row.try_get("service_name")?,
-            key_storage_location: row.try_get("key_storage_location")?,
+            id: row.get("id")?,
+            key_id: row.get("key_id")?,
+            key_type: row.get("key_type")?,
+            key_algorithm: row.get("key_algorithm")?,
+            key_usage: row.get("key_usage")?,
+            service_name: row.get("service_name")?,
+            key_storage_location: row.get("key_storage_location")?,
             public_key_pem: sealing::spki_to_pem(&der).unwrap_or_default(),
-            public_key_hash: row.try_get("public_key_hash")?,
-            status: gsign_platform::db::stored(row, "status")?,
-            replaced_by: row.try_get("replaced_by")?,
-            revoked_reason: row.try_get("revoked_reason")?,
-            rotated_at: row.try_get("rotated_at")?,
-            revoked_at: row.try_get("revoked_at")?,
-            expires_at: row.try_get("expires_at")?,
-            created_at: row.try_get("created_at")?,
+            public_key_hash: row.get("public_key_hash")?,
+            status: row.stored("status")?,
+            replaced_by: row.get("replaced_by")?,
+            revoked_reason: row.get("revoked_reason")?,
+            rotated_at: row.get("rotated_at")?,
+            revoked_at: row.get("revoked_at")?,
+            expires_at: row.get("expires_at")?,
+            created_at: row.get("created_at")?,
             public_key_der: BASE64.encode(&der),
         })
     }
@@ -262,11 +263,11 @@ impl SealedApi {
         if let Some(key) = self.base.cache.get_json::<CryptoKey>(&cached).await {
             return Ok(Some(key));
         }
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let key = client
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = $1 AND key_id = $2"),
-                &[&org, &key_id],
+            .fetch_optional(
+                &format!("SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = :org AND key_id = :key_id"),
+                params!(org, key_id),
             )
             .await?
             .as_ref()
@@ -296,11 +297,11 @@ impl SealedApi {
             let Some(next) = key.replaced_by.filter(|_| key.status == KeyStatus::Rotated) else {
                 break;
             };
-            let client = self.base.pool.get().await?;
+            let client = self.base.db.connect().await?;
             let Some(row) = client
-                .query_opt(
-                    &format!("SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = $1 AND id = $2"),
-                    &[&org, &next],
+                .fetch_optional(
+                    &format!("SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = :org AND id = :next"),
+                    params!(org, next),
                 )
                 .await?
             else {
@@ -323,7 +324,7 @@ impl SealedApi {
     async fn insert_key(
         &self,
         caller: &Caller,
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         new: NewKey<'_>,
     ) -> Result<CryptoKey, SealedError> {
         let NewKey {
@@ -335,9 +336,9 @@ impl SealedApi {
         } = new;
         // A taken id is refused before a key is made in the token for nothing.
         let taken = tx
-            .query_opt(
-                "SELECT 1 FROM cryptographic_keys WHERE organization_id = $1 AND key_id = $2",
-                &[&caller.org, &key_id],
+            .fetch_optional(
+                "SELECT 1 FROM cryptographic_keys WHERE organization_id = :org AND key_id = :key_id",
+                params!(org = caller.org, key_id),
             )
             .await?;
         if taken.is_some() {
@@ -358,25 +359,25 @@ impl SealedApi {
         let bits = sealing::rsa_bits(&der).unwrap_or(0);
         let hash = hex::encode(Sha256::digest(&der));
         let row = tx
-            .query_opt(
+            .fetch_optional(
                 &format!(
                     "INSERT INTO cryptographic_keys (organization_id, key_id, key_type, key_algorithm, \
                      key_usage, service_name, key_storage_location, public_key_der, public_key_hash, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     VALUES (:org, :key_id, :key_type, :key_algorithm, :usage, :service_name, :location, :der, :hash, :expires_at) \
                      ON CONFLICT (organization_id, key_id) DO NOTHING RETURNING {COLUMNS}"
                 ),
-                &[
-                    &caller.org,
-                    &key_id,
-                    &key_type,
-                    &format!("RSA-{bits}"),
-                    &usage,
-                    &service_name,
-                    &location,
-                    &der,
-                    &hash,
-                    &expires_at,
-                ],
+                params!(
+                    org = caller.org,
+                    key_id,
+                    key_type,
+                    key_algorithm = format!("RSA-{bits}"),
+                    usage,
+                    service_name,
+                    location,
+                    der,
+                    hash,
+                    expires_at,
+                ),
             )
             .await?;
         row.as_ref()
@@ -444,8 +445,8 @@ impl SealedApi {
         let Some(source) = source.filter(|_| errors.is_empty()) else {
             return Err(SealedError::Validation(errors));
         };
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let key = self
             .insert_key(
                 caller,
@@ -471,7 +472,7 @@ impl SealedApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.base.relay.publish(&self.base.db, &[audit]).await;
         self.forget(caller.org, &key.key_id).await;
         Ok(key)
     }
@@ -486,15 +487,15 @@ impl SealedApi {
         let key_id = web::query(req, "key_id").map(str::to_owned);
         let usage = web::query(req, "usage").map(str::to_owned);
         let status = web::query(req, "status").map(str::to_owned);
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let keys: Vec<CryptoKey> = client
-            .query(
+            .fetch_all(
                 &format!(
-                    "SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = $1 \
-                     AND ($2::text IS NULL OR key_id = $2) AND ($3::text IS NULL OR key_usage = $3) \
-                     AND ($4::text IS NULL OR status = $4) ORDER BY created_at DESC, id DESC LIMIT 500"
+                    "SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = :org \
+                     AND (:key_id::text IS NULL OR key_id = :key_id) AND (:usage::text IS NULL OR key_usage = :usage) \
+                     AND (:status::text IS NULL OR status = :status) ORDER BY created_at DESC, id DESC LIMIT 500"
                 ),
-                &[&caller.org, &key_id, &usage, &status],
+                params!(org = caller.org, key_id, usage, status),
             )
             .await?
             .iter()
@@ -506,13 +507,13 @@ impl SealedApi {
     /// `GET /v1/crypto-keys/{id}`: one key of the registry, with its public key.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn get_key(&self, caller: &Caller, id: Uuid) -> Result<CryptoKey, SealedError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         Self::key_row(&client, caller, id, "").await
     }
 
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn locked_key(
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         caller: &Caller,
         id: Uuid,
     ) -> Result<CryptoKey, SealedError> {
@@ -521,18 +522,18 @@ impl SealedApi {
 
     /// The caller's organization's key `id` (`lock`: a row-lock clause, or nothing).
     async fn key_row(
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         caller: &Caller,
         id: Uuid,
         lock: &str,
     ) -> Result<CryptoKey, SealedError> {
         client
-            .query_opt(
+            .fetch_optional(
                 &format!(
                     "SELECT {COLUMNS} FROM cryptographic_keys \
-                     WHERE organization_id = $1 AND id = $2 {lock}"
+                     WHERE organization_id = :org AND id = :id {lock}"
                 ),
-                &[&caller.org, &id],
+                params!(org = caller.org, id),
             )
             .await?
             .as_ref()
@@ -553,8 +554,8 @@ impl SealedApi {
     ) -> Result<CryptoKey, SealedError> {
         let mut errors = Vec::new();
         key_id_problem(&input.key_id, "/key_id", &mut errors);
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let old = Self::locked_key(&tx, caller, id).await?;
         if old.status != KeyStatus::Active {
             return Err(
@@ -602,9 +603,9 @@ impl SealedApi {
                 },
             )
             .await?;
-        tx.execute(
-            "UPDATE cryptographic_keys SET status = 'rotated', rotated_at = now(), replaced_by = $2 WHERE id = $1",
-            &[&old.id, &new.id],
+        tx.run(
+            "UPDATE cryptographic_keys SET status = 'rotated', rotated_at = now(), replaced_by = :new WHERE id = :old",
+            params!(old = old.id, new = new.id),
         )
         .await?;
         let audit = outbox::audit(
@@ -619,7 +620,7 @@ impl SealedApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.base.relay.publish(&self.base.db, &[audit]).await;
         self.forget(caller.org, &old.key_id).await;
         Ok(new)
     }
@@ -640,16 +641,16 @@ impl SealedApi {
                 "must be 1 to 500 characters",
             ));
         }
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let key = Self::locked_key(&tx, caller, id).await?;
         let row = tx
-            .query_one(
+            .fetch_one(
                 &format!(
                     "UPDATE cryptographic_keys SET status = 'revoked', revoked_at = COALESCE(revoked_at, now()), \
-                     revoked_reason = COALESCE(revoked_reason, $2) WHERE id = $1 RETURNING {COLUMNS}"
+                     revoked_reason = COALESCE(revoked_reason, :reason) WHERE id = :id RETURNING {COLUMNS}"
                 ),
-                &[&key.id, &reason],
+                params!(id = key.id, reason),
             )
             .await?;
         let audit = outbox::audit(
@@ -664,7 +665,7 @@ impl SealedApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.base.relay.publish(&self.base.db, &[audit]).await;
         self.forget(caller.org, &key.key_id).await;
         self.disable_in_store(key.holder(), &key.key_id).await;
         Ok(CryptoKey::from_row(&row)?)

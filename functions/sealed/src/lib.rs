@@ -230,12 +230,12 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
     Box::pin(async move {
         let api = SealedApi::from_env(&env, route.uses_hsm(), route.uses_kms()).await?;
         let limiter = api.base.limiter.clone();
-        let pool = api.base.pool.clone();
+        let db = api.base.db.clone();
         Ok(http_route(
             Arc::new(SealedRoute { api, spec, route }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

@@ -10,15 +10,16 @@ use base64::Engine as _;
 use chrono::{DateTime, SubsecRound, Utc};
 use gsign_core::sealed::{self, Wire};
 use gsign_core::FieldError;
+use gsign_platform::database::{DbError, Row, Session};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
+use gsign_platform::params;
 use gsign_platform::sealing;
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::envelopes::SealedEnvelope;
@@ -54,20 +55,21 @@ pub struct Prompt {
     pub updated_by: Option<String>,
 }
 
-impl From<&Row> for Prompt {
-    fn from(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            prompt_text: row.get("prompt_text"),
-            prompt_metadata: row.get("prompt_metadata"),
-            secret_hash: row.get("secret_hash"),
-            status: row.get("status"),
-            version: row.get("version"),
-            created_at: row.get("created_at"),
-            updated_at: row.get("updated_at"),
-            created_by: row.get("created_by"),
-            updated_by: row.get("updated_by"),
-        }
+impl TryFrom<&Row> for Prompt {
+    type Error = DbError;
+    fn try_from(row: &Row) -> Result<Self, DbError> {
+        Ok(Self {
+            id: row.get("id")?,
+            prompt_text: row.get("prompt_text")?,
+            prompt_metadata: row.get("prompt_metadata")?,
+            secret_hash: row.get("secret_hash")?,
+            status: row.get("status")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+            created_by: row.get("created_by")?,
+            updated_by: row.get("updated_by")?,
+        })
     }
 }
 
@@ -173,25 +175,26 @@ impl SealedApi {
             return Err(SealedError::Validation(errors));
         }
         let text = input.prompt_text.unwrap_or_default();
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let row = tx
-            .query_one(
+            .fetch_one(
                 &format!(
                     "INSERT INTO prompts (organization_id, prompt_text, prompt_metadata, secret_hash, status, created_by, updated_by) \
-                     VALUES ($1, $2, $3, $4, COALESCE($5, 'active'), $6, $6) RETURNING {COLUMNS}"
+                     VALUES (:org, :text, :metadata::jsonb, :hash, COALESCE(:status::text, 'active'), :actor, :actor) \
+                     RETURNING {COLUMNS}"
                 ),
-                &[
-                    &caller.org,
-                    &text,
-                    &input.prompt_metadata,
-                    &hex::encode(Sha256::digest(text.as_bytes())),
-                    &input.status,
-                    &actor(caller),
-                ],
+                params!(
+                    org = caller.org,
+                    text,
+                    metadata = input.prompt_metadata,
+                    hash = hex::encode(Sha256::digest(text.as_bytes())),
+                    status = input.status,
+                    actor = actor(caller),
+                ),
             )
             .await?;
-        let prompt = Prompt::from(&row);
+        let prompt = Prompt::try_from(&row)?;
         let audit = outbox::audit(
             &tx,
             &caller.audit("prompt.created", "prompt", prompt.id, json!({})),
@@ -199,7 +202,7 @@ impl SealedApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.base.relay.publish(&self.base.db, &[audit]).await;
         Ok(prompt)
     }
 
@@ -210,15 +213,16 @@ impl SealedApi {
         if let Some(prompt) = self.base.cache.get_json::<Prompt>(&key).await {
             return Ok(prompt);
         }
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let prompt = client
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM prompts WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL"),
-                &[&caller.org, &id],
+            .fetch_optional(
+                &format!("SELECT {COLUMNS} FROM prompts WHERE organization_id = :org AND id = :id AND deleted_at IS NULL"),
+                params!(org = caller.org, id),
             )
             .await?
             .as_ref()
-            .map(Prompt::from)
+            .map(Prompt::try_from)
+            .transpose()?
             .ok_or(SealedError::NotFound("prompt"))?;
         if let Err(err) = self.base.cache.set_json(&key, &prompt, PROMPT_TTL).await {
             tracing::warn!(error = %err, "prompt cache unavailable");
@@ -243,22 +247,24 @@ impl SealedApi {
         let (after_t, after_id) = page
             .after
             .map_or((None, None), |(t, id)| (Some(t), Some(id)));
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let mut rows: Vec<Prompt> = client
-            .query(
+            .fetch_all(
                 &format!(
-                    "SELECT {COLUMNS} FROM prompts WHERE organization_id = $1 AND deleted_at IS NULL \
-                     AND ($2::text IS NULL OR status = $2) \
-                     AND ($3::text IS NULL OR to_tsvector('simple', prompt_text) @@ plainto_tsquery('simple', $3)) \
-                     AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5)) \
-                     ORDER BY created_at DESC, id DESC LIMIT $6"
+                    "SELECT {COLUMNS} FROM prompts WHERE organization_id = :org AND deleted_at IS NULL \
+                     AND (:status::text IS NULL OR status = :status) \
+                     AND (:words::text IS NULL \
+                          OR to_tsvector('simple', prompt_text) @@ plainto_tsquery('simple', :words)) \
+                     AND (:after_t::timestamptz IS NULL \
+                          OR (created_at, id) < (:after_t::timestamptz, :after_id::uuid)) \
+                     ORDER BY created_at DESC, id DESC LIMIT :limit"
                 ),
-                &[&caller.org, &status, &words, &after_t, &after_id, &page.fetch()],
+                params!(org = caller.org, status, words, after_t, after_id, limit = page.fetch()),
             )
             .await?
             .iter()
-            .map(Prompt::from)
-            .collect();
+            .map(Prompt::try_from)
+            .collect::<Result<_, _>>()?;
         let next_cursor = page.finish(&mut rows, |p| (p.created_at, p.id));
         Ok(Page {
             data: rows,
@@ -286,40 +292,46 @@ impl SealedApi {
         if !errors.is_empty() {
             return Err(SealedError::Validation(errors));
         }
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let row = tx
-            .query_opt(
+            .fetch_optional(
                 &format!(
-                    "UPDATE prompts SET prompt_text = COALESCE($4, prompt_text), \
-                     prompt_metadata = COALESCE($5, prompt_metadata), status = COALESCE($6, status), \
-                     secret_hash = COALESCE($7, secret_hash), version = version + 1, updated_by = $8 \
-                     WHERE organization_id = $1 AND id = $2 AND version = $3 AND deleted_at IS NULL \
-                     RETURNING {COLUMNS}"
+                    "UPDATE prompts SET prompt_text = COALESCE(:text::text, prompt_text), \
+                     prompt_metadata = COALESCE(:metadata::jsonb, prompt_metadata), \
+                     status = COALESCE(:status::text, status), \
+                     secret_hash = COALESCE(:hash::text, secret_hash), version = version + 1, \
+                     updated_by = :actor \
+                     WHERE organization_id = :org AND id = :id AND version = :version \
+                     AND deleted_at IS NULL RETURNING {COLUMNS}"
                 ),
-                &[
-                    &caller.org,
-                    &id,
-                    &version,
-                    &input.prompt_text,
-                    &input.prompt_metadata,
-                    &input.status,
-                    &input.prompt_text.as_ref().map(|t| hex::encode(Sha256::digest(t.as_bytes()))),
-                    &actor(caller),
-                ],
+                params!(
+                    org = caller.org,
+                    id,
+                    version,
+                    text = input.prompt_text,
+                    metadata = input.prompt_metadata,
+                    status = input.status,
+                    hash = input
+                        .prompt_text
+                        .as_ref()
+                        .map(|t| hex::encode(Sha256::digest(t.as_bytes()))),
+                    actor = actor(caller),
+                ),
             )
             .await?;
         let Some(row) = row else {
             let current = tx
-                .query_opt(
-                    "SELECT version FROM prompts WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
-                    &[&caller.org, &id],
+                .fetch_optional(
+                    "SELECT version FROM prompts WHERE organization_id = :org AND id = :id \
+                     AND deleted_at IS NULL",
+                    params!(org = caller.org, id),
                 )
                 .await?
                 .ok_or(SealedError::NotFound("prompt"))?;
-            return Err(SealedCase::VersionConflict(current.get(0)).into());
+            return Err(SealedCase::VersionConflict(current.get("version")?).into());
         };
-        let prompt = Prompt::from(&row);
+        let prompt = Prompt::try_from(&row)?;
         let audit = outbox::audit(
             &tx,
             &caller.audit(
@@ -332,7 +344,7 @@ impl SealedApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.base.relay.publish(&self.base.db, &[audit]).await;
         let _ = self.base.cache.delete(&prompt_key(caller.org, id)).await;
         Ok(prompt)
     }
@@ -340,13 +352,13 @@ impl SealedApi {
     /// `DELETE /v1/prompts/{id}`: soft; kept for retention (7 years), gone from the API.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn delete_prompt(&self, caller: &Caller, id: Uuid) -> Result<(), SealedError> {
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let deleted = tx
-            .execute(
-                "UPDATE prompts SET deleted_at = now(), status = 'deleted', updated_by = $3 \
-                 WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
-                &[&caller.org, &id, &actor(caller)],
+            .run(
+                "UPDATE prompts SET deleted_at = now(), status = 'deleted', updated_by = :actor \
+                 WHERE organization_id = :org AND id = :id AND deleted_at IS NULL",
+                params!(org = caller.org, id, actor = actor(caller)),
             )
             .await?;
         if deleted == 0 {
@@ -359,7 +371,7 @@ impl SealedApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.base.relay.publish(&self.base.db, &[audit]).await;
         let _ = self.base.cache.delete(&prompt_key(caller.org, id)).await;
         Ok(())
     }
@@ -428,8 +440,8 @@ impl SealedApi {
                 input.expires_at.map(|t| t.trunc_subsecs(0)),
             )
             .await?;
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let envelope = crate::envelopes::insert(&tx, caller.org, Some(id), &wire).await?;
         let audit = outbox::audit(
             &tx,
@@ -443,7 +455,7 @@ impl SealedApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.base.relay.publish(&self.base.db, &[audit]).await;
         Ok(envelope)
     }
 
@@ -452,16 +464,17 @@ impl SealedApi {
         &self,
         org: Uuid,
     ) -> Result<Option<crate::keys::CryptoKey>, SealedError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let key_id: Option<String> = client
-            .query_opt(
-                "SELECT key_id FROM cryptographic_keys WHERE organization_id = $1 AND key_usage = 'sender' \
+            .fetch_optional(
+                "SELECT key_id FROM cryptographic_keys WHERE organization_id = :org AND key_usage = 'sender' \
                  AND status = 'active' AND key_storage_location <> 'external' \
                  AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC LIMIT 1",
-                &[&org],
+                params!(org),
             )
             .await?
-            .map(|row| row.get(0));
+            .map(|row| row.get("key_id"))
+            .transpose()?;
         match key_id {
             Some(key_id) => self.key_by_name(org, &key_id).await,
             None => Ok(None),

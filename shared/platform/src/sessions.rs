@@ -10,12 +10,13 @@
 //! the marker, so a refill racing the change cannot restore the old role. Entries live at
 //! most 15 minutes, an access token's lifetime.
 
-use deadpool_postgres::Pool;
 use gsign_core::Role;
 use redis::AsyncCommands;
 use uuid::Uuid;
 
 use crate::cache::Cache;
+use crate::database::{Database, Session};
+use crate::params;
 
 /// How long a user's session hash lives in Redis: at most an access token's lifetime, so an
 /// entry that an invalidation failed to reach dies with the tokens it was trusted for.
@@ -53,7 +54,7 @@ pub fn session_key(user_id: Uuid) -> String {
 #[tracing::instrument(skip_all, fields(user_id = %user_id, organization_id = %organization_id, family_id = %family_id))]
 pub async fn active_role(
     cache: &Cache,
-    pool: &Pool,
+    db: &Database,
     user_id: Uuid,
     organization_id: Uuid,
     family_id: Uuid,
@@ -77,25 +78,26 @@ pub async fn active_role(
             false
         }
     };
-    let client = pool.get().await?;
-    let row = client
-        .query_opt(
+    let row = db
+        .connect()
+        .await?
+        .fetch_optional(
             "SELECT u.role, u.session_version
                FROM user_sessions s JOIN users u ON u.id = s.user_id
                JOIN organizations o ON o.id = u.organization_id
-              WHERE s.family_id = $1 AND s.user_id = $2 AND s.organization_id = $3
+              WHERE s.family_id = :family AND s.user_id = :user AND s.organization_id = :org
                 AND s.revoked_at IS NULL AND s.rotated_at IS NULL AND s.expires_at > now()
-                AND u.status = 'active' AND u.organization_id = $3 AND o.status = 'active'
+                AND u.status = 'active' AND u.organization_id = :org AND o.status = 'active'
               LIMIT 1",
-            &[&family_id, &user_id, &organization_id],
+            params!(family = family_id, user = user_id, org = organization_id),
         )
         .await?;
     let Some(row) = row else { return Ok(None) };
     let role: Role = row
-        .get::<_, String>(0)
+        .get::<String>("role")?
         .parse()
         .map_err(|e: String| anyhow::anyhow!(e))?;
-    let version: i64 = row.get(1);
+    let version: i64 = row.get("session_version")?;
     if redis_answered {
         if let Err(err) = remember(cache, user_id, family_id, role, version).await {
             tracing::warn!(error = %err, "could not cache the session");
@@ -131,17 +133,15 @@ pub async fn remember(
 /// `users.session_version` in the caller's transaction; after commit, call [`invalidate`]
 /// with the version returned.
 #[tracing::instrument(skip_all, fields(user_id = %user_id))]
-pub async fn bump_version(
-    client: &impl deadpool_postgres::GenericClient,
-    user_id: Uuid,
-) -> anyhow::Result<i64> {
-    Ok(client
-        .query_one(
-            "UPDATE users SET session_version = session_version + 1 WHERE id = $1 RETURNING session_version",
-            &[&user_id],
+pub async fn bump_version(db: &(impl Session + ?Sized), user_id: Uuid) -> anyhow::Result<i64> {
+    Ok(db
+        .fetch_one(
+            "UPDATE users SET session_version = session_version + 1 WHERE id = :user_id \
+             RETURNING session_version",
+            params!(user_id),
         )
         .await?
-        .get(0))
+        .get("session_version")?)
 }
 
 /// Drops every cached session of `user_id` and records `version`, so a refill racing the
