@@ -12,15 +12,17 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use deadpool_postgres::GenericClient;
 use gsign_core::envelopes::EvidenceEvent;
 use gsign_core::packs::{tracked, PackEnvelopeStatus, PackStatus, Tracked};
 use gsign_core::Env;
+use gsign_platform::aws::{self, AwsConfig};
+use gsign_platform::database::{Database, DbError, Session};
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, MessageOutcome, SqsHandler,
 };
 use gsign_platform::outbox::{self, EnvelopeEvent};
+use gsign_platform::params;
 use uuid::Uuid;
 
 /// `sqs-track-pack-document`.
@@ -30,16 +32,18 @@ pub const TRACK_PACK_DOCUMENT: FunctionSpec = FunctionSpec {
         Box::pin(async move {
             let mut r = env.reader();
             let db = DbConfig::read(&mut r);
-            let db = r.finish(|| db)?;
+            let aws = AwsConfig::read(&mut r);
+            let (db, aws) = r.finish(|| Some((db?, aws?)))?;
+            let pool = db::pool(&db).map_err(anyhow::Error::from)?;
             Ok(Handler::Sqs(Arc::new(PackFollower {
-                pool: db::pool(&db).map_err(anyhow::Error::from)?,
+                db: db::database(&db, &aws::sdk_config(&aws).await, &pool),
             })))
         })
     },
 };
 
 struct PackFollower {
-    pool: deadpool_postgres::Pool,
+    db: Database,
 }
 
 #[async_trait]
@@ -61,7 +65,7 @@ impl PackFollower {
         let Some(announced) = announced else {
             return MessageOutcome::Rejected("not an announced envelope event".to_owned());
         };
-        match apply(&self.pool, announced.organization_id, &announced.event).await {
+        match apply(&self.db, announced.organization_id, &announced.event).await {
             Ok(()) => MessageOutcome::Done,
             Err(err) => MessageOutcome::Retry(err),
         }
@@ -72,16 +76,12 @@ impl PackFollower {
 /// for, if any, in a transaction of its own. Idempotent, and never a step back: applying an
 /// event twice, or an earlier one after a later one, changes nothing.
 #[tracing::instrument(skip_all, fields(envelope = %event.envelope_id))]
-pub(crate) async fn apply(
-    pool: &deadpool_postgres::Pool,
-    org: Uuid,
-    event: &EvidenceEvent,
-) -> anyhow::Result<()> {
+pub(crate) async fn apply(db: &Database, org: Uuid, event: &EvidenceEvent) -> anyhow::Result<()> {
     let Some(effect) = tracked(&event.action) else {
         return Ok(());
     };
-    let mut conn = pool.get().await.context("a connection")?;
-    let tx = conn.transaction().await.context("beginning")?;
+    let mut conn = db.connect().await.context("a connection")?;
+    let tx = conn.begin().await.context("beginning")?;
     let Some(document) = PackDocument::of_envelope(&tx, org, event.envelope_id).await? else {
         return Ok(());
     };
@@ -111,23 +111,27 @@ struct PackDocument {
 impl PackDocument {
     #[tracing::instrument(skip_all)]
     async fn of_envelope(
-        client: &impl GenericClient,
+        client: &(impl Session + ?Sized),
         org: Uuid,
         envelope: Uuid,
     ) -> anyhow::Result<Option<Self>> {
         let row = client
-            .query_opt(
+            .fetch_optional(
                 "SELECT doc_id, pack_id, signer_map_json FROM doc_instance \
-                 WHERE organization_id = $1 AND envelope_id = $2",
-                &[&org, &envelope],
+                 WHERE organization_id = :org AND envelope_id = :envelope",
+                params!(org, envelope),
             )
             .await
             .context("reading the pack document")?;
-        Ok(row.map(|row| Self {
-            doc: row.get(0),
-            pack: row.get(1),
-            signers: row.get(2),
-        }))
+        Ok(row
+            .map(|row| -> Result<Self, DbError> {
+                Ok(Self {
+                    doc: row.get("doc_id")?,
+                    pack: row.get("pack_id")?,
+                    signers: row.get("signer_map_json")?,
+                })
+            })
+            .transpose()?)
     }
 
     /// The document's envelope status, unless an event later in the envelope's sequence set
@@ -135,15 +139,15 @@ impl PackDocument {
     #[tracing::instrument(skip_all)]
     async fn move_status(
         &self,
-        client: &impl GenericClient,
+        client: &(impl Session + ?Sized),
         status: PackEnvelopeStatus,
         sequence: i32,
     ) -> anyhow::Result<()> {
         client
-            .execute(
-                "UPDATE doc_instance SET envelope_status = $2, envelope_sequence = $3 \
-                 WHERE doc_id = $1 AND envelope_sequence < $3",
-                &[&self.doc, &status.as_str(), &sequence],
+            .run(
+                "UPDATE doc_instance SET envelope_status = :status, envelope_sequence = :sequence \
+                 WHERE doc_id = :doc AND envelope_sequence < :sequence",
+                params!(doc = self.doc, status = status.as_str(), sequence),
             )
             .await
             .context("moving the document's envelope status")?;
@@ -154,7 +158,7 @@ impl PackDocument {
     #[tracing::instrument(skip_all)]
     async fn add_sign_event(
         &self,
-        client: &impl GenericClient,
+        client: &(impl Session + ?Sized),
         effect: Tracked,
         event: &EvidenceEvent,
     ) -> anyhow::Result<()> {
@@ -177,26 +181,26 @@ impl PackDocument {
             "occurred_at": event.occurred_at,
         });
         client
-            .execute(
+            .run(
                 // Rows written before migration 0022 carry the sequence in their payload only.
                 "INSERT INTO doc_sign_event (doc_id, actor_role, actor_user_id, actor_email, event, \
                  provider_payload, envelope_sequence, created_at) \
-                 SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::int, \
-                 $8::timestamptz WHERE NOT EXISTS ( \
-                     SELECT 1 FROM doc_sign_event WHERE doc_id = $1::uuid \
+                 SELECT :doc::uuid, :role::text, :user::text, :email::text, :event::text, \
+                 :payload::jsonb, :sequence::int, :occurred_at::timestamptz WHERE NOT EXISTS ( \
+                     SELECT 1 FROM doc_sign_event WHERE doc_id = :doc::uuid \
                      AND envelope_sequence IS NULL \
-                     AND provider_payload ->> 'sequence' = ($7::int)::text) \
+                     AND provider_payload ->> 'sequence' = (:sequence::int)::text) \
                  ON CONFLICT (doc_id, envelope_sequence) DO NOTHING",
-                &[
-                    &self.doc,
-                    &role,
-                    &user,
-                    &email,
-                    &sign_event.as_str(),
-                    &payload,
-                    &event.sequence,
-                    &event.occurred_at,
-                ],
+                params!(
+                    doc = self.doc,
+                    role,
+                    user,
+                    email,
+                    event = sign_event.as_str(),
+                    payload,
+                    sequence = event.sequence,
+                    occurred_at = event.occurred_at,
+                ),
             )
             .await
             .context("adding the sign event")?;
@@ -224,11 +228,11 @@ impl PackDocument {
     /// Locks the pack's row: it orders documents completing at once, so the last one to
     /// take it sees every other's committed status.
     #[tracing::instrument(skip_all)]
-    async fn lock_pack(&self, client: &impl GenericClient) -> anyhow::Result<()> {
+    async fn lock_pack(&self, client: &(impl Session + ?Sized)) -> anyhow::Result<()> {
         client
-            .query_opt(
-                "SELECT 1 FROM doc_pack WHERE pack_id = $1 FOR UPDATE",
-                &[&self.pack],
+            .fetch_optional(
+                "SELECT 1 FROM doc_pack WHERE pack_id = :pack FOR UPDATE",
+                params!(pack = self.pack),
             )
             .await
             .context("locking the pack")?;
@@ -238,7 +242,10 @@ impl PackDocument {
     /// The pack `signed` when every document's envelope completed (the caller holds the
     /// pack's lock).
     #[tracing::instrument(skip_all)]
-    async fn sign_pack_if_all_completed(&self, client: &impl GenericClient) -> anyhow::Result<()> {
+    async fn sign_pack_if_all_completed(
+        &self,
+        client: &(impl Session + ?Sized),
+    ) -> anyhow::Result<()> {
         sign_if_all_completed(client, self.pack).await
     }
 }
@@ -247,19 +254,19 @@ impl PackDocument {
 /// caller's transaction, which holds the pack's row (or takes it here).
 #[tracing::instrument(skip_all, fields(pack = %pack))]
 pub(crate) async fn sign_if_all_completed(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     pack: Uuid,
 ) -> anyhow::Result<()> {
     client
-        .execute(
-            "UPDATE doc_pack SET status = $2 WHERE pack_id = $1 AND status = $3 \
-             AND NOT EXISTS (SELECT 1 FROM doc_instance WHERE pack_id = $1 \
+        .run(
+            "UPDATE doc_pack SET status = :signed WHERE pack_id = :pack AND status = :issued \
+             AND NOT EXISTS (SELECT 1 FROM doc_instance WHERE pack_id = :pack \
              AND envelope_status <> 'completed')",
-            &[
-                &pack,
-                &PackStatus::Signed.as_str(),
-                &PackStatus::Issued.as_str(),
-            ],
+            params!(
+                pack,
+                signed = PackStatus::Signed.as_str(),
+                issued = PackStatus::Issued.as_str(),
+            ),
         )
         .await
         .context("marking the pack signed")?;

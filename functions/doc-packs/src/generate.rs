@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 use gsign_core::packs::{Signer, MAX_PACK_TEMPLATES};
 use gsign_core::FieldError;
+use gsign_platform::database::Session;
 use gsign_platform::http::Caller;
 use gsign_render::{Document, Rendered};
 use serde::Serialize;
@@ -71,7 +72,7 @@ impl DocPacksApi {
     #[tracing::instrument(skip_all)]
     pub(crate) async fn plan(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         caller: &Caller,
         request: &Request<'_>,
     ) -> Result<Vec<Plan>, DocPacksError> {
@@ -255,7 +256,7 @@ impl DocPacksApi {
     #[tracing::instrument(skip_all)]
     async fn resolve_clause(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         caller: &Caller,
         reference: &ClauseRef,
     ) -> Result<Result<Item, String>, DocPacksError> {

@@ -96,7 +96,7 @@ impl DocPacksRoute {
                 web::json(StatusCode::OK, &api.list_items(&caller, kind, req).await?)
             }
             Route::GetItem(kind) => {
-                let client = api.base().pool.get().await?;
+                let client = api.base().db.connect().await?;
                 let item = api
                     .get(&client, &caller, kind, id(kind.noun())?)
                     .await?
@@ -179,12 +179,12 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
     Box::pin(async move {
         let api = DocPacksApi::from_env(&env).await?;
         let limiter = api.base().limiter.clone();
-        let pool = api.base().pool.clone();
+        let db = api.base().db.clone();
         Ok(http_route(
             Arc::new(DocPacksRoute { api, spec, route }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

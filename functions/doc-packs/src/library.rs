@@ -14,12 +14,13 @@ use gsign_core::packs::{
     role_problem, Gate, MAX_CLAUSE_BYTES, MAX_SIGNER_ROLES, MAX_TEMPLATE_CLAUSES,
 };
 use gsign_core::FieldError;
+use gsign_platform::database::{json_list, DbError, Row, Session, Transaction};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::pagination::{Page, PageRequest};
+use gsign_platform::params;
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::error::{DocPacksCase, DocPacksError};
@@ -113,25 +114,34 @@ pub struct Item {
     pub content: serde_json::Map<String, Value>,
 }
 
-impl From<&Row> for Item {
-    fn from(row: &Row) -> Self {
-        let content: Value = row.get("content");
-        Self {
-            id: row.get("id"),
-            name: row.get("name"),
-            version: row.get("version"),
-            city_gate: row.get("city_gate"),
-            role_gate: row.get("role_gate"),
-            is_active: row.get("is_active"),
-            created_by: row.get("created_by"),
-            created_at: row.get("created_at"),
-            published_at: row.get("published_at"),
+impl TryFrom<&Row> for Item {
+    type Error = DbError;
+    fn try_from(row: &Row) -> Result<Self, DbError> {
+        let content: Value = row.get("content")?;
+        Ok(Self {
+            id: row.get("id")?,
+            name: row.get("name")?,
+            version: row.get("version")?,
+            city_gate: row.get("city_gate")?,
+            role_gate: row.get("role_gate")?,
+            is_active: row.get("is_active")?,
+            created_by: row.get("created_by")?,
+            created_at: row.get("created_at")?,
+            published_at: row.get("published_at")?,
             content: match content {
                 Value::Object(map) => map,
                 _ => serde_json::Map::new(),
             },
-        }
+        })
     }
+}
+
+/// A gate (a list, or `NULL` for none) as the statement's `text[]`: lists go as JSON.
+fn gate_sql(name: &str) -> String {
+    format!(
+        "CASE WHEN :{name}::jsonb IS NULL THEN NULL \
+         ELSE ARRAY(SELECT jsonb_array_elements_text(:{name}::jsonb)) END"
+    )
 }
 
 impl Item {
@@ -289,7 +299,7 @@ impl DocPacksApi {
     #[tracing::instrument(skip_all)]
     async fn checked(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         caller: &Caller,
         kind: Kind,
         input: ItemInput,
@@ -447,7 +457,7 @@ impl DocPacksApi {
     #[tracing::instrument(skip_all)]
     async fn clause_ref_problem(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         caller: &Caller,
         reference: &ClauseRef,
     ) -> Result<Option<String>, DocPacksError> {
@@ -482,69 +492,70 @@ impl DocPacksApi {
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn get(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         caller: &Caller,
         kind: Kind,
         id: Uuid,
     ) -> Result<Option<Item>, DocPacksError> {
         Ok(client
-            .query_opt(
+            .fetch_optional(
                 &format!(
-                    "{} WHERE organization_id = $1 AND {} = $2",
+                    "{} WHERE organization_id = :org AND {} = :id",
                     kind.select(),
                     kind.id_column()
                 ),
-                &[&caller.org, &id],
+                params!(org = caller.org, id),
             )
             .await?
             .as_ref()
-            .map(Item::from))
+            .map(Item::try_from)
+            .transpose()?)
     }
 
     /// Every version of `name`, newest first.
     #[tracing::instrument(skip_all)]
     pub(crate) async fn versions(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         caller: &Caller,
         kind: Kind,
         name: &str,
     ) -> Result<Vec<Item>, DocPacksError> {
         Ok(client
-            .query(
+            .fetch_all(
                 &format!(
-                    "{} WHERE organization_id = $1 AND name = $2 ORDER BY version DESC",
+                    "{} WHERE organization_id = :org AND name = :name ORDER BY version DESC",
                     kind.select()
                 ),
-                &[&caller.org, &name],
+                params!(org = caller.org, name),
             )
             .await?
             .iter()
-            .map(Item::from)
-            .collect())
+            .map(Item::try_from)
+            .collect::<Result<_, _>>()?)
     }
 
     #[tracing::instrument(skip_all)]
     async fn insert(
         &self,
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         caller: &Caller,
         kind: Kind,
         name: &str,
         item: NewItem,
     ) -> Result<Item, DocPacksError> {
         // One writer per name at a time: the next version number is never raced.
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[&format!("{}:{}:{name}", kind.table(), caller.org)],
+        tx.run(
+            "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))",
+            params!(key = format!("{}:{}:{name}", kind.table(), caller.org)),
         )
         .await?;
         let columns = kind.content_columns();
         let values = columns
             .iter()
             .map(|c| match *c {
-                "body_markdown" => format!("$5::jsonb->>'{c}'"),
-                _ => format!("$5::jsonb->'{c}'"),
+                "body_markdown" => format!(":content::jsonb->>'{c}'"),
+                _ => format!(":content::jsonb->'{c}'"),
             })
             .collect::<Vec<_>>()
             .join(", ");
@@ -554,28 +565,38 @@ impl DocPacksApi {
             .map(|id| id.to_string())
             .unwrap_or_else(|| "system".to_owned());
         let row = tx
-            .query_one(
+            .fetch_one(
                 &format!(
                     "WITH inserted AS (INSERT INTO {table} (organization_id, name, version, city_gate, \
-                     role_gate, created_by, {columns}) SELECT $1, $2::text, \
-                     COALESCE((SELECT max(version) FROM {table} WHERE organization_id = $1 AND name = $2::text), 0) + 1, \
-                     $3, $4, $6, {values} RETURNING *) \
-                     SELECT inserted.{id} FROM inserted",
+                     role_gate, created_by, {columns}) SELECT :org, :name::text, \
+                     COALESCE((SELECT max(version) FROM {table} WHERE organization_id = :org \
+                               AND name = :name::text), 0) + 1, \
+                     {city_gate}, {role_gate}, :created_by, {values} RETURNING *) \
+                     SELECT inserted.{id} AS id FROM inserted",
                     table = kind.table(),
                     columns = columns.join(", "),
                     id = kind.id_column(),
+                    city_gate = gate_sql("city_gate"),
+                    role_gate = gate_sql("role_gate"),
                 ),
-                &[&caller.org, &name, &item.city_gate, &item.role_gate, &item.content, &created_by],
+                params!(
+                    org = caller.org,
+                    name,
+                    city_gate = item.city_gate.as_deref().map(json_list),
+                    role_gate = item.role_gate.as_deref().map(json_list),
+                    content = item.content,
+                    created_by,
+                ),
             )
             .await?;
-        let id: Uuid = row.get(0);
+        let id: Uuid = row.get("id")?;
         let item = tx
-            .query_one(
-                &format!("{} WHERE {} = $1", kind.select(), kind.id_column()),
-                &[&id],
+            .fetch_one(
+                &format!("{} WHERE {} = :id", kind.select(), kind.id_column()),
+                params!(id),
             )
             .await?;
-        Ok(Item::from(&item))
+        Ok(Item::try_from(&item)?)
     }
 
     /// `POST /v1/clauses` and `POST /v1/doc-templates`: version 1 of a new name (a name that
@@ -588,8 +609,8 @@ impl DocPacksApi {
         mut input: ItemInput,
     ) -> Result<Item, DocPacksError> {
         let name = input.name.take().unwrap_or_default().trim().to_owned();
-        let mut conn = self.base().pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base().db.connect().await?;
+        let tx = conn.begin().await?;
         let mut errors = Vec::new();
         text_problem(&name, "/name", 200, &mut errors);
         let checked = self.checked(&tx, caller, kind, input, None).await;
@@ -624,8 +645,8 @@ impl DocPacksApi {
                 "cannot change between versions; create a new one instead",
             ));
         }
-        let mut conn = self.base().pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base().db.connect().await?;
+        let tx = conn.begin().await?;
         let base = self
             .get(&tx, caller, kind, id)
             .await?
@@ -644,16 +665,16 @@ impl DocPacksApi {
         kind: Kind,
         id: Uuid,
     ) -> Result<Item, DocPacksError> {
-        let client = self.base().pool.get().await?;
+        let client = self.base().db.connect().await?;
         let updated = client
-            .execute(
+            .run(
                 &format!(
-                    "UPDATE {} SET published_at = now() WHERE organization_id = $1 AND {} = $2 \
+                    "UPDATE {} SET published_at = now() WHERE organization_id = :org AND {} = :id \
                      AND published_at IS NULL",
                     kind.table(),
                     kind.id_column()
                 ),
-                &[&caller.org, &id],
+                params!(org = caller.org, id),
             )
             .await?;
         let item = self
@@ -674,15 +695,15 @@ impl DocPacksApi {
         kind: Kind,
         id: Uuid,
     ) -> Result<Item, DocPacksError> {
-        let client = self.base().pool.get().await?;
+        let client = self.base().db.connect().await?;
         client
-            .execute(
+            .run(
                 &format!(
-                    "UPDATE {} SET is_active = false WHERE organization_id = $1 AND {} = $2",
+                    "UPDATE {} SET is_active = false WHERE organization_id = :org AND {} = :id",
                     kind.table(),
                     kind.id_column()
                 ),
-                &[&caller.org, &id],
+                params!(org = caller.org, id),
             )
             .await?;
         self.get(&client, caller, kind, id)
@@ -721,27 +742,39 @@ impl DocPacksApi {
         let (after_t, after_id) = page
             .after
             .map_or((None, None), |(t, id)| (Some(t), Some(id)));
-        let client = self.base().pool.get().await?;
+        let client = self.base().db.connect().await?;
         let mut rows: Vec<Item> = client
-            .query(
+            .fetch_all(
                 &format!(
-                    "{select} WHERE organization_id = $1 \
-                     AND ($2::text IS NULL OR name = $2) \
-                     AND ($3::bool IS NULL OR is_active = $3) \
-                     AND ($4::bool IS NULL OR (published_at IS NOT NULL) = $4) \
-                     AND ($5::text IS NULL OR city_gate IS NULL OR lower($5) = ANY (SELECT lower(c) FROM unnest(city_gate) c)) \
-                     AND ($6::text IS NULL OR role_gate IS NULL OR $6 = ANY (role_gate)) \
-                     AND ($7::timestamptz IS NULL OR (created_at, {id}) < ($7, $8)) \
-                     ORDER BY created_at DESC, {id} DESC LIMIT $9",
+                    "{select} WHERE organization_id = :org \
+                     AND (:name::text IS NULL OR name = :name) \
+                     AND (:active::bool IS NULL OR is_active = :active) \
+                     AND (:published::bool IS NULL OR (published_at IS NOT NULL) = :published) \
+                     AND (:city::text IS NULL OR city_gate IS NULL \
+                          OR lower(:city) = ANY (SELECT lower(c) FROM unnest(city_gate) c)) \
+                     AND (:role::text IS NULL OR role_gate IS NULL OR :role = ANY (role_gate)) \
+                     AND (:after_t::timestamptz IS NULL \
+                          OR (created_at, {id}) < (:after_t::timestamptz, :after_id::uuid)) \
+                     ORDER BY created_at DESC, {id} DESC LIMIT :limit",
                     select = kind.select(),
                     id = kind.id_column()
                 ),
-                &[&caller.org, &name, &active, &published, &city, &role, &after_t, &after_id, &page.fetch()],
+                params!(
+                    org = caller.org,
+                    name,
+                    active,
+                    published,
+                    city,
+                    role,
+                    after_t,
+                    after_id,
+                    limit = page.fetch(),
+                ),
             )
             .await?
             .iter()
-            .map(Item::from)
-            .collect();
+            .map(Item::try_from)
+            .collect::<Result<_, _>>()?;
         let next_cursor = page.finish(&mut rows, |i| (i.created_at, i.id));
         Ok(Page {
             data: rows,

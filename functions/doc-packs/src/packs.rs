@@ -16,15 +16,15 @@ use gsign_core::packs::{
 };
 use gsign_core::FieldError;
 use gsign_functions_envelopes::service::{CompletedDocuments, PackEnvelope, PackSigner};
-use gsign_platform::db;
+use gsign_platform::database::{DbError, Row, Session, Transaction};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
+use gsign_platform::params;
 use gsign_platform::storage::{ObjectRef, Presigned};
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::error::{from_envelopes, DocPacksCase, DocPacksError};
@@ -104,22 +104,22 @@ const PACK_COLUMNS: &str =
     signer_map, superseded_by, void_reason, created_at, updated_at";
 
 impl TryFrom<&Row> for Pack {
-    type Error = tokio_postgres::Error;
+    type Error = DbError;
 
     fn try_from(row: &Row) -> Result<Self, Self::Error> {
         Ok(Self {
-            id: row.try_get("pack_id")?,
-            reference: row.try_get("reference")?,
-            status: db::stored(row, "status")?,
-            generator_ver: row.try_get("generator_ver")?,
-            city: row.try_get("city")?,
-            templates: row.try_get("templates")?,
-            variables: row.try_get("variables")?,
-            signer_map: row.try_get("signer_map")?,
-            superseded_by: row.try_get("superseded_by")?,
-            void_reason: row.try_get("void_reason")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+            id: row.get("pack_id")?,
+            reference: row.get("reference")?,
+            status: row.stored("status")?,
+            generator_ver: row.get("generator_ver")?,
+            city: row.get("city")?,
+            templates: row.get("templates")?,
+            variables: row.get("variables")?,
+            signer_map: row.get("signer_map")?,
+            superseded_by: row.get("superseded_by")?,
+            void_reason: row.get("void_reason")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
         })
     }
 }
@@ -257,18 +257,19 @@ impl DocPacksApi {
     /// The pack `id` of the caller's organization; `lock` takes its row lock.
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn pack(
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         caller: &Caller,
         id: Uuid,
         lock: bool,
     ) -> Result<Pack, DocPacksError> {
         client
-            .query_opt(
+            .fetch_optional(
                 &format!(
-                    "SELECT {PACK_COLUMNS} FROM doc_pack WHERE organization_id = $1 AND pack_id = $2{}",
+                    "SELECT {PACK_COLUMNS} FROM doc_pack WHERE organization_id = :org \
+                     AND pack_id = :id{}",
                     if lock { " FOR UPDATE" } else { "" }
                 ),
-                &[&caller.org, &id],
+                params!(org = caller.org, id),
             )
             .await?
             .as_ref()
@@ -279,57 +280,59 @@ impl DocPacksApi {
 
     #[tracing::instrument(skip_all, fields(pack = %pack))]
     async fn instances(
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         pack: Uuid,
     ) -> Result<Vec<Instance>, DocPacksError> {
         let rows = client
-            .query(
+            .fetch_all(
                 "SELECT i.*, d.legal_hold FROM doc_instance i JOIN documents d ON d.id = i.document_id \
-                 WHERE i.pack_id = $1 ORDER BY i.position",
-                &[&pack],
+                 WHERE i.pack_id = :pack ORDER BY i.position",
+                params!(pack),
             )
             .await?;
         let events = client
-            .query(
+            .fetch_all(
                 "SELECT e.* FROM doc_sign_event e JOIN doc_instance i ON i.doc_id = e.doc_id \
-                 WHERE i.pack_id = $1 ORDER BY e.created_at, e.envelope_sequence, e.sign_event_id",
-                &[&pack],
+                 WHERE i.pack_id = :pack ORDER BY e.created_at, e.envelope_sequence, e.sign_event_id",
+                params!(pack),
             )
             .await?;
         Ok(rows
             .iter()
-            .map(|row| -> Result<Instance, tokio_postgres::Error> {
-                let id: Uuid = row.try_get("doc_id")?;
+            .map(|row| -> Result<Instance, DbError> {
+                let id: Uuid = row.get("doc_id")?;
                 Ok(Instance {
                     id,
-                    position: row.get("position"),
-                    title: row.get("title"),
-                    template_id: row.get("template_id"),
-                    template_version: row.get("template_version"),
-                    clauses_resolved: row.get("clauses_resolved"),
-                    variables_filled: row.get("variables_filled"),
-                    document_id: row.get("document_id"),
-                    render_pdf_s3: row.get("render_pdf_s3"),
-                    render_pdf_sha256: row.get("render_pdf_sha256"),
-                    page_count: row.get("page_count"),
-                    signature_boxes: row.get("signature_boxes"),
-                    envelope_id: row.get("envelope_id"),
-                    envelope_status: db::stored(row, "envelope_status")?,
-                    signer_map: row.get("signer_map_json"),
-                    legal_hold: row.get("legal_hold"),
+                    position: row.get("position")?,
+                    title: row.get("title")?,
+                    template_id: row.get("template_id")?,
+                    template_version: row.get("template_version")?,
+                    clauses_resolved: row.get("clauses_resolved")?,
+                    variables_filled: row.get("variables_filled")?,
+                    document_id: row.get("document_id")?,
+                    render_pdf_s3: row.get("render_pdf_s3")?,
+                    render_pdf_sha256: row.get("render_pdf_sha256")?,
+                    page_count: row.get("page_count")?,
+                    signature_boxes: row.get("signature_boxes")?,
+                    envelope_id: row.get("envelope_id")?,
+                    envelope_status: row.stored("envelope_status")?,
+                    signer_map: row.get("signer_map_json")?,
+                    legal_hold: row.get("legal_hold")?,
                     sign_events: events
                         .iter()
-                        .filter(|e| e.get::<_, Uuid>("doc_id") == id)
-                        .map(|e| SignEventView {
-                            id: e.get("sign_event_id"),
-                            actor_role: e.get("actor_role"),
-                            actor_user_id: e.get("actor_user_id"),
-                            actor_email: e.get("actor_email"),
-                            event: e.get("event"),
-                            provider_payload: e.get("provider_payload"),
-                            created_at: e.get("created_at"),
+                        .filter(|e| e.get::<Uuid>("doc_id").ok() == Some(id))
+                        .map(|e| -> Result<SignEventView, DbError> {
+                            Ok(SignEventView {
+                                id: e.get("sign_event_id")?,
+                                actor_role: e.get("actor_role")?,
+                                actor_user_id: e.get("actor_user_id")?,
+                                actor_email: e.get("actor_email")?,
+                                event: e.get("event")?,
+                                provider_payload: e.get("provider_payload")?,
+                                created_at: e.get("created_at")?,
+                            })
                         })
-                        .collect(),
+                        .collect::<Result<_, _>>()?,
                 })
             })
             .collect::<Result<_, _>>()?)
@@ -342,7 +345,7 @@ impl DocPacksApi {
         caller: &Caller,
         id: Uuid,
     ) -> Result<PackDetail, DocPacksError> {
-        let client = self.base().pool.get().await?;
+        let client = self.base().db.connect().await?;
         let pack = Self::pack(&client, caller, id, false).await?;
         let documents = Self::instances(&client, id).await?;
         Ok(PackDetail { pack, documents })
@@ -378,16 +381,25 @@ impl DocPacksApi {
         let (after_t, after_id) = page
             .after
             .map_or((None, None), |(t, id)| (Some(t), Some(id)));
-        let client = self.base().pool.get().await?;
+        let client = self.base().db.connect().await?;
         let mut rows: Vec<Pack> = client
-            .query(
+            .fetch_all(
                 &format!(
-                    "SELECT {PACK_COLUMNS} FROM doc_pack WHERE organization_id = $1 \
-                     AND ($2::text IS NULL OR reference = $2) AND ($3::text IS NULL OR status = $3) \
-                     AND ($4::timestamptz IS NULL OR (created_at, pack_id) < ($4, $5)) \
-                     ORDER BY created_at DESC, pack_id DESC LIMIT $6"
+                    "SELECT {PACK_COLUMNS} FROM doc_pack WHERE organization_id = :org \
+                     AND (:reference::text IS NULL OR reference = :reference) \
+                     AND (:status::text IS NULL OR status = :status) \
+                     AND (:after_t::timestamptz IS NULL \
+                          OR (created_at, pack_id) < (:after_t::timestamptz, :after_id::uuid)) \
+                     ORDER BY created_at DESC, pack_id DESC LIMIT :limit"
                 ),
-                &[&caller.org, &reference, &status, &after_t, &after_id, &page.fetch()],
+                params!(
+                    org = caller.org,
+                    reference,
+                    status,
+                    after_t,
+                    after_id,
+                    limit = page.fetch(),
+                ),
             )
             .await?
             .iter()
@@ -420,7 +432,7 @@ impl DocPacksApi {
         supersedes: Option<Uuid>,
     ) -> Result<PackDetail, DocPacksError> {
         let plans = {
-            let client = self.base().pool.get().await?;
+            let client = self.base().db.connect().await?;
             if supersedes.is_none() {
                 if let Some(live) = live_pack(&client, caller.org, &checked.reference).await? {
                     return Err(DocPacksCase::ReferenceInUse(live).into());
@@ -476,16 +488,16 @@ impl DocPacksApi {
             stored.push((doc_id, pdf, hash));
         }
 
-        let mut conn = self.base().pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base().db.connect().await?;
+        let tx = conn.begin().await?;
         // The old pack leaves the live ones before the new one joins them (one live pack
         // per reference); only if nobody else superseded or voided it meanwhile.
         if let Some(old) = supersedes {
             let open = tx
-                .query_opt(
-                    "UPDATE doc_pack SET status = 'superseded' WHERE pack_id = $1 \
+                .fetch_optional(
+                    "UPDATE doc_pack SET status = 'superseded' WHERE pack_id = :old \
                      AND status IN ('draft', 'issued') RETURNING status",
-                    &[&old],
+                    params!(old),
                 )
                 .await?;
             if open.is_none() {
@@ -498,26 +510,27 @@ impl DocPacksApi {
             .map(|id| id.to_string())
             .unwrap_or_default();
         let inserted = tx
-            .execute(
+            .run(
                 "INSERT INTO doc_pack (pack_id, organization_id, reference, status, generator_ver, city, \
-                 templates, variables, signer_map, created_by) VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $8, $9)",
-                &[
-                    &pack_id,
-                    &caller.org,
-                    &checked.reference,
-                    &gsign_render::GENERATOR_VERSION,
-                    &checked.city,
-                    &json!(checked.templates),
-                    &checked.variables,
-                    &json!(checked.signers),
-                    &created_by,
-                ],
+                 templates, variables, signer_map, created_by) VALUES (:pack_id, :org, :reference, \
+                 'draft', :generator_ver, :city, :templates, :variables, :signer_map, :created_by)",
+                params!(
+                    pack_id,
+                    org = caller.org,
+                    reference = checked.reference,
+                    generator_ver = gsign_render::GENERATOR_VERSION,
+                    city = checked.city,
+                    templates = json!(checked.templates),
+                    variables = checked.variables,
+                    signer_map = json!(checked.signers),
+                    created_by,
+                ),
             )
             .await;
         if let Err(err) = inserted {
-            if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+            if err.is_unique_violation() {
                 drop(tx);
-                let client = self.base().pool.get().await?;
+                let client = self.base().db.connect().await?;
                 let live = live_pack(&client, caller.org, &checked.reference).await?;
                 return Err(DocPacksCase::ReferenceInUse(live.unwrap_or_default()).into());
             }
@@ -542,9 +555,9 @@ impl DocPacksApi {
             .await?;
         }
         if let Some(old) = supersedes {
-            tx.execute(
-                "UPDATE doc_pack SET superseded_by = $2 WHERE pack_id = $1",
-                &[&old, &pack_id],
+            tx.run(
+                "UPDATE doc_pack SET superseded_by = :pack_id WHERE pack_id = :old",
+                params!(old, pack_id),
             )
             .await?;
         }
@@ -561,7 +574,7 @@ impl DocPacksApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base().relay.publish(&self.base().pool, &[audit]).await;
+        self.base().relay.publish(&self.base().db, &[audit]).await;
         self.detail(caller, pack_id).await
     }
 
@@ -575,7 +588,7 @@ impl DocPacksApi {
         id: Uuid,
     ) -> Result<PackDetail, DocPacksError> {
         let (pack, instances) = {
-            let client = self.base().pool.get().await?;
+            let client = self.base().db.connect().await?;
             let pack = Self::pack(&client, caller, id, false).await?;
             (pack, Self::instances(&client, id).await?)
         };
@@ -597,11 +610,11 @@ impl DocPacksApi {
                 .map_err(from_envelopes)?;
             self.catch_up(caller, envelope).await?;
         }
-        let mut conn = self.base().pool.get().await?;
-        let tx = conn.transaction().await?;
-        tx.execute(
-            "UPDATE doc_pack SET status = 'issued' WHERE pack_id = $1 AND status = 'draft'",
-            &[&id],
+        let mut conn = self.base().db.connect().await?;
+        let tx = conn.begin().await?;
+        tx.run(
+            "UPDATE doc_pack SET status = 'issued' WHERE pack_id = :id AND status = 'draft'",
+            params!(id),
         )
         .await?;
         // Documents that completed before the pack was marked issued (an issue retried after
@@ -614,7 +627,7 @@ impl DocPacksApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base().relay.publish(&self.base().pool, &[audit]).await;
+        self.base().relay.publish(&self.base().db, &[audit]).await;
         self.detail(caller, id).await
     }
 
@@ -661,15 +674,17 @@ impl DocPacksApi {
                 })
                 .collect(),
         };
-        let mut conn = self.base().pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base().db.connect().await?;
+        let tx = conn.begin().await?;
         let claimed = tx
-            .query_opt(
-                "SELECT envelope_id FROM doc_instance WHERE doc_id = $1 FOR UPDATE",
-                &[&instance.id],
+            .fetch_optional(
+                "SELECT envelope_id FROM doc_instance WHERE doc_id = :id FOR UPDATE",
+                params!(id = instance.id),
             )
             .await?
-            .and_then(|row| row.get::<_, Option<Uuid>>(0));
+            .map(|row| row.get::<Option<Uuid>>("envelope_id"))
+            .transpose()?
+            .flatten();
         if claimed.is_some() {
             return Ok(None);
         }
@@ -687,9 +702,14 @@ impl DocPacksApi {
                 );
             }
         }
-        tx.execute(
-            "UPDATE doc_instance SET envelope_id = $2, signer_map_json = $3 WHERE doc_id = $1",
-            &[&instance.id, &draft.envelope_id, &Value::Object(map)],
+        tx.run(
+            "UPDATE doc_instance SET envelope_id = :envelope, signer_map_json = :signers \
+             WHERE doc_id = :id",
+            params!(
+                id = instance.id,
+                envelope = draft.envelope_id,
+                signers = Value::Object(map),
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -712,15 +732,15 @@ impl DocPacksApi {
             ));
         }
         self.withdraw(caller, id, &reason).await?;
-        let mut conn = self.base().pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base().db.connect().await?;
+        let tx = conn.begin().await?;
         let pack = Self::pack(&tx, caller, id, true).await?;
         if !pack.status.is_open() {
             return Err(DocPacksCase::PackStatus(pack.status.to_string()).into());
         }
-        tx.execute(
-            "UPDATE doc_pack SET status = 'voided', void_reason = $2 WHERE pack_id = $1",
-            &[&id, &reason],
+        tx.run(
+            "UPDATE doc_pack SET status = 'voided', void_reason = :reason WHERE pack_id = :id",
+            params!(id, reason),
         )
         .await?;
         let audit = outbox::audit(
@@ -730,7 +750,7 @@ impl DocPacksApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base().relay.publish(&self.base().pool, &[audit]).await;
+        self.base().relay.publish(&self.base().db, &[audit]).await;
         self.detail(caller, id).await
     }
 
@@ -738,7 +758,7 @@ impl DocPacksApi {
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn withdraw(&self, caller: &Caller, id: Uuid, reason: &str) -> Result<(), DocPacksError> {
         let (pack, instances) = {
-            let client = self.base().pool.get().await?;
+            let client = self.base().db.connect().await?;
             (
                 Self::pack(&client, caller, id, false).await?,
                 Self::instances(&client, id).await?,
@@ -770,7 +790,7 @@ impl DocPacksApi {
             .await
             .map_err(from_envelopes)?
         {
-            crate::follow::apply(&self.base().pool, caller.org, &event).await?;
+            crate::follow::apply(&self.base().db, caller.org, &event).await?;
         }
         Ok(())
     }
@@ -792,7 +812,7 @@ impl DocPacksApi {
             ));
         }
         let old = {
-            let client = self.base().pool.get().await?;
+            let client = self.base().db.connect().await?;
             Self::pack(&client, caller, id, false).await?
         };
         if !old.status.is_open() {
@@ -812,7 +832,7 @@ impl DocPacksApi {
         // Every problem of the new values is reported before the old pack's envelopes are
         // touched: a refused regeneration leaves the old pack as it was.
         {
-            let client = self.base().pool.get().await?;
+            let client = self.base().db.connect().await?;
             self.plan(
                 &client,
                 caller,
@@ -841,19 +861,19 @@ impl DocPacksApi {
         doc: Uuid,
         variant: &str,
     ) -> Result<Presigned, DocPacksError> {
-        let client = self.base().pool.get().await?;
+        let client = self.base().db.connect().await?;
         Self::pack(&client, caller, id, false).await?;
         let row = client
-            .query_opt(
+            .fetch_optional(
                 "SELECT d.pdf_s3_key, d.pdf_s3_version_id, i.envelope_id, i.envelope_status \
                  FROM doc_instance i JOIN documents d ON d.id = i.document_id \
-                 WHERE i.pack_id = $1 AND i.doc_id = $2",
-                &[&id, &doc],
+                 WHERE i.pack_id = :id AND i.doc_id = :doc",
+                params!(id, doc),
             )
             .await?
             .ok_or(DocPacksError::NotFound("document"))?;
         drop(client);
-        let envelope: Option<Uuid> = row.get(2);
+        let envelope: Option<Uuid> = row.get("envelope_id")?;
         let completed = || async {
             match envelope {
                 Some(envelope) => self
@@ -865,10 +885,15 @@ impl DocPacksApi {
             }
         };
         let stored = match variant {
-            "generated" => row.get::<_, Option<String>>(0).map(|key| ObjectRef {
-                key,
-                version_id: row.get(1),
-            }),
+            "generated" => row
+                .get::<Option<String>>("pdf_s3_key")?
+                .map(|key| -> Result<ObjectRef, DbError> {
+                    Ok(ObjectRef {
+                        key,
+                        version_id: row.get("pdf_s3_version_id")?,
+                    })
+                })
+                .transpose()?,
             "signed" => completed().await?.final_pdf,
             "certificate" => completed().await?.certificate,
             _ => {
@@ -879,7 +904,7 @@ impl DocPacksApi {
             }
         };
         let Some(stored) = stored else {
-            let status: PackEnvelopeStatus = db::stored(&row, "envelope_status")?;
+            let status: PackEnvelopeStatus = row.stored("envelope_status")?;
             return Err(DocPacksCase::PackStatus(format!(
                 "issued, and this document's envelope is {status}: the {variant} PDF does not exist yet"
             )).into());
@@ -899,18 +924,19 @@ impl DocPacksApi {
 /// The live pack (draft, issued or signed) of `reference`.
 #[tracing::instrument(skip_all, fields(org = %org))]
 async fn live_pack(
-    client: &impl deadpool_postgres::GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     reference: &str,
 ) -> Result<Option<Uuid>, DocPacksError> {
     Ok(client
-        .query_opt(
-            "SELECT pack_id FROM doc_pack WHERE organization_id = $1 AND reference = $2 \
+        .fetch_optional(
+            "SELECT pack_id FROM doc_pack WHERE organization_id = :org AND reference = :reference \
              AND status IN ('draft', 'issued', 'signed')",
-            &[&org, &reference],
+            params!(org, reference),
         )
         .await?
-        .map(|row| row.get(0)))
+        .map(|row| row.get("pack_id"))
+        .transpose()?)
 }
 
 /// A signature box as stored.
@@ -949,7 +975,7 @@ impl BoxJson {
 #[allow(clippy::too_many_arguments)]
 #[tracing::instrument(skip_all, fields(pack = %pack, doc_id = %doc_id))]
 async fn insert_instance(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     caller: &Caller,
     pack: Uuid,
     position: i32,
@@ -970,29 +996,30 @@ async fn insert_instance(
     let page_count = i32::try_from(rendered.pages).unwrap_or(i32::MAX);
     let size = i64::try_from(rendered.pdf.len()).unwrap_or(i64::MAX);
     let document: Uuid = tx
-        .query_one(
+        .fetch_one(
             "INSERT INTO documents (organization_id, user_id, api_key_id, name, original_name, type, \
              mime_type, size, page_count, pages, s3_key, s3_version_id, pdf_s3_key, pdf_s3_version_id, \
              status, hash, pdf_hash, metadata, processed_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pdf', 'application/pdf', $6, $7, $8, $9, $10, $9, $10, 'ready', \
-             $11, $11, $12, now()) RETURNING id",
-            &[
-                &caller.org,
-                &caller.user,
-                &caller.api_key,
-                &name,
-                &format!("doc_{doc_id}_v1.pdf"),
-                &size,
-                &page_count,
-                &Value::Array(pages),
-                &pdf.key,
-                &pdf.version_id,
-                &rendered.sha256,
-                &json!({"doc_pack": pack, "doc_id": doc_id}),
-            ],
+             VALUES (:org, :user, :api_key, :name, :original_name, 'pdf', 'application/pdf', :size, \
+             :page_count, :pages, :key, :version_id, :key, :version_id, 'ready', :sha256, :sha256, \
+             :metadata, now()) RETURNING id",
+            params!(
+                org = caller.org,
+                user = caller.user,
+                api_key = caller.api_key,
+                name,
+                original_name = format!("doc_{doc_id}_v1.pdf"),
+                size,
+                page_count,
+                pages = Value::Array(pages),
+                key = pdf.key,
+                version_id = pdf.version_id,
+                sha256 = rendered.sha256,
+                metadata = json!({"doc_pack": pack, "doc_id": doc_id}),
+            ),
         )
         .await?
-        .get(0);
+        .get("id")?;
     let boxes: Vec<BoxJson> = rendered
         .signature_boxes
         .iter()
@@ -1010,31 +1037,33 @@ async fn insert_instance(
         .iter()
         .filter_map(|role| signers.get_key_value(role))
         .collect();
-    tx.execute(
+    tx.run(
         "INSERT INTO doc_instance (doc_id, pack_id, organization_id, position, template_id, template_version, \
          clauses_resolved, variables_filled, document_id, render_pdf_s3, render_pdf_version, render_pdf_sha256, \
          hash_s3_key, hash_s3_version, page_count, signature_boxes, signer_map_json, title) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-        &[
-            &doc_id,
-            &pack,
-            &caller.org,
-            &position,
-            &plan.template.id,
-            &plan.template.version,
-            &json!(plan.clauses),
-            &json!(plan.document.variables),
-            &document,
-            &format!("s3://{bucket}/{}", pdf.key),
-            &pdf.version_id,
-            &rendered.sha256,
-            &hash.key,
-            &hash.version_id,
-            &page_count,
-            &json!(boxes),
-            &json!(signer_map),
-            &name,
-        ],
+         VALUES (:doc_id, :pack, :org, :position, :template_id, :template_version, :clauses, \
+         :variables, :document, :render_pdf_s3, :render_pdf_version, :sha256, :hash_key, \
+         :hash_version, :page_count, :boxes, :signers, :name)",
+        params!(
+            doc_id,
+            pack,
+            org = caller.org,
+            position,
+            template_id = plan.template.id,
+            template_version = plan.template.version,
+            clauses = json!(plan.clauses),
+            variables = json!(plan.document.variables),
+            document,
+            render_pdf_s3 = format!("s3://{bucket}/{}", pdf.key),
+            render_pdf_version = pdf.version_id,
+            sha256 = rendered.sha256,
+            hash_key = hash.key,
+            hash_version = hash.version_id,
+            page_count,
+            boxes = json!(boxes),
+            signers = json!(signer_map),
+            name,
+        ),
     )
     .await?;
     Ok(())

@@ -8,6 +8,7 @@
 //! row lock and writes its evidence (with the recipient's IP and user agent) in the same
 //! transaction. Only the current routing order may act.
 
+use gsign_platform::database::{Session, Transaction};
 use gsign_platform::route_error::RouteError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -403,10 +404,7 @@ impl EnvelopesApi {
     /// that lock: every ceremony step of an envelope sees what the one before it committed
     /// (parallel wrong codes each count; a second `sign` finds the recipient done).
     #[tracing::instrument(skip_all)]
-    async fn party(
-        tx: &deadpool_postgres::Transaction<'_>,
-        req: &Request,
-    ) -> Result<Party, CeremonyError> {
+    async fn party(tx: &Transaction<'_>, req: &Request) -> Result<Party, CeremonyError> {
         let token = web::path(req, "token").ok_or(CeremonyCase::UnknownLink)?;
         if token.len() < 32 || token.len() > 128 {
             return Err(CeremonyCase::UnknownLink.into());
@@ -439,8 +437,8 @@ impl EnvelopesApi {
 
     #[tracing::instrument(skip_all)]
     async fn view(&self, req: &Request) -> Result<CeremonyView, CeremonyError> {
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let party = Self::party(&tx, req).await?;
         let status = party.envelope.status;
         if status.is_closed_to_recipients() {
@@ -556,7 +554,7 @@ impl EnvelopesApi {
         };
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &jobs).await;
+        self.base.relay.publish(&self.base.db, &jobs).await;
         Ok(CeremonyView {
             envelope: EnvelopeSummary {
                 id: party.envelope.id,
@@ -602,8 +600,8 @@ impl EnvelopesApi {
         // milliseconds, and parallel guesses would queue on the lock); the verdict is applied
         // under the lock, where the lockout is read again and failures are counted atomically.
         let checked = self.check_code(req, input.code.trim()).await?;
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let party = Self::party(&tx, req).await?;
         // The code also opens a completed envelope's final document, after the recipient acted.
         let status = party.envelope.status;
@@ -694,7 +692,7 @@ impl EnvelopesApi {
         };
         let hash = gsign_platform::credentials::sha256_hex(token);
         let stored = {
-            let client = self.base.pool.get().await?;
+            let client = self.base.db.connect().await?;
             repo::recipient_by_token(&client, &hash)
                 .await?
                 .and_then(|r| r.access_code_hash)
@@ -720,8 +718,8 @@ impl EnvelopesApi {
                 format!("accept the current disclosure ({DISCLOSURE_VERSION})"),
             ));
         }
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let party = Self::party(&tx, req).await?;
         party.may_act()?;
         if !party.authenticated(Utc::now()) {
@@ -747,8 +745,8 @@ impl EnvelopesApi {
     #[tracing::instrument(skip_all)]
     async fn sign(&self, req: &Request, input: SignInput) -> Result<Signed, CeremonyError> {
         let signature = adopted(input.signature.as_ref())?;
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let party = Self::party(&tx, req).await?;
         party.may_act()?;
         if !party.authenticated(Utc::now()) {
@@ -865,7 +863,7 @@ impl EnvelopesApi {
         // The connection goes back first: publishing takes one of its own.
         drop(conn);
         publish.extend([job, hook]);
-        self.base.relay.publish(&self.base.pool, &publish).await;
+        self.base.relay.publish(&self.base.db, &publish).await;
         Ok(outcome)
     }
 
@@ -878,8 +876,8 @@ impl EnvelopesApi {
                 "must be 1 to 1000 characters",
             ));
         }
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let party = Self::party(&tx, req).await?;
         party.may_act()?;
         if !party.authenticated(Utc::now()) {
@@ -945,7 +943,7 @@ impl EnvelopesApi {
             );
         }
         tx.commit().await?;
-        self.base.relay.publish(&self.base.pool, &emails).await;
+        self.base.relay.publish(&self.base.db, &emails).await;
         Ok(())
     }
 }
@@ -986,8 +984,8 @@ impl EnvelopesApi {
             .filter(|t| (32..=128).contains(&t.len()))
             .ok_or(CeremonyCase::UnknownLink)?;
         let hash = gsign_platform::credentials::sha256_hex(token);
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let found = repo::recipient_by_token(&tx, &hash)
             .await?
             .ok_or(CeremonyCase::UnknownLink)?;
@@ -1006,9 +1004,9 @@ impl EnvelopesApi {
         let fresh = gsign_platform::credentials::new_token();
         let expires_at = Utc::now() + chrono::Duration::days(self.settings.completed_link_days);
         repo::set_expiring_token(&tx, recipient.id, &fresh.hash, expires_at).await?;
-        tx.execute(
-            "UPDATE recipients SET link_renewed_at = now() WHERE id = $1",
-            &[&recipient.id],
+        tx.run(
+            "UPDATE recipients SET link_renewed_at = now() WHERE id = :id",
+            gsign_platform::params!(id = recipient.id),
         )
         .await?;
         let (ip, user_agent) = web::client(req);
@@ -1051,7 +1049,7 @@ impl EnvelopesApi {
         .map_err(CeremonyError::Internal)?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[email]).await;
+        self.base.relay.publish(&self.base.db, &[email]).await;
         Ok(answer)
     }
 }
@@ -1108,8 +1106,8 @@ pub(crate) fn init_step(env: Env, spec: &'static RouteSpec, step: Step) -> InitF
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let pool = api.base.pool.clone();
+        let db = api.base.db.clone();
         let handler = Arc::new(CeremonyRoute { api, step });
-        Ok(http_route(handler, spec, limiter, pool))
+        Ok(http_route(handler, spec, limiter, db))
     })
 }

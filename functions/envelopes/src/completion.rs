@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use chrono::Utc;
 use gsign_core::documents::{cache_key, retention_until};
 use gsign_core::webhooks::EventType;
+use gsign_platform::database::Transaction;
 use gsign_platform::outbox;
 use gsign_signing::completion::{certificate_pdf, CompletionRecord, EventRecord, RecipientRecord};
 use gsign_signing::pades::SignatureInfo;
@@ -44,7 +45,7 @@ impl SigningWorker {
     ) -> Result<PreparedSeal, Failure> {
         let org = envelope.organization_id;
         let organization = {
-            let client = self.api.base.pool.get().await?;
+            let client = self.api.base.db.connect().await?;
             Letterhead::of(&client, envelope).await?.organization
         };
         let current = self.current_pdf(envelope).await?;
@@ -62,7 +63,7 @@ impl SigningWorker {
         let sealed = self.sign(&current, &info, &[], seal, level).await?;
         let archival = archival_of(envelope);
         let sealed = {
-            let client = self.api.base.pool.get().await?;
+            let client = self.api.base.db.connect().await?;
             self.archive(&client, org, sealed, archival).await?
         };
         let archive_expires_at = archive_expiry_of(&sealed).await?;
@@ -83,7 +84,7 @@ impl SigningWorker {
     #[tracing::instrument(skip_all)]
     pub(crate) async fn complete(
         &self,
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         envelope: &Envelope,
         seal: &SealKey,
         sealed: PreparedSeal,
@@ -307,7 +308,7 @@ impl SigningWorker {
             Failure::Permanent("a completed envelope without its completion time".into())
         })?;
         let until = retention_until(completed_at);
-        let conn = self.api.base.pool.get().await?;
+        let conn = self.api.base.db.connect().await?;
         let source = repo::source_document(&conn, envelope.document_id)
             .await?
             .ok_or_else(|| Failure::Permanent("the envelope's document is gone".into()))?;

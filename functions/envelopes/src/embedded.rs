@@ -11,6 +11,7 @@
 //!   open of the URL, or one after five minutes, is refused. The signing links a sender hands
 //!   out instead of mail (`crate::mail`) are tickets too, traded here by the `/sign` page.
 
+use gsign_platform::database::Session;
 use gsign_platform::route_error::RouteError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,8 +57,8 @@ impl EnvelopesApi {
         id: Uuid,
         recipient: Uuid,
     ) -> Result<ViewUrl, EnvelopesError> {
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         // Any envelope that went out: the page shows a finished one's state (and tells the
         // parent), a sent one's ceremony.
         let envelope = repo::get(&tx, caller.org, id, true)
@@ -188,8 +189,8 @@ impl OpenRoute {
         }
         let ticket_hash = gsign_platform::credentials::sha256_hex(&input.ticket);
         let token = gsign_platform::credentials::new_token();
-        let mut conn = self.api.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.api.base.db.connect().await?;
+        let tx = conn.begin().await?;
         // The envelope's row lock first, as every evidence write holds it (the signing worker
         // may be writing this envelope's chain right now).
         let (org, envelope) = repo::view_ticket_owner(&tx, &ticket_hash)
@@ -213,12 +214,12 @@ impl OpenRoute {
             .ok_or(EmbeddedCase::Unknown)?;
         // A view URL of an embedded recipient, or a signing link the sender handed out.
         let embedded: bool = tx
-            .query_one(
-                "SELECT embedded FROM recipients WHERE id = $1",
-                &[&found.id],
+            .fetch_one(
+                "SELECT embedded FROM recipients WHERE id = :id",
+                gsign_platform::params!(id = found.id),
             )
             .await?
-            .get(0);
+            .get("embedded")?;
         repo::record(
             &tx,
             found.organization_id,
@@ -264,8 +265,8 @@ pub(crate) fn init_open(env: Env, spec: &'static RouteSpec) -> InitFuture {
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let pool = api.base.pool.clone();
-        Ok(http_route(Arc::new(OpenRoute { api }), spec, limiter, pool))
+        let db = api.base.db.clone();
+        Ok(http_route(Arc::new(OpenRoute { api }), spec, limiter, db))
     })
 }
 
@@ -327,7 +328,7 @@ impl EmbedPage {
     async fn page(&self, req: &Request) -> Result<Response<Body>, EmbeddedError> {
         let ancestors = match web::query(req, "ticket") {
             Some(ticket) if (32..=128).contains(&ticket.len()) => {
-                let client = self.api.base.pool.get().await?;
+                let client = self.api.base.db.connect().await?;
                 let hash = gsign_platform::credentials::sha256_hex(ticket);
                 repo::embed_origins_of_ticket(&client, &hash).await?
             }
@@ -398,8 +399,8 @@ pub(crate) fn init_page(env: Env, spec: &'static RouteSpec) -> InitFuture {
                 .map_err(anyhow::Error::from)?,
             document_origin,
         };
-        let pool = page.api.base.pool.clone();
-        Ok(http_route(Arc::new(page), spec, limiter, pool))
+        let db = page.api.base.db.clone();
+        Ok(http_route(Arc::new(page), spec, limiter, db))
     })
 }
 

@@ -13,6 +13,7 @@ use chrono::Utc;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientStatus};
 use gsign_core::webhooks::EventType;
 use gsign_core::Env;
+use gsign_platform::database::Transaction;
 use gsign_platform::http::Caller;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
 use gsign_platform::outbox;
@@ -43,11 +44,7 @@ impl VoidInput {
 
 /// The sent envelope `id`, locked, or why it is not one.
 #[tracing::instrument(skip_all, fields(id = %id))]
-async fn sent(
-    tx: &deadpool_postgres::Transaction<'_>,
-    caller: &Caller,
-    id: Uuid,
-) -> Result<Envelope, EnvelopesError> {
+async fn sent(tx: &Transaction<'_>, caller: &Caller, id: Uuid) -> Result<Envelope, EnvelopesError> {
     EnvelopesApi::locked(tx, caller, id, EnvelopeStatus::Sent, EnvelopesCase::NotSent).await
 }
 
@@ -67,8 +64,8 @@ impl EnvelopesApi {
                 "must be 1 to 1000 characters",
             ));
         }
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         sent(&tx, caller, id).await?;
         let recipients = repo::recipients(&tx, id).await?;
         let envelope = repo::void(&tx, id, &reason).await?;
@@ -124,7 +121,7 @@ impl EnvelopesApi {
         );
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &emails).await;
+        self.base.relay.publish(&self.base.db, &emails).await;
         Ok(envelope)
     }
 
@@ -136,8 +133,8 @@ impl EnvelopesApi {
         caller: &Caller,
         id: Uuid,
     ) -> Result<serde_json::Value, EnvelopesError> {
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let envelope = sent(&tx, caller, id).await?;
         let Reminders {
             reminded,
@@ -151,7 +148,7 @@ impl EnvelopesApi {
             return Err(EnvelopesCase::NothingToRemind.into());
         }
         tx.commit().await?;
-        self.base.relay.publish(&self.base.pool, &emails).await;
+        self.base.relay.publish(&self.base.db, &emails).await;
         Ok(serde_json::json!({"reminded": reminded}))
     }
 
@@ -162,7 +159,7 @@ impl EnvelopesApi {
     #[tracing::instrument(skip_all)]
     async fn remind_in(
         &self,
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         caller: &Caller,
         envelope: &Envelope,
         due_before: Option<chrono::DateTime<Utc>>,
@@ -232,7 +229,7 @@ impl EnvelopesApi {
         id: Uuid,
         variant: &str,
     ) -> Result<Presigned, EnvelopesError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let envelope = repo::get(&client, caller.org, id, false)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
@@ -296,11 +293,11 @@ impl InvokeHandler for Expirer {
         // One envelope per transaction: each with its evidence and mail; a later run picks up
         // whatever a failure left.
         while let Some((org, id)) = {
-            let client = base.pool.get().await?;
+            let client = base.db.connect().await?;
             repo::next_expired(&client).await?
         } {
-            let mut conn = base.pool.get().await?;
-            let tx = conn.transaction().await?;
+            let mut conn = base.db.connect().await?;
+            let tx = conn.begin().await?;
             let Some(envelope) = repo::get(&tx, org, id, true).await? else {
                 continue;
             };
@@ -357,7 +354,7 @@ impl InvokeHandler for Expirer {
                 .0,
             );
             tx.commit().await?;
-            base.relay.publish(&base.pool, &emails).await;
+            base.relay.publish(&base.db, &emails).await;
             expired += 1;
         }
         Ok(serde_json::json!({"expired": expired}))
@@ -392,7 +389,7 @@ impl InvokeHandler for Reminder {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
         let base = &self.api.base;
         let candidates = {
-            let client = base.pool.get().await?;
+            let client = base.db.connect().await?;
             repo::reminder_candidates(&client, REMINDER_BATCH).await?
         };
         let mut reminded = 0usize;
@@ -406,8 +403,8 @@ impl InvokeHandler for Reminder {
                 ip: None,
                 user_agent: None,
             };
-            let mut conn = base.pool.get().await?;
-            let tx = conn.transaction().await?;
+            let mut conn = base.db.connect().await?;
+            let tx = conn.begin().await?;
             let Some(envelope) = repo::get(&tx, org, id, true).await? else {
                 continue;
             };
@@ -429,7 +426,7 @@ impl InvokeHandler for Reminder {
                 continue;
             }
             tx.commit().await?;
-            base.relay.publish(&base.pool, &emails).await;
+            base.relay.publish(&base.db, &emails).await;
             reminded += who.len();
         }
         Ok(serde_json::json!({"reminded": reminded}))

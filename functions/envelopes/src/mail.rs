@@ -20,20 +20,20 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientStatus};
 use gsign_core::mail::{
     is_plausible_address, parse_notification, MailEvent, MailEventKind, Suppressed,
 };
 use gsign_core::webhooks::EventType;
 use gsign_core::{Env, FieldError};
+use gsign_platform::database::{json_list, DbError, Row, Session, Transaction};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{
     each_message, http_route, FunctionSpec, Handler, HttpHandler, InitFuture, InvokeError,
     MessageOutcome, RouteSpec, SqsHandler,
 };
-use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
+use gsign_platform::{outbox, params};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret as _;
@@ -136,8 +136,8 @@ impl EnvelopesApi {
     /// matches it.
     #[tracing::instrument(skip_all)]
     pub async fn record_mail_event(&self, event: &MailEvent) -> anyhow::Result<Option<Recorded>> {
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let Some(mail) = find_mail(&tx, event).await? else {
             return Ok(None);
         };
@@ -150,24 +150,24 @@ impl EnvelopesApi {
         let mut publish = Vec::new();
         for outcome in &event.outcomes {
             let new = tx
-                .query_opt(
+                .fetch_optional(
                     "INSERT INTO mail_events (mail_id, ses_message_id, event_type, address, occurred_at, details) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     VALUES (:mail, :ses_message_id, :event_type, :address, :occurred_at, :details) \
                      ON CONFLICT ON CONSTRAINT mail_events_once DO NOTHING RETURNING id",
-                    &[
-                        &mail.id,
-                        &event.ses_message_id,
-                        &event.kind.as_str(),
-                        &outcome.address,
-                        &outcome.occurred_at,
-                        &serde_json::json!({
+                    params!(
+                        mail = mail.id,
+                        ses_message_id = event.ses_message_id,
+                        event_type = event.kind.as_str(),
+                        address = outcome.address,
+                        occurred_at = outcome.occurred_at,
+                        details = serde_json::json!({
                             "diagnostic": outcome.diagnostic,
                             "bounce_type": match &event.kind {
                                 MailEventKind::Bounce { kind, .. } => Some(kind.as_str()),
                                 _ => None,
                             },
                         }),
-                    ],
+                    ),
                 )
                 .await?
                 .is_some();
@@ -179,31 +179,48 @@ impl EnvelopesApi {
             let Some(status) = event.kind.status() else {
                 continue;
             };
-            tx.execute(
+            tx.run(
                 &format!(
-                    "UPDATE mail_messages SET status = $2, diagnostic = COALESCE($3, diagnostic), status_at = now() \
-                     WHERE id = $1 AND array_position({STATUS_RANK}, status) < array_position({STATUS_RANK}, $2::text)"
+                    "UPDATE mail_messages SET status = :status, \
+                     diagnostic = COALESCE(:diagnostic::text, diagnostic), status_at = now() \
+                     WHERE id = :mail AND array_position({STATUS_RANK}, status) \
+                         < array_position({STATUS_RANK}, :status::text)"
                 ),
-                &[&mail.id, &status.as_str(), &outcome.diagnostic],
+                params!(
+                    mail = mail.id,
+                    status = status.as_str(),
+                    diagnostic = outcome.diagnostic,
+                ),
             )
             .await?;
             // The recipient shows what became of their newest mail, at their current address.
             let recipient = match mail.recipient_id {
                 Some(recipient) => tx
-                    .query_opt(
+                    .fetch_optional(
                         &format!(
-                            "UPDATE recipients r SET mail_status = $3, mail_status_at = now(), mail_diagnostic = $4 \
-                             WHERE r.id = $1 AND lower(r.email) = $2 \
+                            "UPDATE recipients r SET mail_status = :status, mail_status_at = now(), \
+                             mail_diagnostic = :diagnostic::text \
+                             WHERE r.id = :recipient AND lower(r.email) = :address \
                                AND array_position({STATUS_RANK}, COALESCE(r.mail_status, 'sent')) \
-                                   < array_position({STATUS_RANK}, $3::text) \
+                                   < array_position({STATUS_RANK}, :status::text) \
                                AND NOT EXISTS (SELECT 1 FROM mail_messages m WHERE m.recipient_id = r.id \
-                                   AND lower(m.to_address) = $2 AND m.sent_at > $5) \
+                                   AND lower(m.to_address) = :address \
+                                   AND m.sent_at > :sent_at::timestamptz) \
                              RETURNING r.id, r.name, r.email"
                         ),
-                        &[&recipient, &outcome.address, &status.as_str(), &outcome.diagnostic, &mail.sent_at],
+                        params!(
+                            recipient,
+                            address = outcome.address,
+                            status = status.as_str(),
+                            diagnostic = outcome.diagnostic,
+                            sent_at = mail.sent_at,
+                        ),
                     )
                     .await?
-                    .map(|row| (row.get::<_, Uuid>(0), row.get::<_, String>(1), row.get::<_, String>(2))),
+                    .map(|row| -> Result<(Uuid, String, String), DbError> {
+                        Ok((row.get("id")?, row.get("name")?, row.get("email")?))
+                    })
+                    .transpose()?,
                 None => None,
             };
             let org = mail.organization_id;
@@ -216,10 +233,15 @@ impl EnvelopesApi {
                 } else {
                     "bounce"
                 };
-                tx.execute(
+                tx.run(
                     "INSERT INTO mail_suppressions (organization_id, email, reason, detail) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&org, &outcome.address, &reason, &outcome.diagnostic],
+                     VALUES (:org, :address, :reason, :diagnostic) ON CONFLICT DO NOTHING",
+                    params!(
+                        org,
+                        address = outcome.address,
+                        reason,
+                        diagnostic = outcome.diagnostic,
+                    ),
                 )
                 .await?;
             }
@@ -314,7 +336,7 @@ impl EnvelopesApi {
         }
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &publish).await;
+        self.base.relay.publish(&self.base.db, &publish).await;
         Ok(Some(recorded))
     }
 }
@@ -322,39 +344,42 @@ impl EnvelopesApi {
 /// The mail `event` is about: by the `gsign-outbox` tag GSign sets, else by SES's id.
 #[tracing::instrument(skip_all)]
 async fn find_mail(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     event: &MailEvent,
-) -> Result<Option<MailRecord>, tokio_postgres::Error> {
+) -> Result<Option<MailRecord>, DbError> {
     let by_tag = event
         .tag("gsign-outbox")
         .and_then(|tag| tag.parse::<Uuid>().ok());
     let row = match by_tag {
         Some(id) => {
             client
-                .query_opt(
+                .fetch_optional(
                     "SELECT id, organization_id, envelope_id, recipient_id, sent_at \
-                     FROM mail_messages WHERE id = $1 FOR UPDATE",
-                    &[&id],
+                     FROM mail_messages WHERE id = :id FOR UPDATE",
+                    params!(id),
                 )
                 .await?
         }
         None => {
             client
-                .query_opt(
+                .fetch_optional(
                     "SELECT id, organization_id, envelope_id, recipient_id, sent_at \
-                     FROM mail_messages WHERE ses_message_id = $1 FOR UPDATE",
-                    &[&event.ses_message_id],
+                     FROM mail_messages WHERE ses_message_id = :ses_message_id FOR UPDATE",
+                    params!(ses_message_id = event.ses_message_id),
                 )
                 .await?
         }
     };
-    Ok(row.map(|row| MailRecord {
-        id: row.get(0),
-        organization_id: row.get(1),
-        envelope_id: row.get(2),
-        recipient_id: row.get(3),
-        sent_at: row.get(4),
-    }))
+    row.map(|row| {
+        Ok(MailRecord {
+            id: row.get("id")?,
+            organization_id: row.get("organization_id")?,
+            envelope_id: row.get("envelope_id")?,
+            recipient_id: row.get("recipient_id")?,
+            sent_at: row.get("sent_at")?,
+        })
+    })
+    .transpose()
 }
 
 // ------------------------------------------------------------------ suppression list
@@ -377,16 +402,17 @@ pub struct SuppressionView {
     id: Uuid,
 }
 
-impl From<&tokio_postgres::Row> for SuppressionView {
-    fn from(row: &tokio_postgres::Row) -> Self {
-        Self {
-            id: row.get("id"),
-            email: row.get("email"),
-            reason: row.get("reason"),
-            detail: row.get("detail"),
-            created_by: row.get("created_by"),
-            created_at: row.get("created_at"),
-        }
+impl TryFrom<&Row> for SuppressionView {
+    type Error = DbError;
+    fn try_from(row: &Row) -> Result<Self, DbError> {
+        Ok(Self {
+            id: row.get("id")?,
+            email: row.get("email")?,
+            reason: row.get("reason")?,
+            detail: row.get("detail")?,
+            created_by: row.get("created_by")?,
+            created_at: row.get("created_at")?,
+        })
     }
 }
 
@@ -405,35 +431,38 @@ pub struct AddSuppression {
 /// The organization's suppressed addresses among `emails`.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn suppressed_among(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     emails: &[String],
-) -> Result<Vec<Suppressed>, tokio_postgres::Error> {
+) -> Result<Vec<Suppressed>, DbError> {
     let lowered: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
-    Ok(client
-        .query(
+    client
+        .fetch_all(
             "SELECT email, reason, created_at FROM mail_suppressions \
-             WHERE organization_id = $1 AND email = ANY($2)",
-            &[&org, &lowered],
+             WHERE organization_id = :org \
+             AND email IN (SELECT jsonb_array_elements_text(:emails::jsonb))",
+            params!(org, emails = json_list(&lowered)),
         )
         .await?
         .iter()
-        .map(|row| Suppressed {
-            email: row.get(0),
-            reason: row.get(1),
-            since: row.get(2),
+        .map(|row| {
+            Ok(Suppressed {
+                email: row.get("email")?,
+                reason: row.get("reason")?,
+                since: row.get("created_at")?,
+            })
         })
-        .collect())
+        .collect::<Result<_, DbError>>()
 }
 
 /// The recipients GSign would mail whose address the organization suppressed, one problem
 /// each (send refuses them; the draft's checklist shows them).
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub(crate) async fn recipient_suppression_problems(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     recipients: &[Recipient],
-) -> Result<Vec<FieldError>, tokio_postgres::Error> {
+) -> Result<Vec<FieldError>, DbError> {
     let emails: Vec<String> = recipients.iter().map(|r| r.email.clone()).collect();
     let suppressed = suppressed_among(client, org, &emails).await?;
     let mailed: Vec<(&str, bool)> = recipients
@@ -457,19 +486,26 @@ impl EnvelopesApi {
         }
         let email = web::query(req, "email").map(str::to_lowercase);
         let (after_t, after_id) = page.after.unzip();
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let mut rows: Vec<SuppressionView> = client
-            .query(
+            .fetch_all(
                 "SELECT id, email, reason, detail, created_by, created_at FROM mail_suppressions \
-                 WHERE organization_id = $1 AND ($2::text IS NULL OR email = $2) \
-                   AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) \
-                 ORDER BY created_at DESC, id DESC LIMIT $5",
-                &[&caller.org, &email, &after_t, &after_id, &page.fetch()],
+                 WHERE organization_id = :org AND (:email::text IS NULL OR email = :email) \
+                   AND (:after_t::timestamptz IS NULL \
+                        OR (created_at, id) < (:after_t::timestamptz, :after_id::uuid)) \
+                 ORDER BY created_at DESC, id DESC LIMIT :limit",
+                params!(
+                    org = caller.org,
+                    email,
+                    after_t,
+                    after_id,
+                    limit = page.fetch()
+                ),
             )
             .await?
             .iter()
-            .map(SuppressionView::from)
-            .collect();
+            .map(SuppressionView::try_from)
+            .collect::<Result<_, _>>()?;
         let next_cursor = page.finish(&mut rows, |r| (r.created_at, r.id));
         Ok(Page {
             data: rows,
@@ -498,26 +534,26 @@ impl EnvelopesApi {
         if !errors.is_empty() {
             return Err(EnvelopesError::Validation(errors));
         }
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let added = tx
-            .query_opt(
+            .fetch_optional(
                 "INSERT INTO mail_suppressions (organization_id, email, reason, detail, created_by) \
-                 VALUES ($1, $2, 'manual', $3, $4) ON CONFLICT DO NOTHING \
+                 VALUES (:org, :email, 'manual', :detail, :user) ON CONFLICT DO NOTHING \
                  RETURNING id, email, reason, detail, created_by, created_at",
-                &[&caller.org, &email, &input.detail, &caller.user],
+                params!(org = caller.org, email, detail = input.detail, user = caller.user),
             )
             .await?;
         let Some(row) = added else {
             // On the list already: unchanged, as it is.
             let row = tx
-                .query_one(
+                .fetch_one(
                     "SELECT id, email, reason, detail, created_by, created_at FROM mail_suppressions \
-                     WHERE organization_id = $1 AND email = $2",
-                    &[&caller.org, &email],
+                     WHERE organization_id = :org AND email = :email",
+                    params!(org = caller.org, email),
                 )
                 .await?;
-            return Ok((StatusCode::OK, SuppressionView::from(&row)));
+            return Ok((StatusCode::OK, SuppressionView::try_from(&row)?));
         };
         let audit = outbox::audit(
             &tx,
@@ -531,19 +567,20 @@ impl EnvelopesApi {
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
-        Ok((StatusCode::CREATED, SuppressionView::from(&row)))
+        self.base.relay.publish(&self.base.db, &[audit]).await;
+        Ok((StatusCode::CREATED, SuppressionView::try_from(&row)?))
     }
 
     #[tracing::instrument(skip_all)]
     async fn remove_suppression(&self, caller: &Caller, email: &str) -> Result<(), EnvelopesError> {
         let email = email.trim().to_lowercase();
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let removed = tx
-            .query_opt(
-                "DELETE FROM mail_suppressions WHERE organization_id = $1 AND email = $2 RETURNING reason",
-                &[&caller.org, &email],
+            .fetch_optional(
+                "DELETE FROM mail_suppressions WHERE organization_id = :org AND email = :email \
+                 RETURNING reason",
+                params!(org = caller.org, email),
             )
             .await?
             .ok_or(EnvelopesError::NotFound("suppressed address"))?;
@@ -553,13 +590,13 @@ impl EnvelopesApi {
                 "mail.suppression_removed",
                 "mail_suppression",
                 &email,
-                serde_json::json!({"reason": removed.get::<_, String>(0)}),
+                serde_json::json!({"reason": removed.get::<String>("reason")?}),
             ),
         )
         .await?;
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &[audit]).await;
+        self.base.relay.publish(&self.base.db, &[audit]).await;
         Ok(())
     }
 
@@ -570,21 +607,22 @@ impl EnvelopesApi {
             .filter(|t| (32..=128).contains(&t.len()))
             .ok_or(EnvelopesError::NotFound("unsubscribe link"))?;
         let hash = gsign_platform::credentials::sha256_hex(token);
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let changed = client
-            .execute(
+            .run(
                 "INSERT INTO mail_suppressions (organization_id, email, reason, detail) \
                  SELECT organization_id, lower(to_address), 'unsubscribe', 'one-click unsubscribe' \
-                   FROM mail_messages WHERE unsubscribe_token_hash = $1 AND organization_id IS NOT NULL \
+                   FROM mail_messages WHERE unsubscribe_token_hash = :hash \
+                   AND organization_id IS NOT NULL \
                  ON CONFLICT DO NOTHING",
-                &[&hash],
+                params!(hash),
             )
             .await?;
         if changed == 0 {
             let known = client
-                .query_opt(
-                    "SELECT 1 FROM mail_messages WHERE unsubscribe_token_hash = $1",
-                    &[&hash],
+                .fetch_optional(
+                    "SELECT 1 FROM mail_messages WHERE unsubscribe_token_hash = :hash",
+                    params!(hash),
                 )
                 .await?
                 .is_some();
@@ -624,7 +662,7 @@ impl EnvelopesApi {
     /// A sent envelope of the caller's, locked, and one of its recipients who has not acted.
     #[tracing::instrument(skip_all, fields(id = %id, recipient = %recipient))]
     async fn waiting_recipient(
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         caller: &Caller,
         id: Uuid,
         recipient: Uuid,
@@ -676,8 +714,8 @@ impl EnvelopesApi {
         if !errors.is_empty() {
             return Err(EnvelopesError::Validation(errors));
         }
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let (envelope, recipients, before) =
             Self::waiting_recipient(&tx, caller, id, recipient).await?;
         if !before.embedded {
@@ -708,19 +746,19 @@ impl EnvelopesApi {
         // A new person: nothing the old address did carries over (its link, its consent, its
         // access-code session, its view).
         let row = tx
-            .query_one(
-                "UPDATE recipients SET email = $2, name = $3, signing_token_hash = NULL, \
+            .fetch_one(
+                "UPDATE recipients SET email = :email, name = :name, signing_token_hash = NULL, \
                      status = CASE WHEN status = 'viewed' THEN 'sent' ELSE status END, \
                      viewed_at = NULL, consented_at = NULL, disclosure_version = NULL, \
                      access_verified_until = NULL, view_ticket_hash = NULL, \
                      view_ticket_expires_at = NULL, view_ticket_used_at = NULL, \
                      mail_status = NULL, mail_status_at = NULL, mail_diagnostic = NULL, \
                      reminders_sent = 0, last_reminded_at = NULL \
-                 WHERE id = $1 RETURNING id",
-                &[&before.id, &email, &name],
+                 WHERE id = :id RETURNING id",
+                params!(id = before.id, email, name),
             )
             .await?;
-        let _: Uuid = row.get(0);
+        let _: Uuid = row.get("id")?;
         repo::record(
             &tx,
             caller.org,
@@ -768,8 +806,8 @@ impl EnvelopesApi {
         }
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &publish).await;
-        let client = self.base.pool.get().await?;
+        self.base.relay.publish(&self.base.db, &publish).await;
+        let client = self.base.db.connect().await?;
         Ok(repo::recipients(&client, id)
             .await?
             .into_iter()
@@ -787,8 +825,8 @@ impl EnvelopesApi {
         id: Uuid,
         recipient: Uuid,
     ) -> Result<HandedOutLink, EnvelopesError> {
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let (envelope, recipients, found) =
             Self::waiting_recipient(&tx, caller, id, recipient).await?;
         if found.embedded {
@@ -803,10 +841,10 @@ impl EnvelopesApi {
         let ticket = gsign_platform::credentials::new_token();
         let week = Utc::now() + chrono::Duration::days(HANDED_OUT_LINK_DAYS);
         let expires_at = envelope.expires_at.map_or(week, |at| at.min(week));
-        tx.execute(
-            "UPDATE recipients SET view_ticket_hash = $2, view_ticket_expires_at = $3, \
-                 view_ticket_used_at = NULL WHERE id = $1",
-            &[&found.id, &ticket.hash, &expires_at],
+        tx.run(
+            "UPDATE recipients SET view_ticket_hash = :hash, view_ticket_expires_at = :expires_at, \
+                 view_ticket_used_at = NULL WHERE id = :id",
+            params!(id = found.id, hash = ticket.hash, expires_at),
         )
         .await?;
         repo::record(
@@ -902,12 +940,12 @@ pub(crate) fn init_mail_route(env: Env, spec: &'static RouteSpec, route: MailRou
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let pool = api.base.pool.clone();
+        let db = api.base.db.clone();
         Ok(http_route(
             Arc::new(MailRouteHandler { api, spec, route }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

@@ -5,6 +5,7 @@
 use gsign_core::envelopes::{
     is_announced, EvidenceEvent, FieldInput, FieldType, NewRecipient, RecipientInput, RecipientRole,
 };
+use gsign_platform::database::Transaction;
 use gsign_platform::http::Caller;
 use gsign_platform::storage::ObjectRef;
 use uuid::Uuid;
@@ -20,7 +21,7 @@ impl EnvelopesApi {
     #[tracing::instrument(skip_all)]
     pub async fn create_pack_draft(
         &self,
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         caller: &Caller,
         spec: &PackEnvelope,
     ) -> Result<PackDraft, EnvelopesError> {
@@ -145,7 +146,7 @@ impl EnvelopesApi {
         org: Uuid,
         id: Uuid,
     ) -> Result<Vec<EvidenceEvent>, EnvelopesError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         if repo::get(&client, org, id, false).await?.is_none() {
             return Err(EnvelopesError::NotFound("envelope"));
         }
@@ -165,7 +166,7 @@ impl EnvelopesApi {
         org: Uuid,
         id: Uuid,
     ) -> Result<CompletedDocuments, EnvelopesError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let envelope = repo::get(&client, org, id, false)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;

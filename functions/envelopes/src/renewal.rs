@@ -167,8 +167,8 @@ impl ArchiveRenewer {
             .await?;
 
         let base = &self.api.base;
-        let mut conn = base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = base.db.connect().await?;
+        let tx = conn.begin().await?;
         let recorded = repo::archive_renewed(
             &tx,
             envelope.id,
@@ -208,7 +208,7 @@ impl ArchiveRenewer {
         .await?;
         tx.commit().await?;
         drop(conn);
-        base.relay.publish(&base.pool, &[hook]).await;
+        base.relay.publish(&base.db, &[hook]).await;
         Ok(Renewal {
             object,
             sha256,
@@ -234,9 +234,9 @@ fn init(env: Env) -> InitFuture {
 #[async_trait]
 impl InvokeHandler for ArchiveRenewer {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
-        let pool = &self.api.base.pool;
-        let due =
-            repo::archive_renewals_due(&pool.get().await?, Utc::now() + self.window, BATCH).await?;
+        let db = &self.api.base.db;
+        let due = repo::archive_renewals_due(&db.connect().await?, Utc::now() + self.window, BATCH)
+            .await?;
         let (mut renewed, mut failed) = (0u32, 0u32);
         for envelope in &due {
             match self.renew(envelope).await {
@@ -252,7 +252,8 @@ impl InvokeHandler for ArchiveRenewer {
                         error = reason,
                         "archive timestamp renewal failed; tried again in a day"
                     );
-                    repo::archive_renewal_failed(&pool.get().await?, envelope.id, &reason).await?;
+                    repo::archive_renewal_failed(&db.connect().await?, envelope.id, &reason)
+                        .await?;
                 }
             }
         }

@@ -1,16 +1,16 @@
 //! The `envelopes`, `recipients`, `signature_fields` and `envelope_events` tables.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use gsign_core::envelopes::{
     AuthMethod, ChainedEvent, EnvelopeStatus, EvidenceEvent, FieldFacts, FieldType, NewRecipient,
     RecipientFacts, RecipientRole, RecipientStatus, RoutingType, GENESIS_HASH,
 };
-use gsign_platform::{db, outbox};
+use gsign_platform::database::{DbError, Row, Session};
+use gsign_platform::{outbox, params};
 use serde::Serialize;
 use uuid::Uuid;
 
-type PgResult<T> = Result<T, tokio_postgres::Error>;
+type PgResult<T> = Result<T, DbError>;
 
 /// An envelope row.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -98,46 +98,46 @@ const ENVELOPE_COLUMNS: &str =
     certificate_s3_key, certificate_s3_version_id, processing_error, processing_failed_at, \
     language";
 
-impl TryFrom<&tokio_postgres::Row> for Envelope {
-    type Error = tokio_postgres::Error;
+impl TryFrom<&Row> for Envelope {
+    type Error = DbError;
 
-    fn try_from(row: &tokio_postgres::Row) -> PgResult<Self> {
+    fn try_from(row: &Row) -> PgResult<Self> {
         Ok(Self {
-            id: row.try_get("id")?,
-            organization_id: row.try_get("organization_id")?,
-            user_id: row.try_get("user_id")?,
-            document_id: row.try_get("document_id")?,
-            name: row.try_get("name")?,
-            subject: row.try_get("subject")?,
-            message: row.try_get("message")?,
-            status: db::stored(row, "status")?,
-            routing_type: db::stored(row, "routing_type")?,
-            current_routing_order: row.try_get("current_routing_order")?,
-            expires_at: row.try_get("expires_at")?,
-            reminder_enabled: row.try_get("reminder_enabled")?,
-            reminder_interval_days: row.try_get("reminder_interval_days")?,
-            reminder_max: row.try_get("reminder_max")?,
-            signature_level: row.try_get("signature_level")?,
-            sent_at: row.try_get("sent_at")?,
-            completed_at: row.try_get("completed_at")?,
-            voided_at: row.try_get("voided_at")?,
-            void_reason: row.try_get("void_reason")?,
-            declined_at: row.try_get("declined_at")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-            current_s3_key: row.try_get("current_s3_key")?,
-            current_s3_version_id: row.try_get("current_s3_version_id")?,
-            current_sha256: row.try_get("current_sha256")?,
-            revision_count: row.try_get("revision_count")?,
-            final_sha256: row.try_get("final_sha256")?,
-            certificate_sha256: row.try_get("certificate_sha256")?,
-            final_s3_key: row.try_get("final_s3_key")?,
-            final_s3_version_id: row.try_get("final_s3_version_id")?,
-            certificate_s3_key: row.try_get("certificate_s3_key")?,
-            certificate_s3_version_id: row.try_get("certificate_s3_version_id")?,
-            processing_error: row.try_get("processing_error")?,
-            processing_failed_at: row.try_get("processing_failed_at")?,
-            language: row.try_get("language")?,
+            id: row.get("id")?,
+            organization_id: row.get("organization_id")?,
+            user_id: row.get("user_id")?,
+            document_id: row.get("document_id")?,
+            name: row.get("name")?,
+            subject: row.get("subject")?,
+            message: row.get("message")?,
+            status: row.stored("status")?,
+            routing_type: row.stored("routing_type")?,
+            current_routing_order: row.get("current_routing_order")?,
+            expires_at: row.get("expires_at")?,
+            reminder_enabled: row.get("reminder_enabled")?,
+            reminder_interval_days: row.get("reminder_interval_days")?,
+            reminder_max: row.get("reminder_max")?,
+            signature_level: row.get("signature_level")?,
+            sent_at: row.get("sent_at")?,
+            completed_at: row.get("completed_at")?,
+            voided_at: row.get("voided_at")?,
+            void_reason: row.get("void_reason")?,
+            declined_at: row.get("declined_at")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+            current_s3_key: row.get("current_s3_key")?,
+            current_s3_version_id: row.get("current_s3_version_id")?,
+            current_sha256: row.get("current_sha256")?,
+            revision_count: row.get("revision_count")?,
+            final_sha256: row.get("final_sha256")?,
+            certificate_sha256: row.get("certificate_sha256")?,
+            final_s3_key: row.get("final_s3_key")?,
+            final_s3_version_id: row.get("final_s3_version_id")?,
+            certificate_s3_key: row.get("certificate_s3_key")?,
+            certificate_s3_version_id: row.get("certificate_s3_version_id")?,
+            processing_error: row.get("processing_error")?,
+            processing_failed_at: row.get("processing_failed_at")?,
+            language: row.get("language")?,
         })
     }
 }
@@ -160,14 +160,15 @@ pub struct DraftValues {
 /// Whether `document` is a live document of `org`.
 #[tracing::instrument(skip_all, fields(org = %org, document = %document))]
 pub async fn document_exists(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     document: Uuid,
 ) -> PgResult<bool> {
     Ok(client
-        .query_opt(
-            "SELECT 1 FROM documents WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
-            &[&org, &document],
+        .fetch_optional(
+            "SELECT 1 FROM documents WHERE organization_id = :org AND id = :document \
+             AND deleted_at IS NULL",
+            params!(org, document),
         )
         .await?
         .is_some())
@@ -176,39 +177,41 @@ pub async fn document_exists(
 /// Inserts a draft.
 #[tracing::instrument(skip_all, fields(org = %org, document = %document))]
 pub async fn insert(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     sender: (Option<Uuid>, Option<Uuid>),
     document: Uuid,
     values: &DraftValues,
 ) -> PgResult<Envelope> {
     let row = client
-        .query_one(
+        .fetch_one(
             &format!(
                 "INSERT INTO envelopes (organization_id, user_id, api_key_id, document_id, name, \
                  subject, message, routing_type, expires_at, reminder_enabled, \
                  reminder_interval_days, reminder_max, signature_level, language) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, 'sequential'), $9, \
-                 COALESCE($10, true), COALESCE($11, 3), COALESCE($12, 3), COALESCE($13, 'b_lta'), \
-                 $14) \
+                 VALUES (:org, :user_id, :api_key_id, :document, :name, :subject, :message, \
+                 COALESCE(:routing_type::text, 'sequential'), :expires_at::timestamptz, \
+                 COALESCE(:reminder_enabled::boolean, true), \
+                 COALESCE(:reminder_interval_days::int, 3), COALESCE(:reminder_max::int, 3), \
+                 COALESCE(:signature_level::text, 'b_lta'), :language) \
                  RETURNING {ENVELOPE_COLUMNS}"
             ),
-            &[
-                &org,
-                &sender.0,
-                &sender.1,
-                &document,
-                &values.name,
-                &values.subject,
-                &values.message,
-                &values.routing_type,
-                &values.expires_at,
-                &values.reminder_enabled,
-                &values.reminder_interval_days,
-                &values.reminder_max,
-                &values.signature_level,
-                &values.language,
-            ],
+            params!(
+                org,
+                user_id = sender.0,
+                api_key_id = sender.1,
+                document,
+                name = values.name,
+                subject = values.subject,
+                message = values.message,
+                routing_type = values.routing_type,
+                expires_at = values.expires_at,
+                reminder_enabled = values.reminder_enabled,
+                reminder_interval_days = values.reminder_interval_days,
+                reminder_max = values.reminder_max,
+                signature_level = values.signature_level,
+                language = values.language,
+            ),
         )
         .await?;
     Envelope::try_from(&row)
@@ -218,17 +221,17 @@ pub async fn insert(
 /// its evidence chain holds it).
 #[tracing::instrument(skip_all, fields(org = %org, id = %id))]
 pub async fn get(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     id: Uuid,
     lock: bool,
 ) -> PgResult<Option<Envelope>> {
     let sql = format!(
-        "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE organization_id = $1 AND id = $2{}",
+        "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE organization_id = :org AND id = :id{}",
         if lock { " FOR UPDATE" } else { "" }
     );
     client
-        .query_opt(&sql, &[&org, &id])
+        .fetch_optional(&sql, params!(org, id))
         .await?
         .as_ref()
         .map(Envelope::try_from)
@@ -238,36 +241,38 @@ pub async fn get(
 /// Applies `values` (present ones only) to a draft.
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn update(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     id: Uuid,
     values: &DraftValues,
 ) -> PgResult<Envelope> {
     let row = client
-        .query_one(
+        .fetch_one(
             &format!(
-                "UPDATE envelopes SET name = COALESCE($2, name), subject = COALESCE($3, subject), \
-                 message = COALESCE($4, message), routing_type = COALESCE($5, routing_type), \
-                 expires_at = COALESCE($6, expires_at), \
-                 reminder_enabled = COALESCE($7, reminder_enabled), \
-                 reminder_interval_days = COALESCE($8, reminder_interval_days), \
-                 reminder_max = COALESCE($9, reminder_max), \
-                 signature_level = COALESCE($10, signature_level), \
-                 language = COALESCE($11, language) \
-                 WHERE id = $1 RETURNING {ENVELOPE_COLUMNS}"
+                "UPDATE envelopes SET name = COALESCE(:name::text, name), \
+                 subject = COALESCE(:subject::text, subject), \
+                 message = COALESCE(:message::text, message), \
+                 routing_type = COALESCE(:routing_type::text, routing_type), \
+                 expires_at = COALESCE(:expires_at::timestamptz, expires_at), \
+                 reminder_enabled = COALESCE(:reminder_enabled::boolean, reminder_enabled), \
+                 reminder_interval_days = COALESCE(:reminder_interval_days::int, reminder_interval_days), \
+                 reminder_max = COALESCE(:reminder_max::int, reminder_max), \
+                 signature_level = COALESCE(:signature_level::text, signature_level), \
+                 language = COALESCE(:language::text, language) \
+                 WHERE id = :id RETURNING {ENVELOPE_COLUMNS}"
             ),
-            &[
-                &id,
-                &values.name,
-                &values.subject,
-                &values.message,
-                &values.routing_type,
-                &values.expires_at,
-                &values.reminder_enabled,
-                &values.reminder_interval_days,
-                &values.reminder_max,
-                &values.signature_level,
-                &values.language,
-            ],
+            params!(
+                id,
+                name = values.name,
+                subject = values.subject,
+                message = values.message,
+                routing_type = values.routing_type,
+                expires_at = values.expires_at,
+                reminder_enabled = values.reminder_enabled,
+                reminder_interval_days = values.reminder_interval_days,
+                reminder_max = values.reminder_max,
+                signature_level = values.signature_level,
+                language = values.language,
+            ),
         )
         .await?;
     Envelope::try_from(&row)
@@ -275,9 +280,9 @@ pub async fn update(
 
 /// Deletes a draft with its recipients, fields and evidence.
 #[tracing::instrument(skip_all, fields(id = %id))]
-pub async fn delete(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
+pub async fn delete(client: &(impl Session + ?Sized), id: Uuid) -> PgResult<()> {
     client
-        .execute("DELETE FROM envelopes WHERE id = $1", &[&id])
+        .run("DELETE FROM envelopes WHERE id = :id", params!(id))
         .await?;
     Ok(())
 }
@@ -329,21 +334,21 @@ pub struct EnvelopeCounts {
 /// The organization's envelope counts; `user` adds how many wait for them.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn counts(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     user: Option<Uuid>,
 ) -> PgResult<EnvelopeCounts> {
     let mut counts = EnvelopeCounts::default();
     let rows = client
-        .query(
-            "SELECT status, count(*) FROM envelopes \
-             WHERE organization_id = $1 AND deleted_at IS NULL GROUP BY status",
-            &[&org],
+        .fetch_all(
+            "SELECT status, count(*) AS n FROM envelopes \
+             WHERE organization_id = :org AND deleted_at IS NULL GROUP BY status",
+            params!(org),
         )
         .await?;
     for row in rows {
-        let n: i64 = row.get(1);
-        match row.get::<_, &str>(0) {
+        let n: i64 = row.get("n")?;
+        match row.get::<String>("status")?.as_str() {
             "draft" => counts.draft = n,
             "sent" => counts.sent = n,
             "completed" => counts.completed = n,
@@ -355,16 +360,16 @@ pub async fn counts(
     }
     if let Some(user) = user {
         let row = client
-            .query_one(
+            .fetch_one(
                 &format!(
-                    "SELECT count(*) FROM envelopes WHERE organization_id = $1 \
+                    "SELECT count(*) AS n FROM envelopes WHERE organization_id = :org \
                      AND deleted_at IS NULL AND {}",
-                    waiting_for("$2")
+                    waiting_for(":user")
                 ),
-                &[&org, &user],
+                params!(org, user),
             )
             .await?;
-        counts.waiting_for_me = Some(row.get(0));
+        counts.waiting_for_me = Some(row.get("n")?);
     }
     Ok(counts)
 }
@@ -372,32 +377,33 @@ pub async fn counts(
 /// One page of the organization's envelopes, newest first.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn list(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     filter: &ListFilter,
     limit: i64,
 ) -> PgResult<Vec<Envelope>> {
     let (after_t, after_id) = filter.after.unzip();
     let rows = client
-        .query(
+        .fetch_all(
             &format!(
-                "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE organization_id = $1 \
-                 AND deleted_at IS NULL AND ($2::text IS NULL OR status = $2) \
-                 AND ($3::uuid IS NULL OR document_id = $3) \
-                 AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5)) \
-                 AND ($7::uuid IS NULL OR {waiting}) \
-                 ORDER BY created_at DESC, id DESC LIMIT $6",
-                waiting = waiting_for("$7::uuid")
+                "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE organization_id = :org \
+                 AND deleted_at IS NULL AND (:status::text IS NULL OR status = :status) \
+                 AND (:document_id::uuid IS NULL OR document_id = :document_id) \
+                 AND (:after_t::timestamptz IS NULL \
+                      OR (created_at, id) < (:after_t::timestamptz, :after_id::uuid)) \
+                 AND (:waiting_for::uuid IS NULL OR {waiting}) \
+                 ORDER BY created_at DESC, id DESC LIMIT :limit",
+                waiting = waiting_for(":waiting_for::uuid")
             ),
-            &[
-                &org,
-                &filter.status,
-                &filter.document_id,
-                &after_t,
-                &after_id,
-                &limit,
-                &filter.waiting_for,
-            ],
+            params!(
+                org,
+                status = filter.status,
+                document_id = filter.document_id,
+                after_t,
+                after_id,
+                limit,
+                waiting_for = filter.waiting_for,
+            ),
         )
         .await?;
     rows.iter().map(Envelope::try_from).collect()
@@ -453,31 +459,31 @@ const RECIPIENT_COLUMNS: &str = "id, email, name, role, routing_order, status, a
     viewed_at, signed_at, declined_at, decline_reason, notified_at, reminders_sent, applied_at, \
     revision_sha256, created_at, embedded, mail_status, mail_status_at, mail_diagnostic";
 
-impl TryFrom<&tokio_postgres::Row> for Recipient {
-    type Error = tokio_postgres::Error;
+impl TryFrom<&Row> for Recipient {
+    type Error = DbError;
 
-    fn try_from(row: &tokio_postgres::Row) -> PgResult<Self> {
+    fn try_from(row: &Row) -> PgResult<Self> {
         Ok(Self {
-            id: row.try_get("id")?,
-            email: row.try_get("email")?,
-            name: row.try_get("name")?,
-            role: db::stored(row, "role")?,
-            routing_order: row.try_get("routing_order")?,
-            status: db::stored(row, "status")?,
-            auth_method: db::stored(row, "auth_method")?,
-            viewed_at: row.try_get("viewed_at")?,
-            signed_at: row.try_get("signed_at")?,
-            declined_at: row.try_get("declined_at")?,
-            decline_reason: row.try_get("decline_reason")?,
-            notified_at: row.try_get("notified_at")?,
-            reminders_sent: row.try_get("reminders_sent")?,
-            applied_at: row.try_get("applied_at")?,
-            revision_sha256: row.try_get("revision_sha256")?,
-            created_at: row.try_get("created_at")?,
-            embedded: row.try_get("embedded")?,
-            mail_status: row.try_get("mail_status")?,
-            mail_status_at: row.try_get("mail_status_at")?,
-            mail_diagnostic: row.try_get("mail_diagnostic")?,
+            id: row.get("id")?,
+            email: row.get("email")?,
+            name: row.get("name")?,
+            role: row.stored("role")?,
+            routing_order: row.get("routing_order")?,
+            status: row.stored("status")?,
+            auth_method: row.stored("auth_method")?,
+            viewed_at: row.get("viewed_at")?,
+            signed_at: row.get("signed_at")?,
+            declined_at: row.get("declined_at")?,
+            decline_reason: row.get("decline_reason")?,
+            notified_at: row.get("notified_at")?,
+            reminders_sent: row.get("reminders_sent")?,
+            applied_at: row.get("applied_at")?,
+            revision_sha256: row.get("revision_sha256")?,
+            created_at: row.get("created_at")?,
+            embedded: row.get("embedded")?,
+            mail_status: row.get("mail_status")?,
+            mail_status_at: row.get("mail_status_at")?,
+            mail_diagnostic: row.get("mail_diagnostic")?,
         })
     }
 }
@@ -515,14 +521,17 @@ impl Recipient {
 
 /// The envelope's recipients, by routing order.
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
-pub async fn recipients(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec<Recipient>> {
+pub async fn recipients(
+    client: &(impl Session + ?Sized),
+    envelope: Uuid,
+) -> PgResult<Vec<Recipient>> {
     let rows = client
-        .query(
+        .fetch_all(
             &format!(
-                "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE envelope_id = $1 \
+                "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE envelope_id = :envelope \
                  ORDER BY routing_order, created_at, id"
             ),
-            &[&envelope],
+            params!(envelope),
         )
         .await?;
     rows.iter().map(Recipient::try_from).collect()
@@ -531,30 +540,31 @@ pub async fn recipients(client: &impl GenericClient, envelope: Uuid) -> PgResult
 /// Adds a recipient; `code_hash` is the access code's Argon2id hash when one is required.
 #[tracing::instrument(skip_all, fields(org = %org, envelope = %envelope))]
 pub async fn insert_recipient(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     envelope: Uuid,
     new: &NewRecipient,
     code_hash: Option<&str>,
 ) -> PgResult<Recipient> {
     let row = client
-        .query_one(
+        .fetch_one(
             &format!(
                 "INSERT INTO recipients (organization_id, envelope_id, email, name, role, \
                  routing_order, auth_method, access_code_hash, embedded) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {RECIPIENT_COLUMNS}"
+                 VALUES (:org, :envelope, :email, :name, :role, :routing_order, :auth_method, \
+                 :code_hash, :embedded) RETURNING {RECIPIENT_COLUMNS}"
             ),
-            &[
-                &org,
-                &envelope,
-                &new.email,
-                &new.name,
-                &new.role.as_str(),
-                &new.routing_order,
-                &new.auth_method.as_str(),
-                &code_hash,
-                &new.embedded,
-            ],
+            params!(
+                org,
+                envelope,
+                email = new.email,
+                name = new.name,
+                role = new.role.as_str(),
+                routing_order = new.routing_order,
+                auth_method = new.auth_method.as_str(),
+                code_hash,
+                embedded = new.embedded,
+            ),
         )
         .await?;
     Recipient::try_from(&row)
@@ -563,51 +573,54 @@ pub async fn insert_recipient(
 /// Whether a draft's recipient has an access code stored; `None` if there is no such recipient.
 #[tracing::instrument(skip_all, fields(envelope = %envelope, id = %id))]
 pub async fn has_access_code(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
     id: Uuid,
 ) -> PgResult<Option<bool>> {
-    Ok(client
-        .query_opt(
-            "SELECT access_code_hash IS NOT NULL FROM recipients WHERE envelope_id = $1 AND id = $2",
-            &[&envelope, &id],
+    client
+        .fetch_optional(
+            "SELECT access_code_hash IS NOT NULL AS has_code FROM recipients \
+             WHERE envelope_id = :envelope AND id = :id",
+            params!(envelope, id),
         )
         .await?
-        .map(|row| row.get(0)))
+        .map(|row| row.get("has_code"))
+        .transpose()
 }
 
 /// Replaces a recipient's values; with `auth_method` `access_code` and no `code_hash`, the
 /// stored code is kept.
 #[tracing::instrument(skip_all, fields(envelope = %envelope, id = %id))]
 pub async fn update_recipient(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
     id: Uuid,
     new: &NewRecipient,
     code_hash: Option<&str>,
 ) -> PgResult<Option<Recipient>> {
     client
-        .query_opt(
+        .fetch_optional(
             &format!(
-                "UPDATE recipients SET email = $3, name = $4, role = $5, routing_order = $6, \
-                 auth_method = $7, \
-                 access_code_hash = CASE WHEN $10 THEN access_code_hash ELSE $8 END, \
-                 embedded = $9 \
-                 WHERE envelope_id = $1 AND id = $2 \
+                "UPDATE recipients SET email = :email, name = :name, role = :role, \
+                 routing_order = :routing_order, auth_method = :auth_method, \
+                 access_code_hash = CASE WHEN :keep_code THEN access_code_hash \
+                                    ELSE :code_hash::text END, \
+                 embedded = :embedded \
+                 WHERE envelope_id = :envelope AND id = :id \
                  RETURNING {RECIPIENT_COLUMNS}"
             ),
-            &[
-                &envelope,
-                &id,
-                &new.email,
-                &new.name,
-                &new.role.as_str(),
-                &new.routing_order,
-                &new.auth_method.as_str(),
-                &code_hash,
-                &new.embedded,
-                &(new.auth_method == AuthMethod::AccessCode && code_hash.is_none()),
-            ],
+            params!(
+                envelope,
+                id,
+                email = new.email,
+                name = new.name,
+                role = new.role.as_str(),
+                routing_order = new.routing_order,
+                auth_method = new.auth_method.as_str(),
+                code_hash,
+                embedded = new.embedded,
+                keep_code = new.auth_method == AuthMethod::AccessCode && code_hash.is_none(),
+            ),
         )
         .await?
         .as_ref()
@@ -618,14 +631,14 @@ pub async fn update_recipient(
 /// Removes a recipient (and their fields); whether there was one.
 #[tracing::instrument(skip_all, fields(envelope = %envelope, id = %id))]
 pub async fn delete_recipient(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
     id: Uuid,
 ) -> PgResult<bool> {
     Ok(client
-        .execute(
-            "DELETE FROM recipients WHERE envelope_id = $1 AND id = $2",
-            &[&envelope, &id],
+        .run(
+            "DELETE FROM recipients WHERE envelope_id = :envelope AND id = :id",
+            params!(envelope, id),
         )
         .await?
         == 1)
@@ -680,30 +693,30 @@ impl Field {
 
 /// The envelope's fields.
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
-pub async fn fields(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec<Field>> {
+pub async fn fields(client: &(impl Session + ?Sized), envelope: Uuid) -> PgResult<Vec<Field>> {
     let rows = client
-        .query(
+        .fetch_all(
             "SELECT id, recipient_id, type, label, page_number, x::float8 AS x, y::float8 AS y, \
              width::float8 AS width, height::float8 AS height, required, value, signed_at \
-             FROM signature_fields WHERE envelope_id = $1 ORDER BY page_number, y, x, id",
-            &[&envelope],
+             FROM signature_fields WHERE envelope_id = :envelope ORDER BY page_number, y, x, id",
+            params!(envelope),
         )
         .await?;
     rows.iter()
         .map(|row| {
             Ok(Field {
-                id: row.get("id"),
-                recipient_id: row.get("recipient_id"),
-                field_type: db::stored(row, "type")?,
-                label: row.get("label"),
-                page: row.get("page_number"),
-                x: row.get("x"),
-                y: row.get("y"),
-                width: row.get("width"),
-                height: row.get("height"),
-                required: row.get("required"),
-                value: row.get("value"),
-                signed_at: row.get("signed_at"),
+                id: row.get("id")?,
+                recipient_id: row.get("recipient_id")?,
+                field_type: row.stored("type")?,
+                label: row.get("label")?,
+                page: row.get("page_number")?,
+                x: row.get("x")?,
+                y: row.get("y")?,
+                width: row.get("width")?,
+                height: row.get("height")?,
+                required: row.get("required")?,
+                value: row.get("value")?,
+                signed_at: row.get("signed_at")?,
             })
         })
         .collect()
@@ -712,35 +725,35 @@ pub async fn fields(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec
 /// Replaces every field of a draft.
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn replace_fields(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
     fields: &[gsign_core::envelopes::FieldInput],
 ) -> PgResult<()> {
     client
-        .execute(
-            "DELETE FROM signature_fields WHERE envelope_id = $1",
-            &[&envelope],
+        .run(
+            "DELETE FROM signature_fields WHERE envelope_id = :envelope",
+            params!(envelope),
         )
         .await?;
     for field in fields {
         client
-            .execute(
+            .run(
                 "INSERT INTO signature_fields (envelope_id, recipient_id, type, label, \
                  page_number, x, y, width, height, required) \
-                 VALUES ($1, $2, $3, $4, $5, $6::float8::numeric, $7::float8::numeric, \
-                 $8::float8::numeric, $9::float8::numeric, $10)",
-                &[
-                    &envelope,
-                    &field.recipient_id,
-                    &field.field_type.as_str(),
-                    &field.label,
-                    &field.page,
-                    &field.x,
-                    &field.y,
-                    &field.width,
-                    &field.height,
-                    &field.required.unwrap_or(true),
-                ],
+                 VALUES (:envelope, :recipient_id, :field_type, :label, :page, :x::float8::numeric, \
+                 :y::float8::numeric, :width::float8::numeric, :height::float8::numeric, :required)",
+                params!(
+                    envelope,
+                    recipient_id = field.recipient_id,
+                    field_type = field.field_type.as_str(),
+                    label = field.label,
+                    page = field.page,
+                    x = field.x,
+                    y = field.y,
+                    width = field.width,
+                    height = field.height,
+                    required = field.required.unwrap_or(true),
+                ),
             )
             .await?;
     }
@@ -771,44 +784,46 @@ impl Recorded {
 /// announces it through the outbox in the same transaction.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn record(
-    client: &(impl GenericClient + gsign_platform::database::Session),
+    client: &(impl Session + ?Sized),
     org: Uuid,
     mut event: EvidenceEvent,
 ) -> anyhow::Result<Recorded> {
     let last = client
-        .query_opt(
-            "SELECT sequence, hash FROM envelope_events WHERE envelope_id = $1 \
+        .fetch_optional(
+            "SELECT sequence, hash FROM envelope_events WHERE envelope_id = :envelope \
              ORDER BY sequence DESC LIMIT 1",
-            &[&event.envelope_id],
+            params!(envelope = event.envelope_id),
         )
         .await?;
     let (sequence, previous_hash) = match last {
-        Some(row) => (row.get::<_, i32>(0) + 1, row.get::<_, String>(1)),
+        Some(row) => (row.get::<i32>("sequence")? + 1, row.get::<String>("hash")?),
         None => (1, GENESIS_HASH.to_owned()),
     };
     event.sequence = sequence;
     event.occurred_at = EvidenceEvent::at(event.occurred_at);
     let hash = event.hash(&previous_hash);
     client
-        .execute(
+        .run(
             "INSERT INTO envelope_events (envelope_id, sequence, organization_id, action, \
              actor_type, actor_id, recipient_id, ip, user_agent, details, occurred_at, \
-             previous_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            &[
-                &event.envelope_id,
-                &event.sequence,
-                &org,
-                &event.action,
-                &event.actor_type,
-                &event.actor_id,
-                &event.recipient_id,
-                &event.ip,
-                &event.user_agent,
-                &event.details,
-                &event.occurred_at,
-                &previous_hash,
-                &hash,
-            ],
+             previous_hash, hash) VALUES (:envelope, :sequence, :org, :action, :actor_type, \
+             :actor_id, :recipient_id, :ip, :user_agent, :details, :occurred_at, :previous_hash, \
+             :hash)",
+            params!(
+                envelope = event.envelope_id,
+                sequence = event.sequence,
+                org,
+                action = event.action,
+                actor_type = event.actor_type,
+                actor_id = event.actor_id,
+                recipient_id = event.recipient_id,
+                ip = event.ip,
+                user_agent = event.user_agent,
+                details = event.details,
+                occurred_at = event.occurred_at,
+                previous_hash,
+                hash,
+            ),
         )
         .await?;
     let announcement = if gsign_core::envelopes::is_announced(&event.action) {
@@ -832,61 +847,66 @@ pub async fn record(
 
 /// The envelope's evidence, in order.
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
-pub async fn events(client: &impl GenericClient, envelope: Uuid) -> PgResult<Vec<ChainedEvent>> {
+pub async fn events(
+    client: &(impl Session + ?Sized),
+    envelope: Uuid,
+) -> PgResult<Vec<ChainedEvent>> {
     let rows = client
-        .query(
+        .fetch_all(
             "SELECT envelope_id, sequence, action, actor_type, actor_id, recipient_id, ip, \
              user_agent, details, occurred_at, previous_hash, hash FROM envelope_events \
-             WHERE envelope_id = $1 ORDER BY sequence",
-            &[&envelope],
+             WHERE envelope_id = :envelope ORDER BY sequence",
+            params!(envelope),
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| ChainedEvent {
-            event: EvidenceEvent {
-                envelope_id: row.get("envelope_id"),
-                sequence: row.get("sequence"),
-                action: row.get("action"),
-                actor_type: row.get("actor_type"),
-                actor_id: row.get("actor_id"),
-                recipient_id: row.get("recipient_id"),
-                ip: row.get("ip"),
-                user_agent: row.get("user_agent"),
-                details: row.get("details"),
-                occurred_at: row.get("occurred_at"),
-            },
-            previous_hash: row.get("previous_hash"),
-            hash: row.get("hash"),
+    rows.iter()
+        .map(|row| {
+            Ok(ChainedEvent {
+                event: EvidenceEvent {
+                    envelope_id: row.get("envelope_id")?,
+                    sequence: row.get("sequence")?,
+                    action: row.get("action")?,
+                    actor_type: row.get("actor_type")?,
+                    actor_id: row.get("actor_id")?,
+                    recipient_id: row.get("recipient_id")?,
+                    ip: row.get("ip")?,
+                    user_agent: row.get("user_agent")?,
+                    details: row.get("details")?,
+                    occurred_at: row.get("occurred_at")?,
+                },
+                previous_hash: row.get("previous_hash")?,
+                hash: row.get("hash")?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The PDF of a ready document (the original, or its conversion).
 #[tracing::instrument(skip_all, fields(document = %document))]
 pub async fn document_pdf(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     document: Uuid,
 ) -> PgResult<Option<gsign_platform::storage::ObjectRef>> {
     Ok(client
-        .query_opt(
-            "SELECT pdf_s3_key, pdf_s3_version_id FROM documents WHERE id = $1 AND status = 'ready'",
-            &[&document],
+        .fetch_optional(
+            "SELECT pdf_s3_key, pdf_s3_version_id FROM documents \
+             WHERE id = :document AND status = 'ready'",
+            params!(document),
         )
         .await?
-        .and_then(|row| {
-            let key: Option<String> = row.get(0);
-            key.map(|key| gsign_platform::storage::ObjectRef {
-                key,
-                version_id: row.get(1),
-            })
-        }))
+        .map(|row| -> PgResult<_> {
+            let key: Option<String> = row.get("pdf_s3_key")?;
+            let version_id: Option<String> = row.get("pdf_s3_version_id")?;
+            Ok(key.map(|key| gsign_platform::storage::ObjectRef { key, version_id }))
+        })
+        .transpose()?
+        .flatten())
 }
 
 /// Marks the envelope sent with its prepared revision.
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn mark_sent(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     id: Uuid,
     routing_order: Option<i32>,
     expires_at: DateTime<Utc>,
@@ -894,11 +914,21 @@ pub async fn mark_sent(
     sha256: &str,
 ) -> PgResult<Envelope> {
     let row = client
-        .query_one(
+        .fetch_one(
             &format!(
-                "UPDATE envelopes SET status = 'sent', sent_at = now(), current_routing_order = $2,                  expires_at = $3, current_s3_key = $4, current_s3_version_id = $5,                  current_sha256 = $6 WHERE id = $1 RETURNING {ENVELOPE_COLUMNS}"
+                "UPDATE envelopes SET status = 'sent', sent_at = now(), \
+                 current_routing_order = :routing_order::int, expires_at = :expires_at, \
+                 current_s3_key = :key, current_s3_version_id = :version_id, \
+                 current_sha256 = :sha256 WHERE id = :id RETURNING {ENVELOPE_COLUMNS}"
             ),
-            &[&id, &routing_order, &expires_at, &prepared.key, &prepared.version_id, &sha256],
+            params!(
+                id,
+                routing_order,
+                expires_at,
+                key = prepared.key,
+                version_id = prepared.version_id,
+                sha256,
+            ),
         )
         .await?;
     Envelope::try_from(&row)
@@ -907,15 +937,15 @@ pub async fn mark_sent(
 /// Records that a recipient was asked to act, with the hash of their signing token.
 #[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn mark_notified(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     recipient: Uuid,
     token_hash: &str,
 ) -> PgResult<()> {
     client
-        .execute(
+        .run(
             "UPDATE recipients SET status = CASE WHEN status = 'pending' THEN 'sent' ELSE status END, \
-             signing_token_hash = $2, notified_at = now() WHERE id = $1",
-            &[&recipient, &token_hash],
+             signing_token_hash = :token_hash, notified_at = now() WHERE id = :recipient",
+            params!(recipient, token_hash),
         )
         .await?;
     Ok(())
@@ -923,27 +953,32 @@ pub async fn mark_notified(
 
 /// How a sender is named in emails.
 #[tracing::instrument(skip_all)]
-pub async fn sender_name(client: &impl GenericClient, user: Option<Uuid>) -> PgResult<String> {
+pub async fn sender_name(client: &(impl Session + ?Sized), user: Option<Uuid>) -> PgResult<String> {
     let Some(user) = user else {
         return Ok("Your correspondent".to_owned());
     };
     Ok(client
-        .query_opt(
-            "SELECT COALESCE(NULLIF(btrim(concat_ws(' ', first_name, last_name)), ''), email)              FROM users WHERE id = $1",
-            &[&user],
+        .fetch_optional(
+            "SELECT COALESCE(NULLIF(btrim(concat_ws(' ', first_name, last_name)), ''), email) \
+             AS name FROM users WHERE id = :user",
+            params!(user),
         )
         .await?
-        .map(|row| row.get(0))
+        .map(|row| row.get("name"))
+        .transpose()?
         .unwrap_or_else(|| "Your correspondent".to_owned()))
 }
 
 /// The organization's name.
 #[tracing::instrument(skip_all, fields(org = %org))]
-pub async fn organization_name(client: &impl GenericClient, org: Uuid) -> PgResult<String> {
-    Ok(client
-        .query_one("SELECT name FROM organizations WHERE id = $1", &[&org])
+pub async fn organization_name(client: &(impl Session + ?Sized), org: Uuid) -> PgResult<String> {
+    client
+        .fetch_one(
+            "SELECT name FROM organizations WHERE id = :org",
+            params!(org),
+        )
         .await?
-        .get(0))
+        .get("name")
 }
 
 /// A recipient as the signing ceremony sees them (secrets' hashes included).
@@ -973,37 +1008,37 @@ pub struct CeremonyRecipient {
 /// The recipient whose signing token hashes to `token_hash`.
 #[tracing::instrument(skip_all)]
 pub async fn recipient_by_token(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     token_hash: &str,
 ) -> PgResult<Option<CeremonyRecipient>> {
     client
-        .query_opt(
+        .fetch_optional(
             "SELECT id, organization_id, envelope_id, name, email, role, routing_order, status, \
              auth_method, access_code_hash, access_code_failures, locked_until, \
              access_verified_until, consented_at, viewed_at, link_expires_at, link_renewed_at \
-             FROM recipients WHERE signing_token_hash = $1",
-            &[&token_hash],
+             FROM recipients WHERE signing_token_hash = :token_hash",
+            params!(token_hash),
         )
         .await?
         .map(|row| -> PgResult<CeremonyRecipient> {
             Ok(CeremonyRecipient {
-                id: row.try_get("id")?,
-                organization_id: row.try_get("organization_id")?,
-                envelope_id: row.try_get("envelope_id")?,
-                name: row.try_get("name")?,
-                email: row.try_get("email")?,
-                role: db::stored(&row, "role")?,
-                routing_order: row.try_get("routing_order")?,
-                status: db::stored(&row, "status")?,
-                auth_method: db::stored(&row, "auth_method")?,
-                access_code_hash: row.try_get("access_code_hash")?,
-                access_code_failures: row.try_get("access_code_failures")?,
-                locked_until: row.try_get("locked_until")?,
-                access_verified_until: row.try_get("access_verified_until")?,
-                consented_at: row.try_get("consented_at")?,
-                viewed_at: row.try_get("viewed_at")?,
-                link_expires_at: row.try_get("link_expires_at")?,
-                link_renewed_at: row.try_get("link_renewed_at")?,
+                id: row.get("id")?,
+                organization_id: row.get("organization_id")?,
+                envelope_id: row.get("envelope_id")?,
+                name: row.get("name")?,
+                email: row.get("email")?,
+                role: row.stored("role")?,
+                routing_order: row.get("routing_order")?,
+                status: row.stored("status")?,
+                auth_method: row.stored("auth_method")?,
+                access_code_hash: row.get("access_code_hash")?,
+                access_code_failures: row.get("access_code_failures")?,
+                locked_until: row.get("locked_until")?,
+                access_verified_until: row.get("access_verified_until")?,
+                consented_at: row.get("consented_at")?,
+                viewed_at: row.get("viewed_at")?,
+                link_expires_at: row.get("link_expires_at")?,
+                link_renewed_at: row.get("link_renewed_at")?,
             })
         })
         .transpose()
@@ -1011,12 +1046,12 @@ pub async fn recipient_by_token(
 
 /// First view of the signing page.
 #[tracing::instrument(skip_all, fields(recipient = %recipient))]
-pub async fn mark_viewed(client: &impl GenericClient, recipient: Uuid) -> PgResult<()> {
+pub async fn mark_viewed(client: &(impl Session + ?Sized), recipient: Uuid) -> PgResult<()> {
     client
-        .execute(
+        .run(
             "UPDATE recipients SET viewed_at = COALESCE(viewed_at, now()), \
-             status = CASE WHEN status = 'sent' THEN 'viewed' ELSE status END WHERE id = $1",
-            &[&recipient],
+             status = CASE WHEN status = 'sent' THEN 'viewed' ELSE status END WHERE id = :recipient",
+            params!(recipient),
         )
         .await?;
     Ok(())
@@ -1025,15 +1060,15 @@ pub async fn mark_viewed(client: &impl GenericClient, recipient: Uuid) -> PgResu
 /// A right access code: failures reset, good until `until`.
 #[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn code_accepted(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     recipient: Uuid,
     until: DateTime<Utc>,
 ) -> PgResult<()> {
     client
-        .execute(
+        .run(
             "UPDATE recipients SET access_code_failures = 0, locked_until = NULL, \
-             access_verified_until = $2 WHERE id = $1",
-            &[&recipient, &until],
+             access_verified_until = :until WHERE id = :recipient",
+            params!(recipient, until),
         )
         .await?;
     Ok(())
@@ -1052,44 +1087,52 @@ pub struct CodeRefused {
 /// `lockouts` (the last repeats), the failure count restarts and the lockout count does not.
 #[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn code_refused(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     recipient: Uuid,
     max_failures: i32,
     lockouts: &[std::time::Duration],
 ) -> PgResult<CodeRefused> {
     let seconds: Vec<f64> = lockouts.iter().map(|d| d.as_secs_f64()).collect();
+    // The lockout lengths go as a JSON array (no array parameters on the Data API).
     let row = client
-        .query_one(
+        .fetch_one(
             "UPDATE recipients SET \
-               access_code_failures = CASE WHEN access_code_failures + 1 >= $2 THEN 0 \
+               access_code_failures = CASE WHEN access_code_failures + 1 >= :max THEN 0 \
                                            ELSE access_code_failures + 1 END, \
-               access_code_lockouts = access_code_lockouts + (access_code_failures + 1 >= $2)::int, \
-               locked_until = CASE WHEN access_code_failures + 1 >= $2 \
-                 THEN now() + make_interval(secs => ($3::float8[])[LEAST(access_code_lockouts + 1, cardinality($3::float8[]))]) \
+               access_code_lockouts = access_code_lockouts + (access_code_failures + 1 >= :max)::int, \
+               locked_until = CASE WHEN access_code_failures + 1 >= :max \
+                 THEN now() + make_interval(secs => (:lockouts::jsonb \
+                   ->> (LEAST(access_code_lockouts + 1, jsonb_array_length(:lockouts::jsonb)) - 1))::float8) \
                  ELSE locked_until END \
-             WHERE id = $1 \
-             RETURNING CASE WHEN access_code_failures = 0 THEN $2 ELSE access_code_failures END, \
-                       CASE WHEN access_code_failures = 0 THEN locked_until END",
-            &[&recipient, &max_failures, &seconds],
+             WHERE id = :recipient \
+             RETURNING (CASE WHEN access_code_failures = 0 THEN :max \
+                        ELSE access_code_failures END)::int AS failures, \
+                       CASE WHEN access_code_failures = 0 THEN locked_until END AS locked_until",
+            params!(
+                recipient,
+                max = max_failures,
+                lockouts = serde_json::json!(seconds),
+            ),
         )
         .await?;
     Ok(CodeRefused {
-        failures: row.get(0),
-        locked_until: row.get(1),
+        failures: row.get("failures")?,
+        locked_until: row.get("locked_until")?,
     })
 }
 
 /// Electronic-records consent given.
 #[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn consented(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     recipient: Uuid,
     version: &str,
 ) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE recipients SET consented_at = now(), disclosure_version = $2 WHERE id = $1",
-            &[&recipient, &version],
+        .run(
+            "UPDATE recipients SET consented_at = now(), disclosure_version = :version \
+             WHERE id = :recipient",
+            params!(recipient, version),
         )
         .await?;
     Ok(())
@@ -1098,22 +1141,22 @@ pub async fn consented(
 /// A recipient declined: the envelope ends for everyone.
 #[tracing::instrument(skip_all, fields(recipient = %recipient, envelope = %envelope))]
 pub async fn declined(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     recipient: Uuid,
     envelope: Uuid,
     reason: &str,
 ) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE recipients SET status = 'declined', declined_at = now(), decline_reason = $2 \
-             WHERE id = $1",
-            &[&recipient, &reason],
+        .run(
+            "UPDATE recipients SET status = 'declined', declined_at = now(), decline_reason = :reason \
+             WHERE id = :recipient",
+            params!(recipient, reason),
         )
         .await?;
     client
-        .execute(
-            "UPDATE envelopes SET status = 'declined', declined_at = now() WHERE id = $1",
-            &[&envelope],
+        .run(
+            "UPDATE envelopes SET status = 'declined', declined_at = now() WHERE id = :envelope",
+            params!(envelope),
         )
         .await?;
     Ok(())
@@ -1121,26 +1164,30 @@ pub async fn declined(
 
 /// The sending user's address, if a person sent it.
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
-pub async fn sender_email(client: &impl GenericClient, envelope: Uuid) -> PgResult<Option<String>> {
-    Ok(client
-        .query_opt(
-            "SELECT u.email FROM envelopes e JOIN users u ON u.id = e.user_id WHERE e.id = $1",
-            &[&envelope],
+pub async fn sender_email(
+    client: &(impl Session + ?Sized),
+    envelope: Uuid,
+) -> PgResult<Option<String>> {
+    client
+        .fetch_optional(
+            "SELECT u.email FROM envelopes e JOIN users u ON u.id = e.user_id WHERE e.id = :envelope",
+            params!(envelope),
         )
         .await?
-        .map(|row| row.get(0)))
+        .map(|row| row.get("email"))
+        .transpose()
 }
 
 /// Voids a sent envelope.
 #[tracing::instrument(skip_all, fields(id = %id))]
-pub async fn void(client: &impl GenericClient, id: Uuid, reason: &str) -> PgResult<Envelope> {
+pub async fn void(client: &(impl Session + ?Sized), id: Uuid, reason: &str) -> PgResult<Envelope> {
     let row = client
-        .query_one(
+        .fetch_one(
             &format!(
-                "UPDATE envelopes SET status = 'voided', voided_at = now(), void_reason = $2 \
-                 WHERE id = $1 RETURNING {ENVELOPE_COLUMNS}"
+                "UPDATE envelopes SET status = 'voided', voided_at = now(), void_reason = :reason \
+                 WHERE id = :id RETURNING {ENVELOPE_COLUMNS}"
             ),
-            &[&id, &reason],
+            params!(id, reason),
         )
         .await?;
     Envelope::try_from(&row)
@@ -1149,40 +1196,43 @@ pub async fn void(client: &impl GenericClient, id: Uuid, reason: &str) -> PgResu
 /// Counts one more reminder for `recipient` unless `max` were sent; the new count.
 #[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn try_remind(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     recipient: Uuid,
     max: i32,
 ) -> PgResult<Option<i32>> {
-    Ok(client
-        .query_opt(
+    client
+        .fetch_optional(
             "UPDATE recipients SET reminders_sent = reminders_sent + 1, last_reminded_at = now() \
-             WHERE id = $1 AND reminders_sent < $2 RETURNING reminders_sent",
-            &[&recipient, &max],
+             WHERE id = :recipient AND reminders_sent < :max RETURNING reminders_sent",
+            params!(recipient, max),
         )
         .await?
-        .map(|row| row.get(0)))
+        .map(|row| row.get("reminders_sent"))
+        .transpose()
 }
 
 /// The oldest sent envelope past its expiry.
 #[tracing::instrument(skip_all)]
-pub async fn next_expired(client: &impl GenericClient) -> PgResult<Option<(Uuid, Uuid)>> {
-    Ok(client
-        .query_opt(
+pub async fn next_expired(client: &(impl Session + ?Sized)) -> PgResult<Option<(Uuid, Uuid)>> {
+    client
+        .fetch_optional(
             "SELECT organization_id, id FROM envelopes WHERE status = 'sent' AND expires_at < now() \
              ORDER BY expires_at LIMIT 1",
             &[],
         )
         .await?
-        .map(|row| (row.get(0), row.get(1))))
+        .map(|row| -> PgResult<_> { Ok((row.get("organization_id")?, row.get("id")?)) })
+        .transpose()
 }
 
 /// Marks an envelope expired.
 #[tracing::instrument(skip_all, fields(id = %id))]
-pub async fn expire(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
+pub async fn expire(client: &(impl Session + ?Sized), id: Uuid) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE envelopes SET status = 'expired', expired_at = now() WHERE id = $1 AND status = 'sent'",
-            &[&id],
+        .run(
+            "UPDATE envelopes SET status = 'expired', expired_at = now() \
+             WHERE id = :id AND status = 'sent'",
+            params!(id),
         )
         .await?;
     Ok(())
@@ -1192,23 +1242,23 @@ pub async fn expire(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
 /// cap, their newest link older than the envelope's interval), oldest first.
 #[tracing::instrument(skip_all)]
 pub async fn reminder_candidates(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     limit: i64,
 ) -> PgResult<Vec<(Uuid, Uuid)>> {
-    Ok(client
-        .query(
+    client
+        .fetch_all(
             "SELECT e.organization_id, e.id FROM envelopes e WHERE e.status = 'sent' \
              AND e.reminder_enabled AND EXISTS (SELECT 1 FROM recipients r \
              WHERE r.envelope_id = e.id AND r.status IN ('sent', 'viewed') \
              AND r.reminders_sent < e.reminder_max \
              AND r.notified_at < now() - make_interval(days => e.reminder_interval_days)) \
-             ORDER BY e.sent_at LIMIT $1",
-            &[&limit],
+             ORDER BY e.sent_at LIMIT :limit",
+            params!(limit),
         )
         .await?
         .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect())
+        .map(|row| Ok((row.get("organization_id")?, row.get("id")?)))
+        .collect::<PgResult<_>>()
 }
 
 /// A recipient's submitted signature, as the ceremony stores it.
@@ -1225,13 +1275,20 @@ pub struct Submitted<'a> {
 /// A signer submitted: status `signed`, their signature kept for the worker and the
 /// certificate of completion.
 #[tracing::instrument(skip_all)]
-pub async fn submit_signature(client: &impl GenericClient, s: &Submitted<'_>) -> PgResult<()> {
+pub async fn submit_signature(client: &(impl Session + ?Sized), s: &Submitted<'_>) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE recipients SET status = 'signed', signed_at = now(), signature_kind = $2, \
-             signature_png = $3, signature_text = $4, last_ip = $5, last_user_agent = $6 \
-             WHERE id = $1",
-            &[&s.recipient, &s.kind, &s.png, &s.text, &s.ip, &s.user_agent],
+        .run(
+            "UPDATE recipients SET status = 'signed', signed_at = now(), signature_kind = :kind, \
+             signature_png = :png::bytea, signature_text = :text, last_ip = :ip, \
+             last_user_agent = :user_agent WHERE id = :recipient",
+            params!(
+                recipient = s.recipient,
+                kind = s.kind,
+                png = s.png,
+                text = s.text,
+                ip = s.ip,
+                user_agent = s.user_agent,
+            ),
         )
         .await?;
     Ok(())
@@ -1240,16 +1297,16 @@ pub async fn submit_signature(client: &impl GenericClient, s: &Submitted<'_>) ->
 /// An approver approved.
 #[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn approve(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     recipient: Uuid,
     ip: Option<&str>,
     user_agent: Option<&str>,
 ) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE recipients SET status = 'approved', signed_at = now(), last_ip = $2, \
-             last_user_agent = $3 WHERE id = $1",
-            &[&recipient, &ip, &user_agent],
+        .run(
+            "UPDATE recipients SET status = 'approved', signed_at = now(), last_ip = :ip, \
+             last_user_agent = :user_agent WHERE id = :recipient",
+            params!(recipient, ip, user_agent),
         )
         .await?;
     Ok(())
@@ -1257,11 +1314,15 @@ pub async fn approve(
 
 /// A field's submitted value.
 #[tracing::instrument(skip_all, fields(field = %field))]
-pub async fn fill_field(client: &impl GenericClient, field: Uuid, value: &str) -> PgResult<()> {
+pub async fn fill_field(
+    client: &(impl Session + ?Sized),
+    field: Uuid,
+    value: &str,
+) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE signature_fields SET value = $2, signed_at = now() WHERE id = $1",
-            &[&field, &value],
+        .run(
+            "UPDATE signature_fields SET value = :value, signed_at = now() WHERE id = :field",
+            params!(field, value),
         )
         .await?;
     Ok(())
@@ -1282,32 +1343,37 @@ pub struct PendingSignature {
 /// The oldest submitted signature of `envelope` not yet in its PDF.
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn next_to_apply(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
 ) -> PgResult<Option<PendingSignature>> {
-    Ok(client
-        .query_opt(
+    client
+        .fetch_optional(
             "SELECT id, name, email, signature_kind, signature_png, signature_text, signed_at \
-             FROM recipients WHERE envelope_id = $1 AND role = 'signer' AND status = 'signed' \
+             FROM recipients WHERE envelope_id = :envelope AND role = 'signer' AND status = 'signed' \
              AND applied_at IS NULL ORDER BY signed_at, routing_order, id LIMIT 1",
-            &[&envelope],
+            params!(envelope),
         )
         .await?
-        .map(|row| PendingSignature {
-            id: row.get(0),
-            name: row.get(1),
-            email: row.get(2),
-            kind: row.get(3),
-            png: row.get(4),
-            text: row.get::<_, Option<String>>(5).unwrap_or_default(),
-            signed_at: row.get(6),
-        }))
+        .map(|row| -> PgResult<_> {
+            Ok(PendingSignature {
+                id: row.get("id")?,
+                name: row.get("name")?,
+                email: row.get("email")?,
+                kind: row.get("signature_kind")?,
+                png: row.get("signature_png")?,
+                text: row
+                    .get::<Option<String>>("signature_text")?
+                    .unwrap_or_default(),
+                signed_at: row.get("signed_at")?,
+            })
+        })
+        .transpose()
 }
 
 /// A new revision holds `recipient`'s signature: it becomes the envelope's current one.
 #[tracing::instrument(skip_all, fields(envelope = %envelope, recipient = %recipient))]
 pub async fn applied(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
     recipient: Uuid,
     revision: i32,
@@ -1315,25 +1381,25 @@ pub async fn applied(
     sha256: &str,
 ) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE recipients SET applied_at = now(), revision = $2, revision_sha256 = $3 \
-             WHERE id = $1",
-            &[&recipient, &revision, &sha256],
+        .run(
+            "UPDATE recipients SET applied_at = now(), revision = :revision, \
+             revision_sha256 = :sha256 WHERE id = :recipient",
+            params!(recipient, revision, sha256),
         )
         .await?;
     client
-        .execute(
-            "UPDATE envelopes SET revision_count = $2, current_s3_key = $3, \
-             current_s3_version_id = $4, current_sha256 = $5, processing_error = NULL, \
-             processing_failed_at = NULL, processing_error_permanent = false, \
-             processing_attempts = 0 WHERE id = $1",
-            &[
-                &envelope,
-                &revision,
-                &stored.key,
-                &stored.version_id,
-                &sha256,
-            ],
+        .run(
+            "UPDATE envelopes SET revision_count = :revision, current_s3_key = :key, \
+             current_s3_version_id = :version_id, current_sha256 = :sha256, \
+             processing_error = NULL, processing_failed_at = NULL, \
+             processing_error_permanent = false, processing_attempts = 0 WHERE id = :envelope",
+            params!(
+                envelope,
+                revision,
+                key = stored.key,
+                version_id = stored.version_id,
+                sha256,
+            ),
         )
         .await?;
     Ok(())
@@ -1341,11 +1407,11 @@ pub async fn applied(
 
 /// The routing moves on to `order`.
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
-pub async fn advance(client: &impl GenericClient, envelope: Uuid, order: i32) -> PgResult<()> {
+pub async fn advance(client: &(impl Session + ?Sized), envelope: Uuid, order: i32) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE envelopes SET current_routing_order = $2 WHERE id = $1",
-            &[&envelope, &order],
+        .run(
+            "UPDATE envelopes SET current_routing_order = :order WHERE id = :envelope",
+            params!(envelope, order),
         )
         .await?;
     Ok(())
@@ -1355,32 +1421,32 @@ pub async fn advance(client: &impl GenericClient, envelope: Uuid, order: i32) ->
 /// previous reason (evidence is written only when the reason changes).
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn processing_failed(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
     reason: &str,
     permanent: bool,
 ) -> PgResult<Option<String>> {
-    Ok(client
-        .query_one(
-            "UPDATE envelopes e SET processing_error = $2, processing_failed_at = now(), \
-             processing_error_permanent = $3, \
+    client
+        .fetch_one(
+            "UPDATE envelopes e SET processing_error = :reason, processing_failed_at = now(), \
+             processing_error_permanent = :permanent, \
              processing_attempts = e.processing_attempts + 1 FROM envelopes old \
-             WHERE e.id = $1 AND old.id = e.id RETURNING old.processing_error",
-            &[&envelope, &reason, &permanent],
+             WHERE e.id = :envelope AND old.id = e.id RETURNING old.processing_error",
+            params!(envelope, reason, permanent),
         )
         .await?
-        .get(0))
+        .get("processing_error")
 }
 
 /// Whether the completed envelope's Object Lock retention is still to apply (it is applied
 /// after completion commits).
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
-pub async fn retention_pending(client: &impl GenericClient, envelope: Uuid) -> PgResult<bool> {
+pub async fn retention_pending(client: &(impl Session + ?Sized), envelope: Uuid) -> PgResult<bool> {
     Ok(client
-        .query_opt(
-            "SELECT 1 FROM envelopes WHERE id = $1 AND status = 'completed' \
+        .fetch_optional(
+            "SELECT 1 FROM envelopes WHERE id = :envelope AND status = 'completed' \
              AND retention_applied_at IS NULL",
-            &[&envelope],
+            params!(envelope),
         )
         .await?
         .is_some())
@@ -1389,13 +1455,13 @@ pub async fn retention_pending(client: &impl GenericClient, envelope: Uuid) -> P
 /// Records that the completed envelope's objects are under retention (and clears the failure
 /// that may have delayed it).
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
-pub async fn retention_applied(client: &impl GenericClient, envelope: Uuid) -> PgResult<()> {
+pub async fn retention_applied(client: &(impl Session + ?Sized), envelope: Uuid) -> PgResult<()> {
     client
-        .execute(
+        .run(
             "UPDATE envelopes SET retention_applied_at = now(), processing_error = NULL, \
              processing_failed_at = NULL, processing_error_permanent = false, \
-             processing_attempts = 0 WHERE id = $1",
-            &[&envelope],
+             processing_attempts = 0 WHERE id = :envelope",
+            params!(envelope),
         )
         .await?;
     Ok(())
@@ -1415,33 +1481,35 @@ pub struct Completed<'a> {
 /// Marks the envelope completed with its final document and certificate of completion.
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn complete(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
     done: &Completed<'_>,
 ) -> PgResult<Envelope> {
     let row = client
-        .query_one(
+        .fetch_one(
             &format!(
-                "UPDATE envelopes SET status = 'completed', completed_at = $2, \
-                 final_s3_key = $3, final_s3_version_id = $4, final_sha256 = $5, \
-                 certificate_s3_key = $6, certificate_s3_version_id = $7, \
-                 certificate_sha256 = $8, current_s3_key = $3, current_s3_version_id = $4, \
-                 current_sha256 = $5, current_routing_order = NULL, processing_error = NULL, \
+                "UPDATE envelopes SET status = 'completed', completed_at = :completed_at, \
+                 final_s3_key = :final_key, final_s3_version_id = :final_version, \
+                 final_sha256 = :final_sha256, certificate_s3_key = :certificate_key, \
+                 certificate_s3_version_id = :certificate_version, \
+                 certificate_sha256 = :certificate_sha256, current_s3_key = :final_key, \
+                 current_s3_version_id = :final_version, current_sha256 = :final_sha256, \
+                 current_routing_order = NULL, processing_error = NULL, \
                  processing_failed_at = NULL, processing_error_permanent = false, \
-                 processing_attempts = 0, archive_expires_at = $9 \
-                 WHERE id = $1 RETURNING {ENVELOPE_COLUMNS}"
+                 processing_attempts = 0, archive_expires_at = :archive_expires_at::timestamptz \
+                 WHERE id = :envelope RETURNING {ENVELOPE_COLUMNS}"
             ),
-            &[
-                &envelope,
-                &done.completed_at,
-                &done.final_pdf.key,
-                &done.final_pdf.version_id,
-                &done.final_sha256,
-                &done.certificate.key,
-                &done.certificate.version_id,
-                &done.certificate_sha256,
-                &done.archive_expires_at,
-            ],
+            params!(
+                envelope,
+                completed_at = done.completed_at,
+                final_key = done.final_pdf.key,
+                final_version = done.final_pdf.version_id,
+                final_sha256 = done.final_sha256,
+                certificate_key = done.certificate.key,
+                certificate_version = done.certificate.version_id,
+                certificate_sha256 = done.certificate_sha256,
+                archive_expires_at = done.archive_expires_at,
+            ),
         )
         .await?;
     Envelope::try_from(&row)
@@ -1451,20 +1519,20 @@ pub async fn complete(
 /// day, soonest first (at most `limit`).
 #[tracing::instrument(skip_all)]
 pub async fn archive_renewals_due(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     horizon: DateTime<Utc>,
     limit: i64,
 ) -> PgResult<Vec<Envelope>> {
     let rows = client
-        .query(
+        .fetch_all(
             &format!(
                 "SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE status = 'completed' \
-                 AND archive_expires_at < $1 AND final_s3_key IS NOT NULL \
+                 AND archive_expires_at < :horizon AND final_s3_key IS NOT NULL \
                  AND (archive_renewal_tried_at IS NULL \
                       OR archive_renewal_tried_at < now() - interval '1 day') \
-                 ORDER BY archive_expires_at LIMIT $2"
+                 ORDER BY archive_expires_at LIMIT :limit"
             ),
-            &[&horizon, &limit],
+            params!(horizon, limit),
         )
         .await?;
     rows.iter().map(Envelope::try_from).collect()
@@ -1474,7 +1542,7 @@ pub async fn archive_renewals_due(
 /// the envelope still points at `previous_version` (a concurrent renewal did not win).
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn archive_renewed(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
     previous_version: Option<&str>,
     renewed: &gsign_platform::storage::ObjectRef,
@@ -1482,20 +1550,21 @@ pub async fn archive_renewed(
     archive_expires_at: Option<DateTime<Utc>>,
 ) -> PgResult<bool> {
     Ok(client
-        .execute(
-            "UPDATE envelopes SET final_s3_version_id = $3, final_sha256 = $4, \
-             current_s3_version_id = $3, current_sha256 = $4, archive_expires_at = $5, \
+        .run(
+            "UPDATE envelopes SET final_s3_version_id = :version, final_sha256 = :sha256, \
+             current_s3_version_id = :version, current_sha256 = :sha256, \
+             archive_expires_at = :archive_expires_at::timestamptz, \
              archive_renewal_tried_at = now(), archive_renewal_error = NULL \
-             WHERE id = $1 AND final_s3_version_id IS NOT DISTINCT FROM $2 \
-               AND final_s3_key = $6",
-            &[
-                &envelope,
-                &previous_version,
-                &renewed.version_id,
-                &sha256,
-                &archive_expires_at,
-                &renewed.key,
-            ],
+             WHERE id = :envelope AND final_s3_version_id IS NOT DISTINCT FROM :previous::text \
+               AND final_s3_key = :key",
+            params!(
+                envelope,
+                previous = previous_version,
+                version = renewed.version_id,
+                sha256,
+                archive_expires_at,
+                key = renewed.key,
+            ),
         )
         .await?
         == 1)
@@ -1504,15 +1573,15 @@ pub async fn archive_renewed(
 /// A renewal attempt failed: recorded, and tried again a day later.
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn archive_renewal_failed(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
     reason: &str,
 ) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE envelopes SET archive_renewal_tried_at = now(), archive_renewal_error = $2 \
-             WHERE id = $1",
-            &[&envelope, &reason],
+        .run(
+            "UPDATE envelopes SET archive_renewal_tried_at = now(), archive_renewal_error = :reason \
+             WHERE id = :envelope",
+            params!(envelope, reason),
         )
         .await?;
     Ok(())
@@ -1536,34 +1605,37 @@ pub struct RecipientEvidence {
 /// Every recipient with what the certificate of completion lists.
 #[tracing::instrument(skip_all, fields(envelope = %envelope))]
 pub async fn recipient_evidence(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
 ) -> PgResult<Vec<RecipientEvidence>> {
-    Ok(client
-        .query(
+    client
+        .fetch_all(
             "SELECT r.id, r.name, r.email, r.role, r.auth_method, r.last_ip, r.last_user_agent, \
              (SELECT min(occurred_at) FROM envelope_events ev WHERE ev.envelope_id = r.envelope_id \
               AND ev.recipient_id = r.id AND ev.action = 'recipient.notified') AS sent_at, \
              r.viewed_at, r.signed_at, r.signature_png \
-             FROM recipients r WHERE r.envelope_id = $1 ORDER BY r.routing_order, r.created_at, r.id",
-            &[&envelope],
+             FROM recipients r WHERE r.envelope_id = :envelope \
+             ORDER BY r.routing_order, r.created_at, r.id",
+            params!(envelope),
         )
         .await?
         .iter()
-        .map(|row| RecipientEvidence {
-            id: row.get(0),
-            name: row.get(1),
-            email: row.get(2),
-            role: row.get(3),
-            auth_method: row.get(4),
-            ip: row.get(5),
-            user_agent: row.get(6),
-            sent_at: row.get(7),
-            viewed_at: row.get(8),
-            signed_at: row.get(9),
-            signature_png: row.get(10),
+        .map(|row| {
+            Ok(RecipientEvidence {
+                id: row.get("id")?,
+                name: row.get("name")?,
+                email: row.get("email")?,
+                role: row.get("role")?,
+                auth_method: row.get("auth_method")?,
+                ip: row.get("last_ip")?,
+                user_agent: row.get("last_user_agent")?,
+                sent_at: row.get("sent_at")?,
+                viewed_at: row.get("viewed_at")?,
+                signed_at: row.get("signed_at")?,
+                signature_png: row.get("signature_png")?,
+            })
         })
-        .collect())
+        .collect::<PgResult<_>>()
 }
 
 /// A document's stored objects and what completion needs of it.
@@ -1577,52 +1649,57 @@ pub struct SourceDocument {
 /// document, its hash file too).
 #[tracing::instrument(skip_all, fields(document = %document))]
 pub async fn source_document(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     document: Uuid,
 ) -> PgResult<Option<SourceDocument>> {
-    Ok(client
-        .query_opt(
+    client
+        .fetch_optional(
             "SELECT d.name, d.hash, d.s3_key, d.s3_version_id, d.pdf_s3_key, d.pdf_s3_version_id, \
              i.hash_s3_key, i.hash_s3_version FROM documents d \
-             LEFT JOIN doc_instance i ON i.document_id = d.id WHERE d.id = $1",
-            &[&document],
+             LEFT JOIN doc_instance i ON i.document_id = d.id WHERE d.id = :document",
+            params!(document),
         )
         .await?
-        .map(|row| {
+        .map(|row| -> PgResult<_> {
             let mut objects = vec![gsign_platform::storage::ObjectRef {
-                key: row.get(2),
-                version_id: row.get(3),
+                key: row.get("s3_key")?,
+                version_id: row.get("s3_version_id")?,
             }];
-            for (key, version) in [(4, 5), (6, 7)] {
-                if let Some(key) = row.get::<_, Option<String>>(key) {
+            for (key, version) in [
+                ("pdf_s3_key", "pdf_s3_version_id"),
+                ("hash_s3_key", "hash_s3_version"),
+            ] {
+                if let Some(key) = row.get::<Option<String>>(key)? {
                     let object = gsign_platform::storage::ObjectRef {
                         key,
-                        version_id: row.get(version),
+                        version_id: row.get(version)?,
                     };
                     if !objects.contains(&object) {
                         objects.push(object);
                     }
                 }
             }
-            SourceDocument {
-                name: row.get(0),
-                sha256: row.get::<_, Option<String>>(1).unwrap_or_default(),
+            Ok(SourceDocument {
+                name: row.get("name")?,
+                sha256: row.get::<Option<String>>("hash")?.unwrap_or_default(),
                 objects,
-            }
-        }))
+            })
+        })
+        .transpose()
 }
 
 /// Records the document's retention date (never shortening it).
 #[tracing::instrument(skip_all, fields(document = %document))]
 pub async fn retain_document(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     document: Uuid,
     until: DateTime<Utc>,
 ) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE documents SET retention_until = GREATEST(retention_until, $2) WHERE id = $1",
-            &[&document, &until],
+        .run(
+            "UPDATE documents SET retention_until = GREATEST(retention_until, :until) \
+             WHERE id = :document",
+            params!(document, until),
         )
         .await?;
     Ok(())
@@ -1635,7 +1712,7 @@ pub async fn retain_document(
 /// retrying cannot heal it. Oldest first.
 #[tracing::instrument(skip_all)]
 pub async fn stalled(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     idle_seconds: f64,
     limit: i64,
 ) -> PgResult<Vec<(Uuid, Uuid)>> {
@@ -1644,17 +1721,17 @@ pub async fn stalled(
         OR (r.role = 'approver' AND r.status = 'approved') \
         OR (r.role = 'viewer' AND r.status IN ('viewed', 'signed')))";
     const QUIET: &str = "NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
-        AND r.updated_at > now() - make_interval(secs => $1))";
-    Ok(client
-        .query(
+        AND r.updated_at > now() - make_interval(secs => :idle))";
+    client
+        .fetch_all(
             &format!(
                 "SELECT e.organization_id, e.id FROM envelopes e WHERE (e.status = 'sent' \
                  AND NOT e.processing_error_permanent \
                  AND (e.processing_failed_at IS NULL \
-                      OR e.processing_failed_at < now() - make_interval(secs => $1)) \
+                      OR e.processing_failed_at < now() - make_interval(secs => :idle)) \
                  AND (EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
                        AND r.status = 'signed' AND r.role = 'signer' AND r.applied_at IS NULL \
-                       AND r.signed_at < now() - make_interval(secs => $1)) \
+                       AND r.signed_at < now() - make_interval(secs => :idle)) \
                   OR (NOT EXISTS (SELECT 1 FROM recipients r WHERE r.envelope_id = e.id \
                        AND NOT {DONE}) AND {QUIET}) \
                   OR (e.routing_type = 'sequential' \
@@ -1663,32 +1740,33 @@ pub async fn stalled(
                    AND {QUIET}))) \
                  OR (e.status = 'completed' AND e.retention_applied_at IS NULL \
                    AND NOT e.processing_error_permanent \
-                   AND e.completed_at < now() - make_interval(secs => $1) \
+                   AND e.completed_at < now() - make_interval(secs => :idle) \
                    AND (e.processing_failed_at IS NULL \
-                        OR e.processing_failed_at < now() - make_interval(secs => $1))) \
-                 ORDER BY e.updated_at LIMIT $2"
+                        OR e.processing_failed_at < now() - make_interval(secs => :idle))) \
+                 ORDER BY e.updated_at LIMIT :limit"
             ),
-            &[&idle_seconds, &limit],
+            params!(idle = idle_seconds, limit),
         )
         .await?
         .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect())
+        .map(|row| Ok((row.get("organization_id")?, row.get("id")?)))
+        .collect::<PgResult<_>>()
 }
 
 /// Replaces a recipient's signing token with one that stops working at `expires_at` (links to
 /// a completed envelope's documents are not permanent).
 #[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn set_expiring_token(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     recipient: Uuid,
     token_hash: &str,
     expires_at: DateTime<Utc>,
 ) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE recipients SET signing_token_hash = $2, link_expires_at = $3 WHERE id = $1",
-            &[&recipient, &token_hash, &expires_at],
+        .run(
+            "UPDATE recipients SET signing_token_hash = :token_hash, link_expires_at = :expires_at \
+             WHERE id = :recipient",
+            params!(recipient, token_hash, expires_at),
         )
         .await?;
     Ok(())
@@ -1697,14 +1775,14 @@ pub async fn set_expiring_token(
 /// Replaces a recipient's signing token (only its hash is kept; older links stop working).
 #[tracing::instrument(skip_all, fields(recipient = %recipient))]
 pub async fn set_token(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     recipient: Uuid,
     token_hash: &str,
 ) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE recipients SET signing_token_hash = $2 WHERE id = $1",
-            &[&recipient, &token_hash],
+        .run(
+            "UPDATE recipients SET signing_token_hash = :token_hash WHERE id = :recipient",
+            params!(recipient, token_hash),
         )
         .await?;
     Ok(())
@@ -1723,20 +1801,20 @@ pub struct Sender {
 
 /// The sender of `envelope` (the organization alone when the user is gone).
 #[tracing::instrument(skip_all)]
-pub async fn sender(client: &impl GenericClient, envelope: &Envelope) -> PgResult<Sender> {
+pub async fn sender(client: &(impl Session + ?Sized), envelope: &Envelope) -> PgResult<Sender> {
     let row = client
-        .query_one(
+        .fetch_one(
             "SELECT o.name AS organization, \
              NULLIF(btrim(concat_ws(' ', u.first_name, u.last_name)), '') AS full_name, u.email \
-             FROM organizations o LEFT JOIN users u ON u.id = $2 AND u.organization_id = o.id \
-             WHERE o.id = $1",
-            &[&envelope.organization_id, &envelope.user_id],
+             FROM organizations o LEFT JOIN users u ON u.id = :user::uuid \
+             AND u.organization_id = o.id WHERE o.id = :org",
+            params!(org = envelope.organization_id, user = envelope.user_id),
         )
         .await?;
-    let organization: String = row.get("organization");
+    let organization: String = row.get("organization")?;
     let name = row
-        .get::<_, Option<String>>("full_name")
-        .or_else(|| row.get::<_, Option<String>>("email"))
+        .get::<Option<String>>("full_name")?
+        .or(row.get::<Option<String>>("email")?)
         .unwrap_or_else(|| organization.clone());
     Ok(Sender { name, organization })
 }
@@ -1745,23 +1823,25 @@ pub async fn sender(client: &impl GenericClient, envelope: &Envelope) -> PgResul
 /// `None` when there is no such recipient, or it is not embedded.
 #[tracing::instrument(skip_all, fields(envelope = %envelope, recipient = %recipient))]
 pub async fn set_view_ticket(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: Uuid,
     recipient: Uuid,
     ticket_hash: &str,
     expires: DateTime<Utc>,
 ) -> PgResult<Option<bool>> {
-    Ok(client
-        .query_opt(
+    client
+        .fetch_optional(
             "UPDATE recipients SET \
-             view_ticket_hash = CASE WHEN embedded THEN $3 ELSE view_ticket_hash END, \
-             view_ticket_expires_at = CASE WHEN embedded THEN $4 ELSE view_ticket_expires_at END, \
+             view_ticket_hash = CASE WHEN embedded THEN :ticket_hash ELSE view_ticket_hash END, \
+             view_ticket_expires_at = CASE WHEN embedded THEN :expires \
+                                      ELSE view_ticket_expires_at END, \
              view_ticket_used_at = CASE WHEN embedded THEN NULL ELSE view_ticket_used_at END \
-             WHERE envelope_id = $1 AND id = $2 RETURNING embedded",
-            &[&envelope, &recipient, &ticket_hash, &expires],
+             WHERE envelope_id = :envelope AND id = :recipient RETURNING embedded",
+            params!(envelope, recipient, ticket_hash, expires),
         )
         .await?
-        .map(|row| row.get(0)))
+        .map(|row| row.get("embedded"))
+        .transpose()
 }
 
 /// What trading a view ticket gave.
@@ -1777,40 +1857,41 @@ pub enum Traded {
 /// The organization and envelope of the recipient holding view ticket `ticket_hash`.
 #[tracing::instrument(skip_all)]
 pub async fn view_ticket_owner(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     ticket_hash: &str,
 ) -> PgResult<Option<(Uuid, Uuid)>> {
-    Ok(client
-        .query_opt(
-            "SELECT organization_id, envelope_id FROM recipients WHERE view_ticket_hash = $1",
-            &[&ticket_hash],
+    client
+        .fetch_optional(
+            "SELECT organization_id, envelope_id FROM recipients WHERE view_ticket_hash = :ticket_hash",
+            params!(ticket_hash),
         )
         .await?
-        .map(|row| (row.get(0), row.get(1))))
+        .map(|row| -> PgResult<_> { Ok((row.get("organization_id")?, row.get("envelope_id")?)) })
+        .transpose()
 }
 
 /// Spends the view ticket `ticket_hash` (once): the recipient's signing token becomes
 /// `token_hash` when the ticket is still fresh.
 #[tracing::instrument(skip_all)]
 pub async fn trade_view_ticket(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     ticket_hash: &str,
     token_hash: &str,
 ) -> PgResult<Traded> {
     let row = client
-        .query_opt(
+        .fetch_optional(
             "UPDATE recipients SET view_ticket_used_at = now(), \
-             signing_token_hash = CASE WHEN view_ticket_expires_at > now() THEN $2 \
+             signing_token_hash = CASE WHEN view_ticket_expires_at > now() THEN :token_hash \
                                        ELSE signing_token_hash END \
-             WHERE view_ticket_hash = $1 AND view_ticket_used_at IS NULL \
+             WHERE view_ticket_hash = :ticket_hash AND view_ticket_used_at IS NULL \
              RETURNING envelope_id, view_ticket_expires_at > now() AS fresh",
-            &[&ticket_hash, &token_hash],
+            params!(ticket_hash, token_hash),
         )
         .await?;
     Ok(match row {
         None => Traded::Unknown,
-        Some(row) if row.get::<_, bool>("fresh") => Traded::Opened {
-            envelope: row.get("envelope_id"),
+        Some(row) if row.get::<bool>("fresh")? => Traded::Opened {
+            envelope: row.get("envelope_id")?,
         },
         Some(_) => Traded::Expired,
     })
@@ -1820,20 +1901,21 @@ pub async fn trade_view_ticket(
 /// `settings.embed_origins`), found from a view ticket without spending it.
 #[tracing::instrument(skip_all)]
 pub async fn embed_origins_of_ticket(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     ticket_hash: &str,
 ) -> PgResult<Vec<String>> {
     Ok(client
-        .query_opt(
+        .fetch_optional(
             "SELECT COALESCE(ARRAY(SELECT jsonb_array_elements_text( \
                  CASE WHEN jsonb_typeof(o.settings->'embed_origins') = 'array' \
-                      THEN o.settings->'embed_origins' ELSE '[]'::jsonb END)), '{}') \
+                      THEN o.settings->'embed_origins' ELSE '[]'::jsonb END)), '{}') AS origins \
              FROM recipients r JOIN organizations o ON o.id = r.organization_id \
-             WHERE r.view_ticket_hash = $1",
-            &[&ticket_hash],
+             WHERE r.view_ticket_hash = :ticket_hash",
+            params!(ticket_hash),
         )
         .await?
-        .map(|row| row.get::<_, Vec<String>>(0))
+        .map(|row| row.get::<Vec<String>>("origins"))
+        .transpose()?
         .unwrap_or_default())
 }
 
@@ -1849,9 +1931,9 @@ impl Letterhead {
     /// The letterhead of `envelope`'s sender.
     #[tracing::instrument(skip_all)]
     pub async fn of(
-        client: &impl deadpool_postgres::GenericClient,
+        client: &(impl Session + ?Sized),
         envelope: &Envelope,
-    ) -> Result<Self, tokio_postgres::Error> {
+    ) -> Result<Self, DbError> {
         Ok(Self {
             sender: sender_name(client, envelope.user_id).await?,
             organization: organization_name(client, envelope.organization_id).await?,
@@ -1862,16 +1944,16 @@ impl Letterhead {
 /// The document's status and displayed page sizes (rotation applied).
 #[tracing::instrument(skip_all, fields(document = %document))]
 pub async fn document_facts(
-    client: &impl deadpool_postgres::GenericClient,
+    client: &(impl Session + ?Sized),
     document: Uuid,
 ) -> PgResult<gsign_core::envelopes::DocumentFacts> {
     let row = client
-        .query_one(
-            "SELECT status, pages, signatures, certification FROM documents WHERE id = $1",
-            &[&document],
+        .fetch_one(
+            "SELECT status, pages, signatures, certification FROM documents WHERE id = :document",
+            params!(document),
         )
         .await?;
-    let pages: Option<serde_json::Value> = row.get(1);
+    let pages: Option<serde_json::Value> = row.get("pages")?;
     let pages = pages
         .and_then(|p| p.as_array().cloned())
         .unwrap_or_default()
@@ -1888,10 +1970,10 @@ pub async fn document_facts(
         })
         .collect();
     Ok(gsign_core::envelopes::DocumentFacts {
-        status: db::stored(&row, "status")?,
+        status: row.stored("status")?,
         pages,
-        signatures: row.get(2),
-        certification: row.get(3),
+        signatures: row.get("signatures")?,
+        certification: row.get("certification")?,
     })
 }
 
@@ -1899,17 +1981,17 @@ pub async fn document_facts(
 /// no other job holds it (or its holder's lease expired); whether it was taken.
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn take_signing_lease(
-    client: &impl GenericClient,
+    client: &(impl Session + ?Sized),
     org: Uuid,
     id: Uuid,
     seconds: f64,
 ) -> PgResult<bool> {
     Ok(client
-        .execute(
-            "UPDATE envelopes SET signing_lease_until = now() + make_interval(secs => $3) \
-             WHERE organization_id = $1 AND id = $2 \
+        .run(
+            "UPDATE envelopes SET signing_lease_until = now() + make_interval(secs => :seconds) \
+             WHERE organization_id = :org AND id = :id \
              AND (signing_lease_until IS NULL OR signing_lease_until < now())",
-            &[&org, &id, &seconds],
+            params!(org, id, seconds),
         )
         .await?
         == 1)
@@ -1917,11 +1999,11 @@ pub async fn take_signing_lease(
 
 /// Gives the signing lease of envelope `id` back.
 #[tracing::instrument(skip_all, fields(id = %id))]
-pub async fn release_signing_lease(client: &impl GenericClient, id: Uuid) -> PgResult<()> {
+pub async fn release_signing_lease(client: &(impl Session + ?Sized), id: Uuid) -> PgResult<()> {
     client
-        .execute(
-            "UPDATE envelopes SET signing_lease_until = NULL WHERE id = $1",
-            &[&id],
+        .run(
+            "UPDATE envelopes SET signing_lease_until = NULL WHERE id = :id",
+            params!(id),
         )
         .await?;
     Ok(())

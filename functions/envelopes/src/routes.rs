@@ -15,6 +15,7 @@ use gsign_core::envelopes::{
     FieldInput, NewRecipient, RecipientInput, RoutingType, MAX_FIELDS, MAX_RECIPIENTS,
 };
 use gsign_core::{Env, FieldError};
+use gsign_platform::database::DbError;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::pagination::{Page, PageRequest};
@@ -211,8 +212,8 @@ impl EnvelopesApi {
             .document_id
             .ok_or_else(|| EnvelopesError::invalid("/document_id", "is required"))?;
         let values = input.values(Utc::now())?;
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         if !repo::document_exists(&tx, caller.org, document).await? {
             return Err(EnvelopesError::invalid(
                 "/document_id",
@@ -250,7 +251,7 @@ impl EnvelopesApi {
         caller: &Caller,
         id: Uuid,
     ) -> Result<EnvelopeDetail, EnvelopesError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let envelope = repo::get(&client, caller.org, id, false)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
@@ -314,7 +315,7 @@ impl EnvelopesApi {
         if !errors.is_empty() {
             return Err(EnvelopesError::Validation(errors));
         }
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         let filter = repo::ListFilter {
             status,
             document_id,
@@ -332,7 +333,7 @@ impl EnvelopesApi {
     /// How many envelopes are in each state, and how many wait for the caller.
     #[tracing::instrument(skip_all)]
     async fn counts(&self, caller: &Caller) -> Result<repo::EnvelopeCounts, EnvelopesError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         Ok(repo::counts(&client, caller.org, caller.user).await?)
     }
 
@@ -351,8 +352,8 @@ impl EnvelopesApi {
             ));
         }
         let values = input.values(Utc::now())?;
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         Self::draft(&tx, caller, id).await?;
         repo::update(&tx, id, &values).await?;
         repo::record(
@@ -368,8 +369,8 @@ impl EnvelopesApi {
     /// `DELETE /v1/envelopes/{id}`: deletes a draft.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), EnvelopesError> {
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         Self::draft(&tx, caller, id).await?;
         repo::delete(&tx, id).await?;
         tx.commit().await?;
@@ -388,8 +389,8 @@ impl EnvelopesApi {
         let new = NewRecipient::parse(input, "", &mut errors)
             .ok_or(EnvelopesError::Validation(errors))?;
         let code_hash = access_code_hash(&new)?;
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         Self::draft(&tx, caller, id).await?;
         if repo::recipients(&tx, id).await?.len() >= MAX_RECIPIENTS {
             return Err(EnvelopesError::invalid(
@@ -424,8 +425,8 @@ impl EnvelopesApi {
         recipient: Uuid,
         input: RecipientInput,
     ) -> Result<Recipient, EnvelopesError> {
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         Self::draft(&tx, caller, id).await?;
         let code_stored = repo::has_access_code(&tx, id, recipient)
             .await?
@@ -461,8 +462,8 @@ impl EnvelopesApi {
         id: Uuid,
         recipient: Uuid,
     ) -> Result<(), EnvelopesError> {
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         Self::draft(&tx, caller, id).await?;
         if !repo::delete_recipient(&tx, id, recipient).await? {
             return Err(EnvelopesError::NotFound("recipient"));
@@ -501,8 +502,8 @@ impl EnvelopesApi {
         for (i, field) in input.fields.iter().enumerate() {
             field_problems(field, &format!("/fields/{i}"), &mut errors);
         }
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let envelope = Self::draft(&tx, caller, id).await?;
         let recipients = repo::recipients(&tx, id).await?;
         for (i, field) in input.fields.iter().enumerate() {
@@ -561,7 +562,7 @@ impl EnvelopesApi {
 
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn events(&self, caller: &Caller, id: Uuid) -> Result<Evidence, EnvelopesError> {
-        let client = self.base.pool.get().await?;
+        let client = self.base.db.connect().await?;
         repo::get(&client, caller.org, id, false)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
@@ -585,8 +586,8 @@ fn access_code_hash(new: &NewRecipient) -> Result<Option<String>, EnvelopesError
 }
 
 /// A second recipient with the same address and role is a 422, not a 500.
-fn duplicate_recipient(err: tokio_postgres::Error) -> EnvelopesError {
-    if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+fn duplicate_recipient(err: DbError) -> EnvelopesError {
+    if err.is_unique_violation() {
         return EnvelopesError::invalid(
             "/email",
             "this envelope already has a recipient with this address and role",
@@ -746,12 +747,12 @@ pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> In
     Box::pin(async move {
         let api = EnvelopesApi::from_env(&env).await?;
         let limiter = api.base.limiter.clone();
-        let pool = api.base.pool.clone();
+        let db = api.base.db.clone();
         Ok(http_route(
             Arc::new(EnvelopeRoute { api, spec, route }),
             spec,
             limiter,
-            pool,
+            db,
         ))
     })
 }

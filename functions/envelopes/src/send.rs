@@ -13,6 +13,7 @@ use gsign_core::envelopes::{
     send_problems, FieldType, RecipientRole, RoutingType, DEFAULT_EXPIRY_DAYS,
 };
 use gsign_core::webhooks::EventType;
+use gsign_platform::database::Transaction;
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::storage::WorkDir;
@@ -87,8 +88,8 @@ impl EnvelopesApi {
     /// Sends the draft `id`.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn send(&self, caller: &Caller, id: Uuid) -> Result<Envelope, EnvelopesError> {
-        let mut conn = self.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let envelope = Self::draft(&tx, caller, id).await?;
         let recipients = repo::recipients(&tx, id).await?;
         let fields = repo::fields(&tx, id).await?;
@@ -209,7 +210,7 @@ impl EnvelopesApi {
         emails.push(hook);
         tx.commit().await?;
         drop(conn);
-        self.base.relay.publish(&self.base.pool, &emails).await;
+        self.base.relay.publish(&self.base.db, &emails).await;
         Ok(envelope)
     }
 }
@@ -223,7 +224,7 @@ impl EnvelopesApi {
     #[tracing::instrument(skip_all)]
     pub(crate) async fn ask(
         &self,
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         envelope: &Envelope,
         recipient: &Recipient,
         letterhead: &Letterhead,

@@ -6,6 +6,7 @@
 use chrono::Utc;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
 use gsign_core::Env;
+use gsign_platform::database::Transaction;
 use gsign_platform::http::Caller;
 use gsign_platform::lambda::StartupError;
 use gsign_platform::service::{Base, BaseConfig};
@@ -99,7 +100,7 @@ impl EnvelopesApi {
     /// otherwise `wrong(status)`.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn locked(
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         caller: &Caller,
         id: Uuid,
         wanted: EnvelopeStatus,
@@ -117,7 +118,7 @@ impl EnvelopesApi {
     /// The envelope, locked, if it is a draft of the caller's organization.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub(crate) async fn draft(
-        tx: &deadpool_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         caller: &Caller,
         id: Uuid,
     ) -> Result<Envelope, EnvelopesError> {

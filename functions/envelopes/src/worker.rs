@@ -29,6 +29,7 @@ use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
 use gsign_core::routing::{self, Next};
 use gsign_core::Env;
 use gsign_functions_certificates::service::{SealError, SealKey, Seals, SealsConfig};
+use gsign_platform::database::Session;
 use gsign_platform::hsm::{HsmConfig, HsmHandle};
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
@@ -136,7 +137,7 @@ struct PreparedSignature {
 
 /// The job's envelope, read without its lock, if it is out for signature.
 async fn out_for_signature(
-    client: &impl deadpool_postgres::GenericClient,
+    client: &(impl Session + ?Sized),
     job: SigningJob,
 ) -> Result<Option<Envelope>, Failure> {
     Ok(
@@ -148,7 +149,7 @@ async fn out_for_signature(
 
 /// What the routing of `envelope` (read without its lock) says is due now.
 async fn routing_now(
-    client: &impl deadpool_postgres::GenericClient,
+    client: &(impl Session + ?Sized),
     envelope: &Envelope,
 ) -> Result<Next, Failure> {
     let recipients = repo::recipients(client, envelope.id).await?;
@@ -292,7 +293,7 @@ impl SigningWorker {
     pub async fn run(&self, job: SigningJob) -> Result<(), Failure> {
         loop {
             let taken = {
-                let client = self.api.base.pool.get().await?;
+                let client = self.api.base.db.connect().await?;
                 repo::take_signing_lease(
                     &client,
                     job.organization_id,
@@ -306,7 +307,7 @@ impl SigningWorker {
             }
             let worked = self.steps(job).await;
             {
-                let client = self.api.base.pool.get().await?;
+                let client = self.api.base.db.connect().await?;
                 repo::release_signing_lease(&client, job.envelope_id).await?;
             }
             worked?;
@@ -330,7 +331,7 @@ impl SigningWorker {
     /// signature waits, or the routing can move or complete.
     #[tracing::instrument(skip_all)]
     async fn due(&self, job: SigningJob) -> Result<bool, Failure> {
-        let client = self.api.base.pool.get().await?;
+        let client = self.api.base.db.connect().await?;
         let Some(envelope) = out_for_signature(&client, job).await? else {
             return Ok(false);
         };
@@ -360,8 +361,8 @@ impl SigningWorker {
             return self.commit_signature(job, prepared, &seal).await;
         }
         let sealed = self.prepare_seal_if_due(job, &seal).await?;
-        let mut conn = base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = base.db.connect().await?;
+        let tx = conn.begin().await?;
         let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
         else {
             return Ok(Progress::Idle);
@@ -415,7 +416,7 @@ impl SigningWorker {
                 }
                 tx.commit().await?;
                 drop(conn);
-                base.relay.publish(&base.pool, &emails).await;
+                base.relay.publish(&base.db, &emails).await;
                 Ok(Progress::Moved)
             }
             Next::Complete => {
@@ -428,7 +429,7 @@ impl SigningWorker {
                 let emails = self.complete(&tx, &envelope, &seal, sealed).await?;
                 tx.commit().await?;
                 drop(conn);
-                base.relay.publish(&base.pool, &emails).await;
+                base.relay.publish(&base.db, &emails).await;
                 // The next step applies the retention, now that the completion is committed.
                 Ok(Progress::Moved)
             }
@@ -439,7 +440,7 @@ impl SigningWorker {
     #[tracing::instrument(skip_all, fields(org = %org))]
     pub(crate) async fn seal_key(&self, org: Uuid) -> Result<SealKey, Failure> {
         self.seals
-            .seal_key(&self.api.base.pool, org)
+            .seal_key(&self.api.base.db, org)
             .await
             .map_err(|err| match err {
                 SealError::OrganizationGone => Failure::Permanent(err.to_string()),
@@ -534,7 +535,7 @@ impl SigningWorker {
         seal: &SealKey,
     ) -> Result<Option<PreparedSignature>, Failure> {
         let (envelope, pending, fields) = {
-            let client = self.api.base.pool.get().await?;
+            let client = self.api.base.db.connect().await?;
             let Some(envelope) = out_for_signature(&client, job).await? else {
                 return Ok(None);
             };
@@ -582,7 +583,7 @@ impl SigningWorker {
         seal: &SealKey,
     ) -> Result<Option<PreparedSeal>, Failure> {
         let envelope = {
-            let client = self.api.base.pool.get().await?;
+            let client = self.api.base.db.connect().await?;
             let Some(envelope) = out_for_signature(&client, job).await? else {
                 return Ok(None);
             };
@@ -607,8 +608,8 @@ impl SigningWorker {
         prepared: PreparedSignature,
         seal: &SealKey,
     ) -> Result<Progress, Failure> {
-        let mut conn = self.api.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.api.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
         else {
             return Ok(Progress::Idle);
@@ -666,8 +667,8 @@ impl SigningWorker {
         permanent: bool,
     ) -> anyhow::Result<()> {
         tracing::warn!(envelope = %job.envelope_id, reason, "signing step failed");
-        let mut conn = self.api.base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = self.api.base.db.connect().await?;
+        let tx = conn.begin().await?;
         let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
         else {
             return Ok(());
@@ -799,8 +800,8 @@ struct Resumer {
 impl InvokeHandler for Resumer {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
         let base = &self.api.base;
-        let mut conn = base.pool.get().await?;
-        let tx = conn.transaction().await?;
+        let mut conn = base.db.connect().await?;
+        let tx = conn.begin().await?;
         let stalled = repo::stalled(&tx, self.stall.as_secs_f64(), 100).await?;
         let mut jobs = Vec::with_capacity(stalled.len());
         for (organization_id, envelope_id) in &stalled {
@@ -817,7 +818,7 @@ impl InvokeHandler for Resumer {
         }
         tx.commit().await?;
         drop(conn);
-        base.relay.publish(&base.pool, &jobs).await;
+        base.relay.publish(&base.db, &jobs).await;
         if !stalled.is_empty() {
             tracing::warn!(count = stalled.len(), "stalled envelopes re-enqueued");
         }
