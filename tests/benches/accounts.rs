@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
 
     // 1. The authorizer in a warm container.
     let db_config = DbConfig {
-        url: SecretString::from(db.url.clone()),
+        url: Some(SecretString::from(db.url.clone())),
         tls: DbTls::Disable,
         ca_file: None,
         pool_size: 2,

@@ -11,7 +11,9 @@
 //!
 //! Run: `cargo build --release -p gsign-functions-system && cargo bench -p gsign-tests --bench cold_start`
 //! (with the local stack up). `COLD_START_RUNS` sets the number of runs (default 30),
-//! `COLD_START_FUNCTIONS` (comma-separated names) measures only those functions.
+//! `COLD_START_FUNCTIONS` (comma-separated names) measures only those functions, and
+//! `COLD_START_DATABASE_BACKEND=data-api` gives the functions the Data API backend (the
+//! runner's local endpoint, on the stack's database) instead of `postgres`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -204,11 +206,43 @@ async fn main() -> anyhow::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
     let release = target.join("release");
+    let mut parameters = local_parameters();
+    let backend = std::env::var("COLD_START_DATABASE_BACKEND").unwrap_or_default();
+    if backend == "data-api" {
+        let database = stack_var("DATABASE_URL")
+            .rsplit('/')
+            .next()
+            .and_then(|name| name.split('?').next())
+            .unwrap_or("gsign")
+            .to_owned();
+        for (name, value) in [
+            ("DatabaseBackend", "data-api".to_owned()),
+            (
+                "DatabaseClusterArn",
+                "arn:aws:rds:us-east-1:000000000000:cluster:gsign-local".to_owned(),
+            ),
+            (
+                "DatabaseSecretArn",
+                "arn:aws:secretsmanager:us-east-1:000000000000:secret:gsign-local-db".to_owned(),
+            ),
+            ("DatabaseName", database),
+        ] {
+            parameters.insert(name.to_owned(), value);
+        }
+    }
+    println!(
+        "database backend: {}",
+        if backend.is_empty() {
+            "postgres"
+        } else {
+            &backend
+        }
+    );
     let config = StackConfig {
         template_path: root().join("template.yaml"),
         stack_name: stack_var("GSIGN_STACK_NAME"),
         region: stack_var("AWS_REGION"),
-        parameters: local_parameters(),
+        parameters,
         base_env: runner::base_env(stack_env()),
         sqs_wait_seconds: 1,
         web_dist: None,

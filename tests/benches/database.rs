@@ -11,6 +11,18 @@
 //! - the use case `GET /v1/webhooks/{id}` (tenancy check and read), 500 times: p50 and p99;
 //! - the same statement from 16 tasks at once, 2000 in all: statements per second.
 //!
+//! And per backend through the local runner (the whole application in-process, every function
+//! on that backend), as clients drive it over HTTP:
+//! - a route's cold start: the first `GET /v1/me` of a fresh stack (the authorizer and the
+//!   route built from their environment, their first statements, the answer);
+//! - `GET /v1/me` from 16 clients at once, 4000 requests: p50, p99 and requests per second;
+//! - a whole envelope: draft, recipient, field and send, the signer's link mailed (moto's
+//!   SES), consent and signature, the worker's B-T signature and seal, until `completed`;
+//!   best and median of 5.
+//!
+//! The process start of each area binary on either backend is `cold_start`'s
+//! (`COLD_START_DATABASE_BACKEND=data-api`).
+//!
 //! Run: `cargo bench -p gsign-tests --bench database` (local stack up).
 
 use std::time::{Duration, Instant};
@@ -19,14 +31,21 @@ use gsign_core::Role;
 use gsign_functions_webhooks::routes::{EndpointInput, WebhooksApi};
 use gsign_platform::database::{Backend, Database, Session as _};
 use gsign_platform::params;
+use gsign_tests::bench::contract_pdf;
+use gsign_tests::envelopes::{consent_and_sign, drawn, send_envelope_at};
+use gsign_tests::pki::{LocalTsa, TestPki};
 use gsign_tests::use_cases::{caller, function_env_on, id_of};
-use gsign_tests::{Tenant, TestDatabase};
+use gsign_tests::{mailed_token, start_app_on, Tenant, TestDatabase, TestStack};
+use serde_json::json;
 
 const STATEMENTS: usize = 1000;
 const TRANSACTIONS: usize = 300;
 const USE_CASES: usize = 500;
 const CONCURRENT_TASKS: usize = 16;
 const CONCURRENT_STATEMENTS: usize = 2000;
+const HTTP_CLIENTS: usize = 16;
+const HTTP_REQUESTS: usize = 4000;
+const ENVELOPES: usize = 5;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -164,11 +183,141 @@ async fn measure(backend: Backend) {
     );
 }
 
+/// `GET /v1/me` as `who`: its latency, after checking it answered 200.
+async fn get_me(http: &reqwest::Client, url: &str, who: &Tenant) -> Duration {
+    let started = Instant::now();
+    let response = http
+        .get(format!("{url}/v1/me"))
+        .header("authorization", &who.bearer)
+        .send()
+        .await
+        .expect("the runner answers");
+    let status = response.status();
+    let body = response.bytes().await.expect("the body");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    started.elapsed()
+}
+
+/// One envelope from draft to `completed`: one signer, B-T, signing from the mailed link.
+async fn whole_envelope(stack: &TestStack, sender: &Tenant, document: &str) -> Duration {
+    let email = format!("signer-{}@bench.example", gsign_tests::unique());
+    let started = Instant::now();
+    let (base, _) = send_envelope_at(
+        stack,
+        sender,
+        document,
+        "sequential",
+        Some("b_t"),
+        &[(&email, "Ана Лима", "signer", 1)],
+        |_| Vec::new(),
+    )
+    .await;
+    let token = mailed_token(&email, "/sign").await;
+    let (status, answer) = consent_and_sign(stack, &token, json!({"signature": drawn()})).await;
+    assert_eq!(status, 202, "{answer}");
+    loop {
+        let (_, envelope) = stack.call(sender, "GET", &base, None).await;
+        if envelope["status"] == "completed" {
+            return started.elapsed();
+        }
+        assert!(
+            envelope["processing_error"].is_null(),
+            "{}",
+            envelope["processing_error"]
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never completed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn through_the_runner(backend: Backend, tsa: &LocalTsa) {
+    let db = TestDatabase::migrated().await;
+    let stack = start_app_on(
+        backend,
+        &db,
+        &[
+            ("TsaUrl", tsa.url.clone()),
+            ("RetentionMode", "GOVERNANCE".to_owned()),
+            // Every client here shares one IP: the per-IP limits would measure themselves.
+            ("RateLimitPerIp", "1000000".to_owned()),
+            ("RateLimitSensitivePerIp", "1000000".to_owned()),
+        ],
+    )
+    .await;
+    let owner = Tenant::create(&db, "owner").await;
+    let http = reqwest::Client::new();
+
+    let cold = get_me(&http, &stack.url, &owner).await;
+    println!(
+        "{backend:<9} {:<44} {:>8.3} ms",
+        "runner: first GET /v1/me (route cold start)",
+        cold.as_secs_f64() * 1e3
+    );
+
+    for _ in 0..100 {
+        get_me(&http, &stack.url, &owner).await;
+    }
+    let started = Instant::now();
+    let clients: Vec<_> = (0..HTTP_CLIENTS)
+        .map(|_| {
+            let (http, url, owner) = (http.clone(), stack.url.clone(), owner.clone());
+            tokio::spawn(async move {
+                let mut samples = Vec::with_capacity(HTTP_REQUESTS / HTTP_CLIENTS);
+                for _ in 0..HTTP_REQUESTS / HTTP_CLIENTS {
+                    samples.push(get_me(&http, &url, &owner).await);
+                }
+                samples
+            })
+        })
+        .collect();
+    let mut samples = Vec::with_capacity(HTTP_REQUESTS);
+    for client in clients {
+        samples.extend(client.await.expect("the client"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    report(
+        backend,
+        &format!("runner: GET /v1/me, {HTTP_CLIENTS} clients"),
+        samples,
+    );
+    println!(
+        "{backend:<9} {:<44} {:>8.0} requests/s",
+        format!("runner: GET /v1/me, {HTTP_CLIENTS} clients"),
+        HTTP_REQUESTS as f64 / elapsed
+    );
+
+    let document = stack
+        .upload_ready_pdf(&owner, "contract.pdf", contract_pdf(1))
+        .await;
+    // The organization's CA and seal key are made on first use: outside the figures.
+    whole_envelope(&stack, &owner, &document).await;
+    let mut runs = Vec::with_capacity(ENVELOPES);
+    for _ in 0..ENVELOPES {
+        runs.push(whole_envelope(&stack, &owner, &document).await);
+    }
+    runs.sort();
+    println!(
+        "{backend:<9} {:<44} best {:>7.0} ms  median {:>7.0} ms  (n={ENVELOPES})",
+        "runner: envelope draft -> completed (B-T)",
+        runs[0].as_secs_f64() * 1e3,
+        runs[ENVELOPES / 2].as_secs_f64() * 1e3,
+    );
+    stack.stop().await;
+}
+
 #[tokio::main]
 async fn main() {
     gsign_tests::bench::require_optimized("database");
     gsign_platform::telemetry::set_metrics_enabled(false);
     for backend in [Backend::Postgres, Backend::DataApi] {
         measure(backend).await;
+    }
+    let pki = TestPki::new();
+    let tsa = LocalTsa::start(&pki).await;
+    for backend in [Backend::Postgres, Backend::DataApi] {
+        through_the_runner(backend, &tsa).await;
     }
 }

@@ -304,7 +304,7 @@ async fn a_session_refill_that_read_the_old_role_cannot_restore_it_after_a_demot
     };
     let cache = Cache::new(&config).expect("cache");
     let pool = gsign_platform::db::pool(&gsign_platform::db::DbConfig {
-        url: SecretString::from(db.url.clone()),
+        url: Some(SecretString::from(db.url.clone())),
         tls: gsign_platform::db::DbTls::Disable,
         ca_file: None,
         pool_size: 2,

@@ -150,7 +150,7 @@ impl TestDatabase {
     /// It behind the database port (a small pool of its own, on the Postgres backend).
     pub fn database(&self) -> gsign_platform::database::Database {
         let config = gsign_platform::db::DbConfig {
-            url: secrecy::SecretString::from(self.url.clone()),
+            url: Some(secrecy::SecretString::from(self.url.clone())),
             tls: gsign_platform::db::DbTls::Disable,
             ca_file: None,
             pool_size: 2,
@@ -272,11 +272,21 @@ pub async fn start_stack(
 /// The application's stack (`template.yaml`, every function) on database `db`, with
 /// parameter `overrides` on top of the local ones.
 pub async fn start_app(db: &TestDatabase, overrides: &[(&str, String)]) -> TestStack {
+    start_app_on(use_cases::backend(), db, overrides).await
+}
+
+/// [`start_app`] on the database `backend` given, whatever the tests run on (the benchmarks
+/// compare both).
+pub async fn start_app_on(
+    backend: gsign_platform::database::Backend,
+    db: &TestDatabase,
+    overrides: &[(&str, String)],
+) -> TestStack {
     // AppUrl is the stack's own address: the CRL distribution point its organization CAs
     // name (AppUrl/pki/...) must answer, as CloudFront's /pki/* does in AWS.
     let port = free_port();
     let mut parameters = local_parameters();
-    database_parameters(&mut parameters, db);
+    database_parameters(backend, &mut parameters, db);
     parameters.insert("AppUrl".to_owned(), format!("http://127.0.0.1:{port}"));
     for (name, value) in overrides {
         parameters.insert((*name).to_owned(), value.clone());
@@ -307,7 +317,7 @@ pub async fn start_stack_at(
 pub async fn start_app_with_web(db: &TestDatabase, overrides: &[(&str, String)]) -> TestStack {
     let port = free_port();
     let mut parameters = local_parameters();
-    database_parameters(&mut parameters, db);
+    database_parameters(use_cases::backend(), &mut parameters, db);
     parameters.insert("AppUrl".to_owned(), format!("http://127.0.0.1:{port}"));
     for (name, value) in overrides {
         parameters.insert((*name).to_owned(), value.clone());
@@ -323,12 +333,15 @@ pub async fn start_app_with_web(db: &TestDatabase, overrides: &[(&str, String)])
     .await
 }
 
-/// The template's database parameters for `db`, on the backend the tests run on
-/// (`GSIGN_TEST_DATABASE_BACKEND`): with `data-api`, statements go through the test binary's
-/// local Data API endpoint.
-fn database_parameters(parameters: &mut BTreeMap<String, String>, db: &TestDatabase) {
+/// The template's database parameters for `db` on `backend`: with `data-api`, statements go
+/// through the test binary's local Data API endpoint.
+fn database_parameters(
+    backend: gsign_platform::database::Backend,
+    parameters: &mut BTreeMap<String, String>,
+    db: &TestDatabase,
+) {
     parameters.insert("DatabaseUrl".to_owned(), db.url.clone());
-    if use_cases::backend() == gsign_platform::database::Backend::DataApi {
+    if backend == gsign_platform::database::Backend::DataApi {
         for (name, value) in [
             ("DatabaseBackend", "data-api"),
             (

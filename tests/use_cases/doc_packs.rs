@@ -110,3 +110,49 @@ async fn another_organizations_clause_does_not_exist_for_the_caller() {
         Err(DocPacksError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn a_clause_larger_than_a_data_api_row_reads_back_whole_alone_and_in_lists() {
+    let db = TestDatabase::migrated().await;
+    let api = service(&db).await;
+    let admin = caller(&Tenant::create(&db, "admin").await, Role::Admin);
+    // ~150 KB of two-byte Cyrillic: larger than a Data API row (64 KB), and its slices end
+    // inside characters.
+    let long: String = (0..1500)
+        .map(|i| format!("{i}. Худалдагч барааг гэрээнд заасан хугацаанд хүлээлгэн өгнө.\n\n"))
+        .collect();
+    assert!(long.len() > 100 * 1024);
+    let clause = api
+        .create_item(
+            &admin,
+            Kind::Clause,
+            body(json!({"name": "Нөхцөл", "body_markdown": long, "variables_json": {}})),
+        )
+        .await
+        .expect("created");
+    assert_eq!(clause.get("body_markdown").as_str(), Some(long.as_str()));
+    api.create_item(
+        &admin,
+        Kind::Clause,
+        body(json!({"name": "Short", "body_markdown": "Paid in 30 days.", "variables_json": {}})),
+    )
+    .await
+    .expect("created");
+
+    // Publishing answers the version as read again, alone.
+    let read = api
+        .publish(&admin, Kind::Clause, clause.id)
+        .await
+        .expect("published");
+    assert_eq!(read.get("body_markdown").as_str(), Some(long.as_str()));
+    let listed = api
+        .list_items(&admin, Kind::Clause, &lambda_http::Request::default())
+        .await
+        .expect("listed");
+    let bodies: Vec<usize> = listed
+        .data
+        .iter()
+        .map(|item| item.get("body_markdown").as_str().map_or(0, str::len))
+        .collect();
+    assert_eq!(bodies, [16, long.len()], "newest first, both whole");
+}

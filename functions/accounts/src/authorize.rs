@@ -53,8 +53,7 @@ fn init(env: Env) -> InitFuture {
         let (db, aws, cache, key) = r.finish(|| Some((db?, aws?, cache?, key?)))?;
         // The SDK is needed only for the Data API; building its configuration reads no network.
         let sdk = aws::sdk_config(&aws).await;
-        let pool = db::pool(&db).map_err(anyhow::Error::from)?;
-        let database = db::database(&db, &sdk, &pool);
+        let database = db::database(&db, &sdk).map_err(anyhow::Error::from)?;
         let authorizer = Authorizer::new(database, &cache, &key, &issuer, &audience)?;
         Ok(Handler::Invoke(Arc::new(authorizer)))
     })

@@ -51,7 +51,6 @@ impl Common {
     #[tracing::instrument(skip_all)]
     pub async fn build(config: CommonConfig) -> Result<Self, StartupError> {
         let Base {
-            pool: _,
             db,
             cache,
             limiter,

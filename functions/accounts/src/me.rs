@@ -29,8 +29,8 @@ pub(crate) fn init(env: Env, spec: &'static RouteSpec) -> InitFuture {
         let cache = CacheConfig::read(&mut r);
         let limits = RateLimitConfig::read(&mut r);
         let (config, aws, cache, limits) = r.finish(|| Some((config?, aws?, cache?, limits?)))?;
-        let pool = db::pool(&config).map_err(anyhow::Error::from)?;
-        let db = db::database(&config, &aws::sdk_config(&aws).await, &pool);
+        let db =
+            db::database(&config, &aws::sdk_config(&aws).await).map_err(anyhow::Error::from)?;
         let cache = Arc::new(Cache::new(&cache).map_err(anyhow::Error::from)?);
         let limiter = RateLimiter::new(cache, limits);
         Ok(http_route(

@@ -34,9 +34,8 @@ pub const TRACK_PACK_DOCUMENT: FunctionSpec = FunctionSpec {
             let db = DbConfig::read(&mut r);
             let aws = AwsConfig::read(&mut r);
             let (db, aws) = r.finish(|| Some((db?, aws?)))?;
-            let pool = db::pool(&db).map_err(anyhow::Error::from)?;
             Ok(Handler::Sqs(Arc::new(PackFollower {
-                db: db::database(&db, &aws::sdk_config(&aws).await, &pool),
+                db: db::database(&db, &aws::sdk_config(&aws).await).map_err(anyhow::Error::from)?,
             })))
         })
     },

@@ -14,7 +14,9 @@ use gsign_core::packs::{
     role_problem, Gate, MAX_CLAUSE_BYTES, MAX_SIGNER_ROLES, MAX_TEMPLATE_CLAUSES,
 };
 use gsign_core::FieldError;
-use gsign_platform::database::{json_list, DbError, Row, Session, Transaction};
+use gsign_platform::database::{
+    json_list, read_in_slices, DbError, Row, Session, Transaction, INLINE_VALUE_BYTES,
+};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::params;
@@ -69,18 +71,28 @@ impl Kind {
         }
     }
 
-    fn select(self) -> String {
+    /// The kind's columns as one JSON object.
+    fn content(self) -> String {
         let content = self
             .content_columns()
             .iter()
             .map(|c| format!("'{c}', {c}"))
             .collect::<Vec<_>>()
             .join(", ");
+        format!("jsonb_build_object({content})")
+    }
+
+    /// The versions' columns; their content only when it is small (a clause's text or a
+    /// template's logo may not fit a Data API row: [`DocPacksApi::items`] reads it apart).
+    fn select(self) -> String {
         format!(
             "SELECT {id} AS id, name, version, city_gate, role_gate, is_active, created_by, \
-             created_at, published_at, jsonb_build_object({content}) AS content FROM {table}",
+             created_at, published_at, \
+             CASE WHEN octet_length(c.content::text) <= {INLINE_VALUE_BYTES} THEN c.content END \
+             AS content FROM {table} CROSS JOIN LATERAL (SELECT {content} AS content) c",
             id = self.id_column(),
-            table = self.table()
+            table = self.table(),
+            content = self.content(),
         )
     }
 }
@@ -117,7 +129,7 @@ pub struct Item {
 impl TryFrom<&Row> for Item {
     type Error = DbError;
     fn try_from(row: &Row) -> Result<Self, DbError> {
-        let content: Value = row.get("content")?;
+        let content: Option<Value> = row.get("content")?;
         Ok(Self {
             id: row.get("id")?,
             name: row.get("name")?,
@@ -129,7 +141,7 @@ impl TryFrom<&Row> for Item {
             created_at: row.get("created_at")?,
             published_at: row.get("published_at")?,
             content: match content {
-                Value::Object(map) => map,
+                Some(Value::Object(map)) => map,
                 _ => serde_json::Map::new(),
             },
         })
@@ -294,6 +306,31 @@ fn text_problem(value: &str, pointer: &str, max: usize, errors: &mut Vec<FieldEr
 }
 
 impl DocPacksApi {
+    /// The versions of `rows`, their large contents read apart (in slices).
+    async fn items(
+        client: &(impl Session + ?Sized),
+        kind: Kind,
+        rows: &[Row],
+    ) -> Result<Vec<Item>, DocPacksError> {
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut item = Item::try_from(row)?;
+            if row.get::<Option<Value>>("content")?.is_none() {
+                let text = read_in_slices(
+                    client,
+                    &format!("{}::text", kind.content()),
+                    &format!("{} WHERE {} = :id", kind.table(), kind.id_column()),
+                    params!(id = item.id),
+                )
+                .await?;
+                item.content = serde_json::from_str(&text)
+                    .map_err(|err| DocPacksError::Internal(anyhow::anyhow!("content: {err}")))?;
+            }
+            items.push(item);
+        }
+        Ok(items)
+    }
+
     /// Checks `input` for `kind` (with `base` the version it follows, if any) against the
     /// library, reporting every problem at once.
     #[tracing::instrument(skip_all)]
@@ -497,8 +534,8 @@ impl DocPacksApi {
         kind: Kind,
         id: Uuid,
     ) -> Result<Option<Item>, DocPacksError> {
-        Ok(client
-            .fetch_optional(
+        let rows = client
+            .fetch_all(
                 &format!(
                     "{} WHERE organization_id = :org AND {} = :id",
                     kind.select(),
@@ -506,10 +543,8 @@ impl DocPacksApi {
                 ),
                 params!(org = caller.org, id),
             )
-            .await?
-            .as_ref()
-            .map(Item::try_from)
-            .transpose()?)
+            .await?;
+        Ok(Self::items(client, kind, &rows).await?.pop())
     }
 
     /// Every version of `name`, newest first.
@@ -521,7 +556,7 @@ impl DocPacksApi {
         kind: Kind,
         name: &str,
     ) -> Result<Vec<Item>, DocPacksError> {
-        Ok(client
+        let rows = client
             .fetch_all(
                 &format!(
                     "{} WHERE organization_id = :org AND name = :name ORDER BY version DESC",
@@ -529,10 +564,8 @@ impl DocPacksApi {
                 ),
                 params!(org = caller.org, name),
             )
-            .await?
-            .iter()
-            .map(Item::try_from)
-            .collect::<Result<_, _>>()?)
+            .await?;
+        Self::items(client, kind, &rows).await
     }
 
     #[tracing::instrument(skip_all)]
@@ -596,7 +629,7 @@ impl DocPacksApi {
                 params!(id),
             )
             .await?;
-        Ok(Item::try_from(&item)?)
+        Ok(Self::items(tx, kind, &[item]).await?.remove(0))
     }
 
     /// `POST /v1/clauses` and `POST /v1/doc-templates`: version 1 of a new name (a name that
@@ -743,7 +776,7 @@ impl DocPacksApi {
             .after
             .map_or((None, None), |(t, id)| (Some(t), Some(id)));
         let client = self.base().db.connect().await?;
-        let mut rows: Vec<Item> = client
+        let rows = client
             .fetch_all(
                 &format!(
                     "{select} WHERE organization_id = :org \
@@ -771,10 +804,8 @@ impl DocPacksApi {
                     limit = page.fetch(),
                 ),
             )
-            .await?
-            .iter()
-            .map(Item::try_from)
-            .collect::<Result<_, _>>()?;
+            .await?;
+        let mut rows = Self::items(&client, kind, &rows).await?;
         let next_cursor = page.finish(&mut rows, |i| (i.created_at, i.id));
         Ok(Page {
             data: rows,

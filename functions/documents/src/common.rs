@@ -92,7 +92,6 @@ impl Services {
     #[tracing::instrument(skip_all)]
     pub async fn build(config: DocumentsConfig) -> Result<Self, StartupError> {
         let Base {
-            pool: _,
             db,
             cache,
             limiter,

@@ -152,11 +152,10 @@ impl HealthCheck {
     /// Builds the clients (no network I/O: everything connects lazily).
     #[tracing::instrument(skip_all)]
     pub async fn new(config: HealthConfig) -> Result<Self, StartupError> {
-        let pool = db::pool(&config.db).map_err(anyhow::Error::from)?;
         let cache = Cache::new(&config.cache).map_err(anyhow::Error::from)?;
         let sdk = aws::sdk_config(&config.aws).await;
         Ok(Self {
-            db: db::database(&config.db, &sdk, &pool),
+            db: db::database(&config.db, &sdk).map_err(anyhow::Error::from)?,
             cache,
             s3: aws::s3(&sdk),
             sqs: aws::sqs(&sdk),

@@ -67,9 +67,8 @@ impl Migrator {
         let aws_config = aws::AwsConfig::read(&mut r);
         let (config, aws_config) = r.finish(|| Some((config?, aws_config?)))?;
         let sdk = aws::sdk_config(&aws_config).await;
-        let pool = db::pool(&config)?;
         Ok(Self {
-            db: db::database(&config, &sdk, &pool),
+            db: db::database(&config, &sdk)?,
             migrations: migrations::embedded()?,
         })
     }

@@ -271,7 +271,7 @@ pub fn message_tags(message: &Message, email: &Email) -> Vec<(&'static str, Stri
 }
 
 struct SendEmail {
-    pool: deadpool_postgres::Pool,
+    db: Database,
     ses: aws_sdk_sesv2::Client,
     from: String,
     /// SES configuration set publishing delivery events (`EMAIL_CONFIGURATION_SET`).
@@ -291,7 +291,7 @@ fn init_email(env: Env) -> InitFuture {
         let (db, aws_config, from) = r.finish(|| Some((db?, aws_config?, from?)))?;
         let sdk = aws::sdk_config(&aws_config).await;
         Ok(Handler::Sqs(Arc::new(SendEmail {
-            pool: db::pool(&db).map_err(anyhow::Error::from)?,
+            db: db::database(&db, &sdk).map_err(anyhow::Error::from)?,
             ses: aws::sesv2(&sdk),
             from,
             configuration_set: configuration_set.filter(|s| !s.is_empty()),
@@ -330,25 +330,28 @@ impl SendEmail {
         email: &Email,
         rendered: &Rendered,
     ) -> anyhow::Result<()> {
-        let client = self.pool.get().await?;
+        let client = self.db.connect().await?;
         let delivered: Option<bool> = client
-            .query_opt(
-                "SELECT delivered_at IS NOT NULL FROM outbox WHERE id = $1",
-                &[&message.id],
+            .fetch_optional(
+                "SELECT delivered_at IS NOT NULL AS delivered FROM outbox WHERE id = :id",
+                params!(id = message.id),
             )
             .await?
-            .map(|row| row.get(0));
+            .map(|row| row.get("delivered"))
+            .transpose()?;
         if delivered == Some(true) {
             return Ok(());
         }
         let suppressed = match message.organization_id {
             Some(org) if !ACCOUNT_ACCESS_TEMPLATES.contains(&email.template.as_str()) => client
-                .query_opt(
-                    "SELECT reason FROM mail_suppressions WHERE organization_id = $1 AND email = lower($2)",
-                    &[&org, &email.to],
+                .fetch_optional(
+                    "SELECT reason FROM mail_suppressions WHERE organization_id = :org \
+                     AND email = lower(:to)",
+                    params!(org, to = email.to),
                 )
                 .await?
-                .map(|row| row.get::<_, String>(0)),
+                .map(|row| row.get::<String>("reason"))
+                .transpose()?,
             _ => None,
         };
         let unsubscribe = (email.bulk && suppressed.is_none())
@@ -360,23 +363,25 @@ impl SendEmail {
         // it was for may be gone meanwhile (a registration purged, a draft deleted): the mail
         // still goes, its record just names less.
         client
-            .execute(
+            .run(
                 "INSERT INTO mail_messages (id, organization_id, envelope_id, recipient_id, template, \
                      to_address, status, unsubscribe_token_hash) \
-                 VALUES ($1, (SELECT id FROM organizations WHERE id = $2), \
-                         (SELECT id FROM envelopes WHERE id = $3), (SELECT id FROM recipients WHERE id = $4), \
-                         $5, $6, CASE WHEN $7 THEN 'suppressed' ELSE 'sending' END, $8) \
+                 VALUES (:id, (SELECT id FROM organizations WHERE id = :org::uuid), \
+                         (SELECT id FROM envelopes WHERE id = :envelope::uuid), \
+                         (SELECT id FROM recipients WHERE id = :recipient::uuid), \
+                         :template, :to, CASE WHEN :suppressed THEN 'suppressed' ELSE 'sending' END, \
+                         :unsubscribe::text) \
                  ON CONFLICT (id) DO UPDATE SET unsubscribe_token_hash = EXCLUDED.unsubscribe_token_hash",
-                &[
-                    &message.id,
-                    &message.organization_id,
-                    &email.envelope_id,
-                    &email.recipient_id,
-                    &email.template,
-                    &email.to,
-                    &suppressed.is_some(),
-                    &unsubscribe.as_ref().map(|(_, token)| token.hash.clone()),
-                ],
+                params!(
+                    id = message.id,
+                    org = message.organization_id,
+                    envelope = email.envelope_id,
+                    recipient = email.recipient_id,
+                    template = email.template,
+                    to = email.to,
+                    suppressed = suppressed.is_some(),
+                    unsubscribe = unsubscribe.as_ref().map(|(_, token)| token.hash.clone()),
+                ),
             )
             .await?;
         if let Some(reason) = suppressed {
@@ -385,9 +390,9 @@ impl SendEmail {
             self.mark_recipient(&client, email, "suppressed", Some(&reason))
                 .await?;
             client
-                .execute(
-                    "UPDATE outbox SET delivered_at = now(), payload = payload - 'data' WHERE id = $1",
-                    &[&message.id],
+                .run(
+                    "UPDATE outbox SET delivered_at = now(), payload = payload - 'data' WHERE id = :id",
+                    params!(id = message.id),
                 )
                 .await?;
             return Ok(());
@@ -438,19 +443,19 @@ impl SendEmail {
         // Sent first, marked second: a crash in between sends twice rather than never. The
         // mail's data (its links carry raw tokens) is not kept once it was handed to SES.
         client
-            .execute(
-                "UPDATE mail_messages SET ses_message_id = $2, sent_at = now(), \
+            .run(
+                "UPDATE mail_messages SET ses_message_id = :ses_message_id, sent_at = now(), \
                      status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, \
                      status_at = CASE WHEN status = 'sending' THEN now() ELSE status_at END \
-                 WHERE id = $1",
-                &[&message.id, &sent.message_id],
+                 WHERE id = :id",
+                params!(id = message.id, ses_message_id = sent.message_id),
             )
             .await?;
         self.mark_recipient(&client, email, "sent", None).await?;
         client
-            .execute(
-                "UPDATE outbox SET delivered_at = now(), payload = payload - 'data' WHERE id = $1",
-                &[&message.id],
+            .run(
+                "UPDATE outbox SET delivered_at = now(), payload = payload - 'data' WHERE id = :id",
+                params!(id = message.id),
             )
             .await?;
         Ok(())
@@ -461,17 +466,18 @@ impl SendEmail {
     #[tracing::instrument(skip_all)]
     async fn mark_recipient(
         &self,
-        client: &deadpool_postgres::Object,
+        client: &(impl Session + ?Sized),
         email: &Email,
         status: &str,
         diagnostic: Option<&str>,
     ) -> anyhow::Result<()> {
         if let Some(recipient) = email.recipient_id {
             client
-                .execute(
-                    "UPDATE recipients SET mail_status = $3, mail_status_at = now(), mail_diagnostic = $4 \
-                     WHERE id = $1 AND lower(email) = lower($2)",
-                    &[&recipient, &email.to, &status, &diagnostic],
+                .run(
+                    "UPDATE recipients SET mail_status = :status, mail_status_at = now(), \
+                     mail_diagnostic = :diagnostic::text \
+                     WHERE id = :recipient AND lower(email) = lower(:to)",
+                    params!(recipient, to = email.to, status, diagnostic),
                 )
                 .await?;
         }
@@ -619,9 +625,8 @@ fn init_sweep(env: Env) -> InitFuture {
         let (audit_queue, email_queue, signing_queue, webhook_queue, envelope_events_queue) =
             queues;
         let sdk = aws::sdk_config(&aws_config).await;
-        let pool = db::pool(&db).map_err(anyhow::Error::from)?;
         Ok(Handler::Invoke(Arc::new(Sweeper {
-            db: db::database(&db, &sdk, &pool),
+            db: db::database(&db, &sdk).map_err(anyhow::Error::from)?,
             relay: Relay::new(aws::sqs(&sdk), audit_queue, email_queue)
                 .with_signing_queue(Some(signing_queue))
                 .with_webhook_queue(Some(webhook_queue))

@@ -154,6 +154,13 @@ impl EnvReader<'_> {
         }
     }
 
+    /// An optional secret: `None` when unset.
+    pub fn optional_secret(&mut self, name: &str) -> Option<SecretString> {
+        self.env
+            .get(name)
+            .map(|raw| SecretString::from(raw.to_owned()))
+    }
+
     /// Records a problem found by a cross-field check.
     pub fn problem(&mut self, message: impl Into<String>) {
         self.problems.push(message.into());

@@ -58,8 +58,9 @@ impl std::str::FromStr for DbTls {
 /// Database settings.
 #[derive(Debug, Clone)]
 pub struct DbConfig {
-    /// `postgres://user:password@host:port/db` (from `DATABASE_URL`).
-    pub url: SecretString,
+    /// `postgres://user:password@host:port/db` (from `DATABASE_URL`): required with the
+    /// `postgres` backend; the `data-api` backend signs in with its secret and needs none.
+    pub url: Option<SecretString>,
     /// `DATABASE_TLS`: `disable` or `verify-full` (default).
     pub tls: DbTls,
     /// `DATABASE_CA_FILE`: PEM bundle to trust instead of the system roots.
@@ -95,13 +96,17 @@ pub struct DataApiConfig {
 impl DbConfig {
     /// Reads the database settings, recording problems in `r`.
     pub fn read(r: &mut EnvReader<'_>) -> Option<Self> {
-        let url = r.secret("DATABASE_URL");
+        let backend = r.or("DATABASE_BACKEND", Backend::Postgres);
+        let url = match backend {
+            Backend::Postgres => r.secret("DATABASE_URL").map(Some),
+            // No password in the environment: the Data API reads the secret itself.
+            Backend::DataApi => Some(r.optional_secret("DATABASE_URL")),
+        };
         let tls = r.or("DATABASE_TLS", DbTls::VerifyFull);
         let ca_file = r.optional::<PathBuf>("DATABASE_CA_FILE");
         let pool_size = r.or("DATABASE_POOL_SIZE", 4usize);
         let connect_timeout = Duration::from_millis(r.or("DATABASE_CONNECT_TIMEOUT_MS", 3000u64));
         let shared = r.or("DATABASE_SHARED_POOL", false);
-        let backend = r.or("DATABASE_BACKEND", Backend::Postgres);
         // Read now, checked at the end: every problem is reported at once.
         let data_api = (backend == Backend::DataApi).then(|| {
             (
@@ -111,7 +116,7 @@ impl DbConfig {
                 r.optional::<url::Url>("DATABASE_DATA_API_ENDPOINT_URL"),
             )
         });
-        if let Some(url) = &url {
+        if let Some(Some(url)) = &url {
             if let Err(err) = url.expose_secret().parse::<tokio_postgres::Config>() {
                 r.problem(format!("DATABASE_URL is invalid: {err}"));
             }
@@ -152,6 +157,9 @@ pub enum DbSetupError {
     /// The pool could not be built.
     #[error("cannot build the connection pool: {0}")]
     Pool(#[from] deadpool_postgres::BuildError),
+    /// A pool was asked for with no `DATABASE_URL` (the `data-api` backend has none).
+    #[error("DATABASE_URL is not set: the data-api backend has no connection pool")]
+    NoUrl,
 }
 
 /// The pools shared within this process (`DATABASE_SHARED_POOL`), by database URL.
@@ -169,7 +177,12 @@ pub fn pool(config: &DbConfig) -> Result<Pool, DbSetupError> {
     let mut pools = pools
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let key = config.url.expose_secret().to_owned();
+    let key = config
+        .url
+        .as_ref()
+        .ok_or(DbSetupError::NoUrl)?
+        .expose_secret()
+        .to_owned();
     if let Some(pool) = pools.get(&key) {
         return Ok(pool.clone());
     }
@@ -179,7 +192,12 @@ pub fn pool(config: &DbConfig) -> Result<Pool, DbSetupError> {
 }
 
 fn build_pool(config: &DbConfig) -> Result<Pool, DbSetupError> {
-    let mut pg: tokio_postgres::Config = config.url.expose_secret().parse()?;
+    let mut pg: tokio_postgres::Config = config
+        .url
+        .as_ref()
+        .ok_or(DbSetupError::NoUrl)?
+        .expose_secret()
+        .parse()?;
     pg.connect_timeout(config.connect_timeout);
     pg.application_name("gsign");
     let manager_config = ManagerConfig {
@@ -236,26 +254,26 @@ fn tls_config(config: &DbConfig) -> Result<rustls::ClientConfig, DbSetupError> {
         .with_no_client_auth())
 }
 
-/// The database port over the configured backend: `pool` (from [`pool`]) or the Data API,
+/// The database port over the configured backend: a pool (from [`pool`]) or the Data API,
 /// whose client is built from `sdk` (nothing connects until first use).
-pub fn database(config: &DbConfig, sdk: &aws_config::SdkConfig, pool: &Pool) -> Database {
+pub fn database(config: &DbConfig, sdk: &aws_config::SdkConfig) -> Result<Database, DbSetupError> {
     let Some(data_api) = config
         .data_api
         .as_ref()
         .filter(|_| config.backend == Backend::DataApi)
     else {
-        return Database::Postgres(pool.clone());
+        return Ok(Database::Postgres(pool(config)?));
     };
     let mut builder = aws_sdk_rdsdata::config::Builder::from(sdk);
     if let Some(endpoint) = &data_api.endpoint_url {
         builder = builder.endpoint_url(endpoint);
     }
-    Database::DataApi(Arc::new(DataApi::new(
+    Ok(Database::DataApi(Arc::new(DataApi::new(
         aws_sdk_rdsdata::Client::from_conf(builder.build()),
         data_api.cluster_arn.clone(),
         data_api.secret_arn.clone(),
         data_api.database.clone(),
-    )))
+    ))))
 }
 
 #[cfg(test)]
@@ -287,5 +305,34 @@ mod tests {
         let config = DbConfig::read(&mut r).expect("valid");
         assert_eq!(config.tls, DbTls::VerifyFull);
         assert_eq!(config.pool_size, 4);
+    }
+
+    #[test]
+    fn postgres_needs_a_url_and_the_data_api_its_cluster_and_secret_instead() {
+        let env = Env::from_pairs([("DATABASE_TLS", "disable")]);
+        let mut r = env.reader();
+        let _ = DbConfig::read(&mut r);
+        assert_eq!(r.into_problems(), ["DATABASE_URL is not set"]);
+
+        let env = Env::from_pairs([("DATABASE_BACKEND", "data-api")]);
+        let mut r = env.reader();
+        let _ = DbConfig::read(&mut r);
+        let problems = r.into_problems();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().all(|p| !p.starts_with("DATABASE_URL")));
+
+        let env = Env::from_pairs([
+            ("DATABASE_BACKEND", "data-api"),
+            ("DATABASE_CLUSTER_ARN", "arn:aws:rds:us-east-1:1:cluster:c"),
+            (
+                "DATABASE_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:s",
+            ),
+            ("DATABASE_NAME", "gsign"),
+        ]);
+        let mut r = env.reader();
+        let config = DbConfig::read(&mut r).expect("valid without DATABASE_URL");
+        assert!(config.url.is_none());
+        assert!(matches!(pool(&config), Err(DbSetupError::NoUrl)));
     }
 }

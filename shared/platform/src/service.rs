@@ -56,8 +56,6 @@ impl BaseConfig {
 
 /// The clients, built once per container (nothing connects until first use).
 pub struct Base {
-    /// Postgres, for code not yet on the [`crate::database`] port.
-    pub pool: deadpool_postgres::Pool,
     /// The database port over the configured backend (`DATABASE_BACKEND`).
     pub db: Database,
     /// Redis.
@@ -75,10 +73,8 @@ impl Base {
     pub async fn build(config: BaseConfig) -> Result<Self, StartupError> {
         let cache = Arc::new(Cache::new(&config.cache).map_err(anyhow::Error::from)?);
         let sdk = aws::sdk_config(&config.aws).await;
-        let pool = db::pool(&config.db).map_err(anyhow::Error::from)?;
         Ok(Self {
-            db: db::database(&config.db, &sdk, &pool),
-            pool,
+            db: db::database(&config.db, &sdk).map_err(anyhow::Error::from)?,
             limiter: RateLimiter::new(Arc::clone(&cache), config.limits),
             cache,
             relay: Relay::new(aws::sqs(&sdk), config.audit_queue, config.email_queue)

@@ -129,6 +129,50 @@ to_value! {
     Vec<u8> => |v| Value::Bytes(v.clone()),
 }
 
+/// The largest value a statement should return inline when it may be large (a clause's text,
+/// a template's logo): Aurora's Data API refuses a row over 64 KB and a result over 1 MiB, so a
+/// larger one is returned as `NULL` and read with [`read_in_slices`] (one page of 100 rows then
+/// stays under 1 MiB).
+pub const INLINE_VALUE_BYTES: i64 = 8 * 1024;
+
+/// How much of a value [`read_in_slices`] reads per statement: 32 KiB of bytes are about 44 KB
+/// of base64 in the Data API's answer, under its 64 KB a row.
+const SLICE_BYTES: i64 = 32 * 1024;
+
+/// The text of `expression` over the one row `from` selects (`"content::text"`,
+/// `"doc_clause WHERE clause_id = :id"`, with `params` for `from`), read 32 KiB at a time, so
+/// a value larger than a Data API row reads whole on either backend. The caller makes sure
+/// the value does not change meanwhile (an immutable column, or its transaction's lock).
+pub async fn read_in_slices(
+    db: &(impl Session + ?Sized),
+    expression: &str,
+    from: &str,
+    params: &[(&str, Value)],
+) -> Result<String, DbError> {
+    let sql = format!(
+        "SELECT substring(convert_to(({expression}), 'UTF8') FROM :slice_start::int \
+         FOR :slice_bytes::int) AS slice FROM {from}"
+    );
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        let mut all = params.to_vec();
+        all.push(("slice_start", Value::Int(bytes.len() as i64 + 1)));
+        all.push(("slice_bytes", Value::Int(SLICE_BYTES)));
+        let slice: Vec<u8> = db
+            .fetch_optional(&sql, &all)
+            .await?
+            .ok_or_else(|| DbError::new(DbErrorKind::RowCount, "the row read in slices is gone"))?
+            .get("slice")?;
+        let last = (slice.len() as i64) < SLICE_BYTES;
+        bytes.extend(slice);
+        if last {
+            break;
+        }
+    }
+    String::from_utf8(bytes)
+        .map_err(|err| DbError::decode(format!("a value read in slices is not UTF-8: {err}")))
+}
+
 /// A list of texts as the JSON array a statement unnests ([`TEXT_ARRAY_OF_JSON`]).
 pub fn json_list<S: AsRef<str>>(items: &[S]) -> Value {
     Value::Json(serde_json::Value::Array(
