@@ -67,15 +67,20 @@ async fn a_draft_takes_fields_only_inside_its_documents_pages() {
     assert!(at.iter().any(|p| p.starts_with("/fields/0")), "{errors:?}");
     assert!(at.iter().any(|p| p.starts_with("/fields/1")), "{errors:?}");
 
-    api.set_fields(&sender, id, body(json!({"fields": [field(1, 72.0)]})))
-        .await
-        .expect("inside the page");
+    // Several fields go in one statement batch (`BatchExecuteStatement` on the Data API).
+    api.set_fields(
+        &sender,
+        id,
+        body(json!({"fields": [field(1, 72.0), field(1, 250.0), field(1, 420.0)]})),
+    )
+    .await
+    .expect("inside the page");
     let detail = as_json(api.detail(&sender, id).await.expect("detail"));
-    assert_eq!(
-        detail["fields"].as_array().map(Vec::len),
-        Some(1),
-        "{detail}"
-    );
+    let xs: Vec<f64> = detail["fields"]
+        .as_array()
+        .map(|fields| fields.iter().filter_map(|f| f["x"].as_f64()).collect())
+        .unwrap_or_default();
+    assert_eq!(xs, [72.0, 250.0, 420.0], "{detail}");
     assert_eq!(detail["send_problems"], json!([]), "{detail}");
 }
 

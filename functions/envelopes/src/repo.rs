@@ -735,28 +735,34 @@ pub async fn replace_fields(
             params!(envelope),
         )
         .await?;
-    for field in fields {
-        client
-            .run(
-                "INSERT INTO signature_fields (envelope_id, recipient_id, type, label, \
-                 page_number, x, y, width, height, required) \
-                 VALUES (:envelope, :recipient_id, :field_type, :label, :page, :x::float8::numeric, \
-                 :y::float8::numeric, :width::float8::numeric, :height::float8::numeric, :required)",
-                params!(
-                    envelope,
-                    recipient_id = field.recipient_id,
-                    field_type = field.field_type.as_str(),
-                    label = field.label,
-                    page = field.page,
-                    x = field.x,
-                    y = field.y,
-                    width = field.width,
-                    height = field.height,
-                    required = field.required.unwrap_or(true),
-                ),
+    // One call for every field on the Data API (`BatchExecuteStatement`).
+    let sets: Vec<Vec<(&str, gsign_platform::database::Value)>> = fields
+        .iter()
+        .map(|field| {
+            params!(
+                envelope,
+                recipient_id = field.recipient_id,
+                field_type = field.field_type.as_str(),
+                label = field.label,
+                page = field.page,
+                x = field.x,
+                y = field.y,
+                width = field.width,
+                height = field.height,
+                required = field.required.unwrap_or(true),
             )
-            .await?;
-    }
+            .to_vec()
+        })
+        .collect();
+    client
+        .run_batch(
+            "INSERT INTO signature_fields (envelope_id, recipient_id, type, label, \
+             page_number, x, y, width, height, required) \
+             VALUES (:envelope, :recipient_id, :field_type, :label, :page, :x::float8::numeric, \
+             :y::float8::numeric, :width::float8::numeric, :height::float8::numeric, :required)",
+            &sets,
+        )
+        .await?;
     Ok(())
 }
 

@@ -82,6 +82,35 @@ impl DataApi {
         Ok(u64::try_from(output.number_of_records_updated()).unwrap_or(0))
     }
 
+    /// Runs `sql` once per parameter set in one `BatchExecuteStatement` (in `transaction`, or
+    /// on its own: then every set or none).
+    pub async fn batch(
+        &self,
+        transaction: Option<&str>,
+        sql: &str,
+        sets: &[Vec<(&str, Value)>],
+    ) -> Result<(), DbError> {
+        if sets.is_empty() {
+            return Ok(());
+        }
+        let parameter_sets = sets
+            .iter()
+            .map(|params| parameters(sql, params))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.client
+            .batch_execute_statement()
+            .resource_arn(&self.resource_arn)
+            .secret_arn(&self.secret_arn)
+            .database(&self.database)
+            .sql(sql)
+            .set_parameter_sets(Some(parameter_sets))
+            .set_transaction_id(transaction.map(str::to_owned))
+            .send()
+            .await
+            .map(drop)
+            .map_err(from_sdk)
+    }
+
     async fn run(
         &self,
         transaction: Option<&str>,
@@ -89,19 +118,7 @@ impl DataApi {
         params: &[(&str, Value)],
     ) -> Result<aws_sdk_rdsdata::operation::execute_statement::ExecuteStatementOutput, DbError>
     {
-        // Checked here as the Data API would, without the round trip: one statement, every
-        // parameter given, none an array.
-        let statement = named::positional(sql).map_err(|e| DbError::statement(e.to_string()))?;
-        let parameters = statement
-            .names
-            .iter()
-            .map(|name| {
-                let (_, value) = params.iter().find(|(n, _)| n == name).ok_or_else(|| {
-                    DbError::statement(format!("No value specified for parameter: {name}"))
-                })?;
-                parameter(name, value)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let parameters = parameters(sql, params)?;
         self.client
             .execute_statement()
             .resource_arn(&self.resource_arn)
@@ -175,6 +192,11 @@ pub struct DataApiTransaction {
 }
 
 impl DataApiTransaction {
+    /// Runs `sql` in the transaction once per parameter set, in one call.
+    pub async fn batch(&self, sql: &str, sets: &[Vec<(&str, Value)>]) -> Result<(), DbError> {
+        self.api.batch(Some(&self.id), sql, sets).await
+    }
+
     /// Runs `sql` in the transaction and reads its rows.
     pub async fn query(&self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Row>, DbError> {
         self.api.query(Some(&self.id), sql, params).await
@@ -217,6 +239,22 @@ impl Drop for DataApiTransaction {
 
 /// A parameter as the Data API takes it: the value's field and, where a string stands for
 /// another type, its hint.
+/// The parameters `sql` names, from `params`. Checked here as the Data API would, without the
+/// round trip: one statement, every parameter given, none an array.
+fn parameters(sql: &str, params: &[(&str, Value)]) -> Result<Vec<SqlParameter>, DbError> {
+    let statement = named::positional(sql).map_err(|e| DbError::statement(e.to_string()))?;
+    statement
+        .names
+        .iter()
+        .map(|name| {
+            let (_, value) = params.iter().find(|(n, _)| n == name).ok_or_else(|| {
+                DbError::statement(format!("No value specified for parameter: {name}"))
+            })?;
+            parameter(name, value)
+        })
+        .collect()
+}
+
 fn parameter(name: &str, value: &Value) -> Result<SqlParameter, DbError> {
     let (field, hint) = match value {
         Value::Null => (Field::IsNull(true), None),

@@ -494,6 +494,16 @@ pub trait Session: Send + Sync {
     /// Runs a statement and returns how many rows it changed.
     async fn run(&self, sql: &str, params: &[(&str, Value)]) -> Result<u64, DbError>;
 
+    /// Runs a statement once per parameter set (a multi-row insert): in one
+    /// `BatchExecuteStatement` on the Data API, set after set on Postgres. In a transaction
+    /// when every set or none must apply.
+    async fn run_batch(&self, sql: &str, sets: &[Vec<(&str, Value)>]) -> Result<(), DbError> {
+        for params in sets {
+            self.run(sql, params).await?;
+        }
+        Ok(())
+    }
+
     /// The statement's only row, if any; more than one is an error.
     async fn fetch_optional(
         &self,
@@ -644,6 +654,18 @@ impl Session for Connection {
             Connection::DataApi(api) => api.execute(None, sql, params).await,
         }
     }
+
+    async fn run_batch(&self, sql: &str, sets: &[Vec<(&str, Value)>]) -> Result<(), DbError> {
+        match self {
+            Connection::Postgres(client) => {
+                for params in sets {
+                    postgres::execute(&***client, sql, params).await?;
+                }
+                Ok(())
+            }
+            Connection::DataApi(api) => api.batch(None, sql, sets).await,
+        }
+    }
 }
 
 /// A transaction: rolled back when dropped uncommitted.
@@ -702,6 +724,18 @@ impl Session for Transaction<'_> {
         match self {
             Transaction::Postgres(tx) => postgres::execute(&**tx, sql, params).await,
             Transaction::DataApi(tx) => tx.execute(sql, params).await,
+        }
+    }
+
+    async fn run_batch(&self, sql: &str, sets: &[Vec<(&str, Value)>]) -> Result<(), DbError> {
+        match self {
+            Transaction::Postgres(tx) => {
+                for params in sets {
+                    postgres::execute(&**tx, sql, params).await?;
+                }
+                Ok(())
+            }
+            Transaction::DataApi(tx) => tx.batch(sql, sets).await,
         }
     }
 }
