@@ -143,3 +143,61 @@ async fn a_deleted_document_is_gone() {
         Err(DocumentsError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn a_two_thousand_page_document_reads_back_with_every_page_and_takes_fields_on_its_last() {
+    let db = TestDatabase::migrated().await;
+    let api = service(&db).await;
+    let tenant = Tenant::create(&db, "admin").await;
+    let owner = caller(&tenant, Role::Admin);
+    let id = document_row(&db, &tenant, "ready").await;
+    // 2000 pages (PDF_MAX_PAGES): their sizes take more than a Data API row (64 KB).
+    let pages: Vec<serde_json::Value> = (0..2000)
+        .map(|i| json!({"width": 595.276, "height": 841.89, "rotation": if i % 2 == 0 { 0 } else { 90 }}))
+        .collect();
+    assert!(serde_json::to_string(&pages).expect("json").len() > 64 * 1024);
+    db.connect()
+        .await
+        .execute(
+            "UPDATE documents SET pages = $2, page_count = 2000 WHERE id = $1",
+            &[&id, &serde_json::Value::Array(pages.clone())],
+        )
+        .await
+        .expect("pages");
+
+    let document = api.document(&owner, id).await.expect("found");
+    assert_eq!(document.pages, Some(serde_json::Value::Array(pages)));
+
+    // The envelopes area reads the page sizes to place fields: the last page is there.
+    let envelopes = EnvelopesApi::from_env(&function_env("api-create-envelope", &db))
+        .await
+        .expect("the envelopes service starts");
+    let draft = envelopes
+        .create(
+            &owner,
+            gsign_tests::use_cases::body(json!({"document_id": id, "name": "Long"})),
+        )
+        .await
+        .expect("a draft on the long document");
+    let draft = id_of(&draft);
+    let signer = envelopes
+        .add_recipient(
+            &owner,
+            draft,
+            gsign_tests::use_cases::body(
+                json!({"email": "ana@example.com", "name": "Ана", "role": "signer"}),
+            ),
+        )
+        .await
+        .expect("a recipient");
+    envelopes
+        .set_fields(
+            &owner,
+            draft,
+            gsign_tests::use_cases::body(json!({"fields": [{"recipient_id": signer.id,
+                "type": "signature", "page": 2000, "x": 40.0, "y": 500.0,
+                "width": 150.0, "height": 40.0}]})),
+        )
+        .await
+        .expect("a field on page 2000 (landscape: 841.89 wide)");
+}

@@ -77,10 +77,19 @@ async fn a_prompt_sealed_to_the_organizations_own_key_opens_once_decrypted_in_th
         .await
         .expect("a key in the HSM");
     }
+    // ~150 KB: the prompt and its sealed envelope are larger than a Data API row (64 KB).
+    let text = "Нууц үг: хавар. ".repeat(5500);
+    assert!(text.len() > 140 * 1024);
     let prompt = api
-        .create_prompt(&admin, body(json!({"prompt_text": "Нууц үг: хавар"})))
+        .create_prompt(&admin, body(json!({"prompt_text": text})))
         .await
         .expect("created");
+    assert_eq!(prompt.prompt_text, text);
+    let listed = api
+        .list_prompts(&admin, &lambda_http::Request::default())
+        .await
+        .expect("listed");
+    assert_eq!(listed.data[0].prompt_text, text);
     let sealed = api
         .seal(
             &admin,
@@ -90,7 +99,7 @@ async fn a_prompt_sealed_to_the_organizations_own_key_opens_once_decrypted_in_th
         .await
         .expect("sealed");
     let opened = api.open(&admin, id_of(&sealed)).await.expect("opened");
-    assert_eq!(opened.plaintext.as_deref(), Some("Нууц үг: хавар"));
+    assert_eq!(opened.plaintext.as_deref(), Some(text.as_str()));
     assert_eq!(opened.sender_private_key_id, "own-sender");
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use gsign_core::documents::{DocumentStatus, NewDocument};
-use gsign_platform::database::{json_list, DbError, Row, Session};
+use gsign_platform::database::{json_list, read_json_in_slices, DbError, Row, Session};
 use gsign_platform::http::Caller;
 use gsign_platform::params;
 use gsign_platform::storage::ObjectRef;
@@ -73,9 +73,12 @@ pub struct Document {
     pub certification: Option<i16>,
 }
 
-/// Columns in [`Document::from_row`]'s order.
+/// Columns in [`Document::from_row`]'s order. The page list only when it is small (at most
+/// [`INLINE_VALUE_BYTES`]: a 2000-page document's does not fit a Data API row); a larger one
+/// is read apart ([`documents`]).
 pub const COLUMNS: &str = "id, organization_id, name, original_name, type, mime_type, size, \
-    page_count, pages, s3_key, s3_version_id, pdf_s3_key, pdf_s3_version_id, status, \
+    page_count, CASE WHEN octet_length(pages::text) <= 8192 THEN pages END AS pages, \
+    pages IS NOT NULL AS has_pages, s3_key, s3_version_id, pdf_s3_key, pdf_s3_version_id, status, \
     failure_reason, failure_detail, hash, pdf_hash, encrypted, metadata, tags, retention_until, \
     legal_hold, processed_at, created_at, updated_at, signatures, certification";
 
@@ -111,6 +114,23 @@ impl Document {
             signatures: row.get("signatures")?,
             certification: row.get("certification")?,
         })
+    }
+
+    /// The document of `row`, its page list read apart when it was too large to come inline.
+    async fn read(db: &(impl Session + ?Sized), row: &Row) -> Result<Self, DbError> {
+        let mut document = Self::from_row(row)?;
+        if document.pages.is_none() && row.get::<bool>("has_pages")? {
+            document.pages = Some(
+                read_json_in_slices(
+                    db,
+                    "pages",
+                    "documents WHERE id = :id",
+                    params!(id = document.id),
+                )
+                .await?,
+            );
+        }
+        Ok(document)
     }
 
     /// Every stored object version of the document (the upload, and a conversion).
@@ -171,7 +191,27 @@ pub async fn insert(
             ),
         )
         .await?;
-    Document::from_row(&row)
+    Document::read(db, &row).await
+}
+
+/// The document of `row`, if any (see [`Document::read`]).
+async fn document(
+    db: &(impl Session + ?Sized),
+    row: Option<Row>,
+) -> Result<Option<Document>, DbError> {
+    match row {
+        Some(row) => Ok(Some(Document::read(db, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The documents of `rows` (see [`Document::read`]).
+async fn documents(db: &(impl Session + ?Sized), rows: &[Row]) -> Result<Vec<Document>, DbError> {
+    let mut documents = Vec::with_capacity(rows.len());
+    for row in rows {
+        documents.push(Document::read(db, row).await?);
+    }
+    Ok(documents)
 }
 
 /// A live (not deleted) document of `org`; `lock` takes a row lock for the transaction.
@@ -192,7 +232,7 @@ pub async fn get(
             params!(id, org),
         )
         .await?;
-    row.as_ref().map(Document::from_row).transpose()
+    document(db, row).await
 }
 
 /// Filters of the list route.
@@ -250,7 +290,7 @@ pub async fn list(
             ),
         )
         .await?;
-    rows.iter().map(Document::from_row).collect()
+    documents(db, &rows).await
 }
 
 /// Changes name, tags and metadata (each only when given).
@@ -277,7 +317,7 @@ pub async fn update(
             params!(id, org, name, tags = tags.map(json_list), metadata),
         )
         .await?;
-    row.as_ref().map(Document::from_row).transpose()
+    document(db, row).await
 }
 
 /// How many envelopes refer to the document.
@@ -310,7 +350,7 @@ pub async fn erasure_due(
             params!(before, limit),
         )
         .await?;
-    rows.iter().map(Document::from_row).collect()
+    documents(db, &rows).await
 }
 
 /// Records that a deleted document's bytes are gone.
@@ -353,7 +393,7 @@ pub async fn set_legal_hold(
             params!(id, org, on),
         )
         .await?;
-    row.as_ref().map(Document::from_row).transpose()
+    document(db, row).await
 }
 
 /// Records the retention end (never shortening one already recorded).
@@ -453,4 +493,17 @@ pub async fn mark_failed(
         )
         .await?;
     Ok(changed == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_list_comes_inline_only_as_large_as_the_port_allows() {
+        assert!(COLUMNS.contains(&format!(
+            "octet_length(pages::text) <= {}",
+            gsign_platform::database::INLINE_VALUE_BYTES
+        )));
+    }
 }

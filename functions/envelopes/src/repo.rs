@@ -5,7 +5,7 @@ use gsign_core::envelopes::{
     AuthMethod, ChainedEvent, EnvelopeStatus, EvidenceEvent, FieldFacts, FieldType, NewRecipient,
     RecipientFacts, RecipientRole, RecipientStatus, RoutingType, GENESIS_HASH,
 };
-use gsign_platform::database::{DbError, Row, Session};
+use gsign_platform::database::{read_json_in_slices, DbError, Row, Session, INLINE_VALUE_BYTES};
 use gsign_platform::{outbox, params};
 use serde::Serialize;
 use uuid::Uuid;
@@ -1955,11 +1955,27 @@ pub async fn document_facts(
 ) -> PgResult<gsign_core::envelopes::DocumentFacts> {
     let row = client
         .fetch_one(
-            "SELECT status, pages, signatures, certification FROM documents WHERE id = :document",
+            // The page list apart when large (a 2000-page document's exceeds a Data API row).
+            &format!(
+                "SELECT status, CASE WHEN octet_length(pages::text) <= {INLINE_VALUE_BYTES} \
+                 THEN pages END AS pages, pages IS NOT NULL AS has_pages, signatures, \
+                 certification FROM documents WHERE id = :document"
+            ),
             params!(document),
         )
         .await?;
-    let pages: Option<serde_json::Value> = row.get("pages")?;
+    let mut pages: Option<serde_json::Value> = row.get("pages")?;
+    if pages.is_none() && row.get::<bool>("has_pages")? {
+        pages = Some(
+            read_json_in_slices(
+                client,
+                "pages",
+                "documents WHERE id = :document",
+                params!(document),
+            )
+            .await?,
+        );
+    }
     let pages = pages
         .and_then(|p| p.as_array().cloned())
         .unwrap_or_default()

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use gsign_core::sealed::{self, KeyStatus, Wire};
-use gsign_platform::database::{DbError, Row, Session};
+use gsign_platform::database::{read_in_slices, DbError, Row, Session};
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::params;
@@ -58,21 +58,38 @@ pub struct SealedEnvelope {
     pub sealed: Option<Wire>,
 }
 
-const COLUMNS: &str = "id, prompt_id, encrypted_data, encrypted_key, signature, iv, auth_tag, \
+/// The envelope's columns; its payload only when small (up to [`sealed::MAX_PAYLOAD_BYTES`]
+/// sealed, its base64 may not fit a Data API row): [`wire_of`] reads a large one apart.
+const COLUMNS: &str = "id, prompt_id, \
+    CASE WHEN octet_length(encrypted_data) <= 8192 THEN encrypted_data END AS encrypted_data, \
+    encrypted_key, signature, iv, auth_tag, \
     algorithm, key_algorithm, signature_algorithm, receiver_public_key_id, sender_private_key_id, \
     metadata, expires_at, status, created_at";
 
-fn wire_of(row: &Row) -> Result<Wire, DbError> {
+async fn wire_of(client: &(impl Session + ?Sized), row: &Row) -> Result<Wire, DbError> {
+    let id: Uuid = row.get("id")?;
+    let encrypted_data = match row.get::<Option<String>>("encrypted_data")? {
+        Some(data) => data,
+        None => {
+            read_in_slices(
+                client,
+                "encrypted_data",
+                "sealed_envelopes WHERE id = :id",
+                params!(id),
+            )
+            .await?
+        }
+    };
     let metadata: Value = row.get("metadata")?;
     Ok(Wire {
         format: sealed::FORMAT.to_owned(),
-        id: row.get::<Uuid>("id")?.to_string(),
+        id: id.to_string(),
         algorithm: row.get("algorithm")?,
         key_algorithm: row.get("key_algorithm")?,
         signature_algorithm: row.get("signature_algorithm")?,
         receiver_public_key_id: row.get("receiver_public_key_id")?,
         sender_private_key_id: row.get("sender_private_key_id")?,
-        encrypted_data: row.get("encrypted_data")?,
+        encrypted_data,
         iv: row.get("iv")?,
         auth_tag: row.get("auth_tag")?,
         encrypted_key: row.get("encrypted_key")?,
@@ -82,7 +99,7 @@ fn wire_of(row: &Row) -> Result<Wire, DbError> {
     })
 }
 
-fn view(row: &Row, with_wire: bool) -> Result<SealedEnvelope, DbError> {
+fn view(row: &Row, wire: Option<Wire>) -> Result<SealedEnvelope, DbError> {
     Ok(SealedEnvelope {
         id: row.get("id")?,
         prompt_id: row.get("prompt_id")?,
@@ -95,7 +112,7 @@ fn view(row: &Row, with_wire: bool) -> Result<SealedEnvelope, DbError> {
         metadata: row.get("metadata")?,
         expires_at: row.get("expires_at")?,
         created_at: row.get("created_at")?,
-        sealed: with_wire.then(|| wire_of(row)).transpose()?,
+        sealed: wire,
     })
 }
 
@@ -157,7 +174,7 @@ pub(crate) async fn insert(
             SealedError::NotFound("sealed envelope")
         });
     };
-    Ok(view(&row, true)?)
+    Ok(view(&row, Some(wire.clone()))?)
 }
 
 /// What `open` returns.
@@ -236,7 +253,7 @@ impl SealedApi {
             )
             .await?
             .ok_or(SealedError::NotFound("sealed envelope"))?;
-        let metadata_only = view(&row, false)?;
+        let metadata_only = view(&row, None)?;
         if let Err(err) = self
             .base
             .cache
@@ -246,7 +263,7 @@ impl SealedApi {
             tracing::warn!(error = %err, "envelope cache unavailable");
         }
         Ok(if receiver {
-            view(&row, true)?
+            view(&row, Some(wire_of(&client, &row).await?))?
         } else {
             metadata_only
         })
@@ -263,8 +280,8 @@ impl SealedApi {
             )
             .await?
             .ok_or(SealedError::NotFound("sealed envelope"))?;
+        let wire = wire_of(&client, &row).await?;
         drop(client);
-        let wire = wire_of(&row)?;
         let mut verified = false;
         let outcome = self.try_open(caller, &wire, &mut verified).await;
         let (success, reason) = match &outcome {
@@ -428,5 +445,15 @@ impl SealedApi {
         drop(conn);
         self.base.relay.publish(&self.base.db, &[audit]).await;
         Ok(decryption)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn payloads_come_inline_only_as_large_as_the_port_allows() {
+        let inline = format!("<= {} THEN", gsign_platform::database::INLINE_VALUE_BYTES);
+        assert!(super::COLUMNS.contains(&inline));
+        assert!(crate::prompts::COLUMNS.contains(&inline));
     }
 }

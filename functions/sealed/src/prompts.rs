@@ -10,7 +10,7 @@ use base64::Engine as _;
 use chrono::{DateTime, SubsecRound, Utc};
 use gsign_core::sealed::{self, Wire};
 use gsign_core::FieldError;
-use gsign_platform::database::{DbError, Row, Session};
+use gsign_platform::database::{read_in_slices, DbError, Row, Session};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
@@ -60,7 +60,9 @@ impl TryFrom<&Row> for Prompt {
     fn try_from(row: &Row) -> Result<Self, DbError> {
         Ok(Self {
             id: row.get("id")?,
-            prompt_text: row.get("prompt_text")?,
+            prompt_text: row
+                .get::<Option<String>>("prompt_text")?
+                .unwrap_or_default(),
             prompt_metadata: row.get("prompt_metadata")?,
             secret_hash: row.get("secret_hash")?,
             status: row.get("status")?,
@@ -73,8 +75,30 @@ impl TryFrom<&Row> for Prompt {
     }
 }
 
-const COLUMNS: &str = "id, prompt_text, prompt_metadata, secret_hash, status, version, \
+pub(crate) const COLUMNS: &str =
+    "id, CASE WHEN octet_length(prompt_text) <= 8192 THEN prompt_text END \
+    AS prompt_text, prompt_metadata, secret_hash, status, version, \
     created_at, updated_at, created_by, updated_by";
+
+/// The prompts of `rows`, a long text read apart: up to [`sealed::MAX_PAYLOAD_BYTES`], it may
+/// not fit a Data API row (64 KB), so [`COLUMNS`] gives it inline only when small.
+async fn prompts(client: &(impl Session + ?Sized), rows: &[Row]) -> Result<Vec<Prompt>, DbError> {
+    let mut prompts = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut prompt = Prompt::try_from(row)?;
+        if row.get::<Option<String>>("prompt_text")?.is_none() {
+            prompt.prompt_text = read_in_slices(
+                client,
+                "prompt_text",
+                "prompts WHERE id = :id",
+                params!(id = prompt.id),
+            )
+            .await?;
+        }
+        prompts.push(prompt);
+    }
+    Ok(prompts)
+}
 
 /// `POST /v1/prompts` and `PATCH /v1/prompts/{id}` body (`version` is required to update).
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -194,7 +218,7 @@ impl SealedApi {
                 ),
             )
             .await?;
-        let prompt = Prompt::try_from(&row)?;
+        let prompt = prompts(&tx, std::slice::from_ref(&row)).await?.remove(0);
         let audit = outbox::audit(
             &tx,
             &caller.audit("prompt.created", "prompt", prompt.id, json!({})),
@@ -220,10 +244,8 @@ impl SealedApi {
                 params!(org = caller.org, id),
             )
             .await?
-            .as_ref()
-            .map(Prompt::try_from)
-            .transpose()?
             .ok_or(SealedError::NotFound("prompt"))?;
+        let prompt = prompts(&client, &[prompt]).await?.remove(0);
         if let Err(err) = self.base.cache.set_json(&key, &prompt, PROMPT_TTL).await {
             tracing::warn!(error = %err, "prompt cache unavailable");
         }
@@ -248,7 +270,7 @@ impl SealedApi {
             .after
             .map_or((None, None), |(t, id)| (Some(t), Some(id)));
         let client = self.base.db.connect().await?;
-        let mut rows: Vec<Prompt> = client
+        let rows = client
             .fetch_all(
                 &format!(
                     "SELECT {COLUMNS} FROM prompts WHERE organization_id = :org AND deleted_at IS NULL \
@@ -261,10 +283,8 @@ impl SealedApi {
                 ),
                 params!(org = caller.org, status, words, after_t, after_id, limit = page.fetch()),
             )
-            .await?
-            .iter()
-            .map(Prompt::try_from)
-            .collect::<Result<_, _>>()?;
+            .await?;
+        let mut rows = prompts(&client, &rows).await?;
         let next_cursor = page.finish(&mut rows, |p| (p.created_at, p.id));
         Ok(Page {
             data: rows,
@@ -331,7 +351,7 @@ impl SealedApi {
                 .ok_or(SealedError::NotFound("prompt"))?;
             return Err(SealedCase::VersionConflict(current.get("version")?).into());
         };
-        let prompt = Prompt::try_from(&row)?;
+        let prompt = prompts(&tx, std::slice::from_ref(&row)).await?.remove(0);
         let audit = outbox::audit(
             &tx,
             &caller.audit(

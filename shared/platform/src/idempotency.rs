@@ -25,7 +25,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest, Sha256};
 
-use crate::database::{Database, Session};
+use crate::database::{read_bytes_in_slices, Database, Session, INLINE_VALUE_BYTES};
 use crate::handler::HttpHandler;
 use crate::params;
 
@@ -188,9 +188,15 @@ impl Idempotent {
         }
         let row = client
             .fetch_one(
-                "SELECT route, request_hash, status, response_status, response_headers, response_body,
-                        response_withheld
-                   FROM idempotency_records WHERE scope = :scope AND key = :key",
+                // A large answer (a sealed envelope, a pack) is read apart: it may not fit a
+                // Data API row.
+                &format!(
+                    "SELECT route, request_hash, status, response_status, response_headers,
+                            CASE WHEN octet_length(response_body) <= {INLINE_VALUE_BYTES}
+                                 THEN response_body END AS response_body,
+                            response_body IS NOT NULL AS has_body, response_withheld
+                       FROM idempotency_records WHERE scope = :scope AND key = :key"
+                ),
                 params!(scope, key),
             )
             .await?;
@@ -231,9 +237,19 @@ impl Idempotent {
             .and_then(|code| StatusCode::from_u16(code).ok())
             .unwrap_or(StatusCode::OK);
         let headers: serde_json::Value = row.get("response_headers")?;
-        let body: Vec<u8> = row
-            .get::<Option<Vec<u8>>>("response_body")?
-            .unwrap_or_default();
+        let body: Vec<u8> = match row.get::<Option<Vec<u8>>>("response_body")? {
+            Some(body) => body,
+            None if row.get::<bool>("has_body")? => {
+                read_bytes_in_slices(
+                    &client,
+                    "response_body",
+                    "idempotency_records WHERE scope = :scope AND key = :key",
+                    params!(scope, key),
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
         let mut response = Response::new(Body::Binary(body));
         *response.status_mut() = status;
         if let Some(map) = headers.as_object() {

@@ -149,9 +149,28 @@ pub async fn read_in_slices(
     from: &str,
     params: &[(&str, Value)],
 ) -> Result<String, DbError> {
+    let bytes = read_bytes_in_slices(
+        db,
+        &format!("convert_to(({expression}), 'UTF8')"),
+        from,
+        params,
+    )
+    .await?;
+    String::from_utf8(bytes)
+        .map_err(|err| DbError::decode(format!("a value read in slices is not UTF-8: {err}")))
+}
+
+/// The bytes of `expression` (a `bytea`) over the one row `from` selects, read like
+/// [`read_in_slices`].
+pub async fn read_bytes_in_slices(
+    db: &(impl Session + ?Sized),
+    expression: &str,
+    from: &str,
+    params: &[(&str, Value)],
+) -> Result<Vec<u8>, DbError> {
     let sql = format!(
-        "SELECT substring(convert_to(({expression}), 'UTF8') FROM :slice_start::int \
-         FOR :slice_bytes::int) AS slice FROM {from}"
+        "SELECT substring(({expression}) FROM :slice_start::int FOR :slice_bytes::int) AS slice \
+         FROM {from}"
     );
     let mut bytes: Vec<u8> = Vec::new();
     loop {
@@ -166,11 +185,22 @@ pub async fn read_in_slices(
         let last = (slice.len() as i64) < SLICE_BYTES;
         bytes.extend(slice);
         if last {
-            break;
+            return Ok(bytes);
         }
     }
-    String::from_utf8(bytes)
-        .map_err(|err| DbError::decode(format!("a value read in slices is not UTF-8: {err}")))
+}
+
+/// The JSON value of `expression` (`jsonb` or `json`) over the one row `from` selects, read in
+/// slices like [`read_in_slices`].
+pub async fn read_json_in_slices(
+    db: &(impl Session + ?Sized),
+    expression: &str,
+    from: &str,
+    params: &[(&str, Value)],
+) -> Result<serde_json::Value, DbError> {
+    let text = read_in_slices(db, &format!("({expression})::text"), from, params).await?;
+    serde_json::from_str(&text)
+        .map_err(|err| DbError::decode(format!("a value read in slices is not JSON: {err}")))
 }
 
 /// A list of texts as the JSON array a statement unnests ([`TEXT_ARRAY_OF_JSON`]).
