@@ -454,6 +454,5 @@ mod tests {
     fn payloads_come_inline_only_as_large_as_the_port_allows() {
         let inline = format!("<= {} THEN", gsign_platform::database::INLINE_VALUE_BYTES);
         assert!(super::COLUMNS.contains(&inline));
-        assert!(crate::prompts::COLUMNS.contains(&inline));
     }
 }

@@ -552,3 +552,14 @@ impl SealedApi {
         Ok(wire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn texts_come_inline_only_as_large_as_the_port_allows() {
+        assert!(super::COLUMNS.contains(&format!(
+            "<= {} THEN",
+            gsign_platform::database::INLINE_VALUE_BYTES
+        )));
+    }
+}
