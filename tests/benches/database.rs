@@ -238,13 +238,7 @@ async fn through_the_runner(backend: Backend, tsa: &LocalTsa) {
     let stack = start_app_on(
         backend,
         &db,
-        &[
-            ("TsaUrl", tsa.url.clone()),
-            ("RetentionMode", "GOVERNANCE".to_owned()),
-            // Every client here shares one IP: the per-IP limits would measure themselves.
-            ("RateLimitPerIp", "1000000".to_owned()),
-            ("RateLimitSensitivePerIp", "1000000".to_owned()),
-        ],
+        &gsign_tests::bench::signing_stack_parameters(tsa),
     )
     .await;
     let owner = Tenant::create(&db, "owner").await;

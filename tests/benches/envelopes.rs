@@ -115,17 +115,7 @@ async fn main() {
     let db = TestDatabase::migrated().await;
     let pki = TestPki::new();
     let tsa = LocalTsa::start(&pki).await;
-    let stack = start_app(
-        &db,
-        &[
-            ("TsaUrl", tsa.url.clone()),
-            ("RetentionMode", "GOVERNANCE".to_owned()),
-            // Every recipient here shares one IP: the per-IP limits would measure themselves.
-            ("RateLimitPerIp", "1000000".to_owned()),
-            ("RateLimitSensitivePerIp", "1000000".to_owned()),
-        ],
-    )
-    .await;
+    let stack = start_app(&db, &gsign_tests::bench::signing_stack_parameters(&tsa)).await;
     let sender = Tenant::create(&db, "member").await;
     // The organization's CA and seal are made on first use: warm them up outside the figures.
     let warm = stack

@@ -241,6 +241,19 @@ pub fn provenance() -> String {
     format!("build: {profile}; load average 1/5/15 min: {load}; cores: {cores}")
 }
 
+/// The parameters of a stack that benchmarks drive over HTTP: signatures timestamped by
+/// `tsa`, completed documents locked in GOVERNANCE mode (so the stack can be torn down), and
+/// per-IP limits out of the way (every client of a benchmark shares one IP: the limits would
+/// measure themselves).
+pub fn signing_stack_parameters(tsa: &crate::pki::LocalTsa) -> [(&'static str, String); 4] {
+    [
+        ("TsaUrl", tsa.url.clone()),
+        ("RetentionMode", "GOVERNANCE".to_owned()),
+        ("RateLimitPerIp", "1000000".to_owned()),
+        ("RateLimitSensitivePerIp", "1000000".to_owned()),
+    ]
+}
+
 /// For benches whose figures depend on GSign's own code being optimized (the stack runs in
 /// the bench's process, so it is built like the bench): prints [`provenance`], and refuses a
 /// debug build, saying so, unless `GSIGN_BENCH_ALLOW_DEBUG=1` (then the figures are

@@ -157,6 +157,25 @@ pub struct DraftValues {
     pub language: Option<String>,
 }
 
+impl DraftValues {
+    /// The values as the statement parameters `insert` and `update` name (`:name`, …).
+    fn params(&self) -> Vec<(&'static str, gsign_platform::database::Value)> {
+        params!(
+            name = self.name,
+            subject = self.subject,
+            message = self.message,
+            routing_type = self.routing_type,
+            expires_at = self.expires_at,
+            reminder_enabled = self.reminder_enabled,
+            reminder_interval_days = self.reminder_interval_days,
+            reminder_max = self.reminder_max,
+            signature_level = self.signature_level,
+            language = self.language,
+        )
+        .to_vec()
+    }
+}
+
 /// Whether `document` is a live document of `org`.
 #[tracing::instrument(skip_all, fields(org = %org, document = %document))]
 pub async fn document_exists(
@@ -196,22 +215,11 @@ pub async fn insert(
                  COALESCE(:signature_level::text, 'b_lta'), :language) \
                  RETURNING {ENVELOPE_COLUMNS}"
             ),
-            params!(
-                org,
-                user_id = sender.0,
-                api_key_id = sender.1,
-                document,
-                name = values.name,
-                subject = values.subject,
-                message = values.message,
-                routing_type = values.routing_type,
-                expires_at = values.expires_at,
-                reminder_enabled = values.reminder_enabled,
-                reminder_interval_days = values.reminder_interval_days,
-                reminder_max = values.reminder_max,
-                signature_level = values.signature_level,
-                language = values.language,
-            ),
+            &[
+                params!(org, user_id = sender.0, api_key_id = sender.1, document),
+                values.params().as_slice(),
+            ]
+            .concat(),
         )
         .await?;
     Envelope::try_from(&row)
@@ -260,19 +268,7 @@ pub async fn update(
                  language = COALESCE(:language::text, language) \
                  WHERE id = :id RETURNING {ENVELOPE_COLUMNS}"
             ),
-            params!(
-                id,
-                name = values.name,
-                subject = values.subject,
-                message = values.message,
-                routing_type = values.routing_type,
-                expires_at = values.expires_at,
-                reminder_enabled = values.reminder_enabled,
-                reminder_interval_days = values.reminder_interval_days,
-                reminder_max = values.reminder_max,
-                signature_level = values.signature_level,
-                language = values.language,
-            ),
+            &[params!(id), values.params().as_slice()].concat(),
         )
         .await?;
     Envelope::try_from(&row)
