@@ -3,7 +3,9 @@
 //! - "no import circles": within every crate, the modules that use each other (a `crate::m`
 //!   or, from a top-level module, `super::m` path outside comments) form no cycle;
 //! - "areas talk through services": an area's code names another area's crate only through
-//!   that area's `service` module (its service type and what it hands out).
+//!   that area's `service` module (its service type and what it hands out);
+//! - "one shape for every area": an area's crate has the same top-level modules in every area,
+//!   each with one role (see [`AREA_MODULES`]); anything else is a child of one of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -268,4 +270,65 @@ fn no_area_reaches_into_another_areas_internals() {
         reached.is_empty(),
         "another area's internals (use its `service` module): {reached:#?}"
     );
+}
+
+/// An area's top-level modules, each a file or a folder: `service` (the service type and
+/// `from_env` in `service/mod.rs`, one child module per use case), `store` (SQL for the area's
+/// own tables and the adapters of its other stores), `http` (the route table and each route's
+/// parse → authorize → call → map glue), `jobs` (the queue consumers and schedules; absent when
+/// the area has none), `error` (the area's cases of the shared route error).
+const AREA_MODULES: [&str; 5] = ["error", "http", "jobs", "service", "store"];
+
+/// Areas not yet in that shape; the list may only shrink.
+const NOT_YET_IN_SHAPE: [&str; 9] = [
+    "accounts",
+    "billing",
+    "certificates",
+    "doc-packs",
+    "documents",
+    "envelopes",
+    "sealed",
+    "system",
+    "webhooks",
+];
+
+#[test]
+fn every_area_has_the_same_top_level_modules() {
+    let mut odd = Vec::new();
+    let mut shaped = Vec::new();
+    for entry in std::fs::read_dir(root().join("functions"))
+        .expect("functions/")
+        .flatten()
+    {
+        let area = entry.file_name().to_string_lossy().into_owned();
+        let src = entry.path().join("src");
+        let mut modules: Vec<String> = module_graph(&src).into_keys().collect();
+        modules.sort();
+        let strays: Vec<&String> = modules
+            .iter()
+            .filter(|m| !AREA_MODULES.contains(&m.as_str()))
+            .collect();
+        let has_core = ["error", "http", "service", "store"]
+            .iter()
+            .all(|m| modules.iter().any(|have| have == m));
+        let in_shape = strays.is_empty() && has_core && src.join("service/mod.rs").is_file();
+        if in_shape {
+            shaped.push(area.clone());
+        }
+        if NOT_YET_IN_SHAPE.contains(&area.as_str()) {
+            continue;
+        }
+        if !in_shape {
+            odd.push(format!("{area}: {modules:?}"));
+        }
+    }
+    assert!(
+        odd.is_empty(),
+        "areas whose top-level modules are not {AREA_MODULES:?} (service/ a folder): {odd:#?}"
+    );
+    let stale: Vec<&String> = shaped
+        .iter()
+        .filter(|a| NOT_YET_IN_SHAPE.contains(&a.as_str()))
+        .collect();
+    assert!(stale.is_empty(), "in shape now, take off NOT_YET_IN_SHAPE: {stale:?}");
 }

@@ -4,7 +4,7 @@
 use gsign_core::documents::DocumentStatus;
 use gsign_core::Role;
 use gsign_functions_signatures::error::{VerifyCase, VerifyError};
-use gsign_functions_signatures::verify::VerifyApi;
+use gsign_functions_signatures::service::VerifyApi;
 use gsign_tests::bench::contract_pdf;
 use gsign_tests::use_cases::{caller, document_row, function_env};
 use gsign_tests::{Tenant, TestDatabase};

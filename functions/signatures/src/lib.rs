@@ -4,8 +4,9 @@
 // The route futures nest the spans of the use cases and store calls they await.
 #![recursion_limit = "256"]
 
-pub mod api;
 pub mod error;
-pub mod verify;
+pub mod http;
+pub mod service;
+pub mod store;
 
-pub use api::AREA;
+pub use http::AREA;

@@ -219,7 +219,7 @@ fn main() -> ExitCode {
     // The runner serves sqs-ingest-document and api-verify-signatures in-process, so it is
     // also their sandboxed PDF children (as the Lambda binaries are in AWS).
     if let Some(code) = gsign_pdf::child_main_if_requested()
-        .or_else(gsign_functions_signatures::verify::child_main_if_requested)
+        .or_else(gsign_functions_signatures::service::child_main_if_requested)
     {
         return code;
     }

@@ -3,12 +3,12 @@
 //! be, so the tests point `PDF_INSPECTOR` and `PDF_VERIFIER` here.
 fn main() -> std::process::ExitCode {
     gsign_pdf::child_main_if_requested()
-        .or_else(gsign_functions_signatures::verify::child_main_if_requested)
+        .or_else(gsign_functions_signatures::service::child_main_if_requested)
         .unwrap_or_else(|| {
             eprintln!(
                 "usage: gsign-test-inspector {}|{} LIMITS_JSON FILE [ROOTS]",
                 gsign_pdf::INSPECT_ARG,
-                gsign_functions_signatures::verify::VERIFY_ARG
+                gsign_functions_signatures::service::VERIFY_ARG
             );
             std::process::ExitCode::from(2)
         })

@@ -1,5 +1,5 @@
 //! Arbitrary bytes through the verifier, as `POST /v1/verify`'s sandboxed child runs it
-//! (`gsign_functions_signatures::verify`'s `verify_job`: `verify_with_crls` with the
+//! (`gsign_functions_signatures::service`'s `verify_job`: `verify_with_crls` with the
 //! configured roots and the organization's CRLs), here with the attack corpus's root and no
 //! CRL. The child's CPU, memory and time limits are libFuzzer's `-rss_limit_mb` and
 //! `-timeout`; any panic is a crash (in production the child would die and the route answer
