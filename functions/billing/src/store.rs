@@ -1,3 +1,5 @@
+//! The billing tables written from Stripe's events.
+//!
 //! `POST /v1/billing/stripe-webhook` (no authorizer: Stripe calls it): the `Stripe-Signature`
 //! is checked (HMAC-SHA256 over `t.payload`, 300 s tolerance, any `v1` with any configured
 //! secret), then the event is applied once, by its id, in one transaction:
@@ -18,7 +20,7 @@ use gsign_platform::params;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::BillingError;
+use crate::error::BillingError;
 
 /// What applying an event did (recorded with the event, answered to Stripe).
 pub type Outcome = &'static str;

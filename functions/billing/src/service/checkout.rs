@@ -1,6 +1,6 @@
 //! `POST /v1/billing/checkout` and `POST /v1/billing/portal`: links to Stripe's hosted
 //! Checkout (to subscribe or upgrade to a plan) and customer portal (to change or cancel).
-//! The subscription itself changes only when Stripe's signed event arrives (`stripe.rs`);
+//! The subscription itself changes only when Stripe's signed event arrives (`stripe_events.rs`);
 //! Checkout carries the organization id in the subscription's metadata for that.
 
 use gsign_platform::database::Session as _;
@@ -9,7 +9,8 @@ use gsign_platform::params;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{BillingApi, BillingCase, BillingError};
+use super::BillingApi;
+use crate::error::{BillingCase, BillingError};
 
 /// `POST /v1/billing/checkout` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

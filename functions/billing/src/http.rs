@@ -1,15 +1,22 @@
-//! The billing area's route table: each route's operation as the OpenAPI document describes it,
-//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
-//! runner and the OpenAPI document are made from it.
+//! The billing area's HTTP side: its route table (each route's operation as the OpenAPI
+//! document describes it, who may call it, its rate limit and replay, its cold start; the area
+//! binary, the local runner and the OpenAPI document are made from it) and each route's glue:
+//! parse, authorize, call the service, map the answer.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use gsign_core::openapi::{schema, Operation, Reply};
-use gsign_core::Action;
-use gsign_platform::lambda::{AreaSpec, RouteSpec};
+use gsign_core::{Action, Env};
+use gsign_platform::http::{self as web};
+use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 
-use crate::checkout::CheckoutInput;
-use crate::{init_route, Route, SubscriptionView, UsageDay};
+use crate::error::BillingError;
+use crate::service::{BillingApi, CheckoutInput, SubscriptionView, UsageDay, UsageTotals};
 
 /// `GET /v1/billing/usage` and `GET /v1/billing/usage.csv` query: at most 366 days, from
 /// on or before to.
@@ -20,18 +27,6 @@ struct UsageQuery {
     from: Option<NaiveDate>,
     /// The last day, included (UTC, YYYY-MM-DD, year 2000 to 9999); absent: today.
     to: Option<NaiveDate>,
-}
-
-/// Usage per type.
-#[derive(JsonSchema)]
-#[allow(dead_code)] // describes the wire, never built
-pub(crate) struct UsageTotals {
-    /// Envelopes sent.
-    envelope: i64,
-    /// Signatures applied.
-    signature: i64,
-    /// Certificates created.
-    certificate: i64,
 }
 
 /// `GET /v1/billing/usage`'s answer.
@@ -220,3 +215,88 @@ pub const AREA: AreaSpec = AreaSpec {
     ],
     jobs: &[],
 };
+
+/// Which route a function serves (its entry in [`AREA`] says the rest).
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Subscription,
+    Usage,
+    UsageCsv,
+    InvoicePreview,
+    StripeWebhook,
+    Checkout,
+    Portal,
+}
+
+struct BillingRoute {
+    api: BillingApi,
+    spec: &'static RouteSpec,
+    route: Route,
+}
+
+impl BillingRoute {
+    #[tracing::instrument(skip_all)]
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, BillingError> {
+        let api = &self.api;
+        Ok(match self.route {
+            // Stripe calls without credentials; its signature is the authentication.
+            Route::StripeWebhook => api.stripe_webhook(req).await?,
+            Route::Subscription => {
+                let caller = self.spec.caller(req)?;
+                web::json(StatusCode::OK, &api.subscription(&caller).await?)
+            }
+            Route::Usage => {
+                let caller = self.spec.caller(req)?;
+                web::json(StatusCode::OK, &api.usage(&caller, req).await?)
+            }
+            Route::UsageCsv => {
+                let caller = self.spec.caller(req)?;
+                api.usage_csv(&caller, req).await?
+            }
+            Route::Checkout => {
+                let caller = self.spec.caller(req)?;
+                web::json(
+                    StatusCode::CREATED,
+                    &api.checkout(&caller, web::parse_json(req, 4096)?).await?,
+                )
+            }
+            Route::Portal => {
+                let caller = self.spec.caller(req)?;
+                web::json(StatusCode::CREATED, &api.portal(&caller).await?)
+            }
+            Route::InvoicePreview => {
+                let caller = self.spec.caller(req)?;
+                web::json(StatusCode::OK, &api.invoice_preview(&caller).await?)
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for BillingRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let api = BillingApi::from_env(
+            &env,
+            matches!(route, Route::StripeWebhook),
+            matches!(route, Route::Checkout | Route::Portal),
+        )
+        .await?;
+        let limiter = api.base.limiter.clone();
+        let db = api.base.db.clone();
+        Ok(http_route(
+            Arc::new(BillingRoute { api, spec, route }),
+            spec,
+            limiter,
+            db,
+        ))
+    })
+}
