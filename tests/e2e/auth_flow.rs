@@ -456,7 +456,7 @@ async fn side_effects_committed_but_never_published_are_swept_and_delivered() {
         .expect("sweeper");
     let env = sweeper.env.clone().with("OUTBOX_SWEEP_GRACE_SECONDS", "0");
     let gsign_platform::lambda::Handler::Invoke(sweep) =
-        (gsign_functions_system::outbox::SWEEP_OUTBOX.init)(env)
+        (gsign_functions_system::jobs::outbox::SWEEP_OUTBOX.init)(env)
             .await
             .expect("init")
     else {

@@ -91,10 +91,10 @@ async fn the_migrate_function_reports_what_it_changed() {
         .clone()
         .with("DATABASE_URL", db.url.clone())
         .with("DATABASE_TLS", "disable");
-    let migrator = gsign_functions_system::migrate::Migrator::from_env(&env)
+    let migrator = gsign_functions_system::jobs::migrate::Migrator::from_env(&env)
         .await
         .expect("config");
-    use gsign_functions_system::migrate::Command;
+    use gsign_functions_system::jobs::migrate::Command;
     let up = migrator.run(Command::Up { to: None }).await.expect("up");
     assert_eq!(up.changed.len() as i64, up.latest);
     let down = migrator

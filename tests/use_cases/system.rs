@@ -32,7 +32,7 @@ async fn rows_left_unpublished_are_swept_once() {
             .expect("a row left behind");
     }
     let env = function_env("schedule-sweep-outbox", &db).with("OUTBOX_SWEEP_GRACE_SECONDS", "0");
-    let Handler::Invoke(sweep) = (gsign_functions_system::outbox::SWEEP_OUTBOX.init)(env)
+    let Handler::Invoke(sweep) = (gsign_functions_system::jobs::outbox::SWEEP_OUTBOX.init)(env)
         .await
         .expect("the sweeper starts")
     else {
@@ -90,7 +90,7 @@ async fn functions_reach_the_tests_database_through_the_chosen_backend() {
 
 #[tokio::test]
 async fn the_migrate_function_applies_reverts_and_applies_again_on_the_chosen_backend() {
-    use gsign_functions_system::migrate::{Command, Migrator};
+    use gsign_functions_system::jobs::migrate::{Command, Migrator};
     let db = TestDatabase::create().await;
     let migrator = Migrator::from_env(&function_env("migrate", &db))
         .await
@@ -112,7 +112,7 @@ async fn the_migrate_function_applies_reverts_and_applies_again_on_the_chosen_ba
 
 #[tokio::test]
 async fn two_migrators_at_once_apply_each_migration_once_on_the_chosen_backend() {
-    use gsign_functions_system::migrate::{Command, Migrator};
+    use gsign_functions_system::jobs::migrate::{Command, Migrator};
     let db = TestDatabase::create().await;
     let env = function_env("migrate", &db);
     let (a, b) = (

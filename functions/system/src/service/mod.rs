@@ -10,31 +10,25 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use gsign_core::Env;
 use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::database::Database;
 use gsign_platform::db::DbConfig;
 use gsign_platform::hsm::{self, HsmTokenConfig};
-use gsign_platform::lambda::{Handler, HttpHandler, InitFuture, StartupError};
-use gsign_platform::ratelimit::{Policy, RateLimitConfig, RateLimited, RateLimiter};
-use gsign_platform::{aws, db, http as web};
-use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use gsign_platform::lambda::StartupError;
+use gsign_platform::{aws, db};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// Everything the health check reads from its environment.
 pub struct HealthConfig {
     db: DbConfig,
-    cache: CacheConfig,
+    pub(crate) cache: CacheConfig,
     aws: aws::AwsConfig,
     hsm: HsmTokenConfig,
     /// SHA-256 of the operator's token that unlocks the per-dependency report (none: never).
-    detail_token_sha256: Option<[u8; 32]>,
+    pub(crate) detail_token_sha256: Option<[u8; 32]>,
     documents_bucket: String,
     ingest_queue_url: String,
     audit_events_table: String,
@@ -85,34 +79,13 @@ impl HealthConfig {
 
 /// The health check's clients, built once per container.
 pub struct HealthCheck {
-    config: HealthConfig,
+    pub(crate) config: HealthConfig,
     db: Database,
     cache: Cache,
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
     kms: aws_sdk_kms::Client,
     dynamodb: aws_sdk_dynamodb::Client,
-}
-
-/// The cold start of `api-health` (its entry in [`crate::AREA`] says the rest).
-pub(crate) fn init(env: Env) -> InitFuture {
-    Box::pin(async move {
-        let config = HealthConfig::from_env(&env)?;
-        let mut r = env.reader();
-        let limits = RateLimitConfig::read(&mut r);
-        let limits = r.finish(|| limits)?;
-        let limiter = RateLimiter::new(
-            Arc::new(Cache::new(&config.cache).map_err(anyhow::Error::from)?),
-            limits,
-        );
-        let handler = HealthCheck::new(config).await?;
-        // Public route: limited per IP like every other (fails open when Redis is the one down).
-        Ok(Handler::Http(RateLimited::wrap(
-            Arc::new(handler),
-            limiter,
-            Policy::Standard,
-        )))
-    })
 }
 
 /// One dependency's state.
@@ -262,55 +235,6 @@ impl HealthCheck {
             down,
             checks,
         }
-    }
-}
-
-/// What anyone may learn: up or down.
-#[derive(Debug, Serialize)]
-struct PublicReport {
-    status: &'static str,
-}
-
-impl HealthCheck {
-    /// Whether the request carries the operator's token (`Authorization: Bearer …`).
-    fn is_operator(&self, req: &Request) -> bool {
-        let Some(expected) = self.config.detail_token_sha256 else {
-            return false;
-        };
-        let token = req
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        // Comparing digests: equal-length, and timing reveals nothing about the token.
-        token.is_some_and(|token| Sha256::digest(token.trim().as_bytes())[..] == expected[..])
-    }
-}
-
-#[async_trait]
-impl HttpHandler for HealthCheck {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        let report = self.report().await;
-        let status = if report.down.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        let mut response = if self.is_operator(&req) {
-            web::json(status, &report)
-        } else {
-            web::json(
-                status,
-                &PublicReport {
-                    status: report.status,
-                },
-            )
-        };
-        response.headers_mut().insert(
-            http::header::CACHE_CONTROL,
-            http::HeaderValue::from_static("no-store"),
-        );
-        response
     }
 }
 

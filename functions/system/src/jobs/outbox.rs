@@ -25,6 +25,8 @@ use gsign_platform::lambda::{
 };
 use gsign_platform::outbox::{self, AuditEvent, Email, Kind, Message, Relay};
 use gsign_platform::params;
+
+use crate::store::{self, Gauges, Purged, Retention};
 use secrecy::ExposeSecret as _;
 
 /// Audit events are kept seven years (seed 003's retention), then expire by TTL.
@@ -189,12 +191,12 @@ macro_rules! email_templates {
                 }
             });
             $(
-                let _ = env.add_template(concat!("en/", $name, ".subject.txt"), include_str!(concat!("../templates/email/", $name, ".subject.txt")));
-                let _ = env.add_template(concat!("en/", $name, ".txt"), include_str!(concat!("../templates/email/", $name, ".txt")));
-                let _ = env.add_template(concat!("en/", $name, ".html"), include_str!(concat!("../templates/email/", $name, ".html")));
-                let _ = env.add_template(concat!("mn/", $name, ".subject.txt"), include_str!(concat!("../templates/email/mn/", $name, ".subject.txt")));
-                let _ = env.add_template(concat!("mn/", $name, ".txt"), include_str!(concat!("../templates/email/mn/", $name, ".txt")));
-                let _ = env.add_template(concat!("mn/", $name, ".html"), include_str!(concat!("../templates/email/mn/", $name, ".html")));
+                let _ = env.add_template(concat!("en/", $name, ".subject.txt"), include_str!(concat!("../../templates/email/", $name, ".subject.txt")));
+                let _ = env.add_template(concat!("en/", $name, ".txt"), include_str!(concat!("../../templates/email/", $name, ".txt")));
+                let _ = env.add_template(concat!("en/", $name, ".html"), include_str!(concat!("../../templates/email/", $name, ".html")));
+                let _ = env.add_template(concat!("mn/", $name, ".subject.txt"), include_str!(concat!("../../templates/email/mn/", $name, ".subject.txt")));
+                let _ = env.add_template(concat!("mn/", $name, ".txt"), include_str!(concat!("../../templates/email/mn/", $name, ".txt")));
+                let _ = env.add_template(concat!("mn/", $name, ".html"), include_str!(concat!("../../templates/email/mn/", $name, ".html")));
             )*
             env
         }
@@ -500,93 +502,14 @@ pub struct Sweeper {
     retention: Retention,
 }
 
-/// How long the sweeper keeps what is no longer needed.
-#[derive(Debug, Clone, Copy)]
-pub struct Retention {
-    /// `OUTBOX_RETENTION_DAYS` (7): published outbox rows are deleted after this.
-    pub outbox_days: i32,
-    /// `UNVERIFIED_ACCOUNT_TTL_DAYS` (7): registrations never verified and invitations never
-    /// accepted are deleted after this.
-    pub unverified_days: i32,
-}
-
-/// What one purge removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Purged {
-    /// Published outbox rows past their retention.
-    pub outbox_rows: u64,
-    /// Expired `Idempotency-Key` records.
-    pub idempotency_records: u64,
-    /// Organizations whose only account registered and never verified its address.
-    pub unverified_registrations: u64,
-    /// Invitations never accepted.
-    pub stale_invitations: u64,
-    /// Records of mails handed to SES more than 90 days ago (their delivery events came).
-    pub mail_records: u64,
-}
-
 impl Sweeper {
     /// Deletes, in bounded batches, what no longer needs keeping: published outbox rows
     /// (their raw links and payloads), expired idempotency records, registrations never
     /// verified, invitations never accepted and records of mails sent 90 days ago.
     #[tracing::instrument(skip_all)]
     pub async fn purge(&self) -> anyhow::Result<Purged> {
-        let client = self.db.connect().await?;
-        let outbox_days = self.retention.outbox_days;
-        let unverified_days = self.retention.unverified_days;
-        let outbox_rows = client
-            .run(
-                "DELETE FROM outbox WHERE id IN (
-                   SELECT id FROM outbox
-                    WHERE published_at < now() - make_interval(days => :outbox_days::int)
-                    LIMIT 5000)",
-                params!(outbox_days),
-            )
-            .await?;
-        let idempotency_records = client
-            .run(
-                "DELETE FROM idempotency_records WHERE (scope, key) IN (
-                   SELECT scope, key FROM idempotency_records WHERE expires_at < now() LIMIT 5000)",
-                params!(),
-            )
-            .await?;
-        // An organization whose every account is an owner that never verified its address
-        // nor signed in: a registration nobody confirmed. Deleting it removes its rows.
-        let unverified_registrations = client
-            .run(
-                "DELETE FROM organizations o WHERE o.id IN (
-                   SELECT u.organization_id FROM users u
-                    GROUP BY u.organization_id
-                   HAVING bool_and(u.email_verified_at IS NULL AND u.last_login_at IS NULL
-                                   AND u.created_at < now()
-                                       - make_interval(days => :unverified_days::int))
-                    LIMIT 1000)",
-                params!(unverified_days),
-            )
-            .await?;
-        let stale_invitations = client
-            .run(
-                "DELETE FROM users WHERE id IN (
-                   SELECT id FROM users WHERE status = 'invited'
-                      AND created_at < now() - make_interval(days => :unverified_days::int)
-                    LIMIT 1000)",
-                params!(unverified_days),
-            )
-            .await?;
-        let mail_records = client
-            .run(
-                "DELETE FROM mail_messages WHERE id IN (
-                   SELECT id FROM mail_messages WHERE sent_at < now() - interval '90 days' LIMIT 5000)",
-                params!(),
-            )
-            .await?;
-        let purged = Purged {
-            outbox_rows,
-            idempotency_records,
-            unverified_registrations,
-            stale_invitations,
-            mail_records,
-        };
+        let session = self.db.connect().await?;
+        let purged = store::purge(&session, &self.retention).await?;
         if purged != Purged::default() {
             tracing::info!(?purged, "purged what is no longer kept");
         }
@@ -637,38 +560,12 @@ fn init_sweep(env: Env) -> InitFuture {
     })
 }
 
-/// What the operator's dashboard and alarms watch, measured once a minute by the sweeper.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Gauges {
-    /// Outbox rows past the grace period, neither published nor parked: side effects that
-    /// should have left and have not.
-    pub outbox_rows_waiting: i64,
-    /// Envelopes out for signature whose signing worker's last attempt failed (a signature
-    /// accepted but not yet applied).
-    pub signing_stalled: i64,
-}
-
 impl Sweeper {
     /// Measures [`Gauges`] and emits them as metrics (`OutboxRowsWaiting`, `SigningStalled`).
     #[tracing::instrument(skip_all)]
     pub async fn gauges(&self) -> Result<Gauges, InvokeError> {
-        let row = self
-            .db
-            .connect()
-            .await?
-            .fetch_one(
-                "SELECT
-                   (SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL
-                      AND created_at < now() - make_interval(secs => :grace)) AS waiting,
-                   (SELECT count(*) FROM envelopes WHERE status = 'sent'
-                      AND processing_error IS NOT NULL) AS stalled",
-                params!(grace = self.grace.as_secs_f64()),
-            )
-            .await?;
-        let gauges = Gauges {
-            outbox_rows_waiting: row.get("waiting")?,
-            signing_stalled: row.get("stalled")?,
-        };
+        let session = self.db.connect().await?;
+        let gauges = store::gauges(&session, self.grace).await?;
         gsign_platform::telemetry::metric(
             "OutboxRowsWaiting",
             gauges.outbox_rows_waiting as f64,
