@@ -28,7 +28,7 @@
 use std::time::{Duration, Instant};
 
 use gsign_core::Role;
-use gsign_functions_webhooks::routes::{EndpointInput, WebhooksApi};
+use gsign_functions_webhooks::service::{EndpointInput, WebhooksApi};
 use gsign_platform::database::{Backend, Database, Session as _};
 use gsign_platform::params;
 use gsign_tests::bench::contract_pdf;

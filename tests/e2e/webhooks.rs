@@ -677,7 +677,7 @@ async fn a_delivery_killed_mid_attempt_is_redone_with_the_same_event_id() {
         data: json!({"envelope_id": uuid::Uuid::new_v4(), "status": "expired"}),
     };
     let sdk = gsign_tests::sdk().await;
-    let log = gsign_functions_webhooks::log::DeliveryLog::new(
+    let log = gsign_functions_webhooks::store::delivery_log::DeliveryLog::new(
         gsign_platform::aws::dynamodb(&sdk),
         format!("{}-webhook-deliveries", stack.name),
     );
@@ -690,7 +690,7 @@ async fn a_delivery_killed_mid_attempt_is_redone_with_the_same_event_id() {
         .create(owner.org, &endpoint_row, &event, 5)
         .await
         .expect("logged"));
-    let job = gsign_functions_webhooks::common::Job {
+    let job = gsign_functions_webhooks::service::Job {
         organization_id: owner.org,
         endpoint_id: endpoint,
         event_id: event.id,

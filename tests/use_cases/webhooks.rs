@@ -3,7 +3,7 @@
 
 use gsign_core::Role;
 use gsign_functions_webhooks::error::{WebhooksCase, WebhooksError};
-use gsign_functions_webhooks::routes::{EndpointInput, WebhooksApi};
+use gsign_functions_webhooks::service::{EndpointInput, WebhooksApi};
 use gsign_tests::use_cases::{caller, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::{json, Value};

@@ -7,14 +7,10 @@
 // The route futures nest the spans of the use cases and store calls they await.
 #![recursion_limit = "256"]
 
-pub mod api;
-pub mod common;
-pub mod deliver;
 pub mod error;
-pub mod fan_out;
-pub mod log;
-pub mod routes;
-pub mod secrets;
+pub mod http;
+pub mod jobs;
+pub mod service;
 pub mod store;
 
-pub use api::AREA;
+pub use http::AREA;

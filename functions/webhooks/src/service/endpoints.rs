@@ -1,32 +1,22 @@
-//! `POST|GET /v1/webhooks`, `GET|PATCH|DELETE /v1/webhooks/{id}`,
-//! `POST /v1/webhooks/{id}/rotate-secret`, `POST /v1/webhooks/{id}/test`,
-//! `GET /v1/webhooks/{id}/deliveries` and
-//! `POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry`. Owners and admins (or API keys
-//! with `webhooks:manage`); every query is scoped to the caller's organization.
+//! Endpoints: `POST|GET /v1/webhooks`, `GET|PATCH|DELETE /v1/webhooks/{id}`,
+//! `POST /v1/webhooks/{id}/rotate-secret` and `POST /v1/webhooks/{id}/test`. Owners and admins
+//! (or API keys with `webhooks:manage`); every query is scoped to the caller's organization.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use async_trait::async_trait;
 use chrono::Utc;
-use gsign_core::webhooks::{secret_text, DeliveryStatus, EventType};
-use gsign_core::{Env, FieldError};
-use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec, StartupError};
+use gsign_core::webhooks::{secret_text, EventType};
+use gsign_core::FieldError;
+use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::common::Job;
-use crate::common::{Services, WebhooksConfig};
 use crate::error::{WebhooksCase, WebhooksError};
-use crate::log::Delivery;
 use crate::store::{self, Changes, Endpoint};
 
-const BODY_LIMIT: usize = 16 * 1024;
+use super::WebhooksApi;
+
 /// How long a rotated-out secret keeps signing.
 const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 
@@ -65,22 +55,7 @@ pub struct EndpointView {
     secret: Option<String>,
 }
 
-/// The service behind the routes.
-pub struct WebhooksApi {
-    services: Services,
-}
-
 impl WebhooksApi {
-    /// Reads the configuration from `env` (every problem at once) and builds the clients.
-    pub async fn from_env(env: &Env) -> Result<Self, StartupError> {
-        let mut r = env.reader();
-        let config = WebhooksConfig::read(&mut r);
-        let config = r.finish(|| config)?;
-        Ok(Self {
-            services: Services::build(config).await?,
-        })
-    }
-
     /// Checks `input`'s values, every problem at once; the URL through the SSRF guard.
     #[tracing::instrument(skip_all)]
     async fn changes(
@@ -352,162 +327,4 @@ impl WebhooksApi {
         base.relay.publish(&base.db, &[row]).await;
         Ok(serde_json::json!({"event_id": event}))
     }
-
-    /// `GET /v1/webhooks/{id}/deliveries`: the endpoint's delivery log, newest first.
-    #[tracing::instrument(skip_all, fields(id = %id))]
-    pub async fn deliveries(
-        &self,
-        caller: &Caller,
-        id: Uuid,
-        req: &Request,
-    ) -> Result<Page<Delivery>, WebhooksError> {
-        let endpoint = self.endpoint(caller, id).await?;
-        // One event's delivery (the log's key is the endpoint and the event).
-        if let Some(event) = web::query(req, "event_id") {
-            let event = event
-                .parse::<Uuid>()
-                .map_err(|_| WebhooksError::invalid("/event_id", "is not an event id"))?;
-            let data = self.services.log.get(endpoint.id, event).await?;
-            return Ok(Page {
-                data: data.into_iter().collect(),
-                next_cursor: None,
-            });
-        }
-        let limit = match web::query(req, "limit").map(str::parse::<i32>) {
-            None => 50,
-            Some(Ok(n)) if (1..=100).contains(&n) => n,
-            Some(_) => return Err(WebhooksError::invalid("/limit", "must be 1 to 100")),
-        };
-        let after = match web::query(req, "cursor").map(str::parse::<Uuid>) {
-            None => None,
-            Some(Ok(after)) => Some(after),
-            Some(Err(_)) => {
-                return Err(WebhooksError::invalid(
-                    "/cursor",
-                    "is not a cursor of this list",
-                ))
-            }
-        };
-        let (data, next_cursor) = self.services.log.list(endpoint.id, after, limit).await?;
-        Ok(Page { data, next_cursor })
-    }
-
-    /// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry`: delivers a failed delivery again.
-    #[tracing::instrument(skip_all, fields(id = %id, delivery = %delivery))]
-    pub async fn retry(
-        &self,
-        caller: &Caller,
-        id: Uuid,
-        delivery: Uuid,
-    ) -> Result<serde_json::Value, WebhooksError> {
-        let endpoint = self.endpoint(caller, id).await?;
-        let s = &self.services;
-        let found = s
-            .log
-            .get(endpoint.id, delivery)
-            .await?
-            .filter(|d| d.organization_id == caller.org)
-            .ok_or(WebhooksError::NotFound("delivery"))?;
-        if found.status == DeliveryStatus::Pending {
-            return Err(WebhooksCase::StillPending.into());
-        }
-        s.log
-            .replay(endpoint.id, delivery, s.delivery.max_attempts())
-            .await?;
-        let job = Job {
-            organization_id: caller.org,
-            endpoint_id: endpoint.id,
-            event_id: delivery,
-            not_before: None,
-        };
-        s.enqueue(&job, Duration::ZERO).await?;
-        Ok(serde_json::json!({"id": delivery, "status": "pending"}))
-    }
-}
-
-/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Route {
-    Create,
-    List,
-    Get,
-    Update,
-    Delete,
-    RotateSecret,
-    Test,
-    Deliveries,
-    Retry,
-}
-
-struct WebhookRoute {
-    api: WebhooksApi,
-    spec: &'static RouteSpec,
-    route: Route,
-}
-
-impl WebhookRoute {
-    #[tracing::instrument(skip_all)]
-    async fn answer(&self, req: &Request) -> Result<Response<Body>, WebhooksError> {
-        let caller = self.spec.caller(req)?;
-        let id = || web::path_uuid(req, "id").ok_or(WebhooksError::NotFound("webhook"));
-        let api = &self.api;
-        Ok(match self.route {
-            Route::Create => web::json(
-                StatusCode::CREATED,
-                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
-                    .await?,
-            ),
-            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
-            Route::Get => web::json(StatusCode::OK, &api.endpoint(&caller, id()?).await?),
-            Route::Update => {
-                let id = id()?;
-                web::json(
-                    StatusCode::OK,
-                    &api.update(&caller, id, web::parse_json(req, BODY_LIMIT)?)
-                        .await?,
-                )
-            }
-            Route::Delete => {
-                api.delete(&caller, id()?).await?;
-                web::no_content()
-            }
-            Route::RotateSecret => web::json(StatusCode::OK, &api.rotate(&caller, id()?).await?),
-            Route::Test => web::json(StatusCode::ACCEPTED, &api.test(&caller, id()?).await?),
-            Route::Deliveries => {
-                web::json(StatusCode::OK, &api.deliveries(&caller, id()?, req).await?)
-            }
-            Route::Retry => {
-                let delivery = web::path_uuid(req, "delivery_id")
-                    .ok_or(WebhooksError::NotFound("delivery"))?;
-                web::json(
-                    StatusCode::ACCEPTED,
-                    &api.retry(&caller, id()?, delivery).await?,
-                )
-            }
-        })
-    }
-}
-
-#[async_trait]
-impl HttpHandler for WebhookRoute {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        match self.answer(&req).await {
-            Ok(response) => response,
-            Err(err) => web::error(err, &req),
-        }
-    }
-}
-
-pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
-    Box::pin(async move {
-        let api = WebhooksApi::from_env(&env).await?;
-        let limiter = api.services.base.limiter.clone();
-        let db = api.services.base.db.clone();
-        Ok(http_route(
-            Arc::new(WebhookRoute { api, spec, route }),
-            spec,
-            limiter,
-            db,
-        ))
-    })
 }

@@ -1,17 +1,25 @@
-//! What every webhooks function is built from: the service base, KMS for the secrets,
-//! DynamoDB for the delivery log, the delivery queue and the delivery settings.
+//! The webhooks service: [`WebhooksApi`] (endpoints and their secrets in `endpoints`, the
+//! delivery log and retries in `deliveries`), and what every webhooks function is built from:
+//! the service base, KMS for the secrets, DynamoDB for the delivery log, the delivery queue and
+//! the delivery settings.
+
+mod deliveries;
+mod endpoints;
+pub mod secrets;
+
+pub use endpoints::{EndpointInput, EndpointView};
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use gsign_core::EnvReader;
+use gsign_core::{Env, EnvReader};
 use gsign_platform::lambda::StartupError;
 use gsign_platform::service::{Base, BaseConfig};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::log::DeliveryLog;
-use crate::secrets::SecretBox;
+use crate::store::delivery_log::DeliveryLog;
+use secrets::SecretBox;
 
 /// Delivery settings.
 #[derive(Debug, Clone)]
@@ -178,4 +186,21 @@ pub struct Job {
     /// Not to be attempted before then (a wait longer than SQS's delay hops).
     #[serde(default)]
     pub not_before: Option<DateTime<Utc>>,
+}
+
+/// The service behind the routes.
+pub struct WebhooksApi {
+    pub(crate) services: Services,
+}
+
+impl WebhooksApi {
+    /// Reads the configuration from `env` (every problem at once) and builds the clients.
+    pub async fn from_env(env: &Env) -> Result<Self, StartupError> {
+        let mut r = env.reader();
+        let config = WebhooksConfig::read(&mut r);
+        let config = r.finish(|| config)?;
+        Ok(Self {
+            services: Services::build(config).await?,
+        })
+    }
 }

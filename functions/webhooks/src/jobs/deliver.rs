@@ -25,9 +25,9 @@ use gsign_platform::lambda::{
 };
 use gsign_platform::outbox;
 
-use crate::common::{Job, Services, WebhooksConfig};
-use crate::log::{Attempt, Delivery, Outcome, BODY_EXCERPT_BYTES};
+use crate::service::{Job, Services, WebhooksConfig};
 use crate::store;
+use crate::store::delivery_log::{Attempt, Delivery, Outcome, BODY_EXCERPT_BYTES};
 
 /// What the receiver (or the way to it) did.
 struct Response {

@@ -1,17 +1,25 @@
-//! The webhooks area's route table: each route's operation as the OpenAPI document describes it,
-//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
-//! runner and the OpenAPI document are made from it.
+//! The webhooks area's HTTP side: its route table (each route's operation as the OpenAPI
+//! document describes it, who may call it, its rate limit and replay, its cold start; the area
+//! binary, the local runner and the OpenAPI document are made from it) and each route's glue:
+//! parse, authorize, call the service, map the answer.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use gsign_core::openapi::{schema, Operation, Reply};
 use gsign_core::webhooks::EventType;
-use gsign_core::Action;
-use gsign_platform::lambda::{AreaSpec, RouteSpec};
+use gsign_core::{Action, Env};
+use gsign_platform::http::{self as web};
+use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::pagination::Page;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use uuid::Uuid;
 
-use crate::log::Delivery;
-use crate::routes::{init_route, EndpointInput, EndpointView, Route};
+use crate::error::WebhooksError;
+use crate::service::{EndpointInput, EndpointView, WebhooksApi};
+use crate::store::delivery_log::Delivery;
 use crate::store::Endpoint;
 
 /// `POST /v1/webhooks` body.
@@ -193,5 +201,95 @@ pub const AREA: AreaSpec = AreaSpec {
             |env, spec| init_route(env, spec, Route::Retry),
         ),
     ],
-    jobs: &[crate::fan_out::FUNCTION, crate::deliver::FUNCTION],
+    jobs: &[crate::jobs::fan_out::FUNCTION, crate::jobs::deliver::FUNCTION],
 };
+
+/// The largest request body.
+const BODY_LIMIT: usize = 16 * 1024;
+
+/// Which route a function serves (its entry in [`AREA`] says the rest).
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Create,
+    List,
+    Get,
+    Update,
+    Delete,
+    RotateSecret,
+    Test,
+    Deliveries,
+    Retry,
+}
+
+struct WebhookRoute {
+    api: WebhooksApi,
+    spec: &'static RouteSpec,
+    route: Route,
+}
+
+impl WebhookRoute {
+    #[tracing::instrument(skip_all)]
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, WebhooksError> {
+        let caller = self.spec.caller(req)?;
+        let id = || web::path_uuid(req, "id").ok_or(WebhooksError::NotFound("webhook"));
+        let api = &self.api;
+        Ok(match self.route {
+            Route::Create => web::json(
+                StatusCode::CREATED,
+                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::Get => web::json(StatusCode::OK, &api.endpoint(&caller, id()?).await?),
+            Route::Update => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.update(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::Delete => {
+                api.delete(&caller, id()?).await?;
+                web::no_content()
+            }
+            Route::RotateSecret => web::json(StatusCode::OK, &api.rotate(&caller, id()?).await?),
+            Route::Test => web::json(StatusCode::ACCEPTED, &api.test(&caller, id()?).await?),
+            Route::Deliveries => {
+                web::json(StatusCode::OK, &api.deliveries(&caller, id()?, req).await?)
+            }
+            Route::Retry => {
+                let delivery = web::path_uuid(req, "delivery_id")
+                    .ok_or(WebhooksError::NotFound("delivery"))?;
+                web::json(
+                    StatusCode::ACCEPTED,
+                    &api.retry(&caller, id()?, delivery).await?,
+                )
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for WebhookRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let api = WebhooksApi::from_env(&env).await?;
+        let limiter = api.services.base.limiter.clone();
+        let db = api.services.base.db.clone();
+        Ok(http_route(
+            Arc::new(WebhookRoute { api, spec, route }),
+            spec,
+            limiter,
+            db,
+        ))
+    })
+}

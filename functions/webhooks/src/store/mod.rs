@@ -1,5 +1,9 @@
 //! The `webhook_endpoints` and `webhook_secrets` tables, on the database port (either
 //! backend: named parameters, lists passed as JSON).
+//!
+//! The delivery log in DynamoDB is `delivery_log`.
+
+pub mod delivery_log;
 
 use chrono::{DateTime, Utc};
 use gsign_platform::database::{json_list, DbError, Row, Session};

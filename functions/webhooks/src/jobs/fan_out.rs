@@ -15,8 +15,8 @@ use gsign_platform::lambda::{
 use gsign_platform::outbox;
 use uuid::Uuid;
 
-use crate::common::Job;
-use crate::common::{Services, WebhooksConfig};
+use crate::service::Job;
+use crate::service::{Services, WebhooksConfig};
 use crate::store;
 
 struct FanOut {
