@@ -4,7 +4,7 @@
 use gsign_core::certificates::LifecycleConflict;
 use gsign_core::Role;
 use gsign_functions_certificates::error::{CertificatesCase, CertificatesError};
-use gsign_functions_certificates::routes::CertificatesApi;
+use gsign_functions_certificates::service::CertificatesApi;
 use gsign_tests::use_cases::{caller, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::{json, Value};

@@ -11,8 +11,8 @@ use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, Inv
 use gsign_platform::params;
 
 use crate::error::CertificatesError;
-use crate::pki::Pki;
-use crate::revocation::{refresh, CRL_REFRESH};
+use crate::service::pki::Pki;
+use crate::service::revocation::{refresh, CRL_REFRESH};
 use crate::service::{CertificatesConfig, Services};
 use crate::store::{self, Certificate};
 

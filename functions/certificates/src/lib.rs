@@ -6,15 +6,10 @@
 // The route futures nest the spans of the use cases and store calls they await.
 #![recursion_limit = "256"]
 
-pub mod api;
 pub mod error;
-pub mod issuing;
+pub mod http;
 pub mod jobs;
-pub mod pki;
-pub mod revocation;
-pub mod routes;
 pub mod service;
 pub mod store;
-pub mod stored;
 
-pub use api::AREA;
+pub use http::AREA;

@@ -1,27 +1,36 @@
-//! The certificates area's service: what its routes and schedule are built from (the
-//! service base, and the HSM for those that use keys), and the only part of the area other
+//! The certificates area's service: [`CertificatesApi`] (its use cases in `certificates`,
+//! issuing under the organization CA in `issuing`, CRLs in `revocation` and `pki`, a row's key
+//! and chain in `stored`), what its routes and schedule are built from (the service base, and
+//! the HSM for those that use keys), and the only part of the area other
 //! areas use: [`Seals`], through which the signing worker gets the organization's seal key
 //! (its CA and seal created on first use), counts a signature made with it and has the
 //! organization CA issue a CRL for a document's validation data, never reading this area's
 //! tables or helpers itself.
 
+pub mod certificates;
+pub mod issuing;
+pub mod pki;
+pub mod revocation;
+pub mod stored;
+
+pub use certificates::{CertificateView, ChainImport, Revocation};
+
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use gsign_core::EnvReader;
+use gsign_core::{Env, EnvReader};
+use gsign_platform::database::{Connection, Database, DbError, Session};
 use gsign_platform::hsm::{Hsm, HsmConfig, HsmHandle};
 use gsign_platform::lambda::StartupError;
 use gsign_platform::pades_signer::SigningKey;
 use gsign_platform::service::{Base, BaseConfig};
+use issuing::NewKeys;
+use pki::{Pki, PkiConfig};
 use uuid::Uuid;
 use x509_cert::Certificate as X509;
 
-use crate::issuing::{self, NewKeys};
-use crate::pki::{Pki, PkiConfig};
-use crate::revocation;
-use crate::store;
-use crate::stored;
-use gsign_platform::database::{Connection, Database, DbError, Session};
+use crate::error::CertificatesError;
+use crate::store::{self};
 
 /// The settings.
 pub struct CertificatesConfig {
@@ -221,5 +230,42 @@ impl Seals {
             .await
             .map_err(|e| anyhow::anyhow!("the organization CA's CRL: {e}"))?;
         Ok(certificate.map(|certificate| (certificate, crl)))
+    }
+}
+
+/// The service behind the routes.
+pub struct CertificatesApi {
+    pub(crate) services: Services,
+}
+
+impl CertificatesApi {
+    /// Reads the configuration from `env` (every problem at once) and builds the clients; the HSM and the CRL publisher only `with_hsm`.
+    #[tracing::instrument(skip_all)]
+    pub async fn from_env(
+        env: &Env,
+        with_hsm: bool,
+    ) -> Result<Self, gsign_platform::lambda::StartupError> {
+        let mut r = env.reader();
+        let config = CertificatesConfig::read(&mut r, with_hsm);
+        let config = r.finish(|| config)?;
+        Ok(Self {
+            services: Services::build(config).await?,
+        })
+    }
+
+    /// Where CRLs are published, configured with the HSM.
+    fn pki(&self) -> Result<&crate::service::pki::Pki, CertificatesError> {
+        self.services
+            .pki
+            .as_ref()
+            .ok_or_else(|| CertificatesError::Internal(anyhow::anyhow!("route built without PKI")))
+    }
+
+    /// The HSM, which only the key-generating and key-destroying routes are configured with.
+    fn hsm(&self) -> Result<&gsign_platform::hsm::HsmHandle, CertificatesError> {
+        self.services
+            .hsm
+            .as_ref()
+            .ok_or_else(|| CertificatesError::Internal(anyhow::anyhow!("route built without HSM")))
     }
 }

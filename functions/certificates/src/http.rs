@@ -1,15 +1,26 @@
-//! The certificates area's route table: each route's operation as the OpenAPI document describes it,
-//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
-//! runner and the OpenAPI document are made from it.
+//! The certificates area's HTTP side: its route table (each route's operation as the OpenAPI
+//! document describes it, who may call it, its rate limit and replay, its cold start; the area
+//! binary, the local runner and the OpenAPI document are made from it) and each route's glue:
+//! parse, authorize, call the service, map the answer (`GET /v1/certificates/{id}` also as the
+//! PEM chain with `?format=pem`).
 
-use gsign_core::certificates::CertificateRequest;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gsign_core::certificates::{CertificateRequest, LifecycleConflict};
 use gsign_core::openapi::{schema, Operation, Reply};
-use gsign_core::Action;
-use gsign_platform::lambda::{AreaSpec, RouteSpec};
+use gsign_core::{Action, Env};
+use gsign_platform::http::{self as web};
+use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::pagination::Page;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 
-use crate::routes::{init_route, CertificateView, ChainImport, Revocation, Route};
+use crate::error::{CertificatesCase, CertificatesError};
+use crate::service::certificates::chain_pem;
+use crate::service::{CertificateView, CertificatesApi, ChainImport, Revocation};
+use crate::store::Certificate;
 
 /// What a certificate is for.
 #[derive(JsonSchema)]
@@ -161,3 +172,111 @@ pub const AREA: AreaSpec = AreaSpec {
     ],
     jobs: &[crate::jobs::PUBLISH_CRLS],
 };
+
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The media type of a PEM certificate chain (RFC 8555 section 9.1).
+const PEM_CHAIN: &str = "application/pem-certificate-chain";
+
+/// Which route a function serves (its entry in [`AREA`] says the rest).
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Create,
+    List,
+    Get,
+    ImportChain,
+    SetDefault,
+    Revoke,
+}
+
+struct CertificateRoute {
+    api: CertificatesApi,
+    spec: &'static RouteSpec,
+    route: Route,
+}
+
+impl CertificateRoute {
+    #[tracing::instrument(skip_all)]
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, CertificatesError> {
+        let caller = self.spec.caller(req)?;
+        let id = || web::path_uuid(req, "id").ok_or(CertificatesError::NotFound("certificate"));
+        let api = &self.api;
+        let view = |row: &Certificate| CertificateView::of(row);
+        Ok(match self.route {
+            Route::Create => web::json(
+                StatusCode::CREATED,
+                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::Get => {
+                let row = api.get(&caller, id()?).await?;
+                match web::query(req, "format") {
+                    None | Some("json") => web::json(StatusCode::OK, &view(&row)?),
+                    Some("pem") => pem_download(&row)?,
+                    Some(_) => {
+                        return Err(CertificatesError::invalid("/format", "must be json or pem"))
+                    }
+                }
+            }
+            Route::ImportChain => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.import_chain(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::SetDefault => web::json(StatusCode::OK, &api.set_default(&caller, id()?).await?),
+            Route::Revoke => {
+                let id = id()?;
+                let input = if req.body().is_empty() {
+                    Revocation::default()
+                } else {
+                    web::parse_json(req, BODY_LIMIT)?
+                };
+                web::json(StatusCode::OK, &api.revoke(&caller, id, input).await?)
+            }
+        })
+    }
+}
+
+/// The certificate and its issuers as a PEM file.
+fn pem_download(row: &Certificate) -> Result<Response<Body>, CertificatesError> {
+    let pem = chain_pem(row)?.ok_or(CertificatesCase::Conflict(LifecycleConflict::NotActive))?;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, PEM_CHAIN)
+        .header(
+            http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"certificate-{}.pem\"", row.id),
+        )
+        .body(Body::from(pem))
+        .map_err(|e| CertificatesError::Internal(e.into()))
+}
+
+#[async_trait]
+impl HttpHandler for CertificateRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+/// The cold start of the route `route`, declared by `spec`.
+fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let with_hsm = matches!(route, Route::Create | Route::Revoke);
+        let api = CertificatesApi::from_env(&env, with_hsm).await?;
+        let limiter = api.services.base.limiter.clone();
+        let db = api.services.base.db.clone();
+        Ok(http_route(
+            Arc::new(CertificateRoute { api, spec, route }),
+            spec,
+            limiter,
+            db,
+        ))
+    })
+}

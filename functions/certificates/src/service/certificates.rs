@@ -1,47 +1,37 @@
-//! The certificate routes: `POST /v1/certificates`, `GET /v1/certificates`,
-//! `GET /v1/certificates/{id}` (JSON, or the PEM chain with `?format=pem`),
-//! `PUT /v1/certificates/{id}/chain`, `POST /v1/certificates/{id}/default` and
-//! `POST /v1/certificates/{id}/revoke`.
-//!
+//! The certificate use cases: create (keys generated in the HSM, issued under the
+//! organization's CA), list, get, import a chain, set the default, revoke (and publish the CRL).
 //! Private keys never leave the HSM; a row holds the public key, the certificate and its
 //! chain. Every query is scoped to the caller's organization.
 
 use gsign_core::billing::{Limit, UsageType};
-use std::sync::Arc;
 use std::time::SystemTime;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use der::EncodePem;
 use gsign_core::certificates::{
     may_revoke, CertificateRequest, CertificateStatus, Issuance, KeyType, LifecycleConflict,
     NewCertificate,
 };
-use gsign_core::{Env, FieldError};
+use gsign_core::FieldError;
 use gsign_platform::hsm_keys::{default_scheme, KeySpec};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
 use gsign_signing::chain::check_imported_chain;
 use gsign_signing::x509::{parse_pem_bundle, Profile};
-use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{CertificatesCase, CertificatesError};
-use crate::issuing::{self, NewKeys};
-use crate::revocation;
-use crate::service::{CertificatesConfig, Services};
+use crate::service::issuing::{self, NewKeys};
+use crate::service::revocation;
+use crate::service::stored::{self, IssuingKey};
 use crate::store::{self, Certificate, ListFilter, NewRow};
-use crate::stored::{self, IssuingKey};
 
-const BODY_LIMIT: usize = 64 * 1024;
+use super::CertificatesApi;
+
 const MAX_PAGE: i64 = 100;
-
-/// The media type of a PEM certificate chain (RFC 8555 section 9.1).
-const PEM_CHAIN: &str = "application/pem-certificate-chain";
 
 /// What clients see of a certificate.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -95,7 +85,7 @@ pub struct CertificateView {
     updated_at: DateTime<Utc>,
 }
 
-fn chain_pem(row: &Certificate) -> Result<Option<String>, CertificatesError> {
+pub(crate) fn chain_pem(row: &Certificate) -> Result<Option<String>, CertificatesError> {
     let chain = stored::stored_chain(row)?;
     if chain.is_empty() {
         return Ok(None);
@@ -112,7 +102,7 @@ fn chain_pem(row: &Certificate) -> Result<Option<String>, CertificatesError> {
 }
 
 impl CertificateView {
-    fn of(row: &Certificate) -> Result<Self, CertificatesError> {
+    pub(crate) fn of(row: &Certificate) -> Result<Self, CertificatesError> {
         Ok(Self {
             id: row.id,
             user_id: row.user_id,
@@ -190,42 +180,7 @@ fn person(caller: &Caller) -> Result<Uuid, CertificatesError> {
     caller.user.ok_or(CertificatesCase::NotOwner.into())
 }
 
-/// The service behind the routes.
-pub struct CertificatesApi {
-    services: Services,
-}
-
 impl CertificatesApi {
-    /// Reads the configuration from `env` (every problem at once) and builds the clients; the HSM and the CRL publisher only `with_hsm`.
-    #[tracing::instrument(skip_all)]
-    pub async fn from_env(
-        env: &Env,
-        with_hsm: bool,
-    ) -> Result<Self, gsign_platform::lambda::StartupError> {
-        let mut r = env.reader();
-        let config = CertificatesConfig::read(&mut r, with_hsm);
-        let config = r.finish(|| config)?;
-        Ok(Self {
-            services: Services::build(config).await?,
-        })
-    }
-
-    /// Where CRLs are published, configured with the HSM.
-    fn pki(&self) -> Result<&crate::pki::Pki, CertificatesError> {
-        self.services
-            .pki
-            .as_ref()
-            .ok_or_else(|| CertificatesError::Internal(anyhow::anyhow!("route built without PKI")))
-    }
-
-    /// The HSM, which only the key-generating and key-destroying routes are configured with.
-    fn hsm(&self) -> Result<&gsign_platform::hsm::HsmHandle, CertificatesError> {
-        self.services
-            .hsm
-            .as_ref()
-            .ok_or_else(|| CertificatesError::Internal(anyhow::anyhow!("route built without HSM")))
-    }
-
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn commit_audited(
         &self,
@@ -391,7 +346,7 @@ impl CertificatesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list(
+    pub(crate) async fn list(
         &self,
         caller: &Caller,
         req: &Request,
@@ -452,7 +407,7 @@ impl CertificatesApi {
     }
 
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn import_chain(
+    pub(crate) async fn import_chain(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -621,109 +576,4 @@ impl CertificatesApi {
         }
         Ok(())
     }
-}
-
-// ------------------------------------------------------------------ routes
-
-/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Route {
-    Create,
-    List,
-    Get,
-    ImportChain,
-    SetDefault,
-    Revoke,
-}
-
-struct CertificateRoute {
-    api: CertificatesApi,
-    spec: &'static RouteSpec,
-    route: Route,
-}
-
-impl CertificateRoute {
-    #[tracing::instrument(skip_all)]
-    async fn answer(&self, req: &Request) -> Result<Response<Body>, CertificatesError> {
-        let caller = self.spec.caller(req)?;
-        let id = || web::path_uuid(req, "id").ok_or(CertificatesError::NotFound("certificate"));
-        let api = &self.api;
-        let view = |row: &Certificate| CertificateView::of(row);
-        Ok(match self.route {
-            Route::Create => web::json(
-                StatusCode::CREATED,
-                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
-                    .await?,
-            ),
-            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
-            Route::Get => {
-                let row = api.get(&caller, id()?).await?;
-                match web::query(req, "format") {
-                    None | Some("json") => web::json(StatusCode::OK, &view(&row)?),
-                    Some("pem") => pem_download(&row)?,
-                    Some(_) => {
-                        return Err(CertificatesError::invalid("/format", "must be json or pem"))
-                    }
-                }
-            }
-            Route::ImportChain => {
-                let id = id()?;
-                web::json(
-                    StatusCode::OK,
-                    &api.import_chain(&caller, id, web::parse_json(req, BODY_LIMIT)?)
-                        .await?,
-                )
-            }
-            Route::SetDefault => web::json(StatusCode::OK, &api.set_default(&caller, id()?).await?),
-            Route::Revoke => {
-                let id = id()?;
-                let input = if req.body().is_empty() {
-                    Revocation::default()
-                } else {
-                    web::parse_json(req, BODY_LIMIT)?
-                };
-                web::json(StatusCode::OK, &api.revoke(&caller, id, input).await?)
-            }
-        })
-    }
-}
-
-/// The certificate and its issuers as a PEM file.
-fn pem_download(row: &Certificate) -> Result<Response<Body>, CertificatesError> {
-    let pem = chain_pem(row)?.ok_or(CertificatesCase::Conflict(LifecycleConflict::NotActive))?;
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(http::header::CONTENT_TYPE, PEM_CHAIN)
-        .header(
-            http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"certificate-{}.pem\"", row.id),
-        )
-        .body(Body::from(pem))
-        .map_err(|e| CertificatesError::Internal(e.into()))
-}
-
-#[async_trait]
-impl HttpHandler for CertificateRoute {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        match self.answer(&req).await {
-            Ok(response) => response,
-            Err(err) => web::error(err, &req),
-        }
-    }
-}
-
-/// The cold start of the route `route`, declared by `spec`.
-pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
-    Box::pin(async move {
-        let with_hsm = matches!(route, Route::Create | Route::Revoke);
-        let api = CertificatesApi::from_env(&env, with_hsm).await?;
-        let limiter = api.services.base.limiter.clone();
-        let db = api.services.base.db.clone();
-        Ok(http_route(
-            Arc::new(CertificateRoute { api, spec, route }),
-            spec,
-            limiter,
-            db,
-        ))
-    })
 }

@@ -17,9 +17,9 @@ use uuid::Uuid;
 use x509_cert::Certificate as X509;
 
 use crate::error::CertificatesError;
-use crate::pki::Pki;
+use crate::service::pki::Pki;
+use crate::service::stored::{issuing_key, IssuingKey};
 use crate::store::{self, Certificate, Issued, NewRow};
-use crate::stored::{issuing_key, IssuingKey};
 
 /// The seal certificate's validity (renewed by creating a new one before it ends).
 pub const SEAL_VALIDITY_DAYS: u32 = 1095;
@@ -200,7 +200,7 @@ pub async fn ensure_authorities(
             let row = authority_row(org, "ca", "Organization CA", &key, spec, &certificate, &[])?;
             let ca = store::insert(tx, &row).await?;
             // The distribution point its certificates name answers from the start.
-            crate::revocation::refresh(tx, keys.hsm, pki, &ca).await?;
+            crate::service::revocation::refresh(tx, keys.hsm, pki, &ca).await?;
             ca
         }
     };

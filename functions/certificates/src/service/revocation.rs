@@ -19,9 +19,9 @@ use gsign_platform::params;
 use gsign_signing::crl::{self, CrlContents, Revocation};
 
 use crate::error::CertificatesError;
-use crate::pki::Pki;
+use crate::service::pki::Pki;
+use crate::service::stored::issuing_key;
 use crate::store::{self, Certificate};
-use crate::stored::issuing_key;
 
 /// How long a CRL speaks for (nextUpdate - thisUpdate).
 pub const CRL_VALIDITY: chrono::Duration = chrono::Duration::days(7);
