@@ -85,7 +85,7 @@ async fn child_main(mode: &str, args: &[String]) -> anyhow::Result<Value> {
         }
         "--ingest" => {
             let env = Env::from_process();
-            let handler = (gsign_functions_documents::ingest::FUNCTION.init)(env).await?;
+            let handler = (gsign_functions_documents::jobs::ingest::FUNCTION.init)(env).await?;
             let gsign_platform::lambda::Handler::Sqs(handler) = handler else {
                 anyhow::bail!("not an SQS function");
             };

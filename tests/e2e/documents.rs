@@ -750,7 +750,7 @@ async fn retention_and_envelopes_block_deletion() {
         timeout: Duration::from_secs(1),
     })
     .expect("cache");
-    gsign_functions_documents::retention::retain(
+    gsign_functions_documents::service::retention::retain(
         &client,
         &documents,
         &cache,

@@ -4,7 +4,7 @@
 use gsign_core::documents::{DeletionBlocker, DocumentStatus};
 use gsign_core::Role;
 use gsign_functions_documents::error::{DocumentsCase, DocumentsError};
-use gsign_functions_documents::routes::DocumentsApi;
+use gsign_functions_documents::service::DocumentsApi;
 use gsign_functions_envelopes::service::EnvelopesApi;
 use gsign_tests::use_cases::{caller, document_row, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};

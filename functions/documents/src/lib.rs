@@ -5,14 +5,10 @@
 // The route futures nest the spans of the use cases and store calls they await.
 #![recursion_limit = "256"]
 
-pub mod api;
-pub mod common;
-pub mod convert;
-pub mod erasure;
 pub mod error;
-pub mod ingest;
-pub mod retention;
-pub mod routes;
+pub mod http;
+pub mod jobs;
+pub mod service;
 pub mod store;
 
-pub use api::AREA;
+pub use http::AREA;

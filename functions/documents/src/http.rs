@@ -1,16 +1,24 @@
-//! The documents area's route table: each route's operation as the OpenAPI document describes it,
-//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
-//! runner and the OpenAPI document are made from it.
+//! The documents area's HTTP side: its route table (each route's operation as the OpenAPI
+//! document describes it, who may call it, its rate limit and replay, its cold start; the area
+//! binary, the local runner and the OpenAPI document are made from it) and each route's glue:
+//! parse, authorize, call the service, map the answer.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use gsign_core::documents::{DocumentDeclaration, DocumentStatus};
 use gsign_core::openapi::{schema, Operation, Reply};
-use gsign_core::Action;
-use gsign_platform::lambda::{AreaSpec, RouteSpec};
+use gsign_core::{Action, Env};
+use gsign_platform::http::{self as web};
+use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::pagination::Page;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 
-use crate::routes::{
-    init_route, Created, DocumentUpdate, DocumentView, Download, DownloadVariant, LegalHold, Route,
+use crate::error::DocumentsError;
+use crate::service::{
+    Created, DocumentUpdate, DocumentView, DocumentsApi, Download, DownloadVariant, LegalHold,
 };
 
 /// `GET /v1/documents`'s query parameters.
@@ -130,7 +138,93 @@ pub const AREA: AreaSpec = AreaSpec {
         ),
     ],
     jobs: &[
-        crate::ingest::FUNCTION,
-        crate::erasure::ERASE_DELETED_DOCUMENTS,
+        crate::jobs::ingest::FUNCTION,
+        crate::jobs::erasure::ERASE_DELETED_DOCUMENTS,
     ],
 };
+
+const BODY_LIMIT: usize = 32 * 1024;
+
+/// Which route a function serves (its entry in [`AREA`] says the rest).
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Create,
+    List,
+    Get,
+    Update,
+    Download,
+    Delete,
+    SetLegalHold,
+}
+
+struct DocumentRoute {
+    api: DocumentsApi,
+    spec: &'static RouteSpec,
+    route: Route,
+}
+
+impl DocumentRoute {
+    #[tracing::instrument(skip_all)]
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, DocumentsError> {
+        let caller = self.spec.caller(req)?;
+        let id = || web::path_uuid(req, "id").ok_or(DocumentsError::NotFound("document"));
+        let api = &self.api;
+        Ok(match self.route {
+            Route::Create => web::json(
+                StatusCode::CREATED,
+                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::Get => web::json(
+                StatusCode::OK,
+                &DocumentView::from(&api.document(&caller, id()?).await?),
+            ),
+            Route::Update => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.update(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::Download => web::json(StatusCode::OK, &api.download(&caller, id()?, req).await?),
+            Route::Delete => {
+                api.delete(&caller, id()?).await?;
+                web::no_content()
+            }
+            Route::SetLegalHold => {
+                let id = id()?;
+                web::json(
+                    StatusCode::OK,
+                    &api.legal_hold(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for DocumentRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let api = DocumentsApi::from_env(&env).await?;
+        let limiter = api.services.limiter.clone();
+        let db = api.services.db.clone();
+        Ok(http_route(
+            Arc::new(DocumentRoute { api, spec, route }),
+            spec,
+            limiter,
+            db,
+        ))
+    })
+}

@@ -1,31 +1,26 @@
-//! The document routes: `POST /v1/documents` (declare + presigned upload), `GET /v1/documents`,
+//! The document use cases: `POST /v1/documents` (declare + presigned upload), `GET /v1/documents`,
 //! `GET|PATCH|DELETE /v1/documents/{id}`, `GET /v1/documents/{id}/download` and
 //! `PUT /v1/documents/{id}/legal-hold`.
 //!
 //! Every route names its [`Action`]; every query is scoped to the caller's organization.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::documents::{self, keys, DocumentDeclaration, DocumentStatus, NewDocument};
-use gsign_core::{Env, FieldError};
+use gsign_core::FieldError;
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
-use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::storage::{ObjectRef, Presigned};
-use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::common::{cache_key, DocumentsConfig, Services, CACHE_TTL};
 use crate::error::{DocumentsCase, DocumentsError};
-use crate::retention;
+use crate::service::retention;
+use crate::service::{cache_key, CACHE_TTL};
 use crate::store::{self, Document, ListFilter};
 
-const BODY_LIMIT: usize = 32 * 1024;
+use super::DocumentsApi;
+
 const MAX_PAGE: i64 = 100;
 
 /// What clients see of a document.
@@ -163,42 +158,30 @@ pub struct LegalHold {
     reason: Option<String>,
 }
 
-/// The service behind the routes.
-pub struct DocumentsApi {
-    services: Services,
+/// One page of a document's PDF: its size in points and its rotation.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+pub(crate) struct PageSize {
+    /// Width in points, before rotation.
+    width: f64,
+    /// Height in points, before rotation.
+    height: f64,
+    /// Clockwise rotation for display: 0, 90, 180 or 270.
+    rotation: u16,
+}
+
+/// Which file of a document.
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire, never built
+pub(crate) enum DownloadVariant {
+    /// The upload as it was.
+    Original,
+    /// The PDF to sign (the original, or its conversion).
+    Pdf,
 }
 
 impl DocumentsApi {
-    /// Reads the configuration from `env` (every problem at once) and builds the clients.
-    #[tracing::instrument(skip_all)]
-    pub async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
-        let mut r = env.reader();
-        let config = DocumentsConfig::read(&mut r);
-        let config = r.finish(|| config)?;
-        Ok(Self {
-            services: Services::build(config).await?,
-        })
-    }
-
-    /// Records the caller's audit event for document `id` in `tx`, commits, publishes the
-    /// event and drops the document's cached copy: the tail of every change.
-    #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn commit_audited(
-        &self,
-        tx: gsign_platform::database::Transaction<'_>,
-        caller: &Caller,
-        action: &str,
-        id: Uuid,
-        details: serde_json::Value,
-    ) -> Result<(), DocumentsError> {
-        let event = outbox::audit(&tx, &caller.audit(action, "document", id, details)).await?;
-        tx.commit().await?;
-        let s = &self.services;
-        s.relay.publish(&s.db, &[event]).await;
-        s.forget(id).await;
-        Ok(())
-    }
-
     /// `POST /v1/documents`: declares a document and gives a presigned URL to upload it to.
     #[tracing::instrument(skip_all)]
     pub async fn create(
@@ -257,7 +240,7 @@ impl DocumentsApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list(
+    pub(crate) async fn list(
         &self,
         caller: &Caller,
         req: &Request,
@@ -443,7 +426,7 @@ impl DocumentsApi {
         // Under no retention and no hold (checked above), deleted means erased: every version
         // of the bytes goes, not just behind a delete marker. What fails here is erased by
         // `schedule-erase-deleted-documents`.
-        if let Err(err) = crate::erasure::erase(&conn, &s.store, &doc).await {
+        if let Err(err) = super::erasure::erase(&conn, &s.store, &doc).await {
             tracing::warn!(
                 document = %doc.id,
                 error = format!("{err:#}"),
@@ -505,113 +488,4 @@ impl DocumentsApi {
         .await?;
         Ok(DocumentView::from(&doc))
     }
-}
-
-// ------------------------------------------------------------------ routes
-
-/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Route {
-    Create,
-    List,
-    Get,
-    Update,
-    Download,
-    Delete,
-    SetLegalHold,
-}
-
-struct DocumentRoute {
-    api: DocumentsApi,
-    spec: &'static RouteSpec,
-    route: Route,
-}
-
-impl DocumentRoute {
-    #[tracing::instrument(skip_all)]
-    async fn answer(&self, req: &Request) -> Result<Response<Body>, DocumentsError> {
-        let caller = self.spec.caller(req)?;
-        let id = || web::path_uuid(req, "id").ok_or(DocumentsError::NotFound("document"));
-        let api = &self.api;
-        Ok(match self.route {
-            Route::Create => web::json(
-                StatusCode::CREATED,
-                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
-                    .await?,
-            ),
-            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
-            Route::Get => web::json(
-                StatusCode::OK,
-                &DocumentView::from(&api.document(&caller, id()?).await?),
-            ),
-            Route::Update => {
-                let id = id()?;
-                web::json(
-                    StatusCode::OK,
-                    &api.update(&caller, id, web::parse_json(req, BODY_LIMIT)?)
-                        .await?,
-                )
-            }
-            Route::Download => web::json(StatusCode::OK, &api.download(&caller, id()?, req).await?),
-            Route::Delete => {
-                api.delete(&caller, id()?).await?;
-                web::no_content()
-            }
-            Route::SetLegalHold => {
-                let id = id()?;
-                web::json(
-                    StatusCode::OK,
-                    &api.legal_hold(&caller, id, web::parse_json(req, BODY_LIMIT)?)
-                        .await?,
-                )
-            }
-        })
-    }
-}
-
-#[async_trait]
-impl HttpHandler for DocumentRoute {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        match self.answer(&req).await {
-            Ok(response) => response,
-            Err(err) => web::error(err, &req),
-        }
-    }
-}
-
-pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
-    Box::pin(async move {
-        let api = DocumentsApi::from_env(&env).await?;
-        let limiter = api.services.limiter.clone();
-        let db = api.services.db.clone();
-        Ok(http_route(
-            Arc::new(DocumentRoute { api, spec, route }),
-            spec,
-            limiter,
-            db,
-        ))
-    })
-}
-
-/// One page of a document's PDF: its size in points and its rotation.
-#[derive(schemars::JsonSchema)]
-#[allow(dead_code)] // describes the wire, never built
-pub(crate) struct PageSize {
-    /// Width in points, before rotation.
-    width: f64,
-    /// Height in points, before rotation.
-    height: f64,
-    /// Clockwise rotation for display: 0, 90, 180 or 270.
-    rotation: u16,
-}
-
-/// Which file of a document.
-#[derive(schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)] // describes the wire, never built
-pub(crate) enum DownloadVariant {
-    /// The upload as it was.
-    Original,
-    /// The PDF to sign (the original, or its conversion).
-    Pdf,
 }

@@ -1,6 +1,5 @@
-//! Erasing a deleted document's bytes: every version of every stored object, not just a
-//! delete marker (a deleted document is under no retention or hold: deletion refuses those).
-//! The deleting request erases right after its commit; `schedule-erase-deleted-documents`
+//! `schedule-erase-deleted-documents`: the deleting request erases a document's bytes right
+//! after its commit ([`erase`]); the schedule
 //! erases what that left (S3 failing at that moment, a crash), so a deletion always ends with
 //! the bytes gone.
 
@@ -12,30 +11,16 @@ use chrono::Utc;
 
 use gsign_core::Env;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
-use gsign_platform::storage::DocumentStore;
 
-use crate::common::{DocumentsConfig, Services};
-use crate::store::{self, Document};
+use crate::service::erasure::erase;
+use crate::service::{DocumentsConfig, Services};
+use crate::store;
 
 /// Documents one run erases at most (a later run takes the rest).
 pub const BATCH: i64 = 100;
 
 /// How long the schedule leaves a fresh deletion to the request that made it.
 pub const GRACE: Duration = Duration::from_secs(300);
-
-/// Erases every version of `doc`'s objects and records it.
-#[tracing::instrument(skip_all)]
-pub async fn erase(
-    client: &(impl gsign_platform::database::Session + ?Sized),
-    store: &DocumentStore,
-    doc: &Document,
-) -> anyhow::Result<()> {
-    for object in doc.objects() {
-        store.erase(&object.key).await?;
-    }
-    store::bytes_erased(client, doc.id).await?;
-    Ok(())
-}
 
 /// The schedule (`schedule-erase-deleted-documents`).
 pub const ERASE_DELETED_DOCUMENTS: FunctionSpec = FunctionSpec {

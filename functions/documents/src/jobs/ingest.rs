@@ -24,8 +24,8 @@ use gsign_platform::lambda::{
 use gsign_platform::outbox::{self, AuditEvent};
 use gsign_platform::storage::{ObjectRef, WorkDir};
 
-use crate::common::{DocumentsConfig, Services};
-use crate::convert::{ConversionError, Converter};
+use crate::service::convert::{ConversionError, Converter};
+use crate::service::{DocumentsConfig, Services};
 use crate::store::{self, Document, Ingested};
 
 /// How long one ingest may hold `lock:document:{id}` (seed 000's processing lock).

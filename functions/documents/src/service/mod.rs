@@ -1,18 +1,31 @@
-//! What every documents function is built from: Postgres, Redis (cache, locks, rate limits),
+//! The documents service: [`DocumentsApi`] (its use cases in `documents`; erasure, retention
+//! and LibreOffice conversion as children), and what every documents function is built from: Postgres, Redis (cache, locks, rate limits),
 //! the outbox relay and the documents bucket, configured once per container.
+
+pub mod convert;
+pub mod documents;
+pub mod erasure;
+pub mod retention;
+
+pub(crate) use documents::DownloadVariant;
+pub use documents::{Created, DocumentUpdate, DocumentView, Download, LegalHold};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use gsign_core::EnvReader;
-use gsign_platform::aws;
+use gsign_core::{Env, EnvReader};
 use gsign_platform::cache::Cache;
 use gsign_platform::database::Database;
+use gsign_platform::http::Caller;
 use gsign_platform::lambda::StartupError;
 use gsign_platform::outbox::Relay;
 use gsign_platform::ratelimit::RateLimiter;
 use gsign_platform::service::{Base, BaseConfig};
 use gsign_platform::storage::DocumentStore;
+use gsign_platform::{aws, outbox};
+use uuid::Uuid;
+
+use crate::error::DocumentsError;
 
 /// The default upload limit: 25 MB.
 pub const DEFAULT_MAX_BYTES: u64 = 25 * 1024 * 1024;
@@ -119,5 +132,42 @@ impl Services {
                 "could not invalidate cached document"
             );
         }
+    }
+}
+
+/// The service behind the routes.
+pub struct DocumentsApi {
+    pub(crate) services: Services,
+}
+
+impl DocumentsApi {
+    /// Reads the configuration from `env` (every problem at once) and builds the clients.
+    #[tracing::instrument(skip_all)]
+    pub async fn from_env(env: &Env) -> Result<Self, gsign_platform::lambda::StartupError> {
+        let mut r = env.reader();
+        let config = DocumentsConfig::read(&mut r);
+        let config = r.finish(|| config)?;
+        Ok(Self {
+            services: Services::build(config).await?,
+        })
+    }
+
+    /// Records the caller's audit event for document `id` in `tx`, commits, publishes the
+    /// event and drops the document's cached copy: the tail of every change.
+    #[tracing::instrument(skip_all, fields(id = %id))]
+    async fn commit_audited(
+        &self,
+        tx: gsign_platform::database::Transaction<'_>,
+        caller: &Caller,
+        action: &str,
+        id: Uuid,
+        details: serde_json::Value,
+    ) -> Result<(), DocumentsError> {
+        let event = outbox::audit(&tx, &caller.audit(action, "document", id, details)).await?;
+        tx.commit().await?;
+        let s = &self.services;
+        s.relay.publish(&s.db, &[event]).await;
+        s.forget(id).await;
+        Ok(())
     }
 }

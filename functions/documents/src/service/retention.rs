@@ -33,6 +33,6 @@ pub async fn retain(
         store.retain_until(&object, until, mode).await?;
     }
     store::set_retention(client, doc.id, until).await?;
-    cache.delete(&crate::common::cache_key(doc.id)).await?;
+    cache.delete(&crate::service::cache_key(doc.id)).await?;
     Ok(())
 }
