@@ -3,7 +3,7 @@
 
 use gsign_core::Role;
 use gsign_functions_sealed::error::{SealedCase, SealedError};
-use gsign_functions_sealed::SealedApi;
+use gsign_functions_sealed::service::SealedApi;
 use gsign_tests::use_cases::{body, caller, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::json;

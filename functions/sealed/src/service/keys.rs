@@ -23,9 +23,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::SealedApi;
 use crate::error::{SealedCase, SealedError};
-use crate::holders::Holder;
-use crate::SealedApi;
+use crate::service::holders::Holder;
 
 /// How long a key's public part stays cached (seed 002: one hour).
 const KEY_TTL: Duration = Duration::from_secs(3600);
@@ -122,10 +122,10 @@ impl CryptoKey {
 #[serde(deny_unknown_fields)]
 pub struct KeyInput {
     /// The name envelopes carry: 1 to 255 letters, digits, `-`, `_`, `.` or `:`.
-    #[schemars(pattern(crate::schemas::KEY_ID_PATTERN))]
+    #[schemars(pattern(crate::service::schemas::KEY_ID_PATTERN))]
     key_id: String,
     /// `sender` or `receiver`.
-    #[schemars(with = "crate::schemas::KeyUsage")]
+    #[schemars(with = "crate::service::schemas::KeyUsage")]
     key_usage: String,
     /// The party's RSA public key (2048 to 4096 bits), PEM: required to register, refused
     /// when generating.
@@ -133,7 +133,7 @@ pub struct KeyInput {
     public_key_pem: Option<String>,
     /// `RSA-2048` or `RSA-3072` (default) when generating; refused when registering.
     #[serde(default)]
-    #[schemars(with = "Option<crate::schemas::KeyAlgorithm>")]
+    #[schemars(with = "Option<crate::service::schemas::KeyAlgorithm>")]
     key_algorithm: Option<String>,
     /// Who holds the private half, 1 to 100 characters (default `gsign` when generating,
     /// `external` when registering).
@@ -149,7 +149,7 @@ pub struct KeyInput {
 #[serde(deny_unknown_fields)]
 pub struct RotateInput {
     /// The new key's id: 1 to 255 letters, digits, `-`, `_`, `.` or `:`.
-    #[schemars(pattern(crate::schemas::KEY_ID_PATTERN))]
+    #[schemars(pattern(crate::service::schemas::KEY_ID_PATTERN))]
     key_id: String,
     /// The new public key, PEM: required for a party's key, refused for an own key (made in
     /// the key store).

@@ -8,8 +8,8 @@ use gsign_platform::hsm_keys::{KeySpec, Scheme};
 use gsign_platform::kms_keys::KeyPurpose;
 use uuid::Uuid;
 
+use super::SealedApi;
 use crate::error::{SealedCase, SealedError};
-use crate::SealedApi;
 
 /// Where new own keys are made (`SEALED_KEY_STORE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,9 +22,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::envelopes::SealedEnvelope;
+use super::SealedApi;
 use crate::error::{SealedCase, SealedError};
-use crate::SealedApi;
+use crate::service::envelopes::SealedEnvelope;
 
 /// How long a prompt stays cached (seed 002: five minutes).
 const PROMPT_TTL: Duration = Duration::from_secs(300);
@@ -114,7 +114,7 @@ pub struct PromptInput {
     prompt_metadata: Option<Value>,
     /// `active` or `archived`.
     #[serde(default)]
-    #[schemars(with = "Option<crate::schemas::PromptStatus>")]
+    #[schemars(with = "Option<crate::service::schemas::PromptStatus>")]
     status: Option<String>,
     /// The version read (required to update; refused when creating).
     #[serde(default)]
@@ -462,7 +462,7 @@ impl SealedApi {
             .await?;
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let envelope = crate::envelopes::insert(&tx, caller.org, Some(id), &wire).await?;
+        let envelope = crate::service::envelopes::insert(&tx, caller.org, Some(id), &wire).await?;
         let audit = outbox::audit(
             &tx,
             &caller.audit(
@@ -483,7 +483,7 @@ impl SealedApi {
     async fn newest_sender_key(
         &self,
         org: Uuid,
-    ) -> Result<Option<crate::keys::CryptoKey>, SealedError> {
+    ) -> Result<Option<crate::service::keys::CryptoKey>, SealedError> {
         let client = self.base.db.connect().await?;
         let key_id: Option<String> = client
             .fetch_optional(
@@ -508,8 +508,8 @@ impl SealedApi {
         &self,
         id: Uuid,
         plaintext: Vec<u8>,
-        receiver: &crate::keys::CryptoKey,
-        sender: &crate::keys::CryptoKey,
+        receiver: &crate::service::keys::CryptoKey,
+        sender: &crate::service::keys::CryptoKey,
         metadata: BTreeMap<String, String>,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<Wire, SealedError> {

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gsign_core::Env;
-use gsign_platform::database::Session;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
-use gsign_platform::params;
 use gsign_platform::service::{Base, BaseConfig};
+
+use crate::store;
 
 /// Most rows of each kind one run deletes.
 pub const BATCH: i64 = 10_000;
@@ -40,35 +40,13 @@ fn init(env: Env) -> InitFuture {
 #[async_trait]
 impl InvokeHandler for Purge {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
-        let client = self.base.db.connect().await?;
-        let prompts = client
-            .run(
-                "DELETE FROM prompts WHERE id IN (SELECT id FROM prompts \
-                 WHERE status IN ('deleted', 'archived') AND created_at < now() - interval '7 years' LIMIT :batch)",
-                params!(batch = BATCH),
-            )
-            .await?;
-        let marked = client
-            .run(
-                "UPDATE sealed_envelopes SET status = 'expired' WHERE status IN ('pending', 'delivered') \
-                 AND expires_at <= now()",
-                &[],
-            )
-            .await?;
-        let envelopes = client
-            .run(
-                "DELETE FROM sealed_envelopes WHERE id IN (SELECT id FROM sealed_envelopes \
-                 WHERE expires_at < now() - interval '1 year' LIMIT :batch)",
-                params!(batch = BATCH),
-            )
-            .await?;
-        let logs = client
-            .run(
-                "DELETE FROM envelope_decryptions WHERE id IN (SELECT id FROM envelope_decryptions \
-                 WHERE decrypted_at < now() - interval '7 years' LIMIT :batch)",
-                params!(batch = BATCH),
-            )
-            .await?;
+        let session = self.base.db.connect().await?;
+        let store::Purged {
+            prompts,
+            marked,
+            envelopes,
+            logs,
+        } = store::purge(&session, BATCH).await?;
         tracing::info!(prompts, marked, envelopes, logs, "sealed data retention");
         Ok(serde_json::json!({
             "prompts_purged": prompts,

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::SealedApi;
 use crate::error::{OpenRefusal, SealedCase, SealedError};
-use crate::SealedApi;
 
 /// How long envelope metadata stays cached (seed 002: fifteen minutes).
 const ENVELOPE_TTL: Duration = Duration::from_secs(900);

@@ -1,22 +1,30 @@
-//! The sealed area's route table: each route's operation as the OpenAPI document describes it,
-//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
-//! runner and the OpenAPI document are made from it.
+//! The sealed area's HTTP side: its route table (each route's operation as the OpenAPI
+//! document describes it, who may call it, its rate limit and replay, its cold start; the area
+//! binary, the local runner and the OpenAPI document are made from it) and each route's glue:
+//! parse, authorize, call the service, map the answer.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::openapi::{schema, Operation, Reply};
 use gsign_core::sealed::Wire;
-use gsign_core::Action;
-use gsign_platform::lambda::{AreaSpec, RouteSpec};
+use gsign_core::{Action, Env};
+use gsign_platform::http as web;
+use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::pagination::Page;
 use gsign_platform::ratelimit::Policy;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
-use crate::envelopes::{Opened, SealedEnvelope};
-use crate::keys::{CryptoKey, RevokeInput, RotateInput};
-use crate::prompts::{Prompt, SealInput};
-use crate::schemas::{KeyAlgorithm, KeyUsage, PromptStatus, KEY_ID_PATTERN};
-use crate::{init_route, Route};
+use crate::error::SealedError;
+use crate::service::envelopes::{Opened, SealedEnvelope};
+use crate::service::keys::{CryptoKey, RevokeInput, RotateInput};
+use crate::service::prompts::{Prompt, SealInput};
+use crate::service::schemas::{KeyAlgorithm, KeyUsage, PromptStatus, KEY_ID_PATTERN};
+use crate::service::SealedApi;
 
 /// `POST /v1/prompts` body (parsed as `PromptInput`).
 #[derive(JsonSchema)]
@@ -312,14 +320,167 @@ pub const AREA: AreaSpec = AreaSpec {
             |env, spec| init_route(env, spec, Route::RevokeKey),
         ),
     ],
-    jobs: &[crate::retention::PURGE_SEALED_DATA],
+    jobs: &[crate::jobs::PURGE_SEALED_DATA],
 };
+
+/// Prompts up to the payload limit, as JSON.
+const BODY_LIMIT: usize = 6 * 1024 * 1024;
+
+/// Which route a function serves (its entry in [`AREA`] says the rest).
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    CreatePrompt,
+    ListPrompts,
+    GetPrompt,
+    UpdatePrompt,
+    DeletePrompt,
+    SealPrompt,
+    ImportEnvelope,
+    GetEnvelope,
+    OpenEnvelope,
+    RegisterKey,
+    GenerateKey,
+    ListKeys,
+    GetKey,
+    RotateKey,
+    RevokeKey,
+}
+
+impl Route {
+    fn uses_hsm(self) -> bool {
+        matches!(
+            self,
+            Route::SealPrompt | Route::OpenEnvelope | Route::GenerateKey | Route::RotateKey
+        )
+    }
+
+    /// The routes that use own keys, plus revocation (which disables a KMS key).
+    fn uses_kms(self) -> bool {
+        self.uses_hsm() || matches!(self, Route::RevokeKey)
+    }
+}
+
+struct SealedRoute {
+    api: SealedApi,
+    spec: &'static RouteSpec,
+    route: Route,
+}
+
+impl SealedRoute {
+    #[tracing::instrument(skip_all)]
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, SealedError> {
+        let caller = self.spec.caller(req)?;
+        let api = &self.api;
+        let id = |what: &'static str| web::path_uuid(req, "id").ok_or(SealedError::NotFound(what));
+        Ok(match self.route {
+            Route::CreatePrompt => web::json(
+                StatusCode::CREATED,
+                &api.create_prompt(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::ListPrompts => web::json(StatusCode::OK, &api.list_prompts(&caller, req).await?),
+            Route::GetPrompt => {
+                web::json(StatusCode::OK, &api.prompt(&caller, id("prompt")?).await?)
+            }
+            Route::UpdatePrompt => {
+                let id = id("prompt")?;
+                web::json(
+                    StatusCode::OK,
+                    &api.update_prompt(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::DeletePrompt => {
+                api.delete_prompt(&caller, id("prompt")?).await?;
+                web::no_content()
+            }
+            Route::SealPrompt => {
+                let id = id("prompt")?;
+                web::json(
+                    StatusCode::CREATED,
+                    &api.seal(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::ImportEnvelope => web::json(
+                StatusCode::CREATED,
+                &api.import(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::GetEnvelope => {
+                let principal = web::principal(req);
+                let receiver = principal.is_some_and(|p| p.may(Action::OpenSealedEnvelopes));
+                web::json(
+                    StatusCode::OK,
+                    &api.get_envelope(&caller, id("sealed envelope")?, receiver)
+                        .await?,
+                )
+            }
+            Route::OpenEnvelope => web::json(
+                StatusCode::OK,
+                &api.open(&caller, id("sealed envelope")?).await?,
+            ),
+            Route::RegisterKey => web::json(
+                StatusCode::CREATED,
+                &api.create_key(&caller, web::parse_json(req, BODY_LIMIT)?, false)
+                    .await?,
+            ),
+            Route::GenerateKey => web::json(
+                StatusCode::CREATED,
+                &api.create_key(&caller, web::parse_json(req, BODY_LIMIT)?, true)
+                    .await?,
+            ),
+            Route::ListKeys => web::json(StatusCode::OK, &api.list_keys(&caller, req).await?),
+            Route::GetKey => web::json(StatusCode::OK, &api.get_key(&caller, id("key")?).await?),
+            Route::RotateKey => {
+                let id = id("key")?;
+                web::json(
+                    StatusCode::CREATED,
+                    &api.rotate_key(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::RevokeKey => {
+                let id = id("key")?;
+                web::json(
+                    StatusCode::OK,
+                    &api.revoke_key(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for SealedRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let api = SealedApi::from_env(&env, route.uses_hsm(), route.uses_kms()).await?;
+        let limiter = api.base.limiter.clone();
+        let db = api.base.db.clone();
+        Ok(http_route(
+            Arc::new(SealedRoute { api, spec, route }),
+            spec,
+            limiter,
+            db,
+        ))
+    })
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::KeyInput;
-    use crate::prompts::PromptInput;
+    use crate::service::keys::KeyInput;
+    use crate::service::prompts::PromptInput;
 
     fn members<T: JsonSchema>() -> Vec<String> {
         let schema = schemars::schema_for!(T).to_value();
