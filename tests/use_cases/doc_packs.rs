@@ -3,8 +3,8 @@
 
 use gsign_core::Role;
 use gsign_functions_doc_packs::error::{DocPacksCase, DocPacksError};
-use gsign_functions_doc_packs::library::Kind;
-use gsign_functions_doc_packs::DocPacksApi;
+use gsign_functions_doc_packs::service::library::Kind;
+use gsign_functions_doc_packs::service::DocPacksApi;
 use gsign_tests::use_cases::{body, caller, function_env};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::json;

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::DocPacksApi;
 use crate::error::{DocPacksCase, DocPacksError};
-use crate::DocPacksApi;
 
 /// Largest logo, in bytes.
 pub const MAX_LOGO_BYTES: usize = 256 * 1024;

@@ -1,29 +1,30 @@
-//! The doc-packs area's route table: each route's operation as the OpenAPI document describes it,
-//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
-//! runner and the OpenAPI document are made from it.
-//!
-//! Clauses and templates share one body type ([`crate::library::ItemInput`]) and one answer
-//! type ([`Item`], its kind's columns flattened from a JSON map); the types below describe
-//! each kind's wire shape, which is what the routes accept (the other kind's members are
-//! refused with 422) and answer.
+//! The doc-packs area's HTTP side: its route table (each route's operation as the OpenAPI
+//! document describes it, who may call it, its rate limit and replay, its cold start; the area
+//! binary, the local runner and the OpenAPI document are made from it) and each route's glue:
+//! parse, authorize, call the service, map the answer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::openapi::{schema, Operation, Reply};
 use gsign_core::packs::{PackStatus, Signer};
-use gsign_core::Action;
-use gsign_platform::lambda::{AreaSpec, RouteSpec};
+use gsign_core::{Action, Env};
+use gsign_platform::http as web;
+use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::pagination::Page;
 use gsign_platform::storage::Presigned;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::library::Kind;
-use crate::library::{ClauseRef, Item, Layout, SignerRole};
-use crate::packs::{Pack, PackDetail, VoidInput};
-use crate::{init_route, Route};
+use crate::error::DocPacksError;
+use crate::service::library::{ClauseRef, Item, Kind, Layout, SignerRole};
+use crate::service::packs::{Pack, PackDetail, VoidInput};
+use crate::service::DocPacksApi;
 
 /// One version of a clause.
 #[derive(JsonSchema)]
@@ -536,5 +537,142 @@ pub const AREA: AreaSpec = AreaSpec {
             |env, spec| init_route(env, spec, Route::DownloadInstance),
         ),
     ],
-    jobs: &[crate::follow::TRACK_PACK_DOCUMENT],
+    jobs: &[crate::jobs::TRACK_PACK_DOCUMENT],
 };
+
+/// Request bodies: clauses, templates (with a logo) and pack variables.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Which route a function serves (its entry in [`AREA`] says the rest).
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    CreateItem(Kind),
+    ListItems(Kind),
+    GetItem(Kind),
+    NewVersion(Kind),
+    Publish(Kind),
+    Deactivate(Kind),
+    CreatePack,
+    ListPacks,
+    GetPack,
+    IssuePack,
+    VoidPack,
+    RegeneratePack,
+    DownloadInstance,
+}
+
+struct DocPacksRoute {
+    api: DocPacksApi,
+    spec: &'static RouteSpec,
+    route: Route,
+}
+
+impl DocPacksRoute {
+    #[tracing::instrument(skip_all)]
+    async fn answer(&self, req: &Request) -> Result<Response<Body>, DocPacksError> {
+        let caller = self.spec.caller(req)?;
+        let api = &self.api;
+        let id =
+            |what: &'static str| web::path_uuid(req, "id").ok_or(DocPacksError::NotFound(what));
+        Ok(match self.route {
+            Route::CreateItem(kind) => web::json(
+                StatusCode::CREATED,
+                &api.create_item(&caller, kind, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::ListItems(kind) => {
+                web::json(StatusCode::OK, &api.list_items(&caller, kind, req).await?)
+            }
+            Route::GetItem(kind) => {
+                let client = api.base().db.connect().await?;
+                let item = api
+                    .get(&client, &caller, kind, id(kind.noun())?)
+                    .await?
+                    .ok_or(DocPacksError::NotFound(kind.noun()))?;
+                let versions: Vec<serde_json::Value> = api
+                    .versions(&client, &caller, kind, &item.name)
+                    .await?
+                    .iter()
+                    .map(|v| serde_json::json!({"id": v.id, "version": v.version, "published_at": v.published_at, "is_active": v.is_active}))
+                    .collect();
+                let mut body =
+                    serde_json::to_value(&item).map_err(|e| DocPacksError::Internal(e.into()))?;
+                body["versions"] = serde_json::Value::Array(versions);
+                web::json(StatusCode::OK, &body)
+            }
+            Route::NewVersion(kind) => {
+                let id = id(kind.noun())?;
+                web::json(
+                    StatusCode::CREATED,
+                    &api.new_version(&caller, kind, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::Publish(kind) => web::json(
+                StatusCode::OK,
+                &api.publish(&caller, kind, id(kind.noun())?).await?,
+            ),
+            Route::Deactivate(kind) => web::json(
+                StatusCode::OK,
+                &api.deactivate(&caller, kind, id(kind.noun())?).await?,
+            ),
+            Route::CreatePack => web::json(
+                StatusCode::CREATED,
+                &api.generate(&caller, web::parse_json(req, BODY_LIMIT)?)
+                    .await?,
+            ),
+            Route::ListPacks => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::GetPack => web::json(StatusCode::OK, &api.detail(&caller, id("pack")?).await?),
+            Route::IssuePack => web::json(StatusCode::OK, &api.issue(&caller, id("pack")?).await?),
+            Route::VoidPack => {
+                let id = id("pack")?;
+                web::json(
+                    StatusCode::OK,
+                    &api.void(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::RegeneratePack => {
+                let id = id("pack")?;
+                web::json(
+                    StatusCode::CREATED,
+                    &api.regenerate(&caller, id, web::parse_json(req, BODY_LIMIT)?)
+                        .await?,
+                )
+            }
+            Route::DownloadInstance => {
+                let doc =
+                    web::path_uuid(req, "doc_id").ok_or(DocPacksError::NotFound("document"))?;
+                let variant = web::query(req, "variant").unwrap_or("generated");
+                web::json(
+                    StatusCode::OK,
+                    &api.download(&caller, id("pack")?, doc, variant).await?,
+                )
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HttpHandler for DocPacksRoute {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.answer(&req).await {
+            Ok(response) => response,
+            Err(err) => web::error(err, &req),
+        }
+    }
+}
+
+fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
+    Box::pin(async move {
+        let api = DocPacksApi::from_env(&env).await?;
+        let limiter = api.base().limiter.clone();
+        let db = api.base().db.clone();
+        Ok(http_route(
+            Arc::new(DocPacksRoute { api, spec, route }),
+            spec,
+            limiter,
+            db,
+        ))
+    })
+}

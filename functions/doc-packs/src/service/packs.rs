@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::DocPacksApi;
 use crate::error::{from_envelopes, DocPacksCase, DocPacksError};
-use crate::generate::{self, Plan};
-use crate::DocPacksApi;
+use crate::service::generate::{self, Plan};
 
 /// Largest `variables` object, in bytes of JSON.
 const MAX_VARIABLES_BYTES: usize = 256 * 1024;
@@ -160,7 +160,7 @@ pub struct Instance {
     /// Its envelope's state.
     pub envelope_status: PackEnvelopeStatus,
     /// Role -> signer (with the recipient id once issued).
-    #[schemars(with = "BTreeMap<String, crate::schemas::IssuedSigner>")]
+    #[schemars(with = "BTreeMap<String, crate::service::schemas::IssuedSigner>")]
     pub signer_map: Value,
     /// Under legal hold.
     pub legal_hold: bool,
@@ -184,7 +184,7 @@ pub struct SignEventView {
     #[schemars(with = "gsign_core::packs::SignEvent")]
     pub event: String,
     /// The envelope evidence it came from.
-    #[schemars(with = "crate::schemas::SignEventPayload")]
+    #[schemars(with = "crate::service::schemas::SignEventPayload")]
     pub provider_payload: Value,
     /// When.
     pub created_at: DateTime<Utc>,
@@ -619,7 +619,7 @@ impl DocPacksApi {
         .await?;
         // Documents that completed before the pack was marked issued (an issue retried after
         // a failure) found it a draft; the pack is signed once all of them have.
-        crate::follow::sign_if_all_completed(&tx, id).await?;
+        crate::store::sign_if_all_completed(&tx, id).await?;
         let audit = outbox::audit(
             &tx,
             &caller.audit("doc_pack.issued", "doc_pack", id, json!({})),
@@ -790,7 +790,7 @@ impl DocPacksApi {
             .await
             .map_err(from_envelopes)?
         {
-            crate::follow::apply(&self.base().db, caller.org, &event).await?;
+            crate::store::apply(&self.base().db, caller.org, &event).await?;
         }
         Ok(())
     }

@@ -16,9 +16,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::DocPacksApi;
 use crate::error::{DocPacksCase, DocPacksError};
-use crate::library::{ClauseRef, Item, Kind, Layout, SignerRole};
-use crate::DocPacksApi;
+use crate::service::library::{ClauseRef, Item, Kind, Layout, SignerRole};
 
 /// A clause as typeset in a document.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
