@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use gsign_functions_accounts::authorize::Authorizer;
+use gsign_functions_accounts::http::authorize::Authorizer;
 use gsign_platform::cache::CacheConfig;
 use gsign_platform::credentials::{self, AccessTokens};
 use gsign_platform::db::{DbConfig, DbTls};

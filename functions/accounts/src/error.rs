@@ -17,7 +17,7 @@ pub enum AccountsCase {
     /// `mail_sent`: whether a new verification link went out with this answer.
     #[error("email address not verified")]
     EmailNotVerified {
-        /// A new link was mailed now (at most one per [`crate::auth::RESEND_VERIFICATION_AFTER_MINUTES`]).
+        /// A new link was mailed now (at most one per [`crate::service::auth::RESEND_VERIFICATION_AFTER_MINUTES`]).
         mail_sent: bool,
     },
     /// The email address is taken where the caller may know it: a member or invitation of

@@ -4,13 +4,8 @@
 // The route futures nest the spans of the use cases and store calls they await.
 #![recursion_limit = "256"]
 
-pub mod api;
-pub mod auth;
-pub mod authorize;
-pub mod common;
 pub mod error;
-pub mod manage;
-pub mod me;
-pub mod schemas;
+pub mod http;
+pub mod service;
 
-pub use api::AREA;
+pub use http::AREA;

@@ -1,6 +1,11 @@
 //! What every account service is built from: Postgres, Redis (sessions and rate limits), the
 //! outbox relay, the AWS configuration and the web app's URL for email links.
 
+pub mod auth;
+pub mod manage;
+pub mod me;
+pub mod schemas;
+
 use std::sync::Arc;
 
 use aws_config::SdkConfig;

@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -21,30 +20,26 @@ use gsign_core::{Action, Credential, Env, FieldError, Principal, Role, Scope};
 use gsign_platform::cache::Cache;
 use gsign_platform::credentials;
 use gsign_platform::database::{json_list, Database, DbError, Row, Session, Transaction};
-use gsign_platform::http as web;
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
 use gsign_platform::params;
 use gsign_platform::ratelimit::RateLimiter;
 use gsign_platform::{aws, sessions};
-use http::StatusCode;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Request, RequestExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::ClientInfo;
-use crate::common::{Common, CommonConfig};
 use crate::error::{AccountsCase, AccountsError};
+use crate::service::auth::ClientInfo;
+use crate::service::{Common, CommonConfig};
 
-const BODY_LIMIT: usize = 64 * 1024;
 const MAX_PAGE: i64 = 100;
 
 /// The service behind the management routes.
 pub struct Manage {
-    db: Database,
+    pub(crate) db: Database,
     cache: Arc<Cache>,
-    limiter: RateLimiter,
+    pub(crate) limiter: RateLimiter,
     relay: Relay,
     dynamodb: aws_sdk_dynamodb::Client,
     audit_table: String,
@@ -182,7 +177,7 @@ pub struct OrganizationUpdate {
     name: Option<String>,
     /// New settings, replacing the old ones whole (absent or `null`: unchanged).
     #[serde(default)]
-    #[schemars(with = "Option<crate::schemas::OrganizationSettings>")]
+    #[schemars(with = "Option<crate::service::schemas::OrganizationSettings>")]
     settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -243,10 +238,10 @@ pub(crate) struct OrganizationView {
     /// The plan billing enforces now (`free`, `pro`, `business`, …).
     plan: String,
     /// Its status.
-    #[schemars(with = "crate::schemas::OrganizationStatus")]
+    #[schemars(with = "crate::service::schemas::OrganizationStatus")]
     status: String,
     /// Its settings.
-    #[schemars(with = "crate::schemas::OrganizationSettings")]
+    #[schemars(with = "crate::service::schemas::OrganizationSettings")]
     settings: serde_json::Value,
     /// When it was created.
     created_at: DateTime<Utc>,
@@ -267,7 +262,7 @@ pub struct MemberView {
     #[schemars(with = "gsign_core::Role")]
     role: String,
     /// `invited` until the invitation is accepted; `disabled` once removed.
-    #[schemars(with = "crate::schemas::MemberStatus")]
+    #[schemars(with = "crate::service::schemas::MemberStatus")]
     status: String,
     /// When the address was confirmed (`null`: never).
     email_verified_at: Option<DateTime<Utc>>,
@@ -388,7 +383,7 @@ fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|q| q.first(name))
 }
 
-fn path_id(req: &Request) -> Result<Uuid, AccountsError> {
+pub(crate) fn path_id(req: &Request) -> Result<Uuid, AccountsError> {
     req.path_parameters_ref()
         .and_then(|p| p.first("id"))
         .and_then(|id| id.parse().ok())
@@ -439,7 +434,7 @@ impl Manage {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn update_profile(
+    pub(crate) async fn update_profile(
         &self,
         caller: &Caller,
         input: ProfileUpdate,
@@ -544,7 +539,10 @@ impl Manage {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn organization(&self, caller: &Caller) -> Result<OrganizationView, AccountsError> {
+    pub(crate) async fn organization(
+        &self,
+        caller: &Caller,
+    ) -> Result<OrganizationView, AccountsError> {
         let client = self.db.connect().await?;
         let row = client
             .fetch_optional(
@@ -571,7 +569,7 @@ impl Manage {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn update_organization(
+    pub(crate) async fn update_organization(
         &self,
         caller: &Caller,
         input: OrganizationUpdate,
@@ -1052,7 +1050,7 @@ impl Manage {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn audit_events(
+    pub(crate) async fn audit_events(
         &self,
         caller: &Caller,
         req: &Request,
@@ -1197,115 +1195,4 @@ impl Manage {
         });
         Ok(Page { data, next_cursor })
     }
-}
-
-// ------------------------------------------------------------------ routes
-
-/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Route {
-    UpdateMe,
-    GetOrganization,
-    UpdateOrganization,
-    ListMembers,
-    InviteMember,
-    UpdateMember,
-    RemoveMember,
-    ListKeys,
-    CreateKey,
-    RevokeKey,
-    ListAuditEvents,
-}
-
-struct ManageRoute {
-    service: Manage,
-    spec: &'static RouteSpec,
-    route: Route,
-}
-
-fn no_content() -> Response<Body> {
-    let mut response = Response::new(Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    response
-}
-
-impl ManageRoute {
-    #[tracing::instrument(skip_all)]
-    async fn answer(&self, req: &Request) -> Result<Response<Body>, AccountsError> {
-        let principal = web::principal(req).ok_or(AccountsError::Unauthenticated)?;
-        let action = self.spec.action.ok_or(AccountsError::Unauthenticated)?;
-        let caller = Caller::of(&principal, action, ClientInfo::of(req))?;
-        let s = &self.service;
-        Ok(match self.route {
-            Route::UpdateMe => web::json(
-                StatusCode::OK,
-                &s.update_profile(&caller, web::parse_json(req, BODY_LIMIT)?)
-                    .await?,
-            ),
-            Route::GetOrganization => web::json(StatusCode::OK, &s.organization(&caller).await?),
-            Route::UpdateOrganization => web::json(
-                StatusCode::OK,
-                &s.update_organization(&caller, web::parse_json(req, BODY_LIMIT)?)
-                    .await?,
-            ),
-            Route::ListMembers => web::json(StatusCode::OK, &s.members(&caller, req).await?),
-            Route::InviteMember => web::json(
-                StatusCode::CREATED,
-                &s.invite(&caller, web::parse_json(req, BODY_LIMIT)?).await?,
-            ),
-            Route::UpdateMember => {
-                let id = path_id(req)?;
-                web::json(
-                    StatusCode::OK,
-                    &s.change_role(&caller, id, web::parse_json(req, BODY_LIMIT)?)
-                        .await?,
-                )
-            }
-            Route::RemoveMember => {
-                s.remove(&caller, path_id(req)?).await?;
-                no_content()
-            }
-            Route::ListKeys => web::json(StatusCode::OK, &s.keys(&caller).await?),
-            Route::CreateKey => web::json(
-                StatusCode::CREATED,
-                &s.create_key(&caller, web::parse_json(req, BODY_LIMIT)?)
-                    .await?,
-            ),
-            Route::RevokeKey => {
-                s.revoke_key(&caller, path_id(req)?).await?;
-                no_content()
-            }
-            Route::ListAuditEvents => {
-                web::json(StatusCode::OK, &s.audit_events(&caller, req).await?)
-            }
-        })
-    }
-}
-
-#[async_trait]
-impl HttpHandler for ManageRoute {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        match self.answer(&req).await {
-            Ok(response) => response,
-            Err(err) => web::error(err, &req),
-        }
-    }
-}
-
-pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
-    Box::pin(async move {
-        let service = Manage::from_env(&env).await?;
-        let limiter = service.limiter.clone();
-        let db = service.db.clone();
-        Ok(http_route(
-            Arc::new(ManageRoute {
-                service,
-                spec,
-                route,
-            }),
-            spec,
-            limiter,
-            db,
-        ))
-    })
 }

@@ -1,50 +1,17 @@
 //! `GET /v1/me` (function `api-get-me`): the caller's own profile and organization.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use gsign_core::{Action, Credential, Env, Principal};
-use gsign_platform::aws::{self, AwsConfig};
-use gsign_platform::cache::{Cache, CacheConfig};
+use gsign_core::{Action, Credential, Principal};
 use gsign_platform::database::{Database, Session};
-use gsign_platform::db::{self, DbConfig};
-use gsign_platform::http as web;
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::params;
-use gsign_platform::ratelimit::{RateLimitConfig, RateLimiter};
-use http::StatusCode;
-use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::AccountsError;
 
-/// The cold start of `GET /v1/me`, declared by `spec`.
-pub(crate) fn init(env: Env, spec: &'static RouteSpec) -> InitFuture {
-    Box::pin(async move {
-        let mut r = env.reader();
-        let config = DbConfig::read(&mut r);
-        let aws = AwsConfig::read(&mut r);
-        let cache = CacheConfig::read(&mut r);
-        let limits = RateLimitConfig::read(&mut r);
-        let (config, aws, cache, limits) = r.finish(|| Some((config?, aws?, cache?, limits?)))?;
-        let db =
-            db::database(&config, &aws::sdk_config(&aws).await).map_err(anyhow::Error::from)?;
-        let cache = Arc::new(Cache::new(&cache).map_err(anyhow::Error::from)?);
-        let limiter = RateLimiter::new(cache, limits);
-        Ok(http_route(
-            Arc::new(GetMe { db: db.clone() }),
-            spec,
-            limiter,
-            db,
-        ))
-    })
-}
-
 /// The route's clients.
 pub struct GetMe {
-    db: Database,
+    pub(crate) db: Database,
 }
 
 /// The profile as returned.
@@ -62,7 +29,7 @@ pub struct Profile {
     #[schemars(with = "gsign_core::Role")]
     role: String,
     /// Account status.
-    #[schemars(with = "crate::schemas::MemberStatus")]
+    #[schemars(with = "crate::service::schemas::MemberStatus")]
     status: String,
     /// When the address was confirmed (`null`: never).
     email_verified_at: Option<DateTime<Utc>>,
@@ -87,7 +54,7 @@ pub struct OrganizationSummary {
 
 impl GetMe {
     #[tracing::instrument(skip_all)]
-    async fn profile(&self, principal: &Principal) -> Result<Profile, AccountsError> {
+    pub(crate) async fn profile(&self, principal: &Principal) -> Result<Profile, AccountsError> {
         if !principal.may(Action::ReadOwnProfile) {
             return Err(AccountsError::Forbidden(Action::ReadOwnProfile));
         }
@@ -129,18 +96,5 @@ impl GetMe {
                 slug: row.get("organization_slug")?,
             },
         })
-    }
-}
-
-#[async_trait]
-impl HttpHandler for GetMe {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        let Some(principal) = web::principal(&req) else {
-            return web::error(AccountsError::Unauthenticated, &req);
-        };
-        match self.profile(&principal).await {
-            Ok(profile) => web::json(StatusCode::OK, &profile),
-            Err(err) => web::error(err, &req),
-        }
     }
 }

@@ -1,6 +1,13 @@
-//! The accounts area's route table: each route's operation as the OpenAPI document describes it,
-//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
-//! runner and the OpenAPI document are made from it.
+//! The accounts area's HTTP side: its route table (each route's operation as the OpenAPI
+//! document describes it, who may call it, its rate limit and replay, its cold start; the area
+//! binary, the local runner and the OpenAPI document are made from it), each route's glue
+//! (`auth`, `manage`, `me`: parse, authorize, call the service, map the answer) and the HTTP
+//! API's authorizer (`authorize`).
+
+mod auth;
+pub mod authorize;
+mod manage;
+mod me;
 
 use std::borrow::Cow;
 
@@ -12,16 +19,15 @@ use gsign_platform::ratelimit::Policy;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use uuid::Uuid;
 
-use crate::auth::{
+use crate::service::auth::{
     LoginInput, LogoutInput, NewPasswordInput, RefreshInput, RegisterInput, Registered,
     ResetRequestInput, TokenInput, TokenPair,
 };
-use crate::manage::{
+use crate::service::manage::{
     Invitation, KeyView, MemberUpdate, MemberView, NewKey, OrganizationUpdate, OrganizationView,
     Page, ProfileUpdate,
 };
-use crate::me::Profile;
-use crate::{auth, manage};
+use crate::service::me::Profile;
 
 /// One audit event. Every member is present; one the stored event lacks is `null`.
 #[derive(JsonSchema)]
@@ -131,7 +137,7 @@ pub const AREA: AreaSpec = AreaSpec {
                 "The caller's profile and organization.",
                 Reply::Json(200, schema::<Profile>),
             ),
-            |env, spec| crate::me::init(env, spec),
+            |env, spec| me::init(env, spec),
         ),
         RouteSpec::public(
             Operation::new(
@@ -361,5 +367,5 @@ pub const AREA: AreaSpec = AreaSpec {
             |env, spec| manage::init_route(env, spec, manage::Route::ListAuditEvents),
         ),
     ],
-    jobs: &[crate::authorize::FUNCTION],
+    jobs: &[authorize::FUNCTION],
 };
