@@ -2,7 +2,7 @@
 //! inside the document's pages, every send problem at once, tenancy.
 
 use gsign_core::Role;
-use gsign_functions_envelopes::routes::{EnvelopeInput, FieldsInput};
+use gsign_functions_envelopes::service::drafts::{EnvelopeInput, FieldsInput};
 use gsign_functions_envelopes::service::{EnvelopesApi, EnvelopesError};
 use gsign_tests::use_cases::{body, caller, document_row, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};

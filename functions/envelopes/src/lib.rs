@@ -6,21 +6,10 @@
 // The route futures nest the spans of the use cases and store calls they await.
 #![recursion_limit = "256"]
 
-pub mod acting;
-pub mod api;
-pub mod archive;
-pub mod ceremony;
-pub mod completion;
-pub mod embedded;
 pub mod error;
-pub mod lifecycle;
-pub mod mail;
-pub mod packs;
-pub mod renewal;
-pub mod repo;
-pub mod routes;
-pub mod send;
+pub mod http;
+pub mod jobs;
 pub mod service;
-pub mod worker;
+pub mod store;
 
-pub use api::AREA;
+pub use http::AREA;

@@ -15,7 +15,7 @@ use gsign_signing::ltv::{self, is_self_issued, ValidationData};
 use uuid::Uuid;
 use x509_cert::Certificate;
 
-use crate::worker::{Archival, Failure, SigningWorker};
+use crate::jobs::worker::{Archival, Failure, SigningWorker};
 
 /// `pdf` and its signatures and document timestamps, read on a blocking thread (a parse of
 /// the whole file); a file that does not parse is a permanent failure about `what`.

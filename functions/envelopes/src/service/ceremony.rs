@@ -10,30 +10,27 @@
 
 use gsign_platform::database::{Session, Transaction};
 use gsign_platform::route_error::RouteError;
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::envelopes::{
     AuthMethod, EnvelopeStatus, EvidenceEvent, RecipientRole, RecipientStatus, RoutingType,
 };
 use gsign_core::routing::{self, Answer, SignInput, SignatureInput, Slot};
 use gsign_core::webhooks::EventType;
-use gsign_core::{Env, IntoProblem, Problem};
+use gsign_core::{IntoProblem, Problem};
 use gsign_platform::http as web;
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::outbox;
 use gsign_platform::storage::{ObjectRef, Presigned};
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use uuid::Uuid;
 
-use crate::repo::{self, Field};
 use crate::service::EnvelopesApi;
+use crate::store::{self, Field};
 
 /// Wrong codes before the link locks.
 pub const MAX_CODE_FAILURES: i32 = 5;
@@ -184,8 +181,8 @@ impl IntoProblem for CeremonyCase {
 
 /// The recipient behind a link, with what the ceremony needs of their envelope.
 struct Party {
-    recipient: repo::CeremonyRecipient,
-    envelope: repo::Envelope,
+    recipient: store::CeremonyRecipient,
+    envelope: store::Envelope,
     ip: Option<String>,
     user_agent: Option<String>,
 }
@@ -280,7 +277,7 @@ struct EnvelopeSummary {
     /// When it expires unless completed.
     expires_at: Option<DateTime<Utc>>,
     /// Who sent it, so the recipient knows whom they deal with.
-    sender: repo::Sender,
+    sender: store::Sender,
     /// Why the signing work stopped, when it did (the page says so instead of waiting).
     processing_error: Option<String>,
     /// The language the sender chose for these pages, if any.
@@ -350,9 +347,6 @@ pub(crate) struct Decline {
     reason: String,
 }
 
-const BODY_LIMIT: usize = 16 * 1024;
-/// A drawn signature (base64 PNG) and every field value.
-const SIGN_BODY_LIMIT: usize = 1024 * 1024;
 /// The largest drawn signature accepted, decoded.
 pub const MAX_SIGNATURE_PNG_BYTES: usize = 512 * 1024;
 
@@ -410,13 +404,13 @@ impl EnvelopesApi {
             return Err(CeremonyCase::UnknownLink.into());
         }
         let hash = gsign_platform::credentials::sha256_hex(token);
-        let found = repo::recipient_by_token(tx, &hash)
+        let found = store::recipient_by_token(tx, &hash)
             .await?
             .ok_or(CeremonyCase::UnknownLink)?;
-        let envelope = repo::get(tx, found.organization_id, found.envelope_id, true)
+        let envelope = store::get(tx, found.organization_id, found.envelope_id, true)
             .await?
             .ok_or(CeremonyCase::UnknownLink)?;
-        let recipient = repo::recipient_by_token(tx, &hash)
+        let recipient = store::recipient_by_token(tx, &hash)
             .await?
             .filter(|r| r.envelope_id == envelope.id)
             .ok_or(CeremonyCase::UnknownLink)?;
@@ -436,7 +430,7 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn view(&self, req: &Request) -> Result<CeremonyView, CeremonyError> {
+    pub(crate) async fn view(&self, req: &Request) -> Result<CeremonyView, CeremonyError> {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         let party = Self::party(&tx, req).await?;
@@ -451,8 +445,8 @@ impl EnvelopesApi {
         let first_view = party.recipient.viewed_at.is_none() && may_act && party.authenticated(now);
         if first_view {
             let org = party.envelope.organization_id;
-            repo::mark_viewed(&tx, party.recipient.id).await?;
-            repo::record(
+            store::mark_viewed(&tx, party.recipient.id).await?;
+            store::record(
                 &tx,
                 org,
                 party.event("recipient.viewed", serde_json::json!({})),
@@ -483,13 +477,13 @@ impl EnvelopesApi {
                 );
             }
         }
-        let fields: Vec<Field> = repo::fields(&tx, party.envelope.id)
+        let fields: Vec<Field> = store::fields(&tx, party.envelope.id)
             .await?
             .into_iter()
             .filter(|f| f.recipient_id == party.recipient.id)
             .collect();
-        let sender = repo::sender(&tx, &party.envelope).await?;
-        let everyone = repo::recipients(&tx, party.envelope.id).await?;
+        let sender = store::sender(&tx, &party.envelope).await?;
+        let everyone = store::recipients(&tx, party.envelope.id).await?;
         let applied = everyone
             .iter()
             .any(|r| r.id == party.recipient.id && r.applied_at.is_some());
@@ -595,7 +589,11 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn access_code(&self, req: &Request, input: AccessCode) -> Result<(), CeremonyError> {
+    pub(crate) async fn access_code(
+        &self,
+        req: &Request,
+        input: AccessCode,
+    ) -> Result<(), CeremonyError> {
         // The code is checked before the envelope is locked (argon2id takes tens of
         // milliseconds, and parallel guesses would queue on the lock); the verdict is applied
         // under the lock, where the lockout is read again and failures are counted atomically.
@@ -631,13 +629,13 @@ impl EnvelopesApi {
             .as_ref()
             .is_some_and(|(checked_hash, correct)| *correct && checked_hash == hash)
         {
-            repo::code_accepted(
+            store::code_accepted(
                 &tx,
                 party.recipient.id,
                 now + chrono::Duration::from_std(CODE_VALIDITY).unwrap_or_default(),
             )
             .await?;
-            repo::record(
+            store::record(
                 &tx,
                 org,
                 party.event(
@@ -650,9 +648,9 @@ impl EnvelopesApi {
             return Ok(());
         }
         let refused =
-            repo::code_refused(&tx, party.recipient.id, MAX_CODE_FAILURES, &LOCKOUTS).await?;
+            store::code_refused(&tx, party.recipient.id, MAX_CODE_FAILURES, &LOCKOUTS).await?;
         let (failures, locked_until) = (refused.failures, refused.locked_until);
-        repo::record(
+        store::record(
             &tx,
             org,
             party.event(
@@ -662,7 +660,7 @@ impl EnvelopesApi {
         )
         .await?;
         if let Some(until) = locked_until {
-            repo::record(
+            store::record(
                 &tx,
                 org,
                 party.event("recipient.locked", serde_json::json!({"until": until})),
@@ -693,7 +691,7 @@ impl EnvelopesApi {
         let hash = gsign_platform::credentials::sha256_hex(token);
         let stored = {
             let client = self.base.db.connect().await?;
-            repo::recipient_by_token(&client, &hash)
+            store::recipient_by_token(&client, &hash)
                 .await?
                 .and_then(|r| r.access_code_hash)
         };
@@ -711,7 +709,7 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn consent(&self, req: &Request, input: Consent) -> Result<(), CeremonyError> {
+    pub(crate) async fn consent(&self, req: &Request, input: Consent) -> Result<(), CeremonyError> {
         if !input.accepted || input.disclosure_version != DISCLOSURE_VERSION {
             return Err(CeremonyError::invalid(
                 "/disclosure_version",
@@ -725,8 +723,8 @@ impl EnvelopesApi {
         if !party.authenticated(Utc::now()) {
             return Err(CeremonyCase::AccessCodeRequired.into());
         }
-        repo::consented(&tx, party.recipient.id, DISCLOSURE_VERSION).await?;
-        repo::record(
+        store::consented(&tx, party.recipient.id, DISCLOSURE_VERSION).await?;
+        store::record(
             &tx,
             party.envelope.organization_id,
             party.event(
@@ -743,7 +741,11 @@ impl EnvelopesApi {
     /// evidence, and a job for the signing worker, which puts the signature in the PDF and
     /// moves the routing on.
     #[tracing::instrument(skip_all)]
-    async fn sign(&self, req: &Request, input: SignInput) -> Result<Signed, CeremonyError> {
+    pub(crate) async fn sign(
+        &self,
+        req: &Request,
+        input: SignInput,
+    ) -> Result<Signed, CeremonyError> {
         let signature = adopted(input.signature.as_ref())?;
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
@@ -761,7 +763,7 @@ impl EnvelopesApi {
         let mut publish = Vec::new();
         let outcome = match role {
             RecipientRole::Signer => {
-                let slots: Vec<Slot> = repo::fields(&tx, party.envelope.id)
+                let slots: Vec<Slot> = store::fields(&tx, party.envelope.id)
                     .await?
                     .into_iter()
                     .filter(|f| f.recipient_id == party.recipient.id)
@@ -786,11 +788,11 @@ impl EnvelopesApi {
                         Answer::Checked(checked) => checked.to_string(),
                         Answer::Signature => text.clone(),
                     };
-                    repo::fill_field(&tx, *field, &value).await?;
+                    store::fill_field(&tx, *field, &value).await?;
                 }
-                repo::submit_signature(
+                store::submit_signature(
                     &tx,
-                    &repo::Submitted {
+                    &store::Submitted {
                         recipient: party.recipient.id,
                         kind,
                         png,
@@ -801,7 +803,7 @@ impl EnvelopesApi {
                 )
                 .await?;
                 let image_sha256 = png.map(|png| hex::encode(sha2::Sha256::digest(png)));
-                repo::record(
+                store::record(
                     &tx,
                     org,
                     party.event(
@@ -822,8 +824,8 @@ impl EnvelopesApi {
                 }
             }
             RecipientRole::Approver => {
-                repo::approve(&tx, party.recipient.id, ip, user_agent).await?;
-                repo::record(
+                store::approve(&tx, party.recipient.id, ip, user_agent).await?;
+                store::record(
                     &tx,
                     org,
                     party.event("recipient.approved", serde_json::json!({})),
@@ -868,7 +870,7 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn decline(&self, req: &Request, input: Decline) -> Result<(), CeremonyError> {
+    pub(crate) async fn decline(&self, req: &Request, input: Decline) -> Result<(), CeremonyError> {
         let reason = input.reason.trim().to_owned();
         if reason.is_empty() || reason.chars().count() > 1000 {
             return Err(CeremonyError::invalid(
@@ -887,9 +889,9 @@ impl EnvelopesApi {
             return Err(CeremonyCase::AlreadyDone("nothing to decline on".into()).into());
         }
         let org = party.envelope.organization_id;
-        repo::declined(&tx, party.recipient.id, party.envelope.id, &reason).await?;
+        store::declined(&tx, party.recipient.id, party.envelope.id, &reason).await?;
         let mut emails = Vec::new();
-        repo::record(
+        store::record(
             &tx,
             org,
             party.event("recipient.declined", serde_json::json!({"reason": reason})),
@@ -902,7 +904,7 @@ impl EnvelopesApi {
         );
         closed.actor_type = "system".to_owned();
         closed.actor_id = None;
-        repo::record(&tx, org, closed)
+        store::record(&tx, org, closed)
             .await?
             .announce_with(&mut emails);
         for (event_type, data) in [
@@ -919,7 +921,7 @@ impl EnvelopesApi {
                     .0,
             );
         }
-        if let Some(to) = repo::sender_email(&tx, party.envelope.id).await? {
+        if let Some(to) = store::sender_email(&tx, party.envelope.id).await? {
             emails.push(
                 outbox::email(
                     &tx,
@@ -948,18 +950,6 @@ impl EnvelopesApi {
     }
 }
 
-/// Which step of the signing ceremony a function serves (its entry in [`crate::api::AREA`]
-/// says the rest).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Step {
-    View,
-    AccessCode,
-    Consent,
-    Sign,
-    Decline,
-    NewLink,
-}
-
 /// A fresh link is mailed on request at most this often.
 pub const NEW_LINK_EVERY: Duration = Duration::from_secs(10 * 60);
 
@@ -976,7 +966,7 @@ impl EnvelopesApi {
     /// (whoever holds the old link only triggers a mail to its rightful owner), at most once
     /// per [`NEW_LINK_EVERY`].
     #[tracing::instrument(skip_all)]
-    async fn new_link(&self, req: &Request) -> Result<NewLink, CeremonyError> {
+    pub(crate) async fn new_link(&self, req: &Request) -> Result<NewLink, CeremonyError> {
         let answer = NewLink {
             detail: "If this envelope is completed, a fresh link is on its way to the recipient's email address.",
         };
@@ -986,13 +976,13 @@ impl EnvelopesApi {
         let hash = gsign_platform::credentials::sha256_hex(token);
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let found = repo::recipient_by_token(&tx, &hash)
+        let found = store::recipient_by_token(&tx, &hash)
             .await?
             .ok_or(CeremonyCase::UnknownLink)?;
-        let envelope = repo::get(&tx, found.organization_id, found.envelope_id, true)
+        let envelope = store::get(&tx, found.organization_id, found.envelope_id, true)
             .await?
             .ok_or(CeremonyCase::UnknownLink)?;
-        let recipient = repo::recipient_by_token(&tx, &hash)
+        let recipient = store::recipient_by_token(&tx, &hash)
             .await?
             .ok_or(CeremonyCase::UnknownLink)?;
         let recently = recipient.link_renewed_at.is_some_and(|at| {
@@ -1003,7 +993,7 @@ impl EnvelopesApi {
         }
         let fresh = gsign_platform::credentials::new_token();
         let expires_at = Utc::now() + chrono::Duration::days(self.settings.completed_link_days);
-        repo::set_expiring_token(&tx, recipient.id, &fresh.hash, expires_at).await?;
+        store::set_expiring_token(&tx, recipient.id, &fresh.hash, expires_at).await?;
         tx.run(
             "UPDATE recipients SET link_renewed_at = now() WHERE id = :id",
             gsign_platform::params!(id = recipient.id),
@@ -1017,7 +1007,7 @@ impl EnvelopesApi {
             user_agent,
         };
         let org = party.envelope.organization_id;
-        repo::record(
+        store::record(
             &tx,
             org,
             party.event(
@@ -1052,62 +1042,4 @@ impl EnvelopesApi {
         self.base.relay.publish(&self.base.db, &[email]).await;
         Ok(answer)
     }
-}
-
-struct CeremonyRoute {
-    api: EnvelopesApi,
-    step: Step,
-}
-
-impl CeremonyRoute {
-    #[tracing::instrument(skip_all)]
-    async fn answer(&self, req: &Request) -> Result<Response<Body>, CeremonyError> {
-        let api = &self.api;
-        Ok(match self.step {
-            Step::View => web::json(StatusCode::OK, &api.view(req).await?),
-            Step::AccessCode => {
-                api.access_code(req, web::parse_json(req, BODY_LIMIT)?)
-                    .await?;
-                web::no_content()
-            }
-            Step::Consent => {
-                api.consent(req, web::parse_json(req, BODY_LIMIT)?).await?;
-                web::no_content()
-            }
-            Step::Sign => web::json(
-                StatusCode::ACCEPTED,
-                &api.sign(req, web::parse_json(req, SIGN_BODY_LIMIT)?)
-                    .await?,
-            ),
-            Step::Decline => {
-                api.decline(req, web::parse_json(req, BODY_LIMIT)?).await?;
-                web::no_content()
-            }
-            Step::NewLink => web::json(StatusCode::ACCEPTED, &api.new_link(req).await?),
-        })
-    }
-}
-
-#[async_trait]
-impl HttpHandler for CeremonyRoute {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        match self.answer(&req).await {
-            Ok(response) => response,
-            Err(err) => web::error(err, &req),
-        }
-    }
-}
-
-/// The cold start of the signing step `step`, declared by `spec`. The link is the
-/// credential: the route is limited per link (a page's views, polls and steps) and per IP at
-/// the ordinary ceiling, so an office of signers behind one address is never refused for
-/// being many.
-pub(crate) fn init_step(env: Env, spec: &'static RouteSpec, step: Step) -> InitFuture {
-    Box::pin(async move {
-        let api = EnvelopesApi::from_env(&env).await?;
-        let limiter = api.base.limiter.clone();
-        let db = api.base.db.clone();
-        let handler = Arc::new(CeremonyRoute { api, step });
-        Ok(http_route(handler, spec, limiter, db))
-    })
 }

@@ -1,6 +1,6 @@
 //! Completion, the signing worker's last step once everyone is done: the platform seal over
 //! the final document (timestamped unless the envelope is B-B; then, for B-LT and B-LTA, the
-//! validation data and document timestamp of [`crate::archive`]), the certificate of
+//! validation data and document timestamp of [`crate::jobs::archive`]), the certificate of
 //! completion, the `completed` status with both SHA-256s in the evidence, and an email with
 //! a download link to every party; then, once that has committed, 7 years of Object Lock
 //! retention on the original, the final document and the certificate (see
@@ -23,13 +23,13 @@ use gsign_platform::storage::ObjectRef;
 
 use gsign_functions_certificates::service::SealKey;
 
-use crate::archive::archive_expiry_of;
-use crate::repo::Letterhead;
-use crate::repo::{self, Envelope};
-use crate::send::SEAL_FIELD;
-use crate::worker::{
+use crate::jobs::archive::archive_expiry_of;
+use crate::jobs::worker::{
     archival_of, level_name, level_of, system_event, Failure, PreparedSeal, SigningWorker,
 };
+use crate::service::send::SEAL_FIELD;
+use crate::store::Letterhead;
+use crate::store::{self, Envelope};
 
 impl SigningWorker {
     /// The sealed final document of `envelope` (read without its lock), stored: the seal
@@ -99,7 +99,7 @@ impl SigningWorker {
             archival,
             ..
         } = sealed;
-        repo::record(
+        store::record(
             tx,
             org,
             system_event(
@@ -116,11 +116,11 @@ impl SigningWorker {
         )
         .await?;
 
-        let source = repo::source_document(tx, envelope.document_id)
+        let source = store::source_document(tx, envelope.document_id)
             .await?
             .ok_or_else(|| Failure::Permanent("the envelope's document is gone".into()))?;
-        let recipients = repo::recipient_evidence(tx, envelope.id).await?;
-        let events = repo::events(tx, envelope.id).await?;
+        let recipients = store::recipient_evidence(tx, envelope.id).await?;
+        let events = store::events(tx, envelope.id).await?;
         let completed_at = Utc::now();
         let names: HashMap<Uuid, &str> = recipients
             .iter()
@@ -181,7 +181,7 @@ impl SigningWorker {
         // The database says retained at once (the document cannot be deleted from now on);
         // the objects are locked after the commit, by `apply_retention`.
         let until = retention_until(completed_at);
-        repo::retain_document(tx, envelope.document_id, until).await?;
+        store::retain_document(tx, envelope.document_id, until).await?;
         if let Err(err) = self
             .api
             .base
@@ -195,10 +195,10 @@ impl SigningWorker {
             );
         }
 
-        let completed = repo::complete(
+        let completed = store::complete(
             tx,
             envelope.id,
-            &repo::Completed {
+            &store::Completed {
                 final_pdf: &final_pdf,
                 final_sha256: &final_sha256,
                 certificate: &certificate,
@@ -208,7 +208,7 @@ impl SigningWorker {
             },
         )
         .await?;
-        let completed_announcement = repo::record(
+        let completed_announcement = store::record(
             tx,
             org,
             system_event(
@@ -257,7 +257,7 @@ impl SigningWorker {
             let token = gsign_platform::credentials::new_token();
             let expires_at =
                 chrono::Utc::now() + chrono::Duration::days(self.api.settings.completed_link_days);
-            repo::set_expiring_token(tx, recipient.id, &token.hash, expires_at).await?;
+            store::set_expiring_token(tx, recipient.id, &token.hash, expires_at).await?;
             letters.push(mail(
                 recipient.email.clone(),
                 recipient.name.clone(),
@@ -265,7 +265,7 @@ impl SigningWorker {
                 Some(recipient.id),
             ));
         }
-        if let Some(sender) = repo::sender_email(tx, envelope.id).await? {
+        if let Some(sender) = store::sender_email(tx, envelope.id).await? {
             letters.push(mail(
                 sender,
                 letterhead.sender.clone(),
@@ -309,7 +309,7 @@ impl SigningWorker {
         })?;
         let until = retention_until(completed_at);
         let conn = self.api.base.db.connect().await?;
-        let source = repo::source_document(&conn, envelope.document_id)
+        let source = store::source_document(&conn, envelope.document_id)
             .await?
             .ok_or_else(|| Failure::Permanent("the envelope's document is gone".into()))?;
         let outputs = [
@@ -330,7 +330,7 @@ impl SigningWorker {
         for object in source.objects.into_iter().chain(outputs) {
             store.retain_until(&object, until, self.retention).await?;
         }
-        repo::retention_applied(&conn, envelope.id).await?;
+        store::retention_applied(&conn, envelope.id).await?;
         Ok(())
     }
 }

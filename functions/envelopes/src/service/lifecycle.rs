@@ -5,27 +5,23 @@
 //! link to the current revision) and `schedule-expire-envelopes` (envelopes past `expires_at`
 //! end as `expired`, the sender is told).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::Utc;
-use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientStatus};
+use gsign_core::envelopes::{EnvelopeStatus, RecipientStatus};
 use gsign_core::webhooks::EventType;
-use gsign_core::Env;
 use gsign_platform::database::Transaction;
 use gsign_platform::http::Caller;
-use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
 use gsign_platform::outbox;
 use gsign_platform::storage::{ObjectRef, Presigned};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::acting::acting_now;
 use crate::error::{EnvelopesCase, EnvelopesError};
-use crate::repo::Letterhead;
-use crate::repo::{self, Envelope, Recipient};
+use crate::service::acting::acting_now;
 use crate::service::EnvelopesApi;
+use crate::store::Letterhead;
+use crate::store::{self, Envelope, Recipient};
 
 /// `POST /v1/envelopes/{id}/void` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -67,10 +63,10 @@ impl EnvelopesApi {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         sent(&tx, caller, id).await?;
-        let recipients = repo::recipients(&tx, id).await?;
-        let envelope = repo::void(&tx, id, &reason).await?;
+        let recipients = store::recipients(&tx, id).await?;
+        let envelope = store::void(&tx, id, &reason).await?;
         let mut emails = Vec::new();
-        repo::record(
+        store::record(
             &tx,
             caller.org,
             Self::event(
@@ -157,14 +153,14 @@ impl EnvelopesApi {
     /// reminded, the outbox rows to publish after commit, and the addresses of those who must
     /// act but are not mailed (bounced, complained, suppressed).
     #[tracing::instrument(skip_all)]
-    async fn remind_in(
+    pub(crate) async fn remind_in(
         &self,
         tx: &Transaction<'_>,
         caller: &Caller,
         envelope: &Envelope,
         due_before: Option<chrono::DateTime<Utc>>,
     ) -> Result<Reminders, EnvelopesError> {
-        let recipients = repo::recipients(tx, envelope.id).await?;
+        let recipients = store::recipients(tx, envelope.id).await?;
         let letterhead = Letterhead::of(tx, envelope).await?;
         let mut emails = Vec::new();
         let mut reminded = Vec::new();
@@ -177,7 +173,8 @@ impl EnvelopesApi {
         // corrects it or hands over a link instead.
         let addresses: Vec<String> = recipients.iter().map(|r| r.email.clone()).collect();
         let suppressed =
-            crate::mail::suppressed_among(tx, envelope.organization_id, &addresses).await?;
+            crate::service::mail::suppressed_among(tx, envelope.organization_id, &addresses)
+                .await?;
         let reachable = |r: &&Recipient| {
             !matches!(
                 r.mail_status.as_deref(),
@@ -192,7 +189,7 @@ impl EnvelopesApi {
                 .partition(|r| reachable(r));
         let unreachable = unreachable.iter().map(|r| r.email.clone()).collect();
         for recipient in acting.into_iter().filter(due) {
-            let Some(count) = repo::try_remind(tx, recipient.id, envelope.reminder_max).await?
+            let Some(count) = store::try_remind(tx, recipient.id, envelope.reminder_max).await?
             else {
                 continue;
             };
@@ -200,7 +197,7 @@ impl EnvelopesApi {
                 self.ask(tx, envelope, recipient, &letterhead, Some(count))
                     .await?,
             );
-            repo::record(
+            store::record(
                 tx,
                 envelope.organization_id,
                 Self::event(
@@ -230,7 +227,7 @@ impl EnvelopesApi {
         variant: &str,
     ) -> Result<Presigned, EnvelopesError> {
         let client = self.base.db.connect().await?;
-        let envelope = repo::get(&client, caller.org, id, false)
+        let envelope = store::get(&client, caller.org, id, false)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
         let (key, version_id) = match variant {
@@ -267,179 +264,13 @@ impl EnvelopesApi {
     }
 }
 
-/// `schedule-expire-envelopes`: every sent envelope past its `expires_at` becomes `expired`.
-pub const EXPIRE_ENVELOPES: FunctionSpec = FunctionSpec {
-    name: "schedule-expire-envelopes",
-    init: init_expire,
-};
-
-struct Expirer {
-    api: EnvelopesApi,
-}
-
-fn init_expire(env: Env) -> InitFuture {
-    Box::pin(async move {
-        Ok(Handler::Invoke(Arc::new(Expirer {
-            api: EnvelopesApi::from_env(&env).await?,
-        })))
-    })
-}
-
-#[async_trait]
-impl InvokeHandler for Expirer {
-    async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
-        let base = &self.api.base;
-        let mut expired = 0u64;
-        // One envelope per transaction: each with its evidence and mail; a later run picks up
-        // whatever a failure left.
-        while let Some((org, id)) = {
-            let client = base.db.connect().await?;
-            repo::next_expired(&client).await?
-        } {
-            let mut conn = base.db.connect().await?;
-            let tx = conn.begin().await?;
-            let Some(envelope) = repo::get(&tx, org, id, true).await? else {
-                continue;
-            };
-            if envelope.status != EnvelopeStatus::Sent {
-                continue;
-            }
-            repo::expire(&tx, id).await?;
-            let mut emails = Vec::new();
-            repo::record(
-                &tx,
-                org,
-                EvidenceEvent {
-                    envelope_id: id,
-                    sequence: 0,
-                    action: "envelope.expired".to_owned(),
-                    actor_type: "system".to_owned(),
-                    actor_id: None,
-                    recipient_id: None,
-                    ip: None,
-                    user_agent: None,
-                    details: serde_json::json!({"expires_at": envelope.expires_at}),
-                    occurred_at: Utc::now(),
-                },
-            )
-            .await?
-            .announce_with(&mut emails);
-            if let Some(to) = repo::sender_email(&tx, id).await? {
-                emails.push(
-                    outbox::email(
-                        &tx,
-                        org,
-                        &outbox::Email {
-                            template: "envelope_expired".to_owned(),
-                            to,
-                            data: serde_json::json!({
-                                "envelope_name": envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
-                                "link": format!("{}/envelopes/{id}", self.api.settings.app_url),
-                            }),
-                            envelope_id: Some(id),
-                            ..Default::default()
-                        },
-                    )
-                    .await?,
-                );
-            }
-            emails.push(
-                outbox::webhook(
-                    &tx,
-                    org,
-                    EventType::EnvelopeExpired,
-                    serde_json::json!({"envelope_id": id, "status": "expired"}),
-                )
-                .await?
-                .0,
-            );
-            tx.commit().await?;
-            base.relay.publish(&base.db, &emails).await;
-            expired += 1;
-        }
-        Ok(serde_json::json!({"expired": expired}))
-    }
-}
-
-/// `schedule-send-reminders`: every acting recipient of a sent envelope with reminders on gets
-/// a fresh link once `reminder_interval_days` passed since their last one, up to
-/// `reminder_max` times.
-pub const SEND_REMINDERS: FunctionSpec = FunctionSpec {
-    name: "schedule-send-reminders",
-    init: init_reminders,
-};
-
-/// Envelopes looked at per run (the oldest first; the next run continues).
-const REMINDER_BATCH: i64 = 500;
-
-struct Reminder {
-    api: EnvelopesApi,
-}
-
-fn init_reminders(env: Env) -> InitFuture {
-    Box::pin(async move {
-        Ok(Handler::Invoke(Arc::new(Reminder {
-            api: EnvelopesApi::from_env(&env).await?,
-        })))
-    })
-}
-
-#[async_trait]
-impl InvokeHandler for Reminder {
-    async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
-        let base = &self.api.base;
-        let candidates = {
-            let client = base.db.connect().await?;
-            repo::reminder_candidates(&client, REMINDER_BATCH).await?
-        };
-        let mut reminded = 0usize;
-        for (org, id) in candidates {
-            // The schedule acts for the platform: its evidence says `system`.
-            let system = Caller {
-                org,
-                role: gsign_core::Role::Owner,
-                user: None,
-                api_key: None,
-                ip: None,
-                user_agent: None,
-            };
-            let mut conn = base.db.connect().await?;
-            let tx = conn.begin().await?;
-            let Some(envelope) = repo::get(&tx, org, id, true).await? else {
-                continue;
-            };
-            if envelope.status != EnvelopeStatus::Sent || !envelope.reminder_enabled {
-                continue;
-            }
-            let due_before =
-                Utc::now() - chrono::Duration::days(i64::from(envelope.reminder_interval_days));
-            let Reminders {
-                reminded: who,
-                emails,
-                ..
-            } = self
-                .api
-                .remind_in(&tx, &system, &envelope, Some(due_before))
-                .await
-                .map_err(|e| anyhow::Error::new(e).context(format!("reminding {id}")))?;
-            if who.is_empty() {
-                continue;
-            }
-            tx.commit().await?;
-            base.relay.publish(&base.db, &emails).await;
-            reminded += who.len();
-        }
-        Ok(serde_json::json!({"reminded": reminded}))
-    }
-}
-
 /// What reminding an envelope did.
-struct Reminders {
+pub(crate) struct Reminders {
     /// The recipients reminded.
-    reminded: Vec<Uuid>,
+    pub(crate) reminded: Vec<Uuid>,
     /// The outbox rows of their mail, to publish after commit.
-    emails: Vec<Uuid>,
+    pub(crate) emails: Vec<Uuid>,
     /// The addresses of those who must act but are not mailed (bounced, complained,
     /// suppressed).
-    unreachable: Vec<String>,
+    pub(crate) unreachable: Vec<String>,
 }

@@ -3,6 +3,15 @@
 //! packs issue, send and void their documents' envelopes through it, and read what those
 //! envelopes announced).
 
+pub mod acting;
+pub mod ceremony;
+pub mod drafts;
+pub mod embedded;
+pub mod lifecycle;
+pub mod mail;
+pub mod packs;
+pub mod send;
+
 use chrono::Utc;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
 use gsign_core::Env;
@@ -14,7 +23,7 @@ use gsign_platform::storage::{DocumentStore, ObjectRef};
 use uuid::Uuid;
 
 pub use crate::error::{EnvelopesCase, EnvelopesError};
-use crate::repo::{self, Envelope};
+use crate::store::{self, Envelope};
 
 /// What the envelope routes read besides the service base.
 pub(crate) struct Settings {
@@ -106,7 +115,7 @@ impl EnvelopesApi {
         wanted: EnvelopeStatus,
         wrong: fn(EnvelopeStatus) -> EnvelopesCase,
     ) -> Result<Envelope, EnvelopesError> {
-        let envelope = repo::get(tx, caller.org, id, true)
+        let envelope = store::get(tx, caller.org, id, true)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
         if envelope.status != wanted {

@@ -25,10 +25,10 @@ use gsign_platform::storage::{ObjectRef, RetentionMode, WorkDir};
 use gsign_signing::ltv;
 use sha2::Digest as _;
 
-use crate::archive::{archive_field_name, signatures_of, validation_data};
-use crate::repo::{self, Envelope};
+use crate::jobs::archive::{archive_field_name, signatures_of, validation_data};
+use crate::jobs::worker::{system_event, Failure};
 use crate::service::EnvelopesApi;
-use crate::worker::{system_event, Failure};
+use crate::store::{self, Envelope};
 
 /// Envelopes one run renews at most (the next run takes the rest).
 const BATCH: i64 = 50;
@@ -156,7 +156,7 @@ impl ArchiveRenewer {
             .fetch_to_file(&previous, &path, self.api.settings.max_document_bytes * 2)
             .await?;
         let renewed = self.renewed_bytes(tokio::fs::read(&path).await?).await?;
-        let expires_at = crate::archive::archive_expiry_of(&renewed).await?;
+        let expires_at = crate::jobs::archive::archive_expiry_of(&renewed).await?;
         let sha256 = hex::encode(sha2::Sha256::digest(&renewed));
         tokio::fs::write(&path, &renewed).await?;
         // Same key, a new version; locked before anything points at it, so no version of a
@@ -169,7 +169,7 @@ impl ArchiveRenewer {
         let base = &self.api.base;
         let mut conn = base.db.connect().await?;
         let tx = conn.begin().await?;
-        let recorded = repo::archive_renewed(
+        let recorded = store::archive_renewed(
             &tx,
             envelope.id,
             previous.version_id.as_deref(),
@@ -188,7 +188,7 @@ impl ArchiveRenewer {
             "previous_sha256": envelope.final_sha256,
             "archive_expires_at": expires_at,
         });
-        repo::record(
+        store::record(
             &tx,
             envelope.organization_id,
             system_event(envelope, "envelope.archive_renewed", None, details),
@@ -235,8 +235,9 @@ fn init(env: Env) -> InitFuture {
 impl InvokeHandler for ArchiveRenewer {
     async fn handle(&self, _event: serde_json::Value) -> Result<serde_json::Value, InvokeError> {
         let db = &self.api.base.db;
-        let due = repo::archive_renewals_due(&db.connect().await?, Utc::now() + self.window, BATCH)
-            .await?;
+        let due =
+            store::archive_renewals_due(&db.connect().await?, Utc::now() + self.window, BATCH)
+                .await?;
         let (mut renewed, mut failed) = (0u32, 0u32);
         for envelope in &due {
             match self.renew(envelope).await {
@@ -252,7 +253,7 @@ impl InvokeHandler for ArchiveRenewer {
                         error = reason,
                         "archive timestamp renewal failed; tried again in a day"
                     );
-                    repo::archive_renewal_failed(&db.connect().await?, envelope.id, &reason)
+                    store::archive_renewal_failed(&db.connect().await?, envelope.id, &reason)
                         .await?;
                 }
             }

@@ -1,6 +1,13 @@
-//! The envelopes area's route table: each route's operation as the OpenAPI document describes it,
-//! who may call it, its rate limit and replay, and its cold start. The area binary, the local
-//! runner and the OpenAPI document are made from it.
+//! The envelopes area's HTTP side: its route table (each route's operation as the OpenAPI
+//! document describes it, who may call it, its rate limit and replay, its cold start; the area
+//! binary, the local runner and the OpenAPI document are made from it) and each resource's
+//! glue (`envelopes`, `ceremony`, `embedded`, `mail`: parse, authorize, call the service, map
+//! the answer).
+
+mod ceremony;
+mod embedded;
+mod envelopes;
+mod mail;
 
 use gsign_core::envelopes::{EnvelopeStatus, RecipientInput};
 use gsign_core::openapi::{schema, Operation, Reply};
@@ -13,16 +20,16 @@ use gsign_platform::storage::Presigned;
 use schemars::JsonSchema;
 use uuid::Uuid;
 
-use crate::ceremony::{
-    init_step, AccessCode, CeremonyView, Consent, Decline, NewLink, Signed, Step,
-};
-use crate::embedded::{Open, Opened, ViewUrl};
-use crate::lifecycle::VoidInput;
-use crate::mail::{
-    init_mail_route, AddSuppression, Correction, HandedOutLink, MailRoute, SuppressionView,
-};
-use crate::repo::{Envelope, EnvelopeCounts, Field, Recipient};
-use crate::routes::{init_route, EnvelopeDetail, EnvelopeInput, Evidence, FieldsInput, Route};
+use crate::service::ceremony::{AccessCode, CeremonyView, Consent, Decline, NewLink, Signed};
+use crate::service::drafts::{EnvelopeDetail, EnvelopeInput, Evidence, FieldsInput};
+use crate::service::embedded::ViewUrl;
+use crate::service::lifecycle::VoidInput;
+use crate::service::mail::{AddSuppression, Correction, HandedOutLink, SuppressionView};
+use crate::store::{Envelope, EnvelopeCounts, Field, Recipient};
+use ceremony::{init_step, Step};
+use embedded::{Open, Opened};
+use envelopes::{init_route, Route};
+use mail::{init_mail_route, MailRoute};
 
 /// `GET /v1/envelopes` query.
 #[derive(JsonSchema)]
@@ -445,7 +452,7 @@ pub const AREA: AreaSpec = AreaSpec {
                 Reply::Json(200, schema::<Opened>),
             )
             .with_body(schema::<Open>),
-            crate::embedded::init_open,
+            embedded::init_open,
         ),
         RouteSpec::public(
             Operation::new(
@@ -460,15 +467,15 @@ pub const AREA: AreaSpec = AreaSpec {
                 ),
             )
             .with_query(schema::<EmbedPageQuery>),
-            crate::embedded::init_page,
+            embedded::init_page,
         ),
     ],
     jobs: &[
-        crate::lifecycle::EXPIRE_ENVELOPES,
-        crate::lifecycle::SEND_REMINDERS,
-        crate::mail::RECORD_MAIL_EVENT,
-        crate::worker::SIGN_ENVELOPE,
-        crate::worker::RESUME_SIGNING,
-        crate::renewal::RENEW_ARCHIVE_TIMESTAMPS,
+        crate::jobs::schedules::EXPIRE_ENVELOPES,
+        crate::jobs::schedules::SEND_REMINDERS,
+        crate::jobs::mail_events::RECORD_MAIL_EVENT,
+        crate::jobs::worker::SIGN_ENVELOPE,
+        crate::jobs::worker::RESUME_SIGNING,
+        crate::jobs::renewal::RENEW_ARCHIVE_TIMESTAMPS,
     ],
 };

@@ -22,10 +22,10 @@ use secrecy::ExposeSecret;
 use sha2::Digest as _;
 use uuid::Uuid;
 
-pub use crate::acting::first_to_act;
 use crate::error::EnvelopesError;
-use crate::repo::{self, Envelope, Field, Letterhead, Recipient};
+pub use crate::service::acting::first_to_act;
 use crate::service::EnvelopesApi;
+use crate::store::{self, Envelope, Field, Letterhead, Recipient};
 
 /// The PDF field that holds `recipient`'s signature.
 pub fn signature_field_name(recipient: Uuid) -> String {
@@ -91,22 +91,23 @@ impl EnvelopesApi {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         let envelope = Self::draft(&tx, caller, id).await?;
-        let recipients = repo::recipients(&tx, id).await?;
-        let fields = repo::fields(&tx, id).await?;
-        let document = repo::document_facts(&tx, envelope.document_id).await?;
+        let recipients = store::recipients(&tx, id).await?;
+        let fields = store::fields(&tx, id).await?;
+        let document = store::document_facts(&tx, envelope.document_id).await?;
         let mut problems = send_problems(
             &document,
             &recipients.iter().map(Recipient::facts).collect::<Vec<_>>(),
             &fields.iter().map(Field::facts).collect::<Vec<_>>(),
         );
         problems.extend(
-            crate::mail::recipient_suppression_problems(&tx, caller.org, &recipients).await?,
+            crate::service::mail::recipient_suppression_problems(&tx, caller.org, &recipients)
+                .await?,
         );
         if !problems.is_empty() {
             return Err(EnvelopesError::Validation(problems));
         }
         gsign_platform::billing::check_quota(&tx, caller.org, Limit::EnvelopesPerMonth).await??;
-        let source = repo::document_pdf(&tx, envelope.document_id)
+        let source = store::document_pdf(&tx, envelope.document_id)
             .await?
             .ok_or(EnvelopesError::NotFound("document"))?;
 
@@ -158,10 +159,10 @@ impl EnvelopesApi {
                 .map(|r| r.routing_order),
             RoutingType::Parallel => None,
         };
-        let envelope = repo::mark_sent(&tx, id, first_order, expires_at, &stored, &sha256).await?;
+        let envelope = store::mark_sent(&tx, id, first_order, expires_at, &stored, &sha256).await?;
         gsign_platform::billing::record_usage(&tx, caller.org, UsageType::Envelope, id).await?;
         let mut emails = Vec::new();
-        repo::record(
+        store::record(
             &tx,
             caller.org,
             Self::event(
@@ -179,8 +180,8 @@ impl EnvelopesApi {
         .await?
         .announce_with(&mut emails);
         let letterhead = Letterhead {
-            sender: repo::sender_name(&tx, caller.user).await?,
-            organization: repo::organization_name(&tx, caller.org).await?,
+            sender: store::sender_name(&tx, caller.user).await?,
+            organization: store::organization_name(&tx, caller.org).await?,
         };
         for recipient in first_to_act(routing, &recipients) {
             emails.extend(
@@ -196,7 +197,7 @@ impl EnvelopesApi {
             );
             notified.actor_type = "system".to_owned();
             notified.actor_id = None;
-            repo::record(&tx, caller.org, notified)
+            store::record(&tx, caller.org, notified)
                 .await?
                 .announce_with(&mut emails);
         }
@@ -231,7 +232,7 @@ impl EnvelopesApi {
         reminder: Option<i32>,
     ) -> anyhow::Result<Option<Uuid>> {
         let token = gsign_platform::credentials::new_token();
-        repo::mark_notified(tx, recipient.id, &token.hash).await?;
+        store::mark_notified(tx, recipient.id, &token.hash).await?;
         if recipient.embedded {
             return Ok(None);
         }

@@ -6,7 +6,7 @@
 //!    and signature in a new incremental revision, signed in the HSM with the organization's
 //!    seal certificate (B-T: timestamped), stored as `revision-N.pdf` with its SHA-256;
 //! 2. then the routing: the next order is asked once the current one is done;
-//! 3. once everyone is done, completion (see [`crate::completion`]).
+//! 3. once everyone is done, completion (see [`crate::jobs::completion`]).
 //!
 //! The slow part of a step (the current revision from S3, the HSM, the TSA, CRLs, the new
 //! object to S3) runs without the envelope's row lock; the step then records its result in
@@ -45,10 +45,10 @@ use gsign_signing::pades::SignatureInfo;
 use sha2::Digest as _;
 use uuid::Uuid;
 
-use crate::repo::Letterhead;
-use crate::repo::{self, Envelope, PendingSignature};
-use crate::send::{field_specs, signature_field_name};
+use crate::service::send::{field_specs, signature_field_name};
 use crate::service::EnvelopesApi;
+use crate::store::Letterhead;
+use crate::store::{self, Envelope, PendingSignature};
 
 /// Why a job did not finish.
 #[derive(Debug)]
@@ -141,7 +141,7 @@ async fn out_for_signature(
     job: SigningJob,
 ) -> Result<Option<Envelope>, Failure> {
     Ok(
-        repo::get(client, job.organization_id, job.envelope_id, false)
+        store::get(client, job.organization_id, job.envelope_id, false)
             .await?
             .filter(|envelope| envelope.status == EnvelopeStatus::Sent),
     )
@@ -152,8 +152,8 @@ async fn routing_now(
     client: &(impl Session + ?Sized),
     envelope: &Envelope,
 ) -> Result<Next, Failure> {
-    let recipients = repo::recipients(client, envelope.id).await?;
-    let parties: Vec<_> = recipients.iter().map(repo::Recipient::party).collect();
+    let recipients = store::recipients(client, envelope.id).await?;
+    let parties: Vec<_> = recipients.iter().map(store::Recipient::party).collect();
     Ok(routing::next(
         envelope.routing_type,
         envelope.current_routing_order,
@@ -163,7 +163,7 @@ async fn routing_now(
 
 /// What `pending`'s fields show in their revision: their signature (drawn or typed) and
 /// initials, their ticked boxes, their text and dates; never the seal's field.
-fn signer_fills(fields: &[repo::Field], pending: &PendingSignature) -> Vec<FieldFill> {
+fn signer_fills(fields: &[store::Field], pending: &PendingSignature) -> Vec<FieldFill> {
     let specs = field_specs(fields);
     fields
         .iter()
@@ -294,7 +294,7 @@ impl SigningWorker {
         loop {
             let taken = {
                 let client = self.api.base.db.connect().await?;
-                repo::take_signing_lease(
+                store::take_signing_lease(
                     &client,
                     job.organization_id,
                     job.envelope_id,
@@ -308,7 +308,7 @@ impl SigningWorker {
             let worked = self.steps(job).await;
             {
                 let client = self.api.base.db.connect().await?;
-                repo::release_signing_lease(&client, job.envelope_id).await?;
+                store::release_signing_lease(&client, job.envelope_id).await?;
             }
             worked?;
             if !self.due(job).await? {
@@ -335,7 +335,7 @@ impl SigningWorker {
         let Some(envelope) = out_for_signature(&client, job).await? else {
             return Ok(false);
         };
-        if repo::next_to_apply(&client, envelope.id).await?.is_some() {
+        if store::next_to_apply(&client, envelope.id).await?.is_some() {
             return Ok(true);
         }
         Ok(!matches!(
@@ -363,7 +363,7 @@ impl SigningWorker {
         let sealed = self.prepare_seal_if_due(job, &seal).await?;
         let mut conn = base.db.connect().await?;
         let tx = conn.begin().await?;
-        let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
+        let Some(envelope) = store::get(&tx, job.organization_id, job.envelope_id, true).await?
         else {
             return Ok(Progress::Idle);
         };
@@ -371,7 +371,7 @@ impl SigningWorker {
             // Voided, declined, expired or completed: nothing more to sign; a completion
             // whose objects are not locked yet gets its retention (no row lock held for it).
             if envelope.status == EnvelopeStatus::Completed
-                && repo::retention_pending(&tx, envelope.id).await?
+                && store::retention_pending(&tx, envelope.id).await?
             {
                 drop(tx);
                 drop(conn);
@@ -379,12 +379,12 @@ impl SigningWorker {
             }
             return Ok(Progress::Idle);
         }
-        if repo::next_to_apply(&tx, envelope.id).await?.is_some() {
+        if store::next_to_apply(&tx, envelope.id).await?.is_some() {
             // Submitted since this step looked: prepare it first.
             return Ok(Progress::Moved);
         }
-        let recipients = repo::recipients(&tx, envelope.id).await?;
-        let parties: Vec<_> = recipients.iter().map(repo::Recipient::party).collect();
+        let recipients = store::recipients(&tx, envelope.id).await?;
+        let parties: Vec<_> = recipients.iter().map(store::Recipient::party).collect();
         let routing_type = envelope.routing_type;
         match routing::next(routing_type, envelope.current_routing_order, &parties) {
             Next::Wait => Ok(Progress::Idle),
@@ -392,7 +392,7 @@ impl SigningWorker {
                 order,
                 recipients: next,
             } => {
-                repo::advance(&tx, envelope.id, order).await?;
+                store::advance(&tx, envelope.id, order).await?;
                 let letterhead = Letterhead::of(&tx, &envelope).await?;
                 let mut emails = Vec::new();
                 for recipient in recipients.iter().filter(|r| next.contains(&r.id)) {
@@ -401,7 +401,7 @@ impl SigningWorker {
                             .ask(&tx, &envelope, recipient, &letterhead, None)
                             .await?,
                     );
-                    repo::record(
+                    store::record(
                         &tx,
                         envelope.organization_id,
                         system_event(
@@ -539,10 +539,10 @@ impl SigningWorker {
             let Some(envelope) = out_for_signature(&client, job).await? else {
                 return Ok(None);
             };
-            let Some(pending) = repo::next_to_apply(&client, envelope.id).await? else {
+            let Some(pending) = store::next_to_apply(&client, envelope.id).await? else {
                 return Ok(None);
             };
-            let fields = repo::fields(&client, envelope.id).await?;
+            let fields = store::fields(&client, envelope.id).await?;
             (envelope, pending, fields)
         };
         let fills = signer_fills(&fields, &pending);
@@ -587,7 +587,7 @@ impl SigningWorker {
             let Some(envelope) = out_for_signature(&client, job).await? else {
                 return Ok(None);
             };
-            if repo::next_to_apply(&client, envelope.id).await?.is_some()
+            if store::next_to_apply(&client, envelope.id).await?.is_some()
                 || !matches!(routing_now(&client, &envelope).await?, Next::Complete)
             {
                 return Ok(None);
@@ -610,11 +610,11 @@ impl SigningWorker {
     ) -> Result<Progress, Failure> {
         let mut conn = self.api.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
+        let Some(envelope) = store::get(&tx, job.organization_id, job.envelope_id, true).await?
         else {
             return Ok(Progress::Idle);
         };
-        let next = repo::next_to_apply(&tx, envelope.id).await?;
+        let next = store::next_to_apply(&tx, envelope.id).await?;
         let unchanged = envelope.status == EnvelopeStatus::Sent
             && envelope.revision_count == prepared.envelope.revision_count
             && next.is_some_and(|next| next.id == prepared.pending);
@@ -634,7 +634,7 @@ impl SigningWorker {
             level,
             ..
         } = prepared;
-        repo::applied(&tx, envelope.id, pending, revision, &stored, &sha256).await?;
+        store::applied(&tx, envelope.id, pending, revision, &stored, &sha256).await?;
         gsign_platform::billing::record_usage(
             &tx,
             org,
@@ -651,7 +651,7 @@ impl SigningWorker {
             "level": level_name(level, Archival::None),
         });
         let applied = system_event(&envelope, "signature.applied", Some(pending), details);
-        repo::record(&tx, org, applied).await?;
+        store::record(&tx, org, applied).await?;
         tx.commit().await?;
         Ok(Progress::Moved)
     }
@@ -669,13 +669,13 @@ impl SigningWorker {
         tracing::warn!(envelope = %job.envelope_id, reason, "signing step failed");
         let mut conn = self.api.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let Some(envelope) = repo::get(&tx, job.organization_id, job.envelope_id, true).await?
+        let Some(envelope) = store::get(&tx, job.organization_id, job.envelope_id, true).await?
         else {
             return Ok(());
         };
-        let previous = repo::processing_failed(&tx, envelope.id, reason, permanent).await?;
+        let previous = store::processing_failed(&tx, envelope.id, reason, permanent).await?;
         if previous.as_deref() != Some(reason) {
-            repo::record(
+            store::record(
                 &tx,
                 envelope.organization_id,
                 system_event(
@@ -802,7 +802,7 @@ impl InvokeHandler for Resumer {
         let base = &self.api.base;
         let mut conn = base.db.connect().await?;
         let tx = conn.begin().await?;
-        let stalled = repo::stalled(&tx, self.stall.as_secs_f64(), 100).await?;
+        let stalled = store::stalled(&tx, self.stall.as_secs_f64(), 100).await?;
         let mut jobs = Vec::with_capacity(stalled.len());
         for (organization_id, envelope_id) in &stalled {
             jobs.push(

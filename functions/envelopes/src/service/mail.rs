@@ -15,36 +15,26 @@
 //! - `POST /v1/envelopes/{id}/recipients/{recipient_id}/signing-link`: a link to hand over
 //!   another way, good once.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientStatus};
-use gsign_core::mail::{
-    is_plausible_address, parse_notification, MailEvent, MailEventKind, Suppressed,
-};
+use gsign_core::mail::{is_plausible_address, MailEvent, MailEventKind, Suppressed};
 use gsign_core::webhooks::EventType;
-use gsign_core::{Env, FieldError};
+use gsign_core::FieldError;
 use gsign_platform::database::{json_list, DbError, Row, Session, Transaction};
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{
-    each_message, http_route, FunctionSpec, Handler, HttpHandler, InitFuture, InvokeError,
-    MessageOutcome, RouteSpec, SqsHandler,
-};
 use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::{outbox, params};
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::acting::acting_now;
 use crate::error::{EnvelopesCase, EnvelopesError};
-use crate::repo::Letterhead;
-use crate::repo::{self, Envelope, Recipient};
+use crate::service::acting::acting_now;
 use crate::service::EnvelopesApi;
+use crate::store::Letterhead;
+use crate::store::{self, Envelope, Recipient};
 
 /// Mail states from weakest to strongest: an event only ever raises a mail's state.
 const STATUS_RANK: &str = "ARRAY['sending','sent','suppressed','delayed','delivered','rejected',\
@@ -54,31 +44,6 @@ const STATUS_RANK: &str = "ARRAY['sending','sent','suppressed','delayed','delive
 const HANDED_OUT_LINK_DAYS: i64 = 7;
 
 // ------------------------------------------------------------------ SES feedback
-
-/// `sqs-record-mail-event`.
-pub const RECORD_MAIL_EVENT: FunctionSpec = FunctionSpec {
-    name: "sqs-record-mail-event",
-    init: init_feedback,
-};
-
-struct Feedback {
-    api: EnvelopesApi,
-}
-
-fn init_feedback(env: Env) -> InitFuture {
-    Box::pin(async move {
-        Ok(Handler::Sqs(Arc::new(Feedback {
-            api: EnvelopesApi::from_env(&env).await?,
-        })))
-    })
-}
-
-#[async_trait]
-impl SqsHandler for Feedback {
-    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, InvokeError> {
-        Ok(each_message(event, |m| self.record(m.body)).await)
-    }
-}
 
 /// The mail an event is about, as GSign recorded sending it.
 struct MailRecord {
@@ -98,39 +63,6 @@ pub struct Recorded {
     pub repeated: usize,
 }
 
-impl Feedback {
-    #[tracing::instrument(skip_all)]
-    async fn record(&self, body: Option<String>) -> MessageOutcome {
-        let event = match parse_notification(body.as_deref().unwrap_or_default()) {
-            Ok(event) => event,
-            Err(reason) => return MessageOutcome::Rejected(reason),
-        };
-        match self.api.record_mail_event(&event).await {
-            Ok(Some(recorded)) => {
-                tracing::info!(
-                    kind = event.kind.as_str(),
-                    ses_message_id = event.ses_message_id,
-                    ?recorded,
-                    "mail event recorded"
-                );
-                MessageOutcome::Done
-            }
-            Ok(None) => {
-                // Not ours (another sender on the account) or purged long ago: nothing to
-                // change, and retrying cannot make it known.
-                tracing::warn!(
-                    kind = event.kind.as_str(),
-                    ses_message_id = event.ses_message_id,
-                    outbox = event.tag("gsign-outbox"),
-                    "a mail event for a mail GSign has no record of: acknowledged, nothing changed"
-                );
-                MessageOutcome::Done
-            }
-            Err(err) => MessageOutcome::Retry(err),
-        }
-    }
-}
-
 impl EnvelopesApi {
     /// Records `event` and acts on it, in one transaction; `None` when no mail of GSign's
     /// matches it.
@@ -143,7 +75,7 @@ impl EnvelopesApi {
         };
         // The envelope's row lock first, as every evidence write holds it.
         let envelope = match (mail.organization_id, mail.envelope_id) {
-            (Some(org), Some(id)) => repo::get(&tx, org, id, true).await?,
+            (Some(org), Some(id)) => store::get(&tx, org, id, true).await?,
             _ => None,
         };
         let mut recorded = Recorded::default();
@@ -261,7 +193,7 @@ impl EnvelopesApi {
                 occurred_at: Utc::now(),
             };
             if event.kind == MailEventKind::Complaint {
-                repo::record(
+                store::record(
                     &tx,
                     envelope.organization_id,
                     system(
@@ -279,7 +211,7 @@ impl EnvelopesApi {
                 .diagnostic
                 .clone()
                 .unwrap_or_else(|| "the receiving server refused the mail".to_owned());
-            repo::record(
+            store::record(
                 &tx,
                 envelope.organization_id,
                 system(
@@ -309,7 +241,7 @@ impl EnvelopesApi {
                 .await?
                 .0,
             );
-            if let Some(to) = repo::sender_email(&tx, envelope.id).await? {
+            if let Some(to) = store::sender_email(&tx, envelope.id).await? {
                 publish.push(
                     outbox::email(
                         &tx,
@@ -474,7 +406,7 @@ pub(crate) async fn recipient_suppression_problems(
 
 impl EnvelopesApi {
     #[tracing::instrument(skip_all)]
-    async fn list_suppressions(
+    pub(crate) async fn list_suppressions(
         &self,
         caller: &Caller,
         req: &Request,
@@ -514,7 +446,7 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn add_suppression(
+    pub(crate) async fn add_suppression(
         &self,
         caller: &Caller,
         input: AddSuppression,
@@ -572,7 +504,11 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn remove_suppression(&self, caller: &Caller, email: &str) -> Result<(), EnvelopesError> {
+    pub(crate) async fn remove_suppression(
+        &self,
+        caller: &Caller,
+        email: &str,
+    ) -> Result<(), EnvelopesError> {
         let email = email.trim().to_lowercase();
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
@@ -602,7 +538,7 @@ impl EnvelopesApi {
 
     /// RFC 8058 one-click unsubscribe: the mail's address joins its organization's list.
     #[tracing::instrument(skip_all)]
-    async fn unsubscribe(&self, token: Option<&str>) -> Result<(), EnvelopesError> {
+    pub(crate) async fn unsubscribe(&self, token: Option<&str>) -> Result<(), EnvelopesError> {
         let token = token
             .filter(|t| (32..=128).contains(&t.len()))
             .ok_or(EnvelopesError::NotFound("unsubscribe link"))?;
@@ -667,10 +603,10 @@ impl EnvelopesApi {
         id: Uuid,
         recipient: Uuid,
     ) -> Result<(Envelope, Vec<Recipient>, Recipient), EnvelopesError> {
-        let envelope = repo::get(tx, caller.org, id, true)
+        let envelope = store::get(tx, caller.org, id, true)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
-        let recipients = repo::recipients(tx, id).await?;
+        let recipients = store::recipients(tx, id).await?;
         let found = recipients
             .iter()
             .find(|r| r.id == recipient)
@@ -759,7 +695,7 @@ impl EnvelopesApi {
             )
             .await?;
         let _: Uuid = row.get("id")?;
-        repo::record(
+        store::record(
             &tx,
             caller.org,
             Self::event(
@@ -775,7 +711,7 @@ impl EnvelopesApi {
             ),
         )
         .await?;
-        let recipients = repo::recipients(&tx, id).await?;
+        let recipients = store::recipients(&tx, id).await?;
         let corrected = recipients
             .iter()
             .find(|r| r.id == before.id)
@@ -800,7 +736,7 @@ impl EnvelopesApi {
             );
             notified.actor_type = "system".to_owned();
             notified.actor_id = None;
-            repo::record(&tx, caller.org, notified)
+            store::record(&tx, caller.org, notified)
                 .await?
                 .announce_with(&mut publish);
         }
@@ -808,7 +744,7 @@ impl EnvelopesApi {
         drop(conn);
         self.base.relay.publish(&self.base.db, &publish).await;
         let client = self.base.db.connect().await?;
-        Ok(repo::recipients(&client, id)
+        Ok(store::recipients(&client, id)
             .await?
             .into_iter()
             .find(|r| r.id == corrected.id)
@@ -847,7 +783,7 @@ impl EnvelopesApi {
             params!(id = found.id, hash = ticket.hash, expires_at),
         )
         .await?;
-        repo::record(
+        store::record(
             &tx,
             caller.org,
             Self::event(
@@ -869,83 +805,4 @@ impl EnvelopesApi {
             expires_at,
         })
     }
-}
-
-// ------------------------------------------------------------------ routes
-
-/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum MailRoute {
-    ListSuppressions,
-    AddSuppression,
-    RemoveSuppression,
-    Unsubscribe,
-}
-
-struct MailRouteHandler {
-    api: EnvelopesApi,
-    spec: &'static RouteSpec,
-    route: MailRoute,
-}
-
-impl MailRouteHandler {
-    #[tracing::instrument(skip_all)]
-    async fn answer(&self, req: &Request) -> Result<Response<Body>, EnvelopesError> {
-        let api = &self.api;
-        if let MailRoute::Unsubscribe = self.route {
-            api.unsubscribe(web::query(req, "token")).await?;
-            return Ok(web::json(
-                StatusCode::OK,
-                &serde_json::json!({"unsubscribed": true}),
-            ));
-        }
-        let caller = self.spec.caller(req)?;
-        Ok(match self.route {
-            MailRoute::ListSuppressions => {
-                web::json(StatusCode::OK, &api.list_suppressions(&caller, req).await?)
-            }
-            MailRoute::AddSuppression => {
-                let (status, view) = api
-                    .add_suppression(&caller, web::parse_json(req, 4096)?)
-                    .await?;
-                web::json(status, &view)
-            }
-            MailRoute::RemoveSuppression => {
-                let email = web::path(req, "email")
-                    .map(|raw| {
-                        percent_encoding::percent_decode_str(raw)
-                            .decode_utf8_lossy()
-                            .into_owned()
-                    })
-                    .ok_or(EnvelopesError::NotFound("suppressed address"))?;
-                api.remove_suppression(&caller, &email).await?;
-                web::no_content()
-            }
-            MailRoute::Unsubscribe => unreachable!("answered above"),
-        })
-    }
-}
-
-#[async_trait]
-impl HttpHandler for MailRouteHandler {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        match self.answer(&req).await {
-            Ok(response) => response,
-            Err(err) => web::error(err, &req),
-        }
-    }
-}
-
-pub(crate) fn init_mail_route(env: Env, spec: &'static RouteSpec, route: MailRoute) -> InitFuture {
-    Box::pin(async move {
-        let api = EnvelopesApi::from_env(&env).await?;
-        let limiter = api.base.limiter.clone();
-        let db = api.base.db.clone();
-        Ok(http_route(
-            Arc::new(MailRouteHandler { api, spec, route }),
-            spec,
-            limiter,
-            db,
-        ))
-    })
 }

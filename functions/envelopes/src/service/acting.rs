@@ -3,7 +3,7 @@
 
 use gsign_core::envelopes::{RecipientRole, RecipientStatus, RoutingType};
 
-use crate::repo::{Envelope, Recipient};
+use crate::store::{Envelope, Recipient};
 
 /// Who is asked to act when the envelope is sent.
 pub fn first_to_act(routing: RoutingType, recipients: &[Recipient]) -> Vec<&Recipient> {

@@ -1,6 +1,6 @@
 //! Envelopes issued for a document pack's documents (seed 003): how a pack creates, sends
 //! and voids them through the same code as every other envelope. The pack learns what
-//! happens to them from the announced evidence events (`repo::record`), as any follower.
+//! happens to them from the announced evidence events (`store::record`), as any follower.
 
 use gsign_core::envelopes::{
     is_announced, EvidenceEvent, FieldInput, FieldType, NewRecipient, RecipientInput, RecipientRole,
@@ -11,9 +11,9 @@ use gsign_platform::storage::ObjectRef;
 use uuid::Uuid;
 
 use crate::error::{EnvelopesCase, EnvelopesError};
-use crate::lifecycle::VoidInput;
-use crate::repo::{self, DraftValues};
+use crate::service::lifecycle::VoidInput;
 use crate::service::{CompletedDocuments, EnvelopesApi, PackDraft, PackEnvelope};
+use crate::store::{self, DraftValues};
 
 impl EnvelopesApi {
     /// Creates the sequential draft for `spec` in `tx` (the caller's transaction, which also
@@ -31,7 +31,7 @@ impl EnvelopesApi {
             routing_type: Some("sequential".to_owned()),
             ..DraftValues::default()
         };
-        let envelope = repo::insert(
+        let envelope = store::insert(
             tx,
             caller.org,
             (caller.user, caller.api_key),
@@ -39,7 +39,7 @@ impl EnvelopesApi {
             &values,
         )
         .await?;
-        repo::record(
+        store::record(
             tx,
             caller.org,
             Self::event(
@@ -69,8 +69,9 @@ impl EnvelopesApi {
             else {
                 continue;
             };
-            let recipient = repo::insert_recipient(tx, caller.org, envelope.id, &new, None).await?;
-            repo::record(
+            let recipient =
+                store::insert_recipient(tx, caller.org, envelope.id, &new, None).await?;
+            store::record(
                 tx,
                 caller.org,
                 Self::event(
@@ -99,7 +100,7 @@ impl EnvelopesApi {
         if !errors.is_empty() {
             return Err(EnvelopesError::Validation(errors));
         }
-        repo::replace_fields(tx, envelope.id, &fields).await?;
+        store::replace_fields(tx, envelope.id, &fields).await?;
         Ok(PackDraft {
             envelope_id: envelope.id,
             recipients,
@@ -147,10 +148,10 @@ impl EnvelopesApi {
         id: Uuid,
     ) -> Result<Vec<EvidenceEvent>, EnvelopesError> {
         let client = self.base.db.connect().await?;
-        if repo::get(&client, org, id, false).await?.is_none() {
+        if store::get(&client, org, id, false).await?.is_none() {
             return Err(EnvelopesError::NotFound("envelope"));
         }
-        Ok(repo::events(&client, id)
+        Ok(store::events(&client, id)
             .await?
             .into_iter()
             .map(|chained| chained.event)
@@ -167,7 +168,7 @@ impl EnvelopesApi {
         id: Uuid,
     ) -> Result<CompletedDocuments, EnvelopesError> {
         let client = self.base.db.connect().await?;
-        let envelope = repo::get(&client, org, id, false)
+        let envelope = store::get(&client, org, id, false)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
         let stored = |key: Option<String>, version_id: Option<String>| {

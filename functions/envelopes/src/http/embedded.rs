@@ -1,161 +1,27 @@
-//! Embedded signing: a recipient the sender marks `embedded` signs inside the sender's own
-//! page (an iframe) instead of from a mailed link.
-//!
-//! - `POST /v1/envelopes/{id}/recipients/{recipient_id}/view` (the sender, authorized): a
-//!   URL good once, for five minutes: `{APP_URL}/embed/sign?ticket=…` (only the ticket's
-//!   hash is kept).
-//! - `GET /embed/sign` serves the web app's page with `frame-ancestors` set to the origins the
-//!   organization allows (`settings.embed_origins`), so only those pages can frame it.
-//! - `POST /v1/signing/embedded` (no session: the ticket is the credential) spends the ticket
-//!   and answers a fresh signing token, which that page alone holds (in memory): a second
-//!   open of the URL, or one after five minutes, is refused. The signing links a sender hands
-//!   out instead of mail (`crate::mail`) are tickets too, traded here by the `/sign` page.
+//! Embedded signing's HTTP side: `POST /v1/signing/embedded` (a view URL's ticket traded
+//! for the recipient's signing token) and the framed signing page with its frame-ancestors
+//! policy.
 
-use gsign_platform::database::Session;
-use gsign_platform::route_error::RouteError;
-use std::sync::Arc;
-use std::time::Duration;
-
+use crate::service::embedded::{EmbeddedCase, EmbeddedError};
+use crate::service::EnvelopesApi;
+use crate::store::{self, Traded};
 use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::Utc;
 use gsign_core::envelopes::is_embed_origin;
-use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
-use gsign_core::{Env, IntoProblem, Problem};
-use gsign_platform::http::{self as web, Caller};
+use gsign_core::envelopes::EvidenceEvent;
+use gsign_core::Env;
+use gsign_platform::database::Session;
+use gsign_platform::http::{self as web};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
-
-use crate::error::{EnvelopesCase, EnvelopesError};
-use crate::repo::{self, Traded};
-use crate::service::EnvelopesApi;
-
-/// How long a view URL may wait to be opened.
-pub const VIEW_URL_TTL: Duration = Duration::from_secs(5 * 60);
-
-/// `POST …/recipients/{recipient_id}/view` answer.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[schemars(rename = "RecipientViewUrl")]
-pub struct ViewUrl {
-    /// Open it in the iframe, once, within five minutes.
-    pub url: String,
-    /// When it stops working.
-    pub expires_at: chrono::DateTime<Utc>,
-}
-
-impl EnvelopesApi {
-    /// A single-use view URL for an embedded recipient of an envelope that was sent.
-    #[tracing::instrument(skip_all, fields(id = %id, recipient = %recipient))]
-    pub(crate) async fn recipient_view(
-        &self,
-        caller: &Caller,
-        id: Uuid,
-        recipient: Uuid,
-    ) -> Result<ViewUrl, EnvelopesError> {
-        let mut conn = self.base.db.connect().await?;
-        let tx = conn.begin().await?;
-        // Any envelope that went out: the page shows a finished one's state (and tells the
-        // parent), a sent one's ceremony.
-        let envelope = repo::get(&tx, caller.org, id, true)
-            .await?
-            .ok_or(EnvelopesError::NotFound("envelope"))?;
-        if envelope.status == EnvelopeStatus::Draft {
-            return Err(EnvelopesCase::NotSent(envelope.status).into());
-        }
-        let ticket = gsign_platform::credentials::new_token();
-        let expires_at = Utc::now() + chrono::Duration::from_std(VIEW_URL_TTL).unwrap_or_default();
-        match repo::set_view_ticket(&tx, envelope.id, recipient, &ticket.hash, expires_at).await? {
-            None => return Err(EnvelopesError::NotFound("recipient")),
-            Some(false) => return Err(EnvelopesError::Area(EnvelopesCase::NotEmbedded)),
-            Some(true) => {}
-        }
-        repo::record(
-            &tx,
-            caller.org,
-            Self::event(
-                caller,
-                envelope.id,
-                "recipient.view_url_issued",
-                Some(recipient),
-                serde_json::json!({"expires_at": expires_at}),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(ViewUrl {
-            url: format!(
-                "{}/embed/sign?ticket={}",
-                self.settings.app_url,
-                ticket.secret.expose_secret()
-            ),
-            expires_at,
-        })
-    }
-}
-
-// ------------------------------------------------------------------ opening the URL
-
-/// What can go wrong opening an embedded signing URL.
-pub type EmbeddedError = RouteError<EmbeddedCase>;
-
-/// What only an embedded signing view refuses or fails with.
-#[derive(Debug, thiserror::Error)]
-pub enum EmbeddedCase {
-    /// Unknown or already used.
-    #[error("unknown or used view URL")]
-    Unknown,
-    /// Past its five minutes.
-    #[error("view URL expired")]
-    Expired,
-    /// The web app's page (`{APP_URL}/index.html`) could not be read.
-    #[error("web app unavailable: {0:#}")]
-    WebAppUnavailable(anyhow::Error),
-}
-
-gsign_platform::route_error_area!(EmbeddedCase);
-
-impl IntoProblem for EmbeddedCase {
-    fn into_problem(self) -> Problem {
-        match self {
-            EmbeddedCase::Unknown => Problem::new(
-                StatusCode::NOT_FOUND,
-                "embedded-link-invalid",
-                "Signing view not valid",
-            )
-            .with_detail(
-                "This view URL or handed-out signing link is unknown or was opened already; ask \
-                 the sender for a new one.",
-            ),
-            EmbeddedCase::Expired => Problem::new(
-                StatusCode::GONE,
-                "embedded-link-expired",
-                "Signing view expired",
-            )
-            .with_detail(
-                "View URLs work for five minutes, handed-out signing links until the envelope \
-                 expires (at most seven days); ask the sender for a new one.",
-            ),
-            EmbeddedCase::WebAppUnavailable(err) => {
-                tracing::error!(
-                    error = format!("{err:#}"),
-                    "the web app's page cannot be read"
-                );
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "web-app-unavailable",
-                    "Signing page unavailable",
-                )
-                .with_detail("The signing page cannot be served right now; try again shortly.")
-                .with_extension("retry_after", serde_json::json!(30))
-            }
-        }
-    }
-}
 
 /// `POST /v1/signing/embedded` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -193,13 +59,13 @@ impl OpenRoute {
         let tx = conn.begin().await?;
         // The envelope's row lock first, as every evidence write holds it (the signing worker
         // may be writing this envelope's chain right now).
-        let (org, envelope) = repo::view_ticket_owner(&tx, &ticket_hash)
+        let (org, envelope) = store::view_ticket_owner(&tx, &ticket_hash)
             .await?
             .ok_or(EmbeddedCase::Unknown)?;
-        repo::get(&tx, org, envelope, true)
+        store::get(&tx, org, envelope, true)
             .await?
             .ok_or(EmbeddedCase::Unknown)?;
-        let traded = repo::trade_view_ticket(&tx, &ticket_hash, &token.hash).await?;
+        let traded = store::trade_view_ticket(&tx, &ticket_hash, &token.hash).await?;
         let (ip, user_agent) = web::client(req);
         let opened = match traded {
             Traded::Unknown => return Err(EmbeddedError::Area(EmbeddedCase::Unknown)),
@@ -209,7 +75,7 @@ impl OpenRoute {
             }
             Traded::Opened { envelope } => envelope,
         };
-        let found = repo::recipient_by_token(&tx, &token.hash)
+        let found = store::recipient_by_token(&tx, &token.hash)
             .await?
             .ok_or(EmbeddedCase::Unknown)?;
         // A view URL of an embedded recipient, or a signing link the sender handed out.
@@ -220,7 +86,7 @@ impl OpenRoute {
             )
             .await?
             .get("embedded")?;
-        repo::record(
+        store::record(
             &tx,
             found.organization_id,
             EvidenceEvent {
@@ -330,7 +196,7 @@ impl EmbedPage {
             Some(ticket) if (32..=128).contains(&ticket.len()) => {
                 let client = self.api.base.db.connect().await?;
                 let hash = gsign_platform::credentials::sha256_hex(ticket);
-                repo::embed_origins_of_ticket(&client, &hash).await?
+                store::embed_origins_of_ticket(&client, &hash).await?
             }
             _ => Vec::new(),
         };

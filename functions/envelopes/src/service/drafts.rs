@@ -5,30 +5,24 @@
 //! Every change holds the envelope's row lock and appends its evidence event (hash-chained)
 //! in the same transaction. Every query is scoped to the caller's organization.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use gsign_core::documents::DocumentStatus;
 use gsign_core::envelopes::{
     field_problems, send_problems, verify_chain, ChainVerdict, ChainedEvent, EnvelopeStatus,
     FieldInput, NewRecipient, RecipientInput, RoutingType, MAX_FIELDS, MAX_RECIPIENTS,
 };
-use gsign_core::{Env, FieldError};
+use gsign_core::FieldError;
 use gsign_platform::database::DbError;
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use gsign_platform::pagination::{Page, PageRequest};
-use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::EnvelopesError;
-use crate::repo::{self, DraftValues, Envelope, Field, Recipient};
 use crate::service::EnvelopesApi;
+use crate::store::{self, DraftValues, Envelope, Field, Recipient};
 
-const BODY_LIMIT: usize = 256 * 1024;
 const MAX_PAGE: i64 = 100;
 
 /// `POST /v1/envelopes` and `PATCH /v1/envelopes/{id}` body.
@@ -214,13 +208,13 @@ impl EnvelopesApi {
         let values = input.values(Utc::now())?;
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        if !repo::document_exists(&tx, caller.org, document).await? {
+        if !store::document_exists(&tx, caller.org, document).await? {
             return Err(EnvelopesError::invalid(
                 "/document_id",
                 "no such document in your organization",
             ));
         }
-        let envelope = repo::insert(
+        let envelope = store::insert(
             &tx,
             caller.org,
             (caller.user, caller.api_key),
@@ -228,7 +222,7 @@ impl EnvelopesApi {
             &values,
         )
         .await?;
-        repo::record(
+        store::record(
             &tx,
             caller.org,
             Self::event(
@@ -252,21 +246,25 @@ impl EnvelopesApi {
         id: Uuid,
     ) -> Result<EnvelopeDetail, EnvelopesError> {
         let client = self.base.db.connect().await?;
-        let envelope = repo::get(&client, caller.org, id, false)
+        let envelope = store::get(&client, caller.org, id, false)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
-        let recipients = repo::recipients(&client, id).await?;
-        let fields = repo::fields(&client, id).await?;
+        let recipients = store::recipients(&client, id).await?;
+        let fields = store::fields(&client, id).await?;
         let send_problems = if envelope.status == EnvelopeStatus::Draft {
-            let document = repo::document_facts(&client, envelope.document_id).await?;
+            let document = store::document_facts(&client, envelope.document_id).await?;
             let mut problems = send_problems(
                 &document,
                 &recipients.iter().map(Recipient::facts).collect::<Vec<_>>(),
                 &fields.iter().map(Field::facts).collect::<Vec<_>>(),
             );
             problems.extend(
-                crate::mail::recipient_suppression_problems(&client, caller.org, &recipients)
-                    .await?,
+                crate::service::mail::recipient_suppression_problems(
+                    &client,
+                    caller.org,
+                    &recipients,
+                )
+                .await?,
             );
             Some(problems)
         } else {
@@ -281,7 +279,11 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list(&self, caller: &Caller, req: &Request) -> Result<Page<Envelope>, EnvelopesError> {
+    pub(crate) async fn list(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Page<Envelope>, EnvelopesError> {
         let mut errors = Vec::new();
         let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
         let status = web::query(req, "status").map(str::to_owned);
@@ -316,13 +318,13 @@ impl EnvelopesApi {
             return Err(EnvelopesError::Validation(errors));
         }
         let client = self.base.db.connect().await?;
-        let filter = repo::ListFilter {
+        let filter = store::ListFilter {
             status,
             document_id,
             after: page.after,
             waiting_for,
         };
-        let mut rows = repo::list(&client, caller.org, &filter, page.fetch()).await?;
+        let mut rows = store::list(&client, caller.org, &filter, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |e| (e.created_at, e.id));
         Ok(Page {
             data: rows,
@@ -332,9 +334,12 @@ impl EnvelopesApi {
 
     /// How many envelopes are in each state, and how many wait for the caller.
     #[tracing::instrument(skip_all)]
-    async fn counts(&self, caller: &Caller) -> Result<repo::EnvelopeCounts, EnvelopesError> {
+    pub(crate) async fn counts(
+        &self,
+        caller: &Caller,
+    ) -> Result<store::EnvelopeCounts, EnvelopesError> {
         let client = self.base.db.connect().await?;
-        Ok(repo::counts(&client, caller.org, caller.user).await?)
+        Ok(store::counts(&client, caller.org, caller.user).await?)
     }
 
     /// `PATCH /v1/envelopes/{id}`: a draft's subject, message, routing and expiry.
@@ -355,8 +360,8 @@ impl EnvelopesApi {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         Self::draft(&tx, caller, id).await?;
-        repo::update(&tx, id, &values).await?;
-        repo::record(
+        store::update(&tx, id, &values).await?;
+        store::record(
             &tx,
             caller.org,
             Self::event(caller, id, "envelope.updated", None, serde_json::json!({})),
@@ -372,7 +377,7 @@ impl EnvelopesApi {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         Self::draft(&tx, caller, id).await?;
-        repo::delete(&tx, id).await?;
+        store::delete(&tx, id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -392,16 +397,16 @@ impl EnvelopesApi {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         Self::draft(&tx, caller, id).await?;
-        if repo::recipients(&tx, id).await?.len() >= MAX_RECIPIENTS {
+        if store::recipients(&tx, id).await?.len() >= MAX_RECIPIENTS {
             return Err(EnvelopesError::invalid(
                 "",
                 format!("an envelope has at most {MAX_RECIPIENTS} recipients"),
             ));
         }
-        let recipient = repo::insert_recipient(&tx, caller.org, id, &new, code_hash.as_deref())
+        let recipient = store::insert_recipient(&tx, caller.org, id, &new, code_hash.as_deref())
             .await
             .map_err(duplicate_recipient)?;
-        repo::record(
+        store::record(
             &tx,
             caller.org,
             Self::event(
@@ -418,7 +423,7 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all, fields(id = %id, recipient = %recipient))]
-    async fn update_recipient(
+    pub(crate) async fn update_recipient(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -428,18 +433,18 @@ impl EnvelopesApi {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         Self::draft(&tx, caller, id).await?;
-        let code_stored = repo::has_access_code(&tx, id, recipient)
+        let code_stored = store::has_access_code(&tx, id, recipient)
             .await?
             .ok_or(EnvelopesError::NotFound("recipient"))?;
         let mut errors = Vec::new();
         let new = NewRecipient::parse_replacement(input, "", &mut errors, code_stored)
             .ok_or(EnvelopesError::Validation(errors))?;
         let code_hash = access_code_hash(&new)?;
-        let updated = repo::update_recipient(&tx, id, recipient, &new, code_hash.as_deref())
+        let updated = store::update_recipient(&tx, id, recipient, &new, code_hash.as_deref())
             .await
             .map_err(duplicate_recipient)?
             .ok_or(EnvelopesError::NotFound("recipient"))?;
-        repo::record(
+        store::record(
             &tx,
             caller.org,
             Self::event(
@@ -456,7 +461,7 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all, fields(id = %id, recipient = %recipient))]
-    async fn remove_recipient(
+    pub(crate) async fn remove_recipient(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -465,10 +470,10 @@ impl EnvelopesApi {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         Self::draft(&tx, caller, id).await?;
-        if !repo::delete_recipient(&tx, id, recipient).await? {
+        if !store::delete_recipient(&tx, id, recipient).await? {
             return Err(EnvelopesError::NotFound("recipient"));
         }
-        repo::record(
+        store::record(
             &tx,
             caller.org,
             Self::event(
@@ -505,7 +510,7 @@ impl EnvelopesApi {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         let envelope = Self::draft(&tx, caller, id).await?;
-        let recipients = repo::recipients(&tx, id).await?;
+        let recipients = store::recipients(&tx, id).await?;
         for (i, field) in input.fields.iter().enumerate() {
             if !recipients.iter().any(|r| r.id == field.recipient_id) {
                 errors.push(FieldError::new(
@@ -515,7 +520,7 @@ impl EnvelopesApi {
             }
         }
         // Pages are known now: a field off its page is refused here already, not only at send.
-        let document = repo::document_facts(&tx, envelope.document_id).await?;
+        let document = store::document_facts(&tx, envelope.document_id).await?;
         if document.status == DocumentStatus::Ready {
             for (i, field) in input.fields.iter().enumerate() {
                 let page = usize::try_from(field.page.saturating_sub(1))
@@ -542,8 +547,8 @@ impl EnvelopesApi {
         if !errors.is_empty() {
             return Err(EnvelopesError::Validation(errors));
         }
-        repo::replace_fields(&tx, id, &input.fields).await?;
-        repo::record(
+        store::replace_fields(&tx, id, &input.fields).await?;
+        store::record(
             &tx,
             caller.org,
             Self::event(
@@ -555,18 +560,22 @@ impl EnvelopesApi {
             ),
         )
         .await?;
-        let fields = repo::fields(&tx, id).await?;
+        let fields = store::fields(&tx, id).await?;
         tx.commit().await?;
         Ok(fields)
     }
 
     #[tracing::instrument(skip_all, fields(id = %id))]
-    async fn events(&self, caller: &Caller, id: Uuid) -> Result<Evidence, EnvelopesError> {
+    pub(crate) async fn events(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<Evidence, EnvelopesError> {
         let client = self.base.db.connect().await?;
-        repo::get(&client, caller.org, id, false)
+        store::get(&client, caller.org, id, false)
             .await?
             .ok_or(EnvelopesError::NotFound("envelope"))?;
-        let events = repo::events(&client, id).await?;
+        let events = store::events(&client, id).await?;
         Ok(Evidence {
             chain: verify_chain(&events),
             events,
@@ -594,165 +603,4 @@ fn duplicate_recipient(err: DbError) -> EnvelopesError {
         );
     }
     err.into()
-}
-
-// ------------------------------------------------------------------ routes
-
-/// Which route a function serves (its entry in [`crate::api::AREA`] says the rest).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Route {
-    Create,
-    List,
-    Counts,
-    Get,
-    Update,
-    Delete,
-    AddRecipient,
-    UpdateRecipient,
-    RemoveRecipient,
-    SetFields,
-    Events,
-    Send,
-    Void,
-    Remind,
-    Download,
-    RecipientView,
-    CorrectRecipient,
-    SigningLink,
-}
-
-struct EnvelopeRoute {
-    api: EnvelopesApi,
-    spec: &'static RouteSpec,
-    route: Route,
-}
-
-impl EnvelopeRoute {
-    #[tracing::instrument(skip_all)]
-    async fn answer(&self, req: &Request) -> Result<Response<Body>, EnvelopesError> {
-        let caller = self.spec.caller(req)?;
-        let id = || web::path_uuid(req, "id").ok_or(EnvelopesError::NotFound("envelope"));
-        let recipient =
-            || web::path_uuid(req, "recipient_id").ok_or(EnvelopesError::NotFound("recipient"));
-        let api = &self.api;
-        Ok(match self.route {
-            Route::Create => web::json(
-                StatusCode::CREATED,
-                &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
-                    .await?,
-            ),
-            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
-            Route::Counts => web::json(StatusCode::OK, &api.counts(&caller).await?),
-            Route::Get => web::json(StatusCode::OK, &api.detail(&caller, id()?).await?),
-            Route::Update => {
-                let id = id()?;
-                web::json(
-                    StatusCode::OK,
-                    &api.update(&caller, id, web::parse_json(req, BODY_LIMIT)?)
-                        .await?,
-                )
-            }
-            Route::Delete => {
-                api.delete(&caller, id()?).await?;
-                web::no_content()
-            }
-            Route::AddRecipient => {
-                let id = id()?;
-                web::json(
-                    StatusCode::CREATED,
-                    &api.add_recipient(&caller, id, web::parse_json(req, BODY_LIMIT)?)
-                        .await?,
-                )
-            }
-            Route::UpdateRecipient => {
-                let (id, recipient) = (id()?, recipient()?);
-                web::json(
-                    StatusCode::OK,
-                    &api.update_recipient(
-                        &caller,
-                        id,
-                        recipient,
-                        web::parse_json(req, BODY_LIMIT)?,
-                    )
-                    .await?,
-                )
-            }
-            Route::RemoveRecipient => {
-                api.remove_recipient(&caller, id()?, recipient()?).await?;
-                web::no_content()
-            }
-            Route::SetFields => {
-                let id = id()?;
-                web::json(
-                    StatusCode::OK,
-                    &api.set_fields(&caller, id, web::parse_json(req, BODY_LIMIT)?)
-                        .await?,
-                )
-            }
-            Route::Events => web::json(StatusCode::OK, &api.events(&caller, id()?).await?),
-            Route::Send => web::json(StatusCode::OK, &api.send(&caller, id()?).await?),
-            Route::Void => {
-                let id = id()?;
-                web::json(
-                    StatusCode::OK,
-                    &api.void(&caller, id, web::parse_json(req, BODY_LIMIT)?)
-                        .await?,
-                )
-            }
-            Route::Remind => web::json(StatusCode::OK, &api.remind(&caller, id()?).await?),
-            Route::CorrectRecipient => {
-                let (id, recipient) = (id()?, recipient()?);
-                web::json(
-                    StatusCode::OK,
-                    &api.correct_recipient(
-                        &caller,
-                        id,
-                        recipient,
-                        web::parse_json(req, BODY_LIMIT)?,
-                    )
-                    .await?,
-                )
-            }
-            Route::SigningLink => web::json(
-                StatusCode::CREATED,
-                &api.hand_out_signing_link(&caller, id()?, recipient()?)
-                    .await?,
-            ),
-            Route::RecipientView => web::json(
-                StatusCode::CREATED,
-                &api.recipient_view(&caller, id()?, recipient()?).await?,
-            ),
-            Route::Download => {
-                let variant = web::query(req, "variant").unwrap_or("current");
-                web::json(
-                    StatusCode::OK,
-                    &api.download(&caller, id()?, variant).await?,
-                )
-            }
-        })
-    }
-}
-
-#[async_trait]
-impl HttpHandler for EnvelopeRoute {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        match self.answer(&req).await {
-            Ok(response) => response,
-            Err(err) => web::error(err, &req),
-        }
-    }
-}
-
-pub(crate) fn init_route(env: Env, spec: &'static RouteSpec, route: Route) -> InitFuture {
-    Box::pin(async move {
-        let api = EnvelopesApi::from_env(&env).await?;
-        let limiter = api.base.limiter.clone();
-        let db = api.base.db.clone();
-        Ok(http_route(
-            Arc::new(EnvelopeRoute { api, spec, route }),
-            spec,
-            limiter,
-            db,
-        ))
-    })
 }
