@@ -281,9 +281,7 @@ fn no_area_reaches_into_another_areas_internals() {
 const AREA_MODULES: [&str; 5] = ["error", "http", "jobs", "service", "store"];
 
 /// Areas not yet in that shape; the list may only shrink.
-const NOT_YET_IN_SHAPE: [&str; 1] = [
-    "accounts",
-];
+const NOT_YET_IN_SHAPE: [&str; 1] = ["accounts"];
 
 #[test]
 fn every_area_has_the_same_top_level_modules() {
@@ -323,5 +321,8 @@ fn every_area_has_the_same_top_level_modules() {
         .iter()
         .filter(|a| NOT_YET_IN_SHAPE.contains(&a.as_str()))
         .collect();
-    assert!(stale.is_empty(), "in shape now, take off NOT_YET_IN_SHAPE: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "in shape now, take off NOT_YET_IN_SHAPE: {stale:?}"
+    );
 }

@@ -2,8 +2,8 @@
 //! owner, invitations, keys shown once, tenancy.
 
 use gsign_core::{Action, Credential, Principal, Role, Scope};
-use gsign_functions_accounts::service::auth::ClientInfo;
 use gsign_functions_accounts::error::{AccountsCase, AccountsError};
+use gsign_functions_accounts::service::auth::ClientInfo;
 use gsign_functions_accounts::service::manage::{Caller, Manage};
 use gsign_tests::use_cases::{body, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};

@@ -4,10 +4,10 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use gsign_core::certificates::CertificateStatus;
+use gsign_core::certificates::{CertificatePurpose, CertificateStatus, CertificateType, KeyFamily};
 use gsign_platform::database::{DbError, Row, Session, Value};
 use gsign_platform::params;
-use serde::{Deserialize, Serialize};
+use gsign_signing::algorithm::Scheme;
 use uuid::Uuid;
 
 type DbResult<T> = Result<T, DbError>;
@@ -29,14 +29,14 @@ const CHAIN_OF_JSON: &str =
     "ARRAY(SELECT decode(jsonb_array_elements_text(:chain::jsonb), 'base64'))::bytea[]";
 
 /// A stored certificate (private keys are in the HSM, never here).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Certificate {
     pub id: Uuid,
     pub organization_id: Uuid,
     pub user_id: Option<Uuid>,
-    pub purpose: String,
+    pub purpose: CertificatePurpose,
     pub label: String,
-    pub cert_type: String,
+    pub cert_type: CertificateType,
     pub status: CertificateStatus,
     pub is_default: bool,
     pub serial_number: Option<String>,
@@ -45,9 +45,9 @@ pub struct Certificate {
     pub issuer_cn: Option<String>,
     pub valid_from: Option<DateTime<Utc>>,
     pub valid_to: Option<DateTime<Utc>>,
-    pub key_type: String,
+    pub key_type: KeyFamily,
     pub key_size: i32,
-    pub signature_scheme: String,
+    pub signature_scheme: Scheme,
     pub usage_count: i32,
     pub last_used_at: Option<DateTime<Utc>>,
     pub hsm_key_id: String,
@@ -76,9 +76,9 @@ impl TryFrom<&Row> for Certificate {
             id: row.get("id")?,
             organization_id: row.get("organization_id")?,
             user_id: row.get("user_id")?,
-            purpose: row.get("purpose")?,
+            purpose: row.stored("purpose")?,
             label: row.get("label")?,
-            cert_type: row.get("type")?,
+            cert_type: row.stored("type")?,
             status: row.stored("status")?,
             is_default: row.get("is_default")?,
             serial_number: row.get("serial_number")?,
@@ -87,9 +87,9 @@ impl TryFrom<&Row> for Certificate {
             issuer_cn: row.get("issuer_cn")?,
             valid_from: row.get("valid_from")?,
             valid_to: row.get("valid_to")?,
-            key_type: row.get("key_type")?,
+            key_type: row.stored("key_type")?,
             key_size: row.get("key_size")?,
-            signature_scheme: row.get("signature_scheme")?,
+            signature_scheme: row.stored("signature_scheme")?,
             usage_count: row.get("usage_count")?,
             last_used_at: row.get("last_used_at")?,
             hsm_key_id: row.get("hsm_key_id")?,
@@ -123,13 +123,13 @@ pub struct NewRow {
     pub id: Uuid,
     pub organization_id: Uuid,
     pub user_id: Option<Uuid>,
-    pub purpose: &'static str,
+    pub purpose: CertificatePurpose,
     pub label: String,
-    pub cert_type: &'static str,
+    pub cert_type: CertificateType,
     pub subject_dn: String,
-    pub key_type: &'static str,
+    pub key_type: KeyFamily,
     pub key_size: i32,
-    pub signature_scheme: &'static str,
+    pub signature_scheme: Scheme,
     pub hsm_key_id: String,
     pub public_key: Vec<u8>,
     /// `None`: a pending CSR.
@@ -158,18 +158,18 @@ pub async fn insert(db: &(impl Session + ?Sized), new: &NewRow) -> DbResult<Cert
                 id = new.id,
                 org = new.organization_id,
                 user_id = new.user_id,
-                purpose = new.purpose,
+                purpose = new.purpose.as_str(),
                 label = new.label,
-                cert_type = new.cert_type,
+                cert_type = new.cert_type.as_str(),
                 status = if issued.is_some() {
                     "active"
                 } else {
                     "pending"
                 },
                 subject_dn = new.subject_dn,
-                key_type = new.key_type,
+                key_type = new.key_type.as_str(),
                 key_size = new.key_size,
-                signature_scheme = new.signature_scheme,
+                signature_scheme = new.signature_scheme.as_str(),
                 hsm_key_id = new.hsm_key_id,
                 public_key = new.public_key,
                 certificate = issued.map(|i| i.der.clone()),
@@ -210,14 +210,14 @@ pub async fn get(
 pub async fn authority(
     db: &(impl Session + ?Sized),
     org: Uuid,
-    purpose: &str,
+    purpose: CertificatePurpose,
 ) -> DbResult<Option<Certificate>> {
     db.fetch_optional(
         &format!(
             "SELECT {COLUMNS} FROM certificates \
              WHERE organization_id = :org AND purpose = :purpose AND status = 'active'"
         ),
-        params!(org, purpose),
+        params!(org, purpose = purpose.as_str()),
     )
     .await?
     .as_ref()
@@ -228,7 +228,7 @@ pub async fn authority(
 /// Filters of the list route.
 #[derive(Debug, Default)]
 pub struct ListFilter {
-    pub purpose: Option<String>,
+    pub purpose: Option<CertificatePurpose>,
     pub status: Option<String>,
     pub user_id: Option<Uuid>,
     pub after: Option<(DateTime<Utc>, Uuid)>,
@@ -256,7 +256,7 @@ pub async fn list(
             ),
             params!(
                 org,
-                purpose = filter.purpose,
+                purpose = filter.purpose.map(CertificatePurpose::as_str),
                 status = filter.status,
                 user_id = filter.user_id,
                 after_t,
@@ -302,7 +302,7 @@ pub async fn has_default(db: &(impl Session + ?Sized), user: Uuid) -> DbResult<b
 pub async fn activate(
     db: &(impl Session + ?Sized),
     id: Uuid,
-    cert_type: &str,
+    cert_type: CertificateType,
     issued: &Issued,
 ) -> DbResult<Certificate> {
     let row = db
@@ -316,7 +316,7 @@ pub async fn activate(
             ),
             params!(
                 id,
-                cert_type,
+                cert_type = cert_type.as_str(),
                 certificate = issued.der,
                 chain = chain_json(&issued.chain),
                 serial_number = issued.serial_number,

@@ -30,6 +30,42 @@ pub enum KeyType {
     EcP256,
 }
 
+string_enum!(
+    /// What a certificate is for (seed 000's `purpose`).
+    CertificatePurpose {
+        /// A person's signing certificate.
+        Signing = "signing",
+        /// The organization's CA, which issues its people's certificates and CRLs.
+        Ca = "ca",
+        /// The organization's seal, which seals completed envelopes.
+        Seal = "seal",
+    }
+);
+
+string_enum!(
+    /// Who vouches for a certificate (seed 000's `type`).
+    CertificateType {
+        /// Signed by its own key.
+        SelfSigned = "self_signed",
+        /// Issued by an external CA (a CSR's answer).
+        CaIssued = "ca_issued",
+        /// Issued by an external CA as a qualified (eIDAS) certificate.
+        Eidas = "eidas",
+        /// Issued by the organization's own CA.
+        Corporate = "corporate",
+    }
+);
+
+string_enum!(
+    /// A stored key's family (seed 000's `key_type`; its size is stored beside it).
+    KeyFamily {
+        /// RSA.
+        Rsa = "RSA",
+        /// Elliptic curve.
+        Ec = "EC",
+    }
+);
+
 /// How the certificate comes to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -45,11 +81,11 @@ pub enum Issuance {
 
 impl Issuance {
     /// The stored `type` right after creation.
-    pub fn initial_type(self) -> &'static str {
+    pub fn initial_type(self) -> CertificateType {
         match self {
-            Issuance::OrganizationCa => "corporate",
-            Issuance::Csr => "ca_issued",
-            Issuance::SelfSigned => "self_signed",
+            Issuance::OrganizationCa => CertificateType::Corporate,
+            Issuance::Csr => CertificateType::CaIssued,
+            Issuance::SelfSigned => CertificateType::SelfSigned,
         }
     }
 }

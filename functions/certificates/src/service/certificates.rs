@@ -28,6 +28,7 @@ use crate::service::issuing::{self, NewKeys};
 use crate::service::revocation;
 use crate::service::stored::{self, IssuingKey};
 use crate::store::{self, Certificate, ListFilter, NewRow};
+use gsign_core::certificates::{CertificatePurpose, CertificateType};
 
 use super::CertificatesApi;
 
@@ -106,9 +107,9 @@ impl CertificateView {
         Ok(Self {
             id: row.id,
             user_id: row.user_id,
-            purpose: row.purpose.clone(),
+            purpose: row.purpose.as_str().to_owned(),
             label: row.label.clone(),
-            cert_type: row.cert_type.clone(),
+            cert_type: row.cert_type.as_str().to_owned(),
             status: row.status.to_string(),
             is_default: row.is_default,
             serial_number: row.serial_number.clone(),
@@ -117,9 +118,9 @@ impl CertificateView {
             issuer_cn: row.issuer_cn.clone(),
             valid_from: row.valid_from,
             valid_to: row.valid_to,
-            key_type: row.key_type.clone(),
+            key_type: row.key_type.as_str().to_owned(),
             key_size: row.key_size,
-            signature_algorithm: row.signature_scheme.clone(),
+            signature_algorithm: row.signature_scheme.as_str().to_owned(),
             usage_count: row.usage_count,
             last_used_at: row.last_used_at,
             certificate_pem: chain_pem(row)?,
@@ -301,13 +302,13 @@ impl CertificatesApi {
                 id,
                 organization_id: caller.org,
                 user_id: Some(user),
-                purpose: "signing",
+                purpose: CertificatePurpose::Signing,
                 label: new.label.clone(),
                 cert_type: new.issuance.initial_type(),
                 subject_dn: new.subject_dn.clone(),
                 key_type,
                 key_size,
-                signature_scheme: scheme.as_str(),
+                signature_scheme: scheme,
                 hsm_key_id: hex::encode(&key.id),
                 public_key: key.spki_der.clone(),
                 issued,
@@ -353,13 +354,16 @@ impl CertificatesApi {
     ) -> Result<Page<CertificateView>, CertificatesError> {
         let mut errors = Vec::new();
         let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
-        let purpose = web::query(req, "purpose").map(str::to_owned);
-        if purpose
-            .as_deref()
-            .is_some_and(|p| !matches!(p, "signing" | "ca" | "seal"))
-        {
-            errors.push(FieldError::new("/purpose", "must be signing, ca or seal"));
-        }
+        let purpose = match web::query(req, "purpose") {
+            None => None,
+            Some(text) => {
+                let purpose = CertificatePurpose::parse(text);
+                if purpose.is_none() {
+                    errors.push(FieldError::new("/purpose", "must be signing, ca or seal"));
+                }
+                purpose
+            }
+        };
         let status = web::query(req, "status").map(str::to_owned);
         if status
             .as_deref()
@@ -444,7 +448,11 @@ impl CertificatesApi {
         }
         check_imported_chain(&leaf, &bundle, &row.public_key, SystemTime::now())
             .map_err(CertificatesCase::Chain)?;
-        let cert_type = if input.eidas { "eidas" } else { "ca_issued" };
+        let cert_type = if input.eidas {
+            CertificateType::Eidas
+        } else {
+            CertificateType::CaIssued
+        };
         let issued = issuing::issued(&leaf, &bundle)?;
         let mut row = store::activate(&tx, id, cert_type, &issued).await?;
         if !store::has_default(&tx, user).await? {
@@ -479,7 +487,7 @@ impl CertificatesApi {
         let mut row = store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(CertificatesError::NotFound("certificate"))?;
-        if row.purpose != "signing" {
+        if row.purpose != CertificatePurpose::Signing {
             return Err(CertificatesCase::Conflict(LifecycleConflict::Authority).into());
         }
         if row.user_id != Some(user) {
@@ -531,7 +539,7 @@ impl CertificatesApi {
         let row = store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(CertificatesError::NotFound("certificate"))?;
-        if row.purpose != "signing" {
+        if row.purpose != CertificatePurpose::Signing {
             return Err(CertificatesCase::Conflict(LifecycleConflict::Authority).into());
         }
         if !may_revoke(caller.role, caller.user, row.user_id) {

@@ -20,6 +20,7 @@ use crate::error::CertificatesError;
 use crate::service::pki::Pki;
 use crate::service::stored::{issuing_key, IssuingKey};
 use crate::store::{self, Certificate, Issued, NewRow};
+use gsign_core::certificates::{CertificatePurpose, CertificateType, KeyFamily};
 
 /// The seal certificate's validity (renewed by creating a new one before it ends).
 pub const SEAL_VALIDITY_DAYS: u32 = 1095;
@@ -176,7 +177,7 @@ pub async fn ensure_authorities(
     org_name: &str,
 ) -> Result<(Certificate, Certificate), CertificatesError> {
     let org_dn = escape_dn_value(org_name);
-    let ca = match store::authority(tx, org, "ca").await? {
+    let ca = match store::authority(tx, org, CertificatePurpose::Ca).await? {
         Some(ca) => ca,
         None => {
             let spec = KeySpec::Rsa3072;
@@ -197,14 +198,22 @@ pub async fn ensure_authorities(
                 },
             )
             .await?;
-            let row = authority_row(org, "ca", "Organization CA", &key, spec, &certificate, &[])?;
+            let row = authority_row(
+                org,
+                CertificatePurpose::Ca,
+                "Organization CA",
+                &key,
+                spec,
+                &certificate,
+                &[],
+            )?;
             let ca = store::insert(tx, &row).await?;
             // The distribution point its certificates name answers from the start.
             crate::service::revocation::refresh(tx, keys.hsm, pki, &ca).await?;
             ca
         }
     };
-    let seal = match store::authority(tx, org, "seal").await? {
+    let seal = match store::authority(tx, org, CertificatePurpose::Seal).await? {
         Some(seal) => seal,
         None => {
             let spec = KeySpec::Rsa3072;
@@ -226,7 +235,7 @@ pub async fn ensure_authorities(
             let chain: Vec<X509> = ca_certificate.into_iter().collect();
             let row = authority_row(
                 org,
-                "seal",
+                CertificatePurpose::Seal,
                 "Platform seal",
                 &key,
                 spec,
@@ -241,7 +250,7 @@ pub async fn ensure_authorities(
 
 fn authority_row(
     org: Uuid,
-    purpose: &'static str,
+    purpose: CertificatePurpose,
     label: &str,
     key: &HsmKey,
     spec: KeySpec,
@@ -255,11 +264,11 @@ fn authority_row(
         user_id: None,
         purpose,
         label: label.to_owned(),
-        cert_type: "corporate",
+        cert_type: CertificateType::Corporate,
         subject_dn: certificate.tbs_certificate.subject.to_string(),
         key_type,
         key_size,
-        signature_scheme: default_scheme(spec).as_str(),
+        signature_scheme: default_scheme(spec),
         hsm_key_id: hex::encode(&key.id),
         public_key: key.spki_der.clone(),
         issued: Some(issued(certificate, chain)?),
@@ -268,10 +277,10 @@ fn authority_row(
 }
 
 /// The stored `key_type` and `key_size` of a key spec.
-pub fn stored_key(spec: KeySpec) -> (&'static str, i32) {
+pub fn stored_key(spec: KeySpec) -> (KeyFamily, i32) {
     match spec {
-        KeySpec::Rsa2048 => ("RSA", 2048),
-        KeySpec::Rsa3072 => ("RSA", 3072),
-        KeySpec::EcP256 => ("EC", 256),
+        KeySpec::Rsa2048 => (KeyFamily::Rsa, 2048),
+        KeySpec::Rsa3072 => (KeyFamily::Rsa, 3072),
+        KeySpec::EcP256 => (KeyFamily::Ec, 256),
     }
 }

@@ -31,6 +31,7 @@ use x509_cert::Certificate as X509;
 
 use crate::error::CertificatesError;
 use crate::store::{self};
+use gsign_core::certificates::CertificatePurpose;
 
 /// The settings.
 pub struct CertificatesConfig {
@@ -151,7 +152,7 @@ impl Seals {
             .connect()
             .await
             .context("a connection for the seal key")?;
-        let seal = match store::authority(&conn, org, "seal")
+        let seal = match store::authority(&conn, org, CertificatePurpose::Seal)
             .await
             .context("reading the seal certificate")?
         {
@@ -220,7 +221,7 @@ impl Seals {
         org: Uuid,
     ) -> anyhow::Result<Option<(X509, Vec<u8>)>> {
         use der::Decode as _;
-        let Some(ca) = store::authority(client, org, "ca").await? else {
+        let Some(ca) = store::authority(client, org, CertificatePurpose::Ca).await? else {
             return Ok(None);
         };
         let certificate = ca.certificate.as_deref().map(X509::from_der).transpose()?;

@@ -22,6 +22,7 @@ use crate::error::CertificatesError;
 use crate::service::pki::Pki;
 use crate::service::stored::issuing_key;
 use crate::store::{self, Certificate};
+use gsign_core::certificates::CertificatePurpose;
 
 /// How long a CRL speaks for (nextUpdate - thisUpdate).
 pub const CRL_VALIDITY: chrono::Duration = chrono::Duration::days(7);
@@ -159,6 +160,6 @@ pub async fn issuing_authority(
     let Some(issuer_der) = certificate.chain.first() else {
         return Ok(None);
     };
-    let ca = store::authority(db, certificate.organization_id, "ca").await?;
+    let ca = store::authority(db, certificate.organization_id, CertificatePurpose::Ca).await?;
     Ok(ca.filter(|ca| ca.certificate.as_ref() == Some(issuer_der)))
 }

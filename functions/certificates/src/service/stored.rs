@@ -35,8 +35,7 @@ pub fn issuing_key(row: &Certificate) -> Result<IssuingKey, CertificatesError> {
     Ok(IssuingKey {
         key_id: hex::decode(&row.hsm_key_id)
             .map_err(|e| anyhow::anyhow!("stored HSM key id: {e}"))?,
-        scheme: Scheme::parse(&row.signature_scheme)
-            .ok_or_else(|| anyhow::anyhow!("stored scheme {:?}", row.signature_scheme))?,
+        scheme: row.signature_scheme,
         certificate: stored_chain(row)?.into_iter().next(),
     })
 }
