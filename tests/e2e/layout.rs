@@ -5,7 +5,9 @@
 //! - "areas talk through services": an area's code names another area's crate only through
 //!   that area's `service` module (its service type and what it hands out);
 //! - "one shape for every area": an area's crate has the same top-level modules in every area,
-//!   each with one role (see [`AREA_MODULES`]); anything else is a child of one of them.
+//!   each with one role (see [`AREA_MODULES`]); anything else is a child of one of them;
+//! - "statements live in the store": an area runs SQL (`fetch_*`, `run`, `run_batch`) only in
+//!   its `store` module.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -325,4 +327,102 @@ fn every_area_has_the_same_top_level_modules() {
         stale.is_empty(),
         "in shape now, take off NOT_YET_IN_SHAPE: {stale:?}"
     );
+}
+
+/// Files that still run statements outside their area's store; the list may only shrink.
+const STATEMENTS_OUTSIDE_THE_STORE: &[&str] = &[
+    "functions/accounts/src/http/authorize.rs",
+    "functions/accounts/src/service/auth.rs",
+    "functions/accounts/src/service/manage.rs",
+    "functions/accounts/src/service/me.rs",
+    "functions/billing/src/service/checkout.rs",
+    "functions/billing/src/service/usage.rs",
+    "functions/certificates/src/jobs.rs",
+    "functions/certificates/src/service/revocation.rs",
+    "functions/doc-packs/src/service/library.rs",
+    "functions/doc-packs/src/service/packs.rs",
+    "functions/envelopes/src/http/embedded.rs",
+    "functions/envelopes/src/service/ceremony.rs",
+    "functions/envelopes/src/service/mail.rs",
+    "functions/sealed/src/service/envelopes.rs",
+    "functions/sealed/src/service/keys.rs",
+    "functions/sealed/src/service/prompts.rs",
+    "functions/system/src/jobs/outbox.rs",
+];
+
+/// Whether `text` runs a statement through the database port.
+fn runs_statements(text: &str) -> bool {
+    text.lines().map(str::trim).any(|line| {
+        !line.starts_with("//")
+            && [
+                ".fetch_one(",
+                ".fetch_all(",
+                ".fetch_optional(",
+                ".run_batch(",
+            ]
+            .iter()
+            .any(|call| line.contains(call))
+            || line.match_indices(".run(").any(|(at, call)| {
+                let rest = &line[at + call.len()..];
+                rest.is_empty() || rest.starts_with('"') || rest.starts_with('&')
+            })
+    })
+}
+
+#[test]
+fn areas_run_statements_only_in_their_store() {
+    let mut outside = Vec::new();
+    for entry in std::fs::read_dir(root().join("functions"))
+        .expect("functions/")
+        .flatten()
+    {
+        let src = entry.path().join("src");
+        for file in rust_files(&src) {
+            let relative = file.strip_prefix(&src).unwrap_or(&file);
+            if relative.starts_with("store.rs") || relative.starts_with("store") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("readable source");
+            if runs_statements(&text) {
+                let shown = file
+                    .strip_prefix(root())
+                    .unwrap_or(&file)
+                    .to_string_lossy()
+                    .into_owned();
+                outside.push(shown);
+            }
+        }
+    }
+    outside.sort();
+    let new: Vec<&String> = outside
+        .iter()
+        .filter(|f| !STATEMENTS_OUTSIDE_THE_STORE.contains(&f.as_str()))
+        .collect();
+    assert!(
+        new.is_empty(),
+        "statements outside the store (move them to store): {new:#?}"
+    );
+    let gone: Vec<&&str> = STATEMENTS_OUTSIDE_THE_STORE
+        .iter()
+        .filter(|f| !outside.iter().any(|o| o == *f))
+        .collect();
+    assert!(
+        gone.is_empty(),
+        "no statement outside the store any more, take off the list: {gone:?}"
+    );
+}
+
+#[test]
+fn a_statement_is_seen_however_it_is_written() {
+    assert!(runs_statements(
+        "let rows = db.fetch_all(\"SELECT 1\", params!()).await?;"
+    ));
+    assert!(runs_statements(
+        "client\n    .run(\n        \"DELETE FROM x\","
+    ));
+    assert!(runs_statements("tx.run(\n\"UPDATE x\""));
+    assert!(!runs_statements("migrator.run(command).await"));
+    assert!(!runs_statements(
+        "// db.fetch_all( in a comment\nlet x = runner.run();"
+    ));
 }
