@@ -335,8 +335,6 @@ const STATEMENTS_OUTSIDE_THE_STORE: &[&str] = &[
     "functions/accounts/src/service/auth.rs",
     "functions/accounts/src/service/manage.rs",
     "functions/accounts/src/service/me.rs",
-    "functions/billing/src/service/checkout.rs",
-    "functions/billing/src/service/usage.rs",
     "functions/certificates/src/jobs.rs",
     "functions/certificates/src/service/revocation.rs",
     "functions/doc-packs/src/service/library.rs",

@@ -1,4 +1,5 @@
-//! The billing tables written from Stripe's events.
+//! The billing tables: the views the routes read (subscription, usage per type and day, a
+//! plan's price and Stripe ids), and Stripe's events applied to them.
 //!
 //! `POST /v1/billing/stripe-webhook` (no authorizer: Stripe calls it): the `Stripe-Signature`
 //! is checked (HMAC-SHA256 over `t.payload`, 300 s tolerance, any `v1` with any configured
@@ -15,7 +16,7 @@
 //! the one already holding that Stripe subscription or customer.
 
 use chrono::{DateTime, Utc};
-use gsign_platform::database::Session;
+use gsign_platform::database::{DbError, Session};
 use gsign_platform::params;
 use serde_json::Value;
 use uuid::Uuid;
@@ -255,4 +256,130 @@ async fn invoice(
         .await?
     };
     Ok((if changed > 0 { "applied" } else { "ignored" }, Some(org)))
+}
+
+/// The organization's subscription status and pending plan code, if it has a subscription.
+#[tracing::instrument(skip_all, fields(org = %org))]
+pub async fn subscription_state(
+    db: &(impl Session + ?Sized),
+    org: Uuid,
+) -> Result<Option<(String, Option<String>)>, DbError> {
+    db.fetch_optional(
+        "SELECT s.status, p.code AS pending_plan FROM subscriptions s \
+         LEFT JOIN plans p ON p.id = s.pending_plan_id WHERE s.organization_id = :org",
+        params!(org),
+    )
+    .await?
+    .map(|row| Ok((row.get("status")?, row.get("pending_plan")?)))
+    .transpose()
+}
+
+/// Usage per type (`envelope`, `signature`, `certificate`) recorded in `[start, end)`.
+#[tracing::instrument(skip_all, fields(org = %org))]
+pub async fn usage_totals(
+    db: &(impl Session + ?Sized),
+    org: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, DbError> {
+    db.fetch_all(
+        "SELECT type, COALESCE(sum(quantity), 0)::bigint AS used FROM usage_records \
+         WHERE organization_id = :org AND recorded_at >= :start AND recorded_at < :end \
+         GROUP BY type",
+        params!(org, start, end),
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((row.get("type")?, row.get("used")?)))
+    .collect()
+}
+
+/// One UTC day's usage per type.
+pub struct DayUsage {
+    /// The day.
+    pub day: chrono::NaiveDate,
+    /// Envelopes sent.
+    pub envelope: i64,
+    /// Signatures applied.
+    pub signature: i64,
+    /// Certificates created.
+    pub certificate: i64,
+}
+
+/// Usage per UTC day recorded in `[start, end)`, days without usage left out.
+#[tracing::instrument(skip_all, fields(org = %org))]
+pub async fn usage_per_day(
+    db: &(impl Session + ?Sized),
+    org: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<DayUsage>, DbError> {
+    db.fetch_all(
+        "SELECT (recorded_at AT TIME ZONE 'UTC')::date AS day, \
+         COALESCE(sum(quantity) FILTER (WHERE type = 'envelope'), 0)::bigint AS envelope, \
+         COALESCE(sum(quantity) FILTER (WHERE type = 'signature'), 0)::bigint AS signature, \
+         COALESCE(sum(quantity) FILTER (WHERE type = 'certificate'), 0)::bigint AS certificate \
+         FROM usage_records WHERE organization_id = :org \
+         AND recorded_at >= :start AND recorded_at < :end GROUP BY 1 ORDER BY 1",
+        params!(org, start, end),
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(DayUsage {
+            day: r.get("day")?,
+            envelope: r.get("envelope")?,
+            signature: r.get("signature")?,
+            certificate: r.get("certificate")?,
+        })
+    })
+    .collect()
+}
+
+/// A plan's monthly price in cents and its currency.
+#[tracing::instrument(skip_all)]
+pub async fn plan_price(
+    db: &(impl Session + ?Sized),
+    code: &str,
+) -> Result<(i32, String), DbError> {
+    let row = db
+        .fetch_one(
+            "SELECT monthly_price_cents, currency FROM plans WHERE code = :code",
+            params!(code),
+        )
+        .await?;
+    Ok((row.get("monthly_price_cents")?, row.get("currency")?))
+}
+
+/// The Stripe price of an active paid plan, if `plan` is one.
+#[tracing::instrument(skip_all)]
+pub async fn stripe_price(
+    db: &(impl Session + ?Sized),
+    plan: &str,
+) -> Result<Option<String>, DbError> {
+    db.fetch_optional(
+        "SELECT stripe_price_id FROM plans WHERE code = :plan AND is_active \
+         AND stripe_price_id IS NOT NULL",
+        params!(plan),
+    )
+    .await?
+    .map(|row| row.get("stripe_price_id"))
+    .transpose()
+}
+
+/// The organization's Stripe customer, once it has one.
+#[tracing::instrument(skip_all, fields(org = %org))]
+pub async fn stripe_customer(
+    db: &(impl Session + ?Sized),
+    org: Uuid,
+) -> Result<Option<String>, DbError> {
+    Ok(db
+        .fetch_optional(
+            "SELECT stripe_customer_id FROM subscriptions WHERE organization_id = :org",
+            params!(org),
+        )
+        .await?
+        .map(|row| row.get::<Option<String>>("stripe_customer_id"))
+        .transpose()?
+        .flatten())
 }

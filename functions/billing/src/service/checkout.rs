@@ -3,14 +3,13 @@
 //! The subscription itself changes only when Stripe's signed event arrives (`stripe_events.rs`);
 //! Checkout carries the organization id in the subscription's metadata for that.
 
-use gsign_platform::database::Session as _;
 use gsign_platform::http::Caller;
-use gsign_platform::params;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::BillingApi;
 use crate::error::{BillingCase, BillingError};
+use crate::store;
 
 /// `POST /v1/billing/checkout` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -74,16 +73,8 @@ impl BillingApi {
     /// The organization's Stripe customer, if it has subscribed before.
     #[tracing::instrument(skip_all)]
     async fn stripe_customer(&self, caller: &Caller) -> Result<Option<String>, BillingError> {
-        let client = self.base.db.connect().await?;
-        Ok(client
-            .fetch_optional(
-                "SELECT stripe_customer_id FROM subscriptions WHERE organization_id = :org",
-                params!(org = caller.org),
-            )
-            .await?
-            .map(|row| row.get::<Option<String>>("stripe_customer_id"))
-            .transpose()?
-            .flatten())
+        let session = self.base.db.connect().await?;
+        Ok(store::stripe_customer(&session, caller.org).await?)
     }
 
     /// A Checkout session for `plan`: `{id, url}`.
@@ -94,17 +85,9 @@ impl BillingApi {
         input: CheckoutInput,
     ) -> Result<Value, BillingError> {
         let stripe = self.stripe()?;
-        let price: Option<String> = {
-            let client = self.base.db.connect().await?;
-            client
-                .fetch_optional(
-                    "SELECT stripe_price_id FROM plans WHERE code = :plan AND is_active \
-                     AND stripe_price_id IS NOT NULL",
-                    params!(plan = input.plan),
-                )
-                .await?
-                .map(|row| row.get("stripe_price_id"))
-                .transpose()?
+        let price = {
+            let session = self.base.db.connect().await?;
+            store::stripe_price(&session, &input.plan).await?
         };
         let Some(price) = price else {
             return Err(BillingError::invalid(

@@ -3,15 +3,14 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use gsign_core::FieldError;
-use gsign_platform::database::Session as _;
 use gsign_platform::http::{self as web, Caller};
-use gsign_platform::params;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 pub use crate::error::BillingError;
 
 use super::{BillingApi, SubscriptionView, UsageDay};
+use crate::store;
 
 impl BillingApi {
     /// `GET /v1/billing/subscription`: the organization's plan, subscription and pending change.
@@ -19,32 +18,17 @@ impl BillingApi {
     pub async fn subscription(&self, caller: &Caller) -> Result<SubscriptionView, BillingError> {
         let client = self.base.db.connect().await?;
         let plan = gsign_platform::billing::current_plan(&client, caller.org).await?;
-        let row = client
-            .fetch_optional(
-                "SELECT s.status, p.code AS pending_plan FROM subscriptions s \
-                 LEFT JOIN plans p ON p.id = s.pending_plan_id WHERE s.organization_id = :org",
-                params!(org = caller.org),
-            )
-            .await?;
-        let usage = client
-            .fetch_all(
-                "SELECT type, COALESCE(sum(quantity), 0)::bigint AS used FROM usage_records \
-                 WHERE organization_id = :org AND recorded_at >= :start AND recorded_at < :end \
-                 GROUP BY type",
-                params!(
-                    org = caller.org,
-                    start = plan.period_start,
-                    end = plan.period_end
-                ),
-            )
-            .await?;
+        let state = store::subscription_state(&client, caller.org).await?;
+        let usage =
+            store::usage_totals(&client, caller.org, plan.period_start, plan.period_end).await?;
         let mut totals = serde_json::json!({"envelope": 0, "signature": 0, "certificate": 0});
-        for row in usage {
-            totals[row.get::<String>("type")?] = serde_json::json!(row.get::<i64>("used")?);
+        for (kind, used) in usage {
+            totals[kind] = serde_json::json!(used);
         }
+        let (status, pending_plan) = state.unzip();
         Ok(SubscriptionView {
-            status: row.as_ref().map(|r| r.get("status")).transpose()?,
-            pending_plan: row.map(|r| r.get("pending_plan")).transpose()?.flatten(),
+            status,
+            pending_plan: pending_plan.flatten(),
             plan,
             usage: totals,
         })
@@ -93,28 +77,16 @@ impl BillingApi {
             .unwrap_or_default()
             .and_utc();
         let client = self.base.db.connect().await?;
-        let rows = client
-            .fetch_all(
-                "SELECT (recorded_at AT TIME ZONE 'UTC')::date AS day, \
-                 COALESCE(sum(quantity) FILTER (WHERE type = 'envelope'), 0)::bigint AS envelope, \
-                 COALESCE(sum(quantity) FILTER (WHERE type = 'signature'), 0)::bigint AS signature, \
-                 COALESCE(sum(quantity) FILTER (WHERE type = 'certificate'), 0)::bigint AS certificate \
-                 FROM usage_records WHERE organization_id = :org \
-                 AND recorded_at >= :start AND recorded_at < :end GROUP BY 1 ORDER BY 1",
-                params!(org = caller.org, start, end),
-            )
-            .await?;
-        let days: Vec<UsageDay> = rows
-            .iter()
-            .map(|r| {
-                Ok(UsageDay {
-                    day: r.get("day")?,
-                    envelope: r.get("envelope")?,
-                    signature: r.get("signature")?,
-                    certificate: r.get("certificate")?,
-                })
+        let days = store::usage_per_day(&client, caller.org, start, end)
+            .await?
+            .into_iter()
+            .map(|d| UsageDay {
+                day: d.day,
+                envelope: d.envelope,
+                signature: d.signature,
+                certificate: d.certificate,
             })
-            .collect::<Result<_, gsign_platform::database::DbError>>()?;
+            .collect();
         Ok((from, to, days))
     }
 
@@ -174,14 +146,7 @@ impl BillingApi {
     ) -> Result<serde_json::Value, BillingError> {
         let view = self.subscription(caller).await?;
         let client = self.base.db.connect().await?;
-        let row = client
-            .fetch_one(
-                "SELECT monthly_price_cents, currency FROM plans WHERE code = :code",
-                params!(code = view.plan.code),
-            )
-            .await?;
-        let (price, currency): (i32, String) =
-            (row.get("monthly_price_cents")?, row.get("currency")?);
+        let (price, currency) = store::plan_price(&client, &view.plan.code).await?;
         let included = |used: &serde_json::Value, allowance: Option<i32>, what: &str| {
             serde_json::json!({
                 "description": match allowance {
