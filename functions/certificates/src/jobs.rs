@@ -6,50 +6,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gsign_core::Env;
-use gsign_platform::database::Session;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
-use gsign_platform::params;
 
-use crate::error::CertificatesError;
 use crate::service::pki::Pki;
 use crate::service::revocation::{refresh, CRL_REFRESH};
 use crate::service::{CertificatesConfig, Services};
-use crate::store::{self, Certificate};
+use crate::store::{self};
 
 /// CAs one scheduled run refreshes at most (the next run takes the rest).
 const BATCH: i64 = 200;
-
-/// CAs whose CRL is due: none issued yet, older than [`CRL_REFRESH`], not published, or
-/// issued before a revocation under the CA.
-#[tracing::instrument(skip_all)]
-async fn due(db: &(impl Session + ?Sized)) -> Result<Vec<Certificate>, CertificatesError> {
-    let rows = db
-        .fetch_all(
-            &format!(
-                "SELECT {} FROM certificates WHERE id IN ( \
-                     SELECT ca.id FROM certificates ca \
-                     LEFT JOIN revocation_lists l ON l.authority_id = ca.id \
-                     WHERE ca.purpose = 'ca' AND ca.status = 'active' AND ( \
-                         l.der IS NULL OR l.published_at IS NULL \
-                         OR l.this_update < now() - make_interval(secs => :refresh_seconds) \
-                         OR EXISTS (SELECT 1 FROM certificates c \
-                             WHERE c.organization_id = ca.organization_id \
-                               AND c.status = 'revoked' AND c.chain[1] = ca.certificate \
-                               AND c.revoked_at >= l.this_update)) \
-                     ORDER BY l.this_update NULLS FIRST LIMIT :batch)",
-                store::COLUMNS
-            ),
-            params!(
-                refresh_seconds = CRL_REFRESH.num_seconds() as f64,
-                batch = BATCH
-            ),
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(Certificate::try_from)
-        .collect::<Result<_, _>>()?)
-}
 
 /// The schedule (`schedule-publish-crls`).
 pub const PUBLISH_CRLS: FunctionSpec = FunctionSpec {
@@ -84,7 +49,7 @@ impl InvokeHandler for PublishCrls {
             InvokeError::permanent(anyhow::anyhow!("the HSM is not configured"))
         })?;
         let client = self.services.base.db.connect().await?;
-        let due = due(&client).await?;
+        let due = store::crls_due(&client, CRL_REFRESH, BATCH).await?;
         let (mut published, mut failed) = (0u32, 0u32);
         for ca in &due {
             match refresh(&client, hsm, &self.pki, ca).await {

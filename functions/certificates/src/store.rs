@@ -373,3 +373,131 @@ pub async fn lock_organization(
     .map(|row| row.get("name"))
     .transpose()
 }
+
+/// CAs whose CRL is due: none issued yet, older than `refresh`, not published, or
+/// issued before a revocation under the CA.
+#[tracing::instrument(skip_all)]
+pub async fn crls_due(
+    db: &(impl Session + ?Sized),
+    refresh: chrono::Duration,
+    batch: i64,
+) -> DbResult<Vec<Certificate>> {
+    let rows = db
+        .fetch_all(
+            &format!(
+                "SELECT {} FROM certificates WHERE id IN ( \
+                     SELECT ca.id FROM certificates ca \
+                     LEFT JOIN revocation_lists l ON l.authority_id = ca.id \
+                     WHERE ca.purpose = 'ca' AND ca.status = 'active' AND ( \
+                         l.der IS NULL OR l.published_at IS NULL \
+                         OR l.this_update < now() - make_interval(secs => :refresh_seconds) \
+                         OR EXISTS (SELECT 1 FROM certificates c \
+                             WHERE c.organization_id = ca.organization_id \
+                               AND c.status = 'revoked' AND c.chain[1] = ca.certificate \
+                               AND c.revoked_at >= l.this_update)) \
+                     ORDER BY l.this_update NULLS FIRST LIMIT :batch)",
+                COLUMNS
+            ),
+            params!(refresh_seconds = refresh.num_seconds() as f64, batch),
+        )
+        .await?;
+    rows.iter().map(Certificate::try_from).collect()
+}
+
+/// A revoked certificate as its CA's CRL lists it.
+pub struct RevokedEntry {
+    /// The serial number, in hex.
+    pub serial: String,
+    /// When it was revoked.
+    pub at: DateTime<Utc>,
+    /// Why (a CRL reason's name), if said.
+    pub reason: Option<String>,
+}
+
+/// Every unexpired revoked certificate the CA with certificate `ca_der` issued in `org`.
+#[tracing::instrument(skip_all, fields(org = %org))]
+pub async fn revoked_under(
+    db: &(impl Session + ?Sized),
+    org: Uuid,
+    ca_der: &[u8],
+) -> DbResult<Vec<RevokedEntry>> {
+    db.fetch_all(
+        "SELECT serial_number, revoked_at, revocation_reason FROM certificates \
+         WHERE organization_id = :org AND status = 'revoked' AND chain[1] = :ca_der \
+           AND valid_to > now() ORDER BY revoked_at, id",
+        params!(org, ca_der = ca_der.to_vec()),
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(RevokedEntry {
+            serial: row.get("serial_number")?,
+            at: row.get("revoked_at")?,
+            reason: row.get("revocation_reason")?,
+        })
+    })
+    .collect()
+}
+
+/// The next CRL number (a sequence: no two CRLs share one, whatever the transactions do).
+pub async fn next_crl_number(db: &(impl Session + ?Sized)) -> DbResult<i64> {
+    db.fetch_one("SELECT nextval('crl_numbers') AS number", params!())
+        .await?
+        .get("number")
+}
+
+/// A CRL to record as its CA's current one.
+pub struct NewCrl<'a> {
+    /// The CA's certificate row.
+    pub authority: Uuid,
+    /// Its organization.
+    pub organization: Uuid,
+    /// The CRL's number.
+    pub number: i64,
+    /// `thisUpdate`.
+    pub this_update: DateTime<Utc>,
+    /// `nextUpdate`.
+    pub next_update: DateTime<Utc>,
+    /// The CRL.
+    pub der: &'a [u8],
+}
+
+/// Records `crl` as its CA's current CRL, unpublished, unless a newer one is recorded.
+#[tracing::instrument(skip_all, fields(authority = %crl.authority))]
+pub async fn record_crl(db: &(impl Session + ?Sized), crl: &NewCrl<'_>) -> DbResult<()> {
+    db.run(
+        "INSERT INTO revocation_lists (authority_id, organization_id, crl_number, \
+             this_update, next_update, der) \
+         VALUES (:ca, :org, :number, :this_update, :next_update, :der) \
+         ON CONFLICT (authority_id) DO UPDATE SET crl_number = EXCLUDED.crl_number, \
+             this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, \
+             der = EXCLUDED.der, published_at = NULL \
+         WHERE revocation_lists.crl_number < EXCLUDED.crl_number",
+        params!(
+            ca = crl.authority,
+            org = crl.organization,
+            number = crl.number,
+            this_update = crl.this_update,
+            next_update = crl.next_update,
+            der = crl.der.to_vec()
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Marks the CA's recorded CRL `der` published.
+#[tracing::instrument(skip_all, fields(authority = %authority))]
+pub async fn crl_published(
+    db: &(impl Session + ?Sized),
+    authority: Uuid,
+    der: &[u8],
+) -> DbResult<()> {
+    db.run(
+        "UPDATE revocation_lists SET published_at = now() \
+         WHERE authority_id = :ca AND der = :der",
+        params!(ca = authority, der = der.to_vec()),
+    )
+    .await?;
+    Ok(())
+}

@@ -15,7 +15,6 @@ use der::Encode;
 use gsign_platform::database::Session;
 use gsign_platform::hsm::HsmHandle;
 use gsign_platform::hsm_keys::HsmSigner;
-use gsign_platform::params;
 use gsign_signing::crl::{self, CrlContents, Revocation};
 
 use crate::error::CertificatesError;
@@ -39,19 +38,10 @@ async fn revoked_under(
     let Some(ca_der) = &ca.certificate else {
         return Ok(Vec::new());
     };
-    let rows = db
-        .fetch_all(
-            "SELECT serial_number, revoked_at, revocation_reason FROM certificates \
-             WHERE organization_id = :org AND status = 'revoked' AND chain[1] = :ca_der \
-               AND valid_to > now() ORDER BY revoked_at, id",
-            params!(org = ca.organization_id, ca_der),
-        )
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let serial: String = row.get("serial_number")?;
-            let at: DateTime<Utc> = row.get("revoked_at")?;
-            let reason: Option<String> = row.get("revocation_reason")?;
+    store::revoked_under(db, ca.organization_id, ca_der)
+        .await?
+        .into_iter()
+        .map(|store::RevokedEntry { serial, at, reason }| {
             Ok(Revocation {
                 serial: hex::decode(&serial)
                     .map_err(|e| anyhow::anyhow!("stored serial {serial:?}: {e}"))?,
@@ -72,10 +62,7 @@ pub async fn issue(
     hsm: &HsmHandle,
     ca: &Certificate,
 ) -> Result<Vec<u8>, CertificatesError> {
-    let number: i64 = db
-        .fetch_one("SELECT nextval('crl_numbers') AS number", params!())
-        .await?
-        .get("number")?;
+    let number = store::next_crl_number(db).await?;
     let revoked = revoked_under(db, ca).await?;
     let key = issuing_key(ca)?;
     let issuer = key
@@ -110,22 +97,16 @@ pub async fn issue(
         .next_update
         .map(|t| t.to_system_time().into())
         .unwrap_or(this_update + CRL_VALIDITY);
-    db.run(
-        "INSERT INTO revocation_lists (authority_id, organization_id, crl_number, \
-             this_update, next_update, der) \
-         VALUES (:ca, :org, :number, :this_update, :next_update, :der) \
-         ON CONFLICT (authority_id) DO UPDATE SET crl_number = EXCLUDED.crl_number, \
-             this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, \
-             der = EXCLUDED.der, published_at = NULL \
-         WHERE revocation_lists.crl_number < EXCLUDED.crl_number",
-        params!(
-            ca = ca.id,
-            org = ca.organization_id,
+    store::record_crl(
+        db,
+        &store::NewCrl {
+            authority: ca.id,
+            organization: ca.organization_id,
             number,
             this_update,
             next_update,
-            der
-        ),
+            der: &der,
+        },
     )
     .await?;
     Ok(der)
@@ -142,12 +123,7 @@ pub async fn refresh(
 ) -> Result<Vec<u8>, CertificatesError> {
     let der = issue(db, hsm, ca).await?;
     pki.publish(ca.id, &der).await?;
-    db.run(
-        "UPDATE revocation_lists SET published_at = now() \
-         WHERE authority_id = :ca AND der = :der",
-        params!(ca = ca.id, der),
-    )
-    .await?;
+    store::crl_published(db, ca.id, &der).await?;
     Ok(der)
 }
 
