@@ -11,7 +11,6 @@ use chrono::Utc;
 use gsign_core::envelopes::is_embed_origin;
 use gsign_core::envelopes::EvidenceEvent;
 use gsign_core::Env;
-use gsign_platform::database::Session;
 use gsign_platform::http::{self as web};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
 use http::{HeaderValue, StatusCode};
@@ -79,13 +78,7 @@ impl OpenRoute {
             .await?
             .ok_or(EmbeddedCase::Unknown)?;
         // A view URL of an embedded recipient, or a signing link the sender handed out.
-        let embedded: bool = tx
-            .fetch_one(
-                "SELECT embedded FROM recipients WHERE id = :id",
-                gsign_platform::params!(id = found.id),
-            )
-            .await?
-            .get("embedded")?;
+        let embedded = store::is_embedded(&tx, found.id).await?;
         store::record(
             &tx,
             found.organization_id,

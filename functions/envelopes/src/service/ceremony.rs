@@ -8,7 +8,7 @@
 //! row lock and writes its evidence (with the recipient's IP and user agent) in the same
 //! transaction. Only the current routing order may act.
 
-use gsign_platform::database::{Session, Transaction};
+use gsign_platform::database::Transaction;
 use gsign_platform::route_error::RouteError;
 use std::time::Duration;
 
@@ -994,11 +994,7 @@ impl EnvelopesApi {
         let fresh = gsign_platform::credentials::new_token();
         let expires_at = Utc::now() + chrono::Duration::days(self.settings.completed_link_days);
         store::set_expiring_token(&tx, recipient.id, &fresh.hash, expires_at).await?;
-        tx.run(
-            "UPDATE recipients SET link_renewed_at = now() WHERE id = :id",
-            gsign_platform::params!(id = recipient.id),
-        )
-        .await?;
+        store::link_renewed(&tx, recipient.id).await?;
         let (ip, user_agent) = web::client(req);
         let party = Party {
             recipient,

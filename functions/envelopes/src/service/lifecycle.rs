@@ -173,8 +173,7 @@ impl EnvelopesApi {
         // corrects it or hands over a link instead.
         let addresses: Vec<String> = recipients.iter().map(|r| r.email.clone()).collect();
         let suppressed =
-            crate::service::mail::suppressed_among(tx, envelope.organization_id, &addresses)
-                .await?;
+            crate::store::mail::suppressed_among(tx, envelope.organization_id, &addresses).await?;
         let reachable = |r: &&Recipient| {
             !matches!(
                 r.mail_status.as_deref(),

@@ -17,13 +17,13 @@
 
 use chrono::{DateTime, Utc};
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientStatus};
-use gsign_core::mail::{is_plausible_address, MailEvent, MailEventKind, Suppressed};
+use gsign_core::mail::{is_plausible_address, MailEvent, MailEventKind};
 use gsign_core::webhooks::EventType;
 use gsign_core::FieldError;
-use gsign_platform::database::{json_list, DbError, Row, Session, Transaction};
+use gsign_platform::database::{DbError, Session, Transaction};
 use gsign_platform::http::{self as web, Caller};
+use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::{outbox, params};
 use http::StatusCode;
 use lambda_http::Request;
 use secrecy::ExposeSecret as _;
@@ -33,26 +33,14 @@ use uuid::Uuid;
 use crate::error::{EnvelopesCase, EnvelopesError};
 use crate::service::acting::acting_now;
 use crate::service::EnvelopesApi;
+use crate::store::mail as mail_store;
 use crate::store::Letterhead;
 use crate::store::{self, Envelope, Recipient};
-
-/// Mail states from weakest to strongest: an event only ever raises a mail's state.
-const STATUS_RANK: &str = "ARRAY['sending','sent','suppressed','delayed','delivered','rejected',\
-    'bounced','complained']::text[]";
 
 /// How long a handed-out signing link waits to be opened when the envelope has no expiry.
 const HANDED_OUT_LINK_DAYS: i64 = 7;
 
 // ------------------------------------------------------------------ SES feedback
-
-/// The mail an event is about, as GSign recorded sending it.
-struct MailRecord {
-    id: Uuid,
-    organization_id: Option<Uuid>,
-    envelope_id: Option<Uuid>,
-    recipient_id: Option<Uuid>,
-    sent_at: DateTime<Utc>,
-}
 
 /// What an event changed, as the log line says.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -70,7 +58,10 @@ impl EnvelopesApi {
     pub async fn record_mail_event(&self, event: &MailEvent) -> anyhow::Result<Option<Recorded>> {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let Some(mail) = find_mail(&tx, event).await? else {
+        let by_tag = event
+            .tag("gsign-outbox")
+            .and_then(|tag| tag.parse::<Uuid>().ok());
+        let Some(mail) = mail_store::sent_mail(&tx, by_tag, &event.ses_message_id).await? else {
             return Ok(None);
         };
         // The envelope's row lock first, as every evidence write holds it.
@@ -81,29 +72,7 @@ impl EnvelopesApi {
         let mut recorded = Recorded::default();
         let mut publish = Vec::new();
         for outcome in &event.outcomes {
-            let new = tx
-                .fetch_optional(
-                    "INSERT INTO mail_events (mail_id, ses_message_id, event_type, address, occurred_at, details) \
-                     VALUES (:mail, :ses_message_id, :event_type, :address, :occurred_at, :details) \
-                     ON CONFLICT ON CONSTRAINT mail_events_once DO NOTHING RETURNING id",
-                    params!(
-                        mail = mail.id,
-                        ses_message_id = event.ses_message_id,
-                        event_type = event.kind.as_str(),
-                        address = outcome.address,
-                        occurred_at = outcome.occurred_at,
-                        details = serde_json::json!({
-                            "diagnostic": outcome.diagnostic,
-                            "bounce_type": match &event.kind {
-                                MailEventKind::Bounce { kind, .. } => Some(kind.as_str()),
-                                _ => None,
-                            },
-                        }),
-                    ),
-                )
-                .await?
-                .is_some();
-            if !new {
+            if !mail_store::record_event(&tx, &mail, event, outcome).await? {
                 recorded.repeated += 1;
                 continue;
             }
@@ -111,53 +80,25 @@ impl EnvelopesApi {
             let Some(status) = event.kind.status() else {
                 continue;
             };
-            tx.run(
-                &format!(
-                    "UPDATE mail_messages SET status = :status, \
-                     diagnostic = COALESCE(:diagnostic::text, diagnostic), status_at = now() \
-                     WHERE id = :mail AND array_position({STATUS_RANK}, status) \
-                         < array_position({STATUS_RANK}, :status::text)"
-                ),
-                params!(
-                    mail = mail.id,
-                    status = status.as_str(),
-                    diagnostic = outcome.diagnostic,
-                ),
-            )
-            .await?;
+            mail_store::raise_mail_status(&tx, mail.id, status, outcome.diagnostic.as_deref())
+                .await?;
             // The recipient shows what became of their newest mail, at their current address.
             let recipient = match mail.recipient_id {
-                Some(recipient) => tx
-                    .fetch_optional(
-                        &format!(
-                            "UPDATE recipients r SET mail_status = :status, mail_status_at = now(), \
-                             mail_diagnostic = :diagnostic::text \
-                             WHERE r.id = :recipient AND lower(r.email) = :address \
-                               AND array_position({STATUS_RANK}, COALESCE(r.mail_status, 'sent')) \
-                                   < array_position({STATUS_RANK}, :status::text) \
-                               AND NOT EXISTS (SELECT 1 FROM mail_messages m WHERE m.recipient_id = r.id \
-                                   AND lower(m.to_address) = :address \
-                                   AND m.sent_at > :sent_at::timestamptz) \
-                             RETURNING r.id, r.name, r.email"
-                        ),
-                        params!(
-                            recipient,
-                            address = outcome.address,
-                            status = status.as_str(),
-                            diagnostic = outcome.diagnostic,
-                            sent_at = mail.sent_at,
-                        ),
+                Some(recipient) => {
+                    mail_store::raise_recipient_mail_status(
+                        &tx,
+                        &mail,
+                        recipient,
+                        &outcome.address,
+                        status,
+                        outcome.diagnostic.as_deref(),
                     )
                     .await?
-                    .map(|row| -> Result<(Uuid, String, String), DbError> {
-                        Ok((row.get("id")?, row.get("name")?, row.get("email")?))
-                    })
-                    .transpose()?,
+                }
                 None => None,
             };
-            let org = mail.organization_id;
             if let (Some(org), true) = (
-                org,
+                mail.organization_id,
                 event.kind.failed_for_good() || event.kind == MailEventKind::Complaint,
             ) {
                 let reason = if event.kind == MailEventKind::Complaint {
@@ -165,105 +106,20 @@ impl EnvelopesApi {
                 } else {
                     "bounce"
                 };
-                tx.run(
-                    "INSERT INTO mail_suppressions (organization_id, email, reason, detail) \
-                     VALUES (:org, :address, :reason, :diagnostic) ON CONFLICT DO NOTHING",
-                    params!(
-                        org,
-                        address = outcome.address,
-                        reason,
-                        diagnostic = outcome.diagnostic,
-                    ),
+                mail_store::suppress(
+                    &tx,
+                    org,
+                    &outcome.address,
+                    reason,
+                    outcome.diagnostic.as_deref(),
                 )
                 .await?;
             }
-            let (Some(envelope), Some((recipient_id, name, email))) = (&envelope, recipient) else {
-                continue;
-            };
-            let system = |action: &str, details: serde_json::Value| EvidenceEvent {
-                envelope_id: envelope.id,
-                sequence: 0,
-                action: action.to_owned(),
-                actor_type: "system".to_owned(),
-                actor_id: None,
-                recipient_id: Some(recipient_id),
-                ip: None,
-                user_agent: None,
-                details,
-                occurred_at: Utc::now(),
-            };
-            if event.kind == MailEventKind::Complaint {
-                store::record(
-                    &tx,
-                    envelope.organization_id,
-                    system(
-                        "recipient.mail_complained",
-                        serde_json::json!({"email": email, "ses_message_id": event.ses_message_id}),
-                    ),
-                )
-                .await?;
-                continue;
-            }
-            if !event.kind.failed_for_good() || envelope.status != EnvelopeStatus::Sent {
-                continue;
-            }
-            let diagnostic = outcome
-                .diagnostic
-                .clone()
-                .unwrap_or_else(|| "the receiving server refused the mail".to_owned());
-            store::record(
-                &tx,
-                envelope.organization_id,
-                system(
-                    "recipient.mail_bounced",
-                    serde_json::json!({
-                        "email": email,
-                        "diagnostic": diagnostic,
-                        "status": status.as_str(),
-                        "ses_message_id": event.ses_message_id,
-                    }),
-                ),
-            )
-            .await?;
-            publish.push(
-                outbox::webhook(
-                    &tx,
-                    envelope.organization_id,
-                    EventType::RecipientMailBounced,
-                    serde_json::json!({
-                        "envelope_id": envelope.id,
-                        "recipient_id": recipient_id,
-                        "email": email,
-                        "mail_status": status.as_str(),
-                        "diagnostic": diagnostic,
-                    }),
-                )
-                .await?
-                .0,
-            );
-            if let Some(to) = store::sender_email(&tx, envelope.id).await? {
-                publish.push(
-                    outbox::email(
-                        &tx,
-                        envelope.organization_id,
-                        &outbox::Email {
-                            template: "recipient_mail_bounced".to_owned(),
-                            to,
-                            data: serde_json::json!({
-                                "recipient_name": name,
-                                "recipient_email": email,
-                                "envelope_name": envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
-                                "diagnostic": diagnostic,
-                                "link": format!("{}/envelopes/{}", self.settings.app_url, envelope.id),
-                            }),
-                            language: envelope.language.clone(),
-                            envelope_id: Some(envelope.id),
-                            recipient_id: None,
-                            bulk: false,
-                        },
-                    )
-                    .await?,
-                );
+            if let (Some(envelope), Some(recipient)) = (&envelope, recipient) {
+                let consequences = self
+                    .recipient_mail_failed(&tx, envelope, &recipient, event, outcome, status)
+                    .await?;
+                publish.extend(consequences);
             }
         }
         tx.commit().await?;
@@ -271,82 +127,113 @@ impl EnvelopesApi {
         self.base.relay.publish(&self.base.db, &publish).await;
         Ok(Some(recorded))
     }
-}
 
-/// The mail `event` is about: by the `gsign-outbox` tag GSign sets, else by SES's id.
-#[tracing::instrument(skip_all)]
-async fn find_mail(
-    client: &(impl Session + ?Sized),
-    event: &MailEvent,
-) -> Result<Option<MailRecord>, DbError> {
-    let by_tag = event
-        .tag("gsign-outbox")
-        .and_then(|tag| tag.parse::<Uuid>().ok());
-    let row = match by_tag {
-        Some(id) => {
-            client
-                .fetch_optional(
-                    "SELECT id, organization_id, envelope_id, recipient_id, sent_at \
-                     FROM mail_messages WHERE id = :id FOR UPDATE",
-                    params!(id),
-                )
-                .await?
+    /// What a complaint or a permanent failure of a signing request does to its envelope,
+    /// recorded in `tx`: evidence, and for a bounce while the envelope is out, the
+    /// `recipient.mail_bounced` webhook and a mail to the sender; the outbox rows to publish.
+    #[tracing::instrument(skip_all, fields(envelope = %envelope.id))]
+    async fn recipient_mail_failed(
+        &self,
+        tx: &Transaction<'_>,
+        envelope: &Envelope,
+        recipient: &mail_store::MailedRecipient,
+        event: &MailEvent,
+        outcome: &gsign_core::mail::AddressOutcome,
+        status: gsign_core::mail::MailStatus,
+    ) -> anyhow::Result<Vec<Uuid>> {
+        let system = |action: &str, details: serde_json::Value| EvidenceEvent {
+            envelope_id: envelope.id,
+            sequence: 0,
+            action: action.to_owned(),
+            actor_type: "system".to_owned(),
+            actor_id: None,
+            recipient_id: Some(recipient.id),
+            ip: None,
+            user_agent: None,
+            details,
+            occurred_at: Utc::now(),
+        };
+        let email = &recipient.email;
+        if event.kind == MailEventKind::Complaint {
+            store::record(
+                tx,
+                envelope.organization_id,
+                system(
+                    "recipient.mail_complained",
+                    serde_json::json!({"email": email, "ses_message_id": event.ses_message_id}),
+                ),
+            )
+            .await?;
+            return Ok(Vec::new());
         }
-        None => {
-            client
-                .fetch_optional(
-                    "SELECT id, organization_id, envelope_id, recipient_id, sent_at \
-                     FROM mail_messages WHERE ses_message_id = :ses_message_id FOR UPDATE",
-                    params!(ses_message_id = event.ses_message_id),
-                )
-                .await?
+        if !event.kind.failed_for_good() || envelope.status != EnvelopeStatus::Sent {
+            return Ok(Vec::new());
         }
-    };
-    row.map(|row| {
-        Ok(MailRecord {
-            id: row.get("id")?,
-            organization_id: row.get("organization_id")?,
-            envelope_id: row.get("envelope_id")?,
-            recipient_id: row.get("recipient_id")?,
-            sent_at: row.get("sent_at")?,
-        })
-    })
-    .transpose()
+        let diagnostic = outcome
+            .diagnostic
+            .clone()
+            .unwrap_or_else(|| "the receiving server refused the mail".to_owned());
+        store::record(
+            tx,
+            envelope.organization_id,
+            system(
+                "recipient.mail_bounced",
+                serde_json::json!({
+                    "email": email,
+                    "diagnostic": diagnostic,
+                    "status": status.as_str(),
+                    "ses_message_id": event.ses_message_id,
+                }),
+            ),
+        )
+        .await?;
+        let mut publish = vec![
+            outbox::webhook(
+                tx,
+                envelope.organization_id,
+                EventType::RecipientMailBounced,
+                serde_json::json!({
+                    "envelope_id": envelope.id,
+                    "recipient_id": recipient.id,
+                    "email": email,
+                    "mail_status": status.as_str(),
+                    "diagnostic": diagnostic,
+                }),
+            )
+            .await?
+            .0,
+        ];
+        if let Some(to) = store::sender_email(tx, envelope.id).await? {
+            publish.push(
+                outbox::email(
+                    tx,
+                    envelope.organization_id,
+                    &outbox::Email {
+                        template: "recipient_mail_bounced".to_owned(),
+                        to,
+                        data: serde_json::json!({
+                            "recipient_name": recipient.name,
+                            "recipient_email": email,
+                            "envelope_name": envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
+                            "diagnostic": diagnostic,
+                            "link": format!("{}/envelopes/{}", self.settings.app_url, envelope.id),
+                        }),
+                        language: envelope.language.clone(),
+                        envelope_id: Some(envelope.id),
+                        recipient_id: None,
+                        bulk: false,
+                    },
+                )
+                .await?,
+            );
+        }
+        Ok(publish)
+    }
 }
 
 // ------------------------------------------------------------------ suppression list
 
-/// An address on the organization's suppression list.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[schemars(rename = "MailSuppression")]
-pub struct SuppressionView {
-    /// The address, lower-cased.
-    pub email: String,
-    /// `bounce`, `complaint`, `unsubscribe` or `manual`.
-    pub reason: String,
-    /// The bounce's diagnostic, the complaint's feedback type, or the note given.
-    pub detail: Option<String>,
-    /// Who put it there (a person; `null` for SES's feedback and unsubscribes).
-    pub created_by: Option<Uuid>,
-    /// Since when.
-    pub created_at: DateTime<Utc>,
-    #[serde(skip)]
-    id: Uuid,
-}
-
-impl TryFrom<&Row> for SuppressionView {
-    type Error = DbError;
-    fn try_from(row: &Row) -> Result<Self, DbError> {
-        Ok(Self {
-            id: row.get("id")?,
-            email: row.get("email")?,
-            reason: row.get("reason")?,
-            detail: row.get("detail")?,
-            created_by: row.get("created_by")?,
-            created_at: row.get("created_at")?,
-        })
-    }
-}
+pub use crate::store::mail::SuppressionView;
 
 /// `POST /v1/mail/suppressions` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -360,33 +247,6 @@ pub struct AddSuppression {
     pub detail: Option<String>,
 }
 
-/// The organization's suppressed addresses among `emails`.
-#[tracing::instrument(skip_all, fields(org = %org))]
-pub async fn suppressed_among(
-    client: &(impl Session + ?Sized),
-    org: Uuid,
-    emails: &[String],
-) -> Result<Vec<Suppressed>, DbError> {
-    let lowered: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
-    client
-        .fetch_all(
-            "SELECT email, reason, created_at FROM mail_suppressions \
-             WHERE organization_id = :org \
-             AND email IN (SELECT jsonb_array_elements_text(:emails::jsonb))",
-            params!(org, emails = json_list(&lowered)),
-        )
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(Suppressed {
-                email: row.get("email")?,
-                reason: row.get("reason")?,
-                since: row.get("created_at")?,
-            })
-        })
-        .collect::<Result<_, DbError>>()
-}
-
 /// The recipients GSign would mail whose address the organization suppressed, one problem
 /// each (send refuses them; the draft's checklist shows them).
 #[tracing::instrument(skip_all, fields(org = %org))]
@@ -396,7 +256,7 @@ pub(crate) async fn recipient_suppression_problems(
     recipients: &[Recipient],
 ) -> Result<Vec<FieldError>, DbError> {
     let emails: Vec<String> = recipients.iter().map(|r| r.email.clone()).collect();
-    let suppressed = suppressed_among(client, org, &emails).await?;
+    let suppressed = mail_store::suppressed_among(client, org, &emails).await?;
     let mailed: Vec<(&str, bool)> = recipients
         .iter()
         .map(|r| (r.email.as_str(), !r.embedded))
@@ -417,27 +277,15 @@ impl EnvelopesApi {
             return Err(EnvelopesError::Validation(errors));
         }
         let email = web::query(req, "email").map(str::to_lowercase);
-        let (after_t, after_id) = page.after.unzip();
         let client = self.base.db.connect().await?;
-        let mut rows: Vec<SuppressionView> = client
-            .fetch_all(
-                "SELECT id, email, reason, detail, created_by, created_at FROM mail_suppressions \
-                 WHERE organization_id = :org AND (:email::text IS NULL OR email = :email) \
-                   AND (:after_t::timestamptz IS NULL \
-                        OR (created_at, id) < (:after_t::timestamptz, :after_id::uuid)) \
-                 ORDER BY created_at DESC, id DESC LIMIT :limit",
-                params!(
-                    org = caller.org,
-                    email,
-                    after_t,
-                    after_id,
-                    limit = page.fetch()
-                ),
-            )
-            .await?
-            .iter()
-            .map(SuppressionView::try_from)
-            .collect::<Result<_, _>>()?;
+        let mut rows = mail_store::suppressions(
+            &client,
+            caller.org,
+            email.as_deref(),
+            page.after,
+            page.fetch(),
+        )
+        .await?;
         let next_cursor = page.finish(&mut rows, |r| (r.created_at, r.id));
         Ok(Page {
             data: rows,
@@ -468,24 +316,18 @@ impl EnvelopesApi {
         }
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let added = tx
-            .fetch_optional(
-                "INSERT INTO mail_suppressions (organization_id, email, reason, detail, created_by) \
-                 VALUES (:org, :email, 'manual', :detail, :user) ON CONFLICT DO NOTHING \
-                 RETURNING id, email, reason, detail, created_by, created_at",
-                params!(org = caller.org, email, detail = input.detail, user = caller.user),
-            )
-            .await?;
-        let Some(row) = added else {
+        let added = mail_store::suppress_by_hand(
+            &tx,
+            caller.org,
+            &email,
+            input.detail.as_deref(),
+            caller.user,
+        )
+        .await?;
+        let Some(view) = added else {
             // On the list already: unchanged, as it is.
-            let row = tx
-                .fetch_one(
-                    "SELECT id, email, reason, detail, created_by, created_at FROM mail_suppressions \
-                     WHERE organization_id = :org AND email = :email",
-                    params!(org = caller.org, email),
-                )
-                .await?;
-            return Ok((StatusCode::OK, SuppressionView::try_from(&row)?));
+            let view = mail_store::suppression(&tx, caller.org, &email).await?;
+            return Ok((StatusCode::OK, view));
         };
         let audit = outbox::audit(
             &tx,
@@ -500,7 +342,7 @@ impl EnvelopesApi {
         tx.commit().await?;
         drop(conn);
         self.base.relay.publish(&self.base.db, &[audit]).await;
-        Ok((StatusCode::CREATED, SuppressionView::try_from(&row)?))
+        Ok((StatusCode::CREATED, view))
     }
 
     #[tracing::instrument(skip_all)]
@@ -512,12 +354,7 @@ impl EnvelopesApi {
         let email = email.trim().to_lowercase();
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let removed = tx
-            .fetch_optional(
-                "DELETE FROM mail_suppressions WHERE organization_id = :org AND email = :email \
-                 RETURNING reason",
-                params!(org = caller.org, email),
-            )
+        let reason = mail_store::unsuppress(&tx, caller.org, &email)
             .await?
             .ok_or(EnvelopesError::NotFound("suppressed address"))?;
         let audit = outbox::audit(
@@ -526,7 +363,7 @@ impl EnvelopesApi {
                 "mail.suppression_removed",
                 "mail_suppression",
                 &email,
-                serde_json::json!({"reason": removed.get::<String>("reason")?}),
+                serde_json::json!({"reason": reason}),
             ),
         )
         .await?;
@@ -544,27 +381,9 @@ impl EnvelopesApi {
             .ok_or(EnvelopesError::NotFound("unsubscribe link"))?;
         let hash = gsign_platform::credentials::sha256_hex(token);
         let client = self.base.db.connect().await?;
-        let changed = client
-            .run(
-                "INSERT INTO mail_suppressions (organization_id, email, reason, detail) \
-                 SELECT organization_id, lower(to_address), 'unsubscribe', 'one-click unsubscribe' \
-                   FROM mail_messages WHERE unsubscribe_token_hash = :hash \
-                   AND organization_id IS NOT NULL \
-                 ON CONFLICT DO NOTHING",
-                params!(hash),
-            )
-            .await?;
-        if changed == 0 {
-            let known = client
-                .fetch_optional(
-                    "SELECT 1 FROM mail_messages WHERE unsubscribe_token_hash = :hash",
-                    params!(hash),
-                )
-                .await?
-                .is_some();
-            if !known {
-                return Err(EnvelopesError::NotFound("unsubscribe link"));
-            }
+        let changed = mail_store::unsubscribe(&client, &hash).await?;
+        if changed == 0 && !mail_store::unsubscribe_token_known(&client, &hash).await? {
+            return Err(EnvelopesError::NotFound("unsubscribe link"));
         }
         Ok(())
     }
@@ -656,7 +475,7 @@ impl EnvelopesApi {
             Self::waiting_recipient(&tx, caller, id, recipient).await?;
         if !before.embedded {
             let suppressed =
-                suppressed_among(&tx, caller.org, std::slice::from_ref(&email)).await?;
+                mail_store::suppressed_among(&tx, caller.org, std::slice::from_ref(&email)).await?;
             if let Some(hit) = suppressed.first() {
                 return Err(EnvelopesError::invalid(
                     "/email",
@@ -681,20 +500,7 @@ impl EnvelopesApi {
         let name = name.unwrap_or_else(|| before.name.clone());
         // A new person: nothing the old address did carries over (its link, its consent, its
         // access-code session, its view).
-        let row = tx
-            .fetch_one(
-                "UPDATE recipients SET email = :email, name = :name, signing_token_hash = NULL, \
-                     status = CASE WHEN status = 'viewed' THEN 'sent' ELSE status END, \
-                     viewed_at = NULL, consented_at = NULL, disclosure_version = NULL, \
-                     access_verified_until = NULL, view_ticket_hash = NULL, \
-                     view_ticket_expires_at = NULL, view_ticket_used_at = NULL, \
-                     mail_status = NULL, mail_status_at = NULL, mail_diagnostic = NULL, \
-                     reminders_sent = 0, last_reminded_at = NULL \
-                 WHERE id = :id RETURNING id",
-                params!(id = before.id, email, name),
-            )
-            .await?;
-        let _: Uuid = row.get("id")?;
+        store::correct_recipient(&tx, before.id, &email, &name).await?;
         store::record(
             &tx,
             caller.org,
@@ -777,12 +583,7 @@ impl EnvelopesApi {
         let ticket = gsign_platform::credentials::new_token();
         let week = Utc::now() + chrono::Duration::days(HANDED_OUT_LINK_DAYS);
         let expires_at = envelope.expires_at.map_or(week, |at| at.min(week));
-        tx.run(
-            "UPDATE recipients SET view_ticket_hash = :hash, view_ticket_expires_at = :expires_at, \
-                 view_ticket_used_at = NULL WHERE id = :id",
-            params!(id = found.id, hash = ticket.hash, expires_at),
-        )
-        .await?;
+        store::set_view_ticket_once(&tx, found.id, &ticket.hash, expires_at).await?;
         store::record(
             &tx,
             caller.org,

@@ -1,5 +1,7 @@
 //! The `envelopes`, `recipients`, `signature_fields` and `envelope_events` tables.
 
+pub mod mail;
+
 use chrono::{DateTime, Utc};
 use gsign_core::envelopes::{
     AuthMethod, ChainedEvent, EnvelopeStatus, EvidenceEvent, FieldFacts, FieldType, NewRecipient,
@@ -2025,4 +2027,71 @@ pub async fn release_signing_lease(client: &(impl Session + ?Sized), id: Uuid) -
         )
         .await?;
     Ok(())
+}
+
+/// A recipient's new address (and name): a new person, so nothing the old address did carries
+/// over (its link, its consent, its access-code session, its view, its mail status).
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
+pub async fn correct_recipient(
+    client: &(impl Session + ?Sized),
+    recipient: Uuid,
+    email: &str,
+    name: &str,
+) -> PgResult<()> {
+    client
+        .fetch_one(
+            "UPDATE recipients SET email = :email, name = :name, signing_token_hash = NULL, \
+                 status = CASE WHEN status = 'viewed' THEN 'sent' ELSE status END, \
+                 viewed_at = NULL, consented_at = NULL, disclosure_version = NULL, \
+                 access_verified_until = NULL, view_ticket_hash = NULL, \
+                 view_ticket_expires_at = NULL, view_ticket_used_at = NULL, \
+                 mail_status = NULL, mail_status_at = NULL, mail_diagnostic = NULL, \
+                 reminders_sent = 0, last_reminded_at = NULL \
+             WHERE id = :id RETURNING id",
+            params!(id = recipient, email, name),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Gives the recipient a view ticket (its hash) good once until `expires_at`.
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
+pub async fn set_view_ticket_once(
+    client: &(impl Session + ?Sized),
+    recipient: Uuid,
+    hash: &str,
+    expires_at: DateTime<Utc>,
+) -> PgResult<()> {
+    client
+        .run(
+            "UPDATE recipients SET view_ticket_hash = :hash, view_ticket_expires_at = :expires_at, \
+                 view_ticket_used_at = NULL WHERE id = :id",
+            params!(id = recipient, hash, expires_at),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Notes that the recipient was mailed a fresh link just now.
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
+pub async fn link_renewed(client: &(impl Session + ?Sized), recipient: Uuid) -> PgResult<()> {
+    client
+        .run(
+            "UPDATE recipients SET link_renewed_at = now() WHERE id = :id",
+            params!(id = recipient),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Whether the recipient signs embedded in the sender's application.
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
+pub async fn is_embedded(client: &(impl Session + ?Sized), recipient: Uuid) -> PgResult<bool> {
+    client
+        .fetch_one(
+            "SELECT embedded FROM recipients WHERE id = :id",
+            params!(id = recipient),
+        )
+        .await?
+        .get("embedded")
 }
