@@ -340,7 +340,6 @@ const STATEMENTS_OUTSIDE_THE_STORE: &[&str] = &[
     "functions/sealed/src/service/envelopes.rs",
     "functions/sealed/src/service/keys.rs",
     "functions/sealed/src/service/prompts.rs",
-    "functions/system/src/jobs/outbox.rs",
 ];
 
 /// Whether `text` runs a statement through the database port.

@@ -1,10 +1,12 @@
-//! The statements of the system's jobs: what the sweeper deletes when it is no longer kept,
-//! and the gauges it measures. (The outbox's own statements are the platform's.)
+//! The statements of the system's jobs: the mails the sender hands to SES (their records,
+//! suppressions, the recipient's mail state), what the sweeper deletes when it is no longer
+//! kept, and the gauges it measures. (The outbox's own statements are the platform's.)
 
 use std::time::Duration;
 
 use gsign_platform::database::{DbError, Session};
 use gsign_platform::params;
+use uuid::Uuid;
 
 /// How long the sweeper keeps what is no longer needed.
 #[derive(Debug, Clone, Copy)]
@@ -123,4 +125,131 @@ pub async fn gauges(db: &(impl Session + ?Sized), grace: Duration) -> Result<Gau
         signing_stalled: row.get("stalled")?,
     };
     Ok(gauges)
+}
+
+/// Whether the outbox row `id` (a mail) was delivered already.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn mail_delivered(db: &(impl Session + ?Sized), id: Uuid) -> Result<bool, DbError> {
+    Ok(db
+        .fetch_optional(
+            "SELECT delivered_at IS NOT NULL AS delivered FROM outbox WHERE id = :id",
+            params!(id),
+        )
+        .await?
+        .map(|row| row.get::<bool>("delivered"))
+        .transpose()?
+        .unwrap_or(false))
+}
+
+/// Why the organization does not mail `to`, if it does not.
+#[tracing::instrument(skip_all, fields(org = %org))]
+pub async fn suppression_reason(
+    db: &(impl Session + ?Sized),
+    org: Uuid,
+    to: &str,
+) -> Result<Option<String>, DbError> {
+    db.fetch_optional(
+        "SELECT reason FROM mail_suppressions WHERE organization_id = :org \
+         AND email = lower(:to)",
+        params!(org, to),
+    )
+    .await?
+    .map(|row| row.get("reason"))
+    .transpose()
+}
+
+/// A mail about to go to SES (or held back).
+pub struct NewMail<'a> {
+    /// Its outbox row's id.
+    pub id: Uuid,
+    /// Its organization, if it still exists.
+    pub organization: Option<Uuid>,
+    /// The envelope it is about, if it still exists.
+    pub envelope: Option<Uuid>,
+    /// The recipient it goes to, if it still exists.
+    pub recipient: Option<Uuid>,
+    /// Its template.
+    pub template: &'a str,
+    /// Its address.
+    pub to: &'a str,
+    /// Held back: the organization suppressed the address.
+    pub suppressed: bool,
+    /// The hash of its one-click unsubscribe token.
+    pub unsubscribe_token_hash: Option<&'a str>,
+}
+
+/// Records `mail` (a redelivered message keeps its row and takes the newest token).
+#[tracing::instrument(skip_all, fields(id = %mail.id))]
+pub async fn record_mail(db: &(impl Session + ?Sized), mail: &NewMail<'_>) -> Result<(), DbError> {
+    db.run(
+        "INSERT INTO mail_messages (id, organization_id, envelope_id, recipient_id, template, \
+             to_address, status, unsubscribe_token_hash) \
+         VALUES (:id, (SELECT id FROM organizations WHERE id = :org::uuid), \
+                 (SELECT id FROM envelopes WHERE id = :envelope::uuid), \
+                 (SELECT id FROM recipients WHERE id = :recipient::uuid), \
+                 :template, :to, CASE WHEN :suppressed THEN 'suppressed' ELSE 'sending' END, \
+                 :unsubscribe::text) \
+         ON CONFLICT (id) DO UPDATE SET unsubscribe_token_hash = EXCLUDED.unsubscribe_token_hash",
+        params!(
+            id = mail.id,
+            org = mail.organization,
+            envelope = mail.envelope,
+            recipient = mail.recipient,
+            template = mail.template,
+            to = mail.to,
+            suppressed = mail.suppressed,
+            unsubscribe = mail.unsubscribe_token_hash,
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// SES took the mail `id` as `ses_message_id`.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn mail_sent(
+    db: &(impl Session + ?Sized),
+    id: Uuid,
+    ses_message_id: Option<&str>,
+) -> Result<(), DbError> {
+    db.run(
+        "UPDATE mail_messages SET ses_message_id = :ses_message_id, sent_at = now(), \
+             status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, \
+             status_at = CASE WHEN status = 'sending' THEN now() ELSE status_at END \
+         WHERE id = :id",
+        params!(id, ses_message_id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The outbox row `id` is done; its data (links with raw tokens) is not kept.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn outbox_delivered(db: &(impl Session + ?Sized), id: Uuid) -> Result<(), DbError> {
+    db.run(
+        "UPDATE outbox SET delivered_at = now(), payload = payload - 'data' WHERE id = :id",
+        params!(id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The recipient's newest mail went out (or was held back): their mail state starts over,
+/// unless their address is no longer `to` (corrected meanwhile).
+#[tracing::instrument(skip_all, fields(recipient = %recipient))]
+pub async fn mark_recipient(
+    db: &(impl Session + ?Sized),
+    recipient: Uuid,
+    to: &str,
+    status: &str,
+    diagnostic: Option<&str>,
+) -> Result<(), DbError> {
+    db.run(
+        "UPDATE recipients SET mail_status = :status, mail_status_at = now(), \
+         mail_diagnostic = :diagnostic::text \
+         WHERE id = :recipient AND lower(email) = lower(:to)",
+        params!(recipient, to, status, diagnostic),
+    )
+    .await?;
+    Ok(())
 }

@@ -17,14 +17,13 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
 use gsign_core::Env;
 use gsign_platform::aws;
-use gsign_platform::database::{Database, Session};
+use gsign_platform::database::Database;
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
     SqsHandler,
 };
 use gsign_platform::outbox::{self, AuditEvent, Email, Kind, Message, Relay};
-use gsign_platform::params;
 
 use crate::store::{self, Gauges, Purged, Retention};
 use secrecy::ExposeSecret as _;
@@ -333,27 +332,13 @@ impl SendEmail {
         rendered: &Rendered,
     ) -> anyhow::Result<()> {
         let client = self.db.connect().await?;
-        let delivered: Option<bool> = client
-            .fetch_optional(
-                "SELECT delivered_at IS NOT NULL AS delivered FROM outbox WHERE id = :id",
-                params!(id = message.id),
-            )
-            .await?
-            .map(|row| row.get("delivered"))
-            .transpose()?;
-        if delivered == Some(true) {
+        if store::mail_delivered(&client, message.id).await? {
             return Ok(());
         }
         let suppressed = match message.organization_id {
-            Some(org) if !ACCOUNT_ACCESS_TEMPLATES.contains(&email.template.as_str()) => client
-                .fetch_optional(
-                    "SELECT reason FROM mail_suppressions WHERE organization_id = :org \
-                     AND email = lower(:to)",
-                    params!(org, to = email.to),
-                )
-                .await?
-                .map(|row| row.get::<String>("reason"))
-                .transpose()?,
+            Some(org) if !ACCOUNT_ACCESS_TEMPLATES.contains(&email.template.as_str()) => {
+                store::suppression_reason(&client, org, &email.to).await?
+            }
             _ => None,
         };
         let unsubscribe = (email.bulk && suppressed.is_none())
@@ -364,41 +349,55 @@ impl SendEmail {
         // the update below). A redelivered message sends again and keeps the newest id. What
         // it was for may be gone meanwhile (a registration purged, a draft deleted): the mail
         // still goes, its record just names less.
-        client
-            .run(
-                "INSERT INTO mail_messages (id, organization_id, envelope_id, recipient_id, template, \
-                     to_address, status, unsubscribe_token_hash) \
-                 VALUES (:id, (SELECT id FROM organizations WHERE id = :org::uuid), \
-                         (SELECT id FROM envelopes WHERE id = :envelope::uuid), \
-                         (SELECT id FROM recipients WHERE id = :recipient::uuid), \
-                         :template, :to, CASE WHEN :suppressed THEN 'suppressed' ELSE 'sending' END, \
-                         :unsubscribe::text) \
-                 ON CONFLICT (id) DO UPDATE SET unsubscribe_token_hash = EXCLUDED.unsubscribe_token_hash",
-                params!(
-                    id = message.id,
-                    org = message.organization_id,
-                    envelope = email.envelope_id,
-                    recipient = email.recipient_id,
-                    template = email.template,
-                    to = email.to,
-                    suppressed = suppressed.is_some(),
-                    unsubscribe = unsubscribe.as_ref().map(|(_, token)| token.hash.clone()),
-                ),
-            )
-            .await?;
+        store::record_mail(
+            &client,
+            &store::NewMail {
+                id: message.id,
+                organization: message.organization_id,
+                envelope: email.envelope_id,
+                recipient: email.recipient_id,
+                template: &email.template,
+                to: &email.to,
+                suppressed: suppressed.is_some(),
+                unsubscribe_token_hash: unsubscribe.as_ref().map(|(_, token)| token.hash.as_str()),
+            },
+        )
+        .await?;
         if let Some(reason) = suppressed {
             tracing::info!(outbox = %message.id, template = email.template, %reason,
                 "not mailed: the organization suppressed this address");
-            self.mark_recipient(&client, email, "suppressed", Some(&reason))
-                .await?;
-            client
-                .run(
-                    "UPDATE outbox SET delivered_at = now(), payload = payload - 'data' WHERE id = :id",
-                    params!(id = message.id),
-                )
-                .await?;
+            if let Some(recipient) = email.recipient_id {
+                store::mark_recipient(&client, recipient, &email.to, "suppressed", Some(&reason))
+                    .await?;
+            }
+            store::outbox_delivered(&client, message.id).await?;
             return Ok(());
         }
+        let ses_message_id = self
+            .send_to_ses(message, email, rendered, unsubscribe)
+            .await?;
+        // Sent first, marked second: a crash in between sends twice rather than never. The
+        // mail's data (its links carry raw tokens) is not kept once it was handed to SES.
+        store::mail_sent(&client, message.id, ses_message_id.as_deref()).await?;
+        if let Some(recipient) = email.recipient_id {
+            // A recipient's newest mail went out: their mail state starts over, unless the
+            // address was corrected meanwhile.
+            store::mark_recipient(&client, recipient, &email.to, "sent", None).await?;
+        }
+        store::outbox_delivered(&client, message.id).await?;
+        Ok(())
+    }
+
+    /// Hands the rendered mail to SES (with RFC 8058 one-click unsubscribe headers when
+    /// `unsubscribe` is given); SES's message id.
+    #[tracing::instrument(skip_all)]
+    async fn send_to_ses(
+        &self,
+        message: &Message,
+        email: &Email,
+        rendered: &Rendered,
+        unsubscribe: Option<(&String, gsign_platform::credentials::NewToken)>,
+    ) -> anyhow::Result<Option<String>> {
         use aws_sdk_sesv2::types::{
             Body, Content, Destination, EmailContent, Message as SesMessage, MessageHeader,
             MessageTag,
@@ -442,48 +441,7 @@ impl SendEmail {
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sesv2::error::DisplayErrorContext(&e)))?;
-        // Sent first, marked second: a crash in between sends twice rather than never. The
-        // mail's data (its links carry raw tokens) is not kept once it was handed to SES.
-        client
-            .run(
-                "UPDATE mail_messages SET ses_message_id = :ses_message_id, sent_at = now(), \
-                     status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, \
-                     status_at = CASE WHEN status = 'sending' THEN now() ELSE status_at END \
-                 WHERE id = :id",
-                params!(id = message.id, ses_message_id = sent.message_id),
-            )
-            .await?;
-        self.mark_recipient(&client, email, "sent", None).await?;
-        client
-            .run(
-                "UPDATE outbox SET delivered_at = now(), payload = payload - 'data' WHERE id = :id",
-                params!(id = message.id),
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// A recipient's newest mail went out (or was held back): their mail state starts over,
-    /// unless the address was corrected meanwhile.
-    #[tracing::instrument(skip_all)]
-    async fn mark_recipient(
-        &self,
-        client: &(impl Session + ?Sized),
-        email: &Email,
-        status: &str,
-        diagnostic: Option<&str>,
-    ) -> anyhow::Result<()> {
-        if let Some(recipient) = email.recipient_id {
-            client
-                .run(
-                    "UPDATE recipients SET mail_status = :status, mail_status_at = now(), \
-                     mail_diagnostic = :diagnostic::text \
-                     WHERE id = :recipient AND lower(email) = lower(:to)",
-                    params!(recipient, to = email.to, status, diagnostic),
-                )
-                .await?;
-        }
-        Ok(())
+        Ok(sent.message_id)
     }
 }
 
