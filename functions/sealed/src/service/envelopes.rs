@@ -10,111 +10,24 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use gsign_core::sealed::{self, KeyStatus, Wire};
-use gsign_platform::database::{read_in_slices, DbError, Row, Session};
+use chrono::Utc;
+use gsign_core::sealed::{KeyStatus, Wire};
+use gsign_platform::database::Session;
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
-use gsign_platform::params;
 use gsign_platform::sealing;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::SealedApi;
 use crate::error::{OpenRefusal, SealedCase, SealedError};
+use crate::store;
 
 /// How long envelope metadata stays cached (seed 002: fifteen minutes).
 const ENVELOPE_TTL: Duration = Duration::from_secs(900);
 
-/// A sealed envelope as the API shows it: the metadata, and the wire form for the receiver.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct SealedEnvelope {
-    /// Id (the wire format's).
-    pub id: Uuid,
-    /// The prompt it was sealed from (`null`: imported).
-    pub prompt_id: Option<Uuid>,
-    /// `pending`, `delivered`, `decrypted`, `expired`.
-    pub status: String,
-    /// The receiver's key id.
-    pub receiver_public_key_id: String,
-    /// The sender's key id.
-    pub sender_private_key_id: String,
-    /// The algorithms.
-    pub algorithm: String,
-    /// The key wrap.
-    pub key_algorithm: String,
-    /// The signature.
-    pub signature_algorithm: String,
-    /// Signed text metadata.
-    #[schemars(with = "std::collections::BTreeMap<String, String>")]
-    pub metadata: Value,
-    /// When it may no longer be opened.
-    pub expires_at: Option<DateTime<Utc>>,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// The whole envelope in the wire format (only for the receiver's side).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub sealed: Option<Wire>,
-}
-
-/// The envelope's columns; its payload only when small (up to [`sealed::MAX_PAYLOAD_BYTES`]
-/// sealed, its base64 may not fit a Data API row): [`wire_of`] reads a large one apart.
-const COLUMNS: &str = "id, prompt_id, \
-    CASE WHEN octet_length(encrypted_data) <= 8192 THEN encrypted_data END AS encrypted_data, \
-    encrypted_key, signature, iv, auth_tag, \
-    algorithm, key_algorithm, signature_algorithm, receiver_public_key_id, sender_private_key_id, \
-    metadata, expires_at, status, created_at";
-
-async fn wire_of(client: &(impl Session + ?Sized), row: &Row) -> Result<Wire, DbError> {
-    let id: Uuid = row.get("id")?;
-    let encrypted_data = match row.get::<Option<String>>("encrypted_data")? {
-        Some(data) => data,
-        None => {
-            read_in_slices(
-                client,
-                "encrypted_data",
-                "sealed_envelopes WHERE id = :id",
-                params!(id),
-            )
-            .await?
-        }
-    };
-    let metadata: Value = row.get("metadata")?;
-    Ok(Wire {
-        format: sealed::FORMAT.to_owned(),
-        id: id.to_string(),
-        algorithm: row.get("algorithm")?,
-        key_algorithm: row.get("key_algorithm")?,
-        signature_algorithm: row.get("signature_algorithm")?,
-        receiver_public_key_id: row.get("receiver_public_key_id")?,
-        sender_private_key_id: row.get("sender_private_key_id")?,
-        encrypted_data,
-        iv: row.get("iv")?,
-        auth_tag: row.get("auth_tag")?,
-        encrypted_key: row.get("encrypted_key")?,
-        metadata: serde_json::from_value(metadata).unwrap_or_default(),
-        expires_at: row.get("expires_at")?,
-        signature: row.get("signature")?,
-    })
-}
-
-fn view(row: &Row, wire: Option<Wire>) -> Result<SealedEnvelope, DbError> {
-    Ok(SealedEnvelope {
-        id: row.get("id")?,
-        prompt_id: row.get("prompt_id")?,
-        status: row.get("status")?,
-        receiver_public_key_id: row.get("receiver_public_key_id")?,
-        sender_private_key_id: row.get("sender_private_key_id")?,
-        algorithm: row.get("algorithm")?,
-        key_algorithm: row.get("key_algorithm")?,
-        signature_algorithm: row.get("signature_algorithm")?,
-        metadata: row.get("metadata")?,
-        expires_at: row.get("expires_at")?,
-        created_at: row.get("created_at")?,
-        sealed: wire,
-    })
-}
+pub use crate::store::envelopes::SealedEnvelope;
 
 /// Stores `wire` (already checked) for `org`.
 #[tracing::instrument(skip_all, fields(org = %org))]
@@ -125,56 +38,19 @@ pub(crate) async fn insert(
     wire: &Wire,
 ) -> Result<SealedEnvelope, SealedError> {
     let id: Uuid = wire.id.parse().map_err(|_| anyhow::anyhow!("checked id"))?;
-    let row = client
-        .fetch_optional(
-            &format!(
-                "INSERT INTO sealed_envelopes (id, organization_id, prompt_id, encrypted_data, encrypted_key, \
-                 signature, iv, auth_tag, algorithm, key_algorithm, signature_algorithm, receiver_public_key_id, \
-                 sender_private_key_id, metadata, expires_at) \
-                 VALUES (:id, :org, :prompt, :encrypted_data, :encrypted_key, :signature, :iv, :auth_tag, \
-                 :algorithm, :key_algorithm, :signature_algorithm, :receiver_public_key_id, \
-                 :sender_private_key_id, :metadata, :expires_at) \
-                 ON CONFLICT (id) DO NOTHING RETURNING {COLUMNS}"
-            ),
-            params!(
-                id,
-                org,
-                prompt,
-                encrypted_data = wire.encrypted_data,
-                encrypted_key = wire.encrypted_key,
-                signature = wire.signature,
-                iv = wire.iv,
-                auth_tag = wire.auth_tag,
-                algorithm = wire.algorithm,
-                key_algorithm = wire.key_algorithm,
-                signature_algorithm = wire.signature_algorithm,
-                receiver_public_key_id = wire.receiver_public_key_id,
-                sender_private_key_id = wire.sender_private_key_id,
-                metadata = json!(wire.metadata),
-                expires_at = wire.expires_at,
-            ),
-        )
-        .await?;
-    let Some(row) = row else {
-        // The id is taken. Another tenant's envelope is none of the caller's business: the
-        // answer is the one an unknown id gets, not a confirmation that it exists.
-        let ours = client
-            .fetch_optional(
-                "SELECT 1 FROM sealed_envelopes WHERE id = :id AND organization_id = :org",
-                params!(id, org),
-            )
-            .await?
-            .is_some();
-        return Err(if ours {
-            SealedError::Validation(vec![gsign_core::FieldError::new(
-                "/id",
-                "an envelope with this id exists",
-            )])
-        } else {
-            SealedError::NotFound("sealed envelope")
-        });
-    };
-    Ok(view(&row, Some(wire.clone()))?)
+    if let Some(envelope) = store::envelopes::insert(client, id, org, prompt, wire).await? {
+        return Ok(envelope);
+    }
+    // The id is taken. Another tenant's envelope is none of the caller's business: the
+    // answer is the one an unknown id gets, not a confirmation that it exists.
+    Err(if store::envelopes::exists(client, org, id).await? {
+        SealedError::Validation(vec![gsign_core::FieldError::new(
+            "/id",
+            "an envelope with this id exists",
+        )])
+    } else {
+        SealedError::NotFound("sealed envelope")
+    })
 }
 
 /// What `open` returns.
@@ -246,14 +122,13 @@ impl SealedApi {
             }
         }
         let client = self.base.db.connect().await?;
-        let row = client
-            .fetch_optional(
-                &format!("SELECT {COLUMNS} FROM sealed_envelopes WHERE organization_id = :org AND id = :id AND deleted_at IS NULL"),
-                params!(org = caller.org, id),
-            )
+        let envelope = store::envelopes::get(&client, caller.org, id, receiver)
             .await?
             .ok_or(SealedError::NotFound("sealed envelope"))?;
-        let metadata_only = view(&row, None)?;
+        let metadata_only = SealedEnvelope {
+            sealed: None,
+            ..envelope.clone()
+        };
         if let Err(err) = self
             .base
             .cache
@@ -262,25 +137,17 @@ impl SealedApi {
         {
             tracing::warn!(error = %err, "envelope cache unavailable");
         }
-        Ok(if receiver {
-            view(&row, Some(wire_of(&client, &row).await?))?
-        } else {
-            metadata_only
-        })
+        Ok(envelope)
     }
 
     /// `POST /v1/sealed-envelopes/{id}/open`.
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn open(&self, caller: &Caller, id: Uuid) -> Result<Opened, SealedError> {
         let client = self.base.db.connect().await?;
-        let row = client
-            .fetch_optional(
-                &format!("SELECT {COLUMNS} FROM sealed_envelopes WHERE organization_id = :org AND id = :id AND deleted_at IS NULL"),
-                params!(org = caller.org, id),
-            )
+        let wire = store::envelopes::get(&client, caller.org, id, true)
             .await?
+            .and_then(|envelope| envelope.sealed)
             .ok_or(SealedError::NotFound("sealed envelope"))?;
-        let wire = wire_of(&client, &row).await?;
         drop(client);
         let mut verified = false;
         let outcome = self.try_open(caller, &wire, &mut verified).await;
@@ -401,35 +268,27 @@ impl SealedApi {
         let ip: Option<std::net::IpAddr> = caller.ip.as_deref().and_then(|ip| ip.parse().ok());
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let decryption: Uuid = tx
-            .fetch_one(
-                "INSERT INTO envelope_decryptions (organization_id, envelope_id, signature_verified, \
-                 decryption_successful, error_message, decrypted_by, ip_address, user_agent) \
-                 VALUES (:org, :id, :verified, :success, :reason, :by, :ip::inet, :user_agent) RETURNING id",
-                params!(
-                    org = caller.org,
-                    id,
-                    verified,
-                    success,
-                    reason,
-                    by,
-                    ip = ip.map(|ip| ip.to_string()),
-                    user_agent = caller.user_agent,
-                ),
-            )
-            .await?
-            .get("id")?;
+        let decryption = store::envelopes::record_decryption(
+            &tx,
+            &store::envelopes::Decryption {
+                org: caller.org,
+                envelope: id,
+                verified,
+                success,
+                reason,
+                by: &by,
+                ip: ip.map(|ip| ip.to_string()),
+                user_agent: caller.user_agent.as_deref(),
+            },
+        )
+        .await?;
         let status = match (success, reason) {
             (true, _) => Some("decrypted"),
             (false, Some("expired")) => Some("expired"),
             _ => None,
         };
         if let Some(status) = status {
-            tx.run(
-                "UPDATE sealed_envelopes SET status = :status WHERE organization_id = :org AND id = :id",
-                params!(org = caller.org, id, status),
-            )
-            .await?;
+            store::envelopes::set_status(&tx, caller.org, id, status).await?;
         }
         let audit = outbox::audit(
             &tx,
@@ -445,14 +304,5 @@ impl SealedApi {
         drop(conn);
         self.base.relay.publish(&self.base.db, &[audit]).await;
         Ok(decryption)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn payloads_come_inline_only_as_large_as_the_port_allows() {
-        let inline = format!("<= {} THEN", gsign_platform::database::INLINE_VALUE_BYTES);
-        assert!(super::COLUMNS.contains(&inline));
     }
 }

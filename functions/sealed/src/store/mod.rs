@@ -1,5 +1,7 @@
-//! The sealed area's retention statements. (Its other statements are still with the use
-//! cases in `service`: prompts, envelopes and keys.)
+//! The sealed area's tables: sealed envelopes and their decryptions (`envelopes`), and
+//! retention. (The prompts' and keys' statements are still with their use cases in `service`.)
+
+pub mod envelopes;
 
 use gsign_platform::database::{DbError, Session};
 use gsign_platform::params;
