@@ -338,7 +338,6 @@ const STATEMENTS_OUTSIDE_THE_STORE: &[&str] = &[
     "functions/doc-packs/src/service/library.rs",
     "functions/doc-packs/src/service/packs.rs",
     "functions/sealed/src/service/keys.rs",
-    "functions/sealed/src/service/prompts.rs",
 ];
 
 /// Whether `text` runs a statement through the database port.

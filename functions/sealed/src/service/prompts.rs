@@ -10,14 +10,12 @@ use base64::Engine as _;
 use chrono::{DateTime, SubsecRound, Utc};
 use gsign_core::sealed::{self, Wire};
 use gsign_core::FieldError;
-use gsign_platform::database::{read_in_slices, DbError, Row, Session};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::params;
 use gsign_platform::sealing;
 use lambda_http::Request;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -25,80 +23,12 @@ use uuid::Uuid;
 use super::SealedApi;
 use crate::error::{SealedCase, SealedError};
 use crate::service::envelopes::SealedEnvelope;
+use crate::store;
 
 /// How long a prompt stays cached (seed 002: five minutes).
 const PROMPT_TTL: Duration = Duration::from_secs(300);
 
-/// A prompt.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Prompt {
-    /// Id.
-    pub id: Uuid,
-    /// The text.
-    pub prompt_text: String,
-    /// Free metadata (a JSON object), or `null`.
-    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
-    pub prompt_metadata: Option<Value>,
-    /// SHA-256 of the text, hex.
-    pub secret_hash: String,
-    /// `active`, `archived`.
-    pub status: String,
-    /// Optimistic-locking version: send it back to update.
-    pub version: i32,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Updated.
-    pub updated_at: DateTime<Utc>,
-    /// Who created it.
-    pub created_by: Option<String>,
-    /// Who changed it last.
-    pub updated_by: Option<String>,
-}
-
-impl TryFrom<&Row> for Prompt {
-    type Error = DbError;
-    fn try_from(row: &Row) -> Result<Self, DbError> {
-        Ok(Self {
-            id: row.get("id")?,
-            prompt_text: row
-                .get::<Option<String>>("prompt_text")?
-                .unwrap_or_default(),
-            prompt_metadata: row.get("prompt_metadata")?,
-            secret_hash: row.get("secret_hash")?,
-            status: row.get("status")?,
-            version: row.get("version")?,
-            created_at: row.get("created_at")?,
-            updated_at: row.get("updated_at")?,
-            created_by: row.get("created_by")?,
-            updated_by: row.get("updated_by")?,
-        })
-    }
-}
-
-pub(crate) const COLUMNS: &str =
-    "id, CASE WHEN octet_length(prompt_text) <= 8192 THEN prompt_text END \
-    AS prompt_text, prompt_metadata, secret_hash, status, version, \
-    created_at, updated_at, created_by, updated_by";
-
-/// The prompts of `rows`, a long text read apart: up to [`sealed::MAX_PAYLOAD_BYTES`], it may
-/// not fit a Data API row (64 KB), so [`COLUMNS`] gives it inline only when small.
-async fn prompts(client: &(impl Session + ?Sized), rows: &[Row]) -> Result<Vec<Prompt>, DbError> {
-    let mut prompts = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut prompt = Prompt::try_from(row)?;
-        if row.get::<Option<String>>("prompt_text")?.is_none() {
-            prompt.prompt_text = read_in_slices(
-                client,
-                "prompt_text",
-                "prompts WHERE id = :id",
-                params!(id = prompt.id),
-            )
-            .await?;
-        }
-        prompts.push(prompt);
-    }
-    Ok(prompts)
-}
+pub use crate::store::prompts::Prompt;
 
 /// `POST /v1/prompts` and `PATCH /v1/prompts/{id}` body (`version` is required to update).
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -201,24 +131,18 @@ impl SealedApi {
         let text = input.prompt_text.unwrap_or_default();
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let row = tx
-            .fetch_one(
-                &format!(
-                    "INSERT INTO prompts (organization_id, prompt_text, prompt_metadata, secret_hash, status, created_by, updated_by) \
-                     VALUES (:org, :text, :metadata::jsonb, :hash, COALESCE(:status::text, 'active'), :actor, :actor) \
-                     RETURNING {COLUMNS}"
-                ),
-                params!(
-                    org = caller.org,
-                    text,
-                    metadata = input.prompt_metadata,
-                    hash = hex::encode(Sha256::digest(text.as_bytes())),
-                    status = input.status,
-                    actor = actor(caller),
-                ),
-            )
-            .await?;
-        let prompt = prompts(&tx, std::slice::from_ref(&row)).await?.remove(0);
+        let prompt = store::prompts::insert(
+            &tx,
+            &store::prompts::NewPrompt {
+                org: caller.org,
+                text: &text,
+                metadata: input.prompt_metadata.as_ref(),
+                hash: &hex::encode(Sha256::digest(text.as_bytes())),
+                status: input.status.as_deref(),
+                actor: &actor(caller),
+            },
+        )
+        .await?;
         let audit = outbox::audit(
             &tx,
             &caller.audit("prompt.created", "prompt", prompt.id, json!({})),
@@ -238,14 +162,9 @@ impl SealedApi {
             return Ok(prompt);
         }
         let client = self.base.db.connect().await?;
-        let prompt = client
-            .fetch_optional(
-                &format!("SELECT {COLUMNS} FROM prompts WHERE organization_id = :org AND id = :id AND deleted_at IS NULL"),
-                params!(org = caller.org, id),
-            )
+        let prompt = store::prompts::get(&client, caller.org, id)
             .await?
             .ok_or(SealedError::NotFound("prompt"))?;
-        let prompt = prompts(&client, &[prompt]).await?.remove(0);
         if let Err(err) = self.base.cache.set_json(&key, &prompt, PROMPT_TTL).await {
             tracing::warn!(error = %err, "prompt cache unavailable");
         }
@@ -266,25 +185,16 @@ impl SealedApi {
         }
         let status = web::query(req, "status").map(str::to_owned);
         let words = web::query(req, "q").map(str::to_owned);
-        let (after_t, after_id) = page
-            .after
-            .map_or((None, None), |(t, id)| (Some(t), Some(id)));
         let client = self.base.db.connect().await?;
-        let rows = client
-            .fetch_all(
-                &format!(
-                    "SELECT {COLUMNS} FROM prompts WHERE organization_id = :org AND deleted_at IS NULL \
-                     AND (:status::text IS NULL OR status = :status) \
-                     AND (:words::text IS NULL \
-                          OR to_tsvector('simple', prompt_text) @@ plainto_tsquery('simple', :words)) \
-                     AND (:after_t::timestamptz IS NULL \
-                          OR (created_at, id) < (:after_t::timestamptz, :after_id::uuid)) \
-                     ORDER BY created_at DESC, id DESC LIMIT :limit"
-                ),
-                params!(org = caller.org, status, words, after_t, after_id, limit = page.fetch()),
-            )
-            .await?;
-        let mut rows = prompts(&client, &rows).await?;
+        let mut rows = store::prompts::list(
+            &client,
+            caller.org,
+            status.as_deref(),
+            words.as_deref(),
+            page.after,
+            page.fetch(),
+        )
+        .await?;
         let next_cursor = page.finish(&mut rows, |p| (p.created_at, p.id));
         Ok(Page {
             data: rows,
@@ -314,44 +224,26 @@ impl SealedApi {
         }
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let row = tx
-            .fetch_optional(
-                &format!(
-                    "UPDATE prompts SET prompt_text = COALESCE(:text::text, prompt_text), \
-                     prompt_metadata = COALESCE(:metadata::jsonb, prompt_metadata), \
-                     status = COALESCE(:status::text, status), \
-                     secret_hash = COALESCE(:hash::text, secret_hash), version = version + 1, \
-                     updated_by = :actor \
-                     WHERE organization_id = :org AND id = :id AND version = :version \
-                     AND deleted_at IS NULL RETURNING {COLUMNS}"
-                ),
-                params!(
-                    org = caller.org,
-                    id,
-                    version,
-                    text = input.prompt_text,
-                    metadata = input.prompt_metadata,
-                    status = input.status,
-                    hash = input
-                        .prompt_text
-                        .as_ref()
-                        .map(|t| hex::encode(Sha256::digest(t.as_bytes()))),
-                    actor = actor(caller),
-                ),
-            )
-            .await?;
-        let Some(row) = row else {
-            let current = tx
-                .fetch_optional(
-                    "SELECT version FROM prompts WHERE organization_id = :org AND id = :id \
-                     AND deleted_at IS NULL",
-                    params!(org = caller.org, id),
-                )
+        let hash = input
+            .prompt_text
+            .as_ref()
+            .map(|t| hex::encode(Sha256::digest(t.as_bytes())));
+        let change = store::prompts::PromptChange {
+            org: caller.org,
+            id,
+            version,
+            text: input.prompt_text.as_deref(),
+            metadata: input.prompt_metadata.as_ref(),
+            status: input.status.as_deref(),
+            hash: hash.as_deref(),
+            actor: &actor(caller),
+        };
+        let Some(prompt) = store::prompts::update(&tx, &change).await? else {
+            let current = store::prompts::version(&tx, caller.org, id)
                 .await?
                 .ok_or(SealedError::NotFound("prompt"))?;
-            return Err(SealedCase::VersionConflict(current.get("version")?).into());
+            return Err(SealedCase::VersionConflict(current).into());
         };
-        let prompt = prompts(&tx, std::slice::from_ref(&row)).await?.remove(0);
         let audit = outbox::audit(
             &tx,
             &caller.audit(
@@ -374,13 +266,7 @@ impl SealedApi {
     pub async fn delete_prompt(&self, caller: &Caller, id: Uuid) -> Result<(), SealedError> {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let deleted = tx
-            .run(
-                "UPDATE prompts SET deleted_at = now(), status = 'deleted', updated_by = :actor \
-                 WHERE organization_id = :org AND id = :id AND deleted_at IS NULL",
-                params!(org = caller.org, id, actor = actor(caller)),
-            )
-            .await?;
+        let deleted = store::prompts::soft_delete(&tx, caller.org, id, &actor(caller)).await?;
         if deleted == 0 {
             return Err(SealedError::NotFound("prompt"));
         }
@@ -485,16 +371,7 @@ impl SealedApi {
         org: Uuid,
     ) -> Result<Option<crate::service::keys::CryptoKey>, SealedError> {
         let client = self.base.db.connect().await?;
-        let key_id: Option<String> = client
-            .fetch_optional(
-                "SELECT key_id FROM cryptographic_keys WHERE organization_id = :org AND key_usage = 'sender' \
-                 AND status = 'active' AND key_storage_location <> 'external' \
-                 AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC LIMIT 1",
-                params!(org),
-            )
-            .await?
-            .map(|row| row.get("key_id"))
-            .transpose()?;
+        let key_id = store::keys::newest_sender_key_id(&client, org).await?;
         match key_id {
             Some(key_id) => self.key_by_name(org, &key_id).await,
             None => Ok(None),
@@ -550,16 +427,5 @@ impl SealedApi {
             .await?;
         wire.signature = BASE64.encode(signature);
         Ok(wire)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn texts_come_inline_only_as_large_as_the_port_allows() {
-        assert!(super::COLUMNS.contains(&format!(
-            "<= {} THEN",
-            gsign_platform::database::INLINE_VALUE_BYTES
-        )));
     }
 }

@@ -1,7 +1,9 @@
-//! The sealed area's tables: sealed envelopes and their decryptions (`envelopes`), and
-//! retention. (The prompts' and keys' statements are still with their use cases in `service`.)
+//! The sealed area's tables: sealed envelopes and their decryptions (`envelopes`),
+//! prompts (`prompts`), keys (`keys`) and retention. (The keys' statements are still with their use cases in `service`.)
 
 pub mod envelopes;
+pub mod keys;
+pub mod prompts;
 
 use gsign_platform::database::{DbError, Session};
 use gsign_platform::params;
