@@ -337,7 +337,6 @@ const STATEMENTS_OUTSIDE_THE_STORE: &[&str] = &[
     "functions/accounts/src/service/me.rs",
     "functions/doc-packs/src/service/library.rs",
     "functions/doc-packs/src/service/packs.rs",
-    "functions/sealed/src/service/keys.rs",
 ];
 
 /// Whether `text` runs a statement through the database port.

@@ -6,19 +6,16 @@
 
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use gsign_core::sealed::KeyStatus;
 use gsign_core::FieldError;
-use gsign_platform::database::{DbError, Row, Session, Transaction};
+use gsign_platform::database::{Session, Transaction};
 use gsign_platform::hsm_keys::KeySpec;
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
-use gsign_platform::params;
 use gsign_platform::sealing;
 use lambda_http::Request;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -26,78 +23,14 @@ use uuid::Uuid;
 use super::SealedApi;
 use crate::error::{SealedCase, SealedError};
 use crate::service::holders::Holder;
+use crate::store;
 
 /// How long a key's public part stays cached (seed 002: one hour).
 const KEY_TTL: Duration = Duration::from_secs(3600);
 
-/// A key as the registry holds it.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct CryptoKey {
-    /// Row id (the routes' `{id}`).
-    pub id: Uuid,
-    /// The name envelopes carry.
-    pub key_id: String,
-    /// `encryption` or `signing`.
-    pub key_type: String,
-    /// `RSA-2048`, `RSA-3072`, `RSA-4096`.
-    pub key_algorithm: String,
-    /// `sender` or `receiver`.
-    pub key_usage: String,
-    /// Who holds the private half: `gsign`, or the party's name.
-    pub service_name: String,
-    /// `hsm:<CKA_ID hex>`, `kms:<key ARN>` or `external`.
-    pub key_storage_location: String,
-    /// The public key, PEM.
-    pub public_key_pem: String,
-    /// SHA-256 of the DER public key, hex.
-    pub public_key_hash: String,
-    /// Where it stands.
-    pub status: KeyStatus,
-    /// The key that replaced it.
-    pub replaced_by: Option<Uuid>,
-    /// Why it was revoked.
-    pub revoked_reason: Option<String>,
-    /// When it was rotated.
-    pub rotated_at: Option<DateTime<Utc>>,
-    /// When it was revoked.
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// After this it seals and signs nothing new.
-    pub expires_at: Option<DateTime<Utc>>,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// The DER public key, base64 (the same key as the PEM; the cached copy needs it).
-    pub public_key_der: String,
-}
+pub use crate::store::keys::CryptoKey;
 
 impl CryptoKey {
-    fn from_row(row: &Row) -> Result<Self, DbError> {
-        let der: Vec<u8> = row.get("public_key_der")?;
-        Ok(Self {
-            id: row.get("id")?,
-            key_id: row.get("key_id")?,
-            key_type: row.get("key_type")?,
-            key_algorithm: row.get("key_algorithm")?,
-            key_usage: row.get("key_usage")?,
-            service_name: row.get("service_name")?,
-            key_storage_location: row.get("key_storage_location")?,
-            public_key_pem: sealing::spki_to_pem(&der).unwrap_or_default(),
-            public_key_hash: row.get("public_key_hash")?,
-            status: row.stored("status")?,
-            replaced_by: row.get("replaced_by")?,
-            revoked_reason: row.get("revoked_reason")?,
-            rotated_at: row.get("rotated_at")?,
-            revoked_at: row.get("revoked_at")?,
-            expires_at: row.get("expires_at")?,
-            created_at: row.get("created_at")?,
-            public_key_der: BASE64.encode(&der),
-        })
-    }
-
-    /// The DER SubjectPublicKeyInfo.
-    pub fn spki(&self) -> Vec<u8> {
-        BASE64.decode(&self.public_key_der).unwrap_or_default()
-    }
-
     /// Who holds the private half.
     pub fn holder(&self) -> Holder {
         Holder::parse(&self.key_storage_location)
@@ -168,10 +101,6 @@ pub struct RevokeInput {
     #[schemars(length(min = 1))]
     reason: String,
 }
-
-const COLUMNS: &str = "id, key_id, key_type, key_algorithm, key_usage, service_name, \
-    key_storage_location, public_key_der, public_key_hash, status, replaced_by, revoked_reason, \
-    rotated_at, revoked_at, expires_at, created_at";
 
 /// A key to add.
 struct NewKey<'a> {
@@ -264,15 +193,7 @@ impl SealedApi {
             return Ok(Some(key));
         }
         let client = self.base.db.connect().await?;
-        let key = client
-            .fetch_optional(
-                &format!("SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = :org AND key_id = :key_id"),
-                params!(org, key_id),
-            )
-            .await?
-            .as_ref()
-            .map(CryptoKey::from_row)
-            .transpose()?;
+        let key = store::keys::by_name(&client, org, key_id).await?;
         if let Some(key) = &key {
             if let Err(err) = self.base.cache.set_json(&cached, key, KEY_TTL).await {
                 tracing::warn!(error = %err, "key cache unavailable");
@@ -298,16 +219,10 @@ impl SealedApi {
                 break;
             };
             let client = self.base.db.connect().await?;
-            let Some(row) = client
-                .fetch_optional(
-                    &format!("SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = :org AND id = :next"),
-                    params!(org, next),
-                )
-                .await?
-            else {
+            let Some(next) = store::keys::by_id(&client, org, next, false).await? else {
                 break;
             };
-            key = CryptoKey::from_row(&row)?;
+            key = next;
         }
         Ok(Some(key))
     }
@@ -335,13 +250,8 @@ impl SealedApi {
             expires_at,
         } = new;
         // A taken id is refused before a key is made in the token for nothing.
-        let taken = tx
-            .fetch_optional(
-                "SELECT 1 FROM cryptographic_keys WHERE organization_id = :org AND key_id = :key_id",
-                params!(org = caller.org, key_id),
-            )
-            .await?;
-        if taken.is_some() {
+        let taken = store::keys::key_id_taken(tx, caller.org, key_id).await?;
+        if taken {
             return Err(SealedCase::KeyIdTaken.into());
         }
         let key_type = if usage == "sender" {
@@ -358,32 +268,23 @@ impl SealedApi {
         };
         let bits = sealing::rsa_bits(&der).unwrap_or(0);
         let hash = hex::encode(Sha256::digest(&der));
-        let row = tx
-            .fetch_optional(
-                &format!(
-                    "INSERT INTO cryptographic_keys (organization_id, key_id, key_type, key_algorithm, \
-                     key_usage, service_name, key_storage_location, public_key_der, public_key_hash, expires_at) \
-                     VALUES (:org, :key_id, :key_type, :key_algorithm, :usage, :service_name, :location, :der, :hash, :expires_at) \
-                     ON CONFLICT (organization_id, key_id) DO NOTHING RETURNING {COLUMNS}"
-                ),
-                params!(
-                    org = caller.org,
-                    key_id,
-                    key_type,
-                    key_algorithm = format!("RSA-{bits}"),
-                    usage,
-                    service_name,
-                    location,
-                    der,
-                    hash,
-                    expires_at,
-                ),
-            )
-            .await?;
-        row.as_ref()
-            .map(CryptoKey::from_row)
-            .transpose()?
-            .ok_or(SealedError::Area(SealedCase::KeyIdTaken))
+        store::keys::insert(
+            tx,
+            &store::keys::NewKeyRow {
+                org: caller.org,
+                key_id,
+                key_type,
+                key_algorithm: &format!("RSA-{bits}"),
+                usage,
+                service_name,
+                location: &location,
+                der: &der,
+                hash: &hash,
+                expires_at,
+            },
+        )
+        .await?
+        .ok_or(SealedError::Area(SealedCase::KeyIdTaken))
     }
 
     /// `POST /v1/crypto-keys` and `POST /v1/crypto-keys/generate`.
@@ -488,19 +389,14 @@ impl SealedApi {
         let usage = web::query(req, "usage").map(str::to_owned);
         let status = web::query(req, "status").map(str::to_owned);
         let client = self.base.db.connect().await?;
-        let keys: Vec<CryptoKey> = client
-            .fetch_all(
-                &format!(
-                    "SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = :org \
-                     AND (:key_id::text IS NULL OR key_id = :key_id) AND (:usage::text IS NULL OR key_usage = :usage) \
-                     AND (:status::text IS NULL OR status = :status) ORDER BY created_at DESC, id DESC LIMIT 500"
-                ),
-                params!(org = caller.org, key_id, usage, status),
-            )
-            .await?
-            .iter()
-            .map(CryptoKey::from_row)
-            .collect::<Result<_, _>>()?;
+        let keys = store::keys::list(
+            &client,
+            caller.org,
+            key_id.as_deref(),
+            usage.as_deref(),
+            status.as_deref(),
+        )
+        .await?;
         Ok(json!({ "data": keys }))
     }
 
@@ -508,7 +404,7 @@ impl SealedApi {
     #[tracing::instrument(skip_all, fields(id = %id))]
     pub async fn get_key(&self, caller: &Caller, id: Uuid) -> Result<CryptoKey, SealedError> {
         let client = self.base.db.connect().await?;
-        Self::key_row(&client, caller, id, "").await
+        Self::key_row(&client, caller, id, false).await
     }
 
     #[tracing::instrument(skip_all, fields(id = %id))]
@@ -517,28 +413,18 @@ impl SealedApi {
         caller: &Caller,
         id: Uuid,
     ) -> Result<CryptoKey, SealedError> {
-        Self::key_row(tx, caller, id, "FOR UPDATE").await
+        Self::key_row(tx, caller, id, true).await
     }
 
-    /// The caller's organization's key `id` (`lock`: a row-lock clause, or nothing).
+    /// The caller's organization's key `id` (`lock`: locked for the transaction).
     async fn key_row(
         client: &(impl Session + ?Sized),
         caller: &Caller,
         id: Uuid,
-        lock: &str,
+        lock: bool,
     ) -> Result<CryptoKey, SealedError> {
-        client
-            .fetch_optional(
-                &format!(
-                    "SELECT {COLUMNS} FROM cryptographic_keys \
-                     WHERE organization_id = :org AND id = :id {lock}"
-                ),
-                params!(org = caller.org, id),
-            )
+        store::keys::by_id(client, caller.org, id, lock)
             .await?
-            .as_ref()
-            .map(CryptoKey::from_row)
-            .transpose()?
             .ok_or(SealedError::NotFound("key"))
     }
 
@@ -603,11 +489,7 @@ impl SealedApi {
                 },
             )
             .await?;
-        tx.run(
-            "UPDATE cryptographic_keys SET status = 'rotated', rotated_at = now(), replaced_by = :new WHERE id = :old",
-            params!(old = old.id, new = new.id),
-        )
-        .await?;
+        store::keys::mark_rotated(&tx, old.id, new.id).await?;
         let audit = outbox::audit(
             &tx,
             &caller.audit(
@@ -644,15 +526,7 @@ impl SealedApi {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         let key = Self::locked_key(&tx, caller, id).await?;
-        let row = tx
-            .fetch_one(
-                &format!(
-                    "UPDATE cryptographic_keys SET status = 'revoked', revoked_at = COALESCE(revoked_at, now()), \
-                     revoked_reason = COALESCE(revoked_reason, :reason) WHERE id = :id RETURNING {COLUMNS}"
-                ),
-                params!(id = key.id, reason),
-            )
-            .await?;
+        let revoked = store::keys::revoke(&tx, key.id, &reason).await?;
         let audit = outbox::audit(
             &tx,
             &caller.audit(
@@ -668,6 +542,6 @@ impl SealedApi {
         self.base.relay.publish(&self.base.db, &[audit]).await;
         self.forget(caller.org, &key.key_id).await;
         self.disable_in_store(key.holder(), &key.key_id).await;
-        Ok(CryptoKey::from_row(&row)?)
+        Ok(revoked)
     }
 }

@@ -1,5 +1,5 @@
 //! The sealed area's tables: sealed envelopes and their decryptions (`envelopes`),
-//! prompts (`prompts`), keys (`keys`) and retention. (The keys' statements are still with their use cases in `service`.)
+//! prompts (`prompts`), keys (`keys`) and retention.
 
 pub mod envelopes;
 pub mod keys;
