@@ -9,17 +9,13 @@
 use std::collections::BTreeSet;
 
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
 use gsign_core::packs::{
     role_problem, Gate, MAX_CLAUSE_BYTES, MAX_SIGNER_ROLES, MAX_TEMPLATE_CLAUSES,
 };
 use gsign_core::FieldError;
-use gsign_platform::database::{
-    json_list, read_in_slices, DbError, Row, Session, Transaction, INLINE_VALUE_BYTES,
-};
+use gsign_platform::database::{Session, Transaction};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::params;
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -27,154 +23,12 @@ use uuid::Uuid;
 
 use super::DocPacksApi;
 use crate::error::{DocPacksCase, DocPacksError};
+use crate::store;
 
 /// Largest logo, in bytes.
 pub const MAX_LOGO_BYTES: usize = 256 * 1024;
 
-/// Clauses or templates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `doc_clause`: Markdown and the JSON Schema of its variables.
-    Clause,
-    /// `doc_template`: ordered clause references, layout, signer roles.
-    Template,
-}
-
-impl Kind {
-    fn table(self) -> &'static str {
-        match self {
-            Kind::Clause => "doc_clause",
-            Kind::Template => "doc_template",
-        }
-    }
-
-    fn id_column(self) -> &'static str {
-        match self {
-            Kind::Clause => "clause_id",
-            Kind::Template => "template_id",
-        }
-    }
-
-    /// The kind's own columns, as the API names them.
-    fn content_columns(self) -> &'static [&'static str] {
-        match self {
-            Kind::Clause => &["body_markdown", "variables_json"],
-            Kind::Template => &["clauses_ordered", "layout_json", "signer_roles"],
-        }
-    }
-
-    /// What a not-found answer names.
-    pub fn noun(self) -> &'static str {
-        match self {
-            Kind::Clause => "clause",
-            Kind::Template => "template",
-        }
-    }
-
-    /// The kind's columns as one JSON object.
-    fn content(self) -> String {
-        let content = self
-            .content_columns()
-            .iter()
-            .map(|c| format!("'{c}', {c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!("jsonb_build_object({content})")
-    }
-
-    /// The versions' columns; their content only when it is small (a clause's text or a
-    /// template's logo may not fit a Data API row: [`DocPacksApi::items`] reads it apart).
-    fn select(self) -> String {
-        format!(
-            "SELECT {id} AS id, name, version, city_gate, role_gate, is_active, created_by, \
-             created_at, published_at, \
-             CASE WHEN octet_length(c.content::text) <= {INLINE_VALUE_BYTES} THEN c.content END \
-             AS content FROM {table} CROSS JOIN LATERAL (SELECT {content} AS content) c",
-            id = self.id_column(),
-            table = self.table(),
-            content = self.content(),
-        )
-    }
-}
-
-/// One version of a clause or template.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-#[schemars(rename = "DocLibraryItem")]
-pub struct Item {
-    /// This version's id.
-    pub id: Uuid,
-    /// Shared by every version.
-    pub name: String,
-    /// 1, 2, …
-    pub version: i32,
-    /// Allowed city codes (`null`: everywhere).
-    pub city_gate: Option<Vec<String>>,
-    /// Signer roles it is for (`null`: everyone).
-    pub role_gate: Option<Vec<String>>,
-    /// Usable in new packs.
-    pub is_active: bool,
-    /// The user or API key that created it.
-    pub created_by: String,
-    /// When.
-    pub created_at: DateTime<Utc>,
-    /// When it was published (`null`: a draft, not usable in packs).
-    pub published_at: Option<DateTime<Utc>>,
-    /// The kind's own columns.
-    #[serde(flatten)]
-    #[schemars(skip)]
-    // described per kind: the api module's `ClauseVersion`, `DocTemplateVersion`
-    pub content: serde_json::Map<String, Value>,
-}
-
-impl TryFrom<&Row> for Item {
-    type Error = DbError;
-    fn try_from(row: &Row) -> Result<Self, DbError> {
-        let content: Option<Value> = row.get("content")?;
-        Ok(Self {
-            id: row.get("id")?,
-            name: row.get("name")?,
-            version: row.get("version")?,
-            city_gate: row.get("city_gate")?,
-            role_gate: row.get("role_gate")?,
-            is_active: row.get("is_active")?,
-            created_by: row.get("created_by")?,
-            created_at: row.get("created_at")?,
-            published_at: row.get("published_at")?,
-            content: match content {
-                Some(Value::Object(map)) => map,
-                _ => serde_json::Map::new(),
-            },
-        })
-    }
-}
-
-/// A gate (a list, or `NULL` for none) as the statement's `text[]`: lists go as JSON.
-fn gate_sql(name: &str) -> String {
-    format!(
-        "CASE WHEN :{name}::jsonb IS NULL THEN NULL \
-         ELSE ARRAY(SELECT jsonb_array_elements_text(:{name}::jsonb)) END"
-    )
-}
-
-impl Item {
-    /// Its gate.
-    pub fn gate(&self) -> Gate {
-        Gate {
-            cities: self.city_gate.clone(),
-            roles: self.role_gate.clone(),
-        }
-    }
-
-    /// How people name this version.
-    pub fn label(&self, kind: Kind) -> String {
-        format!("{} {:?} v{}", kind.noun(), self.name, self.version)
-    }
-
-    /// A content column.
-    pub fn get(&self, column: &str) -> &Value {
-        self.content.get(column).unwrap_or(&Value::Null)
-    }
-}
+pub use crate::store::library::{Item, Kind};
 
 /// `POST /v1/clauses`, `POST /v1/doc-templates` and their `…/{id}/versions` body: the
 /// kind's content columns and the gates. On a new version, what is left out is kept.
@@ -288,13 +142,6 @@ pub struct SignerRole {
     pub role: String,
 }
 
-/// The checked values of a new row.
-struct NewItem {
-    city_gate: Option<Vec<String>>,
-    role_gate: Option<Vec<String>>,
-    content: Value,
-}
-
 fn text_problem(value: &str, pointer: &str, max: usize, errors: &mut Vec<FieldError>) {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max {
@@ -306,31 +153,6 @@ fn text_problem(value: &str, pointer: &str, max: usize, errors: &mut Vec<FieldEr
 }
 
 impl DocPacksApi {
-    /// The versions of `rows`, their large contents read apart (in slices).
-    async fn items(
-        client: &(impl Session + ?Sized),
-        kind: Kind,
-        rows: &[Row],
-    ) -> Result<Vec<Item>, DocPacksError> {
-        let mut items = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut item = Item::try_from(row)?;
-            if row.get::<Option<Value>>("content")?.is_none() {
-                let text = read_in_slices(
-                    client,
-                    &format!("{}::text", kind.content()),
-                    &format!("{} WHERE {} = :id", kind.table(), kind.id_column()),
-                    params!(id = item.id),
-                )
-                .await?;
-                item.content = serde_json::from_str(&text)
-                    .map_err(|err| DocPacksError::Internal(anyhow::anyhow!("content: {err}")))?;
-            }
-            items.push(item);
-        }
-        Ok(items)
-    }
-
     /// Checks `input` for `kind` (with `base` the version it follows, if any) against the
     /// library, reporting every problem at once.
     #[tracing::instrument(skip_all)]
@@ -341,7 +163,7 @@ impl DocPacksApi {
         kind: Kind,
         input: ItemInput,
         base: Option<&Item>,
-    ) -> Result<NewItem, DocPacksError> {
+    ) -> Result<store::library::NewItem, DocPacksError> {
         let mut errors = Vec::new();
         let city_gate = match input.city_gate {
             Some(gate) => gate,
@@ -482,7 +304,7 @@ impl DocPacksApi {
         if !errors.is_empty() {
             return Err(DocPacksError::Validation(errors));
         }
-        Ok(NewItem {
+        Ok(store::library::NewItem {
             city_gate,
             role_gate,
             content,
@@ -534,17 +356,7 @@ impl DocPacksApi {
         kind: Kind,
         id: Uuid,
     ) -> Result<Option<Item>, DocPacksError> {
-        let rows = client
-            .fetch_all(
-                &format!(
-                    "{} WHERE organization_id = :org AND {} = :id",
-                    kind.select(),
-                    kind.id_column()
-                ),
-                params!(org = caller.org, id),
-            )
-            .await?;
-        Ok(Self::items(client, kind, &rows).await?.pop())
+        Ok(store::library::get(client, caller.org, kind, id).await?)
     }
 
     /// Every version of `name`, newest first.
@@ -556,16 +368,7 @@ impl DocPacksApi {
         kind: Kind,
         name: &str,
     ) -> Result<Vec<Item>, DocPacksError> {
-        let rows = client
-            .fetch_all(
-                &format!(
-                    "{} WHERE organization_id = :org AND name = :name ORDER BY version DESC",
-                    kind.select()
-                ),
-                params!(org = caller.org, name),
-            )
-            .await?;
-        Self::items(client, kind, &rows).await
+        Ok(store::library::versions(client, caller.org, kind, name).await?)
     }
 
     #[tracing::instrument(skip_all)]
@@ -575,61 +378,14 @@ impl DocPacksApi {
         caller: &Caller,
         kind: Kind,
         name: &str,
-        item: NewItem,
+        item: store::library::NewItem,
     ) -> Result<Item, DocPacksError> {
-        // One writer per name at a time: the next version number is never raced.
-        tx.run(
-            "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))",
-            params!(key = format!("{}:{}:{name}", kind.table(), caller.org)),
-        )
-        .await?;
-        let columns = kind.content_columns();
-        let values = columns
-            .iter()
-            .map(|c| match *c {
-                "body_markdown" => format!(":content::jsonb->>'{c}'"),
-                _ => format!(":content::jsonb->'{c}'"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
         let created_by = caller
             .user
             .or(caller.api_key)
             .map(|id| id.to_string())
             .unwrap_or_else(|| "system".to_owned());
-        let row = tx
-            .fetch_one(
-                &format!(
-                    "WITH inserted AS (INSERT INTO {table} (organization_id, name, version, city_gate, \
-                     role_gate, created_by, {columns}) SELECT :org, :name::text, \
-                     COALESCE((SELECT max(version) FROM {table} WHERE organization_id = :org \
-                               AND name = :name::text), 0) + 1, \
-                     {city_gate}, {role_gate}, :created_by, {values} RETURNING *) \
-                     SELECT inserted.{id} AS id FROM inserted",
-                    table = kind.table(),
-                    columns = columns.join(", "),
-                    id = kind.id_column(),
-                    city_gate = gate_sql("city_gate"),
-                    role_gate = gate_sql("role_gate"),
-                ),
-                params!(
-                    org = caller.org,
-                    name,
-                    city_gate = item.city_gate.as_deref().map(json_list),
-                    role_gate = item.role_gate.as_deref().map(json_list),
-                    content = item.content,
-                    created_by,
-                ),
-            )
-            .await?;
-        let id: Uuid = row.get("id")?;
-        let item = tx
-            .fetch_one(
-                &format!("{} WHERE {} = :id", kind.select(), kind.id_column()),
-                params!(id),
-            )
-            .await?;
-        Ok(Self::items(tx, kind, &[item]).await?.remove(0))
+        Ok(store::library::insert(tx, caller.org, kind, name, &created_by, item).await?)
     }
 
     /// `POST /v1/clauses` and `POST /v1/doc-templates`: version 1 of a new name (a name that
@@ -699,17 +455,7 @@ impl DocPacksApi {
         id: Uuid,
     ) -> Result<Item, DocPacksError> {
         let client = self.base().db.connect().await?;
-        let updated = client
-            .run(
-                &format!(
-                    "UPDATE {} SET published_at = now() WHERE organization_id = :org AND {} = :id \
-                     AND published_at IS NULL",
-                    kind.table(),
-                    kind.id_column()
-                ),
-                params!(org = caller.org, id),
-            )
-            .await?;
+        let updated = store::library::publish(&client, caller.org, kind, id).await?;
         let item = self
             .get(&client, caller, kind, id)
             .await?
@@ -729,16 +475,7 @@ impl DocPacksApi {
         id: Uuid,
     ) -> Result<Item, DocPacksError> {
         let client = self.base().db.connect().await?;
-        client
-            .run(
-                &format!(
-                    "UPDATE {} SET is_active = false WHERE organization_id = :org AND {} = :id",
-                    kind.table(),
-                    kind.id_column()
-                ),
-                params!(org = caller.org, id),
-            )
-            .await?;
+        store::library::deactivate(&client, caller.org, kind, id).await?;
         self.get(&client, caller, kind, id)
             .await?
             .ok_or(DocPacksError::NotFound(kind.noun()))
@@ -772,40 +509,17 @@ impl DocPacksApi {
         let name = web::query(req, "name").map(str::to_owned);
         let city = web::query(req, "city").map(str::to_owned);
         let role = web::query(req, "role").map(str::to_owned);
-        let (after_t, after_id) = page
-            .after
-            .map_or((None, None), |(t, id)| (Some(t), Some(id)));
         let client = self.base().db.connect().await?;
-        let rows = client
-            .fetch_all(
-                &format!(
-                    "{select} WHERE organization_id = :org \
-                     AND (:name::text IS NULL OR name = :name) \
-                     AND (:active::bool IS NULL OR is_active = :active) \
-                     AND (:published::bool IS NULL OR (published_at IS NOT NULL) = :published) \
-                     AND (:city::text IS NULL OR city_gate IS NULL \
-                          OR lower(:city) = ANY (SELECT lower(c) FROM unnest(city_gate) c)) \
-                     AND (:role::text IS NULL OR role_gate IS NULL OR :role = ANY (role_gate)) \
-                     AND (:after_t::timestamptz IS NULL \
-                          OR (created_at, {id}) < (:after_t::timestamptz, :after_id::uuid)) \
-                     ORDER BY created_at DESC, {id} DESC LIMIT :limit",
-                    select = kind.select(),
-                    id = kind.id_column()
-                ),
-                params!(
-                    org = caller.org,
-                    name,
-                    active,
-                    published,
-                    city,
-                    role,
-                    after_t,
-                    after_id,
-                    limit = page.fetch(),
-                ),
-            )
-            .await?;
-        let mut rows = Self::items(&client, kind, &rows).await?;
+        let filter = store::library::ListFilter {
+            name: name.as_deref(),
+            active,
+            published,
+            city: city.as_deref(),
+            role: role.as_deref(),
+            after: page.after,
+        };
+        let mut rows =
+            store::library::list(&client, caller.org, kind, &filter, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |i| (i.created_at, i.id));
         Ok(Page {
             data: rows,

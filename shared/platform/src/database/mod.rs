@@ -470,7 +470,8 @@ impl DbError {
         }
     }
 
-    pub(crate) fn decode(message: impl Into<String>) -> Self {
+    /// A stored value the code cannot read as the type it expects.
+    pub fn decode(message: impl Into<String>) -> Self {
         Self::new(DbErrorKind::Decode, message)
     }
 

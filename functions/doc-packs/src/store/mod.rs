@@ -3,6 +3,8 @@
 //! once its last document completes. (The library's and packs' own statements are still with
 //! their use cases in `service`.)
 
+pub mod library;
+
 use anyhow::Context as _;
 use gsign_core::envelopes::EvidenceEvent;
 use gsign_core::packs::{tracked, PackEnvelopeStatus, PackStatus, Tracked};
