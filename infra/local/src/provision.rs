@@ -647,7 +647,7 @@ async fn provision_table(
     Ok(name)
 }
 
-/// Deletes what [`provision`] created: queues, every object version in buckets, tables, and
+/// Deletes what [`provision`] created: queues, buckets (with every object version), tables, and
 /// key aliases (the keys are scheduled for deletion, as KMS allows no immediate delete).
 pub async fn teardown(provisioned: &[Provisioned], aws: &LocalAws) -> anyhow::Result<()> {
     for p in provisioned {
@@ -655,27 +655,7 @@ pub async fn teardown(provisioned: &[Provisioned], aws: &LocalAws) -> anyhow::Re
             "AWS::SQS::Queue" => {
                 aws.sqs.delete_queue().queue_url(&p.physical).send().await?;
             }
-            "AWS::S3::Bucket" => {
-                let versions = aws
-                    .s3
-                    .list_object_versions()
-                    .bucket(&p.physical)
-                    .send()
-                    .await?;
-                for v in versions.versions() {
-                    aws.s3
-                        .delete_object()
-                        .bucket(&p.physical)
-                        .key(v.key().unwrap_or_default())
-                        .set_version_id(v.version_id().map(str::to_owned))
-                        .bypass_governance_retention(true)
-                        .send()
-                        .await?;
-                }
-                // The emptied bucket stays: moto keeps tracking deleted objects, and once their
-                // bucket is gone too, its `/moto-api/data.json` (where sent emails are read)
-                // fails for everyone. An empty bucket costs nothing.
-            }
+            "AWS::S3::Bucket" => empty_and_delete_bucket(&p.physical, aws).await?,
             "AWS::DynamoDB::Table" => {
                 aws.dynamodb
                     .delete_table()
@@ -697,5 +677,55 @@ pub async fn teardown(provisioned: &[Provisioned], aws: &LocalAws) -> anyhow::Re
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// Deletes every object version and delete marker in `bucket` (past governance-mode retention,
+/// as the tests' Object Lock buckets hold), then the bucket.
+async fn empty_and_delete_bucket(bucket: &str, aws: &LocalAws) -> anyhow::Result<()> {
+    // ListObjectVersions has no paginator in the SDK: follow its markers.
+    let (mut key_marker, mut version_marker) = (None, None);
+    loop {
+        let page = aws
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .with_context(|| format!("S3 ListObjectVersions {bucket}"))?;
+        let versions = page
+            .versions()
+            .iter()
+            .map(|v| (v.key(), v.version_id()))
+            .chain(
+                page.delete_markers()
+                    .iter()
+                    .map(|m| (m.key(), m.version_id())),
+            );
+        for (key, version_id) in versions {
+            aws.s3
+                .delete_object()
+                .bucket(bucket)
+                .key(key.unwrap_or_default())
+                .set_version_id(version_id.map(str::to_owned))
+                .bypass_governance_retention(true)
+                .send()
+                .await
+                .with_context(|| format!("S3 DeleteObject {bucket}"))?;
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        version_marker = page.next_version_id_marker().map(str::to_owned);
+    }
+    aws.s3
+        .delete_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .with_context(|| format!("S3 DeleteBucket {bucket}"))?;
     Ok(())
 }
