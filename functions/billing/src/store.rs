@@ -16,7 +16,7 @@
 //! the one already holding that Stripe subscription or customer.
 
 use chrono::{DateTime, Utc};
-use gsign_platform::database::{DbError, Session};
+use gsign_platform::database::{DbError, Row, Session};
 use gsign_platform::params;
 use serde_json::Value;
 use uuid::Uuid;
@@ -88,6 +88,20 @@ pub async fn apply(tx: &(impl Session + ?Sized), event: &Value) -> Result<Outcom
     Ok(outcome)
 }
 
+/// A Stripe subscription event as it applies to an organization's subscription row.
+struct SubscriptionChange<'a> {
+    org: Uuid,
+    plan_id: Uuid,
+    price_cents: i32,
+    customer: Option<&'a str>,
+    stripe_id: &'a str,
+    status: &'static str,
+    period_start: Option<DateTime<Utc>>,
+    period_end: Option<DateTime<Utc>>,
+    created: DateTime<Utc>,
+    deleted: bool,
+}
+
 #[tracing::instrument(skip_all)]
 async fn subscription(
     tx: &(impl Session + ?Sized),
@@ -99,6 +113,49 @@ async fn subscription(
         return Ok(("malformed", None));
     };
     let customer = object["customer"].as_str();
+    let Some(org) = subscription_organization(tx, object, stripe_id, customer).await? else {
+        return Ok(("unknown_organization", None));
+    };
+    let Some((plan_id, price_cents)) = plan_of_price(tx, price_id(object)).await? else {
+        return Ok(("unknown_price", Some(org)));
+    };
+    let change = SubscriptionChange {
+        org,
+        plan_id,
+        price_cents,
+        customer,
+        stripe_id,
+        period_start: period_bound(object, "current_period_start"),
+        period_end: period_bound(object, "current_period_end"),
+        status: status(object["status"].as_str().unwrap_or_default(), deleted),
+        created,
+        deleted,
+    };
+    // One subscription per organization: the row is locked while it is decided.
+    let current = tx
+        .fetch_optional(
+            "SELECT s.last_event_at, s.current_period_start, p.monthly_price_cents \
+             FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
+             WHERE s.organization_id = :org FOR UPDATE OF s",
+            params!(org),
+        )
+        .await?;
+    let outcome = match current {
+        None => insert_subscription(tx, &change).await?,
+        Some(row) => update_subscription(tx, &change, &row).await?,
+    };
+    Ok((outcome, Some(org)))
+}
+
+/// The organization a Stripe subscription is for: the one its metadata names, or the one
+/// already holding it or its customer; `None` when there is no such organization.
+#[tracing::instrument(skip_all)]
+async fn subscription_organization(
+    tx: &(impl Session + ?Sized),
+    object: &Value,
+    stripe_id: &str,
+    customer: Option<&str>,
+) -> Result<Option<Uuid>, BillingError> {
     let named: Option<Uuid> = object["metadata"]["organization_id"]
         .as_str()
         .and_then(|s| s.parse().ok());
@@ -111,9 +168,8 @@ async fn subscription(
         .await?
         .map(|row| row.get("organization_id"))
         .transpose()?;
-    let org = match named.or(known) {
-        Some(org) => org,
-        None => return Ok(("unknown_organization", None)),
+    let Some(org) = named.or(known) else {
+        return Ok(None);
     };
     let exists: bool = tx
         .fetch_one(
@@ -122,14 +178,29 @@ async fn subscription(
         )
         .await?
         .get("known")?;
-    if !exists {
-        return Ok(("unknown_organization", None));
-    }
+    Ok(exists.then_some(org))
+}
+
+/// The subscription's Stripe price: its first item's price or plan, else its own plan.
+fn price_id(object: &Value) -> Option<&str> {
     let item = &object["items"]["data"][0];
-    let price = item["price"]["id"]
+    item["price"]["id"]
         .as_str()
         .or_else(|| item["plan"]["id"].as_str())
-        .or_else(|| object["plan"]["id"].as_str());
+        .or_else(|| object["plan"]["id"].as_str())
+}
+
+/// A bound of the subscription's period (`name`), else of its first item's.
+fn period_bound(object: &Value, name: &str) -> Option<DateTime<Utc>> {
+    unix(&object[name]).or_else(|| unix(&object["items"]["data"][0][name]))
+}
+
+/// The id and monthly price of the plan sold at Stripe price `price`, if there is one.
+#[tracing::instrument(skip_all)]
+async fn plan_of_price(
+    tx: &(impl Session + ?Sized),
+    price: Option<&str>,
+) -> Result<Option<(Uuid, i32)>, BillingError> {
     let Some(plan) = tx
         .fetch_optional(
             "SELECT id, monthly_price_cents FROM plans WHERE stripe_price_id = :price",
@@ -137,81 +208,109 @@ async fn subscription(
         )
         .await?
     else {
-        return Ok(("unknown_price", Some(org)));
+        return Ok(None);
     };
-    let (plan_id, price_cents): (Uuid, i32) = (plan.get("id")?, plan.get("monthly_price_cents")?);
-    let period_start =
-        unix(&object["current_period_start"]).or_else(|| unix(&item["current_period_start"]));
-    let period_end =
-        unix(&object["current_period_end"]).or_else(|| unix(&item["current_period_end"]));
-    let status = status(object["status"].as_str().unwrap_or_default(), deleted);
-    // One subscription per organization: the row is locked while it is decided.
-    let current = tx
-        .fetch_optional(
-            "SELECT s.last_event_at, s.current_period_start, p.monthly_price_cents \
-             FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
-             WHERE s.organization_id = :org FOR UPDATE OF s",
-            params!(org),
+    Ok(Some((plan.get("id")?, plan.get("monthly_price_cents")?)))
+}
+
+/// The organization's first subscription.
+#[tracing::instrument(skip_all)]
+async fn insert_subscription(
+    tx: &(impl Session + ?Sized),
+    change: &SubscriptionChange<'_>,
+) -> Result<Outcome, BillingError> {
+    let SubscriptionChange {
+        org,
+        plan_id,
+        customer,
+        stripe_id,
+        status,
+        period_start,
+        period_end,
+        created,
+        ..
+    } = *change;
+    tx.run(
+        "INSERT INTO subscriptions (organization_id, plan_id, stripe_customer_id, \
+         stripe_subscription_id, status, current_period_start, current_period_end, \
+         last_event_at) VALUES (:org, :plan_id, :customer, :stripe_id, :status, \
+         :period_start, :period_end, :created)",
+        params!(
+            org,
+            plan_id,
+            customer,
+            stripe_id,
+            status,
+            period_start,
+            period_end,
+            created
+        ),
+    )
+    .await?;
+    Ok("applied")
+}
+
+/// The organization's locked subscription row `current` changed, unless a newer event
+/// already did; a cheaper plan within the same period waits for the period's end.
+#[tracing::instrument(skip_all)]
+async fn update_subscription(
+    tx: &(impl Session + ?Sized),
+    change: &SubscriptionChange<'_>,
+    current: &Row,
+) -> Result<Outcome, BillingError> {
+    let SubscriptionChange {
+        org,
+        plan_id,
+        price_cents,
+        customer,
+        stripe_id,
+        status,
+        period_start,
+        period_end,
+        created,
+        deleted,
+    } = *change;
+    let last: Option<DateTime<Utc>> = current.get("last_event_at")?;
+    if last.is_some_and(|last| last > created) {
+        return Ok("stale");
+    }
+    let old_start: Option<DateTime<Utc>> = current.get("current_period_start")?;
+    let old_price: i32 = current.get("monthly_price_cents")?;
+    let downgrade_now =
+        !deleted && price_cents < old_price && period_start.is_some() && period_start == old_start;
+    if downgrade_now {
+        tx.run(
+            "UPDATE subscriptions SET pending_plan_id = :plan_id, status = :status, \
+             stripe_customer_id = COALESCE(:customer::text, stripe_customer_id), \
+             stripe_subscription_id = :stripe_id, \
+             current_period_end = COALESCE(:period_end::timestamptz, current_period_end), \
+             last_event_at = :created WHERE organization_id = :org",
+            params!(org, plan_id, status, customer, stripe_id, period_end, created),
         )
         .await?;
-    match current {
-        None => {
-            tx.run(
-                "INSERT INTO subscriptions (organization_id, plan_id, stripe_customer_id, \
-                 stripe_subscription_id, status, current_period_start, current_period_end, \
-                 last_event_at) VALUES (:org, :plan_id, :customer, :stripe_id, :status, \
-                 :period_start, :period_end, :created)",
-                params!(
-                    org,
-                    plan_id,
-                    customer,
-                    stripe_id,
-                    status,
-                    period_start,
-                    period_end,
-                    created
-                ),
-            )
-            .await?;
-        }
-        Some(row) => {
-            let last: Option<DateTime<Utc>> = row.get("last_event_at")?;
-            if last.is_some_and(|last| last > created) {
-                return Ok(("stale", Some(org)));
-            }
-            let old_start: Option<DateTime<Utc>> = row.get("current_period_start")?;
-            let old_price: i32 = row.get("monthly_price_cents")?;
-            // A cheaper plan within the same period waits for the period's end.
-            let downgrade_now = !deleted
-                && price_cents < old_price
-                && period_start.is_some()
-                && period_start == old_start;
-            if downgrade_now {
-                tx.run(
-                    "UPDATE subscriptions SET pending_plan_id = :plan_id, status = :status, \
-                     stripe_customer_id = COALESCE(:customer::text, stripe_customer_id), \
-                     stripe_subscription_id = :stripe_id, \
-                     current_period_end = COALESCE(:period_end::timestamptz, current_period_end), \
-                     last_event_at = :created WHERE organization_id = :org",
-                    params!(org, plan_id, status, customer, stripe_id, period_end, created),
-                )
-                .await?;
-            } else {
-                tx.run(
-                    "UPDATE subscriptions SET plan_id = :plan_id, pending_plan_id = NULL, \
-                     status = :status, \
-                     stripe_customer_id = COALESCE(:customer::text, stripe_customer_id), \
-                     stripe_subscription_id = :stripe_id, \
-                     current_period_start = COALESCE(:period_start::timestamptz, current_period_start), \
-                     current_period_end = COALESCE(:period_end::timestamptz, current_period_end), \
-                     last_event_at = :created WHERE organization_id = :org",
-                    params!(org, plan_id, status, customer, stripe_id, period_start, period_end, created),
-                )
-                .await?;
-            }
-        }
+    } else {
+        tx.run(
+            "UPDATE subscriptions SET plan_id = :plan_id, pending_plan_id = NULL, \
+             status = :status, \
+             stripe_customer_id = COALESCE(:customer::text, stripe_customer_id), \
+             stripe_subscription_id = :stripe_id, \
+             current_period_start = COALESCE(:period_start::timestamptz, current_period_start), \
+             current_period_end = COALESCE(:period_end::timestamptz, current_period_end), \
+             last_event_at = :created WHERE organization_id = :org",
+            params!(
+                org,
+                plan_id,
+                status,
+                customer,
+                stripe_id,
+                period_start,
+                period_end,
+                created
+            ),
+        )
+        .await?;
     }
-    Ok(("applied", Some(org)))
+    Ok("applied")
 }
 
 #[tracing::instrument(skip_all)]
