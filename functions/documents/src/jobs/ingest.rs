@@ -18,6 +18,7 @@ use gsign_core::documents::{keys, DocumentType, IngestFailure};
 use gsign_core::webhooks::EventType;
 use gsign_core::Env;
 use gsign_pdf::{FileKind, Limits, PdfInfo, Rejection};
+use gsign_platform::database::Session;
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, MessageOutcome, SqsHandler,
 };
@@ -80,6 +81,29 @@ async fn sniff_file(path: &Path) -> anyhow::Result<Result<FileKind, Rejection>> 
         return Ok(tokio::task::spawn_blocking(move || gsign_pdf::sniff(&whole)).await?);
     }
     Ok(gsign_pdf::sniff(&head))
+}
+
+/// The file's type as sniffed, or the verdict on a file that is not the `declared` type.
+#[tracing::instrument(skip_all)]
+async fn sniffed_kind(
+    file: &Path,
+    declared: DocumentType,
+    original: &ObjectRef,
+    hash: Option<&str>,
+) -> anyhow::Result<Result<DocumentType, Verdict>> {
+    let kind = match sniff_file(file).await? {
+        Ok(kind) => kind_of(kind),
+        Err(rejection) => return Ok(Err(rejected(original, hash, &rejection))),
+    };
+    if kind != declared {
+        return Ok(Err(failed(
+            original,
+            hash,
+            IngestFailure::TypeMismatch.code(),
+            format!("declared {declared}, but the file is a {kind}"),
+        )));
+    }
+    Ok(Ok(kind))
 }
 
 fn kind_of(kind: FileKind) -> DocumentType {
@@ -235,24 +259,8 @@ impl Ingest {
             version_id: head.version_id.clone().or(version_id),
         };
         let declared = u64::try_from(doc.size).unwrap_or(0);
-        if head.size == 0 {
-            return Ok(rejected(&original, None, &Rejection::Empty));
-        }
-        if head.size > s.max_bytes {
-            return Ok(failed(
-                &original,
-                None,
-                IngestFailure::TooLarge.code(),
-                format!("{} bytes; the limit is {}", head.size, s.max_bytes),
-            ));
-        }
-        if head.size != declared {
-            return Ok(failed(
-                &original,
-                None,
-                IngestFailure::SizeMismatch.code(),
-                format!("declared {declared} bytes, received {}", head.size),
-            ));
+        if let Some(verdict) = size_verdict(&original, head.size, declared, s.max_bytes) {
+            return Ok(verdict);
         }
         let declared_type: DocumentType = doc
             .doc_type
@@ -266,60 +274,18 @@ impl Ingest {
         if fetched.size != head.size {
             anyhow::bail!("read {} bytes of a {}-byte object", fetched.size, head.size);
         }
-        let kind = match sniff_file(&file).await? {
-            Ok(kind) => kind_of(kind),
-            Err(rejection) => return Ok(rejected(&original, hash, &rejection)),
+        let kind = match sniffed_kind(&file, declared_type, &original, hash).await? {
+            Ok(kind) => kind,
+            Err(verdict) => return Ok(verdict),
         };
-        if kind != declared_type {
-            return Ok(failed(
-                &original,
-                hash,
-                IngestFailure::TypeMismatch.code(),
-                format!("declared {declared_type}, but the file is a {kind}"),
-            ));
-        }
         let (pdf, pdf_hash, info) = if kind.needs_conversion() {
-            let converted = match self.converter.to_pdf(&file, work.dir()).await {
-                Ok(path) => path,
-                Err(err @ ConversionError::Unavailable(_)) => {
-                    tracing::error!(error = %err, "office conversion is not installed");
-                    return Ok(failed(
-                        &original,
-                        hash,
-                        IngestFailure::ConverterUnavailable.code(),
-                        err.to_string(),
-                    ));
-                }
-                Err(err) => {
-                    return Ok(failed(
-                        &original,
-                        hash,
-                        IngestFailure::ConversionFailed.code(),
-                        err.to_string(),
-                    ))
-                }
-            };
-            let info = match self.inspect(&converted).await? {
-                Ok(info) => info,
-                Err(rejection) => {
-                    return Ok(failed(
-                        &original,
-                        hash,
-                        IngestFailure::ConversionFailed.code(),
-                        format!("the converted PDF was refused: {rejection}"),
-                    ))
-                }
-            };
-            let pdf_hash = gsign_platform::storage::sha256_file(&converted).await?;
-            let stored = s
-                .store
-                .put_file(
-                    &keys::converted(doc.organization_id, doc.id),
-                    &converted,
-                    "application/pdf",
-                )
-                .await?;
-            (stored, pdf_hash, info)
+            match self
+                .convert(doc, &original, hash, &file, work.dir())
+                .await?
+            {
+                Ok(converted) => converted,
+                Err(verdict) => return Ok(verdict),
+            }
         } else {
             match self.inspect(&file).await? {
                 Ok(info) => (original.clone(), fetched.sha256.clone(), info),
@@ -340,6 +306,61 @@ impl Ingest {
         }))
     }
 
+    /// Converts an office `file` to PDF in `dir`, inspects the PDF and stores it as the
+    /// document's; `Ok(Err)` is the verdict on a file that does not convert.
+    #[tracing::instrument(skip_all)]
+    async fn convert(
+        &self,
+        doc: &Document,
+        original: &ObjectRef,
+        hash: Option<&str>,
+        file: &Path,
+        dir: &Path,
+    ) -> anyhow::Result<Result<(ObjectRef, String, PdfInfo), Verdict>> {
+        let s = &self.services;
+        let converted = match self.converter.to_pdf(file, dir).await {
+            Ok(path) => path,
+            Err(err @ ConversionError::Unavailable(_)) => {
+                tracing::error!(error = %err, "office conversion is not installed");
+                return Ok(Err(failed(
+                    original,
+                    hash,
+                    IngestFailure::ConverterUnavailable.code(),
+                    err.to_string(),
+                )));
+            }
+            Err(err) => {
+                return Ok(Err(failed(
+                    original,
+                    hash,
+                    IngestFailure::ConversionFailed.code(),
+                    err.to_string(),
+                )))
+            }
+        };
+        let info = match self.inspect(&converted).await? {
+            Ok(info) => info,
+            Err(rejection) => {
+                return Ok(Err(failed(
+                    original,
+                    hash,
+                    IngestFailure::ConversionFailed.code(),
+                    format!("the converted PDF was refused: {rejection}"),
+                )))
+            }
+        };
+        let pdf_hash = gsign_platform::storage::sha256_file(&converted).await?;
+        let stored = s
+            .store
+            .put_file(
+                &keys::converted(doc.organization_id, doc.id),
+                &converted,
+                "application/pdf",
+            )
+            .await?;
+        Ok(Ok((stored, pdf_hash, info)))
+    }
+
     #[tracing::instrument(skip_all)]
     async fn inspect(&self, pdf: &Path) -> anyhow::Result<Result<PdfInfo, Rejection>> {
         gsign_pdf::inspect_isolated(&self.inspector, pdf, &self.limits)
@@ -353,38 +374,7 @@ impl Ingest {
         let s = &self.services;
         let mut conn = s.db.connect().await?;
         let tx = conn.begin().await?;
-        let (changed, action, details) = match &verdict {
-            Verdict::Ready(result) => (
-                store::mark_ready(&tx, doc.id, result).await?,
-                "document.ready",
-                serde_json::json!({
-                    "sha256": result.hash,
-                    "pdf_sha256": result.pdf_hash,
-                    "page_count": result.page_count,
-                }),
-            ),
-            Verdict::Failed {
-                version_id,
-                hash,
-                reason,
-                detail,
-            } => {
-                tracing::info!(document = %doc.id, reason, detail, "document refused");
-                (
-                    store::mark_failed(
-                        &tx,
-                        doc.id,
-                        version_id.as_deref(),
-                        hash.as_deref(),
-                        reason,
-                        detail,
-                    )
-                    .await?,
-                    "document.failed",
-                    serde_json::json!({"reason": reason, "detail": detail}),
-                )
-            }
-        };
+        let (changed, action, details) = mark(&tx, doc, &verdict).await?;
         if !changed {
             return Ok(());
         }
@@ -403,20 +393,91 @@ impl Ingest {
             },
         )
         .await?;
-        let (event_type, data) = match &verdict {
-            Verdict::Ready(result) => (
-                EventType::DocumentReady,
-                serde_json::json!({"document_id": doc.id, "status": "ready", "page_count": result.page_count}),
-            ),
-            Verdict::Failed { reason, .. } => (
-                EventType::DocumentFailed,
-                serde_json::json!({"document_id": doc.id, "status": "failed", "failure_reason": reason}),
-            ),
-        };
+        let (event_type, data) = webhook_of(doc, &verdict);
         let (hook, _) = outbox::webhook(&tx, doc.organization_id, event_type, data).await?;
         tx.commit().await?;
         s.relay.publish(&s.db, &[event, hook]).await;
         Ok(())
+    }
+}
+
+/// The verdict on an object of `size` bytes when that size is wrong: empty, over
+/// `max_bytes`, or not the `declared` one.
+fn size_verdict(original: &ObjectRef, size: u64, declared: u64, max_bytes: u64) -> Option<Verdict> {
+    if size == 0 {
+        return Some(rejected(original, None, &Rejection::Empty));
+    }
+    if size > max_bytes {
+        return Some(failed(
+            original,
+            None,
+            IngestFailure::TooLarge.code(),
+            format!("{size} bytes; the limit is {max_bytes}"),
+        ));
+    }
+    if size != declared {
+        return Some(failed(
+            original,
+            None,
+            IngestFailure::SizeMismatch.code(),
+            format!("declared {declared} bytes, received {size}"),
+        ));
+    }
+    None
+}
+
+/// Marks the document ready or failed; whether it changed, and the audit action and details.
+#[tracing::instrument(skip_all)]
+async fn mark(
+    tx: &(impl Session + ?Sized),
+    doc: &Document,
+    verdict: &Verdict,
+) -> anyhow::Result<(bool, &'static str, serde_json::Value)> {
+    Ok(match verdict {
+        Verdict::Ready(result) => (
+            store::mark_ready(tx, doc.id, result).await?,
+            "document.ready",
+            serde_json::json!({
+                "sha256": result.hash,
+                "pdf_sha256": result.pdf_hash,
+                "page_count": result.page_count,
+            }),
+        ),
+        Verdict::Failed {
+            version_id,
+            hash,
+            reason,
+            detail,
+        } => {
+            tracing::info!(document = %doc.id, reason, detail, "document refused");
+            (
+                store::mark_failed(
+                    tx,
+                    doc.id,
+                    version_id.as_deref(),
+                    hash.as_deref(),
+                    reason,
+                    detail,
+                )
+                .await?,
+                "document.failed",
+                serde_json::json!({"reason": reason, "detail": detail}),
+            )
+        }
+    })
+}
+
+/// The webhook event announcing the verdict.
+fn webhook_of(doc: &Document, verdict: &Verdict) -> (EventType, serde_json::Value) {
+    match verdict {
+        Verdict::Ready(result) => (
+            EventType::DocumentReady,
+            serde_json::json!({"document_id": doc.id, "status": "ready", "page_count": result.page_count}),
+        ),
+        Verdict::Failed { reason, .. } => (
+            EventType::DocumentFailed,
+            serde_json::json!({"document_id": doc.id, "status": "failed", "failure_reason": reason}),
+        ),
     }
 }
 

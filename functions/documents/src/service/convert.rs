@@ -81,20 +81,25 @@ impl Converter {
     pub async fn to_pdf(&self, input: &Path, work_dir: &Path) -> Result<PathBuf, ConversionError> {
         let out_dir = work_dir.join("converted");
         let profile = work_dir.join("lo-profile");
-        let failed = |what: String| ConversionError::Failed(what);
-        tokio::fs::create_dir_all(&out_dir)
-            .await
-            .map_err(|e| failed(format!("cannot create the output directory: {e}")))?;
-        tokio::fs::create_dir_all(profile.join("user"))
-            .await
-            .map_err(|e| failed(format!("cannot create the profile: {e}")))?;
-        tokio::fs::write(
-            profile.join("user/registrymodifications.xcu"),
-            PROFILE_SETTINGS,
-        )
-        .await
-        .map_err(|e| failed(format!("cannot write the profile: {e}")))?;
-        let mut command = match &self.launcher {
+        prepare(&out_dir, &profile).await?;
+        let mut command = self.command(input, work_dir, &out_dir, &profile)?;
+        let child = self.start(&mut command)?;
+        let output = self.finish(child).await?;
+        let stem = input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let pdf = out_dir.join(format!("{stem}.pdf"));
+        let produced = tokio::fs::metadata(&pdf).await.is_ok_and(|m| m.len() > 0);
+        if output.status.success() && produced {
+            return Ok(pdf);
+        }
+        Err(no_pdf(&output))
+    }
+
+    /// The program, run through the launcher under its limits when there is one.
+    fn program(&self) -> Result<tokio::process::Command, ConversionError> {
+        Ok(match &self.launcher {
             Some((launcher, limits)) => {
                 // Found here, on the function's PATH: the launcher's `exec` failing would look
                 // like a failed conversion, and the converter's PATH is a fixed, short one.
@@ -104,7 +109,19 @@ impl Converter {
                 gsign_pdf::limited_command(launcher, limits, &program)
             }
             None => tokio::process::Command::new(&self.program),
-        };
+        })
+    }
+
+    /// The conversion command: a cleared environment but for [`PASSED_ENVIRONMENT`], the
+    /// profile, and a process group of its own.
+    fn command(
+        &self,
+        input: &Path,
+        work_dir: &Path,
+        out_dir: &Path,
+        profile: &Path,
+    ) -> Result<tokio::process::Command, ConversionError> {
+        let mut command = self.program()?;
         command.env_clear();
         for name in PASSED_ENVIRONMENT {
             if let Some(value) = std::env::var_os(name) {
@@ -127,7 +144,7 @@ impl Converter {
             .arg("--convert-to")
             .arg("pdf")
             .arg("--outdir")
-            .arg(&out_dir)
+            .arg(out_dir)
             .arg(input)
             .env("HOME", work_dir)
             .stdin(Stdio::null())
@@ -135,28 +152,45 @@ impl Converter {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        let child = match command.spawn() {
-            Ok(child) => child,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ConversionError::Unavailable(format!(
-                    "{} not found",
-                    self.program.display()
-                )))
-            }
+        Ok(command)
+    }
+
+    /// Starts `command`; a missing or non-executable program is `Unavailable`.
+    fn start(
+        &self,
+        command: &mut tokio::process::Command,
+    ) -> Result<tokio::process::Child, ConversionError> {
+        match command.spawn() {
+            Ok(child) => Ok(child),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(
+                ConversionError::Unavailable(format!("{} not found", self.program.display())),
+            ),
             Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Err(ConversionError::Unavailable(format!(
+                Err(ConversionError::Unavailable(format!(
                     "{} is not executable",
                     self.program.display()
                 )))
             }
-            Err(err) => return Err(failed(format!("cannot start the converter: {err}"))),
-        };
+            Err(err) => Err(ConversionError::Failed(format!(
+                "cannot start the converter: {err}"
+            ))),
+        }
+    }
+
+    /// Waits for the converter until the timeout, then kills its process group.
+    #[tracing::instrument(skip_all)]
+    async fn finish(
+        &self,
+        child: tokio::process::Child,
+    ) -> Result<std::process::Output, ConversionError> {
         let group = child.id();
         let output = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
-            Ok(result) => result.map_err(|e| failed(format!("converter I/O: {e}")))?,
+            Ok(result) => {
+                result.map_err(|e| ConversionError::Failed(format!("converter I/O: {e}")))?
+            }
             Err(_) => {
                 kill_group(group).await;
-                return Err(failed(format!(
+                return Err(ConversionError::Failed(format!(
                     "the converter did not finish within {} s",
                     self.timeout.as_secs()
                 )));
@@ -164,28 +198,42 @@ impl Converter {
         };
         // soffice may leave helpers behind even on success.
         kill_group(group).await;
-        let stem = input
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let pdf = out_dir.join(format!("{stem}.pdf"));
-        let produced = tokio::fs::metadata(&pdf).await.is_ok_and(|m| m.len() > 0);
-        if output.status.success() && produced {
-            return Ok(pdf);
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let last_line = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        Err(failed(format!(
-            "the converter wrote no PDF ({}{}{})",
-            output.status,
-            if last_line.is_empty() { "" } else { ": " },
-            last_line.chars().take(200).collect::<String>()
-        )))
+        Ok(output)
     }
+}
+
+/// Creates the output directory and the profile that keeps macros and links off.
+#[tracing::instrument(skip_all)]
+async fn prepare(out_dir: &Path, profile: &Path) -> Result<(), ConversionError> {
+    let failed = |what: String| ConversionError::Failed(what);
+    tokio::fs::create_dir_all(out_dir)
+        .await
+        .map_err(|e| failed(format!("cannot create the output directory: {e}")))?;
+    tokio::fs::create_dir_all(profile.join("user"))
+        .await
+        .map_err(|e| failed(format!("cannot create the profile: {e}")))?;
+    tokio::fs::write(
+        profile.join("user/registrymodifications.xcu"),
+        PROFILE_SETTINGS,
+    )
+    .await
+    .map_err(|e| failed(format!("cannot write the profile: {e}")))
+}
+
+/// The failure of a converter that wrote no PDF: its exit status and last words.
+fn no_pdf(output: &std::process::Output) -> ConversionError {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last_line = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    ConversionError::Failed(format!(
+        "the converter wrote no PDF ({}{}{})",
+        output.status,
+        if last_line.is_empty() { "" } else { ": " },
+        last_line.chars().take(200).collect::<String>()
+    ))
 }
 
 /// `program` as an executable file: itself if it names a path, else the first match on PATH.

@@ -278,29 +278,7 @@ impl DocumentsApi {
         id: Uuid,
         input: DocumentUpdate,
     ) -> Result<DocumentView, DocumentsError> {
-        let mut errors = Vec::new();
-        let name = match input.name.as_deref().map(documents::rename) {
-            Some(Err(e)) => {
-                errors.push(e);
-                None
-            }
-            Some(Ok(name)) => Some(name),
-            None => None,
-        };
-        let tags = match input.tags.as_deref().map(documents::tags) {
-            Some(Err(e)) => {
-                errors.extend(e);
-                None
-            }
-            Some(Ok(tags)) => Some(tags),
-            None => None,
-        };
-        if let Some(metadata) = &input.metadata {
-            documents::check_metadata(metadata, "/metadata", &mut errors);
-        }
-        if !errors.is_empty() {
-            return Err(DocumentsError::Validation(errors));
-        }
+        let (name, tags) = checked_update(&input)?;
         let metadata = input.metadata.map(serde_json::Value::Object);
         let s = &self.services;
         let mut conn = s.db.connect().await?;
@@ -359,48 +337,22 @@ impl DocumentsApi {
         if doc.status != DocumentStatus::Ready {
             return Err(not_ready());
         }
-        let (variant, object, extension, mime, sha256) = if variant == "pdf" {
-            let key = doc.pdf_s3_key.clone().ok_or_else(not_ready)?;
-            let object = ObjectRef {
-                key,
-                version_id: doc.pdf_s3_version_id.clone(),
-            };
-            (
-                "pdf",
-                object,
-                "pdf",
-                "application/pdf",
-                doc.pdf_hash.clone(),
-            )
-        } else {
-            let object = ObjectRef {
-                key: doc.s3_key.clone(),
-                version_id: doc.s3_version_id.clone(),
-            };
-            (
-                "original",
-                object,
-                doc.doc_type.as_str(),
-                doc.mime_type.as_str(),
-                doc.hash.clone(),
-            )
-        };
-        let disposition = documents::content_disposition(&doc.name, extension);
+        let file = stored_file(&doc, variant == "pdf").ok_or_else(not_ready)?;
+        let disposition = documents::content_disposition(&doc.name, file.extension);
         let request = self
             .services
             .store
-            .presign_get(&object, mime, &disposition, self.services.download_ttl)
+            .presign_get(
+                &file.object,
+                file.mime,
+                &disposition,
+                self.services.download_ttl,
+            )
             .await?;
-        let file_name = disposition
-            .split("filename=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or("document")
-            .to_owned();
         Ok(Download {
-            variant,
-            file_name,
-            sha256,
+            variant: file.variant,
+            file_name: saved_name(&disposition),
+            sha256: file.sha256,
             request,
         })
     }
@@ -488,4 +440,80 @@ impl DocumentsApi {
         .await?;
         Ok(DocumentView::from(&doc))
     }
+}
+
+/// The update's new name and tags, its metadata checked too; every field's error at once.
+fn checked_update(
+    input: &DocumentUpdate,
+) -> Result<(Option<String>, Option<Vec<String>>), DocumentsError> {
+    let mut errors = Vec::new();
+    let name = match input.name.as_deref().map(documents::rename) {
+        Some(Err(e)) => {
+            errors.push(e);
+            None
+        }
+        Some(Ok(name)) => Some(name),
+        None => None,
+    };
+    let tags = match input.tags.as_deref().map(documents::tags) {
+        Some(Err(e)) => {
+            errors.extend(e);
+            None
+        }
+        Some(Ok(tags)) => Some(tags),
+        None => None,
+    };
+    if let Some(metadata) = &input.metadata {
+        documents::check_metadata(metadata, "/metadata", &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(DocumentsError::Validation(errors));
+    }
+    Ok((name, tags))
+}
+
+/// One of a document's files as it is downloaded.
+struct StoredFile<'a> {
+    variant: &'static str,
+    object: ObjectRef,
+    extension: &'a str,
+    mime: &'a str,
+    sha256: Option<String>,
+}
+
+/// The ready document's PDF to sign (`pdf`) or its original; `None` when it has no PDF.
+fn stored_file(doc: &Document, pdf: bool) -> Option<StoredFile<'_>> {
+    if pdf {
+        let key = doc.pdf_s3_key.clone()?;
+        return Some(StoredFile {
+            variant: "pdf",
+            object: ObjectRef {
+                key,
+                version_id: doc.pdf_s3_version_id.clone(),
+            },
+            extension: "pdf",
+            mime: "application/pdf",
+            sha256: doc.pdf_hash.clone(),
+        });
+    }
+    Some(StoredFile {
+        variant: "original",
+        object: ObjectRef {
+            key: doc.s3_key.clone(),
+            version_id: doc.s3_version_id.clone(),
+        },
+        extension: doc.doc_type.as_str(),
+        mime: doc.mime_type.as_str(),
+        sha256: doc.hash.clone(),
+    })
+}
+
+/// The file name a `Content-Disposition` saves as.
+fn saved_name(disposition: &str) -> String {
+    disposition
+        .split("filename=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("document")
+        .to_owned()
 }
