@@ -13,7 +13,9 @@ use gsign_core::certificates::{
     NewCertificate,
 };
 use gsign_core::FieldError;
-use gsign_platform::hsm_keys::{default_scheme, KeySpec};
+use gsign_platform::database::Session;
+use gsign_platform::hsm::HsmHandle;
+use gsign_platform::hsm_keys::{default_scheme, HsmKey, KeySpec};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
@@ -27,7 +29,7 @@ use crate::error::{CertificatesCase, CertificatesError};
 use crate::service::issuing::{self, NewKeys};
 use crate::service::revocation;
 use crate::service::stored::{self, IssuingKey};
-use crate::store::{self, Certificate, ListFilter, NewRow};
+use crate::store::{self, Certificate, Issued, ListFilter, NewRow};
 use gsign_core::certificates::{CertificatePurpose, CertificateType};
 
 use super::CertificatesApi;
@@ -181,6 +183,124 @@ fn person(caller: &Caller) -> Result<Uuid, CertificatesError> {
     caller.user.ok_or(CertificatesCase::NotOwner.into())
 }
 
+/// The row of a person's new signing certificate, or of its pending CSR.
+fn signing_row(
+    id: Uuid,
+    org: Uuid,
+    user: Uuid,
+    new: &NewCertificate,
+    key: &HsmKey,
+    issued: Option<Issued>,
+    csr_pem: Option<String>,
+) -> NewRow {
+    let spec = key_spec(new.key_type);
+    let (key_type, key_size) = issuing::stored_key(spec);
+    NewRow {
+        id,
+        organization_id: org,
+        user_id: Some(user),
+        purpose: CertificatePurpose::Signing,
+        label: new.label.clone(),
+        cert_type: new.issuance.initial_type(),
+        subject_dn: new.subject_dn.clone(),
+        key_type,
+        key_size,
+        signature_scheme: default_scheme(spec),
+        hsm_key_id: hex::encode(&key.id),
+        public_key: key.spki_der.clone(),
+        issued,
+        csr_pem,
+    }
+}
+
+/// The list's page and filter from the query; every field's error at once.
+fn list_query(
+    caller: &Caller,
+    req: &Request,
+) -> Result<(PageRequest, ListFilter), CertificatesError> {
+    let mut errors = Vec::new();
+    let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
+    let purpose = match web::query(req, "purpose") {
+        None => None,
+        Some(text) => {
+            let purpose = CertificatePurpose::parse(text);
+            if purpose.is_none() {
+                errors.push(FieldError::new("/purpose", "must be signing, ca or seal"));
+            }
+            purpose
+        }
+    };
+    let status = web::query(req, "status").map(str::to_owned);
+    if status
+        .as_deref()
+        .is_some_and(|s| CertificateStatus::parse(s).is_none())
+    {
+        errors.push(FieldError::new(
+            "/status",
+            "must be pending, active or revoked",
+        ));
+    }
+    let user_id = match web::query(req, "user_id") {
+        // An API key is no person: `me` would silently widen to everyone's certificates.
+        Some("me") => caller.user.or_else(|| {
+            errors.push(FieldError::new(
+                "/user_id",
+                "me needs a person's session; an API key has no user (give a user id)",
+            ));
+            None
+        }),
+        Some(raw) => raw.parse::<Uuid>().ok().or_else(|| {
+            errors.push(FieldError::new("/user_id", "must be a user id or me"));
+            None
+        }),
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(CertificatesError::Validation(errors));
+    }
+    let filter = ListFilter {
+        purpose,
+        status,
+        user_id,
+        after: page.after,
+    };
+    Ok((page, filter))
+}
+
+/// The imported certificate and its issuers (after it in `certificate`, or in `chain`).
+fn imported_chain(
+    input: &ChainImport,
+) -> Result<(x509_cert::Certificate, Vec<x509_cert::Certificate>), CertificatesError> {
+    let mut bundle = parse_pem_bundle(&input.certificate)
+        .map_err(|e| CertificatesError::invalid("/certificate", e.to_string()))?;
+    if let Some(chain) = input.chain.as_deref().filter(|c| !c.trim().is_empty()) {
+        bundle.extend(
+            parse_pem_bundle(chain)
+                .map_err(|e| CertificatesError::invalid("/chain", e.to_string()))?,
+        );
+    }
+    let leaf = bundle.remove(0);
+    Ok((leaf, bundle))
+}
+
+/// Refuses a chain for a certificate that is not `user`'s or that is not pending.
+fn awaits_chain(row: &Certificate, user: Uuid) -> Result<(), CertificatesError> {
+    if row.user_id != Some(user) {
+        return Err(CertificatesCase::NotOwner.into());
+    }
+    if row.status != CertificateStatus::Pending {
+        return Err(
+            CertificatesCase::Conflict(if row.status == CertificateStatus::Revoked {
+                LifecycleConflict::Revoked
+            } else {
+                LifecycleConflict::NotPending
+            })
+            .into(),
+        );
+    }
+    Ok(())
+}
+
 impl CertificatesApi {
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn commit_audited(
@@ -241,33 +361,49 @@ impl CertificatesApi {
         // The plan's limit first: no key is made for a certificate that would be refused.
         gsign_platform::billing::check_quota(&tx, caller.org, Limit::Certificates).await??;
         let spec = key_spec(new.key_type);
-        let scheme = default_scheme(spec);
         let id = Uuid::new_v4();
         let key = keys.generate(spec, format!("gsign-{id}")).await?;
-        let (issued, csr_pem) = match new.issuance {
+        let (issued, csr_pem) = self.certify(&tx, hsm, caller.org, new, keys, &key).await?;
+        let active = issued.is_some();
+        let row = signing_row(id, caller.org, user, new, &key, issued, csr_pem);
+        let mut row = store::insert(&tx, &row).await?;
+        gsign_platform::billing::record_usage(&tx, caller.org, UsageType::Certificate, id).await?;
+        // A person's first usable certificate is their default.
+        if active && (new.default || !store::has_default(&tx, user).await?) {
+            store::set_default(&tx, user, id).await?;
+            row.is_default = true;
+        }
+        self.commit_audited(
+            tx,
+            caller,
+            "certificate.created",
+            id,
+            serde_json::json!({
+                "issuance": new.issuance,
+                "key_type": new.key_type,
+                "subject": new.subject_dn,
+            }),
+        )
+        .await?;
+        CertificateView::of(&row)
+    }
+
+    /// The new `key`'s certificate (from the organization's CA, or self-signed) or its CSR.
+    #[tracing::instrument(skip_all)]
+    async fn certify(
+        &self,
+        tx: &(impl Session + ?Sized),
+        hsm: &HsmHandle,
+        org: Uuid,
+        new: &NewCertificate,
+        keys: &mut NewKeys<'_>,
+        key: &HsmKey,
+    ) -> Result<(Option<Issued>, Option<String>), CertificatesError> {
+        let scheme = default_scheme(key_spec(new.key_type));
+        Ok(match new.issuance {
             Issuance::OrganizationCa => {
-                let org_name = store::lock_organization(&tx, caller.org)
-                    .await?
-                    .ok_or(CertificatesError::NotFound("certificate"))?;
-                let pki = self.pki()?;
-                let (ca, _seal) =
-                    issuing::ensure_authorities(&tx, keys, pki, caller.org, &org_name).await?;
-                let crl_url = pki.crl_url(ca.id);
-                let issuer = stored::issuing_key(&ca)?;
-                let ca_chain: Vec<_> = issuer.certificate.clone().into_iter().collect();
-                let certificate = issuing::issue(
-                    hsm,
-                    issuing::subject(
-                        new.subject_dn.clone(),
-                        key.spki_der.clone(),
-                        new.validity_days,
-                        Profile::DocumentSigner,
-                        Some(crl_url),
-                    ),
-                    issuer,
-                )
-                .await?;
-                (Some(issuing::issued(&certificate, &ca_chain)?), None)
+                let issued = self.issue_by_ca(tx, hsm, org, new, keys, key).await?;
+                (Some(issued), None)
             }
             Issuance::SelfSigned => {
                 let certificate = issuing::issue(
@@ -290,51 +426,45 @@ impl CertificatesApi {
             }
             Issuance::Csr => {
                 let csr =
-                    issuing::certificate_request(hsm, new.subject_dn.clone(), &key, scheme).await?;
+                    issuing::certificate_request(hsm, new.subject_dn.clone(), key, scheme).await?;
                 (None, Some(csr))
             }
-        };
-        let (key_type, key_size) = issuing::stored_key(spec);
-        let active = issued.is_some();
-        let mut row = store::insert(
-            &tx,
-            &NewRow {
-                id,
-                organization_id: caller.org,
-                user_id: Some(user),
-                purpose: CertificatePurpose::Signing,
-                label: new.label.clone(),
-                cert_type: new.issuance.initial_type(),
-                subject_dn: new.subject_dn.clone(),
-                key_type,
-                key_size,
-                signature_scheme: scheme,
-                hsm_key_id: hex::encode(&key.id),
-                public_key: key.spki_der.clone(),
-                issued,
-                csr_pem,
-            },
+        })
+    }
+
+    /// `key`'s certificate from the organization's CA, the CA and seal made on first use
+    /// under the organization's row lock.
+    #[tracing::instrument(skip_all)]
+    async fn issue_by_ca(
+        &self,
+        tx: &(impl Session + ?Sized),
+        hsm: &HsmHandle,
+        org: Uuid,
+        new: &NewCertificate,
+        keys: &mut NewKeys<'_>,
+        key: &HsmKey,
+    ) -> Result<Issued, CertificatesError> {
+        let org_name = store::lock_organization(tx, org)
+            .await?
+            .ok_or(CertificatesError::NotFound("certificate"))?;
+        let pki = self.pki()?;
+        let (ca, _seal) = issuing::ensure_authorities(tx, keys, pki, org, &org_name).await?;
+        let crl_url = pki.crl_url(ca.id);
+        let issuer = stored::issuing_key(&ca)?;
+        let ca_chain: Vec<_> = issuer.certificate.clone().into_iter().collect();
+        let certificate = issuing::issue(
+            hsm,
+            issuing::subject(
+                new.subject_dn.clone(),
+                key.spki_der.clone(),
+                new.validity_days,
+                Profile::DocumentSigner,
+                Some(crl_url),
+            ),
+            issuer,
         )
         .await?;
-        gsign_platform::billing::record_usage(&tx, caller.org, UsageType::Certificate, id).await?;
-        // A person's first usable certificate is their default.
-        if active && (new.default || !store::has_default(&tx, user).await?) {
-            store::set_default(&tx, user, id).await?;
-            row.is_default = true;
-        }
-        self.commit_audited(
-            tx,
-            caller,
-            "certificate.created",
-            id,
-            serde_json::json!({
-                "issuance": new.issuance,
-                "key_type": new.key_type,
-                "subject": new.subject_dn,
-            }),
-        )
-        .await?;
-        CertificateView::of(&row)
+        issuing::issued(&certificate, &ca_chain)
     }
 
     /// The organization's certificate `id`.
@@ -352,52 +482,7 @@ impl CertificatesApi {
         caller: &Caller,
         req: &Request,
     ) -> Result<Page<CertificateView>, CertificatesError> {
-        let mut errors = Vec::new();
-        let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
-        let purpose = match web::query(req, "purpose") {
-            None => None,
-            Some(text) => {
-                let purpose = CertificatePurpose::parse(text);
-                if purpose.is_none() {
-                    errors.push(FieldError::new("/purpose", "must be signing, ca or seal"));
-                }
-                purpose
-            }
-        };
-        let status = web::query(req, "status").map(str::to_owned);
-        if status
-            .as_deref()
-            .is_some_and(|s| CertificateStatus::parse(s).is_none())
-        {
-            errors.push(FieldError::new(
-                "/status",
-                "must be pending, active or revoked",
-            ));
-        }
-        let user_id = match web::query(req, "user_id") {
-            // An API key is no person: `me` would silently widen to everyone's certificates.
-            Some("me") => caller.user.or_else(|| {
-                errors.push(FieldError::new(
-                    "/user_id",
-                    "me needs a person's session; an API key has no user (give a user id)",
-                ));
-                None
-            }),
-            Some(raw) => raw.parse::<Uuid>().ok().or_else(|| {
-                errors.push(FieldError::new("/user_id", "must be a user id or me"));
-                None
-            }),
-            None => None,
-        };
-        if !errors.is_empty() {
-            return Err(CertificatesError::Validation(errors));
-        }
-        let filter = ListFilter {
-            purpose,
-            status,
-            user_id,
-            after: page.after,
-        };
+        let (page, filter) = list_query(caller, req)?;
         let client = self.services.base.db.connect().await?;
         let mut rows = store::list(&client, caller.org, &filter, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |c| (c.created_at, c.id));
@@ -418,34 +503,14 @@ impl CertificatesApi {
         input: ChainImport,
     ) -> Result<CertificateView, CertificatesError> {
         let user = person(caller)?;
-        let mut bundle = parse_pem_bundle(&input.certificate)
-            .map_err(|e| CertificatesError::invalid("/certificate", e.to_string()))?;
-        if let Some(chain) = input.chain.as_deref().filter(|c| !c.trim().is_empty()) {
-            bundle.extend(
-                parse_pem_bundle(chain)
-                    .map_err(|e| CertificatesError::invalid("/chain", e.to_string()))?,
-            );
-        }
-        let leaf = bundle.remove(0);
+        let (leaf, bundle) = imported_chain(&input)?;
         let s = &self.services;
         let mut conn = s.base.db.connect().await?;
         let tx = conn.begin().await?;
         let row = store::get(&tx, caller.org, id, true)
             .await?
             .ok_or(CertificatesError::NotFound("certificate"))?;
-        if row.user_id != Some(user) {
-            return Err(CertificatesCase::NotOwner.into());
-        }
-        if row.status != CertificateStatus::Pending {
-            return Err(
-                CertificatesCase::Conflict(if row.status == CertificateStatus::Revoked {
-                    LifecycleConflict::Revoked
-                } else {
-                    LifecycleConflict::NotPending
-                })
-                .into(),
-            );
-        }
+        awaits_chain(&row, user)?;
         check_imported_chain(&leaf, &bundle, &row.public_key, SystemTime::now())
             .map_err(CertificatesCase::Chain)?;
         let cert_type = if input.eidas {

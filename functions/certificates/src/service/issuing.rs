@@ -179,73 +179,94 @@ pub async fn ensure_authorities(
     let org_dn = escape_dn_value(org_name);
     let ca = match store::authority(tx, org, CertificatePurpose::Ca).await? {
         Some(ca) => ca,
-        None => {
-            let spec = KeySpec::Rsa3072;
-            let key = keys.generate(spec, format!("gsign-ca-{org}")).await?;
-            let certificate = issue(
-                keys.hsm,
-                subject(
-                    format!("CN={} Signing CA,O={org_dn}", escape_dn_value(org_name)),
-                    key.spki_der.clone(),
-                    CA_VALIDITY_DAYS,
-                    Profile::Ca,
-                    None,
-                ),
-                IssuingKey {
-                    key_id: key.id.clone(),
-                    scheme: default_scheme(spec),
-                    certificate: None,
-                },
-            )
-            .await?;
-            let row = authority_row(
-                org,
-                CertificatePurpose::Ca,
-                "Organization CA",
-                &key,
-                spec,
-                &certificate,
-                &[],
-            )?;
-            let ca = store::insert(tx, &row).await?;
-            // The distribution point its certificates name answers from the start.
-            crate::service::revocation::refresh(tx, keys.hsm, pki, &ca).await?;
-            ca
-        }
+        None => create_ca(tx, keys, pki, org, &org_dn).await?,
     };
     let seal = match store::authority(tx, org, CertificatePurpose::Seal).await? {
         Some(seal) => seal,
-        None => {
-            let spec = KeySpec::Rsa3072;
-            let key = keys.generate(spec, format!("gsign-seal-{org}")).await?;
-            let issuer = issuing_key(&ca)?;
-            let ca_certificate = issuer.certificate.clone();
-            let certificate = issue(
-                keys.hsm,
-                subject(
-                    format!("CN={} (GSign seal),O={org_dn}", escape_dn_value(org_name)),
-                    key.spki_der.clone(),
-                    SEAL_VALIDITY_DAYS,
-                    Profile::DocumentSigner,
-                    Some(pki.crl_url(ca.id)),
-                ),
-                issuer,
-            )
-            .await?;
-            let chain: Vec<X509> = ca_certificate.into_iter().collect();
-            let row = authority_row(
-                org,
-                CertificatePurpose::Seal,
-                "Platform seal",
-                &key,
-                spec,
-                &certificate,
-                &chain,
-            )?;
-            store::insert(tx, &row).await?
-        }
+        None => create_seal(tx, keys, pki, org, &org_dn, &ca).await?,
     };
     Ok((ca, seal))
+}
+
+/// The organization's CA (`org_dn` is its escaped name), self-signed, and its first CRL.
+#[tracing::instrument(skip_all)]
+async fn create_ca(
+    tx: &(impl gsign_platform::database::Session + ?Sized),
+    keys: &mut NewKeys<'_>,
+    pki: &Pki,
+    org: Uuid,
+    org_dn: &str,
+) -> Result<Certificate, CertificatesError> {
+    let spec = KeySpec::Rsa3072;
+    let key = keys.generate(spec, format!("gsign-ca-{org}")).await?;
+    let certificate = issue(
+        keys.hsm,
+        subject(
+            format!("CN={org_dn} Signing CA,O={org_dn}"),
+            key.spki_der.clone(),
+            CA_VALIDITY_DAYS,
+            Profile::Ca,
+            None,
+        ),
+        IssuingKey {
+            key_id: key.id.clone(),
+            scheme: default_scheme(spec),
+            certificate: None,
+        },
+    )
+    .await?;
+    let row = authority_row(
+        org,
+        CertificatePurpose::Ca,
+        "Organization CA",
+        &key,
+        spec,
+        &certificate,
+        &[],
+    )?;
+    let ca = store::insert(tx, &row).await?;
+    // The distribution point its certificates name answers from the start.
+    crate::service::revocation::refresh(tx, keys.hsm, pki, &ca).await?;
+    Ok(ca)
+}
+
+/// The organization's platform seal (`org_dn` is its escaped name), issued by its `ca`.
+#[tracing::instrument(skip_all)]
+async fn create_seal(
+    tx: &(impl gsign_platform::database::Session + ?Sized),
+    keys: &mut NewKeys<'_>,
+    pki: &Pki,
+    org: Uuid,
+    org_dn: &str,
+    ca: &Certificate,
+) -> Result<Certificate, CertificatesError> {
+    let spec = KeySpec::Rsa3072;
+    let key = keys.generate(spec, format!("gsign-seal-{org}")).await?;
+    let issuer = issuing_key(ca)?;
+    let ca_certificate = issuer.certificate.clone();
+    let certificate = issue(
+        keys.hsm,
+        subject(
+            format!("CN={org_dn} (GSign seal),O={org_dn}"),
+            key.spki_der.clone(),
+            SEAL_VALIDITY_DAYS,
+            Profile::DocumentSigner,
+            Some(pki.crl_url(ca.id)),
+        ),
+        issuer,
+    )
+    .await?;
+    let chain: Vec<X509> = ca_certificate.into_iter().collect();
+    let row = authority_row(
+        org,
+        CertificatePurpose::Seal,
+        "Platform seal",
+        &key,
+        spec,
+        &certificate,
+        &chain,
+    )?;
+    Ok(store::insert(tx, &row).await?)
 }
 
 fn authority_row(
