@@ -12,6 +12,7 @@
 //! every event for `WEBHOOK_DISABLE_AFTER_HOURS` is disabled and its organization's admins
 //! are mailed. Completion events never wait on email: each event is its own message.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, MessageOutcome, SqsHandler,
 };
 use gsign_platform::outbox;
+use uuid::Uuid;
 
 use crate::service::{Job, Services, WebhooksConfig};
 use crate::store;
@@ -50,6 +52,91 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let at = DateTime::parse_from_rfc2822(value.trim()).ok()?;
     let wait = (at.with_timezone(&Utc) - Utc::now()).to_std().ok()?;
     Some(wait.min(Duration::from_secs(24 * 3600)))
+}
+
+impl Response {
+    /// No answer: the request failed, or was never sent, for `error`.
+    fn failed(error: String) -> Self {
+        Self {
+            code: None,
+            body: None,
+            retry_after: None,
+            error: Some(error),
+        }
+    }
+}
+
+/// The endpoint's URL and the address it may be reached at, or the failed attempt.
+#[tracing::instrument(skip_all)]
+async fn vetted(raw: &str, allow_loopback: bool) -> Result<(url::Url, SocketAddr), Response> {
+    let url = match url::Url::parse(raw) {
+        Ok(url) => url,
+        Err(err) => return Err(Response::failed(format!("the URL does not parse: {err}"))),
+    };
+    match gsign_platform::ssrf::vet(&url, allow_loopback).await {
+        Ok(address) => Ok((url, address)),
+        Err(refusal) => Err(Response::failed(format!("refused: {refusal}"))),
+    }
+}
+
+/// The receiver's answer: its status, `Retry-After` and the start of its body.
+#[tracing::instrument(skip_all)]
+async fn received(mut response: reqwest::Response) -> Response {
+    let code = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
+    let mut excerpt = Vec::new();
+    while excerpt.len() < BODY_EXCERPT_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    excerpt.truncate(BODY_EXCERPT_BYTES);
+    Response {
+        code: Some(code),
+        body: Some(String::from_utf8_lossy(&excerpt).into_owned()),
+        retry_after,
+        error: (300..400)
+            .contains(&code)
+            .then(|| "redirects are not followed".to_owned()),
+    }
+}
+
+/// The delivery after `attempt`: delivered, pending for the `next` wait, or failed.
+fn outcome(
+    attempt: Attempt,
+    delivered: bool,
+    next: Option<Duration>,
+    response_body: Option<String>,
+) -> Outcome {
+    let next_attempt_at =
+        next.map(|wait| attempt.at + chrono::Duration::from_std(wait).unwrap_or_default());
+    Outcome {
+        attempt,
+        status: if delivered {
+            DeliveryStatus::Delivered
+        } else if next_attempt_at.is_some() {
+            DeliveryStatus::Pending
+        } else {
+            DeliveryStatus::Failed
+        },
+        next_attempt_at,
+        response_body,
+    }
+}
+
+/// Counted once per delivery (the log records each attempt once): what the dashboard shows
+/// as webhook failures.
+fn count(status: DeliveryStatus) {
+    match status {
+        DeliveryStatus::Failed => {
+            gsign_platform::telemetry::metric("WebhookDeliveriesFailed", 1.0, "Count")
+        }
+        DeliveryStatus::Delivered => {
+            gsign_platform::telemetry::metric("WebhookDeliveriesSucceeded", 1.0, "Count")
+        }
+        DeliveryStatus::Pending => {}
+    }
 }
 
 impl Deliverer {
@@ -82,25 +169,9 @@ impl Deliverer {
     #[tracing::instrument(skip_all)]
     async fn attempt(&self, job: Job) -> anyhow::Result<()> {
         let s = &self.services;
-        let Some(delivery) = s.log.get(job.endpoint_id, job.event_id).await? else {
-            tracing::warn!(event = %job.event_id, "no such delivery; dropped");
+        let Some(delivery) = self.due(job).await? else {
             return Ok(());
         };
-        if delivery.status != DeliveryStatus::Pending {
-            return Ok(());
-        }
-        if let Some(due) = delivery
-            .next_attempt_at
-            .filter(|due| *due > Utc::now() + chrono::Duration::seconds(1))
-        {
-            // A copy that arrived early: wait for the attempt's time.
-            let wait = (due - Utc::now()).to_std().unwrap_or_default();
-            let job = Job {
-                not_before: Some(due),
-                ..job
-            };
-            return s.enqueue(&job, wait).await;
-        }
         let endpoint = {
             let client = s.base.db.connect().await?;
             store::get(&client, job.organization_id, job.endpoint_id, false).await?
@@ -108,12 +179,7 @@ impl Deliverer {
         let started = Instant::now();
         let at = Utc::now();
         let response = match endpoint.as_ref().filter(|e| e.active) {
-            None => Response {
-                code: None,
-                body: None,
-                retry_after: None,
-                error: Some("the endpoint is disabled or deleted".to_owned()),
-            },
+            None => Response::failed("the endpoint is disabled or deleted".to_owned()),
             Some(endpoint) => self.post(endpoint, &delivery).await?,
         };
         let attempt = Attempt {
@@ -125,32 +191,9 @@ impl Deliverer {
         let delivered = response.code.is_some_and(|c| (200..300).contains(&c));
         let gone = response.code == Some(410);
         let endpoint_closed = endpoint.as_ref().is_none_or(|e| !e.active);
-        let attempts = delivery.attempts as usize + 1;
-        let next =
-            if delivered || gone || endpoint_closed || attempts >= delivery.max_attempts as usize {
-                None
-            } else {
-                retry_delay(
-                    &s.delivery.schedule,
-                    attempts,
-                    rand::random::<f64>(),
-                    response.retry_after,
-                )
-            };
-        let next_attempt_at =
-            next.map(|wait| at + chrono::Duration::from_std(wait).unwrap_or_default());
-        let outcome = Outcome {
-            attempt,
-            status: if delivered {
-                DeliveryStatus::Delivered
-            } else if next_attempt_at.is_some() {
-                DeliveryStatus::Pending
-            } else {
-                DeliveryStatus::Failed
-            },
-            next_attempt_at,
-            response_body: response.body,
-        };
+        let finished = delivered || gone || endpoint_closed;
+        let next = self.next_wait(&delivery, finished, response.retry_after);
+        let outcome = outcome(attempt, delivered, next, response.body);
         // The endpoint's streak first (each step is idempotent): a failure after it retries
         // the whole attempt, never leaving the log ahead of the endpoint.
         let streak = endpoint.as_ref().is_some_and(|e| e.failing_since.is_some());
@@ -165,19 +208,10 @@ impl Deliverer {
             // Another copy of this message recorded this attempt first.
             return Ok(());
         }
+        let attempts = delivery.attempts as usize + 1;
         tracing::info!(event = %job.event_id, endpoint = %job.endpoint_id, attempt = attempts, status = outcome.status.as_str(), code = ?outcome.attempt.response_code, "webhook attempt");
-        // Counted once per delivery (the log records each attempt once): what the dashboard
-        // shows as webhook failures.
-        match outcome.status {
-            DeliveryStatus::Failed => {
-                gsign_platform::telemetry::metric("WebhookDeliveriesFailed", 1.0, "Count")
-            }
-            DeliveryStatus::Delivered => {
-                gsign_platform::telemetry::metric("WebhookDeliveriesSucceeded", 1.0, "Count")
-            }
-            DeliveryStatus::Pending => {}
-        }
-        if let (Some(due), Some(wait)) = (next_attempt_at, next) {
+        count(outcome.status);
+        if let (Some(due), Some(wait)) = (outcome.next_attempt_at, next) {
             let job = Job {
                 not_before: Some(due),
                 ..job
@@ -185,6 +219,53 @@ impl Deliverer {
             s.enqueue(&job, wait).await?;
         }
         Ok(())
+    }
+
+    /// The pending delivery `job` attempts, once due: a copy that arrived early is sent
+    /// again for the attempt's time.
+    #[tracing::instrument(skip_all)]
+    async fn due(&self, job: Job) -> anyhow::Result<Option<Delivery>> {
+        let s = &self.services;
+        let Some(delivery) = s.log.get(job.endpoint_id, job.event_id).await? else {
+            tracing::warn!(event = %job.event_id, "no such delivery; dropped");
+            return Ok(None);
+        };
+        if delivery.status != DeliveryStatus::Pending {
+            return Ok(None);
+        }
+        if let Some(due) = delivery
+            .next_attempt_at
+            .filter(|due| *due > Utc::now() + chrono::Duration::seconds(1))
+        {
+            // A copy that arrived early: wait for the attempt's time.
+            let wait = (due - Utc::now()).to_std().unwrap_or_default();
+            let job = Job {
+                not_before: Some(due),
+                ..job
+            };
+            s.enqueue(&job, wait).await?;
+            return Ok(None);
+        }
+        Ok(Some(delivery))
+    }
+
+    /// The wait before the delivery's next attempt: none once `finished` or at its last one.
+    fn next_wait(
+        &self,
+        delivery: &Delivery,
+        finished: bool,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        let attempts = delivery.attempts as usize + 1;
+        if finished || attempts >= delivery.max_attempts as usize {
+            return None;
+        }
+        retry_delay(
+            &self.services.delivery.schedule,
+            attempts,
+            rand::random::<f64>(),
+            retry_after,
+        )
     }
 
     /// One signed POST to the vetted address.
@@ -195,41 +276,20 @@ impl Deliverer {
         delivery: &Delivery,
     ) -> anyhow::Result<Response> {
         let s = &self.services;
-        let failed = |error: String| Response {
-            code: None,
-            body: None,
-            retry_after: None,
-            error: Some(error),
+        let (url, address) = match vetted(&endpoint.url, s.delivery.allow_loopback).await {
+            Ok(vetted) => vetted,
+            Err(refused) => return Ok(refused),
         };
-        let url = match url::Url::parse(&endpoint.url) {
-            Ok(url) => url,
-            Err(err) => return Ok(failed(format!("the URL does not parse: {err}"))),
-        };
-        let address = match gsign_platform::ssrf::vet(&url, s.delivery.allow_loopback).await {
-            Ok(address) => address,
-            Err(refusal) => return Ok(failed(format!("refused: {refusal}"))),
-        };
-        let ciphertexts = {
-            let client = s.base.db.connect().await?;
-            store::active_secrets(&client, endpoint.id).await?
-        };
-        let keys = s.secrets.keys(endpoint.id, ciphertexts).await?;
+        let keys = self.signing_keys(endpoint.id).await?;
         if keys.is_empty() {
-            return Ok(failed("the endpoint has no signing secret".to_owned()));
+            return Ok(Response::failed(
+                "the endpoint has no signing secret".to_owned(),
+            ));
         }
         let body = serde_json::to_vec(&delivery.payload)?;
         let id = message_id(delivery.id);
         let timestamp = Utc::now().timestamp();
-        // A client per attempt: it is pinned to the address just vetted (no second DNS
-        // answer can redirect it), and follows no redirect.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve the name itself, around the pin.
-            .no_proxy()
-            .timeout(s.delivery.timeout)
-            .resolve(url.host_str().unwrap_or_default(), address)
-            .user_agent("GSign-Webhooks/1.0")
-            .build()?;
+        let client = self.pinned_client(&url, address)?;
         let sent = client
             .post(url)
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -242,35 +302,45 @@ impl Deliverer {
             .body(body)
             .send()
             .await;
-        let mut response = match sent {
-            Ok(response) => response,
+        match sent {
+            Ok(response) => Ok(received(response).await),
             Err(err) => {
                 let what = if err.is_timeout() {
                     "timed out"
                 } else {
                     "could not connect"
                 };
-                return Ok(failed(format!("{what}: {err}")));
-            }
-        };
-        let code = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
-        let mut excerpt = Vec::new();
-        while excerpt.len() < BODY_EXCERPT_BYTES {
-            match response.chunk().await {
-                Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
-                _ => break,
+                Ok(Response::failed(format!("{what}: {err}")))
             }
         }
-        excerpt.truncate(BODY_EXCERPT_BYTES);
-        Ok(Response {
-            code: Some(code),
-            body: Some(String::from_utf8_lossy(&excerpt).into_owned()),
-            retry_after,
-            error: (300..400)
-                .contains(&code)
-                .then(|| "redirects are not followed".to_owned()),
-        })
+    }
+
+    /// The endpoint's active signing secrets, opened.
+    #[tracing::instrument(skip_all)]
+    async fn signing_keys(&self, endpoint: Uuid) -> anyhow::Result<Vec<Vec<u8>>> {
+        let s = &self.services;
+        let ciphertexts = {
+            let client = s.base.db.connect().await?;
+            store::active_secrets(&client, endpoint).await?
+        };
+        s.secrets.keys(endpoint, ciphertexts).await
+    }
+
+    /// A client per attempt: it is pinned to the address just vetted (no second DNS
+    /// answer can redirect it), and follows no redirect.
+    fn pinned_client(
+        &self,
+        url: &url::Url,
+        address: SocketAddr,
+    ) -> reqwest::Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the name itself, around the pin.
+            .no_proxy()
+            .timeout(self.services.delivery.timeout)
+            .resolve(url.host_str().unwrap_or_default(), address)
+            .user_agent("GSign-Webhooks/1.0")
+            .build()
     }
 
     /// The endpoint's failure streak; disabling (and telling the admins) when it ends badly.

@@ -55,6 +55,44 @@ pub struct EndpointView {
     secret: Option<String>,
 }
 
+/// Adds an error for each of `types` that is no event type.
+fn check_event_types(types: &[String], errors: &mut Vec<FieldError>) {
+    for (i, t) in types.iter().enumerate() {
+        if EventType::parse(t).is_none() {
+            errors.push(FieldError::new(
+                format!("/event_types/{i}"),
+                format!(
+                    "is not an event type ({})",
+                    EventType::ALL.map(EventType::as_str).join(", ")
+                ),
+            ));
+        }
+    }
+}
+
+/// The URL given, parsed, if it is one of at most 2048 characters; else an error added.
+fn checked_url(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<url::Url> {
+    match raw.map(str::trim) {
+        None => None,
+        Some(raw) if raw.len() > 2048 => {
+            errors.push(FieldError::new("/url", "must be at most 2048 characters"));
+            None
+        }
+        Some(raw) => match url::Url::parse(raw) {
+            // Parsing normalises (percent-encoding): the stored form must fit too.
+            Ok(url) if url.as_str().len() > 2048 => {
+                errors.push(FieldError::new("/url", "must be at most 2048 characters"));
+                None
+            }
+            Ok(url) => Some(url),
+            Err(err) => {
+                errors.push(FieldError::new("/url", format!("is not a URL: {err}")));
+                None
+            }
+        },
+    }
+}
+
 impl WebhooksApi {
     /// Checks `input`'s values, every problem at once; the URL through the SSRF guard.
     #[tracing::instrument(skip_all)]
@@ -81,37 +119,9 @@ impl WebhooksApi {
             ));
         }
         if let Some(types) = &input.event_types {
-            for (i, t) in types.iter().enumerate() {
-                if EventType::parse(t).is_none() {
-                    errors.push(FieldError::new(
-                        format!("/event_types/{i}"),
-                        format!(
-                            "is not an event type ({})",
-                            EventType::ALL.map(EventType::as_str).join(", ")
-                        ),
-                    ));
-                }
-            }
+            check_event_types(types, &mut errors);
         }
-        let url = match input.url.as_deref().map(str::trim) {
-            None => None,
-            Some(raw) if raw.len() > 2048 => {
-                errors.push(FieldError::new("/url", "must be at most 2048 characters"));
-                None
-            }
-            Some(raw) => match url::Url::parse(raw) {
-                // Parsing normalises (percent-encoding): the stored form must fit too.
-                Ok(url) if url.as_str().len() > 2048 => {
-                    errors.push(FieldError::new("/url", "must be at most 2048 characters"));
-                    None
-                }
-                Ok(url) => Some(url),
-                Err(err) => {
-                    errors.push(FieldError::new("/url", format!("is not a URL: {err}")));
-                    None
-                }
-            },
-        };
+        let url = checked_url(input.url.as_deref(), &mut errors);
         if !errors.is_empty() {
             return Err(WebhooksError::Validation(errors));
         }

@@ -179,6 +179,48 @@ pub struct Outcome {
     pub response_body: Option<String>,
 }
 
+/// The update expression that writes `outcome`, and the values of its optional members
+/// (the response's code and body, the next attempt's time).
+fn outcome_update(outcome: &Outcome) -> (String, Vec<(&'static str, AttributeValue)>) {
+    let mut values = Vec::new();
+    let mut set = vec![
+        "attempts = :next",
+        "#status = :status",
+        "last_attempt_at = :at",
+        "attempt_log = list_append(attempt_log, :attempt)",
+    ];
+    let mut remove = Vec::new();
+    match outcome.attempt.response_code {
+        Some(code) => {
+            values.push((":code", n(code)));
+            set.push("response_code = :code");
+        }
+        None => remove.push("response_code"),
+    }
+    match &outcome.response_body {
+        Some(body) => {
+            values.push((":body", s(body.clone())));
+            set.push("response_body = :body");
+        }
+        None => remove.push("response_body"),
+    }
+    match outcome.next_attempt_at {
+        Some(next) => {
+            values.push((":next_at", s(next.to_rfc3339())));
+            set.push("next_attempt_at = :next_at");
+        }
+        None => remove.push("next_attempt_at"),
+    }
+    if outcome.status == DeliveryStatus::Delivered {
+        set.push("delivered_at = :at");
+    }
+    let mut expression = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    (expression, values)
+}
+
 /// The `webhook_deliveries` table.
 #[derive(Clone)]
 pub struct DeliveryLog {
@@ -270,6 +312,7 @@ impl DeliveryLog {
         seen_attempts: u32,
         outcome: &Outcome,
     ) -> anyhow::Result<bool> {
+        let (expression, values) = outcome_update(outcome);
         let mut update = self
             .dynamodb
             .update_item()
@@ -286,40 +329,8 @@ impl DeliveryLog {
                 ":attempt",
                 AttributeValue::L(vec![attempt_item(&outcome.attempt)]),
             );
-        let mut set = vec![
-            "attempts = :next",
-            "#status = :status",
-            "last_attempt_at = :at",
-            "attempt_log = list_append(attempt_log, :attempt)",
-        ];
-        let mut remove = Vec::new();
-        match outcome.attempt.response_code {
-            Some(code) => {
-                update = update.expression_attribute_values(":code", n(code));
-                set.push("response_code = :code");
-            }
-            None => remove.push("response_code"),
-        }
-        match &outcome.response_body {
-            Some(body) => {
-                update = update.expression_attribute_values(":body", s(body.clone()));
-                set.push("response_body = :body");
-            }
-            None => remove.push("response_body"),
-        }
-        match outcome.next_attempt_at {
-            Some(next) => {
-                update = update.expression_attribute_values(":next_at", s(next.to_rfc3339()));
-                set.push("next_attempt_at = :next_at");
-            }
-            None => remove.push("next_attempt_at"),
-        }
-        if outcome.status == DeliveryStatus::Delivered {
-            set.push("delivered_at = :at");
-        }
-        let mut expression = format!("SET {}", set.join(", "));
-        if !remove.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
         }
         let written = update.update_expression(expression).send().await;
         match written {
