@@ -75,6 +75,27 @@ pub enum SealedCase {
 
 gsign_platform::route_error_area!(SealedCase);
 
+/// Why an envelope did not open, in words.
+fn refusal_detail(refusal: &OpenRefusal) -> String {
+    match refusal {
+        OpenRefusal::Malformed(field, detail) => format!("{field}: {detail}"),
+        OpenRefusal::UnknownSenderKey => "The sender's key is not registered.".into(),
+        OpenRefusal::SenderKeyRevoked => "The sender's key was revoked.".into(),
+        OpenRefusal::BadSignature => {
+            "The sender's signature does not match: a field was changed, or another key signed."
+                .into()
+        }
+        OpenRefusal::UnknownReceiverKey => {
+            "The receiver's key is not one of your organization's own keys.".into()
+        }
+        OpenRefusal::ReceiverKeyRevoked => "The receiver's key was revoked.".into(),
+        OpenRefusal::KeyUnwrapFailed => {
+            "The wrapped key does not unwrap with the receiver's key.".into()
+        }
+        OpenRefusal::DecryptionFailed => "The payload does not decrypt.".into(),
+    }
+}
+
 impl IntoProblem for SealedCase {
     fn into_problem(self) -> Problem {
         match self {
@@ -103,29 +124,13 @@ impl IntoProblem for SealedCase {
                 "The envelope expired",
             )
             .with_detail("Its signature is valid, but it may no longer be opened."),
-            SealedCase::NotOpened(refusal) => {
-                let detail = match &refusal {
-                    OpenRefusal::Malformed(field, detail) => format!("{field}: {detail}"),
-                    OpenRefusal::UnknownSenderKey => "The sender's key is not registered.".into(),
-                    OpenRefusal::SenderKeyRevoked => "The sender's key was revoked.".into(),
-                    OpenRefusal::BadSignature => {
-                        "The sender's signature does not match: a field was changed, or another key signed.".into()
-                    }
-                    OpenRefusal::UnknownReceiverKey => {
-                        "The receiver's key is not one of your organization's own keys.".into()
-                    }
-                    OpenRefusal::ReceiverKeyRevoked => "The receiver's key was revoked.".into(),
-                    OpenRefusal::KeyUnwrapFailed => "The wrapped key does not unwrap with the receiver's key.".into(),
-                    OpenRefusal::DecryptionFailed => "The payload does not decrypt.".into(),
-                };
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "sealed-envelope-refused",
-                    "The envelope was not opened",
-                )
-                .with_detail(detail)
-                .with_extension("reason", serde_json::json!(refusal.code()))
-            }
+            SealedCase::NotOpened(refusal) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "sealed-envelope-refused",
+                "The envelope was not opened",
+            )
+            .with_detail(refusal_detail(&refusal))
+            .with_extension("reason", serde_json::json!(refusal.code())),
             SealedCase::Hsm(err) => {
                 tracing::error!(error = %err, "HSM failure");
                 Problem::new(

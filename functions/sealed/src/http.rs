@@ -367,6 +367,7 @@ struct SealedRoute {
 }
 
 impl SealedRoute {
+    // Long: one route dispatch, one arm per route.
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, SealedError> {
         let caller = self.spec.caller(req)?;

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use gsign_core::sealed::{KeyStatus, Wire};
+use gsign_core::sealed::{Binary, KeyStatus, Wire};
 use gsign_platform::database::Session;
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::SealedApi;
 use crate::error::{OpenRefusal, SealedCase, SealedError};
+use crate::service::keys::CryptoKey;
 use crate::store;
 
 /// How long envelope metadata stays cached (seed 002: fifteen minutes).
@@ -69,6 +70,11 @@ pub struct Opened {
     pub sender_private_key_id: String,
     /// The decryption record.
     pub decryption_id: Uuid,
+}
+
+/// The envelope did not open, for `refusal`.
+fn refuse<T>(refusal: OpenRefusal) -> Result<T, SealedError> {
+    Err(SealedError::Area(SealedCase::NotOpened(refusal)))
 }
 
 fn envelope_key(org: Uuid, id: Uuid) -> String {
@@ -188,50 +194,18 @@ impl SealedApi {
         wire: &Wire,
         verified: &mut bool,
     ) -> Result<Vec<u8>, SealedError> {
-        let refuse = |r| Err(SealedError::Area(SealedCase::NotOpened(r)));
         let binary = match wire.check() {
             Ok(binary) => binary,
             Err(malformed) => {
                 return refuse(OpenRefusal::Malformed(malformed.field, malformed.reason))
             }
         };
-        let Some(sender) = self
-            .key_by_name(caller.org, &wire.sender_private_key_id)
-            .await?
-            .filter(|k| k.key_usage == "sender")
-        else {
-            return refuse(OpenRefusal::UnknownSenderKey);
-        };
-        if sender.status == KeyStatus::Revoked {
-            return refuse(OpenRefusal::SenderKeyRevoked);
-        }
-        let signed = wire.signed_bytes(&binary);
-        let spki = sender.spki();
-        let signature = binary.signature.clone();
-        let good =
-            tokio::task::spawn_blocking(move || sealing::pss_verify(&spki, &signed, &signature))
-                .await
-                .map_err(|e| anyhow::anyhow!("verify: {e}"))?;
-        if !good {
-            return refuse(OpenRefusal::BadSignature);
-        }
+        self.verify_sender(caller, wire, &binary).await?;
         *verified = true;
         if wire.expires_at.is_some_and(|t| t <= Utc::now()) {
             return Err(SealedCase::Expired.into());
         }
-        let Some(receiver) = self
-            .key_by_name(caller.org, &wire.receiver_public_key_id)
-            .await?
-            .filter(|k| k.key_usage == "receiver")
-        else {
-            return refuse(OpenRefusal::UnknownReceiverKey);
-        };
-        if receiver.status == KeyStatus::Revoked {
-            return refuse(OpenRefusal::ReceiverKeyRevoked);
-        }
-        if !receiver.holder().is_own() {
-            return refuse(OpenRefusal::UnknownReceiverKey);
-        }
+        let receiver = self.own_receiver(caller, wire).await?;
         let key = self
             .unwrap_with(receiver.holder(), binary.wrapped_key.clone())
             .await?;
@@ -248,6 +222,56 @@ impl SealedApi {
             Ok(plaintext) => Ok(plaintext),
             Err(_) => refuse(OpenRefusal::DecryptionFailed),
         }
+    }
+
+    /// Checks the envelope's signature with its registered, unrevoked sender key.
+    #[tracing::instrument(skip_all)]
+    async fn verify_sender(
+        &self,
+        caller: &Caller,
+        wire: &Wire,
+        binary: &Binary,
+    ) -> Result<(), SealedError> {
+        let Some(sender) = self
+            .key_by_name(caller.org, &wire.sender_private_key_id)
+            .await?
+            .filter(|k| k.key_usage == "sender")
+        else {
+            return refuse(OpenRefusal::UnknownSenderKey);
+        };
+        if sender.status == KeyStatus::Revoked {
+            return refuse(OpenRefusal::SenderKeyRevoked);
+        }
+        let signed = wire.signed_bytes(binary);
+        let spki = sender.spki();
+        let signature = binary.signature.clone();
+        let good =
+            tokio::task::spawn_blocking(move || sealing::pss_verify(&spki, &signed, &signature))
+                .await
+                .map_err(|e| anyhow::anyhow!("verify: {e}"))?;
+        if !good {
+            return refuse(OpenRefusal::BadSignature);
+        }
+        Ok(())
+    }
+
+    /// The envelope's receiver key: one of the organization's own, unrevoked.
+    #[tracing::instrument(skip_all)]
+    async fn own_receiver(&self, caller: &Caller, wire: &Wire) -> Result<CryptoKey, SealedError> {
+        let Some(receiver) = self
+            .key_by_name(caller.org, &wire.receiver_public_key_id)
+            .await?
+            .filter(|k| k.key_usage == "receiver")
+        else {
+            return refuse(OpenRefusal::UnknownReceiverKey);
+        };
+        if receiver.status == KeyStatus::Revoked {
+            return refuse(OpenRefusal::ReceiverKeyRevoked);
+        }
+        if !receiver.holder().is_own() {
+            return refuse(OpenRefusal::UnknownReceiverKey);
+        }
+        Ok(receiver)
     }
 
     /// Records an attempt to open `id` (and marks the envelope decrypted or expired).

@@ -176,6 +176,103 @@ fn spec(algorithm: Option<&str>, errors: &mut Vec<FieldError>) -> KeySpec {
     }
 }
 
+/// The new key's source, usage and holder's name, from `input`; every field's error at once.
+fn checked_key(
+    input: &KeyInput,
+    generate: bool,
+) -> Result<(Source, &'static str, String), SealedError> {
+    let mut errors = Vec::new();
+    key_id_problem(&input.key_id, "/key_id", &mut errors);
+    let usage = usage(&input.key_usage, &mut errors);
+    let source = key_source(input, generate, &mut errors);
+    if input.expires_at.is_some_and(|t| t <= Utc::now()) {
+        errors.push(FieldError::new("/expires_at", "must be in the future"));
+    }
+    let service_name = input
+        .service_name
+        .as_deref()
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| {
+            if generate {
+                "gsign".to_owned()
+            } else {
+                "external".to_owned()
+            }
+        });
+    if service_name.is_empty() || service_name.chars().count() > 100 {
+        errors.push(FieldError::new(
+            "/service_name",
+            "must be 1 to 100 characters",
+        ));
+    }
+    let Some(source) = source.filter(|_| errors.is_empty()) else {
+        return Err(SealedError::Validation(errors));
+    };
+    Ok((source, usage, service_name))
+}
+
+/// Where a new key comes from: the HSM (`generate`) or the public key given.
+fn key_source(input: &KeyInput, generate: bool, errors: &mut Vec<FieldError>) -> Option<Source> {
+    if generate {
+        if input.public_key_pem.is_some() {
+            errors.push(FieldError::new(
+                "/public_key_pem",
+                "is made in the HSM; register a party's key at POST /v1/crypto-keys",
+            ));
+        }
+        return Some(Source::Generate(spec(
+            input.key_algorithm.as_deref(),
+            errors,
+        )));
+    }
+    if input.key_algorithm.is_some() {
+        errors.push(FieldError::new(
+            "/key_algorithm",
+            "comes from the public key",
+        ));
+    }
+    match input.public_key_pem.as_deref() {
+        Some(pem) => parse_pem(pem, "/public_key_pem", errors).map(Source::External),
+        None => {
+            errors.push(FieldError::new("/public_key_pem", "is required"));
+            None
+        }
+    }
+}
+
+/// Where the successor of `old` comes from: the HSM for an own key, else the public key given.
+fn successor_source(
+    old: &CryptoKey,
+    input: &RotateInput,
+    errors: &mut Vec<FieldError>,
+) -> Option<Source> {
+    match old.holder().is_own() {
+        true => {
+            if input.public_key_pem.is_some() {
+                errors.push(FieldError::new(
+                    "/public_key_pem",
+                    "an own key's successor is made in the key store",
+                ));
+            }
+            Some(Source::Generate(if old.key_algorithm == "RSA-2048" {
+                KeySpec::Rsa2048
+            } else {
+                KeySpec::Rsa3072
+            }))
+        }
+        false => match input.public_key_pem.as_deref() {
+            Some(pem) => parse_pem(pem, "/public_key_pem", errors).map(Source::External),
+            None => {
+                errors.push(FieldError::new(
+                    "/public_key_pem",
+                    "is required for a party's key",
+                ));
+                None
+            }
+        },
+    }
+}
+
 fn cache_key(org: Uuid, key_id: &str) -> String {
     format!("key:{org}:{key_id}")
 }
@@ -295,57 +392,7 @@ impl SealedApi {
         input: KeyInput,
         generate: bool,
     ) -> Result<CryptoKey, SealedError> {
-        let mut errors = Vec::new();
-        key_id_problem(&input.key_id, "/key_id", &mut errors);
-        let usage = usage(&input.key_usage, &mut errors);
-        let source = if generate {
-            if input.public_key_pem.is_some() {
-                errors.push(FieldError::new(
-                    "/public_key_pem",
-                    "is made in the HSM; register a party's key at POST /v1/crypto-keys",
-                ));
-            }
-            Some(Source::Generate(spec(
-                input.key_algorithm.as_deref(),
-                &mut errors,
-            )))
-        } else {
-            if input.key_algorithm.is_some() {
-                errors.push(FieldError::new(
-                    "/key_algorithm",
-                    "comes from the public key",
-                ));
-            }
-            match input.public_key_pem.as_deref() {
-                Some(pem) => parse_pem(pem, "/public_key_pem", &mut errors).map(Source::External),
-                None => {
-                    errors.push(FieldError::new("/public_key_pem", "is required"));
-                    None
-                }
-            }
-        };
-        if input.expires_at.is_some_and(|t| t <= Utc::now()) {
-            errors.push(FieldError::new("/expires_at", "must be in the future"));
-        }
-        let service_name = input
-            .service_name
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|| {
-                if generate {
-                    "gsign".to_owned()
-                } else {
-                    "external".to_owned()
-                }
-            });
-        if service_name.is_empty() || service_name.chars().count() > 100 {
-            errors.push(FieldError::new(
-                "/service_name",
-                "must be 1 to 100 characters",
-            ));
-        }
-        let Some(source) = source.filter(|_| errors.is_empty()) else {
-            return Err(SealedError::Validation(errors));
-        };
+        let (source, usage, service_name) = checked_key(&input, generate)?;
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         let key = self
@@ -448,31 +495,7 @@ impl SealedApi {
                 SealedCase::KeyUnusable(format!("key {} is {}", old.key_id, old.status)).into(),
             );
         }
-        let source = match old.holder().is_own() {
-            true => {
-                if input.public_key_pem.is_some() {
-                    errors.push(FieldError::new(
-                        "/public_key_pem",
-                        "an own key's successor is made in the key store",
-                    ));
-                }
-                Some(Source::Generate(if old.key_algorithm == "RSA-2048" {
-                    KeySpec::Rsa2048
-                } else {
-                    KeySpec::Rsa3072
-                }))
-            }
-            false => match input.public_key_pem.as_deref() {
-                Some(pem) => parse_pem(pem, "/public_key_pem", &mut errors).map(Source::External),
-                None => {
-                    errors.push(FieldError::new(
-                        "/public_key_pem",
-                        "is required for a party's key",
-                    ));
-                    None
-                }
-            },
-        };
+        let source = successor_source(&old, &input, &mut errors);
         let Some(source) = source.filter(|_| errors.is_empty()) else {
             return Err(SealedError::Validation(errors));
         };

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use super::SealedApi;
 use crate::error::{SealedCase, SealedError};
 use crate::service::envelopes::SealedEnvelope;
+use crate::service::keys::CryptoKey;
 use crate::store;
 
 /// How long a prompt stays cached (seed 002: five minutes).
@@ -68,6 +69,29 @@ pub struct SealInput {
     #[serde(default)]
     #[schemars(extend("maxProperties" = 50))]
     metadata: BTreeMap<String, String>,
+}
+
+/// Refuses a past expiry and metadata beyond its bounds; every field's error at once.
+fn check_seal_input(input: &SealInput, now: DateTime<Utc>) -> Result<(), SealedError> {
+    let mut errors = Vec::new();
+    if input.expires_at.is_some_and(|t| t <= now) {
+        errors.push(FieldError::new("/expires_at", "must be in the future"));
+    }
+    if input.metadata.len() > 50
+        || input
+            .metadata
+            .iter()
+            .any(|(k, v)| k.is_empty() || k.len() > 100 || v.len() > 1000)
+    {
+        errors.push(FieldError::new(
+            "/metadata",
+            "at most 50 entries, keys 1 to 100 and values up to 1000 bytes",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(SealedError::Validation(errors));
+    }
+    Ok(())
 }
 
 fn actor(caller: &Caller) -> String {
@@ -292,49 +316,14 @@ impl SealedApi {
         input: SealInput,
     ) -> Result<SealedEnvelope, SealedError> {
         let now = Utc::now();
-        let mut errors = Vec::new();
-        if input.expires_at.is_some_and(|t| t <= now) {
-            errors.push(FieldError::new("/expires_at", "must be in the future"));
-        }
-        if input.metadata.len() > 50
-            || input
-                .metadata
-                .iter()
-                .any(|(k, v)| k.is_empty() || k.len() > 100 || v.len() > 1000)
-        {
-            errors.push(FieldError::new(
-                "/metadata",
-                "at most 50 entries, keys 1 to 100 and values up to 1000 bytes",
-            ));
-        }
-        if !errors.is_empty() {
-            return Err(SealedError::Validation(errors));
-        }
+        check_seal_input(&input, now)?;
         let prompt = self.prompt(caller, id).await?;
         let receiver = self
-            .current_key(caller.org, &input.receiver_key_id)
-            .await?
-            .filter(|k| k.key_usage == "receiver")
-            .ok_or_else(|| {
-                SealedError::invalid("/receiver_key_id", "no receiver key with this id")
-            })?;
-        if let Some(reason) = receiver.unusable_for_new(now) {
-            return Err(SealedCase::KeyUnusable(reason).into());
-        }
-        let sender = match &input.sender_key_id {
-            Some(key_id) => self.current_key(caller.org, key_id).await?,
-            None => self.newest_sender_key(caller.org).await?,
-        }
-        .filter(|k| k.key_usage == "sender" && k.holder().is_own())
-        .ok_or_else(|| {
-            SealedError::invalid(
-                "/sender_key_id",
-                "no sender key of your own: generate one at POST /v1/crypto-keys/generate",
-            )
-        })?;
-        if let Some(reason) = sender.unusable_for_new(now) {
-            return Err(SealedCase::KeyUnusable(reason).into());
-        }
+            .receiver_key(caller.org, &input.receiver_key_id, now)
+            .await?;
+        let sender = self
+            .sender_key(caller.org, input.sender_key_id.as_deref(), now)
+            .await?;
         let envelope_id = Uuid::now_v7();
         let wire = self
             .seal_bytes(
@@ -363,6 +352,53 @@ impl SealedApi {
         drop(conn);
         self.base.relay.publish(&self.base.db, &[audit]).await;
         Ok(envelope)
+    }
+
+    /// The receiver key `key_id` seals to now: after its rotations, and usable.
+    #[tracing::instrument(skip_all, fields(org = %org))]
+    async fn receiver_key(
+        &self,
+        org: Uuid,
+        key_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CryptoKey, SealedError> {
+        let receiver = self
+            .current_key(org, key_id)
+            .await?
+            .filter(|k| k.key_usage == "receiver")
+            .ok_or_else(|| {
+                SealedError::invalid("/receiver_key_id", "no receiver key with this id")
+            })?;
+        if let Some(reason) = receiver.unusable_for_new(now) {
+            return Err(SealedCase::KeyUnusable(reason).into());
+        }
+        Ok(receiver)
+    }
+
+    /// The organization's own sender key to sign with now: `key_id` after its rotations, or
+    /// its newest one; usable.
+    #[tracing::instrument(skip_all, fields(org = %org))]
+    async fn sender_key(
+        &self,
+        org: Uuid,
+        key_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<CryptoKey, SealedError> {
+        let sender = match key_id {
+            Some(key_id) => self.current_key(org, key_id).await?,
+            None => self.newest_sender_key(org).await?,
+        }
+        .filter(|k| k.key_usage == "sender" && k.holder().is_own())
+        .ok_or_else(|| {
+            SealedError::invalid(
+                "/sender_key_id",
+                "no sender key of your own: generate one at POST /v1/crypto-keys/generate",
+            )
+        })?;
+        if let Some(reason) = sender.unusable_for_new(now) {
+            return Err(SealedCase::KeyUnusable(reason).into());
+        }
+        Ok(sender)
     }
 
     #[tracing::instrument(skip_all, fields(org = %org))]
