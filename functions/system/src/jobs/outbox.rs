@@ -17,7 +17,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
 use gsign_core::Env;
 use gsign_platform::aws;
-use gsign_platform::database::Database;
+use gsign_platform::database::{Database, Session};
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
@@ -364,28 +364,13 @@ impl SendEmail {
         )
         .await?;
         if let Some(reason) = suppressed {
-            tracing::info!(outbox = %message.id, template = email.template, %reason,
-                "not mailed: the organization suppressed this address");
-            if let Some(recipient) = email.recipient_id {
-                store::mark_recipient(&client, recipient, &email.to, "suppressed", Some(&reason))
-                    .await?;
-            }
-            store::outbox_delivered(&client, message.id).await?;
-            return Ok(());
+            return not_mailed(&client, message, email, &reason).await;
         }
         let ses_message_id = self
             .send_to_ses(message, email, rendered, unsubscribe)
             .await?;
-        // Sent first, marked second: a crash in between sends twice rather than never. The
-        // mail's data (its links carry raw tokens) is not kept once it was handed to SES.
-        store::mail_sent(&client, message.id, ses_message_id.as_deref()).await?;
-        if let Some(recipient) = email.recipient_id {
-            // A recipient's newest mail went out: their mail state starts over, unless the
-            // address was corrected meanwhile.
-            store::mark_recipient(&client, recipient, &email.to, "sent", None).await?;
-        }
-        store::outbox_delivered(&client, message.id).await?;
-        Ok(())
+        // Sent first, marked second: a crash in between sends twice rather than never.
+        mailed(&client, message, email, ses_message_id.as_deref()).await
     }
 
     /// Hands the rendered mail to SES (with RFC 8058 one-click unsubscribe headers when
@@ -443,6 +428,44 @@ impl SendEmail {
             .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sesv2::error::DisplayErrorContext(&e)))?;
         Ok(sent.message_id)
     }
+}
+
+/// A mail the organization suppressed: its recipient's mail state says so, and its outbox
+/// row is delivered without sending.
+#[tracing::instrument(skip_all)]
+async fn not_mailed(
+    client: &(impl Session + ?Sized),
+    message: &Message,
+    email: &Email,
+    reason: &str,
+) -> anyhow::Result<()> {
+    tracing::info!(outbox = %message.id, template = email.template, %reason,
+        "not mailed: the organization suppressed this address");
+    if let Some(recipient) = email.recipient_id {
+        store::mark_recipient(client, recipient, &email.to, "suppressed", Some(reason)).await?;
+    }
+    store::outbox_delivered(client, message.id).await?;
+    Ok(())
+}
+
+/// A mail SES took (as `ses_message_id`): marked sent, its recipient's mail state started
+/// over, its outbox row delivered. The mail's data (its links carry raw tokens) is not kept
+/// once it was handed to SES.
+#[tracing::instrument(skip_all)]
+async fn mailed(
+    client: &(impl Session + ?Sized),
+    message: &Message,
+    email: &Email,
+    ses_message_id: Option<&str>,
+) -> anyhow::Result<()> {
+    store::mail_sent(client, message.id, ses_message_id).await?;
+    if let Some(recipient) = email.recipient_id {
+        // A recipient's newest mail went out: their mail state starts over, unless the
+        // address was corrected meanwhile.
+        store::mark_recipient(client, recipient, &email.to, "sent", None).await?;
+    }
+    store::outbox_delivered(client, message.id).await?;
+    Ok(())
 }
 
 #[async_trait]

@@ -174,57 +174,84 @@ impl HealthCheck {
     /// Runs every check concurrently.
     #[tracing::instrument(skip_all)]
     pub async fn report(&self) -> Report {
-        let c = &self.config;
         let results = futures::join!(
             self.timed("postgres", async { Ok(self.db.ping().await?) }),
             self.timed("redis", self.cache.ping()),
-            self.timed("s3", async {
-                self.s3
-                    .head_bucket()
-                    .bucket(&c.documents_bucket)
-                    .send()
-                    .await?;
-                Ok(())
-            }),
-            self.timed("sqs", async {
-                self.sqs
-                    .get_queue_attributes()
-                    .queue_url(&c.ingest_queue_url)
-                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                    .send()
-                    .await?;
-                Ok(())
-            }),
-            self.timed("kms", async {
-                let key = self
-                    .kms
-                    .describe_key()
-                    .key_id(&c.documents_key_id)
-                    .send()
-                    .await?;
-                let enabled = key.key_metadata().is_some_and(|m| m.enabled());
-                anyhow::ensure!(enabled, "the documents key is disabled");
-                Ok(())
-            }),
-            self.timed("dynamodb", async {
-                self.dynamodb
-                    .describe_table()
-                    .table_name(&c.audit_events_table)
-                    .send()
-                    .await?;
-                Ok(())
-            }),
-            self.timed("hsm", async {
-                let token = c.hsm.clone();
-                tokio::task::spawn_blocking(move || hsm::probe(&token)).await??;
-                Ok(())
-            }),
+            self.timed("s3", self.check_s3()),
+            self.timed("sqs", self.check_sqs()),
+            self.timed("kms", self.check_kms()),
+            self.timed("dynamodb", self.check_dynamodb()),
+            self.timed("hsm", self.check_hsm()),
         );
-        let checks: BTreeMap<_, _> = [
-            results.0, results.1, results.2, results.3, results.4, results.5, results.6,
-        ]
-        .into_iter()
-        .collect();
+        Report::of(
+            [
+                results.0, results.1, results.2, results.3, results.4, results.5, results.6,
+            ]
+            .into_iter()
+            .collect(),
+        )
+    }
+
+    /// The documents bucket answers.
+    #[tracing::instrument(skip_all)]
+    async fn check_s3(&self) -> anyhow::Result<()> {
+        self.s3
+            .head_bucket()
+            .bucket(&self.config.documents_bucket)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The ingest queue answers.
+    #[tracing::instrument(skip_all)]
+    async fn check_sqs(&self) -> anyhow::Result<()> {
+        self.sqs
+            .get_queue_attributes()
+            .queue_url(&self.config.ingest_queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The documents key exists and is enabled.
+    #[tracing::instrument(skip_all)]
+    async fn check_kms(&self) -> anyhow::Result<()> {
+        let key = self
+            .kms
+            .describe_key()
+            .key_id(&self.config.documents_key_id)
+            .send()
+            .await?;
+        let enabled = key.key_metadata().is_some_and(|m| m.enabled());
+        anyhow::ensure!(enabled, "the documents key is disabled");
+        Ok(())
+    }
+
+    /// The audit events table answers.
+    #[tracing::instrument(skip_all)]
+    async fn check_dynamodb(&self) -> anyhow::Result<()> {
+        self.dynamodb
+            .describe_table()
+            .table_name(&self.config.audit_events_table)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The HSM token is usable, checked without logging in (this function holds no PIN).
+    #[tracing::instrument(skip_all)]
+    async fn check_hsm(&self) -> anyhow::Result<()> {
+        let token = self.config.hsm.clone();
+        tokio::task::spawn_blocking(move || hsm::probe(&token)).await??;
+        Ok(())
+    }
+}
+
+impl Report {
+    /// The report of `checks`: `ok` unless one is down.
+    fn of(checks: BTreeMap<&'static str, Check>) -> Self {
         let down: Vec<_> = checks
             .iter()
             .filter(|(_, check)| check.status == State::Down)
