@@ -126,7 +126,7 @@ impl EnvelopesApi {
         };
         let first = first_to_act(routing, &recipients);
         emails.extend(
-            self.ask_first(&tx, caller, &envelope, &first, &letterhead)
+            self.ask_all(&tx, caller, &envelope, &first, &letterhead)
                 .await?,
         );
         let (hook, _) = outbox::webhook(
@@ -191,19 +191,19 @@ impl EnvelopesApi {
         Ok((stored, sha256))
     }
 
-    /// Asks `first` (the first to act) to act, each with the `recipient.notified` evidence
-    /// (the system's); the outbox rows to publish after commit.
+    /// Asks each of `recipients` to act, each with the `recipient.notified` evidence (the
+    /// system's); the outbox rows to publish after commit.
     #[tracing::instrument(skip_all)]
-    async fn ask_first(
+    pub(crate) async fn ask_all(
         &self,
         tx: &Transaction<'_>,
         caller: &Caller,
         envelope: &Envelope,
-        first: &[&Recipient],
+        recipients: &[&Recipient],
         letterhead: &Letterhead,
     ) -> Result<Vec<Uuid>, EnvelopesError> {
         let mut emails = Vec::new();
-        for recipient in first {
+        for recipient in recipients {
             emails.extend(self.ask(tx, envelope, recipient, letterhead, None).await?);
             let mut notified = Self::event(
                 caller,
