@@ -44,6 +44,7 @@ pub enum EnvelopesCase {
 gsign_platform::route_error_area!(EnvelopesCase);
 
 impl IntoProblem for EnvelopesCase {
+    // Long: one exhaustive match, one arm per error case.
     fn into_problem(self) -> Problem {
         match self {
             EnvelopesCase::NotEmbedded => Problem::new(

@@ -43,6 +43,7 @@ struct EnvelopeRoute {
 }
 
 impl EnvelopeRoute {
+    // Long: the route dispatch, one arm per envelope route.
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, EnvelopesError> {
         let caller = self.spec.caller(req)?;

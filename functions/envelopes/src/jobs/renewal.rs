@@ -149,11 +149,26 @@ impl ArchiveRenewer {
             key: key.clone(),
             version_id: envelope.final_s3_version_id.clone(),
         };
+        let renewal = self.store_renewal(&previous, completed_at).await?;
+        self.record_renewal(envelope, previous.version_id.as_deref(), &renewal)
+            .await?;
+        Ok(renewal)
+    }
+
+    /// The `previous` final document renewed and stored as a new version of it, retained
+    /// until the retention date of a completion at `completed_at`. No database connection is
+    /// held.
+    #[tracing::instrument(skip_all)]
+    async fn store_renewal(
+        &self,
+        previous: &ObjectRef,
+        completed_at: DateTime<Utc>,
+    ) -> Result<Renewal, Failure> {
         let scratch = WorkDir::new(&self.work_dir, "renew")?;
         let path = scratch.path("final.pdf");
         let store = &self.api.store;
         store
-            .fetch_to_file(&previous, &path, self.api.settings.max_document_bytes * 2)
+            .fetch_to_file(previous, &path, self.api.settings.max_document_bytes * 2)
             .await?;
         let renewed = self.renewed_bytes(tokio::fs::read(&path).await?).await?;
         let expires_at = crate::jobs::archive::archive_expiry_of(&renewed).await?;
@@ -161,21 +176,43 @@ impl ArchiveRenewer {
         tokio::fs::write(&path, &renewed).await?;
         // Same key, a new version; locked before anything points at it, so no version of a
         // completed document is ever unretained.
-        let object = store.put_file(key, &path, "application/pdf").await?;
+        let object = store
+            .put_file(&previous.key, &path, "application/pdf")
+            .await?;
         store
             .retain_until(&object, retention_until(completed_at), self.retention)
             .await?;
+        Ok(Renewal {
+            object,
+            sha256,
+            expires_at,
+        })
+    }
 
+    /// Records `renewal` on `envelope` (still at the `previous_version` of its final
+    /// document), with its evidence and webhook.
+    #[tracing::instrument(skip_all)]
+    async fn record_renewal(
+        &self,
+        envelope: &Envelope,
+        previous_version: Option<&str>,
+        renewal: &Renewal,
+    ) -> Result<(), Failure> {
+        let Renewal {
+            object,
+            sha256,
+            expires_at,
+        } = renewal;
         let base = &self.api.base;
         let mut conn = base.db.connect().await?;
         let tx = conn.begin().await?;
         let recorded = store::archive_renewed(
             &tx,
             envelope.id,
-            previous.version_id.as_deref(),
-            &object,
-            &sha256,
-            expires_at,
+            previous_version,
+            object,
+            sha256,
+            *expires_at,
         )
         .await?;
         if !recorded {
@@ -209,11 +246,7 @@ impl ArchiveRenewer {
         tx.commit().await?;
         drop(conn);
         base.relay.publish(&base.db, &[hook]).await;
-        Ok(Renewal {
-            object,
-            sha256,
-            expires_at,
-        })
+        Ok(())
     }
 }
 

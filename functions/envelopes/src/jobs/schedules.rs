@@ -2,16 +2,18 @@
 
 use crate::service::lifecycle::Reminders;
 use crate::service::EnvelopesApi;
-use crate::store::{self};
+use crate::store::{self, Envelope};
 use async_trait::async_trait;
 use chrono::Utc;
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
 use gsign_core::webhooks::EventType;
 use gsign_core::Env;
+use gsign_platform::database::Transaction;
 use gsign_platform::http::Caller;
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
 use gsign_platform::outbox;
 use std::sync::Arc;
+use uuid::Uuid;
 
 /// `schedule-expire-envelopes`: every sent envelope past its `expires_at` becomes `expired`.
 pub const EXPIRE_ENVELOPES: FunctionSpec = FunctionSpec {
@@ -29,6 +31,64 @@ fn init_expire(env: Env) -> InitFuture {
             api: EnvelopesApi::from_env(&env).await?,
         })))
     })
+}
+
+impl Expirer {
+    /// Expires `envelope` in `tx`, with its evidence, the sender's email and the webhook; the
+    /// outbox rows to publish after commit.
+    #[tracing::instrument(skip_all)]
+    async fn expire(&self, tx: &Transaction<'_>, envelope: &Envelope) -> anyhow::Result<Vec<Uuid>> {
+        let (org, id) = (envelope.organization_id, envelope.id);
+        store::expire(tx, id).await?;
+        let mut emails = Vec::new();
+        store::record(
+            tx,
+            org,
+            EvidenceEvent {
+                envelope_id: id,
+                sequence: 0,
+                action: "envelope.expired".to_owned(),
+                actor_type: "system".to_owned(),
+                actor_id: None,
+                recipient_id: None,
+                ip: None,
+                user_agent: None,
+                details: serde_json::json!({"expires_at": envelope.expires_at}),
+                occurred_at: Utc::now(),
+            },
+        )
+        .await?
+        .announce_with(&mut emails);
+        if let Some(to) = store::sender_email(tx, id).await? {
+            emails.push(outbox::email(tx, org, &self.expired_letter(envelope, to)).await?);
+        }
+        emails.push(
+            outbox::webhook(
+                tx,
+                org,
+                EventType::EnvelopeExpired,
+                serde_json::json!({"envelope_id": id, "status": "expired"}),
+            )
+            .await?
+            .0,
+        );
+        Ok(emails)
+    }
+
+    /// The email telling the sender (`to`) the envelope expired.
+    fn expired_letter(&self, envelope: &Envelope, to: String) -> outbox::Email {
+        let id = envelope.id;
+        outbox::Email {
+            template: "envelope_expired".to_owned(),
+            to,
+            data: serde_json::json!({
+                "envelope_name": envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
+                "link": format!("{}/envelopes/{id}", self.api.settings.app_url),
+            }),
+            envelope_id: Some(id),
+            ..Default::default()
+        }
+    }
 }
 
 #[async_trait]
@@ -50,55 +110,7 @@ impl InvokeHandler for Expirer {
             if envelope.status != EnvelopeStatus::Sent {
                 continue;
             }
-            store::expire(&tx, id).await?;
-            let mut emails = Vec::new();
-            store::record(
-                &tx,
-                org,
-                EvidenceEvent {
-                    envelope_id: id,
-                    sequence: 0,
-                    action: "envelope.expired".to_owned(),
-                    actor_type: "system".to_owned(),
-                    actor_id: None,
-                    recipient_id: None,
-                    ip: None,
-                    user_agent: None,
-                    details: serde_json::json!({"expires_at": envelope.expires_at}),
-                    occurred_at: Utc::now(),
-                },
-            )
-            .await?
-            .announce_with(&mut emails);
-            if let Some(to) = store::sender_email(&tx, id).await? {
-                emails.push(
-                    outbox::email(
-                        &tx,
-                        org,
-                        &outbox::Email {
-                            template: "envelope_expired".to_owned(),
-                            to,
-                            data: serde_json::json!({
-                                "envelope_name": envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
-                                "link": format!("{}/envelopes/{id}", self.api.settings.app_url),
-                            }),
-                            envelope_id: Some(id),
-                            ..Default::default()
-                        },
-                    )
-                    .await?,
-                );
-            }
-            emails.push(
-                outbox::webhook(
-                    &tx,
-                    org,
-                    EventType::EnvelopeExpired,
-                    serde_json::json!({"envelope_id": id, "status": "expired"}),
-                )
-                .await?
-                .0,
-            );
+            let emails = self.expire(&tx, &envelope).await?;
             tx.commit().await?;
             base.relay.publish(&base.db, &emails).await;
             expired += 1;

@@ -29,7 +29,7 @@ use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
 use gsign_core::routing::{self, Next};
 use gsign_core::Env;
 use gsign_functions_certificates::service::{SealError, SealKey, Seals, SealsConfig};
-use gsign_platform::database::Session;
+use gsign_platform::database::{Session, Transaction};
 use gsign_platform::hsm::{HsmConfig, HsmHandle};
 use gsign_platform::lambda::{
     each_message, FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler, MessageOutcome,
@@ -386,38 +386,14 @@ impl SigningWorker {
         let recipients = store::recipients(&tx, envelope.id).await?;
         let parties: Vec<_> = recipients.iter().map(store::Recipient::party).collect();
         let routing_type = envelope.routing_type;
-        match routing::next(routing_type, envelope.current_routing_order, &parties) {
-            Next::Wait => Ok(Progress::Idle),
+        let emails = match routing::next(routing_type, envelope.current_routing_order, &parties) {
+            Next::Wait => return Ok(Progress::Idle),
             Next::Advance {
                 order,
                 recipients: next,
             } => {
-                store::advance(&tx, envelope.id, order).await?;
-                let letterhead = Letterhead::of(&tx, &envelope).await?;
-                let mut emails = Vec::new();
-                for recipient in recipients.iter().filter(|r| next.contains(&r.id)) {
-                    emails.extend(
-                        self.api
-                            .ask(&tx, &envelope, recipient, &letterhead, None)
-                            .await?,
-                    );
-                    store::record(
-                        &tx,
-                        envelope.organization_id,
-                        system_event(
-                            &envelope,
-                            "recipient.notified",
-                            Some(recipient.id),
-                            serde_json::json!({"email": recipient.email, "routing_order": order}),
-                        ),
-                    )
+                self.advance(&tx, &envelope, &recipients, order, &next)
                     .await?
-                    .announce_with(&mut emails);
-                }
-                tx.commit().await?;
-                drop(conn);
-                base.relay.publish(&base.db, &emails).await;
-                Ok(Progress::Moved)
             }
             Next::Complete => {
                 // Sealed without the lock from this very revision, or prepared next step.
@@ -426,14 +402,50 @@ impl SigningWorker {
                 else {
                     return Ok(Progress::Moved);
                 };
-                let emails = self.complete(&tx, &envelope, &seal, sealed).await?;
-                tx.commit().await?;
-                drop(conn);
-                base.relay.publish(&base.db, &emails).await;
-                // The next step applies the retention, now that the completion is committed.
-                Ok(Progress::Moved)
+                // The next step applies the retention, once the completion is committed.
+                self.complete(&tx, &envelope, &seal, sealed).await?
             }
+        };
+        tx.commit().await?;
+        drop(conn);
+        base.relay.publish(&base.db, &emails).await;
+        Ok(Progress::Moved)
+    }
+
+    /// Moves the envelope's routing on to `order` in `tx`, asking `next` (its recipients),
+    /// each with the evidence; the outbox rows to publish after commit.
+    #[tracing::instrument(skip_all)]
+    async fn advance(
+        &self,
+        tx: &Transaction<'_>,
+        envelope: &Envelope,
+        recipients: &[store::Recipient],
+        order: i32,
+        next: &[Uuid],
+    ) -> Result<Vec<Uuid>, Failure> {
+        store::advance(tx, envelope.id, order).await?;
+        let letterhead = Letterhead::of(tx, envelope).await?;
+        let mut emails = Vec::new();
+        for recipient in recipients.iter().filter(|r| next.contains(&r.id)) {
+            emails.extend(
+                self.api
+                    .ask(tx, envelope, recipient, &letterhead, None)
+                    .await?,
+            );
+            store::record(
+                tx,
+                envelope.organization_id,
+                system_event(
+                    envelope,
+                    "recipient.notified",
+                    Some(recipient.id),
+                    serde_json::json!({"email": recipient.email, "routing_order": order}),
+                ),
+            )
+            .await?
+            .announce_with(&mut emails);
         }
+        Ok(emails)
     }
 
     /// The organization's seal key, from the certificates area.

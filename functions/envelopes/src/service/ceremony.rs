@@ -95,6 +95,7 @@ pub enum CeremonyCase {
 gsign_platform::route_error_area!(CeremonyCase);
 
 impl IntoProblem for CeremonyCase {
+    // Long: one exhaustive match, one arm per ceremony case.
     fn into_problem(self) -> Problem {
         match self {
             CeremonyCase::UnknownLink => Problem::new(
@@ -231,6 +232,25 @@ impl Party {
                 current: self.envelope.current_routing_order,
             }
             .into());
+        }
+        Ok(())
+    }
+
+    /// Whether the recipient may give the access code: the envelope is not closed to them
+    /// and, while it is out for signature, it is their turn unless they signed or approved
+    /// (the code also opens a completed envelope's final document, after the recipient acted).
+    fn may_give_code(&self) -> Result<(), CeremonyError> {
+        let status = self.envelope.status;
+        if status.is_closed_to_recipients() {
+            return Err(CeremonyCase::Closed(status).into());
+        }
+        if status == EnvelopeStatus::Sent
+            && !matches!(
+                self.recipient.status,
+                RecipientStatus::Signed | RecipientStatus::Approved
+            )
+        {
+            self.may_act()?;
         }
         Ok(())
     }
@@ -444,38 +464,7 @@ impl EnvelopesApi {
         // Viewed means the document was shown: with an access code, only once it was given.
         let first_view = party.recipient.viewed_at.is_none() && may_act && party.authenticated(now);
         if first_view {
-            let org = party.envelope.organization_id;
-            store::mark_viewed(&tx, party.recipient.id).await?;
-            store::record(
-                &tx,
-                org,
-                party.event("recipient.viewed", serde_json::json!({})),
-            )
-            .await?
-            .announce_with(&mut jobs);
-            jobs.push(
-                outbox::webhook(
-                    &tx,
-                    org,
-                    EventType::RecipientViewed,
-                    party.hook_data("viewed"),
-                )
-                .await
-                .map_err(CeremonyError::Internal)?
-                .0,
-            );
-            // Viewing is all a viewer does: the routing may move on.
-            if party.recipient.role == RecipientRole::Viewer {
-                let job = outbox::SigningJob {
-                    organization_id: org,
-                    envelope_id: party.envelope.id,
-                };
-                jobs.push(
-                    outbox::signing(&tx, &job)
-                        .await
-                        .map_err(CeremonyError::Internal)?,
-                );
-            }
+            Self::record_view(&tx, &party, &mut jobs).await?;
         }
         let fields: Vec<Field> = store::fields(&tx, party.envelope.id)
             .await?
@@ -484,108 +473,96 @@ impl EnvelopesApi {
             .collect();
         let sender = store::sender(&tx, &party.envelope).await?;
         let everyone = store::recipients(&tx, party.envelope.id).await?;
-        let applied = everyone
-            .iter()
-            .any(|r| r.id == party.recipient.id && r.applied_at.is_some());
-        let waiting_for: Vec<String> = match party.may_act() {
-            Err(CeremonyError::Area(CeremonyCase::NotYourTurn { current, .. })) => everyone
-                .iter()
-                .filter(|r| Some(r.routing_order) == current && r.role != RecipientRole::Cc)
-                .filter(|r| {
-                    !matches!(
-                        r.status,
-                        RecipientStatus::Signed
-                            | RecipientStatus::Approved
-                            | RecipientStatus::Declined
-                    )
-                })
-                .map(|r| r.name.clone())
-                .collect(),
-            _ => Vec::new(),
-        };
-        // While signing, the page shows the PDF (inline); once completed, the links are for
-        // saving the files (attachment), which every browser downloads without script.
-        let completed = status == EnvelopeStatus::Completed;
-        let id = party.envelope.id;
-        let disposition = |variant: &str| {
-            if completed {
-                format!("attachment; filename=\"envelope-{id}-{variant}.pdf\"")
-            } else {
-                "inline".to_owned()
-            }
-        };
-        let document = match (&party.envelope.current_s3_key, party.authenticated(now)) {
-            (Some(key), true) => Some(
-                self.store
-                    .presign_get(
-                        &ObjectRef {
-                            key: key.clone(),
-                            version_id: party.envelope.current_s3_version_id.clone(),
-                        },
-                        "application/pdf",
-                        &disposition("final"),
-                        Duration::from_secs(300),
-                    )
-                    .await?,
-            ),
-            _ => None,
-        };
-        let certificate = match (&party.envelope.certificate_s3_key, party.authenticated(now)) {
-            (Some(key), true) => Some(
-                self.store
-                    .presign_get(
-                        &ObjectRef {
-                            key: key.clone(),
-                            version_id: party.envelope.certificate_s3_version_id.clone(),
-                        },
-                        "application/pdf",
-                        &disposition("certificate"),
-                        Duration::from_secs(300),
-                    )
-                    .await?,
-            ),
-            _ => None,
-        };
+        let e = &party.envelope;
+        let pdf = (&e.current_s3_key, &e.current_s3_version_id);
+        let document = self.pdf_link(&party, pdf, "final", now).await?;
+        let cert = (&e.certificate_s3_key, &e.certificate_s3_version_id);
+        let certificate = self.pdf_link(&party, cert, "certificate", now).await?;
         tx.commit().await?;
         drop(conn);
         self.base.relay.publish(&self.base.db, &jobs).await;
         Ok(CeremonyView {
-            envelope: EnvelopeSummary {
-                id: party.envelope.id,
-                name: party.envelope.name.clone(),
-                message: party.envelope.message.clone(),
-                status,
-                expires_at: party.envelope.expires_at,
-                sender,
-                processing_error: party.envelope.processing_error.clone(),
-                language: party.envelope.language.clone(),
-            },
-            recipient: RecipientSummary {
-                id: party.recipient.id,
-                name: party.recipient.name.clone(),
-                email: party.recipient.email.clone(),
-                role: party.recipient.role,
-                status: if first_view {
-                    RecipientStatus::Viewed
-                } else {
-                    party.recipient.status
-                },
-                access_code_required: !party.authenticated(now),
-                access_code_locked_until: party
-                    .recipient
-                    .locked_until
-                    .filter(|until| *until > now && !party.authenticated(now)),
-                consented: party.recipient.consented_at.is_some(),
-                disclosure_version: DISCLOSURE_VERSION,
-                may_act,
-                applied,
-                routing_order: party.recipient.routing_order,
-                waiting_for,
-            },
+            envelope: envelope_summary(&party.envelope, sender),
+            recipient: recipient_summary(&party, &everyone, first_view, now),
             fields,
             document,
             certificate,
         })
+    }
+
+    /// The recipient's first view: its evidence and webhook and, for a viewer (viewing is all
+    /// a viewer does), a job for the signing worker, as the routing may move on.
+    #[tracing::instrument(skip_all)]
+    async fn record_view(
+        tx: &Transaction<'_>,
+        party: &Party,
+        jobs: &mut Vec<Uuid>,
+    ) -> Result<(), CeremonyError> {
+        let org = party.envelope.organization_id;
+        store::mark_viewed(tx, party.recipient.id).await?;
+        store::record(
+            tx,
+            org,
+            party.event("recipient.viewed", serde_json::json!({})),
+        )
+        .await?
+        .announce_with(jobs);
+        jobs.push(
+            outbox::webhook(
+                tx,
+                org,
+                EventType::RecipientViewed,
+                party.hook_data("viewed"),
+            )
+            .await
+            .map_err(CeremonyError::Internal)?
+            .0,
+        );
+        if party.recipient.role == RecipientRole::Viewer {
+            let job = outbox::SigningJob {
+                organization_id: org,
+                envelope_id: party.envelope.id,
+            };
+            jobs.push(
+                outbox::signing(tx, &job)
+                    .await
+                    .map_err(CeremonyError::Internal)?,
+            );
+        }
+        Ok(())
+    }
+
+    /// A short-lived link to one of the envelope's PDFs (its key, if stored, and version),
+    /// once the access code, if any, was given. While signing, the page shows the PDF
+    /// (inline); once completed, the links are for saving the files (attachment), which every
+    /// browser downloads without script.
+    #[tracing::instrument(skip_all)]
+    async fn pdf_link(
+        &self,
+        party: &Party,
+        (key, version_id): (&Option<String>, &Option<String>),
+        variant: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Presigned>, CeremonyError> {
+        let (Some(key), true) = (key, party.authenticated(now)) else {
+            return Ok(None);
+        };
+        let disposition = if party.envelope.status == EnvelopeStatus::Completed {
+            let id = party.envelope.id;
+            format!("attachment; filename=\"envelope-{id}-{variant}.pdf\"")
+        } else {
+            "inline".to_owned()
+        };
+        let object = ObjectRef {
+            key: key.clone(),
+            version_id: version_id.clone(),
+        };
+        let ttl = Duration::from_secs(300);
+        Ok(Some(
+            self.store
+                .presign_get(&object, "application/pdf", &disposition, ttl)
+                .await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -601,19 +578,7 @@ impl EnvelopesApi {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         let party = Self::party(&tx, req).await?;
-        // The code also opens a completed envelope's final document, after the recipient acted.
-        let status = party.envelope.status;
-        if status.is_closed_to_recipients() {
-            return Err(CeremonyCase::Closed(status).into());
-        }
-        if status == EnvelopeStatus::Sent
-            && !matches!(
-                party.recipient.status,
-                RecipientStatus::Signed | RecipientStatus::Approved
-            )
-        {
-            party.may_act()?;
-        }
+        party.may_give_code()?;
         let now = Utc::now();
         if let Some(until) = party.recipient.locked_until.filter(|until| *until > now) {
             return Err(CeremonyCase::Locked(until).into());
@@ -624,57 +589,78 @@ impl EnvelopesApi {
                 "this link needs no access code",
             ));
         };
-        let org = party.envelope.organization_id;
         if checked
             .as_ref()
             .is_some_and(|(checked_hash, correct)| *correct && checked_hash == hash)
         {
-            store::code_accepted(
-                &tx,
-                party.recipient.id,
-                now + chrono::Duration::from_std(CODE_VALIDITY).unwrap_or_default(),
-            )
-            .await?;
-            store::record(
-                &tx,
-                org,
-                party.event(
-                    "recipient.authenticated",
-                    serde_json::json!({"method": "access_code"}),
-                ),
-            )
-            .await?;
+            Self::accept_code(&tx, &party, now).await?;
             tx.commit().await?;
             return Ok(());
         }
-        let refused =
-            store::code_refused(&tx, party.recipient.id, MAX_CODE_FAILURES, &LOCKOUTS).await?;
-        let (failures, locked_until) = (refused.failures, refused.locked_until);
+        let refused = Self::refuse_code(&tx, &party).await?;
+        // The refusal is recorded: commit before answering with it.
+        tx.commit().await?;
+        Err(match refused.locked_until {
+            Some(until) => CeremonyError::Area(CeremonyCase::Locked(until)),
+            None => CeremonyError::Area(CeremonyCase::WrongAccessCode {
+                attempts_left: MAX_CODE_FAILURES - refused.failures,
+            }),
+        })
+    }
+
+    /// A right code: the link is verified for [`CODE_VALIDITY`], with the evidence.
+    #[tracing::instrument(skip_all)]
+    async fn accept_code(
+        tx: &Transaction<'_>,
+        party: &Party,
+        now: DateTime<Utc>,
+    ) -> Result<(), CeremonyError> {
+        store::code_accepted(
+            tx,
+            party.recipient.id,
+            now + chrono::Duration::from_std(CODE_VALIDITY).unwrap_or_default(),
+        )
+        .await?;
         store::record(
-            &tx,
-            org,
+            tx,
+            party.envelope.organization_id,
             party.event(
-                "recipient.access_code_failed",
-                serde_json::json!({"failures": failures}),
+                "recipient.authenticated",
+                serde_json::json!({"method": "access_code"}),
             ),
         )
         .await?;
-        if let Some(until) = locked_until {
+        Ok(())
+    }
+
+    /// A wrong code: counted, with the evidence of the failure and of the lockout it caused,
+    /// if it did.
+    #[tracing::instrument(skip_all)]
+    async fn refuse_code(
+        tx: &Transaction<'_>,
+        party: &Party,
+    ) -> Result<store::CodeRefused, CeremonyError> {
+        let org = party.envelope.organization_id;
+        let refused =
+            store::code_refused(tx, party.recipient.id, MAX_CODE_FAILURES, &LOCKOUTS).await?;
+        store::record(
+            tx,
+            org,
+            party.event(
+                "recipient.access_code_failed",
+                serde_json::json!({"failures": refused.failures}),
+            ),
+        )
+        .await?;
+        if let Some(until) = refused.locked_until {
             store::record(
-                &tx,
+                tx,
                 org,
                 party.event("recipient.locked", serde_json::json!({"until": until})),
             )
             .await?;
         }
-        // The refusal is recorded: commit before answering with it.
-        tx.commit().await?;
-        Err(match locked_until {
-            Some(until) => CeremonyError::Area(CeremonyCase::Locked(until)),
-            None => CeremonyError::Area(CeremonyCase::WrongAccessCode {
-                attempts_left: MAX_CODE_FAILURES - failures,
-            }),
-        })
+        Ok(refused)
     }
 
     /// The access-code hash of the link's recipient and whether `code` matches it, read and
@@ -758,94 +744,113 @@ impl EnvelopesApi {
             return Err(CeremonyCase::ConsentRequired.into());
         }
         let role = party.recipient.role;
-        let org = party.envelope.organization_id;
-        let (ip, user_agent) = (party.ip.as_deref(), party.user_agent.as_deref());
         let mut publish = Vec::new();
         let outcome = match role {
             RecipientRole::Signer => {
-                let slots: Vec<Slot> = store::fields(&tx, party.envelope.id)
+                Self::submit_signature(&tx, &party, &input, signature.as_ref(), &mut publish)
                     .await?
-                    .into_iter()
-                    .filter(|f| f.recipient_id == party.recipient.id)
-                    .map(|f| Slot {
-                        id: f.id,
-                        field_type: f.field_type,
-                        required: f.required,
-                    })
-                    .collect();
-                let answers = routing::answers(&slots, &input, Utc::now())
-                    .map_err(CeremonyError::Validation)?;
-                let (kind, png, text) = match &signature {
-                    Some(Adopted::Drawn(png)) => {
-                        ("drawn", Some(png.as_slice()), party.recipient.name.clone())
-                    }
-                    Some(Adopted::Typed(text)) => ("typed", None, text.clone()),
-                    None => ("typed", None, party.recipient.name.clone()),
-                };
-                for (field, answer) in &answers {
-                    let value = match answer {
-                        Answer::Text(text) => text.clone(),
-                        Answer::Checked(checked) => checked.to_string(),
-                        Answer::Signature => text.clone(),
-                    };
-                    store::fill_field(&tx, *field, &value).await?;
-                }
-                store::submit_signature(
-                    &tx,
-                    &store::Submitted {
-                        recipient: party.recipient.id,
-                        kind,
-                        png,
-                        text: &text,
-                        ip,
-                        user_agent,
-                    },
-                )
-                .await?;
-                let image_sha256 = png.map(|png| hex::encode(sha2::Sha256::digest(png)));
-                store::record(
-                    &tx,
-                    org,
-                    party.event(
-                        "recipient.signed",
-                        serde_json::json!({
-                            "signature": kind,
-                            "signature_sha256": image_sha256,
-                            "fields": answers.len(),
-                            "disclosure_version": DISCLOSURE_VERSION,
-                        }),
-                    ),
-                )
-                .await?
-                .announce_with(&mut publish);
-                Signed {
-                    status: "signed",
-                    detail: "Your signature is being applied to the document; you will get the completed document by email.",
-                }
             }
-            RecipientRole::Approver => {
-                store::approve(&tx, party.recipient.id, ip, user_agent).await?;
-                store::record(
-                    &tx,
-                    org,
-                    party.event("recipient.approved", serde_json::json!({})),
-                )
-                .await?
-                .announce_with(&mut publish);
-                Signed {
-                    status: "approved",
-                    detail:
-                        "Your approval is recorded; you will get the completed document by email.",
-                }
-            }
+            RecipientRole::Approver => Self::approve(&tx, &party, &mut publish).await?,
             RecipientRole::Viewer | RecipientRole::Cc => {
                 return Err(CeremonyError::Area(CeremonyCase::NothingToSign(
                     role.to_string(),
                 )))
             }
         };
+        let job_and_hook = Self::signing_job_and_hook(&tx, &party, outcome.status).await?;
+        tx.commit().await?;
+        // The connection goes back first: publishing takes one of its own.
+        drop(conn);
+        publish.extend(job_and_hook);
+        self.base.relay.publish(&self.base.db, &publish).await;
+        Ok(outcome)
+    }
+
+    /// A signer's field values and adopted signature, submitted, with the evidence.
+    #[tracing::instrument(skip_all)]
+    async fn submit_signature(
+        tx: &Transaction<'_>,
+        party: &Party,
+        input: &SignInput,
+        signature: Option<&Adopted>,
+        publish: &mut Vec<Uuid>,
+    ) -> Result<Signed, CeremonyError> {
+        let slots = own_slots(tx, party).await?;
+        let answers =
+            routing::answers(&slots, input, Utc::now()).map_err(CeremonyError::Validation)?;
+        let (kind, png, text) = signature_parts(signature, &party.recipient.name);
+        for (field, answer) in &answers {
+            let value = match answer {
+                Answer::Text(text) => text.clone(),
+                Answer::Checked(checked) => checked.to_string(),
+                Answer::Signature => text.clone(),
+            };
+            store::fill_field(tx, *field, &value).await?;
+        }
+        let submitted = store::Submitted {
+            recipient: party.recipient.id,
+            kind,
+            png,
+            text: &text,
+            ip: party.ip.as_deref(),
+            user_agent: party.user_agent.as_deref(),
+        };
+        store::submit_signature(tx, &submitted).await?;
+        let image_sha256 = png.map(|png| hex::encode(sha2::Sha256::digest(png)));
+        store::record(
+            tx,
+            party.envelope.organization_id,
+            party.event(
+                "recipient.signed",
+                serde_json::json!({
+                    "signature": kind,
+                    "signature_sha256": image_sha256,
+                    "fields": answers.len(),
+                    "disclosure_version": DISCLOSURE_VERSION,
+                }),
+            ),
+        )
+        .await?
+        .announce_with(publish);
+        Ok(Signed {
+            status: "signed",
+            detail: "Your signature is being applied to the document; you will get the completed document by email.",
+        })
+    }
+
+    /// An approver's approval, with the evidence.
+    #[tracing::instrument(skip_all)]
+    async fn approve(
+        tx: &Transaction<'_>,
+        party: &Party,
+        publish: &mut Vec<Uuid>,
+    ) -> Result<Signed, CeremonyError> {
+        let (ip, user_agent) = (party.ip.as_deref(), party.user_agent.as_deref());
+        store::approve(tx, party.recipient.id, ip, user_agent).await?;
+        store::record(
+            tx,
+            party.envelope.organization_id,
+            party.event("recipient.approved", serde_json::json!({})),
+        )
+        .await?
+        .announce_with(publish);
+        Ok(Signed {
+            status: "approved",
+            detail: "Your approval is recorded; you will get the completed document by email.",
+        })
+    }
+
+    /// The signing worker's job for the envelope and the webhook saying the recipient is now
+    /// `status`: their outbox rows.
+    #[tracing::instrument(skip_all)]
+    async fn signing_job_and_hook(
+        tx: &Transaction<'_>,
+        party: &Party,
+        status: &str,
+    ) -> Result<[Uuid; 2], CeremonyError> {
+        let org = party.envelope.organization_id;
         let job = outbox::signing(
-            &tx,
+            tx,
             &outbox::SigningJob {
                 organization_id: org,
                 envelope_id: party.envelope.id,
@@ -853,20 +858,11 @@ impl EnvelopesApi {
         )
         .await
         .map_err(CeremonyError::Internal)?;
-        let (hook, _) = outbox::webhook(
-            &tx,
-            org,
-            EventType::RecipientSigned,
-            party.hook_data(outcome.status),
-        )
-        .await
-        .map_err(CeremonyError::Internal)?;
-        tx.commit().await?;
-        // The connection goes back first: publishing takes one of its own.
-        drop(conn);
-        publish.extend([job, hook]);
-        self.base.relay.publish(&self.base.db, &publish).await;
-        Ok(outcome)
+        let (hook, _) =
+            outbox::webhook(tx, org, EventType::RecipientSigned, party.hook_data(status))
+                .await
+                .map_err(CeremonyError::Internal)?;
+        Ok([job, hook])
     }
 
     #[tracing::instrument(skip_all)]
@@ -888,11 +884,34 @@ impl EnvelopesApi {
         if party.recipient.role == RecipientRole::Cc {
             return Err(CeremonyCase::AlreadyDone("nothing to decline on".into()).into());
         }
+        let mut emails = Self::record_decline(&tx, &party, &reason).await?;
+        emails.extend(Self::decline_webhooks(&tx, &party).await?);
+        if let Some(to) = store::sender_email(&tx, party.envelope.id).await? {
+            let letter = self.declined_letter(&party, to, &reason);
+            emails.push(
+                outbox::email(&tx, party.envelope.organization_id, &letter)
+                    .await
+                    .map_err(CeremonyError::Internal)?,
+            );
+        }
+        tx.commit().await?;
+        self.base.relay.publish(&self.base.db, &emails).await;
+        Ok(())
+    }
+
+    /// The recipient declined, and so the envelope: both in the evidence (the envelope's as
+    /// the system's); the announcements' outbox rows.
+    #[tracing::instrument(skip_all)]
+    async fn record_decline(
+        tx: &Transaction<'_>,
+        party: &Party,
+        reason: &str,
+    ) -> Result<Vec<Uuid>, CeremonyError> {
         let org = party.envelope.organization_id;
-        store::declined(&tx, party.recipient.id, party.envelope.id, &reason).await?;
+        store::declined(tx, party.recipient.id, party.envelope.id, reason).await?;
         let mut emails = Vec::new();
         store::record(
-            &tx,
+            tx,
             org,
             party.event("recipient.declined", serde_json::json!({"reason": reason})),
         )
@@ -904,9 +923,19 @@ impl EnvelopesApi {
         );
         closed.actor_type = "system".to_owned();
         closed.actor_id = None;
-        store::record(&tx, org, closed)
+        store::record(tx, org, closed)
             .await?
             .announce_with(&mut emails);
+        Ok(emails)
+    }
+
+    /// The recipient's and the envelope's `declined` webhooks: their outbox rows.
+    #[tracing::instrument(skip_all)]
+    async fn decline_webhooks(
+        tx: &Transaction<'_>,
+        party: &Party,
+    ) -> Result<Vec<Uuid>, CeremonyError> {
+        let mut rows = Vec::new();
         for (event_type, data) in [
             (EventType::RecipientDeclined, party.hook_data("declined")),
             (
@@ -914,39 +943,31 @@ impl EnvelopesApi {
                 serde_json::json!({"envelope_id": party.envelope.id, "status": "declined"}),
             ),
         ] {
-            emails.push(
-                outbox::webhook(&tx, org, event_type, data)
+            rows.push(
+                outbox::webhook(tx, party.envelope.organization_id, event_type, data)
                     .await
                     .map_err(CeremonyError::Internal)?
                     .0,
             );
         }
-        if let Some(to) = store::sender_email(&tx, party.envelope.id).await? {
-            emails.push(
-                outbox::email(
-                    &tx,
-                    org,
-                    &outbox::Email {
-                        template: "envelope_declined".to_owned(),
-                        to,
-                        data: serde_json::json!({
-                            "recipient_name": party.recipient.name,
-                            "recipient_email": party.recipient.email,
-                            "envelope_name": party.envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
-                            "reason": reason,
-                            "link": format!("{}/envelopes/{}", self.settings.app_url, party.envelope.id),
-                        }),
-                        envelope_id: Some(party.envelope.id),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(CeremonyError::Internal)?,
-            );
+        Ok(rows)
+    }
+
+    /// The email telling the sender (`to`) the recipient declined, and why.
+    fn declined_letter(&self, party: &Party, to: String, reason: &str) -> outbox::Email {
+        outbox::Email {
+            template: "envelope_declined".to_owned(),
+            to,
+            data: serde_json::json!({
+                "recipient_name": party.recipient.name,
+                "recipient_email": party.recipient.email,
+                "envelope_name": party.envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
+                "reason": reason,
+                "link": format!("{}/envelopes/{}", self.settings.app_url, party.envelope.id),
+            }),
+            envelope_id: Some(party.envelope.id),
+            ..Default::default()
         }
-        tx.commit().await?;
-        self.base.relay.publish(&self.base.db, &emails).await;
-        Ok(())
     }
 }
 
@@ -976,15 +997,7 @@ impl EnvelopesApi {
         let hash = gsign_platform::credentials::sha256_hex(token);
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let found = store::recipient_by_token(&tx, &hash)
-            .await?
-            .ok_or(CeremonyCase::UnknownLink)?;
-        let envelope = store::get(&tx, found.organization_id, found.envelope_id, true)
-            .await?
-            .ok_or(CeremonyCase::UnknownLink)?;
-        let recipient = store::recipient_by_token(&tx, &hash)
-            .await?
-            .ok_or(CeremonyCase::UnknownLink)?;
+        let (envelope, recipient) = Self::link_holder(&tx, &hash).await?;
         let recently = recipient.link_renewed_at.is_some_and(|at| {
             at + chrono::Duration::from_std(NEW_LINK_EVERY).unwrap_or_default() > Utc::now()
         });
@@ -1012,30 +1025,146 @@ impl EnvelopesApi {
             ),
         )
         .await?;
-        let email = outbox::email(
-            &tx,
-            org,
-            &outbox::Email {
-                template: "envelope_completed".to_owned(),
-                to: party.recipient.email.clone(),
-                data: serde_json::json!({
-                    "recipient_name": party.recipient.name,
-                    "organization_name": "",
-                    "envelope_name": party.envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
-                    "link": format!("{}/sign?token={}", self.settings.app_url, fresh.secret.expose_secret()),
-                    "final_sha256": party.envelope.final_sha256,
-                }),
-                language: party.envelope.language.clone(),
-                envelope_id: Some(party.envelope.id),
-                recipient_id: Some(party.recipient.id),
-                bulk: false,
-            },
-        )
-        .await
-        .map_err(CeremonyError::Internal)?;
+        let letter = self.fresh_link_letter(&party, fresh.secret.expose_secret());
+        let email = outbox::email(&tx, org, &letter)
+            .await
+            .map_err(CeremonyError::Internal)?;
         tx.commit().await?;
         drop(conn);
         self.base.relay.publish(&self.base.db, &[email]).await;
         Ok(answer)
+    }
+
+    /// The envelope (locked) and the recipient of the signing token hashing to `hash`, the
+    /// recipient read again under the lock.
+    #[tracing::instrument(skip_all)]
+    async fn link_holder(
+        tx: &Transaction<'_>,
+        hash: &str,
+    ) -> Result<(store::Envelope, store::CeremonyRecipient), CeremonyError> {
+        let found = store::recipient_by_token(tx, hash)
+            .await?
+            .ok_or(CeremonyCase::UnknownLink)?;
+        let envelope = store::get(tx, found.organization_id, found.envelope_id, true)
+            .await?
+            .ok_or(CeremonyCase::UnknownLink)?;
+        let recipient = store::recipient_by_token(tx, hash)
+            .await?
+            .ok_or(CeremonyCase::UnknownLink)?;
+        Ok((envelope, recipient))
+    }
+
+    /// The email with the party's fresh link (`token`) to the completed envelope's documents.
+    fn fresh_link_letter(&self, party: &Party, token: &str) -> outbox::Email {
+        outbox::Email {
+            template: "envelope_completed".to_owned(),
+            to: party.recipient.email.clone(),
+            data: serde_json::json!({
+                "recipient_name": party.recipient.name,
+                "organization_name": "",
+                "envelope_name": party.envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
+                "link": format!("{}/sign?token={token}", self.settings.app_url),
+                "final_sha256": party.envelope.final_sha256,
+            }),
+            language: party.envelope.language.clone(),
+            envelope_id: Some(party.envelope.id),
+            recipient_id: Some(party.recipient.id),
+            bulk: false,
+        }
+    }
+}
+
+/// The envelope as the signing page shows it.
+fn envelope_summary(envelope: &store::Envelope, sender: store::Sender) -> EnvelopeSummary {
+    EnvelopeSummary {
+        id: envelope.id,
+        name: envelope.name.clone(),
+        message: envelope.message.clone(),
+        status: envelope.status,
+        expires_at: envelope.expires_at,
+        sender,
+        processing_error: envelope.processing_error.clone(),
+        language: envelope.language.clone(),
+    }
+}
+
+/// The link's recipient as their signing page shows them (`first_view`: now viewed), with
+/// whether their signature is applied and, while it is not their turn, whom they wait for.
+fn recipient_summary(
+    party: &Party,
+    everyone: &[store::Recipient],
+    first_view: bool,
+    now: DateTime<Utc>,
+) -> RecipientSummary {
+    let recipient = &party.recipient;
+    let applied = everyone
+        .iter()
+        .any(|r| r.id == recipient.id && r.applied_at.is_some());
+    RecipientSummary {
+        id: recipient.id,
+        name: recipient.name.clone(),
+        email: recipient.email.clone(),
+        role: recipient.role,
+        status: if first_view {
+            RecipientStatus::Viewed
+        } else {
+            recipient.status
+        },
+        access_code_required: !party.authenticated(now),
+        access_code_locked_until: recipient
+            .locked_until
+            .filter(|until| *until > now && !party.authenticated(now)),
+        consented: recipient.consented_at.is_some(),
+        disclosure_version: DISCLOSURE_VERSION,
+        may_act: party.may_act().is_ok(),
+        applied,
+        routing_order: recipient.routing_order,
+        waiting_for: waiting_for(party, everyone),
+    }
+}
+
+/// The names of those acting now, while it is not yet the party's turn.
+fn waiting_for(party: &Party, everyone: &[store::Recipient]) -> Vec<String> {
+    match party.may_act() {
+        Err(CeremonyError::Area(CeremonyCase::NotYourTurn { current, .. })) => everyone
+            .iter()
+            .filter(|r| Some(r.routing_order) == current && r.role != RecipientRole::Cc)
+            .filter(|r| {
+                !matches!(
+                    r.status,
+                    RecipientStatus::Signed | RecipientStatus::Approved | RecipientStatus::Declined
+                )
+            })
+            .map(|r| r.name.clone())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The party's own fields, as the slots their answers fill.
+#[tracing::instrument(skip_all)]
+async fn own_slots(tx: &Transaction<'_>, party: &Party) -> Result<Vec<Slot>, CeremonyError> {
+    Ok(store::fields(tx, party.envelope.id)
+        .await?
+        .into_iter()
+        .filter(|f| f.recipient_id == party.recipient.id)
+        .map(|f| Slot {
+            id: f.id,
+            field_type: f.field_type,
+            required: f.required,
+        })
+        .collect())
+}
+
+/// How the signature was adopted, its image if drawn, and its text: the typed one, else the
+/// signer's `name`.
+fn signature_parts<'a>(
+    signature: Option<&'a Adopted>,
+    name: &str,
+) -> (&'static str, Option<&'a [u8]>, String) {
+    match signature {
+        Some(Adopted::Drawn(png)) => ("drawn", Some(png.as_slice()), name.to_owned()),
+        Some(Adopted::Typed(text)) => ("typed", None, text.clone()),
+        None => ("typed", None, name.to_owned()),
     }
 }

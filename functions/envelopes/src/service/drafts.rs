@@ -8,8 +8,9 @@
 use chrono::{DateTime, Duration, Utc};
 use gsign_core::documents::DocumentStatus;
 use gsign_core::envelopes::{
-    field_problems, send_problems, verify_chain, ChainVerdict, ChainedEvent, EnvelopeStatus,
-    FieldInput, NewRecipient, RecipientInput, RoutingType, MAX_FIELDS, MAX_RECIPIENTS,
+    field_problems, send_problems, verify_chain, ChainVerdict, ChainedEvent, DocumentFacts,
+    EnvelopeStatus, FieldInput, NewRecipient, RecipientInput, RoutingType, MAX_FIELDS,
+    MAX_RECIPIENTS,
 };
 use gsign_core::FieldError;
 use gsign_platform::database::DbError;
@@ -85,21 +86,30 @@ impl EnvelopeInput {
     /// Checks every value, reporting every problem at once.
     fn values(&self, now: DateTime<Utc>) -> Result<DraftValues, EnvelopesError> {
         let mut errors = Vec::new();
-        let text =
-            |value: &Option<String>, pointer: &str, max: usize, errors: &mut Vec<FieldError>| {
-                let value = value.as_deref().map(str::trim)?;
-                if value.is_empty() || value.chars().count() > max {
-                    errors.push(FieldError::new(
-                        pointer,
-                        format!("must be 1 to {max} characters"),
-                    ));
-                    return None;
-                }
-                Some(value.to_owned())
-            };
-        let name = text(&self.name, "/name", 255, &mut errors);
-        let subject = text(&self.subject, "/subject", 255, &mut errors);
-        let message = text(&self.message, "/message", 10_000, &mut errors);
+        let name = text(self.name.as_deref(), "/name", 255, &mut errors);
+        let subject = text(self.subject.as_deref(), "/subject", 255, &mut errors);
+        let message = text(self.message.as_deref(), "/message", 10_000, &mut errors);
+        self.settings_problems(now, &mut errors);
+        if !errors.is_empty() {
+            return Err(EnvelopesError::Validation(errors));
+        }
+        Ok(DraftValues {
+            name,
+            subject,
+            message,
+            routing_type: self.routing_type.map(|r| r.as_str().to_owned()),
+            expires_at: self.expires_at,
+            reminder_enabled: self.reminder_enabled,
+            reminder_interval_days: self.reminder_interval_days,
+            reminder_max: self.reminder_max,
+            signature_level: self.signature_level.clone(),
+            language: self.language.clone(),
+        })
+    }
+
+    /// Checks the expiry, the reminders, the signature level and the language, adding each
+    /// problem to `errors`.
+    fn settings_problems(&self, now: DateTime<Utc>, errors: &mut Vec<FieldError>) {
         if let Some(at) = self.expires_at {
             if at <= now || at > now + Duration::days(365) {
                 errors.push(FieldError::new(
@@ -137,22 +147,26 @@ impl EnvelopeInput {
         {
             errors.push(FieldError::new("/language", "must be en or mn"));
         }
-        if !errors.is_empty() {
-            return Err(EnvelopesError::Validation(errors));
-        }
-        Ok(DraftValues {
-            name,
-            subject,
-            message,
-            routing_type: self.routing_type.map(|r| r.as_str().to_owned()),
-            expires_at: self.expires_at,
-            reminder_enabled: self.reminder_enabled,
-            reminder_interval_days: self.reminder_interval_days,
-            reminder_max: self.reminder_max,
-            signature_level: self.signature_level.clone(),
-            language: self.language.clone(),
-        })
     }
+}
+
+/// A text value, trimmed, if it has 1 to `max` characters; else its problem is added to
+/// `errors`.
+fn text(
+    value: Option<&str>,
+    pointer: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let value = value.map(str::trim)?;
+    if value.is_empty() || value.chars().count() > max {
+        errors.push(FieldError::new(
+            pointer,
+            format!("must be 1 to {max} characters"),
+        ));
+        return None;
+    }
+    Some(value.to_owned())
 }
 
 /// `PUT /v1/envelopes/{id}/fields` body: every field of the envelope (the list replaces the
@@ -497,52 +511,16 @@ impl EnvelopesApi {
         id: Uuid,
         input: FieldsInput,
     ) -> Result<Vec<Field>, EnvelopesError> {
-        let mut errors = Vec::new();
-        if input.fields.len() > MAX_FIELDS {
-            errors.push(FieldError::new(
-                "/fields",
-                format!("at most {MAX_FIELDS} fields"),
-            ));
-        }
-        for (i, field) in input.fields.iter().enumerate() {
-            field_problems(field, &format!("/fields/{i}"), &mut errors);
-        }
+        let mut errors = field_list_problems(&input.fields);
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         let envelope = Self::draft(&tx, caller, id).await?;
         let recipients = store::recipients(&tx, id).await?;
-        for (i, field) in input.fields.iter().enumerate() {
-            if !recipients.iter().any(|r| r.id == field.recipient_id) {
-                errors.push(FieldError::new(
-                    format!("/fields/{i}/recipient_id"),
-                    "is not a recipient of this envelope",
-                ));
-            }
-        }
+        recipient_problems(&input.fields, &recipients, &mut errors);
         // Pages are known now: a field off its page is refused here already, not only at send.
         let document = store::document_facts(&tx, envelope.document_id).await?;
         if document.status == DocumentStatus::Ready {
-            for (i, field) in input.fields.iter().enumerate() {
-                let page = usize::try_from(field.page.saturating_sub(1))
-                    .ok()
-                    .and_then(|p| document.pages.get(p));
-                match page {
-                    None if field.page >= 1 => errors.push(FieldError::new(
-                        format!("/fields/{i}/page"),
-                        format!("the document has {} pages", document.pages.len()),
-                    )),
-                    Some(&(w, h))
-                        if field.x + field.width > w + 0.01
-                            || field.y + field.height > h + 0.01 =>
-                    {
-                        errors.push(FieldError::new(
-                            format!("/fields/{i}"),
-                            format!("lies outside page {} ({w} x {h} points)", field.page),
-                        ))
-                    }
-                    _ => {}
-                }
-            }
+            page_problems(&input.fields, &document, &mut errors);
         }
         if !errors.is_empty() {
             return Err(EnvelopesError::Validation(errors));
@@ -580,6 +558,62 @@ impl EnvelopesApi {
             chain: verify_chain(&events),
             events,
         })
+    }
+}
+
+/// The problems of a field list on its own: too many fields, and each field's.
+fn field_list_problems(fields: &[FieldInput]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if fields.len() > MAX_FIELDS {
+        errors.push(FieldError::new(
+            "/fields",
+            format!("at most {MAX_FIELDS} fields"),
+        ));
+    }
+    for (i, field) in fields.iter().enumerate() {
+        field_problems(field, &format!("/fields/{i}"), &mut errors);
+    }
+    errors
+}
+
+/// Adds a problem to `errors` for each field whose recipient is not one of `recipients`.
+fn recipient_problems(
+    fields: &[FieldInput],
+    recipients: &[Recipient],
+    errors: &mut Vec<FieldError>,
+) {
+    for (i, field) in fields.iter().enumerate() {
+        if !recipients.iter().any(|r| r.id == field.recipient_id) {
+            errors.push(FieldError::new(
+                format!("/fields/{i}/recipient_id"),
+                "is not a recipient of this envelope",
+            ));
+        }
+    }
+}
+
+/// Adds a problem to `errors` for each field on a page the ready `document` does not have,
+/// or outside its page.
+fn page_problems(fields: &[FieldInput], document: &DocumentFacts, errors: &mut Vec<FieldError>) {
+    for (i, field) in fields.iter().enumerate() {
+        let page = usize::try_from(field.page.saturating_sub(1))
+            .ok()
+            .and_then(|p| document.pages.get(p));
+        match page {
+            None if field.page >= 1 => errors.push(FieldError::new(
+                format!("/fields/{i}/page"),
+                format!("the document has {} pages", document.pages.len()),
+            )),
+            Some(&(w, h))
+                if field.x + field.width > w + 0.01 || field.y + field.height > h + 0.01 =>
+            {
+                errors.push(FieldError::new(
+                    format!("/fields/{i}"),
+                    format!("lies outside page {} ({w} x {h} points)", field.page),
+                ))
+            }
+            _ => {}
+        }
     }
 }
 

@@ -84,26 +84,8 @@ impl EnvelopesApi {
             .iter()
             .filter(|r| r.status != RecipientStatus::Pending)
         {
-            emails.push(
-                outbox::email(
-                    &tx,
-                    caller.org,
-                    &outbox::Email {
-                        template: "envelope_voided".to_owned(),
-                        to: recipient.email.clone(),
-                        data: serde_json::json!({
-                            "recipient_name": recipient.name,
-                            "envelope_name": envelope.name.clone().unwrap_or_else(|| "a document".to_owned()),
-                            "reason": reason,
-                        }),
-                        language: envelope.language.clone(),
-                        envelope_id: Some(envelope.id),
-                        recipient_id: Some(recipient.id),
-                        bulk: false,
-                    },
-                )
-                .await?,
-            );
+            let letter = voided_letter(&envelope, recipient, &reason);
+            emails.push(outbox::email(&tx, caller.org, &letter).await?);
         }
         emails.push(
             outbox::webhook(
@@ -164,29 +146,8 @@ impl EnvelopesApi {
         let letterhead = Letterhead::of(tx, envelope).await?;
         let mut emails = Vec::new();
         let mut reminded = Vec::new();
-        let due = |r: &&Recipient| match (due_before, r.notified_at) {
-            (Some(before), Some(at)) => at < before,
-            (Some(_), None) => false,
-            (None, _) => true,
-        };
-        // No reminder to an address that bounced, complained or is suppressed: the sender
-        // corrects it or hands over a link instead.
-        let addresses: Vec<String> = recipients.iter().map(|r| r.email.clone()).collect();
-        let suppressed =
-            crate::store::mail::suppressed_among(tx, envelope.organization_id, &addresses).await?;
-        let reachable = |r: &&Recipient| {
-            !matches!(
-                r.mail_status.as_deref(),
-                Some("bounced" | "complained" | "rejected")
-            ) && !suppressed
-                .iter()
-                .any(|s| s.email.eq_ignore_ascii_case(&r.email))
-        };
-        let (acting, unreachable): (Vec<&Recipient>, Vec<&Recipient>) =
-            acting_now(envelope, &recipients)
-                .into_iter()
-                .partition(|r| reachable(r));
-        let unreachable = unreachable.iter().map(|r| r.email.clone()).collect();
+        let due = |r: &&Recipient| is_due(r, due_before);
+        let (acting, unreachable) = reachable_acting(tx, envelope, &recipients).await?;
         for recipient in acting.into_iter().filter(due) {
             let Some(count) = store::try_remind(tx, recipient.id, envelope.reminder_max).await?
             else {
@@ -260,6 +221,61 @@ impl EnvelopesApi {
                 Duration::from_secs(300),
             )
             .await?)
+    }
+}
+
+/// Whether `recipient` is due a reminder: with `due_before`, only if their newest link went
+/// out before then.
+fn is_due(recipient: &Recipient, due_before: Option<chrono::DateTime<Utc>>) -> bool {
+    match (due_before, recipient.notified_at) {
+        (Some(before), Some(at)) => at < before,
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+/// Who must act now on `envelope`, split into those GSign mails and the addresses of those
+/// it does not: no reminder to an address that bounced, complained or is suppressed (the
+/// sender corrects it or hands over a link instead).
+#[tracing::instrument(skip_all)]
+async fn reachable_acting<'r>(
+    tx: &Transaction<'_>,
+    envelope: &Envelope,
+    recipients: &'r [Recipient],
+) -> Result<(Vec<&'r Recipient>, Vec<String>), EnvelopesError> {
+    let addresses: Vec<String> = recipients.iter().map(|r| r.email.clone()).collect();
+    let suppressed =
+        crate::store::mail::suppressed_among(tx, envelope.organization_id, &addresses).await?;
+    let reachable = |r: &&Recipient| {
+        !matches!(
+            r.mail_status.as_deref(),
+            Some("bounced" | "complained" | "rejected")
+        ) && !suppressed
+            .iter()
+            .any(|s| s.email.eq_ignore_ascii_case(&r.email))
+    };
+    let (acting, unreachable): (Vec<&Recipient>, Vec<&Recipient>) =
+        acting_now(envelope, recipients)
+            .into_iter()
+            .partition(|r| reachable(r));
+    let unreachable = unreachable.iter().map(|r| r.email.clone()).collect();
+    Ok((acting, unreachable))
+}
+
+/// The email telling `recipient` the envelope was voided, and why.
+fn voided_letter(envelope: &Envelope, recipient: &Recipient, reason: &str) -> outbox::Email {
+    outbox::Email {
+        template: "envelope_voided".to_owned(),
+        to: recipient.email.clone(),
+        data: serde_json::json!({
+            "recipient_name": recipient.name,
+            "envelope_name": envelope.name.clone().unwrap_or_else(|| "a document".to_owned()),
+            "reason": reason,
+        }),
+        language: envelope.language.clone(),
+        envelope_id: Some(envelope.id),
+        recipient_id: Some(recipient.id),
+        bulk: false,
     }
 }
 

@@ -17,7 +17,9 @@
 
 use chrono::{DateTime, Utc};
 use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientStatus};
-use gsign_core::mail::{is_plausible_address, MailEvent, MailEventKind};
+use gsign_core::mail::{
+    is_plausible_address, AddressOutcome, MailEvent, MailEventKind, MailStatus,
+};
 use gsign_core::webhooks::EventType;
 use gsign_core::FieldError;
 use gsign_platform::database::{DbError, Session, Transaction};
@@ -80,52 +82,53 @@ impl EnvelopesApi {
             let Some(status) = event.kind.status() else {
                 continue;
             };
-            mail_store::raise_mail_status(&tx, mail.id, status, outcome.diagnostic.as_deref())
+            let consequences = self
+                .act_on_outcome(&tx, &mail, envelope.as_ref(), event, outcome, status)
                 .await?;
-            // The recipient shows what became of their newest mail, at their current address.
-            let recipient = match mail.recipient_id {
-                Some(recipient) => {
-                    mail_store::raise_recipient_mail_status(
-                        &tx,
-                        &mail,
-                        recipient,
-                        &outcome.address,
-                        status,
-                        outcome.diagnostic.as_deref(),
-                    )
-                    .await?
-                }
-                None => None,
-            };
-            if let (Some(org), true) = (
-                mail.organization_id,
-                event.kind.failed_for_good() || event.kind == MailEventKind::Complaint,
-            ) {
-                let reason = if event.kind == MailEventKind::Complaint {
-                    "complaint"
-                } else {
-                    "bounce"
-                };
-                mail_store::suppress(
-                    &tx,
-                    org,
-                    &outcome.address,
-                    reason,
-                    outcome.diagnostic.as_deref(),
-                )
-                .await?;
-            }
-            if let (Some(envelope), Some(recipient)) = (&envelope, recipient) {
-                let consequences = self
-                    .recipient_mail_failed(&tx, envelope, &recipient, event, outcome, status)
-                    .await?;
-                publish.extend(consequences);
-            }
+            publish.extend(consequences);
         }
         tx.commit().await?;
         drop(conn);
         self.base.relay.publish(&self.base.db, &publish).await;
         Ok(Some(recorded))
+    }
+
+    /// What a new outcome of `mail` that has a mail `status` changes, in `tx`: the mail's and
+    /// the recipient's status, the organization's suppression list, and the envelope; the
+    /// outbox rows to publish.
+    #[tracing::instrument(skip_all)]
+    async fn act_on_outcome(
+        &self,
+        tx: &Transaction<'_>,
+        mail: &mail_store::SentMail,
+        envelope: Option<&Envelope>,
+        event: &MailEvent,
+        outcome: &AddressOutcome,
+        status: MailStatus,
+    ) -> anyhow::Result<Vec<Uuid>> {
+        mail_store::raise_mail_status(tx, mail.id, status, outcome.diagnostic.as_deref()).await?;
+        // The recipient shows what became of their newest mail, at their current address.
+        let recipient = match mail.recipient_id {
+            Some(recipient) => {
+                mail_store::raise_recipient_mail_status(
+                    tx,
+                    mail,
+                    recipient,
+                    &outcome.address,
+                    status,
+                    outcome.diagnostic.as_deref(),
+                )
+                .await?
+            }
+            None => None,
+        };
+        suppress_if_refused(tx, mail, event, outcome).await?;
+        if let (Some(envelope), Some(recipient)) = (envelope, recipient) {
+            return self
+                .recipient_mail_failed(tx, envelope, &recipient, event, outcome, status)
+                .await;
+        }
+        Ok(Vec::new())
     }
 
     /// What a complaint or a permanent failure of a signing request does to its envelope,
@@ -138,32 +141,15 @@ impl EnvelopesApi {
         envelope: &Envelope,
         recipient: &mail_store::MailedRecipient,
         event: &MailEvent,
-        outcome: &gsign_core::mail::AddressOutcome,
-        status: gsign_core::mail::MailStatus,
+        outcome: &AddressOutcome,
+        status: MailStatus,
     ) -> anyhow::Result<Vec<Uuid>> {
-        let system = |action: &str, details: serde_json::Value| EvidenceEvent {
-            envelope_id: envelope.id,
-            sequence: 0,
-            action: action.to_owned(),
-            actor_type: "system".to_owned(),
-            actor_id: None,
-            recipient_id: Some(recipient.id),
-            ip: None,
-            user_agent: None,
-            details,
-            occurred_at: Utc::now(),
-        };
         let email = &recipient.email;
         if event.kind == MailEventKind::Complaint {
-            store::record(
-                tx,
-                envelope.organization_id,
-                system(
-                    "recipient.mail_complained",
-                    serde_json::json!({"email": email, "ses_message_id": event.ses_message_id}),
-                ),
-            )
-            .await?;
+            let details =
+                serde_json::json!({"email": email, "ses_message_id": event.ses_message_id});
+            let complained = mail_event(envelope, recipient, "recipient.mail_complained", details);
+            store::record(tx, envelope.organization_id, complained).await?;
             return Ok(Vec::new());
         }
         if !event.kind.failed_for_good() || envelope.status != EnvelopeStatus::Sent {
@@ -173,62 +159,123 @@ impl EnvelopesApi {
             .diagnostic
             .clone()
             .unwrap_or_else(|| "the receiving server refused the mail".to_owned());
-        store::record(
-            tx,
-            envelope.organization_id,
-            system(
-                "recipient.mail_bounced",
-                serde_json::json!({
-                    "email": email,
-                    "diagnostic": diagnostic,
-                    "status": status.as_str(),
-                    "ses_message_id": event.ses_message_id,
-                }),
-            ),
-        )
-        .await?;
-        let mut publish = vec![
-            outbox::webhook(
-                tx,
-                envelope.organization_id,
-                EventType::RecipientMailBounced,
-                serde_json::json!({
-                    "envelope_id": envelope.id,
-                    "recipient_id": recipient.id,
-                    "email": email,
-                    "mail_status": status.as_str(),
-                    "diagnostic": diagnostic,
-                }),
-            )
-            .await?
-            .0,
-        ];
+        let details = serde_json::json!({
+            "email": email,
+            "diagnostic": diagnostic,
+            "status": status.as_str(),
+            "ses_message_id": event.ses_message_id,
+        });
+        let bounced = mail_event(envelope, recipient, "recipient.mail_bounced", details);
+        store::record(tx, envelope.organization_id, bounced).await?;
+        let mut publish =
+            vec![bounced_webhook(tx, envelope, recipient, status, &diagnostic).await?];
         if let Some(to) = store::sender_email(tx, envelope.id).await? {
-            publish.push(
-                outbox::email(
-                    tx,
-                    envelope.organization_id,
-                    &outbox::Email {
-                        template: "recipient_mail_bounced".to_owned(),
-                        to,
-                        data: serde_json::json!({
-                            "recipient_name": recipient.name,
-                            "recipient_email": email,
-                            "envelope_name": envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
-                            "diagnostic": diagnostic,
-                            "link": format!("{}/envelopes/{}", self.settings.app_url, envelope.id),
-                        }),
-                        language: envelope.language.clone(),
-                        envelope_id: Some(envelope.id),
-                        recipient_id: None,
-                        bulk: false,
-                    },
-                )
-                .await?,
-            );
+            let letter = self.bounced_letter(envelope, recipient, to, &diagnostic);
+            publish.push(outbox::email(tx, envelope.organization_id, &letter).await?);
         }
         Ok(publish)
     }
+
+    /// The email telling the sender (`to`) the recipient's signing request bounced.
+    fn bounced_letter(
+        &self,
+        envelope: &Envelope,
+        recipient: &mail_store::MailedRecipient,
+        to: String,
+        diagnostic: &str,
+    ) -> outbox::Email {
+        outbox::Email {
+            template: "recipient_mail_bounced".to_owned(),
+            to,
+            data: serde_json::json!({
+                "recipient_name": recipient.name,
+                "recipient_email": recipient.email,
+                "envelope_name": envelope.name.clone().unwrap_or_else(|| "your envelope".to_owned()),
+                "diagnostic": diagnostic,
+                "link": format!("{}/envelopes/{}", self.settings.app_url, envelope.id),
+            }),
+            language: envelope.language.clone(),
+            envelope_id: Some(envelope.id),
+            recipient_id: None,
+            bulk: false,
+        }
+    }
+}
+
+/// After a complaint or a permanent failure, the address joins the mail's organization's
+/// suppression list (when the mail has an organization).
+#[tracing::instrument(skip_all)]
+async fn suppress_if_refused(
+    tx: &Transaction<'_>,
+    mail: &mail_store::SentMail,
+    event: &MailEvent,
+    outcome: &AddressOutcome,
+) -> Result<(), DbError> {
+    if let (Some(org), true) = (
+        mail.organization_id,
+        event.kind.failed_for_good() || event.kind == MailEventKind::Complaint,
+    ) {
+        let reason = if event.kind == MailEventKind::Complaint {
+            "complaint"
+        } else {
+            "bounce"
+        };
+        mail_store::suppress(
+            tx,
+            org,
+            &outcome.address,
+            reason,
+            outcome.diagnostic.as_deref(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Evidence the platform records about a recipient's mail.
+fn mail_event(
+    envelope: &Envelope,
+    recipient: &mail_store::MailedRecipient,
+    action: &str,
+    details: serde_json::Value,
+) -> EvidenceEvent {
+    EvidenceEvent {
+        envelope_id: envelope.id,
+        sequence: 0,
+        action: action.to_owned(),
+        actor_type: "system".to_owned(),
+        actor_id: None,
+        recipient_id: Some(recipient.id),
+        ip: None,
+        user_agent: None,
+        details,
+        occurred_at: Utc::now(),
+    }
+}
+
+/// The `recipient.mail_bounced` webhook's outbox row.
+#[tracing::instrument(skip_all)]
+async fn bounced_webhook(
+    tx: &Transaction<'_>,
+    envelope: &Envelope,
+    recipient: &mail_store::MailedRecipient,
+    status: MailStatus,
+    diagnostic: &str,
+) -> anyhow::Result<Uuid> {
+    let (hook, _) = outbox::webhook(
+        tx,
+        envelope.organization_id,
+        EventType::RecipientMailBounced,
+        serde_json::json!({
+            "envelope_id": envelope.id,
+            "recipient_id": recipient.id,
+            "email": recipient.email,
+            "mail_status": status.as_str(),
+            "diagnostic": diagnostic,
+        }),
+    )
+    .await?;
+    Ok(hook)
 }
 
 // ------------------------------------------------------------------ suppression list
@@ -456,53 +503,55 @@ impl EnvelopesApi {
     ) -> Result<Recipient, EnvelopesError> {
         let email = input.email.trim().to_owned();
         let name = input.name.as_deref().map(str::trim).map(str::to_owned);
-        let mut errors = Vec::new();
-        if !is_plausible_address(&email) {
-            errors.push(FieldError::new("/email", "must be a mail address"));
-        }
-        if name
-            .as_ref()
-            .is_some_and(|n| n.is_empty() || n.chars().count() > 255)
-        {
-            errors.push(FieldError::new("/name", "must be 1 to 255 characters"));
-        }
-        if !errors.is_empty() {
-            return Err(EnvelopesError::Validation(errors));
-        }
+        check_correction(&email, name.as_deref())?;
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
         let (envelope, recipients, before) =
             Self::waiting_recipient(&tx, caller, id, recipient).await?;
-        if !before.embedded {
-            let suppressed =
-                mail_store::suppressed_among(&tx, caller.org, std::slice::from_ref(&email)).await?;
-            if let Some(hit) = suppressed.first() {
-                return Err(EnvelopesError::invalid(
-                    "/email",
-                    format!(
-                        "{} is on the organization's suppression list ({} since {}): GSign \
-                         does not mail it",
-                        hit.email,
-                        hit.reason,
-                        hit.since.format("%Y-%m-%d")
-                    ),
-                ));
-            }
-        }
-        if recipients.iter().any(|r| {
-            r.id != before.id && r.role == before.role && r.email.eq_ignore_ascii_case(&email)
-        }) {
-            return Err(EnvelopesError::invalid(
-                "/email",
-                "another recipient of this envelope has this address in the same role",
-            ));
-        }
+        check_new_address(&tx, caller, &recipients, &before, &email).await?;
         let name = name.unwrap_or_else(|| before.name.clone());
         // A new person: nothing the old address did carries over (its link, its consent, its
         // access-code session, its view).
         store::correct_recipient(&tx, before.id, &email, &name).await?;
+        Self::record_correction(&tx, caller, &envelope, &before, &email, &name).await?;
+        let recipients = store::recipients(&tx, id).await?;
+        let corrected = recipients
+            .iter()
+            .find(|r| r.id == before.id)
+            .cloned()
+            .ok_or(EnvelopesError::NotFound("recipient"))?;
+        let acting = acting_now(&envelope, &recipients);
+        let publish = if acting.iter().any(|r| r.id == corrected.id) {
+            let letterhead = Letterhead::of(&tx, &envelope).await?;
+            let asked = [&corrected];
+            self.ask_all(&tx, caller, &envelope, &asked, &letterhead)
+                .await?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.db, &publish).await;
+        let client = self.base.db.connect().await?;
+        Ok(store::recipients(&client, id)
+            .await?
+            .into_iter()
+            .find(|r| r.id == corrected.id)
+            .unwrap_or(corrected))
+    }
+
+    /// The `recipient.email_corrected` evidence: who changed what.
+    #[tracing::instrument(skip_all)]
+    async fn record_correction(
+        tx: &Transaction<'_>,
+        caller: &Caller,
+        envelope: &Envelope,
+        before: &Recipient,
+        email: &str,
+        name: &str,
+    ) -> Result<(), EnvelopesError> {
         store::record(
-            &tx,
+            tx,
             caller.org,
             Self::event(
                 caller,
@@ -517,44 +566,7 @@ impl EnvelopesApi {
             ),
         )
         .await?;
-        let recipients = store::recipients(&tx, id).await?;
-        let corrected = recipients
-            .iter()
-            .find(|r| r.id == before.id)
-            .cloned()
-            .ok_or(EnvelopesError::NotFound("recipient"))?;
-        let mut publish = Vec::new();
-        if acting_now(&envelope, &recipients)
-            .iter()
-            .any(|r| r.id == corrected.id)
-        {
-            let letterhead = Letterhead::of(&tx, &envelope).await?;
-            publish.extend(
-                self.ask(&tx, &envelope, &corrected, &letterhead, None)
-                    .await?,
-            );
-            let mut notified = Self::event(
-                caller,
-                envelope.id,
-                "recipient.notified",
-                Some(corrected.id),
-                serde_json::json!({"email": corrected.email, "routing_order": corrected.routing_order}),
-            );
-            notified.actor_type = "system".to_owned();
-            notified.actor_id = None;
-            store::record(&tx, caller.org, notified)
-                .await?
-                .announce_with(&mut publish);
-        }
-        tx.commit().await?;
-        drop(conn);
-        self.base.relay.publish(&self.base.db, &publish).await;
-        let client = self.base.db.connect().await?;
-        Ok(store::recipients(&client, id)
-            .await?
-            .into_iter()
-            .find(|r| r.id == corrected.id)
-            .unwrap_or(corrected))
+        Ok(())
     }
 
     /// A signing link for a recipient whose turn it is, to hand over another way than mail:
@@ -606,4 +618,56 @@ impl EnvelopesApi {
             expires_at,
         })
     }
+}
+
+/// Refuses a correction's malformed address or name (every problem at once).
+fn check_correction(email: &str, name: Option<&str>) -> Result<(), EnvelopesError> {
+    let mut errors = Vec::new();
+    if !is_plausible_address(email) {
+        errors.push(FieldError::new("/email", "must be a mail address"));
+    }
+    if name.is_some_and(|n| n.is_empty() || n.chars().count() > 255) {
+        errors.push(FieldError::new("/name", "must be 1 to 255 characters"));
+    }
+    if !errors.is_empty() {
+        return Err(EnvelopesError::Validation(errors));
+    }
+    Ok(())
+}
+
+/// Refuses a corrected address the organization suppressed (unless GSign does not mail the
+/// recipient: embedded), or that another recipient in the same role has.
+#[tracing::instrument(skip_all)]
+async fn check_new_address(
+    tx: &Transaction<'_>,
+    caller: &Caller,
+    recipients: &[Recipient],
+    before: &Recipient,
+    email: &str,
+) -> Result<(), EnvelopesError> {
+    if !before.embedded {
+        let suppressed = mail_store::suppressed_among(tx, caller.org, &[email.to_owned()]).await?;
+        if let Some(hit) = suppressed.first() {
+            return Err(EnvelopesError::invalid(
+                "/email",
+                format!(
+                    "{} is on the organization's suppression list ({} since {}): GSign \
+                     does not mail it",
+                    hit.email,
+                    hit.reason,
+                    hit.since.format("%Y-%m-%d")
+                ),
+            ));
+        }
+    }
+    if recipients
+        .iter()
+        .any(|r| r.id != before.id && r.role == before.role && r.email.eq_ignore_ascii_case(email))
+    {
+        return Err(EnvelopesError::invalid(
+            "/email",
+            "another recipient of this envelope has this address in the same role",
+        ));
+    }
+    Ok(())
 }

@@ -12,8 +12,37 @@ use uuid::Uuid;
 
 use crate::error::{EnvelopesCase, EnvelopesError};
 use crate::service::lifecycle::VoidInput;
-use crate::service::{CompletedDocuments, EnvelopesApi, PackDraft, PackEnvelope};
+use crate::service::{CompletedDocuments, EnvelopesApi, PackDraft, PackEnvelope, PackSigner};
 use crate::store::{self, DraftValues};
+
+/// A pack signer as a recipient, at routing `order`.
+fn signer_input(signer: &PackSigner, order: i32) -> RecipientInput {
+    RecipientInput {
+        email: signer.email.clone(),
+        name: signer.name.clone(),
+        role: Some(RecipientRole::Signer),
+        routing_order: Some(order),
+        auth_method: None,
+        access_code: None,
+        embedded: None,
+    }
+}
+
+/// The pack signer's signature field, in their box, labelled with their role.
+fn signature_field(signer: &PackSigner, recipient_id: Uuid) -> FieldInput {
+    let (page, x, y, width, height) = signer.signature_box;
+    FieldInput {
+        recipient_id,
+        field_type: FieldType::Signature,
+        label: Some(signer.role.clone()),
+        page,
+        x,
+        y,
+        width,
+        height,
+        required: Some(true),
+    }
+}
 
 impl EnvelopesApi {
     /// Creates the sequential draft for `spec` in `tx` (the caller's transaction, which also
@@ -55,47 +84,14 @@ impl EnvelopesApi {
         let mut recipients = Vec::new();
         let mut fields = Vec::new();
         for (order, signer) in (1..).zip(&spec.signers) {
-            let input = RecipientInput {
-                email: signer.email.clone(),
-                name: signer.name.clone(),
-                role: Some(RecipientRole::Signer),
-                routing_order: Some(order),
-                auth_method: None,
-                access_code: None,
-                embedded: None,
-            };
-            let Some(new) =
-                NewRecipient::parse(input, &format!("/signer_map/{}", signer.role), &mut errors)
+            let pointer = format!("/signer_map/{}", signer.role);
+            let Some(new) = NewRecipient::parse(signer_input(signer, order), &pointer, &mut errors)
             else {
                 continue;
             };
-            let recipient =
-                store::insert_recipient(tx, caller.org, envelope.id, &new, None).await?;
-            store::record(
-                tx,
-                caller.org,
-                Self::event(
-                    caller,
-                    envelope.id,
-                    "recipient.added",
-                    Some(recipient.id),
-                    recipient.evidence(),
-                ),
-            )
-            .await?;
-            let (page, x, y, width, height) = signer.signature_box;
-            fields.push(FieldInput {
-                recipient_id: recipient.id,
-                field_type: FieldType::Signature,
-                label: Some(signer.role.clone()),
-                page,
-                x,
-                y,
-                width,
-                height,
-                required: Some(true),
-            });
-            recipients.push((signer.role.clone(), recipient.id));
+            let recipient = Self::add_pack_signer(tx, caller, envelope.id, &new).await?;
+            fields.push(signature_field(signer, recipient));
+            recipients.push((signer.role.clone(), recipient));
         }
         if !errors.is_empty() {
             return Err(EnvelopesError::Validation(errors));
@@ -105,6 +101,30 @@ impl EnvelopesApi {
             envelope_id: envelope.id,
             recipients,
         })
+    }
+
+    /// Adds a pack signer to the draft `envelope`, with the evidence; their id.
+    #[tracing::instrument(skip_all)]
+    async fn add_pack_signer(
+        tx: &Transaction<'_>,
+        caller: &Caller,
+        envelope: Uuid,
+        new: &NewRecipient,
+    ) -> Result<Uuid, EnvelopesError> {
+        let recipient = store::insert_recipient(tx, caller.org, envelope, new, None).await?;
+        store::record(
+            tx,
+            caller.org,
+            Self::event(
+                caller,
+                envelope,
+                "recipient.added",
+                Some(recipient.id),
+                recipient.evidence(),
+            ),
+        )
+        .await?;
+        Ok(recipient.id)
     }
 
     /// Sends a pack document's draft; one that was sent already (a retried issue) is left

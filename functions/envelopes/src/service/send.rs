@@ -16,7 +16,7 @@ use gsign_core::webhooks::EventType;
 use gsign_platform::database::Transaction;
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
-use gsign_platform::storage::WorkDir;
+use gsign_platform::storage::{ObjectRef, WorkDir};
 use gsign_signing::form::{self, FieldKind, FieldSpec};
 use secrecy::ExposeSecret;
 use sha2::Digest as _;
@@ -93,32 +93,73 @@ impl EnvelopesApi {
         let envelope = Self::draft(&tx, caller, id).await?;
         let recipients = store::recipients(&tx, id).await?;
         let fields = store::fields(&tx, id).await?;
-        let document = store::document_facts(&tx, envelope.document_id).await?;
-        let mut problems = send_problems(
-            &document,
-            &recipients.iter().map(Recipient::facts).collect::<Vec<_>>(),
-            &fields.iter().map(Field::facts).collect::<Vec<_>>(),
-        );
-        problems.extend(
-            crate::service::mail::recipient_suppression_problems(&tx, caller.org, &recipients)
-                .await?,
-        );
-        if !problems.is_empty() {
-            return Err(EnvelopesError::Validation(problems));
-        }
-        gsign_platform::billing::check_quota(&tx, caller.org, Limit::EnvelopesPerMonth).await??;
+        check_sendable(&tx, caller, &envelope, &recipients, &fields).await?;
         let source = store::document_pdf(&tx, envelope.document_id)
             .await?
             .ok_or(EnvelopesError::NotFound("document"))?;
+        let (stored, sha256) = self.prepare_document(caller, id, &source, &fields).await?;
 
-        // Prepare the document once: every field exists before the first signature.
+        let now = Utc::now();
+        let routing = envelope.routing_type;
+        let expires_at = envelope
+            .expires_at
+            .unwrap_or(now + Duration::days(DEFAULT_EXPIRY_DAYS));
+        let first_order = first_order(routing, &recipients);
+        let envelope = store::mark_sent(&tx, id, first_order, expires_at, &stored, &sha256).await?;
+        gsign_platform::billing::record_usage(&tx, caller.org, UsageType::Envelope, id).await?;
+        let mut emails = Vec::new();
+        let details = serde_json::json!({
+            "prepared_sha256": sha256,
+            "routing_type": routing.as_str(),
+            "expires_at": expires_at,
+        });
+        store::record(
+            &tx,
+            caller.org,
+            Self::event(caller, id, "envelope.sent", None, details),
+        )
+        .await?
+        .announce_with(&mut emails);
+        let letterhead = Letterhead {
+            sender: store::sender_name(&tx, caller.user).await?,
+            organization: store::organization_name(&tx, caller.org).await?,
+        };
+        let first = first_to_act(routing, &recipients);
+        emails.extend(
+            self.ask_all(&tx, caller, &envelope, &first, &letterhead)
+                .await?,
+        );
+        let (hook, _) = outbox::webhook(
+            &tx,
+            caller.org,
+            EventType::EnvelopeSent,
+            serde_json::json!({"envelope_id": id, "status": "sent", "document_id": envelope.document_id}),
+        )
+        .await?;
+        emails.push(hook);
+        tx.commit().await?;
+        drop(conn);
+        self.base.relay.publish(&self.base.db, &emails).await;
+        Ok(envelope)
+    }
+
+    /// The draft's document prepared once, so every field exists before the first signature,
+    /// and stored as the envelope's revision 0; where it is and its SHA-256.
+    #[tracing::instrument(skip_all)]
+    async fn prepare_document(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        source: &ObjectRef,
+        fields: &[Field],
+    ) -> Result<(ObjectRef, String), EnvelopesError> {
         let work = WorkDir::new(&std::env::temp_dir(), "send")
             .map_err(|e| EnvelopesError::Internal(e.into()))?;
         let original = work.path("original.pdf");
         self.store
-            .fetch_to_file(&source, &original, self.settings.max_document_bytes)
+            .fetch_to_file(source, &original, self.settings.max_document_bytes)
             .await?;
-        let specs = field_specs(&fields);
+        let specs = field_specs(fields);
         let prepared_path = work.path("prepared.pdf");
         let prepared = tokio::task::spawn_blocking(move || {
             let pdf = std::fs::read(&original)?;
@@ -147,73 +188,74 @@ impl EnvelopesApi {
             .put_file(&key, &prepared_path, "application/pdf")
             .await?;
         drop(work);
+        Ok((stored, sha256))
+    }
 
-        let now = Utc::now();
-        let routing = envelope.routing_type;
-        let expires_at = envelope
-            .expires_at
-            .unwrap_or(now + Duration::days(DEFAULT_EXPIRY_DAYS));
-        let first_order = match routing {
-            RoutingType::Sequential => first_to_act(routing, &recipients)
-                .first()
-                .map(|r| r.routing_order),
-            RoutingType::Parallel => None,
-        };
-        let envelope = store::mark_sent(&tx, id, first_order, expires_at, &stored, &sha256).await?;
-        gsign_platform::billing::record_usage(&tx, caller.org, UsageType::Envelope, id).await?;
+    /// Asks each of `recipients` to act, each with the `recipient.notified` evidence (the
+    /// system's); the outbox rows to publish after commit.
+    #[tracing::instrument(skip_all)]
+    pub(crate) async fn ask_all(
+        &self,
+        tx: &Transaction<'_>,
+        caller: &Caller,
+        envelope: &Envelope,
+        recipients: &[&Recipient],
+        letterhead: &Letterhead,
+    ) -> Result<Vec<Uuid>, EnvelopesError> {
         let mut emails = Vec::new();
-        store::record(
-            &tx,
-            caller.org,
-            Self::event(
-                caller,
-                id,
-                "envelope.sent",
-                None,
-                serde_json::json!({
-                    "prepared_sha256": sha256,
-                    "routing_type": routing.as_str(),
-                    "expires_at": expires_at,
-                }),
-            ),
-        )
-        .await?
-        .announce_with(&mut emails);
-        let letterhead = Letterhead {
-            sender: store::sender_name(&tx, caller.user).await?,
-            organization: store::organization_name(&tx, caller.org).await?,
-        };
-        for recipient in first_to_act(routing, &recipients) {
-            emails.extend(
-                self.ask(&tx, &envelope, recipient, &letterhead, None)
-                    .await?,
-            );
+        for recipient in recipients {
+            emails.extend(self.ask(tx, envelope, recipient, letterhead, None).await?);
             let mut notified = Self::event(
                 caller,
-                id,
+                envelope.id,
                 "recipient.notified",
                 Some(recipient.id),
                 serde_json::json!({"email": recipient.email, "routing_order": recipient.routing_order}),
             );
             notified.actor_type = "system".to_owned();
             notified.actor_id = None;
-            store::record(&tx, caller.org, notified)
+            store::record(tx, caller.org, notified)
                 .await?
                 .announce_with(&mut emails);
         }
-        let (hook, _) = outbox::webhook(
-            &tx,
-            caller.org,
-            EventType::EnvelopeSent,
-            serde_json::json!({"envelope_id": id, "status": "sent", "document_id": envelope.document_id}),
-        )
-        .await?;
-        emails.push(hook);
-        tx.commit().await?;
-        drop(conn);
-        self.base.relay.publish(&self.base.db, &emails).await;
-        Ok(envelope)
+        Ok(emails)
     }
+}
+
+/// The routing order that acts first (sequential routing; in parallel, everyone).
+fn first_order(routing: RoutingType, recipients: &[Recipient]) -> Option<i32> {
+    match routing {
+        RoutingType::Sequential => first_to_act(routing, recipients)
+            .first()
+            .map(|r| r.routing_order),
+        RoutingType::Parallel => None,
+    }
+}
+
+/// Refuses a draft that cannot be sent (every problem at once: the document, recipients and
+/// fields, and suppressed addresses), then one over the organization's monthly quota.
+#[tracing::instrument(skip_all)]
+async fn check_sendable(
+    tx: &Transaction<'_>,
+    caller: &Caller,
+    envelope: &Envelope,
+    recipients: &[Recipient],
+    fields: &[Field],
+) -> Result<(), EnvelopesError> {
+    let document = store::document_facts(tx, envelope.document_id).await?;
+    let mut problems = send_problems(
+        &document,
+        &recipients.iter().map(Recipient::facts).collect::<Vec<_>>(),
+        &fields.iter().map(Field::facts).collect::<Vec<_>>(),
+    );
+    problems.extend(
+        crate::service::mail::recipient_suppression_problems(tx, caller.org, recipients).await?,
+    );
+    if !problems.is_empty() {
+        return Err(EnvelopesError::Validation(problems));
+    }
+    gsign_platform::billing::check_quota(tx, caller.org, Limit::EnvelopesPerMonth).await??;
+    Ok(())
 }
 
 impl EnvelopesApi {

@@ -792,20 +792,56 @@ pub async fn record(
     org: Uuid,
     mut event: EvidenceEvent,
 ) -> anyhow::Result<Recorded> {
+    let (sequence, previous_hash) = next_link(client, event.envelope_id).await?;
+    event.sequence = sequence;
+    event.occurred_at = EvidenceEvent::at(event.occurred_at);
+    let hash = event.hash(&previous_hash);
+    insert_event(client, org, &event, &previous_hash, &hash).await?;
+    let announcement = if gsign_core::envelopes::is_announced(&event.action) {
+        let announced = outbox::EnvelopeEvent {
+            organization_id: org,
+            event: event.clone(),
+        };
+        Some(outbox::envelope_event(client, &announced).await?)
+    } else {
+        None
+    };
+    Ok(Recorded {
+        chained: ChainedEvent {
+            event,
+            previous_hash,
+            hash,
+        },
+        announcement,
+    })
+}
+
+/// The sequence of the envelope's next event and the hash it links to: the last event's, or
+/// the genesis hash for the first.
+#[tracing::instrument(skip_all)]
+async fn next_link(client: &(impl Session + ?Sized), envelope: Uuid) -> PgResult<(i32, String)> {
     let last = client
         .fetch_optional(
             "SELECT sequence, hash FROM envelope_events WHERE envelope_id = :envelope \
              ORDER BY sequence DESC LIMIT 1",
-            params!(envelope = event.envelope_id),
+            params!(envelope),
         )
         .await?;
-    let (sequence, previous_hash) = match last {
+    Ok(match last {
         Some(row) => (row.get::<i32>("sequence")? + 1, row.get::<String>("hash")?),
         None => (1, GENESIS_HASH.to_owned()),
-    };
-    event.sequence = sequence;
-    event.occurred_at = EvidenceEvent::at(event.occurred_at);
-    let hash = event.hash(&previous_hash);
+    })
+}
+
+/// Inserts the chained `event` (its sequence set, linked to `previous_hash`).
+#[tracing::instrument(skip_all)]
+async fn insert_event(
+    client: &(impl Session + ?Sized),
+    org: Uuid,
+    event: &EvidenceEvent,
+    previous_hash: &str,
+    hash: &str,
+) -> PgResult<()> {
     client
         .run(
             "INSERT INTO envelope_events (envelope_id, sequence, organization_id, action, \
@@ -830,23 +866,7 @@ pub async fn record(
             ),
         )
         .await?;
-    let announcement = if gsign_core::envelopes::is_announced(&event.action) {
-        let announced = outbox::EnvelopeEvent {
-            organization_id: org,
-            event: event.clone(),
-        };
-        Some(outbox::envelope_event(client, &announced).await?)
-    } else {
-        None
-    };
-    Ok(Recorded {
-        chained: ChainedEvent {
-            event,
-            previous_hash,
-            hash,
-        },
-        announcement,
-    })
+    Ok(())
 }
 
 /// The envelope's evidence, in order.
