@@ -335,7 +335,6 @@ const STATEMENTS_OUTSIDE_THE_STORE: &[&str] = &[
     "functions/accounts/src/service/auth.rs",
     "functions/accounts/src/service/manage.rs",
     "functions/accounts/src/service/me.rs",
-    "functions/doc-packs/src/service/packs.rs",
 ];
 
 /// Whether `text` runs a statement through the database port.

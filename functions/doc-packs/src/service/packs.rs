@@ -8,6 +8,7 @@
 //! any other.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,12 +17,12 @@ use gsign_core::packs::{
 };
 use gsign_core::FieldError;
 use gsign_functions_envelopes::service::{CompletedDocuments, PackEnvelope, PackSigner};
-use gsign_platform::database::{DbError, Row, Session, Transaction};
+use gsign_platform::database::{Session, Transaction};
 use gsign_platform::http::{self as web, Caller};
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use gsign_platform::params;
 use gsign_platform::storage::{ObjectRef, Presigned};
+use gsign_render::Rendered;
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -30,6 +31,7 @@ use uuid::Uuid;
 use super::DocPacksApi;
 use crate::error::{from_envelopes, DocPacksCase, DocPacksError};
 use crate::service::generate::{self, Plan};
+use crate::store;
 
 /// Largest `variables` object, in bytes of JSON.
 const MAX_VARIABLES_BYTES: usize = 256 * 1024;
@@ -66,63 +68,7 @@ pub struct VoidInput {
     reason: String,
 }
 
-/// A pack.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-#[schemars(rename = "DocPack")]
-pub struct Pack {
-    /// Id.
-    pub id: Uuid,
-    /// The caller's reference.
-    pub reference: String,
-    /// Where it stands.
-    pub status: PackStatus,
-    /// The generator that typeset it (same inputs + same generator = same bytes).
-    pub generator_ver: String,
-    /// City code.
-    pub city: String,
-    /// Template ids asked for.
-    #[schemars(with = "Vec<Uuid>")]
-    pub templates: Value,
-    /// The values given.
-    #[schemars(with = "serde_json::Map<String, Value>")]
-    pub variables: Value,
-    /// Role -> signer.
-    #[schemars(with = "BTreeMap<String, Signer>")]
-    pub signer_map: Value,
-    /// The pack that replaced it.
-    pub superseded_by: Option<Uuid>,
-    /// Why it was voided.
-    pub void_reason: Option<String>,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
-const PACK_COLUMNS: &str =
-    "pack_id, reference, status, generator_ver, city, templates, variables, \
-    signer_map, superseded_by, void_reason, created_at, updated_at";
-
-impl TryFrom<&Row> for Pack {
-    type Error = DbError;
-
-    fn try_from(row: &Row) -> Result<Self, Self::Error> {
-        Ok(Self {
-            id: row.get("pack_id")?,
-            reference: row.get("reference")?,
-            status: row.stored("status")?,
-            generator_ver: row.get("generator_ver")?,
-            city: row.get("city")?,
-            templates: row.get("templates")?,
-            variables: row.get("variables")?,
-            signer_map: row.get("signer_map")?,
-            superseded_by: row.get("superseded_by")?,
-            void_reason: row.get("void_reason")?,
-            created_at: row.get("created_at")?,
-            updated_at: row.get("updated_at")?,
-        })
-    }
-}
+pub use crate::store::packs::Pack;
 
 /// One document of a pack.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -190,6 +136,45 @@ pub struct SignEventView {
     pub created_at: DateTime<Utc>,
 }
 
+impl Instance {
+    /// The document `row` with its sign events.
+    fn new(row: store::packs::InstanceRow, sign_events: Vec<SignEventView>) -> Self {
+        Self {
+            id: row.id,
+            position: row.position,
+            title: row.title,
+            template_id: row.template_id,
+            template_version: row.template_version,
+            clauses_resolved: row.clauses_resolved,
+            variables_filled: row.variables_filled,
+            document_id: row.document_id,
+            render_pdf_s3: row.render_pdf_s3,
+            render_pdf_sha256: row.render_pdf_sha256,
+            page_count: row.page_count,
+            signature_boxes: row.signature_boxes,
+            envelope_id: row.envelope_id,
+            envelope_status: row.envelope_status,
+            signer_map: row.signer_map,
+            legal_hold: row.legal_hold,
+            sign_events,
+        }
+    }
+}
+
+impl From<store::packs::SignEventRow> for SignEventView {
+    fn from(row: store::packs::SignEventRow) -> Self {
+        Self {
+            id: row.id,
+            actor_role: row.actor_role,
+            actor_user_id: row.actor_user_id,
+            actor_email: row.actor_email,
+            event: row.event,
+            provider_payload: row.provider_payload,
+            created_at: row.created_at,
+        }
+    }
+}
+
 /// A pack with its documents.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "DocPackDetail")]
@@ -207,6 +192,28 @@ struct Checked {
     templates: Vec<Uuid>,
     variables: Value,
     signers: BTreeMap<String, Signer>,
+}
+
+impl Checked {
+    /// What the pack's documents are planned from.
+    fn request(&self) -> generate::Request<'_> {
+        generate::Request {
+            city: &self.city,
+            templates: &self.templates,
+            variables: &self.variables,
+            signers: &self.signers,
+        }
+    }
+}
+
+/// One generated document: its plan, its typeset PDF, and that PDF and its hash file as
+/// stored.
+struct Generated<'a> {
+    plan: &'a Plan,
+    rendered: &'a Rendered,
+    doc_id: Uuid,
+    pdf: ObjectRef,
+    hash: ObjectRef,
 }
 
 fn check(input: PackInput) -> Result<Checked, DocPacksError> {
@@ -262,80 +269,34 @@ impl DocPacksApi {
         id: Uuid,
         lock: bool,
     ) -> Result<Pack, DocPacksError> {
-        client
-            .fetch_optional(
-                &format!(
-                    "SELECT {PACK_COLUMNS} FROM doc_pack WHERE organization_id = :org \
-                     AND pack_id = :id{}",
-                    if lock { " FOR UPDATE" } else { "" }
-                ),
-                params!(org = caller.org, id),
-            )
-            .await?
-            .as_ref()
-            .map(Pack::try_from)
-            .transpose()?
-            .ok_or(DocPacksError::NotFound("pack"))
+        let pack = if lock {
+            store::packs::get_for_update(client, caller.org, id).await?
+        } else {
+            store::packs::get(client, caller.org, id).await?
+        };
+        pack.ok_or(DocPacksError::NotFound("pack"))
     }
 
+    /// The documents of `pack`, in order, each with its sign events.
     #[tracing::instrument(skip_all, fields(pack = %pack))]
     async fn instances(
         client: &(impl Session + ?Sized),
         pack: Uuid,
     ) -> Result<Vec<Instance>, DocPacksError> {
-        let rows = client
-            .fetch_all(
-                "SELECT i.*, d.legal_hold FROM doc_instance i JOIN documents d ON d.id = i.document_id \
-                 WHERE i.pack_id = :pack ORDER BY i.position",
-                params!(pack),
-            )
-            .await?;
-        let events = client
-            .fetch_all(
-                "SELECT e.* FROM doc_sign_event e JOIN doc_instance i ON i.doc_id = e.doc_id \
-                 WHERE i.pack_id = :pack ORDER BY e.created_at, e.envelope_sequence, e.sign_event_id",
-                params!(pack),
-            )
-            .await?;
+        let rows = store::packs::instances(client, pack).await?;
+        let events = store::packs::sign_events(client, pack).await?;
         Ok(rows
-            .iter()
-            .map(|row| -> Result<Instance, DbError> {
-                let id: Uuid = row.get("doc_id")?;
-                Ok(Instance {
-                    id,
-                    position: row.get("position")?,
-                    title: row.get("title")?,
-                    template_id: row.get("template_id")?,
-                    template_version: row.get("template_version")?,
-                    clauses_resolved: row.get("clauses_resolved")?,
-                    variables_filled: row.get("variables_filled")?,
-                    document_id: row.get("document_id")?,
-                    render_pdf_s3: row.get("render_pdf_s3")?,
-                    render_pdf_sha256: row.get("render_pdf_sha256")?,
-                    page_count: row.get("page_count")?,
-                    signature_boxes: row.get("signature_boxes")?,
-                    envelope_id: row.get("envelope_id")?,
-                    envelope_status: row.stored("envelope_status")?,
-                    signer_map: row.get("signer_map_json")?,
-                    legal_hold: row.get("legal_hold")?,
-                    sign_events: events
-                        .iter()
-                        .filter(|e| e.get::<Uuid>("doc_id").ok() == Some(id))
-                        .map(|e| -> Result<SignEventView, DbError> {
-                            Ok(SignEventView {
-                                id: e.get("sign_event_id")?,
-                                actor_role: e.get("actor_role")?,
-                                actor_user_id: e.get("actor_user_id")?,
-                                actor_email: e.get("actor_email")?,
-                                event: e.get("event")?,
-                                provider_payload: e.get("provider_payload")?,
-                                created_at: e.get("created_at")?,
-                            })
-                        })
-                        .collect::<Result<_, _>>()?,
-                })
+            .into_iter()
+            .map(|row| {
+                let sign_events = events
+                    .iter()
+                    .filter(|e| e.doc_id == row.id)
+                    .cloned()
+                    .map(SignEventView::from)
+                    .collect();
+                Instance::new(row, sign_events)
             })
-            .collect::<Result<_, _>>()?)
+            .collect())
     }
 
     /// `GET /v1/doc-packs/{id}`.
@@ -360,8 +321,8 @@ impl DocPacksApi {
     ) -> Result<Page<Pack>, DocPacksError> {
         let mut errors = Vec::new();
         let page = PageRequest::read(req, 50, 100, &mut errors);
-        let status = web::query(req, "status").map(str::to_owned);
-        if status.as_deref().is_some_and(|s| {
+        let status = web::query(req, "status");
+        if status.is_some_and(|s| {
             ![
                 PackStatus::Draft,
                 PackStatus::Issued,
@@ -377,34 +338,13 @@ impl DocPacksApi {
         if !errors.is_empty() {
             return Err(DocPacksError::Validation(errors));
         }
-        let reference = web::query(req, "reference").map(str::to_owned);
-        let (after_t, after_id) = page
-            .after
-            .map_or((None, None), |(t, id)| (Some(t), Some(id)));
+        let filter = store::packs::ListFilter {
+            reference: web::query(req, "reference"),
+            status,
+            after: page.after,
+        };
         let client = self.base().db.connect().await?;
-        let mut rows: Vec<Pack> = client
-            .fetch_all(
-                &format!(
-                    "SELECT {PACK_COLUMNS} FROM doc_pack WHERE organization_id = :org \
-                     AND (:reference::text IS NULL OR reference = :reference) \
-                     AND (:status::text IS NULL OR status = :status) \
-                     AND (:after_t::timestamptz IS NULL \
-                          OR (created_at, pack_id) < (:after_t::timestamptz, :after_id::uuid)) \
-                     ORDER BY created_at DESC, pack_id DESC LIMIT :limit"
-                ),
-                params!(
-                    org = caller.org,
-                    reference,
-                    status,
-                    after_t,
-                    after_id,
-                    limit = page.fetch(),
-                ),
-            )
-            .await?
-            .iter()
-            .map(Pack::try_from)
-            .collect::<Result<_, _>>()?;
+        let mut rows = store::packs::list(&client, caller.org, &filter, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |p| (p.created_at, p.id));
         Ok(Page {
             data: rows,
@@ -424,6 +364,8 @@ impl DocPacksApi {
         self.generate_checked(caller, checked, None).await
     }
 
+    /// Plans, typesets and stores the documents of `checked`, then records them as a draft
+    /// pack (superseding the open pack `supersedes`, if any).
     #[tracing::instrument(skip_all)]
     async fn generate_checked(
         &self,
@@ -431,44 +373,51 @@ impl DocPacksApi {
         checked: Checked,
         supersedes: Option<Uuid>,
     ) -> Result<PackDetail, DocPacksError> {
-        let plans = {
-            let client = self.base().db.connect().await?;
-            if supersedes.is_none() {
-                if let Some(live) = live_pack(&client, caller.org, &checked.reference).await? {
-                    return Err(DocPacksCase::ReferenceInUse(live).into());
-                }
-            }
-            self.plan(
-                &client,
-                caller,
-                &generate::Request {
-                    city: &checked.city,
-                    templates: &checked.templates,
-                    variables: &checked.variables,
-                    signers: &checked.signers,
-                },
-            )
-            .await?
-        };
-        let plans = std::sync::Arc::new(plans);
-        let typeset = {
-            let plans = std::sync::Arc::clone(&plans);
-            tokio::task::spawn_blocking(move || generate::typeset(&plans))
-                .await
-                .map_err(|e| DocPacksError::Internal(e.into()))?
-        };
-        let rendered = typeset.map_err(|problem| match problem {
-            gsign_render::RenderError::Typeset(reason) => {
-                DocPacksError::Internal(anyhow::anyhow!("typesetting failed: {reason}"))
-            }
-            other => DocPacksError::invalid("/templates", other.to_string()),
-        })?;
-
+        let plans = Arc::new(self.plan_pack(caller, &checked, supersedes).await?);
+        let rendered = typeset_plans(Arc::clone(&plans)).await?;
         let pack_id = Uuid::new_v4();
-        let mut stored = Vec::new();
-        for document in &rendered {
+        let documents = self
+            .store_documents(caller, pack_id, &plans, &rendered)
+            .await?;
+        let audit = self
+            .record_pack(caller, pack_id, &checked, supersedes, &documents)
+            .await?;
+        self.base().relay.publish(&self.base().db, &[audit]).await;
+        self.detail(caller, pack_id).await
+    }
+
+    /// The documents of `checked`, planned; a new pack (`supersedes` none) is refused while
+    /// its reference has a live one.
+    #[tracing::instrument(skip_all)]
+    async fn plan_pack(
+        &self,
+        caller: &Caller,
+        checked: &Checked,
+        supersedes: Option<Uuid>,
+    ) -> Result<Vec<Plan>, DocPacksError> {
+        let client = self.base().db.connect().await?;
+        if supersedes.is_none() {
+            if let Some(live) = store::packs::live(&client, caller.org, &checked.reference).await? {
+                return Err(DocPacksCase::ReferenceInUse(live).into());
+            }
+        }
+        self.plan(&client, caller, &checked.request()).await
+    }
+
+    /// Stores each typeset PDF once, immutable, under the pack's prefix, with its SHA-256 in a
+    /// file beside it.
+    #[tracing::instrument(skip_all, fields(pack = %pack_id))]
+    async fn store_documents<'a>(
+        &self,
+        caller: &Caller,
+        pack_id: Uuid,
+        plans: &'a [Plan],
+        rendered: &'a [Rendered],
+    ) -> Result<Vec<Generated<'a>>, DocPacksError> {
+        let prefix = format!("packs/{}/{pack_id}", caller.org);
+        let mut documents = Vec::new();
+        for (plan, document) in plans.iter().zip(rendered) {
             let doc_id = Uuid::new_v4();
-            let prefix = format!("packs/{}/{pack_id}", caller.org);
             let pdf = self
                 .store()
                 .put_bytes(
@@ -485,22 +434,34 @@ impl DocPacksApi {
                     "text/plain; charset=utf-8",
                 )
                 .await?;
-            stored.push((doc_id, pdf, hash));
+            documents.push(Generated {
+                plan,
+                rendered: document,
+                doc_id,
+                pdf,
+                hash,
+            });
         }
+        Ok(documents)
+    }
 
+    /// Records the pack `pack_id` as a draft with its `documents`, in one transaction that
+    /// first takes the old pack `supersedes` out of the live ones; the audit event to publish.
+    #[tracing::instrument(skip_all, fields(pack = %pack_id))]
+    async fn record_pack(
+        &self,
+        caller: &Caller,
+        pack_id: Uuid,
+        checked: &Checked,
+        supersedes: Option<Uuid>,
+        documents: &[Generated<'_>],
+    ) -> Result<Uuid, DocPacksError> {
         let mut conn = self.base().db.connect().await?;
         let tx = conn.begin().await?;
         // The old pack leaves the live ones before the new one joins them (one live pack
         // per reference); only if nobody else superseded or voided it meanwhile.
         if let Some(old) = supersedes {
-            let open = tx
-                .fetch_optional(
-                    "UPDATE doc_pack SET status = 'superseded' WHERE pack_id = :old \
-                     AND status IN ('draft', 'issued') RETURNING status",
-                    params!(old),
-                )
-                .await?;
-            if open.is_none() {
+            if !store::packs::supersede(&tx, old).await? {
                 return Err(DocPacksCase::PackStatus("no longer open".to_owned()).into());
             }
         }
@@ -509,57 +470,40 @@ impl DocPacksApi {
             .or(caller.api_key)
             .map(|id| id.to_string())
             .unwrap_or_default();
-        let inserted = tx
-            .run(
-                "INSERT INTO doc_pack (pack_id, organization_id, reference, status, generator_ver, city, \
-                 templates, variables, signer_map, created_by) VALUES (:pack_id, :org, :reference, \
-                 'draft', :generator_ver, :city, :templates, :variables, :signer_map, :created_by)",
-                params!(
-                    pack_id,
-                    org = caller.org,
-                    reference = checked.reference,
-                    generator_ver = gsign_render::GENERATOR_VERSION,
-                    city = checked.city,
-                    templates = json!(checked.templates),
-                    variables = checked.variables,
-                    signer_map = json!(checked.signers),
-                    created_by,
-                ),
-            )
-            .await;
-        if let Err(err) = inserted {
+        let new = store::packs::NewPack {
+            id: pack_id,
+            org: caller.org,
+            reference: &checked.reference,
+            generator_ver: gsign_render::GENERATOR_VERSION,
+            city: &checked.city,
+            templates: json!(checked.templates),
+            variables: &checked.variables,
+            signer_map: json!(checked.signers),
+            created_by: &created_by,
+        };
+        if let Err(err) = store::packs::insert(&tx, &new).await {
             if err.is_unique_violation() {
                 drop(tx);
                 let client = self.base().db.connect().await?;
-                let live = live_pack(&client, caller.org, &checked.reference).await?;
+                let live = store::packs::live(&client, caller.org, &checked.reference).await?;
                 return Err(DocPacksCase::ReferenceInUse(live.unwrap_or_default()).into());
             }
             return Err(err.into());
         }
-        for (position, ((plan, document), (doc_id, pdf, hash))) in
-            (1..).zip(plans.iter().zip(&rendered).zip(&stored))
-        {
-            insert_instance(
+        for (position, document) in (1..).zip(documents) {
+            record_document(
                 &tx,
                 caller,
                 pack_id,
                 position,
-                plan,
                 document,
-                *doc_id,
-                pdf,
-                hash,
                 self.store().bucket(),
                 &checked.signers,
             )
             .await?;
         }
         if let Some(old) = supersedes {
-            tx.run(
-                "UPDATE doc_pack SET superseded_by = :pack_id WHERE pack_id = :old",
-                params!(old, pack_id),
-            )
-            .await?;
+            store::packs::set_superseded_by(&tx, old, pack_id).await?;
         }
         let audit = outbox::audit(
             &tx,
@@ -567,15 +511,13 @@ impl DocPacksApi {
                 "doc_pack.generated",
                 "doc_pack",
                 pack_id,
-                json!({"reference": checked.reference, "documents": stored.len(), "supersedes": supersedes,
-                       "sha256": rendered.iter().map(|r| r.sha256.clone()).collect::<Vec<_>>()}),
+                json!({"reference": checked.reference, "documents": documents.len(), "supersedes": supersedes,
+                       "sha256": documents.iter().map(|d| d.rendered.sha256.clone()).collect::<Vec<_>>()}),
             ),
         )
         .await?;
         tx.commit().await?;
-        drop(conn);
-        self.base().relay.publish(&self.base().db, &[audit]).await;
-        self.detail(caller, pack_id).await
+        Ok(audit)
     }
 
     /// `POST /v1/doc-packs/{id}/issue`: one sequential envelope per document, the signers in
@@ -612,14 +554,10 @@ impl DocPacksApi {
         }
         let mut conn = self.base().db.connect().await?;
         let tx = conn.begin().await?;
-        tx.run(
-            "UPDATE doc_pack SET status = 'issued' WHERE pack_id = :id AND status = 'draft'",
-            params!(id),
-        )
-        .await?;
+        store::packs::mark_issued(&tx, id).await?;
         // Documents that completed before the pack was marked issued (an issue retried after
         // a failure) found it a draft; the pack is signed once all of them have.
-        crate::store::sign_if_all_completed(&tx, id).await?;
+        store::sign_if_all_completed(&tx, id).await?;
         let audit = outbox::audit(
             &tx,
             &caller.audit("doc_pack.issued", "doc_pack", id, json!({})),
@@ -640,52 +578,15 @@ impl DocPacksApi {
         pack: &Pack,
         instance: &Instance,
     ) -> Result<Option<Uuid>, DocPacksError> {
-        let boxes: Vec<gsign_render::SignatureBox> =
-            serde_json::from_value::<Vec<BoxJson>>(instance.signature_boxes.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .map(BoxJson::into_box)
-                .collect();
         let signers: BTreeMap<String, Signer> = serde_json::from_value(pack.signer_map.clone())
             .map_err(|e| DocPacksError::Internal(e.into()))?;
-        let spec = PackEnvelope {
-            document_id: instance.document_id,
-            name: format!("{} ({})", instance.title, pack.reference)
-                .chars()
-                .take(255)
-                .collect(),
-            message: None,
-            signers: boxes
-                .iter()
-                .filter_map(|b| {
-                    let signer = signers.get(&b.role)?;
-                    Some(PackSigner {
-                        role: b.role.clone(),
-                        name: signer.name.clone(),
-                        email: signer.email.clone(),
-                        signature_box: (
-                            i32::try_from(b.page).unwrap_or(1),
-                            b.x,
-                            b.y,
-                            b.width,
-                            b.height,
-                        ),
-                    })
-                })
-                .collect(),
-        };
+        let spec = pack_envelope(pack, instance, &signers);
         let mut conn = self.base().db.connect().await?;
         let tx = conn.begin().await?;
-        let claimed = tx
-            .fetch_optional(
-                "SELECT envelope_id FROM doc_instance WHERE doc_id = :id FOR UPDATE",
-                params!(id = instance.id),
-            )
+        if store::packs::lock_instance(&tx, instance.id)
             .await?
-            .map(|row| row.get::<Option<Uuid>>("envelope_id"))
-            .transpose()?
-            .flatten();
-        if claimed.is_some() {
+            .is_some()
+        {
             return Ok(None);
         }
         let draft = self
@@ -702,16 +603,8 @@ impl DocPacksApi {
                 );
             }
         }
-        tx.run(
-            "UPDATE doc_instance SET envelope_id = :envelope, signer_map_json = :signers \
-             WHERE doc_id = :id",
-            params!(
-                id = instance.id,
-                envelope = draft.envelope_id,
-                signers = Value::Object(map),
-            ),
-        )
-        .await?;
+        store::packs::set_envelope(&tx, instance.id, draft.envelope_id, &Value::Object(map))
+            .await?;
         tx.commit().await?;
         Ok(Some(draft.envelope_id))
     }
@@ -738,11 +631,7 @@ impl DocPacksApi {
         if !pack.status.is_open() {
             return Err(DocPacksCase::PackStatus(pack.status.to_string()).into());
         }
-        tx.run(
-            "UPDATE doc_pack SET status = 'voided', void_reason = :reason WHERE pack_id = :id",
-            params!(id, reason),
-        )
-        .await?;
+        store::packs::void(&tx, id, &reason).await?;
         let audit = outbox::audit(
             &tx,
             &caller.audit("doc_pack.voided", "doc_pack", id, json!({"reason": reason})),
@@ -790,7 +679,7 @@ impl DocPacksApi {
             .await
             .map_err(from_envelopes)?
         {
-            crate::store::apply(&self.base().db, caller.org, &event).await?;
+            store::apply(&self.base().db, caller.org, &event).await?;
         }
         Ok(())
     }
@@ -833,17 +722,7 @@ impl DocPacksApi {
         // touched: a refused regeneration leaves the old pack as it was.
         {
             let client = self.base().db.connect().await?;
-            self.plan(
-                &client,
-                caller,
-                &generate::Request {
-                    city: &checked.city,
-                    templates: &checked.templates,
-                    variables: &checked.variables,
-                    signers: &checked.signers,
-                },
-            )
-            .await?;
+            self.plan(&client, caller, &checked.request()).await?;
         }
         self.withdraw(caller, id, "superseded by a regenerated pack")
             .await?;
@@ -863,17 +742,11 @@ impl DocPacksApi {
     ) -> Result<Presigned, DocPacksError> {
         let client = self.base().db.connect().await?;
         Self::pack(&client, caller, id, false).await?;
-        let row = client
-            .fetch_optional(
-                "SELECT d.pdf_s3_key, d.pdf_s3_version_id, i.envelope_id, i.envelope_status \
-                 FROM doc_instance i JOIN documents d ON d.id = i.document_id \
-                 WHERE i.pack_id = :id AND i.doc_id = :doc",
-                params!(id, doc),
-            )
+        let instance = store::packs::instance_pdf(&client, id, doc)
             .await?
             .ok_or(DocPacksError::NotFound("document"))?;
         drop(client);
-        let envelope: Option<Uuid> = row.get("envelope_id")?;
+        let envelope = instance.envelope_id;
         let completed = || async {
             match envelope {
                 Some(envelope) => self
@@ -885,15 +758,7 @@ impl DocPacksApi {
             }
         };
         let stored = match variant {
-            "generated" => row
-                .get::<Option<String>>("pdf_s3_key")?
-                .map(|key| -> Result<ObjectRef, DbError> {
-                    Ok(ObjectRef {
-                        key,
-                        version_id: row.get("pdf_s3_version_id")?,
-                    })
-                })
-                .transpose()?,
+            "generated" => instance.generated,
             "signed" => completed().await?.final_pdf,
             "certificate" => completed().await?.certificate,
             _ => {
@@ -904,7 +769,7 @@ impl DocPacksApi {
             }
         };
         let Some(stored) = stored else {
-            let status: PackEnvelopeStatus = row.stored("envelope_status")?;
+            let status = instance.envelope_status;
             return Err(DocPacksCase::PackStatus(format!(
                 "issued, and this document's envelope is {status}: the {variant} PDF does not exist yet"
             )).into());
@@ -921,22 +786,59 @@ impl DocPacksApi {
     }
 }
 
-/// The live pack (draft, issued or signed) of `reference`.
-#[tracing::instrument(skip_all, fields(org = %org))]
-async fn live_pack(
-    client: &(impl Session + ?Sized),
-    org: Uuid,
-    reference: &str,
-) -> Result<Option<Uuid>, DocPacksError> {
-    Ok(client
-        .fetch_optional(
-            "SELECT pack_id FROM doc_pack WHERE organization_id = :org AND reference = :reference \
-             AND status IN ('draft', 'issued', 'signed')",
-            params!(org, reference),
-        )
-        .await?
-        .map(|row| row.get("pack_id"))
-        .transpose()?)
+/// Typesets `plans` on a blocking thread; what the templates' Markdown does not allow is
+/// the caller's problem, a typesetting failure the service's.
+async fn typeset_plans(plans: Arc<Vec<Plan>>) -> Result<Vec<Rendered>, DocPacksError> {
+    tokio::task::spawn_blocking(move || generate::typeset(&plans))
+        .await
+        .map_err(|e| DocPacksError::Internal(e.into()))?
+        .map_err(|problem| match problem {
+            gsign_render::RenderError::Typeset(reason) => {
+                DocPacksError::Internal(anyhow::anyhow!("typesetting failed: {reason}"))
+            }
+            other => DocPacksError::invalid("/templates", other.to_string()),
+        })
+}
+
+/// The envelope of `instance`: its PDF, named after it and the pack, each role of `signers`
+/// signing in its block.
+fn pack_envelope(
+    pack: &Pack,
+    instance: &Instance,
+    signers: &BTreeMap<String, Signer>,
+) -> PackEnvelope {
+    let boxes: Vec<gsign_render::SignatureBox> =
+        serde_json::from_value::<Vec<BoxJson>>(instance.signature_boxes.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(BoxJson::into_box)
+            .collect();
+    PackEnvelope {
+        document_id: instance.document_id,
+        name: format!("{} ({})", instance.title, pack.reference)
+            .chars()
+            .take(255)
+            .collect(),
+        message: None,
+        signers: boxes
+            .iter()
+            .filter_map(|b| {
+                let signer = signers.get(&b.role)?;
+                Some(PackSigner {
+                    role: b.role.clone(),
+                    name: signer.name.clone(),
+                    email: signer.email.clone(),
+                    signature_box: (
+                        i32::try_from(b.page).unwrap_or(1),
+                        b.x,
+                        b.y,
+                        b.width,
+                        b.height,
+                    ),
+                })
+            })
+            .collect(),
+    }
 }
 
 /// A signature box as stored.
@@ -972,21 +874,23 @@ impl BoxJson {
 
 /// Records one generated document: as a ready document of the organization (hashed, its
 /// pages known) and as the pack's instance.
-#[allow(clippy::too_many_arguments)]
-#[tracing::instrument(skip_all, fields(pack = %pack, doc_id = %doc_id))]
-async fn insert_instance(
+#[tracing::instrument(skip_all, fields(pack = %pack, doc_id = %document.doc_id))]
+async fn record_document(
     tx: &Transaction<'_>,
     caller: &Caller,
     pack: Uuid,
     position: i32,
-    plan: &Plan,
-    rendered: &gsign_render::Rendered,
-    doc_id: Uuid,
-    pdf: &ObjectRef,
-    hash: &ObjectRef,
+    document: &Generated<'_>,
     bucket: &str,
     signers: &BTreeMap<String, Signer>,
 ) -> Result<(), DocPacksError> {
+    let Generated {
+        plan,
+        rendered,
+        doc_id,
+        pdf,
+        hash,
+    } = document;
     let name: String = plan.document.title.chars().take(250).collect();
     let pages: Vec<Value> = rendered
         .page_sizes
@@ -994,32 +898,23 @@ async fn insert_instance(
         .map(|(w, h)| json!({"width": w, "height": h, "rotation": 0}))
         .collect();
     let page_count = i32::try_from(rendered.pages).unwrap_or(i32::MAX);
-    let size = i64::try_from(rendered.pdf.len()).unwrap_or(i64::MAX);
-    let document: Uuid = tx
-        .fetch_one(
-            "INSERT INTO documents (organization_id, user_id, api_key_id, name, original_name, type, \
-             mime_type, size, page_count, pages, s3_key, s3_version_id, pdf_s3_key, pdf_s3_version_id, \
-             status, hash, pdf_hash, metadata, processed_at) \
-             VALUES (:org, :user, :api_key, :name, :original_name, 'pdf', 'application/pdf', :size, \
-             :page_count, :pages, :key, :version_id, :key, :version_id, 'ready', :sha256, :sha256, \
-             :metadata, now()) RETURNING id",
-            params!(
-                org = caller.org,
-                user = caller.user,
-                api_key = caller.api_key,
-                name,
-                original_name = format!("doc_{doc_id}_v1.pdf"),
-                size,
-                page_count,
-                pages = Value::Array(pages),
-                key = pdf.key,
-                version_id = pdf.version_id,
-                sha256 = rendered.sha256,
-                metadata = json!({"doc_pack": pack, "doc_id": doc_id}),
-            ),
-        )
-        .await?
-        .get("id")?;
+    let document_id = store::packs::insert_document(
+        tx,
+        &store::packs::NewDocument {
+            org: caller.org,
+            user: caller.user,
+            api_key: caller.api_key,
+            name: &name,
+            original_name: &format!("doc_{doc_id}_v1.pdf"),
+            size: i64::try_from(rendered.pdf.len()).unwrap_or(i64::MAX),
+            page_count,
+            pages: Value::Array(pages),
+            pdf,
+            sha256: &rendered.sha256,
+            metadata: json!({"doc_pack": pack, "doc_id": doc_id}),
+        },
+    )
+    .await?;
     let boxes: Vec<BoxJson> = rendered
         .signature_boxes
         .iter()
@@ -1037,33 +932,27 @@ async fn insert_instance(
         .iter()
         .filter_map(|role| signers.get_key_value(role))
         .collect();
-    tx.run(
-        "INSERT INTO doc_instance (doc_id, pack_id, organization_id, position, template_id, template_version, \
-         clauses_resolved, variables_filled, document_id, render_pdf_s3, render_pdf_version, render_pdf_sha256, \
-         hash_s3_key, hash_s3_version, page_count, signature_boxes, signer_map_json, title) \
-         VALUES (:doc_id, :pack, :org, :position, :template_id, :template_version, :clauses, \
-         :variables, :document, :render_pdf_s3, :render_pdf_version, :sha256, :hash_key, \
-         :hash_version, :page_count, :boxes, :signers, :name)",
-        params!(
-            doc_id,
+    store::packs::insert_instance(
+        tx,
+        &store::packs::NewInstance {
+            doc_id: *doc_id,
             pack,
-            org = caller.org,
+            org: caller.org,
             position,
-            template_id = plan.template.id,
-            template_version = plan.template.version,
-            clauses = json!(plan.clauses),
-            variables = json!(plan.document.variables),
-            document,
-            render_pdf_s3 = format!("s3://{bucket}/{}", pdf.key),
-            render_pdf_version = pdf.version_id,
-            sha256 = rendered.sha256,
-            hash_key = hash.key,
-            hash_version = hash.version_id,
+            template_id: plan.template.id,
+            template_version: plan.template.version,
+            clauses_resolved: json!(plan.clauses),
+            variables_filled: json!(plan.document.variables),
+            document_id,
+            render_pdf_s3: format!("s3://{bucket}/{}", pdf.key),
+            render_pdf_version: pdf.version_id.as_deref(),
+            render_pdf_sha256: &rendered.sha256,
+            hash,
             page_count,
-            boxes = json!(boxes),
-            signers = json!(signer_map),
-            name,
-        ),
+            signature_boxes: json!(boxes),
+            signer_map: json!(signer_map),
+            title: &name,
+        },
     )
     .await?;
     Ok(())

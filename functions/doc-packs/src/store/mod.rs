@@ -1,9 +1,10 @@
 //! The pack documents' side of their envelopes: the envelope status shown on a pack's
 //! document, a sign event per signer (kept once per evidence sequence), and the pack `signed`
-//! once its last document completes. (The library's and packs' own statements are still with
-//! their use cases in `service`.)
+//! once its last document completes. The clause and template library's tables are in
+//! `library`, the packs' and their documents' in `packs`.
 
 pub mod library;
+pub mod packs;
 
 use anyhow::Context as _;
 use gsign_core::envelopes::EvidenceEvent;
