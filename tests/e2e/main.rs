@@ -18,6 +18,7 @@ mod health;
 mod hsm_keys;
 mod idempotency;
 mod layout;
+mod long_functions;
 mod mail;
 mod matrix;
 mod migrations;

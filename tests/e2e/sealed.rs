@@ -906,4 +906,5 @@ async fn with_the_kms_key_store_keys_are_made_in_kms_envelopes_interoperate_and_
         )
         .await;
     assert_eq!(status, 404);
+    stack.stop().await;
 }

@@ -7,5 +7,6 @@
 pub mod error;
 pub mod http;
 pub mod service;
+pub mod store;
 
 pub use http::AREA;

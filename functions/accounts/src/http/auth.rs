@@ -10,7 +10,8 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 
-use crate::service::auth::{AuthService, ClientInfo, LogoutInput};
+use super::client_info;
+use crate::service::auth::{AuthService, LogoutInput};
 
 /// Largest body these routes read.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -42,7 +43,7 @@ struct AuthRoute {
 impl AuthRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, AccountsError> {
-        let client = ClientInfo::of(req);
+        let client = client_info(req);
         Ok(match self.route {
             Route::Register => {
                 let input = web::parse_json(req, BODY_LIMIT)?;

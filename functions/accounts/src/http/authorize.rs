@@ -13,17 +13,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gsign_core::{Env, Role};
+use gsign_core::Env;
 use gsign_platform::aws::{self, AwsConfig};
 use gsign_platform::cache::{Cache, CacheConfig};
 use gsign_platform::credentials::{self, AccessTokens};
-use gsign_platform::database::{Database, Session};
+use gsign_platform::database::Database;
 use gsign_platform::db::{self, DbConfig};
 use gsign_platform::lambda::{FunctionSpec, Handler, InitFuture, InvokeError, InvokeHandler};
-use gsign_platform::params;
 use gsign_platform::sessions;
 use secrecy::SecretString;
 use uuid::Uuid;
+
+use crate::store::api_keys;
 
 /// The `api-authorize` function.
 pub const FUNCTION: FunctionSpec = FunctionSpec {
@@ -131,63 +132,29 @@ impl Authorizer {
             return Ok(None);
         };
         let client = self.db.connect().await?;
-        let row = client
-            .fetch_optional(
-                "SELECT k.id, k.organization_id, k.key_hash, k.role, k.scopes,
-                        k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-                          AND u.status = 'active' AND u.organization_id = k.organization_id AS live,
-                        u.role AS creator_role
-                   FROM api_keys k JOIN organizations o ON o.id = k.organization_id
-                   LEFT JOIN users u ON u.id = k.created_by
-                  WHERE k.prefix = :prefix AND o.status = 'active'",
-                params!(prefix),
-            )
-            .await?;
+        let found = api_keys::by_prefix(&client, prefix).await?;
         // Hash and compare even when nothing matched, so timing does not reveal prefixes.
         let presented = credentials::sha256_hex(key);
-        let stored: String = row
-            .as_ref()
-            .map(|r| r.get("key_hash"))
-            .transpose()?
-            .unwrap_or_default();
-        let matches = credentials::hashes_match(&presented, &stored);
+        let stored = found.as_ref().map_or("", |k| k.key_hash.as_str());
+        let matches = credentials::hashes_match(&presented, stored);
         // A key lives only while its creator is an active member (no creator: refused), and
         // acts with at most the creator's role now.
-        let live = match &row {
-            Some(r) => r.get::<Option<bool>>("live")? == Some(true),
-            None => false,
-        };
-        let Some(row) = row.filter(|_| matches && live) else {
+        let Some(found) = found.filter(|k| matches && k.live) else {
             return Ok(None);
         };
-        let id: Uuid = row.get("id")?;
-        let org: Uuid = row.get("organization_id")?;
-        let scopes: Vec<String> = row.get("scopes")?;
-        let (Ok(key_role), Ok(creator_role)) = (
-            row.get::<String>("role")?.parse::<Role>(),
-            row.get::<Option<String>>("creator_role")?
-                .unwrap_or_default()
-                .parse::<Role>(),
-        ) else {
+        let Some(creator_role) = found.creator_role else {
             return Ok(None);
         };
-        // Last use, at most once a minute per key (a write per request would be wasteful).
-        if let Err(err) = client
-            .run(
-                "UPDATE api_keys SET last_used_at = now()
-                  WHERE id = :id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
-                params!(id),
-            )
-            .await
-        {
+        if let Err(err) = api_keys::touch(&client, found.id).await {
             tracing::warn!(error = %err, "could not record the API key's last use");
         }
+        let (id, org) = (found.id, found.org);
         Ok(Some(Context::from([
             ("credential", "api_key".to_owned()),
             ("organization_id", org.to_string()),
             ("key_id", id.to_string()),
-            ("role", key_role.lesser(creator_role).as_str().to_owned()),
-            ("scopes", scopes.join(" ")),
+            ("role", found.role.lesser(creator_role).as_str().to_owned()),
+            ("scopes", found.scopes.join(" ")),
         ])))
     }
 }

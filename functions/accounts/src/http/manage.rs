@@ -1,7 +1,6 @@
 //! The account-management routes' glue: parse, authorize, call [`Manage`], map the answer.
 
 use crate::error::AccountsError;
-use crate::service::auth::ClientInfo;
 use async_trait::async_trait;
 use gsign_core::Env;
 use gsign_platform::http as web;
@@ -10,7 +9,37 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 
-use crate::service::manage::{path_id, Caller, Manage};
+use super::client_info;
+use crate::service::manage::{AuditQuery, Caller, ListQuery, Manage};
+
+/// The `{id}` of the path; an id that cannot exist is not found.
+fn path_id(req: &Request) -> Result<uuid::Uuid, AccountsError> {
+    web::path_uuid(req, "id").ok_or(AccountsError::NotFound("resource"))
+}
+
+/// A query parameter, owned.
+fn query(req: &Request, name: &str) -> Option<String> {
+    web::query(req, name).map(str::to_owned)
+}
+
+fn list_query(req: &Request) -> ListQuery {
+    ListQuery {
+        limit: query(req, "limit"),
+        cursor: query(req, "cursor"),
+    }
+}
+
+fn audit_query(req: &Request) -> AuditQuery {
+    AuditQuery {
+        page: list_query(req),
+        from: query(req, "from"),
+        to: query(req, "to"),
+        user_id: query(req, "user_id"),
+        resource_type: query(req, "resource_type"),
+        resource_id: query(req, "resource_id"),
+        action: query(req, "action"),
+    }
+}
 
 const BODY_LIMIT: usize = 64 * 1024;
 
@@ -36,18 +65,12 @@ struct ManageRoute {
     route: Route,
 }
 
-fn no_content() -> Response<Body> {
-    let mut response = Response::new(Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    response
-}
-
 impl ManageRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, AccountsError> {
         let principal = web::principal(req).ok_or(AccountsError::Unauthenticated)?;
         let action = self.spec.action.ok_or(AccountsError::Unauthenticated)?;
-        let caller = Caller::of(&principal, action, ClientInfo::of(req))?;
+        let caller = Caller::of(&principal, action, client_info(req))?;
         let s = &self.service;
         Ok(match self.route {
             Route::UpdateMe => web::json(
@@ -61,7 +84,9 @@ impl ManageRoute {
                 &s.update_organization(&caller, web::parse_json(req, BODY_LIMIT)?)
                     .await?,
             ),
-            Route::ListMembers => web::json(StatusCode::OK, &s.members(&caller, req).await?),
+            Route::ListMembers => {
+                web::json(StatusCode::OK, &s.members(&caller, &list_query(req)).await?)
+            }
             Route::InviteMember => web::json(
                 StatusCode::CREATED,
                 &s.invite(&caller, web::parse_json(req, BODY_LIMIT)?).await?,
@@ -76,7 +101,7 @@ impl ManageRoute {
             }
             Route::RemoveMember => {
                 s.remove(&caller, path_id(req)?).await?;
-                no_content()
+                web::no_content()
             }
             Route::ListKeys => web::json(StatusCode::OK, &s.keys(&caller).await?),
             Route::CreateKey => web::json(
@@ -86,11 +111,12 @@ impl ManageRoute {
             ),
             Route::RevokeKey => {
                 s.revoke_key(&caller, path_id(req)?).await?;
-                no_content()
+                web::no_content()
             }
-            Route::ListAuditEvents => {
-                web::json(StatusCode::OK, &s.audit_events(&caller, req).await?)
-            }
+            Route::ListAuditEvents => web::json(
+                StatusCode::OK,
+                &s.audit_events(&caller, &audit_query(req)).await?,
+            ),
         })
     }
 }

@@ -19,6 +19,7 @@ use gsign_platform::ratelimit::Policy;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use uuid::Uuid;
 
+use crate::service::auth::ClientInfo;
 use crate::service::auth::{
     LoginInput, LogoutInput, NewPasswordInput, RefreshInput, RegisterInput, Registered,
     ResetRequestInput, TokenInput, TokenPair,
@@ -28,6 +29,12 @@ use crate::service::manage::{
     Page, ProfileUpdate,
 };
 use crate::service::me::Profile;
+
+/// Where `req` came from, as API Gateway saw it (for sessions and audit events).
+fn client_info(req: &lambda_http::Request) -> ClientInfo {
+    let (ip, user_agent) = gsign_platform::http::client(req);
+    ClientInfo { ip, user_agent }
+}
 
 /// One audit event. Every member is present; one the stored event lacks is `null`.
 #[derive(JsonSchema)]

@@ -8,22 +8,23 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use gsign_core::accounts::{password_problems, slugify, EmailAddress};
-use gsign_core::{Credential, Env, FieldError, Principal};
+use gsign_core::{Credential, Env, FieldError, Principal, Role};
 use gsign_platform::cache::Cache;
 use gsign_platform::credentials::{self, AccessTokens};
-use gsign_platform::database::{Database, Row, Session, Transaction};
+use gsign_platform::database::{Database, Transaction};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
-use gsign_platform::params;
 use gsign_platform::ratelimit::RateLimiter;
 use gsign_platform::sessions;
-use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{AccountsCase, AccountsError};
 use crate::service::{Common, CommonConfig};
+use crate::store::sessions::NewSession;
+use crate::store::tokens::{self, Purpose};
+use crate::store::users::{self, Contact, NewOwner, SignInAccount};
+use crate::store::{self, api_keys, organizations};
 
 /// A sign-in with an unverified address mails a new verification link at most this often.
 pub const RESEND_VERIFICATION_AFTER_MINUTES: i32 = 5;
@@ -47,19 +48,6 @@ pub struct ClientInfo {
     pub ip: Option<String>,
     /// User agent.
     pub user_agent: Option<String>,
-}
-
-impl ClientInfo {
-    /// From the API Gateway request context.
-    pub fn of(req: &Request) -> Self {
-        match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => Self {
-                ip: ctx.http.source_ip.clone(),
-                user_agent: ctx.http.user_agent.clone(),
-            },
-            _ => Self::default(),
-        }
-    }
 }
 
 /// The sign-up and session service shared by the four routes.
@@ -250,10 +238,10 @@ pub struct TokenPair {
 
 /// Whose session it is.
 #[derive(Clone, Copy)]
-struct SessionOwner<'a> {
+struct SessionOwner {
     user: Uuid,
     org: Uuid,
-    role: &'a str,
+    role: Role,
 }
 
 fn audit_event(
@@ -274,6 +262,54 @@ fn audit_event(
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
         details,
+    }
+}
+
+/// The trimmed organization name and the parsed address of a registration, every problem
+/// with it reported at once.
+fn checked_registration(input: &RegisterInput) -> Result<(String, EmailAddress), AccountsError> {
+    let mut errors = Vec::new();
+    let name = input.organization_name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 255 {
+        errors.push(FieldError::new(
+            "/organization_name",
+            "must be 1 to 255 characters",
+        ));
+    }
+    let email = EmailAddress::parse(&input.email)
+        .map_err(|e| errors.push(FieldError::new("/email", e)))
+        .ok();
+    errors.extend(password_problems(
+        input.password.expose_secret(),
+        email.as_ref(),
+    ));
+    bounded("first_name", &input.first_name, 100, &mut errors);
+    bounded("last_name", &input.last_name, 100, &mut errors);
+    match email.filter(|_| errors.is_empty()) {
+        Some(email) => Ok((name, email)),
+        None => Err(AccountsError::Validation(errors)),
+    }
+}
+
+/// The user, session family and organization of a signed-in `principal` (an API key has no
+/// session to end).
+fn session_of(principal: &Principal) -> Result<(Uuid, Uuid, Uuid), AccountsError> {
+    let Credential::Session {
+        user_id,
+        session_id,
+    } = &principal.credential
+    else {
+        return Err(AccountsError::Forbidden(
+            gsign_core::Action::UpdateOwnProfile,
+        ));
+    };
+    match (
+        user_id.parse::<Uuid>(),
+        session_id.parse::<Uuid>(),
+        principal.organization_id.parse::<Uuid>(),
+    ) {
+        (Ok(user), Ok(family), Ok(org)) => Ok((user, family, org)),
+        _ => Err(AccountsError::Unauthenticated),
     }
 }
 
@@ -322,26 +358,7 @@ impl AuthService {
         input: RegisterInput,
         client: &ClientInfo,
     ) -> Result<Registered, AccountsError> {
-        let mut errors = Vec::new();
-        let name = input.organization_name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 255 {
-            errors.push(FieldError::new(
-                "/organization_name",
-                "must be 1 to 255 characters",
-            ));
-        }
-        let email = EmailAddress::parse(&input.email)
-            .map_err(|e| errors.push(FieldError::new("/email", e)))
-            .ok();
-        errors.extend(password_problems(
-            input.password.expose_secret(),
-            email.as_ref(),
-        ));
-        bounded("first_name", &input.first_name, 100, &mut errors);
-        bounded("last_name", &input.last_name, 100, &mut errors);
-        let Some(email) = email.filter(|_| errors.is_empty()) else {
-            return Err(AccountsError::Validation(errors));
-        };
+        let (name, email) = checked_registration(&input)?;
         // Hashed on both paths, so a taken address answers in the same time as a new one.
         let password_hash = self.hash(input.password).await?;
         let answer = Registered {
@@ -355,28 +372,16 @@ impl AuthService {
         );
         let mut client_db = self.db.connect().await?;
         let tx = client_db.begin().await?;
-        let org: Uuid = tx
-            .fetch_one(
-                "INSERT INTO organizations (name, slug) VALUES (:name, :slug) RETURNING id",
-                params!(name, slug),
-            )
-            .await?
-            .get("id")?;
-        let user = tx
-            .fetch_one(
-                "INSERT INTO users (organization_id, email, password_hash, first_name, last_name, role)
-                 VALUES (:org, :email, :password_hash, :first_name, :last_name, 'owner') RETURNING id",
-                params!(
-                    org,
-                    email = email.as_str(),
-                    password_hash,
-                    first_name = input.first_name,
-                    last_name = input.last_name,
-                ),
-            )
-            .await;
-        let user: Uuid = match user {
-            Ok(row) => row.get("id")?,
+        let org = organizations::insert(&tx, &name, &slug).await?;
+        let owner = NewOwner {
+            org,
+            email: email.as_str(),
+            password_hash: &password_hash,
+            first_name: input.first_name.as_deref(),
+            last_name: input.last_name.as_deref(),
+        };
+        let user = match users::insert_owner(&tx, &owner).await {
+            Ok(user) => user,
             Err(err) if err.is_unique_violation() => {
                 drop(tx);
                 self.mail_existing_account(&email, client).await?;
@@ -384,27 +389,18 @@ impl AuthService {
             }
             Err(err) => return Err(err.into()),
         };
+        let registered = audit_event(
+            "user.registered",
+            org,
+            Some(user),
+            ("user", user.to_string()),
+            client,
+            serde_json::json!({"organization_slug": slug}),
+        );
         let events = vec![
-            outbox::audit(
-                &tx,
-                &audit_event(
-                    "user.registered",
-                    org,
-                    Some(user),
-                    ("user", user.to_string()),
-                    client,
-                    serde_json::json!({"organization_slug": slug}),
-                ),
-            )
-            .await?,
-            self.verification_mail(
-                &tx,
-                (user, org),
-                email.as_str(),
-                input.first_name.as_deref(),
-                &name,
-            )
-            .await?,
+            outbox::audit(&tx, &registered).await?,
+            self.verification_mail(&tx, (user, org), email.as_str(), owner.first_name, &name)
+                .await?,
         ];
         tx.commit().await?;
         self.relay.publish(&self.db, &events).await;
@@ -421,23 +417,16 @@ impl AuthService {
     ) -> Result<(), AccountsError> {
         let mut conn = self.db.connect().await?;
         let tx = conn.begin().await?;
-        let Some(row) = tx
-            .fetch_optional(
-                "SELECT u.id, u.organization_id, u.first_name, u.email FROM users u
-                  WHERE lower(u.email) = lower(:email) AND u.status <> 'invited'",
-                params!(email = email.as_str()),
-            )
-            .await?
-        else {
+        let Some(account) = users::account_with_address(&tx, email.as_str()).await? else {
             return Ok(());
         };
         // To the address as the account has it, whatever case the caller typed.
-        let (user, org, first_name, to): (Uuid, Uuid, Option<String>, String) = (
-            row.get("id")?,
-            row.get("organization_id")?,
-            row.get("first_name")?,
-            row.get("email")?,
-        );
+        let Contact {
+            id: user,
+            org,
+            first_name,
+            email: to,
+        } = account;
         let events = vec![
             outbox::audit(
                 &tx,
@@ -476,28 +465,23 @@ impl AuthService {
     async fn start_session(
         &self,
         tx: &Transaction<'_>,
-        owner: &SessionOwner<'_>,
+        owner: &SessionOwner,
         family: Uuid,
         expires_at: DateTime<Utc>,
         client: &ClientInfo,
     ) -> Result<TokenPair, AccountsError> {
         let SessionOwner { user, org, role } = *owner;
         let refresh = credentials::new_token();
-        let ip: Option<std::net::IpAddr> = client.ip.as_deref().and_then(|ip| ip.parse().ok());
-        tx.run(
-            "INSERT INTO user_sessions (user_id, organization_id, family_id, refresh_token_hash, expires_at, ip_address, user_agent)
-             VALUES (:user, :org, :family, :hash, :expires_at, :ip::inet, :user_agent)",
-            params!(
-                user,
-                org,
-                family,
-                hash = refresh.hash,
-                expires_at,
-                ip = ip.map(|ip| ip.to_string()),
-                user_agent = client.user_agent,
-            ),
-        )
-        .await?;
+        let session = NewSession {
+            user,
+            org,
+            family,
+            refresh_token_hash: &refresh.hash,
+            expires_at,
+            ip: client.ip.as_deref().and_then(|ip| ip.parse().ok()),
+            user_agent: client.user_agent.as_deref(),
+        };
+        store::sessions::insert(tx, &session).await?;
         let tokens = self.tokens.as_ref().ok_or_else(|| {
             AccountsError::Internal(anyhow::anyhow!(
                 "this route does not mint access tokens (no ACCESS_TOKEN_KEY)"
@@ -507,7 +491,7 @@ impl AuthService {
             .issue(
                 &user.to_string(),
                 &org.to_string(),
-                role,
+                role.as_str(),
                 &family.to_string(),
                 Utc::now().timestamp(),
             )
@@ -549,131 +533,43 @@ impl AuthService {
     ) -> Result<TokenPair, AccountsError> {
         let email = EmailAddress::parse(&input.email).ok();
         if let Some(email) = &email {
-            // Guessing one account's password is limited per address, whatever the IP.
-            let decision = self
-                .limiter
-                .check_identifier("login", email.as_str())
-                .await
-                .map_err(|_| AccountsCase::LimiterUnavailable)?;
-            if !decision.allowed {
-                return Err(AccountsCase::RateLimited(decision).into());
-            }
+            self.limit_guesses(email).await?;
         }
-        let mut client_db = self.db.connect().await?;
-        let found = match &email {
-            Some(email) => {
-                client_db
-                    .fetch_optional(
-                        "SELECT u.id, u.organization_id, u.password_hash, u.role,
-                                u.status = 'active' AND o.status = 'active' AS active,
-                                u.email_verified_at IS NOT NULL AS verified, u.email, u.first_name,
-                                o.name AS organization_name,
-                                COALESCE(u.login_locked_until > now(), false) AS locked
-                           FROM users u JOIN organizations o ON o.id = u.organization_id
-                          WHERE lower(u.email) = lower(:email) AND u.status <> 'invited'",
-                        params!(email = email.as_str()),
-                    )
-                    .await?
-            }
+        let mut conn = self.db.connect().await?;
+        let account = match &email {
+            Some(email) => users::for_sign_in(&conn, email.as_str()).await?,
             None => None,
         };
-        let hash = match found
-            .as_ref()
-            .map(|row| row.get::<Option<String>>("password_hash"))
-            .transpose()?
-            .flatten()
-        {
+        let hash = match account.as_ref().and_then(|a| a.password_hash.clone()) {
             Some(hash) => hash,
             None => self.decoy().await?,
         };
         let password_ok = self.verify(input.password, hash).await?;
-        let Some(row) = found else {
+        let Some(account) = account else {
             return Err(AccountsCase::InvalidCredentials.into());
         };
-        let (user, org, role, active): (Uuid, Uuid, String, bool) = (
-            row.get("id")?,
-            row.get("organization_id")?,
-            row.get("role")?,
-            row.get("active")?,
-        );
-        let locked: bool = row.get("locked")?;
-        let tx = client_db.begin().await?;
-        if !(password_ok && active) || locked {
-            let reason = if locked {
-                "account_locked"
-            } else if password_ok {
-                "account_inactive"
-            } else {
-                // Counted atomically; the tenth in a row locks the account, longer each time.
-                let locked_now: bool = tx
-                    .fetch_one(
-                        // The lockout lengths go as a JSON array (no array parameters on the
-                        // Data API); the n-th lockout takes the n-th, the last one after.
-                        "UPDATE users SET
-                           failed_logins = CASE WHEN failed_logins + 1 >= :max THEN 0 ELSE failed_logins + 1 END,
-                           login_lockouts = login_lockouts + (failed_logins + 1 >= :max)::int,
-                           login_locked_until = CASE WHEN failed_logins + 1 >= :max
-                             THEN now() + make_interval(secs => (:lockouts::jsonb
-                               ->> (LEAST(login_lockouts + 1, jsonb_array_length(:lockouts::jsonb)) - 1))::float8)
-                             ELSE login_locked_until END
-                         WHERE id = :user RETURNING failed_logins = 0 AS locked_now",
-                        params!(
-                            user,
-                            max = MAX_LOGIN_FAILURES,
-                            lockouts = serde_json::json!(LOGIN_LOCKOUTS_SECONDS),
-                        ),
-                    )
-                    .await?
-                    .get("locked_now")?;
-                if locked_now {
-                    "wrong_password_locked"
-                } else {
-                    "wrong_password"
-                }
-            };
-            let event = outbox::audit(
-                &tx,
-                &audit_event(
-                    "auth.login_failed",
-                    org,
-                    Some(user),
-                    ("user", user.to_string()),
-                    client,
-                    serde_json::json!({"reason": reason}),
-                ),
-            )
-            .await?;
-            tx.commit().await?;
-            self.relay.publish(&self.db, &[event]).await;
-            return Err(AccountsCase::InvalidCredentials.into());
+        let tx = conn.begin().await?;
+        if !(password_ok && account.active) || account.locked {
+            return self.refuse_sign_in(tx, &account, password_ok, client).await;
         }
-        if !row.get::<bool>("verified")? {
+        if !account.verified {
             // Only the owner of the password learns this, and gets a fresh link.
-            let mail_sent = self.resend_verification(tx, &row, client).await?;
+            let mail_sent = self.resend_verification(tx, &account, client).await?;
             return Err(AccountsCase::EmailNotVerified { mail_sent }.into());
         }
-        tx.run(
-            "UPDATE users SET failed_logins = 0, login_lockouts = 0 \
-             WHERE id = :user AND (failed_logins > 0 OR login_lockouts > 0)",
-            params!(user),
-        )
-        .await?;
+        let (user, org) = (account.contact.id, account.contact.org);
+        users::record_sign_in(&tx, user).await?;
         let family = Uuid::new_v4();
         let expires_at = Utc::now()
             + chrono::Duration::from_std(self.refresh_ttl).map_err(anyhow::Error::from)?;
         let owner = SessionOwner {
             user,
             org,
-            role: &role,
+            role: account.role,
         };
         let pair = self
             .start_session(&tx, &owner, family, expires_at, client)
             .await?;
-        tx.run(
-            "UPDATE users SET last_login_at = now() WHERE id = :user",
-            params!(user),
-        )
-        .await?;
         let event = outbox::audit(
             &tx,
             &audit_event(
@@ -691,31 +587,86 @@ impl AuthService {
         Ok(pair)
     }
 
-    /// Mails a new verification link for the account of a login `row` (id, organization,
-    /// …, email, first name, organization name) unless one went out in the last
+    /// Guessing one account's password is limited per address, whatever the IP.
+    #[tracing::instrument(skip_all)]
+    async fn limit_guesses(&self, email: &EmailAddress) -> Result<(), AccountsError> {
+        let decision = self
+            .limiter
+            .check_identifier("login", email.as_str())
+            .await
+            .map_err(|_| AccountsCase::LimiterUnavailable)?;
+        if !decision.allowed {
+            return Err(AccountsCase::RateLimited(decision).into());
+        }
+        Ok(())
+    }
+
+    /// Refuses a sign-in to `account` (locked, inactive, or a wrong password, which counts
+    /// toward a lockout) and records why, for the audit trail only: the caller hears
+    /// [`AccountsCase::InvalidCredentials`] whatever the reason.
+    #[tracing::instrument(skip_all)]
+    async fn refuse_sign_in(
+        &self,
+        tx: Transaction<'_>,
+        account: &SignInAccount,
+        password_ok: bool,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, AccountsError> {
+        let user = account.contact.id;
+        let reason = if account.locked {
+            "account_locked"
+        } else if password_ok {
+            "account_inactive"
+        } else if
+        // Counted atomically; the tenth in a row locks the account, longer each time.
+        users::count_failed_sign_in(
+            &tx,
+            user,
+            MAX_LOGIN_FAILURES,
+            &LOGIN_LOCKOUTS_SECONDS,
+        )
+        .await?
+        {
+            "wrong_password_locked"
+        } else {
+            "wrong_password"
+        };
+        let event = outbox::audit(
+            &tx,
+            &audit_event(
+                "auth.login_failed",
+                account.contact.org,
+                Some(user),
+                ("user", user.to_string()),
+                client,
+                serde_json::json!({"reason": reason}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        self.relay.publish(&self.db, &[event]).await;
+        Err(AccountsCase::InvalidCredentials.into())
+    }
+
+    /// Mails a new verification link to `account` unless one went out in the last
     /// [`RESEND_VERIFICATION_AFTER_MINUTES`]; whether it did.
     #[tracing::instrument(skip_all)]
     async fn resend_verification(
         &self,
         tx: Transaction<'_>,
-        row: &Row,
+        account: &SignInAccount,
         client: &ClientInfo,
     ) -> Result<bool, AccountsError> {
-        let (user, org): (Uuid, Uuid) = (row.get("id")?, row.get("organization_id")?);
+        let (user, org) = (account.contact.id, account.contact.org);
         // Serialises concurrent sign-ins of the same account.
-        tx.run(
-            "SELECT 1 FROM users WHERE id = :user FOR UPDATE",
-            params!(user),
+        users::lock(&tx, user).await?;
+        let recent = tokens::sent_within(
+            &tx,
+            user,
+            Purpose::VerifyEmail,
+            RESEND_VERIFICATION_AFTER_MINUTES,
         )
         .await?;
-        let recent: bool = tx
-            .fetch_one(
-                "SELECT EXISTS (SELECT 1 FROM account_tokens WHERE user_id = :user AND purpose = 'verify_email'
-                                   AND created_at > now() - make_interval(mins => :minutes::int)) AS recent",
-                params!(user, minutes = RESEND_VERIFICATION_AFTER_MINUTES),
-            )
-            .await?
-            .get("recent")?;
         if recent {
             return Ok(false);
         }
@@ -735,9 +686,9 @@ impl AuthService {
             self.verification_mail(
                 &tx,
                 (user, org),
-                &row.get::<String>("email")?,
-                row.get::<Option<String>>("first_name")?.as_deref(),
-                &row.get::<String>("organization_name")?,
+                &account.contact.email,
+                account.contact.first_name.as_deref(),
+                &account.organization_name,
             )
             .await?,
         ];
@@ -758,12 +709,7 @@ impl AuthService {
         organization_name: &str,
     ) -> Result<Uuid, AccountsError> {
         let verification = credentials::new_token();
-        tx.run(
-            "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
-             VALUES ('verify_email', :user, :org, :hash, now() + interval '24 hours')",
-            params!(user, org, hash = verification.hash),
-        )
-        .await?;
+        tokens::insert(tx, Purpose::VerifyEmail, user, org, &verification.hash).await?;
         Ok(outbox::email(
             tx,
             org,
@@ -792,39 +738,22 @@ impl AuthService {
         let hash = credentials::sha256_hex(input.refresh_token.expose_secret());
         let mut client_db = self.db.connect().await?;
         let tx = client_db.begin().await?;
-        let Some(row) = tx
-            .fetch_optional(
-                "SELECT s.id, s.user_id, s.organization_id, s.family_id, s.rotated_at IS NOT NULL AS reused,
-                        s.revoked_at IS NULL AND s.expires_at > now() AS live, s.expires_at, u.role,
-                        u.status = 'active' AS active
-                   FROM user_sessions s JOIN users u ON u.id = s.user_id
-                  WHERE s.refresh_token_hash = :hash
-                  FOR UPDATE OF s",
-                params!(hash),
-            )
-            .await?
-        else {
+        let Some(presented) = store::sessions::lock_by_refresh_token(&tx, &hash).await? else {
             return Err(AccountsCase::InvalidCredentials.into());
         };
-        let (id, user, org, family): (Uuid, Uuid, Uuid, Uuid) = (
-            row.get("id")?,
-            row.get("user_id")?,
-            row.get("organization_id")?,
-            row.get("family_id")?,
-        );
-        let (reused, live, expires_at, role, active): (bool, bool, DateTime<Utc>, String, bool) = (
-            row.get("reused")?,
-            row.get("live")?,
-            row.get("expires_at")?,
-            row.get("role")?,
-            row.get("active")?,
-        );
+        let store::sessions::Presented {
+            id,
+            user,
+            org,
+            family,
+            reused,
+            live,
+            expires_at,
+            role,
+            active,
+        } = presented;
         if reused {
-            tx.run(
-                "UPDATE user_sessions SET revoked_at = now() WHERE family_id = :family AND revoked_at IS NULL",
-                params!(family),
-            )
-            .await?;
+            store::sessions::revoke_family(&tx, family).await?;
             let event = outbox::audit(
                 &tx,
                 &audit_event(
@@ -850,17 +779,9 @@ impl AuthService {
         if !(live && active) {
             return Err(AccountsCase::InvalidCredentials.into());
         }
-        tx.run(
-            "UPDATE user_sessions SET rotated_at = now() WHERE id = :id",
-            params!(id),
-        )
-        .await?;
+        store::sessions::mark_rotated(&tx, id).await?;
         // The family keeps its absolute expiry: refreshing never extends a session forever.
-        let owner = SessionOwner {
-            user,
-            org,
-            role: &role,
-        };
+        let owner = SessionOwner { user, org, role };
         let pair = self
             .start_session(&tx, &owner, family, expires_at, client)
             .await?;
@@ -876,34 +797,13 @@ impl AuthService {
         input: LogoutInput,
         client: &ClientInfo,
     ) -> Result<(), AccountsError> {
-        let Credential::Session {
-            user_id,
-            session_id,
-        } = &principal.credential
-        else {
-            return Err(AccountsError::Forbidden(
-                gsign_core::Action::UpdateOwnProfile,
-            ));
-        };
-        let (Ok(user), Ok(family), Ok(org)) = (
-            user_id.parse::<Uuid>(),
-            session_id.parse::<Uuid>(),
-            principal.organization_id.parse::<Uuid>(),
-        ) else {
-            return Err(AccountsError::Unauthenticated);
-        };
+        let (user, family, org) = session_of(principal)?;
         let mut client_db = self.db.connect().await?;
         let tx = client_db.begin().await?;
         let revoked = if input.everywhere {
             Self::revoke_all_sessions(&tx, user).await?
         } else {
-            tx.run(
-                "UPDATE user_sessions SET revoked_at = now()
-                  WHERE family_id = :family AND user_id = :user AND organization_id = :org
-                    AND revoked_at IS NULL",
-                params!(family, user, org),
-            )
-            .await?
+            store::sessions::revoke_own_family(&tx, user, org, family).await?
         };
         if revoked == 0 {
             // Already ended: logging out twice is not an error, and not an event.
@@ -935,59 +835,42 @@ impl AuthService {
         tx.commit().await?;
         match version {
             Some(version) => self.forget_all(user, version).await,
-            None => {
-                if let Err(err) = sessions::forget(&self.cache, user, family).await {
-                    // Postgres is the truth; a cached entry can outlive it only while Redis
-                    // is unreachable, and never beyond the access token's 15 minutes.
-                    tracing::warn!(
-                        error = format!("{err:#}"),
-                        "logout could not clear the session cache"
-                    );
-                }
-            }
+            None => self.forget_family(user, family).await,
         }
         self.relay.publish(&self.db, &[event]).await;
         Ok(())
     }
-    /// Consumes a single-use token of `purpose`: returns (token id, user, organization, email)
-    /// and marks it used, or `None` if unknown, used or expired.
+
+    /// Drops a logged-out session family from the cache.
+    #[tracing::instrument(skip_all, fields(family = %family))]
+    async fn forget_family(&self, user: Uuid, family: Uuid) {
+        if let Err(err) = sessions::forget(&self.cache, user, family).await {
+            // Postgres is the truth; a cached entry can outlive it only while Redis is
+            // unreachable, and never beyond the access token's 15 minutes.
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "logout could not clear the session cache"
+            );
+        }
+    }
+
+    /// Consumes a single-use token of `purpose`: returns (user, organization, email) and
+    /// marks it used, or `None` if unknown, used or expired.
     #[tracing::instrument(skip_all)]
     async fn consume_token(
         &self,
         tx: &Transaction<'_>,
-        purpose: &str,
+        purpose: Purpose,
         token: &SecretString,
     ) -> Result<Option<(Uuid, Uuid, String)>, AccountsError> {
         let hash = credentials::sha256_hex(token.expose_secret());
-        let row = tx
-            .fetch_optional(
-                "UPDATE account_tokens t SET used_at = now()
-                   FROM users u
-                  WHERE t.token_hash = :hash AND t.purpose = :purpose AND t.used_at IS NULL
-                    AND t.expires_at > now() AND u.id = t.user_id
-              RETURNING t.user_id, t.organization_id, u.email",
-                params!(hash, purpose),
-            )
-            .await?;
-        row.map(|r| -> Result<_, AccountsError> {
-            Ok((
-                r.get("user_id")?,
-                r.get("organization_id")?,
-                r.get("email")?,
-            ))
-        })
-        .transpose()
+        Ok(tokens::consume(tx, purpose, &hash).await?)
     }
 
     /// Revokes every session of `user` in Postgres; the caller clears Redis after commit.
     #[tracing::instrument(skip_all, fields(user = %user))]
     async fn revoke_all_sessions(tx: &Transaction<'_>, user: Uuid) -> Result<u64, AccountsError> {
-        Ok(tx
-            .run(
-                "UPDATE user_sessions SET revoked_at = now() WHERE user_id = :user AND revoked_at IS NULL",
-                params!(user),
-            )
-            .await?)
+        Ok(store::sessions::revoke_all_of(tx, user, None).await?)
     }
 
     #[tracing::instrument(skip_all, fields(user = %user))]
@@ -1005,14 +888,10 @@ impl AuthService {
         let mut conn = self.db.connect().await?;
         let tx = conn.begin().await?;
         let (user, org, _) = self
-            .consume_token(&tx, "verify_email", &input.token)
+            .consume_token(&tx, Purpose::VerifyEmail, &input.token)
             .await?
             .ok_or(AccountsCase::InvalidCredentials)?;
-        tx.run(
-            "UPDATE users SET email_verified_at = now() WHERE id = :user AND email_verified_at IS NULL",
-            params!(user),
-        )
-        .await?;
+        users::mark_email_verified(&tx, user).await?;
         let event = outbox::audit(
             &tx,
             &audit_event(
@@ -1062,28 +941,17 @@ impl AuthService {
         }
         let mut conn = self.db.connect().await?;
         let tx = conn.begin().await?;
-        let Some(row) = tx
-            .fetch_optional(
-                "SELECT u.id, u.organization_id, u.email FROM users u
-                  WHERE lower(u.email) = lower(:email) AND u.status = 'active'",
-                params!(email = email.as_str()),
-            )
-            .await?
+        let Some(Contact {
+            id: user,
+            org,
+            email: to,
+            ..
+        }) = users::active_with_address(&tx, email.as_str()).await?
         else {
             return Ok(());
         };
-        let (user, org, to): (Uuid, Uuid, String) = (
-            row.get("id")?,
-            row.get("organization_id")?,
-            row.get("email")?,
-        );
         let token = credentials::new_token();
-        tx.run(
-            "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
-             VALUES ('password_reset', :user, :org, :hash, now() + interval '1 hour')",
-            params!(user, org, hash = token.hash),
-        )
-        .await?;
+        tokens::insert(&tx, Purpose::PasswordReset, user, org, &token.hash).await?;
         let events = vec![
             outbox::audit(&tx, &audit_event("user.password_reset_requested", org, Some(user), ("user", user.to_string()), client, serde_json::json!({}))).await?,
             outbox::email(
@@ -1118,38 +986,19 @@ impl AuthService {
         let mut conn = self.db.connect().await?;
         let tx = conn.begin().await?;
         let (user, org, _) = self
-            .consume_token(&tx, "password_reset", &input.token)
+            .consume_token(&tx, Purpose::PasswordReset, &input.token)
             .await?
             .ok_or(AccountsCase::InvalidCredentials)?;
         // A reset through the mailed link proves the mailbox. If the address was never
         // verified, whoever registered it may not be its owner: their API keys and webhooks
         // go, before the owner takes the account over.
-        let was_verified: bool = tx
-            .fetch_one(
-                "UPDATE users u SET password_hash = :hash, email_verified_at = COALESCE(u.email_verified_at, now()),
-                        failed_logins = 0, login_lockouts = 0, login_locked_until = NULL
-                   FROM users old WHERE u.id = :user AND old.id = u.id
-                 RETURNING old.email_verified_at IS NOT NULL AS was_verified",
-                params!(user, hash),
-            )
-            .await?
-            .get("was_verified")?;
+        let was_verified = users::reset_password(&tx, user, &hash).await?;
         let (keys_revoked, webhooks_removed) = if was_verified {
             (0, 0)
         } else {
             (
-                tx.run(
-                    "UPDATE api_keys SET revoked_at = now() WHERE created_by = :user AND revoked_at IS NULL",
-                    params!(user),
-                )
-                .await?,
-                tx.run(
-                    "UPDATE webhook_endpoints SET deleted_at = now(), active = false,
-                            disabled_reason = 'account taken over by the address owner', disabled_at = now()
-                      WHERE created_by = :user AND deleted_at IS NULL",
-                    params!(user),
-                )
-                .await?,
+                api_keys::revoke_created_by(&tx, user).await?,
+                store::remove_webhooks_created_by(&tx, user).await?,
             )
         };
         let revoked = Self::revoke_all_sessions(&tx, user).await?;
@@ -1194,24 +1043,18 @@ impl AuthService {
         let mut conn = self.db.connect().await?;
         let tx = conn.begin().await?;
         let (user, org, _) = self
-            .consume_token(&tx, "invitation", &input.token)
+            .consume_token(&tx, Purpose::Invitation, &input.token)
             .await?
             .ok_or(AccountsCase::InvalidCredentials)?;
-        let updated = match tx
-            .run(
-                "UPDATE users SET password_hash = :hash, status = 'active', email_verified_at = now(),
-                        first_name = COALESCE(:first_name::text, first_name),
-                        last_name = COALESCE(:last_name::text, last_name)
-                  WHERE id = :user AND status = 'invited'",
-                params!(
-                    user,
-                    hash,
-                    first_name = input.first_name,
-                    last_name = input.last_name,
-                ),
-            )
-            .await
-        {
+        let activated = users::activate_invitee(
+            &tx,
+            user,
+            &hash,
+            input.first_name.as_deref(),
+            input.last_name.as_deref(),
+        )
+        .await;
+        let updated = match activated {
             Ok(updated) => updated,
             // The address has an account in another organization (one account per address):
             // the invitee, who owns the address, may learn that.

@@ -7,10 +7,8 @@
 //! `gsign_core::access`). Every query is scoped to the principal's organization, so another
 //! tenant's id is simply not found (404).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -19,12 +17,10 @@ use gsign_core::accounts::{password_problems, EmailAddress};
 use gsign_core::{Action, Credential, Env, FieldError, Principal, Role, Scope};
 use gsign_platform::cache::Cache;
 use gsign_platform::credentials;
-use gsign_platform::database::{json_list, Database, DbError, Row, Session, Transaction};
+use gsign_platform::database::{Database, Transaction};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
-use gsign_platform::params;
 use gsign_platform::ratelimit::RateLimiter;
 use gsign_platform::{aws, sessions};
-use lambda_http::{Request, RequestExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -32,6 +28,13 @@ use uuid::Uuid;
 use crate::error::{AccountsCase, AccountsError};
 use crate::service::auth::ClientInfo;
 use crate::service::{Common, CommonConfig};
+use crate::store::audit_events::{self, AuditFilter, AuditSubject};
+use crate::store::tokens::{self, Purpose};
+use crate::store::users::{self, NewInvitee};
+use crate::store::{self, api_keys, organizations};
+
+pub use crate::store::api_keys::KeyView;
+pub use crate::store::users::MemberView;
 
 const MAX_PAGE: i64 = 100;
 
@@ -177,7 +180,7 @@ pub struct OrganizationUpdate {
     name: Option<String>,
     /// New settings, replacing the old ones whole (absent or `null`: unchanged).
     #[serde(default)]
-    #[schemars(with = "Option<crate::service::schemas::OrganizationSettings>")]
+    #[schemars(with = "Option<crate::store::schemas::OrganizationSettings>")]
     settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -238,77 +241,13 @@ pub(crate) struct OrganizationView {
     /// The plan billing enforces now (`free`, `pro`, `business`, …).
     plan: String,
     /// Its status.
-    #[schemars(with = "crate::service::schemas::OrganizationStatus")]
+    #[schemars(with = "crate::store::schemas::OrganizationStatus")]
     status: String,
     /// Its settings.
-    #[schemars(with = "crate::service::schemas::OrganizationSettings")]
+    #[schemars(with = "crate::store::schemas::OrganizationSettings")]
     settings: serde_json::Value,
     /// When it was created.
     created_at: DateTime<Utc>,
-}
-
-/// A member of the organization (or an invitee).
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct MemberView {
-    /// The user's id.
-    id: Uuid,
-    /// Email address.
-    email: String,
-    /// First name.
-    first_name: Option<String>,
-    /// Last name.
-    last_name: Option<String>,
-    /// Role in the organization.
-    #[schemars(with = "gsign_core::Role")]
-    role: String,
-    /// `invited` until the invitation is accepted; `disabled` once removed.
-    #[schemars(with = "crate::service::schemas::MemberStatus")]
-    status: String,
-    /// When the address was confirmed (`null`: never).
-    email_verified_at: Option<DateTime<Utc>>,
-    /// Last successful sign-in.
-    last_login_at: Option<DateTime<Utc>>,
-    /// When the account or invitation was created.
-    created_at: DateTime<Utc>,
-}
-
-/// An API key (never the key itself, except once in the creation answer).
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct KeyView {
-    /// The key's id.
-    id: Uuid,
-    /// Its name.
-    name: String,
-    /// The key's first characters, to recognise it.
-    prefix: String,
-    /// The role it was made with (its creator's then).
-    #[schemars(with = "gsign_core::Role")]
-    role: String,
-    /// What it may do.
-    #[schemars(with = "Vec<Scope>")]
-    scopes: Vec<String>,
-    /// When it was last used.
-    last_used_at: Option<DateTime<Utc>>,
-    /// When it stops working (`null`: never).
-    expires_at: Option<DateTime<Utc>>,
-    /// When it was revoked (`null`: it was not).
-    revoked_at: Option<DateTime<Utc>>,
-    /// When it was created.
-    created_at: DateTime<Utc>,
-    /// The member who created the key; it lives only while they are an active member.
-    created_by: Option<KeyCreator>,
-    /// Only in the creation response: the whole key, shown once.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<String>,
-}
-
-/// Who created an API key.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-struct KeyCreator {
-    /// The member's id.
-    id: Uuid,
-    /// Their email address.
-    email: Option<String>,
 }
 
 /// A page of a list answer.
@@ -321,54 +260,36 @@ pub struct Page<T> {
     next_cursor: Option<String>,
 }
 
-fn member_view(row: &Row) -> Result<MemberView, DbError> {
-    Ok(MemberView {
-        id: row.get("id")?,
-        email: row.get("email")?,
-        first_name: row.get("first_name")?,
-        last_name: row.get("last_name")?,
-        role: row.get("role")?,
-        status: row.get("status")?,
-        email_verified_at: row.get("email_verified_at")?,
-        last_login_at: row.get("last_login_at")?,
-        created_at: row.get("created_at")?,
-    })
+/// A list's query parameters as given (the use case checks them).
+#[derive(Debug, Default, Clone)]
+pub struct ListQuery {
+    /// `limit`: 1 to 100 rows (50 when absent).
+    pub limit: Option<String>,
+    /// `cursor`: where the previous page ended.
+    pub cursor: Option<String>,
 }
 
-fn key_view(row: &Row, key: Option<String>) -> Result<KeyView, DbError> {
-    let created_by = match row.get::<Option<Uuid>>("created_by")? {
-        Some(id) => Some(KeyCreator {
-            id,
-            email: row.get("created_by_email")?,
-        }),
-        None => None,
-    };
-    Ok(KeyView {
-        id: row.get("id")?,
-        name: row.get("name")?,
-        prefix: row.get("prefix")?,
-        role: row.get("role")?,
-        scopes: row.get("scopes")?,
-        last_used_at: row.get("last_used_at")?,
-        expires_at: row.get("expires_at")?,
-        revoked_at: row.get("revoked_at")?,
-        created_at: row.get("created_at")?,
-        created_by,
-        key,
-    })
+/// `GET /v1/audit-events`' query parameters as given (the use case checks them).
+#[derive(Debug, Default, Clone)]
+pub struct AuditQuery {
+    /// `limit` and `cursor`.
+    pub page: ListQuery,
+    /// `from`: RFC 3339, inclusive.
+    pub from: Option<String>,
+    /// `to`: RFC 3339, its whole second included.
+    pub to: Option<String>,
+    /// `user_id`: events by this member.
+    pub user_id: Option<String>,
+    /// `resource_type`, with `resource_id`: events about this resource.
+    pub resource_type: Option<String>,
+    /// `resource_id`, with `resource_type`.
+    pub resource_id: Option<String>,
+    /// `action`: events of this action only.
+    pub action: Option<String>,
 }
 
-const MEMBER_COLUMNS: &str =
-    "id, email, first_name, last_name, role, status, email_verified_at, last_login_at, created_at";
-const KEY_COLUMNS: &str =
-    "id, name, prefix, role, scopes, last_used_at, expires_at, revoked_at, created_at, created_by,
-     (SELECT email FROM users WHERE users.id = api_keys.created_by) AS created_by_email";
-
-fn limit_of(req: &Request) -> Result<i64, AccountsError> {
-    match req
-        .query_string_parameters_ref()
-        .and_then(|q| q.first("limit"))
-    {
+fn limit_of(raw: Option<&str>) -> Result<i64, AccountsError> {
+    match raw {
         None => Ok(50),
         Some(raw) => raw
             .parse::<i64>()
@@ -378,16 +299,22 @@ fn limit_of(req: &Request) -> Result<i64, AccountsError> {
     }
 }
 
-fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.query_string_parameters_ref()
-        .and_then(|q| q.first(name))
-}
-
-pub(crate) fn path_id(req: &Request) -> Result<Uuid, AccountsError> {
-    req.path_parameters_ref()
-        .and_then(|p| p.first("id"))
-        .and_then(|id| id.parse().ok())
-        .ok_or(AccountsError::NotFound("resource"))
+/// An RFC 3339 time of parameter `name`, as the audit table's sort keys write it.
+fn audit_time(name: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let raw = raw?;
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string()
+        })
+        .map_err(|_| {
+            errors.push(FieldError::new(
+                format!("/{name}"),
+                "must be an RFC 3339 time",
+            ))
+        })
+        .ok()
 }
 
 /// A person's first and last name fit their columns (100 characters each).
@@ -399,6 +326,48 @@ fn name_problems(first: &Option<String>, last: &Option<String>, errors: &mut Vec
                 "must be at most 100 characters",
             ));
         }
+    }
+}
+
+/// The hash of `change`'s new password, once its current one matches `stored`.
+async fn new_password_hash(
+    change: PasswordChange,
+    stored: Option<String>,
+) -> Result<String, AccountsError> {
+    let current = change.current;
+    let ok = tokio::task::spawn_blocking(move || {
+        stored.is_some_and(|hash| credentials::verify_password(&current, &hash))
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    if !ok {
+        return Err(AccountsError::invalid(
+            "/password/current",
+            "is not your current password",
+        ));
+    }
+    let new = change.new;
+    tokio::task::spawn_blocking(move || credentials::hash_password(&new))
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(|e| AccountsError::Internal(e.into()))
+}
+
+/// The address and role of an invitation, every problem with it reported at once.
+fn checked_invitation(input: &Invitation) -> Result<(EmailAddress, Role), AccountsError> {
+    let mut errors = Vec::new();
+    let email = EmailAddress::parse(&input.email)
+        .map_err(|e| errors.push(FieldError::new("/email", e)))
+        .ok();
+    let role = input
+        .role
+        .parse::<Role>()
+        .map_err(|e| errors.push(FieldError::new("/role", e)))
+        .ok();
+    name_problems(&input.first_name, &input.last_name, &mut errors);
+    match (email, role, errors.is_empty()) {
+        (Some(email), Some(role), true) => Ok((email, role)),
+        _ => Err(AccountsError::Validation(errors)),
     }
 }
 
@@ -446,17 +415,12 @@ impl Manage {
         name_problems(&input.first_name, &input.last_name, &mut errors);
         let mut conn = self.db.connect().await?;
         let tx = conn.begin().await?;
-        let row = tx
-            .fetch_optional(
-                "SELECT email, password_hash FROM users WHERE id = :user AND organization_id = :org \
-                 FOR UPDATE",
-                params!(user, org = caller.org),
-            )
+        let (email, stored) = users::lock_credentials(&tx, user, caller.org)
             .await?
             .ok_or(AccountsError::NotFound("user"))?;
         let mut events = Vec::new();
         if let Some(change) = input.password {
-            let email = EmailAddress::parse(&row.get::<String>("email")?).ok();
+            let email = EmailAddress::parse(&email).ok();
             errors.extend(
                 password_problems(change.new.expose_secret(), email.as_ref())
                     .into_iter()
@@ -465,66 +429,26 @@ impl Manage {
             if !errors.is_empty() {
                 return Err(AccountsError::Validation(errors));
             }
-            let stored: Option<String> = row.get("password_hash")?;
-            let current = change.current;
-            let ok = tokio::task::spawn_blocking(move || {
-                stored.is_some_and(|hash| credentials::verify_password(&current, &hash))
-            })
-            .await
-            .map_err(anyhow::Error::from)?;
-            if !ok {
-                return Err(AccountsError::invalid(
-                    "/password/current",
-                    "is not your current password",
-                ));
-            }
-            let new = change.new;
-            let hash = tokio::task::spawn_blocking(move || credentials::hash_password(&new))
-                .await
-                .map_err(anyhow::Error::from)?
-                .map_err(|e| AccountsError::Internal(e.into()))?;
-            tx.run(
-                "UPDATE users SET password_hash = :hash WHERE id = :user",
-                params!(user, hash),
-            )
-            .await?;
+            let hash = new_password_hash(change, stored).await?;
+            users::set_password(&tx, user, &hash).await?;
             // Every other session ends; this one stays.
-            let revoked = tx
-                .run(
-                    "UPDATE user_sessions SET revoked_at = now()
-                      WHERE user_id = :user AND revoked_at IS NULL
-                        AND family_id IS DISTINCT FROM :session::uuid",
-                    params!(user, session = caller.session),
-                )
-                .await?;
-            events.push(
-                outbox::audit(
-                    &tx,
-                    &caller.event(
-                        "user.password_changed",
-                        ("user", user.to_string()),
-                        serde_json::json!({"sessions_revoked": revoked}),
-                    ),
-                )
-                .await?,
+            let revoked = store::sessions::revoke_all_of(&tx, user, caller.session).await?;
+            let changed = caller.event(
+                "user.password_changed",
+                ("user", user.to_string()),
+                serde_json::json!({"sessions_revoked": revoked}),
             );
+            events.push(outbox::audit(&tx, &changed).await?);
         } else if !errors.is_empty() {
             return Err(AccountsError::Validation(errors));
         }
-        let row = tx
-            .fetch_one(
-                &format!(
-                    "UPDATE users SET first_name = COALESCE(:first_name::text, first_name),
-                            last_name = COALESCE(:last_name::text, last_name)
-                      WHERE id = :user RETURNING {MEMBER_COLUMNS}"
-                ),
-                params!(
-                    user,
-                    first_name = input.first_name,
-                    last_name = input.last_name,
-                ),
-            )
-            .await?;
+        let member = users::rename(
+            &tx,
+            user,
+            input.first_name.as_deref(),
+            input.last_name.as_deref(),
+        )
+        .await?;
         let version = if events.is_empty() {
             None
         } else {
@@ -535,7 +459,7 @@ impl Manage {
             // The whole hash goes; this session refills it from Postgres on its next request.
             sessions::invalidate(&self.cache, user, version).await;
         }
-        Ok(member_view(&row)?)
+        Ok(member)
     }
 
     #[tracing::instrument(skip_all)]
@@ -544,12 +468,7 @@ impl Manage {
         caller: &Caller,
     ) -> Result<OrganizationView, AccountsError> {
         let client = self.db.connect().await?;
-        let row = client
-            .fetch_optional(
-                "SELECT id, name, slug, status, settings, created_at FROM organizations \
-                 WHERE id = :org",
-                params!(org = caller.org),
-            )
+        let organization = organizations::get(&client, caller.org)
             .await?
             .ok_or(AccountsError::NotFound("organization"))?;
         // One source of truth: the plan billing enforces (the subscription's), not the
@@ -558,13 +477,13 @@ impl Manage {
             .await?
             .code;
         Ok(OrganizationView {
-            id: row.get("id")?,
-            name: row.get("name")?,
-            slug: row.get("slug")?,
+            id: organization.id,
+            name: organization.name,
+            slug: organization.slug,
             plan,
-            status: row.get("status")?,
-            settings: row.get("settings")?,
-            created_at: row.get("created_at")?,
+            status: organization.status,
+            settings: organization.settings,
+            created_at: organization.created_at,
         })
     }
 
@@ -603,12 +522,7 @@ impl Manage {
         let settings = input.settings.map(serde_json::Value::Object);
         let mut conn = self.db.connect().await?;
         let tx = conn.begin().await?;
-        tx.run(
-            "UPDATE organizations SET name = COALESCE(:name::text, name), \
-             settings = COALESCE(:settings::jsonb, settings) WHERE id = :org",
-            params!(org = caller.org, name, settings),
-        )
-        .await?;
+        organizations::update(&tx, caller.org, name.as_deref(), settings.as_ref()).await?;
         let event = outbox::audit(&tx, &caller.event("organization.updated", ("organization", caller.org.to_string()), serde_json::json!({"name_changed": name.is_some(), "settings_changed": settings.is_some()}))).await?;
         self.commit_and_publish(tx, vec![event]).await?;
         self.organization(caller).await
@@ -619,38 +533,20 @@ impl Manage {
     pub async fn members(
         &self,
         caller: &Caller,
-        req: &Request,
+        query: &ListQuery,
     ) -> Result<Page<MemberView>, AccountsError> {
-        let limit = limit_of(req)?;
-        let after: Option<(DateTime<Utc>, Uuid)> = match query(req, "cursor") {
+        let limit = limit_of(query.limit.as_deref())?;
+        let after: Option<(DateTime<Utc>, Uuid)> = match query.cursor.as_deref() {
             None => None,
             Some(cursor) => {
                 let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
                 Some(serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?)
             }
         };
-        let (after_time, after_id) = after.unzip();
-        let rows = self
-            .db
-            .connect()
-            .await?
-            .fetch_all(
-                &format!(
-                    "SELECT {MEMBER_COLUMNS} FROM users
-                      WHERE organization_id = :org
-                        AND (:after_time::timestamptz IS NULL
-                             OR (created_at, id) > (:after_time::timestamptz, :after_id::uuid))
-                      ORDER BY created_at, id LIMIT :limit"
-                ),
-                params!(org = caller.org, after_time, after_id, limit = limit + 1),
-            )
-            .await?;
-        let more = rows.len() as i64 > limit;
-        let data: Vec<MemberView> = rows
-            .iter()
-            .take(limit as usize)
-            .map(member_view)
-            .collect::<Result<_, _>>()?;
+        let client = self.db.connect().await?;
+        let mut data = users::members(&client, caller.org, after, limit + 1).await?;
+        let more = data.len() as i64 > limit;
+        data.truncate(limit as usize);
         let next_cursor = more
             .then(|| {
                 data.last().map(|m| {
@@ -668,19 +564,7 @@ impl Manage {
         caller: &Caller,
         input: Invitation,
     ) -> Result<MemberView, AccountsError> {
-        let mut errors = Vec::new();
-        let email = EmailAddress::parse(&input.email)
-            .map_err(|e| errors.push(FieldError::new("/email", e)))
-            .ok();
-        let role = input
-            .role
-            .parse::<Role>()
-            .map_err(|e| errors.push(FieldError::new("/role", e)))
-            .ok();
-        name_problems(&input.first_name, &input.last_name, &mut errors);
-        let (Some(email), Some(role), true) = (email, role, errors.is_empty()) else {
-            return Err(AccountsError::Validation(errors));
-        };
+        let (email, role) = checked_invitation(&input)?;
         if !may_assign(caller.role, role) {
             return Err(AccountsError::Forbidden(Action::InviteMember));
         }
@@ -689,24 +573,15 @@ impl Manage {
         let tx = conn.begin().await?;
         gsign_platform::billing::check_quota(&tx, caller.org, gsign_core::billing::Limit::Users)
             .await??;
-        let inserted = tx
-            .fetch_one(
-                &format!(
-                    "INSERT INTO users (organization_id, email, role, status, first_name, last_name)
-                     VALUES (:org, :email, :role, 'invited', :first_name, :last_name) \
-                     RETURNING {MEMBER_COLUMNS}"
-                ),
-                params!(
-                    org = caller.org,
-                    email = email.as_str(),
-                    role = role.as_str(),
-                    first_name = input.first_name,
-                    last_name = input.last_name,
-                ),
-            )
-            .await;
-        let row = match inserted {
-            Ok(row) => row,
+        let invitee = NewInvitee {
+            org: caller.org,
+            email: email.as_str(),
+            role,
+            first_name: input.first_name.as_deref(),
+            last_name: input.last_name.as_deref(),
+        };
+        let member = match users::insert_invitee(&tx, &invitee).await {
+            Ok(member) => member,
             // A member or an invitation of this organization already has the address (the
             // caller can list them: no one else's secret).
             Err(err) if err.is_unique_violation() => {
@@ -719,67 +594,58 @@ impl Manage {
         // An account elsewhere has the address: the invitation is made all the same (the
         // caller must not learn the difference), and the owner is told why it cannot be
         // accepted instead of being sent a link that would fail.
-        let account_elsewhere: bool = tx
-            .fetch_one(
-                "SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(:email) \
-                 AND status <> 'invited') AS elsewhere",
-                params!(email = email.as_str()),
-            )
-            .await?
-            .get("elsewhere")?;
-        let member = member_view(&row)?;
-        tx.run(
-            "INSERT INTO account_tokens (purpose, user_id, organization_id, token_hash, expires_at)
-             VALUES ('invitation', :user, :org, :hash, now() + interval '7 days')",
-            params!(user = member.id, org = caller.org, hash = token.hash),
-        )
-        .await?;
-        let org_name: String = tx
-            .fetch_one(
-                "SELECT name FROM organizations WHERE id = :org",
-                params!(org = caller.org),
-            )
-            .await?
-            .get("name")?;
-        let inviter: String = match caller.user {
-            Some(user) => tx
-                .fetch_optional(
-                    "SELECT COALESCE(NULLIF(btrim(concat_ws(' ', first_name, last_name)), ''), email) \
-                     AS name FROM users WHERE id = :user",
-                    params!(user),
-                )
-                .await?
-                .map(|r| r.get("name"))
-                .transpose()?
-                .unwrap_or_else(|| org_name.clone()),
-            None => org_name.clone(),
-        };
+        let account_elsewhere = users::address_has_account(&tx, email.as_str()).await?;
+        tokens::insert(&tx, Purpose::Invitation, member.id, caller.org, &token.hash).await?;
+        let letter = self
+            .invitation_letter(&tx, caller, &member, account_elsewhere, &token.secret)
+            .await?;
+        let invited = caller.event(
+            "member.invited",
+            ("user", member.id.to_string()),
+            serde_json::json!({"role": role.as_str()}),
+        );
         let events = vec![
-            outbox::audit(&tx, &caller.event("member.invited", ("user", member.id.to_string()), serde_json::json!({"role": role.as_str()}))).await?,
-            outbox::email(
-                &tx,
-                caller.org,
-                &Email {
-                    template: if account_elsewhere {
-                        "invitation_account_exists"
-                    } else {
-                        "invitation"
-                    }
-                    .to_owned(),
-                    to: member.email.clone(),
-                    data: serde_json::json!({
-                        "inviter": inviter,
-                        "organization_name": org_name,
-                        "role": role.as_str(),
-                        "link": format!("{}/accept-invitation?token={}", self.app_url, token.secret.expose_secret()),
-                    }),
-                    ..Default::default()
-                },
-            )
-            .await?,
+            outbox::audit(&tx, &invited).await?,
+            outbox::email(&tx, caller.org, &letter).await?,
         ];
         self.commit_and_publish(tx, events).await?;
         Ok(member)
+    }
+
+    /// The mail that invites `member` (with the link holding `token`), from the caller by
+    /// name (or the organization's, for an API key); an address with an account elsewhere is
+    /// told why it cannot accept instead.
+    #[tracing::instrument(skip_all)]
+    async fn invitation_letter(
+        &self,
+        tx: &Transaction<'_>,
+        caller: &Caller,
+        member: &MemberView,
+        account_elsewhere: bool,
+        token: &SecretString,
+    ) -> Result<Email, AccountsError> {
+        let org_name = organizations::name(tx, caller.org).await?;
+        let inviter = match caller.user {
+            Some(user) => users::display_name(tx, user).await?,
+            None => None,
+        }
+        .unwrap_or_else(|| org_name.clone());
+        Ok(Email {
+            template: if account_elsewhere {
+                "invitation_account_exists"
+            } else {
+                "invitation"
+            }
+            .to_owned(),
+            to: member.email.clone(),
+            data: serde_json::json!({
+                "inviter": inviter,
+                "organization_name": org_name,
+                "role": member.role.as_str(),
+                "link": format!("{}/accept-invitation?token={}", self.app_url, token.expose_secret()),
+            }),
+            ..Default::default()
+        })
     }
 
     /// Locks the organization's owners and the target; refuses changes that would leave no
@@ -790,24 +656,10 @@ impl Manage {
         caller: &Caller,
         id: Uuid,
     ) -> Result<(Role, i64), AccountsError> {
-        let row = tx
-            .fetch_optional(
-                "SELECT role FROM users WHERE id = :id AND organization_id = :org FOR UPDATE",
-                params!(id, org = caller.org),
-            )
-            .await?
-            .ok_or(AccountsError::NotFound("member"))?;
-        let role = role_field(&row.get::<String>("role")?)?;
         // Serialise owner changes within the organization.
-        let owners: i64 = tx
-            .fetch_one(
-                "SELECT count(*) AS owners FROM (SELECT id FROM users WHERE organization_id = :org \
-                 AND role = 'owner' AND status = 'active' FOR UPDATE) o",
-                params!(org = caller.org),
-            )
+        users::lock_member_and_owners(tx, caller.org, id)
             .await?
-            .get("owners")?;
-        Ok((role, owners))
+            .ok_or(AccountsError::NotFound("member"))
     }
 
     /// `PATCH /v1/organization/users/{id}`: a member's new role; the last owner stays an owner.
@@ -832,12 +684,7 @@ impl Manage {
                 "Make another member an owner first.",
             ));
         }
-        let row = tx
-            .fetch_one(
-                &format!("UPDATE users SET role = :role WHERE id = :id RETURNING {MEMBER_COLUMNS}"),
-                params!(id, role = new_role.as_str()),
-            )
-            .await?;
+        let member = users::set_role(&tx, id, new_role).await?;
         let event = outbox::audit(
             &tx,
             &caller.event(
@@ -851,7 +698,7 @@ impl Manage {
         self.commit_and_publish(tx, vec![event]).await?;
         // The cached role must not outlive the change.
         sessions::invalidate(&self.cache, id, version).await;
-        Ok(member_view(&row)?)
+        Ok(member)
     }
 
     /// `DELETE /v1/organization/users/{id}`: removes a member (never the last owner) and ends their sessions.
@@ -874,14 +721,7 @@ impl Manage {
         // it). Disabling it would also clash with an account the address has elsewhere (one
         // account per address once out of the invited state). A member is disabled, not
         // deleted: evidence and audit trails keep pointing at a real account.
-        let withdrawn = tx
-            .run(
-                "DELETE FROM users WHERE id = :id AND status = 'invited'",
-                params!(id),
-            )
-            .await?
-            > 0;
-        if withdrawn {
+        if users::delete_invitee(&tx, id).await? {
             let event = outbox::audit(
                 &tx,
                 &caller.event(
@@ -893,28 +733,11 @@ impl Manage {
             .await?;
             return self.commit_and_publish(tx, vec![event]).await;
         }
-        tx.run(
-            "UPDATE users SET status = 'disabled' WHERE id = :id",
-            params!(id),
-        )
-        .await?;
-        tx.run(
-            "UPDATE user_sessions SET revoked_at = now() WHERE user_id = :id AND revoked_at IS NULL",
-            params!(id),
-        )
-        .await?;
-        tx.run(
-            "UPDATE account_tokens SET used_at = now() WHERE user_id = :id AND used_at IS NULL",
-            params!(id),
-        )
-        .await?;
+        users::disable(&tx, id).await?;
+        store::sessions::revoke_all_of(&tx, id, None).await?;
+        tokens::void_all_of(&tx, id).await?;
         // The member's API keys go with them (the authorizer refuses them anyway).
-        let keys_revoked = tx
-            .run(
-                "UPDATE api_keys SET revoked_at = now() WHERE created_by = :id AND revoked_at IS NULL",
-                params!(id),
-            )
-            .await?;
+        let keys_revoked = api_keys::revoke_created_by(&tx, id).await?;
         let event = outbox::audit(
             &tx,
             &caller.event(
@@ -933,23 +756,9 @@ impl Manage {
     /// `GET /v1/api-keys`: the organization's API keys, without their secrets.
     #[tracing::instrument(skip_all)]
     pub async fn keys(&self, caller: &Caller) -> Result<Page<KeyView>, AccountsError> {
-        let rows = self
-            .db
-            .connect()
-            .await?
-            .fetch_all(
-                &format!(
-                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = :org \
-                     ORDER BY created_at DESC LIMIT 1000"
-                ),
-                params!(org = caller.org),
-            )
-            .await?;
+        let client = self.db.connect().await?;
         Ok(Page {
-            data: rows
-                .iter()
-                .map(|r| key_view(r, None))
-                .collect::<Result<_, _>>()?,
+            data: api_keys::list(&client, caller.org).await?,
             next_cursor: None,
         })
     }
@@ -988,27 +797,18 @@ impl Manage {
         let key = credentials::new_api_key();
         let mut conn = self.db.connect().await?;
         let tx = conn.begin().await?;
-        let row = tx
-            .fetch_one(
-                &format!(
-                    "INSERT INTO api_keys (organization_id, created_by, name, prefix, key_hash, role, scopes, expires_at)
-                     VALUES (:org, :user, :name, :prefix, :hash, :role,
-                             ARRAY(SELECT jsonb_array_elements_text(:scopes::jsonb)), :expires_at)
-                     RETURNING {KEY_COLUMNS}"
-                ),
-                params!(
-                    org = caller.org,
-                    user = caller.user,
-                    name,
-                    prefix = key.prefix,
-                    hash = key.hash,
-                    role = caller.role.as_str(),
-                    scopes = json_list(&scopes),
-                    expires_at = input.expires_at,
-                ),
-            )
-            .await?;
-        let view = key_view(&row, Some(key.key.expose_secret().to_owned()))?;
+        let new = api_keys::NewKey {
+            org: caller.org,
+            created_by: caller.user,
+            name: &name,
+            prefix: &key.prefix,
+            hash: &key.hash,
+            role: caller.role,
+            scopes: &scopes,
+            expires_at: input.expires_at,
+        };
+        let mut view = api_keys::insert(&tx, &new).await?;
+        view.key = Some(key.key.expose_secret().to_owned());
         let event = outbox::audit(
             &tx,
             &caller.event(
@@ -1027,13 +827,7 @@ impl Manage {
     pub async fn revoke_key(&self, caller: &Caller, id: Uuid) -> Result<(), AccountsError> {
         let mut conn = self.db.connect().await?;
         let tx = conn.begin().await?;
-        let revoked = tx
-            .run(
-                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) \
-                 WHERE id = :id AND organization_id = :org",
-                params!(id, org = caller.org),
-            )
-            .await?;
+        let revoked = api_keys::revoke(&tx, caller.org, id).await?;
         if revoked == 0 {
             return Err(AccountsError::NotFound("API key"));
         }
@@ -1049,150 +843,88 @@ impl Manage {
         self.commit_and_publish(tx, vec![event]).await
     }
 
+    /// `GET /v1/audit-events`: a page of the organization's audit trail, newest first.
     #[tracing::instrument(skip_all)]
     pub(crate) async fn audit_events(
         &self,
         caller: &Caller,
-        req: &Request,
+        query: &AuditQuery,
     ) -> Result<Page<serde_json::Value>, AccountsError> {
-        let limit = limit_of(req)?;
-        let mut errors = Vec::new();
-        let time = |name: &str, errors: &mut Vec<FieldError>| {
-            query(req, name).and_then(|raw| {
-                DateTime::parse_from_rfc3339(raw)
-                    .map(|t| {
-                        t.with_timezone(&Utc)
-                            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-                            .to_string()
-                    })
-                    .map_err(|_| {
-                        errors.push(FieldError::new(
-                            format!("/{name}"),
-                            "must be an RFC 3339 time",
-                        ))
-                    })
-                    .ok()
-            })
-        };
-        let from = time("from", &mut errors).unwrap_or_else(|| "0000".to_owned());
-        // `~` sorts after every digit: the bound includes all of `to`'s second, and with no
-        // `to`, every time.
-        let to = time("to", &mut errors)
-            .map(|t| format!("{t}~"))
-            .unwrap_or_else(|| "~".to_owned());
-        if from > to {
-            errors.push(FieldError::new("/from", "must not be later than to"));
-        }
-        let user = query(req, "user_id").map(|u| {
-            u.parse::<Uuid>()
-                .map_err(|_| errors.push(FieldError::new("/user_id", "must be a UUID")))
-        });
-        let resource = match (query(req, "resource_type"), query(req, "resource_id")) {
-            (Some(t), Some(id)) => Some(format!("RES#{t}#{id}")),
-            (None, None) => None,
-            _ => {
-                errors.push(FieldError::new(
-                    "/resource_id",
-                    "resource_type and resource_id go together",
-                ));
-                None
-            }
-        };
-        let start: Option<HashMap<String, AttributeValue>> = match query(req, "cursor") {
-            None => None,
-            Some(cursor) => {
-                let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
-                let map: HashMap<String, String> =
-                    serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?;
-                Some(
-                    map.into_iter()
-                        .map(|(k, v)| (k, AttributeValue::S(v)))
-                        .collect(),
-                )
-            }
-        };
-        if !errors.is_empty() {
-            return Err(AccountsError::Validation(errors));
-        }
-        let start_given = start.is_some();
-        let org = caller.org.to_string();
-        let mut q = self
-            .dynamodb
-            .query()
-            .table_name(&self.audit_table)
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(50))
-            .expression_attribute_values(":from", AttributeValue::S(from))
-            .expression_attribute_values(":to", AttributeValue::S(to))
-            .set_exclusive_start_key(start);
-        let mut filters = Vec::new();
-        q = match (user, resource) {
-            (Some(Ok(user)), _) => {
-                // The GSIs span tenants: the organization filter keeps them apart.
-                filters.push("organization_id = :org");
-                q.index_name("by-user")
-                    .key_condition_expression("user_pk = :pk AND sk BETWEEN :from AND :to")
-                    .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user}")))
-                    .expression_attribute_values(":org", AttributeValue::S(org))
-            }
-            (_, Some(resource)) => {
-                filters.push("organization_id = :org");
-                q.index_name("by-resource")
-                    .key_condition_expression("resource_pk = :pk AND sk BETWEEN :from AND :to")
-                    .expression_attribute_values(":pk", AttributeValue::S(resource))
-                    .expression_attribute_values(":org", AttributeValue::S(org))
-            }
-            _ => q
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{org}"))),
-        };
-        if let Some(action) = query(req, "action") {
-            filters.push("#action = :action");
-            q = q
-                .expression_attribute_names("#action", "action")
-                .expression_attribute_values(":action", AttributeValue::S(action.to_owned()));
-        }
-        if !filters.is_empty() {
-            q = q.filter_expression(filters.join(" AND "));
-        }
-        let out = q.send().await.map_err(|e| {
-            use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
-            // A cursor of another listing (other filters, another index) names keys this
-            // query does not have: DynamoDB refuses it as invalid input.
-            if start_given && e.code() == Some("ValidationException") {
-                return bad_cursor();
-            }
-            AccountsError::Internal(anyhow::anyhow!(
-                "{}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-            ))
-        })?;
-        let data = out
-            .items()
-            .iter()
-            .map(|item| {
-                let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-                serde_json::json!({
-                    "id": s("event_id"),
-                    "action": s("action"),
-                    "occurred_at": s("occurred_at"),
-                    "actor_user_id": s("actor_user_id"),
-                    "actor_api_key_id": s("actor_api_key_id"),
-                    "resource_type": s("resource_type"),
-                    "resource_id": s("resource_id"),
-                    "ip": s("ip"),
-                    "user_agent": s("user_agent"),
-                    "details": s("details").and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok()),
-                })
-            })
-            .collect();
-        let next_cursor = out.last_evaluated_key().map(|key| {
-            let map: HashMap<&String, String> = key
-                .iter()
-                .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s.clone())))
-                .collect();
-            URL_SAFE_NO_PAD.encode(serde_json::to_string(&map).unwrap_or_default())
-        });
-        Ok(Page { data, next_cursor })
+        let filter = audit_filter(caller.org, query)?;
+        let page = audit_events::page(&self.dynamodb, &self.audit_table, &filter)
+            .await
+            .map_err(|e| {
+                use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+                // A cursor of another listing (other filters, another index) names keys this
+                // query does not have: DynamoDB refuses it as invalid input.
+                if filter.start.is_some() && e.code() == Some("ValidationException") {
+                    return bad_cursor();
+                }
+                AccountsError::Internal(anyhow::anyhow!(
+                    "{}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let next_cursor = page
+            .next
+            .map(|key| URL_SAFE_NO_PAD.encode(serde_json::to_string(&key).unwrap_or_default()));
+        Ok(Page {
+            data: page.events,
+            next_cursor,
+        })
     }
+}
+
+/// The audit page `query` asks for, every problem with it reported at once.
+fn audit_filter(org: Uuid, query: &AuditQuery) -> Result<AuditFilter, AccountsError> {
+    let limit = limit_of(query.page.limit.as_deref())?;
+    let mut errors = Vec::new();
+    let from =
+        audit_time("from", query.from.as_deref(), &mut errors).unwrap_or_else(|| "0000".to_owned());
+    // `~` sorts after every digit: the bound includes all of `to`'s second, and with no
+    // `to`, every time.
+    let to = audit_time("to", query.to.as_deref(), &mut errors)
+        .map(|t| format!("{t}~"))
+        .unwrap_or_else(|| "~".to_owned());
+    if from > to {
+        errors.push(FieldError::new("/from", "must not be later than to"));
+    }
+    let user = query.user_id.as_deref().and_then(|u| {
+        u.parse::<Uuid>()
+            .map_err(|_| errors.push(FieldError::new("/user_id", "must be a UUID")))
+            .ok()
+    });
+    let resource = match (query.resource_type.as_deref(), query.resource_id.as_deref()) {
+        (Some(kind), Some(id)) => Some(AuditSubject::Resource(kind.to_owned(), id.to_owned())),
+        (None, None) => None,
+        _ => {
+            errors.push(FieldError::new(
+                "/resource_id",
+                "resource_type and resource_id go together",
+            ));
+            None
+        }
+    };
+    let start = match query.page.cursor.as_deref() {
+        None => None,
+        Some(cursor) => {
+            let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
+            Some(serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?)
+        }
+    };
+    if !errors.is_empty() {
+        return Err(AccountsError::Validation(errors));
+    }
+    Ok(AuditFilter {
+        org,
+        from,
+        to,
+        about: user
+            .map(AuditSubject::User)
+            .or(resource)
+            .unwrap_or(AuditSubject::Organization),
+        action: query.action.clone(),
+        limit: i32::try_from(limit).unwrap_or(50),
+        start,
+    })
 }

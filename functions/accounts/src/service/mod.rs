@@ -4,7 +4,6 @@
 pub mod auth;
 pub mod manage;
 pub mod me;
-pub mod schemas;
 
 use std::sync::Arc;
 

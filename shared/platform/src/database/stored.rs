@@ -59,6 +59,13 @@ stored_names! {
     gsign_core::packs::PackEnvelopeStatus => "pack envelope status",
 }
 
+impl StoredName for gsign_core::Role {
+    const WHAT: &'static str = "role";
+    fn from_stored(name: &str) -> Option<Self> {
+        name.parse().ok()
+    }
+}
+
 impl StoredName for gsign_core::documents::DocumentStatus {
     const WHAT: &'static str = "document status";
     fn from_stored(name: &str) -> Option<Self> {
