@@ -568,6 +568,7 @@ struct DocPacksRoute {
 }
 
 impl DocPacksRoute {
+    // Long: the route dispatch, one arm per route.
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, DocPacksError> {
         let caller = self.spec.caller(req)?;

@@ -66,6 +66,242 @@ fn pointer(path: &str) -> String {
     path.split('.').map(|p| format!("/{p}")).collect()
 }
 
+/// What checking a pack's request finds as it goes: every problem, the gates that refuse,
+/// the signer roles the templates use, and the clauses whose schema has been checked.
+struct Checks<'r> {
+    /// The request checked.
+    request: &'r Request<'r>,
+    /// Its signer roles.
+    roles: Vec<&'r str>,
+    /// The problems found.
+    errors: Vec<FieldError>,
+    /// The gates that refuse.
+    gated: Vec<FieldError>,
+    /// The signer roles some template has.
+    used_roles: BTreeSet<String>,
+    /// Each clause's schema is checked once, however many documents use it.
+    schemas_checked: BTreeSet<Uuid>,
+}
+
+impl<'r> Checks<'r> {
+    /// Nothing found yet about `request`.
+    fn new(request: &'r Request<'r>) -> Self {
+        Self {
+            request,
+            roles: request.signers.keys().map(String::as_str).collect(),
+            errors: Vec::new(),
+            gated: Vec::new(),
+            used_roles: BTreeSet::new(),
+            schemas_checked: BTreeSet::new(),
+        }
+    }
+
+    /// A pack has 1 to [`MAX_PACK_TEMPLATES`] templates.
+    fn check_template_count(&mut self) {
+        if self.request.templates.is_empty() || self.request.templates.len() > MAX_PACK_TEMPLATES {
+            self.errors.push(FieldError::new(
+                "/templates",
+                format!("must list 1 to {MAX_PACK_TEMPLATES} templates"),
+            ));
+        }
+    }
+
+    /// The template at `at` is published, active, and not gated.
+    fn check_template(&mut self, template: &Item, label: &str, at: &str) {
+        if template.published_at.is_none() {
+            self.errors
+                .push(FieldError::new(at, format!("{label} is not published")));
+        }
+        if !template.is_active {
+            self.errors
+                .push(FieldError::new(at, format!("{label} is deactivated")));
+        }
+        if let Some(refusal) = template
+            .gate()
+            .refusal(label, self.request.city, &self.roles)
+        {
+            self.gated.push(FieldError::new(at, refusal));
+        }
+    }
+
+    /// Every one of a template's `signer_roles` has a signer; notes them as used.
+    fn check_signers(&mut self, signer_roles: &[String], label: &str) {
+        for role in signer_roles {
+            self.used_roles.insert(role.clone());
+            if !self.request.signers.contains_key(role) {
+                self.errors.push(FieldError::new(
+                    format!("/signer_map/{role}"),
+                    format!("{label} needs a signer for the role {role}"),
+                ));
+            }
+        }
+    }
+
+    /// The clause at `at` is not gated, and the variables fit its schema (checked once).
+    fn check_clause(&mut self, clause: &Item, at: &str) {
+        let clause_label = clause.label(Kind::Clause);
+        if let Some(refusal) = clause
+            .gate()
+            .refusal(&clause_label, self.request.city, &self.roles)
+        {
+            self.gated.push(FieldError::new(at, refusal));
+        }
+        if self.schemas_checked.insert(clause.id) {
+            for problem in gsign_render::variables::validate(
+                clause.get("variables_json"),
+                self.request.variables,
+            ) {
+                self.errors.push(FieldError::new(
+                    format!("/variables{}", problem.pointer),
+                    format!("{clause_label}: {}", problem.message),
+                ));
+            }
+        }
+    }
+
+    /// Every signature block of the template at `at` is for one of its `signer_roles`.
+    fn check_signature_blocks(
+        &mut self,
+        signature_roles: &[String],
+        signer_roles: &[String],
+        label: &str,
+        at: &str,
+    ) {
+        for role in signature_roles {
+            if !signer_roles.contains(role) {
+                self.errors.push(FieldError::new(
+                    at,
+                    format!("{label} has a signature block for {role}, which is not one of its signer roles"),
+                ));
+            }
+        }
+    }
+
+    /// The text of each of `variables`; those without one are problems.
+    fn texts(&mut self, variables: &BTreeSet<String>, label: &str) -> BTreeMap<String, String> {
+        let texts = gsign_render::variables::texts(variables, self.request.variables);
+        for name in variables.iter().filter(|n| !texts.contains_key(*n)) {
+            self.errors.push(FieldError::new(
+                format!("/variables{}", pointer(name)),
+                format!("{label} uses {{{{{name}}}}}: give it a text, number or true/false value"),
+            ));
+        }
+        texts
+    }
+
+    /// Every signer has a role in some template.
+    fn check_unused_signers(&mut self) {
+        for role in self
+            .request
+            .signers
+            .keys()
+            .filter(|r| !self.used_roles.contains(*r))
+        {
+            self.errors.push(FieldError::new(
+                format!("/signer_map/{role}"),
+                "no template of this pack has this signer role",
+            ));
+        }
+    }
+
+    /// Every problem (the gates with them), else the gates that refuse, else nothing.
+    fn verdict(self) -> Result<(), DocPacksError> {
+        let Self {
+            mut errors, gated, ..
+        } = self;
+        if !errors.is_empty() {
+            errors.extend(gated);
+            return Err(DocPacksError::Validation(errors));
+        }
+        if !gated.is_empty() {
+            return Err(DocPacksCase::Gated(gated).into());
+        }
+        Ok(())
+    }
+}
+
+/// A template's signer roles, in signing order.
+fn signer_roles_of(template: &Item) -> Vec<String> {
+    serde_json::from_value::<Vec<SignerRole>>(template.get("signer_roles").clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.role)
+        .collect()
+}
+
+/// The clauses' bodies as one Markdown, with a page break between them if the layout asks.
+fn joined_clauses(bodies: &[String], layout: &Layout) -> String {
+    let separator = if layout.page_break_between_clauses {
+        "\n\n<!-- pagebreak -->\n\n"
+    } else {
+        "\n\n"
+    };
+    bodies.join(separator)
+}
+
+/// Appends a signature section for the `signer_roles` without a block of their own in
+/// `signature_roles` (they sign at the end), with the values of their names' placeholders.
+fn sign_at_the_end(
+    markdown: &mut String,
+    signer_roles: &[String],
+    signature_roles: &[String],
+    signers: &BTreeMap<String, Signer>,
+) -> BTreeMap<String, String> {
+    let unplaced: Vec<&String> = signer_roles
+        .iter()
+        .filter(|r| !signature_roles.contains(r))
+        .collect();
+    let mut signer_names = BTreeMap::new();
+    if !unplaced.is_empty() {
+        markdown.push_str("\n\n---\n\n");
+        for role in unplaced {
+            // The name is a value, so it is only ever text.
+            markdown.push_str(&format!(
+                "**{role}**: {{{{{SIGNER_NAMES}.{role}}}}}\n\n{{{{signature:{role}}}}}\n\n"
+            ));
+            if let Some(signer) = signers.get(role) {
+                signer_names.insert(format!("{SIGNER_NAMES}.{role}"), signer.name.clone());
+            }
+        }
+    }
+    signer_names
+}
+
+/// The document of `template` as laid out by `layout`.
+fn plan_of(
+    template: Item,
+    roles: Vec<String>,
+    clauses: Vec<ResolvedClause>,
+    layout: &Layout,
+    markdown: String,
+    texts: BTreeMap<String, String>,
+) -> Plan {
+    let logo_png = layout
+        .logo_png_base64
+        .as_deref()
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+    let title = layout
+        .title
+        .clone()
+        .unwrap_or_else(|| template.name.clone());
+    let id = document_identity(&template, &clauses, &texts);
+    Plan {
+        roles,
+        clauses,
+        document: Document {
+            title,
+            id,
+            markdown,
+            logo_png,
+            lang: layout.lang.clone().unwrap_or_else(|| "en".to_owned()),
+            header: layout.header.clone(),
+            footer: layout.footer.clone(),
+            variables: texts,
+        },
+        template,
+    }
+}
+
 impl DocPacksApi {
     /// Resolves and checks everything `request` needs; `Err` lists every problem (gates
     /// apart, so they are told as such).
@@ -76,180 +312,112 @@ impl DocPacksApi {
         caller: &Caller,
         request: &Request<'_>,
     ) -> Result<Vec<Plan>, DocPacksError> {
-        let mut errors = Vec::new();
-        let mut gated = Vec::new();
-        let roles: Vec<&str> = request.signers.keys().map(String::as_str).collect();
-        if request.templates.is_empty() || request.templates.len() > MAX_PACK_TEMPLATES {
-            errors.push(FieldError::new(
-                "/templates",
-                format!("must list 1 to {MAX_PACK_TEMPLATES} templates"),
-            ));
-        }
+        let mut checks = Checks::new(request);
+        checks.check_template_count();
         let mut plans = Vec::new();
-        let mut used_roles = BTreeSet::new();
-        // Each clause's schema is checked once, however many documents use it.
-        let mut schemas_checked = BTreeSet::new();
         for (t, template_id) in request.templates.iter().enumerate() {
             let at = format!("/templates/{t}");
-            let Some(template) = self
-                .get(client, caller, Kind::Template, *template_id)
+            if let Some(plan) = self
+                .plan_template(client, caller, *template_id, &at, &mut checks)
                 .await?
-            else {
-                errors.push(FieldError::new(
-                    &at,
-                    "no such template in your organization",
-                ));
-                continue;
+            {
+                plans.push(plan);
+            }
+        }
+        checks.check_unused_signers();
+        checks.verdict()?;
+        Ok(plans)
+    }
+
+    /// The document of the template `template_id` (at `at` in the request), its problems
+    /// noted in `checks`; `None` if there is no such template.
+    async fn plan_template(
+        &self,
+        client: &(impl Session + ?Sized),
+        caller: &Caller,
+        template_id: Uuid,
+        at: &str,
+        checks: &mut Checks<'_>,
+    ) -> Result<Option<Plan>, DocPacksError> {
+        let Some(template) = self
+            .get(client, caller, Kind::Template, template_id)
+            .await?
+        else {
+            checks
+                .errors
+                .push(FieldError::new(at, "no such template in your organization"));
+            return Ok(None);
+        };
+        let label = template.label(Kind::Template);
+        checks.check_template(&template, &label, at);
+        let signer_roles = signer_roles_of(&template);
+        checks.check_signers(&signer_roles, &label);
+        let layout: Layout =
+            serde_json::from_value(template.get("layout_json").clone()).unwrap_or_default();
+        let references = ClauseRef::stored(template.get("clauses_ordered"))?;
+        let (bodies, clauses) = self
+            .resolve_clauses(client, caller, &references, &label, at, checks)
+            .await?;
+        let mut markdown = joined_clauses(&bodies, &layout);
+        let found = gsign_render::placeholders(&markdown);
+        checks.check_signature_blocks(&found.signature_roles, &signer_roles, &label, at);
+        let signer_names = sign_at_the_end(
+            &mut markdown,
+            &signer_roles,
+            &found.signature_roles,
+            checks.request.signers,
+        );
+        let mut texts = checks.texts(&found.variables, &label);
+        texts.extend(signer_names);
+        Ok(Some(plan_of(
+            template,
+            signer_roles,
+            clauses,
+            &layout,
+            markdown,
+            texts,
+        )))
+    }
+
+    /// The bodies and versions of the clauses `references` of the template `label` (at `at`
+    /// in the request), in order, their problems noted in `checks`.
+    async fn resolve_clauses(
+        &self,
+        client: &(impl Session + ?Sized),
+        caller: &Caller,
+        references: &[ClauseRef],
+        label: &str,
+        at: &str,
+        checks: &mut Checks<'_>,
+    ) -> Result<(Vec<String>, Vec<ResolvedClause>), DocPacksError> {
+        let mut bodies = Vec::new();
+        let mut clauses = Vec::new();
+        for (c, reference) in references.iter().enumerate() {
+            let at = format!("{at}/clauses/{c}");
+            let clause = match self.resolve_clause(client, caller, reference).await? {
+                Ok(clause) => clause,
+                Err(problem) => {
+                    checks
+                        .errors
+                        .push(FieldError::new(&at, format!("{label}: {problem}")));
+                    continue;
+                }
             };
-            let label = template.label(Kind::Template);
-            if template.published_at.is_none() {
-                errors.push(FieldError::new(&at, format!("{label} is not published")));
-            }
-            if !template.is_active {
-                errors.push(FieldError::new(&at, format!("{label} is deactivated")));
-            }
-            if let Some(refusal) = template.gate().refusal(&label, request.city, &roles) {
-                gated.push(FieldError::new(&at, refusal));
-            }
-            let signer_roles: Vec<String> =
-                serde_json::from_value::<Vec<SignerRole>>(template.get("signer_roles").clone())
+            checks.check_clause(&clause, &at);
+            bodies.push(
+                clause
+                    .get("body_markdown")
+                    .as_str()
                     .unwrap_or_default()
-                    .into_iter()
-                    .map(|r| r.role)
-                    .collect();
-            for role in &signer_roles {
-                used_roles.insert(role.clone());
-                if !request.signers.contains_key(role) {
-                    errors.push(FieldError::new(
-                        format!("/signer_map/{role}"),
-                        format!("{label} needs a signer for the role {role}"),
-                    ));
-                }
-            }
-            let layout: Layout =
-                serde_json::from_value(template.get("layout_json").clone()).unwrap_or_default();
-            let references = ClauseRef::stored(template.get("clauses_ordered"))?;
-            let mut bodies = Vec::new();
-            let mut clauses = Vec::new();
-            for (c, reference) in references.iter().enumerate() {
-                let at = format!("{at}/clauses/{c}");
-                let clause = match self.resolve_clause(client, caller, reference).await? {
-                    Ok(clause) => clause,
-                    Err(problem) => {
-                        errors.push(FieldError::new(&at, format!("{label}: {problem}")));
-                        continue;
-                    }
-                };
-                let clause_label = clause.label(Kind::Clause);
-                if let Some(refusal) = clause.gate().refusal(&clause_label, request.city, &roles) {
-                    gated.push(FieldError::new(&at, refusal));
-                }
-                if schemas_checked.insert(clause.id) {
-                    for problem in gsign_render::variables::validate(
-                        clause.get("variables_json"),
-                        request.variables,
-                    ) {
-                        errors.push(FieldError::new(
-                            format!("/variables{}", problem.pointer),
-                            format!("{clause_label}: {}", problem.message),
-                        ));
-                    }
-                }
-                bodies.push(
-                    clause
-                        .get("body_markdown")
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-                clauses.push(ResolvedClause {
-                    clause_id: clause.id,
-                    name: clause.name.clone(),
-                    version: clause.version,
-                });
-            }
-            let separator = if layout.page_break_between_clauses {
-                "\n\n<!-- pagebreak -->\n\n"
-            } else {
-                "\n\n"
-            };
-            let mut markdown = bodies.join(separator);
-            let found = gsign_render::placeholders(&markdown);
-            for role in &found.signature_roles {
-                if !signer_roles.contains(role) {
-                    errors.push(FieldError::new(
-                        &at,
-                        format!("{label} has a signature block for {role}, which is not one of its signer roles"),
-                    ));
-                }
-            }
-            // Roles without a block of their own sign at the end.
-            let unplaced: Vec<&String> = signer_roles
-                .iter()
-                .filter(|r| !found.signature_roles.contains(r))
-                .collect();
-            let mut signer_names = BTreeMap::new();
-            if !unplaced.is_empty() {
-                markdown.push_str("\n\n---\n\n");
-                for role in unplaced {
-                    // The name is a value, so it is only ever text.
-                    markdown.push_str(&format!(
-                        "**{role}**: {{{{{SIGNER_NAMES}.{role}}}}}\n\n{{{{signature:{role}}}}}\n\n"
-                    ));
-                    if let Some(signer) = request.signers.get(role) {
-                        signer_names.insert(format!("{SIGNER_NAMES}.{role}"), signer.name.clone());
-                    }
-                }
-            }
-            let mut texts = gsign_render::variables::texts(&found.variables, request.variables);
-            for name in found.variables.iter().filter(|n| !texts.contains_key(*n)) {
-                errors.push(FieldError::new(
-                    format!("/variables{}", pointer(name)),
-                    format!(
-                        "{label} uses {{{{{name}}}}}: give it a text, number or true/false value"
-                    ),
-                ));
-            }
-            texts.extend(signer_names);
-            let logo_png = layout
-                .logo_png_base64
-                .as_deref()
-                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
-            let title = layout
-                .title
-                .clone()
-                .unwrap_or_else(|| template.name.clone());
-            let id = document_identity(&template, &clauses, &texts);
-            plans.push(Plan {
-                roles: signer_roles,
-                clauses,
-                document: Document {
-                    title,
-                    id,
-                    markdown,
-                    logo_png,
-                    lang: layout.lang.clone().unwrap_or_else(|| "en".to_owned()),
-                    header: layout.header.clone(),
-                    footer: layout.footer.clone(),
-                    variables: texts,
-                },
-                template,
+                    .to_owned(),
+            );
+            clauses.push(ResolvedClause {
+                clause_id: clause.id,
+                name: clause.name.clone(),
+                version: clause.version,
             });
         }
-        for role in request.signers.keys().filter(|r| !used_roles.contains(*r)) {
-            errors.push(FieldError::new(
-                format!("/signer_map/{role}"),
-                "no template of this pack has this signer role",
-            ));
-        }
-        if !errors.is_empty() {
-            errors.extend(gated);
-            return Err(DocPacksError::Validation(errors));
-        }
-        if !gated.is_empty() {
-            return Err(DocPacksCase::Gated(gated).into());
-        }
-        Ok(plans)
+        Ok((bodies, clauses))
     }
 
     /// The clause version `reference` means now, or why there is none to use.

@@ -152,6 +152,162 @@ fn text_problem(value: &str, pointer: &str, max: usize, errors: &mut Vec<FieldEr
     }
 }
 
+/// The base version's `column`, if there is a base.
+fn inherited(base: Option<&Item>, column: &str) -> Option<Value> {
+    base.map(|b| b.get(column).clone())
+}
+
+/// The fields of `input` that are not `kind`'s.
+fn misplaced_problems(kind: Kind, input: &ItemInput, errors: &mut Vec<FieldError>) {
+    let misplaced: &[(&str, bool)] = match kind {
+        Kind::Clause => &[
+            ("/clauses_ordered", input.clauses_ordered.is_some()),
+            ("/layout_json", input.layout_json.is_some()),
+            ("/signer_roles", input.signer_roles.is_some()),
+        ],
+        Kind::Template => &[
+            ("/body_markdown", input.body_markdown.is_some()),
+            ("/variables_json", input.variables_json.is_some()),
+        ],
+    };
+    for (pointer, present) in misplaced {
+        if *present {
+            errors.push(FieldError::new(
+                *pointer,
+                format!("is not a {} field", kind.noun()),
+            ));
+        }
+    }
+}
+
+/// A clause's content: its body and variables' schema, as given or else its base's.
+fn clause_content(input: ItemInput, base: Option<&Item>, errors: &mut Vec<FieldError>) -> Value {
+    let body = input
+        .body_markdown
+        .or_else(|| inherited(base, "body_markdown").and_then(|v| v.as_str().map(str::to_owned)));
+    let schema = input
+        .variables_json
+        .or_else(|| inherited(base, "variables_json"));
+    body_problems(body.as_deref(), errors);
+    schema_problems(schema.as_ref(), errors);
+    json!({"body_markdown": body, "variables_json": schema})
+}
+
+/// A clause's body is some Markdown of the right size, its signature blocks' roles valid.
+fn body_problems(body: Option<&str>, errors: &mut Vec<FieldError>) {
+    match body {
+        None => errors.push(FieldError::new("/body_markdown", "is required")),
+        Some(body) if body.trim().is_empty() || body.len() > MAX_CLAUSE_BYTES => {
+            errors.push(FieldError::new(
+                "/body_markdown",
+                format!("must be 1 to {MAX_CLAUSE_BYTES} bytes of Markdown"),
+            ))
+        }
+        Some(body) => match gsign_render::check_markdown(body) {
+            Ok(found) => {
+                for role in &found.signature_roles {
+                    if let Some(problem) = role_problem(role) {
+                        errors.push(FieldError::new(
+                            "/body_markdown",
+                            format!("{{{{signature:{role}}}}}: {problem}"),
+                        ));
+                    }
+                }
+            }
+            Err(problem) => errors.push(FieldError::new("/body_markdown", problem.to_string())),
+        },
+    }
+}
+
+/// A clause's variables have a valid JSON Schema.
+fn schema_problems(schema: Option<&Value>, errors: &mut Vec<FieldError>) {
+    match schema {
+        None => errors.push(FieldError::new(
+            "/variables_json",
+            "is required: the JSON Schema of the variables the clause uses ({} if none)",
+        )),
+        Some(schema) => {
+            if let Err(problem) = gsign_render::variables::check_schema(schema) {
+                errors.push(FieldError::new("/variables_json", problem));
+            }
+        }
+    }
+}
+
+/// A template's clauses: as given, else its base's.
+fn clauses_or_inherited(
+    given: Option<Vec<ClauseRef>>,
+    base: Option<&Item>,
+) -> Result<Option<Vec<ClauseRef>>, DocPacksError> {
+    match given {
+        Some(clauses) => Ok(Some(clauses)),
+        None => inherited(base, "clauses_ordered")
+            .map(|v| ClauseRef::stored(&v))
+            .transpose(),
+    }
+}
+
+/// A template's layout: as given, else its base's.
+fn layout_or_inherited(given: Option<Layout>, base: Option<&Item>) -> Option<Layout> {
+    match given {
+        Some(layout) => Some(layout),
+        None => inherited(base, "layout_json")
+            .map(|v| serde_json::from_value::<Layout>(v).unwrap_or_default()),
+    }
+}
+
+/// A template's signer roles: as given, else its base's.
+fn signer_roles_or_inherited(
+    given: Option<Vec<SignerRole>>,
+    base: Option<&Item>,
+) -> Option<Vec<SignerRole>> {
+    match given {
+        Some(roles) => Some(roles),
+        None => inherited(base, "signer_roles")
+            .map(|v| serde_json::from_value::<Vec<SignerRole>>(v).unwrap_or_default()),
+    }
+}
+
+/// A template lists 1 to [`MAX_TEMPLATE_CLAUSES`] clauses.
+fn clause_count_problems(clauses: &[ClauseRef], errors: &mut Vec<FieldError>) {
+    if clauses.is_empty() || clauses.len() > MAX_TEMPLATE_CLAUSES {
+        errors.push(FieldError::new(
+            "/clauses_ordered",
+            format!("must list 1 to {MAX_TEMPLATE_CLAUSES} clauses"),
+        ));
+    }
+}
+
+/// A template lists 1 to [`MAX_SIGNER_ROLES`] valid roles, each once.
+fn signer_role_problems(roles: &[SignerRole], errors: &mut Vec<FieldError>) {
+    if roles.is_empty() || roles.len() > MAX_SIGNER_ROLES {
+        errors.push(FieldError::new(
+            "/signer_roles",
+            format!("must list 1 to {MAX_SIGNER_ROLES} roles"),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, role) in roles.iter().enumerate() {
+        if let Some(problem) = role_problem(&role.role) {
+            errors.push(FieldError::new(format!("/signer_roles/{i}/role"), problem));
+        } else if !seen.insert(role.role.as_str()) {
+            errors.push(FieldError::new(
+                format!("/signer_roles/{i}/role"),
+                "is listed twice",
+            ));
+        }
+    }
+}
+
+/// A template's clauses as stored: `[{clause_id, version, order}]`, `order` from 1.
+fn ordered_clauses(clauses: &[ClauseRef]) -> Vec<Value> {
+    clauses
+        .iter()
+        .enumerate()
+        .map(|(order, c)| json!({"clause_id": c.clause_id, "version": c.version, "order": order + 1}))
+        .collect()
+}
+
 impl DocPacksApi {
     /// Checks `input` for `kind` (with `base` the version it follows, if any) against the
     /// library, reporting every problem at once.
@@ -161,15 +317,15 @@ impl DocPacksApi {
         client: &(impl Session + ?Sized),
         caller: &Caller,
         kind: Kind,
-        input: ItemInput,
+        mut input: ItemInput,
         base: Option<&Item>,
     ) -> Result<store::library::NewItem, DocPacksError> {
         let mut errors = Vec::new();
-        let city_gate = match input.city_gate {
+        let city_gate = match input.city_gate.take() {
             Some(gate) => gate,
             None => base.and_then(|b| b.city_gate.clone()),
         };
-        let role_gate = match input.role_gate {
+        let role_gate = match input.role_gate.take() {
             Some(gate) => gate,
             None => base.and_then(|b| b.role_gate.clone()),
         };
@@ -180,125 +336,12 @@ impl DocPacksApi {
             }
             .problems(""),
         );
-        let inherit = |column: &str| base.map(|b| b.get(column).clone());
-        let misplaced: &[(&str, bool)] = match kind {
-            Kind::Clause => &[
-                ("/clauses_ordered", input.clauses_ordered.is_some()),
-                ("/layout_json", input.layout_json.is_some()),
-                ("/signer_roles", input.signer_roles.is_some()),
-            ],
-            Kind::Template => &[
-                ("/body_markdown", input.body_markdown.is_some()),
-                ("/variables_json", input.variables_json.is_some()),
-            ],
-        };
-        for (pointer, present) in misplaced {
-            if *present {
-                errors.push(FieldError::new(
-                    *pointer,
-                    format!("is not a {} field", kind.noun()),
-                ));
-            }
-        }
+        misplaced_problems(kind, &input, &mut errors);
         let content = match kind {
-            Kind::Clause => {
-                let body = input.body_markdown.or_else(|| {
-                    inherit("body_markdown").and_then(|v| v.as_str().map(str::to_owned))
-                });
-                let schema = input.variables_json.or_else(|| inherit("variables_json"));
-                match &body {
-                    None => errors.push(FieldError::new("/body_markdown", "is required")),
-                    Some(body) if body.trim().is_empty() || body.len() > MAX_CLAUSE_BYTES => errors
-                        .push(FieldError::new(
-                            "/body_markdown",
-                            format!("must be 1 to {MAX_CLAUSE_BYTES} bytes of Markdown"),
-                        )),
-                    Some(body) => match gsign_render::check_markdown(body) {
-                        Ok(found) => {
-                            for role in &found.signature_roles {
-                                if let Some(problem) = role_problem(role) {
-                                    errors.push(FieldError::new(
-                                        "/body_markdown",
-                                        format!("{{{{signature:{role}}}}}: {problem}"),
-                                    ));
-                                }
-                            }
-                        }
-                        Err(problem) => {
-                            errors.push(FieldError::new("/body_markdown", problem.to_string()))
-                        }
-                    },
-                }
-                match &schema {
-                    None => errors.push(FieldError::new(
-                        "/variables_json",
-                        "is required: the JSON Schema of the variables the clause uses ({} if none)",
-                    )),
-                    Some(schema) => {
-                        if let Err(problem) = gsign_render::variables::check_schema(schema) {
-                            errors.push(FieldError::new("/variables_json", problem));
-                        }
-                    }
-                }
-                json!({"body_markdown": body, "variables_json": schema})
-            }
+            Kind::Clause => clause_content(input, base, &mut errors),
             Kind::Template => {
-                let clauses = match input.clauses_ordered {
-                    Some(clauses) => Some(clauses),
-                    None => inherit("clauses_ordered")
-                        .map(|v| ClauseRef::stored(&v))
-                        .transpose()?,
-                };
-                let layout = match input.layout_json {
-                    Some(layout) => Some(layout),
-                    None => inherit("layout_json")
-                        .map(|v| serde_json::from_value::<Layout>(v).unwrap_or_default()),
-                };
-                let roles = match input.signer_roles {
-                    Some(roles) => Some(roles),
-                    None => inherit("signer_roles")
-                        .map(|v| serde_json::from_value::<Vec<SignerRole>>(v).unwrap_or_default()),
-                };
-                let clauses = clauses.unwrap_or_default();
-                if clauses.is_empty() || clauses.len() > MAX_TEMPLATE_CLAUSES {
-                    errors.push(FieldError::new(
-                        "/clauses_ordered",
-                        format!("must list 1 to {MAX_TEMPLATE_CLAUSES} clauses"),
-                    ));
-                }
-                for (i, reference) in clauses.iter().enumerate() {
-                    if let Some(problem) =
-                        self.clause_ref_problem(client, caller, reference).await?
-                    {
-                        errors.push(FieldError::new(format!("/clauses_ordered/{i}"), problem));
-                    }
-                }
-                let layout = layout.unwrap_or_default();
-                layout_problems(&layout, &mut errors);
-                let roles = roles.unwrap_or_default();
-                if roles.is_empty() || roles.len() > MAX_SIGNER_ROLES {
-                    errors.push(FieldError::new(
-                        "/signer_roles",
-                        format!("must list 1 to {MAX_SIGNER_ROLES} roles"),
-                    ));
-                }
-                let mut seen = BTreeSet::new();
-                for (i, role) in roles.iter().enumerate() {
-                    if let Some(problem) = role_problem(&role.role) {
-                        errors.push(FieldError::new(format!("/signer_roles/{i}/role"), problem));
-                    } else if !seen.insert(role.role.as_str()) {
-                        errors.push(FieldError::new(
-                            format!("/signer_roles/{i}/role"),
-                            "is listed twice",
-                        ));
-                    }
-                }
-                let ordered: Vec<Value> = clauses
-                    .iter()
-                    .enumerate()
-                    .map(|(order, c)| json!({"clause_id": c.clause_id, "version": c.version, "order": order + 1}))
-                    .collect();
-                json!({"clauses_ordered": ordered, "layout_json": layout, "signer_roles": roles})
+                self.template_content(client, caller, input, base, &mut errors)
+                    .await?
             }
         };
         if !errors.is_empty() {
@@ -309,6 +352,34 @@ impl DocPacksApi {
             role_gate,
             content,
         })
+    }
+
+    /// A template's content: its clauses (each checked against the library), layout and
+    /// signer roles, as given or else its base's.
+    async fn template_content(
+        &self,
+        client: &(impl Session + ?Sized),
+        caller: &Caller,
+        input: ItemInput,
+        base: Option<&Item>,
+        errors: &mut Vec<FieldError>,
+    ) -> Result<Value, DocPacksError> {
+        let clauses = clauses_or_inherited(input.clauses_ordered, base)?;
+        let layout = layout_or_inherited(input.layout_json, base);
+        let roles = signer_roles_or_inherited(input.signer_roles, base);
+        let clauses = clauses.unwrap_or_default();
+        clause_count_problems(&clauses, errors);
+        for (i, reference) in clauses.iter().enumerate() {
+            if let Some(problem) = self.clause_ref_problem(client, caller, reference).await? {
+                errors.push(FieldError::new(format!("/clauses_ordered/{i}"), problem));
+            }
+        }
+        let layout = layout.unwrap_or_default();
+        layout_problems(&layout, errors);
+        let roles = roles.unwrap_or_default();
+        signer_role_problems(&roles, errors);
+        let ordered = ordered_clauses(&clauses);
+        Ok(json!({"clauses_ordered": ordered, "layout_json": layout, "signer_roles": roles}))
     }
 
     /// Why a template cannot refer to `reference`: no such clause, no such version, or

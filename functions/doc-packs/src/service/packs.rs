@@ -458,50 +458,19 @@ impl DocPacksApi {
     ) -> Result<Uuid, DocPacksError> {
         let mut conn = self.base().db.connect().await?;
         let tx = conn.begin().await?;
-        // The old pack leaves the live ones before the new one joins them (one live pack
-        // per reference); only if nobody else superseded or voided it meanwhile.
-        if let Some(old) = supersedes {
-            if !store::packs::supersede(&tx, old).await? {
-                return Err(DocPacksCase::PackStatus("no longer open".to_owned()).into());
-            }
-        }
-        let created_by = caller
-            .user
-            .or(caller.api_key)
-            .map(|id| id.to_string())
-            .unwrap_or_default();
-        let new = store::packs::NewPack {
-            id: pack_id,
-            org: caller.org,
-            reference: &checked.reference,
-            generator_ver: gsign_render::GENERATOR_VERSION,
-            city: &checked.city,
-            templates: json!(checked.templates),
-            variables: &checked.variables,
-            signer_map: json!(checked.signers),
-            created_by: &created_by,
-        };
+        leave_the_live_ones(&tx, supersedes).await?;
+        let created_by = created_by(caller);
+        let new = new_pack(caller, pack_id, checked, &created_by);
         if let Err(err) = store::packs::insert(&tx, &new).await {
             if err.is_unique_violation() {
                 drop(tx);
-                let client = self.base().db.connect().await?;
-                let live = store::packs::live(&client, caller.org, &checked.reference).await?;
+                let live = self.live_pack(caller, &checked.reference).await?;
                 return Err(DocPacksCase::ReferenceInUse(live.unwrap_or_default()).into());
             }
             return Err(err.into());
         }
-        for (position, document) in (1..).zip(documents) {
-            record_document(
-                &tx,
-                caller,
-                pack_id,
-                position,
-                document,
-                self.store().bucket(),
-                &checked.signers,
-            )
+        self.record_documents(&tx, caller, pack_id, checked, documents)
             .await?;
-        }
         if let Some(old) = supersedes {
             store::packs::set_superseded_by(&tx, old, pack_id).await?;
         }
@@ -511,13 +480,46 @@ impl DocPacksApi {
                 "doc_pack.generated",
                 "doc_pack",
                 pack_id,
-                json!({"reference": checked.reference, "documents": documents.len(), "supersedes": supersedes,
-                       "sha256": documents.iter().map(|d| d.rendered.sha256.clone()).collect::<Vec<_>>()}),
+                generated_details(checked, supersedes, documents),
             ),
         )
         .await?;
         tx.commit().await?;
         Ok(audit)
+    }
+
+    /// The live pack of `reference` in the caller's organization, on a connection of its own.
+    async fn live_pack(
+        &self,
+        caller: &Caller,
+        reference: &str,
+    ) -> Result<Option<Uuid>, DocPacksError> {
+        let client = self.base().db.connect().await?;
+        Ok(store::packs::live(&client, caller.org, reference).await?)
+    }
+
+    /// Records each of the pack's `documents`, in order from position 1.
+    async fn record_documents(
+        &self,
+        tx: &Transaction<'_>,
+        caller: &Caller,
+        pack_id: Uuid,
+        checked: &Checked,
+        documents: &[Generated<'_>],
+    ) -> Result<(), DocPacksError> {
+        for (position, document) in (1..).zip(documents) {
+            record_document(
+                tx,
+                caller,
+                pack_id,
+                position,
+                document,
+                self.store().bucket(),
+                &checked.signers,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// `POST /v1/doc-packs/{id}/issue`: one sequential envelope per document, the signers in
@@ -872,6 +874,59 @@ impl BoxJson {
     }
 }
 
+/// The old pack `supersedes` leaves the live ones before the new one joins them (one live
+/// pack per reference); only if nobody else superseded or voided it meanwhile.
+async fn leave_the_live_ones(
+    tx: &Transaction<'_>,
+    supersedes: Option<Uuid>,
+) -> Result<(), DocPacksError> {
+    if let Some(old) = supersedes {
+        if !store::packs::supersede(tx, old).await? {
+            return Err(DocPacksCase::PackStatus("no longer open".to_owned()).into());
+        }
+    }
+    Ok(())
+}
+
+/// Who creates what `caller` does: the user, else the API key (as text).
+fn created_by(caller: &Caller) -> String {
+    caller
+        .user
+        .or(caller.api_key)
+        .map(|id| id.to_string())
+        .unwrap_or_default()
+}
+
+/// The row of the pack `pack_id` generated from `checked`.
+fn new_pack<'a>(
+    caller: &Caller,
+    pack_id: Uuid,
+    checked: &'a Checked,
+    created_by: &'a str,
+) -> store::packs::NewPack<'a> {
+    store::packs::NewPack {
+        id: pack_id,
+        org: caller.org,
+        reference: &checked.reference,
+        generator_ver: gsign_render::GENERATOR_VERSION,
+        city: &checked.city,
+        templates: json!(checked.templates),
+        variables: &checked.variables,
+        signer_map: json!(checked.signers),
+        created_by,
+    }
+}
+
+/// The details of a pack's `doc_pack.generated` audit event.
+fn generated_details(
+    checked: &Checked,
+    supersedes: Option<Uuid>,
+    documents: &[Generated<'_>],
+) -> Value {
+    json!({"reference": checked.reference, "documents": documents.len(), "supersedes": supersedes,
+           "sha256": documents.iter().map(|d| d.rendered.sha256.clone()).collect::<Vec<_>>()})
+}
+
 /// Records one generated document: as a ready document of the organization (hashed, its
 /// pages known) and as the pack's instance.
 #[tracing::instrument(skip_all, fields(pack = %pack, doc_id = %document.doc_id))]
@@ -892,46 +947,10 @@ async fn record_document(
         hash,
     } = document;
     let name: String = plan.document.title.chars().take(250).collect();
-    let pages: Vec<Value> = rendered
-        .page_sizes
-        .iter()
-        .map(|(w, h)| json!({"width": w, "height": h, "rotation": 0}))
-        .collect();
+    let original_name = format!("doc_{doc_id}_v1.pdf");
     let page_count = i32::try_from(rendered.pages).unwrap_or(i32::MAX);
-    let document_id = store::packs::insert_document(
-        tx,
-        &store::packs::NewDocument {
-            org: caller.org,
-            user: caller.user,
-            api_key: caller.api_key,
-            name: &name,
-            original_name: &format!("doc_{doc_id}_v1.pdf"),
-            size: i64::try_from(rendered.pdf.len()).unwrap_or(i64::MAX),
-            page_count,
-            pages: Value::Array(pages),
-            pdf,
-            sha256: &rendered.sha256,
-            metadata: json!({"doc_pack": pack, "doc_id": doc_id}),
-        },
-    )
-    .await?;
-    let boxes: Vec<BoxJson> = rendered
-        .signature_boxes
-        .iter()
-        .map(|b| BoxJson {
-            role: b.role.clone(),
-            page: b.page,
-            x: b.x,
-            y: b.y,
-            width: b.width,
-            height: b.height,
-        })
-        .collect();
-    let signer_map: BTreeMap<&String, &Signer> = plan
-        .roles
-        .iter()
-        .filter_map(|role| signers.get_key_value(role))
-        .collect();
+    let new = new_document(caller, pack, document, &name, &original_name, page_count);
+    let document_id = store::packs::insert_document(tx, &new).await?;
     store::packs::insert_instance(
         tx,
         &store::packs::NewInstance {
@@ -949,11 +968,78 @@ async fn record_document(
             render_pdf_sha256: &rendered.sha256,
             hash,
             page_count,
-            signature_boxes: json!(boxes),
-            signer_map: json!(signer_map),
+            signature_boxes: json!(signature_boxes(rendered)),
+            signer_map: json!(document_signers(plan, signers)),
             title: &name,
         },
     )
     .await?;
     Ok(())
+}
+
+/// The row of `document` as a ready document of the organization.
+fn new_document<'a>(
+    caller: &Caller,
+    pack: Uuid,
+    document: &'a Generated<'_>,
+    name: &'a str,
+    original_name: &'a str,
+    page_count: i32,
+) -> store::packs::NewDocument<'a> {
+    let Generated {
+        rendered,
+        doc_id,
+        pdf,
+        ..
+    } = document;
+    store::packs::NewDocument {
+        org: caller.org,
+        user: caller.user,
+        api_key: caller.api_key,
+        name,
+        original_name,
+        size: i64::try_from(rendered.pdf.len()).unwrap_or(i64::MAX),
+        page_count,
+        pages: page_sizes(rendered),
+        pdf,
+        sha256: &rendered.sha256,
+        metadata: json!({"doc_pack": pack, "doc_id": doc_id}),
+    }
+}
+
+/// Each page's size, as stored with a document.
+fn page_sizes(rendered: &Rendered) -> Value {
+    let pages: Vec<Value> = rendered
+        .page_sizes
+        .iter()
+        .map(|(w, h)| json!({"width": w, "height": h, "rotation": 0}))
+        .collect();
+    Value::Array(pages)
+}
+
+/// Where each role signs in the typeset document, as stored.
+fn signature_boxes(rendered: &Rendered) -> Vec<BoxJson> {
+    rendered
+        .signature_boxes
+        .iter()
+        .map(|b| BoxJson {
+            role: b.role.clone(),
+            page: b.page,
+            x: b.x,
+            y: b.y,
+            width: b.width,
+            height: b.height,
+        })
+        .collect()
+}
+
+/// The signers of the document's roles.
+fn document_signers<'a>(
+    plan: &'a Plan,
+    signers: &'a BTreeMap<String, Signer>,
+) -> BTreeMap<&'a String, &'a Signer> {
+    plan.roles
+        .iter()
+        .filter_map(|role| signers.get_key_value(role))
+        .collect()
 }
