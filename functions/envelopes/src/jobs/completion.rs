@@ -26,9 +26,10 @@ use gsign_functions_certificates::service::SealKey;
 
 use crate::jobs::archive::archive_expiry_of;
 use crate::jobs::worker::{
-    archival_of, level_name, level_of, system_event, Failure, PreparedSeal, SigningWorker,
+    archival_of, level_name, level_of, Failure, PreparedSeal, SigningWorker,
 };
 use crate::service::send::SEAL_FIELD;
+use crate::service::system_event;
 use crate::store::Letterhead;
 use crate::store::{self, Envelope, RecipientEvidence, SourceDocument};
 

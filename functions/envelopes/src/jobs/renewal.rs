@@ -26,7 +26,8 @@ use gsign_signing::ltv;
 use sha2::Digest as _;
 
 use crate::jobs::archive::{archive_field_name, signatures_of, validation_data};
-use crate::jobs::worker::{system_event, Failure};
+use crate::jobs::worker::Failure;
+use crate::service::system_event;
 use crate::service::EnvelopesApi;
 use crate::store::{self, Envelope};
 

@@ -22,10 +22,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::service::system_event;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::Utc;
-use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent};
+use gsign_core::envelopes::EnvelopeStatus;
 use gsign_core::routing::{self, Next};
 use gsign_core::Env;
 use gsign_functions_certificates::service::{SealError, SealKey, Seals, SealsConfig};
@@ -749,27 +749,6 @@ pub fn initials(name: &str) -> String {
         .flat_map(char::to_uppercase)
         .take(4)
         .collect()
-}
-
-/// An evidence event the platform itself records.
-pub(crate) fn system_event(
-    envelope: &Envelope,
-    action: &str,
-    recipient: Option<Uuid>,
-    details: serde_json::Value,
-) -> EvidenceEvent {
-    EvidenceEvent {
-        envelope_id: envelope.id,
-        sequence: 0,
-        action: action.to_owned(),
-        actor_type: "system".to_owned(),
-        actor_id: None,
-        recipient_id: recipient,
-        ip: None,
-        user_agent: None,
-        details,
-        occurred_at: Utc::now(),
-    }
 }
 
 #[async_trait]

@@ -16,7 +16,7 @@
 //!   another way, good once.
 
 use chrono::{DateTime, Utc};
-use gsign_core::envelopes::{EnvelopeStatus, EvidenceEvent, RecipientStatus};
+use gsign_core::envelopes::{EnvelopeStatus, RecipientStatus};
 use gsign_core::mail::{
     is_plausible_address, AddressOutcome, MailEvent, MailEventKind, MailStatus,
 };
@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 use crate::error::{EnvelopesCase, EnvelopesError};
 use crate::service::acting::acting_now;
-use crate::service::EnvelopesApi;
+use crate::service::{system_event, EnvelopesApi};
 use crate::store::mail as mail_store;
 use crate::store::Letterhead;
 use crate::store::{self, Envelope, Recipient};
@@ -148,7 +148,12 @@ impl EnvelopesApi {
         if event.kind == MailEventKind::Complaint {
             let details =
                 serde_json::json!({"email": email, "ses_message_id": event.ses_message_id});
-            let complained = mail_event(envelope, recipient, "recipient.mail_complained", details);
+            let complained = system_event(
+                envelope,
+                "recipient.mail_complained",
+                Some(recipient.id),
+                details,
+            );
             store::record(tx, envelope.organization_id, complained).await?;
             return Ok(Vec::new());
         }
@@ -165,7 +170,12 @@ impl EnvelopesApi {
             "status": status.as_str(),
             "ses_message_id": event.ses_message_id,
         });
-        let bounced = mail_event(envelope, recipient, "recipient.mail_bounced", details);
+        let bounced = system_event(
+            envelope,
+            "recipient.mail_bounced",
+            Some(recipient.id),
+            details,
+        );
         store::record(tx, envelope.organization_id, bounced).await?;
         let mut publish =
             vec![bounced_webhook(tx, envelope, recipient, status, &diagnostic).await?];
@@ -230,27 +240,6 @@ async fn suppress_if_refused(
         .await?;
     }
     Ok(())
-}
-
-/// Evidence the platform records about a recipient's mail.
-fn mail_event(
-    envelope: &Envelope,
-    recipient: &mail_store::MailedRecipient,
-    action: &str,
-    details: serde_json::Value,
-) -> EvidenceEvent {
-    EvidenceEvent {
-        envelope_id: envelope.id,
-        sequence: 0,
-        action: action.to_owned(),
-        actor_type: "system".to_owned(),
-        actor_id: None,
-        recipient_id: Some(recipient.id),
-        ip: None,
-        user_agent: None,
-        details,
-        occurred_at: Utc::now(),
-    }
 }
 
 /// The `recipient.mail_bounced` webhook's outbox row.

@@ -186,3 +186,24 @@ pub struct CompletedDocuments {
     /// The certificate of completion.
     pub certificate: Option<ObjectRef>,
 }
+
+/// An evidence event the platform itself records.
+pub(crate) fn system_event(
+    envelope: &Envelope,
+    action: &str,
+    recipient: Option<Uuid>,
+    details: serde_json::Value,
+) -> EvidenceEvent {
+    EvidenceEvent {
+        envelope_id: envelope.id,
+        sequence: 0,
+        action: action.to_owned(),
+        actor_type: "system".to_owned(),
+        actor_id: None,
+        recipient_id: recipient,
+        ip: None,
+        user_agent: None,
+        details,
+        occurred_at: Utc::now(),
+    }
+}
