@@ -7,7 +7,10 @@
 //! - "one shape for every area": an area's crate has the same top-level modules in every area,
 //!   each with one role (see [`AREA_MODULES`]); anything else is a child of one of them;
 //! - "statements live in the store": an area runs SQL (`fetch_*`, `run`, `run_batch`) only in
-//!   its `store` module.
+//!   its `store` module;
+//! - "http parses": an area's use cases (`service`) never see the HTTP request or answer
+//!   (`lambda_http`, status codes, the request helpers): its `http` module reads the request
+//!   into typed input and maps the result, so a use case is called the same from a test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -391,6 +394,42 @@ fn areas_run_statements_only_in_their_store() {
     assert!(
         gone.is_empty(),
         "no statement outside the store any more, take off the list: {gone:?}"
+    );
+}
+
+/// What only the HTTP side may name: the request and answer types, status codes, and the
+/// helpers that read a request (`gsign_platform::http` as `web`).
+const HTTP_ONLY: [&str; 5] = [
+    "lambda_http",
+    "StatusCode",
+    "web::",
+    "http::header",
+    "http::{self as web",
+];
+
+#[test]
+fn use_cases_never_see_the_request() {
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(root().join("functions"))
+        .expect("functions/")
+        .flatten()
+    {
+        let service = entry.path().join("src/service");
+        for file in rust_files(&service) {
+            let text = std::fs::read_to_string(&file).expect("readable source");
+            let inside_tests = text.find("#[cfg(test)]").unwrap_or(text.len());
+            for (n, line) in text[..inside_tests].lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                if let Some(name) = HTTP_ONLY.iter().find(|name| code.contains(*name)) {
+                    let shown = file.strip_prefix(root()).unwrap_or(&file).display();
+                    seen.push(format!("{shown}:{}: {name}", n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        seen.is_empty(),
+        "use cases that read the request or shape the answer (do it in `http`): {seen:#?}"
     );
 }
 

@@ -3,8 +3,9 @@
 
 use gsign_core::Role;
 use gsign_functions_doc_packs::error::{DocPacksCase, DocPacksError};
-use gsign_functions_doc_packs::service::library::Kind;
+use gsign_functions_doc_packs::service::library::{ItemQuery, Kind};
 use gsign_functions_doc_packs::service::DocPacksApi;
+use gsign_platform::pagination::PageRequest;
 use gsign_tests::use_cases::{body, caller, function_env};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::json;
@@ -146,7 +147,18 @@ async fn a_clause_larger_than_a_data_api_row_reads_back_whole_alone_and_in_lists
         .expect("published");
     assert_eq!(read.get("body_markdown").as_str(), Some(long.as_str()));
     let listed = api
-        .list_items(&admin, Kind::Clause, &lambda_http::Request::default())
+        .list_items(
+            &admin,
+            Kind::Clause,
+            &ItemQuery {
+                page: PageRequest::first(50),
+                name: None,
+                active: None,
+                published: None,
+                city: None,
+                role: None,
+            },
+        )
         .await
         .expect("listed");
     let bodies: Vec<usize> = listed

@@ -4,7 +4,7 @@
 use gsign_core::documents::{DeletionBlocker, DocumentStatus};
 use gsign_core::Role;
 use gsign_functions_documents::error::{DocumentsCase, DocumentsError};
-use gsign_functions_documents::service::DocumentsApi;
+use gsign_functions_documents::service::{DocumentsApi, DownloadVariant};
 use gsign_functions_envelopes::service::EnvelopesApi;
 use gsign_tests::use_cases::{caller, document_row, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
@@ -46,9 +46,7 @@ async fn a_declared_document_gets_an_upload_url_and_is_not_downloadable_until_in
     let document = api.document(&owner, id).await.expect("found");
     assert_eq!(document.status, DocumentStatus::Processing);
 
-    let download = api
-        .download(&owner, id, &lambda_http::Request::default())
-        .await;
+    let download = api.download(&owner, id, DownloadVariant::Original).await;
     assert!(
         matches!(
             &download,

@@ -3,7 +3,9 @@
 
 use gsign_core::Role;
 use gsign_functions_sealed::error::{SealedCase, SealedError};
+use gsign_functions_sealed::service::prompts::PromptQuery;
 use gsign_functions_sealed::service::SealedApi;
+use gsign_platform::pagination::PageRequest;
 use gsign_tests::use_cases::{body, caller, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::json;
@@ -86,7 +88,14 @@ async fn a_prompt_sealed_to_the_organizations_own_key_opens_once_decrypted_in_th
         .expect("created");
     assert_eq!(prompt.prompt_text, text);
     let listed = api
-        .list_prompts(&admin, &lambda_http::Request::default())
+        .list_prompts(
+            &admin,
+            PromptQuery {
+                page: PageRequest::first(50),
+                status: None,
+                words: None,
+            },
+        )
         .await
         .expect("listed");
     assert_eq!(listed.data[0].prompt_text, text);

@@ -1,28 +1,18 @@
-//! The verification use case: what it refuses before reading a file, an unsigned PDF, and
+//! The verification use case: what is not a PDF, an unsigned PDF, and
 //! references to documents by id (readiness, tenancy).
 
 use gsign_core::documents::DocumentStatus;
 use gsign_core::Role;
 use gsign_functions_signatures::error::{VerifyCase, VerifyError};
-use gsign_functions_signatures::service::VerifyApi;
+use gsign_functions_signatures::service::{VerifyApi, VerifyInput};
 use gsign_tests::bench::contract_pdf;
 use gsign_tests::use_cases::{caller, document_row, function_env};
 use gsign_tests::{Tenant, TestDatabase};
-use lambda_http::{Body, Request};
 
 async fn service(db: &TestDatabase) -> VerifyApi {
     VerifyApi::from_env(&function_env("api-verify-signatures", db))
         .await
         .expect("the service starts")
-}
-
-fn upload(media_type: &str, body: Body) -> Request {
-    let mut req = Request::new(body);
-    req.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_str(media_type).expect("a header"),
-    );
-    req
 }
 
 #[tokio::test]
@@ -31,25 +21,15 @@ async fn what_is_not_a_pdf_is_refused_before_it_is_read() {
     let api = service(&db).await;
     let who = caller(&Tenant::create(&db, "member").await, Role::Member);
 
-    let not_pdf = api
-        .verify(
-            &who,
-            &upload("application/pdf", Body::from(b"hello".to_vec())),
-        )
-        .await;
+    let not_pdf = api.verify(&who, VerifyInput::Upload(b"hello")).await;
     assert!(
         matches!(&not_pdf, Err(VerifyError::Area(VerifyCase::NotPdf))),
         "{not_pdf:?}"
     );
-    let text = api
-        .verify(&who, &upload("text/plain", Body::from("hello")))
-        .await;
+    let empty = api.verify(&who, VerifyInput::Upload(b"")).await;
     assert!(
-        matches!(
-            &text,
-            Err(VerifyError::Area(VerifyCase::UnsupportedMediaType))
-        ),
-        "{text:?}"
+        matches!(&empty, Err(VerifyError::Validation(_))),
+        "{empty:?}"
     );
 }
 
@@ -58,11 +38,9 @@ async fn an_unsigned_pdf_verifies_to_no_signature_and_not_valid() {
     let db = TestDatabase::migrated().await;
     let api = service(&db).await;
     let who = caller(&Tenant::create(&db, "member").await, Role::Member);
+    let pdf = contract_pdf(1);
     let verification = api
-        .verify(
-            &who,
-            &upload("application/pdf", Body::from(contract_pdf(1))),
-        )
+        .verify(&who, VerifyInput::Upload(&pdf))
         .await
         .expect("verified");
     let answer = serde_json::to_value(verification).expect("json");
@@ -83,14 +61,7 @@ async fn a_document_by_reference_must_be_the_callers_and_ready() {
     let tenant = Tenant::create(&db, "member").await;
     let who = caller(&tenant, Role::Member);
     let processing = document_row(&db, &tenant, "processing").await;
-    let reference = |id: uuid::Uuid| {
-        upload(
-            "application/json",
-            Body::from(serde_json::json!({"document_id": id}).to_string()),
-        )
-    };
-
-    let not_ready = api.verify(&who, &reference(processing)).await;
+    let not_ready = api.verify(&who, VerifyInput::Stored(processing)).await;
     assert!(
         matches!(
             &not_ready,
@@ -101,7 +72,7 @@ async fn a_document_by_reference_must_be_the_callers_and_ready() {
         "{not_ready:?}"
     );
     let stranger = caller(&Tenant::create(&db, "member").await, Role::Member);
-    let theirs = api.verify(&stranger, &reference(processing)).await;
+    let theirs = api.verify(&stranger, VerifyInput::Stored(processing)).await;
     assert!(
         matches!(&theirs, Err(VerifyError::NotFound("document"))),
         "{theirs:?}"

@@ -4,6 +4,7 @@
 use gsign_core::Role;
 use gsign_functions_webhooks::error::{WebhooksCase, WebhooksError};
 use gsign_functions_webhooks::service::{EndpointInput, WebhooksApi};
+use gsign_platform::pagination::PageRequest;
 use gsign_tests::use_cases::{caller, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::{json, Value};
@@ -49,7 +50,7 @@ async fn a_new_endpoint_shows_its_secret_once_and_rotating_replaces_it() {
     let id = id_of(&created);
 
     let listed = serde_json::to_value(
-        api.list(&admin, &lambda_http::Request::default())
+        api.list(&admin, PageRequest::first(50))
             .await
             .expect("listed"),
     )

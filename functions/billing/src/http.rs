@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use gsign_core::openapi::{schema, Operation, Reply};
-use gsign_core::{Action, Env};
+use gsign_core::{Action, Env, FieldError};
 use gsign_platform::http::{self as web};
 use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
 use http::StatusCode;
@@ -16,7 +16,9 @@ use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 
 use crate::error::BillingError;
-use crate::service::{BillingApi, CheckoutInput, SubscriptionView, UsageDay, UsageTotals};
+use crate::service::{
+    BillingApi, CheckoutInput, SubscriptionView, UsageDay, UsageRange, UsageTotals,
+};
 
 /// `GET /v1/billing/usage` and `GET /v1/billing/usage.csv` query: at most 366 days, from
 /// on or before to.
@@ -27,6 +29,37 @@ struct UsageQuery {
     from: Option<NaiveDate>,
     /// The last day, included (UTC, YYYY-MM-DD, year 2000 to 9999); absent: today.
     to: Option<NaiveDate>,
+}
+
+/// Reads the usage routes' `from` and `to`; every problem at once.
+fn usage_range(req: &Request) -> Result<UsageRange, BillingError> {
+    let mut errors = Vec::new();
+    let mut day = |name: &str| {
+        web::query(req, name).and_then(|raw| {
+            let day = raw
+                .parse::<NaiveDate>()
+                .ok()
+                // Far dates overflow the use case's day arithmetic: a usage period lies in
+                // these years.
+                .filter(|d| (2000..=9999).contains(&chrono::Datelike::year(d)));
+            if day.is_none() {
+                errors.push(FieldError::new(
+                    format!("/{name}"),
+                    "must be a date, YYYY-MM-DD",
+                ));
+            }
+            day
+        })
+    };
+    let range = UsageRange {
+        from: day("from"),
+        to: day("to"),
+    };
+    if errors.is_empty() {
+        Ok(range)
+    } else {
+        Err(BillingError::Validation(errors))
+    }
 }
 
 /// `GET /v1/billing/usage`'s answer.
@@ -240,18 +273,41 @@ impl BillingRoute {
         let api = &self.api;
         Ok(match self.route {
             // Stripe calls without credentials; its signature is the authentication.
-            Route::StripeWebhook => api.stripe_webhook(req).await?,
+            Route::StripeWebhook => {
+                let signature = req
+                    .headers()
+                    .get("stripe-signature")
+                    .and_then(|v| v.to_str().ok());
+                let outcome = api.stripe_webhook(signature, req.body().as_ref()).await?;
+                web::json(
+                    StatusCode::OK,
+                    &serde_json::json!({"received": true, "outcome": outcome}),
+                )
+            }
             Route::Subscription => {
                 let caller = self.spec.caller(req)?;
                 web::json(StatusCode::OK, &api.subscription(&caller).await?)
             }
             Route::Usage => {
                 let caller = self.spec.caller(req)?;
-                web::json(StatusCode::OK, &api.usage(&caller, req).await?)
+                web::json(
+                    StatusCode::OK,
+                    &api.usage(&caller, usage_range(req)?).await?.json(),
+                )
             }
             Route::UsageCsv => {
                 let caller = self.spec.caller(req)?;
-                api.usage_csv(&caller, req).await?
+                let report = api.usage(&caller, usage_range(req)?).await?;
+                let file_name = format!("usage-{}-{}.csv", report.from, report.to);
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "text/csv; charset=utf-8")
+                    .header(
+                        "content-disposition",
+                        format!("attachment; filename=\"{file_name}\""),
+                    )
+                    .body(Body::Text(report.csv()))
+                    .map_err(|e| BillingError::Internal(e.into()))?
             }
             Route::Checkout => {
                 let caller = self.spec.caller(req)?;

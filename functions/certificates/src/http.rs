@@ -7,19 +7,19 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gsign_core::certificates::{CertificateRequest, LifecycleConflict};
+use gsign_core::certificates::{self as core_certs, CertificateRequest, LifecycleConflict};
 use gsign_core::openapi::{schema, Operation, Reply};
-use gsign_core::{Action, Env};
-use gsign_platform::http::{self as web};
+use gsign_core::{Action, Env, FieldError};
+use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
-use gsign_platform::pagination::Page;
+use gsign_platform::pagination::{Page, PageRequest};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 
 use crate::error::{CertificatesCase, CertificatesError};
 use crate::service::certificates::chain_pem;
-use crate::service::{CertificateView, CertificatesApi, ChainImport, Revocation};
+use crate::service::{CertificateQuery, CertificateView, CertificatesApi, ChainImport, Revocation};
 use crate::store::Certificate;
 
 /// What a certificate is for.
@@ -83,6 +83,59 @@ enum CertificateFormat {
 struct CertificateGetQuery {
     /// `json` (the default) or `pem`, which downloads the PEM chain instead of the JSON.
     format: Option<CertificateFormat>,
+}
+
+/// The most certificates a page holds.
+const MAX_PAGE: i64 = 100;
+
+/// Reads `GET /v1/certificates`' query; every field's error at once.
+fn certificate_query(
+    caller: &Caller,
+    req: &Request,
+) -> Result<CertificateQuery, CertificatesError> {
+    let mut errors = Vec::new();
+    let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
+    let purpose = web::query(req, "purpose").and_then(|text| {
+        let purpose = core_certs::CertificatePurpose::parse(text);
+        if purpose.is_none() {
+            errors.push(FieldError::new("/purpose", "must be signing, ca or seal"));
+        }
+        purpose
+    });
+    let status = web::query(req, "status").and_then(|text| {
+        let status = core_certs::CertificateStatus::parse(text);
+        if status.is_none() {
+            errors.push(FieldError::new(
+                "/status",
+                "must be pending, active or revoked",
+            ));
+        }
+        status
+    });
+    let user_id = match web::query(req, "user_id") {
+        // An API key is no person: `me` would silently widen to everyone's certificates.
+        Some("me") => caller.user.or_else(|| {
+            errors.push(FieldError::new(
+                "/user_id",
+                "me needs a person's session; an API key has no user (give a user id)",
+            ));
+            None
+        }),
+        Some(raw) => raw.parse::<uuid::Uuid>().ok().or_else(|| {
+            errors.push(FieldError::new("/user_id", "must be a user id or me"));
+            None
+        }),
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(CertificatesError::Validation(errors));
+    }
+    Ok(CertificateQuery {
+        page,
+        purpose,
+        status,
+        user_id,
+    })
 }
 
 /// The certificates area.
@@ -208,7 +261,10 @@ impl CertificateRoute {
                 &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
                     .await?,
             ),
-            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::List => web::json(
+                StatusCode::OK,
+                &api.list(&caller, certificate_query(&caller, req)?).await?,
+            ),
             Route::Get => {
                 let row = api.get(&caller, id()?).await?;
                 match web::query(req, "format") {

@@ -229,7 +229,7 @@ pub async fn authority(
 #[derive(Debug, Default)]
 pub struct ListFilter {
     pub purpose: Option<CertificatePurpose>,
-    pub status: Option<String>,
+    pub status: Option<CertificateStatus>,
     pub user_id: Option<Uuid>,
     pub after: Option<(DateTime<Utc>, Uuid)>,
 }
@@ -257,7 +257,7 @@ pub async fn list(
             params!(
                 org,
                 purpose = filter.purpose.map(CertificatePurpose::as_str),
-                status = filter.status,
+                status = filter.status.map(|s| s.to_string()),
                 user_id = filter.user_id,
                 after_t,
                 after_id,

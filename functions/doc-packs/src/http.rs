@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gsign_core::openapi::{schema, Operation, Reply};
 use gsign_core::packs::{PackStatus, Signer};
-use gsign_core::{Action, Env};
+use gsign_core::{Action, Env, FieldError};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
-use gsign_platform::pagination::Page;
+use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::storage::Presigned;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -22,8 +22,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::DocPacksError;
-use crate::service::library::{ClauseRef, Item, Kind, Layout, SignerRole};
-use crate::service::packs::{Pack, PackDetail, VoidInput};
+use crate::service::library::{ClauseRef, Item, ItemQuery, Kind, Layout, SignerRole};
+use crate::service::packs::{Pack, PackDetail, PackQuery, VoidInput};
 use crate::service::DocPacksApi;
 
 /// One version of a clause.
@@ -307,6 +307,60 @@ struct DocPackDownloadQuery {
     variant: Option<DocPackDownloadVariant>,
 }
 
+/// An owned query parameter.
+fn query(req: &Request, name: &str) -> Option<String> {
+    web::query(req, name).map(str::to_owned)
+}
+
+/// Reads the clause and template lists' query; every problem at once.
+fn item_query(req: &Request) -> Result<ItemQuery, DocPacksError> {
+    let mut errors = Vec::new();
+    let page = PageRequest::read(req, 50, 100, &mut errors);
+    let mut flag = |name: &str| match web::query(req, name) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => {
+            errors.push(FieldError::new(format!("/{name}"), "must be true or false"));
+            None
+        }
+    };
+    let active = flag("active");
+    let published = flag("published");
+    if !errors.is_empty() {
+        return Err(DocPacksError::Validation(errors));
+    }
+    Ok(ItemQuery {
+        page,
+        name: query(req, "name"),
+        active,
+        published,
+        city: query(req, "city"),
+        role: query(req, "role"),
+    })
+}
+
+/// Reads `GET /v1/doc-packs`' query; every problem at once.
+fn pack_query(req: &Request) -> Result<PackQuery, DocPacksError> {
+    let mut errors = Vec::new();
+    let page = PageRequest::read(req, 50, 100, &mut errors);
+    let status = web::query(req, "status").and_then(|raw| {
+        let status = PackStatus::parse(raw);
+        if status.is_none() {
+            errors.push(FieldError::new("/status", "is not a pack status"));
+        }
+        status
+    });
+    if !errors.is_empty() {
+        return Err(DocPacksError::Validation(errors));
+    }
+    Ok(PackQuery {
+        page,
+        reference: query(req, "reference"),
+        status,
+    })
+}
+
 /// The doc-packs area.
 pub const AREA: AreaSpec = AreaSpec {
     binary: "gsign-doc-packs",
@@ -581,9 +635,10 @@ impl DocPacksRoute {
                 &api.create_item(&caller, kind, web::parse_json(req, BODY_LIMIT)?)
                     .await?,
             ),
-            Route::ListItems(kind) => {
-                web::json(StatusCode::OK, &api.list_items(&caller, kind, req).await?)
-            }
+            Route::ListItems(kind) => web::json(
+                StatusCode::OK,
+                &api.list_items(&caller, kind, &item_query(req)?).await?,
+            ),
             Route::GetItem(kind) => {
                 let client = api.base().db.connect().await?;
                 let item = api
@@ -622,7 +677,9 @@ impl DocPacksRoute {
                 &api.generate(&caller, web::parse_json(req, BODY_LIMIT)?)
                     .await?,
             ),
-            Route::ListPacks => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::ListPacks => {
+                web::json(StatusCode::OK, &api.list(&caller, &pack_query(req)?).await?)
+            }
             Route::GetPack => web::json(StatusCode::OK, &api.detail(&caller, id("pack")?).await?),
             Route::IssuePack => web::json(StatusCode::OK, &api.issue(&caller, id("pack")?).await?),
             Route::VoidPack => {

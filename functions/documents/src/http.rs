@@ -8,17 +8,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gsign_core::documents::{DocumentDeclaration, DocumentStatus};
 use gsign_core::openapi::{schema, Operation, Reply};
-use gsign_core::{Action, Env};
+use gsign_core::{Action, Env, FieldError};
 use gsign_platform::http::{self as web};
 use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
-use gsign_platform::pagination::Page;
+use gsign_platform::pagination::{Page, PageRequest};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 
 use crate::error::DocumentsError;
 use crate::service::{
-    Created, DocumentUpdate, DocumentView, DocumentsApi, Download, DownloadVariant, LegalHold,
+    Created, DocumentQuery, DocumentUpdate, DocumentView, DocumentsApi, Download, DownloadVariant,
+    LegalHold,
 };
 
 /// `GET /v1/documents`'s query parameters.
@@ -44,6 +45,37 @@ struct ListQuery {
 struct DownloadQuery {
     /// Which file: `original` (default) or `pdf`.
     variant: Option<DownloadVariant>,
+}
+
+/// The most documents a page holds.
+const MAX_PAGE: i64 = 100;
+
+/// Reads `GET /v1/documents`' query; every problem at once.
+fn document_query(req: &Request) -> Result<DocumentQuery, DocumentsError> {
+    let mut errors = Vec::new();
+    let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
+    let status = web::query(req, "status").and_then(|raw| {
+        raw.parse::<DocumentStatus>()
+            .map_err(|e| errors.push(FieldError::new("/status", e)))
+            .ok()
+    });
+    if !errors.is_empty() {
+        return Err(DocumentsError::Validation(errors));
+    }
+    Ok(DocumentQuery {
+        page,
+        status,
+        tag: web::query(req, "tag").map(str::to_owned),
+        name: web::query(req, "name").map(str::to_owned),
+    })
+}
+
+/// Reads `GET /v1/documents/{id}/download`'s `variant` (the original when absent).
+fn download_variant(req: &Request) -> Result<DownloadVariant, DocumentsError> {
+    web::query(req, "variant").map_or(Ok(DownloadVariant::Original), |raw| {
+        raw.parse()
+            .map_err(|e| DocumentsError::invalid("/variant", e))
+    })
 }
 
 /// The documents area.
@@ -175,7 +207,10 @@ impl DocumentRoute {
                 &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
                     .await?,
             ),
-            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::List => web::json(
+                StatusCode::OK,
+                &api.list(&caller, document_query(req)?).await?,
+            ),
             Route::Get => web::json(
                 StatusCode::OK,
                 &DocumentView::from(&api.document(&caller, id()?).await?),
@@ -188,7 +223,10 @@ impl DocumentRoute {
                         .await?,
                 )
             }
-            Route::Download => web::json(StatusCode::OK, &api.download(&caller, id()?, req).await?),
+            Route::Download => web::json(
+                StatusCode::OK,
+                &api.download(&caller, id()?, download_variant(req)?).await?,
+            ),
             Route::Delete => {
                 api.delete(&caller, id()?).await?;
                 web::no_content()

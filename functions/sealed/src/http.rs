@@ -12,7 +12,7 @@ use gsign_core::sealed::Wire;
 use gsign_core::{Action, Env};
 use gsign_platform::http as web;
 use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
-use gsign_platform::pagination::Page;
+use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::ratelimit::Policy;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -21,8 +21,8 @@ use serde_json::{Map, Value};
 
 use crate::error::SealedError;
 use crate::service::envelopes::{Opened, SealedEnvelope};
-use crate::service::keys::{CryptoKey, RevokeInput, RotateInput};
-use crate::service::prompts::{Prompt, SealInput};
+use crate::service::keys::{CryptoKey, KeyQuery, RevokeInput, RotateInput};
+use crate::service::prompts::{Prompt, PromptQuery, SealInput};
 use crate::service::schemas::{KeyAlgorithm, KeyUsage, PromptStatus, KEY_ID_PATTERN};
 use crate::service::SealedApi;
 
@@ -126,6 +126,34 @@ struct ListKeysQuery {
 struct KeyList {
     /// The organization's keys, newest first (at most 500).
     data: Vec<CryptoKey>,
+}
+
+/// An owned query parameter.
+fn query(req: &Request, name: &str) -> Option<String> {
+    web::query(req, name).map(str::to_owned)
+}
+
+/// Reads `GET /v1/prompts`' query.
+fn prompt_query(req: &Request) -> Result<PromptQuery, SealedError> {
+    let mut errors = Vec::new();
+    let page = PageRequest::read(req, 50, 100, &mut errors);
+    if !errors.is_empty() {
+        return Err(SealedError::Validation(errors));
+    }
+    Ok(PromptQuery {
+        page,
+        status: query(req, "status"),
+        words: query(req, "q"),
+    })
+}
+
+/// Reads `GET /v1/crypto-keys`' filters.
+fn key_query(req: &Request) -> KeyQuery {
+    KeyQuery {
+        key_id: query(req, "key_id"),
+        usage: query(req, "usage"),
+        status: query(req, "status"),
+    }
 }
 
 /// The sealed area.
@@ -379,7 +407,10 @@ impl SealedRoute {
                 &api.create_prompt(&caller, web::parse_json(req, BODY_LIMIT)?)
                     .await?,
             ),
-            Route::ListPrompts => web::json(StatusCode::OK, &api.list_prompts(&caller, req).await?),
+            Route::ListPrompts => web::json(
+                StatusCode::OK,
+                &api.list_prompts(&caller, prompt_query(req)?).await?,
+            ),
             Route::GetPrompt => {
                 web::json(StatusCode::OK, &api.prompt(&caller, id("prompt")?).await?)
             }
@@ -431,7 +462,10 @@ impl SealedRoute {
                 &api.create_key(&caller, web::parse_json(req, BODY_LIMIT)?, true)
                     .await?,
             ),
-            Route::ListKeys => web::json(StatusCode::OK, &api.list_keys(&caller, req).await?),
+            Route::ListKeys => web::json(
+                StatusCode::OK,
+                &api.list_keys(&caller, &key_query(req)).await?,
+            ),
             Route::GetKey => web::json(StatusCode::OK, &api.get_key(&caller, id("key")?).await?),
             Route::RotateKey => {
                 let id = id("key")?;

@@ -13,8 +13,9 @@ use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, Rout
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
+use crate::error::VerifyCase;
 use crate::error::VerifyError;
-use crate::service::{DocumentReference, Verification, VerifyApi};
+use crate::service::{DocumentReference, Verification, VerifyApi, VerifyInput};
 
 /// The signatures area.
 pub const AREA: AreaSpec = AreaSpec {
@@ -42,6 +43,25 @@ pub const AREA: AreaSpec = AreaSpec {
     jobs: &[],
 };
 
+/// What the request asks to verify: the PDF it carries, or a stored document it names.
+fn verify_input(req: &Request) -> Result<VerifyInput<'_>, VerifyError> {
+    let media = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match media.as_str() {
+        "application/pdf" => Ok(VerifyInput::Upload(req.body().as_ref())),
+        "application/json" => {
+            let reference: DocumentReference = web::parse_json(req, 4096)?;
+            Ok(VerifyInput::Stored(reference.document_id))
+        }
+        _ => Err(VerifyCase::UnsupportedMediaType.into()),
+    }
+}
+
 struct VerifyRoute {
     api: VerifyApi,
     spec: &'static RouteSpec,
@@ -52,7 +72,7 @@ impl HttpHandler for VerifyRoute {
     async fn handle(&self, req: Request) -> Response<Body> {
         let answer = async {
             let caller = self.spec.caller(&req)?;
-            let verification = self.api.verify(&caller, &req).await?;
+            let verification = self.api.verify(&caller, verify_input(&req)?).await?;
             Ok::<_, VerifyError>(web::json(StatusCode::OK, &verification))
         };
         match answer.await {
@@ -75,4 +95,48 @@ fn init(env: Env, spec: &'static RouteSpec) -> InitFuture {
             db,
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::Body;
+
+    fn request(media_type: &str, body: &str) -> Request {
+        let mut req = Request::new(Body::from(body.to_owned()));
+        req.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_str(media_type).expect("a header"),
+        );
+        req
+    }
+
+    #[test]
+    fn a_pdf_body_is_an_upload_and_json_names_a_stored_document() {
+        let pdf = request("Application/PDF; charset=binary", "%PDF-1.7");
+        assert!(matches!(
+            verify_input(&pdf),
+            Ok(VerifyInput::Upload(b"%PDF-1.7"))
+        ));
+        let id = uuid::Uuid::new_v4();
+        let json = request(
+            "application/json",
+            &serde_json::json!({ "document_id": id }).to_string(),
+        );
+        assert!(matches!(verify_input(&json), Ok(VerifyInput::Stored(got)) if got == id));
+    }
+
+    #[test]
+    fn other_media_types_are_refused_before_anything_is_read() {
+        let text = request("text/plain", "hello");
+        assert!(matches!(
+            verify_input(&text),
+            Err(VerifyError::Area(VerifyCase::UnsupportedMediaType))
+        ));
+        let unknown_member = request("application/json", r#"{"document":"x"}"#);
+        assert!(matches!(
+            verify_input(&unknown_member),
+            Err(VerifyError::Validation(_))
+        ));
+    }
 }

@@ -11,14 +11,14 @@ use gsign_core::webhooks::EventType;
 use gsign_core::{Action, Env};
 use gsign_platform::http::{self as web};
 use gsign_platform::lambda::{http_route, AreaSpec, HttpHandler, InitFuture, RouteSpec};
-use gsign_platform::pagination::Page;
+use gsign_platform::pagination::{Page, PageRequest};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use uuid::Uuid;
 
 use crate::error::WebhooksError;
-use crate::service::{EndpointInput, EndpointView, WebhooksApi};
+use crate::service::{DeliveryQuery, EndpointInput, EndpointView, WebhooksApi};
 use crate::store::delivery_log::Delivery;
 use crate::store::Endpoint;
 
@@ -66,6 +66,43 @@ struct ListDeliveriesQuery {
     limit: Option<i32>,
     /// The previous page's `next_cursor`.
     cursor: Option<Uuid>,
+}
+
+/// Reads `GET /v1/webhooks`' `limit` and `cursor`.
+fn endpoint_page(req: &Request) -> Result<PageRequest, WebhooksError> {
+    let mut errors = Vec::new();
+    let page = PageRequest::read(req, 50, 100, &mut errors);
+    if errors.is_empty() {
+        Ok(page)
+    } else {
+        Err(WebhooksError::Validation(errors))
+    }
+}
+
+/// Reads `GET /v1/webhooks/{id}/deliveries`' query: one event, or a page of the log.
+fn delivery_query(req: &Request) -> Result<DeliveryQuery, WebhooksError> {
+    if let Some(event) = web::query(req, "event_id") {
+        return event
+            .parse::<Uuid>()
+            .map(DeliveryQuery::Event)
+            .map_err(|_| WebhooksError::invalid("/event_id", "is not an event id"));
+    }
+    let limit = match web::query(req, "limit").map(str::parse::<i32>) {
+        None => 50,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => return Err(WebhooksError::invalid("/limit", "must be 1 to 100")),
+    };
+    let after = match web::query(req, "cursor").map(str::parse::<Uuid>) {
+        None => None,
+        Some(Ok(after)) => Some(after),
+        Some(Err(_)) => {
+            return Err(WebhooksError::invalid(
+                "/cursor",
+                "is not a cursor of this list",
+            ))
+        }
+    };
+    Ok(DeliveryQuery::Page { limit, after })
 }
 
 /// `POST /v1/webhooks/{id}/test`'s answer.
@@ -239,7 +276,10 @@ impl WebhookRoute {
                 &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
                     .await?,
             ),
-            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::List => web::json(
+                StatusCode::OK,
+                &api.list(&caller, endpoint_page(req)?).await?,
+            ),
             Route::Get => web::json(StatusCode::OK, &api.endpoint(&caller, id()?).await?),
             Route::Update => {
                 let id = id()?;
@@ -255,9 +295,10 @@ impl WebhookRoute {
             }
             Route::RotateSecret => web::json(StatusCode::OK, &api.rotate(&caller, id()?).await?),
             Route::Test => web::json(StatusCode::ACCEPTED, &api.test(&caller, id()?).await?),
-            Route::Deliveries => {
-                web::json(StatusCode::OK, &api.deliveries(&caller, id()?, req).await?)
-            }
+            Route::Deliveries => web::json(
+                StatusCode::OK,
+                &api.deliveries(&caller, id()?, delivery_query(req)?).await?,
+            ),
             Route::Retry => {
                 let delivery = web::path_uuid(req, "delivery_id")
                     .ok_or(WebhooksError::NotFound("delivery"))?;

@@ -19,6 +19,8 @@ pub const MAX_RECIPIENTS: usize = 50;
 pub const MAX_FIELDS: usize = 1000;
 /// Days until a sent envelope expires, unless set.
 pub const DEFAULT_EXPIRY_DAYS: i64 = 120;
+/// The electronic-records disclosure in force: a signer consents to this version before signing.
+pub const DISCLOSURE_VERSION: &str = "2026-11";
 
 string_enum!(
     /// An envelope's lifecycle.

@@ -28,6 +28,11 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// The first page of `limit` rows.
+    pub fn first(limit: i64) -> Self {
+        Self { limit, after: None }
+    }
+
     /// Reads `limit` (1 to `max`, default `default`) and `cursor` from `req`, adding what is
     /// wrong to `errors`.
     pub fn read(req: &Request, default: i64, max: i64, errors: &mut Vec<FieldError>) -> Self {

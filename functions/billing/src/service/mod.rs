@@ -6,6 +6,7 @@ mod stripe_events;
 mod usage;
 
 pub use checkout::{CheckoutInput, StripeApi};
+pub use usage::{UsageRange, UsageReport};
 
 use chrono::NaiveDate;
 use gsign_core::Env;

@@ -2,15 +2,60 @@
 //! CSV) and `/invoice-preview`.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use gsign_core::FieldError;
-use gsign_platform::http::{self as web, Caller};
-use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use gsign_platform::http::Caller;
 
 pub use crate::error::BillingError;
 
 use super::{BillingApi, SubscriptionView, UsageDay};
 use crate::store;
+
+/// The days a usage report covers, as asked; an end not given takes its default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UsageRange {
+    /// The first day; absent: 30 days before `to`.
+    pub from: Option<NaiveDate>,
+    /// The last day, included; absent: today (UTC).
+    pub to: Option<NaiveDate>,
+}
+
+/// What an organization used each day of a range.
+#[derive(Debug)]
+pub struct UsageReport {
+    /// The first day.
+    pub from: NaiveDate,
+    /// The last day, included.
+    pub to: NaiveDate,
+    days: Vec<UsageDay>,
+}
+
+impl UsageReport {
+    /// `GET /v1/billing/usage`'s answer: the range, its totals and the days with usage.
+    pub fn json(&self) -> serde_json::Value {
+        let total = |pick: fn(&UsageDay) -> i64| self.days.iter().map(pick).sum::<i64>();
+        serde_json::json!({
+            "from": self.from,
+            "to": self.to,
+            "totals": {
+                "envelope": total(|d| d.envelope),
+                "signature": total(|d| d.signature),
+                "certificate": total(|d| d.certificate),
+            },
+            "days": self.days,
+        })
+    }
+
+    /// The same days as CSV: a `day,envelope,signature,certificate` line, then one per day.
+    pub fn csv(&self) -> String {
+        let mut csv = String::from("day,envelope,signature,certificate\n");
+        for day in &self.days {
+            csv.push_str(&format!(
+                "{},{},{},{}\n",
+                day.day, day.envelope, day.signature, day.certificate
+            ));
+        }
+        csv
+    }
+}
 
 impl BillingApi {
     /// `GET /v1/billing/subscription`: the organization's plan, subscription and pending change.
@@ -34,42 +79,20 @@ impl BillingApi {
         })
     }
 
-    /// Usage per day between the `from` and `to` query dates (default: the last 30 days).
+    /// Usage per day over `range` (default: the last 30 days).
     #[tracing::instrument(skip_all)]
-    async fn usage_days(
+    pub async fn usage(
         &self,
         caller: &Caller,
-        req: &Request,
-    ) -> Result<(NaiveDate, NaiveDate, Vec<UsageDay>), BillingError> {
-        let mut errors = Vec::new();
-        let day = |name: &str, errors: &mut Vec<FieldError>| {
-            web::query(req, name).and_then(|raw| {
-                raw.parse::<NaiveDate>()
-                    .ok()
-                    // Far dates overflow the day arithmetic below: a usage period lies in
-                    // these years.
-                    .filter(|d| (2000..=9999).contains(&chrono::Datelike::year(d)))
-                    .ok_or(())
-                    .map_err(|_| {
-                        errors.push(FieldError::new(
-                            format!("/{name}"),
-                            "must be a date, YYYY-MM-DD",
-                        ))
-                    })
-                    .ok()
-            })
-        };
-        let now = Utc::now();
-        let to = day("to", &mut errors).unwrap_or_else(|| now.date_naive());
-        let from = day("from", &mut errors).unwrap_or_else(|| to - Duration::days(30));
+        range: UsageRange,
+    ) -> Result<UsageReport, BillingError> {
+        let to = range.to.unwrap_or_else(|| Utc::now().date_naive());
+        let from = range.from.unwrap_or_else(|| to - Duration::days(30));
         if from > to || (to - from).num_days() > 366 {
-            errors.push(FieldError::new(
+            return Err(BillingError::invalid(
                 "/from",
                 "must be on or before to, at most 366 days before",
             ));
-        }
-        if !errors.is_empty() {
-            return Err(BillingError::Validation(errors));
         }
         let start: DateTime<Utc> = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         let end: DateTime<Utc> = (to + Duration::days(1))
@@ -87,54 +110,7 @@ impl BillingApi {
                 certificate: d.certificate,
             })
             .collect();
-        Ok((from, to, days))
-    }
-
-    /// `GET /v1/billing/usage`: what the organization used each day of a range (`from`, `to`).
-    #[tracing::instrument(skip_all)]
-    pub async fn usage(
-        &self,
-        caller: &Caller,
-        req: &Request,
-    ) -> Result<serde_json::Value, BillingError> {
-        let (from, to, days) = self.usage_days(caller, req).await?;
-        let total = |pick: fn(&UsageDay) -> i64| days.iter().map(pick).sum::<i64>();
-        Ok(serde_json::json!({
-            "from": from,
-            "to": to,
-            "totals": {
-                "envelope": total(|d| d.envelope),
-                "signature": total(|d| d.signature),
-                "certificate": total(|d| d.certificate),
-            },
-            "days": days,
-        }))
-    }
-
-    /// The same days as CSV: `day,envelope,signature,certificate`.
-    #[tracing::instrument(skip_all)]
-    pub(crate) async fn usage_csv(
-        &self,
-        caller: &Caller,
-        req: &Request,
-    ) -> Result<Response<Body>, BillingError> {
-        let (from, to, days) = self.usage_days(caller, req).await?;
-        let mut csv = String::from("day,envelope,signature,certificate\n");
-        for day in &days {
-            csv.push_str(&format!(
-                "{},{},{},{}\n",
-                day.day, day.envelope, day.signature, day.certificate
-            ));
-        }
-        Response::builder()
-            .status(StatusCode::OK)
-            .header("content-type", "text/csv; charset=utf-8")
-            .header(
-                "content-disposition",
-                format!("attachment; filename=\"usage-{from}-{to}.csv\""),
-            )
-            .body(Body::Text(csv))
-            .map_err(|e| BillingError::Internal(e.into()))
+        Ok(UsageReport { from, to, days })
     }
 
     /// What the current period's invoice will say: the plan's price, and the usage it

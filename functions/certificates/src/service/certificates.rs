@@ -12,16 +12,14 @@ use gsign_core::certificates::{
     may_revoke, CertificateRequest, CertificateStatus, Issuance, KeyType, LifecycleConflict,
     NewCertificate,
 };
-use gsign_core::FieldError;
 use gsign_platform::database::Session;
 use gsign_platform::hsm::HsmHandle;
 use gsign_platform::hsm_keys::{default_scheme, HsmKey, KeySpec};
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
 use gsign_signing::chain::check_imported_chain;
 use gsign_signing::x509::{parse_pem_bundle, Profile};
-use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -33,8 +31,6 @@ use crate::store::{self, Certificate, Issued, ListFilter, NewRow};
 use gsign_core::certificates::{CertificatePurpose, CertificateType};
 
 use super::CertificatesApi;
-
-const MAX_PAGE: i64 = 100;
 
 /// What clients see of a certificate.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -213,58 +209,17 @@ fn signing_row(
     }
 }
 
-/// The list's page and filter from the query; every field's error at once.
-fn list_query(
-    caller: &Caller,
-    req: &Request,
-) -> Result<(PageRequest, ListFilter), CertificatesError> {
-    let mut errors = Vec::new();
-    let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
-    let purpose = match web::query(req, "purpose") {
-        None => None,
-        Some(text) => {
-            let purpose = CertificatePurpose::parse(text);
-            if purpose.is_none() {
-                errors.push(FieldError::new("/purpose", "must be signing, ca or seal"));
-            }
-            purpose
-        }
-    };
-    let status = web::query(req, "status").map(str::to_owned);
-    if status
-        .as_deref()
-        .is_some_and(|s| CertificateStatus::parse(s).is_none())
-    {
-        errors.push(FieldError::new(
-            "/status",
-            "must be pending, active or revoked",
-        ));
-    }
-    let user_id = match web::query(req, "user_id") {
-        // An API key is no person: `me` would silently widen to everyone's certificates.
-        Some("me") => caller.user.or_else(|| {
-            errors.push(FieldError::new(
-                "/user_id",
-                "me needs a person's session; an API key has no user (give a user id)",
-            ));
-            None
-        }),
-        Some(raw) => raw.parse::<Uuid>().ok().or_else(|| {
-            errors.push(FieldError::new("/user_id", "must be a user id or me"));
-            None
-        }),
-        None => None,
-    };
-    if !errors.is_empty() {
-        return Err(CertificatesError::Validation(errors));
-    }
-    let filter = ListFilter {
-        purpose,
-        status,
-        user_id,
-        after: page.after,
-    };
-    Ok((page, filter))
+/// `GET /v1/certificates`' query, checked: which page and which certificates.
+#[derive(Debug, Clone)]
+pub struct CertificateQuery {
+    /// `limit` and `cursor`.
+    pub page: PageRequest,
+    /// Only certificates for this purpose.
+    pub purpose: Option<CertificatePurpose>,
+    /// Only certificates in this state.
+    pub status: Option<CertificateStatus>,
+    /// Only this member's certificates.
+    pub user_id: Option<Uuid>,
 }
 
 /// The imported certificate and its issuers (after it in `certificate`, or in `chain`).
@@ -480,9 +435,15 @@ impl CertificatesApi {
     pub(crate) async fn list(
         &self,
         caller: &Caller,
-        req: &Request,
+        query: CertificateQuery,
     ) -> Result<Page<CertificateView>, CertificatesError> {
-        let (page, filter) = list_query(caller, req)?;
+        let page = query.page;
+        let filter = ListFilter {
+            purpose: query.purpose,
+            status: query.status,
+            user_id: query.user_id,
+            after: page.after,
+        };
         let client = self.services.base.db.connect().await?;
         let mut rows = store::list(&client, caller.org, &filter, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |c| (c.created_at, c.id));

@@ -13,7 +13,7 @@ pub mod pki;
 pub mod revocation;
 pub mod stored;
 
-pub use certificates::{CertificateView, ChainImport, Revocation};
+pub use certificates::{CertificateQuery, CertificateView, ChainImport, Revocation};
 
 use std::sync::Arc;
 

@@ -14,9 +14,8 @@ use gsign_core::packs::{
 };
 use gsign_core::FieldError;
 use gsign_platform::database::{Session, Transaction};
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::Caller;
 use gsign_platform::pagination::{Page, PageRequest};
-use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -64,6 +63,23 @@ mod double_option {
     {
         Option::<T>::deserialize(deserializer).map(Some)
     }
+}
+
+/// `GET /v1/clauses` and `GET /v1/doc-templates`' query: which page, and which items.
+#[derive(Debug, Clone)]
+pub struct ItemQuery {
+    /// `limit` and `cursor`.
+    pub page: PageRequest,
+    /// `name`: this name only.
+    pub name: Option<String>,
+    /// `active`: active or not.
+    pub active: Option<bool>,
+    /// `published`: published or not.
+    pub published: Option<bool>,
+    /// `city`: what a pack for this city may use.
+    pub city: Option<String>,
+    /// `role`: what a pack for this signer role may use.
+    pub role: Option<String>,
 }
 
 /// A template's reference to a clause.
@@ -559,34 +575,16 @@ impl DocPacksApi {
         &self,
         caller: &Caller,
         kind: Kind,
-        req: &Request,
+        query: &ItemQuery,
     ) -> Result<Page<Item>, DocPacksError> {
-        let mut errors = Vec::new();
-        let page = PageRequest::read(req, 50, 100, &mut errors);
-        let flag = |name: &str, errors: &mut Vec<FieldError>| match web::query(req, name) {
-            None => None,
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(_) => {
-                errors.push(FieldError::new(format!("/{name}"), "must be true or false"));
-                None
-            }
-        };
-        let active = flag("active", &mut errors);
-        let published = flag("published", &mut errors);
-        if !errors.is_empty() {
-            return Err(DocPacksError::Validation(errors));
-        }
-        let name = web::query(req, "name").map(str::to_owned);
-        let city = web::query(req, "city").map(str::to_owned);
-        let role = web::query(req, "role").map(str::to_owned);
+        let page = query.page;
         let client = self.base().db.connect().await?;
         let filter = store::library::ListFilter {
-            name: name.as_deref(),
-            active,
-            published,
-            city: city.as_deref(),
-            role: role.as_deref(),
+            name: query.name.as_deref(),
+            active: query.active,
+            published: query.published,
+            city: query.city.as_deref(),
+            role: query.role.as_deref(),
             after: page.after,
         };
         let mut rows =

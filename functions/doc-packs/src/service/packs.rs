@@ -18,12 +18,11 @@ use gsign_core::packs::{
 use gsign_core::FieldError;
 use gsign_functions_envelopes::service::{CompletedDocuments, PackEnvelope, PackSigner};
 use gsign_platform::database::{Session, Transaction};
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::storage::{ObjectRef, Presigned};
 use gsign_render::Rendered;
-use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -260,6 +259,17 @@ fn check(input: PackInput) -> Result<Checked, DocPacksError> {
     })
 }
 
+/// `GET /v1/doc-packs`' query: which page, and which packs.
+#[derive(Debug, Clone)]
+pub struct PackQuery {
+    /// `limit` and `cursor`.
+    pub page: PageRequest,
+    /// `reference`: this reference only.
+    pub reference: Option<String>,
+    /// `status`: this state only.
+    pub status: Option<PackStatus>,
+}
+
 impl DocPacksApi {
     /// The pack `id` of the caller's organization; `lock` takes its row lock.
     #[tracing::instrument(skip_all, fields(id = %id))]
@@ -317,30 +327,12 @@ impl DocPacksApi {
     pub(crate) async fn list(
         &self,
         caller: &Caller,
-        req: &Request,
+        query: &PackQuery,
     ) -> Result<Page<Pack>, DocPacksError> {
-        let mut errors = Vec::new();
-        let page = PageRequest::read(req, 50, 100, &mut errors);
-        let status = web::query(req, "status");
-        if status.is_some_and(|s| {
-            ![
-                PackStatus::Draft,
-                PackStatus::Issued,
-                PackStatus::Signed,
-                PackStatus::Voided,
-                PackStatus::Superseded,
-            ]
-            .iter()
-            .any(|p| p.as_str() == s)
-        }) {
-            errors.push(FieldError::new("/status", "is not a pack status"));
-        }
-        if !errors.is_empty() {
-            return Err(DocPacksError::Validation(errors));
-        }
+        let page = query.page;
         let filter = store::packs::ListFilter {
-            reference: web::query(req, "reference"),
-            status,
+            reference: query.reference.as_deref(),
+            status: query.status,
             after: page.after,
         };
         let client = self.base().db.connect().await?;

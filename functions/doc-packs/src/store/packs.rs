@@ -116,7 +116,7 @@ pub struct ListFilter<'a> {
     /// This reference only.
     pub reference: Option<&'a str>,
     /// This status only.
-    pub status: Option<&'a str>,
+    pub status: Option<PackStatus>,
     /// After this page's last pack.
     pub after: Option<(DateTime<Utc>, Uuid)>,
 }
@@ -143,7 +143,7 @@ pub async fn list(
             params!(
                 org,
                 reference = filter.reference,
-                status = filter.status,
+                status = filter.status.map(PackStatus::as_str),
                 after_t,
                 after_id,
                 limit,

@@ -6,11 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use gsign_core::documents::{self, keys, DocumentDeclaration, DocumentStatus, NewDocument};
-use gsign_core::FieldError;
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::Caller;
 use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::storage::{ObjectRef, Presigned};
-use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -20,8 +18,6 @@ use crate::service::{cache_key, CACHE_TTL};
 use crate::store::{self, Document, ListFilter};
 
 use super::DocumentsApi;
-
-const MAX_PAGE: i64 = 100;
 
 /// What clients see of a document.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -171,14 +167,39 @@ pub(crate) struct PageSize {
 }
 
 /// Which file of a document.
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
-#[allow(dead_code)] // describes the wire, never built
-pub(crate) enum DownloadVariant {
+pub enum DownloadVariant {
     /// The upload as it was.
+    #[default]
     Original,
     /// The PDF to sign (the original, or its conversion).
     Pdf,
+}
+
+impl std::str::FromStr for DownloadVariant {
+    type Err = &'static str;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw {
+            "original" => Ok(Self::Original),
+            "pdf" => Ok(Self::Pdf),
+            _ => Err("must be original or pdf"),
+        }
+    }
+}
+
+/// `GET /v1/documents`' query, checked: which page and which documents.
+#[derive(Debug, Clone)]
+pub struct DocumentQuery {
+    /// `limit` and `cursor`.
+    pub page: PageRequest,
+    /// Only documents with this status.
+    pub status: Option<DocumentStatus>,
+    /// Only documents carrying this tag.
+    pub tag: Option<String>,
+    /// Only documents whose name contains this (case-insensitive).
+    pub name: Option<String>,
 }
 
 impl DocumentsApi {
@@ -239,26 +260,18 @@ impl DocumentsApi {
         Ok(doc)
     }
 
+    /// `GET /v1/documents`: the organization's documents, newest first, a page at a time.
     #[tracing::instrument(skip_all)]
     pub(crate) async fn list(
         &self,
         caller: &Caller,
-        req: &Request,
+        query: DocumentQuery,
     ) -> Result<Page<DocumentView>, DocumentsError> {
-        let mut errors = Vec::new();
-        let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
-        let status = web::query(req, "status").and_then(|raw| {
-            raw.parse::<DocumentStatus>()
-                .map_err(|e| errors.push(FieldError::new("/status", e)))
-                .ok()
-        });
-        if !errors.is_empty() {
-            return Err(DocumentsError::Validation(errors));
-        }
+        let page = query.page;
         let filter = ListFilter {
-            status,
-            tag: web::query(req, "tag").map(str::to_owned),
-            name: web::query(req, "name").map(str::to_owned),
+            status: query.status,
+            tag: query.tag,
+            name: query.name,
             after: page.after,
         };
         let client = self.services.db.connect().await?;
@@ -318,15 +331,8 @@ impl DocumentsApi {
         &self,
         caller: &Caller,
         id: Uuid,
-        req: &Request,
+        variant: DownloadVariant,
     ) -> Result<Download, DocumentsError> {
-        let variant = web::query(req, "variant").unwrap_or("original");
-        if !matches!(variant, "original" | "pdf") {
-            return Err(DocumentsError::invalid(
-                "/variant",
-                "must be original or pdf",
-            ));
-        }
         let doc = self.document(caller, id).await?;
         let not_ready = || {
             DocumentsError::from(DocumentsCase::NotReady {
@@ -337,7 +343,7 @@ impl DocumentsApi {
         if doc.status != DocumentStatus::Ready {
             return Err(not_ready());
         }
-        let file = stored_file(&doc, variant == "pdf").ok_or_else(not_ready)?;
+        let file = stored_file(&doc, variant == DownloadVariant::Pdf).ok_or_else(not_ready)?;
         let disposition = documents::content_disposition(&doc.name, file.extension);
         let request = self
             .services

@@ -7,8 +7,9 @@ pub mod documents;
 pub mod erasure;
 pub mod retention;
 
-pub(crate) use documents::DownloadVariant;
-pub use documents::{Created, DocumentUpdate, DocumentView, Download, LegalHold};
+pub use documents::{
+    Created, DocumentQuery, DocumentUpdate, DocumentView, Download, DownloadVariant, LegalHold,
+};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,8 @@
 //! The signing ceremony's routes' glue (`/v1/signing/{token}/…`): parse, call the
 //! ceremony's use cases, map the answer.
 
-use crate::service::ceremony::CeremonyError;
+use crate::error::CeremonyError;
+use crate::service::ceremony::Visit;
 use crate::service::EnvelopesApi;
 use async_trait::async_trait;
 use gsign_core::Env;
@@ -36,27 +37,35 @@ impl CeremonyRoute {
     #[tracing::instrument(skip_all)]
     async fn answer(&self, req: &Request) -> Result<Response<Body>, CeremonyError> {
         let api = &self.api;
+        let (ip, user_agent) = web::client(req);
+        let visit = &Visit {
+            token: web::path(req, "token").map(str::to_owned),
+            ip,
+            user_agent,
+        };
         Ok(match self.step {
-            Step::View => web::json(StatusCode::OK, &api.view(req).await?),
+            Step::View => web::json(StatusCode::OK, &api.view(visit).await?),
             Step::AccessCode => {
-                api.access_code(req, web::parse_json(req, BODY_LIMIT)?)
+                api.access_code(visit, web::parse_json(req, BODY_LIMIT)?)
                     .await?;
                 web::no_content()
             }
             Step::Consent => {
-                api.consent(req, web::parse_json(req, BODY_LIMIT)?).await?;
+                api.consent(visit, web::parse_json(req, BODY_LIMIT)?)
+                    .await?;
                 web::no_content()
             }
             Step::Sign => web::json(
                 StatusCode::ACCEPTED,
-                &api.sign(req, web::parse_json(req, SIGN_BODY_LIMIT)?)
+                &api.sign(visit, web::parse_json(req, SIGN_BODY_LIMIT)?)
                     .await?,
             ),
             Step::Decline => {
-                api.decline(req, web::parse_json(req, BODY_LIMIT)?).await?;
+                api.decline(visit, web::parse_json(req, BODY_LIMIT)?)
+                    .await?;
                 web::no_content()
             }
-            Step::NewLink => web::json(StatusCode::ACCEPTED, &api.new_link(req).await?),
+            Step::NewLink => web::json(StatusCode::ACCEPTED, &api.new_link(visit).await?),
         })
     }
 }

@@ -2,7 +2,7 @@
 //! for the recipient's signing token) and the framed signing page with its frame-ancestors
 //! policy.
 
-use crate::service::embedded::{EmbeddedCase, EmbeddedError};
+use crate::error::{EmbeddedCase, EmbeddedError};
 use crate::service::EnvelopesApi;
 use crate::store::{self, Traded};
 use anyhow::Context as _;

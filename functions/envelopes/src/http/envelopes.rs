@@ -2,16 +2,66 @@
 //! evidence): parse, authorize, call [`EnvelopesApi`], map the answer.
 
 use crate::error::EnvelopesError;
+use crate::service::drafts::EnvelopeQuery;
 use crate::service::EnvelopesApi;
 use async_trait::async_trait;
-use gsign_core::Env;
-use gsign_platform::http::{self as web};
+use gsign_core::envelopes::EnvelopeStatus;
+use gsign_core::{Env, FieldError};
+use gsign_platform::http::{self as web, Caller};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
+use gsign_platform::pagination::PageRequest;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
+use uuid::Uuid;
 
 const BODY_LIMIT: usize = 256 * 1024;
+
+/// The most envelopes a page holds.
+const MAX_PAGE: i64 = 100;
+
+/// Reads `GET /v1/envelopes`' query; every problem at once.
+fn envelope_query(caller: &Caller, req: &Request) -> Result<EnvelopeQuery, EnvelopesError> {
+    let mut errors = Vec::new();
+    let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
+    let status = web::query(req, "status").and_then(|raw| {
+        let status = EnvelopeStatus::parse(raw);
+        if status.is_none() {
+            errors.push(FieldError::new("/status", "is not an envelope status"));
+        }
+        status
+    });
+    let document_id = web::query(req, "document_id").and_then(|raw| {
+        raw.parse::<Uuid>()
+            .map_err(|_| errors.push(FieldError::new("/document_id", "must be a document id")))
+            .ok()
+    });
+    // `waiting_for=me`: what waits for the signed-in person (the web app's home).
+    let waiting_for = match web::query(req, "waiting_for") {
+        None => None,
+        Some("me") if caller.user.is_some() => caller.user,
+        Some("me") => {
+            errors.push(FieldError::new(
+                "/waiting_for",
+                "me needs a signed-in person, not an API key",
+            ));
+            None
+        }
+        Some(_) => {
+            errors.push(FieldError::new("/waiting_for", "must be me"));
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(EnvelopesError::Validation(errors));
+    }
+    Ok(EnvelopeQuery {
+        page,
+        status,
+        document_id,
+        waiting_for,
+    })
+}
 
 /// Which route a function serves (its entry in [`crate::AREA`] says the rest).
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +107,10 @@ impl EnvelopeRoute {
                 &api.create(&caller, web::parse_json(req, BODY_LIMIT)?)
                     .await?,
             ),
-            Route::List => web::json(StatusCode::OK, &api.list(&caller, req).await?),
+            Route::List => web::json(
+                StatusCode::OK,
+                &api.list(&caller, envelope_query(&caller, req)?).await?,
+            ),
             Route::Counts => web::json(StatusCode::OK, &api.counts(&caller).await?),
             Route::Get => web::json(StatusCode::OK, &api.detail(&caller, id()?).await?),
             Route::Update => {

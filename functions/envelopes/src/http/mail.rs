@@ -2,11 +2,13 @@
 //! handed-out signing links): parse, authorize, call [`EnvelopesApi`], map the answer.
 
 use crate::error::EnvelopesError;
+use crate::service::mail::Added;
 use crate::service::EnvelopesApi;
 use async_trait::async_trait;
 use gsign_core::Env;
 use gsign_platform::http::{self as web};
 use gsign_platform::lambda::{http_route, HttpHandler, InitFuture, RouteSpec};
+use gsign_platform::pagination::PageRequest;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
@@ -40,13 +42,25 @@ impl MailRouteHandler {
         let caller = self.spec.caller(req)?;
         Ok(match self.route {
             MailRoute::ListSuppressions => {
-                web::json(StatusCode::OK, &api.list_suppressions(&caller, req).await?)
+                let mut errors = Vec::new();
+                let page = PageRequest::read(req, 50, 200, &mut errors);
+                if !errors.is_empty() {
+                    return Err(EnvelopesError::Validation(errors));
+                }
+                let email = web::query(req, "email");
+                web::json(
+                    StatusCode::OK,
+                    &api.list_suppressions(&caller, page, email).await?,
+                )
             }
             MailRoute::AddSuppression => {
-                let (status, view) = api
+                match api
                     .add_suppression(&caller, web::parse_json(req, 4096)?)
-                    .await?;
-                web::json(status, &view)
+                    .await?
+                {
+                    Added::New(view) => web::json(StatusCode::CREATED, &view),
+                    Added::Already(view) => web::json(StatusCode::OK, &view),
+                }
             }
             MailRoute::RemoveSuppression => {
                 let email = web::path(req, "email")

@@ -9,7 +9,6 @@
 //! transaction. Only the current routing order may act.
 
 use gsign_platform::database::Transaction;
-use gsign_platform::route_error::RouteError;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,17 +17,14 @@ use gsign_core::envelopes::{
 };
 use gsign_core::routing::{self, Answer, SignInput, SignatureInput, Slot};
 use gsign_core::webhooks::EventType;
-use gsign_core::{IntoProblem, Problem};
-use gsign_platform::http as web;
 use gsign_platform::outbox;
 use gsign_platform::storage::{ObjectRef, Presigned};
-use http::StatusCode;
-use lambda_http::Request;
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use uuid::Uuid;
 
+use crate::error::{CeremonyCase, CeremonyError};
 use crate::service::EnvelopesApi;
 use crate::store::{self, Field};
 
@@ -43,141 +39,18 @@ pub const LOCKOUTS: [Duration; 3] = [
 ];
 /// How long a given code is good for.
 pub const CODE_VALIDITY: Duration = Duration::from_secs(60 * 60);
-/// The electronic-records disclosure in force.
-pub const DISCLOSURE_VERSION: &str = "2026-11";
+pub use gsign_core::envelopes::DISCLOSURE_VERSION;
 
-/// What can go wrong on a signing link.
-pub type CeremonyError = RouteError<CeremonyCase>;
-
-/// What only a signing link refuses.
-#[derive(Debug, thiserror::Error)]
-pub enum CeremonyCase {
-    /// Unknown or malformed token (reused links of deleted recipients too).
-    #[error("unknown signing link")]
-    UnknownLink,
-    /// The envelope is over (`completed`, `declined`, `voided`, `expired`).
-    #[error("envelope is {0}")]
-    Closed(EnvelopeStatus),
-    /// Not this recipient's turn yet (sequential routing).
-    #[error("not your turn")]
-    NotYourTurn {
-        /// The recipient's order.
-        yours: i32,
-        /// The order acting now.
-        current: Option<i32>,
-    },
-    /// This recipient already signed or declined.
-    #[error("already {0}")]
-    AlreadyDone(String),
-    /// The access code is required first.
-    #[error("access code required")]
-    AccessCodeRequired,
-    /// Electronic-records consent comes before signing.
-    #[error("consent required")]
-    ConsentRequired,
-    /// Viewers and cc recipients have nothing to sign (`role`).
-    #[error("a {0} does not sign")]
-    NothingToSign(String),
-    /// Wrong access code.
-    #[error("wrong access code")]
-    WrongAccessCode {
-        /// Attempts left before the lockout.
-        attempts_left: i32,
-    },
-    /// Too many wrong codes.
-    #[error("locked until {0}")]
-    Locked(DateTime<Utc>),
-    /// A link to a completed envelope past its lifetime: a fresh one can be mailed.
-    #[error("signing link expired")]
-    LinkExpired,
-}
-
-gsign_platform::route_error_area!(CeremonyCase);
-
-impl IntoProblem for CeremonyCase {
-    // Long: one exhaustive match, one arm per ceremony case.
-    fn into_problem(self) -> Problem {
-        match self {
-            CeremonyCase::UnknownLink => Problem::new(
-                StatusCode::NOT_FOUND,
-                "signing-link-invalid",
-                "Signing link not valid",
-            )
-            .with_detail("This signing link is unknown. Use the newest link you were sent."),
-            CeremonyCase::Closed(status) => Problem::new(
-                StatusCode::GONE,
-                "envelope-closed",
-                "Envelope closed",
-            )
-            .with_detail(format!(
-                "The envelope is {}; it can no longer be acted on.",
-                status.as_str()
-            ))
-            .with_extension("envelope_status", serde_json::json!(status)),
-            CeremonyCase::NotYourTurn { yours, current } => Problem::new(
-                StatusCode::CONFLICT,
-                "not-your-turn",
-                "Not your turn yet",
-            )
-            .with_detail(format!(
-                "Recipients act in order; yours is {yours}, and order {} is acting now. You will get an email when it is your turn.",
-                current.map_or_else(|| "-".to_owned(), |c| c.to_string())
-            ))
-            .with_extension("routing_order", serde_json::json!(yours))
-            .with_extension("current_routing_order", serde_json::json!(current)),
-            CeremonyCase::AlreadyDone(status) => Problem::new(
-                StatusCode::CONFLICT,
-                "recipient-done",
-                "Already done",
-            )
-            .with_detail(format!("You have {status} this envelope."))
-            .with_extension("recipient_status", serde_json::json!(status)),
-            CeremonyCase::AccessCodeRequired => Problem::new(
-                StatusCode::FORBIDDEN,
-                "access-code-required",
-                "Access code required",
-            )
-            .with_detail("Enter the access code the sender gave you."),
-            CeremonyCase::ConsentRequired => Problem::new(
-                StatusCode::FORBIDDEN,
-                "consent-required",
-                "Consent required",
-            )
-            .with_detail(format!(
-                "Agree to do business electronically first (POST .../consent with disclosure version {DISCLOSURE_VERSION})."
-            ))
-            .with_extension("disclosure_version", serde_json::json!(DISCLOSURE_VERSION)),
-            CeremonyCase::NothingToSign(role) => Problem::new(
-                StatusCode::CONFLICT,
-                "nothing-to-sign",
-                "Nothing to sign",
-            )
-            .with_detail(format!("As a {role} you only view this envelope; opening it is all it needs of you."))
-            .with_extension("role", serde_json::json!(role)),
-            CeremonyCase::WrongAccessCode { attempts_left } => Problem::new(
-                StatusCode::FORBIDDEN,
-                "access-code-wrong",
-                "Wrong access code",
-            )
-            .with_extension("attempts_left", serde_json::json!(attempts_left)),
-            CeremonyCase::LinkExpired => Problem::new(
-                StatusCode::GONE,
-                "signing-link-expired",
-                "Link expired",
-            )
-            .with_detail(
-                "Links to a completed envelope's documents work for a limited time. Ask for a \
-                 fresh one: POST to this link's /new-link, and it is mailed to your address.",
-            ),
-            CeremonyCase::Locked(until) => Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "access-code-locked",
-                "Too many wrong codes",
-            )
-            .with_detail(format!("Try again after {until}."))
-            .with_extension("locked_until", serde_json::json!(until)),
-        }
-    }
+/// Someone following a signing link: the link's token (the path's `{token}`, as given) and
+/// where they come from, for the evidence.
+#[derive(Debug, Clone, Default)]
+pub struct Visit {
+    /// The link's token.
+    pub token: Option<String>,
+    /// The visitor's IP address.
+    pub ip: Option<String>,
+    /// The visitor's `User-Agent`.
+    pub user_agent: Option<String>,
 }
 
 /// The recipient behind a link, with what the ceremony needs of their envelope.
@@ -418,8 +291,8 @@ impl EnvelopesApi {
     /// that lock: every ceremony step of an envelope sees what the one before it committed
     /// (parallel wrong codes each count; a second `sign` finds the recipient done).
     #[tracing::instrument(skip_all)]
-    async fn party(tx: &Transaction<'_>, req: &Request) -> Result<Party, CeremonyError> {
-        let token = web::path(req, "token").ok_or(CeremonyCase::UnknownLink)?;
+    async fn party(tx: &Transaction<'_>, visit: &Visit) -> Result<Party, CeremonyError> {
+        let token = visit.token.as_deref().ok_or(CeremonyCase::UnknownLink)?;
         if token.len() < 32 || token.len() > 128 {
             return Err(CeremonyCase::UnknownLink.into());
         }
@@ -440,7 +313,7 @@ impl EnvelopesApi {
         {
             return Err(CeremonyCase::LinkExpired.into());
         }
-        let (ip, user_agent) = web::client(req);
+        let (ip, user_agent) = (visit.ip.clone(), visit.user_agent.clone());
         Ok(Party {
             recipient,
             envelope,
@@ -450,10 +323,10 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn view(&self, req: &Request) -> Result<CeremonyView, CeremonyError> {
+    pub(crate) async fn view(&self, visit: &Visit) -> Result<CeremonyView, CeremonyError> {
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let party = Self::party(&tx, req).await?;
+        let party = Self::party(&tx, visit).await?;
         let status = party.envelope.status;
         if status.is_closed_to_recipients() {
             return Err(CeremonyCase::Closed(status).into());
@@ -568,16 +441,16 @@ impl EnvelopesApi {
     #[tracing::instrument(skip_all)]
     pub(crate) async fn access_code(
         &self,
-        req: &Request,
+        visit: &Visit,
         input: AccessCode,
     ) -> Result<(), CeremonyError> {
         // The code is checked before the envelope is locked (argon2id takes tens of
         // milliseconds, and parallel guesses would queue on the lock); the verdict is applied
         // under the lock, where the lockout is read again and failures are counted atomically.
-        let checked = self.check_code(req, input.code.trim()).await?;
+        let checked = self.check_code(visit, input.code.trim()).await?;
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let party = Self::party(&tx, req).await?;
+        let party = Self::party(&tx, visit).await?;
         party.may_give_code()?;
         let now = Utc::now();
         if let Some(until) = party.recipient.locked_until.filter(|until| *until > now) {
@@ -668,10 +541,14 @@ impl EnvelopesApi {
     #[tracing::instrument(skip_all)]
     async fn check_code(
         &self,
-        req: &Request,
+        visit: &Visit,
         code: &str,
     ) -> Result<Option<(String, bool)>, CeremonyError> {
-        let Some(token) = web::path(req, "token").filter(|t| (32..=128).contains(&t.len())) else {
+        let Some(token) = visit
+            .token
+            .as_deref()
+            .filter(|t| (32..=128).contains(&t.len()))
+        else {
             return Ok(None);
         };
         let hash = gsign_platform::credentials::sha256_hex(token);
@@ -695,7 +572,7 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn consent(&self, req: &Request, input: Consent) -> Result<(), CeremonyError> {
+    pub(crate) async fn consent(&self, visit: &Visit, input: Consent) -> Result<(), CeremonyError> {
         if !input.accepted || input.disclosure_version != DISCLOSURE_VERSION {
             return Err(CeremonyError::invalid(
                 "/disclosure_version",
@@ -704,7 +581,7 @@ impl EnvelopesApi {
         }
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let party = Self::party(&tx, req).await?;
+        let party = Self::party(&tx, visit).await?;
         party.may_act()?;
         if !party.authenticated(Utc::now()) {
             return Err(CeremonyCase::AccessCodeRequired.into());
@@ -729,13 +606,13 @@ impl EnvelopesApi {
     #[tracing::instrument(skip_all)]
     pub(crate) async fn sign(
         &self,
-        req: &Request,
+        visit: &Visit,
         input: SignInput,
     ) -> Result<Signed, CeremonyError> {
         let signature = adopted(input.signature.as_ref())?;
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let party = Self::party(&tx, req).await?;
+        let party = Self::party(&tx, visit).await?;
         party.may_act()?;
         if !party.authenticated(Utc::now()) {
             return Err(CeremonyCase::AccessCodeRequired.into());
@@ -866,7 +743,7 @@ impl EnvelopesApi {
     }
 
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn decline(&self, req: &Request, input: Decline) -> Result<(), CeremonyError> {
+    pub(crate) async fn decline(&self, visit: &Visit, input: Decline) -> Result<(), CeremonyError> {
         let reason = input.reason.trim().to_owned();
         if reason.is_empty() || reason.chars().count() > 1000 {
             return Err(CeremonyError::invalid(
@@ -876,7 +753,7 @@ impl EnvelopesApi {
         }
         let mut conn = self.base.db.connect().await?;
         let tx = conn.begin().await?;
-        let party = Self::party(&tx, req).await?;
+        let party = Self::party(&tx, visit).await?;
         party.may_act()?;
         if !party.authenticated(Utc::now()) {
             return Err(CeremonyCase::AccessCodeRequired.into());
@@ -987,11 +864,13 @@ impl EnvelopesApi {
     /// (whoever holds the old link only triggers a mail to its rightful owner), at most once
     /// per [`NEW_LINK_EVERY`].
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn new_link(&self, req: &Request) -> Result<NewLink, CeremonyError> {
+    pub(crate) async fn new_link(&self, visit: &Visit) -> Result<NewLink, CeremonyError> {
         let answer = NewLink {
             detail: "If this envelope is completed, a fresh link is on its way to the recipient's email address.",
         };
-        let token = web::path(req, "token")
+        let token = visit
+            .token
+            .as_deref()
             .filter(|t| (32..=128).contains(&t.len()))
             .ok_or(CeremonyCase::UnknownLink)?;
         let hash = gsign_platform::credentials::sha256_hex(token);
@@ -1008,7 +887,7 @@ impl EnvelopesApi {
         let expires_at = Utc::now() + chrono::Duration::days(self.settings.completed_link_days);
         store::set_expiring_token(&tx, recipient.id, &fresh.hash, expires_at).await?;
         store::link_renewed(&tx, recipient.id).await?;
-        let (ip, user_agent) = web::client(req);
+        let (ip, user_agent) = (visit.ip.clone(), visit.user_agent.clone());
         let party = Party {
             recipient,
             envelope,

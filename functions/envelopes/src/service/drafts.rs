@@ -14,17 +14,14 @@ use gsign_core::envelopes::{
 };
 use gsign_core::FieldError;
 use gsign_platform::database::DbError;
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::Caller;
 use gsign_platform::pagination::{Page, PageRequest};
-use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::EnvelopesError;
 use crate::service::EnvelopesApi;
 use crate::store::{self, DraftValues, Envelope, Field, Recipient};
-
-const MAX_PAGE: i64 = 100;
 
 /// `POST /v1/envelopes` and `PATCH /v1/envelopes/{id}` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -208,6 +205,19 @@ pub struct Evidence {
     events: Vec<ChainedEvent>,
 }
 
+/// `GET /v1/envelopes`' query, checked: which page and which envelopes.
+#[derive(Debug, Clone)]
+pub struct EnvelopeQuery {
+    /// `limit` and `cursor`.
+    pub page: PageRequest,
+    /// Only envelopes in this state.
+    pub status: Option<EnvelopeStatus>,
+    /// Only envelopes of this document.
+    pub document_id: Option<Uuid>,
+    /// Only envelopes waiting for this member to act (`waiting_for=me`).
+    pub waiting_for: Option<Uuid>,
+}
+
 impl EnvelopesApi {
     /// `POST /v1/envelopes`: a draft on one of the organization's ready documents.
     #[tracing::instrument(skip_all)]
@@ -296,47 +306,15 @@ impl EnvelopesApi {
     pub(crate) async fn list(
         &self,
         caller: &Caller,
-        req: &Request,
+        query: EnvelopeQuery,
     ) -> Result<Page<Envelope>, EnvelopesError> {
-        let mut errors = Vec::new();
-        let page = PageRequest::read(req, 50, MAX_PAGE, &mut errors);
-        let status = web::query(req, "status").map(str::to_owned);
-        if status
-            .as_deref()
-            .is_some_and(|s| EnvelopeStatus::parse(s).is_none())
-        {
-            errors.push(FieldError::new("/status", "is not an envelope status"));
-        }
-        let document_id = web::query(req, "document_id").and_then(|raw| {
-            raw.parse::<Uuid>()
-                .map_err(|_| errors.push(FieldError::new("/document_id", "must be a document id")))
-                .ok()
-        });
-        // `waiting_for=me`: what waits for the signed-in person (the web app's home).
-        let waiting_for = match web::query(req, "waiting_for") {
-            None => None,
-            Some("me") if caller.user.is_some() => caller.user,
-            Some("me") => {
-                errors.push(FieldError::new(
-                    "/waiting_for",
-                    "me needs a signed-in person, not an API key",
-                ));
-                None
-            }
-            Some(_) => {
-                errors.push(FieldError::new("/waiting_for", "must be me"));
-                None
-            }
-        };
-        if !errors.is_empty() {
-            return Err(EnvelopesError::Validation(errors));
-        }
+        let page = query.page;
         let client = self.base.db.connect().await?;
         let filter = store::ListFilter {
-            status,
-            document_id,
+            status: query.status,
+            document_id: query.document_id,
             after: page.after,
-            waiting_for,
+            waiting_for: query.waiting_for,
         };
         let mut rows = store::list(&client, caller.org, &filter, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |e| (e.created_at, e.id));

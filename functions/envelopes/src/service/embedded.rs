@@ -11,14 +11,11 @@
 //!   open of the URL, or one after five minutes, is refused. The signing links a sender hands
 //!   out instead of mail (`crate::service::mail`) are tickets too, traded here by the `/sign` page.
 
-use gsign_platform::route_error::RouteError;
 use std::time::Duration;
 
 use chrono::Utc;
 use gsign_core::envelopes::EnvelopeStatus;
-use gsign_core::{IntoProblem, Problem};
 use gsign_platform::http::Caller;
-use http::StatusCode;
 use secrecy::ExposeSecret as _;
 use serde::Serialize;
 use uuid::Uuid;
@@ -87,62 +84,5 @@ impl EnvelopesApi {
             ),
             expires_at,
         })
-    }
-}
-
-/// What can go wrong opening an embedded signing URL.
-pub type EmbeddedError = RouteError<EmbeddedCase>;
-
-/// What only an embedded signing view refuses or fails with.
-#[derive(Debug, thiserror::Error)]
-pub enum EmbeddedCase {
-    /// Unknown or already used.
-    #[error("unknown or used view URL")]
-    Unknown,
-    /// Past its five minutes.
-    #[error("view URL expired")]
-    Expired,
-    /// The web app's page (`{APP_URL}/index.html`) could not be read.
-    #[error("web app unavailable: {0:#}")]
-    WebAppUnavailable(anyhow::Error),
-}
-
-gsign_platform::route_error_area!(EmbeddedCase);
-
-impl IntoProblem for EmbeddedCase {
-    fn into_problem(self) -> Problem {
-        match self {
-            EmbeddedCase::Unknown => Problem::new(
-                StatusCode::NOT_FOUND,
-                "embedded-link-invalid",
-                "Signing view not valid",
-            )
-            .with_detail(
-                "This view URL or handed-out signing link is unknown or was opened already; ask \
-                 the sender for a new one.",
-            ),
-            EmbeddedCase::Expired => Problem::new(
-                StatusCode::GONE,
-                "embedded-link-expired",
-                "Signing view expired",
-            )
-            .with_detail(
-                "View URLs work for five minutes, handed-out signing links until the envelope \
-                 expires (at most seven days); ask the sender for a new one.",
-            ),
-            EmbeddedCase::WebAppUnavailable(err) => {
-                tracing::error!(
-                    error = format!("{err:#}"),
-                    "the web app's page cannot be read"
-                );
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "web-app-unavailable",
-                    "Signing page unavailable",
-                )
-                .with_detail("The signing page cannot be served right now; try again shortly.")
-                .with_extension("retry_after", serde_json::json!(30))
-            }
-        }
     }
 }

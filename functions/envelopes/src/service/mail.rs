@@ -23,11 +23,9 @@ use gsign_core::mail::{
 use gsign_core::webhooks::EventType;
 use gsign_core::FieldError;
 use gsign_platform::database::{DbError, Session, Transaction};
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use http::StatusCode;
-use lambda_http::Request;
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -300,19 +298,26 @@ pub(crate) async fn recipient_suppression_problems(
     Ok(gsign_core::mail::suppression_problems(&mailed, &suppressed))
 }
 
+/// What adding to a list did.
+#[derive(Debug)]
+pub enum Added<T> {
+    /// Added: the new entry.
+    New(T),
+    /// On the list already: the entry as it was.
+    Already(T),
+}
+
 impl EnvelopesApi {
+    /// `GET /v1/mail/suppressions`: the organization's suppressed addresses, newest first; `email`
+    /// finds one address.
     #[tracing::instrument(skip_all)]
     pub(crate) async fn list_suppressions(
         &self,
         caller: &Caller,
-        req: &Request,
+        page: PageRequest,
+        email: Option<&str>,
     ) -> Result<Page<SuppressionView>, EnvelopesError> {
-        let mut errors = Vec::new();
-        let page = PageRequest::read(req, 50, 200, &mut errors);
-        if !errors.is_empty() {
-            return Err(EnvelopesError::Validation(errors));
-        }
-        let email = web::query(req, "email").map(str::to_lowercase);
+        let email = email.map(str::to_lowercase);
         let client = self.base.db.connect().await?;
         let mut rows = mail_store::suppressions(
             &client,
@@ -329,12 +334,14 @@ impl EnvelopesApi {
         })
     }
 
+    /// `POST /v1/mail/suppressions`: suppresses an address by hand; `Added::Already` when it
+    /// was on the list (left as it is).
     #[tracing::instrument(skip_all)]
     pub(crate) async fn add_suppression(
         &self,
         caller: &Caller,
         input: AddSuppression,
-    ) -> Result<(StatusCode, SuppressionView), EnvelopesError> {
+    ) -> Result<Added<SuppressionView>, EnvelopesError> {
         let email = input.email.trim().to_lowercase();
         let mut errors = Vec::new();
         if !is_plausible_address(&email) {
@@ -363,7 +370,7 @@ impl EnvelopesApi {
         let Some(view) = added else {
             // On the list already: unchanged, as it is.
             let view = mail_store::suppression(&tx, caller.org, &email).await?;
-            return Ok((StatusCode::OK, view));
+            return Ok(Added::Already(view));
         };
         let audit = outbox::audit(
             &tx,
@@ -378,7 +385,7 @@ impl EnvelopesApi {
         tx.commit().await?;
         drop(conn);
         self.base.relay.publish(&self.base.db, &[audit]).await;
-        Ok((StatusCode::CREATED, view))
+        Ok(Added::New(view))
     }
 
     #[tracing::instrument(skip_all)]

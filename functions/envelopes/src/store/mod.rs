@@ -288,7 +288,7 @@ pub async fn delete(client: &(impl Session + ?Sized), id: Uuid) -> PgResult<()> 
 /// Filters of the list route.
 #[derive(Debug, Default)]
 pub struct ListFilter {
-    pub status: Option<String>,
+    pub status: Option<EnvelopeStatus>,
     pub document_id: Option<Uuid>,
     pub after: Option<(DateTime<Utc>, Uuid)>,
     /// Only envelopes waiting for this user to act (a recipient with their address whose
@@ -395,7 +395,7 @@ pub async fn list(
             ),
             params!(
                 org,
-                status = filter.status,
+                status = filter.status.map(EnvelopeStatus::as_str),
                 document_id = filter.document_id,
                 after_t,
                 after_id,

@@ -11,10 +11,9 @@ use gsign_core::sealed::KeyStatus;
 use gsign_core::FieldError;
 use gsign_platform::database::{Session, Transaction};
 use gsign_platform::hsm_keys::KeySpec;
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::sealing;
-use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -277,6 +276,17 @@ fn cache_key(org: Uuid, key_id: &str) -> String {
     format!("key:{org}:{key_id}")
 }
 
+/// `GET /v1/crypto-keys`' filters, each optional.
+#[derive(Debug, Clone, Default)]
+pub struct KeyQuery {
+    /// `key_id`: the key with this name.
+    pub key_id: Option<String>,
+    /// `usage`: only keys for this use.
+    pub usage: Option<String>,
+    /// `status`: only keys in this state.
+    pub status: Option<String>,
+}
+
 impl SealedApi {
     /// The key `key_id` of `org` (cached for an hour; rotation and revocation clear it).
     #[tracing::instrument(skip_all, fields(org = %org))]
@@ -430,18 +440,15 @@ impl SealedApi {
     pub async fn list_keys(
         &self,
         caller: &Caller,
-        req: &Request,
+        query: &KeyQuery,
     ) -> Result<serde_json::Value, SealedError> {
-        let key_id = web::query(req, "key_id").map(str::to_owned);
-        let usage = web::query(req, "usage").map(str::to_owned);
-        let status = web::query(req, "status").map(str::to_owned);
         let client = self.base.db.connect().await?;
         let keys = store::keys::list(
             &client,
             caller.org,
-            key_id.as_deref(),
-            usage.as_deref(),
-            status.as_deref(),
+            query.key_id.as_deref(),
+            query.usage.as_deref(),
+            query.status.as_deref(),
         )
         .await?;
         Ok(json!({ "data": keys }))

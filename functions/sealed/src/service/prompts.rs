@@ -10,11 +10,10 @@ use base64::Engine as _;
 use chrono::{DateTime, SubsecRound, Utc};
 use gsign_core::sealed::{self, Wire};
 use gsign_core::FieldError;
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::sealing;
-use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -136,6 +135,17 @@ fn text_problems(input: &PromptInput, creating: bool, errors: &mut Vec<FieldErro
     }
 }
 
+/// `GET /v1/prompts`' query: which page, and which prompts.
+#[derive(Debug, Clone)]
+pub struct PromptQuery {
+    /// `limit` and `cursor`.
+    pub page: PageRequest,
+    /// `status`: only prompts in this state.
+    pub status: Option<String>,
+    /// `q`: only prompts whose text holds these words.
+    pub words: Option<String>,
+}
+
 impl SealedApi {
     /// `POST /v1/prompts`.
     #[tracing::instrument(skip_all)]
@@ -200,21 +210,15 @@ impl SealedApi {
     pub async fn list_prompts(
         &self,
         caller: &Caller,
-        req: &Request,
+        query: PromptQuery,
     ) -> Result<Page<Prompt>, SealedError> {
-        let mut errors = Vec::new();
-        let page = PageRequest::read(req, 50, 100, &mut errors);
-        if !errors.is_empty() {
-            return Err(SealedError::Validation(errors));
-        }
-        let status = web::query(req, "status").map(str::to_owned);
-        let words = web::query(req, "q").map(str::to_owned);
+        let page = query.page;
         let client = self.base.db.connect().await?;
         let mut rows = store::prompts::list(
             &client,
             caller.org,
-            status.as_deref(),
-            words.as_deref(),
+            query.status.as_deref(),
+            query.words.as_deref(),
             page.after,
             page.fetch(),
         )

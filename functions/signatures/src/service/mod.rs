@@ -115,7 +115,16 @@ impl VerifyConfig {
 #[schemars(rename = "VerifyStoredDocument")]
 pub(crate) struct DocumentReference {
     /// A stored document of the caller's organization, in status `ready`.
-    document_id: Uuid,
+    pub(crate) document_id: Uuid,
+}
+
+/// What to verify.
+#[derive(Debug, Clone, Copy)]
+pub enum VerifyInput<'a> {
+    /// A PDF given as it is (the body of an `application/pdf` request).
+    Upload(&'a [u8]),
+    /// One of the caller's organization's stored documents, by id.
+    Stored(Uuid),
 }
 
 /// The answer: a summary, then the full report.

@@ -5,14 +5,13 @@ use std::path::PathBuf;
 
 use gsign_core::documents::DocumentStatus;
 use gsign_pdf::sandbox::run_isolated;
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::Caller;
 use gsign_platform::storage::WorkDir;
 use gsign_signing::verify::{change_counts, Report};
-use lambda_http::Request;
 use uuid::Uuid;
 use x509_cert::Certificate;
 
-use super::{DocumentReference, Verification, VerifyApi, MAX_FETCHED_CRLS, VERIFY_ARG};
+use super::{Verification, VerifyApi, VerifyInput, MAX_FETCHED_CRLS, VERIFY_ARG};
 use crate::error::{VerifyCase, VerifyError};
 use crate::store;
 
@@ -101,20 +100,12 @@ impl VerifyApi {
     async fn input(
         &self,
         caller: &Caller,
-        req: &Request,
+        input: VerifyInput<'_>,
         work: &WorkDir,
     ) -> Result<PathBuf, VerifyError> {
-        let media = req
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase())
-            .unwrap_or_default();
         let file = work.path("input.pdf");
-        match media.as_str() {
-            "application/pdf" => {
-                let body: &[u8] = req.body().as_ref();
+        match input {
+            VerifyInput::Upload(body) => {
                 if body.is_empty() {
                     return Err(VerifyError::invalid("", "the body is empty"));
                 }
@@ -123,10 +114,9 @@ impl VerifyApi {
                 }
                 std::fs::write(&file, body).map_err(|e| VerifyError::Internal(e.into()))?;
             }
-            "application/json" => {
-                let reference: DocumentReference = web::parse_json(req, 4096)?;
+            VerifyInput::Stored(document_id) => {
                 let session = self.base.db.connect().await?;
-                let stored = store::stored_pdf(&session, caller.org, reference.document_id)
+                let stored = store::stored_pdf(&session, caller.org, document_id)
                     .await?
                     .ok_or(VerifyError::NotFound("document"))?;
                 let Some(object) = stored
@@ -139,7 +129,6 @@ impl VerifyApi {
                     .fetch_to_file(&object, &file, self.config.max_document)
                     .await?;
             }
-            _ => return Err(VerifyError::Area(VerifyCase::UnsupportedMediaType)),
         }
         let mut head = Vec::with_capacity(1024);
         {
@@ -159,11 +148,11 @@ impl VerifyApi {
     pub async fn verify(
         &self,
         caller: &Caller,
-        req: &Request,
+        input: VerifyInput<'_>,
     ) -> Result<Verification, VerifyError> {
         let work = WorkDir::new(&std::env::temp_dir(), "verify")
             .map_err(|e| VerifyError::Internal(e.into()))?;
-        let file = self.input(caller, req, &work).await?;
+        let file = self.input(caller, input, &work).await?;
         let roots = self.roots(caller.org).await?;
         let mut pem = String::new();
         for root in &roots {

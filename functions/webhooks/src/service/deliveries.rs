@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use gsign_core::webhooks::DeliveryStatus;
-use gsign_platform::http::{self as web, Caller};
+use gsign_platform::http::Caller;
 use gsign_platform::pagination::Page;
-use lambda_http::Request;
 use uuid::Uuid;
 
 use crate::error::{WebhooksCase, WebhooksError};
@@ -15,6 +14,20 @@ use crate::store::delivery_log::Delivery;
 
 use super::WebhooksApi;
 
+/// `GET /v1/webhooks/{id}/deliveries`' query, checked.
+#[derive(Debug, Clone, Copy)]
+pub enum DeliveryQuery {
+    /// The delivery of this one event (`event_id`).
+    Event(Uuid),
+    /// A page of the log: `limit` rows (1 to 100) after the delivery `after` (the cursor).
+    Page {
+        /// Rows per page.
+        limit: i32,
+        /// The previous page's last delivery.
+        after: Option<Uuid>,
+    },
+}
+
 impl WebhooksApi {
     /// `GET /v1/webhooks/{id}/deliveries`: the endpoint's delivery log, newest first.
     #[tracing::instrument(skip_all, fields(id = %id))]
@@ -22,37 +35,23 @@ impl WebhooksApi {
         &self,
         caller: &Caller,
         id: Uuid,
-        req: &Request,
+        query: DeliveryQuery,
     ) -> Result<Page<Delivery>, WebhooksError> {
         let endpoint = self.endpoint(caller, id).await?;
-        // One event's delivery (the log's key is the endpoint and the event).
-        if let Some(event) = web::query(req, "event_id") {
-            let event = event
-                .parse::<Uuid>()
-                .map_err(|_| WebhooksError::invalid("/event_id", "is not an event id"))?;
-            let data = self.services.log.get(endpoint.id, event).await?;
-            return Ok(Page {
-                data: data.into_iter().collect(),
-                next_cursor: None,
-            });
-        }
-        let limit = match web::query(req, "limit").map(str::parse::<i32>) {
-            None => 50,
-            Some(Ok(n)) if (1..=100).contains(&n) => n,
-            Some(_) => return Err(WebhooksError::invalid("/limit", "must be 1 to 100")),
-        };
-        let after = match web::query(req, "cursor").map(str::parse::<Uuid>) {
-            None => None,
-            Some(Ok(after)) => Some(after),
-            Some(Err(_)) => {
-                return Err(WebhooksError::invalid(
-                    "/cursor",
-                    "is not a cursor of this list",
-                ))
+        match query {
+            // One event's delivery (the log's key is the endpoint and the event).
+            DeliveryQuery::Event(event) => {
+                let data = self.services.log.get(endpoint.id, event).await?;
+                Ok(Page {
+                    data: data.into_iter().collect(),
+                    next_cursor: None,
+                })
             }
-        };
-        let (data, next_cursor) = self.services.log.list(endpoint.id, after, limit).await?;
-        Ok(Page { data, next_cursor })
+            DeliveryQuery::Page { limit, after } => {
+                let (data, next_cursor) = self.services.log.list(endpoint.id, after, limit).await?;
+                Ok(Page { data, next_cursor })
+            }
+        }
     }
 
     /// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry`: delivers a failed delivery again.

@@ -8,7 +8,6 @@ use gsign_core::FieldError;
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
 use gsign_platform::pagination::{Page, PageRequest};
-use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -209,13 +208,8 @@ impl WebhooksApi {
     pub async fn list(
         &self,
         caller: &Caller,
-        req: &Request,
+        page: PageRequest,
     ) -> Result<Page<Endpoint>, WebhooksError> {
-        let mut errors = Vec::new();
-        let page = PageRequest::read(req, 50, 100, &mut errors);
-        if !errors.is_empty() {
-            return Err(WebhooksError::Validation(errors));
-        }
         let client = self.services.base.db.connect().await?;
         let mut rows = store::list(&client, caller.org, page.after, page.fetch()).await?;
         let next_cursor = page.finish(&mut rows, |e| (e.created_at, e.id));

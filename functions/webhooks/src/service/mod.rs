@@ -7,6 +7,7 @@ mod deliveries;
 mod endpoints;
 pub mod secrets;
 
+pub use deliveries::DeliveryQuery;
 pub use endpoints::{EndpointInput, EndpointView};
 
 use std::time::Duration;
