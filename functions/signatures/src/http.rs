@@ -136,7 +136,9 @@ mod tests {
         let unknown_member = request("application/json", r#"{"document":"x"}"#);
         assert!(matches!(
             verify_input(&unknown_member),
-            Err(VerifyError::Validation(_))
+            Err(VerifyError::Request(
+                gsign_platform::http::RequestError::InvalidBody { .. }
+            ))
         ));
     }
 }
