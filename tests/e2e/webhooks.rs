@@ -314,16 +314,31 @@ async fn every_event_of_an_envelope_run_arrives_once_and_verifies_independently(
         .iter()
         .all(|d| d["status"] == "delivered" && d["attempts"] == 1 && d["response_code"] == 200));
 
+    // One delivery by its id (the event's), as the log lists it; an id the log lacks is 404.
+    let delivery = deliveries[0]["id"].as_str().expect("id");
+    let one = format!("/v1/webhooks/{hook_id}/deliveries/{delivery}");
+    let (status, found) = stack.call(&owner, "GET", &one, None).await;
+    assert_eq!((status, &found), (200, &deliveries[0]));
+    let (status, _) = stack
+        .call(
+            &owner,
+            "GET",
+            &format!("/v1/webhooks/{hook_id}/deliveries/{}", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+
     // Another tenant sees none of it.
     let stranger = Tenant::create(&db, "owner").await;
     for path in [
         format!("/v1/webhooks/{hook_id}"),
         format!("/v1/webhooks/{hook_id}/deliveries"),
+        one,
     ] {
         let (status, _) = stack.call(&stranger, "GET", &path, None).await;
         assert_eq!(status, 404, "{path}");
     }
-    let delivery = deliveries[0]["id"].as_str().expect("id");
     let (status, _) = stack
         .call(
             &stranger,

@@ -228,6 +228,17 @@ pub const AREA: AreaSpec = AreaSpec {
         ),
         RouteSpec::new(
             Operation::new(
+                "api-get-webhook-delivery",
+                "GET",
+                "/v1/webhooks/{id}/deliveries/{delivery_id}",
+                "One delivery of the endpoint's log (its id is the event's), every attempt listed.",
+                Reply::Json(200, schema::<Delivery>),
+            ),
+            Action::ManageWebhooks,
+            |env, spec| init_route(env, spec, Route::Delivery),
+        ),
+        RouteSpec::new(
+            Operation::new(
                 "api-retry-webhook-delivery",
                 "POST",
                 "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
@@ -255,6 +266,7 @@ enum Route {
     RotateSecret,
     Test,
     Deliveries,
+    Delivery,
     Retry,
 }
 
@@ -269,6 +281,8 @@ impl WebhookRoute {
     async fn answer(&self, req: &Request) -> Result<Response<Body>, WebhooksError> {
         let caller = self.spec.caller(req)?;
         let id = || web::path_uuid(req, "id").ok_or(WebhooksError::NotFound("webhook"));
+        let delivery_id =
+            || web::path_uuid(req, "delivery_id").ok_or(WebhooksError::NotFound("delivery"));
         let api = &self.api;
         Ok(match self.route {
             Route::Create => web::json(
@@ -299,9 +313,21 @@ impl WebhookRoute {
                 StatusCode::OK,
                 &api.deliveries(&caller, id()?, delivery_query(req)?).await?,
             ),
-            Route::Retry => {
-                let delivery = web::path_uuid(req, "delivery_id")
+            Route::Delivery => {
+                let id = id()?;
+                let delivery = delivery_id()?;
+                let found = api
+                    .deliveries(&caller, id, DeliveryQuery::Event(delivery))
+                    .await?;
+                let delivery = found
+                    .data
+                    .into_iter()
+                    .next()
                     .ok_or(WebhooksError::NotFound("delivery"))?;
+                web::json(StatusCode::OK, &delivery)
+            }
+            Route::Retry => {
+                let delivery = delivery_id()?;
                 web::json(
                     StatusCode::ACCEPTED,
                     &api.retry(&caller, id()?, delivery).await?,
