@@ -237,3 +237,79 @@ async fn another_organizations_member_and_key_are_not_found() {
         Err(AccountsError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn a_removed_member_is_invited_back_as_themselves_with_a_new_role_and_no_old_password() {
+    let db = TestDatabase::migrated().await;
+    let manage = service(&db).await;
+    let owner = Tenant::create(&db, "owner").await;
+    let leaver = owner.colleague(&db, "admin").await;
+    let client = db.connect().await;
+    let email: String = client
+        .query_one(
+            "UPDATE users SET password_hash = 'argon2id-of-the-old-password' WHERE id = $1 \
+             RETURNING email",
+            &[&leaver.user],
+        )
+        .await
+        .expect("the leaver's address")
+        .get(0);
+
+    let caller = acting(&owner, Role::Owner, Action::RemoveMember).expect("allowed");
+    manage.remove(&caller, leaver.user).await.expect("removed");
+    let caller = acting(&owner, Role::Owner, Action::InviteMember).expect("allowed");
+    let back = json(
+        manage
+            .invite(
+                &caller,
+                body(json!({"email": email.to_uppercase(), "role": "viewer"})),
+            )
+            .await
+            .expect("invited back"),
+    );
+    assert_eq!(
+        (
+            back["id"].as_str(),
+            back["status"].as_str(),
+            back["role"].as_str()
+        ),
+        (
+            Some(leaver.user.to_string().as_str()),
+            Some("invited"),
+            Some("viewer")
+        ),
+        "{back}"
+    );
+    let password_kept: bool = client
+        .query_one(
+            "SELECT password_hash IS NOT NULL FROM users WHERE id = $1",
+            &[&leaver.user],
+        )
+        .await
+        .expect("the row")
+        .get(0);
+    assert!(
+        !password_kept,
+        "the old password no longer opens the account"
+    );
+    let audited: i64 = client
+        .query_one(
+            "SELECT count(*) FROM outbox WHERE organization_id = $1 AND kind = 'audit' \
+             AND payload->>'action' = 'member.invited' \
+             AND payload->'details'->>'rejoining' = 'true'",
+            &[&owner.org],
+        )
+        .await
+        .expect("outbox")
+        .get(0);
+    assert_eq!(audited, 1);
+
+    // Invited now: a second invitation of the address is refused as before.
+    let again = manage
+        .invite(&caller, body(json!({"email": email, "role": "member"})))
+        .await;
+    assert!(
+        matches!(again, Err(AccountsError::Area(AccountsCase::EmailTaken(_)))),
+        "{again:?}"
+    );
+}

@@ -580,17 +580,7 @@ impl Manage {
             first_name: input.first_name.as_deref(),
             last_name: input.last_name.as_deref(),
         };
-        let member = match users::insert_invitee(&tx, &invitee).await {
-            Ok(member) => member,
-            // A member or an invitation of this organization already has the address (the
-            // caller can list them: no one else's secret).
-            Err(err) if err.is_unique_violation() => {
-                return Err(AccountsError::Area(AccountsCase::EmailTaken(
-                    "is already a member or invited in this organization",
-                )))
-            }
-            Err(err) => return Err(err.into()),
-        };
+        let (member, rejoining) = Self::add_invitee(&tx, &invitee).await?;
         // An account elsewhere has the address: the invitation is made all the same (the
         // caller must not learn the difference), and the owner is told why it cannot be
         // accepted instead of being sent a link that would fail.
@@ -602,7 +592,7 @@ impl Manage {
         let invited = caller.event(
             "member.invited",
             ("user", member.id.to_string()),
-            serde_json::json!({"role": role.as_str()}),
+            serde_json::json!({"role": role.as_str(), "rejoining": rejoining}),
         );
         let events = vec![
             outbox::audit(&tx, &invited).await?,
@@ -610,6 +600,28 @@ impl Manage {
         ];
         self.commit_and_publish(tx, events).await?;
         Ok(member)
+    }
+
+    /// The invitee's row: a member removed earlier comes back as themselves, invited again
+    /// (`true`), anyone else is added (`false`); an address already a member or invited here
+    /// is taken.
+    async fn add_invitee(
+        tx: &Transaction<'_>,
+        invitee: &NewInvitee<'_>,
+    ) -> Result<(MemberView, bool), AccountsError> {
+        // Tried first: a failed insert would end the transaction.
+        if let Some(member) = users::reinvite_removed(tx, invitee).await? {
+            return Ok((member, true));
+        }
+        match users::insert_invitee(tx, invitee).await {
+            Ok(member) => Ok((member, false)),
+            // A member or an invitation of this organization already has the address (the
+            // caller can list them: no one else's secret).
+            Err(err) if err.is_unique_violation() => Err(AccountsError::Area(
+                AccountsCase::EmailTaken("is already a member or invited in this organization"),
+            )),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// The mail that invites `member` (with the link holding `token`), from the caller by

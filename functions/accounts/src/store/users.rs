@@ -503,6 +503,37 @@ pub struct NewInvitee<'a> {
     pub last_name: Option<&'a str>,
 }
 
+/// Invites the removed (disabled) member of `new.org` with `new.email` again, under the same
+/// id (their evidence and audit trail stay theirs), with the role given and the names given
+/// (kept when absent); their old password is cleared, so only accepting the invitation lets
+/// them in again. `None` when the organization has no removed member with that address.
+#[tracing::instrument(skip_all, fields(org = %new.org))]
+pub async fn reinvite_removed(
+    tx: &(impl Session + ?Sized),
+    new: &NewInvitee<'_>,
+) -> Result<Option<MemberView>, DbError> {
+    tx.fetch_optional(
+        &format!(
+            "UPDATE users SET status = 'invited', role = :role, password_hash = NULL,
+                    first_name = COALESCE(:first_name::text, first_name),
+                    last_name = COALESCE(:last_name::text, last_name)
+              WHERE organization_id = :org AND lower(email) = lower(:email)
+                AND status = 'disabled'
+             RETURNING {MEMBER_COLUMNS}"
+        ),
+        params!(
+            org = new.org,
+            email = new.email,
+            role = new.role.as_str(),
+            first_name = new.first_name,
+            last_name = new.last_name,
+        ),
+    )
+    .await?
+    .map(member)
+    .transpose()
+}
+
 /// Creates the invitee. An address already a member or invited in the organization is a
 /// unique violation.
 #[tracing::instrument(skip_all, fields(org = %new.org))]
