@@ -1220,7 +1220,7 @@ export interface paths {
         /** The organization's members and invitations, oldest first (cursor pagination). */
         get: operations["api-list-members"];
         put?: never;
-        /** Invitation by email with a role; a member removed earlier is invited back under the same id (their old password no longer works). */
+        /** Invitation by email with a role; a removed member is invited back under the same id. */
         post: operations["api-invite-member"];
         delete?: never;
         options?: never;

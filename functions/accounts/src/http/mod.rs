@@ -294,7 +294,7 @@ pub const AREA: AreaSpec = AreaSpec {
                 "api-invite-member",
                 "POST",
                 "/v1/organization/users",
-                "Invitation by email with a role; a member removed earlier is invited back under the same id (their old password no longer works).",
+                "Invitation by email with a role; a removed member is invited back under the same id.",
                 Reply::Json(201, schema::<MemberView>),
             )
             .with_body(schema::<Invitation>),
