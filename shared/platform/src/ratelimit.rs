@@ -107,19 +107,23 @@ impl RateLimiter {
     }
 
     async fn count(&self, key: &str, limit: u64) -> redis::RedisResult<Decision> {
-        let mut conn = self.cache.connection().await?;
         let window = self.config.window.as_secs().max(1);
-        let (count, ttl): (u64, i64) = redis::pipe()
-            .cmd("INCR")
-            .arg(key)
-            .cmd("EXPIRE")
-            .arg(key)
-            .arg(window)
-            .arg("NX")
-            .ignore()
-            .cmd("TTL")
-            .arg(key)
-            .query_async(&mut conn)
+        let (count, ttl): (u64, i64) = self
+            .cache
+            .try_run(|mut conn| async move {
+                redis::pipe()
+                    .cmd("INCR")
+                    .arg(key)
+                    .cmd("EXPIRE")
+                    .arg(key)
+                    .arg(window)
+                    .arg("NX")
+                    .ignore()
+                    .cmd("TTL")
+                    .arg(key)
+                    .query_async(&mut conn)
+                    .await
+            })
             .await?;
         Ok(Decision {
             allowed: count <= limit,

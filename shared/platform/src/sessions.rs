@@ -61,10 +61,9 @@ pub async fn active_role(
 ) -> anyhow::Result<Option<Role>> {
     let key = session_key(user_id);
     let field = family_id.to_string();
-    let cached: Result<Option<String>, redis::RedisError> = match cache.connection().await {
-        Ok(mut conn) => conn.hget(&key, &field).await,
-        Err(err) => Err(err),
-    };
+    let cached: Result<Option<String>, redis::RedisError> = cache
+        .try_run(|mut conn| async move { conn.hget(&key, &field).await })
+        .await;
     let redis_answered = match cached {
         Ok(Some(role)) => {
             if let Ok(role) = role.parse() {
