@@ -159,3 +159,67 @@ async fn another_organizations_draft_and_document_do_not_exist_for_the_caller() 
         "{theirs:?}"
     );
 }
+
+#[tokio::test]
+async fn a_patch_keeps_what_it_leaves_out_and_clears_what_it_sets_to_null() {
+    let db = TestDatabase::migrated().await;
+    let api = service(&db).await;
+    let tenant = Tenant::create(&db, "admin").await;
+    let sender = caller(&tenant, Role::Admin);
+    let document = document_row(&db, &tenant, "ready").await;
+    let draft = as_json(
+        api.create(
+            &sender,
+            body::<EnvelopeInput>(json!({"document_id": document, "name": "Lease",
+                "message": "Please sign by Friday.", "language": "mn"})),
+        )
+        .await
+        .expect("a draft"),
+    );
+    let id = id_of(&draft);
+    let seen = |detail: &Value| {
+        (
+            detail["name"].clone(),
+            detail["message"].clone(),
+            detail["language"].clone(),
+        )
+    };
+
+    let renamed = as_json(
+        api.update(&sender, id, body(json!({"name": "Lease 2027"})))
+            .await
+            .expect("updated"),
+    );
+    assert_eq!(
+        seen(&renamed),
+        (
+            json!("Lease 2027"),
+            json!("Please sign by Friday."),
+            json!("mn")
+        )
+    );
+    let cleared = as_json(
+        api.update(
+            &sender,
+            id,
+            body(json!({"message": null, "language": null})),
+        )
+        .await
+        .expect("updated"),
+    );
+    assert_eq!(
+        seen(&cleared),
+        (json!("Lease 2027"), Value::Null, Value::Null)
+    );
+    let blank = api
+        .update(
+            &sender,
+            id,
+            body(json!({"message": "  ", "language": "fr"})),
+        )
+        .await;
+    let Err(EnvelopesError::Validation(errors)) = blank else {
+        panic!("a blank message and an unknown language are refused: {blank:?}");
+    };
+    assert_eq!(pointers(&errors), ["/message", "/language"]);
+}

@@ -196,3 +196,38 @@ async fn creating_and_deleting_an_endpoint_are_audited_through_the_outbox() {
         "published after commit, in order"
     );
 }
+
+#[tokio::test]
+async fn a_patch_keeps_the_note_it_leaves_out_and_removes_one_set_to_null_or_blank() {
+    let db = TestDatabase::migrated().await;
+    let api = service(&db).await;
+    let admin = caller(&Tenant::create(&db, "admin").await, Role::Admin);
+    let created = api
+        .create(
+            &admin,
+            input(json!({"url": "https://127.0.0.1:8443/hooks", "description": "CRM sync"})),
+        )
+        .await
+        .expect("created");
+    let id = id_of(serde_json::to_value(created).expect("json"));
+    let note = |endpoint| serde_json::to_value(endpoint).expect("json")["description"].clone();
+
+    let paused = api
+        .update(&admin, id, input(json!({"active": false})))
+        .await
+        .expect("paused");
+    assert_eq!(note(paused), json!("CRM sync"));
+    let removed = api
+        .update(&admin, id, input(json!({"description": null})))
+        .await
+        .expect("updated");
+    assert_eq!(note(removed), Value::Null);
+    api.update(&admin, id, input(json!({"description": "Billing"})))
+        .await
+        .expect("updated");
+    let blanked = api
+        .update(&admin, id, input(json!({"description": "   "})))
+        .await
+        .expect("updated");
+    assert_eq!(note(blanked), Value::Null);
+}

@@ -48,6 +48,7 @@ pub mod envelopes;
 pub mod mail;
 pub mod openapi;
 pub mod packs;
+pub mod patch;
 pub mod problem;
 pub mod routing;
 pub mod sealed;

@@ -3257,13 +3257,15 @@ export interface components {
              */
             expires_at?: string | null;
             /**
-             * @description The signing pages' language: `en` or `mn` (default: each recipient's browser).
+             * @description The signing pages' language: `en` or `mn`; `null` (or none given): each recipient's
+             *     browser's. With PATCH, `null` goes back to the browser's (left out: unchanged).
              * @default null
              * @enum {string|null}
              */
             language?: "en" | "mn" | null;
             /**
-             * @description A message to the recipients: 1 to 10,000 characters.
+             * @description A message to the recipients: 1 to 10,000 characters; with PATCH, `null` removes it
+             *     (left out: unchanged).
              * @default null
              */
             message?: string | null;
@@ -4999,7 +5001,8 @@ export interface components {
              */
             active?: boolean | null;
             /**
-             * @description A note for people, at most 255 characters (blank: none; with PATCH, unchanged).
+             * @description A note for people, at most 255 characters; blank or `null`: none (with PATCH, it
+             *     removes the note; left out: unchanged).
              * @default null
              */
             description?: string | null;

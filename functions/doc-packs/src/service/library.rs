@@ -36,9 +36,9 @@ pub use crate::store::library::{Item, Kind};
 pub struct ItemInput {
     #[serde(default)]
     name: Option<String>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "gsign_core::patch::double_option")]
     city_gate: Option<Option<Vec<String>>>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "gsign_core::patch::double_option")]
     role_gate: Option<Option<Vec<String>>>,
     #[serde(default)]
     body_markdown: Option<String>,
@@ -50,19 +50,6 @@ pub struct ItemInput {
     layout_json: Option<Layout>,
     #[serde(default)]
     signer_roles: Option<Vec<SignerRole>>,
-}
-
-/// `null` and absent told apart: `"city_gate": null` lifts the gate on a new version.
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de>,
-    {
-        Option::<T>::deserialize(deserializer).map(Some)
-    }
 }
 
 /// `GET /v1/clauses` and `GET /v1/doc-templates`' query: which page, and which items.

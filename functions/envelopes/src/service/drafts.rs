@@ -46,9 +46,11 @@ pub struct EnvelopeInput {
     /// The signing request's subject: 1 to 255 characters.
     #[serde(default)]
     subject: Option<String>,
-    /// A message to the recipients: 1 to 10,000 characters.
-    #[serde(default)]
-    message: Option<String>,
+    /// A message to the recipients: 1 to 10,000 characters; with PATCH, `null` removes it
+    /// (left out: unchanged).
+    #[serde(default, with = "gsign_core::patch::double_option")]
+    #[schemars(with = "Option<String>")]
+    message: Option<Option<String>>,
     /// `sequential` (by routing order) or `parallel`.
     #[serde(default)]
     routing_type: Option<RoutingType>,
@@ -73,10 +75,11 @@ pub struct EnvelopeInput {
     #[serde(default)]
     #[schemars(extend("enum" = ["b_lta", "b_lt", "b_t", "b_b", null]))]
     signature_level: Option<String>,
-    /// The signing pages' language: `en` or `mn` (default: each recipient's browser).
-    #[serde(default)]
-    #[schemars(extend("enum" = ["en", "mn", null]))]
-    language: Option<String>,
+    /// The signing pages' language: `en` or `mn`; `null` (or none given): each recipient's
+    /// browser's. With PATCH, `null` goes back to the browser's (left out: unchanged).
+    #[serde(default, with = "gsign_core::patch::double_option")]
+    #[schemars(with = "Option<String>", extend("enum" = ["en", "mn", null]))]
+    language: Option<Option<String>>,
 }
 
 impl EnvelopeInput {
@@ -85,7 +88,12 @@ impl EnvelopeInput {
         let mut errors = Vec::new();
         let name = text(self.name.as_deref(), "/name", 255, &mut errors);
         let subject = text(self.subject.as_deref(), "/subject", 255, &mut errors);
-        let message = text(self.message.as_deref(), "/message", 10_000, &mut errors);
+        let message = text(
+            self.message.clone().flatten().as_deref(),
+            "/message",
+            10_000,
+            &mut errors,
+        );
         self.settings_problems(now, &mut errors);
         if !errors.is_empty() {
             return Err(EnvelopesError::Validation(errors));
@@ -100,7 +108,9 @@ impl EnvelopeInput {
             reminder_interval_days: self.reminder_interval_days,
             reminder_max: self.reminder_max,
             signature_level: self.signature_level.clone(),
-            language: self.language.clone(),
+            language: self.language.clone().flatten(),
+            clear_message: self.message == Some(None),
+            clear_language: self.language == Some(None),
         })
     }
 
@@ -139,7 +149,8 @@ impl EnvelopeInput {
         }
         if self
             .language
-            .as_deref()
+            .as_ref()
+            .and_then(Option::as_deref)
             .is_some_and(|l| !matches!(l, "en" | "mn"))
         {
             errors.push(FieldError::new("/language", "must be en or mn"));

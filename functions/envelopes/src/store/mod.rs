@@ -157,6 +157,10 @@ pub struct DraftValues {
     pub reminder_max: Option<i32>,
     pub signature_level: Option<String>,
     pub language: Option<String>,
+    /// On update: remove the message (`message` is then `None`).
+    pub clear_message: bool,
+    /// On update: back to each recipient's browser's language (`language` is then `None`).
+    pub clear_language: bool,
 }
 
 impl DraftValues {
@@ -260,17 +264,27 @@ pub async fn update(
             &format!(
                 "UPDATE envelopes SET name = COALESCE(:name::text, name), \
                  subject = COALESCE(:subject::text, subject), \
-                 message = COALESCE(:message::text, message), \
+                 message = CASE WHEN :clear_message::boolean THEN NULL \
+                                ELSE COALESCE(:message::text, message) END, \
                  routing_type = COALESCE(:routing_type::text, routing_type), \
                  expires_at = COALESCE(:expires_at::timestamptz, expires_at), \
                  reminder_enabled = COALESCE(:reminder_enabled::boolean, reminder_enabled), \
                  reminder_interval_days = COALESCE(:reminder_interval_days::int, reminder_interval_days), \
                  reminder_max = COALESCE(:reminder_max::int, reminder_max), \
                  signature_level = COALESCE(:signature_level::text, signature_level), \
-                 language = COALESCE(:language::text, language) \
+                 language = CASE WHEN :clear_language::boolean THEN NULL \
+                                 ELSE COALESCE(:language::text, language) END \
                  WHERE id = :id RETURNING {ENVELOPE_COLUMNS}"
             ),
-            &[params!(id), values.params().as_slice()].concat(),
+            &[
+                params!(
+                    id,
+                    clear_message = values.clear_message,
+                    clear_language = values.clear_language,
+                ),
+                values.params().as_slice(),
+            ]
+            .concat(),
         )
         .await?;
     Envelope::try_from(&row)

@@ -29,10 +29,11 @@ pub struct EndpointInput {
     #[serde(default)]
     #[schemars(url)]
     url: Option<String>,
-    /// A note for people, at most 255 characters (blank: none; with PATCH, unchanged).
-    #[serde(default)]
-    #[schemars(length(max = 255))]
-    description: Option<String>,
+    /// A note for people, at most 255 characters; blank or `null`: none (with PATCH, it
+    /// removes the note; left out: unchanged).
+    #[serde(default, with = "gsign_core::patch::double_option")]
+    #[schemars(with = "Option<String>", length(max = 255))]
+    description: Option<Option<String>>,
     /// Event types to deliver; empty or absent: all.
     #[serde(default)]
     #[schemars(with = "Option<Vec<EventType>>")]
@@ -107,9 +108,13 @@ impl WebhooksApi {
         if creating && input.active.is_some() {
             errors.push(FieldError::new("/active", "is set with PATCH"));
         }
-        let description = input.description.map(|d| d.trim().to_owned());
+        // Present: the new note, `None` when blank or null (the note goes).
+        let description = input
+            .description
+            .map(|d| d.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()));
         if description
-            .as_deref()
+            .as_ref()
+            .and_then(Option::as_deref)
             .is_some_and(|d| d.chars().count() > 255)
         {
             errors.push(FieldError::new(
@@ -131,7 +136,7 @@ impl WebhooksApi {
         }
         Ok(Changes {
             url: url.map(|u| u.to_string()),
-            description: description.filter(|d| !d.is_empty()),
+            description,
             event_types: input.event_types.map(|mut types| {
                 types.sort();
                 types.dedup();
@@ -168,7 +173,7 @@ impl WebhooksApi {
             caller.org,
             caller.user,
             changes.url.as_deref().unwrap_or_default(),
-            changes.description.as_deref(),
+            changes.description.clone().flatten().as_deref(),
             changes.event_types.as_deref().unwrap_or_default(),
         )
         .await?;

@@ -168,7 +168,8 @@ pub async fn active(db: &(impl Session + ?Sized), org: Uuid) -> DbResult<Vec<End
 #[derive(Debug, Default)]
 pub struct Changes {
     pub url: Option<String>,
-    pub description: Option<String>,
+    /// `Some(None)` removes the note.
+    pub description: Option<Option<String>>,
     pub event_types: Option<Vec<String>>,
     /// `Some(true)` re-enables (and forgets the failure streak).
     pub active: Option<bool>,
@@ -185,7 +186,8 @@ pub async fn update(
         .fetch_one(
             &format!(
                 "UPDATE webhook_endpoints SET url = COALESCE(:url::text, url), \
-                 description = COALESCE(:description::text, description), \
+                 description = CASE WHEN :clear_description::boolean THEN NULL \
+                   ELSE COALESCE(:description::text, description) END, \
                  event_types = CASE WHEN :event_types::jsonb IS NULL THEN event_types \
                    ELSE ARRAY(SELECT jsonb_array_elements_text(:event_types::jsonb)) END, \
                  active = COALESCE(:active::boolean, active), \
@@ -201,7 +203,8 @@ pub async fn update(
             params!(
                 id,
                 url = changes.url,
-                description = changes.description,
+                description = changes.description.clone().flatten(),
+                clear_description = changes.description == Some(None),
                 event_types = changes.event_types.as_deref().map(json_list),
                 active = changes.active,
             ),
