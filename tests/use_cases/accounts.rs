@@ -4,7 +4,7 @@
 use gsign_core::{Action, Credential, Principal, Role, Scope};
 use gsign_functions_accounts::error::{AccountsCase, AccountsError};
 use gsign_functions_accounts::service::auth::ClientInfo;
-use gsign_functions_accounts::service::manage::{Caller, Manage};
+use gsign_functions_accounts::service::manage::{Caller, ListQuery, Manage};
 use gsign_tests::use_cases::{body, function_env, id_of};
 use gsign_tests::{Tenant, TestDatabase};
 use serde_json::{json, Value};
@@ -204,7 +204,12 @@ async fn an_api_key_is_shown_once_and_a_revoked_one_is_listed_as_revoked() {
     let caller = acting(&owner, Role::Owner, Action::RevokeApiKey).expect("allowed");
     manage.revoke_key(&caller, id).await.expect("revoked");
     let caller = acting(&owner, Role::Owner, Action::ListApiKeys).expect("allowed");
-    let listed = json(manage.keys(&caller).await.expect("listed"));
+    let listed = json(
+        manage
+            .keys(&caller, &ListQuery::default())
+            .await
+            .expect("listed"),
+    );
     assert_eq!(listed["data"].as_array().map(Vec::len), Some(1), "{listed}");
     assert!(listed["data"][0].get("key").is_none(), "{listed}");
     assert!(listed["data"][0]["revoked_at"].is_string(), "{listed}");
@@ -311,5 +316,63 @@ async fn a_removed_member_is_invited_back_as_themselves_with_a_new_role_and_no_o
     assert!(
         matches!(again, Err(AccountsError::Area(AccountsCase::EmailTaken(_)))),
         "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn api_keys_are_listed_newest_first_a_page_at_a_time() {
+    let db = TestDatabase::migrated().await;
+    let manage = service(&db).await;
+    let owner = Tenant::create(&db, "owner").await;
+    let caller = acting(&owner, Role::Owner, Action::CreateApiKey).expect("allowed");
+    let mut made = Vec::new();
+    for n in 0..5 {
+        let key = json(
+            manage
+                .create_key(
+                    &caller,
+                    body(json!({"name": format!("key {n}"), "scopes": [Scope::DocumentsRead.as_str()]})),
+                )
+                .await
+                .expect("created"),
+        );
+        made.push(key["id"].as_str().expect("id").to_owned());
+    }
+    made.reverse();
+
+    let caller = acting(&owner, Role::Owner, Action::ListApiKeys).expect("allowed");
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let query = ListQuery {
+            limit: Some("2".to_owned()),
+            cursor: cursor.take(),
+        };
+        let page = json(manage.keys(&caller, &query).await.expect("a page"));
+        let rows = page["data"].as_array().expect("data");
+        assert!(rows.len() <= 2, "{page}");
+        listed.extend(
+            rows.iter()
+                .map(|k| k["id"].as_str().expect("id").to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(listed, made, "every key once, newest first");
+
+    let forged = manage
+        .keys(
+            &caller,
+            &ListQuery {
+                limit: Some("101".to_owned()),
+                cursor: Some("not-a-cursor".to_owned()),
+            },
+        )
+        .await;
+    assert!(
+        matches!(forged, Err(AccountsError::Validation(_))),
+        "{forged:?}"
     );
 }

@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The organization's API keys, newest first, in one page (at most 1000). */
+        /** The organization's API keys, newest first (cursor pagination). */
         get: operations["api-list-api-keys"];
         put?: never;
         /** Creates an API key; the key is shown once. */
@@ -5172,7 +5172,12 @@ export interface operations {
     };
     "api-list-api-keys": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Keys per page, 1 to 100 (50 if absent). */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;

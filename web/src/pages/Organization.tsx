@@ -207,7 +207,7 @@ function ApiKeys() {
   const { t, language } = useI18n();
   const describe = useDescribe();
   const { data: keys, notice, setNotice, reload: load, run } = useLoaded(
-    async () => (await call(client.GET('/v1/api-keys'))).data,
+    async () => (await call(client.GET('/v1/api-keys', { params: { query: { limit: 100 } } }))).data,
   );
   const [created, setCreated] = useState<Schema<'CreatedApiKey'> | null>(null);
   const [name, setName] = useState('');

@@ -103,7 +103,7 @@ impl ManageRoute {
                 s.remove(&caller, path_id(req)?).await?;
                 web::no_content()
             }
-            Route::ListKeys => web::json(StatusCode::OK, &s.keys(&caller).await?),
+            Route::ListKeys => web::json(StatusCode::OK, &s.keys(&caller, &list_query(req)).await?),
             Route::CreateKey => web::json(
                 StatusCode::CREATED,
                 &s.create_key(&caller, web::parse_json(req, BODY_LIMIT)?)

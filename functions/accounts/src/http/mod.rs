@@ -73,6 +73,17 @@ struct ListMembersQuery {
     cursor: Option<String>,
 }
 
+/// `GET /v1/api-keys` query.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // describes the wire, never built
+struct ListKeysQuery {
+    /// Keys per page, 1 to 100 (50 if absent).
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<String>,
+}
+
 /// `GET /v1/audit-events` query.
 #[derive(JsonSchema)]
 #[allow(dead_code)] // describes the wire, never built
@@ -330,9 +341,10 @@ pub const AREA: AreaSpec = AreaSpec {
                 "api-list-api-keys",
                 "GET",
                 "/v1/api-keys",
-                "The organization's API keys, newest first, in one page (at most 1000).",
+                "The organization's API keys, newest first (cursor pagination).",
                 Reply::Json(200, schema::<Page<KeyView>>),
-            ),
+            )
+            .with_query(schema::<ListKeysQuery>),
             Action::ListApiKeys,
             |env, spec| manage::init_route(env, spec, manage::Route::ListKeys),
         ),

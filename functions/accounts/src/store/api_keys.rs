@@ -76,16 +76,25 @@ const KEY_COLUMNS: &str =
     "id, name, prefix, role, scopes, last_used_at, expires_at, revoked_at, created_at, created_by,
      (SELECT email FROM users WHERE users.id = api_keys.created_by) AS created_by_email";
 
-/// The organization's keys, newest first, at most 1000.
+/// The organization's keys, newest first: at most `limit`, after `after` (a key's
+/// `(created_at, id)`) when given.
 #[tracing::instrument(skip_all, fields(org = %org))]
-pub async fn list(client: &(impl Session + ?Sized), org: Uuid) -> Result<Vec<KeyView>, DbError> {
+pub async fn list(
+    client: &(impl Session + ?Sized),
+    org: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<KeyView>, DbError> {
+    let (after_time, after_id) = after.unzip();
     client
         .fetch_all(
             &format!(
                 "SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = :org \
-                 ORDER BY created_at DESC LIMIT 1000"
+                 AND (:after_time::timestamptz IS NULL \
+                      OR (created_at, id) < (:after_time::timestamptz, :after_id::uuid)) \
+                 ORDER BY created_at DESC, id DESC LIMIT :limit"
             ),
-            params!(org),
+            params!(org, after_time, after_id, limit),
         )
         .await?
         .iter()
