@@ -452,6 +452,33 @@ async fn the_service_and_a_python_implementation_open_each_others_envelopes_and_
         "{problem}"
     );
 
+    // The registry reads a page at a time, newest first: two by two, every key once.
+    let (status, all) = stack
+        .call(&admin, "GET", "/v1/crypto-keys?limit=100", None)
+        .await;
+    assert_eq!(status, 200, "{all}");
+    let ids = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|k| k["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let mut paged = Vec::new();
+    let mut path = "/v1/crypto-keys?limit=2".to_owned();
+    loop {
+        let (status, page) = stack.call(&admin, "GET", &path, None).await;
+        assert_eq!(status, 200, "{page}");
+        paged.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/crypto-keys?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert!(paged.len() > 2, "{all}");
+    assert_eq!(paged, ids(&all));
+
     // The private keys cannot be read from the HSM.
     let hsm = open_hsm();
     for key in [&sender, &receiver, &rotated] {

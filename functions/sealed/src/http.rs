@@ -112,20 +112,17 @@ struct ListPromptsQuery {
 #[derive(JsonSchema)]
 #[allow(dead_code)] // describes the wire, never built
 struct ListKeysQuery {
+    /// Keys per page, 1 to 100 (50 if absent).
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<String>,
     /// Only the key with this `key_id`.
     key_id: Option<String>,
     /// Only keys of this usage (`sender` or `receiver`).
     usage: Option<String>,
     /// Only keys with this status (`active`, `rotated` or `revoked`).
     status: Option<String>,
-}
-
-/// `GET /v1/crypto-keys`' answer.
-#[derive(JsonSchema)]
-#[allow(dead_code)] // describes the wire, never built
-struct KeyList {
-    /// The organization's keys, newest first (at most 500).
-    data: Vec<CryptoKey>,
 }
 
 /// An owned query parameter.
@@ -147,13 +144,19 @@ fn prompt_query(req: &Request) -> Result<PromptQuery, SealedError> {
     })
 }
 
-/// Reads `GET /v1/crypto-keys`' filters.
-fn key_query(req: &Request) -> KeyQuery {
-    KeyQuery {
+/// Reads `GET /v1/crypto-keys`' page and filters.
+fn key_query(req: &Request) -> Result<KeyQuery, SealedError> {
+    let mut errors = Vec::new();
+    let page = PageRequest::read(req, 50, 100, &mut errors);
+    if !errors.is_empty() {
+        return Err(SealedError::Validation(errors));
+    }
+    Ok(KeyQuery {
+        page,
         key_id: query(req, "key_id"),
         usage: query(req, "usage"),
         status: query(req, "status"),
-    }
+    })
 }
 
 /// The sealed area.
@@ -304,8 +307,8 @@ pub const AREA: AreaSpec = AreaSpec {
                 "api-list-crypto-keys",
                 "GET",
                 "/v1/crypto-keys",
-                "The key registry, with public keys.",
-                Reply::Json(200, schema::<KeyList>),
+                "The key registry, with public keys, newest first (cursor pagination).",
+                Reply::Json(200, schema::<Page<CryptoKey>>),
             )
             .with_query(schema::<ListKeysQuery>),
             Action::ReadDocuments,
@@ -464,7 +467,7 @@ impl SealedRoute {
             ),
             Route::ListKeys => web::json(
                 StatusCode::OK,
-                &api.list_keys(&caller, &key_query(req)).await?,
+                &api.list_keys(&caller, &key_query(req)?).await?,
             ),
             Route::GetKey => web::json(StatusCode::OK, &api.get_key(&caller, id("key")?).await?),
             Route::RotateKey => {

@@ -507,7 +507,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The key registry, with public keys. */
+        /** The key registry, with public keys, newest first (cursor pagination). */
         get: operations["api-list-crypto-keys"];
         put?: never;
         /** Registers a party's RSA public key (a receiver to seal to, or a sender to verify). */
@@ -2204,6 +2204,13 @@ export interface components {
             /** @description Where it stands. */
             status: components["schemas"]["KeyStatus"];
         };
+        /** @description A page of a list answer. */
+        CryptoKeyPage: {
+            /** @description The rows. */
+            data: components["schemas"]["CryptoKey"][];
+            /** @description Pass as `cursor` for the next page; absent on the last. */
+            next_cursor?: string | null;
+        };
         /** @description The plan an organization is on now, and its current period. */
         CurrentPlan: {
             /** @description `free`, `pro`, `business`, … */
@@ -3558,11 +3565,6 @@ export interface components {
              * @description The member's id.
              */
             id: string;
-        };
-        /** @description `GET /v1/crypto-keys`' answer. */
-        KeyList: {
-            /** @description The organization's keys, newest first (at most 500). */
-            data: components["schemas"]["CryptoKey"][];
         };
         /** @description A cryptographic key's lifecycle in the registry. */
         KeyStatus: "active" | "rotated" | "revoked";
@@ -6664,8 +6666,12 @@ export interface operations {
     "api-list-crypto-keys": {
         parameters: {
             query?: {
+                /** @description The previous page's `next_cursor`. */
+                cursor?: string;
                 /** @description Only the key with this `key_id`. */
                 key_id?: string;
+                /** @description Keys per page, 1 to 100 (50 if absent). */
+                limit?: number;
                 /** @description Only keys with this status (`active`, `rotated` or `revoked`). */
                 status?: string;
                 /** @description Only keys of this usage (`sender` or `receiver`). */
@@ -6683,7 +6689,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["KeyList"];
+                    "application/json": components["schemas"]["CryptoKeyPage"];
                 };
             };
             /** @description No credentials, or credentials that are not valid (expired, revoked). */

@@ -13,6 +13,7 @@ use gsign_platform::database::{Session, Transaction};
 use gsign_platform::hsm_keys::KeySpec;
 use gsign_platform::http::Caller;
 use gsign_platform::outbox;
+use gsign_platform::pagination::{Page, PageRequest};
 use gsign_platform::sealing;
 use serde::Deserialize;
 use serde_json::json;
@@ -276,9 +277,11 @@ fn cache_key(org: Uuid, key_id: &str) -> String {
     format!("key:{org}:{key_id}")
 }
 
-/// `GET /v1/crypto-keys`' filters, each optional.
-#[derive(Debug, Clone, Default)]
+/// `GET /v1/crypto-keys`' query: which page, and the filters, each optional.
+#[derive(Debug, Clone)]
 pub struct KeyQuery {
+    /// `limit` and `cursor`.
+    pub page: PageRequest,
     /// `key_id`: the key with this name.
     pub key_id: Option<String>,
     /// `usage`: only keys for this use.
@@ -435,23 +438,25 @@ impl SealedApi {
         Ok(key)
     }
 
-    /// `GET /v1/crypto-keys`: `key_id`, `usage` and `status` filter.
+    /// `GET /v1/crypto-keys`: newest first, a page at a time; `key_id`, `usage` and `status`
+    /// filter.
     #[tracing::instrument(skip_all)]
     pub async fn list_keys(
         &self,
         caller: &Caller,
         query: &KeyQuery,
-    ) -> Result<serde_json::Value, SealedError> {
+    ) -> Result<Page<CryptoKey>, SealedError> {
+        let page = query.page;
+        let filter = store::keys::ListFilter {
+            key_id: query.key_id.as_deref(),
+            usage: query.usage.as_deref(),
+            status: query.status.as_deref(),
+            after: page.after,
+        };
         let client = self.base.db.connect().await?;
-        let keys = store::keys::list(
-            &client,
-            caller.org,
-            query.key_id.as_deref(),
-            query.usage.as_deref(),
-            query.status.as_deref(),
-        )
-        .await?;
-        Ok(json!({ "data": keys }))
+        let mut data = store::keys::list(&client, caller.org, &filter, page.fetch()).await?;
+        let next_cursor = page.finish(&mut data, |k| (k.created_at, k.id));
+        Ok(Page { data, next_cursor })
     }
 
     /// `GET /v1/crypto-keys/{id}`: one key of the registry, with its public key.

@@ -214,23 +214,47 @@ pub async fn insert(
         .transpose()
 }
 
-/// The organization's keys, newest first (at most 500); `key_id`, `usage`, `status` filter.
+/// Filters of the key list.
+#[derive(Debug, Default)]
+pub struct ListFilter<'a> {
+    /// Only the key with this name.
+    pub key_id: Option<&'a str>,
+    /// Only keys of this usage.
+    pub usage: Option<&'a str>,
+    /// Only keys in this state.
+    pub status: Option<&'a str>,
+    /// Strictly after this `(created_at, id)`, newest first.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+}
+
+/// The organization's keys matching `filter`, newest first, at most `limit`.
 #[tracing::instrument(skip_all, fields(org = %org))]
 pub async fn list(
     client: &(impl Session + ?Sized),
     org: Uuid,
-    key_id: Option<&str>,
-    usage: Option<&str>,
-    status: Option<&str>,
+    filter: &ListFilter<'_>,
+    limit: i64,
 ) -> Result<Vec<CryptoKey>, DbError> {
+    let (after_t, after_id) = filter.after.unzip();
     client
         .fetch_all(
             &format!(
                 "SELECT {COLUMNS} FROM cryptographic_keys WHERE organization_id = :org \
                  AND (:key_id::text IS NULL OR key_id = :key_id) AND (:usage::text IS NULL OR key_usage = :usage) \
-                 AND (:status::text IS NULL OR status = :status) ORDER BY created_at DESC, id DESC LIMIT 500"
+                 AND (:status::text IS NULL OR status = :status) \
+                 AND (:after_t::timestamptz IS NULL \
+                      OR (created_at, id) < (:after_t::timestamptz, :after_id::uuid)) \
+                 ORDER BY created_at DESC, id DESC LIMIT :limit"
             ),
-            params!(org, key_id, usage, status),
+            params!(
+                org,
+                key_id = filter.key_id,
+                usage = filter.usage,
+                status = filter.status,
+                after_t,
+                after_id,
+                limit,
+            ),
         )
         .await?
         .iter()
