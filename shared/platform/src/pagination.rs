@@ -36,7 +36,21 @@ impl PageRequest {
     /// Reads `limit` (1 to `max`, default `default`) and `cursor` from `req`, adding what is
     /// wrong to `errors`.
     pub fn read(req: &Request, default: i64, max: i64, errors: &mut Vec<FieldError>) -> Self {
-        let limit = match crate::http::query(req, "limit") {
+        let limit = crate::http::query(req, "limit");
+        let cursor = crate::http::query(req, "cursor");
+        Self::parse(limit, cursor, default, max, errors)
+    }
+
+    /// Checks the `limit` (1 to `max`, default `default`) and `cursor` parameters as given,
+    /// adding what is wrong to `errors`.
+    pub fn parse(
+        limit: Option<&str>,
+        cursor: Option<&str>,
+        default: i64,
+        max: i64,
+        errors: &mut Vec<FieldError>,
+    ) -> Self {
+        let limit = match limit {
             None => default,
             Some(raw) => match raw.parse::<i64>() {
                 Ok(n) if (1..=max).contains(&n) => n,
@@ -46,7 +60,7 @@ impl PageRequest {
                 }
             },
         };
-        let after = crate::http::query(req, "cursor").and_then(|raw| {
+        let after = cursor.and_then(|raw| {
             let cursor = URL_SAFE_NO_PAD
                 .decode(raw)
                 .ok()

@@ -19,7 +19,7 @@ use gsign_platform::cache::Cache;
 use gsign_platform::credentials;
 use gsign_platform::database::{Database, Transaction};
 use gsign_platform::outbox::{self, AuditEvent, Email, Relay};
-use gsign_platform::pagination::Position;
+use gsign_platform::pagination::PageRequest;
 use gsign_platform::ratelimit::RateLimiter;
 use gsign_platform::{aws, sessions};
 use secrecy::{ExposeSecret, SecretString};
@@ -372,33 +372,22 @@ fn checked_invitation(input: &Invitation) -> Result<(EmailAddress, Role), Accoun
     }
 }
 
-/// A list's page size and where it starts (after the row of the previous page's cursor).
-fn page_of(query: &ListQuery) -> Result<(i64, Option<Position>), AccountsError> {
-    let limit = limit_of(query.limit.as_deref())?;
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(cursor) => {
-            let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
-            Some(serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?)
-        }
-    };
-    Ok((limit, after))
-}
-
-/// Cuts `rows` (fetched one over `limit`) to a page; the cursor of the next page, if any,
-/// from the last row's `(created_at, id)`.
-fn next_cursor<R>(
-    rows: &mut Vec<R>,
-    limit: i64,
-    position: impl Fn(&R) -> Position,
-) -> Option<String> {
-    let limit = usize::try_from(limit).unwrap_or(0);
-    if rows.len() <= limit {
-        return None;
+/// A list's page: `limit` (1 to 100, 50 when absent) and where the previous page's cursor
+/// ended.
+fn page_of(query: &ListQuery) -> Result<PageRequest, AccountsError> {
+    let mut errors = Vec::new();
+    let page = PageRequest::parse(
+        query.limit.as_deref(),
+        query.cursor.as_deref(),
+        50,
+        MAX_PAGE,
+        &mut errors,
+    );
+    if errors.is_empty() {
+        Ok(page)
+    } else {
+        Err(AccountsError::Validation(errors))
     }
-    rows.truncate(limit);
-    let last = position(rows.last()?);
-    Some(URL_SAFE_NO_PAD.encode(serde_json::json!([last.0, last.1]).to_string()))
 }
 
 fn bad_cursor() -> AccountsError {
@@ -565,10 +554,10 @@ impl Manage {
         caller: &Caller,
         query: &ListQuery,
     ) -> Result<Page<MemberView>, AccountsError> {
-        let (limit, after) = page_of(query)?;
+        let page = page_of(query)?;
         let client = self.db.connect().await?;
-        let mut data = users::members(&client, caller.org, after, limit + 1).await?;
-        let next_cursor = next_cursor(&mut data, limit, |m| (m.created_at, m.id));
+        let mut data = users::members(&client, caller.org, page.after, page.fetch()).await?;
+        let next_cursor = page.finish(&mut data, |m| (m.created_at, m.id));
         Ok(Page { data, next_cursor })
     }
 
@@ -787,10 +776,10 @@ impl Manage {
         caller: &Caller,
         query: &ListQuery,
     ) -> Result<Page<KeyView>, AccountsError> {
-        let (limit, after) = page_of(query)?;
+        let page = page_of(query)?;
         let client = self.db.connect().await?;
-        let mut data = api_keys::list(&client, caller.org, after, limit + 1).await?;
-        let next_cursor = next_cursor(&mut data, limit, |k| (k.created_at, k.id));
+        let mut data = api_keys::list(&client, caller.org, page.after, page.fetch()).await?;
+        let next_cursor = page.finish(&mut data, |k| (k.created_at, k.id));
         Ok(Page { data, next_cursor })
     }
 
